@@ -1,0 +1,21 @@
+# cmk_cc_library(NAME name SRCS a.cc b.cc DEPS dep1 dep2)
+# Defines library cmk_<name> with include root src/.
+function(cmk_cc_library)
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_library(cmk_${A_NAME} STATIC ${A_SRCS})
+  target_include_directories(cmk_${A_NAME} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(cmk_${A_NAME} PUBLIC ${A_DEPS})
+endfunction()
+
+# cmk_cc_test(NAME name SRCS a_test.cc DEPS cmk_x)
+# One GoogleTest binary per subsystem, registered with CTest.
+function(cmk_cc_test)
+  if(NOT CMK_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${A_NAME} ${A_SRCS})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} cmk_testing GTest::gmock GTest::gtest_main)
+  add_test(NAME ${A_NAME} COMMAND ${A_NAME})
+  set_tests_properties(${A_NAME} PROPERTIES TIMEOUT 300)
+endfunction()

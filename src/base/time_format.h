@@ -1,0 +1,42 @@
+#pragma once
+// Time vocabulary: TimePoint/Duration at nanosecond resolution, RFC 3339 text (up to 7 fractional
+// digits on output, any number on input), ISO 8601 durations (`PT1H`, `P2D`, `PT3600.0S`) and
+// intervals (`start/end`, `start/duration`, `duration/end`, a bare duration ending now).
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace cmk {
+
+using Duration = std::chrono::nanoseconds;
+using TimePoint = std::chrono::sys_time<std::chrono::nanoseconds>;
+
+// "2024-01-01T00:00:00.1234567Z" with `fraction_digits` (0..9) digits; 0 omits the dot.
+std::string FormatRfc3339(TimePoint t, int fraction_digits = 7);
+// Accepts `YYYY-MM-DDThh:mm:ss[.f+](Z|±hh:mm)`, 't'/' ' separators and lower-case 'z';
+// a date alone (`YYYY-MM-DD`) means midnight UTC. Fractions beyond 9 digits are truncated.
+Result<TimePoint> ParseRfc3339(std::string_view text);
+
+// ISO 8601 duration. Years count 365 days and months 30 days (Azure's own convention for
+// timespans); weeks 7 days. A leading '-' negates.
+Result<Duration> ParseIsoDuration(std::string_view text);
+// Shortest exact form: "PT0S", "PT1H", "P2D", "PT0.5S", "P1DT2H3M4.0000001S".
+std::string FormatIsoDuration(Duration d);
+
+struct TimeInterval {
+  TimePoint start;
+  TimePoint end;
+};
+// `start/end`, `start/duration`, `duration/end`, or a bare duration meaning (now - d, now].
+Result<TimeInterval> ParseIsoInterval(std::string_view text, TimePoint now);
+
+inline int64_t ToUnixSeconds(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+inline TimePoint FromUnixSeconds(int64_t s) { return TimePoint(std::chrono::seconds(s)); }
+
+}  // namespace cmk

@@ -1,0 +1,100 @@
+#include <gtest/gtest.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "base/encoding.h"
+#include "base/testing.h"
+#include "crypto/aead.h"
+#include "crypto/hash.h"
+#include "crypto/rsa.h"
+#include "crypto/x509.h"
+
+namespace cmk::crypto {
+namespace {
+
+using testing::IsOk;
+using testing::StatusIs;
+
+TEST(HashTest, Sha256KnownAnswer) {
+  EXPECT_EQ(HexEncode(Sha256(AsBytes("abc"))),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // RFC 4231 test case 2.
+  EXPECT_EQ(HexEncode(HmacSha256(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"))),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(AeadTest, SealOpenRoundTripAndTamperDetection) {
+  env::SecureRandom rnd;
+  SecretBytes key = rnd.NewSecret(32);
+  auto sealed = AesGcmSeal(key, AsBytes("secret data"), AsBytes("aad"), rnd);
+  ASSERT_THAT(sealed, IsOk());
+  auto opened = AesGcmOpen(key, *sealed, AsBytes("aad"));
+  ASSERT_THAT(opened, IsOk());
+  EXPECT_EQ(opened->AsStringView(), "secret data");
+  EXPECT_THAT(AesGcmOpen(key, *sealed, AsBytes("other")), StatusIs(StatusCode::kDataLoss));
+  auto bad = *sealed;
+  bad[15] ^= 1;
+  EXPECT_THAT(AesGcmOpen(key, bad, AsBytes("aad")), StatusIs(StatusCode::kDataLoss));
+  SecretBytes other = rnd.NewSecret(32);
+  EXPECT_THAT(AesGcmOpen(other, *sealed, AsBytes("aad")), StatusIs(StatusCode::kDataLoss));
+}
+
+TEST(RsaTest, SignVerifyAndPemRoundTrip) {
+  auto key = RsaKey::Generate(2048);
+  ASSERT_THAT(key, IsOk());
+  EXPECT_EQ(key->bits(), 2048);
+  auto sig = key->SignRs256(AsBytes("payload"));
+  ASSERT_THAT(sig, IsOk());
+  EXPECT_THAT(key->VerifyRs256(AsBytes("payload"), *sig), IsOk());
+  EXPECT_THAT(key->VerifyRs256(AsBytes("payloaX"), *sig), StatusIs(StatusCode::kUnauthenticated));
+  auto pem = key->PrivatePem();
+  ASSERT_THAT(pem, IsOk());
+  auto again = RsaKey::FromPrivatePem(*pem);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->Modulus(), key->Modulus());
+  auto pub = RsaKey::FromPublicComponents(key->Modulus(), key->Exponent());
+  ASSERT_THAT(pub, IsOk());
+  EXPECT_FALSE(pub->has_private());
+  EXPECT_THAT(pub->VerifyRs256(AsBytes("payload"), *sig), IsOk());
+  EXPECT_THAT(pub->SignRs256(AsBytes("x")), StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(RsaKey::Generate(1024), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(X509Test, ServerCertificateChainsToCaAndCarriesSans) {
+  TimePoint now = FromUnixSeconds(1795416367);
+  auto ca = CreateCertificateAuthority("cmklogs test CA", now - std::chrono::hours(24),
+                                       now + std::chrono::hours(24 * 365));
+  ASSERT_THAT(ca, IsOk());
+  auto server = IssueServerCertificate(*ca, "management.localhost",
+                                       {"management.localhost", "*.vault.localhost"},
+                                       {"127.0.0.1", "::1"}, now - std::chrono::hours(1),
+                                       now + std::chrono::hours(24 * 30));
+  ASSERT_THAT(server, IsOk());
+  auto sans = CertificateSubjectAltNames(server->cert_pem);
+  ASSERT_THAT(sans, IsOk());
+  EXPECT_THAT(*sans, ::testing::ElementsAre("management.localhost", "*.vault.localhost",
+                                            "127.0.0.1", "::1"));
+  // Verify the chain with OpenSSL's verifier at a time inside both validity windows.
+  BIO* cb = BIO_new_mem_buf(ca->cert_pem.data(), -1);
+  X509* ca_cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
+  BIO* sb = BIO_new_mem_buf(server->cert_pem.data(), -1);
+  X509* leaf = PEM_read_bio_X509(sb, nullptr, nullptr, nullptr);
+  X509_STORE* store = X509_STORE_new();
+  X509_STORE_add_cert(store, ca_cert);
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  X509_STORE_CTX_init(ctx, store, leaf, nullptr);
+  X509_STORE_CTX_set_time(ctx, 0, static_cast<time_t>(ToUnixSeconds(now)));
+  X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(ctx), "myvault.vault.localhost", 0);
+  EXPECT_EQ(X509_verify_cert(ctx), 1) << X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
+  X509_STORE_CTX_free(ctx);
+  X509_STORE_free(store);
+  X509_free(leaf);
+  X509_free(ca_cert);
+  BIO_free(cb);
+  BIO_free(sb);
+}
+
+}  // namespace
+}  // namespace cmk::crypto

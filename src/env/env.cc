@@ -1,0 +1,292 @@
+#include "env/env.h"
+
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "base/encoding.h"
+
+namespace cmk::env {
+
+Clock::TimerId TimerQueue::Add(TimePoint when, Clock::Callback cb) {
+  std::lock_guard<std::mutex> l(mu_);
+  Clock::TimerId id = next_id_++;
+  by_time_.emplace(when, std::make_pair(id, std::move(cb)));
+  by_id_[id] = when;
+  return id;
+}
+
+bool TimerQueue::Cancel(Clock::TimerId id) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return false;
+  auto [lo, hi] = by_time_.equal_range(it->second);
+  for (auto t = lo; t != hi; ++t) {
+    if (t->second.first == id) {
+      by_time_.erase(t);
+      break;
+    }
+  }
+  by_id_.erase(it);
+  return true;
+}
+
+bool TimerQueue::PopDue(TimePoint now, Clock::Callback* cb) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (by_time_.empty() || by_time_.begin()->first > now) return false;
+  auto it = by_time_.begin();
+  *cb = std::move(it->second.second);
+  by_id_.erase(it->second.first);
+  by_time_.erase(it);
+  return true;
+}
+
+bool TimerQueue::Earliest(TimePoint* when) const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (by_time_.empty()) return false;
+  *when = by_time_.begin()->first;
+  return true;
+}
+
+RealClock::RealClock() : thread_([this] { Loop(); }) {}
+
+RealClock::~RealClock() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+TimePoint RealClock::Now() const {
+  return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+}
+
+Clock::TimerId RealClock::RunAt(TimePoint when, Callback cb) {
+  TimerId id = timers_.Add(when, std::move(cb));
+  cv_.notify_all();
+  return id;
+}
+
+bool RealClock::Cancel(TimerId id) { return timers_.Cancel(id); }
+
+void RealClock::Loop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    Callback cb;
+    if (timers_.PopDue(Now(), &cb)) {
+      l.unlock();
+      cb();
+      l.lock();
+      continue;
+    }
+    TimePoint next;
+    if (timers_.Earliest(&next)) {
+      cv_.wait_until(l, std::chrono::system_clock::time_point(
+                            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                next.time_since_epoch())));
+    } else {
+      cv_.wait(l);
+    }
+  }
+}
+
+SimulatedClock::SimulatedClock(TimePoint start) : now_(start) {}
+
+TimePoint SimulatedClock::Now() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return now_;
+}
+
+Clock::TimerId SimulatedClock::RunAt(TimePoint when, Callback cb) {
+  return timers_.Add(when, std::move(cb));
+}
+
+bool SimulatedClock::Cancel(TimerId id) { return timers_.Cancel(id); }
+
+void SimulatedClock::Advance(Duration d) {
+  std::lock_guard<std::mutex> serial(advance_mu_);
+  TimePoint target;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    target = now_ + d;
+  }
+  for (;;) {
+    TimePoint when;
+    if (!timers_.Earliest(&when) || when > target) break;
+    Callback cb;
+    if (!timers_.PopDue(when, &cb)) continue;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (when > now_) now_ = when;
+    }
+    cb();
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  now_ = target;
+}
+
+uint64_t Random::NextU64() {
+  uint8_t b[8];
+  Fill(b);
+  uint64_t v;
+  std::memcpy(&v, b, sizeof v);
+  return v;
+}
+
+std::string Random::NewGuid() {
+  std::array<uint8_t, 16> b;
+  Fill(b);
+  return FormatGuidV4(b);
+}
+
+SecretBytes Random::NewSecret(size_t n) {
+  SecretBytes s(n);
+  Fill(s.mutable_span());
+  return s;
+}
+
+void SecureRandom::Fill(std::span<uint8_t> out) {
+  if (out.empty()) return;
+  // RAND_bytes fails only when the DRBG cannot be seeded: nothing sane can continue.
+  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) std::abort();
+}
+
+void SeededRandom::Fill(std::span<uint8_t> out) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (size_t i = 0; i < out.size(); i += 8) {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    for (size_t j = 0; j < 8 && i + j < out.size(); ++j) out[i + j] = static_cast<uint8_t>(z >> (8 * j));
+  }
+}
+
+namespace {
+
+Status ErrnoStatus(const std::string& what, const std::string& path) {
+  int e = errno;
+  std::string msg = what + " '" + path + "': " + std::strerror(e);
+  if (e == ENOENT) return NotFound(msg);
+  if (e == EACCES || e == EPERM) return PermissionDenied(msg);
+  if (e == ENOSPC) return Status(StatusCode::kResourceExhausted, msg);
+  return Internal(msg);
+}
+
+template <typename Out>
+Status ReadAll(const std::string& path, Out& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("cannot open", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return ErrnoStatus("cannot stat", path);
+  }
+  if constexpr (std::is_same_v<Out, std::string>) {
+    out.assign(static_cast<size_t>(st.st_size), '\0');
+  } else {
+    out = Out(static_cast<size_t>(st.st_size));
+  }
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return ErrnoStatus("cannot read", path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<std::string> PosixFileSystem::ReadFile(const std::string& path) {
+  std::string s;
+  RETURN_IF_ERROR(ReadAll(path, s));
+  return s;
+}
+
+Result<SecretBytes> PosixFileSystem::ReadSecretFile(const std::string& path) {
+  SecretBytes s;
+  RETURN_IF_ERROR(ReadAll(path, s));
+  return s;
+}
+
+Status PosixFileSystem::WriteFileAtomic(const std::string& path, std::span<const uint8_t> data,
+                                        int mode) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoStatus("cannot create", tmp);
+  ::fchmod(fd, static_cast<mode_t>(mode));
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      Status s = ErrnoStatus("cannot write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    Status s = ErrnoStatus("cannot fsync", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("cannot rename", tmp);
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return OkStatus();
+}
+
+Status PosixFileSystem::CreateDirs(const std::string& path, int mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Internal("cannot create directory '" + path + "': " + ec.message());
+  if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) return ErrnoStatus("cannot chmod", path);
+  return OkStatus();
+}
+
+bool PosixFileSystem::Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+Status PosixFileSystem::Remove(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("cannot remove", path);
+  return OkStatus();
+}
+
+Env DefaultEnv() {
+  static RealClock* clock = new RealClock();
+  static SecureRandom* random = new SecureRandom();
+  static PosixFileSystem* fs = new PosixFileSystem();
+  return Env{clock, random, fs};
+}
+
+int64_t MonotonicMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace cmk::env

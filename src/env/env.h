@@ -1,0 +1,152 @@
+#pragma once
+// The injected environment: clock with timers, randomness, file system.
+// Thread safety: every class here is safe for concurrent use.
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "base/secret_bytes.h"
+#include "base/status.h"
+#include "base/time_format.h"
+
+namespace cmk::env {
+
+class Clock {
+ public:
+  using Callback = std::function<void()>;
+  using TimerId = uint64_t;
+  virtual ~Clock() = default;
+  virtual TimePoint Now() const = 0;
+  // Runs `cb` once the clock reaches `when`: on the clock's timer thread (real clock) or inside
+  // Advance() (simulated clock). Callbacks must not block for long.
+  virtual TimerId RunAt(TimePoint when, Callback cb) = 0;
+  TimerId RunAfter(Duration d, Callback cb) { return RunAt(Now() + d, std::move(cb)); }
+  // Returns false when the timer already ran or never existed.
+  virtual bool Cancel(TimerId id) = 0;
+  virtual bool is_simulated() const { return false; }
+};
+
+// Timers kept in order of due time; shared by both clocks.
+class TimerQueue {
+ public:
+  Clock::TimerId Add(TimePoint when, Clock::Callback cb);
+  bool Cancel(Clock::TimerId id);
+  // Removes and returns the earliest timer due at or before `now`, if any.
+  bool PopDue(TimePoint now, Clock::Callback* cb);
+  bool Earliest(TimePoint* when) const;
+
+ private:
+  mutable std::mutex mu_;
+  uint64_t next_id_ = 1;
+  std::multimap<TimePoint, std::pair<Clock::TimerId, Clock::Callback>> by_time_;
+  std::map<Clock::TimerId, TimePoint> by_id_;
+};
+
+class RealClock final : public Clock {
+ public:
+  RealClock();
+  ~RealClock() override;
+  TimePoint Now() const override;
+  TimerId RunAt(TimePoint when, Callback cb) override;
+  bool Cancel(TimerId id) override;
+
+ private:
+  void Loop();
+  TimerQueue timers_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+class SimulatedClock final : public Clock {
+ public:
+  explicit SimulatedClock(TimePoint start);
+  TimePoint Now() const override;
+  TimerId RunAt(TimePoint when, Callback cb) override;
+  bool Cancel(TimerId id) override;
+  bool is_simulated() const override { return true; }
+  // Moves time forward by `d`, running every timer that falls due, in order, with Now() equal
+  // to each timer's due time while it runs (timers scheduled by callbacks run too if due).
+  void Advance(Duration d);
+
+ private:
+  mutable std::mutex mu_;
+  TimePoint now_;
+  std::mutex advance_mu_;  // serializes Advance calls
+  TimerQueue timers_;
+};
+
+class Random {
+ public:
+  virtual ~Random() = default;
+  virtual void Fill(std::span<uint8_t> out) = 0;
+  uint64_t NextU64();
+  std::string NewGuid();
+  SecretBytes NewSecret(size_t n);
+};
+
+// OpenSSL's CSPRNG.
+class SecureRandom final : public Random {
+ public:
+  void Fill(std::span<uint8_t> out) override;
+};
+
+// Deterministic stream for tests (splitmix64); never for secrets in production.
+class SeededRandom final : public Random {
+ public:
+  explicit SeededRandom(uint64_t seed) : state_(seed) {}
+  void Fill(std::span<uint8_t> out) override;
+
+ private:
+  std::mutex mu_;
+  uint64_t state_;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  virtual Result<std::string> ReadFile(const std::string& path) = 0;
+  virtual Result<SecretBytes> ReadSecretFile(const std::string& path) = 0;
+  // Writes `data` to a temporary file, fsyncs it, renames it over `path` and fsyncs the
+  // directory, so readers see the old or the new content, never a mix, even after a crash.
+  virtual Status WriteFileAtomic(const std::string& path, std::span<const uint8_t> data,
+                                 int mode) = 0;
+  virtual Status CreateDirs(const std::string& path, int mode) = 0;
+  virtual bool Exists(const std::string& path) = 0;
+  virtual Status Remove(const std::string& path) = 0;
+};
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  Result<std::string> ReadFile(const std::string& path) override;
+  Result<SecretBytes> ReadSecretFile(const std::string& path) override;
+  Status WriteFileAtomic(const std::string& path, std::span<const uint8_t> data,
+                         int mode) override;
+  Status CreateDirs(const std::string& path, int mode) override;
+  bool Exists(const std::string& path) override;
+  Status Remove(const std::string& path) override;
+};
+
+// Bundle handed to components. Not owning.
+struct Env {
+  Clock* clock;
+  Random* random;
+  FileSystem* fs;
+};
+
+// A process-wide default environment: real clock, secure random, POSIX files.
+Env DefaultEnv();
+
+// Monotonic time for measuring latencies of I/O (not for any decision that tests control).
+int64_t MonotonicMicros();
+
+}  // namespace cmk::env

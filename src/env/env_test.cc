@@ -1,0 +1,97 @@
+#include "env/env.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <vector>
+
+#include "base/encoding.h"
+#include "base/testing.h"
+
+namespace cmk::env {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::minutes;
+
+TEST(SimulatedClockTest, AdvanceFiresDueTimersInOrderAtTheirTime) {
+  SimulatedClock clock(FromUnixSeconds(1000));
+  std::vector<std::pair<int, TimePoint>> fired;
+  clock.RunAfter(hours(2), [&] { fired.push_back({2, clock.Now()}); });
+  clock.RunAfter(hours(1), [&] { fired.push_back({1, clock.Now()}); });
+  clock.RunAfter(hours(48), [&] { fired.push_back({3, clock.Now()}); });
+  clock.Advance(hours(3));
+  ASSERT_EQ(fired.size(), 2u);
+  EXPECT_EQ(fired[0].first, 1);
+  EXPECT_EQ(fired[0].second, FromUnixSeconds(1000) + hours(1));
+  EXPECT_EQ(fired[1].first, 2);
+  EXPECT_EQ(clock.Now(), FromUnixSeconds(1000) + hours(3));
+  clock.Advance(hours(45));
+  EXPECT_EQ(fired.size(), 3u);
+}
+
+TEST(SimulatedClockTest, PeriodicTimerRescheduledFromCallbackRunsEveryPeriod) {
+  SimulatedClock clock(FromUnixSeconds(0));
+  int runs = 0;
+  std::function<void()> tick = [&] {
+    ++runs;
+    clock.RunAfter(minutes(30), tick);
+  };
+  clock.RunAfter(minutes(30), tick);
+  clock.Advance(hours(24) * 14);
+  EXPECT_EQ(runs, 14 * 48);
+}
+
+TEST(SimulatedClockTest, CancelledTimerDoesNotFire) {
+  SimulatedClock clock(FromUnixSeconds(0));
+  bool fired = false;
+  auto id = clock.RunAfter(minutes(1), [&] { fired = true; });
+  EXPECT_TRUE(clock.Cancel(id));
+  EXPECT_FALSE(clock.Cancel(id));
+  clock.Advance(hours(1));
+  EXPECT_FALSE(fired);
+}
+
+TEST(RealClockTest, RunsPastDueTimerOnItsThread) {
+  RealClock clock;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool fired = false;
+  clock.RunAt(clock.Now() - minutes(1), [&] {
+    std::lock_guard<std::mutex> l(mu);
+    fired = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> l(mu);
+  EXPECT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] { return fired; }));
+}
+
+TEST(RandomTest, GuidsAreV4AndDistinct) {
+  SecureRandom r;
+  std::string a = r.NewGuid(), b = r.NewGuid();
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a[14], '4');
+  SeededRandom s1(7), s2(7);
+  EXPECT_EQ(s1.NewGuid(), s2.NewGuid());
+}
+
+TEST(PosixFileSystemTest, AtomicWriteSetsModeAndReplacesContent) {
+  PosixFileSystem fs;
+  std::string dir = ::testing::TempDir() + "/envtest_" + SecureRandom().NewGuid();
+  ASSERT_THAT(fs.CreateDirs(dir, 0700), testing::IsOk());
+  std::string path = dir + "/f";
+  std::string one = "first", two = "second";
+  ASSERT_THAT(fs.WriteFileAtomic(path, AsBytes(one), 0600), testing::IsOk());
+  ASSERT_THAT(fs.WriteFileAtomic(path, AsBytes(two), 0600), testing::IsOk());
+  EXPECT_EQ(*fs.ReadFile(path), "second");
+  EXPECT_FALSE(fs.Exists(path + ".tmp"));
+  auto perms = std::filesystem::status(path).permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_THAT(fs.ReadFile(dir + "/missing"), testing::StatusIs(StatusCode::kNotFound));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cmk::env
