@@ -171,7 +171,8 @@ Result<Claims> TokenService::Validate(std::string_view token, Audience expected)
     return TokenError("InvalidAuthenticationToken",
                       "The access token is missing required claims (oid, tid, nbf, exp).");
   }
-  if (Claim(c, "iss") != Issuer(claims.principal.tenant_id)) {
+  // The issuer names the login host; its port may differ between runs (port 0), so compare without it.
+  if (NormalizeAudience(Claim(c, "iss")) != NormalizeAudience(Issuer(claims.principal.tenant_id))) {
     return TokenError("InvalidAuthenticationTokenTenant",
                       "The access token is from the wrong issuer '" + Claim(c, "iss") + "'.");
   }

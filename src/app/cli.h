@@ -1,0 +1,20 @@
+#pragma once
+// Admin CLI commands. Each talks to a running server over HTTPS as the instance admin, using
+// <data-dir>/client-config.json; each returns a process exit code and prints JSON or an error.
+#include <string>
+
+#include "base/status.h"
+#include "base/time_format.h"
+
+namespace cmk::app {
+
+int PrincipalCreate(const std::string& data_dir, const std::string& name);
+int RoleAssign(const std::string& data_dir, const std::string& principal, const std::string& role,
+               const std::string& scope);
+int PrintToken(const std::string& data_dir, const std::string& scope);
+int ClockAdvance(const std::string& data_dir, const std::string& duration);
+
+// "14d", "2h", "30m", "90s", "1w", "500ms" or an ISO 8601 duration ("P14D").
+Result<Duration> ParseHumanDuration(std::string_view text);
+
+}  // namespace cmk::app

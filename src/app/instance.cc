@@ -1,0 +1,250 @@
+#include "app/instance.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "base/encoding.h"
+#include "base/json.h"
+#include "crypto/aead.h"
+#include "crypto/x509.h"
+
+namespace cmk::app {
+namespace {
+
+namespace bj = boost::json;
+constexpr char kInstanceKind[] = "instance";
+constexpr char kAdminSecretAad[] = "cmklogs/admin-secret/v1";
+constexpr char kCaKeyAad[] = "cmklogs/ca-key/v1";
+
+}  // namespace
+
+Instance::~Instance() {
+  if (http_) {
+    http_->Shutdown();
+    http_->Wait();
+  }
+}
+
+void Instance::Wait() { http_->Wait(); }
+
+Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
+  std::unique_ptr<Instance> in(new Instance());
+  std::error_code ec;
+  options.data_dir = std::filesystem::absolute(options.data_dir, ec).lexically_normal().string();
+  while (options.data_dir.size() > 1 && options.data_dir.back() == '/') options.data_dir.pop_back();
+  in->options_ = options;
+  env::PosixFileSystem& fs = in->fs_;
+  const std::string& dir = options.data_dir;
+  RETURN_IF_ERROR(fs.CreateDirs(dir, 0700));
+  RETURN_IF_ERROR(fs.CreateDirs(dir + "/secrets", 0700));
+  RETURN_IF_ERROR(fs.CreateDirs(dir + "/tls", 0700));
+  in->client_config_path_ = dir + "/client-config.json";
+  RETURN_IF_ERROR(fs.Remove(in->client_config_path_));
+
+  // The master key seals everything secret that the metadata store holds. It lives apart from
+  // the store (secrets/, mode 0600) so a copy of meta.db alone reveals nothing.
+  std::string key_path = dir + "/secrets/master.key";
+  if (fs.Exists(key_path)) {
+    ASSIGN_OR_RETURN(in->master_key_, fs.ReadSecretFile(key_path));
+    if (in->master_key_.size() != 32) {
+      return DataLoss("the master key at " + key_path + " is not 32 bytes: refusing to start");
+    }
+  } else {
+    in->master_key_ = in->random_.NewSecret(32);
+    RETURN_IF_ERROR(fs.WriteFileAtomic(key_path, in->master_key_.span(), 0600));
+  }
+  ASSIGN_OR_RETURN(in->store_, meta::MetadataStore::Open(dir + "/meta.db"));
+
+  in->real_clock_ = std::make_unique<env::RealClock>();
+  env::Clock* clock = in->real_clock_.get();
+  if (options.simulated_clock) {
+    // A simulated clock resumes where it stopped (never behind real time), so tokens and
+    // schedules issued before a restart keep their meaning.
+    TimePoint start = in->real_clock_->Now();
+    ASSIGN_OR_RETURN(auto saved, in->store_->Get("clock", "simulated"));
+    if (saved) {
+      auto t = ParseRfc3339(saved->body);
+      if (t.ok() && *t > start) start = *t;
+    }
+    in->sim_clock_ = std::make_unique<env::SimulatedClock>(start);
+    clock = in->sim_clock_.get();
+  }
+  in->env_ = env::Env{clock, &in->random_, &in->fs_};
+  in->directory_ = std::make_unique<identity::Directory>(in->store_.get(), in->env_);
+  ASSIGN_OR_RETURN(in->rbac_, identity::Rbac::Create(in->store_.get(), in->env_));
+  RETURN_IF_ERROR(in->Bootstrap());
+  RETURN_IF_ERROR(in->SetUpTls());
+
+  in->metrics_ = std::make_unique<server::Metrics>();
+  server::HttpServerOptions http_opts;
+  http_opts.listen_addresses = options.listen;
+  http_opts.port = options.port;
+  http_opts.read_timeout_ms = options.read_timeout_ms;
+  http_opts.threads = options.threads;
+  Instance* self = in.get();
+  ASSIGN_OR_RETURN(
+      in->http_,
+      server::HttpServer::Create(
+          http_opts, in->server_cert_pem_, in->server_key_pem_,
+          [self](server::HttpRequest& req, server::HttpResponse& res) { self->router_->Handle(req, res); },
+          [self](const server::HttpRequest& req, const server::HttpResponse& res, int64_t us) {
+            self->metrics_->RecordRequest(res.front_end.empty() ? "none" : res.front_end, res.status, us);
+            spdlog::info("request rid={} method={} host={} path={} status={} principal={} fe={} us={}",
+                         req.request_id, req.method, req.host, req.path, res.status,
+                         res.principal.empty() ? "-" : res.principal,
+                         res.front_end.empty() ? "-" : res.front_end, us);
+          }));
+  in->server_key_pem_.Wipe();
+  uint16_t port = in->http_->port();
+
+  identity::TokenServiceOptions token_opts;
+  token_opts.domain = options.domain;
+  token_opts.login_url = "https://login." + options.domain + (port == 443 ? "" : ":" + std::to_string(port));
+  ASSIGN_OR_RETURN(in->tokens_, identity::TokenService::Create(in->env_, in->store_.get(),
+                                                               in->master_key_, token_opts));
+  control::AdminHooks hooks{[self](Duration d) { return self->AdvanceClock(d); }};
+  in->arm_ = std::make_unique<control::ArmService>(in->env_, in->store_.get(), in->directory_.get(),
+                                                   in->rbac_.get(), in->info_, hooks);
+  server::RouterDeps deps;
+  deps.env = in->env_;
+  deps.domain = options.domain;
+  deps.port = port;
+  deps.default_tenant_id = in->info_.tenant_id;
+  deps.default_subscription_id = in->info_.subscription_id;
+  deps.directory = in->directory_.get();
+  deps.tokens = in->tokens_.get();
+  deps.rbac = in->rbac_.get();
+  deps.arm = in->arm_.get();
+  deps.metrics = in->metrics_.get();
+  in->router_ = std::make_unique<server::Router>(deps);
+  in->http_->Start();
+  RETURN_IF_ERROR(in->WriteClientConfig());
+  spdlog::info("cmklogs serving on port {} (domain {}, data dir {}, {} clock)", port, options.domain,
+               dir, options.simulated_clock ? "simulated" : "real");
+  return in;
+}
+
+Status Instance::Bootstrap() {
+  ASSIGN_OR_RETURN(auto doc, store_->Get(kInstanceKind, "default"));
+  if (!doc) {
+    // First start: a tenant, a subscription, a resource group and an admin principal that owns
+    // the subscription.
+    ASSIGN_OR_RETURN(identity::Tenant tenant, directory_->CreateTenant("cmklogs." + options_.domain));
+    ASSIGN_OR_RETURN(auto admin, directory_->CreateServicePrincipal(tenant.id, "cmklogs-admin"));
+    std::string sub = random_.NewGuid();
+    ASSIGN_OR_RETURN(auto sealed, crypto::AesGcmSeal(master_key_, admin.client_secret.span(),
+                                                     AsBytes(kAdminSecretAad), random_));
+    identity::RoleAssignment owner;
+    owner.name = random_.NewGuid();
+    owner.scope = "/subscriptions/" + sub;
+    owner.role_definition_id = identity::FindRoleDefinition("Owner")->id;
+    owner.principal_id = admin.principal.object_id;
+    owner.created_by = admin.principal.object_id;
+    RETURN_IF_ERROR(rbac_->Assign(owner).status());
+    bj::object o{{"tenantId", tenant.id},
+                 {"subscriptionId", sub},
+                 {"resourceGroup", "cmklogs"},
+                 {"location", "eastus"},
+                 {"adminClientId", admin.principal.app_id},
+                 {"adminObjectId", admin.principal.object_id},
+                 {"adminSecretSealed", Base64Encode(sealed)}};
+    RETURN_IF_ERROR(store_->Put(kInstanceKind, "default", json::Serialize(o)));
+    ASSIGN_OR_RETURN(doc, store_->Get(kInstanceKind, "default"));
+  }
+  ASSIGN_OR_RETURN(bj::object o, json::ParseObject(doc->body));
+  info_.tenant_id = std::string(o["tenantId"].as_string());
+  info_.subscription_id = std::string(o["subscriptionId"].as_string());
+  info_.resource_group = std::string(o["resourceGroup"].as_string());
+  info_.location = std::string(o["location"].as_string());
+  admin_client_id_ = std::string(o["adminClientId"].as_string());
+  ASSIGN_OR_RETURN(auto sealed, Base64Decode(o["adminSecretSealed"].as_string()));
+  auto secret = crypto::AesGcmOpen(master_key_, sealed, AsBytes(kAdminSecretAad));
+  if (!secret.ok()) return DataLoss("cannot unseal the admin secret: wrong master key?");
+  admin_secret_ = std::move(*secret);
+  // Subscription and group are (re)created idempotently: the ARM service owns their format.
+  control::ArmService arm(env_, store_.get(), directory_.get(), rbac_.get(), info_, {});
+  RETURN_IF_ERROR(arm.EnsureSubscription(info_.subscription_id, info_.tenant_id, "cmklogs default subscription"));
+  return arm.EnsureResourceGroup(info_.subscription_id, info_.resource_group, info_.location);
+}
+
+Status Instance::SetUpTls() {
+  const std::string& dir = options_.data_dir;
+  ca_cert_path_ = dir + "/tls/ca.pem";
+  TimePoint now = env_.clock->Now();
+  crypto::CertificateAndKey ca;
+  ASSIGN_OR_RETURN(auto key_doc, store_->Get("tls", "ca-key"));
+  if (fs_.Exists(ca_cert_path_) && key_doc) {
+    ASSIGN_OR_RETURN(ca.cert_pem, fs_.ReadFile(ca_cert_path_));
+    ASSIGN_OR_RETURN(auto sealed, Base64Decode(key_doc->body));
+    auto key = crypto::AesGcmOpen(master_key_, sealed, AsBytes(kCaKeyAad));
+    if (!key.ok()) return DataLoss("cannot unseal the CA key: wrong master key?");
+    ca.key_pem = std::move(*key);
+  } else {
+    ASSIGN_OR_RETURN(ca, crypto::CreateCertificateAuthority(
+                             "cmklogs local CA " + info_.tenant_id.substr(0, 8),
+                             now - std::chrono::hours(24), now + std::chrono::hours(24 * 3650)));
+    ASSIGN_OR_RETURN(auto sealed, crypto::AesGcmSeal(master_key_, ca.key_pem.span(), AsBytes(kCaKeyAad), random_));
+    RETURN_IF_ERROR(store_->Put("tls", "ca-key", Base64Encode(sealed)));
+    RETURN_IF_ERROR(fs_.WriteFileAtomic(ca_cert_path_, AsBytes(ca.cert_pem), 0644));
+  }
+  // The server certificate is issued afresh at every start for the current domain; its key
+  // never touches the disk.
+  const std::string& d = options_.domain;
+  std::vector<std::string> dns = {"login." + d, "management." + d, "*.vault." + d, "*.managedhsm." + d,
+                                  "api.loganalytics." + d, "*.ingest." + d, "monitor." + d, d};
+  if (d != "localhost") dns.push_back("localhost");
+  ASSIGN_OR_RETURN(auto leaf, crypto::IssueServerCertificate(ca, "cmklogs " + d, dns,
+                                                             {"127.0.0.1", "::1"},
+                                                             now - std::chrono::hours(1),
+                                                             now + std::chrono::hours(24 * 397)));
+  server_cert_pem_ = leaf.cert_pem;
+  server_key_pem_ = std::move(leaf.key_pem);
+  return fs_.WriteFileAtomic(dir + "/tls/server.pem", AsBytes(server_cert_pem_), 0644);
+}
+
+Status Instance::WriteClientConfig() {
+  const std::string& d = options_.domain;
+  uint16_t port = http_->port();
+  std::string p = port == 443 ? "" : ":" + std::to_string(port);
+  bj::array listen;
+  for (const auto& a : options_.listen) listen.emplace_back(a);
+  bj::object o{{"tenantId", info_.tenant_id},
+               {"subscriptionId", info_.subscription_id},
+               {"resourceGroup", info_.resource_group},
+               {"location", info_.location},
+               {"clientId", admin_client_id_},
+               {"clientSecret", std::string(admin_secret_.AsStringView())},
+               {"caCertPath", ca_cert_path_},
+               {"port", port},
+               {"domain", d},
+               {"listenAddresses", std::move(listen)},
+               {"authorityHost", "https://login." + d + p},
+               {"adfsAuthority", "https://login." + d + p + "/adfs"},
+               {"armEndpoint", "https://management." + d + p},
+               {"armScope", "https://management." + d + "/.default"},
+               {"vaultSuffix", ".vault." + d},
+               {"managedHsmSuffix", ".managedhsm." + d},
+               {"queryEndpoint", "https://api.loganalytics." + d + p},
+               {"queryScope", "https://api.loganalytics." + d + "/.default"},
+               {"ingestionSuffix", ".ingest." + d},
+               {"ingestionScope", "https://monitor." + d + "/.default"},
+               {"simulatedClock", options_.simulated_clock}};
+  std::string text = bj::serialize(o);
+  Status s = fs_.WriteFileAtomic(client_config_path_, AsBytes(text), 0600);
+  std::fill(text.begin(), text.end(), '\0');
+  return s;
+}
+
+Result<TimePoint> Instance::AdvanceClock(Duration d) {
+  if (!sim_clock_) {
+    return FailedPrecondition("The server runs on the real clock; start it with --simulated-clock to advance time.",
+                              "ClockNotSimulated");
+  }
+  sim_clock_->Advance(d);
+  TimePoint now = sim_clock_->Now();
+  RETURN_IF_ERROR(store_->Put("clock", "simulated", FormatRfc3339(now, 9)));
+  return now;
+}
+
+}  // namespace cmk::app

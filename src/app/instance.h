@@ -1,0 +1,70 @@
+#pragma once
+// Instance: one running cmklogs server — data dir, stores, identity, control plane, HTTPS.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "control/arm_service.h"
+#include "env/env.h"
+#include "identity/directory.h"
+#include "identity/rbac.h"
+#include "identity/token_service.h"
+#include "meta/metadata_store.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/router.h"
+
+namespace cmk::app {
+
+struct ServeOptions {
+  std::string data_dir = "cmklogs-data";
+  uint16_t port = 8443;
+  std::string domain = "localhost";
+  bool simulated_clock = false;
+  std::vector<std::string> listen = {"127.0.0.1", "::1"};
+  int read_timeout_ms = 30000;
+  int threads = 2;
+};
+
+class Instance {
+ public:
+  static Result<std::unique_ptr<Instance>> Start(ServeOptions options);
+  ~Instance();
+  uint16_t port() const { return http_->port(); }
+  void Shutdown() { http_->Shutdown(); }
+  void Wait();
+  const std::string& client_config_path() const { return client_config_path_; }
+
+ private:
+  Instance() = default;
+  Status Bootstrap();
+  Status SetUpTls();
+  Status WriteClientConfig();
+  Result<TimePoint> AdvanceClock(Duration d);
+
+  ServeOptions options_;
+  std::unique_ptr<env::RealClock> real_clock_;
+  std::unique_ptr<env::SimulatedClock> sim_clock_;
+  env::SecureRandom random_;
+  env::PosixFileSystem fs_;
+  env::Env env_{};
+  SecretBytes master_key_;
+  std::unique_ptr<meta::MetadataStore> store_;
+  std::unique_ptr<identity::Directory> directory_;
+  std::unique_ptr<identity::Rbac> rbac_;
+  std::unique_ptr<identity::TokenService> tokens_;
+  std::unique_ptr<control::ArmService> arm_;
+  std::unique_ptr<server::Metrics> metrics_;
+  std::unique_ptr<server::Router> router_;
+  std::unique_ptr<server::HttpServer> http_;
+  control::InstanceInfo info_;
+  std::string admin_client_id_;
+  SecretBytes admin_secret_;
+  std::string ca_cert_path_;
+  std::string server_cert_pem_;
+  SecretBytes server_key_pem_;
+  std::string client_config_path_;
+};
+
+}  // namespace cmk::app

@@ -1,0 +1,93 @@
+// cmklogs: `serve` runs every service in one process; the other commands administer a running
+// server (see cli.h).
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "app/cli.h"
+#include "app/instance.h"
+
+namespace {
+
+std::string DefaultDataDir() {
+  const char* env = std::getenv("CMKLOGS_DATA_DIR");
+  return env != nullptr && *env != '\0' ? env : "cmklogs-data";
+}
+
+int Serve(const cmk::app::ServeOptions& opts) {
+  auto instance = cmk::app::Instance::Start(opts);
+  if (!instance.ok()) {
+    spdlog::error("cannot start: {}", instance.status().ToString());
+    return 1;
+  }
+  // Signals are waited for on this thread; the server runs on its own threads.
+  boost::asio::io_context signals_ioc;
+  boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int sig) {
+    spdlog::info("signal {}: shutting down gracefully", sig);
+    (*instance)->Shutdown();
+  });
+  signals_ioc.run();
+  (*instance)->Wait();
+  instance->reset();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cmklogs: self-hosted log analytics under customer-managed keys"};
+  app.require_subcommand(1);
+  std::string data_dir = DefaultDataDir();
+
+  cmk::app::ServeOptions serve_opts;
+  auto* serve = app.add_subcommand("serve", "Run the server (HTTPS, every front end)");
+  serve->add_option("--data-dir", serve_opts.data_dir, "Data directory (created on first start)")
+      ->default_val(DefaultDataDir());
+  serve->add_option("--port", serve_opts.port, "TCP port; 0 picks a free one")->default_val(8443);
+  serve->add_option("--domain", serve_opts.domain, "Base domain D of the host names")->default_val("localhost");
+  serve->add_flag("--simulated-clock", serve_opts.simulated_clock,
+                  "Run on a simulated clock advanced through the admin endpoint");
+  serve->add_option("--listen", serve_opts.listen, "Addresses to listen on")->default_str("127.0.0.1 ::1");
+  serve->add_option("--read-timeout-ms", serve_opts.read_timeout_ms,
+                    "Deadline for reading one request")->default_val(30000)->check(CLI::Range(100, 600000));
+  serve->add_option("--threads", serve_opts.threads, "Network threads")->default_val(2)->check(CLI::Range(1, 64));
+
+  auto* principal = app.add_subcommand("principal", "Service principals")->require_subcommand(1);
+  std::string principal_name;
+  auto* pcreate = principal->add_subcommand("create", "Create a service principal; prints its credentials");
+  pcreate->add_option("--name", principal_name, "Display name")->required();
+  pcreate->add_option("--data-dir", data_dir, "Data directory of the running server");
+
+  auto* role = app.add_subcommand("role", "Role assignments")->require_subcommand(1);
+  std::string role_principal, role_name, role_scope;
+  auto* rassign = role->add_subcommand("assign", "Assign a role to a principal at a scope");
+  rassign->add_option("--principal", role_principal, "Object id or client id")->required();
+  rassign->add_option("--role", role_name, "Role name or definition id")->required();
+  rassign->add_option("--scope", role_scope, "Scope (default: the default subscription)");
+  rassign->add_option("--data-dir", data_dir, "Data directory of the running server");
+
+  auto* token = app.add_subcommand("token", "Print an access token of the admin principal");
+  std::string token_scope;
+  token->add_option("--scope", token_scope, "Scope, e.g. https://management.localhost/.default");
+  token->add_option("--data-dir", data_dir, "Data directory of the running server");
+
+  auto* clock = app.add_subcommand("clock", "Simulated clock")->require_subcommand(1);
+  std::string advance_by;
+  auto* advance = clock->add_subcommand("advance", "Advance the simulated clock (14d, 2h, 30m, 90s)");
+  advance->add_option("duration", advance_by, "How far")->required();
+  advance->add_option("--data-dir", data_dir, "Data directory of the running server");
+
+  CLI11_PARSE(app, argc, argv);
+  if (serve->parsed()) return Serve(serve_opts);
+  if (pcreate->parsed()) return cmk::app::PrincipalCreate(data_dir, principal_name);
+  if (rassign->parsed()) return cmk::app::RoleAssign(data_dir, role_principal, role_name, role_scope);
+  if (token->parsed()) return cmk::app::PrintToken(data_dir, token_scope);
+  if (advance->parsed()) return cmk::app::ClockAdvance(data_dir, advance_by);
+  return 2;
+}

@@ -1,0 +1,91 @@
+#pragma once
+// ArmService: the Azure Resource Manager surface of the instance. Given an authenticated
+// request it routes, authorizes (Azure RBAC actions at the resource's scope) and answers with
+// ARM's shapes: resources as JSON envelopes, lists as {value, nextLink}, errors as
+// {error:{code,message}}.
+// Thread safety: safe for concurrent use.
+
+#include <boost/json.hpp>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "base/time_format.h"
+#include "env/env.h"
+#include "identity/directory.h"
+#include "identity/principal.h"
+#include "identity/rbac.h"
+#include "meta/metadata_store.h"
+
+namespace cmk::control {
+
+struct ArmRequest {
+  std::string method;
+  std::string path;  // percent-decoded
+  std::vector<std::pair<std::string, std::string>> query;
+  std::string body;
+  identity::Principal caller;
+  std::string base_url;  // external https://management.D:PORT, for absolute URLs
+  std::string_view Query(std::string_view name) const;
+  bool HasQuery(std::string_view name) const;
+};
+
+struct ArmResponse {
+  int status = 200;
+  std::optional<boost::json::value> body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+ArmResponse ArmError(const Status& status);
+
+// The instance's defaults, created on first start.
+struct InstanceInfo {
+  std::string tenant_id;
+  std::string subscription_id;
+  std::string resource_group;
+  std::string location;
+};
+
+// Hooks into the process that the admin endpoints drive.
+struct AdminHooks {
+  // Advances the simulated clock; FailedPrecondition when the clock is real.
+  std::function<Result<TimePoint>(Duration)> advance_clock;
+};
+
+class ArmService {
+ public:
+  ArmService(env::Env env, meta::MetadataStore* store, identity::Directory* directory,
+             identity::Rbac* rbac, InstanceInfo instance, AdminHooks hooks);
+
+  ArmResponse Handle(const ArmRequest& request);
+
+  // Idempotent creation used at bootstrap.
+  Status EnsureSubscription(const std::string& subscription_id, const std::string& tenant_id,
+                            const std::string& display_name);
+  Status EnsureResourceGroup(const std::string& subscription_id, const std::string& name,
+                             const std::string& location);
+
+ private:
+  struct Route;
+  ArmResponse ListSubscriptions(const ArmRequest& r);
+  ArmResponse GetSubscription(const ArmRequest& r, const std::string& sub);
+  ArmResponse ResourceGroups(const ArmRequest& r, const std::string& sub, const std::string* rg);
+  ArmResponse RoleDefinitions(const ArmRequest& r, const std::string& scope, const std::string* id);
+  ArmResponse RoleAssignments(const ArmRequest& r, const std::string& scope,
+                              const std::string* name);
+  ArmResponse Admin(const ArmRequest& r, const std::vector<std::string>& seg);
+  Status CheckScopeExists(const std::string& scope);
+  Result<std::optional<boost::json::object>> LoadSubscription(const std::string& sub);
+  boost::json::object AssignmentJson(const identity::RoleAssignment& a) const;
+
+  env::Env env_;
+  meta::MetadataStore* store_;
+  identity::Directory* directory_;
+  identity::Rbac* rbac_;
+  InstanceInfo instance_;
+  AdminHooks hooks_;
+};
+
+}  // namespace cmk::control

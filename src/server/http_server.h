@@ -1,0 +1,68 @@
+#pragma once
+// HttpServer: HTTPS/1.1 over Boost.Beast and OpenSSL. Keep-alive, limits on header (431) and
+// body (413) size, a deadline for reading each request (slow clients are cut off), 400 for
+// malformed requests, and graceful shutdown (stop accepting, close idle connections, finish
+// requests in flight).
+//
+// Socket deadlines run on Asio's steady clock, not the injected Env clock: they protect against
+// real peers in real time and decide nothing a test simulates (see docs/architecture.md).
+// The handler runs on one of the server's threads; it must be thread-safe.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/secret_bytes.h"
+#include "base/status.h"
+#include "server/http_types.h"
+
+namespace cmk::server {
+
+struct HttpServerOptions {
+  // Addresses to listen on; the default covers both answers of libnss-myhostname.
+  std::vector<std::string> listen_addresses = {"127.0.0.1", "::1"};
+  // 0 picks a free port (the same on every address).
+  uint16_t port = 8443;
+  size_t max_header_bytes = 64 * 1024;
+  size_t max_body_bytes = 32 * 1024 * 1024;
+  // Deadline for the TLS handshake and for reading one complete request (header and body),
+  // counted from when the server starts waiting for it.
+  int read_timeout_ms = 30000;
+  int write_timeout_ms = 30000;
+  int threads = 2;
+  int max_connections = 20000;
+  // How long Shutdown() lets requests in flight finish before cutting connections.
+  int shutdown_grace_ms = 10000;
+};
+
+using Handler = std::function<void(HttpRequest&, HttpResponse&)>;
+// Called after each response is written (access log, metrics).
+using Observer = std::function<void(const HttpRequest&, const HttpResponse&, int64_t micros)>;
+
+class HttpServer {
+ public:
+  static Result<std::unique_ptr<HttpServer>> Create(HttpServerOptions options,
+                                                    const std::string& cert_chain_pem,
+                                                    const SecretBytes& key_pem, Handler handler,
+                                                    Observer observer);
+  ~HttpServer();
+
+  uint16_t port() const;
+  // Starts the worker threads. REQUIRES: called once.
+  void Start();
+  // Graceful shutdown; returns at once. Wait() returns when it is done.
+  void Shutdown();
+  void Wait();
+  int active_connections() const;
+
+  class Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cmk::server

@@ -1,0 +1,32 @@
+#pragma once
+// Process metrics in the Prometheus text exposition format (version 0.0.4).
+// Thread safety: safe for concurrent use.
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace cmk::server {
+
+class Metrics {
+ public:
+  void RecordRequest(const std::string& front_end, int status, int64_t micros);
+  void SetGauge(const std::string& name, const std::string& help, double value);
+  std::string Render() const;
+
+ private:
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                       0.05, 0.1, 0.25, 0.5, 1, 5};
+  struct Histogram {
+    std::array<uint64_t, kBuckets.size()> counts{};
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::map<std::string, Histogram> latency_;
+  std::map<std::string, std::pair<std::string, double>> gauges_;
+};
+
+}  // namespace cmk::server

@@ -1,0 +1,389 @@
+#include "server/router.h"
+
+#include <boost/json.hpp>
+
+#include "base/encoding.h"
+#include "base/json.h"
+
+namespace cmk::server {
+namespace {
+
+namespace bj = boost::json;
+
+std::string HostWithoutPort(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    size_t end = host.find(']');
+    return ToLower(host.substr(0, end == std::string_view::npos ? host.size() : end + 1));
+  }
+  size_t colon = host.rfind(':');
+  if (colon != std::string_view::npos) host = host.substr(0, colon);
+  return ToLower(host);
+}
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::vector<std::string> Segments(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) out.emplace_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+void ArmJsonError(HttpResponse& res, int status, std::string_view code, std::string_view message) {
+  bj::object o{{"error", bj::object{{"code", code}, {"message", message}}}};
+  res.SetJson(status, bj::serialize(o));
+}
+
+// AAD error shape: {error, error_description, error_codes, timestamp, trace_id, correlation_id}.
+void AadError(HttpResponse& res, const HttpRequest& req, const Status& s, TimePoint now) {
+  int code_num = 0;
+  const std::string& m = s.message();
+  if (m.rfind("AADSTS", 0) == 0) code_num = std::atoi(m.c_str() + 6);
+  std::string ts = FormatRfc3339(now, 0);
+  bj::object o{{"error", s.error_code()},
+               {"error_description", m + "\r\nTrace ID: " + req.request_id +
+                                         "\r\nCorrelation ID: " + req.request_id +
+                                         "\r\nTimestamp: " + ts},
+               {"error_codes", bj::array{code_num}},
+               {"timestamp", ts},
+               {"trace_id", req.request_id},
+               {"correlation_id", req.request_id}};
+  res.SetJson(s.http_status(), bj::serialize(o));
+}
+
+// application/x-www-form-urlencoded body into (name, value) pairs.
+Result<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_view body) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t i = 0;
+  while (i <= body.size()) {
+    size_t amp = body.find('&', i);
+    if (amp == std::string_view::npos) amp = body.size();
+    std::string_view part = body.substr(i, amp - i);
+    if (!part.empty()) {
+      size_t eq = part.find('=');
+      ASSIGN_OR_RETURN(std::string k, PercentDecode(part.substr(0, eq), true));
+      std::string v;
+      if (eq != std::string_view::npos) {
+        ASSIGN_OR_RETURN(v, PercentDecode(part.substr(eq + 1), true));
+      }
+      out.emplace_back(std::move(k), std::move(v));
+    }
+    i = amp + 1;
+  }
+  return out;
+}
+
+std::string FormValue(const std::vector<std::pair<std::string, std::string>>& f, std::string_view k) {
+  for (const auto& [name, v] : f) {
+    if (name == k) return v;
+  }
+  return {};
+}
+
+}  // namespace
+
+const char* FrontEndName(FrontEnd f) {
+  switch (f) {
+    case FrontEnd::kLogin: return "login";
+    case FrontEnd::kArm: return "management";
+    case FrontEnd::kVault: return "vault";
+    case FrontEnd::kManagedHsm: return "managedhsm";
+    case FrontEnd::kQuery: return "query";
+    case FrontEnd::kIngest: return "ingestion";
+    case FrontEnd::kOps: return "ops";
+    case FrontEnd::kUnknown: return "unknown";
+  }
+  return "unknown";
+}
+
+Route RouteRequest(std::string_view host_header, std::string_view path, std::string_view domain) {
+  std::string host = HostWithoutPort(host_header);
+  std::string d = ToLower(domain);
+  if (path == "/healthz" || path == "/metrics") return {FrontEnd::kOps, ""};
+  if (host == "login." + d) return {FrontEnd::kLogin, ""};
+  if (host == "management." + d) return {FrontEnd::kArm, ""};
+  if (host == "api.loganalytics." + d) return {FrontEnd::kQuery, ""};
+  for (auto [suffix, fe] : {std::pair{".vault." + d, FrontEnd::kVault},
+                            std::pair{".managedhsm." + d, FrontEnd::kManagedHsm},
+                            std::pair{".ingest." + d, FrontEnd::kIngest}}) {
+    if (EndsWith(host, suffix) && host.size() > suffix.size()) {
+      std::string label = host.substr(0, host.size() - suffix.size());
+      if (label.find('.') == std::string::npos) return {fe, label};
+      return {FrontEnd::kUnknown, ""};
+    }
+  }
+  // Bare IPs, `localhost`, the domain itself and other names route by path.
+  auto seg = Segments(path);
+  if (seg.empty()) return {FrontEnd::kUnknown, ""};
+  const std::string& s0 = seg[0];
+  if (EqualsIgnoreCase(s0, "adfs")) return {FrontEnd::kLogin, ""};
+  if (seg.size() >= 2 && (EqualsIgnoreCase(seg[1], "oauth2") || EqualsIgnoreCase(seg[1], "v2.0") ||
+                          EqualsIgnoreCase(seg[1], "discovery") ||
+                          EqualsIgnoreCase(seg[1], ".well-known"))) {
+    return {FrontEnd::kLogin, ""};
+  }
+  if (EqualsIgnoreCase(s0, "subscriptions") || EqualsIgnoreCase(s0, "providers") ||
+      EqualsIgnoreCase(s0, "cmklogs")) {
+    return {FrontEnd::kArm, ""};
+  }
+  if (s0 == "v1" || EqualsIgnoreCase(s0, "$batch")) return {FrontEnd::kQuery, ""};
+  if (EqualsIgnoreCase(s0, "dataCollectionRules")) return {FrontEnd::kIngest, ""};
+  return {FrontEnd::kUnknown, ""};
+}
+
+std::string Router::ExternalUrl(std::string_view prefix) const {
+  std::string url = "https://" + std::string(prefix) + "." + d_.domain;
+  if (d_.port != 443) url += ":" + std::to_string(d_.port);
+  return url;
+}
+
+void Router::Handle(HttpRequest& req, HttpResponse& res) {
+  req.request_id = d_.env.random->NewGuid();
+  res.SetHeader("x-ms-request-id", req.request_id);
+  std::string_view corr = req.Header("x-ms-correlation-request-id");
+  res.SetHeader("x-ms-correlation-request-id", corr.empty() ? req.request_id : std::string(corr));
+  std::string_view client_rid = req.Header("x-ms-client-request-id");
+  if (!client_rid.empty()) res.SetHeader("x-ms-client-request-id", std::string(client_rid));
+  Route route = RouteRequest(req.host, req.path, d_.domain);
+  res.front_end = FrontEndName(route.front_end);
+  switch (route.front_end) {
+    case FrontEnd::kLogin: return HandleLogin(req, res);
+    case FrontEnd::kArm: return HandleArm(req, res);
+    case FrontEnd::kOps: return HandleOps(req, res);
+    case FrontEnd::kVault:
+    case FrontEnd::kManagedHsm:
+    case FrontEnd::kQuery:
+    case FrontEnd::kIngest:
+      // These front ends are not part of this build yet; answer as the service would for an
+      // unknown path rather than pretending to serve it.
+      return ArmJsonError(res, 404, "NotFound",
+                          std::string("The ") + FrontEndName(route.front_end) +
+                              " endpoint has no resource at '" + req.path + "'.");
+    case FrontEnd::kUnknown:
+      return ArmJsonError(res, 404, "NotFound",
+                          "No endpoint of this instance serves host '" + req.host + "' and path '" +
+                              req.path + "'.");
+  }
+}
+
+void Router::HandleOps(HttpRequest& req, HttpResponse& res) {
+  if (req.method != "GET" && req.method != "HEAD") {
+    return ArmJsonError(res, 405, "MethodNotAllowed", "Use GET.");
+  }
+  if (req.path == "/healthz") {
+    res.SetJson(200, R"({"status":"Healthy"})");
+    return;
+  }
+  // /metrics: any principal with read access to the default subscription.
+  auto claims = Authenticate(req, res, identity::Audience::kArm);
+  if (!claims) return;
+  res.principal = claims->principal.object_id;
+  Status s = d_.rbac->Authorize(claims->principal, "Microsoft.Insights/metrics/read",
+                                "/subscriptions/" + d_.default_subscription_id);
+  if (!s.ok()) return ArmJsonError(res, s.http_status(), s.error_code(), s.message());
+  res.status = 200;
+  res.body = d_.metrics->Render();
+  res.SetHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+}
+
+std::optional<identity::Claims> Router::Authenticate(const HttpRequest& req, HttpResponse& res,
+                                                     identity::Audience aud) {
+  std::string_view auth = req.Header("Authorization");
+  std::string challenge = "Bearer authorization_uri=\"" + ExternalUrl("login") + "/" +
+                          d_.default_tenant_id + "\", error=\"invalid_token\"";
+  if (auth.empty()) {
+    res.SetHeader("WWW-Authenticate", challenge + ", error_description=\"The authentication failed because of missing 'Authorization' header.\"");
+    ArmJsonError(res, 401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.");
+    return std::nullopt;
+  }
+  if (!StartsWithIgnoreCase(auth, "Bearer ")) {
+    res.SetHeader("WWW-Authenticate", challenge);
+    ArmJsonError(res, 401, "InvalidAuthenticationToken",
+                 "Authentication failed. The 'Authorization' header is provided in an invalid format.");
+    return std::nullopt;
+  }
+  auto claims = d_.tokens->Validate(auth.substr(7), aud);
+  if (!claims.ok()) {
+    res.SetHeader("WWW-Authenticate", challenge);
+    ArmJsonError(res, 401, claims.status().error_code(), claims.status().message());
+    return std::nullopt;
+  }
+  return *claims;
+}
+
+void Router::HandleArm(HttpRequest& req, HttpResponse& res) {
+  auto claims = Authenticate(req, res, identity::Audience::kArm);
+  if (!claims) return;
+  res.principal = claims->principal.object_id;
+  control::ArmRequest ar;
+  ar.method = req.method;
+  ar.path = req.path;
+  ar.query = req.query;
+  ar.body = std::move(req.body);
+  ar.caller = claims->principal;
+  ar.base_url = ExternalUrl("management");
+  control::ArmResponse out = d_.arm->Handle(ar);
+  res.status = out.status;
+  for (auto& [k, v] : out.headers) res.SetHeader(k, v);
+  if (out.body) res.SetJson(out.status, bj::serialize(*out.body));
+}
+
+void Router::HandleLogin(HttpRequest& req, HttpResponse& res) {
+  auto seg = Segments(req.path);
+  TimePoint now = d_.env.clock->Now();
+  std::string login = ExternalUrl("login");
+  if (seg.empty()) return ArmJsonError(res, 404, "NotFound", "Unknown token service path.");
+  bool adfs = EqualsIgnoreCase(seg[0], "adfs");
+  std::string tenant = adfs ? "" : seg[0];
+  if (!adfs) {
+    auto t = d_.directory->FindTenant(tenant);
+    bool known = t.ok() && t->has_value();
+    if (!known) {
+      return AadError(res, req,
+                      Status(StatusCode::kInvalidArgument,
+                             "AADSTS90002: Tenant '" + tenant +
+                                 "' not found. Check to make sure you have the correct tenant ID "
+                                 "and are signing into the correct cloud.",
+                             "invalid_tenant"),
+                      now);
+    }
+    tenant = (*t)->id;
+  }
+  std::string base = adfs ? login + "/adfs" : login + "/" + tenant;
+  std::vector<std::string> rest(seg.begin() + 1, seg.end());
+  auto is = [&](std::initializer_list<const char*> want) {
+    if (rest.size() != want.size()) return false;
+    size_t i = 0;
+    for (const char* w : want) {
+      if (!EqualsIgnoreCase(rest[i++], w)) return false;
+    }
+    return true;
+  };
+  if (req.method == "GET" && (is({"v2.0", ".well-known", "openid-configuration"}) ||
+                              is({".well-known", "openid-configuration"}))) {
+    bool v2 = !adfs && rest.size() == 3;
+    std::string prefix = adfs ? base : (v2 ? base : base);
+    bj::object o{
+        {"authorization_endpoint", prefix + (v2 ? "/oauth2/v2.0/authorize" : "/oauth2/authorize")},
+        {"token_endpoint", prefix + (v2 ? "/oauth2/v2.0/token" : "/oauth2/token")},
+        {"issuer", adfs ? base : d_.tokens->Issuer(tenant)},
+        {"jwks_uri", prefix + (v2 ? "/discovery/v2.0/keys" : "/discovery/keys")},
+        {"token_endpoint_auth_methods_supported", bj::array{"client_secret_post", "client_secret_basic"}},
+        {"response_types_supported", bj::array{"token"}},
+        {"grant_types_supported", bj::array{"client_credentials"}},
+        {"subject_types_supported", bj::array{"pairwise"}},
+        {"id_token_signing_alg_values_supported", bj::array{"RS256"}},
+        {"scopes_supported", bj::array{"openid"}},
+        {"tenant_region_scope", nullptr},
+        {"cloud_instance_name", d_.domain},
+        {"access_token_issuer", adfs ? base : d_.tokens->Issuer(tenant)}};
+    res.SetJson(200, bj::serialize(o));
+    return;
+  }
+  if (req.method == "GET" && (is({"discovery", "v2.0", "keys"}) || is({"discovery", "keys"}))) {
+    res.SetJson(200, bj::serialize(d_.tokens->Jwks()));
+    return;
+  }
+  if (is({"oauth2", "v2.0", "token"}) || is({"oauth2", "token"})) {
+    if (req.method != "POST") {
+      return AadError(res, req, Status(StatusCode::kInvalidArgument, "AADSTS900561: The endpoint only accepts POST requests.", "invalid_request"), now);
+    }
+    return HandleToken(req, res, tenant, adfs);
+  }
+  ArmJsonError(res, 404, "NotFound", "Unknown token service path '" + req.path + "'.");
+}
+
+void Router::HandleToken(HttpRequest& req, HttpResponse& res, const std::string& tenant, bool adfs) {
+  TimePoint now = d_.env.clock->Now();
+  auto bad = [&](std::string oauth, std::string msg) {
+    AadError(res, req, Status(StatusCode::kInvalidArgument, std::move(msg), std::move(oauth)), now);
+  };
+  auto form = ParseForm(req.body);
+  if (!form.ok()) return bad("invalid_request", "AADSTS900144: The request body is not valid form data.");
+  std::string grant = FormValue(*form, "grant_type");
+  if (grant.empty()) {
+    return bad("invalid_request", "AADSTS900144: The request body must contain the following parameter: 'grant_type'.");
+  }
+  if (grant != "client_credentials") {
+    return bad("unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type '" + grant + "'.");
+  }
+  std::string client_id = FormValue(*form, "client_id");
+  std::string secret = FormValue(*form, "client_secret");
+  std::string_view basic = req.Header("Authorization");
+  if (secret.empty() && StartsWithIgnoreCase(basic, "Basic ")) {
+    auto decoded = Base64Decode(basic.substr(6));
+    if (decoded.ok()) {
+      std::string pair(decoded->begin(), decoded->end());
+      size_t colon = pair.find(':');
+      if (colon != std::string::npos) {
+        client_id = *PercentDecode(pair.substr(0, colon), true);
+        secret = *PercentDecode(pair.substr(colon + 1), true);
+      }
+      std::fill(pair.begin(), pair.end(), '\0');
+    }
+  }
+  if (client_id.empty()) {
+    return bad("invalid_request", "AADSTS900144: The request body must contain the following parameter: 'client_id'.");
+  }
+  if (secret.empty()) {
+    return AadError(res, req, Status(StatusCode::kUnauthenticated,
+                    "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+                    "invalid_client"), now);
+  }
+  // The resource: v2 `scope` ("<resource>/.default"), or v1/ADFS `resource`.
+  std::string resource = FormValue(*form, "resource");
+  std::string scope = FormValue(*form, "scope");
+  if (!scope.empty()) {
+    std::vector<std::string> resources;
+    size_t i = 0;
+    while (i < scope.size()) {
+      size_t sp = scope.find(' ', i);
+      if (sp == std::string::npos) sp = scope.size();
+      std::string one = scope.substr(i, sp - i);
+      if (!one.empty() && one != "openid" && one != "profile" && one != "offline_access") {
+        resources.push_back(one);
+      }
+      i = sp + 1;
+    }
+    if (resources.size() != 1) {
+      return bad("invalid_scope", "AADSTS70011: The provided request must include a 'scope' input parameter naming exactly one resource with '/.default'.");
+    }
+    constexpr std::string_view kDefault = "/.default";
+    if (resources[0].size() <= kDefault.size() ||
+        resources[0].substr(resources[0].size() - kDefault.size()) != kDefault) {
+      return bad("invalid_scope", "AADSTS1002012: The provided value for scope " + resources[0] +
+                                      " is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).");
+    }
+    resource = identity::ResourceFromScope(resources[0]);
+  }
+  if (resource.empty()) {
+    return bad("invalid_request", "AADSTS900144: The request body must contain the following parameter: 'scope'.");
+  }
+  auto principal = d_.directory->AuthenticateClient(adfs ? "" : tenant, client_id, secret);
+  std::fill(secret.begin(), secret.end(), '\0');
+  if (!principal.ok()) return AadError(res, req, principal.status(), now);
+  res.principal = principal->object_id;
+  auto token = d_.tokens->Issue(*principal, resource);
+  if (!token.ok()) return AadError(res, req, token.status(), now);
+  bj::object o{{"token_type", "Bearer"},
+               {"expires_in", token->expires_in},
+               {"ext_expires_in", token->expires_in},
+               {"access_token", token->token}};
+  if (!scope.empty()) o["scope"] = scope;
+  if (adfs || !FormValue(*form, "resource").empty()) {
+    o["resource"] = resource;
+    o["expires_on"] = std::to_string(ToUnixSeconds(now) + token->expires_in);
+  }
+  res.SetJson(200, bj::serialize(o));
+  res.SetHeader("Cache-Control", "no-store, no-cache");
+  res.SetHeader("Pragma", "no-cache");
+}
+
+}  // namespace cmk::server

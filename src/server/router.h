@@ -1,0 +1,68 @@
+#pragma once
+// Router: picks the front end for a request by Host under the base domain D (design.md §1), or
+// by path for bare IPs, `localhost` and other names, then authenticates and dispatches.
+//   login.D                 token service (Entra-compatible, also /adfs)
+//   management.D            ARM control plane and /cmklogs/admin
+//   <vault>.vault.D, <hsm>.managedhsm.D   Key Vault data plane (host routing only)
+//   api.loganalytics.D      query API
+//   <dce>.ingest.D          Logs Ingestion API
+//   /healthz (no auth), /metrics   on every host
+// Thread safety: safe for concurrent use.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "control/arm_service.h"
+#include "env/env.h"
+#include "identity/directory.h"
+#include "identity/rbac.h"
+#include "identity/token_service.h"
+#include "server/http_types.h"
+#include "server/metrics.h"
+
+namespace cmk::server {
+
+enum class FrontEnd { kLogin, kArm, kVault, kManagedHsm, kQuery, kIngest, kOps, kUnknown };
+const char* FrontEndName(FrontEnd f);
+
+struct Route {
+  FrontEnd front_end = FrontEnd::kUnknown;
+  std::string host_label;  // vault / HSM / DCE name for the wildcard hosts
+};
+
+// Pure routing decision (unit-tested and fuzzed).
+Route RouteRequest(std::string_view host_header, std::string_view path, std::string_view domain);
+
+struct RouterDeps {
+  env::Env env;
+  std::string domain;
+  uint16_t port = 0;
+  std::string default_tenant_id;
+  std::string default_subscription_id;
+  identity::Directory* directory = nullptr;
+  identity::TokenService* tokens = nullptr;
+  identity::Rbac* rbac = nullptr;
+  control::ArmService* arm = nullptr;
+  Metrics* metrics = nullptr;
+};
+
+class Router {
+ public:
+  explicit Router(RouterDeps deps) : d_(std::move(deps)) {}
+  void Handle(HttpRequest& req, HttpResponse& res);
+  // External base URL for a host prefix: ExternalUrl("management") = https://management.D:PORT.
+  std::string ExternalUrl(std::string_view host_prefix) const;
+
+ private:
+  void HandleLogin(HttpRequest& req, HttpResponse& res);
+  void HandleToken(HttpRequest& req, HttpResponse& res, const std::string& tenant, bool adfs);
+  void HandleArm(HttpRequest& req, HttpResponse& res);
+  void HandleOps(HttpRequest& req, HttpResponse& res);
+  // Validates the bearer token for `aud`; on failure writes the 401 and returns nullopt.
+  std::optional<identity::Claims> Authenticate(const HttpRequest& req, HttpResponse& res,
+                                               identity::Audience aud);
+  RouterDeps d_;
+};
+
+}  // namespace cmk::server
