@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <iostream>
 
@@ -18,7 +20,18 @@ std::string DefaultDataDir() {
   return env != nullptr && *env != '\0' ? env : "cmklogs-data";
 }
 
+// Each connection holds a descriptor: raise the soft limit to the hard one so thousands of
+// keep-alive clients fit.
+void RaiseFileLimit() {
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 int Serve(const cmk::app::ServeOptions& opts) {
+  RaiseFileLimit();
   auto instance = cmk::app::Instance::Start(opts);
   if (!instance.ok()) {
     spdlog::error("cannot start: {}", instance.status().ToString());

@@ -24,6 +24,9 @@ bool ReadDigits(std::string_view s, size_t& pos, size_t n, int64_t& out) {
   return true;
 }
 
+constexpr int64_t kMinYear = 1700;
+constexpr int64_t kMaxYear = 2200;
+
 Status BadTime(std::string_view text) {
   return InvalidArgument("'" + std::string(text) + "' is not a valid RFC 3339 date-time.");
 }
@@ -66,7 +69,8 @@ Result<TimePoint> ParseRfc3339(std::string_view text) {
   std::chrono::year_month_day ymd{std::chrono::year(static_cast<int>(y)),
                                   std::chrono::month(static_cast<unsigned>(mo)),
                                   std::chrono::day(static_cast<unsigned>(d))};
-  if (!ymd.ok()) return BadTime(text);
+  // TimePoint counts nanoseconds in 64 bits (years 1678-2262); keep a margin for arithmetic.
+  if (!ymd.ok() || y < kMinYear || y > kMaxYear) return BadTime(text);
   TimePoint base = std::chrono::sys_days(ymd);
   if (pos == text.size()) return base;
   char sep = text[pos++];
@@ -208,6 +212,14 @@ std::string FormatIsoDuration(Duration d) {
   return out;
 }
 
+namespace {
+// Intervals span at most 50 years, which keeps every endpoint inside TimePoint's range.
+constexpr Duration kMaxSpan = std::chrono::hours(24 * 365 * 50);
+Status TooLong(std::string_view text) {
+  return InvalidArgument("'" + std::string(text) + "': the interval is longer than 50 years.");
+}
+}  // namespace
+
 Result<TimeInterval> ParseIsoInterval(std::string_view text, TimePoint now) {
   size_t slash = text.find('/');
   auto is_duration = [](std::string_view s) {
@@ -217,6 +229,7 @@ Result<TimeInterval> ParseIsoInterval(std::string_view text, TimePoint now) {
   if (slash == std::string_view::npos) {
     ASSIGN_OR_RETURN(Duration d, ParseIsoDuration(text));
     if (d.count() < 0) return InvalidArgument("A timespan duration must not be negative.");
+    if (d > kMaxSpan) return TooLong(text);
     return TimeInterval{now - d, now};
   }
   std::string_view a = text.substr(0, slash), b = text.substr(slash + 1);
@@ -227,10 +240,12 @@ Result<TimeInterval> ParseIsoInterval(std::string_view text, TimePoint now) {
   if (is_duration(a)) {
     ASSIGN_OR_RETURN(Duration d, ParseIsoDuration(a));
     ASSIGN_OR_RETURN(iv.end, ParseRfc3339(b));
+    if (d > kMaxSpan || d < -kMaxSpan) return TooLong(text);
     iv.start = iv.end - d;
   } else if (is_duration(b)) {
     ASSIGN_OR_RETURN(iv.start, ParseRfc3339(a));
     ASSIGN_OR_RETURN(Duration d, ParseIsoDuration(b));
+    if (d > kMaxSpan || d < -kMaxSpan) return TooLong(text);
     iv.end = iv.start + d;
   } else {
     ASSIGN_OR_RETURN(iv.start, ParseRfc3339(a));

@@ -28,6 +28,9 @@ TEST(TimeFormatTest, ParsesZonesFractionsAndDates) {
   EXPECT_THAT(ParseRfc3339("2024-01-01T00:00:00"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseRfc3339("2024-01-01T25:00:00Z"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseRfc3339("2024-01-01T00:00:00Zjunk"), StatusIs(StatusCode::kInvalidArgument));
+  // Regression (found by json_fuzz): years outside TimePoint's range must not overflow.
+  EXPECT_THAT(ParseRfc3339("0417-01-01T00:00:00Z"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseRfc3339("9999-12-31T00:00:00Z"), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST(TimeFormatTest, RoundTripsThroughText) {
@@ -73,6 +76,7 @@ TEST(TimeFormatTest, ParsesEveryIntervalForm) {
   EXPECT_THAT(ParseIsoInterval("2024-01-02T00:00:00Z/2024-01-01T00:00:00Z", now),
               StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseIsoInterval("PT1H/P1D", now), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseIsoInterval("2200-01-01T00:00:00Z/P100000D", now), StatusIs(StatusCode::kInvalidArgument));
 }
 
 }  // namespace

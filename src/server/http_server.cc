@@ -79,6 +79,32 @@ std::string ErrorJson(std::string_view code, std::string_view message) {
 
 }  // namespace
 
+Result<HttpRequest> ParseRequestBytes(std::string_view bytes, const HttpServerOptions& options) {
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
+  parser.body_limit(options.max_body_bytes);
+  parser.eager(true);
+  beast::error_code ec;
+  size_t used = 0;
+  while (used < bytes.size() && !parser.is_done()) {
+    size_t n = parser.put(net::buffer(bytes.data() + used, bytes.size() - used), ec);
+    if (ec == http::error::need_more) break;
+    if (ec == http::error::body_limit) return Status(StatusCode::kPayloadTooLarge, "body too large");
+    if (ec) return InvalidArgument("malformed request: " + ec.message());
+    if (n == 0) break;
+    used += n;
+  }
+  if (!parser.is_done()) {
+    if (!parser.got_some()) return InvalidArgument("empty request");
+    parser.put_eof(ec);
+    if (ec || !parser.is_done()) return InvalidArgument("incomplete request");
+  }
+  bool ok = false;
+  HttpRequest req = ToRequest(parser.get(), &ok);
+  if (!ok) return InvalidArgument("invalid request target");
+  return req;
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl* server)

@@ -42,6 +42,10 @@ using Handler = std::function<void(HttpRequest&, HttpResponse&)>;
 // Called after each response is written (access log, metrics).
 using Observer = std::function<void(const HttpRequest&, const HttpResponse&, int64_t micros)>;
 
+// Parses one request from raw bytes exactly as a connection does (same limits and conversion).
+// For the fuzz target and tests.
+Result<HttpRequest> ParseRequestBytes(std::string_view bytes, const HttpServerOptions& options);
+
 class HttpServer {
  public:
   static Result<std::unique_ptr<HttpServer>> Create(HttpServerOptions options,

@@ -367,11 +367,12 @@ def tls_socket(server, server_hostname="localhost", addr="127.0.0.1", timeout=10
     return ctx.wrap_socket(raw, server_hostname=server_hostname)
 
 
-def read_http_response(sock, timeout=10.0):
-    """Reads one HTTP/1.1 response from a blocking socket. Returns (status, headers, body);
-    headers keys are lower-case. Raises ConnectionError if the peer closes before a status line."""
+def read_http_response(sock, timeout=10.0, initial=b""):
+    """Reads one HTTP/1.1 response from a socket (made blocking with a timeout). Returns
+    (status, headers, body); headers keys are lower-case. `initial` holds bytes already received.
+    Raises ConnectionError if the peer closes before a full header."""
     sock.settimeout(timeout)
-    buf = b""
+    buf = initial
     while b"\r\n\r\n" not in buf:
         chunk = sock.recv(65536)
         if not chunk:
