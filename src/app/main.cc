@@ -32,14 +32,15 @@ void RaiseFileLimit() {
 
 int Serve(const cmk::app::ServeOptions& opts) {
   RaiseFileLimit();
+  // Signals are caught from before the server exists: a SIGTERM that arrives while it starts
+  // (the client config is already written) still shuts it down gracefully.
+  boost::asio::io_context signals_ioc;
+  boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM);
   auto instance = cmk::app::Instance::Start(opts);
   if (!instance.ok()) {
     spdlog::error("cannot start: {}", instance.status().ToString());
     return 1;
   }
-  // Signals are waited for on this thread; the server runs on its own threads.
-  boost::asio::io_context signals_ioc;
-  boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     spdlog::info("signal {}: shutting down gracefully", sig);
     (*instance)->Shutdown();

@@ -22,6 +22,16 @@ using tcp = net::ip::tcp;
 
 class Session;
 
+// What a Session touches from its destructor. Shared, so that sessions destroyed while the
+// io_context itself is being torn down (after a cut-off shutdown) never touch freed memory.
+struct SessionRegistry {
+  std::mutex mu;
+  std::map<uint64_t, std::weak_ptr<Session>> sessions;
+  std::atomic<int> active{0};
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> destroying{false};
+};
+
 class HttpServer::Impl {
  public:
   Impl(HttpServerOptions options, Handler handler, Observer observer)
@@ -32,10 +42,9 @@ class HttpServer::Impl {
         work_(net::make_work_guard(ioc_)),
         watchdog_(ioc_) {}
 
+  ~Impl() { registry_->destroying = true; }
   Status Init(const std::string& cert_pem, const SecretBytes& key_pem);
   void Accept(tcp::acceptor& acceptor);
-  void Register(uint64_t id, std::weak_ptr<Session> s);
-  void Unregister(uint64_t id);
   void Shutdown();
 
   HttpServerOptions options_;
@@ -47,11 +56,8 @@ class HttpServer::Impl {
   net::executor_work_guard<net::io_context::executor_type> work_;
   net::steady_timer watchdog_;
   std::vector<std::thread> threads_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> active_{0};
+  std::shared_ptr<SessionRegistry> registry_ = std::make_shared<SessionRegistry>();
   std::atomic<uint64_t> next_id_{1};
-  std::mutex mu_;
-  std::map<uint64_t, std::weak_ptr<Session>> sessions_;
   uint16_t port_ = 0;
 };
 
@@ -108,21 +114,31 @@ Result<HttpRequest> ParseRequestBytes(std::string_view bytes, const HttpServerOp
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl* server)
-      : stream_(std::move(socket), server->ssl_), server_(server), id_(server->next_id_++) {
-    server_->active_++;
+      : stream_(std::move(socket), server->ssl_),
+        server_(server),
+        registry_(server->registry_),
+        id_(server->next_id_++) {
+    registry_->active++;
     boost::system::error_code ec;
     auto ep = stream_.next_layer().socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string();
   }
   ~Session() {
-    server_->Unregister(id_);
-    if (--server_->active_ == 0 && server_->stopping_) {
+    {
+      std::lock_guard<std::mutex> l(registry_->mu);
+      registry_->sessions.erase(id_);
+    }
+    // The last connection gone during a shutdown: stop waiting out the grace period.
+    if (--registry_->active == 0 && registry_->stopping && !registry_->destroying) {
       net::post(server_->ioc_, [s = server_] { s->watchdog_.cancel(); });
     }
   }
 
   void Run() {
-    server_->Register(id_, weak_from_this());
+    {
+      std::lock_guard<std::mutex> l(registry_->mu);
+      registry_->sessions[id_] = weak_from_this();
+    }
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->stream_.next_layer().expires_after(
           std::chrono::milliseconds(self->server_->options_.read_timeout_ms));
@@ -147,7 +163,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void DoRead() {
-    if (server_->stopping_) return DoClose();
+    if (registry_->stopping) return DoClose();
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_->options_.max_header_bytes));
     parser_->body_limit(server_->options_.max_body_bytes);
@@ -187,7 +203,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       server_->handler_(req, res);
     }
-    keep_alive_ = msg.keep_alive() && !server_->stopping_;
+    keep_alive_ = msg.keep_alive() && !registry_->stopping;
     Write(req, std::move(res));
   }
 
@@ -255,6 +271,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::ssl_stream<beast::tcp_stream> stream_;
   HttpServer::Impl* server_;
+  std::shared_ptr<SessionRegistry> registry_;
   uint64_t id_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -300,9 +317,9 @@ Status HttpServer::Impl::Init(const std::string& cert_pem, const SecretBytes& ke
 
 void HttpServer::Impl::Accept(tcp::acceptor& acceptor) {
   acceptor.async_accept(net::make_strand(ioc_), [this, &acceptor](beast::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || stopping_) return;
+    if (ec == net::error::operation_aborted || registry_->stopping) return;
     if (!ec) {
-      if (active_ >= options_.max_connections) {
+      if (registry_->active >= options_.max_connections) {
         socket.close(ec);
       } else {
         std::make_shared<Session>(std::move(socket), this)->Run();
@@ -312,18 +329,8 @@ void HttpServer::Impl::Accept(tcp::acceptor& acceptor) {
   });
 }
 
-void HttpServer::Impl::Register(uint64_t id, std::weak_ptr<Session> s) {
-  std::lock_guard<std::mutex> l(mu_);
-  sessions_[id] = std::move(s);
-}
-
-void HttpServer::Impl::Unregister(uint64_t id) {
-  std::lock_guard<std::mutex> l(mu_);
-  sessions_.erase(id);
-}
-
 void HttpServer::Impl::Shutdown() {
-  if (stopping_.exchange(true)) return;
+  if (registry_->stopping.exchange(true)) return;
   net::post(ioc_, [this] {
     for (auto& a : acceptors_) {
       boost::system::error_code ec;
@@ -331,14 +338,14 @@ void HttpServer::Impl::Shutdown() {
     }
     std::vector<std::shared_ptr<Session>> live;
     {
-      std::lock_guard<std::mutex> l(mu_);
-      for (auto& [id, w] : sessions_) {
+      std::lock_guard<std::mutex> l(registry_->mu);
+      for (auto& [id, w] : registry_->sessions) {
         if (auto s = w.lock()) live.push_back(std::move(s));
       }
     }
     for (auto& s : live) net::post(s->executor(), [s] { s->OnShutdown(); });
     work_.reset();
-    if (active_ == 0) return;
+    if (registry_->active == 0) return;
     watchdog_.expires_after(std::chrono::milliseconds(options_.shutdown_grace_ms));
     watchdog_.async_wait([this](beast::error_code ec) {
       if (!ec) ioc_.stop();  // grace period over: cut what is left
@@ -363,7 +370,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions options
 }
 
 uint16_t HttpServer::port() const { return impl_->port_; }
-int HttpServer::active_connections() const { return impl_->active_; }
+int HttpServer::active_connections() const { return impl_->registry_->active; }
 
 void HttpServer::Start() {
   for (auto& a : impl_->acceptors_) impl_->Accept(*a);
