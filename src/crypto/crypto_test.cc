@@ -11,6 +11,9 @@
 #include "crypto/rsa.h"
 #include "crypto/x509.h"
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+
 namespace cmk::crypto {
 namespace {
 
@@ -60,6 +63,61 @@ TEST(RsaTest, SignVerifyAndPemRoundTrip) {
   EXPECT_THAT(pub->VerifyRs256(AsBytes("payload"), *sig), IsOk());
   EXPECT_THAT(pub->SignRs256(AsBytes("x")), StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_THAT(RsaKey::Generate(1024), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(RsaTest, OaepAndPkcs1RoundTripAndWrongPaddingFails) {
+  auto key = *RsaKey::Generate(2048);
+  auto pub = *RsaKey::FromPublicComponents(key.Modulus(), key.Exponent());
+  std::vector<uint8_t> secret(32, 7);
+  for (RsaPadding p : {RsaPadding::kOaepSha1, RsaPadding::kOaepSha256, RsaPadding::kPkcs1v15}) {
+    auto ct = pub.Encrypt(p, secret);
+    ASSERT_THAT(ct, IsOk());
+    EXPECT_EQ(ct->size(), 256u);
+    auto pt = key.Decrypt(p, *ct);
+    ASSERT_THAT(pt, IsOk());
+    EXPECT_TRUE(std::equal(pt->span().begin(), pt->span().end(), secret.begin(), secret.end()));
+  }
+  auto ct = *pub.Encrypt(RsaPadding::kOaepSha256, secret);
+  EXPECT_THAT(key.Decrypt(RsaPadding::kOaepSha1, ct), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(pub.Decrypt(RsaPadding::kOaepSha1, ct), StatusIs(StatusCode::kFailedPrecondition));
+}
+
+TEST(RsaTest, DigestSignaturesVerify) {
+  auto key = *RsaKey::Generate(2048);
+  auto digest = Sha256(AsBytes("message"));
+  for (auto alg : {RsaDigestSignature::kRs256, RsaDigestSignature::kPs256}) {
+    auto sig = key.SignDigest(alg, digest);
+    ASSERT_THAT(sig, IsOk());
+    EXPECT_TRUE(*key.VerifyDigest(alg, digest, *sig));
+    auto other = Sha256(AsBytes("other"));
+    EXPECT_FALSE(*key.VerifyDigest(alg, other, *sig));
+  }
+  // RS256 over a digest equals RS256 over the message.
+  auto rs = *key.SignDigest(RsaDigestSignature::kRs256, digest);
+  EXPECT_THAT(key.VerifyRs256(AsBytes("message"), rs), IsOk());
+}
+
+TEST(RsaTest, ImportFromJwkComponents) {
+  auto key = *RsaKey::Generate(2048);
+  auto get = [&](const char* name) {
+    BIGNUM* bn = nullptr;
+    EVP_PKEY_get_bn_param(key.pkey(), name, &bn);
+    std::vector<uint8_t> out(static_cast<size_t>(BN_num_bytes(bn)));
+    BN_bn2bin(bn, out.data());
+    BN_free(bn);
+    return SecretBytes(out);
+  };
+  RsaPrivateComponents priv{get("d"), get("rsa-factor1"), get("rsa-factor2"), get("rsa-exponent1"),
+                            get("rsa-exponent2"), get("rsa-coefficient1")};
+  auto imported = RsaKey::FromPrivateComponents(key.Modulus(), key.Exponent(), priv);
+  ASSERT_THAT(imported, IsOk());
+  auto ct = *key.Encrypt(RsaPadding::kOaepSha256, AsBytes("abc"));
+  EXPECT_EQ(imported->Decrypt(RsaPadding::kOaepSha256, ct)->AsStringView(), "abc");
+  // A d that does not belong to n is refused.
+  RsaPrivateComponents bad{get("d"), SecretBytes(), SecretBytes(), SecretBytes(), SecretBytes(), SecretBytes()};
+  auto other = *RsaKey::Generate(2048);
+  EXPECT_THAT(RsaKey::FromPrivateComponents(other.Modulus(), other.Exponent(), bad),
+              StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST(X509Test, ServerCertificateChainsToCaAndCarriesSans) {

@@ -14,6 +14,14 @@
 
 namespace cmk::crypto {
 
+enum class RsaPadding { kOaepSha1, kOaepSha256, kPkcs1v15 };
+enum class RsaDigestSignature { kRs256, kPs256 };
+
+// Private components of an RSA key (JWK `d`, `p`, `q`, `dp`, `dq`, `qi`), big-endian.
+struct RsaPrivateComponents {
+  SecretBytes d, p, q, dp, dq, qi;
+};
+
 class RsaKey {
  public:
   static Result<RsaKey> Generate(int bits);
@@ -21,6 +29,10 @@ class RsaKey {
   static Result<RsaKey> FromPublicPem(std::string_view pem);
   // Big-endian modulus and exponent (JWK `n`, `e`).
   static Result<RsaKey> FromPublicComponents(std::span<const uint8_t> n, std::span<const uint8_t> e);
+
+  // A full private key from JWK components; fails unless they form a consistent key.
+  static Result<RsaKey> FromPrivateComponents(std::span<const uint8_t> n, std::span<const uint8_t> e,
+                                              const RsaPrivateComponents& priv);
 
   bool has_private() const { return has_private_; }
   int bits() const;
@@ -33,6 +45,16 @@ class RsaKey {
   Result<std::vector<uint8_t>> SignRs256(std::span<const uint8_t> data) const;
   // Fails with Unauthenticated when the signature does not verify.
   Status VerifyRs256(std::span<const uint8_t> data, std::span<const uint8_t> signature) const;
+
+  // RSAES-OAEP (SHA-1 or SHA-256 for both hash and MGF1, as Key Vault's RSA-OAEP and
+  // RSA-OAEP-256) or PKCS#1 v1.5 (RSA1_5).
+  Result<std::vector<uint8_t>> Encrypt(RsaPadding padding, std::span<const uint8_t> plaintext) const;
+  // Fails with InvalidArgument when the ciphertext does not decrypt under this key.
+  Result<SecretBytes> Decrypt(RsaPadding padding, std::span<const uint8_t> ciphertext) const;
+  // Signs / verifies a SHA-256 digest (Key Vault's sign takes the digest, not the message).
+  Result<std::vector<uint8_t>> SignDigest(RsaDigestSignature alg, std::span<const uint8_t> digest) const;
+  Result<bool> VerifyDigest(RsaDigestSignature alg, std::span<const uint8_t> digest,
+                            std::span<const uint8_t> signature) const;
 
   EVP_PKEY* pkey() const { return key_.get(); }
 

@@ -245,20 +245,35 @@ def test_1000_concurrent_keepalive_tls_connections(server):
     assert_healthy(server)
 
 
-def test_sigterm_with_idle_keepalive_connection_exits_cleanly(server):
+def test_sigterm_with_idle_keepalive_connection_exits_promptly(server):
+    """An idle keep-alive connection (one request answered, nothing in progress) must not hold up a
+    graceful shutdown."""
     sock = tls_socket(server, "localhost")
     try:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         status, _, _ = read_http_response(sock, timeout=10)
         assert status == 200
-        # A half-sent request on a second connection as well.
-        sock2 = tls_socket(server, "localhost")
-        sock2.sendall(b"GET /healthz HTTP/1.1\r\nHost: loc")
         t0 = time.monotonic()
         rc = server.stop(timeout=15)
         elapsed = time.monotonic() - t0
-        sock2.close()
     finally:
         sock.close()
     assert rc == 0, f"exit code {rc!r} after SIGTERM ({elapsed:.1f} s)\n{server.stderr_tail()}"
-    assert elapsed < 10, f"shutdown took {elapsed:.1f} s with idle connections"
+    assert elapsed < 5, f"shutdown took {elapsed:.1f} s with an idle keep-alive connection"
+
+
+def test_sigterm_with_half_sent_request_exits_cleanly(server):
+    """A connection stuck in the middle of a request header: the server may wait out its shutdown
+    grace period, but must then exit with code 0 (this path once aborted with a double free)."""
+    sock = tls_socket(server, "localhost")
+    try:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: loc")
+        time.sleep(0.3)  # let the server read the partial header, so it counts as in progress
+        t0 = time.monotonic()
+        rc = server.stop(timeout=20)
+        elapsed = time.monotonic() - t0
+    finally:
+        sock.close()
+    assert rc is not None, f"still running {elapsed:.1f} s after SIGTERM (killed)\n{server.stderr_tail()}"
+    assert rc == 0, f"exit code {rc!r} after SIGTERM ({elapsed:.1f} s)\n{server.stderr_tail()}"
+    assert elapsed < 15, f"shutdown took {elapsed:.1f} s"
