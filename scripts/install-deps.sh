@@ -6,6 +6,7 @@ PKGS=(
   libssl-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libzstd-dev liblz4-dev libsimdjson-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  softhsm2 libp11-kit-dev azure-cli python3-cryptography
   python3-azure python3-pytest python3-requests libnss-myhostname openssl
 )
 missing=()

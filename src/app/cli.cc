@@ -157,6 +157,12 @@ int PrintToken(const std::string& data_dir, const std::string& scope) {
   return 0;
 }
 
+int VaultAudit(const std::string& data_dir, const std::string& vault) {
+  auto cfg = LoadConfig(data_dir);
+  if (!cfg.ok()) return Fail(cfg.status());
+  return PrintResult(Arm(*cfg, "GET", "/cmklogs/admin/vaults/" + PercentEncode(vault) + "/audit"));
+}
+
 int ClockAdvance(const std::string& data_dir, const std::string& duration) {
   auto d = ParseHumanDuration(duration);
   if (!d.ok()) return Fail(d.status());

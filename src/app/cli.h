@@ -12,6 +12,7 @@ int PrincipalCreate(const std::string& data_dir, const std::string& name);
 int RoleAssign(const std::string& data_dir, const std::string& principal, const std::string& role,
                const std::string& scope);
 int PrintToken(const std::string& data_dir, const std::string& scope);
+int VaultAudit(const std::string& data_dir, const std::string& vault);
 int ClockAdvance(const std::string& data_dir, const std::string& duration);
 
 // "14d", "2h", "30m", "90s", "1w", "500ms" or an ISO 8601 duration ("P14D").

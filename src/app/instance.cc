@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "base/encoding.h"
@@ -103,9 +104,25 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   token_opts.login_url = "https://login." + options.domain + (port == 443 ? "" : ":" + std::to_string(port));
   ASSIGN_OR_RETURN(in->tokens_, identity::TokenService::Create(in->env_, in->store_.get(),
                                                                in->master_key_, token_opts));
+  RETURN_IF_ERROR(fs.CreateDirs(dir + "/audit", 0700));
+  ASSIGN_OR_RETURN(in->audit_, keyvault::AuditLog::Open(dir + "/audit/keyvault-audit.jsonl"));
+  auto hsm = in->OpenHsm();
+  if (hsm.ok()) {
+    in->hsm_ = std::move(*hsm);
+  } else {
+    spdlog::warn("no HSM: managed HSM and RSA-HSM keys are unavailable ({})", hsm.status().ToString());
+  }
+  keyvault::KeyVaultOptions kv_opts;
+  kv_opts.domain = options.domain;
+  kv_opts.port = port;
+  ASSIGN_OR_RETURN(in->keyvault_, keyvault::KeyVaultService::Create(in->env_, in->store_.get(), in->rbac_.get(),
+                                                                    in->master_key_, kv_opts, in->hsm_.get(),
+                                                                    in->audit_.get()));
+  in->keyvault_->StartBackground();
   control::AdminHooks hooks{[self](Duration d) { return self->AdvanceClock(d); }};
   in->arm_ = std::make_unique<control::ArmService>(in->env_, in->store_.get(), in->directory_.get(),
-                                                   in->rbac_.get(), in->info_, hooks);
+                                                   in->rbac_.get(), in->info_, hooks, in->keyvault_.get(),
+                                                   in->audit_.get());
   server::RouterDeps deps;
   deps.env = in->env_;
   deps.domain = options.domain;
@@ -116,6 +133,7 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   deps.tokens = in->tokens_.get();
   deps.rbac = in->rbac_.get();
   deps.arm = in->arm_.get();
+  deps.keyvault = in->keyvault_.get();
   deps.metrics = in->metrics_.get();
   in->router_ = std::make_unique<server::Router>(deps);
   in->http_->Start();
@@ -166,6 +184,47 @@ Status Instance::Bootstrap() {
   control::ArmService arm(env_, store_.get(), directory_.get(), rbac_.get(), info_, {});
   RETURN_IF_ERROR(arm.EnsureSubscription(info_.subscription_id, info_.tenant_id, "cmklogs default subscription"));
   return arm.EnsureResourceGroup(info_.subscription_id, info_.resource_group, info_.location);
+}
+
+// The HSM is a SoftHSM2 token under <data-dir>/hsm (any PKCS#11 module works the same way). The
+// token is initialised on first start with random SO and user PINs; the user PIN is kept sealed
+// under the master key. Keys generated there are sensitive and never extractable.
+Result<std::unique_ptr<keyvault::Pkcs11Hsm>> Instance::OpenHsm() {
+  if (options_.pkcs11_module.empty()) return FailedPrecondition("disabled by configuration");
+  if (!fs_.Exists(options_.pkcs11_module)) return FailedPrecondition("no PKCS#11 module at " + options_.pkcs11_module);
+  const std::string hsm_dir = options_.data_dir + "/hsm";
+  RETURN_IF_ERROR(fs_.CreateDirs(hsm_dir + "/tokens", 0700));
+  std::string conf = "directories.tokendir = " + hsm_dir + "/tokens\nobjectstore.backend = file\nlog.level = ERROR\n";
+  RETURN_IF_ERROR(fs_.WriteFileAtomic(hsm_dir + "/softhsm2.conf", AsBytes(conf), 0600));
+  ::setenv("SOFTHSM2_CONF", (hsm_dir + "/softhsm2.conf").c_str(), 1);
+  constexpr char kPinAad[] = "cmklogs/hsm-pin/v1";
+  ASSIGN_OR_RETURN(auto doc, store_->Get("hsm", "token"));
+  SecretBytes pin;
+  if (!doc) {
+    std::string user_pin = Base64UrlEncode(random_.NewSecret(18).span());
+    std::string so_pin = Base64UrlEncode(random_.NewSecret(18).span());
+    std::string cmd = "softhsm2-util --init-token --free --label cmklogs --so-pin '" + so_pin + "' --pin '" +
+                      user_pin + "' > /dev/null 2>&1";
+    int rc = std::system(cmd.c_str());
+    std::fill(cmd.begin(), cmd.end(), '\0');
+    std::fill(so_pin.begin(), so_pin.end(), '\0');
+    if (rc != 0) return Unavailable("softhsm2-util could not initialise the token");
+    pin = SecretBytes::FromString(user_pin);
+    std::fill(user_pin.begin(), user_pin.end(), '\0');
+    ASSIGN_OR_RETURN(auto sealed, crypto::AesGcmSeal(master_key_, pin.span(), AsBytes(kPinAad), random_));
+    RETURN_IF_ERROR(store_->Put("hsm", "token", Base64Encode(sealed)));
+  } else {
+    ASSIGN_OR_RETURN(auto sealed, Base64Decode(doc->body));
+    auto opened = crypto::AesGcmOpen(master_key_, sealed, AsBytes(kPinAad));
+    if (!opened.ok()) return DataLoss("cannot unseal the HSM PIN");
+    pin = std::move(*opened);
+  }
+  keyvault::Pkcs11Options o;
+  o.module_path = options_.pkcs11_module;
+  o.token_label = "cmklogs";
+  o.user_pin = std::move(pin);
+  o.random = &random_;
+  return keyvault::Pkcs11Hsm::Open(std::move(o));
 }
 
 Status Instance::SetUpTls() {

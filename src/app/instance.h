@@ -10,6 +10,9 @@
 #include "identity/directory.h"
 #include "identity/rbac.h"
 #include "identity/token_service.h"
+#include "keyvault/audit_log.h"
+#include "keyvault/key_vault_service.h"
+#include "keyvault/pkcs11_hsm.h"
 #include "meta/metadata_store.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -25,6 +28,8 @@ struct ServeOptions {
   std::vector<std::string> listen = {"127.0.0.1", "::1"};
   int read_timeout_ms = 30000;
   int threads = 2;
+  // PKCS#11 module holding managed-HSM (and premium RSA-HSM) keys; empty disables HSM keys.
+  std::string pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so";
 };
 
 class Instance {
@@ -54,6 +59,10 @@ class Instance {
   std::unique_ptr<identity::Directory> directory_;
   std::unique_ptr<identity::Rbac> rbac_;
   std::unique_ptr<identity::TokenService> tokens_;
+  Result<std::unique_ptr<keyvault::Pkcs11Hsm>> OpenHsm();
+  std::unique_ptr<keyvault::Pkcs11Hsm> hsm_;
+  std::unique_ptr<keyvault::AuditLog> audit_;
+  std::unique_ptr<keyvault::KeyVaultService> keyvault_;
   std::unique_ptr<control::ArmService> arm_;
   std::unique_ptr<server::Metrics> metrics_;
   std::unique_ptr<server::Router> router_;

@@ -97,7 +97,14 @@ int main(int argc, char** argv) {
   advance->add_option("duration", advance_by, "How far")->required();
   advance->add_option("--data-dir", data_dir, "Data directory of the running server");
 
+  auto* vault = app.add_subcommand("vault", "Key vaults")->require_subcommand(1);
+  std::string audit_vault;
+  auto* vaudit = vault->add_subcommand("audit", "Print the audit log of a vault's key operations (JSON)");
+  vaudit->add_option("--vault", audit_vault, "Vault or managed HSM name")->required();
+  vaudit->add_option("--data-dir", data_dir, "Data directory of the running server");
+
   CLI11_PARSE(app, argc, argv);
+  if (vaudit->parsed()) return cmk::app::VaultAudit(data_dir, audit_vault);
   if (serve->parsed()) return Serve(serve_opts);
   if (pcreate->parsed()) return cmk::app::PrincipalCreate(data_dir, principal_name);
   if (rassign->parsed()) return cmk::app::RoleAssign(data_dir, role_principal, role_name, role_scope);

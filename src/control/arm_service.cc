@@ -130,13 +130,16 @@ ArmResponse ArmError(const Status& status) {
 }
 
 ArmService::ArmService(env::Env env, meta::MetadataStore* store, identity::Directory* directory,
-                       identity::Rbac* rbac, InstanceInfo instance, AdminHooks hooks)
+                       identity::Rbac* rbac, InstanceInfo instance, AdminHooks hooks,
+                       keyvault::KeyVaultService* keyvault, keyvault::AuditLog* audit)
     : env_(env),
       store_(store),
       directory_(directory),
       rbac_(rbac),
       instance_(std::move(instance)),
-      hooks_(std::move(hooks)) {}
+      hooks_(std::move(hooks)),
+      keyvault_(keyvault),
+      audit_(audit) {}
 
 Status ArmService::EnsureSubscription(const std::string& sub, const std::string& tenant,
                                       const std::string& display_name) {
@@ -226,6 +229,15 @@ ArmResponse ArmService::Handle(const ArmRequest& r) {
   }
   if (Is(seg[2], "resourceGroups") && (seg.size() == 3 || seg.size() == 4)) {
     return ResourceGroups(r, seg[1], seg.size() == 4 ? &seg[3] : nullptr);
+  }
+  // /subscriptions/{s}[/resourceGroups/{rg}]/providers/{namespace}/...
+  size_t p = Is(seg[2], "resourceGroups") && seg.size() > 4 ? 4 : 2;
+  if (seg.size() > p + 1 && Is(seg[p], "providers")) {
+    const std::string* rg = p == 4 ? &seg[3] : nullptr;
+    std::vector<std::string> rest(seg.begin() + static_cast<long>(p) + 2, seg.end());
+    if (Is(seg[p + 1], "Microsoft.KeyVault")) return KeyVaultResources(r, seg[1], rg, rest);
+    return ArmError(NotFound("No registered resource provider found for namespace '" + seg[p + 1] + "'.",
+                             "NoRegisteredProviderFound"));
   }
   return ArmError(NotFoundRoute(r));
 }
@@ -542,6 +554,19 @@ ArmResponse ArmService::Admin(const ArmRequest& r, const std::vector<std::string
                    {"displayName", creds->principal.display_name},
                    {"clientSecret", std::string(creds->client_secret.AsStringView())}};
     return Json(201, std::move(out));
+  }
+  if (seg.size() == 5 && Is(seg[2], "vaults") && Is(seg[4], "audit")) {
+    if (r.method != "GET") return ArmError(MethodNotAllowed(r));
+    if (audit_ == nullptr) return ArmError(NotFound("No audit log.", "NotFound"));
+    audit_->Flush();
+    auto lines = audit_->Read(seg[3], 100000);
+    if (!lines.ok()) return ArmError(lines.status());
+    bj::array value;
+    for (const auto& l : *lines) {
+      auto v = json::Parse(l);
+      if (v.ok()) value.emplace_back(std::move(*v));
+    }
+    return Json(200, bj::object{{"value", std::move(value)}});
   }
   if (seg.size() == 4 && Is(seg[2], "principals")) {
     if (r.method != "GET") return ArmError(MethodNotAllowed(r));

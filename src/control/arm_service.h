@@ -17,6 +17,7 @@
 #include "identity/directory.h"
 #include "identity/principal.h"
 #include "identity/rbac.h"
+#include "keyvault/key_vault_service.h"
 #include "meta/metadata_store.h"
 
 namespace cmk::control {
@@ -57,7 +58,8 @@ struct AdminHooks {
 class ArmService {
  public:
   ArmService(env::Env env, meta::MetadataStore* store, identity::Directory* directory,
-             identity::Rbac* rbac, InstanceInfo instance, AdminHooks hooks);
+             identity::Rbac* rbac, InstanceInfo instance, AdminHooks hooks,
+             keyvault::KeyVaultService* keyvault = nullptr, keyvault::AuditLog* audit = nullptr);
 
   ArmResponse Handle(const ArmRequest& request);
 
@@ -76,6 +78,9 @@ class ArmService {
   ArmResponse RoleAssignments(const ArmRequest& r, const std::string& scope,
                               const std::string* name);
   ArmResponse Admin(const ArmRequest& r, const std::vector<std::string>& seg);
+  ArmResponse KeyVaultResources(const ArmRequest& r, const std::string& sub, const std::string* rg,
+                                const std::vector<std::string>& rest);
+  boost::json::object VaultJson(const keyvault::Vault& v) const;
   Status CheckScopeExists(const std::string& scope);
   Result<std::optional<boost::json::object>> LoadSubscription(const std::string& sub);
   boost::json::object AssignmentJson(const identity::RoleAssignment& a) const;
@@ -86,6 +91,8 @@ class ArmService {
   identity::Rbac* rbac_;
   InstanceInfo instance_;
   AdminHooks hooks_;
+  keyvault::KeyVaultService* keyvault_;
+  keyvault::AuditLog* audit_;
 };
 
 }  // namespace cmk::control

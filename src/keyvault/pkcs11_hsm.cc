@@ -6,6 +6,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -14,6 +15,7 @@
 #include <utility>
 
 #include "base/encoding.h"
+#include "crypto/hash.h"
 
 namespace cmk::keyvault {
 namespace {
@@ -21,54 +23,66 @@ namespace {
 constexpr size_t kIdBytes = 16;
 constexpr size_t kMaxWrapPlaintext = 4096;
 // DER prefix of DigestInfo{sha256, OCTET STRING(32)} (RFC 8017 §9.2 note 1).
-constexpr uint8_t kSha256DigestInfo[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
-                                         0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                                         0x01, 0x05, 0x00, 0x04, 0x20};
+constexpr uint8_t kSha256DigestInfo[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                         0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+
+struct CkrInfo {
+  const char* name;
+  StatusCode code;
+};
+
+// Names and canonical codes of the return values worth telling apart; others are kInternal.
+const CkrInfo* FindCkr(CK_RV rv) {
+#define CMK_CKR(rv, code) std::pair<const CK_RV, CkrInfo>(rv, {#rv, StatusCode::code})
+  static const auto* table = new std::map<CK_RV, CkrInfo>{
+      CMK_CKR(CKR_ARGUMENTS_BAD, kInvalidArgument),
+      CMK_CKR(CKR_DATA_INVALID, kInvalidArgument),
+      CMK_CKR(CKR_DATA_LEN_RANGE, kInvalidArgument),
+      CMK_CKR(CKR_ENCRYPTED_DATA_INVALID, kInvalidArgument),
+      CMK_CKR(CKR_ENCRYPTED_DATA_LEN_RANGE, kInvalidArgument),
+      CMK_CKR(CKR_WRAPPED_KEY_INVALID, kInvalidArgument),
+      CMK_CKR(CKR_WRAPPED_KEY_LEN_RANGE, kInvalidArgument),
+      CMK_CKR(CKR_KEY_SIZE_RANGE, kInvalidArgument),
+      CMK_CKR(CKR_OBJECT_HANDLE_INVALID, kNotFound),
+      CMK_CKR(CKR_KEY_HANDLE_INVALID, kNotFound),
+      CMK_CKR(CKR_MECHANISM_INVALID, kUnimplemented),
+      CMK_CKR(CKR_MECHANISM_PARAM_INVALID, kUnimplemented),
+      CMK_CKR(CKR_FUNCTION_NOT_SUPPORTED, kUnimplemented),
+      CMK_CKR(CKR_ATTRIBUTE_SENSITIVE, kPermissionDenied),
+      CMK_CKR(CKR_KEY_FUNCTION_NOT_PERMITTED, kPermissionDenied),
+      CMK_CKR(CKR_KEY_NOT_WRAPPABLE, kPermissionDenied),
+      CMK_CKR(CKR_KEY_UNEXTRACTABLE, kPermissionDenied),
+      CMK_CKR(CKR_DEVICE_ERROR, kUnavailable),
+      CMK_CKR(CKR_DEVICE_MEMORY, kUnavailable),
+      CMK_CKR(CKR_DEVICE_REMOVED, kUnavailable),
+      CMK_CKR(CKR_TOKEN_NOT_PRESENT, kUnavailable),
+      CMK_CKR(CKR_TOKEN_NOT_RECOGNIZED, kUnavailable),
+      CMK_CKR(CKR_SESSION_CLOSED, kUnavailable),
+      CMK_CKR(CKR_SESSION_COUNT, kUnavailable),
+      CMK_CKR(CKR_SESSION_HANDLE_INVALID, kUnavailable),
+      CMK_CKR(CKR_USER_NOT_LOGGED_IN, kUnavailable),
+      CMK_CKR(CKR_PIN_INCORRECT, kUnavailable),
+      CMK_CKR(CKR_PIN_LOCKED, kUnavailable),
+      CMK_CKR(CKR_PIN_EXPIRED, kUnavailable),
+      CMK_CKR(CKR_CRYPTOKI_NOT_INITIALIZED, kUnavailable),
+      CMK_CKR(CKR_GENERAL_ERROR, kInternal),
+      CMK_CKR(CKR_FUNCTION_FAILED, kInternal),
+      CMK_CKR(CKR_HOST_MEMORY, kInternal),
+      CMK_CKR(CKR_ATTRIBUTE_TYPE_INVALID, kInternal),
+      CMK_CKR(CKR_ATTRIBUTE_VALUE_INVALID, kInternal),
+      CMK_CKR(CKR_TEMPLATE_INCOMPLETE, kInternal),
+      CMK_CKR(CKR_TEMPLATE_INCONSISTENT, kInternal),
+      CMK_CKR(CKR_KEY_TYPE_INCONSISTENT, kInternal),
+      CMK_CKR(CKR_OPERATION_ACTIVE, kInternal),
+      CMK_CKR(CKR_BUFFER_TOO_SMALL, kInternal),
+  };
+#undef CMK_CKR
+  auto it = table->find(rv);
+  return it == table->end() ? nullptr : &it->second;
+}
 
 std::string CkrName(CK_RV rv) {
-  static const std::map<CK_RV, const char*> kNames = {
-      {CKR_OK, "CKR_OK"},
-      {CKR_HOST_MEMORY, "CKR_HOST_MEMORY"},
-      {CKR_GENERAL_ERROR, "CKR_GENERAL_ERROR"},
-      {CKR_FUNCTION_FAILED, "CKR_FUNCTION_FAILED"},
-      {CKR_ARGUMENTS_BAD, "CKR_ARGUMENTS_BAD"},
-      {CKR_ATTRIBUTE_SENSITIVE, "CKR_ATTRIBUTE_SENSITIVE"},
-      {CKR_ATTRIBUTE_TYPE_INVALID, "CKR_ATTRIBUTE_TYPE_INVALID"},
-      {CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID"},
-      {CKR_DATA_INVALID, "CKR_DATA_INVALID"},
-      {CKR_DATA_LEN_RANGE, "CKR_DATA_LEN_RANGE"},
-      {CKR_DEVICE_ERROR, "CKR_DEVICE_ERROR"},
-      {CKR_DEVICE_MEMORY, "CKR_DEVICE_MEMORY"},
-      {CKR_DEVICE_REMOVED, "CKR_DEVICE_REMOVED"},
-      {CKR_ENCRYPTED_DATA_INVALID, "CKR_ENCRYPTED_DATA_INVALID"},
-      {CKR_ENCRYPTED_DATA_LEN_RANGE, "CKR_ENCRYPTED_DATA_LEN_RANGE"},
-      {CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED"},
-      {CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID"},
-      {CKR_KEY_SIZE_RANGE, "CKR_KEY_SIZE_RANGE"},
-      {CKR_KEY_TYPE_INCONSISTENT, "CKR_KEY_TYPE_INCONSISTENT"},
-      {CKR_KEY_FUNCTION_NOT_PERMITTED, "CKR_KEY_FUNCTION_NOT_PERMITTED"},
-      {CKR_KEY_NOT_WRAPPABLE, "CKR_KEY_NOT_WRAPPABLE"},
-      {CKR_KEY_UNEXTRACTABLE, "CKR_KEY_UNEXTRACTABLE"},
-      {CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID"},
-      {CKR_MECHANISM_PARAM_INVALID, "CKR_MECHANISM_PARAM_INVALID"},
-      {CKR_OBJECT_HANDLE_INVALID, "CKR_OBJECT_HANDLE_INVALID"},
-      {CKR_OPERATION_ACTIVE, "CKR_OPERATION_ACTIVE"},
-      {CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT"},
-      {CKR_PIN_LOCKED, "CKR_PIN_LOCKED"},
-      {CKR_SESSION_CLOSED, "CKR_SESSION_CLOSED"},
-      {CKR_SESSION_COUNT, "CKR_SESSION_COUNT"},
-      {CKR_SESSION_HANDLE_INVALID, "CKR_SESSION_HANDLE_INVALID"},
-      {CKR_TEMPLATE_INCOMPLETE, "CKR_TEMPLATE_INCOMPLETE"},
-      {CKR_TEMPLATE_INCONSISTENT, "CKR_TEMPLATE_INCONSISTENT"},
-      {CKR_TOKEN_NOT_PRESENT, "CKR_TOKEN_NOT_PRESENT"},
-      {CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN"},
-      {CKR_WRAPPED_KEY_INVALID, "CKR_WRAPPED_KEY_INVALID"},
-      {CKR_WRAPPED_KEY_LEN_RANGE, "CKR_WRAPPED_KEY_LEN_RANGE"},
-      {CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL"},
-      {CKR_CRYPTOKI_NOT_INITIALIZED, "CKR_CRYPTOKI_NOT_INITIALIZED"},
-  };
-  auto it = kNames.find(rv);
-  if (it != kNames.end()) return it->second;
+  if (const CkrInfo* info = FindCkr(rv)) return info->name;
   char buf[32];
   std::snprintf(buf, sizeof buf, "CKR_0x%lx", rv);
   return buf;
@@ -76,46 +90,9 @@ std::string CkrName(CK_RV rv) {
 
 // Maps a Cryptoki failure to a canonical code. Messages carry only the function and CKR name.
 Status CkError(std::string_view function, CK_RV rv) {
-  std::string msg = std::string(function) + " failed: " + CkrName(rv);
-  switch (rv) {
-    case CKR_ARGUMENTS_BAD:
-    case CKR_DATA_INVALID:
-    case CKR_DATA_LEN_RANGE:
-    case CKR_ENCRYPTED_DATA_INVALID:
-    case CKR_ENCRYPTED_DATA_LEN_RANGE:
-    case CKR_WRAPPED_KEY_INVALID:
-    case CKR_WRAPPED_KEY_LEN_RANGE:
-    case CKR_KEY_SIZE_RANGE:
-      return InvalidArgument(std::move(msg));
-    case CKR_OBJECT_HANDLE_INVALID:
-    case CKR_KEY_HANDLE_INVALID:
-      return NotFound(std::move(msg));
-    case CKR_MECHANISM_INVALID:
-    case CKR_MECHANISM_PARAM_INVALID:
-    case CKR_FUNCTION_NOT_SUPPORTED:
-      return Status(StatusCode::kUnimplemented, std::move(msg));
-    case CKR_ATTRIBUTE_SENSITIVE:
-    case CKR_KEY_FUNCTION_NOT_PERMITTED:
-    case CKR_KEY_NOT_WRAPPABLE:
-    case CKR_KEY_UNEXTRACTABLE:
-      return PermissionDenied(std::move(msg));
-    case CKR_DEVICE_ERROR:
-    case CKR_DEVICE_MEMORY:
-    case CKR_DEVICE_REMOVED:
-    case CKR_TOKEN_NOT_PRESENT:
-    case CKR_TOKEN_NOT_RECOGNIZED:
-    case CKR_SESSION_CLOSED:
-    case CKR_SESSION_COUNT:
-    case CKR_SESSION_HANDLE_INVALID:
-    case CKR_USER_NOT_LOGGED_IN:
-    case CKR_PIN_INCORRECT:
-    case CKR_PIN_LOCKED:
-    case CKR_PIN_EXPIRED:
-    case CKR_CRYPTOKI_NOT_INITIALIZED:
-      return Unavailable(std::move(msg));
-    default:
-      return Internal(std::move(msg));
-  }
+  const CkrInfo* info = FindCkr(rv);
+  return Status(info ? info->code : StatusCode::kInternal,
+                std::string(function) + " failed: " + CkrName(rv));
 }
 
 // Tokens report a failed padding or integrity check on data they were given inconsistently
@@ -258,8 +235,8 @@ Result<SecretBytes> DecryptOaepSha256InSoftware(Ctx& s, CK_OBJECT_HANDLE key,
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   int n = RSA_padding_check_PKCS1_OAEP_mgf1(out.data(), static_cast<int>(k), em.data(),
-                                            static_cast<int>(k), static_cast<int>(k), nullptr,
-                                            0, EVP_sha256(), EVP_sha256());
+                                            static_cast<int>(k), static_cast<int>(k), nullptr, 0,
+                                            EVP_sha256(), EVP_sha256());
 #pragma GCC diagnostic pop
   if (n < 0) return InvalidArgument("RSA-OAEP-256 decryption failed");
   SecretBytes exact(std::span<const uint8_t>(out.data(), static_cast<size_t>(n)));
@@ -272,10 +249,10 @@ Result<std::vector<uint8_t>> WrapViaWrapKey(Ctx& s, CK_OBJECT_HANDLE kek,
   CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
   CK_KEY_TYPE type = CKK_GENERIC_SECRET;
   CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-  std::vector<CK_ATTRIBUTE> tmpl = {
-      Attr(CKA_CLASS, cls),     Attr(CKA_KEY_TYPE, type),    Attr(CKA_TOKEN, no),
-      Attr(CKA_PRIVATE, yes),   Attr(CKA_SENSITIVE, yes),    Attr(CKA_EXTRACTABLE, yes),
-      Attr(CKA_VALUE, plaintext)};
+  std::vector<CK_ATTRIBUTE> tmpl = {Attr(CKA_CLASS, cls),      Attr(CKA_KEY_TYPE, type),
+                                    Attr(CKA_TOKEN, no),       Attr(CKA_PRIVATE, yes),
+                                    Attr(CKA_SENSITIVE, yes),  Attr(CKA_EXTRACTABLE, yes),
+                                    Attr(CKA_VALUE, plaintext)};
   CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE;
   CK_RV rv = s.Check(s.f->C_CreateObject(s.h, tmpl.data(), tmpl.size(), &obj));
   if (rv != CKR_OK) return CkError("C_CreateObject", rv);
@@ -321,6 +298,15 @@ struct Pkcs11Hsm::Module {
   CK_FUNCTION_LIST* f = nullptr;
   bool finalize = true;  // false when someone else in the process initialised the module
   int refs = 0;
+  // Cryptoki logins are per process and token, and C_Login on a logged-in token answers
+  // CKR_USER_ALREADY_LOGGED_IN without checking the PIN. So the first Open on a slot logs in
+  // and records an HMAC of the PIN; later Opens on the slot must present the same PIN.
+  struct SlotLogin {
+    int users = 0;
+    std::array<uint8_t, 32> pin_mac{};
+  };
+  std::map<CK_SLOT_ID, SlotLogin> logins;  // guarded by Mu()
+  std::array<uint8_t, 32> mac_key{};
 
   static std::mutex& Mu() {
     static std::mutex* mu = new std::mutex();
@@ -357,8 +343,39 @@ struct Pkcs11Hsm::Module {
       return Unavailable("C_Initialize of " + path + " failed: " + CkrName(rv));
     }
     auto* m = new Module{path, dl, f, rv == CKR_OK, 1};
+    DefaultRandom()->Fill(m->mac_key);
     Loaded()[path] = m;
     return m;
+  }
+
+  // Logs `slot` in through `session` or checks `pin` against the login already made.
+  Status Login(CK_SLOT_ID slot, CK_SESSION_HANDLE session, const SecretBytes& pin) {
+    std::lock_guard<std::mutex> lock(Mu());
+    std::array<uint8_t, 32> mac = crypto::HmacSha256(mac_key, pin.span());
+    SlotLogin& entry = logins[slot];
+    if (entry.users > 0) {
+      if (!ConstantTimeEquals(mac, entry.pin_mac)) return Unauthenticated("CKR_PIN_INCORRECT");
+    } else {
+      CK_RV rv = f->C_Login(session, CKU_USER, const_cast<uint8_t*>(pin.data()), pin.size());
+      // CKR_USER_ALREADY_LOGGED_IN here means code outside this registry logged in; the PIN
+      // cannot be verified then, so it is refused like any other failure.
+      if (rv != CKR_OK) {
+        logins.erase(slot);
+        return CkError("C_Login", rv);
+      }
+      entry.pin_mac = mac;
+    }
+    ++entry.users;
+    return OkStatus();
+  }
+
+  // Logs the slot out when the last instance using it goes away.
+  void Logout(CK_SLOT_ID slot, CK_SESSION_HANDLE session) {
+    std::lock_guard<std::mutex> lock(Mu());
+    auto it = logins.find(slot);
+    if (it == logins.end() || --it->second.users > 0) return;
+    logins.erase(it);
+    f->C_Logout(session);
   }
 
   static void Release(Module* m) {
@@ -384,9 +401,9 @@ class Pkcs11Hsm::Session {
   Ctx ctx_;
 };
 
-#define CMK_LEASE_SESSION(var)                                      \
+#define CMK_LEASE_SESSION(var)                                        \
   ASSIGN_OR_RETURN(CK_SESSION_HANDLE var##_handle, AcquireSession()); \
-  Session var##_lease(this, var##_handle);                          \
+  Session var##_lease(this, var##_handle);                            \
   Ctx& var = var##_lease.ctx()
 
 Result<std::unique_ptr<Pkcs11Hsm>> Pkcs11Hsm::Open(Pkcs11Options options) {
@@ -422,11 +439,11 @@ Result<std::unique_ptr<Pkcs11Hsm>> Pkcs11Hsm::Open(Pkcs11Options options) {
   rv = f->C_OpenSession(*slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr,
                         &login_session);
   if (rv != CKR_OK) return CkError("C_OpenSession", rv);
-  rv = f->C_Login(login_session, CKU_USER, options.user_pin.data(), options.user_pin.size());
+  Status login = module->Login(*slot, login_session, options.user_pin);
   options.user_pin.Wipe();
-  if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+  if (!login.ok()) {
     f->C_CloseSession(login_session);
-    return Unavailable("C_Login to token " + options.token_label + " failed: " + CkrName(rv));
+    return Unavailable("login to token " + options.token_label + " failed: " + login.message());
   }
   std::unique_ptr<Pkcs11Hsm> hsm(new Pkcs11Hsm(module_ref.release(), *slot, std::move(options)));
   hsm->login_session_ = login_session;
@@ -442,28 +459,23 @@ Pkcs11Hsm::Pkcs11Hsm(Module* module, unsigned long slot, Pkcs11Options options)
 Pkcs11Hsm::~Pkcs11Hsm() {
   CK_FUNCTION_LIST* f = module_->f;
   for (CK_SESSION_HANDLE h : idle_sessions_) f->C_CloseSession(h);
-  {
-    // Logging out ends the login of every instance on this token: only the last one does it.
-    std::lock_guard<std::mutex> lock(Module::Mu());
-    if (module_->refs == 1) f->C_Logout(login_session_);
-  }
+  module_->Logout(slot_, login_session_);
   f->C_CloseSession(login_session_);
   Module::Release(module_);
 }
 
 Result<unsigned long> Pkcs11Hsm::AcquireSession() {
   std::unique_lock<std::mutex> lock(mu_);
-  session_freed_.wait(lock, [this] {
-    return !idle_sessions_.empty() || open_sessions_ < options_.max_sessions;
-  });
+  session_freed_.wait(
+      lock, [this] { return !idle_sessions_.empty() || open_sessions_ < options_.max_sessions; });
   if (!idle_sessions_.empty()) {
     CK_SESSION_HANDLE h = idle_sessions_.back();
     idle_sessions_.pop_back();
     return h;
   }
   CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
-  CK_RV rv = module_->f->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
-                                       nullptr, &h);
+  CK_RV rv =
+      module_->f->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &h);
   if (rv != CKR_OK) return CkError("C_OpenSession", rv);
   ++open_sessions_;
   return h;
@@ -499,15 +511,19 @@ Result<std::string> Pkcs11Hsm::GenerateRsa(int bits) {
   CK_ULONG modulus_bits = static_cast<CK_ULONG>(bits);
   static constexpr uint8_t kF4[] = {0x01, 0x00, 0x01};
   CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-  std::vector<CK_ATTRIBUTE> pub = {
-      Attr(CKA_TOKEN, yes),         Attr(CKA_PRIVATE, yes),        Attr(CKA_ID, id_attr),
-      Attr(CKA_LABEL, label),       Attr(CKA_ENCRYPT, yes),        Attr(CKA_VERIFY, yes),
-      Attr(CKA_WRAP, no),           Attr(CKA_MODULUS_BITS, modulus_bits),
-      Attr(CKA_PUBLIC_EXPONENT, std::span<const uint8_t>(kF4))};
+  std::vector<CK_ATTRIBUTE> pub = {Attr(CKA_TOKEN, yes),
+                                   Attr(CKA_PRIVATE, yes),
+                                   Attr(CKA_ID, id_attr),
+                                   Attr(CKA_LABEL, label),
+                                   Attr(CKA_ENCRYPT, yes),
+                                   Attr(CKA_VERIFY, yes),
+                                   Attr(CKA_WRAP, no),
+                                   Attr(CKA_MODULUS_BITS, modulus_bits),
+                                   Attr(CKA_PUBLIC_EXPONENT, std::span<const uint8_t>(kF4))};
   std::vector<CK_ATTRIBUTE> priv = {
-      Attr(CKA_TOKEN, yes),      Attr(CKA_PRIVATE, yes),      Attr(CKA_SENSITIVE, yes),
-      Attr(CKA_EXTRACTABLE, no), Attr(CKA_ID, id_attr),       Attr(CKA_LABEL, label),
-      Attr(CKA_DECRYPT, yes),    Attr(CKA_SIGN, yes),         Attr(CKA_UNWRAP, no)};
+      Attr(CKA_TOKEN, yes),      Attr(CKA_PRIVATE, yes), Attr(CKA_SENSITIVE, yes),
+      Attr(CKA_EXTRACTABLE, no), Attr(CKA_ID, id_attr),  Attr(CKA_LABEL, label),
+      Attr(CKA_DECRYPT, yes),    Attr(CKA_SIGN, yes),    Attr(CKA_UNWRAP, no)};
   CK_MECHANISM mech = Mechanism(CKM_RSA_PKCS_KEY_PAIR_GEN);
   CK_OBJECT_HANDLE pub_h = CK_INVALID_HANDLE, priv_h = CK_INVALID_HANDLE;
   CK_RV rv = s.Check(s.f->C_GenerateKeyPair(s.h, &mech, pub.data(), pub.size(), priv.data(),
@@ -526,12 +542,20 @@ Result<std::string> Pkcs11Hsm::GenerateAes256() {
   CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
   // CKA_ENCRYPT/CKA_DECRYPT serve the C_Encrypt(CKM_AES_KEY_WRAP) path, CKA_WRAP/CKA_UNWRAP
   // the C_WrapKey path; the mechanism is fixed by this class, not by the key.
-  std::vector<CK_ATTRIBUTE> tmpl = {
-      Attr(CKA_CLASS, cls),       Attr(CKA_KEY_TYPE, type),    Attr(CKA_VALUE_LEN, len),
-      Attr(CKA_TOKEN, yes),       Attr(CKA_PRIVATE, yes),      Attr(CKA_SENSITIVE, yes),
-      Attr(CKA_EXTRACTABLE, no),  Attr(CKA_ENCRYPT, yes),      Attr(CKA_DECRYPT, yes),
-      Attr(CKA_WRAP, yes),        Attr(CKA_UNWRAP, yes),       Attr(CKA_SIGN, no),
-      Attr(CKA_ID, std::span<const uint8_t>(raw_id)),          Attr(CKA_LABEL, AsBytes(id))};
+  std::vector<CK_ATTRIBUTE> tmpl = {Attr(CKA_CLASS, cls),
+                                    Attr(CKA_KEY_TYPE, type),
+                                    Attr(CKA_VALUE_LEN, len),
+                                    Attr(CKA_TOKEN, yes),
+                                    Attr(CKA_PRIVATE, yes),
+                                    Attr(CKA_SENSITIVE, yes),
+                                    Attr(CKA_EXTRACTABLE, no),
+                                    Attr(CKA_ENCRYPT, yes),
+                                    Attr(CKA_DECRYPT, yes),
+                                    Attr(CKA_WRAP, yes),
+                                    Attr(CKA_UNWRAP, yes),
+                                    Attr(CKA_SIGN, no),
+                                    Attr(CKA_ID, std::span<const uint8_t>(raw_id)),
+                                    Attr(CKA_LABEL, AsBytes(id))};
   CK_MECHANISM mech = Mechanism(CKM_AES_KEY_GEN);
   CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
   CK_RV rv = s.Check(s.f->C_GenerateKey(s.h, &mech, tmpl.data(), tmpl.size(), &h));

@@ -13,7 +13,9 @@
 // a small pool (at most Pkcs11Options::max_sessions, opened on demand, waiting when all are busy)
 // because a PKCS#11 session runs one operation at a time, while separate sessions of a module
 // initialised with CKF_OS_LOCKING_OK may be used from different threads at once. The login is
-// per application and token, so every pooled session shares the single C_Login done in Open().
+// per process and token, so every pooled session shares the C_Login done in Open(); instances
+// opened later on an already logged-in token have their PIN checked against the first one's
+// (Cryptoki would accept any PIN then), and the last instance on a token logs it out.
 //
 // Errors: kNotFound for an unknown id, kInvalidArgument for malformed input and for ciphertext,
 // wrapped keys or padding the token rejects, kUnavailable when the module, token or login cannot
@@ -42,7 +44,9 @@
 
 #include "base/secret_bytes.h"
 #include "base/status.h"
+#include "crypto/rsa.h"
 #include "env/env.h"
+#include "keyvault/hsm_backend.h"
 
 namespace cmk::keyvault {
 
@@ -62,47 +66,50 @@ struct Pkcs11Options {
   env::Random* random = nullptr;
 };
 
-enum class RsaPadding { kOaepSha1, kOaepSha256, kPkcs1v15 };
-enum class RsaSignature { kRs256, kPs256 };
+// The same enums the software key path uses (kOaepSha1, kOaepSha256, kPkcs1v15; kRs256, kPs256).
+using RsaPadding = crypto::RsaPadding;
+using RsaSignature = crypto::RsaDigestSignature;
 
-class Pkcs11Hsm {
+class Pkcs11Hsm final : public HsmBackend {
  public:
   // Loads the module, finds the token by label, opens a read-write session and logs in.
   // kInvalidArgument for bad options, kUnavailable when the module cannot be loaded or
-  // initialised, the token is absent, or the login fails (wrong PIN, locked PIN).
+  // initialised, the token is absent, or the login fails (wrong or locked PIN).
   static Result<std::unique_ptr<Pkcs11Hsm>> Open(Pkcs11Options options);
-  // Logs out (when the last instance on the module), closes sessions, finalises and unloads.
+  // Logs out (the last instance on the token), closes its sessions, and finalises and unloads
+  // the module when it is the last instance on it.
   // REQUIRES: no method of this object is running.
-  ~Pkcs11Hsm();
+  ~Pkcs11Hsm() override;
   Pkcs11Hsm(const Pkcs11Hsm&) = delete;
   Pkcs11Hsm& operator=(const Pkcs11Hsm&) = delete;
 
   // Generates a persistent RSA key pair (public exponent 65537; bits 2048, 3072 or 4096) in the
   // token and returns its id.
-  Result<std::string> GenerateRsa(int bits);
+  Result<std::string> GenerateRsa(int bits) override;
   // Generates a persistent, non-extractable AES-256 key for key wrap (A256KW); returns its id.
-  Result<std::string> GenerateAes256();
+  Result<std::string> GenerateAes256() override;
 
   // Big-endian public modulus and exponent of an RSA key (JWK `n`, `e`).
-  Result<std::vector<uint8_t>> RsaModulus(const std::string& id);
-  Result<std::vector<uint8_t>> RsaPublicExponent(const std::string& id);
+  Result<std::vector<uint8_t>> RsaModulus(const std::string& id) override;
+  Result<std::vector<uint8_t>> RsaPublicExponent(const std::string& id) override;
 
   // Decrypts `ciphertext` (exactly modulus-sized) with the private key.
   Result<SecretBytes> RsaDecrypt(const std::string& id, RsaPadding padding,
-                                 std::span<const uint8_t> ciphertext);
+                                 std::span<const uint8_t> ciphertext) override;
   // Signs a SHA-256 digest (32 bytes): RS256 is RSASSA-PKCS1-v1_5, PS256 is RSASSA-PSS with
   // MGF1-SHA-256 and a 32-byte salt.
   Result<std::vector<uint8_t>> RsaSign(const std::string& id, RsaSignature alg,
-                                       std::span<const uint8_t> digest);
+                                       std::span<const uint8_t> digest) override;
 
   // RFC 3394 AES key wrap of `plaintext` (a multiple of 8 bytes, 16..4096) under the AES key.
   Result<std::vector<uint8_t>> AesKeyWrap(const std::string& id,
-                                          std::span<const uint8_t> plaintext);
+                                          std::span<const uint8_t> plaintext) override;
   // Inverse of AesKeyWrap; kInvalidArgument when the integrity check fails.
-  Result<SecretBytes> AesKeyUnwrap(const std::string& id, std::span<const uint8_t> wrapped);
+  Result<SecretBytes> AesKeyUnwrap(const std::string& id,
+                                   std::span<const uint8_t> wrapped) override;
 
   // Destroys every object carrying the id; kNotFound when there is none.
-  Status Destroy(const std::string& id);
+  Status Destroy(const std::string& id) override;
 
   // True when the key's private (RSA) or secret (AES) object is sensitive and non-extractable
   // and always has been (CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE).

@@ -345,8 +345,7 @@ TEST_F(Pkcs11HsmTest, UnknownIdIsNotFound) {
   std::vector<uint8_t> digest(32), block(256), wrapped(40), cek(32);
   EXPECT_THAT(hsm->RsaModulus(id), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(hsm->RsaPublicExponent(id), StatusIs(StatusCode::kNotFound));
-  EXPECT_THAT(hsm->RsaDecrypt(id, RsaPadding::kOaepSha256, block),
-              StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(hsm->RsaDecrypt(id, RsaPadding::kOaepSha256, block), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(hsm->RsaSign(id, RsaSignature::kRs256, digest), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(hsm->AesKeyWrap(id, cek), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(hsm->AesKeyUnwrap(id, wrapped), StatusIs(StatusCode::kNotFound));
@@ -487,8 +486,8 @@ TEST_F(Pkcs11HsmTest, ConcurrentCallersShareTheSessionPool) {
   ASSERT_THAT(rsa, IsOk());
   ASSERT_THAT(aes, IsOk());
   crypto::RsaKey pub = PublicKey(*hsm, *rsa);
-  std::vector<uint8_t> ct = EncryptInSoftware(pub, RSA_PKCS1_OAEP_PADDING, EVP_sha256(),
-                                              std::vector<uint8_t>(32, 9));
+  std::vector<uint8_t> ct =
+      EncryptInSoftware(pub, RSA_PKCS1_OAEP_PADDING, EVP_sha256(), std::vector<uint8_t>(32, 9));
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -532,6 +531,133 @@ TEST_F(Pkcs11HsmTest, SoftwareOaepUnpaddingCanBeDisabled) {
   std::vector<uint8_t> ct1 =
       EncryptInSoftware(PublicKey(*hsm, *id), RSA_PKCS1_OAEP_PADDING, EVP_sha1(), cek);
   EXPECT_THAT(hsm->RsaDecrypt(*id, RsaPadding::kOaepSha1, ct1), IsOk());
+}
+
+TEST_F(Pkcs11HsmTest, DecryptsLongestPlaintextEachPaddingAllows) {
+  auto hsm = OpenHsm();
+  ASSERT_NE(hsm, nullptr);
+  auto id = hsm->GenerateRsa(2048);
+  ASSERT_THAT(id, IsOk());
+  crypto::RsaKey pub = PublicKey(*hsm, *id);
+  // k - 2*hLen - 2 for OAEP, k - 11 for PKCS#1 v1.5 (RFC 8017 §7.1.1, §7.2.1).
+  const struct {
+    RsaPadding padding;
+    int openssl_padding;
+    const EVP_MD* (*md)();
+    size_t max_len;
+  } cases[] = {
+      {RsaPadding::kOaepSha1, RSA_PKCS1_OAEP_PADDING, &EVP_sha1, 256 - 2 * 20 - 2},
+      {RsaPadding::kOaepSha256, RSA_PKCS1_OAEP_PADDING, &EVP_sha256, 256 - 2 * 32 - 2},
+      {RsaPadding::kPkcs1v15, RSA_PKCS1_PADDING, &EVP_sha256, 256 - 11},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.max_len);
+    std::vector<uint8_t> secret(c.max_len);
+    for (size_t i = 0; i < secret.size(); ++i) secret[i] = static_cast<uint8_t>(255 - i);
+    auto pt =
+        hsm->RsaDecrypt(*id, c.padding, EncryptInSoftware(pub, c.openssl_padding, c.md(), secret));
+    ASSERT_THAT(pt, IsOk());
+    EXPECT_TRUE(ConstantTimeEquals(pt->span(), secret));
+  }
+}
+
+TEST_F(Pkcs11HsmTest, SignsWithRsa3072) {
+  auto hsm = OpenHsm();
+  ASSERT_NE(hsm, nullptr);
+  auto id = hsm->GenerateRsa(3072);
+  ASSERT_THAT(id, IsOk());
+  crypto::RsaKey pub = PublicKey(*hsm, *id);
+  EXPECT_EQ(pub.bits(), 3072);
+  std::vector<uint8_t> data = Bytes("three thousand and seventy-two");
+  auto rs = hsm->RsaSign(*id, RsaSignature::kRs256, Sha256(data));
+  ASSERT_THAT(rs, IsOk());
+  EXPECT_THAT(*rs, SizeIs(384));
+  EXPECT_THAT(pub.VerifyRs256(data, *rs), IsOk());
+  auto ps = hsm->RsaSign(*id, RsaSignature::kPs256, Sha256(data));
+  ASSERT_THAT(ps, IsOk());
+  EXPECT_TRUE(VerifyPs256(pub, Sha256(data), *ps));
+}
+
+TEST_F(Pkcs11HsmTest, AesKeyWrapHandlesLongestInput) {
+  auto hsm = OpenHsm();
+  ASSERT_NE(hsm, nullptr);
+  auto id = hsm->GenerateAes256();
+  ASSERT_THAT(id, IsOk());
+  std::vector<uint8_t> big(4096);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i * 31);
+  auto wrapped = hsm->AesKeyWrap(*id, big);
+  ASSERT_THAT(wrapped, IsOk());
+  EXPECT_THAT(*wrapped, SizeIs(4104));
+  auto unwrapped = hsm->AesKeyUnwrap(*id, *wrapped);
+  ASSERT_THAT(unwrapped, IsOk());
+  EXPECT_TRUE(ConstantTimeEquals(unwrapped->span(), big));
+}
+
+TEST_F(Pkcs11HsmTest, EachInstanceSeesOnlyItsOwnToken) {
+  std::string cmd = std::string("softhsm2-util --init-token --free --label cmk-other") +
+                    " --so-pin 1234 --pin 4321 >/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  Pkcs11Options other_options = Options("4321");
+  other_options.token_label = "cmk-other";
+  auto mine = OpenHsm();
+  auto other = OpenHsm(std::move(other_options));
+  ASSERT_NE(mine, nullptr);
+  ASSERT_NE(other, nullptr);
+  auto id = mine->GenerateRsa(2048);
+  ASSERT_THAT(id, IsOk());
+  EXPECT_THAT(mine->RsaModulus(*id), IsOk());
+  EXPECT_THAT(other->RsaModulus(*id), StatusIs(StatusCode::kNotFound));
+  // Labels match whole, not by prefix.
+  Pkcs11Options prefix = Options();
+  prefix.token_label = "cmk";
+  EXPECT_THAT(Pkcs11Hsm::Open(std::move(prefix)), StatusIs(StatusCode::kUnavailable));
+  // The other token's PIN does not open this one.
+  EXPECT_THAT(Pkcs11Hsm::Open(Options("4321")), StatusIs(StatusCode::kUnavailable));
+}
+
+// Cryptoki answers C_Login on a logged-in token with CKR_USER_ALREADY_LOGGED_IN without looking
+// at the PIN; Open must not take that as success.
+TEST_F(Pkcs11HsmTest, WrongPinIsRefusedWhileAnotherInstanceIsLoggedIn) {
+  auto first = OpenHsm();
+  ASSERT_NE(first, nullptr);
+  EXPECT_THAT(Pkcs11Hsm::Open(Options("0000")), StatusIs(StatusCode::kUnavailable));
+  auto second = OpenHsm();
+  ASSERT_NE(second, nullptr);
+  first.reset();
+  EXPECT_THAT(Pkcs11Hsm::Open(Options("0000")), StatusIs(StatusCode::kUnavailable));
+  second.reset();
+  // Everyone is gone: the token was logged out, and a fresh login checks the PIN again.
+  EXPECT_THAT(Pkcs11Hsm::Open(Options("0000")), StatusIs(StatusCode::kUnavailable));
+  EXPECT_NE(OpenHsm(), nullptr);
+}
+
+TEST_F(Pkcs11HsmTest, IdsComeFromTheInjectedRandom) {
+  env::SeededRandom random(42);
+  Pkcs11Options options = Options();
+  options.random = &random;
+  auto hsm = OpenHsm(std::move(options));
+  ASSERT_NE(hsm, nullptr);
+  auto id = hsm->GenerateAes256();
+  ASSERT_THAT(id, IsOk());
+  env::SeededRandom same(42);
+  uint8_t expected[16];
+  same.Fill(expected);
+  EXPECT_EQ(*id, HexEncode(expected));
+}
+
+TEST_F(Pkcs11HsmTest, ErrorsDoNotCarryKeyMaterial) {
+  auto hsm = OpenHsm();
+  ASSERT_NE(hsm, nullptr);
+  auto id = hsm->GenerateAes256();
+  ASSERT_THAT(id, IsOk());
+  std::vector<uint8_t> cek(32, 0xab);
+  auto wrapped = hsm->AesKeyWrap(*id, cek);
+  ASSERT_THAT(wrapped, IsOk());
+  (*wrapped)[3] ^= 0xff;
+  auto bad = hsm->AesKeyUnwrap(*id, *wrapped);
+  ASSERT_THAT(bad, StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ(bad.status().message().find(HexEncode(cek)), std::string::npos);
+  EXPECT_EQ(bad.status().message().find(HexEncode(*wrapped)), std::string::npos);
 }
 
 }  // namespace

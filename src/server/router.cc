@@ -159,6 +159,7 @@ void Router::Handle(HttpRequest& req, HttpResponse& res) {
     case FrontEnd::kOps: return HandleOps(req, res);
     case FrontEnd::kVault:
     case FrontEnd::kManagedHsm:
+      return HandleVault(req, res, route);
     case FrontEnd::kQuery:
     case FrontEnd::kIngest:
       // These front ends are not part of this build yet; answer as the service would for an
@@ -232,6 +233,55 @@ void Router::HandleArm(HttpRequest& req, HttpResponse& res) {
   control::ArmResponse out = d_.arm->Handle(ar);
   res.status = out.status;
   for (auto& [k, v] : out.headers) res.SetHeader(k, v);
+  if (out.body) res.SetJson(out.status, bj::serialize(*out.body));
+}
+
+void Router::HandleVault(HttpRequest& req, HttpResponse& res, const Route& route) {
+  bool hsm = route.front_end == FrontEnd::kManagedHsm;
+  std::string tenant = d_.default_tenant_id;
+  if (d_.keyvault) {
+    if (auto v = d_.keyvault->GetVault(route.host_label)) tenant = v->tenant_id;
+  }
+  // Key Vault's challenge: clients send their first request without a token (and without its
+  // body) and learn from this 401 where to get one and for which resource.
+  std::string challenge = "Bearer authorization=\"" + ExternalUrl("login") + "/" + tenant +
+                          "\", resource=\"" + ExternalUrl(hsm ? "managedhsm" : "vault") + "\"";
+  auto unauthorized = [&](const std::string& message) {
+    res.SetHeader("WWW-Authenticate", challenge);
+    bj::object o{{"error", bj::object{{"code", "Unauthorized"}, {"message", message}}}};
+    res.SetJson(401, bj::serialize(o));
+  };
+  std::string_view auth = req.Header("Authorization");
+  if (!StartsWithIgnoreCase(auth, "Bearer ") || auth.size() <= 7) {
+    return unauthorized("AKV10000: Request is missing a Bearer or PoP token.");
+  }
+  auto claims = d_.tokens->Validate(auth.substr(7), identity::Audience::kVault);
+  if (!claims.ok()) {
+    std::string code = claims.status().error_code();
+    std::string prefix = code == "ExpiredAuthenticationToken" ? "AKV10032: Token expired. "
+                         : code == "InvalidAuthenticationTokenAudience" ? "AKV10022: Invalid audience. "
+                                                                        : "AKV10020: Invalid token. ";
+    return unauthorized(prefix + claims.status().message());
+  }
+  res.principal = claims->principal.object_id;
+  if (d_.keyvault == nullptr) {
+    return ArmJsonError(res, 404, "VaultNotFound", "No vault named '" + route.host_label + "'.");
+  }
+  keyvault::KvRequest kr;
+  kr.method = req.method;
+  kr.path = req.path;
+  kr.query = req.query;
+  kr.body = std::move(req.body);
+  kr.caller = claims->principal;
+  kr.vault_name = route.host_label;
+  kr.kind = hsm ? keyvault::VaultKind::kManagedHsm : keyvault::VaultKind::kVault;
+  auto existing = d_.keyvault->GetVault(route.host_label);
+  if (!existing || existing->kind != kr.kind) {
+    return ArmJsonError(res, 404, "VaultNotFound",
+                        std::string(hsm ? "The managed HSM '" : "The vault '") + route.host_label + "' does not exist.");
+  }
+  keyvault::KvResponse out = d_.keyvault->Handle(kr);
+  res.status = out.status;
   if (out.body) res.SetJson(out.status, bj::serialize(*out.body));
 }
 

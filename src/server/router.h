@@ -18,6 +18,7 @@
 #include "identity/directory.h"
 #include "identity/rbac.h"
 #include "identity/token_service.h"
+#include "keyvault/key_vault_service.h"
 #include "server/http_types.h"
 #include "server/metrics.h"
 
@@ -44,6 +45,7 @@ struct RouterDeps {
   identity::TokenService* tokens = nullptr;
   identity::Rbac* rbac = nullptr;
   control::ArmService* arm = nullptr;
+  keyvault::KeyVaultService* keyvault = nullptr;
   Metrics* metrics = nullptr;
 };
 
@@ -59,6 +61,7 @@ class Router {
   void HandleToken(HttpRequest& req, HttpResponse& res, const std::string& tenant, bool adfs);
   void HandleArm(HttpRequest& req, HttpResponse& res);
   void HandleOps(HttpRequest& req, HttpResponse& res);
+  void HandleVault(HttpRequest& req, HttpResponse& res, const Route& route);
   // Validates the bearer token for `aud`; on failure writes the 401 and returns nullopt.
   std::optional<identity::Claims> Authenticate(const HttpRequest& req, HttpResponse& res,
                                                identity::Audience aud);

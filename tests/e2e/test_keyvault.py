@@ -304,7 +304,7 @@ def private_key_needles(private_key):
         needles[f"{label} (big-endian)"] = be
         needles[f"{label} (little-endian)"] = be[::-1]
         needles[f"{label} (base64url)"] = b64url(be).encode()
-        needles[f"{label} (base64)"] = base64.b64encode(be).rstrip(b"=").encode()
+        needles[f"{label} (base64)"] = base64.b64encode(be).rstrip(b"=")
         needles[f"{label} (hex)"] = be.hex().encode()
         needles[f"{label} (HEX)"] = be.hex().upper().encode()
     for fmt_name, fmt in (("PKCS#1", serialization.PrivateFormat.TraditionalOpenSSL),
@@ -312,6 +312,10 @@ def private_key_needles(private_key):
         der = private_key.private_bytes(serialization.Encoding.DER, fmt, serialization.NoEncryption())
         pem = private_key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption())
         needles[f"{fmt_name} DER"] = der
+        for enc_name, enc in (("base64", base64.b64encode), ("base64url", base64.urlsafe_b64encode)):
+            text = enc(der).rstrip(b"=")
+            needles[f"{fmt_name} DER as {enc_name}"] = text
+            needles[f"{fmt_name} DER as {enc_name} (middle 64 chars)"] = text[len(text) // 2:len(text) // 2 + 64]
         lines = pem.splitlines()
         needles[f"{fmt_name} PEM line"] = lines[len(lines) // 2]  # a full 64-char base64 line
         needles[f"{fmt_name} PEM"] = pem
