@@ -137,7 +137,7 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   deps.metrics = in->metrics_.get();
   in->router_ = std::make_unique<server::Router>(deps);
   in->http_->Start();
-  RETURN_IF_ERROR(in->WriteClientConfig());
+  if (options.write_client_config) RETURN_IF_ERROR(in->WriteClientConfig());
   spdlog::info("cmklogs serving on port {} (domain {}, data dir {}, {} clock)", port, options.domain,
                dir, options.simulated_clock ? "simulated" : "real");
   return in;

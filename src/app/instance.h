@@ -30,6 +30,8 @@ struct ServeOptions {
   int threads = 2;
   // PKCS#11 module holding managed-HSM (and premium RSA-HSM) keys; empty disables HSM keys.
   std::string pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so";
+  // Write client-config.json (tests of the library may not need it).
+  bool write_client_config = true;
 };
 
 class Instance {
@@ -40,6 +42,14 @@ class Instance {
   void Shutdown() { http_->Shutdown(); }
   void Wait();
   const std::string& client_config_path() const { return client_config_path_; }
+
+  // For tests and benchmarks that drive the services below the HTTP layer.
+  keyvault::KeyVaultService* keyvault_for_test() { return keyvault_.get(); }
+  identity::TokenService* tokens_for_test() { return tokens_.get(); }
+  identity::Directory* directory_for_test() { return directory_.get(); }
+  identity::Rbac* rbac_for_test() { return rbac_.get(); }
+  const control::InstanceInfo& info() const { return info_; }
+  const std::string& ca_cert_path() const { return ca_cert_path_; }
 
  private:
   Instance() = default;
