@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <spdlog/async.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "app/cli.h"
@@ -49,12 +51,24 @@ int Serve(const cmk::app::ServeOptions& opts) {
   (*instance)->Wait();
   instance->reset();
   spdlog::info("stopped");
+  spdlog::shutdown();
   return 0;
 }
 
 }  // namespace
 
+// Logs (the access log included) go to stderr through spdlog's async logger: request threads
+// only format and enqueue; one background thread writes. When the queue is full the oldest
+// entries are dropped rather than stalling requests.
+void SetUpLogging() {
+  spdlog::init_thread_pool(65536, 1);
+  auto logger = spdlog::create_async_nb<spdlog::sinks::stderr_sink_mt>("cmklogs");
+  spdlog::set_default_logger(logger);
+  spdlog::flush_every(std::chrono::seconds(1));
+}
+
 int main(int argc, char** argv) {
+  SetUpLogging();
   CLI::App app{"cmklogs: self-hosted log analytics under customer-managed keys"};
   app.require_subcommand(1);
   std::string data_dir = DefaultDataDir();

@@ -147,6 +147,47 @@ Result<AccessToken> TokenService::Issue(const Principal& p, std::string_view res
 }
 
 Result<Claims> TokenService::Validate(std::string_view token, Audience expected) const {
+  auto digest = crypto::Sha256(AsBytes(token));
+  std::string key(reinterpret_cast<const char*>(digest.data()), digest.size());
+  key.push_back(static_cast<char>(expected));
+  std::optional<Claims> cached;
+  {
+    std::lock_guard<std::mutex> l(cache_mu_);
+    if (auto it = verified_.find(key); it != verified_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.second);
+      cached = it->second.first;
+    }
+  }
+  if (!cached) {
+    ASSIGN_OR_RETURN(Claims claims, Verify(token, expected));
+    std::lock_guard<std::mutex> l(cache_mu_);
+    if (verified_.find(key) == verified_.end()) {
+      lru_.push_front(key);
+      verified_.emplace(key, std::make_pair(claims, lru_.begin()));
+      if (verified_.size() > kVerifiedCacheSize) {
+        verified_.erase(lru_.back());
+        lru_.pop_back();
+      }
+    }
+    cached = std::move(claims);
+  }
+  Claims& claims = *cached;
+  TimePoint now = env_.clock->Now();
+  if (now >= claims.expires + options_.clock_skew) {
+    return TokenError("ExpiredAuthenticationToken",
+                      "The access token expiry UTC time '" + FormatRfc3339(claims.expires, 0) +
+                          "' is earlier than current UTC time '" + FormatRfc3339(now, 0) + "'.");
+  }
+  if (now + options_.clock_skew < claims.not_before) {
+    return TokenError("InvalidAuthenticationToken",
+                      "The access token is not valid yet: its not-before time '" +
+                          FormatRfc3339(claims.not_before, 0) + "' is after the current UTC time '" +
+                          FormatRfc3339(now, 0) + "'.");
+  }
+  return std::move(claims);
+}
+
+Result<Claims> TokenService::Verify(std::string_view token, Audience expected) const {
   auto jwt = DecodeJwt(token);
   if (!jwt.ok()) {
     return TokenError("InvalidAuthenticationToken",
@@ -186,18 +227,6 @@ Result<Claims> TokenService::Validate(std::string_view token, Audience expected)
   claims.issued_at = FromUnixSeconds(iat.value_or(*nbf));
   claims.not_before = FromUnixSeconds(*nbf);
   claims.expires = FromUnixSeconds(*exp);
-  TimePoint now = env_.clock->Now();
-  if (now >= claims.expires + options_.clock_skew) {
-    return TokenError("ExpiredAuthenticationToken",
-                      "The access token expiry UTC time '" + FormatRfc3339(claims.expires, 0) +
-                          "' is earlier than current UTC time '" + FormatRfc3339(now, 0) + "'.");
-  }
-  if (now + options_.clock_skew < claims.not_before) {
-    return TokenError("InvalidAuthenticationToken",
-                      "The access token is not valid yet: its not-before time '" +
-                          FormatRfc3339(claims.not_before, 0) + "' is after the current UTC time '" +
-                          FormatRfc3339(now, 0) + "'.");
-  }
   return claims;
 }
 

@@ -9,7 +9,10 @@
 // Thread safety: safe for concurrent use.
 
 #include <boost/json.hpp>
+#include <list>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <string>
 
@@ -71,16 +74,27 @@ class TokenService {
   Result<Claims> Validate(std::string_view token, Audience expected) const;
 
   std::string Issuer(const std::string& tenant_id) const;
+  // Entries in the cache of verified tokens (bounded; least recently used go first).
+  static constexpr size_t kVerifiedCacheSize = 4096;
   boost::json::object Jwks() const;
   const TokenServiceOptions& options() const { return options_; }
 
  private:
   TokenService(env::Env env, TokenServiceOptions options, crypto::RsaKey key, std::string kid)
       : env_(env), options_(std::move(options)), key_(std::move(key)), kid_(std::move(kid)) {}
+  // Signature and claim parsing of a token, without the time checks.
+  Result<Claims> Verify(std::string_view token, Audience expected) const;
+
   env::Env env_;
   TokenServiceOptions options_;
   crypto::RsaKey key_;
   std::string kid_;
+  // Tokens whose signature and claims were verified, by SHA-256 of the token: a client sends
+  // the same token for an hour, so the RSA verification and JSON parse are done once. The
+  // time checks (nbf/exp) run on every call.
+  mutable std::mutex cache_mu_;
+  mutable std::list<std::string> lru_;
+  mutable std::unordered_map<std::string, std::pair<Claims, std::list<std::string>::iterator>> verified_;
 };
 
 // "https://x/.default" -> "https://x"; "https://x//.default" -> "https://x/"; other scopes as is.

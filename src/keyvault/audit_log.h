@@ -1,8 +1,9 @@
 #pragma once
 // AuditLog: one JSON line per key operation (time, caller, vault, key, version, operation,
 // algorithm, result, latency) appended to <dir>/keyvault-audit.jsonl. Record() only queues; a
-// writer thread appends and fsyncs whatever has queued (group commit), so the unwrap path never
-// waits on the disk. Nothing secret is ever recorded.
+// writer thread appends whatever has queued, so the unwrap path never waits on the disk. A
+// killed process loses no entry that was written; a machine crash may lose the last entries
+// not yet fdatasync'ed (at most kSyncEvery). Nothing secret is ever recorded.
 // Thread safety: safe for concurrent use.
 #include <condition_variable>
 #include <mutex>
@@ -50,6 +51,9 @@ class AuditLog {
   std::vector<std::string> queue_;
   uint64_t queued_ = 0;
   uint64_t written_ = 0;
+  static constexpr uint64_t kSyncEvery = 256;
+  uint64_t unsynced_ = 0;     // writer thread only
+  bool flush_requested_ = false;
   bool stop_ = false;
   std::thread writer_;
 };
