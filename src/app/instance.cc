@@ -9,6 +9,7 @@
 #include "base/json.h"
 #include "crypto/aead.h"
 #include "crypto/x509.h"
+#include "control/oi_provider.h"
 
 namespace cmk::app {
 namespace {
@@ -123,6 +124,13 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   in->arm_ = std::make_unique<control::ArmService>(in->env_, in->store_.get(), in->directory_.get(),
                                                    in->rbac_.get(), in->info_, hooks, in->keyvault_.get(),
                                                    in->audit_.get());
+  control::OperationalInsightsOptions oi_opts;
+  double prov = options.provisioning_seconds >= 0 ? options.provisioning_seconds : (options.simulated_clock ? 0.0 : 2.0);
+  oi_opts.provisioning = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(prov));
+  auto oi = std::make_unique<control::OperationalInsightsProvider>(in->env_, in->store_.get(), in->directory_.get(),
+                                                                   in->rbac_.get(), in->keyvault_.get(), oi_opts);
+  RETURN_IF_ERROR(oi->Load());
+  in->arm_->SetOperationalInsights(std::move(oi));
   server::RouterDeps deps;
   deps.env = in->env_;
   deps.domain = options.domain;

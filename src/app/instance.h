@@ -32,6 +32,9 @@ struct ServeOptions {
   std::string pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so";
   // Write client-config.json (tests of the library may not need it).
   bool write_client_config = true;
+  // Duration of ARM provisioning operations on the server's clock; < 0: 2 s on the real
+  // clock, 0 on a simulated one.
+  double provisioning_seconds = -1;
 };
 
 class Instance {

@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", serve_opts.listen, "Addresses to listen on")->default_str("127.0.0.1 ::1");
   serve->add_option("--read-timeout-ms", serve_opts.read_timeout_ms,
                     "Deadline for reading one request")->default_val(30000)->check(CLI::Range(100, 600000));
+  serve->add_option("--provisioning-seconds", serve_opts.provisioning_seconds,
+                    "How long ARM operations (cluster create, link, ...) take on the server's clock "
+                    "(default 2 on the real clock, 0 on a simulated one)")->check(CLI::Range(0.0, 86400.0));
   serve->add_option("--threads", serve_opts.threads, "Network threads")->default_val(2)->check(CLI::Range(1, 64));
 
   auto* principal = app.add_subcommand("principal", "Service principals")->require_subcommand(1);

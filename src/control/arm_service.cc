@@ -1,5 +1,7 @@
 #include "control/arm_service.h"
 
+#include "control/oi_provider.h"
+
 #include <regex>
 
 #include "base/encoding.h"
@@ -141,6 +143,12 @@ ArmService::ArmService(env::Env env, meta::MetadataStore* store, identity::Direc
       keyvault_(keyvault),
       audit_(audit) {}
 
+ArmService::~ArmService() = default;
+
+void ArmService::SetOperationalInsights(std::unique_ptr<OperationalInsightsProvider> provider) {
+  oi_ = std::move(provider);
+}
+
 Status ArmService::EnsureSubscription(const std::string& sub, const std::string& tenant,
                                       const std::string& display_name) {
   ASSIGN_OR_RETURN(auto doc, store_->Get(kSubscriptionKind, sub));
@@ -236,6 +244,13 @@ ArmResponse ArmService::Handle(const ArmRequest& r) {
     const std::string* rg = p == 4 ? &seg[3] : nullptr;
     std::vector<std::string> rest(seg.begin() + static_cast<long>(p) + 2, seg.end());
     if (Is(seg[p + 1], "Microsoft.KeyVault")) return KeyVaultResources(r, seg[1], rg, rest);
+    bool oi = Is(seg[p + 1], "Microsoft.OperationalInsights"), mi = Is(seg[p + 1], "Microsoft.ManagedIdentity");
+    if ((oi || mi) && oi_) {
+      std::string scope = "/subscriptions/" + seg[1] + (rg ? "/resourceGroups/" + *rg : "");
+      if (Status s = CheckScopeExists(scope); !s.ok()) return ArmError(s);
+      if (rest.empty()) return ArmError(NotFoundRoute(r));
+      return oi ? oi_->HandleOperationalInsights(r, seg[1], rg, rest) : oi_->HandleManagedIdentity(r, seg[1], rg, rest);
+    }
     return ArmError(NotFound("No registered resource provider found for namespace '" + seg[p + 1] + "'.",
                              "NoRegisteredProviderFound"));
   }

@@ -19,27 +19,11 @@
 #include "identity/rbac.h"
 #include "keyvault/key_vault_service.h"
 #include "meta/metadata_store.h"
+#include "control/arm_types.h"
 
 namespace cmk::control {
 
-struct ArmRequest {
-  std::string method;
-  std::string path;  // percent-decoded
-  std::vector<std::pair<std::string, std::string>> query;
-  std::string body;
-  identity::Principal caller;
-  std::string base_url;  // external https://management.D:PORT, for absolute URLs
-  std::string_view Query(std::string_view name) const;
-  bool HasQuery(std::string_view name) const;
-};
-
-struct ArmResponse {
-  int status = 200;
-  std::optional<boost::json::value> body;
-  std::vector<std::pair<std::string, std::string>> headers;
-};
-
-ArmResponse ArmError(const Status& status);
+class OperationalInsightsProvider;
 
 // The instance's defaults, created on first start.
 struct InstanceInfo {
@@ -68,6 +52,9 @@ class ArmService {
                             const std::string& display_name);
   Status EnsureResourceGroup(const std::string& subscription_id, const std::string& name,
                              const std::string& location);
+  // Serves Microsoft.OperationalInsights and Microsoft.ManagedIdentity through `provider`.
+  void SetOperationalInsights(std::unique_ptr<OperationalInsightsProvider> provider);
+  ~ArmService();
 
  private:
   struct Route;
@@ -93,6 +80,7 @@ class ArmService {
   AdminHooks hooks_;
   keyvault::KeyVaultService* keyvault_;
   keyvault::AuditLog* audit_;
+  std::unique_ptr<OperationalInsightsProvider> oi_;
 };
 
 }  // namespace cmk::control

@@ -1,0 +1,118 @@
+#pragma once
+// OperationalInsightsProvider: Microsoft.OperationalInsights (clusters, workspaces,
+// linkedServices, linkedStorageAccounts, savedSearches, deletedWorkspaces, operation status and
+// results) and Microsoft.ManagedIdentity/userAssignedIdentities, with the documented rules,
+// states and errors of Azure Monitor dedicated clusters and customer-managed keys.
+//
+// Long-running operations are records in the metadata store: {resource, kind, status, start,
+// due}. An operation completes once the injected clock reaches its due time: when it is next
+// observed (any request to this provider) or by a clock timer — so a restart never loses or
+// repeats one.
+// Thread safety: safe for concurrent use (one mutex; these are control-plane rates).
+
+#include <boost/json.hpp>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/arm_service.h"
+#include "identity/directory.h"
+#include "identity/rbac.h"
+#include "keyvault/key_vault_service.h"
+#include "meta/metadata_store.h"
+
+namespace cmk::control {
+
+struct Region {
+  std::string name;
+  bool double_encryption = true;
+};
+const std::vector<Region>& DefaultRegions();
+
+struct OperationalInsightsOptions {
+  // Time an operation (create, update, link, ...) takes on the injected clock.
+  Duration provisioning = std::chrono::seconds(2);
+  std::vector<Region> regions = DefaultRegions();
+  int max_active_clusters_per_region = 5;
+  int max_reserved_clusters_per_region = 7;  // active + deleted in the last 14 days
+  Duration name_reservation = std::chrono::hours(24 * 14);
+  int max_link_operations = 2;  // per workspace per link window
+  Duration link_window = std::chrono::hours(24 * 30);
+  int max_workspaces_per_cluster = 1000;
+  Duration sku_decrease_lock = std::chrono::hours(24 * 30);
+};
+
+class OperationalInsightsProvider {
+ public:
+  OperationalInsightsProvider(env::Env env, meta::MetadataStore* store, identity::Directory* directory,
+                              identity::Rbac* rbac, keyvault::KeyVaultService* keyvault,
+                              OperationalInsightsOptions options);
+  ~OperationalInsightsProvider();
+  Status Load();
+
+  // /subscriptions/{s}[/resourceGroups/{rg}]/providers/Microsoft.OperationalInsights/{rest...}
+  ArmResponse HandleOperationalInsights(const ArmRequest& r, const std::string& sub, const std::string* rg,
+                                        const std::vector<std::string>& rest);
+  // /subscriptions/{s}[/resourceGroups/{rg}]/providers/Microsoft.ManagedIdentity/{rest...}
+  ArmResponse HandleManagedIdentity(const ArmRequest& r, const std::string& sub, const std::string* rg,
+                                    const std::vector<std::string>& rest);
+  // Runs every operation whose due time has come (also run by a timer).
+  void CompleteDue();
+
+ private:
+  struct Operation {
+    std::string id;
+    std::string location;
+    std::string resource_id;
+    std::string kind;  // createCluster, updateCluster, deleteCluster, createWorkspace, link, unlink
+    std::string status;  // InProgress, Succeeded, Failed
+    TimePoint start, due;
+    std::optional<TimePoint> end;
+    std::string error_code, error_message;
+    std::string api_version;
+    boost::json::object payload;  // kind-specific
+  };
+  using Lock = std::unique_lock<std::mutex>;
+
+  ArmResponse Clusters(const ArmRequest& r, const std::string& sub, const std::string& rg, const std::string* name);
+  ArmResponse PutCluster(const ArmRequest& r, const std::string& sub, const std::string& rg, const std::string& name);
+  ArmResponse PatchCluster(const ArmRequest& r, const std::string& id, boost::json::object body, bool from_put);
+  ArmResponse DeleteCluster(const ArmRequest& r, const std::string& id);
+  ArmResponse Workspaces(const ArmRequest& r, const std::string& sub, const std::string& rg, const std::string* name);
+  ArmResponse PutWorkspace(const ArmRequest& r, const std::string& sub, const std::string& rg, const std::string& name);
+  ArmResponse WorkspaceChild(const ArmRequest& r, const std::string& ws_id, const std::vector<std::string>& rest);
+  ArmResponse LinkedServices(const ArmRequest& r, const std::string& ws_id, const std::string* name);
+  ArmResponse OperationStatus(const ArmRequest& r, const std::string& sub, const std::string& op_id);
+  ArmResponse OperationResult(const ArmRequest& r, const std::string& resource_id, const std::string& op_id);
+  ArmResponse List(const ArmRequest& r, const std::string& kind_type, const std::string& prefix, const std::string& action_scope);
+
+  Result<Operation*> StartOperation(const std::string& kind, const std::string& resource_id,
+                                    const std::string& location, const std::string& api_version,
+                                    boost::json::object payload);
+  void AddLroHeaders(ArmResponse& res, const ArmRequest& r, const Operation& op) const;
+  Status Complete(Operation& op);
+  Status SaveOperation(const Operation& op);
+  bool HasPendingOperation(const std::string& resource_id) const;
+  Result<std::optional<boost::json::object>> LoadDoc(const std::string& id) const;
+  Status SaveDoc(const std::string& id, const boost::json::object& doc);
+  boost::json::object Public(boost::json::object doc) const;
+  Status ValidateKey(const boost::json::object& cluster, const boost::json::object& kvp);
+  Result<boost::json::object> ResolveIdentity(const ArmRequest& r, const boost::json::value* identity,
+                                              const boost::json::object* existing, const std::string& name);
+  const Region* FindRegion(std::string_view name) const;
+  void ScheduleTimer();
+
+  env::Env env_;
+  meta::MetadataStore* store_;
+  identity::Directory* directory_;
+  identity::Rbac* rbac_;
+  keyvault::KeyVaultService* keyvault_;
+  OperationalInsightsOptions options_;
+  mutable std::mutex mu_;
+  std::map<std::string, Operation> ops_;  // by id
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace cmk::control
