@@ -213,7 +213,9 @@ TEST_F(KeyVaultServiceTest, StatePersistsSealedAcrossRestart) {
   auto u = kv_->UnwrapKey(owner_, "vault1", "k", "", "RSA-OAEP-256", w.value);
   ASSERT_THAT(u, IsOk());
   EXPECT_EQ(u->value, std::vector<uint8_t>(32, 9));
-  for (const auto& d : *store_->List("kv-key", "")) {
+  auto docs = store_->List("kv-key", "");
+  ASSERT_THAT(docs, IsOk());
+  for (const auto& d : *docs) {
     EXPECT_EQ(d.body.find("PRIVATE KEY"), std::string::npos);
   }
 }
