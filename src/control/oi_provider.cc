@@ -73,7 +73,10 @@ OperationalInsightsProvider::OperationalInsightsProvider(env::Env env, meta::Met
                                                          OperationalInsightsOptions options)
     : env_(env), store_(store), directory_(directory), rbac_(rbac), keyvault_(keyvault), options_(std::move(options)) {}
 
-OperationalInsightsProvider::~OperationalInsightsProvider() { *alive_ = false; }
+OperationalInsightsProvider::~OperationalInsightsProvider() {
+  *alive_ = false;
+  if (timer_ != 0) env_.clock->Cancel(timer_);
+}
 
 const Region* OperationalInsightsProvider::FindRegion(std::string_view name) const {
   for (const auto& r : options_.regions) {
@@ -105,20 +108,30 @@ Status OperationalInsightsProvider::Load() {
     if (o.contains("payload") && o["payload"].is_object()) op.payload = o["payload"].as_object();
     ops_[op.id] = std::move(op);
   }
-  l.unlock();
-  ScheduleTimer();
+  ScheduleTimerLocked();
   return OkStatus();
 }
 
-void OperationalInsightsProvider::ScheduleTimer() {
+// One timer, at the earliest due time of a pending operation (never a periodic tick: advancing
+// a simulated clock by 30 days must not run millions of empty callbacks).
+void OperationalInsightsProvider::ScheduleTimerLocked() {
+  std::optional<TimePoint> earliest;
+  for (const auto& [id, op] : ops_) {
+    if (op.status == "InProgress" && (!earliest || op.due < *earliest)) earliest = op.due;
+  }
+  if (!earliest || (timer_due_ && *timer_due_ <= *earliest)) return;
+  if (timer_ != 0) env_.clock->Cancel(timer_);
+  timer_due_ = earliest;
   std::weak_ptr<bool> alive = alive_;
-  // A coarse tick: operations also complete when observed, so this only bounds how long an
-  // unobserved operation stays pending.
-  env_.clock->RunAfter(std::chrono::seconds(1), [this, alive] {
+  timer_ = env_.clock->RunAt(*earliest, [this, alive] {
     auto a = alive.lock();
     if (!a || !*a) return;
+    {
+      Lock l(mu_);
+      timer_ = 0;
+      timer_due_.reset();
+    }
     CompleteDue();
-    ScheduleTimer();
   });
 }
 
@@ -169,6 +182,7 @@ Result<OperationalInsightsProvider::Operation*> OperationalInsightsProvider::Sta
   op.payload = std::move(payload);
   RETURN_IF_ERROR(SaveOperation(op));
   auto [it, inserted] = ops_.emplace(op.id, std::move(op));
+  ScheduleTimerLocked();
   return &it->second;
 }
 
@@ -202,6 +216,7 @@ void OperationalInsightsProvider::CompleteDue() {
     }
     SaveOperation(*op).IgnoreError();
   }
+  ScheduleTimerLocked();
 }
 
 // Applies an operation's effect. Called with mu_ held.

@@ -83,6 +83,7 @@ class OperationalInsightsProvider {
   ArmResponse Workspaces(const ArmRequest& r, const std::string& sub, const std::string& rg, const std::string* name);
   ArmResponse PutWorkspace(const ArmRequest& r, const std::string& sub, const std::string& rg, const std::string& name);
   ArmResponse WorkspaceChild(const ArmRequest& r, const std::string& ws_id, const std::vector<std::string>& rest);
+  ArmResponse Tables(const ArmRequest& r, const std::string& ws_id, const std::string* name);
   ArmResponse LinkedServices(const ArmRequest& r, const std::string& ws_id, const std::string* name);
   ArmResponse OperationStatus(const ArmRequest& r, const std::string& sub, const std::string& op_id);
   ArmResponse OperationResult(const ArmRequest& r, const std::string& resource_id, const std::string& op_id);
@@ -102,7 +103,8 @@ class OperationalInsightsProvider {
   Result<boost::json::object> ResolveIdentity(const ArmRequest& r, const boost::json::value* identity,
                                               const boost::json::object* existing, const std::string& name);
   const Region* FindRegion(std::string_view name) const;
-  void ScheduleTimer();
+  // Arms the clock timer for the earliest pending operation. REQUIRES: mu_ held.
+  void ScheduleTimerLocked();
 
   env::Env env_;
   meta::MetadataStore* store_;
@@ -113,6 +115,8 @@ class OperationalInsightsProvider {
   mutable std::mutex mu_;
   std::map<std::string, Operation> ops_;  // by id
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  env::Clock::TimerId timer_ = 0;
+  std::optional<TimePoint> timer_due_;
 };
 
 }  // namespace cmk::control

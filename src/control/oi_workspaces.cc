@@ -246,6 +246,10 @@ ArmResponse OperationalInsightsProvider::WorkspaceChild(const ArmRequest& r, con
     if (rest.size() > 2) return ArmError(NotFound("No route for '" + r.path + "'.", "NotFound"));
     return LinkedServices(r, ws_id, rest.size() == 2 ? &rest[1] : nullptr);
   }
+  if (Is(kind, "tables")) {
+    if (rest.size() > 2) return ArmError(NotFound("No route for '" + r.path + "'.", "NotFound"));
+    return Tables(r, ws_id, rest.size() == 2 ? &rest[1] : nullptr);
+  }
   bool storage = Is(kind, "linkedStorageAccounts");
   bool searches = Is(kind, "savedSearches");
   if (!storage && !searches) {

@@ -1098,8 +1098,10 @@ def test_az_log_analytics_cluster_workspace_and_link(server_factory, tmp_path):
     wrapper.write_text(AZ_WRAPPER)
 
     def az(*args, check=True):
+        t0 = time.monotonic()
         p = subprocess.run(["/usr/bin/python3", str(wrapper), *args], env=env, capture_output=True, text=True,
                            timeout=60, stdin=subprocess.DEVNULL)
+        print(f"az {' '.join(args[:4])}: {time.monotonic() - t0:.1f} s")
         if check:
             assert p.returncode == 0, f"az {' '.join(args)} -> {p.returncode}\n{p.stdout}\n{p.stderr}"
         return p

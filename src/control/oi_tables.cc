@@ -1,0 +1,189 @@
+// workspaces/{ws}/tables: custom tables (<Name>_CL) with schemas, and the standard tables every
+// workspace has (a subset of Azure Monitor's, with their real columns).
+#include "base/encoding.h"
+#include "base/json.h"
+#include "control/oi_provider.h"
+
+namespace cmk::control {
+namespace {
+
+namespace bj = boost::json;
+constexpr char kArm[] = "arm";
+
+bool Is(const std::string& a, std::string_view b) { return EqualsIgnoreCase(a, b); }
+ArmResponse Json(int status, bj::value body) {
+  ArmResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+Status Bad(std::string msg) { return InvalidArgument(std::move(msg), "InvalidParameter"); }
+
+struct StandardTable {
+  const char* name;
+  std::vector<std::pair<const char*, const char*>> columns;
+};
+
+const std::vector<StandardTable>& StandardTables() {
+  static const std::vector<StandardTable> kTables = {
+      {"Heartbeat",
+       {{"TimeGenerated", "dateTime"}, {"Computer", "string"}, {"Category", "string"}, {"OSType", "string"},
+        {"OSName", "string"}, {"Version", "string"}, {"ComputerIP", "string"}, {"ResourceId", "string"},
+        {"SourceComputerId", "string"}, {"Type", "string"}}},
+      {"Syslog",
+       {{"TimeGenerated", "dateTime"}, {"Computer", "string"}, {"HostName", "string"}, {"HostIP", "string"},
+        {"Facility", "string"}, {"SeverityLevel", "string"}, {"SyslogMessage", "string"}, {"ProcessName", "string"},
+        {"ProcessID", "int"}, {"Type", "string"}}},
+      {"AppTraces",
+       {{"TimeGenerated", "dateTime"}, {"Message", "string"}, {"SeverityLevel", "int"}, {"AppRoleName", "string"},
+        {"AppRoleInstance", "string"}, {"OperationId", "string"}, {"OperationName", "string"},
+        {"Properties", "dynamic"}, {"Type", "string"}}},
+      {"ContainerLogV2",
+       {{"TimeGenerated", "dateTime"}, {"Computer", "string"}, {"ContainerId", "string"}, {"ContainerName", "string"},
+        {"PodName", "string"}, {"PodNamespace", "string"}, {"LogMessage", "dynamic"}, {"LogSource", "string"},
+        {"LogLevel", "string"}, {"Type", "string"}}},
+  };
+  return kTables;
+}
+
+const std::vector<std::string> kColumnTypes = {"string", "int", "long", "real", "boolean", "dateTime", "guid", "dynamic"};
+
+bj::object StandardJson(const std::string& ws_id, const StandardTable& t, int retention) {
+  bj::array cols;
+  for (const auto& [n, ty] : t.columns) cols.emplace_back(bj::object{{"name", n}, {"type", ty}});
+  return bj::object{{"id", ws_id + "/tables/" + t.name},
+                    {"name", t.name},
+                    {"type", "Microsoft.OperationalInsights/workspaces/tables"},
+                    {"properties", bj::object{{"retentionInDays", retention},
+                                              {"totalRetentionInDays", retention},
+                                              {"archiveRetentionInDays", 0},
+                                              {"plan", "Analytics"},
+                                              {"retentionInDaysAsDefault", true},
+                                              {"totalRetentionInDaysAsDefault", true},
+                                              {"provisioningState", "Succeeded"},
+                                              {"schema", bj::object{{"name", t.name},
+                                                                    {"tableType", "Microsoft"},
+                                                                    {"source", "microsoft"},
+                                                                    {"columns", bj::array()},
+                                                                    {"standardColumns", std::move(cols)}}}}}};
+}
+
+}  // namespace
+
+ArmResponse OperationalInsightsProvider::Tables(const ArmRequest& r, const std::string& ws_id, const std::string* name) {
+  std::string action = std::string("Microsoft.OperationalInsights/workspaces/tables/") +
+                       (r.method == "GET" ? "read" : r.method == "DELETE" ? "delete" : "write");
+  if (Status s = rbac_->Authorize(r.caller, action, ws_id); !s.ok()) return ArmError(s);
+  auto ws = LoadDoc(ws_id);
+  if (!ws.ok() || !*ws) return ArmError(NotFound("The workspace was not found.", "ResourceNotFound"));
+  int ws_retention = 30;
+  if (auto* p = (**ws).if_contains("properties"); p && p->is_object()) {
+    if (auto* rr = p->as_object().if_contains("retentionInDays"); rr && rr->is_int64()) ws_retention = static_cast<int>(rr->as_int64());
+  }
+  if (name == nullptr) {
+    if (r.method != "GET") return ArmError(InvalidArgument("Use GET to list tables.", "MethodNotAllowed"));
+    bj::array value;
+    for (const auto& t : StandardTables()) value.emplace_back(StandardJson(ws_id, t, ws_retention));
+    auto docs = store_->List(kArm, ws_id + "/tables/");
+    if (!docs.ok()) return ArmError(docs.status());
+    for (const auto& d : *docs) value.emplace_back(*json::Parse(d.body));
+    return Json(200, bj::object{{"value", std::move(value)}});
+  }
+  const StandardTable* standard = nullptr;
+  for (const auto& t : StandardTables()) {
+    if (Is(*name, t.name)) standard = &t;
+  }
+  std::string id = ws_id + "/tables/" + (standard ? standard->name : *name);
+  auto loaded = LoadDoc(id);
+  if (!loaded.ok()) return ArmError(loaded.status());
+  if (r.method == "GET") {
+    if (*loaded) return Json(200, std::move(**loaded));
+    if (standard) return Json(200, StandardJson(ws_id, *standard, ws_retention));
+    return ArmError(NotFound("The table '" + *name + "' was not found in the workspace.", "ResourceNotFound"));
+  }
+  if (r.method == "DELETE") {
+    if (standard) return ArmError(Bad("Standard tables can't be deleted."));
+    if (*loaded) store_->Delete(kArm, id).IgnoreError();
+    return ArmResponse{200, std::nullopt, {}};
+  }
+  if (r.method != "PUT" && r.method != "PATCH") return ArmError(InvalidArgument("Method not allowed.", "MethodNotAllowed"));
+  auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
+  if (!body.ok()) return ArmError(Status(StatusCode::kInvalidArgument, "The request body is null or malformed.", "InvalidRequestContent"));
+  bj::object props;
+  if (auto p = json::GetObject(*body, "properties"); p.ok() && *p) props = **p;
+  bj::object doc = *loaded ? **loaded : (standard ? StandardJson(ws_id, *standard, ws_retention) : bj::object());
+  if (!*loaded && !standard) {
+    if (name->size() < 4 || !EqualsIgnoreCase(name->substr(name->size() - 3), "_CL")) {
+      return ArmError(Bad("Custom table names must end with '_CL'; '" + *name + "' does not."));
+    }
+    doc = bj::object{{"id", id}, {"name", *name}, {"type", "Microsoft.OperationalInsights/workspaces/tables"},
+                     {"properties", bj::object{{"retentionInDays", ws_retention}, {"totalRetentionInDays", ws_retention},
+                                               {"archiveRetentionInDays", 0}, {"plan", "Analytics"},
+                                               {"retentionInDaysAsDefault", true}, {"totalRetentionInDaysAsDefault", true},
+                                               {"provisioningState", "Succeeded"}}}};
+  }
+  bj::object& p = doc["properties"].as_object();
+  if (const bj::value* plan = json::FindCI(props, "plan"); plan && !plan->is_null()) {
+    std::string v = plan->is_string() ? std::string(plan->as_string()) : "";
+    std::string canon = Is(v, "Analytics") ? "Analytics" : Is(v, "Basic") ? "Basic" : Is(v, "Auxiliary") ? "Auxiliary" : "";
+    if (canon.empty()) return ArmError(Bad("The table plan '" + v + "' is not valid: use Analytics, Basic or Auxiliary."));
+    p["plan"] = canon;
+  }
+  auto ret = json::GetInt(props, "retentionInDays");
+  auto total = json::GetInt(props, "totalRetentionInDays");
+  if (!ret.ok() || !total.ok()) return ArmError(Bad("retentionInDays and totalRetentionInDays must be integers."));
+  if (ret->has_value()) {
+    int64_t v = **ret;
+    if (v != -1 && (v < 4 || v > 730)) return ArmError(Bad("retentionInDays must be between 4 and 730 (or -1 for the workspace default)."));
+    p["retentionInDays"] = v == -1 ? ws_retention : v;
+    p["retentionInDaysAsDefault"] = v == -1;
+  }
+  if (total->has_value()) {
+    int64_t v = **total;
+    if (v != -1 && (v < 4 || v > 4383)) return ArmError(Bad("totalRetentionInDays must be between 4 and 4383 (or -1)."));
+    p["totalRetentionInDays"] = v == -1 ? p["retentionInDays"].as_int64() : v;
+    p["totalRetentionInDaysAsDefault"] = v == -1;
+  }
+  if (p["totalRetentionInDays"].as_int64() < p["retentionInDays"].as_int64()) {
+    return ArmError(Bad("totalRetentionInDays can't be less than retentionInDays."));
+  }
+  p["archiveRetentionInDays"] = p["totalRetentionInDays"].as_int64() - p["retentionInDays"].as_int64();
+  if (const bj::value* schema = json::FindCI(props, "schema"); schema && schema->is_object()) {
+    if (standard) return ArmError(Bad("The schema of a standard table can't be changed."));
+    const bj::value* cols = json::FindCI(schema->as_object(), "columns");
+    if (cols == nullptr || !cols->is_array() || cols->as_array().empty()) return ArmError(Bad("schema.columns (a non-empty array) is required."));
+    bj::array out;
+    bool has_time = false;
+    std::vector<std::string> seen;
+    for (const auto& c : cols->as_array()) {
+      if (!c.is_object()) return ArmError(Bad("Each column must be an object with name and type."));
+      std::string cn = json::GetString(c.as_object(), "name")->value_or("");
+      std::string ct = json::GetString(c.as_object(), "type")->value_or("");
+      auto it = std::find_if(kColumnTypes.begin(), kColumnTypes.end(), [&](const std::string& t) { return EqualsIgnoreCase(t, ct); });
+      if (cn.empty() || it == kColumnTypes.end()) {
+        return ArmError(Bad("Column '" + cn + "' has type '" + ct + "': use string, int, long, real, boolean, dateTime, guid or dynamic."));
+      }
+      for (const auto& s : seen) {
+        if (EqualsIgnoreCase(s, cn)) return ArmError(Bad("Column '" + cn + "' appears twice."));
+      }
+      seen.push_back(cn);
+      if (cn == "TimeGenerated") {
+        if (*it != "dateTime") return ArmError(Bad("TimeGenerated must be of type dateTime."));
+        has_time = true;
+      }
+      bj::object col{{"name", cn}, {"type", *it}};
+      if (auto d = json::GetString(c.as_object(), "description"); d.ok() && d->has_value()) col["description"] = **d;
+      out.emplace_back(std::move(col));
+    }
+    if (!has_time) return ArmError(Bad("A custom table needs a TimeGenerated column of type dateTime."));
+    p["schema"] = bj::object{{"name", doc["name"]}, {"tableType", "CustomLog"}, {"source", "customer"},
+                             {"tableSubType", "DataCollectionRuleBased"}, {"columns", std::move(out)}, {"standardColumns", bj::array()}};
+  } else if (!standard && !p.contains("schema")) {
+    return ArmError(Bad("A new custom table needs properties.schema with its columns."));
+  }
+  p["lastPlanModifiedDate"] = FormatRfc3339(env_.clock->Now());
+  if (Status s = SaveDoc(id, doc); !s.ok()) return ArmError(s);
+  return Json(200, std::move(doc));
+}
+
+}  // namespace cmk::control
