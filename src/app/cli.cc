@@ -157,6 +157,13 @@ int PrintToken(const std::string& data_dir, const std::string& scope) {
   return 0;
 }
 
+int ClusterRestoreIdentity(const std::string& data_dir, const std::string& cluster_id) {
+  auto cfg = LoadConfig(data_dir);
+  if (!cfg.ok()) return Fail(cfg.status());
+  bj::object body{{"clusterId", cluster_id}};
+  return PrintResult(Arm(*cfg, "POST", "/cmklogs/admin/restore-cluster-identity", bj::serialize(body)));
+}
+
 int VaultAudit(const std::string& data_dir, const std::string& vault) {
   auto cfg = LoadConfig(data_dir);
   if (!cfg.ok()) return Fail(cfg.status());

@@ -12,6 +12,7 @@ int PrincipalCreate(const std::string& data_dir, const std::string& name);
 int RoleAssign(const std::string& data_dir, const std::string& principal, const std::string& role,
                const std::string& scope);
 int PrintToken(const std::string& data_dir, const std::string& scope);
+int ClusterRestoreIdentity(const std::string& data_dir, const std::string& cluster_id);
 int VaultAudit(const std::string& data_dir, const std::string& vault);
 int ClockAdvance(const std::string& data_dir, const std::string& duration);
 

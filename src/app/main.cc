@@ -120,7 +120,15 @@ int main(int argc, char** argv) {
   vaudit->add_option("--vault", audit_vault, "Vault or managed HSM name")->required();
   vaudit->add_option("--data-dir", data_dir, "Data directory of the running server");
 
+  auto* cluster = app.add_subcommand("cluster", "Log Analytics clusters")->require_subcommand(1);
+  std::string restore_cluster;
+  auto* crestore = cluster->add_subcommand("restore-identity",
+                                           "Give a cluster back the identity it had before it was set to None");
+  crestore->add_option("--cluster", restore_cluster, "Cluster resource id")->required();
+  crestore->add_option("--data-dir", data_dir, "Data directory of the running server");
+
   CLI11_PARSE(app, argc, argv);
+  if (crestore->parsed()) return cmk::app::ClusterRestoreIdentity(data_dir, restore_cluster);
   if (vaudit->parsed()) return cmk::app::VaultAudit(data_dir, audit_vault);
   if (serve->parsed()) return Serve(serve_opts);
   if (pcreate->parsed()) return cmk::app::PrincipalCreate(data_dir, principal_name);

@@ -238,6 +238,10 @@ ArmResponse ArmService::Handle(const ArmRequest& r) {
   if (Is(seg[2], "resourceGroups") && (seg.size() == 3 || seg.size() == 4)) {
     return ResourceGroups(r, seg[1], seg.size() == 4 ? &seg[3] : nullptr);
   }
+  if (Is(seg[2], "resourceGroups") && seg.size() == 5 &&
+      (Is(seg[4], "moveResources") || Is(seg[4], "validateMoveResources")) && r.method == "POST") {
+    return MoveResources(r, seg[1], seg[3]);
+  }
   // /subscriptions/{s}[/resourceGroups/{rg}]/providers/{namespace}/...
   size_t p = Is(seg[2], "resourceGroups") && seg.size() > 4 ? 4 : 2;
   if (seg.size() > p + 1 && Is(seg[p], "providers")) {
@@ -382,6 +386,32 @@ ArmResponse ArmService::ResourceGroups(const ArmRequest& r, const std::string& s
   if (const bj::value* mb = json::FindCI(*body, "managedBy"); mb && mb->is_string()) doc["managedBy"] = *mb;
   if (Status s = store_->Put(kResourceGroupKind, id, json::Serialize(doc)); !s.ok()) return ArmError(s);
   return Json(*existing ? 200 : 201, std::move(doc));
+}
+
+// Moving resources between groups or subscriptions is refused: a dedicated cluster can't move
+// (Azure's documented limitation), and no other resource here supports moves either.
+ArmResponse ArmService::MoveResources(const ArmRequest& r, const std::string& sub, const std::string& rg) {
+  std::string scope = "/subscriptions/" + sub + "/resourceGroups/" + rg;
+  if (Status s = CheckScopeExists(scope); !s.ok()) return ArmError(s);
+  if (Status s = rbac_->Authorize(r.caller, "Microsoft.Resources/subscriptions/resourceGroups/moveResources/action", scope); !s.ok()) {
+    return ArmError(s);
+  }
+  auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
+  if (!body.ok()) return ArmError(Status(StatusCode::kInvalidArgument, "The request body is malformed.", "InvalidRequestContent"));
+  const bj::value* resources = json::FindCI(*body, "resources");
+  if (resources == nullptr || !resources->is_array() || resources->as_array().empty()) {
+    return ArmError(InvalidArgument("'resources' (the ids of the resources to move) is required.", "InvalidRequestContent"));
+  }
+  for (const auto& id : resources->as_array()) {
+    std::string text = id.is_string() ? ToLower(id.as_string()) : "";
+    if (text.find("/providers/microsoft.operationalinsights/clusters/") != std::string::npos) {
+      return ArmError(InvalidArgument("Log Analytics dedicated clusters can't be moved to another resource group or subscription: '" +
+                                          std::string(id.as_string()) + "'.",
+                                      "ResourceMoveNotSupported"));
+    }
+  }
+  return ArmError(InvalidArgument("Moving resources between resource groups or subscriptions is not supported by this instance.",
+                                  "ResourceMoveNotSupported"));
 }
 
 ArmResponse ArmService::RoleDefinitions(const ArmRequest& r, const std::string& scope,
@@ -569,6 +599,15 @@ ArmResponse ArmService::Admin(const ArmRequest& r, const std::vector<std::string
                    {"displayName", creds->principal.display_name},
                    {"clientSecret", std::string(creds->client_secret.AsStringView())}};
     return Json(201, std::move(out));
+  }
+  if (seg.size() == 3 && Is(seg[2], "restore-cluster-identity")) {
+    if (r.method != "POST" || !oi_) return ArmError(MethodNotAllowed(r));
+    auto body = json::ParseObject(r.body.empty() ? "{}" : r.body);
+    auto id = body.ok() ? json::GetString(*body, "clusterId") : Result<std::optional<std::string>>(body.status());
+    if (!id.ok() || !id->has_value()) return ArmError(InvalidArgument("'clusterId' is required.", "InvalidRequestContent"));
+    auto restored = oi_->RestoreIdentity(**id);
+    if (!restored.ok()) return ArmError(restored.status());
+    return Json(200, std::move(*restored));
   }
   if (seg.size() == 5 && Is(seg[2], "vaults") && Is(seg[4], "audit")) {
     if (r.method != "GET") return ArmError(MethodNotAllowed(r));

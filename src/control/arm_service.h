@@ -64,6 +64,7 @@ class ArmService {
   ArmResponse RoleDefinitions(const ArmRequest& r, const std::string& scope, const std::string* id);
   ArmResponse RoleAssignments(const ArmRequest& r, const std::string& scope,
                               const std::string* name);
+  ArmResponse MoveResources(const ArmRequest& r, const std::string& sub, const std::string& rg);
   ArmResponse Admin(const ArmRequest& r, const std::vector<std::string>& seg);
   ArmResponse KeyVaultResources(const ArmRequest& r, const std::string& sub, const std::string* rg,
                                 const std::vector<std::string>& rest);

@@ -421,6 +421,19 @@ ArmResponse OperationalInsightsProvider::OperationResult(const ArmRequest& r, co
 // ---------------------------------------------------------------------------------------------
 // Clusters
 
+Result<bj::object> OperationalInsightsProvider::RestoreIdentity(const std::string& cluster_id) {
+  Lock l(mu_);
+  ASSIGN_OR_RETURN(auto doc, LoadDoc(cluster_id));
+  if (!doc) return NotFound("The cluster '" + cluster_id + "' was not found.", "ResourceNotFound");
+  if (!Hidden(*doc).contains("revokedIdentity")) {
+    return FailedPrecondition("The cluster's identity was not revoked.", "InvalidOperation");
+  }
+  (*doc)["identity"] = Hidden(*doc)["revokedIdentity"];
+  Hidden(*doc).erase("revokedIdentity");
+  RETURN_IF_ERROR(SaveDoc(std::string((*doc)["id"].as_string()), *doc));
+  return Public(std::move(*doc));
+}
+
 ArmResponse OperationalInsightsProvider::Clusters(const ArmRequest& r, const std::string& sub, const std::string& rg,
                                                   const std::string* name) {
   std::string rg_scope = "/subscriptions/" + sub + "/resourceGroups/" + rg;
@@ -704,6 +717,11 @@ ArmResponse OperationalInsightsProvider::PatchCluster(const ArmRequest& r, const
   }
   if (identity_changes) {
     std::string new_type = ToLower(Str(identity->as_object(), "type"));
+    if (Is(Str(cur_identity, "type"), "None") && Hidden(doc).contains("revokedIdentity")) {
+      return ArmError(Bad("The cluster's identity was set to None, which revoked its access permanently. An administrator of "
+                          "this instance can restore it (cmklogs cluster restore-identity).", "IdentityRevoked"));
+    }
+    if (new_type == "none" && !Is(Str(cur_identity, "type"), "None")) Hidden(doc)["revokedIdentity"] = cur_identity;
     if (Is(Str(cur_identity, "type"), "UserAssigned") && new_type == "systemassigned" && !Str(cur_kvp, "keyName").empty()) {
       return ArmError(Bad("To change the identity from UserAssigned to SystemAssigned, first remove the key (set keyVaultUri, keyName and keyVersion to \"\").",
                           "InvalidParameter"));

@@ -58,6 +58,8 @@ class OperationalInsightsProvider {
   // /subscriptions/{s}[/resourceGroups/{rg}]/providers/Microsoft.ManagedIdentity/{rest...}
   ArmResponse HandleManagedIdentity(const ArmRequest& r, const std::string& sub, const std::string* rg,
                                     const std::vector<std::string>& rest);
+  // Admin: gives a cluster back the identity it had before it was set to None.
+  Result<boost::json::object> RestoreIdentity(const std::string& cluster_id);
   // Runs every operation whose due time has come (also run by a timer).
   void CompleteDue();
 

@@ -114,6 +114,38 @@ TEST_F(OiProviderTest, DocumentedCreateErrors) {
   EXPECT_EQ(Code(Call("PUT", "clusters/cl3", Cluster("cl3", "mars"))), "LocationNotAvailableForResourceType");
 }
 
+TEST_F(OiProviderTest, IdentityNoneIsPermanentUntilAnAdminRestoresIt) {
+  auto put = Call("PUT", "clusters/cl1", Cluster("cl1"));
+  std::string pid(put.body->as_object().at("identity").as_object().at("principalId").as_string());
+  clock_.Advance(std::chrono::seconds(11));
+  ASSERT_EQ(Call("PATCH", "clusters/cl1", R"({"identity":{"type":"None"}})").status, 200);
+  clock_.Advance(std::chrono::seconds(11));
+  auto back = Call("PATCH", "clusters/cl1", R"({"identity":{"type":"SystemAssigned"}})");
+  EXPECT_EQ(back.status, 400);
+  EXPECT_EQ(Code(back), "IdentityRevoked");
+  ArmRequest r;
+  r.method = "POST";
+  r.path = "/cmklogs/admin/restore-cluster-identity";
+  r.body = R"({"clusterId":"/subscriptions/)" + sub_ + R"(/resourceGroups/rg/providers/Microsoft.OperationalInsights/clusters/cl1"})";
+  r.caller = admin_;
+  auto restored = arm_->Handle(r);
+  ASSERT_EQ(restored.status, 200) << json::Serialize(*restored.body);
+  EXPECT_EQ(restored.body->as_object().at("identity").as_object().at("principalId").as_string(), pid);
+}
+
+TEST_F(OiProviderTest, ClustersCannotMove) {
+  ASSERT_EQ(Call("PUT", "clusters/cl1", Cluster("cl1")).status, 201);
+  ArmRequest r;
+  r.method = "POST";
+  r.path = "/subscriptions/" + sub_ + "/resourceGroups/rg/moveResources";
+  r.query = {{"api-version", "2021-04-01"}};
+  r.body = R"({"resources":["/subscriptions/)" + sub_ + R"(/resourceGroups/rg/providers/Microsoft.OperationalInsights/clusters/cl1"],"targetResourceGroup":"/subscriptions/x/resourceGroups/other"})";
+  r.caller = admin_;
+  auto res = arm_->Handle(r);
+  EXPECT_EQ(res.status, 400);
+  EXPECT_EQ(Code(res), "ResourceMoveNotSupported");
+}
+
 TEST_F(OiProviderTest, FiveActiveClustersPerRegion) {
   for (int i = 0; i < 5; ++i) ASSERT_EQ(Call("PUT", "clusters/c" + std::to_string(i) + "x", Cluster("")).status, 201);
   auto sixth = Call("PUT", "clusters/c5x", Cluster(""));

@@ -455,6 +455,9 @@ def test_cluster_lro_headers_status_and_results(server_factory):
 
     doc = op_status(s, aao)
     assert doc["status"] == "InProgress", doc
+    r2 = http(s, "GET", aao, "", token=admin_token(s))
+    assert int(r2.headers.get("Retry-After", "0")) >= 1, \
+        f"an InProgress operation status needs Retry-After >= 1 (az polls every 30 s otherwise): {dict(r2.headers)}"
     assert doc["name"] == u.path.rsplit("/", 1)[1], doc
     assert same_id(doc["id"], u.path), (doc["id"], u.path)
     parse_rfc3339(doc["startTime"])
@@ -1101,9 +1104,12 @@ def test_az_log_analytics_cluster_workspace_and_link(server_factory, tmp_path):
         t0 = time.monotonic()
         p = subprocess.run(["/usr/bin/python3", str(wrapper), *args], env=env, capture_output=True, text=True,
                            timeout=60, stdin=subprocess.DEVNULL)
-        print(f"az {' '.join(args[:4])}: {time.monotonic() - t0:.1f} s")
+        took = time.monotonic() - t0
         if check:
             assert p.returncode == 0, f"az {' '.join(args)} -> {p.returncode}\n{p.stdout}\n{p.stderr}"
+        # A waiting command polls Azure-AsyncOperation; az (LROBasePolling, default interval 30 s)
+        # honours Retry-After on each poll response only, so a status lacking it costs 30 s a poll.
+        assert took < 20, f"az {' '.join(args[:5])} took {took:.1f} s (Retry-After missing on a poll response?)"
         return p
 
     def az_json(*args):
