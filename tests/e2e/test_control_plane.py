@@ -577,8 +577,10 @@ def test_linked_storage_accounts_and_saved_searches_answer_200_on_create(sim_ser
 # 3. Cluster rules and documented errors
 
 
-@pytest.mark.parametrize("name", ["abc", "-abcd", "abcd-", "ab_cd", "ab.cd", "a" * 64],
-                         ids=["3chars", "leading-dash", "trailing-dash", "underscore", "dot", "64chars"])
+# 3-character names are left out on purpose: the spec and az say 4..63, the dedicated-clusters
+# doc's error list (and issue 4) say 3..63.
+@pytest.mark.parametrize("name", ["-abcd", "abcd-", "ab_cd", "ab.cd", "a" * 64],
+                         ids=["leading-dash", "trailing-dash", "underscore", "dot", "64chars"])
 def test_cluster_name_rules(sim_server, name):
     expect_error(put_cluster(sim_server, name), 400, r"name")
     assert arm(sim_server, "GET", cluster_path(sim_server, name)).status_code in (400, 404)
@@ -646,26 +648,45 @@ def test_key_vault_properties_on_create_400(sim_server):
     expect_error(arm(s, "GET", cluster_path(s, "kvcreate")), 404)
 
 
-def test_identity_and_key_in_one_patch_400(sim_server):
+def test_identity_change_and_key_in_one_patch_400(sim_server):
     s = sim_server
     vault_with_key(s)
     cl = create_cluster(s, "idkey")
     grant_policy(s, "cmkvault", cl["identity"]["principalId"])
-    r = patch_cluster(s, "idkey", {"identity": {"type": "SystemAssigned"},
+    uai = ok_json(arm(s, "PUT", f"{uai_id(s, 'idkeyuai')}?api-version={UAI_API}", {"location": LOCATION}), 200, 201)
+    grant_policy(s, "cmkvault", uai["properties"]["principalId"])
+    new_identity = {"type": "UserAssigned", "userAssignedIdentities": {uai_id(s, "idkeyuai"): {}}}
+    r = patch_cluster(s, "idkey", {"identity": new_identity,
                                    "properties": {"keyVaultProperties": kv_props(s, "cmkvault")}})
     expect_error(r, 400, r"identity")
     # The SDK sees the same 400.
-    from azure.mgmt.loganalytics.models import ClusterPatch, Identity, KeyVaultProperties
-    patch = ClusterPatch(identity=Identity(type="SystemAssigned"),
+    from azure.mgmt.loganalytics.models import ClusterPatch, Identity, KeyVaultProperties, UserIdentityProperties
+    patch = ClusterPatch(identity=Identity(type="UserAssigned",
+                                           user_assigned_identities={uai_id(s, "idkeyuai"): UserIdentityProperties()}),
                          key_vault_properties=KeyVaultProperties(
                              key_vault_uri=vault_url(s, "cmkvault"), key_name="cmk1", key_version="",
                              key_rsa_size=2048))
-    sdk_expect(400, la_client(s).clusters.begin_update, s.resourceGroup, "idkey", patch)
+    text = sdk_expect(400, la_client(s).clusters.begin_update, s.resourceGroup, "idkey", patch)
+    assert re.search(r"identity", text, re.I), text
     body = get_json(s, cluster_path(s, "idkey"))
+    assert props(body)["provisioningState"] == "Succeeded", body
+    assert body["identity"]["type"] == "SystemAssigned", body["identity"]
     assert not (props(body).get("keyVaultProperties") or {}).get("keyName"), body
     # Each on its own is fine.
     body = set_key(s, "idkey", kv_props(s, "cmkvault"))
     assert props(body)["keyVaultProperties"]["keyName"] == "cmk1", body
+
+
+def test_identity_and_key_in_one_patch_400_even_if_identity_unchanged(sim_server):
+    """The documented rule is about the request: identity and key details in the same update.
+    (az's read-modify-write PUT carrying the unchanged identity is a PUT, see the az test.)"""
+    s = sim_server
+    vault_with_key(s)
+    cl = create_cluster(s, "idkeysame")
+    grant_policy(s, "cmkvault", cl["identity"]["principalId"])
+    r = patch_cluster(s, "idkeysame", {"identity": {"type": "SystemAssigned"},
+                                       "properties": {"keyVaultProperties": kv_props(s, "cmkvault")}})
+    expect_error(r, 400, r"identity")
 
 
 def test_key_update_without_get_permission_400(sim_server):
