@@ -352,9 +352,16 @@ ArmResponse OperationalInsightsProvider::List(const ArmRequest& r, const std::st
   if (type == "deletedWorkspaces") {
     auto docs = store_->List(kDeletedWorkspace, prefix);
     if (!docs.ok()) return ArmError(docs.status());
+    TimePoint now = env_.clock->Now();
     for (const auto& d : *docs) {
       auto o = json::ParseObject(d.body);
-      if (o.ok()) value.emplace_back(Public(std::move(*o)));
+      if (!o.ok()) continue;
+      auto at = ParseRfc3339(Str(Hidden(*o), "deletedAt"));
+      if (at.ok() && now - *at >= options_.name_reservation) {
+        store_->Delete(kDeletedWorkspace, d.id).IgnoreError();  // past the 14 days: gone for good
+        continue;
+      }
+      value.emplace_back(Public(std::move(*o)));
     }
     return Json(200, bj::object{{"value", std::move(value)}});
   }
@@ -391,7 +398,10 @@ ArmResponse OperationalInsightsProvider::OperationStatus(const ArmRequest& r, co
                {"startTime", FormatRfc3339(op.start)}};
   if (op.end) o["endTime"] = FormatRfc3339(*op.end);
   if (op.status == "Failed") o["error"] = bj::object{{"code", op.error_code}, {"message", op.error_message}};
-  return Json(200, std::move(o));
+  ArmResponse res = Json(200, std::move(o));
+  // Without Retry-After some pollers (az, Python) wait 30 s between polls.
+  if (op.status == "InProgress") res.headers.emplace_back("Retry-After", "1");
+  return res;
 }
 
 ArmResponse OperationalInsightsProvider::OperationResult(const ArmRequest& r, const std::string& resource_id,
@@ -711,7 +721,10 @@ ArmResponse OperationalInsightsProvider::PatchCluster(const ArmRequest& r, const
                       Str(kvp->as_object(), "keyName") != Str(cur_kvp, "keyName") ||
                       Str(kvp->as_object(), "keyVersion") != Str(cur_kvp, "keyVersion"));
   if (kvp && !kvp->is_null() && !kvp->is_object()) return ArmError(Bad("keyVaultProperties must be an object.", "InvalidKeyVaultProperties"));
-  if (identity_changes && key_changes) {
+  // A PATCH naming both is refused outright (the documented rule); a full PUT (az's
+  // read-modify-write) necessarily carries the unchanged identity next to a new key.
+  bool both_given = identity && !identity->is_null() && kvp && !kvp->is_null();
+  if ((identity_changes && key_changes) || (!from_put && both_given)) {
     return ArmError(Bad("Identity and key vault properties can't be updated in the same operation: update the identity first, then the key.",
                         "InvalidParameter"));
   }
@@ -783,7 +796,6 @@ ArmResponse OperationalInsightsProvider::PatchCluster(const ArmRequest& r, const
   if (!op.ok()) return ArmError(op.status());
   ArmResponse res = Json(200, Public(doc));
   AddLroHeaders(res, r, **op);
-  (void)from_put;
   return res;
 }
 

@@ -163,9 +163,19 @@ ArmResponse OperationalInsightsProvider::PutWorkspace(const ArmRequest& r, const
     // A workspace deleted less than 14 days ago comes back with its id, data, settings and link.
     auto tomb = store_->Get(kDeletedWorkspace, id);
     if (!tomb.ok()) return ArmError(tomb.status());
+    std::optional<bj::object> recoverable;
     if (*tomb) {
       auto t = json::ParseObject((*tomb)->body);
       if (!t.ok()) return ArmError(t.status());
+      auto at = ParseRfc3339(Str(Hidden(*t), "deletedAt"));
+      if (at.ok() && now - *at < options_.name_reservation) {
+        recoverable = std::move(*t);
+      } else {
+        store_->Delete(kDeletedWorkspace, id).IgnoreError();  // soft-delete period over
+      }
+    }
+    if (recoverable) {
+      auto t = std::move(recoverable);
       if (Str(*t, "location") != loc) {
         return ArmError(Conflict("A workspace named '" + name + "' was deleted in region '" + Str(*t, "location") +
                                      "' and can only be recovered there.", "Conflict"));

@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.parse
 import uuid
@@ -433,7 +432,7 @@ def test_five_steps_sdk_with_rbac_crypto_service_encryption_user(sim_server):
 
 
 def test_cluster_lro_headers_status_and_results(server_factory):
-    s = server_factory(extra_args=["--provisioning-seconds", "2"])
+    s = server_factory(extra_args=["--provisioning-seconds", "3"])
     sub = s.subscriptionId
 
     r = put_cluster(s, "lrocluster")
@@ -504,7 +503,7 @@ def test_cluster_lro_headers_status_and_results(server_factory):
 
 
 def test_sdk_sees_creating_then_succeeded(server_factory):
-    s = server_factory(extra_args=["--provisioning-seconds", "1"])
+    s = server_factory(extra_args=["--provisioning-seconds", "2"])
     client = la_client(s)
     from azure.mgmt.loganalytics.models import Cluster, ClusterSku, Identity
     poller = client.clusters.begin_create_or_update(
@@ -829,7 +828,7 @@ def test_deleted_cluster_name_reserved_for_14_days(sim_server):
 
 
 def test_link_put_is_lro_and_unlink_answers_200_with_body(server_factory):
-    s = server_factory(extra_args=["--provisioning-seconds", "1"])
+    s = server_factory(extra_args=["--provisioning-seconds", "2"])
     create_cluster(s, "linkcl")
     ws = create_workspace(s, "linkws")
     assert props(ws)["sku"]["name"] == "PerGB2018"
