@@ -14,7 +14,6 @@ constexpr char kArm[] = "arm";
 constexpr char kOpKind[] = "operation";
 constexpr char kDeletedCluster[] = "deleted-cluster";
 constexpr char kDeletedWorkspace[] = "deleted-workspace";
-constexpr char kOI[] = "Microsoft.OperationalInsights";
 const std::vector<int64_t> kCapacities = {100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 25000, 50000};
 
 bool Is(const std::string& a, std::string_view b) { return EqualsIgnoreCase(a, b); }
