@@ -36,6 +36,9 @@ bool IsGuid(std::string_view s);
 Result<std::string> PercentDecode(std::string_view s, bool plus_as_space);
 std::string PercentEncode(std::string_view s);
 
+// Non-empty segments of a '/'-separated path: "/a//b/" -> {"a", "b"}.
+std::vector<std::string> SplitPath(std::string_view path);
+
 std::string ToLower(std::string_view s);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix);

@@ -6,6 +6,7 @@
 
 #include "base/encoding.h"
 #include "base/json.h"
+#include "control/arm_util.h"
 
 namespace cmk::control {
 namespace {
@@ -16,32 +17,13 @@ constexpr char kResourceGroupKind[] = "resourcegroup";
 constexpr char kAuthNs[] = "Microsoft.Authorization";
 constexpr char kOwnerRoleId[] = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 
-std::vector<std::string> Split(std::string_view path) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    if (j > i) out.emplace_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
 std::string Join(const std::vector<std::string>& seg, size_t from, size_t to) {
   std::string out;
   for (size_t i = from; i < to; ++i) out += "/" + seg[i];
   return out.empty() ? "/" : out;
 }
 
-bool Is(const std::string& a, std::string_view b) { return EqualsIgnoreCase(a, b); }
 
-ArmResponse Json(int status, bj::value body) {
-  ArmResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
 
 Status NotFoundRoute(const ArmRequest& r) {
   return NotFound("No route for '" + r.method + " " + r.path + "' on the management endpoint.",
@@ -54,13 +36,6 @@ Status MethodNotAllowed(const ArmRequest& r) {
                 "MethodNotAllowed");
 }
 
-std::string NormalizeLocation(std::string_view loc) {
-  std::string out;
-  for (char c : loc) {
-    if (c != ' ') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  return out;
-}
 
 bool ValidResourceGroupName(const std::string& n) {
   static const std::regex kRe(R"(^[-\w\._\(\)]{1,90}$)");
@@ -104,7 +79,7 @@ bj::object RoleDefinitionJson(const identity::RoleDefinition& d, const std::stri
 }
 
 std::string SubscriptionOf(const std::string& scope) {
-  auto seg = Split(scope);
+  auto seg = SplitPath(scope);
   if (seg.size() >= 2 && Is(seg[0], "subscriptions")) return seg[1];
   return "";
 }
@@ -186,7 +161,7 @@ Result<std::optional<bj::object>> ArmService::LoadSubscription(const std::string
 }
 
 Status ArmService::CheckScopeExists(const std::string& scope) {
-  auto seg = Split(scope);
+  auto seg = SplitPath(scope);
   if (seg.empty()) return OkStatus();
   if (!Is(seg[0], "subscriptions") || seg.size() < 2) {
     return InvalidArgument("The scope '" + scope + "' is not valid.", "InvalidScope");
@@ -205,7 +180,7 @@ Status ArmService::CheckScopeExists(const std::string& scope) {
 }
 
 ArmResponse ArmService::Handle(const ArmRequest& r) {
-  auto seg = Split(r.path);
+  auto seg = SplitPath(r.path);
   if (seg.size() >= 2 && Is(seg[0], "cmklogs") && Is(seg[1], "admin")) return Admin(r, seg);
   if (!r.HasQuery("api-version") || r.Query("api-version").empty()) {
     return ArmError(InvalidArgument(

@@ -2,6 +2,7 @@
 // name availability. State lives in keyvault::KeyVaultService.
 #include "base/encoding.h"
 #include "base/json.h"
+#include "control/arm_util.h"
 #include "control/arm_service.h"
 #include "keyvault/records.h"
 
@@ -12,14 +13,7 @@ namespace bj = boost::json;
 using keyvault::Vault;
 using keyvault::VaultKind;
 
-bool Is(const std::string& a, std::string_view b) { return EqualsIgnoreCase(a, b); }
 
-ArmResponse Json(int status, bj::value body) {
-  ArmResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
 
 Status BadRequest(std::string m) { return InvalidArgument(std::move(m), "BadRequest"); }
 
@@ -27,13 +21,6 @@ std::string TypeName(VaultKind k) {
   return k == VaultKind::kManagedHsm ? "Microsoft.KeyVault/managedHSMs" : "Microsoft.KeyVault/vaults";
 }
 
-std::string NormalizeLocation(std::string_view loc) {
-  std::string out;
-  for (char c : loc) {
-    if (c != ' ') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  return out;
-}
 
 }  // namespace
 

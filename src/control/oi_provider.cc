@@ -4,6 +4,7 @@
 
 #include "base/encoding.h"
 #include "base/json.h"
+#include "control/arm_util.h"
 #include "keyvault/key_vault_client.h"
 
 namespace cmk::control {
@@ -16,43 +17,16 @@ constexpr char kDeletedCluster[] = "deleted-cluster";
 constexpr char kDeletedWorkspace[] = "deleted-workspace";
 const std::vector<int64_t> kCapacities = {100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 25000, 50000};
 
-bool Is(const std::string& a, std::string_view b) { return EqualsIgnoreCase(a, b); }
 
-ArmResponse Json(int status, bj::value body) {
-  ArmResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-Status Bad(std::string msg, std::string code = "InvalidParameter") { return InvalidArgument(std::move(msg), std::move(code)); }
 
-std::string NormalizeLocation(std::string_view loc) {
-  std::string out;
-  for (char c : loc) {
-    if (c != ' ') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  return out;
-}
 
 bool ValidName(const std::string& n, size_t min) {
   static const std::regex kRe("^[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]$");
   return n.size() >= min && n.size() <= 63 && std::regex_match(n, kRe);
 }
 
-bj::object& Hidden(bj::object& doc) {
-  if (!doc.contains("x-cmk") || !doc["x-cmk"].is_object()) doc["x-cmk"] = bj::object();
-  return doc["x-cmk"].as_object();
-}
 
-bj::object& Props(bj::object& doc) {
-  if (!doc.contains("properties") || !doc["properties"].is_object()) doc["properties"] = bj::object();
-  return doc["properties"].as_object();
-}
 
-std::string Str(const bj::object& o, std::string_view k) {
-  const bj::value* v = json::FindCI(o, k);
-  return v && v->is_string() ? std::string(v->as_string()) : "";
-}
 
 std::string ApiVersion(const ArmRequest& r) { return std::string(r.Query("api-version")); }
 
@@ -466,7 +440,7 @@ ArmResponse OperationalInsightsProvider::Clusters(const ArmRequest& r, const std
   if (m == "GET") return Json(200, Public(std::move(**doc)));
   if (m == "PATCH") {
     auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
-    if (!body.ok()) return ArmError(Bad("The request body is null or malformed: " + body.status().message(), "InvalidRequestContent"));
+    if (!body.ok()) return ArmError(BadParameter("The request body is null or malformed: " + body.status().message(), "InvalidRequestContent"));
     return PatchCluster(r, canonical, std::move(*body), false);
   }
   if (m == "DELETE") return DeleteCluster(r, canonical);
@@ -479,7 +453,7 @@ Result<bj::object> OperationalInsightsProvider::ResolveIdentity(const ArmRequest
     if (existing) return *existing;
     return bj::object{{"type", "None"}};
   }
-  if (!identity->is_object()) return Bad("'identity' must be an object.");
+  if (!identity->is_object()) return BadParameter("'identity' must be an object.");
   std::string type = Str(identity->as_object(), "type");
   std::string t = ToLower(type);
   t.erase(std::remove(t.begin(), t.end(), ' '), t.end());
@@ -492,29 +466,29 @@ Result<bj::object> OperationalInsightsProvider::ResolveIdentity(const ArmRequest
   if (t == "userassigned") {
     const bj::value* uais = json::FindCI(identity->as_object(), "userAssignedIdentities");
     if (uais == nullptr || !uais->is_object() || uais->as_object().size() != 1) {
-      return Bad("A UserAssigned identity needs exactly one entry in 'userAssignedIdentities'.");
+      return BadParameter("A UserAssigned identity needs exactly one entry in 'userAssignedIdentities'.");
     }
     std::string uai_id(uais->as_object().begin()->key());
     ASSIGN_OR_RETURN(auto uai, LoadDoc(uai_id));
     if (!uai || !StartsWithIgnoreCase(std::string((*uai)["type"].as_string()), "Microsoft.ManagedIdentity")) {
-      return Bad("The user-assigned identity '" + uai_id + "' was not found.", "InvalidUserAssignedIdentity");
+      return BadParameter("The user-assigned identity '" + uai_id + "' was not found.", "InvalidUserAssignedIdentity");
     }
     bj::object& p = Props(*uai);
     return bj::object{{"type", "UserAssigned"},
                       {"userAssignedIdentities", bj::object{{std::string((*uai)["id"].as_string()),
                                                              bj::object{{"principalId", p["principalId"]}, {"clientId", p["clientId"]}}}}}};
   }
-  return Bad("The identity type '" + type + "' is not valid: use SystemAssigned, UserAssigned or None.");
+  return BadParameter("The identity type '" + type + "' is not valid: use SystemAssigned, UserAssigned or None.");
 }
 
 ArmResponse OperationalInsightsProvider::PutCluster(const ArmRequest& r, const std::string& sub, const std::string& rg,
                                                     const std::string& name) {
   if (!ValidName(name, 3)) {
-    return ArmError(Bad("Cluster name '" + name + "' is not valid: use 3 to 63 letters, digits and hyphens, starting and ending with a letter or digit."));
+    return ArmError(BadParameter("Cluster name '" + name + "' is not valid: use 3 to 63 letters, digits and hyphens, starting and ending with a letter or digit."));
   }
   auto body_r = json::Parse(r.body.empty() ? "null" : r.body);
   if (!body_r.ok() || !body_r->is_object()) {
-    return ArmError(Bad("The request body is null or malformed.", "InvalidRequestContent"));
+    return ArmError(BadParameter("The request body is null or malformed.", "InvalidRequestContent"));
   }
   bj::object body = body_r->as_object();
   std::string id = "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.OperationalInsights/clusters/" + name;
@@ -525,7 +499,7 @@ ArmResponse OperationalInsightsProvider::PutCluster(const ArmRequest& r, const s
     std::string canonical((**existing)["id"].as_string());
     std::string loc = NormalizeLocation(Str(body, "location"));
     if (!loc.empty() && loc != (**existing)["location"].as_string()) {
-      return ArmError(Bad("The location of a cluster cannot be changed."));
+      return ArmError(BadParameter("The location of a cluster cannot be changed."));
     }
     return PatchCluster(r, canonical, std::move(body), true);
   }
@@ -534,10 +508,10 @@ ArmResponse OperationalInsightsProvider::PutCluster(const ArmRequest& r, const s
   if (!all.ok()) return ArmError(all.status());
   TimePoint now = env_.clock->Now();
   std::string loc = NormalizeLocation(Str(body, "location"));
-  if (loc.empty()) return ArmError(Bad("The 'location' property is required.", "LocationRequired"));
+  if (loc.empty()) return ArmError(BadParameter("The 'location' property is required.", "LocationRequired"));
   const Region* region = FindRegion(loc);
   if (region == nullptr) {
-    return ArmError(Bad("The location '" + loc + "' is not available for resource type 'Microsoft.OperationalInsights/clusters'.", "LocationNotAvailableForResourceType"));
+    return ArmError(BadParameter("The location '" + loc + "' is not available for resource type 'Microsoft.OperationalInsights/clusters'.", "LocationNotAvailableForResourceType"));
   }
   int active = 0;
   for (const auto& d : *all) {
@@ -568,39 +542,39 @@ ArmResponse OperationalInsightsProvider::PutCluster(const ArmRequest& r, const s
     if (Str(*o, "location") == loc) ++reserved;
   }
   if (active >= options_.max_active_clusters_per_region) {
-    return ArmError(Bad("The subscription already has " + std::to_string(active) + " active clusters in region '" + loc +
+    return ArmError(BadParameter("The subscription already has " + std::to_string(active) + " active clusters in region '" + loc +
                             "'; the limit is " + std::to_string(options_.max_active_clusters_per_region) + " per region.",
                         "ClusterLimitExceeded"));
   }
   if (reserved >= options_.max_reserved_clusters_per_region) {
-    return ArmError(Bad("The subscription has reached the limit of " + std::to_string(options_.max_reserved_clusters_per_region) +
+    return ArmError(BadParameter("The subscription has reached the limit of " + std::to_string(options_.max_reserved_clusters_per_region) +
                             " clusters in region '" + loc + "', counting clusters deleted in the last 14 days.",
                         "ClusterLimitExceeded"));
   }
   const bj::value* sku = json::FindCI(body, "sku");
-  if (sku == nullptr || !sku->is_object()) return ArmError(Bad("The 'sku' property is missing or invalid.", "InvalidSku"));
+  if (sku == nullptr || !sku->is_object()) return ArmError(BadParameter("The 'sku' property is missing or invalid.", "InvalidSku"));
   std::string sku_name = Str(sku->as_object(), "name");
-  if (!Is(sku_name, "CapacityReservation")) return ArmError(Bad("The SKU name '" + sku_name + "' is not valid: use CapacityReservation.", "InvalidSku"));
+  if (!Is(sku_name, "CapacityReservation")) return ArmError(BadParameter("The SKU name '" + sku_name + "' is not valid: use CapacityReservation.", "InvalidSku"));
   auto cap = json::GetInt(sku->as_object(), "capacity");
   if (!cap.ok() || !cap->has_value() || std::find(kCapacities.begin(), kCapacities.end(), **cap) == kCapacities.end()) {
-    return ArmError(Bad("The capacity is not valid: use 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 25000 or 50000 GB per day.", "InvalidCapacity"));
+    return ArmError(BadParameter("The capacity is not valid: use 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 25000 or 50000 GB per day.", "InvalidCapacity"));
   }
   bj::object props;
   if (auto p = json::GetObject(body, "properties"); p.ok() && *p) props = **p;
   if (const bj::value* kvp = json::FindCI(props, "keyVaultProperties"); kvp && !kvp->is_null()) {
-    return ArmError(Bad("Key vault properties can't be set when the cluster is created: create the cluster, grant its identity access to the key, then update the cluster with the key.",
+    return ArmError(BadParameter("Key vault properties can't be set when the cluster is created: create the cluster, grant its identity access to the key, then update the cluster with the key.",
                         "InvalidParameter"));
   }
   auto dbl = json::GetBool(props, "isDoubleEncryptionEnabled");
   bool double_enc = dbl.ok() && dbl->has_value() ? **dbl : true;
   if (double_enc && !region->double_encryption) {
-    return ArmError(Bad("Double encryption is not supported in region '" + loc + "'. Create the cluster with 'isDoubleEncryptionEnabled': false.",
+    return ArmError(BadParameter("Double encryption is not supported in region '" + loc + "'. Create the cluster with 'isDoubleEncryptionEnabled': false.",
                         "DoubleEncryptionNotSupported"));
   }
   auto az = json::GetBool(props, "isAvailabilityZonesEnabled");
   std::string billing = Str(props, "billingType");
   if (!billing.empty() && !Is(billing, "Cluster") && !Is(billing, "Workspaces")) {
-    return ArmError(Bad("billingType must be Cluster or Workspaces."));
+    return ArmError(BadParameter("billingType must be Cluster or Workspaces."));
   }
   auto identity = ResolveIdentity(r, json::FindCI(body, "identity"), nullptr, name);
   if (!identity.ok()) return ArmError(identity.status());
@@ -633,7 +607,7 @@ Status OperationalInsightsProvider::ValidateKey(const bj::object& cluster, const
   std::string uri = Str(kvp, "keyVaultUri"), key = Str(kvp, "keyName"), version = Str(kvp, "keyVersion");
   if (uri.empty() && key.empty() && version.empty()) return OkStatus();  // clearing the key
   if (uri.empty() || key.empty()) {
-    return Bad("KeyVaultProperties are not valid: keyVaultUri and keyName are required.", "InvalidKeyVaultProperties");
+    return BadParameter("KeyVaultProperties are not valid: keyVaultUri and keyName are required.", "InvalidKeyVaultProperties");
   }
   const bj::object& identity = cluster.at("identity").as_object();
   std::string principal_id;
@@ -643,31 +617,31 @@ Status OperationalInsightsProvider::ValidateKey(const bj::object& cluster, const
     const auto& uais = identity.at("userAssignedIdentities").as_object();
     principal_id = Str(uais.begin()->value().as_object(), "principalId");
   } else {
-    return Bad("The cluster has no managed identity to access the key vault with.", "InvalidIdentity");
+    return BadParameter("The cluster has no managed identity to access the key vault with.", "InvalidIdentity");
   }
-  if (keyvault_ == nullptr) return Bad("Key vaults are not available on this instance.");
+  if (keyvault_ == nullptr) return BadParameter("Key vaults are not available on this instance.");
   auto vault = keyvault::VaultNameFromUri(uri);
-  if (!vault.ok()) return Bad("keyVaultUri '" + uri + "' is not a valid key vault URI.", "InvalidKeyVaultProperties");
+  if (!vault.ok()) return BadParameter("keyVaultUri '" + uri + "' is not a valid key vault URI.", "InvalidKeyVaultProperties");
   auto v = keyvault_->GetVault(*vault);
-  if (!v) return Bad("Failed to validate key in Key Vault: the key vault '" + uri + "' was not found.", "KeyVaultNotFound");
+  if (!v) return BadParameter("Failed to validate key in Key Vault: the key vault '" + uri + "' was not found.", "KeyVaultNotFound");
   if (!EqualsIgnoreCase(v->location, Str(cluster, "location"))) {
-    return Bad("The key vault must be in the cluster's region ('" + Str(cluster, "location") + "'); it is in '" + v->location + "'.",
+    return BadParameter("The key vault must be in the cluster's region ('" + Str(cluster, "location") + "'); it is in '" + v->location + "'.",
                "InvalidKeyVaultRegion");
   }
   auto principal = directory_->FindByObjectId(principal_id);
-  if (!principal.ok() || !principal->has_value()) return Bad("The cluster identity does not exist.", "InvalidIdentity");
+  if (!principal.ok() || !principal->has_value()) return BadParameter("The cluster identity does not exist.", "InvalidIdentity");
   keyvault::InProcessKeyVaultClient client(keyvault_, **principal);
   keyvault::KeyRef ref{uri, key, version};
   auto info = client.GetKey(ref);
   if (!info.ok()) {
-    return Bad("Failed to validate key in Key Vault as the cluster's identity (needs get, wrapKey and unwrapKey on the key): " +
+    return BadParameter("Failed to validate key in Key Vault as the cluster's identity (needs get, wrapKey and unwrapKey on the key): " +
                    info.status().message(), "KeyVaultValidationFailed");
   }
   auto bundle = keyvault_->GetKey(**principal, *vault, key, version);
   if (bundle.ok()) {
     std::string level(bundle->at("attributes").as_object().at("recoveryLevel").as_string());
     if (level.find("Purgeable") != std::string::npos) {
-      return Bad("Key isn't recoverable: the key vault must have soft delete and purge protection enabled (recovery level is '" + level + "').",
+      return BadParameter("Key isn't recoverable: the key vault must have soft delete and purge protection enabled (recovery level is '" + level + "').",
                  "KeyNotRecoverable");
     }
   }
@@ -675,12 +649,12 @@ Status OperationalInsightsProvider::ValidateKey(const bj::object& cluster, const
   env_.random->Fill(probe);
   auto wrapped = client.WrapKey(ref, "RSA-OAEP-256", probe);
   if (!wrapped.ok()) {
-    return Bad("Failed to validate key in Key Vault: wrapKey as the cluster's identity failed: " + wrapped.status().message(),
+    return BadParameter("Failed to validate key in Key Vault: wrapKey as the cluster's identity failed: " + wrapped.status().message(),
                "KeyVaultValidationFailed");
   }
   auto unwrapped = client.UnwrapKey(ref, "RSA-OAEP-256", wrapped->value);
   if (!unwrapped.ok()) {
-    return Bad("Failed to validate key in Key Vault: unwrapKey as the cluster's identity failed: " + unwrapped.status().message(),
+    return BadParameter("Failed to validate key in Key Vault: unwrapKey as the cluster's identity failed: " + unwrapped.status().message(),
                "KeyVaultValidationFailed");
   }
   return OkStatus();
@@ -692,9 +666,9 @@ ArmResponse OperationalInsightsProvider::PatchCluster(const ArmRequest& r, const
   if (!loaded.ok()) return ArmError(loaded.status());
   bj::object doc = std::move(**loaded);
   std::string state = Str(Props(doc), "provisioningState");
-  if (Is(state, "Deleting")) return ArmError(Bad("Operation can't be executed now: the cluster is being deleted.", "InvalidOperation"));
+  if (Is(state, "Deleting")) return ArmError(BadParameter("Operation can't be executed now: the cluster is being deleted.", "InvalidOperation"));
   if (HasPendingOperation(id) || Is(state, "Creating") || Is(state, "Updating") || Is(state, "ProvisioningAccount")) {
-    return ArmError(Bad("Operation can't be executed now: another operation on the cluster is in progress. Try again when the cluster's provisioningState is Succeeded.",
+    return ArmError(BadParameter("Operation can't be executed now: another operation on the cluster is in progress. Try again when the cluster's provisioningState is Succeeded.",
                         "InvalidOperation"));
   }
   bj::object props;
@@ -719,23 +693,23 @@ ArmResponse OperationalInsightsProvider::PatchCluster(const ArmRequest& r, const
                      (Str(kvp->as_object(), "keyVaultUri") != Str(cur_kvp, "keyVaultUri") ||
                       Str(kvp->as_object(), "keyName") != Str(cur_kvp, "keyName") ||
                       Str(kvp->as_object(), "keyVersion") != Str(cur_kvp, "keyVersion"));
-  if (kvp && !kvp->is_null() && !kvp->is_object()) return ArmError(Bad("keyVaultProperties must be an object.", "InvalidKeyVaultProperties"));
+  if (kvp && !kvp->is_null() && !kvp->is_object()) return ArmError(BadParameter("keyVaultProperties must be an object.", "InvalidKeyVaultProperties"));
   // A PATCH naming both is refused outright (the documented rule); a full PUT (az's
   // read-modify-write) necessarily carries the unchanged identity next to a new key.
   bool both_given = identity && !identity->is_null() && kvp && !kvp->is_null();
   if ((identity_changes && key_changes) || (!from_put && both_given)) {
-    return ArmError(Bad("Identity and key vault properties can't be updated in the same operation: update the identity first, then the key.",
+    return ArmError(BadParameter("Identity and key vault properties can't be updated in the same operation: update the identity first, then the key.",
                         "InvalidParameter"));
   }
   if (identity_changes) {
     std::string new_type = ToLower(Str(identity->as_object(), "type"));
     if (Is(Str(cur_identity, "type"), "None") && Hidden(doc).contains("revokedIdentity")) {
-      return ArmError(Bad("The cluster's identity was set to None, which revoked its access permanently. An administrator of "
+      return ArmError(BadParameter("The cluster's identity was set to None, which revoked its access permanently. An administrator of "
                           "this instance can restore it (cmklogs cluster restore-identity).", "IdentityRevoked"));
     }
     if (new_type == "none" && !Is(Str(cur_identity, "type"), "None")) Hidden(doc)["revokedIdentity"] = cur_identity;
     if (Is(Str(cur_identity, "type"), "UserAssigned") && new_type == "systemassigned" && !Str(cur_kvp, "keyName").empty()) {
-      return ArmError(Bad("To change the identity from UserAssigned to SystemAssigned, first remove the key (set keyVaultUri, keyName and keyVersion to \"\").",
+      return ArmError(BadParameter("To change the identity from UserAssigned to SystemAssigned, first remove the key (set keyVaultUri, keyName and keyVersion to \"\").",
                           "InvalidParameter"));
     }
     auto resolved = ResolveIdentity(r, identity, nullptr, std::string(doc["name"].as_string()));
@@ -759,7 +733,7 @@ ArmResponse OperationalInsightsProvider::PatchCluster(const ArmRequest& r, const
   if (const bj::value* sku = json::FindCI(body, "sku"); sku && sku->is_object()) {
     auto cap = json::GetInt(sku->as_object(), "capacity");
     if (!cap.ok() || (cap->has_value() && std::find(kCapacities.begin(), kCapacities.end(), **cap) == kCapacities.end())) {
-      return ArmError(Bad("The capacity is not valid: use 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 25000 or 50000 GB per day.", "InvalidCapacity"));
+      return ArmError(BadParameter("The capacity is not valid: use 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 25000 or 50000 GB per day.", "InvalidCapacity"));
     }
     if (cap->has_value()) {
       int64_t old = doc["sku"].as_object()["capacity"].as_int64();
@@ -767,7 +741,7 @@ ArmResponse OperationalInsightsProvider::PatchCluster(const ArmRequest& r, const
       if (**cap < old && in.contains("lastIncrease")) {
         auto inc = ParseRfc3339(in["lastIncrease"].as_string());
         if (inc.ok() && now - *inc < options_.sku_decrease_lock) {
-          return ArmError(Bad("The capacity can't be decreased within 30 days of an increase (last increase " + FormatRfc3339(*inc, 0) + ").",
+          return ArmError(BadParameter("The capacity can't be decreased within 30 days of an increase (last increase " + FormatRfc3339(*inc, 0) + ").",
                               "InvalidCapacity"));
         }
       }
@@ -780,13 +754,13 @@ ArmResponse OperationalInsightsProvider::PatchCluster(const ArmRequest& r, const
   }
   std::string billing = Str(props, "billingType");
   if (!billing.empty()) {
-    if (!Is(billing, "Cluster") && !Is(billing, "Workspaces")) return ArmError(Bad("billingType must be Cluster or Workspaces."));
+    if (!Is(billing, "Cluster") && !Is(billing, "Workspaces")) return ArmError(BadParameter("billingType must be Cluster or Workspaces."));
     Props(doc)["billingType"] = Is(billing, "Cluster") ? "Cluster" : "Workspaces";
   }
   if (const bj::value* tags = json::FindCI(body, "tags"); tags && tags->is_object()) doc["tags"] = *tags;
   if (auto d = json::GetBool(props, "isDoubleEncryptionEnabled"); d.ok() && d->has_value() &&
                                                                    **d != Props(doc)["isDoubleEncryptionEnabled"].as_bool()) {
-    return ArmError(Bad("isDoubleEncryptionEnabled is set when the cluster is created and can't be changed."));
+    return ArmError(BadParameter("isDoubleEncryptionEnabled is set when the cluster is created and can't be changed."));
   }
   Props(doc)["provisioningState"] = "Updating";
   Props(doc)["lastModifiedDate"] = FormatRfc3339(now);

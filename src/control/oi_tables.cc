@@ -2,6 +2,7 @@
 // workspace has (a subset of Azure Monitor's, with their real columns).
 #include "base/encoding.h"
 #include "base/json.h"
+#include "control/arm_util.h"
 #include "control/oi_provider.h"
 
 namespace cmk::control {
@@ -10,14 +11,6 @@ namespace {
 namespace bj = boost::json;
 constexpr char kArm[] = "arm";
 
-bool Is(const std::string& a, std::string_view b) { return EqualsIgnoreCase(a, b); }
-ArmResponse Json(int status, bj::value body) {
-  ArmResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-Status Bad(std::string msg) { return InvalidArgument(std::move(msg), "InvalidParameter"); }
 
 struct StandardTable {
   const char* name;
@@ -102,7 +95,7 @@ ArmResponse OperationalInsightsProvider::Tables(const ArmRequest& r, const std::
     return ArmError(NotFound("The table '" + *name + "' was not found in the workspace.", "ResourceNotFound"));
   }
   if (r.method == "DELETE") {
-    if (standard) return ArmError(Bad("Standard tables can't be deleted."));
+    if (standard) return ArmError(BadParameter("Standard tables can't be deleted."));
     if (*loaded) store_->Delete(kArm, id).IgnoreError();
     return ArmResponse{200, std::nullopt, {}};
   }
@@ -114,7 +107,7 @@ ArmResponse OperationalInsightsProvider::Tables(const ArmRequest& r, const std::
   bj::object doc = *loaded ? **loaded : (standard ? StandardJson(ws_id, *standard, ws_retention) : bj::object());
   if (!*loaded && !standard) {
     if (name->size() < 4 || !EqualsIgnoreCase(name->substr(name->size() - 3), "_CL")) {
-      return ArmError(Bad("Custom table names must end with '_CL'; '" + *name + "' does not."));
+      return ArmError(BadParameter("Custom table names must end with '_CL'; '" + *name + "' does not."));
     }
     doc = bj::object{{"id", id}, {"name", *name}, {"type", "Microsoft.OperationalInsights/workspaces/tables"},
                      {"properties", bj::object{{"retentionInDays", ws_retention}, {"totalRetentionInDays", ws_retention},
@@ -126,60 +119,60 @@ ArmResponse OperationalInsightsProvider::Tables(const ArmRequest& r, const std::
   if (const bj::value* plan = json::FindCI(props, "plan"); plan && !plan->is_null()) {
     std::string v = plan->is_string() ? std::string(plan->as_string()) : "";
     std::string canon = Is(v, "Analytics") ? "Analytics" : Is(v, "Basic") ? "Basic" : Is(v, "Auxiliary") ? "Auxiliary" : "";
-    if (canon.empty()) return ArmError(Bad("The table plan '" + v + "' is not valid: use Analytics, Basic or Auxiliary."));
+    if (canon.empty()) return ArmError(BadParameter("The table plan '" + v + "' is not valid: use Analytics, Basic or Auxiliary."));
     p["plan"] = canon;
   }
   auto ret = json::GetInt(props, "retentionInDays");
   auto total = json::GetInt(props, "totalRetentionInDays");
-  if (!ret.ok() || !total.ok()) return ArmError(Bad("retentionInDays and totalRetentionInDays must be integers."));
+  if (!ret.ok() || !total.ok()) return ArmError(BadParameter("retentionInDays and totalRetentionInDays must be integers."));
   if (ret->has_value()) {
     int64_t v = **ret;
-    if (v != -1 && (v < 4 || v > 730)) return ArmError(Bad("retentionInDays must be between 4 and 730 (or -1 for the workspace default)."));
+    if (v != -1 && (v < 4 || v > 730)) return ArmError(BadParameter("retentionInDays must be between 4 and 730 (or -1 for the workspace default)."));
     p["retentionInDays"] = v == -1 ? ws_retention : v;
     p["retentionInDaysAsDefault"] = v == -1;
   }
   if (total->has_value()) {
     int64_t v = **total;
-    if (v != -1 && (v < 4 || v > 4383)) return ArmError(Bad("totalRetentionInDays must be between 4 and 4383 (or -1)."));
+    if (v != -1 && (v < 4 || v > 4383)) return ArmError(BadParameter("totalRetentionInDays must be between 4 and 4383 (or -1)."));
     p["totalRetentionInDays"] = v == -1 ? p["retentionInDays"].as_int64() : v;
     p["totalRetentionInDaysAsDefault"] = v == -1;
   }
   if (p["totalRetentionInDays"].as_int64() < p["retentionInDays"].as_int64()) {
-    return ArmError(Bad("totalRetentionInDays can't be less than retentionInDays."));
+    return ArmError(BadParameter("totalRetentionInDays can't be less than retentionInDays."));
   }
   p["archiveRetentionInDays"] = p["totalRetentionInDays"].as_int64() - p["retentionInDays"].as_int64();
   if (const bj::value* schema = json::FindCI(props, "schema"); schema && schema->is_object()) {
-    if (standard) return ArmError(Bad("The schema of a standard table can't be changed."));
+    if (standard) return ArmError(BadParameter("The schema of a standard table can't be changed."));
     const bj::value* cols = json::FindCI(schema->as_object(), "columns");
-    if (cols == nullptr || !cols->is_array() || cols->as_array().empty()) return ArmError(Bad("schema.columns (a non-empty array) is required."));
+    if (cols == nullptr || !cols->is_array() || cols->as_array().empty()) return ArmError(BadParameter("schema.columns (a non-empty array) is required."));
     bj::array out;
     bool has_time = false;
     std::vector<std::string> seen;
     for (const auto& c : cols->as_array()) {
-      if (!c.is_object()) return ArmError(Bad("Each column must be an object with name and type."));
+      if (!c.is_object()) return ArmError(BadParameter("Each column must be an object with name and type."));
       std::string cn = json::GetString(c.as_object(), "name")->value_or("");
       std::string ct = json::GetString(c.as_object(), "type")->value_or("");
       auto it = std::find_if(kColumnTypes.begin(), kColumnTypes.end(), [&](const std::string& t) { return EqualsIgnoreCase(t, ct); });
       if (cn.empty() || it == kColumnTypes.end()) {
-        return ArmError(Bad("Column '" + cn + "' has type '" + ct + "': use string, int, long, real, boolean, dateTime, guid or dynamic."));
+        return ArmError(BadParameter("Column '" + cn + "' has type '" + ct + "': use string, int, long, real, boolean, dateTime, guid or dynamic."));
       }
       for (const auto& s : seen) {
-        if (EqualsIgnoreCase(s, cn)) return ArmError(Bad("Column '" + cn + "' appears twice."));
+        if (EqualsIgnoreCase(s, cn)) return ArmError(BadParameter("Column '" + cn + "' appears twice."));
       }
       seen.push_back(cn);
       if (cn == "TimeGenerated") {
-        if (*it != "dateTime") return ArmError(Bad("TimeGenerated must be of type dateTime."));
+        if (*it != "dateTime") return ArmError(BadParameter("TimeGenerated must be of type dateTime."));
         has_time = true;
       }
       bj::object col{{"name", cn}, {"type", *it}};
       if (auto d = json::GetString(c.as_object(), "description"); d.ok() && d->has_value()) col["description"] = **d;
       out.emplace_back(std::move(col));
     }
-    if (!has_time) return ArmError(Bad("A custom table needs a TimeGenerated column of type dateTime."));
+    if (!has_time) return ArmError(BadParameter("A custom table needs a TimeGenerated column of type dateTime."));
     p["schema"] = bj::object{{"name", doc["name"]}, {"tableType", "CustomLog"}, {"source", "customer"},
                              {"tableSubType", "DataCollectionRuleBased"}, {"columns", std::move(out)}, {"standardColumns", bj::array()}};
   } else if (!standard && !p.contains("schema")) {
-    return ArmError(Bad("A new custom table needs properties.schema with its columns."));
+    return ArmError(BadParameter("A new custom table needs properties.schema with its columns."));
   }
   p["lastPlanModifiedDate"] = FormatRfc3339(env_.clock->Now());
   if (Status s = SaveDoc(id, doc); !s.ok()) return ArmError(s);

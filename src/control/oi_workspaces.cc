@@ -2,6 +2,7 @@
 // user-assigned identities.
 #include "base/encoding.h"
 #include "base/json.h"
+#include "control/arm_util.h"
 #include "control/oi_provider.h"
 
 namespace cmk::control {
@@ -11,33 +12,6 @@ namespace bj = boost::json;
 constexpr char kArm[] = "arm";
 constexpr char kDeletedWorkspace[] = "deleted-workspace";
 
-bool Is(const std::string& a, std::string_view b) { return EqualsIgnoreCase(a, b); }
-ArmResponse Json(int status, bj::value body) {
-  ArmResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-Status Bad(std::string msg, std::string code = "InvalidParameter") { return InvalidArgument(std::move(msg), std::move(code)); }
-std::string Str(const bj::object& o, std::string_view k) {
-  const bj::value* v = json::FindCI(o, k);
-  return v && v->is_string() ? std::string(v->as_string()) : "";
-}
-bj::object& Props(bj::object& doc) {
-  if (!doc.contains("properties") || !doc["properties"].is_object()) doc["properties"] = bj::object();
-  return doc["properties"].as_object();
-}
-bj::object& Hidden(bj::object& doc) {
-  if (!doc.contains("x-cmk") || !doc["x-cmk"].is_object()) doc["x-cmk"] = bj::object();
-  return doc["x-cmk"].as_object();
-}
-std::string NormalizeLocation(std::string_view loc) {
-  std::string out;
-  for (char c : loc) {
-    if (c != ' ') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  return out;
-}
 bool ValidName(const std::string& n, size_t min) {
   if (n.size() < min || n.size() > 63) return false;
   if (!std::isalnum(static_cast<unsigned char>(n.front())) || !std::isalnum(static_cast<unsigned char>(n.back()))) return false;
@@ -75,11 +49,11 @@ ArmResponse OperationalInsightsProvider::Workspaces(const ArmRequest& r, const s
   if (m == "GET") return Json(200, Public(std::move(doc)));
   if (m == "PATCH") {
     auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
-    if (!body.ok()) return ArmError(Bad("The request body is null or malformed.", "InvalidRequestContent"));
+    if (!body.ok()) return ArmError(BadParameter("The request body is null or malformed.", "InvalidRequestContent"));
     bj::object props;
     if (auto p = json::GetObject(*body, "properties"); p.ok() && *p) props = **p;
     if (auto ret = json::GetInt(props, "retentionInDays"); ret.ok() && ret->has_value()) {
-      if (**ret < 4 || **ret > 730) return ArmError(Bad("retentionInDays must be between 4 and 730."));
+      if (**ret < 4 || **ret > 730) return ArmError(BadParameter("retentionInDays must be between 4 and 730."));
       Props(doc)["retentionInDays"] = **ret;
     }
     if (const bj::value* tags = json::FindCI(*body, "tags"); tags && tags->is_object()) doc["tags"] = *tags;
@@ -136,10 +110,10 @@ ArmResponse OperationalInsightsProvider::Workspaces(const ArmRequest& r, const s
 ArmResponse OperationalInsightsProvider::PutWorkspace(const ArmRequest& r, const std::string& sub, const std::string& rg,
                                                       const std::string& name) {
   if (!ValidName(name, 4)) {
-    return ArmError(Bad("Workspace name '" + name + "' is not valid: use 4 to 63 letters, digits and hyphens, starting and ending with a letter or digit."));
+    return ArmError(BadParameter("Workspace name '" + name + "' is not valid: use 4 to 63 letters, digits and hyphens, starting and ending with a letter or digit."));
   }
   auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
-  if (!body.ok()) return ArmError(Bad("The request body is null or malformed.", "InvalidRequestContent"));
+  if (!body.ok()) return ArmError(BadParameter("The request body is null or malformed.", "InvalidRequestContent"));
   std::string id = "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.OperationalInsights/workspaces/" + name;
   auto existing = LoadDoc(id);
   if (!existing.ok()) return ArmError(existing.status());
@@ -152,11 +126,11 @@ ArmResponse OperationalInsightsProvider::PutWorkspace(const ArmRequest& r, const
   int status = 200;
   if (*existing) {
     doc = std::move(**existing);
-    if (!loc.empty() && loc != doc["location"].as_string()) return ArmError(Bad("The location of a workspace cannot be changed."));
+    if (!loc.empty() && loc != doc["location"].as_string()) return ArmError(BadParameter("The location of a workspace cannot be changed."));
   } else {
-    if (loc.empty()) return ArmError(Bad("The 'location' property is required.", "LocationRequired"));
+    if (loc.empty()) return ArmError(BadParameter("The 'location' property is required.", "LocationRequired"));
     if (FindRegion(loc) == nullptr) {
-      return ArmError(Bad("The location '" + loc + "' is not available for resource type 'Microsoft.OperationalInsights/workspaces'.",
+      return ArmError(BadParameter("The location '" + loc + "' is not available for resource type 'Microsoft.OperationalInsights/workspaces'.",
                           "LocationNotAvailableForResourceType"));
     }
     status = 201;
@@ -223,12 +197,12 @@ ArmResponse OperationalInsightsProvider::PutWorkspace(const ArmRequest& r, const
     std::string s = Str(sku->as_object(), "name");
     static const std::vector<std::string> kSkus = {"Free", "Standard", "Premium", "PerNode", "PerGB2018", "Standalone", "CapacityReservation"};
     auto it = std::find_if(kSkus.begin(), kSkus.end(), [&](const std::string& k) { return EqualsIgnoreCase(k, s); });
-    if (it == kSkus.end()) return ArmError(Bad("The workspace SKU '" + s + "' is not valid.", "InvalidSku"));
+    if (it == kSkus.end()) return ArmError(BadParameter("The workspace SKU '" + s + "' is not valid.", "InvalidSku"));
     bool linked = Props(doc).contains("features") && !Str(Props(doc)["features"].as_object(), "clusterResourceId").empty();
     if (!linked) Props(doc)["sku"] = bj::object{{"name", *it}, {"lastSkuUpdate", ts}};
   }
   if (auto ret = json::GetInt(props, "retentionInDays"); ret.ok() && ret->has_value()) {
-    if (**ret < 4 || **ret > 730) return ArmError(Bad("retentionInDays must be between 4 and 730."));
+    if (**ret < 4 || **ret > 730) return ArmError(BadParameter("retentionInDays must be between 4 and 730."));
     Props(doc)["retentionInDays"] = **ret;
   }
   for (const char* f : {"publicNetworkAccessForIngestion", "publicNetworkAccessForQuery", "forceCmkForQuery", "workspaceCapping"}) {
@@ -283,7 +257,7 @@ ArmResponse OperationalInsightsProvider::WorkspaceChild(const ArmRequest& r, con
     static const std::vector<std::string> kTypes = {"CustomLogs", "AzureWatson", "Query", "Ingestion", "Alerts"};
     auto it = std::find_if(kTypes.begin(), kTypes.end(), [&](const std::string& t) { return EqualsIgnoreCase(t, name); });
     if (it == kTypes.end()) {
-      return ArmError(Bad("'" + name + "' is not a data source type: use CustomLogs, AzureWatson, Query, Ingestion or Alerts."));
+      return ArmError(BadParameter("'" + name + "' is not a data source type: use CustomLogs, AzureWatson, Query, Ingestion or Alerts."));
     }
     name = *it;
   }
@@ -300,7 +274,7 @@ ArmResponse OperationalInsightsProvider::WorkspaceChild(const ArmRequest& r, con
   }
   if (r.method != "PUT") return ArmError(InvalidArgument("Method not allowed.", "MethodNotAllowed"));
   auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
-  if (!body.ok()) return ArmError(Bad("The request body is null or malformed.", "InvalidRequestContent"));
+  if (!body.ok()) return ArmError(BadParameter("The request body is null or malformed.", "InvalidRequestContent"));
   bj::object props;
   if (auto p = json::GetObject(*body, "properties"); p.ok() && *p) props = **p;
   std::string ws_name = ws_id.substr(ws_id.rfind('/') + 1);
@@ -308,17 +282,17 @@ ArmResponse OperationalInsightsProvider::WorkspaceChild(const ArmRequest& r, con
   if (storage) {
     const bj::value* ids = json::FindCI(props, "storageAccountIds");
     if (ids == nullptr || !ids->is_array() || ids->as_array().empty()) {
-      return ArmError(Bad("'properties.storageAccountIds' (a non-empty array of storage account ids) is required."));
+      return ArmError(BadParameter("'properties.storageAccountIds' (a non-empty array of storage account ids) is required."));
     }
     for (const auto& s : ids->as_array()) {
       if (!s.is_string() || ToLower(s.as_string()).find("/providers/microsoft.storage/storageaccounts/") == std::string::npos) {
-        return ArmError(Bad("Each storage account id must be the ARM id of a Microsoft.Storage/storageAccounts resource."));
+        return ArmError(BadParameter("Each storage account id must be the ARM id of a Microsoft.Storage/storageAccounts resource."));
       }
     }
     doc["properties"] = bj::object{{"dataSourceType", name}, {"storageAccountIds", *ids}};
   } else {
     for (const char* req : {"category", "displayName", "query"}) {
-      if (Str(props, req).empty()) return ArmError(Bad("'properties." + std::string(req) + "' is required."));
+      if (Str(props, req).empty()) return ArmError(BadParameter("'properties." + std::string(req) + "' is required."));
     }
     bj::object p{{"category", Str(props, "category")}, {"displayName", Str(props, "displayName")}, {"query", Str(props, "query")}};
     for (const char* opt : {"functionAlias", "functionParameters", "version", "tags"}) {
@@ -346,7 +320,7 @@ ArmResponse OperationalInsightsProvider::LinkedServices(const ArmRequest& r, con
     return Json(200, bj::object{{"value", std::move(value)}});
   }
   if (!Is(*name, "cluster")) {
-    return ArmError(Bad("Only the 'cluster' linked service (a dedicated cluster) is supported; got '" + *name + "'."));
+    return ArmError(BadParameter("Only the 'cluster' linked service (a dedicated cluster) is supported; got '" + *name + "'."));
   }
   std::string id = ws_id + "/linkedServices/cluster";
   auto loaded = LoadDoc(id);
@@ -373,7 +347,7 @@ ArmResponse OperationalInsightsProvider::LinkedServices(const ArmRequest& r, con
   auto over_limit = [&]() -> std::optional<ArmResponse> {
     if (static_cast<int>(recent.size()) < options_.max_link_operations) return std::nullopt;
     auto first = ParseRfc3339(recent.front().as_string());
-    return ArmError(Bad("The workspace has reached the limit of " + std::to_string(options_.max_link_operations) +
+    return ArmError(BadParameter("The workspace has reached the limit of " + std::to_string(options_.max_link_operations) +
                             " link and unlink operations in 30 days; the next one is possible after " +
                             FormatRfc3339(*first + options_.link_window, 0) + ".",
                         "LinkOperationLimitExceeded"));
@@ -394,23 +368,23 @@ ArmResponse OperationalInsightsProvider::LinkedServices(const ArmRequest& r, con
   }
   if (r.method != "PUT") return ArmError(InvalidArgument("Method not allowed.", "MethodNotAllowed"));
   auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
-  if (!body.ok()) return ArmError(Bad("The request body is null or malformed.", "InvalidRequestContent"));
+  if (!body.ok()) return ArmError(BadParameter("The request body is null or malformed.", "InvalidRequestContent"));
   bj::object props;
   if (auto p = json::GetObject(*body, "properties"); p.ok() && *p) props = **p;
   std::string cluster_ref = Str(props, "writeAccessResourceId");
-  if (cluster_ref.empty()) return ArmError(Bad("'properties.writeAccessResourceId' (the cluster's resource id) is required."));
+  if (cluster_ref.empty()) return ArmError(BadParameter("'properties.writeAccessResourceId' (the cluster's resource id) is required."));
   auto cluster = LoadDoc(cluster_ref);
   if (!cluster.ok()) return ArmError(cluster.status());
   if (!*cluster || !Is(Str(**cluster, "type"), "Microsoft.OperationalInsights/clusters")) {
-    return ArmError(Bad("The cluster '" + cluster_ref + "' was not found.", "ClusterNotFound"));
+    return ArmError(BadParameter("The cluster '" + cluster_ref + "' was not found.", "ClusterNotFound"));
   }
   std::string cluster_id((**cluster)["id"].as_string());
   if (!Is(Str(Props(**cluster), "provisioningState"), "Succeeded") || HasPendingOperation(cluster_id)) {
-    return ArmError(Bad("The cluster is still being provisioned or updated; link workspaces once its provisioningState is Succeeded.",
+    return ArmError(BadParameter("The cluster is still being provisioned or updated; link workspaces once its provisioningState is Succeeded.",
                         "ClusterNotReady"));
   }
   if (Str(**cluster, "location") != Str(**ws, "location")) {
-    return ArmError(Bad("The workspace and the cluster must be in the same region.", "InvalidRegion"));
+    return ArmError(BadParameter("The workspace and the cluster must be in the same region.", "InvalidRegion"));
   }
   std::string current = Props(**ws).contains("features") ? Str(Props(**ws)["features"].as_object(), "clusterResourceId") : "";
   if (*loaded && !current.empty()) {
@@ -418,7 +392,7 @@ ArmResponse OperationalInsightsProvider::LinkedServices(const ArmRequest& r, con
     return ArmError(Conflict("The workspace is already linked to cluster '" + current + "'. Unlink it first.", "Conflict"));
   }
   if (Props(**cluster)["associatedWorkspaces"].as_array().size() >= static_cast<size_t>(options_.max_workspaces_per_cluster)) {
-    return ArmError(Bad("The cluster already has " + std::to_string(options_.max_workspaces_per_cluster) + " linked workspaces.",
+    return ArmError(BadParameter("The cluster already has " + std::to_string(options_.max_workspaces_per_cluster) + " linked workspaces.",
                         "WorkspaceLimitExceeded"));
   }
   if (auto err = over_limit()) return *err;
@@ -478,10 +452,10 @@ ArmResponse OperationalInsightsProvider::HandleManagedIdentity(const ArmRequest&
   }
   if (r.method != "PUT" && r.method != "PATCH") return ArmError(InvalidArgument("Method not allowed.", "MethodNotAllowed"));
   if (!ValidName(name, 3) && name.find('_') == std::string::npos) {
-    return ArmError(Bad("The identity name '" + name + "' is not valid."));
+    return ArmError(BadParameter("The identity name '" + name + "' is not valid."));
   }
   auto body = json::ParseObject(r.body.empty() ? "{}" : r.body);
-  if (!body.ok()) return ArmError(Bad("The request body is malformed.", "InvalidRequestContent"));
+  if (!body.ok()) return ArmError(BadParameter("The request body is malformed.", "InvalidRequestContent"));
   if (*loaded) {
     if (const bj::value* tags = json::FindCI(*body, "tags"); tags && tags->is_object()) (**loaded)["tags"] = *tags;
     if (Status s = SaveDoc(std::string((**loaded)["id"].as_string()), **loaded); !s.ok()) return ArmError(s);
@@ -489,7 +463,7 @@ ArmResponse OperationalInsightsProvider::HandleManagedIdentity(const ArmRequest&
   }
   if (r.method == "PATCH") return ArmError(NotFound("The identity '" + name + "' was not found.", "ResourceNotFound"));
   std::string loc = NormalizeLocation(Str(*body, "location"));
-  if (loc.empty()) return ArmError(Bad("The 'location' property is required.", "LocationRequired"));
+  if (loc.empty()) return ArmError(BadParameter("The 'location' property is required.", "LocationRequired"));
   auto p = directory_->CreateManagedIdentity(r.caller.tenant_id, name);
   if (!p.ok()) return ArmError(p.status());
   bj::object doc{{"id", id},

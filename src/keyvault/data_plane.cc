@@ -25,18 +25,6 @@ Status KeyNotFound(std::string_view name, std::string_view version = {}) {
                   "KeyNotFound");
 }
 
-std::vector<std::string> Segments(std::string_view path) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    if (j > i) out.emplace_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
 bool ValidKeyName(std::string_view n) {
   static const std::regex kRe("^[0-9a-zA-Z-]{1,127}$");
   return std::regex_match(n.begin(), n.end(), kRe);
@@ -106,7 +94,7 @@ class KeyVaultService::DataPlane {
   DataPlane(KeyVaultService& s, const KvRequest& r) : s_(s), r_(r) {}
 
   KvResponse Run() {
-    auto seg = Segments(r_.path);
+    auto seg = SplitPath(r_.path);
     bool has_api = false;
     for (const auto& [k, v] : r_.query) {
       if (EqualsIgnoreCase(k, "api-version") && !v.empty()) has_api = true;
@@ -195,6 +183,31 @@ class KeyVaultService::DataPlane {
     return NotFound("The vault '" + r_.vault_name + "' does not exist.", "VaultNotFound");
   }
   int64_t Now() const { return ToUnixSeconds(s_.env_.clock->Now()); }
+  // The vault, after authorizing `permission` / `data_action` on `key` (the caller holds mu_).
+  Result<VaultState*> Authorized(std::string_view permission, std::string_view data_action, std::string_view key) {
+    VaultState* vs = Find();
+    if (!vs) return VaultMissing();
+    RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, permission, data_action, key));
+    return vs;
+  }
+  // A live (not soft-deleted) key, authorized as above.
+  Result<std::pair<VaultState*, Key*>> LiveKey(const std::string& name, std::string_view permission,
+                                               std::string_view data_action) {
+    ASSIGN_OR_RETURN(VaultState * vs, Authorized(permission, data_action, name));
+    auto it = vs->keys.find(ToLower(name));
+    if (it == vs->keys.end() || it->second.deleted_date) return KeyNotFound(name);
+    return std::make_pair(vs, &it->second);
+  }
+  // A soft-deleted key, authorized as above.
+  Result<std::pair<VaultState*, std::map<std::string, Key>::iterator>> DeletedKey(
+      const std::string& name, std::string_view permission, std::string_view data_action) {
+    ASSIGN_OR_RETURN(VaultState * vs, Authorized(permission, data_action, name));
+    auto it = vs->keys.find(ToLower(name));
+    if (it == vs->keys.end() || !it->second.deleted_date) {
+      return NotFound("Deleted Key not found: " + name, "KeyNotFound");
+    }
+    return std::make_pair(vs, it);
+  }
 
   KvResponse ListKeys();
   KvResponse ListVersions(const std::string& name);
@@ -243,14 +256,12 @@ KvResponse KeyVaultService::DataPlane::ListKeys() {
 
 KvResponse KeyVaultService::DataPlane::ListVersions(const std::string& name) {
   std::shared_lock<std::shared_mutex> l(s_.mu_);
-  VaultState* vs = Find();
-  if (!vs) return KvError(VaultMissing());
-  KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "list", "keys/read", name));
-  auto it = vs->keys.find(ToLower(name));
-  if (it == vs->keys.end() || it->second.deleted_date) return KvError(KeyNotFound(name));
+  auto found = LiveKey(name, "list", "keys/read");
+  if (!found.ok()) return KvError(found.status());
+  auto [vs, key] = *found;
   bj::array value;
-  for (const auto& ver : it->second.versions) {
-    bj::object b = s_.KeyBundle(vs->vault, it->second, it->second.by_version.at(ver));
+  for (const auto& ver : (*key).versions) {
+    bj::object b = s_.KeyBundle(vs->vault, (*key), (*key).by_version.at(ver));
     bj::object item{{"kid", b["key"].as_object()["kid"]}, {"attributes", b["attributes"]}};
     if (b.contains("tags")) item["tags"] = b["tags"];
     value.emplace_back(std::move(item));
@@ -414,12 +425,10 @@ KvResponse KeyVaultService::DataPlane::Update(const std::string& name, const std
     auto body = Body();
     if (!body.ok()) return KvError(body.status());
     std::unique_lock<std::shared_mutex> l(s_.mu_);
-    VaultState* vs = Find();
-    if (!vs) return KvError(VaultMissing());
-    KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "update", "keys/update/action", name));
-    auto it = vs->keys.find(ToLower(name));
-    if (it == vs->keys.end() || it->second.deleted_date) return KvError(KeyNotFound(name));
-    Key& k = it->second;
+    auto found = LiveKey(name, "update", "keys/update/action");
+    if (!found.ok()) return KvError(found.status());
+    auto [vs, key] = *found;
+    Key& k = (*key);
     auto v = version.empty() ? k.by_version.find(k.versions.back()) : k.by_version.find(ToLower(version));
     if (v == k.by_version.end()) return KvError(KeyNotFound(name, version));
     KeyVersion updated = v->second;
@@ -441,19 +450,17 @@ KvResponse KeyVaultService::DataPlane::Update(const std::string& name, const std
 KvResponse KeyVaultService::DataPlane::Delete(const std::string& name) {
   return Audited("deleteKey", name, "", "", [&]() -> KvResponse {
     std::unique_lock<std::shared_mutex> l(s_.mu_);
-    VaultState* vs = Find();
-    if (!vs) return KvError(VaultMissing());
-    KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "delete", "keys/delete", name));
-    auto it = vs->keys.find(ToLower(name));
-    if (it == vs->keys.end() || it->second.deleted_date) return KvError(KeyNotFound(name));
-    Key& k = it->second;
+    auto found = LiveKey(name, "delete", "keys/delete");
+    if (!found.ok()) return KvError(found.status());
+    auto [vs, key] = *found;
+    Key& k = (*key);
     if (!vs->vault.soft_delete) {
       bj::object b = s_.KeyBundle(vs->vault, k, k.current());
       KV_RETURN_IF_ERROR(s_.DeleteKeyDoc(vs->vault, k.name));
       for (const auto& [ver, kv] : k.by_version) {
         if (!kv.hsm_id.empty() && s_.hsm_) s_.hsm_->Destroy(kv.hsm_id).IgnoreError();
       }
-      vs->keys.erase(it);
+      vs->keys.erase(ToLower(name));
       return Ok(std::move(b));
     }
     int64_t now = Now();
@@ -490,26 +497,18 @@ KvResponse KeyVaultService::DataPlane::ListDeleted() {
 
 KvResponse KeyVaultService::DataPlane::GetDeleted(const std::string& name) {
   std::shared_lock<std::shared_mutex> l(s_.mu_);
-  VaultState* vs = Find();
-  if (!vs) return KvError(VaultMissing());
-  KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "get", "keys/read", name));
-  auto it = vs->keys.find(ToLower(name));
-  if (it == vs->keys.end() || !it->second.deleted_date) {
-    return KvError(NotFound("Deleted Key not found: " + name, "KeyNotFound"));
-  }
+  auto found = DeletedKey(name, "get", "keys/read");
+  if (!found.ok()) return KvError(found.status());
+  auto [vs, it] = *found;
   return Ok(s_.KeyBundle(vs->vault, it->second, it->second.current()));
 }
 
 KvResponse KeyVaultService::DataPlane::Purge(const std::string& name) {
   return Audited("purgeDeletedKey", name, "", "", [&]() -> KvResponse {
     std::unique_lock<std::shared_mutex> l(s_.mu_);
-    VaultState* vs = Find();
-    if (!vs) return KvError(VaultMissing());
-    KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "purge", "keys/purge/action", name));
-    auto it = vs->keys.find(ToLower(name));
-    if (it == vs->keys.end() || !it->second.deleted_date) {
-      return KvError(NotFound("Deleted Key not found: " + name, "KeyNotFound"));
-    }
+    auto found = DeletedKey(name, "purge", "keys/purge/action");
+    if (!found.ok()) return KvError(found.status());
+    auto [vs, it] = *found;
     if (vs->vault.purge_protection) {
       return KvError(Status(StatusCode::kPermissionDenied,
                             "Operation \"purge\" is not allowed because purge protection is enabled for this vault. "
@@ -528,13 +527,9 @@ KvResponse KeyVaultService::DataPlane::Purge(const std::string& name) {
 KvResponse KeyVaultService::DataPlane::Recover(const std::string& name) {
   return Audited("recoverDeletedKey", name, "", "", [&]() -> KvResponse {
     std::unique_lock<std::shared_mutex> l(s_.mu_);
-    VaultState* vs = Find();
-    if (!vs) return KvError(VaultMissing());
-    KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "recover", "keys/recover/action", name));
-    auto it = vs->keys.find(ToLower(name));
-    if (it == vs->keys.end() || !it->second.deleted_date) {
-      return KvError(NotFound("Deleted Key not found: " + name, "KeyNotFound"));
-    }
+    auto found = DeletedKey(name, "recover", "keys/recover/action");
+    if (!found.ok()) return KvError(found.status());
+    auto [vs, it] = *found;
     Key& k = it->second;
     auto dd = k.deleted_date, sp = k.scheduled_purge_date;
     k.deleted_date.reset();
@@ -552,15 +547,13 @@ KvResponse KeyVaultService::DataPlane::Recover(const std::string& name) {
 KvResponse KeyVaultService::DataPlane::Backup(const std::string& name) {
   return Audited("backupKey", name, "", "", [&]() -> KvResponse {
     std::shared_lock<std::shared_mutex> l(s_.mu_);
-    VaultState* vs = Find();
-    if (!vs) return KvError(VaultMissing());
-    KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "backup", "keys/backup/action", name));
-    auto it = vs->keys.find(ToLower(name));
-    if (it == vs->keys.end() || it->second.deleted_date) return KvError(KeyNotFound(name));
-    for (const auto& [ver, kv] : it->second.by_version) {
+    auto found = LiveKey(name, "backup", "keys/backup/action");
+    if (!found.ok()) return KvError(found.status());
+    auto [vs, key] = *found;
+    for (const auto& [ver, kv] : (*key).by_version) {
       if (!kv.hsm_id.empty()) return KvError(BadParameter("HSM-protected keys cannot be backed up from this instance."));
     }
-    bj::object blob{{"subscriptionId", vs->vault.subscription_id}, {"key", KeyToJson(it->second)}};
+    bj::object blob{{"subscriptionId", vs->vault.subscription_id}, {"key", KeyToJson((*key))}};
     std::string text = json::Serialize(blob);
     auto sealed = crypto::AesGcmSeal(s_.master_key_, AsBytes(text), AsBytes(kBackupAad), *s_.env_.random);
     if (!sealed.ok()) return KvError(sealed.status());
@@ -604,13 +597,11 @@ KvResponse KeyVaultService::DataPlane::Restore() {
 KvResponse KeyVaultService::DataPlane::Rotate(const std::string& name) {
   return Audited("rotateKey", name, "", "", [&]() -> KvResponse {
     std::unique_lock<std::shared_mutex> l(s_.mu_);
-    VaultState* vs = Find();
-    if (!vs) return KvError(VaultMissing());
-    KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "rotate", "keys/rotate/action", name));
-    auto it = vs->keys.find(ToLower(name));
-    if (it == vs->keys.end() || it->second.deleted_date) return KvError(KeyNotFound(name));
-    KV_RETURN_IF_ERROR(s_.RotateLocked(*vs, it->second, Now()));
-    return Ok(s_.KeyBundle(vs->vault, it->second, it->second.current()));
+    auto found = LiveKey(name, "rotate", "keys/rotate/action");
+    if (!found.ok()) return KvError(found.status());
+    auto [vs, key] = *found;
+    KV_RETURN_IF_ERROR(s_.RotateLocked(*vs, (*key), Now()));
+    return Ok(s_.KeyBundle(vs->vault, (*key), (*key).current()));
   });
 }
 
@@ -634,12 +625,10 @@ bj::object KeyVaultService::DataPlane::PolicyJson(const Vault& v, const Key& k) 
 
 KvResponse KeyVaultService::DataPlane::GetPolicy(const std::string& name) {
   std::shared_lock<std::shared_mutex> l(s_.mu_);
-  VaultState* vs = Find();
-  if (!vs) return KvError(VaultMissing());
-  KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "getrotationpolicy", "keyrotationpolicies/read", name));
-  auto it = vs->keys.find(ToLower(name));
-  if (it == vs->keys.end() || it->second.deleted_date) return KvError(KeyNotFound(name));
-  return Ok(PolicyJson(vs->vault, it->second));
+  auto found = LiveKey(name, "getrotationpolicy", "keyrotationpolicies/read");
+  if (!found.ok()) return KvError(found.status());
+  auto [vs, key] = *found;
+  return Ok(PolicyJson(vs->vault, (*key)));
 }
 
 KvResponse KeyVaultService::DataPlane::PutPolicy(const std::string& name) {
@@ -683,17 +672,15 @@ KvResponse KeyVaultService::DataPlane::PutPolicy(const std::string& name) {
       }
     }
     std::unique_lock<std::shared_mutex> l(s_.mu_);
-    VaultState* vs = Find();
-    if (!vs) return KvError(VaultMissing());
-    KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "setrotationpolicy", "keyrotationpolicies/write", name));
-    auto it = vs->keys.find(ToLower(name));
-    if (it == vs->keys.end() || it->second.deleted_date) return KvError(KeyNotFound(name));
+    auto found = LiveKey(name, "setrotationpolicy", "keyrotationpolicies/write");
+    if (!found.ok()) return KvError(found.status());
+    auto [vs, key] = *found;
     int64_t now = Now();
-    policy.created = it->second.rotation_policy ? it->second.rotation_policy->created : now;
+    policy.created = (*key).rotation_policy ? (*key).rotation_policy->created : now;
     policy.updated = now;
-    it->second.rotation_policy = std::move(policy);
-    KV_RETURN_IF_ERROR(s_.SaveKey(vs->vault, it->second));
-    return Ok(PolicyJson(vs->vault, it->second));
+    (*key).rotation_policy = std::move(policy);
+    KV_RETURN_IF_ERROR(s_.SaveKey(vs->vault, (*key)));
+    return Ok(PolicyJson(vs->vault, (*key)));
   });
 }
 

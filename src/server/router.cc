@@ -24,18 +24,6 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-std::vector<std::string> Segments(std::string_view path) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    if (j > i) out.emplace_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
 void ArmJsonError(HttpResponse& res, int status, std::string_view code, std::string_view message) {
   bj::object o{{"error", bj::object{{"code", code}, {"message", message}}}};
   res.SetJson(status, bj::serialize(o));
@@ -120,7 +108,7 @@ Route RouteRequest(std::string_view host_header, std::string_view path, std::str
     }
   }
   // Bare IPs, `localhost`, the domain itself and other names route by path.
-  auto seg = Segments(path);
+  auto seg = SplitPath(path);
   if (seg.empty()) return {FrontEnd::kUnknown, ""};
   const std::string& s0 = seg[0];
   if (EqualsIgnoreCase(s0, "adfs")) return {FrontEnd::kLogin, ""};
@@ -286,7 +274,7 @@ void Router::HandleVault(HttpRequest& req, HttpResponse& res, const Route& route
 }
 
 void Router::HandleLogin(HttpRequest& req, HttpResponse& res) {
-  auto seg = Segments(req.path);
+  auto seg = SplitPath(req.path);
   TimePoint now = d_.env.clock->Now();
   std::string login = ExternalUrl("login");
   if (seg.empty()) return ArmJsonError(res, 404, "NotFound", "Unknown token service path.");
