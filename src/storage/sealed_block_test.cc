@@ -1,0 +1,90 @@
+#include "storage/sealed_block.h"
+
+#include <gtest/gtest.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+
+#include "base/encoding.h"
+#include "base/testing.h"
+
+namespace cmk::storage {
+namespace {
+
+using testing::IsOk;
+using testing::StatusIs;
+
+class SealedBlockTest : public ::testing::Test {
+ protected:
+  env::SeededRandom random_{9};
+  SecretBytes aek_ = random_.NewSecret(32);
+  ExtentId extent_{};
+};
+
+TEST_F(SealedBlockTest, DekIsHkdfSha256OfTheAekWithExtentAndBlockAsSalt) {
+  // Computed independently through the EVP_PKEY HKDF interface.
+  auto dek = DeriveDek(aek_, extent_, 7);
+  ASSERT_THAT(dek, IsOk());
+  uint8_t salt[20] = {0};
+  salt[19] = 7;
+  EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr);
+  ASSERT_EQ(EVP_PKEY_derive_init(pctx), 1);
+  EVP_PKEY_CTX_set_hkdf_md(pctx, EVP_sha256());
+  EVP_PKEY_CTX_set1_hkdf_salt(pctx, salt, 20);
+  EVP_PKEY_CTX_set1_hkdf_key(pctx, aek_.data(), 32);
+  EVP_PKEY_CTX_add1_hkdf_info(pctx, reinterpret_cast<const unsigned char*>("cmklogs/dek/v1"), 14);
+  uint8_t want[32];
+  size_t len = 32;
+  ASSERT_EQ(EVP_PKEY_derive(pctx, want, &len), 1);
+  EVP_PKEY_CTX_free(pctx);
+  EXPECT_EQ(HexEncode(dek->span()), HexEncode(std::span<const uint8_t>(want, 32)));
+  EXPECT_NE(HexEncode(DeriveDek(aek_, extent_, 8)->span()), HexEncode(dek->span()));
+}
+
+TEST_F(SealedBlockTest, SealOpenRoundTripAndHeaderNamesGeneration) {
+  std::string data = "TimeGenerated,Computer\nrow with a marker";
+  BlockAddress where{extent_, 3, "Computer"};
+  auto sealed = SealBlock(aek_, 42, where, AsBytes(data), random_);
+  ASSERT_THAT(sealed, IsOk());
+  EXPECT_EQ(sealed->size(), data.size() + kSealOverhead);
+  EXPECT_EQ(std::string(sealed->begin(), sealed->begin() + 4), "CMKB");
+  EXPECT_EQ(*BlockKeyGeneration(*sealed), 42u);
+  EXPECT_EQ(std::search(sealed->begin(), sealed->end(), data.end() - 6, data.end()), sealed->end());
+  auto opened = OpenBlock(aek_, where, *sealed);
+  ASSERT_THAT(opened, IsOk());
+  EXPECT_EQ(opened->AsStringView(), data);
+}
+
+TEST_F(SealedBlockTest, BlocksCannotBeMovedOrOpenedWithAnotherKey) {
+  BlockAddress where{extent_, 3, "Computer"};
+  auto sealed = *SealBlock(aek_, 1, where, AsBytes("payload"), random_);
+  EXPECT_THAT(OpenBlock(aek_, BlockAddress{extent_, 4, "Computer"}, sealed), StatusIs(StatusCode::kDataLoss));
+  EXPECT_THAT(OpenBlock(aek_, BlockAddress{extent_, 3, "Level"}, sealed), StatusIs(StatusCode::kDataLoss));
+  ExtentId other{};
+  other[0] = 1;
+  EXPECT_THAT(OpenBlock(aek_, BlockAddress{other, 3, "Computer"}, sealed), StatusIs(StatusCode::kDataLoss));
+  EXPECT_THAT(OpenBlock(random_.NewSecret(32), where, sealed), StatusIs(StatusCode::kDataLoss));
+  auto tampered = sealed;
+  tampered[8] ^= 1;  // the header (generation) is authenticated too
+  EXPECT_THAT(OpenBlock(aek_, where, tampered), StatusIs(StatusCode::kDataLoss));
+  EXPECT_THAT(OpenBlock(aek_, where, std::span<const uint8_t>(sealed.data(), 10)), StatusIs(StatusCode::kDataLoss));
+}
+
+TEST_F(SealedBlockTest, DoubleEncryptionWrapsTheObjectWithChaCha20Poly1305) {
+  SecretBytes infra = random_.NewSecret(32);
+  BlockAddress where{extent_, 0, "Message"};
+  auto inner = *SealBlock(aek_, 1, where, AsBytes("secret"), random_);
+  auto outer = SealObject(infra, 5, "acct1/extents/e1", inner, random_);
+  ASSERT_THAT(outer, IsOk());
+  EXPECT_EQ(std::string(outer->begin(), outer->begin() + 4), "CMKI");
+  EXPECT_EQ((*outer)[5], 2);  // ChaCha20-Poly1305
+  EXPECT_THAT(OpenObject(infra, "acct1/extents/e2", *outer), StatusIs(StatusCode::kDataLoss));
+  auto back = OpenObject(infra, "acct1/extents/e1", *outer);
+  ASSERT_THAT(back, IsOk());
+  EXPECT_EQ(*back, inner);
+  EXPECT_EQ(OpenBlock(aek_, where, *back)->AsStringView(), "secret");
+}
+
+}  // namespace
+}  // namespace cmk::storage
