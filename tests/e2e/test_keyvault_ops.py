@@ -53,3 +53,31 @@ def test_soft_deleted_vault_recovers_with_its_keys(server):
     # Recovering a vault that is not deleted is refused.
     r = http(server, "PUT", "management", vault_arm_path(server, "nosuchvault"), token=tok, body=body)
     assert r.status_code == 404, r.text
+
+
+def test_sign_remotely_verify_locally_and_remotely(server):
+    import hashlib
+    from azure.keyvault.keys.crypto import SignatureAlgorithm
+    create_vault(server, "signvault")
+    kc = key_client(server, vault_url(server, "signvault"))
+    key = kc.create_rsa_key("signer", size=2048)
+    cc = crypto_client(server, key)
+    digest = hashlib.sha256(b"the message").digest()
+    for alg, name in ((SignatureAlgorithm.rs256, "RS256"), (SignatureAlgorithm.ps256, "PS256")):
+        signed = cc.sign(alg, digest)
+        assert len(signed.signature) == 256
+        assert cc.verify(alg, digest, signed.signature).is_valid  # local verification (SDK)
+        tok = admin_token(server, scope=f"https://vault.{server.domain}:{server.port}/.default")
+        import base64
+        b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        r = http(server, "POST", vault_url(server, "signvault"), f"/keys/signer/{key.properties.version}/verify?api-version=7.4",
+                 token=tok, body={"alg": name, "digest": b64(digest), "value": b64(signed.signature)})
+        assert r.status_code == 200 and r.json()["value"] is True, r.text
+        bad = hashlib.sha256(b"another message").digest()
+        r = http(server, "POST", vault_url(server, "signvault"), f"/keys/signer/{key.properties.version}/verify?api-version=7.4",
+                 token=tok, body={"alg": name, "digest": b64(bad), "value": b64(signed.signature)})
+        assert r.status_code == 200 and r.json()["value"] is False, r.text
+    # A digest of the wrong length is refused.
+    r = http(server, "POST", vault_url(server, "signvault"), f"/keys/signer/{key.properties.version}/sign?api-version=7.4",
+             token=tok, body={"alg": "RS256", "value": "AAAA"})
+    assert r.status_code == 400, r.text
