@@ -1,0 +1,37 @@
+"""The official Azure SDK for JavaScript (node) against the server: arm-operationalinsights 11.x
+and 9.x, and keyvault-keys, configured only from client-config.json."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+JS_DIR = os.path.join(os.path.dirname(__file__), "js")
+
+
+@pytest.fixture(scope="module")
+def node_modules():
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node/npm are not installed")
+    if not os.path.isdir(os.path.join(JS_DIR, "node_modules", "@azure", "arm-operationalinsights")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, check=True, timeout=600,
+                       stdout=subprocess.DEVNULL)
+    return JS_DIR
+
+
+def run_node(server, script, *args):
+    env = dict(os.environ, NODE_EXTRA_CA_CERTS=server.caCertPath)
+    cfg = os.path.join(server.data_dir, "client-config.json")
+    out = subprocess.run(["node", os.path.join(JS_DIR, script), cfg, *args], cwd=JS_DIR, env=env,
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, f"{script} {args} failed:\n{out.stdout}\n{out.stderr}"
+    return out.stdout
+
+
+@pytest.mark.parametrize("major", ["11", "9"])
+def test_arm_operationalinsights_js(server, node_modules, major):
+    assert f"arm v{major} ok" in run_node(server, "arm.mjs", major, f"js{major}")
+
+
+def test_keyvault_keys_js(server, node_modules):
+    assert "keyvault ok" in run_node(server, "keyvault.mjs")
