@@ -7,7 +7,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 
 #include "base/encoding.h"
 
@@ -53,6 +55,49 @@ bool TimerQueue::Earliest(TimePoint* when) const {
   return true;
 }
 
+namespace {
+// Re-arms itself after each run; cancelling the first id stops the chain.
+struct PeriodicState {
+  Clock* clock;
+  Duration period;
+  Clock::Callback cb;
+  std::mutex mu;
+  Clock::TimerId current = 0;
+  bool cancelled = false;
+};
+std::mutex g_periodic_mu;
+std::map<Clock::TimerId, std::shared_ptr<PeriodicState>> g_periodic;  // first id -> state
+
+void Arm(const std::shared_ptr<PeriodicState>& st) {
+  std::weak_ptr<PeriodicState> weak = st;
+  Clock::TimerId id = st->clock->RunAfter(st->period, [weak] {
+    auto s = weak.lock();
+    if (!s) return;
+    {
+      std::lock_guard<std::mutex> l(s->mu);
+      if (s->cancelled) return;
+    }
+    s->cb();
+    std::lock_guard<std::mutex> l(s->mu);
+    if (!s->cancelled) Arm(s);
+  });
+  st->current = id;
+}
+}  // namespace
+
+Clock::TimerId Clock::RunEvery(Duration period, Callback cb) {
+  auto st = std::make_shared<PeriodicState>();
+  st->clock = this;
+  st->period = period;
+  st->cb = std::move(cb);
+  std::lock_guard<std::mutex> l(st->mu);
+  Arm(st);
+  Clock::TimerId first = st->current;
+  std::lock_guard<std::mutex> g(g_periodic_mu);
+  g_periodic[first] = st;
+  return first;
+}
+
 RealClock::RealClock() : thread_([this] { Loop(); }) {}
 
 RealClock::~RealClock() {
@@ -74,7 +119,23 @@ Clock::TimerId RealClock::RunAt(TimePoint when, Callback cb) {
   return id;
 }
 
-bool RealClock::Cancel(TimerId id) { return timers_.Cancel(id); }
+bool RealClock::Cancel(TimerId id) {
+  std::shared_ptr<PeriodicState> st;
+  {
+    std::lock_guard<std::mutex> g(g_periodic_mu);
+    if (auto it = g_periodic.find(id); it != g_periodic.end()) {
+      st = it->second;
+      g_periodic.erase(it);
+    }
+  }
+  if (st) {
+    std::lock_guard<std::mutex> l(st->mu);
+    st->cancelled = true;
+    timers_.Cancel(st->current);
+    return true;
+  }
+  return timers_.Cancel(id);
+}
 
 void RealClock::Loop() {
   std::unique_lock<std::mutex> l(mu_);
@@ -108,7 +169,20 @@ Clock::TimerId SimulatedClock::RunAt(TimePoint when, Callback cb) {
   return timers_.Add(when, std::move(cb));
 }
 
-bool SimulatedClock::Cancel(TimerId id) { return timers_.Cancel(id); }
+Clock::TimerId SimulatedClock::RunEvery(Duration period, Callback cb) {
+  std::lock_guard<std::mutex> l(mu_);
+  TimerId id = next_periodic_id_++;
+  periodic_[id] = Periodic{period, now_ + period, std::make_shared<Callback>(std::move(cb))};
+  return id;
+}
+
+bool SimulatedClock::Cancel(TimerId id) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (periodic_.erase(id) > 0) return true;
+  }
+  return timers_.Cancel(id);
+}
 
 void SimulatedClock::Advance(Duration d) {
   std::lock_guard<std::mutex> serial(advance_mu_);
@@ -127,6 +201,27 @@ void SimulatedClock::Advance(Duration d) {
       if (when > now_) now_ = when;
     }
     cb();
+  }
+  // Periodic timers: one run each at its last due time inside the jump, in due order.
+  std::vector<std::pair<TimePoint, std::pair<TimerId, std::shared_ptr<Callback>>>> due;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [id, p] : periodic_) {
+      if (p.next > target) continue;
+      int64_t skipped = (target - p.next) / p.period;
+      TimePoint last = p.next + p.period * skipped;
+      p.next = last + p.period;
+      due.push_back({last, {id, p.cb}});
+    }
+  }
+  std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [when, entry] : due) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!periodic_.count(entry.first)) continue;  // cancelled by an earlier callback
+      if (when > now_) now_ = when;
+    }
+    (*entry.second)();
   }
   std::lock_guard<std::mutex> l(mu_);
   now_ = target;

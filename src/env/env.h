@@ -29,6 +29,10 @@ class Clock {
   // Advance() (simulated clock). Callbacks must not block for long.
   virtual TimerId RunAt(TimePoint when, Callback cb) = 0;
   TimerId RunAfter(Duration d, Callback cb) { return RunAt(Now() + d, std::move(cb)); }
+  // Runs `cb` every `period` until cancelled. On a simulated clock, the runs that fall inside one
+  // Advance() coalesce into one (at the last due time): periodic checks care about "time has
+  // passed", and advancing by 30 days must not cost 30 days of ticks.
+  virtual TimerId RunEvery(Duration period, Callback cb);
   // Returns false when the timer already ran or never existed.
   virtual bool Cancel(TimerId id) = 0;
   virtual bool is_simulated() const { return false; }
@@ -74,11 +78,20 @@ class SimulatedClock final : public Clock {
   TimerId RunAt(TimePoint when, Callback cb) override;
   bool Cancel(TimerId id) override;
   bool is_simulated() const override { return true; }
+  TimerId RunEvery(Duration period, Callback cb) override;
   // Moves time forward by `d`, running every timer that falls due, in order, with Now() equal
   // to each timer's due time while it runs (timers scheduled by callbacks run too if due).
+  // Periodic timers run once per Advance at most (see RunEvery).
   void Advance(Duration d);
 
  private:
+  struct Periodic {
+    Duration period;
+    TimePoint next;
+    std::shared_ptr<Callback> cb;
+  };
+  std::map<TimerId, Periodic> periodic_;  // guarded by mu_
+  uint64_t next_periodic_id_ = uint64_t{1} << 62;
   mutable std::mutex mu_;
   TimePoint now_;
   std::mutex advance_mu_;  // serializes Advance calls

@@ -43,6 +43,42 @@ TEST(SimulatedClockTest, PeriodicTimerRescheduledFromCallbackRunsEveryPeriod) {
   EXPECT_EQ(runs, 14 * 48);
 }
 
+TEST(SimulatedClockTest, PeriodicTimerCoalescesAcrossOneAdvance) {
+  SimulatedClock clock(FromUnixSeconds(0));
+  std::vector<TimePoint> runs;
+  auto id = clock.RunEvery(std::chrono::seconds(30), [&] { runs.push_back(clock.Now()); });
+  clock.Advance(std::chrono::seconds(29));
+  EXPECT_TRUE(runs.empty());
+  clock.Advance(std::chrono::seconds(1));
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0], FromUnixSeconds(30));
+  clock.Advance(hours(24 * 30));  // one run, at the last due time inside the jump
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[1], FromUnixSeconds(30 + 24 * 30 * 3600));
+  clock.Advance(std::chrono::seconds(30));
+  EXPECT_EQ(runs.size(), 3u);
+  EXPECT_TRUE(clock.Cancel(id));
+  clock.Advance(hours(1));
+  EXPECT_EQ(runs.size(), 3u);
+}
+
+TEST(RealClockTest, PeriodicTimerRunsUntilCancelled) {
+  RealClock clock;
+  std::mutex mu;
+  std::condition_variable cv;
+  int runs = 0;
+  auto id = clock.RunEvery(std::chrono::milliseconds(1), [&] {
+    std::lock_guard<std::mutex> l(mu);
+    ++runs;
+    cv.notify_all();
+  });
+  {
+    std::unique_lock<std::mutex> l(mu);
+    EXPECT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] { return runs >= 3; }));
+  }
+  EXPECT_TRUE(clock.Cancel(id));
+}
+
 TEST(SimulatedClockTest, CancelledTimerDoesNotFire) {
   SimulatedClock clock(FromUnixSeconds(0));
   bool fired = false;
