@@ -19,6 +19,25 @@ constexpr char kInstanceKind[] = "instance";
 constexpr char kAdminSecretAad[] = "cmklogs/admin-secret/v1";
 constexpr char kCaKeyAad[] = "cmklogs/ca-key/v1";
 
+// The vault client of a cluster without a managed identity: every call is refused as the vault
+// would refuse a caller it doesn't know, so the key managers see a revocation.
+class NoIdentityClient final : public keyvault::KeyVaultClient {
+ public:
+  Result<keyvault::KeyInfo> GetKey(const keyvault::KeyRef&) override { return Denied(); }
+  Result<keyvault::WrappedKey> WrapKey(const keyvault::KeyRef&, std::string_view, std::span<const uint8_t>) override {
+    return Denied();
+  }
+  Result<SecretBytes> UnwrapKey(const keyvault::KeyRef&, std::string_view, std::span<const uint8_t>) override {
+    return Denied();
+  }
+
+ private:
+  static Status Denied() {
+    return Status(StatusCode::kPermissionDenied, "The cluster has no managed identity (identity type None).",
+                  "Forbidden", "AccessDenied");
+  }
+};
+
 }  // namespace
 
 Instance::~Instance() {
@@ -26,6 +45,8 @@ Instance::~Instance() {
     http_->Shutdown();
     http_->Wait();
   }
+  arm_.reset();              // the control plane uses the storage accounts...
+  cluster_storage_.reset();  // ...whose key managers use the vault service
 }
 
 void Instance::Wait() { http_->Wait(); }
@@ -124,11 +145,26 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   in->arm_ = std::make_unique<control::ArmService>(in->env_, in->store_.get(), in->directory_.get(),
                                                    in->rbac_.get(), in->info_, hooks, in->keyvault_.get(),
                                                    in->audit_.get());
+  storage::KeyManagerOptions km_opts;
+  km_opts.check_interval = std::chrono::seconds(options.key_check_interval_seconds);
+  keyvault::KeyVaultService* kv = in->keyvault_.get();
+  identity::Directory* dir_ptr = in->directory_.get();
+  ASSIGN_OR_RETURN(in->cluster_storage_,
+                   storage::ClusterStorage::Open(
+                       in->env_, in->store_.get(),
+                       [kv, dir_ptr](const std::string& principal_id) -> std::unique_ptr<keyvault::KeyVaultClient> {
+                         auto p = principal_id.empty() ? Result<std::optional<identity::Principal>>(std::nullopt)
+                                                       : dir_ptr->FindByObjectId(principal_id);
+                         if (!p.ok() || !p->has_value()) return std::make_unique<NoIdentityClient>();
+                         return std::make_unique<keyvault::InProcessKeyVaultClient>(kv, **p);
+                       },
+                       km_opts));
   control::OperationalInsightsOptions oi_opts;
   double prov = options.provisioning_seconds >= 0 ? options.provisioning_seconds : (options.simulated_clock ? 0.0 : 2.0);
   oi_opts.provisioning = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(prov));
   auto oi = std::make_unique<control::OperationalInsightsProvider>(in->env_, in->store_.get(), in->directory_.get(),
                                                                    in->rbac_.get(), in->keyvault_.get(), oi_opts);
+  oi->set_cluster_storage(in->cluster_storage_.get());
   RETURN_IF_ERROR(oi->Load());
   in->arm_->SetOperationalInsights(std::move(oi));
   server::RouterDeps deps;

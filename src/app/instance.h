@@ -13,6 +13,7 @@
 #include "keyvault/audit_log.h"
 #include "keyvault/key_vault_service.h"
 #include "keyvault/pkcs11_hsm.h"
+#include "storage/cluster_storage.h"
 #include "meta/metadata_store.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -35,6 +36,8 @@ struct ServeOptions {
   // Duration of ARM provisioning operations on the server's clock; < 0: 2 s on the real
   // clock, 0 on a simulated one.
   double provisioning_seconds = -1;
+  // How often each storage account's AEK is unwrapped through the customer's vault (6-60 s).
+  int key_check_interval_seconds = 30;
 };
 
 class Instance {
@@ -76,6 +79,7 @@ class Instance {
   std::unique_ptr<keyvault::Pkcs11Hsm> hsm_;
   std::unique_ptr<keyvault::AuditLog> audit_;
   std::unique_ptr<keyvault::KeyVaultService> keyvault_;
+  std::unique_ptr<storage::ClusterStorage> cluster_storage_;
   std::unique_ptr<control::ArmService> arm_;
   std::unique_ptr<server::Metrics> metrics_;
   std::unique_ptr<server::Router> router_;

@@ -87,6 +87,9 @@ int main(int argc, char** argv) {
   serve->add_option("--provisioning-seconds", serve_opts.provisioning_seconds,
                     "How long ARM operations (cluster create, link, ...) take on the server's clock "
                     "(default 2 on the real clock, 0 on a simulated one)")->check(CLI::Range(0.0, 86400.0));
+  serve->add_option("--key-check-interval", serve_opts.key_check_interval_seconds,
+                    "Seconds between AEK unwraps through the customer's vault (6-60)")
+      ->default_val(30)->check(CLI::Range(6, 60));
   serve->add_option("--threads", serve_opts.threads, "Network threads")->default_val(2)->check(CLI::Range(1, 64));
 
   auto* principal = app.add_subcommand("principal", "Service principals")->require_subcommand(1);

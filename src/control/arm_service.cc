@@ -575,6 +575,10 @@ ArmResponse ArmService::Admin(const ArmRequest& r, const std::vector<std::string
                    {"clientSecret", std::string(creds->client_secret.AsStringView())}};
     return Json(201, std::move(out));
   }
+  if (seg.size() == 3 && Is(seg[2], "storage")) {
+    if (r.method != "GET" || !oi_) return ArmError(MethodNotAllowed(r));
+    return Json(200, bj::object{{"value", oi_->StorageStatus()}});
+  }
   if (seg.size() == 3 && Is(seg[2], "restore-cluster-identity")) {
     if (r.method != "POST" || !oi_) return ArmError(MethodNotAllowed(r));
     auto body = json::ParseObject(r.body.empty() ? "{}" : r.body);

@@ -199,6 +199,13 @@ Status OperationalInsightsProvider::Complete(Operation& op) {
   if (op.kind == "createCluster" || op.kind == "updateCluster" || op.kind == "createWorkspace") {
     ASSIGN_OR_RETURN(auto doc, LoadDoc(op.resource_id));
     if (!doc) return NotFound("The resource was deleted while the operation ran.", "ResourceNotFound");
+    if (op.kind != "createWorkspace") {
+      if (Status s = ConfigureStorage(*doc); !s.ok()) {
+        Props(*doc)["provisioningState"] = "Failed";
+        RETURN_IF_ERROR(SaveDoc(op.resource_id, *doc));
+        return s;
+      }
+    }
     Props(*doc)["provisioningState"] = "Succeeded";
     Props(*doc)[op.kind == "createWorkspace" ? "modifiedDate" : "lastModifiedDate"] = ts;
     return SaveDoc(op.resource_id, *doc);
@@ -221,6 +228,7 @@ Status OperationalInsightsProvider::Complete(Operation& op) {
     bj::object tomb{{"name", (*doc)["name"]}, {"location", (*doc)["location"]}, {"subscriptionId", sub},
                     {"resourceId", op.resource_id}, {"deletedAt", ts}};
     RETURN_IF_ERROR(store_->Put(kDeletedCluster, op.resource_id, json::Serialize(tomb)));
+    if (storage_) RETURN_IF_ERROR(storage_->RemoveCluster(op.resource_id));
     return store_->Delete(kArm, op.resource_id).status();
   }
   if (op.kind == "link" || op.kind == "unlink") {
@@ -399,6 +407,40 @@ ArmResponse OperationalInsightsProvider::OperationResult(const ArmRequest& r, co
   if (!doc.ok()) return ArmError(doc.status());
   if (!*doc) return ArmResponse{204, std::nullopt, {}};
   return Json(200, Public(std::move(**doc)));
+}
+
+// The cluster's storage accounts follow its key (new accounts under a first key, re-wrap under a
+// new version) and its identity (None: the next key check finds access revoked).
+Status OperationalInsightsProvider::ConfigureStorage(const bj::object& cluster) {
+  if (storage_ == nullptr) return OkStatus();
+  const bj::object& identity = cluster.at("identity").as_object();
+  std::string principal;
+  if (Is(Str(identity, "type"), "SystemAssigned")) {
+    principal = Str(identity, "principalId");
+  } else if (Is(Str(identity, "type"), "UserAssigned") && identity.contains("userAssignedIdentities")) {
+    const auto& uais = identity.at("userAssignedIdentities").as_object();
+    if (!uais.empty()) principal = Str(uais.begin()->value().as_object(), "principalId");
+  }
+  std::optional<keyvault::KeyRef> key;
+  const bj::object& props = cluster.at("properties").as_object();
+  if (auto* kvp = props.if_contains("keyVaultProperties"); kvp && kvp->is_object()) {
+    std::string uri = Str(kvp->as_object(), "keyVaultUri");
+    while (!uri.empty() && uri.back() == '/') uri.pop_back();
+    key = keyvault::KeyRef{uri, Str(kvp->as_object(), "keyName"), Str(kvp->as_object(), "keyVersion")};
+  }
+  return storage_->ConfigureCluster(std::string(cluster.at("id").as_string()), principal, key);
+}
+
+bj::array OperationalInsightsProvider::StorageStatus() const {
+  bj::array out;
+  if (storage_ == nullptr) return out;
+  for (const auto& a : storage_->List()) {
+    bj::object o{{"clusterId", a.cluster_id}, {"account", a.account}, {"keyState", storage::KeyStateName(a.state)},
+                 {"kid", a.kid}};
+    if (a.last_success) o["lastSuccessfulUnwrap"] = FormatRfc3339(*a.last_success);
+    out.emplace_back(std::move(o));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

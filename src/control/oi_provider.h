@@ -22,6 +22,7 @@
 #include "identity/rbac.h"
 #include "keyvault/key_vault_service.h"
 #include "meta/metadata_store.h"
+#include "storage/cluster_storage.h"
 
 namespace cmk::control {
 
@@ -58,6 +59,10 @@ class OperationalInsightsProvider {
   // /subscriptions/{s}[/resourceGroups/{rg}]/providers/Microsoft.ManagedIdentity/{rest...}
   ArmResponse HandleManagedIdentity(const ArmRequest& r, const std::string& sub, const std::string* rg,
                                     const std::vector<std::string>& rest);
+  // Storage accounts of clusters with a key follow their cluster's key and identity.
+  void set_cluster_storage(storage::ClusterStorage* storage) { storage_ = storage; }
+  // Admin: every storage account with its key state.
+  boost::json::array StorageStatus() const;
   // Admin: gives a cluster back the identity it had before it was set to None.
   Result<boost::json::object> RestoreIdentity(const std::string& cluster_id);
   // Runs every operation whose due time has come (also run by a timer).
@@ -107,12 +112,14 @@ class OperationalInsightsProvider {
   const Region* FindRegion(std::string_view name) const;
   // Arms the clock timer for the earliest pending operation. REQUIRES: mu_ held.
   void ScheduleTimerLocked();
+  Status ConfigureStorage(const boost::json::object& cluster);
 
   env::Env env_;
   meta::MetadataStore* store_;
   identity::Directory* directory_;
   identity::Rbac* rbac_;
   keyvault::KeyVaultService* keyvault_;
+  storage::ClusterStorage* storage_ = nullptr;
   OperationalInsightsOptions options_;
   mutable std::mutex mu_;
   std::map<std::string, Operation> ops_;  // by id

@@ -159,6 +159,11 @@ Status KeyManager::UpdateKey(keyvault::KeyRef key) {
   return OkStatus();
 }
 
+void KeyManager::SetVault(keyvault::KeyVaultClient* vault) {
+  std::lock_guard<std::mutex> l(mu_);
+  vault_ = vault;
+}
+
 KeyState KeyManager::state() const {
   std::lock_guard<std::mutex> l(mu_);
   return state_;

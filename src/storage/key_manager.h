@@ -70,6 +70,9 @@ class KeyManager {
   void Check();
   // The cluster's key changed (explicit version, or another key): re-wrap under it.
   Status UpdateKey(keyvault::KeyRef key);
+  // The identity the vault is reached as changed (or was removed): later checks use `vault`.
+  void SetVault(keyvault::KeyVaultClient* vault);
+  const keyvault::KeyRef& key() const { return key_; }
 
   KeyState state() const;
   // The AEK for sealing and opening data: Healthy or Degraded only. Otherwise Unavailable

@@ -1,0 +1,136 @@
+#include "storage/cluster_storage.h"
+
+#include <boost/json.hpp>
+
+#include "base/encoding.h"
+#include "base/json.h"
+
+namespace cmk::storage {
+namespace {
+
+namespace bj = boost::json;
+constexpr char kKind[] = "storage-account";
+
+std::string Str(const bj::object& o, const char* k) {
+  auto it = o.find(k);
+  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+}
+
+}  // namespace
+
+ClusterStorage::~ClusterStorage() {
+  std::lock_guard<std::mutex> l(mu_);
+  clusters_.clear();  // managers (and their timers) go before the clients they use
+}
+
+Result<std::unique_ptr<ClusterStorage>> ClusterStorage::Open(env::Env env, meta::MetadataStore* store,
+                                                             ClientFactory clients, KeyManagerOptions options,
+                                                             int accounts_per_cluster) {
+  RETURN_IF_ERROR(options.Validate());
+  std::unique_ptr<ClusterStorage> cs(new ClusterStorage(env, store, std::move(clients), std::move(options), accounts_per_cluster));
+  RETURN_IF_ERROR(cs->Load());
+  return cs;
+}
+
+Result<std::unique_ptr<KeyManager>> ClusterStorage::MakeManager(Cluster& c, const std::string& account_id,
+                                                                const keyvault::KeyRef& key,
+                                                                std::optional<WrappedAek> existing) {
+  std::string principal = c.principal_id;
+  meta::MetadataStore* store = store_;
+  auto persist = [store, account_id, key, principal](const WrappedAek& w) {
+    bj::object o{{"kid", w.kid},
+                 {"alg", w.alg},
+                 {"ciphertext", Base64Encode(w.ciphertext)},
+                 {"keyVaultUri", key.vault_uri},
+                 {"keyName", key.name},
+                 {"keyVersion", key.version},
+                 {"principalId", principal}};
+    return store->Put(kKind, account_id, json::Serialize(o));
+  };
+  ASSIGN_OR_RETURN(auto m, KeyManager::Create(env_, c.client.get(), key, std::move(existing), options_, persist));
+  RETURN_IF_ERROR(m->Start());
+  return m;
+}
+
+Status ClusterStorage::Load() {
+  ASSIGN_OR_RETURN(auto docs, store_->List(kKind, ""));
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& d : docs) {
+    ASSIGN_OR_RETURN(bj::object o, json::ParseObject(d.body));
+    std::string cluster_id = d.id.substr(0, d.id.rfind("/accounts/"));
+    Cluster& c = clusters_[ToLower(cluster_id)];
+    if (!c.client) {
+      c.principal_id = Str(o, "principalId");
+      c.client = clients_(c.principal_id);
+    }
+    WrappedAek w{Str(o, "kid"), Str(o, "alg"), {}};
+    ASSIGN_OR_RETURN(w.ciphertext, Base64Decode(Str(o, "ciphertext")));
+    keyvault::KeyRef key{Str(o, "keyVaultUri"), Str(o, "keyName"), Str(o, "keyVersion")};
+    // A manager that can't reach the vault now still starts: its state says so.
+    ASSIGN_OR_RETURN(auto m, MakeManager(c, d.id, key, std::move(w)));
+    c.accounts.emplace_back(d.id, std::move(m));
+  }
+  return OkStatus();
+}
+
+Status ClusterStorage::ConfigureCluster(const std::string& cluster_id, const std::string& principal_id,
+                                        const std::optional<keyvault::KeyRef>& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string k = ToLower(cluster_id);
+  auto it = clusters_.find(k);
+  if (it != clusters_.end() && it->second.principal_id != principal_id) {
+    // The identity changed (or is gone): the managers reach the vault as the new one from now on.
+    auto client = clients_(principal_id);
+    for (auto& [id, m] : it->second.accounts) m->SetVault(client.get());
+    it->second.client = std::move(client);
+    it->second.principal_id = principal_id;
+  }
+  if (!key) return OkStatus();
+  if (it == clusters_.end()) {
+    Cluster c;
+    c.principal_id = principal_id;
+    c.client = clients_(principal_id);
+    for (int i = 1; i <= accounts_per_cluster_; ++i) {
+      std::string account_id = cluster_id + "/accounts/acct" + std::to_string(i);
+      ASSIGN_OR_RETURN(auto m, MakeManager(c, account_id, *key, std::nullopt));
+      c.accounts.emplace_back(account_id, std::move(m));
+    }
+    clusters_[k] = std::move(c);
+    return OkStatus();
+  }
+  for (auto& [id, m] : it->second.accounts) {
+    const keyvault::KeyRef& cur = m->key();
+    if (cur.vault_uri != key->vault_uri || cur.name != key->name || cur.version != key->version) {
+      RETURN_IF_ERROR(m->UpdateKey(*key));
+    }
+  }
+  return OkStatus();
+}
+
+Status ClusterStorage::RemoveCluster(const std::string& cluster_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = clusters_.find(ToLower(cluster_id));
+  if (it == clusters_.end()) return OkStatus();
+  for (auto& [id, m] : it->second.accounts) RETURN_IF_ERROR(store_->Delete(kKind, id).status());
+  clusters_.erase(it);
+  return OkStatus();
+}
+
+std::vector<AccountStatus> ClusterStorage::List() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<AccountStatus> out;
+  for (const auto& [k, c] : clusters_) {
+    for (const auto& [id, m] : c.accounts) {
+      AccountStatus s;
+      s.cluster_id = id.substr(0, id.rfind("/accounts/"));
+      s.account = id.substr(id.rfind('/') + 1);
+      s.state = m->state();
+      s.kid = m->wrapped().kid;
+      s.last_success = m->last_success();
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+}  // namespace cmk::storage

@@ -1,0 +1,66 @@
+#pragma once
+// ClusterStorage: the storage accounts of dedicated clusters with a customer-managed key, each
+// with its AEK and KeyManager (design.md §4-5). A cluster whose key is configured gets
+// `accounts_per_cluster` accounts; their wrapped AEKs are persisted in the metadata store and
+// their managers restart with the server. Key and identity changes reach the managers:
+// another key version re-wraps, an identity set to None makes the next check a revocation.
+// Thread safety: safe for concurrent use.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "meta/metadata_store.h"
+#include "storage/key_manager.h"
+
+namespace cmk::storage {
+
+struct AccountStatus {
+  std::string cluster_id;
+  std::string account;
+  KeyState state = KeyState::kUnavailable;
+  std::string kid;  // the key version that wraps the AEK
+  std::optional<TimePoint> last_success;
+};
+
+class ClusterStorage {
+ public:
+  // A vault client acting as the given principal (object id); empty id: no identity.
+  using ClientFactory = std::function<std::unique_ptr<keyvault::KeyVaultClient>(const std::string& principal_id)>;
+
+  static Result<std::unique_ptr<ClusterStorage>> Open(env::Env env, meta::MetadataStore* store, ClientFactory clients,
+                                                      KeyManagerOptions options, int accounts_per_cluster = 2);
+  ~ClusterStorage();
+
+  // The cluster's key and identity as they now are. No key: the cluster keeps no CMK accounts.
+  Status ConfigureCluster(const std::string& cluster_id, const std::string& principal_id,
+                          const std::optional<keyvault::KeyRef>& key);
+  Status RemoveCluster(const std::string& cluster_id);
+  std::vector<AccountStatus> List() const;
+
+ private:
+  struct Cluster {
+    std::string principal_id;
+    std::unique_ptr<keyvault::KeyVaultClient> client;
+    std::vector<std::pair<std::string, std::unique_ptr<KeyManager>>> accounts;  // (account id, manager)
+  };
+  ClusterStorage(env::Env env, meta::MetadataStore* store, ClientFactory clients, KeyManagerOptions options, int n)
+      : env_(env), store_(store), clients_(std::move(clients)), options_(std::move(options)), accounts_per_cluster_(n) {}
+  Status Load();
+  Result<std::unique_ptr<KeyManager>> MakeManager(Cluster& c, const std::string& account_id, const keyvault::KeyRef& key,
+                                                  std::optional<WrappedAek> existing);
+
+  env::Env env_;
+  meta::MetadataStore* store_;
+  ClientFactory clients_;
+  KeyManagerOptions options_;
+  int accounts_per_cluster_;
+  mutable std::mutex mu_;
+  std::map<std::string, Cluster> clusters_;  // lower-case cluster id
+};
+
+}  // namespace cmk::storage
