@@ -39,7 +39,8 @@ enum class ExprKind {
   kCall,     // name: function; args: arguments (an argument may be kTabular: toscalar(T | count)).
   kMember,   // name: property; args: [object]. `a.b`, `$left.Key`.
   kIndex,    // args: [object, index]. `d["key"]`, `a[0]`.
-  kIn,       // name: "in", "!in", "in~", "!in~"; args: [value, item...] (items may be kTabular).
+  kIn,       // name: "in", "!in", "in~", "!in~", "has_any", "has_all"; args: [value, item...]
+             // (an item may be kTabular: `x in (T | project y)`).
   kBetween,  // name: "between" or "!between"; args: [value, low, high].
   kTabular,  // tabular: a tabular expression used where a value may stand (let, toscalar, in).
 };

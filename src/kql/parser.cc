@@ -19,10 +19,9 @@ const std::set<std::string, std::less<>> kCompareOps = {"==", "!=", "<>", "<", "
 // Word operators at comparison precedence (negated forms are lexed as one kPunct token).
 const std::set<std::string, std::less<>> kStringOps = {
     "has", "!has", "has_cs", "!has_cs", "hasprefix", "!hasprefix", "hasprefix_cs",
-    "!hasprefix_cs", "hassuffix", "!hassuffix", "hassuffix_cs", "!hassuffix_cs", "has_any",
-    "has_all", "contains", "!contains", "contains_cs", "!contains_cs", "startswith",
-    "!startswith", "startswith_cs", "!startswith_cs", "endswith", "!endswith", "endswith_cs",
-    "!endswith_cs", "like", "notlike"};
+    "!hasprefix_cs", "hassuffix", "!hassuffix", "hassuffix_cs", "!hassuffix_cs", "contains",
+    "!contains", "contains_cs", "!contains_cs", "startswith", "!startswith", "startswith_cs",
+    "!startswith_cs", "endswith", "!endswith", "endswith_cs", "!endswith_cs"};
 const std::set<std::string, std::less<>> kJoinKinds = {
     "inner", "innerunique", "leftouter", "rightouter", "fullouter", "leftanti", "anti",
     "leftantisemi", "rightanti", "rightantisemi", "leftsemi", "rightsemi"};
@@ -125,7 +124,7 @@ class Parser {
       while (Accept(";")) {
       }
       if (Peek().kind == TokenKind::kEnd || (!top_level && IsPunct("}"))) break;
-      if (IsWord("let") && NameLength(1) > 0) {
+      if (IsWord("let") && !IsPunct("|", 1)) {
         out.push_back(ParseLet());
       } else {
         Statement st;
@@ -197,8 +196,7 @@ class Parser {
 
   // Whether the tokens ahead start a tabular (not scalar) expression.
   bool StartsTabular() const {
-    if ((IsWord("datatable") && IsPunct("(", 1)) || IsWord("print") ||
-        (IsWord("union") && !IsPunct("(", 1)) ||
+    if ((IsWord("datatable") && IsPunct("(", 1)) || IsWord("print") || IsWord("union") ||
         (IsWord("range") && NameLength(1) > 0 && IsWord("from", 1 + NameLength(1)))) {
       return true;
     }
@@ -256,14 +254,14 @@ class Parser {
       s.kind = SourceKind::kSubquery;
       s.tables.push_back(ParseTabular());
       Expect(")");
-    } else if (IsWord("union") && !IsPunct("(", 1)) {
+    } else if (IsWord("union")) {
       Take();
       s.kind = SourceKind::kUnion;
       s.options = ParseOptions({"withsource", "kind", "isfuzzy"});
       s.tables = ParseUnionLegs();
     } else if (IsWord("datatable") && IsPunct("(", 1)) {
       ParseDatatable(s);
-    } else if (IsWord("print") && !IsPunct("(", 1)) {
+    } else if (IsWord("print")) {
       Take();
       s.kind = SourceKind::kPrint;
       s.items = ParseNamedList();
@@ -277,7 +275,7 @@ class Parser {
       s.to = ParseExpr();
       ExpectWord("step");
       s.step = ParseExpr();
-    } else if (IsWord("search") && !IsPunct("(", 1) && !IsPunct("|", 1)) {
+    } else if (IsWord("search")) {
       Operator op;
       op.pos = Take().pos;
       ParseSearch(op);
@@ -674,7 +672,8 @@ class Parser {
         Take();
         Take();
         lhs = Binary("matches regex", std::move(lhs), ParseAdditive());
-      } else if (IsWord("in") || IsPunct("!in") || IsPunct("in~") || IsPunct("!in~")) {
+      } else if (IsWord("in") || IsPunct("!in") || IsPunct("in~") || IsPunct("!in~") ||
+                 IsWord("has_any") || IsWord("has_all")) {
         ExprPtr e = Node(ExprKind::kIn, lhs->pos, Take().text);
         e->args.push_back(std::move(lhs));
         Expect("(");
