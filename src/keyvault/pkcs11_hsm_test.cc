@@ -1,5 +1,7 @@
 #include "keyvault/pkcs11_hsm.h"
 
+#include "env/env.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -73,9 +75,7 @@ class Pkcs11HsmTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!std::filesystem::exists(kModule)) GTEST_SKIP() << "SoftHSM2 is not installed";
-    std::string tmpl = (std::filesystem::temp_directory_path() / "cmk_hsm_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    dir_ = std::filesystem::temp_directory_path() / ("cmk_hsm_" + env::SecureRandom().NewGuid());
     std::filesystem::create_directories(dir_ / "tokens");
     std::filesystem::path conf = dir_ / "softhsm2.conf";
     std::ofstream(conf) << "directories.tokendir = " << (dir_ / "tokens").string() << "\n"
