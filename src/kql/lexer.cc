@@ -216,6 +216,8 @@ class Lexer {
     while (std::isalpha(static_cast<unsigned char>(At()))) Advance();
     std::string text(text_.substr(begin, i_ - begin));
     size_t unit_begin = text.find_first_not_of("0123456789.eE+-");
+    // Regression (found by kql_fuzz): "1e" is all digits and exponent letters, with no unit.
+    if (unit_begin == std::string::npos) Fail("Invalid number literal '" + text + "'", start);
     std::optional<int64_t> unit = TimespanUnitTicks(std::string_view(text).substr(unit_begin));
     if (!unit) Fail("Invalid number literal '" + text + "'", start);
     Token t{TokenKind::kTimespan, std::move(text), start};

@@ -651,3 +651,19 @@ TEST(KqlParserErrorTest, DeepNestingFailsCleanly) {
 
 }  // namespace
 }  // namespace cmk::kql
+
+namespace cmk::kql {
+namespace {
+
+// Regression (found by kql_fuzz): a number followed only by exponent letters is a syntax error,
+// not a crash.
+TEST(KqlParserErrorTest, NumberWithDanglingExponentIsASyntaxError) {
+  for (const char* q : {"T | where x > 1e", "T | take 1E", "print 1e+"}) {
+    auto r = ParseQuery(q);
+    EXPECT_FALSE(r.ok()) << q;
+    EXPECT_EQ(r.status().error_code(), "SyntaxError") << q;
+  }
+}
+
+}  // namespace
+}  // namespace cmk::kql
