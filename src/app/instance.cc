@@ -167,6 +167,29 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   oi->set_cluster_storage(in->cluster_storage_.get());
   RETURN_IF_ERROR(oi->Load());
   in->arm_->SetOperationalInsights(std::move(oi));
+  // Each storage account's key state and the time since its last successful unwrap.
+  storage::ClusterStorage* cs = in->cluster_storage_.get();
+  env::Clock* metrics_clock = in->env_.clock;
+  in->metrics_->AddCollector([cs, metrics_clock] {
+    std::string state = "# HELP cmklogs_storage_account_key_state 1 for the account's current key state.\n"
+                        "# TYPE cmklogs_storage_account_key_state gauge\n";
+    std::string since = "# HELP cmklogs_storage_account_seconds_since_unwrap Seconds since the AEK was last unwrapped through the vault.\n"
+                        "# TYPE cmklogs_storage_account_seconds_since_unwrap gauge\n";
+    TimePoint now = metrics_clock->Now();
+    for (const auto& a : cs->List()) {
+      std::string labels = "cluster=\"" + a.cluster_id + "\",account=\"" + a.account + "\"";
+      for (auto st : {storage::KeyState::kHealthy, storage::KeyState::kDegraded, storage::KeyState::kUnavailable,
+                      storage::KeyState::kRevoked}) {
+        state += "cmklogs_storage_account_key_state{" + labels + ",state=\"" + storage::KeyStateName(st) + "\"} " +
+                 (a.state == st ? "1" : "0") + "\n";
+      }
+      if (a.last_success) {
+        since += "cmklogs_storage_account_seconds_since_unwrap{" + labels + "} " +
+                 std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - *a.last_success).count()) + "\n";
+      }
+    }
+    return state + since;
+  });
   server::RouterDeps deps;
   deps.env = in->env_;
   deps.domain = options.domain;

@@ -21,7 +21,19 @@ void Metrics::SetGauge(const std::string& name, const std::string& help, double 
   gauges_[name] = {help, value};
 }
 
+void Metrics::AddCollector(std::function<std::string()> collector) {
+  std::lock_guard<std::mutex> l(mu_);
+  collectors_.push_back(std::move(collector));
+}
+
 std::string Metrics::Render() const {
+  std::vector<std::function<std::string()>> collectors;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    collectors = collectors_;
+  }
+  std::string extra;
+  for (const auto& c : collectors) extra += c();
   std::lock_guard<std::mutex> l(mu_);
   std::string out;
   out += "# HELP cmklogs_http_requests_total HTTP requests answered, by front end and status.\n";
@@ -44,7 +56,7 @@ std::string Metrics::Render() const {
   for (const auto& [name, g] : gauges_) {
     out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, g.first, name, name, g.second);
   }
-  return out;
+  return out + extra;
 }
 
 }  // namespace cmk::server

@@ -3,6 +3,8 @@
 // Thread safety: safe for concurrent use.
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <map>
 #include <mutex>
 #include <string>
@@ -13,6 +15,8 @@ class Metrics {
  public:
   void RecordRequest(const std::string& front_end, int status, int64_t micros);
   void SetGauge(const std::string& name, const std::string& help, double value);
+  // A collector appends its own metric families (HELP/TYPE lines included) at each scrape.
+  void AddCollector(std::function<std::string()> collector);
   std::string Render() const;
 
  private:
@@ -27,6 +31,7 @@ class Metrics {
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
   std::map<std::string, std::pair<std::string, double>> gauges_;
+  std::vector<std::function<std::string()>> collectors_;
 };
 
 }  // namespace cmk::server

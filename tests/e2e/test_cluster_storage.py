@@ -112,3 +112,20 @@ def test_accounts_survive_a_restart(server_factory):
     version = lambda kid: kid.rsplit("/", 1)[1]
     assert [(a["account"], version(a["kid"]), a["keyState"]) for a in after] == \
         [(a["account"], version(a["kid"]), "Healthy") for a in before]
+
+
+def test_metrics_expose_each_accounts_key_state(cmk_server):
+    kc, key, cluster = setup_cmk_cluster(cmk_server)
+    def metrics():
+        r = http(cmk_server, "GET", "management", "/metrics", token=admin_token(cmk_server))
+        assert r.status_code == 200, r.text
+        return r.text
+    text = metrics()
+    line = f'cmklogs_storage_account_key_state{{cluster="{cluster["id"]}",account="acct1",state="Healthy"}} 1'
+    assert line in text, text[-2000:]
+    assert f'cmklogs_storage_account_seconds_since_unwrap{{cluster="{cluster["id"]}",account="acct2"}}' in text
+    kc.update_key_properties("cmk1", key.properties.version, enabled=False)
+    cli(cmk_server, "clock", "advance", "10s")
+    text = metrics()
+    assert f'cmklogs_storage_account_key_state{{cluster="{cluster["id"]}",account="acct1",state="Revoked"}} 1' in text
+    assert line.replace("} 1", "} 0") in text
