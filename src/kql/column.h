@@ -1,0 +1,95 @@
+#pragma once
+// Columnar values shared by the KQL engine and the storage engine: a Column holds one typed
+// vector and an optional null mask; a Table is named columns of equal length.
+//
+// Representation by type (Kusto's scalar types):
+//   bool, int, long          -> ints (bool is 0/1; int holds 32-bit values)
+//   datetime                 -> ints: 100-ns ticks since 1970-01-01T00:00:00Z (may be negative)
+//   timespan                 -> ints: 100-ns ticks
+//   real, decimal            -> reals (decimal is carried as a double; documented limitation)
+//   string, guid             -> strings (guid in lower-case 8-4-4-4-12 form)
+//   dynamic                  -> strings holding compact JSON text ("null" for a null dynamic)
+// Nulls: `nulls` is empty when no value is null, else one byte per row (1 = null). Strings are
+// never null in Kusto (the empty string plays that role), so string columns keep `nulls` empty.
+// A column may be `constant`: one stored value standing for every row (literals broadcast
+// without copies); use At()/IsNull() with the row index and the column maps it.
+// Thread safety: plain values; const access is safe from several threads.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cmk::kql {
+
+enum class Type : uint8_t { kBool, kInt, kLong, kReal, kDecimal, kString, kDateTime, kTimespan, kGuid, kDynamic };
+
+inline constexpr int64_t kTicksPerSecond = 10'000'000;
+inline constexpr int64_t kTicksPerDay = 86'400 * kTicksPerSecond;
+
+// The query API's type names: bool, int, long, real, decimal, string, datetime, timespan, guid, dynamic.
+const char* TypeName(Type t);
+// Accepts the KQL names and their aliases (boolean, date, time, double, int32, int64, uniqueid, ...).
+std::optional<Type> ParseTypeName(std::string_view name);
+inline bool IsIntegral(Type t) { return t == Type::kBool || t == Type::kInt || t == Type::kLong; }
+inline bool IsNumeric(Type t) { return t == Type::kInt || t == Type::kLong || t == Type::kReal || t == Type::kDecimal; }
+inline bool UsesInts(Type t) {
+  return t == Type::kBool || t == Type::kInt || t == Type::kLong || t == Type::kDateTime || t == Type::kTimespan;
+}
+inline bool UsesReals(Type t) { return t == Type::kReal || t == Type::kDecimal; }
+inline bool UsesStrings(Type t) { return t == Type::kString || t == Type::kGuid || t == Type::kDynamic; }
+
+struct Column {
+  Type type = Type::kString;
+  bool constant = false;
+  std::vector<int64_t> ints;
+  std::vector<double> reals;
+  std::vector<std::string> strings;
+  std::vector<uint8_t> nulls;
+
+  Column() = default;
+  explicit Column(Type t) : type(t) {}
+
+  // Stored values (1 for a constant column).
+  size_t stored() const { return UsesInts(type) ? ints.size() : UsesReals(type) ? reals.size() : strings.size(); }
+  size_t Index(size_t row) const { return constant ? 0 : row; }
+  bool IsNull(size_t row) const { return !nulls.empty() && nulls[Index(row)] != 0; }
+  bool HasNulls() const { return !nulls.empty(); }
+  int64_t Int(size_t row) const { return ints[Index(row)]; }
+  double Real(size_t row) const { return reals[Index(row)]; }
+  const std::string& Str(size_t row) const { return strings[Index(row)]; }
+
+  void Reserve(size_t n);
+  // Appends a null (0, NaN-free 0.0 or "" as the placeholder value; dynamic gets "null").
+  void AppendNull();
+  void AppendInt(int64_t v);
+  void AppendReal(double v);
+  void AppendString(std::string v);
+  // Appends row `row` of `other` (same type).
+  void AppendFrom(const Column& other, size_t row);
+  // Turns a constant column into a plain one of `rows` values.
+  void Materialize(size_t rows);
+
+  static Column Constant(Type t) {
+    Column c(t);
+    c.constant = true;
+    return c;
+  }
+};
+
+struct Table {
+  std::string name;
+  std::vector<std::string> names;
+  std::vector<Column> columns;
+  size_t rows = 0;
+
+  // Index of the column called `name` (case-sensitive), or -1.
+  int Find(std::string_view column) const;
+  void AddColumn(std::string column, Column values) {
+    names.push_back(std::move(column));
+    columns.push_back(std::move(values));
+  }
+};
+
+}  // namespace cmk::kql

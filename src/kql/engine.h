@@ -1,0 +1,76 @@
+#pragma once
+// The KQL engine's entry point: parse, bind, plan and execute a query against a Catalog.
+//
+// The storage engine implements Catalog over workspaces' extents and in-memory rows; tests and
+// ingestion-time transforms (transformKql) use InMemoryCatalog. Errors: kInvalidArgument with
+// error_code "SyntaxError" (from the parser) or "SemanticError" (unknown table, column or
+// function, wrong argument types), the message naming the problem and "at line:column";
+// errors from Catalog::Scan (e.g. a revoked key) pass through unchanged.
+// Thread safety: Execute is reentrant; a Catalog must allow concurrent Scan calls.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/time_format.h"
+#include "kql/column.h"
+
+namespace cmk::kql {
+
+struct ColumnSchema {
+  std::string name;
+  Type type = Type::kString;
+};
+using Schema = std::vector<ColumnSchema>;
+
+// What a scan of one table needs. Bounds are hints for pruning (by extent or block): a Catalog
+// may return rows outside them and the executor still applies its own filters.
+struct ScanRequest {
+  std::string table;
+  std::vector<std::string> columns;          // needed columns; empty = all
+  std::optional<int64_t> min_time, max_time;  // TimeGenerated bounds in ticks, inclusive
+};
+
+class Catalog {
+ public:
+  virtual ~Catalog() = default;
+  // Every table the query can name (for `union *`, wildcards and `search`).
+  virtual std::vector<std::string> TableNames() const = 0;
+  // Schema of a table (names are case-sensitive); nullopt when unknown.
+  virtual std::optional<Schema> TableSchema(const std::string& table) const = 0;
+  // Delivers the table's rows in chunks (each chunk has the requested columns, in the schema's
+  // order when `columns` is empty). A non-OK status from `sink` stops the scan and is returned.
+  virtual Status Scan(const ScanRequest& request, const std::function<Status(Table&&)>& sink) const = 0;
+};
+
+// A Catalog over tables held in memory (tests, transformKql's `source`).
+class InMemoryCatalog : public Catalog {
+ public:
+  void Add(Table table);
+  std::vector<std::string> TableNames() const override;
+  std::optional<Schema> TableSchema(const std::string& table) const override;
+  Status Scan(const ScanRequest& request, const std::function<Status(Table&&)>& sink) const override;
+
+ private:
+  std::map<std::string, Table> tables_;
+};
+
+struct ExecOptions {
+  TimePoint now{};                // now() and ago() read this (the injected clock)
+  size_t max_result_rows = 500'000;  // Azure's limit; more rows -> truncated + a PartialError warning
+};
+
+struct QueryResult {
+  std::vector<Table> tables;  // tables[0] is named "PrimaryResult"
+  // `render` operator: visualization name and its properties (e.g. {"visualization":"timechart"}).
+  std::optional<std::map<std::string, std::string>> render;
+  // Non-fatal problems (truncated results, ...); the query API reports them as PartialError.
+  std::vector<Status> warnings;
+};
+
+Result<QueryResult> Execute(std::string_view text, const Catalog& catalog, const ExecOptions& options);
+
+}  // namespace cmk::kql
