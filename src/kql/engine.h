@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,7 +44,10 @@ class Catalog {
   virtual std::optional<Schema> TableSchema(const std::string& table) const = 0;
   // Delivers the table's rows in chunks (each chunk has the requested columns, in the schema's
   // order when `columns` is empty). A non-OK status from `sink` stops the scan and is returned.
-  virtual Status Scan(const ScanRequest& request, const std::function<Status(Table&&)>& sink) const = 0;
+  // Chunks are shared and immutable (hot data is handed out without copies): the executor
+  // reads them and must copy what it wants to change.
+  virtual Status Scan(const ScanRequest& request,
+                      const std::function<Status(std::shared_ptr<const Table>)>& sink) const = 0;
 };
 
 // A Catalog over tables held in memory (tests, transformKql's `source`).
@@ -52,7 +56,8 @@ class InMemoryCatalog : public Catalog {
   void Add(Table table);
   std::vector<std::string> TableNames() const override;
   std::optional<Schema> TableSchema(const std::string& table) const override;
-  Status Scan(const ScanRequest& request, const std::function<Status(Table&&)>& sink) const override;
+  Status Scan(const ScanRequest& request,
+              const std::function<Status(std::shared_ptr<const Table>)>& sink) const override;
 
  private:
   std::map<std::string, Table> tables_;
