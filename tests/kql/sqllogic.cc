@@ -374,8 +374,9 @@ class Runner {
   }
 
   void Fail(int line, const std::string& query, const std::string& what) {
-    std::string msg = display_ + ":" + std::to_string(line) + ": " + what;
-    if (!query.empty()) msg += "\n  query:\n    " + Join(Split(query, '\n'), "\n    ");
+    std::string msg = display_ + ":" + std::to_string(line) + ":";
+    if (!query.empty()) msg += "\n  query:\n    " + Join(Split(query, '\n'), "\n    ") + "\n ";
+    msg += " " + what;
     if (!pending_bug_.empty()) {
       report_.known_bugs.push_back(display_ + ":" + std::to_string(pending_bug_line_) +
                                    ": known engine bug: " + pending_bug_ + "\n" + msg);
