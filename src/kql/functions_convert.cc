@@ -173,9 +173,11 @@ void AddNullTest(Registry& r, std::string_view name, bool empty_counts, bool neg
               }});
 }
 
+// Common type of t[first], t[first + step], ... and (for case/iff) the last, else, value.
 Result<Type> CommonOf(std::string_view fn, Types t, size_t first, size_t step) {
   Type common = t[first];
-  for (size_t i = first + step; i < t.size(); i += step) {
+  for (size_t i = first + step; i < t.size() + step - 1; i += step) {
+    if (i >= t.size()) i = t.size() - 1;
     auto c = CommonType(common, t[i]);
     if (!c) return ArgTypeError(fn, i, t[i], TypeName(common));
     common = *c;

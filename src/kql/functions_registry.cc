@@ -137,6 +137,10 @@ const Index& GetIndex() {
     auto* idx = new Index();
     fn::RegisterArithmetic(idx->registry);
     fn::RegisterConversions(idx->registry);
+    fn::RegisterStringOps(idx->registry);
+    fn::RegisterInOps(idx->registry);
+    fn::RegisterStrings(idx->registry);
+    fn::RegisterRegex(idx->registry);
     for (const ScalarFunction& f : idx->registry.functions) idx->functions[f.name] = &f;
     for (const ScalarFunction& f : idx->registry.operators) idx->operators[f.name] = &f;
     return idx;
