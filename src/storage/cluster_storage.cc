@@ -48,6 +48,15 @@ Result<std::unique_ptr<KeyManager>> ClusterStorage::MakeManager(Cluster& c, cons
     return store->Put(kKind, account_id, json::Serialize(o));
   };
   ASSIGN_OR_RETURN(auto m, KeyManager::Create(env_, c.client.get(), key, std::move(existing), options_, persist));
+  std::shared_ptr<Hook> hook = on_transition_;
+  m->set_on_transition([hook, account_id](KeyState from, KeyState to, const Status&) {
+    AccountTransitionFn fn;
+    {
+      std::lock_guard<std::mutex> l(hook->mu);
+      fn = hook->fn;
+    }
+    if (fn) fn(account_id, from, to);
+  });
   RETURN_IF_ERROR(m->Start());
   return m;
 }
@@ -131,6 +140,42 @@ std::vector<AccountStatus> ClusterStorage::List() const {
     }
   }
   return out;
+}
+
+std::vector<std::string> ClusterStorage::Accounts(const std::string& cluster_id) const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> out;
+  auto it = clusters_.find(ToLower(cluster_id));
+  if (it == clusters_.end()) return out;
+  for (const auto& [id, m] : it->second.accounts) out.push_back(id);
+  return out;
+}
+
+KeyManager* ClusterStorage::FindLocked(const std::string& account_id) const {
+  auto it = clusters_.find(ToLower(account_id.substr(0, account_id.rfind("/accounts/"))));
+  if (it == clusters_.end()) return nullptr;
+  for (const auto& [id, m] : it->second.accounts) {
+    if (EqualsIgnoreCase(id, account_id)) return m.get();
+  }
+  return nullptr;
+}
+
+Result<SecretBytes> ClusterStorage::Aek(const std::string& account_id) const {
+  std::lock_guard<std::mutex> l(mu_);
+  KeyManager* m = FindLocked(account_id);
+  if (m == nullptr) return NotFound("no storage account '" + account_id + "'");
+  return m->Aek();
+}
+
+KeyState ClusterStorage::State(const std::string& account_id) const {
+  std::lock_guard<std::mutex> l(mu_);
+  KeyManager* m = FindLocked(account_id);
+  return m == nullptr ? KeyState::kUnavailable : m->state();
+}
+
+void ClusterStorage::set_on_account_transition(AccountTransitionFn fn) {
+  std::lock_guard<std::mutex> l(on_transition_->mu);
+  on_transition_->fn = std::move(fn);
 }
 
 }  // namespace cmk::storage

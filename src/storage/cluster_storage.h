@@ -41,6 +41,15 @@ class ClusterStorage {
                           const std::optional<keyvault::KeyRef>& key);
   Status RemoveCluster(const std::string& cluster_id);
   std::vector<AccountStatus> List() const;
+  // The accounts of a cluster with a key (empty when it has none), in creation order.
+  std::vector<std::string> Accounts(const std::string& cluster_id) const;
+  // An account's AEK (KeyManager::Aek: errors KeyVaultAccessRevoked / KeyVaultUnavailable) and
+  // state. NotFound / kUnavailable for an unknown account.
+  Result<SecretBytes> Aek(const std::string& account_id) const;
+  KeyState State(const std::string& account_id) const;
+  // Called (outside any lock of this class) whenever an account's key state changes.
+  using AccountTransitionFn = std::function<void(const std::string& account_id, KeyState from, KeyState to)>;
+  void set_on_account_transition(AccountTransitionFn fn);
 
  private:
   struct Cluster {
@@ -59,8 +68,14 @@ class ClusterStorage {
   ClientFactory clients_;
   KeyManagerOptions options_;
   int accounts_per_cluster_;
+  KeyManager* FindLocked(const std::string& account_id) const;
   mutable std::mutex mu_;
   std::map<std::string, Cluster> clusters_;  // lower-case cluster id
+  struct Hook {
+    std::mutex mu;
+    AccountTransitionFn fn;
+  };
+  std::shared_ptr<Hook> on_transition_ = std::make_shared<Hook>();
 };
 
 }  // namespace cmk::storage

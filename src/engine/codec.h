@@ -1,0 +1,50 @@
+#pragma once
+// Column encodings and compression for extent blocks and WAL records (docs/FORMAT.md §4).
+//
+// A column slice is encoded as: u8 encoding, u8 has_nulls, [null bitmap], payload:
+//   kIntsDelta   zigzag varint deltas (datetime columns, counters: small deltas pay)
+//   kIntsPlain   u64 LE values (when deltas would be larger)
+//   kReals       f64 LE values
+//   kStrings     varint length + bytes per value
+//   kDict        varint dictionary size, the distinct strings (varint length + bytes), u8 code
+//                width (1, 2 or 4), then one code per row
+// then the whole block is compressed (u8 codec: 0 none, 1 lz4, 2 zstd; varint raw size; bytes).
+// Thread safety: reentrant.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "kql/column.h"
+#include "kql/engine.h"
+
+namespace cmk::engine {
+
+enum class Codec : uint8_t { kNone = 0, kLz4 = 1, kZstd = 2 };
+
+// Encodes rows [begin, end) of `c` (constant columns are expanded).
+void EncodeColumn(const kql::Column& c, size_t begin, size_t end, std::vector<uint8_t>& out);
+// Decodes `rows` values of type `type` from `in`, advancing it.
+Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const uint8_t>& in);
+
+std::vector<uint8_t> Compress(Codec codec, std::span<const uint8_t> raw, int level = 1);
+Result<std::vector<uint8_t>> Decompress(std::span<const uint8_t> framed);
+
+// A whole table (names, types, rows) as bytes: the WAL's record payload.
+void EncodeTable(const kql::Table& t, std::vector<uint8_t>& out);
+Result<kql::Table> DecodeTable(std::span<const uint8_t> in);
+
+// Varints and fixed-width little-endian helpers shared by the engine's formats.
+void PutVarint(std::vector<uint8_t>& out, uint64_t v);
+bool GetVarint(std::span<const uint8_t>& in, uint64_t& v);
+void PutString(std::vector<uint8_t>& out, std::string_view s);
+bool GetString(std::span<const uint8_t>& in, std::string& s);
+void PutU32(std::vector<uint8_t>& out, uint32_t v);
+void PutU64(std::vector<uint8_t>& out, uint64_t v);
+uint32_t LoadU32(const uint8_t* p);
+uint64_t LoadU64(const uint8_t* p);
+// CRC-32C (Castagnoli), to find torn WAL records.
+uint32_t Crc32c(std::span<const uint8_t> data);
+
+}  // namespace cmk::engine

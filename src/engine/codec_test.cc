@@ -1,0 +1,134 @@
+#include "engine/codec.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "base/testing.h"
+
+namespace cmk::engine {
+namespace {
+
+using testing::IsOk;
+using testing::StatusIs;
+
+std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+
+kql::Column RoundTrip(const kql::Column& c, size_t rows) {
+  std::vector<uint8_t> buf;
+  EncodeColumn(c, 0, rows, buf);
+  std::span<const uint8_t> in(buf);
+  auto out = DecodeColumn(c.type, rows, in);
+  EXPECT_THAT(out, IsOk());
+  EXPECT_TRUE(in.empty());
+  return out.ok() ? std::move(*out) : kql::Column();
+}
+
+TEST(CodecTest, Crc32cMatchesTheStandardCheckValue) { EXPECT_EQ(Crc32c(Bytes("123456789")), 0xE3069283u); }
+
+TEST(CodecTest, HostIsLittleEndianAsTheDictionaryCodesAssume) {
+  uint32_t v = 1;
+  uint8_t b;
+  std::memcpy(&b, &v, 1);
+  EXPECT_EQ(b, 1);
+}
+
+TEST(CodecTest, DatetimesRoundTripThroughDeltas) {
+  kql::Column c(kql::Type::kDateTime);
+  for (int i = 0; i < 1000; ++i) c.AppendInt(17'000'000'000'000'000 + i * 10'000'000LL);
+  c.AppendInt(-5);
+  kql::Column out = RoundTrip(c, c.ints.size());
+  EXPECT_EQ(out.ints, c.ints);
+  std::vector<uint8_t> buf;
+  EncodeColumn(c, 0, c.ints.size(), buf);
+  EXPECT_LT(buf.size(), c.ints.size() * 8 * 6 / 10);  // one-second deltas take 4 bytes, not 8
+}
+
+TEST(CodecTest, RandomIntsFallBackToPlainAndKeepNulls) {
+  kql::Column c(kql::Type::kLong);
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 100; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    if (i % 7 == 0) c.AppendNull();
+    else c.AppendInt(static_cast<int64_t>(x));
+  }
+  kql::Column out = RoundTrip(c, 100);
+  EXPECT_EQ(out.ints, c.ints);
+  EXPECT_EQ(out.nulls, c.nulls);
+}
+
+TEST(CodecTest, StringsUseADictionaryWhenValuesRepeat) {
+  kql::Column c(kql::Type::kString);
+  for (int i = 0; i < 300; ++i) c.AppendString("host" + std::to_string(i % 3));
+  std::vector<uint8_t> buf;
+  EncodeColumn(c, 0, 300, buf);
+  EXPECT_LT(buf.size(), 400u);
+  EXPECT_EQ(RoundTrip(c, 300).strings, c.strings);
+  kql::Column u(kql::Type::kString);
+  for (int i = 0; i < 300; ++i) u.AppendString("unique message " + std::to_string(i));
+  EXPECT_EQ(RoundTrip(u, 300).strings, u.strings);
+}
+
+TEST(CodecTest, RealsAndConstantsRoundTrip) {
+  kql::Column r(kql::Type::kReal);
+  r.AppendReal(1.5);
+  r.AppendNull();
+  r.AppendReal(-0.25);
+  kql::Column out = RoundTrip(r, 3);
+  EXPECT_EQ(out.reals[0], 1.5);
+  EXPECT_TRUE(out.IsNull(1));
+  EXPECT_EQ(out.reals[2], -0.25);
+  kql::Column k = kql::Column::Constant(kql::Type::kString);
+  k.strings.push_back("same");
+  EXPECT_EQ(RoundTrip(k, 20).strings, std::vector<std::string>(20, "same"));
+}
+
+TEST(CodecTest, CompressionRoundTripsAndRejectsDamage) {
+  std::string text(100000, 'a');
+  for (Codec codec : {Codec::kNone, Codec::kLz4, Codec::kZstd}) {
+    auto packed = Compress(codec, Bytes(text));
+    auto raw = Decompress(packed);
+    ASSERT_THAT(raw, IsOk());
+    EXPECT_EQ(std::string(raw->begin(), raw->end()), text);
+  }
+  auto packed = Compress(Codec::kZstd, Bytes(text));
+  packed.resize(packed.size() / 2);
+  EXPECT_THAT(Decompress(packed), StatusIs(StatusCode::kDataLoss));
+}
+
+TEST(CodecTest, CorruptColumnsAreDataLossNotCrashes) {
+  kql::Column c(kql::Type::kString);
+  for (int i = 0; i < 50; ++i) c.AppendString("v" + std::to_string(i % 5));
+  std::vector<uint8_t> buf;
+  EncodeColumn(c, 0, 50, buf);
+  for (size_t cut = 0; cut < buf.size(); ++cut) {
+    std::span<const uint8_t> in(buf.data(), cut);
+    EXPECT_FALSE(DecodeColumn(kql::Type::kString, 50, in).ok());
+  }
+  std::span<const uint8_t> in(buf);
+  EXPECT_THAT(DecodeColumn(kql::Type::kLong, 50, in), StatusIs(StatusCode::kDataLoss));
+}
+
+TEST(CodecTest, TablesRoundTrip) {
+  kql::Table t;
+  kql::Column a(kql::Type::kDateTime), b(kql::Type::kDynamic);
+  a.AppendInt(1);
+  a.AppendInt(2);
+  b.AppendString("{\"x\":1}");
+  b.AppendNull();
+  t.AddColumn("TimeGenerated", std::move(a));
+  t.AddColumn("Props", std::move(b));
+  t.rows = 2;
+  std::vector<uint8_t> buf;
+  EncodeTable(t, buf);
+  auto out = DecodeTable(buf);
+  ASSERT_THAT(out, IsOk());
+  EXPECT_EQ(out->names, t.names);
+  EXPECT_EQ(out->columns[1].strings, t.columns[1].strings);
+  EXPECT_TRUE(out->columns[1].IsNull(1));
+}
+
+}  // namespace
+}  // namespace cmk::engine

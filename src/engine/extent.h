@@ -1,0 +1,77 @@
+#pragma once
+// Extents: immutable columnar segments of one table of one workspace (design.md §4, byte
+// layout in docs/FORMAT.md §4). Rows are cut into groups of up to kRowsPerGroup; each column
+// of each group is one block: encoded and compressed (codec.h), then sealed with AES-256-GCM
+// under its own DEK (storage/sealed_block.h; block index = group * columns + column, AAD binds
+// extent, block and column name). A sealed footer holds the schema and, per block, its place,
+// null count and min/max (numbers, datetimes) for pruning. The clear header names the account
+// and the AEK generation, never data. With double encryption the whole object is sealed again
+// by the store (storage::SealObject).
+// Thread safety: ExtentReader is immutable after Open; reads are safe from several threads.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/secret_bytes.h"
+#include "base/status.h"
+#include "env/env.h"
+#include "kql/column.h"
+#include "kql/engine.h"
+#include "storage/sealed_block.h"
+
+namespace cmk::engine {
+
+inline constexpr size_t kRowsPerGroup = 65536;
+
+enum class KeyKind : uint8_t { kCustomer = 1, kService = 2 };
+
+struct ExtentHeader {
+  storage::ExtentId id{};
+  uint32_t aek_generation = 1;
+  KeyKind key_kind = KeyKind::kCustomer;
+  std::string account;
+};
+
+struct ExtentInfo {
+  std::string workspace;  // customer id
+  std::string table;
+  uint64_t rows = 0;
+  int64_t min_time = 0, max_time = 0;  // TimeGenerated, ticks
+  kql::Schema schema;
+};
+
+// Builds the (single-layer) object for `rows`, which must have a datetime TimeGenerated column.
+Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::string& workspace, const kql::Table& rows,
+                                         const SecretBytes& aek, env::Random& random);
+
+Result<ExtentHeader> ParseExtentHeader(std::span<const uint8_t> object);
+
+class ExtentReader {
+ public:
+  // Opens the footer (DataLoss for a wrong key or damaged bytes).
+  static Result<ExtentReader> Open(std::vector<uint8_t> object, const SecretBytes& aek);
+  const ExtentHeader& header() const { return header_; }
+  const ExtentInfo& info() const { return info_; }
+  // The named columns (all when empty) of the row groups whose TimeGenerated range meets
+  // [min_time, max_time]; rows outside it may remain (the caller filters).
+  Result<kql::Table> Read(const std::vector<std::string>& columns, std::optional<int64_t> min_time,
+                          std::optional<int64_t> max_time, const SecretBytes& aek) const;
+
+ private:
+  struct Block {
+    uint64_t offset = 0;
+    uint32_t size = 0;
+    uint32_t nulls = 0;
+    bool has_minmax = false;
+    int64_t min_i = 0, max_i = 0;
+  };
+  ExtentHeader header_;
+  ExtentInfo info_;
+  std::vector<uint32_t> group_rows_;
+  std::vector<Block> blocks_;  // group-major
+  std::vector<uint8_t> object_;
+};
+
+}  // namespace cmk::engine

@@ -1,0 +1,486 @@
+#include "engine/log_store.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <boost/json.hpp>
+
+#include "base/encoding.h"
+#include "base/json.h"
+#include "crypto/aead.h"
+#include "crypto/hash.h"
+#include "engine/codec.h"
+#include "engine/extent.h"
+#include "engine/log_store_internal.h"
+#include "engine/wal.h"
+#include "storage/sealed_block.h"
+
+namespace cmk::engine {
+namespace {
+
+namespace bj = boost::json;
+constexpr char kSharedKind[] = "shared-account";
+constexpr char kInfraKind[] = "infra-key";
+constexpr char kExtentKind[] = "extent";
+constexpr char kCheckpointKind[] = "wal-checkpoint";
+constexpr uint8_t kRecordAek = 1;
+constexpr uint8_t kRecordHeld = 2;
+
+std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+
+std::string Container(const std::string& account_id) {
+  auto h = crypto::Sha256(Bytes(ToLower(account_id)));
+  return "acct-" + HexEncode(std::span<const uint8_t>(h.data(), 12));
+}
+
+int64_t Ticks(TimePoint t) { return t.time_since_epoch().count() / 100; }
+
+}  // namespace
+
+LogStore::LogStore(env::Env env, std::string data_dir, meta::MetadataStore* meta, const storage::ServiceKeys* keys,
+                   storage::ClusterStorage* clusters, const Topology* topology, LogStoreOptions options)
+    : env_(env),
+      data_dir_(std::move(data_dir)),
+      meta_(meta),
+      keys_(keys),
+      clusters_(clusters),
+      topology_(topology),
+      options_(std::move(options)),
+      blobs_(std::make_unique<storage::LocalBlobStore>(data_dir_ + "/blobs")) {}
+
+Result<std::unique_ptr<LogStore>> LogStore::Open(env::Env env, const std::string& data_dir, meta::MetadataStore* meta,
+                                                 const storage::ServiceKeys* keys, storage::ClusterStorage* clusters,
+                                                 const Topology* topology, LogStoreOptions options) {
+  std::unique_ptr<LogStore> s(new LogStore(env, data_dir, meta, keys, clusters, topology, std::move(options)));
+  RETURN_IF_ERROR(s->Load());
+  if (clusters != nullptr) {
+    LogStore* self = s.get();
+    std::weak_ptr<bool> alive = s->alive_;
+    clusters->set_on_account_transition([self, alive](const std::string& id, storage::KeyState from, storage::KeyState to) {
+      if (alive.lock()) self->OnTransition(id, from, to);
+    });
+  }
+  if (s->options_.background_flush) s->worker_ = std::thread([p = s.get()] { p->Worker(); });
+  std::weak_ptr<bool> alive = s->alive_;
+  LogStore* self = s.get();
+  s->timer_ = env.clock->RunEvery(s->options_.maintenance_interval, [self, alive] {
+    if (alive.lock()) self->Maintenance();
+  });
+  return s;
+}
+
+LogStore::~LogStore() {
+  env_.clock->Cancel(timer_);
+  if (clusters_ != nullptr) clusters_->set_on_account_transition(nullptr);
+  alive_.reset();
+  {
+    std::lock_guard<std::mutex> l(work_mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+Status LogStore::Load() {
+  ASSIGN_OR_RETURN(auto docs, meta_->List(kExtentKind, ""));
+  for (const auto& d : docs) {
+    ASSIGN_OR_RETURN(bj::object o, json::ParseObject(d.body));
+    ExtentRec e;
+    e.id = d.id;
+    e.account = std::string(o["account"].as_string());
+    e.workspace = std::string(o["workspace"].as_string());
+    e.table = std::string(o["table"].as_string());
+    e.blob = std::string(o["blob"].as_string());
+    e.rows = static_cast<uint64_t>(o["rows"].to_number<int64_t>());
+    e.min_time = o["minTime"].to_number<int64_t>();
+    e.max_time = o["maxTime"].to_number<int64_t>();
+    e.double_encrypted = o["doubleEncrypted"].as_bool();
+    extents_[e.id] = std::move(e);
+  }
+  // Accounts with something to recover: every shared account and every cluster account.
+  ASSIGN_OR_RETURN(auto shared, meta_->List(kSharedKind, ""));
+  for (const auto& d : shared) {
+    ASSIGN_OR_RETURN(bj::object o, json::ParseObject(d.body));
+    RETURN_IF_ERROR(GetAccount(d.id, std::string(o["region"].as_string()), "").status());
+  }
+  if (clusters_ != nullptr) {
+    for (const auto& a : clusters_->List()) {
+      RETURN_IF_ERROR(GetAccount(a.cluster_id + "/accounts/" + a.account, "", a.cluster_id).status());
+    }
+  }
+  return OkStatus();
+}
+
+Result<LogStore::Account*> LogStore::GetAccount(const std::string& id, const std::string& region,
+                                                const std::string& cluster_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string key = ToLower(id);
+  if (auto it = accounts_.find(key); it != accounts_.end()) return it->second.get();
+  auto a = std::make_unique<Account>();
+  a->id = id;
+  a->region = region;
+  a->cluster_id = cluster_id;
+  a->customer = !cluster_id.empty();
+  a->container = Container(id);
+  if (!a->customer) {
+    ASSIGN_OR_RETURN(auto doc, meta_->Get(kSharedKind, id));
+    if (doc) {
+      ASSIGN_OR_RETURN(bj::object o, json::ParseObject(doc->body));
+      ASSIGN_OR_RETURN(auto wrapped, Base64Decode(o["wrappedAek"].as_string()));
+      ASSIGN_OR_RETURN(a->shared_aek, keys_->UnwrapWithMmk(region, wrapped, id));
+    } else {
+      a->shared_aek = env_.random->NewSecret(32);
+      ASSIGN_OR_RETURN(auto wrapped, keys_->WrapWithMmk(region, a->shared_aek, id));
+      bj::object o{{"region", region}, {"wrappedAek", Base64Encode(wrapped)}, {"alg", "A256GCM"}};
+      RETURN_IF_ERROR(meta_->Put(kSharedKind, id, json::Serialize(o)));
+    }
+  } else if (topology_ != nullptr && topology_->DoubleEncryption(cluster_id)) {
+    ASSIGN_OR_RETURN(auto doc, meta_->Get(kInfraKind, id));
+    if (doc) {
+      ASSIGN_OR_RETURN(bj::object o, json::ParseObject(doc->body));
+      ASSIGN_OR_RETURN(auto wrapped, Base64Decode(o["wrappedKey"].as_string()));
+      ASSIGN_OR_RETURN(SecretBytes k, keys_->UnwrapInfra(wrapped, id));
+      a->infra = std::move(k);
+    } else {
+      SecretBytes k = env_.random->NewSecret(32);
+      ASSIGN_OR_RETURN(auto wrapped, keys_->WrapInfra(k, id));
+      bj::object o{{"wrappedKey", Base64Encode(wrapped)}, {"alg", "A256GCM"}};
+      RETURN_IF_ERROR(meta_->Put(kInfraKind, id, json::Serialize(o)));
+      a->infra = std::move(k);
+    }
+  }
+  ASSIGN_OR_RETURN(auto cp, meta_->Get(kCheckpointKind, id));
+  if (cp) {
+    ASSIGN_OR_RETURN(bj::object o, json::ParseObject(cp->body));
+    a->checkpoint = static_cast<uint64_t>(o["segment"].to_number<int64_t>());
+  }
+  ASSIGN_OR_RETURN(a->wal, Wal::Open(data_dir_ + "/wal/" + a->container));
+  Account* raw = a.get();
+  accounts_[key] = std::move(a);
+  // Recover what the WAL holds now if the key allows; else cut a torn tail and wait for it.
+  std::unique_lock<std::shared_mutex> al(raw->append_mu);
+  if (!ReplayLocked(*raw).ok()) {
+    RETURN_IF_ERROR(raw->wal->Replay([](uint64_t, std::span<const uint8_t>) { return OkStatus(); }));
+  }
+  return raw;
+}
+
+Result<LogStore::Account*> LogStore::Route(const WorkspaceInfo& ws, const TableInfo& table) {
+  bool auxiliary = EqualsIgnoreCase(table.plan, "Auxiliary");
+  if (!ws.cluster_id.empty() && !auxiliary && clusters_ != nullptr) {
+    std::vector<std::string> accts = clusters_->Accounts(ws.cluster_id);
+    if (!accts.empty()) {
+      auto h = crypto::Sha256(Bytes(ws.customer_id + "/" + table.name));
+      const std::string& id = accts[h[0] % accts.size()];
+      return GetAccount(id, ws.location, ws.cluster_id);
+    }
+  }
+  std::string region = ToLower(ws.location);
+  return GetAccount("shared/" + region, region, "");
+}
+
+std::string LogStore::RouteForTest(const WorkspaceInfo& ws, const TableInfo& table) {
+  auto a = Route(ws, table);
+  return a.ok() ? (*a)->id : a.status().message();
+}
+
+Result<LogStore::Keys> LogStore::KeysFor(Account& a, bool allow_held) const {
+  Keys k;
+  if (!a.customer) {
+    k.aek = a.shared_aek.Clone();
+    return k;
+  }
+  auto aek = clusters_->Aek(a.id);
+  if (aek.ok()) {
+    k.aek = std::move(*aek);
+    return k;
+  }
+  if (allow_held && aek.status().error_code() == "KeyVaultUnavailable") {
+    k.held = true;
+    return k;
+  }
+  std::string cluster = a.cluster_id.substr(a.cluster_id.rfind('/') + 1);
+  Status s = aek.status();
+  return Status(s.code(), "The storage of cluster '" + cluster + "' is not accessible: " + s.message(),
+                s.error_code().empty() ? "KeyVaultAccessRevoked" : s.error_code());
+}
+
+Status LogStore::Usable(Account& a) const { return KeysFor(a, false).status(); }
+
+SecretBytes LogStore::WalKey(const Account& a, const Keys& k) const {
+  if (k.held) return storage::DeriveSubkey(keys_->Mmk(a.region), "cmklogs/wal-held/v1", Bytes(ToLower(a.id)));
+  return storage::DeriveSubkey(k.aek, "cmklogs/wal/v1", Bytes(ToLower(a.id)));
+}
+
+SecretBytes LogStore::CacheKey(const Account& a, const SecretBytes& aek) const {
+  if (options_.seal_cache_with_aek) return storage::DeriveSubkey(aek, "cmklogs/cache/v1", Bytes(ToLower(a.id)));
+  return storage::DeriveSubkey(keys_->Mmk(a.region), "cmklogs/cache/v1", Bytes(ToLower(a.id)));
+}
+
+Status LogStore::Ingest(const WorkspaceInfo& ws, const TableInfo& table, kql::Table rows) {
+  int tc = rows.Find("TimeGenerated");
+  if (tc < 0 || rows.columns[tc].type != kql::Type::kDateTime) {
+    return InvalidArgument("rows for table '" + table.name + "' need a datetime TimeGenerated column");
+  }
+  if (rows.rows == 0) return OkStatus();
+  for (auto& c : rows.columns) c.Materialize(rows.rows);
+  rows.name = table.name;
+  ASSIGN_OR_RETURN(Account * a, Route(ws, table));
+  ASSIGN_OR_RETURN(Keys k, KeysFor(*a, true));
+  std::vector<uint8_t> plain;
+  PutString(plain, ws.customer_id);
+  PutString(plain, table.name);
+  std::vector<uint8_t> encoded;
+  EncodeTable(rows, encoded);
+  std::vector<uint8_t> packed = Compress(Codec::kLz4, encoded);
+  plain.insert(plain.end(), packed.begin(), packed.end());
+  ASSIGN_OR_RETURN(auto sealed, crypto::AesGcmSeal(WalKey(*a, k), plain, Bytes(ToLower(a->id)), *env_.random));
+  sealed.insert(sealed.begin(), k.held ? kRecordHeld : kRecordAek);
+
+  std::shared_lock<std::shared_mutex> al(a->append_mu);
+  RETURN_IF_ERROR(a->wal->Append(sealed));
+  if (!a->replayed) return OkStatus();  // durable; the replay that comes with the key adds it
+  bool flush = false;
+  {
+    std::lock_guard<std::mutex> l(a->mu);
+    auto& m = a->active[ws.customer_id + "\n" + table.name];
+    m.workspace = ws.customer_id;
+    m.table = table.name;
+    m.rows += rows.rows;
+    m.chunks.push_back(std::make_shared<const kql::Table>(std::move(rows)));
+    a->active_rows += m.chunks.back()->rows;
+    if (k.held) a->held_rows += m.chunks.back()->rows;
+    if (!a->oldest) a->oldest = env_.clock->Now();
+    flush = a->active_rows >= options_.flush_rows;
+  }
+  if (flush) Enqueue(a);
+  return OkStatus();
+}
+
+Status LogStore::ReplayLocked(Account& a) {
+  std::optional<Keys> k;
+  auto r = KeysFor(a, false);
+  if (r.ok()) k = std::move(*r);
+  std::map<std::string, Account::Mem> mem;
+  size_t rows = 0, held = 0;
+  Status s = a.wal->Replay([&](uint64_t segment, std::span<const uint8_t> rec) -> Status {
+    if (segment <= a.checkpoint) return OkStatus();
+    if (rec.empty()) return DataLoss("empty WAL record");
+    bool is_held = rec[0] == kRecordHeld;
+    Keys hk;
+    hk.held = true;
+    if (!is_held && !k) return r.status();
+    SecretBytes key = WalKey(a, is_held ? hk : *k);
+    ASSIGN_OR_RETURN(SecretBytes plain, crypto::AesGcmOpen(key, rec.subspan(1), Bytes(ToLower(a.id))));
+    std::span<const uint8_t> in = plain.span();
+    std::string ws, table;
+    if (!GetString(in, ws) || !GetString(in, table)) return DataLoss("corrupt WAL record");
+    ASSIGN_OR_RETURN(auto raw, Decompress(in));
+    ASSIGN_OR_RETURN(kql::Table t, DecodeTable(raw));
+    t.name = table;
+    auto& m = mem[ws + "\n" + table];
+    m.workspace = ws;
+    m.table = table;
+    m.rows += t.rows;
+    rows += t.rows;
+    if (is_held) held += t.rows;
+    m.chunks.push_back(std::make_shared<const kql::Table>(std::move(t)));
+    return OkStatus();
+  });
+  RETURN_IF_ERROR(s);
+  std::lock_guard<std::mutex> l(a.mu);
+  a.active = std::move(mem);
+  a.flushing.clear();
+  a.active_rows = rows;
+  a.held_rows = held;
+  a.oldest = rows > 0 ? std::optional<TimePoint>(env_.clock->Now()) : std::nullopt;
+  a.replayed = true;
+  return OkStatus();
+}
+
+Status LogStore::EnsureReplayed(Account& a) {
+  {
+    std::shared_lock<std::shared_mutex> al(a.append_mu);
+    if (a.replayed) return OkStatus();
+  }
+  std::unique_lock<std::shared_mutex> al(a.append_mu);
+  if (a.replayed) return OkStatus();
+  return ReplayLocked(a);
+}
+
+std::unique_ptr<kql::Catalog> LogStore::CatalogFor(std::vector<WorkspaceInfo> workspaces, std::optional<int64_t> from,
+                                                   std::optional<int64_t> to) {
+  return std::make_unique<QueryCatalog>(this, std::move(workspaces), from, to);
+}
+
+int LogStore::RetentionDays(const std::string& workspace, const std::string& table) const {
+  if (topology_ == nullptr) return 30;
+  auto ws = topology_->WorkspaceByCustomerId(workspace);
+  if (!ws.ok()) return 30;
+  auto tables = topology_->Tables(ws->resource_id);
+  if (tables.ok()) {
+    for (const auto& t : *tables) {
+      if (t.name == table) return t.retention_days;
+    }
+  }
+  return ws->retention_days;
+}
+
+StoreStats LogStore::Stats() const {
+  StoreStats s;
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& [id, e] : extents_) {
+    ++s.extents;
+    s.extent_rows += e.rows;
+  }
+  for (const auto& [id, a] : accounts_) {
+    std::lock_guard<std::mutex> al(a->mu);
+    s.memtable_rows += a->active_rows;
+    for (const auto& [k, m] : a->flushing) s.memtable_rows += m.rows;
+    s.held_rows += a->held_rows;
+  }
+  return s;
+}
+
+std::map<std::string, double> LogStore::RevocationEffectSeconds() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return revocation_effect_;
+}
+
+void LogStore::OnTransition(const std::string& account_id, storage::KeyState from, storage::KeyState to) {
+  Account* a = nullptr;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = accounts_.find(ToLower(account_id));
+    if (it != accounts_.end()) a = it->second.get();
+  }
+  if (a == nullptr) return;
+  if (to == storage::KeyState::kRevoked) {
+    Wipe(*a);
+    std::optional<TimePoint> last;
+    for (const auto& s : clusters_->List()) {
+      if (EqualsIgnoreCase(s.cluster_id + "/accounts/" + s.account, account_id)) last = s.last_success;
+    }
+    if (last) {
+      std::lock_guard<std::mutex> l(mu_);
+      revocation_effect_[account_id] = std::chrono::duration<double>(env_.clock->Now() - *last).count();
+    }
+    return;
+  }
+  if (to == storage::KeyState::kHealthy && from != storage::KeyState::kDegraded) {
+    (void)EnsureReplayed(*a);
+    if (from == storage::KeyState::kRevoked) ReloadCache(*a);
+    Enqueue(a);  // held rows move under the AEK with the next flush
+  }
+}
+
+void LogStore::Wipe(Account& a) {
+  {
+    std::unique_lock<std::shared_mutex> al(a.append_mu);
+    std::lock_guard<std::mutex> l(a.mu);
+    a.active.clear();
+    a.flushing.clear();
+    a.active_rows = a.held_rows = 0;
+    a.oldest.reset();
+    a.replayed = false;
+  }
+  {
+    std::lock_guard<std::mutex> l(cache_mu_);
+    for (auto it = decoded_.begin(); it != decoded_.end();) {
+      if (EqualsIgnoreCase(it->second.account, a.id)) {
+        decoded_bytes_ -= it->second.bytes;
+        it = decoded_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(data_dir_ + "/cache/" + a.container, ec);
+}
+
+Status LogStore::RunRetention() {
+  std::vector<ExtentRec> expired;
+  TimePoint now = env_.clock->Now();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [id, e] : extents_) expired.push_back(e);
+  }
+  std::map<std::string, int> days;
+  std::vector<ExtentRec> purge;
+  for (const auto& e : expired) {
+    std::string k = e.workspace + "\n" + e.table;
+    if (!days.count(k)) days[k] = RetentionDays(e.workspace, e.table);
+    int64_t cutoff = Ticks(now) - int64_t{days[k]} * kql::kTicksPerDay;
+    if (e.max_time < cutoff) purge.push_back(e);
+  }
+  for (const auto& e : purge) {
+    RETURN_IF_ERROR(meta_->Delete(kExtentKind, e.id).status());
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      extents_.erase(e.id);
+    }
+    RETURN_IF_ERROR(blobs_->Delete(e.blob));
+    std::error_code ec;
+    std::filesystem::remove(data_dir_ + "/cache/" + Container(e.account) + "/" + e.id + ".cmkc", ec);
+    std::lock_guard<std::mutex> l(cache_mu_);
+    if (auto it = decoded_.find(e.id); it != decoded_.end()) {
+      decoded_bytes_ -= it->second.bytes;
+      decoded_.erase(it);
+    }
+  }
+  return OkStatus();
+}
+
+void LogStore::Maintenance() {
+  (void)RunRetention();
+  std::vector<Account*> due;
+  TimePoint now = env_.clock->Now();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [id, a] : accounts_) {
+      std::lock_guard<std::mutex> al(a->mu);
+      if ((a->oldest && now - *a->oldest >= options_.flush_age) || !a->flushing.empty()) due.push_back(a.get());
+    }
+  }
+  for (Account* a : due) Enqueue(a);
+}
+
+void LogStore::Enqueue(Account* a) {
+  if (!options_.background_flush) return;
+  {
+    std::lock_guard<std::mutex> l(work_mu_);
+    if (std::find(work_.begin(), work_.end(), a) != work_.end()) return;
+    work_.push_back(a);
+  }
+  work_cv_.notify_one();
+}
+
+void LogStore::Worker() {
+  std::unique_lock<std::mutex> l(work_mu_);
+  while (true) {
+    work_cv_.wait(l, [&] { return stopping_ || !work_.empty(); });
+    if (stopping_) return;
+    Account* a = work_.front();
+    work_.pop_front();
+    l.unlock();
+    (void)FlushAccount(*a);
+    l.lock();
+  }
+}
+
+Status LogStore::Flush() {
+  std::vector<Account*> all;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [id, a] : accounts_) all.push_back(a.get());
+  }
+  Status first;
+  for (Account* a : all) {
+    Status s = FlushAccount(*a);
+    if (!s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+}  // namespace cmk::engine

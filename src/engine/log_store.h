@@ -1,0 +1,189 @@
+#pragma once
+// LogStore: the storage engine of workspaces' log tables (design.md §4-5, issue 5).
+//
+// Routing: a workspace linked to a cluster whose key is set writes to one of the cluster's
+// storage accounts (AEK wrapped by the customer's key, storage::ClusterStorage); every other
+// workspace, and Auxiliary-plan tables, write to the shared account of the workspace's region
+// (AEK wrapped by the region's MMK). A workspace's data may span accounts (a key configured
+// later, an unlink): queries read all of them.
+//
+// Write path: rows are sealed into the account's WAL (key derived from the AEK; from the MMK
+// while the customer key is Unavailable, "held") and are durable before Ingest returns (group
+// commit); then they sit in the account's memtable, visible to queries at once. A background
+// flush (by size, or by age on the injected clock) cuts the memtable into extents
+// (engine/extent.h), stores them in the account's BlobStore container (sealed again with the
+// account's infrastructure key when the cluster has double encryption), catalogues them in
+// the metadata store together with the WAL checkpoint in one transaction, then drops the WAL
+// segments. Recovery replays the segments after the checkpoint.
+//
+// Keys: a Revoked account refuses ingestion (PermissionDenied, KeyVaultAccessRevoked) and
+// queries; its memtable, decoded extents and hot-cache files are deleted at once (the WAL and
+// extents stay sealed at rest until the key returns or retention purges them). On restore the
+// WAL is replayed and the hot cache reloaded with the last `hot_window` of extents.
+// Hot cache: copies of recent extents under <data>/cache, sealed by a key derived from the AEK
+// (default) or from the region's MMK (as Azure does), plus decoded extents in memory.
+// Retention: rows older than their table's retention are hidden from queries at once and their
+// extents purged by the maintenance job, whatever the key state.
+// Thread safety: safe for concurrent use.
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "env/env.h"
+#include "kql/engine.h"
+#include "meta/metadata_store.h"
+#include "storage/blob_store.h"
+#include "storage/cluster_storage.h"
+#include "storage/service_keys.h"
+
+namespace cmk::engine {
+
+struct WorkspaceInfo {
+  std::string resource_id;
+  std::string customer_id;  // lower-case GUID
+  std::string name;
+  std::string location;
+  std::string cluster_id;  // empty when not linked
+  int retention_days = 30;
+};
+
+struct TableInfo {
+  std::string name;
+  kql::Schema schema;
+  int retention_days = 30;
+  std::string plan = "Analytics";
+};
+
+// What the engine needs to know of the control plane.
+class Topology {
+ public:
+  virtual ~Topology() = default;
+  virtual Result<WorkspaceInfo> WorkspaceByCustomerId(const std::string& customer_id) const = 0;
+  virtual Result<std::vector<TableInfo>> Tables(const std::string& workspace_resource_id) const = 0;
+  virtual bool DoubleEncryption(const std::string& cluster_id) const = 0;
+};
+
+struct LogStoreOptions {
+  size_t flush_rows = 500'000;                       // per account memtable
+  Duration flush_age = std::chrono::minutes(5);      // oldest unflushed row
+  Duration maintenance_interval = std::chrono::minutes(1);
+  Duration hot_window = std::chrono::hours(24 * 14);
+  bool seal_cache_with_aek = true;
+  size_t decoded_cache_bytes = size_t{1} << 30;
+  bool background_flush = true;  // false: flushes happen only in Flush() (tests)
+};
+
+struct StoreStats {
+  uint64_t extents = 0, extent_rows = 0, memtable_rows = 0, held_rows = 0;
+};
+
+class LogStore {
+ public:
+  static Result<std::unique_ptr<LogStore>> Open(env::Env env, const std::string& data_dir, meta::MetadataStore* meta,
+                                                const storage::ServiceKeys* keys, storage::ClusterStorage* clusters,
+                                                const Topology* topology, LogStoreOptions options);
+  ~LogStore();
+
+  // Stores `rows` (columns of `table`'s schema, with a datetime TimeGenerated) for `ws`.
+  // Durable when OK. Revoked key: PermissionDenied/KeyVaultAccessRevoked and nothing stored.
+  Status Ingest(const WorkspaceInfo& ws, const TableInfo& table, kql::Table rows);
+
+  // A catalog over the workspaces' tables for one query; rows outside [from, to) are hidden.
+  std::unique_ptr<kql::Catalog> CatalogFor(std::vector<WorkspaceInfo> workspaces, std::optional<int64_t> from,
+                                           std::optional<int64_t> to);
+
+  // Flushes every account's memtable into extents now.
+  Status Flush();
+  // Purges extents past retention; run by the maintenance timer too.
+  Status RunRetention();
+  StoreStats Stats() const;
+  // Seconds from the last successful unwrap to the end of the revocation's effects, per account.
+  std::map<std::string, double> RevocationEffectSeconds() const;
+  // The storage account a workspace's table writes to now.
+  std::string RouteForTest(const WorkspaceInfo& ws, const TableInfo& table);
+
+ private:
+  class QueryCatalog;
+  struct Account;
+  struct ExtentRec {
+    std::string id;  // 32 hex
+    std::string account, workspace, table, blob;
+    uint64_t rows = 0;
+    int64_t min_time = 0, max_time = 0;
+    bool double_encrypted = false;
+  };
+  struct Keys {
+    SecretBytes aek;
+    uint32_t generation = 1;
+    bool held = false;  // sealed under the MMK because the customer key is Unavailable
+  };
+
+  LogStore(env::Env env, std::string data_dir, meta::MetadataStore* meta, const storage::ServiceKeys* keys,
+           storage::ClusterStorage* clusters, const Topology* topology, LogStoreOptions options);
+  Status Load();
+  Result<Account*> GetAccount(const std::string& id, const std::string& region, const std::string& cluster_id);
+  Result<Account*> Route(const WorkspaceInfo& ws, const TableInfo& table);
+  Result<Keys> KeysFor(Account& a, bool allow_held) const;
+  Status Usable(Account& a) const;
+  SecretBytes WalKey(const Account& a, const Keys& k) const;
+  SecretBytes CacheKey(const Account& a, const SecretBytes& aek) const;
+  Status ReplayLocked(Account& a);
+  Status EnsureReplayed(Account& a);
+  Status FlushAccount(Account& a);
+  Result<std::shared_ptr<const kql::Table>> LoadExtent(const ExtentRec& e, Account& a);
+  Result<std::vector<uint8_t>> ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek);
+  void WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<const uint8_t> object);
+  std::string CachePath(const Account& a, const std::string& extent_id) const;
+  void OnTransition(const std::string& account_id, storage::KeyState from, storage::KeyState to);
+  void Wipe(Account& a);
+  void ReloadCache(Account& a);
+  int RetentionDays(const std::string& workspace, const std::string& table) const;
+  void Maintenance();
+  void Worker();
+  void Enqueue(Account* a);
+
+  env::Env env_;
+  std::string data_dir_;
+  meta::MetadataStore* meta_;
+  const storage::ServiceKeys* keys_;
+  storage::ClusterStorage* clusters_;
+  const Topology* topology_;
+  LogStoreOptions options_;
+  std::unique_ptr<storage::BlobStore> blobs_;
+
+  mutable std::mutex mu_;  // accounts_, extents_; taken before an Account's mu
+  std::map<std::string, std::unique_ptr<Account>> accounts_;  // by lower-case id
+  std::map<std::string, ExtentRec> extents_;                  // by extent id
+  std::map<std::string, double> revocation_effect_;
+
+  mutable std::mutex cache_mu_;
+  struct Decoded {
+    std::shared_ptr<const kql::Table> table;
+    size_t bytes = 0;
+    std::string account;
+  };
+  std::map<std::string, Decoded> decoded_;  // by extent id
+  std::deque<std::string> decoded_lru_;
+  size_t decoded_bytes_ = 0;
+
+  std::mutex work_mu_;
+  std::condition_variable work_cv_;
+  std::deque<Account*> work_;
+  bool stopping_ = false;
+  std::thread worker_;
+  env::Clock::TimerId timer_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace cmk::engine

@@ -1,0 +1,251 @@
+// LogStore: memtable flushes into extents, extent reads, the hot cache.
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+
+#include <boost/json.hpp>
+
+#include "base/encoding.h"
+#include "base/json.h"
+#include "crypto/aead.h"
+#include "engine/codec.h"
+#include "engine/extent.h"
+#include "engine/log_store_internal.h"
+#include "storage/sealed_block.h"
+
+namespace cmk::engine {
+namespace {
+
+namespace bj = boost::json;
+constexpr char kExtentKind[] = "extent";
+constexpr char kCheckpointKind[] = "wal-checkpoint";
+
+std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+int64_t Ticks(TimePoint t) { return t.time_since_epoch().count() / 100; }
+
+size_t TableBytes(const kql::Table& t) {
+  size_t n = 0;
+  for (const auto& c : t.columns) {
+    n += c.ints.size() * 8 + c.reals.size() * 8 + c.nulls.size();
+    for (const auto& s : c.strings) n += s.size() + sizeof(std::string);
+  }
+  return n;
+}
+
+}  // namespace
+
+kql::Table ConcatChunks(const std::vector<std::shared_ptr<const kql::Table>>& chunks) {
+  kql::Table out;
+  if (chunks.empty()) return out;
+  const kql::Table& first = *chunks[0];
+  out.name = first.name;
+  size_t total = 0;
+  for (const auto& c : chunks) total += c->rows;
+  for (size_t i = 0; i < first.columns.size(); ++i) {
+    kql::Column col(first.columns[i].type);
+    col.Reserve(total);
+    for (const auto& c : chunks) {
+      int j = c->Find(first.names[i]);
+      for (size_t r = 0; r < c->rows; ++r) {
+        if (j < 0 || c->columns[j].type != col.type) col.AppendNull();
+        else col.AppendFrom(c->columns[j], r);
+      }
+    }
+    out.AddColumn(first.names[i], std::move(col));
+  }
+  out.rows = total;
+  return out;
+}
+
+std::string LogStore::CachePath(const Account& a, const std::string& extent_id) const {
+  return data_dir_ + "/cache/" + a.container + "/" + extent_id + ".cmkc";
+}
+
+void LogStore::WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<const uint8_t> object) {
+  auto sealed = crypto::AesGcmSeal(CacheKey(a, aek), object, Bytes(e.id), *env_.random);
+  if (!sealed.ok()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir_ + "/cache/" + a.container, ec);
+  // The cache is a copy: losing it to a crash costs a re-read, so no fsync.
+  (void)env_.fs->WriteFileAtomic(CachePath(a, e.id), *sealed, 0600);
+}
+
+Result<std::vector<uint8_t>> LogStore::ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek) {
+  std::vector<uint8_t> object;
+  bool cached = false;
+  if (auto c = env_.fs->ReadFile(CachePath(a, e.id)); c.ok()) {
+    auto open = crypto::AesGcmOpen(CacheKey(a, aek), Bytes(*c), Bytes(e.id));
+    if (open.ok()) {
+      object.assign(open->data(), open->data() + open->size());
+      cached = true;
+    }
+  }
+  if (!cached) {
+    ASSIGN_OR_RETURN(object, blobs_->Get(e.blob));
+    if (e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) WriteCache(e, a, aek, object);
+  }
+  if (!e.double_encrypted) return object;
+  if (!a.infra) return FailedPrecondition("extent " + e.id + " needs the account's infrastructure key");
+  return storage::OpenObject(*a.infra, e.blob, object);
+}
+
+Result<std::shared_ptr<const kql::Table>> LogStore::LoadExtent(const ExtentRec& e, Account& a) {
+  {
+    std::lock_guard<std::mutex> l(cache_mu_);
+    if (auto it = decoded_.find(e.id); it != decoded_.end()) return it->second.table;
+  }
+  ASSIGN_OR_RETURN(Keys k, KeysFor(a, false));
+  ASSIGN_OR_RETURN(auto object, ReadObject(e, a, k.aek));
+  ASSIGN_OR_RETURN(ExtentReader reader, ExtentReader::Open(std::move(object), k.aek));
+  ASSIGN_OR_RETURN(kql::Table t, reader.Read({}, std::nullopt, std::nullopt, k.aek));
+  auto shared = std::make_shared<const kql::Table>(std::move(t));
+  size_t bytes = TableBytes(*shared);
+  std::lock_guard<std::mutex> l(cache_mu_);
+  if (bytes <= options_.decoded_cache_bytes) {
+    decoded_[e.id] = Decoded{shared, bytes, a.id};
+    decoded_lru_.push_back(e.id);
+    decoded_bytes_ += bytes;
+    while (decoded_bytes_ > options_.decoded_cache_bytes && !decoded_lru_.empty()) {
+      auto it = decoded_.find(decoded_lru_.front());
+      decoded_lru_.pop_front();
+      if (it != decoded_.end() && it->first != e.id) {
+        decoded_bytes_ -= it->second.bytes;
+        decoded_.erase(it);
+      }
+    }
+  }
+  return shared;
+}
+
+void LogStore::ReloadCache(Account& a) {
+  auto k = KeysFor(a, false);
+  if (!k.ok()) return;
+  int64_t since = Ticks(env_.clock->Now() - options_.hot_window);
+  std::vector<ExtentRec> recent;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [id, e] : extents_) {
+      if (EqualsIgnoreCase(e.account, a.id) && e.max_time >= since) recent.push_back(e);
+    }
+  }
+  for (const auto& e : recent) {
+    auto object = blobs_->Get(e.blob);
+    if (object.ok()) WriteCache(e, a, k->aek, *object);
+  }
+}
+
+Status LogStore::FlushAccount(Account& a) {
+  {
+    std::unique_lock<std::shared_mutex> al(a.append_mu);
+    std::lock_guard<std::mutex> l(a.mu);
+    if (!a.replayed || a.flush_running) return OkStatus();
+    if (a.flushing.empty()) {
+      if (a.active.empty()) return OkStatus();
+      ASSIGN_OR_RETURN(a.flush_segment, a.wal->Rotate());
+      a.flushing.swap(a.active);
+      a.active_rows = a.held_rows = 0;
+      a.oldest.reset();
+    }
+    a.flush_running = true;
+  }
+  auto done = [&a](void) {
+    std::lock_guard<std::mutex> l(a.mu);
+    a.flush_running = false;
+  };
+  auto k = KeysFor(a, false);
+  if (!k.ok()) {
+    done();
+    return k.status();
+  }
+  std::map<std::string, Account::Mem> work;
+  {
+    std::lock_guard<std::mutex> l(a.mu);
+    work = a.flushing;
+  }
+  std::vector<std::pair<ExtentRec, std::shared_ptr<const kql::Table>>> made;
+  for (const auto& [key, m] : work) {
+    auto table = std::make_shared<const kql::Table>(ConcatChunks(m.chunks));
+    ExtentHeader h;
+    env_.random->Fill(h.id);
+    h.account = a.id;
+    h.key_kind = a.customer ? KeyKind::kCustomer : KeyKind::kService;
+    ExtentRec e;
+    e.id = HexEncode(h.id);
+    e.account = a.id;
+    e.workspace = m.workspace;
+    e.table = m.table;
+    e.blob = a.container + "/" + m.workspace + "/" + m.table + "/" + e.id + ".cmkx";
+    e.rows = table->rows;
+    auto object = BuildExtent(h, m.workspace, *table, k->aek, *env_.random);
+    if (!object.ok()) {
+      done();
+      return object.status();
+    }
+    const kql::Column& tg = table->columns[table->Find("TimeGenerated")];
+    e.min_time = std::numeric_limits<int64_t>::max();
+    e.max_time = std::numeric_limits<int64_t>::min();
+    for (size_t r = 0; r < table->rows; ++r) {
+      if (tg.IsNull(r)) continue;
+      e.min_time = std::min(e.min_time, tg.Int(r));
+      e.max_time = std::max(e.max_time, tg.Int(r));
+    }
+    std::vector<uint8_t> stored = std::move(*object);
+    if (a.infra) {
+      auto outer = storage::SealObject(*a.infra, 1, e.blob, stored, *env_.random);
+      if (!outer.ok()) {
+        done();
+        return outer.status();
+      }
+      stored = std::move(*outer);
+      e.double_encrypted = true;
+    }
+    if (Status s = blobs_->Put(e.blob, stored); !s.ok()) {
+      done();
+      return s;
+    }
+    if (e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) WriteCache(e, a, k->aek, stored);
+    made.emplace_back(std::move(e), std::move(table));
+  }
+  uint64_t segment;
+  {
+    std::lock_guard<std::mutex> l(a.mu);
+    segment = a.flush_segment;
+  }
+  Status s = meta_->Transaction([&](meta::DocumentOps& ops) -> Status {
+    for (const auto& [e, t] : made) {
+      bj::object o{{"account", e.account},   {"workspace", e.workspace}, {"table", e.table},
+                   {"blob", e.blob},         {"rows", e.rows},           {"minTime", e.min_time},
+                   {"maxTime", e.max_time},  {"doubleEncrypted", e.double_encrypted},
+                   {"created", FormatRfc3339(env_.clock->Now())}};
+      RETURN_IF_ERROR(ops.Put(kExtentKind, e.id, json::Serialize(o)));
+    }
+    return ops.Put(kCheckpointKind, a.id, json::Serialize(bj::object{{"segment", segment}}));
+  });
+  if (!s.ok()) {
+    done();
+    return s;
+  }
+  bool readable;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<std::mutex> al(a.mu);
+    for (const auto& [e, t] : made) extents_[e.id] = e;
+    a.flushing.clear();
+    a.checkpoint = segment;
+    a.flush_running = false;
+    readable = a.replayed;  // not wiped by a revocation meanwhile
+  }
+  if (readable) {
+    std::lock_guard<std::mutex> l(cache_mu_);
+    for (const auto& [e, t] : made) {
+      size_t bytes = TableBytes(*t);
+      if (bytes > options_.decoded_cache_bytes) continue;
+      decoded_[e.id] = Decoded{t, bytes, a.id};
+      decoded_lru_.push_back(e.id);
+      decoded_bytes_ += bytes;
+    }
+  }
+  return a.wal->DropThrough(segment);
+}
+
+}  // namespace cmk::engine

@@ -1,0 +1,64 @@
+#pragma once
+// Internals of LogStore shared by its .cc files: one storage account's WAL, memtables and
+// recovery state, and the per-query catalog. Not part of the engine's interface.
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+
+#include "engine/log_store.h"
+#include "engine/wal.h"
+
+namespace cmk::engine {
+
+struct LogStore::Account {
+  std::string id;          // "shared/<region>" or "<cluster id>/accounts/acctN"
+  std::string region;      // shared accounts: the MMK's region
+  std::string cluster_id;  // customer accounts
+  bool customer = false;
+  std::string container;  // blob container, WAL and cache directory name
+  SecretBytes shared_aek;
+  std::optional<SecretBytes> infra;  // double encryption
+  std::unique_ptr<Wal> wal;
+  // Shared by appends (WAL + memtable); exclusive for segment rotation with the memtable swap,
+  // for replay and for wiping, so that a record and its rows always land on the same side.
+  std::shared_mutex append_mu;
+  std::mutex mu;  // the fields below
+  struct Mem {
+    std::string workspace, table;
+    std::vector<std::shared_ptr<const kql::Table>> chunks;
+    size_t rows = 0;
+  };
+  std::map<std::string, Mem> active, flushing;  // by workspace + "\n" + table
+  size_t active_rows = 0, held_rows = 0;
+  std::optional<TimePoint> oldest;
+  bool replayed = false;       // the WAL's records after the checkpoint are in the memtables
+  bool flush_running = false;
+  uint64_t flush_segment = 0;  // the last WAL segment `flushing` came from
+  uint64_t checkpoint = 0;     // WAL segments <= this are in catalogued extents
+};
+
+class LogStore::QueryCatalog : public kql::Catalog {
+ public:
+  QueryCatalog(LogStore* store, std::vector<WorkspaceInfo> workspaces, std::optional<int64_t> from,
+               std::optional<int64_t> to);
+  std::vector<std::string> TableNames() const override;
+  std::optional<kql::Schema> TableSchema(const std::string& table) const override;
+  Status Scan(const kql::ScanRequest& request,
+              const std::function<Status(std::shared_ptr<const kql::Table>)>& sink) const override;
+
+ private:
+  LogStore* store_;
+  std::vector<WorkspaceInfo> workspaces_;
+  std::vector<std::vector<TableInfo>> tables_;  // per workspace
+  std::optional<int64_t> from_, to_;
+};
+
+// Concatenates chunks of one table (columns matched by name to the first chunk's).
+kql::Table ConcatChunks(const std::vector<std::shared_ptr<const kql::Table>>& chunks);
+// The rows of `chunk` with TimeGenerated in [lo, hi), shaped as `schema` (columns in that order,
+// missing ones null, only `want` when not empty). Returns `chunk` itself when nothing changes.
+std::shared_ptr<const kql::Table> ShapeChunk(const std::shared_ptr<const kql::Table>& chunk, const kql::Schema& schema,
+                                             const std::vector<std::string>& want, std::optional<int64_t> lo,
+                                             std::optional<int64_t> hi);
+
+}  // namespace cmk::engine
