@@ -1,0 +1,115 @@
+#pragma once
+// Private to binder*.cc: the Binder class shared by the expression/statement half (binder.cc)
+// and the tabular operator half (binder_ops.cc).
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kql/binder.h"
+
+namespace cmk::kql::internal {
+
+struct Scope;
+
+struct Binding {
+  enum class Kind { kScalar, kTabular, kFunction };
+  Kind kind = Kind::kScalar;
+  BoundExpr scalar;
+  const Expr* expr = nullptr;       // kTabular: the tabular expression (or a name/call denoting one)
+  const Statement* fn = nullptr;    // kFunction
+  const Scope* scope = nullptr;     // where expr/fn was defined
+};
+
+struct Scope {
+  const Scope* parent = nullptr;
+  std::map<std::string, Binding> names;
+  const Binding* Find(const std::string& name) const {
+    for (const Scope* s = this; s != nullptr; s = s->parent) {
+      auto it = s->names.find(name);
+      if (it != s->names.end()) return &it->second;
+    }
+    return nullptr;
+  }
+};
+
+// Aggregates found inside a summarize item: `round(avg(x), 2)` binds avg(x) as a hidden output.
+struct AggContext {
+  const Schema* input = nullptr;
+  std::vector<BoundAggregate>* aggs = nullptr;
+  size_t first_output = 0;   // index of the first aggregate output in the summarize schema
+  size_t outputs = 0;        // aggregate outputs so far
+  std::vector<std::string> by_names;  // excluded from arg_max(x, *)
+};
+
+Result<BoundExpr> BindLiteral(const Expr& e);
+bool IsNondeterministicName(const std::string& name);
+Status SemanticError(const std::string& message, const Position& pos);
+using PlanPtr = std::unique_ptr<PlanNode>;
+
+class Binder {
+ public:
+  Binder(const ExecContext& ctx) : ctx_(ctx) {}
+  Result<BoundQuery> BindQuery(const Query& q);
+
+  // binder.cc: names, expressions, sources, statements.
+  Result<PlanPtr> BindTabularExpr(const Expr& e, const Scope* s);
+  Result<PlanPtr> BindTabular(const Tabular& t, const Scope* s);
+  Result<PlanPtr> ResolveTable(const std::string& name, const Position& pos, const Scope* s);
+  Result<PlanPtr> CallTabular(const std::string& name, const std::vector<ExprPtr>& args,
+                              const Position& pos, const Scope* s);
+  Result<BoundExpr> BindExpr(const Expr& e, const Schema& schema, const Scope* s,
+                             AggContext* agg = nullptr);
+  Result<BoundExpr> BindConstant(const Expr& e, const Scope* s);
+  Result<PlanPtr> BindSource(const Source& src, const Scope* s);
+  Result<BoundExpr> BindCall(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg);
+  Result<BoundExpr> MakeCall(const ScalarFunction* fn, std::vector<BoundExpr> args,
+                             const std::string& name, const Position& pos);
+  Result<BoundExpr> BindAggregateRef(const Expr& e, const Schema& schema, const Scope* s,
+                                     AggContext* agg, const std::string& explicit_name);
+  Result<Column> ScalarOfTabular(const Expr& e, const Scope* s);
+  Result<std::vector<BoundExpr>> ValuesOfTabular(const Expr& e, const Scope* s);
+  bool DenotesTable(const Expr& e, const Scope* s) const;
+  const Scope* NewScope(const Scope* parent);
+
+  // binder_ops.cc: tabular operators.
+  Result<PlanPtr> BindOperator(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindUnion(std::vector<PlanPtr> legs, const std::vector<Option>& options,
+                            const Position& pos);
+  Result<std::vector<PlanPtr>> BindLegs(const std::vector<TabularPtr>& tables, bool fuzzy,
+                                        const Scope* s);
+  void PushDown(PlanNode& scan, const std::vector<PlanNode*>& chain);
+
+  const ExecContext& ctx() const { return ctx_; }
+  std::optional<std::map<std::string, std::string>> render_;
+
+ private:
+  Result<PlanPtr> BindSummarize(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindJoin(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindProjectLike(OpKind kind, const std::vector<NamedExpr>& items, PlanPtr in,
+                                  const Scope* s);
+  Result<PlanPtr> BindSearch(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindMakeSeries(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindMvExpand(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindParse(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindSortLike(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> CallFunction(const Binding& fn, const std::vector<ExprPtr>& args,
+                               const Position& pos, const Scope* caller, const Schema* schema,
+                               BoundExpr* scalar_out);
+
+  const ExecContext& ctx_;
+  Position pos_;  // the operator being bound
+  std::deque<Scope> scopes_;
+  int depth_ = 0;
+};
+
+// Kusto's default column name for an unnamed expression: the column for a name, a_b for a.b,
+// "" when it has none (callers number those Column1, Column2, ...).
+std::string DefaultName(const Expr& e, bool by_key);
+// A name not in `taken`: name, name1, name2, ...
+std::string UniqueName(const std::string& name, const Schema& taken);
+// Glob match with '*' wildcards.
+bool WildcardMatch(std::string_view pattern, std::string_view name);
+
+}  // namespace cmk::kql::internal

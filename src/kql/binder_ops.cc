@@ -1,0 +1,304 @@
+// Tabular operators: output schemas and plan nodes.
+#include <algorithm>
+#include <set>
+
+#include "kql/aggregates.h"
+#include "kql/binder_internal.h"
+#include "kql/eval.h"
+
+namespace cmk::kql::internal {
+namespace {
+
+PlanPtr Node(NodeKind kind, PlanPtr in) {
+  auto n = std::make_unique<PlanNode>();
+  n->kind = kind;
+  if (in) {
+    n->schema = in->schema;
+    n->inputs.push_back(std::move(in));
+  }
+  return n;
+}
+
+int FindColumn(const Schema& s, const std::string& name) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+Result<int64_t> ConstantLong(const BoundExpr& b, const Position& pos, const char* what) {
+  if (!b.IsConstant() || !UsesInts(b.type) || b.value.IsNull(0)) {
+    return SemanticError(std::string(what) + " must be a constant integer", pos);
+  }
+  return b.value.Int(0);
+}
+
+std::string OptionValue(const std::vector<Option>& options, const std::string& key) {
+  for (const Option& o : options) {
+    if (o.key == key) return o.value;
+  }
+  return "";
+}
+
+}  // namespace
+
+Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope* s) {
+  pos_ = op.pos;
+  if (!in && op.kind != OpKind::kSearch) return SemanticError("Operator needs an input table", op.pos);
+  switch (op.kind) {
+    case OpKind::kWhere: {
+      ASSIGN_OR_RETURN(BoundExpr pred, BindExpr(*op.expr, in->schema, s));
+      if (pred.type != Type::kBool) {
+        return SemanticError("where: the predicate must be bool, not " + std::string(TypeName(pred.type)), op.expr->pos);
+      }
+      PlanPtr n = Node(NodeKind::kFilter, std::move(in));
+      n->predicate = std::move(pred);
+      return n;
+    }
+    case OpKind::kExtend:
+    case OpKind::kProject:
+    case OpKind::kProjectAway:
+    case OpKind::kProjectKeep:
+    case OpKind::kProjectRename:
+    case OpKind::kProjectReorder:
+      return BindProjectLike(op.kind, op.items, std::move(in), s);
+    case OpKind::kSummarize:
+    case OpKind::kDistinct:
+    case OpKind::kCount:
+      return BindSummarize(op, std::move(in), s);
+    case OpKind::kSort:
+    case OpKind::kTop:
+    case OpKind::kTake:
+      return BindSortLike(op, std::move(in), s);
+    case OpKind::kJoin:
+    case OpKind::kLookup:
+      return BindJoin(op, std::move(in), s);
+    case OpKind::kUnion: {
+      bool fuzzy = OptionValue(op.options, "isfuzzy") == "true";
+      ASSIGN_OR_RETURN(std::vector<PlanPtr> legs, BindLegs(op.tables, fuzzy, s));
+      legs.insert(legs.begin(), std::move(in));
+      return BindUnion(std::move(legs), op.options, op.pos);
+    }
+    case OpKind::kMvExpand: return BindMvExpand(op, std::move(in), s);
+    case OpKind::kParse: return BindParse(op, std::move(in), s);
+    case OpKind::kSearch: return BindSearch(op, std::move(in), s);
+    case OpKind::kMakeSeries: return BindMakeSeries(op, std::move(in), s);
+    case OpKind::kGetSchema: {
+      static const char* kDotNet[] = {"System.Boolean", "System.Int32", "System.Int64", "System.Double",
+                                      "System.Data.SqlTypes.SqlDecimal", "System.String", "System.DateTime",
+                                      "System.TimeSpan", "System.Guid", "System.Object"};
+      auto n = std::make_unique<PlanNode>();
+      n->kind = NodeKind::kValues;
+      n->schema = {{"ColumnName", Type::kString}, {"ColumnOrdinal", Type::kInt},
+                   {"DataType", Type::kString}, {"ColumnType", Type::kString}};
+      n->values = EmptyTable(n->schema);
+      for (size_t i = 0; i < in->schema.size(); ++i) {
+        n->values.columns[0].AppendString(in->schema[i].name);
+        n->values.columns[1].AppendInt(static_cast<int64_t>(i));
+        n->values.columns[2].AppendString(kDotNet[static_cast<int>(in->schema[i].type)]);
+        n->values.columns[3].AppendString(TypeName(in->schema[i].type));
+      }
+      n->values.rows = in->schema.size();
+      return n;
+    }
+    case OpKind::kAs:
+      in->name = op.name;
+      return in;
+    case OpKind::kSerialize: {
+      PlanPtr n = Node(NodeKind::kSerialize, std::move(in));
+      if (op.items.empty()) return n;
+      return BindProjectLike(OpKind::kExtend, op.items, std::move(n), s);
+    }
+    case OpKind::kRender: {
+      std::map<std::string, std::string> props{{"visualization", op.name}};
+      for (const Option& o : op.options) props[o.key] = o.value;
+      render_ = std::move(props);
+      return in;
+    }
+  }
+  return SemanticError("Unsupported operator", op.pos);
+}
+
+Result<PlanPtr> Binder::BindProjectLike(OpKind kind, const std::vector<NamedExpr>& items, PlanPtr in,
+                                        const Scope* s) {
+  const Schema& schema = in->schema;
+  auto n = std::make_unique<PlanNode>();
+  n->kind = NodeKind::kProject;
+  auto pass = [&](int c, const std::string& name) {
+    n->schema.push_back({name, schema[static_cast<size_t>(c)].type});
+    n->exprs.push_back(BoundExpr::ColumnRef(c, schema[static_cast<size_t>(c)].type));
+  };
+  int unnamed = 0;
+  auto add = [&](const NamedExpr& item) -> Status {
+    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*item.expr, schema, s));
+    if (v.untyped_null) v = BoundExpr::Constant(NullConstant(Type::kDynamic));
+    std::string name = !item.name.empty() ? item.name : DefaultName(*item.expr, false);
+    if (name.empty()) name = "Column" + std::to_string(++unnamed);
+    int existing = FindColumn(n->schema, name);
+    if (existing >= 0 && kind == OpKind::kExtend) {
+      n->schema[static_cast<size_t>(existing)].type = v.type;
+      n->exprs[static_cast<size_t>(existing)] = std::move(v);
+      return OkStatus();
+    }
+    if (existing >= 0) return SemanticError("Duplicate column name '" + name + "'", item.expr->pos);
+    n->schema.push_back({name, v.type});
+    n->exprs.push_back(std::move(v));
+    return OkStatus();
+  };
+  switch (kind) {
+    case OpKind::kExtend:
+      for (size_t c = 0; c < schema.size(); ++c) pass(static_cast<int>(c), schema[c].name);
+      for (const NamedExpr& item : items) RETURN_IF_ERROR(add(item));
+      break;
+    case OpKind::kProject:
+      for (const NamedExpr& item : items) RETURN_IF_ERROR(add(item));
+      break;
+    case OpKind::kProjectAway:
+    case OpKind::kProjectKeep: {
+      bool keep = kind == OpKind::kProjectKeep;
+      for (const NamedExpr& item : items) {
+        bool any = false;
+        for (const ColumnSchema& c : schema) any = any || WildcardMatch(item.name, c.name);
+        if (!any && item.name.find('*') == std::string::npos) {
+          return SemanticError("Failed to resolve column '" + item.name + "'", pos_);
+        }
+      }
+      for (size_t c = 0; c < schema.size(); ++c) {
+        bool match = false;
+        for (const NamedExpr& item : items) match = match || WildcardMatch(item.name, schema[c].name);
+        if (match == keep) pass(static_cast<int>(c), schema[c].name);
+      }
+      break;
+    }
+    case OpKind::kProjectRename: {
+      std::vector<std::string> names;
+      for (const ColumnSchema& c : schema) names.push_back(c.name);
+      for (const NamedExpr& item : items) {
+        int c = FindColumn(schema, item.expr->name);
+        if (c < 0) return SemanticError("Failed to resolve column '" + item.expr->name + "'", item.expr->pos);
+        names[static_cast<size_t>(c)] = item.name;
+      }
+      for (size_t c = 0; c < schema.size(); ++c) pass(static_cast<int>(c), names[c]);
+      break;
+    }
+    default: {  // project-reorder
+      std::vector<bool> used(schema.size(), false);
+      for (const NamedExpr& item : items) {
+        std::vector<int> hits;
+        for (size_t c = 0; c < schema.size(); ++c) {
+          if (!used[c] && WildcardMatch(item.name, schema[c].name)) hits.push_back(static_cast<int>(c));
+        }
+        if (item.type == "asc" || item.type == "desc") {
+          std::sort(hits.begin(), hits.end(), [&](int a, int b) {
+            return (schema[static_cast<size_t>(a)].name < schema[static_cast<size_t>(b)].name) == (item.type == "asc");
+          });
+        }
+        for (int c : hits) {
+          used[static_cast<size_t>(c)] = true;
+          pass(c, schema[static_cast<size_t>(c)].name);
+        }
+      }
+      for (size_t c = 0; c < schema.size(); ++c) {
+        if (!used[c]) pass(static_cast<int>(c), schema[c].name);
+      }
+    }
+  }
+  n->inputs.push_back(std::move(in));
+  return PlanPtr(std::move(n));
+}
+
+Result<PlanPtr> Binder::BindSummarize(const Operator& op, PlanPtr in, const Scope* s) {
+  const Schema& schema = in->schema;
+  auto n = std::make_unique<PlanNode>();
+  n->kind = NodeKind::kSummarize;
+  AggContext agg;
+  agg.input = &schema;
+  agg.aggs = &n->aggs;
+  const std::vector<NamedExpr>& by = op.kind == OpKind::kDistinct ? op.items : op.by;
+  int unnamed = 0;
+  for (const NamedExpr& item : by) {
+    if (item.expr == nullptr || (item.expr->kind == ExprKind::kName && item.expr->name == "*")) {
+      for (size_t c = 0; c < schema.size(); ++c) {
+        n->exprs.push_back(BoundExpr::ColumnRef(static_cast<int>(c), schema[c].type));
+        n->schema.push_back(schema[c]);
+      }
+      continue;
+    }
+    ASSIGN_OR_RETURN(BoundExpr k, BindExpr(*item.expr, schema, s));
+    if (k.untyped_null) k = BoundExpr::Constant(NullConstant(Type::kString));
+    std::string name = !item.name.empty() ? item.name : DefaultName(*item.expr, true);
+    if (name.empty()) name = "Column" + std::to_string(++unnamed);
+    name = UniqueName(name, n->schema);
+    agg.by_names.push_back(name);
+    n->schema.push_back({name, k.type});
+    n->exprs.push_back(std::move(k));
+  }
+  agg.first_output = n->schema.size();
+  // Items that are not a bare aggregate call become a projection over the summarize output.
+  std::vector<std::pair<std::string, BoundExpr>> post;
+  bool needs_post = false;
+  if (op.kind == OpKind::kCount) {
+    Expr count;
+    count.kind = ExprKind::kCall;
+    count.name = "count";
+    count.pos = op.pos;
+    ASSIGN_OR_RETURN(BoundExpr unused, BindAggregateRef(count, schema, s, &agg, "Count"));
+  }
+  static const std::vector<NamedExpr> kNone;
+  for (const NamedExpr& item : op.kind == OpKind::kSummarize ? op.items : kNone) {
+    const Expr& e = *item.expr;
+    if (e.kind == ExprKind::kCall && FindAggregate(e.name) != nullptr) {
+      size_t before = agg.outputs;
+      ASSIGN_OR_RETURN(BoundExpr ref, BindAggregateRef(e, schema, s, &agg, item.name));
+      for (size_t i = before; i < agg.outputs; ++i) {
+        post.emplace_back("", BoundExpr::ColumnRef(static_cast<int>(agg.first_output + i), ref.type));
+      }
+      continue;
+    }
+    needs_post = true;
+    size_t before = agg.outputs;
+    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(e, schema, s, &agg));
+    if (agg.outputs == before) return SemanticError("summarize needs an aggregate function", e.pos);
+    std::string name = !item.name.empty() ? item.name : "Column" + std::to_string(++unnamed);
+    post.emplace_back(name, std::move(v));
+  }
+  for (const BoundAggregate& a : n->aggs) {
+    for (size_t i = 0; i < a.names.size(); ++i) n->schema.push_back({UniqueName(a.names[i], n->schema), a.types[i]});
+  }
+  n->inputs.push_back(std::move(in));
+  if (!needs_post) return PlanPtr(std::move(n));
+  auto p = std::make_unique<PlanNode>();
+  p->kind = NodeKind::kProject;
+  for (size_t c = 0; c < agg.first_output; ++c) {
+    p->schema.push_back(n->schema[c]);
+    p->exprs.push_back(BoundExpr::ColumnRef(static_cast<int>(c), n->schema[c].type));
+  }
+  for (auto& [name, e] : post) {
+    std::string nm = !name.empty() ? name : n->schema[static_cast<size_t>(e.column)].name;
+    p->schema.push_back({UniqueName(nm, p->schema), e.type});
+    p->exprs.push_back(std::move(e));
+  }
+  p->inputs.push_back(std::move(n));
+  return PlanPtr(std::move(p));
+}
+
+Result<PlanPtr> Binder::BindSortLike(const Operator& op, PlanPtr in, const Scope* s) {
+  NodeKind kind = op.kind == OpKind::kSort ? NodeKind::kSort : op.kind == OpKind::kTop ? NodeKind::kTop : NodeKind::kTake;
+  PlanPtr n = Node(kind, std::move(in));
+  if (op.kind != OpKind::kSort) {
+    ASSIGN_OR_RETURN(BoundExpr limit, BindExpr(*op.expr, Schema{}, s));
+    ASSIGN_OR_RETURN(n->limit, ConstantLong(limit, op.expr->pos, "The row count"));
+  }
+  for (const SortKey& k : op.sort) {
+    ASSIGN_OR_RETURN(BoundExpr e, BindExpr(*k.expr, n->schema, s));
+    if (e.type == Type::kDynamic && !e.untyped_null) {
+      return SemanticError("Cannot sort by a dynamic value", k.expr->pos);
+    }
+    n->exprs.push_back(std::move(e));
+    n->ascending.push_back(k.ascending);
+    n->nulls_first.push_back(k.nulls_first);
+  }
+  return n;
+}
+
+}  // namespace cmk::kql::internal

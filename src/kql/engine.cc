@@ -1,0 +1,100 @@
+#include "kql/engine.h"
+
+#include <algorithm>
+
+#include "kql/binder.h"
+#include "kql/eval.h"
+#include "kql/exec.h"
+#include "kql/parser.h"
+
+namespace cmk::kql {
+namespace {
+
+// Rows per chunk handed out by InMemoryCatalog::Scan, so the executor streams even in tests.
+constexpr size_t kChunkRows = 64 * 1024;
+
+Column Slice(const Column& c, size_t begin, size_t end) {
+  if (c.constant) return c;
+  Column out(c.type);
+  auto b = static_cast<ptrdiff_t>(begin), e = static_cast<ptrdiff_t>(end);
+  if (UsesInts(c.type)) out.ints.assign(c.ints.begin() + b, c.ints.begin() + e);
+  else if (UsesReals(c.type)) out.reals.assign(c.reals.begin() + b, c.reals.begin() + e);
+  else out.strings.assign(c.strings.begin() + b, c.strings.begin() + e);
+  if (c.HasNulls()) out.nulls.assign(c.nulls.begin() + b, c.nulls.begin() + e);
+  return out;
+}
+
+}  // namespace
+
+void InMemoryCatalog::Add(Table table) {
+  std::string name = table.name;
+  tables_[name] = std::move(table);
+}
+
+std::vector<std::string> InMemoryCatalog::TableNames() const {
+  std::vector<std::string> out;
+  for (const auto& [name, t] : tables_) out.push_back(name);
+  return out;
+}
+
+std::optional<Schema> InMemoryCatalog::TableSchema(const std::string& table) const {
+  auto it = tables_.find(table);
+  if (it == tables_.end()) return std::nullopt;
+  Schema s;
+  for (size_t i = 0; i < it->second.names.size(); ++i) s.push_back({it->second.names[i], it->second.columns[i].type});
+  return s;
+}
+
+Status InMemoryCatalog::Scan(const ScanRequest& request,
+                             const std::function<Status(std::shared_ptr<const Table>)>& sink) const {
+  auto it = tables_.find(request.table);
+  if (it == tables_.end()) return NotFound("Unknown table '" + request.table + "'");
+  const Table& t = it->second;
+  std::vector<int> cols;
+  if (request.columns.empty()) {
+    for (size_t i = 0; i < t.columns.size(); ++i) cols.push_back(static_cast<int>(i));
+  } else {
+    for (const std::string& c : request.columns) {
+      int i = t.Find(c);
+      if (i >= 0) cols.push_back(i);
+    }
+  }
+  for (size_t begin = 0; begin < t.rows; begin += kChunkRows) {
+    size_t end = std::min(t.rows, begin + kChunkRows);
+    auto chunk = std::make_shared<Table>();
+    chunk->name = t.name;
+    chunk->rows = end - begin;
+    for (int c : cols) chunk->AddColumn(t.names[static_cast<size_t>(c)], Slice(t.columns[static_cast<size_t>(c)], begin, end));
+    RETURN_IF_ERROR(sink(std::move(chunk)));
+  }
+  return OkStatus();
+}
+
+Result<QueryResult> Execute(std::string_view text, const Catalog& catalog, const ExecOptions& options) {
+  ASSIGN_OR_RETURN(Query query, ParseQuery(text));
+  ExecContext ctx{&catalog, options.now};
+  ASSIGN_OR_RETURN(BoundQuery bound, Bind(query, ctx));
+  QueryResult result;
+  result.render = bound.render;
+  for (size_t i = 0; i < bound.results.size(); ++i) {
+    ASSIGN_OR_RETURN(Table t, RunToTable(*bound.results[i], ctx));
+    t.name = i == 0 ? "PrimaryResult" : "Table_" + std::to_string(i);
+    if (t.rows > options.max_result_rows) {
+      for (Column& c : t.columns) {
+        if (UsesInts(c.type)) c.ints.resize(options.max_result_rows);
+        else if (UsesReals(c.type)) c.reals.resize(options.max_result_rows);
+        else c.strings.resize(options.max_result_rows);
+        if (c.HasNulls()) c.nulls.resize(options.max_result_rows);
+      }
+      t.rows = options.max_result_rows;
+      result.warnings.push_back(Status(StatusCode::kResourceExhausted,
+                                       "Query result set has exceeded the internal record count limit " +
+                                           std::to_string(options.max_result_rows) + " (truncated)",
+                                       "PartialError"));
+    }
+    result.tables.push_back(std::move(t));
+  }
+  return result;
+}
+
+}  // namespace cmk::kql

@@ -1,0 +1,354 @@
+#include "kql/exec.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "kql/aggregates.h"
+#include "kql/eval.h"
+
+namespace cmk::kql {
+namespace {
+
+// Returned by a sink that has seen enough rows (take); the take node turns it back into OK.
+constexpr char kEnoughRows[] = "KqlEnoughRows";
+
+Status EnoughRows() { return Status(StatusCode::kCancelled, "enough rows", kEnoughRows); }
+bool IsEnoughRows(const Status& s) { return s.code() == StatusCode::kCancelled && s.error_code() == kEnoughRows; }
+
+Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  // Chunks are shared and immutable: the columns the query needs are copied out of them.
+  return ctx.catalog->Scan(node.scan, [&](std::shared_ptr<const Table> chunk) -> Status {
+    Table out;
+    out.name = node.name;
+    out.rows = chunk->rows;
+    for (const ColumnSchema& c : node.schema) {
+      int i = chunk->Find(c.name);
+      bool wanted = std::find(node.scan.columns.begin(), node.scan.columns.end(), c.name) != node.scan.columns.end();
+      if (i >= 0 && wanted && chunk->columns[static_cast<size_t>(i)].type == c.type) {
+        out.AddColumn(c.name, chunk->columns[static_cast<size_t>(i)]);
+      } else {
+        out.AddColumn(c.name, NullConstant(c.type));
+      }
+    }
+    if (out.rows == 0) return OkStatus();
+    return sink(std::move(out));
+  });
+}
+
+Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  return Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+    FunctionContext fctx{chunk.rows, ctx.now};
+    ASSIGN_OR_RETURN(ColumnValue pred, Eval(node.predicate, chunk, fctx));
+    const Column& p = pred.get();
+    if (p.constant) return IsTrue(p, 0) ? sink(std::move(chunk)) : OkStatus();
+    std::vector<uint32_t> idx;
+    idx.reserve(chunk.rows);
+    for (size_t r = 0; r < chunk.rows; ++r) {
+      if (IsTrue(p, r)) idx.push_back(static_cast<uint32_t>(r));
+    }
+    if (idx.empty()) return OkStatus();
+    if (idx.size() == chunk.rows) return sink(std::move(chunk));
+    return sink(GatherTable(chunk, idx));
+  });
+}
+
+Status RunProject(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  std::vector<int> uses;
+  for (const BoundExpr& e : node.exprs) {
+    if (e.kind != BoundExpr::Kind::kColumn) continue;
+    if (static_cast<size_t>(e.column) >= uses.size()) uses.resize(static_cast<size_t>(e.column) + 1, 0);
+    ++uses[static_cast<size_t>(e.column)];
+  }
+  return Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+    FunctionContext fctx{chunk.rows, ctx.now};
+    std::vector<Column> computed(node.exprs.size());
+    for (size_t i = 0; i < node.exprs.size(); ++i) {
+      const BoundExpr& e = node.exprs[i];
+      if (e.kind == BoundExpr::Kind::kColumn) continue;
+      ASSIGN_OR_RETURN(ColumnValue v, Eval(e, chunk, fctx));
+      computed[i] = std::move(v).Take();
+    }
+    std::vector<int> left = uses;
+    Table out;
+    out.name = chunk.name;
+    out.rows = chunk.rows;
+    for (size_t i = 0; i < node.exprs.size(); ++i) {
+      const BoundExpr& e = node.exprs[i];
+      if (e.kind == BoundExpr::Kind::kColumn) {
+        Column& src = chunk.columns[static_cast<size_t>(e.column)];
+        computed[i] = --left[static_cast<size_t>(e.column)] == 0 ? std::move(src) : src;
+      }
+      out.AddColumn(node.schema[i].name, std::move(computed[i]));
+    }
+    return sink(std::move(out));
+  });
+}
+
+Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  size_t left = static_cast<size_t>(std::max<int64_t>(0, node.limit));
+  if (left == 0) return OkStatus();
+  Status s = Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+    if (chunk.rows > left) {
+      std::vector<uint32_t> idx(left);
+      for (size_t i = 0; i < left; ++i) idx[i] = static_cast<uint32_t>(i);
+      chunk = GatherTable(chunk, idx);
+    }
+    left -= chunk.rows;
+    RETURN_IF_ERROR(sink(std::move(chunk)));
+    return left == 0 ? EnoughRows() : OkStatus();
+  });
+  return IsEnoughRows(s) ? OkStatus() : s;
+}
+
+Status RunSummarize(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  HashAggregation agg(node, node.exprs);
+  RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Table&& chunk) { return agg.Consume(chunk, ctx); }));
+  Table out = agg.Finish();
+  for (size_t i = 0; i < out.names.size(); ++i) out.names[i] = node.schema[i].name;
+  return sink(std::move(out));
+}
+
+Result<std::vector<Column>> EvalKeys(const std::vector<BoundExpr>& exprs, const Table& t, const ExecContext& ctx) {
+  std::vector<Column> keys;
+  FunctionContext fctx{t.rows, ctx.now};
+  for (const BoundExpr& e : exprs) {
+    ASSIGN_OR_RETURN(ColumnValue v, Eval(e, t, fctx));
+    keys.push_back(std::move(v).Take());
+  }
+  return keys;
+}
+
+std::vector<const Column*> Pointers(const std::vector<Column>& cols) {
+  std::vector<const Column*> out;
+  for (const Column& c : cols) out.push_back(&c);
+  return out;
+}
+
+Status RunSort(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  ASSIGN_OR_RETURN(Table t, RunToTable(*node.inputs[0], ctx));
+  if (t.rows == 0) return OkStatus();
+  ASSIGN_OR_RETURN(std::vector<Column> keys, EvalKeys(node.exprs, t, ctx));
+  size_t limit = node.kind == NodeKind::kTop ? static_cast<size_t>(std::max<int64_t>(0, node.limit)) : t.rows;
+  std::vector<uint32_t> perm = SortPermutation(Pointers(keys), node, t.rows, limit);
+  return sink(GatherTable(t, perm));
+}
+
+// top N: keeps each chunk's best N rows, then sorts what is left.
+Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  size_t n = static_cast<size_t>(std::max<int64_t>(0, node.limit));
+  Table acc = EmptyTable(node.schema);
+  RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+    if (n == 0) return OkStatus();
+    if (chunk.rows > n) {
+      ASSIGN_OR_RETURN(std::vector<Column> keys, EvalKeys(node.exprs, chunk, ctx));
+      chunk = GatherTable(chunk, SortPermutation(Pointers(keys), node, chunk.rows, n));
+    }
+    AppendTable(acc, std::move(chunk));
+    return OkStatus();
+  }));
+  if (acc.rows == 0) return OkStatus();
+  ASSIGN_OR_RETURN(std::vector<Column> keys, EvalKeys(node.exprs, acc, ctx));
+  return sink(GatherTable(acc, SortPermutation(Pointers(keys), node, acc.rows, n)));
+}
+
+Status RunSerialize(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  ASSIGN_OR_RETURN(Table t, RunToTable(*node.inputs[0], ctx));
+  if (t.rows == 0) return OkStatus();
+  return sink(std::move(t));
+}
+
+// Case-insensitive `has`-like term search over the node's columns: the term must start and end
+// at word boundaries (non-alphanumeric neighbours).
+bool ContainsTerm(std::string_view hay, std::string_view term) {
+  if (term.empty()) return true;
+  auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  for (size_t i = 0; i + term.size() <= hay.size(); ++i) {
+    size_t k = 0;
+    while (k < term.size() && lower(hay[i + k]) == lower(term[k])) ++k;
+    if (k < term.size()) continue;
+    bool start_ok = !word(term.front()) || i == 0 || !word(hay[i - 1]);
+    bool end_ok = !word(term.back()) || i + k == hay.size() || !word(hay[i + k]);
+    if (start_ok && end_ok) return true;
+  }
+  return false;
+}
+
+Status RunSearchFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  return Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+    std::vector<uint32_t> idx;
+    for (size_t r = 0; r < chunk.rows; ++r) {
+      for (int c : node.search_cols) {
+        if (ContainsTerm(ValueToText(chunk.columns[static_cast<size_t>(c)], r), node.term)) {
+          idx.push_back(static_cast<uint32_t>(r));
+          break;
+        }
+      }
+    }
+    if (idx.empty()) return OkStatus();
+    return sink(GatherTable(chunk, idx));
+  });
+}
+
+}  // namespace
+
+std::vector<uint32_t> SortPermutation(const std::vector<const Column*>& keys, const PlanNode& node,
+                                      size_t rows, size_t limit) {
+  std::vector<uint32_t> perm(rows);
+  for (size_t i = 0; i < rows; ++i) perm[i] = static_cast<uint32_t>(i);
+  auto less = [&](uint32_t a, uint32_t b) {
+    for (size_t k = 0; k < keys.size(); ++k) {
+      const Column& c = *keys[k];
+      bool na = c.IsNull(a), nb = c.IsNull(b);
+      if (na || nb) {
+        if (na && nb) continue;
+        return na ? static_cast<bool>(node.nulls_first[k]) : !node.nulls_first[k];
+      }
+      int r = CompareValues(c, a, c, b);
+      if (r != 0) return node.ascending[k] ? r < 0 : r > 0;
+    }
+    return a < b;  // stable
+  };
+  if (limit < rows) {
+    std::partial_sort(perm.begin(), perm.begin() + static_cast<ptrdiff_t>(limit), perm.end(), less);
+    perm.resize(limit);
+  } else {
+    std::sort(perm.begin(), perm.end(), less);
+  }
+  return perm;
+}
+
+Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  switch (node.kind) {
+    case NodeKind::kScan: return RunScan(node, ctx, sink);
+    case NodeKind::kValues: {
+      if (node.values.rows == 0) return OkStatus();
+      Table copy = node.values;
+      return sink(std::move(copy));
+    }
+    case NodeKind::kFilter: return RunFilter(node, ctx, sink);
+    case NodeKind::kProject: return RunProject(node, ctx, sink);
+    case NodeKind::kSummarize: return RunSummarize(node, ctx, sink);
+    case NodeKind::kSort: return RunSort(node, ctx, sink);
+    case NodeKind::kTop: return RunTop(node, ctx, sink);
+    case NodeKind::kTake: return RunTake(node, ctx, sink);
+    case NodeKind::kJoin: return RunJoin(node, ctx, sink);
+    case NodeKind::kUnion: return RunUnion(node, ctx, sink);
+    case NodeKind::kMvExpand: return RunMvExpand(node, ctx, sink);
+    case NodeKind::kParse: return RunParse(node, ctx, sink);
+    case NodeKind::kMakeSeries: return RunMakeSeries(node, ctx, sink);
+    case NodeKind::kSerialize: return RunSerialize(node, ctx, sink);
+    case NodeKind::kSearchFilter: return RunSearchFilter(node, ctx, sink);
+  }
+  return Internal("unknown plan node");
+}
+
+Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx) {
+  Table out = EmptyTable(node.schema);
+  RETURN_IF_ERROR(Run(node, ctx, [&](Table&& chunk) {
+    AppendTable(out, std::move(chunk));
+    return OkStatus();
+  }));
+  for (Column& c : out.columns) c.Materialize(out.rows);
+  for (size_t i = 0; i < out.names.size() && i < node.schema.size(); ++i) out.names[i] = node.schema[i].name;
+  out.name = node.name;
+  return out;
+}
+
+// ---- Hash aggregation.
+
+namespace {
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+}  // namespace
+
+struct HashAggregation::State {
+  const PlanNode* node = nullptr;
+  const std::vector<BoundExpr>* keys = nullptr;
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> groups;
+  std::unordered_map<int64_t, uint32_t> int_groups;
+  int64_t null_group = -1;
+  std::vector<Column> key_values;
+  std::vector<std::unique_ptr<Aggregator>> aggs;
+  size_t num_groups = 0;
+  std::vector<uint32_t> ids;
+  std::string buf;
+
+  uint32_t NewGroup(const std::vector<Column>& k, size_t row) {
+    for (size_t i = 0; i < k.size(); ++i) key_values[i].AppendFrom(k[i], row);
+    return static_cast<uint32_t>(num_groups++);
+  }
+  void AssignIds(const std::vector<Column>& k, size_t rows) {
+    ids.resize(rows);
+    if (k.empty()) {
+      std::fill(ids.begin(), ids.end(), 0);
+      num_groups = 1;
+      return;
+    }
+    if (k.size() == 1 && UsesInts(k[0].type)) {
+      const Column& c = k[0];
+      for (size_t r = 0; r < rows; ++r) {
+        if (c.IsNull(r)) {
+          if (null_group < 0) null_group = NewGroup(k, r);
+          ids[r] = static_cast<uint32_t>(null_group);
+          continue;
+        }
+        auto [it, inserted] = int_groups.try_emplace(c.Int(r), 0);
+        if (inserted) it->second = NewGroup(k, r);
+        ids[r] = it->second;
+      }
+      return;
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      buf.clear();
+      for (const Column& c : k) EncodeKey(c, r, buf);
+      auto it = groups.find(std::string_view(buf));
+      if (it == groups.end()) it = groups.emplace(buf, NewGroup(k, r)).first;
+      ids[r] = it->second;
+    }
+  }
+};
+
+HashAggregation::HashAggregation(const PlanNode& node, const std::vector<BoundExpr>& keys)
+    : s_(std::make_unique<State>()) {
+  s_->node = &node;
+  s_->keys = &keys;
+  for (const BoundExpr& k : keys) s_->key_values.emplace_back(k.type);
+  for (const BoundAggregate& a : node.aggs) s_->aggs.push_back(MakeAggregator(*a.def, a.types, a.params));
+  if (keys.empty()) s_->num_groups = 1;
+}
+
+HashAggregation::~HashAggregation() = default;
+
+Status HashAggregation::Consume(const Table& chunk, const ExecContext& ctx) {
+  if (chunk.rows == 0) return OkStatus();
+  ASSIGN_OR_RETURN(std::vector<Column> keys, EvalKeys(*s_->keys, chunk, ctx));
+  s_->AssignIds(keys, chunk.rows);
+  FunctionContext fctx{chunk.rows, ctx.now};
+  for (size_t i = 0; i < s_->aggs.size(); ++i) {
+    std::vector<ColumnValue> values;
+    std::vector<const Column*> ptrs;
+    for (const BoundExpr& a : s_->node->aggs[i].args) {
+      ASSIGN_OR_RETURN(ColumnValue v, Eval(a, chunk, fctx));
+      values.push_back(std::move(v));
+    }
+    for (ColumnValue& v : values) ptrs.push_back(&v.get());
+    s_->aggs[i]->Update(ptrs, s_->ids, s_->num_groups);
+  }
+  return OkStatus();
+}
+
+Table HashAggregation::Finish() {
+  Table out;
+  size_t n = s_->num_groups;
+  out.rows = n;
+  for (size_t i = 0; i < s_->key_values.size(); ++i) out.AddColumn("", std::move(s_->key_values[i]));
+  for (auto& a : s_->aggs) {
+    for (Column& c : a->Finish(n)) out.AddColumn("", std::move(c));
+  }
+  return out;
+}
+
+}  // namespace cmk::kql

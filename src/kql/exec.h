@@ -1,0 +1,53 @@
+#pragma once
+// The vectorized executor: runs a bound plan (plan.h) by pushing chunks (Tables) from the leaves
+// (catalog scans, literal tables) through streaming operators (where, extend/project, take,
+// parse, mv-expand) into pipeline breakers (summarize, sort, top, join, union, make-series), which
+// emit one chunk when their input is exhausted. Expressions are evaluated a column at a time.
+// Errors: from functions (eval) and from Catalog::Scan, passed through unchanged.
+#include <functional>
+
+#include "base/status.h"
+#include "kql/engine.h"
+#include "kql/plan.h"
+
+namespace cmk::kql {
+
+struct ExecContext {
+  const Catalog* catalog = nullptr;
+  TimePoint now{};
+};
+
+using Sink = std::function<Status(Table&&)>;
+
+// Pushes the node's output chunks (each with the node's schema) into `sink`.
+Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// Runs the node and concatenates its output into one table named after the node.
+Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx);
+
+// Operators implemented in exec_join.cc and exec_extra.cc.
+Status RunJoin(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunUnion(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunMvExpand(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+
+// Hash aggregation over chunks: group keys and aggregates of a kSummarize node (used by
+// make-series too). Keys are encoded to bytes once per row; single integer keys take a fast path.
+class HashAggregation {
+ public:
+  explicit HashAggregation(const PlanNode& node, const std::vector<BoundExpr>& keys);
+  ~HashAggregation();
+  Status Consume(const Table& chunk, const ExecContext& ctx);
+  // Keys then aggregate outputs; one row per group (one row when there are no keys).
+  Table Finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// Permutation that sorts `keys` (columns of `rows` values) by the node's directions.
+std::vector<uint32_t> SortPermutation(const std::vector<const Column*>& keys, const PlanNode& node,
+                                      size_t rows, size_t limit);
+
+}  // namespace cmk::kql

@@ -1,0 +1,275 @@
+// mv-expand, parse and make-series.
+#include <boost/json.hpp>
+#include <regex>
+#include <unordered_map>
+
+#include "kql/eval.h"
+#include "kql/exec.h"
+
+namespace cmk::kql {
+namespace {
+
+namespace bj = boost::json;
+
+// Elements of one dynamic value as JSON texts: array items, bag properties ({"k":v} or [k,v]),
+// or the value itself for a scalar. Empty for null and empty containers.
+std::vector<std::string> Elements(const Column& c, size_t row, bool bag_as_array) {
+  std::vector<std::string> out;
+  if (c.IsNull(row)) return out;
+  if (c.type != Type::kDynamic) {
+    out.push_back(ValueToJson(c, row));
+    return out;
+  }
+  boost::system::error_code ec;
+  bj::value v = bj::parse(c.Str(row), ec);
+  if (ec || v.is_null()) return out;
+  if (v.is_array()) {
+    for (const bj::value& item : v.get_array()) out.push_back(bj::serialize(item));
+  } else if (v.is_object()) {
+    for (const auto& kv : v.get_object()) {
+      if (bag_as_array) {
+        out.push_back(bj::serialize(bj::array{bj::value(kv.key()), kv.value()}));
+      } else {
+        bj::object o;
+        o[kv.key()] = kv.value();
+        out.push_back(bj::serialize(o));
+      }
+    }
+  } else {
+    out.push_back(bj::serialize(v));
+  }
+  return out;
+}
+
+}  // namespace
+
+Status RunMvExpand(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  return Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+    Table out = EmptyTable(node.schema);
+    size_t width = chunk.columns.size();
+    for (size_t r = 0; r < chunk.rows; ++r) {
+      std::vector<std::vector<std::string>> parts;
+      size_t n = 0;
+      for (int c : node.expand_cols) {
+        parts.push_back(Elements(chunk.columns[static_cast<size_t>(c)], r, node.bag_as_array));
+        n = std::max(n, parts.back().size());
+      }
+      if (node.limit >= 0) n = std::min(n, static_cast<size_t>(node.limit));
+      for (size_t i = 0; i < n; ++i) {
+        for (size_t c = 0; c < width; ++c) {
+          auto it = std::find(node.expand_cols.begin(), node.expand_cols.end(), static_cast<int>(c));
+          if (it == node.expand_cols.end()) {
+            out.columns[c].AppendFrom(chunk.columns[c], r);
+            continue;
+          }
+          const auto& items = parts[static_cast<size_t>(it - node.expand_cols.begin())];
+          if (i < items.size()) {
+            AppendConverted(out.columns[c], items[i], true);
+          } else {
+            out.columns[c].AppendNull();
+          }
+        }
+        if (node.with_index) out.columns[width].AppendInt(static_cast<int64_t>(i));
+        ++out.rows;
+      }
+    }
+    if (out.rows == 0) return OkStatus();
+    return sink(std::move(out));
+  });
+}
+
+namespace {
+
+// kind=simple: literals must appear in order; a column takes the text up to the next literal
+// (or the rest of the string when it is last). Returns the captured text per column, or false.
+bool MatchSimple(std::string_view text, const std::vector<ParsePart>& pattern,
+                 std::vector<std::string_view>& captures) {
+  captures.clear();
+  size_t pos = 0;
+  int pending = -1;  // -2: wildcard, >= 0: index of a column awaiting its end.
+  for (const ParsePart& p : pattern) {
+    if (p.kind == ParsePart::Kind::kLiteral) {
+      size_t at = pending == -1 ? (text.substr(pos, p.text.size()) == p.text ? pos : std::string_view::npos)
+                                : text.find(p.text, pos);
+      if (at == std::string_view::npos) return false;
+      if (pending >= 0) captures[static_cast<size_t>(pending)] = text.substr(pos, at - pos);
+      pos = at + p.text.size();
+      pending = -1;
+    } else if (p.kind == ParsePart::Kind::kColumn) {
+      captures.emplace_back();
+      pending = static_cast<int>(captures.size()) - 1;
+    } else {
+      pending = -2;
+    }
+  }
+  if (pending >= 0) captures[static_cast<size_t>(pending)] = text.substr(pos);
+  return true;
+}
+
+std::string RegexOf(const std::vector<ParsePart>& pattern) {
+  std::string re;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const ParsePart& p = pattern[i];
+    bool last = i + 1 == pattern.size();
+    if (p.kind == ParsePart::Kind::kLiteral) re += p.text;
+    else if (p.kind == ParsePart::Kind::kColumn) re += last ? "(.*)" : "(.*?)";
+    else re += ".*?";
+  }
+  return re;
+}
+
+}  // namespace
+
+Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  std::optional<std::regex> re;
+  if (node.regex) {
+    try {
+      re.emplace(RegexOf(node.pattern));
+    } catch (const std::regex_error& e) {
+      return InvalidArgument(std::string("parse: invalid regular expression: ") + e.what(), "SemanticError");
+    }
+  }
+  std::vector<int> targets;  // output column per pattern column
+  for (const ParsePart& p : node.pattern) {
+    if (p.kind != ParsePart::Kind::kColumn) continue;
+    for (size_t c = 0; c < node.schema.size(); ++c) {
+      if (node.schema[c].name == p.text) targets.push_back(static_cast<int>(c));
+    }
+  }
+  return Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+    FunctionContext fctx{chunk.rows, ctx.now};
+    ASSIGN_OR_RETURN(ColumnValue src, Eval(node.predicate, chunk, fctx));
+    std::vector<Column> outs;
+    for (int t : targets) outs.emplace_back(node.schema[static_cast<size_t>(t)].type);
+    std::vector<std::string_view> caps;
+    for (size_t r = 0; r < chunk.rows; ++r) {
+      std::string text = ValueToText(src.get(), r);
+      bool ok;
+      std::smatch m;
+      if (re) {
+        ok = std::regex_search(text, m, *re);
+        caps.clear();
+        for (size_t i = 1; ok && i < m.size(); ++i) caps.emplace_back(text.data() + m.position(i), static_cast<size_t>(m.length(i)));
+      } else {
+        ok = MatchSimple(text, node.pattern, caps);
+      }
+      for (size_t i = 0; i < outs.size(); ++i) {
+        if (ok && i < caps.size()) {
+          AppendConverted(outs[i], caps[i], false);
+        } else {
+          outs[i].AppendNull();
+        }
+      }
+    }
+    chunk.names.resize(node.schema.size());
+    chunk.columns.resize(node.schema.size());
+    for (size_t i = 0; i < targets.size(); ++i) {
+      chunk.names[static_cast<size_t>(targets[i])] = node.schema[static_cast<size_t>(targets[i])].name;
+      chunk.columns[static_cast<size_t>(targets[i])] = std::move(outs[i]);
+    }
+    return sink(std::move(chunk));
+  });
+}
+
+namespace {
+
+std::string AxisJson(Type t, int64_t v) {
+  Column c(t);
+  c.AppendInt(v);
+  return ValueToJson(c, 0);
+}
+
+std::string DefaultJson(const BoundAggregate& a) {
+  if (a.default_value.stored() > 0) return ValueToJson(a.default_value, 0);
+  return IsNumeric(a.types[0]) || a.types[0] == Type::kTimespan ? "0" : "null";
+}
+
+Status EmitSeries(const PlanNode& node, const Table& groups, size_t bins, int64_t from,
+                  const Sink& sink) {
+  size_t k = node.exprs.size();
+  size_t naggs = node.aggs.size();
+  std::unordered_map<std::string, size_t> series_of;
+  std::vector<std::vector<std::vector<std::string>>> slots;  // [series][aggregate][bin]
+  Table out = EmptyTable(node.schema);
+  std::string key;
+  for (size_t r = 0; r < groups.rows; ++r) {
+    key.clear();
+    for (size_t i = 0; i < k; ++i) EncodeKey(groups.columns[i], r, key);
+    auto [it, inserted] = series_of.try_emplace(key, slots.size());
+    if (inserted) {
+      for (size_t i = 0; i < k; ++i) out.columns[i].AppendFrom(groups.columns[i], r);
+      slots.emplace_back();
+      for (const BoundAggregate& a : node.aggs) slots.back().emplace_back(bins, DefaultJson(a));
+    }
+    size_t b = static_cast<size_t>(groups.columns[k].Int(r));
+    for (size_t a = 0; a < naggs; ++a) {
+      const Column& v = groups.columns[k + 1 + a];
+      if (!v.IsNull(r)) slots[it->second][a][b] = ValueToJson(v, r);
+    }
+  }
+  std::string axis = "[";
+  for (size_t b = 0; b < bins; ++b) {
+    if (b > 0) axis += ',';
+    axis += AxisJson(node.axis.type, from + static_cast<int64_t>(b) * node.step);
+  }
+  axis += ']';
+  for (const auto& series : slots) {
+    for (size_t a = 0; a < naggs; ++a) {
+      std::string arr = "[";
+      for (size_t b = 0; b < bins; ++b) arr += (b > 0 ? "," : "") + series[a][b];
+      out.columns[k + a].AppendString(arr + "]");
+    }
+    out.columns[k + naggs].AppendString(axis);
+    ++out.rows;
+  }
+  if (out.rows == 0) return OkStatus();
+  return sink(std::move(out));
+}
+
+}  // namespace
+
+// make-series: aggregates by (keys, bin of the axis) with hash aggregation, then lays the bins
+// of each key out as arrays of `step`-spaced slots filled with the default where empty.
+Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  ASSIGN_OR_RETURN(Table in, RunToTable(*node.inputs[0], ctx));
+  FunctionContext fctx{in.rows, ctx.now};
+  ASSIGN_OR_RETURN(ColumnValue axis_v, Eval(node.axis, in, fctx));
+  Column axis = std::move(axis_v).Take();
+  axis.Materialize(in.rows);
+  int64_t from = node.from.value_or(INT64_MAX), to = node.to.value_or(INT64_MIN);
+  for (size_t r = 0; r < in.rows && (!node.from || !node.to); ++r) {
+    if (axis.IsNull(r)) continue;
+    if (!node.from) from = std::min(from, axis.Int(r));
+    if (!node.to) to = std::max(to, axis.Int(r) + 1);
+  }
+  if (from >= to || node.step <= 0) from = to = 0;
+  size_t bins = static_cast<size_t>(node.step > 0 ? (to - from + node.step - 1) / node.step : 0);
+  // Keys: the by expressions, then the bin number; evaluated as extra columns of `in`.
+  std::vector<BoundExpr> keys;
+  std::vector<Column> key_cols;
+  for (const BoundExpr& k : node.exprs) {
+    ASSIGN_OR_RETURN(ColumnValue v, Eval(k, in, fctx));
+    key_cols.push_back(std::move(v).Take());
+  }
+  Column bin(Type::kLong);
+  std::vector<uint32_t> keep;
+  for (size_t r = 0; r < in.rows; ++r) {
+    if (axis.IsNull(r) || axis.Int(r) < from || axis.Int(r) >= to) continue;
+    keep.push_back(static_cast<uint32_t>(r));
+    bin.AppendInt((axis.Int(r) - from) / node.step);
+  }
+  Table t = GatherTable(in, keep);
+  size_t base = t.columns.size();
+  for (size_t i = 0; i < key_cols.size(); ++i) {
+    t.AddColumn("", Gather(key_cols[i], keep));
+    keys.push_back(BoundExpr::ColumnRef(static_cast<int>(base + i), node.exprs[i].type));
+  }
+  t.AddColumn("", std::move(bin));
+  keys.push_back(BoundExpr::ColumnRef(static_cast<int>(t.columns.size() - 1), Type::kLong));
+  HashAggregation agg(node, keys);
+  if (t.rows > 0) RETURN_IF_ERROR(agg.Consume(t, ctx));
+  Table groups = t.rows > 0 ? agg.Finish() : Table();
+  return EmitSeries(node, groups, bins, from, sink);
+}
+
+}  // namespace cmk::kql
