@@ -326,8 +326,9 @@ class Runner {
         ++pos_;
         continue;
       }
-      if (StartsWith(t, "# skip-bug:")) {
-        pending_bug_ = Trim(t.substr(11));
+      if (StartsWith(t, "# skip-bug:") || StartsWith(t, "# skip-crash:")) {
+        pending_crash_ = StartsWith(t, "# skip-crash:");
+        pending_bug_ = Trim(t.substr(pending_crash_ ? 13 : 11));
         pending_bug_line_ = line.number;
         ++pos_;
         continue;
@@ -393,6 +394,17 @@ class Runner {
                                    ": '# skip-bug: " + pending_bug_ + "' now passes; remove the marker");
     }
     pending_bug_.clear();
+    pending_crash_ = false;
+  }
+
+  // A `# skip-crash:` record is parsed but not run (it would take the whole binary down).
+  bool SkipCrash(int line) {
+    if (!pending_crash_) return false;
+    report_.known_bugs.push_back(display_ + ":" + std::to_string(pending_bug_line_) + ": known engine bug (not run, crashes): " +
+                                 pending_bug_ + "\n" + display_ + ":" + std::to_string(line));
+    pending_bug_.clear();
+    pending_crash_ = false;
+    return true;
   }
 
   void Table(const Line& header) {
@@ -452,6 +464,8 @@ class Runner {
   }
 
   Result<QueryResult> Execute(const std::string& query) {
+    // KQL_TRACE=1 names each query before it runs (to find the record that crashes the engine).
+    if (std::getenv("KQL_TRACE")) std::fprintf(stderr, "[ TRACE ] %s:%d\n", display_.c_str(), record_line_);
     InMemoryCatalog catalog;
     for (const auto& [name, table] : tables_) catalog.Add(table);
     ExecOptions options;
@@ -461,8 +475,10 @@ class Runner {
 
   // statement ok | statement error [Code] [message substring] | statement render <visualization>
   void Statement(const Line& line, const std::vector<std::string>& w) {
+    record_line_ = line.number;
     ++pos_;
     std::string query = Join(Block(), "\n");
+    if (SkipCrash(line.number)) return;
     ++report_.records;
     size_t failures = report_.failures.size() + report_.known_bugs.size();
     if (query.empty()) {
@@ -500,6 +516,7 @@ class Runner {
 
   // query <types> [rowsort|nosort] [colnames]
   void Query(const Line& line, const std::vector<std::string>& w) {
+    record_line_ = line.number;
     ++pos_;
     std::string query = Join(Block("----"), "\n");
     std::vector<std::string> expected;
@@ -508,6 +525,7 @@ class Runner {
       ++pos_;
       expected = Block();
     }
+    if (SkipCrash(line.number)) return;
     ++report_.records;
     size_t failures = report_.failures.size() + report_.known_bugs.size();
     RunQuery(line, w, query, has_separator, expected);
@@ -599,6 +617,8 @@ class Runner {
   std::map<std::string, kql::Table> tables_;
   std::string pending_bug_;
   int pending_bug_line_ = 0;
+  int record_line_ = 0;
+  bool pending_crash_ = false;
   FileReport report_;
 };
 
