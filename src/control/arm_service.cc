@@ -1,5 +1,6 @@
 #include "control/arm_service.h"
 
+#include "control/insights_provider.h"
 #include "control/oi_provider.h"
 
 #include <regex>
@@ -124,6 +125,8 @@ void ArmService::SetOperationalInsights(std::unique_ptr<OperationalInsightsProvi
   oi_ = std::move(provider);
 }
 
+void ArmService::SetInsights(std::unique_ptr<InsightsProvider> provider) { insights_ = std::move(provider); }
+
 Status ArmService::EnsureSubscription(const std::string& sub, const std::string& tenant,
                                       const std::string& display_name) {
   ASSIGN_OR_RETURN(auto doc, store_->Get(kSubscriptionKind, sub));
@@ -229,6 +232,11 @@ ArmResponse ArmService::Handle(const ArmRequest& r) {
       if (Status s = CheckScopeExists(scope); !s.ok()) return ArmError(s);
       if (rest.empty()) return ArmError(NotFoundRoute(r));
       return oi ? oi_->HandleOperationalInsights(r, seg[1], rg, rest) : oi_->HandleManagedIdentity(r, seg[1], rg, rest);
+    }
+    if (Is(seg[p + 1], "Microsoft.Insights") && insights_) {
+      std::string scope = "/subscriptions/" + seg[1] + (rg ? "/resourceGroups/" + *rg : "");
+      if (Status s = CheckScopeExists(scope); !s.ok()) return ArmError(s);
+      return insights_->Handle(r, seg[1], rg, rest);
     }
     return ArmError(NotFound("No registered resource provider found for namespace '" + seg[p + 1] + "'.",
                              "NoRegisteredProviderFound"));

@@ -24,6 +24,7 @@
 namespace cmk::control {
 
 class OperationalInsightsProvider;
+class InsightsProvider;
 
 // The instance's defaults, created on first start.
 struct InstanceInfo {
@@ -54,6 +55,11 @@ class ArmService {
                              const std::string& location);
   // Serves Microsoft.OperationalInsights and Microsoft.ManagedIdentity through `provider`.
   void SetOperationalInsights(std::unique_ptr<OperationalInsightsProvider> provider);
+  // Serves Microsoft.Insights (data collection endpoints and rules) through `provider`.
+  void SetInsights(std::unique_ptr<InsightsProvider> provider);
+  // The Microsoft.Insights provider (its rule lookup serves the ingestion front end); null
+  // until SetInsights. Owned by this service.
+  InsightsProvider* insights() const { return insights_.get(); }
   ~ArmService();
 
  private:
@@ -82,6 +88,7 @@ class ArmService {
   keyvault::KeyVaultService* keyvault_;
   keyvault::AuditLog* audit_;
   std::unique_ptr<OperationalInsightsProvider> oi_;
+  std::unique_ptr<InsightsProvider> insights_;
 };
 
 }  // namespace cmk::control
