@@ -141,6 +141,10 @@ const Index& GetIndex() {
     fn::RegisterInOps(idx->registry);
     fn::RegisterStrings(idx->registry);
     fn::RegisterRegex(idx->registry);
+    fn::RegisterDateTime(idx->registry);
+    fn::RegisterFormat(idx->registry);
+    fn::RegisterMath(idx->registry);
+    fn::RegisterDynamic(idx->registry);
     for (const ScalarFunction& f : idx->registry.functions) idx->functions[f.name] = &f;
     for (const ScalarFunction& f : idx->registry.operators) idx->operators[f.name] = &f;
     return idx;
