@@ -52,7 +52,7 @@ Result<BoundExpr> BindLiteral(const Expr& e) {
     }
     case LiteralKind::kDynamic: {
       boost::system::error_code ec;
-      boost::json::value v = boost::json::parse(l.text.empty() ? "null" : l.text, ec);
+      boost::json::value v = boost::json::parse(l.text.empty() ? "null" : NormalizeDynamicText(l.text), ec);
       if (ec) return SemanticError("Invalid dynamic literal '" + l.text + "'", e.pos);
       if (v.is_null()) return BoundExpr::Constant(NullConstant(Type::kDynamic));
       return BoundExpr::Constant(StringConstant(Type::kDynamic, boost::json::serialize(v)));

@@ -19,6 +19,14 @@ PlanPtr Node(NodeKind kind, PlanPtr in) {
   return n;
 }
 
+void Substitute(BoundExpr& e, const std::vector<BoundExpr>& defs) {
+  if (e.kind == BoundExpr::Kind::kColumn) {
+    e = defs[static_cast<size_t>(e.column)];
+    return;
+  }
+  for (BoundExpr& a : e.args) Substitute(a, defs);
+}
+
 int FindColumn(const Schema& s, const std::string& name) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i].name == name) return static_cast<int>(i);
@@ -99,6 +107,7 @@ Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope
         n->values.columns[3].AppendString(TypeName(in->schema[i].type));
       }
       n->values.rows = in->schema.size();
+      n->inputs.push_back(std::move(in));  // kept (not run): the binder's push-down still points into it
       return n;
     }
     case OpKind::kAs:
@@ -129,11 +138,25 @@ Result<PlanPtr> Binder::BindProjectLike(OpKind kind, const std::vector<NamedExpr
     n->exprs.push_back(BoundExpr::ColumnRef(c, schema[static_cast<size_t>(c)].type));
   };
   int unnamed = 0;
+  // Later items see earlier ones (extend A = x + 1, B = A * 2): they bind against `visible`
+  // and references to earlier items are replaced by those items' expressions.
+  Schema visible = schema;
+  std::vector<BoundExpr> defs;
+  for (size_t c = 0; c < schema.size(); ++c) defs.push_back(BoundExpr::ColumnRef(static_cast<int>(c), schema[c].type));
   auto add = [&](const NamedExpr& item) -> Status {
-    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*item.expr, schema, s));
+    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*item.expr, visible, s));
     if (v.untyped_null) v = BoundExpr::Constant(NullConstant(Type::kDynamic));
+    Substitute(v, defs);
     std::string name = !item.name.empty() ? item.name : DefaultName(*item.expr, false);
     if (name.empty()) name = "Column" + std::to_string(++unnamed);
+    int seen = FindColumn(visible, name);
+    if (seen >= 0) {
+      visible[static_cast<size_t>(seen)].type = v.type;
+      defs[static_cast<size_t>(seen)] = v;
+    } else {
+      visible.push_back({name, v.type});
+      defs.push_back(v);
+    }
     int existing = FindColumn(n->schema, name);
     if (existing >= 0 && kind == OpKind::kExtend) {
       n->schema[static_cast<size_t>(existing)].type = v.type;

@@ -297,7 +297,7 @@ Result<PlanPtr> Binder::BindMvExpand(const Operator& op, PlanPtr in, const Scope
     n->expand_cols.push_back(c);
     n->schema[static_cast<size_t>(c)].type = t;
   }
-  n->bag_as_array = Opt(op.options, "bagexpansion") == "array";
+  n->bag_as_array = Opt(op.options, "bagexpansion") == "array" || Opt(op.options, "kind") == "array";
   std::string index = Opt(op.options, "with_itemindex");
   if (!index.empty()) {
     n->with_index = true;
@@ -400,7 +400,16 @@ void Binder::PushDown(PlanNode& scan, const std::vector<PlanNode*>& chain) {
   int time_col = FindCol(scan.schema, "TimeGenerated");
   std::set<int> refs;
   bool closed = false, filters = true;
-  for (PlanNode* n : chain) {
+  const PlanNode* prev = &scan;
+  for (PlanNode* top : chain) {
+    // The node fed by `prev` (summarize under its post-projection, ...), else give up.
+    PlanNode* n = top;
+    while (n != nullptr && !(n->inputs.size() == 1 && n->inputs[0].get() == prev)) {
+      n = n->inputs.size() == 1 ? n->inputs[0].get() : nullptr;
+    }
+    if (n == nullptr) break;
+    prev = top;
+    if (n != top && n->kind != NodeKind::kSummarize) break;
     if (n->kind == NodeKind::kFilter) {
       CollectRefs(n->predicate, refs);
       if (filters && time_col >= 0) TimeBounds(n->predicate, time_col, scan.scan);

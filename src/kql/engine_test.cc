@@ -3,14 +3,380 @@
 #include <gtest/gtest.h>
 
 #include "base/testing.h"
+#include "kql/eval.h"
 
 namespace cmk::kql {
 namespace {
 
-TEST(KqlEngineTest, Smoke) {
+using ::cmk::testing::IsOk;
+using ::cmk::testing::StatusIs;
+
+constexpr int64_t kHour = 3600 * kTicksPerSecond;
+constexpr int64_t kJan15 = 19737LL * kTicksPerDay;  // 2024-01-15T00:00:00Z
+
+Column Longs(std::vector<std::optional<int64_t>> v, Type t = Type::kLong) {
+  Column c(t);
+  for (auto x : v) {
+    if (x) c.AppendInt(*x);
+    else c.AppendNull();
+  }
+  return c;
+}
+Column Reals(std::vector<std::optional<double>> v) {
+  Column c(Type::kReal);
+  for (auto x : v) {
+    if (x) c.AppendReal(*x);
+    else c.AppendNull();
+  }
+  return c;
+}
+Column Strings(std::vector<std::string> v, Type t = Type::kString) {
+  Column c(t);
+  for (auto& s : v) c.AppendString(s);
+  return c;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() {
+    Table logs;
+    logs.name = "Logs";
+    logs.AddColumn("TimeGenerated", Longs({kJan15 + 10 * kHour, kJan15 + 11 * kHour, kJan15 + 12 * kHour,
+                                           kJan15 - 20 * kHour, kJan15 + 13 * kHour}, Type::kDateTime));
+    logs.AddColumn("Computer", Strings({"h1", "h2", "h1", "h3", "h2"}));
+    logs.AddColumn("Level", Strings({"Error", "Info", "Info", "Error", "Warning"}));
+    logs.AddColumn("DurationMs", Reals({120.5, 30, std::nullopt, 900, 5}));
+    logs.AddColumn("Count", Longs({1, 2, 3, std::nullopt, 5}));
+    logs.AddColumn("Message", Strings({"login failed for alice", "login ok", "service started",
+                                       "disk timeout", "user=bob took 42ms"}));
+    logs.AddColumn("Props", Strings({R"({"user":"alice","tags":["a","b"]})", R"({"user":"bob"})", "{}",
+                                     R"({"tags":[]})", "null"}, Type::kDynamic));
+    logs.columns[6].nulls = {0, 0, 0, 0, 1};
+    logs.rows = 5;
+    catalog_.Add(std::move(logs));
+    Table hosts;
+    hosts.name = "Hosts";
+    hosts.AddColumn("Computer", Strings({"h1", "h2", "h4"}));
+    hosts.AddColumn("Region", Strings({"eu", "us", "ap"}));
+    hosts.rows = 3;
+    catalog_.Add(std::move(hosts));
+    options_.now = TimePoint(std::chrono::nanoseconds((kJan15 + 14 * kHour) * 100));
+  }
+
+  Result<QueryResult> Run(const std::string& q) { return Execute(q, catalog_, options_); }
+
+  // The primary result as "col:type,...\nv\tv\n..." (dynamic as JSON, datetimes RFC 3339).
+  std::string Text(const std::string& q, bool with_header = false) {
+    Result<QueryResult> r = Run(q);
+    if (!r.ok()) return "ERROR: " + r.status().message();
+    const Table& t = r->tables[0];
+    std::string out;
+    if (with_header) {
+      for (size_t c = 0; c < t.names.size(); ++c) {
+        out += (c ? "," : "") + t.names[c] + ":" + TypeName(t.columns[c].type);
+      }
+      out += "\n";
+    }
+    for (size_t row = 0; row < t.rows; ++row) {
+      for (size_t c = 0; c < t.columns.size(); ++c) {
+        const Column& col = t.columns[c];
+        out += c ? "\t" : "";
+        out += col.IsNull(row) ? "null" : ValueToText(col, row);
+      }
+      out += "\n";
+    }
+    return out;
+  }
+
+  InMemoryCatalog catalog_;
+  ExecOptions options_;
+};
+
+TEST_F(EngineTest, PrintEvaluatesConstantsAndNamesColumns) {
+  EXPECT_EQ(Text("print x = 1 + 2, 'hi'", true), "x:long,print_1:string\n3\thi\n");
+}
+
+TEST_F(EngineTest, ResultIsNamedPrimaryResult) {
+  Result<QueryResult> r = Run("Logs | take 1");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->tables[0].name, "PrimaryResult");
+}
+
+TEST_F(EngineTest, WhereFiltersRowsAndNullComparisonsAreFalse) {
+  EXPECT_EQ(Text("Logs | where DurationMs > 20 | project Computer"), "h1\nh2\nh3\n");
+  EXPECT_EQ(Text("Logs | where Level == 'Error' | count"), "2\n");
+}
+
+TEST_F(EngineTest, WhereRejectsNonBoolPredicate) {
+  EXPECT_THAT(Run("Logs | where Count + 1"), StatusIs(StatusCode::kInvalidArgument, "SemanticError"));
+}
+
+TEST_F(EngineTest, UnknownNamesAreSemanticErrorsWithPosition) {
+  Result<QueryResult> r = Run("Logs | where Nope > 1");
+  ASSERT_THAT(r, StatusIs(StatusCode::kInvalidArgument, "SemanticError"));
+  EXPECT_NE(r.status().message().find("'Nope'"), std::string::npos);
+  EXPECT_NE(r.status().message().find("at 1:14"), std::string::npos);
+  EXPECT_THAT(Run("Nope | count"), StatusIs(StatusCode::kInvalidArgument, "SemanticError"));
+  EXPECT_THAT(Run("Logs | extend x = frob(1)"), StatusIs(StatusCode::kInvalidArgument, "SemanticError"));
+}
+
+TEST_F(EngineTest, SyntaxErrorsPassThrough) {
+  EXPECT_THAT(Run("Logs | where"), StatusIs(StatusCode::kInvalidArgument, "SyntaxError"));
+}
+
+TEST_F(EngineTest, ExtendAppendsAndReplacesColumns) {
+  EXPECT_EQ(Text("Logs | take 1 | extend d = DurationMs * 2, Computer = 'x' | project Computer, d"),
+            "x\t241\n");
+  EXPECT_EQ(Text("Logs | take 1 | project Count + 1", true), "Column1:long\n2\n");
+}
+
+TEST_F(EngineTest, ProjectAwayKeepRenameReorder) {
+  EXPECT_EQ(Text("Hosts | project-away Reg*", true), "Computer:string\nh1\nh2\nh4\n");
+  EXPECT_EQ(Text("Hosts | project-rename Host = Computer | take 1", true),
+            "Host:string,Region:string\nh1\teu\n");
+  EXPECT_EQ(Text("Hosts | project-reorder Region | take 1", true), "Region:string,Computer:string\neu\th1\n");
+  EXPECT_EQ(Text("Hosts | project-keep Region | take 1"), "eu\n");
+}
+
+TEST_F(EngineTest, SummarizeNamesAggregatesAndGroupKeys) {
+  EXPECT_EQ(Text("Logs | summarize count(), avg(DurationMs) by Computer | sort by Computer asc", true),
+            "Computer:string,count_:long,avg_DurationMs:real\nh1\t2\t120.5\nh2\t2\t17.5\nh3\t1\t900\n");
+  EXPECT_EQ(Text("Logs | summarize n = count() by bin(TimeGenerated, 1d) | sort by TimeGenerated asc", true),
+            "TimeGenerated:datetime,n:long\n2024-01-14T00:00:00.0000000Z\t1\n"
+            "2024-01-15T00:00:00.0000000Z\t4\n");
+}
+
+TEST_F(EngineTest, SummarizeOverNothingGivesOneRowWithoutKeysAndNoneWithKeys) {
+  EXPECT_EQ(Text("Logs | where Count > 100 | summarize count(), sum(Count)"), "0\tnull\n");
+  EXPECT_EQ(Text("Logs | where Count > 100 | summarize count() by Computer"), "");
+}
+
+TEST_F(EngineTest, AggregatesIgnoreNulls) {
+  EXPECT_EQ(Text("Logs | summarize sum(Count), min(Count), max(Count), dcount(Computer), countif(Count > 2)"),
+            "11\t1\t5\t3\t2\n");
+  EXPECT_EQ(Text("Logs | summarize sumif(Count, Level == 'Info'), avgif(Count, Level == 'Info')"), "5\t2.5\n");
+}
+
+TEST_F(EngineTest, ArgMaxReturnsTheRowOfTheMaximum) {
+  EXPECT_EQ(Text("Logs | summarize arg_max(DurationMs, Computer)", true),
+            "DurationMs:real,Computer:string\n900\th3\n");
+  EXPECT_EQ(Text("Logs | summarize arg_min(TimeGenerated, *) by Computer | sort by Computer asc | project Computer, Level"),
+            "h1\tError\nh2\tInfo\nh3\tError\n");
+}
+
+TEST_F(EngineTest, MakeListSetAndPercentiles) {
+  EXPECT_EQ(Text("Logs | summarize make_list(Computer), make_set(Computer)", true),
+            "list_Computer:dynamic,set_Computer:dynamic\n[\"h1\",\"h2\",\"h1\",\"h3\",\"h2\"]\t[\"h1\",\"h2\",\"h3\"]\n");
+  EXPECT_EQ(Text("Logs | summarize percentiles(Count, 50, 100)", true),
+            "percentile_Count_50:long,percentile_Count_100:long\n2\t5\n");
+  EXPECT_EQ(Text("datatable(x:long)[1, 2, 3] | summarize stdev(x), variance(x)"), "1\t1\n");
+}
+
+TEST_F(EngineTest, AggregatesInsideExpressions) {
+  EXPECT_EQ(Text("Logs | summarize r = count() * 10 by Computer | sort by Computer asc"), "h1\t20\nh2\t20\nh3\t10\n");
+}
+
+TEST_F(EngineTest, SortDefaultsToDescendingWithNullsLast) {
+  EXPECT_EQ(Text("Logs | sort by Count | project Count"), "5\n3\n2\n1\nnull\n");
+  EXPECT_EQ(Text("Logs | order by Count asc | project Count"), "null\n1\n2\n3\n5\n");
+  EXPECT_EQ(Text("Logs | sort by Count asc nulls last | project Count"), "1\n2\n3\n5\nnull\n");
+}
+
+TEST_F(EngineTest, TopTakeAndDistinct) {
+  EXPECT_EQ(Text("Logs | top 2 by DurationMs | project DurationMs"), "900\n120.5\n");
+  EXPECT_EQ(Text("Logs | take 2 | count", true), "Count:long\n2\n");
+  EXPECT_EQ(Text("Logs | distinct Computer | sort by Computer asc"), "h1\nh2\nh3\n");
+}
+
+TEST_F(EngineTest, JoinKinds) {
+  const std::string q = "Logs | distinct Computer | join kind=";
+  EXPECT_EQ(Text(q + "inner Hosts on Computer | sort by Computer asc", true),
+            "Computer:string,Computer1:string,Region:string\nh1\th1\teu\nh2\th2\tus\n");
+  EXPECT_EQ(Text(q + "leftouter Hosts on Computer | sort by Computer asc | project Computer, Region"),
+            "h1\teu\nh2\tus\nh3\t\n");
+  EXPECT_EQ(Text(q + "leftanti Hosts on Computer"), "h3\n");
+  EXPECT_EQ(Text(q + "rightanti Hosts on Computer"), "h4\tap\n");
+  EXPECT_EQ(Text(q + "leftsemi Hosts on Computer | sort by Computer asc"), "h1\nh2\n");
+  EXPECT_EQ(Text(q + "fullouter Hosts on Computer | count"), "4\n");
+  EXPECT_EQ(Text(q + "rightouter Hosts on $left.Computer == $right.Computer | count"), "3\n");
+}
+
+TEST_F(EngineTest, DefaultJoinDeduplicatesTheLeftSide) {
+  EXPECT_EQ(Text("Logs | project Computer | join Hosts on Computer | count"), "2\n");
+  EXPECT_EQ(Text("Logs | project Computer | join kind=inner Hosts on Computer | count"), "4\n");
+}
+
+TEST_F(EngineTest, LookupKeepsTheKeyOnce) {
+  EXPECT_EQ(Text("Logs | distinct Computer | lookup Hosts on Computer | sort by Computer asc", true),
+            "Computer:string,Region:string\nh1\teu\nh2\tus\nh3\t\n");
+}
+
+TEST_F(EngineTest, UnionOuterInnerWithSourceAndWildcards) {
+  EXPECT_EQ(Text("union withsource=T Hosts, (Logs | take 1 | project Computer) | count"), "4\n");
+  EXPECT_EQ(Text("union kind=inner Hosts, Logs | count", true), "Count:long\n8\n");
+  EXPECT_EQ(Text("union H* | count"), "3\n");
+  EXPECT_EQ(Text("union withsource=T Hosts, Logs | where T == 'Hosts' | count"), "3\n");
+  EXPECT_EQ(Text("union isfuzzy=true Hosts, Missing | count"), "3\n");
+}
+
+TEST_F(EngineTest, LetScalarsTabularsAndFunctions) {
+  EXPECT_EQ(Text("let n = 2; Logs | take n | count"), "2\n");
+  EXPECT_EQ(Text("let E = Logs | where Level == 'Error'; E | count"), "2\n");
+  EXPECT_EQ(Text("let H = Hosts; H | count"), "3\n");
+  EXPECT_EQ(Text("let f = (x:long, y:long = 10) { x * y }; print f(3), f(3, 2)"), "30\t6\n");
+  EXPECT_EQ(Text("let g = (T:(*), n:long) { T | take n }; g(Hosts, 2) | count"), "2\n");
+  EXPECT_EQ(Text("let dbl = (x:long) { x * 2 }; Logs | where isnotnull(Count) | project dbl(Count) | take 1"), "2\n");
+}
+
+TEST_F(EngineTest, ToScalarAndInTabular) {
+  EXPECT_EQ(Text("let m = toscalar(Logs | summarize max(Count)); print m"), "5\n");
+  EXPECT_EQ(Text("Logs | where Computer in (Hosts | project Computer) | count"), "4\n");
+}
+
+TEST_F(EngineTest, RangeAndDatatable) {
+  EXPECT_EQ(Text("range i from 1 to 7 step 3"), "1\n4\n7\n");
+  EXPECT_EQ(Text("range x from 1.0 to 2.0 step 0.5 | count"), "3\n");
+  EXPECT_EQ(Text("range t from datetime(2024-01-01) to datetime(2024-01-01 02:00) step 1h | count"), "3\n");
+  EXPECT_EQ(Text("datatable(a:long, b:string) [1, 'x', 2, 'y'] | where a > 1", true), "a:long,b:string\n2\ty\n");
+}
+
+TEST_F(EngineTest, DynamicMemberAccess) {
+  EXPECT_EQ(Text("Logs | take 2 | project u = Props.user, t = Props['tags'][0]"), "\"alice\"\t\"a\"\n\"bob\"\tnull\n");
+}
+
+TEST_F(EngineTest, MvExpandArraysWithIndexAndType) {
+  EXPECT_EQ(Text("Logs | take 1 | mv-expand with_itemindex=i t = Props.tags to typeof(string) | project t, i"),
+            "a\t0\nb\t1\n");
+  EXPECT_EQ(Text("print d = dynamic({'a':1,'b':2}) | mv-expand d"), "{\"a\":1}\n{\"b\":2}\n");
+}
+
+TEST_F(EngineTest, ParseSimpleAndRegex) {
+  EXPECT_EQ(Text("Logs | where Message startswith 'user' | parse Message with 'user=' U ' took ' Ms:long 'ms' | project U, Ms"),
+            "bob\t42\n");
+  EXPECT_EQ(Text("Logs | where Message startswith 'user' | parse kind=regex Message with 'took ' Ms:long 'ms' | project Ms"),
+            "42\n");
+}
+
+TEST_F(EngineTest, SearchAddsTableColumn) {
+  EXPECT_EQ(Text("search 'alice' | project $table, Computer"), "Logs\th1\n");
+  EXPECT_EQ(Text("search in (Hosts) 'eu' | count"), "1\n");
+  EXPECT_EQ(Text("Logs | search Level has 'warn' | count"), "0\n");
+}
+
+TEST_F(EngineTest, MakeSeriesFillsMissingBinsWithDefault) {
+  EXPECT_EQ(Text("Logs | make-series n = count() default = 0 on TimeGenerated from datetime(2024-01-15 10:00) "
+                 "to datetime(2024-01-15 13:00) step 1h by Computer | sort by Computer asc | project Computer, n"),
+            "h1\t[1,0,1]\nh2\t[0,1,0]\n");
+}
+
+TEST_F(EngineTest, GetSchemaListsColumns) {
+  EXPECT_EQ(Text("Hosts | getschema", true),
+            "ColumnName:string,ColumnOrdinal:int,DataType:string,ColumnType:string\n"
+            "Computer\t0\tSystem.String\tstring\nRegion\t1\tSystem.String\tstring\n");
+}
+
+TEST_F(EngineTest, SerializeRowNumberPrevNext) {
+  EXPECT_EQ(Text("range i from 1 to 3 step 1 | serialize rn = row_number(), p = prev(i), n = next(i)"),
+            "1\t1\tnull\t2\n2\t2\t1\t3\n3\t3\t2\tnull\n");
+}
+
+TEST_F(EngineTest, RenderIsRecorded) {
+  Result<QueryResult> r = Run("Logs | summarize count() by Computer | render piechart with (title='x')");
+  ASSERT_THAT(r, IsOk());
+  ASSERT_TRUE(r->render.has_value());
+  EXPECT_EQ(r->render->at("visualization"), "piechart");
+  EXPECT_EQ(r->render->at("title"), "x");
+}
+
+TEST_F(EngineTest, TruncationAddsWarning) {
+  options_.max_result_rows = 2;
+  Result<QueryResult> r = Run("Logs");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->tables[0].rows, 2u);
+  EXPECT_EQ(r->warnings.size(), 1u);
+}
+
+TEST_F(EngineTest, AgoUsesInjectedClock) {
+  EXPECT_EQ(Text("Logs | where TimeGenerated > ago(3h) | count"), "2\n");
+}
+
+TEST_F(EngineTest, ExtendItemsSeeEarlierItems) {
+  EXPECT_EQ(Text("Logs | take 1 | extend A = Count + 1, B = A * 2 | project A, B"), "2\t4\n");
+  EXPECT_EQ(Text("Logs | take 1 | project A = Count + 1, B = A * 10"), "2\t20\n");
+}
+
+TEST_F(EngineTest, GetSchemaAfterProjectThenCount) {
+  EXPECT_EQ(Text("Logs | project Computer | getschema | count"), "1\n");
+}
+
+TEST_F(EngineTest, AggregateInsideArithmetic) {
+  EXPECT_EQ(Text("Logs | summarize sum(Count) / 2.0", true), "Column1:real\n5.5\n");
+}
+
+TEST_F(EngineTest, ParseWildcardsAroundTypedColumn) {
+  EXPECT_EQ(Text("Logs | parse Message with * 'took ' Ms:long * | where isnotnull(Ms) | project Ms"), "42\n");
+  EXPECT_EQ(Text("Logs | take 1 | parse Message with 'user=' U ' took ' * | project U", true), "U:string\n\n");
+}
+
+TEST_F(EngineTest, MvExpandNullGivesOneRowAndEmptyArrayNone) {
+  EXPECT_EQ(Text("Logs | mv-expand t = Props.tags | count"), "5\n");
+  EXPECT_EQ(Text("print d = dynamic({'a':1}) | mv-expand kind=array d"), "[\"a\",1]\n");
+}
+
+TEST_F(EngineTest, StringColumnsAreNeverNull) {
+  EXPECT_EQ(Text("Logs | distinct Computer | join kind=leftouter Hosts on Computer | where Computer == 'h3' "
+                 "| project isempty(Region), isnull(Region)"), "true\tfalse\n");
+}
+
+// A catalog that records scan requests, to check the push-down.
+class RecordingCatalog : public InMemoryCatalog {
+ public:
+  Status Scan(const ScanRequest& request,
+              const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
+    last = request;
+    return InMemoryCatalog::Scan(request, sink);
+  }
+  mutable ScanRequest last;
+};
+
+TEST(KqlPushDownTest, ScanGetsNeededColumnsAndTimeBounds) {
+  RecordingCatalog cat;
+  Table t;
+  t.name = "T";
+  t.AddColumn("TimeGenerated", Longs({kJan15}, Type::kDateTime));
+  t.AddColumn("A", Longs({1}));
+  t.AddColumn("B", Strings({"x"}));
+  t.rows = 1;
+  cat.Add(std::move(t));
+  ExecOptions opts;
+  opts.now = TimePoint(std::chrono::nanoseconds((kJan15 + kHour) * 100));
+  ASSERT_THAT(Execute("T | where TimeGenerated >= ago(2h) and TimeGenerated < now() | summarize sum(A)", cat, opts), IsOk());
+  EXPECT_EQ(cat.last.columns, (std::vector<std::string>{"TimeGenerated", "A"}));
+  EXPECT_EQ(cat.last.min_time, kJan15 - kHour);
+  EXPECT_EQ(cat.last.max_time, kJan15 + kHour - 1);
+  ASSERT_THAT(Execute("T | where A > 0", cat, opts), IsOk());
+  EXPECT_EQ(cat.last.columns.size(), 3u);
+  EXPECT_FALSE(cat.last.min_time.has_value());
+}
+
+TEST(KqlInMemoryCatalogTest, ScansInChunks) {
   InMemoryCatalog cat;
-  Result<QueryResult> r = Execute("print x = 1 + 2", cat, ExecOptions{});
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  Table t;
+  t.name = "Big";
+  Column c(Type::kLong);
+  for (int64_t i = 0; i < 200'000; ++i) c.AppendInt(i);
+  t.AddColumn("x", std::move(c));
+  t.rows = 200'000;
+  cat.Add(std::move(t));
+  int chunks = 0;
+  ASSERT_THAT(cat.Scan({"Big", {}, {}, {}}, [&](std::shared_ptr<const Table> chunk) {
+    ++chunks;
+    return OkStatus();
+  }), IsOk());
+  EXPECT_GT(chunks, 1);
+  Result<QueryResult> r = Execute("Big | summarize sum(x), count() by bin(x, 100000) | count", cat, ExecOptions{});
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->tables[0].columns[0].Int(0), 2);
 }
 
 }  // namespace

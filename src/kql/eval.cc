@@ -134,8 +134,42 @@ Result<Column> EvalConstant(const BoundExpr& e, TimePoint now) {
 
 Column NullConstant(Type t) {
   Column c = Column::Constant(t);
-  c.AppendNull();
+  if (t == Type::kString) {
+    c.AppendString("");  // Kusto strings are never null: empty stands for null.
+  } else {
+    c.AppendNull();
+  }
   return c;
+}
+
+void DropStringNulls(Column& c) {
+  if (c.type == Type::kString) c.nulls.clear();
+}
+
+std::string NormalizeDynamicText(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char ch = text[i];
+    if (ch == '"') {  // copy a JSON string verbatim
+      size_t j = i + 1;
+      while (j < text.size() && text[j] != '"') j += text[j] == '\\' ? 2 : 1;
+      out.append(text.substr(i, j + 1 - i));
+      i = j;
+    } else if (ch == '\'') {  // 'single quoted' -> "double quoted"
+      std::string inner;
+      size_t j = i + 1;
+      for (; j < text.size() && text[j] != '\''; ++j) {
+        if (text[j] == '\\' && j + 1 < text.size()) inner += text[++j];
+        else inner += text[j];
+      }
+      out += bj::serialize(bj::value(bj::string_view(inner)));
+      i = j;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
 }
 Column IntConstant(Type t, int64_t v) {
   Column c = Column::Constant(t);

@@ -34,7 +34,12 @@ Result<ColumnValue> Eval(const BoundExpr& e, const Table& chunk, const FunctionC
 Result<Column> EvalConstant(const BoundExpr& e, TimePoint now);
 
 // ---- Column helpers.
+// A null of type t (an empty string for string: Kusto strings are never null).
 Column NullConstant(Type t);
+// Clears the null mask of a string column (its placeholders are already empty strings).
+void DropStringNulls(Column& c);
+// Dynamic literal text with 'single quoted' strings turned into JSON strings.
+std::string NormalizeDynamicText(std::string_view text);
 Column IntConstant(Type t, int64_t v);
 Column RealConstant(double v);
 Column StringConstant(Type t, std::string v);

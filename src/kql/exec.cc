@@ -249,7 +249,10 @@ Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx) {
     AppendTable(out, std::move(chunk));
     return OkStatus();
   }));
-  for (Column& c : out.columns) c.Materialize(out.rows);
+  for (Column& c : out.columns) {
+    c.Materialize(out.rows);
+    DropStringNulls(c);
+  }
   for (size_t i = 0; i < out.names.size() && i < node.schema.size(); ++i) out.names[i] = node.schema[i].name;
   out.name = node.name;
   return out;

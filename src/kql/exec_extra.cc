@@ -50,10 +50,14 @@ Status RunMvExpand(const PlanNode& node, const ExecContext& ctx, const Sink& sin
     for (size_t r = 0; r < chunk.rows; ++r) {
       std::vector<std::vector<std::string>> parts;
       size_t n = 0;
+      bool null_value = false;  // a null (not an empty array) still gives one row of nulls
       for (int c : node.expand_cols) {
-        parts.push_back(Elements(chunk.columns[static_cast<size_t>(c)], r, node.bag_as_array));
+        const Column& col = chunk.columns[static_cast<size_t>(c)];
+        parts.push_back(Elements(col, r, node.bag_as_array));
         n = std::max(n, parts.back().size());
+        null_value = null_value || col.IsNull(r) || (col.type == Type::kDynamic && col.Str(r) == "null");
       }
+      if (n == 0 && null_value) n = 1;
       if (node.limit >= 0) n = std::min(n, static_cast<size_t>(node.limit));
       for (size_t i = 0; i < n; ++i) {
         for (size_t c = 0; c < width; ++c) {
@@ -85,6 +89,10 @@ namespace {
 bool MatchSimple(std::string_view text, const std::vector<ParsePart>& pattern,
                  std::vector<std::string_view>& captures) {
   captures.clear();
+  std::vector<std::string> column_types;
+  for (const ParsePart& p : pattern) {
+    if (p.kind == ParsePart::Kind::kColumn) column_types.push_back(p.type);
+  }
   size_t pos = 0;
   int pending = -1;  // -2: wildcard, >= 0: index of a column awaiting its end.
   for (const ParsePart& p : pattern) {
@@ -99,6 +107,18 @@ bool MatchSimple(std::string_view text, const std::vector<ParsePart>& pattern,
       captures.emplace_back();
       pending = static_cast<int>(captures.size()) - 1;
     } else {
+      if (pending >= 0) {  // a column before '*': numbers take their digits, strings nothing
+        std::string_view rest = text.substr(pos);
+        size_t n = 0;
+        bool numeric = p.kind == ParsePart::Kind::kWildcard && !column_types[static_cast<size_t>(pending)].empty() &&
+                       column_types[static_cast<size_t>(pending)] != "string";
+        while (numeric && n < rest.size() &&
+               (std::isdigit(static_cast<unsigned char>(rest[n])) || (n == 0 && rest[n] == '-') || rest[n] == '.')) {
+          ++n;
+        }
+        captures[static_cast<size_t>(pending)] = rest.substr(0, n);
+        pos += n;
+      }
       pending = -2;
     }
   }

@@ -18,6 +18,7 @@ Column GatherOrNull(const Column& src, const std::vector<int64_t>& idx) {
       out.AppendFrom(src, static_cast<size_t>(i));
     }
   }
+  DropStringNulls(out);
   return out;
 }
 
