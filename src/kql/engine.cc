@@ -28,7 +28,22 @@ Column Slice(const Column& c, size_t begin, size_t end) {
 
 void InMemoryCatalog::Add(Table table) {
   std::string name = table.name;
-  tables_[name] = std::move(table);
+  std::vector<std::shared_ptr<const Table>>& chunks = chunks_[name];
+  chunks.clear();
+  for (size_t begin = 0; begin < table.rows; begin += kChunkRows) {
+    size_t end = std::min(table.rows, begin + kChunkRows);
+    auto chunk = std::make_shared<Table>();
+    chunk->name = name;
+    chunk->rows = end - begin;
+    for (size_t c = 0; c < table.columns.size(); ++c) {
+      chunk->AddColumn(table.names[c], Slice(table.columns[c], begin, end));
+    }
+    chunks.push_back(std::move(chunk));
+  }
+  Table schema;
+  schema.name = name;
+  for (size_t c = 0; c < table.columns.size(); ++c) schema.AddColumn(table.names[c], Column(table.columns[c].type));
+  tables_[name] = std::move(schema);
 }
 
 std::vector<std::string> InMemoryCatalog::TableNames() const {
@@ -49,23 +64,9 @@ Status InMemoryCatalog::Scan(const ScanRequest& request,
                              const std::function<Status(std::shared_ptr<const Table>)>& sink) const {
   auto it = tables_.find(request.table);
   if (it == tables_.end()) return NotFound("Unknown table '" + request.table + "'");
-  const Table& t = it->second;
-  std::vector<int> cols;
-  if (request.columns.empty()) {
-    for (size_t i = 0; i < t.columns.size(); ++i) cols.push_back(static_cast<int>(i));
-  } else {
-    for (const std::string& c : request.columns) {
-      int i = t.Find(c);
-      if (i >= 0) cols.push_back(i);
-    }
-  }
-  for (size_t begin = 0; begin < t.rows; begin += kChunkRows) {
-    size_t end = std::min(t.rows, begin + kChunkRows);
-    auto chunk = std::make_shared<Table>();
-    chunk->name = t.name;
-    chunk->rows = end - begin;
-    for (int c : cols) chunk->AddColumn(t.names[static_cast<size_t>(c)], Slice(t.columns[static_cast<size_t>(c)], begin, end));
-    RETURN_IF_ERROR(sink(std::move(chunk)));
+  // Chunks hold every column; the executor picks the requested ones by name.
+  for (const std::shared_ptr<const Table>& chunk : chunks_.at(request.table)) {
+    RETURN_IF_ERROR(sink(chunk));
   }
   return OkStatus();
 }

@@ -50,7 +50,8 @@ class Catalog {
                       const std::function<Status(std::shared_ptr<const Table>)>& sink) const = 0;
 };
 
-// A Catalog over tables held in memory (tests, transformKql's `source`).
+// A Catalog over tables held in memory (tests, transformKql's `source`). Scan hands out the
+// stored chunks as they are: every column, a superset of the requested ones.
 class InMemoryCatalog : public Catalog {
  public:
   void Add(Table table);
@@ -60,7 +61,9 @@ class InMemoryCatalog : public Catalog {
               const std::function<Status(std::shared_ptr<const Table>)>& sink) const override;
 
  private:
-  std::map<std::string, Table> tables_;
+  std::map<std::string, Table> tables_;  // schema only (no rows)
+  // Rows, cut into shared chunks when added, so that Scan hands them out without copies.
+  std::map<std::string, std::vector<std::shared_ptr<const Table>>> chunks_;
 };
 
 struct ExecOptions {
