@@ -234,6 +234,12 @@ ArmResponse InsightsProvider::Handle(const ArmRequest& r, const std::string& sub
                                  "' is not supported in namespace 'Microsoft.Insights'.",
                              "InvalidResourceType"));
   }
+  static const std::regex kApiVersion(R"(^\d{4}-\d{2}-\d{2}(-preview)?$)", std::regex::icase);
+  if (!std::regex_match(std::string(r.Query("api-version")), kApiVersion)) {
+    return ArmError(InvalidArgument("The api-version '" + std::string(r.Query("api-version")) +
+                                        "' is invalid: use a date such as 2022-06-01 (optionally with -preview).",
+                                    "InvalidApiVersionParameter"));
+  }
   std::string sub_scope = "/subscriptions/" + sub;
   if (rest.size() == 1) {
     if (r.method != "GET") return ArmError(InvalidArgument("Use GET to list " + std::string(t->name) + ".", "MethodNotAllowed"));

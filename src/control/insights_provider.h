@@ -90,7 +90,8 @@ class InsightsProvider {
   Result<DataCollectionRule> FindRuleByImmutableId(std::string_view immutable_id) const;
 
   // The resource id of the DCE whose logsIngestion host is `<label>.ingest.<domain>`
-  // (case-insensitive); NotFound when there is none.
+  // (case-insensitive); NotFound when there is none. (The host label of a Direct rule's own
+  // endpoint is its immutableId: look it up with FindRuleByImmutableId.)
   Result<std::string> FindEndpointByHostLabel(std::string_view label) const;
 
  private:

@@ -176,6 +176,12 @@ TEST_F(InsightsProviderTest, EndpointRejectsBadNamesKindsAndLocations) {
             "InvalidNetworkAcls");
   EXPECT_EQ(Call("PUT", "dataCollectionEndpoints/dce1", "not json").status, 400);
   EXPECT_EQ(Code(Call("GET", "scheduledQueryRules")), "InvalidResourceType");
+  EXPECT_EQ(Code(Raw("GET", Rg() + "/providers/Microsoft.Insights/dataCollectionEndpoints", "", nullptr,
+                     {{"api-version", "latest"}})),
+            "InvalidApiVersionParameter");
+  for (const char* v : {"2021-04-01", "2021-09-01-preview", "2022-06-01", "2023-03-11", "2024-03-11"}) {
+    EXPECT_EQ(Raw("GET", Rg() + "/providers/Microsoft.Insights/dataCollectionRules", "", nullptr, {{"api-version", v}}).status, 200) << v;
+  }
 }
 
 TEST_F(InsightsProviderTest, DirectRuleGetsImmutableIdEndpointAndWorkspaceId) {
