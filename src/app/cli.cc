@@ -170,6 +170,14 @@ int VaultAudit(const std::string& data_dir, const std::string& vault) {
   return PrintResult(Arm(*cfg, "GET", "/cmklogs/admin/vaults/" + PercentEncode(vault) + "/audit"));
 }
 
+int VaultOutage(const std::string& data_dir, const std::string& vault, const std::string& on_off) {
+  if (on_off != "on" && on_off != "off") return Fail(InvalidArgument("say 'on' or 'off'"));
+  auto cfg = LoadConfig(data_dir);
+  if (!cfg.ok()) return Fail(cfg.status());
+  bj::object body{{"on", on_off == "on"}};
+  return PrintResult(Arm(*cfg, "POST", "/cmklogs/admin/vaults/" + PercentEncode(vault) + "/outage", bj::serialize(body)));
+}
+
 int ClockAdvance(const std::string& data_dir, const std::string& duration) {
   auto d = ParseHumanDuration(duration);
   if (!d.ok()) return Fail(d.status());

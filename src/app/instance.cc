@@ -4,11 +4,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <set>
 
 #include "base/encoding.h"
 #include "base/json.h"
 #include "crypto/aead.h"
 #include "crypto/x509.h"
+#include "control/insights_provider.h"
 #include "control/oi_provider.h"
 
 namespace cmk::app {
@@ -38,6 +41,43 @@ class NoIdentityClient final : public keyvault::KeyVaultClient {
   }
 };
 
+// Vaults an admin made unreachable (`cmklogs vault outage`): the key managers' calls to them fail
+// as a refused connection would, so outages can be rehearsed.
+struct VaultOutages {
+  std::mutex mu;
+  std::set<std::string> vaults;  // lower-case names
+  bool Down(const keyvault::KeyRef& key) {
+    auto name = keyvault::VaultNameFromUri(key.vault_uri);
+    std::lock_guard<std::mutex> l(mu);
+    return name.ok() && vaults.count(ToLower(*name)) > 0;
+  }
+};
+
+class OutageGate final : public keyvault::KeyVaultClient {
+ public:
+  OutageGate(std::unique_ptr<keyvault::KeyVaultClient> inner, std::shared_ptr<VaultOutages> outages)
+      : inner_(std::move(inner)), outages_(std::move(outages)) {}
+  Result<keyvault::KeyInfo> GetKey(const keyvault::KeyRef& k) override {
+    if (outages_->Down(k)) return Refused(k);
+    return inner_->GetKey(k);
+  }
+  Result<keyvault::WrappedKey> WrapKey(const keyvault::KeyRef& k, std::string_view a, std::span<const uint8_t> p) override {
+    if (outages_->Down(k)) return Refused(k);
+    return inner_->WrapKey(k, a, p);
+  }
+  Result<SecretBytes> UnwrapKey(const keyvault::KeyRef& k, std::string_view a, std::span<const uint8_t> c) override {
+    if (outages_->Down(k)) return Refused(k);
+    return inner_->UnwrapKey(k, a, c);
+  }
+
+ private:
+  static Status Refused(const keyvault::KeyRef& k) {
+    return Unavailable("connection to " + k.vault_uri + " refused (vault outage set by an admin)");
+  }
+  std::unique_ptr<keyvault::KeyVaultClient> inner_;
+  std::shared_ptr<VaultOutages> outages_;
+};
+
 }  // namespace
 
 Instance::~Instance() {
@@ -45,6 +85,9 @@ Instance::~Instance() {
     http_->Shutdown();
     http_->Wait();
   }
+  ingestion_.reset();
+  query_.reset();
+  log_store_.reset();        // the storage engine uses the control plane's topology...
   arm_.reset();              // the control plane uses the storage accounts...
   cluster_storage_.reset();  // ...whose key managers use the vault service
 }
@@ -141,7 +184,18 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
                                                                     in->master_key_, kv_opts, in->hsm_.get(),
                                                                     in->audit_.get()));
   in->keyvault_->StartBackground();
-  control::AdminHooks hooks{[self](Duration d) { return self->AdvanceClock(d); }};
+  auto outages = std::make_shared<VaultOutages>();
+  keyvault::KeyVaultService* kv_for_hooks = in->keyvault_.get();
+  control::AdminHooks hooks{[self](Duration d) { return self->AdvanceClock(d); },
+                            [outages, kv_for_hooks](const std::string& vault, bool on) -> Status {
+                              if (!kv_for_hooks->GetVault(vault)) {
+                                return NotFound("The vault '" + vault + "' was not found.", "VaultNotFound");
+                              }
+                              std::lock_guard<std::mutex> l(outages->mu);
+                              if (on) outages->vaults.insert(ToLower(vault));
+                              else outages->vaults.erase(ToLower(vault));
+                              return OkStatus();
+                            }};
   in->arm_ = std::make_unique<control::ArmService>(in->env_, in->store_.get(), in->directory_.get(),
                                                    in->rbac_.get(), in->info_, hooks, in->keyvault_.get(),
                                                    in->audit_.get());
@@ -152,11 +206,12 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   ASSIGN_OR_RETURN(in->cluster_storage_,
                    storage::ClusterStorage::Open(
                        in->env_, in->store_.get(),
-                       [kv, dir_ptr](const std::string& principal_id) -> std::unique_ptr<keyvault::KeyVaultClient> {
+                       [kv, dir_ptr, outages](const std::string& principal_id) -> std::unique_ptr<keyvault::KeyVaultClient> {
                          auto p = principal_id.empty() ? Result<std::optional<identity::Principal>>(std::nullopt)
                                                        : dir_ptr->FindByObjectId(principal_id);
                          if (!p.ok() || !p->has_value()) return std::make_unique<NoIdentityClient>();
-                         return std::make_unique<keyvault::InProcessKeyVaultClient>(kv, **p);
+                         return std::make_unique<OutageGate>(std::make_unique<keyvault::InProcessKeyVaultClient>(kv, **p),
+                                                             outages);
                        },
                        km_opts));
   control::OperationalInsightsOptions oi_opts;
@@ -166,7 +221,23 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
                                                                    in->rbac_.get(), in->keyvault_.get(), oi_opts);
   oi->set_cluster_storage(in->cluster_storage_.get());
   RETURN_IF_ERROR(oi->Load());
+  control::OperationalInsightsProvider* topology = oi.get();
   in->arm_->SetOperationalInsights(std::move(oi));
+  if (in->arm_->insights() == nullptr) {
+    auto insights = std::make_unique<control::InsightsProvider>(in->env_, in->store_.get(), in->directory_.get(),
+                                                                in->rbac_.get());
+    RETURN_IF_ERROR(insights->Load());
+    in->arm_->SetInsights(std::move(insights));
+  }
+  // The storage engine: shared storage under the region MMKs, cluster accounts under the KEK.
+  ASSIGN_OR_RETURN(in->service_keys_, storage::ServiceKeys::Open(in->env_, dir + "/secrets"));
+  engine::LogStoreOptions ls_opts;
+  ASSIGN_OR_RETURN(in->log_store_, engine::LogStore::Open(in->env_, dir + "/logs", in->store_.get(),
+                                                          in->service_keys_.get(), in->cluster_storage_.get(),
+                                                          topology, ls_opts));
+  server::DataPlaneDeps dp{in->env_, in->rbac_.get(), topology, in->arm_->insights(), in->log_store_.get()};
+  in->ingestion_ = std::make_unique<server::IngestionApi>(dp);
+  in->query_ = std::make_unique<server::QueryApi>(dp);
   // Each storage account's key state and the time since its last successful unwrap.
   storage::ClusterStorage* cs = in->cluster_storage_.get();
   env::Clock* metrics_clock = in->env_.clock;
@@ -202,6 +273,8 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   deps.arm = in->arm_.get();
   deps.keyvault = in->keyvault_.get();
   deps.metrics = in->metrics_.get();
+  deps.ingestion = in->ingestion_.get();
+  deps.query = in->query_.get();
   in->router_ = std::make_unique<server::Router>(deps);
   in->http_->Start();
   if (options.write_client_config) RETURN_IF_ERROR(in->WriteClientConfig());

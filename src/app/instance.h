@@ -13,7 +13,10 @@
 #include "keyvault/audit_log.h"
 #include "keyvault/key_vault_service.h"
 #include "keyvault/pkcs11_hsm.h"
+#include "engine/log_store.h"
+#include "server/data_plane.h"
 #include "storage/cluster_storage.h"
+#include "storage/service_keys.h"
 #include "meta/metadata_store.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -81,6 +84,10 @@ class Instance {
   std::unique_ptr<keyvault::KeyVaultService> keyvault_;
   std::unique_ptr<storage::ClusterStorage> cluster_storage_;
   std::unique_ptr<control::ArmService> arm_;
+  std::unique_ptr<storage::ServiceKeys> service_keys_;
+  std::unique_ptr<engine::LogStore> log_store_;
+  std::unique_ptr<server::IngestionApi> ingestion_;
+  std::unique_ptr<server::QueryApi> query_;
   std::unique_ptr<server::Metrics> metrics_;
   std::unique_ptr<server::Router> router_;
   std::unique_ptr<server::HttpServer> http_;

@@ -123,6 +123,12 @@ int main(int argc, char** argv) {
   vaudit->add_option("--vault", audit_vault, "Vault or managed HSM name")->required();
   vaudit->add_option("--data-dir", data_dir, "Data directory of the running server");
 
+  std::string outage_vault, outage_state;
+  auto* voutage = vault->add_subcommand("outage", "Make a vault unreachable for the key managers (on) or reachable (off)");
+  voutage->add_option("--vault", outage_vault, "Vault or managed HSM name")->required();
+  voutage->add_option("state", outage_state, "on or off")->required();
+  voutage->add_option("--data-dir", data_dir, "Data directory of the running server");
+
   auto* cluster = app.add_subcommand("cluster", "Log Analytics clusters")->require_subcommand(1);
   std::string restore_cluster;
   auto* crestore = cluster->add_subcommand("restore-identity",
@@ -132,6 +138,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   if (crestore->parsed()) return cmk::app::ClusterRestoreIdentity(data_dir, restore_cluster);
+  if (voutage->parsed()) return cmk::app::VaultOutage(data_dir, outage_vault, outage_state);
   if (vaudit->parsed()) return cmk::app::VaultAudit(data_dir, audit_vault);
   if (serve->parsed()) return Serve(serve_opts);
   if (pcreate->parsed()) return cmk::app::PrincipalCreate(data_dir, principal_name);

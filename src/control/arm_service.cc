@@ -596,6 +596,14 @@ ArmResponse ArmService::Admin(const ArmRequest& r, const std::vector<std::string
     if (!restored.ok()) return ArmError(restored.status());
     return Json(200, std::move(*restored));
   }
+  if (seg.size() == 5 && Is(seg[2], "vaults") && Is(seg[4], "outage")) {
+    if (r.method != "POST" || !hooks_.vault_outage) return ArmError(MethodNotAllowed(r));
+    auto body = json::ParseObject(r.body.empty() ? "{}" : r.body);
+    const bj::value* on = body.ok() ? json::FindCI(*body, "on") : nullptr;
+    if (on == nullptr || !on->is_bool()) return ArmError(InvalidArgument("'on' (true or false) is required.", "InvalidRequestContent"));
+    if (Status s = hooks_.vault_outage(seg[3], on->as_bool()); !s.ok()) return ArmError(s);
+    return Json(200, bj::object{{"vault", seg[3]}, {"outage", on->as_bool()}});
+  }
   if (seg.size() == 5 && Is(seg[2], "vaults") && Is(seg[4], "audit")) {
     if (r.method != "GET") return ArmError(MethodNotAllowed(r));
     if (audit_ == nullptr) return ArmError(NotFound("No audit log.", "NotFound"));

@@ -38,6 +38,9 @@ struct InstanceInfo {
 struct AdminHooks {
   // Advances the simulated clock; FailedPrecondition when the clock is real.
   std::function<Result<TimePoint>(Duration)> advance_clock;
+  // Makes a vault unreachable (on) or reachable again (off) for the storage accounts' key
+  // managers, to rehearse a vault outage.
+  std::function<Status(const std::string& vault, bool on)> vault_outage;
 };
 
 class ArmService {

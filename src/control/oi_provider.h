@@ -22,6 +22,7 @@
 #include "identity/rbac.h"
 #include "keyvault/key_vault_service.h"
 #include "meta/metadata_store.h"
+#include "engine/log_store.h"
 #include "storage/cluster_storage.h"
 
 namespace cmk::control {
@@ -45,12 +46,19 @@ struct OperationalInsightsOptions {
   Duration sku_decrease_lock = std::chrono::hours(24 * 30);
 };
 
-class OperationalInsightsProvider {
+class OperationalInsightsProvider : public engine::Topology {
  public:
   OperationalInsightsProvider(env::Env env, meta::MetadataStore* store, identity::Directory* directory,
                               identity::Rbac* rbac, keyvault::KeyVaultService* keyvault,
                               OperationalInsightsOptions options);
-  ~OperationalInsightsProvider();
+  ~OperationalInsightsProvider() override;
+
+  // engine::Topology (oi_topology.cc): workspaces, their tables and clusters as the storage
+  // engine and the data-plane front ends see them.
+  Result<engine::WorkspaceInfo> WorkspaceByCustomerId(const std::string& customer_id) const override;
+  Result<std::vector<engine::TableInfo>> Tables(const std::string& workspace_resource_id) const override;
+  bool DoubleEncryption(const std::string& cluster_id) const override;
+  Result<engine::WorkspaceInfo> WorkspaceByResourceId(const std::string& resource_id) const;
   Status Load();
 
   // /subscriptions/{s}[/resourceGroups/{rg}]/providers/Microsoft.OperationalInsights/{rest...}
@@ -126,6 +134,8 @@ class OperationalInsightsProvider {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   env::Clock::TimerId timer_ = 0;
   std::optional<TimePoint> timer_due_;
+  mutable std::mutex topo_mu_;
+  mutable std::map<std::string, std::string> customer_ids_;  // customer id -> workspace resource id
 };
 
 }  // namespace cmk::control

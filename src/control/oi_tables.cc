@@ -180,3 +180,60 @@ ArmResponse OperationalInsightsProvider::Tables(const ArmRequest& r, const std::
 }
 
 }  // namespace cmk::control
+
+namespace cmk::control {
+namespace {
+
+kql::Type ColumnType(std::string_view t) {
+  auto parsed = kql::ParseTypeName(t);
+  return parsed ? *parsed : kql::Type::kString;
+}
+
+engine::TableInfo FromDoc(const bj::object& doc, int ws_retention) {
+  engine::TableInfo t;
+  t.name = std::string(doc.at("name").as_string());
+  t.retention_days = ws_retention;
+  const auto* p = doc.if_contains("properties");
+  if (p == nullptr || !p->is_object()) return t;
+  const bj::object& props = p->as_object();
+  if (auto* r = props.if_contains("retentionInDays"); r && r->is_int64()) t.retention_days = static_cast<int>(r->as_int64());
+  if (auto* pl = props.if_contains("plan"); pl && pl->is_string()) t.plan = std::string(pl->as_string());
+  if (auto* s = props.if_contains("schema"); s && s->is_object()) {
+    for (const char* key : {"standardColumns", "columns"}) {
+      auto* cols = s->as_object().if_contains(key);
+      if (cols == nullptr || !cols->is_array()) continue;
+      for (const auto& c : cols->as_array()) {
+        if (!c.is_object()) continue;
+        t.schema.push_back(kql::ColumnSchema{std::string(c.as_object().at("name").as_string()),
+                                             ColumnType(c.as_object().at("type").as_string())});
+      }
+    }
+  }
+  return t;
+}
+
+}  // namespace
+
+Result<std::vector<engine::TableInfo>> OperationalInsightsProvider::Tables(const std::string& ws_id) const {
+  ASSIGN_OR_RETURN(auto ws, LoadDoc(ws_id));
+  if (!ws) return NotFound("The workspace '" + ws_id + "' was not found.", "WorkspaceNotFound");
+  int ws_retention = 30;
+  if (auto* p = ws->if_contains("properties"); p && p->is_object()) {
+    if (auto* rr = p->as_object().if_contains("retentionInDays"); rr && rr->is_int64()) ws_retention = static_cast<int>(rr->as_int64());
+  }
+  std::string id(ws->at("id").as_string());
+  ASSIGN_OR_RETURN(auto docs, store_->List(kArm, id + "/tables/"));
+  std::vector<engine::TableInfo> out;
+  for (const auto& t : StandardTables()) {
+    bool stored = false;
+    for (const auto& d : docs) stored |= EqualsIgnoreCase(d.id, id + "/tables/" + t.name);
+    if (!stored) out.push_back(FromDoc(StandardJson(id, t, ws_retention), ws_retention));
+  }
+  for (const auto& d : docs) {
+    auto o = json::ParseObject(d.body);
+    if (o.ok()) out.push_back(FromDoc(*o, ws_retention));
+  }
+  return out;
+}
+
+}  // namespace cmk::control

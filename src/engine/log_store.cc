@@ -35,6 +35,26 @@ std::string Container(const std::string& account_id) {
 
 int64_t Ticks(TimePoint t) { return t.time_since_epoch().count() / 100; }
 
+std::string RecordAad(const std::string& account, const std::string& key) {
+  return "cmklogs/wal-record/v1\n" + ToLower(account) + "\n" + key;
+}
+
+struct RecordHeader {
+  bool held = false;
+  std::string key;  // workspace + "\n" + table
+  std::span<const uint8_t> sealed;
+};
+
+Result<RecordHeader> ParseRecord(std::span<const uint8_t> rec) {
+  RecordHeader h;
+  if (rec.empty() || (rec[0] != kRecordAek && rec[0] != kRecordHeld)) return DataLoss("corrupt WAL record kind");
+  h.held = rec[0] == kRecordHeld;
+  rec = rec.subspan(1);
+  if (!GetString(rec, h.key) || h.key.find('\n') == std::string::npos) return DataLoss("corrupt WAL record header");
+  h.sealed = rec;
+  return h;
+}
+
 }  // namespace
 
 LogStore::LogStore(env::Env env, std::string data_dir, meta::MetadataStore* meta, const storage::ServiceKeys* keys,
@@ -160,7 +180,13 @@ Result<LogStore::Account*> LogStore::GetAccount(const std::string& id, const std
   // Recover what the WAL holds now if the key allows; else cut a torn tail and wait for it.
   std::unique_lock<std::shared_mutex> al(raw->append_mu);
   if (!ReplayLocked(*raw).ok()) {
-    RETURN_IF_ERROR(raw->wal->Replay([](uint64_t, std::span<const uint8_t>) { return OkStatus(); }));
+    RETURN_IF_ERROR(raw->wal->Replay([raw](uint64_t segment, std::span<const uint8_t> rec) {
+      if (segment <= raw->checkpoint) return OkStatus();
+      ASSIGN_OR_RETURN(RecordHeader h, ParseRecord(rec));
+      std::lock_guard<std::mutex> l(raw->mu);
+      raw->wal_keys.insert(h.key);
+      return OkStatus();
+    }));
   }
   return raw;
 }
@@ -227,18 +253,26 @@ Status LogStore::Ingest(const WorkspaceInfo& ws, const TableInfo& table, kql::Ta
   rows.name = table.name;
   ASSIGN_OR_RETURN(Account * a, Route(ws, table));
   ASSIGN_OR_RETURN(Keys k, KeysFor(*a, true));
-  std::vector<uint8_t> plain;
-  PutString(plain, ws.customer_id);
-  PutString(plain, table.name);
+  // Record: kind, workspace and table in clear (they name where the rows go, as blob names
+  // do, so a sealed WAL still tells which queries it concerns), then the sealed rows; the AAD
+  // binds the clear part and the account.
+  std::string key = ws.customer_id + "\n" + table.name;
   std::vector<uint8_t> encoded;
   EncodeTable(rows, encoded);
   std::vector<uint8_t> packed = Compress(Codec::kLz4, encoded);
-  plain.insert(plain.end(), packed.begin(), packed.end());
-  ASSIGN_OR_RETURN(auto sealed, crypto::AesGcmSeal(WalKey(*a, k), plain, Bytes(ToLower(a->id)), *env_.random));
-  sealed.insert(sealed.begin(), k.held ? kRecordHeld : kRecordAek);
+  ASSIGN_OR_RETURN(auto body, crypto::AesGcmSeal(WalKey(*a, k), packed, Bytes(RecordAad(a->id, key)), *env_.random));
+  std::vector<uint8_t> sealed;
+  sealed.reserve(body.size() + key.size() + 8);
+  sealed.push_back(k.held ? kRecordHeld : kRecordAek);
+  PutString(sealed, key);
+  sealed.insert(sealed.end(), body.begin(), body.end());
 
   std::shared_lock<std::shared_mutex> al(a->append_mu);
   RETURN_IF_ERROR(a->wal->Append(sealed));
+  {
+    std::lock_guard<std::mutex> l(a->mu);
+    a->wal_keys.insert(key);
+  }
   if (!a->replayed) return OkStatus();  // durable; the replay that comes with the key adds it
   bool flush = false;
   {
@@ -265,16 +299,16 @@ Status LogStore::ReplayLocked(Account& a) {
   size_t rows = 0, held = 0;
   Status s = a.wal->Replay([&](uint64_t segment, std::span<const uint8_t> rec) -> Status {
     if (segment <= a.checkpoint) return OkStatus();
-    if (rec.empty()) return DataLoss("empty WAL record");
-    bool is_held = rec[0] == kRecordHeld;
+    ASSIGN_OR_RETURN(RecordHeader h, ParseRecord(rec));
     Keys hk;
     hk.held = true;
-    if (!is_held && !k) return r.status();
-    SecretBytes key = WalKey(a, is_held ? hk : *k);
-    ASSIGN_OR_RETURN(SecretBytes plain, crypto::AesGcmOpen(key, rec.subspan(1), Bytes(ToLower(a.id))));
+    if (!h.held && !k) return r.status();
+    SecretBytes wal_key = WalKey(a, h.held ? hk : *k);
+    ASSIGN_OR_RETURN(SecretBytes plain, crypto::AesGcmOpen(wal_key, h.sealed, Bytes(RecordAad(a.id, h.key))));
     std::span<const uint8_t> in = plain.span();
-    std::string ws, table;
-    if (!GetString(in, ws) || !GetString(in, table)) return DataLoss("corrupt WAL record");
+    size_t nl = h.key.find('\n');
+    std::string ws = h.key.substr(0, nl), table = h.key.substr(nl + 1);
+    bool is_held = h.held;
     ASSIGN_OR_RETURN(auto raw, Decompress(in));
     ASSIGN_OR_RETURN(kql::Table t, DecodeTable(raw));
     t.name = table;
@@ -289,6 +323,7 @@ Status LogStore::ReplayLocked(Account& a) {
   });
   RETURN_IF_ERROR(s);
   std::lock_guard<std::mutex> l(a.mu);
+  for (const auto& [key, m] : mem) a.wal_keys.insert(key);
   a.active = std::move(mem);
   a.flushing.clear();
   a.active_rows = rows;

@@ -232,6 +232,8 @@ Status LogStore::FlushAccount(Account& a) {
     for (const auto& [e, t] : made) extents_[e.id] = e;
     a.flushing.clear();
     a.checkpoint = segment;
+    a.wal_keys.clear();
+    for (const auto& [key, m] : a.active) a.wal_keys.insert(key);
     a.flush_running = false;
     readable = a.replayed;  // not wiped by a revocation meanwhile
   }

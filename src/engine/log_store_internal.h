@@ -3,6 +3,7 @@
 // recovery state, and the per-query catalog. Not part of the engine's interface.
 #include <memory>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 
 #include "engine/log_store.h"
@@ -29,6 +30,9 @@ struct LogStore::Account {
     size_t rows = 0;
   };
   std::map<std::string, Mem> active, flushing;  // by workspace + "\n" + table
+  // Workspace + "\n" + table of every record in the WAL after the checkpoint (known even while
+  // the records can't be opened), so that queries of those tables see the account.
+  std::set<std::string> wal_keys;
   size_t active_rows = 0, held_rows = 0;
   std::optional<TimePoint> oldest;
   bool replayed = false;       // the WAL's records after the checkpoint are in the memtables

@@ -111,8 +111,7 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
       for (auto& [id, a] : s.accounts_) {
         std::lock_guard<std::mutex> al(a->mu);
         std::string key = ws + "\n" + request.table;
-        if (ids.count(id) || a->active.count(key) || a->flushing.count(key) ||
-            (!a->replayed && a->customer && EqualsIgnoreCase(a->cluster_id, workspaces_[w].cluster_id))) {
+        if (ids.count(id) || a->active.count(key) || a->flushing.count(key) || a->wal_keys.count(key)) {
           accounts.push_back(a.get());
         }
       }

@@ -210,6 +210,23 @@ TEST_F(LogStoreTest, RevocationRefusesIngestionFailsQueriesAndWipesTheCache) {
   EXPECT_GT(CacheFiles(), 0u);
 }
 
+TEST_F(LogStoreTest, AWorkspaceUnlinkedAfterWritingStillFailsQueriesWhileTheClusterKeyIsRevoked) {
+  Open();
+  WorkspaceInfo linked = Linked();
+  ASSERT_THAT(store_->Ingest(linked, table_, Rows(4, "in the cluster", clock_.Now())), IsOk());
+  topo_.workspaces = {ws_};  // unlinked
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(2, "shared", clock_.Now())), IsOk());
+  EXPECT_EQ(*Count(ws_), 6);
+  vault_.access_removed = true;
+  clock_.Advance(seconds(10));
+  EXPECT_EQ(Count(ws_).status().error_code(), "KeyVaultAccessRevoked");
+  Open(false);  // also when the WAL could not be opened since the start
+  EXPECT_EQ(Count(ws_).status().error_code(), "KeyVaultAccessRevoked");
+  vault_.access_removed = false;
+  clock_.Advance(seconds(10));
+  EXPECT_EQ(*Count(ws_), 6);
+}
+
 TEST_F(LogStoreTest, AShortOutageServesFromTheCachedKeyALongOneHoldsIngestion) {
   Open();
   WorkspaceInfo w = Linked();

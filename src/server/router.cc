@@ -1,5 +1,7 @@
 #include "server/router.h"
 
+#include "server/data_plane.h"
+
 #include <boost/json.hpp>
 
 #include "base/encoding.h"
@@ -149,9 +151,22 @@ void Router::Handle(HttpRequest& req, HttpResponse& res) {
     case FrontEnd::kManagedHsm:
       return HandleVault(req, res, route);
     case FrontEnd::kQuery:
+      if (d_.query != nullptr) {
+        auto claims = Authenticate(req, res, identity::Audience::kQuery);
+        if (!claims) return;
+        res.principal = claims->principal.object_id;
+        return d_.query->Handle(req, res, claims->principal);
+      }
+      return ArmJsonError(res, 404, "NotFound",
+                          std::string("The ") + FrontEndName(route.front_end) +
+                              " endpoint has no resource at '" + req.path + "'.");
     case FrontEnd::kIngest:
-      // These front ends are not part of this build yet; answer as the service would for an
-      // unknown path rather than pretending to serve it.
+      if (d_.ingestion != nullptr) {
+        auto claims = Authenticate(req, res, identity::Audience::kIngest);
+        if (!claims) return;
+        res.principal = claims->principal.object_id;
+        return d_.ingestion->Handle(req, res, claims->principal);
+      }
       return ArmJsonError(res, 404, "NotFound",
                           std::string("The ") + FrontEndName(route.front_end) +
                               " endpoint has no resource at '" + req.path + "'.");

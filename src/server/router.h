@@ -23,6 +23,11 @@
 #include "server/metrics.h"
 
 namespace cmk::server {
+class IngestionApi;
+class QueryApi;
+}  // namespace cmk::server
+
+namespace cmk::server {
 
 enum class FrontEnd { kLogin, kArm, kVault, kManagedHsm, kQuery, kIngest, kOps, kUnknown };
 const char* FrontEndName(FrontEnd f);
@@ -47,6 +52,8 @@ struct RouterDeps {
   control::ArmService* arm = nullptr;
   keyvault::KeyVaultService* keyvault = nullptr;
   Metrics* metrics = nullptr;
+  IngestionApi* ingestion = nullptr;  // null: the ingestion host answers 404
+  QueryApi* query = nullptr;          // null: the query host answers 404
 };
 
 class Router {

@@ -1,0 +1,63 @@
+#pragma once
+// The Log Analytics data plane: the Logs Ingestion API (<dce>.ingest.D, azure-api.md §14,
+// clients.md §6) and the query API (api.loganalytics.D, azure-api.md §13, clients.md §5).
+// Callers are authenticated by the Router; these classes authorize (Monitoring Metrics
+// Publisher on the DCR; read on the workspace), validate, and talk to the storage engine.
+// Thread safety: safe for concurrent use.
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "control/insights_provider.h"
+#include "control/oi_provider.h"
+#include "engine/log_store.h"
+#include "env/env.h"
+#include "identity/principal.h"
+#include "identity/rbac.h"
+#include "server/http_types.h"
+
+namespace cmk::server {
+
+struct DataPlaneDeps {
+  env::Env env;
+  identity::Rbac* rbac = nullptr;
+  control::OperationalInsightsProvider* workspaces = nullptr;
+  control::InsightsProvider* rules = nullptr;
+  engine::LogStore* store = nullptr;
+};
+
+struct IngestionLimits {
+  size_t max_body_bytes = 1'048'576;  // on the wire and decoded (Azure: 1 MB for both)
+  size_t max_field_bytes = 64 * 1024;  // longer string values are truncated
+  int requests_per_minute = 12'000;  // per rule
+  uint64_t bytes_per_minute = uint64_t{2} << 30;  // per rule
+};
+
+class IngestionApi {
+ public:
+  IngestionApi(DataPlaneDeps deps, IngestionLimits limits = {}) : d_(deps), limits_(limits) {}
+  void Handle(const HttpRequest& req, HttpResponse& res, const identity::Principal& caller);
+
+ private:
+  bool Admit(const std::string& rule, size_t bytes, HttpResponse& res);
+  DataPlaneDeps d_;
+  IngestionLimits limits_;
+  std::mutex mu_;
+  struct Window {
+    int64_t minute = 0;
+    int requests = 0;
+    uint64_t bytes = 0;
+  };
+  std::map<std::string, Window> windows_;
+};
+
+class QueryApi {
+ public:
+  explicit QueryApi(DataPlaneDeps deps) : d_(deps) {}
+  void Handle(const HttpRequest& req, HttpResponse& res, const identity::Principal& caller);
+
+ private:
+  DataPlaneDeps d_;
+};
+
+}  // namespace cmk::server

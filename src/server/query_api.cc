@@ -1,0 +1,273 @@
+// Log Analytics query API: /v1/workspaces/{id}/query (GET, POST) and /v1/$batch.
+#include <cmath>
+#include <cstdio>
+
+#include <boost/json.hpp>
+
+#include "base/encoding.h"
+#include "base/json.h"
+#include "base/time_format.h"
+#include "env/env.h"
+#include "kql/engine.h"
+#include "server/data_plane.h"
+
+namespace cmk::server {
+namespace {
+
+namespace bj = boost::json;
+
+struct Reply {
+  int status = 200;
+  bj::object body;
+};
+
+Reply ErrorReply(int status, const std::string& code, const std::string& message, bj::array details = {}) {
+  bj::object e{{"code", code}, {"message", message}};
+  if (!details.empty()) e["details"] = std::move(details);
+  return Reply{status, bj::object{{"error", std::move(e)}}};
+}
+
+std::string FormatTimespan(int64_t ticks) {
+  bool neg = ticks < 0;
+  uint64_t t = neg ? static_cast<uint64_t>(-(ticks + 1)) + 1 : static_cast<uint64_t>(ticks);
+  uint64_t frac = t % 10'000'000, secs = t / 10'000'000;
+  uint64_t days = secs / 86400, h = secs / 3600 % 24, m = secs / 60 % 60, s = secs % 60;
+  char buf[64];
+  int n = days ? std::snprintf(buf, sizeof(buf), "%s%llu.%02llu:%02llu:%02llu", neg ? "-" : "", (unsigned long long)days,
+                               (unsigned long long)h, (unsigned long long)m, (unsigned long long)s)
+               : std::snprintf(buf, sizeof(buf), "%s%02llu:%02llu:%02llu", neg ? "-" : "", (unsigned long long)h,
+                               (unsigned long long)m, (unsigned long long)s);
+  std::string out(buf, static_cast<size_t>(n));
+  if (frac) {
+    std::snprintf(buf, sizeof(buf), ".%07llu", (unsigned long long)frac);
+    out += buf;
+  }
+  return out;
+}
+
+bj::value Cell(const kql::Column& c, size_t r) {
+  if (c.IsNull(r)) return nullptr;
+  switch (c.type) {
+    case kql::Type::kBool: return c.Int(r) != 0;
+    case kql::Type::kInt:
+    case kql::Type::kLong: return c.Int(r);
+    case kql::Type::kReal: {
+      double d = c.Real(r);
+      if (std::isnan(d)) return "NaN";
+      if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+      return d;
+    }
+    case kql::Type::kDecimal: {
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), "%.17g", c.Real(r));
+      return bj::string(buf);
+    }
+    case kql::Type::kDateTime:
+      return bj::string(FormatRfc3339(TimePoint(std::chrono::nanoseconds(c.Int(r) * 100))));
+    case kql::Type::kTimespan: return bj::string(FormatTimespan(c.Int(r)));
+    case kql::Type::kString:
+    case kql::Type::kGuid:
+    case kql::Type::kDynamic: return bj::string(c.Str(r));
+  }
+  return nullptr;
+}
+
+bj::object TableJson(const kql::Table& t) {
+  bj::array cols, rows;
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    cols.emplace_back(bj::object{{"name", t.names[i]}, {"type", kql::TypeName(t.columns[i].type)}});
+  }
+  rows.reserve(t.rows);
+  for (size_t r = 0; r < t.rows; ++r) {
+    bj::array row;
+    row.reserve(t.columns.size());
+    for (const auto& c : t.columns) row.push_back(Cell(c, r));
+    rows.emplace_back(std::move(row));
+  }
+  return bj::object{{"name", t.name}, {"columns", std::move(cols)}, {"rows", std::move(rows)}};
+}
+
+struct Prefer {
+  bool statistics = false, render = false;
+};
+
+Prefer ParsePrefer(std::string_view header) {
+  Prefer p;
+  std::string h = ToLower(std::string(header));
+  p.statistics = h.find("include-statistics=true") != std::string::npos;
+  p.render = h.find("include-render=true") != std::string::npos;
+  return p;
+}
+
+}  // namespace
+
+namespace {
+
+// Runs one query (the body of a POST, a GET's parameters or one $batch request).
+class Runner {
+ public:
+  Runner(const DataPlaneDeps& d, const identity::Principal& caller) : d_(d), caller_(caller) {}
+
+  Reply Run(const std::string& workspace, const bj::object& body, std::string_view prefer) {
+    auto q = json::GetString(body, "query");
+    if (!q.ok() || !q->has_value() || (*q)->empty()) {
+      return ErrorReply(400, "BadArgumentError", "The request had some invalid properties",
+                        bj::array{bj::object{{"code", "QueryValidationError"}, {"message", "The 'query' property is required."}}});
+    }
+    std::vector<std::string> ids{workspace};
+    if (auto* w = body.if_contains("workspaces"); w && w->is_array()) {
+      for (const auto& x : w->as_array()) {
+        if (x.is_string()) ids.emplace_back(x.as_string());
+      }
+    }
+    std::vector<engine::WorkspaceInfo> spaces;
+    for (const auto& id : ids) {
+      auto ws = Resolve(id);
+      if (!ws.ok()) {
+        return ErrorReply(404, "WorkspaceNotFoundError", "The workspace '" + id + "' could not be found.");
+      }
+      if (Status s = d_.rbac->Authorize(caller_, "Microsoft.OperationalInsights/workspaces/query/read", ws->resource_id); !s.ok()) {
+        return ErrorReply(403, "InsufficientAccessError",
+                          "The provided credentials have insufficient access to perform the requested operation",
+                          bj::array{bj::object{{"code", "InsufficientAccessError"},
+                                               {"message", "No read access to workspace '" + ws->name + "'."}}});
+      }
+      bool dup = false;
+      for (const auto& s : spaces) dup |= s.customer_id == ws->customer_id;
+      if (!dup) spaces.push_back(*ws);
+    }
+    std::optional<int64_t> from, to;
+    if (auto* ts = body.if_contains("timespan"); ts && ts->is_string() && !ts->as_string().empty()) {
+      auto iv = ParseIsoInterval(std::string(ts->as_string()), d_.env.clock->Now());
+      if (!iv.ok()) {
+        return ErrorReply(400, "BadArgumentError", "The timespan '" + std::string(ts->as_string()) + "' is not valid.",
+                          bj::array{bj::object{{"code", "InvalidTimespan"}, {"message", iv.status().message()}}});
+      }
+      from = iv->start.time_since_epoch().count() / 100;
+      to = iv->end.time_since_epoch().count() / 100;
+    }
+    auto start = env::MonotonicMicros();
+    auto catalog = d_.store->CatalogFor(std::move(spaces), from, to);
+    auto result = kql::Execute(**q, *catalog, kql::ExecOptions{d_.env.clock->Now()});
+    if (!result.ok()) return QueryError(result.status());
+    Prefer p = ParsePrefer(prefer);
+    Reply r;
+    bj::array tables;
+    for (const auto& t : result->tables) tables.emplace_back(TableJson(t));
+    r.body["tables"] = std::move(tables);
+    if (p.statistics) {
+      double secs = static_cast<double>(env::MonotonicMicros() - start) / 1e6;
+      r.body["statistics"] = bj::object{{"query", bj::object{{"executionTime", secs}}}};
+    }
+    if (p.render && result->render) {
+      bj::object render;
+      for (const auto& [k, v] : *result->render) render[k] = v;
+      r.body["render"] = std::move(render);
+    }
+    if (!result->warnings.empty()) {
+      bj::array details;
+      for (const auto& w : result->warnings) details.emplace_back(bj::object{{"code", "EngineError"}, {"message", w.message()}});
+      r.body["error"] = bj::object{{"code", "PartialError"},
+                                   {"message", "There were some errors when processing your query."},
+                                   {"details", std::move(details)}};
+    }
+    return r;
+  }
+
+ private:
+  Result<engine::WorkspaceInfo> Resolve(const std::string& id) {
+    if (IsGuid(id)) return d_.workspaces->WorkspaceByCustomerId(id);
+    if (StartsWithIgnoreCase(id, "/subscriptions/")) return d_.workspaces->WorkspaceByResourceId(id);
+    return NotFound("not a workspace id");
+  }
+
+  static Reply QueryError(const Status& s) {
+    const std::string& code = s.error_code();
+    if (code == "SyntaxError" || code == "SemanticError") {
+      std::string inner = code == "SyntaxError" ? "SYN0002" : "SEM0100";
+      return ErrorReply(400, "BadArgumentError", "The request had some invalid properties",
+                        bj::array{bj::object{{"code", code},
+                                             {"message", s.message()},
+                                             {"innererror", bj::object{{"code", inner}, {"message", s.message()}}}}});
+    }
+    if (s.code() == StatusCode::kPermissionDenied) return ErrorReply(403, code.empty() ? "Forbidden" : code, s.message());
+    if (s.code() == StatusCode::kUnavailable) return ErrorReply(503, code.empty() ? "ServiceUnavailable" : code, s.message());
+    if (s.code() == StatusCode::kInvalidArgument) {
+      return ErrorReply(400, "BadArgumentError", s.message(),
+                        bj::array{bj::object{{"code", code.empty() ? "SemanticError" : code}, {"message", s.message()}}});
+    }
+    return ErrorReply(500, code.empty() ? "InternalServerError" : code, s.message());
+  }
+
+  const DataPlaneDeps& d_;
+  const identity::Principal& caller_;
+};
+
+}  // namespace
+
+void QueryApi::Handle(const HttpRequest& req, HttpResponse& res, const identity::Principal& caller) {
+  auto seg = SplitPath(req.path);
+  auto send = [&res](const Reply& r) { res.SetJson(r.status, bj::serialize(r.body)); };
+  Runner runner(d_, caller);
+  if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "$batch") {
+    if (req.method != "POST") return send(ErrorReply(405, "MethodNotAllowed", "Use POST for $batch."));
+    auto body = json::ParseObject(req.body);
+    const bj::value* reqs = body.ok() ? body->if_contains("requests") : nullptr;
+    if (reqs == nullptr || !reqs->is_array()) {
+      return send(ErrorReply(400, "BadArgumentError", "The batch body must be {\"requests\": [...]}."));
+    }
+    bj::array responses;
+    for (const auto& item : reqs->as_array()) {
+      bj::object one;
+      const bj::object* o = item.if_object();
+      std::string id = o && o->contains("id") && (*o).at("id").is_string() ? std::string((*o).at("id").as_string()) : "";
+      one["id"] = id;
+      std::string prefer;
+      if (o && o->contains("headers") && o->at("headers").is_object()) {
+        for (const auto& [k, v] : o->at("headers").as_object()) {
+          if (EqualsIgnoreCase(k, "prefer") && v.is_string()) prefer = std::string(v.as_string());
+        }
+      }
+      Reply r;
+      if (o == nullptr || !o->contains("workspace") || !o->at("workspace").is_string() || !o->contains("body") ||
+          !o->at("body").is_object()) {
+        r = ErrorReply(400, "BadArgumentError", "Each batch request needs id, workspace and body.");
+      } else {
+        r = runner.Run(std::string(o->at("workspace").as_string()), o->at("body").as_object(), prefer);
+      }
+      one["status"] = r.status;
+      one["body"] = std::move(r.body);
+      one["headers"] = bj::object();
+      responses.emplace_back(std::move(one));
+    }
+    return send(Reply{200, bj::object{{"responses", std::move(responses)}}});
+  }
+  if (seg.size() == 4 && seg[0] == "v1" && EqualsIgnoreCase(seg[1], "workspaces") && EqualsIgnoreCase(seg[3], "query")) {
+    bj::object body;
+    if (req.method == "GET") {
+      body["query"] = std::string(req.Query("query"));
+      if (req.HasQuery("timespan")) body["timespan"] = std::string(req.Query("timespan"));
+      if (req.HasQuery("workspaces")) {
+        bj::array ws;
+        std::string all(req.Query("workspaces"));
+        for (size_t at = 0; at <= all.size();) {
+          size_t comma = all.find(',', at);
+          if (comma == std::string::npos) comma = all.size();
+          if (comma > at) ws.emplace_back(all.substr(at, comma - at));
+          at = comma + 1;
+        }
+        body["workspaces"] = std::move(ws);
+      }
+    } else if (req.method == "POST") {
+      auto parsed = json::ParseObject(req.body);
+      if (!parsed.ok()) return send(ErrorReply(400, "BadArgumentError", "The request body is not a JSON object."));
+      body = std::move(*parsed);
+    } else {
+      return send(ErrorReply(405, "MethodNotAllowed", "Use GET or POST."));
+    }
+    return send(runner.Run(seg[2], body, req.Header("Prefer")));
+  }
+  send(ErrorReply(404, "PathNotFoundError", "The requested path does not exist: " + req.path));
+}
+
+}  // namespace cmk::server
