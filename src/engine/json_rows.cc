@@ -1,0 +1,115 @@
+// JSON records of a Logs Ingestion request to columns (simdjson's DOM parser: ~1 GB/s).
+#include "engine/json_rows.h"
+
+#include <simdjson.h>
+
+#include "base/time_format.h"
+
+namespace cmk::engine {
+namespace {
+
+kql::Type StreamType(const std::string& t) {
+  if (t == "boolean") return kql::Type::kBool;
+  auto p = kql::ParseTypeName(t);
+  return p ? *p : kql::Type::kString;
+}
+
+int64_t Ticks(TimePoint t) { return t.time_since_epoch().count() / 100; }
+
+Status FieldError(size_t record, const std::string& field, const std::string& what) {
+  return InvalidArgument("Record " + std::to_string(record) + ", field '" + field + "': " + what, "InvalidRecord");
+}
+
+// Appends one JSON value to a column of `type`.
+Status AppendValue(kql::Column& col, simdjson::dom::element v, size_t record, const std::string& field,
+                   size_t max_field) {
+  using simdjson::dom::element_type;
+  if (v.is_null()) {
+    col.AppendNull();
+    return OkStatus();
+  }
+  switch (col.type) {
+    case kql::Type::kString: {
+      std::string s;
+      if (v.is_string()) s = std::string(std::string_view(v.get_string()));
+      else s = simdjson::minify(v);
+      if (s.size() > max_field) s.resize(max_field);
+      col.AppendString(std::move(s));
+      return OkStatus();
+    }
+    case kql::Type::kBool:
+      if (!v.is_bool()) return FieldError(record, field, "expected a boolean");
+      col.AppendInt(bool(v.get_bool()) ? 1 : 0);
+      return OkStatus();
+    case kql::Type::kInt:
+    case kql::Type::kLong: {
+      if (v.is_int64()) {
+        col.AppendInt(int64_t(v.get_int64()));
+      } else if (v.is_double() && double(v.get_double()) == static_cast<double>(static_cast<int64_t>(double(v.get_double())))) {
+        col.AppendInt(static_cast<int64_t>(double(v.get_double())));
+      } else {
+        return FieldError(record, field, "expected an integer");
+      }
+      return OkStatus();
+    }
+    case kql::Type::kReal:
+    case kql::Type::kDecimal:
+      if (v.is_int64()) col.AppendReal(static_cast<double>(int64_t(v.get_int64())));
+      else if (v.is_uint64()) col.AppendReal(static_cast<double>(uint64_t(v.get_uint64())));
+      else if (v.is_double()) col.AppendReal(double(v.get_double()));
+      else return FieldError(record, field, "expected a number");
+      return OkStatus();
+    case kql::Type::kDateTime: {
+      if (!v.is_string()) return FieldError(record, field, "expected an ISO 8601 date and time string");
+      auto t = ParseRfc3339(std::string_view(v.get_string()));
+      if (!t.ok()) return FieldError(record, field, "'" + std::string(std::string_view(v.get_string())) + "' is not an ISO 8601 date and time");
+      col.AppendInt(Ticks(*t));
+      return OkStatus();
+    }
+    case kql::Type::kTimespan:
+    case kql::Type::kGuid:
+    case kql::Type::kDynamic: {
+      std::string s = simdjson::minify(v);
+      if (s.size() > max_field) return FieldError(record, field, "the value is larger than 64 KB");
+      col.AppendString(std::move(s));
+      return OkStatus();
+    }
+  }
+  return OkStatus();
+}
+
+// The records of a JSON array body as a table with the stream's declared columns.
+}  // namespace
+
+Result<kql::Table> ParseRecords(const std::string& body, const std::vector<StreamColumn>& columns,
+                                size_t max_field) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (auto err = parser.parse(body).get(doc); err) {
+    return InvalidArgument(std::string("The request body is not valid JSON: ") + simdjson::error_message(err), "InvalidJson");
+  }
+  simdjson::dom::array records;
+  if (doc.get_array().get(records)) return InvalidArgument("The request body must be a JSON array of objects.", "InvalidJson");
+  kql::Table t;
+  t.name = "source";
+  for (const auto& c : columns) t.AddColumn(c.name, kql::Column(StreamType(c.type)));
+  size_t n = 0;
+  for (simdjson::dom::element rec : records) {
+    simdjson::dom::object obj;
+    if (rec.get_object().get(obj)) return InvalidArgument("Record " + std::to_string(n) + " is not a JSON object.", "InvalidRecord");
+    for (size_t c = 0; c < columns.size(); ++c) {
+      simdjson::dom::element v;
+      if (obj.at_key(columns[c].name).get(v)) {
+        t.columns[c].AppendNull();
+        continue;
+      }
+      RETURN_IF_ERROR(AppendValue(t.columns[c], v, n, columns[c].name, max_field));
+    }
+    ++n;
+  }
+  t.rows = n;
+  return t;
+}
+
+
+}  // namespace cmk::engine

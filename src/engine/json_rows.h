@@ -1,0 +1,22 @@
+#pragma once
+// The records of a Logs Ingestion request (a JSON array of objects) as a table whose columns
+// are a stream's declared columns: fields not declared are ignored, missing ones are null,
+// string values longer than `max_field` bytes are truncated (Azure: 64 KB). Errors name the
+// record and the field (kInvalidArgument, codes InvalidJson / InvalidRecord).
+// Thread safety: reentrant.
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "kql/column.h"
+
+namespace cmk::engine {
+
+struct StreamColumn {
+  std::string name;
+  std::string type;  // string, int, long, real, boolean, datetime, dynamic
+};
+
+Result<kql::Table> ParseRecords(const std::string& body, const std::vector<StreamColumn>& columns, size_t max_field);
+
+}  // namespace cmk::engine
