@@ -232,6 +232,7 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   // The storage engine: shared storage under the region MMKs, cluster accounts under the KEK.
   ASSIGN_OR_RETURN(in->service_keys_, storage::ServiceKeys::Open(in->env_, dir + "/secrets"));
   engine::LogStoreOptions ls_opts;
+  ls_opts.flush_rows = static_cast<size_t>(options.memtable_rows);
   ASSIGN_OR_RETURN(in->log_store_, engine::LogStore::Open(in->env_, dir + "/logs", in->store_.get(),
                                                           in->service_keys_.get(), in->cluster_storage_.get(),
                                                           topology, ls_opts));

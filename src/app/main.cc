@@ -87,6 +87,9 @@ int main(int argc, char** argv) {
   serve->add_option("--provisioning-seconds", serve_opts.provisioning_seconds,
                     "How long ARM operations (cluster create, link, ...) take on the server's clock "
                     "(default 2 on the real clock, 0 on a simulated one)")->check(CLI::Range(0.0, 86400.0));
+  serve->add_option("--memtable-rows", serve_opts.memtable_rows,
+                    "Rows a storage account keeps in memory (and in its WAL) before flushing them into extents")
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
   serve->add_option("--key-check-interval", serve_opts.key_check_interval_seconds,
                     "Seconds between AEK unwraps through the customer's vault (6-60)")
       ->default_val(30)->check(CLI::Range(6, 60));
