@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "kql/eval.h"
+#include "kql/function_json.h"
 
 namespace cmk::kql {
 namespace {
@@ -242,7 +243,7 @@ class ListAgg : public Aggregator {
     for (const auto& kv : v.get_object()) {
       std::string key(kv.key());
       if (!seen_[g].insert(key).second) continue;
-      items_[g].push_back(bj::serialize(bj::value(kv.key())) + ":" + bj::serialize(kv.value()));
+      items_[g].push_back(bj::serialize(bj::value(kv.key())) + ":" + fn::WriteJson(kv.value()));
     }
   }
   std::string kind_;

@@ -6,6 +6,7 @@
 #include "kql/aggregates.h"
 #include "kql/binder_internal.h"
 #include "kql/eval.h"
+#include "kql/function_json.h"
 
 namespace cmk::kql {
 namespace internal {
@@ -55,7 +56,7 @@ Result<BoundExpr> BindLiteral(const Expr& e) {
       boost::json::value v = boost::json::parse(l.text.empty() ? "null" : NormalizeDynamicText(l.text), ec);
       if (ec) return SemanticError("Invalid dynamic literal '" + l.text + "'", e.pos);
       if (v.is_null()) return BoundExpr::Constant(NullConstant(Type::kDynamic));
-      return BoundExpr::Constant(StringConstant(Type::kDynamic, boost::json::serialize(v)));
+      return BoundExpr::Constant(StringConstant(Type::kDynamic, fn::WriteJson(v)));
     }
   }
   return SemanticError("Unsupported literal", e.pos);

@@ -138,6 +138,12 @@ Result<BoundExpr> Binder::BindCall(const Expr& e, const Schema& schema, const Sc
     ASSIGN_OR_RETURN(Column v, ScalarOfTabular(*e.args[0], s));
     return BoundExpr::Constant(std::move(v));
   }
+  if (name == "typeof") {  // typeof(T): a null of type T, read for its type (extract's 4th argument)
+    std::optional<Type> t;
+    if (e.args.size() == 1 && e.args[0]->kind == ExprKind::kName) t = ParseTypeName(e.args[0]->name);
+    if (!t) return SemanticError("typeof() takes one scalar type name", e.pos);
+    return BoundExpr::Constant(NullConstant(*t));
+  }
   if (name == "row_number" || name == "prev" || name == "next") {
     BoundExpr out;
     out.kind = name == "row_number" ? BoundExpr::Kind::kRowNumber

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kql/function_json.h"
 #include "kql/lexer.h"
 
 namespace cmk::kql {
@@ -33,7 +34,7 @@ std::optional<std::string> Access(std::string_view json, const Column& index, si
     found = v.get_object().if_contains(key);
   }
   if (found == nullptr) return std::nullopt;
-  return bj::serialize(*found);
+  return fn::WriteJson(*found);
 }
 
 Result<ColumnValue> EvalAccess(const BoundExpr& e, const Table& chunk, const FunctionContext& ctx) {

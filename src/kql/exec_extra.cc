@@ -5,6 +5,7 @@
 
 #include "kql/eval.h"
 #include "kql/exec.h"
+#include "kql/function_json.h"
 
 namespace cmk::kql {
 namespace {
@@ -24,19 +25,19 @@ std::vector<std::string> Elements(const Column& c, size_t row, bool bag_as_array
   bj::value v = bj::parse(c.Str(row), ec);
   if (ec || v.is_null()) return out;
   if (v.is_array()) {
-    for (const bj::value& item : v.get_array()) out.push_back(bj::serialize(item));
+    for (const bj::value& item : v.get_array()) out.push_back(fn::WriteJson(item));
   } else if (v.is_object()) {
     for (const auto& kv : v.get_object()) {
       if (bag_as_array) {
-        out.push_back(bj::serialize(bj::array{bj::value(kv.key()), kv.value()}));
+        out.push_back(fn::WriteJson(bj::array{bj::value(kv.key()), kv.value()}));
       } else {
         bj::object o;
         o[kv.key()] = kv.value();
-        out.push_back(bj::serialize(o));
+        out.push_back(fn::WriteJson(o));
       }
     }
   } else {
-    out.push_back(bj::serialize(v));
+    out.push_back(fn::WriteJson(v));
   }
   return out;
 }

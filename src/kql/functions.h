@@ -6,7 +6,10 @@
 // argument when the types don't fit) and the executor calls `eval` once per batch of rows.
 // Arguments may be constant columns (literals, now()); a result computed only from constant
 // arguments should itself be constant. Nulls follow Kusto: most functions return null for a null
-// argument; comparisons with null are false; `and`/`or` use three-valued logic.
+// argument; comparisons follow Kusto's null rules (null == null and null != null are null,
+// null == x is false and null != x is true for a non-null x, < <= > >= with a null are null;
+// between with a null is false, the docs being silent); `and`/`or`/`not` use three-valued logic;
+// `where` keeps only rows that are true.
 // Thread safety: the registry is immutable after static initialization.
 #include <cstddef>
 #include <functional>

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <type_traits>
 
 #include "kql/function_util.h"
 
@@ -163,13 +164,31 @@ Result<Type> CompareType(std::string_view name, Types t) {
                          "SemanticError");
 }
 
+// Kusto's null rules (docs: "null values"): null == null and null != null are null; null == x is
+// false and null != x is true for a non-null x; an ordering comparison with a null is null.
+// `NullVsValue` is what one null side gives: 0 (==), 1 (!=) or -1 (null, for < <= > >=).
+template <typename Cmp>
+constexpr int NullVsValue() {
+  if constexpr (std::is_same_v<Cmp, std::equal_to<>>) return 0;
+  if constexpr (std::is_same_v<Cmp, std::not_equal_to<>>) return 1;
+  return -1;
+}
+
 template <typename Cmp, typename Get>
 Column CompareLoop(const Column& a, const Column& b, Shape s, Get get) {
   Column out = MakeColumn(Type::kBool, s);
   Cmp cmp;
   bool nullable = a.HasNulls() || b.HasNulls();
   for (size_t i = 0; i < s.rows; ++i) {
-    if (nullable && (a.IsNull(i) || b.IsNull(i))) continue;  // null compares false
+    if (nullable) {
+      bool an = a.IsNull(i), bn = b.IsNull(i);
+      if (an || bn) {
+        constexpr int kOne = NullVsValue<Cmp>();
+        if ((an && bn) || kOne < 0) SetNull(out, i);
+        else out.ints[i] = kOne;
+        continue;
+      }
+    }
     out.ints[i] = cmp(get(a, i), get(b, i)) ? 1 : 0;
   }
   return out;

@@ -90,10 +90,15 @@ TEST(Comparison, NumbersCompareAcrossTypes) {
   EXPECT_EQ(Op("!=", {Longs({1, 2}), Long(2)}, 2), (V{"true", "false"}));
 }
 
-TEST(Comparison, NullComparesFalseEvenForNotEquals) {
-  EXPECT_EQ(Op("==", {Null(Type::kLong), Null(Type::kLong)}), (V{"false"}));
-  EXPECT_EQ(Op("!=", {Longs({std::nullopt}), Long(1)}), (V{"false"}));
-  EXPECT_EQ(Op("<", {Reals({std::nullopt}), Long(1)}), (V{"false"}));
+// Docs, "null values": == and != of two nulls are null; null == value is false, null != value
+// is true; ordering comparisons with a null are null.
+TEST(Comparison, NullFollowsKustoThreeValuedRules) {
+  EXPECT_EQ(Op("==", {Null(Type::kLong), Null(Type::kLong)}), (V{"<null>"}));
+  EXPECT_EQ(Op("!=", {Null(Type::kLong), Null(Type::kLong)}), (V{"<null>"}));
+  EXPECT_EQ(Op("==", {Longs({std::nullopt, 1}), Long(1)}, 2), (V{"false", "true"}));
+  EXPECT_EQ(Op("!=", {Longs({std::nullopt, 1}), Long(1)}, 2), (V{"true", "false"}));
+  EXPECT_EQ(Op("<", {Reals({std::nullopt}), Long(1)}), (V{"<null>"}));
+  EXPECT_EQ(Op(">=", {Long(1), Reals({std::nullopt})}), (V{"<null>"}));
 }
 
 TEST(Comparison, StringsAreCaseSensitiveAndOrdinal) {
@@ -115,7 +120,7 @@ TEST(Comparison, DatetimesTimespansBoolsGuids) {
 
 TEST(Comparison, DynamicSideConvertsToTheOtherType) {
   EXPECT_EQ(Op("==", {Dyn({"\"abc\"", "1", "null"}), Str("abc")}, 3), (V{"true", "false", "false"}));
-  EXPECT_EQ(Op(">", {Dyn({"5", "\"7\"", "null"}), Long(4)}, 3), (V{"true", "true", "false"}));
+  EXPECT_EQ(Op(">", {Dyn({"5", "\"7\"", "null"}), Long(4)}, 3), (V{"true", "true", "<null>"}));
 }
 
 TEST(Comparison, NanIsNeverEqual) {

@@ -67,7 +67,7 @@ TEST(Dynamic, BagsAndArrays) {
   EXPECT_EQ(Fn("bag_keys", {Dyn({"{\"a\":1,\"c\":{\"d\":2}}", "[1]"})}, 2), (V{"[\"a\",\"c\"]", "<null>"}));
   EXPECT_EQ(Fn("bag_has_key", {Dyn({"{\"a\":1}"}), Str("a")}), (V{"true"}));
   EXPECT_EQ(Fn("array_length", {Dyn({"[1,2,3]", "{}", "[]"})}, 3), (V{"3", "<null>", "0"}));
-  EXPECT_EQ(Fn("pack", {Str("k"), Long(1), Str("t"), Dt("2024-01-01")}), (V{"{\"k\":1,\"t\":\"2024-01-01T00:00:00Z\"}"}));
+  EXPECT_EQ(Fn("pack", {Str("k"), Long(1), Str("t"), Dt("2024-01-01")}), (V{"{\"k\":1,\"t\":\"2024-01-01T00:00:00.0000000Z\"}"}));
   EXPECT_EQ(Fn("bag_pack", {Str("s"), Str("v"), Str("n"), Null(Type::kLong)}), (V{"{\"s\":\"v\",\"n\":null}"}));
   EXPECT_EQ(Fn("pack_array", {Long(1), Str("a"), Real(2.5), Dyn({"[1]"})}), (V{"[1,\"a\",2.5,[1]]"}));
   EXPECT_EQ(Fn("array_concat", {Dyn({"[1,2]"}), Dyn({"[3]"})}), (V{"[1,2,3]"}));

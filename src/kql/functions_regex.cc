@@ -62,7 +62,7 @@ std::string_view TextAt(const Column& c, size_t i, std::string& scratch) {
 
 using SvMatch = std::match_results<std::string_view::const_iterator>;
 
-// extract(regex, group, source): the group of the first match, "" when none.
+// extract(regex, group, source [, typeof(T)]): the group of the first match, "" when none.
 Result<Column> EvalExtract(Args a, const FunctionContext& ctx) {
   Shape s = ShapeOf(a, ctx);
   Column out = MakeColumn(Type::kString, s);
@@ -77,6 +77,8 @@ Result<Column> EvalExtract(Args a, const FunctionContext& ctx) {
     if (group < 0 || !std::regex_search(text.begin(), text.end(), m, *re)) continue;
     if (static_cast<size_t>(group) < m.size() && m[group].matched) out.strings[i] = m[group].str();
   }
+  // extract(..., typeof(T)): the text converted to T; no match or a failed conversion is null.
+  if (a.size() == 4 && a[3]->type != Type::kString) return Convert(out, a[3]->type, ctx);
   return out;
 }
 
@@ -209,13 +211,13 @@ Result<Column> EvalCountOf(Args a, const FunctionContext& ctx) {
 
 Result<Type> ExtractType(Types t) {
   if (!IsIntegral(t[1])) return ArgTypeError("extract", 1, t[1], "int or long");
-  return Type::kString;
+  return t.size() == 4 ? t[3] : Type::kString;
 }
 
 }  // namespace
 
 void RegisterRegex(Registry& r) {
-  r.Function({"extract", 3, 3, ExtractType, EvalExtract});
+  r.Function({"extract", 3, 4, ExtractType, EvalExtract});
   r.Function({"extract_all", 2, 3, Returns(Type::kDynamic), EvalExtractAll});
   r.Function({"replace_regex", 3, 3, Returns(Type::kString), EvalReplaceRegex});
   r.Function({"trim", 2, 2, Returns(Type::kString),
