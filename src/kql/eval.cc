@@ -37,7 +37,7 @@ std::optional<std::string> Access(std::string_view json, const Column& index, si
   return fn::WriteJson(*found);
 }
 
-Result<ColumnValue> EvalAccess(const BoundExpr& e, const Table& chunk, const FunctionContext& ctx) {
+Result<ColumnValue> EvalAccess(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx) {
   ASSIGN_OR_RETURN(ColumnValue obj, Eval(e.args[0], chunk, ctx));
   Column key_holder = StringConstant(Type::kString, "");
   ColumnValue index(&key_holder);
@@ -63,7 +63,7 @@ Result<ColumnValue> EvalAccess(const BoundExpr& e, const Table& chunk, const Fun
   return ColumnValue(std::move(out));
 }
 
-Result<ColumnValue> EvalShift(const BoundExpr& e, const Table& chunk, const FunctionContext& ctx) {
+Result<ColumnValue> EvalShift(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx) {
   ASSIGN_OR_RETURN(ColumnValue src, Eval(e.args[0], chunk, ctx));
   std::optional<ColumnValue> def;
   if (e.args.size() > 1) {
@@ -87,10 +87,10 @@ Result<ColumnValue> EvalShift(const BoundExpr& e, const Table& chunk, const Func
 
 }  // namespace
 
-Result<ColumnValue> Eval(const BoundExpr& e, const Table& chunk, const FunctionContext& ctx) {
+Result<ColumnValue> Eval(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx) {
   switch (e.kind) {
     case BoundExpr::Kind::kColumn:
-      return ColumnValue(&chunk.columns[static_cast<size_t>(e.column)]);
+      return ColumnValue(&chunk.col(static_cast<size_t>(e.column)));
     case BoundExpr::Kind::kConstant:
       return ColumnValue(&e.value);
     case BoundExpr::Kind::kMember:
@@ -122,7 +122,7 @@ Result<ColumnValue> Eval(const BoundExpr& e, const Table& chunk, const FunctionC
 }
 
 Result<Column> EvalConstant(const BoundExpr& e, TimePoint now) {
-  Table empty;
+  Chunk empty;
   empty.rows = 1;
   FunctionContext ctx{1, now};
   ASSIGN_OR_RETURN(ColumnValue v, Eval(e, empty, ctx));
@@ -244,15 +244,37 @@ Table GatherTable(const Table& src, const std::vector<uint32_t>& idx) {
   return out;
 }
 
-void AppendTable(Table& dst, Table&& src) {
+Table GatherTable(const Chunk& src, const std::vector<uint32_t>& idx) {
+  Table out;
+  out.rows = idx.size();
+  out.columns.reserve(src.width());
+  for (size_t i = 0; i < src.width(); ++i) out.columns.push_back(Gather(src.col(i), idx));
+  out.names.resize(src.width());
+  return out;
+}
+
+Chunk GatherChunk(const Chunk& src, const std::vector<uint32_t>& idx) {
+  Chunk out;
+  out.rows = idx.size();
+  for (size_t i = 0; i < src.width(); ++i) {
+    if (src.col(i).constant) out.AddShared(src.shared(i));
+    else out.Add(Gather(src.col(i), idx));
+  }
+  return out;
+}
+
+void AppendTable(Table& dst, Chunk&& src) {
   if (dst.rows == 0) {
-    std::string name = dst.name;
-    dst = std::move(src);
-    if (!name.empty()) dst.name = name;
-    for (Column& c : dst.columns) c.Materialize(dst.rows);
+    dst.rows = src.rows;
+    dst.columns.resize(src.width());
+    dst.names.resize(src.width());
+    for (size_t i = 0; i < src.width(); ++i) {
+      dst.columns[i] = src.Take(i);
+      dst.columns[i].Materialize(dst.rows);
+    }
     return;
   }
-  for (size_t i = 0; i < dst.columns.size(); ++i) AppendRows(dst.columns[i], src.columns[i], src.rows);
+  for (size_t i = 0; i < dst.columns.size(); ++i) AppendRows(dst.columns[i], src.col(i), src.rows);
   dst.rows += src.rows;
 }
 

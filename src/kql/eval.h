@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "base/time_format.h"
+#include "kql/chunk.h"
 #include "kql/column.h"
 #include "kql/plan.h"
 
@@ -29,7 +30,8 @@ class ColumnValue {
 };
 
 // Evaluates `e` over `chunk` (ctx.rows must equal chunk.rows). Errors come from functions.
-Result<ColumnValue> Eval(const BoundExpr& e, const Table& chunk, const FunctionContext& ctx);
+// Column references borrow the chunk's column (no copy).
+Result<ColumnValue> Eval(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx);
 // Evaluates a constant expression (no column references) to a constant column.
 Result<Column> EvalConstant(const BoundExpr& e, TimePoint now);
 
@@ -48,8 +50,11 @@ void AppendRows(Column& dst, const Column& src, size_t rows);
 // Rows `idx` of `src`, as a plain column.
 Column Gather(const Column& src, const std::vector<uint32_t>& idx);
 Table GatherTable(const Table& src, const std::vector<uint32_t>& idx);
-// Appends `src` to `dst` column by column (same schema); dst empty -> moved.
-void AppendTable(Table& dst, Table&& src);
+Table GatherTable(const Chunk& src, const std::vector<uint32_t>& idx);
+// Rows `idx` of every column of `src`, as owned columns (constants stay constant).
+Chunk GatherChunk(const Chunk& src, const std::vector<uint32_t>& idx);
+// Appends `src` to `dst` column by column (same schema); dst empty -> taken (moved when owned).
+void AppendTable(Table& dst, Chunk&& src);
 // An empty table with the columns of `schema`.
 Table EmptyTable(const Schema& schema);
 // Whether the bool column holds true at `row` (null is false).

@@ -1,6 +1,8 @@
 #include "kql/exec.h"
 
 #include <algorithm>
+#include <deque>
+#include <string_view>
 #include <unordered_map>
 
 #include "kql/aggregates.h"
@@ -16,27 +18,31 @@ Status EnoughRows() { return Status(StatusCode::kCancelled, "enough rows", kEnou
 bool IsEnoughRows(const Status& s) { return s.code() == StatusCode::kCancelled && s.error_code() == kEnoughRows; }
 
 Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  // Chunks are shared and immutable: the columns the query needs are copied out of them.
+  // Chunks are shared and immutable: the batch borrows their columns (aliasing pointers keep
+  // the chunk alive) instead of copying them.
+  std::vector<bool> wanted;
+  for (const ColumnSchema& c : node.schema) {
+    wanted.push_back(std::find(node.scan.columns.begin(), node.scan.columns.end(), c.name) != node.scan.columns.end());
+  }
   return ctx.catalog->Scan(node.scan, [&](std::shared_ptr<const Table> chunk) -> Status {
-    Table out;
-    out.name = node.name;
+    if (chunk->rows == 0) return OkStatus();
+    Chunk out;
     out.rows = chunk->rows;
-    for (const ColumnSchema& c : node.schema) {
+    for (size_t k = 0; k < node.schema.size(); ++k) {
+      const ColumnSchema& c = node.schema[k];
       int i = chunk->Find(c.name);
-      bool wanted = std::find(node.scan.columns.begin(), node.scan.columns.end(), c.name) != node.scan.columns.end();
-      if (i >= 0 && wanted && chunk->columns[static_cast<size_t>(i)].type == c.type) {
-        out.AddColumn(c.name, chunk->columns[static_cast<size_t>(i)]);
+      if (i >= 0 && wanted[k] && chunk->columns[static_cast<size_t>(i)].type == c.type) {
+        out.AddShared(std::shared_ptr<const Column>(chunk, &chunk->columns[static_cast<size_t>(i)]));
       } else {
-        out.AddColumn(c.name, NullConstant(c.type));
+        out.Add(NullConstant(c.type));
       }
     }
-    if (out.rows == 0) return OkStatus();
     return sink(std::move(out));
   });
 }
 
 Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  return Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+  return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     FunctionContext fctx{chunk.rows, ctx.now};
     ASSIGN_OR_RETURN(ColumnValue pred, Eval(node.predicate, chunk, fctx));
     const Column& p = pred.get();
@@ -48,37 +54,22 @@ Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink)
     }
     if (idx.empty()) return OkStatus();
     if (idx.size() == chunk.rows) return sink(std::move(chunk));
-    return sink(GatherTable(chunk, idx));
+    return sink(GatherChunk(chunk, idx));  // only the survivors are copied
   });
 }
 
 Status RunProject(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  std::vector<int> uses;
-  for (const BoundExpr& e : node.exprs) {
-    if (e.kind != BoundExpr::Kind::kColumn) continue;
-    if (static_cast<size_t>(e.column) >= uses.size()) uses.resize(static_cast<size_t>(e.column) + 1, 0);
-    ++uses[static_cast<size_t>(e.column)];
-  }
-  return Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+  return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     FunctionContext fctx{chunk.rows, ctx.now};
-    std::vector<Column> computed(node.exprs.size());
-    for (size_t i = 0; i < node.exprs.size(); ++i) {
-      const BoundExpr& e = node.exprs[i];
-      if (e.kind == BoundExpr::Kind::kColumn) continue;
-      ASSIGN_OR_RETURN(ColumnValue v, Eval(e, chunk, fctx));
-      computed[i] = std::move(v).Take();
-    }
-    std::vector<int> left = uses;
-    Table out;
-    out.name = chunk.name;
+    Chunk out;
     out.rows = chunk.rows;
-    for (size_t i = 0; i < node.exprs.size(); ++i) {
-      const BoundExpr& e = node.exprs[i];
-      if (e.kind == BoundExpr::Kind::kColumn) {
-        Column& src = chunk.columns[static_cast<size_t>(e.column)];
-        computed[i] = --left[static_cast<size_t>(e.column)] == 0 ? std::move(src) : src;
+    for (const BoundExpr& e : node.exprs) {
+      if (e.kind == BoundExpr::Kind::kColumn) {  // shares the input column (no copy)
+        out.AddShared(chunk.shared(static_cast<size_t>(e.column)));
+        continue;
       }
-      out.AddColumn(node.schema[i].name, std::move(computed[i]));
+      ASSIGN_OR_RETURN(ColumnValue v, Eval(e, chunk, fctx));
+      out.Add(std::move(v).Take());
     }
     return sink(std::move(out));
   });
@@ -87,11 +78,11 @@ Status RunProject(const PlanNode& node, const ExecContext& ctx, const Sink& sink
 Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   size_t left = static_cast<size_t>(std::max<int64_t>(0, node.limit));
   if (left == 0) return OkStatus();
-  Status s = Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+  Status s = Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     if (chunk.rows > left) {
       std::vector<uint32_t> idx(left);
       for (size_t i = 0; i < left; ++i) idx[i] = static_cast<uint32_t>(i);
-      chunk = GatherTable(chunk, idx);
+      chunk = GatherChunk(chunk, idx);
     }
     left -= chunk.rows;
     RETURN_IF_ERROR(sink(std::move(chunk)));
@@ -102,59 +93,60 @@ Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
 
 Status RunSummarize(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   HashAggregation agg(node, node.exprs);
-  RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Table&& chunk) { return agg.Consume(chunk, ctx); }));
-  Table out = agg.Finish();
-  for (size_t i = 0; i < out.names.size(); ++i) out.names[i] = node.schema[i].name;
-  return sink(std::move(out));
+  RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& chunk) { return agg.Consume(chunk, ctx); }));
+  return sink(Chunk::Own(agg.Finish()));
 }
 
-Result<std::vector<Column>> EvalKeys(const std::vector<BoundExpr>& exprs, const Table& t, const ExecContext& ctx) {
-  std::vector<Column> keys;
+// Sort keys evaluated over `t`: column references are borrowed, not copied.
+Result<std::vector<ColumnValue>> EvalKeys(const std::vector<BoundExpr>& exprs, const Chunk& t,
+                                          const ExecContext& ctx) {
+  std::vector<ColumnValue> keys;
   FunctionContext fctx{t.rows, ctx.now};
   for (const BoundExpr& e : exprs) {
     ASSIGN_OR_RETURN(ColumnValue v, Eval(e, t, fctx));
-    keys.push_back(std::move(v).Take());
+    keys.push_back(std::move(v));
   }
   return keys;
 }
 
-std::vector<const Column*> Pointers(const std::vector<Column>& cols) {
+std::vector<const Column*> Pointers(const std::vector<ColumnValue>& cols) {
   std::vector<const Column*> out;
-  for (const Column& c : cols) out.push_back(&c);
+  for (const ColumnValue& c : cols) out.push_back(&c.get());
   return out;
 }
 
 Status RunSort(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   ASSIGN_OR_RETURN(Table t, RunToTable(*node.inputs[0], ctx));
   if (t.rows == 0) return OkStatus();
-  ASSIGN_OR_RETURN(std::vector<Column> keys, EvalKeys(node.exprs, t, ctx));
+  ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(node.exprs, Chunk::View(t), ctx));
   size_t limit = node.kind == NodeKind::kTop ? static_cast<size_t>(std::max<int64_t>(0, node.limit)) : t.rows;
   std::vector<uint32_t> perm = SortPermutation(Pointers(keys), node, t.rows, limit);
-  return sink(GatherTable(t, perm));
+  return sink(Chunk::Own(GatherTable(t, perm)));
 }
 
-// top N: keeps each chunk's best N rows, then sorts what is left.
+// top N: selects each chunk's best N row indices over the shared columns and gathers only
+// those rows, then sorts what is left.
 Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   size_t n = static_cast<size_t>(std::max<int64_t>(0, node.limit));
   Table acc = EmptyTable(node.schema);
-  RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+  RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     if (n == 0) return OkStatus();
     if (chunk.rows > n) {
-      ASSIGN_OR_RETURN(std::vector<Column> keys, EvalKeys(node.exprs, chunk, ctx));
-      chunk = GatherTable(chunk, SortPermutation(Pointers(keys), node, chunk.rows, n));
+      ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(node.exprs, chunk, ctx));
+      chunk = GatherChunk(chunk, SortPermutation(Pointers(keys), node, chunk.rows, n));
     }
     AppendTable(acc, std::move(chunk));
     return OkStatus();
   }));
   if (acc.rows == 0) return OkStatus();
-  ASSIGN_OR_RETURN(std::vector<Column> keys, EvalKeys(node.exprs, acc, ctx));
-  return sink(GatherTable(acc, SortPermutation(Pointers(keys), node, acc.rows, n)));
+  ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(node.exprs, Chunk::View(acc), ctx));
+  return sink(Chunk::Own(GatherTable(acc, SortPermutation(Pointers(keys), node, acc.rows, n))));
 }
 
 Status RunSerialize(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   ASSIGN_OR_RETURN(Table t, RunToTable(*node.inputs[0], ctx));
   if (t.rows == 0) return OkStatus();
-  return sink(std::move(t));
+  return sink(Chunk::Own(std::move(t)));
 }
 
 // Case-insensitive `has`-like term search over the node's columns: the term must start and end
@@ -175,18 +167,18 @@ bool ContainsTerm(std::string_view hay, std::string_view term) {
 }
 
 Status RunSearchFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  return Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+  return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     std::vector<uint32_t> idx;
     for (size_t r = 0; r < chunk.rows; ++r) {
       for (int c : node.search_cols) {
-        if (ContainsTerm(ValueToText(chunk.columns[static_cast<size_t>(c)], r), node.term)) {
+        if (ContainsTerm(ValueToText(chunk.col(static_cast<size_t>(c)), r), node.term)) {
           idx.push_back(static_cast<uint32_t>(r));
           break;
         }
       }
     }
     if (idx.empty()) return OkStatus();
-    return sink(GatherTable(chunk, idx));
+    return sink(GatherChunk(chunk, idx));
   });
 }
 
@@ -223,8 +215,7 @@ Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     case NodeKind::kScan: return RunScan(node, ctx, sink);
     case NodeKind::kValues: {
       if (node.values.rows == 0) return OkStatus();
-      Table copy = node.values;
-      return sink(std::move(copy));
+      return sink(Chunk::View(node.values));  // the plan outlives the run
     }
     case NodeKind::kFilter: return RunFilter(node, ctx, sink);
     case NodeKind::kProject: return RunProject(node, ctx, sink);
@@ -245,7 +236,7 @@ Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
 
 Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx) {
   Table out = EmptyTable(node.schema);
-  RETURN_IF_ERROR(Run(node, ctx, [&](Table&& chunk) {
+  RETURN_IF_ERROR(Run(node, ctx, [&](Chunk&& chunk) {
     AppendTable(out, std::move(chunk));
     return OkStatus();
   }));
@@ -272,6 +263,11 @@ struct HashAggregation::State {
   const std::vector<BoundExpr>* keys = nullptr;
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> groups;
   std::unordered_map<int64_t, uint32_t> int_groups;
+  // Single string key: views of `key_values[0]`'s strings would move when it grows (short
+  // strings live inside std::string), so the map's views point into `string_keys`, a deque
+  // whose elements never move.
+  std::unordered_map<std::string_view, uint32_t, StringHash> string_groups;
+  std::deque<std::string> string_keys;
   int64_t null_group = -1;
   std::vector<Column> key_values;
   std::vector<std::unique_ptr<Aggregator>> aggs;
@@ -279,19 +275,37 @@ struct HashAggregation::State {
   std::vector<uint32_t> ids;
   std::string buf;
 
-  uint32_t NewGroup(const std::vector<Column>& k, size_t row) {
-    for (size_t i = 0; i < k.size(); ++i) key_values[i].AppendFrom(k[i], row);
+  uint32_t NewGroup(const std::vector<const Column*>& k, size_t row) {
+    for (size_t i = 0; i < k.size(); ++i) key_values[i].AppendFrom(*k[i], row);
     return static_cast<uint32_t>(num_groups++);
   }
-  void AssignIds(const std::vector<Column>& k, size_t rows) {
+  void AssignStringIds(const std::vector<const Column*>& k, size_t rows) {
+    const Column& c = *k[0];
+    for (size_t r = 0; r < rows; ++r) {
+      if (c.IsNull(r)) {  // dynamic null (strings are never null)
+        if (null_group < 0) null_group = NewGroup(k, r);
+        ids[r] = static_cast<uint32_t>(null_group);
+        continue;
+      }
+      const std::string& v = c.Str(r);
+      auto it = string_groups.find(std::string_view(v));
+      if (it == string_groups.end()) {
+        const std::string& stored = string_keys.emplace_back(v);
+        it = string_groups.emplace(std::string_view(stored), NewGroup(k, r)).first;
+      }
+      ids[r] = it->second;
+    }
+  }
+  void AssignIds(const std::vector<const Column*>& k, size_t rows) {
     ids.resize(rows);
     if (k.empty()) {
       std::fill(ids.begin(), ids.end(), 0);
       num_groups = 1;
       return;
     }
-    if (k.size() == 1 && UsesInts(k[0].type)) {
-      const Column& c = k[0];
+    if (k.size() == 1 && UsesStrings(k[0]->type)) return AssignStringIds(k, rows);
+    if (k.size() == 1 && UsesInts(k[0]->type)) {
+      const Column& c = *k[0];
       for (size_t r = 0; r < rows; ++r) {
         if (c.IsNull(r)) {
           if (null_group < 0) null_group = NewGroup(k, r);
@@ -306,7 +320,7 @@ struct HashAggregation::State {
     }
     for (size_t r = 0; r < rows; ++r) {
       buf.clear();
-      for (const Column& c : k) EncodeKey(c, r, buf);
+      for (const Column* c : k) EncodeKey(*c, r, buf);
       auto it = groups.find(std::string_view(buf));
       if (it == groups.end()) it = groups.emplace(buf, NewGroup(k, r)).first;
       ids[r] = it->second;
@@ -325,10 +339,10 @@ HashAggregation::HashAggregation(const PlanNode& node, const std::vector<BoundEx
 
 HashAggregation::~HashAggregation() = default;
 
-Status HashAggregation::Consume(const Table& chunk, const ExecContext& ctx) {
+Status HashAggregation::Consume(const Chunk& chunk, const ExecContext& ctx) {
   if (chunk.rows == 0) return OkStatus();
-  ASSIGN_OR_RETURN(std::vector<Column> keys, EvalKeys(*s_->keys, chunk, ctx));
-  s_->AssignIds(keys, chunk.rows);
+  ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(*s_->keys, chunk, ctx));
+  s_->AssignIds(Pointers(keys), chunk.rows);
   FunctionContext fctx{chunk.rows, ctx.now};
   for (size_t i = 0; i < s_->aggs.size(); ++i) {
     std::vector<ColumnValue> values;

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "base/status.h"
+#include "kql/chunk.h"
 #include "kql/engine.h"
 #include "kql/plan.h"
 
@@ -17,7 +18,9 @@ struct ExecContext {
   TimePoint now{};
 };
 
-using Sink = std::function<Status(Table&&)>;
+// Receives one chunk (chunk.h): its columns may be shared with the catalog's immutable chunks,
+// so a sink reads them and builds new columns for what it changes.
+using Sink = std::function<Status(Chunk&&)>;
 
 // Pushes the node's output chunks (each with the node's schema) into `sink`.
 Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
@@ -32,12 +35,14 @@ Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 
 // Hash aggregation over chunks: group keys and aggregates of a kSummarize node (used by
-// make-series too). Keys are encoded to bytes once per row; single integer keys take a fast path.
+// make-series too). Keys are encoded to bytes once per row; a single integer or string key takes
+// a fast path (strings are looked up as string_views; only a new group copies its key).
 class HashAggregation {
  public:
   explicit HashAggregation(const PlanNode& node, const std::vector<BoundExpr>& keys);
   ~HashAggregation();
-  Status Consume(const Table& chunk, const ExecContext& ctx);
+  // Reads the chunk's columns in place (no copies); string keys are hashed as views.
+  Status Consume(const Chunk& chunk, const ExecContext& ctx);
   // Keys then aggregate outputs; one row per group (one row when there are no keys).
   Table Finish();
 

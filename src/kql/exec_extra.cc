@@ -45,15 +45,15 @@ std::vector<std::string> Elements(const Column& c, size_t row, bool bag_as_array
 }  // namespace
 
 Status RunMvExpand(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  return Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+  return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     Table out = EmptyTable(node.schema);
-    size_t width = chunk.columns.size();
+    size_t width = chunk.width();
     for (size_t r = 0; r < chunk.rows; ++r) {
       std::vector<std::vector<std::string>> parts;
       size_t n = 0;
       bool null_value = false;  // a null (not an empty array) still gives one row of nulls
       for (int c : node.expand_cols) {
-        const Column& col = chunk.columns[static_cast<size_t>(c)];
+        const Column& col = chunk.col(static_cast<size_t>(c));
         parts.push_back(Elements(col, r, node.bag_as_array));
         n = std::max(n, parts.back().size());
         null_value = null_value || col.IsNull(r) || (col.type == Type::kDynamic && col.Str(r) == "null");
@@ -64,7 +64,7 @@ Status RunMvExpand(const PlanNode& node, const ExecContext& ctx, const Sink& sin
         for (size_t c = 0; c < width; ++c) {
           auto it = std::find(node.expand_cols.begin(), node.expand_cols.end(), static_cast<int>(c));
           if (it == node.expand_cols.end()) {
-            out.columns[c].AppendFrom(chunk.columns[c], r);
+            out.columns[c].AppendFrom(chunk.col(c), r);
             continue;
           }
           const auto& items = parts[static_cast<size_t>(it - node.expand_cols.begin())];
@@ -79,7 +79,7 @@ Status RunMvExpand(const PlanNode& node, const ExecContext& ctx, const Sink& sin
       }
     }
     if (out.rows == 0) return OkStatus();
-    return sink(std::move(out));
+    return sink(Chunk::Own(std::move(out)));
   });
 }
 
@@ -157,7 +157,7 @@ Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink) 
       if (node.schema[c].name == p.text) targets.push_back(static_cast<int>(c));
     }
   }
-  return Run(*node.inputs[0], ctx, [&](Table&& chunk) -> Status {
+  return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     FunctionContext fctx{chunk.rows, ctx.now};
     ASSIGN_OR_RETURN(ColumnValue src, Eval(node.predicate, chunk, fctx));
     std::vector<Column> outs;
@@ -182,13 +182,15 @@ Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink) 
         }
       }
     }
-    chunk.names.resize(node.schema.size());
-    chunk.columns.resize(node.schema.size());
-    for (size_t i = 0; i < targets.size(); ++i) {
-      chunk.names[static_cast<size_t>(targets[i])] = node.schema[static_cast<size_t>(targets[i])].name;
-      chunk.columns[static_cast<size_t>(targets[i])] = std::move(outs[i]);
+    // Input columns are shared; the parsed ones replace (or follow) them in the output.
+    Chunk out;
+    out.rows = chunk.rows;
+    for (size_t c = 0; c < node.schema.size(); ++c) {
+      auto it = std::find(targets.begin(), targets.end(), static_cast<int>(c));
+      if (it != targets.end()) out.Add(std::move(outs[static_cast<size_t>(it - targets.begin())]));
+      else out.AddShared(chunk.shared(c));
     }
-    return sink(std::move(chunk));
+    return sink(std::move(out));
   });
 }
 
@@ -244,7 +246,7 @@ Status EmitSeries(const PlanNode& node, const Table& groups, size_t bins, int64_
     ++out.rows;
   }
   if (out.rows == 0) return OkStatus();
-  return sink(std::move(out));
+  return sink(Chunk::Own(std::move(out)));
 }
 
 }  // namespace
@@ -254,7 +256,8 @@ Status EmitSeries(const PlanNode& node, const Table& groups, size_t bins, int64_
 Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   ASSIGN_OR_RETURN(Table in, RunToTable(*node.inputs[0], ctx));
   FunctionContext fctx{in.rows, ctx.now};
-  ASSIGN_OR_RETURN(ColumnValue axis_v, Eval(node.axis, in, fctx));
+  Chunk in_view = Chunk::View(in);
+  ASSIGN_OR_RETURN(ColumnValue axis_v, Eval(node.axis, in_view, fctx));
   Column axis = std::move(axis_v).Take();
   axis.Materialize(in.rows);
   int64_t from = node.from.value_or(INT64_MAX), to = node.to.value_or(INT64_MIN);
@@ -269,7 +272,7 @@ Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& s
   std::vector<BoundExpr> keys;
   std::vector<Column> key_cols;
   for (const BoundExpr& k : node.exprs) {
-    ASSIGN_OR_RETURN(ColumnValue v, Eval(k, in, fctx));
+    ASSIGN_OR_RETURN(ColumnValue v, Eval(k, in_view, fctx));
     key_cols.push_back(std::move(v).Take());
   }
   Column bin(Type::kLong);
@@ -288,7 +291,7 @@ Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& s
   t.AddColumn("", std::move(bin));
   keys.push_back(BoundExpr::ColumnRef(static_cast<int>(t.columns.size() - 1), Type::kLong));
   HashAggregation agg(node, keys);
-  if (t.rows > 0) RETURN_IF_ERROR(agg.Consume(t, ctx));
+  if (t.rows > 0) RETURN_IF_ERROR(agg.Consume(Chunk::View(t), ctx));
   Table groups = t.rows > 0 ? agg.Finish() : Table();
   return EmitSeries(node, groups, bins, from, sink);
 }

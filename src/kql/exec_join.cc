@@ -115,26 +115,24 @@ Status RunJoin(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
       out.AddColumn(node.schema[col++].name, GatherOrNull(right.columns[static_cast<size_t>(c)], m.right));
     }
   }
-  return sink(std::move(out));
+  return sink(Chunk::Own(std::move(out)));
 }
 
 Status RunUnion(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   for (size_t leg = 0; leg < node.inputs.size(); ++leg) {
     const std::vector<int>& map = node.leg_maps[leg];
-    RETURN_IF_ERROR(Run(*node.inputs[leg], ctx, [&](Table&& chunk) -> Status {
-      Table out;
+    RETURN_IF_ERROR(Run(*node.inputs[leg], ctx, [&](Chunk&& chunk) -> Status {
+      Chunk out;
       out.rows = chunk.rows;
       size_t col = 0;
       if (node.with_source) {
-        out.AddColumn(node.schema[col++].name, StringConstant(Type::kString, node.leg_names[leg]));
+        ++col;
+        out.Add(StringConstant(Type::kString, node.leg_names[leg]));
       }
       for (int src : map) {
         const ColumnSchema& s = node.schema[col++];
-        if (src >= 0) {
-          out.AddColumn(s.name, std::move(chunk.columns[static_cast<size_t>(src)]));
-        } else {
-          out.AddColumn(s.name, NullConstant(s.type));
-        }
+        if (src >= 0) out.AddShared(chunk.shared(static_cast<size_t>(src)));
+        else out.Add(NullConstant(s.type));
       }
       return sink(std::move(out));
     }));
