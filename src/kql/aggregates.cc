@@ -4,6 +4,7 @@
 #include <array>
 #include <boost/json.hpp>
 #include <cmath>
+#include <deque>
 #include <unordered_set>
 
 #include "kql/eval.h"
@@ -179,6 +180,7 @@ class DcountAgg : public Aggregator {
     sets_.resize(num_groups);
     const Column& v = *args[0];
     const Column* pred = conditional_ ? args[1] : nullptr;
+    if (UsesStrings(v.type)) return UpdateStrings(v, pred, groups);
     std::string key;
     for (size_t r = 0; r < groups.size(); ++r) {
       if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
@@ -190,13 +192,31 @@ class DcountAgg : public Aggregator {
   }
   std::vector<Column> Finish(size_t n) override {
     Column c(Type::kLong);
-    for (size_t g = 0; g < n; ++g) c.AppendInt(g < sets_.size() ? static_cast<int64_t>(sets_[g].size()) : 0);
+    for (size_t g = 0; g < n; ++g) {
+      size_t k = (g < sets_.size() ? sets_[g].size() : 0) + (g < views_.size() ? views_[g].size() : 0);
+      c.AppendInt(static_cast<int64_t>(k));
+    }
     return {std::move(c)};
   }
 
  private:
+  // Strings are looked up as views of the chunk; only a value new to its group is copied, into
+  // a deque (its elements never move, so the views stay valid).
+  void UpdateStrings(const Column& v, const Column* pred, const std::vector<uint32_t>& groups) {
+    views_.resize(sets_.size());
+    for (size_t r = 0; r < groups.size(); ++r) {
+      if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
+      auto& set = views_[groups[r]];
+      const std::string& s = v.Str(r);
+      if (set.find(std::string_view(s)) != set.end()) continue;
+      set.insert(std::string_view(storage_.emplace_back(s)));
+    }
+  }
+
   bool conditional_;
   std::vector<std::unordered_set<std::string>> sets_;
+  std::vector<std::unordered_set<std::string_view>> views_;
+  std::deque<std::string> storage_;
 };
 
 // make_list, make_set, make_bag: JSON fragments per group.
