@@ -102,7 +102,7 @@ TEST_F(EngineTest, ResultIsNamedPrimaryResult) {
   EXPECT_EQ(r->tables[0].name, "PrimaryResult");
 }
 
-TEST_F(EngineTest, WhereFiltersRowsAndNullComparisonsAreFalse) {
+TEST_F(EngineTest, WhereFiltersRowsAndDropsNullPredicates) {
   EXPECT_EQ(Text("Logs | where DurationMs > 20 | project Computer"), "h1\nh2\nh3\n");
   EXPECT_EQ(Text("Logs | where Level == 'Error' | count"), "2\n");
 }
@@ -377,6 +377,79 @@ TEST(KqlInMemoryCatalogTest, ScansInChunks) {
   Result<QueryResult> r = Execute("Big | summarize sum(x), count() by bin(x, 100000) | count", cat, ExecOptions{});
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->tables[0].columns[0].Int(0), 2);
+}
+
+// Hands out a fresh chunk on every scan and keeps no reference to it: the executor's borrowed
+// columns must keep it alive themselves.
+class FreshChunkCatalog : public Catalog {
+ public:
+  explicit FreshChunkCatalog(Table t) : t_(std::move(t)) {}
+  std::vector<std::string> TableNames() const override { return {t_.name}; }
+  std::optional<Schema> TableSchema(const std::string& table) const override {
+    if (table != t_.name) return std::nullopt;
+    Schema s;
+    for (size_t i = 0; i < t_.names.size(); ++i) s.push_back({t_.names[i], t_.columns[i].type});
+    return s;
+  }
+  Status Scan(const ScanRequest& request,
+              const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
+    if (request.table != t_.name) return NotFound("no table");
+    return sink(std::make_shared<const Table>(t_));
+  }
+  const Table& table() const { return t_; }
+
+ private:
+  Table t_;
+};
+
+Table SharedChunkTable() {
+  Table t;
+  t.name = "S";
+  Column s(Type::kString), n(Type::kLong), d(Type::kDynamic);
+  for (int64_t i = 0; i < 3000; ++i) {
+    s.AppendString("k" + std::to_string(i % 1000));  // short strings: views must survive growth
+    n.AppendInt(i);
+    d.AppendString("[" + std::to_string(i) + "]");
+  }
+  t.AddColumn("s", std::move(s));
+  t.AddColumn("n", std::move(n));
+  t.AddColumn("d", std::move(d));
+  t.rows = 3000;
+  return t;
+}
+
+std::string FirstCell(const Result<QueryResult>& r) {
+  if (!r.ok()) return "ERROR: " + r.status().message();
+  return ValueToText(r->tables[0].columns[0], 0);
+}
+
+TEST(KqlSharedChunksTest, QueriesLeaveTheSharedChunksUnchanged) {
+  FreshChunkCatalog cat(SharedChunkTable());
+  InMemoryCatalog mem;
+  mem.Add(SharedChunkTable());
+  for (const Catalog* c : {static_cast<const Catalog*>(&cat), static_cast<const Catalog*>(&mem)}) {
+    for (const char* q : {"S | extend n = n * 2 | count", "S | project x = s, s | count",
+                          "S | parse s with 'k' v:long | summarize sum(v)", "S | where n > 10 | top 3 by n",
+                          "S | sort by n asc | take 2", "S | mv-expand d | count",
+                          "union S, S | summarize count() by s | count"}) {
+      ASSERT_THAT(Execute(q, *c, ExecOptions{}), IsOk()) << q;
+    }
+  }
+  Result<QueryResult> r = Execute("S | summarize min(s), max(n), sum(n)", mem, ExecOptions{});
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(ValueToText(r->tables[0].columns[0], 0), "k0");
+  EXPECT_EQ(r->tables[0].columns[1].Int(0), 2999);
+  EXPECT_EQ(r->tables[0].columns[2].Int(0), 2999 * 3000 / 2);
+}
+
+TEST(KqlSharedChunksTest, StringGroupsAndDcountSurviveManyShortKeys) {
+  FreshChunkCatalog cat(SharedChunkTable());
+  EXPECT_EQ(FirstCell(Execute("S | summarize c = count() by s | where c != 3 | count", cat, ExecOptions{})), "0");
+  EXPECT_EQ(FirstCell(Execute("S | distinct s | count", cat, ExecOptions{})), "1000");
+  EXPECT_EQ(FirstCell(Execute("S | summarize dcount(s)", cat, ExecOptions{})), "1000");
+  EXPECT_EQ(FirstCell(Execute("S | summarize c = dcount(s) by b = n % 2 | summarize sum(c)", cat, ExecOptions{})),
+            "1000");
+  EXPECT_EQ(FirstCell(Execute("S | where s == 'k7' | top 1 by n desc | project n", cat, ExecOptions{})), "2007");
 }
 
 }  // namespace
