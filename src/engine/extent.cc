@@ -51,6 +51,11 @@ Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::
   int64_t tmin = std::numeric_limits<int64_t>::max(), tmax = std::numeric_limits<int64_t>::min();
   size_t groups = (rows.rows + kRowsPerGroup - 1) / kRowsPerGroup;
   PutVarint(footer, groups);
+  // Sealed blocks are kept apart and copied once into an object of the exact size: appending
+  // them one by one re-copied the growing object at each reallocation.
+  std::vector<std::vector<uint8_t>> blocks;
+  blocks.reserve(groups * rows.columns.size());
+  size_t object_size = out.size();
   std::vector<uint8_t> raw;
   for (size_t g = 0; g < groups; ++g) {
     size_t begin = g * kRowsPerGroup, end = std::min(rows.rows, begin + kRowsPerGroup);
@@ -79,7 +84,7 @@ Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::
         tmin = std::min(tmin, lo);
         tmax = std::max(tmax, hi);
       }
-      PutU64(footer, out.size());
+      PutU64(footer, object_size);
       PutU32(footer, static_cast<uint32_t>(sealed.size()));
       PutU32(footer, nulls);
       footer.push_back(minmax ? 1 : 0);
@@ -87,7 +92,8 @@ Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::
         PutU64(footer, static_cast<uint64_t>(lo));
         PutU64(footer, static_cast<uint64_t>(hi));
       }
-      out.insert(out.end(), sealed.begin(), sealed.end());
+      object_size += sealed.size();
+      blocks.push_back(std::move(sealed));
     }
   }
   PutU64(footer, static_cast<uint64_t>(tmin));
@@ -95,6 +101,11 @@ Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::
   std::vector<uint8_t> packed = Compress(Codec::kZstd, footer, 1);
   storage::BlockAddress where{header.id, kFooterIndex, kFooterColumn};
   ASSIGN_OR_RETURN(auto sealed, storage::SealBlock(aek, header.aek_generation, where, packed, random));
+  out.reserve(object_size + sealed.size() + kTrailerSize);
+  for (auto& b : blocks) {
+    out.insert(out.end(), b.begin(), b.end());
+    std::vector<uint8_t>().swap(b);
+  }
   uint64_t footer_at = out.size();
   out.insert(out.end(), sealed.begin(), sealed.end());
   PutU64(out, footer_at);

@@ -83,16 +83,31 @@ Status AppendValue(kql::Column& col, simdjson::dom::element v, size_t record, co
 
 Result<kql::Table> ParseRecords(const std::string& body, const std::vector<StreamColumn>& columns,
                                 size_t max_field) {
-  simdjson::dom::parser parser;
+  // One parser per thread, reused: a fresh parser allocates (and the kernel zero-fills) its
+  // tape and string buffers for every request. Likewise the padded copy of the body that
+  // simdjson needs when the body's own capacity leaves no room for its padding. They keep the
+  // capacity of the largest request the thread has parsed (requests are at most 1 MiB).
+  thread_local simdjson::dom::parser parser;
+  thread_local std::string padded;
+  const char* text = body.data();
+  if (body.capacity() - body.size() < simdjson::SIMDJSON_PADDING) {
+    padded.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+    padded.assign(body.data(), body.size());
+    text = padded.data();
+  }
   simdjson::dom::element doc;
-  if (auto err = parser.parse(body).get(doc); err) {
+  if (auto err = parser.parse(text, body.size(), false).get(doc); err) {
     return InvalidArgument(std::string("The request body is not valid JSON: ") + simdjson::error_message(err), "InvalidJson");
   }
   simdjson::dom::array records;
   if (doc.get_array().get(records)) return InvalidArgument("The request body must be a JSON array of objects.", "InvalidJson");
   kql::Table t;
   t.name = "source";
-  for (const auto& c : columns) t.AddColumn(c.name, kql::Column(StreamType(c.type)));
+  for (const auto& c : columns) {
+    kql::Column col(StreamType(c.type));
+    col.Reserve(records.size());
+    t.AddColumn(c.name, std::move(col));
+  }
   size_t n = 0;
   for (simdjson::dom::element rec : records) {
     simdjson::dom::object obj;
