@@ -75,12 +75,15 @@ class Topology {
 };
 
 struct LogStoreOptions {
-  size_t flush_rows = 500'000;                       // per account memtable
+  // Per account memtable. With the decoded cache below, sized for a peak resident set under
+  // 1 GiB while ingesting (docs/benchmarks.md): a memtable row of the benchmark's logs costs
+  // ~270 bytes, and up to three copies exist during a flush (active, flushing, the extent's).
+  size_t flush_rows = 250'000;
   Duration flush_age = std::chrono::minutes(5);      // oldest unflushed row
   Duration maintenance_interval = std::chrono::minutes(1);
   Duration hot_window = std::chrono::hours(24 * 14);
   bool seal_cache_with_aek = true;
-  size_t decoded_cache_bytes = size_t{1} << 30;
+  size_t decoded_cache_bytes = size_t{512} << 20;  // decoded extents kept in memory (hot queries)
   bool background_flush = true;  // false: flushes happen only in Flush() (tests)
 };
 
