@@ -236,7 +236,22 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   ASSIGN_OR_RETURN(in->log_store_, engine::LogStore::Open(in->env_, dir + "/logs", in->store_.get(),
                                                           in->service_keys_.get(), in->cluster_storage_.get(),
                                                           topology, ls_opts));
-  server::DataPlaneDeps dp{in->env_, in->rbac_.get(), topology, in->arm_->insights(), in->log_store_.get()};
+  server::DataPlaneDeps dp{in->env_,          in->rbac_.get(),  topology,
+                           in->arm_->insights(), in->log_store_.get(), in->audit_.get(),
+                           in->store_.get(),     "/subscriptions/" + in->info_.subscription_id};
+  engine::LogStore* ls = in->log_store_.get();
+  in->metrics_->AddCollector([ls] {
+    std::string out = "# HELP cmklogs_revocation_effect_seconds Seconds from the last successful unwrap to the end of a revocation's effects (ingestion refused, cache wiped).\n"
+                      "# TYPE cmklogs_revocation_effect_seconds gauge\n";
+    for (const auto& [account, secs] : ls->RevocationEffectSeconds()) {
+      out += "cmklogs_revocation_effect_seconds{account=\"" + account + "\"} " + std::to_string(secs) + "\n";
+    }
+    engine::StoreStats st = ls->Stats();
+    out += "# TYPE cmklogs_extents gauge\ncmklogs_extents " + std::to_string(st.extents) + "\n";
+    out += "# TYPE cmklogs_memtable_rows gauge\ncmklogs_memtable_rows " + std::to_string(st.memtable_rows) + "\n";
+    out += "# TYPE cmklogs_held_rows gauge\ncmklogs_held_rows " + std::to_string(st.held_rows) + "\n";
+    return out;
+  });
   in->ingestion_ = std::make_unique<server::IngestionApi>(dp);
   in->query_ = std::make_unique<server::QueryApi>(dp);
   // Each storage account's key state and the time since its last successful unwrap.

@@ -1,6 +1,7 @@
 #include "engine/log_store.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 #include <boost/json.hpp>
@@ -389,19 +390,34 @@ void LogStore::OnTransition(const std::string& account_id, storage::KeyState fro
     auto it = accounts_.find(ToLower(account_id));
     if (it != accounts_.end()) a = it->second.get();
   }
-  if (a == nullptr) return;
+  TimePoint now = env_.clock->Now();
+  bj::object event{{"time", FormatRfc3339(now)},
+                   {"cluster", account_id.substr(0, account_id.rfind("/accounts/"))},
+                   {"account", account_id.substr(account_id.rfind('/') + 1)},
+                   {"from", storage::KeyStateName(from)},
+                   {"to", storage::KeyStateName(to)}};
+  auto record = [&] {
+    char id[40];
+    std::snprintf(id, sizeof(id), "%020lld-%08llx", static_cast<long long>(Ticks(now)),
+                  static_cast<unsigned long long>(env_.random->NextU64() & 0xffffffffu));
+    (void)meta_->Put(kKeyStateEventKind, id, json::Serialize(event));
+  };
   if (to == storage::KeyState::kRevoked) {
-    Wipe(*a);
+    if (a != nullptr) Wipe(*a);
     std::optional<TimePoint> last;
     for (const auto& s : clusters_->List()) {
       if (EqualsIgnoreCase(s.cluster_id + "/accounts/" + s.account, account_id)) last = s.last_success;
     }
     if (last) {
+      double effect = std::chrono::duration<double>(env_.clock->Now() - *last).count();
+      event["effectSeconds"] = effect;
       std::lock_guard<std::mutex> l(mu_);
-      revocation_effect_[account_id] = std::chrono::duration<double>(env_.clock->Now() - *last).count();
+      revocation_effect_[account_id] = effect;
     }
-    return;
+    return record();
   }
+  record();
+  if (a == nullptr) return;
   if (to == storage::KeyState::kHealthy && from != storage::KeyState::kDegraded) {
     (void)EnsureReplayed(*a);
     if (from == storage::KeyState::kRevoked) ReloadCache(*a);

@@ -49,6 +49,9 @@
 
 namespace cmk::engine {
 
+// Metadata kind of the key-state history (one document per transition of an account).
+inline constexpr char kKeyStateEventKind[] = "key-state-event";
+
 struct WorkspaceInfo {
   std::string resource_id;
   std::string customer_id;  // lower-case GUID

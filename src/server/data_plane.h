@@ -14,6 +14,9 @@
 #include "env/env.h"
 #include "identity/principal.h"
 #include "identity/rbac.h"
+#include "keyvault/audit_log.h"
+#include "kql/engine.h"
+#include "meta/metadata_store.h"
 #include "server/http_types.h"
 
 namespace cmk::server {
@@ -24,7 +27,14 @@ struct DataPlaneDeps {
   control::OperationalInsightsProvider* workspaces = nullptr;
   control::InsightsProvider* rules = nullptr;
   engine::LogStore* store = nullptr;
+  // The system workspace: its tables, and who may query it (Owner-level at this scope).
+  keyvault::AuditLog* audit = nullptr;
+  meta::MetadataStore* meta = nullptr;
+  std::string admin_scope;
 };
+
+// The system workspace's tables: KeyVaultAudit and KeyStateHistory (system_tables.cc).
+Result<std::unique_ptr<kql::InMemoryCatalog>> SystemCatalog(const DataPlaneDeps& d);
 
 struct IngestionLimits {
   size_t max_body_bytes = 1'048'576;  // on the wire and decoded (Azure: 1 MB for both)

@@ -114,6 +114,7 @@ class Runner {
       return ErrorReply(400, "BadArgumentError", "The request had some invalid properties",
                         bj::array{bj::object{{"code", "QueryValidationError"}, {"message", "The 'query' property is required."}}});
     }
+    if (EqualsIgnoreCase(workspace, "system")) return RunSystem(**q);
     std::vector<std::string> ids{workspace};
     if (auto* w = body.if_contains("workspaces"); w && w->is_array()) {
       for (const auto& x : w->as_array()) {
@@ -175,6 +176,23 @@ class Runner {
   }
 
  private:
+  // The system workspace: the vault audit log and the key-state history, for admins.
+  Reply RunSystem(const std::string& query) {
+    if (Status s = d_.rbac->Authorize(caller_, "Microsoft.Authorization/roleAssignments/write", d_.admin_scope); !s.ok()) {
+      return ErrorReply(403, "InsufficientAccessError",
+                        "The system workspace is for administrators (Owner of the instance's subscription).");
+    }
+    auto catalog = SystemCatalog(d_);
+    if (!catalog.ok()) return QueryError(catalog.status());
+    auto result = kql::Execute(query, **catalog, kql::ExecOptions{d_.env.clock->Now()});
+    if (!result.ok()) return QueryError(result.status());
+    Reply r;
+    bj::array tables;
+    for (const auto& t : result->tables) tables.emplace_back(TableJson(t));
+    r.body["tables"] = std::move(tables);
+    return r;
+  }
+
   Result<engine::WorkspaceInfo> Resolve(const std::string& id) {
     if (IsGuid(id)) return d_.workspaces->WorkspaceByCustomerId(id);
     if (StartsWithIgnoreCase(id, "/subscriptions/")) return d_.workspaces->WorkspaceByResourceId(id);

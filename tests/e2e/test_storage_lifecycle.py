@@ -178,3 +178,26 @@ def test_autorotation_rewraps_and_the_audit_shows_the_unwrap_under_the_new_versi
     kc.update_key_properties("cmk1", key.properties.version, enabled=False)  # the old version is no longer used
     cli(s, "clock", "advance", "10s")
     assert count(s, cid) == 120
+
+
+def test_admins_query_the_audit_log_and_key_state_history_in_the_system_workspace(s):
+    from conftest import admin_token, http, new_principal, token_for
+    kc, key, cluster, rule, cid = setup_cluster(s)
+    kc.update_key_properties("cmk1", key.properties.version, enabled=False)
+    cli(s, "clock", "advance", "10s")
+    kc.update_key_properties("cmk1", key.properties.version, enabled=True)
+    cli(s, "clock", "advance", "10s")
+    got = rows(s, "system", 'KeyStateHistory | where ToState == "Revoked" | summarize n=count(), worst=max(EffectSeconds)')
+    assert got[0][0] == 2 and 0 <= got[0][1] <= 10  # both accounts, within one check interval
+    got = rows(s, "system", 'KeyStateHistory | where FromState == "Revoked" and ToState == "Healthy" | count')
+    assert got[0][0] == 2
+    got = rows(s, "system", 'KeyVaultAudit | where Operation == "unwrapKey" | summarize ok=countif(ResultStatus == 200), '
+                            'denied=countif(ResultStatus == 403), p=max(LatencyMs)')
+    assert got[0][0] > 0 and got[0][1] >= 2 and got[0][2] >= 0
+    metrics = http(s, "GET", "management", "/metrics", token=admin_token(s)).text
+    assert "cmklogs_revocation_effect_seconds{" in metrics
+    app = new_principal(s, "nosy")
+    tok = token_for(s, app["clientId"], app["clientSecret"], scope=f"https://api.loganalytics.{s.domain}/.default")
+    r = http(s, "POST", "api.loganalytics", "/v1/workspaces/system/query", token=tok,
+             body=json.dumps({"query": "KeyVaultAudit | count"}).encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 403, r.text
