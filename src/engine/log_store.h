@@ -154,6 +154,8 @@ class LogStore {
   void OnTransition(const std::string& account_id, storage::KeyState from, storage::KeyState to);
   void Wipe(Account& a);
   void ReloadCache(Account& a);
+  // Drops least recently added decoded extents (never `keep`) until under the cap. REQUIRES: cache_mu_.
+  void EvictDecodedLocked(const std::string& keep);
   int RetentionDays(const std::string& workspace, const std::string& table) const;
   void Maintenance();
   void Worker();

@@ -105,16 +105,25 @@ Result<std::shared_ptr<const kql::Table>> LogStore::LoadExtent(const ExtentRec& 
     decoded_[e.id] = Decoded{shared, bytes, a.id};
     decoded_lru_.push_back(e.id);
     decoded_bytes_ += bytes;
-    while (decoded_bytes_ > options_.decoded_cache_bytes && !decoded_lru_.empty()) {
-      auto it = decoded_.find(decoded_lru_.front());
-      decoded_lru_.pop_front();
-      if (it != decoded_.end() && it->first != e.id) {
-        decoded_bytes_ -= it->second.bytes;
-        decoded_.erase(it);
-      }
-    }
+    EvictDecodedLocked(e.id);
   }
   return shared;
+}
+
+void LogStore::EvictDecodedLocked(const std::string& keep) {
+  // Oldest first; ids of entries already gone (wiped, purged) are skipped.
+  while (decoded_bytes_ > options_.decoded_cache_bytes && !decoded_lru_.empty()) {
+    std::string id = std::move(decoded_lru_.front());
+    decoded_lru_.pop_front();
+    auto it = decoded_.find(id);
+    if (it == decoded_.end()) continue;
+    if (id == keep) {  // everything older is gone: `keep` alone may exceed the cap
+      decoded_lru_.push_back(id);
+      break;
+    }
+    decoded_bytes_ -= it->second.bytes;
+    decoded_.erase(it);
+  }
 }
 
 void LogStore::ReloadCache(Account& a) {
@@ -245,6 +254,7 @@ Status LogStore::FlushAccount(Account& a) {
       decoded_[e.id] = Decoded{t, bytes, a.id};
       decoded_lru_.push_back(e.id);
       decoded_bytes_ += bytes;
+      EvictDecodedLocked(e.id);
     }
   }
   return a.wal->DropThrough(segment);

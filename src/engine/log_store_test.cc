@@ -86,6 +86,7 @@ class LogStoreTest : public ::testing::Test {
     }
     LogStoreOptions lo;
     lo.background_flush = false;
+    lo.decoded_cache_bytes = cache_bytes_;
     auto s = LogStore::Open(env(), dir_ + "/data", meta_.get(), keys_.get(), clusters_.get(), &topo_, lo);
     ASSERT_THAT(s, IsOk());
     store_ = std::move(*s);
@@ -148,6 +149,7 @@ class LogStoreTest : public ::testing::Test {
   std::unique_ptr<storage::ServiceKeys> keys_;
   std::unique_ptr<storage::ClusterStorage> clusters_;
   std::unique_ptr<LogStore> store_;
+  size_t cache_bytes_ = size_t{1} << 30;
 };
 
 TEST_F(LogStoreTest, IngestedRowsAreReadableAtOnceAndAfterAFlush) {
@@ -225,6 +227,18 @@ TEST_F(LogStoreTest, AWorkspaceUnlinkedAfterWritingStillFailsQueriesWhileTheClus
   vault_.access_removed = false;
   clock_.Advance(seconds(10));
   EXPECT_EQ(*Count(ws_), 6);
+}
+
+TEST_F(LogStoreTest, ADecodedCacheSmallerThanTheDataEvictsAndReloadsExtents) {
+  cache_bytes_ = 4096;  // about one small extent
+  Open();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(40, "batch" + std::to_string(i), clock_.Now())), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  EXPECT_EQ(store_->Stats().extents, 4u);
+  EXPECT_EQ(*Count(ws_), 160);
+  EXPECT_EQ(*Count(ws_), 160);
 }
 
 TEST_F(LogStoreTest, AShortOutageServesFromTheCachedKeyALongOneHoldsIngestion) {
