@@ -328,3 +328,21 @@ def test_unlinking_sends_new_rows_to_shared_storage_and_queries_span_both(cmk_se
     with pytest.raises(HttpResponseError):
         rows(s, cid, "AppEvents_CL | count")
     upload(s, rule, records(1, seed=8))  # shared storage still takes rows
+
+
+def test_queries_need_read_access_to_the_workspace(server):
+    from conftest import new_principal
+    from azure.monitor.query import LogsQueryClient
+    rule, cid = setup_shared(server)
+    ingestion_client(server).upload(rule_id=rule, stream_name="Custom-AppEvents", logs=records(3))
+    app = new_principal(server, "reader")
+    client = LogsQueryClient(sdk_credential(server, app["clientId"], app["clientSecret"]),
+                             endpoint=f"https://api.loganalytics.{server.domain}:{server.port}",
+                             connection_verify=server.caCertPath)
+    with pytest.raises(HttpResponseError) as e:
+        client.query_workspace(cid, "AppEvents_CL | count", timespan=None)
+    assert e.value.status_code == 403 and "InsufficientAccessError" in str(e.value)
+    put_role_assignment(server, "0f0e0d0c-0000-4000-8000-0123456789ab", app["objectId"], READER,
+                        workspace_id(server, "wsshared"))
+    res = client.query_workspace(cid, "AppEvents_CL | count", timespan=None)
+    assert res.tables[0].rows[0][0] == 3
