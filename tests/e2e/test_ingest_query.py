@@ -266,6 +266,36 @@ def test_cmk_lifecycle_disable_and_reenable_the_key(cmk_server):
     check_totals(s, cid, before + after)
 
 
+def test_cmk_access_removed_and_restored(cmk_server):
+    from azure.mgmt.keyvault.models import VaultAccessPolicyParameters, VaultAccessPolicyProperties
+    from test_keyvault import mgmt_client, policy
+    s = cmk_server
+    kc, key, cluster, rule, cid = setup_cmk(s)
+    link(s, "wscmk", "ingcluster")
+    set_key(s, "ingcluster", kv_props(s, "ingvault"))
+    recs = records(60, seed=9)
+    upload(s, rule, recs)
+    pid = cluster["identity"]["principalId"]
+    mgmt_client(s).vaults.update_access_policy(
+        s.resourceGroup, "ingvault", "remove",
+        VaultAccessPolicyParameters(properties=VaultAccessPolicyProperties(access_policies=[policy(s, pid, [])])))
+    cli(s, "clock", "advance", "10s")
+    expect_refused(s, rule, cid)
+    grant_policy(s, "ingvault", pid)
+    cli(s, "clock", "advance", "10s")
+    check_totals(s, cid, recs)
+
+
+def test_hundred_thousand_records_round_trip_on_a_cmk_cluster(cmk_server):
+    s = cmk_server
+    kc, key, cluster, rule, cid = setup_cmk(s)
+    link(s, "wscmk", "ingcluster")
+    set_key(s, "ingcluster", kv_props(s, "ingvault"))
+    recs = records(100_000, seed=11)
+    upload(s, rule, recs)
+    check_totals(s, cid, recs)
+
+
 def test_cmk_identity_none_revokes_until_restored(cmk_server):
     s = cmk_server
     kc, key, cluster, rule, cid = setup_cmk(s)
