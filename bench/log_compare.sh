@@ -10,7 +10,7 @@ data=${TMPDIR:-/tmp}/cmklogs_bench
 mkdir -p "$data"
 file=$data/logs_$rows.json
 [ -f "$file" ] || "$build/bench/log_bench" gen --rows "$rows" --out "$file"
-[ -d "$here/duckdb/node_modules" ] || (cd "$here/duckdb" && npm ci --no-audit --no-fund)
+[ -d "$here/duckdb/node_modules" ] || (cd "$here/duckdb" && npm install --no-audit --no-fund)
 for i in $(seq "$repeats"); do
   echo "== repeat $i"
   "$build/bench/log_bench" run --file "$file" --runs 5 --json "$data/cmklogs_$i.json"

@@ -4,7 +4,9 @@
 // output from the same machine and hour) it prints the ratios and checks that both engines
 // returned the same answers.
 //
-//   npm ci && node bench.mjs --file logs.json [--runs 5] [--cmklogs cmklogs.json]
+//   npm install && node bench.mjs --file logs.json [--runs 5] [--cmklogs cmklogs.json]
+// (`npm install`, not `npm ci`: the lock file holds only the platform packages of the machine
+// that wrote it, which `npm ci` refuses; package.json pins the exact version.)
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
