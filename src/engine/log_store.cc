@@ -528,8 +528,19 @@ Status LogStore::Flush() {
   }
   Status first;
   for (Account* a : all) {
-    Status s = FlushAccount(*a);
-    if (!s.ok() && first.ok()) first = s;
+    // A background flush may be running: wait for it, then flush what came since.
+    for (int round = 0; round < 3; ++round) {
+      {
+        std::unique_lock<std::mutex> l(a->mu);
+        a->flush_done.wait(l, [a] { return !a->flush_running; });
+        if (a->active.empty() && a->flushing.empty()) break;
+      }
+      Status s = FlushAccount(*a);
+      if (!s.ok()) {
+        if (first.ok()) first = s;
+        break;
+      }
+    }
   }
   return first;
 }

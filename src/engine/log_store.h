@@ -109,7 +109,8 @@ class LogStore {
   std::unique_ptr<kql::Catalog> CatalogFor(std::vector<WorkspaceInfo> workspaces, std::optional<int64_t> from,
                                            std::optional<int64_t> to);
 
-  // Flushes every account's memtable into extents now.
+  // Flushes every account's memtable into extents now (waiting for a background flush that is
+  // running). Accounts whose key is not usable keep their rows (and report the error).
   Status Flush();
   // Purges extents past retention; run by the maintenance timer too.
   Status RunRetention();

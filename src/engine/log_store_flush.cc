@@ -160,6 +160,7 @@ Status LogStore::FlushAccount(Account& a) {
   auto done = [&a](void) {
     std::lock_guard<std::mutex> l(a.mu);
     a.flush_running = false;
+    a.flush_done.notify_all();
   };
   auto k = KeysFor(a, false);
   if (!k.ok()) {
@@ -244,6 +245,7 @@ Status LogStore::FlushAccount(Account& a) {
     a.wal_keys.clear();
     for (const auto& [key, m] : a.active) a.wal_keys.insert(key);
     a.flush_running = false;
+    a.flush_done.notify_all();
     readable = a.replayed;  // not wiped by a revocation meanwhile
   }
   if (readable) {

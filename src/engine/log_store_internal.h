@@ -1,6 +1,7 @@
 #pragma once
 // Internals of LogStore shared by its .cc files: one storage account's WAL, memtables and
 // recovery state, and the per-query catalog. Not part of the engine's interface.
+#include <condition_variable>
 #include <memory>
 #include <optional>
 #include <set>
@@ -37,6 +38,7 @@ struct LogStore::Account {
   std::optional<TimePoint> oldest;
   bool replayed = false;       // the WAL's records after the checkpoint are in the memtables
   bool flush_running = false;
+  std::condition_variable flush_done;  // signalled when flush_running turns false
   uint64_t flush_segment = 0;  // the last WAL segment `flushing` came from
   uint64_t checkpoint = 0;     // WAL segments <= this are in catalogued extents
 };

@@ -38,7 +38,14 @@ std::shared_ptr<const kql::Table> ShapeChunk(const std::shared_ptr<const kql::Ta
   for (size_t i = 0; same_columns && i < cols.size(); ++i) {
     same_columns = in.names[i] == cols[i]->name && in.columns[i].type == cols[i]->type;
   }
-  if (all && same_columns) return chunk;
+  // Every row kept and every wanted column present with its type: hand the chunk out as it is
+  // (a superset of the wanted columns, as InMemoryCatalog does) instead of copying columns.
+  bool superset = true;
+  for (const auto* c : cols) {
+    int j = in.Find(c->name);
+    superset = superset && j >= 0 && in.columns[j].type == c->type;
+  }
+  if (all && (same_columns || (superset && !want.empty()))) return chunk;
   auto out = std::make_shared<kql::Table>();
   out->name = in.name;
   out->rows = all ? in.rows : sel.size();
