@@ -83,22 +83,6 @@ class FakeTopology : public engine::Topology {
   engine::TableInfo table;
 };
 
-// A vault client per principal that forwards to the one FakeVault.
-class Proxy : public keyvault::KeyVaultClient {
- public:
-  explicit Proxy(storage::FakeVault* v) : v_(v) {}
-  Result<keyvault::KeyInfo> GetKey(const keyvault::KeyRef& k) override { return v_->GetKey(k); }
-  Result<keyvault::WrappedKey> WrapKey(const keyvault::KeyRef& k, std::string_view a, std::span<const uint8_t> p) override {
-    return v_->WrapKey(k, a, p);
-  }
-  Result<SecretBytes> UnwrapKey(const keyvault::KeyRef& k, std::string_view a, std::span<const uint8_t> c) override {
-    return v_->UnwrapKey(k, a, c);
-  }
-
- private:
-  storage::FakeVault* v_;
-};
-
 const std::vector<engine::StreamColumn> kStream = {{"TimeGenerated", "datetime"}, {"Computer", "string"},
                                                    {"Level", "string"},          {"EventId", "int"},
                                                    {"DurationMs", "real"},       {"Message", "string"}};
@@ -115,7 +99,7 @@ class Store {
     meta_ = std::move(*meta);
     keys_ = storage::ServiceKeys::FromRootsForTest(e, random_.NewSecret(32), random_.NewSecret(32));
     auto cs = storage::ClusterStorage::Open(
-        e, meta_.get(), [this](const std::string&) { return std::make_unique<Proxy>(&vault_); },
+        e, meta_.get(), [this](const std::string&) { return std::make_unique<storage::FakeVaultProxy>(&vault_); },
         storage::KeyManagerOptions{});
     Check(cs.status(), "cluster storage");
     clusters_ = std::move(*cs);

@@ -34,21 +34,6 @@ class FakeTopology : public Topology {
   bool double_encryption = true;
 };
 
-class Proxy : public keyvault::KeyVaultClient {
- public:
-  explicit Proxy(storage::FakeVault* v) : v_(v) {}
-  Result<keyvault::KeyInfo> GetKey(const keyvault::KeyRef& k) override { return v_->GetKey(k); }
-  Result<keyvault::WrappedKey> WrapKey(const keyvault::KeyRef& k, std::string_view a, std::span<const uint8_t> p) override {
-    return v_->WrapKey(k, a, p);
-  }
-  Result<SecretBytes> UnwrapKey(const keyvault::KeyRef& k, std::string_view a, std::span<const uint8_t> c) override {
-    return v_->UnwrapKey(k, a, c);
-  }
-
- private:
-  storage::FakeVault* v_;
-};
-
 class LogStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -77,7 +62,7 @@ class LogStoreTest : public ::testing::Test {
     storage::KeyManagerOptions o;
     o.check_interval = seconds(10);
     auto cs = storage::ClusterStorage::Open(
-        env(), meta_.get(), [this](const std::string&) { return std::make_unique<Proxy>(&vault_); }, o);
+        env(), meta_.get(), [this](const std::string&) { return std::make_unique<storage::FakeVaultProxy>(&vault_); }, o);
     ASSERT_THAT(cs, IsOk());
     clusters_ = std::move(*cs);
     if (with_cluster) {

@@ -57,4 +57,21 @@ class FakeVault : public keyvault::KeyVaultClient {
   std::string latest_;
 };
 
+// A client of its own (one per principal, as ClusterStorage wants) that forwards to a shared
+// FakeVault.
+class FakeVaultProxy : public keyvault::KeyVaultClient {
+ public:
+  explicit FakeVaultProxy(FakeVault* v) : v_(v) {}
+  Result<keyvault::KeyInfo> GetKey(const keyvault::KeyRef& k) override { return v_->GetKey(k); }
+  Result<keyvault::WrappedKey> WrapKey(const keyvault::KeyRef& k, std::string_view a, std::span<const uint8_t> p) override {
+    return v_->WrapKey(k, a, p);
+  }
+  Result<SecretBytes> UnwrapKey(const keyvault::KeyRef& k, std::string_view a, std::span<const uint8_t> c) override {
+    return v_->UnwrapKey(k, a, c);
+  }
+
+ private:
+  FakeVault* v_;
+};
+
 }  // namespace cmk::storage
