@@ -260,6 +260,15 @@ void QueryApi::Handle(const HttpRequest& req, HttpResponse& res, const identity:
     }
     return send(Reply{200, bj::object{{"responses", std::move(responses)}}});
   }
+  // Resource-context form: /v1/{resource id}/query (the id not URL-encoded). A workspace's
+  // resource id reads that workspace.
+  bool resource_context = seg.size() > 4 && seg[0] == "v1" && EqualsIgnoreCase(seg[1], "subscriptions") &&
+                          EqualsIgnoreCase(seg.back(), "query");
+  if (resource_context) {
+    std::string rid;
+    for (size_t i = 1; i + 1 < seg.size(); ++i) rid += "/" + seg[i];
+    seg = {"v1", "workspaces", rid, "query"};
+  }
   if (seg.size() == 4 && seg[0] == "v1" && EqualsIgnoreCase(seg[1], "workspaces") && EqualsIgnoreCase(seg[3], "query")) {
     bj::object body;
     if (req.method == "GET") {

@@ -376,3 +376,9 @@ def test_queries_need_read_access_to_the_workspace(server):
                         workspace_id(server, "wsshared"))
     res = client.query_workspace(cid, "AppEvents_CL | count", timespan=None)
     assert res.tables[0].rows[0][0] == 3
+    # Resource-context form: /v1/{workspace resource id}/query, same authorization.
+    from conftest import token_for
+    tok = token_for(server, app["clientId"], app["clientSecret"], scope=f"https://api.loganalytics.{server.domain}/.default")
+    r = http(server, "POST", "api.loganalytics", f"/v1{workspace_id(server, 'wsshared')}/query", token=tok,
+             body=json.dumps({"query": "AppEvents_CL | count"}).encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json()["tables"][0]["rows"][0][0] == 3, r.text
