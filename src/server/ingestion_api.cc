@@ -3,6 +3,8 @@
 
 #include <boost/json.hpp>
 
+#include <optional>
+
 #include "base/encoding.h"
 #include "base/time_format.h"
 #include "engine/json_rows.h"
@@ -55,9 +57,10 @@ Result<std::string> Gunzip(std::string_view in, size_t limit) {
 int64_t Ticks(TimePoint t) { return t.time_since_epoch().count() / 100; }
 
 // Converts one column to `type` (the destination table's), row by row.
-kql::Column Convert(const kql::Column& in, kql::Type type, size_t rows) {
+// `owned`: the caller's last use of `in`, whose values may then be moved rather than copied.
+kql::Column Convert(kql::Column& in, kql::Type type, size_t rows, bool owned) {
   if (in.type == type) {
-    kql::Column c = in;
+    kql::Column c = owned ? std::move(in) : in;
     c.Materialize(rows);
     return c;
   }
@@ -85,13 +88,13 @@ kql::Column Convert(const kql::Column& in, kql::Type type, size_t rows) {
 
 // Shapes transformed rows as the destination table: its columns in order, missing ones null,
 // TimeGenerated defaulting to the time of ingestion.
-kql::Table ToTable(const kql::Table& rows, const engine::TableInfo& table, int64_t now) {
+kql::Table ToTable(kql::Table& rows, const engine::TableInfo& table, int64_t now, bool owned) {
   kql::Table out;
   out.name = table.name;
   out.rows = rows.rows;
   for (const auto& c : table.schema) {
     int i = rows.Find(c.name);
-    kql::Column col = i >= 0 ? Convert(rows.columns[i], c.type, rows.rows) : kql::Column(c.type);
+    kql::Column col = i >= 0 ? Convert(rows.columns[i], c.type, rows.rows, owned) : kql::Column(c.type);
     if (i < 0) {
       for (size_t r = 0; r < rows.rows; ++r) col.AppendNull();
     }
@@ -192,9 +195,15 @@ void IngestionApi::Handle(const HttpRequest& req, HttpResponse& res, const ident
   };
   std::vector<Batch> batches;
   TimePoint now = d_.env.clock->Now();
+  // How many (flow, destination) pairs read this stream: the last one may take the rows' values.
+  size_t uses = 0;
+  for (const auto& flow : rule->flows) {
+    if (std::find(flow.streams.begin(), flow.streams.end(), stream) != flow.streams.end()) uses += flow.destinations.size();
+  }
   for (const auto& flow : rule->flows) {
     if (std::find(flow.streams.begin(), flow.streams.end(), stream) == flow.streams.end()) continue;
-    std::shared_ptr<const kql::Table> rows = std::make_shared<const kql::Table>(*records);
+    kql::Table* rows = &*records;
+    std::optional<kql::Table> transformed;
     std::string transform = flow.transform_kql.empty() ? "source" : flow.transform_kql;
     if (transform != "source") {
       kql::InMemoryCatalog catalog;
@@ -204,7 +213,8 @@ void IngestionApi::Handle(const HttpRequest& req, HttpResponse& res, const ident
         return Error(res, 400, "InvalidTransformOutput",
                      "The rule's transformKql failed on this batch: " + out.status().message());
       }
-      rows = std::make_shared<const kql::Table>(std::move(out->tables[0]));
+      transformed = std::move(out->tables[0]);
+      rows = &*transformed;
     }
     std::string table_name = TableOf(flow.output_stream.empty() ? stream : flow.output_stream);
     for (const auto& dest_name : flow.destinations) {
@@ -223,7 +233,8 @@ void IngestionApi::Handle(const HttpRequest& req, HttpResponse& res, const ident
           return Error(res, 400, "InvalidOutputTable",
                        "The table '" + table_name + "' does not exist in workspace '" + ws->name + "'.");
         }
-        batches.push_back(Batch{*ws, *info, ToTable(*rows, *info, Ticks(now))});
+        bool last = transformed ? flow.destinations.size() == 1 : --uses == 0;
+        batches.push_back(Batch{*ws, *info, ToTable(*rows, *info, Ticks(now), last)});
       }
     }
   }
