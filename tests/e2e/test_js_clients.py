@@ -1,5 +1,6 @@
 """The official Azure SDK for JavaScript (node) against the server: arm-operationalinsights 11.x
-and 9.x, and keyvault-keys, configured only from client-config.json."""
+and 9.x, keyvault-keys, monitor-ingestion and monitor-query-logs, configured only from
+client-config.json."""
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ JS_DIR = os.path.join(os.path.dirname(__file__), "js")
 def node_modules():
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node/npm are not installed")
-    if not os.path.isdir(os.path.join(JS_DIR, "node_modules", "@azure", "arm-operationalinsights")):
+    if not os.path.isdir(os.path.join(JS_DIR, "node_modules", "@azure", "monitor-query-logs")):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, check=True, timeout=600,
                        stdout=subprocess.DEVNULL)
     return JS_DIR
@@ -35,3 +36,12 @@ def test_arm_operationalinsights_js(server, node_modules, major):
 
 def test_keyvault_keys_js(server, node_modules):
     assert "keyvault ok" in run_node(server, "keyvault.mjs")
+
+
+def test_monitor_ingestion_and_query_js(server, node_modules):
+    from test_control_plane import create_workspace
+    from test_ingest_query import create_dcr, create_table, customer_id
+    create_workspace(server, "wsjs")
+    create_table(server, "wsjs")
+    rule = create_dcr(server, "dcrjs", "wsjs")["properties"]["immutableId"]
+    assert "monitor ok" in run_node(server, "monitor.mjs", rule, "Custom-AppEvents", customer_id(server, "wsjs"), "3000")
