@@ -235,6 +235,14 @@ def setup_cmk(server):
     return kc, key, cluster, dcr["properties"]["immutableId"], customer_id(server, "wscmk")
 
 
+def setup_linked_cmk(server):
+    """setup_cmk, then the workspace linked to the cluster and the cluster's key set."""
+    kc, key, cluster, rule, cid = setup_cmk(server)
+    link(server, "wscmk", "ingcluster")
+    set_key(server, "ingcluster", kv_props(server, "ingvault"))
+    return kc, key, cluster, rule, cid
+
+
 def upload(server, rule, recs):
     ingestion_client(server).upload(rule_id=rule, stream_name="Custom-AppEvents", logs=recs)
 
@@ -270,9 +278,7 @@ def test_cmk_access_removed_and_restored(cmk_server):
     from azure.mgmt.keyvault.models import VaultAccessPolicyParameters, VaultAccessPolicyProperties
     from test_keyvault import mgmt_client, policy
     s = cmk_server
-    kc, key, cluster, rule, cid = setup_cmk(s)
-    link(s, "wscmk", "ingcluster")
-    set_key(s, "ingcluster", kv_props(s, "ingvault"))
+    kc, key, cluster, rule, cid = setup_linked_cmk(s)
     recs = records(60, seed=9)
     upload(s, rule, recs)
     pid = cluster["identity"]["principalId"]
@@ -288,9 +294,7 @@ def test_cmk_access_removed_and_restored(cmk_server):
 
 def test_hundred_thousand_records_round_trip_on_a_cmk_cluster(cmk_server):
     s = cmk_server
-    kc, key, cluster, rule, cid = setup_cmk(s)
-    link(s, "wscmk", "ingcluster")
-    set_key(s, "ingcluster", kv_props(s, "ingvault"))
+    kc, key, cluster, rule, cid = setup_linked_cmk(s)
     recs = records(100_000, seed=11)
     upload(s, rule, recs)
     check_totals(s, cid, recs)
@@ -298,9 +302,7 @@ def test_hundred_thousand_records_round_trip_on_a_cmk_cluster(cmk_server):
 
 def test_cmk_identity_none_revokes_until_restored(cmk_server):
     s = cmk_server
-    kc, key, cluster, rule, cid = setup_cmk(s)
-    link(s, "wscmk", "ingcluster")
-    set_key(s, "ingcluster", kv_props(s, "ingvault"))
+    kc, key, cluster, rule, cid = setup_linked_cmk(s)
     recs = records(40)
     upload(s, rule, recs)
     from test_control_plane import patch_cluster, wait_async
@@ -322,9 +324,7 @@ def test_cmk_identity_none_revokes_until_restored(cmk_server):
 
 def test_vault_outage_short_is_invisible_long_holds_ingestion(cmk_server):
     s = cmk_server
-    kc, key, cluster, rule, cid = setup_cmk(s)
-    link(s, "wscmk", "ingcluster")
-    set_key(s, "ingcluster", kv_props(s, "ingvault"))
+    kc, key, cluster, rule, cid = setup_linked_cmk(s)
     first = records(30, seed=3)
     upload(s, rule, first)
     cli(s, "vault", "outage", "--vault", "ingvault", "on")
@@ -342,9 +342,7 @@ def test_vault_outage_short_is_invisible_long_holds_ingestion(cmk_server):
 
 def test_unlinking_sends_new_rows_to_shared_storage_and_queries_span_both(cmk_server):
     s = cmk_server
-    kc, key, cluster, rule, cid = setup_cmk(s)
-    link(s, "wscmk", "ingcluster")
-    set_key(s, "ingcluster", kv_props(s, "ingvault"))
+    kc, key, cluster, rule, cid = setup_linked_cmk(s)
     a = records(25, seed=6)
     upload(s, rule, a)
     unlink(s, "wscmk")
