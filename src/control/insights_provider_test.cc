@@ -7,6 +7,7 @@
 
 #include "base/json.h"
 #include "base/testing.h"
+#include "control/arm_test_base.h"
 #include "control/arm_util.h"
 #include "control/oi_provider.h"
 
@@ -25,36 +26,17 @@ std::string Upper(std::string s) {
 constexpr char kTable[] =
     R"({"properties":{"schema":{"name":"MyTable_CL","columns":[{"name":"TimeGenerated","type":"dateTime"},{"name":"Message","type":"string"}]}}})";
 
-class InsightsProviderTest : public ::testing::Test {
+class InsightsProviderTest : public ArmTestBase {
  protected:
+  InsightsProviderTest() : ArmTestBase(12) {}
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/insights_" + env::SecureRandom().NewGuid();
-    std::filesystem::create_directories(dir_);
-    store_ = std::move(*meta::MetadataStore::Open(dir_ + "/meta.db"));
-    directory_ = std::make_unique<identity::Directory>(store_.get(), env());
-    rbac_ = std::move(*identity::Rbac::Create(store_.get(), env()));
-    tenant_ = *directory_->CreateTenant("t.localhost");
-    admin_ = std::move(*directory_->CreateServicePrincipal(tenant_.id, "admin")).principal;
-    sub_ = random_.NewGuid();
-    arm_ = std::make_unique<ArmService>(env(), store_.get(), directory_.get(), rbac_.get(),
-                                        InstanceInfo{tenant_.id, sub_, "rg", "eastus"}, AdminHooks{});
-    ASSERT_THAT(arm_->EnsureSubscription(sub_, tenant_.id, "s"), IsOk());
-    ASSERT_THAT(arm_->EnsureResourceGroup(sub_, "rg", "eastus"), IsOk());
+    ArmTestBase::SetUp();
     ASSERT_THAT(arm_->EnsureResourceGroup(sub_, "rg2", "eastus"), IsOk());
-    Grant(admin_, "Owner", "/subscriptions/" + sub_);
-    auto oi = std::make_unique<OperationalInsightsProvider>(env(), store_.get(), directory_.get(), rbac_.get(),
-                                                            nullptr, OperationalInsightsOptions{});
-    ASSERT_THAT(oi->Load(), IsOk());
-    arm_->SetOperationalInsights(std::move(oi));
     InstallInsights();
     auto ws = Oi("PUT", "workspaces/wsp1", R"({"location":"eastus"})");
     ASSERT_EQ(ws.status, 201) << json::Serialize(*ws.body);
     ASSERT_EQ(Oi("PUT", "workspaces/wsp1/tables/MyTable_CL", kTable).status, 200);
     customer_id_ = Str(Oi("GET", "workspaces/wsp1").body->as_object()["properties"].as_object(), "customerId");
-  }
-  void TearDown() override {
-    arm_.reset();
-    std::filesystem::remove_all(dir_);
   }
   // (Re)creates the provider from the store, as a server restart does.
   void InstallInsights(size_t page_size = 100) {
@@ -65,10 +47,6 @@ class InsightsProviderTest : public ::testing::Test {
     arm_->SetInsights(std::move(p));
   }
   InsightsProvider& insights() { return *arm_->insights(); }
-  env::Env env() { return env::Env{&clock_, &random_, &fs_}; }
-  void Grant(const identity::Principal& p, const char* role, const std::string& scope) {
-    ASSERT_THAT(rbac_->Assign({random_.NewGuid(), scope, identity::FindRoleDefinition(role)->id, p.object_id}), IsOk());
-  }
   std::string Rg(const char* rg = "rg") { return "/subscriptions/" + sub_ + "/resourceGroups/" + rg; }
   std::string WsId() { return Rg() + "/providers/Microsoft.OperationalInsights/workspaces/wsp1"; }
   std::string DceId(const char* name = "dce1") { return Rg() + "/providers/Microsoft.Insights/dataCollectionEndpoints/" + name; }
@@ -118,17 +96,6 @@ class InsightsProviderTest : public ::testing::Test {
     return std::string(r.body->as_object().at("error").as_object().at("message").as_string());
   }
 
-  std::string dir_;
-  env::SimulatedClock clock_{FromUnixSeconds(1795416367)};
-  env::SeededRandom random_{12};
-  env::PosixFileSystem fs_;
-  std::unique_ptr<meta::MetadataStore> store_;
-  std::unique_ptr<identity::Directory> directory_;
-  std::unique_ptr<identity::Rbac> rbac_;
-  std::unique_ptr<ArmService> arm_;
-  identity::Tenant tenant_;
-  identity::Principal admin_;
-  std::string sub_;
   std::string customer_id_;
 };
 

@@ -6,6 +6,7 @@
 
 #include "base/json.h"
 #include "base/testing.h"
+#include "control/arm_test_base.h"
 
 namespace cmk::control {
 namespace {
@@ -14,33 +15,14 @@ namespace bj = boost::json;
 using testing::IsOk;
 using std::chrono::hours;
 
-class OiProviderTest : public ::testing::Test {
+class OiProviderTest : public ArmTestBase {
  protected:
+  OiProviderTest() : ArmTestBase(11) {}
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/oi_" + env::SecureRandom().NewGuid();
-    std::filesystem::create_directories(dir_);
-    store_ = std::move(*meta::MetadataStore::Open(dir_ + "/meta.db"));
-    directory_ = std::make_unique<identity::Directory>(store_.get(), env());
-    rbac_ = std::move(*identity::Rbac::Create(store_.get(), env()));
-    tenant_ = *directory_->CreateTenant("t.localhost");
-    admin_ = std::move(*directory_->CreateServicePrincipal(tenant_.id, "admin")).principal;
-    sub_ = random_.NewGuid();
-    arm_ = std::make_unique<ArmService>(env(), store_.get(), directory_.get(), rbac_.get(),
-                                        InstanceInfo{tenant_.id, sub_, "rg", "eastus"}, AdminHooks{});
-    ASSERT_THAT(arm_->EnsureSubscription(sub_, tenant_.id, "s"), IsOk());
-    ASSERT_THAT(arm_->EnsureResourceGroup(sub_, "rg", "eastus"), IsOk());
-    ASSERT_THAT(rbac_->Assign({random_.NewGuid(), "/subscriptions/" + sub_, identity::FindRoleDefinition("Owner")->id, admin_.object_id}), IsOk());
     OperationalInsightsOptions o;
     o.provisioning = std::chrono::seconds(10);
-    auto oi = std::make_unique<OperationalInsightsProvider>(env(), store_.get(), directory_.get(), rbac_.get(), nullptr, o);
-    ASSERT_THAT(oi->Load(), IsOk());
-    arm_->SetOperationalInsights(std::move(oi));
+    SetUpArm(o);
   }
-  void TearDown() override {
-    arm_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  env::Env env() { return env::Env{&clock_, &random_, &fs_}; }
   ArmResponse Call(std::string method, std::string path, std::string body = "") {
     ArmRequest r;
     r.method = std::move(method);
@@ -67,17 +49,6 @@ class OiProviderTest : public ::testing::Test {
     return "";
   }
 
-  std::string dir_;
-  env::SimulatedClock clock_{FromUnixSeconds(1795416367)};
-  env::SeededRandom random_{11};
-  env::PosixFileSystem fs_;
-  std::unique_ptr<meta::MetadataStore> store_;
-  std::unique_ptr<identity::Directory> directory_;
-  std::unique_ptr<identity::Rbac> rbac_;
-  std::unique_ptr<ArmService> arm_;
-  identity::Tenant tenant_;
-  identity::Principal admin_;
-  std::string sub_;
 };
 
 TEST_F(OiProviderTest, ClusterCreateIsALongRunningOperationOnTheClock) {

@@ -84,25 +84,21 @@ Result<Column> EvalAbsSign(bool sign, Args a, const FunctionContext& ctx) {
   return out;
 }
 
-Result<Column> EvalPow(Args a, const FunctionContext& ctx) {
+// A real function of two numbers, null when either is null.
+template <double (*Fn)(double, double)>
+Result<Column> EvalReal2(Args a, const FunctionContext& ctx) {
   Shape s = ShapeOf(a, ctx);
   Column out = MakeColumn(Type::kReal, s);
   for (size_t i = 0; i < s.rows; ++i) {
     if (AnyNull(a, i)) SetNull(out, i);
-    else out.reals[i] = std::pow(NumAt(*a[0], i), NumAt(*a[1], i));
+    else out.reals[i] = Fn(NumAt(*a[0], i), NumAt(*a[1], i));
   }
   return out;
 }
 
-Result<Column> EvalAtan2(Args a, const FunctionContext& ctx) {
-  Shape s = ShapeOf(a, ctx);
-  Column out = MakeColumn(Type::kReal, s);
-  for (size_t i = 0; i < s.rows; ++i) {
-    if (AnyNull(a, i)) SetNull(out, i);
-    else out.reals[i] = std::atan2(NumAt(*a[0], i), NumAt(*a[1], i));
-  }
-  return out;
-}
+double Pow(double x, double y) { return std::pow(x, y); }
+double Atan2(double y, double x) { return std::atan2(y, x); }
+
 
 void AddClassify(Registry& r, std::string_view name, bool (*f)(double)) {
   r.Function({name, 1, 1, [name](Types t) { return NumericArgs(name, t, Type::kBool); },
@@ -184,8 +180,8 @@ void RegisterMath(Registry& r) {
   AddUnaryReal(r, "atan", [](double x) { return std::atan(x); });
   AddUnaryReal(r, "degrees", [](double x) { return x * 180.0 / M_PI; });
   AddUnaryReal(r, "radians", [](double x) { return x * M_PI / 180.0; });
-  r.Function({"atan2", 2, 2, [](Types t) { return NumericArgs("atan2", t, Type::kReal); }, EvalAtan2});
-  r.Function({"pow", 2, 2, [](Types t) { return NumericArgs("pow", t, Type::kReal); }, EvalPow});
+  r.Function({"atan2", 2, 2, [](Types t) { return NumericArgs("atan2", t, Type::kReal); }, EvalReal2<Atan2>});
+  r.Function({"pow", 2, 2, [](Types t) { return NumericArgs("pow", t, Type::kReal); }, EvalReal2<Pow>});
   r.Function({"pi", 0, 0, Returns(Type::kReal), [](Args, const FunctionContext&) -> Result<Column> {
                 Column c = MakeColumn(Type::kReal, Shape{1, true});
                 c.reals[0] = M_PI;
