@@ -3,6 +3,7 @@
 //   log_bench gen    --rows N [--seed S] --out FILE      deterministic JSON array file
 //   log_bench run    --file FILE [--runs R] [--json OUT]  ingest FILE in 1 MiB requests into a
 //                    CMK account with double encryption, flush, then the eight queries
+//                    (--runs 0: ingestion only)
 //   log_bench memory [--rows N] [--seed S]               ingest N generated rows (no file) and
 //                    report peak resident memory
 // Common: [--dir D] data directory (default /tmp/log_bench.<pid>, removed at exit),
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "engine/json_rows.h"
+#include "env/process.h"
 #include "engine/log_store.h"
 #include "log_gen.h"
 #include "storage/fake_vault_for_test.h"
@@ -352,6 +354,7 @@ int Run(const Args& args) {
   std::printf("store: %llu extents, %llu rows in extents, peak RSS %.0f MiB\n",
               static_cast<unsigned long long>(st.extents), static_cast<unsigned long long>(st.extent_rows),
               static_cast<double>(PeakRssKb()) / 1024);
+  if (args.runs <= 0) return 0;  // ingestion only (profiling)
   auto qs = RunQueries(s, args.runs);
   if (!args.json.empty()) WriteJson(args.json, in, qs);
   return 0;
@@ -404,6 +407,7 @@ int Memory(const Args& args) {
 }  // namespace cmk::bench
 
 int main(int argc, char** argv) {
+  cmk::env::ReexecWithHugePageHeap(argv);  // as `cmklogs serve` runs
   using namespace cmk::bench;
   if (argc < 2) Die("usage: log_bench gen|run|memory [options] (see the top of bench/log_bench.cc)");
   Args a;

@@ -12,22 +12,42 @@ struct CtxFree {
 using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
 }  // namespace
 
-Result<std::vector<uint8_t>> AesGcmSeal(const SecretBytes& key, std::span<const uint8_t> plaintext,
-                                        std::span<const uint8_t> aad, env::Random& random) {
+Status AesGcmSealAppend(const SecretBytes& key, std::initializer_list<std::span<const uint8_t>> parts,
+                        std::span<const uint8_t> aad, env::Random& random, std::vector<uint8_t>& out) {
   if (key.size() != 32) return InvalidArgument("AES-256-GCM needs a 32-byte key");
-  std::vector<uint8_t> out(kGcmNonceSize + plaintext.size() + kGcmTagSize);
-  random.Fill(std::span<uint8_t>(out.data(), kGcmNonceSize));
-  Ctx ctx(EVP_CIPHER_CTX_new());
+  size_t n = 0;
+  for (auto p : parts) n += p.size();
+  size_t at = out.size();
+  out.resize(at + kGcmNonceSize + n + kGcmTagSize);
+  uint8_t* nonce = out.data() + at;
+  random.Fill(std::span<uint8_t>(nonce, kGcmNonceSize));
+  // One context per thread, re-keyed per call: allocating one per record costs more than
+  // sealing a small record.
+  thread_local Ctx ctx(EVP_CIPHER_CTX_new());
+  static const EVP_CIPHER* const kCipher = EVP_aes_256_gcm();
   int len = 0;
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), out.data()) != 1 ||
-      (!aad.empty() && EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) ||
-      EVP_EncryptUpdate(ctx.get(), out.data() + kGcmNonceSize, &len, plaintext.data(),
-                        static_cast<int>(plaintext.size())) != 1 ||
-      EVP_EncryptFinal_ex(ctx.get(), out.data() + kGcmNonceSize + len, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTagSize,
-                          out.data() + kGcmNonceSize + plaintext.size()) != 1) {
+  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), kCipher, nullptr, key.data(), nonce) == 1 &&
+            (aad.empty() || EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1);
+  uint8_t* ct = nonce + kGcmNonceSize;
+  for (auto p : parts) {
+    if (!ok || p.empty()) continue;
+    ok = EVP_EncryptUpdate(ctx.get(), ct, &len, p.data(), static_cast<int>(p.size())) == 1;
+    ct += len;
+  }
+  ok = ok && EVP_EncryptFinal_ex(ctx.get(), ct, &len) == 1 &&
+       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTagSize, nonce + kGcmNonceSize + n) == 1;
+  if (!ok) {
+    out.resize(at);
     return Internal("AES-GCM encryption failed");
   }
+  return OkStatus();
+}
+
+Result<std::vector<uint8_t>> AesGcmSeal(const SecretBytes& key, std::span<const uint8_t> plaintext,
+                                        std::span<const uint8_t> aad, env::Random& random) {
+  std::vector<uint8_t> out;
+  out.reserve(kGcmNonceSize + plaintext.size() + kGcmTagSize);
+  RETURN_IF_ERROR(AesGcmSealAppend(key, {plaintext}, aad, random, out));
   return out;
 }
 

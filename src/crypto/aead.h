@@ -1,6 +1,7 @@
 #pragma once
 // AES-256-GCM with a random 96-bit nonce. Sealed layout: nonce (12) || ciphertext || tag (16).
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <vector>
 
@@ -16,6 +17,10 @@ inline constexpr size_t kGcmTagSize = 16;
 // REQUIRES: key.size() == 32.
 Result<std::vector<uint8_t>> AesGcmSeal(const SecretBytes& key, std::span<const uint8_t> plaintext,
                                         std::span<const uint8_t> aad, env::Random& random);
+// The write path's form: seals the concatenation of `parts` and appends nonce, ciphertext and
+// tag to `out` (whose capacity callers reuse: no fresh buffer per record).
+Status AesGcmSealAppend(const SecretBytes& key, std::initializer_list<std::span<const uint8_t>> parts,
+                        std::span<const uint8_t> aad, env::Random& random, std::vector<uint8_t>& out);
 // Fails with DataLoss when the tag does not verify (wrong key, tampering, wrong AAD).
 Result<SecretBytes> AesGcmOpen(const SecretBytes& key, std::span<const uint8_t> sealed,
                                std::span<const uint8_t> aad);

@@ -44,6 +44,23 @@ TEST(AeadTest, SealOpenRoundTripAndTamperDetection) {
   EXPECT_THAT(AesGcmOpen(other, *sealed, AsBytes("aad")), StatusIs(StatusCode::kDataLoss));
 }
 
+TEST(AeadTest, SealAppendSealsThePartsAsOneMessageAfterWhatTheBufferHolds) {
+  env::SecureRandom rnd;
+  SecretBytes key = rnd.NewSecret(32);
+  std::vector<uint8_t> out = {'h', 'd', 'r'};
+  ASSERT_THAT(AesGcmSealAppend(key, {AsBytes("first "), AsBytes(""), AsBytes("second")}, AsBytes("aad"), rnd, out),
+              IsOk());
+  ASSERT_EQ(out.size(), 3 + kGcmNonceSize + 12 + kGcmTagSize);
+  EXPECT_EQ(std::string(out.begin(), out.begin() + 3), "hdr");
+  auto opened = AesGcmOpen(key, std::span<const uint8_t>(out).subspan(3), AsBytes("aad"));
+  ASSERT_THAT(opened, IsOk());
+  EXPECT_EQ(opened->AsStringView(), "first second");
+  EXPECT_THAT(AesGcmOpen(key, std::span<const uint8_t>(out).subspan(3), AsBytes("aa")), StatusIs(StatusCode::kDataLoss));
+  SecretBytes short_key = rnd.NewSecret(16);
+  EXPECT_THAT(AesGcmSealAppend(short_key, {AsBytes("x")}, {}, rnd, out), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ(out.size(), 3 + kGcmNonceSize + 12 + kGcmTagSize);  // untouched on failure
+}
+
 TEST(RsaTest, SignVerifyAndPemRoundTrip) {
   auto key = RsaKey::Generate(2048);
   ASSERT_THAT(key, IsOk());

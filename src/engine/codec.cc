@@ -38,45 +38,65 @@ void Grow(std::vector<uint8_t>& out, size_t extra) {
   if (out.size() + extra > out.capacity()) out.reserve(std::max(out.size() + extra, 2 * out.capacity()));
 }
 
+// Rows of the pieces in order: fn(column or nullptr for a null, row).
+template <typename Fn>
+void ForEachRow(std::span<const ColumnPiece> pieces, Fn&& fn) {
+  for (const ColumnPiece& p : pieces) {
+    for (size_t r = p.begin; r < p.end; ++r) fn(p.column, r);
+  }
+}
+
+int64_t IntAt(const kql::Column* c, size_t r) { return c ? c->Int(r) : 0; }
+double RealAt(const kql::Column* c, size_t r) { return c ? c->Real(r) : 0.0; }
+std::string_view StrAt(kql::Type type, const kql::Column* c, size_t r) {
+  if (c) return c->Str(r);
+  return type == kql::Type::kDynamic ? std::string_view("null") : std::string_view();
+}
+
 // The encoders append a block's body to `out` and return its encoding.
-uint8_t EncodeInts(const kql::Column& c, size_t begin, size_t end, std::vector<uint8_t>& out) {
+uint8_t EncodeInts(std::span<const ColumnPiece> pieces, size_t rows, std::vector<uint8_t>& out) {
   size_t delta_size = 0;
   int64_t prev = 0;
-  for (size_t i = begin; i < end; ++i) {
-    int64_t v = c.Int(i);
+  ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+    int64_t v = IntAt(c, r);
     delta_size += VarintSize(ZigZag(static_cast<int64_t>(static_cast<uint64_t>(v) - static_cast<uint64_t>(prev))));
     prev = v;
-  }
-  if (delta_size <= (end - begin) * 8) {
+  });
+  if (delta_size <= rows * 8) {
     Grow(out, delta_size);
     prev = 0;
-    for (size_t i = begin; i < end; ++i) {
-      int64_t v = c.Int(i);
+    ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+      int64_t v = IntAt(c, r);
       PutVarint(out, ZigZag(static_cast<int64_t>(static_cast<uint64_t>(v) - static_cast<uint64_t>(prev))));
       prev = v;
-    }
+    });
     return kIntsDelta;
   }
-  Grow(out, (end - begin) * 8);
-  for (size_t i = begin; i < end; ++i) PutU64(out, static_cast<uint64_t>(c.Int(i)));
+  Grow(out, rows * 8);
+  ForEachRow(pieces, [&](const kql::Column* c, size_t r) { PutU64(out, static_cast<uint64_t>(IntAt(c, r))); });
   return kIntsPlain;
 }
 
-uint8_t EncodeReals(const kql::Column& c, size_t begin, size_t end, std::vector<uint8_t>& out) {
+uint8_t EncodeReals(std::span<const ColumnPiece> pieces, size_t rows, std::vector<uint8_t>& out) {
   size_t at = out.size();
-  out.resize(at + (end - begin) * 8);
-  for (size_t i = begin; i < end; ++i) {
-    double d = c.Real(i);
-    std::memcpy(out.data() + at + (i - begin) * 8, &d, 8);
-  }
+  out.resize(at + rows * 8);
+  uint8_t* p = out.data() + at;
+  ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+    double d = RealAt(c, r);
+    std::memcpy(p, &d, 8);
+    p += 8;
+  });
   return kReals;
 }
 
-void PutStrings(const kql::Column& c, size_t begin, size_t end, std::vector<uint8_t>& out) {
+void PutStrings(kql::Type type, std::span<const ColumnPiece> pieces, std::vector<uint8_t>& out) {
   size_t bytes = 0;
-  for (size_t i = begin; i < end; ++i) bytes += VarintSize(c.Str(i).size()) + c.Str(i).size();
+  ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+    size_t n = StrAt(type, c, r).size();
+    bytes += VarintSize(n) + n;
+  });
   Grow(out, bytes);
-  for (size_t i = begin; i < end; ++i) PutString(out, c.Str(i));
+  ForEachRow(pieces, [&](const kql::Column* c, size_t r) { PutString(out, StrAt(type, c, r)); });
 }
 
 // A dictionary when at most half the values are distinct. Mostly-distinct columns (messages)
@@ -84,21 +104,24 @@ void PutStrings(const kql::Column& c, size_t begin, size_t end, std::vector<uint
 // dictionary is abandoned instead of hashing half the block first.
 constexpr size_t kDictProbe = 1024;
 
-uint8_t EncodeStrings(const kql::Column& c, size_t begin, size_t end, std::vector<uint8_t>& out) {
-  size_t rows = end - begin;
+uint8_t EncodeStrings(kql::Type type, std::span<const ColumnPiece> pieces, size_t rows, std::vector<uint8_t>& out) {
   std::unordered_map<std::string_view, uint32_t> dict;
   std::vector<std::string_view> order;
   std::vector<uint32_t> codes;
   bool use_dict = rows >= 16;
   if (use_dict) codes.reserve(rows);
-  for (size_t i = begin; i < end && use_dict; ++i) {
-    auto [it, fresh] = dict.emplace(c.Str(i), static_cast<uint32_t>(order.size()));
-    if (fresh) order.push_back(it->first);
-    codes.push_back(it->second);
-    if (order.size() > rows / 2 || (i - begin + 1 == kDictProbe && order.size() > kDictProbe / 2)) use_dict = false;
+  size_t seen = 0;
+  for (const ColumnPiece& p : pieces) {
+    for (size_t r = p.begin; r < p.end && use_dict; ++r) {
+      auto [it, fresh] = dict.emplace(StrAt(type, p.column, r), static_cast<uint32_t>(order.size()));
+      if (fresh) order.push_back(it->first);
+      codes.push_back(it->second);
+      ++seen;
+      if (order.size() > rows / 2 || (seen == kDictProbe && order.size() > kDictProbe / 2)) use_dict = false;
+    }
   }
   if (!use_dict) {
-    PutStrings(c, begin, end, out);
+    PutStrings(type, pieces, out);
     return kStrings;
   }
   PutVarint(out, order.size());
@@ -211,24 +234,36 @@ uint32_t Crc32c(std::span<const uint8_t> data) {
   return Crc32cTable(data.data(), data.size(), 0xFFFFFFFFu) ^ 0xFFFFFFFFu;
 }
 
-void EncodeColumn(const kql::Column& c, size_t begin, size_t end, std::vector<uint8_t>& out) {
+void EncodeColumn(kql::Type type, std::span<const ColumnPiece> pieces, std::vector<uint8_t>& out) {
+  size_t rows = 0;
   bool has_nulls = false;
-  if (c.HasNulls()) {
-    for (size_t i = begin; i < end && !has_nulls; ++i) has_nulls = c.IsNull(i);
+  for (const ColumnPiece& p : pieces) {
+    rows += p.end - p.begin;
+    if (p.column == nullptr) has_nulls = has_nulls || p.end > p.begin;
+    else if (p.column->HasNulls()) {
+      for (size_t r = p.begin; r < p.end && !has_nulls; ++r) has_nulls = p.column->IsNull(r);
+    }
   }
   size_t header = out.size();
   out.push_back(0);  // encoding, patched below
   out.push_back(has_nulls ? 1 : 0);
   if (has_nulls) {
     size_t at = out.size();
-    out.resize(at + (end - begin + 7) / 8, 0);
-    for (size_t i = begin; i < end; ++i) {
-      if (c.IsNull(i)) out[at + (i - begin) / 8] |= static_cast<uint8_t>(1u << ((i - begin) % 8));
-    }
+    out.resize(at + (rows + 7) / 8, 0);
+    size_t i = 0;
+    ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+      if (c == nullptr || c->IsNull(r)) out[at + i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+      ++i;
+    });
   }
-  out[header] = kql::UsesInts(c.type)    ? EncodeInts(c, begin, end, out)
-                : kql::UsesReals(c.type) ? EncodeReals(c, begin, end, out)
-                                         : EncodeStrings(c, begin, end, out);
+  out[header] = kql::UsesInts(type)    ? EncodeInts(pieces, rows, out)
+                : kql::UsesReals(type) ? EncodeReals(pieces, rows, out)
+                                       : EncodeStrings(type, pieces, rows, out);
+}
+
+void EncodeColumn(const kql::Column& c, size_t begin, size_t end, std::vector<uint8_t>& out) {
+  ColumnPiece piece{&c, begin, end};
+  EncodeColumn(c.type, std::span<const ColumnPiece>(&piece, 1), out);
 }
 
 Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const uint8_t>& in) {
@@ -305,37 +340,42 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
   return c;
 }
 
-std::vector<uint8_t> Compress(Codec codec, std::span<const uint8_t> raw, int level) {
-  std::vector<uint8_t> out;
+void CompressAppend(Codec codec, std::span<const uint8_t> raw, int level, std::vector<uint8_t>& out) {
+  size_t start = out.size();
   out.push_back(static_cast<uint8_t>(codec));
   PutVarint(out, raw.size());
-  // The codecs write into a per-thread scratch buffer kept at the largest bound seen (a block:
-  // at most a few MB): a fresh bound-sized output vector costs a zero-fill of the whole bound
-  // and, for large blocks, fresh pages from the kernel; then only the result is copied.
-  thread_local std::vector<uint8_t> scratch;
+  size_t at = out.size();
+  // The codecs write straight into `out`, grown to the bound (callers reuse its capacity,
+  // so no fresh pages per block), then cut to what they wrote.
   size_t n = 0;
   bool ok = false;
   if (codec == Codec::kLz4) {
     int bound = LZ4_compressBound(static_cast<int>(raw.size()));
-    if (scratch.size() < static_cast<size_t>(bound)) scratch.resize(static_cast<size_t>(bound));
-    int r = LZ4_compress_default(reinterpret_cast<const char*>(raw.data()), reinterpret_cast<char*>(scratch.data()),
+    out.resize(at + static_cast<size_t>(bound));
+    int r = LZ4_compress_default(reinterpret_cast<const char*>(raw.data()), reinterpret_cast<char*>(out.data() + at),
                                  static_cast<int>(raw.size()), bound);
     ok = r > 0;
     n = ok ? static_cast<size_t>(r) : 0;
   } else if (codec == Codec::kZstd) {
     size_t bound = ZSTD_compressBound(raw.size());
-    if (scratch.size() < bound) scratch.resize(bound);
+    out.resize(at + bound);
     // A context per thread, reused: ZSTD_compress would allocate and clear its tables per block.
     thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
-    n = ZSTD_compressCCtx(cctx.get(), scratch.data(), bound, raw.data(), raw.size(), level);
+    n = ZSTD_compressCCtx(cctx.get(), out.data() + at, bound, raw.data(), raw.size(), level);
     ok = !ZSTD_isError(n);
   }
   if (ok) {
-    out.insert(out.end(), scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(n));
-    return out;
+    out.resize(at + n);
+    return;
   }
-  out[0] = static_cast<uint8_t>(Codec::kNone);
+  out.resize(at);
+  out[start] = static_cast<uint8_t>(Codec::kNone);
   out.insert(out.end(), raw.begin(), raw.end());
+}
+
+std::vector<uint8_t> Compress(Codec codec, std::span<const uint8_t> raw, int level) {
+  std::vector<uint8_t> out;
+  CompressAppend(codec, raw, level, out);
   return out;
 }
 

@@ -23,12 +23,24 @@ namespace cmk::engine {
 
 enum class Codec : uint8_t { kNone = 0, kLz4 = 1, kZstd = 2 };
 
+// Rows [begin, end) of a column; a null `column` stands for that many nulls (a chunk without
+// the column, or with it under another type).
+struct ColumnPiece {
+  const kql::Column* column = nullptr;
+  size_t begin = 0, end = 0;
+};
+
+// Encodes the rows of `pieces`, in order, as one block of type `type` (a block can gather rows
+// of several memtable chunks without copying them into one column first).
+void EncodeColumn(kql::Type type, std::span<const ColumnPiece> pieces, std::vector<uint8_t>& out);
 // Encodes rows [begin, end) of `c` (constant columns are expanded).
 void EncodeColumn(const kql::Column& c, size_t begin, size_t end, std::vector<uint8_t>& out);
 // Decodes `rows` values of type `type` from `in`, advancing it.
 Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const uint8_t>& in);
 
 std::vector<uint8_t> Compress(Codec codec, std::span<const uint8_t> raw, int level = 1);
+// The same frame appended to `out` (callers reuse its capacity). kNone stores `raw` as is.
+void CompressAppend(Codec codec, std::span<const uint8_t> raw, int level, std::vector<uint8_t>& out);
 Result<std::vector<uint8_t>> Decompress(std::span<const uint8_t> framed);
 
 // A whole table (names, types, rows) as bytes: the WAL's record payload.

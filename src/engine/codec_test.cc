@@ -71,6 +71,56 @@ TEST(CodecTest, StringsUseADictionaryWhenValuesRepeat) {
   EXPECT_EQ(RoundTrip(u, 300).strings, u.strings);
 }
 
+TEST(CodecTest, PiecesOfSeveralColumnsEncodeAsTheirConcatenationWithNullPiecesAsNulls) {
+  kql::Column a(kql::Type::kString), b(kql::Type::kString);
+  for (int i = 0; i < 40; ++i) a.AppendString("a" + std::to_string(i % 3));
+  for (int i = 0; i < 30; ++i) b.AppendString("b" + std::to_string(i));
+  std::vector<ColumnPiece> pieces = {{&a, 5, 40}, {nullptr, 0, 4}, {&b, 0, 30}};
+  std::vector<uint8_t> buf;
+  EncodeColumn(kql::Type::kString, pieces, buf);
+  std::span<const uint8_t> in(buf);
+  auto out = DecodeColumn(kql::Type::kString, 69, in);
+  ASSERT_THAT(out, IsOk());
+  ASSERT_EQ(out->strings.size(), 69u);
+  ASSERT_EQ(out->nulls.size(), 69u);
+  for (size_t r = 0; r < 69; ++r) {
+    bool null = r >= 35 && r < 39;
+    EXPECT_EQ(out->nulls[r] != 0, null) << r;
+    std::string want = r < 35 ? "a" + std::to_string((r + 5) % 3) : null ? "" : "b" + std::to_string(r - 39);
+    EXPECT_EQ(out->strings[r], want) << r;
+  }
+  // Numbers: a datetime piece with its own nulls, a missing piece, a constant.
+  kql::Column t(kql::Type::kDateTime), k = kql::Column::Constant(kql::Type::kDateTime);
+  t.AppendInt(100);
+  t.AppendNull();
+  t.AppendInt(300);
+  k.AppendInt(7);
+  std::vector<ColumnPiece> nums = {{&t, 0, 3}, {nullptr, 0, 2}, {&k, 0, 2}};
+  buf.clear();
+  EncodeColumn(kql::Type::kDateTime, nums, buf);
+  in = buf;
+  auto n = DecodeColumn(kql::Type::kDateTime, 7, in);
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(n->ints, (std::vector<int64_t>{100, 0, 300, 0, 0, 7, 7}));
+  EXPECT_EQ(n->nulls, (std::vector<uint8_t>{0, 1, 0, 1, 1, 0, 0}));
+}
+
+TEST(CodecTest, CompressAppendKeepsWhatTheBufferHoldsAndStoresWhenAskedTo) {
+  std::string text(5000, 'x');
+  for (auto codec : {Codec::kNone, Codec::kLz4, Codec::kZstd}) {
+    std::vector<uint8_t> buf = {9, 9};
+    CompressAppend(codec, Bytes(text), 1, buf);
+    EXPECT_EQ(buf[0], 9);
+    EXPECT_EQ(buf[2], static_cast<uint8_t>(codec));
+    if (codec != Codec::kNone) {
+      EXPECT_LT(buf.size(), 200u);
+    }
+    auto raw = Decompress(std::span<const uint8_t>(buf).subspan(2));
+    ASSERT_THAT(raw, IsOk());
+    EXPECT_EQ(std::string(raw->begin(), raw->end()), text);
+  }
+}
+
 TEST(CodecTest, RealsAndConstantsRoundTrip) {
   kql::Column r(kql::Type::kReal);
   r.AppendReal(1.5);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <tuple>
 
 #include "engine/codec.h"
 
@@ -17,20 +18,28 @@ constexpr size_t kTrailerSize = 16;  // footer offset u64, footer size u32, magi
 
 Status Corrupt(const std::string& what) { return DataLoss("corrupt extent: " + what); }
 
-Result<size_t> TimeColumn(const kql::Table& t) {
-  int i = t.Find("TimeGenerated");
-  if (i < 0 || t.columns[i].type != kql::Type::kDateTime) {
-    return InvalidArgument("an extent needs a datetime TimeGenerated column");
-  }
-  return static_cast<size_t>(i);
-}
-
 }  // namespace
 
-Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::string& workspace, const kql::Table& rows,
-                                         const SecretBytes& aek, env::Random& random) {
-  ASSIGN_OR_RETURN(size_t time_col, TimeColumn(rows));
-  std::vector<uint8_t> out(kMagic, kMagic + 4);
+Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string& workspace, const std::string& table,
+                                  const kql::Schema& schema, std::span<const kql::Table* const> chunks,
+                                  const SecretBytes& aek, env::Random& random, std::vector<uint8_t>& out) {
+  size_t time_col = schema.size();
+  for (size_t c = 0; c < schema.size(); ++c) {
+    if (schema[c].name == "TimeGenerated" && schema[c].type == kql::Type::kDateTime) time_col = c;
+  }
+  if (time_col == schema.size()) return InvalidArgument("an extent needs a datetime TimeGenerated column");
+  // Each chunk's column for each schema column (nullptr: absent or of another type: nulls).
+  std::vector<std::vector<const kql::Column*>> source(chunks.size(), std::vector<const kql::Column*>(schema.size()));
+  uint64_t rows = 0;
+  for (size_t k = 0; k < chunks.size(); ++k) {
+    rows += chunks[k]->rows;
+    for (size_t c = 0; c < schema.size(); ++c) {
+      int j = chunks[k]->Find(schema[c].name);
+      if (j >= 0 && chunks[k]->columns[j].type == schema[c].type) source[k][c] = &chunks[k]->columns[j];
+    }
+  }
+  out.clear();
+  out.insert(out.end(), kMagic, kMagic + 4);
   out.push_back(kVersion);
   out.push_back(static_cast<uint8_t>(header.key_kind));
   out.push_back(0);
@@ -41,76 +50,112 @@ Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::
 
   std::vector<uint8_t> footer;
   PutString(footer, workspace);
-  PutString(footer, rows.name);
-  PutVarint(footer, rows.rows);
-  PutVarint(footer, rows.columns.size());
-  for (size_t c = 0; c < rows.columns.size(); ++c) {
-    PutString(footer, rows.names[c]);
-    footer.push_back(static_cast<uint8_t>(rows.columns[c].type));
+  PutString(footer, table);
+  PutVarint(footer, rows);
+  PutVarint(footer, schema.size());
+  for (const auto& c : schema) {
+    PutString(footer, c.name);
+    footer.push_back(static_cast<uint8_t>(c.type));
   }
   int64_t tmin = std::numeric_limits<int64_t>::max(), tmax = std::numeric_limits<int64_t>::min();
-  size_t groups = (rows.rows + kRowsPerGroup - 1) / kRowsPerGroup;
+  size_t groups = (rows + kRowsPerGroup - 1) / kRowsPerGroup;
   PutVarint(footer, groups);
-  // Sealed blocks are kept apart and copied once into an object of the exact size: appending
-  // them one by one re-copied the growing object at each reallocation.
-  std::vector<std::vector<uint8_t>> blocks;
-  blocks.reserve(groups * rows.columns.size());
-  size_t object_size = out.size();
-  std::vector<uint8_t> raw;
+  // Per-thread scratch kept across extents: the encoded and the compressed block. Blocks are
+  // sealed straight into `out`.
+  thread_local std::vector<uint8_t> raw, packed;
+  std::vector<ColumnPiece> pieces;
+  std::vector<std::tuple<size_t, size_t, size_t>> ranges;  // chunk, begin, end of one group
+  size_t chunk = 0, chunk_row = 0;                          // where the next group starts
   for (size_t g = 0; g < groups; ++g) {
-    size_t begin = g * kRowsPerGroup, end = std::min(rows.rows, begin + kRowsPerGroup);
-    PutVarint(footer, end - begin);
-    for (size_t c = 0; c < rows.columns.size(); ++c) {
-      const kql::Column& col = rows.columns[c];
-      raw.clear();
-      EncodeColumn(col, begin, end, raw);
-      std::vector<uint8_t> packed = Compress(Codec::kZstd, raw, 1);
-      uint32_t index = static_cast<uint32_t>(g * rows.columns.size() + c);
-      storage::BlockAddress where{header.id, index, rows.names[c]};
-      ASSIGN_OR_RETURN(auto sealed, storage::SealBlock(aek, header.aek_generation, where, packed, random));
+    size_t group_rows = std::min<uint64_t>(kRowsPerGroup, rows - g * kRowsPerGroup);
+    PutVarint(footer, group_rows);
+    ranges.clear();
+    for (size_t left = group_rows; left > 0;) {
+      size_t take = std::min(left, chunks[chunk]->rows - chunk_row);
+      if (take > 0) ranges.emplace_back(chunk, chunk_row, chunk_row + take);
+      chunk_row += take;
+      left -= take;
+      if (chunk_row == chunks[chunk]->rows) {
+        ++chunk;
+        chunk_row = 0;
+      }
+    }
+    for (size_t c = 0; c < schema.size(); ++c) {
+      pieces.clear();
       uint32_t nulls = 0;
       bool minmax = false;
       int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
-      for (size_t r = begin; r < end; ++r) {
-        if (col.IsNull(r)) {
-          ++nulls;
-        } else if (kql::UsesInts(col.type)) {
+      for (const auto& [k, b, e] : ranges) {
+        const kql::Column* col = source[k][c];
+        pieces.push_back({col, b, e});
+        if (col == nullptr) {
+          nulls += static_cast<uint32_t>(e - b);
+          continue;
+        }
+        bool ints = kql::UsesInts(col->type);
+        if (ints && !col->HasNulls() && !col->constant) {
+          auto [mn, mx] = std::minmax_element(col->ints.begin() + static_cast<std::ptrdiff_t>(b),
+                                              col->ints.begin() + static_cast<std::ptrdiff_t>(e));
           minmax = true;
-          lo = std::min(lo, col.Int(r));
-          hi = std::max(hi, col.Int(r));
+          lo = std::min(lo, *mn);
+          hi = std::max(hi, *mx);
+          continue;
+        }
+        for (size_t r = b; r < e; ++r) {
+          if (col->IsNull(r)) {
+            ++nulls;
+          } else if (ints) {
+            minmax = true;
+            lo = std::min(lo, col->Int(r));
+            hi = std::max(hi, col->Int(r));
+          }
         }
       }
+      raw.clear();
+      EncodeColumn(schema[c].type, pieces, raw);
+      packed.clear();
+      CompressAppend(Codec::kZstd, raw, 1, packed);
+      uint32_t index = static_cast<uint32_t>(g * schema.size() + c);
+      storage::BlockAddress where{header.id, index, schema[c].name};
+      size_t at = out.size();
+      RETURN_IF_ERROR(storage::SealBlockAppend(aek, header.aek_generation, where, packed, random, out));
       if (c == time_col && minmax) {
         tmin = std::min(tmin, lo);
         tmax = std::max(tmax, hi);
       }
-      PutU64(footer, object_size);
-      PutU32(footer, static_cast<uint32_t>(sealed.size()));
+      PutU64(footer, at);
+      PutU32(footer, static_cast<uint32_t>(out.size() - at));
       PutU32(footer, nulls);
       footer.push_back(minmax ? 1 : 0);
       if (minmax) {
         PutU64(footer, static_cast<uint64_t>(lo));
         PutU64(footer, static_cast<uint64_t>(hi));
       }
-      object_size += sealed.size();
-      blocks.push_back(std::move(sealed));
     }
   }
   PutU64(footer, static_cast<uint64_t>(tmin));
   PutU64(footer, static_cast<uint64_t>(tmax));
-  std::vector<uint8_t> packed = Compress(Codec::kZstd, footer, 1);
+  packed.clear();
+  CompressAppend(Codec::kZstd, footer, 1, packed);
   storage::BlockAddress where{header.id, kFooterIndex, kFooterColumn};
-  ASSIGN_OR_RETURN(auto sealed, storage::SealBlock(aek, header.aek_generation, where, packed, random));
-  out.reserve(object_size + sealed.size() + kTrailerSize);
-  for (auto& b : blocks) {
-    out.insert(out.end(), b.begin(), b.end());
-    std::vector<uint8_t>().swap(b);
-  }
   uint64_t footer_at = out.size();
-  out.insert(out.end(), sealed.begin(), sealed.end());
+  RETURN_IF_ERROR(storage::SealBlockAppend(aek, header.aek_generation, where, packed, random, out));
+  uint32_t footer_size = static_cast<uint32_t>(out.size() - footer_at);
   PutU64(out, footer_at);
-  PutU32(out, static_cast<uint32_t>(sealed.size()));
+  PutU32(out, footer_size);
   out.insert(out.end(), kMagic, kMagic + 4);
+  return ExtentSummary{rows, tmin, tmax};
+}
+
+Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::string& workspace, const kql::Table& rows,
+                                         const SecretBytes& aek, env::Random& random) {
+  kql::Schema schema;
+  for (size_t c = 0; c < rows.columns.size(); ++c) schema.push_back({rows.names[c], rows.columns[c].type});
+  const kql::Table* chunk = &rows;
+  std::vector<uint8_t> out;
+  RETURN_IF_ERROR(BuildExtent(header, workspace, rows.name, schema, std::span<const kql::Table* const>(&chunk, 1), aek,
+                              random, out)
+                      .status());
   return out;
 }
 
@@ -220,12 +265,15 @@ Result<kql::Table> ExtentReader::Read(const std::vector<std::string>& columns, s
         dst = std::move(col);
         continue;
       }
-      if (col.HasNulls() && dst.nulls.empty()) dst.nulls.assign(dst.stored(), 0);
+      // A null mask once any group has nulls (earlier groups' rows then read as not null; the
+      // first group's own mask is kept as is).
       size_t before = dst.stored();
+      bool masked = col.HasNulls() || dst.HasNulls();
+      if (masked) dst.nulls.resize(before, 0);
       dst.ints.insert(dst.ints.end(), col.ints.begin(), col.ints.end());
       dst.reals.insert(dst.reals.end(), col.reals.begin(), col.reals.end());
       for (auto& s : col.strings) dst.strings.push_back(std::move(s));
-      if (!dst.nulls.empty()) {
+      if (masked) {
         if (col.HasNulls()) dst.nulls.insert(dst.nulls.end(), col.nulls.begin(), col.nulls.end());
         else dst.nulls.resize(before + group_rows_[g], 0);
       }

@@ -42,7 +42,19 @@ struct ExtentInfo {
   kql::Schema schema;
 };
 
-// Builds the (single-layer) object for `rows`, which must have a datetime TimeGenerated column.
+struct ExtentSummary {
+  uint64_t rows = 0;
+  int64_t min_time = 0, max_time = 0;  // TimeGenerated, ticks (max < min when every one is null)
+};
+
+// Builds the (single-layer) object of the rows of `chunks`, in order, into `out` (replacing
+// its contents; callers reuse its capacity). Columns are `schema`'s, which must hold a datetime
+// TimeGenerated; a chunk's column is matched by name, and read as nulls when the chunk lacks it
+// or holds it under another type. The chunks are read in place: no concatenated copy.
+Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string& workspace, const std::string& table,
+                                  const kql::Schema& schema, std::span<const kql::Table* const> chunks,
+                                  const SecretBytes& aek, env::Random& random, std::vector<uint8_t>& out);
+// The same for one table, which must have a datetime TimeGenerated column.
 Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::string& workspace, const kql::Table& rows,
                                          const SecretBytes& aek, env::Random& random);
 

@@ -258,18 +258,25 @@ Status LogStore::Ingest(const WorkspaceInfo& ws, const TableInfo& table, kql::Ta
   // do, so a sealed WAL still tells which queries it concerns), then the sealed rows; the AAD
   // binds the clear part and the account.
   std::string key = ws.customer_id + "\n" + table.name;
-  std::vector<uint8_t> encoded;
+  // The rows are sealed uncompressed, as a stored (codec none) frame: LZ4 took 40% of this
+  // path's CPU to halve WAL bytes that the next flush deletes. Both buffers are per thread and
+  // keep their capacity across requests (fresh ones cost page faults on every request).
+  thread_local std::vector<uint8_t> encoded, record;
+  encoded.clear();
   EncodeTable(rows, encoded);
-  std::vector<uint8_t> packed = Compress(Codec::kLz4, encoded);
-  ASSIGN_OR_RETURN(auto body, crypto::AesGcmSeal(WalKey(*a, k), packed, Bytes(RecordAad(a->id, key)), *env_.random));
-  std::vector<uint8_t> sealed;
-  sealed.reserve(body.size() + key.size() + 8);
-  sealed.push_back(k.held ? kRecordHeld : kRecordAek);
-  PutString(sealed, key);
-  sealed.insert(sealed.end(), body.begin(), body.end());
+  std::vector<uint8_t> frame{static_cast<uint8_t>(Codec::kNone)};
+  PutVarint(frame, encoded.size());
+  record.clear();
+  record.push_back(k.held ? kRecordHeld : kRecordAek);
+  PutString(record, key);
+  RETURN_IF_ERROR(
+      crypto::AesGcmSealAppend(WalKey(*a, k), {frame, encoded}, Bytes(RecordAad(a->id, key)), *env_.random, record));
+  for (auto* buf : {&encoded, &record}) {
+    if (buf->capacity() > (size_t{64} << 20)) buf->shrink_to_fit();
+  }
 
   std::shared_lock<std::shared_mutex> al(a->append_mu);
-  RETURN_IF_ERROR(a->wal->Append(sealed));
+  RETURN_IF_ERROR(a->wal->Append(record));
   {
     std::lock_guard<std::mutex> l(a->mu);
     a->wal_keys.insert(key);

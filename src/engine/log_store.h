@@ -148,7 +148,9 @@ class LogStore {
   Status ReplayLocked(Account& a);
   Status EnsureReplayed(Account& a);
   Status FlushAccount(Account& a);
-  Result<std::shared_ptr<const kql::Table>> LoadExtent(const ExtentRec& e, Account& a);
+  // An extent's rows: the memtable chunks it was flushed from, or one table decoded from its object.
+  using Chunks = std::vector<std::shared_ptr<const kql::Table>>;
+  Result<Chunks> LoadExtent(const ExtentRec& e, Account& a);
   Result<std::vector<uint8_t>> ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek);
   void WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<const uint8_t> object);
   std::string CachePath(const Account& a, const std::string& extent_id) const;
@@ -178,7 +180,7 @@ class LogStore {
 
   mutable std::mutex cache_mu_;
   struct Decoded {
-    std::shared_ptr<const kql::Table> table;
+    Chunks chunks;
     size_t bytes = 0;
     std::string account;
   };

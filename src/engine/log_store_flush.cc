@@ -32,42 +32,25 @@ size_t TableBytes(const kql::Table& t) {
   return n;
 }
 
-}  // namespace
-
-kql::Table ConcatChunks(const std::vector<std::shared_ptr<const kql::Table>>& chunks) {
-  kql::Table out;
-  if (chunks.empty()) return out;
-  const kql::Table& first = *chunks[0];
-  out.name = first.name;
-  size_t total = 0;
-  for (const auto& c : chunks) total += c->rows;
-  for (size_t i = 0; i < first.columns.size(); ++i) {
-    kql::Column col(first.columns[i].type);
-    col.Reserve(total);
-    for (const auto& c : chunks) {
-      int j = c->Find(first.names[i]);
-      for (size_t r = 0; r < c->rows; ++r) {
-        if (j < 0 || c->columns[j].type != col.type) col.AppendNull();
-        else col.AppendFrom(c->columns[j], r);
-      }
-    }
-    out.AddColumn(first.names[i], std::move(col));
-  }
-  out.rows = total;
-  return out;
+size_t ChunksBytes(const std::vector<std::shared_ptr<const kql::Table>>& chunks) {
+  size_t n = 0;
+  for (const auto& c : chunks) n += TableBytes(*c);
+  return n;
 }
+
+}  // namespace
 
 std::string LogStore::CachePath(const Account& a, const std::string& extent_id) const {
   return data_dir_ + "/cache/" + a.container + "/" + extent_id + ".cmkc";
 }
 
 void LogStore::WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<const uint8_t> object) {
-  auto sealed = crypto::AesGcmSeal(CacheKey(a, aek), object, Bytes(e.id), *env_.random);
-  if (!sealed.ok()) return;
+  thread_local std::vector<uint8_t> sealed;  // kept across extents: no fresh pages per copy
+  sealed.clear();
+  if (!crypto::AesGcmSealAppend(CacheKey(a, aek), {object}, Bytes(e.id), *env_.random, sealed).ok()) return;
   std::error_code ec;
   std::filesystem::create_directories(data_dir_ + "/cache/" + a.container, ec);
-  // The cache is a copy: losing it to a crash costs a re-read, so no fsync.
-  (void)env_.fs->WriteFileAtomic(CachePath(a, e.id), *sealed, 0600);
+  (void)env_.fs->WriteFileAtomic(CachePath(a, e.id), sealed, 0600);
 }
 
 Result<std::vector<uint8_t>> LogStore::ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek) {
@@ -89,25 +72,25 @@ Result<std::vector<uint8_t>> LogStore::ReadObject(const ExtentRec& e, Account& a
   return storage::OpenObject(*a.infra, e.blob, object);
 }
 
-Result<std::shared_ptr<const kql::Table>> LogStore::LoadExtent(const ExtentRec& e, Account& a) {
+Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a) {
   {
     std::lock_guard<std::mutex> l(cache_mu_);
-    if (auto it = decoded_.find(e.id); it != decoded_.end()) return it->second.table;
+    if (auto it = decoded_.find(e.id); it != decoded_.end()) return it->second.chunks;
   }
   ASSIGN_OR_RETURN(Keys k, KeysFor(a, false));
   ASSIGN_OR_RETURN(auto object, ReadObject(e, a, k.aek));
   ASSIGN_OR_RETURN(ExtentReader reader, ExtentReader::Open(std::move(object), k.aek));
   ASSIGN_OR_RETURN(kql::Table t, reader.Read({}, std::nullopt, std::nullopt, k.aek));
-  auto shared = std::make_shared<const kql::Table>(std::move(t));
-  size_t bytes = TableBytes(*shared);
+  Chunks chunks{std::make_shared<const kql::Table>(std::move(t))};
+  size_t bytes = ChunksBytes(chunks);
   std::lock_guard<std::mutex> l(cache_mu_);
   if (bytes <= options_.decoded_cache_bytes) {
-    decoded_[e.id] = Decoded{shared, bytes, a.id};
+    decoded_[e.id] = Decoded{chunks, bytes, a.id};
     decoded_lru_.push_back(e.id);
     decoded_bytes_ += bytes;
     EvictDecodedLocked(e.id);
   }
-  return shared;
+  return chunks;
 }
 
 void LogStore::EvictDecodedLocked(const std::string& keep) {
@@ -172,9 +155,18 @@ Status LogStore::FlushAccount(Account& a) {
     std::lock_guard<std::mutex> l(a.mu);
     work = a.flushing;
   }
-  std::vector<std::pair<ExtentRec, std::shared_ptr<const kql::Table>>> made;
+  // The memtable's chunks become the extent as they are (BuildExtent reads them in place) and
+  // then its decoded form in the cache: no concatenated copy. The object and its outer layer
+  // are built in per-thread buffers kept across flushes.
+  thread_local std::vector<uint8_t> object, outer;
+  std::vector<std::pair<ExtentRec, Chunks>> made;
   for (const auto& [key, m] : work) {
-    auto table = std::make_shared<const kql::Table>(ConcatChunks(m.chunks));
+    if (m.chunks.empty()) continue;
+    kql::Schema schema;
+    const kql::Table& first = *m.chunks[0];
+    for (size_t c = 0; c < first.columns.size(); ++c) schema.push_back({first.names[c], first.columns[c].type});
+    std::vector<const kql::Table*> tables;
+    for (const auto& c : m.chunks) tables.push_back(c.get());
     ExtentHeader h;
     env_.random->Fill(h.id);
     h.account = a.id;
@@ -185,28 +177,22 @@ Status LogStore::FlushAccount(Account& a) {
     e.workspace = m.workspace;
     e.table = m.table;
     e.blob = a.container + "/" + m.workspace + "/" + m.table + "/" + e.id + ".cmkx";
-    e.rows = table->rows;
-    auto object = BuildExtent(h, m.workspace, *table, k->aek, *env_.random);
-    if (!object.ok()) {
+    auto built = BuildExtent(h, m.workspace, m.table, schema, tables, k->aek, *env_.random, object);
+    if (!built.ok()) {
       done();
-      return object.status();
+      return built.status();
     }
-    const kql::Column& tg = table->columns[table->Find("TimeGenerated")];
-    e.min_time = std::numeric_limits<int64_t>::max();
-    e.max_time = std::numeric_limits<int64_t>::min();
-    for (size_t r = 0; r < table->rows; ++r) {
-      if (tg.IsNull(r)) continue;
-      e.min_time = std::min(e.min_time, tg.Int(r));
-      e.max_time = std::max(e.max_time, tg.Int(r));
-    }
-    std::vector<uint8_t> stored = std::move(*object);
+    e.rows = built->rows;
+    e.min_time = built->min_time;
+    e.max_time = built->max_time;
+    std::span<const uint8_t> stored = object;
     if (a.infra) {
-      auto outer = storage::SealObject(*a.infra, 1, e.blob, stored, *env_.random);
-      if (!outer.ok()) {
+      outer.clear();
+      if (Status s = storage::SealObjectAppend(*a.infra, 1, e.blob, object, *env_.random, outer); !s.ok()) {
         done();
-        return outer.status();
+        return s;
       }
-      stored = std::move(*outer);
+      stored = outer;
       e.double_encrypted = true;
     }
     if (Status s = blobs_->Put(e.blob, stored); !s.ok()) {
@@ -214,7 +200,11 @@ Status LogStore::FlushAccount(Account& a) {
       return s;
     }
     if (e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) WriteCache(e, a, k->aek, stored);
-    made.emplace_back(std::move(e), std::move(table));
+    made.emplace_back(std::move(e), m.chunks);
+  }
+  // Scratch past a very large extent's size is given back rather than held by the thread.
+  for (auto* buf : {&object, &outer}) {
+    if (buf->capacity() > (size_t{256} << 20)) std::vector<uint8_t>().swap(*buf);
   }
   uint64_t segment;
   {
@@ -250,10 +240,10 @@ Status LogStore::FlushAccount(Account& a) {
   }
   if (readable) {
     std::lock_guard<std::mutex> l(cache_mu_);
-    for (const auto& [e, t] : made) {
-      size_t bytes = TableBytes(*t);
+    for (const auto& [e, chunks] : made) {
+      size_t bytes = ChunksBytes(chunks);
       if (bytes > options_.decoded_cache_bytes) continue;
-      decoded_[e.id] = Decoded{t, bytes, a.id};
+      decoded_[e.id] = Decoded{chunks, bytes, a.id};
       decoded_lru_.push_back(e.id);
       decoded_bytes_ += bytes;
       EvictDecodedLocked(e.id);

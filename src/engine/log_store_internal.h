@@ -59,8 +59,6 @@ class LogStore::QueryCatalog : public kql::Catalog {
   std::optional<int64_t> from_, to_;
 };
 
-// Concatenates chunks of one table (columns matched by name to the first chunk's).
-kql::Table ConcatChunks(const std::vector<std::shared_ptr<const kql::Table>>& chunks);
 // The rows of `chunk` with TimeGenerated in [lo, hi), shaped as `schema` (columns in that order,
 // missing ones null, only `want` when not empty). Returns `chunk` itself when nothing changes.
 std::shared_ptr<const kql::Table> ShapeChunk(const std::shared_ptr<const kql::Table>& chunk, const kql::Schema& schema,

@@ -153,10 +153,12 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
       }
     }
     for (auto& [e, a] : extents) {
-      ASSIGN_OR_RETURN(auto table, s.LoadExtent(e, *a));
+      ASSIGN_OR_RETURN(auto tables, s.LoadExtent(e, *a));
       bool inside = lo && e.min_time >= *lo && (!hi || e.max_time < *hi);
-      RETURN_IF_ERROR(sink(ShapeChunk(table, info->schema, request.columns, inside ? std::nullopt : lo,
-                                      inside ? std::nullopt : hi)));
+      for (const auto& table : tables) {
+        RETURN_IF_ERROR(sink(ShapeChunk(table, info->schema, request.columns, inside ? std::nullopt : lo,
+                                        inside ? std::nullopt : hi)));
+      }
     }
     for (auto& c : chunks) RETURN_IF_ERROR(sink(ShapeChunk(c, info->schema, request.columns, lo, hi)));
   }

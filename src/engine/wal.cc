@@ -1,12 +1,14 @@
 #include "engine/wal.h"
 
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <system_error>
 
 #include "engine/codec.h"
@@ -26,15 +28,29 @@ Status SyncDir(const std::string& dir) {
   return rc == 0 ? OkStatus() : Errno("fsync", dir);
 }
 
-Status WriteAll(int fd, const uint8_t* p, size_t n, const std::string& path) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
+// Writes the parts in order with as few system calls as the kernel allows (no copy into one
+// frame buffer first).
+Status WriteAll(int fd, std::initializer_list<std::span<const uint8_t>> parts, const std::string& path) {
+  std::vector<iovec> iov;
+  for (auto p : parts) {
+    if (!p.empty()) iov.push_back({const_cast<uint8_t*>(p.data()), p.size()});
+  }
+  size_t i = 0;
+  while (i < iov.size()) {
+    ssize_t w = ::writev(fd, iov.data() + i, static_cast<int>(iov.size() - i));
     if (w < 0) {
       if (errno == EINTR) continue;
       return Errno("write", path);
     }
-    p += w;
-    n -= static_cast<size_t>(w);
+    auto n = static_cast<size_t>(w);
+    while (i < iov.size() && n >= iov[i].iov_len) {
+      n -= iov[i].iov_len;
+      ++i;
+    }
+    if (i < iov.size()) {
+      iov[i].iov_base = static_cast<uint8_t*>(iov[i].iov_base) + n;
+      iov[i].iov_len -= n;
+    }
   }
   return OkStatus();
 }
@@ -125,13 +141,11 @@ Status Wal::Replay(const std::function<Status(uint64_t, std::span<const uint8_t>
 Status Wal::Append(std::span<const uint8_t> payload) {
   std::unique_lock<std::mutex> l(mu_);
   if (fd_ < 0) RETURN_IF_ERROR(OpenSegment(segment_));
-  std::vector<uint8_t> frame;
-  frame.reserve(payload.size() + 8);
-  PutU32(frame, static_cast<uint32_t>(payload.size()));
-  PutU32(frame, Crc32c(payload));
-  frame.insert(frame.end(), payload.begin(), payload.end());
-  RETURN_IF_ERROR(WriteAll(fd_, frame.data(), frame.size(), SegmentPath(segment_)));
-  segment_bytes_ += frame.size();
+  std::vector<uint8_t> head;
+  PutU32(head, static_cast<uint32_t>(payload.size()));
+  PutU32(head, Crc32c(payload));
+  RETURN_IF_ERROR(WriteAll(fd_, {head, payload}, SegmentPath(segment_)));
+  segment_bytes_ += head.size() + payload.size();
   uint64_t mine = ++written_;
   while (synced_ < mine) {
     if (!syncing_) {

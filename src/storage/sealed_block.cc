@@ -58,21 +58,34 @@ void WriteHeader(uint8_t* h, const uint8_t magic[4], uint8_t alg, uint32_t gener
   random.Fill(std::span<uint8_t>(h + 12, 12));
 }
 
+// Appends the sealed form of `plaintext` to `out` (callers reuse its capacity).
+Status SealAppend(const EVP_CIPHER* cipher, const uint8_t* key, const uint8_t magic[4], uint8_t alg, uint32_t generation,
+                  std::span<const uint8_t> aad_tail, std::span<const uint8_t> plaintext, env::Random& random,
+                  std::vector<uint8_t>& out) {
+  size_t at = out.size();
+  out.resize(at + kBlockHeaderSize + plaintext.size() + 16);
+  uint8_t* h = out.data() + at;
+  WriteHeader(h, magic, alg, generation, random);
+  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
+  int len = 0;
+  if (!ctx || EVP_EncryptInit_ex2(ctx, cipher, key, h + 12, nullptr) != 1 ||
+      EVP_EncryptUpdate(ctx, nullptr, &len, h, 12) != 1 ||
+      (!aad_tail.empty() && EVP_EncryptUpdate(ctx, nullptr, &len, aad_tail.data(), static_cast<int>(aad_tail.size())) != 1) ||
+      EVP_EncryptUpdate(ctx, h + kBlockHeaderSize, &len, plaintext.data(), static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx, h + kBlockHeaderSize + len, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, h + kBlockHeaderSize + plaintext.size()) != 1) {
+    out.resize(at);
+    return Internal("sealing failed");
+  }
+  return OkStatus();
+}
+
 Result<std::vector<uint8_t>> Seal(const EVP_CIPHER* cipher, const uint8_t* key, const uint8_t magic[4], uint8_t alg,
                                   uint32_t generation, std::span<const uint8_t> aad_tail,
                                   std::span<const uint8_t> plaintext, env::Random& random) {
-  std::vector<uint8_t> out(kBlockHeaderSize + plaintext.size() + 16);
-  WriteHeader(out.data(), magic, alg, generation, random);
-  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
-  int len = 0;
-  if (!ctx || EVP_EncryptInit_ex2(ctx, cipher, key, out.data() + 12, nullptr) != 1 ||
-      EVP_EncryptUpdate(ctx, nullptr, &len, out.data(), 12) != 1 ||
-      (!aad_tail.empty() && EVP_EncryptUpdate(ctx, nullptr, &len, aad_tail.data(), static_cast<int>(aad_tail.size())) != 1) ||
-      EVP_EncryptUpdate(ctx, out.data() + kBlockHeaderSize, &len, plaintext.data(), static_cast<int>(plaintext.size())) != 1 ||
-      EVP_EncryptFinal_ex(ctx, out.data() + kBlockHeaderSize + len, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, out.data() + kBlockHeaderSize + plaintext.size()) != 1) {
-    return Internal("sealing failed");
-  }
+  std::vector<uint8_t> out;
+  out.reserve(kBlockHeaderSize + plaintext.size() + 16);
+  RETURN_IF_ERROR(SealAppend(cipher, key, magic, alg, generation, aad_tail, plaintext, random, out));
   return out;
 }
 
@@ -159,6 +172,13 @@ Result<std::vector<uint8_t>> SealBlock(const SecretBytes& aek, uint32_t aek_gene
   return Seal(AesGcm(), dek.data(), kBlockMagic, kAlgAesGcmHkdf, aek_generation, BlockAad(where), plaintext, random);
 }
 
+Status SealBlockAppend(const SecretBytes& aek, uint32_t aek_generation, const BlockAddress& where,
+                       std::span<const uint8_t> plaintext, env::Random& random, std::vector<uint8_t>& out) {
+  ASSIGN_OR_RETURN(SecretBytes dek, DeriveDek(aek, where.extent, where.block_index));
+  return SealAppend(AesGcm(), dek.data(), kBlockMagic, kAlgAesGcmHkdf, aek_generation, BlockAad(where), plaintext, random,
+                    out);
+}
+
 Result<SecretBytes> OpenBlock(const SecretBytes& aek, const BlockAddress& where, std::span<const uint8_t> sealed) {
   RETURN_IF_ERROR(CheckHeader(sealed, kBlockMagic, kAlgAesGcmHkdf));
   ASSIGN_OR_RETURN(SecretBytes dek, DeriveDek(aek, where.extent, where.block_index));
@@ -177,6 +197,13 @@ Result<std::vector<uint8_t>> SealObject(const SecretBytes& infra_key, uint32_t g
   if (infra_key.size() != 32) return InvalidArgument("the infrastructure key must be 32 bytes");
   std::span<const uint8_t> aad(reinterpret_cast<const uint8_t*>(object_name.data()), object_name.size());
   return Seal(ChaCha(), infra_key.data(), kObjectMagic, kAlgChaChaPoly, generation, aad, plaintext, random);
+}
+
+Status SealObjectAppend(const SecretBytes& infra_key, uint32_t generation, std::string_view object_name,
+                        std::span<const uint8_t> plaintext, env::Random& random, std::vector<uint8_t>& out) {
+  if (infra_key.size() != 32) return InvalidArgument("the infrastructure key must be 32 bytes");
+  std::span<const uint8_t> aad(reinterpret_cast<const uint8_t*>(object_name.data()), object_name.size());
+  return SealAppend(ChaCha(), infra_key.data(), kObjectMagic, kAlgChaChaPoly, generation, aad, plaintext, random, out);
 }
 
 Result<std::vector<uint8_t>> OpenObject(const SecretBytes& infra_key, std::string_view object_name,

@@ -38,6 +38,9 @@ Result<SecretBytes> DeriveDek(const SecretBytes& aek, const ExtentId& extent, ui
 // Seals `plaintext` for `where` under `aek` (of generation `aek_generation`).
 Result<std::vector<uint8_t>> SealBlock(const SecretBytes& aek, uint32_t aek_generation, const BlockAddress& where,
                                        std::span<const uint8_t> plaintext, env::Random& random);
+// The same, appended to `out` (the extent writer seals each block straight into the object).
+Status SealBlockAppend(const SecretBytes& aek, uint32_t aek_generation, const BlockAddress& where,
+                       std::span<const uint8_t> plaintext, env::Random& random, std::vector<uint8_t>& out);
 // Opens a sealed block. DataLoss when the key, address or bytes don't match.
 Result<SecretBytes> OpenBlock(const SecretBytes& aek, const BlockAddress& where, std::span<const uint8_t> sealed);
 // The AEK generation a sealed block names (which AEK to ask for).
@@ -46,6 +49,9 @@ Result<uint32_t> BlockKeyGeneration(std::span<const uint8_t> sealed);
 // Infrastructure layer over a whole object named `object_name`.
 Result<std::vector<uint8_t>> SealObject(const SecretBytes& infra_key, uint32_t generation, std::string_view object_name,
                                         std::span<const uint8_t> plaintext, env::Random& random);
+// The same, appended to `out` (whose capacity the caller reuses).
+Status SealObjectAppend(const SecretBytes& infra_key, uint32_t generation, std::string_view object_name,
+                        std::span<const uint8_t> plaintext, env::Random& random, std::vector<uint8_t>& out);
 Result<std::vector<uint8_t>> OpenObject(const SecretBytes& infra_key, std::string_view object_name,
                                         std::span<const uint8_t> sealed);
 

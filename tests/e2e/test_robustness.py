@@ -277,3 +277,23 @@ def test_sigterm_with_half_sent_request_exits_cleanly(server):
     assert rc is not None, f"still running {elapsed:.1f} s after SIGTERM (killed)\n{server.stderr_tail()}"
     assert rc == 0, f"exit code {rc!r} after SIGTERM ({elapsed:.1f} s)\n{server.stderr_tail()}"
     assert elapsed < 15, f"shutdown took {elapsed:.1f} s"
+
+
+def test_server_heap_runs_on_transparent_huge_pages(server):
+    """`cmklogs serve` re-executes itself once (same pid) with glibc's malloc backing the heap
+    with transparent huge pages (docs/benchmarks.md: a quarter of ingestion's CPU was page
+    faults). Sanitizer builds keep their own allocator and skip it."""
+    with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+        if "[never]" in f.read():
+            pytest.skip("transparent huge pages are off on this kernel")
+    from conftest import CMKLOGS_BIN
+    with open(CMKLOGS_BIN, "rb") as f:
+        if b"AddressSanitizer" in f.read():
+            pytest.skip("sanitizer build")
+    with open(f"/proc/{server.proc.pid}/environ", "rb") as f:
+        environ = f.read().split(b"\0")
+    tunables = [e for e in environ if e.startswith(b"GLIBC_TUNABLES=")]
+    assert tunables and b"glibc.malloc.hugetlb=1" in tunables[0], environ
+    with open(f"/proc/{server.proc.pid}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[1] == b"serve"
+    assert_healthy(server)

@@ -1,0 +1,52 @@
+#include "env/process.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+namespace cmk::env {
+namespace {
+
+constexpr char kTunable[] = "glibc.malloc.hugetlb";
+
+bool Sanitized() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+  return true;
+#else
+  return false;
+#endif
+#else
+  return false;
+#endif
+}
+
+bool KernelAllowsHugePages() {
+  std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes;
+  if (!std::getline(f, modes)) return false;
+  return modes.find("[never]") == std::string::npos;
+}
+
+}  // namespace
+
+void ReexecWithHugePageHeap(char** argv) {
+  if (Sanitized()) return;
+  const char* opt = std::getenv("CMKLOGS_HUGE_PAGES");
+  if (opt != nullptr && std::string(opt) == "0") return;
+  const char* current = std::getenv("GLIBC_TUNABLES");
+  std::string tunables = current != nullptr ? current : "";
+  if (tunables.find(kTunable) != std::string::npos || !KernelAllowsHugePages()) return;
+  tunables += (tunables.empty() ? "" : ":") + std::string(kTunable) + "=1";
+  if (::setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) return;
+  ::execv("/proc/self/exe", argv);
+  // exec failed (no /proc, say): carry on with normal pages, and don't claim the tunable.
+  if (current != nullptr) ::setenv("GLIBC_TUNABLES", current, 1);
+  else ::unsetenv("GLIBC_TUNABLES");
+}
+
+}  // namespace cmk::env
