@@ -7,7 +7,7 @@
 //   log_bench memory [--rows N] [--seed S]               ingest N generated rows (no file) and
 //                    report peak resident memory
 // Common: [--dir D] data directory (default /tmp/log_bench.<pid>, removed at exit),
-// [--flush-rows N] [--decoded-cache-mb M] to override LogStoreOptions.
+// [--flush-rows N] [--decoded-cache-mb M] [--cache-on-flush 0|1] to override LogStoreOptions.
 //
 // The store is set up as log_store_test.cc does: ClusterStorage over a FakeVault (RSA-2048,
 // RSA-OAEP-256, no HTTP), a workspace linked to a cluster with double encryption, a durable WAL
@@ -44,7 +44,7 @@ struct Args {
   std::string mode, file, out, json, dir;
   uint64_t rows = 0, seed = 42;  // rows: 1,000,000 for gen, 10,000,000 for memory
   int runs = 5;
-  long flush_rows = -1, decoded_cache_mb = -1;
+  long flush_rows = -1, decoded_cache_mb = -1, cache_on_flush = -1;
 };
 
 double ProcessCpu() {
@@ -117,6 +117,7 @@ class Store {
     engine::LogStoreOptions o;
     if (args.flush_rows > 0) o.flush_rows = static_cast<size_t>(args.flush_rows);
     if (args.decoded_cache_mb >= 0) o.decoded_cache_bytes = static_cast<size_t>(args.decoded_cache_mb) << 20;
+    if (args.cache_on_flush >= 0) o.cache_on_flush = args.cache_on_flush != 0;
     auto s = engine::LogStore::Open(e, dir_ + "/data", meta_.get(), keys_.get(), clusters_.get(), &topo_, o);
     Check(s.status(), "log store");
     store_ = std::move(*s);
@@ -424,6 +425,7 @@ int main(int argc, char** argv) {
     else if (k == "--runs") a.runs = std::stoi(v);
     else if (k == "--flush-rows") a.flush_rows = std::stol(v);
     else if (k == "--decoded-cache-mb") a.decoded_cache_mb = std::stol(v);
+    else if (k == "--cache-on-flush") a.cache_on_flush = std::stol(v);
     else Die("unknown option " + k);
   }
   if (a.mode == "gen") {

@@ -43,6 +43,23 @@ Status AesGcmSealAppend(const SecretBytes& key, std::initializer_list<std::span<
   return OkStatus();
 }
 
+Status AesGcmSealInPlace(const SecretBytes& key, std::span<uint8_t> data, std::span<const uint8_t> aad,
+                         env::Random& random, std::span<uint8_t, kGcmNonceSize> nonce, std::span<uint8_t, kGcmTagSize> tag) {
+  if (key.size() != 32) return InvalidArgument("AES-256-GCM needs a 32-byte key");
+  random.Fill(nonce);
+  thread_local Ctx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  // GCM is a stream mode: OpenSSL encrypts with input and output at the same address.
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) != 1 ||
+      (!aad.empty() && EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) ||
+      (!data.empty() && EVP_EncryptUpdate(ctx.get(), data.data(), &len, data.data(), static_cast<int>(data.size())) != 1) ||
+      EVP_EncryptFinal_ex(ctx.get(), data.data() + data.size(), &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTagSize, tag.data()) != 1) {
+    return Internal("AES-GCM encryption failed");
+  }
+  return OkStatus();
+}
+
 Result<std::vector<uint8_t>> AesGcmSeal(const SecretBytes& key, std::span<const uint8_t> plaintext,
                                         std::span<const uint8_t> aad, env::Random& random) {
   std::vector<uint8_t> out;

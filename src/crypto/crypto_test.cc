@@ -61,6 +61,23 @@ TEST(AeadTest, SealAppendSealsThePartsAsOneMessageAfterWhatTheBufferHolds) {
   EXPECT_EQ(out.size(), 3 + kGcmNonceSize + 12 + kGcmTagSize);  // untouched on failure
 }
 
+TEST(AeadTest, InPlaceSealingOpensAsNonceDataTag) {
+  env::SecureRandom rnd;
+  SecretBytes key = rnd.NewSecret(32);
+  std::string text = "in place, no copy of the object";
+  std::vector<uint8_t> data(text.begin(), text.end());
+  uint8_t nonce[kGcmNonceSize], tag[kGcmTagSize];
+  ASSERT_THAT(AesGcmSealInPlace(key, data, AsBytes("id"), rnd, nonce, tag), IsOk());
+  EXPECT_NE(std::string(data.begin(), data.end()), text);
+  std::vector<uint8_t> sealed(nonce, nonce + kGcmNonceSize);
+  sealed.insert(sealed.end(), data.begin(), data.end());
+  sealed.insert(sealed.end(), tag, tag + kGcmTagSize);
+  auto opened = AesGcmOpen(key, sealed, AsBytes("id"));
+  ASSERT_THAT(opened, IsOk());
+  EXPECT_EQ(opened->AsStringView(), text);
+  EXPECT_THAT(AesGcmOpen(key, sealed, AsBytes("other")), StatusIs(StatusCode::kDataLoss));
+}
+
 TEST(RsaTest, SignVerifyAndPemRoundTrip) {
   auto key = RsaKey::Generate(2048);
   ASSERT_THAT(key, IsOk());

@@ -53,6 +53,25 @@ std::string_view StrAt(kql::Type type, const kql::Column* c, size_t r) {
   return type == kql::Type::kDynamic ? std::string_view("null") : std::string_view();
 }
 
+// Writes `v` as a varint at `p` (room checked by the caller); returns the end.
+uint8_t* WriteVarint(uint8_t* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<uint8_t>(v);
+  return p;
+}
+
+// `n` more bytes at the end of `out`, to be written through the returned pointer (the encoders
+// size their output first, then write it without per-byte capacity checks).
+uint8_t* Extend(std::vector<uint8_t>& out, size_t n) {
+  Grow(out, n);
+  size_t at = out.size();
+  out.resize(at + n);
+  return out.data() + at;
+}
+
 // The encoders append a block's body to `out` and return its encoding.
 uint8_t EncodeInts(std::span<const ColumnPiece> pieces, size_t rows, std::vector<uint8_t>& out) {
   size_t delta_size = 0;
@@ -63,17 +82,20 @@ uint8_t EncodeInts(std::span<const ColumnPiece> pieces, size_t rows, std::vector
     prev = v;
   });
   if (delta_size <= rows * 8) {
-    Grow(out, delta_size);
+    uint8_t* p = Extend(out, delta_size);
     prev = 0;
     ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
       int64_t v = IntAt(c, r);
-      PutVarint(out, ZigZag(static_cast<int64_t>(static_cast<uint64_t>(v) - static_cast<uint64_t>(prev))));
+      p = WriteVarint(p, ZigZag(static_cast<int64_t>(static_cast<uint64_t>(v) - static_cast<uint64_t>(prev))));
       prev = v;
     });
     return kIntsDelta;
   }
-  Grow(out, rows * 8);
-  ForEachRow(pieces, [&](const kql::Column* c, size_t r) { PutU64(out, static_cast<uint64_t>(IntAt(c, r))); });
+  uint8_t* p = Extend(out, rows * 8);
+  ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+    uint64_t v = static_cast<uint64_t>(IntAt(c, r));
+    for (int i = 0; i < 8; ++i) *p++ = static_cast<uint8_t>(v >> (8 * i));
+  });
   return kIntsPlain;
 }
 
@@ -95,8 +117,13 @@ void PutStrings(kql::Type type, std::span<const ColumnPiece> pieces, std::vector
     size_t n = StrAt(type, c, r).size();
     bytes += VarintSize(n) + n;
   });
-  Grow(out, bytes);
-  ForEachRow(pieces, [&](const kql::Column* c, size_t r) { PutString(out, StrAt(type, c, r)); });
+  uint8_t* p = Extend(out, bytes);
+  ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+    std::string_view v = StrAt(type, c, r);
+    p = WriteVarint(p, v.size());
+    if (!v.empty()) std::memcpy(p, v.data(), v.size());
+    p += v.size();
+  });
 }
 
 // A dictionary when at most half the values are distinct. Mostly-distinct columns (messages)

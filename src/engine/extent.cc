@@ -38,7 +38,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
       if (j >= 0 && chunks[k]->columns[j].type == schema[c].type) source[k][c] = &chunks[k]->columns[j];
     }
   }
-  out.clear();
+  const size_t base = out.size();  // offsets below are from the object's start
   out.insert(out.end(), kMagic, kMagic + 4);
   out.push_back(kVersion);
   out.push_back(static_cast<uint8_t>(header.key_kind));
@@ -123,7 +123,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
         tmin = std::min(tmin, lo);
         tmax = std::max(tmax, hi);
       }
-      PutU64(footer, at);
+      PutU64(footer, at - base);
       PutU32(footer, static_cast<uint32_t>(out.size() - at));
       PutU32(footer, nulls);
       footer.push_back(minmax ? 1 : 0);
@@ -138,10 +138,11 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
   packed.clear();
   CompressAppend(Codec::kZstd, footer, 1, packed);
   storage::BlockAddress where{header.id, kFooterIndex, kFooterColumn};
-  uint64_t footer_at = out.size();
+  size_t footer_at = out.size();
   RETURN_IF_ERROR(storage::SealBlockAppend(aek, header.aek_generation, where, packed, random, out));
   uint32_t footer_size = static_cast<uint32_t>(out.size() - footer_at);
-  PutU64(out, footer_at);
+  footer_at -= base;
+  PutU64(out, static_cast<uint64_t>(footer_at));
   PutU32(out, footer_size);
   out.insert(out.end(), kMagic, kMagic + 4);
   return ExtentSummary{rows, tmin, tmax};

@@ -47,8 +47,8 @@ struct ExtentSummary {
   int64_t min_time = 0, max_time = 0;  // TimeGenerated, ticks (max < min when every one is null)
 };
 
-// Builds the (single-layer) object of the rows of `chunks`, in order, into `out` (replacing
-// its contents; callers reuse its capacity). Columns are `schema`'s, which must hold a datetime
+// Builds the (single-layer) object of the rows of `chunks`, in order, appended to `out`
+// (callers reuse its capacity, and may leave room before the object for an outer layer). Columns are `schema`'s, which must hold a datetime
 // TimeGenerated; a chunk's column is matched by name, and read as nulls when the chunk lacks it
 // or holds it under another type. The chunks are read in place: no concatenated copy.
 Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string& workspace, const std::string& table,

@@ -45,9 +45,11 @@ TEST(ExtentTest, ChunksAcrossRowGroupsBuildOneExtentWithMissingAndRetypedColumns
   ExtentHeader h;
   random.Fill(h.id);
   h.account = "acct";
-  std::vector<uint8_t> object = {1, 2, 3};  // replaced, not appended to
+  std::vector<uint8_t> object = {1, 2, 3};  // room before the object (an outer layer's header)
   auto built = BuildExtent(h, "ws", "Logs", schema, ptrs, aek, random, object);
   ASSERT_THAT(built, IsOk());
+  ASSERT_EQ(object[0], 1);
+  object.erase(object.begin(), object.begin() + 3);
   EXPECT_EQ(built->rows, 100'000u);
   EXPECT_EQ(built->min_time, kBase);
   EXPECT_EQ(built->max_time, kBase + 99'999LL * 10'000'000);

@@ -3,6 +3,8 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+
 #include "base/time_format.h"
 
 namespace cmk::engine {
@@ -108,17 +110,28 @@ Result<kql::Table> ParseRecords(const std::string& body, const std::vector<Strea
     col.Reserve(records.size());
     t.AddColumn(c.name, std::move(col));
   }
+  // One pass over each record's fields. Records of one stream nearly always list their fields
+  // in the same order, so the column at the field's position is tried first; a key seen twice
+  // keeps its first value (as a lookup by key would).
   size_t n = 0;
+  std::vector<uint8_t> seen(columns.size());
   for (simdjson::dom::element rec : records) {
     simdjson::dom::object obj;
     if (rec.get_object().get(obj)) return InvalidArgument("Record " + std::to_string(n) + " is not a JSON object.", "InvalidRecord");
-    for (size_t c = 0; c < columns.size(); ++c) {
-      simdjson::dom::element v;
-      if (obj.at_key(columns[c].name).get(v)) {
-        t.columns[c].AppendNull();
-        continue;
+    std::fill(seen.begin(), seen.end(), 0);
+    size_t pos = 0;
+    for (simdjson::dom::key_value_pair field : obj) {
+      size_t c = pos < columns.size() && columns[pos].name == field.key ? pos : columns.size();
+      ++pos;
+      for (size_t i = 0; c == columns.size() && i < columns.size(); ++i) {
+        if (columns[i].name == field.key) c = i;
       }
-      RETURN_IF_ERROR(AppendValue(t.columns[c], v, n, columns[c].name, max_field));
+      if (c == columns.size() || seen[c]) continue;
+      seen[c] = 1;
+      RETURN_IF_ERROR(AppendValue(t.columns[c], field.value, n, columns[c].name, max_field));
+    }
+    for (size_t c = 0; c < columns.size(); ++c) {
+      if (!seen[c]) t.columns[c].AppendNull();
     }
     ++n;
   }

@@ -87,6 +87,11 @@ struct LogStoreOptions {
   Duration hot_window = std::chrono::hours(24 * 14);
   bool seal_cache_with_aek = true;
   size_t decoded_cache_bytes = size_t{512} << 20;  // decoded extents kept in memory (hot queries)
+  // Whether a flush also puts the rows it stored among the decoded extents. Off: extents are
+  // decoded when first queried, and the flushed memtable's memory goes back to the allocator
+  // for the next one (a write-heavy log store reads most rows never; docs/benchmarks.md has
+  // ingestion's cost both ways).
+  bool cache_on_flush = false;
   bool background_flush = true;  // false: flushes happen only in Flush() (tests)
 };
 
@@ -152,7 +157,12 @@ class LogStore {
   using Chunks = std::vector<std::shared_ptr<const kql::Table>>;
   Result<Chunks> LoadExtent(const ExtentRec& e, Account& a);
   Result<std::vector<uint8_t>> ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek);
+  // Writes the hot-cache copy of `object`; the InPlace form seals over `object` (consumed).
   void WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<const uint8_t> object);
+  void WriteCacheInPlace(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<uint8_t> object);
+  // Flush buffers, pooled across flushes and threads.
+  std::unique_ptr<std::vector<uint8_t>> TakeScratch();
+  void GiveBackScratch(std::unique_ptr<std::vector<uint8_t>> buf);
   std::string CachePath(const Account& a, const std::string& extent_id) const;
   void OnTransition(const std::string& account_id, storage::KeyState from, storage::KeyState to);
   void Wipe(Account& a);
@@ -177,6 +187,9 @@ class LogStore {
   std::map<std::string, std::unique_ptr<Account>> accounts_;  // by lower-case id
   std::map<std::string, ExtentRec> extents_;                  // by extent id
   std::map<std::string, double> revocation_effect_;
+
+  std::mutex scratch_mu_;
+  std::vector<std::unique_ptr<std::vector<uint8_t>>> scratch_;
 
   mutable std::mutex cache_mu_;
   struct Decoded {

@@ -10,6 +10,7 @@
 #include "crypto/aead.h"
 #include "engine/codec.h"
 #include "engine/extent.h"
+#include "engine/file_io.h"
 #include "engine/log_store_internal.h"
 #include "storage/sealed_block.h"
 
@@ -40,17 +41,40 @@ size_t ChunksBytes(const std::vector<std::shared_ptr<const kql::Table>>& chunks)
 
 }  // namespace
 
+std::unique_ptr<std::vector<uint8_t>> LogStore::TakeScratch() {
+  std::lock_guard<std::mutex> l(scratch_mu_);
+  if (scratch_.empty()) return std::make_unique<std::vector<uint8_t>>();
+  auto b = std::move(scratch_.back());
+  scratch_.pop_back();
+  return b;
+}
+
+void LogStore::GiveBackScratch(std::unique_ptr<std::vector<uint8_t>> buf) {
+  // Kept for the next flush (fresh pages for every extent cost more than building it), unless
+  // an outsized extent grew it.
+  if (buf->capacity() > (size_t{256} << 20)) return;
+  buf->clear();
+  std::lock_guard<std::mutex> l(scratch_mu_);
+  if (scratch_.size() < 2) scratch_.push_back(std::move(buf));
+}
+
 std::string LogStore::CachePath(const Account& a, const std::string& extent_id) const {
   return data_dir_ + "/cache/" + a.container + "/" + extent_id + ".cmkc";
 }
 
-void LogStore::WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<const uint8_t> object) {
-  thread_local std::vector<uint8_t> sealed;  // kept across extents: no fresh pages per copy
-  sealed.clear();
-  if (!crypto::AesGcmSealAppend(CacheKey(a, aek), {object}, Bytes(e.id), *env_.random, sealed).ok()) return;
+void LogStore::WriteCacheInPlace(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<uint8_t> object) {
+  uint8_t nonce[crypto::kGcmNonceSize], tag[crypto::kGcmTagSize];
+  if (!crypto::AesGcmSealInPlace(CacheKey(a, aek), object, Bytes(e.id), *env_.random, nonce, tag).ok()) return;
   std::error_code ec;
   std::filesystem::create_directories(data_dir_ + "/cache/" + a.container, ec);
-  (void)env_.fs->WriteFileAtomic(CachePath(a, e.id), sealed, 0600);
+  // The cache is a copy, authenticated when read: a file a crash damaged or lost costs a read
+  // of the blob, so no fsync.
+  (void)ReplaceFileUnsynced(CachePath(a, e.id), {nonce, object, tag}, 0600);
+}
+
+void LogStore::WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<const uint8_t> object) {
+  std::vector<uint8_t> copy(object.begin(), object.end());
+  WriteCacheInPlace(e, a, aek, copy);
 }
 
 Result<std::vector<uint8_t>> LogStore::ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek) {
@@ -122,7 +146,7 @@ void LogStore::ReloadCache(Account& a) {
   }
   for (const auto& e : recent) {
     auto object = blobs_->Get(e.blob);
-    if (object.ok()) WriteCache(e, a, k->aek, *object);
+    if (object.ok()) WriteCacheInPlace(e, a, k->aek, *object);
   }
 }
 
@@ -155,11 +179,13 @@ Status LogStore::FlushAccount(Account& a) {
     std::lock_guard<std::mutex> l(a.mu);
     work = a.flushing;
   }
-  // The memtable's chunks become the extent as they are (BuildExtent reads them in place) and
-  // then its decoded form in the cache: no concatenated copy. The object and its outer layer
-  // are built in per-thread buffers kept across flushes.
-  thread_local std::vector<uint8_t> object, outer;
+  // The memtable's chunks are encoded in place (BuildExtent reads them, no concatenated copy);
+  // the object is built in a pooled buffer with room in front for the outer layer, which is
+  // then sealed over it in place, and the hot-cache copy is sealed in place over that again
+  // once the blob is stored: one buffer per flush, no copy of the object.
+  std::unique_ptr<std::vector<uint8_t>> buf = TakeScratch();
   std::vector<std::pair<ExtentRec, Chunks>> made;
+  Status failed;
   for (const auto& [key, m] : work) {
     if (m.chunks.empty()) continue;
     kql::Schema schema;
@@ -177,34 +203,36 @@ Status LogStore::FlushAccount(Account& a) {
     e.workspace = m.workspace;
     e.table = m.table;
     e.blob = a.container + "/" + m.workspace + "/" + m.table + "/" + e.id + ".cmkx";
-    auto built = BuildExtent(h, m.workspace, m.table, schema, tables, k->aek, *env_.random, object);
+    size_t room = a.infra ? storage::kBlockHeaderSize : 0;
+    buf->assign(room, 0);
+    // Compressed extents take well under half their rows' memory: one reservation, no regrowth.
+    buf->reserve(room + ChunksBytes(m.chunks) / 2 + (size_t{1} << 16));
+    auto built = BuildExtent(h, m.workspace, m.table, schema, tables, k->aek, *env_.random, *buf);
     if (!built.ok()) {
-      done();
-      return built.status();
+      failed = built.status();
+      break;
     }
     e.rows = built->rows;
     e.min_time = built->min_time;
     e.max_time = built->max_time;
-    std::span<const uint8_t> stored = object;
     if (a.infra) {
-      outer.clear();
-      if (Status s = storage::SealObjectAppend(*a.infra, 1, e.blob, object, *env_.random, outer); !s.ok()) {
-        done();
-        return s;
+      if (Status s = storage::SealObjectInPlace(*a.infra, 1, e.blob, *buf, *env_.random); !s.ok()) {
+        failed = s;
+        break;
       }
-      stored = outer;
       e.double_encrypted = true;
     }
-    if (Status s = blobs_->Put(e.blob, stored); !s.ok()) {
-      done();
-      return s;
+    if (Status s = blobs_->Put(e.blob, *buf); !s.ok()) {
+      failed = s;
+      break;
     }
-    if (e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) WriteCache(e, a, k->aek, stored);
+    if (e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) WriteCacheInPlace(e, a, k->aek, *buf);
     made.emplace_back(std::move(e), m.chunks);
   }
-  // Scratch past a very large extent's size is given back rather than held by the thread.
-  for (auto* buf : {&object, &outer}) {
-    if (buf->capacity() > (size_t{256} << 20)) std::vector<uint8_t>().swap(*buf);
+  GiveBackScratch(std::move(buf));
+  if (!failed.ok()) {
+    done();
+    return failed;
   }
   uint64_t segment;
   {
@@ -238,7 +266,7 @@ Status LogStore::FlushAccount(Account& a) {
     a.flush_done.notify_all();
     readable = a.replayed;  // not wiped by a revocation meanwhile
   }
-  if (readable) {
+  if (readable && options_.cache_on_flush) {
     std::lock_guard<std::mutex> l(cache_mu_);
     for (const auto& [e, chunks] : made) {
       size_t bytes = ChunksBytes(chunks);

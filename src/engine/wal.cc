@@ -1,17 +1,16 @@
 #include "engine/wal.h"
 
 #include <fcntl.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
-#include <initializer_list>
 #include <system_error>
 
 #include "engine/codec.h"
+#include "engine/file_io.h"
 
 namespace cmk::engine {
 namespace {
@@ -26,33 +25,6 @@ Status SyncDir(const std::string& dir) {
   int rc = ::fsync(fd);
   ::close(fd);
   return rc == 0 ? OkStatus() : Errno("fsync", dir);
-}
-
-// Writes the parts in order with as few system calls as the kernel allows (no copy into one
-// frame buffer first).
-Status WriteAll(int fd, std::initializer_list<std::span<const uint8_t>> parts, const std::string& path) {
-  std::vector<iovec> iov;
-  for (auto p : parts) {
-    if (!p.empty()) iov.push_back({const_cast<uint8_t*>(p.data()), p.size()});
-  }
-  size_t i = 0;
-  while (i < iov.size()) {
-    ssize_t w = ::writev(fd, iov.data() + i, static_cast<int>(iov.size() - i));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return Errno("write", path);
-    }
-    auto n = static_cast<size_t>(w);
-    while (i < iov.size() && n >= iov[i].iov_len) {
-      n -= iov[i].iov_len;
-      ++i;
-    }
-    if (i < iov.size()) {
-      iov[i].iov_base = static_cast<uint8_t*>(iov[i].iov_base) + n;
-      iov[i].iov_len -= n;
-    }
-  }
-  return OkStatus();
 }
 
 }  // namespace

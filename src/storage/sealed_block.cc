@@ -199,11 +199,27 @@ Result<std::vector<uint8_t>> SealObject(const SecretBytes& infra_key, uint32_t g
   return Seal(ChaCha(), infra_key.data(), kObjectMagic, kAlgChaChaPoly, generation, aad, plaintext, random);
 }
 
-Status SealObjectAppend(const SecretBytes& infra_key, uint32_t generation, std::string_view object_name,
-                        std::span<const uint8_t> plaintext, env::Random& random, std::vector<uint8_t>& out) {
+Status SealObjectInPlace(const SecretBytes& infra_key, uint32_t generation, std::string_view object_name,
+                         std::vector<uint8_t>& buf, env::Random& random) {
   if (infra_key.size() != 32) return InvalidArgument("the infrastructure key must be 32 bytes");
+  if (buf.size() < kBlockHeaderSize) return InvalidArgument("no room for the object header");
   std::span<const uint8_t> aad(reinterpret_cast<const uint8_t*>(object_name.data()), object_name.size());
-  return SealAppend(ChaCha(), infra_key.data(), kObjectMagic, kAlgChaChaPoly, generation, aad, plaintext, random, out);
+  size_t n = buf.size() - kBlockHeaderSize;
+  buf.resize(buf.size() + 16);
+  uint8_t* h = buf.data();
+  WriteHeader(h, kObjectMagic, kAlgChaChaPoly, generation, random);
+  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
+  int len = 0;
+  if (!ctx || EVP_EncryptInit_ex2(ctx, ChaCha(), infra_key.data(), h + 12, nullptr) != 1 ||
+      EVP_EncryptUpdate(ctx, nullptr, &len, h, 12) != 1 ||
+      (!aad.empty() && EVP_EncryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) ||
+      EVP_EncryptUpdate(ctx, h + kBlockHeaderSize, &len, h + kBlockHeaderSize, static_cast<int>(n)) != 1 ||
+      EVP_EncryptFinal_ex(ctx, h + kBlockHeaderSize + len, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, h + kBlockHeaderSize + n) != 1) {
+    buf.clear();  // partly encrypted: nothing in it is usable
+    return Internal("sealing failed");
+  }
+  return OkStatus();
 }
 
 Result<std::vector<uint8_t>> OpenObject(const SecretBytes& infra_key, std::string_view object_name,

@@ -49,9 +49,11 @@ Result<uint32_t> BlockKeyGeneration(std::span<const uint8_t> sealed);
 // Infrastructure layer over a whole object named `object_name`.
 Result<std::vector<uint8_t>> SealObject(const SecretBytes& infra_key, uint32_t generation, std::string_view object_name,
                                         std::span<const uint8_t> plaintext, env::Random& random);
-// The same, appended to `out` (whose capacity the caller reuses).
-Status SealObjectAppend(const SecretBytes& infra_key, uint32_t generation, std::string_view object_name,
-                        std::span<const uint8_t> plaintext, env::Random& random, std::vector<uint8_t>& out);
+// The same in place: `buf` holds kBlockHeaderSize bytes of room, then the plaintext; it becomes
+// the sealed object (header, ciphertext over the plaintext's bytes, tag appended). No copy of
+// the object is made (extents are tens of MB).
+Status SealObjectInPlace(const SecretBytes& infra_key, uint32_t generation, std::string_view object_name,
+                         std::vector<uint8_t>& buf, env::Random& random);
 Result<std::vector<uint8_t>> OpenObject(const SecretBytes& infra_key, std::string_view object_name,
                                         std::span<const uint8_t> sealed);
 

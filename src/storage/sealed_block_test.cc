@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
@@ -84,6 +86,31 @@ TEST_F(SealedBlockTest, DoubleEncryptionWrapsTheObjectWithChaCha20Poly1305) {
   ASSERT_THAT(back, IsOk());
   EXPECT_EQ(*back, inner);
   EXPECT_EQ(OpenBlock(aek_, where, *back)->AsStringView(), "secret");
+}
+
+TEST_F(SealedBlockTest, InPlaceObjectSealingMatchesTheCopyingLayoutAndBlockAppendsAfterContent) {
+  SecretBytes infra = random_.NewSecret(32);
+  std::vector<uint8_t> inner;
+  inner.push_back(7);  // content already in the buffer stays
+  BlockAddress where{extent_, 3, "Level"};
+  ASSERT_THAT(SealBlockAppend(aek_, 2, where, AsBytes("payload"), random_, inner), IsOk());
+  ASSERT_EQ(inner[0], 7);
+  std::vector<uint8_t> block(inner.begin() + 1, inner.end());
+  EXPECT_EQ(OpenBlock(aek_, where, block)->AsStringView(), "payload");
+  EXPECT_EQ(*BlockKeyGeneration(block), 2u);
+
+  std::vector<uint8_t> buf = block;  // room for the header in front
+  buf.insert(buf.begin(), kBlockHeaderSize, uint8_t{0});
+  ASSERT_THAT(SealObjectInPlace(infra, 5, "acct1/extents/e1", buf, random_), IsOk());
+  EXPECT_EQ(buf.size(), block.size() + kSealOverhead);
+  EXPECT_EQ(std::string(buf.begin(), buf.begin() + 4), "CMKI");
+  EXPECT_EQ(std::search(buf.begin(), buf.end(), block.begin() + kBlockHeaderSize, block.end()), buf.end());
+  EXPECT_THAT(OpenObject(infra, "acct1/extents/e2", buf), StatusIs(StatusCode::kDataLoss));
+  auto back = OpenObject(infra, "acct1/extents/e1", buf);
+  ASSERT_THAT(back, IsOk());
+  EXPECT_EQ(*back, block);
+  std::vector<uint8_t> tiny(3);
+  EXPECT_THAT(SealObjectInPlace(infra, 5, "x", tiny, random_), StatusIs(StatusCode::kInvalidArgument));
 }
 
 }  // namespace
