@@ -43,6 +43,8 @@ struct ServeOptions {
   int key_check_interval_seconds = 30;
   // Rows an account's memtable holds before it is flushed into extents.
   int64_t memtable_rows = 250'000;
+  // Compression of extents' column blocks: "lz4" (fast) or "zstd" (denser).
+  std::string extent_codec = "lz4";
 };
 
 class Instance {

@@ -94,6 +94,9 @@ int main(int argc, char** argv) {
   serve->add_option("--memtable-rows", serve_opts.memtable_rows,
                     "Rows a storage account keeps in memory (and in its WAL) before flushing them into extents")
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  serve->add_option("--extent-codec", serve_opts.extent_codec,
+                    "Compression of stored extents: lz4 (fast ingestion) or zstd (about 1.5x smaller)")
+      ->default_val("lz4")->check(CLI::IsMember({"lz4", "zstd"}));
   serve->add_option("--key-check-interval", serve_opts.key_check_interval_seconds,
                     "Seconds between AEK unwraps through the customer's vault (6-60)")
       ->default_val(30)->check(CLI::Range(6, 60));

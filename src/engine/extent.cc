@@ -22,7 +22,7 @@ Status Corrupt(const std::string& what) { return DataLoss("corrupt extent: " + w
 
 Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string& workspace, const std::string& table,
                                   const kql::Schema& schema, std::span<const kql::Table* const> chunks,
-                                  const SecretBytes& aek, env::Random& random, std::vector<uint8_t>& out) {
+                                  const SecretBytes& aek, Codec codec, env::Random& random, std::vector<uint8_t>& out) {
   size_t time_col = schema.size();
   for (size_t c = 0; c < schema.size(); ++c) {
     if (schema[c].name == "TimeGenerated" && schema[c].type == kql::Type::kDateTime) time_col = c;
@@ -114,7 +114,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
       raw.clear();
       EncodeColumn(schema[c].type, pieces, raw);
       packed.clear();
-      CompressAppend(Codec::kZstd, raw, 1, packed);
+      CompressAppend(codec, raw, 1, packed);
       uint32_t index = static_cast<uint32_t>(g * schema.size() + c);
       storage::BlockAddress where{header.id, index, schema[c].name};
       size_t at = out.size();
@@ -155,7 +155,7 @@ Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::
   const kql::Table* chunk = &rows;
   std::vector<uint8_t> out;
   RETURN_IF_ERROR(BuildExtent(header, workspace, rows.name, schema, std::span<const kql::Table* const>(&chunk, 1), aek,
-                              random, out)
+                              Codec::kZstd, random, out)
                       .status());
   return out;
 }

@@ -17,6 +17,7 @@
 #include "base/secret_bytes.h"
 #include "base/status.h"
 #include "env/env.h"
+#include "engine/codec.h"
 #include "kql/column.h"
 #include "kql/engine.h"
 #include "storage/sealed_block.h"
@@ -47,14 +48,15 @@ struct ExtentSummary {
   int64_t min_time = 0, max_time = 0;  // TimeGenerated, ticks (max < min when every one is null)
 };
 
-// Builds the (single-layer) object of the rows of `chunks`, in order, appended to `out`
+// Builds the (single-layer) object of the rows of `chunks`, in order, its column blocks
+// compressed with `codec` (the footer always with zstd), appended to `out`
 // (callers reuse its capacity, and may leave room before the object for an outer layer). Columns are `schema`'s, which must hold a datetime
 // TimeGenerated; a chunk's column is matched by name, and read as nulls when the chunk lacks it
 // or holds it under another type. The chunks are read in place: no concatenated copy.
 Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string& workspace, const std::string& table,
                                   const kql::Schema& schema, std::span<const kql::Table* const> chunks,
-                                  const SecretBytes& aek, env::Random& random, std::vector<uint8_t>& out);
-// The same for one table, which must have a datetime TimeGenerated column.
+                                  const SecretBytes& aek, Codec codec, env::Random& random, std::vector<uint8_t>& out);
+// The same for one table (blocks in zstd), which must have a datetime TimeGenerated column.
 Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::string& workspace, const kql::Table& rows,
                                          const SecretBytes& aek, env::Random& random);
 

@@ -46,7 +46,7 @@ TEST(ExtentTest, ChunksAcrossRowGroupsBuildOneExtentWithMissingAndRetypedColumns
   random.Fill(h.id);
   h.account = "acct";
   std::vector<uint8_t> object = {1, 2, 3};  // room before the object (an outer layer's header)
-  auto built = BuildExtent(h, "ws", "Logs", schema, ptrs, aek, random, object);
+  auto built = BuildExtent(h, "ws", "Logs", schema, ptrs, aek, Codec::kLz4, random, object);
   ASSERT_THAT(built, IsOk());
   ASSERT_EQ(object[0], 1);
   object.erase(object.begin(), object.begin() + 3);
@@ -95,8 +95,8 @@ TEST(ExtentTest, ASchemaWithoutADatetimeTimeGeneratedIsRefused) {
   SecretBytes aek = random.NewSecret(32);
   std::vector<uint8_t> object;
   kql::Schema schema = {{"TimeGenerated", kql::Type::kString}};
-  EXPECT_THAT(BuildExtent(ExtentHeader{}, "ws", "Logs", schema, std::span<const kql::Table* const>(&ptr, 1), aek, random,
-                          object),
+  EXPECT_THAT(BuildExtent(ExtentHeader{}, "ws", "Logs", schema, std::span<const kql::Table* const>(&ptr, 1), aek,
+                          Codec::kLz4, random, object),
               StatusIs(StatusCode::kInvalidArgument));
 }
 

@@ -46,15 +46,4 @@ Status WriteAll(int fd, ByteParts parts, const std::string& path) {
   return OkStatus();
 }
 
-Status ReplaceFileUnsynced(const std::string& path, ByteParts parts, int mode) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Errno("create", tmp);
-  Status s = WriteAll(fd, parts, tmp);
-  if (::close(fd) != 0 && s.ok()) s = Errno("close", tmp);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = Errno("rename", tmp);
-  if (!s.ok()) ::unlink(tmp.c_str());
-  return s;
-}
-
 }  // namespace cmk::engine

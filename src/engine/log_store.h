@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/codec.h"
 #include "env/env.h"
 #include "kql/engine.h"
 #include "meta/metadata_store.h"
@@ -92,6 +93,10 @@ struct LogStoreOptions {
   // for the next one (a write-heavy log store reads most rows never; docs/benchmarks.md has
   // ingestion's cost both ways).
   bool cache_on_flush = false;
+  // Compression of extents' column blocks. LZ4 by default: zstd (level 1) stores text ~1.5x
+  // smaller but costs ~20% more of ingestion's CPU here (docs/benchmarks.md); as in
+  // ClickHouse, the fast codec is the default and the dense one a choice.
+  Codec extent_codec = Codec::kLz4;
   bool background_flush = true;  // false: flushes happen only in Flush() (tests)
 };
 

@@ -10,7 +10,7 @@
 #include "crypto/aead.h"
 #include "engine/codec.h"
 #include "engine/extent.h"
-#include "engine/file_io.h"
+#include "env/direct_write.h"
 #include "engine/log_store_internal.h"
 #include "storage/sealed_block.h"
 
@@ -69,7 +69,7 @@ void LogStore::WriteCacheInPlace(const ExtentRec& e, Account& a, const SecretByt
   std::filesystem::create_directories(data_dir_ + "/cache/" + a.container, ec);
   // The cache is a copy, authenticated when read: a file a crash damaged or lost costs a read
   // of the blob, so no fsync.
-  (void)ReplaceFileUnsynced(CachePath(a, e.id), {nonce, object, tag}, 0600);
+  (void)env::WriteFileReplacing(CachePath(a, e.id), {nonce, object, tag}, 0600, /*sync=*/false);
 }
 
 void LogStore::WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<const uint8_t> object) {
@@ -207,7 +207,7 @@ Status LogStore::FlushAccount(Account& a) {
     buf->assign(room, 0);
     // Compressed extents take well under half their rows' memory: one reservation, no regrowth.
     buf->reserve(room + ChunksBytes(m.chunks) / 2 + (size_t{1} << 16));
-    auto built = BuildExtent(h, m.workspace, m.table, schema, tables, k->aek, *env_.random, *buf);
+    auto built = BuildExtent(h, m.workspace, m.table, schema, tables, k->aek, options_.extent_codec, *env_.random, *buf);
     if (!built.ok()) {
       failed = built.status();
       break;

@@ -72,6 +72,8 @@ class LogStoreTest : public ::testing::Test {
     LogStoreOptions lo;
     lo.background_flush = false;
     lo.decoded_cache_bytes = cache_bytes_;
+    lo.extent_codec = codec_;
+    lo.cache_on_flush = cache_on_flush_;
     auto s = LogStore::Open(env(), dir_ + "/data", meta_.get(), keys_.get(), clusters_.get(), &topo_, lo);
     ASSERT_THAT(s, IsOk());
     store_ = std::move(*s);
@@ -135,6 +137,8 @@ class LogStoreTest : public ::testing::Test {
   std::unique_ptr<storage::ClusterStorage> clusters_;
   std::unique_ptr<LogStore> store_;
   size_t cache_bytes_ = size_t{1} << 30;
+  Codec codec_ = Codec::kLz4;
+  bool cache_on_flush_ = false;
 };
 
 TEST_F(LogStoreTest, IngestedRowsAreReadableAtOnceAndAfterAFlush) {
@@ -146,6 +150,42 @@ TEST_F(LogStoreTest, IngestedRowsAreReadableAtOnceAndAfterAFlush) {
   EXPECT_EQ(store_->Stats().memtable_rows, 0u);
   ASSERT_THAT(store_->Ingest(ws_, table_, Rows(5, "more", clock_.Now())), IsOk());
   EXPECT_EQ(*Count(ws_), 105);
+}
+
+TEST_F(LogStoreTest, ExtentsOfEitherCodecAndWithOrWithoutCacheOnFlushReadBackTheSame) {
+  // zstd extents (the codec before lz4 became the default) stay readable under lz4, and the
+  // reverse: every block names its codec.
+  codec_ = Codec::kZstd;
+  cache_on_flush_ = true;
+  Open();
+  WorkspaceInfo w = Linked();
+  ASSERT_THAT(store_->Ingest(w, table_, Rows(300, "zstd", clock_.Now())), IsOk());
+  ASSERT_THAT(store_->Flush(), IsOk());
+  EXPECT_EQ(*Count(w), 300);
+  codec_ = Codec::kLz4;
+  cache_on_flush_ = false;
+  Open();
+  ASSERT_THAT(store_->Ingest(w, table_, Rows(200, "lz4", clock_.Now())), IsOk());
+  ASSERT_THAT(store_->Flush(), IsOk());
+  EXPECT_EQ(store_->Stats().extents, 2u);
+  auto cat = store_->CatalogFor({w}, std::nullopt, std::nullopt);
+  std::map<std::string, int> prefixes;
+  int64_t sum = 0;
+  ASSERT_THAT(cat->Scan(kql::ScanRequest{"App_CL", {}, {}, {}}, [&](std::shared_ptr<const kql::Table> t) {
+    for (size_t r = 0; r < t->rows; ++r) {
+      const std::string& m = t->columns[t->Find("Msg")].Str(r);
+      ++prefixes[m.substr(0, m.find(' '))];
+      sum += t->columns[t->Find("N")].Int(r);
+    }
+    return OkStatus();
+  }),
+              IsOk());
+  EXPECT_EQ(prefixes["zstd"], 300);
+  EXPECT_EQ(prefixes["lz4"], 200);
+  EXPECT_EQ(sum, 299 * 300 / 2 + 199 * 200 / 2);
+  codec_ = Codec::kZstd;
+  Open();
+  EXPECT_EQ(*Count(w), 500);
 }
 
 TEST_F(LogStoreTest, UnlinkedWorkspacesUseSharedStorageAndLinkedOnesTheCluster) {

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "env/direct_write.h"
+
 namespace cmk::storage {
 namespace {
 
@@ -56,26 +58,9 @@ Status LocalBlobStore::Put(std::string_view name, std::span<const uint8_t> data)
   bool created = !fs::exists(dir, ec);
   fs::create_directories(dir, ec);
   if (ec) return Internal("create " + dir + ": " + ec.message());
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("open", tmp);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ::close(fd);
-      return Errno("write", tmp);
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fdatasync(fd) != 0) {
-    ::close(fd);
-    return Errno("fdatasync", tmp);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("rename", tmp);
-  RETURN_IF_ERROR(FsyncPath(dir, O_RDONLY | O_DIRECTORY));
+  // Objects are written once and read rarely from here (the hot cache serves reads): written
+  // around the page cache, durable (data, size and name) before Put returns.
+  RETURN_IF_ERROR(env::WriteFileReplacing(path, {data}, 0600, /*sync=*/true));
   // A directory created just now must itself be reachable after a crash.
   if (created) {
     for (fs::path p = fs::path(dir).parent_path(); p.string().size() >= root_.size(); p = p.parent_path()) {

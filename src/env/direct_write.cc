@@ -1,0 +1,134 @@
+#include "env/direct_write.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <system_error>
+
+namespace cmk::env {
+namespace {
+
+constexpr size_t kAlign = 4096;                  // covers every logical block size in use
+constexpr size_t kStaging = size_t{4} << 20;     // bytes per O_DIRECT write
+
+Status Errno(const std::string& what, const std::string& path) {
+  return Internal(what + " " + path + ": " + std::error_code(errno, std::generic_category()).message());
+}
+
+Status WriteFully(int fd, const uint8_t* p, size_t n, const std::string& path) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Errno("write", path);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return OkStatus();
+}
+
+struct FreeAligned {
+  void operator()(uint8_t* p) const { std::free(p); }
+};
+
+// The per-thread staging buffer (allocated on first use, kept).
+uint8_t* Staging() {
+  thread_local std::unique_ptr<uint8_t, FreeAligned> buf(static_cast<uint8_t*>(std::aligned_alloc(kAlign, kStaging)));
+  return buf.get();
+}
+
+// O_DIRECT: whole aligned blocks from the staging buffer, the last one zero-padded, then the
+// file cut to its size. Returns EINVAL-class failures to the caller, which falls back.
+Status WriteDirect(int fd, std::initializer_list<std::span<const uint8_t>> parts, const std::string& path, bool* unsupported) {
+  uint8_t* stage = Staging();
+  if (stage == nullptr) {
+    *unsupported = true;
+    return Internal("no staging buffer");
+  }
+  size_t fill = 0, total = 0;
+  auto flush = [&](size_t n) -> Status {
+    ssize_t w;
+    do {
+      w = ::write(fd, stage, n);
+    } while (w < 0 && errno == EINTR);
+    if (w < 0) {
+      if (errno == EINVAL) *unsupported = true;
+      return Errno("write", path);
+    }
+    if (static_cast<size_t>(w) != n) return Internal("short direct write to " + path);
+    return OkStatus();
+  };
+  for (auto part : parts) {
+    while (!part.empty()) {
+      size_t take = std::min(part.size(), kStaging - fill);
+      std::memcpy(stage + fill, part.data(), take);
+      fill += take;
+      total += take;
+      part = part.subspan(take);
+      if (fill == kStaging) {
+        RETURN_IF_ERROR(flush(fill));
+        fill = 0;
+      }
+    }
+  }
+  if (fill > 0) {
+    size_t padded = (fill + kAlign - 1) / kAlign * kAlign;
+    std::memset(stage + fill, 0, padded - fill);
+    RETURN_IF_ERROR(flush(padded));
+  }
+  if (::ftruncate(fd, static_cast<off_t>(total)) != 0) return Errno("truncate", path);
+  return OkStatus();
+}
+
+}  // namespace
+
+Status WriteFileReplacing(const std::string& path, std::initializer_list<std::span<const uint8_t>> parts, int mode,
+                          bool sync) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, mode);
+  bool direct = fd >= 0;
+  if (!direct && errno == EINVAL) fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Errno("create", tmp);
+  Status s;
+  if (direct) {
+    bool unsupported = false;
+    s = WriteDirect(fd, parts, tmp, &unsupported);
+    if (!s.ok() && unsupported) {  // the device refuses this alignment: start over, buffered
+      ::close(fd);
+      fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+      if (fd < 0) return Errno("create", tmp);
+      direct = false;
+      s = OkStatus();
+    }
+  }
+  if (!direct) {
+    for (auto part : parts) {
+      if (s.ok()) s = WriteFully(fd, part.data(), part.size(), tmp);
+    }
+  }
+  if (s.ok() && sync && ::fdatasync(fd) != 0) s = Errno("fdatasync", tmp);
+  if (::close(fd) != 0 && s.ok()) s = Errno("close", tmp);
+  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = Errno("rename", tmp);
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  if (sync) {
+    std::string dir = std::filesystem::path(path).parent_path().string();
+    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return Errno("open", dir);
+    int rc = ::fsync(dfd);
+    ::close(dfd);
+    if (rc != 0) return Errno("fsync", dir);
+  }
+  return OkStatus();
+}
+
+}  // namespace cmk::env
