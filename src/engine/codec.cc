@@ -131,11 +131,12 @@ void PutStrings(kql::Type type, std::span<const ColumnPiece> pieces, std::vector
 // dictionary is abandoned instead of hashing half the block first.
 constexpr size_t kDictProbe = 1024;
 
-uint8_t EncodeStrings(kql::Type type, std::span<const ColumnPiece> pieces, size_t rows, std::vector<uint8_t>& out) {
+uint8_t EncodeStrings(kql::Type type, std::span<const ColumnPiece> pieces, size_t rows, std::vector<uint8_t>& out,
+                      bool dictionaries) {
   std::unordered_map<std::string_view, uint32_t> dict;
   std::vector<std::string_view> order;
   std::vector<uint32_t> codes;
-  bool use_dict = rows >= 16;
+  bool use_dict = dictionaries && rows >= 16;
   if (use_dict) codes.reserve(rows);
   size_t seen = 0;
   for (const ColumnPiece& p : pieces) {
@@ -261,7 +262,7 @@ uint32_t Crc32c(std::span<const uint8_t> data) {
   return Crc32cTable(data.data(), data.size(), 0xFFFFFFFFu) ^ 0xFFFFFFFFu;
 }
 
-void EncodeColumn(kql::Type type, std::span<const ColumnPiece> pieces, std::vector<uint8_t>& out) {
+void EncodeColumn(kql::Type type, std::span<const ColumnPiece> pieces, std::vector<uint8_t>& out, bool dictionaries) {
   size_t rows = 0;
   bool has_nulls = false;
   for (const ColumnPiece& p : pieces) {
@@ -285,7 +286,7 @@ void EncodeColumn(kql::Type type, std::span<const ColumnPiece> pieces, std::vect
   }
   out[header] = kql::UsesInts(type)    ? EncodeInts(pieces, rows, out)
                 : kql::UsesReals(type) ? EncodeReals(pieces, rows, out)
-                                       : EncodeStrings(type, pieces, rows, out);
+                                       : EncodeStrings(type, pieces, rows, out, dictionaries);
 }
 
 void EncodeColumn(const kql::Column& c, size_t begin, size_t end, std::vector<uint8_t>& out) {
@@ -434,13 +435,14 @@ Result<std::vector<uint8_t>> Decompress(std::span<const uint8_t> framed) {
   return DataLoss("unknown compression codec " + std::to_string(codec));
 }
 
-void EncodeTable(const kql::Table& t, std::vector<uint8_t>& out) {
+void EncodeTable(const kql::Table& t, std::vector<uint8_t>& out, bool dictionaries) {
   PutVarint(out, t.rows);
   PutVarint(out, t.columns.size());
   for (size_t i = 0; i < t.columns.size(); ++i) {
     PutString(out, t.names[i]);
     out.push_back(static_cast<uint8_t>(t.columns[i].type));
-    EncodeColumn(t.columns[i], 0, t.rows, out);
+    ColumnPiece piece{&t.columns[i], 0, t.rows};
+    EncodeColumn(t.columns[i].type, std::span<const ColumnPiece>(&piece, 1), out, dictionaries);
   }
 }
 

@@ -32,7 +32,9 @@ struct ColumnPiece {
 
 // Encodes the rows of `pieces`, in order, as one block of type `type` (a block can gather rows
 // of several memtable chunks without copying them into one column first).
-void EncodeColumn(kql::Type type, std::span<const ColumnPiece> pieces, std::vector<uint8_t>& out);
+// Without `dictionaries`, strings are always stored plainly (cheaper to write, larger).
+void EncodeColumn(kql::Type type, std::span<const ColumnPiece> pieces, std::vector<uint8_t>& out,
+                  bool dictionaries = true);
 // Encodes rows [begin, end) of `c` (constant columns are expanded).
 void EncodeColumn(const kql::Column& c, size_t begin, size_t end, std::vector<uint8_t>& out);
 // Decodes `rows` values of type `type` from `in`, advancing it.
@@ -44,7 +46,9 @@ void CompressAppend(Codec codec, std::span<const uint8_t> raw, int level, std::v
 Result<std::vector<uint8_t>> Decompress(std::span<const uint8_t> framed);
 
 // A whole table (names, types, rows) as bytes: the WAL's record payload.
-void EncodeTable(const kql::Table& t, std::vector<uint8_t>& out);
+// The WAL writes without dictionaries: its records live until the next flush, and hashing every
+// string of every request cost more than the bytes it saved.
+void EncodeTable(const kql::Table& t, std::vector<uint8_t>& out, bool dictionaries = true);
 Result<kql::Table> DecodeTable(std::span<const uint8_t> in);
 
 // Varints and fixed-width little-endian helpers shared by the engine's formats.

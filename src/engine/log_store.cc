@@ -263,7 +263,7 @@ Status LogStore::Ingest(const WorkspaceInfo& ws, const TableInfo& table, kql::Ta
   // keep their capacity across requests (fresh ones cost page faults on every request).
   thread_local std::vector<uint8_t> encoded, record;
   encoded.clear();
-  EncodeTable(rows, encoded);
+  EncodeTable(rows, encoded, /*dictionaries=*/false);
   std::vector<uint8_t> frame{static_cast<uint8_t>(Codec::kNone)};
   PutVarint(frame, encoded.size());
   record.clear();

@@ -79,10 +79,10 @@ class Topology {
 };
 
 struct LogStoreOptions {
-  // Per account memtable. With the decoded cache below, sized for a peak resident set under
-  // 1 GiB while ingesting (docs/benchmarks.md): a memtable row of the benchmark's logs costs
-  // ~270 bytes, and up to three copies exist during a flush (active, flushing, the extent's).
-  size_t flush_rows = 250'000;
+  // Per account memtable: two row groups per extent. A memtable row of the benchmark's logs
+  // costs ~270 bytes and two memtables exist during a flush (active, flushing): ~70 MB. Larger
+  // memtables made fewer extents but cost ingestion ~10% in fresh memory (docs/benchmarks.md).
+  size_t flush_rows = 131'072;
   Duration flush_age = std::chrono::minutes(5);      // oldest unflushed row
   Duration maintenance_interval = std::chrono::minutes(1);
   Duration hot_window = std::chrono::hours(24 * 14);
