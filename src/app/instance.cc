@@ -160,6 +160,9 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
                          req.request_id, req.method, req.host, req.path, res.status,
                          res.principal.empty() ? "-" : res.principal,
                          res.front_end.empty() ? "-" : res.front_end, us);
+          },
+          [self](server::HttpRequest& req, server::HttpResponse& res) {
+            return self->router_->HandleHeader(req, res);
           }));
   in->server_key_pem_.Wipe();
   uint16_t port = in->http_->port();

@@ -34,10 +34,11 @@ struct SessionRegistry {
 
 class HttpServer::Impl {
  public:
-  Impl(HttpServerOptions options, Handler handler, Observer observer)
+  Impl(HttpServerOptions options, Handler handler, Observer observer, HeaderHandler header_handler)
       : options_(std::move(options)),
         handler_(std::move(handler)),
         observer_(std::move(observer)),
+        header_handler_(std::move(header_handler)),
         ssl_(ssl::context::tls_server),
         work_(net::make_work_guard(ioc_)),
         watchdog_(ioc_) {}
@@ -50,6 +51,7 @@ class HttpServer::Impl {
   HttpServerOptions options_;
   Handler handler_;
   Observer observer_;
+  HeaderHandler header_handler_;
   net::io_context ioc_;
   ssl::context ssl_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
@@ -149,9 +151,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   auto executor() { return stream_.get_executor(); }
 
-  // Posted by HttpServer::Shutdown: an idle connection closes now, a busy one after its response.
+  // Posted by HttpServer::Shutdown: an idle connection closes now, a busy one after its response;
+  // one draining the body of a request it has already answered stops draining.
   void OnShutdown() {
-    if (reading_ && parser_ && !parser_->got_some() && buffer_.size() == 0) {
+    if ((reading_ && parser_ && !parser_->got_some() && buffer_.size() == 0) || draining_) {
       stream_.next_layer().cancel();
     }
   }
@@ -169,9 +172,53 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_->options_.max_body_bytes);
     reading_ = true;
     started_us_ = 0;
-    stream_.next_layer().expires_after(
-        std::chrono::milliseconds(server_->options_.read_timeout_ms));
+    // One deadline for the whole request, header and body (and for draining an answered body).
+    read_deadline_ = std::chrono::steady_clock::now() +
+                     std::chrono::milliseconds(server_->options_.read_timeout_ms);
+    stream_.next_layer().expires_at(read_deadline_);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  // The header is complete (or reading it failed). A request that declares a body may be answered
+  // before its body is read; otherwise the body is read and the request handled in OnRead.
+  void OnHeader(beast::error_code ec, size_t n) {
+    if (ec || parser_->is_done() || !server_->header_handler_) return ReadBody(ec, n);
+    bool ok = false;
+    HttpRequest req = ToRequest(parser_->get(), &ok);
+    if (!ok) return ReadBody(ec, n);  // answered (400) once the body is read, as before
+    req.remote_address = remote_;
+    HttpResponse res;
+    if (!server_->header_handler_(req, res)) return ReadBody(ec, n);
+    // Answered from the header: the body is still unread, so this connection cannot carry another
+    // request. Send the answer now, then drain the body and close (OnWrite -> DoDrain).
+    reading_ = false;
+    started_us_ = env::MonotonicMicros();
+    keep_alive_ = false;
+    drain_after_write_ = true;
+    Write(req, std::move(res));
+  }
+
+  void ReadBody(beast::error_code ec, size_t n) {
+    if (ec || parser_->is_done()) return OnRead(ec, n);
+    stream_.next_layer().expires_at(read_deadline_);
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  // Reads and discards the rest of an answered request's body (bounded by the body limit and the
+  // request's read deadline), so that closing does not reset the connection under a client that
+  // is still sending it, then closes. A client that never sends the body it declared (the
+  // connection's only use is over) ends this when it closes, or the deadline does.
+  void DoDrain() {
+    drain_after_write_ = false;
+    draining_ = true;
+    if (registry_->stopping) return DoClose();
+    stream_.next_layer().expires_at(read_deadline_);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code, size_t) {
+                       self->draining_ = false;
+                       self->DoClose();
+                     });
   }
 
   void OnRead(beast::error_code ec, size_t) {
@@ -256,6 +303,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnWrite(beast::error_code ec, size_t) {
     if (ec) return;
+    if (drain_after_write_) return DoDrain();
     if (!keep_alive_) return DoClose();
     DoRead();
   }
@@ -280,6 +328,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string request_id_;
   bool keep_alive_ = true;
   bool reading_ = false;
+  bool drain_after_write_ = false;  // the response answers a request whose body is unread
+  bool draining_ = false;
+  std::chrono::steady_clock::time_point read_deadline_;
   int64_t started_us_ = 0;
 };
 
@@ -363,8 +414,9 @@ HttpServer::~HttpServer() {
 Result<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions options,
                                                        const std::string& cert_chain_pem,
                                                        const SecretBytes& key_pem, Handler handler,
-                                                       Observer observer) {
-  auto impl = std::make_unique<Impl>(std::move(options), std::move(handler), std::move(observer));
+                                                       Observer observer, HeaderHandler header_handler) {
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(handler), std::move(observer),
+                                     std::move(header_handler));
   RETURN_IF_ERROR(impl->Init(cert_chain_pem, key_pem));
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

@@ -4,6 +4,12 @@
 // malformed requests, and graceful shutdown (stop accepting, close idle connections, finish
 // requests in flight).
 //
+// A request that declares a body can be answered from its header alone (HeaderHandler, e.g. a 401
+// for a missing or expired token): the answer goes out at once, says `Connection: close`, and the
+// server then drains what the client still sends of that body (up to the body limit and the
+// request's read deadline) before closing. It never waits for a body before sending an answer it
+// already has, and never reads an unread body as the next request.
+//
 // Socket deadlines run on Asio's steady clock, not the injected Env clock: they protect against
 // real peers in real time and decide nothing a test simulates (see docs/architecture.md).
 // The handler runs on one of the server's threads; it must be thread-safe.
@@ -39,6 +45,10 @@ struct HttpServerOptions {
 };
 
 using Handler = std::function<void(HttpRequest&, HttpResponse&)>;
+// Called when the header of a request that declares a body is complete, before the body is read;
+// `body` is empty. Returns true if it has written the final response into the HttpResponse (the
+// Handler is then not called for this request), false to read the body and call the Handler.
+using HeaderHandler = std::function<bool(HttpRequest&, HttpResponse&)>;
 // Called after each response is written (access log, metrics).
 using Observer = std::function<void(const HttpRequest&, const HttpResponse&, int64_t micros)>;
 
@@ -51,7 +61,8 @@ class HttpServer {
   static Result<std::unique_ptr<HttpServer>> Create(HttpServerOptions options,
                                                     const std::string& cert_chain_pem,
                                                     const SecretBytes& key_pem, Handler handler,
-                                                    Observer observer);
+                                                    Observer observer,
+                                                    HeaderHandler header_handler = nullptr);
   ~HttpServer();
 
   uint16_t port() const;

@@ -2,6 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
 #include <filesystem>
 
 #include "base/encoding.h"
@@ -32,12 +39,20 @@ class HttpServerTest : public ::testing::Test {
     opts.max_body_bytes = 1024;
     auto server = HttpServer::Create(
         opts, leaf.cert_pem, leaf.key_pem,
-        [](HttpRequest& req, HttpResponse& res) {
+        [this](HttpRequest& req, HttpResponse& res) {
+          handled_++;
           res.SetJson(200, "{\"path\":\"" + req.path + "\",\"api\":\"" +
                                std::string(req.Query("api-version")) + "\",\"len\":" +
                                std::to_string(req.body.size()) + "}");
         },
-        [this](const HttpRequest&, const HttpResponse& res, int64_t) { statuses_.push_back(res.status); });
+        [this](const HttpRequest&, const HttpResponse& res, int64_t) { statuses_.push_back(res.status); },
+        // Answers requests that carry X-Reject from their header alone, as the router does for
+        // a missing or expired token.
+        [](HttpRequest& req, HttpResponse& res) {
+          if (!req.HasHeader("X-Reject")) return false;
+          res.SetJson(401, "{\"len\":" + std::to_string(req.body.size()) + "}");
+          return true;
+        });
     ASSERT_THAT(server, IsOk());
     server_ = std::move(*server);
     server_->Start();
@@ -60,6 +75,38 @@ class HttpServerTest : public ::testing::Test {
   std::string dir_;
   std::unique_ptr<HttpServer> server_;
   std::vector<int> statuses_;
+  std::atomic<int> handled_{0};
+};
+
+// A raw TLS connection to the test server, for bytes no well-behaved client sends. Every
+// operation gives up after 5 s (beast::error::timeout).
+class RawConnection {
+ public:
+  RawConnection(const std::string& ca_path, uint16_t port)
+      : ctx_(boost::asio::ssl::context::tls_client), stream_(ioc_, ctx_) {
+    ctx_.load_verify_file(ca_path);
+    ctx_.set_verify_mode(boost::asio::ssl::verify_peer);
+    SSL_set_tlsext_host_name(stream_.native_handle(), "management.localhost");
+    stream_.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    stream_.handshake(boost::asio::ssl::stream_base::client);
+  }
+  void Send(std::string_view bytes) { boost::asio::write(stream_, boost::asio::buffer(bytes)); }
+  // Reads one response; ec is set if none could be read.
+  boost::beast::http::response<boost::beast::http::string_body> Read(boost::beast::error_code& ec) {
+    boost::beast::http::response<boost::beast::http::string_body> res;
+    stream_.next_layer().expires_after(std::chrono::seconds(5));
+    boost::beast::http::async_read(stream_, buffer_, res,
+                                   [&ec](boost::beast::error_code e, size_t) { ec = e; });
+    ioc_.restart();
+    ioc_.run();
+    return res;
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::ssl::context ctx_;
+  boost::beast::ssl_stream<boost::beast::tcp_stream> stream_;
+  boost::beast::flat_buffer buffer_;
 };
 
 TEST_F(HttpServerTest, ServesOverTlsAndDecodesQueryNames) {
@@ -78,6 +125,45 @@ TEST_F(HttpServerTest, OversizedBodyGets413) {
   ASSERT_THAT(big, IsOk());
   EXPECT_EQ(big->status, 413);
   EXPECT_NE(big->body.find("PayloadTooLarge"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, HeaderHandlerAnswersBeforeTheBodyAndClosesTheConnection) {
+  auto accepted = Fetch("POST", "/x", std::string(100, 'a'));
+  ASSERT_THAT(accepted, IsOk());
+  EXPECT_EQ(accepted->status, 200);  // no X-Reject: the body is read and the handler answers
+  EXPECT_EQ(accepted->body, R"({"path":"/x","api":"","len":100})");
+  EXPECT_EQ(handled_, 1);
+
+  // Declares a 34-byte body and never sends it (what azure-keyvault-keys 4.8.0b3 does when it
+  // retries after a 401): the answer must come at once, not after the read deadline.
+  RawConnection conn(dir_ + "/ca.pem", server_->port());
+  std::string next = "GET /next HTTP/1.1\r\nHost: x\r\n\r\n";
+  conn.Send("PATCH /keys/k HTTP/1.1\r\nHost: management.localhost\r\nX-Reject: 1\r\n"
+            "Content-Type: application/json\r\nContent-Length: " + std::to_string(next.size()) + "\r\n\r\n");
+  auto start = std::chrono::steady_clock::now();
+  boost::beast::error_code ec;
+  auto res = conn.Read(ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(res.result_int(), 401u);
+  EXPECT_EQ(res.body(), R"({"len":0})");
+  EXPECT_FALSE(res.keep_alive());  // Connection: close: the unread body ends the connection
+  // The body that arrives after the answer is drained, never parsed as a request of its own.
+  conn.Send(next);
+  conn.Read(ec);
+  EXPECT_TRUE(ec == boost::beast::http::error::end_of_stream || ec == boost::asio::ssl::error::stream_truncated ||
+              ec == boost::asio::error::eof)
+      << ec.message();
+  EXPECT_EQ(handled_, 1);
+
+  // A request without a body is never answered from its header: no drain needed, keep-alive.
+  RawConnection conn2(dir_ + "/ca.pem", server_->port());
+  conn2.Send("GET /y HTTP/1.1\r\nHost: management.localhost\r\nX-Reject: 1\r\n\r\n");
+  res = conn2.Read(ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_TRUE(res.keep_alive());
+  EXPECT_EQ(handled_, 2);
 }
 
 TEST_F(HttpServerTest, CertificateIsCheckedAgainstTheHostName) {

@@ -134,7 +134,7 @@ std::string Router::ExternalUrl(std::string_view prefix) const {
   return url;
 }
 
-void Router::Handle(HttpRequest& req, HttpResponse& res) {
+Route Router::Begin(HttpRequest& req, HttpResponse& res) {
   req.request_id = d_.env.random->NewGuid();
   res.SetHeader("x-ms-request-id", req.request_id);
   std::string_view corr = req.Header("x-ms-correlation-request-id");
@@ -143,6 +143,39 @@ void Router::Handle(HttpRequest& req, HttpResponse& res) {
   if (!client_rid.empty()) res.SetHeader("x-ms-client-request-id", std::string(client_rid));
   Route route = RouteRequest(req.host, req.path, d_.domain);
   res.front_end = FrontEndName(route.front_end);
+  return route;
+}
+
+bool Router::HandleHeader(HttpRequest& req, HttpResponse& res) {
+  // Only the front ends whose every request starts with a bearer check (as in Handle); the token
+  // service and /healthz, /metrics take no body worth answering early.
+  Route route = RouteRequest(req.host, req.path, d_.domain);
+  bool rejected = false;
+  switch (route.front_end) {
+    case FrontEnd::kArm:
+      rejected = !Authenticate(req, res, identity::Audience::kArm);
+      break;
+    case FrontEnd::kVault:
+    case FrontEnd::kManagedHsm:
+      rejected = !AuthenticateVault(req, res, route);
+      break;
+    case FrontEnd::kQuery:
+      rejected = d_.query != nullptr && !Authenticate(req, res, identity::Audience::kQuery);
+      break;
+    case FrontEnd::kIngest:
+      rejected = d_.ingestion != nullptr && !Authenticate(req, res, identity::Audience::kIngest);
+      break;
+    case FrontEnd::kLogin:
+    case FrontEnd::kOps:
+    case FrontEnd::kUnknown:
+      break;
+  }
+  if (rejected) Begin(req, res);
+  return rejected;
+}
+
+void Router::Handle(HttpRequest& req, HttpResponse& res) {
+  Route route = Begin(req, res);
   switch (route.front_end) {
     case FrontEnd::kLogin: return HandleLogin(req, res);
     case FrontEnd::kArm: return HandleArm(req, res);
@@ -239,7 +272,8 @@ void Router::HandleArm(HttpRequest& req, HttpResponse& res) {
   if (out.body) res.SetJson(out.status, bj::serialize(*out.body));
 }
 
-void Router::HandleVault(HttpRequest& req, HttpResponse& res, const Route& route) {
+std::optional<identity::Claims> Router::AuthenticateVault(const HttpRequest& req, HttpResponse& res,
+                                                          const Route& route) {
   bool hsm = route.front_end == FrontEnd::kManagedHsm;
   std::string tenant = d_.default_tenant_id;
   if (d_.keyvault) {
@@ -249,10 +283,11 @@ void Router::HandleVault(HttpRequest& req, HttpResponse& res, const Route& route
   // body) and learn from this 401 where to get one and for which resource.
   std::string challenge = "Bearer authorization=\"" + ExternalUrl("login") + "/" + tenant +
                           "\", resource=\"" + ExternalUrl(hsm ? "managedhsm" : "vault") + "\"";
-  auto unauthorized = [&](const std::string& message) {
+  auto unauthorized = [&](const std::string& message) -> std::optional<identity::Claims> {
     res.SetHeader("WWW-Authenticate", challenge);
     bj::object o{{"error", bj::object{{"code", "Unauthorized"}, {"message", message}}}};
     res.SetJson(401, bj::serialize(o));
+    return std::nullopt;
   };
   std::string_view auth = req.Header("Authorization");
   if (!StartsWithIgnoreCase(auth, "Bearer ") || auth.size() <= 7) {
@@ -266,6 +301,13 @@ void Router::HandleVault(HttpRequest& req, HttpResponse& res, const Route& route
                                                                         : "AKV10020: Invalid token. ";
     return unauthorized(prefix + claims.status().message());
   }
+  return *claims;
+}
+
+void Router::HandleVault(HttpRequest& req, HttpResponse& res, const Route& route) {
+  bool hsm = route.front_end == FrontEnd::kManagedHsm;
+  auto claims = AuthenticateVault(req, res, route);
+  if (!claims) return;
   res.principal = claims->principal.object_id;
   if (d_.keyvault == nullptr) {
     return ArmJsonError(res, 404, "VaultNotFound", "No vault named '" + route.host_label + "'.");

@@ -60,6 +60,11 @@ class Router {
  public:
   explicit Router(RouterDeps deps) : d_(std::move(deps)) {}
   void Handle(HttpRequest& req, HttpResponse& res);
+  // The HttpServer's HeaderHandler: answers, from the header alone, a request that declares a body
+  // and that authentication rejects (the same 401 Handle would give after reading the body), so
+  // that a client which announces a body and never sends it is not left waiting. Returns false
+  // (and the response is to be discarded) for everything else.
+  bool HandleHeader(HttpRequest& req, HttpResponse& res);
   // External base URL for a host prefix: ExternalUrl("management") = https://management.D:PORT.
   std::string ExternalUrl(std::string_view host_prefix) const;
 
@@ -69,6 +74,11 @@ class Router {
   void HandleArm(HttpRequest& req, HttpResponse& res);
   void HandleOps(HttpRequest& req, HttpResponse& res);
   void HandleVault(HttpRequest& req, HttpResponse& res, const Route& route);
+  // Request id, correlation ids and front end name on every response.
+  Route Begin(HttpRequest& req, HttpResponse& res);
+  // Key Vault's bearer check; on failure writes the 401 with the challenge and returns nullopt.
+  std::optional<identity::Claims> AuthenticateVault(const HttpRequest& req, HttpResponse& res,
+                                                    const Route& route);
   // Validates the bearer token for `aud`; on failure writes the 401 and returns nullopt.
   std::optional<identity::Claims> Authenticate(const HttpRequest& req, HttpResponse& res,
                                                identity::Audience aud);

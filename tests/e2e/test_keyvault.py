@@ -13,12 +13,14 @@ import datetime
 import json
 import os
 import re
+import ssl
 import time
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from conftest import AUTHZ_API, admin_token, arm_error, cli, http, new_principal, sdk_credential, token_for
+from conftest import (AUTHZ_API, admin_token, arm_error, cli, http, new_principal, read_http_response,
+                      sdk_credential, tls_socket, token_for)
 
 KV_MGMT_API = "2022-07-01"   # what azure-mgmt-keyvault 10.1.0 sends for vaults
 HSM_API = "2023-07-01"
@@ -821,6 +823,84 @@ def test_challenge_on_empty_body_post_is_401_not_400(server):
     # An ARM-audience token is not a vault token.
     r = http(server, "GET", vault_url(server, "chvault"), f"/keys?api-version={DATA_API}", token=admin_token(server))
     assert r.status_code == 401, f"ARM token on the vault: {r.status_code} {r.text}"
+
+
+def test_sdk_update_with_a_token_expired_by_a_clock_jump_fails_at_once(sim_server):
+    """Six simulated days outlive the KeyClient's token on the server's clock while the client's clock
+    says it is fresh. update_key_properties gets 401; azure-keyvault-keys 4.8.0b3 then retries once
+    with the same token and a Content-Length but no body (ChallengeAuthPolicy.on_challenge calls
+    set_text_body(None), which drops the data and keeps the header). The server must answer that
+    retry from its header instead of waiting out its 30 s read deadline for the body (the client
+    then saw RemoteDisconnected): a prompt 401 the caller can act on."""
+    server = sim_server
+    create_vault(server, "jumpvault")
+    kc = key_client(server, vault_url(server, "jumpvault"))
+    key = kc.create_rsa_key("cmk1", size=2048)
+    cli(server, "clock", "advance", "6d")
+    t0 = time.monotonic()
+    with pytest.raises(HttpResponseError) as e:
+        kc.update_key_properties("cmk1", key.properties.version, enabled=False)
+    elapsed = time.monotonic() - t0
+    assert e.value.status_code == 401, e.value
+    assert "AKV10032" in str(e.value), e.value  # token expired
+    assert elapsed < 10, f"the 401 took {elapsed:.1f} s"
+    # A new credential gets a token valid on the server's clock; the rejected PATCH changed nothing.
+    kc = key_client(server, vault_url(server, "jumpvault"))
+    assert kc.get_key("cmk1").properties.enabled is True
+    assert kc.update_key_properties("cmk1", key.properties.version, enabled=False).properties.enabled is False
+
+
+def _read_to_close(sock, timeout=10):
+    """Whatever the server still sends before it closes the connection; fails if it stays open."""
+    sock.settimeout(timeout)
+    rest = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return rest
+            rest += chunk
+    except TimeoutError:
+        raise AssertionError(f"connection still open after {timeout} s (received {rest[:200]!r})")
+    except (ConnectionError, ssl.SSLError, OSError):
+        return rest
+
+
+def test_401_for_a_declared_body_comes_before_the_body_and_closes_the_connection(server):
+    """A request that declares a body and carries a bad token is answered from its header (401 with
+    Connection: close) before any body byte is sent. The body sent afterwards (here a complete HTTP
+    request) is drained, never served as a request of its own. Bodiless requests, like the Key Vault
+    challenge, keep the connection alive."""
+    create_vault(server, "earlyvault")
+    embedded = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    for host, path in ((f"earlyvault{server.vaultSuffix}", f"/keys/cmk1/abc?api-version={DATA_API}"),
+                       (f"management.{server.domain}",
+                        f"/subscriptions/{server.subscriptionId}/resourcegroups/rg1?api-version={RG_API}")):
+        with tls_socket(server, host) as sock:
+            sock.sendall((f"PATCH {path} HTTP/1.1\r\nHost: {host}:{server.port}\r\n"
+                          f"Authorization: Bearer not-a-token\r\nContent-Type: application/json\r\n"
+                          f"Content-Length: {len(embedded)}\r\n\r\n").encode())
+            t0 = time.monotonic()
+            try:
+                status, headers, body = read_http_response(sock, timeout=10)
+            except (TimeoutError, ConnectionError) as e:
+                pytest.fail(f"{host}: no answer before the body was sent ({e!r})")
+            assert status == 401, f"{host}: {status} {body[:300]!r}"
+            assert time.monotonic() - t0 < 5
+            assert headers.get("connection", "").lower() == "close", (host, headers)
+            assert "www-authenticate" in headers, (host, headers)
+            sock.sendall(embedded)
+            assert _read_to_close(sock) == b"", f"{host}: the body was served as a request"
+    # The challenge request (Content-Length: 0, no token) is answered on a connection that stays up.
+    host = f"earlyvault{server.vaultSuffix}"
+    with tls_socket(server, host) as sock:
+        for _ in range(2):
+            sock.sendall((f"POST /keys/cmk2/create?api-version={DATA_API} HTTP/1.1\r\n"
+                          f"Host: {host}:{server.port}\r\nContent-Type: application/json\r\n"
+                          f"Content-Length: 0\r\n\r\n").encode())
+            status, headers, _ = read_http_response(sock, timeout=10)
+            assert status == 401 and "www-authenticate" in headers
+            assert headers.get("connection", "").lower() != "close", headers
 
 
 def test_percent_encoded_api_version_name(server):
