@@ -218,11 +218,12 @@ IngestResult IngestFile(Store& s, const std::string& path) {
   double cpu0 = ProcessCpu();
   auto t0 = Clock::now();
   std::string body = "[";
+  body.reserve(kRequestBytes + engine::kJsonPadding);  // as the ingestion API reserves it
   auto send = [&] {
     body += ']';
     s.Request(body, &r.parse_cpu, &r.ingest_cpu);
     ++r.requests;
-    body = "[";
+    body.assign(1, '[');
   };
   auto line = [&](const char* p, size_t n) {
     r.bytes += n + 1;
@@ -435,7 +436,7 @@ int Memory(const Args& args) {
 }  // namespace cmk::bench
 
 int main(int argc, char** argv) {
-  cmk::env::ReexecWithHugePageHeap(argv);  // as `cmklogs serve` runs
+  cmk::env::ReexecWithTunedHeap(argv);  // as `cmklogs serve` runs
   using namespace cmk::bench;
   if (argc < 2) Die("usage: log_bench gen|run|memory [options] (see the top of bench/log_bench.cc)");
   Args a;

@@ -42,7 +42,7 @@ struct ServeOptions {
   // How often each storage account's AEK is unwrapped through the customer's vault (6-60 s).
   int key_check_interval_seconds = 30;
   // Rows an account's memtable holds before it is flushed into extents.
-  int64_t memtable_rows = 131'072;
+  int64_t memtable_rows = 65'536;
   // Compression of extents' column blocks: "lz4" (fast) or "zstd" (denser).
   std::string extent_codec = "lz4";
 };

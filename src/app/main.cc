@@ -69,9 +69,9 @@ void SetUpLogging() {
 }
 
 int main(int argc, char** argv) {
-  // The server's heap on transparent huge pages (re-executes once; the CLI's short-lived
-  // commands don't need it).
-  if (argc > 1 && std::string(argv[1]) == "serve") cmk::env::ReexecWithHugePageHeap(argv);
+  // The server's heap on transparent huge pages, kept rather than trimmed (re-executes once;
+  // the CLI's short-lived commands don't need it).
+  if (argc > 1 && std::string(argv[1]) == "serve") cmk::env::ReexecWithTunedHeap(argv);
   SetUpLogging();
   CLI::App app{"cmklogs: self-hosted log analytics under customer-managed keys"};
   app.require_subcommand(1);

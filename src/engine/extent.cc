@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <tuple>
 
 #include "engine/codec.h"
@@ -17,6 +19,26 @@ constexpr char kFooterColumn[] = "#footer";
 constexpr size_t kTrailerSize = 16;  // footer offset u64, footer size u32, magic
 
 Status Corrupt(const std::string& what) { return DataLoss("corrupt extent: " + what); }
+
+struct Scratch {
+  std::vector<uint8_t> raw, packed;
+};
+std::mutex scratch_mu;
+std::vector<std::unique_ptr<Scratch>> scratch_pool;  // guarded by scratch_mu
+
+std::unique_ptr<Scratch> TakeScratch() {
+  std::lock_guard<std::mutex> l(scratch_mu);
+  if (scratch_pool.empty()) return std::make_unique<Scratch>();
+  auto s = std::move(scratch_pool.back());
+  scratch_pool.pop_back();
+  return s;
+}
+
+void GiveBackScratch(std::unique_ptr<Scratch> s) {
+  if (s->raw.capacity() + s->packed.capacity() > (size_t{128} << 20)) return;  // an outsized block grew it
+  std::lock_guard<std::mutex> l(scratch_mu);
+  if (scratch_pool.size() < 2) scratch_pool.push_back(std::move(s));
+}
 
 }  // namespace
 
@@ -60,9 +82,12 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
   int64_t tmin = std::numeric_limits<int64_t>::max(), tmax = std::numeric_limits<int64_t>::min();
   size_t groups = (rows + kRowsPerGroup - 1) / kRowsPerGroup;
   PutVarint(footer, groups);
-  // Per-thread scratch kept across extents: the encoded and the compressed block. Blocks are
-  // sealed straight into `out`.
-  thread_local std::vector<uint8_t> raw, packed;
+  // The encoded and the compressed block, in scratch kept across extents and shared by the
+  // threads that flush (a block of messages is ~10 MB each: fresh pages cost more than the
+  // encoding). Blocks are sealed straight into `out`.
+  std::unique_ptr<Scratch> scratch = TakeScratch();
+  std::vector<uint8_t>& raw = scratch->raw;
+  std::vector<uint8_t>& packed = scratch->packed;
   std::vector<ColumnPiece> pieces;
   std::vector<std::tuple<size_t, size_t, size_t>> ranges;  // chunk, begin, end of one group
   size_t chunk = 0, chunk_row = 0;                          // where the next group starts
@@ -145,6 +170,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
   PutU64(out, static_cast<uint64_t>(footer_at));
   PutU32(out, footer_size);
   out.insert(out.end(), kMagic, kMagic + 4);
+  GiveBackScratch(std::move(scratch));
   return ExtentSummary{rows, tmin, tmax};
 }
 

@@ -91,6 +91,7 @@ Result<kql::Table> ParseRecords(const std::string& body, const std::vector<Strea
   // capacity of the largest request the thread has parsed (requests are at most 1 MiB).
   thread_local simdjson::dom::parser parser;
   thread_local std::string padded;
+  static_assert(kJsonPadding >= simdjson::SIMDJSON_PADDING);
   const char* text = body.data();
   if (body.capacity() - body.size() < simdjson::SIMDJSON_PADDING) {
     padded.reserve(body.size() + simdjson::SIMDJSON_PADDING);

@@ -17,6 +17,10 @@ struct StreamColumn {
   std::string type;  // string, int, long, real, boolean, datetime, dynamic
 };
 
+// Bytes of spare capacity after the body that spare ParseRecords a padded copy of it (the JSON
+// parser reads a little past the end): callers that own the body reserve them.
+inline constexpr size_t kJsonPadding = 64;
+
 Result<kql::Table> ParseRecords(const std::string& body, const std::vector<StreamColumn>& columns, size_t max_field);
 
 }  // namespace cmk::engine

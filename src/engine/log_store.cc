@@ -291,9 +291,10 @@ Status LogStore::Ingest(const WorkspaceInfo& ws, const TableInfo& table, kql::Ta
     m.rows += rows.rows;
     m.chunks.push_back(std::make_shared<const kql::Table>(std::move(rows)));
     a->active_rows += m.chunks.back()->rows;
+    a->active_bytes += encoded.size();
     if (k.held) a->held_rows += m.chunks.back()->rows;
     if (!a->oldest) a->oldest = env_.clock->Now();
-    flush = a->active_rows >= options_.flush_rows;
+    flush = a->active_rows >= options_.flush_rows || a->active_bytes >= options_.flush_bytes;
   }
   if (flush) Enqueue(a);
   return OkStatus();
@@ -304,7 +305,7 @@ Status LogStore::ReplayLocked(Account& a) {
   auto r = KeysFor(a, false);
   if (r.ok()) k = std::move(*r);
   std::map<std::string, Account::Mem> mem;
-  size_t rows = 0, held = 0;
+  size_t rows = 0, held = 0, bytes = 0;
   Status s = a.wal->Replay([&](uint64_t segment, std::span<const uint8_t> rec) -> Status {
     if (segment <= a.checkpoint) return OkStatus();
     ASSIGN_OR_RETURN(RecordHeader h, ParseRecord(rec));
@@ -318,6 +319,7 @@ Status LogStore::ReplayLocked(Account& a) {
     std::string ws = h.key.substr(0, nl), table = h.key.substr(nl + 1);
     bool is_held = h.held;
     ASSIGN_OR_RETURN(auto raw, Decompress(in));
+    bytes += raw.size();
     ASSIGN_OR_RETURN(kql::Table t, DecodeTable(raw));
     t.name = table;
     auto& m = mem[ws + "\n" + table];
@@ -335,6 +337,7 @@ Status LogStore::ReplayLocked(Account& a) {
   a.active = std::move(mem);
   a.flushing.clear();
   a.active_rows = rows;
+  a.active_bytes = bytes;
   a.held_rows = held;
   a.oldest = rows > 0 ? std::optional<TimePoint>(env_.clock->Now()) : std::nullopt;
   a.replayed = true;
@@ -438,7 +441,7 @@ void LogStore::Wipe(Account& a) {
     std::lock_guard<std::mutex> l(a.mu);
     a.active.clear();
     a.flushing.clear();
-    a.active_rows = a.held_rows = 0;
+    a.active_rows = a.held_rows = a.active_bytes = 0;
     a.oldest.reset();
     a.replayed = false;
   }

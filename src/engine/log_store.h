@@ -79,10 +79,13 @@ class Topology {
 };
 
 struct LogStoreOptions {
-  // Per account memtable: two row groups per extent. A memtable row of the benchmark's logs
-  // costs ~270 bytes and two memtables exist during a flush (active, flushing): ~70 MB. Larger
-  // memtables made fewer extents but cost ingestion ~10% in fresh memory (docs/benchmarks.md).
-  size_t flush_rows = 131'072;
+  // Per account memtable, flushed at one row group's rows or at `flush_bytes` of encoded rows,
+  // whichever comes first. A memtable row of the benchmark's logs costs ~270 bytes of memory and
+  // two memtables exist during a flush (active, flushing): ~35 MB. Every MB of peak memory is
+  // fresh pages to fault in: larger memtables made fewer extents but cost ingestion ~10%
+  // (docs/benchmarks.md); the byte bound keeps wide rows from growing them.
+  size_t flush_rows = 65'536;
+  size_t flush_bytes = size_t{32} << 20;
   Duration flush_age = std::chrono::minutes(5);      // oldest unflushed row
   Duration maintenance_interval = std::chrono::minutes(1);
   Duration hot_window = std::chrono::hours(24 * 14);

@@ -159,7 +159,7 @@ Status LogStore::FlushAccount(Account& a) {
       if (a.active.empty()) return OkStatus();
       ASSIGN_OR_RETURN(a.flush_segment, a.wal->Rotate());
       a.flushing.swap(a.active);
-      a.active_rows = a.held_rows = 0;
+      a.active_rows = a.held_rows = a.active_bytes = 0;
       a.oldest.reset();
     }
     a.flush_running = true;

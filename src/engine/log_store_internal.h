@@ -35,6 +35,7 @@ struct LogStore::Account {
   // the records can't be opened), so that queries of those tables see the account.
   std::set<std::string> wal_keys;
   size_t active_rows = 0, held_rows = 0;
+  size_t active_bytes = 0;  // encoded size of the active memtable's rows (their WAL records)
   std::optional<TimePoint> oldest;
   bool replayed = false;       // the WAL's records after the checkpoint are in the memtables
   bool flush_running = false;

@@ -15,7 +15,7 @@ namespace cmk::env {
 namespace {
 
 constexpr size_t kAlign = 4096;                  // covers every logical block size in use
-constexpr size_t kStaging = size_t{4} << 20;     // bytes per O_DIRECT write
+constexpr size_t kStaging = size_t{1} << 20;     // bytes per O_DIRECT write
 
 Status Errno(const std::string& what, const std::string& path) {
   return Internal(what + " " + path + ": " + std::error_code(errno, std::generic_category()).message());

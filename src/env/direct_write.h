@@ -1,6 +1,6 @@
 #pragma once
 // Writing large immutable files (extents, their hot-cache copies) without going through the
-// page cache: O_DIRECT from a per-thread 4 KiB-aligned staging buffer. Buffered writes cost
+// page cache: O_DIRECT from a per-thread 4 KiB-aligned 1 MiB staging buffer. Buffered writes cost
 // about a quarter of ingestion's CPU here: every page of a new file is a fresh page-cache page
 // to allocate, fill and write back (docs/benchmarks.md). The file is written under a temporary
 // name and renamed over `path`, so readers see the old file or the new one. File systems

@@ -26,8 +26,8 @@ std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
 }
 
 void CheckRoundTrip(const std::string& dir) {
-  // Parts crossing the 4 MiB staging buffer and block boundaries; sizes not multiples of 4 KiB.
-  for (size_t body : {size_t{0}, size_t{1}, size_t{4095}, size_t{4096}, (size_t{4} << 20) - 12, (size_t{9} << 20) + 7}) {
+  // Parts crossing the 1 MiB staging buffer and block boundaries; sizes not multiples of 4 KiB.
+  for (size_t body : {size_t{0}, size_t{1}, size_t{4095}, size_t{4096}, (size_t{1} << 20) - 12, (size_t{9} << 20) + 7}) {
     auto head = Pattern(12, 1), mid = Pattern(body, 2), tail = Pattern(16, 3);
     std::string path = dir + "/f" + std::to_string(body);
     ASSERT_THAT(WriteFileReplacing(path, {head, mid, tail}, 0600, body % 2 == 0), IsOk());

@@ -9,7 +9,9 @@
 namespace cmk::env {
 namespace {
 
-constexpr char kTunable[] = "glibc.malloc.hugetlb";
+constexpr char kTunables[] =
+    "glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864:"
+    "glibc.malloc.mmap_threshold=33554432";
 
 bool Sanitized() {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -34,14 +36,18 @@ bool KernelAllowsHugePages() {
 
 }  // namespace
 
-void ReexecWithHugePageHeap(char** argv) {
+void ReexecWithTunedHeap(char** argv) {
   if (Sanitized()) return;
-  const char* opt = std::getenv("CMKLOGS_HUGE_PAGES");
+  const char* opt = std::getenv("CMKLOGS_HEAP_TUNING");
   if (opt != nullptr && std::string(opt) == "0") return;
   const char* current = std::getenv("GLIBC_TUNABLES");
   std::string tunables = current != nullptr ? current : "";
-  if (tunables.find(kTunable) != std::string::npos || !KernelAllowsHugePages()) return;
-  tunables += (tunables.empty() ? "" : ":") + std::string(kTunable) + "=1";
+  for (const char* name : {"glibc.malloc.hugetlb", "glibc.malloc.trim_threshold", "glibc.malloc.top_pad",
+                           "glibc.malloc.mmap_threshold"}) {
+    if (tunables.find(name) != std::string::npos) return;  // the operator chose: leave it
+  }
+  if (!KernelAllowsHugePages()) return;
+  tunables += (tunables.empty() ? "" : ":") + std::string(kTunables);
   if (::setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) return;
   ::execv("/proc/self/exe", argv);
   // exec failed (no /proc, say): carry on with normal pages, and don't claim the tunable.

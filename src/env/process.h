@@ -3,15 +3,18 @@
 
 namespace cmk::env {
 
-// Backs the heap with transparent huge pages: re-executes this program (same pid, argv and
-// descriptors) once with glibc's tunable glibc.malloc.hugetlb=1 added to GLIBC_TUNABLES, since
-// glibc reads its tunables only at start. The storage engine touches hundreds of MB of fresh
-// heap while ingesting (memtables, decoded extents); with 4 KiB pages the page faults cost
-// ~25% of ingestion's CPU here, with 2 MiB pages a fraction of that (docs/benchmarks.md).
-// Does nothing when the tunable is already set, when CMKLOGS_HUGE_PAGES=0, when the kernel's
-// transparent huge pages are "never", or under a sanitizer. Returns only if it did not
-// re-execute (then the process goes on with normal pages). Call first thing in main, before
-// threads exist.
-void ReexecWithHugePageHeap(char** argv);
+// Tunes glibc's malloc for a server that keeps hundreds of MB of heap busy (memtables, flush
+// buffers): re-executes this program (same pid, argv and descriptors) once with GLIBC_TUNABLES
+// extended by
+//   glibc.malloc.hugetlb=1            the heap on transparent huge pages,
+//   glibc.malloc.trim_threshold=1GiB  freed memory kept for reuse rather than returned at once,
+//   glibc.malloc.top_pad=64MiB        the heap grown in large steps,
+//   glibc.malloc.mmap_threshold=32MiB blocks up to 32 MiB from the heap, not fresh mappings,
+// since glibc reads its tunables only at start. Fresh pages are what ingestion paid most for on
+// VMs: with 4 KiB pages and the default trimming, page faults took ~25% of its CPU
+// (docs/benchmarks.md). Does nothing when GLIBC_TUNABLES already names any of these, when
+// CMKLOGS_HEAP_TUNING=0, when the kernel's transparent huge pages are "never", or under a
+// sanitizer. Returns only if it did not re-execute. Call first thing in main, before threads.
+void ReexecWithTunedHeap(char** argv);
 
 }  // namespace cmk::env

@@ -178,7 +178,8 @@ void IngestionApi::Handle(const HttpRequest& req, HttpResponse& res, const ident
     }
     body = std::move(*z);
   } else {
-    body = req.body;
+    body.reserve(req.body.size() + engine::kJsonPadding);  // ParseRecords then reads it in place
+    body.assign(req.body);
   }
   if (body.empty()) return Error(res, 400, "InvalidJson", "The request body is empty: send a JSON array of records.");
   if (!Admit(rule->resource_id, body.size(), res)) return;

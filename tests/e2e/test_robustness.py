@@ -281,8 +281,8 @@ def test_sigterm_with_half_sent_request_exits_cleanly(server):
 
 def test_server_heap_runs_on_transparent_huge_pages(server):
     """`cmklogs serve` re-executes itself once (same pid) with glibc's malloc backing the heap
-    with transparent huge pages (docs/benchmarks.md: a quarter of ingestion's CPU was page
-    faults). Sanitizer builds keep their own allocator and skip it."""
+    with transparent huge pages and keeping freed memory (docs/benchmarks.md: a quarter of
+    ingestion's CPU was page faults). Sanitizer builds keep their own allocator and skip it."""
     with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
         if "[never]" in f.read():
             pytest.skip("transparent huge pages are off on this kernel")
@@ -294,6 +294,7 @@ def test_server_heap_runs_on_transparent_huge_pages(server):
         environ = f.read().split(b"\0")
     tunables = [e for e in environ if e.startswith(b"GLIBC_TUNABLES=")]
     assert tunables and b"glibc.malloc.hugetlb=1" in tunables[0], environ
+    assert b"glibc.malloc.trim_threshold=" in tunables[0], environ
     with open(f"/proc/{server.proc.pid}/cmdline", "rb") as f:
         assert f.read().split(b"\0")[1] == b"serve"
     assert_healthy(server)
