@@ -154,6 +154,15 @@ class Store {
     }
   }
   engine::LogStore& store() { return *store_; }
+  // Bytes of the stored extent objects (blobs, not their hot-cache copies).
+  uint64_t BlobBytes() const {
+    uint64_t n = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_ + "/data/blobs", ec)) {
+      if (e.is_regular_file(ec) && e.path().extension() == ".cmkx") n += e.file_size(ec);
+    }
+    return n;
+  }
   const engine::WorkspaceInfo& ws() const { return topo_.ws; }
   TimePoint now() { return clock_.Now(); }
 
@@ -380,9 +389,9 @@ int Run(const Args& args) {
   IngestResult in = IngestFile(s, args.file);
   PrintIngest(in);
   auto st = s.store().Stats();
-  std::printf("store: %llu extents, %llu rows in extents, peak RSS %.0f MiB\n",
+  std::printf("store: %llu extents, %llu rows in extents, %.1f MB of extent objects, peak RSS %.0f MiB\n",
               static_cast<unsigned long long>(st.extents), static_cast<unsigned long long>(st.extent_rows),
-              static_cast<double>(PeakRssKb()) / 1024);
+              static_cast<double>(s.BlobBytes()) / 1e6, static_cast<double>(PeakRssKb()) / 1024);
   if (args.runs <= 0) return 0;  // ingestion only (profiling)
   auto qs = RunQueries(s, args.runs);
   if (!args.json.empty()) WriteJson(args.json, in, qs);
