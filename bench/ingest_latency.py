@@ -4,7 +4,10 @@ times uploads one record through the Logs Ingestion API and, as soon as the 204 
 queries for it through the query API; prints the time from the 204 to the first query that
 returns the row (p50, p99, max) and how many queries it took.
 
-    /usr/bin/python3 bench/ingest_latency.py --bin build-release/cmklogs [--n 300]
+    /usr/bin/python3 bench/ingest_latency.py --bin build-release/cmklogs [--n 300] [--memtable-rows N]
+
+With a small --memtable-rows the memtable is flushed every N records, so queries also read
+extents flushed an instant before (decoded on their first query).
 """
 import argparse
 import json
@@ -21,6 +24,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--memtable-rows", type=int, default=0)
     args = ap.parse_args()
     os.environ["CMKLOGS_BIN"] = os.path.abspath(args.bin)
     import conftest
@@ -30,7 +34,7 @@ def main():
     from test_ingest_query import create_dcr, create_table, customer_id, records
     with tempfile.TemporaryDirectory() as d:
         s = Server(os.path.join(d, "data"))
-        s.start()
+        s.start(extra_args=["--memtable-rows", str(args.memtable_rows)] if args.memtable_rows else None)
         try:
             create_workspace(s, "wslatency")
             create_table(s, "wslatency")
