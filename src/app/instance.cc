@@ -256,6 +256,8 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
     out += "# TYPE cmklogs_extents gauge\ncmklogs_extents " + std::to_string(st.extents) + "\n";
     out += "# TYPE cmklogs_memtable_rows gauge\ncmklogs_memtable_rows " + std::to_string(st.memtable_rows) + "\n";
     out += "# TYPE cmklogs_held_rows gauge\ncmklogs_held_rows " + std::to_string(st.held_rows) + "\n";
+    out += "# TYPE cmklogs_flush_requests_total counter\ncmklogs_flush_requests_total " +
+           std::to_string(st.flush_requests) + "\n";
     return out;
   });
   in->ingestion_ = std::make_unique<server::IngestionApi>(dp);

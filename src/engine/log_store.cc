@@ -374,6 +374,7 @@ int LogStore::RetentionDays(const std::string& workspace, const std::string& tab
 
 StoreStats LogStore::Stats() const {
   StoreStats s;
+  s.flush_requests = flush_requests_.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> l(mu_);
   for (const auto& [id, e] : extents_) {
     ++s.extents;
@@ -508,6 +509,7 @@ void LogStore::Maintenance() {
 }
 
 void LogStore::Enqueue(Account* a) {
+  flush_requests_.fetch_add(1, std::memory_order_relaxed);
   if (!options_.background_flush) return;
   {
     std::lock_guard<std::mutex> l(work_mu_);

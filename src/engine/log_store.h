@@ -105,6 +105,7 @@ struct LogStoreOptions {
 
 struct StoreStats {
   uint64_t extents = 0, extent_rows = 0, memtable_rows = 0, held_rows = 0;
+  uint64_t flush_requests = 0;  // memtables found due (rows, bytes, age, key restored) so far
 };
 
 class LogStore {
@@ -209,6 +210,7 @@ class LogStore {
   std::deque<std::string> decoded_lru_;
   size_t decoded_bytes_ = 0;
 
+  std::atomic<uint64_t> flush_requests_{0};
   std::mutex work_mu_;
   std::condition_variable work_cv_;
   std::deque<Account*> work_;

@@ -74,6 +74,8 @@ class LogStoreTest : public ::testing::Test {
     lo.decoded_cache_bytes = cache_bytes_;
     lo.extent_codec = codec_;
     lo.cache_on_flush = cache_on_flush_;
+    if (flush_rows_) lo.flush_rows = flush_rows_;
+    if (flush_bytes_) lo.flush_bytes = flush_bytes_;
     auto s = LogStore::Open(env(), dir_ + "/data", meta_.get(), keys_.get(), clusters_.get(), &topo_, lo);
     ASSERT_THAT(s, IsOk());
     store_ = std::move(*s);
@@ -139,6 +141,7 @@ class LogStoreTest : public ::testing::Test {
   size_t cache_bytes_ = size_t{1} << 30;
   Codec codec_ = Codec::kLz4;
   bool cache_on_flush_ = false;
+  size_t flush_rows_ = 0, flush_bytes_ = 0;
 };
 
 TEST_F(LogStoreTest, IngestedRowsAreReadableAtOnceAndAfterAFlush) {
@@ -186,6 +189,28 @@ TEST_F(LogStoreTest, ExtentsOfEitherCodecAndWithOrWithoutCacheOnFlushReadBackThe
   codec_ = Codec::kZstd;
   Open();
   EXPECT_EQ(*Count(w), 500);
+}
+
+TEST_F(LogStoreTest, AMemtableIsDueAtItsRowCountOrAtItsEncodedSizeWhicheverComesFirst) {
+  flush_rows_ = 1000;
+  flush_bytes_ = size_t{1} << 30;
+  Open();
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(999, "a", clock_.Now())), IsOk());
+  EXPECT_EQ(store_->Stats().flush_requests, 0u);
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(1, "b", clock_.Now())), IsOk());
+  EXPECT_EQ(store_->Stats().flush_requests, 1u);  // 1,000 rows
+  ASSERT_THAT(store_->Flush(), IsOk());
+  // Few rows, but wide ones: the byte bound fires first.
+  flush_rows_ = 1'000'000;
+  flush_bytes_ = 64 * 1024;
+  Open();
+  uint64_t before = store_->Stats().flush_requests;
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(10, std::string(1000, 'x'), clock_.Now())), IsOk());
+  EXPECT_EQ(store_->Stats().flush_requests, before);  // ~10 KB
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(60, std::string(1000, 'y'), clock_.Now())), IsOk());
+  EXPECT_EQ(store_->Stats().flush_requests, before + 1);  // ~70 KB
+  ASSERT_THAT(store_->Flush(), IsOk());
+  EXPECT_EQ(*Count(ws_), 1070);
 }
 
 TEST_F(LogStoreTest, UnlinkedWorkspacesUseSharedStorageAndLinkedOnesTheCluster) {
