@@ -260,7 +260,10 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
            std::to_string(st.flush_requests) + "\n";
     return out;
   });
-  in->ingestion_ = std::make_unique<server::IngestionApi>(dp);
+  server::IngestionLimits ingestion_limits;
+  ingestion_limits.requests_per_minute = options.ingestion_requests_per_minute;
+  ingestion_limits.bytes_per_minute = static_cast<uint64_t>(options.ingestion_mb_per_minute) << 20;
+  in->ingestion_ = std::make_unique<server::IngestionApi>(dp, ingestion_limits);
   in->query_ = std::make_unique<server::QueryApi>(dp);
   // Each storage account's key state and the time since its last successful unwrap.
   storage::ClusterStorage* cs = in->cluster_storage_.get();

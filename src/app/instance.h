@@ -43,6 +43,9 @@ struct ServeOptions {
   int key_check_interval_seconds = 30;
   // Rows an account's memtable holds before it is flushed into extents.
   int64_t memtable_rows = 65'536;
+  // Per data collection rule and minute (Azure's documented limits by default).
+  int ingestion_requests_per_minute = 12'000;
+  int64_t ingestion_mb_per_minute = 2048;
   // Compression of extents' column blocks: "lz4" (fast) or "zstd" (denser).
   std::string extent_codec = "lz4";
 };

@@ -94,6 +94,12 @@ int main(int argc, char** argv) {
   serve->add_option("--memtable-rows", serve_opts.memtable_rows,
                     "Rows a storage account keeps in memory (and in its WAL) before flushing them into extents")
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  serve->add_option("--ingestion-requests-per-minute", serve_opts.ingestion_requests_per_minute,
+                    "Logs Ingestion API requests a data collection rule may take per minute (then 429)")
+      ->default_val(12000)->check(CLI::Range(1, 1'000'000));
+  serve->add_option("--ingestion-mb-per-minute", serve_opts.ingestion_mb_per_minute,
+                    "MB a data collection rule may take per minute (then 429)")
+      ->default_val(2048)->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   serve->add_option("--extent-codec", serve_opts.extent_codec,
                     "Compression of stored extents: lz4 (fast ingestion) or zstd (about 1.5x smaller)")
       ->default_val("lz4")->check(CLI::IsMember({"lz4", "zstd"}));

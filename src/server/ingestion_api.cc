@@ -131,10 +131,14 @@ bool IngestionApi::Admit(const std::string& rule, size_t bytes, HttpResponse& re
   Window& w = windows_[rule];
   if (w.minute != minute) w = Window{minute, 0, 0};
   if (w.requests + 1 > limits_.requests_per_minute || w.bytes + bytes > limits_.bytes_per_minute) {
-    res.SetHeader("Retry-After", "60");
+    // The window is the clock's minute: retry when the next one starts.
+    auto second = std::chrono::duration_cast<std::chrono::seconds>(d_.env.clock->Now().time_since_epoch()).count();
+    std::string retry = std::to_string(60 - second % 60);
+    res.SetHeader("Retry-After", retry);
     Error(res, 429, "TooManyRequests",
-          "The data collection rule's limit of " + std::to_string(limits_.requests_per_minute) +
-              " requests or 2 GB per minute is exceeded; retry after 60 seconds.");
+          "The data collection rule's limit of " + std::to_string(limits_.requests_per_minute) + " requests or " +
+              std::to_string(limits_.bytes_per_minute >> 20) + " MB per minute is exceeded; retry after " + retry +
+              " seconds.");
     return false;
   }
   ++w.requests;

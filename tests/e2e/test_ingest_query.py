@@ -380,3 +380,45 @@ def test_queries_need_read_access_to_the_workspace(server):
     r = http(server, "POST", "api.loganalytics", f"/v1{workspace_id(server, 'wsshared')}/query", token=tok,
              body=json.dumps({"query": "AppEvents_CL | count"}).encode(), headers={"Content-Type": "application/json"})
     assert r.status_code == 200 and r.json()["tables"][0]["rows"][0][0] == 3, r.text
+
+
+def test_per_rule_limits_answer_429_with_retry_after_and_store_nothing(server_factory):
+    """--ingestion-requests-per-minute / --ingestion-mb-per-minute bound each data collection
+    rule per clock minute (Azure: 12,000 requests, 2 GB); past them, 429 TooManyRequests with
+    Retry-After until the next minute, and the refused request stores nothing. The simulated
+    clock moves only when advanced, so every request below falls in a known minute."""
+    from test_control_plane import advance
+    s = server_factory(extra_args=["--simulated-clock", "--ingestion-requests-per-minute", "3",
+                                   "--ingestion-mb-per-minute", "1"])
+    rule, cid = setup_shared(s)
+    url = f"https://dce1.ingest.{s.domain}:{s.port}/dataCollectionRules/{rule}/streams/Custom-AppEvents?api-version=2023-01-01"
+    tok = admin_token(s, scope=f"https://monitor.{s.domain}/.default")
+
+    def post(recs):
+        return http(s, "POST", url, token=tok, body=json.dumps(recs).encode(), headers={"Content-Type": "application/json"})
+
+    advance(s, "60s")  # a fresh window, whatever the setup sent
+    for i in range(3):
+        r = post(records(2, seed=i))
+        assert r.status_code == 204, r.text
+    r = post(records(2, seed=9))
+    assert r.status_code == 429, r.text
+    err = r.json()["error"]
+    assert err["code"] == "TooManyRequests" and "3 requests" in err["message"], err
+    retry = int(r.headers["Retry-After"])
+    assert 1 <= retry <= 60 and f"retry after {retry} seconds" in err["message"], (retry, err)
+    assert rows(s, cid, "AppEvents_CL | count")[0][0] == 6  # the refused request stored nothing
+    advance(s, f"{retry}s")  # the next minute: admitted again
+    r = post(records(2, seed=20))
+    assert r.status_code == 204, r.text
+    assert rows(s, cid, "AppEvents_CL | count")[0][0] == 8
+    # The byte bound: after ~0.6 MB, a second ~0.6 MB request in the same minute is refused
+    # although only two requests were made.
+    advance(s, "60s")
+    first, second = records(4000, seed=30), records(4000, seed=31)
+    assert 500_000 < len(json.dumps(first)) < 1_000_000
+    r = post(first)
+    assert r.status_code == 204, r.text
+    r = post(second)
+    assert r.status_code == 429 and "1 MB per minute" in r.json()["error"]["message"], r.text
+    assert rows(s, cid, "AppEvents_CL | count")[0][0] == 8 + 4000
