@@ -7,7 +7,7 @@
 //   log_bench memory [--rows N] [--seed S]               ingest N generated rows (no file) and
 //                    report peak resident memory
 // Common: [--dir D] data directory (default /tmp/log_bench.<pid>, removed at exit),
-// [--flush-rows N] [--decoded-cache-mb M] [--cache-on-flush 0|1] [--extent-codec lz4|zstd] to override
+// [--flush-rows N] [--flush-mb M] [--decoded-cache-mb M] [--cache-on-flush 0|1] [--extent-codec lz4|zstd] to override
 // LogStoreOptions.
 //
 // The store is set up as log_store_test.cc does: ClusterStorage over a FakeVault (RSA-2048,
@@ -45,7 +45,7 @@ struct Args {
   std::string mode, file, out, json, dir;
   uint64_t rows = 0, seed = 42;  // rows: 1,000,000 for gen, 10,000,000 for memory
   int runs = 5;
-  long flush_rows = -1, decoded_cache_mb = -1, cache_on_flush = -1;
+  long flush_rows = -1, flush_mb = -1, decoded_cache_mb = -1, cache_on_flush = -1;
   std::string extent_codec;
 };
 
@@ -118,6 +118,7 @@ class Store {
     topo_.table = engine::TableInfo{"Logs", schema, 30, "Analytics"};
     engine::LogStoreOptions o;
     if (args.flush_rows > 0) o.flush_rows = static_cast<size_t>(args.flush_rows);
+    if (args.flush_mb > 0) o.flush_bytes = static_cast<size_t>(args.flush_mb) << 20;
     if (args.decoded_cache_mb >= 0) o.decoded_cache_bytes = static_cast<size_t>(args.decoded_cache_mb) << 20;
     if (args.cache_on_flush >= 0) o.cache_on_flush = args.cache_on_flush != 0;
     if (args.extent_codec == "zstd") o.extent_codec = engine::Codec::kZstd;
@@ -461,6 +462,7 @@ int main(int argc, char** argv) {
     else if (k == "--dir") a.dir = v;
     else if (k == "--runs") a.runs = std::stoi(v);
     else if (k == "--flush-rows") a.flush_rows = std::stol(v);
+    else if (k == "--flush-mb") a.flush_mb = std::stol(v);
     else if (k == "--decoded-cache-mb") a.decoded_cache_mb = std::stol(v);
     else if (k == "--cache-on-flush") a.cache_on_flush = std::stol(v);
     else if (k == "--extent-codec") a.extent_codec = v;

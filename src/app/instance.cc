@@ -95,6 +95,9 @@ Instance::~Instance() {
 void Instance::Wait() { http_->Wait(); }
 
 Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
+  if (options.extent_codec != "lz4" && options.extent_codec != "zstd") {
+    return InvalidArgument("--extent-codec must be lz4 or zstd, not '" + options.extent_codec + "'");
+  }
   std::unique_ptr<Instance> in(new Instance());
   std::error_code ec;
   options.data_dir = std::filesystem::absolute(options.data_dir, ec).lexically_normal().string();
@@ -236,9 +239,8 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   ASSIGN_OR_RETURN(in->service_keys_, storage::ServiceKeys::Open(in->env_, dir + "/secrets"));
   engine::LogStoreOptions ls_opts;
   ls_opts.flush_rows = static_cast<size_t>(options.memtable_rows);
-  if (options.extent_codec == "zstd") ls_opts.extent_codec = engine::Codec::kZstd;
-  else if (options.extent_codec == "lz4") ls_opts.extent_codec = engine::Codec::kLz4;
-  else return InvalidArgument("--extent-codec must be lz4 or zstd, not '" + options.extent_codec + "'");
+  ls_opts.flush_bytes = static_cast<size_t>(options.memtable_mb) << 20;
+  ls_opts.extent_codec = options.extent_codec == "zstd" ? engine::Codec::kZstd : engine::Codec::kLz4;
   ASSIGN_OR_RETURN(in->log_store_, engine::LogStore::Open(in->env_, dir + "/logs", in->store_.get(),
                                                           in->service_keys_.get(), in->cluster_storage_.get(),
                                                           topology, ls_opts));

@@ -43,6 +43,8 @@ struct ServeOptions {
   int key_check_interval_seconds = 30;
   // Rows an account's memtable holds before it is flushed into extents.
   int64_t memtable_rows = 65'536;
+  // ... or this many MB of encoded rows, whichever comes first.
+  int64_t memtable_mb = 32;
   // Per data collection rule and minute (Azure's documented limits by default).
   int ingestion_requests_per_minute = 12'000;
   int64_t ingestion_mb_per_minute = 2048;

@@ -93,7 +93,11 @@ int main(int argc, char** argv) {
                     "(default 2 on the real clock, 0 on a simulated one)")->check(CLI::Range(0.0, 86400.0));
   serve->add_option("--memtable-rows", serve_opts.memtable_rows,
                     "Rows a storage account keeps in memory (and in its WAL) before flushing them into extents")
-      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+      ->default_val(65536)->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  serve->add_option("--memtable-mb", serve_opts.memtable_mb,
+                    "MB of (encoded) rows a storage account keeps in memory before flushing, whichever of "
+                    "--memtable-rows and this comes first")
+      ->default_val(32)->check(CLI::Range(int64_t{1}, int64_t{65536}));
   serve->add_option("--ingestion-requests-per-minute", serve_opts.ingestion_requests_per_minute,
                     "Logs Ingestion API requests a data collection rule may take per minute (then 429)")
       ->default_val(12000)->check(CLI::Range(1, 1'000'000));

@@ -19,6 +19,10 @@ void SecretBytes::Wipe() {
   data_.shrink_to_fit();
 }
 
+void WipeBytes(std::span<uint8_t> bytes) {
+  if (!bytes.empty()) OPENSSL_cleanse(bytes.data(), bytes.size());
+}
+
 bool ConstantTimeEquals(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   if (a.size() != b.size()) return false;
   if (a.empty()) return true;

@@ -43,6 +43,10 @@ class SecretBytes {
   std::vector<uint8_t> data_;
 };
 
+// Overwrites `bytes` with zeros in a way the compiler keeps (OPENSSL_cleanse): for plaintext
+// left in buffers that are reused rather than freed.
+void WipeBytes(std::span<uint8_t> bytes);
+
 // Constant-time comparison (CRYPTO_memcmp) of equal-length inputs; different lengths compare
 // unequal (the length is not secret).
 bool ConstantTimeEquals(std::span<const uint8_t> a, std::span<const uint8_t> b);

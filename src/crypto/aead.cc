@@ -10,6 +10,16 @@ struct CtxFree {
   void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
 };
 using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
+
+// Per-thread contexts are re-keyed with zeros when a call is done: the key schedule of the last
+// key used must not stay in memory until the thread's next call.
+struct ScrubKeyOnExit {
+  EVP_CIPHER_CTX* ctx;
+  ~ScrubKeyOnExit() {
+    static const uint8_t kZero[32] = {};
+    if (ctx != nullptr && EVP_CIPHER_CTX_get0_cipher(ctx) != nullptr) EVP_CipherInit_ex(ctx, nullptr, nullptr, kZero, nullptr, -1);
+  }
+};
 }  // namespace
 
 Status AesGcmSealAppend(const SecretBytes& key, std::initializer_list<std::span<const uint8_t>> parts,
@@ -24,6 +34,7 @@ Status AesGcmSealAppend(const SecretBytes& key, std::initializer_list<std::span<
   // One context per thread, re-keyed per call: allocating one per record costs more than
   // sealing a small record.
   thread_local Ctx ctx(EVP_CIPHER_CTX_new());
+  ScrubKeyOnExit scrub{ctx.get()};
   static const EVP_CIPHER* const kCipher = EVP_aes_256_gcm();
   int len = 0;
   bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), kCipher, nullptr, key.data(), nonce) == 1 &&
@@ -48,6 +59,7 @@ Status AesGcmSealInPlace(const SecretBytes& key, std::span<uint8_t> data, std::s
   if (key.size() != 32) return InvalidArgument("AES-256-GCM needs a 32-byte key");
   random.Fill(nonce);
   thread_local Ctx ctx(EVP_CIPHER_CTX_new());
+  ScrubKeyOnExit scrub{ctx.get()};
   int len = 0;
   // GCM is a stream mode: OpenSSL encrypts with input and output at the same address.
   if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) != 1 ||

@@ -35,6 +35,13 @@ std::unique_ptr<Scratch> TakeScratch() {
 }
 
 void GiveBackScratch(std::unique_ptr<Scratch> s) {
+  // Pooled across accounts and kept: every plaintext byte the blocks left in them is wiped
+  // first (the whole capacity: a smaller last block leaves a larger one's tail behind).
+  for (auto* b : {&s->raw, &s->packed}) {
+    b->resize(b->capacity());
+    WipeBytes(*b);
+    b->clear();
+  }
   if (s->raw.capacity() + s->packed.capacity() > (size_t{128} << 20)) return;  // an outsized block grew it
   std::lock_guard<std::mutex> l(scratch_mu);
   if (scratch_pool.size() < 2) scratch_pool.push_back(std::move(s));
@@ -85,9 +92,12 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
   // The encoded and the compressed block, in scratch kept across extents and shared by the
   // threads that flush (a block of messages is ~10 MB each: fresh pages cost more than the
   // encoding). Blocks are sealed straight into `out`.
-  std::unique_ptr<Scratch> scratch = TakeScratch();
-  std::vector<uint8_t>& raw = scratch->raw;
-  std::vector<uint8_t>& packed = scratch->packed;
+  struct Return {  // on every path out, errors included
+    std::unique_ptr<Scratch> s;
+    ~Return() { GiveBackScratch(std::move(s)); }
+  } scratch{TakeScratch()};
+  std::vector<uint8_t>& raw = scratch.s->raw;
+  std::vector<uint8_t>& packed = scratch.s->packed;
   std::vector<ColumnPiece> pieces;
   std::vector<std::tuple<size_t, size_t, size_t>> ranges;  // chunk, begin, end of one group
   size_t chunk = 0, chunk_row = 0;                          // where the next group starts
@@ -170,7 +180,6 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
   PutU64(out, static_cast<uint64_t>(footer_at));
   PutU32(out, footer_size);
   out.insert(out.end(), kMagic, kMagic + 4);
-  GiveBackScratch(std::move(scratch));
   return ExtentSummary{rows, tmin, tmax};
 }
 

@@ -269,8 +269,10 @@ Status LogStore::Ingest(const WorkspaceInfo& ws, const TableInfo& table, kql::Ta
   record.clear();
   record.push_back(k.held ? kRecordHeld : kRecordAek);
   PutString(record, key);
-  RETURN_IF_ERROR(
-      crypto::AesGcmSealAppend(WalKey(*a, k), {frame, encoded}, Bytes(RecordAad(a->id, key)), *env_.random, record));
+  Status sealed =
+      crypto::AesGcmSealAppend(WalKey(*a, k), {frame, encoded}, Bytes(RecordAad(a->id, key)), *env_.random, record);
+  WipeBytes(encoded);  // the buffer is kept for the next request: no rows in clear left in it
+  RETURN_IF_ERROR(sealed);
   for (auto* buf : {&encoded, &record}) {
     if (buf->capacity() > (size_t{64} << 20)) buf->shrink_to_fit();
   }
@@ -509,13 +511,16 @@ void LogStore::Maintenance() {
 }
 
 void LogStore::Enqueue(Account* a) {
-  flush_requests_.fetch_add(1, std::memory_order_relaxed);
-  if (!options_.background_flush) return;
+  if (!options_.background_flush) {  // tests flush explicitly; still count what came due
+    flush_requests_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   {
     std::lock_guard<std::mutex> l(work_mu_);
-    if (std::find(work_.begin(), work_.end(), a) != work_.end()) return;
+    if (std::find(work_.begin(), work_.end(), a) != work_.end()) return;  // already queued
     work_.push_back(a);
   }
+  flush_requests_.fetch_add(1, std::memory_order_relaxed);
   work_cv_.notify_one();
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -54,15 +55,15 @@ Status WriteDirect(int fd, std::initializer_list<std::span<const uint8_t>> parts
   }
   size_t fill = 0, total = 0;
   auto flush = [&](size_t n) -> Status {
-    ssize_t w;
-    do {
-      w = ::write(fd, stage, n);
-    } while (w < 0 && errno == EINTR);
-    if (w < 0) {
-      if (errno == EINVAL) *unsupported = true;
-      return Errno("write", path);
+    for (size_t done = 0; done < n;) {  // a short write resumes where it stopped
+      ssize_t w = ::write(fd, stage + done, n - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        if (errno == EINVAL) *unsupported = true;
+        return Errno("write", path);
+      }
+      done += static_cast<size_t>(w);
     }
-    if (static_cast<size_t>(w) != n) return Internal("short direct write to " + path);
     return OkStatus();
   };
   for (auto part : parts) {
@@ -90,11 +91,16 @@ Status WriteDirect(int fd, std::initializer_list<std::span<const uint8_t>> parts
 }  // namespace
 
 Status WriteFileReplacing(const std::string& path, std::initializer_list<std::span<const uint8_t>> parts, int mode,
-                          bool sync) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, mode);
+                          bool sync, DirectIo io, bool* direct_used) {
+  // A temporary name of its own: two writers of the same file (a cache copy written by two
+  // queries that missed it) don't interleave in one temporary file.
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
+  int fd = io == DirectIo::kTry ? ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, mode) : -1;
   bool direct = fd >= 0;
-  if (!direct && errno == EINVAL) fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (!direct && (io == DirectIo::kNever || errno == EINVAL)) {
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  }
   if (fd < 0) return Errno("create", tmp);
   Status s;
   if (direct) {
@@ -103,7 +109,11 @@ Status WriteFileReplacing(const std::string& path, std::initializer_list<std::sp
     if (!s.ok() && unsupported) {  // the device refuses this alignment: start over, buffered
       ::close(fd);
       fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-      if (fd < 0) return Errno("create", tmp);
+      if (fd < 0) {
+        Status e = Errno("create", tmp);
+        ::unlink(tmp.c_str());
+        return e;
+      }
       direct = false;
       s = OkStatus();
     }
@@ -120,6 +130,7 @@ Status WriteFileReplacing(const std::string& path, std::initializer_list<std::sp
     ::unlink(tmp.c_str());
     return s;
   }
+  if (direct_used != nullptr) *direct_used = direct;
   if (sync) {
     std::string dir = std::filesystem::path(path).parent_path().string();
     int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

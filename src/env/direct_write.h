@@ -15,9 +15,12 @@
 
 namespace cmk::env {
 
+enum class DirectIo { kTry, kNever };
+
 // Writes the concatenation of `parts` to `path`. With `sync`, the data, the file's size and the
-// rename are durable when it returns (fdatasync, then fsync of the directory).
+// rename are durable when it returns (fdatasync, then fsync of the directory). `direct_used`,
+// when given, tells whether the data went around the page cache (tests).
 Status WriteFileReplacing(const std::string& path, std::initializer_list<std::span<const uint8_t>> parts, int mode,
-                          bool sync);
+                          bool sync, DirectIo io = DirectIo::kTry, bool* direct_used = nullptr);
 
 }  // namespace cmk::env

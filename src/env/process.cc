@@ -9,6 +9,7 @@
 namespace cmk::env {
 namespace {
 
+constexpr char kMarker[] = "CMKLOGS_HEAP_TUNED";
 constexpr char kTunables[] =
     "glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864:"
     "glibc.malloc.mmap_threshold=33554432";
@@ -37,6 +38,15 @@ bool KernelAllowsHugePages() {
 }  // namespace
 
 void ReexecWithTunedHeap(char** argv) {
+  // The re-executed process: glibc has read the tunables; children (softhsm2-util, ...) get the
+  // environment as it was.
+  if (const char* marker = std::getenv(kMarker); marker != nullptr) {
+    std::string original = marker;  // "" when GLIBC_TUNABLES was unset, else "=" + its value
+    if (original.empty()) ::unsetenv("GLIBC_TUNABLES");
+    else ::setenv("GLIBC_TUNABLES", original.c_str() + 1, 1);
+    ::unsetenv(kMarker);
+    return;
+  }
   if (Sanitized()) return;
   const char* opt = std::getenv("CMKLOGS_HEAP_TUNING");
   if (opt != nullptr && std::string(opt) == "0") return;
@@ -48,8 +58,14 @@ void ReexecWithTunedHeap(char** argv) {
   }
   if (!KernelAllowsHugePages()) return;
   tunables += (tunables.empty() ? "" : ":") + std::string(kTunables);
-  if (::setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) return;
+  std::string marker = current != nullptr ? "=" + std::string(current) : "";
+  if (::setenv(kMarker, marker.c_str(), 1) != 0) return;
+  if (::setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) {
+    ::unsetenv(kMarker);
+    return;
+  }
   ::execv("/proc/self/exe", argv);
+  ::unsetenv(kMarker);
   // exec failed (no /proc, say): carry on with normal pages, and don't claim the tunable.
   if (current != nullptr) ::setenv("GLIBC_TUNABLES", current, 1);
   else ::unsetenv("GLIBC_TUNABLES");

@@ -14,7 +14,10 @@ namespace cmk::env {
 // VMs: with 4 KiB pages and the default trimming, page faults took ~25% of its CPU
 // (docs/benchmarks.md). Does nothing when GLIBC_TUNABLES already names any of these, when
 // CMKLOGS_HEAP_TUNING=0, when the kernel's transparent huge pages are "never", or under a
-// sanitizer. Returns only if it did not re-execute. Call first thing in main, before threads.
+// sanitizer. Returns only if it did not re-execute; in the re-executed process it puts
+// GLIBC_TUNABLES back as it was (glibc has read it), so that child processes get the
+// operator's environment. Call first thing in main, before threads.
+// Memory: the server's heap stays at its high-water mark after a burst instead of shrinking.
 void ReexecWithTunedHeap(char** argv);
 
 }  // namespace cmk::env

@@ -48,6 +48,17 @@ EVP_CIPHER_CTX* ThreadCipherCtx() {
   return ctx.get();
 }
 
+// Re-keys a thread's context with zeros when a seal or open is done, so that the last block's
+// key schedule doesn't stay in memory until the thread's next use (a freed context is cleansed
+// by OpenSSL; a kept one isn't).
+struct ScrubKeyOnExit {
+  EVP_CIPHER_CTX* ctx;
+  ~ScrubKeyOnExit() {
+    static const uint8_t kZero[32] = {};
+    if (ctx != nullptr && EVP_CIPHER_CTX_get0_cipher(ctx) != nullptr) EVP_CipherInit_ex(ctx, nullptr, nullptr, kZero, nullptr, -1);
+  }
+};
+
 // header: magic(4) version(1) alg(1) reserved(2) generation(4) nonce(12)
 void WriteHeader(uint8_t* h, const uint8_t magic[4], uint8_t alg, uint32_t generation, env::Random& random) {
   std::memcpy(h, magic, 4);
@@ -67,6 +78,7 @@ Status SealAppend(const EVP_CIPHER* cipher, const uint8_t* key, const uint8_t ma
   uint8_t* h = out.data() + at;
   WriteHeader(h, magic, alg, generation, random);
   EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
+  ScrubKeyOnExit scrub{ctx};
   int len = 0;
   if (!ctx || EVP_EncryptInit_ex2(ctx, cipher, key, h + 12, nullptr) != 1 ||
       EVP_EncryptUpdate(ctx, nullptr, &len, h, 12) != 1 ||
@@ -97,6 +109,7 @@ Status Open(const EVP_CIPHER* cipher, const uint8_t* key, std::span<const uint8_
   uint8_t tag[16];
   std::memcpy(tag, sealed.data() + sealed.size() - 16, 16);
   EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
+  ScrubKeyOnExit scrub{ctx};
   int len = 0;
   if (!ctx || EVP_DecryptInit_ex2(ctx, cipher, key, sealed.data() + 12, nullptr) != 1 ||
       EVP_DecryptUpdate(ctx, nullptr, &len, sealed.data(), 12) != 1 ||
@@ -209,6 +222,7 @@ Status SealObjectInPlace(const SecretBytes& infra_key, uint32_t generation, std:
   uint8_t* h = buf.data();
   WriteHeader(h, kObjectMagic, kAlgChaChaPoly, generation, random);
   EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
+  ScrubKeyOnExit scrub{ctx};
   int len = 0;
   if (!ctx || EVP_EncryptInit_ex2(ctx, ChaCha(), infra_key.data(), h + 12, nullptr) != 1 ||
       EVP_EncryptUpdate(ctx, nullptr, &len, h, 12) != 1 ||
