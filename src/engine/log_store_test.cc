@@ -5,7 +5,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/encoding.h"
+#include "base/json.h"
 #include "base/testing.h"
+#include "crypto/aead.h"
+#include "crypto/hash.h"
+#include "engine/codec.h"
 #include "storage/fake_vault_for_test.h"
 
 namespace cmk::engine {
@@ -211,6 +216,59 @@ TEST_F(LogStoreTest, AMemtableIsDueAtItsRowCountOrAtItsEncodedSizeWhicheverComes
   EXPECT_EQ(store_->Stats().flush_requests, before + 1);  // ~70 KB
   ASSERT_THAT(store_->Flush(), IsOk());
   EXPECT_EQ(*Count(ws_), 1070);
+}
+
+TEST_F(LogStoreTest, WalRecordsOfTheEarlierFormatReplay) {
+  // Before 2026-11-24 a WAL record sealed LZ4(table record with string dictionaries); today's
+  // are stored frames without dictionaries. A WAL left by the older server must replay.
+  Open();
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(1, "new", clock_.Now())), IsOk());
+  store_.reset();
+  const std::string account = "shared/eastus";
+  auto doc = meta_->Get("shared-account", account);
+  ASSERT_THAT(doc, IsOk());
+  ASSERT_TRUE(doc->has_value());
+  auto o = json::ParseObject((*doc)->body);
+  ASSERT_THAT(o, IsOk());
+  auto wrapped = Base64Decode((*o)["wrappedAek"].as_string());
+  ASSERT_THAT(wrapped, IsOk());
+  auto aek = keys_->UnwrapWithMmk("eastus", *wrapped, account);
+  ASSERT_THAT(aek, IsOk());
+  std::string key = ws_.customer_id + "\n" + table_.name;
+  kql::Table old = Rows(40, "old", clock_.Now());  // 40 rows, repeated strings: dictionary-encoded
+  old.columns[1] = kql::Column(kql::Type::kString);
+  for (int i = 0; i < 40; ++i) old.columns[1].AppendString(i % 2 ? "old a" : "old b");
+  std::vector<uint8_t> encoded;
+  EncodeTable(old, encoded, /*dictionaries=*/true);
+  std::vector<uint8_t> packed = Compress(Codec::kLz4, encoded);
+  ASSERT_EQ(packed[0], static_cast<uint8_t>(Codec::kLz4));
+  std::string aad = "cmklogs/wal-record/v1\n" + account + "\n" + key;
+  std::string salt = account;
+  SecretBytes wal_key = storage::DeriveSubkey(*aek, "cmklogs/wal/v1",
+                                              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(salt.data()), salt.size()));
+  auto body = crypto::AesGcmSeal(wal_key, packed, AsBytes(aad), random_);
+  ASSERT_THAT(body, IsOk());
+  std::vector<uint8_t> payload = {1};  // sealed under the account's WAL key
+  PutString(payload, key);
+  payload.insert(payload.end(), body->begin(), body->end());
+  std::vector<uint8_t> frame;
+  PutU32(frame, static_cast<uint32_t>(payload.size()));
+  PutU32(frame, Crc32c(payload));
+  frame.insert(frame.end(), payload.begin(), payload.end());
+  auto h = crypto::Sha256(AsBytes(account));
+  std::string wal_dir = dir_ + "/data/wal/acct-" + HexEncode(std::span<const uint8_t>(h.data(), 12));
+  std::string segment;
+  for (const auto& e : std::filesystem::directory_iterator(wal_dir)) segment = std::max(segment, e.path().string());
+  ASSERT_FALSE(segment.empty());
+  {
+    std::ofstream f(segment, std::ios::binary | std::ios::app);
+    f.write(reinterpret_cast<const char*>(frame.data()), static_cast<std::streamsize>(frame.size()));
+  }
+  Open();
+  EXPECT_EQ(*Count(ws_), 41);
+  ASSERT_THAT(store_->Flush(), IsOk());
+  Open();
+  EXPECT_EQ(*Count(ws_), 41);
 }
 
 TEST_F(LogStoreTest, UnlinkedWorkspacesUseSharedStorageAndLinkedOnesTheCluster) {
