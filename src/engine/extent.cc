@@ -35,13 +35,12 @@ std::unique_ptr<Scratch> TakeScratch() {
 }
 
 void GiveBackScratch(std::unique_ptr<Scratch> s) {
-  // Pooled across accounts and kept: every plaintext byte the blocks left in them is wiped
-  // first (the whole capacity: a smaller last block leaves a larger one's tail behind).
-  for (auto* b : {&s->raw, &s->packed}) {
-    b->resize(b->capacity());
-    WipeBytes(*b);
-    b->clear();
-  }
+  // Pooled across accounts and kept: BuildExtent wipes each block's plaintext once it is sealed,
+  // so only a block interrupted by an error can be left; wipe what the buffers hold.
+  WipeBytes(s->raw);
+  WipeBytes(s->packed);
+  s->raw.clear();
+  s->packed.clear();
   if (s->raw.capacity() + s->packed.capacity() > (size_t{128} << 20)) return;  // an outsized block grew it
   std::lock_guard<std::mutex> l(scratch_mu);
   if (scratch_pool.size() < 2) scratch_pool.push_back(std::move(s));
@@ -154,6 +153,10 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
       storage::BlockAddress where{header.id, index, schema[c].name};
       size_t at = out.size();
       RETURN_IF_ERROR(storage::SealBlockAppend(aek, header.aek_generation, where, packed, random, out));
+      // Sealed: no plaintext of this block stays in the kept buffers (each block wipes what it
+      // wrote, so no earlier block's tail is left behind either).
+      WipeBytes(raw);
+      WipeBytes(packed);
       if (c == time_col && minmax) {
         tmin = std::min(tmin, lo);
         tmax = std::max(tmax, hi);
@@ -175,6 +178,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
   storage::BlockAddress where{header.id, kFooterIndex, kFooterColumn};
   size_t footer_at = out.size();
   RETURN_IF_ERROR(storage::SealBlockAppend(aek, header.aek_generation, where, packed, random, out));
+  WipeBytes(packed);
   uint32_t footer_size = static_cast<uint32_t>(out.size() - footer_at);
   footer_at -= base;
   PutU64(out, static_cast<uint64_t>(footer_at));
