@@ -1,5 +1,7 @@
 #include "base/json.h"
 
+#include <cmath>
+
 #include "base/encoding.h"
 
 namespace cmk::json {
@@ -62,8 +64,9 @@ Result<std::optional<int64_t>> GetInt(const bj::object& obj, std::string_view ke
     return std::optional<int64_t>(static_cast<int64_t>(v->as_uint64()));
   }
   if (v->is_double()) {
+    // 2^63 is exact in a double; a double outside [-2^63, 2^63) would overflow the cast.
     double d = v->as_double();
-    if (d == static_cast<double>(static_cast<int64_t>(d))) {
+    if (d >= -0x1p63 && d < 0x1p63 && std::trunc(d) == d) {
       return std::optional<int64_t>(static_cast<int64_t>(d));
     }
   }

@@ -1,5 +1,7 @@
 #include "base/json.h"
 
+#include <cstdint>
+
 #include <gtest/gtest.h>
 
 #include "base/testing.h"
@@ -37,6 +39,19 @@ TEST(JsonTest, TypedGettersNameTheKey) {
   EXPECT_THAT(r, StatusIs(StatusCode::kInvalidArgument));
   EXPECT_NE(r.status().message().find("'bad'"), std::string::npos);
   EXPECT_THAT(GetInt(obj, "s"), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(JsonTest, GetIntTakesWholeDoublesInRangeAndRejectsTheRest) {
+  // Found by json_fuzz: a huge number parses as a double, and casting it to int64 was undefined.
+  auto obj = *ParseObject(
+      R"({"whole": 5.0, "neg": -9223372036854775808.0, "frac": 2.5, "huge": 8.9e109,)"
+      R"( "edge": 9223372036854775808.0, "big": 88888888888888888888888888880})");
+  EXPECT_EQ(**GetInt(obj, "whole"), 5);
+  EXPECT_EQ(**GetInt(obj, "neg"), INT64_MIN);
+  for (const char* k : {"frac", "huge", "edge", "big"}) {
+    auto r = GetInt(obj, k);
+    EXPECT_THAT(r, StatusIs(StatusCode::kInvalidArgument)) << k;
+  }
 }
 
 }  // namespace
