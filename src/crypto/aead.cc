@@ -22,7 +22,7 @@ struct ScrubKeyOnExit {
 };
 }  // namespace
 
-Status AesGcmSealAppend(const SecretBytes& key, std::initializer_list<std::span<const uint8_t>> parts,
+Status AesGcmSealAppend(const SecretBytes& key, std::span<const std::span<const uint8_t>> parts,
                         std::span<const uint8_t> aad, env::Random& random, std::vector<uint8_t>& out) {
   if (key.size() != 32) return InvalidArgument("AES-256-GCM needs a 32-byte key");
   size_t n = 0;

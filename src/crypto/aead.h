@@ -19,8 +19,12 @@ Result<std::vector<uint8_t>> AesGcmSeal(const SecretBytes& key, std::span<const 
                                         std::span<const uint8_t> aad, env::Random& random);
 // The write path's form: seals the concatenation of `parts` and appends nonce, ciphertext and
 // tag to `out` (whose capacity callers reuse: no fresh buffer per record).
-Status AesGcmSealAppend(const SecretBytes& key, std::initializer_list<std::span<const uint8_t>> parts,
+Status AesGcmSealAppend(const SecretBytes& key, std::span<const std::span<const uint8_t>> parts,
                         std::span<const uint8_t> aad, env::Random& random, std::vector<uint8_t>& out);
+inline Status AesGcmSealAppend(const SecretBytes& key, std::initializer_list<std::span<const uint8_t>> parts,
+                               std::span<const uint8_t> aad, env::Random& random, std::vector<uint8_t>& out) {
+  return AesGcmSealAppend(key, std::span<const std::span<const uint8_t>>(parts.begin(), parts.size()), aad, random, out);
+}
 // Seals `data` in place (the ciphertext overwrites it) and returns the nonce and tag through
 // `nonce` and `tag`: nonce || data || tag is then the sealed layout above. For buffers too large
 // to copy (a hot-cache copy of an extent is written straight from the sealed bytes).

@@ -1,5 +1,6 @@
 #include "engine/codec.h"
 
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <lz4.h>
 #include <zstd.h>
 
@@ -8,7 +9,6 @@
 #include <cstring>
 #include <memory>
 #include <string_view>
-#include <unordered_map>
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
@@ -39,16 +39,24 @@ void Grow(std::vector<uint8_t>& out, size_t extra) {
 }
 
 // Rows of the pieces in order: fn(column or nullptr for a null, row).
-template <typename Fn>
-void ForEachRow(std::span<const ColumnPiece> pieces, Fn&& fn) {
-  for (const ColumnPiece& p : pieces) {
+template <typename Piece, typename Fn>
+void ForEachRow(std::span<const Piece> pieces, Fn&& fn) {
+  for (const Piece& p : pieces) {
     for (size_t r = p.begin; r < p.end; ++r) fn(p.column, r);
   }
 }
 
-int64_t IntAt(const kql::Column* c, size_t r) { return c ? c->Int(r) : 0; }
-double RealAt(const kql::Column* c, size_t r) { return c ? c->Real(r) : 0.0; }
-std::string_view StrAt(kql::Type type, const kql::Column* c, size_t r) {
+// Values of a piece's column (kql::Column or BatchColumn; nullptr: the column's null value).
+template <typename Col>
+int64_t IntAt(const Col* c, size_t r) {
+  return c ? c->Int(r) : 0;
+}
+template <typename Col>
+double RealAt(const Col* c, size_t r) {
+  return c ? c->Real(r) : 0.0;
+}
+template <typename Col>
+std::string_view StrAt(kql::Type type, const Col* c, size_t r) {
   if (c) return c->Str(r);
   return type == kql::Type::kDynamic ? std::string_view("null") : std::string_view();
 }
@@ -73,10 +81,11 @@ uint8_t* Extend(std::vector<uint8_t>& out, size_t n) {
 }
 
 // The encoders append a block's body to `out` and return its encoding.
-uint8_t EncodeInts(std::span<const ColumnPiece> pieces, size_t rows, std::vector<uint8_t>& out) {
+template <typename Piece>
+uint8_t EncodeInts(std::span<const Piece> pieces, size_t rows, std::vector<uint8_t>& out) {
   size_t delta_size = 0;
   int64_t prev = 0;
-  ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+  ForEachRow(pieces, [&](const auto* c, size_t r) {
     int64_t v = IntAt(c, r);
     delta_size += VarintSize(ZigZag(static_cast<int64_t>(static_cast<uint64_t>(v) - static_cast<uint64_t>(prev))));
     prev = v;
@@ -84,7 +93,7 @@ uint8_t EncodeInts(std::span<const ColumnPiece> pieces, size_t rows, std::vector
   if (delta_size <= rows * 8) {
     uint8_t* p = Extend(out, delta_size);
     prev = 0;
-    ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+    ForEachRow(pieces, [&](const auto* c, size_t r) {
       int64_t v = IntAt(c, r);
       p = WriteVarint(p, ZigZag(static_cast<int64_t>(static_cast<uint64_t>(v) - static_cast<uint64_t>(prev))));
       prev = v;
@@ -92,18 +101,19 @@ uint8_t EncodeInts(std::span<const ColumnPiece> pieces, size_t rows, std::vector
     return kIntsDelta;
   }
   uint8_t* p = Extend(out, rows * 8);
-  ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+  ForEachRow(pieces, [&](const auto* c, size_t r) {
     uint64_t v = static_cast<uint64_t>(IntAt(c, r));
     for (int i = 0; i < 8; ++i) *p++ = static_cast<uint8_t>(v >> (8 * i));
   });
   return kIntsPlain;
 }
 
-uint8_t EncodeReals(std::span<const ColumnPiece> pieces, size_t rows, std::vector<uint8_t>& out) {
+template <typename Piece>
+uint8_t EncodeReals(std::span<const Piece> pieces, size_t rows, std::vector<uint8_t>& out) {
   size_t at = out.size();
   out.resize(at + rows * 8);
   uint8_t* p = out.data() + at;
-  ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+  ForEachRow(pieces, [&](const auto* c, size_t r) {
     double d = RealAt(c, r);
     std::memcpy(p, &d, 8);
     p += 8;
@@ -111,14 +121,15 @@ uint8_t EncodeReals(std::span<const ColumnPiece> pieces, size_t rows, std::vecto
   return kReals;
 }
 
-void PutStrings(kql::Type type, std::span<const ColumnPiece> pieces, std::vector<uint8_t>& out) {
+template <typename Piece>
+void PutStrings(kql::Type type, std::span<const Piece> pieces, std::vector<uint8_t>& out) {
   size_t bytes = 0;
-  ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+  ForEachRow(pieces, [&](const auto* c, size_t r) {
     size_t n = StrAt(type, c, r).size();
     bytes += VarintSize(n) + n;
   });
   uint8_t* p = Extend(out, bytes);
-  ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+  ForEachRow(pieces, [&](const auto* c, size_t r) {
     std::string_view v = StrAt(type, c, r);
     p = WriteVarint(p, v.size());
     if (!v.empty()) std::memcpy(p, v.data(), v.size());
@@ -131,15 +142,18 @@ void PutStrings(kql::Type type, std::span<const ColumnPiece> pieces, std::vector
 // dictionary is abandoned instead of hashing half the block first.
 constexpr size_t kDictProbe = 1024;
 
-uint8_t EncodeStrings(kql::Type type, std::span<const ColumnPiece> pieces, size_t rows, std::vector<uint8_t>& out,
+template <typename Piece>
+uint8_t EncodeStrings(kql::Type type, std::span<const Piece> pieces, size_t rows, std::vector<uint8_t>& out,
                       bool dictionaries) {
-  std::unordered_map<std::string_view, uint32_t> dict;
+  // Open addressing (Boost's flat map): the node-based std::unordered_map spent more time
+  // chasing its nodes than hashing.
+  boost::unordered_flat_map<std::string_view, uint32_t> dict;
   std::vector<std::string_view> order;
   std::vector<uint32_t> codes;
   bool use_dict = dictionaries && rows >= 16;
   if (use_dict) codes.reserve(rows);
   size_t seen = 0;
-  for (const ColumnPiece& p : pieces) {
+  for (const Piece& p : pieces) {
     for (size_t r = p.begin; r < p.end && use_dict; ++r) {
       auto [it, fresh] = dict.emplace(StrAt(type, p.column, r), static_cast<uint32_t>(order.size()));
       if (fresh) order.push_back(it->first);
@@ -262,10 +276,13 @@ uint32_t Crc32c(std::span<const uint8_t> data) {
   return Crc32cTable(data.data(), data.size(), 0xFFFFFFFFu) ^ 0xFFFFFFFFu;
 }
 
-void EncodeColumn(kql::Type type, std::span<const ColumnPiece> pieces, std::vector<uint8_t>& out, bool dictionaries) {
+namespace {
+
+template <typename Piece>
+void EncodePieces(kql::Type type, std::span<const Piece> pieces, std::vector<uint8_t>& out, bool dictionaries) {
   size_t rows = 0;
   bool has_nulls = false;
-  for (const ColumnPiece& p : pieces) {
+  for (const Piece& p : pieces) {
     rows += p.end - p.begin;
     if (p.column == nullptr) has_nulls = has_nulls || p.end > p.begin;
     else if (p.column->HasNulls()) {
@@ -279,7 +296,7 @@ void EncodeColumn(kql::Type type, std::span<const ColumnPiece> pieces, std::vect
     size_t at = out.size();
     out.resize(at + (rows + 7) / 8, 0);
     size_t i = 0;
-    ForEachRow(pieces, [&](const kql::Column* c, size_t r) {
+    ForEachRow(pieces, [&](const auto* c, size_t r) {
       if (c == nullptr || c->IsNull(r)) out[at + i / 8] |= static_cast<uint8_t>(1u << (i % 8));
       ++i;
     });
@@ -287,6 +304,16 @@ void EncodeColumn(kql::Type type, std::span<const ColumnPiece> pieces, std::vect
   out[header] = kql::UsesInts(type)    ? EncodeInts(pieces, rows, out)
                 : kql::UsesReals(type) ? EncodeReals(pieces, rows, out)
                                        : EncodeStrings(type, pieces, rows, out, dictionaries);
+}
+
+}  // namespace
+
+void EncodeColumn(kql::Type type, std::span<const ColumnPiece> pieces, std::vector<uint8_t>& out, bool dictionaries) {
+  EncodePieces(type, pieces, out, dictionaries);
+}
+
+void EncodeColumn(kql::Type type, std::span<const BatchPiece> pieces, std::vector<uint8_t>& out, bool dictionaries) {
+  EncodePieces(type, pieces, out, dictionaries);
 }
 
 void EncodeColumn(const kql::Column& c, size_t begin, size_t end, std::vector<uint8_t>& out) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/batch.h"
 #include "kql/column.h"
 #include "kql/engine.h"
 
@@ -30,10 +31,18 @@ struct ColumnPiece {
   size_t begin = 0, end = 0;
 };
 
+// The same over a memtable batch's column.
+struct BatchPiece {
+  const BatchColumn* column = nullptr;
+  size_t begin = 0, end = 0;
+};
+
 // Encodes the rows of `pieces`, in order, as one block of type `type` (a block can gather rows
 // of several memtable chunks without copying them into one column first).
 // Without `dictionaries`, strings are always stored plainly (cheaper to write, larger).
 void EncodeColumn(kql::Type type, std::span<const ColumnPiece> pieces, std::vector<uint8_t>& out,
+                  bool dictionaries = true);
+void EncodeColumn(kql::Type type, std::span<const BatchPiece> pieces, std::vector<uint8_t>& out,
                   bool dictionaries = true);
 // Encodes rows [begin, end) of `c` (constant columns are expanded).
 void EncodeColumn(const kql::Column& c, size_t begin, size_t end, std::vector<uint8_t>& out);

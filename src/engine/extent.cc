@@ -49,7 +49,7 @@ void GiveBackScratch(std::unique_ptr<Scratch> s) {
 }  // namespace
 
 Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string& workspace, const std::string& table,
-                                  const kql::Schema& schema, std::span<const kql::Table* const> chunks,
+                                  const kql::Schema& schema, std::span<const Batch* const> chunks,
                                   const SecretBytes& aek, Codec codec, env::Random& random, std::vector<uint8_t>& out) {
   size_t time_col = schema.size();
   for (size_t c = 0; c < schema.size(); ++c) {
@@ -57,7 +57,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
   }
   if (time_col == schema.size()) return InvalidArgument("an extent needs a datetime TimeGenerated column");
   // Each chunk's column for each schema column (nullptr: absent or of another type: nulls).
-  std::vector<std::vector<const kql::Column*>> source(chunks.size(), std::vector<const kql::Column*>(schema.size()));
+  std::vector<std::vector<const BatchColumn*>> source(chunks.size(), std::vector<const BatchColumn*>(schema.size()));
   uint64_t rows = 0;
   for (size_t k = 0; k < chunks.size(); ++k) {
     rows += chunks[k]->rows;
@@ -97,7 +97,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
   } scratch{TakeScratch()};
   std::vector<uint8_t>& raw = scratch.s->raw;
   std::vector<uint8_t>& packed = scratch.s->packed;
-  std::vector<ColumnPiece> pieces;
+  std::vector<BatchPiece> pieces;
   std::vector<std::tuple<size_t, size_t, size_t>> ranges;  // chunk, begin, end of one group
   size_t chunk = 0, chunk_row = 0;                          // where the next group starts
   for (size_t g = 0; g < groups; ++g) {
@@ -120,14 +120,14 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
       bool minmax = false;
       int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
       for (const auto& [k, b, e] : ranges) {
-        const kql::Column* col = source[k][c];
+        const BatchColumn* col = source[k][c];
         pieces.push_back({col, b, e});
         if (col == nullptr) {
           nulls += static_cast<uint32_t>(e - b);
           continue;
         }
         bool ints = kql::UsesInts(col->type);
-        if (ints && !col->HasNulls() && !col->constant) {
+        if (ints && !col->HasNulls()) {
           auto [mn, mx] = std::minmax_element(col->ints.begin() + static_cast<std::ptrdiff_t>(b),
                                               col->ints.begin() + static_cast<std::ptrdiff_t>(e));
           minmax = true;
@@ -191,9 +191,10 @@ Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::
                                          const SecretBytes& aek, env::Random& random) {
   kql::Schema schema;
   for (size_t c = 0; c < rows.columns.size(); ++c) schema.push_back({rows.names[c], rows.columns[c].type});
-  const kql::Table* chunk = &rows;
+  ASSIGN_OR_RETURN(Batch batch, Batch::FromTable(rows));
+  const Batch* chunk = &batch;
   std::vector<uint8_t> out;
-  RETURN_IF_ERROR(BuildExtent(header, workspace, rows.name, schema, std::span<const kql::Table* const>(&chunk, 1), aek,
+  RETURN_IF_ERROR(BuildExtent(header, workspace, rows.name, schema, std::span<const Batch* const>(&chunk, 1), aek,
                               Codec::kZstd, random, out)
                       .status());
   return out;

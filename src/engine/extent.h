@@ -54,7 +54,7 @@ struct ExtentSummary {
 // TimeGenerated; a chunk's column is matched by name, and read as nulls when the chunk lacks it
 // or holds it under another type. The chunks are read in place: no concatenated copy.
 Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string& workspace, const std::string& table,
-                                  const kql::Schema& schema, std::span<const kql::Table* const> chunks,
+                                  const kql::Schema& schema, std::span<const Batch* const> chunks,
                                   const SecretBytes& aek, Codec codec, env::Random& random, std::vector<uint8_t>& out);
 // The same for one table (blocks in zstd), which must have a datetime TimeGenerated column.
 Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::string& workspace, const kql::Table& rows,

@@ -37,8 +37,10 @@ TEST(ExtentTest, ChunksAcrossRowGroupsBuildOneExtentWithMissingAndRetypedColumns
   chunks.push_back(Chunk(0, 40'000, true, kql::Type::kLong));
   chunks.push_back(Chunk(40'000, 40'000, false, kql::Type::kLong));
   chunks.push_back(Chunk(80'000, 20'000, true, kql::Type::kString));
-  std::vector<const kql::Table*> ptrs;
-  for (const auto& c : chunks) ptrs.push_back(&c);
+  std::vector<Batch> batches;
+  for (const auto& c : chunks) batches.push_back(*Batch::FromTable(c));
+  std::vector<const Batch*> ptrs;
+  for (const auto& b : batches) ptrs.push_back(&b);
   kql::Schema schema = {{"TimeGenerated", kql::Type::kDateTime}, {"Level", kql::Type::kString}, {"Id", kql::Type::kLong}};
   env::SecureRandom random;
   SecretBytes aek = random.NewSecret(32);
@@ -89,13 +91,14 @@ TEST(ExtentTest, ChunksAcrossRowGroupsBuildOneExtentWithMissingAndRetypedColumns
 }
 
 TEST(ExtentTest, ASchemaWithoutADatetimeTimeGeneratedIsRefused) {
-  kql::Table c = Chunk(0, 10, true, kql::Type::kLong);
-  const kql::Table* ptr = &c;
+  auto c = Batch::FromTable(Chunk(0, 10, true, kql::Type::kLong));
+  ASSERT_THAT(c, IsOk());
+  const Batch* ptr = &*c;
   env::SecureRandom random;
   SecretBytes aek = random.NewSecret(32);
   std::vector<uint8_t> object;
   kql::Schema schema = {{"TimeGenerated", kql::Type::kString}};
-  EXPECT_THAT(BuildExtent(ExtentHeader{}, "ws", "Logs", schema, std::span<const kql::Table* const>(&ptr, 1), aek,
+  EXPECT_THAT(BuildExtent(ExtentHeader{}, "ws", "Logs", schema, std::span<const Batch* const>(&ptr, 1), aek,
                           Codec::kLz4, random, object),
               StatusIs(StatusCode::kInvalidArgument));
 }

@@ -1,5 +1,5 @@
 #pragma once
-// The records of a Logs Ingestion request (a JSON array of objects) as a table whose columns
+// The records of a Logs Ingestion request (a JSON array of objects) as a batch whose columns
 // are a stream's declared columns: fields not declared are ignored, missing ones are null,
 // string values longer than `max_field` bytes are truncated (Azure: 64 KB). Errors name the
 // record and the field (kInvalidArgument, codes InvalidJson / InvalidRecord).
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/batch.h"
 #include "kql/column.h"
 
 namespace cmk::engine {
@@ -21,6 +22,6 @@ struct StreamColumn {
 // parser reads a little past the end): callers that own the body reserve them.
 inline constexpr size_t kJsonPadding = 64;
 
-Result<kql::Table> ParseRecords(const std::string& body, const std::vector<StreamColumn>& columns, size_t max_field);
+Result<Batch> ParseRecords(const std::string& body, const std::vector<StreamColumn>& columns, size_t max_field);
 
 }  // namespace cmk::engine

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "base/testing.h"
 
 namespace cmk::engine {
@@ -51,6 +53,38 @@ TEST(JsonRowsTest, ErrorsNameTheRecordAndTheFieldAndLongStringsAreCut) {
   auto cut = ParseRecords(R"([{"Computer":"0123456789"}])", kColumns, 4);
   ASSERT_THAT(cut, IsOk());
   EXPECT_EQ(cut->columns[1].Str(0), "0123");
+}
+
+TEST(JsonRowsTest, ManyRecordsOfGrowingSizeKeepEveryValue) {
+  // Text buffers are sized from the first 64 records; later, longer values must still land
+  // whole (the estimate is a reservation, not a limit).
+  std::string body = "[";
+  for (int i = 0; i < 1000; ++i) {
+    if (i > 0) body += ",";
+    body += R"({"TimeGenerated":"2026-11-20T00:00:01Z","Computer":")" + std::string(static_cast<size_t>(1 + i), 'x') +
+            R"(","EventId":)" + std::to_string(i) + "}";
+  }
+  body += "]";
+  auto t = ParseRecords(body, kColumns, 64 * 1024);
+  ASSERT_THAT(t, IsOk());
+  ASSERT_EQ(t->rows, 1000u);
+  for (size_t r = 0; r < 1000; ++r) {
+    ASSERT_EQ(t->columns[1].Str(r), std::string(r + 1, 'x')) << r;
+    ASSERT_EQ(t->columns[2].Int(r), static_cast<int64_t>(r));
+    ASSERT_TRUE(t->columns[4].IsNull(r));
+    ASSERT_EQ(t->columns[4].Str(r), "null");  // a null dynamic reads as JSON null
+  }
+}
+
+TEST(JsonRowsTest, WholeDoublesOutsideLongsRangeAreNotIntegers) {
+  // 2^63 and beyond parse as doubles; casting them to a long would be undefined.
+  for (const char* v : {"9223372036854775808.0", "1e300", "-1e19"}) {
+    auto t = ParseRecords(std::string(R"([{"EventId":)") + v + "}]", kColumns, 64);
+    EXPECT_THAT(t, StatusIs(StatusCode::kInvalidArgument)) << v;
+  }
+  auto edge = ParseRecords(R"([{"EventId":-9223372036854775808.0}])", kColumns, 64);
+  ASSERT_THAT(edge, IsOk());
+  EXPECT_EQ(edge->columns[2].Int(0), INT64_MIN);
 }
 
 }  // namespace

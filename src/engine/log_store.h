@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/batch.h"
 #include "engine/codec.h"
 #include "env/env.h"
 #include "kql/engine.h"
@@ -117,7 +118,8 @@ class LogStore {
 
   // Stores `rows` (columns of `table`'s schema, with a datetime TimeGenerated) for `ws`.
   // Durable when OK. Revoked key: PermissionDenied/KeyVaultAccessRevoked and nothing stored.
-  Status Ingest(const WorkspaceInfo& ws, const TableInfo& table, kql::Table rows);
+  Status Ingest(const WorkspaceInfo& ws, const TableInfo& table, Batch rows);
+  Status Ingest(const WorkspaceInfo& ws, const TableInfo& table, const kql::Table& rows);
 
   // A catalog over the workspaces' tables for one query; rows outside [from, to) are hidden.
   std::unique_ptr<kql::Catalog> CatalogFor(std::vector<WorkspaceInfo> workspaces, std::optional<int64_t> from,

@@ -39,6 +39,12 @@ size_t ChunksBytes(const std::vector<std::shared_ptr<const kql::Table>>& chunks)
   return n;
 }
 
+size_t BatchesBytes(const std::vector<std::shared_ptr<const MemChunk>>& chunks) {
+  size_t n = 0;
+  for (const auto& c : chunks) n += c->batch().MemoryBytes();
+  return n;
+}
+
 }  // namespace
 
 std::unique_ptr<std::vector<uint8_t>> LogStore::TakeScratch() {
@@ -184,15 +190,15 @@ Status LogStore::FlushAccount(Account& a) {
   // then sealed over it in place, and the hot-cache copy is sealed in place over that again
   // once the blob is stored: one buffer per flush, no copy of the object.
   std::unique_ptr<std::vector<uint8_t>> buf = TakeScratch();
-  std::vector<std::pair<ExtentRec, Chunks>> made;
+  std::vector<std::pair<ExtentRec, std::vector<std::shared_ptr<const MemChunk>>>> made;
   Status failed;
   for (const auto& [key, m] : work) {
     if (m.chunks.empty()) continue;
     kql::Schema schema;
-    const kql::Table& first = *m.chunks[0];
+    const Batch& first = m.chunks[0]->batch();
     for (size_t c = 0; c < first.columns.size(); ++c) schema.push_back({first.names[c], first.columns[c].type});
-    std::vector<const kql::Table*> tables;
-    for (const auto& c : m.chunks) tables.push_back(c.get());
+    std::vector<const Batch*> tables;
+    for (const auto& c : m.chunks) tables.push_back(&c->batch());
     ExtentHeader h;
     env_.random->Fill(h.id);
     h.account = a.id;
@@ -206,7 +212,7 @@ Status LogStore::FlushAccount(Account& a) {
     size_t room = a.infra ? storage::kBlockHeaderSize : 0;
     buf->assign(room, 0);
     // Compressed extents take well under half their rows' memory: one reservation, no regrowth.
-    buf->reserve(room + ChunksBytes(m.chunks) / 2 + (size_t{1} << 16));
+    buf->reserve(room + BatchesBytes(m.chunks) / 2 + (size_t{1} << 16));
     auto built = BuildExtent(h, m.workspace, m.table, schema, tables, k->aek, options_.extent_codec, *env_.random, *buf);
     if (!built.ok()) {
       failed = built.status();
@@ -268,7 +274,9 @@ Status LogStore::FlushAccount(Account& a) {
   }
   if (readable && options_.cache_on_flush) {
     std::lock_guard<std::mutex> l(cache_mu_);
-    for (const auto& [e, chunks] : made) {
+    for (const auto& [e, batches] : made) {
+      Chunks chunks;
+      for (const auto& b : batches) chunks.push_back(b->Table());
       size_t bytes = ChunksBytes(chunks);
       if (bytes > options_.decoded_cache_bytes) continue;
       decoded_[e.id] = Decoded{chunks, bytes, a.id};

@@ -3,14 +3,30 @@
 // recovery state, and the per-query catalog. Not part of the engine's interface.
 #include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <shared_mutex>
 
+#include "engine/batch.h"
 #include "engine/log_store.h"
 #include "engine/wal.h"
 
 namespace cmk::engine {
+
+// A memtable chunk: one ingested batch, and its rows as a KQL table once a query needs them
+// (converted once, then shared by every later query until the flush drops the chunk).
+class MemChunk {
+ public:
+  explicit MemChunk(Batch b) : batch_(std::move(b)) {}
+  const Batch& batch() const { return batch_; }
+  std::shared_ptr<const kql::Table> Table() const;
+
+ private:
+  Batch batch_;
+  mutable std::once_flag once_;
+  mutable std::shared_ptr<const kql::Table> table_;
+};
 
 struct LogStore::Account {
   std::string id;          // "shared/<region>" or "<cluster id>/accounts/acctN"
@@ -27,7 +43,7 @@ struct LogStore::Account {
   std::mutex mu;  // the fields below
   struct Mem {
     std::string workspace, table;
-    std::vector<std::shared_ptr<const kql::Table>> chunks;
+    std::vector<std::shared_ptr<const MemChunk>> chunks;
     size_t rows = 0;
   };
   std::map<std::string, Mem> active, flushing;  // by workspace + "\n" + table

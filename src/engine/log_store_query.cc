@@ -129,7 +129,7 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
       RETURN_IF_ERROR(s.EnsureReplayed(*a));
     }
     // One consistent snapshot: extents and memtables (a flush moves rows from one to the other).
-    std::vector<std::shared_ptr<const kql::Table>> chunks;
+    std::vector<std::shared_ptr<const MemChunk>> chunks;
     std::vector<std::pair<ExtentRec, Account*>> extents;
     {
       std::lock_guard<std::mutex> l(s.mu_);
@@ -160,7 +160,7 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
                                         inside ? std::nullopt : hi)));
       }
     }
-    for (auto& c : chunks) RETURN_IF_ERROR(sink(ShapeChunk(c, info->schema, request.columns, lo, hi)));
+    for (auto& c : chunks) RETURN_IF_ERROR(sink(ShapeChunk(c->Table(), info->schema, request.columns, lo, hi)));
   }
   return OkStatus();
 }

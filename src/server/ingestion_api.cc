@@ -76,7 +76,9 @@ kql::Column Convert(kql::Column& in, kql::Type type, size_t rows, bool owned) {
     } else if (kql::UsesReals(type) && kql::UsesInts(in.type)) {
       out.AppendReal(static_cast<double>(in.Int(r)));
     } else if (kql::UsesInts(type) && kql::UsesReals(in.type)) {
-      out.AppendInt(static_cast<int64_t>(in.Real(r)));
+      double d = in.Real(r);  // truncated toward zero; out of long's range (or NaN) is null
+      if (d > -0x1p63 && d < 0x1p63) out.AppendInt(static_cast<int64_t>(d));
+      else out.AppendNull();
     } else if (kql::UsesInts(type) && kql::UsesInts(in.type)) {
       out.AppendInt(in.Int(r));
     } else {
@@ -109,6 +111,50 @@ kql::Table ToTable(kql::Table& rows, const engine::TableInfo& table, int64_t now
     if (c.name == "Type" && c.type == kql::Type::kString) {
       for (size_t r = 0; r < rows.rows; ++r) {
         if (col.strings[r].empty()) col.strings[r] = table.name;
+      }
+    }
+    out.AddColumn(c.name, std::move(col));
+  }
+  return out;
+}
+
+// The same for rows as parsed (no transformation): a column of the destination's type is
+// taken as it is (moved when `owned`), others are converted.
+engine::Batch ShapeBatch(engine::Batch& rows, const engine::TableInfo& table, int64_t now, bool owned) {
+  engine::Batch out;
+  out.name = table.name;
+  out.rows = rows.rows;
+  for (const auto& c : table.schema) {
+    int i = rows.Find(c.name);
+    engine::BatchColumn col(c.type);
+    if (i >= 0 && rows.columns[i].type == c.type) {
+      col = owned ? std::move(rows.columns[i]) : rows.columns[i];
+    } else if (i >= 0) {
+      kql::Column k = engine::ToKqlColumn(rows.columns[i]);
+      col = engine::ToBatchColumn(Convert(k, c.type, rows.rows, true), rows.rows);
+    } else {
+      col.Reserve(rows.rows);
+      for (size_t r = 0; r < rows.rows; ++r) col.AppendNull();
+    }
+    if (c.name == "TimeGenerated" && col.HasNulls()) {
+      for (size_t r = 0; r < rows.rows; ++r) {
+        if (col.IsNull(r)) {
+          col.SetNull(r, false);
+          col.ints[r] = now;
+        }
+      }
+    }
+    if (c.name == "Type" && c.type == kql::Type::kString) {
+      bool empty = false;
+      for (size_t r = 0; r < rows.rows && !empty; ++r) empty = col.Str(r).empty();
+      if (empty) {
+        engine::BatchColumn named(c.type);
+        named.Reserve(rows.rows);
+        for (size_t r = 0; r < rows.rows; ++r) {
+          std::string_view v = col.Str(r);
+          named.AppendString(v.empty() ? std::string_view(table.name) : v);
+        }
+        col = std::move(named);
       }
     }
     out.AddColumn(c.name, std::move(col));
@@ -193,33 +239,34 @@ void IngestionApi::Handle(const HttpRequest& req, HttpResponse& res, const ident
   if (!records.ok()) return Error(res, 400, records.status().error_code(), records.status().message());
 
   // Run every flow of the stream first; store only when all of them succeed.
-  struct Batch {
+  struct Delivery {
     engine::WorkspaceInfo ws;
     engine::TableInfo table;
-    kql::Table rows;
+    engine::Batch rows;
   };
-  std::vector<Batch> batches;
+  std::vector<Delivery> batches;
   TimePoint now = d_.env.clock->Now();
   // How many (flow, destination) pairs read this stream: the last one may take the rows' values.
   size_t uses = 0;
+  std::optional<kql::Table> source_table;  // the parsed rows as a KQL table, for transformations
   for (const auto& flow : rule->flows) {
     if (std::find(flow.streams.begin(), flow.streams.end(), stream) != flow.streams.end()) uses += flow.destinations.size();
   }
   for (const auto& flow : rule->flows) {
     if (std::find(flow.streams.begin(), flow.streams.end(), stream) == flow.streams.end()) continue;
-    kql::Table* rows = &*records;
     std::optional<kql::Table> transformed;
     std::string transform = flow.transform_kql.empty() ? "source" : flow.transform_kql;
     if (transform != "source") {
+      // Transformations run on the KQL engine's tables; rows without one stay as parsed.
+      if (!source_table) source_table = records->ToTable();
       kql::InMemoryCatalog catalog;
-      catalog.Add(*records);
+      catalog.Add(*source_table);
       auto out = kql::Execute(transform, catalog, kql::ExecOptions{now});
       if (!out.ok()) {
         return Error(res, 400, "InvalidTransformOutput",
                      "The rule's transformKql failed on this batch: " + out.status().message());
       }
       transformed = std::move(out->tables[0]);
-      rows = &*transformed;
     }
     std::string table_name = TableOf(flow.output_stream.empty() ? stream : flow.output_stream);
     for (const auto& dest_name : flow.destinations) {
@@ -238,8 +285,13 @@ void IngestionApi::Handle(const HttpRequest& req, HttpResponse& res, const ident
           return Error(res, 400, "InvalidOutputTable",
                        "The table '" + table_name + "' does not exist in workspace '" + ws->name + "'.");
         }
-        bool last = transformed ? flow.destinations.size() == 1 : --uses == 0;
-        batches.push_back(Batch{*ws, *info, ToTable(*rows, *info, Ticks(now), last)});
+        if (transformed) {
+          auto shaped = engine::Batch::FromTable(ToTable(*transformed, *info, Ticks(now), flow.destinations.size() == 1));
+          if (!shaped.ok()) return Error(res, 400, "InvalidTransformOutput", shaped.status().message());
+          batches.push_back(Delivery{*ws, *info, std::move(*shaped)});
+        } else {
+          batches.push_back(Delivery{*ws, *info, ShapeBatch(*records, *info, Ticks(now), --uses == 0)});
+        }
       }
     }
   }

@@ -112,6 +112,8 @@ def test_revocation_deletes_the_hot_cache_and_restore_reloads_the_last_14_days(s
     wait_for(lambda: len(extents(s)) >= 1, "the old rows' extent")
     upload(s, rule, records(100, seed=2, start=t - datetime.timedelta(days=1)))
     wait_for(lambda: len(extents(s)) >= 2, "the recent rows' extent")
+    # The hot-cache copy is written after the blob: wait for it rather than race the flush.
+    wait_for(lambda: cache_files(s), "the recent extent's hot-cache copy")
     assert len(cache_files(s)) == 1  # only the recent extent is hot
     kc.update_key_properties("cmk1", key.properties.version, enabled=False)
     cli(s, "clock", "advance", "10s")
