@@ -43,7 +43,7 @@ class SecretBytes {
   std::vector<uint8_t> data_;
 };
 
-// Overwrites `bytes` with zeros in a way the compiler keeps (OPENSSL_cleanse): for plaintext
+// Overwrites `bytes` with zeros in a way the compiler keeps (explicit_bzero): for plaintext
 // left in buffers that are reused rather than freed.
 void WipeBytes(std::span<uint8_t> bytes);
 

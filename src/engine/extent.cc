@@ -21,7 +21,7 @@ constexpr size_t kTrailerSize = 16;  // footer offset u64, footer size u32, magi
 Status Corrupt(const std::string& what) { return DataLoss("corrupt extent: " + what); }
 
 struct Scratch {
-  std::vector<uint8_t> raw, packed;
+  std::vector<uint8_t> raw;
 };
 std::mutex scratch_mu;
 std::vector<std::unique_ptr<Scratch>> scratch_pool;  // guarded by scratch_mu
@@ -38,10 +38,8 @@ void GiveBackScratch(std::unique_ptr<Scratch> s) {
   // Pooled across accounts and kept: BuildExtent wipes each block's plaintext once it is sealed,
   // so only a block interrupted by an error can be left; wipe what the buffers hold.
   WipeBytes(s->raw);
-  WipeBytes(s->packed);
   s->raw.clear();
-  s->packed.clear();
-  if (s->raw.capacity() + s->packed.capacity() > (size_t{128} << 20)) return;  // an outsized block grew it
+  if (s->raw.capacity() > (size_t{128} << 20)) return;  // an outsized block grew it
   std::lock_guard<std::mutex> l(scratch_mu);
   if (scratch_pool.size() < 2) scratch_pool.push_back(std::move(s));
 }
@@ -96,7 +94,6 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
     ~Return() { GiveBackScratch(std::move(s)); }
   } scratch{TakeScratch()};
   std::vector<uint8_t>& raw = scratch.s->raw;
-  std::vector<uint8_t>& packed = scratch.s->packed;
   std::vector<BatchPiece> pieces;
   std::vector<std::tuple<size_t, size_t, size_t>> ranges;  // chunk, begin, end of one group
   size_t chunk = 0, chunk_row = 0;                          // where the next group starts
@@ -147,16 +144,18 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
       }
       raw.clear();
       EncodeColumn(schema[c].type, pieces, raw);
-      packed.clear();
-      CompressAppend(codec, raw, 1, packed);
+      // Compressed straight into the object after room for the block's header, then sealed
+      // there in place: no intermediate buffer, no copy.
       uint32_t index = static_cast<uint32_t>(g * schema.size() + c);
       storage::BlockAddress where{header.id, index, schema[c].name};
       size_t at = out.size();
-      RETURN_IF_ERROR(storage::SealBlockAppend(aek, header.aek_generation, where, packed, random, out));
-      // Sealed: no plaintext of this block stays in the kept buffers (each block wipes what it
-      // wrote, so no earlier block's tail is left behind either).
+      out.resize(at + storage::kBlockHeaderSize);
+      CompressAppend(codec, raw, 1, out);
+      Status sealed = storage::SealBlockInPlace(aek, header.aek_generation, where, out, at, random);
+      // No plaintext of this block stays in the kept buffer (each block wipes what it wrote, so
+      // no earlier block's tail is left behind either; a failed seal wiped its own).
       WipeBytes(raw);
-      WipeBytes(packed);
+      RETURN_IF_ERROR(sealed);
       if (c == time_col && minmax) {
         tmin = std::min(tmin, lo);
         tmax = std::max(tmax, hi);
@@ -173,12 +172,11 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
   }
   PutU64(footer, static_cast<uint64_t>(tmin));
   PutU64(footer, static_cast<uint64_t>(tmax));
-  packed.clear();
-  CompressAppend(Codec::kZstd, footer, 1, packed);
   storage::BlockAddress where{header.id, kFooterIndex, kFooterColumn};
   size_t footer_at = out.size();
-  RETURN_IF_ERROR(storage::SealBlockAppend(aek, header.aek_generation, where, packed, random, out));
-  WipeBytes(packed);
+  out.resize(footer_at + storage::kBlockHeaderSize);
+  CompressAppend(Codec::kZstd, footer, 1, out);
+  RETURN_IF_ERROR(storage::SealBlockInPlace(aek, header.aek_generation, where, out, footer_at, random));
   uint32_t footer_size = static_cast<uint32_t>(out.size() - footer_at);
   footer_at -= base;
   PutU64(out, static_cast<uint64_t>(footer_at));

@@ -92,6 +92,28 @@ Status SealAppend(const EVP_CIPHER* cipher, const uint8_t* key, const uint8_t ma
   return OkStatus();
 }
 
+// Seals buf[at + kBlockHeaderSize, end) in place: header at `at`, tag appended.
+Status SealInPlace(const EVP_CIPHER* cipher, const uint8_t* key, const uint8_t magic[4], uint8_t alg,
+                   uint32_t generation, std::span<const uint8_t> aad_tail, std::vector<uint8_t>& buf, size_t at,
+                   env::Random& random) {
+  size_t n = buf.size() - at - kBlockHeaderSize;
+  buf.resize(buf.size() + 16);
+  uint8_t* h = buf.data() + at;
+  WriteHeader(h, magic, alg, generation, random);
+  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
+  ScrubKeyOnExit scrub{ctx};
+  int len = 0;
+  if (!ctx || EVP_EncryptInit_ex2(ctx, cipher, key, h + 12, nullptr) != 1 ||
+      EVP_EncryptUpdate(ctx, nullptr, &len, h, 12) != 1 ||
+      (!aad_tail.empty() && EVP_EncryptUpdate(ctx, nullptr, &len, aad_tail.data(), static_cast<int>(aad_tail.size())) != 1) ||
+      EVP_EncryptUpdate(ctx, h + kBlockHeaderSize, &len, h + kBlockHeaderSize, static_cast<int>(n)) != 1 ||
+      EVP_EncryptFinal_ex(ctx, h + kBlockHeaderSize + len, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, h + kBlockHeaderSize + n) != 1) {
+    return Internal("sealing failed");
+  }
+  return OkStatus();
+}
+
 Result<std::vector<uint8_t>> Seal(const EVP_CIPHER* cipher, const uint8_t* key, const uint8_t magic[4], uint8_t alg,
                                   uint32_t generation, std::span<const uint8_t> aad_tail,
                                   std::span<const uint8_t> plaintext, env::Random& random) {
@@ -192,6 +214,20 @@ Status SealBlockAppend(const SecretBytes& aek, uint32_t aek_generation, const Bl
                     out);
 }
 
+Status SealBlockInPlace(const SecretBytes& aek, uint32_t aek_generation, const BlockAddress& where,
+                        std::vector<uint8_t>& out, size_t at, env::Random& random) {
+  if (out.size() < at + kBlockHeaderSize) return InvalidArgument("no room for the block header");
+  auto dek = DeriveDek(aek, where.extent, where.block_index);
+  Status s = dek.ok() ? SealInPlace(AesGcm(), dek->data(), kBlockMagic, kAlgAesGcmHkdf, aek_generation, BlockAad(where),
+                                    out, at, random)
+                      : dek.status();
+  if (!s.ok()) {
+    WipeBytes(std::span<uint8_t>(out).subspan(at));
+    out.resize(at);
+  }
+  return s;
+}
+
 Result<SecretBytes> OpenBlock(const SecretBytes& aek, const BlockAddress& where, std::span<const uint8_t> sealed) {
   RETURN_IF_ERROR(CheckHeader(sealed, kBlockMagic, kAlgAesGcmHkdf));
   ASSIGN_OR_RETURN(SecretBytes dek, DeriveDek(aek, where.extent, where.block_index));
@@ -217,23 +253,9 @@ Status SealObjectInPlace(const SecretBytes& infra_key, uint32_t generation, std:
   if (infra_key.size() != 32) return InvalidArgument("the infrastructure key must be 32 bytes");
   if (buf.size() < kBlockHeaderSize) return InvalidArgument("no room for the object header");
   std::span<const uint8_t> aad(reinterpret_cast<const uint8_t*>(object_name.data()), object_name.size());
-  size_t n = buf.size() - kBlockHeaderSize;
-  buf.resize(buf.size() + 16);
-  uint8_t* h = buf.data();
-  WriteHeader(h, kObjectMagic, kAlgChaChaPoly, generation, random);
-  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
-  ScrubKeyOnExit scrub{ctx};
-  int len = 0;
-  if (!ctx || EVP_EncryptInit_ex2(ctx, ChaCha(), infra_key.data(), h + 12, nullptr) != 1 ||
-      EVP_EncryptUpdate(ctx, nullptr, &len, h, 12) != 1 ||
-      (!aad.empty() && EVP_EncryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) ||
-      EVP_EncryptUpdate(ctx, h + kBlockHeaderSize, &len, h + kBlockHeaderSize, static_cast<int>(n)) != 1 ||
-      EVP_EncryptFinal_ex(ctx, h + kBlockHeaderSize + len, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, h + kBlockHeaderSize + n) != 1) {
-    buf.clear();  // partly encrypted: nothing in it is usable
-    return Internal("sealing failed");
-  }
-  return OkStatus();
+  Status s = SealInPlace(ChaCha(), infra_key.data(), kObjectMagic, kAlgChaChaPoly, generation, aad, buf, 0, random);
+  if (!s.ok()) buf.clear();  // partly encrypted: nothing in it is usable
+  return s;
 }
 
 Result<std::vector<uint8_t>> OpenObject(const SecretBytes& infra_key, std::string_view object_name,

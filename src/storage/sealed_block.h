@@ -41,6 +41,11 @@ Result<std::vector<uint8_t>> SealBlock(const SecretBytes& aek, uint32_t aek_gene
 // The same, appended to `out` (the extent writer seals each block straight into the object).
 Status SealBlockAppend(const SecretBytes& aek, uint32_t aek_generation, const BlockAddress& where,
                        std::span<const uint8_t> plaintext, env::Random& random, std::vector<uint8_t>& out);
+// The same in place: out[at, at + kBlockHeaderSize) is room for the header and out[at +
+// kBlockHeaderSize, end) the plaintext, which becomes the ciphertext; the tag is appended. On
+// failure the plaintext is wiped and `out` cut back to `at`.
+Status SealBlockInPlace(const SecretBytes& aek, uint32_t aek_generation, const BlockAddress& where,
+                        std::vector<uint8_t>& out, size_t at, env::Random& random);
 // Opens a sealed block. DataLoss when the key, address or bytes don't match.
 Result<SecretBytes> OpenBlock(const SecretBytes& aek, const BlockAddress& where, std::span<const uint8_t> sealed);
 // The AEK generation a sealed block names (which AEK to ask for).

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <algorithm>
 
 #include <openssl/core_names.h>
@@ -111,6 +113,37 @@ TEST_F(SealedBlockTest, InPlaceObjectSealingMatchesTheCopyingLayoutAndBlockAppen
   EXPECT_EQ(*back, block);
   std::vector<uint8_t> tiny(3);
   EXPECT_THAT(SealObjectInPlace(infra, 5, "x", tiny, random_), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST_F(SealedBlockTest, InPlaceBlockSealingOpensLikeAnAppendedBlockAndCutsBackOnFailure) {
+  BlockAddress where{extent_, 9, "Message"};
+  std::string plain = "the block's plaintext, compressed or not";
+  auto buffer = [&] {  // 2 bytes of earlier content, room for the header, the plaintext
+    std::vector<uint8_t> b(2 + kBlockHeaderSize + plain.size());
+    b[0] = 1;
+    b[1] = 2;
+    std::memcpy(b.data() + 2 + kBlockHeaderSize, plain.data(), plain.size());
+    return b;
+  };
+  std::vector<uint8_t> buf = buffer();
+  ASSERT_THAT(SealBlockInPlace(aek_, 4, where, buf, 2, random_), IsOk());
+  EXPECT_EQ(buf[0], 1);
+  EXPECT_EQ(buf[1], 2);
+  std::vector<uint8_t> block(buf.begin() + 2, buf.end());
+  EXPECT_EQ(block.size(), plain.size() + kSealOverhead);
+  EXPECT_EQ(std::search(block.begin(), block.end(), plain.begin(), plain.end()), block.end());
+  EXPECT_EQ(OpenBlock(aek_, where, block)->AsStringView(), plain);
+  EXPECT_EQ(*BlockKeyGeneration(block), 4u);
+  BlockAddress elsewhere{extent_, 10, "Message"};
+  EXPECT_THAT(OpenBlock(aek_, elsewhere, block), StatusIs(StatusCode::kDataLoss));
+
+  // A key of the wrong size fails, and the buffer is cut back to what it held before.
+  SecretBytes short_key = random_.NewSecret(16);
+  std::vector<uint8_t> again = buffer();
+  EXPECT_FALSE(SealBlockInPlace(short_key, 4, where, again, 2, random_).ok());
+  EXPECT_EQ(again, (std::vector<uint8_t>{1, 2}));
+  std::vector<uint8_t> no_room(5);
+  EXPECT_THAT(SealBlockInPlace(aek_, 4, where, no_room, 2, random_), StatusIs(StatusCode::kInvalidArgument));
 }
 
 }  // namespace
