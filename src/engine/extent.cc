@@ -265,6 +265,17 @@ Result<ExtentReader> ExtentReader::Open(std::vector<uint8_t> object, const Secre
   return r;
 }
 
+Result<Codec> ExtentReader::BlockCodec(size_t group, size_t column, const SecretBytes& aek) const {
+  const kql::Schema& schema = info_.schema;
+  if (group >= group_rows_.size() || column >= schema.size()) return InvalidArgument("no such block");
+  size_t index = group * schema.size() + column;
+  const Block& b = blocks_[index];
+  storage::BlockAddress where{header_.id, static_cast<uint32_t>(index), schema[column].name};
+  ASSIGN_OR_RETURN(SecretBytes frame, storage::OpenBlock(aek, where, std::span(object_).subspan(b.offset, b.size)));
+  if (frame.size() == 0 || frame.data()[0] > static_cast<uint8_t>(Codec::kZstd)) return Corrupt("unknown codec");
+  return static_cast<Codec>(frame.data()[0]);
+}
+
 Result<kql::Table> ExtentReader::Read(const std::vector<std::string>& columns, std::optional<int64_t> min_time,
                                       std::optional<int64_t> max_time, const SecretBytes& aek) const {
   const kql::Schema& schema = info_.schema;

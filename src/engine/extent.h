@@ -72,6 +72,8 @@ class ExtentReader {
   // [min_time, max_time]; rows outside it may remain (the caller filters).
   Result<kql::Table> Read(const std::vector<std::string>& columns, std::optional<int64_t> min_time,
                           std::optional<int64_t> max_time, const SecretBytes& aek) const;
+  // The compression codec of row group `group`'s block of column `column` (opens the block).
+  Result<Codec> BlockCodec(size_t group, size_t column, const SecretBytes& aek) const;
 
  private:
   struct Block {

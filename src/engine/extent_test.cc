@@ -90,6 +90,31 @@ TEST(ExtentTest, ChunksAcrossRowGroupsBuildOneExtentWithMissingAndRetypedColumns
   EXPECT_EQ(r1->info().rows, 40'000u);
 }
 
+TEST(ExtentTest, BlocksUseTheRequestedCodec) {
+  auto b = Batch::FromTable(Chunk(0, 5000, true, kql::Type::kString));
+  ASSERT_THAT(b, IsOk());
+  const Batch* ptr = &*b;
+  kql::Schema schema = {{"TimeGenerated", kql::Type::kDateTime}, {"Level", kql::Type::kString}, {"Id", kql::Type::kString}};
+  env::SecureRandom random;
+  SecretBytes aek = random.NewSecret(32);
+  for (Codec codec : {Codec::kZstd, Codec::kLz4}) {
+    ExtentHeader h;
+    random.Fill(h.id);
+    h.account = "acct";
+    std::vector<uint8_t> object;
+    ASSERT_THAT(BuildExtent(h, "ws", "Logs", schema, std::span<const Batch* const>(&ptr, 1), aek, codec, random, object),
+                IsOk());
+    auto reader = ExtentReader::Open(object, aek);
+    ASSERT_THAT(reader, IsOk());
+    for (size_t c = 0; c < schema.size(); ++c) {
+      auto got = reader->BlockCodec(0, c, aek);
+      ASSERT_THAT(got, IsOk());
+      EXPECT_EQ(*got, codec) << schema[c].name;
+    }
+    EXPECT_THAT(reader->BlockCodec(1, 0, aek), StatusIs(StatusCode::kInvalidArgument));
+  }
+}
+
 TEST(ExtentTest, ASchemaWithoutADatetimeTimeGeneratedIsRefused) {
   auto c = Batch::FromTable(Chunk(0, 10, true, kql::Type::kLong));
   ASSERT_THAT(c, IsOk());

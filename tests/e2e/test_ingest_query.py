@@ -140,6 +140,30 @@ def test_transform_kql_filters_and_extends_with_the_same_engine(server):
     assert got[0][2] in (None, 0)  # EventId was projected away: nulls
 
 
+def test_rows_without_time_get_the_ingestion_time_and_columns_take_the_tables_types(server):
+    # No TimeGenerated in the records: Azure stamps the time of ingestion. EventId is declared
+    # int in the stream and long in the table: the value converts.
+    create_workspace(server, "wsshape")
+    create_table(server, "wsshape", columns=[dict(c, type="long") if c["name"] == "EventId" else c for c in COLUMNS])
+    dcr = create_dcr(server, "dcrshape", "wsshape")
+    cid = customer_id(server, "wsshape")
+    recs = records(300, seed=9)
+    for r in recs:
+        del r["TimeGenerated"]
+    before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    ingestion_client(server).upload(rule_id=dcr["properties"]["immutableId"], stream_name="Custom-AppEvents", logs=recs)
+    after = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)
+    got = rows(server, cid, "AppEvents_CL | summarize n=count(), nulls=countif(isnull(TimeGenerated)), "
+                            "lo=min(TimeGenerated), hi=max(TimeGenerated), ev=sum(EventId), t=any(gettype(EventId))")
+    n, nulls, lo, hi, ev, t = got[0]
+    assert (n, nulls) == (300, 0)
+    assert before <= lo <= hi <= after, (before, lo, hi, after)
+    assert ev == sum(r["EventId"] for r in recs)
+    assert t == "long"
+    msgs = rows(server, cid, "AppEvents_CL | summarize make_set(Message, 1000)")[0][0]
+    assert sorted(json.loads(msgs) if isinstance(msgs, str) else msgs) == sorted(r["Message"] for r in recs)
+
+
 def test_query_api_shapes_types_and_reports_errors(server):
     rule, cid = setup_shared(server)
     ingestion_client(server).upload(rule_id=rule, stream_name="Custom-AppEvents", logs=records(10))
