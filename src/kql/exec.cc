@@ -5,6 +5,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include "kql/aggregates.h"
 #include "kql/eval.h"
 
@@ -262,11 +264,13 @@ struct HashAggregation::State {
   const PlanNode* node = nullptr;
   const std::vector<BoundExpr>* keys = nullptr;
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> groups;
-  std::unordered_map<int64_t, uint32_t> int_groups;
+  // The single-key maps are Boost's open-addressing flat maps: a group lookup per row, where
+  // std::unordered_map's nodes cost a cache miss each.
+  boost::unordered_flat_map<int64_t, uint32_t> int_groups;
   // Single string key: views of `key_values[0]`'s strings would move when it grows (short
   // strings live inside std::string), so the map's views point into `string_keys`, a deque
   // whose elements never move.
-  std::unordered_map<std::string_view, uint32_t, StringHash> string_groups;
+  boost::unordered_flat_map<std::string_view, uint32_t> string_groups;
   std::deque<std::string> string_keys;
   int64_t null_group = -1;
   std::vector<Column> key_values;

@@ -43,6 +43,24 @@ TEST(StringOps, ContainsIsSubstringSearch) {
   EXPECT_EQ(Op("contains", {hay, Str("")}, 4), (V{"true", "true", "true", "true"}));
 }
 
+TEST(StringOps, ContainsFindsEveryPositionInLongStrings) {
+  // Haystacks longer than the 16-byte steps of the case-insensitive scan: a match at every
+  // offset, in either case, just before the end, and near misses (first letter only).
+  std::string base(70, '.');
+  for (size_t at = 0; at + 3 <= base.size(); ++at) {
+    for (std::string word : {"kam", "KaM"}) {
+      std::string h = base;
+      h.replace(at, 3, word);
+      EXPECT_EQ(Op("contains", {Str(h), Str("kAm")}), (V{"true"})) << at << " " << word;
+      EXPECT_EQ(Op("contains_cs", {Str(h), Str("kam")}), (V{word == "kam" ? "true" : "false"})) << at;
+    }
+    std::string miss = base;
+    miss[at] = 'K';
+    miss[at + 1] = 'a';  // "Ka" without the "m"
+    EXPECT_EQ(Op("contains", {Str(miss), Str("kam")}), (V{"false"})) << at;
+  }
+}
+
 TEST(StringOps, NonConstantNeedleIsPerRow) {
   EXPECT_EQ(Op("contains", {Strs({"abc", "abc"}), Strs({"B", "x"})}, 2), (V{"true", "false"}));
   EXPECT_EQ(Op("has", {Strs({"a b", "a b"}), Strs({"B", "ab"})}, 2), (V{"true", "false"}));

@@ -7,6 +7,10 @@
 // has* are maximal runs of ASCII letters and digits; every other byte separates terms.
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "kql/function_regex.h"
 #include "kql/function_util.h"
 
@@ -24,6 +28,25 @@ bool At(std::string_view hay, size_t p, std::string_view needle, bool cs) {
   return true;
 }
 
+// The first position in [p, last] holding `a` or `b`, or npos. Case-insensitive search looks
+// for the needle's first letter in both cases: 16 bytes a compare with SSE2 (every x86-64 has
+// it), a byte loop elsewhere and for the tail. The byte loop's speed also swung by 20% with the
+// code's alignment from one build to the next.
+size_t FindEither(std::string_view hay, size_t p, size_t last, char a, char b) {
+#if defined(__SSE2__)
+  const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b);
+  for (; p + 16 <= last + 1; p += 16) {  // [p, p + 16) lies within [p, last]
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hay.data() + p));
+    int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)));
+    if (m != 0) return p + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(m)));
+  }
+#endif
+  for (; p <= last; ++p) {
+    if (hay[p] == a || hay[p] == b) return p;
+  }
+  return std::string_view::npos;
+}
+
 // Next occurrence of the needle at or after `from`, or npos.
 size_t FindFrom(std::string_view hay, std::string_view needle, bool cs, size_t from) {
   if (needle.empty()) return from <= hay.size() ? from : std::string_view::npos;
@@ -36,8 +59,9 @@ size_t FindFrom(std::string_view hay, std::string_view needle, bool cs, size_t f
       const void* hit = std::memchr(hay.data() + p, first, last - p + 1);
       if (hit == nullptr) return std::string_view::npos;
       p = static_cast<size_t>(static_cast<const char*>(hit) - hay.data());
-    } else if (hay[p] != first && hay[p] != first_upper) {
-      continue;
+    } else {
+      p = FindEither(hay, p, last, first, first_upper);
+      if (p == std::string_view::npos) return p;
     }
     if (At(hay, p, needle, cs)) return p;
   }
