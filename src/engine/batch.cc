@@ -1,5 +1,6 @@
 #include "engine/batch.h"
 
+#include <bit>
 #include <cstring>
 #include <limits>
 
@@ -7,6 +8,9 @@
 
 namespace cmk::engine {
 namespace {
+
+// The batch layout seals the arrays as they are in memory: little-endian, as FORMAT.md says.
+static_assert(std::endian::native == std::endian::little, "the WAL's batch layout assumes a little-endian host");
 
 Status Corrupt(const std::string& what) { return DataLoss("corrupt WAL batch: " + what); }
 
@@ -76,6 +80,23 @@ int Batch::Find(std::string_view column) const {
   return -1;
 }
 
+Status Batch::Check() const {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const BatchColumn& c = columns[i];
+    bool ok = c.size() == rows && (c.nulls.empty() || c.nulls.size() == rows);
+    if (ok && kql::UsesStrings(c.type)) {
+      uint32_t prev = 0;
+      for (size_t r = 0; ok && r < c.ends.size(); ++r) {
+        ok = c.ends[r] >= prev;
+        prev = c.ends[r];
+      }
+      ok = ok && prev == c.bytes.size();
+    }
+    if (!ok) return InvalidArgument("column '" + names[i] + "' does not hold " + std::to_string(rows) + " well-formed values");
+  }
+  return OkStatus();
+}
+
 size_t Batch::MemoryBytes() const {
   size_t n = 0;
   for (const auto& c : columns) {
@@ -131,6 +152,12 @@ Result<Batch> Batch::FromTable(const kql::Table& t) {
   b.rows = t.rows;
   for (size_t i = 0; i < t.columns.size(); ++i) {
     const kql::Column& c = t.columns[i];
+    size_t values = c.constant ? 1 : t.rows;
+    bool ok = c.stored() == values && (c.nulls.empty() || c.nulls.size() == values);
+    if (!ok && !(c.constant && t.rows == 0)) {  // an empty constant column has nothing to expand
+      return InvalidArgument("column '" + t.names[i] + "' holds " + std::to_string(c.stored()) + " values for " +
+                             std::to_string(t.rows) + " rows");
+    }
     if (kql::UsesStrings(c.type)) {
       uint64_t total = 0;
       for (size_t r = 0; r < t.rows; ++r) total += c.Str(r).size();
@@ -186,7 +213,9 @@ Result<Batch> ParseBatchLayout(std::span<const uint8_t> in) {
   if (in.empty() || in[0] != kBatchLayoutTag) return Corrupt("not a batch");
   in = in.subspan(1);
   uint64_t rows = 0, ncols = 0;
-  if (!GetVarint(in, rows) || !GetVarint(in, ncols) || ncols > in.size()) return Corrupt("header");
+  if (!GetVarint(in, rows) || !GetVarint(in, ncols) || ncols > in.size() || (ncols == 0 && rows > 0)) {
+    return Corrupt("header");
+  }
   Batch b;
   b.rows = rows;
   std::vector<uint8_t> has_nulls;

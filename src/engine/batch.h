@@ -5,7 +5,7 @@
 // with their end offsets instead of one std::string each: a parsed request is a handful of
 // allocations instead of one or two per row, the rows take ~30% less memory, the flush thread
 // frees a few buffers instead of every value, and the WAL record is sealed straight from the
-// columns' buffers (the "batch layout", docs/FORMAT.md §3) with no encoding pass.
+// columns' buffers (the "batch layout", docs/FORMAT.md "WAL record") with no encoding pass.
 // Queries read memtable rows as kql::Table (ToTable, once per batch).
 // Thread safety: plain values; const access is safe from several threads.
 #include <cstdint>
@@ -63,6 +63,9 @@ struct Batch {
   }
   // Bytes of memory the rows take (for flush sizing and the decoded cache).
   size_t MemoryBytes() const;
+  // InvalidArgument unless every column holds `rows` values (and null bytes, when any) and
+  // string columns' end offsets rise to exactly their text's size (so no offset wrapped).
+  Status Check() const;
 
   // Constant columns are expanded. InvalidArgument when a string column exceeds 4 GiB.
   static Result<Batch> FromTable(const kql::Table& t);
@@ -72,7 +75,7 @@ struct Batch {
 BatchColumn ToBatchColumn(const kql::Column& c, size_t rows);
 kql::Column ToKqlColumn(const BatchColumn& c);
 
-// The batch layout of a WAL record's payload (docs/FORMAT.md §3): a header naming the columns,
+// The batch layout of a WAL record's payload (docs/FORMAT.md "WAL record"): a header naming the columns,
 // their types and sizes, then each column's arrays as they are in memory (little-endian). The
 // header goes to `header`; `parts` gets the header and the arrays in order, to be sealed
 // together without copying them into one buffer.

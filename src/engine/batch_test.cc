@@ -151,6 +151,34 @@ TEST(BatchTest, TableConversionsKeepValuesAndNulls) {
   EXPECT_EQ(expanded->columns[0].bytes, "samesamesamesame");
 }
 
+TEST(BatchTest, MalformedTablesAndBatchesAreRefused) {
+  kql::Table t = Sample().ToTable();
+  t.columns[2].reals.pop_back();  // shorter than the table
+  EXPECT_THAT(Batch::FromTable(t), StatusIs(StatusCode::kInvalidArgument));
+  t = Sample().ToTable();
+  t.columns[2].nulls.push_back(0);  // a null mask of the wrong length
+  EXPECT_THAT(Batch::FromTable(t), StatusIs(StatusCode::kInvalidArgument));
+  kql::Table empty_constant;
+  empty_constant.rows = 2;
+  empty_constant.AddColumn("K", kql::Column::Constant(kql::Type::kString));  // no stored value
+  EXPECT_THAT(Batch::FromTable(empty_constant), StatusIs(StatusCode::kInvalidArgument));
+
+  EXPECT_THAT(Sample().Check(), IsOk());
+  Batch b = Sample();
+  b.columns[1].ends[1] = 2;  // falls back below ends[0] = 4
+  EXPECT_THAT(b.Check(), StatusIs(StatusCode::kInvalidArgument));
+  b = Sample();
+  b.columns[1].bytes.push_back('x');  // text past the last offset
+  EXPECT_THAT(b.Check(), StatusIs(StatusCode::kInvalidArgument));
+  b = Sample();
+  b.rows = 4;
+  EXPECT_THAT(b.Check(), StatusIs(StatusCode::kInvalidArgument));
+
+  // Rows without columns: a layout no batch can produce.
+  std::vector<uint8_t> no_columns = {kBatchLayoutTag, 5, 0};
+  EXPECT_THAT(ParseBatchLayout(no_columns), StatusIs(StatusCode::kDataLoss));
+}
+
 TEST(BatchTest, EncodingABatchColumnMatchesTheTableColumn) {
   // The flush encodes memtable batches; the extent must read back exactly as the same rows
   // encoded from a kql::Column would.

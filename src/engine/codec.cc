@@ -428,6 +428,16 @@ void CompressAppend(Codec codec, std::span<const uint8_t> raw, int level, std::v
   out.insert(out.end(), raw.begin(), raw.end());
 }
 
+size_t CompressBound(Codec codec, size_t raw_size) {
+  size_t body = raw_size;  // a stored frame, also the fallback of the codecs
+  if (codec == Codec::kLz4 && raw_size <= static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) {
+    body = std::max(body, static_cast<size_t>(LZ4_compressBound(static_cast<int>(raw_size))));
+  } else if (codec == Codec::kZstd) {
+    body = std::max(body, ZSTD_compressBound(raw_size));
+  }
+  return 1 + VarintSize(raw_size) + body;
+}
+
 std::vector<uint8_t> Compress(Codec codec, std::span<const uint8_t> raw, int level) {
   std::vector<uint8_t> out;
   CompressAppend(codec, raw, level, out);

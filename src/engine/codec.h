@@ -52,6 +52,8 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
 std::vector<uint8_t> Compress(Codec codec, std::span<const uint8_t> raw, int level = 1);
 // The same frame appended to `out` (callers reuse its capacity). kNone stores `raw` as is.
 void CompressAppend(Codec codec, std::span<const uint8_t> raw, int level, std::vector<uint8_t>& out);
+// The most bytes CompressAppend can append for `raw_size` bytes (frame header included).
+size_t CompressBound(Codec codec, size_t raw_size);
 Result<std::vector<uint8_t>> Decompress(std::span<const uint8_t> framed);
 
 // A whole table (names, types, rows) as bytes: the WAL's record payload.

@@ -44,6 +44,14 @@ void GiveBackScratch(std::unique_ptr<Scratch> s) {
   if (scratch_pool.size() < 2) scratch_pool.push_back(std::move(s));
 }
 
+// Room in `out` for a block whose compressed frame takes at most `frame` bytes, sealed: the
+// plaintext is compressed into `out` and encrypted there, so `out` must not reallocate in
+// between (the old storage would be freed with plaintext in it). Grows geometrically.
+void ReserveForBlock(std::vector<uint8_t>& out, size_t frame) {
+  size_t need = out.size() + storage::kSealOverhead + frame;
+  if (need > out.capacity()) out.reserve(std::max(need, 2 * out.capacity()));
+}
+
 }  // namespace
 
 Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string& workspace, const std::string& table,
@@ -149,6 +157,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
       uint32_t index = static_cast<uint32_t>(g * schema.size() + c);
       storage::BlockAddress where{header.id, index, schema[c].name};
       size_t at = out.size();
+      ReserveForBlock(out, CompressBound(codec, raw.size()));
       out.resize(at + storage::kBlockHeaderSize);
       CompressAppend(codec, raw, 1, out);
       Status sealed = storage::SealBlockInPlace(aek, header.aek_generation, where, out, at, random);
@@ -174,6 +183,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
   PutU64(footer, static_cast<uint64_t>(tmax));
   storage::BlockAddress where{header.id, kFooterIndex, kFooterColumn};
   size_t footer_at = out.size();
+  ReserveForBlock(out, CompressBound(Codec::kZstd, footer.size()));
   out.resize(footer_at + storage::kBlockHeaderSize);
   CompressAppend(Codec::kZstd, footer, 1, out);
   RETURN_IF_ERROR(storage::SealBlockInPlace(aek, header.aek_generation, where, out, footer_at, random));

@@ -147,7 +147,9 @@ Result<Batch> ParseRecords(const std::string& body, const std::vector<StreamColu
     if (n == kSizingRecords && records.size() > 2 * kSizingRecords) {
       for (auto& col : t.columns) {
         if (!kql::UsesStrings(col.type)) continue;
-        col.bytes.reserve(col.bytes.size() / kSizingRecords * records.size() * 9 / 8 + 64);
+        // A column's text can't outgrow the body it comes from.
+        size_t estimate = col.bytes.size() / kSizingRecords * records.size() * 9 / 8 + 64;
+        col.bytes.reserve(std::min(estimate, body.size()));
       }
     }
   }

@@ -254,10 +254,9 @@ Status LogStore::Ingest(const WorkspaceInfo& ws, const TableInfo& table, Batch r
   if (tc < 0 || rows.columns[tc].type != kql::Type::kDateTime) {
     return InvalidArgument("rows for table '" + table.name + "' need a datetime TimeGenerated column");
   }
-  for (const auto& c : rows.columns) {
-    if (c.size() != rows.rows || (c.HasNulls() && c.nulls.size() != rows.rows)) {
-      return InvalidArgument("rows for table '" + table.name + "' have columns of different lengths");
-    }
+  // Checked before sealing: a malformed batch in the WAL would stop its account's replay.
+  if (Status s = rows.Check(); !s.ok()) {
+    return InvalidArgument("rows for table '" + table.name + "': " + s.message());
   }
   if (rows.rows == 0) return OkStatus();
   rows.name = table.name;

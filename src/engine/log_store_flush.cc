@@ -273,10 +273,17 @@ Status LogStore::FlushAccount(Account& a) {
     readable = a.replayed;  // not wiped by a revocation meanwhile
   }
   if (readable && options_.cache_on_flush) {
-    std::lock_guard<std::mutex> l(cache_mu_);
+    // Converted outside the lock (extent loads wait on it), and only what the cap can take.
+    std::vector<std::pair<const ExtentRec*, Chunks>> tables;
     for (const auto& [e, batches] : made) {
+      if (BatchesBytes(batches) > options_.decoded_cache_bytes) continue;
       Chunks chunks;
       for (const auto& b : batches) chunks.push_back(b->Table());
+      tables.emplace_back(&e, std::move(chunks));
+    }
+    std::lock_guard<std::mutex> l(cache_mu_);
+    for (const auto& [ep, chunks] : tables) {
+      const ExtentRec& e = *ep;
       size_t bytes = ChunksBytes(chunks);
       if (bytes > options_.decoded_cache_bytes) continue;
       decoded_[e.id] = Decoded{chunks, bytes, a.id};

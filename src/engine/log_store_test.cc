@@ -218,9 +218,10 @@ TEST_F(LogStoreTest, AMemtableIsDueAtItsRowCountOrAtItsEncodedSizeWhicheverComes
   EXPECT_EQ(*Count(ws_), 1070);
 }
 
-TEST_F(LogStoreTest, WalRecordsOfTheEarlierFormatReplay) {
-  // Before 2026-11-24 a WAL record sealed LZ4(table record with string dictionaries); today's
-  // are stored frames without dictionaries. A WAL left by the older server must replay.
+TEST_F(LogStoreTest, WalRecordsOfTheEarlierFormatsReplay) {
+  // Records sealed a compression frame of a table record before c617bab: LZ4 with string
+  // dictionaries in older builds, stored (codec 0) without dictionaries in the later ones. Today's
+  // hold the batch layout. A WAL left by an older server must replay, all kinds mixed.
   Open();
   ASSERT_THAT(store_->Ingest(ws_, table_, Rows(1, "new", clock_.Now())), IsOk());
   store_.reset();
@@ -235,26 +236,30 @@ TEST_F(LogStoreTest, WalRecordsOfTheEarlierFormatReplay) {
   auto aek = keys_->UnwrapWithMmk("eastus", *wrapped, account);
   ASSERT_THAT(aek, IsOk());
   std::string key = ws_.customer_id + "\n" + table_.name;
-  kql::Table old = Rows(40, "old", clock_.Now());  // 40 rows, repeated strings: dictionary-encoded
-  old.columns[1] = kql::Column(kql::Type::kString);
-  for (int i = 0; i < 40; ++i) old.columns[1].AppendString(i % 2 ? "old a" : "old b");
-  std::vector<uint8_t> encoded;
-  EncodeTable(old, encoded, /*dictionaries=*/true);
-  std::vector<uint8_t> packed = Compress(Codec::kLz4, encoded);
-  ASSERT_EQ(packed[0], static_cast<uint8_t>(Codec::kLz4));
   std::string aad = "cmklogs/wal-record/v1\n" + account + "\n" + key;
   std::string salt = account;
   SecretBytes wal_key = storage::DeriveSubkey(*aek, "cmklogs/wal/v1",
                                               std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(salt.data()), salt.size()));
-  auto body = crypto::AesGcmSeal(wal_key, packed, AsBytes(aad), random_);
-  ASSERT_THAT(body, IsOk());
-  std::vector<uint8_t> payload = {1};  // sealed under the account's WAL key
-  PutString(payload, key);
-  payload.insert(payload.end(), body->begin(), body->end());
-  std::vector<uint8_t> frame;
-  PutU32(frame, static_cast<uint32_t>(payload.size()));
-  PutU32(frame, Crc32c(payload));
-  frame.insert(frame.end(), payload.begin(), payload.end());
+  std::vector<uint8_t> frames;
+  auto append_old = [&](const kql::Table& t, Codec codec, bool dictionaries) {
+    std::vector<uint8_t> encoded;
+    EncodeTable(t, encoded, dictionaries);
+    std::vector<uint8_t> packed = Compress(codec, encoded);
+    ASSERT_EQ(packed[0], static_cast<uint8_t>(codec));
+    auto body = crypto::AesGcmSeal(wal_key, packed, AsBytes(aad), random_);
+    ASSERT_THAT(body, IsOk());
+    std::vector<uint8_t> payload = {1};  // sealed under the account's WAL key
+    PutString(payload, key);
+    payload.insert(payload.end(), body->begin(), body->end());
+    PutU32(frames, static_cast<uint32_t>(payload.size()));
+    PutU32(frames, Crc32c(payload));
+    frames.insert(frames.end(), payload.begin(), payload.end());
+  };
+  kql::Table old = Rows(40, "old", clock_.Now());  // 40 rows, repeated strings: dictionary-encoded
+  old.columns[1] = kql::Column(kql::Type::kString);
+  for (int i = 0; i < 40; ++i) old.columns[1].AppendString(i % 2 ? "old a" : "old b");
+  append_old(old, Codec::kLz4, /*dictionaries=*/true);
+  append_old(Rows(7, "stored", clock_.Now()), Codec::kNone, /*dictionaries=*/false);
   auto h = crypto::Sha256(AsBytes(account));
   std::string wal_dir = dir_ + "/data/wal/acct-" + HexEncode(std::span<const uint8_t>(h.data(), 12));
   std::string segment;
@@ -262,13 +267,29 @@ TEST_F(LogStoreTest, WalRecordsOfTheEarlierFormatReplay) {
   ASSERT_FALSE(segment.empty());
   {
     std::ofstream f(segment, std::ios::binary | std::ios::app);
-    f.write(reinterpret_cast<const char*>(frame.data()), static_cast<std::streamsize>(frame.size()));
+    f.write(reinterpret_cast<const char*>(frames.data()), static_cast<std::streamsize>(frames.size()));
   }
   Open();
-  EXPECT_EQ(*Count(ws_), 41);
+  EXPECT_EQ(*Count(ws_), 48);
   ASSERT_THAT(store_->Flush(), IsOk());
   Open();
-  EXPECT_EQ(*Count(ws_), 41);
+  EXPECT_EQ(*Count(ws_), 48);
+}
+
+TEST_F(LogStoreTest, MalformedRowsAreRefusedBeforeTheyReachTheWal) {
+  Open();
+  kql::Table t = Rows(3, "x", clock_.Now());
+  t.columns[1].strings.pop_back();  // a column shorter than the table
+  EXPECT_THAT(store_->Ingest(ws_, table_, t), StatusIs(StatusCode::kInvalidArgument));
+  auto batch = Batch::FromTable(Rows(3, "y", clock_.Now()));
+  ASSERT_THAT(batch, IsOk());
+  int msg = batch->Find("Msg");
+  ASSERT_GE(msg, 0);
+  batch->columns[msg].ends[0] = 1'000'000;  // offsets that fall back: a wrapped or corrupt column
+  EXPECT_THAT(store_->Ingest(ws_, table_, std::move(*batch)), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ(*Count(ws_), 0);
+  Open();  // nothing reached the WAL: the replay is clean and empty
+  EXPECT_EQ(*Count(ws_), 0);
 }
 
 TEST_F(LogStoreTest, UnlinkedWorkspacesUseSharedStorageAndLinkedOnesTheCluster) {

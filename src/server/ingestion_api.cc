@@ -77,7 +77,7 @@ kql::Column Convert(kql::Column& in, kql::Type type, size_t rows, bool owned) {
       out.AppendReal(static_cast<double>(in.Int(r)));
     } else if (kql::UsesInts(type) && kql::UsesReals(in.type)) {
       double d = in.Real(r);  // truncated toward zero; out of long's range (or NaN) is null
-      if (d > -0x1p63 && d < 0x1p63) out.AppendInt(static_cast<int64_t>(d));
+      if (d >= -0x1p63 && d < 0x1p63) out.AppendInt(static_cast<int64_t>(d));
       else out.AppendNull();
     } else if (kql::UsesInts(type) && kql::UsesInts(in.type)) {
       out.AppendInt(in.Int(r));
@@ -136,13 +136,11 @@ engine::Batch ShapeBatch(engine::Batch& rows, const engine::TableInfo& table, in
       col.Reserve(rows.rows);
       for (size_t r = 0; r < rows.rows; ++r) col.AppendNull();
     }
-    if (c.name == "TimeGenerated" && col.HasNulls()) {
+    if (c.name == "TimeGenerated" && col.HasNulls() && kql::UsesInts(col.type)) {
       for (size_t r = 0; r < rows.rows; ++r) {
-        if (col.IsNull(r)) {
-          col.SetNull(r, false);
-          col.ints[r] = now;
-        }
+        if (col.IsNull(r)) col.ints[r] = now;
       }
+      col.nulls.clear();  // none left
     }
     if (c.name == "Type" && c.type == kql::Type::kString) {
       bool empty = false;
