@@ -88,38 +88,9 @@ kql::Column Convert(kql::Column& in, kql::Type type, size_t rows, bool owned) {
   return out;
 }
 
-// Shapes transformed rows as the destination table: its columns in order, missing ones null,
-// TimeGenerated defaulting to the time of ingestion.
-kql::Table ToTable(kql::Table& rows, const engine::TableInfo& table, int64_t now, bool owned) {
-  kql::Table out;
-  out.name = table.name;
-  out.rows = rows.rows;
-  for (const auto& c : table.schema) {
-    int i = rows.Find(c.name);
-    kql::Column col = i >= 0 ? Convert(rows.columns[i], c.type, rows.rows, owned) : kql::Column(c.type);
-    if (i < 0) {
-      for (size_t r = 0; r < rows.rows; ++r) col.AppendNull();
-    }
-    if (c.name == "TimeGenerated") {
-      for (size_t r = 0; r < rows.rows; ++r) {
-        if (col.IsNull(r)) {
-          col.nulls[r] = 0;
-          col.ints[r] = now;
-        }
-      }
-    }
-    if (c.name == "Type" && c.type == kql::Type::kString) {
-      for (size_t r = 0; r < rows.rows; ++r) {
-        if (col.strings[r].empty()) col.strings[r] = table.name;
-      }
-    }
-    out.AddColumn(c.name, std::move(col));
-  }
-  return out;
-}
-
-// The same for rows as parsed (no transformation): a column of the destination's type is
-// taken as it is (moved when `owned`), others are converted.
+// Shapes rows as the destination table: its columns in order, missing ones null, TimeGenerated
+// defaulting to the time of ingestion, Type to the table's name. A column of the destination's
+// type is taken as it is (moved when `owned`), others are converted.
 engine::Batch ShapeBatch(engine::Batch& rows, const engine::TableInfo& table, int64_t now, bool owned) {
   engine::Batch out;
   out.name = table.name;
@@ -253,6 +224,7 @@ void IngestionApi::Handle(const HttpRequest& req, HttpResponse& res, const ident
   for (const auto& flow : rule->flows) {
     if (std::find(flow.streams.begin(), flow.streams.end(), stream) == flow.streams.end()) continue;
     std::optional<kql::Table> transformed;
+    std::optional<engine::Batch> transformed_batch;  // its rows, converted once for every destination
     std::string transform = flow.transform_kql.empty() ? "source" : flow.transform_kql;
     if (transform != "source") {
       // Transformations run on the KQL engine's tables; rows without one stay as parsed.
@@ -284,9 +256,13 @@ void IngestionApi::Handle(const HttpRequest& req, HttpResponse& res, const ident
                        "The table '" + table_name + "' does not exist in workspace '" + ws->name + "'.");
         }
         if (transformed) {
-          auto shaped = engine::Batch::FromTable(ToTable(*transformed, *info, Ticks(now), flow.destinations.size() == 1));
-          if (!shaped.ok()) return Error(res, 400, "InvalidTransformOutput", shaped.status().message());
-          batches.push_back(Delivery{*ws, *info, std::move(*shaped)});
+          if (!transformed_batch) {
+            auto b = engine::Batch::FromTable(*transformed);
+            if (!b.ok()) return Error(res, 400, "InvalidTransformOutput", b.status().message());
+            transformed_batch = std::move(*b);
+          }
+          bool last = flow.destinations.size() == 1;
+          batches.push_back(Delivery{*ws, *info, ShapeBatch(*transformed_batch, *info, Ticks(now), last)});
         } else {
           batches.push_back(Delivery{*ws, *info, ShapeBatch(*records, *info, Ticks(now), --uses == 0)});
         }

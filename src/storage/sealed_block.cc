@@ -69,23 +69,29 @@ void WriteHeader(uint8_t* h, const uint8_t magic[4], uint8_t alg, uint32_t gener
   random.Fill(std::span<uint8_t>(h + 12, 12));
 }
 
+// Seals `n` bytes at `in` behind the header at `h` (written here): ciphertext at h +
+// kBlockHeaderSize (may be `in` itself: in place), then the tag. Room is the caller's.
+bool SealAt(const EVP_CIPHER* cipher, const uint8_t* key, const uint8_t magic[4], uint8_t alg, uint32_t generation,
+            std::span<const uint8_t> aad_tail, const uint8_t* in, size_t n, uint8_t* h, env::Random& random) {
+  WriteHeader(h, magic, alg, generation, random);
+  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
+  ScrubKeyOnExit scrub{ctx};
+  int len = 0;
+  return ctx && EVP_EncryptInit_ex2(ctx, cipher, key, h + 12, nullptr) == 1 &&
+         EVP_EncryptUpdate(ctx, nullptr, &len, h, 12) == 1 &&
+         (aad_tail.empty() || EVP_EncryptUpdate(ctx, nullptr, &len, aad_tail.data(), static_cast<int>(aad_tail.size())) == 1) &&
+         EVP_EncryptUpdate(ctx, h + kBlockHeaderSize, &len, in, static_cast<int>(n)) == 1 &&
+         EVP_EncryptFinal_ex(ctx, h + kBlockHeaderSize + len, &len) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, h + kBlockHeaderSize + n) == 1;
+}
+
 // Appends the sealed form of `plaintext` to `out` (callers reuse its capacity).
 Status SealAppend(const EVP_CIPHER* cipher, const uint8_t* key, const uint8_t magic[4], uint8_t alg, uint32_t generation,
                   std::span<const uint8_t> aad_tail, std::span<const uint8_t> plaintext, env::Random& random,
                   std::vector<uint8_t>& out) {
   size_t at = out.size();
   out.resize(at + kBlockHeaderSize + plaintext.size() + 16);
-  uint8_t* h = out.data() + at;
-  WriteHeader(h, magic, alg, generation, random);
-  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
-  ScrubKeyOnExit scrub{ctx};
-  int len = 0;
-  if (!ctx || EVP_EncryptInit_ex2(ctx, cipher, key, h + 12, nullptr) != 1 ||
-      EVP_EncryptUpdate(ctx, nullptr, &len, h, 12) != 1 ||
-      (!aad_tail.empty() && EVP_EncryptUpdate(ctx, nullptr, &len, aad_tail.data(), static_cast<int>(aad_tail.size())) != 1) ||
-      EVP_EncryptUpdate(ctx, h + kBlockHeaderSize, &len, plaintext.data(), static_cast<int>(plaintext.size())) != 1 ||
-      EVP_EncryptFinal_ex(ctx, h + kBlockHeaderSize + len, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, h + kBlockHeaderSize + plaintext.size()) != 1) {
+  if (!SealAt(cipher, key, magic, alg, generation, aad_tail, plaintext.data(), plaintext.size(), out.data() + at, random)) {
     out.resize(at);
     return Internal("sealing failed");
   }
@@ -99,16 +105,7 @@ Status SealInPlace(const EVP_CIPHER* cipher, const uint8_t* key, const uint8_t m
   size_t n = buf.size() - at - kBlockHeaderSize;
   buf.resize(buf.size() + 16);
   uint8_t* h = buf.data() + at;
-  WriteHeader(h, magic, alg, generation, random);
-  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
-  ScrubKeyOnExit scrub{ctx};
-  int len = 0;
-  if (!ctx || EVP_EncryptInit_ex2(ctx, cipher, key, h + 12, nullptr) != 1 ||
-      EVP_EncryptUpdate(ctx, nullptr, &len, h, 12) != 1 ||
-      (!aad_tail.empty() && EVP_EncryptUpdate(ctx, nullptr, &len, aad_tail.data(), static_cast<int>(aad_tail.size())) != 1) ||
-      EVP_EncryptUpdate(ctx, h + kBlockHeaderSize, &len, h + kBlockHeaderSize, static_cast<int>(n)) != 1 ||
-      EVP_EncryptFinal_ex(ctx, h + kBlockHeaderSize + len, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, h + kBlockHeaderSize + n) != 1) {
+  if (!SealAt(cipher, key, magic, alg, generation, aad_tail, h + kBlockHeaderSize, n, h, random)) {
     return Internal("sealing failed");
   }
   return OkStatus();
