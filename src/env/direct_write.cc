@@ -47,7 +47,8 @@ uint8_t* Staging() {
 
 // O_DIRECT: whole aligned blocks from the staging buffer, the last one zero-padded, then the
 // file cut to its size. Returns EINVAL-class failures to the caller, which falls back.
-Status WriteDirect(int fd, std::initializer_list<std::span<const uint8_t>> parts, const std::string& path, bool* unsupported) {
+Status WriteDirect(int fd, std::initializer_list<std::span<const uint8_t>> parts, const std::string& path, bool refuse,
+                   bool* unsupported) {
   uint8_t* stage = Staging();
   if (stage == nullptr) {
     *unsupported = true;
@@ -56,7 +57,8 @@ Status WriteDirect(int fd, std::initializer_list<std::span<const uint8_t>> parts
   size_t fill = 0, total = 0;
   auto flush = [&](size_t n) -> Status {
     for (size_t done = 0; done < n;) {  // a short write resumes where it stopped
-      ssize_t w = ::write(fd, stage + done, n - done);
+      if (refuse) errno = EINVAL;
+      ssize_t w = refuse ? -1 : ::write(fd, stage + done, n - done);
       if (w < 0 && errno == EINTR) continue;
       if (w < 0) {
         if (errno == EINVAL) *unsupported = true;
@@ -96,7 +98,8 @@ Status WriteFileReplacing(const std::string& path, std::initializer_list<std::sp
   // queries that missed it) don't interleave in one temporary file.
   static std::atomic<uint64_t> counter{0};
   std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
-  int fd = io == DirectIo::kTry ? ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, mode) : -1;
+  bool try_direct = io == DirectIo::kTry || io == DirectIo::kTryRefusedForTest;
+  int fd = try_direct ? ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, mode) : -1;
   bool direct = fd >= 0;
   if (!direct && (io == DirectIo::kNever || errno == EINVAL)) {
     fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -105,7 +108,7 @@ Status WriteFileReplacing(const std::string& path, std::initializer_list<std::sp
   Status s;
   if (direct) {
     bool unsupported = false;
-    s = WriteDirect(fd, parts, tmp, &unsupported);
+    s = WriteDirect(fd, parts, tmp, io == DirectIo::kTryRefusedForTest, &unsupported);
     if (!s.ok() && unsupported) {  // the device refuses this alignment: start over, buffered
       ::close(fd);
       fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);

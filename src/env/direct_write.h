@@ -15,7 +15,9 @@
 
 namespace cmk::env {
 
-enum class DirectIo { kTry, kNever };
+// kTryRefusedForTest: as kTry, but the first direct write fails as a device that refuses the
+// alignment would (EINVAL after a successful open), to exercise the buffered restart.
+enum class DirectIo { kTry, kNever, kTryRefusedForTest };
 
 // Writes the concatenation of `parts` to `path`. With `sync`, the data, the file's size and the
 // rename are durable when it returns (fdatasync, then fsync of the directory). `direct_used`,

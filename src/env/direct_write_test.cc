@@ -84,6 +84,13 @@ TEST_F(DirectWriteTest, PartsOfAnySizeReadBackExactlyAroundThePageCacheWhereTheF
 
 TEST_F(DirectWriteTest, BufferedWritesReadBackTheSame) { CheckRoundTrip(dir_, DirectIo::kNever, false); }
 
+TEST_F(DirectWriteTest, ADeviceRefusingDirectWritesAfterTheOpenFallsBackToBufferedWrites) {
+  // The open with O_DIRECT succeeds (where the file system takes it) and the first write then
+  // fails with EINVAL: the file is written again, buffered, complete, with no temporary left.
+  if (!DirectIoWorks(dir_)) GTEST_SKIP() << "no O_DIRECT on " << dir_ << ": the open itself falls back";
+  CheckRoundTrip(dir_, DirectIo::kTryRefusedForTest, false);
+}
+
 TEST(DirectWriteErrorTest, AnUnwritableDirectoryIsAnError) {
   std::vector<uint8_t> data = Pattern(10, 0);
   EXPECT_FALSE(WriteFileReplacing("/nonexistent-dir/x", {data}, 0600, true).ok());
