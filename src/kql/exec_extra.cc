@@ -1,11 +1,11 @@
 // mv-expand, parse and make-series.
 #include <boost/json.hpp>
-#include <regex>
 #include <unordered_map>
 
 #include "kql/eval.h"
 #include "kql/exec.h"
 #include "kql/function_json.h"
+#include "kql/function_regex.h"
 
 namespace cmk::kql {
 namespace {
@@ -142,13 +142,9 @@ std::string RegexOf(const std::vector<ParsePart>& pattern) {
 }  // namespace
 
 Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  std::optional<std::regex> re;
+  std::unique_ptr<RE2> re;
   if (node.regex) {
-    try {
-      re.emplace(RegexOf(node.pattern));
-    } catch (const std::regex_error& e) {
-      return InvalidArgument(std::string("parse: invalid regular expression: ") + e.what(), "SemanticError");
-    }
+    ASSIGN_OR_RETURN(re, fn::CompileRegex("parse", RegexOf(node.pattern)));
   }
   std::vector<int> targets;  // output column per pattern column
   for (const ParsePart& p : node.pattern) {
@@ -163,14 +159,14 @@ Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink) 
     std::vector<Column> outs;
     for (int t : targets) outs.emplace_back(node.schema[static_cast<size_t>(t)].type);
     std::vector<std::string_view> caps;
+    std::vector<re2::StringPiece> groups(re ? static_cast<size_t>(re->NumberOfCapturingGroups()) + 1 : 0);
     for (size_t r = 0; r < chunk.rows; ++r) {
       std::string text = ValueToText(src.get(), r);
       bool ok;
-      std::smatch m;
       if (re) {
-        ok = std::regex_search(text, m, *re);
+        ok = re->Match(text, 0, text.size(), RE2::UNANCHORED, groups.data(), static_cast<int>(groups.size()));
         caps.clear();
-        for (size_t i = 1; ok && i < m.size(); ++i) caps.emplace_back(text.data() + m.position(i), static_cast<size_t>(m.length(i)));
+        for (size_t i = 1; ok && i < groups.size(); ++i) caps.emplace_back(groups[i].data(), groups[i].size());
       } else {
         ok = MatchSimple(text, node.pattern, caps);
       }

@@ -1,31 +1,49 @@
 #pragma once
-// Private regex helper for the KQL functions (see function_util.h). Kusto uses RE2 syntax; we
-// compile with std::regex (ECMAScript) after rewriting the common RE2-only spellings: a leading
-// `(?i)` becomes the icase flag and named groups `(?P<n>...)` / `(?<n>...)` become plain groups.
-// Not supported: other inline flags, possessive quantifiers, \p{...} classes, \z. std::regex
-// recurses per character, so very long inputs with complex patterns cost stack depth.
-#include <optional>
-#include <regex>
+// Private regex helper for the KQL functions (see function_util.h). Kusto's regex dialect is
+// RE2, and so is ours: patterns compile with RE2 (UTF-8, inline flags such as (?i), (?s), (?m),
+// named groups (?P<n>...)); the .NET-style spelling (?<n>...) that Kusto also accepts is
+// rewritten to (?P<n>...), which this RE2 release (2022-06) does not know yet.
+// RE2 matches in time linear in the input and never recurses per character, so no pattern can
+// backtrack exponentially or exhaust the stack; compile memory is bounded by kRegexMaxMem
+// (larger programs, e.g. a{1000}{1000}, fail to compile with kInvalidArgument).
+#include <functional>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+
+#include <re2/re2.h>
 
 #include "base/status.h"
 
 namespace cmk::kql::fn {
+
+// Bound on one compiled pattern's memory (RE2's program plus its lazily built DFAs; when a DFA
+// outgrows its share RE2 falls back to the slower but still linear NFA). RE2's own default.
+inline constexpr int64_t kRegexMaxMem = 8 << 20;
 
 // Compiles a pattern once and reuses it while the pattern text stays the same (a constant
 // pattern argument is compiled once per eval call). Not thread-safe; one per eval call.
 class RegexCache {
  public:
   // The compiled pattern, or kInvalidArgument / "SemanticError" naming `fn`.
-  Result<const std::regex*> Get(std::string_view fn, std::string_view pattern);
+  Result<const RE2*> Get(std::string_view fn, std::string_view pattern);
 
  private:
   std::string pattern_;
-  std::optional<std::regex> regex_;
+  std::unique_ptr<RE2> regex_;
 };
 
-// RE2 rewrite described above; `icase` is set when the pattern starts with (?i).
-std::string TranslateRe2(std::string_view pattern, bool* icase);
+// Compiles `pattern` with the options above; kInvalidArgument / "SemanticError" naming `fn`.
+Result<std::unique_ptr<RE2>> CompileRegex(std::string_view fn, std::string_view pattern);
+
+// Calls `on_match` for each successive non-overlapping match of `re` in `text`: groups[0] is the
+// whole match, groups[g] capture group g (an empty view, data() == nullptr, when it did not
+// take part). An empty match steps over one UTF-8 character, as RE2's GlobalReplace does.
+void ForEachMatch(const RE2& re, std::string_view text,
+                  const std::function<void(std::span<const std::string_view> groups)>& on_match);
+
+// Rewrites .NET-style named groups (?<name>...) to RE2's (?P<name>...); the rest is unchanged.
+std::string TranslateNamedGroups(std::string_view pattern);
 
 }  // namespace cmk::kql::fn

@@ -4,7 +4,7 @@ cmk_cc_library(NAME kql_functions
        functions_convert.cc functions_strops.cc functions_in.cc functions_string.cc
        functions_regex.cc functions_datetime.cc functions_format.cc functions_math.cc
        functions_dynamic.cc
-  DEPS cmk_kql)
+  DEPS cmk_kql PkgConfig::RE2)
 cmk_cc_test(NAME kql_functions_test
   SRCS functions_arith_test.cc functions_convert_test.cc functions_string_test.cc
        functions_datetime_test.cc functions_misc_test.cc

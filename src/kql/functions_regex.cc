@@ -1,6 +1,10 @@
 // Regex functions: extract, extract_all, replace_regex, trim, trim_start, trim_end, countof
 // (normal and regex kinds). See function_regex.h for the supported syntax.
+#include <algorithm>
 #include <cctype>
+#include <functional>
+#include <span>
+#include <vector>
 
 #include "kql/function_json.h"
 #include "kql/function_regex.h"
@@ -8,12 +12,7 @@
 
 namespace cmk::kql::fn {
 
-std::string TranslateRe2(std::string_view p, bool* icase) {
-  *icase = false;
-  if (p.substr(0, 4) == "(?i)") {
-    *icase = true;
-    p.remove_prefix(4);
-  }
+std::string TranslateNamedGroups(std::string_view p) {
   std::string out;
   out.reserve(p.size());
   for (size_t i = 0; i < p.size(); ++i) {
@@ -22,12 +21,9 @@ std::string TranslateRe2(std::string_view p, bool* icase) {
       ++i;
       continue;
     }
-    bool named = p.substr(i, 4) == "(?P<" ||
-                 (p.substr(i, 3) == "(?<" && i + 3 < p.size() && std::isalpha(static_cast<unsigned char>(p[i + 3])));
-    size_t close = named ? p.find('>', i) : std::string_view::npos;
-    if (close != std::string_view::npos) {
-      out.push_back('(');
-      i = close;
+    if (p.substr(i, 3) == "(?<" && i + 3 < p.size() && std::isalpha(static_cast<unsigned char>(p[i + 3]))) {
+      out += "(?P<";
+      i += 2;
       continue;
     }
     out.push_back(p[i]);
@@ -35,21 +31,25 @@ std::string TranslateRe2(std::string_view p, bool* icase) {
   return out;
 }
 
-Result<const std::regex*> RegexCache::Get(std::string_view fn, std::string_view pattern) {
-  if (regex_ && pattern == pattern_) return &*regex_;
-  bool icase = false;
-  std::string translated = TranslateRe2(pattern, &icase);
-  auto flags = std::regex::ECMAScript | (icase ? std::regex::icase : std::regex::flag_type{});
-  try {
-    regex_.emplace(translated, flags);
-  } catch (const std::regex_error& e) {
-    regex_.reset();
+Result<std::unique_ptr<RE2>> CompileRegex(std::string_view fn, std::string_view pattern) {
+  RE2::Options options;
+  options.set_max_mem(kRegexMaxMem);
+  options.set_log_errors(false);  // the error goes back to the user, not to the server's log
+  auto re = std::make_unique<RE2>(TranslateNamedGroups(pattern), options);
+  if (!re->ok()) {
     return InvalidArgument(std::string(fn) + ": invalid regular expression '" + std::string(pattern) +
-                               "': " + e.what(),
+                               "': " + re->error(),
                            "SemanticError");
   }
+  return re;
+}
+
+Result<const RE2*> RegexCache::Get(std::string_view fn, std::string_view pattern) {
+  if (regex_ && pattern == pattern_) return regex_.get();
+  regex_.reset();
+  ASSIGN_OR_RETURN(regex_, CompileRegex(fn, pattern));
   pattern_ = std::string(pattern);
-  return &*regex_;
+  return regex_.get();
 }
 
 namespace {
@@ -60,7 +60,42 @@ std::string_view TextAt(const Column& c, size_t i, std::string& scratch) {
   return scratch;
 }
 
-using SvMatch = std::match_results<std::string_view::const_iterator>;
+// Length of the UTF-8 character at `pos` (1 for a stray byte), so that stepping past an empty
+// match never splits a character.
+size_t CharLength(std::string_view text, size_t pos) {
+  auto b = static_cast<unsigned char>(text[pos]);
+  size_t n = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+  return std::min(n, text.size() - pos);
+}
+
+}  // namespace
+
+void ForEachMatch(const RE2& re, std::string_view text,
+                  const std::function<void(std::span<const std::string_view> groups)>& on_match) {
+  int n = re.NumberOfCapturingGroups() + 1;
+  std::vector<re2::StringPiece> pieces(static_cast<size_t>(n));
+  std::vector<std::string_view> groups(static_cast<size_t>(n));
+  size_t pos = 0;
+  while (pos <= text.size() &&
+         re.Match(text, pos, text.size(), RE2::UNANCHORED, pieces.data(), n)) {
+    for (size_t g = 0; g < pieces.size(); ++g) {
+      groups[g] = pieces[g].data() == nullptr ? std::string_view()
+                                              : std::string_view(pieces[g].data(), pieces[g].size());
+    }
+    size_t start = static_cast<size_t>(pieces[0].data() - text.data());
+    size_t end = start + pieces[0].size();
+    on_match(groups);
+    if (end > start) {
+      pos = end;
+    } else if (end < text.size()) {
+      pos = end + CharLength(text, end);  // an empty match: step over one character
+    } else {
+      break;
+    }
+  }
+}
+
+namespace {
 
 // extract(regex, group, source [, typeof(T)]): the group of the first match, "" when none.
 Result<Column> EvalExtract(Args a, const FunctionContext& ctx) {
@@ -68,14 +103,17 @@ Result<Column> EvalExtract(Args a, const FunctionContext& ctx) {
   Column out = MakeColumn(Type::kString, s);
   RegexCache cache;
   std::string ps, ss;
+  std::vector<re2::StringPiece> groups;
   for (size_t i = 0; i < s.rows; ++i) {
-    ASSIGN_OR_RETURN(const std::regex* re, cache.Get("extract", TextAt(*a[0], i, ps)));
+    ASSIGN_OR_RETURN(const RE2* re, cache.Get("extract", TextAt(*a[0], i, ps)));
     if (a[1]->IsNull(i)) continue;
     int64_t group = a[1]->Int(i);
+    if (group < 0 || group > re->NumberOfCapturingGroups()) continue;
     std::string_view text = TextAt(*a[2], i, ss);
-    SvMatch m;
-    if (group < 0 || !std::regex_search(text.begin(), text.end(), m, *re)) continue;
-    if (static_cast<size_t>(group) < m.size() && m[group].matched) out.strings[i] = m[group].str();
+    groups.assign(static_cast<size_t>(group) + 1, re2::StringPiece());
+    if (!re->Match(text, 0, text.size(), RE2::UNANCHORED, groups.data(), static_cast<int>(group) + 1)) continue;
+    const re2::StringPiece& g = groups[static_cast<size_t>(group)];
+    if (g.data() != nullptr) out.strings[i].assign(g.data(), g.size());
   }
   // extract(..., typeof(T)): the text converted to T; no match or a failed conversion is null.
   if (a.size() == 4 && a[3]->type != Type::kString) return Convert(out, a[3]->type, ctx);
@@ -91,7 +129,7 @@ Result<Column> EvalExtractAll(Args a, const FunctionContext& ctx) {
   std::string ps, ss;
   const Column& source = *a[a.size() - 1];
   for (size_t i = 0; i < s.rows; ++i) {
-    ASSIGN_OR_RETURN(const std::regex* re, cache.Get("extract_all", TextAt(*a[0], i, ps)));
+    ASSIGN_OR_RETURN(const RE2* re, cache.Get("extract_all", TextAt(*a[0], i, ps)));
     std::vector<size_t> groups;
     if (a.size() == 3) {
       auto v = a[1]->IsNull(i) ? std::nullopt : ParseJson(a[1]->Str(i));
@@ -101,14 +139,13 @@ Result<Column> EvalExtractAll(Args a, const FunctionContext& ctx) {
         }
       }
     } else {
-      for (size_t g = 1; g <= re->mark_count(); ++g) groups.push_back(g);
+      for (int g = 1; g <= re->NumberOfCapturingGroups(); ++g) groups.push_back(static_cast<size_t>(g));
       if (groups.empty()) groups.push_back(0);
     }
     std::string_view text = TextAt(source, i, ss);
     bj::array result;
-    for (std::regex_iterator<std::string_view::const_iterator> it(text.begin(), text.end(), *re), end; it != end; ++it) {
-      const SvMatch& m = *it;
-      auto group_text = [&](size_t g) { return g < m.size() ? bj::value(m[g].str()) : bj::value(""); };
+    ForEachMatch(*re, text, [&](std::span<const std::string_view> m) {
+      auto group_text = [&](size_t g) { return g < m.size() ? bj::value(bj::string_view(m[g].data(), m[g].size())) : bj::value(""); };
       if (groups.size() == 1) {
         result.push_back(group_text(groups[0]));
       } else {
@@ -116,28 +153,34 @@ Result<Column> EvalExtractAll(Args a, const FunctionContext& ctx) {
         for (size_t g : groups) row.push_back(group_text(g));
         result.push_back(std::move(row));
       }
-    }
+    });
     if (result.empty()) SetNull(out, i);
     else out.strings[i] = WriteJson(result);
   }
   return out;
 }
 
-// RE2/Kusto rewrite (\1 for groups) to ECMAScript format ($1, literal $ as $$).
-std::string RewriteFormat(std::string_view rewrite) {
-  std::string out;
+// Appends Kusto's (RE2's) rewrite: \0..\9 name a group (a missing group is empty), \\ is a
+// backslash; anything else is literal.
+void AppendRewrite(std::string& out, std::string_view rewrite, std::span<const std::string_view> groups) {
   for (size_t i = 0; i < rewrite.size(); ++i) {
     char c = rewrite[i];
-    if (c == '\\' && i + 1 < rewrite.size() && std::isdigit(static_cast<unsigned char>(rewrite[i + 1]))) {
-      out.push_back('$');
-      out.push_back(rewrite[++i]);
-    } else if (c == '$') {
-      out += "$$";
-    } else {
-      out.push_back(c);
+    if (c == '\\' && i + 1 < rewrite.size()) {
+      char d = rewrite[i + 1];
+      if (std::isdigit(static_cast<unsigned char>(d))) {
+        size_t g = static_cast<size_t>(d - '0');
+        if (g < groups.size()) out.append(groups[g]);
+        ++i;
+        continue;
+      }
+      if (d == '\\') {
+        out.push_back('\\');
+        ++i;
+        continue;
+      }
     }
+    out.push_back(c);
   }
-  return out;
 }
 
 Result<Column> EvalReplaceRegex(Args a, const FunctionContext& ctx) {
@@ -146,10 +189,18 @@ Result<Column> EvalReplaceRegex(Args a, const FunctionContext& ctx) {
   RegexCache cache;
   std::string ss, ps, rs;
   for (size_t i = 0; i < s.rows; ++i) {
-    ASSIGN_OR_RETURN(const std::regex* re, cache.Get("replace_regex", TextAt(*a[1], i, ps)));
+    ASSIGN_OR_RETURN(const RE2* re, cache.Get("replace_regex", TextAt(*a[1], i, ps)));
     std::string_view text = TextAt(*a[0], i, ss);
-    std::string format = RewriteFormat(TextAt(*a[2], i, rs));
-    std::regex_replace(std::back_inserter(out.strings[i]), text.begin(), text.end(), *re, format);
+    std::string_view rewrite = TextAt(*a[2], i, rs);
+    std::string& result = out.strings[i];
+    size_t copied = 0;  // text before this offset is already in `result`
+    ForEachMatch(*re, text, [&](std::span<const std::string_view> m) {
+      size_t start = static_cast<size_t>(m[0].data() - text.data());
+      result.append(text.substr(copied, start - copied));
+      AppendRewrite(result, rewrite, m);
+      copied = start + m[0].size();
+    });
+    result.append(text.substr(copied));
   }
   return out;
 }
@@ -160,23 +211,20 @@ Result<Column> EvalTrim(std::string_view fn, bool start, bool end, Args a, const
   Column out = MakeColumn(Type::kString, s);
   RegexCache lead, trail;
   std::string ps, ss;
+  re2::StringPiece m;
   for (size_t i = 0; i < s.rows; ++i) {
     std::string pattern(TextAt(*a[0], i, ps));
-    std::string flags;
-    if (pattern.rfind("(?i)", 0) == 0) {  // keep the flag in front of the anchored wrapper
-      flags = "(?i)";
-      pattern.erase(0, 4);
-    }
     std::string text(TextAt(*a[1], i, ss));
+    // Inline flags such as (?i) inside the group apply to the group only, which is the pattern.
     if (start) {
-      ASSIGN_OR_RETURN(const std::regex* re, lead.Get(fn, flags + "^(?:" + pattern + ")+"));
-      std::smatch m;
-      if (std::regex_search(text, m, *re, std::regex_constants::match_continuous)) text.erase(0, m.length(0));
+      ASSIGN_OR_RETURN(const RE2* re, lead.Get(fn, "^(?:" + pattern + ")+"));
+      if (re->Match(text, 0, text.size(), RE2::ANCHOR_START, &m, 1)) text.erase(0, m.size());
     }
     if (end) {
-      ASSIGN_OR_RETURN(const std::regex* re, trail.Get(fn, flags + "(?:" + pattern + ")+$"));
-      std::smatch m;
-      if (std::regex_search(text, m, *re)) text.erase(static_cast<size_t>(m.position(0)));
+      ASSIGN_OR_RETURN(const RE2* re, trail.Get(fn, "(?:" + pattern + ")+$"));
+      if (re->Match(text, 0, text.size(), RE2::UNANCHORED, &m, 1)) {
+        text.erase(static_cast<size_t>(m.data() - text.data()));
+      }
     }
     out.strings[i] = std::move(text);
   }
@@ -195,9 +243,8 @@ Result<Column> EvalCountOf(Args a, const FunctionContext& ctx) {
     std::string_view kind = a.size() > 2 ? TextAt(*a[2], i, ks) : "normal";
     int64_t n = 0;
     if (kind == "regex") {
-      ASSIGN_OR_RETURN(const std::regex* re, cache.Get("countof", needle));
-      n = std::distance(std::regex_iterator<std::string_view::const_iterator>(text.begin(), text.end(), *re),
-                        std::regex_iterator<std::string_view::const_iterator>());
+      ASSIGN_OR_RETURN(const RE2* re, cache.Get("countof", needle));
+      ForEachMatch(*re, text, [&](std::span<const std::string_view>) { ++n; });
     } else if (kind == "normal") {
       if (needle.empty()) continue;
       for (size_t p = text.find(needle); p != std::string_view::npos; p = text.find(needle, p + 1)) ++n;

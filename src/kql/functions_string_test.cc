@@ -218,5 +218,44 @@ TEST(Regex, CountOfNormalCountsOverlappingRegexDoesNot) {
   EXPECT_EQ(Fn("countof", {Str("abcbc"), Str("b.*c"), Str("regex")}), (V{"1"}));
 }
 
+// Regexes run on RE2 (Kusto's dialect): linear time, no recursion per character.
+TEST(Regex, NestedQuantifiersDoNotBacktrackExponentially) {
+  // std::regex needed ~2^40 steps for this; RE2 answers in linear time.
+  EXPECT_EQ(Op("matches regex", {Str(std::string(40, 'a')), Str("(a+)+b")}), (V{"false"}));
+  EXPECT_EQ(Op("matches regex", {Str(std::string(40, 'a') + "b"), Str("(a+)+b")}), (V{"true"}));
+}
+
+TEST(Regex, LongInputsDoNotRecursePerCharacter) {
+  // std::regex recursed once per character here and overflowed the stack.
+  std::string text(100'000, 'a');
+  EXPECT_EQ(Fn("extract", {Str("(a|b)*c"), Long(0), Str(text)}), (V{""}));
+  EXPECT_EQ(Fn("extract", {Str("(a|b)*c"), Long(0), Str(text + "c")}), (V{text + "c"}));
+  EXPECT_EQ(Fn("countof", {Str(text), Str("a"), Str("regex")}), (V{"100000"}));
+}
+
+TEST(Regex, Re2SyntaxWorksNatively) {
+  EXPECT_EQ(Op("matches regex", {Str("A\nB"), Str("(?i)a\\nb")}), (V{"true"}));
+  EXPECT_EQ(Op("matches regex", {Str("a\nb"), Str("a.b")}), (V{"false"}));
+  EXPECT_EQ(Op("matches regex", {Str("a\nb"), Str("(?s)a.b")}), (V{"true"}));
+  EXPECT_EQ(Fn("extract", {Str("(?P<year>\\d{4})-(?<month>\\d{2})"), Long(2), Str("on 2024-05-01")}), (V{"05"}));
+  EXPECT_EQ(Fn("extract", {Str("\\p{Greek}+"), Long(0), Str("abc αβγ")}), (V{"αβγ"}));
+  EXPECT_EQ(Fn("extract", {Str("x(y)?"), Long(1), Str("x")}), (V{""}));
+  EXPECT_EQ(Fn("extract", {Str("(a)"), Long(5), Str("a")}), (V{""}));
+}
+
+TEST(Regex, ReplaceRegexRewriteForms) {
+  EXPECT_EQ(Fn("replace_regex", {Str("ab"), Str("(a)(b)"), Str("\\0:\\2\\1\\7\\\\")}), (V{"ab:ba\\"}));
+  // Empty matches insert between characters without splitting UTF-8 sequences.
+  EXPECT_EQ(Fn("replace_regex", {Str("éa"), Str("x*"), Str("-")}), (V{"-é-a-"}));
+}
+
+TEST(Regex, InvalidOrOversizedPatternsAreSemanticErrors) {
+  for (const char* pattern : {"(", "a{1001}", "(a{1000}){1000}", "[z-a]"}) {
+    EXPECT_THAT(Call(FindFunction("extract"), "extract", {Str(pattern), Long(0), Str("a")}, 1),
+                StatusIs(StatusCode::kInvalidArgument, "SemanticError"))
+        << pattern;
+  }
+}
+
 }  // namespace
 }  // namespace cmk::kql

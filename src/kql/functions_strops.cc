@@ -149,9 +149,9 @@ Result<Column> EvalMatchesRegex(Args a, const FunctionContext& ctx) {
   RegexCache cache;
   std::string scratch, pscratch;
   for (size_t i = 0; i < s.rows; ++i) {
-    ASSIGN_OR_RETURN(const std::regex* re, cache.Get("matches regex", TextAt(*a[1], i, pscratch)));
+    ASSIGN_OR_RETURN(const RE2* re, cache.Get("matches regex", TextAt(*a[1], i, pscratch)));
     std::string_view text = TextAt(*a[0], i, scratch);
-    out.ints[i] = std::regex_search(text.begin(), text.end(), *re);
+    out.ints[i] = RE2::PartialMatch(text, *re);
   }
   return out;
 }
