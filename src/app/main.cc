@@ -3,9 +3,12 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include <spdlog/async.h>
@@ -14,6 +17,8 @@
 
 #include "app/cli.h"
 #include "app/instance.h"
+#include "base/encoding.h"
+#include "env/env.h"
 #include "env/process.h"
 
 namespace {
@@ -33,8 +38,26 @@ void RaiseFileLimit() {
   }
 }
 
+// The server holds unwrapped AEKs, the vault master key and token keys in memory: a core dump or a
+// ptrace attach by another process of the same user would expose them. Non-dumpable processes
+// write no core file and refuse ptrace from non-root. Sanitizer builds stay dumpable: LeakSanitizer
+// stops the world through ptrace and cannot work otherwise.
+void ProtectKeyMemory() {
+#if defined(__SANITIZE_ADDRESS__)
+  return;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return;
+#endif
+#endif
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    spdlog::warn("cannot mark the process non-dumpable: {}", std::strerror(errno));
+  }
+}
+
 int Serve(const cmk::app::ServeOptions& opts) {
   RaiseFileLimit();
+  ProtectKeyMemory();
   // Signals are caught from before the server exists: a SIGTERM that arrives while it starts
   // (the client config is already written) still shuts it down gracefully.
   boost::asio::io_context signals_ioc;
@@ -66,6 +89,9 @@ void SetUpLogging() {
   auto logger = spdlog::create_async_nb<spdlog::sinks::stderr_sink_mt>("cmklogs");
   spdlog::set_default_logger(logger);
   spdlog::flush_every(std::chrono::seconds(1));
+  cmk::env::SetBackgroundErrorReporter([](std::string_view what, std::string_view error) {
+    spdlog::error("background job '{}' failed: {}", what, cmk::EscapeForLog(error, 1024));
+  });
 }
 
 int main(int argc, char** argv) {

@@ -131,6 +131,26 @@ std::string PercentEncode(std::string_view s) {
   return out;
 }
 
+std::string EscapeForLog(std::string_view s, size_t max) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  bool cut = s.size() > max;
+  if (cut) s = s.substr(0, max);
+  out.reserve(s.size() + 8);
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f || c == '\\') {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  if (cut) out += "...";
+  return out;
+}
+
 std::vector<std::string> SplitPath(std::string_view path) {
   std::vector<std::string> out;
   size_t i = 0;

@@ -36,6 +36,11 @@ bool IsGuid(std::string_view s);
 Result<std::string> PercentDecode(std::string_view s, bool plus_as_space);
 std::string PercentEncode(std::string_view s);
 
+// Text safe to put on one log line: control characters, DEL, backslash and bytes >= 0x80 become
+// \xNN (so a "%0a" in a request path cannot forge a second log line), cut at `max` bytes of
+// input with "..." appended.
+std::string EscapeForLog(std::string_view s, size_t max = 2048);
+
 // Non-empty segments of a '/'-separated path: "/a//b/" -> {"a", "b"}.
 std::vector<std::string> SplitPath(std::string_view path);
 

@@ -42,6 +42,14 @@ TEST(EncodingTest, GuidHasVersionAndVariant) {
   EXPECT_FALSE(IsGuid("ffffffffxffff-4fff-bfff-ffffffffffff"));
 }
 
+TEST(EncodingTest, EscapeForLogKeepsOneLine) {
+  EXPECT_EQ(EscapeForLog("/a b/c"), "/a b/c");
+  EXPECT_EQ(EscapeForLog("/x\nrequest rid=forged\r"), "/x\\x0arequest rid=forged\\x0d");
+  EXPECT_EQ(EscapeForLog("a\\b\x7f\xc3"), "a\\x5cb\\x7f\\xc3");
+  EXPECT_EQ(EscapeForLog(std::string(10, 'a'), 4), "aaaa...");
+  EXPECT_EQ(EscapeForLog(std::string_view("\0", 1)), "\\x00");
+}
+
 TEST(EncodingTest, PercentDecodeHandlesEscapesAndPlus) {
   EXPECT_EQ(*PercentDecode("api%2Dversion", false), "api-version");
   EXPECT_EQ(*PercentDecode("a+b", true), "a b");

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <algorithm>
 #include <filesystem>
@@ -77,7 +79,7 @@ void Arm(const std::shared_ptr<PeriodicState>& st) {
       std::lock_guard<std::mutex> l(s->mu);
       if (s->cancelled) return;
     }
-    s->cb();
+    RunGuarded("periodic timer", s->cb);  // a failing run must not end the chain
     std::lock_guard<std::mutex> l(s->mu);
     if (!s->cancelled) Arm(s);
   });
@@ -143,7 +145,8 @@ void RealClock::Loop() {
     Callback cb;
     if (timers_.PopDue(Now(), &cb)) {
       l.unlock();
-      cb();
+      RunGuarded("timer", cb);
+      cb = nullptr;
       l.lock();
       continue;
     }
@@ -200,7 +203,7 @@ void SimulatedClock::Advance(Duration d) {
       std::lock_guard<std::mutex> l(mu_);
       if (when > now_) now_ = when;
     }
-    cb();
+    RunGuarded("timer", cb);
   }
   // Periodic timers: one run each at its last due time inside the jump, in due order.
   std::vector<std::pair<TimePoint, std::pair<TimerId, std::shared_ptr<Callback>>>> due;
@@ -221,7 +224,7 @@ void SimulatedClock::Advance(Duration d) {
       if (!periodic_.count(entry.first)) continue;  // cancelled by an earlier callback
       if (when > now_) now_ = when;
     }
-    (*entry.second)();
+    RunGuarded("periodic timer", *entry.second);
   }
   std::lock_guard<std::mutex> l(mu_);
   now_ = target;
@@ -382,6 +385,46 @@ int64_t MonotonicMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+}  // namespace cmk::env
+
+namespace cmk::env {
+namespace {
+std::atomic<uint64_t> g_background_exceptions{0};
+std::function<void(std::string_view, std::string_view)> g_background_reporter;
+}  // namespace
+
+void SetBackgroundErrorReporter(std::function<void(std::string_view, std::string_view)> r) {
+  g_background_reporter = std::move(r);
+}
+
+uint64_t BackgroundExceptions() { return g_background_exceptions.load(); }
+
+bool RunGuarded(std::string_view what, const std::function<void()>& fn) noexcept {
+  std::string error;
+  try {
+    fn();
+    return true;
+  } catch (const std::exception& e) {
+    try {
+      error = e.what();
+    } catch (...) {
+    }
+  } catch (...) {
+    error = "unknown exception";
+  }
+  g_background_exceptions++;
+  try {
+    if (g_background_reporter) {
+      g_background_reporter(what, error);
+    } else {
+      std::fprintf(stderr, "cmklogs: background job '%.*s' failed: %s\n",
+                   static_cast<int>(what.size()), what.data(), error.c_str());
+    }
+  } catch (...) {
+  }
+  return false;
 }
 
 }  // namespace cmk::env

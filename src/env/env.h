@@ -162,4 +162,14 @@ Env DefaultEnv();
 // Monotonic time for measuring latencies of I/O (not for any decision that tests control).
 int64_t MonotonicMicros();
 
+// Runs `fn` for a background job (timer callback, worker loop) under the process's exception
+// guard: an exception is reported (see SetBackgroundErrorReporter) and counted, never propagated,
+// so one failing job cannot end the process. Returns false when `fn` threw.
+bool RunGuarded(std::string_view what, const std::function<void()>& fn) noexcept;
+// Where RunGuarded reports (the server logs through spdlog); stderr when unset. Set once at
+// start-up, before background jobs run.
+void SetBackgroundErrorReporter(std::function<void(std::string_view what, std::string_view error)> r);
+// Exceptions RunGuarded has caught since the process started (for /metrics).
+uint64_t BackgroundExceptions();
+
 }  // namespace cmk::env

@@ -79,6 +79,49 @@ TEST(RealClockTest, PeriodicTimerRunsUntilCancelled) {
   EXPECT_TRUE(clock.Cancel(id));
 }
 
+TEST(SimulatedClockTest, ThrowingTimerIsReportedAndLaterTimersStillRun) {
+  SimulatedClock clock(FromUnixSeconds(0));
+  uint64_t before = BackgroundExceptions();
+  int later = 0, periodic = 0;
+  clock.RunAfter(minutes(1), [] { throw std::runtime_error("timer failed"); });
+  clock.RunAfter(minutes(2), [&] { ++later; });
+  clock.RunEvery(minutes(5), [&] {
+    ++periodic;
+    throw std::runtime_error("periodic failed");
+  });
+  clock.Advance(minutes(6));
+  EXPECT_EQ(later, 1);
+  EXPECT_EQ(periodic, 1);
+  clock.Advance(minutes(5));
+  EXPECT_EQ(periodic, 2) << "a throwing periodic timer keeps its schedule";
+  EXPECT_EQ(BackgroundExceptions(), before + 3);
+}
+
+TEST(RealClockTest, ThrowingPeriodicTimerKeepsRunning) {
+  RealClock clock;
+  std::atomic<int> runs{0};
+  auto id = clock.RunEvery(std::chrono::milliseconds(1), [&] {
+    ++runs;
+    throw std::runtime_error("periodic failed");
+  });
+  for (int i = 0; i < 5000 && runs.load() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  clock.Cancel(id);
+  EXPECT_GE(runs.load(), 3);
+}
+
+TEST(RunGuardedTest, ReportsAndSwallowsExceptions) {
+  std::string seen;
+  SetBackgroundErrorReporter([&](std::string_view what, std::string_view error) {
+    seen = std::string(what) + ": " + std::string(error);
+  });
+  EXPECT_TRUE(RunGuarded("ok", [] {}));
+  EXPECT_FALSE(RunGuarded("job", [] { throw std::out_of_range("bad index"); }));
+  EXPECT_EQ(seen, "job: bad index");
+  SetBackgroundErrorReporter(nullptr);
+}
+
 TEST(SimulatedClockTest, CancelledTimerDoesNotFire) {
   SimulatedClock clock(FromUnixSeconds(0));
   bool fired = false;
