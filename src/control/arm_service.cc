@@ -3,10 +3,9 @@
 #include "control/insights_provider.h"
 #include "control/oi_provider.h"
 
-#include <regex>
-
 #include "base/encoding.h"
 #include "base/json.h"
+#include "control/arm_checks.h"
 #include "control/arm_util.h"
 
 namespace cmk::control {
@@ -38,18 +37,69 @@ Status MethodNotAllowed(const ArmRequest& r) {
 }
 
 
+// common-types ResourceGroupNameParameter: 1..90 of letters, digits, '_', '-', '.', '(' and ')',
+// not ending with '.'. ASCII only, as the pattern's `\w` matched in the classic locale.
 bool ValidResourceGroupName(const std::string& n) {
-  static const std::regex kRe(R"(^[-\w\._\(\)]{1,90}$)");
-  return std::regex_match(n, kRe) && n.back() != '.';
+  if (n.empty() || n.size() > 90 || n.back() == '.') return false;
+  for (char c : n) {
+    if (!IsAsciiAlnum(c) && c != '_' && c != '-' && c != '.' && c != '(' && c != ')') return false;
+  }
+  return true;
 }
 
-// `roleName eq 'Reader'` -> ("rolename", "Reader"). Only simple equality filters are supported.
+// $filter values are short; longer ones are refused before any scanning.
+constexpr size_t kMaxFilter = 2048;
+
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && IsAsciiSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsAsciiSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// `roleName eq 'Reader'` -> ("rolename", "Reader"). Only simple equality filters are supported:
+// <word> <spaces> eq <spaces> '<no quote>' with optional spaces around.
 std::optional<std::pair<std::string, std::string>> ParseEqFilter(std::string_view f) {
-  static const std::regex kRe(R"(^\s*(\w+)\s+eq\s+'([^']*)'\s*$)", std::regex::icase);
-  std::cmatch m;
-  std::string s(f);
-  if (!std::regex_match(s.c_str(), m, kRe)) return std::nullopt;
-  return std::make_pair(ToLower(m[1].str()), m[2].str());
+  if (f.size() > kMaxFilter) return std::nullopt;
+  std::string_view s = TrimSpace(f);
+  size_t i = 0;
+  while (i < s.size() && (IsAsciiAlnum(s[i]) || s[i] == '_')) ++i;
+  if (i == 0 || i == s.size() || !IsAsciiSpace(s[i])) return std::nullopt;
+  std::string key(s.substr(0, i));
+  while (i < s.size() && IsAsciiSpace(s[i])) ++i;
+  if (s.size() - i < 2 || !EqualsIgnoreCase(s.substr(i, 2), "eq")) return std::nullopt;
+  i += 2;
+  if (i == s.size() || !IsAsciiSpace(s[i])) return std::nullopt;
+  while (i < s.size() && IsAsciiSpace(s[i])) ++i;
+  if (i == s.size() || s[i] != '\'') return std::nullopt;
+  size_t close = s.find('\'', i + 1);
+  // Trimmed, so the closing quote must be the last character.
+  if (close != s.size() - 1) return std::nullopt;
+  return std::make_pair(ToLower(key), std::string(s.substr(i + 1, close - i - 1)));
+}
+
+// The principal of `principalId eq '<id>'` or `assignedTo('<id>')` (the leftmost one), or "".
+std::string FilterPrincipal(std::string_view f) {
+  for (size_t at = 0; at < f.size(); ++at) {
+    std::string_view rest = f.substr(at);
+    size_t i = 0;
+    if (StartsWithIgnoreCase(rest, "principalId")) {
+      i = 11;
+      size_t spaces = i;
+      while (i < rest.size() && IsAsciiSpace(rest[i])) ++i;
+      if (i == spaces || rest.size() - i < 2 || !EqualsIgnoreCase(rest.substr(i, 2), "eq")) continue;
+      i += 2;
+    } else if (StartsWithIgnoreCase(rest, "assignedTo(")) {
+      i = 11;
+    } else {
+      continue;
+    }
+    while (i < rest.size() && IsAsciiSpace(rest[i])) ++i;
+    if (i == rest.size() || rest[i] != '\'') continue;
+    size_t close = rest.find('\'', i + 1);
+    if (close == std::string_view::npos || close == i + 1) continue;
+    return std::string(rest.substr(i + 1, close - i - 1));
+  }
+  return "";
 }
 
 bj::object RoleDefinitionJson(const identity::RoleDefinition& d, const std::string& scope) {
@@ -467,10 +517,11 @@ ArmResponse ArmService::RoleAssignments(const ArmRequest& r, const std::string& 
     if (m != "GET") return ArmError(MethodNotAllowed(r));
     std::string f(r.Query("$filter"));
     bool at_scope = f.find("atScope()") != std::string::npos;
-    std::string principal;
-    static const std::regex kPrincipal(R"((principalId\s+eq|assignedTo\()\s*'([^']+)')", std::regex::icase);
-    std::smatch pm;
-    if (std::regex_search(f, pm, kPrincipal)) principal = pm[2].str();
+    if (f.size() > kMaxFilter) {
+      return ArmError(InvalidArgument("The $filter is longer than " + std::to_string(kMaxFilter) + " characters.",
+                                      "UnsupportedQuery"));
+    }
+    std::string principal = FilterPrincipal(f);
     bj::array value;
     for (const auto& a : rbac_->List(scope, !at_scope)) {
       if (!principal.empty() && !EqualsIgnoreCase(a.principal_id, principal)) continue;

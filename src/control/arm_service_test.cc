@@ -188,5 +188,59 @@ TEST_F(ArmServiceTest, AdminEndpointsAreForOwnersOnly) {
   EXPECT_EQ(lookup.body->as_object().at("objectId").as_string(), p.body->as_object().at("objectId").as_string());
 }
 
+// std::regex gave way to character-class checks (hostile input could exhaust its stack); the
+// accepted and refused inputs stay the same, and long ones are refused before any scanning.
+TEST_F(ArmServiceTest, NamesAndFiltersWithoutRegex) {
+  std::string base = "/subscriptions/" + sub_ + "/resourceGroups/";
+  for (const std::string& good : std::vector<std::string>{"a", "rg-1_(x).y", std::string(90, 'r')}) {
+    EXPECT_EQ(Call(admin_, "PUT", base + good, R"({"location":"eastus"})").status, 201) << good;
+  }
+  for (const std::string& bad : std::vector<std::string>{"bad.", "r g", "r\xc3\xa9", "a+b", std::string(91, 'r')}) {
+    EXPECT_EQ(Code(Call(admin_, "PUT", base + bad, R"({"location":"eastus"})")), "InvalidResourceGroupName") << bad;
+  }
+  auto defs = [&](const std::string& filter) {
+    ArmRequest q;
+    q.method = "GET";
+    q.path = "/subscriptions/" + sub_ + "/providers/Microsoft.Authorization/roleDefinitions";
+    q.query = {{"api-version", "2022-04-01"}, {"$filter", filter}};
+    q.caller = admin_;
+    return arm_->Handle(q);
+  };
+  EXPECT_EQ(defs("  RoleName   EQ  'Reader'  ").body->as_object().at("value").as_array().size(), 1u);
+  EXPECT_EQ(defs("type eq 'BuiltInRole'").body->as_object().at("value").as_array().size(),
+            identity::BuiltInRoleDefinitions().size());
+  EXPECT_EQ(defs("roleName eq ''").body->as_object().at("value").as_array().size(), 0u);
+  for (const std::string& bad : std::vector<std::string>{"roleName eq Reader", "roleName eq 'Reader", "roleName eq 'a'b'", "roleNameeq 'Reader'",
+                          "roleName eq'Reader'", "role-name eq 'Reader'", "roleName ne 'Reader'",
+                          "roleName eq '" + std::string(1 << 20, 'a') + "'"}) {
+    auto r = defs(bad);
+    EXPECT_EQ(r.status, 400) << bad.substr(0, 40);
+    EXPECT_EQ(Code(r), "UnsupportedQuery");
+  }
+  // Role assignment filters: principalId eq '<id>' or assignedTo('<id>'), any case.
+  ASSERT_THAT(rbac_->Assign({random_.NewGuid(), "/subscriptions/" + sub_, identity::FindRoleDefinition("Reader")->id,
+                             other_.object_id}),
+              IsOk());
+  auto assignments = [&](const std::string& filter) {
+    ArmRequest q;
+    q.method = "GET";
+    q.path = "/subscriptions/" + sub_ + "/providers/Microsoft.Authorization/roleAssignments";
+    q.query = {{"api-version", "2022-04-01"}, {"$filter", filter}};
+    q.caller = admin_;
+    return arm_->Handle(q);
+  };
+  EXPECT_EQ(assignments("").body->as_object().at("value").as_array().size(), 2u);
+  for (const std::string& f : std::vector<std::string>{"principalId eq '" + other_.object_id + "'", "PRINCIPALID   eq   '" + other_.object_id + "'",
+                        "atScope() and assignedTo('" + other_.object_id + "')", "assignedTo(  '" + other_.object_id + "')"}) {
+    auto r = assignments(f);
+    ASSERT_EQ(r.status, 200) << f;
+    ASSERT_EQ(r.body->as_object().at("value").as_array().size(), 1u) << f;
+  }
+  // Malformed principal filters filter nothing, as before.
+  EXPECT_EQ(assignments("principalIdeq 'x'").body->as_object().at("value").as_array().size(), 2u);
+  EXPECT_EQ(assignments("assignedTo('')").body->as_object().at("value").as_array().size(), 2u);
+  EXPECT_EQ(assignments(std::string(1 << 20, '(')).status, 400);
+}
+
 }  // namespace
 }  // namespace cmk::control

@@ -41,9 +41,15 @@ class ArmTestBase : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   env::Env env() { return env::Env{&clock_, &random_, &fs_}; }
-  void Grant(const identity::Principal& p, const char* role, const std::string& scope) {
-    ASSERT_THAT(rbac_->Assign({random_.NewGuid(), scope, identity::FindRoleDefinition(role)->id, p.object_id}),
-                testing::IsOk());
+  // Assigns `role` to `p` at `scope`; returns the assignment's name (for Rbac::Remove).
+  std::string Grant(const identity::Principal& p, const char* role, const std::string& scope) {
+    std::string name = random_.NewGuid();
+    EXPECT_THAT(rbac_->Assign({name, scope, identity::FindRoleDefinition(role)->id, p.object_id}), testing::IsOk());
+    return name;
+  }
+  // A new service principal with no role anywhere.
+  identity::Principal NewPrincipal(const char* name) {
+    return std::move(*directory_->CreateServicePrincipal(tenant_.id, name)).principal;
   }
 
   std::string dir_;

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <array>
-#include <regex>
 
 #include "base/encoding.h"
 #include "base/json.h"
 #include "base/time_format.h"
+#include "control/arm_checks.h"
 #include "control/arm_util.h"
 #include "control/oi_provider.h"
 #include "kql/parser.h"
@@ -65,9 +65,28 @@ bool StartsWithCI(std::string_view s, std::string_view prefix) { return StartsWi
 
 // DCE: 3-44 letters, digits, hyphens (a host label). DCR: 1-64 letters, digits, '_', '.', '-'.
 bool ValidName(const std::string& n, bool rule) {
-  static const std::regex kDce("^[A-Za-z0-9][A-Za-z0-9-]{1,42}[A-Za-z0-9]$");
-  static const std::regex kDcr("^[A-Za-z0-9]([A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?$");
-  return std::regex_match(n, rule ? kDcr : kDce);
+  if (!rule) return ValidHyphenatedName(n, 3, 44);
+  if (n.empty() || n.size() > 64 || !IsAsciiAlnum(n.front())) return false;
+  if (n.back() == '.' || n.back() == '-') return false;
+  for (char c : n) {
+    if (!IsAsciiAlnum(c) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+constexpr char kRuleWrite[] = "Microsoft.Insights/dataCollectionRules/write";
+constexpr char kUaiType[] = "Microsoft.ManagedIdentity/userAssignedIdentities";
+
+// The path of the request without the query: the scope ARM names in a linked-access denial.
+std::string RequestScope(const ArmRequest& r) { return r.path.substr(0, r.path.find('?')); }
+
+// Every element of `v` (an array) must be a string; `where` names it in the refusal.
+Status CheckStrings(const bj::value& v, const std::string& where, const char* code) {
+  if (!v.is_array()) return Invalid(code, where + " must be an array of strings.");
+  for (const auto& e : v.as_array()) {
+    if (!e.is_string()) return Invalid(code, where + " must be an array of strings.");
+  }
+  return OkStatus();
 }
 
 // "https://management.D[:port]" -> "D[:port]".
@@ -234,9 +253,8 @@ ArmResponse InsightsProvider::Handle(const ArmRequest& r, const std::string& sub
                                  "' is not supported in namespace 'Microsoft.Insights'.",
                              "InvalidResourceType"));
   }
-  static const std::regex kApiVersion(R"(^\d{4}-\d{2}-\d{2}(-preview)?$)", std::regex::icase);
-  if (!std::regex_match(std::string(r.Query("api-version")), kApiVersion)) {
-    return ArmError(InvalidArgument("The api-version '" + std::string(r.Query("api-version")) +
+  if (!ValidApiVersionFormat(r.Query("api-version"))) {
+    return ArmError(InvalidArgument("The api-version '" + Echo(r.Query("api-version")) +
                                         "' is invalid: use a date such as 2022-06-01 (optionally with -preview).",
                                     "InvalidApiVersionParameter"));
   }
@@ -330,6 +348,20 @@ ArmResponse InsightsProvider::Put(const ArmRequest& r, const Type& t, const std:
   }
   auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
   if (!body.ok()) return ArmError(BadParameter("The request body is null or malformed.", "InvalidRequestContent"));
+  if (Status s = CheckTypes(*body, {{"location", bj::kind::string}, {"kind", bj::kind::string}, {"tags", bj::kind::object},
+                                    {"identity", bj::kind::object}, {"properties", bj::kind::object}});
+      !s.ok()) {
+    return ArmError(s);
+  }
+  if (const bj::value* p = json::FindCI(*body, "properties"); p && p->is_object()) {
+    if (Status s = CheckTypes(p->as_object(), {{"description", bj::kind::string}, {"streamDeclarations", bj::kind::object},
+                                               {"destinations", bj::kind::object}, {"dataFlows", bj::kind::array},
+                                               {"networkAcls", bj::kind::object}},
+                              "properties.");
+        !s.ok()) {
+      return ArmError(s);
+    }
+  }
   std::string loc = NormalizeLocation(Str(*body, "location"));
   if (existing) {
     if (!loc.empty() && loc != Str(*existing, "location")) {
@@ -428,7 +460,9 @@ ArmResponse InsightsProvider::Patch(const ArmRequest& r, bj::object doc) {
     }
   }
   if (const bj::value* tv = json::FindCI(*body, "tags"); tv && !tv->is_null()) {
-    if (!tv->is_object()) return ArmError(BadParameter("'tags' must be an object of strings.", "InvalidRequestContent"));
+    bool strings = tv->is_object();
+    for (const auto& kv : strings ? tv->as_object() : bj::object()) strings = strings && kv.value().is_string();
+    if (!strings) return ArmError(BadParameter("'tags' must be an object of strings.", "InvalidRequestContent"));
     doc["tags"] = *tv;
   }
   if (const bj::value* iv = json::FindCI(*body, "identity"); iv && !iv->is_null()) {
@@ -480,11 +514,30 @@ Result<bj::value> InsightsProvider::ResolveIdentity(const ArmRequest& r, const b
     if (uais == nullptr || !uais->is_object() || uais->as_object().empty()) {
       return BadParameter("A UserAssigned identity needs at least one entry in 'userAssignedIdentities'.", "InvalidIdentity");
     }
+    const bj::object* old_uais = nullptr;
+    if (existing && existing->is_object()) {
+      if (const bj::value* o = json::FindCI(existing->as_object(), "userAssignedIdentities"); o && o->is_object()) {
+        old_uais = &o->as_object();
+      }
+    }
     bj::object resolved;
     for (const auto& kv : uais->as_object()) {
       std::string uai_id(kv.key());
+      if (!IsResourceId(uai_id, kUaiType)) {
+        return BadParameter("'" + Echo(uai_id) + "' is not the resource id of a user-assigned identity.", "InvalidUserAssignedIdentity");
+      }
+      // Assigning a user-assigned identity needs assign/action on it (private-storage.md, "Manage
+      // a user assigned managed identity ... - identity scope"), checked before the lookup. One
+      // the resource already has stays without the check: keeping it borrows nothing new.
+      if (old_uais == nullptr || json::FindCI(*old_uais, uai_id) == nullptr) {
+        RETURN_IF_ERROR(AuthorizeLinked(*rbac_, r.caller, RequestScope(r).find("dataCollectionEndpoints") != std::string::npos
+                                                              ? "Microsoft.Insights/dataCollectionEndpoints/write"
+                                                              : kRuleWrite,
+                                        RequestScope(r), "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+                                        uai_id));
+      }
       ASSIGN_OR_RETURN(auto uai, LoadDoc(uai_id));
-      if (!uai || !Is(Str(*uai, "type"), "Microsoft.ManagedIdentity/userAssignedIdentities")) {
+      if (!uai || !Is(Str(*uai, "type"), kUaiType)) {
         return BadParameter("The user-assigned identity '" + uai_id + "' was not found.", "InvalidUserAssignedIdentity");
       }
       bj::object& p = Props(*uai);
@@ -501,8 +554,17 @@ Result<bj::value> InsightsProvider::ResolveIdentity(const ArmRequest& r, const b
 Status InsightsProvider::BuildRuleProperties(const ArmRequest& r, const std::string& location,
                                              const bj::object& in, bj::object& out) {
   if (const bj::value* dce = json::FindCI(in, "dataCollectionEndpointId"); dce && !dce->is_null()) {
-    std::string dce_id = dce->is_string() ? std::string(dce->as_string()) : "";
-    auto doc = dce_id.empty() ? Result<std::optional<bj::object>>(std::nullopt) : LoadDoc(dce_id);
+    if (!dce->is_string()) return Invalid("InvalidDataCollectionEndpointId", "properties.dataCollectionEndpointId must be a string.");
+    std::string dce_id(dce->as_string());
+    if (!IsResourceId(dce_id, "Microsoft.Insights/dataCollectionEndpoints")) {
+      return Invalid("InvalidDataCollectionEndpointId", "'" + Echo(dce_id) +
+                                                            "' (properties.dataCollectionEndpointId) is not the resource id of a data collection endpoint.");
+    }
+    // A rule names an endpoint its author may read (ARM's linked check on the referenced
+    // resource), checked before the lookup so that the answer doesn't tell whether it exists.
+    RETURN_IF_ERROR(AuthorizeLinked(*rbac_, r.caller, kRuleWrite, RequestScope(r),
+                                    "Microsoft.Insights/dataCollectionEndpoints/read", dce_id));
+    auto doc = LoadDoc(dce_id);
     if (!doc.ok()) return doc.status();
     if (!*doc || !IsType(dce_id, "dataCollectionEndpoints")) {
       return Invalid("InvalidDataCollectionEndpointId",
@@ -518,17 +580,16 @@ Status InsightsProvider::BuildRuleProperties(const ArmRequest& r, const std::str
   bj::object streams;
   if (const bj::value* sd = json::FindCI(in, "streamDeclarations"); sd && !sd->is_null()) {
     if (!sd->is_object()) return Invalid("InvalidStreamDeclaration", "streamDeclarations must be an object.");
-    static const std::regex kStream("^Custom-[A-Za-z0-9_-]{1,100}$", std::regex::icase);
     for (const auto& kv : sd->as_object()) {
       std::string sname(kv.key());
-      if (!std::regex_match(sname, kStream)) {
-        return Invalid("InvalidStreamDeclaration", "The stream name '" + sname +
+      if (!ValidCustomStreamName(sname)) {
+        return Invalid("InvalidStreamDeclaration", "The stream name '" + Echo(sname) +
                                                        "' is not valid: declared stream names start with 'Custom-' "
                                                        "followed by letters, digits, '_' or '-'.");
       }
       const bj::value* cols = kv.value().is_object() ? json::FindCI(kv.value().as_object(), "columns") : nullptr;
-      if (cols == nullptr || !cols->is_array() || cols->as_array().empty()) {
-        return Invalid("InvalidStreamDeclaration", "Stream '" + sname + "' needs a non-empty 'columns' array.");
+      if (cols == nullptr || !cols->is_array() || cols->as_array().empty() || cols->as_array().size() > 500) {
+        return Invalid("InvalidStreamDeclaration", "Stream '" + sname + "' needs a 'columns' array of 1 to 500 columns.");
       }
       bj::array out_cols;
       std::vector<std::string> seen;
@@ -536,6 +597,7 @@ Status InsightsProvider::BuildRuleProperties(const ArmRequest& r, const std::str
         std::string cn = c.is_object() ? Str(c.as_object(), "name") : "";
         std::string ct = c.is_object() ? Str(c.as_object(), "type") : "";
         if (cn.empty()) return Invalid("InvalidStreamDeclaration", "Every column of stream '" + sname + "' needs a name.");
+        if (cn.size() > 256) return Invalid("InvalidStreamDeclaration", "Column '" + Echo(cn) + "' of stream '" + sname + "' has a name longer than 256 characters.");
         const char* canon = FindCanonical(kColumnTypes, ct);
         if (canon == nullptr) {
           return Invalid("InvalidColumnType", "Column '" + cn + "' of stream '" + sname + "' has type '" + ct +
@@ -574,8 +636,11 @@ Status InsightsProvider::BuildDestinations(const ArmRequest& r, const bj::object
     }
     if (!kv.value().is_array()) return Invalid("InvalidDestination", "destinations.logAnalytics must be an array.");
     for (const auto& e : kv.value().as_array()) {
-      std::string name = e.is_object() ? Str(e.as_object(), "name") : "";
-      std::string ws = e.is_object() ? Str(e.as_object(), "workspaceResourceId") : "";
+      if (!e.is_object() || !CheckTypes(e.as_object(), {{"name", bj::kind::string}, {"workspaceResourceId", bj::kind::string}}).ok()) {
+        return Invalid("InvalidDestination", "Every logAnalytics destination must be an object with string 'name' and 'workspaceResourceId'.");
+      }
+      std::string name = Str(e.as_object(), "name");
+      std::string ws = Str(e.as_object(), "workspaceResourceId");
       if (name.empty() || name.size() > 32) {
         return Invalid("InvalidDestination", "Every logAnalytics destination needs a 'name' of 1 to 32 characters.");
       }
@@ -583,18 +648,26 @@ Status InsightsProvider::BuildDestinations(const ArmRequest& r, const bj::object
         return Invalid("InvalidDestination", "The destination name '" + name + "' is used more than once.");
       }
       names.push_back(name);
-      auto doc = ws.empty() ? Result<std::optional<bj::object>>(std::nullopt) : LoadDoc(ws);
+      if (!IsResourceId(ws, "Microsoft.OperationalInsights/workspaces")) {
+        return Invalid("InvalidWorkspace", "'" + Echo(ws) + "' (workspaceResourceId of destination '" + name +
+                                               "') is not the resource id of a Log Analytics workspace.");
+      }
+      // A rule may only send data to a workspace its author may send data to. Azure documents no
+      // DCR-specific action; the one it documents for linking a writer of Azure Monitor data to a
+      // workspace is sharedKeys/action on the workspace (azure-monitor-docs PR #297: "permission on
+      // the target workspace for Microsoft.OperationalInsights/workspaces/sharedkeys/action"), the
+      // action that yields the keys to write into it. Reader does not have it; Contributor and Log
+      // Analytics Contributor do. Checked before the lookup, so that the answer doesn't tell
+      // whether the workspace exists.
+      RETURN_IF_ERROR(AuthorizeLinked(*rbac_, r.caller, kRuleWrite, RequestScope(r),
+                                      "Microsoft.OperationalInsights/workspaces/sharedKeys/action", ws));
+      auto doc = LoadDoc(ws);
       if (!doc.ok()) return doc.status();
       if (!*doc || !Is(Str(**doc, "type"), "Microsoft.OperationalInsights/workspaces")) {
         return Invalid("InvalidWorkspace", "The Log Analytics workspace '" + ws + "' of destination '" + name +
                                                "' was not found.");
       }
       std::string canonical = Str(**doc, "id");
-      if (Status s = rbac_->Authorize(r.caller, "Microsoft.OperationalInsights/workspaces/read", canonical); !s.ok()) {
-        return PermissionDenied("The client '" + r.caller.object_id + "' has permission to write the rule but not to read "
-                                "the linked workspace '" + canonical + "': " + s.message(),
-                                "LinkedAuthorizationFailed");
-      }
       la_out.emplace_back(bj::object{{"workspaceResourceId", canonical},
                                      {"workspaceId", Str(Props(**doc), "customerId")},
                                      {"name", name}});
@@ -616,6 +689,11 @@ Status InsightsProvider::BuildFlows(const bj::object& in, const bj::object& prop
     const bj::object& f = flows[i].as_object();
     const bj::value* sv = json::FindCI(f, "streams");
     const bj::value* dv = json::FindCI(f, "destinations");
+    if (sv) RETURN_IF_ERROR(CheckStrings(*sv, where + ".streams", "InvalidDataFlow"));
+    if (dv) RETURN_IF_ERROR(CheckStrings(*dv, where + ".destinations", "InvalidDataFlow"));
+    if (const bj::value* os = json::FindCI(f, "outputStream"); os && !os->is_null() && !os->is_string()) {
+      return Invalid("InvalidOutputTable", "outputStream of " + where + " must be a string.");
+    }
     if (!sv || Strings(*sv).empty() || !dv || Strings(*dv).empty()) {
       return Invalid("InvalidDataFlow", where + " needs non-empty 'streams' and 'destinations'.");
     }
@@ -670,10 +748,11 @@ Status InsightsProvider::BuildFlows(const bj::object& in, const bj::object& prop
         o = std::string("Microsoft-") + table;
         continue;
       }
+      // The table name reaches blob names downstream: the same rule as creating the table.
       std::string table = StartsWithCI(o, "Custom-") ? o.substr(7) : "";
-      if (table.size() < 4 || !EqualsIgnoreCase(table.substr(table.size() - 3), "_CL")) {
-        return Invalid("InvalidOutputTable", "The output stream '" + o + "' of " + where +
-                                                 " must be 'Custom-<Name>_CL' or 'Microsoft-<Table>'.");
+      if (!ValidCustomTableName(table)) {
+        return Invalid("InvalidOutputTable", "The output stream '" + Echo(o) + "' of " + where +
+                                                 " must be 'Custom-<Name>_CL' (a valid custom table name) or 'Microsoft-<Table>'.");
       }
       for (const bj::object* t : targets) {
         std::string ws = Str(*t, "workspaceResourceId");

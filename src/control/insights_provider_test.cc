@@ -347,12 +347,109 @@ TEST_F(InsightsProviderTest, RbacReadersReadWritersWriteAndWorkspacesNeedRead) {
   EXPECT_EQ(Code(Call("PUT", "dataCollectionRules/rule1", Rule(), &reader)), "AuthorizationFailed");
   EXPECT_EQ(Code(Call("DELETE", "dataCollectionRules/rule1", "", &reader)), "AuthorizationFailed");
   EXPECT_EQ(Call("GET", "dataCollectionRules/rule1", "", &stranger).status, 403);
-  // A writer in rg2 can't send data to a workspace it can't read.
+  // A writer in rg2 can't send data to a workspace it may not write to: reading it is not
+  // enough; sharedKeys/action (Contributor, Log Analytics Contributor) is.
   auto linked = Raw("PUT", Rg("rg2") + "/providers/Microsoft.Insights/dataCollectionRules/r", Rule(), &writer);
   EXPECT_EQ(linked.status, 403);
   EXPECT_EQ(Code(linked), "LinkedAuthorizationFailed");
   Grant(writer, "Reader", WsId());
+  EXPECT_EQ(Code(Raw("PUT", Rg("rg2") + "/providers/Microsoft.Insights/dataCollectionRules/r", Rule(), &writer)),
+            "LinkedAuthorizationFailed");
+  Grant(writer, "Log Analytics Contributor", WsId());
   EXPECT_EQ(Raw("PUT", Rg("rg2") + "/providers/Microsoft.Insights/dataCollectionRules/r", Rule(), &writer).status, 201);
+}
+
+// Hardening issue: a rule may only reference what its author may use, and a reference into a
+// group the author can't use answers 403 whether or not the resource exists.
+TEST_F(InsightsProviderTest, RuleReferencesNeedPermissionOnTheReferencedResource) {
+  ASSERT_EQ(Call("PUT", "dataCollectionEndpoints/dce1", R"({"location":"eastus"})").status, 201);
+  ASSERT_EQ(Raw("PUT", Rg() + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai1", R"({"location":"eastus"})").status, 201);
+  identity::Principal m = NewPrincipal("mallory");
+  Grant(m, "Contributor", Rg("rg2"));
+  std::string rule = Rg("rg2") + "/providers/Microsoft.Insights/dataCollectionRules/r";
+  auto expect_linked_denial = [&](const std::string& body, const char* what) {
+    auto res = Raw("PUT", rule, body, &m);
+    EXPECT_EQ(res.status, 403) << what << " " << json::Serialize(*res.body);
+    EXPECT_EQ(Code(res), "LinkedAuthorizationFailed") << what;
+  };
+  expect_linked_denial(Rule(), "another group's workspace");
+  std::string ghost_ws = Rg() + "/providers/Microsoft.OperationalInsights/workspaces/ghost";
+  expect_linked_denial(Rule("", R"({"logAnalytics":[{"workspaceResourceId":")" + ghost_ws + R"(","name":"la"}]})"),
+                       "a missing workspace in a group she can't use");
+  Grant(m, "Log Analytics Contributor", WsId());
+  expect_linked_denial(Rule("", "", "", R"(,"dataCollectionEndpointId":")" + DceId() + R"(")"), "another group's endpoint");
+  expect_linked_denial(Rule("", "", "", R"(,"dataCollectionEndpointId":")" + DceId("ghost") + R"(")"), "a missing endpoint");
+  std::string uai = Rg() + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai1";
+  std::string with_uai = Rule();
+  with_uai.insert(1, R"("identity":{"type":"UserAssigned","userAssignedIdentities":{")" + uai + R"(":{}}},)");
+  expect_linked_denial(with_uai, "another group's identity");
+  std::string ghost_uai = with_uai;
+  ghost_uai.replace(ghost_uai.find("uai1"), 4, "ghost");
+  expect_linked_denial(ghost_uai, "a missing identity");
+  // In her own group, a missing endpoint is the ordinary validation error.
+  EXPECT_EQ(Detail(Raw("PUT", rule, Rule("", "", "", R"(,"dataCollectionEndpointId":")" + Rg("rg2") +
+                                             R"(/providers/Microsoft.Insights/dataCollectionEndpoints/ghost")"), &m)),
+            "InvalidDataCollectionEndpointId");
+  // Granted what each reference needs, the same rules are accepted.
+  Grant(m, "Reader", DceId());
+  EXPECT_EQ(Raw("PUT", rule, Rule("", "", "", R"(,"dataCollectionEndpointId":")" + DceId() + R"(")"), &m).status, 201);
+  Grant(m, "Contributor", uai);
+  auto ok = Raw("PUT", rule, with_uai, &m);
+  ASSERT_EQ(ok.status, 200) << json::Serialize(*ok.body);
+  // Keeping an identity the rule already has needs nothing more (a read-modify-write PUT).
+  identity::Principal other = NewPrincipal("other");
+  Grant(other, "Contributor", Rg("rg2"));
+  Grant(other, "Log Analytics Contributor", WsId());
+  EXPECT_EQ(Raw("PUT", rule, with_uai, &other).status, 200);
+}
+
+TEST_F(InsightsProviderTest, OutputTablesAndStreamsFollowTableNameRules) {
+  for (const char* out : {"Custom-evil+x_CL", "Custom-../x_CL", "Custom-1x_CL", "Custom-" }) {
+    auto res = Call("PUT", "dataCollectionRules/bad",
+                    Rule("", "", std::string(R"([{"streams":["Custom-MyStream"],"destinations":["la"],"outputStream":")") + out + R"("}])"));
+    EXPECT_EQ(res.status, 400) << out;
+    EXPECT_EQ(Detail(res), "InvalidOutputTable") << out;
+  }
+  for (const std::string& stream : std::vector<std::string>{"Custom-a+b", "Custom-a/b", "Custom-", "custom-" + std::string(101, 'x')}) {
+    auto res = Call("PUT", "dataCollectionRules/bad", Rule("{\"" + stream + R"(":{"columns":[{"name":"a","type":"string"}]}})"));
+    EXPECT_EQ(Detail(res), "InvalidStreamDeclaration") << stream;
+  }
+}
+
+// Wrong JSON types anywhere in a rule are a 400 in ARM's shape, never an exception.
+TEST_F(InsightsProviderTest, MalformedRuleBodiesAre400) {
+  std::string ws = WsId();
+  std::vector<std::string> bodies = {
+      R"({"location":5})",
+      R"({"location":"eastus","kind":5})",
+      R"({"location":"eastus","tags":"x"})",
+      R"({"location":"eastus","identity":"SystemAssigned"})",
+      R"({"location":"eastus","identity":{"type":"UserAssigned","userAssignedIdentities":{"not-an-id":{}}}})",
+      R"({"location":"eastus","properties":"x"})",
+      R"({"location":"eastus","properties":{"description":5}})",
+      R"({"location":"eastus","properties":{"dataFlows":{}}})",
+      R"({"location":"eastus","properties":{"dataCollectionEndpointId":5}})",
+      R"({"location":"eastus","properties":{"dataCollectionEndpointId":"x"}})",
+      Rule("", R"({"logAnalytics":[{"workspaceResourceId":5,"name":"la"}]})"),
+      Rule("", R"({"logAnalytics":[{"workspaceResourceId":")" + ws + R"(","name":["la"]}]})"),
+      Rule("", R"({"logAnalytics":{"workspaceResourceId":")" + ws + R"("}})"),
+      Rule("", "", R"([{"streams":["Custom-MyStream",1],"destinations":["la"],"outputStream":"Custom-MyTable_CL"}])"),
+      Rule("", "", R"([{"streams":"Custom-MyStream","destinations":["la"],"outputStream":"Custom-MyTable_CL"}])"),
+      Rule("", "", R"([{"streams":["Custom-MyStream"],"destinations":[{}],"outputStream":"Custom-MyTable_CL"}])"),
+      Rule("", "", R"([{"streams":["Custom-MyStream"],"destinations":["la"],"outputStream":5}])"),
+      Rule("", "", R"([5])"),
+      Rule(R"({"Custom-S":{"columns":[{"name":5,"type":"string"}]}})"),
+      Rule(R"({"Custom-S":"x"})"),
+      std::string(100, '[') + std::string(100, ']'),
+  };
+  for (const auto& b : bodies) {
+    auto res = Call("PUT", "dataCollectionRules/bad", b);
+    EXPECT_EQ(res.status, 400) << b;
+    ASSERT_TRUE(res.body && res.body->as_object().contains("error")) << b;
+  }
+  ASSERT_EQ(Call("PUT", "dataCollectionRules/good", Rule()).status, 201);
+  EXPECT_EQ(Call("PATCH", "dataCollectionRules/good", R"({"tags":{"a":1}})").status, 400);
+  EXPECT_EQ(Call("PATCH", "dataCollectionRules/good", R"({"identity":[]})").status, 400);
 }
 
 TEST_F(InsightsProviderTest, RuleFromDocumentReadsStoredShape) {

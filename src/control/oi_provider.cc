@@ -1,9 +1,8 @@
 #include "control/oi_provider.h"
 
-#include <regex>
-
 #include "base/encoding.h"
 #include "base/json.h"
+#include "control/arm_checks.h"
 #include "control/arm_util.h"
 #include "keyvault/key_vault_client.h"
 
@@ -17,16 +16,39 @@ constexpr char kDeletedCluster[] = "deleted-cluster";
 constexpr char kDeletedWorkspace[] = "deleted-workspace";
 const std::vector<int64_t> kCapacities = {100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 25000, 50000};
 
+constexpr char kAssignAction[] = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action";
+constexpr char kUaiType[] = "Microsoft.ManagedIdentity/userAssignedIdentities";
 
+bool ValidName(const std::string& n, size_t min) { return ValidHyphenatedName(n, min, 63); }
 
+// The path of the request without the query: the scope ARM names in a linked-access denial.
+std::string RequestScope(const ArmRequest& r) { return r.path.substr(0, r.path.find('?')); }
 
-bool ValidName(const std::string& n, size_t min) {
-  static const std::regex kRe("^[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]$");
-  return n.size() >= min && n.size() <= 63 && std::regex_match(n, kRe);
+// The members of a cluster body (PUT or PATCH) that this provider reads, with their types.
+Status CheckClusterTypes(const bj::object& body) {
+  RETURN_IF_ERROR(CheckTypes(body, {{"properties", bj::kind::object}, {"identity", bj::kind::object},
+                                    {"sku", bj::kind::object}, {"tags", bj::kind::object}, {"location", bj::kind::string}}));
+  const bj::value* p = json::FindCI(body, "properties");
+  if (p == nullptr || !p->is_object()) return OkStatus();
+  RETURN_IF_ERROR(CheckTypes(p->as_object(), {{"keyVaultProperties", bj::kind::object}, {"billingType", bj::kind::string},
+                                              {"isDoubleEncryptionEnabled", bj::kind::bool_},
+                                              {"isAvailabilityZonesEnabled", bj::kind::bool_}},
+                             "properties."));
+  const bj::value* kvp = json::FindCI(p->as_object(), "keyVaultProperties");
+  if (kvp == nullptr || !kvp->is_object()) return OkStatus();
+  return CheckTypes(kvp->as_object(), {{"keyVaultUri", bj::kind::string}, {"keyName", bj::kind::string},
+                                       {"keyVersion", bj::kind::string}, {"keyRsaSize", bj::kind::int64}},
+                    "properties.keyVaultProperties.");
 }
 
-
-
+// The action a request on workspaces/{ws}/{kind}[/...] needs on the workspace.
+std::string WorkspaceChildAction(const std::string& kind, const std::string& method) {
+  std::string verb = method == "GET" ? "read" : method == "DELETE" ? "delete" : "write";
+  for (const char* k : {"linkedServices", "tables", "linkedStorageAccounts", "savedSearches"}) {
+    if (Is(kind, k)) return std::string("Microsoft.OperationalInsights/workspaces/") + k + "/" + verb;
+  }
+  return "Microsoft.OperationalInsights/workspaces/read";
+}
 
 std::string ApiVersion(const ArmRequest& r) { return std::string(r.Query("api-version")); }
 
@@ -307,7 +329,13 @@ ArmResponse OperationalInsightsProvider::HandleOperationalInsights(const ArmRequ
     if (rest.size() <= 2) return Workspaces(r, sub, *rg, rest.size() == 2 ? &rest[1] : nullptr);
     std::string ws_id;
     {
-      auto doc = LoadDoc(rg_scope + "/providers/Microsoft.OperationalInsights/workspaces/" + rest[1]);
+      std::string path_id = rg_scope + "/providers/Microsoft.OperationalInsights/workspaces/" + rest[1];
+      // Authorized on the id from the path before the lookup: a caller without access gets 403
+      // whether or not the workspace exists (the child handlers authorize again, on the stored id).
+      if (Status s = rbac_->Authorize(r.caller, WorkspaceChildAction(rest[2], r.method), path_id); !s.ok()) {
+        return ArmError(s);
+      }
+      auto doc = LoadDoc(path_id);
       if (!doc.ok()) return ArmError(doc.status());
       if (!*doc) {
         return ArmError(NotFound("The Resource 'Microsoft.OperationalInsights/workspaces/" + rest[1] +
@@ -511,8 +539,16 @@ Result<bj::object> OperationalInsightsProvider::ResolveIdentity(const ArmRequest
       return BadParameter("A UserAssigned identity needs exactly one entry in 'userAssignedIdentities'.");
     }
     std::string uai_id(uais->as_object().begin()->key());
+    if (!IsResourceId(uai_id, kUaiType)) {
+      return BadParameter("'" + Echo(uai_id) + "' is not the resource id of a user-assigned identity.", "InvalidUserAssignedIdentity");
+    }
+    // Assigning a user-assigned identity needs assign/action on the identity (private-storage.md,
+    // "Manage a user assigned managed identity ... - identity scope"); otherwise any writer could
+    // borrow another group's identity and act as it toward key vaults. Checked before the lookup.
+    RETURN_IF_ERROR(AuthorizeLinked(*rbac_, r.caller, "Microsoft.OperationalInsights/clusters/write", RequestScope(r),
+                                    kAssignAction, uai_id));
     ASSIGN_OR_RETURN(auto uai, LoadDoc(uai_id));
-    if (!uai || !StartsWithIgnoreCase(std::string((*uai)["type"].as_string()), "Microsoft.ManagedIdentity")) {
+    if (!uai || !Is(Str(*uai, "type"), kUaiType)) {
       return BadParameter("The user-assigned identity '" + uai_id + "' was not found.", "InvalidUserAssignedIdentity");
     }
     bj::object& p = Props(*uai);
@@ -533,6 +569,7 @@ ArmResponse OperationalInsightsProvider::PutCluster(const ArmRequest& r, const s
     return ArmError(BadParameter("The request body is null or malformed.", "InvalidRequestContent"));
   }
   bj::object body = body_r->as_object();
+  if (Status s = CheckClusterTypes(body); !s.ok()) return ArmError(s);
   std::string id = "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.OperationalInsights/clusters/" + name;
   auto existing = LoadDoc(id);
   if (!existing.ok()) return ArmError(existing.status());
@@ -595,6 +632,7 @@ ArmResponse OperationalInsightsProvider::PutCluster(const ArmRequest& r, const s
   }
   const bj::value* sku = json::FindCI(body, "sku");
   if (sku == nullptr || !sku->is_object()) return ArmError(BadParameter("The 'sku' property is missing or invalid.", "InvalidSku"));
+  if (Status s = CheckTypes(sku->as_object(), {{"name", bj::kind::string}}, "sku."); !s.ok()) return ArmError(s);
   std::string sku_name = Str(sku->as_object(), "name");
   if (!Is(sku_name, "CapacityReservation")) return ArmError(BadParameter("The SKU name '" + sku_name + "' is not valid: use CapacityReservation.", "InvalidSku"));
   auto cap = json::GetInt(sku->as_object(), "capacity");
@@ -651,6 +689,16 @@ Status OperationalInsightsProvider::ValidateKey(const bj::object& cluster, const
   if (uri.empty() || key.empty()) {
     return BadParameter("KeyVaultProperties are not valid: keyVaultUri and keyName are required.", "InvalidKeyVaultProperties");
   }
+  // Key Vault's own limits (names 1-127 characters, versions 32 hex digits) with room to spare,
+  // checked before the URI is parsed.
+  if (uri.size() > 2048 || key.size() > 127 || version.size() > 64) {
+    return BadParameter("KeyVaultProperties are not valid: keyVaultUri, keyName or keyVersion is too long.", "InvalidKeyVaultProperties");
+  }
+  // The vault may be in any resource group or subscription, and the caller needs no ARM
+  // permission on it: as in Azure, what matters is the data-plane access of the cluster's
+  // identity (get, wrapKey, unwrapKey), which the probes below exercise as that identity. A
+  // caller who names a vault it does not control learns only what its DNS name already tells:
+  // that the vault exists.
   const bj::object& identity = cluster.at("identity").as_object();
   std::string principal_id;
   if (Is(Str(identity, "type"), "SystemAssigned")) {
@@ -713,6 +761,7 @@ ArmResponse OperationalInsightsProvider::PatchCluster(const ArmRequest& r, const
     return ArmError(BadParameter("Operation can't be executed now: another operation on the cluster is in progress. Try again when the cluster's provisioningState is Succeeded.",
                         "InvalidOperation"));
   }
+  if (Status s = CheckClusterTypes(body); !s.ok()) return ArmError(s);
   bj::object props;
   if (auto p = json::GetObject(body, "properties"); p.ok() && *p) props = **p;
   const bj::value* kvp = json::FindCI(props, "keyVaultProperties");

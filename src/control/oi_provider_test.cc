@@ -6,6 +6,7 @@
 
 #include "base/json.h"
 #include "base/testing.h"
+#include "control/arm_checks.h"
 #include "control/arm_test_base.h"
 
 namespace cmk::control {
@@ -24,14 +25,37 @@ class OiProviderTest : public ArmTestBase {
     SetUpArm(o);
   }
   ArmResponse Call(std::string method, std::string path, std::string body = "") {
+    return CallAs(admin_, "rg", std::move(method), "Microsoft.OperationalInsights/" + path, std::move(body));
+  }
+  // `path` under /subscriptions/{sub}/resourceGroups/{rg}/providers/.
+  ArmResponse CallAs(const identity::Principal& who, const std::string& rg, std::string method, const std::string& path,
+                     std::string body = "") {
     ArmRequest r;
     r.method = std::move(method);
-    r.path = "/subscriptions/" + sub_ + "/resourceGroups/rg/providers/Microsoft.OperationalInsights/" + path;
+    r.path = Rg(rg) + "/providers/" + path;
     r.query = {{"api-version", "2021-06-01"}};
     r.body = std::move(body);
-    r.caller = admin_;
+    r.caller = who;
     r.base_url = "https://management.localhost:8443";
     return arm_->Handle(r);
+  }
+  std::string Rg(const std::string& rg) { return "/subscriptions/" + sub_ + "/resourceGroups/" + rg; }
+  std::string ClusterId(const std::string& rg, const std::string& name) {
+    return Rg(rg) + "/providers/Microsoft.OperationalInsights/clusters/" + name;
+  }
+  std::string UaiId(const std::string& rg, const std::string& name) {
+    return Rg(rg) + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + name;
+  }
+  static std::string Link(const std::string& cluster_id) {
+    return R"({"properties":{"writeAccessResourceId":")" + cluster_id + "\"}}";
+  }
+  // Mallory: Contributor on resource group "rg2" only, with a workspace "mallws" there.
+  identity::Principal Mallory() {
+    EXPECT_THAT(arm_->EnsureResourceGroup(sub_, "rg2", "eastus"), IsOk());
+    identity::Principal m = NewPrincipal("mallory");
+    Grant(m, "Contributor", Rg("rg2"));
+    EXPECT_EQ(CallAs(m, "rg2", "PUT", "Microsoft.OperationalInsights/workspaces/mallws", R"({"location":"eastus"})").status, 201);
+    return m;
   }
   static std::string State(const ArmResponse& r) {
     return std::string(r.body->as_object().at("properties").as_object().at("provisioningState").as_string());
@@ -184,6 +208,171 @@ TEST_F(OiProviderTest, CustomTablesNeedSchemasAndValidRetention) {
   EXPECT_EQ(Call("PUT", "workspaces/ws01/tables/My_CL", R"({"properties":{"retentionInDays":1000}})").status, 400);
   EXPECT_EQ(Call("GET", "workspaces/ws01/tables/Heartbeat").status, 200);
   EXPECT_GE(Call("GET", "workspaces/ws01/tables").body->as_object().at("value").as_array().size(), 5u);
+}
+
+// Hardening issue: a Contributor of another group linked her workspace to someone else's cluster.
+// Linking needs clusters/write on the cluster (logs-dedicated-clusters.md), checked before the
+// cluster is looked up; unlinking stays with the workspace's owner.
+TEST_F(OiProviderTest, LinkingToAClusterNeedsWriteOnTheCluster) {
+  ASSERT_EQ(Call("PUT", "clusters/victim", Cluster("victim")).status, 201);
+  clock_.Advance(std::chrono::seconds(11));
+  identity::Principal m = Mallory();
+  const std::string ls = "Microsoft.OperationalInsights/workspaces/mallws/linkedServices/cluster";
+  auto denied = CallAs(m, "rg2", "PUT", ls, Link(ClusterId("rg", "victim")));
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(Code(denied), "LinkedAuthorizationFailed");
+  EXPECT_TRUE(Call("GET", "clusters/victim").body->as_object().at("properties").as_object().at("associatedWorkspaces").as_array().empty());
+  // A cluster that doesn't exist in a group she can't write answers the same 403, not 400/404.
+  auto ghost = CallAs(m, "rg2", "PUT", ls, Link(ClusterId("rg", "ghost")));
+  EXPECT_EQ(ghost.status, 403);
+  EXPECT_EQ(Code(ghost), "LinkedAuthorizationFailed");
+  // In her own group a missing cluster is an ordinary 400.
+  EXPECT_EQ(Code(CallAs(m, "rg2", "PUT", ls, Link(ClusterId("rg2", "ghost")))), "ClusterNotFound");
+  EXPECT_EQ(CallAs(m, "rg2", "PUT", ls, Link(Rg("rg") + "/providers/Microsoft.OperationalInsights/clusters/../x")).status, 400);
+  EXPECT_EQ(CallAs(m, "rg2", "PUT", ls, Link(Rg("rg") + "/providers/Microsoft.OperationalInsights/workspaces/victim")).status, 400);
+  // Granted write on the cluster (Contributor there), the link works.
+  std::string grant = Grant(m, "Contributor", ClusterId("rg", "victim"));
+  auto ok = CallAs(m, "rg2", "PUT", ls, Link(ClusterId("rg", "victim")));
+  ASSERT_EQ(ok.status, 201) << json::Serialize(*ok.body);
+  clock_.Advance(std::chrono::seconds(11));
+  EXPECT_EQ(Call("GET", "clusters/victim").body->as_object().at("properties").as_object().at("associatedWorkspaces").as_array().size(), 1u);
+  // Unlinking needs nothing on the cluster: the workspace's owner can always leave.
+  ASSERT_THAT(rbac_->Remove(grant), IsOk());
+  EXPECT_EQ(CallAs(m, "rg2", "DELETE", ls).status, 200);
+  // The workspace side needs workspaces/write too: a Reader of the workspace can't link it.
+  identity::Principal reader = NewPrincipal("reader");
+  Grant(reader, "Reader", Rg("rg2"));
+  Grant(reader, "Contributor", ClusterId("rg", "victim"));
+  EXPECT_EQ(Code(CallAs(reader, "rg2", "PUT", ls, Link(ClusterId("rg", "victim")))), "AuthorizationFailed");
+}
+
+// Hardening issue: any Contributor could attach another group's user-assigned identity to her
+// cluster and act as it toward key vaults. Attaching needs assign/action on the identity.
+TEST_F(OiProviderTest, AttachingAUserAssignedIdentityNeedsAssignOnIt) {
+  auto uai = CallAs(admin_, "rg", "PUT", "Microsoft.ManagedIdentity/userAssignedIdentities/victimuai", R"({"location":"eastus"})");
+  ASSERT_EQ(uai.status, 201);
+  identity::Principal m = Mallory();
+  auto uai_body = [&](const std::string& id) {
+    return R"({"identity":{"type":"UserAssigned","userAssignedIdentities":{")" + id + R"(":{}}}})";
+  };
+  std::string create = R"({"location":"eastus","identity":{"type":"UserAssigned","userAssignedIdentities":{")" +
+                       UaiId("rg", "victimuai") + R"(":{}}},"sku":{"name":"CapacityReservation","capacity":500}})";
+  auto at_create = CallAs(m, "rg2", "PUT", "Microsoft.OperationalInsights/clusters/mallcl", create);
+  EXPECT_EQ(at_create.status, 403);
+  EXPECT_EQ(Code(at_create), "LinkedAuthorizationFailed");
+  ASSERT_EQ(CallAs(m, "rg2", "PUT", "Microsoft.OperationalInsights/clusters/mallcl", Cluster("mallcl")).status, 201);
+  clock_.Advance(std::chrono::seconds(11));
+  const std::string cl = "Microsoft.OperationalInsights/clusters/mallcl";
+  auto denied = CallAs(m, "rg2", "PATCH", cl, uai_body(UaiId("rg", "victimuai")));
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(Code(denied), "LinkedAuthorizationFailed");
+  // A missing identity in a group she can't use: the same 403. In her own group: 400.
+  EXPECT_EQ(Code(CallAs(m, "rg2", "PATCH", cl, uai_body(UaiId("rg", "ghost")))), "LinkedAuthorizationFailed");
+  EXPECT_EQ(Code(CallAs(m, "rg2", "PATCH", cl, uai_body(UaiId("rg2", "ghost")))), "InvalidUserAssignedIdentity");
+  EXPECT_EQ(Code(CallAs(m, "rg2", "PATCH", cl, uai_body("not-an-id"))), "InvalidUserAssignedIdentity");
+  // Granted the identity (Contributor on it includes assign/action), she may attach it.
+  Grant(m, "Contributor", UaiId("rg", "victimuai"));
+  auto ok = CallAs(m, "rg2", "PATCH", cl, uai_body(UaiId("rg", "victimuai")));
+  ASSERT_EQ(ok.status, 200) << json::Serialize(*ok.body);
+  EXPECT_TRUE(ok.body->as_object().at("identity").as_object().at("userAssignedIdentities").as_object().contains(UaiId("rg", "victimuai")));
+}
+
+TEST_F(OiProviderTest, WorkspaceChildrenAnswer403NotFoundOnlyToThoseWhoMayRead) {
+  identity::Principal m = Mallory();
+  for (const char* child : {"tables", "linkedServices/cluster", "savedSearches", "linkedStorageAccounts/Query"}) {
+    std::string path = std::string("Microsoft.OperationalInsights/workspaces/nope/") + child;
+    auto theirs = CallAs(m, "rg", "GET", path);
+    EXPECT_EQ(theirs.status, 403) << child;
+    EXPECT_EQ(Code(theirs), "AuthorizationFailed") << child;
+    EXPECT_EQ(CallAs(m, "rg2", "GET", path).status, 404) << child;
+  }
+}
+
+// Hardening issue: a table named `evil+x_CL` was accepted and its blob name refused at flush.
+TEST_F(OiProviderTest, CustomTableNamesFollowAzureRules) {
+  ASSERT_EQ(Call("PUT", "workspaces/ws01", R"({"location":"eastus"})").status, 201);
+  const std::string schema = R"({"properties":{"schema":{"columns":[{"name":"TimeGenerated","type":"dateTime"},{"name":"Msg","type":"string"}]}}})";
+  for (const std::string& bad : std::vector<std::string>{"evil+x_CL", "..x_CL", ".._CL", "x.y_CL", "My-Table_CL", "MyTable", "MyTable_CLX", "_CL", "1Table_CL",
+                          "_Table_CL", "Tabl\xc3\xa9_CL", "Table\x01_CL", std::string(61, 'A') + "_CL"}) {
+    auto r = Call("PUT", "workspaces/ws01/tables/" + bad, schema);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(Code(r), "InvalidParameter") << bad;
+    EXPECT_EQ(Call("GET", "workspaces/ws01/tables/" + bad).status, 404) << bad;
+  }
+  EXPECT_NE(Call("PUT", "workspaces/ws01/tables/../x_CL", schema).status / 100, 2);
+  EXPECT_FALSE(ValidCustomTableName("../x_CL"));
+  for (const std::string& good : std::vector<std::string>{"My_CL", "my_table_2_cl", "T1_CL", std::string(60, 'A') + "_CL"}) {
+    auto r = Call("PUT", "workspaces/ws01/tables/" + good, schema);
+    EXPECT_EQ(r.status, 200) << good << " " << json::Serialize(*r.body);
+  }
+  // Column names: a letter first, at most 45 letters, digits and '_', not reserved.
+  for (const std::string& col : std::vector<std::string>{"bad-col", "1x", "_x", "Type", "id", "TenantId", std::string(46, 'c')}) {
+    auto r = Call("PUT", "workspaces/ws01/tables/Cols_CL",
+                  R"({"properties":{"schema":{"columns":[{"name":"TimeGenerated","type":"dateTime"},{"name":")" + col + R"(","type":"string"}]}}})");
+    EXPECT_EQ(r.status, 400) << col;
+  }
+}
+
+// Wrong JSON types anywhere in a body are a 400 in ARM's shape, never an exception (a column
+// name of the wrong type used to throw bad_variant_access).
+TEST_F(OiProviderTest, MalformedBodiesAre400) {
+  ASSERT_EQ(Call("PUT", "clusters/cl1", Cluster("cl1")).status, 201);
+  ASSERT_EQ(Call("PUT", "workspaces/ws01", R"({"location":"eastus"})").status, 201);
+  clock_.Advance(std::chrono::seconds(11));
+  std::string deep(200, '[');
+  struct Case {
+    const char* method;
+    std::string path, body;
+  };
+  std::vector<Case> cases = {
+      {"PUT", "clusters/cl2", R"({"location":"eastus","identity":"SystemAssigned","sku":{"name":"CapacityReservation","capacity":500}})"},
+      {"PUT", "clusters/cl2", R"({"location":"eastus","sku":"CapacityReservation"})"},
+      {"PUT", "clusters/cl2", R"({"location":5,"sku":{"name":"CapacityReservation","capacity":500}})"},
+      {"PUT", "clusters/cl2", R"({"location":"eastus","properties":[],"sku":{"name":"CapacityReservation","capacity":500}})"},
+      {"PUT", "clusters/cl2", R"({"location":"eastus","properties":{"isDoubleEncryptionEnabled":"yes"},"sku":{"name":"CapacityReservation","capacity":500}})"},
+      {"PUT", "clusters/cl2", R"({"location":"eastus","sku":{"name":7,"capacity":500}})"},
+      {"PUT", "clusters/cl2", R"({"location":"eastus","sku":{"name":"CapacityReservation","capacity":"500"}})"},
+      {"PUT", "clusters/cl2", deep},
+      {"PATCH", "clusters/cl1", R"({"tags":[1]})"},
+      {"PATCH", "clusters/cl1", R"({"identity":{"type":"UserAssigned","userAssignedIdentities":[]}})"},
+      {"PATCH", "clusters/cl1", R"({"identity":{"type":"UserAssigned","userAssignedIdentities":{"x":{}}}})"},
+      {"PATCH", "clusters/cl1", R"({"properties":{"keyVaultProperties":{"keyVaultUri":"https://v.vault.localhost","keyName":5}}})"},
+      {"PATCH", "clusters/cl1", R"({"properties":{"keyVaultProperties":"k"}})"},
+      {"PATCH", "clusters/cl1", R"({"properties":{"billingType":1}})"},
+      {"PUT", "workspaces/ws02", R"({"location":"eastus","properties":1})"},
+      {"PATCH", "workspaces/ws01", R"({"properties":{"retentionInDays":"60"}})"},
+      {"PUT", "workspaces/ws01/linkedServices/cluster", R"({"properties":"x"})"},
+      {"PUT", "workspaces/ws01/linkedServices/cluster", R"({"properties":{"writeAccessResourceId":5}})"},
+      {"PUT", "workspaces/ws01/tables/T_CL", R"({"properties":{"schema":{"columns":[{"name":5,"type":"string"}]}}})"},
+      {"PUT", "workspaces/ws01/tables/T_CL", R"({"properties":{"schema":{"columns":[{"name":"TimeGenerated","type":true}]}}})"},
+      {"PUT", "workspaces/ws01/tables/T_CL", R"({"properties":{"schema":{"columns":{}}}})"},
+      {"PUT", "workspaces/ws01/tables/T_CL", R"({"properties":{"schema":"x"}})"},
+      {"PUT", "workspaces/ws01/tables/T_CL", R"({"properties":{"retentionInDays":"30"}})"},
+      {"PUT", "workspaces/ws01/tables/T_CL", R"({"properties":{"plan":["Basic"]}})"},
+      {"PUT", "workspaces/ws01/tables/T_CL", "[]"},
+      {"PUT", "workspaces/ws01/savedSearches/s1", R"({"properties":{"category":5,"displayName":"d","query":"q"}})"},
+      {"PUT", "workspaces/ws01/savedSearches/s1", R"({"properties":{"category":"c","displayName":"d","query":"q","tags":[1]}})"},
+      {"PUT", "workspaces/ws01/savedSearches/s1", R"({"properties":{"category":"c","displayName":"d","query":"q","functionAlias":"a b"}})"},
+      {"PUT", "workspaces/ws01/savedSearches/s1", R"({"properties":{"category":"c","displayName":"d","query":"q","version":"2"}})"},
+      {"PUT", "workspaces/ws01/linkedStorageAccounts/Query", R"({"properties":{"storageAccountIds":"x"}})"},
+      {"PUT", "workspaces/ws01/linkedStorageAccounts/Query", R"({"properties":{"storageAccountIds":[5]}})"},
+  };
+  cases.push_back({"PUT", "workspaces/ws01/tables/T_CL", R"({"properties":{"schema":{"columns":[)" +
+                                                             std::string(600 * 2, ' ') + R"({"name":"TimeGenerated","type":"dateTime"})" +
+                                                             [] {
+                                                               std::string more;
+                                                               for (int i = 0; i < 600; ++i) more += R"(,{"name":"c)" + std::to_string(i) + R"(","type":"string"})";
+                                                               return more;
+                                                             }() + "]}}}"});
+  for (const auto& c : cases) {
+    auto r = Call(c.method, c.path, c.body);
+    EXPECT_EQ(r.status, 400) << c.method << " " << c.path << " " << c.body.substr(0, 200);
+    ASSERT_TRUE(r.body && r.body->is_object() && r.body->as_object().contains("error")) << c.body.substr(0, 200);
+    EXPECT_FALSE(Code(r).empty());
+  }
+  auto uai = CallAs(admin_, "rg", "PUT", "Microsoft.ManagedIdentity/userAssignedIdentities/u_1", R"({"location":"eastus","tags":"x"})");
+  EXPECT_EQ(uai.status, 400);
+  EXPECT_EQ(CallAs(admin_, "rg", "PUT", "Microsoft.ManagedIdentity/userAssignedIdentities/a%20b_", R"({"location":"eastus"})").status, 400);
 }
 
 }  // namespace

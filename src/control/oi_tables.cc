@@ -2,6 +2,7 @@
 // workspace has (a subset of Azure Monitor's, with their real columns).
 #include "base/encoding.h"
 #include "base/json.h"
+#include "control/arm_checks.h"
 #include "control/arm_util.h"
 #include "control/oi_provider.h"
 
@@ -40,6 +41,34 @@ const std::vector<StandardTable>& StandardTables() {
 }
 
 const std::vector<std::string> kColumnTypes = {"string", "int", "long", "real", "boolean", "dateTime", "guid", "dynamic"};
+// Azure Monitor's service limit: at most 500 columns in a table.
+constexpr size_t kMaxColumns = 500;
+
+// The members of a table body that this provider reads, with their types.
+Status CheckTableTypes(const bj::object& body) {
+  RETURN_IF_ERROR(CheckTypes(body, {{"properties", bj::kind::object}}));
+  const bj::value* p = json::FindCI(body, "properties");
+  if (p == nullptr || !p->is_object()) return OkStatus();
+  RETURN_IF_ERROR(CheckTypes(p->as_object(), {{"plan", bj::kind::string}, {"retentionInDays", bj::kind::int64},
+                                              {"totalRetentionInDays", bj::kind::int64}, {"schema", bj::kind::object}},
+                             "properties."));
+  const bj::value* schema = json::FindCI(p->as_object(), "schema");
+  if (schema == nullptr || !schema->is_object()) return OkStatus();
+  RETURN_IF_ERROR(CheckTypes(schema->as_object(), {{"name", bj::kind::string}, {"columns", bj::kind::array}},
+                             "properties.schema."));
+  const bj::value* cols = json::FindCI(schema->as_object(), "columns");
+  if (cols == nullptr || !cols->is_array()) return OkStatus();
+  if (cols->as_array().size() > kMaxColumns) {
+    return InvalidArgument("A table has at most " + std::to_string(kMaxColumns) + " columns.", "InvalidParameter");
+  }
+  for (const auto& c : cols->as_array()) {
+    if (!c.is_object()) return InvalidArgument("Each column must be an object with name and type.", "InvalidRequestContent");
+    RETURN_IF_ERROR(CheckTypes(c.as_object(), {{"name", bj::kind::string}, {"type", bj::kind::string},
+                                               {"description", bj::kind::string}},
+                               "properties.schema.columns[]."));
+  }
+  return OkStatus();
+}
 
 bj::object StandardJson(const std::string& ws_id, const StandardTable& t, int retention) {
   bj::array cols;
@@ -102,12 +131,17 @@ ArmResponse OperationalInsightsProvider::Tables(const ArmRequest& r, const std::
   if (r.method != "PUT" && r.method != "PATCH") return ArmError(InvalidArgument("Method not allowed.", "MethodNotAllowed"));
   auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
   if (!body.ok()) return ArmError(Status(StatusCode::kInvalidArgument, "The request body is null or malformed.", "InvalidRequestContent"));
+  if (Status s = CheckTableTypes(*body); !s.ok()) return ArmError(s);
   bj::object props;
   if (auto p = json::GetObject(*body, "properties"); p.ok() && *p) props = **p;
   bj::object doc = *loaded ? **loaded : (standard ? StandardJson(ws_id, *standard, ws_retention) : bj::object());
   if (!*loaded && !standard) {
-    if (name->size() < 4 || !EqualsIgnoreCase(name->substr(name->size() - 3), "_CL")) {
-      return ArmError(BadParameter("Custom table names must end with '_CL'; '" + *name + "' does not."));
+    // Only names created from now on are checked: tables stored before the rule stay readable,
+    // updatable and deletable.
+    if (!ValidCustomTableName(*name)) {
+      return ArmError(BadParameter("The table name '" + Echo(*name) +
+                                   "' is not valid: custom table names have 4 to 63 characters, start with a letter, "
+                                   "contain only letters, digits and '_', and end with '_CL'."));
     }
     doc = bj::object{{"id", id}, {"name", *name}, {"type", "Microsoft.OperationalInsights/workspaces/tables"},
                      {"properties", bj::object{{"retentionInDays", ws_retention}, {"totalRetentionInDays", ws_retention},
@@ -149,12 +183,16 @@ ArmResponse OperationalInsightsProvider::Tables(const ArmRequest& r, const std::
     bool has_time = false;
     std::vector<std::string> seen;
     for (const auto& c : cols->as_array()) {
-      if (!c.is_object()) return ArmError(BadParameter("Each column must be an object with name and type."));
-      std::string cn = json::GetString(c.as_object(), "name")->value_or("");
-      std::string ct = json::GetString(c.as_object(), "type")->value_or("");
+      // Types were checked by CheckTableTypes.
+      std::string cn = Str(c.as_object(), "name");
+      std::string ct = Str(c.as_object(), "type");
+      if (!ValidColumnName(cn)) {
+        return ArmError(BadParameter("The column name '" + Echo(cn) + "' is not valid: column names start with a letter, have at most 45 letters, "
+                                     "digits and '_', and are not one of the reserved names id, TenantId, Type, UniqueId and Title."));
+      }
       auto it = std::find_if(kColumnTypes.begin(), kColumnTypes.end(), [&](const std::string& t) { return EqualsIgnoreCase(t, ct); });
-      if (cn.empty() || it == kColumnTypes.end()) {
-        return ArmError(BadParameter("Column '" + cn + "' has type '" + ct + "': use string, int, long, real, boolean, dateTime, guid or dynamic."));
+      if (it == kColumnTypes.end()) {
+        return ArmError(BadParameter("Column '" + cn + "' has type '" + Echo(ct) + "': use string, int, long, real, boolean, dateTime, guid or dynamic."));
       }
       for (const auto& s : seen) {
         if (EqualsIgnoreCase(s, cn)) return ArmError(BadParameter("Column '" + cn + "' appears twice."));
@@ -165,7 +203,7 @@ ArmResponse OperationalInsightsProvider::Tables(const ArmRequest& r, const std::
         has_time = true;
       }
       bj::object col{{"name", cn}, {"type", *it}};
-      if (auto d = json::GetString(c.as_object(), "description"); d.ok() && d->has_value()) col["description"] = **d;
+      if (std::string d = Str(c.as_object(), "description"); !d.empty()) col["description"] = d.substr(0, 4096);
       out.emplace_back(std::move(col));
     }
     if (!has_time) return ArmError(BadParameter("A custom table needs a TimeGenerated column of type dateTime."));

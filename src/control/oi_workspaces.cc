@@ -2,6 +2,7 @@
 // user-assigned identities.
 #include "base/encoding.h"
 #include "base/json.h"
+#include "control/arm_checks.h"
 #include "control/arm_util.h"
 #include "control/oi_provider.h"
 
@@ -12,14 +13,70 @@ namespace bj = boost::json;
 constexpr char kArm[] = "arm";
 constexpr char kDeletedWorkspace[] = "deleted-workspace";
 
-bool ValidName(const std::string& n, size_t min) {
-  if (n.size() < min || n.size() > 63) return false;
-  if (!std::isalnum(static_cast<unsigned char>(n.front())) || !std::isalnum(static_cast<unsigned char>(n.back()))) return false;
+bool ValidName(const std::string& n, size_t min) { return ValidHyphenatedName(n, min, 63); }
+
+// Microsoft.ManagedIdentity: 3-128 letters, digits, hyphens and underscores, starting with a
+// letter or digit.
+bool ValidIdentityName(const std::string& n) {
+  if (n.size() < 3 || n.size() > 128 || !IsAsciiAlnum(n.front())) return false;
   for (char c : n) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    if (!IsAsciiAlnum(c) && c != '-' && c != '_') return false;
   }
   return true;
 }
+
+// The members of a workspace body (PUT or PATCH) that this provider reads, with their types.
+Status CheckWorkspaceTypes(const bj::object& body) {
+  RETURN_IF_ERROR(CheckTypes(body, {{"properties", bj::kind::object}, {"tags", bj::kind::object},
+                                    {"location", bj::kind::string}}));
+  const bj::value* p = json::FindCI(body, "properties");
+  if (p == nullptr || !p->is_object()) return OkStatus();
+  return CheckTypes(p->as_object(), {{"retentionInDays", bj::kind::int64}, {"sku", bj::kind::object}}, "properties.");
+}
+
+// Saved searches live in the metadata store only (never in a file or blob name), but their
+// fields are still bounded: ids like ARM names, texts at sizes no real search reaches.
+bool ValidSavedSearchId(const std::string& n) {
+  if (n.empty() || n.size() > 256) return false;
+  for (char c : n) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+
+Status CheckSavedSearch(const bj::object& props) {
+  RETURN_IF_ERROR(CheckTypes(props, {{"category", bj::kind::string}, {"displayName", bj::kind::string},
+                                     {"query", bj::kind::string}, {"functionAlias", bj::kind::string},
+                                     {"functionParameters", bj::kind::string}, {"version", bj::kind::int64},
+                                     {"tags", bj::kind::array}},
+                             "properties."));
+  for (const char* req : {"category", "displayName", "query"}) {
+    if (Str(props, req).empty()) return BadParameter("'properties." + std::string(req) + "' is required.");
+  }
+  if (Str(props, "category").size() > 256 || Str(props, "displayName").size() > 256 ||
+      Str(props, "query").size() > 64 * 1024 || Str(props, "functionParameters").size() > 4096) {
+    return BadParameter("A saved search's category and displayName are limited to 256 characters, its query to 64 KiB.");
+  }
+  // A function alias is how queries call the function: a KQL identifier.
+  std::string alias = Str(props, "functionAlias");
+  if (!alias.empty()) {
+    bool ok = alias.size() <= 256 && (IsAsciiLetter(alias.front()) || alias.front() == '_');
+    for (char c : alias) ok = ok && (IsAsciiAlnum(c) || c == '_');
+    if (!ok) return BadParameter("The function alias '" + Echo(alias) + "' is not valid: use letters, digits and '_', starting with a letter or '_'.");
+  }
+  if (const bj::value* tags = json::FindCI(props, "tags"); tags && tags->is_array()) {
+    for (const auto& t : tags->as_array()) {
+      const bj::object* o = t.if_object();
+      if (o == nullptr || !CheckTypes(*o, {{"name", bj::kind::string}, {"value", bj::kind::string}}).ok() ||
+          Str(*o, "name").empty()) {
+        return BadParameter("Each saved search tag must be an object with string 'name' and 'value'.", "InvalidRequestContent");
+      }
+    }
+  }
+  return OkStatus();
+}
+
 std::string ApiVersion(const ArmRequest& r) { return std::string(r.Query("api-version")); }
 
 }  // namespace
@@ -50,6 +107,7 @@ ArmResponse OperationalInsightsProvider::Workspaces(const ArmRequest& r, const s
   if (m == "PATCH") {
     auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
     if (!body.ok()) return ArmError(BadParameter("The request body is null or malformed.", "InvalidRequestContent"));
+    if (Status s = CheckWorkspaceTypes(*body); !s.ok()) return ArmError(s);
     bj::object props;
     if (auto p = json::GetObject(*body, "properties"); p.ok() && *p) props = **p;
     if (auto ret = json::GetInt(props, "retentionInDays"); ret.ok() && ret->has_value()) {
@@ -114,6 +172,7 @@ ArmResponse OperationalInsightsProvider::PutWorkspace(const ArmRequest& r, const
   }
   auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
   if (!body.ok()) return ArmError(BadParameter("The request body is null or malformed.", "InvalidRequestContent"));
+  if (Status s = CheckWorkspaceTypes(*body); !s.ok()) return ArmError(s);
   std::string id = "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.OperationalInsights/workspaces/" + name;
   auto existing = LoadDoc(id);
   if (!existing.ok()) return ArmError(existing.status());
@@ -273,27 +332,43 @@ ArmResponse OperationalInsightsProvider::WorkspaceChild(const ArmRequest& r, con
     return ArmResponse{200, std::nullopt, {}};
   }
   if (r.method != "PUT") return ArmError(InvalidArgument("Method not allowed.", "MethodNotAllowed"));
+  if (!storage && !ValidSavedSearchId(name)) {
+    return ArmError(BadParameter("The saved search id '" + Echo(name) + "' is not valid: use 1 to 256 printable characters."));
+  }
   auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
   if (!body.ok()) return ArmError(BadParameter("The request body is null or malformed.", "InvalidRequestContent"));
+  if (Status s = CheckTypes(*body, {{"properties", bj::kind::object}}); !s.ok()) return ArmError(s);
   bj::object props;
   if (auto p = json::GetObject(*body, "properties"); p.ok() && *p) props = **p;
-  std::string ws_name = ws_id.substr(ws_id.rfind('/') + 1);
   bj::object doc{{"id", id}, {"name", name}, {"type", "Microsoft.OperationalInsights/workspaces/" + type}};
   if (storage) {
+    // Documented (private-storage.md): managing a workspace's linked storage accounts needs
+    // workspaces/write on the workspace.
+    if (Status s = rbac_->Authorize(r.caller, "Microsoft.OperationalInsights/workspaces/write", ws_id); !s.ok()) {
+      return ArmError(s);
+    }
     const bj::value* ids = json::FindCI(props, "storageAccountIds");
-    if (ids == nullptr || !ids->is_array() || ids->as_array().empty()) {
-      return ArmError(BadParameter("'properties.storageAccountIds' (a non-empty array of storage account ids) is required."));
+    if (ids == nullptr || !ids->is_array() || ids->as_array().empty() || ids->as_array().size() > 5) {
+      return ArmError(BadParameter("'properties.storageAccountIds' (an array of 1 to 5 storage account ids) is required."));
     }
     for (const auto& s : ids->as_array()) {
-      if (!s.is_string() || ToLower(s.as_string()).find("/providers/microsoft.storage/storageaccounts/") == std::string::npos) {
+      if (!s.is_string() || !IsResourceId(s.as_string(), "Microsoft.Storage/storageAccounts")) {
         return ArmError(BadParameter("Each storage account id must be the ARM id of a Microsoft.Storage/storageAccounts resource."));
+      }
+    }
+    // Azure documents no ARM action on the account itself (the workspace's identity needs a
+    // data-plane role there); we still require read on each account, ARM's usual linked check,
+    // so that nobody points a workspace at an account they can't even see.
+    for (const auto& s : ids->as_array()) {
+      if (Status st = AuthorizeLinked(*rbac_, r.caller, "Microsoft.OperationalInsights/workspaces/linkedStorageAccounts/write",
+                                      id, "Microsoft.Storage/storageAccounts/read", s.as_string());
+          !st.ok()) {
+        return ArmError(st);
       }
     }
     doc["properties"] = bj::object{{"dataSourceType", name}, {"storageAccountIds", *ids}};
   } else {
-    for (const char* req : {"category", "displayName", "query"}) {
-      if (Str(props, req).empty()) return ArmError(BadParameter("'properties." + std::string(req) + "' is required."));
-    }
+    if (Status s = CheckSavedSearch(props); !s.ok()) return ArmError(s);
     bj::object p{{"category", Str(props, "category")}, {"displayName", Str(props, "displayName")}, {"query", Str(props, "query")}};
     for (const char* opt : {"functionAlias", "functionParameters", "version", "tags"}) {
       if (const bj::value* v = json::FindCI(props, opt)) p[opt] = *v;
@@ -302,7 +377,6 @@ ArmResponse OperationalInsightsProvider::WorkspaceChild(const ArmRequest& r, con
     doc["etag"] = "W/\"datetime'" + FormatRfc3339(env_.clock->Now()) + "'\"";
   }
   if (Status s = SaveDoc(id, doc); !s.ok()) return ArmError(s);
-  (void)ws_name;
   return Json(200, std::move(doc));  // 200 even on create: the SDKs reject 201 here
 }
 
@@ -353,6 +427,9 @@ ArmResponse OperationalInsightsProvider::LinkedServices(const ArmRequest& r, con
                         "LinkOperationLimitExceeded"));
   };
   if (r.method == "DELETE") {
+    // Unlinking needs only linkedServices/delete on the workspace (checked above): Azure documents
+    // the unlink from the workspace's side only, and a workspace's owner must always be able to
+    // take it off a cluster that someone else controls.
     if (!*loaded) return ArmResponse{204, std::nullopt, {}};
     if (auto err = over_limit()) return *err;
     std::string cluster_id = Str(Props(**loaded), "writeAccessResourceId");
@@ -369,10 +446,31 @@ ArmResponse OperationalInsightsProvider::LinkedServices(const ArmRequest& r, con
   if (r.method != "PUT") return ArmError(InvalidArgument("Method not allowed.", "MethodNotAllowed"));
   auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
   if (!body.ok()) return ArmError(BadParameter("The request body is null or malformed.", "InvalidRequestContent"));
+  if (Status s = CheckTypes(*body, {{"properties", bj::kind::object}}); !s.ok()) return ArmError(s);
   bj::object props;
   if (auto p = json::GetObject(*body, "properties"); p.ok() && *p) props = **p;
+  if (Status s = CheckTypes(props, {{"writeAccessResourceId", bj::kind::string}, {"resourceId", bj::kind::string}}, "properties.");
+      !s.ok()) {
+    return ArmError(s);
+  }
   std::string cluster_ref = Str(props, "writeAccessResourceId");
   if (cluster_ref.empty()) return ArmError(BadParameter("'properties.writeAccessResourceId' (the cluster's resource id) is required."));
+  // Documented (logs-dedicated-clusters.md, "Link a workspace to a cluster"): the link needs
+  // write on both resources, workspaces/write on the workspace and clusters/write on the cluster.
+  // Both are checked before the cluster is looked up, so that the answer to a caller without
+  // access is 403 whether or not the cluster exists.
+  if (Status s = rbac_->Authorize(r.caller, "Microsoft.OperationalInsights/workspaces/write", ws_id); !s.ok()) {
+    return ArmError(s);
+  }
+  if (!IsResourceId(cluster_ref, "Microsoft.OperationalInsights/clusters")) {
+    return ArmError(BadParameter("'properties.writeAccessResourceId' must be the resource id of a Log Analytics cluster; got '" +
+                                 Echo(cluster_ref) + "'."));
+  }
+  if (Status s = AuthorizeLinked(*rbac_, r.caller, "Microsoft.OperationalInsights/workspaces/linkedServices/write", id,
+                                 "Microsoft.OperationalInsights/clusters/write", cluster_ref);
+      !s.ok()) {
+    return ArmError(s);
+  }
   auto cluster = LoadDoc(cluster_ref);
   if (!cluster.ok()) return ArmError(cluster.status());
   if (!*cluster || !Is(Str(**cluster, "type"), "Microsoft.OperationalInsights/clusters")) {
@@ -451,11 +549,12 @@ ArmResponse OperationalInsightsProvider::HandleManagedIdentity(const ArmRequest&
     return ArmResponse{200, std::nullopt, {}};
   }
   if (r.method != "PUT" && r.method != "PATCH") return ArmError(InvalidArgument("Method not allowed.", "MethodNotAllowed"));
-  if (!ValidName(name, 3) && name.find('_') == std::string::npos) {
+  if (!ValidIdentityName(name)) {
     return ArmError(BadParameter("The identity name '" + name + "' is not valid."));
   }
   auto body = json::ParseObject(r.body.empty() ? "{}" : r.body);
   if (!body.ok()) return ArmError(BadParameter("The request body is malformed.", "InvalidRequestContent"));
+  if (Status s = CheckTypes(*body, {{"tags", bj::kind::object}, {"location", bj::kind::string}}); !s.ok()) return ArmError(s);
   if (*loaded) {
     if (const bj::value* tags = json::FindCI(*body, "tags"); tags && tags->is_object()) (**loaded)["tags"] = *tags;
     if (Status s = SaveDoc(std::string((**loaded)["id"].as_string()), **loaded); !s.ok()) return ArmError(s);
