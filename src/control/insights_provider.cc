@@ -74,6 +74,11 @@ bool ValidName(const std::string& n, bool rule) {
   return true;
 }
 
+// Our bound on each list of a rule (flows, destinations, streams of a flow, declared streams):
+// above anything a real rule holds, and low enough that validation (names compared pairwise,
+// one table lookup per output stream and destination) stays cheap for any body.
+constexpr size_t kMaxRuleItems = 32;
+
 constexpr char kRuleWrite[] = "Microsoft.Insights/dataCollectionRules/write";
 constexpr char kUaiType[] = "Microsoft.ManagedIdentity/userAssignedIdentities";
 
@@ -82,7 +87,9 @@ std::string RequestScope(const ArmRequest& r) { return r.path.substr(0, r.path.f
 
 // Every element of `v` (an array) must be a string; `where` names it in the refusal.
 Status CheckStrings(const bj::value& v, const std::string& where, const char* code) {
-  if (!v.is_array()) return Invalid(code, where + " must be an array of strings.");
+  if (!v.is_array() || v.as_array().size() > kMaxRuleItems) {
+    return Invalid(code, where + " must be an array of at most " + std::to_string(kMaxRuleItems) + " strings.");
+  }
   for (const auto& e : v.as_array()) {
     if (!e.is_string()) return Invalid(code, where + " must be an array of strings.");
   }
@@ -580,6 +587,9 @@ Status InsightsProvider::BuildRuleProperties(const ArmRequest& r, const std::str
   bj::object streams;
   if (const bj::value* sd = json::FindCI(in, "streamDeclarations"); sd && !sd->is_null()) {
     if (!sd->is_object()) return Invalid("InvalidStreamDeclaration", "streamDeclarations must be an object.");
+    if (sd->as_object().size() > kMaxRuleItems) {
+      return Invalid("InvalidStreamDeclaration", "A rule declares at most " + std::to_string(kMaxRuleItems) + " streams.");
+    }
     for (const auto& kv : sd->as_object()) {
       std::string sname(kv.key());
       if (!ValidCustomStreamName(sname)) {
@@ -634,7 +644,10 @@ Status InsightsProvider::BuildDestinations(const ArmRequest& r, const bj::object
       return Invalid("UnsupportedDestination", "Destinations of type '" + std::string(kv.key()) +
                                                    "' are not supported by this instance: use logAnalytics.");
     }
-    if (!kv.value().is_array()) return Invalid("InvalidDestination", "destinations.logAnalytics must be an array.");
+    if (!kv.value().is_array() || kv.value().as_array().size() > kMaxRuleItems) {
+      return Invalid("InvalidDestination", "destinations.logAnalytics must be an array of at most " + std::to_string(kMaxRuleItems) +
+                                               " destinations.");
+    }
     for (const auto& e : kv.value().as_array()) {
       if (!e.is_object() || !CheckTypes(e.as_object(), {{"name", bj::kind::string}, {"workspaceResourceId", bj::kind::string}}).ok()) {
         return Invalid("InvalidDestination", "Every logAnalytics destination must be an object with string 'name' and 'workspaceResourceId'.");
@@ -683,6 +696,7 @@ Status InsightsProvider::BuildFlows(const bj::object& in, const bj::object& prop
   const bj::value* fv = json::FindCI(in, "dataFlows");
   if (fv && !fv->is_null() && !fv->is_array()) return Invalid("InvalidDataFlow", "dataFlows must be an array.");
   const bj::array flows = fv && fv->is_array() ? fv->as_array() : bj::array();
+  if (flows.size() > kMaxRuleItems) return Invalid("InvalidDataFlow", "A rule has at most " + std::to_string(kMaxRuleItems) + " data flows.");
   for (size_t i = 0; i < flows.size(); ++i) {
     std::string where = "dataFlows[" + std::to_string(i) + "]";
     if (!flows[i].is_object()) return Invalid("InvalidDataFlow", where + " must be an object.");

@@ -442,6 +442,16 @@ TEST_F(InsightsProviderTest, MalformedRuleBodiesAre400) {
       Rule(R"({"Custom-S":"x"})"),
       std::string(100, '[') + std::string(100, ']'),
   };
+  // Huge lists are refused before any pairwise or per-item work.
+  std::string many_dests, many_flows;
+  for (int i = 0; i < 1000; ++i) {
+    many_dests += std::string(i ? "," : "") + R"({"workspaceResourceId":")" + ws + R"(","name":"d)" + std::to_string(i) + "\"}";
+  }
+  for (int i = 0; i < 33; ++i) {
+    many_flows += std::string(i ? "," : "") + R"({"streams":["Custom-MyStream"],"destinations":["la"],"outputStream":"Custom-MyTable_CL"})";
+  }
+  bodies.push_back(Rule("", R"({"logAnalytics":[)" + many_dests + "]}"));
+  bodies.push_back(Rule("", "", "[" + many_flows + "]"));
   for (const auto& b : bodies) {
     auto res = Call("PUT", "dataCollectionRules/bad", b);
     EXPECT_EQ(res.status, 400) << b;
