@@ -1,19 +1,23 @@
 #include "engine/extent.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <tuple>
 
+#include "base/encoding.h"
 #include "engine/codec.h"
 
 namespace cmk::engine {
 namespace {
 
 constexpr uint8_t kMagic[4] = {'C', 'M', 'K', 'X'};
-constexpr uint8_t kVersion = 1;
+// Version 2 binds the clear header into the footer's AAD; version 1 objects are still read.
+constexpr uint8_t kVersion = 2;
+constexpr uint8_t kVersionUnboundHeader = 1;
 constexpr uint32_t kFooterIndex = 0xFFFFFFFFu;
 constexpr char kFooterColumn[] = "#footer";
 constexpr size_t kTrailerSize = 16;  // footer offset u64, footer size u32, magic
@@ -52,6 +56,27 @@ void ReserveForBlock(std::vector<uint8_t>& out, size_t frame) {
   if (need > out.capacity()) out.reserve(std::max(need, 2 * out.capacity()));
 }
 
+bool SameAccount(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The authenticated identity of an opened object against the catalogue's. The footer opened
+// under the header's extent id, so that id, the footer's workspace and table, and (version 2)
+// the header's account are what the key holder sealed.
+Status CheckPlace(const ExtentHeader& h, const ExtentInfo& info, const ExtentPlace& want) {
+  bool account_bound = h.version != kVersionUnboundHeader;
+  if (h.id == want.id && info.workspace == want.workspace && info.table == want.table &&
+      (!account_bound || SameAccount(h.account, want.account))) {
+    return OkStatus();
+  }
+  return DataLoss("extent " + HexEncode(want.id) + " failed its integrity check: it belongs to account '" +
+                  (account_bound ? h.account : std::string("(unbound)")) + "', workspace '" + info.workspace +
+                  "', table '" + info.table + "' (extent " + HexEncode(h.id) + "), not to account '" + want.account +
+                  "', workspace '" + want.workspace + "', table '" + want.table + "'");
+}
+
 }  // namespace
 
 Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string& workspace, const std::string& table,
@@ -81,6 +106,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
   PutU32(out, header.aek_generation);
   out.insert(out.end(), header.id.begin(), header.id.end());
   PutString(out, header.account);
+  const size_t header_end = out.size();
 
   std::vector<uint8_t> footer;
   PutString(footer, workspace);
@@ -181,9 +207,13 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
   }
   PutU64(footer, static_cast<uint64_t>(tmin));
   PutU64(footer, static_cast<uint64_t>(tmax));
-  storage::BlockAddress where{header.id, kFooterIndex, kFooterColumn};
   size_t footer_at = out.size();
   ReserveForBlock(out, CompressBound(Codec::kZstd, footer.size()));
+  // The clear header is copied out first: `out` may not reallocate while the footer is sealed
+  // in it (reserved above), but the AAD must not alias the bytes being encrypted either.
+  std::vector<uint8_t> clear_header(out.begin() + static_cast<std::ptrdiff_t>(base),
+                                    out.begin() + static_cast<std::ptrdiff_t>(header_end));
+  storage::BlockAddress where{header.id, kFooterIndex, kFooterColumn, clear_header};
   out.resize(footer_at + storage::kBlockHeaderSize);
   CompressAppend(Codec::kZstd, footer, 1, out);
   RETURN_IF_ERROR(storage::SealBlockInPlace(aek, header.aek_generation, where, out, footer_at, random));
@@ -210,8 +240,11 @@ Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::
 
 Result<ExtentHeader> ParseExtentHeader(std::span<const uint8_t> object) {
   if (object.size() < 28 + kTrailerSize || std::memcmp(object.data(), kMagic, 4) != 0) return Corrupt("bad magic");
-  if (object[4] != kVersion) return Corrupt("unknown version " + std::to_string(object[4]));
+  if (object[4] != kVersion && object[4] != kVersionUnboundHeader) {
+    return Corrupt("unknown version " + std::to_string(object[4]));
+  }
   ExtentHeader h;
+  h.version = object[4];
   h.key_kind = static_cast<KeyKind>(object[5]);
   h.aek_generation = LoadU32(object.data() + 8);
   std::memcpy(h.id.data(), object.data() + 12, 16);
@@ -220,15 +253,24 @@ Result<ExtentHeader> ParseExtentHeader(std::span<const uint8_t> object) {
   return h;
 }
 
-Result<ExtentReader> ExtentReader::Open(std::vector<uint8_t> object, const SecretBytes& aek) {
+Result<ExtentReader> ExtentReader::Open(std::vector<uint8_t> object, const SecretBytes& aek, const ExtentPlace& expected) {
   ExtentReader r;
   ASSIGN_OR_RETURN(r.header_, ParseExtentHeader(object));
   const uint8_t* t = object.data() + object.size() - kTrailerSize;
   if (std::memcmp(t + 12, kMagic, 4) != 0) return Corrupt("bad trailer");
   uint64_t at = LoadU64(t);
   uint32_t size = LoadU32(t + 8);
-  if (at + size > object.size() - kTrailerSize) return Corrupt("footer out of bounds");
-  storage::BlockAddress where{r.header_.id, kFooterIndex, kFooterColumn};
+  if (at > object.size() - kTrailerSize || size > object.size() - kTrailerSize - at) return Corrupt("footer out of bounds");
+  // Version 2: the clear header (magic .. account) is part of the footer's AAD.
+  std::span<const uint8_t> clear_header;
+  if (r.header_.version != kVersionUnboundHeader) {
+    size_t header_end = object.size();
+    std::span<const uint8_t> rest = std::span<const uint8_t>(object).subspan(28);
+    std::string account;
+    if (GetString(rest, account)) header_end = object.size() - rest.size();
+    clear_header = std::span<const uint8_t>(object).first(header_end);
+  }
+  storage::BlockAddress where{r.header_.id, kFooterIndex, kFooterColumn, clear_header};
   ASSIGN_OR_RETURN(SecretBytes packed, storage::OpenBlock(aek, where, std::span(object).subspan(at, size)));
   ASSIGN_OR_RETURN(std::vector<uint8_t> footer, Decompress(packed.span()));
   std::span<const uint8_t> in(footer);
@@ -271,6 +313,7 @@ Result<ExtentReader> ExtentReader::Open(std::vector<uint8_t> object, const Secre
   if (in.size() != 16) return Corrupt("footer tail");
   r.info_.min_time = static_cast<int64_t>(LoadU64(in.data()));
   r.info_.max_time = static_cast<int64_t>(LoadU64(in.data() + 8));
+  RETURN_IF_ERROR(CheckPlace(r.header_, r.info_, expected));
   r.object_ = std::move(object);
   return r;
 }
@@ -319,7 +362,9 @@ Result<kql::Table> ExtentReader::Read(const std::vector<std::string>& columns, s
       ASSIGN_OR_RETURN(SecretBytes packed, storage::OpenBlock(aek, where, std::span(object_).subspan(b.offset, b.size)));
       ASSIGN_OR_RETURN(std::vector<uint8_t> raw, Decompress(packed.span()));
       std::span<const uint8_t> in(raw);
-      ASSIGN_OR_RETURN(kql::Column col, DecodeColumn(schema[c].type, group_rows_[g], in));
+      auto decoded = DecodeColumn(schema[c].type, group_rows_[g], in);
+      WipeBytes(raw);  // decompressed plaintext: wiped, not just freed
+      ASSIGN_OR_RETURN(kql::Column col, std::move(decoded));
       kql::Column& dst = out.columns[k];
       if (dst.stored() == 0 && !col.HasNulls() && dst.nulls.empty()) {
         dst = std::move(col);

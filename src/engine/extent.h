@@ -5,8 +5,12 @@
 // under its own DEK (storage/sealed_block.h; block index = group * columns + column, AAD binds
 // extent, block and column name). A sealed footer holds the schema and, per block, its place,
 // null count and min/max (numbers, datetimes) for pruning. The clear header names the account
-// and the AEK generation, never data. With double encryption the whole object is sealed again
-// by the store (storage::SealObject).
+// and the AEK generation, never data; from format version 2 the footer's AAD binds that clear
+// header, so the account it names is authenticated too. With double encryption the whole object
+// is sealed again by the store (storage::SealObject).
+// Integrity: an object opens only as the extent the catalogue expects (ExtentPlace): its
+// authenticated extent id, workspace, table and (version 2) account must match, so an object
+// copied over another extent's blob never serves its rows there.
 // Thread safety: ExtentReader is immutable after Open; reads are safe from several threads.
 #include <cstdint>
 #include <optional>
@@ -33,6 +37,18 @@ struct ExtentHeader {
   uint32_t aek_generation = 1;
   KeyKind key_kind = KeyKind::kCustomer;
   std::string account;
+  uint8_t version = 2;  // as read; objects are always written in the current version (2)
+};
+
+// Where the catalogue says an extent belongs. ExtentReader::Open refuses (DataLoss) an object
+// whose authenticated identity differs: extent id (bound into every block's AAD), workspace and
+// table (in the sealed footer), account (in the clear header, bound into the footer's AAD from
+// version 2; version-1 objects are bound to their account only by its AEK, each account's own).
+struct ExtentPlace {
+  storage::ExtentId id{};
+  std::string account;  // compared case-insensitively, as account ids are
+  std::string workspace;
+  std::string table;
 };
 
 struct ExtentInfo {
@@ -64,8 +80,10 @@ Result<ExtentHeader> ParseExtentHeader(std::span<const uint8_t> object);
 
 class ExtentReader {
  public:
-  // Opens the footer (DataLoss for a wrong key or damaged bytes).
-  static Result<ExtentReader> Open(std::vector<uint8_t> object, const SecretBytes& aek);
+  // Opens the footer and checks that the object is the extent `expected` names. DataLoss for a
+  // wrong key, damaged bytes, or an object of another place ("extent X failed its integrity
+  // check: it belongs to ...").
+  static Result<ExtentReader> Open(std::vector<uint8_t> object, const SecretBytes& aek, const ExtentPlace& expected);
   const ExtentHeader& header() const { return header_; }
   const ExtentInfo& info() const { return info_; }
   // The named columns (all when empty) of the row groups whose TimeGenerated range meets

@@ -56,7 +56,7 @@ TEST(ExtentTest, ChunksAcrossRowGroupsBuildOneExtentWithMissingAndRetypedColumns
   EXPECT_EQ(built->min_time, kBase);
   EXPECT_EQ(built->max_time, kBase + 99'999LL * 10'000'000);
 
-  auto reader = ExtentReader::Open(object, aek);
+  auto reader = ExtentReader::Open(object, aek, ExtentPlace{h.id, "acct", "ws", "Logs"});
   ASSERT_THAT(reader, IsOk());
   EXPECT_EQ(reader->info().rows, 100'000u);
   EXPECT_EQ(reader->info().table, "Logs");
@@ -85,7 +85,7 @@ TEST(ExtentTest, ChunksAcrossRowGroupsBuildOneExtentWithMissingAndRetypedColumns
   // The same rows as one table build an extent that reads back the same.
   auto one = BuildExtent(h, "ws", chunks[0], aek, random);
   ASSERT_THAT(one, IsOk());
-  auto r1 = ExtentReader::Open(*one, aek);
+  auto r1 = ExtentReader::Open(*one, aek, ExtentPlace{h.id, "acct", "ws", "Logs"});
   ASSERT_THAT(r1, IsOk());
   EXPECT_EQ(r1->info().rows, 40'000u);
 }
@@ -104,7 +104,7 @@ TEST(ExtentTest, BlocksUseTheRequestedCodec) {
     std::vector<uint8_t> object;
     ASSERT_THAT(BuildExtent(h, "ws", "Logs", schema, std::span<const Batch* const>(&ptr, 1), aek, codec, random, object),
                 IsOk());
-    auto reader = ExtentReader::Open(object, aek);
+    auto reader = ExtentReader::Open(object, aek, ExtentPlace{h.id, "acct", "ws", "Logs"});
     ASSERT_THAT(reader, IsOk());
     for (size_t c = 0; c < schema.size(); ++c) {
       auto got = reader->BlockCodec(0, c, aek);
@@ -126,6 +126,97 @@ TEST(ExtentTest, ASchemaWithoutADatetimeTimeGeneratedIsRefused) {
   EXPECT_THAT(BuildExtent(ExtentHeader{}, "ws", "Logs", schema, std::span<const Batch* const>(&ptr, 1), aek,
                           Codec::kLz4, random, object),
               StatusIs(StatusCode::kInvalidArgument));
+}
+
+// An extent of table `table` of workspace `ws` in account `account`, built with `aek`.
+std::vector<uint8_t> SmallExtent(const ExtentHeader& h, const std::string& ws, const std::string& table,
+                                 const SecretBytes& aek, env::Random& random) {
+  kql::Table rows = Chunk(0, 10, true, kql::Type::kLong);
+  rows.name = table;
+  auto built = BuildExtent(h, ws, rows, aek, random);
+  EXPECT_THAT(built, IsOk());
+  return built.ok() ? *built : std::vector<uint8_t>();
+}
+
+TEST(ExtentTest, AnExtentOpensOnlyAsTheExtentItIs) {
+  env::SeededRandom random(11);
+  SecretBytes aek = random.NewSecret(32);
+  ExtentHeader h;
+  random.Fill(h.id);
+  h.account = "shared/eastus";
+  std::vector<uint8_t> object = SmallExtent(h, "ws-a", "App_CL", aek, random);
+  EXPECT_EQ(object[4], 2);  // format version 2
+  EXPECT_THAT(ExtentReader::Open(object, aek, ExtentPlace{h.id, "Shared/EastUS", "ws-a", "App_CL"}), IsOk());
+
+  storage::ExtentId other = h.id;
+  other[0] ^= 1;
+  for (const ExtentPlace& wrong : {ExtentPlace{h.id, "shared/eastus", "ws-b", "App_CL"},
+                                   ExtentPlace{h.id, "shared/eastus", "ws-a", "Other_CL"},
+                                   ExtentPlace{h.id, "shared/westus", "ws-a", "App_CL"},
+                                   ExtentPlace{other, "shared/eastus", "ws-a", "App_CL"}}) {
+    auto r = ExtentReader::Open(object, aek, wrong);
+    EXPECT_THAT(r, StatusIs(StatusCode::kDataLoss));
+    EXPECT_NE(r.status().message().find("failed its integrity check: it belongs to account 'shared/eastus', workspace "
+                                        "'ws-a', table 'App_CL'"),
+              std::string::npos)
+        << r.status().message();
+  }
+}
+
+TEST(ExtentTest, TheClearHeaderIsAuthenticatedFromVersion2) {
+  env::SeededRandom random(12);
+  SecretBytes aek = random.NewSecret(32);
+  ExtentHeader h;
+  random.Fill(h.id);
+  h.account = "shared/eastus";
+  std::vector<uint8_t> object = SmallExtent(h, "ws-a", "App_CL", aek, random);
+  // The account renamed in the clear header, to the catalogue's expectation: the footer's AAD
+  // no longer holds.
+  std::vector<uint8_t> renamed = object;
+  renamed[29 + 7] = 'w';  // "shared/eastus" -> "shared/wastus"
+  auto r = ExtentReader::Open(renamed, aek, ExtentPlace{h.id, "shared/wastus", "ws-a", "App_CL"});
+  EXPECT_THAT(r, StatusIs(StatusCode::kDataLoss));
+  // The key kind (clear, unused by readers) is bound too.
+  std::vector<uint8_t> kind = object;
+  kind[5] ^= 3;
+  EXPECT_THAT(ExtentReader::Open(kind, aek, ExtentPlace{h.id, "shared/eastus", "ws-a", "App_CL"}),
+              StatusIs(StatusCode::kDataLoss));
+  // A version-1 object (the header outside the AAD) is still read, and still checked against
+  // the workspace, table and extent id its sealed parts name.
+  std::vector<uint8_t> v1 = object;
+  v1[4] = 1;
+  EXPECT_THAT(ExtentReader::Open(v1, aek, ExtentPlace{h.id, "shared/eastus", "ws-a", "App_CL"}),
+              StatusIs(StatusCode::kDataLoss));  // its footer was sealed with the header in the AAD
+}
+
+TEST(ExtentTest, AVersion1ExtentIsReadAndCheckedAgainstItsSealedPlace) {
+  // Built as version 1 was: the footer's AAD without the clear header.
+  env::SeededRandom random(13);
+  SecretBytes aek = random.NewSecret(32);
+  ExtentHeader h;
+  random.Fill(h.id);
+  h.account = "acct";
+  std::vector<uint8_t> object = SmallExtent(h, "ws-a", "App_CL", aek, random);
+  const uint8_t* t = object.data() + object.size() - 16;
+  uint64_t at = LoadU64(t);
+  uint32_t size = LoadU32(t + 8);
+  storage::BlockAddress v2{h.id, 0xFFFFFFFFu, "#footer", std::span<const uint8_t>(object).first(28 + 1 + 4)};
+  auto footer = storage::OpenBlock(aek, v2, std::span<const uint8_t>(object).subspan(at, size));
+  ASSERT_THAT(footer, IsOk());
+  std::vector<uint8_t> resealed;
+  storage::BlockAddress v1{h.id, 0xFFFFFFFFu, "#footer"};
+  ASSERT_THAT(storage::SealBlockAppend(aek, 1, v1, footer->span(), random, resealed), IsOk());
+  ASSERT_EQ(resealed.size(), size);
+  std::vector<uint8_t> old = object;
+  old[4] = 1;
+  std::copy(resealed.begin(), resealed.end(), old.begin() + static_cast<std::ptrdiff_t>(at));
+  auto r = ExtentReader::Open(old, aek, ExtentPlace{h.id, "acct", "ws-a", "App_CL"});
+  ASSERT_THAT(r, IsOk());
+  auto rows = r->Read({}, std::nullopt, std::nullopt, aek);
+  ASSERT_THAT(rows, IsOk());
+  EXPECT_EQ(rows->rows, 10u);
+  EXPECT_THAT(ExtentReader::Open(old, aek, ExtentPlace{h.id, "acct", "ws-b", "App_CL"}),
+              StatusIs(StatusCode::kDataLoss));
 }
 
 }  // namespace

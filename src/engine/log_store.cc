@@ -16,6 +16,8 @@
 #include "engine/wal.h"
 #include "storage/sealed_block.h"
 
+#include <spdlog/spdlog.h>
+
 namespace cmk::engine {
 namespace {
 
@@ -24,8 +26,17 @@ constexpr char kSharedKind[] = "shared-account";
 constexpr char kInfraKind[] = "infra-key";
 constexpr char kExtentKind[] = "extent";
 constexpr char kCheckpointKind[] = "wal-checkpoint";
+// WAL record kinds (docs/FORMAT.md "WAL record"). 1 and 2: the first format, sealed under one
+// key per account and not numbered (still replayed until a checkpoint says they are all
+// flushed). 3 and 4: numbered per segment, under a key per segment.
 constexpr uint8_t kRecordAek = 1;
 constexpr uint8_t kRecordHeld = 2;
+constexpr uint8_t kRecordRows = 3;
+constexpr uint8_t kRecordClose = 4;
+constexpr uint8_t kSealAek = 1;
+constexpr uint8_t kSealHeld = 2;
+constexpr size_t kRecordFixed = 18;  // kind, key, index (u64), carried-through segment (u64)
+constexpr int kWalFormat = 2;        // in the checkpoint: every older record is flushed
 
 std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
@@ -40,21 +51,112 @@ std::string RecordAad(const std::string& account, const std::string& key) {
   return "cmklogs/wal-record/v1\n" + ToLower(account) + "\n" + key;
 }
 
+// Version 2: the record's segment and fixed header (kind, key, index, carried-through) are bound
+// too, so a record opens only at its own place in its own segment.
+std::string RecordAadV2(const std::string& account, uint64_t segment, std::span<const uint8_t> fixed,
+                        const std::string& key) {
+  std::string aad = "cmklogs/wal-record/v2\n" + ToLower(account) + "\n";
+  for (int b = 0; b < 8; ++b) aad.push_back(static_cast<char>(segment >> (8 * b)));
+  aad.append(reinterpret_cast<const char*>(fixed.data()), fixed.size());
+  aad += key;
+  return aad;
+}
+
+// HKDF-SHA256(root, salt = account id (lower case) || segment (u64 BE), info).
+SecretBytes SegmentSubkey(const SecretBytes& root, std::string_view info, const std::string& account, uint64_t segment) {
+  std::string salt = ToLower(account);
+  for (int b = 7; b >= 0; --b) salt.push_back(static_cast<char>(segment >> (8 * b)));
+  return storage::DeriveSubkey(root, info, Bytes(salt));
+}
+
 struct RecordHeader {
+  int version = 1;
   bool held = false;
-  std::string key;  // workspace + "\n" + table
+  bool closing = false;  // a segment's closing record (version 2)
+  uint64_t index = 0, through = 0;
+  std::string key;  // workspace + "\n" + table (empty in a closing record)
+  std::span<const uint8_t> fixed;  // version 2: the fixed header, part of the AAD
   std::span<const uint8_t> sealed;
 };
 
 Result<RecordHeader> ParseRecord(std::span<const uint8_t> rec) {
   RecordHeader h;
-  if (rec.empty() || (rec[0] != kRecordAek && rec[0] != kRecordHeld)) return DataLoss("corrupt WAL record kind");
-  h.held = rec[0] == kRecordHeld;
-  rec = rec.subspan(1);
-  if (!GetString(rec, h.key) || h.key.find('\n') == std::string::npos) return DataLoss("corrupt WAL record header");
+  if (rec.empty()) return DataLoss("corrupt WAL record kind");
+  if (rec[0] == kRecordAek || rec[0] == kRecordHeld) {
+    h.held = rec[0] == kRecordHeld;
+    rec = rec.subspan(1);
+    if (!GetString(rec, h.key) || h.key.find('\n') == std::string::npos) return DataLoss("corrupt WAL record header");
+    h.sealed = rec;
+    return h;
+  }
+  if ((rec[0] != kRecordRows && rec[0] != kRecordClose) || rec.size() < kRecordFixed ||
+      (rec[1] != kSealAek && rec[1] != kSealHeld)) {
+    return DataLoss("corrupt WAL record kind");
+  }
+  h.version = 2;
+  h.closing = rec[0] == kRecordClose;
+  h.held = rec[1] == kSealHeld;
+  h.index = LoadU64(rec.data() + 2);
+  h.through = LoadU64(rec.data() + 10);
+  h.fixed = rec.first(kRecordFixed);
+  rec = rec.subspan(kRecordFixed);
+  if (!GetString(rec, h.key) || (h.closing ? !h.key.empty() : h.key.find('\n') == std::string::npos)) {
+    return DataLoss("corrupt WAL record header");
+  }
   h.sealed = rec;
   return h;
 }
+
+// Checks the order of one account's WAL records as a replay meets them (segments after the
+// checkpoint only): segments follow each other without a gap from the checkpoint on, every
+// segment but the newest ends with its closing record, records are numbered 1, 2, ... in each
+// segment (their number is in the AAD, checked when they are opened), and records of the first
+// format come only before the first numbered one (never once a checkpoint says they are flushed).
+class WalOrder {
+ public:
+  WalOrder(std::string account, uint64_t checkpoint, bool v2_only)
+      : account_(std::move(account)), checkpoint_(checkpoint), v2_only_(v2_only) {}
+
+  Status Next(const WalRecord& w, const RecordHeader& h) {
+    if (w.segment != segment_) {
+      uint64_t expected = segment_ == 0 ? checkpoint_ + 1 : segment_ + 1;
+      if (w.segment != expected) {
+        return Fail("segment " + std::to_string(expected) + (w.segment > expected + 1 ? " and later ones are" : " is") +
+                    " missing before segment " + std::to_string(w.segment));
+      }
+      if (segment_ != 0 && !ended_ && (numbered_ || v2_only_)) {
+        return Fail("segment " + std::to_string(segment_) + " ends without its closing record (records were cut off it)");
+      }
+      segment_ = w.segment;
+      numbered_ = ended_ = false;
+    }
+    if (ended_) return Fail("record " + std::to_string(w.index) + " of segment " + std::to_string(w.segment) + " follows its closing record");
+    if (h.version == 1) {
+      if (v2_only_ || seen_numbered_) {
+        return Fail("record " + std::to_string(w.index) + " of segment " + std::to_string(w.segment) +
+                    " has the earlier, unnumbered format where only numbered records can be (a replayed old record)");
+      }
+      return OkStatus();
+    }
+    numbered_ = seen_numbered_ = true;
+    if (h.index != w.index) {
+      return Fail("record " + std::to_string(w.index) + " of segment " + std::to_string(w.segment) + " is numbered " +
+                  std::to_string(h.index) + " (a record was deleted, reordered or replayed)");
+    }
+    ended_ = h.closing;
+    return OkStatus();
+  }
+
+ private:
+  Status Fail(const std::string& what) const {
+    return DataLoss("the WAL of account '" + account_ + "' failed its integrity check: " + what);
+  }
+  std::string account_;
+  uint64_t checkpoint_;
+  bool v2_only_;
+  uint64_t segment_ = 0;
+  bool numbered_ = false, ended_ = false, seen_numbered_ = false;
+};
 
 }  // namespace
 
@@ -174,20 +276,32 @@ Result<LogStore::Account*> LogStore::GetAccount(const std::string& id, const std
   if (cp) {
     ASSIGN_OR_RETURN(bj::object o, json::ParseObject(cp->body));
     a->checkpoint = static_cast<uint64_t>(o["segment"].to_number<int64_t>());
+    const bj::value* format = o.if_contains("walFormat");
+    a->wal_v2_only = format != nullptr && format->is_int64() && format->as_int64() >= kWalFormat;
   }
-  ASSIGN_OR_RETURN(a->wal, Wal::Open(data_dir_ + "/wal/" + a->container));
+  ASSIGN_OR_RETURN(a->wal, Wal::Open(data_dir_ + "/wal/" + a->container, a->checkpoint + 1));
   Account* raw = a.get();
   accounts_[key] = std::move(a);
-  // Recover what the WAL holds now if the key allows; else cut a torn tail and wait for it.
+  // Recover what the WAL holds now if the key allows; else cut a torn tail, check the records'
+  // order (all that can be checked without the key) and wait for the key. A WAL that fails its
+  // integrity check is refused: this account's ingestion and queries fail, others go on.
   std::unique_lock<std::shared_mutex> al(raw->append_mu);
+  // A refused WAL is read this way too: the tables it holds must fail their queries.
   if (!ReplayLocked(*raw).ok()) {
-    RETURN_IF_ERROR(raw->wal->Replay([raw](uint64_t segment, std::span<const uint8_t> rec) {
-      if (segment <= raw->checkpoint) return OkStatus();
-      ASSIGN_OR_RETURN(RecordHeader h, ParseRecord(rec));
+    WalOrder order(raw->id, raw->checkpoint, raw->wal_v2_only);
+    Status s = raw->wal->Replay([raw, &order](const WalRecord& w) -> Result<bool> {
+      ASSIGN_OR_RETURN(RecordHeader h, ParseRecord(w.payload));
+      if (w.segment <= raw->checkpoint) return h.closing;
+      RETURN_IF_ERROR(order.Next(w, h));
+      if (h.closing || (h.through != 0 && h.through > raw->checkpoint)) return h.closing;
       std::lock_guard<std::mutex> l(raw->mu);
       raw->wal_keys.insert(h.key);
-      return OkStatus();
-    }));
+      return false;
+    });
+    if (!s.ok() && !raw->wal_refused.load()) {
+      if (s.code() != StatusCode::kDataLoss) return s;
+      RefuseWal(*raw, s);
+    }
   }
   return raw;
 }
@@ -232,11 +346,51 @@ Result<LogStore::Keys> LogStore::KeysFor(Account& a, bool allow_held) const {
                 s.error_code().empty() ? "KeyVaultAccessRevoked" : s.error_code());
 }
 
-Status LogStore::Usable(Account& a) const { return KeysFor(a, false).status(); }
+Status LogStore::Usable(Account& a) const {
+  if (a.wal_refused.load()) {
+    std::lock_guard<std::mutex> l(a.mu);
+    return a.wal_status;
+  }
+  return KeysFor(a, false).status();
+}
 
 SecretBytes LogStore::WalKey(const Account& a, const Keys& k) const {
   if (k.held) return storage::DeriveSubkey(keys_->Mmk(a.region), "cmklogs/wal-held/v1", Bytes(ToLower(a.id)));
   return storage::DeriveSubkey(k.aek, "cmklogs/wal/v1", Bytes(ToLower(a.id)));
+}
+
+SecretBytes LogStore::SegmentWalKey(const Account& a, const Keys& k, uint64_t segment) const {
+  if (k.held) return SegmentSubkey(keys_->Mmk(a.region), "cmklogs/wal-held/v2", a.id, segment);
+  return SegmentSubkey(k.aek, "cmklogs/wal/v2", a.id, segment);
+}
+
+Status LogStore::SealRecord(Account& a, const Keys& k, uint64_t segment, uint64_t index, bool closing, uint64_t through,
+                            const std::string& key, std::span<const std::span<const uint8_t>> parts,
+                            std::vector<uint8_t>& out) const {
+  out.push_back(closing ? kRecordClose : kRecordRows);
+  out.push_back(k.held ? kSealHeld : kSealAek);
+  PutU64(out, index);
+  PutU64(out, through);
+  std::string aad = RecordAadV2(a.id, segment, std::span<const uint8_t>(out).first(kRecordFixed), key);
+  PutString(out, key);
+  // Called under the WAL's lock, in record order: the key is derived when the segment changes,
+  // not per record (an HKDF costs more than sealing a small record).
+  std::lock_guard<std::mutex> l(a.key_mu);
+  Account::SegmentKey& slot = a.segment_keys[k.held ? 1 : 0];
+  if (slot.segment != segment || slot.key.empty()) {
+    slot.key = SegmentWalKey(a, k, segment);
+    slot.segment = segment;
+  }
+  return crypto::AesGcmSealAppend(slot.key, parts, Bytes(aad), *env_.random, out);
+}
+
+void LogStore::RefuseWal(Account& a, const Status& why) {
+  wal_integrity_failures_.fetch_add(1, std::memory_order_relaxed);
+  spdlog::error("{}: the account's WAL is refused (its ingestion and queries fail) until it is repaired",
+                why.message());
+  std::lock_guard<std::mutex> l(a.mu);
+  a.wal_status = why;
+  a.wal_refused.store(true);
 }
 
 SecretBytes LogStore::CacheKey(const Account& a, const SecretBytes& aek) const {
@@ -261,28 +415,39 @@ Status LogStore::Ingest(const WorkspaceInfo& ws, const TableInfo& table, Batch r
   if (rows.rows == 0) return OkStatus();
   rows.name = table.name;
   ASSIGN_OR_RETURN(Account * a, Route(ws, table));
+  if (a->wal_refused.load()) return Usable(*a);
   ASSIGN_OR_RETURN(Keys k, KeysFor(*a, true));
-  // Record: kind, workspace and table in clear (they name where the rows go, as blob names
-  // do, so a sealed WAL still tells which queries it concerns), then the sealed rows; the AAD
-  // binds the clear part and the account. The rows are sealed in the batch layout straight
-  // from the batch's arrays (no encoding pass, nothing in clear copied anywhere); the batch
-  // then becomes the memtable chunk. The record buffer is per thread and keeps its capacity
-  // across requests (a fresh one costs page faults on every request).
   std::string key = ws.customer_id + "\n" + table.name;
-  thread_local std::vector<uint8_t> header, record;
+  if (a->stuck_tables.load(std::memory_order_relaxed) > 0) {
+    // A table that can't be flushed keeps its rows in the memtable: bounded, per table.
+    std::lock_guard<std::mutex> l(a->mu);
+    if (auto r = a->retry.find(key); r != a->retry.end()) {
+      auto m = a->active.find(key);
+      if (m != a->active.end() && m->second.rows >= options_.stuck_table_rows) {
+        return Unavailable("rows for table '" + table.name + "' can't be stored now: its earlier rows could not be " +
+                           "flushed (" + r->second.last.message() + "); retry later");
+      }
+    }
+  }
+  // Record: kind, key (AEK or held), its number in its segment, workspace and table in clear
+  // (they name where the rows go, as blob names do, so a sealed WAL still tells which queries
+  // it concerns), then the sealed rows; the AAD binds the clear part, the account and the
+  // segment. The rows are sealed in the batch layout straight from the batch's arrays (no
+  // encoding pass, nothing in clear copied anywhere) into the WAL's own record buffer, under
+  // its lock so that records are numbered in the order they are written; the batch then
+  // becomes the memtable chunk.
+  thread_local std::vector<uint8_t> header;
   thread_local std::vector<std::span<const uint8_t>> parts;
   BatchLayout(rows, header, parts);
   size_t bytes = 0;
   for (auto p : parts) bytes += p.size();
-  record.clear();
-  record.push_back(k.held ? kRecordHeld : kRecordAek);
-  PutString(record, key);
-  RETURN_IF_ERROR(crypto::AesGcmSealAppend(WalKey(*a, k), parts, Bytes(RecordAad(a->id, key)), *env_.random, record));
-  parts.clear();
-  if (record.capacity() > (size_t{64} << 20)) record.shrink_to_fit();
 
   std::shared_lock<std::shared_mutex> al(a->append_mu);
-  RETURN_IF_ERROR(a->wal->Append(record));
+  Status appended = a->wal->Append([&](uint64_t segment, uint64_t index, std::vector<uint8_t>& out) {
+    return SealRecord(*a, k, segment, index, /*closing=*/false, /*through=*/0, key, parts, out);
+  });
+  parts.clear();
+  RETURN_IF_ERROR(appended);
   {
     std::lock_guard<std::mutex> l(a->mu);
     a->wal_keys.insert(key);
@@ -307,19 +472,47 @@ Status LogStore::Ingest(const WorkspaceInfo& ws, const TableInfo& table, Batch r
 }
 
 Status LogStore::ReplayLocked(Account& a) {
+  if (a.wal_refused.load()) return Usable(a);
   std::optional<Keys> k;
   auto r = KeysFor(a, false);
   if (r.ok()) k = std::move(*r);
   std::map<std::string, Account::Mem> mem;
   size_t rows = 0, held = 0, bytes = 0;
-  Status s = a.wal->Replay([&](uint64_t segment, std::span<const uint8_t> rec) -> Status {
-    if (segment <= a.checkpoint) return OkStatus();
-    ASSIGN_OR_RETURN(RecordHeader h, ParseRecord(rec));
+  WalOrder order(a.id, a.checkpoint, a.wal_v2_only);
+  // Version-2 records' keys, derived once per segment.
+  uint64_t keys_segment = 0;
+  std::optional<SecretBytes> segment_keys[2];
+  Status s = a.wal->Replay([&](const WalRecord& w) -> Result<bool> {
+    ASSIGN_OR_RETURN(RecordHeader h, ParseRecord(w.payload));
+    if (w.segment <= a.checkpoint) return h.closing;
+    RETURN_IF_ERROR(order.Next(w, h));
+    // A carried copy of rows whose flush failed: replayed once the checkpoint covers the
+    // segments it repeats, skipped while they are replayed themselves.
+    if (h.through != 0 && h.through > a.checkpoint) return false;
     Keys hk;
     hk.held = true;
     if (!h.held && !k) return r.status();
-    SecretBytes wal_key = WalKey(a, h.held ? hk : *k);
-    ASSIGN_OR_RETURN(SecretBytes plain, crypto::AesGcmOpen(wal_key, h.sealed, Bytes(RecordAad(a.id, h.key))));
+    const Keys& use = h.held ? hk : *k;
+    SecretBytes plain;
+    if (h.version == 1) {
+      ASSIGN_OR_RETURN(plain, crypto::AesGcmOpen(WalKey(a, use), h.sealed, Bytes(RecordAad(a.id, h.key))));
+    } else {
+      if (w.segment != keys_segment) {
+        segment_keys[0].reset();
+        segment_keys[1].reset();
+        keys_segment = w.segment;
+      }
+      std::optional<SecretBytes>& wk = segment_keys[h.held ? 1 : 0];
+      if (!wk) wk = SegmentWalKey(a, use, w.segment);
+      auto opened = crypto::AesGcmOpen(*wk, h.sealed, Bytes(RecordAadV2(a.id, w.segment, h.fixed, h.key)));
+      if (!opened.ok()) {
+        return DataLoss("the WAL of account '" + a.id + "' failed its integrity check: record " + std::to_string(w.index) +
+                        " of segment " + std::to_string(w.segment) + " does not authenticate there (" +
+                        opened.status().message() + ")");
+      }
+      plain = std::move(*opened);
+    }
+    if (h.closing) return true;
     std::span<const uint8_t> in = plain.span();
     size_t nl = h.key.find('\n');
     std::string ws = h.key.substr(0, nl), table = h.key.substr(nl + 1);
@@ -342,9 +535,18 @@ Status LogStore::ReplayLocked(Account& a) {
     rows += t.rows;
     if (is_held) held += t.rows;
     m.chunks.push_back(std::make_shared<const MemChunk>(std::move(t)));
-    return OkStatus();
+    return false;
   });
-  RETURN_IF_ERROR(s);
+  if (!s.ok()) {
+    if (s.code() == StatusCode::kDataLoss) {
+      // Nothing of a WAL that fails its check is served: the rows replayed so far are wiped.
+      for (auto& [key, m] : mem) {
+        for (auto& c : m.chunks) c->MarkForWipe();
+      }
+      RefuseWal(a, s);
+    }
+    return s;
+  }
   std::lock_guard<std::mutex> l(a.mu);
   for (const auto& [key, m] : mem) a.wal_keys.insert(key);
   a.active = std::move(mem);
@@ -352,12 +554,14 @@ Status LogStore::ReplayLocked(Account& a) {
   a.active_rows = rows;
   a.active_bytes = bytes;
   a.held_rows = held;
+  a.stuck_rows = 0;
   a.oldest = rows > 0 ? std::optional<TimePoint>(env_.clock->Now()) : std::nullopt;
   a.replayed = true;
   return OkStatus();
 }
 
 Status LogStore::EnsureReplayed(Account& a) {
+  if (a.wal_refused.load()) return Usable(a);
   {
     std::shared_lock<std::shared_mutex> al(a.append_mu);
     if (a.replayed) return OkStatus();
@@ -365,11 +569,6 @@ Status LogStore::EnsureReplayed(Account& a) {
   std::unique_lock<std::shared_mutex> al(a.append_mu);
   if (a.replayed) return OkStatus();
   return ReplayLocked(a);
-}
-
-std::shared_ptr<const kql::Table> MemChunk::Table() const {
-  std::call_once(once_, [this] { table_ = std::make_shared<const kql::Table>(batch_.ToTable()); });
-  return table_;
 }
 
 std::unique_ptr<kql::Catalog> LogStore::CatalogFor(std::vector<WorkspaceInfo> workspaces, std::optional<int64_t> from,
@@ -393,6 +592,10 @@ int LogStore::RetentionDays(const std::string& workspace, const std::string& tab
 StoreStats LogStore::Stats() const {
   StoreStats s;
   s.flush_requests = flush_requests_.load(std::memory_order_relaxed);
+  s.flush_failures = flush_failures_.load(std::memory_order_relaxed);
+  s.integrity_failures = integrity_failures_.load(std::memory_order_relaxed);
+  s.wal_integrity_failures = wal_integrity_failures_.load(std::memory_order_relaxed);
+  s.cache_rejects = cache_rejects_.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> l(mu_);
   for (const auto& [id, e] : extents_) {
     ++s.extents;
@@ -400,7 +603,7 @@ StoreStats LogStore::Stats() const {
   }
   for (const auto& [id, a] : accounts_) {
     std::lock_guard<std::mutex> al(a->mu);
-    s.memtable_rows += a->active_rows;
+    s.memtable_rows += a->active_rows + a->stuck_rows;
     for (const auto& [k, m] : a->flushing) s.memtable_rows += m.rows;
     s.held_rows += a->held_rows;
   }
@@ -455,26 +658,49 @@ void LogStore::OnTransition(const std::string& account_id, storage::KeyState fro
 }
 
 void LogStore::Wipe(Account& a) {
+  // Rows in memory are zeroed, not just freed: each chunk when its last holder releases it (at
+  // once, or when a query that holds it ends), outside the account's locks.
+  std::map<std::string, Account::Mem> active, flushing;
   {
     std::unique_lock<std::shared_mutex> al(a.append_mu);
     std::lock_guard<std::mutex> l(a.mu);
-    a.active.clear();
-    a.flushing.clear();
-    a.active_rows = a.held_rows = a.active_bytes = 0;
+    active.swap(a.active);
+    flushing.swap(a.flushing);
+    a.active_rows = a.held_rows = a.active_bytes = a.stuck_rows = 0;
+    a.retry.clear();
+    a.stuck_tables.store(0);
     a.oldest.reset();
     a.replayed = false;
   }
   {
+    std::lock_guard<std::mutex> l(a.key_mu);
+    for (auto& slot : a.segment_keys) {
+      slot.key.Wipe();
+      slot.segment = 0;
+    }
+  }
+  for (auto* mems : {&active, &flushing}) {
+    for (auto& [key, m] : *mems) {
+      for (const auto& c : m.chunks) c->MarkForWipe();
+    }
+  }
+  active.clear();
+  flushing.clear();
+  std::vector<Chunks> released;  // wiped and freed after cache_mu_ is let go
+  {
     std::lock_guard<std::mutex> l(cache_mu_);
     for (auto it = decoded_.begin(); it != decoded_.end();) {
       if (EqualsIgnoreCase(it->second.account, a.id)) {
+        for (const auto& flag : it->second.wipe) flag->store(true);
         decoded_bytes_ -= it->second.bytes;
+        released.push_back(std::move(it->second.chunks));
         it = decoded_.erase(it);
       } else {
         ++it;
       }
     }
   }
+  released.clear();
   std::error_code ec;
   std::filesystem::remove_all(data_dir_ + "/cache/" + a.container, ec);
 }
@@ -520,7 +746,9 @@ void LogStore::Maintenance() {
     std::lock_guard<std::mutex> l(mu_);
     for (auto& [id, a] : accounts_) {
       std::lock_guard<std::mutex> al(a->mu);
-      if ((a->oldest && now - *a->oldest >= options_.flush_age) || !a->flushing.empty()) due.push_back(a.get());
+      bool retry = false;
+      for (const auto& [key, r] : a->retry) retry = retry || r.at <= now;
+      if ((a->oldest && now - *a->oldest >= options_.flush_age) || !a->flushing.empty() || retry) due.push_back(a.get());
     }
   }
   for (Account* a : due) Enqueue(a);

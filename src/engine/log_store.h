@@ -24,6 +24,15 @@
 // (default) or from the region's MMK (as Azure does), plus decoded extents in memory.
 // Retention: rows older than their table's retention are hidden from queries at once and their
 // extents purged by the maintenance job, whatever the key state.
+// Integrity: an extent is read only as the catalogue entry that led to it (account, workspace,
+// table, extent id; engine/extent.h), from the blob and from the hot cache alike; a mismatch
+// fails the query with DataLoss and is logged and counted. WAL records are numbered per segment
+// and sealed under a key derived per segment; a replay that finds a record deleted, reordered or
+// replayed refuses the account's WAL (DataLoss: its ingestion and queries fail, other accounts
+// go on) — a torn tail stays the ordinary crash case.
+// Flush isolation: a table whose extent can't be stored (a name the blob store refuses, an I/O
+// error) keeps its rows in the memtable, carried into the next WAL segment, and is retried with
+// backoff, logged and counted; every other table of the account is flushed and checkpointed.
 // Thread safety: safe for concurrent use.
 #include <atomic>
 #include <condition_variable>
@@ -50,6 +59,8 @@
 #include "storage/service_keys.h"
 
 namespace cmk::engine {
+
+class MemChunk;
 
 // Metadata kind of the key-state history (one document per transition of an account).
 inline constexpr char kKeyStateEventKind[] = "key-state-event";
@@ -102,11 +113,21 @@ struct LogStoreOptions {
   // ClickHouse, the fast codec is the default and the dense one a choice.
   Codec extent_codec = Codec::kLz4;
   bool background_flush = true;  // false: flushes happen only in Flush() (tests)
+  // A table whose flush failed is retried after `flush_retry_min`, doubling to `flush_retry_max`.
+  Duration flush_retry_min = std::chrono::seconds(30);
+  Duration flush_retry_max = std::chrono::minutes(10);
+  // While a table can't be flushed, its rows wait in the memtable (and are carried from WAL
+  // segment to segment): past this many, its ingestion is refused (Unavailable) until it flushes.
+  size_t stuck_table_rows = 1'000'000;
 };
 
 struct StoreStats {
   uint64_t extents = 0, extent_rows = 0, memtable_rows = 0, held_rows = 0;
   uint64_t flush_requests = 0;  // memtables found due (rows, bytes, age, key restored) so far
+  uint64_t flush_failures = 0;  // tables' flushes that failed (each is retried with backoff)
+  uint64_t integrity_failures = 0;  // extent reads refused: not the extent the catalogue names
+  uint64_t wal_integrity_failures = 0;  // WAL replays refused: records deleted, reordered, replayed
+  uint64_t cache_rejects = 0;  // hot-cache copies that did not authenticate (read from the blob)
 };
 
 class LogStore {
@@ -135,6 +156,12 @@ class LogStore {
   std::map<std::string, double> RevocationEffectSeconds() const;
   // The storage account a workspace's table writes to now.
   std::string RouteForTest(const WorkspaceInfo& ws, const TableInfo& table);
+  // The blob of every catalogued extent, by extent id.
+  std::map<std::string, std::string> ExtentBlobsForTest() const;
+  // Called with each memtable batch wiped on release (after the revocation of its account).
+  static void SetWipeObserverForTest(std::function<void(const Batch&)> observer);
+  // Fails every blob Put whose name contains `fragment` (empty: none) with Unavailable.
+  void FailBlobPutsForTest(std::string fragment);
 
  private:
   class QueryCatalog;
@@ -159,7 +186,19 @@ class LogStore {
   Result<Account*> Route(const WorkspaceInfo& ws, const TableInfo& table);
   Result<Keys> KeysFor(Account& a, bool allow_held) const;
   Status Usable(Account& a) const;
+  // The key of the first WAL format's records, one per account (replay only).
   SecretBytes WalKey(const Account& a, const Keys& k) const;
+  // The WAL key of `segment` (docs/FORMAT.md "WAL record"): derived once per segment.
+  SecretBytes SegmentWalKey(const Account& a, const Keys& k, uint64_t segment) const;
+  // Seals a version-2 WAL record of `key` (workspace "\n" table; empty for a segment's closing
+  // record) into `out`. `through`: the segment whose rows a carried record repeats (0: none).
+  Status SealRecord(Account& a, const Keys& k, uint64_t segment, uint64_t index, bool closing, uint64_t through,
+                    const std::string& key, std::span<const std::span<const uint8_t>> parts, std::vector<uint8_t>& out) const;
+  // Marks the account's WAL refused after an integrity failure (logged, counted).
+  void RefuseWal(Account& a, const Status& why);
+  // Rows that could not be flushed are appended again, sealed, to the current WAL segment.
+  Status CarryRows(Account& a, const Keys& k, const std::string& key, const std::vector<std::shared_ptr<const MemChunk>>& chunks,
+                   uint64_t through);
   SecretBytes CacheKey(const Account& a, const SecretBytes& aek) const;
   Status ReplayLocked(Account& a);
   Status EnsureReplayed(Account& a);
@@ -167,7 +206,19 @@ class LogStore {
   // An extent's rows: the memtable chunks it was flushed from, or one table decoded from its object.
   using Chunks = std::vector<std::shared_ptr<const kql::Table>>;
   Result<Chunks> LoadExtent(const ExtentRec& e, Account& a);
-  Result<std::vector<uint8_t>> ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek);
+  // The extent's object (inner layer), from the hot cache or its blob; `for_cache` gets the
+  // stored bytes when they came from the blob and belong in the hot cache.
+  Result<std::vector<uint8_t>> ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek,
+                                          std::vector<uint8_t>* for_cache);
+  // Reads and checks an extent (DataLoss when it isn't the one `e` names); its table's columns
+  // are wiped on release once `wipe` is set.
+  Result<Chunks> ReadExtent(const ExtentRec& e, Account& a, const SecretBytes& aek, std::shared_ptr<std::atomic<bool>> wipe);
+  // Builds, seals and stores one table's extent of `chunks` (built in `buf`, pooled).
+  Result<ExtentRec> StoreExtent(Account& a, const SecretBytes& aek, const std::string& workspace, const std::string& table,
+                                const std::vector<std::shared_ptr<const MemChunk>>& chunks, std::vector<uint8_t>& buf);
+  // The blob name of an extent: every user string percent-encoded into a safe path segment.
+  static std::string ExtentBlobName(const Account& a, const std::string& workspace, const std::string& table,
+                                    const std::string& extent_id);
   // Writes the hot-cache copy of `object`; the InPlace form seals over `object` (consumed).
   void WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<const uint8_t> object);
   void WriteCacheInPlace(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<uint8_t> object);
@@ -207,12 +258,20 @@ class LogStore {
     Chunks chunks;
     size_t bytes = 0;
     std::string account;
+    // Set on revocation: the chunks' columns are wiped when their last reader releases them.
+    std::vector<std::shared_ptr<std::atomic<bool>>> wipe;
   };
   std::map<std::string, Decoded> decoded_;  // by extent id
   std::deque<std::string> decoded_lru_;
   size_t decoded_bytes_ = 0;
 
   std::atomic<uint64_t> flush_requests_{0};
+  std::atomic<uint64_t> flush_failures_{0};
+  std::atomic<uint64_t> integrity_failures_{0};
+  std::atomic<uint64_t> wal_integrity_failures_{0};
+  std::atomic<uint64_t> cache_rejects_{0};
+  std::mutex fault_mu_;
+  std::string fail_puts_;  // FailBlobPutsForTest
   std::mutex work_mu_;
   std::condition_variable work_cv_;
   std::deque<Account*> work_;

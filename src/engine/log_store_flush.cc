@@ -14,6 +14,8 @@
 #include "engine/log_store_internal.h"
 #include "storage/sealed_block.h"
 
+#include <spdlog/spdlog.h>
+
 namespace cmk::engine {
 namespace {
 
@@ -45,7 +47,67 @@ size_t BatchesBytes(const std::vector<std::shared_ptr<const MemChunk>>& chunks) 
   return n;
 }
 
+bool IdFromHex(std::string_view hex, storage::ExtentId& id) {
+  if (hex.size() != 2 * id.size()) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < id.size(); ++i) {
+    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    id[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+bool SafeByte(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+Duration Backoff(const LogStoreOptions& o, int failures) {
+  Duration d = o.flush_retry_min;
+  for (int i = 1; i < failures && d < o.flush_retry_max; ++i) d *= 2;
+  return std::min(d, o.flush_retry_max);
+}
+
 }  // namespace
+
+std::string BlobSegment(std::string_view s) {
+  if (s == "." || s == "..") return s == "." ? "%2E" : "%2E%2E";
+  if (s.empty()) return "%";
+  if (std::all_of(s.begin(), s.end(), SafeByte)) return std::string(s);
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    if (SafeByte(c)) {
+      out.push_back(c);
+    } else {
+      auto b = static_cast<uint8_t>(c);
+      out += {'%', kHex[b >> 4], kHex[b & 15]};
+    }
+  }
+  return out;
+}
+
+std::string LogStore::ExtentBlobName(const Account& a, const std::string& workspace, const std::string& table,
+                                     const std::string& extent_id) {
+  return a.container + "/" + BlobSegment(workspace) + "/" + BlobSegment(table) + "/" + extent_id + ".cmkx";
+}
+
+std::map<std::string, std::string> LogStore::ExtentBlobsForTest() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::map<std::string, std::string> out;
+  for (const auto& [id, e] : extents_) out[id] = e.blob;
+  return out;
+}
+
+void LogStore::FailBlobPutsForTest(std::string fragment) {
+  std::lock_guard<std::mutex> l(fault_mu_);
+  fail_puts_ = std::move(fragment);
+}
 
 std::unique_ptr<std::vector<uint8_t>> LogStore::TakeScratch() {
   std::lock_guard<std::mutex> l(scratch_mu_);
@@ -83,23 +145,48 @@ void LogStore::WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek
   WriteCacheInPlace(e, a, aek, copy);
 }
 
-Result<std::vector<uint8_t>> LogStore::ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek) {
+Result<std::vector<uint8_t>> LogStore::ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek,
+                                                  std::vector<uint8_t>* for_cache) {
   std::vector<uint8_t> object;
   bool cached = false;
   if (auto c = env_.fs->ReadFile(CachePath(a, e.id)); c.ok()) {
+    // The copy's AAD is the extent id: a copy of another extent's file doesn't open here.
     auto open = crypto::AesGcmOpen(CacheKey(a, aek), Bytes(*c), Bytes(e.id));
     if (open.ok()) {
       object.assign(open->data(), open->data() + open->size());
       cached = true;
+    } else {
+      // A crash can leave a damaged copy (it is written without fsync), so this is not an
+      // integrity failure by itself: the blob, which is checked, is read instead.
+      cache_rejects_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("the hot-cache copy of extent {} does not authenticate (damaged or replaced); reading its blob", e.id);
+      std::error_code ec;
+      std::filesystem::remove(CachePath(a, e.id), ec);
     }
   }
   if (!cached) {
     ASSIGN_OR_RETURN(object, blobs_->Get(e.blob));
-    if (e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) WriteCache(e, a, aek, object);
+    if (for_cache != nullptr && e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) {
+      if (e.double_encrypted) *for_cache = object;
+      else for_cache->assign(object.begin(), object.end());
+    }
   }
   if (!e.double_encrypted) return object;
   if (!a.infra) return FailedPrecondition("extent " + e.id + " needs the account's infrastructure key");
   return storage::OpenObject(*a.infra, e.blob, object);
+}
+
+Result<LogStore::Chunks> LogStore::ReadExtent(const ExtentRec& e, Account& a, const SecretBytes& aek,
+                                              std::shared_ptr<std::atomic<bool>> wipe) {
+  ExtentPlace place{{}, e.account, e.workspace, e.table};
+  if (!IdFromHex(e.id, place.id)) return DataLoss("catalogued extent id '" + e.id + "' is not 32 hex digits");
+  std::vector<uint8_t> stored;
+  ASSIGN_OR_RETURN(auto object, ReadObject(e, a, aek, &stored));
+  ASSIGN_OR_RETURN(ExtentReader reader, ExtentReader::Open(std::move(object), aek, place));
+  // Cached only once it has proven to be this extent.
+  if (!stored.empty()) WriteCacheInPlace(e, a, aek, stored);
+  ASSIGN_OR_RETURN(kql::Table t, reader.Read({}, std::nullopt, std::nullopt, aek));
+  return Chunks{ShareWipeable(std::move(t), std::move(wipe))};
 }
 
 Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a) {
@@ -108,14 +195,25 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a) {
     if (auto it = decoded_.find(e.id); it != decoded_.end()) return it->second.chunks;
   }
   ASSIGN_OR_RETURN(Keys k, KeysFor(a, false));
-  ASSIGN_OR_RETURN(auto object, ReadObject(e, a, k.aek));
-  ASSIGN_OR_RETURN(ExtentReader reader, ExtentReader::Open(std::move(object), k.aek));
-  ASSIGN_OR_RETURN(kql::Table t, reader.Read({}, std::nullopt, std::nullopt, k.aek));
-  Chunks chunks{std::make_shared<const kql::Table>(std::move(t))};
+  auto wipe = std::make_shared<std::atomic<bool>>(false);
+  auto read = ReadExtent(e, a, k.aek, wipe);
+  if (!read.ok()) {
+    if (read.status().code() != StatusCode::kDataLoss) return read.status();
+    // Whatever doesn't authenticate as the catalogued extent fails the query: never serve it.
+    integrity_failures_.fetch_add(1, std::memory_order_relaxed);
+    std::string msg = read.status().message();
+    if (msg.find("failed its integrity check") == std::string::npos) {
+      msg = "extent " + e.id + " failed its integrity check (account '" + e.account + "', workspace '" + e.workspace +
+            "', table '" + e.table + "'): " + msg;
+    }
+    spdlog::error("{}", msg);
+    return DataLoss(msg);
+  }
+  Chunks chunks = std::move(*read);
   size_t bytes = ChunksBytes(chunks);
   std::lock_guard<std::mutex> l(cache_mu_);
   if (bytes <= options_.decoded_cache_bytes) {
-    decoded_[e.id] = Decoded{chunks, bytes, a.id};
+    decoded_[e.id] = Decoded{chunks, bytes, a.id, {wipe}};
     decoded_lru_.push_back(e.id);
     decoded_bytes_ += bytes;
     EvictDecodedLocked(e.id);
@@ -156,17 +254,101 @@ void LogStore::ReloadCache(Account& a) {
   }
 }
 
+Result<LogStore::ExtentRec> LogStore::StoreExtent(Account& a, const SecretBytes& aek, const std::string& workspace,
+                                                  const std::string& table,
+                                                  const std::vector<std::shared_ptr<const MemChunk>>& chunks,
+                                                  std::vector<uint8_t>& buf) {
+  kql::Schema schema;
+  const Batch& first = chunks[0]->batch();
+  for (size_t c = 0; c < first.columns.size(); ++c) schema.push_back({first.names[c], first.columns[c].type});
+  std::vector<const Batch*> tables;
+  for (const auto& c : chunks) tables.push_back(&c->batch());
+  ExtentHeader h;
+  env_.random->Fill(h.id);
+  h.account = a.id;
+  h.key_kind = a.customer ? KeyKind::kCustomer : KeyKind::kService;
+  ExtentRec e;
+  e.id = HexEncode(h.id);
+  e.account = a.id;
+  e.workspace = workspace;
+  e.table = table;
+  e.blob = ExtentBlobName(a, workspace, table, e.id);
+  size_t room = a.infra ? storage::kBlockHeaderSize : 0;
+  buf.assign(room, 0);
+  // Compressed extents take well under half their rows' memory: one reservation, no regrowth.
+  buf.reserve(room + BatchesBytes(chunks) / 2 + (size_t{1} << 16));
+  ASSIGN_OR_RETURN(ExtentSummary built,
+                   BuildExtent(h, workspace, table, schema, tables, aek, options_.extent_codec, *env_.random, buf));
+  e.rows = built.rows;
+  e.min_time = built.min_time;
+  e.max_time = built.max_time;
+  if (a.infra) {
+    RETURN_IF_ERROR(storage::SealObjectInPlace(*a.infra, 1, e.blob, buf, *env_.random));
+    e.double_encrypted = true;
+  }
+  {
+    std::lock_guard<std::mutex> l(fault_mu_);
+    if (!fail_puts_.empty() && e.blob.find(fail_puts_) != std::string::npos) {
+      return Unavailable("blob '" + e.blob + "' refused (FailBlobPutsForTest)");
+    }
+  }
+  RETURN_IF_ERROR(blobs_->Put(e.blob, buf));
+  if (e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) WriteCacheInPlace(e, a, aek, buf);
+  return e;
+}
+
+Status LogStore::CarryRows(Account& a, const Keys& k, const std::string& key,
+                           const std::vector<std::shared_ptr<const MemChunk>>& chunks, uint64_t through) {
+  size_t start;
+  {
+    std::lock_guard<std::mutex> l(a.mu);
+    start = a.carried[key];
+  }
+  std::vector<uint8_t> header;
+  std::vector<std::span<const uint8_t>> parts;
+  std::shared_lock<std::shared_mutex> al(a.append_mu);
+  for (size_t i = start; i < chunks.size(); ++i) {
+    BatchLayout(chunks[i]->batch(), header, parts);
+    RETURN_IF_ERROR(a.wal->Append([&](uint64_t segment, uint64_t index, std::vector<uint8_t>& out) {
+      return SealRecord(a, k, segment, index, /*closing=*/false, through, key, parts, out);
+    }));
+    // Counted chunk by chunk: a retry after a failed append carries only the rest.
+    std::lock_guard<std::mutex> l(a.mu);
+    a.carried[key] = i + 1;
+  }
+  return OkStatus();
+}
+
+// A flush isolates tables from each other: a table whose extent can't be built or stored
+// (a name or an object the blob store refuses, an I/O error) does not hold back the
+// checkpoint of the others. Its rows are carried: appended again, sealed, to the current WAL
+// segment with the number of the segment they repeat ("through"), and moved back to the
+// memtable. Replay reads a carried record only once the checkpoint covers that segment (else
+// the originals replay), so the flushed segments can be dropped without losing or repeating a
+// row. The table is retried with backoff (Maintenance enqueues the account when it is due).
 Status LogStore::FlushAccount(Account& a) {
+  // The keys of the closing record of the segment a rotation ends (held while the customer key
+  // is Unavailable). Taken before the account's locks: the key manager has locks of its own.
+  auto rotate_keys = KeysFor(a, true);
+  const TimePoint now = env_.clock->Now();
   {
     std::unique_lock<std::shared_mutex> al(a.append_mu);
     std::lock_guard<std::mutex> l(a.mu);
     if (!a.replayed || a.flush_running) return OkStatus();
     if (a.flushing.empty()) {
       if (a.active.empty()) return OkStatus();
-      ASSIGN_OR_RETURN(a.flush_segment, a.wal->Rotate());
+      bool retry_due = false;
+      for (const auto& [key, r] : a.retry) retry_due = retry_due || r.at <= now;
+      // Only tables waiting for their retry: nothing to do before it is due.
+      if (a.active_rows == 0 && !retry_due) return OkStatus();
+      RETURN_IF_ERROR(rotate_keys.status());
+      ASSIGN_OR_RETURN(a.flush_segment, a.wal->Rotate([&](uint64_t segment, uint64_t index, std::vector<uint8_t>& out) {
+        return SealRecord(a, *rotate_keys, segment, index, /*closing=*/true, 0, std::string(), {}, out);
+      }));
       a.flushing.swap(a.active);
-      a.active_rows = a.held_rows = a.active_bytes = 0;
+      a.active_rows = a.held_rows = a.active_bytes = a.stuck_rows = 0;
       a.oldest.reset();
+      a.carried.clear();
     }
     a.flush_running = true;
   }
@@ -181,9 +363,15 @@ Status LogStore::FlushAccount(Account& a) {
     return k.status();
   }
   std::map<std::string, Account::Mem> work;
+  std::map<std::string, size_t> carried;
+  std::map<std::string, FlushRetry> retry;
+  uint64_t segment;
   {
     std::lock_guard<std::mutex> l(a.mu);
     work = a.flushing;
+    carried = a.carried;
+    retry = a.retry;
+    segment = a.flush_segment;
   }
   // The memtable's chunks are encoded in place (BuildExtent reads them, no concatenated copy);
   // the object is built in a pooled buffer with room in front for the outer layer, which is
@@ -191,59 +379,48 @@ Status LogStore::FlushAccount(Account& a) {
   // once the blob is stored: one buffer per flush, no copy of the object.
   std::unique_ptr<std::vector<uint8_t>> buf = TakeScratch();
   std::vector<std::pair<ExtentRec, std::vector<std::shared_ptr<const MemChunk>>>> made;
-  Status failed;
+  std::vector<std::string> left;                       // tables whose rows stay for a later flush
+  std::vector<std::pair<std::string, Status>> failed;  // tables that failed now
   for (const auto& [key, m] : work) {
     if (m.chunks.empty()) continue;
-    kql::Schema schema;
-    const Batch& first = m.chunks[0]->batch();
-    for (size_t c = 0; c < first.columns.size(); ++c) schema.push_back({first.names[c], first.columns[c].type});
-    std::vector<const Batch*> tables;
-    for (const auto& c : m.chunks) tables.push_back(&c->batch());
-    ExtentHeader h;
-    env_.random->Fill(h.id);
-    h.account = a.id;
-    h.key_kind = a.customer ? KeyKind::kCustomer : KeyKind::kService;
-    ExtentRec e;
-    e.id = HexEncode(h.id);
-    e.account = a.id;
-    e.workspace = m.workspace;
-    e.table = m.table;
-    e.blob = a.container + "/" + m.workspace + "/" + m.table + "/" + e.id + ".cmkx";
-    size_t room = a.infra ? storage::kBlockHeaderSize : 0;
-    buf->assign(room, 0);
-    // Compressed extents take well under half their rows' memory: one reservation, no regrowth.
-    buf->reserve(room + BatchesBytes(m.chunks) / 2 + (size_t{1} << 16));
-    auto built = BuildExtent(h, m.workspace, m.table, schema, tables, k->aek, options_.extent_codec, *env_.random, *buf);
-    if (!built.ok()) {
-      failed = built.status();
-      break;
+    auto r = retry.find(key);
+    // Carried already (a retry of this flush) or waiting for its backoff: not tried now.
+    if (carried.count(key) || (r != retry.end() && now < r->second.at)) {
+      left.push_back(key);
+      continue;
     }
-    e.rows = built->rows;
-    e.min_time = built->min_time;
-    e.max_time = built->max_time;
-    if (a.infra) {
-      if (Status s = storage::SealObjectInPlace(*a.infra, 1, e.blob, *buf, *env_.random); !s.ok()) {
-        failed = s;
-        break;
-      }
-      e.double_encrypted = true;
+    auto e = StoreExtent(a, k->aek, m.workspace, m.table, m.chunks, *buf);
+    if (!e.ok()) {
+      left.push_back(key);
+      failed.emplace_back(key, e.status());
+      continue;
     }
-    if (Status s = blobs_->Put(e.blob, *buf); !s.ok()) {
-      failed = s;
-      break;
-    }
-    if (e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) WriteCacheInPlace(e, a, k->aek, *buf);
-    made.emplace_back(std::move(e), m.chunks);
+    made.emplace_back(std::move(*e), m.chunks);
   }
   GiveBackScratch(std::move(buf));
-  if (!failed.ok()) {
-    done();
-    return failed;
-  }
-  uint64_t segment;
+  Status first_failure;
   {
     std::lock_guard<std::mutex> l(a.mu);
-    segment = a.flush_segment;
+    for (const auto& [key, why] : failed) {
+      FlushRetry& r = a.retry[key];
+      ++r.failures;
+      r.last = why;
+      r.at = now + Backoff(options_, r.failures);
+      flush_failures_.fetch_add(1, std::memory_order_relaxed);
+      const Account::Mem& m = work[key];
+      std::string msg = "table '" + m.table + "' of workspace " + m.workspace + " (account '" + a.id +
+                        "') could not be flushed (failure " + std::to_string(r.failures) + "): " + why.message() +
+                        "; its rows stay in the memtable, retried from " + FormatRfc3339(r.at);
+      spdlog::warn("{}", msg);
+      if (first_failure.ok()) first_failure = Status(why.code(), msg, why.error_code());
+    }
+    a.stuck_tables.store(a.retry.size());
+  }
+  for (const auto& key : left) {
+    if (Status s = CarryRows(a, *k, key, work[key].chunks, segment); !s.ok()) {
+      done();  // `flushing` is kept: the next attempt carries the rest
+      return s;
+    }
   }
   Status s = meta_->Transaction([&](meta::DocumentOps& ops) -> Status {
     for (const auto& [e, t] : made) {
@@ -253,46 +430,70 @@ Status LogStore::FlushAccount(Account& a) {
                    {"created", FormatRfc3339(env_.clock->Now())}};
       RETURN_IF_ERROR(ops.Put(kExtentKind, e.id, json::Serialize(o)));
     }
-    return ops.Put(kCheckpointKind, a.id, json::Serialize(bj::object{{"segment", segment}}));
+    return ops.Put(kCheckpointKind, a.id, json::Serialize(bj::object{{"segment", segment}, {"walFormat", 2}}));
   });
   if (!s.ok()) {
     done();
     return s;
   }
   bool readable;
+  std::map<std::string, Account::Mem> released;  // freed (or wiped) outside the locks
   {
     std::lock_guard<std::mutex> l(mu_);
     std::lock_guard<std::mutex> al(a.mu);
     for (const auto& [e, t] : made) extents_[e.id] = e;
-    a.flushing.clear();
+    readable = a.replayed;  // not wiped by a revocation meanwhile
+    released.swap(a.flushing);
+    for (const auto& key : left) {
+      if (!readable) break;  // the carried records replay when the key returns
+      Account::Mem& from = released[key];
+      Account::Mem& to = a.active[key];
+      to.workspace = from.workspace;
+      to.table = from.table;
+      to.chunks.insert(to.chunks.begin(), from.chunks.begin(), from.chunks.end());
+      to.rows += from.rows;
+      a.stuck_rows += from.rows;
+    }
+    for (const auto& [e, t] : made) a.retry.erase(e.workspace + "\n" + e.table);
+    for (auto it = a.retry.begin(); it != a.retry.end();) {
+      it = a.active.count(it->first) ? std::next(it) : a.retry.erase(it);
+    }
+    a.stuck_tables.store(a.retry.size());
+    a.carried.clear();
     a.checkpoint = segment;
+    a.wal_v2_only = true;
     a.wal_keys.clear();
     for (const auto& [key, m] : a.active) a.wal_keys.insert(key);
     a.flush_running = false;
     a.flush_done.notify_all();
-    readable = a.replayed;  // not wiped by a revocation meanwhile
   }
+  released.clear();
   if (readable && options_.cache_on_flush) {
     // Converted outside the lock (extent loads wait on it), and only what the cap can take.
-    std::vector<std::pair<const ExtentRec*, Chunks>> tables;
+    std::vector<std::tuple<const ExtentRec*, Chunks, std::vector<std::shared_ptr<std::atomic<bool>>>>> tables;
     for (const auto& [e, batches] : made) {
       if (BatchesBytes(batches) > options_.decoded_cache_bytes) continue;
       Chunks chunks;
-      for (const auto& b : batches) chunks.push_back(b->Table());
-      tables.emplace_back(&e, std::move(chunks));
+      std::vector<std::shared_ptr<std::atomic<bool>>> wipe;
+      for (const auto& b : batches) {
+        chunks.push_back(b->Table());
+        wipe.push_back(b->wipe_flag());
+      }
+      tables.emplace_back(&e, std::move(chunks), std::move(wipe));
     }
     std::lock_guard<std::mutex> l(cache_mu_);
-    for (const auto& [ep, chunks] : tables) {
+    for (auto& [ep, chunks, wipe] : tables) {
       const ExtentRec& e = *ep;
       size_t bytes = ChunksBytes(chunks);
       if (bytes > options_.decoded_cache_bytes) continue;
-      decoded_[e.id] = Decoded{chunks, bytes, a.id};
+      decoded_[e.id] = Decoded{chunks, bytes, a.id, std::move(wipe)};
       decoded_lru_.push_back(e.id);
       decoded_bytes_ += bytes;
       EvictDecodedLocked(e.id);
     }
   }
-  return a.wal->DropThrough(segment);
+  RETURN_IF_ERROR(a.wal->DropThrough(segment));
+  return first_failure;
 }
 
 }  // namespace cmk::engine

@@ -1,6 +1,7 @@
 #pragma once
 // Internals of LogStore shared by its .cc files: one storage account's WAL, memtables and
 // recovery state, and the per-query catalog. Not part of the engine's interface.
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -16,16 +17,44 @@ namespace cmk::engine {
 
 // A memtable chunk: one ingested batch, and its rows as a KQL table once a query needs them
 // (converted once, then shared by every later query until the flush drops the chunk).
+// Wiping: once MarkForWipe() (a revocation) is called, the batch's buffers are zeroed when the
+// chunk is released, and the converted table's columns when their last reader releases them —
+// at release, never under a running query's feet.
 class MemChunk {
  public:
   explicit MemChunk(Batch b) : batch_(std::move(b)) {}
+  ~MemChunk();
+  MemChunk(const MemChunk&) = delete;
+  MemChunk& operator=(const MemChunk&) = delete;
   const Batch& batch() const { return batch_; }
   std::shared_ptr<const kql::Table> Table() const;
+  void MarkForWipe() const { wipe_->store(true, std::memory_order_relaxed); }
+  const std::shared_ptr<std::atomic<bool>>& wipe_flag() const { return wipe_; }
 
  private:
   Batch batch_;
+  std::shared_ptr<std::atomic<bool>> wipe_ = std::make_shared<std::atomic<bool>>(false);
   mutable std::once_flag once_;
   mutable std::shared_ptr<const kql::Table> table_;
+};
+
+// Zeroes every value buffer of `b` / `t` (explicit_bzero through WipeBytes).
+void WipeBatch(Batch& b);
+void WipeTable(kql::Table& t);
+// `t` shared, its columns wiped on release when `*wipe` is set by then.
+std::shared_ptr<const kql::Table> ShareWipeable(kql::Table t, std::shared_ptr<std::atomic<bool>> wipe);
+
+// A path segment for a user string (workspace id, table name): the string itself when it is
+// made only of [A-Za-z0-9._-] and is not "." or "..", otherwise every byte outside
+// [A-Za-z0-9._-] percent-encoded (and "", ".", ".." as "%", "%2E", "%2E%2E"). Valid names keep
+// their paths; '%' appears only in encoded ones, so two strings never share a segment.
+std::string BlobSegment(std::string_view s);
+
+// A table whose flush failed: when it may be tried again, and why it failed.
+struct FlushRetry {
+  int failures = 0;
+  TimePoint at;
+  Status last;
 };
 
 struct LogStore::Account {
@@ -58,6 +87,30 @@ struct LogStore::Account {
   std::condition_variable flush_done;  // signalled when flush_running turns false
   uint64_t flush_segment = 0;  // the last WAL segment `flushing` came from
   uint64_t checkpoint = 0;     // WAL segments <= this are in catalogued extents
+  // Set by the checkpoint once a flush by this format has covered every older record: records
+  // of the earlier WAL format after the checkpoint are then refused (they could only be replays).
+  bool wal_v2_only = false;
+  // Not OK when the WAL failed its integrity check at replay: ingestion and queries of the
+  // account fail with it (other accounts are not concerned).
+  Status wal_status;
+  std::atomic<bool> wal_refused{false};  // wal_status is not OK (read without mu)
+  // Tables whose flush failed: retried at `at` (backoff). Their rows are in `active` (moved
+  // back after each failure), counted in `stuck_rows` rather than `active_rows` so they don't
+  // make the memtable due again; the tables in it are counted in `stuck_tables`.
+  std::map<std::string, FlushRetry> retry;
+  std::atomic<size_t> stuck_tables{0};
+  size_t stuck_rows = 0;
+  // Tables of `flushing` being carried into a later WAL segment, with the number of their chunks
+  // carried so far (their rows must then not be catalogued from `flushing`: the carried copies
+  // would replay too).
+  std::map<std::string, size_t> carried;
+  // Per-segment WAL keys, derived once per segment (AEK- and MMK-derived); wiped on revocation.
+  mutable std::mutex key_mu;
+  struct SegmentKey {
+    uint64_t segment = 0;
+    SecretBytes key;
+  };
+  mutable SegmentKey segment_keys[2];  // [0] under the AEK, [1] held under the MMK
 };
 
 class LogStore::QueryCatalog : public kql::Catalog {

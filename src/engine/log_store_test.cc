@@ -1,17 +1,4 @@
-#include "engine/log_store.h"
-
-#include <gtest/gtest.h>
-
-#include <filesystem>
-#include <fstream>
-
-#include "base/encoding.h"
-#include "base/json.h"
-#include "base/testing.h"
-#include "crypto/aead.h"
-#include "crypto/hash.h"
-#include "engine/codec.h"
-#include "storage/fake_vault_for_test.h"
+#include "engine/log_store_test_util.h"
 
 namespace cmk::engine {
 namespace {
@@ -21,133 +8,6 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 using testing::IsOk;
 using testing::StatusIs;
-
-const char kCluster[] = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/clusters/c1";
-
-class FakeTopology : public Topology {
- public:
-  Result<WorkspaceInfo> WorkspaceByCustomerId(const std::string& id) const override {
-    for (const auto& w : workspaces) {
-      if (w.customer_id == id) return w;
-    }
-    return NotFound("no workspace");
-  }
-  Result<std::vector<TableInfo>> Tables(const std::string&) const override { return tables; }
-  bool DoubleEncryption(const std::string&) const override { return double_encryption; }
-  std::vector<WorkspaceInfo> workspaces;
-  std::vector<TableInfo> tables;
-  bool double_encryption = true;
-};
-
-class LogStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/ls_" + env::SecureRandom().NewGuid();
-    std::filesystem::create_directories(dir_);
-    meta_ = std::move(*meta::MetadataStore::Open(dir_ + "/meta.db"));
-    keys_ = storage::ServiceKeys::FromRootsForTest(env(), random_.NewSecret(32), random_.NewSecret(32));
-    ws_ = WorkspaceInfo{"/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w1",
-                        "11111111-1111-1111-1111-111111111111", "w1", "eastus", "", 30};
-    table_ = TableInfo{"App_CL",
-                       {{"TimeGenerated", kql::Type::kDateTime}, {"Msg", kql::Type::kString}, {"N", kql::Type::kLong}},
-                       30,
-                       "Analytics"};
-    topo_.workspaces = {ws_};
-    topo_.tables = {table_};
-  }
-  void TearDown() override {
-    store_.reset();
-    clusters_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  env::Env env() { return env::Env{&clock_, &random_, &fs_}; }
-  void Open(bool with_cluster = true) {
-    store_.reset();
-    clusters_.reset();
-    storage::KeyManagerOptions o;
-    o.check_interval = seconds(10);
-    auto cs = storage::ClusterStorage::Open(
-        env(), meta_.get(), [this](const std::string&) { return std::make_unique<storage::FakeVaultProxy>(&vault_); }, o);
-    ASSERT_THAT(cs, IsOk());
-    clusters_ = std::move(*cs);
-    if (with_cluster) {
-      ASSERT_THAT(clusters_->ConfigureCluster(kCluster, "mi", keyvault::KeyRef{"https://kv.vault.localhost:8443", "kek", ""}),
-                  IsOk());
-    }
-    LogStoreOptions lo;
-    lo.background_flush = false;
-    lo.decoded_cache_bytes = cache_bytes_;
-    lo.extent_codec = codec_;
-    lo.cache_on_flush = cache_on_flush_;
-    if (flush_rows_) lo.flush_rows = flush_rows_;
-    if (flush_bytes_) lo.flush_bytes = flush_bytes_;
-    auto s = LogStore::Open(env(), dir_ + "/data", meta_.get(), keys_.get(), clusters_.get(), &topo_, lo);
-    ASSERT_THAT(s, IsOk());
-    store_ = std::move(*s);
-  }
-  kql::Table Rows(int n, const std::string& msg, TimePoint at) {
-    kql::Table t;
-    kql::Column tg(kql::Type::kDateTime), m(kql::Type::kString), num(kql::Type::kLong);
-    for (int i = 0; i < n; ++i) {
-      tg.AppendInt((at.time_since_epoch().count() / 100) + i);
-      m.AppendString(msg + " " + std::to_string(i));
-      num.AppendInt(i);
-    }
-    t.AddColumn("TimeGenerated", std::move(tg));
-    t.AddColumn("Msg", std::move(m));
-    t.AddColumn("N", std::move(num));
-    t.rows = n;
-    return t;
-  }
-  Result<int64_t> Count(const WorkspaceInfo& ws) {
-    auto cat = store_->CatalogFor({ws}, std::nullopt, std::nullopt);
-    int64_t n = 0;
-    RETURN_IF_ERROR(cat->Scan(kql::ScanRequest{"App_CL", {}, {}, {}}, [&](std::shared_ptr<const kql::Table> t) {
-      n += static_cast<int64_t>(t->rows);
-      return OkStatus();
-    }));
-    return n;
-  }
-  WorkspaceInfo Linked() {
-    WorkspaceInfo w = ws_;
-    w.cluster_id = kCluster;
-    topo_.workspaces = {w};
-    return w;
-  }
-  // Whether any file under the data dir contains `needle`.
-  bool DataDirContains(const std::string& needle) {
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_)) {
-      if (!e.is_regular_file()) continue;
-      std::ifstream f(e.path(), std::ios::binary);
-      std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-      if (s.find(needle) != std::string::npos) return true;
-    }
-    return false;
-  }
-  size_t CacheFiles() {
-    size_t n = 0;
-    if (!std::filesystem::exists(dir_ + "/data/cache")) return 0;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_ + "/data/cache")) n += e.is_regular_file();
-    return n;
-  }
-
-  std::string dir_;
-  env::SimulatedClock clock_{FromUnixSeconds(1795416367)};
-  env::SeededRandom random_{7};
-  env::PosixFileSystem fs_;
-  storage::FakeVault vault_;
-  FakeTopology topo_;
-  WorkspaceInfo ws_;
-  TableInfo table_;
-  std::unique_ptr<meta::MetadataStore> meta_;
-  std::unique_ptr<storage::ServiceKeys> keys_;
-  std::unique_ptr<storage::ClusterStorage> clusters_;
-  std::unique_ptr<LogStore> store_;
-  size_t cache_bytes_ = size_t{1} << 30;
-  Codec codec_ = Codec::kLz4;
-  bool cache_on_flush_ = false;
-  size_t flush_rows_ = 0, flush_bytes_ = 0;
-};
 
 TEST_F(LogStoreTest, IngestedRowsAreReadableAtOnceAndAfterAFlush) {
   Open();
@@ -220,12 +80,14 @@ TEST_F(LogStoreTest, AMemtableIsDueAtItsRowCountOrAtItsEncodedSizeWhicheverComes
 
 TEST_F(LogStoreTest, WalRecordsOfTheEarlierFormatsReplay) {
   // Records sealed a compression frame of a table record before c617bab: LZ4 with string
-  // dictionaries in older builds, stored (codec 0) without dictionaries in the later ones. Today's
-  // hold the batch layout. A WAL left by an older server must replay, all kinds mixed.
+  // dictionaries in older builds, stored (codec 0) without dictionaries in the later ones; then
+  // the batch layout, still unnumbered under one key per account (first WAL format). Today's
+  // are numbered, under a key per segment. A WAL left by an older server must replay, and the
+  // records written after it join them.
   Open();
-  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(1, "new", clock_.Now())), IsOk());
-  store_.reset();
   const std::string account = "shared/eastus";
+  ASSERT_EQ(store_->RouteForTest(ws_, table_), account);  // creates the account
+  store_.reset();
   auto doc = meta_->Get("shared-account", account);
   ASSERT_THAT(doc, IsOk());
   ASSERT_TRUE(doc->has_value());
@@ -241,12 +103,8 @@ TEST_F(LogStoreTest, WalRecordsOfTheEarlierFormatsReplay) {
   SecretBytes wal_key = storage::DeriveSubkey(*aek, "cmklogs/wal/v1",
                                               std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(salt.data()), salt.size()));
   std::vector<uint8_t> frames;
-  auto append_old = [&](const kql::Table& t, Codec codec, bool dictionaries) {
-    std::vector<uint8_t> encoded;
-    EncodeTable(t, encoded, dictionaries);
-    std::vector<uint8_t> packed = Compress(codec, encoded);
-    ASSERT_EQ(packed[0], static_cast<uint8_t>(codec));
-    auto body = crypto::AesGcmSeal(wal_key, packed, AsBytes(aad), random_);
+  auto append_old = [&](std::span<const uint8_t> plain) {
+    auto body = crypto::AesGcmSeal(wal_key, plain, AsBytes(aad), random_);
     ASSERT_THAT(body, IsOk());
     std::vector<uint8_t> payload = {1};  // sealed under the account's WAL key
     PutString(payload, key);
@@ -255,25 +113,41 @@ TEST_F(LogStoreTest, WalRecordsOfTheEarlierFormatsReplay) {
     PutU32(frames, Crc32c(payload));
     frames.insert(frames.end(), payload.begin(), payload.end());
   };
+  auto append_table = [&](const kql::Table& t, Codec codec, bool dictionaries) {
+    std::vector<uint8_t> encoded;
+    EncodeTable(t, encoded, dictionaries);
+    std::vector<uint8_t> packed = Compress(codec, encoded);
+    ASSERT_EQ(packed[0], static_cast<uint8_t>(codec));
+    append_old(packed);
+  };
   kql::Table old = Rows(40, "old", clock_.Now());  // 40 rows, repeated strings: dictionary-encoded
   old.columns[1] = kql::Column(kql::Type::kString);
   for (int i = 0; i < 40; ++i) old.columns[1].AppendString(i % 2 ? "old a" : "old b");
-  append_old(old, Codec::kLz4, /*dictionaries=*/true);
-  append_old(Rows(7, "stored", clock_.Now()), Codec::kNone, /*dictionaries=*/false);
+  append_table(old, Codec::kLz4, /*dictionaries=*/true);
+  append_table(Rows(7, "stored", clock_.Now()), Codec::kNone, /*dictionaries=*/false);
+  auto batch = Batch::FromTable(Rows(5, "batch", clock_.Now()));
+  ASSERT_THAT(batch, IsOk());
+  std::vector<uint8_t> header, layout;
+  std::vector<std::span<const uint8_t>> parts;
+  BatchLayout(*batch, header, parts);
+  for (auto p : parts) layout.insert(layout.end(), p.begin(), p.end());
+  append_old(layout);
   auto h = crypto::Sha256(AsBytes(account));
   std::string wal_dir = dir_ + "/data/wal/acct-" + HexEncode(std::span<const uint8_t>(h.data(), 12));
-  std::string segment;
-  for (const auto& e : std::filesystem::directory_iterator(wal_dir)) segment = std::max(segment, e.path().string());
-  ASSERT_FALSE(segment.empty());
+  std::filesystem::create_directories(wal_dir);
   {
-    std::ofstream f(segment, std::ios::binary | std::ios::app);
+    std::ofstream f(wal_dir + "/00000000000000000001.wal", std::ios::binary | std::ios::app);
     f.write(reinterpret_cast<const char*>(frames.data()), static_cast<std::streamsize>(frames.size()));
   }
   Open();
-  EXPECT_EQ(*Count(ws_), 48);
+  EXPECT_EQ(*Count(ws_), 52);
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(1, "new", clock_.Now())), IsOk());  // numbered, same segment
+  store_.reset();
+  Open();
+  EXPECT_EQ(*Count(ws_), 53);
   ASSERT_THAT(store_->Flush(), IsOk());
   Open();
-  EXPECT_EQ(*Count(ws_), 48);
+  EXPECT_EQ(*Count(ws_), 53);
 }
 
 TEST_F(LogStoreTest, MalformedRowsAreRefusedBeforeTheyReachTheWal) {

@@ -29,13 +29,14 @@ Status SyncDir(const std::string& dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<Wal>> Wal::Open(const std::string& dir) {
+Result<std::unique_ptr<Wal>> Wal::Open(const std::string& dir, uint64_t min_segment) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Internal("create " + dir + ": " + ec.message());
   std::unique_ptr<Wal> w(new Wal(dir));
   ASSIGN_OR_RETURN(auto segs, w->Segments());
-  w->segment_ = segs.empty() ? 1 : segs.back();
+  // Never below the checkpoint: records written there would be skipped by the next replay.
+  w->segment_ = std::max<uint64_t>({min_segment, 1, segs.empty() ? 1 : segs.back()});
   return w;
 }
 
@@ -70,12 +71,13 @@ Status Wal::OpenSegment(uint64_t n) {
   RETURN_IF_ERROR(SyncDir(dir_));
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
+  if (n != segment_) segment_records_ = 0;  // a segment replayed before keeps its count
   segment_ = n;
   segment_bytes_ = end > 0 ? static_cast<uint64_t>(end) : 0;
   return OkStatus();
 }
 
-Status Wal::Replay(const std::function<Status(uint64_t, std::span<const uint8_t>)>& fn) {
+Status Wal::Replay(const std::function<Result<bool>(const WalRecord&)>& fn) {
   std::lock_guard<std::mutex> l(mu_);
   ASSIGN_OR_RETURN(auto segs, Segments());
   for (size_t i = 0; i < segs.size(); ++i) {
@@ -94,30 +96,62 @@ Status Wal::Replay(const std::function<Status(uint64_t, std::span<const uint8_t>
     }
     ::close(fd);
     size_t at = 0;
+    uint64_t index = 0;
+    bool closed = false;
     while (at + 8 <= data.size()) {
       uint32_t len = LoadU32(data.data() + at), crc = LoadU32(data.data() + at + 4);
       if (len > data.size() - at - 8) break;
       std::span<const uint8_t> payload(data.data() + at + 8, len);
       if (Crc32c(payload) != crc) break;
-      RETURN_IF_ERROR(fn(segs[i], payload));
+      ASSIGN_OR_RETURN(closed, fn(WalRecord{segs[i], ++index, payload}));
       at += 8 + len;
     }
     if (at != data.size()) {
       if (i + 1 != segs.size()) return DataLoss("damaged record inside " + path + " (not its tail)");
       if (::truncate(path.c_str(), static_cast<off_t>(at)) != 0) return Errno("truncate", path);
     }
+    if (i + 1 == segs.size() && segs[i] >= segment_) {
+      // The newest segment: appends continue its numbering, or go to the next one once closed
+      // (a crash between a segment's closing record and the next segment's creation).
+      segment_ = closed ? segs[i] + 1 : segs[i];
+      segment_records_ = closed ? 0 : index;
+    }
   }
   return OkStatus();
 }
 
-Status Wal::Append(std::span<const uint8_t> payload) {
-  std::unique_lock<std::mutex> l(mu_);
+Status Wal::WriteRecordLocked(const Sealer& seal) {
   if (fd_ < 0) RETURN_IF_ERROR(OpenSegment(segment_));
-  std::vector<uint8_t> head;
-  PutU32(head, static_cast<uint32_t>(payload.size()));
-  PutU32(head, Crc32c(payload));
-  RETURN_IF_ERROR(WriteAll(fd_, {head, payload}, SegmentPath(segment_)));
-  segment_bytes_ += head.size() + payload.size();
+  if (segment_records_ >= kMaxRecordsPerSegment) {
+    return Status(StatusCode::kResourceExhausted, "WAL segment " + std::to_string(segment_) +
+                                                      " is full: its records wait for a flush");
+  }
+  record_.clear();
+  Status sealed = seal(segment_, segment_records_ + 1, record_);
+  if (!sealed.ok()) return sealed;
+  uint8_t head[8];
+  uint32_t len = static_cast<uint32_t>(record_.size()), crc = Crc32c(record_);
+  for (int b = 0; b < 4; ++b) {
+    head[b] = static_cast<uint8_t>(len >> (8 * b));
+    head[4 + b] = static_cast<uint8_t>(crc >> (8 * b));
+  }
+  RETURN_IF_ERROR(WriteAll(fd_, {std::span<const uint8_t>(head, 8), record_}, SegmentPath(segment_)));
+  segment_bytes_ += 8 + record_.size();
+  ++segment_records_;
+  if (record_.capacity() > (size_t{64} << 20)) std::vector<uint8_t>().swap(record_);
+  return OkStatus();
+}
+
+Status Wal::AppendForTest(std::span<const uint8_t> payload) {
+  return Append([payload](uint64_t, uint64_t, std::vector<uint8_t>& out) {
+    out.assign(payload.begin(), payload.end());
+    return OkStatus();
+  });
+}
+
+Status Wal::Append(const Sealer& seal) {
+  std::unique_lock<std::mutex> l(mu_);
+  RETURN_IF_ERROR(WriteRecordLocked(seal));
   uint64_t mine = ++written_;
   while (synced_ < mine) {
     if (!syncing_) {
@@ -143,10 +177,13 @@ Status Wal::Append(std::span<const uint8_t> payload) {
   return OkStatus();
 }
 
-Result<uint64_t> Wal::Rotate() {
+Result<uint64_t> Wal::Rotate(const Sealer& close) {
   std::unique_lock<std::mutex> l(mu_);
   synced_cv_.wait(l, [&] { return !syncing_; });
-  if (fd_ >= 0 && ::fdatasync(fd_) != 0) return Errno("fdatasync", dir_);
+  // The closing record tells replay that nothing was cut off this segment's end.
+  RETURN_IF_ERROR(WriteRecordLocked(close));
+  ++written_;
+  if (::fdatasync(fd_) != 0) return Errno("fdatasync", dir_);
   synced_ = written_;
   uint64_t closed = segment_;
   RETURN_IF_ERROR(OpenSegment(segment_ + 1));

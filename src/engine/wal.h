@@ -1,9 +1,13 @@
 #pragma once
 // Write-ahead log of one storage account: numbered segment files <dir>/<%020u>.wal holding
 // framed records [u32 length][u32 CRC-32C][payload]. Payloads are sealed by the caller (the
-// account store) before they get here. Append returns once the record is on disk: appends are
+// account store) through a Sealer that Append calls under the log's lock with the record's
+// segment and its 1-based index in that segment, so that the caller can bind both into the
+// record's AAD and a deleted, reordered or replayed record is found at replay (the caller
+// checks; docs/FORMAT.md "WAL record"). Append returns once the record is on disk: appends are
 // written in order under a mutex and made durable by group commit — one fdatasync covers every
 // record written before it, and whichever appender finds no sync running does it for all.
+// Rotate closes a segment with a record of the caller's (its closing record) before the next.
 // Replay reads every segment in order and cuts a torn tail (a record whose length or checksum
 // doesn't hold, which was never acknowledged) off the last segment.
 // Thread safety: safe for concurrent use.
@@ -20,16 +24,35 @@
 
 namespace cmk::engine {
 
+// Records of one segment are at most this many, so that a key derived per segment seals far
+// fewer messages than AES-GCM's random-nonce bound (2^32). Append refuses more.
+inline constexpr uint64_t kMaxRecordsPerSegment = uint64_t{1} << 30;
+
+struct WalRecord {
+  uint64_t segment = 0;
+  uint64_t index = 0;  // 1-based position in its segment
+  std::span<const uint8_t> payload;
+};
+
 class Wal {
  public:
-  static Result<std::unique_ptr<Wal>> Open(const std::string& dir);
+  // Writes the payload of record `index` (1-based) of `segment` into `out` (empty on entry).
+  // Called under the log's lock, in the order the records are written: keep it short.
+  using Sealer = std::function<Status(uint64_t segment, uint64_t index, std::vector<uint8_t>& out)>;
+
+  // Segments numbered below `min_segment` are never written (the caller's checkpoint + 1).
+  static Result<std::unique_ptr<Wal>> Open(const std::string& dir, uint64_t min_segment = 1);
   ~Wal();
-  // Every record of every segment, oldest first. Call before the first Append.
-  Status Replay(const std::function<Status(uint64_t segment, std::span<const uint8_t> payload)>& fn);
-  // Durable when OK.
-  Status Append(std::span<const uint8_t> payload);
-  // Closes the current segment and opens the next; returns the closed segment's number.
-  Result<uint64_t> Rotate();
+  // Every record of every segment, oldest first. `fn` returns whether the record closes its
+  // segment (then later appends go to the next one). Call before the first Append.
+  Status Replay(const std::function<Result<bool>(const WalRecord&)>& fn);
+  // Durable when OK. ResourceExhausted when the segment holds kMaxRecordsPerSegment records.
+  Status Append(const Sealer& seal);
+  // A payload as it is (tests).
+  Status AppendForTest(std::span<const uint8_t> payload);
+  // Writes the closing record `close` seals, syncs, and opens the next segment; returns the
+  // closed segment's number.
+  Result<uint64_t> Rotate(const Sealer& close);
   // Deletes the segments numbered <= `segment` (their records are in durable extents).
   Status DropThrough(uint64_t segment);
   uint64_t current_segment() const;
@@ -43,12 +66,16 @@ class Wal {
   std::string SegmentPath(uint64_t n) const;
   Status OpenSegment(uint64_t n);
   Result<std::vector<uint64_t>> Segments() const;
+  // Seals and writes one framed record into the current segment. REQUIRES: mu_ held.
+  Status WriteRecordLocked(const Sealer& seal);
   std::string dir_;
   mutable std::mutex mu_;
   std::condition_variable synced_cv_;
   int fd_ = -1;
   uint64_t segment_ = 0;
   uint64_t segment_bytes_ = 0;
+  uint64_t segment_records_ = 0;  // records in the current segment
+  std::vector<uint8_t> record_;   // the payload being written (capacity kept)
   uint64_t written_ = 0;  // records written (sequence)
   uint64_t synced_ = 0;   // records known durable
   bool syncing_ = false;

@@ -37,8 +37,9 @@ bool IsValidBlobName(std::string_view name) {
     std::string_view seg = name.substr(start, end - start);
     if (seg.empty() || seg == "." || seg == "..") return false;
     for (char c : seg) {
+      // '%': the engine percent-encodes user strings (table names) into segments.
       bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                c == '-';
+                c == '-' || c == '%';
       if (!ok) return false;
     }
     start = end + 1;

@@ -1,6 +1,7 @@
 #pragma once
 // BlobStore: where storage accounts keep their objects (design.md §4). Names are
-// "<container>/<path>" made of [A-Za-z0-9._-] segments. LocalBlobStore maps them to files under
+// "<container>/<path>" made of [A-Za-z0-9._%-] segments (no "", "." or ".."; '%' is the escape
+// of the engine's percent-encoded user strings). LocalBlobStore maps them to files under
 // a root directory; object storage (Azure Blob, S3-compatible) comes later behind the same
 // interface. Put is atomic and durable: after it returns, a crash leaves the old object or the
 // new one, never a mix. Objects are immutable in practice (extents); Put over an existing name

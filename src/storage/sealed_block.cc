@@ -176,6 +176,7 @@ std::vector<uint8_t> BlockAad(const BlockAddress& where) {
   aad.resize(20);
   PutU32(aad.data() + 16, where.block_index);
   aad.insert(aad.end(), where.column.begin(), where.column.end());
+  aad.insert(aad.end(), where.context.begin(), where.context.end());
   return aad;
 }
 

@@ -30,6 +30,9 @@ struct BlockAddress {
   ExtentId extent;
   uint32_t block_index = 0;
   std::string_view column;
+  // More authenticated data, appended to the AAD after the column (empty for column blocks): a
+  // version-2 extent's footer binds the object's clear header (account, key kind) with it.
+  std::span<const uint8_t> context = {};
 };
 
 // The per-block data key. REQUIRES: aek.size() == 32.
