@@ -189,9 +189,13 @@ class DcountAgg : public Aggregator {
       key.clear();
       EncodeKey(v, r, key);
       auto& set = sets_[groups[r]];
-      if (set.find(key) == set.end()) set.insert(key);
+      if (set.find(key) == set.end()) {
+        set.insert(key);
+        bytes_ += key.size() + 64;  // node, bucket and string header
+      }
     }
   }
+  size_t StateBytes() const override { return bytes_; }
   std::vector<Column> Finish(size_t n) override {
     Column c(Type::kLong);
     for (size_t g = 0; g < n; ++g) {
@@ -212,9 +216,11 @@ class DcountAgg : public Aggregator {
       const std::string& s = v.Str(r);
       if (set.find(std::string_view(s)) != set.end()) continue;
       set.insert(std::string_view(storage_.emplace_back(s)));
+      bytes_ += s.size() + 56;  // view slot and stored string
     }
   }
 
+  size_t bytes_ = 0;
   bool conditional_;
   std::vector<std::unordered_set<std::string>> sets_;
   // Open addressing (Boost's flat set): dcount of a string column is one probe per row, and
@@ -240,9 +246,11 @@ class ListAgg : public Aggregator {
       }
       std::string json = ValueToJson(v, r);
       if (kind_ == "make_set" && !seen_[g].insert(json).second) continue;
+      bytes_ += (kind_ == "make_set" ? 2 : 1) * (json.size() + 40);
       items_[g].push_back(std::move(json));
     }
   }
+  size_t StateBytes() const override { return bytes_; }
   std::vector<Column> Finish(size_t n) override {
     Column c(Type::kDynamic);
     items_.resize(n);
@@ -268,10 +276,12 @@ class ListAgg : public Aggregator {
       std::string key(kv.key());
       if (!seen_[g].insert(key).second) continue;
       items_[g].push_back(bj::serialize(bj::value(kv.key())) + ":" + fn::WriteJson(kv.value()));
+      bytes_ += key.size() + items_[g].back().size() + 80;
     }
   }
   std::string kind_;
   size_t max_;
+  size_t bytes_ = 0;
   std::vector<std::vector<std::string>> items_;
   std::vector<std::unordered_set<std::string>> seen_;
 };
@@ -287,8 +297,10 @@ class PercentileAgg : public Aggregator {
     for (size_t r = 0; r < groups.size(); ++r) {
       if (v.IsNull(r)) continue;
       values_[groups[r]].push_back(ints ? static_cast<double>(v.Int(r)) : v.Real(r));
+      bytes_ += sizeof(double);
     }
   }
+  size_t StateBytes() const override { return bytes_; }
   std::vector<Column> Finish(size_t n) override {
     values_.resize(n);
     std::vector<Column> outs;
@@ -313,6 +325,7 @@ class PercentileAgg : public Aggregator {
   std::vector<Type> types_;
   std::vector<double> ps_;
   std::vector<std::vector<double>> values_;
+  size_t bytes_ = 0;
 };
 
 Status TypeError(const AggregateDef& def, const std::string& what) {

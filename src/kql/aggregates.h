@@ -30,6 +30,9 @@ class Aggregator {
                       size_t num_groups) = 0;
   // One column per output (arg_max/percentiles may have several), `num_groups` rows each.
   virtual std::vector<Column> Finish(size_t num_groups) = 0;
+  // Approximate bytes of state that grows with the values seen (lists, sets, percentiles),
+  // beyond a fixed few words per group; charged to the query's memory budget.
+  virtual size_t StateBytes() const { return 0; }
 };
 
 struct AggregateDef {

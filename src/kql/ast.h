@@ -52,7 +52,12 @@ struct Expr {
   std::vector<ExprPtr> args;
   Literal literal;
   TabularPtr tabular;
-  ~Expr();  // Defined below, once Tabular is complete.
+  // Destroys the children with an explicit stack, not by recursion, so that even a tree the
+  // parser then rejects as too deep (a 200,000-term `1+1+...`) is freed safely.
+  ~Expr();
+  Expr() = default;
+  Expr(Expr&&) = default;
+  Expr& operator=(Expr&&) = default;
 };
 
 // `[Name =] expr` in extend, project, summarize, print, ... Column lists (project-away) have a
@@ -151,7 +156,16 @@ struct Tabular {
   std::vector<Operator> ops;
 };
 
-inline Expr::~Expr() = default;
+inline Expr::~Expr() {
+  if (args.empty()) return;
+  std::vector<ExprPtr> pending = std::move(args);
+  while (!pending.empty()) {
+    ExprPtr e = std::move(pending.back());
+    pending.pop_back();
+    for (ExprPtr& a : e->args) pending.push_back(std::move(a));
+    e->args.clear();
+  }  // each `e` is destroyed here without children (its tabular, if any, is shallow)
+}
 
 enum class StatementKind {
   kLet,   // let name = value;  or  let name = (params) { body };

@@ -1,5 +1,6 @@
 #include "kql/binder.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
 
@@ -11,8 +12,66 @@
 namespace cmk::kql {
 namespace internal {
 namespace {
+// Nesting of tabular lets, tabular and scalar function calls while binding.
 constexpr int kMaxDepth = 64;
+// Binding work (expression nodes bound or copied from lets, operators): lets and functions
+// that use each other twice double the work per level, so this bounds the exponential cases.
+constexpr size_t kMaxBindSteps = 200'000;
+// A bound expression: its height bounds the evaluator's recursion (~1 KB of stack per level
+// in Release, so ~1 MiB at the limit; the parser's kMaxHeight
+// plus room for let values substituted into it), its node count the copies of let values.
+constexpr uint32_t kMaxBoundHeight = 1000;
+constexpr size_t kMaxBoundNodes = 100'000;
+// Plan nodes on a path from the result to a leaf: the executor recurses (twice, with its sinks)
+// per node. Chains of operators through tabular lets add up, e.g. 50,000 `| take 1`.
+constexpr int kMaxPlanHeight = 1000;
 }  // namespace
+
+Status Binder::Step(const Position& pos, size_t units) {
+  steps_ += units;
+  if (steps_ <= kMaxBindSteps) return OkStatus();
+  return SemanticError("Query too complex: binding it needs more than " + std::to_string(kMaxBindSteps) +
+                           " steps (let values and functions used many times multiply)",
+                       pos);
+}
+
+Status Binder::Compose(BoundExpr& e, const Position& pos) {
+  uint32_t height = 0;
+  size_t nodes = 1;
+  for (const BoundExpr& a : e.args) {
+    height = std::max(height, a.height);
+    nodes += a.nodes;
+  }
+  e.height = height + 1;
+  e.nodes = nodes;
+  if (e.height > kMaxBoundHeight) {
+    return SemanticError("Query too deeply nested: an expression is more than " + std::to_string(kMaxBoundHeight) +
+                             " levels deep once let values are substituted",
+                         pos);
+  }
+  if (e.nodes > kMaxBoundNodes) {
+    return SemanticError("Query too complex: an expression has more than " + std::to_string(kMaxBoundNodes) +
+                             " terms once let values are substituted",
+                         pos);
+  }
+  return OkStatus();
+}
+
+Status Binder::SetPlanHeight(PlanNode& node, const Position& pos) {
+  if (node.height == 0) {
+    int h = 0;
+    for (const auto& in : node.inputs) {
+      // Inputs without a height are the few nodes one operator just created.
+      RETURN_IF_ERROR(SetPlanHeight(*in, pos));
+      h = std::max(h, in->height);
+    }
+    node.height = h + 1;
+  }
+  if (node.height <= kMaxPlanHeight) return OkStatus();
+  return SemanticError("Query too deeply nested: more than " + std::to_string(kMaxPlanHeight) +
+                           " tabular operators in a row",
+                       pos);
+}
 
 bool IsNondeterministicName(const std::string& name) { return name == "rand" || name == "new_guid"; }
 
@@ -274,8 +333,11 @@ Result<PlanPtr> Binder::BindTabular(const Tabular& t, const Scope* s) {
   }
   PlanNode* scan = plan && plan->kind == NodeKind::kScan ? plan.get() : nullptr;
   std::vector<PlanNode*> chain;
+  if (plan) RETURN_IF_ERROR(SetPlanHeight(*plan, t.pos));
   for (const Operator& op : t.ops) {
+    RETURN_IF_ERROR(Step(op.pos));
     ASSIGN_OR_RETURN(plan, BindOperator(op, std::move(plan), s));
+    RETURN_IF_ERROR(SetPlanHeight(*plan, op.pos));
     chain.push_back(plan.get());
   }
   if (scan != nullptr) PushDown(*scan, chain);
@@ -359,16 +421,55 @@ Result<PlanPtr> Binder::BindSource(const Source& src, const Scope* s) {
   if (from.value.IsNull(0) || to.value.IsNull(0) || step.value.IsNull(0)) {
     return SemanticError("range bounds must not be null", src.pos);
   }
-  constexpr size_t kMaxRange = 100'000'000;
+  // The row count is computed first (overflow-free) and charged to the query's memory budget
+  // before any row is generated: `range x from 1 to 1e12 step 1` fails with the budget's error
+  // instead of allocating (or silently stopping short).
+  uint64_t rows = 0;
+  double ra = 0, rst = 0;
+  int64_t ia = 0, ist = 0;
   if (type == Type::kReal) {
     auto num = [](const BoundExpr& b) { return UsesReals(b.type) ? b.value.Real(0) : static_cast<double>(b.value.Int(0)); };
-    double a = num(from), b = num(to), st = num(step);
-    if (st == 0 || std::isnan(st)) return SemanticError("range step must not be zero", src.pos);
-    for (double x = a; (st > 0 ? x <= b : x >= b) && c.reals.size() < kMaxRange; x += st) c.AppendReal(x);
+    ra = num(from);
+    rst = num(step);
+    double b = num(to);
+    if (rst == 0 || std::isnan(rst)) return SemanticError("range step must not be zero", src.pos);
+    // The epsilon keeps `0.1 to 1.0 step 0.1` at 10 rows despite 0.9/0.1 = 8.999999999999998.
+    double n = std::floor((b - ra) / rst + 1e-9) + 1;
+    if (!std::isfinite(ra) || !std::isfinite(b) || !std::isfinite(rst) || std::isnan(n)) {
+      return SemanticError("range bounds and step must be finite", src.pos);
+    }
+    rows = n <= 0 ? 0 : n >= 1.8e19 ? UINT64_MAX : static_cast<uint64_t>(n);
   } else {
-    int64_t a = from.value.Int(0), b = to.value.Int(0), st = step.value.Int(0);
-    if (st == 0) return SemanticError("range step must not be zero", src.pos);
-    for (int64_t x = a; (st > 0 ? x <= b : x >= b) && c.ints.size() < kMaxRange; x += st) c.AppendInt(x);
+    ia = from.value.Int(0);
+    ist = step.value.Int(0);
+    int64_t b = to.value.Int(0);
+    if (ist == 0) return SemanticError("range step must not be zero", src.pos);
+    if (ist > 0 ? b >= ia : b <= ia) {
+      uint64_t span = ist > 0 ? static_cast<uint64_t>(b) - static_cast<uint64_t>(ia)
+                              : static_cast<uint64_t>(ia) - static_cast<uint64_t>(b);
+      uint64_t mag = ist > 0 ? static_cast<uint64_t>(ist) : 0 - static_cast<uint64_t>(ist);
+      rows = span / mag + 1;
+    }
+  }
+  constexpr uint64_t kBytesPerRow = sizeof(int64_t);
+  if (rows > UINT64_MAX / 2 / kBytesPerRow) {
+    return Status(StatusCode::kResourceExhausted,
+                  "Query execution has exceeded the allowed limits (80DA0001): range would produce " +
+                      std::to_string(rows) + " rows",
+                  "E_RUNAWAY_QUERY");
+  }
+  if (ctx_.budget != nullptr) {
+    RETURN_IF_ERROR(ctx_.budget->Charge(rows * kBytesPerRow, "range (" + std::to_string(rows) + " rows)"));
+  }
+  size_t n = static_cast<size_t>(rows);
+  if (type == Type::kReal) {
+    c.reals.resize(n);
+    for (size_t i = 0; i < n; ++i) c.reals[i] = ra + static_cast<double>(i) * rst;
+  } else {
+    c.ints.resize(n);
+    // Two's-complement steps: the last value never overflows, intermediate sums wrap harmlessly.
+    uint64_t x = static_cast<uint64_t>(ia);
+    for (size_t i = 0; i < n; ++i, x += static_cast<uint64_t>(ist)) c.ints[i] = static_cast<int64_t>(x);
   }
   t.rows = c.stored();
   t.AddColumn(src.name, std::move(c));

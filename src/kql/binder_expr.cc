@@ -36,94 +36,113 @@ Result<BoundExpr> Binder::MakeCall(const ScalarFunction* fn, std::vector<BoundEx
   bool constant = !IsNondeterministicName(name);
   for (const BoundExpr& a : args) constant = constant && a.IsConstant();
   call.args = std::move(args);
+  RETURN_IF_ERROR(Compose(call, pos));
   if (!constant) return call;
-  ASSIGN_OR_RETURN(Column v, EvalConstant(call, ctx_.now));
+  ASSIGN_OR_RETURN(Column v, EvalConstant(call, ctx_.now, ctx_.budget));
   BoundExpr folded = BoundExpr::Constant(std::move(v));
   folded.type = call.type;
   folded.value.type = call.type;
   return folded;
 }
 
+// BindExpr recurses once per level of the expression tree: each kind is bound in its own
+// out-of-line function so that a level's frames hold only that kind's locals (~1.1 KB; the
+// parser's kMaxHeight is sized on it).
 Result<BoundExpr> Binder::BindExpr(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg) {
+  RETURN_IF_ERROR(Step(e.pos));
   switch (e.kind) {
     case ExprKind::kLiteral: return BindLiteral(e);
-    case ExprKind::kName: {
-      for (size_t i = 0; i < schema.size(); ++i) {
-        if (schema[i].name == e.name) return BoundExpr::ColumnRef(static_cast<int>(i), schema[i].type);
-      }
-      const Binding* b = s->Find(e.name);
-      if (b != nullptr && b->kind == Binding::Kind::kScalar) return b->scalar;
-      if (b != nullptr && b->kind == Binding::Kind::kFunction && b->fn->params.empty()) {
-        BoundExpr out;
-        ASSIGN_OR_RETURN(PlanPtr unused, CallFunction(*b, {}, e.pos, s, &schema, &out));
-        return out;
-      }
-      return SemanticError("Failed to resolve scalar expression named '" + e.name + "'", e.pos);
-    }
-    case ExprKind::kUnary: {
-      ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*e.args[0], schema, s, agg));
-      if (e.name == "+") return v;
-      const ScalarFunction* fn = FindOperator("neg");
-      if (fn == nullptr) return SemanticError("Unary '-' is not available", e.pos);
-      std::vector<BoundExpr> args;
-      args.push_back(std::move(v));
-      return MakeCall(fn, std::move(args), "-", e.pos);
-    }
+    case ExprKind::kName: return BindName(e, schema, s);
+    case ExprKind::kUnary: return BindUnary(e, schema, s, agg);
     case ExprKind::kBinary:
-    case ExprKind::kBetween: {
-      const ScalarFunction* fn = FindOperator(e.name);
-      if (fn == nullptr) return SemanticError("Unknown operator '" + e.name + "'", e.pos);
-      std::vector<BoundExpr> args;
-      for (const ExprPtr& a : e.args) {
-        ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*a, schema, s, agg));
-        args.push_back(std::move(v));
-      }
-      return MakeCall(fn, std::move(args), e.name, e.pos);
-    }
-    case ExprKind::kIn: {
-      const ScalarFunction* fn = FindOperator(e.name);
-      if (fn == nullptr) return SemanticError("Unknown operator '" + e.name + "'", e.pos);
-      std::vector<BoundExpr> args;
-      for (size_t i = 0; i < e.args.size(); ++i) {
-        const Expr& a = *e.args[i];
-        if (i > 0 && (a.kind == ExprKind::kTabular || DenotesTable(a, s))) {
-          ASSIGN_OR_RETURN(std::vector<BoundExpr> values, ValuesOfTabular(a, s));
-          for (BoundExpr& v : values) args.push_back(std::move(v));
-          continue;
-        }
-        ASSIGN_OR_RETURN(BoundExpr v, BindExpr(a, schema, s, agg));
-        args.push_back(std::move(v));
-      }
-      if (args.size() == 1) {  // `x in (empty table)`: nothing matches.
-        return BoundExpr::Constant(IntConstant(Type::kBool, e.name[0] == '!' ? 1 : 0));
-      }
-      return MakeCall(fn, std::move(args), e.name, e.pos);
-    }
+    case ExprKind::kBetween: return BindOperands(e, schema, s, agg);
+    case ExprKind::kIn: return BindIn(e, schema, s, agg);
     case ExprKind::kMember:
-    case ExprKind::kIndex: {
-      ASSIGN_OR_RETURN(BoundExpr obj, BindExpr(*e.args[0], schema, s, agg));
-      if (obj.type != Type::kDynamic) {
-        return SemanticError("Member access needs a dynamic value, not " + std::string(TypeName(obj.type)), e.pos);
-      }
-      BoundExpr out;
-      out.kind = e.kind == ExprKind::kMember ? BoundExpr::Kind::kMember : BoundExpr::Kind::kIndex;
-      out.type = Type::kDynamic;
-      out.member = e.kind == ExprKind::kMember ? e.name : "";
-      bool constant = obj.IsConstant();
-      out.args.push_back(std::move(obj));
-      if (e.kind == ExprKind::kIndex) {
-        ASSIGN_OR_RETURN(BoundExpr ix, BindExpr(*e.args[1], schema, s, agg));
-        constant = constant && ix.IsConstant();
-        out.args.push_back(std::move(ix));
-      }
-      if (!constant) return out;
-      ASSIGN_OR_RETURN(Column v, EvalConstant(out, ctx_.now));
-      return BoundExpr::Constant(std::move(v));
-    }
+    case ExprKind::kIndex: return BindAccess(e, schema, s, agg);
     case ExprKind::kCall: return BindCall(e, schema, s, agg);
     case ExprKind::kTabular: return SemanticError("A tabular expression is not a scalar value", e.pos);
   }
   return SemanticError("Unsupported expression", e.pos);
+}
+
+Result<BoundExpr> Binder::BindName(const Expr& e, const Schema& schema, const Scope* s) {
+  for (size_t i = 0; i < schema.size(); ++i) {
+    if (schema[i].name == e.name) return BoundExpr::ColumnRef(static_cast<int>(i), schema[i].type);
+  }
+  const Binding* b = s->Find(e.name);
+  if (b != nullptr && b->kind == Binding::Kind::kScalar) {
+    RETURN_IF_ERROR(Step(e.pos, b->scalar.nodes));  // the copy
+    return b->scalar;
+  }
+  if (b != nullptr && b->kind == Binding::Kind::kFunction && b->fn->params.empty()) {
+    BoundExpr out;
+    ASSIGN_OR_RETURN(PlanPtr unused, CallFunction(*b, {}, e.pos, s, &schema, &out));
+    return out;
+  }
+  return SemanticError("Failed to resolve scalar expression named '" + e.name + "'", e.pos);
+}
+
+Result<BoundExpr> Binder::BindUnary(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg) {
+  ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*e.args[0], schema, s, agg));
+  if (e.name == "+") return v;
+  const ScalarFunction* fn = FindOperator("neg");
+  if (fn == nullptr) return SemanticError("Unary '-' is not available", e.pos);
+  std::vector<BoundExpr> args;
+  args.push_back(std::move(v));
+  return MakeCall(fn, std::move(args), "-", e.pos);
+}
+
+Result<BoundExpr> Binder::BindOperands(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg) {
+  const ScalarFunction* fn = FindOperator(e.name);
+  if (fn == nullptr) return SemanticError("Unknown operator '" + e.name + "'", e.pos);
+  std::vector<BoundExpr> args;
+  for (const ExprPtr& a : e.args) {
+    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*a, schema, s, agg));
+    args.push_back(std::move(v));
+  }
+  return MakeCall(fn, std::move(args), e.name, e.pos);
+}
+
+Result<BoundExpr> Binder::BindIn(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg) {
+  const ScalarFunction* fn = FindOperator(e.name);
+  if (fn == nullptr) return SemanticError("Unknown operator '" + e.name + "'", e.pos);
+  std::vector<BoundExpr> args;
+  for (size_t i = 0; i < e.args.size(); ++i) {
+    const Expr& a = *e.args[i];
+    if (i > 0 && (a.kind == ExprKind::kTabular || DenotesTable(a, s))) {
+      ASSIGN_OR_RETURN(std::vector<BoundExpr> values, ValuesOfTabular(a, s));
+      for (BoundExpr& v : values) args.push_back(std::move(v));
+      continue;
+    }
+    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(a, schema, s, agg));
+    args.push_back(std::move(v));
+  }
+  if (args.size() == 1) {  // `x in (empty table)`: nothing matches.
+    return BoundExpr::Constant(IntConstant(Type::kBool, e.name[0] == '!' ? 1 : 0));
+  }
+  return MakeCall(fn, std::move(args), e.name, e.pos);
+}
+
+Result<BoundExpr> Binder::BindAccess(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg) {
+  ASSIGN_OR_RETURN(BoundExpr obj, BindExpr(*e.args[0], schema, s, agg));
+  if (obj.type != Type::kDynamic) {
+    return SemanticError("Member access needs a dynamic value, not " + std::string(TypeName(obj.type)), e.pos);
+  }
+  BoundExpr out;
+  out.kind = e.kind == ExprKind::kMember ? BoundExpr::Kind::kMember : BoundExpr::Kind::kIndex;
+  out.type = Type::kDynamic;
+  out.member = e.kind == ExprKind::kMember ? e.name : "";
+  bool constant = obj.IsConstant();
+  out.args.push_back(std::move(obj));
+  if (e.kind == ExprKind::kIndex) {
+    ASSIGN_OR_RETURN(BoundExpr ix, BindExpr(*e.args[1], schema, s, agg));
+    constant = constant && ix.IsConstant();
+    out.args.push_back(std::move(ix));
+  }
+  RETURN_IF_ERROR(Compose(out, e.pos));
+  if (!constant) return out;
+  ASSIGN_OR_RETURN(Column v, EvalConstant(out, ctx_.now, ctx_.budget));
+  return BoundExpr::Constant(std::move(v));
 }
 
 Result<BoundExpr> Binder::BindCall(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg) {
@@ -169,6 +188,7 @@ Result<BoundExpr> Binder::BindCall(const Expr& e, const Schema& schema, const Sc
       ASSIGN_OR_RETURN(BoundExpr def, BindExpr(*e.args[2], schema, s, agg));
       out.args.push_back(std::move(def));
     }
+    RETURN_IF_ERROR(Compose(out, e.pos));
     return out;
   }
   if (agg != nullptr && FindAggregate(name) != nullptr) return BindAggregateRef(e, schema, s, agg, "");

@@ -62,8 +62,16 @@ class Binder {
   Result<BoundExpr> BindExpr(const Expr& e, const Schema& schema, const Scope* s,
                              AggContext* agg = nullptr);
   Result<BoundExpr> BindConstant(const Expr& e, const Scope* s);
+  // BindExpr's cases, out of line (see binder_expr.cc).
+  [[gnu::noinline]] Result<BoundExpr> BindName(const Expr& e, const Schema& schema, const Scope* s);
+  [[gnu::noinline]] Result<BoundExpr> BindUnary(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg);
+  [[gnu::noinline]] Result<BoundExpr> BindOperands(const Expr& e, const Schema& schema, const Scope* s,
+                                                   AggContext* agg);
+  [[gnu::noinline]] Result<BoundExpr> BindIn(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg);
+  [[gnu::noinline]] Result<BoundExpr> BindAccess(const Expr& e, const Schema& schema, const Scope* s,
+                                                 AggContext* agg);
   Result<PlanPtr> BindSource(const Source& src, const Scope* s);
-  Result<BoundExpr> BindCall(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg);
+  [[gnu::noinline]] Result<BoundExpr> BindCall(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg);
   Result<BoundExpr> MakeCall(const ScalarFunction* fn, std::vector<BoundExpr> args,
                              const std::string& name, const Position& pos);
   Result<BoundExpr> BindAggregateRef(const Expr& e, const Schema& schema, const Scope* s,
@@ -82,6 +90,13 @@ class Binder {
   void PushDown(PlanNode& scan, const std::vector<PlanNode*>& chain);
 
   const ExecContext& ctx() const { return ctx_; }
+
+  // Complexity limits (binder.cc): one more unit of binding work (`units` for a let value
+  // copied into an expression), and the height/size bookkeeping of a new composite expression
+  // or plan node. SemanticError "Query too complex..." / "Query too deeply nested..." past them.
+  Status Step(const Position& pos, size_t units = 1);
+  Status Compose(BoundExpr& e, const Position& pos);
+  Status SetPlanHeight(PlanNode& node, const Position& pos);
   std::optional<std::map<std::string, std::string>> render_;
 
  private:
@@ -102,6 +117,7 @@ class Binder {
   Position pos_;  // the operator being bound
   std::deque<Scope> scopes_;
   int depth_ = 0;
+  size_t steps_ = 0;
 };
 
 // Kusto's default column name for an unnamed expression: the column for a name, a_b for a.b,

@@ -71,28 +71,64 @@ Status InMemoryCatalog::Scan(const ScanRequest& request,
   return OkStatus();
 }
 
+namespace {
+
+// Bytes of row `r` as a result carries them: 8 per number, the text of strings.
+size_t RowBytes(const Table& t, size_t r) {
+  size_t n = 0;
+  for (const Column& c : t.columns) n += UsesStrings(c.type) ? c.Str(c.constant ? 0 : r).size() + 2 : 8;
+  return n;
+}
+
+void TruncateRows(Table& t, size_t rows) {
+  for (Column& c : t.columns) {
+    if (c.constant) continue;
+    if (UsesInts(c.type)) c.ints.resize(rows);
+    else if (UsesReals(c.type)) c.reals.resize(rows);
+    else c.strings.resize(rows);
+    if (c.HasNulls()) c.nulls.resize(rows);
+  }
+  t.rows = rows;
+}
+
+// Applies the result limits of Log Analytics (rows, then bytes): truncation plus a warning
+// that the query API reports as PartialError.
+void LimitResult(Table& t, const ExecOptions& options, std::vector<Status>& warnings) {
+  if (t.rows > options.max_result_rows) {
+    TruncateRows(t, options.max_result_rows);
+    warnings.push_back(Status(StatusCode::kResourceExhausted,
+                              "Query result set has exceeded the internal record count limit " +
+                                  std::to_string(options.max_result_rows) + " (truncated)",
+                              "PartialError"));
+  }
+  if (options.max_result_bytes == 0 || ApproxBytes(t) <= options.max_result_bytes) return;
+  size_t bytes = 0, rows = 0;
+  while (rows < t.rows && bytes + RowBytes(t, rows) <= options.max_result_bytes) bytes += RowBytes(t, rows++);
+  if (rows == t.rows) return;  // the approximation counted headers the result does not carry
+  TruncateRows(t, rows);
+  warnings.push_back(Status(StatusCode::kResourceExhausted,
+                            "Query result set has exceeded the internal data size limit " +
+                                std::to_string(options.max_result_bytes) +
+                                " bytes (E_QUERY_RESULT_SET_TOO_LARGE) (truncated)",
+                            "PartialError"));
+}
+
+}  // namespace
+
 Result<QueryResult> Execute(std::string_view text, const Catalog& catalog, const ExecOptions& options) {
+  QueryBudget budget(BudgetLimits{options.memory_limit_bytes, options.memory_pool, options.deadline_us,
+                                  options.cancelled});
+  RETURN_IF_ERROR(budget.Check());
   ASSIGN_OR_RETURN(Query query, ParseQuery(text));
-  ExecContext ctx{&catalog, options.now};
+  ExecContext ctx{&catalog, options.now, &budget};
   ASSIGN_OR_RETURN(BoundQuery bound, Bind(query, ctx));
   QueryResult result;
   result.render = bound.render;
+  MemoryReservation held(&budget, "the query's results");
   for (size_t i = 0; i < bound.results.size(); ++i) {
-    ASSIGN_OR_RETURN(Table t, RunToTable(*bound.results[i], ctx));
+    ASSIGN_OR_RETURN(Table t, RunToTable(*bound.results[i], ctx, &held));
     t.name = i == 0 ? "PrimaryResult" : "Table_" + std::to_string(i);
-    if (t.rows > options.max_result_rows) {
-      for (Column& c : t.columns) {
-        if (UsesInts(c.type)) c.ints.resize(options.max_result_rows);
-        else if (UsesReals(c.type)) c.reals.resize(options.max_result_rows);
-        else c.strings.resize(options.max_result_rows);
-        if (c.HasNulls()) c.nulls.resize(options.max_result_rows);
-      }
-      t.rows = options.max_result_rows;
-      result.warnings.push_back(Status(StatusCode::kResourceExhausted,
-                                       "Query result set has exceeded the internal record count limit " +
-                                           std::to_string(options.max_result_rows) + " (truncated)",
-                                       "PartialError"));
-    }
+    LimitResult(t, options, result.warnings);
     result.tables.push_back(std::move(t));
   }
   return result;

@@ -118,13 +118,20 @@ Result<ColumnValue> Eval(const BoundExpr& e, const Chunk& chunk, const FunctionC
   }
   for (const ColumnValue& v : values) ptrs.push_back(&v.get());
   ASSIGN_OR_RETURN(Column out, e.fn->eval(std::span<const Column* const>(ptrs), ctx));
+  if (ctx.budget != nullptr && UsesStrings(out.type)) {
+    // A string result can be far larger than its inputs (replace_string, strcat of strrep):
+    // it must fit in what the query has left. Transient: charged and released at once.
+    size_t bytes = ApproxBytes(out);
+    RETURN_IF_ERROR(ctx.budget->Charge(bytes, "the result of " + std::string(e.fn->name) + "()"));
+    ctx.budget->Release(bytes);
+  }
   return ColumnValue(std::move(out));
 }
 
-Result<Column> EvalConstant(const BoundExpr& e, TimePoint now) {
+Result<Column> EvalConstant(const BoundExpr& e, TimePoint now, QueryBudget* budget) {
   Chunk empty;
   empty.rows = 1;
-  FunctionContext ctx{1, now};
+  FunctionContext ctx{1, now, budget};
   ASSIGN_OR_RETURN(ColumnValue v, Eval(e, empty, ctx));
   Column c = std::move(v).Take();
   if (c.constant) return c;

@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "base/time_format.h"
+#include "kql/budget.h"
 #include "kql/chunk.h"
 #include "kql/column.h"
 #include "kql/plan.h"
@@ -33,7 +34,8 @@ class ColumnValue {
 // Column references borrow the chunk's column (no copy).
 Result<ColumnValue> Eval(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx);
 // Evaluates a constant expression (no column references) to a constant column.
-Result<Column> EvalConstant(const BoundExpr& e, TimePoint now);
+// `budget` (may be null) bounds the memory of string results, as in Eval.
+Result<Column> EvalConstant(const BoundExpr& e, TimePoint now, QueryBudget* budget = nullptr);
 
 // ---- Column helpers.
 // A null of type t (an empty string for string: Kusto strings are never null).

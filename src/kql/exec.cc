@@ -27,6 +27,7 @@ Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     wanted.push_back(std::find(node.scan.columns.begin(), node.scan.columns.end(), c.name) != node.scan.columns.end());
   }
   return ctx.catalog->Scan(node.scan, [&](std::shared_ptr<const Table> chunk) -> Status {
+    RETURN_IF_ERROR(CheckBudget(ctx));
     if (chunk->rows == 0) return OkStatus();
     Chunk out;
     out.rows = chunk->rows;
@@ -45,7 +46,8 @@ Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
 
 Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
-    FunctionContext fctx{chunk.rows, ctx.now};
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    FunctionContext fctx{chunk.rows, ctx.now, ctx.budget};
     ASSIGN_OR_RETURN(ColumnValue pred, Eval(node.predicate, chunk, fctx));
     const Column& p = pred.get();
     if (p.constant) return IsTrue(p, 0) ? sink(std::move(chunk)) : OkStatus();
@@ -62,7 +64,8 @@ Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink)
 
 Status RunProject(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
-    FunctionContext fctx{chunk.rows, ctx.now};
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    FunctionContext fctx{chunk.rows, ctx.now, ctx.budget};
     Chunk out;
     out.rows = chunk.rows;
     for (const BoundExpr& e : node.exprs) {
@@ -103,7 +106,7 @@ Status RunSummarize(const PlanNode& node, const ExecContext& ctx, const Sink& si
 Result<std::vector<ColumnValue>> EvalKeys(const std::vector<BoundExpr>& exprs, const Chunk& t,
                                           const ExecContext& ctx) {
   std::vector<ColumnValue> keys;
-  FunctionContext fctx{t.rows, ctx.now};
+  FunctionContext fctx{t.rows, ctx.now, ctx.budget};
   for (const BoundExpr& e : exprs) {
     ASSIGN_OR_RETURN(ColumnValue v, Eval(e, t, fctx));
     keys.push_back(std::move(v));
@@ -118,11 +121,14 @@ std::vector<const Column*> Pointers(const std::vector<ColumnValue>& cols) {
 }
 
 Status RunSort(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  ASSIGN_OR_RETURN(Table t, RunToTable(*node.inputs[0], ctx));
+  MemoryReservation held(ctx.budget, "sort");
+  ASSIGN_OR_RETURN(Table t, RunToTable(*node.inputs[0], ctx, &held));
   if (t.rows == 0) return OkStatus();
   ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(node.exprs, Chunk::View(t), ctx));
   size_t limit = node.kind == NodeKind::kTop ? static_cast<size_t>(std::max<int64_t>(0, node.limit)) : t.rows;
-  std::vector<uint32_t> perm = SortPermutation(Pointers(keys), node, t.rows, limit);
+  // The permutation, then the sorted copy of the rows.
+  RETURN_IF_ERROR(held.Grow(t.rows * sizeof(uint32_t) + ApproxBytes(t)));
+  ASSIGN_OR_RETURN(std::vector<uint32_t> perm, SortPermutation(Pointers(keys), node, t.rows, limit, ctx));
   return sink(Chunk::Own(GatherTable(t, perm)));
 }
 
@@ -131,22 +137,28 @@ Status RunSort(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
 Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   size_t n = static_cast<size_t>(std::max<int64_t>(0, node.limit));
   Table acc = EmptyTable(node.schema);
+  MemoryReservation held(ctx.budget, "top");
   RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
+    RETURN_IF_ERROR(CheckBudget(ctx));
     if (n == 0) return OkStatus();
     if (chunk.rows > n) {
       ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(node.exprs, chunk, ctx));
-      chunk = GatherChunk(chunk, SortPermutation(Pointers(keys), node, chunk.rows, n));
+      ASSIGN_OR_RETURN(std::vector<uint32_t> best, SortPermutation(Pointers(keys), node, chunk.rows, n, ctx));
+      chunk = GatherChunk(chunk, best);
     }
+    RETURN_IF_ERROR(held.Grow(ApproxBytes(chunk)));
     AppendTable(acc, std::move(chunk));
     return OkStatus();
   }));
   if (acc.rows == 0) return OkStatus();
   ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(node.exprs, Chunk::View(acc), ctx));
-  return sink(Chunk::Own(GatherTable(acc, SortPermutation(Pointers(keys), node, acc.rows, n))));
+  ASSIGN_OR_RETURN(std::vector<uint32_t> perm, SortPermutation(Pointers(keys), node, acc.rows, n, ctx));
+  return sink(Chunk::Own(GatherTable(acc, perm)));
 }
 
 Status RunSerialize(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  ASSIGN_OR_RETURN(Table t, RunToTable(*node.inputs[0], ctx));
+  MemoryReservation held(ctx.budget, "serialize");
+  ASSIGN_OR_RETURN(Table t, RunToTable(*node.inputs[0], ctx, &held));
   if (t.rows == 0) return OkStatus();
   return sink(Chunk::Own(std::move(t)));
 }
@@ -170,6 +182,7 @@ bool ContainsTerm(std::string_view hay, std::string_view term) {
 
 Status RunSearchFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
+    RETURN_IF_ERROR(CheckBudget(ctx));
     std::vector<uint32_t> idx;
     for (size_t r = 0; r < chunk.rows; ++r) {
       for (int c : node.search_cols) {
@@ -186,11 +199,48 @@ Status RunSearchFilter(const PlanNode& node, const ExecContext& ctx, const Sink&
 
 }  // namespace
 
-std::vector<uint32_t> SortPermutation(const std::vector<const Column*>& keys, const PlanNode& node,
-                                      size_t rows, size_t limit) {
+namespace {
+
+// Rows per chunk when a large literal table (range) is handed out in slices.
+constexpr size_t kValuesChunkRows = 64 * 1024;
+
+Status RunValues(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  const Table& t = node.values;
+  if (t.rows == 0) return CheckBudget(ctx);
+  // Small tables go out whole and uncopied (the plan outlives the run); a large range goes in
+  // slices so that downstream operators see the deadline and `take` stops it early.
+  if (t.rows <= kValuesChunkRows) {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    return sink(Chunk::View(t));
+  }
+  std::vector<uint32_t> idx;
+  for (size_t begin = 0; begin < t.rows; begin += kValuesChunkRows) {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    size_t end = std::min(t.rows, begin + kValuesChunkRows);
+    idx.resize(end - begin);
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<uint32_t>(begin + i);
+    RETURN_IF_ERROR(sink(Chunk::Own(GatherTable(t, idx))));
+  }
+  return OkStatus();
+}
+
+// Thrown by a sort comparator whose query ran out of time; caught by SortPermutation.
+struct SortAborted {};
+}  // namespace
+
+Result<std::vector<uint32_t>> SortPermutation(const std::vector<const Column*>& keys, const PlanNode& node,
+                                              size_t rows, size_t limit, const ExecContext& ctx) {
   std::vector<uint32_t> perm(rows);
   for (size_t i = 0; i < rows; ++i) perm[i] = static_cast<uint32_t>(i);
+  Status aborted;
   auto less = [&](uint32_t a, uint32_t b) {
+    // std::sort cannot be interrupted by a return value: the deadline check throws instead.
+    if (ctx.budget != nullptr) {
+      if (Status s = ctx.budget->Tick(); !s.ok()) {
+        aborted = std::move(s);
+        throw SortAborted{};
+      }
+    }
     for (size_t k = 0; k < keys.size(); ++k) {
       const Column& c = *keys[k];
       bool na = c.IsNull(a), nb = c.IsNull(b);
@@ -203,11 +253,15 @@ std::vector<uint32_t> SortPermutation(const std::vector<const Column*>& keys, co
     }
     return a < b;  // stable
   };
-  if (limit < rows) {
-    std::partial_sort(perm.begin(), perm.begin() + static_cast<ptrdiff_t>(limit), perm.end(), less);
-    perm.resize(limit);
-  } else {
-    std::sort(perm.begin(), perm.end(), less);
+  try {
+    if (limit < rows) {
+      std::partial_sort(perm.begin(), perm.begin() + static_cast<ptrdiff_t>(limit), perm.end(), less);
+      perm.resize(limit);
+    } else {
+      std::sort(perm.begin(), perm.end(), less);
+    }
+  } catch (const SortAborted&) {
+    return aborted;
   }
   return perm;
 }
@@ -215,10 +269,7 @@ std::vector<uint32_t> SortPermutation(const std::vector<const Column*>& keys, co
 Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   switch (node.kind) {
     case NodeKind::kScan: return RunScan(node, ctx, sink);
-    case NodeKind::kValues: {
-      if (node.values.rows == 0) return OkStatus();
-      return sink(Chunk::View(node.values));  // the plan outlives the run
-    }
+    case NodeKind::kValues: return RunValues(node, ctx, sink);
     case NodeKind::kFilter: return RunFilter(node, ctx, sink);
     case NodeKind::kProject: return RunProject(node, ctx, sink);
     case NodeKind::kSummarize: return RunSummarize(node, ctx, sink);
@@ -236,9 +287,13 @@ Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   return Internal("unknown plan node");
 }
 
-Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx) {
+Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx, MemoryReservation* held) {
+  MemoryReservation local(ctx.budget, "materializing a table");
+  if (held == nullptr) held = &local;
   Table out = EmptyTable(node.schema);
   RETURN_IF_ERROR(Run(node, ctx, [&](Chunk&& chunk) {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    RETURN_IF_ERROR(held->Grow(ApproxBytes(chunk)));
     AppendTable(out, std::move(chunk));
     return OkStatus();
   }));
@@ -278,9 +333,14 @@ struct HashAggregation::State {
   size_t num_groups = 0;
   std::vector<uint32_t> ids;
   std::string buf;
+  size_t key_bytes = 0;  // strings held by the keys (key_values, string_keys, groups)
+  std::unique_ptr<MemoryReservation> held;
 
   uint32_t NewGroup(const std::vector<const Column*>& k, size_t row) {
-    for (size_t i = 0; i < k.size(); ++i) key_values[i].AppendFrom(*k[i], row);
+    for (size_t i = 0; i < k.size(); ++i) {
+      key_values[i].AppendFrom(*k[i], row);
+      if (UsesStrings(k[i]->type)) key_bytes += 2 * k[i]->Str(row).size();
+    }
     return static_cast<uint32_t>(num_groups++);
   }
   void AssignStringIds(const std::vector<const Column*>& k, size_t rows) {
@@ -347,7 +407,7 @@ Status HashAggregation::Consume(const Chunk& chunk, const ExecContext& ctx) {
   if (chunk.rows == 0) return OkStatus();
   ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(*s_->keys, chunk, ctx));
   s_->AssignIds(Pointers(keys), chunk.rows);
-  FunctionContext fctx{chunk.rows, ctx.now};
+  FunctionContext fctx{chunk.rows, ctx.now, ctx.budget};
   for (size_t i = 0; i < s_->aggs.size(); ++i) {
     std::vector<ColumnValue> values;
     std::vector<const Column*> ptrs;
@@ -358,7 +418,13 @@ Status HashAggregation::Consume(const Chunk& chunk, const ExecContext& ctx) {
     for (ColumnValue& v : values) ptrs.push_back(&v.get());
     s_->aggs[i]->Update(ptrs, s_->ids, s_->num_groups);
   }
-  return OkStatus();
+  // Per group: the hash entry and the key values (~64 bytes), and a few words per aggregate;
+  // plus the strings and what grows with the values (lists, sets, percentiles).
+  size_t bytes = s_->num_groups * (64 + 32 * (s_->keys->size() + s_->aggs.size())) + s_->key_bytes;
+  for (const auto& a : s_->aggs) bytes += a->StateBytes();
+  if (!s_->held) s_->held = std::make_unique<MemoryReservation>(ctx.budget, "summarize");
+  RETURN_IF_ERROR(s_->held->Resize(bytes));
+  return CheckBudget(ctx);
 }
 
 Table HashAggregation::Finish() {

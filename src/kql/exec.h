@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "base/status.h"
+#include "kql/budget.h"
 #include "kql/chunk.h"
 #include "kql/engine.h"
 #include "kql/plan.h"
@@ -16,7 +17,14 @@ namespace cmk::kql {
 struct ExecContext {
   const Catalog* catalog = nullptr;
   TimePoint now{};
+  // Memory, deadline and cancellation of this query (budget.h); null: ungoverned (tests).
+  // Operators charge what they hold and check the deadline per chunk.
+  QueryBudget* budget = nullptr;
 };
+
+// Deadline/cancellation check for the executor's loops (OK without a budget).
+inline Status CheckBudget(const ExecContext& ctx) { return ctx.budget != nullptr ? ctx.budget->Check() : OkStatus(); }
+inline Status TickBudget(const ExecContext& ctx) { return ctx.budget != nullptr ? ctx.budget->Tick() : OkStatus(); }
 
 // Receives one chunk (chunk.h): its columns may be shared with the catalog's immutable chunks,
 // so a sink reads them and builds new columns for what it changes.
@@ -24,8 +32,10 @@ using Sink = std::function<Status(Chunk&&)>;
 
 // Pushes the node's output chunks (each with the node's schema) into `sink`.
 Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
-// Runs the node and concatenates its output into one table named after the node.
-Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx);
+// Runs the node and concatenates its output into one table named after the node. The table's
+// bytes are charged to `held` (which the caller keeps while it holds the table); without one
+// they are checked against the budget while the table grows and released on return.
+Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx, MemoryReservation* held = nullptr);
 
 // Operators implemented in exec_join.cc and exec_extra.cc.
 Status RunJoin(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
@@ -42,6 +52,7 @@ class HashAggregation {
   explicit HashAggregation(const PlanNode& node, const std::vector<BoundExpr>& keys);
   ~HashAggregation();
   // Reads the chunk's columns in place (no copies); string keys are hashed as views.
+  // Charges the groups' keys and the aggregates' state to ctx's budget.
   Status Consume(const Chunk& chunk, const ExecContext& ctx);
   // Keys then aggregate outputs; one row per group (one row when there are no keys).
   Table Finish();
@@ -51,8 +62,9 @@ class HashAggregation {
   std::unique_ptr<State> s_;
 };
 
-// Permutation that sorts `keys` (columns of `rows` values) by the node's directions.
-std::vector<uint32_t> SortPermutation(const std::vector<const Column*>& keys, const PlanNode& node,
-                                      size_t rows, size_t limit);
+// Permutation that sorts `keys` (columns of `rows` values) by the node's directions, keeping the
+// first `limit`. Checks ctx's deadline every ~64K comparisons.
+Result<std::vector<uint32_t>> SortPermutation(const std::vector<const Column*>& keys, const PlanNode& node,
+                                              size_t rows, size_t limit, const ExecContext& ctx);
 
 }  // namespace cmk::kql

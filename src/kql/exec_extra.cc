@@ -44,10 +44,20 @@ std::vector<std::string> Elements(const Column& c, size_t row, bool bag_as_array
 
 }  // namespace
 
+// Output rows between two charges of mv-expand's output chunk.
+constexpr size_t kExpandCheckRows = 4096;
+
 Status RunMvExpand(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    // One input chunk may expand into far more rows (an array of millions of elements): the
+    // output is charged as it grows, estimated from the copied values and expanded items.
+    MemoryReservation held(ctx.budget, "mv-expand");
+    size_t out_bytes = 0, next_check = kExpandCheckRows;
     Table out = EmptyTable(node.schema);
     size_t width = chunk.width();
+    size_t row_bytes = 0;  // bytes of the non-expanded values copied per output row
+    for (size_t c = 0; c < width; ++c) row_bytes += UsesStrings(chunk.col(c).type) ? 40 : 9;
     for (size_t r = 0; r < chunk.rows; ++r) {
       std::vector<std::vector<std::string>> parts;
       size_t n = 0;
@@ -70,12 +80,19 @@ Status RunMvExpand(const PlanNode& node, const ExecContext& ctx, const Sink& sin
           const auto& items = parts[static_cast<size_t>(it - node.expand_cols.begin())];
           if (i < items.size()) {
             AppendConverted(out.columns[c], items[i], true);
+            out_bytes += items[i].size();
           } else {
             out.columns[c].AppendNull();
           }
         }
         if (node.with_index) out.columns[width].AppendInt(static_cast<int64_t>(i));
         ++out.rows;
+        out_bytes += row_bytes;
+        if (out.rows >= next_check) {
+          next_check += kExpandCheckRows;
+          RETURN_IF_ERROR(held.Resize(out_bytes));
+          RETURN_IF_ERROR(CheckBudget(ctx));
+        }
       }
     }
     if (out.rows == 0) return OkStatus();
@@ -154,7 +171,8 @@ Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink) 
     }
   }
   return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
-    FunctionContext fctx{chunk.rows, ctx.now};
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    FunctionContext fctx{chunk.rows, ctx.now, ctx.budget};
     ASSIGN_OR_RETURN(ColumnValue src, Eval(node.predicate, chunk, fctx));
     std::vector<Column> outs;
     for (int t : targets) outs.emplace_back(node.schema[static_cast<size_t>(t)].type);
@@ -198,13 +216,16 @@ std::string AxisJson(Type t, int64_t v) {
   return ValueToJson(c, 0);
 }
 
+// A bin's slot: a short JSON string (header and text) plus its share of the output array.
+constexpr size_t kBytesPerSlot = 64;
+
 std::string DefaultJson(const BoundAggregate& a) {
   if (a.default_value.stored() > 0) return ValueToJson(a.default_value, 0);
   return IsNumeric(a.types[0]) || a.types[0] == Type::kTimespan ? "0" : "null";
 }
 
 Status EmitSeries(const PlanNode& node, const Table& groups, size_t bins, int64_t from,
-                  const Sink& sink) {
+                  const ExecContext& ctx, MemoryReservation& held, const Sink& sink) {
   size_t k = node.exprs.size();
   size_t naggs = node.aggs.size();
   std::unordered_map<std::string, size_t> series_of;
@@ -216,6 +237,9 @@ Status EmitSeries(const PlanNode& node, const Table& groups, size_t bins, int64_
     for (size_t i = 0; i < k; ++i) EncodeKey(groups.columns[i], r, key);
     auto [it, inserted] = series_of.try_emplace(key, slots.size());
     if (inserted) {
+      // Each series holds a slot per bin and aggregate, then its JSON arrays: charged first.
+      RETURN_IF_ERROR(held.Grow(bins * naggs * kBytesPerSlot));
+      RETURN_IF_ERROR(CheckBudget(ctx));
       for (size_t i = 0; i < k; ++i) out.columns[i].AppendFrom(groups.columns[i], r);
       slots.emplace_back();
       for (const BoundAggregate& a : node.aggs) slots.back().emplace_back(bins, DefaultJson(a));
@@ -250,8 +274,9 @@ Status EmitSeries(const PlanNode& node, const Table& groups, size_t bins, int64_
 // make-series: aggregates by (keys, bin of the axis) with hash aggregation, then lays the bins
 // of each key out as arrays of `step`-spaced slots filled with the default where empty.
 Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  ASSIGN_OR_RETURN(Table in, RunToTable(*node.inputs[0], ctx));
-  FunctionContext fctx{in.rows, ctx.now};
+  MemoryReservation input(ctx.budget, "make-series");
+  ASSIGN_OR_RETURN(Table in, RunToTable(*node.inputs[0], ctx, &input));
+  FunctionContext fctx{in.rows, ctx.now, ctx.budget};
   Chunk in_view = Chunk::View(in);
   ASSIGN_OR_RETURN(ColumnValue axis_v, Eval(node.axis, in_view, fctx));
   Column axis = std::move(axis_v).Take();
@@ -263,7 +288,20 @@ Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& s
     if (!node.to) to = std::max(to, axis.Int(r) + 1);
   }
   if (from >= to || node.step <= 0) from = to = 0;
-  size_t bins = static_cast<size_t>(node.step > 0 ? (to - from + node.step - 1) / node.step : 0);
+  // Bins = ceil((to - from) / step), in unsigned arithmetic: to - from may not fit an int64.
+  uint64_t span = static_cast<uint64_t>(to) - static_cast<uint64_t>(from);
+  uint64_t step = node.step > 0 ? static_cast<uint64_t>(node.step) : 1;
+  uint64_t bin_count = span / step + (span % step != 0 ? 1 : 0);
+  // The bins are allocated per series (and the axis once): check the count before allocating.
+  MemoryReservation held(ctx.budget, "make-series (" + std::to_string(bin_count) + " bins)");
+  if (bin_count > SIZE_MAX / kBytesPerSlot / 4) {
+    return Status(StatusCode::kResourceExhausted,
+                  "Query execution has exceeded the allowed limits (80DA0001): make-series would create " +
+                      std::to_string(bin_count) + " bins",
+                  "E_RUNAWAY_QUERY");
+  }
+  size_t bins = static_cast<size_t>(bin_count);
+  RETURN_IF_ERROR(held.Grow(bins * kBytesPerSlot * (1 + std::max<size_t>(1, node.aggs.size()))));
   // Keys: the by expressions, then the bin number; evaluated as extra columns of `in`.
   std::vector<BoundExpr> keys;
   std::vector<Column> key_cols;
@@ -276,7 +314,7 @@ Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& s
   for (size_t r = 0; r < in.rows; ++r) {
     if (axis.IsNull(r) || axis.Int(r) < from || axis.Int(r) >= to) continue;
     keep.push_back(static_cast<uint32_t>(r));
-    bin.AppendInt((axis.Int(r) - from) / node.step);
+    bin.AppendInt(static_cast<int64_t>((static_cast<uint64_t>(axis.Int(r)) - static_cast<uint64_t>(from)) / step));
   }
   Table t = GatherTable(in, keep);
   size_t base = t.columns.size();
@@ -289,7 +327,7 @@ Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& s
   HashAggregation agg(node, keys);
   if (t.rows > 0) RETURN_IF_ERROR(agg.Consume(Chunk::View(t), ctx));
   Table groups = t.rows > 0 ? agg.Finish() : Table();
-  return EmitSeries(node, groups, bins, from, sink);
+  return EmitSeries(node, groups, bins, from, ctx, held, sink);
 }
 
 }  // namespace cmk::kql

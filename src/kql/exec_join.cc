@@ -1,4 +1,5 @@
 // join, lookup and union.
+#include <algorithm>
 #include <unordered_map>
 
 #include "kql/eval.h"
@@ -37,17 +38,46 @@ struct Matches {
   std::vector<int64_t> left, right;
 };
 
-Matches Match(const PlanNode& node, const Table& left, const Table& right) {
+// Rows emitted between two charges of the output being built (and deadline checks).
+constexpr size_t kCheckEvery = 64 * 1024;
+
+// Matches the rows; `held` is charged for the hash table and for the output as it grows:
+// `out_row_bytes` per matched row (the gathered columns plus the two indexes).
+Result<Matches> Match(const PlanNode& node, const Table& left, const Table& right, size_t out_row_bytes,
+                      const ExecContext& ctx, MemoryReservation& held) {
   std::unordered_map<std::string, std::vector<uint32_t>> build;
   std::string key;
+  size_t build_bytes = 0;
   for (size_t r = 0; r < right.rows; ++r) {
-    if (KeyOf(right, node.right_keys, r, key)) build[key].push_back(static_cast<uint32_t>(r));
+    if (KeyOf(right, node.right_keys, r, key)) {
+      auto [it, inserted] = build.try_emplace(key);
+      if (inserted) build_bytes += key.size() + 96;  // node, bucket, vector
+      it->second.push_back(static_cast<uint32_t>(r));
+    }
+    if (r % kCheckEvery == kCheckEvery - 1) {
+      RETURN_IF_ERROR(held.Resize(build_bytes + r * sizeof(uint32_t)));
+      RETURN_IF_ERROR(CheckBudget(ctx));
+    }
   }
+  build_bytes += right.rows * (sizeof(uint32_t) + 1);  // row ids, right_hit
+  RETURN_IF_ERROR(held.Resize(build_bytes));
+  Matches m;
+  size_t next_check = kCheckEvery;
+  // Charges the output every kCheckEvery rows (a 100k x 100k join on one key fails here
+  // instead of allocating 10^10 matches).
+  auto check_output = [&]() -> Status {
+    size_t rows = std::max(m.left.size(), m.right.size());
+    if (rows < next_check) return OkStatus();
+    next_check = rows + kCheckEvery;
+    RETURN_IF_ERROR(held.Resize(build_bytes + rows * out_row_bytes));
+    return CheckBudget(ctx);
+  };
   JoinKind kind = node.join_kind;
   std::vector<uint8_t> right_hit(right.rows, 0);
   std::unordered_map<std::string, bool> seen_left;  // innerunique: first left row per key
-  Matches m;
   for (size_t r = 0; r < left.rows; ++r) {
+    RETURN_IF_ERROR(check_output());
+    RETURN_IF_ERROR(TickBudget(ctx));
     const std::vector<uint32_t>* hits = nullptr;
     if (KeyOf(left, node.left_keys, r, key)) {
       if (kind == JoinKind::kInnerUnique && !seen_left.emplace(key, true).second) continue;
@@ -72,6 +102,7 @@ Matches Match(const PlanNode& node, const Table& left, const Table& right) {
       default:
         if (hits != nullptr) {
           for (uint32_t h : *hits) {
+            RETURN_IF_ERROR(check_output());
             m.left.push_back(static_cast<int64_t>(r));
             m.right.push_back(h);
           }
@@ -82,6 +113,8 @@ Matches Match(const PlanNode& node, const Table& left, const Table& right) {
     }
   }
   for (size_t r = 0; r < right.rows; ++r) {
+    RETURN_IF_ERROR(check_output());
+    RETURN_IF_ERROR(TickBudget(ctx));
     bool hit = right_hit[r] != 0;
     if ((kind == JoinKind::kRightAnti && !hit) || (kind == JoinKind::kRightSemi && hit)) {
       m.right.push_back(static_cast<int64_t>(r));
@@ -96,9 +129,13 @@ Matches Match(const PlanNode& node, const Table& left, const Table& right) {
 }  // namespace
 
 Status RunJoin(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  ASSIGN_OR_RETURN(Table left, RunToTable(*node.inputs[0], ctx));
-  ASSIGN_OR_RETURN(Table right, RunToTable(*node.inputs[1], ctx));
-  Matches m = Match(node, left, right);
+  MemoryReservation held(ctx.budget, "join");
+  ASSIGN_OR_RETURN(Table left, RunToTable(*node.inputs[0], ctx, &held));
+  ASSIGN_OR_RETURN(Table right, RunToTable(*node.inputs[1], ctx, &held));
+  auto per_row = [](const Table& t) { return t.rows == 0 ? 0 : ApproxBytes(t) / t.rows; };
+  size_t out_row_bytes = 2 * sizeof(int64_t) + per_row(left) + per_row(right);
+  MemoryReservation matching(ctx.budget, "join");
+  ASSIGN_OR_RETURN(Matches m, Match(node, left, right, out_row_bytes, ctx, matching));
   bool right_only = node.join_kind == JoinKind::kRightAnti || node.join_kind == JoinKind::kRightSemi;
   bool left_only = node.join_kind == JoinKind::kLeftAnti || node.join_kind == JoinKind::kLeftSemi;
   Table out;

@@ -22,9 +22,14 @@
 
 namespace cmk::kql {
 
+class QueryBudget;  // budget.h
+
 struct FunctionContext {
   size_t rows = 0;    // rows in the batch (constant arguments stand for all of them)
   TimePoint now{};    // now(), ago()
+  // The query's memory budget (may be null): functions whose output can dwarf their input
+  // (strrep) check their result against it before building it.
+  QueryBudget* budget = nullptr;
 };
 
 struct ScalarFunction {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "kql/function_json.h"
+#include "kql/budget.h"
 #include "kql/function_util.h"
 
 namespace cmk::kql::fn {
@@ -173,17 +174,32 @@ Result<Column> EvalReverse(Args a, const FunctionContext& ctx) {
 }
 
 // strrep(value, multiplier[, delimiter]); the multiplier is capped at 1024 as in Kusto.
+// The output is checked against the query's memory budget before it is built, since nested
+// strrep calls multiply (1024^3 bytes from a one-character string).
 Result<Column> EvalStrrep(Args a, const FunctionContext& ctx) {
   std::string s0, s2;
-  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
-    if (a[1]->IsNull(i)) return;
+  size_t total = 0;
+  size_t limit = ctx.budget != nullptr ? ctx.budget->remaining() : SIZE_MAX;
+  bool too_big = false;
+  ASSIGN_OR_RETURN(Column out, MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
+    if (a[1]->IsNull(i) || too_big) return;
     int64_t n = std::min<int64_t>(a[1]->Int(i), 1024);
+    if (n <= 0) return;
     std::string_view v = TextAt(*a[0], i, s0);
     std::string_view d = a.size() > 2 ? TextAt(*a[2], i, s2) : "";
+    size_t size = static_cast<size_t>(n) * (v.size() + d.size());
+    total += size;
+    if (total > limit) {
+      too_big = true;
+      return;
+    }
     std::string r;
+    r.reserve(size);
     for (int64_t k = 0; k < n; ++k) r.append(k ? d : "").append(v);
     out.strings[i] = std::move(r);
-  });
+  }));
+  if (too_big) RETURN_IF_ERROR(ctx.budget->Charge(total, "strrep()"));  // fails, naming the limit
+  return out;
 }
 
 // result_type that requires integral arguments at `positions`.

@@ -644,9 +644,9 @@ TEST(KqlParserErrorTest, MissingOperands) {
 
 TEST(KqlParserErrorTest, DeepNestingFailsCleanly) {
   std::string deep = "print " + std::string(5000, '(') + "1" + std::string(5000, ')');
-  EXPECT_THAT(Parse(deep), HasSubstr("ERROR: Query is nested too deeply"));
+  EXPECT_THAT(Parse(deep), HasSubstr("ERROR: Query too deeply nested"));
   std::string minus = "print " + std::string(5000, '-') + "1";
-  EXPECT_THAT(Parse(minus), HasSubstr("ERROR: Query is nested too deeply"));
+  EXPECT_THAT(Parse(minus), HasSubstr("ERROR: Query too deeply nested"));
 }
 
 }  // namespace

@@ -37,6 +37,10 @@ struct BoundExpr {
   std::string member;
   int64_t offset = 1;
   bool untyped_null = false;  // a bare `null`: takes its type from context.
+  // Height and node count of this tree (1 for a leaf), kept by the binder so that let
+  // substitution cannot build trees too deep to evaluate or too large to copy.
+  uint32_t height = 1;
+  size_t nodes = 1;
 
   bool IsConstant() const { return kind == Kind::kConstant; }
   static BoundExpr ColumnRef(int index, Type type) {
@@ -78,6 +82,7 @@ struct PlanNode {
   Schema schema;      // output columns
   std::string name;   // table name (scan), `as` name
   std::vector<std::unique_ptr<PlanNode>> inputs;
+  int height = 0;     // longest path to a leaf (1 for a leaf); 0 until the binder sets it
 
   ScanRequest scan;              // kScan (columns not requested come back as null constants)
   Table values;                  // kValues

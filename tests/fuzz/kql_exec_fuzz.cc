@@ -1,9 +1,13 @@
 // Fuzzes the whole KQL engine: any query text, bound and executed over a small in-memory table,
-// either runs or fails with a Status — never a crash, hang or sanitizer report.
+// either runs or fails with a Status — never a crash, hang or sanitizer report. Each run has a
+// small memory budget and a deadline (ExecOptions), so runaway queries (huge ranges, cross
+// joins, make-series bins) end with E_RUNAWAY_QUERY / E_QUERY_TIMEOUT instead of stalling the
+// fuzzer or tripping -rss_limit_mb.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "env/env.h"
 #include "kql/engine.h"
 
 namespace {
@@ -44,6 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cmk::kql::ExecOptions options;
   options.now = cmk::TimePoint(std::chrono::seconds(1'800'000'000));
   options.max_result_rows = 10'000;
+  options.memory_limit_bytes = 64 << 20;
+  options.deadline_us = cmk::env::MonotonicMicros() + 2'000'000;
   (void)cmk::kql::Execute(text, Catalog(), options);
   return 0;
 }
