@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "base/encoding.h"
 #include "base/json.h"
@@ -85,6 +86,9 @@ Instance::~Instance() {
     http_->Shutdown();
     http_->Wait();
   }
+  // Destroying the server stops its worker pools (running handlers finish; queries see their
+  // requests cancelled) before the services they call go away.
+  http_.reset();
   ingestion_.reset();
   query_.reset();
   log_store_.reset();        // the storage engine uses the control plane's topology...
@@ -152,21 +156,51 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   http_opts.read_timeout_ms = options.read_timeout_ms;
   http_opts.threads = options.threads;
   Instance* self = in.get();
-  ASSIGN_OR_RETURN(
-      in->http_,
-      server::HttpServer::Create(
-          http_opts, in->server_cert_pem_, in->server_key_pem_,
-          [self](server::HttpRequest& req, server::HttpResponse& res) { self->router_->Handle(req, res); },
-          [self](const server::HttpRequest& req, const server::HttpResponse& res, int64_t us) {
-            self->metrics_->RecordRequest(res.front_end.empty() ? "none" : res.front_end, res.status, us);
-            spdlog::info("request rid={} method={} host={} path={} status={} principal={} fe={} us={}",
-                         req.request_id, req.method, req.host, req.path, res.status,
-                         res.principal.empty() ? "-" : res.principal,
-                         res.front_end.empty() ? "-" : res.front_end, us);
-          },
-          [self](server::HttpRequest& req, server::HttpResponse& res) {
-            return self->router_->HandleHeader(req, res);
-          }));
+  // Queries on their own pool (one thread per core, below the network threads' priority), and
+  // handlers that may block on disk or a vault (ARM, Key Vault, ingestion's group commit) on a
+  // general one; tokens and /healthz stay on the network threads (Router::Classify).
+  server::WorkerPoolOptions query_pool;
+  query_pool.name = "cmk-query";
+  // More threads than cores: each principal may run 5 queries at once (Log Analytics' limit,
+  // enforced by the QueryApi) and a short query should not wait behind long ones; the CPU is
+  // time-sliced between them, and the memory they hold is bounded by the query budgets.
+  query_pool.threads = options.query_threads > 0
+                           ? options.query_threads
+                           : std::max(8, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+  query_pool.max_queued = 200;  // Log Analytics queues up to 200 queries, then answers 429
+  query_pool.nice = 5;
+  server::WorkerPoolOptions general_pool;
+  general_pool.name = "cmk-general";
+  general_pool.threads = 16;
+  general_pool.max_queued = 4096;
+  http_opts.pools = {query_pool, general_pool};
+  static_assert(server::Router::kQueryPool == 0 && server::Router::kGeneralPool == 1);
+  server::HttpHandlers handlers;
+  handlers.handle = [self](server::HttpRequest& req, server::HttpResponse& res) {
+    self->router_->Handle(req, res);
+  };
+  handlers.observe = [self](const server::HttpRequest& req, const server::HttpResponse& res,
+                            int64_t us) {
+    self->metrics_->RecordRequest(res.front_end.empty() ? "none" : res.front_end, res.status, us);
+    // Host and path come from the client: escaped, so they cannot forge log lines.
+    spdlog::info("request rid={} method={} host={} path={} status={} principal={} fe={} us={}",
+                 EscapeForLog(req.request_id, 64), EscapeForLog(req.method, 32),
+                 EscapeForLog(req.host, 256), EscapeForLog(req.path, 1024), res.status,
+                 res.principal.empty() ? "-" : res.principal,
+                 res.front_end.empty() ? "-" : res.front_end, us);
+  };
+  handlers.header = [self](server::HttpRequest& req, server::HttpResponse& res) {
+    return self->router_->HandleHeader(req, res);
+  };
+  handlers.classify = [self](const server::HttpRequest& req) {
+    return self->router_->Classify(req);
+  };
+  handlers.on_exception = [self](const server::HttpRequest& req, server::HttpResponse& res,
+                                 std::string_view what) {
+    self->router_->OnException(req, res, what);
+  };
+  ASSIGN_OR_RETURN(in->http_, server::HttpServer::Create(http_opts, in->server_cert_pem_,
+                                                         in->server_key_pem_, std::move(handlers)));
   in->server_key_pem_.Wipe();
   uint16_t port = in->http_->port();
 
@@ -266,7 +300,10 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   ingestion_limits.requests_per_minute = options.ingestion_requests_per_minute;
   ingestion_limits.bytes_per_minute = static_cast<uint64_t>(options.ingestion_mb_per_minute) << 20;
   in->ingestion_ = std::make_unique<server::IngestionApi>(dp, ingestion_limits);
-  in->query_ = std::make_unique<server::QueryApi>(dp);
+  server::QueryLimits query_limits;
+  query_limits.memory_per_query_bytes = static_cast<size_t>(options.query_memory_mb) << 20;
+  query_limits.memory_all_queries_bytes = static_cast<size_t>(options.query_server_memory_mb) << 20;
+  in->query_ = std::make_unique<server::QueryApi>(dp, query_limits);
   // Each storage account's key state and the time since its last successful unwrap.
   storage::ClusterStorage* cs = in->cluster_storage_.get();
   env::Clock* metrics_clock = in->env_.clock;
@@ -289,6 +326,12 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
       }
     }
     return state + since;
+  });
+  in->metrics_->AddCollector([] {
+    return "# HELP cmklogs_background_exceptions_total Exceptions caught in timers and background "
+           "jobs (each logged).\n# TYPE cmklogs_background_exceptions_total counter\n"
+           "cmklogs_background_exceptions_total " +
+           std::to_string(env::BackgroundExceptions()) + "\n";
   });
   server::RouterDeps deps;
   deps.env = in->env_;

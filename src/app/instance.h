@@ -32,6 +32,11 @@ struct ServeOptions {
   std::vector<std::string> listen = {"127.0.0.1", "::1"};
   int read_timeout_ms = 30000;
   int threads = 2;
+  // Threads that run queries (0: two per core, at least 8).
+  int query_threads = 0;
+  // Memory one query's operators may hold, and all running queries together (kql/budget.h).
+  int64_t query_memory_mb = 1024;
+  int64_t query_server_memory_mb = 4096;
   // PKCS#11 module holding managed-HSM (and premium RSA-HSM) keys; empty disables HSM keys.
   std::string pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so";
   // Write client-config.json (tests of the library may not need it).

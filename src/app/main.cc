@@ -137,6 +137,15 @@ int main(int argc, char** argv) {
                     "Seconds between AEK unwraps through the customer's vault (6-60)")
       ->default_val(30)->check(CLI::Range(6, 60));
   serve->add_option("--threads", serve_opts.threads, "Network threads")->default_val(2)->check(CLI::Range(1, 64));
+  serve->add_option("--query-threads", serve_opts.query_threads,
+                    "Threads that run queries (0: two per core, at least 8)")
+      ->default_val(0)->check(CLI::Range(0, 256));
+  serve->add_option("--query-memory-mb", serve_opts.query_memory_mb,
+                    "MB of operator state one query may hold before it fails with E_RUNAWAY_QUERY")
+      ->default_val(1024)->check(CLI::Range(int64_t{16}, int64_t{1} << 20));
+  serve->add_option("--query-server-memory-mb", serve_opts.query_server_memory_mb,
+                    "MB all running queries may hold together (then 429, E_LOW_MEMORY_CONDITION)")
+      ->default_val(4096)->check(CLI::Range(int64_t{16}, int64_t{1} << 22));
 
   auto* principal = app.add_subcommand("principal", "Service principals")->require_subcommand(1);
   std::string principal_name;

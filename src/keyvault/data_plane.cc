@@ -162,7 +162,11 @@ class KeyVaultService::DataPlane {
       e.algorithm = std::move(alg);
       e.status = res.status;
       if (res.status >= 400 && res.body && res.body->is_object()) {
-        e.error_code = std::string(res.body->as_object().at("error").as_object().at("code").as_string());
+        auto err = json::GetObject(res.body->as_object(), "error");
+        if (err.ok() && *err != nullptr) {
+          auto code = json::GetString(**err, "code");
+          if (code.ok() && code->has_value()) e.error_code = std::move(**code);
+        }
       }
       e.latency_us = env::MonotonicMicros() - start;
       s_.audit_->Record(std::move(e));

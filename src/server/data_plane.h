@@ -15,6 +15,7 @@
 #include "identity/principal.h"
 #include "identity/rbac.h"
 #include "keyvault/audit_log.h"
+#include "kql/budget.h"
 #include "kql/engine.h"
 #include "meta/metadata_store.h"
 #include "server/http_types.h"
@@ -61,13 +62,36 @@ class IngestionApi {
   std::map<std::string, Window> windows_;
 };
 
+// Governance of queries (docs/architecture.md "Queries under a budget"): Log Analytics'
+// documented limits where it documents them, and memory budgets of our own.
+struct QueryLimits {
+  int default_timeout_seconds = 180;  // Log Analytics: 3 minutes unless `Prefer: wait=N`
+  int max_timeout_seconds = 600;      // ... and at most 10 minutes
+  // Queries one principal may run at once (Log Analytics: 5). Azure queues the sixth; we answer
+  // 429 with Retry-After, which the SDKs' retry policies turn into the same wait.
+  int max_concurrent_per_principal = 5;
+  size_t memory_per_query_bytes = size_t{1} << 30;
+  // Shared by every running query (0: no server-wide bound).
+  size_t memory_all_queries_bytes = size_t{4} << 30;
+};
+
 class QueryApi {
  public:
-  explicit QueryApi(DataPlaneDeps deps) : d_(deps) {}
+  explicit QueryApi(DataPlaneDeps deps, QueryLimits limits = {});
+  ~QueryApi();
   void Handle(const HttpRequest& req, HttpResponse& res, const identity::Principal& caller);
+  const QueryLimits& limits() const { return limits_; }
 
  private:
+  // Takes one of the principal's concurrent-query slots; false when all are in use.
+  bool Acquire(const std::string& principal);
+  void Release(const std::string& principal);
+
   DataPlaneDeps d_;
+  QueryLimits limits_;
+  std::unique_ptr<kql::MemoryPool> pool_;  // null: no server-wide bound
+  std::mutex mu_;
+  std::map<std::string, int> running_;  // guarded by mu_: queries per principal object id
 };
 
 }  // namespace cmk::server

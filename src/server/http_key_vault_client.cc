@@ -94,14 +94,23 @@ Result<keyvault::KeyInfo> HttpKeyVaultClient::GetKey(const keyvault::KeyRef& key
   ASSIGN_OR_RETURN(ClientResponse res, Call("GET", Base(key) + (key.version.empty() ? "/" : ""), ""));
   if (res.status != 200) return KeyVaultErrorStatus(res);
   ASSIGN_OR_RETURN(bj::object b, json::ParseObject(res.body));
+  // The vault is another server: its answer is checked like any input from the network.
   keyvault::KeyInfo info;
-  const bj::object& jwk = b.at("key").as_object();
-  info.kid = std::string(jwk.at("kid").as_string());
-  info.kty = std::string(jwk.at("kty").as_string());
-  info.enabled = b.at("attributes").as_object().at("enabled").as_bool();
-  if (jwk.contains("n")) {
-    ASSIGN_OR_RETURN(info.n, Base64UrlDecode(jwk.at("n").as_string()));
-    ASSIGN_OR_RETURN(info.e, Base64UrlDecode(jwk.at("e").as_string()));
+  ASSIGN_OR_RETURN(const bj::object* jwk, json::GetObject(b, "key"));
+  ASSIGN_OR_RETURN(const bj::object* attributes, json::GetObject(b, "attributes"));
+  if (jwk == nullptr || attributes == nullptr) return Internal("the vault's key bundle has no key or attributes");
+  ASSIGN_OR_RETURN(auto kid, json::GetString(*jwk, "kid"));
+  ASSIGN_OR_RETURN(auto kty, json::GetString(*jwk, "kty"));
+  ASSIGN_OR_RETURN(auto enabled, json::GetBool(*attributes, "enabled"));
+  if (!kid || !kty) return Internal("the vault's key bundle has no kid or kty");
+  info.kid = std::move(*kid);
+  info.kty = std::move(*kty);
+  info.enabled = enabled.value_or(true);
+  ASSIGN_OR_RETURN(auto n, json::GetString(*jwk, "n"));
+  ASSIGN_OR_RETURN(auto e, json::GetString(*jwk, "e"));
+  if (n && e) {
+    ASSIGN_OR_RETURN(info.n, Base64UrlDecode(*n));
+    ASSIGN_OR_RETURN(info.e, Base64UrlDecode(*e));
   }
   return info;
 }
@@ -113,8 +122,11 @@ Result<keyvault::WrappedKey> HttpKeyVaultClient::WrapKey(const keyvault::KeyRef&
   if (res.status != 200) return KeyVaultErrorStatus(res);
   ASSIGN_OR_RETURN(bj::object b, json::ParseObject(res.body));
   keyvault::WrappedKey out;
-  out.kid = std::string(b.at("kid").as_string());
-  ASSIGN_OR_RETURN(out.value, Base64UrlDecode(b.at("value").as_string()));
+  ASSIGN_OR_RETURN(auto kid, json::GetString(b, "kid"));
+  ASSIGN_OR_RETURN(auto value, json::GetString(b, "value"));
+  if (!kid || !value) return Internal("the vault's wrapKey answer has no kid or value");
+  out.kid = std::move(*kid);
+  ASSIGN_OR_RETURN(out.value, Base64UrlDecode(*value));
   return out;
 }
 
@@ -124,7 +136,10 @@ Result<SecretBytes> HttpKeyVaultClient::UnwrapKey(const keyvault::KeyRef& key, s
   ASSIGN_OR_RETURN(ClientResponse res, Call("POST", Base(key) + "/unwrapkey", bj::serialize(body)));
   if (res.status != 200) return KeyVaultErrorStatus(res);
   ASSIGN_OR_RETURN(bj::object b, json::ParseObject(res.body));
-  ASSIGN_OR_RETURN(auto value, Base64UrlDecode(b.at("value").as_string()));
+  ASSIGN_OR_RETURN(auto text, json::GetString(b, "value"));
+  if (!text) return Internal("the vault's unwrapKey answer has no value");
+  ASSIGN_OR_RETURN(auto value, Base64UrlDecode(*text));
+  std::fill(text->begin(), text->end(), '\0');
   SecretBytes out(value);
   std::fill(value.begin(), value.end(), 0);
   std::fill(res.body.begin(), res.body.end(), '\0');

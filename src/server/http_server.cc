@@ -6,6 +6,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url.hpp>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <map>
 #include <mutex>
 
@@ -34,24 +37,33 @@ struct SessionRegistry {
 
 class HttpServer::Impl {
  public:
-  Impl(HttpServerOptions options, Handler handler, Observer observer, HeaderHandler header_handler)
+  Impl(HttpServerOptions options, HttpHandlers handlers)
       : options_(std::move(options)),
-        handler_(std::move(handler)),
-        observer_(std::move(observer)),
-        header_handler_(std::move(header_handler)),
+        h_(std::move(handlers)),
         ssl_(ssl::context::tls_server),
         work_(net::make_work_guard(ioc_)),
-        watchdog_(ioc_) {}
+        watchdog_(ioc_) {
+    for (const auto& p : options_.pools) pools_.push_back(std::make_unique<WorkerPool>(p));
+  }
 
-  ~Impl() { registry_->destroying = true; }
+  ~Impl() {
+    // Pool jobs post their answers to ioc_: stop the pools (running jobs finish, queued ones are
+    // dropped) while ioc_ still exists.
+    for (auto& p : pools_) p->Stop();
+    registry_->destroying = true;
+  }
   Status Init(const std::string& cert_pem, const SecretBytes& key_pem);
   void Accept(tcp::acceptor& acceptor);
   void Shutdown();
 
+  // The handler under the exception guard: nothing a handler throws leaves this function.
+  void RunHandler(HttpRequest& req, HttpResponse& res) noexcept;
+  bool RunHeaderHandler(HttpRequest& req, HttpResponse& res) noexcept;
+  // -1 (inline) or a valid pool index.
+  int Classify(const HttpRequest& req) noexcept;
+
   HttpServerOptions options_;
-  Handler handler_;
-  Observer observer_;
-  HeaderHandler header_handler_;
+  HttpHandlers h_;
   net::io_context ioc_;
   ssl::context ssl_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
@@ -61,6 +73,9 @@ class HttpServer::Impl {
   std::shared_ptr<SessionRegistry> registry_ = std::make_shared<SessionRegistry>();
   std::atomic<uint64_t> next_id_{1};
   uint16_t port_ = 0;
+  std::atomic<uint64_t> exceptions_{0};  // escaped from completion handlers (see Start)
+  // Last member: destroyed first (after ~Impl has stopped them).
+  std::vector<std::unique_ptr<WorkerPool>> pools_;
 };
 
 namespace {
@@ -85,7 +100,69 @@ std::string ErrorJson(std::string_view code, std::string_view message) {
   return "{\"error\":{\"code\":\"" + std::string(code) + "\",\"message\":\"" + std::string(message) + "\"}}";
 }
 
+void DefaultExceptionResponse(HttpResponse& res) {
+  res = HttpResponse{};
+  res.SetJson(500, ErrorJson("InternalServerError",
+                             "The server encountered an internal error. Please retry the request."));
+}
+
 }  // namespace
+
+void HttpServer::Impl::RunHandler(HttpRequest& req, HttpResponse& res) noexcept {
+  const char* what = nullptr;
+  std::string what_text;
+  try {
+    h_.handle(req, res);
+    return;
+  } catch (const std::exception& e) {
+    try {
+      what_text = e.what();
+    } catch (...) {
+    }
+  } catch (...) {
+    what = "unknown exception";
+  }
+  if (what != nullptr) what_text = what;
+  // Keep what the front end already put in (request id, front end name) for the log and the
+  // response headers; the body and status are replaced.
+  HttpResponse fresh;
+  fresh.front_end = res.front_end;
+  fresh.principal = res.principal;
+  for (auto& [k, v] : res.headers) {
+    if (k.rfind("x-ms-", 0) == 0) fresh.headers.emplace_back(k, v);
+  }
+  res = std::move(fresh);
+  try {
+    if (h_.on_exception) {
+      h_.on_exception(req, res, what_text);
+    } else {
+      DefaultExceptionResponse(res);
+    }
+  } catch (...) {
+    DefaultExceptionResponse(res);
+  }
+}
+
+bool HttpServer::Impl::RunHeaderHandler(HttpRequest& req, HttpResponse& res) noexcept {
+  if (!h_.header) return false;
+  try {
+    return h_.header(req, res);
+  } catch (...) {
+    // Answered from the full request instead, where the guard of RunHandler reports it.
+    res = HttpResponse{};
+    return false;
+  }
+}
+
+int HttpServer::Impl::Classify(const HttpRequest& req) noexcept {
+  if (!h_.classify || pools_.empty()) return -1;
+  try {
+    int i = h_.classify(req);
+    return i >= 0 && static_cast<size_t>(i) < pools_.size() ? i : -1;
+  } catch (...) {
+    return -1;
+  }
+}
 
 Result<HttpRequest> ParseRequestBytes(std::string_view bytes, const HttpServerOptions& options) {
   http::request_parser<http::string_body> parser;
@@ -157,6 +234,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if ((reading_ && parser_ && !parser_->got_some() && buffer_.size() == 0) || draining_) {
       stream_.next_layer().cancel();
     }
+    if (in_pool_ && cancelled_) cancelled_->store(true);
   }
 
  private:
@@ -183,13 +261,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // The header is complete (or reading it failed). A request that declares a body may be answered
   // before its body is read; otherwise the body is read and the request handled in OnRead.
   void OnHeader(beast::error_code ec, size_t n) {
-    if (ec || parser_->is_done() || !server_->header_handler_) return ReadBody(ec, n);
+    if (ec || parser_->is_done() || !server_->h_.header) return ReadBody(ec, n);
     bool ok = false;
     HttpRequest req = ToRequest(parser_->get(), &ok);
     if (!ok) return ReadBody(ec, n);  // answered (400) once the body is read, as before
     req.remote_address = remote_;
     HttpResponse res;
-    if (!server_->header_handler_(req, res)) return ReadBody(ec, n);
+    if (!server_->RunHeaderHandler(req, res)) return ReadBody(ec, n);
     // Answered from the header: the body is still unread, so this connection cannot carry another
     // request. Send the answer now, then drain the body and close (OnWrite -> DoDrain).
     reading_ = false;
@@ -245,12 +323,76 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest req = ToRequest(msg, &ok);
     req.remote_address = remote_;
     HttpResponse res;
+    keep_alive_ = msg.keep_alive() && !registry_->stopping;
     if (!ok) {
       res.SetJson(400, ErrorJson("BadRequest", "The request target is not a valid URL path."));
-    } else {
-      server_->handler_(req, res);
+      return Write(req, std::move(res));
     }
-    keep_alive_ = msg.keep_alive() && !registry_->stopping;
+    int pool = server_->Classify(req);
+    if (pool < 0) {
+      server_->RunHandler(req, res);
+      return Write(req, std::move(res));
+    }
+    Offload(static_cast<size_t>(pool), std::move(req));
+  }
+
+  // Runs the handler on a worker pool; the answer comes back to this session's strand. Meanwhile
+  // the socket is watched for the client going away, which cancels the request.
+  void Offload(size_t pool, HttpRequest req) {
+    cancelled_ = std::make_shared<std::atomic<bool>>(false);
+    req.cancelled = cancelled_;
+    auto shared_req = std::make_shared<HttpRequest>(std::move(req));
+    auto self = shared_from_this();
+    // Keeps the io_context running (and so this answer deliverable) while the job runs, even
+    // when a shutdown has released the server's own work guard.
+    auto work = net::make_work_guard(stream_.get_executor());
+    bool queued = server_->pools_[pool]->TrySubmit([self, shared_req, work]() mutable {
+      HttpResponse res;
+      self->server_->RunHandler(*shared_req, res);
+      auto ex = self->stream_.get_executor();
+      net::post(ex, [self, shared_req, res = std::move(res)]() mutable {
+        self->OnHandled(*shared_req, std::move(res));
+      });
+      work.reset();
+    });
+    if (!queued) {
+      cancelled_.reset();
+      HttpResponse res;
+      res.SetHeader("Retry-After", "1");
+      res.SetJson(503, ErrorJson("ServerBusy",
+                                 "The server is busy with other requests. Retry after 1 second."));
+      return Write(*shared_req, std::move(res));
+    }
+    in_pool_ = true;
+    WatchDisconnect();
+  }
+
+  // A readable socket while the request is in a pool: either the peer closed (a 0-byte peek or
+  // an error: cancel the request) or it sent more (a pipelined request or a TLS alert: stop
+  // watching; the next read handles it).
+  void WatchDisconnect() {
+    auto& sock = stream_.next_layer().socket();
+    sock.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      if (ec || !self->in_pool_) return;
+      // A raw non-blocking peek: Asio's synchronous receive would wait for data when the
+      // readiness was spurious, holding this session's strand (and the answer) hostage.
+      char byte;
+      ssize_t n;
+      do {
+        n = ::recv(self->stream_.next_layer().socket().native_handle(), &byte, 1,
+                   MSG_PEEK | MSG_DONTWAIT);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return self->WatchDisconnect();
+      if (n <= 0 && self->cancelled_) self->cancelled_->store(true);
+    });
+  }
+
+  void OnHandled(const HttpRequest& req, HttpResponse res) {
+    in_pool_ = false;
+    cancelled_.reset();
+    beast::error_code ignored;
+    stream_.next_layer().socket().cancel(ignored);  // the disconnect watch
+    if (registry_->stopping) keep_alive_ = false;
     Write(req, std::move(res));
   }
 
@@ -291,11 +433,16 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.keep_alive(keep_alive_);
     res_.prepare_payload();
     int64_t micros = started_us_ ? env::MonotonicMicros() - started_us_ : 0;
-    if (server_->observer_) {
+    if (server_->h_.observe) {
       res.body.clear();
       HttpRequest logged = req;
+      logged.body.clear();
       if (logged.request_id.empty()) logged.request_id = request_id_;
-      server_->observer_(logged, res, micros);
+      try {
+        server_->h_.observe(logged, res, micros);
+      } catch (...) {
+        // The access log or metrics failing must not cost the client its answer.
+      }
     }
     stream_.next_layer().expires_after(std::chrono::milliseconds(server_->options_.write_timeout_ms));
     http::async_write(stream_, res_, beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
@@ -330,6 +477,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_ = false;
   bool drain_after_write_ = false;  // the response answers a request whose body is unread
   bool draining_ = false;
+  bool in_pool_ = false;  // a worker pool runs this session's request
+  std::shared_ptr<std::atomic<bool>> cancelled_;  // that request's cancellation flag
   std::chrono::steady_clock::time_point read_deadline_;
   int64_t started_us_ = 0;
 };
@@ -413,21 +562,51 @@ HttpServer::~HttpServer() {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions options,
                                                        const std::string& cert_chain_pem,
-                                                       const SecretBytes& key_pem, Handler handler,
-                                                       Observer observer, HeaderHandler header_handler) {
-  auto impl = std::make_unique<Impl>(std::move(options), std::move(handler), std::move(observer),
-                                     std::move(header_handler));
+                                                       const SecretBytes& key_pem,
+                                                       HttpHandlers handlers) {
+  if (!handlers.handle) return InvalidArgument("HttpServer needs a handler");
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(handlers));
   RETURN_IF_ERROR(impl->Init(cert_chain_pem, key_pem));
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
+Result<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions options,
+                                                       const std::string& cert_chain_pem,
+                                                       const SecretBytes& key_pem, Handler handler,
+                                                       Observer observer, HeaderHandler header_handler) {
+  HttpHandlers h;
+  h.handle = std::move(handler);
+  h.observe = std::move(observer);
+  h.header = std::move(header_handler);
+  return Create(std::move(options), cert_chain_pem, key_pem, std::move(h));
+}
+
 uint16_t HttpServer::port() const { return impl_->port_; }
 int HttpServer::active_connections() const { return impl_->registry_->active; }
+int HttpServer::pool_busy(size_t i) const {
+  return i < impl_->pools_.size() ? impl_->pools_[i]->busy() : 0;
+}
+size_t HttpServer::pool_queued(size_t i) const {
+  return i < impl_->pools_.size() ? impl_->pools_[i]->queued() : 0;
+}
 
 void HttpServer::Start() {
   for (auto& a : impl_->acceptors_) impl_->Accept(*a);
   int n = std::max(1, impl_->options_.threads);
-  for (int i = 0; i < n; ++i) impl_->threads_.emplace_back([this] { impl_->ioc_.run(); });
+  for (int i = 0; i < n; ++i) {
+    impl_->threads_.emplace_back([this] {
+      // A completion handler that throws unwinds out of run(): the connection it served is
+      // abandoned (its socket closes with the session), and this thread goes back to serving.
+      for (;;) {
+        try {
+          impl_->ioc_.run();
+          return;
+        } catch (...) {
+          impl_->exceptions_++;
+        }
+      }
+    });
+  }
 }
 
 void HttpServer::Shutdown() { impl_->Shutdown(); }

@@ -12,7 +12,15 @@
 //
 // Socket deadlines run on Asio's steady clock, not the injected Env clock: they protect against
 // real peers in real time and decide nothing a test simulates (see docs/architecture.md).
-// The handler runs on one of the server's threads; it must be thread-safe.
+//
+// Where handlers run: the Classifier maps each request to one of the worker pools of
+// HttpServerOptions::pools, or to -1 for "inline on the network thread" (cheap, non-blocking
+// handlers only: health, tokens). A pooled request's connection waits for the answer without
+// holding a network thread; if the client disconnects meanwhile (or the server shuts down), the
+// request's `cancelled` flag is set. A full pool queue answers 503 ServerBusy with Retry-After.
+// No exception escapes: one thrown by a handler becomes a 500 written by the ExceptionHandler
+// (the front end's error shape), and the server keeps serving.
+// Handlers run concurrently on several threads; they must be thread-safe.
 
 #include <atomic>
 #include <functional>
@@ -24,6 +32,7 @@
 #include "base/secret_bytes.h"
 #include "base/status.h"
 #include "server/http_types.h"
+#include "server/worker_pool.h"
 
 namespace cmk::server {
 
@@ -42,6 +51,8 @@ struct HttpServerOptions {
   int max_connections = 20000;
   // How long Shutdown() lets requests in flight finish before cutting connections.
   int shutdown_grace_ms = 10000;
+  // Worker pools for handlers (see the Classifier); none: every handler runs inline.
+  std::vector<WorkerPoolOptions> pools;
 };
 
 using Handler = std::function<void(HttpRequest&, HttpResponse&)>;
@@ -51,6 +62,20 @@ using Handler = std::function<void(HttpRequest&, HttpResponse&)>;
 using HeaderHandler = std::function<bool(HttpRequest&, HttpResponse&)>;
 // Called after each response is written (access log, metrics).
 using Observer = std::function<void(const HttpRequest&, const HttpResponse&, int64_t micros)>;
+// Index of the worker pool that runs the request's handler, or -1 to run it inline.
+using Classifier = std::function<int(const HttpRequest&)>;
+// Writes the 500 for an exception that escaped a handler (`what` is for the log only: it is never
+// sent to the client). Must not throw.
+using ExceptionHandler =
+    std::function<void(const HttpRequest&, HttpResponse&, std::string_view what)>;
+
+struct HttpHandlers {
+  Handler handle;
+  Observer observe;
+  HeaderHandler header;          // optional
+  Classifier classify;           // optional: everything inline
+  ExceptionHandler on_exception;  // optional: a plain JSON 500
+};
 
 // Parses one request from raw bytes exactly as a connection does (same limits and conversion).
 // For the fuzz target and tests.
@@ -58,6 +83,10 @@ Result<HttpRequest> ParseRequestBytes(std::string_view bytes, const HttpServerOp
 
 class HttpServer {
  public:
+  static Result<std::unique_ptr<HttpServer>> Create(HttpServerOptions options,
+                                                    const std::string& cert_chain_pem,
+                                                    const SecretBytes& key_pem,
+                                                    HttpHandlers handlers);
   static Result<std::unique_ptr<HttpServer>> Create(HttpServerOptions options,
                                                     const std::string& cert_chain_pem,
                                                     const SecretBytes& key_pem, Handler handler,
@@ -72,6 +101,9 @@ class HttpServer {
   void Shutdown();
   void Wait();
   int active_connections() const;
+  // Requests of pool `i` running and waiting (for /metrics); 0 for an unknown pool.
+  int pool_busy(size_t i) const;
+  size_t pool_queued(size_t i) const;
 
   class Impl;
 

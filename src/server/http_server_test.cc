@@ -9,7 +9,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
 
 #include "base/encoding.h"
 #include "base/testing.h"
@@ -37,27 +41,51 @@ class HttpServerTest : public ::testing::Test {
     opts.listen_addresses = {"127.0.0.1"};
     opts.port = 0;
     opts.max_body_bytes = 1024;
-    auto server = HttpServer::Create(
-        opts, leaf.cert_pem, leaf.key_pem,
-        [this](HttpRequest& req, HttpResponse& res) {
-          handled_++;
-          res.SetJson(200, "{\"path\":\"" + req.path + "\",\"api\":\"" +
-                               std::string(req.Query("api-version")) + "\",\"len\":" +
-                               std::to_string(req.body.size()) + "}");
-        },
-        [this](const HttpRequest&, const HttpResponse& res, int64_t) { statuses_.push_back(res.status); },
-        // Answers requests that carry X-Reject from their header alone, as the router does for
-        // a missing or expired token.
-        [](HttpRequest& req, HttpResponse& res) {
-          if (!req.HasHeader("X-Reject")) return false;
-          res.SetJson(401, "{\"len\":" + std::to_string(req.body.size()) + "}");
-          return true;
-        });
+    // One pool of one thread with room for one queued job: /pool/... runs there.
+    opts.pools = {WorkerPoolOptions{"test-pool", 1, 1, 0}};
+    HttpHandlers h;
+    h.handle = [this](HttpRequest& req, HttpResponse& res) {
+      handled_++;
+      if (req.path == "/throw") throw std::runtime_error("boom from a handler");
+      if (req.path == "/pool/block") {
+        // Holds the pool's thread until the test releases it (or 10 s pass).
+        std::unique_lock<std::mutex> l(mu_);
+        blocked_++;
+        cv_.notify_all();
+        cv_.wait_for(l, std::chrono::seconds(10), [this] { return released_; });
+      }
+      if (req.path == "/pool/until-cancelled") {
+        // Polls its cancellation flag, as a query does between chunks.
+        for (int i = 0; i < 10000 && !req.cancelled->load(); ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        std::lock_guard<std::mutex> l(mu_);
+        saw_cancel_ = req.cancelled->load();
+        cv_.notify_all();
+      }
+      res.SetJson(200, "{\"path\":\"" + req.path + "\",\"api\":\"" +
+                           std::string(req.Query("api-version")) + "\",\"len\":" +
+                           std::to_string(req.body.size()) + "}");
+    };
+    h.observe = [this](const HttpRequest&, const HttpResponse& res, int64_t) {
+      std::lock_guard<std::mutex> l(mu_);
+      statuses_.push_back(res.status);
+    };
+    // Answers requests that carry X-Reject from their header alone, as the router does for
+    // a missing or expired token.
+    h.header = [](HttpRequest& req, HttpResponse& res) {
+      if (!req.HasHeader("X-Reject")) return false;
+      res.SetJson(401, "{\"len\":" + std::to_string(req.body.size()) + "}");
+      return true;
+    };
+    h.classify = [](const HttpRequest& req) { return req.path.rfind("/pool/", 0) == 0 ? 0 : -1; };
+    auto server = HttpServer::Create(opts, leaf.cert_pem, leaf.key_pem, std::move(h));
     ASSERT_THAT(server, IsOk());
     server_ = std::move(*server);
     server_->Start();
   }
   void TearDown() override {
+    Release();
     server_->Shutdown();
     server_->Wait();
     std::filesystem::remove_all(dir_);
@@ -72,9 +100,24 @@ class HttpServerTest : public ::testing::Test {
     opts.connect_address = "127.0.0.1";
     return HttpsFetch(req, opts);
   }
+  void Release() {
+    std::lock_guard<std::mutex> l(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  // Waits (at most 5 s) until `n` requests hold the pool's thread in /pool/block.
+  bool WaitBlocked(int n) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(5), [&] { return blocked_ >= n; });
+  }
   std::string dir_;
   std::unique_ptr<HttpServer> server_;
+  std::mutex mu_;
+  std::condition_variable cv_;
   std::vector<int> statuses_;
+  int blocked_ = 0;
+  bool released_ = false;
+  bool saw_cancel_ = false;
   std::atomic<int> handled_{0};
 };
 
@@ -173,6 +216,71 @@ TEST_F(HttpServerTest, CertificateIsCheckedAgainstTheHostName) {
   opts.ca_cert_path = dir_ + "/ca.pem";
   opts.connect_address = "127.0.0.1";
   EXPECT_THAT(HttpsFetch(req, opts), testing::StatusIs(StatusCode::kUnavailable));
+}
+
+}  // namespace
+}  // namespace cmk::server
+
+namespace cmk::server {
+namespace {
+
+TEST_F(HttpServerTest, HandlerExceptionBecomes500AndTheServerKeepsServing) {
+  auto r = Fetch("GET", "/throw");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->status, 500);
+  EXPECT_NE(r->body.find("InternalServerError"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("boom"), std::string::npos) << "the exception text must not be sent";
+  for (int i = 0; i < 3; ++i) {
+    auto ok = Fetch("GET", "/ok");
+    ASSERT_THAT(ok, IsOk());
+    EXPECT_EQ(ok->status, 200);
+  }
+}
+
+TEST_F(HttpServerTest, InlineRequestsAnswerWhilePoolIsBusy) {
+  auto blocked = std::async(std::launch::async, [this] { return Fetch("GET", "/pool/block"); });
+  ASSERT_TRUE(WaitBlocked(1));
+  auto ok = Fetch("GET", "/healthz");
+  ASSERT_THAT(ok, IsOk());
+  EXPECT_EQ(ok->status, 200);
+  Release();
+  auto r = blocked.get();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"path":"/pool/block","api":"","len":0})");
+}
+
+TEST_F(HttpServerTest, FullPoolQueueAnswers503WithRetryAfter) {
+  auto first = std::async(std::launch::async, [this] { return Fetch("GET", "/pool/block"); });
+  ASSERT_TRUE(WaitBlocked(1));
+  auto second = std::async(std::launch::async, [this] { return Fetch("GET", "/pool/block"); });
+  // The second waits in the queue (room for one); wait until it is there.
+  for (int i = 0; i < 5000 && server_->pool_queued(0) < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(server_->pool_queued(0), 1u);
+  auto third = Fetch("GET", "/pool/other");
+  ASSERT_THAT(third, IsOk());
+  EXPECT_EQ(third->status, 503);
+  EXPECT_EQ(third->Header("Retry-After"), "1");
+  EXPECT_NE(third->body.find("ServerBusy"), std::string::npos);
+  Release();
+  EXPECT_EQ(first.get()->status, 200);
+  EXPECT_EQ(second.get()->status, 200);
+}
+
+TEST_F(HttpServerTest, ClientDisconnectCancelsPooledRequest) {
+  {
+    RawConnection c(dir_ + "/ca.pem", server_->port());
+    c.Send("GET /pool/until-cancelled HTTP/1.1\r\nHost: management.localhost\r\n\r\n");
+    // Give the request time to reach the pool before the connection goes away.
+    for (int i = 0; i < 5000 && handled_.load() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }  // closes the socket without reading the answer
+  std::unique_lock<std::mutex> l(mu_);
+  ASSERT_TRUE(cv_.wait_for(l, std::chrono::seconds(8), [this] { return saw_cancel_; }))
+      << "the handler never saw its request cancelled";
 }
 
 }  // namespace

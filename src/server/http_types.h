@@ -1,5 +1,7 @@
 #pragma once
 // Plain request/response values handed to front ends; nothing here depends on Beast.
+#include <atomic>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +20,9 @@ struct HttpRequest {
   std::string host;  // Host header as sent (may include a port)
   std::string remote_address;
   std::string request_id;  // x-ms-request-id assigned by the server
+  // Set by the server when the client goes away or the server shuts down while a worker pool
+  // runs the handler; long handlers (queries) poll it. Null for handlers run inline.
+  std::shared_ptr<const std::atomic<bool>> cancelled;
 
   // Case-insensitive lookups; empty when absent.
   std::string_view Header(std::string_view name) const;

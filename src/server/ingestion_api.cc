@@ -8,6 +8,7 @@
 #include "base/encoding.h"
 #include "base/time_format.h"
 #include "engine/json_rows.h"
+#include "env/env.h"
 #include "kql/engine.h"
 #include "server/data_plane.h"
 
@@ -231,7 +232,14 @@ void IngestionApi::Handle(const HttpRequest& req, HttpResponse& res, const ident
       if (!source_table) source_table = records->ToTable();
       kql::InMemoryCatalog catalog;
       catalog.Add(*source_table);
-      auto out = kql::Execute(transform, catalog, kql::ExecOptions{now});
+      // A transformation sees at most 1 MB of records: its budget is generous for that (a
+      // transform that multiplies rows, e.g. with mv-expand or a join, hits it) and it must not
+      // hold an ingestion thread for long.
+      kql::ExecOptions opts{now};
+      opts.memory_limit_bytes = size_t{256} << 20;
+      opts.deadline_us = env::MonotonicMicros() + 10'000'000;
+      opts.cancelled = req.cancelled.get();
+      auto out = kql::Execute(transform, catalog, opts);
       if (!out.ok()) {
         return Error(res, 400, "InvalidTransformOutput",
                      "The rule's transformKql failed on this batch: " + out.status().message());

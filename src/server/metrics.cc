@@ -21,6 +21,13 @@ void Metrics::SetGauge(const std::string& name, const std::string& help, double 
   gauges_[name] = {help, value};
 }
 
+void Metrics::Increment(const std::string& name, const std::string& help, uint64_t by) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto& c = counters_[name];
+  c.first = help;
+  c.second += by;
+}
+
 void Metrics::AddCollector(std::function<std::string()> collector) {
   std::lock_guard<std::mutex> l(mu_);
   collectors_.push_back(std::move(collector));
@@ -55,6 +62,9 @@ std::string Metrics::Render() const {
   }
   for (const auto& [name, g] : gauges_) {
     out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, g.first, name, name, g.second);
+  }
+  for (const auto& [name, c] : counters_) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, c.first, name, name, c.second);
   }
   return out + extra;
 }

@@ -15,6 +15,13 @@ class Metrics {
  public:
   void RecordRequest(const std::string& front_end, int status, int64_t micros);
   void SetGauge(const std::string& name, const std::string& help, double value);
+  // Adds to a counter family without labels (created at its first use).
+  void Increment(const std::string& name, const std::string& help, uint64_t by = 1);
+  // cmklogs_handler_exceptions_total: exceptions that a handler let escape (answered 500).
+  void RecordHandlerException() {
+    Increment("cmklogs_handler_exceptions_total",
+              "Exceptions that escaped a request handler and were answered with a 500.");
+  }
   // A collector appends its own metric families (HELP/TYPE lines included) at each scrape.
   void AddCollector(std::function<std::string()> collector);
   std::string Render() const;
@@ -31,6 +38,7 @@ class Metrics {
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
   std::map<std::string, std::pair<std::string, double>> gauges_;
+  std::map<std::string, std::pair<std::string, uint64_t>> counters_;
   std::vector<std::function<std::string()>> collectors_;
 };
 

@@ -1,4 +1,5 @@
 // Log Analytics query API: /v1/workspaces/{id}/query (GET, POST) and /v1/$batch.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -19,6 +20,7 @@ namespace bj = boost::json;
 struct Reply {
   int status = 200;
   bj::object body;
+  int retry_after = 0;  // seconds, for 429
 };
 
 Reply ErrorReply(int status, const std::string& code, const std::string& message, bj::array details = {}) {
@@ -89,14 +91,51 @@ bj::object TableJson(const kql::Table& t) {
 
 struct Prefer {
   bool statistics = false, render = false;
+  int wait_seconds = 0;  // 0: not given
 };
 
+// RFC 7240 preferences, comma-separated: `wait=N`, `include-statistics=true`, ... Unknown ones
+// are ignored, as the standard asks; a malformed wait is ignored too (the default applies).
 Prefer ParsePrefer(std::string_view header) {
   Prefer p;
+  if (header.size() > 4096) header = header.substr(0, 4096);
   std::string h = ToLower(std::string(header));
   p.statistics = h.find("include-statistics=true") != std::string::npos;
   p.render = h.find("include-render=true") != std::string::npos;
+  for (size_t at = 0; at < h.size();) {
+    size_t end = h.find_first_of(",;", at);
+    if (end == std::string::npos) end = h.size();
+    std::string_view part(h.data() + at, end - at);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (part.rfind("wait=", 0) == 0) {
+      std::string_view digits = part.substr(5);
+      int v = 0;
+      bool ok = !digits.empty() && digits.size() <= 6;
+      for (char c : digits) {
+        if (c < '0' || c > '9') ok = false;
+        if (ok) v = v * 10 + (c - '0');
+      }
+      if (ok && v > 0) p.wait_seconds = v;
+    }
+    at = end + 1;
+  }
   return p;
+}
+
+// The engine charges its budget before it allocates; an allocation that fails anyway (the
+// process's address space is capped, or the budget's estimate was short) fails this query only.
+Result<kql::QueryResult> ExecuteGuarded(std::string_view query, const kql::Catalog& catalog,
+                                        const kql::ExecOptions& options) {
+  try {
+    return kql::Execute(query, catalog, options);
+  } catch (const std::bad_alloc&) {
+  } catch (const std::length_error&) {
+  }
+  return Status(StatusCode::kResourceExhausted,
+                "Query execution has exceeded the allowed limits (80DA0001): the server could not "
+                "allocate the memory the query needs. Retry later or narrow the query.",
+                "E_LOW_MEMORY_CONDITION");
 }
 
 }  // namespace
@@ -106,7 +145,21 @@ namespace {
 // Runs one query (the body of a POST, a GET's parameters or one $batch request).
 class Runner {
  public:
-  Runner(const DataPlaneDeps& d, const identity::Principal& caller) : d_(d), caller_(caller) {}
+  // `base` carries the governance (memory budgets, cancellation); each query adds its deadline.
+  Runner(const DataPlaneDeps& d, const QueryLimits& limits, const identity::Principal& caller,
+         kql::ExecOptions base, int64_t start_us)
+      : d_(d), limits_(limits), caller_(caller), base_(base), start_us_(start_us) {}
+
+  // The query's options: now, the shared limits, and the deadline of `Prefer: wait=N` (default
+  // 3 minutes, at most 10), counted from when the request arrived.
+  kql::ExecOptions Options(const Prefer& p) const {
+    kql::ExecOptions o = base_;
+    o.now = d_.env.clock->Now();
+    int secs = p.wait_seconds > 0 ? std::min(p.wait_seconds, limits_.max_timeout_seconds)
+                                  : limits_.default_timeout_seconds;
+    o.deadline_us = start_us_ + int64_t{secs} * 1'000'000;
+    return o;
+  }
 
   Reply Run(const std::string& workspace, const bj::object& body, std::string_view prefer) {
     auto q = json::GetString(body, "query");
@@ -114,7 +167,7 @@ class Runner {
       return ErrorReply(400, "BadArgumentError", "The request had some invalid properties",
                         bj::array{bj::object{{"code", "QueryValidationError"}, {"message", "The 'query' property is required."}}});
     }
-    if (EqualsIgnoreCase(workspace, "system")) return RunSystem(**q);
+    if (EqualsIgnoreCase(workspace, "system")) return RunSystem(**q, ParsePrefer(prefer));
     std::vector<std::string> ids{workspace};
     if (auto* w = body.if_contains("workspaces"); w && w->is_array()) {
       for (const auto& x : w->as_array()) {
@@ -148,10 +201,10 @@ class Runner {
       to = iv->end.time_since_epoch().count() / 100;
     }
     auto start = env::MonotonicMicros();
-    auto catalog = d_.store->CatalogFor(std::move(spaces), from, to);
-    auto result = kql::Execute(**q, *catalog, kql::ExecOptions{d_.env.clock->Now()});
-    if (!result.ok()) return QueryError(result.status());
     Prefer p = ParsePrefer(prefer);
+    auto catalog = d_.store->CatalogFor(std::move(spaces), from, to);
+    auto result = ExecuteGuarded(**q, *catalog, Options(p));
+    if (!result.ok()) return QueryError(result.status());
     Reply r;
     bj::array tables;
     for (const auto& t : result->tables) tables.emplace_back(TableJson(t));
@@ -177,14 +230,14 @@ class Runner {
 
  private:
   // The system workspace: the vault audit log and the key-state history, for admins.
-  Reply RunSystem(const std::string& query) {
+  Reply RunSystem(const std::string& query, const Prefer& prefer) {
     if (Status s = d_.rbac->Authorize(caller_, "Microsoft.Authorization/roleAssignments/write", d_.admin_scope); !s.ok()) {
       return ErrorReply(403, "InsufficientAccessError",
                         "The system workspace is for administrators (Owner of the instance's subscription).");
     }
     auto catalog = SystemCatalog(d_);
     if (!catalog.ok()) return QueryError(catalog.status());
-    auto result = kql::Execute(query, **catalog, kql::ExecOptions{d_.env.clock->Now()});
+    auto result = ExecuteGuarded(query, **catalog, Options(prefer));
     if (!result.ok()) return QueryError(result.status());
     Reply r;
     bj::array tables;
@@ -209,6 +262,28 @@ class Runner {
                                              {"innererror", bj::object{{"code", inner}, {"message", s.message()}}}}});
     }
     if (s.code() == StatusCode::kPermissionDenied) return ErrorReply(403, code.empty() ? "Forbidden" : code, s.message());
+    // Governance (kql/budget.h). A timeout is 504 Gateway Timeout, as Log Analytics documents;
+    // a query over its own memory budget is the query's fault (400); the server-wide pool being
+    // full is temporary (429, retry later).
+    if (s.code() == StatusCode::kDeadlineExceeded) {
+      return ErrorReply(504, "GatewayTimeout", s.message(),
+                        bj::array{bj::object{{"code", code.empty() ? "E_QUERY_TIMEOUT" : code},
+                                             {"message", s.message()}}});
+    }
+    if (s.code() == StatusCode::kResourceExhausted) {
+      bool server_wide = code == "E_LOW_MEMORY_CONDITION";
+      Reply r = ErrorReply(server_wide ? 429 : 400, server_wide ? "ThrottledError" : "BadArgumentError",
+                           s.message(),
+                           bj::array{bj::object{{"code", code.empty() ? "E_RUNAWAY_QUERY" : code},
+                                                {"message", s.message()}}});
+      if (server_wide) r.retry_after = 10;
+      return r;
+    }
+    if (s.code() == StatusCode::kCancelled) {
+      return ErrorReply(400, "QueryCancelled", s.message(),
+                        bj::array{bj::object{{"code", code.empty() ? "E_QUERY_CANCELLED" : code},
+                                             {"message", s.message()}}});
+    }
     if (s.code() == StatusCode::kUnavailable) return ErrorReply(503, code.empty() ? "ServiceUnavailable" : code, s.message());
     if (s.code() == StatusCode::kInvalidArgument) {
       return ErrorReply(400, "BadArgumentError", s.message(),
@@ -218,15 +293,64 @@ class Runner {
   }
 
   const DataPlaneDeps& d_;
+  const QueryLimits& limits_;
   const identity::Principal& caller_;
+  const kql::ExecOptions base_;
+  const int64_t start_us_;
 };
 
 }  // namespace
 
+QueryApi::QueryApi(DataPlaneDeps deps, QueryLimits limits) : d_(deps), limits_(limits) {
+  if (limits_.memory_all_queries_bytes > 0) {
+    pool_ = std::make_unique<kql::MemoryPool>(limits_.memory_all_queries_bytes);
+  }
+}
+
+QueryApi::~QueryApi() = default;
+
+bool QueryApi::Acquire(const std::string& principal) {
+  std::lock_guard<std::mutex> l(mu_);
+  int& n = running_[principal];
+  if (n >= limits_.max_concurrent_per_principal) {
+    if (n == 0) running_.erase(principal);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void QueryApi::Release(const std::string& principal) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = running_.find(principal);
+  if (it != running_.end() && --it->second <= 0) running_.erase(it);
+}
+
 void QueryApi::Handle(const HttpRequest& req, HttpResponse& res, const identity::Principal& caller) {
+  int64_t start_us = env::MonotonicMicros();
   auto seg = SplitPath(req.path);
-  auto send = [&res](const Reply& r) { res.SetJson(r.status, bj::serialize(r.body)); };
-  Runner runner(d_, caller);
+  auto send = [&res](const Reply& r) {
+    if (r.retry_after > 0) res.SetHeader("Retry-After", std::to_string(r.retry_after));
+    res.SetJson(r.status, bj::serialize(r.body));
+  };
+  if (!Acquire(caller.object_id)) {
+    Reply r = ErrorReply(429, "ThrottledError",
+                         "Too many concurrent queries: a principal may run " +
+                             std::to_string(limits_.max_concurrent_per_principal) +
+                             " queries at once. Retry after one of them completes.");
+    r.retry_after = 1;
+    return send(r);
+  }
+  struct Slot {
+    QueryApi* api;
+    const std::string& who;
+    ~Slot() { api->Release(who); }
+  } slot{this, caller.object_id};
+  kql::ExecOptions base;
+  base.memory_limit_bytes = limits_.memory_per_query_bytes;
+  base.memory_pool = pool_.get();
+  base.cancelled = req.cancelled.get();
+  Runner runner(d_, limits_, caller, base, start_us);
   if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "$batch") {
     if (req.method != "POST") return send(ErrorReply(405, "MethodNotAllowed", "Use POST for $batch."));
     auto body = json::ParseObject(req.body);

@@ -1,8 +1,10 @@
 #include "server/router.h"
 
 #include "server/data_plane.h"
+#include "server/token_request.h"
 
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "base/encoding.h"
 #include "base/json.h"
@@ -46,35 +48,6 @@ void AadError(HttpResponse& res, const HttpRequest& req, const Status& s, TimePo
                {"trace_id", req.request_id},
                {"correlation_id", req.request_id}};
   res.SetJson(s.http_status(), bj::serialize(o));
-}
-
-// application/x-www-form-urlencoded body into (name, value) pairs.
-Result<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_view body) {
-  std::vector<std::pair<std::string, std::string>> out;
-  size_t i = 0;
-  while (i <= body.size()) {
-    size_t amp = body.find('&', i);
-    if (amp == std::string_view::npos) amp = body.size();
-    std::string_view part = body.substr(i, amp - i);
-    if (!part.empty()) {
-      size_t eq = part.find('=');
-      ASSIGN_OR_RETURN(std::string k, PercentDecode(part.substr(0, eq), true));
-      std::string v;
-      if (eq != std::string_view::npos) {
-        ASSIGN_OR_RETURN(v, PercentDecode(part.substr(eq + 1), true));
-      }
-      out.emplace_back(std::move(k), std::move(v));
-    }
-    i = amp + 1;
-  }
-  return out;
-}
-
-std::string FormValue(const std::vector<std::pair<std::string, std::string>>& f, std::string_view k) {
-  for (const auto& [name, v] : f) {
-    if (name == k) return v;
-  }
-  return {};
 }
 
 }  // namespace
@@ -172,6 +145,49 @@ bool Router::HandleHeader(HttpRequest& req, HttpResponse& res) {
   }
   if (rejected) Begin(req, res);
   return rejected;
+}
+
+int Router::Classify(const HttpRequest& req) const {
+  switch (RouteRequest(req.host, req.path, d_.domain).front_end) {
+    case FrontEnd::kQuery: return kQueryPool;
+    case FrontEnd::kArm:
+    case FrontEnd::kVault:
+    case FrontEnd::kManagedHsm:
+    case FrontEnd::kIngest:
+      return kGeneralPool;
+    case FrontEnd::kLogin:
+    case FrontEnd::kOps:
+    case FrontEnd::kUnknown:
+      return -1;
+  }
+  return -1;
+}
+
+void Router::OnException(const HttpRequest& req, HttpResponse& res, std::string_view what) {
+  std::string rid = req.request_id.empty() ? d_.env.random->NewGuid() : req.request_id;
+  Route route = RouteRequest(req.host, req.path, d_.domain);
+  if (res.front_end.empty()) res.front_end = FrontEndName(route.front_end);
+  res.SetHeader("x-ms-request-id", rid);
+  if (d_.metrics != nullptr) d_.metrics->RecordHandlerException();
+  spdlog::error("request rid={} method={} path={}: unhandled exception: {}", rid,
+                EscapeForLog(req.method, 32), EscapeForLog(req.path, 512), EscapeForLog(what, 512));
+  std::string message = "The server encountered an internal error processing the request. "
+                        "Retry later; if the problem persists, report request id " +
+                        rid + ".";
+  switch (route.front_end) {
+    case FrontEnd::kLogin:
+      return AadError(res, req, Status(StatusCode::kInternal, "AADSTS90100: " + message, "server_error"),
+                      d_.env.clock->Now());
+    case FrontEnd::kVault:
+    case FrontEnd::kManagedHsm: {
+      bj::object o{{"error", bj::object{{"code", "InternalServerError"},
+                                        {"message", message},
+                                        {"innererror", bj::object{{"code", "InternalError"}}}}}};
+      return res.SetJson(500, bj::serialize(o));
+    }
+    default:
+      return ArmJsonError(res, 500, "InternalServerError", message);
+  }
 }
 
 void Router::Handle(HttpRequest& req, HttpResponse& res) {
@@ -397,70 +413,14 @@ void Router::HandleLogin(HttpRequest& req, HttpResponse& res) {
 
 void Router::HandleToken(HttpRequest& req, HttpResponse& res, const std::string& tenant, bool adfs) {
   TimePoint now = d_.env.clock->Now();
-  auto bad = [&](std::string oauth, std::string msg) {
-    AadError(res, req, Status(StatusCode::kInvalidArgument, std::move(msg), std::move(oauth)), now);
-  };
-  auto form = ParseForm(req.body);
-  if (!form.ok()) return bad("invalid_request", "AADSTS900144: The request body is not valid form data.");
-  std::string grant = FormValue(*form, "grant_type");
-  if (grant.empty()) {
-    return bad("invalid_request", "AADSTS900144: The request body must contain the following parameter: 'grant_type'.");
-  }
-  if (grant != "client_credentials") {
-    return bad("unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type '" + grant + "'.");
-  }
-  std::string client_id = FormValue(*form, "client_id");
-  std::string secret = FormValue(*form, "client_secret");
-  std::string_view basic = req.Header("Authorization");
-  if (secret.empty() && StartsWithIgnoreCase(basic, "Basic ")) {
-    auto decoded = Base64Decode(basic.substr(6));
-    if (decoded.ok()) {
-      std::string pair(decoded->begin(), decoded->end());
-      size_t colon = pair.find(':');
-      if (colon != std::string::npos) {
-        client_id = *PercentDecode(pair.substr(0, colon), true);
-        secret = *PercentDecode(pair.substr(colon + 1), true);
-      }
-      std::fill(pair.begin(), pair.end(), '\0');
-    }
-  }
-  if (client_id.empty()) {
-    return bad("invalid_request", "AADSTS900144: The request body must contain the following parameter: 'client_id'.");
-  }
-  if (secret.empty()) {
-    return AadError(res, req, Status(StatusCode::kUnauthenticated,
-                    "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
-                    "invalid_client"), now);
-  }
-  // The resource: v2 `scope` ("<resource>/.default"), or v1/ADFS `resource`.
-  std::string resource = FormValue(*form, "resource");
-  std::string scope = FormValue(*form, "scope");
-  if (!scope.empty()) {
-    std::vector<std::string> resources;
-    size_t i = 0;
-    while (i < scope.size()) {
-      size_t sp = scope.find(' ', i);
-      if (sp == std::string::npos) sp = scope.size();
-      std::string one = scope.substr(i, sp - i);
-      if (!one.empty() && one != "openid" && one != "profile" && one != "offline_access") {
-        resources.push_back(one);
-      }
-      i = sp + 1;
-    }
-    if (resources.size() != 1) {
-      return bad("invalid_scope", "AADSTS70011: The provided request must include a 'scope' input parameter naming exactly one resource with '/.default'.");
-    }
-    constexpr std::string_view kDefault = "/.default";
-    if (resources[0].size() <= kDefault.size() ||
-        resources[0].substr(resources[0].size() - kDefault.size()) != kDefault) {
-      return bad("invalid_scope", "AADSTS1002012: The provided value for scope " + resources[0] +
-                                      " is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).");
-    }
-    resource = identity::ResourceFromScope(resources[0]);
-  }
-  if (resource.empty()) {
-    return bad("invalid_request", "AADSTS900144: The request body must contain the following parameter: 'scope'.");
-  }
+  auto parsed = ParseTokenRequest(req.body, req.Header("Authorization"));
+  std::fill(req.body.begin(), req.body.end(), '\0');  // it held the client secret
+  if (!parsed.ok()) return AadError(res, req, parsed.status(), now);
+  TokenRequest& tr = *parsed;
+  const std::string& client_id = tr.client_id;
+  std::string& secret = tr.client_secret;
+  const std::string& resource = tr.resource;
+  const std::string& scope = tr.scope;
   auto principal = d_.directory->AuthenticateClient(adfs ? "" : tenant, client_id, secret);
   std::fill(secret.begin(), secret.end(), '\0');
   if (!principal.ok()) return AadError(res, req, principal.status(), now);
@@ -472,7 +432,7 @@ void Router::HandleToken(HttpRequest& req, HttpResponse& res, const std::string&
                {"ext_expires_in", token->expires_in},
                {"access_token", token->token}};
   if (!scope.empty()) o["scope"] = scope;
-  if (adfs || !FormValue(*form, "resource").empty()) {
+  if (adfs || tr.resource_form) {
     o["resource"] = resource;
     o["expires_on"] = std::to_string(ToUnixSeconds(now) + token->expires_in);
   }

@@ -60,6 +60,16 @@ class Router {
  public:
   explicit Router(RouterDeps deps) : d_(std::move(deps)) {}
   void Handle(HttpRequest& req, HttpResponse& res);
+  // The HttpServer's Classifier: queries run on the query pool, requests that may block on disk
+  // or take long (ARM, Key Vault, ingestion) on the general pool, and the cheap ones (tokens,
+  // /healthz, /metrics, unknown hosts) inline on the network threads, so they keep answering
+  // while the pools are saturated.
+  static constexpr int kQueryPool = 0;
+  static constexpr int kGeneralPool = 1;
+  int Classify(const HttpRequest& req) const;
+  // The HttpServer's ExceptionHandler: a 500 in the front end's error shape (AAD, Key Vault or
+  // ARM/OneAPI) naming the request id, logged once with the exception text (never sent).
+  void OnException(const HttpRequest& req, HttpResponse& res, std::string_view what);
   // The HttpServer's HeaderHandler: answers, from the header alone, a request that declares a body
   // and that authentication rejects (the same 401 Handle would give after reading the body), so
   // that a client which announces a body and never sends it is not left waiting. Returns false

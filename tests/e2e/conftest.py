@@ -81,9 +81,12 @@ class Server:
     and as server.cfg[...].
     """
 
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), binary=None, address_space_bytes=None):
         self.data_dir = str(data_dir)
         self.extra_args = list(extra_args)
+        self.binary = binary or CMKLOGS_BIN
+        # RLIMIT_AS of the process (as `prlimit --as` sets it); None: inherited.
+        self.address_space_bytes = address_space_bytes
         self.proc = None
         self.cfg = None
         self.generation = 0
@@ -98,8 +101,8 @@ class Server:
         return os.path.join(self.data_dir, "client-config.json")
 
     def start(self, port=0, extra_args=None):
-        if not os.path.exists(CMKLOGS_BIN):
-            pytest.fail(f"cmklogs binary not found at {CMKLOGS_BIN} (set CMKLOGS_BIN or build it)")
+        if not os.path.exists(self.binary):
+            pytest.fail(f"cmklogs binary not found at {self.binary} (set CMKLOGS_BIN or build it)")
         assert self.proc is None, "server already running"
         if extra_args is not None:
             self.extra_args = list(extra_args)
@@ -114,10 +117,16 @@ class Server:
             before = (before.st_ino, before.st_mtime_ns, before.st_size)
         except FileNotFoundError:
             before = None
-        args = [CMKLOGS_BIN, "serve", "--data-dir", self.data_dir, "--port", str(port)] + self.extra_args
+        args = [self.binary, "serve", "--data-dir", self.data_dir, "--port", str(port)] + self.extra_args
+        limit = self.address_space_bytes
+
+        def preexec():
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                         close_fds=True)
+                                         close_fds=True, preexec_fn=preexec if limit else None)
         self.cfg = self._wait_for_config(before)
         return self
 

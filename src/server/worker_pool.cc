@@ -1,0 +1,77 @@
+#include "server/worker_pool.h"
+
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace cmk::server {
+
+WorkerPool::WorkerPool(WorkerPoolOptions options) : options_(std::move(options)) {
+  int n = std::max(1, options_.threads);
+  threads_.reserve(n);
+  for (int i = 0; i < n; ++i) threads_.emplace_back([this] { Loop(); });
+}
+
+WorkerPool::~WorkerPool() { Stop(); }
+
+void WorkerPool::Stop() {
+  std::deque<std::function<void()>> dropped;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+    dropped.swap(queue_);
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  // `dropped` is destroyed here, outside the lock: a job's captures may run destructors that
+  // take other locks.
+}
+
+bool WorkerPool::TrySubmit(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopping_ || queue_.size() >= options_.max_queued) return false;
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+  return true;
+}
+
+size_t WorkerPool::queued() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return queue_.size();
+}
+
+int WorkerPool::busy() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return busy_;
+}
+
+void WorkerPool::Loop() {
+  pthread_setname_np(pthread_self(), options_.name.substr(0, 15).c_str());
+  if (options_.nice != 0) {
+    // Linux applies PRIO_PROCESS to a single thread when given its thread id. Failing to lower
+    // our own priority is harmless (the pool still works), so the result is ignored.
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
+  }
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    cv_.wait(l, [this] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    std::function<void()> job = std::move(queue_.front());
+    queue_.pop_front();
+    ++busy_;
+    l.unlock();
+    job();
+    job = nullptr;  // captures released before the lock is taken again
+    l.lock();
+    --busy_;
+  }
+}
+
+}  // namespace cmk::server
