@@ -9,6 +9,8 @@
 #include "control/arm_checks.h"
 #include "control/arm_util.h"
 #include "control/oi_provider.h"
+#include "env/env.h"
+#include "kql/engine.h"
 #include "kql/parser.h"
 
 namespace cmk::control {
@@ -690,6 +692,44 @@ Status InsightsProvider::BuildDestinations(const ArmRequest& r, const bj::object
   return OkStatus();
 }
 
+namespace {
+
+// Binds and runs a transformation over an empty `source` with the stream's declared columns, so
+// that unknown columns, type errors and queries past the engine's depth and complexity limits
+// are refused at PUT (as Azure validates transformKql) rather than on every upload. Under a
+// small budget and deadline: a transformation must be cheap to check.
+Status CheckTransform(const std::string& query, const bj::object& declaration) {
+  kql::Table source;
+  source.name = "source";
+  if (const bj::value* cols = json::FindCI(declaration, "columns"); cols && cols->is_array()) {
+    for (const auto& c : cols->as_array()) {
+      if (!c.is_object()) continue;
+      std::string type = ToLower(Str(c.as_object(), "type"));
+      kql::Type t = type == "int"        ? kql::Type::kInt
+                    : type == "long"     ? kql::Type::kLong
+                    : type == "real"     ? kql::Type::kReal
+                    : type == "boolean"  ? kql::Type::kBool
+                    : type == "datetime" ? kql::Type::kDateTime
+                    : type == "dynamic"  ? kql::Type::kDynamic
+                                         : kql::Type::kString;
+      source.AddColumn(Str(c.as_object(), "name"), kql::Column(t));
+    }
+  }
+  kql::InMemoryCatalog catalog;
+  catalog.Add(std::move(source));
+  kql::ExecOptions options;
+  options.memory_limit_bytes = size_t{64} << 20;
+  options.deadline_us = env::MonotonicMicros() + 2'000'000;
+  try {
+    auto r = kql::Execute(query, catalog, options);
+    return r.ok() ? OkStatus() : r.status();
+  } catch (const std::bad_alloc&) {
+    return InvalidArgument("the transformation needs more memory than a transformation may use");
+  }
+}
+
+}  // namespace
+
 Status InsightsProvider::BuildFlows(const bj::object& in, const bj::object& props, bj::array& out) {
   const bj::object& streams = props.at("streamDeclarations").as_object();
   const bj::array& dests = props.at("destinations").as_object().at("logAnalytics").as_array();
@@ -744,6 +784,17 @@ Status InsightsProvider::BuildFlows(const bj::object& in, const bj::object& prop
     }
     if (auto q = kql::ParseQuery(kql); !q.ok()) {
       return Invalid("InvalidTransformQuery", "The transformKql of " + where + " is not valid KQL: " + q.status().message());
+    }
+    if (kql != "source") {
+      const bj::value* decl = nullptr;
+      for (const auto& kv : streams) {
+        if (!out_streams.empty() && kv.key() == out_streams[0].as_string()) decl = &kv.value();
+      }
+      if (decl != nullptr) {
+        if (Status st = CheckTransform(kql, decl->as_object()); !st.ok()) {
+          return Invalid("InvalidTransformQuery", "The transformKql of " + where + " is not valid: " + st.message());
+        }
+      }
     }
     std::vector<std::string> outputs;
     std::string given = Str(f, "outputStream");

@@ -234,6 +234,8 @@ TEST_F(InsightsProviderTest, RuleValidationErrorsNameTheProblem) {
   };
   std::string ws = WsId();
   std::string missing_ws = Rg() + "/providers/Microsoft.OperationalInsights/workspaces/nope";
+  std::string deep_pipes;
+  for (int i = 0; i < 5000; ++i) deep_pipes += " | take 1";
   std::vector<Case> cases = {
       {R"({"kind":"Direct"})", "LocationRequired", "location"},
       {R"({"location":"eastus","kind":"Sideways"})", "InvalidKind", "Sideways"},
@@ -255,6 +257,13 @@ TEST_F(InsightsProviderTest, RuleValidationErrorsNameTheProblem) {
        "InvalidTransformQuery", "1:"},
       {Rule("", "", R"([{"streams":["Custom-MyStream"],"destinations":["la"],"transformKql":42,"outputStream":"Custom-MyTable_CL"}])"),
        "InvalidTransformQuery", "string"},
+      // Bound against the stream's columns at PUT: unknown columns and queries past the
+      // engine's limits are refused here, not on every upload (hardening issue).
+      {Rule("", "", R"([{"streams":["Custom-MyStream"],"destinations":["la"],"transformKql":"source | extend y = NoSuchColumn + 1","outputStream":"Custom-MyTable_CL"}])"),
+       "InvalidTransformQuery", "NoSuchColumn"},
+      {Rule("", "", R"([{"streams":["Custom-MyStream"],"destinations":["la"],"transformKql":"source)" + deep_pipes +
+                        R"(","outputStream":"Custom-MyTable_CL"}])"),
+       "InvalidTransformQuery", "too"},
       {Rule("", "", R"([{"streams":["Custom-MyStream"],"destinations":["la"],"outputStream":"Custom-Missing_CL"}])"), "InvalidOutputTable", "Missing_CL"},
       {Rule("", "", R"([{"streams":["Custom-MyStream"],"destinations":["la"],"outputStream":"Custom-NoSuffix"}])"), "InvalidOutputTable", "Custom-NoSuffix"},
       {Rule("", "", R"([{"streams":["Custom-MyStream"],"destinations":["la"],"outputStream":"Microsoft-Nonsense"}])"), "InvalidOutputTable", "Microsoft-Nonsense"},

@@ -421,9 +421,7 @@ Result<PlanPtr> Binder::BindSource(const Source& src, const Scope* s) {
   if (from.value.IsNull(0) || to.value.IsNull(0) || step.value.IsNull(0)) {
     return SemanticError("range bounds must not be null", src.pos);
   }
-  // The row count is computed first (overflow-free) and charged to the query's memory budget
-  // before any row is generated: `range x from 1 to 1e12 step 1` fails with the budget's error
-  // instead of allocating (or silently stopping short).
+  // The row count is computed first, overflow-free.
   uint64_t rows = 0;
   double ra = 0, rst = 0;
   int64_t ia = 0, ist = 0;
@@ -451,15 +449,22 @@ Result<PlanPtr> Binder::BindSource(const Source& src, const Scope* s) {
       rows = span / mag + 1;
     }
   }
-  constexpr uint64_t kBytesPerRow = sizeof(int64_t);
-  if (rows > UINT64_MAX / 2 / kBytesPerRow) {
-    return Status(StatusCode::kResourceExhausted,
-                  "Query execution has exceeded the allowed limits (80DA0001): range would produce " +
-                      std::to_string(rows) + " rows",
-                  "E_RUNAWAY_QUERY");
-  }
-  if (ctx_.budget != nullptr) {
-    RETURN_IF_ERROR(ctx_.budget->Charge(rows * kBytesPerRow, "range (" + std::to_string(rows) + " rows)"));
+  // Small ranges are materialized now (the plan then hands them out without copies); larger
+  // ones are generated in slices by the executor (PlanNode::LazyRange) and cost memory only for
+  // the slice in flight. A count over 1e12 rows is then exact or out of time, never wrong.
+  constexpr uint64_t kMaterializeRows = 64 * 1024;
+  if (rows > kMaterializeRows) {
+    PlanNode::LazyRange lazy;
+    lazy.rows = rows;
+    lazy.real = type == Type::kReal;
+    lazy.from = ia;
+    lazy.step = ist;
+    lazy.rfrom = ra;
+    lazy.rstep = rst;
+    node->range = lazy;
+    t.rows = 0;
+    t.AddColumn(src.name, std::move(c));
+    return node;
   }
   size_t n = static_cast<size_t>(rows);
   if (type == Type::kReal) {

@@ -86,6 +86,16 @@ struct PlanNode {
 
   ScanRequest scan;              // kScan (columns not requested come back as null constants)
   Table values;                  // kValues
+  // kValues for a large `range`: its rows are generated slice by slice at run time (values
+  // then holds the empty column), so a range costs memory only for the slice in flight and a
+  // `count` or `take` over a huge one streams until it is done, stopped or out of time.
+  struct LazyRange {
+    uint64_t rows = 0;
+    bool real = false;
+    int64_t from = 0, step = 0;  // integer, datetime and timespan ranges (wrapping steps)
+    double rfrom = 0, rstep = 0;  // real ranges: from + i * step
+  };
+  std::optional<LazyRange> range;
   BoundExpr predicate;           // kFilter; kParse: the source expression
   std::vector<BoundExpr> exprs;  // kProject outputs; kSummarize keys; kSort/kTop keys
   std::vector<BoundAggregate> aggs;
