@@ -41,7 +41,7 @@ struct Fixture {
     (void)rbac->Assign({random.NewGuid(), "/subscriptions/" + sub,
                         identity::FindRoleDefinition("Owner")->id, admin.object_id});
     auto oi = std::make_unique<control::OperationalInsightsProvider>(e, store.get(), directory.get(),
-                                                                     rbac.get(), nullptr);
+                                                                     rbac.get(), nullptr, control::OperationalInsightsOptions{});
     (void)oi->Load();
     arm->SetOperationalInsights(std::move(oi));
     auto insights = std::make_unique<control::InsightsProvider>(e, store.get(), directory.get(), rbac.get());
