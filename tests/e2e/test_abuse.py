@@ -141,8 +141,15 @@ BAD_TOKENS = [
     ("localhost", "/metrics"),
 ])
 def test_garbage_bearer_tokens_get_401_at_every_front_end(srv, host, path):
+    import requests
     for tok in BAD_TOKENS:
-        r = http(srv, "GET", host, path, headers={"Authorization": "Bearer " + tok})
+        try:
+            r = http(srv, "GET", host, path, headers={"Authorization": "Bearer " + tok})
+        except requests.exceptions.ConnectionError:
+            # A header over the 64 KiB limit is answered with 431 and the connection is closed,
+            # possibly while the client is still sending it: the client may see only the close.
+            assert len(tok) > 60000, f"{host}{path} token {tok[:40]!r}: connection error"
+            continue
         # 431 for the tokens longer than the 64 KiB header limit
         assert r.status_code == (431 if len(tok) > 60000 else 401), f"{host}{path} token {tok[:40]!r}: {r.status_code} {r.text[:300]}"
         error_code(r)
