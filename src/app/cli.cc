@@ -188,4 +188,10 @@ int ClockAdvance(const std::string& data_dir, const std::string& duration) {
   return PrintResult(Arm(*cfg, "POST", "/cmklogs/admin/clock/advance", bj::serialize(body)));
 }
 
+int ClockShow(const std::string& data_dir) {
+  auto cfg = LoadConfig(data_dir);
+  if (!cfg.ok()) return Fail(cfg.status());
+  return PrintResult(Arm(*cfg, "GET", "/cmklogs/admin/clock"));
+}
+
 }  // namespace cmk::app

@@ -15,6 +15,8 @@ int PrintToken(const std::string& data_dir, const std::string& scope);
 int ClusterRestoreIdentity(const std::string& data_dir, const std::string& cluster_id);
 int VaultAudit(const std::string& data_dir, const std::string& vault);
 int ClockAdvance(const std::string& data_dir, const std::string& duration);
+// Prints the server's clocks: mode, simulated and real time, offset (GET /cmklogs/admin/clock).
+int ClockShow(const std::string& data_dir);
 int VaultOutage(const std::string& data_dir, const std::string& vault, const std::string& on_off);
 
 // "14d", "2h", "30m", "90s", "1w", "500ms" or an ISO 8601 duration ("P14D").

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -129,19 +130,13 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   }
   ASSIGN_OR_RETURN(in->store_, meta::MetadataStore::Open(dir + "/meta.db"));
 
+  // Two clocks (docs/architecture.md, "Time"): env_.clock drives the data and resource
+  // lifecycle and is the simulated one under --simulated-clock; real_clock_ judges sessions
+  // (token lifetimes, the TLS certificate, rate windows), because clients keep real time.
   in->real_clock_ = std::make_unique<env::RealClock>();
   env::Clock* clock = in->real_clock_.get();
   if (options.simulated_clock) {
-    // A simulated clock resumes where it stopped (never behind real time), so tokens and
-    // schedules issued before a restart keep their meaning.
-    TimePoint start = in->real_clock_->Now();
-    ASSIGN_OR_RETURN(auto saved, in->store_->Get("clock", "simulated"));
-    if (saved) {
-      auto t = ParseRfc3339(saved->body);
-      if (t.ok() && *t > start) start = *t;
-    }
-    in->sim_clock_ = std::make_unique<env::SimulatedClock>(start);
-    clock = in->sim_clock_.get();
+    ASSIGN_OR_RETURN(clock, in->StartSimulatedClock());
   }
   in->env_ = env::Env{clock, &in->random_, &in->fs_};
   in->directory_ = std::make_unique<identity::Directory>(in->store_.get(), in->env_);
@@ -207,6 +202,7 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   identity::TokenServiceOptions token_opts;
   token_opts.domain = options.domain;
   token_opts.login_url = "https://login." + options.domain + (port == 443 ? "" : ":" + std::to_string(port));
+  token_opts.session_clock = in->real_clock_.get();
   ASSIGN_OR_RETURN(in->tokens_, identity::TokenService::Create(in->env_, in->store_.get(),
                                                                in->master_key_, token_opts));
   RETURN_IF_ERROR(fs.CreateDirs(dir + "/audit", 0700));
@@ -235,7 +231,8 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
                               if (on) outages->vaults.insert(ToLower(vault));
                               else outages->vaults.erase(ToLower(vault));
                               return OkStatus();
-                            }};
+                            },
+                            [self] { return self->ClockStateNow(); }};
   in->arm_ = std::make_unique<control::ArmService>(in->env_, in->store_.get(), in->directory_.get(),
                                                    in->rbac_.get(), in->info_, hooks, in->keyvault_.get(),
                                                    in->audit_.get());
@@ -280,7 +277,8 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
                                                           topology, ls_opts));
   server::DataPlaneDeps dp{in->env_,          in->rbac_.get(),  topology,
                            in->arm_->insights(), in->log_store_.get(), in->audit_.get(),
-                           in->store_.get(),     "/subscriptions/" + in->info_.subscription_id};
+                           in->store_.get(),     "/subscriptions/" + in->info_.subscription_id,
+                           in->real_clock_.get()};
   engine::LogStore* ls = in->log_store_.get();
   in->metrics_->AddCollector([ls] {
     std::string out = "# HELP cmklogs_revocation_effect_seconds Seconds from the last successful unwrap to the end of a revocation's effects (ingestion refused, cache wiped).\n"
@@ -335,6 +333,7 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   });
   server::RouterDeps deps;
   deps.env = in->env_;
+  deps.session_clock = in->real_clock_.get();
   deps.domain = options.domain;
   deps.port = port;
   deps.default_tenant_id = in->info_.tenant_id;
@@ -351,7 +350,7 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   in->http_->Start();
   if (options.write_client_config) RETURN_IF_ERROR(in->WriteClientConfig());
   spdlog::info("cmklogs serving on port {} (domain {}, data dir {}, {} clock)", port, options.domain,
-               dir, options.simulated_clock ? "simulated" : "real");
+               dir, in->ClockStateNow().mode);
   return in;
 }
 
@@ -442,7 +441,9 @@ Result<std::unique_ptr<keyvault::Pkcs11Hsm>> Instance::OpenHsm() {
 Status Instance::SetUpTls() {
   const std::string& dir = options_.data_dir;
   ca_cert_path_ = dir + "/tls/ca.pem";
-  TimePoint now = env_.clock->Now();
+  // Certificates are judged by clients on their own (real) clocks: issued on real time, they
+  // stay valid however far the simulated clock is advanced.
+  TimePoint now = real_clock_->Now();
   crypto::CertificateAndKey ca;
   ASSIGN_OR_RETURN(auto key_doc, store_->Get("tls", "ca-key"));
   if (fs_.Exists(ca_cert_path_) && key_doc) {
@@ -507,15 +508,70 @@ Status Instance::WriteClientConfig() {
   return s;
 }
 
+// The simulated clock resumes where the last run left it and never goes behind real time, so
+// the schedules, soft deletes and rotation policies of a rehearsal keep their meaning across a
+// restart. The ticking clock keeps its offset (it ticks through the downtime, as real time
+// does); the frozen clock resumes at the time it showed. Each reads what the other wrote, so a
+// data directory may switch between the modes without going back in time.
+Result<env::Clock*> Instance::StartSimulatedClock() {
+  TimePoint real_now = real_clock_->Now();
+  TimePoint resume = real_now;
+  ASSIGN_OR_RETURN(auto saved_time, store_->Get("clock", "simulated"));
+  if (saved_time) {
+    auto t = ParseRfc3339(saved_time->body);
+    if (t.ok() && *t > resume) resume = *t;
+  }
+  ASSIGN_OR_RETURN(auto saved_offset, store_->Get("clock", "offset"));
+  if (saved_offset) {
+    const std::string& b = saved_offset->body;
+    int64_t ns = 0;
+    auto [end, ec] = std::from_chars(b.data(), b.data() + b.size(), ns);
+    if (ec == std::errc() && end == b.data() + b.size() && real_now + Duration(ns) > resume) {
+      resume = real_now + Duration(ns);
+    }
+  }
+  if (options_.frozen_clock) {
+    sim_clock_ = std::make_unique<env::SimulatedClock>(resume);
+    return sim_clock_.get();
+  }
+  offset_clock_ = std::make_unique<env::OffsetClock>(real_clock_.get(), resume - real_now);
+  return offset_clock_.get();
+}
+
 Result<TimePoint> Instance::AdvanceClock(Duration d) {
-  if (!sim_clock_) {
+  TimePoint now;
+  if (offset_clock_) {
+    offset_clock_->Advance(d);
+    // The offset (nanoseconds) is what a restart resumes from.
+    RETURN_IF_ERROR(store_->Put("clock", "offset", std::to_string(offset_clock_->offset().count())));
+    now = offset_clock_->Now();
+  } else if (sim_clock_) {
+    sim_clock_->Advance(d);
+    now = sim_clock_->Now();
+  } else {
     return FailedPrecondition("The server runs on the real clock; start it with --simulated-clock to advance time.",
                               "ClockNotSimulated");
   }
-  sim_clock_->Advance(d);
-  TimePoint now = sim_clock_->Now();
   RETURN_IF_ERROR(store_->Put("clock", "simulated", FormatRfc3339(now, 9)));
   return now;
+}
+
+control::ClockState Instance::ClockStateNow() const {
+  control::ClockState c;
+  c.real_now = real_clock_->Now();
+  if (offset_clock_) {
+    c.mode = "simulated";
+    c.offset = offset_clock_->offset();
+    c.now = c.real_now + c.offset;
+  } else if (sim_clock_) {
+    c.mode = "frozen";
+    c.now = sim_clock_->Now();
+    c.offset = c.now - c.real_now;
+  } else {
+    c.mode = "real";
+    c.now = c.real_now;
+  }
+  return c;
 }
 
 }  // namespace cmk::app

@@ -7,6 +7,7 @@
 #include "base/status.h"
 #include "control/arm_service.h"
 #include "env/env.h"
+#include "env/offset_clock.h"
 #include "identity/directory.h"
 #include "identity/rbac.h"
 #include "identity/token_service.h"
@@ -28,7 +29,11 @@ struct ServeOptions {
   std::string data_dir = "cmklogs-data";
   uint16_t port = 8443;
   std::string domain = "localhost";
+  // A simulated clock: real time plus an offset that `clock advance` raises (the data and
+  // resource lifecycle runs on it; sessions stay on real time). With frozen_clock too, the
+  // clock stands still between advances (the unit tests' SimulatedClock).
   bool simulated_clock = false;
+  bool frozen_clock = false;
   std::vector<std::string> listen = {"127.0.0.1", "::1"};
   int read_timeout_ms = 30000;
   int threads = 2;
@@ -79,11 +84,15 @@ class Instance {
   Status Bootstrap();
   Status SetUpTls();
   Status WriteClientConfig();
+  // Starts the simulated clock where the last run left it (never behind real time).
+  Result<env::Clock*> StartSimulatedClock();
   Result<TimePoint> AdvanceClock(Duration d);
+  control::ClockState ClockStateNow() const;
 
   ServeOptions options_;
   std::unique_ptr<env::RealClock> real_clock_;
-  std::unique_ptr<env::SimulatedClock> sim_clock_;
+  std::unique_ptr<env::SimulatedClock> sim_clock_;    // --simulated-clock=frozen
+  std::unique_ptr<env::OffsetClock> offset_clock_;    // --simulated-clock
   env::SecureRandom random_;
   env::PosixFileSystem fs_;
   env::Env env_{};

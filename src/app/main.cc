@@ -109,8 +109,12 @@ int main(int argc, char** argv) {
       ->default_val(DefaultDataDir());
   serve->add_option("--port", serve_opts.port, "TCP port; 0 picks a free one")->default_val(8443);
   serve->add_option("--domain", serve_opts.domain, "Base domain D of the host names")->default_val("localhost");
-  serve->add_flag("--simulated-clock", serve_opts.simulated_clock,
-                  "Run on a simulated clock advanced through the admin endpoint");
+  std::string clock_mode;
+  serve->add_flag("--simulated-clock{simulated}", clock_mode,
+                  "Run the data and resource lifecycle on real time plus an offset that `cmklogs clock "
+                  "advance` raises (sessions stay on real time); --simulated-clock=frozen: time stands "
+                  "still between advances")
+      ->check(CLI::IsMember({"simulated", "frozen"}));
   serve->add_option("--listen", serve_opts.listen, "Addresses to listen on")->default_str("127.0.0.1 ::1");
   serve->add_option("--read-timeout-ms", serve_opts.read_timeout_ms,
                     "Deadline for reading one request")->default_val(30000)->check(CLI::Range(100, 600000));
@@ -171,6 +175,8 @@ int main(int argc, char** argv) {
   auto* advance = clock->add_subcommand("advance", "Advance the simulated clock (14d, 2h, 30m, 90s)");
   advance->add_option("duration", advance_by, "How far")->required();
   advance->add_option("--data-dir", data_dir, "Data directory of the running server");
+  auto* clock_show = clock->add_subcommand("show", "Print the simulated time, the real time and the offset (JSON)");
+  clock_show->add_option("--data-dir", data_dir, "Data directory of the running server");
 
   auto* vault = app.add_subcommand("vault", "Key vaults")->require_subcommand(1);
   std::string audit_vault;
@@ -195,10 +201,15 @@ int main(int argc, char** argv) {
   if (crestore->parsed()) return cmk::app::ClusterRestoreIdentity(data_dir, restore_cluster);
   if (voutage->parsed()) return cmk::app::VaultOutage(data_dir, outage_vault, outage_state);
   if (vaudit->parsed()) return cmk::app::VaultAudit(data_dir, audit_vault);
-  if (serve->parsed()) return Serve(serve_opts);
+  if (serve->parsed()) {
+    serve_opts.simulated_clock = !clock_mode.empty();
+    serve_opts.frozen_clock = clock_mode == "frozen";
+    return Serve(serve_opts);
+  }
   if (pcreate->parsed()) return cmk::app::PrincipalCreate(data_dir, principal_name);
   if (rassign->parsed()) return cmk::app::RoleAssign(data_dir, role_principal, role_name, role_scope);
   if (token->parsed()) return cmk::app::PrintToken(data_dir, token_scope);
   if (advance->parsed()) return cmk::app::ClockAdvance(data_dir, advance_by);
+  if (clock_show->parsed()) return cmk::app::ClockShow(data_dir);
   return 2;
 }

@@ -135,6 +135,15 @@ std::string SubscriptionOf(const std::string& scope) {
   return "";
 }
 
+// The admin endpoints' view of the clocks (the offset also as seconds, for scripts).
+bj::object ClockJson(const ClockState& c) {
+  return bj::object{{"mode", c.mode},
+                    {"now", FormatRfc3339(c.now)},
+                    {"realNow", FormatRfc3339(c.real_now)},
+                    {"offset", FormatIsoDuration(c.offset)},
+                    {"offsetSeconds", std::chrono::duration<double>(c.offset).count()}};
+}
+
 }  // namespace
 
 std::string_view ArmRequest::Query(std::string_view name) const {
@@ -615,7 +624,13 @@ ArmResponse ArmService::Admin(const ArmRequest& r, const std::vector<std::string
     }
     auto now = hooks_.advance_clock(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)));
     if (!now.ok()) return ArmError(now.status());
-    return Json(200, bj::object{{"now", FormatRfc3339(*now)}});
+    bj::object out = hooks_.clock_state ? ClockJson(hooks_.clock_state()) : bj::object{};
+    out["now"] = FormatRfc3339(*now);  // the time the advance reached, as it always answered
+    return Json(200, std::move(out));
+  }
+  if (seg.size() == 3 && Is(seg[2], "clock")) {
+    if (r.method != "GET" || !hooks_.clock_state) return ArmError(MethodNotAllowed(r));
+    return Json(200, ClockJson(hooks_.clock_state()));
   }
   if (seg.size() == 3 && Is(seg[2], "principals")) {
     if (r.method != "POST") return ArmError(MethodNotAllowed(r));

@@ -34,6 +34,14 @@ struct InstanceInfo {
   std::string location;
 };
 
+// The server's two clocks as the admin endpoints report them (docs/architecture.md, "Time").
+struct ClockState {
+  std::string mode;    // "real", "simulated" (real time plus an offset) or "frozen"
+  TimePoint now;       // the data and resource lifecycle's clock
+  TimePoint real_now;  // the sessions' clock (tokens, TLS, rate windows)
+  Duration offset{};   // how far `now` is ahead of real time (frozen: at the moment read)
+};
+
 // Hooks into the process that the admin endpoints drive.
 struct AdminHooks {
   // Advances the simulated clock; FailedPrecondition when the clock is real.
@@ -41,6 +49,8 @@ struct AdminHooks {
   // Makes a vault unreachable (on) or reachable again (off) for the storage accounts' key
   // managers, to rehearse a vault outage.
   std::function<Status(const std::string& vault, bool on)> vault_outage;
+  // GET /cmklogs/admin/clock, and the offset in the answer of an advance; unset: not served.
+  std::function<ClockState()> clock_state;
 };
 
 class ArmService {

@@ -8,6 +8,7 @@
 
 #include "base/encoding.h"
 #include "base/testing.h"
+#include "env/offset_clock.h"
 
 namespace cmk::env {
 namespace {
@@ -60,6 +61,134 @@ TEST(SimulatedClockTest, PeriodicTimerCoalescesAcrossOneAdvance) {
   EXPECT_TRUE(clock.Cancel(id));
   clock.Advance(hours(1));
   EXPECT_EQ(runs.size(), 3u);
+}
+
+// OffsetClock tests drive "real" time with a SimulatedClock as the base: no sleeps.
+TEST(OffsetClockTest, NowTicksWithRealTimePlusTheOffset) {
+  SimulatedClock real(FromUnixSeconds(1000));
+  OffsetClock clock(&real, std::chrono::seconds(50));
+  EXPECT_EQ(clock.Now(), FromUnixSeconds(1050));
+  real.Advance(minutes(2));
+  EXPECT_EQ(clock.Now(), FromUnixSeconds(1050 + 120));
+  clock.Advance(hours(24));
+  EXPECT_EQ(clock.offset(), std::chrono::seconds(50) + hours(24));
+  EXPECT_EQ(clock.Now(), FromUnixSeconds(1050 + 120 + 86400));
+  EXPECT_EQ(real.Now(), FromUnixSeconds(1120)) << "advancing never moves real time";
+  real.Advance(std::chrono::seconds(1));
+  EXPECT_EQ(clock.Now(), FromUnixSeconds(1050 + 121 + 86400)) << "still ticking after a jump";
+}
+
+TEST(OffsetClockTest, AdvanceFiresDueTimersInOrderAtTheirTime) {
+  SimulatedClock real(FromUnixSeconds(1000));
+  OffsetClock clock(&real, Duration::zero());
+  std::vector<std::pair<int, TimePoint>> fired;
+  clock.RunAfter(hours(2), [&] { fired.push_back({2, clock.Now()}); });
+  clock.RunAfter(hours(1), [&] { fired.push_back({1, clock.Now()}); });
+  clock.RunAfter(hours(48), [&] { fired.push_back({3, clock.Now()}); });
+  clock.Advance(hours(3));
+  ASSERT_EQ(fired.size(), 2u);
+  EXPECT_EQ(fired[0].first, 1);
+  EXPECT_EQ(fired[0].second, FromUnixSeconds(1000) + hours(1)) << "Now() is the due time";
+  EXPECT_EQ(fired[1].first, 2);
+  EXPECT_EQ(fired[1].second, FromUnixSeconds(1000) + hours(2));
+  EXPECT_EQ(clock.Now(), FromUnixSeconds(1000) + hours(3));
+  clock.Advance(hours(45));
+  ASSERT_EQ(fired.size(), 3u);
+  EXPECT_EQ(fired[2].second, FromUnixSeconds(1000) + hours(48));
+}
+
+TEST(OffsetClockTest, TimersFireWhenRealTimeReachesThem) {
+  SimulatedClock real(FromUnixSeconds(0));
+  OffsetClock clock(&real, hours(24 * 31));
+  std::vector<int> fired;
+  clock.RunAfter(minutes(10), [&] { fired.push_back(10); });
+  clock.RunAfter(minutes(5), [&] { fired.push_back(5); });
+  real.Advance(minutes(4));
+  EXPECT_TRUE(fired.empty());
+  real.Advance(minutes(1));
+  EXPECT_EQ(fired, std::vector<int>({5}));
+  real.Advance(minutes(30));
+  EXPECT_EQ(fired, std::vector<int>({5, 10}));
+}
+
+TEST(OffsetClockTest, TimerMovedEarlierByAnAdvanceStillFiresOnce) {
+  // The wake-up armed on the real clock for the old offset must not fire the timer again.
+  SimulatedClock real(FromUnixSeconds(0));
+  OffsetClock clock(&real, Duration::zero());
+  int fired = 0;
+  clock.RunAfter(hours(1), [&] { ++fired; });
+  clock.Advance(hours(1));
+  EXPECT_EQ(fired, 1);
+  real.Advance(hours(2));
+  EXPECT_EQ(fired, 1);
+}
+
+TEST(OffsetClockTest, PeriodicTimerCoalescesAcrossOneAdvanceAndTicksInRealTime) {
+  SimulatedClock real(FromUnixSeconds(0));
+  OffsetClock clock(&real, Duration::zero());
+  std::vector<TimePoint> runs;
+  auto id = clock.RunEvery(std::chrono::seconds(30), [&] { runs.push_back(clock.Now()); });
+  clock.Advance(std::chrono::seconds(29));
+  EXPECT_TRUE(runs.empty());
+  real.Advance(std::chrono::seconds(1));  // due by real time: runs on the wake-up
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0], FromUnixSeconds(30));
+  clock.Advance(hours(24 * 30));  // one run, at the last due time inside the jump
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[1], FromUnixSeconds(30 + 24 * 30 * 3600));
+  real.Advance(std::chrono::seconds(30));
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[2], FromUnixSeconds(30 + 24 * 30 * 3600 + 30));
+  EXPECT_TRUE(clock.Cancel(id));
+  clock.Advance(hours(1));
+  real.Advance(hours(1));
+  EXPECT_EQ(runs.size(), 3u);
+}
+
+TEST(OffsetClockTest, OneShotAndPeriodicTimersRunInDueOrder) {
+  SimulatedClock real(FromUnixSeconds(0));
+  OffsetClock clock(&real, Duration::zero());
+  std::vector<std::string> order;
+  clock.RunAfter(minutes(90), [&] { order.push_back("one-shot 90m"); });
+  clock.RunEvery(hours(1), [&] { order.push_back("hourly"); });  // coalesced: runs at 2h
+  clock.RunAfter(minutes(30), [&] { order.push_back("one-shot 30m"); });
+  clock.Advance(hours(2) + minutes(1));
+  EXPECT_EQ(order, std::vector<std::string>({"one-shot 30m", "one-shot 90m", "hourly"}));
+}
+
+TEST(OffsetClockTest, CancelledTimerDoesNotFireAndCallbacksMayScheduleMore) {
+  SimulatedClock real(FromUnixSeconds(0));
+  OffsetClock clock(&real, Duration::zero());
+  bool cancelled_fired = false;
+  auto id = clock.RunAfter(minutes(1), [&] { cancelled_fired = true; });
+  EXPECT_TRUE(clock.Cancel(id));
+  EXPECT_FALSE(clock.Cancel(id));
+  int chained = 0;
+  std::function<void()> tick = [&] {
+    if (++chained < 3) clock.RunAfter(minutes(10), tick);
+  };
+  clock.RunAfter(minutes(10), tick);
+  clock.Advance(hours(1));
+  EXPECT_FALSE(cancelled_fired);
+  EXPECT_EQ(chained, 3);
+}
+
+TEST(OffsetClockTest, FiresOnTheRealClocksThread) {
+  RealClock real;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool fired = false;
+  {
+    OffsetClock clock(&real, hours(24 * 400));
+    clock.RunAfter(std::chrono::milliseconds(20), [&] {
+      std::lock_guard<std::mutex> l(mu);
+      fired = true;
+      cv.notify_all();
+    });
+    std::unique_lock<std::mutex> l(mu);
+    EXPECT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] { return fired; }));
+    clock.RunAfter(hours(1), [] {});  // pending at destruction: its wake-up is cancelled
+  }
 }
 
 TEST(RealClockTest, PeriodicTimerRunsUntilCancelled) {

@@ -4,6 +4,7 @@
 
 #include "base/encoding.h"
 #include "base/testing.h"
+#include "env/offset_clock.h"
 #include "identity/directory.h"
 #include "identity/jwt.h"
 #include "identity/rbac.h"
@@ -104,6 +105,34 @@ TEST_F(IdentityTest, TokenExpiresOnTheInjectedClock) {
   EXPECT_THAT(tokens->Validate(tok.token, Audience::kArm), IsOk());
   clock_.Advance(hours(1) + minutes(2));
   EXPECT_THAT(tokens->Validate(tok.token, Audience::kArm),
+              StatusIs(StatusCode::kUnauthenticated, "ExpiredAuthenticationToken"));
+}
+
+// Issue 12: on a rehearsal clock (real time plus an offset), tokens live on the real clock.
+TEST_F(IdentityTest, TokensOnTheSessionClockSurviveASimulatedJumpOf31Days) {
+  env::SimulatedClock real(FromUnixSeconds(1795416367));  // stands for the wall clock
+  env::OffsetClock simulated(&real, Duration::zero());
+  TokenServiceOptions o;
+  o.login_url = "https://login.localhost:8443";
+  o.session_clock = &real;
+  auto tokens = std::move(*TokenService::Create(env::Env{&simulated, &random_, &fs_}, store_.get(),
+                                                master_, o));
+  Principal p{"oid-1", "app-1", "tid-1", "n", PrincipalType::kServicePrincipal};
+  auto before = *tokens->Issue(p, "https://management.localhost");
+  simulated.Advance(hours(24 * 31));
+  EXPECT_THAT(tokens->Validate(before.token, Audience::kArm), IsOk())
+      << "a token issued before the jump is valid until its real expiry";
+  auto after = *tokens->Issue(p, "https://management.localhost");
+  auto claims = tokens->Validate(after.token, Audience::kArm);
+  ASSERT_THAT(claims, IsOk()) << "a token issued after the jump is valid at once";
+  EXPECT_EQ(claims->issued_at, real.Now()) << "stamped on real time, as clients compare it";
+  EXPECT_EQ(claims->expires, real.Now() + std::chrono::seconds(3599));
+  real.Advance(minutes(59));
+  EXPECT_THAT(tokens->Validate(before.token, Audience::kArm), IsOk());
+  real.Advance(minutes(7));  // past the hour and the 5 minutes of skew, in real time
+  EXPECT_THAT(tokens->Validate(before.token, Audience::kArm),
+              StatusIs(StatusCode::kUnauthenticated, "ExpiredAuthenticationToken"));
+  EXPECT_THAT(tokens->Validate(after.token, Audience::kArm),
               StatusIs(StatusCode::kUnauthenticated, "ExpiredAuthenticationToken"));
 }
 

@@ -126,7 +126,7 @@ Result<AccessToken> TokenService::Issue(const Principal& p, std::string_view res
                       "administrator of the tenant.",
                   "invalid_resource");
   }
-  int64_t now = ToUnixSeconds(env_.clock->Now());
+  int64_t now = ToUnixSeconds(session_clock()->Now());
   int64_t lifetime = std::chrono::duration_cast<std::chrono::seconds>(options_.lifetime).count();
   bj::object header{{"typ", "JWT"}, {"alg", "RS256"}, {"kid", kid_}};
   bj::object payload{{"aud", std::string(resource)},
@@ -172,7 +172,7 @@ Result<Claims> TokenService::Validate(std::string_view token, Audience expected)
     cached = std::move(claims);
   }
   Claims& claims = *cached;
-  TimePoint now = env_.clock->Now();
+  TimePoint now = session_clock()->Now();
   if (now >= claims.expires + options_.clock_skew) {
     return TokenError("ExpiredAuthenticationToken",
                       "The access token expiry UTC time '" + FormatRfc3339(claims.expires, 0) +

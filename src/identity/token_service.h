@@ -39,6 +39,12 @@ struct TokenServiceOptions {
   Duration lifetime = std::chrono::seconds(3599);
   // Tolerated difference between the token's nbf/exp and the clock.
   Duration clock_skew = std::chrono::minutes(5);
+  // The clock tokens are stamped (iat/nbf/exp) and validated on; null: env.clock. The server
+  // passes its real clock here when it runs on a simulated one: a token belongs to the client's
+  // session, and clients judge its lifetime on their own clocks, which `clock advance` does not
+  // move. So a token issued after a jump is valid at once, and one issued before it stays valid
+  // until its real expiry.
+  env::Clock* session_clock = nullptr;
 };
 
 struct AccessToken {
@@ -84,6 +90,9 @@ class TokenService {
       : env_(env), options_(std::move(options)), key_(std::move(key)), kid_(std::move(kid)) {}
   // Signature and claim parsing of a token, without the time checks.
   Result<Claims> Verify(std::string_view token, Audience expected) const;
+  env::Clock* session_clock() const {
+    return options_.session_clock != nullptr ? options_.session_clock : env_.clock;
+  }
 
   env::Env env_;
   TokenServiceOptions options_;

@@ -32,6 +32,9 @@ struct DataPlaneDeps {
   keyvault::AuditLog* audit = nullptr;
   meta::MetadataStore* meta = nullptr;
   std::string admin_scope;
+  // Judges sessions: the per-minute rate windows, which clients pace on real time; null: env.clock.
+  env::Clock* session_clock = nullptr;
+  env::Clock* SessionClock() const { return session_clock != nullptr ? session_clock : env.clock; }
 };
 
 // The system workspace's tables: KeyVaultAudit and KeyStateHistory (system_tables.cc).

@@ -142,13 +142,15 @@ std::string TableOf(const std::string& output_stream) {
 }  // namespace
 
 bool IngestionApi::Admit(const std::string& rule, size_t bytes, HttpResponse& res) {
-  int64_t minute = std::chrono::duration_cast<std::chrono::minutes>(d_.env.clock->Now().time_since_epoch()).count();
+  // Real time: clients pace themselves (and honour Retry-After) on their own clocks.
+  TimePoint session_now = d_.SessionClock()->Now();
+  int64_t minute = std::chrono::duration_cast<std::chrono::minutes>(session_now.time_since_epoch()).count();
   std::lock_guard<std::mutex> l(mu_);
   Window& w = windows_[rule];
   if (w.minute != minute) w = Window{minute, 0, 0};
   if (w.requests + 1 > limits_.requests_per_minute || w.bytes + bytes > limits_.bytes_per_minute) {
     // The window is the clock's minute: retry when the next one starts.
-    auto second = std::chrono::duration_cast<std::chrono::seconds>(d_.env.clock->Now().time_since_epoch()).count();
+    auto second = std::chrono::duration_cast<std::chrono::seconds>(session_now.time_since_epoch()).count();
     std::string retry = std::to_string(60 - second % 60);
     res.SetHeader("Retry-After", retry);
     Error(res, 429, "TooManyRequests",

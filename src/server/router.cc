@@ -177,7 +177,7 @@ void Router::OnException(const HttpRequest& req, HttpResponse& res, std::string_
   switch (route.front_end) {
     case FrontEnd::kLogin:
       return AadError(res, req, Status(StatusCode::kInternal, "AADSTS90100: " + message, "server_error"),
-                      d_.env.clock->Now());
+                      SessionNow());
     case FrontEnd::kVault:
     case FrontEnd::kManagedHsm: {
       bj::object o{{"error", bj::object{{"code", "InternalServerError"},
@@ -348,7 +348,7 @@ void Router::HandleVault(HttpRequest& req, HttpResponse& res, const Route& route
 
 void Router::HandleLogin(HttpRequest& req, HttpResponse& res) {
   auto seg = SplitPath(req.path);
-  TimePoint now = d_.env.clock->Now();
+  TimePoint now = SessionNow();
   std::string login = ExternalUrl("login");
   if (seg.empty()) return ArmJsonError(res, 404, "NotFound", "Unknown token service path.");
   bool adfs = EqualsIgnoreCase(seg[0], "adfs");
@@ -412,7 +412,7 @@ void Router::HandleLogin(HttpRequest& req, HttpResponse& res) {
 }
 
 void Router::HandleToken(HttpRequest& req, HttpResponse& res, const std::string& tenant, bool adfs) {
-  TimePoint now = d_.env.clock->Now();
+  TimePoint now = SessionNow();
   auto parsed = ParseTokenRequest(req.body, req.Header("Authorization"));
   std::fill(req.body.begin(), req.body.end(), '\0');  // it held the client secret
   if (!parsed.ok()) return AadError(res, req, parsed.status(), now);

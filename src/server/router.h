@@ -54,6 +54,9 @@ struct RouterDeps {
   Metrics* metrics = nullptr;
   IngestionApi* ingestion = nullptr;  // null: the ingestion host answers 404
   QueryApi* query = nullptr;          // null: the query host answers 404
+  // The token endpoint's clock (expires_on, error timestamps): real time, as the tokens' own
+  // stamps; null: env.clock.
+  env::Clock* session_clock = nullptr;
 };
 
 class Router {
@@ -92,6 +95,9 @@ class Router {
   // Validates the bearer token for `aud`; on failure writes the 401 and returns nullopt.
   std::optional<identity::Claims> Authenticate(const HttpRequest& req, HttpResponse& res,
                                                identity::Audience aud);
+  TimePoint SessionNow() const {
+    return (d_.session_clock != nullptr ? d_.session_clock : d_.env.clock)->Now();
+  }
   RouterDeps d_;
 };
 
