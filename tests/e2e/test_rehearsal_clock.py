@@ -117,3 +117,76 @@ def test_frozen_mode_stands_still_between_advances(server_factory):
     assert clock_show(s)["now"] == first["now"]
     out = cli_json(s, "clock", "advance", "2h")
     assert (parse_rfc3339(out["now"]) - parse_rfc3339(first["now"])).total_seconds() == 7200
+
+
+def test_pre_jump_clients_write_see_the_link_window_reopen_and_a_rotation_fire(sim_server):
+    """Issue 12's acceptance, with SDK clients built once before `clock advance 31d`: an ARM
+    write (a link through azure-mgmt-loganalytics) that the 30-day link-operation window refused
+    before the jump succeeds after it, and a key rotation policy of 30 days has fired, seen by the
+    same KeyClient."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.keyvault.keys import KeyRotationLifetimeAction, KeyRotationPolicy, KeyRotationPolicyAction
+    from azure.mgmt.loganalytics.models import LinkedService
+    from test_control_plane import create_cluster, create_workspace, cluster_id
+    from test_data_collection import la_client
+
+    s = sim_server
+    la = la_client(s)
+    create_vault(s, "rotvault")
+    kc = key_client(s, vault_url(s, "rotvault"))
+    first = kc.create_rsa_key("cmk1", size=2048)
+    kc.update_key_rotation_policy("cmk1", KeyRotationPolicy(lifetime_actions=[
+        KeyRotationLifetimeAction(KeyRotationPolicyAction.rotate, time_after_create="P30D")]))
+    create_cluster(s, "rehearsecl")
+    create_workspace(s, "rehearsews")
+    cid = cluster_id(s, "rehearsecl")
+
+    def link():
+        return la.linked_services.begin_create_or_update(
+            s.resourceGroup, "rehearsews", "cluster", LinkedService(write_access_resource_id=cid)).result(timeout=60)
+
+    link()                                                                          # 1
+    la.linked_services.begin_delete(s.resourceGroup, "rehearsews", "cluster").result(timeout=60)  # 2
+    try:
+        link()                                                                      # 3 in 30 days
+        raise AssertionError("a third link operation within 30 days was accepted")
+    except HttpResponseError as e:
+        assert e.status_code in (400, 409), e
+
+    cli_json(s, "clock", "advance", "31d")
+
+    linked = link()  # the same client, its token cached before the jump: the window reopened
+    assert linked.write_access_resource_id.lower() == cid.lower(), linked
+    ws = la.workspaces.get(s.resourceGroup, "rehearsews")
+    assert ws.name == "rehearsews"
+    deadline = time.monotonic() + 15
+    while True:
+        versions = list(kc.list_properties_of_key_versions("cmk1"))
+        if len(versions) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert len(versions) == 2, f"the 30-day rotation policy did not fire: {[v.version for v in versions]}"
+    assert kc.get_key("cmk1").properties.version != first.properties.version
+
+
+def test_js_sdk_rows_stamped_with_the_clients_now_are_counted_at_once(sim_server):
+    """The JS SDK's @azure/monitor-ingestion + @azure/monitor-query-logs on the rehearsal clock:
+    12,000 rows stamped with the client's now, counted right away (issue 12)."""
+    import shutil
+    if shutil.which("node") is None:
+        import pytest
+        pytest.skip("node is not installed")
+    from test_control_plane import create_workspace
+    from test_ingest_query import create_dcr, create_table, customer_id
+    from test_js_clients import node_modules as _nm, run_node  # noqa: F401
+    import os
+    import subprocess
+    js = os.path.join(os.path.dirname(__file__), "js")
+    if not os.path.isdir(os.path.join(js, "node_modules", "@azure", "monitor-query-logs")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=js, check=True, timeout=600,
+                       stdout=subprocess.DEVNULL)
+    s = sim_server
+    create_workspace(s, "wsjsclock")
+    create_table(s, "wsjsclock")
+    rule = create_dcr(s, "dcrjsclock", "wsjsclock")["properties"]["immutableId"]
+    assert "monitor ok" in run_node(s, "monitor.mjs", rule, "Custom-AppEvents", customer_id(s, "wsjsclock"), "12000")

@@ -11,7 +11,9 @@ const cfg = JSON.parse(fs.readFileSync(cfgPath));
 const cred = new ClientSecretCredential(cfg.tenantId, cfg.clientId, cfg.clientSecret,
   { authorityHost: cfg.authorityHost, disableInstanceDiscovery: true });
 const n = Number(countArg);
-const base = Date.parse("2026-11-20T00:00:00Z");
+// Stamped with the client's own clock, one second apart, the newest a second ago: a server whose
+// clock lags the client's (a frozen rehearsal clock did) would count the newest rows as future.
+const base = Date.now() - n * 1000;
 const logs = [];
 for (let i = 0; i < n; i++) {
   logs.push({ TimeGenerated: new Date(base + i * 1000).toISOString(), Computer: `js${i % 7}`, Level: "Info",
