@@ -29,6 +29,8 @@
 #include <vector>
 
 #include "engine/json_rows.h"
+#include "env/env.h"
+#include "kql/budget.h"
 #include "env/process.h"
 #include "engine/log_store.h"
 #include "log_gen.h"
@@ -347,11 +349,17 @@ struct QueryResult {
 
 std::vector<QueryResult> RunQueries(Store& s, int runs) {
   std::vector<QueryResult> out;
+  // Governed as the query API governs (server::QueryLimits' defaults): a 3-minute deadline, a
+  // 1 GiB budget per query and a 4 GiB pool shared by all queries.
+  kql::MemoryPool pool(size_t{4} << 30);
   kql::ExecOptions eo;
   eo.now = s.now();
+  eo.memory_limit_bytes = size_t{1} << 30;
+  eo.memory_pool = &pool;
   for (size_t q = 0; q < std::size(kQueries); ++q) {
     QueryResult qr;
     for (int i = 0; i <= runs; ++i) {  // run 0 is the warm-up
+      eo.deadline_us = env::MonotonicMicros() + 180'000'000;
       auto t0 = Clock::now();
       auto catalog = s.store().CatalogFor({s.ws()}, std::nullopt, std::nullopt);
       auto r = kql::Execute(kQueries[q].kql, *catalog, eo);

@@ -67,8 +67,11 @@ class QueryBudget {
   void Release(size_t bytes);
   // Deadline and cancellation (one clock read).
   Status Check();
-  // Check() every 65,536th call of a per-row loop: `if (Status s = b.Tick(); !s.ok())`.
-  Status Tick() { return (++ticks_ & 0xFFFF) == 0 ? Check() : OkStatus(); }
+  // True every 65,536th call: per-row and per-comparison loops then run Check():
+  // `if (b.Due()) RETURN_IF_ERROR(b.Check());`. The fast path builds no Status (a Status per
+  // comparison made `top` 3.5x slower).
+  bool Due() { return (++ticks_ & 0xFFFF) == 0; }
+  Status Tick() { return Due() ? Check() : OkStatus(); }
 
   size_t used() const { return used_; }
   size_t peak() const { return peak_; }

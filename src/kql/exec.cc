@@ -263,8 +263,8 @@ Result<std::vector<uint32_t>> SortPermutation(const std::vector<const Column*>& 
   Status aborted;
   auto less = [&](uint32_t a, uint32_t b) {
     // std::sort cannot be interrupted by a return value: the deadline check throws instead.
-    if (ctx.budget != nullptr) {
-      if (Status s = ctx.budget->Tick(); !s.ok()) {
+    if (BudgetDue(ctx)) {
+      if (Status s = ctx.budget->Check(); !s.ok()) {
         aborted = std::move(s);
         throw SortAborted{};
       }

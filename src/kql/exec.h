@@ -24,7 +24,9 @@ struct ExecContext {
 
 // Deadline/cancellation check for the executor's loops (OK without a budget).
 inline Status CheckBudget(const ExecContext& ctx) { return ctx.budget != nullptr ? ctx.budget->Check() : OkStatus(); }
-inline Status TickBudget(const ExecContext& ctx) { return ctx.budget != nullptr ? ctx.budget->Tick() : OkStatus(); }
+// Per-row loops: `if (BudgetDue(ctx)) RETURN_IF_ERROR(CheckBudget(ctx));` (no Status on the fast path).
+inline bool BudgetDue(const ExecContext& ctx) { return ctx.budget != nullptr && ctx.budget->Due(); }
+inline Status TickBudget(const ExecContext& ctx) { return BudgetDue(ctx) ? ctx.budget->Check() : OkStatus(); }
 
 // Receives one chunk (chunk.h): its columns may be shared with the catalog's immutable chunks,
 // so a sink reads them and builds new columns for what it changes.

@@ -76,8 +76,8 @@ Result<Matches> Match(const PlanNode& node, const Table& left, const Table& righ
   std::vector<uint8_t> right_hit(right.rows, 0);
   std::unordered_map<std::string, bool> seen_left;  // innerunique: first left row per key
   for (size_t r = 0; r < left.rows; ++r) {
-    RETURN_IF_ERROR(check_output());
-    RETURN_IF_ERROR(TickBudget(ctx));
+    if (std::max(m.left.size(), m.right.size()) >= next_check) RETURN_IF_ERROR(check_output());
+    if (BudgetDue(ctx)) RETURN_IF_ERROR(ctx.budget->Check());
     const std::vector<uint32_t>* hits = nullptr;
     if (KeyOf(left, node.left_keys, r, key)) {
       if (kind == JoinKind::kInnerUnique && !seen_left.emplace(key, true).second) continue;
@@ -113,8 +113,8 @@ Result<Matches> Match(const PlanNode& node, const Table& left, const Table& righ
     }
   }
   for (size_t r = 0; r < right.rows; ++r) {
-    RETURN_IF_ERROR(check_output());
-    RETURN_IF_ERROR(TickBudget(ctx));
+    if (std::max(m.left.size(), m.right.size()) >= next_check) RETURN_IF_ERROR(check_output());
+    if (BudgetDue(ctx)) RETURN_IF_ERROR(ctx.budget->Check());
     bool hit = right_hit[r] != 0;
     if ((kind == JoinKind::kRightAnti && !hit) || (kind == JoinKind::kRightSemi && hit)) {
       m.right.push_back(static_cast<int64_t>(r));
