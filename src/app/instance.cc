@@ -292,6 +292,13 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
     out += "# TYPE cmklogs_held_rows gauge\ncmklogs_held_rows " + std::to_string(st.held_rows) + "\n";
     out += "# TYPE cmklogs_flush_requests_total counter\ncmklogs_flush_requests_total " +
            std::to_string(st.flush_requests) + "\n";
+    // Integrity and isolation (hardening issue): each is also logged where it happens.
+    for (auto [name, value] : {std::pair{"cmklogs_flush_failures_total", st.flush_failures},
+                               std::pair{"cmklogs_extent_integrity_failures_total", st.integrity_failures},
+                               std::pair{"cmklogs_wal_integrity_failures_total", st.wal_integrity_failures},
+                               std::pair{"cmklogs_hot_cache_rejects_total", st.cache_rejects}}) {
+      out += std::string("# TYPE ") + name + " counter\n" + name + " " + std::to_string(value) + "\n";
+    }
     return out;
   });
   server::IngestionLimits ingestion_limits;
