@@ -401,18 +401,27 @@ void SetBackgroundErrorReporter(std::function<void(std::string_view, std::string
 
 uint64_t BackgroundExceptions() { return g_background_exceptions.load(); }
 
+std::string CurrentExceptionText() noexcept {
+  try {
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      return e.what();
+    } catch (...) {
+      return "unknown exception";
+    }
+  } catch (...) {
+    return {};  // copying the text failed (out of memory): nothing to say
+  }
+}
+
 bool RunGuarded(std::string_view what, const std::function<void()>& fn) noexcept {
   std::string error;
   try {
     fn();
     return true;
-  } catch (const std::exception& e) {
-    try {
-      error = e.what();
-    } catch (...) {
-    }
   } catch (...) {
-    error = "unknown exception";
+    error = CurrentExceptionText();
   }
   g_background_exceptions++;
   try {

@@ -162,6 +162,9 @@ Env DefaultEnv();
 // Monotonic time for measuring latencies of I/O (not for any decision that tests control).
 int64_t MonotonicMicros();
 
+// Inside a catch block: the current exception's what(), or "unknown exception". Never throws.
+std::string CurrentExceptionText() noexcept;
+
 // Runs `fn` for a background job (timer callback, worker loop) under the process's exception
 // guard: an exception is reported (see SetBackgroundErrorReporter) and counted, never propagated,
 // so one failing job cannot end the process. Returns false when `fn` threw.

@@ -109,20 +109,13 @@ void DefaultExceptionResponse(HttpResponse& res) {
 }  // namespace
 
 void HttpServer::Impl::RunHandler(HttpRequest& req, HttpResponse& res) noexcept {
-  const char* what = nullptr;
   std::string what_text;
   try {
     h_.handle(req, res);
     return;
-  } catch (const std::exception& e) {
-    try {
-      what_text = e.what();
-    } catch (...) {
-    }
   } catch (...) {
-    what = "unknown exception";
+    what_text = env::CurrentExceptionText();
   }
-  if (what != nullptr) what_text = what;
   // Keep what the front end already put in (request id, front end name) for the log and the
   // response headers; the body and status are replaced.
   HttpResponse fresh;
