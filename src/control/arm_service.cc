@@ -603,51 +603,21 @@ ArmResponse ArmService::Admin(const ArmRequest& r, const std::vector<std::string
     }
   }
   if (!owner) {
-    return ArmError(PermissionDenied("The client '" + r.caller.object_id + "' with object id '" +
-                                         r.caller.object_id +
-                                         "' is not an Owner of subscription '" +
-                                         instance_.subscription_id +
-                                         "' and cannot use the cmklogs admin endpoints.",
-                                     "AuthorizationFailed"));
+    return ArmError(PermissionDenied(
+        "The client '" + r.caller.object_id + "' with object id '" + r.caller.object_id +
+            "' is not an Owner of subscription '" + instance_.subscription_id +
+            "' and cannot use the cmklogs admin endpoints.",
+        "AuthorizationFailed"));
   }
   if (seg.size() == 4 && Is(seg[2], "clock") && Is(seg[3], "advance")) {
-    if (r.method != "POST") return ArmError(MethodNotAllowed(r));
-    auto body = json::ParseObject(r.body.empty() ? "{}" : r.body);
-    if (!body.ok()) return ArmError(Status(StatusCode::kInvalidArgument, body.status().message(), "InvalidRequestContent"));
-    const bj::value* secs = json::FindCI(*body, "seconds");
-    if (secs == nullptr || !secs->is_number()) {
-      return ArmError(InvalidArgument("'seconds' (a non-negative number) is required.", "InvalidRequestContent"));
-    }
-    double s = secs->to_number<double>();
-    if (!(s >= 0) || s > 100.0 * 365 * 86400) {
-      return ArmError(InvalidArgument("'seconds' must be between 0 and 100 years.", "InvalidRequestContent"));
-    }
-    auto now = hooks_.advance_clock(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)));
-    if (!now.ok()) return ArmError(now.status());
-    bj::object out = hooks_.clock_state ? ClockJson(hooks_.clock_state()) : bj::object{};
-    out["now"] = FormatRfc3339(*now);  // the time the advance reached, as it always answered
-    return Json(200, std::move(out));
+    return AdminAdvanceClock(r);
   }
   if (seg.size() == 3 && Is(seg[2], "clock")) {
     if (r.method != "GET" || !hooks_.clock_state) return ArmError(MethodNotAllowed(r));
     return Json(200, ClockJson(hooks_.clock_state()));
   }
   if (seg.size() == 3 && Is(seg[2], "principals")) {
-    if (r.method != "POST") return ArmError(MethodNotAllowed(r));
-    auto body = json::ParseObject(r.body.empty() ? "{}" : r.body);
-    if (!body.ok()) return ArmError(Status(StatusCode::kInvalidArgument, body.status().message(), "InvalidRequestContent"));
-    auto name = json::GetString(*body, "name");
-    if (!name.ok() || !name->has_value() || (*name)->empty() || (*name)->size() > 120) {
-      return ArmError(InvalidArgument("'name' (1 to 120 characters) is required.", "InvalidRequestContent"));
-    }
-    auto creds = directory_->CreateServicePrincipal(instance_.tenant_id, **name);
-    if (!creds.ok()) return ArmError(creds.status());
-    bj::object out{{"clientId", creds->principal.app_id},
-                   {"objectId", creds->principal.object_id},
-                   {"tenantId", creds->principal.tenant_id},
-                   {"displayName", creds->principal.display_name},
-                   {"clientSecret", std::string(creds->client_secret.AsStringView())}};
-    return Json(201, std::move(out));
+    return AdminCreatePrincipal(r);
   }
   if (seg.size() == 3 && Is(seg[2], "storage")) {
     if (r.method != "GET" || !oi_) return ArmError(MethodNotAllowed(r));
@@ -656,8 +626,10 @@ ArmResponse ArmService::Admin(const ArmRequest& r, const std::vector<std::string
   if (seg.size() == 3 && Is(seg[2], "restore-cluster-identity")) {
     if (r.method != "POST" || !oi_) return ArmError(MethodNotAllowed(r));
     auto body = json::ParseObject(r.body.empty() ? "{}" : r.body);
-    auto id = body.ok() ? json::GetString(*body, "clusterId") : Result<std::optional<std::string>>(body.status());
-    if (!id.ok() || !id->has_value()) return ArmError(InvalidArgument("'clusterId' is required.", "InvalidRequestContent"));
+    auto id = body.ok() ? json::GetString(*body, "clusterId")
+                        : Result<std::optional<std::string>>(body.status());
+    if (!id.ok() || !id->has_value())
+      return ArmError(InvalidArgument("'clusterId' is required.", "InvalidRequestContent"));
     auto restored = oi_->RestoreIdentity(**id);
     if (!restored.ok()) return ArmError(restored.status());
     return Json(200, std::move(*restored));
@@ -666,35 +638,88 @@ ArmResponse ArmService::Admin(const ArmRequest& r, const std::vector<std::string
     if (r.method != "POST" || !hooks_.vault_outage) return ArmError(MethodNotAllowed(r));
     auto body = json::ParseObject(r.body.empty() ? "{}" : r.body);
     const bj::value* on = body.ok() ? json::FindCI(*body, "on") : nullptr;
-    if (on == nullptr || !on->is_bool()) return ArmError(InvalidArgument("'on' (true or false) is required.", "InvalidRequestContent"));
+    if (on == nullptr || !on->is_bool())
+      return ArmError(
+          InvalidArgument("'on' (true or false) is required.", "InvalidRequestContent"));
     if (Status s = hooks_.vault_outage(seg[3], on->as_bool()); !s.ok()) return ArmError(s);
     return Json(200, bj::object{{"vault", seg[3]}, {"outage", on->as_bool()}});
   }
   if (seg.size() == 5 && Is(seg[2], "vaults") && Is(seg[4], "audit")) {
-    if (r.method != "GET") return ArmError(MethodNotAllowed(r));
-    if (audit_ == nullptr) return ArmError(NotFound("No audit log.", "NotFound"));
-    audit_->Flush();
-    auto lines = audit_->Read(seg[3], 100000);
-    if (!lines.ok()) return ArmError(lines.status());
-    bj::array value;
-    for (const auto& l : *lines) {
-      auto v = json::Parse(l);
-      if (v.ok()) value.emplace_back(std::move(*v));
-    }
-    return Json(200, bj::object{{"value", std::move(value)}});
+    return AdminVaultAudit(r, seg[3]);
   }
   if (seg.size() == 4 && Is(seg[2], "principals")) {
     if (r.method != "GET") return ArmError(MethodNotAllowed(r));
     auto p = directory_->FindByObjectId(seg[3]);
     if (p.ok() && !p->has_value()) p = directory_->FindByAppId(seg[3]);
     if (!p.ok()) return ArmError(p.status());
-    if (!p->has_value()) return ArmError(NotFound("No principal with object or client id '" + seg[3] + "'.", "PrincipalNotFound"));
+    if (!p->has_value())
+      return ArmError(
+          NotFound("No principal with object or client id '" + seg[3] + "'.", "PrincipalNotFound"));
     return Json(200, bj::object{{"clientId", (*p)->app_id},
                                 {"objectId", (*p)->object_id},
                                 {"tenantId", (*p)->tenant_id},
                                 {"displayName", (*p)->display_name}});
   }
   return ArmError(NotFoundRoute(r));
+}
+
+ArmResponse ArmService::AdminAdvanceClock(const ArmRequest& r) {
+  if (r.method != "POST") return ArmError(MethodNotAllowed(r));
+  auto body = json::ParseObject(r.body.empty() ? "{}" : r.body);
+  if (!body.ok())
+    return ArmError(
+        Status(StatusCode::kInvalidArgument, body.status().message(), "InvalidRequestContent"));
+  const bj::value* secs = json::FindCI(*body, "seconds");
+  if (secs == nullptr || !secs->is_number()) {
+    return ArmError(
+        InvalidArgument("'seconds' (a non-negative number) is required.", "InvalidRequestContent"));
+  }
+  double s = secs->to_number<double>();
+  if (!(s >= 0) || s > 100.0 * 365 * 86400) {
+    return ArmError(
+        InvalidArgument("'seconds' must be between 0 and 100 years.", "InvalidRequestContent"));
+  }
+  auto now =
+      hooks_.advance_clock(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)));
+  if (!now.ok()) return ArmError(now.status());
+  bj::object out = hooks_.clock_state ? ClockJson(hooks_.clock_state()) : bj::object{};
+  out["now"] = FormatRfc3339(*now);  // the time the advance reached, as it always answered
+  return Json(200, std::move(out));
+}
+
+ArmResponse ArmService::AdminCreatePrincipal(const ArmRequest& r) {
+  if (r.method != "POST") return ArmError(MethodNotAllowed(r));
+  auto body = json::ParseObject(r.body.empty() ? "{}" : r.body);
+  if (!body.ok())
+    return ArmError(
+        Status(StatusCode::kInvalidArgument, body.status().message(), "InvalidRequestContent"));
+  auto name = json::GetString(*body, "name");
+  if (!name.ok() || !name->has_value() || (*name)->empty() || (*name)->size() > 120) {
+    return ArmError(
+        InvalidArgument("'name' (1 to 120 characters) is required.", "InvalidRequestContent"));
+  }
+  auto creds = directory_->CreateServicePrincipal(instance_.tenant_id, **name);
+  if (!creds.ok()) return ArmError(creds.status());
+  bj::object out{{"clientId", creds->principal.app_id},
+                 {"objectId", creds->principal.object_id},
+                 {"tenantId", creds->principal.tenant_id},
+                 {"displayName", creds->principal.display_name},
+                 {"clientSecret", std::string(creds->client_secret.AsStringView())}};
+  return Json(201, std::move(out));
+}
+
+ArmResponse ArmService::AdminVaultAudit(const ArmRequest& r, const std::string& vault) {
+  if (r.method != "GET") return ArmError(MethodNotAllowed(r));
+  if (audit_ == nullptr) return ArmError(NotFound("No audit log.", "NotFound"));
+  audit_->Flush();
+  auto lines = audit_->Read(vault, 100000);
+  if (!lines.ok()) return ArmError(lines.status());
+  bj::array value;
+  for (const auto& l : *lines) {
+    auto v = json::Parse(l);
+    if (v.ok()) value.emplace_back(std::move(*v));
+  }
+  return Json(200, bj::object{{"value", std::move(value)}});
 }
 
 }  // namespace cmk::control

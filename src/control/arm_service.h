@@ -85,8 +85,20 @@ class ArmService {
                               const std::string* name);
   ArmResponse MoveResources(const ArmRequest& r, const std::string& sub, const std::string& rg);
   ArmResponse Admin(const ArmRequest& r, const std::vector<std::string>& seg);
+  // Parts of Admin: POST clock/advance, POST principals, GET vaults/{name}/audit.
+  ArmResponse AdminAdvanceClock(const ArmRequest& r);
+  ArmResponse AdminCreatePrincipal(const ArmRequest& r);
+  ArmResponse AdminVaultAudit(const ArmRequest& r, const std::string& vault);
   ArmResponse KeyVaultResources(const ArmRequest& r, const std::string& sub, const std::string* rg,
                                 const std::vector<std::string>& rest);
+  // Parts of KeyVaultResources (control/keyvault_provider.cc): subscription-level routes
+  // (checkNameAvailability, lists, deleted vaults), a vault's access policies, and PUT/PATCH.
+  ArmResponse KeyVaultSubscriptionRoutes(const ArmRequest& r, const std::string& sub,
+                                         const std::vector<std::string>& rest);
+  ArmResponse VaultAccessPolicies(const ArmRequest& r, const std::string& id,
+                                  const std::string& name, const std::string& rg,
+                                  const std::string& operation, bool exists);
+  ArmResponse PutVault(const ArmRequest& r, keyvault::Vault v, bool exists);
   boost::json::object VaultJson(const keyvault::Vault& v) const;
   Status CheckScopeExists(const std::string& scope);
   Result<std::optional<boost::json::object>> LoadSubscription(const std::string& sub);
