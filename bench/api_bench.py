@@ -1,0 +1,332 @@
+#!/usr/bin/python3
+"""cmklogs against DuckDB through the real front ends (issue 14, docs/benchmarks.md).
+
+For each size N:
+  1. `log_bench gen` writes N deterministic rows (a JSON array file, one record per line) unless
+     the file exists;
+  2. a fresh `cmklogs serve` (release build, port 0, temporary data dir) gets, through its ARM API,
+     a key vault with an RSA key, a dedicated cluster with double encryption whose identity may
+     wrap and unwrap with it, a workspace linked to the cluster, a custom table Logs_CL and a
+     data collection rule (transformKql "source");
+  3. two client threads post the file through the Logs Ingestion API as gzip bodies of about
+     1 MiB (as the SDK does), each with a bearer token from the token endpoint; the benchmark
+     then waits until every row is visible to a query and the server is idle (memtables flushed,
+     CPU flat), and records the server's CPU seconds from the first upload to idle;
+  4. the eight queries of bench/log_bench.cc run through the query API (warm-up + --runs timed
+     runs each, medians), and their answers are kept;
+  5. bench/duckdb/bench.mjs loads the same file into DuckDB and runs the same eight queries in
+     SQL (once with one thread, once with --duckdb-threads), prints the ratio table and fails if
+     an answer differs.
+The server's peak RSS (VmHWM) is reported too.
+
+  /usr/bin/python3 bench/api_bench.py --bin build-release/cmklogs --log-bench build-release/bench/log_bench \
+      --rows 1000000 10000000 [--runs 5] [--work /tmp/cmklogs_api_bench]
+
+Uses the e2e harness (tests/e2e/conftest.py) to run the server and the same ARM helpers as the
+end-to-end tests; needs python3-requests, python3-azure and node (bench/duckdb).
+"""
+import argparse
+import gzip
+import json
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+
+import requests  # noqa: E402
+
+# Same order, KQL and answers as kQueries / Answer() in bench/log_bench.cc (table Logs_CL here).
+QUERIES = [
+    ("filtered count", 'Logs_CL | where Level == "Error" | count'),
+    ("count, avg by Computer", "Logs_CL | summarize n = count(), a = avg(DurationMs) by Computer"),
+    ("contains count", 'Logs_CL | where Message contains "timeout" | count'),
+    ("count by bin 1h", "Logs_CL | summarize n = count() by bin(TimeGenerated, 1h)"),
+    ("top 10 by DurationMs", "Logs_CL | top 10 by DurationMs"),
+    ("distinct Computer", "Logs_CL | distinct Computer"),
+    ("dcount(Computer)", "Logs_CL | summarize d = dcount(Computer)"),
+    ("join of two summaries",
+     'Logs_CL | where Level == "Error" | summarize Errors = count() by Computer'
+     " | join kind=inner (Logs_CL | summarize Total = count() by Computer) on Computer"),
+]
+COLUMNS = [{"name": "TimeGenerated", "type": "datetime"}, {"name": "Computer", "type": "string"},
+           {"name": "Level", "type": "string"}, {"name": "EventId", "type": "int"},
+           {"name": "DurationMs", "type": "real"}, {"name": "Message", "type": "string"}]
+BODY_BYTES = 1 << 20  # the SDK's chunk size before gzip
+
+
+def column_sum(table, name):
+    names = [c["name"] for c in table["columns"]]
+    i = names.index(name)
+    return sum(float(r[i]) for r in table["rows"])
+
+
+def answer(q, table):
+    """bench/log_bench.cc Answer(): what both engines must agree on, as text."""
+    rows = table["rows"]
+    if q in (0, 2):
+        return "%.0f" % column_sum(table, "Count")
+    if q in (1, 3):
+        return "groups=%d rows=%.0f" % (len(rows), column_sum(table, "n"))
+    if q == 4:
+        i = [c["name"] for c in table["columns"]].index("DurationMs")
+        return "rows=%d max=%.3f min=%.3f" % (len(rows), rows[0][i], rows[-1][i])
+    if q == 5:
+        return "rows=%d" % len(rows)
+    if q == 6:
+        return "%.0f" % column_sum(table, "d")
+    return "rows=%d errors=%.0f total=%.0f" % (len(rows), column_sum(table, "Errors"),
+                                              column_sum(table, "Total"))
+
+
+def proc_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_status(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class Tokens:
+    """Bearer tokens per scope from the token endpoint, renewed ten minutes before expiry."""
+
+    def __init__(self, server):
+        self.server = server
+        self.lock = threading.Lock()
+        self.cache = {}
+
+    def get(self, scope):
+        from conftest import token_request
+        with self.lock:
+            tok, exp = self.cache.get(scope, (None, 0))
+            if tok is None or time.time() > exp - 600:
+                r = token_request(self.server, self.server.clientId, self.server.clientSecret,
+                                  scope=scope)
+                r.raise_for_status()
+                body = r.json()
+                tok, exp = body["access_token"], time.time() + int(body.get("expires_in", 3600))
+                self.cache[scope] = (tok, exp)
+            return tok
+
+
+def bodies(path):
+    """The array file as JSON array bodies of about BODY_BYTES each (records are one per line)."""
+    batch, size = [], 0
+    with open(path, "rb") as f:
+        for line in f:
+            line = line.strip()
+            if line in (b"[", b"]") or not line:
+                continue
+            if line.endswith(b","):
+                line = line[:-1]
+            if size + len(line) + 1 > BODY_BYTES and batch:
+                yield b"[" + b",".join(batch) + b"]", len(batch)
+                batch, size = [], 0
+            batch.append(line)
+            size += len(line) + 1
+    if batch:
+        yield b"[" + b",".join(batch) + b"]", len(batch)
+
+
+def provision(server):
+    from test_control_plane import create_cluster, create_workspace, grant_policy, kv_props, link, \
+        set_key, vault_with_key
+    from test_ingest_query import create_dcr, create_table, customer_id
+    vault_with_key(server, "benchvault")
+    cluster = create_cluster(server, "benchcluster",
+                             properties={"isDoubleEncryptionEnabled": True})
+    grant_policy(server, "benchvault", cluster["identity"]["principalId"])
+    create_workspace(server, "wsbench")
+    link(server, "wsbench", "benchcluster")
+    set_key(server, "benchcluster", kv_props(server, "benchvault"))
+    create_table(server, "wsbench", name="Logs_CL", columns=COLUMNS)
+    dcr = create_dcr(server, "dcrbench", "wsbench", table="Logs_CL", stream="Custom-Logs")
+    return dcr["properties"]["immutableId"], customer_id(server, "wsbench")
+
+
+def ingest(server, tokens, rule, path, clients):
+    url = (f"https://dce1.ingest.{server.domain}:{server.port}/dataCollectionRules/{rule}"
+           f"/streams/Custom-Logs?api-version=2023-01-01")
+    scope = f"https://monitor.{server.domain}/.default"
+    work = queue.Queue(maxsize=4 * clients)
+    errors = []
+    sent = [0, 0]  # rows, raw bytes
+
+    def worker():
+        with requests.Session() as s:
+            s.trust_env = False
+            while True:
+                item = work.get()
+                if item is None:
+                    return
+                body, n, raw = item
+                for attempt in range(20):
+                    r = s.post(url, data=body, verify=server.caCertPath, timeout=300, headers={
+                        "Authorization": "Bearer " + tokens.get(scope),
+                        "Content-Type": "application/json", "Content-Encoding": "gzip"})
+                    if r.status_code == 204:
+                        break
+                    if r.status_code in (429, 503):
+                        time.sleep(float(r.headers.get("Retry-After", "1")))
+                        continue
+                    errors.append(f"{r.status_code} {r.text[:300]}")
+                    return
+                with lock:
+                    sent[0] += n
+                    sent[1] += raw
+
+    lock = threading.Lock()
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for body, n in bodies(path):
+        if errors:
+            break
+        work.put((gzip.compress(body, compresslevel=1), n, len(body)))
+    for _ in threads:
+        work.put(None)
+    for t in threads:
+        t.join()
+    if errors:
+        raise SystemExit("ingestion failed: " + errors[0])
+    return sent[0], sent[1]
+
+
+def query(server, tokens, session, cid, kql):
+    url = f"https://api.loganalytics.{server.domain}:{server.port}/v1/workspaces/{cid}/query"
+    r = session.post(url, json={"query": kql}, verify=server.caCertPath, timeout=900, headers={
+        "Authorization": "Bearer " + tokens.get(server.queryScope), "Prefer": "wait=600"})
+    if r.status_code != 200:
+        raise SystemExit(f"query failed: {r.status_code} {r.text[:500]}\n{kql}")
+    return r.json()["tables"][0]
+
+
+def metric(server, tokens, name):
+    r = requests.get(f"https://management.{server.domain}:{server.port}/metrics",
+                     headers={"Authorization": "Bearer " + tokens.get(server.armScope)},
+                     verify=server.caCertPath, timeout=30)
+    r.raise_for_status()
+    m = re.search(r"^" + re.escape(name) + r"\s+(\S+)$", r.text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def wait_settled(server, tokens, session, cid, rows, pid):
+    """Every row visible, memtables empty, and the server's CPU flat for 3 s."""
+    deadline = time.monotonic() + 3600
+    while True:
+        n = query(server, tokens, session, cid, "Logs_CL | count")["rows"][0][0]
+        if n == rows and metric(server, tokens, "cmklogs_memtable_rows") == 0:
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"not settled: {n} of {rows} rows visible")
+        time.sleep(1)
+    last = proc_cpu_seconds(pid)
+    while True:
+        time.sleep(3)
+        now = proc_cpu_seconds(pid)
+        if now - last < 0.05:
+            return now
+        last = now
+
+
+def run_size(args, rows):
+    from conftest import Server
+    data = os.path.join(args.work, f"logs_{rows}.json")
+    if not os.path.exists(data):
+        subprocess.run([args.log_bench, "gen", "--rows", str(rows), "--out", data], check=True)
+    size = os.path.getsize(data)
+    subprocess.run(["cat", data], stdout=subprocess.DEVNULL, check=True)  # page cache, as DuckDB
+    tmp = tempfile.mkdtemp(prefix="api_bench_", dir=args.work)
+    server = Server(os.path.join(tmp, "data"), binary=args.bin,
+                    extra_args=["--ingestion-mb-per-minute", "100000"] + args.server_arg)
+    server.start()
+    try:
+        pid = server.proc.pid
+        tokens = Tokens(server)
+        rule, cid = provision(server)
+        cpu0, t0 = proc_cpu_seconds(pid), time.monotonic()
+        sent_rows, sent_bytes = ingest(server, tokens, rule, data, args.clients)
+        ack_wall, ack_cpu = time.monotonic() - t0, proc_cpu_seconds(pid) - cpu0
+        with requests.Session() as session:
+            session.trust_env = False
+            settled_cpu = wait_settled(server, tokens, session, cid, sent_rows, pid) - cpu0
+            settled_wall = time.monotonic() - t0
+            print(f"cmklogs ingest: {sent_rows} rows, {sent_bytes / 1e6:.1f} MB raw JSON: "
+                  f"to ack wall {ack_wall:.2f} s, server CPU {ack_cpu:.2f} s; to settled "
+                  f"server CPU {settled_cpu:.2f} s", flush=True)
+            results = []
+            for q, (name, kql) in enumerate(QUERIES):
+                ms, ans = [], None
+                for i in range(args.runs + 1):  # run 0 is the warm-up
+                    t = time.perf_counter()
+                    table = query(server, tokens, session, cid, kql)
+                    el = (time.perf_counter() - t) * 1e3
+                    if i == 0:
+                        ans = answer(q, table)
+                    else:
+                        ms.append(el)
+                med = sorted(ms)[len(ms) // 2]
+                results.append({"name": name, "median_ms": med, "answer": ans, "runs_ms": ms})
+                print(f"query {q + 1} {name:<24} median {med:9.2f} ms  answer {ans}", flush=True)
+        peak = proc_status(pid, "VmHWM")
+        print(f"server peak RSS {peak / 2**20:.0f} MiB", flush=True)
+        out = {"ingest": {"bytes": size, "rows": sent_rows, "cpu_s": settled_cpu,
+                          "ack_cpu_s": ack_cpu, "wall_s": settled_wall},
+               "queries": results, "peak_rss_bytes": peak}
+        out_path = os.path.join(args.work, f"api_{rows}.json")
+        with open(out_path, "w") as f:
+            json.dump(out, f)
+        server.stop_and_check(timeout=120)
+    finally:
+        server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    duck = os.path.join(HERE, "duckdb")
+    if not os.path.isdir(os.path.join(duck, "node_modules")):
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=duck, check=True)
+    ok = True
+    for threads in sorted({1, args.duckdb_threads}):
+        print(f"== DuckDB, {threads} thread(s)", flush=True)
+        r = subprocess.run(["node", os.path.join(duck, "bench.mjs"), "--file", data, "--runs",
+                            str(args.runs), "--threads", str(threads), "--cmklogs", out_path])
+        ok &= r.returncode == 0
+    return ok
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--bin", default=os.path.join(ROOT, "build-release", "cmklogs"))
+    p.add_argument("--log-bench", default=os.path.join(ROOT, "build-release", "bench", "log_bench"))
+    p.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--clients", type=int, default=2)
+    p.add_argument("--duckdb-threads", type=int, default=os.cpu_count())
+    p.add_argument("--work", default=os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                                  "cmklogs_api_bench"))
+    p.add_argument("--server-arg", action="append", default=[],
+                   help="extra `cmklogs serve` argument (repeatable)")
+    args = p.parse_args()
+    args.bin = os.path.abspath(args.bin)
+    os.makedirs(args.work, exist_ok=True)
+    ok = True
+    for rows in args.rows:
+        print(f"==== {rows} rows", flush=True)
+        ok &= run_size(args, rows)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
