@@ -11,7 +11,7 @@
 #include "control/oi_provider.h"
 #include "env/env.h"
 #include "kql/engine.h"
-#include "kql/parser.h"
+#include "kql/syntax/parser.h"
 
 namespace cmk::control {
 

@@ -17,7 +17,7 @@
 
 #include "base/status.h"
 #include "engine/batch.h"
-#include "kql/column.h"
+#include "kql/core/column.h"
 #include "kql/engine.h"
 
 namespace cmk::engine {

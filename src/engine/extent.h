@@ -22,7 +22,7 @@
 #include "base/status.h"
 #include "env/env.h"
 #include "engine/codec.h"
-#include "kql/column.h"
+#include "kql/core/column.h"
 #include "kql/engine.h"
 #include "storage/sealed_block.h"
 

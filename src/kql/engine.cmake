@@ -1,10 +1,30 @@
-# Binder, planner, vectorized executor and aggregates behind engine.h (kql::Execute).
+# Binder (semantic/), vectorized executor (exec/) and aggregates (functions/aggregates.cc, which
+# uses exec's value helpers) behind engine.h (kql::Execute).
 set(CMK_KQL_ENGINE_SRCS
-  ${CMAKE_CURRENT_SOURCE_DIR}/engine.cc ${CMAKE_CURRENT_SOURCE_DIR}/binder.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/binder_expr.cc ${CMAKE_CURRENT_SOURCE_DIR}/binder_ops.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/binder_ops2.cc ${CMAKE_CURRENT_SOURCE_DIR}/eval.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/exec.cc ${CMAKE_CURRENT_SOURCE_DIR}/exec_join.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/exec_extra.cc ${CMAKE_CURRENT_SOURCE_DIR}/aggregates.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/engine.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/catalog.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_expr.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_tabular.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_summarize.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_join.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_union.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_mv_expand.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_parse.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_pushdown.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/eval.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/exec.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/scan_filter.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/project.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/summarize.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/sort.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/join.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/union.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/mv_expand.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/parse.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/make_series.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/window.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates.cc)
 if(NOT TARGET cmk_kql_functions AND DEFINED CMK_KQL_FUNCTIONS_STUB)
   # Scratch builds only, until functions.cmake lands: a stub registry outside the tree.
   cmk_cc_library(NAME kql_functions SRCS ${CMK_KQL_FUNCTIONS_STUB} DEPS cmk_kql)

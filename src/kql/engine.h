@@ -1,5 +1,6 @@
 #pragma once
-// The KQL engine's entry point: parse, bind, plan and execute a query against a Catalog.
+// The KQL engine's entry point: parse, bind, plan and execute a query against a Catalog
+// (semantic/catalog.h, included here).
 //
 // The storage engine implements Catalog over workspaces' extents and in-memory rows; tests and
 // ingestion-time transforms (transformKql) use InMemoryCatalog. Errors: kInvalidArgument with
@@ -13,63 +14,17 @@
 // Thread safety: Execute is reentrant; a Catalog must allow concurrent Scan calls.
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
 #include "base/time_format.h"
-#include "kql/column.h"
+#include "kql/core/column.h"
+#include "kql/semantic/catalog.h"
 
 namespace cmk::kql {
-
-struct ColumnSchema {
-  std::string name;
-  Type type = Type::kString;
-};
-using Schema = std::vector<ColumnSchema>;
-
-// What a scan of one table needs. Bounds are hints for pruning (by extent or block): a Catalog
-// may return rows outside them and the executor still applies its own filters.
-struct ScanRequest {
-  std::string table;
-  std::vector<std::string> columns;          // needed columns; empty = all
-  std::optional<int64_t> min_time, max_time;  // TimeGenerated bounds in ticks, inclusive
-};
-
-class Catalog {
- public:
-  virtual ~Catalog() = default;
-  // Every table the query can name (for `union *`, wildcards and `search`).
-  virtual std::vector<std::string> TableNames() const = 0;
-  // Schema of a table (names are case-sensitive); nullopt when unknown.
-  virtual std::optional<Schema> TableSchema(const std::string& table) const = 0;
-  // Delivers the table's rows in chunks (each chunk has the requested columns, in the schema's
-  // order when `columns` is empty). A non-OK status from `sink` stops the scan and is returned.
-  // Chunks are shared and immutable (hot data is handed out without copies): the executor
-  // reads them and must copy what it wants to change.
-  virtual Status Scan(const ScanRequest& request,
-                      const std::function<Status(std::shared_ptr<const Table>)>& sink) const = 0;
-};
-
-// A Catalog over tables held in memory (tests, transformKql's `source`). Scan hands out the
-// stored chunks as they are: every column, a superset of the requested ones.
-class InMemoryCatalog : public Catalog {
- public:
-  void Add(Table table);
-  std::vector<std::string> TableNames() const override;
-  std::optional<Schema> TableSchema(const std::string& table) const override;
-  Status Scan(const ScanRequest& request,
-              const std::function<Status(std::shared_ptr<const Table>)>& sink) const override;
-
- private:
-  std::map<std::string, Table> tables_;  // schema only (no rows)
-  // Rows, cut into shared chunks when added, so that Scan hands them out without copies.
-  std::map<std::string, std::vector<std::shared_ptr<const Table>>> chunks_;
-};
 
 class MemoryPool;  // budget.h
 
@@ -105,5 +60,10 @@ struct QueryResult {
 };
 
 Result<QueryResult> Execute(std::string_view text, const Catalog& catalog, const ExecOptions& options);
+
+struct Query;  // syntax/ast.h
+// The same for a query parsed once (ParseQuery) and run many times, e.g. a data collection
+// rule's transformKql. Binding only reads `query`: it may be shared by concurrent calls.
+Result<QueryResult> Execute(const Query& query, const Catalog& catalog, const ExecOptions& options);
 
 }  // namespace cmk::kql

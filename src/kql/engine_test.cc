@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/testing.h"
-#include "kql/eval.h"
+#include "kql/exec/eval.h"
 
 namespace cmk::kql {
 namespace {

@@ -1,11 +1,17 @@
-# Scalar functions and operators (functions.h), one file per family; included by CMakeLists.txt.
+# Scalar functions and operators (functions/functions.h), one file per family in functions/;
+# included by CMakeLists.txt.
 cmk_cc_library(NAME kql_functions
-  SRCS functions_registry.cc functions_json.cc functions_text.cc functions_arith.cc
-       functions_convert.cc functions_strops.cc functions_in.cc functions_string.cc
-       functions_regex.cc functions_datetime.cc functions_format.cc functions_math.cc
-       functions_dynamic.cc
+  SRCS functions/registry.cc functions/function_json.cc functions/conversion_text.cc
+       functions/arithmetic.cc functions/comparison.cc functions/logical.cc
+       functions/conversion.cc functions/conditional.cc functions/string_operators.cc
+       functions/in_operators.cc functions/string.cc functions/regex.cc functions/datetime.cc
+       functions/datetime_format.cc functions/math.cc functions/dynamic.cc functions/hash.cc
   DEPS cmk_kql PkgConfig::RE2)
 cmk_cc_test(NAME kql_functions_test
-  SRCS functions_arith_test.cc functions_convert_test.cc functions_string_test.cc
-       functions_datetime_test.cc functions_misc_test.cc
+  SRCS functions/arithmetic_test.cc functions/comparison_test.cc functions/logical_test.cc
+       functions/conversion_test.cc functions/conditional_test.cc
+       functions/string_operators_test.cc functions/in_operators_test.cc functions/string_test.cc
+       functions/regex_test.cc functions/datetime_test.cc functions/datetime_format_test.cc
+       functions/math_test.cc functions/dynamic_test.cc functions/hash_test.cc
+       functions/registry_test.cc
   DEPS cmk_kql_functions)

@@ -11,9 +11,9 @@
 
 #include "base/testing.h"
 #include "env/env.h"
-#include "kql/budget.h"
+#include "kql/core/budget.h"
 #include "kql/engine.h"
-#include "kql/exec.h"
+#include "kql/exec/exec.h"
 
 namespace cmk::kql {
 namespace {

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "base/time_format.h"
-#include "kql/column.h"
+#include "kql/core/column.h"
 #include "kql/engine.h"
-#include "kql/lexer.h"
+#include "kql/syntax/lexer.h"
 
 namespace cmk::kql::sqllogic {
 namespace {

@@ -1,0 +1,100 @@
+#include "kql/core/column.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <utility>
+
+namespace cmk::kql {
+
+const char* TypeName(Type t) {
+  switch (t) {
+    case Type::kBool: return "bool";
+    case Type::kInt: return "int";
+    case Type::kLong: return "long";
+    case Type::kReal: return "real";
+    case Type::kDecimal: return "decimal";
+    case Type::kString: return "string";
+    case Type::kDateTime: return "datetime";
+    case Type::kTimespan: return "timespan";
+    case Type::kGuid: return "guid";
+    case Type::kDynamic: return "dynamic";
+  }
+  return "string";
+}
+
+std::optional<Type> ParseTypeName(std::string_view name) {
+  std::string n(name);
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static constexpr std::array<std::pair<std::string_view, Type>, 19> kNames = {{
+      {"bool", Type::kBool},         {"boolean", Type::kBool},      {"int", Type::kInt},
+      {"int32", Type::kInt},         {"long", Type::kLong},         {"int64", Type::kLong},
+      {"real", Type::kReal},         {"double", Type::kReal},       {"decimal", Type::kDecimal},
+      {"string", Type::kString},     {"datetime", Type::kDateTime}, {"date", Type::kDateTime},
+      {"timespan", Type::kTimespan}, {"time", Type::kTimespan},     {"guid", Type::kGuid},
+      {"uniqueid", Type::kGuid},     {"dynamic", Type::kDynamic},   {"float", Type::kReal},
+      {"int16", Type::kInt},
+  }};
+  for (const auto& [k, t] : kNames) {
+    if (k == n) return t;
+  }
+  return std::nullopt;
+}
+
+void Column::Reserve(size_t n) {
+  if (UsesInts(type)) ints.reserve(n);
+  else if (UsesReals(type)) reals.reserve(n);
+  else strings.reserve(n);
+}
+
+void Column::AppendNull() {
+  size_t n = stored();
+  if (nulls.empty()) nulls.assign(n, 0);
+  nulls.push_back(1);
+  if (UsesInts(type)) ints.push_back(0);
+  else if (UsesReals(type)) reals.push_back(0.0);
+  else strings.emplace_back(type == Type::kDynamic ? "null" : "");
+}
+
+void Column::AppendInt(int64_t v) {
+  ints.push_back(v);
+  if (!nulls.empty()) nulls.push_back(0);
+}
+
+void Column::AppendReal(double v) {
+  reals.push_back(v);
+  if (!nulls.empty()) nulls.push_back(0);
+}
+
+void Column::AppendString(std::string v) {
+  strings.push_back(std::move(v));
+  if (!nulls.empty()) nulls.push_back(0);
+}
+
+void Column::AppendFrom(const Column& other, size_t row) {
+  if (other.IsNull(row)) {
+    AppendNull();
+    return;
+  }
+  if (UsesInts(type)) AppendInt(other.Int(row));
+  else if (UsesReals(type)) AppendReal(other.Real(row));
+  else AppendString(other.Str(row));
+}
+
+void Column::Materialize(size_t rows) {
+  if (!constant) return;
+  constant = false;
+  if (!nulls.empty()) nulls.assign(rows, nulls[0]);
+  if (UsesInts(type)) ints.assign(rows, ints.empty() ? 0 : ints[0]);
+  else if (UsesReals(type)) reals.assign(rows, reals.empty() ? 0.0 : reals[0]);
+  else strings.assign(rows, strings.empty() ? std::string() : strings[0]);
+}
+
+int Table::Find(std::string_view column) const {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == column) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+}  // namespace cmk::kql

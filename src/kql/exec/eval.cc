@@ -1,0 +1,417 @@
+#include "kql/exec/eval.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "kql/exec/operators.h"
+#include "kql/functions/function_json.h"
+#include "kql/syntax/lexer.h"
+
+namespace cmk::kql {
+namespace {
+
+namespace bj = boost::json;
+
+// d.name / d[index] for one JSON text; nullopt when absent or not a container.
+std::optional<std::string> Access(std::string_view json, const Column& index, size_t row,
+                                  const std::string& member) {
+  boost::system::error_code ec;
+  bj::value v = bj::parse(json, ec);
+  if (ec) return std::nullopt;
+  const bj::value* found = nullptr;
+  if (index.type == Type::kLong || index.type == Type::kInt) {
+    if (!v.is_array() || index.IsNull(row)) return std::nullopt;
+    int64_t i = index.Int(row);
+    const bj::array& a = v.get_array();
+    if (i < 0) i += static_cast<int64_t>(a.size());
+    if (i < 0 || i >= static_cast<int64_t>(a.size())) return std::nullopt;
+    found = &a[static_cast<size_t>(i)];
+  } else {
+    if (!v.is_object()) return std::nullopt;
+    const std::string& key = member.empty() ? index.Str(row) : member;
+    found = v.get_object().if_contains(key);
+  }
+  if (found == nullptr) return std::nullopt;
+  return fn::WriteJson(*found);
+}
+
+Result<ColumnValue> EvalAccess(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx) {
+  ASSIGN_OR_RETURN(ColumnValue obj, Eval(e.args[0], chunk, ctx));
+  Column key_holder = StringConstant(Type::kString, "");
+  ColumnValue index(&key_holder);
+  if (e.kind == BoundExpr::Kind::kIndex) {
+    ASSIGN_OR_RETURN(index, Eval(e.args[1], chunk, ctx));
+  }
+  const Column& o = obj.get();
+  const Column& ix = index.get();
+  bool constant = o.constant && ix.constant;
+  size_t n = constant ? 1 : ctx.rows;
+  Column out(Type::kDynamic);
+  out.constant = constant;
+  out.Reserve(n);
+  for (size_t r = 0; r < n; ++r) {
+    std::optional<std::string> v;
+    if (!o.IsNull(r)) v = Access(o.Str(r), ix, r, e.member);
+    if (v && *v != "null") {
+      out.AppendString(std::move(*v));
+    } else {
+      out.AppendNull();
+    }
+  }
+  return ColumnValue(std::move(out));
+}
+
+}  // namespace
+
+Result<ColumnValue> Eval(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx) {
+  switch (e.kind) {
+    case BoundExpr::Kind::kColumn:
+      return ColumnValue(&chunk.col(static_cast<size_t>(e.column)));
+    case BoundExpr::Kind::kConstant:
+      return ColumnValue(&e.value);
+    case BoundExpr::Kind::kMember:
+    case BoundExpr::Kind::kIndex:
+      return EvalAccess(e, chunk, ctx);
+    case BoundExpr::Kind::kRowNumber:
+      return EvalRowNumber(e, ctx);
+    case BoundExpr::Kind::kPrev:
+    case BoundExpr::Kind::kNext:
+      return EvalShift(e, chunk, ctx);
+    case BoundExpr::Kind::kCall:
+      break;
+  }
+  std::vector<ColumnValue> values;
+  values.reserve(e.args.size());
+  std::vector<const Column*> ptrs;
+  ptrs.reserve(e.args.size());
+  for (const BoundExpr& a : e.args) {
+    ASSIGN_OR_RETURN(ColumnValue v, Eval(a, chunk, ctx));
+    values.push_back(std::move(v));
+  }
+  for (const ColumnValue& v : values) ptrs.push_back(&v.get());
+  ASSIGN_OR_RETURN(Column out, e.fn->eval(std::span<const Column* const>(ptrs), ctx));
+  if (ctx.budget != nullptr && UsesStrings(out.type)) {
+    // A string result can be far larger than its inputs (replace_string, strcat of strrep):
+    // it must fit in what the query has left. Transient: charged and released at once.
+    size_t bytes = ApproxBytes(out);
+    RETURN_IF_ERROR(ctx.budget->Charge(bytes, "the result of " + std::string(e.fn->name) + "()"));
+    ctx.budget->Release(bytes);
+  }
+  return ColumnValue(std::move(out));
+}
+
+Result<Column> EvalConstant(const BoundExpr& e, TimePoint now, QueryBudget* budget) {
+  Chunk empty;
+  empty.rows = 1;
+  FunctionContext ctx{1, now, budget};
+  ASSIGN_OR_RETURN(ColumnValue v, Eval(e, empty, ctx));
+  Column c = std::move(v).Take();
+  if (c.constant) return c;
+  Column out = Column::Constant(c.type);
+  out.AppendFrom(c, 0);
+  return out;
+}
+
+Column NullConstant(Type t) {
+  Column c = Column::Constant(t);
+  if (t == Type::kString) {
+    c.AppendString("");  // Kusto strings are never null: empty stands for null.
+  } else {
+    c.AppendNull();
+  }
+  return c;
+}
+
+void DropStringNulls(Column& c) {
+  if (c.type == Type::kString) c.nulls.clear();
+}
+
+std::string NormalizeDynamicText(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char ch = text[i];
+    if (ch == '"') {  // copy a JSON string verbatim
+      size_t j = i + 1;
+      while (j < text.size() && text[j] != '"') j += text[j] == '\\' ? 2 : 1;
+      out.append(text.substr(i, j + 1 - i));
+      i = j;
+    } else if (ch == '\'') {  // 'single quoted' -> "double quoted"
+      std::string inner;
+      size_t j = i + 1;
+      for (; j < text.size() && text[j] != '\''; ++j) {
+        if (text[j] == '\\' && j + 1 < text.size()) inner += text[++j];
+        else inner += text[j];
+      }
+      out += bj::serialize(bj::value(bj::string_view(inner)));
+      i = j;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+Column IntConstant(Type t, int64_t v) {
+  Column c = Column::Constant(t);
+  c.AppendInt(v);
+  return c;
+}
+Column RealConstant(double v) {
+  Column c = Column::Constant(Type::kReal);
+  c.AppendReal(v);
+  return c;
+}
+Column StringConstant(Type t, std::string v) {
+  Column c = Column::Constant(t);
+  c.AppendString(std::move(v));
+  return c;
+}
+
+void AppendRows(Column& dst, const Column& src, size_t rows) {
+  if (src.constant) {
+    for (size_t r = 0; r < rows; ++r) dst.AppendFrom(src, 0);
+    return;
+  }
+  size_t before = dst.stored();
+  if (src.HasNulls() && !dst.HasNulls()) dst.nulls.assign(before, 0);
+  if (UsesInts(dst.type)) {
+    dst.ints.insert(dst.ints.end(), src.ints.begin(), src.ints.begin() + static_cast<ptrdiff_t>(rows));
+  } else if (UsesReals(dst.type)) {
+    dst.reals.insert(dst.reals.end(), src.reals.begin(), src.reals.begin() + static_cast<ptrdiff_t>(rows));
+  } else {
+    dst.strings.insert(dst.strings.end(), src.strings.begin(), src.strings.begin() + static_cast<ptrdiff_t>(rows));
+  }
+  if (dst.HasNulls()) {
+    if (src.HasNulls()) {
+      dst.nulls.insert(dst.nulls.end(), src.nulls.begin(), src.nulls.begin() + static_cast<ptrdiff_t>(rows));
+    } else {
+      dst.nulls.resize(before + rows, 0);
+    }
+  }
+}
+
+Column Gather(const Column& src, const std::vector<uint32_t>& idx) {
+  Column out(src.type);
+  if (src.constant) {
+    out = src;
+    return out;
+  }
+  if (UsesInts(src.type)) {
+    out.ints.resize(idx.size());
+    for (size_t i = 0; i < idx.size(); ++i) out.ints[i] = src.ints[idx[i]];
+  } else if (UsesReals(src.type)) {
+    out.reals.resize(idx.size());
+    for (size_t i = 0; i < idx.size(); ++i) out.reals[i] = src.reals[idx[i]];
+  } else {
+    out.strings.resize(idx.size());
+    for (size_t i = 0; i < idx.size(); ++i) out.strings[i] = src.strings[idx[i]];
+  }
+  if (src.HasNulls()) {
+    out.nulls.resize(idx.size());
+    for (size_t i = 0; i < idx.size(); ++i) out.nulls[i] = src.nulls[idx[i]];
+  }
+  return out;
+}
+
+Table GatherTable(const Table& src, const std::vector<uint32_t>& idx) {
+  Table out;
+  out.name = src.name;
+  out.names = src.names;
+  out.rows = idx.size();
+  out.columns.reserve(src.columns.size());
+  for (const Column& c : src.columns) out.columns.push_back(Gather(c, idx));
+  return out;
+}
+
+Table GatherTable(const Chunk& src, const std::vector<uint32_t>& idx) {
+  Table out;
+  out.rows = idx.size();
+  out.columns.reserve(src.width());
+  for (size_t i = 0; i < src.width(); ++i) out.columns.push_back(Gather(src.col(i), idx));
+  out.names.resize(src.width());
+  return out;
+}
+
+Chunk GatherChunk(const Chunk& src, const std::vector<uint32_t>& idx) {
+  Chunk out;
+  out.rows = idx.size();
+  for (size_t i = 0; i < src.width(); ++i) {
+    if (src.col(i).constant) out.AddShared(src.shared(i));
+    else out.Add(Gather(src.col(i), idx));
+  }
+  return out;
+}
+
+void AppendTable(Table& dst, Chunk&& src) {
+  if (dst.rows == 0) {
+    dst.rows = src.rows;
+    dst.columns.resize(src.width());
+    dst.names.resize(src.width());
+    for (size_t i = 0; i < src.width(); ++i) {
+      dst.columns[i] = src.Take(i);
+      dst.columns[i].Materialize(dst.rows);
+    }
+    return;
+  }
+  for (size_t i = 0; i < dst.columns.size(); ++i) AppendRows(dst.columns[i], src.col(i), src.rows);
+  dst.rows += src.rows;
+}
+
+Table EmptyTable(const Schema& schema) {
+  Table t;
+  for (const ColumnSchema& c : schema) t.AddColumn(c.name, Column(c.type));
+  return t;
+}
+
+std::string FormatTimespan(int64_t ticks) {
+  std::string out;
+  uint64_t t = ticks < 0 ? static_cast<uint64_t>(-(ticks + 1)) + 1 : static_cast<uint64_t>(ticks);
+  if (ticks < 0) out += '-';
+  uint64_t days = t / kTicksPerDay;
+  uint64_t rest = t % kTicksPerDay;
+  if (days > 0) out += std::to_string(days) + ".";
+  char buf[32];
+  uint64_t secs = rest / kTicksPerSecond;
+  std::snprintf(buf, sizeof(buf), "%02u:%02u:%02u", static_cast<unsigned>(secs / 3600),
+                static_cast<unsigned>(secs / 60 % 60), static_cast<unsigned>(secs % 60));
+  out += buf;
+  if (uint64_t frac = rest % kTicksPerSecond; frac != 0) {
+    std::snprintf(buf, sizeof(buf), ".%07u", static_cast<unsigned>(frac));
+    out += buf;
+  }
+  return out;
+}
+
+std::string FormatDatetime(int64_t ticks) {
+  return FormatRfc3339(TimePoint(std::chrono::nanoseconds(ticks * 100)), 7);
+}
+
+std::string FormatReal(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, r.ptr);
+}
+
+std::string ValueToJson(const Column& c, size_t row) {
+  if (c.IsNull(row)) return "null";
+  switch (c.type) {
+    case Type::kBool: return c.Int(row) ? "true" : "false";
+    case Type::kInt:
+    case Type::kLong: return std::to_string(c.Int(row));
+    case Type::kReal:
+    case Type::kDecimal: {
+      double v = c.Real(row);
+      return std::isfinite(v) ? FormatReal(v) : bj::serialize(bj::value(FormatReal(v)));
+    }
+    case Type::kDateTime: return "\"" + FormatDatetime(c.Int(row)) + "\"";
+    case Type::kTimespan: return "\"" + FormatTimespan(c.Int(row)) + "\"";
+    case Type::kString:
+    case Type::kGuid: return bj::serialize(bj::value(bj::string_view(c.Str(row))));
+    case Type::kDynamic: return c.Str(row);
+  }
+  return "null";
+}
+
+std::string ValueToText(const Column& c, size_t row) {
+  if (c.IsNull(row)) return "";
+  switch (c.type) {
+    case Type::kString:
+    case Type::kGuid:
+    case Type::kDynamic: return c.Str(row);
+    case Type::kDateTime: return FormatDatetime(c.Int(row));
+    case Type::kTimespan: return FormatTimespan(c.Int(row));
+    default: return ValueToJson(c, row);
+  }
+}
+
+std::optional<int64_t> ParseDatetimeTicks(std::string_view text) {
+  std::string s(text);
+  for (const std::string& suffix : {std::string(), std::string("Z"), std::string(":00Z"),
+                                    std::string("T00:00:00Z")}) {
+    Result<TimePoint> t = ParseRfc3339(s + suffix);
+    if (t.ok()) return t->time_since_epoch().count() / 100;
+  }
+  return std::nullopt;
+}
+
+void AppendConverted(Column& dst, std::string_view text, bool text_is_json) {
+  std::string plain(text);
+  if (text_is_json) {
+    boost::system::error_code ec;
+    bj::value v = bj::parse(text, ec);
+    if (!ec && v.is_string()) plain = std::string(v.get_string());
+    if (!ec && v.is_null()) {
+      dst.AppendNull();
+      return;
+    }
+  }
+  if (dst.type == Type::kDynamic) {
+    dst.AppendString(text_is_json ? std::string(text) : bj::serialize(bj::value(bj::string_view(plain))));
+    return;
+  }
+  if (dst.type == Type::kString || dst.type == Type::kGuid) {
+    dst.AppendString(std::move(plain));
+    return;
+  }
+  const char* b = plain.data();
+  const char* e = plain.data() + plain.size();
+  if (dst.type == Type::kBool) {
+    if (plain == "true" || plain == "True" || plain == "1") return dst.AppendInt(1);
+    if (plain == "false" || plain == "False" || plain == "0") return dst.AppendInt(0);
+  } else if (dst.type == Type::kInt || dst.type == Type::kLong) {
+    int64_t v = 0;
+    auto r = std::from_chars(b, e, v);
+    if (r.ec == std::errc() && r.ptr == e) return dst.AppendInt(v);
+  } else if (UsesReals(dst.type)) {
+    double v = 0;
+    auto r = std::from_chars(b, e, v);
+    if (r.ec == std::errc() && r.ptr == e) return dst.AppendReal(v);
+  } else if (dst.type == Type::kDateTime) {
+    if (auto t = ParseDatetimeTicks(plain)) return dst.AppendInt(*t);
+  } else if (dst.type == Type::kTimespan) {
+    if (auto t = ParseTimespanText(plain)) return dst.AppendInt(*t);
+  }
+  dst.AppendNull();
+}
+
+void EncodeKey(const Column& c, size_t row, std::string& out) {
+  if (c.IsNull(row)) {
+    out.push_back('\0');
+    return;
+  }
+  out.push_back('\1');
+  if (UsesInts(c.type)) {
+    int64_t v = c.Int(row);
+    out.append(reinterpret_cast<const char*>(&v), sizeof(v));
+  } else if (UsesReals(c.type)) {
+    double v = c.Real(row);
+    if (v == 0) v = 0;  // -0.0 and 0.0 group together.
+    out.append(reinterpret_cast<const char*>(&v), sizeof(v));
+  } else {
+    const std::string& s = c.Str(row);
+    uint32_t n = static_cast<uint32_t>(s.size());
+    out.append(reinterpret_cast<const char*>(&n), sizeof(n));
+    out.append(s);
+  }
+}
+
+int CompareValues(const Column& a, size_t i, const Column& b, size_t j) {
+  if (UsesInts(a.type)) {
+    int64_t x = a.Int(i), y = b.Int(j);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (UsesReals(a.type)) {
+    double x = a.Real(i), y = b.Real(j);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  int c = a.Str(i).compare(b.Str(j));
+  return c < 0 ? -1 : c > 0 ? 1 : 0;
+}
+
+}  // namespace cmk::kql
+

@@ -1,0 +1,67 @@
+// Run: hands each plan node to its operator family (operators.h); RunToTable materializes a
+// node's output under the query's budget.
+#include "kql/exec/exec.h"
+
+#include "kql/exec/eval.h"
+#include "kql/exec/operators.h"
+
+namespace cmk::kql {
+
+Result<std::vector<ColumnValue>> EvalKeys(const std::vector<BoundExpr>& exprs, const Chunk& t,
+                                          const ExecContext& ctx) {
+  std::vector<ColumnValue> keys;
+  FunctionContext fctx{t.rows, ctx.now, ctx.budget};
+  for (const BoundExpr& e : exprs) {
+    ASSIGN_OR_RETURN(ColumnValue v, Eval(e, t, fctx));
+    keys.push_back(std::move(v));
+  }
+  return keys;
+}
+
+std::vector<const Column*> Pointers(const std::vector<ColumnValue>& cols) {
+  std::vector<const Column*> out;
+  for (const ColumnValue& c : cols) out.push_back(&c.get());
+  return out;
+}
+
+Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  switch (node.kind) {
+    case NodeKind::kScan: return RunScan(node, ctx, sink);
+    case NodeKind::kValues: return RunValues(node, ctx, sink);
+    case NodeKind::kFilter: return RunFilter(node, ctx, sink);
+    case NodeKind::kProject: return RunProject(node, ctx, sink);
+    case NodeKind::kSummarize: return RunSummarize(node, ctx, sink);
+    case NodeKind::kSort: return RunSort(node, ctx, sink);
+    case NodeKind::kTop: return RunTop(node, ctx, sink);
+    case NodeKind::kTake: return RunTake(node, ctx, sink);
+    case NodeKind::kJoin: return RunJoin(node, ctx, sink);
+    case NodeKind::kUnion: return RunUnion(node, ctx, sink);
+    case NodeKind::kMvExpand: return RunMvExpand(node, ctx, sink);
+    case NodeKind::kParse: return RunParse(node, ctx, sink);
+    case NodeKind::kMakeSeries: return RunMakeSeries(node, ctx, sink);
+    case NodeKind::kSerialize: return RunSerialize(node, ctx, sink);
+    case NodeKind::kSearchFilter: return RunSearchFilter(node, ctx, sink);
+  }
+  return Internal("unknown plan node");
+}
+
+Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx, MemoryReservation* held) {
+  MemoryReservation local(ctx.budget, "materializing a table");
+  if (held == nullptr) held = &local;
+  Table out = EmptyTable(node.schema);
+  RETURN_IF_ERROR(Run(node, ctx, [&](Chunk&& chunk) {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    RETURN_IF_ERROR(held->Grow(ApproxBytes(chunk)));
+    AppendTable(out, std::move(chunk));
+    return OkStatus();
+  }));
+  for (Column& c : out.columns) {
+    c.Materialize(out.rows);
+    DropStringNulls(c);
+  }
+  for (size_t i = 0; i < out.names.size() && i < node.schema.size(); ++i) out.names[i] = node.schema[i].name;
+  out.name = node.name;
+  return out;
+}
+
+}  // namespace cmk::kql

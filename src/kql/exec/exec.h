@@ -1,0 +1,65 @@
+#pragma once
+// The vectorized executor: runs a bound plan (plan.h) by pushing chunks (Tables) from the leaves
+// (catalog scans, literal tables) through streaming operators (where, extend/project, take,
+// parse, mv-expand) into pipeline breakers (summarize, sort, top, join, union, make-series), which
+// emit one chunk when their input is exhausted. Expressions are evaluated a column at a time.
+// Errors: from functions (eval) and from Catalog::Scan, passed through unchanged.
+#include <functional>
+
+#include "base/status.h"
+#include "kql/core/budget.h"
+#include "kql/core/chunk.h"
+#include "kql/semantic/catalog.h"
+#include "kql/semantic/plan.h"
+
+namespace cmk::kql {
+
+struct ExecContext {
+  const Catalog* catalog = nullptr;
+  TimePoint now{};
+  // Memory, deadline and cancellation of this query (budget.h); null: ungoverned (tests).
+  // Operators charge what they hold and check the deadline per chunk.
+  QueryBudget* budget = nullptr;
+};
+
+// Deadline/cancellation check for the executor's loops (OK without a budget).
+inline Status CheckBudget(const ExecContext& ctx) { return ctx.budget != nullptr ? ctx.budget->Check() : OkStatus(); }
+// Per-row loops: `if (BudgetDue(ctx)) RETURN_IF_ERROR(CheckBudget(ctx));` (no Status on the fast path).
+inline bool BudgetDue(const ExecContext& ctx) { return ctx.budget != nullptr && ctx.budget->Due(); }
+inline Status TickBudget(const ExecContext& ctx) { return BudgetDue(ctx) ? ctx.budget->Check() : OkStatus(); }
+
+// Receives one chunk (chunk.h): its columns may be shared with the catalog's immutable chunks,
+// so a sink reads them and builds new columns for what it changes.
+using Sink = std::function<Status(Chunk&&)>;
+
+// Pushes the node's output chunks (each with the node's schema) into `sink`.
+Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// Runs the node and concatenates its output into one table named after the node. The table's
+// bytes are charged to `held` (which the caller keeps while it holds the table); without one
+// they are checked against the budget while the table grows and released on return.
+Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx, MemoryReservation* held = nullptr);
+
+// Hash aggregation over chunks (summarize.cc): group keys and aggregates of a kSummarize node
+// (used by make-series too). Keys are encoded to bytes once per row; a single integer or string
+// key takes a fast path (strings are looked up as string_views; only a new group copies its key).
+class HashAggregation {
+ public:
+  explicit HashAggregation(const PlanNode& node, const std::vector<BoundExpr>& keys);
+  ~HashAggregation();
+  // Reads the chunk's columns in place (no copies); string keys are hashed as views.
+  // Charges the groups' keys and the aggregates' state to ctx's budget.
+  Status Consume(const Chunk& chunk, const ExecContext& ctx);
+  // Keys then aggregate outputs; one row per group (one row when there are no keys).
+  Table Finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// Permutation (sort.cc) that sorts `keys` (columns of `rows` values) by the node's directions,
+// keeping the first `limit`. Checks ctx's deadline every ~64K comparisons.
+Result<std::vector<uint32_t>> SortPermutation(const std::vector<const Column*>& keys, const PlanNode& node,
+                                              size_t rows, size_t limit, const ExecContext& ctx);
+
+}  // namespace cmk::kql

@@ -1,0 +1,44 @@
+#pragma once
+// Private to kql/exec: the operators behind Run (exec.cc), one file per family, and the helpers
+// they share. Each pushes the node's output chunks into `sink` (exec.h).
+#include <vector>
+
+#include "base/status.h"
+#include "kql/exec/eval.h"
+#include "kql/exec/exec.h"
+
+namespace cmk::kql {
+
+// scan_filter.cc: leaves (catalog scans, literal tables and ranges) and row filters.
+Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunValues(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunSearchFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// project.cc: project, extend and the project-* variants.
+Status RunProject(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// summarize.cc: summarize, distinct, count.
+Status RunSummarize(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// sort.cc
+Status RunSort(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// join.cc: join and lookup.
+Status RunJoin(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// union.cc
+Status RunUnion(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// mv_expand.cc, parse.cc, make_series.cc
+Status RunMvExpand(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// window.cc: serialize, and row_number() / prev() / next() for Eval (eval.cc).
+Status RunSerialize(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+ColumnValue EvalRowNumber(const BoundExpr& e, const FunctionContext& ctx);
+Result<ColumnValue> EvalShift(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx);
+
+// exec.cc: sort and group keys evaluated over `t` (column references are borrowed, not
+// copied), and pointers to their columns.
+Result<std::vector<ColumnValue>> EvalKeys(const std::vector<BoundExpr>& exprs, const Chunk& t,
+                                          const ExecContext& ctx);
+std::vector<const Column*> Pointers(const std::vector<ColumnValue>& cols);
+
+}  // namespace cmk::kql

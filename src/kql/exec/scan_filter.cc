@@ -1,0 +1,173 @@
+// Leaves and row filters: catalog scans, literal tables and ranges (values), where, search and
+// take.
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+
+#include "kql/exec/eval.h"
+#include "kql/exec/operators.h"
+
+namespace cmk::kql {
+namespace {
+
+// Returned by a sink that has seen enough rows (take); the take node turns it back into OK.
+constexpr char kEnoughRows[] = "KqlEnoughRows";
+
+Status EnoughRows() { return Status(StatusCode::kCancelled, "enough rows", kEnoughRows); }
+bool IsEnoughRows(const Status& s) { return s.code() == StatusCode::kCancelled && s.error_code() == kEnoughRows; }
+
+}  // namespace
+
+Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  // Chunks are shared and immutable: the batch borrows their columns (aliasing pointers keep
+  // the chunk alive) instead of copying them.
+  std::vector<bool> wanted;
+  for (const ColumnSchema& c : node.schema) {
+    wanted.push_back(std::find(node.scan.columns.begin(), node.scan.columns.end(), c.name) != node.scan.columns.end());
+  }
+  return ctx.catalog->Scan(node.scan, [&](std::shared_ptr<const Table> chunk) -> Status {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    if (chunk->rows == 0) return OkStatus();
+    Chunk out;
+    out.rows = chunk->rows;
+    for (size_t k = 0; k < node.schema.size(); ++k) {
+      const ColumnSchema& c = node.schema[k];
+      int i = chunk->Find(c.name);
+      if (i >= 0 && wanted[k] && chunk->columns[static_cast<size_t>(i)].type == c.type) {
+        out.AddShared(std::shared_ptr<const Column>(chunk, &chunk->columns[static_cast<size_t>(i)]));
+      } else {
+        out.Add(NullConstant(c.type));
+      }
+    }
+    return sink(std::move(out));
+  });
+}
+
+namespace {
+
+// Rows per chunk when a large literal table (range) is handed out in slices.
+constexpr size_t kValuesChunkRows = 64 * 1024;
+
+// A large range (PlanNode::LazyRange), generated one slice at a time.
+Status RunLazyRange(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  const PlanNode::LazyRange& r = *node.range;
+  const Table& shape = node.values;
+  for (uint64_t begin = 0; begin < r.rows; begin += kValuesChunkRows) {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kValuesChunkRows, r.rows - begin));
+    Column c(shape.columns[0].type);
+    if (r.real) {
+      c.reals.resize(n);
+      for (size_t i = 0; i < n; ++i) c.reals[i] = r.rfrom + static_cast<double>(begin + i) * r.rstep;
+    } else {
+      c.ints.resize(n);
+      // Two's-complement arithmetic: wrapping intermediate products are harmless, as in the
+      // materialized form; every produced value lies between from and to.
+      uint64_t x = static_cast<uint64_t>(r.from) + begin * static_cast<uint64_t>(r.step);
+      for (size_t i = 0; i < n; ++i, x += static_cast<uint64_t>(r.step)) c.ints[i] = static_cast<int64_t>(x);
+    }
+    Table slice;
+    slice.name = shape.name;
+    slice.rows = n;
+    slice.AddColumn(shape.names[0], std::move(c));
+    RETURN_IF_ERROR(sink(Chunk::Own(std::move(slice))));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Status RunValues(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  if (node.range) return RunLazyRange(node, ctx, sink);
+  const Table& t = node.values;
+  if (t.rows == 0) return CheckBudget(ctx);
+  // Small tables go out whole and uncopied (the plan outlives the run); a large range goes in
+  // slices so that downstream operators see the deadline and `take` stops it early.
+  if (t.rows <= kValuesChunkRows) {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    return sink(Chunk::View(t));
+  }
+  std::vector<uint32_t> idx;
+  for (size_t begin = 0; begin < t.rows; begin += kValuesChunkRows) {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    size_t end = std::min(t.rows, begin + kValuesChunkRows);
+    idx.resize(end - begin);
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<uint32_t>(begin + i);
+    RETURN_IF_ERROR(sink(Chunk::Own(GatherTable(t, idx))));
+  }
+  return OkStatus();
+}
+
+Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    FunctionContext fctx{chunk.rows, ctx.now, ctx.budget};
+    ASSIGN_OR_RETURN(ColumnValue pred, Eval(node.predicate, chunk, fctx));
+    const Column& p = pred.get();
+    if (p.constant) return IsTrue(p, 0) ? sink(std::move(chunk)) : OkStatus();
+    std::vector<uint32_t> idx;
+    idx.reserve(chunk.rows);
+    for (size_t r = 0; r < chunk.rows; ++r) {
+      if (IsTrue(p, r)) idx.push_back(static_cast<uint32_t>(r));
+    }
+    if (idx.empty()) return OkStatus();
+    if (idx.size() == chunk.rows) return sink(std::move(chunk));
+    return sink(GatherChunk(chunk, idx));  // only the survivors are copied
+  });
+}
+
+Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  size_t left = static_cast<size_t>(std::max<int64_t>(0, node.limit));
+  if (left == 0) return OkStatus();
+  Status s = Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
+    if (chunk.rows > left) {
+      std::vector<uint32_t> idx(left);
+      for (size_t i = 0; i < left; ++i) idx[i] = static_cast<uint32_t>(i);
+      chunk = GatherChunk(chunk, idx);
+    }
+    left -= chunk.rows;
+    RETURN_IF_ERROR(sink(std::move(chunk)));
+    return left == 0 ? EnoughRows() : OkStatus();
+  });
+  return IsEnoughRows(s) ? OkStatus() : s;
+}
+
+namespace {
+
+// Case-insensitive `has`-like term search over the node's columns: the term must start and end
+// at word boundaries (non-alphanumeric neighbours).
+bool ContainsTerm(std::string_view hay, std::string_view term) {
+  if (term.empty()) return true;
+  auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  for (size_t i = 0; i + term.size() <= hay.size(); ++i) {
+    size_t k = 0;
+    while (k < term.size() && lower(hay[i + k]) == lower(term[k])) ++k;
+    if (k < term.size()) continue;
+    bool start_ok = !word(term.front()) || i == 0 || !word(hay[i - 1]);
+    bool end_ok = !word(term.back()) || i + k == hay.size() || !word(hay[i + k]);
+    if (start_ok && end_ok) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status RunSearchFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    std::vector<uint32_t> idx;
+    for (size_t r = 0; r < chunk.rows; ++r) {
+      for (int c : node.search_cols) {
+        if (ContainsTerm(ValueToText(chunk.col(static_cast<size_t>(c)), r), node.term)) {
+          idx.push_back(static_cast<uint32_t>(r));
+          break;
+        }
+      }
+    }
+    if (idx.empty()) return OkStatus();
+    return sink(GatherChunk(chunk, idx));
+  });
+}
+
+}  // namespace cmk::kql

@@ -1,0 +1,154 @@
+// summarize (and distinct, count): hash aggregation over chunks (HashAggregation, which
+// make-series uses too).
+#include <algorithm>
+#include <deque>
+#include <string_view>
+#include <unordered_map>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include "kql/exec/eval.h"
+#include "kql/exec/operators.h"
+#include "kql/functions/aggregates.h"
+
+namespace cmk::kql {
+
+Status RunSummarize(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  HashAggregation agg(node, node.exprs);
+  RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& chunk) { return agg.Consume(chunk, ctx); }));
+  return sink(Chunk::Own(agg.Finish()));
+}
+
+// ---- Hash aggregation.
+
+namespace {
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+}  // namespace
+
+struct HashAggregation::State {
+  const PlanNode* node = nullptr;
+  const std::vector<BoundExpr>* keys = nullptr;
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> groups;
+  // The single-key maps are Boost's open-addressing flat maps: a group lookup per row, where
+  // std::unordered_map's nodes cost a cache miss each.
+  boost::unordered_flat_map<int64_t, uint32_t> int_groups;
+  // Single string key: views of `key_values[0]`'s strings would move when it grows (short
+  // strings live inside std::string), so the map's views point into `string_keys`, a deque
+  // whose elements never move.
+  boost::unordered_flat_map<std::string_view, uint32_t> string_groups;
+  std::deque<std::string> string_keys;
+  int64_t null_group = -1;
+  std::vector<Column> key_values;
+  std::vector<std::unique_ptr<Aggregator>> aggs;
+  size_t num_groups = 0;
+  std::vector<uint32_t> ids;
+  std::string buf;
+  size_t key_bytes = 0;  // strings held by the keys (key_values, string_keys, groups)
+  std::unique_ptr<MemoryReservation> held;
+
+  uint32_t NewGroup(const std::vector<const Column*>& k, size_t row) {
+    for (size_t i = 0; i < k.size(); ++i) {
+      key_values[i].AppendFrom(*k[i], row);
+      if (UsesStrings(k[i]->type)) key_bytes += 2 * k[i]->Str(row).size();
+    }
+    return static_cast<uint32_t>(num_groups++);
+  }
+  void AssignStringIds(const std::vector<const Column*>& k, size_t rows) {
+    const Column& c = *k[0];
+    for (size_t r = 0; r < rows; ++r) {
+      if (c.IsNull(r)) {  // dynamic null (strings are never null)
+        if (null_group < 0) null_group = NewGroup(k, r);
+        ids[r] = static_cast<uint32_t>(null_group);
+        continue;
+      }
+      const std::string& v = c.Str(r);
+      auto it = string_groups.find(std::string_view(v));
+      if (it == string_groups.end()) {
+        const std::string& stored = string_keys.emplace_back(v);
+        it = string_groups.emplace(std::string_view(stored), NewGroup(k, r)).first;
+      }
+      ids[r] = it->second;
+    }
+  }
+  void AssignIds(const std::vector<const Column*>& k, size_t rows) {
+    ids.resize(rows);
+    if (k.empty()) {
+      std::fill(ids.begin(), ids.end(), 0);
+      num_groups = 1;
+      return;
+    }
+    if (k.size() == 1 && UsesStrings(k[0]->type)) return AssignStringIds(k, rows);
+    if (k.size() == 1 && UsesInts(k[0]->type)) {
+      const Column& c = *k[0];
+      for (size_t r = 0; r < rows; ++r) {
+        if (c.IsNull(r)) {
+          if (null_group < 0) null_group = NewGroup(k, r);
+          ids[r] = static_cast<uint32_t>(null_group);
+          continue;
+        }
+        auto [it, inserted] = int_groups.try_emplace(c.Int(r), 0);
+        if (inserted) it->second = NewGroup(k, r);
+        ids[r] = it->second;
+      }
+      return;
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      buf.clear();
+      for (const Column* c : k) EncodeKey(*c, r, buf);
+      auto it = groups.find(std::string_view(buf));
+      if (it == groups.end()) it = groups.emplace(buf, NewGroup(k, r)).first;
+      ids[r] = it->second;
+    }
+  }
+};
+
+HashAggregation::HashAggregation(const PlanNode& node, const std::vector<BoundExpr>& keys)
+    : s_(std::make_unique<State>()) {
+  s_->node = &node;
+  s_->keys = &keys;
+  for (const BoundExpr& k : keys) s_->key_values.emplace_back(k.type);
+  for (const BoundAggregate& a : node.aggs) s_->aggs.push_back(MakeAggregator(*a.def, a.types, a.params));
+  if (keys.empty()) s_->num_groups = 1;
+}
+
+HashAggregation::~HashAggregation() = default;
+
+Status HashAggregation::Consume(const Chunk& chunk, const ExecContext& ctx) {
+  if (chunk.rows == 0) return OkStatus();
+  ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(*s_->keys, chunk, ctx));
+  s_->AssignIds(Pointers(keys), chunk.rows);
+  FunctionContext fctx{chunk.rows, ctx.now, ctx.budget};
+  for (size_t i = 0; i < s_->aggs.size(); ++i) {
+    std::vector<ColumnValue> values;
+    std::vector<const Column*> ptrs;
+    for (const BoundExpr& a : s_->node->aggs[i].args) {
+      ASSIGN_OR_RETURN(ColumnValue v, Eval(a, chunk, fctx));
+      values.push_back(std::move(v));
+    }
+    for (ColumnValue& v : values) ptrs.push_back(&v.get());
+    s_->aggs[i]->Update(ptrs, s_->ids, s_->num_groups);
+  }
+  // Per group: the hash entry and the key values (~64 bytes), and a few words per aggregate;
+  // plus the strings and what grows with the values (lists, sets, percentiles).
+  size_t bytes = s_->num_groups * (64 + 32 * (s_->keys->size() + s_->aggs.size())) + s_->key_bytes;
+  for (const auto& a : s_->aggs) bytes += a->StateBytes();
+  if (!s_->held) s_->held = std::make_unique<MemoryReservation>(ctx.budget, "summarize");
+  RETURN_IF_ERROR(s_->held->Resize(bytes));
+  return CheckBudget(ctx);
+}
+
+Table HashAggregation::Finish() {
+  Table out;
+  size_t n = s_->num_groups;
+  out.rows = n;
+  for (size_t i = 0; i < s_->key_values.size(); ++i) out.AddColumn("", std::move(s_->key_values[i]));
+  for (auto& a : s_->aggs) {
+    for (Column& c : a->Finish(n)) out.AddColumn("", std::move(c));
+  }
+  return out;
+}
+
+}  // namespace cmk::kql

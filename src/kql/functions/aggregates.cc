@@ -1,0 +1,401 @@
+#include "kql/functions/aggregates.h"
+
+#include <algorithm>
+#include <array>
+#include <boost/json.hpp>
+#include <cmath>
+#include <deque>
+#include <unordered_set>
+
+#include <boost/unordered/unordered_flat_set.hpp>
+
+#include "kql/exec/eval.h"
+#include "kql/functions/function_json.h"
+
+namespace cmk::kql {
+namespace {
+
+namespace bj = boost::json;
+using Args = std::span<const Column* const>;
+
+constexpr std::array<AggregateDef, 25> kDefs = {{
+    {"count", 0, 0, 0, "count_"},        {"countif", 1, 1, 1, "countif_"},
+    {"dcount", 1, 2, 1, "dcount_"},      {"dcountif", 2, 3, 2, "dcountif_"},
+    {"sum", 1, 1, 1, "sum_"},            {"sumif", 2, 2, 2, "sumif_"},
+    {"avg", 1, 1, 1, "avg_"},            {"avgif", 2, 2, 2, "avgif_"},
+    {"min", 1, 1, 1, "min_"},            {"max", 1, 1, 1, "max_"},
+    {"minif", 2, 2, 2, "minif_"},        {"maxif", 2, 2, 2, "maxif_"},
+    {"arg_min", 1, -1, -1, "min_"},      {"arg_max", 1, -1, -1, "max_"},
+    {"make_list", 1, 2, 1, "list_"},     {"make_set", 1, 2, 1, "set_"},
+    {"make_bag", 1, 2, 1, "bag_"},       {"percentile", 2, 2, 1, "percentile_"},
+    {"percentiles", 2, -1, 1, "percentile_"}, {"stdev", 1, 1, 1, "stdev_"},
+    {"stdevp", 1, 1, 1, "stdevp_"},      {"variance", 1, 1, 1, "variance_"},
+    {"variancep", 1, 1, 1, "variancep_"}, {"any", 1, -1, -1, "any_"},
+    {"take_any", 1, -1, -1, "any_"},
+}};
+
+// Sets dst[i] (a plain column with at least i+1 values) to src[row].
+void SetValue(Column& dst, size_t i, const Column& src, size_t row) {
+  bool null = src.IsNull(row);
+  if (null && dst.nulls.empty()) dst.nulls.assign(dst.stored(), 0);
+  if (!dst.nulls.empty()) dst.nulls[i] = null ? 1 : 0;
+  if (null) return;
+  if (UsesInts(dst.type)) dst.ints[i] = src.Int(row);
+  else if (UsesReals(dst.type)) dst.reals[i] = src.Real(row);
+  else dst.strings[i] = src.Str(row);
+}
+
+void GrowWithNulls(Column& c, size_t n) {
+  while (c.stored() < n) c.AppendNull();
+}
+
+class CountAgg : public Aggregator {
+ public:
+  explicit CountAgg(bool conditional) : conditional_(conditional) {}
+  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+    counts_.resize(num_groups, 0);
+    if (!conditional_) {
+      for (uint32_t g : groups) ++counts_[g];
+      return;
+    }
+    const Column& p = *args[0];
+    for (size_t r = 0; r < groups.size(); ++r) counts_[groups[r]] += IsTrue(p, r) ? 1 : 0;
+  }
+  std::vector<Column> Finish(size_t n) override {
+    counts_.resize(n, 0);
+    Column c(Type::kLong);
+    c.ints = std::move(counts_);
+    return {std::move(c)};
+  }
+
+ private:
+  bool conditional_;
+  std::vector<int64_t> counts_;
+};
+
+// sum, sumif, avg, avgif, stdev(p), variance(p).
+class NumericAgg : public Aggregator {
+ public:
+  NumericAgg(std::string_view kind, Type out, bool conditional)
+      : kind_(kind), out_(out), conditional_(conditional) {}
+  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+    n_.resize(num_groups, 0);
+    isum_.resize(num_groups, 0);
+    sum_.resize(num_groups, 0);
+    m2_.resize(num_groups, 0);
+    const Column& v = *args[0];
+    const Column* pred = conditional_ ? args[1] : nullptr;
+    bool ints = UsesInts(v.type);
+    bool welford = kind_ != "sum" && kind_ != "avg";
+    for (size_t r = 0; r < groups.size(); ++r) {
+      if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
+      uint32_t g = groups[r];
+      ++n_[g];
+      if (ints && !welford) {
+        isum_[g] += v.Int(r);
+        continue;
+      }
+      double x = ints ? static_cast<double>(v.Int(r)) : v.Real(r);
+      if (!welford) {
+        sum_[g] += x;
+        continue;
+      }
+      double delta = x - sum_[g];  // sum_ holds the running mean for Welford.
+      sum_[g] += delta / static_cast<double>(n_[g]);
+      m2_[g] += delta * (x - sum_[g]);
+    }
+    ints_ = ints;
+  }
+  std::vector<Column> Finish(size_t n) override {
+    Column c(out_);
+    for (size_t g = 0; g < n; ++g) {
+      int64_t cnt = g < n_.size() ? n_[g] : 0;
+      if (cnt == 0) {
+        c.AppendNull();
+      } else if (kind_ == "sum" && UsesInts(out_)) {
+        c.AppendInt(isum_[g]);
+      } else if (kind_ == "sum") {
+        c.AppendReal(ints_ ? static_cast<double>(isum_[g]) : sum_[g]);
+      } else if (kind_ == "avg") {
+        double s = ints_ ? static_cast<double>(isum_[g]) : sum_[g];
+        c.AppendReal(s / static_cast<double>(cnt));
+      } else {
+        bool sample = kind_ == "stdev" || kind_ == "variance";
+        double denom = static_cast<double>(sample ? cnt - 1 : cnt);
+        double var = denom <= 0 ? 0 : m2_[g] / denom;
+        c.AppendReal(kind_.rfind("stdev", 0) == 0 ? std::sqrt(var) : var);
+      }
+    }
+    return {std::move(c)};
+  }
+
+ private:
+  std::string kind_;
+  Type out_;
+  bool conditional_;
+  bool ints_ = false;
+  std::vector<int64_t> n_, isum_;
+  std::vector<double> sum_, m2_;
+};
+
+// min, max, minif, maxif, arg_min, arg_max, any/take_any (first value wins).
+class BestAgg : public Aggregator {
+ public:
+  BestAgg(int sign, bool conditional, std::span<const Type> types)
+      : sign_(sign), conditional_(conditional) {
+    for (Type t : types) outs_.emplace_back(t);
+  }
+  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+    has_.resize(num_groups, 0);
+    for (Column& c : outs_) GrowWithNulls(c, num_groups);
+    const Column& key = *args[0];
+    const Column* pred = conditional_ ? args[1] : nullptr;
+    for (size_t r = 0; r < groups.size(); ++r) {
+      if (pred != nullptr && !IsTrue(*pred, r)) continue;
+      uint32_t g = groups[r];
+      if (sign_ == 0) {  // any: first row of the group.
+        if (has_[g]) continue;
+      } else {
+        if (key.IsNull(r)) continue;
+        if (has_[g] && CompareValues(key, r, outs_[0], g) * sign_ <= 0) continue;
+      }
+      has_[g] = 1;
+      for (size_t i = 0; i < outs_.size(); ++i) SetValue(outs_[i], g, *args[conditional_ ? 0 : i], r);
+    }
+  }
+  std::vector<Column> Finish(size_t n) override {
+    for (Column& c : outs_) GrowWithNulls(c, n);
+    return std::move(outs_);
+  }
+
+ private:
+  int sign_;  // 1 max, -1 min, 0 any.
+  bool conditional_;
+  std::vector<uint8_t> has_;
+  std::vector<Column> outs_;
+};
+
+class DcountAgg : public Aggregator {
+ public:
+  explicit DcountAgg(bool conditional) : conditional_(conditional) {}
+  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+    sets_.resize(num_groups);
+    const Column& v = *args[0];
+    const Column* pred = conditional_ ? args[1] : nullptr;
+    if (UsesStrings(v.type)) return UpdateStrings(v, pred, groups);
+    std::string key;
+    for (size_t r = 0; r < groups.size(); ++r) {
+      if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
+      key.clear();
+      EncodeKey(v, r, key);
+      auto& set = sets_[groups[r]];
+      if (set.find(key) == set.end()) {
+        set.insert(key);
+        bytes_ += key.size() + 64;  // node, bucket and string header
+      }
+    }
+  }
+  size_t StateBytes() const override { return bytes_; }
+  std::vector<Column> Finish(size_t n) override {
+    Column c(Type::kLong);
+    for (size_t g = 0; g < n; ++g) {
+      size_t k = (g < sets_.size() ? sets_[g].size() : 0) + (g < views_.size() ? views_[g].size() : 0);
+      c.AppendInt(static_cast<int64_t>(k));
+    }
+    return {std::move(c)};
+  }
+
+ private:
+  // Strings are looked up as views of the chunk; only a value new to its group is copied, into
+  // a deque (its elements never move, so the views stay valid).
+  void UpdateStrings(const Column& v, const Column* pred, const std::vector<uint32_t>& groups) {
+    views_.resize(sets_.size());
+    for (size_t r = 0; r < groups.size(); ++r) {
+      if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
+      auto& set = views_[groups[r]];
+      const std::string& s = v.Str(r);
+      if (set.find(std::string_view(s)) != set.end()) continue;
+      set.insert(std::string_view(storage_.emplace_back(s)));
+      bytes_ += s.size() + 56;  // view slot and stored string
+    }
+  }
+
+  size_t bytes_ = 0;
+  bool conditional_;
+  std::vector<std::unordered_set<std::string>> sets_;
+  // Open addressing (Boost's flat set): dcount of a string column is one probe per row, and
+  // the node-based std::unordered_set spent most of it chasing nodes.
+  std::vector<boost::unordered_flat_set<std::string_view>> views_;
+  std::deque<std::string> storage_;
+};
+
+// make_list, make_set, make_bag: JSON fragments per group.
+class ListAgg : public Aggregator {
+ public:
+  ListAgg(std::string_view kind, size_t max) : kind_(kind), max_(max) {}
+  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+    items_.resize(num_groups);
+    if (kind_ != "make_list") seen_.resize(num_groups);
+    const Column& v = *args[0];
+    for (size_t r = 0; r < groups.size(); ++r) {
+      uint32_t g = groups[r];
+      if (v.IsNull(r) || items_[g].size() >= max_) continue;
+      if (kind_ == "make_bag") {
+        AddBag(g, v.Str(r));
+        continue;
+      }
+      std::string json = ValueToJson(v, r);
+      if (kind_ == "make_set" && !seen_[g].insert(json).second) continue;
+      bytes_ += (kind_ == "make_set" ? 2 : 1) * (json.size() + 40);
+      items_[g].push_back(std::move(json));
+    }
+  }
+  size_t StateBytes() const override { return bytes_; }
+  std::vector<Column> Finish(size_t n) override {
+    Column c(Type::kDynamic);
+    items_.resize(n);
+    bool bag = kind_ == "make_bag";
+    for (const auto& items : items_) {
+      std::string out(1, bag ? '{' : '[');
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) out += ',';
+        out += items[i];
+      }
+      out += bag ? '}' : ']';
+      c.AppendString(std::move(out));
+    }
+    return {std::move(c)};
+  }
+
+ private:
+  void AddBag(uint32_t g, const std::string& text) {
+    boost::system::error_code ec;
+    bj::value v = bj::parse(text, ec);
+    if (ec || !v.is_object()) return;
+    for (const auto& kv : v.get_object()) {
+      std::string key(kv.key());
+      if (!seen_[g].insert(key).second) continue;
+      items_[g].push_back(bj::serialize(bj::value(kv.key())) + ":" + fn::WriteJson(kv.value()));
+      bytes_ += key.size() + items_[g].back().size() + 80;
+    }
+  }
+  std::string kind_;
+  size_t max_;
+  size_t bytes_ = 0;
+  std::vector<std::vector<std::string>> items_;
+  std::vector<std::unordered_set<std::string>> seen_;
+};
+
+class PercentileAgg : public Aggregator {
+ public:
+  PercentileAgg(std::span<const Type> types, std::span<const double> ps)
+      : types_(types.begin(), types.end()), ps_(ps.begin(), ps.end()) {}
+  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+    values_.resize(num_groups);
+    const Column& v = *args[0];
+    bool ints = UsesInts(v.type);
+    for (size_t r = 0; r < groups.size(); ++r) {
+      if (v.IsNull(r)) continue;
+      values_[groups[r]].push_back(ints ? static_cast<double>(v.Int(r)) : v.Real(r));
+      bytes_ += sizeof(double);
+    }
+  }
+  size_t StateBytes() const override { return bytes_; }
+  std::vector<Column> Finish(size_t n) override {
+    values_.resize(n);
+    std::vector<Column> outs;
+    for (Type t : types_) outs.emplace_back(t);
+    for (auto& vals : values_) {
+      std::sort(vals.begin(), vals.end());
+      for (size_t i = 0; i < ps_.size(); ++i) {
+        if (vals.empty()) {
+          outs[i].AppendNull();
+          continue;
+        }
+        double rank = std::ceil(ps_[i] / 100.0 * static_cast<double>(vals.size()));
+        size_t idx = rank < 1 ? 0 : std::min(vals.size() - 1, static_cast<size_t>(rank) - 1);
+        if (UsesInts(types_[i])) outs[i].AppendInt(static_cast<int64_t>(vals[idx]));
+        else outs[i].AppendReal(vals[idx]);
+      }
+    }
+    return outs;
+  }
+
+ private:
+  std::vector<Type> types_;
+  std::vector<double> ps_;
+  std::vector<std::vector<double>> values_;
+  size_t bytes_ = 0;
+};
+
+Status TypeError(const AggregateDef& def, const std::string& what) {
+  return InvalidArgument(std::string(def.name) + "(): " + what, "SemanticError");
+}
+
+}  // namespace
+
+const AggregateDef* FindAggregate(std::string_view name) {
+  for (const AggregateDef& d : kDefs) {
+    if (d.name == name) return &d;
+  }
+  return nullptr;
+}
+
+Result<std::vector<Type>> AggregateTypes(const AggregateDef& def, std::span<const Type> args,
+                                         std::span<const double> params) {
+  std::string_view n = def.name;
+  if (n == "count" || n == "countif" || n == "dcount" || n == "dcountif") {
+    if ((n == "countif" && args[0] != Type::kBool) || (n == "dcountif" && args[1] != Type::kBool)) {
+      return TypeError(def, "the predicate must be bool");
+    }
+    return std::vector<Type>{Type::kLong};
+  }
+  if ((n == "sumif" || n == "avgif" || n == "minif" || n == "maxif") && args.back() != Type::kBool) {
+    return TypeError(def, "the predicate must be bool");
+  }
+  Type t = args[0];
+  if (n == "sum" || n == "sumif") {
+    if (!IsNumeric(t) && t != Type::kTimespan && t != Type::kBool) return TypeError(def, "expects a numeric argument");
+    return std::vector<Type>{t == Type::kTimespan ? t : IsIntegral(t) ? Type::kLong : Type::kReal};
+  }
+  if (n == "avg" || n == "avgif" || n == "stdev" || n == "stdevp" || n == "variance" || n == "variancep") {
+    if (!IsNumeric(t) && t != Type::kBool) return TypeError(def, "expects a numeric argument");
+    return std::vector<Type>{Type::kReal};
+  }
+  if (n == "min" || n == "max" || n == "minif" || n == "maxif") {
+    if (t == Type::kDynamic) return TypeError(def, "cannot compare dynamic values");
+    return std::vector<Type>{t};
+  }
+  if (n == "make_list" || n == "make_set" || n == "make_bag") return std::vector<Type>{Type::kDynamic};
+  if (n == "percentile" || n == "percentiles") {
+    if (!IsNumeric(t) && t != Type::kDateTime && t != Type::kTimespan) return TypeError(def, "expects a numeric argument");
+    Type out = UsesReals(t) ? Type::kReal : t == Type::kInt ? Type::kLong : t;
+    return std::vector<Type>(params.size(), out);
+  }
+  return std::vector<Type>(args.begin(), args.end());  // arg_min/arg_max/any: their arguments.
+}
+
+std::unique_ptr<Aggregator> MakeAggregator(const AggregateDef& def, std::span<const Type> types,
+                                           std::span<const double> params) {
+  std::string_view n = def.name;
+  if (n == "count" || n == "countif") return std::make_unique<CountAgg>(n == "countif");
+  if (n == "dcount" || n == "dcountif") return std::make_unique<DcountAgg>(n == "dcountif");
+  if (n == "sum" || n == "sumif" || n == "avg" || n == "avgif") {
+    return std::make_unique<NumericAgg>(n.substr(0, 3), types[0], n.size() > 3);
+  }
+  if (n == "stdev" || n == "stdevp" || n == "variance" || n == "variancep") {
+    return std::make_unique<NumericAgg>(n, types[0], false);
+  }
+  if (n == "min" || n == "max" || n == "minif" || n == "maxif") {
+    return std::make_unique<BestAgg>(n.substr(0, 3) == "max" ? 1 : -1, n.size() > 3, types);
+  }
+  if (n == "arg_min" || n == "arg_max") return std::make_unique<BestAgg>(n == "arg_max" ? 1 : -1, false, types);
+  if (n == "any" || n == "take_any") return std::make_unique<BestAgg>(0, false, types);
+  if (n == "make_list" || n == "make_set" || n == "make_bag") {
+    size_t max = params.empty() ? 1'048'576 : static_cast<size_t>(std::max(0.0, params[0]));
+    return std::make_unique<ListAgg>(n, max);
+  }
+  return std::make_unique<PercentileAgg>(types, params);
+}
+
+}  // namespace cmk::kql

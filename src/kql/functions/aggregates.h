@@ -1,0 +1,58 @@
+#pragma once
+// Aggregation functions of `summarize` and `make-series`: count, countif, dcount, dcountif, sum,
+// sumif, avg, avgif, min, max, minif, maxif, arg_min, arg_max, make_list, make_set, make_bag,
+// percentile, percentiles, stdev, stdevp, variance, variancep, any, take_any.
+//
+// An Aggregator holds the state of every group of one aggregate call and consumes whole chunks:
+// its arguments evaluated as columns plus the group id of each row (hash aggregation in
+// exec.cc assigns the ids). Nulls are ignored as Kusto does; an aggregate over no values is 0 for
+// count/countif/dcount, an empty array for make_*, and null otherwise.
+// dcount is exact (a hash set of values per group), where Kusto's is a HyperLogLog estimate.
+// percentile(s) use nearest rank (Kusto's definition): the value at rank ceil(p/100 * n).
+// Thread safety: an Aggregator is used by one thread.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "kql/core/column.h"
+
+namespace cmk::kql {
+
+class Aggregator {
+ public:
+  virtual ~Aggregator() = default;
+  // `args` are the evaluated arguments for `groups.size()` rows; `groups[r]` < num_groups.
+  virtual void Update(std::span<const Column* const> args, const std::vector<uint32_t>& groups,
+                      size_t num_groups) = 0;
+  // One column per output (arg_max/percentiles may have several), `num_groups` rows each.
+  virtual std::vector<Column> Finish(size_t num_groups) = 0;
+  // Approximate bytes of state that grows with the values seen (lists, sets, percentiles),
+  // beyond a fixed few words per group; charged to the query's memory budget.
+  virtual size_t StateBytes() const { return 0; }
+};
+
+struct AggregateDef {
+  std::string_view name;
+  int min_args = 0;
+  int max_args = 0;       // -1: any number (arg_max columns, percentiles)
+  int value_args = 0;     // leading arguments that are row values; the rest are constants
+  std::string_view prefix;  // default output name: prefix + column name ("sum_" + "x")
+};
+
+// nullptr when `name` is not an aggregate.
+const AggregateDef* FindAggregate(std::string_view name);
+
+// Output types for argument types `args` (value arguments only) and `params` (constant
+// arguments, e.g. percentiles). kInvalidArgument/"SemanticError" when the types don't fit.
+Result<std::vector<Type>> AggregateTypes(const AggregateDef& def, std::span<const Type> args,
+                                         std::span<const double> params);
+
+// A fresh aggregator for outputs of `types`.
+std::unique_ptr<Aggregator> MakeAggregator(const AggregateDef& def, std::span<const Type> types,
+                                           std::span<const double> params);
+
+}  // namespace cmk::kql

@@ -1,0 +1,56 @@
+#pragma once
+// Scalar functions and operators of KQL, vectorized over columns (column.h).
+//
+// The binder resolves a call or operator by name to a ScalarFunction, checks the argument count,
+// asks `result_type` for the result type (a SemanticError naming the function and the offending
+// argument when the types don't fit) and the executor calls `eval` once per batch of rows.
+// Arguments may be constant columns (literals, now()); a result computed only from constant
+// arguments should itself be constant. Nulls follow Kusto: most functions return null for a null
+// argument; comparisons follow Kusto's null rules (null == null and null != null are null,
+// null == x is false and null != x is true for a non-null x, < <= > >= with a null are null;
+// between with a null is false, the docs being silent); `and`/`or`/`not` use three-valued logic;
+// `where` keeps only rows that are true.
+// Thread safety: the registry is immutable after static initialization.
+#include <cstddef>
+#include <functional>
+#include <span>
+#include <string_view>
+
+#include "base/status.h"
+#include "base/time_format.h"
+#include "kql/core/column.h"
+
+namespace cmk::kql {
+
+class QueryBudget;  // budget.h
+
+struct FunctionContext {
+  size_t rows = 0;    // rows in the batch (constant arguments stand for all of them)
+  TimePoint now{};    // now(), ago()
+  // The query's memory budget (may be null): functions whose output can dwarf their input
+  // (strrep) check their result against it before building it.
+  QueryBudget* budget = nullptr;
+};
+
+struct ScalarFunction {
+  std::string_view name;
+  int min_args = 0;
+  int max_args = 0;  // -1: any number
+  // Result type from the argument types, or kInvalidArgument/"SemanticError".
+  std::function<Result<Type>(std::span<const Type> args)> result_type;
+  std::function<Result<Column>(std::span<const Column* const> args, const FunctionContext& ctx)> eval;
+};
+
+// Named functions: strlen, substring, bin, ago, iff, tostring, bag_keys, ... (case-sensitive, as
+// Kusto). nullptr when unknown.
+const ScalarFunction* FindFunction(std::string_view name);
+
+// Operators by their KQL spelling: unary "-" is "neg" and "not" is a function; binary "+", "-",
+// "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "and", "or", "=~", "!~", "has", "!has",
+// "has_cs", "!has_cs", "hasprefix", "hassuffix", "contains", "!contains", "contains_cs",
+// "!contains_cs", "startswith", "!startswith", "startswith_cs", "endswith", "!endswith",
+// "endswith_cs", "matches regex", "in", "!in", "in~", "!in~", "has_any", "has_all", "between",
+// "!between" (the list operators take the value first, then every item).
+const ScalarFunction* FindOperator(std::string_view op);
+
+}  // namespace cmk::kql

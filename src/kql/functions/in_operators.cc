@@ -1,0 +1,181 @@
+// List membership: in, !in, in~, !in~ (value first, then items; a dynamic array item is flattened
+// one level) and has_any / has_all. Constant item lists become a hash set once per eval call.
+// Values and items are compared through a canonical key text per domain (numbers by value, so
+// 1 in (1.0) holds; datetimes and timespans by ticks; strings as is or lower-cased for in~).
+#include <unordered_set>
+
+#include "kql/functions/function_json.h"
+#include "kql/functions/function_util.h"
+
+namespace cmk::kql::fn {
+
+bool HasTermForList(std::string_view hay, std::string_view lowered_needle);  // string_operators.cc
+
+namespace {
+
+enum class Domain { kNumber, kTicks, kString, kDynamic };
+
+Domain DomainOf(Type t) {
+  if (IsNumeric(t) || t == Type::kBool) return Domain::kNumber;
+  if (t == Type::kDateTime || t == Type::kTimespan) return Domain::kTicks;
+  if (t == Type::kDynamic) return Domain::kDynamic;
+  return Domain::kString;
+}
+
+struct KeyMaker {
+  Domain domain;
+  Type type;  // the value's type (after conversion of a dynamic value)
+  bool ci;
+
+  std::optional<std::string> OfRow(const Column& c, size_t i) const {
+    if (c.IsNull(i)) return std::nullopt;
+    switch (domain) {
+      case Domain::kNumber: return FormatReal(NumAt(c, i));
+      case Domain::kTicks: return std::to_string(c.Int(i));
+      case Domain::kString: return ci ? LowerAsciiCopy(c.Str(i)) : c.Str(i);
+      case Domain::kDynamic: {
+        auto v = ParseJson(c.Str(i));
+        return v ? OfJson(*v) : std::nullopt;
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::optional<std::string> OfJson(const bj::value& v) const {
+    if (v.is_null()) return std::nullopt;
+    switch (domain) {
+      case Domain::kNumber: {
+        if (v.is_number()) return FormatReal(v.to_number<double>());
+        if (v.is_bool()) return FormatReal(v.get_bool() ? 1 : 0);
+        auto r = v.is_string() ? ParseReal(v.get_string()) : std::nullopt;
+        return r ? std::optional<std::string>(FormatReal(*r)) : std::nullopt;
+      }
+      case Domain::kTicks: {
+        if (v.is_number() && type == Type::kTimespan) return std::to_string(v.to_number<int64_t>());
+        if (!v.is_string()) return std::nullopt;
+        auto t = type == Type::kTimespan ? ParseTimespan(v.get_string()) : ParseDateTime(v.get_string());
+        return t ? std::optional<std::string>(std::to_string(*t)) : std::nullopt;
+      }
+      case Domain::kString: {
+        std::string s = JsonScalarToString(v);
+        return ci ? LowerAsciiCopy(s) : s;
+      }
+      case Domain::kDynamic: return WriteJson(v);
+    }
+    return std::nullopt;
+  }
+
+  // Keys of item row `i`: dynamic arrays contribute each element.
+  template <typename Sink>
+  void Items(const Column& c, size_t i, Sink sink) const {
+    if (c.type == Type::kDynamic) {
+      auto v = c.IsNull(i) ? std::nullopt : ParseJson(c.Str(i));
+      if (!v) return;
+      if (v->is_array()) {
+        for (const bj::value& e : v->get_array()) {
+          if (auto k = OfJson(e)) sink(std::move(*k));
+        }
+      } else if (auto k = OfJson(*v)) {
+        sink(std::move(*k));
+      }
+      return;
+    }
+    if (auto k = OfRow(c, i)) sink(std::move(*k));
+  }
+};
+
+Result<Type> InType(std::string_view fn, Types t) {
+  for (size_t i = 1; i < t.size(); ++i) {
+    if (!CommonType(t[0], t[i])) return ArgTypeError(fn, i, t[i], TypeName(t[0]));
+  }
+  return Type::kBool;
+}
+
+Result<Column> EvalIn(std::string_view fn, bool ci, bool negate, Args a, const FunctionContext& ctx) {
+  std::vector<Type> types;
+  for (const Column* c : a) types.push_back(c->type);
+  RETURN_IF_ERROR(InType(fn, types));
+  const Column* value = a[0];
+  Column converted;
+  if (value->type == Type::kDynamic) {
+    for (size_t k = 1; k < a.size(); ++k) {
+      if (a[k]->type != Type::kDynamic) {
+        value = CoerceTo(value, a[k]->type, converted, ctx);
+        break;
+      }
+    }
+  }
+  KeyMaker keys{DomainOf(value->type), value->type, ci};
+  bool all_constant = true;
+  for (size_t k = 1; k < a.size(); ++k) all_constant = all_constant && a[k]->constant;
+  std::unordered_set<std::string> fixed;
+  if (all_constant) {
+    for (size_t k = 1; k < a.size(); ++k) keys.Items(*a[k], 0, [&](std::string s) { fixed.insert(std::move(s)); });
+  }
+  Shape s = ShapeOf(a, ctx);
+  Column out = MakeColumn(Type::kBool, s);
+  for (size_t i = 0; i < s.rows; ++i) {
+    auto key = keys.OfRow(*value, i);
+    if (!key) continue;  // a null value is in no list, and !in is false too
+    bool found = false;
+    if (all_constant) {
+      found = fixed.count(*key) > 0;
+    } else {
+      for (size_t k = 1; k < a.size() && !found; ++k) {
+        keys.Items(*a[k], i, [&](const std::string& item) { found = found || item == *key; });
+      }
+    }
+    out.ints[i] = found != negate;
+  }
+  return out;
+}
+
+void AddIn(Registry& r, std::string_view name, bool ci, bool negate) {
+  r.Operator({name, 2, -1, [name](Types t) { return InType(name, t); },
+              [name, ci, negate](Args a, const FunctionContext& ctx) { return EvalIn(name, ci, negate, a, ctx); }});
+}
+
+// has_any / has_all: items are lower-cased needles (strings or dynamic arrays of them).
+Result<Column> EvalHasList(bool all, Args a, const FunctionContext& ctx) {
+  KeyMaker keys{Domain::kString, Type::kString, true};
+  bool all_constant = true;
+  for (size_t k = 1; k < a.size(); ++k) all_constant = all_constant && a[k]->constant;
+  std::vector<std::string> needles;
+  auto collect = [&](size_t row) {
+    needles.clear();
+    for (size_t k = 1; k < a.size(); ++k) keys.Items(*a[k], row, [&](std::string s) { needles.push_back(std::move(s)); });
+  };
+  if (all_constant) collect(0);
+  Shape s = ShapeOf(a, ctx);
+  Column out = MakeColumn(Type::kBool, s);
+  std::string scratch;
+  for (size_t i = 0; i < s.rows; ++i) {
+    if (!all_constant) collect(i);
+    const Column& v = *a[0];
+    std::string_view hay = v.type == Type::kString ? std::string_view(v.Str(i)) : (scratch = ValueToString(v, i));
+    bool result = all;
+    for (const std::string& n : needles) {
+      if (HasTermForList(hay, n) != all) {
+        result = !all;
+        break;
+      }
+    }
+    out.ints[i] = result;
+  }
+  return out;
+}
+
+}  // namespace
+
+void RegisterInOps(Registry& r) {
+  AddIn(r, "in", false, false);
+  AddIn(r, "!in", false, true);
+  AddIn(r, "in~", true, false);
+  AddIn(r, "!in~", true, true);
+  r.Operator({"has_any", 1, -1, Returns(Type::kBool),
+              [](Args a, const FunctionContext& c) { return EvalHasList(false, a, c); }});
+  r.Operator({"has_all", 1, -1, Returns(Type::kBool),
+              [](Args a, const FunctionContext& c) { return EvalHasList(true, a, c); }});
+}
+
+}  // namespace cmk::kql::fn

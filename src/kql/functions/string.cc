@@ -1,0 +1,235 @@
+// String functions: strlen, substring, tolower, toupper, split, strcat, strcat_delim,
+// replace_string, indexof, reverse, strrep. Positions and lengths count Unicode code points of
+// the UTF-8 text (Kusto counts characters); tolower/toupper change ASCII letters only.
+// Non-string arguments are converted with tostring() semantics.
+#include <algorithm>
+
+#include "kql/core/budget.h"
+#include "kql/functions/function_json.h"
+#include "kql/functions/function_util.h"
+
+namespace cmk::kql::fn {
+namespace {
+
+std::string_view TextAt(const Column& c, size_t i, std::string& scratch) {
+  if (c.type == Type::kString || c.type == Type::kGuid) return c.Str(i);
+  scratch = ValueToString(c, i);
+  return scratch;
+}
+
+bool IsContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+size_t Utf8Length(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += IsContinuation(c) ? 0 : 1;
+  return n;
+}
+
+// Byte offset of code point `cp` (s.size() when past the end).
+size_t Utf8Offset(std::string_view s, size_t cp) {
+  size_t seen = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (IsContinuation(s[i])) continue;
+    if (seen++ == cp) return i;
+  }
+  return s.size();
+}
+
+template <typename F>  // F(size_t row) -> std::string, or std::nullopt for null
+Result<Column> MapRows(Args a, const FunctionContext& ctx, Type t, F f) {
+  Shape s = ShapeOf(a, ctx);
+  Column out = MakeColumn(t, s);
+  for (size_t i = 0; i < s.rows; ++i) f(out, i);
+  return out;
+}
+
+Result<Column> EvalStrlen(Args a, const FunctionContext& ctx) {
+  std::string sc;
+  return MapRows(a, ctx, Type::kLong, [&](Column& out, size_t i) {
+    out.ints[i] = static_cast<int64_t>(Utf8Length(TextAt(*a[0], i, sc)));
+  });
+}
+
+Result<Column> EvalSubstring(Args a, const FunctionContext& ctx) {
+  std::string sc;
+  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
+    if (a[1]->IsNull(i) || (a.size() > 2 && a[2]->IsNull(i))) return;
+    std::string_view text = TextAt(*a[0], i, sc);
+    int64_t start = std::max<int64_t>(0, a[1]->Int(i));
+    size_t from = Utf8Offset(text, static_cast<size_t>(start));
+    size_t to = text.size();
+    if (a.size() > 2) {
+      int64_t len = a[2]->Int(i);
+      if (len <= 0) return;
+      to = from + Utf8Offset(text.substr(from), static_cast<size_t>(len));
+    }
+    out.strings[i] = std::string(text.substr(from, to - from));
+  });
+}
+
+Result<Column> EvalCase(bool upper, Args a, const FunctionContext& ctx) {
+  std::string sc;
+  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
+    std::string s(TextAt(*a[0], i, sc));
+    for (char& ch : s) ch = upper ? UpperAscii(ch) : LowerAscii(ch);
+    out.strings[i] = std::move(s);
+  });
+}
+
+std::vector<std::string_view> SplitAll(std::string_view s, std::string_view delim) {
+  std::vector<std::string_view> parts;
+  if (delim.empty()) return {s};
+  size_t pos = 0;
+  for (size_t hit = s.find(delim); hit != std::string_view::npos; hit = s.find(delim, pos)) {
+    parts.push_back(s.substr(pos, hit - pos));
+    pos = hit + delim.size();
+  }
+  parts.push_back(s.substr(pos));
+  return parts;
+}
+
+// split(source, delimiter[, index]) -> dynamic array (with index: that element only, [] if out of range).
+Result<Column> EvalSplit(Args a, const FunctionContext& ctx) {
+  std::string s1, s2;
+  return MapRows(a, ctx, Type::kDynamic, [&](Column& out, size_t i) {
+    auto parts = SplitAll(TextAt(*a[0], i, s1), TextAt(*a[1], i, s2));
+    bj::array arr;
+    if (a.size() > 2) {
+      if (a[2]->IsNull(i) || a[2]->Int(i) < 0) return SetNull(out, i);
+      size_t idx = static_cast<size_t>(a[2]->Int(i));
+      if (idx < parts.size()) arr.emplace_back(bj::string(parts[idx]));
+    } else {
+      for (std::string_view p : parts) arr.emplace_back(bj::string(p));
+    }
+    out.strings[i] = WriteJson(arr);
+  });
+}
+
+Result<Column> EvalStrcat(size_t first, Args a, const FunctionContext& ctx) {
+  std::string sc;
+  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
+    std::string s;
+    for (size_t k = first; k < a.size(); ++k) {
+      if (first == 1 && k > 1) s += TextAt(*a[0], i, sc);
+      s += TextAt(*a[k], i, sc);
+    }
+    out.strings[i] = std::move(s);
+  });
+}
+
+Result<Column> EvalReplaceString(Args a, const FunctionContext& ctx) {
+  std::string s0, s1, s2;
+  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
+    std::string_view text = TextAt(*a[0], i, s0), lookup = TextAt(*a[1], i, s1);
+    std::string_view rewrite = TextAt(*a[2], i, s2);
+    if (lookup.empty()) {
+      out.strings[i] = std::string(text);
+      return;
+    }
+    std::string r;
+    size_t pos = 0;
+    for (size_t hit = text.find(lookup); hit != std::string_view::npos; hit = text.find(lookup, pos)) {
+      r.append(text.substr(pos, hit - pos)).append(rewrite);
+      pos = hit + lookup.size();
+    }
+    out.strings[i] = r.append(text.substr(pos));
+  });
+}
+
+// indexof(source, lookup[, start[, length[, occurrence]]]): code point index or -1; null for a
+// negative start, length below -1 or occurrence below 1.
+Result<Column> EvalIndexOf(Args a, const FunctionContext& ctx) {
+  std::string s0, s1;
+  return MapRows(a, ctx, Type::kLong, [&](Column& out, size_t i) {
+    if (AnyNull(a, i)) return SetNull(out, i);
+    std::string_view text = TextAt(*a[0], i, s0), lookup = TextAt(*a[1], i, s1);
+    int64_t start = a.size() > 2 ? a[2]->Int(i) : 0;
+    int64_t length = a.size() > 3 ? a[3]->Int(i) : -1;
+    int64_t occurrence = a.size() > 4 ? a[4]->Int(i) : 1;
+    if (start < 0 || length < -1 || occurrence < 1) return SetNull(out, i);
+    size_t from = Utf8Offset(text, static_cast<size_t>(start));
+    size_t limit = length < 0 ? text.size() : from + Utf8Offset(text.substr(from), static_cast<size_t>(length));
+    std::string_view window = text.substr(0, limit);
+    size_t hit = from > text.size() ? std::string_view::npos : window.find(lookup, from);
+    for (int64_t k = 1; k < occurrence && hit != std::string_view::npos; ++k) hit = window.find(lookup, hit + 1);
+    out.ints[i] = hit == std::string_view::npos ? -1 : static_cast<int64_t>(Utf8Length(text.substr(0, hit)));
+  });
+}
+
+Result<Column> EvalReverse(Args a, const FunctionContext& ctx) {
+  std::string sc;
+  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
+    std::string_view text = TextAt(*a[0], i, sc);
+    std::string r;
+    r.reserve(text.size());
+    size_t end = text.size();
+    while (end > 0) {  // copy code points back to front, each in its byte order
+      size_t begin = end - 1;
+      while (begin > 0 && IsContinuation(text[begin])) --begin;
+      r.append(text.substr(begin, end - begin));
+      end = begin;
+    }
+    out.strings[i] = std::move(r);
+  });
+}
+
+// strrep(value, multiplier[, delimiter]); the multiplier is capped at 1024 as in Kusto.
+// The output is checked against the query's memory budget before it is built, since nested
+// strrep calls multiply (1024^3 bytes from a one-character string).
+Result<Column> EvalStrrep(Args a, const FunctionContext& ctx) {
+  std::string s0, s2;
+  size_t total = 0;
+  size_t limit = ctx.budget != nullptr ? ctx.budget->remaining() : SIZE_MAX;
+  bool too_big = false;
+  ASSIGN_OR_RETURN(Column out, MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
+    if (a[1]->IsNull(i) || too_big) return;
+    int64_t n = std::min<int64_t>(a[1]->Int(i), 1024);
+    if (n <= 0) return;
+    std::string_view v = TextAt(*a[0], i, s0);
+    std::string_view d = a.size() > 2 ? TextAt(*a[2], i, s2) : "";
+    size_t size = static_cast<size_t>(n) * (v.size() + d.size());
+    total += size;
+    if (total > limit) {
+      too_big = true;
+      return;
+    }
+    std::string r;
+    r.reserve(size);
+    for (int64_t k = 0; k < n; ++k) r.append(k ? d : "").append(v);
+    out.strings[i] = std::move(r);
+  }));
+  if (too_big) RETURN_IF_ERROR(ctx.budget->Charge(total, "strrep()"));  // fails, naming the limit
+  return out;
+}
+
+// result_type that requires integral arguments at `positions`.
+auto IntegralAt(std::string_view fn, std::vector<size_t> positions, Type result) {
+  return [fn, positions, result](Types t) -> Result<Type> {
+    for (size_t p : positions) {
+      if (p < t.size() && !IsIntegral(t[p])) return ArgTypeError(fn, p, t[p], "int or long");
+    }
+    return result;
+  };
+}
+
+}  // namespace
+
+void RegisterStrings(Registry& r) {
+  r.Function({"strlen", 1, 1, Returns(Type::kLong), EvalStrlen});
+  r.Function({"substring", 2, 3, IntegralAt("substring", {1, 2}, Type::kString), EvalSubstring});
+  r.Function({"tolower", 1, 1, Returns(Type::kString),
+              [](Args a, const FunctionContext& c) { return EvalCase(false, a, c); }});
+  r.Function({"toupper", 1, 1, Returns(Type::kString),
+              [](Args a, const FunctionContext& c) { return EvalCase(true, a, c); }});
+  r.Function({"split", 2, 3, IntegralAt("split", {2}, Type::kDynamic), EvalSplit});
+  r.Function({"strcat", 1, 64, Returns(Type::kString),
+              [](Args a, const FunctionContext& c) { return EvalStrcat(0, a, c); }});
+  r.Function({"strcat_delim", 2, 65, Returns(Type::kString),
+              [](Args a, const FunctionContext& c) { return EvalStrcat(1, a, c); }});
+  r.Function({"replace_string", 3, 3, Returns(Type::kString), EvalReplaceString});
+  r.Function({"indexof", 2, 5, IntegralAt("indexof", {2, 3, 4}, Type::kLong), EvalIndexOf});
+  r.Function({"reverse", 1, 1, Returns(Type::kString), EvalReverse});
+  r.Function({"strrep", 2, 3, IntegralAt("strrep", {1}, Type::kString), EvalStrrep});
+}
+
+}  // namespace cmk::kql::fn

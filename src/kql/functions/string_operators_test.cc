@@ -1,0 +1,93 @@
+#include "kql/functions/functions_test_util.h"
+
+namespace cmk::kql {
+namespace {
+
+using namespace ::cmk::kql::testing;  // NOLINT(build/namespaces)
+using ::cmk::testing::StatusIs;
+
+TEST(StringOps, EqualsTildeIgnoresCase) {
+  EXPECT_EQ(Op("=~", {Strs({"ABC", "abd"}), Str("abc")}, 2), (V{"true", "false"}));
+  EXPECT_EQ(Op("!~", {Strs({"ABC", "abd"}), Str("abc")}, 2), (V{"false", "true"}));
+}
+
+TEST(StringOps, HasMatchesWholeTermsCaseInsensitively) {
+  Column hay = Strs({"North America", "Northern", "the NORTH-west", "", "x.north"});
+  EXPECT_EQ(Op("has", {hay, Str("north")}, 5), (V{"true", "false", "true", "false", "true"}));
+  EXPECT_EQ(Op("!has", {hay, Str("north")}, 5), (V{"false", "true", "false", "true", "false"}));
+  EXPECT_EQ(Op("has_cs", {hay, Str("North")}, 5), (V{"true", "false", "false", "false", "false"}));
+  EXPECT_EQ(Op("!has_cs", {hay, Str("North")}, 5), (V{"false", "true", "true", "true", "true"}));
+}
+
+TEST(StringOps, HasWithSeparatorsMatchesAPhraseOnTermBoundaries) {
+  Column hay = Strs({"error: disk full", "xerror: disk fully", "ERROR:DISK"});
+  EXPECT_EQ(Op("has", {hay, Str("error: disk")}, 3), (V{"true", "false", "false"}));
+  EXPECT_EQ(Op("has", {Str("a/b/c"), Str("/b/")}), (V{"true"}));
+}
+
+TEST(StringOps, HasPrefixAndSuffixMatchTermStartsAndEnds) {
+  Column hay = Strs({"North America", "America", "Americana"});
+  EXPECT_EQ(Op("hasprefix", {hay, Str("amer")}, 3), (V{"true", "true", "true"}));
+  EXPECT_EQ(Op("hasprefix", {Str("xamerica"), Str("amer")}), (V{"false"}));
+  EXPECT_EQ(Op("hassuffix", {hay, Str("ica")}, 3), (V{"true", "true", "false"}));
+  EXPECT_EQ(Op("!hassuffix", {hay, Str("ica")}, 3), (V{"false", "false", "true"}));
+  EXPECT_EQ(Op("hasprefix_cs", {hay, Str("amer")}, 3), (V{"false", "false", "false"}));
+}
+
+TEST(StringOps, ContainsIsSubstringSearch) {
+  Column hay = Strs({"FabriKam", "contoso", "", "kamkam"});
+  EXPECT_EQ(Op("contains", {hay, Str("KAM")}, 4), (V{"true", "false", "false", "true"}));
+  EXPECT_EQ(Op("!contains", {hay, Str("KAM")}, 4), (V{"false", "true", "true", "false"}));
+  EXPECT_EQ(Op("contains_cs", {hay, Str("Kam")}, 4), (V{"true", "false", "false", "false"}));
+  EXPECT_EQ(Op("!contains_cs", {hay, Str("Kam")}, 4), (V{"false", "true", "true", "true"}));
+  EXPECT_EQ(Op("contains", {hay, Str("")}, 4), (V{"true", "true", "true", "true"}));
+}
+
+TEST(StringOps, ContainsFindsEveryPositionInLongStrings) {
+  // Haystacks longer than the 16-byte steps of the case-insensitive scan: a match at every
+  // offset, in either case, just before the end, and near misses (first letter only).
+  std::string base(70, '.');
+  for (size_t at = 0; at + 3 <= base.size(); ++at) {
+    for (std::string word : {"kam", "KaM"}) {
+      std::string h = base;
+      h.replace(at, 3, word);
+      EXPECT_EQ(Op("contains", {Str(h), Str("kAm")}), (V{"true"})) << at << " " << word;
+      EXPECT_EQ(Op("contains_cs", {Str(h), Str("kam")}), (V{word == "kam" ? "true" : "false"})) << at;
+    }
+    std::string miss = base;
+    miss[at] = 'K';
+    miss[at + 1] = 'a';  // "Ka" without the "m"
+    EXPECT_EQ(Op("contains", {Str(miss), Str("kam")}), (V{"false"})) << at;
+  }
+}
+
+TEST(StringOps, NonConstantNeedleIsPerRow) {
+  EXPECT_EQ(Op("contains", {Strs({"abc", "abc"}), Strs({"B", "x"})}, 2), (V{"true", "false"}));
+  EXPECT_EQ(Op("has", {Strs({"a b", "a b"}), Strs({"B", "ab"})}, 2), (V{"true", "false"}));
+}
+
+TEST(StringOps, StartsAndEndsWith) {
+  Column hay = Strs({"Fabrikam", "kamfab"});
+  EXPECT_EQ(Op("startswith", {hay, Str("FAB")}, 2), (V{"true", "false"}));
+  EXPECT_EQ(Op("!startswith", {hay, Str("FAB")}, 2), (V{"false", "true"}));
+  EXPECT_EQ(Op("startswith_cs", {hay, Str("fab")}, 2), (V{"false", "false"}));
+  EXPECT_EQ(Op("endswith", {hay, Str("KAM")}, 2), (V{"true", "false"}));
+  EXPECT_EQ(Op("!endswith", {hay, Str("KAM")}, 2), (V{"false", "true"}));
+  EXPECT_EQ(Op("endswith_cs", {hay, Str("kam")}, 2), (V{"true", "false"}));
+  EXPECT_EQ(Op("endswith", {Str("a"), Str("abc")}), (V{"false"}));
+}
+
+TEST(StringOps, NonStringOperandsAreConvertedToText) {
+  EXPECT_EQ(Op("contains", {Longs({1234}), Str("23")}), (V{"true"}));
+  EXPECT_EQ(Op("has", {Dyn({"\"hello world\"", "null"}), Str("world")}, 2), (V{"true", "false"}));
+}
+
+TEST(StringOps, MatchesRegexSearchesAnywhere) {
+  EXPECT_EQ(Op("matches regex", {Strs({"abc123", "abc"}), Str("[0-9]+")}, 2), (V{"true", "false"}));
+  EXPECT_EQ(Op("matches regex", {Str("ABC"), Str("(?i)^abc$")}), (V{"true"}));
+  EXPECT_THAT(Call(FindOperator("matches regex"), "matches regex", {Str("a"), Str("(")}, 1),
+              StatusIs(StatusCode::kInvalidArgument, "SemanticError"));
+}
+
+}  // namespace
+}  // namespace cmk::kql

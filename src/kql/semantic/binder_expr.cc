@@ -1,0 +1,305 @@
+// Scalar expressions: names, literals, operators, function calls, aggregates inside summarize.
+#include <algorithm>
+#include <cmath>
+
+#include "kql/exec/eval.h"
+#include "kql/functions/aggregates.h"
+#include "kql/semantic/binder_internal.h"
+
+namespace cmk::kql::internal {
+Result<BoundExpr> Binder::MakeCall(const ScalarFunction* fn, std::vector<BoundExpr> args,
+                                   const std::string& name, const Position& pos) {
+  int n = static_cast<int>(args.size());
+  if (n < fn->min_args || (fn->max_args >= 0 && n > fn->max_args)) {
+    return SemanticError("Function '" + name + "' does not take " + std::to_string(n) + " arguments", pos);
+  }
+  // A bare null takes the type of the nearest typed argument (x == null, iff(c, 1, null)).
+  std::optional<Type> hint;
+  for (const BoundExpr& a : args) {
+    if (!a.untyped_null) hint = a.type;
+  }
+  std::vector<Type> types;
+  for (BoundExpr& a : args) {
+    if (a.untyped_null && hint) a = BoundExpr::Constant(NullConstant(*hint));
+    types.push_back(a.type);
+  }
+  Result<Type> rt = fn->result_type(types);
+  if (!rt.ok()) {
+    std::string msg = rt.status().message();
+    if (msg.find(" at ") == std::string::npos) msg += " at " + pos.ToString();
+    return InvalidArgument(msg, "SemanticError");
+  }
+  BoundExpr call;
+  call.kind = BoundExpr::Kind::kCall;
+  call.type = *rt;
+  call.fn = fn;
+  bool constant = !IsNondeterministicName(name);
+  for (const BoundExpr& a : args) constant = constant && a.IsConstant();
+  call.args = std::move(args);
+  RETURN_IF_ERROR(Compose(call, pos));
+  if (!constant) return call;
+  ASSIGN_OR_RETURN(Column v, EvalConstant(call, ctx_.now, ctx_.budget));
+  BoundExpr folded = BoundExpr::Constant(std::move(v));
+  folded.type = call.type;
+  folded.value.type = call.type;
+  return folded;
+}
+
+// BindExpr recurses once per level of the expression tree: each kind is bound in its own
+// out-of-line function so that a level's frames hold only that kind's locals (~1.1 KB; the
+// parser's kMaxHeight is sized on it).
+Result<BoundExpr> Binder::BindExpr(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg) {
+  RETURN_IF_ERROR(Step(e.pos));
+  switch (e.kind) {
+    case ExprKind::kLiteral: return BindLiteral(e);
+    case ExprKind::kName: return BindName(e, schema, s);
+    case ExprKind::kUnary: return BindUnary(e, schema, s, agg);
+    case ExprKind::kBinary:
+    case ExprKind::kBetween: return BindOperands(e, schema, s, agg);
+    case ExprKind::kIn: return BindIn(e, schema, s, agg);
+    case ExprKind::kMember:
+    case ExprKind::kIndex: return BindAccess(e, schema, s, agg);
+    case ExprKind::kCall: return BindCall(e, schema, s, agg);
+    case ExprKind::kTabular: return SemanticError("A tabular expression is not a scalar value", e.pos);
+  }
+  return SemanticError("Unsupported expression", e.pos);
+}
+
+Result<BoundExpr> Binder::BindName(const Expr& e, const Schema& schema, const Scope* s) {
+  for (size_t i = 0; i < schema.size(); ++i) {
+    if (schema[i].name == e.name) return BoundExpr::ColumnRef(static_cast<int>(i), schema[i].type);
+  }
+  const Binding* b = s->Find(e.name);
+  if (b != nullptr && b->kind == Binding::Kind::kScalar) {
+    RETURN_IF_ERROR(Step(e.pos, b->scalar.nodes));  // the copy
+    return b->scalar;
+  }
+  if (b != nullptr && b->kind == Binding::Kind::kFunction && b->fn->params.empty()) {
+    BoundExpr out;
+    ASSIGN_OR_RETURN(PlanPtr unused, CallFunction(*b, {}, e.pos, s, &schema, &out));
+    return out;
+  }
+  return SemanticError("Failed to resolve scalar expression named '" + e.name + "'", e.pos);
+}
+
+Result<BoundExpr> Binder::BindUnary(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg) {
+  ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*e.args[0], schema, s, agg));
+  if (e.name == "+") return v;
+  const ScalarFunction* fn = FindOperator("neg");
+  if (fn == nullptr) return SemanticError("Unary '-' is not available", e.pos);
+  std::vector<BoundExpr> args;
+  args.push_back(std::move(v));
+  return MakeCall(fn, std::move(args), "-", e.pos);
+}
+
+Result<BoundExpr> Binder::BindOperands(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg) {
+  const ScalarFunction* fn = FindOperator(e.name);
+  if (fn == nullptr) return SemanticError("Unknown operator '" + e.name + "'", e.pos);
+  std::vector<BoundExpr> args;
+  for (const ExprPtr& a : e.args) {
+    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*a, schema, s, agg));
+    args.push_back(std::move(v));
+  }
+  return MakeCall(fn, std::move(args), e.name, e.pos);
+}
+
+Result<BoundExpr> Binder::BindIn(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg) {
+  const ScalarFunction* fn = FindOperator(e.name);
+  if (fn == nullptr) return SemanticError("Unknown operator '" + e.name + "'", e.pos);
+  std::vector<BoundExpr> args;
+  for (size_t i = 0; i < e.args.size(); ++i) {
+    const Expr& a = *e.args[i];
+    if (i > 0 && (a.kind == ExprKind::kTabular || DenotesTable(a, s))) {
+      ASSIGN_OR_RETURN(std::vector<BoundExpr> values, ValuesOfTabular(a, s));
+      for (BoundExpr& v : values) args.push_back(std::move(v));
+      continue;
+    }
+    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(a, schema, s, agg));
+    args.push_back(std::move(v));
+  }
+  if (args.size() == 1) {  // `x in (empty table)`: nothing matches.
+    return BoundExpr::Constant(IntConstant(Type::kBool, e.name[0] == '!' ? 1 : 0));
+  }
+  return MakeCall(fn, std::move(args), e.name, e.pos);
+}
+
+Result<BoundExpr> Binder::BindAccess(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg) {
+  ASSIGN_OR_RETURN(BoundExpr obj, BindExpr(*e.args[0], schema, s, agg));
+  if (obj.type != Type::kDynamic) {
+    return SemanticError("Member access needs a dynamic value, not " + std::string(TypeName(obj.type)), e.pos);
+  }
+  BoundExpr out;
+  out.kind = e.kind == ExprKind::kMember ? BoundExpr::Kind::kMember : BoundExpr::Kind::kIndex;
+  out.type = Type::kDynamic;
+  out.member = e.kind == ExprKind::kMember ? e.name : "";
+  bool constant = obj.IsConstant();
+  out.args.push_back(std::move(obj));
+  if (e.kind == ExprKind::kIndex) {
+    ASSIGN_OR_RETURN(BoundExpr ix, BindExpr(*e.args[1], schema, s, agg));
+    constant = constant && ix.IsConstant();
+    out.args.push_back(std::move(ix));
+  }
+  RETURN_IF_ERROR(Compose(out, e.pos));
+  if (!constant) return out;
+  ASSIGN_OR_RETURN(Column v, EvalConstant(out, ctx_.now, ctx_.budget));
+  return BoundExpr::Constant(std::move(v));
+}
+
+Result<BoundExpr> Binder::BindCall(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg) {
+  const std::string& name = e.name;
+  if (const Binding* b = s->Find(name); b != nullptr && b->kind == Binding::Kind::kFunction) {
+    BoundExpr out;
+    ASSIGN_OR_RETURN(PlanPtr unused, CallFunction(*b, e.args, e.pos, s, &schema, &out));
+    return out;
+  }
+  if (name == "toscalar") {
+    if (e.args.size() != 1) return SemanticError("toscalar() takes one argument", e.pos);
+    ASSIGN_OR_RETURN(Column v, ScalarOfTabular(*e.args[0], s));
+    return BoundExpr::Constant(std::move(v));
+  }
+  if (name == "typeof") {  // typeof(T): a null of type T, read for its type (extract's 4th argument)
+    std::optional<Type> t;
+    if (e.args.size() == 1 && e.args[0]->kind == ExprKind::kName) t = ParseTypeName(e.args[0]->name);
+    if (!t) return SemanticError("typeof() takes one scalar type name", e.pos);
+    return BoundExpr::Constant(NullConstant(*t));
+  }
+  if (name == "row_number" || name == "prev" || name == "next") {
+    BoundExpr out;
+    out.kind = name == "row_number" ? BoundExpr::Kind::kRowNumber
+               : name == "prev"     ? BoundExpr::Kind::kPrev : BoundExpr::Kind::kNext;
+    out.type = Type::kLong;
+    if (out.kind == BoundExpr::Kind::kRowNumber) {
+      if (!e.args.empty()) {
+        ASSIGN_OR_RETURN(BoundExpr start, BindConstant(*e.args[0], s));
+        if (!UsesInts(start.type)) return SemanticError("row_number() start must be a long", e.pos);
+        out.offset = start.value.Int(0);
+      }
+      return out;
+    }
+    if (e.args.empty() || e.args.size() > 3) return SemanticError(name + "() takes 1 to 3 arguments", e.pos);
+    ASSIGN_OR_RETURN(BoundExpr col, BindExpr(*e.args[0], schema, s, agg));
+    out.type = col.type;
+    out.args.push_back(std::move(col));
+    if (e.args.size() > 1) {
+      ASSIGN_OR_RETURN(BoundExpr off, BindConstant(*e.args[1], s));
+      out.offset = off.value.Int(0);
+    }
+    if (e.args.size() > 2) {
+      ASSIGN_OR_RETURN(BoundExpr def, BindExpr(*e.args[2], schema, s, agg));
+      out.args.push_back(std::move(def));
+    }
+    RETURN_IF_ERROR(Compose(out, e.pos));
+    return out;
+  }
+  if (agg != nullptr && FindAggregate(name) != nullptr) return BindAggregateRef(e, schema, s, agg, "");
+  const ScalarFunction* fn = FindFunction(name);
+  if (fn == nullptr) {
+    if (FindAggregate(name) != nullptr) {
+      return SemanticError("Aggregate '" + name + "' is only allowed in summarize", e.pos);
+    }
+    return SemanticError("Unknown function: '" + name + "'", e.pos);
+  }
+  std::vector<BoundExpr> args;
+  for (const ExprPtr& a : e.args) {
+    if (a->kind == ExprKind::kTabular) return SemanticError("Function '" + name + "' does not take a table", a->pos);
+    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*a, schema, s, agg));
+    args.push_back(std::move(v));
+  }
+  return MakeCall(fn, std::move(args), name, e.pos);
+}
+
+// An aggregate call inside a summarize item: adds a BoundAggregate and returns a reference to
+// its (first) output column in the summarize output.
+Result<BoundExpr> Binder::BindAggregateRef(const Expr& e, const Schema& schema, const Scope* s,
+                                           AggContext* agg, const std::string& explicit_name) {
+  const AggregateDef& def = *FindAggregate(e.name);
+  int n = static_cast<int>(e.args.size());
+  if (n < def.min_args || (def.max_args >= 0 && n > def.max_args)) {
+    return SemanticError("Aggregate '" + e.name + "' does not take " + std::to_string(n) + " arguments", e.pos);
+  }
+  BoundAggregate a;
+  a.def = &def;
+  std::vector<Type> types;
+  std::vector<std::string> arg_names;
+  int value_args = def.value_args < 0 ? n : def.value_args;
+  for (int i = 0; i < n; ++i) {
+    const Expr& arg = *e.args[static_cast<size_t>(i)];
+    if (i < value_args && arg.kind == ExprKind::kName && arg.name == "*") {
+      if (i == 0) return SemanticError("'*' cannot be the first argument of " + e.name, arg.pos);
+      for (size_t c = 0; c < schema.size(); ++c) {
+        const std::string& cn = schema[c].name;
+        bool is_key = std::find(agg->by_names.begin(), agg->by_names.end(), cn) != agg->by_names.end();
+        if (is_key || cn == arg_names[0]) continue;
+        a.args.push_back(BoundExpr::ColumnRef(static_cast<int>(c), schema[c].type));
+        types.push_back(schema[c].type);
+        arg_names.push_back(cn);
+      }
+      continue;
+    }
+    if (i < value_args) {
+      ASSIGN_OR_RETURN(BoundExpr v, BindExpr(arg, schema, s, nullptr));
+      if (v.untyped_null) v = BoundExpr::Constant(NullConstant(Type::kString));
+      types.push_back(v.type);
+      a.args.push_back(std::move(v));
+      arg_names.push_back(DefaultName(arg, false));
+      continue;
+    }
+    ASSIGN_OR_RETURN(BoundExpr p, BindConstant(arg, s));
+    if (!IsNumeric(p.type) || p.value.IsNull(0)) return SemanticError(e.name + "(): expected a number", arg.pos);
+    a.params.push_back(UsesReals(p.type) ? p.value.Real(0) : static_cast<double>(p.value.Int(0)));
+  }
+  Result<std::vector<Type>> out = AggregateTypes(def, types, a.params);
+  if (!out.ok()) return SemanticError(out.status().message(), e.pos);
+  a.types = *out;
+  std::string base = !arg_names.empty() ? arg_names[0] : "";
+  std::string_view dn = def.name;
+  for (size_t i = 0; i < a.types.size(); ++i) {
+    std::string name;
+    if (dn == "percentile" || dn == "percentiles") {
+      std::string p = FormatReal(a.params[i]);
+      std::replace(p.begin(), p.end(), '.', '_');
+      name = std::string(def.prefix) + base + "_" + p;
+    } else if (dn == "arg_min" || dn == "arg_max" || dn == "any" || dn == "take_any") {
+      name = !arg_names[i].empty() ? arg_names[i] : std::string(def.prefix) + std::to_string(i);
+      if (dn.starts_with("arg") && i == 0 && arg_names[0].empty()) name = std::string(def.prefix);
+      if (!dn.starts_with("arg")) name = std::string(def.prefix) + arg_names[i];
+    } else {
+      name = std::string(def.prefix) + (dn == "count" || dn == "countif" ? "" : base);
+    }
+    if (i == 0 && !explicit_name.empty()) name = explicit_name;
+    a.names.push_back(name);
+  }
+  size_t first = agg->first_output + agg->outputs;
+  agg->outputs += a.types.size();
+  BoundExpr ref = BoundExpr::ColumnRef(static_cast<int>(first), a.types[0]);
+  agg->aggs->push_back(std::move(a));
+  return ref;
+}
+
+Result<Column> Binder::ScalarOfTabular(const Expr& e, const Scope* s) {
+  ASSIGN_OR_RETURN(PlanPtr plan, BindTabularExpr(e, s));
+  ASSIGN_OR_RETURN(Table t, RunToTable(*plan, ctx_));
+  if (t.columns.empty()) return SemanticError("toscalar() needs a table with a column", e.pos);
+  Column out = Column::Constant(t.columns[0].type);
+  if (t.rows == 0) {
+    out.AppendNull();
+  } else {
+    out.AppendFrom(t.columns[0], 0);
+  }
+  return out;
+}
+
+Result<std::vector<BoundExpr>> Binder::ValuesOfTabular(const Expr& e, const Scope* s) {
+  ASSIGN_OR_RETURN(PlanPtr plan, BindTabularExpr(e, s));
+  ASSIGN_OR_RETURN(Table t, RunToTable(*plan, ctx_));
+  std::vector<BoundExpr> out;
+  if (t.columns.empty()) return out;
+  for (size_t r = 0; r < t.rows; ++r) {
+    Column c = Column::Constant(t.columns[0].type);
+    c.AppendFrom(t.columns[0], r);
+    out.push_back(BoundExpr::Constant(std::move(c)));
+  }
+  return out;
+}
+
+}  // namespace cmk::kql::internal

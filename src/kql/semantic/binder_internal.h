@@ -1,0 +1,137 @@
+#pragma once
+// Private to binder*.cc: the Binder class shared by the statement and name half (binder.cc), the
+// expressions (binder_expr.cc) and the tabular operators (binder_tabular.cc and one
+// binder_<operator>.cc per operator family).
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kql/semantic/binder.h"
+
+namespace cmk::kql::internal {
+
+struct Scope;
+
+struct Binding {
+  enum class Kind { kScalar, kTabular, kFunction };
+  Kind kind = Kind::kScalar;
+  BoundExpr scalar;
+  const Expr* expr = nullptr;       // kTabular: the tabular expression (or a name/call denoting one)
+  const Statement* fn = nullptr;    // kFunction
+  const Scope* scope = nullptr;     // where expr/fn was defined
+};
+
+struct Scope {
+  const Scope* parent = nullptr;
+  std::map<std::string, Binding> names;
+  const Binding* Find(const std::string& name) const {
+    for (const Scope* s = this; s != nullptr; s = s->parent) {
+      auto it = s->names.find(name);
+      if (it != s->names.end()) return &it->second;
+    }
+    return nullptr;
+  }
+};
+
+// Aggregates found inside a summarize item: `round(avg(x), 2)` binds avg(x) as a hidden output.
+struct AggContext {
+  const Schema* input = nullptr;
+  std::vector<BoundAggregate>* aggs = nullptr;
+  size_t first_output = 0;   // index of the first aggregate output in the summarize schema
+  size_t outputs = 0;        // aggregate outputs so far
+  std::vector<std::string> by_names;  // excluded from arg_max(x, *)
+};
+
+Result<BoundExpr> BindLiteral(const Expr& e);
+bool IsNondeterministicName(const std::string& name);
+Status SemanticError(const std::string& message, const Position& pos);
+using PlanPtr = std::unique_ptr<PlanNode>;
+
+class Binder {
+ public:
+  Binder(const ExecContext& ctx) : ctx_(ctx) {}
+  Result<BoundQuery> BindQuery(const Query& q);
+
+  // binder.cc: names, expressions, sources, statements.
+  Result<PlanPtr> BindTabularExpr(const Expr& e, const Scope* s);
+  Result<PlanPtr> BindTabular(const Tabular& t, const Scope* s);
+  Result<PlanPtr> ResolveTable(const std::string& name, const Position& pos, const Scope* s);
+  Result<PlanPtr> CallTabular(const std::string& name, const std::vector<ExprPtr>& args,
+                              const Position& pos, const Scope* s);
+  Result<BoundExpr> BindExpr(const Expr& e, const Schema& schema, const Scope* s,
+                             AggContext* agg = nullptr);
+  Result<BoundExpr> BindConstant(const Expr& e, const Scope* s);
+  // BindExpr's cases, out of line (see binder_expr.cc).
+  [[gnu::noinline]] Result<BoundExpr> BindName(const Expr& e, const Schema& schema, const Scope* s);
+  [[gnu::noinline]] Result<BoundExpr> BindUnary(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg);
+  [[gnu::noinline]] Result<BoundExpr> BindOperands(const Expr& e, const Schema& schema, const Scope* s,
+                                                   AggContext* agg);
+  [[gnu::noinline]] Result<BoundExpr> BindIn(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg);
+  [[gnu::noinline]] Result<BoundExpr> BindAccess(const Expr& e, const Schema& schema, const Scope* s,
+                                                 AggContext* agg);
+  Result<PlanPtr> BindSource(const Source& src, const Scope* s);
+  [[gnu::noinline]] Result<BoundExpr> BindCall(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg);
+  Result<BoundExpr> MakeCall(const ScalarFunction* fn, std::vector<BoundExpr> args,
+                             const std::string& name, const Position& pos);
+  Result<BoundExpr> BindAggregateRef(const Expr& e, const Schema& schema, const Scope* s,
+                                     AggContext* agg, const std::string& explicit_name);
+  Result<Column> ScalarOfTabular(const Expr& e, const Scope* s);
+  Result<std::vector<BoundExpr>> ValuesOfTabular(const Expr& e, const Scope* s);
+  bool DenotesTable(const Expr& e, const Scope* s) const;
+  const Scope* NewScope(const Scope* parent);
+
+  // binder_tabular.cc (dispatch), binder_union.cc (BindUnion, BindLegs), binder_pushdown.cc.
+  Result<PlanPtr> BindOperator(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindUnion(std::vector<PlanPtr> legs, const std::vector<Option>& options,
+                            const Position& pos);
+  Result<std::vector<PlanPtr>> BindLegs(const std::vector<TabularPtr>& tables, bool fuzzy,
+                                        const Scope* s);
+  void PushDown(PlanNode& scan, const std::vector<PlanNode*>& chain);
+
+  const ExecContext& ctx() const { return ctx_; }
+
+  // Complexity limits (binder.cc): one more unit of binding work (`units` for a let value
+  // copied into an expression), and the height/size bookkeeping of a new composite expression
+  // or plan node. SemanticError "Query too complex..." / "Query too deeply nested..." past them.
+  Status Step(const Position& pos, size_t units = 1);
+  Status Compose(BoundExpr& e, const Position& pos);
+  Status SetPlanHeight(PlanNode& node, const Position& pos);
+  std::optional<std::map<std::string, std::string>> render_;
+
+ private:
+  // The operator families: binder_<family>.cc (BindProjectLike, BindSortLike: binder_tabular.cc).
+  Result<PlanPtr> BindSummarize(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindJoin(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindProjectLike(OpKind kind, const std::vector<NamedExpr>& items, PlanPtr in,
+                                  const Scope* s);
+  Result<PlanPtr> BindSearch(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindMakeSeries(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindMvExpand(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindParse(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindSortLike(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> CallFunction(const Binding& fn, const std::vector<ExprPtr>& args,
+                               const Position& pos, const Scope* caller, const Schema* schema,
+                               BoundExpr* scalar_out);
+
+  const ExecContext& ctx_;
+  Position pos_;  // the operator being bound
+  std::deque<Scope> scopes_;
+  int depth_ = 0;
+  size_t steps_ = 0;
+};
+
+// Kusto's default column name for an unnamed expression: the column for a name, a_b for a.b,
+// "" when it has none (callers number those Column1, Column2, ...).
+std::string DefaultName(const Expr& e, bool by_key);
+// A name not in `taken`: name, name1, name2, ...
+std::string UniqueName(const std::string& name, const Schema& taken);
+// Glob match with '*' wildcards.
+bool WildcardMatch(std::string_view pattern, std::string_view name);
+// Index of the column named `name` in `s`, or -1.
+int FindColumn(const Schema& s, const std::string& name);
+// The value of operator option `key` (kind=, withsource=, ...), or "" when absent.
+std::string OptionValue(const std::vector<Option>& options, const std::string& key);
+
+}  // namespace cmk::kql::internal

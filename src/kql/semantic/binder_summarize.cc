@@ -1,0 +1,131 @@
+// summarize (and distinct, count) and make-series: group keys, aggregates (aggregates.h) and
+// the projection over the aggregates that are not bare calls (`round(avg(x), 2)`).
+#include <algorithm>
+#include <set>
+
+#include "kql/exec/eval.h"
+#include "kql/functions/aggregates.h"
+#include "kql/semantic/binder_internal.h"
+
+namespace cmk::kql::internal {
+
+Result<PlanPtr> Binder::BindSummarize(const Operator& op, PlanPtr in, const Scope* s) {
+  const Schema& schema = in->schema;
+  auto n = std::make_unique<PlanNode>();
+  n->kind = NodeKind::kSummarize;
+  AggContext agg;
+  agg.input = &schema;
+  agg.aggs = &n->aggs;
+  const std::vector<NamedExpr>& by = op.kind == OpKind::kDistinct ? op.items : op.by;
+  int unnamed = 0;
+  for (const NamedExpr& item : by) {
+    if (item.expr == nullptr || (item.expr->kind == ExprKind::kName && item.expr->name == "*")) {
+      for (size_t c = 0; c < schema.size(); ++c) {
+        n->exprs.push_back(BoundExpr::ColumnRef(static_cast<int>(c), schema[c].type));
+        n->schema.push_back(schema[c]);
+      }
+      continue;
+    }
+    ASSIGN_OR_RETURN(BoundExpr k, BindExpr(*item.expr, schema, s));
+    if (k.untyped_null) k = BoundExpr::Constant(NullConstant(Type::kString));
+    std::string name = !item.name.empty() ? item.name : DefaultName(*item.expr, true);
+    if (name.empty()) name = "Column" + std::to_string(++unnamed);
+    name = UniqueName(name, n->schema);
+    agg.by_names.push_back(name);
+    n->schema.push_back({name, k.type});
+    n->exprs.push_back(std::move(k));
+  }
+  agg.first_output = n->schema.size();
+  // Items that are not a bare aggregate call become a projection over the summarize output.
+  std::vector<std::pair<std::string, BoundExpr>> post;
+  bool needs_post = false;
+  if (op.kind == OpKind::kCount) {
+    Expr count;
+    count.kind = ExprKind::kCall;
+    count.name = "count";
+    count.pos = op.pos;
+    ASSIGN_OR_RETURN(BoundExpr unused, BindAggregateRef(count, schema, s, &agg, "Count"));
+  }
+  static const std::vector<NamedExpr> kNone;
+  for (const NamedExpr& item : op.kind == OpKind::kSummarize ? op.items : kNone) {
+    const Expr& e = *item.expr;
+    if (e.kind == ExprKind::kCall && FindAggregate(e.name) != nullptr) {
+      size_t before = agg.outputs;
+      ASSIGN_OR_RETURN(BoundExpr ref, BindAggregateRef(e, schema, s, &agg, item.name));
+      for (size_t i = before; i < agg.outputs; ++i) {
+        post.emplace_back("", BoundExpr::ColumnRef(static_cast<int>(agg.first_output + i), ref.type));
+      }
+      continue;
+    }
+    needs_post = true;
+    size_t before = agg.outputs;
+    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(e, schema, s, &agg));
+    if (agg.outputs == before) return SemanticError("summarize needs an aggregate function", e.pos);
+    std::string name = !item.name.empty() ? item.name : "Column" + std::to_string(++unnamed);
+    post.emplace_back(name, std::move(v));
+  }
+  for (const BoundAggregate& a : n->aggs) {
+    for (size_t i = 0; i < a.names.size(); ++i) n->schema.push_back({UniqueName(a.names[i], n->schema), a.types[i]});
+  }
+  n->inputs.push_back(std::move(in));
+  if (!needs_post) return PlanPtr(std::move(n));
+  auto p = std::make_unique<PlanNode>();
+  p->kind = NodeKind::kProject;
+  for (size_t c = 0; c < agg.first_output; ++c) {
+    p->schema.push_back(n->schema[c]);
+    p->exprs.push_back(BoundExpr::ColumnRef(static_cast<int>(c), n->schema[c].type));
+  }
+  for (auto& [name, e] : post) {
+    std::string nm = !name.empty() ? name : n->schema[static_cast<size_t>(e.column)].name;
+    p->schema.push_back({UniqueName(nm, p->schema), e.type});
+    p->exprs.push_back(std::move(e));
+  }
+  p->inputs.push_back(std::move(n));
+  return PlanPtr(std::move(p));
+}
+
+Result<PlanPtr> Binder::BindMakeSeries(const Operator& op, PlanPtr in, const Scope* s) {
+  const Schema& schema = in->schema;
+  auto n = std::make_unique<PlanNode>();
+  n->kind = NodeKind::kMakeSeries;
+  AggContext agg;
+  agg.input = &schema;
+  agg.aggs = &n->aggs;
+  for (const NamedExpr& item : op.by) {
+    ASSIGN_OR_RETURN(BoundExpr k, BindExpr(*item.expr, schema, s));
+    std::string name = !item.name.empty() ? item.name : DefaultName(*item.expr, true);
+    if (name.empty()) name = "Column" + std::to_string(n->exprs.size() + 1);
+    n->schema.push_back({UniqueName(name, n->schema), k.type});
+    n->exprs.push_back(std::move(k));
+  }
+  for (const NamedExpr& item : op.items) {
+    if (item.expr->kind != ExprKind::kCall || FindAggregate(item.expr->name) == nullptr) {
+      return SemanticError("make-series needs an aggregate function", item.expr->pos);
+    }
+    ASSIGN_OR_RETURN(BoundExpr unused, BindAggregateRef(*item.expr, schema, s, &agg, item.name));
+    if (item.default_value) {
+      ASSIGN_OR_RETURN(BoundExpr d, BindConstant(*item.default_value, s));
+      n->aggs.back().default_value = std::move(d.value);
+    }
+  }
+  for (const BoundAggregate& a : n->aggs) n->schema.push_back({UniqueName(a.names[0], n->schema), Type::kDynamic});
+  ASSIGN_OR_RETURN(n->axis, BindExpr(*op.expr, schema, s));
+  if (!UsesInts(n->axis.type)) return SemanticError("make-series: the axis must be a datetime, timespan or long", op.expr->pos);
+  std::string axis_name = DefaultName(*op.expr, true);
+  n->schema.push_back({UniqueName(axis_name.empty() ? "Column1" : axis_name, n->schema), Type::kDynamic});
+  auto constant_int = [&](const ExprPtr& e, const char* what) -> Result<std::optional<int64_t>> {
+    if (!e) return std::optional<int64_t>();
+    ASSIGN_OR_RETURN(BoundExpr b, BindConstant(*e, s));
+    if (!UsesInts(b.type) || b.value.IsNull(0)) return SemanticError(std::string("make-series: bad ") + what, e->pos);
+    return std::optional<int64_t>(b.value.Int(0));
+  };
+  ASSIGN_OR_RETURN(n->from, constant_int(op.from, "from"));
+  ASSIGN_OR_RETURN(n->to, constant_int(op.to, "to"));
+  ASSIGN_OR_RETURN(std::optional<int64_t> step, constant_int(op.step, "step"));
+  if (!step || *step <= 0) return SemanticError("make-series: step must be positive", op.pos);
+  n->step = *step;
+  n->inputs.push_back(std::move(in));
+  return PlanPtr(std::move(n));
+}
+
+}  // namespace cmk::kql::internal

@@ -1,0 +1,241 @@
+// Tabular operators: the dispatch (BindOperator, with where, getschema, as, serialize and render),
+// project/extend and the project-* variants, sort/top/take. The other operators have a file each:
+// binder_summarize.cc, binder_join.cc, binder_union.cc (union, search), binder_mv_expand.cc,
+// binder_parse.cc.
+#include <algorithm>
+#include <set>
+
+#include "kql/exec/eval.h"
+#include "kql/functions/aggregates.h"
+#include "kql/semantic/binder_internal.h"
+
+namespace cmk::kql::internal {
+namespace {
+
+PlanPtr Node(NodeKind kind, PlanPtr in) {
+  auto n = std::make_unique<PlanNode>();
+  n->kind = kind;
+  if (in) {
+    n->schema = in->schema;
+    n->inputs.push_back(std::move(in));
+  }
+  return n;
+}
+
+void Substitute(BoundExpr& e, const std::vector<BoundExpr>& defs) {
+  if (e.kind == BoundExpr::Kind::kColumn) {
+    e = defs[static_cast<size_t>(e.column)];
+    return;
+  }
+  for (BoundExpr& a : e.args) Substitute(a, defs);
+}
+
+Result<int64_t> ConstantLong(const BoundExpr& b, const Position& pos, const char* what) {
+  if (!b.IsConstant() || !UsesInts(b.type) || b.value.IsNull(0)) {
+    return SemanticError(std::string(what) + " must be a constant integer", pos);
+  }
+  return b.value.Int(0);
+}
+
+}  // namespace
+
+Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope* s) {
+  pos_ = op.pos;
+  if (!in && op.kind != OpKind::kSearch) return SemanticError("Operator needs an input table", op.pos);
+  switch (op.kind) {
+    case OpKind::kWhere: {
+      ASSIGN_OR_RETURN(BoundExpr pred, BindExpr(*op.expr, in->schema, s));
+      if (pred.type != Type::kBool) {
+        return SemanticError("where: the predicate must be bool, not " + std::string(TypeName(pred.type)), op.expr->pos);
+      }
+      PlanPtr n = Node(NodeKind::kFilter, std::move(in));
+      n->predicate = std::move(pred);
+      return n;
+    }
+    case OpKind::kExtend:
+    case OpKind::kProject:
+    case OpKind::kProjectAway:
+    case OpKind::kProjectKeep:
+    case OpKind::kProjectRename:
+    case OpKind::kProjectReorder:
+      return BindProjectLike(op.kind, op.items, std::move(in), s);
+    case OpKind::kSummarize:
+    case OpKind::kDistinct:
+    case OpKind::kCount:
+      return BindSummarize(op, std::move(in), s);
+    case OpKind::kSort:
+    case OpKind::kTop:
+    case OpKind::kTake:
+      return BindSortLike(op, std::move(in), s);
+    case OpKind::kJoin:
+    case OpKind::kLookup:
+      return BindJoin(op, std::move(in), s);
+    case OpKind::kUnion: {
+      bool fuzzy = OptionValue(op.options, "isfuzzy") == "true";
+      ASSIGN_OR_RETURN(std::vector<PlanPtr> legs, BindLegs(op.tables, fuzzy, s));
+      legs.insert(legs.begin(), std::move(in));
+      return BindUnion(std::move(legs), op.options, op.pos);
+    }
+    case OpKind::kMvExpand: return BindMvExpand(op, std::move(in), s);
+    case OpKind::kParse: return BindParse(op, std::move(in), s);
+    case OpKind::kSearch: return BindSearch(op, std::move(in), s);
+    case OpKind::kMakeSeries: return BindMakeSeries(op, std::move(in), s);
+    case OpKind::kGetSchema: {
+      static const char* kDotNet[] = {"System.Boolean", "System.Int32", "System.Int64", "System.Double",
+                                      "System.Data.SqlTypes.SqlDecimal", "System.String", "System.DateTime",
+                                      "System.TimeSpan", "System.Guid", "System.Object"};
+      auto n = std::make_unique<PlanNode>();
+      n->kind = NodeKind::kValues;
+      n->schema = {{"ColumnName", Type::kString}, {"ColumnOrdinal", Type::kInt},
+                   {"DataType", Type::kString}, {"ColumnType", Type::kString}};
+      n->values = EmptyTable(n->schema);
+      for (size_t i = 0; i < in->schema.size(); ++i) {
+        n->values.columns[0].AppendString(in->schema[i].name);
+        n->values.columns[1].AppendInt(static_cast<int64_t>(i));
+        n->values.columns[2].AppendString(kDotNet[static_cast<int>(in->schema[i].type)]);
+        n->values.columns[3].AppendString(TypeName(in->schema[i].type));
+      }
+      n->values.rows = in->schema.size();
+      n->inputs.push_back(std::move(in));  // kept (not run): the binder's push-down still points into it
+      return n;
+    }
+    case OpKind::kAs:
+      in->name = op.name;
+      return in;
+    case OpKind::kSerialize: {
+      PlanPtr n = Node(NodeKind::kSerialize, std::move(in));
+      if (op.items.empty()) return n;
+      return BindProjectLike(OpKind::kExtend, op.items, std::move(n), s);
+    }
+    case OpKind::kRender: {
+      std::map<std::string, std::string> props{{"visualization", op.name}};
+      for (const Option& o : op.options) props[o.key] = o.value;
+      render_ = std::move(props);
+      return in;
+    }
+  }
+  return SemanticError("Unsupported operator", op.pos);
+}
+
+Result<PlanPtr> Binder::BindProjectLike(OpKind kind, const std::vector<NamedExpr>& items, PlanPtr in,
+                                        const Scope* s) {
+  const Schema& schema = in->schema;
+  auto n = std::make_unique<PlanNode>();
+  n->kind = NodeKind::kProject;
+  auto pass = [&](int c, const std::string& name) {
+    n->schema.push_back({name, schema[static_cast<size_t>(c)].type});
+    n->exprs.push_back(BoundExpr::ColumnRef(c, schema[static_cast<size_t>(c)].type));
+  };
+  int unnamed = 0;
+  // Later items see earlier ones (extend A = x + 1, B = A * 2): they bind against `visible`
+  // and references to earlier items are replaced by those items' expressions.
+  Schema visible = schema;
+  std::vector<BoundExpr> defs;
+  for (size_t c = 0; c < schema.size(); ++c) defs.push_back(BoundExpr::ColumnRef(static_cast<int>(c), schema[c].type));
+  auto add = [&](const NamedExpr& item) -> Status {
+    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*item.expr, visible, s));
+    if (v.untyped_null) v = BoundExpr::Constant(NullConstant(Type::kDynamic));
+    Substitute(v, defs);
+    std::string name = !item.name.empty() ? item.name : DefaultName(*item.expr, false);
+    if (name.empty()) name = "Column" + std::to_string(++unnamed);
+    int seen = FindColumn(visible, name);
+    if (seen >= 0) {
+      visible[static_cast<size_t>(seen)].type = v.type;
+      defs[static_cast<size_t>(seen)] = v;
+    } else {
+      visible.push_back({name, v.type});
+      defs.push_back(v);
+    }
+    int existing = FindColumn(n->schema, name);
+    if (existing >= 0 && kind == OpKind::kExtend) {
+      n->schema[static_cast<size_t>(existing)].type = v.type;
+      n->exprs[static_cast<size_t>(existing)] = std::move(v);
+      return OkStatus();
+    }
+    if (existing >= 0) return SemanticError("Duplicate column name '" + name + "'", item.expr->pos);
+    n->schema.push_back({name, v.type});
+    n->exprs.push_back(std::move(v));
+    return OkStatus();
+  };
+  switch (kind) {
+    case OpKind::kExtend:
+      for (size_t c = 0; c < schema.size(); ++c) pass(static_cast<int>(c), schema[c].name);
+      for (const NamedExpr& item : items) RETURN_IF_ERROR(add(item));
+      break;
+    case OpKind::kProject:
+      for (const NamedExpr& item : items) RETURN_IF_ERROR(add(item));
+      break;
+    case OpKind::kProjectAway:
+    case OpKind::kProjectKeep: {
+      bool keep = kind == OpKind::kProjectKeep;
+      for (const NamedExpr& item : items) {
+        bool any = false;
+        for (const ColumnSchema& c : schema) any = any || WildcardMatch(item.name, c.name);
+        if (!any && item.name.find('*') == std::string::npos) {
+          return SemanticError("Failed to resolve column '" + item.name + "'", pos_);
+        }
+      }
+      for (size_t c = 0; c < schema.size(); ++c) {
+        bool match = false;
+        for (const NamedExpr& item : items) match = match || WildcardMatch(item.name, schema[c].name);
+        if (match == keep) pass(static_cast<int>(c), schema[c].name);
+      }
+      break;
+    }
+    case OpKind::kProjectRename: {
+      std::vector<std::string> names;
+      for (const ColumnSchema& c : schema) names.push_back(c.name);
+      for (const NamedExpr& item : items) {
+        int c = FindColumn(schema, item.expr->name);
+        if (c < 0) return SemanticError("Failed to resolve column '" + item.expr->name + "'", item.expr->pos);
+        names[static_cast<size_t>(c)] = item.name;
+      }
+      for (size_t c = 0; c < schema.size(); ++c) pass(static_cast<int>(c), names[c]);
+      break;
+    }
+    default: {  // project-reorder
+      std::vector<bool> used(schema.size(), false);
+      for (const NamedExpr& item : items) {
+        std::vector<int> hits;
+        for (size_t c = 0; c < schema.size(); ++c) {
+          if (!used[c] && WildcardMatch(item.name, schema[c].name)) hits.push_back(static_cast<int>(c));
+        }
+        if (item.type == "asc" || item.type == "desc") {
+          std::sort(hits.begin(), hits.end(), [&](int a, int b) {
+            return (schema[static_cast<size_t>(a)].name < schema[static_cast<size_t>(b)].name) == (item.type == "asc");
+          });
+        }
+        for (int c : hits) {
+          used[static_cast<size_t>(c)] = true;
+          pass(c, schema[static_cast<size_t>(c)].name);
+        }
+      }
+      for (size_t c = 0; c < schema.size(); ++c) {
+        if (!used[c]) pass(static_cast<int>(c), schema[c].name);
+      }
+    }
+  }
+  n->inputs.push_back(std::move(in));
+  return PlanPtr(std::move(n));
+}
+
+Result<PlanPtr> Binder::BindSortLike(const Operator& op, PlanPtr in, const Scope* s) {
+  NodeKind kind = op.kind == OpKind::kSort ? NodeKind::kSort : op.kind == OpKind::kTop ? NodeKind::kTop : NodeKind::kTake;
+  PlanPtr n = Node(kind, std::move(in));
+  if (op.kind != OpKind::kSort) {
+    ASSIGN_OR_RETURN(BoundExpr limit, BindExpr(*op.expr, Schema{}, s));
+    ASSIGN_OR_RETURN(n->limit, ConstantLong(limit, op.expr->pos, "The row count"));
+  }
+  for (const SortKey& k : op.sort) {
+    ASSIGN_OR_RETURN(BoundExpr e, BindExpr(*k.expr, n->schema, s));
+    if (e.type == Type::kDynamic && !e.untyped_null) {
+      return SemanticError("Cannot sort by a dynamic value", k.expr->pos);
+    }
+    n->exprs.push_back(std::move(e));
+    n->ascending.push_back(k.ascending);
+    n->nulls_first.push_back(k.nulls_first);
+  }
+  return n;
+}
+
+}  // namespace cmk::kql::internal

@@ -1,0 +1,129 @@
+// union (kind=outer/inner, withsource, isfuzzy, wildcard table names) and search, which
+// filters a union of its tables for a term or a predicate.
+#include <algorithm>
+#include <set>
+
+#include "kql/exec/eval.h"
+#include "kql/functions/aggregates.h"
+#include "kql/semantic/binder_internal.h"
+
+namespace cmk::kql::internal {
+
+Result<std::vector<PlanPtr>> Binder::BindLegs(const std::vector<TabularPtr>& tables, bool fuzzy,
+                                              const Scope* s) {
+  std::vector<PlanPtr> legs;
+  for (const TabularPtr& t : tables) {
+    const std::string& name = t->source.name;
+    if (t->source.kind == SourceKind::kTable && name.find('*') != std::string::npos) {
+      for (const std::string& table : ctx_.catalog->TableNames()) {
+        if (!WildcardMatch(name, table)) continue;
+        ASSIGN_OR_RETURN(PlanPtr leg, ResolveTable(table, t->pos, s));
+        legs.push_back(std::move(leg));
+      }
+      continue;
+    }
+    Result<PlanPtr> leg = BindTabular(*t, s);
+    if (!leg.ok() && fuzzy) continue;
+    if (!leg.ok()) return leg.status();
+    legs.push_back(std::move(*leg));
+  }
+  if (legs.empty() && !tables.empty() && !fuzzy) {
+    return SemanticError("union: no table matches '" + tables[0]->source.name + "'", tables[0]->pos);
+  }
+  return legs;
+}
+
+// union kind=outer (default): every column by name; a name seen with different types becomes
+// name_type for each type. kind=inner: columns (name and type) common to every leg.
+Result<PlanPtr> Binder::BindUnion(std::vector<PlanPtr> legs, const std::vector<Option>& options,
+                                  const Position& pos) {
+  auto n = std::make_unique<PlanNode>();
+  n->kind = NodeKind::kUnion;
+  std::string source = OptionValue(options, "withsource");
+  bool inner = OptionValue(options, "kind") == "inner";
+  std::map<std::string, std::set<Type>> types;
+  for (const PlanPtr& leg : legs) {
+    for (const ColumnSchema& c : leg->schema) types[c.name].insert(c.type);
+  }
+  Schema out;
+  auto out_name = [&](const ColumnSchema& c) {
+    return types[c.name].size() > 1 ? c.name + "_" + TypeName(c.type) : c.name;
+  };
+  for (const PlanPtr& leg : legs) {
+    for (const ColumnSchema& c : leg->schema) {
+      std::string name = out_name(c);
+      if (FindColumn(out, name) >= 0) continue;
+      if (inner) {
+        bool everywhere = std::all_of(legs.begin(), legs.end(), [&](const PlanPtr& l) {
+          int i = FindColumn(l->schema, c.name);
+          return i >= 0 && l->schema[static_cast<size_t>(i)].type == c.type;
+        });
+        if (!everywhere) continue;
+      }
+      out.push_back({name, c.type});
+    }
+  }
+  if (!source.empty()) {
+    n->with_source = true;
+    n->schema.push_back({source, Type::kString});
+  }
+  for (const ColumnSchema& c : out) n->schema.push_back(c);
+  for (size_t i = 0; i < legs.size(); ++i) {
+    std::vector<int> map;
+    for (const ColumnSchema& c : out) {
+      int found = -1;
+      for (size_t j = 0; j < legs[i]->schema.size(); ++j) {
+        const ColumnSchema& lc = legs[i]->schema[j];
+        if (out_name(lc) == c.name && lc.type == c.type) found = static_cast<int>(j);
+      }
+      map.push_back(found);
+    }
+    n->leg_maps.push_back(std::move(map));
+    n->leg_names.push_back(!legs[i]->name.empty() ? legs[i]->name : "union_arg" + std::to_string(i));
+    n->inputs.push_back(std::move(legs[i]));
+  }
+  (void)pos;
+  return PlanPtr(std::move(n));
+}
+
+// search "term" / search Col has "x" / search in (A, B) "x" / search * has "x".
+Result<PlanPtr> Binder::BindSearch(const Operator& op, PlanPtr in, const Scope* s) {
+  if (!in || !op.tables.empty()) {
+    std::vector<PlanPtr> legs;
+    if (in) legs.push_back(std::move(in));
+    if (!op.tables.empty()) {
+      ASSIGN_OR_RETURN(legs, BindLegs(op.tables, false, s));
+    } else if (legs.empty()) {
+      for (const std::string& t : ctx_.catalog->TableNames()) {
+        ASSIGN_OR_RETURN(PlanPtr leg, ResolveTable(t, op.pos, s));
+        legs.push_back(std::move(leg));
+      }
+    }
+    ASSIGN_OR_RETURN(in, BindUnion(std::move(legs), {{"withsource", "$table"}}, op.pos));
+  }
+  const Expr& e = *op.expr;
+  const Expr* term = nullptr;
+  if (e.kind == ExprKind::kLiteral && e.literal.kind == LiteralKind::kString) {
+    term = &e;
+  } else if (e.kind == ExprKind::kBinary && e.args[0]->kind == ExprKind::kName && e.args[0]->name == "*" &&
+             e.args[1]->kind == ExprKind::kLiteral && e.args[1]->literal.kind == LiteralKind::kString) {
+    term = e.args[1].get();
+  }
+  auto n = std::make_unique<PlanNode>();
+  n->schema = in->schema;
+  if (term != nullptr) {
+    n->kind = NodeKind::kSearchFilter;
+    n->term = term->literal.text;
+    for (size_t c = 0; c < n->schema.size(); ++c) {
+      if (n->schema[c].name != "$table") n->search_cols.push_back(static_cast<int>(c));
+    }
+  } else {
+    n->kind = NodeKind::kFilter;
+    ASSIGN_OR_RETURN(n->predicate, BindExpr(e, in->schema, s));
+    if (n->predicate.type != Type::kBool) return SemanticError("search: the predicate must be bool", e.pos);
+  }
+  n->inputs.push_back(std::move(in));
+  return PlanPtr(std::move(n));
+}
+
+}  // namespace cmk::kql::internal

@@ -1,0 +1,64 @@
+#pragma once
+// What a query can read: table schemas and scans of their rows (Catalog), and InMemoryCatalog,
+// a Catalog over tables held in memory. The binder resolves table names and plans scans
+// (ScanRequest) against a Catalog; the executor runs the scans.
+// Thread safety: a Catalog must allow concurrent Scan calls (Execute is reentrant);
+// InMemoryCatalog is immutable once its tables are added.
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "kql/core/column.h"
+
+namespace cmk::kql {
+
+struct ColumnSchema {
+  std::string name;
+  Type type = Type::kString;
+};
+using Schema = std::vector<ColumnSchema>;
+
+// What a scan of one table needs. Bounds are hints for pruning (by extent or block): a Catalog
+// may return rows outside them and the executor still applies its own filters.
+struct ScanRequest {
+  std::string table;
+  std::vector<std::string> columns;          // needed columns; empty = all
+  std::optional<int64_t> min_time, max_time;  // TimeGenerated bounds in ticks, inclusive
+};
+
+class Catalog {
+ public:
+  virtual ~Catalog() = default;
+  // Every table the query can name (for `union *`, wildcards and `search`).
+  virtual std::vector<std::string> TableNames() const = 0;
+  // Schema of a table (names are case-sensitive); nullopt when unknown.
+  virtual std::optional<Schema> TableSchema(const std::string& table) const = 0;
+  // Delivers the table's rows in chunks (each chunk has the requested columns, in the schema's
+  // order when `columns` is empty). A non-OK status from `sink` stops the scan and is returned.
+  // Chunks are shared and immutable (hot data is handed out without copies): the executor
+  // reads them and must copy what it wants to change.
+  virtual Status Scan(const ScanRequest& request,
+                      const std::function<Status(std::shared_ptr<const Table>)>& sink) const = 0;
+};
+
+// A Catalog over tables held in memory (tests, transformKql's `source`). Scan hands out the
+// stored chunks as they are: every column, a superset of the requested ones.
+class InMemoryCatalog : public Catalog {
+ public:
+  void Add(Table table);
+  std::vector<std::string> TableNames() const override;
+  std::optional<Schema> TableSchema(const std::string& table) const override;
+  Status Scan(const ScanRequest& request,
+              const std::function<Status(std::shared_ptr<const Table>)>& sink) const override;
+
+ private:
+  std::map<std::string, Table> tables_;  // schema only (no rows)
+  // Rows, cut into shared chunks when added, so that Scan hands them out without copies.
+  std::map<std::string, std::vector<std::shared_ptr<const Table>>> chunks_;
+};
+
+}  // namespace cmk::kql

@@ -1,0 +1,131 @@
+#pragma once
+// The bound form of a KQL query (binder.h produces it, exec.h runs it): expressions with
+// resolved columns, functions and types, and a tree of plan nodes each knowing its output schema.
+// Plain values; a plan is immutable once bound and may be executed from one thread at a time.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kql/core/column.h"
+#include "kql/functions/functions.h"
+#include "kql/semantic/catalog.h"
+#include "kql/syntax/ast.h"
+
+namespace cmk::kql {
+
+struct AggregateDef;
+
+struct BoundExpr {
+  enum class Kind {
+    kColumn,     // column: index into the input chunk.
+    kConstant,   // value: a constant column holding one value.
+    kCall,       // fn(args).
+    kMember,     // args[0] is dynamic; member: property name (d.name, d["name"]).
+    kIndex,      // args[0] dynamic, args[1] long or string index.
+    kRowNumber,  // row_number() after serialize/sort: 1-based row index in the batch.
+    kPrev,       // prev(args[0], offset[, args[1] default]); kNext likewise.
+    kNext,
+  };
+  Kind kind = Kind::kConstant;
+  Type type = Type::kString;
+  int column = -1;
+  Column value;
+  const ScalarFunction* fn = nullptr;
+  std::vector<BoundExpr> args;
+  std::string member;
+  int64_t offset = 1;
+  bool untyped_null = false;  // a bare `null`: takes its type from context.
+  // Height and node count of this tree (1 for a leaf), kept by the binder so that let
+  // substitution cannot build trees too deep to evaluate or too large to copy.
+  uint32_t height = 1;
+  size_t nodes = 1;
+
+  bool IsConstant() const { return kind == Kind::kConstant; }
+  static BoundExpr ColumnRef(int index, Type type) {
+    BoundExpr e;
+    e.kind = Kind::kColumn;
+    e.column = index;
+    e.type = type;
+    return e;
+  }
+  static BoundExpr Constant(Column value) {
+    BoundExpr e;
+    e.type = value.type;
+    e.value = std::move(value);
+    return e;
+  }
+};
+
+struct BoundAggregate {
+  const AggregateDef* def = nullptr;
+  std::vector<BoundExpr> args;
+  std::vector<double> params;         // percentiles, make_list max size
+  std::vector<std::string> names;     // output column names (several for percentiles, arg_max)
+  std::vector<Type> types;            // output types
+  Column default_value;               // make-series default (constant column), else empty
+};
+
+enum class NodeKind {
+  kScan, kValues, kFilter, kProject, kSummarize, kSort, kTop, kTake, kJoin, kUnion,
+  kMvExpand, kParse, kMakeSeries, kSerialize, kSearchFilter,
+};
+
+enum class JoinKind {
+  kInnerUnique, kInner, kLeftOuter, kRightOuter, kFullOuter, kLeftAnti, kRightAnti, kLeftSemi,
+  kRightSemi,
+};
+
+struct PlanNode {
+  NodeKind kind = NodeKind::kValues;
+  Schema schema;      // output columns
+  std::string name;   // table name (scan), `as` name
+  std::vector<std::unique_ptr<PlanNode>> inputs;
+  int height = 0;     // longest path to a leaf (1 for a leaf); 0 until the binder sets it
+
+  ScanRequest scan;              // kScan (columns not requested come back as null constants)
+  Table values;                  // kValues
+  // kValues for a large `range`: its rows are generated slice by slice at run time (values
+  // then holds the empty column), so a range costs memory only for the slice in flight and a
+  // `count` or `take` over a huge one streams until it is done, stopped or out of time.
+  struct LazyRange {
+    uint64_t rows = 0;
+    bool real = false;
+    int64_t from = 0, step = 0;  // integer, datetime and timespan ranges (wrapping steps)
+    double rfrom = 0, rstep = 0;  // real ranges: from + i * step
+  };
+  std::optional<LazyRange> range;
+  BoundExpr predicate;           // kFilter; kParse: the source expression
+  std::vector<BoundExpr> exprs;  // kProject outputs; kSummarize keys; kSort/kTop keys
+  std::vector<BoundAggregate> aggs;
+  std::vector<bool> ascending, nulls_first;
+  int64_t limit = -1;            // kTake, kTop, mv-expand limit
+
+  JoinKind join_kind = JoinKind::kInnerUnique;
+  std::vector<int> left_keys, right_keys;
+  std::vector<int> right_out;    // right columns appended to the output (join/lookup)
+  bool lookup = false;
+
+  std::vector<std::vector<int>> leg_maps;  // kUnion: output column i <- leg column (or -1)
+  std::vector<std::string> leg_names;      // kUnion withsource values
+  bool with_source = false;
+
+  std::vector<int> expand_cols;            // kMvExpand
+  std::vector<std::optional<Type>> expand_types;
+  bool with_index = false;
+  bool bag_as_array = false;
+
+  std::vector<ParsePart> pattern;          // kParse
+  bool regex = false;
+
+  BoundExpr axis;                          // kMakeSeries
+  std::optional<int64_t> from, to;
+  int64_t step = 0;
+
+  std::vector<int> search_cols;            // kSearchFilter: columns searched for `term`
+  std::string term;
+  std::string search_op;
+};
+
+}  // namespace cmk::kql
