@@ -257,4 +257,22 @@ Result<TimeInterval> ParseIsoInterval(std::string_view text, TimePoint now) {
   return iv;
 }
 
+std::string FormatTimespan(int64_t ticks) {
+  constexpr uint64_t kPerSecond = 10'000'000;
+  // |ticks| without overflow at INT64_MIN.
+  uint64_t t = ticks < 0 ? static_cast<uint64_t>(-(ticks + 1)) + 1 : static_cast<uint64_t>(ticks);
+  uint64_t frac = t % kPerSecond, secs = t / kPerSecond;
+  unsigned long long days = secs / 86400;
+  char buf[64];
+  int n = std::snprintf(buf, sizeof(buf), "%s", ticks < 0 ? "-" : "");
+  if (days > 0) n += std::snprintf(buf + n, sizeof(buf) - n, "%llu.", days);
+  n += std::snprintf(buf + n, sizeof(buf) - n, "%02u:%02u:%02u",
+                     static_cast<unsigned>(secs / 3600 % 24), static_cast<unsigned>(secs / 60 % 60),
+                     static_cast<unsigned>(secs % 60));
+  if (frac != 0) {
+    n += std::snprintf(buf + n, sizeof(buf) - n, ".%07llu", static_cast<unsigned long long>(frac));
+  }
+  return std::string(buf, static_cast<size_t>(n));
+}
+
 }  // namespace cmk

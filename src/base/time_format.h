@@ -39,4 +39,11 @@ inline int64_t ToUnixSeconds(TimePoint t) {
 }
 inline TimePoint FromUnixSeconds(int64_t s) { return TimePoint(std::chrono::seconds(s)); }
 
+// Ticks: 100-nanosecond units since the Unix epoch, KQL's datetime and timespan unit.
+inline int64_t Ticks(TimePoint t) { return t.time_since_epoch().count() / 100; }
+inline int64_t Ticks(Duration d) { return d.count() / 100; }
+// A timespan of `ticks` as KQL and the query API print it: "[-][d.]hh:mm:ss[.fffffff]"
+// (days only when non-zero; the fraction only when non-zero, always 7 digits).
+std::string FormatTimespan(int64_t ticks);
+
 }  // namespace cmk

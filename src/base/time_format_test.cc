@@ -1,5 +1,7 @@
 #include "base/time_format.h"
 
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "base/testing.h"
@@ -77,6 +79,20 @@ TEST(TimeFormatTest, ParsesEveryIntervalForm) {
               StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseIsoInterval("PT1H/P1D", now), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseIsoInterval("2200-01-01T00:00:00Z/P100000D", now), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(TimeFormatTest, FormatsTimespansAsKqlPrintsThem) {
+  EXPECT_EQ(FormatTimespan(0), "00:00:00");
+  EXPECT_EQ(FormatTimespan(15'000'000), "00:00:01.5000000");
+  EXPECT_EQ(FormatTimespan(-36'000'000'000), "-01:00:00");
+  EXPECT_EQ(FormatTimespan(2 * 864'000'000'000 + 36'610'000'001), "2.01:01:01.0000001");
+  EXPECT_EQ(FormatTimespan(std::numeric_limits<int64_t>::min()), "-10675199.02:48:05.4775808");
+  EXPECT_EQ(FormatTimespan(std::numeric_limits<int64_t>::max()), "10675199.02:48:05.4775807");
+}
+
+TEST(TimeFormatTest, TicksAreHundredsOfNanosecondsSinceTheEpoch) {
+  EXPECT_EQ(Ticks(FromUnixSeconds(1)), 10'000'000);
+  EXPECT_EQ(Ticks(std::chrono::milliseconds(3)), 30'000);
 }
 
 }  // namespace

@@ -266,25 +266,6 @@ Table EmptyTable(const Schema& schema) {
   return t;
 }
 
-std::string FormatTimespan(int64_t ticks) {
-  std::string out;
-  uint64_t t = ticks < 0 ? static_cast<uint64_t>(-(ticks + 1)) + 1 : static_cast<uint64_t>(ticks);
-  if (ticks < 0) out += '-';
-  uint64_t days = t / kTicksPerDay;
-  uint64_t rest = t % kTicksPerDay;
-  if (days > 0) out += std::to_string(days) + ".";
-  char buf[32];
-  uint64_t secs = rest / kTicksPerSecond;
-  std::snprintf(buf, sizeof(buf), "%02u:%02u:%02u", static_cast<unsigned>(secs / 3600),
-                static_cast<unsigned>(secs / 60 % 60), static_cast<unsigned>(secs % 60));
-  out += buf;
-  if (uint64_t frac = rest % kTicksPerSecond; frac != 0) {
-    std::snprintf(buf, sizeof(buf), ".%07u", static_cast<unsigned>(frac));
-    out += buf;
-  }
-  return out;
-}
-
 std::string FormatDatetime(int64_t ticks) {
   return FormatRfc3339(TimePoint(std::chrono::nanoseconds(ticks * 100)), 7);
 }

@@ -63,7 +63,7 @@ Table EmptyTable(const Schema& schema);
 inline bool IsTrue(const Column& c, size_t row) { return !c.IsNull(row) && c.Int(row) != 0; }
 
 // ---- Values as text.
-std::string FormatTimespan(int64_t ticks);           // [-][d.]hh:mm:ss[.fffffff]
+// FormatTimespan (timespans as text) is cmk::FormatTimespan in base/time_format.h.
 std::string FormatDatetime(int64_t ticks);           // 2024-01-01T00:00:00.0000000Z
 std::string FormatReal(double v);
 // The value at `row` as JSON text (for dynamic arrays and bags): numbers, true/false, strings

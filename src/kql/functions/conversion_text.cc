@@ -38,12 +38,6 @@ int64_t Fraction(std::string_view s, size_t& pos) {
   return ticks;
 }
 
-std::string TwoDigits(int64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%02lld", static_cast<long long>(v));
-  return buf;
-}
-
 }  // namespace
 
 std::string FormatDateTime(int64_t ticks) {
@@ -60,28 +54,6 @@ std::string FormatDateTime(int64_t ticks) {
     out += buf;
   }
   out.push_back('Z');
-  return out;
-}
-
-std::string FormatTimespan(int64_t ticks) {
-  std::string out;
-  uint64_t u = static_cast<uint64_t>(ticks);
-  if (ticks < 0) {
-    out.push_back('-');
-    u = 0 - u;
-  }
-  uint64_t tps = kTicksPerSecond;
-  uint64_t days = u / (86400 * tps);
-  uint64_t rest = u % (86400 * tps);
-  if (days > 0) out += std::to_string(days) + ".";
-  out += TwoDigits(static_cast<int64_t>(rest / (3600 * tps))) + ":" +
-         TwoDigits(static_cast<int64_t>(rest / (60 * tps) % 60)) + ":" +
-         TwoDigits(static_cast<int64_t>(rest / tps % 60));
-  if (uint64_t frac = rest % tps; frac != 0) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, ".%07llu", static_cast<unsigned long long>(frac));
-    out += buf;
-  }
   return out;
 }
 

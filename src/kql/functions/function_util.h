@@ -85,7 +85,6 @@ bool EqualsNoCase(std::string_view a, std::string_view b);
 // shortest round-trip form, dynamic strings unquoted, other dynamics as JSON; null -> "".
 std::string ValueToString(const Column& c, size_t row);
 std::string FormatDateTime(int64_t ticks);
-std::string FormatTimespan(int64_t ticks);
 std::string FormatReal(double v);
 // Lenient parsers used by todatetime/totimespan and comparisons with strings.
 std::optional<int64_t> ParseDateTime(std::string_view s);
