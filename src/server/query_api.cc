@@ -29,24 +29,6 @@ Reply ErrorReply(int status, const std::string& code, const std::string& message
   return Reply{status, bj::object{{"error", std::move(e)}}};
 }
 
-std::string FormatTimespan(int64_t ticks) {
-  bool neg = ticks < 0;
-  uint64_t t = neg ? static_cast<uint64_t>(-(ticks + 1)) + 1 : static_cast<uint64_t>(ticks);
-  uint64_t frac = t % 10'000'000, secs = t / 10'000'000;
-  uint64_t days = secs / 86400, h = secs / 3600 % 24, m = secs / 60 % 60, s = secs % 60;
-  char buf[64];
-  int n = days ? std::snprintf(buf, sizeof(buf), "%s%llu.%02llu:%02llu:%02llu", neg ? "-" : "", (unsigned long long)days,
-                               (unsigned long long)h, (unsigned long long)m, (unsigned long long)s)
-               : std::snprintf(buf, sizeof(buf), "%s%02llu:%02llu:%02llu", neg ? "-" : "", (unsigned long long)h,
-                               (unsigned long long)m, (unsigned long long)s);
-  std::string out(buf, static_cast<size_t>(n));
-  if (frac) {
-    std::snprintf(buf, sizeof(buf), ".%07llu", (unsigned long long)frac);
-    out += buf;
-  }
-  return out;
-}
-
 bj::value Cell(const kql::Column& c, size_t r) {
   if (c.IsNull(r)) return nullptr;
   switch (c.type) {
