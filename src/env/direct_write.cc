@@ -8,9 +8,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <memory>
-#include <system_error>
+
+#include "env/file_system.h"
+#include "env/posix_error.h"
 
 namespace cmk::env {
 namespace {
@@ -18,16 +19,12 @@ namespace {
 constexpr size_t kAlign = 4096;                  // covers every logical block size in use
 constexpr size_t kStaging = size_t{1} << 20;     // bytes per O_DIRECT write
 
-Status Errno(const std::string& what, const std::string& path) {
-  return Internal(what + " " + path + ": " + std::error_code(errno, std::generic_category()).message());
-}
-
 Status WriteFully(int fd, const uint8_t* p, size_t n, const std::string& path) {
   while (n > 0) {
     ssize_t w = ::write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      return Errno("write", path);
+      return ErrnoStatus("write", path);
     }
     p += w;
     n -= static_cast<size_t>(w);
@@ -62,7 +59,7 @@ Status WriteDirect(int fd, std::initializer_list<std::span<const uint8_t>> parts
       if (w < 0 && errno == EINTR) continue;
       if (w < 0) {
         if (errno == EINVAL) *unsupported = true;
-        return Errno("write", path);
+        return ErrnoStatus("write", path);
       }
       done += static_cast<size_t>(w);
     }
@@ -86,7 +83,7 @@ Status WriteDirect(int fd, std::initializer_list<std::span<const uint8_t>> parts
     std::memset(stage + fill, 0, padded - fill);
     RETURN_IF_ERROR(flush(padded));
   }
-  if (::ftruncate(fd, static_cast<off_t>(total)) != 0) return Errno("truncate", path);
+  if (::ftruncate(fd, static_cast<off_t>(total)) != 0) return ErrnoStatus("truncate", path);
   return OkStatus();
 }
 
@@ -104,7 +101,7 @@ Status WriteFileReplacing(const std::string& path, std::initializer_list<std::sp
   if (!direct && (io == DirectIo::kNever || errno == EINVAL)) {
     fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   }
-  if (fd < 0) return Errno("create", tmp);
+  if (fd < 0) return ErrnoStatus("create", tmp);
   Status s;
   if (direct) {
     bool unsupported = false;
@@ -113,7 +110,7 @@ Status WriteFileReplacing(const std::string& path, std::initializer_list<std::sp
       ::close(fd);
       fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
       if (fd < 0) {
-        Status e = Errno("create", tmp);
+        Status e = ErrnoStatus("create", tmp);
         ::unlink(tmp.c_str());
         return e;
       }
@@ -126,23 +123,15 @@ Status WriteFileReplacing(const std::string& path, std::initializer_list<std::sp
       if (s.ok()) s = WriteFully(fd, part.data(), part.size(), tmp);
     }
   }
-  if (s.ok() && sync && ::fdatasync(fd) != 0) s = Errno("fdatasync", tmp);
-  if (::close(fd) != 0 && s.ok()) s = Errno("close", tmp);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = Errno("rename", tmp);
+  if (s.ok() && sync && ::fdatasync(fd) != 0) s = ErrnoStatus("fdatasync", tmp);
+  if (::close(fd) != 0 && s.ok()) s = ErrnoStatus("close", tmp);
+  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = ErrnoStatus("rename", tmp);
   if (!s.ok()) {
     ::unlink(tmp.c_str());
     return s;
   }
   if (direct_used != nullptr) *direct_used = direct;
-  if (sync) {
-    std::string dir = std::filesystem::path(path).parent_path().string();
-    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return Errno("open", dir);
-    int rc = ::fsync(dfd);
-    ::close(dfd);
-    if (rc != 0) return Errno("fsync", dir);
-  }
-  return OkStatus();
+  return sync ? PosixSyncDir(ParentDir(path)) : OkStatus();
 }
 
 }  // namespace cmk::env

@@ -1,16 +1,12 @@
 #include "env/env.h"
 
-#include <fcntl.h>
 #include <openssl/rand.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
-#include <filesystem>
 #include <vector>
 
 #include "base/encoding.h"
@@ -265,113 +261,6 @@ void SeededRandom::Fill(std::span<uint8_t> out) {
     z ^= z >> 31;
     for (size_t j = 0; j < 8 && i + j < out.size(); ++j) out[i + j] = static_cast<uint8_t>(z >> (8 * j));
   }
-}
-
-namespace {
-
-Status ErrnoStatus(const std::string& what, const std::string& path) {
-  int e = errno;
-  std::string msg = what + " '" + path + "': " + std::strerror(e);
-  if (e == ENOENT) return NotFound(msg);
-  if (e == EACCES || e == EPERM) return PermissionDenied(msg);
-  if (e == ENOSPC) return Status(StatusCode::kResourceExhausted, msg);
-  return Internal(msg);
-}
-
-template <typename Out>
-Status ReadAll(const std::string& path, Out& out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("cannot open", path);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return ErrnoStatus("cannot stat", path);
-  }
-  if constexpr (std::is_same_v<Out, std::string>) {
-    out.assign(static_cast<size_t>(st.st_size), '\0');
-  } else {
-    out = Out(static_cast<size_t>(st.st_size));
-  }
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::read(fd, out.data() + done, out.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return ErrnoStatus("cannot read", path);
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  return OkStatus();
-}
-
-}  // namespace
-
-Result<std::string> PosixFileSystem::ReadFile(const std::string& path) {
-  std::string s;
-  RETURN_IF_ERROR(ReadAll(path, s));
-  return s;
-}
-
-Result<SecretBytes> PosixFileSystem::ReadSecretFile(const std::string& path) {
-  SecretBytes s;
-  RETURN_IF_ERROR(ReadAll(path, s));
-  return s;
-}
-
-Status PosixFileSystem::WriteFileAtomic(const std::string& path, std::span<const uint8_t> data,
-                                        int mode) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return ErrnoStatus("cannot create", tmp);
-  ::fchmod(fd, static_cast<mode_t>(mode));
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status s = ErrnoStatus("cannot write", tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return s;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    Status s = ErrnoStatus("cannot fsync", tmp);
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("cannot rename", tmp);
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return OkStatus();
-}
-
-Status PosixFileSystem::CreateDirs(const std::string& path, int mode) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return Internal("cannot create directory '" + path + "': " + ec.message());
-  if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) return ErrnoStatus("cannot chmod", path);
-  return OkStatus();
-}
-
-bool PosixFileSystem::Exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-Status PosixFileSystem::Remove(const std::string& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("cannot remove", path);
-  return OkStatus();
 }
 
 Env DefaultEnv() {

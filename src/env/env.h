@@ -1,5 +1,5 @@
 #pragma once
-// The injected environment: clock with timers, randomness, file system.
+// The injected environment: clock with timers, randomness, file system (file_system.h).
 // Thread safety: every class here is safe for concurrent use.
 
 #include <condition_variable>
@@ -16,6 +16,7 @@
 #include "base/secret_bytes.h"
 #include "base/status.h"
 #include "base/time_format.h"
+#include "env/file_system.h"
 
 namespace cmk::env {
 
@@ -122,31 +123,6 @@ class SeededRandom final : public Random {
  private:
   std::mutex mu_;
   uint64_t state_;
-};
-
-class FileSystem {
- public:
-  virtual ~FileSystem() = default;
-  virtual Result<std::string> ReadFile(const std::string& path) = 0;
-  virtual Result<SecretBytes> ReadSecretFile(const std::string& path) = 0;
-  // Writes `data` to a temporary file, fsyncs it, renames it over `path` and fsyncs the
-  // directory, so readers see the old or the new content, never a mix, even after a crash.
-  virtual Status WriteFileAtomic(const std::string& path, std::span<const uint8_t> data,
-                                 int mode) = 0;
-  virtual Status CreateDirs(const std::string& path, int mode) = 0;
-  virtual bool Exists(const std::string& path) = 0;
-  virtual Status Remove(const std::string& path) = 0;
-};
-
-class PosixFileSystem final : public FileSystem {
- public:
-  Result<std::string> ReadFile(const std::string& path) override;
-  Result<SecretBytes> ReadSecretFile(const std::string& path) override;
-  Status WriteFileAtomic(const std::string& path, std::span<const uint8_t> data,
-                         int mode) override;
-  Status CreateDirs(const std::string& path, int mode) override;
-  bool Exists(const std::string& path) override;
-  Status Remove(const std::string& path) override;
 };
 
 // Bundle handed to components. Not owning.
