@@ -30,7 +30,7 @@
 
 #include "engine/json_rows.h"
 #include "env/env.h"
-#include "kql/budget.h"
+#include "kql/core/budget.h"
 #include "env/process.h"
 #include "engine/log_store.h"
 #include "log_gen.h"
@@ -83,8 +83,13 @@ class FakeTopology : public engine::Topology {
     if (id == ws.customer_id) return ws;
     return NotFound("no workspace");
   }
+  Result<engine::WorkspaceInfo> WorkspaceByResourceId(const std::string& id) const override {
+    if (id == ws.resource_id) return ws;
+    return NotFound("no workspace");
+  }
   Result<std::vector<engine::TableInfo>> Tables(const std::string&) const override { return std::vector{table}; }
   bool DoubleEncryption(const std::string&) const override { return true; }
+  uint64_t Version() const override { return 0; }  // never changes
   engine::WorkspaceInfo ws;
   engine::TableInfo table;
 };

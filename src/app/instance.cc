@@ -92,7 +92,9 @@ Instance::~Instance() {
   http_.reset();
   ingestion_.reset();
   query_.reset();
+  ingestor_.reset();
   log_store_.reset();        // the storage engine uses the control plane's topology...
+  topology_.reset();
   arm_.reset();              // the control plane uses the storage accounts...
   cluster_storage_.reset();  // ...whose key managers use the vault service
 }
@@ -272,13 +274,23 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   ls_opts.flush_rows = static_cast<size_t>(options.memtable_rows);
   ls_opts.flush_bytes = static_cast<size_t>(options.memtable_mb) << 20;
   ls_opts.extent_codec = options.extent_codec == "zstd" ? engine::Codec::kZstd : engine::Codec::kLz4;
-  ASSIGN_OR_RETURN(in->log_store_, engine::LogStore::Open(in->env_, dir + "/logs", in->store_.get(),
-                                                          in->service_keys_.get(), in->cluster_storage_.get(),
-                                                          topology, ls_opts));
-  server::DataPlaneDeps dp{in->env_,          in->rbac_.get(),  topology,
-                           in->arm_->insights(), in->log_store_.get(), in->audit_.get(),
-                           in->store_.get(),     "/subscriptions/" + in->info_.subscription_id,
-                           in->real_clock_.get()};
+  in->topology_ = std::make_unique<engine::TopologyCache>(topology);
+  ASSIGN_OR_RETURN(
+      in->log_store_,
+      engine::LogStore::Open(in->env_, dir + "/logs", in->store_.get(), in->service_keys_.get(),
+                             in->cluster_storage_.get(), in->topology_.get(), ls_opts));
+  in->ingestor_ =
+      std::make_unique<engine::Ingestor>(in->log_store_.get(), in->topology_.get(), in->env_.clock);
+  server::DataPlaneDeps dp{in->env_,
+                           in->rbac_.get(),
+                           in->topology_.get(),
+                           in->arm_->insights(),
+                           in->log_store_.get(),
+                           in->audit_.get(),
+                           in->store_.get(),
+                           "/subscriptions/" + in->info_.subscription_id,
+                           in->real_clock_.get(),
+                           in->ingestor_.get()};
   engine::LogStore* ls = in->log_store_.get();
   in->metrics_->AddCollector([ls] {
     std::string out = "# HELP cmklogs_revocation_effect_seconds Seconds from the last successful unwrap to the end of a revocation's effects (ingestion refused, cache wiped).\n"

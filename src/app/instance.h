@@ -14,7 +14,9 @@
 #include "keyvault/audit_log.h"
 #include "keyvault/key_vault_service.h"
 #include "keyvault/pkcs11_hsm.h"
+#include "engine/ingest.h"
 #include "engine/log_store.h"
+#include "engine/topology_cache.h"
 #include "server/data_plane.h"
 #include "storage/cluster_storage.h"
 #include "storage/service_keys.h"
@@ -108,7 +110,11 @@ class Instance {
   std::unique_ptr<storage::ClusterStorage> cluster_storage_;
   std::unique_ptr<control::ArmService> arm_;
   std::unique_ptr<storage::ServiceKeys> service_keys_;
+  // The control plane's topology answers, cached for the engine and the data plane (after
+  // arm_, which owns the provider it wraps; before the users it must outlive).
+  std::unique_ptr<engine::TopologyCache> topology_;
   std::unique_ptr<engine::LogStore> log_store_;
+  std::unique_ptr<engine::Ingestor> ingestor_;
   std::unique_ptr<server::IngestionApi> ingestion_;
   std::unique_ptr<server::QueryApi> query_;
   std::unique_ptr<server::Metrics> metrics_;

@@ -58,7 +58,10 @@ class OperationalInsightsProvider : public engine::Topology {
   Result<engine::WorkspaceInfo> WorkspaceByCustomerId(const std::string& customer_id) const override;
   Result<std::vector<engine::TableInfo>> Tables(const std::string& workspace_resource_id) const override;
   bool DoubleEncryption(const std::string& cluster_id) const override;
-  Result<engine::WorkspaceInfo> WorkspaceByResourceId(const std::string& resource_id) const;
+  Result<engine::WorkspaceInfo> WorkspaceByResourceId(
+      const std::string& resource_id) const override;
+  // Every answer is read from the ARM documents: their generation in the metadata store.
+  uint64_t Version() const override;
   Status Load();
 
   // /subscriptions/{s}[/resourceGroups/{rg}]/providers/Microsoft.OperationalInsights/{rest...}

@@ -65,6 +65,8 @@ Result<engine::WorkspaceInfo> OperationalInsightsProvider::WorkspaceByCustomerId
   return *found;
 }
 
+uint64_t OperationalInsightsProvider::Version() const { return store_->Generation(kArm); }
+
 bool OperationalInsightsProvider::DoubleEncryption(const std::string& cluster_id) const {
   auto doc = LoadDoc(cluster_id);
   if (!doc.ok() || !*doc) return false;

@@ -146,10 +146,7 @@ kql::Column ToKqlColumn(const BatchColumn& c) {
   return out;
 }
 
-Result<Batch> Batch::FromTable(const kql::Table& t) {
-  Batch b;
-  b.name = t.name;
-  b.rows = t.rows;
+Status CheckBatchable(const kql::Table& t) {
   for (size_t i = 0; i < t.columns.size(); ++i) {
     const kql::Column& c = t.columns[i];
     size_t values = c.constant ? 1 : t.rows;
@@ -165,8 +162,17 @@ Result<Batch> Batch::FromTable(const kql::Table& t) {
         return InvalidArgument("column '" + t.names[i] + "' holds more than 4 GiB of text in one batch");
       }
     }
-    b.AddColumn(t.names[i], ToBatchColumn(c, t.rows));
   }
+  return OkStatus();
+}
+
+Result<Batch> Batch::FromTable(const kql::Table& t) {
+  RETURN_IF_ERROR(CheckBatchable(t));
+  Batch b;
+  b.name = t.name;
+  b.rows = t.rows;
+  for (size_t i = 0; i < t.columns.size(); ++i)
+    b.AddColumn(t.names[i], ToBatchColumn(t.columns[i], t.rows));
   return b;
 }
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "kql/column.h"
+#include "kql/core/column.h"
 
 namespace cmk::engine {
 
@@ -72,6 +72,9 @@ struct Batch {
   kql::Table ToTable() const;
 };
 
+// OK when every column of `t` holds a value per row (or is constant) and no string column holds
+// more than 4 GiB of text (a batch's offsets are 32-bit); InvalidArgument naming the column else.
+Status CheckBatchable(const kql::Table& t);
 BatchColumn ToBatchColumn(const kql::Column& c, size_t rows);
 kql::Column ToKqlColumn(const BatchColumn& c);
 

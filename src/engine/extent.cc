@@ -10,6 +10,7 @@
 
 #include "base/encoding.h"
 #include "engine/codec.h"
+#include "engine/shape.h"
 
 namespace cmk::engine {
 namespace {
@@ -87,14 +88,16 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
     if (schema[c].name == "TimeGenerated" && schema[c].type == kql::Type::kDateTime) time_col = c;
   }
   if (time_col == schema.size()) return InvalidArgument("an extent needs a datetime TimeGenerated column");
-  // Each chunk's column for each schema column (nullptr: absent or of another type: nulls).
+  // Each chunk's column for each schema column (nullptr: absent or of another type: nulls), as
+  // every shaping matches them; read in place rather than shaped into a copy.
   std::vector<std::vector<const BatchColumn*>> source(chunks.size(), std::vector<const BatchColumn*>(schema.size()));
   uint64_t rows = 0;
   for (size_t k = 0; k < chunks.size(); ++k) {
     rows += chunks[k]->rows;
+    ShapePlan plan = PlanShape(*chunks[k], schema, ShapeOptions());
     for (size_t c = 0; c < schema.size(); ++c) {
-      int j = chunks[k]->Find(schema[c].name);
-      if (j >= 0 && chunks[k]->columns[j].type == schema[c].type) source[k][c] = &chunks[k]->columns[j];
+      const ShapedColumn& s = plan.columns[c];
+      if (s.source == ShapedColumn::Source::kSame) source[k][c] = &chunks[k]->columns[s.input];
     }
   }
   const size_t base = out.size();  // offsets below are from the object's start

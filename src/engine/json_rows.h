@@ -9,13 +9,14 @@
 
 #include "base/status.h"
 #include "engine/batch.h"
-#include "kql/column.h"
+#include "kql/core/column.h"
 
 namespace cmk::engine {
 
 struct StreamColumn {
   std::string name;
   std::string type;  // string, int, long, real, boolean, datetime, dynamic
+  bool operator==(const StreamColumn&) const = default;
 };
 
 // Bytes of spare capacity after the body that spare ParseRecords a padded copy of it (the JSON

@@ -81,13 +81,18 @@ struct TableInfo {
   std::string plan = "Analytics";
 };
 
-// What the engine needs to know of the control plane.
+// What the engine needs to know of the control plane. Errors: NotFound (WorkspaceNotFound) for
+// an unknown workspace; others are the control plane's failures (e.g. its store's).
+// Thread safety: implementations are safe for concurrent use.
 class Topology {
  public:
   virtual ~Topology() = default;
   virtual Result<WorkspaceInfo> WorkspaceByCustomerId(const std::string& customer_id) const = 0;
+  virtual Result<WorkspaceInfo> WorkspaceByResourceId(const std::string& resource_id) const = 0;
   virtual Result<std::vector<TableInfo>> Tables(const std::string& workspace_resource_id) const = 0;
   virtual bool DoubleEncryption(const std::string& cluster_id) const = 0;
+  // Grows whenever an answer may change (TopologyCache keeps answers while it stays the same).
+  virtual uint64_t Version() const = 0;
 };
 
 struct LogStoreOptions {

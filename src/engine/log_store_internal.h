@@ -129,10 +129,4 @@ class LogStore::QueryCatalog : public kql::Catalog {
   std::optional<int64_t> from_, to_;
 };
 
-// The rows of `chunk` with TimeGenerated in [lo, hi), shaped as `schema` (columns in that order,
-// missing ones null, only `want` when not empty). Returns `chunk` itself when nothing changes.
-std::shared_ptr<const kql::Table> ShapeChunk(const std::shared_ptr<const kql::Table>& chunk, const kql::Schema& schema,
-                                             const std::vector<std::string>& want, std::optional<int64_t> lo,
-                                             std::optional<int64_t> hi);
-
 }  // namespace cmk::engine

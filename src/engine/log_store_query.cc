@@ -4,6 +4,7 @@
 
 #include "base/encoding.h"
 #include "engine/log_store_internal.h"
+#include "engine/shape.h"
 
 namespace cmk::engine {
 namespace {
@@ -11,61 +12,6 @@ namespace {
 int64_t Ticks(TimePoint t) { return t.time_since_epoch().count() / 100; }
 
 }  // namespace
-
-std::shared_ptr<const kql::Table> ShapeChunk(const std::shared_ptr<const kql::Table>& chunk, const kql::Schema& schema,
-                                             const std::vector<std::string>& want, std::optional<int64_t> lo,
-                                             std::optional<int64_t> hi) {
-  const kql::Table& in = *chunk;
-  // Columns of the output, in order.
-  std::vector<const kql::ColumnSchema*> cols;
-  for (const auto& c : schema) {
-    if (want.empty() || std::find(want.begin(), want.end(), c.name) != want.end()) cols.push_back(&c);
-  }
-  // Which rows survive.
-  std::vector<uint32_t> sel;
-  bool all = true;
-  int tc = in.Find("TimeGenerated");
-  if (tc >= 0 && (lo || hi)) {
-    const kql::Column& t = in.columns[tc];
-    sel.reserve(in.rows);
-    for (size_t r = 0; r < in.rows; ++r) {
-      bool keep = !t.IsNull(r) && (!lo || t.Int(r) >= *lo) && (!hi || t.Int(r) < *hi);
-      if (keep) sel.push_back(static_cast<uint32_t>(r));
-    }
-    all = sel.size() == in.rows;
-  }
-  bool same_columns = cols.size() == in.columns.size();
-  for (size_t i = 0; same_columns && i < cols.size(); ++i) {
-    same_columns = in.names[i] == cols[i]->name && in.columns[i].type == cols[i]->type;
-  }
-  // Every row kept and every wanted column present with its type: hand the chunk out as it is
-  // (a superset of the wanted columns, as InMemoryCatalog does) instead of copying columns.
-  bool superset = true;
-  for (const auto* c : cols) {
-    int j = in.Find(c->name);
-    superset = superset && j >= 0 && in.columns[j].type == c->type;
-  }
-  if (all && (same_columns || (superset && !want.empty()))) return chunk;
-  auto out = std::make_shared<kql::Table>();
-  out->name = in.name;
-  out->rows = all ? in.rows : sel.size();
-  for (const auto* c : cols) {
-    int j = in.Find(c->name);
-    if (j >= 0 && in.columns[j].type == c->type && all) {
-      out->AddColumn(c->name, in.columns[j]);
-      continue;
-    }
-    kql::Column col(c->type);
-    col.Reserve(out->rows);
-    for (size_t k = 0; k < out->rows; ++k) {
-      size_t r = all ? k : sel[k];
-      if (j < 0 || in.columns[j].type != c->type) col.AppendNull();
-      else col.AppendFrom(in.columns[j], r);
-    }
-    out->AddColumn(c->name, std::move(col));
-  }
-  return out;
-}
 
 LogStore::QueryCatalog::QueryCatalog(LogStore* store, std::vector<WorkspaceInfo> workspaces, std::optional<int64_t> from,
                                      std::optional<int64_t> to)
@@ -152,15 +98,20 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
         if (it != s.accounts_.end()) extents.emplace_back(e, it->second.get());
       }
     }
+    // Stored rows as the table's schema today: a column retyped since reads as nulls.
+    ShapeOptions whole;
+    whole.only = request.columns;
+    ShapeOptions bounded = whole;
+    bounded.min_time = lo;
+    bounded.end_time = hi;
     for (auto& [e, a] : extents) {
       ASSIGN_OR_RETURN(auto tables, s.LoadExtent(e, *a));
       bool inside = lo && e.min_time >= *lo && (!hi || e.max_time < *hi);
       for (const auto& table : tables) {
-        RETURN_IF_ERROR(sink(ShapeChunk(table, info->schema, request.columns, inside ? std::nullopt : lo,
-                                        inside ? std::nullopt : hi)));
+        RETURN_IF_ERROR(sink(ShapeRows(table, info->schema, inside ? whole : bounded)));
       }
     }
-    for (auto& c : chunks) RETURN_IF_ERROR(sink(ShapeChunk(c->Table(), info->schema, request.columns, lo, hi)));
+    for (auto& c : chunks) RETURN_IF_ERROR(sink(ShapeRows(c->Table(), info->schema, bounded)));
   }
   return OkStatus();
 }

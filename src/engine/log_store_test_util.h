@@ -28,11 +28,20 @@ class FakeTopology : public Topology {
     }
     return NotFound("no workspace");
   }
+  Result<WorkspaceInfo> WorkspaceByResourceId(const std::string& id) const override {
+    for (const auto& w : workspaces) {
+      if (w.resource_id == id) return w;
+    }
+    return NotFound("no workspace");
+  }
   Result<std::vector<TableInfo>> Tables(const std::string&) const override { return tables; }
   bool DoubleEncryption(const std::string&) const override { return double_encryption; }
+  // Tests that cache answers (TopologyCache) bump `version` with every change they make.
+  uint64_t Version() const override { return version; }
   std::vector<WorkspaceInfo> workspaces;
   std::vector<TableInfo> tables;
   bool double_encryption = true;
+  uint64_t version = 0;
 };
 
 class LogStoreTest : public ::testing::Test {

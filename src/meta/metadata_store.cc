@@ -1,5 +1,8 @@
 #include "meta/metadata_store.h"
 
+#include <functional>
+#include <utility>
+
 #include "base/encoding.h"
 
 namespace cmk::meta {
@@ -9,6 +12,11 @@ struct StmtFree {
   void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
 };
 using Stmt = std::unique_ptr<sqlite3_stmt, StmtFree>;
+
+// The generation counter of a kind (MetadataStore::Generation).
+size_t GenerationSlot(std::string_view kind, size_t slots) {
+  return std::hash<std::string_view>()(kind) % slots;
+}
 
 Status SqlError(sqlite3* db, const std::string& what) {
   return Internal("metadata store: " + what + ": " + sqlite3_errmsg(db));
@@ -47,6 +55,7 @@ class MetadataStore::Ops final : public DocumentOps {
   }
 
   Status Put(std::string_view kind, std::string_view id, std::string_view body) override {
+    Touch(kind);
     ASSIGN_OR_RETURN(Stmt s, Prepare("INSERT INTO docs(kind, key, id, body) VALUES(?1, ?2, ?3, ?4) "
                                      "ON CONFLICT(kind, key) DO UPDATE SET id = ?3, body = ?4"));
     Bind(s.get(), 1, kind);
@@ -58,6 +67,7 @@ class MetadataStore::Ops final : public DocumentOps {
   }
 
   Result<bool> Delete(std::string_view kind, std::string_view id) override {
+    Touch(kind);
     ASSIGN_OR_RETURN(Stmt s, Prepare("DELETE FROM docs WHERE kind = ?1 AND key = ?2"));
     Bind(s.get(), 1, kind);
     Bind(s.get(), 2, ToLower(id));
@@ -79,8 +89,16 @@ class MetadataStore::Ops final : public DocumentOps {
     return out;
   }
 
+  // The generation slots written since the last call (a bit each).
+  uint32_t TakeTouched() { return std::exchange(touched_, 0); }
+
  private:
+  // Marked before the statement runs: a failed write costs a spurious cache miss at most.
+  void Touch(std::string_view kind) {
+    touched_ |= uint32_t{1} << GenerationSlot(kind, kGenerationSlots);
+  }
   sqlite3* db_;
+  uint32_t touched_ = 0;
 };
 
 MetadataStore::MetadataStore(sqlite3* db) : db_(db), ops_(std::make_unique<Ops>(db)) {}
@@ -127,12 +145,30 @@ Result<std::optional<Document>> MetadataStore::Get(std::string_view kind, std::s
 
 Status MetadataStore::Put(std::string_view kind, std::string_view id, std::string_view body) {
   std::lock_guard<std::mutex> l(mu_);
-  return ops_->Put(kind, id, body);
+  Status s = ops_->Put(kind, id, body);
+  PublishWrites();
+  return s;
 }
 
 Result<bool> MetadataStore::Delete(std::string_view kind, std::string_view id) {
   std::lock_guard<std::mutex> l(mu_);
-  return ops_->Delete(kind, id);
+  auto deleted = ops_->Delete(kind, id);
+  PublishWrites();
+  return deleted;
+}
+
+uint64_t MetadataStore::Generation(std::string_view kind) const {
+  return generations_[GenerationSlot(kind, kGenerationSlots)].load(std::memory_order_acquire);
+}
+
+void MetadataStore::PublishWrites() {
+  // After the commit, under mu_: a reader that saw the old number reads the documents after it
+  // (reads take mu_ too), so it may cache new documents under an old number (a spurious miss
+  // later) but never old documents under the new one.
+  uint32_t touched = ops_->TakeTouched();
+  for (size_t i = 0; i < kGenerationSlots; ++i) {
+    if (touched & (uint32_t{1} << i)) generations_[i].fetch_add(1, std::memory_order_acq_rel);
+  }
 }
 
 Result<std::vector<Document>> MetadataStore::List(std::string_view kind, std::string_view prefix) {
@@ -144,11 +180,9 @@ Status MetadataStore::Transaction(const std::function<Status(DocumentOps&)>& fn)
   std::lock_guard<std::mutex> l(mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Status s = fn(*ops_);
-  if (s.ok()) {
-    s = Exec("COMMIT");
-    if (s.ok()) return s;
-  }
-  Exec("ROLLBACK").IgnoreError();
+  if (s.ok()) s = Exec("COMMIT");
+  if (!s.ok()) Exec("ROLLBACK").IgnoreError();
+  PublishWrites();  // committed or rolled back: either way no longer in flight
   return s;
 }
 

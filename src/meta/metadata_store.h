@@ -6,6 +6,8 @@
 
 #include <sqlite3.h>
 
+#include <array>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -48,13 +50,25 @@ class MetadataStore final : public DocumentOps {
   // Runs `fn` in one SQLite transaction; commits when it returns OK, rolls back otherwise.
   Status Transaction(const std::function<Status(DocumentOps&)>& fn);
 
+  // A number that grows after every write of a document of `kind` is committed (Put, Delete,
+  // a transaction that wrote one), for caches of what the documents say: an answer read after
+  // Generation(kind) returned g stays valid while it still returns g. Kinds share counters
+  // (a write may also move other kinds' numbers: a spurious miss, never a stale hit).
+  // Lock-free: a cache may call it on every lookup.
+  uint64_t Generation(std::string_view kind) const;
+
  private:
   class Ops;
+  static constexpr size_t kGenerationSlots = 16;
   explicit MetadataStore(sqlite3* db);
   Status Exec(const char* sql);
+  // Advances the generation of every kind the statements since the last call wrote.
+  // REQUIRES: mu_ held, the writes committed.
+  void PublishWrites();
   std::mutex mu_;
   sqlite3* db_;
-  std::unique_ptr<Ops> ops_;
+  std::unique_ptr<Ops> ops_;  // guarded by mu_
+  std::array<std::atomic<uint64_t>, kGenerationSlots> generations_{};
 };
 
 }  // namespace cmk::meta

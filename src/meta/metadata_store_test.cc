@@ -70,6 +70,23 @@ TEST_F(MetadataStoreTest, FailedTransactionRollsBack) {
   EXPECT_TRUE(store->Get("k", "a")->has_value());
 }
 
+TEST_F(MetadataStoreTest, GenerationGrowsWithEveryWriteOfItsKind) {
+  auto store = std::move(*MetadataStore::Open(path()));
+  uint64_t g = store->Generation("arm");
+  ASSERT_THAT(store->Put("arm", "a", "1"), IsOk());
+  EXPECT_GT(store->Generation("arm"), g);
+  g = store->Generation("arm");
+  ASSERT_TRUE(store->Get("arm", "a").ok());
+  ASSERT_TRUE(store->List("arm", "").ok());
+  EXPECT_EQ(store->Generation("arm"), g);  // reads leave it
+  ASSERT_TRUE(store->Delete("arm", "a").ok());
+  EXPECT_GT(store->Generation("arm"), g);
+  g = store->Generation("arm");
+  ASSERT_THAT(store->Transaction([](DocumentOps& ops) { return ops.Put("arm", "b", "2"); }),
+              IsOk());
+  EXPECT_GT(store->Generation("arm"), g);
+}
+
 TEST_F(MetadataStoreTest, OpenFailsWithClearErrorForUnwritablePath) {
   auto store = MetadataStore::Open(dir_ + "/missing/dir/meta.db");
   EXPECT_THAT(store, StatusIs(StatusCode::kInternal));

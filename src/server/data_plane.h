@@ -10,12 +10,13 @@
 
 #include "control/insights_provider.h"
 #include "control/oi_provider.h"
+#include "engine/ingest.h"
 #include "engine/log_store.h"
 #include "env/env.h"
 #include "identity/principal.h"
 #include "identity/rbac.h"
 #include "keyvault/audit_log.h"
-#include "kql/budget.h"
+#include "kql/core/budget.h"
 #include "kql/engine.h"
 #include "meta/metadata_store.h"
 #include "server/http_types.h"
@@ -25,7 +26,7 @@ namespace cmk::server {
 struct DataPlaneDeps {
   env::Env env;
   identity::Rbac* rbac = nullptr;
-  control::OperationalInsightsProvider* workspaces = nullptr;
+  const engine::Topology* workspaces = nullptr;  // the control plane's, cached (TopologyCache)
   control::InsightsProvider* rules = nullptr;
   engine::LogStore* store = nullptr;
   // The system workspace: its tables, and who may query it (Owner-level at this scope).
@@ -35,6 +36,8 @@ struct DataPlaneDeps {
   // Judges sessions: the per-minute rate windows, which clients pace on real time; null: env.clock.
   env::Clock* session_clock = nullptr;
   env::Clock* SessionClock() const { return session_clock != nullptr ? session_clock : env.clock; }
+  // The ingestion pipeline (parse, transform, shape, route, store) the ingestion front end runs.
+  engine::Ingestor* ingestor = nullptr;
 };
 
 // The system workspace's tables: KeyVaultAudit and KeyStateHistory (system_tables.cc).
@@ -42,11 +45,13 @@ Result<std::unique_ptr<kql::InMemoryCatalog>> SystemCatalog(const DataPlaneDeps&
 
 struct IngestionLimits {
   size_t max_body_bytes = 1'048'576;  // on the wire and decoded (Azure: 1 MB for both)
-  size_t max_field_bytes = 64 * 1024;  // longer string values are truncated
   int requests_per_minute = 12'000;  // per rule
   uint64_t bytes_per_minute = uint64_t{2} << 30;  // per rule
 };
 
+// The HTTP side of the Logs Ingestion API: path, api-version, body size and gzip, the rule and
+// the caller's right on it, per-rule rate windows; then deps.ingestor (engine/ingest.h), whose
+// statuses map to HTTP through HttpStatusFor. REQUIRES: deps.ingestor set.
 class IngestionApi {
  public:
   IngestionApi(DataPlaneDeps deps, IngestionLimits limits = {}) : d_(deps), limits_(limits) {}

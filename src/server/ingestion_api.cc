@@ -3,13 +3,10 @@
 
 #include <boost/json.hpp>
 
-#include <optional>
-
 #include "base/encoding.h"
-#include "base/time_format.h"
+#include "engine/ingest.h"
 #include "engine/json_rows.h"
 #include "env/env.h"
-#include "kql/engine.h"
 #include "server/data_plane.h"
 
 namespace cmk::server {
@@ -42,7 +39,7 @@ Result<std::string> Gunzip(std::string_view in, size_t limit) {
     out.append(buf, sizeof(buf) - z.avail_out);
     if (out.size() > limit) {
       inflateEnd(&z);
-      return Status(StatusCode::kResourceExhausted,
+      return Status(StatusCode::kPayloadTooLarge,
                     "Maximum allowed content length: " + std::to_string(limit) + " bytes (1 MB).",
                     "ContentLengthLimitExceeded");
     }
@@ -55,88 +52,15 @@ Result<std::string> Gunzip(std::string_view in, size_t limit) {
   return out;
 }
 
-int64_t Ticks(TimePoint t) { return t.time_since_epoch().count() / 100; }
-
-// Converts one column to `type` (the destination table's), row by row.
-// `owned`: the caller's last use of `in`, whose values may then be moved rather than copied.
-kql::Column Convert(kql::Column& in, kql::Type type, size_t rows, bool owned) {
-  if (in.type == type) {
-    kql::Column c = owned ? std::move(in) : in;
-    c.Materialize(rows);
-    return c;
-  }
-  kql::Column out(type);
-  out.Reserve(rows);
-  for (size_t r = 0; r < rows; ++r) {
-    if (in.IsNull(r)) {
-      out.AppendNull();
-    } else if (kql::UsesStrings(type)) {
-      if (kql::UsesStrings(in.type)) out.AppendString(in.Str(r));
-      else if (kql::UsesReals(in.type)) out.AppendString(std::to_string(in.Real(r)));
-      else out.AppendString(std::to_string(in.Int(r)));
-    } else if (kql::UsesReals(type) && kql::UsesInts(in.type)) {
-      out.AppendReal(static_cast<double>(in.Int(r)));
-    } else if (kql::UsesInts(type) && kql::UsesReals(in.type)) {
-      double d = in.Real(r);  // truncated toward zero; out of long's range (or NaN) is null
-      if (d >= -0x1p63 && d < 0x1p63) out.AppendInt(static_cast<int64_t>(d));
-      else out.AppendNull();
-    } else if (kql::UsesInts(type) && kql::UsesInts(in.type)) {
-      out.AppendInt(in.Int(r));
-    } else {
-      out.AppendNull();
-    }
-  }
+// The rule as the ingestion pipeline reads it.
+engine::IngestRule IngestRuleOf(const control::DataCollectionRule& rule) {
+  engine::IngestRule out;
+  out.id = rule.resource_id;
+  for (const auto& d : rule.destinations)
+    out.destinations.push_back({d.name, d.workspace_resource_id});
+  for (const auto& f : rule.flows)
+    out.flows.push_back({f.streams, f.destinations, f.transform_kql, f.output_stream});
   return out;
-}
-
-// Shapes rows as the destination table: its columns in order, missing ones null, TimeGenerated
-// defaulting to the time of ingestion, Type to the table's name. A column of the destination's
-// type is taken as it is (moved when `owned`), others are converted.
-engine::Batch ShapeBatch(engine::Batch& rows, const engine::TableInfo& table, int64_t now, bool owned) {
-  engine::Batch out;
-  out.name = table.name;
-  out.rows = rows.rows;
-  for (const auto& c : table.schema) {
-    int i = rows.Find(c.name);
-    engine::BatchColumn col(c.type);
-    if (i >= 0 && rows.columns[i].type == c.type) {
-      col = owned ? std::move(rows.columns[i]) : rows.columns[i];
-    } else if (i >= 0) {
-      kql::Column k = engine::ToKqlColumn(rows.columns[i]);
-      col = engine::ToBatchColumn(Convert(k, c.type, rows.rows, true), rows.rows);
-    } else {
-      col.Reserve(rows.rows);
-      for (size_t r = 0; r < rows.rows; ++r) col.AppendNull();
-    }
-    if (c.name == "TimeGenerated" && col.HasNulls() && kql::UsesInts(col.type)) {
-      for (size_t r = 0; r < rows.rows; ++r) {
-        if (col.IsNull(r)) col.ints[r] = now;
-      }
-      col.nulls.clear();  // none left
-    }
-    if (c.name == "Type" && c.type == kql::Type::kString) {
-      bool empty = false;
-      for (size_t r = 0; r < rows.rows && !empty; ++r) empty = col.Str(r).empty();
-      if (empty) {
-        engine::BatchColumn named(c.type);
-        named.Reserve(rows.rows);
-        for (size_t r = 0; r < rows.rows; ++r) {
-          std::string_view v = col.Str(r);
-          named.AppendString(v.empty() ? std::string_view(table.name) : v);
-        }
-        col = std::move(named);
-      }
-    }
-    out.AddColumn(c.name, std::move(col));
-  }
-  return out;
-}
-
-std::string TableOf(const std::string& output_stream) {
-  for (std::string_view p : {"Custom-", "Microsoft-"}) {
-    if (StartsWithIgnoreCase(output_stream, p)) return output_stream.substr(p.size());
-  }
-  return output_stream;
 }
 
 }  // namespace
@@ -194,10 +118,9 @@ void IngestionApi::Handle(const HttpRequest& req, HttpResponse& res, const ident
   std::string body;
   if (EqualsIgnoreCase(req.Header("Content-Encoding"), "gzip")) {
     auto z = Gunzip(req.body, limits_.max_body_bytes);
-    if (!z.ok()) {
-      int st = z.status().code() == StatusCode::kResourceExhausted ? 413 : 400;
-      return Error(res, st, z.status().error_code(), z.status().message());
-    }
+    if (!z.ok())
+      return Error(res, HttpStatusFor(z.status().code()), z.status().error_code(),
+                   z.status().message());
     body = std::move(*z);
   } else {
     body.reserve(req.body.size() + engine::kJsonPadding);  // ParseRecords then reads it in place
@@ -207,86 +130,8 @@ void IngestionApi::Handle(const HttpRequest& req, HttpResponse& res, const ident
   if (!Admit(rule->resource_id, body.size(), res)) return;
   std::vector<engine::StreamColumn> declared;
   for (const auto& c : decl->second) declared.push_back(engine::StreamColumn{c.name, c.type});
-  auto records = engine::ParseRecords(body, declared, limits_.max_field_bytes);
-  if (!records.ok()) return Error(res, 400, records.status().error_code(), records.status().message());
-
-  // Run every flow of the stream first; store only when all of them succeed.
-  struct Delivery {
-    engine::WorkspaceInfo ws;
-    engine::TableInfo table;
-    engine::Batch rows;
-  };
-  std::vector<Delivery> batches;
-  TimePoint now = d_.env.clock->Now();
-  // How many (flow, destination) pairs read this stream: the last one may take the rows' values.
-  size_t uses = 0;
-  std::optional<kql::Table> source_table;  // the parsed rows as a KQL table, for transformations
-  for (const auto& flow : rule->flows) {
-    if (std::find(flow.streams.begin(), flow.streams.end(), stream) != flow.streams.end()) uses += flow.destinations.size();
-  }
-  for (const auto& flow : rule->flows) {
-    if (std::find(flow.streams.begin(), flow.streams.end(), stream) == flow.streams.end()) continue;
-    std::optional<kql::Table> transformed;
-    std::optional<engine::Batch> transformed_batch;  // its rows, converted once for every destination
-    std::string transform = flow.transform_kql.empty() ? "source" : flow.transform_kql;
-    if (transform != "source") {
-      // Transformations run on the KQL engine's tables; rows without one stay as parsed.
-      if (!source_table) source_table = records->ToTable();
-      kql::InMemoryCatalog catalog;
-      catalog.Add(*source_table);
-      // A transformation sees at most 1 MB of records: its budget is generous for that (a
-      // transform that multiplies rows, e.g. with mv-expand or a join, hits it) and it must not
-      // hold an ingestion thread for long.
-      kql::ExecOptions opts{now};
-      opts.memory_limit_bytes = size_t{256} << 20;
-      opts.deadline_us = env::MonotonicMicros() + 10'000'000;
-      opts.cancelled = req.cancelled.get();
-      auto out = kql::Execute(transform, catalog, opts);
-      if (!out.ok()) {
-        return Error(res, 400, "InvalidTransformOutput",
-                     "The rule's transformKql failed on this batch: " + out.status().message());
-      }
-      transformed = std::move(out->tables[0]);
-    }
-    std::string table_name = TableOf(flow.output_stream.empty() ? stream : flow.output_stream);
-    for (const auto& dest_name : flow.destinations) {
-      for (const auto& dest : rule->destinations) {
-        if (dest.name != dest_name) continue;
-        auto ws = d_.workspaces->WorkspaceByResourceId(dest.workspace_resource_id);
-        if (!ws.ok()) return Error(res, 400, "InvalidDestination", "The destination workspace of '" + dest.name + "' no longer exists.");
-        auto tables = d_.workspaces->Tables(ws->resource_id);
-        const engine::TableInfo* info = nullptr;
-        if (tables.ok()) {
-          for (const auto& t : *tables) {
-            if (EqualsIgnoreCase(t.name, table_name)) info = &t;
-          }
-        }
-        if (info == nullptr) {
-          return Error(res, 400, "InvalidOutputTable",
-                       "The table '" + table_name + "' does not exist in workspace '" + ws->name + "'.");
-        }
-        if (transformed) {
-          if (!transformed_batch) {
-            auto b = engine::Batch::FromTable(*transformed);
-            if (!b.ok()) return Error(res, 400, "InvalidTransformOutput", b.status().message());
-            transformed_batch = std::move(*b);
-          }
-          bool last = flow.destinations.size() == 1;
-          batches.push_back(Delivery{*ws, *info, ShapeBatch(*transformed_batch, *info, Ticks(now), last)});
-        } else {
-          batches.push_back(Delivery{*ws, *info, ShapeBatch(*records, *info, Ticks(now), --uses == 0)});
-        }
-      }
-    }
-  }
-  for (auto& b : batches) {
-    Status s = d_.store->Ingest(b.ws, b.table, std::move(b.rows));
-    if (!s.ok()) {
-      int st = s.code() == StatusCode::kPermissionDenied ? 403 : s.code() == StatusCode::kUnavailable ? 503
-             : s.code() == StatusCode::kInvalidArgument ? 400 : 500;
-      return Error(res, st, s.error_code().empty() ? "InternalServerError" : s.error_code(), s.message());
-    }
-  }
+  Status s = d_.ingestor->Ingest(IngestRuleOf(*rule), stream, declared, body, req.cancelled.get());
+  if (!s.ok()) return Error(res, HttpStatusFor(s.code()), s.error_code(), s.message());
   res.status = 204;
   res.body.clear();
 }
