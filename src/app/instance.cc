@@ -482,8 +482,15 @@ Status Instance::SetUpTls() {
   // The server certificate is issued afresh at every start for the current domain; its key
   // never touches the disk.
   const std::string& d = options_.domain;
-  std::vector<std::string> dns = {"login." + d, "management." + d, "*.vault." + d, "*.managedhsm." + d,
-                                  "api.loganalytics." + d, "*.ingest." + d, "monitor." + d, d};
+  std::vector<std::string> dns = {"login." + d,
+                                  "management." + d,
+                                  "*.vault." + d,
+                                  "*.managedhsm." + d,
+                                  "api.loganalytics." + d,
+                                  "*.ingest." + d,
+                                  "monitor." + d,
+                                  "graph." + d,
+                                  d};
   if (d != "localhost") dns.push_back("localhost");
   ASSIGN_OR_RETURN(auto leaf, crypto::IssueServerCertificate(ca, "cmklogs " + d, dns,
                                                              {"127.0.0.1", "::1"},
@@ -520,6 +527,8 @@ Status Instance::WriteClientConfig() {
                {"queryScope", "https://api.loganalytics." + d + "/.default"},
                {"ingestionSuffix", ".ingest." + d},
                {"ingestionScope", "https://monitor." + d + "/.default"},
+               {"graphEndpoint", "https://graph." + d + p},
+               {"graphScope", "https://graph." + d + "/.default"},
                {"simulatedClock", options_.simulated_clock}};
   std::string text = bj::serialize(o);
   Status s = fs_.WriteFileAtomic(client_config_path_, AsBytes(text), 0600);

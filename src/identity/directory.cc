@@ -110,6 +110,17 @@ Result<std::optional<Principal>> Directory::FindByAppId(std::string_view app_id)
   return FindByObjectId(idx->body);
 }
 
+Result<std::vector<Principal>> Directory::ListPrincipals(std::string_view tenant_id) {
+  ASSIGN_OR_RETURN(auto docs, store_->List(kPrincipalKind, ""));
+  std::vector<Principal> out;
+  for (const auto& doc : docs) {
+    ASSIGN_OR_RETURN(bj::object o, json::ParseObject(doc.body));
+    Principal p = PrincipalFromJson(o);
+    if (EqualsIgnoreCase(p.tenant_id, tenant_id)) out.push_back(std::move(p));
+  }
+  return out;
+}
+
 Result<bool> Directory::DeletePrincipal(std::string_view object_id) {
   ASSIGN_OR_RETURN(auto p, FindByObjectId(object_id));
   if (!p) return false;

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/secret_bytes.h"
 #include "base/status.h"
@@ -43,6 +44,9 @@ class Directory {
                                           const std::string& display_name);
   Result<std::optional<Principal>> FindByObjectId(std::string_view object_id);
   Result<std::optional<Principal>> FindByAppId(std::string_view app_id);
+  // Every principal (service principals and managed identities) of `tenant_id`, ordered by
+  // object id. Reads the whole principal table: for the directory's listing queries (Graph).
+  Result<std::vector<Principal>> ListPrincipals(std::string_view tenant_id);
   Result<bool> DeletePrincipal(std::string_view object_id);
 
   // Client-credentials check. `tenant` may be the tenant id or domain, or empty (ADFS: the

@@ -92,8 +92,12 @@ TEST_F(IdentityTest, IssuedTokenValidatesForItsAudienceAndAliases) {
             Audience::kIngest);
   EXPECT_EQ(tokens->AudienceFor("https://vault.localhost:8443"), Audience::kVault);
   EXPECT_EQ(tokens->AudienceFor("https://api.loganalytics.io"), Audience::kQuery);
-  EXPECT_FALSE(tokens->AudienceFor("https://graph.microsoft.com").has_value());
-  EXPECT_THAT(tokens->Issue(p, "https://graph.microsoft.com"),
+  for (const char* aud : {"https://graph.localhost:8443/", "https://graph.microsoft.com",
+                          "00000003-0000-0000-c000-000000000000"}) {
+    EXPECT_EQ(tokens->AudienceFor(aud), Audience::kGraph) << aud;
+  }
+  EXPECT_FALSE(tokens->AudienceFor("https://graph.windows.net").has_value());
+  EXPECT_THAT(tokens->Issue(p, "https://storage.azure.com"),
               StatusIs(StatusCode::kInvalidArgument, "invalid_resource"));
 }
 

@@ -38,6 +38,8 @@ const char* AudienceName(Audience a) {
     case Audience::kVault: return "vault";
     case Audience::kQuery: return "query";
     case Audience::kIngest: return "ingestion";
+    case Audience::kGraph:
+      return "graph";
   }
   return "?";
 }
@@ -109,6 +111,11 @@ std::optional<Audience> TokenService::AudienceFor(std::string_view resource) con
   if (a == "https://monitor." + d || a == "https://monitor.azure.com" ||
       a == "https://ingest." + d) {
     return Audience::kIngest;
+  }
+  // Microsoft Graph (graph.D), also by its public host and its well-known application id.
+  if (a == "https://graph." + d || a == "https://graph.microsoft.com" ||
+      a == "00000003-0000-0000-c000-000000000000") {
+    return Audience::kGraph;
   }
   return std::nullopt;
 }

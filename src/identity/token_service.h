@@ -26,7 +26,7 @@
 
 namespace cmk::identity {
 
-enum class Audience { kArm, kVault, kQuery, kIngest };
+enum class Audience { kArm, kVault, kQuery, kIngest, kGraph };
 const char* AudienceName(Audience a);
 
 struct TokenServiceOptions {

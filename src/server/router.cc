@@ -60,6 +60,8 @@ const char* FrontEndName(FrontEnd f) {
     case FrontEnd::kManagedHsm: return "managedhsm";
     case FrontEnd::kQuery: return "query";
     case FrontEnd::kIngest: return "ingestion";
+    case FrontEnd::kGraph:
+      return "graph";
     case FrontEnd::kOps: return "ops";
     case FrontEnd::kUnknown: return "unknown";
   }
@@ -73,6 +75,7 @@ Route RouteRequest(std::string_view host_header, std::string_view path, std::str
   if (host == "login." + d) return {FrontEnd::kLogin, ""};
   if (host == "management." + d) return {FrontEnd::kArm, ""};
   if (host == "api.loganalytics." + d) return {FrontEnd::kQuery, ""};
+  if (host == "graph." + d) return {FrontEnd::kGraph, ""};
   for (auto [suffix, fe] : {std::pair{".vault." + d, FrontEnd::kVault},
                             std::pair{".managedhsm." + d, FrontEnd::kManagedHsm},
                             std::pair{".ingest." + d, FrontEnd::kIngest}}) {
@@ -97,9 +100,16 @@ Route RouteRequest(std::string_view host_header, std::string_view path, std::str
     return {FrontEnd::kArm, ""};
   }
   if (s0 == "v1" || EqualsIgnoreCase(s0, "$batch")) return {FrontEnd::kQuery, ""};
+  if (s0 == "v1.0" || s0 == "beta") return {FrontEnd::kGraph, ""};
   if (EqualsIgnoreCase(s0, "dataCollectionRules")) return {FrontEnd::kIngest, ""};
   return {FrontEnd::kUnknown, ""};
 }
+
+Router::Router(RouterDeps deps)
+    : d_(std::move(deps)),
+      graph_(GraphApiDeps{d_.directory, d_.tokens,
+                          d_.session_clock != nullptr ? d_.session_clock : d_.env.clock,
+                          ExternalUrl("graph"), ExternalUrl("login")}) {}
 
 std::string Router::ExternalUrl(std::string_view prefix) const {
   std::string url = "https://" + std::string(prefix) + "." + d_.domain;
@@ -138,6 +148,9 @@ bool Router::HandleHeader(HttpRequest& req, HttpResponse& res) {
     case FrontEnd::kIngest:
       rejected = d_.ingestion != nullptr && !Authenticate(req, res, identity::Audience::kIngest);
       break;
+    case FrontEnd::kGraph:
+      Begin(req, res);  // first: Graph's 401 names the request id in its innerError
+      return !graph_.Authenticate(req, res);
     case FrontEnd::kLogin:
     case FrontEnd::kOps:
     case FrontEnd::kUnknown:
@@ -154,6 +167,7 @@ int Router::Classify(const HttpRequest& req) const {
     case FrontEnd::kVault:
     case FrontEnd::kManagedHsm:
     case FrontEnd::kIngest:
+    case FrontEnd::kGraph:
       return kGeneralPool;
     case FrontEnd::kLogin:
     case FrontEnd::kOps:
@@ -185,6 +199,8 @@ void Router::OnException(const HttpRequest& req, HttpResponse& res, std::string_
                                         {"innererror", bj::object{{"code", "InternalError"}}}}}};
       return res.SetJson(500, bj::serialize(o));
     }
+    case FrontEnd::kGraph:
+      return graph_.Error(req, res, 500, "generalException", message);
     default:
       return ArmJsonError(res, 500, "InternalServerError", message);
   }
@@ -219,6 +235,8 @@ void Router::Handle(HttpRequest& req, HttpResponse& res) {
       return ArmJsonError(res, 404, "NotFound",
                           std::string("The ") + FrontEndName(route.front_end) +
                               " endpoint has no resource at '" + req.path + "'.");
+    case FrontEnd::kGraph:
+      return graph_.Handle(req, res);
     case FrontEnd::kUnknown:
       return ArmJsonError(res, 404, "NotFound",
                           "No endpoint of this instance serves host '" + req.host + "' and path '" +

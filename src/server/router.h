@@ -6,6 +6,7 @@
 //   <vault>.vault.D, <hsm>.managedhsm.D   Key Vault data plane (host routing only)
 //   api.loganalytics.D      query API
 //   <dce>.ingest.D          Logs Ingestion API
+//   graph.D                 Microsoft Graph subset (server/graph_api.h); /v1.0, /beta by path
 //   /healthz (no auth), /metrics   on every host
 // Thread safety: safe for concurrent use.
 
@@ -19,6 +20,7 @@
 #include "identity/rbac.h"
 #include "identity/token_service.h"
 #include "keyvault/key_vault_service.h"
+#include "server/graph_api.h"
 #include "server/http_types.h"
 #include "server/metrics.h"
 
@@ -29,7 +31,7 @@ class QueryApi;
 
 namespace cmk::server {
 
-enum class FrontEnd { kLogin, kArm, kVault, kManagedHsm, kQuery, kIngest, kOps, kUnknown };
+enum class FrontEnd { kLogin, kArm, kVault, kManagedHsm, kQuery, kIngest, kGraph, kOps, kUnknown };
 const char* FrontEndName(FrontEnd f);
 
 struct Route {
@@ -61,7 +63,7 @@ struct RouterDeps {
 
 class Router {
  public:
-  explicit Router(RouterDeps deps) : d_(std::move(deps)) {}
+  explicit Router(RouterDeps deps);
   void Handle(HttpRequest& req, HttpResponse& res);
   // The HttpServer's Classifier: queries run on the query pool, requests that may block on disk
   // or take long (ARM, Key Vault, ingestion) on the general pool, and the cheap ones (tokens,
@@ -99,6 +101,7 @@ class Router {
     return (d_.session_clock != nullptr ? d_.session_clock : d_.env.clock)->Now();
   }
   RouterDeps d_;
+  GraphApi graph_;  // over d_.directory and d_.tokens
 };
 
 }  // namespace cmk::server
