@@ -4,7 +4,6 @@
 
 #include <charconv>
 #include <cstdlib>
-#include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -106,9 +105,7 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
     return InvalidArgument("--extent-codec must be lz4 or zstd, not '" + options.extent_codec + "'");
   }
   std::unique_ptr<Instance> in(new Instance());
-  std::error_code ec;
-  options.data_dir = std::filesystem::absolute(options.data_dir, ec).lexically_normal().string();
-  while (options.data_dir.size() > 1 && options.data_dir.back() == '/') options.data_dir.pop_back();
+  ASSIGN_OR_RETURN(options.data_dir, env::AbsolutePath(options.data_dir));
   in->options_ = options;
   env::PosixFileSystem& fs = in->fs_;
   const std::string& dir = options.data_dir;
@@ -208,7 +205,7 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   ASSIGN_OR_RETURN(in->tokens_, identity::TokenService::Create(in->env_, in->store_.get(),
                                                                in->master_key_, token_opts));
   RETURN_IF_ERROR(fs.CreateDirs(dir + "/audit", 0700));
-  ASSIGN_OR_RETURN(in->audit_, keyvault::AuditLog::Open(dir + "/audit/keyvault-audit.jsonl"));
+  ASSIGN_OR_RETURN(in->audit_, keyvault::AuditLog::Open(&fs, dir + "/audit/keyvault-audit.jsonl"));
   auto hsm = in->OpenHsm();
   if (hsm.ok()) {
     in->hsm_ = std::move(*hsm);

@@ -711,7 +711,8 @@ ArmResponse ArmService::AdminCreatePrincipal(const ArmRequest& r) {
 ArmResponse ArmService::AdminVaultAudit(const ArmRequest& r, const std::string& vault) {
   if (r.method != "GET") return ArmError(MethodNotAllowed(r));
   if (audit_ == nullptr) return ArmError(NotFound("No audit log.", "NotFound"));
-  audit_->Flush();
+  // Entries that could not be written fail the request rather than go missing from it.
+  if (Status s = audit_->Flush(); !s.ok()) return ArmError(s);
   auto lines = audit_->Read(vault, 100000);
   if (!lines.ok()) return ArmError(lines.status());
   bj::array value;

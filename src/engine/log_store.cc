@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 
 #include <boost/json.hpp>
 
@@ -169,7 +168,7 @@ LogStore::LogStore(env::Env env, std::string data_dir, meta::MetadataStore* meta
       clusters_(clusters),
       topology_(topology),
       options_(std::move(options)),
-      blobs_(std::make_unique<storage::LocalBlobStore>(data_dir_ + "/blobs")) {}
+      blobs_(std::make_unique<storage::LocalBlobStore>(env.fs, data_dir_ + "/blobs")) {}
 
 Result<std::unique_ptr<LogStore>> LogStore::Open(env::Env env, const std::string& data_dir, meta::MetadataStore* meta,
                                                  const storage::ServiceKeys* keys, storage::ClusterStorage* clusters,
@@ -279,7 +278,8 @@ Result<LogStore::Account*> LogStore::GetAccount(const std::string& id, const std
     const bj::value* format = o.if_contains("walFormat");
     a->wal_v2_only = format != nullptr && format->is_int64() && format->as_int64() >= kWalFormat;
   }
-  ASSIGN_OR_RETURN(a->wal, Wal::Open(data_dir_ + "/wal/" + a->container, a->checkpoint + 1));
+  ASSIGN_OR_RETURN(a->wal,
+                   Wal::Open(env_.fs, data_dir_ + "/wal/" + a->container, a->checkpoint + 1));
   Account* raw = a.get();
   accounts_[key] = std::move(a);
   // Recover what the WAL holds now if the key allows; else cut a torn tail, check the records'
@@ -701,8 +701,11 @@ void LogStore::Wipe(Account& a) {
     }
   }
   released.clear();
-  std::error_code ec;
-  std::filesystem::remove_all(data_dir_ + "/cache/" + a.container, ec);
+  if (Status s = env_.fs->RemoveAll(data_dir_ + "/cache/" + a.container); !s.ok()) {
+    // The copies are sealed (the cache key is gone with the AEK), but they should not stay.
+    spdlog::error("{}: cannot delete the hot cache after the key's revocation: {}", a.id,
+                  s.ToString());
+  }
 }
 
 Status LogStore::RunRetention() {
@@ -727,13 +730,16 @@ Status LogStore::RunRetention() {
       extents_.erase(e.id);
     }
     RETURN_IF_ERROR(blobs_->Delete(e.blob));
-    std::error_code ec;
-    std::filesystem::remove(data_dir_ + "/cache/" + Container(e.account) + "/" + e.id + ".cmkc", ec);
-    std::lock_guard<std::mutex> l(cache_mu_);
-    if (auto it = decoded_.find(e.id); it != decoded_.end()) {
-      decoded_bytes_ -= it->second.bytes;
-      decoded_.erase(it);
+    Status removed =
+        env_.fs->Remove(data_dir_ + "/cache/" + Container(e.account) + "/" + e.id + ".cmkc");
+    {
+      std::lock_guard<std::mutex> l(cache_mu_);
+      if (auto it = decoded_.find(e.id); it != decoded_.end()) {
+        decoded_bytes_ -= it->second.bytes;
+        decoded_.erase(it);
+      }
     }
+    RETURN_IF_ERROR(removed);
   }
   return OkStatus();
 }

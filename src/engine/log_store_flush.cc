@@ -1,6 +1,5 @@
 // LogStore: memtable flushes into extents, extent reads, the hot cache.
 #include <algorithm>
-#include <filesystem>
 #include <limits>
 
 #include <boost/json.hpp>
@@ -10,7 +9,6 @@
 #include "crypto/aead.h"
 #include "engine/codec.h"
 #include "engine/extent.h"
-#include "env/direct_write.h"
 #include "engine/log_store_internal.h"
 #include "storage/sealed_block.h"
 
@@ -133,11 +131,15 @@ std::string LogStore::CachePath(const Account& a, const std::string& extent_id) 
 void LogStore::WriteCacheInPlace(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<uint8_t> object) {
   uint8_t nonce[crypto::kGcmNonceSize], tag[crypto::kGcmTagSize];
   if (!crypto::AesGcmSealInPlace(CacheKey(a, aek), object, Bytes(e.id), *env_.random, nonce, tag).ok()) return;
-  std::error_code ec;
-  std::filesystem::create_directories(data_dir_ + "/cache/" + a.container, ec);
   // The cache is a copy, authenticated when read: a file a crash damaged or lost costs a read
-  // of the blob, so no fsync.
-  (void)env::WriteFileReplacing(CachePath(a, e.id), {nonce, object, tag}, 0600, /*sync=*/false);
+  // of the blob, so no fsync, and a copy that can't be written (a full disk) costs the same.
+  Status s = env_.fs->CreateDirs(data_dir_ + "/cache/" + a.container, 0700);
+  if (s.ok()) {
+    s = env_.fs->WriteFileReplacing(CachePath(a, e.id), {nonce, object, tag}, 0600, /*sync=*/false);
+  }
+  if (!s.ok()) {
+    spdlog::warn("no hot-cache copy of extent {} (its blob is read instead): {}", e.id, s.ToString());
+  }
 }
 
 void LogStore::WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<const uint8_t> object) {
@@ -160,8 +162,7 @@ Result<std::vector<uint8_t>> LogStore::ReadObject(const ExtentRec& e, Account& a
       // integrity failure by itself: the blob, which is checked, is read instead.
       cache_rejects_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("the hot-cache copy of extent {} does not authenticate (damaged or replaced); reading its blob", e.id);
-      std::error_code ec;
-      std::filesystem::remove(CachePath(a, e.id), ec);
+      env_.fs->Remove(CachePath(a, e.id)).IgnoreError();  // worthless: the blob is read instead
     }
   }
   if (!cached) {

@@ -65,7 +65,7 @@ class LogStoreTest : public ::testing::Test {
     clusters_.reset();
     std::filesystem::remove_all(dir_);
   }
-  env::Env env() { return env::Env{&clock_, &random_, &fs_}; }
+  env::Env env() { return env::Env{&clock_, &random_, file_system_}; }
   void Open(bool with_cluster = true) {
     store_.reset();
     clusters_.reset();
@@ -141,6 +141,7 @@ class LogStoreTest : public ::testing::Test {
   env::SimulatedClock clock_{FromUnixSeconds(1795416367)};
   env::SeededRandom random_{7};
   env::PosixFileSystem fs_;
+  env::FileSystem* file_system_ = &fs_;  // what the store writes through (tests may swap it)
   storage::FakeVault vault_;
   FakeTopology topo_;
   WorkspaceInfo ws_;

@@ -1,48 +1,25 @@
 #include "engine/wal.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
-#include <filesystem>
-#include <system_error>
 
 #include "engine/codec.h"
-#include "engine/file_io.h"
 
 namespace cmk::engine {
-namespace {
 
-Status Errno(const std::string& what, const std::string& path) {
-  return Internal(what + " " + path + ": " + std::error_code(errno, std::generic_category()).message());
-}
-
-Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("open", dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  return rc == 0 ? OkStatus() : Errno("fsync", dir);
-}
-
-}  // namespace
-
-Result<std::unique_ptr<Wal>> Wal::Open(const std::string& dir, uint64_t min_segment) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Internal("create " + dir + ": " + ec.message());
-  std::unique_ptr<Wal> w(new Wal(dir));
+Result<std::unique_ptr<Wal>> Wal::Open(env::FileSystem* fs, const std::string& dir,
+                                       uint64_t min_segment) {
+  RETURN_IF_ERROR(fs->CreateDirs(dir, 0700));
+  std::unique_ptr<Wal> w(new Wal(fs, dir));
   ASSIGN_OR_RETURN(auto segs, w->Segments());
   // Never below the checkpoint: records written there would be skipped by the next replay.
   w->segment_ = std::max<uint64_t>({min_segment, 1, segs.empty() ? 1 : segs.back()});
   return w;
 }
 
-Wal::~Wal() {
-  if (fd_ >= 0) ::close(fd_);
-}
+Wal::~Wal() = default;  // closes the segment (every acknowledged record was synced)
 
 std::string Wal::SegmentPath(uint64_t n) const {
   char name[32];
@@ -52,28 +29,28 @@ std::string Wal::SegmentPath(uint64_t n) const {
 
 Result<std::vector<uint64_t>> Wal::Segments() const {
   std::vector<uint64_t> out;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
-    std::string name = e.path().filename().string();
-    if (name.size() != 24 || !name.ends_with(".wal")) continue;
-    out.push_back(std::stoull(name.substr(0, 20)));
+  ASSIGN_OR_RETURN(auto children, fs_->GetChildren(dir_));
+  for (const auto& e : children) {
+    const std::string& name = e.name;
+    if (e.is_dir || name.size() != 24 || !name.ends_with(".wal")) continue;
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(name.data(), name.data() + 20, n);
+    if (ec == std::errc() && end == name.data() + 20) out.push_back(n);  // else not a segment
   }
-  if (ec) return Internal("list " + dir_ + ": " + ec.message());
   std::sort(out.begin(), out.end());
   return out;
 }
 
 Status Wal::OpenSegment(uint64_t n) {
   std::string path = SegmentPath(n);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("open", path);
-  off_t end = ::lseek(fd, 0, SEEK_END);
-  RETURN_IF_ERROR(SyncDir(dir_));
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
+  ASSIGN_OR_RETURN(auto file, fs_->NewAppendableFile(path, 0600));
+  ASSIGN_OR_RETURN(uint64_t end, fs_->GetFileSize(path));
+  // The segment's name must survive a crash as surely as the records synced into it.
+  RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  file_ = std::move(file);
   if (n != segment_) segment_records_ = 0;  // a segment replayed before keeps its count
   segment_ = n;
-  segment_bytes_ = end > 0 ? static_cast<uint64_t>(end) : 0;
+  segment_bytes_ = end;
   return OkStatus();
 }
 
@@ -82,19 +59,14 @@ Status Wal::Replay(const std::function<Result<bool>(const WalRecord&)>& fn) {
   ASSIGN_OR_RETURN(auto segs, Segments());
   for (size_t i = 0; i < segs.size(); ++i) {
     std::string path = SegmentPath(segs[i]);
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Errno("open", path);
+    ASSIGN_OR_RETURN(auto file, fs_->NewSequentialFile(path));
     std::vector<uint8_t> data;
     uint8_t buf[1 << 16];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) != 0;) {
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        ::close(fd);
-        return Errno("read", path);
-      }
+    for (;;) {
+      ASSIGN_OR_RETURN(size_t n, file->Read(buf));
+      if (n == 0) break;
       data.insert(data.end(), buf, buf + n);
     }
-    ::close(fd);
     size_t at = 0;
     uint64_t index = 0;
     bool closed = false;
@@ -108,7 +80,7 @@ Status Wal::Replay(const std::function<Result<bool>(const WalRecord&)>& fn) {
     }
     if (at != data.size()) {
       if (i + 1 != segs.size()) return DataLoss("damaged record inside " + path + " (not its tail)");
-      if (::truncate(path.c_str(), static_cast<off_t>(at)) != 0) return Errno("truncate", path);
+      RETURN_IF_ERROR(fs_->Truncate(path, at));
     }
     if (i + 1 == segs.size() && segs[i] >= segment_) {
       // The newest segment: appends continue its numbering, or go to the next one once closed
@@ -120,8 +92,16 @@ Status Wal::Replay(const std::function<Result<bool>(const WalRecord&)>& fn) {
   return OkStatus();
 }
 
+Status Wal::BreakLocked(const Status& s, const char* why) {
+  broken_ = Status(s.code(), "WAL " + dir_ + ": " + s.message() + " (" + why +
+                                 "; appends are refused until the WAL is reopened)");
+  synced_cv_.notify_all();
+  return broken_;
+}
+
 Status Wal::WriteRecordLocked(const Sealer& seal) {
-  if (fd_ < 0) RETURN_IF_ERROR(OpenSegment(segment_));
+  RETURN_IF_ERROR(broken_);
+  if (!file_) RETURN_IF_ERROR(OpenSegment(segment_));
   if (segment_records_ >= kMaxRecordsPerSegment) {
     return Status(StatusCode::kResourceExhausted, "WAL segment " + std::to_string(segment_) +
                                                       " is full: its records wait for a flush");
@@ -135,7 +115,14 @@ Status Wal::WriteRecordLocked(const Sealer& seal) {
     head[b] = static_cast<uint8_t>(len >> (8 * b));
     head[4 + b] = static_cast<uint8_t>(crc >> (8 * b));
   }
-  RETURN_IF_ERROR(WriteAll(fd_, {std::span<const uint8_t>(head, 8), record_}, SegmentPath(segment_)));
+  Status written = file_->AppendParts({std::span<const uint8_t>(head, 8), record_});
+  if (!written.ok()) {
+    // Part of the record may be in the segment (a short write, a full disk). Cut it off, or the
+    // records appended after it would sit behind a torn record that replay stops at.
+    Status cut = fs_->Truncate(SegmentPath(segment_), segment_bytes_);
+    if (!cut.ok()) return BreakLocked(written, "and cutting the torn record off failed");
+    return written;
+  }
   segment_bytes_ += 8 + record_.size();
   ++segment_records_;
   if (record_.capacity() > (size_t{64} << 20)) std::vector<uint8_t>().swap(record_);
@@ -154,20 +141,18 @@ Status Wal::Append(const Sealer& seal) {
   RETURN_IF_ERROR(WriteRecordLocked(seal));
   uint64_t mine = ++written_;
   while (synced_ < mine) {
+    // A sync that failed covered this record too: it is not durable, and never will be known to be.
+    RETURN_IF_ERROR(broken_);
     if (!syncing_) {
       syncing_ = true;
       uint64_t target = written_;
-      int fd = fd_;
+      env::WritableFile* file = file_.get();  // Rotate, which replaces it, waits for !syncing_
       l.unlock();
-      int rc = ::fdatasync(fd);
+      Status synced = file->Sync();
       l.lock();
       syncing_ = false;
       ++syncs_;
-      if (rc != 0) {
-        sync_error_ = Errno("fdatasync", dir_);
-        synced_cv_.notify_all();
-        return sync_error_;
-      }
+      if (!synced.ok()) return BreakLocked(synced, "a sync failed");
       synced_ = std::max(synced_, target);
       synced_cv_.notify_all();
     } else {
@@ -183,10 +168,19 @@ Result<uint64_t> Wal::Rotate(const Sealer& close) {
   // The closing record tells replay that nothing was cut off this segment's end.
   RETURN_IF_ERROR(WriteRecordLocked(close));
   ++written_;
-  if (::fdatasync(fd_) != 0) return Errno("fdatasync", dir_);
+  Status synced = file_->Sync();
+  ++syncs_;
+  if (!synced.ok()) return BreakLocked(synced, "a sync failed");
   synced_ = written_;
   uint64_t closed = segment_;
-  RETURN_IF_ERROR(OpenSegment(segment_ + 1));
+  // Synced above, so closing can't lose the segment's data. From here on appends go to the next
+  // segment even if opening it fails now (never behind the closing record).
+  file_->Close().IgnoreError();
+  file_.reset();
+  segment_ = closed + 1;
+  segment_records_ = 0;
+  segment_bytes_ = 0;
+  RETURN_IF_ERROR(OpenSegment(segment_));
   return closed;
 }
 
@@ -195,10 +189,9 @@ Status Wal::DropThrough(uint64_t segment) {
   ASSIGN_OR_RETURN(auto segs, Segments());
   for (uint64_t s : segs) {
     if (s > segment || s == segment_) continue;
-    std::string path = SegmentPath(s);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("unlink", path);
+    RETURN_IF_ERROR(fs_->Remove(SegmentPath(s)));
   }
-  return SyncDir(dir_);
+  return fs_->SyncDir(dir_);
 }
 
 uint64_t Wal::current_segment() const {

@@ -10,6 +10,13 @@
 // Rotate closes a segment with a record of the caller's (its closing record) before the next.
 // Replay reads every segment in order and cuts a torn tail (a record whose length or checksum
 // doesn't hold, which was never acknowledged) off the last segment.
+// Files: only through the env::FileSystem given to Open (segments are appendable files, synced
+// with WritableFile::Sync; a new segment's directory entry is synced before it is written).
+// I/O errors: a failed write is cut back off the segment (so a torn record never hides the
+// records after it) and fails that Append only; if the cut fails too, or a sync fails, the log
+// refuses every later Append and Rotate with that error until it is reopened: after a failed
+// fdatasync the kernel may have dropped the pages, so a later sync that succeeds would prove
+// nothing (PostgreSQL's "fsyncgate"). Records acknowledged before the failure stay durable.
 // Thread safety: safe for concurrent use.
 #include <condition_variable>
 #include <cstdint>
@@ -21,6 +28,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "env/file_system.h"
 
 namespace cmk::engine {
 
@@ -41,12 +49,15 @@ class Wal {
   using Sealer = std::function<Status(uint64_t segment, uint64_t index, std::vector<uint8_t>& out)>;
 
   // Segments numbered below `min_segment` are never written (the caller's checkpoint + 1).
-  static Result<std::unique_ptr<Wal>> Open(const std::string& dir, uint64_t min_segment = 1);
+  // `fs` must outlive the log.
+  static Result<std::unique_ptr<Wal>> Open(env::FileSystem* fs, const std::string& dir,
+                                           uint64_t min_segment = 1);
   ~Wal();
   // Every record of every segment, oldest first. `fn` returns whether the record closes its
   // segment (then later appends go to the next one). Call before the first Append.
   Status Replay(const std::function<Result<bool>(const WalRecord&)>& fn);
-  // Durable when OK. ResourceExhausted when the segment holds kMaxRecordsPerSegment records.
+  // Durable when OK. ResourceExhausted when the segment holds kMaxRecordsPerSegment records;
+  // the I/O error otherwise (see above).
   Status Append(const Sealer& seal);
   // A payload as it is (tests).
   Status AppendForTest(std::span<const uint8_t> payload);
@@ -58,20 +69,24 @@ class Wal {
   uint64_t current_segment() const;
   // Bytes appended to the current segment.
   uint64_t current_bytes() const;
-  // fdatasync calls so far (tests check that concurrent appends share them).
+  // Segment syncs so far (tests check that concurrent appends share them).
   uint64_t syncs() const;
 
  private:
-  explicit Wal(std::string dir) : dir_(std::move(dir)) {}
+  Wal(env::FileSystem* fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
   std::string SegmentPath(uint64_t n) const;
   Status OpenSegment(uint64_t n);
   Result<std::vector<uint64_t>> Segments() const;
   // Seals and writes one framed record into the current segment. REQUIRES: mu_ held.
   Status WriteRecordLocked(const Sealer& seal);
+  // Refuses later appends with `s`. REQUIRES: mu_ held.
+  Status BreakLocked(const Status& s, const char* why);
+  env::FileSystem* fs_;
   std::string dir_;
   mutable std::mutex mu_;
   std::condition_variable synced_cv_;
-  int fd_ = -1;
+  std::unique_ptr<env::WritableFile> file_;  // the current segment, once opened
+  Status broken_;                            // not OK: every later Append and Rotate fails with it
   uint64_t segment_ = 0;
   uint64_t segment_bytes_ = 0;
   uint64_t segment_records_ = 0;  // records in the current segment
@@ -79,7 +94,6 @@ class Wal {
   uint64_t written_ = 0;  // records written (sequence)
   uint64_t synced_ = 0;   // records known durable
   bool syncing_ = false;
-  Status sync_error_;
   uint64_t syncs_ = 0;
 };
 

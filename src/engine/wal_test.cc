@@ -27,7 +27,7 @@ class WalTest : public ::testing::Test {
   void SetUp() override { dir_ = ::testing::TempDir() + "/wal_" + env::SecureRandom().NewGuid(); }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::vector<std::string> ReplayAll() {
-    auto w = Wal::Open(dir_);
+    auto w = Wal::Open(&fs_, dir_);
     EXPECT_THAT(w, IsOk());
     std::vector<std::string> out;
     EXPECT_THAT((*w)->Replay([&](const WalRecord& r) -> Result<bool> {
@@ -37,12 +37,13 @@ class WalTest : public ::testing::Test {
                 IsOk());
     return out;
   }
+  env::PosixFileSystem fs_;
   std::string dir_;
 };
 
 TEST_F(WalTest, AppendedRecordsReplayInOrderAfterReopen) {
   {
-    auto w = Wal::Open(dir_);
+    auto w = Wal::Open(&fs_, dir_);
     ASSERT_THAT(w, IsOk());
     ASSERT_THAT((*w)->Replay([](const WalRecord&) -> Result<bool> { return false; }), IsOk());
     for (int i = 0; i < 10; ++i) ASSERT_THAT((*w)->AppendForTest(Bytes("record " + std::to_string(i))), IsOk());
@@ -54,14 +55,14 @@ TEST_F(WalTest, AppendedRecordsReplayInOrderAfterReopen) {
 
 TEST_F(WalTest, ATornTailIsCutAndLaterAppendsSurvive) {
   {
-    auto w = Wal::Open(dir_);
+    auto w = Wal::Open(&fs_, dir_);
     ASSERT_THAT((*w)->AppendForTest(Bytes("one")), IsOk());
     ASSERT_THAT((*w)->AppendForTest(Bytes("two")), IsOk());
   }
   std::string seg = dir_ + "/00000000000000000001.wal";
   std::filesystem::resize_file(seg, std::filesystem::file_size(seg) - 2);
   {
-    auto w = Wal::Open(dir_);
+    auto w = Wal::Open(&fs_, dir_);
     std::vector<std::string> got;
     ASSERT_THAT((*w)->Replay([&](const WalRecord& r) -> Result<bool> {
       got.emplace_back(r.payload.begin(), r.payload.end());
@@ -76,7 +77,7 @@ TEST_F(WalTest, ATornTailIsCutAndLaterAppendsSurvive) {
 
 TEST_F(WalTest, DamageBeforeTheLastSegmentIsDataLoss) {
   {
-    auto w = Wal::Open(dir_);
+    auto w = Wal::Open(&fs_, dir_);
     ASSERT_THAT((*w)->AppendForTest(Bytes("one")), IsOk());
     ASSERT_THAT((*w)->Rotate(Closing), IsOk());
     ASSERT_THAT((*w)->AppendForTest(Bytes("two")), IsOk());
@@ -86,13 +87,13 @@ TEST_F(WalTest, DamageBeforeTheLastSegmentIsDataLoss) {
     f.seekp(9);
     f.put('X');
   }
-  auto w = Wal::Open(dir_);
+  auto w = Wal::Open(&fs_, dir_);
   EXPECT_THAT((*w)->Replay([](const WalRecord&) -> Result<bool> { return false; }),
               testing::StatusIs(StatusCode::kDataLoss));
 }
 
 TEST_F(WalTest, DropThroughRemovesFlushedSegmentsOnly) {
-  auto w = Wal::Open(dir_);
+  auto w = Wal::Open(&fs_, dir_);
   ASSERT_THAT((*w)->AppendForTest(Bytes("a")), IsOk());
   auto closed = (*w)->Rotate(Closing);
   ASSERT_THAT(closed, IsOk());
@@ -110,7 +111,7 @@ TEST_F(WalTest, SealersSeeTheirSegmentAndTheirNumberInItAcrossRotationsAndReopen
     return OkStatus();
   };
   {
-    auto w = Wal::Open(dir_);
+    auto w = Wal::Open(&fs_, dir_);
     ASSERT_THAT((*w)->Replay([](const WalRecord&) -> Result<bool> { return false; }), IsOk());
     ASSERT_THAT((*w)->Append(sealer), IsOk());
     ASSERT_THAT((*w)->Append(sealer), IsOk());
@@ -118,7 +119,7 @@ TEST_F(WalTest, SealersSeeTheirSegmentAndTheirNumberInItAcrossRotationsAndReopen
     ASSERT_THAT((*w)->Append(sealer), IsOk());
   }
   {
-    auto w = Wal::Open(dir_);
+    auto w = Wal::Open(&fs_, dir_);
     std::vector<std::pair<uint64_t, uint64_t>> replayed;
     ASSERT_THAT((*w)->Replay([&](const WalRecord& r) -> Result<bool> {
       replayed.emplace_back(r.segment, r.index);
@@ -134,12 +135,12 @@ TEST_F(WalTest, SealersSeeTheirSegmentAndTheirNumberInItAcrossRotationsAndReopen
 TEST_F(WalTest, AppendsAfterAClosedNewestSegmentGoToTheNextOne) {
   // A crash between a segment's closing record and the next segment's creation.
   {
-    auto w = Wal::Open(dir_);
+    auto w = Wal::Open(&fs_, dir_);
     ASSERT_THAT((*w)->AppendForTest(Bytes("a")), IsOk());
     ASSERT_THAT((*w)->Rotate(Closing), IsOk());
   }
   std::filesystem::remove(dir_ + "/00000000000000000002.wal");
-  auto w = Wal::Open(dir_);
+  auto w = Wal::Open(&fs_, dir_);
   ASSERT_THAT((*w)->Replay([](const WalRecord& r) -> Result<bool> { return r.payload.size() == 3; }), IsOk());
   EXPECT_EQ((*w)->current_segment(), 2u);
   ASSERT_THAT((*w)->AppendForTest(Bytes("b")), IsOk());
@@ -147,14 +148,14 @@ TEST_F(WalTest, AppendsAfterAClosedNewestSegmentGoToTheNextOne) {
 }
 
 TEST_F(WalTest, NothingIsWrittenBelowTheGivenFirstSegment) {
-  auto w = Wal::Open(dir_, 7);
+  auto w = Wal::Open(&fs_, dir_, 7);
   ASSERT_THAT((*w)->Replay([](const WalRecord&) -> Result<bool> { return false; }), IsOk());
   ASSERT_THAT((*w)->AppendForTest(Bytes("a")), IsOk());
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/00000000000000000007.wal"));
 }
 
 TEST_F(WalTest, ConcurrentAppendsShareSyncs) {
-  auto w = Wal::Open(dir_);
+  auto w = Wal::Open(&fs_, dir_);
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {

@@ -23,7 +23,7 @@ class KeyVaultServiceTest : public ::testing::Test {
     store_ = std::move(*meta::MetadataStore::Open(dir_ + "/meta.db"));
     rbac_ = std::move(*identity::Rbac::Create(store_.get(), env()));
     master_ = random_.NewSecret(32);
-    audit_ = std::move(*AuditLog::Open(dir_ + "/audit.jsonl"));
+    audit_ = std::move(*AuditLog::Open(&fs_, dir_ + "/audit.jsonl"));
     Reopen();
     owner_ = {"owner-oid", "owner-app", tenant_, "owner", identity::PrincipalType::kServicePrincipal};
     other_ = {"other-oid", "other-app", tenant_, "other", identity::PrincipalType::kServicePrincipal};
@@ -254,7 +254,7 @@ TEST_F(KeyVaultServiceTest, AuditRecordsOperationsWithoutSecrets) {
   std::vector<uint8_t> secret(32, 0x5a);
   auto w = *kv_->WrapKey(owner_, "vault1", "k", "", "RSA-OAEP-256", secret);
   ASSERT_THAT(kv_->UnwrapKey(owner_, "vault1", "k", "", "RSA-OAEP-256", w.value), IsOk());
-  audit_->Flush();
+  ASSERT_THAT(audit_->Flush(), IsOk());
   auto lines = *audit_->Read("vault1", 100);
   ASSERT_GE(lines.size(), 2u);
   EXPECT_NE(lines.back().find("\"operation\":\"unwrapKey\""), std::string::npos);

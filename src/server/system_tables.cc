@@ -50,7 +50,8 @@ Result<std::unique_ptr<kql::InMemoryCatalog>> SystemCatalog(const DataPlaneDeps&
                                                  {"ErrorCode", kql::Type::kString},
                                                  {"LatencyMs", kql::Type::kReal}});
   if (d.audit != nullptr) {
-    d.audit->Flush();
+    // Entries that could not be written fail the query rather than go missing from it.
+    RETURN_IF_ERROR(d.audit->Flush());
     ASSIGN_OR_RETURN(auto lines, d.audit->Read("", 1'000'000));
     for (const auto& line : lines) {
       auto o = json::ParseObject(line);

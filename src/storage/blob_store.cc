@@ -1,32 +1,8 @@
 #include "storage/blob_store.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <filesystem>
-#include <system_error>
-
-#include "env/direct_write.h"
 
 namespace cmk::storage {
-namespace {
-
-namespace fs = std::filesystem;
-
-Status Errno(const std::string& what, const std::string& path) {
-  return Internal(what + " " + path + ": " + std::error_code(errno, std::generic_category()).message());
-}
-
-Status FsyncPath(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return Errno("open", path);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  return rc == 0 ? OkStatus() : Errno("fsync", path);
-}
-
-}  // namespace
 
 bool IsValidBlobName(std::string_view name) {
   if (name.empty() || name.size() > 1024) return false;
@@ -54,19 +30,18 @@ Result<std::string> LocalBlobStore::PathOf(std::string_view name) const {
 
 Status LocalBlobStore::Put(std::string_view name, std::span<const uint8_t> data) {
   ASSIGN_OR_RETURN(std::string path, PathOf(name));
-  std::string dir = fs::path(path).parent_path().string();
-  std::error_code ec;
-  bool created = !fs::exists(dir, ec);
-  fs::create_directories(dir, ec);
-  if (ec) return Internal("create " + dir + ": " + ec.message());
+  std::string dir = env::ParentDir(path);
+  bool created = !fs_->Exists(dir);
+  if (created) RETURN_IF_ERROR(fs_->CreateDirs(dir, 0700));
   // Objects are written once and read rarely from here (the hot cache serves reads): written
   // around the page cache, durable (data, size and name) before Put returns.
-  RETURN_IF_ERROR(env::WriteFileReplacing(path, {data}, 0600, /*sync=*/true));
-  // A directory created just now must itself be reachable after a crash.
+  RETURN_IF_ERROR(fs_->WriteFileReplacing(path, {data}, 0600, /*sync=*/true));
+  // A directory created just now must itself be reachable after a crash: sync each parent up to
+  // the root (which may have been created just now too).
   if (created) {
-    for (fs::path p = fs::path(dir).parent_path(); p.string().size() >= root_.size(); p = p.parent_path()) {
-      RETURN_IF_ERROR(FsyncPath(p.string(), O_RDONLY | O_DIRECTORY));
-      if (p.string() == root_) break;
+    for (std::string p = env::ParentDir(dir); p.size() >= root_.size(); p = env::ParentDir(p)) {
+      RETURN_IF_ERROR(fs_->SyncDir(p));
+      if (p == root_ || p == "/" || p == ".") break;
     }
   }
   return OkStatus();
@@ -74,48 +49,50 @@ Status LocalBlobStore::Put(std::string_view name, std::span<const uint8_t> data)
 
 Result<std::vector<uint8_t>> LocalBlobStore::Get(std::string_view name) const {
   ASSIGN_OR_RETURN(std::string path, PathOf(name));
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return NotFound("no blob '" + std::string(name) + "'");
-    return Errno("open", path);
+  auto file = fs_->NewRandomAccessFile(path);
+  if (!file.ok()) {
+    if (file.status().code() == StatusCode::kNotFound)
+      return NotFound("no blob '" + std::string(name) + "'");
+    return file.status();
   }
-  std::vector<uint8_t> out;
-  off_t size = ::lseek(fd, 0, SEEK_END);
-  if (size > 0) out.resize(static_cast<size_t>(size));
-  size_t off = 0;
-  while (off < out.size()) {
-    ssize_t n = ::pread(fd, out.data() + off, out.size() - off, static_cast<off_t>(off));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return Errno("read", path);
-    }
-    off += static_cast<size_t>(n);
-  }
-  ::close(fd);
+  ASSIGN_OR_RETURN(uint64_t size, (*file)->Size());
+  std::vector<uint8_t> out(static_cast<size_t>(size));
+  ASSIGN_OR_RETURN(size_t n, (*file)->Read(0, out));
+  if (n != out.size()) return DataLoss("blob '" + std::string(name) + "' shrank while being read");
   return out;
 }
 
 Status LocalBlobStore::Delete(std::string_view name) {
   ASSIGN_OR_RETURN(std::string path, PathOf(name));
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("unlink", path);
-  return OkStatus();
+  return fs_->Remove(path);
 }
 
 Result<std::vector<std::string>> LocalBlobStore::List(std::string_view prefix) const {
   std::vector<std::string> out;
-  std::error_code ec;
-  if (!fs::exists(root_, ec)) return out;
-  for (auto it = fs::recursive_directory_iterator(root_, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (!it->is_regular_file()) continue;
-    std::string rel = fs::relative(it->path(), root_).string();
-    if (rel.size() > 4 && rel.ends_with(".tmp")) continue;
-    if (rel.compare(0, prefix.size(), prefix) == 0) out.push_back(std::move(rel));
-  }
-  if (ec) return Internal("list " + root_ + ": " + ec.message());
+  if (!fs_->Exists(root_)) return out;
+  RETURN_IF_ERROR(ListUnder(root_, "", out));
+  std::erase_if(out, [&](const std::string& rel) {
+    return (rel.size() > 4 && rel.ends_with(".tmp")) || rel.compare(0, prefix.size(), prefix) != 0;
+  });
   std::sort(out.begin(), out.end());
   return out;
+}
+
+Status LocalBlobStore::ListUnder(const std::string& dir, const std::string& rel,
+                                 std::vector<std::string>& out) const {
+  auto children = fs_->GetChildren(dir);
+  // A directory removed while listing (a purge) holds nothing to list.
+  if (!children.ok())
+    return children.status().code() == StatusCode::kNotFound ? OkStatus() : children.status();
+  for (const auto& c : *children) {
+    std::string name = rel.empty() ? c.name : rel + "/" + c.name;
+    if (c.is_dir) {
+      RETURN_IF_ERROR(ListUnder(dir + "/" + c.name, name, out));
+    } else {
+      out.push_back(std::move(name));
+    }
+  }
+  return OkStatus();
 }
 
 }  // namespace cmk::storage

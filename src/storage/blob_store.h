@@ -5,7 +5,7 @@
 // a root directory; object storage (Azure Blob, S3-compatible) comes later behind the same
 // interface. Put is atomic and durable: after it returns, a crash leaves the old object or the
 // new one, never a mix. Objects are immutable in practice (extents); Put over an existing name
-// replaces it.
+// replaces it. I/O errors are returned as they come (a full disk is ResourceExhausted).
 // Thread safety: implementations are safe for concurrent use.
 #include <cstdint>
 #include <span>
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "env/file_system.h"
 
 namespace cmk::storage {
 
@@ -29,9 +30,12 @@ class BlobStore {
   virtual Result<std::vector<std::string>> List(std::string_view prefix) const = 0;
 };
 
+// Objects as files under `root`, through `fs` (which must outlive the store): written around
+// the page cache where the file system allows (FileSystem::WriteFileReplacing), synced with
+// their name and every directory created for them.
 class LocalBlobStore final : public BlobStore {
  public:
-  explicit LocalBlobStore(std::string root) : root_(std::move(root)) {}
+  LocalBlobStore(env::FileSystem* fs, std::string root) : fs_(fs), root_(std::move(root)) {}
   Status Put(std::string_view name, std::span<const uint8_t> data) override;
   Result<std::vector<uint8_t>> Get(std::string_view name) const override;
   Status Delete(std::string_view name) override;
@@ -39,6 +43,10 @@ class LocalBlobStore final : public BlobStore {
 
  private:
   Result<std::string> PathOf(std::string_view name) const;
+  // Appends the names of the files under `dir` (relative to root_) to `out`.
+  Status ListUnder(const std::string& dir, const std::string& rel,
+                   std::vector<std::string>& out) const;
+  env::FileSystem* fs_;
   std::string root_;
 };
 
