@@ -1145,7 +1145,7 @@ def test_az_log_analytics_cluster_workspace_and_link(server_factory, tmp_path):
        "--endpoint-management", resource_id,
        "--suffix-keyvault-dns", s.vaultSuffix)
     az("cloud", "set", "-n", "CmkLogsE2E")
-    az("login", "--service-principal", "-u", s.clientId, "-p", s.clientSecret, "--tenant", s.tenantId, "-o", "none")
+    az("login", "--service-principal", "-u", s.clientId, "--password=" + s.clientSecret, "--tenant", s.tenantId, "-o", "none")
 
     la = ("monitor", "log-analytics")
     cl = az_json(*la, "cluster", "create", "-g", rg, "-n", "azcluster1", "-l", LOCATION, "--sku-capacity", "500")

@@ -587,7 +587,7 @@ def test_az_login_service_principal_and_account_show(server, tmp_path):
        "--endpoint-management", resource_id,
        "--suffix-keyvault-dns", server.vaultSuffix)
     az("cloud", "set", "-n", "CmkLogsE2E")
-    az("login", "--service-principal", "-u", server.clientId, "-p", server.clientSecret,
+    az("login", "--service-principal", "-u", server.clientId, "--password=" + server.clientSecret,
        "--tenant", server.tenantId, "-o", "none")
     acct = json.loads(az("account", "show", "-o", "json"))
     assert acct["id"] == server.subscriptionId, acct
