@@ -76,7 +76,7 @@ Result<ColumnValue> Eval(const BoundExpr& e, const Chunk& chunk, const FunctionC
     case BoundExpr::Kind::kIndex:
       return EvalAccess(e, chunk, ctx);
     case BoundExpr::Kind::kRowNumber:
-      return EvalRowNumber(e, ctx);
+      return EvalRowNumber(e, chunk, ctx);
     case BoundExpr::Kind::kPrev:
     case BoundExpr::Kind::kNext:
       return EvalShift(e, chunk, ctx);

@@ -56,6 +56,11 @@ Status EmitSeries(const PlanNode& node, const Table& groups, size_t bins, int64_
     axis += AxisJson(node.axis.type, from + static_cast<int64_t>(b) * node.step);
   }
   axis += ']';
+  if (slots.empty() && node.nonempty) {  // kind=nonempty: one series of defaults, null keys
+    for (size_t i = 0; i < k; ++i) out.columns[i].AppendNull();
+    slots.emplace_back();
+    for (const BoundAggregate& a : node.aggs) slots.back().emplace_back(bins, DefaultJson(a));
+  }
   for (const auto& series : slots) {
     for (size_t a = 0; a < naggs; ++a) {
       std::string arr = "[";

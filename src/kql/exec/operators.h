@@ -32,7 +32,8 @@ Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // window.cc: serialize, and row_number() / prev() / next() for Eval (eval.cc).
 Status RunSerialize(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
-ColumnValue EvalRowNumber(const BoundExpr& e, const FunctionContext& ctx);
+Result<ColumnValue> EvalRowNumber(const BoundExpr& e, const Chunk& chunk,
+                                  const FunctionContext& ctx);
 Result<ColumnValue> EvalShift(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx);
 
 // exec.cc: sort and group keys evaluated over `t` (column references are borrowed, not

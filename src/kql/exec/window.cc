@@ -15,10 +15,23 @@ Status RunSerialize(const PlanNode& node, const ExecContext& ctx, const Sink& si
   return sink(Chunk::Own(std::move(t)));
 }
 
-ColumnValue EvalRowNumber(const BoundExpr& e, const FunctionContext& ctx) {
+// row_number(start[, restart]): start, start + 1, ...; back to start on each row where restart
+// is true.
+Result<ColumnValue> EvalRowNumber(const BoundExpr& e, const Chunk& chunk,
+                                  const FunctionContext& ctx) {
   Column out(Type::kLong);
   out.ints.resize(ctx.rows);
-  for (size_t r = 0; r < ctx.rows; ++r) out.ints[r] = static_cast<int64_t>(r) + e.offset;
+  if (e.args.empty()) {
+    for (size_t r = 0; r < ctx.rows; ++r) out.ints[r] = static_cast<int64_t>(r) + e.offset;
+    return ColumnValue(std::move(out));
+  }
+  ASSIGN_OR_RETURN(ColumnValue restart_v, Eval(e.args[0], chunk, ctx));
+  const Column& restart = restart_v.get();
+  int64_t next = e.offset;
+  for (size_t r = 0; r < ctx.rows; ++r) {
+    if (r > 0 && !restart.IsNull(r) && restart.Int(r) != 0) next = e.offset;
+    out.ints[r] = next++;
+  }
   return ColumnValue(std::move(out));
 }
 

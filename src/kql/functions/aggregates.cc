@@ -19,7 +19,7 @@ namespace bj = boost::json;
 using Args = std::span<const Column* const>;
 
 constexpr std::array<AggregateDef, 25> kDefs = {{
-    {"count", 0, 0, 0, "count_"},        {"countif", 1, 1, 1, "countif_"},
+    {"count", 0, 1, 1, "count_"},        {"countif", 1, 1, 1, "countif_"},
     {"dcount", 1, 2, 1, "dcount_"},      {"dcountif", 2, 3, 2, "dcountif_"},
     {"sum", 1, 1, 1, "sum_"},            {"sumif", 2, 2, 2, "sumif_"},
     {"avg", 1, 1, 1, "avg_"},            {"avgif", 2, 2, 2, "avgif_"},
@@ -155,11 +155,17 @@ class BestAgg : public Aggregator {
       uint32_t g = groups[r];
       if (sign_ == 0) {  // any: first row of the group.
         if (has_[g]) continue;
-      } else {
-        if (key.IsNull(r)) continue;
-        if (has_[g] && CompareValues(key, r, outs_[0], g) * sign_ <= 0) continue;
+      } else if (key.IsNull(r)) {
+        // arg_min/arg_max of a group whose keys are all null still return the group's first
+        // row (the docs' "Banana | | Yellow"); min/max return null. A real key replaces it.
+        if (has_[g] || outs_.size() == 1) continue;
+        has_[g] = kNullKey;
+        for (size_t i = 0; i < outs_.size(); ++i) SetValue(outs_[i], g, *args[i], r);
+        continue;
+      } else if (has_[g] == kHasKey && CompareValues(key, r, outs_[0], g) * sign_ <= 0) {
+        continue;
       }
-      has_[g] = 1;
+      has_[g] = kHasKey;
       for (size_t i = 0; i < outs_.size(); ++i) SetValue(outs_[i], g, *args[conditional_ ? 0 : i], r);
     }
   }
@@ -169,9 +175,10 @@ class BestAgg : public Aggregator {
   }
 
  private:
+  static constexpr uint8_t kNullKey = 1, kHasKey = 2;
   int sign_;  // 1 max, -1 min, 0 any.
   bool conditional_;
-  std::vector<uint8_t> has_;
+  std::vector<uint8_t> has_;  // 0, kNullKey (a row with a null key held) or kHasKey
   std::vector<Column> outs_;
 };
 
@@ -244,6 +251,7 @@ class ListAgg : public Aggregator {
         AddBag(g, v.Str(r));
         continue;
       }
+      if (kind_ == "make_set" && v.type == Type::kDynamic && AddSetElements(g, v.Str(r))) continue;
       std::string json = ValueToJson(v, r);
       if (kind_ == "make_set" && !seen_[g].insert(json).second) continue;
       bytes_ += (kind_ == "make_set" ? 2 : 1) * (json.size() + 40);
@@ -268,6 +276,22 @@ class ListAgg : public Aggregator {
   }
 
  private:
+  // make_set over a dynamic array adds its elements (the docs' "Set from array column"); false
+  // when `text` is not an array.
+  bool AddSetElements(uint32_t g, const std::string& text) {
+    if (text.empty() || text[0] != '[') return false;
+    boost::system::error_code ec;
+    bj::value v = bj::parse(text, ec);
+    if (ec || !v.is_array()) return false;
+    for (const bj::value& e : v.get_array()) {
+      if (items_[g].size() >= max_) break;
+      std::string json = fn::WriteJson(e);
+      if (!seen_[g].insert(json).second) continue;
+      bytes_ += 2 * (json.size() + 40);
+      items_[g].push_back(std::move(json));
+    }
+    return true;
+  }
   void AddBag(uint32_t g, const std::string& text) {
     boost::system::error_code ec;
     bj::value v = bj::parse(text, ec);

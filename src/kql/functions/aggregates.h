@@ -1,5 +1,6 @@
 #pragma once
-// Aggregation functions of `summarize` and `make-series`: count, countif, dcount, dcountif, sum,
+// Aggregation functions of `summarize` and `make-series`: count (count(x) counts every row,
+// nulls too, as the docs show), countif, dcount, dcountif, sum,
 // sumif, avg, avgif, min, max, minif, maxif, arg_min, arg_max, make_list, make_set, make_bag,
 // percentile, percentiles, stdev, stdevp, variance, variancep, any, take_any.
 //

@@ -1,6 +1,7 @@
 // Arithmetic operators (+ - * / % neg) over numbers, datetimes and timespans.
 // Integer arithmetic wraps (two's complement) instead of invoking undefined behaviour; integer
-// division and modulo by zero give null, real division follows IEEE (inf, nan).
+// division and modulo by zero give null, real division follows IEEE (inf, nan). Modulo takes the
+// sign rule of the docs: the result is in [0, abs(divisor)).
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -57,10 +58,13 @@ bool IntOp(Op op, int64_t a, int64_t b, int64_t* out) {
       if (b == 0) return false;
       *out = (b == -1) ? Wrap(0 - static_cast<uint64_t>(a)) : a / b;  // C#-style truncation
       return true;
-    case Op::kMod:
+    case Op::kMod: {
       if (b == 0) return false;
-      *out = (b == -1) ? 0 : a % b;
+      int64_t r = (b == -1) ? 0 : a % b;
+      // Kusto's modulo is never negative: 0 <= N % D < abs(D) (-14 % 12 == 10).
+      *out = r >= 0 ? r : (b > 0 ? r + b : r - b);
       return true;
+    }
   }
   return false;
 }
@@ -71,7 +75,10 @@ double RealOp(Op op, double a, double b) {
     case Op::kSub: return a - b;
     case Op::kMul: return a * b;
     case Op::kDiv: return a / b;
-    case Op::kMod: return std::fmod(a, b);
+    case Op::kMod: {
+      double r = std::fmod(a, b);
+      return r >= 0 ? r : r + std::fabs(b);
+    }
   }
   return 0;
 }

@@ -14,7 +14,11 @@ TEST(Arithmetic, LongsAddSubtractMultiplyElementwise) {
 
 TEST(Arithmetic, IntegerDivisionTruncatesAndByZeroIsNull) {
   EXPECT_EQ(Op("/", {Longs({7, -7, 7}), Longs({2, 2, 0})}, 3), (V{"3", "-3", "<null>"}));
-  EXPECT_EQ(Op("%", {Longs({7, -7, 7}), Longs({3, 3, 0})}, 3), (V{"1", "-1", "<null>"}));
+  // Kusto's modulo is in [0, abs(divisor)): -7 % 3 == 2, 7 % -3 == 1, -14 % -12 == 10.
+  EXPECT_EQ(Op("%", {Longs({7, -7, 7}), Longs({3, 3, 0})}, 3), (V{"1", "2", "<null>"}));
+  EXPECT_EQ(Op("%", {Longs({7, -14, INT64_MIN}), Longs({-3, -12, INT64_MIN})}, 3),
+            (V{"1", "10", "0"}));
+  EXPECT_EQ(Op("%", {Real(-7.5), Long(2)}), (V{"0.5"}));
   EXPECT_EQ(Op("/", {Long(INT64_MIN), Long(-1)}), (V{std::to_string(INT64_MIN)}));
 }
 
@@ -41,13 +45,14 @@ TEST(Arithmetic, NullOperandGivesNull) {
 }
 
 TEST(Arithmetic, DatetimeMinusDatetimeIsTimespan) {
-  EXPECT_EQ(Op("-", {Dt("2024-01-02T00:00:00Z"), Dt("2024-01-01T12:00:00Z")}), (V{"12:00:00"}));
+  EXPECT_EQ(Op("-", {Dt("2024-01-02T00:00:00.0000000Z"), Dt("2024-01-01T12:00:00.0000000Z")}),
+            (V{"12:00:00"}));
   EXPECT_EQ(*TypeOf(FindOperator("-"), {Type::kDateTime, Type::kDateTime}), Type::kTimespan);
 }
 
 TEST(Arithmetic, DatetimePlusMinusTimespan) {
-  EXPECT_EQ(Op("+", {Dt("2024-02-28"), Ts("1d")}), (V{"2024-02-29T00:00:00Z"}));
-  EXPECT_EQ(Op("+", {Ts("1h"), Dt("2024-01-01")}), (V{"2024-01-01T01:00:00Z"}));
+  EXPECT_EQ(Op("+", {Dt("2024-02-28"), Ts("1d")}), (V{"2024-02-29T00:00:00.0000000Z"}));
+  EXPECT_EQ(Op("+", {Ts("1h"), Dt("2024-01-01")}), (V{"2024-01-01T01:00:00.0000000Z"}));
   EXPECT_EQ(Op("-", {Dt("1970-01-01"), Ts("1.5s")}), (V{"1969-12-31T23:59:58.5000000Z"}));
 }
 

@@ -55,8 +55,10 @@ TEST(Between, InclusiveRangesOfNumbersDatetimesTimespans) {
             (V{"false", "true", "true", "false", "false"}));
   EXPECT_EQ(Op("!between", {Longs({1, 2, std::nullopt}), Long(2), Long(5)}, 3), (V{"true", "false", "false"}));
   EXPECT_EQ(Op("between", {Reals({1.5}), Long(1), Long(2)}), (V{"true"}));
-  EXPECT_EQ(Op("between", {Dt("2024-01-01T12:00:00Z"), Dt("2024-01-01"), Ts("12h")}), (V{"true"}));
-  EXPECT_EQ(Op("between", {Dt("2024-01-02T00:00:01Z"), Dt("2024-01-01"), Dt("2024-01-02")}), (V{"false"}));
+  EXPECT_EQ(Op("between", {Dt("2024-01-01T12:00:00.0000000Z"), Dt("2024-01-01"), Ts("12h")}),
+            (V{"true"}));
+  EXPECT_EQ(Op("between", {Dt("2024-01-02T00:00:01.0000000Z"), Dt("2024-01-01"), Dt("2024-01-02")}),
+            (V{"false"}));
   EXPECT_THAT(TypeOf(FindOperator("between"), {Type::kString, Type::kString, Type::kString}),
               StatusIs(StatusCode::kInvalidArgument, "SemanticError"));
 }

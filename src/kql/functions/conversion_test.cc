@@ -6,15 +6,16 @@ namespace {
 using namespace ::cmk::kql::testing;  // NOLINT(build/namespaces)
 using ::cmk::testing::StatusIs;
 
-TEST(ToString, DatetimeIsIsoWithFractionOnlyWhenNonZero) {
-  EXPECT_EQ(Fn("tostring", {Dt("2024-01-01")}), (V{"2024-01-01T00:00:00Z"}));
+TEST(ToString, DatetimeIsIsoWithSevenFractionalDigits) {
+  EXPECT_EQ(Fn("tostring", {Dt("2024-01-01")}), (V{"2024-01-01T00:00:00.0000000Z"}));
   EXPECT_EQ(Fn("tostring", {Dt("2024-01-01T10:20:30.5Z")}), (V{"2024-01-01T10:20:30.5000000Z"}));
   EXPECT_EQ(Fn("tostring", {Dt("2015-12-31 23:59:59.9")}), (V{"2015-12-31T23:59:59.9000000Z"}));
 }
 
 TEST(ToString, NegativeTicksBeforeEpochAndLeapDay) {
   EXPECT_EQ(Fn("tostring", {Ticks(Type::kDateTime, -1)}), (V{"1969-12-31T23:59:59.9999999Z"}));
-  EXPECT_EQ(Fn("tostring", {Dt("1600-02-29T12:00:00Z")}), (V{"1600-02-29T12:00:00Z"}));
+  EXPECT_EQ(Fn("tostring", {Dt("1600-02-29T12:00:00.0000000Z")}),
+            (V{"1600-02-29T12:00:00.0000000Z"}));
   EXPECT_EQ(Fn("todatetime", {Str("2023-02-29")}), (V{"<null>"}));
 }
 
@@ -52,11 +53,12 @@ TEST(ToBool, AcceptsTrueFalseAndNumbers) {
 }
 
 TEST(ToDatetime, AcceptsIsoFormsAndOffsets) {
-  EXPECT_EQ(Fn("todatetime", {Strs({"2015-12-24", "2015-12-24T10:11", "2015-12-24 10:11:12.123Z",
-                                    "2015-12-24T10:00:00+02:00", "not a date"})},
+  EXPECT_EQ(Fn("todatetime",
+               {Strs({"2015-12-24", "2015-12-24T10:11", "2015-12-24 10:11:12.123Z",
+                      "2015-12-24T10:00:00+02:00", "not a date"})},
                5),
-            (V{"2015-12-24T00:00:00Z", "2015-12-24T10:11:00Z", "2015-12-24T10:11:12.1230000Z",
-               "2015-12-24T08:00:00Z", "<null>"}));
+            (V{"2015-12-24T00:00:00.0000000Z", "2015-12-24T10:11:00.0000000Z",
+               "2015-12-24T10:11:12.1230000Z", "2015-12-24T08:00:00.0000000Z", "<null>"}));
 }
 
 TEST(ToTimespan, AcceptsClockAndLiteralForms) {

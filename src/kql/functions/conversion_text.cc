@@ -48,13 +48,11 @@ std::string FormatDateTime(int64_t ticks) {
                 c.month, c.day, static_cast<long long>(t / (3600 * kTicksPerSecond)),
                 static_cast<long long>(t / (60 * kTicksPerSecond) % 60),
                 static_cast<long long>(t / kTicksPerSecond % 60));
+  // Kusto's text form always has 7 fractional digits (tostring(datetime(2020-01-01)) is
+  // "2020-01-01T00:00:00.0000000Z"), which hash_sha256(datetime) and string keys depend on.
   std::string out = buf;
-  if (int64_t frac = t % kTicksPerSecond; frac != 0) {
-    std::snprintf(buf, sizeof buf, ".%07lld", static_cast<long long>(frac));
-    out += buf;
-  }
-  out.push_back('Z');
-  return out;
+  std::snprintf(buf, sizeof buf, ".%07lldZ", static_cast<long long>(t % kTicksPerSecond));
+  return out + buf;
 }
 
 std::string FormatReal(double v) {
@@ -82,12 +80,53 @@ std::string ValueToString(const Column& c, size_t row) {
   return "";
 }
 
-// YYYY-MM-DD[(T| )hh:mm[:ss[.f+]]][Z|±hh:mm| UTC| GMT]
+namespace {
+
+// The RFC 822 and RFC 850 forms of the datetime docs: [Weekday, ]d Mon yy hh:mm[:ss][ GMT] and
+// [Weekday, ]dd-Mon-yy hh:mm[:ss][ GMT]; two-digit years are 20yy. Times are UTC.
+std::optional<int64_t> ParseRfcDateTime(std::string_view s) {
+  static constexpr std::string_view kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                                 "jul", "aug", "sep", "oct", "nov", "dec"};
+  if (size_t comma = s.find(','); comma != std::string_view::npos) s = Trim(s.substr(comma + 1));
+  size_t pos = 0;
+  int64_t d, y, h, mi, sec = 0;
+  if (!Digits(s, pos, 1, 2, d) || pos >= s.size() || (s[pos] != ' ' && s[pos] != '-')) {
+    return std::nullopt;
+  }
+  char sep = s[pos++];
+  if (pos + 3 > s.size()) return std::nullopt;
+  std::string month = LowerAsciiCopy(s.substr(pos, 3));
+  pos += 3;
+  int64_t mo = 0;
+  for (size_t k = 0; k < 12; ++k) mo = kMonths[k] == month ? static_cast<int64_t>(k) + 1 : mo;
+  if (mo == 0 || pos >= s.size() || s[pos++] != sep) return std::nullopt;
+  size_t year_start = pos;
+  if (!Digits(s, pos, 2, 4, y) || pos - year_start == 3) return std::nullopt;
+  if (pos - year_start == 2) y += 2000;
+  if (pos >= s.size() || s[pos++] != ' ') return std::nullopt;
+  if (!Digits(s, pos, 1, 2, h) || pos >= s.size() || s[pos++] != ':' || !Digits(s, pos, 2, 2, mi)) {
+    return std::nullopt;
+  }
+  if (pos < s.size() && s[pos] == ':' && !Digits(s, ++pos, 2, 2, sec)) return std::nullopt;
+  std::string_view zone = Trim(s.substr(pos));
+  if (!zone.empty() && !EqualsNoCase(zone, "GMT") && !EqualsNoCase(zone, "UTC") && zone != "Z") {
+    return std::nullopt;
+  }
+  if (d < 1 || h > 23 || mi > 59 || sec > 59) return std::nullopt;
+  int64_t day = FromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  if (ToCivil(day).day != static_cast<unsigned>(d)) return std::nullopt;
+  return day + ((h * 60 + mi) * 60 + sec) * kTicksPerSecond;
+}
+
+}  // namespace
+
+// YYYY-MM-DD[(T| )hh:mm[:ss[.f+]]][Z|±hh:mm| UTC| GMT], or an RFC 822/850 form.
 std::optional<int64_t> ParseDateTime(std::string_view text) {
   std::string_view s = Trim(text);
   size_t pos = 0;
   int64_t y, mo, d, h = 0, mi = 0, sec = 0, frac = 0;
-  if (!Digits(s, pos, 4, 4, y) || pos >= s.size() || (s[pos] != '-' && s[pos] != '/')) return std::nullopt;
+  if (!Digits(s, pos, 4, 4, y)) return ParseRfcDateTime(s);
+  if (pos >= s.size() || (s[pos] != '-' && s[pos] != '/')) return std::nullopt;
   char sep = s[pos++];
   if (!Digits(s, pos, 1, 2, mo) || pos >= s.size() || s[pos++] != sep || !Digits(s, pos, 1, 2, d)) {
     return std::nullopt;

@@ -54,9 +54,14 @@ auto Expect(std::string_view fn, std::vector<std::vector<Type>> allowed, Type re
 
 Result<Type> BinType(std::string_view fn, Types t) {
   Type v = t[0], r = t[1];
-  if (t.size() == 3 && t[2] != v) return ArgTypeError(fn, 2, t[2], TypeName(v));
+  // bin_at(6.5, 2.5, 7): a numeric fixed point may have another numeric type than the value.
+  bool numeric_at = t.size() == 3 && IsNumeric(v) && IsNumeric(t[2]);
+  if (t.size() == 3 && t[2] != v && !numeric_at) return ArgTypeError(fn, 2, t[2], TypeName(v));
   if ((v == Type::kDateTime || v == Type::kTimespan) && r == Type::kTimespan) return v;
-  if (IsNumeric(v) && IsNumeric(r)) return PromoteNumeric(v == Type::kInt ? Type::kLong : v, r);
+  if (IsNumeric(v) && IsNumeric(r)) {
+    Type out = PromoteNumeric(v == Type::kInt ? Type::kLong : v, r);
+    return numeric_at ? PromoteNumeric(out, t[2]) : out;
+  }
   return ArgTypeError(fn, 1, r, v == Type::kDateTime || v == Type::kTimespan ? "timespan" : "a number");
 }
 

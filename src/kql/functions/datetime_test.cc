@@ -11,20 +11,20 @@ TEST(DateTime, NowAndAgoUseTheContextClock) {
   auto r = Call(FindFunction("now"), "now", {}, 3, now);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->constant);
-  EXPECT_EQ(Show(*r, 1), (V{"2024-01-01T00:00:00Z"}));
+  EXPECT_EQ(Show(*r, 1), (V{"2024-01-01T00:00:00.0000000Z"}));
   auto ago = Call(FindFunction("ago"), "ago", {Ts("1h")}, 1, now);
   ASSERT_TRUE(ago.ok());
-  EXPECT_EQ(Show(*ago, 1), (V{"2023-12-31T23:00:00Z"}));
+  EXPECT_EQ(Show(*ago, 1), (V{"2023-12-31T23:00:00.0000000Z"}));
 }
 
 TEST(Bin, RoundsDownNumbersDatetimesAndTimespans) {
   EXPECT_EQ(Fn("bin", {Real(4.5), Long(1)}), (V{"4"}));
   EXPECT_EQ(Fn("bin", {Longs({10, -1, std::nullopt}), Long(7)}, 3), (V{"7", "-7", "<null>"}));
   EXPECT_EQ(Fn("bin", {Ts("1.12:34:56"), Ts("1d")}), (V{"1.00:00:00"}));
-  EXPECT_EQ(Fn("bin", {Dt("1970-05-11 13:45:07"), Ts("1d")}), (V{"1970-05-11T00:00:00Z"}));
-  EXPECT_EQ(Fn("bin", {Dt("1969-12-31 23:00"), Ts("1d")}), (V{"1969-12-31T00:00:00Z"}));
+  EXPECT_EQ(Fn("bin", {Dt("1970-05-11 13:45:07"), Ts("1d")}), (V{"1970-05-11T00:00:00.0000000Z"}));
+  EXPECT_EQ(Fn("bin", {Dt("1969-12-31 23:00"), Ts("1d")}), (V{"1969-12-31T00:00:00.0000000Z"}));
   EXPECT_EQ(Fn("bin", {Long(5), Long(0)}), (V{"<null>"}));
-  EXPECT_EQ(Fn("floor", {Dt("2024-03-05 10:00"), Ts("1h")}), (V{"2024-03-05T10:00:00Z"}));
+  EXPECT_EQ(Fn("floor", {Dt("2024-03-05 10:00"), Ts("1h")}), (V{"2024-03-05T10:00:00.0000000Z"}));
   EXPECT_EQ(Fn("floor", {Real(-1.5)}), (V{"-2"}));
   EXPECT_THAT(TypeOf(FindFunction("bin"), {Type::kDateTime, Type::kLong}), StatusIs(StatusCode::kInvalidArgument));
 }
@@ -33,30 +33,35 @@ TEST(Bin, BinAtAlignsToTheFixedPoint) {
   EXPECT_EQ(Fn("bin_at", {Real(6.5), Real(2.5), Real(7)}), (V{"4.5"}));
   EXPECT_EQ(Fn("bin_at", {Ts("1h"), Ts("1d"), Ts("12h")}), (V{"-12:00:00"}));
   EXPECT_EQ(Fn("bin_at", {Dt("2017-05-15 10:20:00"), Ts("1d"), Dt("1970-01-01 12:00:00")}),
-            (V{"2017-05-14T12:00:00Z"}));
+            (V{"2017-05-14T12:00:00.0000000Z"}));
 }
 
 TEST(StartEnd, PeriodsWithOffsets) {
-  Column t = Dt("2024-02-29T13:14:15Z");  // a Thursday in a leap year
-  EXPECT_EQ(Fn("startofday", {t}), (V{"2024-02-29T00:00:00Z"}));
-  EXPECT_EQ(Fn("startofday", {t, Long(1)}), (V{"2024-03-01T00:00:00Z"}));
-  EXPECT_EQ(Fn("startofweek", {t}), (V{"2024-02-25T00:00:00Z"}));
-  EXPECT_EQ(Fn("startofmonth", {t}), (V{"2024-02-01T00:00:00Z"}));
-  EXPECT_EQ(Fn("startofmonth", {t, Long(-2)}), (V{"2023-12-01T00:00:00Z"}));
-  EXPECT_EQ(Fn("startofyear", {t}), (V{"2024-01-01T00:00:00Z"}));
+  Column t = Dt("2024-02-29T13:14:15.0000000Z");  // a Thursday in a leap year
+  EXPECT_EQ(Fn("startofday", {t}), (V{"2024-02-29T00:00:00.0000000Z"}));
+  EXPECT_EQ(Fn("startofday", {t, Long(1)}), (V{"2024-03-01T00:00:00.0000000Z"}));
+  EXPECT_EQ(Fn("startofweek", {t}), (V{"2024-02-25T00:00:00.0000000Z"}));
+  EXPECT_EQ(Fn("startofmonth", {t}), (V{"2024-02-01T00:00:00.0000000Z"}));
+  EXPECT_EQ(Fn("startofmonth", {t, Long(-2)}), (V{"2023-12-01T00:00:00.0000000Z"}));
+  EXPECT_EQ(Fn("startofyear", {t}), (V{"2024-01-01T00:00:00.0000000Z"}));
   EXPECT_EQ(Fn("endofday", {t}), (V{"2024-02-29T23:59:59.9999999Z"}));
   EXPECT_EQ(Fn("endofweek", {t}), (V{"2024-03-02T23:59:59.9999999Z"}));
   EXPECT_EQ(Fn("endofmonth", {t}), (V{"2024-02-29T23:59:59.9999999Z"}));
   EXPECT_EQ(Fn("endofyear", {t}), (V{"2024-12-31T23:59:59.9999999Z"}));
-  EXPECT_EQ(Fn("startofweek", {Dt("1969-12-31")}), (V{"1969-12-28T00:00:00Z"}));
+  EXPECT_EQ(Fn("startofweek", {Dt("1969-12-31")}), (V{"1969-12-28T00:00:00.0000000Z"}));
 }
 
 TEST(DatetimeAdd, CalendarPartsClampToMonthEnd) {
-  EXPECT_EQ(Fn("datetime_add", {Str("month"), Long(1), Dt("2024-01-31")}), (V{"2024-02-29T00:00:00Z"}));
-  EXPECT_EQ(Fn("datetime_add", {Str("year"), Long(1), Dt("2024-02-29")}), (V{"2025-02-28T00:00:00Z"}));
-  EXPECT_EQ(Fn("datetime_add", {Str("quarter"), Long(-1), Dt("2024-01-15")}), (V{"2023-10-15T00:00:00Z"}));
-  EXPECT_EQ(Fn("datetime_add", {Str("week"), Long(2), Dt("2024-01-01")}), (V{"2024-01-15T00:00:00Z"}));
-  EXPECT_EQ(Fn("datetime_add", {Str("Hour"), Long(-3), Dt("2024-01-01")}), (V{"2023-12-31T21:00:00Z"}));
+  EXPECT_EQ(Fn("datetime_add", {Str("month"), Long(1), Dt("2024-01-31")}),
+            (V{"2024-02-29T00:00:00.0000000Z"}));
+  EXPECT_EQ(Fn("datetime_add", {Str("year"), Long(1), Dt("2024-02-29")}),
+            (V{"2025-02-28T00:00:00.0000000Z"}));
+  EXPECT_EQ(Fn("datetime_add", {Str("quarter"), Long(-1), Dt("2024-01-15")}),
+            (V{"2023-10-15T00:00:00.0000000Z"}));
+  EXPECT_EQ(Fn("datetime_add", {Str("week"), Long(2), Dt("2024-01-01")}),
+            (V{"2024-01-15T00:00:00.0000000Z"}));
+  EXPECT_EQ(Fn("datetime_add", {Str("Hour"), Long(-3), Dt("2024-01-01")}),
+            (V{"2023-12-31T21:00:00.0000000Z"}));
   EXPECT_EQ(Fn("datetime_add", {Str("millisecond"), Long(5), Dt("2024-01-01")}), (V{"2024-01-01T00:00:00.0050000Z"}));
   EXPECT_THAT(Call(FindFunction("datetime_add"), "datetime_add", {Str("fortnight"), Long(1), Dt("2024-01-01")}, 1),
               StatusIs(StatusCode::kInvalidArgument, "SemanticError"));
@@ -110,15 +115,18 @@ TEST(DayOfWeek, IsATimespanSinceSunday) {
 
 TEST(UnixTime, ConvertsEachUnit) {
   EXPECT_EQ(Fn("unixtime_seconds_todatetime", {Longs({1546300800, -1})}, 2),
-            (V{"2019-01-01T00:00:00Z", "1969-12-31T23:59:59Z"}));
+            (V{"2019-01-01T00:00:00.0000000Z", "1969-12-31T23:59:59.0000000Z"}));
   EXPECT_EQ(Fn("unixtime_seconds_todatetime", {Real(1.5)}), (V{"1970-01-01T00:00:01.5000000Z"}));
-  EXPECT_EQ(Fn("unixtime_milliseconds_todatetime", {Long(1546300800000)}), (V{"2019-01-01T00:00:00Z"}));
-  EXPECT_EQ(Fn("unixtime_microseconds_todatetime", {Long(1546300800000000)}), (V{"2019-01-01T00:00:00Z"}));
+  EXPECT_EQ(Fn("unixtime_milliseconds_todatetime", {Long(1546300800000)}),
+            (V{"2019-01-01T00:00:00.0000000Z"}));
+  EXPECT_EQ(Fn("unixtime_microseconds_todatetime", {Long(1546300800000000)}),
+            (V{"2019-01-01T00:00:00.0000000Z"}));
   EXPECT_EQ(Fn("unixtime_nanoseconds_todatetime", {Long(1546300800000000100)}), (V{"2019-01-01T00:00:00.0000001Z"}));
 }
 
 TEST(Make, DatetimeAndTimespan) {
-  EXPECT_EQ(Fn("make_datetime", {Long(2017), Long(10), Long(1)}), (V{"2017-10-01T00:00:00Z"}));
+  EXPECT_EQ(Fn("make_datetime", {Long(2017), Long(10), Long(1)}),
+            (V{"2017-10-01T00:00:00.0000000Z"}));
   EXPECT_EQ(Fn("make_datetime", {Long(2017), Long(10), Long(1), Long(12), Long(10), Real(0.7)}),
             (V{"2017-10-01T12:10:00.7000000Z"}));
   EXPECT_EQ(Fn("make_datetime", {Long(2023), Long(2), Long(29)}), (V{"<null>"}));

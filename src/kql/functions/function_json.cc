@@ -109,11 +109,8 @@ bj::value ValueToJson(const Column& c, size_t row) {
     case Type::kReal:
     case Type::kDecimal: return bj::value(c.Real(row));
     case Type::kDateTime: {
-      // Inside dynamic values Kusto writes datetimes with all 7 fractional digits
-      // ("2024-01-01T00:00:00.0000000Z"), as make_list and make-series do; tostring() trims them.
-      std::string text = FormatDateTime(c.Int(row));
-      if (text.find('.') == std::string::npos && !text.empty()) text.insert(text.size() - 1, ".0000000");
-      return bj::value(text);
+      // Inside dynamic values too, datetimes have all 7 fractional digits.
+      return bj::value(FormatDateTime(c.Int(row)));
     }
     case Type::kTimespan:
     case Type::kString:

@@ -81,8 +81,9 @@ inline bool IsAlnumAscii(char c) {
 std::string LowerAsciiCopy(std::string_view s);
 bool EqualsNoCase(std::string_view a, std::string_view b);
 
-// tostring() of one value: datetime ISO 8601, timespan [-][d.]hh:mm:ss[.fffffff], real in
-// shortest round-trip form, dynamic strings unquoted, other dynamics as JSON; null -> "".
+// tostring() of one value: datetime ISO 8601 with 7 fractional digits, timespan
+// [-][d.]hh:mm:ss[.fffffff], real in shortest round-trip form, dynamic strings unquoted, other
+// dynamics as JSON; null -> "".
 std::string ValueToString(const Column& c, size_t row);
 std::string FormatDateTime(int64_t ticks);
 std::string FormatReal(double v);

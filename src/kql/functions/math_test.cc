@@ -48,7 +48,8 @@ TEST(Math, MinOfAndMaxOfSkipNulls) {
   EXPECT_EQ(Fn("min_of", {a, b}, 5), (V{"2", "1", "3", "1", "<null>"}));
   EXPECT_EQ(Fn("max_of", {a, b}, 5), (V{"5", "10", "3", "1", "<null>"}));
   EXPECT_EQ(Fn("max_of", {Long(1), Real(1.5)}), (V{"1.5"}));
-  EXPECT_EQ(Fn("max_of", {Dt("2024-01-01"), Dt("2024-06-01")}), (V{"2024-06-01T00:00:00Z"}));
+  EXPECT_EQ(Fn("max_of", {Dt("2024-01-01"), Dt("2024-06-01")}),
+            (V{"2024-06-01T00:00:00.0000000Z"}));
   EXPECT_EQ(Fn("min_of", {Str("b"), Str("a")}), (V{"a"}));
 }
 

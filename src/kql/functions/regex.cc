@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <map>
 #include <span>
 #include <vector>
 
@@ -121,7 +122,7 @@ Result<Column> EvalExtract(Args a, const FunctionContext& ctx) {
 }
 
 // extract_all(regex, [groups,] source): one group -> ["a", "b"]; several -> [["a", "1"], ...];
-// null when nothing matches.
+// groups are numbers or names; null when nothing matches.
 Result<Column> EvalExtractAll(Args a, const FunctionContext& ctx) {
   Shape s = ShapeOf(a, ctx);
   Column out = MakeColumn(Type::kDynamic, s);
@@ -134,8 +135,12 @@ Result<Column> EvalExtractAll(Args a, const FunctionContext& ctx) {
     if (a.size() == 3) {
       auto v = a[1]->IsNull(i) ? std::nullopt : ParseJson(a[1]->Str(i));
       if (v && v->is_array()) {
-        for (const bj::value& g : v->get_array()) {
+        for (const bj::value& g : v->get_array()) {  // group numbers or (?P<name>) names
           if (g.is_int64() && g.get_int64() >= 0) groups.push_back(static_cast<size_t>(g.get_int64()));
+          if (!g.is_string()) continue;
+          const std::map<std::string, int>& names = re->NamedCapturingGroups();
+          auto named = names.find(std::string(g.get_string()));
+          if (named != names.end()) groups.push_back(static_cast<size_t>(named->second));
         }
       }
     } else {

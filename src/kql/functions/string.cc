@@ -25,6 +25,13 @@ size_t Utf8Length(std::string_view s) {
   return n;
 }
 
+// Bytes of the code point starting at `i` (REQUIRES: i < s.size()).
+size_t CharBytes(std::string_view s, size_t i) {
+  size_t n = 1;
+  while (i + n < s.size() && IsContinuation(s[i + n])) ++n;
+  return n;
+}
+
 // Byte offset of code point `cp` (s.size() when past the end).
 size_t Utf8Offset(std::string_view s, size_t cp) {
   size_t seen = 0;
@@ -136,8 +143,11 @@ Result<Column> EvalReplaceString(Args a, const FunctionContext& ctx) {
   });
 }
 
-// indexof(source, lookup[, start[, length[, occurrence]]]): code point index or -1; null for a
-// negative start, length below -1 or occurrence below 1.
+// indexof(source, lookup[, start[, length[, occurrence]]]): code point index or -1. A negative
+// start counts from the end (-5 in "abcdefg" is 2); null when that is still before the text,
+// for length below -1 or occurrence below 0. Each occurrence searches `length` characters from
+// just after the previous hit, as the docs' examples show (indexof("abcdefgabcdefg", "cde", 1,
+// 10, 2) is 9 although 9..11 runs past the first window).
 Result<Column> EvalIndexOf(Args a, const FunctionContext& ctx) {
   std::string s0, s1;
   return MapRows(a, ctx, Type::kLong, [&](Column& out, size_t i) {
@@ -145,13 +155,18 @@ Result<Column> EvalIndexOf(Args a, const FunctionContext& ctx) {
     std::string_view text = TextAt(*a[0], i, s0), lookup = TextAt(*a[1], i, s1);
     int64_t start = a.size() > 2 ? a[2]->Int(i) : 0;
     int64_t length = a.size() > 3 ? a[3]->Int(i) : -1;
-    int64_t occurrence = a.size() > 4 ? a[4]->Int(i) : 1;
-    if (start < 0 || length < -1 || occurrence < 1) return SetNull(out, i);
+    int64_t occurrence = a.size() > 4 ? std::max<int64_t>(a[4]->Int(i), 1) : 1;
+    if (start < 0) start += static_cast<int64_t>(Utf8Length(text));
+    if (start < 0 || length < -1 || (a.size() > 4 && a[4]->Int(i) < 0)) return SetNull(out, i);
     size_t from = Utf8Offset(text, static_cast<size_t>(start));
-    size_t limit = length < 0 ? text.size() : from + Utf8Offset(text.substr(from), static_cast<size_t>(length));
-    std::string_view window = text.substr(0, limit);
-    size_t hit = from > text.size() ? std::string_view::npos : window.find(lookup, from);
-    for (int64_t k = 1; k < occurrence && hit != std::string_view::npos; ++k) hit = window.find(lookup, hit + 1);
+    size_t hit = std::string_view::npos;
+    for (int64_t k = 0; k < occurrence && from <= text.size(); ++k) {
+      size_t limit = length < 0 ? text.size()
+                                : from + Utf8Offset(text.substr(from), static_cast<size_t>(length));
+      hit = text.substr(0, limit).find(lookup, from);
+      if (hit == std::string_view::npos) break;
+      from = hit + (hit < text.size() ? CharBytes(text, hit) : 1);
+    }
     out.ints[i] = hit == std::string_view::npos ? -1 : static_cast<int64_t>(Utf8Length(text.substr(0, hit)));
   });
 }

@@ -33,7 +33,7 @@ TEST(Strings, SplitReturnsDynamicArrays) {
 
 TEST(Strings, StrcatConvertsEveryArgument) {
   EXPECT_EQ(Fn("strcat", {Str("a"), Long(1), Null(Type::kLong), Dt("2024-01-01")}),
-            (V{"a12024-01-01T00:00:00Z"}));
+            (V{"a12024-01-01T00:00:00.0000000Z"}));
   EXPECT_EQ(Fn("strcat_delim", {Str("-"), Str("a"), Longs({1, 2}), Str("b")}, 2), (V{"a-1-b", "a-2-b"}));
 }
 
@@ -49,7 +49,12 @@ TEST(Strings, IndexOfFollowsDocsExamples) {
   EXPECT_EQ(Fn("indexof", {Str("abcdefg"), Str("cde"), Long(1), Long(4)}), (V{"2"}));
   EXPECT_EQ(Fn("indexof", {Str("abcdefg"), Str("cde"), Long(1), Long(2)}), (V{"-1"}));
   EXPECT_EQ(Fn("indexof", {Str("abcdefg"), Str("cde"), Long(3)}), (V{"-1"}));
-  EXPECT_EQ(Fn("indexof", {Str("abcdefg"), Str("cde"), Long(-1)}), (V{"<null>"}));
+  EXPECT_EQ(Fn("indexof", {Str("abcdefg"), Str("cde"), Long(-1)}), (V{"-1"}));  // from "g"
+  EXPECT_EQ(Fn("indexof", {Str("abcdefg"), Str("cde"), Long(-5)}), (V{"2"}));
+  EXPECT_EQ(Fn("indexof", {Str("abcdefg"), Str("cde"), Long(-8)}), (V{"<null>"}));
+  EXPECT_EQ(Fn("indexof", {Str("abcdefgabcdefg"), Str("cde"), Long(1), Long(10), Long(2)}),
+            (V{"9"}));
+  EXPECT_EQ(Fn("indexof", {Str("abc"), Str("b"), Long(0), Long(-1), Long(-1)}), (V{"<null>"}));
   EXPECT_EQ(Fn("indexof", {Str("abcabc"), Str("abc"), Long(0), Long(-1), Long(2)}), (V{"3"}));
   EXPECT_EQ(Fn("indexof", {Str("\xc3\xa9x"), Str("x")}), (V{"1"}));
 }

@@ -7,6 +7,7 @@
 #include "kql/exec/eval.h"
 #include "kql/functions/aggregates.h"
 #include "kql/functions/function_json.h"
+#include "kql/functions/function_util.h"
 #include "kql/semantic/binder_internal.h"
 
 namespace cmk::kql {
@@ -101,7 +102,15 @@ Result<BoundExpr> BindLiteral(const Expr& e) {
     case LiteralKind::kString: return BoundExpr::Constant(StringConstant(Type::kString, l.text));
     case LiteralKind::kTimespan: return BoundExpr::Constant(IntConstant(Type::kTimespan, l.int_value));
     case LiteralKind::kDatetime: {
-      std::optional<int64_t> t = ParseDatetimeTicks(l.text);
+      // The documented forms (ISO 8601, RFC 822/850, sortable), bare or quoted:
+      // datetime(2015-12-14), datetime("2015-12-14"), datetime(Sat, 8 Nov 14 15:05:02 GMT).
+      std::string_view text = l.text;
+      if (text.size() >= 2 && (text.front() == '"' || text.front() == '\'') &&
+          text.back() == text.front()) {
+        text = text.substr(1, text.size() - 2);
+      }
+      std::optional<int64_t> t = ParseDatetimeTicks(text);
+      if (!t) t = fn::ParseDateTime(text);
       if (!t) return SemanticError("Invalid datetime literal '" + l.text + "'", e.pos);
       return BoundExpr::Constant(IntConstant(Type::kDateTime, *t));
     }
@@ -285,6 +294,25 @@ Result<PlanPtr> Binder::CallFunction(const Binding& fn, const std::vector<ExprPt
     return SemanticError("Function '" + st.name + "' takes " + std::to_string(st.params.size()) +
                              " arguments, got " + std::to_string(args.size()), pos);
   }
+  // Arguments by parameter: positional ones first, then `name=value` ones (f(12, c=7)).
+  std::vector<const Expr*> by_param(st.params.size(), nullptr);
+  for (size_t i = 0; i < args.size(); ++i) {
+    size_t p = i;
+    if (!args[i]->arg_name.empty()) {
+      auto it = std::find_if(st.params.begin(), st.params.end(),
+                             [&](const ColumnDecl& d) { return d.name == args[i]->arg_name; });
+      if (it == st.params.end()) {
+        return SemanticError(
+            "Function '" + st.name + "' has no parameter '" + args[i]->arg_name + "'", pos);
+      }
+      p = static_cast<size_t>(it - st.params.begin());
+    }
+    if (by_param[p] != nullptr) {
+      return SemanticError(
+          "Parameter '" + st.params[p].name + "' of '" + st.name + "' is given twice", pos);
+    }
+    by_param[p] = args[i].get();
+  }
   if (++depth_ > kMaxDepth) return SemanticError("Function calls nest too deeply", pos);
   Scope* scope = const_cast<Scope*>(NewScope(fn.scope));
   static const Schema kEmpty;
@@ -294,11 +322,13 @@ Result<PlanPtr> Binder::CallFunction(const Binding& fn, const std::vector<ExprPt
     Binding b;
     b.scope = caller;
     if (!p.type.empty() && p.type[0] == '(') {
-      if (i >= args.size()) return SemanticError("Missing tabular argument '" + p.name + "'", pos);
+      if (by_param[i] == nullptr) {
+        return SemanticError("Missing tabular argument '" + p.name + "'", pos);
+      }
       b.kind = Binding::Kind::kTabular;
-      b.expr = args[i].get();
-    } else if (i < args.size()) {
-      ASSIGN_OR_RETURN(b.scalar, BindExpr(*args[i], ctx_schema, caller));
+      b.expr = by_param[i];
+    } else if (by_param[i] != nullptr) {
+      ASSIGN_OR_RETURN(b.scalar, BindExpr(*by_param[i], ctx_schema, caller));
     } else if (p.default_value) {
       ASSIGN_OR_RETURN(b.scalar, BindExpr(*p.default_value, ctx_schema, fn.scope));
     } else {

@@ -174,6 +174,15 @@ Result<BoundExpr> Binder::BindCall(const Expr& e, const Schema& schema, const Sc
         if (!UsesInts(start.type)) return SemanticError("row_number() start must be a long", e.pos);
         out.offset = start.value.Int(0);
       }
+      if (e.args.size() > 2) return SemanticError("row_number() takes at most 2 arguments", e.pos);
+      if (e.args.size() == 2) {  // restart: numbering starts again where it is true
+        ASSIGN_OR_RETURN(BoundExpr restart, BindExpr(*e.args[1], schema, s, agg));
+        if (restart.type != Type::kBool) {
+          return SemanticError("row_number() restart must be a bool", e.pos);
+        }
+        out.args.push_back(std::move(restart));
+        RETURN_IF_ERROR(Compose(out, e.pos));
+      }
       return out;
     }
     if (e.args.empty() || e.args.size() > 3) return SemanticError(name + "() takes 1 to 3 arguments", e.pos);
@@ -264,7 +273,7 @@ Result<BoundExpr> Binder::BindAggregateRef(const Expr& e, const Schema& schema, 
       if (dn.starts_with("arg") && i == 0 && arg_names[0].empty()) name = std::string(def.prefix);
       if (!dn.starts_with("arg")) name = std::string(def.prefix) + arg_names[i];
     } else {
-      name = std::string(def.prefix) + (dn == "count" || dn == "countif" ? "" : base);
+      name = std::string(def.prefix) + (dn == "countif" ? "" : base);  // count(y): count_y
     }
     if (i == 0 && !explicit_name.empty()) name = explicit_name;
     a.names.push_back(name);

@@ -124,6 +124,13 @@ Result<PlanPtr> Binder::BindMakeSeries(const Operator& op, PlanPtr in, const Sco
   ASSIGN_OR_RETURN(std::optional<int64_t> step, constant_int(op.step, "step"));
   if (!step || *step <= 0) return SemanticError("make-series: step must be positive", op.pos);
   n->step = *step;
+  for (const Option& o : op.options) {
+    if (o.key != "kind") continue;
+    if (o.value != "nonempty") {
+      return SemanticError("make-series: unknown kind '" + o.value + "'", op.pos);
+    }
+    n->nonempty = true;
+  }
   n->inputs.push_back(std::move(in));
   return PlanPtr(std::move(n));
 }

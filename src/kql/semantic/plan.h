@@ -24,7 +24,8 @@ struct BoundExpr {
     kCall,       // fn(args).
     kMember,     // args[0] is dynamic; member: property name (d.name, d["name"]).
     kIndex,      // args[0] dynamic, args[1] long or string index.
-    kRowNumber,  // row_number() after serialize/sort: 1-based row index in the batch.
+    kRowNumber,  // row_number() after serialize/sort: offset-based row index in the batch;
+                 // args[0]: the restart predicate, when given.
     kPrev,       // prev(args[0], offset[, args[1] default]); kNext likewise.
     kNext,
   };
@@ -122,6 +123,7 @@ struct PlanNode {
   BoundExpr axis;                          // kMakeSeries
   std::optional<int64_t> from, to;
   int64_t step = 0;
+  bool nonempty = false;                   // kind=nonempty: one row of defaults on empty input
 
   std::vector<int> search_cols;            // kSearchFilter: columns searched for `term`
   std::string term;

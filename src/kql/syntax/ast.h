@@ -52,6 +52,7 @@ struct Expr {
   std::vector<ExprPtr> args;
   Literal literal;
   TabularPtr tabular;
+  std::string arg_name;  // a call argument given by name: `f(12, c=7)`
   // Destroys the children with an explicit stack, not by recursion, so that even a tree the
   // parser then rejects as too deep (a 200,000-term `1+1+...`) is freed safely.
   ~Expr();

@@ -331,6 +331,13 @@ std::optional<int64_t> ParseTimespanText(std::string_view text) {
   if (text.find(':') == std::string_view::npos) {
     try {
       std::vector<Token> toks = internal::Lex(text);
+      if (toks.size() == 3 && toks[0].kind == TokenKind::kLong &&
+          toks[1].kind == TokenKind::kIdentifier) {  // timespan(15 seconds)
+        std::optional<int64_t> unit = TimespanUnitTicks(toks[1].text);
+        int64_t ticks = 0;
+        if (!unit || __builtin_mul_overflow(toks[0].int_value, *unit, &ticks)) return std::nullopt;
+        return sign * ticks;
+      }
       if (toks.size() != 2) return std::nullopt;
       if (toks[0].kind == TokenKind::kTimespan) return sign * toks[0].int_value;
       if (toks[0].kind == TokenKind::kLong) return sign * toks[0].int_value * *TimespanUnitTicks("d");

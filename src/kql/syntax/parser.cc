@@ -772,7 +772,13 @@ class Parser {
     std::vector<ExprPtr> args;
     while (!IsPunct(")")) {
       if (!args.empty()) Expect(",");
+      std::string arg_name;
+      if (Peek().kind == TokenKind::kIdentifier && IsPunct("=", 1)) {  // named: f(c=7)
+        arg_name = Take().text;
+        Take();
+      }
       args.push_back(ParseScalarOrTabular());
+      args.back()->arg_name = std::move(arg_name);
     }
     Take();
     return args;
@@ -850,6 +856,7 @@ class Parser {
       e->literal.type = type;
       return e;
     }
+    if (raw.text.empty() && type == "datetime") return Node(ExprKind::kCall, fn.pos, "now");
     if (raw.text.empty() && type != "dynamic") Error("Empty " + f + " literal", raw.pos);
     LiteralKind kind = type == "datetime"   ? LiteralKind::kDatetime
                        : type == "timespan" ? LiteralKind::kTimespan
