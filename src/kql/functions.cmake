@@ -6,6 +6,7 @@ cmk_cc_library(NAME kql_functions
        functions/conversion.cc functions/conditional.cc functions/string_operators.cc
        functions/in_operators.cc functions/string.cc functions/regex.cc functions/datetime.cc
        functions/datetime_format.cc functions/math.cc functions/dynamic.cc functions/hash.cc
+       functions/ip.cc
   DEPS cmk_kql PkgConfig::RE2)
 cmk_cc_test(NAME kql_functions_test
   SRCS functions/arithmetic_test.cc functions/comparison_test.cc functions/logical_test.cc
@@ -13,5 +14,6 @@ cmk_cc_test(NAME kql_functions_test
        functions/string_operators_test.cc functions/in_operators_test.cc functions/string_test.cc
        functions/regex_test.cc functions/datetime_test.cc functions/datetime_format_test.cc
        functions/math_test.cc functions/dynamic_test.cc functions/hash_test.cc
+       functions/ip_test.cc
        functions/registry_test.cc
   DEPS cmk_kql_functions)

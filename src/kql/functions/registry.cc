@@ -149,6 +149,7 @@ const Index& GetIndex() {
     fn::RegisterMath(idx->registry);
     fn::RegisterDynamic(idx->registry);
     fn::RegisterHash(idx->registry);
+    fn::RegisterIp(idx->registry);
     for (const ScalarFunction& f : idx->registry.functions) idx->functions[f.name] = &f;
     for (const ScalarFunction& f : idx->registry.operators) idx->operators[f.name] = &f;
     return idx;
