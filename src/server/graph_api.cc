@@ -293,14 +293,20 @@ void GraphApi::Dispatch(const HttpRequest& req, HttpResponse& res, const Princip
     return Error(req, res, 400, "BadRequest",
                  "Resource not found for the segment '" + EscapeForLog(seg.back(), 128) + "'.");
   }
-  std::string id = alt_app_id ? *alt_app_id : seg[2];
+  GetOne(req, res, caller, *collection, alt_app_id ? *alt_app_id : seg[2], alt_app_id.has_value(),
+         context);
+}
+
+void GraphApi::GetOne(const HttpRequest& req, HttpResponse& res, const Principal& caller,
+                      std::string_view collection, const std::string& id, bool by_app_id,
+                      const std::string& context) {
   std::string not_found = "Resource '" + EscapeForLog(id, 128) +
                           "' does not exist or one of its queried reference-property objects are "
                           "not present.";
-  if (*collection == "servicePrincipals" || *collection == "directoryObjects") {
+  if (collection == "servicePrincipals" || collection == "directoryObjects") {
     Result<std::optional<Principal>> p = std::optional<Principal>();
-    if (alt_app_id) {
-      p = d_.directory->FindByAppId(ToLower(*alt_app_id));
+    if (by_app_id) {
+      p = d_.directory->FindByAppId(ToLower(id));
       if (p.ok() && *p && !EqualsIgnoreCase((*p)->tenant_id, caller.tenant_id)) {
         p = std::optional<Principal>();
       }
@@ -310,7 +316,7 @@ void GraphApi::Dispatch(const HttpRequest& req, HttpResponse& res, const Princip
     if (!p.ok()) return Error(req, res, 500, "generalException", p.status().message());
     if (!*p) return Error(req, res, 404, "Request_ResourceNotFound", not_found);
     bj::object o = ServicePrincipalJson(**p);
-    if (*collection == "directoryObjects") {
+    if (collection == "directoryObjects") {
       o.emplace("@odata.type", "#microsoft.graph.servicePrincipal");
       o.emplace("@odata.context", context + "directoryObjects/$entity");
     } else {
@@ -318,7 +324,7 @@ void GraphApi::Dispatch(const HttpRequest& req, HttpResponse& res, const Princip
     }
     return Json(res, 200, bj::serialize(o));
   }
-  if (*collection == "applications") {
+  if (collection == "applications") {
     auto all = d_.directory->ListPrincipals(caller.tenant_id);
     if (!all.ok()) return Error(req, res, 500, "generalException", all.status().message());
     for (const Principal& p : *all) {

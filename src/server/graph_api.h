@@ -63,6 +63,10 @@ class GraphApi {
   void ListCollection(const HttpRequest& req, HttpResponse& res, const identity::Principal& caller,
                       std::string_view collection);
   void GetByIds(const HttpRequest& req, HttpResponse& res, const identity::Principal& caller);
+  // One object of `collection` by object id (or by appId: servicePrincipals(appId='…')).
+  void GetOne(const HttpRequest& req, HttpResponse& res, const identity::Principal& caller,
+              std::string_view collection, const std::string& id, bool by_app_id,
+              const std::string& context);
   // The principal `id` (object id) if the caller's tenant holds it.
   Result<std::optional<identity::Principal>> Visible(const identity::Principal& caller,
                                                      std::string_view object_id) const;
