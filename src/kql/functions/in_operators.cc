@@ -1,7 +1,9 @@
 // List membership: in, !in, in~, !in~ (value first, then items; a dynamic array item is flattened
-// one level) and has_any / has_all. Constant item lists become a hash set once per eval call.
-// Values and items are compared through a canonical key text per domain (numbers by value, so
-// 1 in (1.0) holds; datetimes and timespans by ticks; strings as is or lower-cased for in~).
+// one level) and has_any / has_all / has_any_index. Constant item lists become a hash set once per
+// eval call. Values and items are compared through a canonical key text per domain (numbers by
+// value, so 1 in (1.0) holds; datetimes and timespans by ticks; strings as is or lower-cased for
+// in~).
+#include <algorithm>
 #include <unordered_set>
 
 #include "kql/functions/function_json.h"
@@ -165,9 +167,46 @@ Result<Column> EvalHasList(bool all, Args a, const FunctionContext& ctx) {
   return out;
 }
 
+// has_any_index(source, values): index of the first item of `values` that `has` finds, or -1.
+Result<Column> EvalHasAnyIndex(Args a, const FunctionContext& ctx) {
+  std::vector<std::optional<std::string>> needles;  // by position; nullopt never matches
+  auto collect = [&](size_t row) {
+    needles.clear();
+    auto v = a[1]->IsNull(row) ? std::nullopt : ParseJson(a[1]->Str(row));
+    if (!v || !v->is_array()) return;
+    for (const bj::value& e : v->get_array()) {
+      bool scalar = e.is_string() || e.is_number() || e.is_bool();
+      needles.push_back(scalar ? std::optional(LowerAsciiCopy(JsonScalarToString(e)))
+                               : std::nullopt);
+    }
+  };
+  if (a[1]->constant) collect(0);
+  Shape s = ShapeOf(a, ctx);
+  Column out = MakeColumn(Type::kLong, s);
+  std::string scratch;
+  for (size_t i = 0; i < s.rows; ++i) {
+    if (!a[1]->constant) collect(i);
+    const Column& v = *a[0];
+    std::string_view hay =
+        v.type == Type::kString ? std::string_view(v.Str(i)) : (scratch = ValueToString(v, i));
+    auto hit = std::find_if(needles.begin(), needles.end(), [&](const auto& n) {
+      return n && !n->empty() && HasTermForList(hay, *n);
+    });
+    out.ints[i] = hit == needles.end() ? -1 : hit - needles.begin();
+  }
+  return out;
+}
+
 }  // namespace
 
 void RegisterInOps(Registry& r) {
+  r.Function({"has_any_index", 2, 2,
+              [](Types t) -> Result<Type> {
+                if (t[1] != Type::kDynamic)
+                  return ArgTypeError("has_any_index", 1, t[1], "dynamic");
+                return Type::kLong;
+              },
+              EvalHasAnyIndex});
   AddIn(r, "in", false, false);
   AddIn(r, "!in", false, true);
   AddIn(r, "in~", true, false);

@@ -150,6 +150,8 @@ const Index& GetIndex() {
     fn::RegisterDynamic(idx->registry);
     fn::RegisterHash(idx->registry);
     fn::RegisterIp(idx->registry);
+    fn::RegisterEncoding(idx->registry);
+    fn::RegisterUrl(idx->registry);
     for (const ScalarFunction& f : idx->registry.functions) idx->functions[f.name] = &f;
     for (const ScalarFunction& f : idx->registry.operators) idx->operators[f.name] = &f;
     return idx;

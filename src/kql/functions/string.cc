@@ -1,6 +1,7 @@
 // String functions: strlen, substring, tolower, toupper, split, strcat, strcat_delim,
-// replace_string, indexof, reverse, strrep. Positions and lengths count Unicode code points of
-// the UTF-8 text (Kusto counts characters); tolower/toupper change ASCII letters only.
+// replace_string, replace_strings, translate, strcmp, parse_csv, indexof, reverse, strrep.
+// Positions and lengths count Unicode code points of the UTF-8 text (Kusto counts characters);
+// tolower/toupper change ASCII letters only.
 // Non-string arguments are converted with tostring() semantics.
 #include <algorithm>
 
@@ -217,6 +218,119 @@ Result<Column> EvalStrrep(Args a, const FunctionContext& ctx) {
   return out;
 }
 
+// replace_strings(text, lookups, rewrites): one left-to-right pass; at each position the match
+// that ends first wins, ties going to the earlier lookup (the docs' "This"/"Thwas" example);
+// matches don't overlap. Non-string lookups are ignored; a non-string (or missing) rewrite keeps
+// the matched text.
+Result<Column> EvalReplaceStrings(Args a, const FunctionContext& ctx) {
+  std::string s0;
+  auto strings_of = [](const Column& c, size_t i) {
+    std::vector<std::optional<std::string>> out;
+    auto v = c.IsNull(i) ? std::nullopt : ParseJson(c.Str(i));
+    if (!v || !v->is_array()) return out;
+    for (const bj::value& e : v->get_array()) {
+      out.push_back(e.is_string() ? std::optional<std::string>(std::string(e.get_string()))
+                                  : std::nullopt);
+    }
+    return out;
+  };
+  bool constant = a[1]->constant && a[2]->constant;
+  auto lookups = strings_of(*a[1], 0), rewrites = strings_of(*a[2], 0);
+  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
+    if (!constant) lookups = strings_of(*a[1], i), rewrites = strings_of(*a[2], i);
+    std::string_view text = TextAt(*a[0], i, s0);
+    std::string r;
+    size_t pos = 0;  // start of the text not yet copied
+    for (size_t end = pos + 1; end <= text.size(); ++end) {
+      for (size_t k = 0; k < lookups.size(); ++k) {
+        const std::optional<std::string>& l = lookups[k];
+        if (!l || l->empty() || l->size() > end - pos ||
+            text.compare(end - l->size(), l->size(), *l) != 0) {
+          continue;
+        }
+        r.append(text.substr(pos, end - l->size() - pos));
+        const std::optional<std::string>* w = k < rewrites.size() ? &rewrites[k] : nullptr;
+        r.append(w != nullptr && *w ? std::string_view(**w) : std::string_view(*l));
+        pos = end;
+        break;
+      }
+    }
+    out.strings[i] = r.append(text.substr(pos));
+  });
+}
+
+std::vector<std::string_view> CodePoints(std::string_view s) {
+  std::vector<std::string_view> out;
+  for (size_t i = 0; i < s.size(); i += CharBytes(s, i))
+    out.push_back(s.substr(i, CharBytes(s, i)));
+  return out;
+}
+
+// translate(searchList, replacementList, source): per character; a shorter replacement list
+// repeats its last character, an empty one deletes.
+Result<Column> EvalTranslate(Args a, const FunctionContext& ctx) {
+  std::string s0, s1, s2;
+  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
+    std::vector<std::string_view> from = CodePoints(TextAt(*a[0], i, s0));
+    std::vector<std::string_view> to = CodePoints(TextAt(*a[1], i, s1));
+    std::string_view text = TextAt(*a[2], i, s2);
+    std::string r;
+    for (std::string_view c : CodePoints(text)) {
+      auto it = std::find(from.begin(), from.end(), c);
+      if (it == from.end()) {
+        r.append(c);
+      } else if (!to.empty()) {
+        r.append(to[std::min(static_cast<size_t>(it - from.begin()), to.size() - 1)]);
+      }
+    }
+    out.strings[i] = std::move(r);
+  });
+}
+
+// strcmp(a, b): -1, 0 or 1 by ordinal (byte) order.
+Result<Column> EvalStrcmp(Args a, const FunctionContext& ctx) {
+  std::string s0, s1;
+  return MapRows(a, ctx, Type::kInt, [&](Column& out, size_t i) {
+    int c = TextAt(*a[0], i, s0).compare(TextAt(*a[1], i, s1));
+    out.ints[i] = c < 0 ? -1 : c > 0 ? 1 : 0;
+  });
+}
+
+// parse_csv(text): the fields of the first record; "" quotes a field, "" inside it is a quote,
+// and a quoted field may hold commas and line breaks.
+Result<Column> EvalParseCsv(Args a, const FunctionContext& ctx) {
+  std::string s0;
+  return MapRows(a, ctx, Type::kDynamic, [&](Column& out, size_t i) {
+    std::string_view text = TextAt(*a[0], i, s0);
+    bj::array fields;
+    std::string field;
+    bool quoted = false;
+    size_t k = 0;
+    for (; k < text.size(); ++k) {
+      char c = text[k];
+      if (quoted) {
+        if (c != '"')
+          field.push_back(c);
+        else if (k + 1 < text.size() && text[k + 1] == '"')
+          field.push_back(text[++k]);
+        else
+          quoted = false;
+      } else if (c == '"') {
+        quoted = true;
+      } else if (c == ',') {
+        fields.emplace_back(bj::string(field));
+        field.clear();
+      } else if (c == '\n' || c == '\r') {
+        break;  // one record only
+      } else {
+        field.push_back(c);
+      }
+    }
+    fields.emplace_back(bj::string(field));
+    out.strings[i] = WriteJson(fields);
+  });
+}
+
 // result_type that requires integral arguments at `positions`.
 auto IntegralAt(std::string_view fn, std::vector<size_t> positions, Type result) {
   return [fn, positions, result](Types t) -> Result<Type> {
@@ -245,6 +359,18 @@ void RegisterStrings(Registry& r) {
   r.Function({"indexof", 2, 5, IntegralAt("indexof", {2, 3, 4}, Type::kLong), EvalIndexOf});
   r.Function({"reverse", 1, 1, Returns(Type::kString), EvalReverse});
   r.Function({"strrep", 2, 3, IntegralAt("strrep", {1}, Type::kString), EvalStrrep});
+  r.Function({"replace_strings", 3, 3,
+              [](Types t) -> Result<Type> {
+                for (size_t k : {1, 2}) {
+                  if (t[k] != Type::kDynamic)
+                    return ArgTypeError("replace_strings", k, t[k], "dynamic");
+                }
+                return Type::kString;
+              },
+              EvalReplaceStrings});
+  r.Function({"translate", 3, 3, Returns(Type::kString), EvalTranslate});
+  r.Function({"strcmp", 2, 2, Returns(Type::kInt), EvalStrcmp});
+  r.Function({"parse_csv", 1, 1, Returns(Type::kDynamic), EvalParseCsv});
 }
 
 }  // namespace cmk::kql::fn

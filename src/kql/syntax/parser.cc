@@ -750,7 +750,9 @@ class Parser {
   ExprPtr ParsePostfix() {
     ExprPtr e = ParsePrimary();
     for (;;) {
-      if (IsPunct(".")) {
+      if (IsPunct(".") && IsPunct("[", 1)) {  // d.['key'] and d.[expr] are d['key'], d[expr]
+        Take();
+      } else if (IsPunct(".")) {
         Position pos = Take().pos;
         ExprPtr m = Node(ExprKind::kMember, pos, TakeName("a property name after '.'"));
         m->args.push_back(std::move(e));
