@@ -1,106 +1,192 @@
 #include "crypto/aead.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <climits>
+#include <cstring>
 #include <memory>
 
 namespace cmk::crypto {
 namespace {
+
 struct CtxFree {
   void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
 };
-using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
 
-// Per-thread contexts are re-keyed with zeros when a call is done: the key schedule of the last
-// key used must not stay in memory until the thread's next call.
+// Fetched once: OpenSSL 3 fetches EVP_aes_256_gcm() implicitly on every init, which costs more
+// than sealing a small record.
+const EVP_CIPHER* Cipher(AeadAlgorithm alg) {
+  static EVP_CIPHER* const gcm = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  static EVP_CIPHER* const chacha = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr);
+  return alg == AeadAlgorithm::kAes256Gcm ? gcm : chacha;
+}
+
+// One context per thread and algorithm, re-initialized with each call's key and nonce:
+// allocating one per call costs as much as sealing a few KiB, and switching one context between
+// algorithms would rebuild OpenSSL's cipher state each time (a flush alternates AES-GCM blocks
+// and a ChaCha20-Poly1305 object).
+EVP_CIPHER_CTX* ThreadCtx(AeadAlgorithm alg) {
+  thread_local std::unique_ptr<EVP_CIPHER_CTX, CtxFree> ctx[2] = {
+      std::unique_ptr<EVP_CIPHER_CTX, CtxFree>(EVP_CIPHER_CTX_new()),
+      std::unique_ptr<EVP_CIPHER_CTX, CtxFree>(EVP_CIPHER_CTX_new())};
+  return ctx[alg == AeadAlgorithm::kAes256Gcm ? 0 : 1].get();
+}
+
+// Re-keys a thread's context with zeros when a call is done, so that the last key schedule
+// does not stay in memory until the thread's next call (a freed context is cleansed by OpenSSL;
+// a kept one is not).
 struct ScrubKeyOnExit {
   EVP_CIPHER_CTX* ctx;
   ~ScrubKeyOnExit() {
-    static const uint8_t kZero[32] = {};
-    if (ctx != nullptr && EVP_CIPHER_CTX_get0_cipher(ctx) != nullptr) EVP_CipherInit_ex(ctx, nullptr, nullptr, kZero, nullptr, -1);
+    static const uint8_t kZero[kAeadKeySize] = {};
+    if (ctx != nullptr && EVP_CIPHER_CTX_get0_cipher(ctx) != nullptr) {
+      EVP_CipherInit_ex(ctx, nullptr, nullptr, kZero, nullptr, -1);
+    }
   }
 };
-}  // namespace
 
-Status AesGcmSealAppend(const SecretBytes& key, std::span<const std::span<const uint8_t>> parts,
-                        std::span<const uint8_t> aad, env::Random& random, std::vector<uint8_t>& out) {
-  if (key.size() != 32) return InvalidArgument("AES-256-GCM needs a 32-byte key");
-  size_t n = 0;
-  for (auto p : parts) n += p.size();
-  size_t at = out.size();
-  out.resize(at + kGcmNonceSize + n + kGcmTagSize);
-  uint8_t* nonce = out.data() + at;
-  random.Fill(std::span<uint8_t>(nonce, kGcmNonceSize));
-  // One context per thread, re-keyed per call: allocating one per record costs more than
-  // sealing a small record.
-  thread_local Ctx ctx(EVP_CIPHER_CTX_new());
-  ScrubKeyOnExit scrub{ctx.get()};
-  static const EVP_CIPHER* const kCipher = EVP_aes_256_gcm();
+bool FitsInt(size_t n) { return n <= static_cast<size_t>(INT_MAX); }
+
+bool AddAad(EVP_CIPHER_CTX* ctx, ByteParts aad) {
   int len = 0;
-  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), kCipher, nullptr, key.data(), nonce) == 1 &&
-            (aad.empty() || EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1);
-  uint8_t* ct = nonce + kGcmNonceSize;
-  for (auto p : parts) {
-    if (!ok || p.empty()) continue;
-    ok = EVP_EncryptUpdate(ctx.get(), ct, &len, p.data(), static_cast<int>(p.size())) == 1;
-    ct += len;
+  for (auto a : aad) {
+    if (!a.empty() &&
+        EVP_CipherUpdate(ctx, nullptr, &len, a.data(), static_cast<int>(a.size())) != 1)
+      return false;
   }
-  ok = ok && EVP_EncryptFinal_ex(ctx.get(), ct, &len) == 1 &&
-       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTagSize, nonce + kGcmNonceSize + n) == 1;
-  if (!ok) {
-    out.resize(at);
-    return Internal("AES-GCM encryption failed");
+  return true;
+}
+
+Status CheckSizes(const SecretBytes& key, ByteParts parts, ByteParts aad) {
+  if (key.size() != kAeadKeySize) return InvalidArgument("AEAD keys are 32 bytes");
+  for (auto p : parts) {
+    if (!FitsInt(p.size())) return InvalidArgument("AEAD input part over 2 GiB");
+  }
+  for (auto a : aad) {
+    if (!FitsInt(a.size())) return InvalidArgument("AEAD associated data over 2 GiB");
   }
   return OkStatus();
 }
 
-Status AesGcmSealInPlace(const SecretBytes& key, std::span<uint8_t> data, std::span<const uint8_t> aad,
-                         env::Random& random, std::span<uint8_t, kGcmNonceSize> nonce, std::span<uint8_t, kGcmTagSize> tag) {
-  if (key.size() != 32) return InvalidArgument("AES-256-GCM needs a 32-byte key");
-  random.Fill(nonce);
-  thread_local Ctx ctx(EVP_CIPHER_CTX_new());
-  ScrubKeyOnExit scrub{ctx.get()};
+// Encrypts the concatenated `parts` to `ct` (which may be the single part's own bytes: in
+// place) under a fresh nonce written to `nonce`; the tag goes to `tag`.
+Status Encrypt(AeadAlgorithm alg, const SecretBytes& key, ByteParts parts, ByteParts aad,
+               env::Random& random, uint8_t* nonce, uint8_t* ct, uint8_t* tag) {
+  random.Fill(std::span<uint8_t>(nonce, kAeadNonceSize));
+  EVP_CIPHER_CTX* ctx = ThreadCtx(alg);
+  ScrubKeyOnExit scrub{ctx};
   int len = 0;
-  // GCM is a stream mode: OpenSSL encrypts with input and output at the same address.
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) != 1 ||
-      (!aad.empty() && EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) ||
-      (!data.empty() && EVP_EncryptUpdate(ctx.get(), data.data(), &len, data.data(), static_cast<int>(data.size())) != 1) ||
-      EVP_EncryptFinal_ex(ctx.get(), data.data() + data.size(), &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTagSize, tag.data()) != 1) {
-    return Internal("AES-GCM encryption failed");
+  bool ok = ctx != nullptr &&
+            EVP_EncryptInit_ex2(ctx, Cipher(alg), key.data(), nonce, nullptr) == 1 &&
+            AddAad(ctx, aad);
+  for (auto p : parts) {
+    if (!ok || p.empty()) continue;
+    ok = EVP_EncryptUpdate(ctx, ct, &len, p.data(), static_cast<int>(p.size())) == 1;
+    ct += len;
+  }
+  ok = ok && EVP_EncryptFinal_ex(ctx, ct, &len) == 1 &&
+       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kAeadTagSize, tag) == 1;
+  return ok ? OkStatus() : Internal("AEAD encryption failed");
+}
+
+}  // namespace
+
+Status SealAppend(AeadAlgorithm alg, const SecretBytes& key, ByteParts plaintext, ByteParts aad,
+                  env::Random& random, std::vector<uint8_t>& out) {
+  RETURN_IF_ERROR(CheckSizes(key, plaintext, aad));
+  size_t n = 0;
+  for (auto p : plaintext) n += p.size();
+  size_t at = out.size();
+  out.resize(at + kAeadNonceSize + n + kAeadTagSize);
+  uint8_t* nonce = out.data() + at;
+  Status s = Encrypt(alg, key, plaintext, aad, random, nonce, nonce + kAeadNonceSize,
+                     nonce + kAeadNonceSize + n);
+  if (!s.ok()) out.resize(at);
+  return s;
+}
+
+Status SealInPlace(AeadAlgorithm alg, const SecretBytes& key, std::span<uint8_t> data,
+                   ByteParts aad, env::Random& random, std::span<uint8_t, kAeadNonceSize> nonce,
+                   std::span<uint8_t, kAeadTagSize> tag) {
+  // GCM and ChaCha20-Poly1305 are stream modes: OpenSSL encrypts with input and output at the
+  // same address.
+  const std::span<const uint8_t> parts[] = {data};
+  RETURN_IF_ERROR(CheckSizes(key, parts, aad));
+  return Encrypt(alg, key, parts, aad, random, nonce.data(), data.data(), tag.data());
+}
+
+Status OpenInto(AeadAlgorithm alg, const SecretBytes& key, std::span<const uint8_t> sealed,
+                ByteParts aad, std::span<uint8_t> out) {
+  if (key.size() != kAeadKeySize) return InvalidArgument("AEAD keys are 32 bytes");
+  if (sealed.size() < kAeadOverhead) return DataLoss("sealed data is truncated");
+  const std::span<const uint8_t> ct = sealed.subspan(kAeadNonceSize, sealed.size() - kAeadOverhead);
+  if (out.size() != ct.size())
+    return InvalidArgument("the output buffer does not fit the sealed data");
+  const std::span<const uint8_t> parts[] = {ct};
+  RETURN_IF_ERROR(CheckSizes(key, parts, aad));
+  // Copied: EVP_CTRL_AEAD_SET_TAG takes a mutable pointer, and `sealed` is the caller's.
+  uint8_t tag[kAeadTagSize];
+  std::memcpy(tag, sealed.data() + sealed.size() - kAeadTagSize, kAeadTagSize);
+  EVP_CIPHER_CTX* ctx = ThreadCtx(alg);
+  ScrubKeyOnExit scrub{ctx};
+  int len = 0;
+  if (ctx == nullptr ||
+      EVP_DecryptInit_ex2(ctx, Cipher(alg), key.data(), sealed.data(), nullptr) != 1 ||
+      !AddAad(ctx, aad) ||
+      (!ct.empty() &&
+       EVP_DecryptUpdate(ctx, out.data(), &len, ct.data(), static_cast<int>(ct.size())) != 1) ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kAeadTagSize, tag) != 1) {
+    WipeBytes(out);
+    return Internal("AEAD decryption failed");
+  }
+  // The tag is checked here, in constant time, by OpenSSL.
+  int final_len = 0;
+  if (EVP_DecryptFinal_ex(ctx, out.data() + len, &final_len) != 1) {
+    WipeBytes(out);
+    return DataLoss(
+        "the sealed data does not authenticate: wrong key, wrong associated data, or corrupted");
   }
   return OkStatus();
+}
+
+Result<SecretBytes> Open(AeadAlgorithm alg, const SecretBytes& key, std::span<const uint8_t> sealed,
+                         ByteParts aad) {
+  if (key.size() != kAeadKeySize) return InvalidArgument("AEAD keys are 32 bytes");
+  if (sealed.size() < kAeadOverhead) return DataLoss("sealed data is truncated");
+  SecretBytes out(sealed.size() - kAeadOverhead);
+  RETURN_IF_ERROR(OpenInto(alg, key, sealed, aad, out.mutable_span()));
+  return out;
 }
 
 Result<std::vector<uint8_t>> AesGcmSeal(const SecretBytes& key, std::span<const uint8_t> plaintext,
                                         std::span<const uint8_t> aad, env::Random& random) {
   std::vector<uint8_t> out;
-  out.reserve(kGcmNonceSize + plaintext.size() + kGcmTagSize);
-  RETURN_IF_ERROR(AesGcmSealAppend(key, {plaintext}, aad, random, out));
+  out.reserve(kAeadOverhead + plaintext.size());
+  const std::span<const uint8_t> parts[] = {plaintext};
+  const std::span<const uint8_t> aads[] = {aad};
+  RETURN_IF_ERROR(SealAppend(AeadAlgorithm::kAes256Gcm, key, parts, aads, random, out));
   return out;
+}
+
+Status AesGcmSealAppend(const SecretBytes& key, ByteParts parts, std::span<const uint8_t> aad,
+                        env::Random& random, std::vector<uint8_t>& out) {
+  const std::span<const uint8_t> aads[] = {aad};
+  return SealAppend(AeadAlgorithm::kAes256Gcm, key, parts, aads, random, out);
+}
+
+Status AesGcmSealInPlace(const SecretBytes& key, std::span<uint8_t> data,
+                         std::span<const uint8_t> aad, env::Random& random,
+                         std::span<uint8_t, kAeadNonceSize> nonce,
+                         std::span<uint8_t, kAeadTagSize> tag) {
+  const std::span<const uint8_t> aads[] = {aad};
+  return SealInPlace(AeadAlgorithm::kAes256Gcm, key, data, aads, random, nonce, tag);
 }
 
 Result<SecretBytes> AesGcmOpen(const SecretBytes& key, std::span<const uint8_t> sealed,
                                std::span<const uint8_t> aad) {
-  if (key.size() != 32) return InvalidArgument("AES-256-GCM needs a 32-byte key");
-  if (sealed.size() < kGcmNonceSize + kGcmTagSize) return DataLoss("sealed object is truncated");
-  size_t ct_len = sealed.size() - kGcmNonceSize - kGcmTagSize;
-  SecretBytes out(ct_len);
-  Ctx ctx(EVP_CIPHER_CTX_new());
-  int len = 0;
-  uint8_t tag[kGcmTagSize];
-  std::copy(sealed.end() - kGcmTagSize, sealed.end(), tag);
-  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), sealed.data()) != 1 ||
-      (!aad.empty() && EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) ||
-      EVP_DecryptUpdate(ctx.get(), out.data(), &len, sealed.data() + kGcmNonceSize,
-                        static_cast<int>(ct_len)) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kGcmTagSize, tag) != 1) {
-    return Internal("AES-GCM decryption failed");
-  }
-  if (EVP_DecryptFinal_ex(ctx.get(), out.data() + len, &len) != 1) {
-    return DataLoss("authentication tag mismatch: wrong key or corrupted data");
-  }
-  return out;
+  const std::span<const uint8_t> aads[] = {aad};
+  return Open(AeadAlgorithm::kAes256Gcm, key, sealed, aads);
 }
 
 }  // namespace cmk::crypto

@@ -146,5 +146,26 @@ TEST_F(SealedBlockTest, InPlaceBlockSealingOpensLikeAnAppendedBlockAndCutsBackOn
   EXPECT_THAT(SealBlockInPlace(aek_, 4, where, no_room, 2, random_), StatusIs(StatusCode::kInvalidArgument));
 }
 
+TEST_F(SealedBlockTest, LongColumnNamesAndObjectNamesAreBoundWhole) {
+  // AADs past the stack buffer (about 190 bytes) are joined on the heap: same binding.
+  std::string column(300, 'c');
+  std::vector<uint8_t> context(50, 7);
+  BlockAddress where{extent_, 1, column, context};
+  auto sealed = *SealBlock(aek_, 1, where, AsBytes("payload"), random_);
+  EXPECT_EQ(OpenBlock(aek_, where, sealed)->AsStringView(), "payload");
+  std::string other_column = column;
+  other_column.back() = 'd';
+  EXPECT_THAT(OpenBlock(aek_, BlockAddress{extent_, 1, other_column, context}, sealed),
+              StatusIs(StatusCode::kDataLoss));
+  context.back() = 8;
+  EXPECT_THAT(OpenBlock(aek_, BlockAddress{extent_, 1, column, context}, sealed),
+              StatusIs(StatusCode::kDataLoss));
+  SecretBytes infra = random_.NewSecret(32);
+  std::string name(400, 'n');
+  auto object = *SealObject(infra, 1, name, AsBytes("object"), random_);
+  EXPECT_EQ(OpenObject(infra, name, object)->size(), 6u);
+  EXPECT_THAT(OpenObject(infra, name.substr(1), object), StatusIs(StatusCode::kDataLoss));
+}
+
 }  // namespace
 }  // namespace cmk::storage

@@ -1,7 +1,5 @@
 #include "storage/service_keys.h"
 
-#include <openssl/crypto.h>
-
 #include "crypto/aead.h"
 #include "crypto/hash.h"
 
@@ -32,14 +30,12 @@ std::string Aad(std::string_view purpose, std::string_view owner) {
 }  // namespace
 
 SecretBytes DeriveSubkey(const SecretBytes& key, std::string_view info, std::span<const uint8_t> salt) {
-  std::array<uint8_t, 32> prk = crypto::HmacSha256(salt, key.span());
-  std::vector<uint8_t> t(info.begin(), info.end());
-  t.push_back(0x01);
-  std::array<uint8_t, 32> okm = crypto::HmacSha256(prk, t);
-  SecretBytes out(std::span<const uint8_t>(okm.data(), okm.size()));
-  OPENSSL_cleanse(prk.data(), prk.size());
-  OPENSSL_cleanse(okm.data(), okm.size());
-  return out;
+  // Empty when `key` is not a key (a wiped AEK would derive a key anyone can compute) or
+  // OpenSSL fails: every AEAD call refuses a key that is not 32 bytes, so a failed derivation
+  // can't seal anything under a weak key.
+  if (key.size() != 32) return SecretBytes();
+  auto subkey = crypto::HkdfSha256(key, salt, Bytes(info));
+  return subkey.ok() ? std::move(*subkey) : SecretBytes();
 }
 
 Result<std::unique_ptr<ServiceKeys>> ServiceKeys::Open(env::Env env, const std::string& secrets_dir) {

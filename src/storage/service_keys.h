@@ -18,7 +18,8 @@
 
 namespace cmk::storage {
 
-// HKDF-SHA256 with a 32-byte output (RFC 5869, one block).
+// A 32-byte subkey of the 32-byte `key` for the purpose `info`: crypto::HkdfSha256. Empty
+// (refused by every AEAD call) when `key` is not 32 bytes or OpenSSL can't allocate.
 SecretBytes DeriveSubkey(const SecretBytes& key, std::string_view info, std::span<const uint8_t> salt = {});
 
 class ServiceKeys {
