@@ -6,7 +6,7 @@ cmk_cc_library(NAME kql_functions
        functions/conversion.cc functions/conditional.cc functions/string_operators.cc
        functions/in_operators.cc functions/string.cc functions/regex.cc functions/datetime.cc
        functions/datetime_format.cc functions/math.cc functions/dynamic.cc functions/hash.cc
-       functions/ip.cc functions/encoding.cc functions/url.cc
+       functions/ip.cc functions/encoding.cc functions/url.cc functions/extract_json.cc
   DEPS cmk_kql PkgConfig::RE2 OpenSSL::Crypto)
 cmk_cc_test(NAME kql_functions_test
   SRCS functions/arithmetic_test.cc functions/comparison_test.cc functions/logical_test.cc

@@ -1,5 +1,6 @@
 // String functions: strlen, substring, tolower, toupper, split, strcat, strcat_delim,
-// replace_string, replace_strings, translate, strcmp, parse_csv, indexof, reverse, strrep.
+// replace_string, replace_strings, translate, strcmp, parse_csv, parse_command_line, indexof,
+// reverse, strrep.
 // Positions and lengths count Unicode code points of the UTF-8 text (Kusto counts characters);
 // tolower/toupper change ASCII letters only.
 // Non-string arguments are converted with tostring() semantics.
@@ -331,6 +332,62 @@ Result<Column> EvalParseCsv(Args a, const FunctionContext& ctx) {
   });
 }
 
+// parse_command_line(text, "windows"): CommandLineToArgvW's rules. The program name ends at
+// white space or, when quoted, at the next quote. In later arguments 2n backslashes before a
+// quote give n backslashes and toggle quoting, 2n+1 give n and a literal quote; other
+// backslashes are literal; "" inside quotes is a literal quote. Another parser is null.
+Result<Column> EvalParseCommandLine(Args a, const FunctionContext& ctx) {
+  std::string s0, s1;
+  return MapRows(a, ctx, Type::kDynamic, [&](Column& out, size_t i) {
+    if (!EqualsNoCase(TextAt(*a[1], i, s1), "windows")) return SetNull(out, i);
+    std::string_view t = TextAt(*a[0], i, s0);
+    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    bj::array args;
+    size_t k = 0;
+    while (k < t.size() && space(t[k])) ++k;
+    if (k < t.size()) {  // the program name
+      size_t end = t[k] == '"' ? t.find('"', k + 1) : k;
+      if (t[k] == '"') {
+        args.emplace_back(
+            bj::string(t.substr(k + 1, (end == std::string_view::npos ? t.size() : end) - k - 1)));
+        k = end == std::string_view::npos ? t.size() : end + 1;
+      } else {
+        while (end < t.size() && !space(t[end])) ++end;
+        args.emplace_back(bj::string(t.substr(k, end - k)));
+        k = end;
+      }
+    }
+    while (true) {
+      while (k < t.size() && space(t[k])) ++k;
+      if (k >= t.size()) break;
+      std::string arg;
+      bool quoted = false;
+      for (; k < t.size() && (quoted || !space(t[k])); ++k) {
+        size_t slashes = 0;
+        while (k < t.size() && t[k] == '\\') ++slashes, ++k;
+        if (k < t.size() && t[k] == '"') {
+          arg.append(slashes / 2, '\\');
+          if (slashes % 2 == 1) {
+            arg.push_back('"');
+          } else if (quoted && k + 1 < t.size() && t[k + 1] == '"') {
+            arg.push_back('"');
+            ++k;
+          } else {
+            quoted = !quoted;
+          }
+        } else {
+          arg.append(slashes, '\\');
+          if (k >= t.size()) break;
+          if (!quoted && space(t[k])) break;
+          arg.push_back(t[k]);
+        }
+      }
+      args.emplace_back(bj::string(arg));
+    }
+    out.strings[i] = WriteJson(args);
+  });
+}
+
 // result_type that requires integral arguments at `positions`.
 auto IntegralAt(std::string_view fn, std::vector<size_t> positions, Type result) {
   return [fn, positions, result](Types t) -> Result<Type> {
@@ -371,6 +428,7 @@ void RegisterStrings(Registry& r) {
   r.Function({"translate", 3, 3, Returns(Type::kString), EvalTranslate});
   r.Function({"strcmp", 2, 2, Returns(Type::kInt), EvalStrcmp});
   r.Function({"parse_csv", 1, 1, Returns(Type::kDynamic), EvalParseCsv});
+  r.Function({"parse_command_line", 2, 2, Returns(Type::kDynamic), EvalParseCommandLine});
 }
 
 }  // namespace cmk::kql::fn
