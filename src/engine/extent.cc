@@ -8,6 +8,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "base/mutex.h"
 #include "base/encoding.h"
 #include "engine/codec.h"
 #include "engine/shape.h"
@@ -28,11 +29,11 @@ Status Corrupt(const std::string& what) { return DataLoss("corrupt extent: " + w
 struct Scratch {
   std::vector<uint8_t> raw;
 };
-std::mutex scratch_mu;
+Mutex scratch_mu;
 std::vector<std::unique_ptr<Scratch>> scratch_pool;  // guarded by scratch_mu
 
 std::unique_ptr<Scratch> TakeScratch() {
-  std::lock_guard<std::mutex> l(scratch_mu);
+  MutexLock l(&scratch_mu);
   if (scratch_pool.empty()) return std::make_unique<Scratch>();
   auto s = std::move(scratch_pool.back());
   scratch_pool.pop_back();
@@ -45,7 +46,7 @@ void GiveBackScratch(std::unique_ptr<Scratch> s) {
   WipeBytes(s->raw);
   s->raw.clear();
   if (s->raw.capacity() > (size_t{128} << 20)) return;  // an outsized block grew it
-  std::lock_guard<std::mutex> l(scratch_mu);
+  MutexLock l(&scratch_mu);
   if (scratch_pool.size() < 2) scratch_pool.push_back(std::move(s));
 }
 

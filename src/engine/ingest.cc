@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "base/mutex.h"
 #include "base/encoding.h"
 #include "engine/shape.h"
 #include "kql/engine.h"
@@ -79,7 +80,7 @@ Result<std::shared_ptr<const kql::Query>> Ingestor::Parsed(
   const std::string& text = rule.flows[flow].transform_kql;
   std::string key = rule.id + "\n" + stream + "\n" + std::to_string(flow);
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto it = transforms_.find(key);
     // The rule's resource id stays the same across PUTs: the text and the declaration say
     // whether this is still the version the cached transform was parsed from.
@@ -94,7 +95,7 @@ Result<std::shared_ptr<const kql::Query>> Ingestor::Parsed(
   if (!query.ok()) return TransformFailed(query.status());
   parses_.fetch_add(1, std::memory_order_relaxed);
   auto shared = std::make_shared<const kql::Query>(std::move(*query));
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (transforms_.size() >= options_.max_cached_transforms) transforms_.clear();
   transforms_.insert_or_assign(key, Transform{text, columns, shared});
   return std::shared_ptr<const kql::Query>(shared);

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "engine/json_rows.h"
 #include "engine/log_store.h"
@@ -104,9 +105,9 @@ class Ingestor {
   const Topology* topology_;
   env::Clock* clock_;
   IngestorOptions options_;
-  std::mutex mu_;
-  // Guarded by mu_: rule id "\n" stream "\n" flow index -> its transform.
-  std::map<std::string, Transform> transforms_;
+  Mutex mu_;
+  // Rule id "\n" stream "\n" flow index -> its transform.
+  std::map<std::string, Transform> transforms_ GUARDED_BY(mu_);
   std::atomic<uint64_t> parses_{0}, hits_{0};
 };
 

@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/mutex.h"
 #include "base/encoding.h"
 #include "base/json.h"
 #include "crypto/aead.h"
@@ -196,10 +197,10 @@ LogStore::~LogStore() {
   if (clusters_ != nullptr) clusters_->set_on_account_transition(nullptr);
   alive_.reset();
   {
-    std::lock_guard<std::mutex> l(work_mu_);
+    MutexLock l(&work_mu_);
     stopping_ = true;
   }
-  work_cv_.notify_all();
+  work_cv_.NotifyAll();
   if (worker_.joinable()) worker_.join();
 }
 
@@ -217,6 +218,7 @@ Status LogStore::Load() {
     e.min_time = o["minTime"].to_number<int64_t>();
     e.max_time = o["maxTime"].to_number<int64_t>();
     e.double_encrypted = o["doubleEncrypted"].as_bool();
+    MutexLock l(&mu_);  // nothing else runs yet; the lock states what guards extents_
     extents_[e.id] = std::move(e);
   }
   // Accounts with something to recover: every shared account and every cluster account.
@@ -235,7 +237,7 @@ Status LogStore::Load() {
 
 Result<LogStore::Account*> LogStore::GetAccount(const std::string& id, const std::string& region,
                                                 const std::string& cluster_id) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::string key = ToLower(id);
   if (auto it = accounts_.find(key); it != accounts_.end()) return it->second.get();
   auto a = std::make_unique<Account>();
@@ -272,29 +274,37 @@ Result<LogStore::Account*> LogStore::GetAccount(const std::string& id, const std
     }
   }
   ASSIGN_OR_RETURN(auto cp, meta_->Get(kCheckpointKind, id));
+  uint64_t checkpoint = 0;
   if (cp) {
     ASSIGN_OR_RETURN(bj::object o, json::ParseObject(cp->body));
-    a->checkpoint = static_cast<uint64_t>(o["segment"].to_number<int64_t>());
+    MutexLock al(&a->mu);
+    checkpoint = a->checkpoint = static_cast<uint64_t>(o["segment"].to_number<int64_t>());
     const bj::value* format = o.if_contains("walFormat");
     a->wal_v2_only = format != nullptr && format->is_int64() && format->as_int64() >= kWalFormat;
   }
   ASSIGN_OR_RETURN(a->wal,
-                   Wal::Open(env_.fs, data_dir_ + "/wal/" + a->container, a->checkpoint + 1));
+                   Wal::Open(env_.fs, data_dir_ + "/wal/" + a->container, checkpoint + 1));
   Account* raw = a.get();
   accounts_[key] = std::move(a);
   // Recover what the WAL holds now if the key allows; else cut a torn tail, check the records'
   // order (all that can be checked without the key) and wait for the key. A WAL that fails its
   // integrity check is refused: this account's ingestion and queries fail, others go on.
-  std::unique_lock<std::shared_mutex> al(raw->append_mu);
+  WriterLock al(&raw->append_mu);
   // A refused WAL is read this way too: the tables it holds must fail their queries.
   if (!ReplayLocked(*raw).ok()) {
-    WalOrder order(raw->id, raw->checkpoint, raw->wal_v2_only);
-    Status s = raw->wal->Replay([raw, &order](const WalRecord& w) -> Result<bool> {
+    bool v2_only = false;
+    {
+      MutexLock l(&raw->mu);
+      checkpoint = raw->checkpoint;
+      v2_only = raw->wal_v2_only;
+    }
+    WalOrder order(raw->id, checkpoint, v2_only);
+    Status s = raw->wal->Replay([raw, checkpoint, &order](const WalRecord& w) -> Result<bool> {
       ASSIGN_OR_RETURN(RecordHeader h, ParseRecord(w.payload));
-      if (w.segment <= raw->checkpoint) return h.closing;
+      if (w.segment <= checkpoint) return h.closing;
       RETURN_IF_ERROR(order.Next(w, h));
-      if (h.closing || (h.through != 0 && h.through > raw->checkpoint)) return h.closing;
-      std::lock_guard<std::mutex> l(raw->mu);
+      if (h.closing || (h.through != 0 && h.through > checkpoint)) return h.closing;
+      MutexLock l(&raw->mu);
       raw->wal_keys.insert(h.key);
       return false;
     });
@@ -348,7 +358,7 @@ Result<LogStore::Keys> LogStore::KeysFor(Account& a, bool allow_held) const {
 
 Status LogStore::Usable(Account& a) const {
   if (a.wal_refused.load()) {
-    std::lock_guard<std::mutex> l(a.mu);
+    MutexLock l(&a.mu);
     return a.wal_status;
   }
   return KeysFor(a, false).status();
@@ -375,7 +385,7 @@ Status LogStore::SealRecord(Account& a, const Keys& k, uint64_t segment, uint64_
   PutString(out, key);
   // Called under the WAL's lock, in record order: the key is derived when the segment changes,
   // not per record (an HKDF costs more than sealing a small record).
-  std::lock_guard<std::mutex> l(a.key_mu);
+  MutexLock l(&a.key_mu);
   Account::SegmentKey& slot = a.segment_keys[k.held ? 1 : 0];
   if (slot.segment != segment || slot.key.empty()) {
     slot.key = SegmentWalKey(a, k, segment);
@@ -388,7 +398,7 @@ void LogStore::RefuseWal(Account& a, const Status& why) {
   wal_integrity_failures_.fetch_add(1, std::memory_order_relaxed);
   spdlog::error("{}: the account's WAL is refused (its ingestion and queries fail) until it is repaired",
                 why.message());
-  std::lock_guard<std::mutex> l(a.mu);
+  MutexLock l(&a.mu);
   a.wal_status = why;
   a.wal_refused.store(true);
 }
@@ -420,7 +430,7 @@ Status LogStore::Ingest(const WorkspaceInfo& ws, const TableInfo& table, Batch r
   std::string key = ws.customer_id + "\n" + table.name;
   if (a->stuck_tables.load(std::memory_order_relaxed) > 0) {
     // A table that can't be flushed keeps its rows in the memtable: bounded, per table.
-    std::lock_guard<std::mutex> l(a->mu);
+    MutexLock l(&a->mu);
     if (auto r = a->retry.find(key); r != a->retry.end()) {
       auto m = a->active.find(key);
       if (m != a->active.end() && m->second.rows >= options_.stuck_table_rows) {
@@ -442,20 +452,20 @@ Status LogStore::Ingest(const WorkspaceInfo& ws, const TableInfo& table, Batch r
   size_t bytes = 0;
   for (auto p : parts) bytes += p.size();
 
-  std::shared_lock<std::shared_mutex> al(a->append_mu);
+  ReaderLock al(&a->append_mu);
   Status appended = a->wal->Append([&](uint64_t segment, uint64_t index, std::vector<uint8_t>& out) {
     return SealRecord(*a, k, segment, index, /*closing=*/false, /*through=*/0, key, parts, out);
   });
   parts.clear();
   RETURN_IF_ERROR(appended);
   {
-    std::lock_guard<std::mutex> l(a->mu);
+    MutexLock l(&a->mu);
     a->wal_keys.insert(key);
   }
   if (!a->replayed) return OkStatus();  // durable; the replay that comes with the key adds it
   bool flush = false;
   {
-    std::lock_guard<std::mutex> l(a->mu);
+    MutexLock l(&a->mu);
     auto& m = a->active[key];
     m.workspace = ws.customer_id;
     m.table = table.name;
@@ -472,23 +482,31 @@ Status LogStore::Ingest(const WorkspaceInfo& ws, const TableInfo& table, Batch r
 }
 
 Status LogStore::ReplayLocked(Account& a) {
+  a.append_mu.AssertHeld();  // exclusively, by every caller
   if (a.wal_refused.load()) return Usable(a);
   std::optional<Keys> k;
   auto r = KeysFor(a, false);
   if (r.ok()) k = std::move(*r);
   std::map<std::string, Account::Mem> mem;
   size_t rows = 0, held = 0, bytes = 0;
-  WalOrder order(a.id, a.checkpoint, a.wal_v2_only);
+  uint64_t checkpoint = 0;
+  bool v2_only = false;
+  {
+    MutexLock l(&a.mu);
+    checkpoint = a.checkpoint;
+    v2_only = a.wal_v2_only;
+  }
+  WalOrder order(a.id, checkpoint, v2_only);
   // Version-2 records' keys, derived once per segment.
   uint64_t keys_segment = 0;
   std::optional<SecretBytes> segment_keys[2];
   Status s = a.wal->Replay([&](const WalRecord& w) -> Result<bool> {
     ASSIGN_OR_RETURN(RecordHeader h, ParseRecord(w.payload));
-    if (w.segment <= a.checkpoint) return h.closing;
+    if (w.segment <= checkpoint) return h.closing;
     RETURN_IF_ERROR(order.Next(w, h));
     // A carried copy of rows whose flush failed: replayed once the checkpoint covers the
     // segments it repeats, skipped while they are replayed themselves.
-    if (h.through != 0 && h.through > a.checkpoint) return false;
+    if (h.through != 0 && h.through > checkpoint) return false;
     Keys hk;
     hk.held = true;
     if (!h.held && !k) return r.status();
@@ -547,7 +565,7 @@ Status LogStore::ReplayLocked(Account& a) {
     }
     return s;
   }
-  std::lock_guard<std::mutex> l(a.mu);
+  MutexLock l(&a.mu);
   for (const auto& [key, m] : mem) a.wal_keys.insert(key);
   a.active = std::move(mem);
   a.flushing.clear();
@@ -563,10 +581,10 @@ Status LogStore::ReplayLocked(Account& a) {
 Status LogStore::EnsureReplayed(Account& a) {
   if (a.wal_refused.load()) return Usable(a);
   {
-    std::shared_lock<std::shared_mutex> al(a.append_mu);
+    ReaderLock al(&a.append_mu);
     if (a.replayed) return OkStatus();
   }
-  std::unique_lock<std::shared_mutex> al(a.append_mu);
+  WriterLock al(&a.append_mu);
   if (a.replayed) return OkStatus();
   return ReplayLocked(a);
 }
@@ -596,13 +614,13 @@ StoreStats LogStore::Stats() const {
   s.integrity_failures = integrity_failures_.load(std::memory_order_relaxed);
   s.wal_integrity_failures = wal_integrity_failures_.load(std::memory_order_relaxed);
   s.cache_rejects = cache_rejects_.load(std::memory_order_relaxed);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (const auto& [id, e] : extents_) {
     ++s.extents;
     s.extent_rows += e.rows;
   }
   for (const auto& [id, a] : accounts_) {
-    std::lock_guard<std::mutex> al(a->mu);
+    MutexLock al(&a->mu);
     s.memtable_rows += a->active_rows + a->stuck_rows;
     for (const auto& [k, m] : a->flushing) s.memtable_rows += m.rows;
     s.held_rows += a->held_rows;
@@ -611,14 +629,14 @@ StoreStats LogStore::Stats() const {
 }
 
 std::map<std::string, double> LogStore::RevocationEffectSeconds() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return revocation_effect_;
 }
 
 void LogStore::OnTransition(const std::string& account_id, storage::KeyState from, storage::KeyState to) {
   Account* a = nullptr;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto it = accounts_.find(ToLower(account_id));
     if (it != accounts_.end()) a = it->second.get();
   }
@@ -643,7 +661,7 @@ void LogStore::OnTransition(const std::string& account_id, storage::KeyState fro
     if (last) {
       double effect = std::chrono::duration<double>(env_.clock->Now() - *last).count();
       event["effectSeconds"] = effect;
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       revocation_effect_[account_id] = effect;
     }
     return record();
@@ -662,8 +680,8 @@ void LogStore::Wipe(Account& a) {
   // once, or when a query that holds it ends), outside the account's locks.
   std::map<std::string, Account::Mem> active, flushing;
   {
-    std::unique_lock<std::shared_mutex> al(a.append_mu);
-    std::lock_guard<std::mutex> l(a.mu);
+    WriterLock al(&a.append_mu);
+    MutexLock l(&a.mu);
     active.swap(a.active);
     flushing.swap(a.flushing);
     a.active_rows = a.held_rows = a.active_bytes = a.stuck_rows = 0;
@@ -673,7 +691,7 @@ void LogStore::Wipe(Account& a) {
     a.replayed = false;
   }
   {
-    std::lock_guard<std::mutex> l(a.key_mu);
+    MutexLock l(&a.key_mu);
     for (auto& slot : a.segment_keys) {
       slot.key.Wipe();
       slot.segment = 0;
@@ -688,7 +706,7 @@ void LogStore::Wipe(Account& a) {
   flushing.clear();
   std::vector<Chunks> released;  // wiped and freed after cache_mu_ is let go
   {
-    std::lock_guard<std::mutex> l(cache_mu_);
+    MutexLock l(&cache_mu_);
     for (auto it = decoded_.begin(); it != decoded_.end();) {
       if (EqualsIgnoreCase(it->second.account, a.id)) {
         for (const auto& flag : it->second.wipe) flag->store(true);
@@ -712,7 +730,7 @@ Status LogStore::RunRetention() {
   std::vector<ExtentRec> expired;
   TimePoint now = env_.clock->Now();
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (const auto& [id, e] : extents_) expired.push_back(e);
   }
   std::map<std::string, int> days;
@@ -726,14 +744,14 @@ Status LogStore::RunRetention() {
   for (const auto& e : purge) {
     RETURN_IF_ERROR(meta_->Delete(kExtentKind, e.id).status());
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       extents_.erase(e.id);
     }
     RETURN_IF_ERROR(blobs_->Delete(e.blob));
     Status removed =
         env_.fs->Remove(data_dir_ + "/cache/" + Container(e.account) + "/" + e.id + ".cmkc");
     {
-      std::lock_guard<std::mutex> l(cache_mu_);
+      MutexLock l(&cache_mu_);
       if (auto it = decoded_.find(e.id); it != decoded_.end()) {
         decoded_bytes_ -= it->second.bytes;
         decoded_.erase(it);
@@ -749,9 +767,9 @@ void LogStore::Maintenance() {
   std::vector<Account*> due;
   TimePoint now = env_.clock->Now();
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (auto& [id, a] : accounts_) {
-      std::lock_guard<std::mutex> al(a->mu);
+      MutexLock al(&a->mu);
       bool retry = false;
       for (const auto& [key, r] : a->retry) retry = retry || r.at <= now;
       if ((a->oldest && now - *a->oldest >= options_.flush_age) || !a->flushing.empty() || retry) due.push_back(a.get());
@@ -766,18 +784,21 @@ void LogStore::Enqueue(Account* a) {
     return;
   }
   {
-    std::lock_guard<std::mutex> l(work_mu_);
+    MutexLock l(&work_mu_);
     if (std::find(work_.begin(), work_.end(), a) != work_.end()) return;  // already queued
     work_.push_back(a);
   }
   flush_requests_.fetch_add(1, std::memory_order_relaxed);
-  work_cv_.notify_one();
+  work_cv_.NotifyOne();
 }
 
 void LogStore::Worker() {
-  std::unique_lock<std::mutex> l(work_mu_);
+  UniqueLock l(&work_mu_);
   while (true) {
-    work_cv_.wait(l, [&] { return stopping_ || !work_.empty(); });
+    work_cv_.Wait(l, [&] {
+      work_mu_.AssertHeld();
+      return stopping_ || !work_.empty();
+    });
     if (stopping_) return;
     Account* a = work_.front();
     work_.pop_front();
@@ -790,7 +811,7 @@ void LogStore::Worker() {
 Status LogStore::Flush() {
   std::vector<Account*> all;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (auto& [id, a] : accounts_) all.push_back(a.get());
   }
   Status first;
@@ -798,8 +819,11 @@ Status LogStore::Flush() {
     // A background flush may be running: wait for it, then flush what came since.
     for (int round = 0; round < 3; ++round) {
       {
-        std::unique_lock<std::mutex> l(a->mu);
-        a->flush_done.wait(l, [a] { return !a->flush_running; });
+        UniqueLock l(&a->mu);
+        a->flush_done.Wait(l, [a] {
+          a->mu.AssertHeld();
+          return !a->flush_running;
+        });
         if (a->active.empty() && a->flushing.empty()) break;
       }
       Status s = FlushAccount(*a);

@@ -35,7 +35,6 @@
 // backoff, logged and counted; every other table of the account is flushed and checkpointed.
 // Thread safety: safe for concurrent use.
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
@@ -43,11 +42,11 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "engine/batch.h"
 #include "engine/codec.h"
@@ -205,6 +204,7 @@ class LogStore {
   Status CarryRows(Account& a, const Keys& k, const std::string& key, const std::vector<std::shared_ptr<const MemChunk>>& chunks,
                    uint64_t through);
   SecretBytes CacheKey(const Account& a, const SecretBytes& aek) const;
+  // REQUIRES: a.append_mu held exclusively.
   Status ReplayLocked(Account& a);
   Status EnsureReplayed(Account& a);
   Status FlushAccount(Account& a);
@@ -235,7 +235,7 @@ class LogStore {
   void Wipe(Account& a);
   void ReloadCache(Account& a);
   // Drops least recently added decoded extents (never `keep`) until under the cap. REQUIRES: cache_mu_.
-  void EvictDecodedLocked(const std::string& keep);
+  void EvictDecodedLocked(const std::string& keep) REQUIRES(cache_mu_);
   int RetentionDays(const std::string& workspace, const std::string& table) const;
   void Maintenance();
   void Worker();
@@ -250,15 +250,15 @@ class LogStore {
   LogStoreOptions options_;
   std::unique_ptr<storage::BlobStore> blobs_;
 
-  mutable std::mutex mu_;  // accounts_, extents_; taken before an Account's mu
-  std::map<std::string, std::unique_ptr<Account>> accounts_;  // by lower-case id
-  std::map<std::string, ExtentRec> extents_;                  // by extent id
-  std::map<std::string, double> revocation_effect_;
+  mutable Mutex mu_;  // accounts_, extents_; taken before an Account's mu
+  std::map<std::string, std::unique_ptr<Account>> accounts_ GUARDED_BY(mu_);  // by lower-case id
+  std::map<std::string, ExtentRec> extents_ GUARDED_BY(mu_);  // by extent id
+  std::map<std::string, double> revocation_effect_ GUARDED_BY(mu_);
 
-  std::mutex scratch_mu_;
-  std::vector<std::unique_ptr<std::vector<uint8_t>>> scratch_;
+  Mutex scratch_mu_;
+  std::vector<std::unique_ptr<std::vector<uint8_t>>> scratch_ GUARDED_BY(scratch_mu_);
 
-  mutable std::mutex cache_mu_;
+  mutable Mutex cache_mu_;
   struct Decoded {
     Chunks chunks;
     size_t bytes = 0;
@@ -266,21 +266,21 @@ class LogStore {
     // Set on revocation: the chunks' columns are wiped when their last reader releases them.
     std::vector<std::shared_ptr<std::atomic<bool>>> wipe;
   };
-  std::map<std::string, Decoded> decoded_;  // by extent id
-  std::deque<std::string> decoded_lru_;
-  size_t decoded_bytes_ = 0;
+  std::map<std::string, Decoded> decoded_ GUARDED_BY(cache_mu_);  // by extent id
+  std::deque<std::string> decoded_lru_ GUARDED_BY(cache_mu_);
+  size_t decoded_bytes_ GUARDED_BY(cache_mu_) = 0;
 
   std::atomic<uint64_t> flush_requests_{0};
   std::atomic<uint64_t> flush_failures_{0};
   std::atomic<uint64_t> integrity_failures_{0};
   std::atomic<uint64_t> wal_integrity_failures_{0};
   std::atomic<uint64_t> cache_rejects_{0};
-  std::mutex fault_mu_;
-  std::string fail_puts_;  // FailBlobPutsForTest
-  std::mutex work_mu_;
-  std::condition_variable work_cv_;
-  std::deque<Account*> work_;
-  bool stopping_ = false;
+  Mutex fault_mu_;
+  std::string fail_puts_ GUARDED_BY(fault_mu_);  // FailBlobPutsForTest
+  Mutex work_mu_;
+  CondVar work_cv_;
+  std::deque<Account*> work_ GUARDED_BY(work_mu_);
+  bool stopping_ GUARDED_BY(work_mu_) = false;
   std::thread worker_;
   env::Clock::TimerId timer_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

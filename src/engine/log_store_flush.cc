@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/mutex.h"
 #include "base/encoding.h"
 #include "base/json.h"
 #include "crypto/aead.h"
@@ -96,19 +97,19 @@ std::string LogStore::ExtentBlobName(const Account& a, const std::string& worksp
 }
 
 std::map<std::string, std::string> LogStore::ExtentBlobsForTest() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::map<std::string, std::string> out;
   for (const auto& [id, e] : extents_) out[id] = e.blob;
   return out;
 }
 
 void LogStore::FailBlobPutsForTest(std::string fragment) {
-  std::lock_guard<std::mutex> l(fault_mu_);
+  MutexLock l(&fault_mu_);
   fail_puts_ = std::move(fragment);
 }
 
 std::unique_ptr<std::vector<uint8_t>> LogStore::TakeScratch() {
-  std::lock_guard<std::mutex> l(scratch_mu_);
+  MutexLock l(&scratch_mu_);
   if (scratch_.empty()) return std::make_unique<std::vector<uint8_t>>();
   auto b = std::move(scratch_.back());
   scratch_.pop_back();
@@ -120,7 +121,7 @@ void LogStore::GiveBackScratch(std::unique_ptr<std::vector<uint8_t>> buf) {
   // an outsized extent grew it.
   if (buf->capacity() > (size_t{256} << 20)) return;
   buf->clear();
-  std::lock_guard<std::mutex> l(scratch_mu_);
+  MutexLock l(&scratch_mu_);
   if (scratch_.size() < 2) scratch_.push_back(std::move(buf));
 }
 
@@ -192,7 +193,7 @@ Result<LogStore::Chunks> LogStore::ReadExtent(const ExtentRec& e, Account& a, co
 
 Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a) {
   {
-    std::lock_guard<std::mutex> l(cache_mu_);
+    MutexLock l(&cache_mu_);
     if (auto it = decoded_.find(e.id); it != decoded_.end()) return it->second.chunks;
   }
   ASSIGN_OR_RETURN(Keys k, KeysFor(a, false));
@@ -212,7 +213,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a) {
   }
   Chunks chunks = std::move(*read);
   size_t bytes = ChunksBytes(chunks);
-  std::lock_guard<std::mutex> l(cache_mu_);
+  MutexLock l(&cache_mu_);
   if (bytes <= options_.decoded_cache_bytes) {
     decoded_[e.id] = Decoded{chunks, bytes, a.id, {wipe}};
     decoded_lru_.push_back(e.id);
@@ -244,7 +245,7 @@ void LogStore::ReloadCache(Account& a) {
   int64_t since = Ticks(env_.clock->Now() - options_.hot_window);
   std::vector<ExtentRec> recent;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (const auto& [id, e] : extents_) {
       if (EqualsIgnoreCase(e.account, a.id) && e.max_time >= since) recent.push_back(e);
     }
@@ -288,7 +289,7 @@ Result<LogStore::ExtentRec> LogStore::StoreExtent(Account& a, const SecretBytes&
     e.double_encrypted = true;
   }
   {
-    std::lock_guard<std::mutex> l(fault_mu_);
+    MutexLock l(&fault_mu_);
     if (!fail_puts_.empty() && e.blob.find(fail_puts_) != std::string::npos) {
       return Unavailable("blob '" + e.blob + "' refused (FailBlobPutsForTest)");
     }
@@ -302,19 +303,19 @@ Status LogStore::CarryRows(Account& a, const Keys& k, const std::string& key,
                            const std::vector<std::shared_ptr<const MemChunk>>& chunks, uint64_t through) {
   size_t start;
   {
-    std::lock_guard<std::mutex> l(a.mu);
+    MutexLock l(&a.mu);
     start = a.carried[key];
   }
   std::vector<uint8_t> header;
   std::vector<std::span<const uint8_t>> parts;
-  std::shared_lock<std::shared_mutex> al(a.append_mu);
+  ReaderLock al(&a.append_mu);
   for (size_t i = start; i < chunks.size(); ++i) {
     BatchLayout(chunks[i]->batch(), header, parts);
     RETURN_IF_ERROR(a.wal->Append([&](uint64_t segment, uint64_t index, std::vector<uint8_t>& out) {
       return SealRecord(a, k, segment, index, /*closing=*/false, through, key, parts, out);
     }));
     // Counted chunk by chunk: a retry after a failed append carries only the rest.
-    std::lock_guard<std::mutex> l(a.mu);
+    MutexLock l(&a.mu);
     a.carried[key] = i + 1;
   }
   return OkStatus();
@@ -333,8 +334,8 @@ Status LogStore::FlushAccount(Account& a) {
   auto rotate_keys = KeysFor(a, true);
   const TimePoint now = env_.clock->Now();
   {
-    std::unique_lock<std::shared_mutex> al(a.append_mu);
-    std::lock_guard<std::mutex> l(a.mu);
+    WriterLock al(&a.append_mu);
+    MutexLock l(&a.mu);
     if (!a.replayed || a.flush_running) return OkStatus();
     if (a.flushing.empty()) {
       if (a.active.empty()) return OkStatus();
@@ -354,9 +355,9 @@ Status LogStore::FlushAccount(Account& a) {
     a.flush_running = true;
   }
   auto done = [&a](void) {
-    std::lock_guard<std::mutex> l(a.mu);
+    MutexLock l(&a.mu);
     a.flush_running = false;
-    a.flush_done.notify_all();
+    a.flush_done.NotifyAll();
   };
   auto k = KeysFor(a, false);
   if (!k.ok()) {
@@ -368,7 +369,7 @@ Status LogStore::FlushAccount(Account& a) {
   std::map<std::string, FlushRetry> retry;
   uint64_t segment;
   {
-    std::lock_guard<std::mutex> l(a.mu);
+    MutexLock l(&a.mu);
     work = a.flushing;
     carried = a.carried;
     retry = a.retry;
@@ -401,7 +402,7 @@ Status LogStore::FlushAccount(Account& a) {
   GiveBackScratch(std::move(buf));
   Status first_failure;
   {
-    std::lock_guard<std::mutex> l(a.mu);
+    MutexLock l(&a.mu);
     for (const auto& [key, why] : failed) {
       FlushRetry& r = a.retry[key];
       ++r.failures;
@@ -440,10 +441,10 @@ Status LogStore::FlushAccount(Account& a) {
   bool readable;
   std::map<std::string, Account::Mem> released;  // freed (or wiped) outside the locks
   {
-    std::lock_guard<std::mutex> l(mu_);
-    std::lock_guard<std::mutex> al(a.mu);
+    MutexLock l(&mu_);
+    MutexLock al(&a.mu);
     for (const auto& [e, t] : made) extents_[e.id] = e;
-    readable = a.replayed;  // not wiped by a revocation meanwhile
+    readable = a.ReplayedHoldingMu();  // not wiped by a revocation meanwhile
     released.swap(a.flushing);
     for (const auto& key : left) {
       if (!readable) break;  // the carried records replay when the key returns
@@ -466,7 +467,7 @@ Status LogStore::FlushAccount(Account& a) {
     a.wal_keys.clear();
     for (const auto& [key, m] : a.active) a.wal_keys.insert(key);
     a.flush_running = false;
-    a.flush_done.notify_all();
+    a.flush_done.NotifyAll();
   }
   released.clear();
   if (readable && options_.cache_on_flush) {
@@ -482,7 +483,7 @@ Status LogStore::FlushAccount(Account& a) {
       }
       tables.emplace_back(&e, std::move(chunks), std::move(wipe));
     }
-    std::lock_guard<std::mutex> l(cache_mu_);
+    MutexLock l(&cache_mu_);
     for (auto& [ep, chunks, wipe] : tables) {
       const ExtentRec& e = *ep;
       size_t bytes = ChunksBytes(chunks);

@@ -2,13 +2,12 @@
 // Internals of LogStore shared by its .cc files: one storage account's WAL, memtables and
 // recovery state, and the per-query catalog. Not part of the engine's interface.
 #include <atomic>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
-#include <shared_mutex>
 
+#include "base/mutex.h"
 #include "engine/batch.h"
 #include "engine/log_store.h"
 #include "engine/wal.h"
@@ -68,49 +67,57 @@ struct LogStore::Account {
   std::unique_ptr<Wal> wal;
   // Shared by appends (WAL + memtable); exclusive for segment rotation with the memtable swap,
   // for replay and for wiping, so that a record and its rows always land on the same side.
-  std::shared_mutex append_mu;
-  std::mutex mu;  // the fields below
+  SharedMutex append_mu;
+  Mutex mu;  // the fields below
   struct Mem {
     std::string workspace, table;
     std::vector<std::shared_ptr<const MemChunk>> chunks;
     size_t rows = 0;
   };
-  std::map<std::string, Mem> active, flushing;  // by workspace + "\n" + table
+  // By workspace + "\n" + table.
+  std::map<std::string, Mem> active GUARDED_BY(mu);
+  std::map<std::string, Mem> flushing GUARDED_BY(mu);
   // Workspace + "\n" + table of every record in the WAL after the checkpoint (known even while
   // the records can't be opened), so that queries of those tables see the account.
-  std::set<std::string> wal_keys;
-  size_t active_rows = 0, held_rows = 0;
-  size_t active_bytes = 0;  // encoded size of the active memtable's rows (their WAL records)
-  std::optional<TimePoint> oldest;
-  bool replayed = false;       // the WAL's records after the checkpoint are in the memtables
-  bool flush_running = false;
-  std::condition_variable flush_done;  // signalled when flush_running turns false
-  uint64_t flush_segment = 0;  // the last WAL segment `flushing` came from
-  uint64_t checkpoint = 0;     // WAL segments <= this are in catalogued extents
+  std::set<std::string> wal_keys GUARDED_BY(mu);
+  size_t active_rows GUARDED_BY(mu) = 0;
+  size_t held_rows GUARDED_BY(mu) = 0;
+  // Encoded size of the active memtable's rows (their WAL records).
+  size_t active_bytes GUARDED_BY(mu) = 0;
+  std::optional<TimePoint> oldest GUARDED_BY(mu);
+  // The WAL's records after the checkpoint are in the memtables.
+  // Written holding append_mu exclusively (and mu); read holding either.
+  bool replayed GUARDED_BY(append_mu) = false;
+  // `replayed` read holding mu alone: its writers hold both locks (the analysis takes one guard).
+  bool ReplayedHoldingMu() const REQUIRES(mu) NO_THREAD_SAFETY_ANALYSIS { return replayed; }
+  bool flush_running GUARDED_BY(mu) = false;
+  CondVar flush_done;  // signalled when flush_running turns false
+  uint64_t flush_segment GUARDED_BY(mu) = 0;  // the last WAL segment `flushing` came from
+  uint64_t checkpoint GUARDED_BY(mu) = 0;     // WAL segments <= this are in catalogued extents
   // Set by the checkpoint once a flush by this format has covered every older record: records
   // of the earlier WAL format after the checkpoint are then refused (they could only be replays).
-  bool wal_v2_only = false;
+  bool wal_v2_only GUARDED_BY(mu) = false;
   // Not OK when the WAL failed its integrity check at replay: ingestion and queries of the
   // account fail with it (other accounts are not concerned).
-  Status wal_status;
+  Status wal_status GUARDED_BY(mu);
   std::atomic<bool> wal_refused{false};  // wal_status is not OK (read without mu)
   // Tables whose flush failed: retried at `at` (backoff). Their rows are in `active` (moved
   // back after each failure), counted in `stuck_rows` rather than `active_rows` so they don't
   // make the memtable due again; the tables in it are counted in `stuck_tables`.
-  std::map<std::string, FlushRetry> retry;
+  std::map<std::string, FlushRetry> retry GUARDED_BY(mu);
   std::atomic<size_t> stuck_tables{0};
-  size_t stuck_rows = 0;
+  size_t stuck_rows GUARDED_BY(mu) = 0;
   // Tables of `flushing` being carried into a later WAL segment, with the number of their chunks
   // carried so far (their rows must then not be catalogued from `flushing`: the carried copies
   // would replay too).
-  std::map<std::string, size_t> carried;
+  std::map<std::string, size_t> carried GUARDED_BY(mu);
   // Per-segment WAL keys, derived once per segment (AEK- and MMK-derived); wiped on revocation.
-  mutable std::mutex key_mu;
+  mutable Mutex key_mu;
   struct SegmentKey {
     uint64_t segment = 0;
     SecretBytes key;
   };
-  mutable SegmentKey segment_keys[2];  // [0] under the AEK, [1] held under the MMK
+  mutable SegmentKey segment_keys[2] GUARDED_BY(key_mu);  // [0] under the AEK, [1] held under the MMK
 };
 
 class LogStore::QueryCatalog : public kql::Catalog {

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/mutex.h"
 #include "base/encoding.h"
 #include "engine/log_store_internal.h"
 #include "engine/shape.h"
@@ -56,13 +57,13 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     // Which accounts hold rows of this table.
     std::vector<Account*> accounts;
     {
-      std::lock_guard<std::mutex> l(s.mu_);
+      MutexLock l(&s.mu_);
       std::set<std::string> ids;
       for (const auto& [id, e] : s.extents_) {
         if (e.workspace == ws && e.table == request.table) ids.insert(ToLower(e.account));
       }
       for (auto& [id, a] : s.accounts_) {
-        std::lock_guard<std::mutex> al(a->mu);
+        MutexLock al(&a->mu);
         std::string key = ws + "\n" + request.table;
         if (ids.count(id) || a->active.count(key) || a->flushing.count(key) || a->wal_keys.count(key)) {
           accounts.push_back(a.get());
@@ -78,9 +79,9 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     std::vector<std::shared_ptr<const MemChunk>> chunks;
     std::vector<std::pair<ExtentRec, Account*>> extents;
     {
-      std::lock_guard<std::mutex> l(s.mu_);
+      MutexLock l(&s.mu_);
       for (Account* a : accounts) {
-        std::lock_guard<std::mutex> al(a->mu);
+        MutexLock al(&a->mu);
         std::string key = ws + "\n" + request.table;
         for (auto* mem : {&a->active, &a->flushing}) {
           if (auto it = mem->find(key); it != mem->end()) {

@@ -3,6 +3,7 @@
 #include <functional>
 #include <mutex>
 
+#include "base/mutex.h"
 #include "base/secret_bytes.h"
 #include "engine/log_store_internal.h"
 
@@ -16,7 +17,7 @@ void WipeVector(std::vector<T>& v) {
 
 void WipeString(std::string& s) { WipeBytes(std::span<uint8_t>(reinterpret_cast<uint8_t*>(s.data()), s.size())); }
 
-std::mutex observer_mu;
+Mutex observer_mu;
 std::function<void(const Batch&)>* observer = nullptr;  // guarded by observer_mu (tests only)
 
 }  // namespace
@@ -56,12 +57,12 @@ std::shared_ptr<const kql::Table> MemChunk::Table() const {
 MemChunk::~MemChunk() {
   if (!wipe_->load(std::memory_order_relaxed)) return;
   WipeBatch(batch_);
-  std::lock_guard<std::mutex> l(observer_mu);
+  MutexLock l(&observer_mu);
   if (observer != nullptr) (*observer)(batch_);
 }
 
 void LogStore::SetWipeObserverForTest(std::function<void(const Batch&)> fn) {
-  std::lock_guard<std::mutex> l(observer_mu);
+  MutexLock l(&observer_mu);
   delete observer;
   observer = fn ? new std::function<void(const Batch&)>(std::move(fn)) : nullptr;
 }

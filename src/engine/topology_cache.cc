@@ -1,3 +1,4 @@
+#include "base/mutex.h"
 #include "engine/topology_cache.h"
 
 namespace cmk::engine {
@@ -11,15 +12,15 @@ void TopologyCache::SyncLocked(uint64_t version) const {
 }
 
 template <class T, class Read>
-Result<T> TopologyCache::Lookup(Map<Result<T>>& map, const std::string& key, Read read) const {
+Result<T> TopologyCache::Lookup(Map<Result<T>>* map, const std::string& key, Read read) const {
   // The version is read before the answer: an answer read under version v reflects at least
   // every write published before v (MetadataStore::Generation), so keeping it under v is safe.
   uint64_t version = base_->Version();
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     SyncLocked(version);
     if (version == version_) {
-      if (auto it = map.find(key); it != map.end()) {
+      if (auto it = map->find(key); it != map->end()) {
         ++hits_;
         return it->second;
       }
@@ -29,38 +30,38 @@ Result<T> TopologyCache::Lookup(Map<Result<T>>& map, const std::string& key, Rea
   // Read without the lock: the base reads its store, and other lookups must not wait for it.
   Result<T> answer = read();
   bool keep = answer.ok() || answer.status().code() == StatusCode::kNotFound;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   SyncLocked(version);
   if (keep && version == version_) {
-    if (map.size() >= max_entries_) map.clear();
-    map.insert_or_assign(key, answer);
+    if (map->size() >= max_entries_) map->clear();
+    map->insert_or_assign(key, answer);
   }
   return answer;
 }
 
 Result<WorkspaceInfo> TopologyCache::WorkspaceByCustomerId(const std::string& customer_id) const {
-  return Lookup(by_customer_id_, customer_id,
+  return Lookup(&by_customer_id_, customer_id,
                 [&] { return base_->WorkspaceByCustomerId(customer_id); });
 }
 
 Result<WorkspaceInfo> TopologyCache::WorkspaceByResourceId(const std::string& resource_id) const {
-  return Lookup(by_resource_id_, resource_id,
+  return Lookup(&by_resource_id_, resource_id,
                 [&] { return base_->WorkspaceByResourceId(resource_id); });
 }
 
 Result<std::vector<TableInfo>> TopologyCache::Tables(
     const std::string& workspace_resource_id) const {
-  return Lookup(tables_, workspace_resource_id,
+  return Lookup(&tables_, workspace_resource_id,
                 [&] { return base_->Tables(workspace_resource_id); });
 }
 
 uint64_t TopologyCache::hits() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return hits_;
 }
 
 uint64_t TopologyCache::misses() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return misses_;
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "engine/log_store.h"
 
@@ -43,18 +44,21 @@ class TopologyCache final : public Topology {
   // The cached answer for `key` in `map` (one of the maps below), or `read()`, kept when it is
   // an answer or NotFound and the version did not move meanwhile.
   template <class T, class Read>
-  Result<T> Lookup(Map<Result<T>>& map, const std::string& key, Read read) const;
+  // REQUIRES: `map` is guarded by mu_ (it is taken here).
+  Result<T> Lookup(Map<Result<T>>* map, const std::string& key, Read read) const;
   // Drops every answer when `version` is newer than the cached ones'. REQUIRES: mu_ held.
-  void SyncLocked(uint64_t version) const;
+  void SyncLocked(uint64_t version) const REQUIRES(mu_);
 
   const Topology* base_;
   const size_t max_entries_;
-  mutable std::mutex mu_;
-  // All guarded by mu_ (no annotation macros in src/base yet).
-  mutable uint64_t version_ = 0;  // the base's version the answers below were read at
-  mutable Map<Result<WorkspaceInfo>> by_customer_id_, by_resource_id_;
-  mutable Map<Result<std::vector<TableInfo>>> tables_;
-  mutable uint64_t hits_ = 0, misses_ = 0;
+  mutable Mutex mu_;
+  // The base's version the answers below were read at.
+  mutable uint64_t version_ GUARDED_BY(mu_) = 0;
+  mutable Map<Result<WorkspaceInfo>> by_customer_id_ GUARDED_BY(mu_);
+  mutable Map<Result<WorkspaceInfo>> by_resource_id_ GUARDED_BY(mu_);
+  mutable Map<Result<std::vector<TableInfo>>> tables_ GUARDED_BY(mu_);
+  mutable uint64_t hits_ GUARDED_BY(mu_) = 0;
+  mutable uint64_t misses_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace cmk::engine

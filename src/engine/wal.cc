@@ -1,3 +1,4 @@
+#include "base/mutex.h"
 #include "engine/wal.h"
 
 #include <algorithm>
@@ -15,6 +16,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(env::FileSystem* fs, const std::string& d
   std::unique_ptr<Wal> w(new Wal(fs, dir));
   ASSIGN_OR_RETURN(auto segs, w->Segments());
   // Never below the checkpoint: records written there would be skipped by the next replay.
+  MutexLock l(&w->mu_);
   w->segment_ = std::max<uint64_t>({min_segment, 1, segs.empty() ? 1 : segs.back()});
   return w;
 }
@@ -55,7 +57,7 @@ Status Wal::OpenSegment(uint64_t n) {
 }
 
 Status Wal::Replay(const std::function<Result<bool>(const WalRecord&)>& fn) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   ASSIGN_OR_RETURN(auto segs, Segments());
   for (size_t i = 0; i < segs.size(); ++i) {
     std::string path = SegmentPath(segs[i]);
@@ -95,7 +97,7 @@ Status Wal::Replay(const std::function<Result<bool>(const WalRecord&)>& fn) {
 Status Wal::BreakLocked(const Status& s, const char* why) {
   broken_ = Status(s.code(), "WAL " + dir_ + ": " + s.message() + " (" + why +
                                  "; appends are refused until the WAL is reopened)");
-  synced_cv_.notify_all();
+  synced_cv_.NotifyAll();
   return broken_;
 }
 
@@ -137,7 +139,7 @@ Status Wal::AppendForTest(std::span<const uint8_t> payload) {
 }
 
 Status Wal::Append(const Sealer& seal) {
-  std::unique_lock<std::mutex> l(mu_);
+  UniqueLock l(&mu_);
   RETURN_IF_ERROR(WriteRecordLocked(seal));
   uint64_t mine = ++written_;
   while (synced_ < mine) {
@@ -154,17 +156,20 @@ Status Wal::Append(const Sealer& seal) {
       ++syncs_;
       if (!synced.ok()) return BreakLocked(synced, "a sync failed");
       synced_ = std::max(synced_, target);
-      synced_cv_.notify_all();
+      synced_cv_.NotifyAll();
     } else {
-      synced_cv_.wait(l);
+      synced_cv_.Wait(l);
     }
   }
   return OkStatus();
 }
 
 Result<uint64_t> Wal::Rotate(const Sealer& close) {
-  std::unique_lock<std::mutex> l(mu_);
-  synced_cv_.wait(l, [&] { return !syncing_; });
+  UniqueLock l(&mu_);
+  synced_cv_.Wait(l, [&] {
+    mu_.AssertHeld();
+    return !syncing_;
+  });
   // The closing record tells replay that nothing was cut off this segment's end.
   RETURN_IF_ERROR(WriteRecordLocked(close));
   ++written_;
@@ -185,7 +190,7 @@ Result<uint64_t> Wal::Rotate(const Sealer& close) {
 }
 
 Status Wal::DropThrough(uint64_t segment) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   ASSIGN_OR_RETURN(auto segs, Segments());
   for (uint64_t s : segs) {
     if (s > segment || s == segment_) continue;
@@ -195,17 +200,17 @@ Status Wal::DropThrough(uint64_t segment) {
 }
 
 uint64_t Wal::current_segment() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return segment_;
 }
 
 uint64_t Wal::current_bytes() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return segment_bytes_;
 }
 
 uint64_t Wal::syncs() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return syncs_;
 }
 

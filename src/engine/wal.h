@@ -18,7 +18,6 @@
 // fdatasync the kernel may have dropped the pages, so a later sync that succeeds would prove
 // nothing (PostgreSQL's "fsyncgate"). Records acknowledged before the failure stay durable.
 // Thread safety: safe for concurrent use.
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "env/file_system.h"
 
@@ -75,26 +75,26 @@ class Wal {
  private:
   Wal(env::FileSystem* fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
   std::string SegmentPath(uint64_t n) const;
-  Status OpenSegment(uint64_t n);
+  Status OpenSegment(uint64_t n) REQUIRES(mu_);
   Result<std::vector<uint64_t>> Segments() const;
   // Seals and writes one framed record into the current segment. REQUIRES: mu_ held.
-  Status WriteRecordLocked(const Sealer& seal);
+  Status WriteRecordLocked(const Sealer& seal) REQUIRES(mu_);
   // Refuses later appends with `s`. REQUIRES: mu_ held.
-  Status BreakLocked(const Status& s, const char* why);
+  Status BreakLocked(const Status& s, const char* why) REQUIRES(mu_);
   env::FileSystem* fs_;
   std::string dir_;
-  mutable std::mutex mu_;
-  std::condition_variable synced_cv_;
-  std::unique_ptr<env::WritableFile> file_;  // the current segment, once opened
-  Status broken_;                            // not OK: every later Append and Rotate fails with it
-  uint64_t segment_ = 0;
-  uint64_t segment_bytes_ = 0;
-  uint64_t segment_records_ = 0;  // records in the current segment
-  std::vector<uint8_t> record_;   // the payload being written (capacity kept)
-  uint64_t written_ = 0;  // records written (sequence)
-  uint64_t synced_ = 0;   // records known durable
-  bool syncing_ = false;
-  uint64_t syncs_ = 0;
+  mutable Mutex mu_;
+  CondVar synced_cv_;
+  std::unique_ptr<env::WritableFile> file_ GUARDED_BY(mu_);  // the current segment, once opened
+  Status broken_ GUARDED_BY(mu_);                            // not OK: every later Append and Rotate fails with it
+  uint64_t segment_ GUARDED_BY(mu_) = 0;
+  uint64_t segment_bytes_ GUARDED_BY(mu_) = 0;
+  uint64_t segment_records_ GUARDED_BY(mu_) = 0;  // records in the current segment
+  std::vector<uint8_t> record_ GUARDED_BY(mu_);   // the payload being written (capacity kept)
+  uint64_t written_ GUARDED_BY(mu_) = 0;  // records written (sequence)
+  uint64_t synced_ GUARDED_BY(mu_) = 0;   // records known durable
+  bool syncing_ GUARDED_BY(mu_) = false;
+  uint64_t syncs_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace cmk::engine
