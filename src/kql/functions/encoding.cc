@@ -1,12 +1,16 @@
 // Encoding functions: base64_encode_tostring, base64_decode_tostring, base64_decode_toarray,
 // base64_encode_fromarray, base64_encode_fromguid, base64_decode_toguid (standard alphabet,
-// padded; base/encoding.h) and tohex. Text that does not decode gives null, as documented
-// (base64_decode_tostring also when the bytes are not UTF-8).
+// padded; base/encoding.h), tohex, and gzip_/zlib_compress_to_base64_string and their
+// _decompress_from_base64_string (zlib). Text that does not decode gives null, as documented
+// (base64_decode_tostring also when the bytes are not UTF-8); the decompressors give "".
 #include "base/encoding.h"
+
+#include <zlib.h>
 
 #include <algorithm>
 #include <cstdio>
 
+#include "kql/core/budget.h"
 #include "kql/functions/function_json.h"
 #include "kql/functions/function_util.h"
 
@@ -134,6 +138,125 @@ Result<Column> EvalToHex(Args a, const FunctionContext& ctx) {
   });
 }
 
+// Deflate at level 0 (stored blocks): the documented outputs are stored blocks
+// (gzip_compress_to_base64_string("1234567890qwertyuiop") is "H4sIAAAAAAAA/wEUAOv/..."), so
+// this is what reproduces them byte for byte. windowBits -15 is raw deflate, 15 the zlib wrapper.
+std::string Deflate(std::string_view in, int window_bits) {
+  z_stream z{};
+  if (deflateInit2(&z, Z_NO_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return "";
+  std::string out(deflateBound(&z, in.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return rc == Z_STREAM_END ? out : "";
+}
+
+// Inflates all of `in`; nullopt when it is not one complete stream or its output would pass
+// `limit` bytes (a small base64 text can expand a thousandfold).
+std::optional<std::string> Inflate(std::string_view in, int window_bits, size_t limit,
+                                   bool* too_big) {
+  z_stream z{};
+  if (inflateInit2(&z, window_bits) != Z_OK) return std::nullopt;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  std::string out;
+  int rc = Z_OK;
+  char buf[16384];
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+    if (out.size() > limit) {
+      *too_big = true;
+      rc = Z_MEM_ERROR;
+    }
+    if (rc == Z_OK && z.avail_out == sizeof buf && z.avail_in == 0) rc = Z_DATA_ERROR;  // cut short
+  }
+  bool whole = rc == Z_STREAM_END && z.avail_in == 0;
+  inflateEnd(&z);
+  if (!whole) return std::nullopt;
+  return out;
+}
+
+// gzip framing by hand: a header with no flags, mtime 0, XFL 0 and OS 255 (as documented), then
+// CRC-32 and size, little-endian.
+std::string GzipCompress(std::string_view in) {
+  std::string out("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
+  out += Deflate(in, -15);
+  uint32_t crc = static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(in.data()), static_cast<uInt>(in.size())));
+  auto size = static_cast<uint32_t>(in.size());
+  for (uint32_t v : {crc, size}) {
+    for (int k = 0; k < 4; ++k) out.push_back(static_cast<char>((v >> (8 * k)) & 0xFF));
+  }
+  return out;
+}
+
+// The docs' rules: ID1, ID2 and CM must be right and FLG zero (no optional fields).
+std::optional<std::string> GzipDecompress(std::string_view in, size_t limit, bool* too_big) {
+  if (in.size() < 18 || in.substr(0, 3) != std::string_view("\x1f\x8b\x08", 3) || in[3] != 0)
+    return std::nullopt;
+  std::optional<std::string> out = Inflate(in.substr(10, in.size() - 18), -15, limit, too_big);
+  if (!out) return std::nullopt;
+  uint32_t crc = 0, size = 0;
+  for (int k = 3; k >= 0; --k) {
+    crc = (crc << 8) | static_cast<unsigned char>(in[in.size() - 8 + static_cast<size_t>(k)]);
+    size = (size << 8) | static_cast<unsigned char>(in[in.size() - 4 + static_cast<size_t>(k)]);
+  }
+  uint32_t actual = static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(out->data()), static_cast<uInt>(out->size())));
+  if (crc != actual || size != static_cast<uint32_t>(out->size())) return std::nullopt;
+  return out;
+}
+
+Result<Column> EvalCompress(bool gzip, Args a, const FunctionContext& ctx) {
+  std::string sc;
+  return Map(Type::kString, a, ctx, [&](Column& out, size_t i) {
+    std::string_view text = TextOf(*a[0], i, sc);
+    std::string packed = gzip ? GzipCompress(text) : Deflate(text, 15);
+    out.strings[i] = Base64Encode(AsBytes(packed));
+  });
+}
+
+// The output is checked while it is inflated against the query's memory budget and a 256 MiB
+// cap per call (the budget may be unlimited).
+Result<Column> EvalDecompress(bool gzip, Args a, const FunctionContext& ctx) {
+  constexpr size_t kMaxOutput = size_t{256} << 20;
+  std::string sc;
+  size_t limit = std::min(ctx.budget != nullptr ? ctx.budget->remaining() : SIZE_MAX, kMaxOutput);
+  size_t total = 0;
+  bool too_big = false;
+  ASSIGN_OR_RETURN(Column col, Map(Type::kString, a, ctx, [&](Column& out, size_t i) {
+                     if (too_big) return;
+                     Result<std::vector<uint8_t>> b = Base64Decode(TextOf(*a[0], i, sc));
+                     if (!b.ok()) return;
+                     std::string_view packed = AsChars(*b);
+                     std::optional<std::string> text =
+                         gzip ? GzipDecompress(packed, limit - total, &too_big)
+                              : Inflate(packed, 15, limit - total, &too_big);
+                     if (!text || !IsUtf8(*text)) return;
+                     total += text->size();
+                     out.strings[i] = std::move(*text);
+                   }));
+  if (too_big) {
+    if (ctx.budget != nullptr && limit < kMaxOutput) {
+      RETURN_IF_ERROR(
+          ctx.budget->Charge(limit + 1, "decompressed text"));  // fails, naming the limit
+    }
+    return Status(StatusCode::kResourceExhausted,
+                  "Query execution has exceeded the allowed limits (80DA0001): decompressed text "
+                  "over 256 MiB",
+                  "E_RUNAWAY_QUERY");
+  }
+  return col;
+}
+
 }  // namespace
 
 void RegisterEncoding(Registry& r) {
@@ -155,6 +278,14 @@ void RegisterEncoding(Registry& r) {
               },
               EvalEncodeFromGuid});
   r.Function({"base64_decode_toguid", 1, 1, Returns(Type::kGuid), EvalDecodeToGuid});
+  for (bool gzip : {true, false}) {
+    r.Function({gzip ? "gzip_compress_to_base64_string" : "zlib_compress_to_base64_string", 1, 1,
+                Returns(Type::kString),
+                [gzip](Args a, const FunctionContext& c) { return EvalCompress(gzip, a, c); }});
+    r.Function({gzip ? "gzip_decompress_from_base64_string" : "zlib_decompress_from_base64_string",
+                1, 1, Returns(Type::kString),
+                [gzip](Args a, const FunctionContext& c) { return EvalDecompress(gzip, a, c); }});
+  }
   r.Function({"tohex", 1, 2,
               [](Types t) -> Result<Type> {
                 for (size_t k = 0; k < t.size(); ++k) {
