@@ -8,6 +8,7 @@ cmk_cc_library(NAME kql_functions
        functions/in_operators.cc functions/string.cc functions/regex.cc functions/datetime.cc
        functions/datetime_format.cc functions/math.cc functions/dynamic.cc functions/hash.cc
        functions/ip.cc functions/encoding.cc functions/url.cc functions/extract_json.cc
+       functions/punycode.cc
   DEPS cmk_kql PkgConfig::RE2 OpenSSL::Crypto ZLIB::ZLIB)
 cmk_cc_test(NAME kql_functions_test
   SRCS functions/arithmetic_test.cc functions/comparison_test.cc functions/logical_test.cc

@@ -42,6 +42,7 @@ void RegisterHash(Registry& r);          // hash.cc: hash_sha256, hash_md5, hash
 void RegisterEncoding(Registry& r);      // encoding.cc: base64_*, tohex, gzip_*, zlib_*
 void RegisterUrl(Registry& r);  // url.cc: url_encode, url_decode, parse_url, parse_urlquery
 void RegisterExtractJson(Registry& r);   // extract_json.cc: extract_json, extractjson
+void RegisterPunycode(Registry& r);      // punycode.cc: punycode_from_string, ...
 void RegisterIp(Registry& r);            // ip.cc: parse_ipv4, ipv4_is_in_range, has_ipv4, ...
 
 // --- Type checking ---------------------------------------------------------------------------

@@ -153,6 +153,7 @@ const Index& GetIndex() {
     fn::RegisterEncoding(idx->registry);
     fn::RegisterUrl(idx->registry);
     fn::RegisterExtractJson(idx->registry);
+    fn::RegisterPunycode(idx->registry);
     for (const ScalarFunction& f : idx->registry.functions) idx->functions[f.name] = &f;
     for (const ScalarFunction& f : idx->registry.operators) idx->operators[f.name] = &f;
     return idx;
