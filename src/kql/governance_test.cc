@@ -156,6 +156,19 @@ TEST_F(GovernanceTest, ExponentialLetFanOutIsRejected) {
               StatusIs(StatusCode::kInvalidArgument, "SemanticError"));
 }
 
+TEST_F(GovernanceTest, LetFanOutThroughUnionCountsBindSteps) {
+  // No operator in the lets, so only the sources count: 30 doublings were 2^30 binds (the
+  // executor fuzzer's slow unit, ~40 s).
+  std::string q = "let t0 = print x=1;";
+  for (int i = 1; i <= 30; ++i) {
+    q += "let t" + std::to_string(i) + " = union t" + std::to_string(i - 1) + ", t" +
+         std::to_string(i - 1) + ";";
+  }
+  Result<QueryResult> r = Run(q + " t30 | count");
+  EXPECT_THAT(r, StatusIs(StatusCode::kInvalidArgument, "SemanticError"));
+  EXPECT_THAT(r.status().message(), HasSubstr("too complex"));
+}
+
 TEST_F(GovernanceTest, DeepDynamicLiteralsAreErrorsNotCrashes) {
   std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
   EXPECT_FALSE(Run("print d=dynamic(" + deep + ")").ok());
