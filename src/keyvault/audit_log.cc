@@ -25,10 +25,10 @@ AuditLog::AuditLog(env::FileSystem* fs, std::string path, std::unique_ptr<env::W
 
 AuditLog::~AuditLog() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   writer_.join();
 }
 
@@ -46,21 +46,24 @@ void AuditLog::Record(AuditEntry e) {
                         {"latencyUs", e.latency_us}};
   std::string line = boost::json::serialize(o) + "\n";
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     queue_.push_back(std::move(line));
     ++queued_;
   }
-  cv_.notify_one();
+  cv_.NotifyOne();
 }
 
 Status AuditLog::Flush() {
-  std::unique_lock<std::mutex> l(mu_);
+  UniqueLock l(&mu_);
   uint64_t target = queued_;
   // An empty marker makes the writer run, and sync, even when nothing is queued.
   queue_.emplace_back();
   ++queued_;
-  cv_.notify_one();
-  flushed_cv_.wait(l, [&] { return written_ >= target + 1 || stop_; });
+  cv_.NotifyOne();
+  flushed_cv_.Wait(l, [&] {
+    mu_.AssertHeld();
+    return written_ >= target + 1 || stop_;
+  });
   Status s = std::exchange(error_, OkStatus());
   uint64_t dropped = std::exchange(dropped_, 0);
   if (dropped > 0) {
@@ -73,9 +76,12 @@ Status AuditLog::Flush() {
 }
 
 void AuditLog::Loop() {
-  std::unique_lock<std::mutex> l(mu_);
+  UniqueLock l(&mu_);
   for (;;) {
-    cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+    cv_.Wait(l, [&] {
+      mu_.AssertHeld();
+      return stop_ || !queue_.empty();
+    });
     if (queue_.empty() && stop_) return;
     std::vector<std::string> batch;
     batch.swap(queue_);
@@ -124,7 +130,7 @@ void AuditLog::Loop() {
     if (!s.ok() && error_.ok()) error_ = s;
     dropped_ += dropped;
     written_ += batch.size();
-    flushed_cv_.notify_all();
+    flushed_cv_.NotifyAll();
   }
 }
 

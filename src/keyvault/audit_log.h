@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "base/time_format.h"
 #include "env/file_system.h"
@@ -59,19 +60,20 @@ class AuditLog {
   std::string path_;
   std::unique_ptr<env::WritableFile> file_;  // writer thread only
   uint64_t size_;                            // writer thread only: bytes of whole lines
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::condition_variable flushed_cv_;
-  std::vector<std::string> queue_;
-  uint64_t queued_ = 0;
-  uint64_t written_ = 0;
+  mutable Mutex mu_;
+  CondVar cv_;
+  CondVar flushed_cv_;
+  std::vector<std::string> queue_ GUARDED_BY(mu_);
+  uint64_t queued_ GUARDED_BY(mu_) = 0;
+  uint64_t written_ GUARDED_BY(mu_) = 0;
   static constexpr uint64_t kSyncEvery = 256;
   static constexpr size_t kMaxPending = 100'000;
   uint64_t unsynced_ = 0;     // writer thread only
   std::vector<std::string> pending_;  // writer thread only: entries whose write failed
-  Status error_;                      // the first failure since the last Flush
-  uint64_t dropped_ = 0;              // entries dropped since the last Flush (pending_ was full)
-  bool stop_ = false;
+  Status error_ GUARDED_BY(mu_);  // the first failure since the last Flush
+  // Entries dropped since the last Flush (pending_ was full).
+  uint64_t dropped_ GUARDED_BY(mu_) = 0;
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread writer_;
 };
 

@@ -179,7 +179,7 @@ class KeyVaultService::DataPlane {
     if (!o.ok()) return BadParameter("The request body is not valid JSON: " + o.status().message());
     return *o;
   }
-  VaultState* Find() {
+  VaultState* Find() REQUIRES_SHARED(s_.mu_) {
     auto it = s_.vaults_.find(ToLower(r_.vault_name));
     return it == s_.vaults_.end() ? nullptr : &it->second;
   }
@@ -188,7 +188,8 @@ class KeyVaultService::DataPlane {
   }
   int64_t Now() const { return ToUnixSeconds(s_.env_.clock->Now()); }
   // The vault, after authorizing `permission` / `data_action` on `key` (the caller holds mu_).
-  Result<VaultState*> Authorized(std::string_view permission, std::string_view data_action, std::string_view key) {
+  Result<VaultState*> Authorized(std::string_view permission, std::string_view data_action,
+                                 std::string_view key) REQUIRES_SHARED(s_.mu_) {
     VaultState* vs = Find();
     if (!vs) return VaultMissing();
     RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, permission, data_action, key));
@@ -196,7 +197,8 @@ class KeyVaultService::DataPlane {
   }
   // A live (not soft-deleted) key, authorized as above.
   Result<std::pair<VaultState*, Key*>> LiveKey(const std::string& name, std::string_view permission,
-                                               std::string_view data_action) {
+                                               std::string_view data_action)
+      REQUIRES_SHARED(s_.mu_) {
     ASSIGN_OR_RETURN(VaultState * vs, Authorized(permission, data_action, name));
     auto it = vs->keys.find(ToLower(name));
     if (it == vs->keys.end() || it->second.deleted_date) return KeyNotFound(name);
@@ -204,7 +206,8 @@ class KeyVaultService::DataPlane {
   }
   // A soft-deleted key, authorized as above.
   Result<std::pair<VaultState*, std::map<std::string, Key>::iterator>> DeletedKey(
-      const std::string& name, std::string_view permission, std::string_view data_action) {
+      const std::string& name, std::string_view permission, std::string_view data_action)
+      REQUIRES_SHARED(s_.mu_) {
     ASSIGN_OR_RETURN(VaultState * vs, Authorized(permission, data_action, name));
     auto it = vs->keys.find(ToLower(name));
     if (it == vs->keys.end() || !it->second.deleted_date) {
@@ -243,7 +246,7 @@ class KeyVaultService::DataPlane {
   } while (0)
 
 KvResponse KeyVaultService::DataPlane::ListKeys() {
-  std::shared_lock<std::shared_mutex> l(s_.mu_);
+  ReaderLock l(&s_.mu_);
   VaultState* vs = Find();
   if (!vs) return KvError(VaultMissing());
   KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "list", "keys/read", ""));
@@ -259,7 +262,7 @@ KvResponse KeyVaultService::DataPlane::ListKeys() {
 }
 
 KvResponse KeyVaultService::DataPlane::ListVersions(const std::string& name) {
-  std::shared_lock<std::shared_mutex> l(s_.mu_);
+  ReaderLock l(&s_.mu_);
   auto found = LiveKey(name, "list", "keys/read");
   if (!found.ok()) return KvError(found.status());
   auto [vs, key] = *found;
@@ -274,7 +277,7 @@ KvResponse KeyVaultService::DataPlane::ListVersions(const std::string& name) {
 }
 
 Result<bj::object> KeyVaultService::DataPlane::GetBundle(std::string_view name, std::string_view version) {
-  std::shared_lock<std::shared_mutex> l(s_.mu_);
+  ReaderLock l(&s_.mu_);
   VaultState* vs = Find();
   if (!vs) return VaultMissing();
   RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "get", "keys/read", name));
@@ -299,7 +302,7 @@ KvResponse KeyVaultService::DataPlane::CreateRoute(const std::string& name) {
   return Audited("createKey", name, "", "", [&]() -> KvResponse {
     auto body = Body();
     if (!body.ok()) return KvError(body.status());
-    std::unique_lock<std::shared_mutex> l(s_.mu_);
+    WriterLock l(&s_.mu_);
     VaultState* vs = Find();
     if (!vs) return KvError(VaultMissing());
     KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "create", "keys/create/action", name));
@@ -353,7 +356,7 @@ KvResponse KeyVaultService::DataPlane::Import(const std::string& name) {
   return Audited("importKey", name, "", "", [&]() -> KvResponse {
     auto body = Body();
     if (!body.ok()) return KvError(body.status());
-    std::unique_lock<std::shared_mutex> l(s_.mu_);
+    WriterLock l(&s_.mu_);
     VaultState* vs = Find();
     if (!vs) return KvError(VaultMissing());
     KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "import", "keys/import/action", name));
@@ -411,7 +414,7 @@ KvResponse KeyVaultService::DataPlane::Import(const std::string& name) {
     KV_RETURN_IF_ERROR(ApplyKeyOps(**jwk, kv));
     KV_RETURN_IF_ERROR(ApplyTags(*body, kv.tags));
     {
-      std::lock_guard<std::mutex> cl(s_.cache_mu_);
+      MutexLock cl(&s_.cache_mu_);
       s_.private_cache_[kv.version] = std::make_shared<const crypto::RsaKey>(std::move(*key));
     }
     Key& k = vs->keys[ToLower(name)];
@@ -428,7 +431,7 @@ KvResponse KeyVaultService::DataPlane::Update(const std::string& name, const std
   return Audited("updateKey", name, version, "", [&]() -> KvResponse {
     auto body = Body();
     if (!body.ok()) return KvError(body.status());
-    std::unique_lock<std::shared_mutex> l(s_.mu_);
+    WriterLock l(&s_.mu_);
     auto found = LiveKey(name, "update", "keys/update/action");
     if (!found.ok()) return KvError(found.status());
     auto [vs, key] = *found;
@@ -453,7 +456,7 @@ KvResponse KeyVaultService::DataPlane::Update(const std::string& name, const std
 
 KvResponse KeyVaultService::DataPlane::Delete(const std::string& name) {
   return Audited("deleteKey", name, "", "", [&]() -> KvResponse {
-    std::unique_lock<std::shared_mutex> l(s_.mu_);
+    WriterLock l(&s_.mu_);
     auto found = LiveKey(name, "delete", "keys/delete");
     if (!found.ok()) return KvError(found.status());
     auto [vs, key] = *found;
@@ -481,7 +484,7 @@ KvResponse KeyVaultService::DataPlane::Delete(const std::string& name) {
 }
 
 KvResponse KeyVaultService::DataPlane::ListDeleted() {
-  std::shared_lock<std::shared_mutex> l(s_.mu_);
+  ReaderLock l(&s_.mu_);
   VaultState* vs = Find();
   if (!vs) return KvError(VaultMissing());
   KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "list", "keys/read", ""));
@@ -500,7 +503,7 @@ KvResponse KeyVaultService::DataPlane::ListDeleted() {
 }
 
 KvResponse KeyVaultService::DataPlane::GetDeleted(const std::string& name) {
-  std::shared_lock<std::shared_mutex> l(s_.mu_);
+  ReaderLock l(&s_.mu_);
   auto found = DeletedKey(name, "get", "keys/read");
   if (!found.ok()) return KvError(found.status());
   auto [vs, it] = *found;
@@ -509,7 +512,7 @@ KvResponse KeyVaultService::DataPlane::GetDeleted(const std::string& name) {
 
 KvResponse KeyVaultService::DataPlane::Purge(const std::string& name) {
   return Audited("purgeDeletedKey", name, "", "", [&]() -> KvResponse {
-    std::unique_lock<std::shared_mutex> l(s_.mu_);
+    WriterLock l(&s_.mu_);
     auto found = DeletedKey(name, "purge", "keys/purge/action");
     if (!found.ok()) return KvError(found.status());
     auto [vs, it] = *found;
@@ -530,7 +533,7 @@ KvResponse KeyVaultService::DataPlane::Purge(const std::string& name) {
 
 KvResponse KeyVaultService::DataPlane::Recover(const std::string& name) {
   return Audited("recoverDeletedKey", name, "", "", [&]() -> KvResponse {
-    std::unique_lock<std::shared_mutex> l(s_.mu_);
+    WriterLock l(&s_.mu_);
     auto found = DeletedKey(name, "recover", "keys/recover/action");
     if (!found.ok()) return KvError(found.status());
     auto [vs, it] = *found;
@@ -550,7 +553,7 @@ KvResponse KeyVaultService::DataPlane::Recover(const std::string& name) {
 
 KvResponse KeyVaultService::DataPlane::Backup(const std::string& name) {
   return Audited("backupKey", name, "", "", [&]() -> KvResponse {
-    std::shared_lock<std::shared_mutex> l(s_.mu_);
+    ReaderLock l(&s_.mu_);
     auto found = LiveKey(name, "backup", "keys/backup/action");
     if (!found.ok()) return KvError(found.status());
     auto [vs, key] = *found;
@@ -579,7 +582,7 @@ KvResponse KeyVaultService::DataPlane::Restore() {
     if (!blob.ok()) return KvError(BadParameter("The key backup is corrupt."));
     auto key = KeyFromJson(blob->at("key").as_object());
     if (!key.ok()) return KvError(BadParameter("The key backup is corrupt."));
-    std::unique_lock<std::shared_mutex> l(s_.mu_);
+    WriterLock l(&s_.mu_);
     VaultState* vs = Find();
     if (!vs) return KvError(VaultMissing());
     KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "restore", "keys/restore/action", key->name));
@@ -600,7 +603,7 @@ KvResponse KeyVaultService::DataPlane::Restore() {
 
 KvResponse KeyVaultService::DataPlane::Rotate(const std::string& name) {
   return Audited("rotateKey", name, "", "", [&]() -> KvResponse {
-    std::unique_lock<std::shared_mutex> l(s_.mu_);
+    WriterLock l(&s_.mu_);
     auto found = LiveKey(name, "rotate", "keys/rotate/action");
     if (!found.ok()) return KvError(found.status());
     auto [vs, key] = *found;
@@ -628,7 +631,7 @@ bj::object KeyVaultService::DataPlane::PolicyJson(const Vault& v, const Key& k) 
 }
 
 KvResponse KeyVaultService::DataPlane::GetPolicy(const std::string& name) {
-  std::shared_lock<std::shared_mutex> l(s_.mu_);
+  ReaderLock l(&s_.mu_);
   auto found = LiveKey(name, "getrotationpolicy", "keyrotationpolicies/read");
   if (!found.ok()) return KvError(found.status());
   auto [vs, key] = *found;
@@ -675,7 +678,7 @@ KvResponse KeyVaultService::DataPlane::PutPolicy(const std::string& name) {
         policy.expiry_time = **exp;
       }
     }
-    std::unique_lock<std::shared_mutex> l(s_.mu_);
+    WriterLock l(&s_.mu_);
     auto found = LiveKey(name, "setrotationpolicy", "keyrotationpolicies/write");
     if (!found.ok()) return KvError(found.status());
     auto [vs, key] = *found;
@@ -702,7 +705,7 @@ Result<KeyOperationResult> KeyVaultService::DataPlane::CryptoOp(std::string_view
   KeyVersion kv;
   std::string kid;
   {
-    std::shared_lock<std::shared_mutex> l(s_.mu_);
+    ReaderLock l(&s_.mu_);
     VaultState* vs = Find();
     if (!vs) return VaultMissing();
     RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, op_name, spec.second, name));
@@ -804,7 +807,7 @@ KvResponse KeyVaultService::DataPlane::Crypto(const std::string& name, const std
       // Authorization, state and key_ops checks as for the other operations.
       KeyVersion kv;
       {
-        std::shared_lock<std::shared_mutex> l(s_.mu_);
+        ReaderLock l(&s_.mu_);
         VaultState* vs = Find();
         if (!vs) return KvError(VaultMissing());
         KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "verify", "keys/verify/action", name));

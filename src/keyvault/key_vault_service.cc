@@ -58,11 +58,12 @@ Result<std::unique_ptr<KeyVaultService>> KeyVaultService::Create(
 }
 
 void KeyVaultService::set_port(uint16_t port) {
-  std::unique_lock<std::shared_mutex> l(mu_);
+  WriterLock l(&mu_);
   options_.port = port;
 }
 
 Status KeyVaultService::Load() {
+  WriterLock l(&mu_);  // nothing else runs yet; the lock states what guards the vaults
   for (const auto& [kind, target] : {std::pair{kVaultKind, &vaults_}, std::pair{kDeletedVaultKind, &deleted_vaults_}}) {
     ASSIGN_OR_RETURN(auto docs, store_->List(kind, ""));
     for (const auto& d : docs) {
@@ -135,7 +136,7 @@ Result<Vault> KeyVaultService::PutVault(Vault v, bool recover) {
     return InvalidArgument("The property \"softDeleteRetentionInDays\" has an invalid value. Must be between 7 and 90.",
                            "BadRequest");
   }
-  std::unique_lock<std::shared_mutex> l(mu_);
+  WriterLock l(&mu_);
   std::string key = ToLower(v.name);
   if (auto d = deleted_vaults_.find(key); d != deleted_vaults_.end()) {
     if (!recover) {
@@ -193,14 +194,14 @@ Result<Vault> KeyVaultService::PutVault(Vault v, bool recover) {
 }
 
 std::optional<Vault> KeyVaultService::GetVault(std::string_view name) const {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   auto it = vaults_.find(ToLower(name));
   if (it == vaults_.end()) return std::nullopt;
   return it->second.vault;
 }
 
 std::vector<Vault> KeyVaultService::ListVaults(std::string_view sub, std::string_view rg, VaultKind kind) const {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   std::vector<Vault> out;
   for (const auto& [k, vs] : vaults_) {
     if (vs.vault.kind != kind || !EqualsIgnoreCase(vs.vault.subscription_id, sub)) continue;
@@ -211,7 +212,7 @@ std::vector<Vault> KeyVaultService::ListVaults(std::string_view sub, std::string
 }
 
 Status KeyVaultService::DeleteVault(std::string_view name) {
-  std::unique_lock<std::shared_mutex> l(mu_);
+  WriterLock l(&mu_);
   auto it = vaults_.find(ToLower(name));
   if (it == vaults_.end()) return NotFound("The vault '" + std::string(name) + "' was not found.", "ResourceNotFound");
   VaultState state = std::move(it->second);
@@ -234,7 +235,7 @@ Status KeyVaultService::DeleteVault(std::string_view name) {
 }
 
 std::vector<Vault> KeyVaultService::ListDeletedVaults(std::string_view sub, VaultKind kind) const {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   std::vector<Vault> out;
   for (const auto& [k, vs] : deleted_vaults_) {
     if (vs.vault.kind == kind && EqualsIgnoreCase(vs.vault.subscription_id, sub)) out.push_back(vs.vault);
@@ -243,14 +244,14 @@ std::vector<Vault> KeyVaultService::ListDeletedVaults(std::string_view sub, Vaul
 }
 
 std::optional<Vault> KeyVaultService::GetDeletedVault(std::string_view name) const {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   auto it = deleted_vaults_.find(ToLower(name));
   if (it == deleted_vaults_.end()) return std::nullopt;
   return it->second.vault;
 }
 
 Status KeyVaultService::PurgeDeletedVault(std::string_view name) {
-  std::unique_lock<std::shared_mutex> l(mu_);
+  WriterLock l(&mu_);
   auto it = deleted_vaults_.find(ToLower(name));
   if (it == deleted_vaults_.end()) {
     return NotFound("The deleted vault '" + std::string(name) + "' was not found.", "ResourceNotFound");
@@ -274,7 +275,7 @@ Status KeyVaultService::PurgeDeletedVault(std::string_view name) {
 
 Result<Vault> KeyVaultService::UpdateAccessPolicies(std::string_view name, std::string_view op,
                                                     const std::vector<AccessPolicy>& policies) {
-  std::unique_lock<std::shared_mutex> l(mu_);
+  WriterLock l(&mu_);
   auto it = vaults_.find(ToLower(name));
   if (it == vaults_.end()) return NotFound("The vault '" + std::string(name) + "' was not found.", "ResourceNotFound");
   Vault v = it->second.vault;
@@ -336,7 +337,7 @@ Result<KeyVersion> KeyVaultService::NewVersion(const Vault& v, const std::string
     ASSIGN_OR_RETURN(auto sealed, crypto::AesGcmSeal(master_key_, pem.span(), AsBytes(kPrivateAad), *env_.random));
     kv.sealed_private = Base64Encode(sealed);
     kv.key_ops = {"encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"};
-    std::lock_guard<std::mutex> cl(cache_mu_);
+    MutexLock cl(&cache_mu_);
     private_cache_[kv.version] = std::make_shared<const crypto::RsaKey>(std::move(key));
     return kv;
   }
@@ -361,7 +362,7 @@ Result<KeyVersion> KeyVaultService::NewVersion(const Vault& v, const std::string
 
 Result<std::shared_ptr<const crypto::RsaKey>> KeyVaultService::PrivateKey(const KeyVersion& kv) {
   {
-    std::lock_guard<std::mutex> cl(cache_mu_);
+    MutexLock cl(&cache_mu_);
     auto it = private_cache_.find(kv.version);
     if (it != private_cache_.end()) return it->second;
   }
@@ -370,7 +371,7 @@ Result<std::shared_ptr<const crypto::RsaKey>> KeyVaultService::PrivateKey(const 
   if (!pem.ok()) return Internal("the key material of version " + kv.version + " cannot be unsealed");
   ASSIGN_OR_RETURN(crypto::RsaKey key, crypto::RsaKey::FromPrivatePem(*pem));
   auto shared = std::make_shared<const crypto::RsaKey>(std::move(key));
-  std::lock_guard<std::mutex> cl(cache_mu_);
+  MutexLock cl(&cache_mu_);
   private_cache_[kv.version] = shared;
   return shared;
 }
@@ -478,7 +479,7 @@ void KeyVaultService::ScheduleSweep() {
 }
 
 void KeyVaultService::Sweep() {
-  std::unique_lock<std::shared_mutex> l(mu_);
+  WriterLock l(&mu_);
   int64_t now = ToUnixSeconds(env_.clock->Now());
   for (auto& [vn, vs] : vaults_) {
     for (auto it = vs.keys.begin(); it != vs.keys.end();) {

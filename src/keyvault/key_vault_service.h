@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/secret_bytes.h"
 #include "base/status.h"
 #include "crypto/rsa.h"
@@ -139,11 +140,14 @@ class KeyVaultService {
   KeyVaultOptions options_;
   HsmBackend* hsm_;
   AuditLog* audit_;
-  mutable std::shared_mutex mu_;
-  std::map<std::string, VaultState> vaults_;          // lower-case name -> live vault
-  std::map<std::string, VaultState> deleted_vaults_;  // lower-case name -> soft-deleted vault
-  std::mutex cache_mu_;
-  std::unordered_map<std::string, std::shared_ptr<const crypto::RsaKey>> private_cache_;
+  mutable SharedMutex mu_;
+  // Lower-case name -> live vault.
+  std::map<std::string, VaultState> vaults_ GUARDED_BY(mu_);
+  // Lower-case name -> soft-deleted vault.
+  std::map<std::string, VaultState> deleted_vaults_ GUARDED_BY(mu_);
+  Mutex cache_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const crypto::RsaKey>> private_cache_
+      GUARDED_BY(cache_mu_);
   std::atomic<bool> background_ = false;
   env::Clock::TimerId sweep_timer_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

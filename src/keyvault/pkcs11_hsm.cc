@@ -308,8 +308,8 @@ struct Pkcs11Hsm::Module {
   std::map<CK_SLOT_ID, SlotLogin> logins;  // guarded by Mu()
   std::array<uint8_t, 32> mac_key{};
 
-  static std::mutex& Mu() {
-    static std::mutex* mu = new std::mutex();
+  static Mutex& Mu() {
+    static Mutex* mu = new Mutex();
     return *mu;
   }
   static std::map<std::string, Module*>& Loaded() {
@@ -318,7 +318,7 @@ struct Pkcs11Hsm::Module {
   }
 
   static Result<Module*> Acquire(const std::string& path) {
-    std::lock_guard<std::mutex> lock(Mu());
+    MutexLock lock(&Mu());
     auto it = Loaded().find(path);
     if (it != Loaded().end()) {
       ++it->second->refs;
@@ -350,7 +350,7 @@ struct Pkcs11Hsm::Module {
 
   // Logs `slot` in through `session` or checks `pin` against the login already made.
   Status Login(CK_SLOT_ID slot, CK_SESSION_HANDLE session, const SecretBytes& pin) {
-    std::lock_guard<std::mutex> lock(Mu());
+    MutexLock lock(&Mu());
     std::array<uint8_t, 32> mac = crypto::HmacSha256(mac_key, pin.span());
     SlotLogin& entry = logins[slot];
     if (entry.users > 0) {
@@ -371,7 +371,7 @@ struct Pkcs11Hsm::Module {
 
   // Logs the slot out when the last instance using it goes away.
   void Logout(CK_SLOT_ID slot, CK_SESSION_HANDLE session) {
-    std::lock_guard<std::mutex> lock(Mu());
+    MutexLock lock(&Mu());
     auto it = logins.find(slot);
     if (it == logins.end() || --it->second.users > 0) return;
     logins.erase(it);
@@ -379,7 +379,7 @@ struct Pkcs11Hsm::Module {
   }
 
   static void Release(Module* m) {
-    std::lock_guard<std::mutex> lock(Mu());
+    MutexLock lock(&Mu());
     if (--m->refs > 0) return;
     Loaded().erase(m->path);
     if (m->finalize) m->f->C_Finalize(nullptr);
@@ -465,9 +465,11 @@ Pkcs11Hsm::~Pkcs11Hsm() {
 }
 
 Result<unsigned long> Pkcs11Hsm::AcquireSession() {
-  std::unique_lock<std::mutex> lock(mu_);
-  session_freed_.wait(
-      lock, [this] { return !idle_sessions_.empty() || open_sessions_ < options_.max_sessions; });
+  UniqueLock lock(&mu_);
+  session_freed_.Wait(lock, [this] {
+    mu_.AssertHeld();
+    return !idle_sessions_.empty() || open_sessions_ < options_.max_sessions;
+  });
   if (!idle_sessions_.empty()) {
     CK_SESSION_HANDLE h = idle_sessions_.back();
     idle_sessions_.pop_back();
@@ -483,7 +485,7 @@ Result<unsigned long> Pkcs11Hsm::AcquireSession() {
 
 void Pkcs11Hsm::ReleaseSession(unsigned long session, bool broken) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (broken) {
       module_->f->C_CloseSession(session);
       --open_sessions_;
@@ -491,7 +493,7 @@ void Pkcs11Hsm::ReleaseSession(unsigned long session, bool broken) {
       idle_sessions_.push_back(session);
     }
   }
-  session_freed_.notify_one();
+  session_freed_.NotifyOne();
 }
 
 std::string Pkcs11Hsm::NewId() {

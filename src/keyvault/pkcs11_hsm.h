@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/secret_bytes.h"
 #include "base/status.h"
 #include "crypto/rsa.h"
@@ -138,10 +139,10 @@ class Pkcs11Hsm final : public HsmBackend {
   std::atomic<bool> native_oaep_sha256_{true};
   std::atomic<bool> aes_wrap_via_encrypt_{true};
 
-  std::mutex mu_;
-  std::condition_variable session_freed_;
-  std::vector<unsigned long> idle_sessions_;  // guarded by mu_
-  int open_sessions_ = 0;                     // guarded by mu_
+  Mutex mu_;
+  CondVar session_freed_;
+  std::vector<unsigned long> idle_sessions_ GUARDED_BY(mu_);
+  int open_sessions_ GUARDED_BY(mu_) = 0;
   // The session C_Login ran on; kept open so that the login lasts as long as this object.
   unsigned long login_session_ = 0;
 };

@@ -19,7 +19,7 @@ std::string Str(const bj::object& o, const char* k) {
 }  // namespace
 
 ClusterStorage::~ClusterStorage() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   clusters_.clear();  // managers (and their timers) go before the clients they use
 }
 
@@ -52,7 +52,7 @@ Result<std::unique_ptr<KeyManager>> ClusterStorage::MakeManager(Cluster& c, cons
   m->set_on_transition([hook, account_id](KeyState from, KeyState to, const Status&) {
     AccountTransitionFn fn;
     {
-      std::lock_guard<std::mutex> l(hook->mu);
+      MutexLock l(&hook->mu);
       fn = hook->fn;
     }
     if (fn) fn(account_id, from, to);
@@ -63,7 +63,7 @@ Result<std::unique_ptr<KeyManager>> ClusterStorage::MakeManager(Cluster& c, cons
 
 Status ClusterStorage::Load() {
   ASSIGN_OR_RETURN(auto docs, store_->List(kKind, ""));
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (const auto& d : docs) {
     ASSIGN_OR_RETURN(bj::object o, json::ParseObject(d.body));
     std::string cluster_id = d.id.substr(0, d.id.rfind("/accounts/"));
@@ -84,7 +84,7 @@ Status ClusterStorage::Load() {
 
 Status ClusterStorage::ConfigureCluster(const std::string& cluster_id, const std::string& principal_id,
                                         const std::optional<keyvault::KeyRef>& key) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::string k = ToLower(cluster_id);
   auto it = clusters_.find(k);
   if (it != clusters_.end() && it->second.principal_id != principal_id) {
@@ -117,7 +117,7 @@ Status ClusterStorage::ConfigureCluster(const std::string& cluster_id, const std
 }
 
 Status ClusterStorage::RemoveCluster(const std::string& cluster_id) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = clusters_.find(ToLower(cluster_id));
   if (it == clusters_.end()) return OkStatus();
   for (auto& [id, m] : it->second.accounts) RETURN_IF_ERROR(store_->Delete(kKind, id).status());
@@ -126,7 +126,7 @@ Status ClusterStorage::RemoveCluster(const std::string& cluster_id) {
 }
 
 std::vector<AccountStatus> ClusterStorage::List() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<AccountStatus> out;
   for (const auto& [k, c] : clusters_) {
     for (const auto& [id, m] : c.accounts) {
@@ -143,7 +143,7 @@ std::vector<AccountStatus> ClusterStorage::List() const {
 }
 
 std::vector<std::string> ClusterStorage::Accounts(const std::string& cluster_id) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<std::string> out;
   auto it = clusters_.find(ToLower(cluster_id));
   if (it == clusters_.end()) return out;
@@ -161,20 +161,20 @@ KeyManager* ClusterStorage::FindLocked(const std::string& account_id) const {
 }
 
 Result<SecretBytes> ClusterStorage::Aek(const std::string& account_id) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   KeyManager* m = FindLocked(account_id);
   if (m == nullptr) return NotFound("no storage account '" + account_id + "'");
   return m->Aek();
 }
 
 KeyState ClusterStorage::State(const std::string& account_id) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   KeyManager* m = FindLocked(account_id);
   return m == nullptr ? KeyState::kUnavailable : m->state();
 }
 
 void ClusterStorage::set_on_account_transition(AccountTransitionFn fn) {
-  std::lock_guard<std::mutex> l(on_transition_->mu);
+  MutexLock l(&on_transition_->mu);
   on_transition_->fn = std::move(fn);
 }
 

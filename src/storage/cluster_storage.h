@@ -9,11 +9,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "meta/metadata_store.h"
 #include "storage/key_manager.h"
 
@@ -68,12 +68,12 @@ class ClusterStorage {
   ClientFactory clients_;
   KeyManagerOptions options_;
   int accounts_per_cluster_;
-  KeyManager* FindLocked(const std::string& account_id) const;
-  mutable std::mutex mu_;
-  std::map<std::string, Cluster> clusters_;  // lower-case cluster id
+  KeyManager* FindLocked(const std::string& account_id) const REQUIRES(mu_);
+  mutable Mutex mu_;
+  std::map<std::string, Cluster> clusters_ GUARDED_BY(mu_);  // lower-case cluster id
   struct Hook {
-    std::mutex mu;
-    AccountTransitionFn fn;
+    Mutex mu;
+    AccountTransitionFn fn GUARDED_BY(mu);
   };
   std::shared_ptr<Hook> on_transition_ = std::make_shared<Hook>();
 };

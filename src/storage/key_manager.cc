@@ -48,7 +48,7 @@ bool KeyManager::IsTransient(const Status& s) {
 }
 
 Status KeyManager::Start() {
-  std::unique_lock<std::mutex> l(mu_);
+  UniqueLock l(&mu_);
   if (!wrapped_) {
     // A new account: generate its AEK and wrap it under the current key version.
     SecretBytes aek = env_.random->NewSecret(32);
@@ -59,9 +59,9 @@ Status KeyManager::Start() {
     wrapped_ = std::move(wrapped);
     aek_ = std::move(aek);
     last_success_ = env_.clock->Now();
-    Transition(l, KeyState::kHealthy, OkStatus());
+    Transition(KeyState::kHealthy, OkStatus());
   } else {
-    CheckLocked(l);
+    CheckLocked();
   }
   l.unlock();
   Schedule();
@@ -80,15 +80,15 @@ void KeyManager::Schedule() {
 }
 
 void KeyManager::Check() {
-  std::unique_lock<std::mutex> l(mu_);
-  CheckLocked(l);
+  UniqueLock l(&mu_);
+  CheckLocked();
 }
 
-void KeyManager::CheckLocked(std::unique_lock<std::mutex>& l) {
+void KeyManager::CheckLocked() {
   auto ref = keyvault::KeyRefFromKid(wrapped_->kid);
-  if (!ref.ok()) return OnFailure(l, ref.status());
+  if (!ref.ok()) return OnFailure(ref.status());
   auto aek = vault_->UnwrapKey(*ref, wrapped_->alg, wrapped_->ciphertext);
-  if (!aek.ok()) return OnFailure(l, aek.status());
+  if (!aek.ok()) return OnFailure(aek.status());
   aek_ = std::move(*aek);
   last_success_ = env_.clock->Now();
   if (key_.version.empty()) {
@@ -98,13 +98,13 @@ void KeyManager::CheckLocked(std::unique_lock<std::mutex>& l) {
       auto latest = keyvault::KeyRefFromKid(info->kid);
       if (latest.ok()) {
         Status s = Rewrap(*latest);
-        if (!s.ok()) return OnFailure(l, s);
+        if (!s.ok()) return OnFailure(s);
       }
     } else if (!info.ok() && !IsTransient(info.status())) {
-      return OnFailure(l, info.status());
+      return OnFailure(info.status());
     }
   }
-  Transition(l, KeyState::kHealthy, OkStatus());
+  Transition(KeyState::kHealthy, OkStatus());
 }
 
 // REQUIRES: mu_ held and aek_ unwrapped.
@@ -118,32 +118,32 @@ Status KeyManager::Rewrap(const keyvault::KeyRef& to) {
   return OkStatus();
 }
 
-void KeyManager::OnFailure(std::unique_lock<std::mutex>& l, const Status& s) {
+void KeyManager::OnFailure(const Status& s) {
   TimePoint now = env_.clock->Now();
   if (IsTransient(s) && state_ != KeyState::kRevoked) {
     bool within = last_success_ && now - *last_success_ <= options_.max_vault_outage && !aek_.empty();
-    if (within) return Transition(l, KeyState::kDegraded, s);
+    if (within) return Transition(KeyState::kDegraded, s);
     aek_.Wipe();
-    return Transition(l, KeyState::kUnavailable, s);
+    return Transition(KeyState::kUnavailable, s);
   }
   if (IsTransient(s)) return;  // revoked stays revoked until an unwrap succeeds
   aek_.Wipe();
-  Transition(l, KeyState::kRevoked, s);
+  Transition(KeyState::kRevoked, s);
 }
 
-void KeyManager::Transition(std::unique_lock<std::mutex>& l, KeyState to, const Status& cause) {
+void KeyManager::Transition(KeyState to, const Status& cause) {
   KeyState from = state_;
   state_ = to;
   last_error_ = cause;
   if (from == to || !on_transition_) return;
   TransitionFn fn = on_transition_;
-  l.unlock();
+  mu_.unlock();
   fn(from, to, cause);
-  l.lock();
+  mu_.lock();
 }
 
 Status KeyManager::UpdateKey(keyvault::KeyRef key) {
-  std::unique_lock<std::mutex> l(mu_);
+  UniqueLock l(&mu_);
   if (aek_.empty()) {
     return FailedPrecondition("the AEK is not available (" + std::string(KeyStateName(state_)) +
                               "): the key can't be changed until the current key is reachable");
@@ -160,17 +160,22 @@ Status KeyManager::UpdateKey(keyvault::KeyRef key) {
 }
 
 void KeyManager::SetVault(keyvault::KeyVaultClient* vault) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   vault_ = vault;
 }
 
+keyvault::KeyRef KeyManager::key() const {
+  MutexLock l(&mu_);
+  return key_;
+}
+
 KeyState KeyManager::state() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return state_;
 }
 
 Result<SecretBytes> KeyManager::Aek() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if ((state_ == KeyState::kHealthy || state_ == KeyState::kDegraded) && !aek_.empty()) return aek_.Clone();
   std::string key = key_.vault_uri + " key '" + key_.name + "'";
   if (state_ == KeyState::kRevoked) {
@@ -183,17 +188,17 @@ Result<SecretBytes> KeyManager::Aek() const {
 }
 
 WrappedAek KeyManager::wrapped() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return wrapped_.value_or(WrappedAek{});
 }
 
 std::optional<TimePoint> KeyManager::last_success() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return last_success_;
 }
 
 void KeyManager::set_on_transition(TransitionFn fn) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   on_transition_ = std::move(fn);
 }
 

@@ -19,11 +19,11 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/secret_bytes.h"
 #include "base/status.h"
 #include "base/time_format.h"
@@ -72,7 +72,7 @@ class KeyManager {
   Status UpdateKey(keyvault::KeyRef key);
   // The identity the vault is reached as changed (or was removed): later checks use `vault`.
   void SetVault(keyvault::KeyVaultClient* vault);
-  const keyvault::KeyRef& key() const { return key_; }
+  keyvault::KeyRef key() const;
 
   KeyState state() const;
   // The AEK for sealing and opening data: Healthy or Degraded only. Otherwise Unavailable
@@ -85,25 +85,26 @@ class KeyManager {
  private:
   KeyManager(env::Env env, keyvault::KeyVaultClient* vault, keyvault::KeyRef key, std::optional<WrappedAek> existing,
              KeyManagerOptions options, PersistFn persist);
-  void CheckLocked(std::unique_lock<std::mutex>& l);
-  void Transition(std::unique_lock<std::mutex>& l, KeyState to, const Status& cause);
-  void OnFailure(std::unique_lock<std::mutex>& l, const Status& s);
-  Status Rewrap(const keyvault::KeyRef& to);
+  void CheckLocked() REQUIRES(mu_);
+  // Releases mu_ while it calls the transition callback (which takes other locks).
+  void Transition(KeyState to, const Status& cause) REQUIRES(mu_);
+  void OnFailure(const Status& s) REQUIRES(mu_);
+  Status Rewrap(const keyvault::KeyRef& to) REQUIRES(mu_);
   void Schedule();
   static bool IsTransient(const Status& s);
 
   env::Env env_;
-  keyvault::KeyVaultClient* vault_;
+  keyvault::KeyVaultClient* vault_ GUARDED_BY(mu_);
   KeyManagerOptions options_;
   PersistFn persist_;
-  mutable std::mutex mu_;
-  keyvault::KeyRef key_;
-  std::optional<WrappedAek> wrapped_;
-  SecretBytes aek_;
-  KeyState state_ = KeyState::kUnavailable;
-  Status last_error_;
-  std::optional<TimePoint> last_success_;
-  TransitionFn on_transition_;
+  mutable Mutex mu_;
+  keyvault::KeyRef key_ GUARDED_BY(mu_);
+  std::optional<WrappedAek> wrapped_ GUARDED_BY(mu_);
+  SecretBytes aek_ GUARDED_BY(mu_);
+  KeyState state_ GUARDED_BY(mu_) = KeyState::kUnavailable;
+  Status last_error_ GUARDED_BY(mu_);
+  std::optional<TimePoint> last_success_ GUARDED_BY(mu_);
+  TransitionFn on_transition_ GUARDED_BY(mu_);
   env::Clock::TimerId timer_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
