@@ -103,6 +103,18 @@ class OperationalInsightsProvider : public engine::Topology {
   ArmResponse WorkspaceChild(const ArmRequest& r, const std::string& ws_id, const std::vector<std::string>& rest);
   ArmResponse Tables(const ArmRequest& r, const std::string& ws_id, const std::string* name);
   ArmResponse LinkedServices(const ArmRequest& r, const std::string& ws_id, const std::string* name);
+  // Parts of LinkedServices (oi_workspaces.cc). `recent`: the workspace's link and unlink
+  // operations inside the 30-day window; `ws` is the workspace's document, `link` the link's.
+  boost::json::array RecentLinkOps(boost::json::object& hidden, TimePoint now) const;
+  std::optional<ArmResponse> LinkLimitReached(const boost::json::array& recent) const;
+  ArmResponse Unlink(const ArmRequest& r, const std::string& id, const std::string& ws_id,
+                     boost::json::object& link, boost::json::object& ws, boost::json::array recent);
+  ArmResponse Link(const ArmRequest& r, const std::string& id, const std::string& ws_id,
+                   const std::optional<boost::json::object>& link, boost::json::object& ws,
+                   boost::json::array recent);
+  // The cluster a link's body names, after the body's, the caller's and the cluster's checks.
+  Result<boost::json::object> LinkTarget(const ArmRequest& r, const std::string& id,
+                                         const std::string& ws_id, const boost::json::object& ws);
   ArmResponse OperationStatus(const ArmRequest& r, const std::string& sub, const std::string& op_id);
   ArmResponse OperationResult(const ArmRequest& r, const std::string& resource_id, const std::string& op_id);
   ArmResponse List(const ArmRequest& r, const std::string& kind_type, const std::string& prefix, const std::string& action_scope);

@@ -90,20 +90,113 @@ bj::object StandardJson(const std::string& ws_id, const StandardTable& t, int re
                                                                     {"standardColumns", std::move(cols)}}}}}};
 }
 
+// A table's plan and retentions from a PUT/PATCH's properties, into the stored properties `p`.
+Status ApplyPlanAndRetention(const bj::object& props, int ws_retention, bj::object& p) {
+  if (const bj::value* plan = json::FindCI(props, "plan"); plan && !plan->is_null()) {
+    std::string v = plan->is_string() ? std::string(plan->get_string()) : "";
+    std::string canon = Is(v, "Analytics") ? "Analytics"
+                        : Is(v, "Basic")   ? "Basic"
+                        : Is(v, "Auxiliary") ? "Auxiliary"
+                                             : "";
+    if (canon.empty()) {
+      return BadParameter("The table plan '" + v +
+                          "' is not valid: use Analytics, Basic or Auxiliary.");
+    }
+    p["plan"] = canon;
+  }
+  auto ret = json::GetInt(props, "retentionInDays");
+  auto total = json::GetInt(props, "totalRetentionInDays");
+  if (!ret.ok() || !total.ok()) {
+    return BadParameter("retentionInDays and totalRetentionInDays must be integers.");
+  }
+  if (ret->has_value()) {
+    int64_t v = **ret;
+    if (v != -1 && (v < 4 || v > 730)) {
+      return BadParameter(
+          "retentionInDays must be between 4 and 730 (or -1 for the workspace default).");
+    }
+    p["retentionInDays"] = v == -1 ? ws_retention : v;
+    p["retentionInDaysAsDefault"] = v == -1;
+  }
+  if (total->has_value()) {
+    int64_t v = **total;
+    if (v != -1 && (v < 4 || v > 4383)) {
+      return BadParameter("totalRetentionInDays must be between 4 and 4383 (or -1).");
+    }
+    p["totalRetentionInDays"] = v == -1 ? p["retentionInDays"].as_int64() : v;
+    p["totalRetentionInDaysAsDefault"] = v == -1;
+  }
+  if (p["totalRetentionInDays"].as_int64() < p["retentionInDays"].as_int64()) {
+    return BadParameter("totalRetentionInDays can't be less than retentionInDays.");
+  }
+  p["archiveRetentionInDays"] =
+      p["totalRetentionInDays"].as_int64() - p["retentionInDays"].as_int64();
+  return OkStatus();
+}
+
+// The stored columns of a custom table's schema (names, types and TimeGenerated checked).
+Result<bj::array> TableColumns(const bj::object& schema) {
+  const bj::value* cols = json::FindCI(schema, "columns");
+  if (cols == nullptr || !cols->is_array() || cols->get_array().empty()) {
+    return BadParameter("schema.columns (a non-empty array) is required.");
+  }
+  bj::array out;
+  bool has_time = false;
+  std::vector<std::string> seen;
+  for (const auto& c : cols->get_array()) {
+    // Types were checked by CheckTableTypes.
+    std::string cn = Str(c.as_object(), "name");
+    std::string ct = Str(c.as_object(), "type");
+    if (!ValidColumnName(cn)) {
+      return BadParameter("The column name '" + Echo(cn) +
+                          "' is not valid: column names start with a letter, have at most 45 "
+                          "letters, digits and '_', and are not one of the reserved names id, "
+                          "TenantId, Type, UniqueId and Title.");
+    }
+    auto it = std::find_if(kColumnTypes.begin(), kColumnTypes.end(),
+                           [&](const std::string& t) { return EqualsIgnoreCase(t, ct); });
+    if (it == kColumnTypes.end()) {
+      return BadParameter("Column '" + cn + "' has type '" + Echo(ct) +
+                          "': use string, int, long, real, boolean, dateTime, guid or dynamic.");
+    }
+    for (const auto& s : seen) {
+      if (EqualsIgnoreCase(s, cn)) return BadParameter("Column '" + cn + "' appears twice.");
+    }
+    seen.push_back(cn);
+    if (cn == "TimeGenerated") {
+      if (*it != "dateTime") return BadParameter("TimeGenerated must be of type dateTime.");
+      has_time = true;
+    }
+    bj::object col{{"name", cn}, {"type", *it}};
+    if (std::string d = Str(c.as_object(), "description"); !d.empty()) {
+      col["description"] = d.substr(0, 4096);
+    }
+    out.emplace_back(std::move(col));
+  }
+  if (!has_time) return BadParameter("A custom table needs a TimeGenerated column of type dateTime.");
+  return out;
+}
+
 }  // namespace
 
-ArmResponse OperationalInsightsProvider::Tables(const ArmRequest& r, const std::string& ws_id, const std::string* name) {
+ArmResponse OperationalInsightsProvider::Tables(const ArmRequest& r, const std::string& ws_id,
+                                                const std::string* name) {
   std::string action = std::string("Microsoft.OperationalInsights/workspaces/tables/") +
-                       (r.method == "GET" ? "read" : r.method == "DELETE" ? "delete" : "write");
+                       (r.method == "GET"      ? "read"
+                        : r.method == "DELETE" ? "delete"
+                                               : "write");
   if (Status s = rbac_->Authorize(r.caller, action, ws_id); !s.ok()) return ArmError(s);
   auto ws = LoadDoc(ws_id);
-  if (!ws.ok() || !*ws) return ArmError(NotFound("The workspace was not found.", "ResourceNotFound"));
+  if (!ws.ok() || !*ws)
+    return ArmError(NotFound("The workspace was not found.", "ResourceNotFound"));
   int ws_retention = 30;
   if (auto* p = (**ws).if_contains("properties"); p && p->is_object()) {
-    if (auto* rr = p->as_object().if_contains("retentionInDays"); rr && rr->is_int64()) ws_retention = static_cast<int>(rr->as_int64());
+    if (auto* rr = p->as_object().if_contains("retentionInDays"); rr && rr->is_int64())
+      ws_retention = static_cast<int>(rr->as_int64());
   }
   if (name == nullptr) {
-    if (r.method != "GET") return ArmError(InvalidArgument("Use GET to list tables.", "MethodNotAllowed"));
+    if (r.method != "GET")
+      return ArmError(InvalidArgument("Use GET to list tables.", "MethodNotAllowed"));
     bj::array value;
     for (const auto& t : StandardTables()) value.emplace_back(StandardJson(ws_id, t, ws_retention));
     auto docs = store_->List(kArm, ws_id + "/tables/");
@@ -121,94 +214,55 @@ ArmResponse OperationalInsightsProvider::Tables(const ArmRequest& r, const std::
   if (r.method == "GET") {
     if (*loaded) return Json(200, std::move(**loaded));
     if (standard) return Json(200, StandardJson(ws_id, *standard, ws_retention));
-    return ArmError(NotFound("The table '" + *name + "' was not found in the workspace.", "ResourceNotFound"));
+    return ArmError(
+        NotFound("The table '" + *name + "' was not found in the workspace.", "ResourceNotFound"));
   }
   if (r.method == "DELETE") {
     if (standard) return ArmError(BadParameter("Standard tables can't be deleted."));
     if (*loaded) store_->Delete(kArm, id).IgnoreError();
     return ArmResponse{200, std::nullopt, {}};
   }
-  if (r.method != "PUT" && r.method != "PATCH") return ArmError(InvalidArgument("Method not allowed.", "MethodNotAllowed"));
+  if (r.method != "PUT" && r.method != "PATCH")
+    return ArmError(InvalidArgument("Method not allowed.", "MethodNotAllowed"));
   auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
-  if (!body.ok()) return ArmError(Status(StatusCode::kInvalidArgument, "The request body is null or malformed.", "InvalidRequestContent"));
+  if (!body.ok())
+    return ArmError(Status(StatusCode::kInvalidArgument, "The request body is null or malformed.",
+                           "InvalidRequestContent"));
   if (Status s = CheckTableTypes(*body); !s.ok()) return ArmError(s);
   bj::object props;
   if (auto p = json::GetObject(*body, "properties"); p.ok() && *p) props = **p;
-  bj::object doc = *loaded ? **loaded : (standard ? StandardJson(ws_id, *standard, ws_retention) : bj::object());
+  bj::object doc =
+      *loaded ? **loaded : (standard ? StandardJson(ws_id, *standard, ws_retention) : bj::object());
   if (!*loaded && !standard) {
     // Only names created from now on are checked: tables stored before the rule stay readable,
     // updatable and deletable.
     if (!ValidCustomTableName(*name)) {
-      return ArmError(BadParameter("The table name '" + Echo(*name) +
-                                   "' is not valid: custom table names have 4 to 63 characters, start with a letter, "
-                                   "contain only letters, digits and '_', and end with '_CL'."));
+      return ArmError(BadParameter(
+          "The table name '" + Echo(*name) +
+          "' is not valid: custom table names have 4 to 63 characters, start with a letter, "
+          "contain only letters, digits and '_', and end with '_CL'."));
     }
-    doc = bj::object{{"id", id}, {"name", *name}, {"type", "Microsoft.OperationalInsights/workspaces/tables"},
-                     {"properties", bj::object{{"retentionInDays", ws_retention}, {"totalRetentionInDays", ws_retention},
-                                               {"archiveRetentionInDays", 0}, {"plan", "Analytics"},
-                                               {"retentionInDaysAsDefault", true}, {"totalRetentionInDaysAsDefault", true},
+    doc = bj::object{{"id", id},
+                     {"name", *name},
+                     {"type", "Microsoft.OperationalInsights/workspaces/tables"},
+                     {"properties", bj::object{{"retentionInDays", ws_retention},
+                                               {"totalRetentionInDays", ws_retention},
+                                               {"archiveRetentionInDays", 0},
+                                               {"plan", "Analytics"},
+                                               {"retentionInDaysAsDefault", true},
+                                               {"totalRetentionInDaysAsDefault", true},
                                                {"provisioningState", "Succeeded"}}}};
   }
   bj::object& p = doc["properties"].as_object();
-  if (const bj::value* plan = json::FindCI(props, "plan"); plan && !plan->is_null()) {
-    std::string v = plan->is_string() ? std::string(plan->as_string()) : "";
-    std::string canon = Is(v, "Analytics") ? "Analytics" : Is(v, "Basic") ? "Basic" : Is(v, "Auxiliary") ? "Auxiliary" : "";
-    if (canon.empty()) return ArmError(BadParameter("The table plan '" + v + "' is not valid: use Analytics, Basic or Auxiliary."));
-    p["plan"] = canon;
-  }
-  auto ret = json::GetInt(props, "retentionInDays");
-  auto total = json::GetInt(props, "totalRetentionInDays");
-  if (!ret.ok() || !total.ok()) return ArmError(BadParameter("retentionInDays and totalRetentionInDays must be integers."));
-  if (ret->has_value()) {
-    int64_t v = **ret;
-    if (v != -1 && (v < 4 || v > 730)) return ArmError(BadParameter("retentionInDays must be between 4 and 730 (or -1 for the workspace default)."));
-    p["retentionInDays"] = v == -1 ? ws_retention : v;
-    p["retentionInDaysAsDefault"] = v == -1;
-  }
-  if (total->has_value()) {
-    int64_t v = **total;
-    if (v != -1 && (v < 4 || v > 4383)) return ArmError(BadParameter("totalRetentionInDays must be between 4 and 4383 (or -1)."));
-    p["totalRetentionInDays"] = v == -1 ? p["retentionInDays"].as_int64() : v;
-    p["totalRetentionInDaysAsDefault"] = v == -1;
-  }
-  if (p["totalRetentionInDays"].as_int64() < p["retentionInDays"].as_int64()) {
-    return ArmError(BadParameter("totalRetentionInDays can't be less than retentionInDays."));
-  }
-  p["archiveRetentionInDays"] = p["totalRetentionInDays"].as_int64() - p["retentionInDays"].as_int64();
+  if (Status s = ApplyPlanAndRetention(props, ws_retention, p); !s.ok()) return ArmError(s);
   if (const bj::value* schema = json::FindCI(props, "schema"); schema && schema->is_object()) {
     if (standard) return ArmError(BadParameter("The schema of a standard table can't be changed."));
-    const bj::value* cols = json::FindCI(schema->as_object(), "columns");
-    if (cols == nullptr || !cols->is_array() || cols->as_array().empty()) return ArmError(BadParameter("schema.columns (a non-empty array) is required."));
-    bj::array out;
-    bool has_time = false;
-    std::vector<std::string> seen;
-    for (const auto& c : cols->as_array()) {
-      // Types were checked by CheckTableTypes.
-      std::string cn = Str(c.as_object(), "name");
-      std::string ct = Str(c.as_object(), "type");
-      if (!ValidColumnName(cn)) {
-        return ArmError(BadParameter("The column name '" + Echo(cn) + "' is not valid: column names start with a letter, have at most 45 letters, "
-                                     "digits and '_', and are not one of the reserved names id, TenantId, Type, UniqueId and Title."));
-      }
-      auto it = std::find_if(kColumnTypes.begin(), kColumnTypes.end(), [&](const std::string& t) { return EqualsIgnoreCase(t, ct); });
-      if (it == kColumnTypes.end()) {
-        return ArmError(BadParameter("Column '" + cn + "' has type '" + Echo(ct) + "': use string, int, long, real, boolean, dateTime, guid or dynamic."));
-      }
-      for (const auto& s : seen) {
-        if (EqualsIgnoreCase(s, cn)) return ArmError(BadParameter("Column '" + cn + "' appears twice."));
-      }
-      seen.push_back(cn);
-      if (cn == "TimeGenerated") {
-        if (*it != "dateTime") return ArmError(BadParameter("TimeGenerated must be of type dateTime."));
-        has_time = true;
-      }
-      bj::object col{{"name", cn}, {"type", *it}};
-      if (std::string d = Str(c.as_object(), "description"); !d.empty()) col["description"] = d.substr(0, 4096);
-      out.emplace_back(std::move(col));
-    }
-    if (!has_time) return ArmError(BadParameter("A custom table needs a TimeGenerated column of type dateTime."));
-    p["schema"] = bj::object{{"name", doc["name"]}, {"tableType", "CustomLog"}, {"source", "customer"},
-                             {"tableSubType", "DataCollectionRuleBased"}, {"columns", std::move(out)}, {"standardColumns", bj::array()}};
+    auto out = TableColumns(schema->as_object());
+    if (!out.ok()) return ArmError(out.status());
+    p["schema"] =
+        bj::object{{"name", doc["name"]},        {"tableType", "CustomLog"},
+                   {"source", "customer"},       {"tableSubType", "DataCollectionRuleBased"},
+                   {"columns", std::move(*out)}, {"standardColumns", bj::array()}};
   } else if (!standard && !p.contains("schema")) {
     return ArmError(BadParameter("A new custom table needs properties.schema with its columns."));
   }

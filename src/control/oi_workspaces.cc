@@ -380,7 +380,9 @@ ArmResponse OperationalInsightsProvider::WorkspaceChild(const ArmRequest& r, con
   return Json(200, std::move(doc));  // 200 even on create: the SDKs reject 201 here
 }
 
-ArmResponse OperationalInsightsProvider::LinkedServices(const ArmRequest& r, const std::string& ws_id, const std::string* name) {
+ArmResponse OperationalInsightsProvider::LinkedServices(const ArmRequest& r,
+                                                       const std::string& ws_id,
+                                                       const std::string* name) {
   std::string action = std::string("Microsoft.OperationalInsights/workspaces/linkedServices/") +
                        (r.method == "GET" ? "read" : r.method == "DELETE" ? "delete" : "write");
   if (Status s = rbac_->Authorize(r.caller, action, ws_id); !s.ok()) return ArmError(s);
@@ -394,117 +396,177 @@ ArmResponse OperationalInsightsProvider::LinkedServices(const ArmRequest& r, con
     return Json(200, bj::object{{"value", std::move(value)}});
   }
   if (!Is(*name, "cluster")) {
-    return ArmError(BadParameter("Only the 'cluster' linked service (a dedicated cluster) is supported; got '" + *name + "'."));
+    return ArmError(BadParameter(
+        "Only the 'cluster' linked service (a dedicated cluster) is supported; got '" + *name +
+        "'."));
   }
   std::string id = ws_id + "/linkedServices/cluster";
   auto loaded = LoadDoc(id);
   if (!loaded.ok()) return ArmError(loaded.status());
   if (r.method == "GET") {
-    if (!*loaded) return ArmError(NotFound("The linked service 'cluster' of workspace '" + ws_name + "' was not found.", "ResourceNotFound"));
+    if (!*loaded) {
+      return ArmError(NotFound(
+          "The linked service 'cluster' of workspace '" + ws_name + "' was not found.",
+          "ResourceNotFound"));
+    }
     return Json(200, Public(std::move(**loaded)));
   }
   if (HasPendingOperation(id)) {
-    return ArmError(Conflict("Workspace link or unlink operation in process: try again when it has finished.", "Conflict"));
+    return ArmError(Conflict(
+        "Workspace link or unlink operation in process: try again when it has finished.",
+        "Conflict"));
   }
   auto ws = LoadDoc(ws_id);
-  if (!ws.ok() || !*ws) return ArmError(NotFound("The workspace was not found.", "ResourceNotFound"));
-  bj::object& in = Hidden(**ws);
-  TimePoint now = env_.clock->Now();
-  // At most two link operations (link or unlink) per workspace in any 30 days.
-  bj::array recent;
-  if (in.contains("linkOps")) {
-    for (const auto& t : in["linkOps"].as_array()) {
-      auto at = ParseRfc3339(t.as_string());
-      if (at.ok() && now - *at < options_.link_window) recent.push_back(t);
-    }
+  if (!ws.ok() || !*ws) {
+    return ArmError(NotFound("The workspace was not found.", "ResourceNotFound"));
   }
-  auto over_limit = [&]() -> std::optional<ArmResponse> {
-    if (static_cast<int>(recent.size()) < options_.max_link_operations) return std::nullopt;
-    auto first = ParseRfc3339(recent.front().as_string());
-    return ArmError(BadParameter("The workspace has reached the limit of " + std::to_string(options_.max_link_operations) +
-                            " link and unlink operations in 30 days; the next one is possible after " +
-                            FormatRfc3339(*first + options_.link_window, 0) + ".",
-                        "LinkOperationLimitExceeded"));
-  };
+  bj::array recent = RecentLinkOps(Hidden(**ws), env_.clock->Now());
   if (r.method == "DELETE") {
     // Unlinking needs only linkedServices/delete on the workspace (checked above): Azure documents
     // the unlink from the workspace's side only, and a workspace's owner must always be able to
     // take it off a cluster that someone else controls.
     if (!*loaded) return ArmResponse{204, std::nullopt, {}};
-    if (auto err = over_limit()) return *err;
-    std::string cluster_id = Str(Props(**loaded), "writeAccessResourceId");
-    recent.emplace_back(FormatRfc3339(now));
-    in["linkOps"] = recent;
-    if (Status s = SaveDoc(ws_id, **ws); !s.ok()) return ArmError(s);
-    Props(**loaded)["provisioningState"] = "Deleting";
-    if (Status s = SaveDoc(id, **loaded); !s.ok()) return ArmError(s);
-    auto op = StartOperation("unlink", id, std::string((**ws)["location"].as_string()), ApiVersion(r), bj::object{{"clusterId", cluster_id}});
-    if (!op.ok()) return ArmError(op.status());
-    // 200 + the linked service (JS arm 11 needs a body with properties; clients.md §4.4).
-    return Json(200, Public(std::move(**loaded)));
+    return Unlink(r, id, ws_id, **loaded, **ws, std::move(recent));
   }
-  if (r.method != "PUT") return ArmError(InvalidArgument("Method not allowed.", "MethodNotAllowed"));
+  if (r.method != "PUT") {
+    return ArmError(InvalidArgument("Method not allowed.", "MethodNotAllowed"));
+  }
+  return Link(r, id, ws_id, *loaded, **ws, std::move(recent));
+}
+
+// At most two link operations (link or unlink) per workspace in any 30 days.
+bj::array OperationalInsightsProvider::RecentLinkOps(bj::object& hidden, TimePoint now) const {
+  bj::array recent;
+  if (const bj::value* ops = hidden.if_contains("linkOps"); ops != nullptr && ops->is_array()) {
+    for (const auto& t : ops->get_array()) {
+      if (!t.is_string()) continue;
+      auto at = ParseRfc3339(t.get_string());
+      if (at.ok() && now - *at < options_.link_window) recent.push_back(t);
+    }
+  }
+  return recent;
+}
+
+std::optional<ArmResponse> OperationalInsightsProvider::LinkLimitReached(
+    const bj::array& recent) const {
+  if (static_cast<int>(recent.size()) < options_.max_link_operations) return std::nullopt;
+  auto first = ParseRfc3339(recent.front().get_string());
+  return ArmError(BadParameter(
+      "The workspace has reached the limit of " + std::to_string(options_.max_link_operations) +
+          " link and unlink operations in 30 days; the next one is possible after " +
+          FormatRfc3339(*first + options_.link_window, 0) + ".",
+      "LinkOperationLimitExceeded"));
+}
+
+ArmResponse OperationalInsightsProvider::Unlink(const ArmRequest& r, const std::string& id,
+                                                const std::string& ws_id, bj::object& link,
+                                                bj::object& ws, bj::array recent) {
+  if (auto err = LinkLimitReached(recent)) return *err;
+  std::string cluster_id = Str(Props(link), "writeAccessResourceId");
+  recent.emplace_back(FormatRfc3339(env_.clock->Now()));
+  Hidden(ws)["linkOps"] = std::move(recent);
+  if (Status s = SaveDoc(ws_id, ws); !s.ok()) return ArmError(s);
+  Props(link)["provisioningState"] = "Deleting";
+  if (Status s = SaveDoc(id, link); !s.ok()) return ArmError(s);
+  auto op = StartOperation("unlink", id, Str(ws, "location"), ApiVersion(r),
+                           bj::object{{"clusterId", cluster_id}});
+  if (!op.ok()) return ArmError(op.status());
+  // 200 + the linked service (JS arm 11 needs a body with properties; clients.md §4.4).
+  return Json(200, Public(std::move(link)));
+}
+
+Result<bj::object> OperationalInsightsProvider::LinkTarget(const ArmRequest& r,
+                                                           const std::string& id,
+                                                           const std::string& ws_id,
+                                                           const bj::object& ws) {
   auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
-  if (!body.ok()) return ArmError(BadParameter("The request body is null or malformed.", "InvalidRequestContent"));
-  if (Status s = CheckTypes(*body, {{"properties", bj::kind::object}}); !s.ok()) return ArmError(s);
+  if (!body.ok()) {
+    return BadParameter("The request body is null or malformed.", "InvalidRequestContent");
+  }
+  RETURN_IF_ERROR(CheckTypes(*body, {{"properties", bj::kind::object}}));
   bj::object props;
   if (auto p = json::GetObject(*body, "properties"); p.ok() && *p) props = **p;
-  if (Status s = CheckTypes(props, {{"writeAccessResourceId", bj::kind::string}, {"resourceId", bj::kind::string}}, "properties.");
-      !s.ok()) {
-    return ArmError(s);
-  }
+  RETURN_IF_ERROR(CheckTypes(
+      props, {{"writeAccessResourceId", bj::kind::string}, {"resourceId", bj::kind::string}},
+      "properties."));
   std::string cluster_ref = Str(props, "writeAccessResourceId");
-  if (cluster_ref.empty()) return ArmError(BadParameter("'properties.writeAccessResourceId' (the cluster's resource id) is required."));
+  if (cluster_ref.empty()) {
+    return BadParameter(
+        "'properties.writeAccessResourceId' (the cluster's resource id) is required.");
+  }
   // Documented (logs-dedicated-clusters.md, "Link a workspace to a cluster"): the link needs
   // write on both resources, workspaces/write on the workspace and clusters/write on the cluster.
   // Both are checked before the cluster is looked up, so that the answer to a caller without
   // access is 403 whether or not the cluster exists.
-  if (Status s = rbac_->Authorize(r.caller, "Microsoft.OperationalInsights/workspaces/write", ws_id); !s.ok()) {
-    return ArmError(s);
-  }
+  RETURN_IF_ERROR(
+      rbac_->Authorize(r.caller, "Microsoft.OperationalInsights/workspaces/write", ws_id));
   if (!IsResourceId(cluster_ref, "Microsoft.OperationalInsights/clusters")) {
-    return ArmError(BadParameter("'properties.writeAccessResourceId' must be the resource id of a Log Analytics cluster; got '" +
-                                 Echo(cluster_ref) + "'."));
+    return BadParameter(
+        "'properties.writeAccessResourceId' must be the resource id of a Log Analytics cluster; "
+        "got '" +
+        Echo(cluster_ref) + "'.");
   }
-  if (Status s = AuthorizeLinked(*rbac_, r.caller, "Microsoft.OperationalInsights/workspaces/linkedServices/write", id,
-                                 "Microsoft.OperationalInsights/clusters/write", cluster_ref);
-      !s.ok()) {
-    return ArmError(s);
+  RETURN_IF_ERROR(AuthorizeLinked(*rbac_, r.caller,
+                                  "Microsoft.OperationalInsights/workspaces/linkedServices/write",
+                                  id, "Microsoft.OperationalInsights/clusters/write", cluster_ref));
+  ASSIGN_OR_RETURN(auto cluster, LoadDoc(cluster_ref));
+  if (!cluster || !Is(Str(*cluster, "type"), "Microsoft.OperationalInsights/clusters")) {
+    return BadParameter("The cluster '" + cluster_ref + "' was not found.", "ClusterNotFound");
   }
-  auto cluster = LoadDoc(cluster_ref);
+  if (!Is(Str(Props(*cluster), "provisioningState"), "Succeeded") ||
+      HasPendingOperation(Str(*cluster, "id"))) {
+    return BadParameter(
+        "The cluster is still being provisioned or updated; link workspaces once its "
+        "provisioningState is Succeeded.",
+        "ClusterNotReady");
+  }
+  if (Str(*cluster, "location") != Str(ws, "location")) {
+    return BadParameter("The workspace and the cluster must be in the same region.",
+                        "InvalidRegion");
+  }
+  return std::move(*cluster);
+}
+
+ArmResponse OperationalInsightsProvider::Link(const ArmRequest& r, const std::string& id,
+                                              const std::string& ws_id,
+                                              const std::optional<bj::object>& link,
+                                              bj::object& ws, bj::array recent) {
+  auto cluster = LinkTarget(r, id, ws_id, ws);
   if (!cluster.ok()) return ArmError(cluster.status());
-  if (!*cluster || !Is(Str(**cluster, "type"), "Microsoft.OperationalInsights/clusters")) {
-    return ArmError(BadParameter("The cluster '" + cluster_ref + "' was not found.", "ClusterNotFound"));
+  std::string cluster_id = Str(*cluster, "id");
+  const bj::value* features = Props(ws).if_contains("features");
+  std::string current = features != nullptr && features->is_object()
+                            ? Str(features->get_object(), "clusterResourceId")
+                            : "";
+  if (link && !current.empty()) {
+    if (EqualsIgnoreCase(current, cluster_id)) return Json(200, Public(*link));
+    return ArmError(Conflict(
+        "The workspace is already linked to cluster '" + current + "'. Unlink it first.",
+        "Conflict"));
   }
-  std::string cluster_id((**cluster)["id"].as_string());
-  if (!Is(Str(Props(**cluster), "provisioningState"), "Succeeded") || HasPendingOperation(cluster_id)) {
-    return ArmError(BadParameter("The cluster is still being provisioned or updated; link workspaces once its provisioningState is Succeeded.",
-                        "ClusterNotReady"));
+  const bj::value* linked = Props(*cluster).if_contains("associatedWorkspaces");
+  size_t count = linked != nullptr && linked->is_array() ? linked->get_array().size() : 0;
+  if (count >= static_cast<size_t>(options_.max_workspaces_per_cluster)) {
+    return ArmError(BadParameter("The cluster already has " +
+                                     std::to_string(options_.max_workspaces_per_cluster) +
+                                     " linked workspaces.",
+                                 "WorkspaceLimitExceeded"));
   }
-  if (Str(**cluster, "location") != Str(**ws, "location")) {
-    return ArmError(BadParameter("The workspace and the cluster must be in the same region.", "InvalidRegion"));
-  }
-  std::string current = Props(**ws).contains("features") ? Str(Props(**ws)["features"].as_object(), "clusterResourceId") : "";
-  if (*loaded && !current.empty()) {
-    if (EqualsIgnoreCase(current, cluster_id)) return Json(200, Public(std::move(**loaded)));
-    return ArmError(Conflict("The workspace is already linked to cluster '" + current + "'. Unlink it first.", "Conflict"));
-  }
-  if (Props(**cluster)["associatedWorkspaces"].as_array().size() >= static_cast<size_t>(options_.max_workspaces_per_cluster)) {
-    return ArmError(BadParameter("The cluster already has " + std::to_string(options_.max_workspaces_per_cluster) + " linked workspaces.",
-                        "WorkspaceLimitExceeded"));
-  }
-  if (auto err = over_limit()) return *err;
-  recent.emplace_back(FormatRfc3339(now));
-  in["linkOps"] = recent;
-  if (Status s = SaveDoc(ws_id, **ws); !s.ok()) return ArmError(s);
+  if (auto err = LinkLimitReached(recent)) return *err;
+  recent.emplace_back(FormatRfc3339(env_.clock->Now()));
+  Hidden(ws)["linkOps"] = std::move(recent);
+  if (Status s = SaveDoc(ws_id, ws); !s.ok()) return ArmError(s);
+  std::string ws_name = ws_id.substr(ws_id.rfind('/') + 1);
   bj::object doc{{"id", id},
                  {"name", ws_name + "/cluster"},
                  {"type", "Microsoft.OperationalInsights/workspaces/linkedServices"},
-                 {"properties", bj::object{{"writeAccessResourceId", cluster_id}, {"provisioningState", "ProvisioningAccount"}}}};
+                 {"properties", bj::object{{"writeAccessResourceId", cluster_id},
+                                           {"provisioningState", "ProvisioningAccount"}}}};
   if (Status s = SaveDoc(id, doc); !s.ok()) return ArmError(s);
-  auto op = StartOperation("link", id, std::string((**ws)["location"].as_string()), ApiVersion(r), bj::object{{"clusterId", cluster_id}});
+  auto op = StartOperation("link", id, Str(ws, "location"), ApiVersion(r),
+                           bj::object{{"clusterId", cluster_id}});
   if (!op.ok()) return ArmError(op.status());
-  ArmResponse res = Json(*loaded ? 200 : 201, Public(doc));
+  ArmResponse res = Json(link ? 200 : 201, Public(doc));
   AddLroHeaders(res, r, **op);
   return res;
 }
