@@ -728,15 +728,72 @@ Status CheckTransform(const std::string& query, const bj::object& declaration) {
   }
 }
 
+// A flow's streams by their declared (or standard Microsoft-*) names.
+Result<bj::array> FlowStreams(const std::vector<std::string>& names, const bj::object& streams,
+                              const std::string& where) {
+  bj::array out;
+  for (const std::string& s : names) {
+    std::string canon;
+    for (const auto& kv : streams) {
+      if (EqualsIgnoreCase(kv.key(), s)) canon = kv.key();
+    }
+    if (canon.empty() && StartsWithCI(s, "Microsoft-")) {
+      if (const char* m = FindCanonical(kMicrosoftStreams, s.substr(10))) {
+        canon = std::string("Microsoft-") + m;
+      }
+    }
+    if (canon.empty()) {
+      return Invalid("InvalidDataFlow",
+                     "The stream '" + s + "' of " + where +
+                         " is neither declared in streamDeclarations nor a known Microsoft-* "
+                         "stream.");
+    }
+    out.emplace_back(canon);
+  }
+  return out;
+}
+
+// A flow's transformKql (default "source"): it must parse, and bind against the declaration of
+// the flow's first stream when that is declared in the rule. Stored into `flow` when given.
+Status FlowTransform(const bj::object& f, const std::string& where, const bj::array& out_streams,
+                     const bj::object& streams, bj::object& flow) {
+  std::string kql = "source";
+  if (const bj::value* tk = json::FindCI(f, "transformKql"); tk && !tk->is_null()) {
+    if (!tk->is_string()) {
+      return Invalid("InvalidTransformQuery", "transformKql of " + where + " must be a string.");
+    }
+    kql = std::string(tk->get_string());
+    flow["transformKql"] = kql;
+  }
+  if (auto q = kql::ParseQuery(kql); !q.ok()) {
+    return Invalid("InvalidTransformQuery",
+                   "The transformKql of " + where + " is not valid KQL: " + q.status().message());
+  }
+  if (kql == "source" || out_streams.empty()) return OkStatus();
+  const bj::value* decl = nullptr;
+  for (const auto& kv : streams) {
+    if (kv.key() == out_streams[0].as_string()) decl = &kv.value();
+  }
+  if (decl == nullptr) return OkStatus();
+  if (Status st = CheckTransform(kql, decl->as_object()); !st.ok()) {
+    return Invalid("InvalidTransformQuery",
+                   "The transformKql of " + where + " is not valid: " + st.message());
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 Status InsightsProvider::BuildFlows(const bj::object& in, const bj::object& props, bj::array& out) {
   const bj::object& streams = props.at("streamDeclarations").as_object();
   const bj::array& dests = props.at("destinations").as_object().at("logAnalytics").as_array();
   const bj::value* fv = json::FindCI(in, "dataFlows");
-  if (fv && !fv->is_null() && !fv->is_array()) return Invalid("InvalidDataFlow", "dataFlows must be an array.");
+  if (fv && !fv->is_null() && !fv->is_array())
+    return Invalid("InvalidDataFlow", "dataFlows must be an array.");
   const bj::array flows = fv && fv->is_array() ? fv->as_array() : bj::array();
-  if (flows.size() > kMaxRuleItems) return Invalid("InvalidDataFlow", "A rule has at most " + std::to_string(kMaxRuleItems) + " data flows.");
+  if (flows.size() > kMaxRuleItems)
+    return Invalid("InvalidDataFlow",
+                   "A rule has at most " + std::to_string(kMaxRuleItems) + " data flows.");
   for (size_t i = 0; i < flows.size(); ++i) {
     std::string where = "dataFlows[" + std::to_string(i) + "]";
     if (!flows[i].is_object()) return Invalid("InvalidDataFlow", where + " must be an object.");
@@ -745,93 +802,78 @@ Status InsightsProvider::BuildFlows(const bj::object& in, const bj::object& prop
     const bj::value* dv = json::FindCI(f, "destinations");
     if (sv) RETURN_IF_ERROR(CheckStrings(*sv, where + ".streams", "InvalidDataFlow"));
     if (dv) RETURN_IF_ERROR(CheckStrings(*dv, where + ".destinations", "InvalidDataFlow"));
-    if (const bj::value* os = json::FindCI(f, "outputStream"); os && !os->is_null() && !os->is_string()) {
+    if (const bj::value* os = json::FindCI(f, "outputStream");
+        os && !os->is_null() && !os->is_string()) {
       return Invalid("InvalidOutputTable", "outputStream of " + where + " must be a string.");
     }
     if (!sv || Strings(*sv).empty() || !dv || Strings(*dv).empty()) {
       return Invalid("InvalidDataFlow", where + " needs non-empty 'streams' and 'destinations'.");
     }
-    bj::array out_streams, out_dests;
-    for (const std::string& s : Strings(*sv)) {
-      std::string canon;
-      for (const auto& kv : streams) {
-        if (EqualsIgnoreCase(kv.key(), s)) canon = kv.key();
-      }
-      if (canon.empty() && StartsWithCI(s, "Microsoft-")) {
-        if (const char* m = FindCanonical(kMicrosoftStreams, s.substr(10))) canon = std::string("Microsoft-") + m;
-      }
-      if (canon.empty()) {
-        return Invalid("InvalidDataFlow", "The stream '" + s + "' of " + where +
-                                              " is neither declared in streamDeclarations nor a known Microsoft-* stream.");
-      }
-      out_streams.emplace_back(canon);
-    }
+    auto out_streams = FlowStreams(Strings(*sv), streams, where);
+    if (!out_streams.ok()) return out_streams.status();
+    bj::array out_dests;
     std::vector<const bj::object*> targets;
     for (const std::string& d : Strings(*dv)) {
-      auto it = std::find_if(dests.begin(), dests.end(), [&](const bj::value& e) { return Is(Str(e.as_object(), "name"), d); });
+      auto it = std::find_if(dests.begin(), dests.end(),
+                             [&](const bj::value& e) { return Is(Str(e.as_object(), "name"), d); });
       if (it == dests.end()) {
-        return Invalid("InvalidDataFlow", "The destination '" + d + "' of " + where + " is not declared in destinations.");
+        return Invalid("InvalidDataFlow", "The destination '" + d + "' of " + where +
+                                              " is not declared in destinations.");
       }
       targets.push_back(&it->as_object());
       out_dests.emplace_back(Str(it->as_object(), "name"));
     }
-    bj::object flow{{"streams", out_streams}, {"destinations", std::move(out_dests)}};
-    std::string kql = "source";
-    if (const bj::value* tk = json::FindCI(f, "transformKql"); tk && !tk->is_null()) {
-      if (!tk->is_string()) return Invalid("InvalidTransformQuery", "transformKql of " + where + " must be a string.");
-      kql = std::string(tk->as_string());
-      flow["transformKql"] = kql;
-    }
-    if (auto q = kql::ParseQuery(kql); !q.ok()) {
-      return Invalid("InvalidTransformQuery", "The transformKql of " + where + " is not valid KQL: " + q.status().message());
-    }
-    if (kql != "source") {
-      const bj::value* decl = nullptr;
-      for (const auto& kv : streams) {
-        if (!out_streams.empty() && kv.key() == out_streams[0].as_string()) decl = &kv.value();
-      }
-      if (decl != nullptr) {
-        if (Status st = CheckTransform(kql, decl->as_object()); !st.ok()) {
-          return Invalid("InvalidTransformQuery", "The transformKql of " + where + " is not valid: " + st.message());
-        }
-      }
-    }
+    bj::object flow{{"streams", *out_streams}, {"destinations", std::move(out_dests)}};
+    RETURN_IF_ERROR(FlowTransform(f, where, *out_streams, streams, flow));
     std::vector<std::string> outputs;
     std::string given = Str(f, "outputStream");
     if (!given.empty()) {
       outputs.push_back(given);
     } else {
-      for (const auto& s : out_streams) outputs.emplace_back(s.as_string());
+      for (const auto& s : *out_streams) outputs.emplace_back(s.as_string());
     }
-    for (std::string& o : outputs) {
-      if (StartsWithCI(o, "Microsoft-")) {
-        const char* table = FindCanonical(kStandardTables, o.substr(10));
-        if (table == nullptr) {
-          return Invalid("InvalidOutputTable", "The output stream '" + o + "' of " + where +
-                                                   " names no standard table (Heartbeat, Syslog, AppTraces, ContainerLogV2).");
-        }
-        o = std::string("Microsoft-") + table;
-        continue;
-      }
-      // The table name reaches blob names downstream: the same rule as creating the table.
-      std::string table = StartsWithCI(o, "Custom-") ? o.substr(7) : "";
-      if (!ValidCustomTableName(table)) {
-        return Invalid("InvalidOutputTable", "The output stream '" + Echo(o) + "' of " + where +
-                                                 " must be 'Custom-<Name>_CL' (a valid custom table name) or 'Microsoft-<Table>'.");
-      }
-      for (const bj::object* t : targets) {
-        std::string ws = Str(*t, "workspaceResourceId");
-        auto doc = store_->Get(kArm, ws + "/tables/" + table);
-        if (!doc.ok()) return doc.status();
-        if (!*doc) {
-          return Invalid("InvalidOutputTable", "Table for output stream '" + o + "' is not available for destination '" +
-                                                   Str(*t, "name") + "': create the table '" + table +
-                                                   "' in workspace '" + ws + "' first.");
-        }
-      }
-    }
+    RETURN_IF_ERROR(CheckFlowOutputs(outputs, targets, where));
     if (!given.empty()) flow["outputStream"] = outputs[0];
     out.emplace_back(std::move(flow));
+  }
+  return OkStatus();
+}
+
+// Each output stream names a standard table, or a custom table that exists in every target
+// workspace; Microsoft-* names are made canonical in place.
+Status InsightsProvider::CheckFlowOutputs(std::vector<std::string>& outputs,
+                                          const std::vector<const bj::object*>& targets,
+                                          const std::string& where) {
+  for (std::string& o : outputs) {
+    if (StartsWithCI(o, "Microsoft-")) {
+      const char* table = FindCanonical(kStandardTables, o.substr(10));
+      if (table == nullptr) {
+        return Invalid("InvalidOutputTable",
+                       "The output stream '" + o + "' of " + where +
+                           " names no standard table (Heartbeat, Syslog, AppTraces, "
+                           "ContainerLogV2).");
+      }
+      o = std::string("Microsoft-") + table;
+      continue;
+    }
+    // The table name reaches blob names downstream: the same rule as creating the table.
+    std::string table = StartsWithCI(o, "Custom-") ? o.substr(7) : "";
+    if (!ValidCustomTableName(table)) {
+      return Invalid("InvalidOutputTable",
+                     "The output stream '" + Echo(o) + "' of " + where +
+                         " must be 'Custom-<Name>_CL' (a valid custom table name) or "
+                         "'Microsoft-<Table>'.");
+    }
+    for (const bj::object* t : targets) {
+      std::string ws = Str(*t, "workspaceResourceId");
+      ASSIGN_OR_RETURN(auto doc, store_->Get(kArm, ws + "/tables/" + table));
+      if (!doc) {
+        return Invalid("InvalidOutputTable",
+                       "Table for output stream '" + o + "' is not available for destination '" +
+                           Str(*t, "name") + "': create the table '" + table +
+                           "' in workspace '" + ws + "' first.");
+      }
+    }
   }
   return OkStatus();
 }

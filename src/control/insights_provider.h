@@ -112,6 +112,9 @@ class InsightsProvider {
                              const boost::json::object& in, boost::json::object& out);
   Status BuildDestinations(const ArmRequest& r, const boost::json::object& in,
                            boost::json::object& out);
+  Status CheckFlowOutputs(std::vector<std::string>& outputs,
+                          const std::vector<const boost::json::object*>& targets,
+                          const std::string& where);
   Status BuildFlows(const boost::json::object& in, const boost::json::object& props,
                     boost::json::array& out);
   Result<boost::json::value> ResolveIdentity(const ArmRequest& r, const boost::json::value* in,
