@@ -133,7 +133,7 @@ def bodies(path):
                 continue
             if line.endswith(b","):
                 line = line[:-1]
-            if size + len(line) + 1 > BODY_BYTES and batch:
+            if size + len(line) + 2 > BODY_BYTES and batch:  # with "[" and "]"
                 yield b"[" + b",".join(batch) + b"]", len(batch)
                 batch, size = [], 0
             batch.append(line)

@@ -270,6 +270,7 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   engine::LogStoreOptions ls_opts;
   ls_opts.flush_rows = static_cast<size_t>(options.memtable_rows);
   ls_opts.flush_bytes = static_cast<size_t>(options.memtable_mb) << 20;
+  ls_opts.decoded_cache_bytes = static_cast<size_t>(options.query_cache_mb) << 20;
   ls_opts.extent_codec = options.extent_codec == "zstd" ? engine::Codec::kZstd : engine::Codec::kLz4;
   in->topology_ = std::make_unique<engine::TopologyCache>(topology);
   ASSIGN_OR_RETURN(

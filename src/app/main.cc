@@ -150,6 +150,13 @@ int main(int argc, char** argv) {
   serve->add_option("--query-server-memory-mb", serve_opts.query_server_memory_mb,
                     "MB all running queries may hold together (then 429, E_LOW_MEMORY_CONDITION)")
       ->default_val(4096)->check(CLI::Range(int64_t{16}, int64_t{1} << 22));
+  serve
+      ->add_option(
+          "--query-cache-mb", serve_opts.query_cache_mb,
+          "MB of decoded column blocks kept in memory for later queries (least recently used "
+          "out first)")
+      ->default_val(512)
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
 
   auto* principal = app.add_subcommand("principal", "Service principals")->require_subcommand(1);
   std::string principal_name;

@@ -333,6 +333,40 @@ Result<Codec> ExtentReader::BlockCodec(size_t group, size_t column, const Secret
   return static_cast<Codec>(frame.data()[0]);
 }
 
+std::optional<std::pair<int64_t, int64_t>> ExtentReader::GroupTimeRange(size_t group) const {
+  int time_col = ColumnIndex("TimeGenerated");
+  if (time_col < 0 || group >= group_rows_.size()) return std::nullopt;
+  const Block& tb = blocks_[group * info_.schema.size() + static_cast<size_t>(time_col)];
+  if (!tb.has_minmax) return std::nullopt;
+  return std::make_pair(tb.min_i, tb.max_i);
+}
+
+int ExtentReader::ColumnIndex(std::string_view name) const {
+  // The last of equal names, as Read has always matched them.
+  int found = -1;
+  for (size_t c = 0; c < info_.schema.size(); ++c) {
+    if (info_.schema[c].name == name) found = static_cast<int>(c);
+  }
+  return found;
+}
+
+Result<kql::Column> ExtentReader::ReadBlock(size_t group, size_t column,
+                                            const SecretBytes& aek) const {
+  const kql::Schema& schema = info_.schema;
+  if (group >= group_rows_.size() || column >= schema.size())
+    return InvalidArgument("no such block");
+  uint32_t index = static_cast<uint32_t>(group * schema.size() + column);
+  const Block& b = blocks_[index];
+  storage::BlockAddress where{header_.id, index, schema[column].name};
+  ASSIGN_OR_RETURN(SecretBytes packed,
+                   storage::OpenBlock(aek, where, std::span(object_).subspan(b.offset, b.size)));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> raw, Decompress(packed.span()));
+  std::span<const uint8_t> in(raw);
+  auto decoded = DecodeColumn(schema[column].type, group_rows_[group], in);
+  WipeBytes(raw);  // decompressed plaintext: wiped, not just freed
+  return decoded;
+}
+
 Result<kql::Table> ExtentReader::Read(const std::vector<std::string>& columns, std::optional<int64_t> min_time,
                                       std::optional<int64_t> max_time, const SecretBytes& aek) const {
   const kql::Schema& schema = info_.schema;
@@ -346,29 +380,16 @@ Result<kql::Table> ExtentReader::Read(const std::vector<std::string>& columns, s
       }
     }
   }
-  int time_col = -1;
-  for (size_t c = 0; c < schema.size(); ++c) {
-    if (schema[c].name == "TimeGenerated") time_col = static_cast<int>(c);
-  }
   kql::Table out;
   out.name = info_.table;
   for (size_t c : want) out.AddColumn(schema[c].name, kql::Column(schema[c].type));
   for (size_t g = 0; g < group_rows_.size(); ++g) {
-    if (time_col >= 0) {
-      const Block& tb = blocks_[g * schema.size() + static_cast<size_t>(time_col)];
-      if (tb.has_minmax && ((min_time && tb.max_i < *min_time) || (max_time && tb.min_i > *max_time))) continue;
+    if (auto range = GroupTimeRange(g); range && ((min_time && range->second < *min_time) ||
+                                                  (max_time && range->first > *max_time))) {
+      continue;
     }
     for (size_t k = 0; k < want.size(); ++k) {
-      size_t c = want[k];
-      const Block& b = blocks_[g * schema.size() + c];
-      uint32_t index = static_cast<uint32_t>(g * schema.size() + c);
-      storage::BlockAddress where{header_.id, index, schema[c].name};
-      ASSIGN_OR_RETURN(SecretBytes packed, storage::OpenBlock(aek, where, std::span(object_).subspan(b.offset, b.size)));
-      ASSIGN_OR_RETURN(std::vector<uint8_t> raw, Decompress(packed.span()));
-      std::span<const uint8_t> in(raw);
-      auto decoded = DecodeColumn(schema[c].type, group_rows_[g], in);
-      WipeBytes(raw);  // decompressed plaintext: wiped, not just freed
-      ASSIGN_OR_RETURN(kql::Column col, std::move(decoded));
+      ASSIGN_OR_RETURN(kql::Column col, ReadBlock(g, want[k], aek));
       kql::Column& dst = out.columns[k];
       if (dst.stored() == 0 && !col.HasNulls() && dst.nulls.empty()) {
         dst = std::move(col);

@@ -16,12 +16,14 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/secret_bytes.h"
 #include "base/status.h"
-#include "env/env.h"
 #include "engine/codec.h"
+#include "env/env.h"
 #include "kql/core/column.h"
 #include "kql/engine.h"
 #include "storage/sealed_block.h"
@@ -92,6 +94,16 @@ class ExtentReader {
                           std::optional<int64_t> max_time, const SecretBytes& aek) const;
   // The compression codec of row group `group`'s block of column `column` (opens the block).
   Result<Codec> BlockCodec(size_t group, size_t column, const SecretBytes& aek) const;
+  // Row groups, their rows, and their TimeGenerated range from the footer (nullopt when the
+  // extent has no TimeGenerated or the group's are all null): what a scan prunes with.
+  size_t groups() const { return group_rows_.size(); }
+  uint32_t group_rows(size_t group) const { return group_rows_[group]; }
+  std::optional<std::pair<int64_t, int64_t>> GroupTimeRange(size_t group) const;
+  // The schema index of column `name` (case-sensitive), or -1.
+  int ColumnIndex(std::string_view name) const;
+  // Decodes one block: row group `group`'s values of column `column` (group_rows(group) values).
+  // InvalidArgument for a block that doesn't exist; DataLoss/Corrupt for damaged bytes.
+  Result<kql::Column> ReadBlock(size_t group, size_t column, const SecretBytes& aek) const;
 
  private:
   struct Block {

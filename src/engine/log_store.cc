@@ -711,12 +711,16 @@ void LogStore::Wipe(Account& a) {
       if (EqualsIgnoreCase(it->second.account, a.id)) {
         for (const auto& flag : it->second.wipe) flag->store(true);
         decoded_bytes_ -= it->second.bytes;
+        decoded_lru_.erase(it->second.lru);
         released.push_back(std::move(it->second.chunks));
         it = decoded_.erase(it);
       } else {
         ++it;
       }
     }
+    // The layouts hold footer facts (row counts, time ranges): read again with the key.
+    std::erase_if(layouts_,
+                  [&](const auto& l) { return EqualsIgnoreCase(l.second->account, a.id); });
   }
   released.clear();
   if (Status s = env_.fs->RemoveAll(data_dir_ + "/cache/" + a.container); !s.ok()) {
@@ -752,10 +756,7 @@ Status LogStore::RunRetention() {
         env_.fs->Remove(data_dir_ + "/cache/" + Container(e.account) + "/" + e.id + ".cmkc");
     {
       MutexLock l(&cache_mu_);
-      if (auto it = decoded_.find(e.id); it != decoded_.end()) {
-        decoded_bytes_ -= it->second.bytes;
-        decoded_.erase(it);
-      }
+      DropDecodedLocked(e.id);
     }
     RETURN_IF_ERROR(removed);
   }

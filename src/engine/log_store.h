@@ -37,11 +37,13 @@
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +62,7 @@
 namespace cmk::engine {
 
 class MemChunk;
+class ExtentReader;
 
 // Metadata kind of the key-state history (one document per transition of an account).
 inline constexpr char kKeyStateEventKind[] = "key-state-event";
@@ -106,7 +109,9 @@ struct LogStoreOptions {
   Duration maintenance_interval = std::chrono::minutes(1);
   Duration hot_window = std::chrono::hours(24 * 14);
   bool seal_cache_with_aek = true;
-  size_t decoded_cache_bytes = size_t{512} << 20;  // decoded extents kept in memory (hot queries)
+  // Decoded column blocks (one column of one row group of an extent) kept in memory for later
+  // queries, least recently used dropped first (serve --query-cache-mb).
+  size_t decoded_cache_bytes = size_t{512} << 20;
   // Whether a flush also puts the rows it stored among the decoded extents. Off: extents are
   // decoded when first queried, and the flushed memtable's memory goes back to the allocator
   // for the next one (a write-heavy log store reads most rows never; docs/benchmarks.md has
@@ -166,6 +171,10 @@ class LogStore {
   static void SetWipeObserverForTest(std::function<void(const Batch&)> observer);
   // Fails every blob Put whose name contains `fragment` (empty: none) with Unavailable.
   void FailBlobPutsForTest(std::string fragment);
+  // Column blocks decoded and extent objects opened by queries so far; decoded bytes cached.
+  uint64_t BlocksDecodedForTest() const { return blocks_decoded_.load(); }
+  uint64_t ExtentsOpenedForTest() const { return extents_opened_.load(); }
+  size_t DecodedCacheBytesForTest() const;
 
  private:
   class QueryCatalog;
@@ -208,16 +217,24 @@ class LogStore {
   Status ReplayLocked(Account& a);
   Status EnsureReplayed(Account& a);
   Status FlushAccount(Account& a);
-  // An extent's rows: the memtable chunks it was flushed from, or one table decoded from its object.
+  // An extent's rows: the memtable chunks it was flushed from, or a table per row group read.
   using Chunks = std::vector<std::shared_ptr<const kql::Table>>;
-  Result<Chunks> LoadExtent(const ExtentRec& e, Account& a);
+  // What a scan needs of an extent: these columns (all when empty; names the extent lacks are
+  // left out) of the row groups whose TimeGenerated range meets [lo, end) and [min, max].
+  struct ExtentScan {
+    std::span<const std::string> columns;
+    std::optional<int64_t> lo, end, min, max;
+  };
+  // Each kept row group's requested columns, from decoded blocks in the cache; the missing ones
+  // are decoded (the object read and checked once per call) and cached.
+  Result<Chunks> LoadExtent(const ExtentRec& e, Account& a, const ExtentScan& scan);
   // The extent's object (inner layer), from the hot cache or its blob; `for_cache` gets the
   // stored bytes when they came from the blob and belong in the hot cache.
   Result<std::vector<uint8_t>> ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek,
                                           std::vector<uint8_t>* for_cache);
-  // Reads and checks an extent (DataLoss when it isn't the one `e` names); its table's columns
-  // are wiped on release once `wipe` is set.
-  Result<Chunks> ReadExtent(const ExtentRec& e, Account& a, const SecretBytes& aek, std::shared_ptr<std::atomic<bool>> wipe);
+  // Reads and checks an extent's object (DataLoss when it isn't the one `e` names).
+  Result<std::shared_ptr<const ExtentReader>> OpenExtent(const ExtentRec& e, Account& a,
+                                                         const SecretBytes& aek);
   // Builds, seals and stores one table's extent of `chunks` (built in `buf`, pooled).
   Result<ExtentRec> StoreExtent(Account& a, const SecretBytes& aek, const std::string& workspace, const std::string& table,
                                 const std::vector<std::shared_ptr<const MemChunk>>& chunks, std::vector<uint8_t>& buf);
@@ -234,8 +251,13 @@ class LogStore {
   void OnTransition(const std::string& account_id, storage::KeyState from, storage::KeyState to);
   void Wipe(Account& a);
   void ReloadCache(Account& a);
-  // Drops least recently added decoded extents (never `keep`) until under the cap. REQUIRES: cache_mu_.
+  struct Decoded;
+  // Adds an entry (unless `key` is cached already) and drops the least recently used others
+  // (never `key`) until under the cap.
+  void InsertDecodedLocked(const std::string& key, Decoded d) REQUIRES(cache_mu_);
   void EvictDecodedLocked(const std::string& keep) REQUIRES(cache_mu_);
+  // Drops every decoded entry and layout of extent `id`.
+  void DropDecodedLocked(const std::string& id) REQUIRES(cache_mu_);
   int RetentionDays(const std::string& workspace, const std::string& table) const;
   void Maintenance();
   void Worker();
@@ -260,15 +282,29 @@ class LogStore {
 
   mutable Mutex cache_mu_;
   struct Decoded {
+    // A flushed extent's memtable chunks (key "<id>\n*"), or one block: a one-column table of
+    // one row group (key "<id>\n<group>\n<column index>").
     Chunks chunks;
     size_t bytes = 0;
     std::string account;
     // Set on revocation: the chunks' columns are wiped when their last reader releases them.
     std::vector<std::shared_ptr<std::atomic<bool>>> wipe;
+    std::list<std::string>::iterator lru;
   };
-  std::map<std::string, Decoded> decoded_ GUARDED_BY(cache_mu_);  // by extent id
-  std::deque<std::string> decoded_lru_ GUARDED_BY(cache_mu_);
+  std::map<std::string, Decoded> decoded_ GUARDED_BY(cache_mu_);
+  std::list<std::string> decoded_lru_ GUARDED_BY(cache_mu_);  // least recently used first
   size_t decoded_bytes_ GUARDED_BY(cache_mu_) = 0;
+  // An extent's row groups as its footer gives them (so that cached blocks serve a query
+  // without reading the object): per group, its rows and TimeGenerated range.
+  struct Layout {
+    std::string account;
+    kql::Schema schema;
+    std::vector<uint32_t> rows;
+    std::vector<std::optional<std::pair<int64_t, int64_t>>> time;
+  };
+  std::map<std::string, std::shared_ptr<const Layout>> layouts_ GUARDED_BY(cache_mu_);  // by id
+  std::atomic<uint64_t> blocks_decoded_{0};
+  std::atomic<uint64_t> extents_opened_{0};
 
   std::atomic<uint64_t> flush_requests_{0};
   std::atomic<uint64_t> flush_failures_{0};

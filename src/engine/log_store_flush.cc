@@ -46,22 +46,6 @@ size_t BatchesBytes(const std::vector<std::shared_ptr<const MemChunk>>& chunks) 
   return n;
 }
 
-bool IdFromHex(std::string_view hex, storage::ExtentId& id) {
-  if (hex.size() != 2 * id.size()) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < id.size(); ++i) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    id[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return true;
-}
-
 bool SafeByte(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
@@ -176,67 +160,6 @@ Result<std::vector<uint8_t>> LogStore::ReadObject(const ExtentRec& e, Account& a
   if (!e.double_encrypted) return object;
   if (!a.infra) return FailedPrecondition("extent " + e.id + " needs the account's infrastructure key");
   return storage::OpenObject(*a.infra, e.blob, object);
-}
-
-Result<LogStore::Chunks> LogStore::ReadExtent(const ExtentRec& e, Account& a, const SecretBytes& aek,
-                                              std::shared_ptr<std::atomic<bool>> wipe) {
-  ExtentPlace place{{}, e.account, e.workspace, e.table};
-  if (!IdFromHex(e.id, place.id)) return DataLoss("catalogued extent id '" + e.id + "' is not 32 hex digits");
-  std::vector<uint8_t> stored;
-  ASSIGN_OR_RETURN(auto object, ReadObject(e, a, aek, &stored));
-  ASSIGN_OR_RETURN(ExtentReader reader, ExtentReader::Open(std::move(object), aek, place));
-  // Cached only once it has proven to be this extent.
-  if (!stored.empty()) WriteCacheInPlace(e, a, aek, stored);
-  ASSIGN_OR_RETURN(kql::Table t, reader.Read({}, std::nullopt, std::nullopt, aek));
-  return Chunks{ShareWipeable(std::move(t), std::move(wipe))};
-}
-
-Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a) {
-  {
-    MutexLock l(&cache_mu_);
-    if (auto it = decoded_.find(e.id); it != decoded_.end()) return it->second.chunks;
-  }
-  ASSIGN_OR_RETURN(Keys k, KeysFor(a, false));
-  auto wipe = std::make_shared<std::atomic<bool>>(false);
-  auto read = ReadExtent(e, a, k.aek, wipe);
-  if (!read.ok()) {
-    if (read.status().code() != StatusCode::kDataLoss) return read.status();
-    // Whatever doesn't authenticate as the catalogued extent fails the query: never serve it.
-    integrity_failures_.fetch_add(1, std::memory_order_relaxed);
-    std::string msg = read.status().message();
-    if (msg.find("failed its integrity check") == std::string::npos) {
-      msg = "extent " + e.id + " failed its integrity check (account '" + e.account + "', workspace '" + e.workspace +
-            "', table '" + e.table + "'): " + msg;
-    }
-    spdlog::error("{}", msg);
-    return DataLoss(msg);
-  }
-  Chunks chunks = std::move(*read);
-  size_t bytes = ChunksBytes(chunks);
-  MutexLock l(&cache_mu_);
-  if (bytes <= options_.decoded_cache_bytes) {
-    decoded_[e.id] = Decoded{chunks, bytes, a.id, {wipe}};
-    decoded_lru_.push_back(e.id);
-    decoded_bytes_ += bytes;
-    EvictDecodedLocked(e.id);
-  }
-  return chunks;
-}
-
-void LogStore::EvictDecodedLocked(const std::string& keep) {
-  // Oldest first; ids of entries already gone (wiped, purged) are skipped.
-  while (decoded_bytes_ > options_.decoded_cache_bytes && !decoded_lru_.empty()) {
-    std::string id = std::move(decoded_lru_.front());
-    decoded_lru_.pop_front();
-    auto it = decoded_.find(id);
-    if (it == decoded_.end()) continue;
-    if (id == keep) {  // everything older is gone: `keep` alone may exceed the cap
-      decoded_lru_.push_back(id);
-      break;
-    }
-    decoded_bytes_ -= it->second.bytes;
-    decoded_.erase(it);
-  }
 }
 
 void LogStore::ReloadCache(Account& a) {
@@ -485,13 +408,9 @@ Status LogStore::FlushAccount(Account& a) {
     }
     MutexLock l(&cache_mu_);
     for (auto& [ep, chunks, wipe] : tables) {
-      const ExtentRec& e = *ep;
       size_t bytes = ChunksBytes(chunks);
       if (bytes > options_.decoded_cache_bytes) continue;
-      decoded_[e.id] = Decoded{chunks, bytes, a.id, std::move(wipe)};
-      decoded_lru_.push_back(e.id);
-      decoded_bytes_ += bytes;
-      EvictDecodedLocked(e.id);
+      InsertDecodedLocked(ep->id + "\n*", Decoded{chunks, bytes, a.id, std::move(wipe), {}});
     }
   }
   RETURN_IF_ERROR(a.wal->DropThrough(segment));

@@ -1,0 +1,249 @@
+// LogStore: extent reads for queries and the decoded-column cache.
+//
+// A scan reads only what its query needs: the requested columns of the row groups whose
+// TimeGenerated range (footer min/max) meets the query's bounds. Decoded blocks (one column of
+// one row group) are cached by (extent, group, column) under a byte budget, least recently used
+// first out, so a working set larger than the budget streams block by block instead of evicting
+// whole extents. An extent's layout (groups, their rows and time ranges) is kept apart from its
+// blocks, so a query whose blocks are all cached neither reads nor decrypts the object; when
+// some are missing the object is read once per extent and query (hot cache or blob, every
+// integrity check as before) and the missing blocks decoded from it. Readers are not kept:
+// an object costs its bytes in memory, and cached blocks make reopening rare (docs/benchmarks.md).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "base/encoding.h"
+#include "base/mutex.h"
+#include "engine/extent.h"
+#include "engine/log_store_internal.h"
+
+namespace cmk::engine {
+namespace {
+
+bool IdFromHex(std::string_view hex, storage::ExtentId& id) {
+  if (hex.size() != 2 * id.size()) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < id.size(); ++i) {
+    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    id[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+size_t ColumnBytes(const kql::Column& c) {
+  size_t n = c.ints.size() * 8 + c.reals.size() * 8 + c.nulls.size();
+  for (const auto& s : c.strings) n += s.size() + sizeof(std::string);
+  return n;
+}
+
+std::string BlockKey(const std::string& id, size_t group, size_t column) {
+  return id + "\n" + std::to_string(group) + "\n" + std::to_string(column);
+}
+
+// Whether a row group whose TimeGenerated range is `t` can hold rows in [lo, end) and [min, max].
+bool GroupMeets(const std::optional<std::pair<int64_t, int64_t>>& t, std::optional<int64_t> lo,
+                std::optional<int64_t> end, std::optional<int64_t> min,
+                std::optional<int64_t> max) {
+  if (!t) return true;  // no time values: nothing to prune by
+  auto [first, last] = *t;
+  return !((lo && last < *lo) || (end && first >= *end) || (min && last < *min) ||
+           (max && first > *max));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const ExtentReader>> LogStore::OpenExtent(const ExtentRec& e, Account& a,
+                                                                 const SecretBytes& aek) {
+  ExtentPlace place{{}, e.account, e.workspace, e.table};
+  if (!IdFromHex(e.id, place.id))
+    return DataLoss("catalogued extent id '" + e.id + "' is not 32 hex digits");
+  std::vector<uint8_t> stored;
+  ASSIGN_OR_RETURN(auto object, ReadObject(e, a, aek, &stored));
+  ASSIGN_OR_RETURN(ExtentReader reader, ExtentReader::Open(std::move(object), aek, place));
+  // Cached only once it has proven to be this extent.
+  if (!stored.empty()) WriteCacheInPlace(e, a, aek, stored);
+  extents_opened_.fetch_add(1, std::memory_order_relaxed);
+  return std::make_shared<const ExtentReader>(std::move(reader));
+}
+
+Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a,
+                                              const ExtentScan& scan) {
+  std::shared_ptr<const Layout> layout;
+  {
+    MutexLock l(&cache_mu_);
+    if (auto it = decoded_.find(e.id + "\n*"); it != decoded_.end()) {
+      decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
+      return it->second.chunks;
+    }
+    if (auto it = layouts_.find(e.id); it != layouts_.end()) layout = it->second;
+  }
+  std::optional<Keys> keys;
+  std::shared_ptr<const ExtentReader> reader;
+  auto open = [&]() -> Status {
+    if (reader) return OkStatus();
+    if (!keys) {
+      ASSIGN_OR_RETURN(Keys k, KeysFor(a, false));
+      keys = std::move(k);
+    }
+    auto r = OpenExtent(e, a, keys->aek);
+    if (r.ok()) {
+      reader = std::move(*r);
+      return OkStatus();
+    }
+    if (r.status().code() != StatusCode::kDataLoss) return r.status();
+    // Whatever doesn't authenticate as the catalogued extent fails the query: never serve it.
+    integrity_failures_.fetch_add(1, std::memory_order_relaxed);
+    std::string msg = r.status().message();
+    if (msg.find("failed its integrity check") == std::string::npos) {
+      msg = "extent " + e.id + " failed its integrity check (account '" + e.account +
+            "', workspace '" + e.workspace + "', table '" + e.table + "'): " + msg;
+    }
+    spdlog::error("{}", msg);
+    return DataLoss(msg);
+  };
+  if (!layout) {
+    RETURN_IF_ERROR(open());
+    auto l = std::make_shared<Layout>();
+    l->account = a.id;
+    l->schema = reader->info().schema;
+    for (size_t g = 0; g < reader->groups(); ++g) {
+      l->rows.push_back(reader->group_rows(g));
+      l->time.push_back(reader->GroupTimeRange(g));
+    }
+    layout = l;
+    MutexLock lock(&cache_mu_);
+    layouts_.emplace(e.id, layout);
+  }
+  // The requested columns the extent holds (the last of equal names, as ExtentReader::Read).
+  std::vector<size_t> cols;
+  auto index = [&](const std::string& name) {
+    int found = -1;
+    for (size_t c = 0; c < layout->schema.size(); ++c) {
+      if (layout->schema[c].name == name) found = static_cast<int>(c);
+    }
+    return found;
+  };
+  if (scan.columns.empty()) {
+    for (size_t c = 0; c < layout->schema.size(); ++c) {
+      if (index(layout->schema[c].name) == static_cast<int>(c)) cols.push_back(c);
+    }
+  } else {
+    for (const auto& name : scan.columns) {
+      int c = index(name);
+      if (c >= 0 && std::find(cols.begin(), cols.end(), static_cast<size_t>(c)) == cols.end()) {
+        cols.push_back(static_cast<size_t>(c));
+      }
+    }
+  }
+  std::vector<size_t> groups;
+  for (size_t g = 0; g < layout->rows.size(); ++g) {
+    if (GroupMeets(layout->time[g], scan.lo, scan.end, scan.min, scan.max)) groups.push_back(g);
+  }
+  // The blocks: cached ones first, then the missing ones decoded (outside the lock).
+  struct Piece {
+    std::shared_ptr<const kql::Table> table;
+    std::shared_ptr<std::atomic<bool>> wipe;
+  };
+  std::vector<Piece> pieces(groups.size() * cols.size());
+  std::vector<size_t> missing;
+  {
+    MutexLock l(&cache_mu_);
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      auto it = decoded_.find(BlockKey(e.id, groups[i / cols.size()], cols[i % cols.size()]));
+      if (it == decoded_.end()) {
+        missing.push_back(i);
+        continue;
+      }
+      decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
+      pieces[i] = {it->second.chunks[0], it->second.wipe[0]};
+    }
+  }
+  if (!missing.empty()) {
+    RETURN_IF_ERROR(open());
+    // One flag for the blocks of this read: a revocation sets it through any of their entries.
+    auto wipe = std::make_shared<std::atomic<bool>>(false);
+    std::vector<std::pair<std::string, Decoded>> fresh;
+    for (size_t i : missing) {
+      size_t g = groups[i / cols.size()], c = cols[i % cols.size()];
+      ASSIGN_OR_RETURN(kql::Column col, reader->ReadBlock(g, c, keys->aek));
+      blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
+      size_t bytes = ColumnBytes(col);
+      kql::Table t;
+      t.name = e.table;
+      t.rows = layout->rows[g];
+      t.AddColumn(layout->schema[c].name, std::move(col));
+      pieces[i] = {ShareWipeable(std::move(t), wipe), wipe};
+      if (bytes <= options_.decoded_cache_bytes) {
+        fresh.emplace_back(BlockKey(e.id, g, c),
+                           Decoded{{pieces[i].table}, bytes, a.id, {wipe}, {}});
+      }
+    }
+    MutexLock l(&cache_mu_);
+    for (auto& [key, d] : fresh) InsertDecodedLocked(key, std::move(d));
+  }
+  // A row group's table: its one block as cached (no copy), or its blocks' columns side by side.
+  Chunks out;
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    if (cols.size() == 1) {
+      out.push_back(pieces[gi].table);
+      continue;
+    }
+    kql::Table t;
+    t.name = e.table;
+    t.rows = layout->rows[groups[gi]];
+    for (size_t ci = 0; ci < cols.size(); ++ci) {
+      const Piece& p = pieces[gi * cols.size() + ci];
+      t.AddColumn(p.table->names[0], p.table->columns[0]);
+    }
+    // Copies of cached plaintext: wiped with them (a revocation sets every block's flag).
+    out.push_back(cols.empty() ? std::make_shared<const kql::Table>(std::move(t))
+                               : ShareWipeable(std::move(t), pieces[gi * cols.size()].wipe));
+  }
+  return out;
+}
+
+void LogStore::InsertDecodedLocked(const std::string& key, Decoded d) {
+  if (decoded_.count(key)) return;  // decoded meanwhile by another query
+  decoded_bytes_ += d.bytes;
+  auto it = decoded_.emplace(key, std::move(d)).first;
+  it->second.lru = decoded_lru_.insert(decoded_lru_.end(), key);
+  EvictDecodedLocked(key);
+}
+
+void LogStore::EvictDecodedLocked(const std::string& keep) {
+  for (auto at = decoded_lru_.begin();
+       decoded_bytes_ > options_.decoded_cache_bytes && at != decoded_lru_.end();) {
+    if (*at == keep) {  // the entry just added stays, even alone over the cap
+      ++at;
+      continue;
+    }
+    auto it = decoded_.find(*at);
+    at = decoded_lru_.erase(at);
+    decoded_bytes_ -= it->second.bytes;
+    decoded_.erase(it);
+  }
+}
+
+void LogStore::DropDecodedLocked(const std::string& id) {
+  layouts_.erase(id);
+  std::string from = id + "\n";
+  for (auto it = decoded_.lower_bound(from); it != decoded_.end() && it->first.starts_with(from);) {
+    decoded_bytes_ -= it->second.bytes;
+    decoded_lru_.erase(it->second.lru);
+    it = decoded_.erase(it);
+  }
+}
+
+size_t LogStore::DecodedCacheBytesForTest() const {
+  MutexLock l(&cache_mu_);
+  return decoded_bytes_;
+}
+
+}  // namespace cmk::engine
