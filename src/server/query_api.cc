@@ -281,6 +281,65 @@ class Runner {
   const int64_t start_us_;
 };
 
+// POST /v1/$batch: each request of the body run in order, its reply in its place.
+Reply RunBatch(Runner& runner, std::string_view text) {
+  auto body = json::ParseObject(text);
+  const bj::value* reqs = body.ok() ? body->if_contains("requests") : nullptr;
+  if (reqs == nullptr || !reqs->is_array()) {
+    return ErrorReply(400, "BadArgumentError", "The batch body must be {\"requests\": [...]}.");
+  }
+  bj::array responses;
+  for (const auto& item : reqs->get_array()) {
+    bj::object one;
+    const bj::object* o = item.if_object();
+    const bj::value* id = o != nullptr ? o->if_contains("id") : nullptr;
+    one["id"] = id != nullptr && id->is_string() ? std::string(id->get_string()) : "";
+    std::string prefer;
+    const bj::value* headers = o != nullptr ? o->if_contains("headers") : nullptr;
+    if (headers != nullptr && headers->is_object()) {
+      for (const auto& [k, v] : headers->get_object()) {
+        if (EqualsIgnoreCase(k, "prefer") && v.is_string()) prefer = std::string(v.get_string());
+      }
+    }
+    const bj::value* ws = o != nullptr ? o->if_contains("workspace") : nullptr;
+    const bj::value* q = o != nullptr ? o->if_contains("body") : nullptr;
+    Reply r = ws == nullptr || !ws->is_string() || q == nullptr || !q->is_object()
+                  ? ErrorReply(400, "BadArgumentError",
+                               "Each batch request needs id, workspace and body.")
+                  : runner.Run(std::string(ws->get_string()), q->get_object(), prefer);
+    one["status"] = r.status;
+    one["body"] = std::move(r.body);
+    one["headers"] = bj::object();
+    responses.emplace_back(std::move(one));
+  }
+  return Reply{200, bj::object{{"responses", std::move(responses)}}};
+}
+
+// A query request's body: the JSON object of a POST, or GET's query, timespan and workspaces
+// parameters as that object. Nullopt when a POST's body is not a JSON object.
+std::optional<bj::object> QueryBody(const HttpRequest& req) {
+  if (req.method == "POST") {
+    auto parsed = json::ParseObject(req.body);
+    if (!parsed.ok()) return std::nullopt;
+    return std::move(*parsed);
+  }
+  bj::object body;
+  body["query"] = std::string(req.Query("query"));
+  if (req.HasQuery("timespan")) body["timespan"] = std::string(req.Query("timespan"));
+  if (req.HasQuery("workspaces")) {
+    bj::array ws;
+    std::string all(req.Query("workspaces"));
+    for (size_t at = 0; at <= all.size();) {
+      size_t comma = all.find(',', at);
+      if (comma == std::string::npos) comma = all.size();
+      if (comma > at) ws.emplace_back(all.substr(at, comma - at));
+      at = comma + 1;
+    }
+    body["workspaces"] = std::move(ws);
+  }
+  return body;
+}
+
 }  // namespace
 
 QueryApi::QueryApi(DataPlaneDeps deps, QueryLimits limits) : d_(deps), limits_(limits) {
@@ -308,7 +367,8 @@ void QueryApi::Release(const std::string& principal) {
   if (it != running_.end() && --it->second <= 0) running_.erase(it);
 }
 
-void QueryApi::Handle(const HttpRequest& req, HttpResponse& res, const identity::Principal& caller) {
+void QueryApi::Handle(const HttpRequest& req, HttpResponse& res,
+                      const identity::Principal& caller) {
   int64_t start_us = env::MonotonicMicros();
   auto seg = SplitPath(req.path);
   auto send = [&res](const Reply& r) {
@@ -334,71 +394,30 @@ void QueryApi::Handle(const HttpRequest& req, HttpResponse& res, const identity:
   base.cancelled = req.cancelled.get();
   Runner runner(d_, limits_, caller, base, start_us);
   if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "$batch") {
-    if (req.method != "POST") return send(ErrorReply(405, "MethodNotAllowed", "Use POST for $batch."));
-    auto body = json::ParseObject(req.body);
-    const bj::value* reqs = body.ok() ? body->if_contains("requests") : nullptr;
-    if (reqs == nullptr || !reqs->is_array()) {
-      return send(ErrorReply(400, "BadArgumentError", "The batch body must be {\"requests\": [...]}."));
-    }
-    bj::array responses;
-    for (const auto& item : reqs->as_array()) {
-      bj::object one;
-      const bj::object* o = item.if_object();
-      std::string id = o && o->contains("id") && (*o).at("id").is_string() ? std::string((*o).at("id").as_string()) : "";
-      one["id"] = id;
-      std::string prefer;
-      if (o && o->contains("headers") && o->at("headers").is_object()) {
-        for (const auto& [k, v] : o->at("headers").as_object()) {
-          if (EqualsIgnoreCase(k, "prefer") && v.is_string()) prefer = std::string(v.as_string());
-        }
-      }
-      Reply r;
-      if (o == nullptr || !o->contains("workspace") || !o->at("workspace").is_string() || !o->contains("body") ||
-          !o->at("body").is_object()) {
-        r = ErrorReply(400, "BadArgumentError", "Each batch request needs id, workspace and body.");
-      } else {
-        r = runner.Run(std::string(o->at("workspace").as_string()), o->at("body").as_object(), prefer);
-      }
-      one["status"] = r.status;
-      one["body"] = std::move(r.body);
-      one["headers"] = bj::object();
-      responses.emplace_back(std::move(one));
-    }
-    return send(Reply{200, bj::object{{"responses", std::move(responses)}}});
+    if (req.method != "POST")
+      return send(ErrorReply(405, "MethodNotAllowed", "Use POST for $batch."));
+    return send(RunBatch(runner, req.body));
   }
   // Resource-context form: /v1/{resource id}/query (the id not URL-encoded). A workspace's
   // resource id reads that workspace.
-  bool resource_context = seg.size() > 4 && seg[0] == "v1" && EqualsIgnoreCase(seg[1], "subscriptions") &&
+  bool resource_context = seg.size() > 4 && seg[0] == "v1" &&
+                          EqualsIgnoreCase(seg[1], "subscriptions") &&
                           EqualsIgnoreCase(seg.back(), "query");
   if (resource_context) {
     std::string rid;
     for (size_t i = 1; i + 1 < seg.size(); ++i) rid += "/" + seg[i];
     seg = {"v1", "workspaces", rid, "query"};
   }
-  if (seg.size() == 4 && seg[0] == "v1" && EqualsIgnoreCase(seg[1], "workspaces") && EqualsIgnoreCase(seg[3], "query")) {
-    bj::object body;
-    if (req.method == "GET") {
-      body["query"] = std::string(req.Query("query"));
-      if (req.HasQuery("timespan")) body["timespan"] = std::string(req.Query("timespan"));
-      if (req.HasQuery("workspaces")) {
-        bj::array ws;
-        std::string all(req.Query("workspaces"));
-        for (size_t at = 0; at <= all.size();) {
-          size_t comma = all.find(',', at);
-          if (comma == std::string::npos) comma = all.size();
-          if (comma > at) ws.emplace_back(all.substr(at, comma - at));
-          at = comma + 1;
-        }
-        body["workspaces"] = std::move(ws);
-      }
-    } else if (req.method == "POST") {
-      auto parsed = json::ParseObject(req.body);
-      if (!parsed.ok()) return send(ErrorReply(400, "BadArgumentError", "The request body is not a JSON object."));
-      body = std::move(*parsed);
-    } else {
+  if (seg.size() == 4 && seg[0] == "v1" && EqualsIgnoreCase(seg[1], "workspaces") &&
+      EqualsIgnoreCase(seg[3], "query")) {
+    if (req.method != "GET" && req.method != "POST") {
       return send(ErrorReply(405, "MethodNotAllowed", "Use GET or POST."));
     }
-    return send(runner.Run(seg[2], body, req.Header("Prefer")));
+    auto body = QueryBody(req);
+    if (!body) {
+      return send(ErrorReply(400, "BadArgumentError", "The request body is not a JSON object."));
+    }
+    return send(runner.Run(seg[2], *body, req.Header("Prefer")));
   }
   send(ErrorReply(404, "PathNotFoundError", "The requested path does not exist: " + req.path));
 }
