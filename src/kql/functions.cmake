@@ -1,6 +1,8 @@
 # Scalar functions and operators (functions/functions.h), one file per family in functions/;
 # included by CMakeLists.txt. zlib: gzip_/zlib_ base64 functions (zlib1g-dev, install-deps.sh).
 find_package(ZLIB REQUIRED)
+# XXH64 for hash()/hash_xxhash64() (libxxhash-dev, install-deps.sh).
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 cmk_cc_library(NAME kql_functions
   SRCS functions/registry.cc functions/function_json.cc functions/conversion_text.cc
        functions/arithmetic.cc functions/comparison.cc functions/logical.cc
@@ -9,7 +11,7 @@ cmk_cc_library(NAME kql_functions
        functions/datetime_format.cc functions/math.cc functions/dynamic.cc functions/hash.cc
        functions/ip.cc functions/encoding.cc functions/url.cc functions/extract_json.cc
        functions/punycode.cc
-  DEPS cmk_kql PkgConfig::RE2 OpenSSL::Crypto ZLIB::ZLIB)
+  DEPS cmk_kql PkgConfig::RE2 OpenSSL::Crypto ZLIB::ZLIB PkgConfig::XXHASH)
 cmk_cc_test(NAME kql_functions_test
   SRCS functions/arithmetic_test.cc functions/comparison_test.cc functions/logical_test.cc
        functions/conversion_test.cc functions/conditional_test.cc

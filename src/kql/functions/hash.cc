@@ -8,6 +8,8 @@
 // little-endian integers, ints as 4 bytes, reals as their IEEE bytes, guids and dynamics as
 // their text. hash_combine/hash_many are not provided: the documented results could not be
 // reproduced from XXH64 (tests/kql/README.md).
+#include <xxhash.h>
+
 #include <openssl/evp.h>
 
 #include <cstring>
@@ -35,54 +37,8 @@ Result<Column> EvalDigest(std::string_view name, const EVP_MD* md, Args a,
   return out;
 }
 
-// XXH64 (Yann Collet's xxHash, the 64-bit variant of its specification), seed 0.
-constexpr uint64_t kP1 = 11400714785074694791ULL, kP2 = 14029467366897019727ULL,
-                   kP3 = 1609587929392839161ULL, kP4 = 9650029242287828579ULL,
-                   kP5 = 2870177450012600261ULL;
-
-uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-uint64_t Read64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;  // little-endian hosts only (x86-64, arm64)
-}
-uint32_t Read32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-uint64_t Round(uint64_t acc, uint64_t input) { return Rotl(acc + input * kP2, 31) * kP1; }
-uint64_t Merge(uint64_t acc, uint64_t v) { return (acc ^ Round(0, v)) * kP1 + kP4; }
-
-uint64_t Xxh64(const uint8_t* p, size_t n) {
-  const uint8_t* end = p + n;
-  uint64_t h;
-  if (n >= 32) {
-    uint64_t v1 = kP1 + kP2, v2 = kP2, v3 = 0, v4 = 0 - kP1;
-    for (; p + 32 <= end; p += 32) {
-      v1 = Round(v1, Read64(p));
-      v2 = Round(v2, Read64(p + 8));
-      v3 = Round(v3, Read64(p + 16));
-      v4 = Round(v4, Read64(p + 24));
-    }
-    h = Rotl(v1, 1) + Rotl(v2, 7) + Rotl(v3, 12) + Rotl(v4, 18);
-    h = Merge(Merge(Merge(Merge(h, v1), v2), v3), v4);
-  } else {
-    h = kP5;
-  }
-  h += n;
-  for (; p + 8 <= end; p += 8) h = Rotl(h ^ Round(0, Read64(p)), 27) * kP1 + kP4;
-  if (p + 4 <= end) {
-    h = Rotl(h ^ (uint64_t{Read32(p)} * kP1), 23) * kP2 + kP3;
-    p += 4;
-  }
-  for (; p < end; ++p) h = Rotl(h ^ (*p * kP5), 11) * kP1;
-  h ^= h >> 33;
-  h *= kP2;
-  h ^= h >> 29;
-  h *= kP3;
-  return h ^ (h >> 32);
-}
+// XXH64, seed 0: libxxhash (Debian's libxxhash-dev).
+uint64_t Xxh64(const uint8_t* p, size_t n) { return XXH64(p, n, 0); }
 
 // Ticks from 0001-01-01 to 1970-01-01 (.NET DateTime's epoch to ours).
 constexpr int64_t kDotNetEpochTicks = 621'355'968'000'000'000;
