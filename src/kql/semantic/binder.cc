@@ -412,55 +412,69 @@ Result<PlanPtr> Binder::BindSource(const Source& src, const Scope* s) {
       return BindUnion(std::move(legs), src.options, src.pos);
     }
     case SourceKind::kNone: return SemanticError("Expected a table", src.pos);
-    default: break;
+    case SourceKind::kDatatable: return BindDatatable(src, s);
+    case SourceKind::kPrint: return BindPrint(src, s);
+    case SourceKind::kRange: return BindRange(src, s);
   }
+  return SemanticError("Expected a table", src.pos);
+}
+
+Result<PlanPtr> Binder::BindDatatable(const Source& src, const Scope* s) {
   auto node = std::make_unique<PlanNode>();
   node->kind = NodeKind::kValues;
   Table& t = node->values;
-  if (src.kind == SourceKind::kDatatable) {
-    for (const ColumnDecl& c : src.columns) {
-      std::optional<Type> type = ParseTypeName(c.type);
-      if (!type) return SemanticError("Unknown type '" + c.type + "'", src.pos);
-      node->schema.push_back({c.name, *type});
-      t.AddColumn(c.name, Column(*type));
-    }
-    for (size_t i = 0; i < src.args.size(); ++i) {
-      ASSIGN_OR_RETURN(BoundExpr v, BindConstant(*src.args[i], s));
-      Column& col = t.columns[i % src.columns.size()];
-      if (v.value.IsNull(0)) {
-        col.AppendNull();
-      } else if (v.type == col.type || (UsesInts(v.type) && UsesInts(col.type))) {
-        col.AppendFrom(v.value, 0);
-      } else if (UsesReals(col.type) && UsesInts(v.type) && v.type != Type::kDateTime) {
-        col.AppendReal(static_cast<double>(v.value.Int(0)));
-      } else if (col.type == Type::kDynamic || col.type == Type::kString || col.type == Type::kGuid) {
-        AppendConverted(col, ValueToJson(v.value, 0), true);
-      } else {
-        return SemanticError("datatable value of type " + std::string(TypeName(v.type)) +
-                                 " does not fit column '" + t.names[i % src.columns.size()] + "' of type " +
-                                 TypeName(col.type), src.args[i]->pos);
-      }
-    }
-    t.rows = src.columns.empty() ? 0 : src.args.size() / src.columns.size();
-    return node;
+  for (const ColumnDecl& c : src.columns) {
+    std::optional<Type> type = ParseTypeName(c.type);
+    if (!type) return SemanticError("Unknown type '" + c.type + "'", src.pos);
+    node->schema.push_back({c.name, *type});
+    t.AddColumn(c.name, Column(*type));
   }
-  if (src.kind == SourceKind::kPrint) {
-    int n = 0;
-    for (const NamedExpr& item : src.items) {
-      ASSIGN_OR_RETURN(BoundExpr v, BindConstant(*item.expr, s));
-      std::string name = !item.name.empty() ? item.name : DefaultName(*item.expr, false);
-      if (name.empty()) name = "print_" + std::to_string(n);
-      ++n;
-      name = UniqueName(name, node->schema);
-      node->schema.push_back({name, v.type});
-      Column c(v.type);
-      c.AppendFrom(v.value, 0);
-      t.AddColumn(name, std::move(c));
+  for (size_t i = 0; i < src.args.size(); ++i) {
+    ASSIGN_OR_RETURN(BoundExpr v, BindConstant(*src.args[i], s));
+    Column& col = t.columns[i % src.columns.size()];
+    if (v.value.IsNull(0)) {
+      col.AppendNull();
+    } else if (v.type == col.type || (UsesInts(v.type) && UsesInts(col.type))) {
+      col.AppendFrom(v.value, 0);
+    } else if (UsesReals(col.type) && UsesInts(v.type) && v.type != Type::kDateTime) {
+      col.AppendReal(static_cast<double>(v.value.Int(0)));
+    } else if (col.type == Type::kDynamic || col.type == Type::kString || col.type == Type::kGuid) {
+      AppendConverted(col, ValueToJson(v.value, 0), true);
+    } else {
+      return SemanticError("datatable value of type " + std::string(TypeName(v.type)) +
+                               " does not fit column '" + t.names[i % src.columns.size()] + "' of type " +
+                               TypeName(col.type), src.args[i]->pos);
     }
-    t.rows = 1;
-    return node;
   }
-  // range x from a to b step c.
+  t.rows = src.columns.empty() ? 0 : src.args.size() / src.columns.size();
+  return node;
+}
+
+Result<PlanPtr> Binder::BindPrint(const Source& src, const Scope* s) {
+  auto node = std::make_unique<PlanNode>();
+  node->kind = NodeKind::kValues;
+  Table& t = node->values;
+  int n = 0;
+  for (const NamedExpr& item : src.items) {
+    ASSIGN_OR_RETURN(BoundExpr v, BindConstant(*item.expr, s));
+    std::string name = !item.name.empty() ? item.name : DefaultName(*item.expr, false);
+    if (name.empty()) name = "print_" + std::to_string(n);
+    ++n;
+    name = UniqueName(name, node->schema);
+    node->schema.push_back({name, v.type});
+    Column c(v.type);
+    c.AppendFrom(v.value, 0);
+    t.AddColumn(name, std::move(c));
+  }
+  t.rows = 1;
+  return node;
+}
+
+// range x from a to b step c.
+Result<PlanPtr> Binder::BindRange(const Source& src, const Scope* s) {
+  auto node = std::make_unique<PlanNode>();
+  node->kind = NodeKind::kValues;
+  Table& t = node->values;
   ASSIGN_OR_RETURN(BoundExpr from, BindConstant(*src.from, s));
   ASSIGN_OR_RETURN(BoundExpr to, BindConstant(*src.to, s));
   ASSIGN_OR_RETURN(BoundExpr step, BindConstant(*src.step, s));

@@ -72,6 +72,10 @@ class Binder {
   [[gnu::noinline]] Result<BoundExpr> BindAccess(const Expr& e, const Schema& schema, const Scope* s,
                                                  AggContext* agg);
   Result<PlanPtr> BindSource(const Source& src, const Scope* s);
+  // The value sources of BindSource: datatable, print and range (large ranges lazily).
+  Result<PlanPtr> BindDatatable(const Source& src, const Scope* s);
+  Result<PlanPtr> BindPrint(const Source& src, const Scope* s);
+  Result<PlanPtr> BindRange(const Source& src, const Scope* s);
   [[gnu::noinline]] Result<BoundExpr> BindCall(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg);
   Result<BoundExpr> MakeCall(const ScalarFunction* fn, std::vector<BoundExpr> args,
                              const std::string& name, const Position& pos);
