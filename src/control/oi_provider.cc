@@ -216,11 +216,11 @@ void OperationalInsightsProvider::CompleteDue() {
 
 // Applies an operation's effect. Called with mu_ held.
 Status OperationalInsightsProvider::Complete(Operation& op) {
-  TimePoint now = env_.clock->Now();
-  std::string ts = FormatRfc3339(now);
+  std::string ts = FormatRfc3339(env_.clock->Now());
   if (op.kind == "createCluster" || op.kind == "updateCluster" || op.kind == "createWorkspace") {
     ASSIGN_OR_RETURN(auto doc, LoadDoc(op.resource_id));
-    if (!doc) return NotFound("The resource was deleted while the operation ran.", "ResourceNotFound");
+    if (!doc)
+      return NotFound("The resource was deleted while the operation ran.", "ResourceNotFound");
     if (op.kind != "createWorkspace") {
       if (Status s = ConfigureStorage(*doc); !s.ok()) {
         Props(*doc)["provisioningState"] = "Failed";
@@ -232,68 +232,96 @@ Status OperationalInsightsProvider::Complete(Operation& op) {
     Props(*doc)[op.kind == "createWorkspace" ? "modifiedDate" : "lastModifiedDate"] = ts;
     return SaveDoc(op.resource_id, *doc);
   }
-  if (op.kind == "deleteCluster") {
-    ASSIGN_OR_RETURN(auto doc, LoadDoc(op.resource_id));
-    if (!doc) return OkStatus();
-    // Deleting a cluster unlinks its workspaces.
-    for (const auto& w : Props(*doc)["associatedWorkspaces"].as_array()) {
-      std::string ws_id(w.as_object().at("resourceId").as_string());
-      ASSIGN_OR_RETURN(auto ws, LoadDoc(ws_id));
-      if (!ws) continue;
-      bj::object& features = Props(*ws)["features"].as_object();
-      features.erase("clusterResourceId");
-      Props(*ws)["sku"] = bj::object{{"name", "PerGB2018"}, {"lastSkuUpdate", ts}};
-      RETURN_IF_ERROR(SaveDoc(ws_id, *ws));
-      RETURN_IF_ERROR(store_->Delete(kArm, ws_id + "/linkedServices/cluster").status());
-    }
-    std::string sub = op.resource_id.substr(std::string("/subscriptions/").size(), 36);
-    bj::object tomb{{"name", (*doc)["name"]}, {"location", (*doc)["location"]}, {"subscriptionId", sub},
-                    {"resourceId", op.resource_id}, {"deletedAt", ts}};
-    RETURN_IF_ERROR(store_->Put(kDeletedCluster, op.resource_id, json::Serialize(tomb)));
-    if (storage_) RETURN_IF_ERROR(storage_->RemoveCluster(op.resource_id));
-    return store_->Delete(kArm, op.resource_id).status();
+  if (op.kind == "deleteCluster") return CompleteClusterDelete(op, ts);
+  if (op.kind == "link" || op.kind == "unlink") return CompleteLink(op, ts);
+  return Internal("unknown operation kind " + op.kind);
+}
+
+// The resource ids of a cluster's associated workspaces (stored by CompleteLink).
+static std::vector<std::string> AssociatedWorkspaceIds(bj::object& cluster) {
+  std::vector<std::string> out;
+  const bj::value* assoc = Props(cluster).if_contains("associatedWorkspaces");
+  if (assoc == nullptr || !assoc->is_array()) return out;
+  for (const auto& w : assoc->get_array()) {
+    if (w.is_object()) out.push_back(Str(w.get_object(), "resourceId"));
   }
-  if (op.kind == "link" || op.kind == "unlink") {
-    std::string ws_id = op.resource_id.substr(0, op.resource_id.size() - std::string("/linkedServices/cluster").size());
-    std::string cluster_id = Str(op.payload, "clusterId");
+  return out;
+}
+
+Status OperationalInsightsProvider::CompleteClusterDelete(Operation& op, const std::string& ts) {
+  ASSIGN_OR_RETURN(auto doc, LoadDoc(op.resource_id));
+  if (!doc) return OkStatus();
+  // Deleting a cluster unlinks its workspaces.
+  for (const std::string& ws_id : AssociatedWorkspaceIds(*doc)) {
     ASSIGN_OR_RETURN(auto ws, LoadDoc(ws_id));
-    ASSIGN_OR_RETURN(auto cluster, LoadDoc(cluster_id));
-    if (!ws) return NotFound("The workspace was deleted while the operation ran.", "ResourceNotFound");
-    bj::object& wp = Props(*ws);
-    if (!wp.contains("features") || !wp["features"].is_object()) wp["features"] = bj::object();
-    bj::object& features = wp["features"].as_object();
-    if (op.kind == "link") {
-      if (!cluster) return NotFound("The cluster was deleted while the link ran.", "ResourceNotFound");
-      features["clusterResourceId"] = cluster_id;
-      wp["sku"] = bj::object{{"name", "LACluster"}, {"lastSkuUpdate", ts}};
-      bj::array& assoc = Props(*cluster)["associatedWorkspaces"].as_array();
-      assoc.emplace_back(bj::object{{"workspaceId", wp["customerId"]},
-                                    {"workspaceName", (*ws)["name"]},
-                                    {"resourceId", ws_id},
-                                    {"associateDate", ts}});
-      RETURN_IF_ERROR(SaveDoc(cluster_id, *cluster));
-      ASSIGN_OR_RETURN(auto ls, LoadDoc(op.resource_id));
-      if (ls) {
-        Props(*ls)["provisioningState"] = "Succeeded";
-        RETURN_IF_ERROR(SaveDoc(op.resource_id, *ls));
-      }
-    } else {
-      features.erase("clusterResourceId");
-      wp["sku"] = bj::object{{"name", "PerGB2018"}, {"lastSkuUpdate", ts}};
-      if (cluster) {
-        bj::array& assoc = Props(*cluster)["associatedWorkspaces"].as_array();
-        bj::array kept;
-        for (auto& a : assoc) {
-          if (!EqualsIgnoreCase(a.as_object().at("resourceId").as_string(), ws_id)) kept.push_back(a);
-        }
-        assoc = std::move(kept);
-        RETURN_IF_ERROR(SaveDoc(cluster_id, *cluster));
-      }
-      RETURN_IF_ERROR(store_->Delete(kArm, op.resource_id).status());
+    if (!ws) continue;
+    if (bj::value* features = Props(*ws).if_contains("features");
+        features && features->is_object()) {
+      features->get_object().erase("clusterResourceId");
+    }
+    Props(*ws)["sku"] = bj::object{{"name", "PerGB2018"}, {"lastSkuUpdate", ts}};
+    RETURN_IF_ERROR(SaveDoc(ws_id, *ws));
+    RETURN_IF_ERROR(store_->Delete(kArm, ws_id + "/linkedServices/cluster").status());
+  }
+  std::string sub = op.resource_id.substr(std::string("/subscriptions/").size(), 36);
+  bj::object tomb{{"name", (*doc)["name"]},
+                  {"location", (*doc)["location"]},
+                  {"subscriptionId", sub},
+                  {"resourceId", op.resource_id},
+                  {"deletedAt", ts}};
+  RETURN_IF_ERROR(store_->Put(kDeletedCluster, op.resource_id, json::Serialize(tomb)));
+  if (storage_) RETURN_IF_ERROR(storage_->RemoveCluster(op.resource_id));
+  return store_->Delete(kArm, op.resource_id).status();
+}
+
+Status OperationalInsightsProvider::CompleteLink(Operation& op, const std::string& ts) {
+  std::string ws_id = op.resource_id.substr(
+      0, op.resource_id.size() - std::string("/linkedServices/cluster").size());
+  std::string cluster_id = Str(op.payload, "clusterId");
+  ASSIGN_OR_RETURN(auto ws, LoadDoc(ws_id));
+  ASSIGN_OR_RETURN(auto cluster, LoadDoc(cluster_id));
+  if (!ws)
+    return NotFound("The workspace was deleted while the operation ran.", "ResourceNotFound");
+  bj::object& wp = Props(*ws);
+  if (!wp.contains("features") || !wp["features"].is_object()) wp["features"] = bj::object();
+  bj::object& features = wp["features"].get_object();
+  auto associated = [&]() -> bj::array& {
+    bj::value& assoc = Props(*cluster)["associatedWorkspaces"];
+    if (!assoc.is_array()) assoc = bj::array();
+    return assoc.get_array();
+  };
+  if (op.kind == "link") {
+    if (!cluster)
+      return NotFound("The cluster was deleted while the link ran.", "ResourceNotFound");
+    features["clusterResourceId"] = cluster_id;
+    wp["sku"] = bj::object{{"name", "LACluster"}, {"lastSkuUpdate", ts}};
+    associated().emplace_back(bj::object{{"workspaceId", wp["customerId"]},
+                                         {"workspaceName", (*ws)["name"]},
+                                         {"resourceId", ws_id},
+                                         {"associateDate", ts}});
+    RETURN_IF_ERROR(SaveDoc(cluster_id, *cluster));
+    ASSIGN_OR_RETURN(auto ls, LoadDoc(op.resource_id));
+    if (ls) {
+      Props(*ls)["provisioningState"] = "Succeeded";
+      RETURN_IF_ERROR(SaveDoc(op.resource_id, *ls));
     }
     return SaveDoc(ws_id, *ws);
   }
-  return Internal("unknown operation kind " + op.kind);
+  features.erase("clusterResourceId");
+  wp["sku"] = bj::object{{"name", "PerGB2018"}, {"lastSkuUpdate", ts}};
+  if (cluster) {
+    bj::array& assoc = associated();
+    bj::array kept;
+    for (auto& a : assoc) {
+      if (!a.is_object() || !EqualsIgnoreCase(Str(a.get_object(), "resourceId"), ws_id)) {
+        kept.push_back(a);
+      }
+    }
+    assoc = std::move(kept);
+    RETURN_IF_ERROR(SaveDoc(cluster_id, *cluster));
+  }
+  RETURN_IF_ERROR(store_->Delete(kArm, op.resource_id).status());
+  return SaveDoc(ws_id, *ws);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -124,6 +124,9 @@ class OperationalInsightsProvider : public engine::Topology {
                                     boost::json::object payload);
   void AddLroHeaders(ArmResponse& res, const ArmRequest& r, const Operation& op) const;
   Status Complete(Operation& op);
+  // Parts of Complete: a cluster's deletion (its workspaces unlinked) and a link or unlink.
+  Status CompleteClusterDelete(Operation& op, const std::string& ts);
+  Status CompleteLink(Operation& op, const std::string& ts);
   Status SaveOperation(const Operation& op);
   bool HasPendingOperation(const std::string& resource_id) const;
   Result<std::optional<boost::json::object>> LoadDoc(const std::string& id) const;
