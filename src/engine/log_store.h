@@ -282,8 +282,8 @@ class LogStore {
 
   mutable Mutex cache_mu_;
   struct Decoded {
-    // A flushed extent's memtable chunks (key "<id>\n*"), or one block: a one-column table of
-    // one row group (key "<id>\n<group>\n<column index>").
+    // A flushed extent's memtable chunks (key "<id>\n*"), or one row group: a table of the
+    // columns decoded so far (key "<id>\n<group>").
     Chunks chunks;
     size_t bytes = 0;
     std::string account;

@@ -1,10 +1,10 @@
 // LogStore: extent reads for queries and the decoded-column cache.
 //
 // A scan reads only what its query needs: the requested columns of the row groups whose
-// TimeGenerated range (footer min/max) meets the query's bounds. Decoded blocks (one column of
-// one row group) are cached by (extent, group, column) under a byte budget, least recently used
-// first out, so a working set larger than the budget streams block by block instead of evicting
-// whole extents. An extent's layout (groups, their rows and time ranges) is kept apart from its
+// TimeGenerated range (footer min/max) meets the query's bounds. Decoded row groups are cached
+// by (extent, group) with the columns queries have asked for so far (widened when a query needs
+// more), under a byte budget, least recently used first out, so a working set larger than the
+// budget streams group by group instead of evicting whole extents. An extent's layout (groups, their rows and time ranges) is kept apart from its
 // blocks, so a query whose blocks are all cached neither reads nor decrypts the object; when
 // some are missing the object is read once per extent and query (hot cache or blob, every
 // integrity check as before) and the missing blocks decoded from it. Readers are not kept:
@@ -43,8 +43,9 @@ size_t ColumnBytes(const kql::Column& c) {
   return n;
 }
 
-std::string BlockKey(const std::string& id, size_t group, size_t column) {
-  return id + "\n" + std::to_string(group) + "\n" + std::to_string(column);
+// A row group's entry in the decoded cache.
+std::string GroupKey(const std::string& id, size_t group) {
+  return id + "\n" + std::to_string(group);
 }
 
 // Whether a row group whose TimeGenerated range is `t` can hold rows in [lo, end) and [min, max].
@@ -146,71 +147,83 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a,
   for (size_t g = 0; g < layout->rows.size(); ++g) {
     if (GroupMeets(layout->time[g], scan.lo, scan.end, scan.min, scan.max)) groups.push_back(g);
   }
-  // The blocks: cached ones first, then the missing ones decoded (outside the lock).
-  struct Piece {
-    std::shared_ptr<const kql::Table> table;
-    std::shared_ptr<std::atomic<bool>> wipe;
+  // Each row group's cached table: the columns decoded so far, in the order they were first
+  // asked for. A query whose columns it holds shares it (no copy: shaping passes a superset
+  // through); otherwise the missing columns are decoded (outside the lock) and the group's
+  // entry is replaced by a table that also holds them (the old columns copied once).
+  struct Group {
+    std::shared_ptr<const kql::Table> table;  // cached, possibly without some of `cols`
+    std::vector<std::shared_ptr<std::atomic<bool>>> wipe;
+    size_t bytes = 0;
+    std::vector<size_t> missing;  // indexes into the extent's schema
   };
-  std::vector<Piece> pieces(groups.size() * cols.size());
-  std::vector<size_t> missing;
+  std::vector<Group> found(groups.size());
+  auto holds = [&](const kql::Table& t, size_t c) { return t.Find(layout->schema[c].name) >= 0; };
   {
     MutexLock l(&cache_mu_);
-    for (size_t i = 0; i < pieces.size(); ++i) {
-      auto it = decoded_.find(BlockKey(e.id, groups[i / cols.size()], cols[i % cols.size()]));
-      if (it == decoded_.end()) {
-        missing.push_back(i);
-        continue;
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+      Group& g = found[gi];
+      if (auto it = decoded_.find(GroupKey(e.id, groups[gi])); it != decoded_.end()) {
+        decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
+        g.table = it->second.chunks[0];
+        g.wipe = it->second.wipe;
+        g.bytes = it->second.bytes;
       }
-      decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
-      pieces[i] = {it->second.chunks[0], it->second.wipe[0]};
-    }
-  }
-  if (!missing.empty()) {
-    RETURN_IF_ERROR(open());
-    // One flag for the blocks of this read: a revocation sets it through any of their entries.
-    auto wipe = std::make_shared<std::atomic<bool>>(false);
-    std::vector<std::pair<std::string, Decoded>> fresh;
-    for (size_t i : missing) {
-      size_t g = groups[i / cols.size()], c = cols[i % cols.size()];
-      ASSIGN_OR_RETURN(kql::Column col, reader->ReadBlock(g, c, keys->aek));
-      blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
-      size_t bytes = ColumnBytes(col);
-      kql::Table t;
-      t.name = e.table;
-      t.rows = layout->rows[g];
-      t.AddColumn(layout->schema[c].name, std::move(col));
-      pieces[i] = {ShareWipeable(std::move(t), wipe), wipe};
-      if (bytes <= options_.decoded_cache_bytes) {
-        fresh.emplace_back(BlockKey(e.id, g, c),
-                           Decoded{{pieces[i].table}, bytes, a.id, {wipe}, {}});
+      for (size_t c : cols) {
+        if (!g.table || !holds(*g.table, c)) g.missing.push_back(c);
       }
     }
-    MutexLock l(&cache_mu_);
-    for (auto& [key, d] : fresh) InsertDecodedLocked(key, std::move(d));
   }
-  // A row group's table: its one block as cached (no copy), or its blocks' columns side by side.
   Chunks out;
+  std::vector<std::pair<std::string, Decoded>> fresh;
   for (size_t gi = 0; gi < groups.size(); ++gi) {
-    if (cols.size() == 1) {
-      out.push_back(pieces[gi].table);
+    Group& g = found[gi];
+    if (g.missing.empty() && g.table) {
+      out.push_back(g.table);
       continue;
     }
+    RETURN_IF_ERROR(open());
+    size_t group = groups[gi];
     kql::Table t;
     t.name = e.table;
-    t.rows = layout->rows[groups[gi]];
-    for (size_t ci = 0; ci < cols.size(); ++ci) {
-      const Piece& p = pieces[gi * cols.size() + ci];
-      t.AddColumn(p.table->names[0], p.table->columns[0]);
+    t.rows = layout->rows[group];
+    size_t bytes = g.bytes;
+    if (g.table) {
+      for (size_t i = 0; i < g.table->columns.size(); ++i) {
+        t.AddColumn(g.table->names[i], g.table->columns[i]);
+      }
     }
-    // Copies of cached plaintext: wiped with them (a revocation sets every block's flag).
-    out.push_back(cols.empty() ? std::make_shared<const kql::Table>(std::move(t))
-                               : ShareWipeable(std::move(t), pieces[gi * cols.size()].wipe));
+    for (size_t c : g.missing) {
+      ASSIGN_OR_RETURN(kql::Column col, reader->ReadBlock(group, c, keys->aek));
+      blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
+      bytes += ColumnBytes(col);
+      t.AddColumn(layout->schema[c].name, std::move(col));
+    }
+    // Plaintext: wiped with its entry's flag when the account is revoked.
+    auto wipe = std::make_shared<std::atomic<bool>>(false);
+    auto table = ShareWipeable(std::move(t), wipe);
+    out.push_back(table);
+    if (bytes <= options_.decoded_cache_bytes) {
+      std::vector<std::shared_ptr<std::atomic<bool>>> flags = g.wipe;
+      flags.push_back(wipe);
+      fresh.emplace_back(GroupKey(e.id, group), Decoded{{table}, bytes, a.id, std::move(flags), {}});
+    }
+  }
+  if (!fresh.empty()) {
+    MutexLock l(&cache_mu_);
+    for (auto& [key, d] : fresh) InsertDecodedLocked(key, std::move(d));
   }
   return out;
 }
 
 void LogStore::InsertDecodedLocked(const std::string& key, Decoded d) {
-  if (decoded_.count(key)) return;  // decoded meanwhile by another query
+  if (auto it = decoded_.find(key); it != decoded_.end()) {
+    // Decoded meanwhile by another query: keep the wider table.
+    if (it->second.chunks[0]->columns.size() >= d.chunks[0]->columns.size()) return;
+    decoded_bytes_ -= it->second.bytes;
+    decoded_lru_.erase(it->second.lru);
+    decoded_.erase(it);
+  }
   decoded_bytes_ += d.bytes;
   auto it = decoded_.emplace(key, std::move(d)).first;
   it->second.lru = decoded_lru_.insert(decoded_lru_.end(), key);
