@@ -102,54 +102,71 @@ void Instance::Wait() { http_->Wait(); }
 
 Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   if (options.extent_codec != "lz4" && options.extent_codec != "zstd") {
-    return InvalidArgument("--extent-codec must be lz4 or zstd, not '" + options.extent_codec + "'");
+    return InvalidArgument("--extent-codec must be lz4 or zstd, not '" + options.extent_codec +
+                           "'");
   }
-  std::unique_ptr<Instance> in(new Instance());
   ASSIGN_OR_RETURN(options.data_dir, env::AbsolutePath(options.data_dir));
-  in->options_ = options;
-  env::PosixFileSystem& fs = in->fs_;
-  const std::string& dir = options.data_dir;
+  std::unique_ptr<Instance> in(new Instance());
+  in->options_ = std::move(options);
+  RETURN_IF_ERROR(in->OpenDataDir());
+  RETURN_IF_ERROR(in->StartHttp());
+  RETURN_IF_ERROR(in->StartServices());
+  in->AddCollectors();
+  RETURN_IF_ERROR(in->ServeRequests());
+  return in;
+}
+
+// The data directory, the master key, the metadata store, the clocks, the directory and RBAC,
+// first-start bootstrap and the TLS certificate.
+Status Instance::OpenDataDir() {
+  env::PosixFileSystem& fs = fs_;
+  const std::string& dir = options_.data_dir;
   RETURN_IF_ERROR(fs.CreateDirs(dir, 0700));
   RETURN_IF_ERROR(fs.CreateDirs(dir + "/secrets", 0700));
   RETURN_IF_ERROR(fs.CreateDirs(dir + "/tls", 0700));
-  in->client_config_path_ = dir + "/client-config.json";
-  RETURN_IF_ERROR(fs.Remove(in->client_config_path_));
+  client_config_path_ = dir + "/client-config.json";
+  RETURN_IF_ERROR(fs.Remove(client_config_path_));
 
   // The master key seals everything secret that the metadata store holds. It lives apart from
   // the store (secrets/, mode 0600) so a copy of meta.db alone reveals nothing.
   std::string key_path = dir + "/secrets/master.key";
   if (fs.Exists(key_path)) {
-    ASSIGN_OR_RETURN(in->master_key_, fs.ReadSecretFile(key_path));
-    if (in->master_key_.size() != 32) {
+    ASSIGN_OR_RETURN(master_key_, fs.ReadSecretFile(key_path));
+    if (master_key_.size() != 32) {
       return DataLoss("the master key at " + key_path + " is not 32 bytes: refusing to start");
     }
   } else {
-    in->master_key_ = in->random_.NewSecret(32);
-    RETURN_IF_ERROR(fs.WriteFileAtomic(key_path, in->master_key_.span(), 0600));
+    master_key_ = random_.NewSecret(32);
+    RETURN_IF_ERROR(fs.WriteFileAtomic(key_path, master_key_.span(), 0600));
   }
-  ASSIGN_OR_RETURN(in->store_, meta::MetadataStore::Open(dir + "/meta.db"));
+  ASSIGN_OR_RETURN(store_, meta::MetadataStore::Open(dir + "/meta.db"));
 
   // Two clocks (docs/architecture.md, "Time"): env_.clock drives the data and resource
   // lifecycle and is the simulated one under --simulated-clock; real_clock_ judges sessions
   // (token lifetimes, the TLS certificate, rate windows), because clients keep real time.
-  in->real_clock_ = std::make_unique<env::RealClock>();
-  env::Clock* clock = in->real_clock_.get();
-  if (options.simulated_clock) {
-    ASSIGN_OR_RETURN(clock, in->StartSimulatedClock());
+  real_clock_ = std::make_unique<env::RealClock>();
+  env::Clock* clock = real_clock_.get();
+  if (options_.simulated_clock) {
+    ASSIGN_OR_RETURN(clock, StartSimulatedClock());
   }
-  in->env_ = env::Env{clock, &in->random_, &in->fs_};
-  in->directory_ = std::make_unique<identity::Directory>(in->store_.get(), in->env_);
-  ASSIGN_OR_RETURN(in->rbac_, identity::Rbac::Create(in->store_.get(), in->env_));
-  RETURN_IF_ERROR(in->Bootstrap());
-  RETURN_IF_ERROR(in->SetUpTls());
+  env_ = env::Env{clock, &random_, &fs_};
+  directory_ = std::make_unique<identity::Directory>(store_.get(), env_);
+  ASSIGN_OR_RETURN(rbac_, identity::Rbac::Create(store_.get(), env_));
+  RETURN_IF_ERROR(Bootstrap());
+  RETURN_IF_ERROR(SetUpTls());
 
-  in->metrics_ = std::make_unique<server::Metrics>();
+  return OkStatus();
+}
+
+// The HTTPS server and its worker pools (not serving until ServeRequests).
+Status Instance::StartHttp() {
+  metrics_ = std::make_unique<server::Metrics>();
   server::HttpServerOptions http_opts;
-  http_opts.listen_addresses = options.listen;
-  http_opts.port = options.port;
-  http_opts.read_timeout_ms = options.read_timeout_ms;
-  http_opts.threads = options.threads;
-  Instance* self = in.get();
+  http_opts.listen_addresses = options_.listen;
+  http_opts.port = options_.port;
+  http_opts.read_timeout_ms = options_.read_timeout_ms;
+  http_opts.threads = options_.threads;
+  Instance* self = this;
   // Queries on their own pool (one thread per core, below the network threads' priority), and
   // handlers that may block on disk or a vault (ARM, Key Vault, ingestion's group commit) on a
   // general one; tokens and /healthz stay on the network threads (Router::Classify).
@@ -158,8 +175,8 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   // More threads than cores: each principal may run 5 queries at once (Log Analytics' limit,
   // enforced by the QueryApi) and a short query should not wait behind long ones; the CPU is
   // time-sliced between them, and the memory they hold is bounded by the query budgets.
-  query_pool.threads = options.query_threads > 0
-                           ? options.query_threads
+  query_pool.threads = options_.query_threads > 0
+                           ? options_.query_threads
                            : std::max(8, 2 * static_cast<int>(std::thread::hardware_concurrency()));
   query_pool.max_queued = 200;  // Log Analytics queues up to 200 queries, then answers 429
   query_pool.nice = 5;
@@ -193,182 +210,228 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
                                  std::string_view what) {
     self->router_->OnException(req, res, what);
   };
-  ASSIGN_OR_RETURN(in->http_, server::HttpServer::Create(http_opts, in->server_cert_pem_,
-                                                         in->server_key_pem_, std::move(handlers)));
-  in->server_key_pem_.Wipe();
-  uint16_t port = in->http_->port();
+  ASSIGN_OR_RETURN(http_, server::HttpServer::Create(http_opts, server_cert_pem_, server_key_pem_,
+                                                     std::move(handlers)));
+  server_key_pem_.Wipe();
+  return OkStatus();
+}
+
+// Tokens, the vault, the control plane and cluster storage; then StartStorageEngine.
+Status Instance::StartServices() {
+  Instance* self = this;
+  env::PosixFileSystem& fs = fs_;
+  uint16_t port = http_->port();
+  const std::string& dir = options_.data_dir;
 
   identity::TokenServiceOptions token_opts;
-  token_opts.domain = options.domain;
-  token_opts.login_url = "https://login." + options.domain + (port == 443 ? "" : ":" + std::to_string(port));
-  token_opts.session_clock = in->real_clock_.get();
-  ASSIGN_OR_RETURN(in->tokens_, identity::TokenService::Create(in->env_, in->store_.get(),
-                                                               in->master_key_, token_opts));
+  token_opts.domain = options_.domain;
+  token_opts.login_url =
+      "https://login." + options_.domain + (port == 443 ? "" : ":" + std::to_string(port));
+  token_opts.session_clock = real_clock_.get();
+  ASSIGN_OR_RETURN(tokens_,
+                   identity::TokenService::Create(env_, store_.get(), master_key_, token_opts));
   RETURN_IF_ERROR(fs.CreateDirs(dir + "/audit", 0700));
-  ASSIGN_OR_RETURN(in->audit_, keyvault::AuditLog::Open(&fs, dir + "/audit/keyvault-audit.jsonl"));
-  auto hsm = in->OpenHsm();
+  ASSIGN_OR_RETURN(audit_, keyvault::AuditLog::Open(&fs, dir + "/audit/keyvault-audit.jsonl"));
+  auto hsm = OpenHsm();
   if (hsm.ok()) {
-    in->hsm_ = std::move(*hsm);
+    hsm_ = std::move(*hsm);
   } else {
-    spdlog::warn("no HSM: managed HSM and RSA-HSM keys are unavailable ({})", hsm.status().ToString());
+    spdlog::warn("no HSM: managed HSM and RSA-HSM keys are unavailable ({})",
+                 hsm.status().ToString());
   }
   keyvault::KeyVaultOptions kv_opts;
-  kv_opts.domain = options.domain;
+  kv_opts.domain = options_.domain;
   kv_opts.port = port;
-  ASSIGN_OR_RETURN(in->keyvault_, keyvault::KeyVaultService::Create(in->env_, in->store_.get(), in->rbac_.get(),
-                                                                    in->master_key_, kv_opts, in->hsm_.get(),
-                                                                    in->audit_.get()));
-  in->keyvault_->StartBackground();
+  ASSIGN_OR_RETURN(keyvault_,
+                   keyvault::KeyVaultService::Create(env_, store_.get(), rbac_.get(), master_key_,
+                                                     kv_opts, hsm_.get(), audit_.get()));
+  keyvault_->StartBackground();
   auto outages = std::make_shared<VaultOutages>();
-  keyvault::KeyVaultService* kv_for_hooks = in->keyvault_.get();
+  keyvault::KeyVaultService* kv_for_hooks = keyvault_.get();
   control::AdminHooks hooks{[self](Duration d) { return self->AdvanceClock(d); },
                             [outages, kv_for_hooks](const std::string& vault, bool on) -> Status {
                               if (!kv_for_hooks->GetVault(vault)) {
-                                return NotFound("The vault '" + vault + "' was not found.", "VaultNotFound");
+                                return NotFound("The vault '" + vault + "' was not found.",
+                                                "VaultNotFound");
                               }
                               std::lock_guard<std::mutex> l(outages->mu);
-                              if (on) outages->vaults.insert(ToLower(vault));
-                              else outages->vaults.erase(ToLower(vault));
+                              if (on)
+                                outages->vaults.insert(ToLower(vault));
+                              else
+                                outages->vaults.erase(ToLower(vault));
                               return OkStatus();
                             },
                             [self] { return self->ClockStateNow(); }};
-  in->arm_ = std::make_unique<control::ArmService>(in->env_, in->store_.get(), in->directory_.get(),
-                                                   in->rbac_.get(), in->info_, hooks, in->keyvault_.get(),
-                                                   in->audit_.get());
+  arm_ = std::make_unique<control::ArmService>(env_, store_.get(), directory_.get(), rbac_.get(),
+                                               info_, hooks, keyvault_.get(), audit_.get());
   storage::KeyManagerOptions km_opts;
-  km_opts.check_interval = std::chrono::seconds(options.key_check_interval_seconds);
-  keyvault::KeyVaultService* kv = in->keyvault_.get();
-  identity::Directory* dir_ptr = in->directory_.get();
-  ASSIGN_OR_RETURN(in->cluster_storage_,
-                   storage::ClusterStorage::Open(
-                       in->env_, in->store_.get(),
-                       [kv, dir_ptr, outages](const std::string& principal_id) -> std::unique_ptr<keyvault::KeyVaultClient> {
-                         auto p = principal_id.empty() ? Result<std::optional<identity::Principal>>(std::nullopt)
-                                                       : dir_ptr->FindByObjectId(principal_id);
-                         if (!p.ok() || !p->has_value()) return std::make_unique<NoIdentityClient>();
-                         return std::make_unique<OutageGate>(std::make_unique<keyvault::InProcessKeyVaultClient>(kv, **p),
-                                                             outages);
-                       },
-                       km_opts));
+  km_opts.check_interval = std::chrono::seconds(options_.key_check_interval_seconds);
+  keyvault::KeyVaultService* kv = keyvault_.get();
+  identity::Directory* dir_ptr = directory_.get();
+  ASSIGN_OR_RETURN(
+      cluster_storage_,
+      storage::ClusterStorage::Open(
+          env_, store_.get(),
+          [kv, dir_ptr,
+           outages](const std::string& principal_id) -> std::unique_ptr<keyvault::KeyVaultClient> {
+            auto p = principal_id.empty() ? Result<std::optional<identity::Principal>>(std::nullopt)
+                                          : dir_ptr->FindByObjectId(principal_id);
+            if (!p.ok() || !p->has_value()) return std::make_unique<NoIdentityClient>();
+            return std::make_unique<OutageGate>(
+                std::make_unique<keyvault::InProcessKeyVaultClient>(kv, **p), outages);
+          },
+          km_opts));
   control::OperationalInsightsOptions oi_opts;
-  double prov = options.provisioning_seconds >= 0 ? options.provisioning_seconds : (options.simulated_clock ? 0.0 : 2.0);
+  double prov = options_.provisioning_seconds >= 0 ? options_.provisioning_seconds
+                                                   : (options_.simulated_clock ? 0.0 : 2.0);
   oi_opts.provisioning = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(prov));
-  auto oi = std::make_unique<control::OperationalInsightsProvider>(in->env_, in->store_.get(), in->directory_.get(),
-                                                                   in->rbac_.get(), in->keyvault_.get(), oi_opts);
-  oi->set_cluster_storage(in->cluster_storage_.get());
+  auto oi = std::make_unique<control::OperationalInsightsProvider>(
+      env_, store_.get(), directory_.get(), rbac_.get(), keyvault_.get(), oi_opts);
+  oi->set_cluster_storage(cluster_storage_.get());
   RETURN_IF_ERROR(oi->Load());
   control::OperationalInsightsProvider* topology = oi.get();
-  in->arm_->SetOperationalInsights(std::move(oi));
-  if (in->arm_->insights() == nullptr) {
-    auto insights = std::make_unique<control::InsightsProvider>(in->env_, in->store_.get(), in->directory_.get(),
-                                                                in->rbac_.get());
+  arm_->SetOperationalInsights(std::move(oi));
+  if (arm_->insights() == nullptr) {
+    auto insights = std::make_unique<control::InsightsProvider>(env_, store_.get(),
+                                                                directory_.get(), rbac_.get());
     RETURN_IF_ERROR(insights->Load());
-    in->arm_->SetInsights(std::move(insights));
+    arm_->SetInsights(std::move(insights));
   }
-  // The storage engine: shared storage under the region MMKs, cluster accounts under the KEK.
-  ASSIGN_OR_RETURN(in->service_keys_, storage::ServiceKeys::Open(in->env_, dir + "/secrets"));
+  // The engine reads the control plane's topology through a cache (invalidated on every write).
+  topology_ = std::make_unique<engine::TopologyCache>(topology);
+  return StartStorageEngine();
+}
+
+// The storage engine (shared storage under the region MMKs, cluster accounts under the KEK),
+// the ingestion pipeline, and the Logs Ingestion and query front ends over them.
+Status Instance::StartStorageEngine() {
+  const std::string& dir = options_.data_dir;
+  ASSIGN_OR_RETURN(service_keys_, storage::ServiceKeys::Open(env_, dir + "/secrets"));
   engine::LogStoreOptions ls_opts;
-  ls_opts.flush_rows = static_cast<size_t>(options.memtable_rows);
-  ls_opts.flush_bytes = static_cast<size_t>(options.memtable_mb) << 20;
-  ls_opts.decoded_cache_bytes = static_cast<size_t>(options.query_cache_mb) << 20;
-  ls_opts.extent_codec = options.extent_codec == "zstd" ? engine::Codec::kZstd : engine::Codec::kLz4;
-  in->topology_ = std::make_unique<engine::TopologyCache>(topology);
-  ASSIGN_OR_RETURN(
-      in->log_store_,
-      engine::LogStore::Open(in->env_, dir + "/logs", in->store_.get(), in->service_keys_.get(),
-                             in->cluster_storage_.get(), in->topology_.get(), ls_opts));
-  in->ingestor_ =
-      std::make_unique<engine::Ingestor>(in->log_store_.get(), in->topology_.get(), in->env_.clock);
-  server::DataPlaneDeps dp{in->env_,
-                           in->rbac_.get(),
-                           in->topology_.get(),
-                           in->arm_->insights(),
-                           in->log_store_.get(),
-                           in->audit_.get(),
-                           in->store_.get(),
-                           "/subscriptions/" + in->info_.subscription_id,
-                           in->real_clock_.get(),
-                           in->ingestor_.get()};
-  engine::LogStore* ls = in->log_store_.get();
-  in->metrics_->AddCollector([ls] {
-    std::string out = "# HELP cmklogs_revocation_effect_seconds Seconds from the last successful unwrap to the end of a revocation's effects (ingestion refused, cache wiped).\n"
-                      "# TYPE cmklogs_revocation_effect_seconds gauge\n";
+  ls_opts.flush_rows = static_cast<size_t>(options_.memtable_rows);
+  ls_opts.flush_bytes = static_cast<size_t>(options_.memtable_mb) << 20;
+  ls_opts.decoded_cache_bytes = static_cast<size_t>(options_.query_cache_mb) << 20;
+  ls_opts.extent_codec =
+      options_.extent_codec == "zstd" ? engine::Codec::kZstd : engine::Codec::kLz4;
+  ASSIGN_OR_RETURN(log_store_,
+                   engine::LogStore::Open(env_, dir + "/logs", store_.get(), service_keys_.get(),
+                                          cluster_storage_.get(), topology_.get(), ls_opts));
+  ingestor_ = std::make_unique<engine::Ingestor>(log_store_.get(), topology_.get(), env_.clock);
+  server::DataPlaneDeps dp{env_,
+                           rbac_.get(),
+                           topology_.get(),
+                           arm_->insights(),
+                           log_store_.get(),
+                           audit_.get(),
+                           store_.get(),
+                           "/subscriptions/" + info_.subscription_id,
+                           real_clock_.get(),
+                           ingestor_.get()};
+  server::IngestionLimits ingestion_limits;
+  ingestion_limits.requests_per_minute = options_.ingestion_requests_per_minute;
+  ingestion_limits.bytes_per_minute = static_cast<uint64_t>(options_.ingestion_mb_per_minute) << 20;
+  ingestion_ = std::make_unique<server::IngestionApi>(dp, ingestion_limits);
+  server::QueryLimits query_limits;
+  query_limits.memory_per_query_bytes = static_cast<size_t>(options_.query_memory_mb) << 20;
+  query_limits.memory_all_queries_bytes = static_cast<size_t>(options_.query_server_memory_mb)
+                                          << 20;
+  query_ = std::make_unique<server::QueryApi>(dp, query_limits);
+  return OkStatus();
+}
+
+// The storage engine's, the key managers' and the process's /metrics collectors.
+void Instance::AddCollectors() {
+  engine::LogStore* ls = log_store_.get();
+  metrics_->AddCollector([ls] {
+    std::string out =
+        "# HELP cmklogs_revocation_effect_seconds Seconds from the last successful unwrap to the "
+        "end of a revocation's effects (ingestion refused, cache wiped).\n"
+        "# TYPE cmklogs_revocation_effect_seconds gauge\n";
     for (const auto& [account, secs] : ls->RevocationEffectSeconds()) {
-      out += "cmklogs_revocation_effect_seconds{account=\"" + account + "\"} " + std::to_string(secs) + "\n";
+      out += "cmklogs_revocation_effect_seconds{account=\"" + account + "\"} " +
+             std::to_string(secs) + "\n";
     }
     engine::StoreStats st = ls->Stats();
     out += "# TYPE cmklogs_extents gauge\ncmklogs_extents " + std::to_string(st.extents) + "\n";
-    out += "# TYPE cmklogs_memtable_rows gauge\ncmklogs_memtable_rows " + std::to_string(st.memtable_rows) + "\n";
-    out += "# TYPE cmklogs_held_rows gauge\ncmklogs_held_rows " + std::to_string(st.held_rows) + "\n";
+    out += "# TYPE cmklogs_memtable_rows gauge\ncmklogs_memtable_rows " +
+           std::to_string(st.memtable_rows) + "\n";
+    out +=
+        "# TYPE cmklogs_held_rows gauge\ncmklogs_held_rows " + std::to_string(st.held_rows) + "\n";
     out += "# TYPE cmklogs_flush_requests_total counter\ncmklogs_flush_requests_total " +
            std::to_string(st.flush_requests) + "\n";
     // Integrity and isolation (hardening issue): each is also logged where it happens.
-    for (auto [name, value] : {std::pair{"cmklogs_flush_failures_total", st.flush_failures},
-                               std::pair{"cmklogs_extent_integrity_failures_total", st.integrity_failures},
-                               std::pair{"cmklogs_wal_integrity_failures_total", st.wal_integrity_failures},
-                               std::pair{"cmklogs_hot_cache_rejects_total", st.cache_rejects}}) {
-      out += std::string("# TYPE ") + name + " counter\n" + name + " " + std::to_string(value) + "\n";
+    for (auto [name, value] :
+         {std::pair{"cmklogs_flush_failures_total", st.flush_failures},
+          std::pair{"cmklogs_extent_integrity_failures_total", st.integrity_failures},
+          std::pair{"cmklogs_wal_integrity_failures_total", st.wal_integrity_failures},
+          std::pair{"cmklogs_hot_cache_rejects_total", st.cache_rejects}}) {
+      out +=
+          std::string("# TYPE ") + name + " counter\n" + name + " " + std::to_string(value) + "\n";
     }
     return out;
   });
-  server::IngestionLimits ingestion_limits;
-  ingestion_limits.requests_per_minute = options.ingestion_requests_per_minute;
-  ingestion_limits.bytes_per_minute = static_cast<uint64_t>(options.ingestion_mb_per_minute) << 20;
-  in->ingestion_ = std::make_unique<server::IngestionApi>(dp, ingestion_limits);
-  server::QueryLimits query_limits;
-  query_limits.memory_per_query_bytes = static_cast<size_t>(options.query_memory_mb) << 20;
-  query_limits.memory_all_queries_bytes = static_cast<size_t>(options.query_server_memory_mb) << 20;
-  in->query_ = std::make_unique<server::QueryApi>(dp, query_limits);
   // Each storage account's key state and the time since its last successful unwrap.
-  storage::ClusterStorage* cs = in->cluster_storage_.get();
-  env::Clock* metrics_clock = in->env_.clock;
-  in->metrics_->AddCollector([cs, metrics_clock] {
-    std::string state = "# HELP cmklogs_storage_account_key_state 1 for the account's current key state.\n"
-                        "# TYPE cmklogs_storage_account_key_state gauge\n";
-    std::string since = "# HELP cmklogs_storage_account_seconds_since_unwrap Seconds since the AEK was last unwrapped through the vault.\n"
-                        "# TYPE cmklogs_storage_account_seconds_since_unwrap gauge\n";
+  storage::ClusterStorage* cs = cluster_storage_.get();
+  env::Clock* metrics_clock = env_.clock;
+  metrics_->AddCollector([cs, metrics_clock] {
+    std::string state =
+        "# HELP cmklogs_storage_account_key_state 1 for the account's current key state.\n"
+        "# TYPE cmklogs_storage_account_key_state gauge\n";
+    std::string since =
+        "# HELP cmklogs_storage_account_seconds_since_unwrap Seconds since the AEK was last "
+        "unwrapped through the vault.\n"
+        "# TYPE cmklogs_storage_account_seconds_since_unwrap gauge\n";
     TimePoint now = metrics_clock->Now();
     for (const auto& a : cs->List()) {
       std::string labels = "cluster=\"" + a.cluster_id + "\",account=\"" + a.account + "\"";
-      for (auto st : {storage::KeyState::kHealthy, storage::KeyState::kDegraded, storage::KeyState::kUnavailable,
-                      storage::KeyState::kRevoked}) {
-        state += "cmklogs_storage_account_key_state{" + labels + ",state=\"" + storage::KeyStateName(st) + "\"} " +
-                 (a.state == st ? "1" : "0") + "\n";
+      for (auto st : {storage::KeyState::kHealthy, storage::KeyState::kDegraded,
+                      storage::KeyState::kUnavailable, storage::KeyState::kRevoked}) {
+        state += "cmklogs_storage_account_key_state{" + labels + ",state=\"" +
+                 storage::KeyStateName(st) + "\"} " + (a.state == st ? "1" : "0") + "\n";
       }
       if (a.last_success) {
-        since += "cmklogs_storage_account_seconds_since_unwrap{" + labels + "} " +
-                 std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - *a.last_success).count()) + "\n";
+        since +=
+            "cmklogs_storage_account_seconds_since_unwrap{" + labels + "} " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::seconds>(now - *a.last_success).count()) +
+            "\n";
       }
     }
     return state + since;
   });
-  in->metrics_->AddCollector([] {
+  metrics_->AddCollector([] {
     return "# HELP cmklogs_background_exceptions_total Exceptions caught in timers and background "
            "jobs (each logged).\n# TYPE cmklogs_background_exceptions_total counter\n"
            "cmklogs_background_exceptions_total " +
            std::to_string(env::BackgroundExceptions()) + "\n";
   });
+}
+
+// The router over everything, then requests are served and client-config.json written.
+Status Instance::ServeRequests() {
+  uint16_t port = http_->port();
+  const std::string& dir = options_.data_dir;
   server::RouterDeps deps;
-  deps.env = in->env_;
-  deps.session_clock = in->real_clock_.get();
-  deps.domain = options.domain;
+  deps.env = env_;
+  deps.session_clock = real_clock_.get();
+  deps.domain = options_.domain;
   deps.port = port;
-  deps.default_tenant_id = in->info_.tenant_id;
-  deps.default_subscription_id = in->info_.subscription_id;
-  deps.directory = in->directory_.get();
-  deps.tokens = in->tokens_.get();
-  deps.rbac = in->rbac_.get();
-  deps.arm = in->arm_.get();
-  deps.keyvault = in->keyvault_.get();
-  deps.metrics = in->metrics_.get();
-  deps.ingestion = in->ingestion_.get();
-  deps.query = in->query_.get();
-  in->router_ = std::make_unique<server::Router>(deps);
-  in->http_->Start();
-  if (options.write_client_config) RETURN_IF_ERROR(in->WriteClientConfig());
-  spdlog::info("cmklogs serving on port {} (domain {}, data dir {}, {} clock)", port, options.domain,
-               dir, in->ClockStateNow().mode);
-  return in;
+  deps.default_tenant_id = info_.tenant_id;
+  deps.default_subscription_id = info_.subscription_id;
+  deps.directory = directory_.get();
+  deps.tokens = tokens_.get();
+  deps.rbac = rbac_.get();
+  deps.arm = arm_.get();
+  deps.keyvault = keyvault_.get();
+  deps.metrics = metrics_.get();
+  deps.ingestion = ingestion_.get();
+  deps.query = query_.get();
+  router_ = std::make_unique<server::Router>(deps);
+  http_->Start();
+  if (options_.write_client_config) RETURN_IF_ERROR(WriteClientConfig());
+  spdlog::info("cmklogs serving on port {} (domain {}, data dir {}, {} clock)", port,
+               options_.domain, dir, ClockStateNow().mode);
+  return OkStatus();
 }
 
 Status Instance::Bootstrap() {

@@ -85,6 +85,13 @@ class Instance {
 
  private:
   Instance() = default;
+  // The steps of Start, in order.
+  Status OpenDataDir();
+  Status StartHttp();
+  Status StartServices();
+  Status StartStorageEngine();
+  void AddCollectors();
+  Status ServeRequests();
   Status Bootstrap();
   Status SetUpTls();
   Status WriteClientConfig();
