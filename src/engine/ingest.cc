@@ -14,8 +14,6 @@
 namespace cmk::engine {
 namespace {
 
-int64_t Ticks(TimePoint t) { return t.time_since_epoch().count() / 100; }
-
 bool Reads(const IngestFlow& flow, const std::string& stream) {
   return std::find(flow.streams.begin(), flow.streams.end(), stream) != flow.streams.end();
 }

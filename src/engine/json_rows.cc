@@ -17,7 +17,6 @@ kql::Type StreamType(const std::string& t) {
   return p ? *p : kql::Type::kString;
 }
 
-int64_t Ticks(TimePoint t) { return t.time_since_epoch().count() / 100; }
 
 Status FieldError(size_t record, const std::string& field, const std::string& what) {
   return InvalidArgument("Record " + std::to_string(record) + ", field '" + field + "': " + what, "InvalidRecord");

@@ -45,7 +45,6 @@ std::string Container(const std::string& account_id) {
   return "acct-" + HexEncode(std::span<const uint8_t>(h.data(), 12));
 }
 
-int64_t Ticks(TimePoint t) { return t.time_since_epoch().count() / 100; }
 
 std::string RecordAad(const std::string& account, const std::string& key) {
   return "cmklogs/wal-record/v1\n" + ToLower(account) + "\n" + key;

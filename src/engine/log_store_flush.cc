@@ -23,7 +23,6 @@ constexpr char kExtentKind[] = "extent";
 constexpr char kCheckpointKind[] = "wal-checkpoint";
 
 std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-int64_t Ticks(TimePoint t) { return t.time_since_epoch().count() / 100; }
 
 size_t TableBytes(const kql::Table& t) {
   size_t n = 0;

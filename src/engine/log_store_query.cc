@@ -8,11 +8,6 @@
 #include "engine/shape.h"
 
 namespace cmk::engine {
-namespace {
-
-int64_t Ticks(TimePoint t) { return t.time_since_epoch().count() / 100; }
-
-}  // namespace
 
 LogStore::QueryCatalog::QueryCatalog(LogStore* store, std::vector<WorkspaceInfo> workspaces, std::optional<int64_t> from,
                                      std::optional<int64_t> to)

@@ -17,12 +17,6 @@
 namespace cmk::kql::fn {
 namespace {
 
-std::string_view TextOf(const Column& c, size_t i, std::string& scratch) {
-  if (c.type == Type::kString || c.type == Type::kGuid) return c.Str(i);
-  scratch = ValueToString(c, i);
-  return scratch;
-}
-
 // Well-formed UTF-8 (RFC 3629: no overlongs, surrogates or code points above U+10FFFF).
 bool IsUtf8(std::string_view s) {
   size_t i = 0;
@@ -46,24 +40,16 @@ bool IsUtf8(std::string_view s) {
 // A guid's 16 bytes in .NET's Guid.ToByteArray order: the first three fields little-endian.
 constexpr size_t kGuidByteOrder[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
 
-template <typename F>  // F(Column& out, size_t row)
-Result<Column> Map(Type t, Args a, const FunctionContext& ctx, F f) {
-  Shape s = ShapeOf(a, ctx);
-  Column out = MakeColumn(t, s);
-  for (size_t i = 0; i < s.rows; ++i) f(out, i);
-  return out;
-}
-
 Result<Column> EvalEncode(Args a, const FunctionContext& ctx) {
   std::string sc;
-  return Map(Type::kString, a, ctx, [&](Column& out, size_t i) {
+  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
     out.strings[i] = Base64Encode(AsBytes(TextOf(*a[0], i, sc)));
   });
 }
 
 Result<Column> EvalDecodeToString(Args a, const FunctionContext& ctx) {
   std::string sc;
-  return Map(Type::kString, a, ctx, [&](Column& out, size_t i) {
+  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
     Result<std::vector<uint8_t>> b = Base64Decode(TextOf(*a[0], i, sc));
     if (b.ok() && IsUtf8(AsChars(*b))) out.strings[i] = std::string(AsChars(*b));
   });
@@ -71,7 +57,7 @@ Result<Column> EvalDecodeToString(Args a, const FunctionContext& ctx) {
 
 Result<Column> EvalDecodeToArray(Args a, const FunctionContext& ctx) {
   std::string sc;
-  return Map(Type::kDynamic, a, ctx, [&](Column& out, size_t i) {
+  return MapRows(a, ctx, Type::kDynamic, [&](Column& out, size_t i) {
     Result<std::vector<uint8_t>> b = Base64Decode(TextOf(*a[0], i, sc));
     if (!b.ok()) return SetNull(out, i);
     bj::array arr;
@@ -83,7 +69,7 @@ Result<Column> EvalDecodeToArray(Args a, const FunctionContext& ctx) {
 
 // base64_encode_fromarray(bytes): null unless every element is an integer 0..255.
 Result<Column> EvalEncodeFromArray(Args a, const FunctionContext& ctx) {
-  return Map(Type::kString, a, ctx, [&](Column& out, size_t i) {
+  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
     auto v = a[0]->IsNull(i) ? std::nullopt : ParseJson(a[0]->Str(i));
     if (!v || !v->is_array()) return;
     std::vector<uint8_t> bytes;
@@ -96,7 +82,7 @@ Result<Column> EvalEncodeFromArray(Args a, const FunctionContext& ctx) {
 }
 
 Result<Column> EvalEncodeFromGuid(Args a, const FunctionContext& ctx) {
-  return Map(Type::kString, a, ctx, [&](Column& out, size_t i) {
+  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
     std::optional<std::string> g = a[0]->IsNull(i) ? std::nullopt : ParseGuid(a[0]->Str(i));
     if (!g) return;
     std::string hex;
@@ -113,7 +99,7 @@ Result<Column> EvalEncodeFromGuid(Args a, const FunctionContext& ctx) {
 
 Result<Column> EvalDecodeToGuid(Args a, const FunctionContext& ctx) {
   std::string sc;
-  return Map(Type::kGuid, a, ctx, [&](Column& out, size_t i) {
+  return MapRows(a, ctx, Type::kGuid, [&](Column& out, size_t i) {
     Result<std::vector<uint8_t>> b = Base64Decode(TextOf(*a[0], i, sc));
     if (!b.ok() || b->size() != 16) return SetNull(out, i);
     uint8_t raw[16];
@@ -127,7 +113,7 @@ Result<Column> EvalDecodeToGuid(Args a, const FunctionContext& ctx) {
 // tohex(value[, minLength]): two's complement in the value's width (32 bits for int, 64 for
 // long), lower-case, zero-padded to minLength (capped at 16).
 Result<Column> EvalToHex(Args a, const FunctionContext& ctx) {
-  return Map(Type::kString, a, ctx, [&](Column& out, size_t i) {
+  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
     if (AnyNull(a, i)) return SetNull(out, i);
     int64_t v = a[0]->Int(i);
     uint64_t bits = a[0]->type == Type::kInt ? static_cast<uint32_t>(v) : static_cast<uint64_t>(v);
@@ -217,7 +203,7 @@ std::optional<std::string> GzipDecompress(std::string_view in, size_t limit, boo
 
 Result<Column> EvalCompress(bool gzip, Args a, const FunctionContext& ctx) {
   std::string sc;
-  return Map(Type::kString, a, ctx, [&](Column& out, size_t i) {
+  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
     std::string_view text = TextOf(*a[0], i, sc);
     std::string packed = gzip ? GzipCompress(text) : Deflate(text, 15);
     out.strings[i] = Base64Encode(AsBytes(packed));
@@ -232,7 +218,7 @@ Result<Column> EvalDecompress(bool gzip, Args a, const FunctionContext& ctx) {
   size_t limit = std::min(ctx.budget != nullptr ? ctx.budget->remaining() : SIZE_MAX, kMaxOutput);
   size_t total = 0;
   bool too_big = false;
-  ASSIGN_OR_RETURN(Column col, Map(Type::kString, a, ctx, [&](Column& out, size_t i) {
+  ASSIGN_OR_RETURN(Column col, MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
                      if (too_big) return;
                      Result<std::vector<uint8_t>> b = Base64Decode(TextOf(*a[0], i, sc));
                      if (!b.ok()) return;

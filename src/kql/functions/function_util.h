@@ -67,6 +67,14 @@ Shape ShapeOf(Args args, const FunctionContext& ctx);
 Column MakeColumn(Type t, Shape s);
 // Marks value `i` null (allocates the mask lazily) and resets it to the placeholder.
 void SetNull(Column& c, size_t i);
+// A column of type `t` over the rows the arguments span, each value written by f(out, row).
+template <typename F>
+Result<Column> MapRows(Args a, const FunctionContext& ctx, Type t, F f) {
+  Shape s = ShapeOf(a, ctx);
+  Column out = MakeColumn(t, s);
+  for (size_t i = 0; i < s.rows; ++i) f(out, i);
+  return out;
+}
 // True when any argument is null at `row`.
 bool AnyNull(Args args, size_t row);
 // A constant column holding one value.
@@ -90,6 +98,13 @@ bool EqualsNoCase(std::string_view a, std::string_view b);
 // [-][d.]hh:mm:ss[.fffffff], real in shortest round-trip form, dynamic strings unquoted, other
 // dynamics as JSON; null -> "".
 std::string ValueToString(const Column& c, size_t row);
+// Row i of `c` as text: strings and guids as stored, other types as tostring() writes them
+// (into `scratch`, which the result may point into).
+inline std::string_view TextOf(const Column& c, size_t i, std::string& scratch) {
+  if (c.type == Type::kString || c.type == Type::kGuid) return c.Str(i);
+  scratch = ValueToString(c, i);
+  return scratch;
+}
 std::string FormatDateTime(int64_t ticks);
 std::string FormatReal(double v);
 // Lenient parsers used by todatetime/totimespan and comparisons with strings.

@@ -105,12 +105,6 @@ std::optional<Ipv6> ParseIpv6(std::string_view text) {
   return ip;
 }
 
-std::string_view TextOf(const Column& c, size_t i, std::string& scratch) {
-  if (c.type == Type::kString || c.type == Type::kGuid) return c.Str(i);
-  scratch = ValueToString(c, i);
-  return scratch;
-}
-
 // The optional prefix argument at row i: nullopt when absent, -1 when null or out of [0, max].
 std::optional<int> PrefixArg(Args a, size_t k, size_t i, int max) {
   if (a.size() <= k) return std::nullopt;

@@ -44,14 +44,6 @@ size_t Utf8Offset(std::string_view s, size_t cp) {
   return s.size();
 }
 
-template <typename F>  // F(size_t row) -> std::string, or std::nullopt for null
-Result<Column> MapRows(Args a, const FunctionContext& ctx, Type t, F f) {
-  Shape s = ShapeOf(a, ctx);
-  Column out = MakeColumn(t, s);
-  for (size_t i = 0; i < s.rows; ++i) f(out, i);
-  return out;
-}
-
 Result<Column> EvalStrlen(Args a, const FunctionContext& ctx) {
   std::string sc;
   return MapRows(a, ctx, Type::kLong, [&](Column& out, size_t i) {

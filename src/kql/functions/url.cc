@@ -12,12 +12,6 @@
 namespace cmk::kql::fn {
 namespace {
 
-std::string_view TextOf(const Column& c, size_t i, std::string& scratch) {
-  if (c.type == Type::kString || c.type == Type::kGuid) return c.Str(i);
-  scratch = ValueToString(c, i);
-  return scratch;
-}
-
 bool IsUnreserved(char c) {
   return IsAlnumAscii(c) || c == '-' || c == '_' || c == '.' || c == '!' || c == '*' || c == '(' ||
          c == ')';
