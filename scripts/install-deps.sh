@@ -7,7 +7,7 @@ PKGS=(
   libsqlite3-dev libzstd-dev liblz4-dev libsimdjson-dev zlib1g-dev libxxhash-dev libcli11-dev libspdlog-dev libfmt-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   softhsm2 libp11-kit-dev azure-cli python3-cryptography
-  python3-azure python3-pytest python3-requests libnss-myhostname openssl
+  python3-azure python3-pytest python3-requests libnss-myhostname openssl jq
 )
 missing=()
 for p in "${PKGS[@]}"; do
