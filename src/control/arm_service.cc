@@ -2,6 +2,7 @@
 
 #include "control/insights_provider.h"
 #include "control/oi_provider.h"
+#include "control/storage_provider.h"
 
 #include "base/encoding.h"
 #include "base/json.h"
@@ -186,6 +187,8 @@ void ArmService::SetOperationalInsights(std::unique_ptr<OperationalInsightsProvi
 
 void ArmService::SetInsights(std::unique_ptr<InsightsProvider> provider) { insights_ = std::move(provider); }
 
+void ArmService::SetStorage(std::unique_ptr<StorageProvider> provider) { storage_ = std::move(provider); }
+
 Status ArmService::EnsureSubscription(const std::string& sub, const std::string& tenant,
                                       const std::string& display_name) {
   ASSIGN_OR_RETURN(auto doc, store_->Get(kSubscriptionKind, sub));
@@ -241,7 +244,23 @@ Status ArmService::CheckScopeExists(const std::string& scope) {
   return OkStatus();
 }
 
+void ArmService::AddRoutes(Routes routes) { routes_.push_back(std::move(routes)); }
+
+void ArmService::AddLayer(Layer layer) { layers_.push_back(std::move(layer)); }
+
 ArmResponse ArmService::Handle(const ArmRequest& r) {
+  // Layer i runs inside layer i+1: the last added is outermost.
+  std::function<ArmResponse(size_t, const ArmRequest&)> run = [&](size_t i, const ArmRequest& q) {
+    if (i == 0) return Dispatch(q);
+    return layers_[i - 1](q, [&](const ArmRequest& n) { return run(i - 1, n); });
+  };
+  return run(layers_.size(), r);
+}
+
+ArmResponse ArmService::Dispatch(const ArmRequest& r) {
+  for (const auto& routes : routes_) {
+    if (auto out = routes(r)) return std::move(*out);
+  }
   auto seg = SplitPath(r.path);
   if (seg.size() >= 2 && Is(seg[0], "cmklogs") && Is(seg[1], "admin")) return Admin(r, seg);
   if (!r.HasQuery("api-version") || r.Query("api-version").empty()) {
@@ -296,6 +315,11 @@ ArmResponse ArmService::Handle(const ArmRequest& r) {
       std::string scope = "/subscriptions/" + seg[1] + (rg ? "/resourceGroups/" + *rg : "");
       if (Status s = CheckScopeExists(scope); !s.ok()) return ArmError(s);
       return insights_->Handle(r, seg[1], rg, rest);
+    }
+    if (Is(seg[p + 1], "Microsoft.Storage") && storage_) {
+      std::string scope = "/subscriptions/" + seg[1] + (rg ? "/resourceGroups/" + *rg : "");
+      if (Status s = CheckScopeExists(scope); !s.ok()) return ArmError(s);
+      return storage_->Handle(r, seg[1], rg, rest);
     }
     return ArmError(NotFound("No registered resource provider found for namespace '" + seg[p + 1] + "'.",
                              "NoRegisteredProviderFound"));

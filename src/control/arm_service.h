@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,7 @@ namespace cmk::control {
 
 class OperationalInsightsProvider;
 class InsightsProvider;
+class StorageProvider;
 
 // The instance's defaults, created on first start.
 struct InstanceInfo {
@@ -61,6 +63,16 @@ class ArmService {
 
   ArmResponse Handle(const ArmRequest& request);
 
+  // Routes served ahead of the built-in ones (Customer Lockbox, the activity log), before the
+  // api-version check (each checks its own): nullopt means "not mine". Call before serving.
+  using Routes = std::function<std::optional<ArmResponse>(const ArmRequest&)>;
+  void AddRoutes(Routes routes);
+  // Wraps every request: `next` routes and serves it. Layers added later run outside earlier
+  // ones (the activity log records writes; Lockbox gates operators' reads of customer data).
+  using Next = std::function<ArmResponse(const ArmRequest&)>;
+  using Layer = std::function<ArmResponse(const ArmRequest&, const Next& next)>;
+  void AddLayer(Layer layer);
+
   // Idempotent creation used at bootstrap.
   Status EnsureSubscription(const std::string& subscription_id, const std::string& tenant_id,
                             const std::string& display_name);
@@ -73,10 +85,14 @@ class ArmService {
   // The Microsoft.Insights provider (its rule lookup serves the ingestion front end); null
   // until SetInsights. Owned by this service.
   InsightsProvider* insights() const { return insights_.get(); }
+  // Serves Microsoft.Storage (storage accounts) through `provider`.
+  void SetStorage(std::unique_ptr<StorageProvider> provider);
   ~ArmService();
 
  private:
   struct Route;
+  // Handle without the layers: the extra routes, then the built-in ones.
+  ArmResponse Dispatch(const ArmRequest& r);
   ArmResponse ListSubscriptions(const ArmRequest& r);
   ArmResponse GetSubscription(const ArmRequest& r, const std::string& sub);
   ArmResponse ResourceGroups(const ArmRequest& r, const std::string& sub, const std::string* rg);
@@ -112,8 +128,11 @@ class ArmService {
   AdminHooks hooks_;
   keyvault::KeyVaultService* keyvault_;
   keyvault::AuditLog* audit_;
+  std::unique_ptr<StorageProvider> storage_;
   std::unique_ptr<OperationalInsightsProvider> oi_;
   std::unique_ptr<InsightsProvider> insights_;
+  std::vector<Routes> routes_;
+  std::vector<Layer> layers_;
 };
 
 }  // namespace cmk::control

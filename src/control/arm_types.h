@@ -18,6 +18,11 @@ struct ArmRequest {
   std::string body;
   identity::Principal caller;
   std::string base_url;  // external https://management.D:PORT, for absolute URLs
+  // For the activity log: x-ms-correlation-request-id (or the server's request id), the
+  // client's x-ms-client-request-id and address.
+  std::string correlation_id;
+  std::string client_request_id;
+  std::string client_ip;
   std::string_view Query(std::string_view name) const;
   bool HasQuery(std::string_view name) const;
 };

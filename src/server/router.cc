@@ -300,6 +300,11 @@ void Router::HandleArm(HttpRequest& req, HttpResponse& res) {
   ar.body = std::move(req.body);
   ar.caller = claims->principal;
   ar.base_url = ExternalUrl("management");
+  // Bounded: these land in the activity log as they came.
+  std::string_view corr = req.Header("x-ms-correlation-request-id");
+  ar.correlation_id = corr.empty() || corr.size() > 128 ? req.request_id : std::string(corr);
+  ar.client_request_id = std::string(req.Header("x-ms-client-request-id").substr(0, 128));
+  ar.client_ip = req.remote_address.substr(0, 64);
   control::ArmResponse out = d_.arm->Handle(ar);
   res.status = out.status;
   for (auto& [k, v] : out.headers) res.SetHeader(k, v);
