@@ -449,7 +449,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void DoClose() {
-    stream_.next_layer().expires_after(std::chrono::seconds(2));
+    // close_notify is sent at once; the peer's is awaited for up to 2 s so a client that reads it
+    // sees a clean end. During a shutdown the wait is cut to 100 ms: an idle pooled keep-alive
+    // connection (every SDK keeps one) never answers until its next use, and waiting it out made
+    // each server stop take the whole 2 s.
+    stream_.next_layer().expires_after(registry_->stopping ? std::chrono::milliseconds(100)
+                                                           : std::chrono::milliseconds(2000));
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
       beast::error_code ignored;
       self->stream_.next_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
