@@ -367,21 +367,23 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
     case kDict: {
       uint64_t n = 0;
       if (!GetVarint(in, n) || n > in.size()) return Corrupt("dictionary size");
-      std::vector<std::string> dict(n);
-      for (auto& s : dict) {
+      auto dict = std::make_shared<std::vector<std::string>>(n);
+      for (auto& s : *dict) {
         if (!GetString(in, s)) return Corrupt("dictionary entry");
       }
       if (in.empty()) return Corrupt("code width");
       uint8_t width = in[0];
       in = in.subspan(1);
       if ((width != 1 && width != 2 && width != 4) || in.size() < rows * width) return Corrupt("codes");
-      c.strings.resize(rows);
+      // Kept coded (kql::Column's dictionary form): queries filter and group by code.
+      c.codes.resize(rows);
       for (size_t i = 0; i < rows; ++i) {
         uint32_t code = 0;
         std::memcpy(&code, in.data() + i * width, width);
         if (code >= n) return Corrupt("code out of range");
-        c.strings[i] = dict[code];
+        c.codes[i] = code;
       }
+      c.dict = std::move(dict);
       in = in.subspan(rows * width);
       break;
     }

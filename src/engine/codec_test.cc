@@ -14,6 +14,13 @@ using testing::StatusIs;
 
 std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
+// A string column's values, coded or not.
+std::vector<std::string> Texts(const kql::Column& c) {
+  std::vector<std::string> out;
+  for (size_t r = 0; r < c.stored(); ++r) out.push_back(c.Str(r));
+  return out;
+}
+
 kql::Column RoundTrip(const kql::Column& c, size_t rows) {
   std::vector<uint8_t> buf;
   EncodeColumn(c, 0, rows, buf);
@@ -65,10 +72,18 @@ TEST(CodecTest, StringsUseADictionaryWhenValuesRepeat) {
   std::vector<uint8_t> buf;
   EncodeColumn(c, 0, 300, buf);
   EXPECT_LT(buf.size(), 400u);
-  EXPECT_EQ(RoundTrip(c, 300).strings, c.strings);
+  kql::Column coded = RoundTrip(c, 300);
+  EXPECT_TRUE(coded.coded());  // decoded as codes into the block's dictionary
+  ASSERT_EQ(coded.dict->size(), 3u);
+  EXPECT_EQ(Texts(coded), c.strings);
+  coded.Flatten();
+  EXPECT_FALSE(coded.coded());
+  EXPECT_EQ(coded.strings, c.strings);
   kql::Column u(kql::Type::kString);
   for (int i = 0; i < 300; ++i) u.AppendString("unique message " + std::to_string(i));
-  EXPECT_EQ(RoundTrip(u, 300).strings, u.strings);
+  kql::Column plain = RoundTrip(u, 300);
+  EXPECT_FALSE(plain.coded());
+  EXPECT_EQ(plain.strings, u.strings);
 }
 
 TEST(CodecTest, PiecesOfSeveralColumnsEncodeAsTheirConcatenationWithNullPiecesAsNulls) {
@@ -81,13 +96,13 @@ TEST(CodecTest, PiecesOfSeveralColumnsEncodeAsTheirConcatenationWithNullPiecesAs
   std::span<const uint8_t> in(buf);
   auto out = DecodeColumn(kql::Type::kString, 69, in);
   ASSERT_THAT(out, IsOk());
-  ASSERT_EQ(out->strings.size(), 69u);
+  ASSERT_EQ(out->stored(), 69u);
   ASSERT_EQ(out->nulls.size(), 69u);
   for (size_t r = 0; r < 69; ++r) {
     bool null = r >= 35 && r < 39;
     EXPECT_EQ(out->nulls[r] != 0, null) << r;
     std::string want = r < 35 ? "a" + std::to_string((r + 5) % 3) : null ? "" : "b" + std::to_string(r - 39);
-    EXPECT_EQ(out->strings[r], want) << r;
+    EXPECT_EQ(out->Str(r), want) << r;
   }
   // Numbers: a datetime piece with its own nulls, a missing piece, a constant.
   kql::Column t(kql::Type::kDateTime), k = kql::Column::Constant(kql::Type::kDateTime);
@@ -132,7 +147,7 @@ TEST(CodecTest, RealsAndConstantsRoundTrip) {
   EXPECT_EQ(out.reals[2], -0.25);
   kql::Column k = kql::Column::Constant(kql::Type::kString);
   k.strings.push_back("same");
-  EXPECT_EQ(RoundTrip(k, 20).strings, std::vector<std::string>(20, "same"));
+  EXPECT_EQ(Texts(RoundTrip(k, 20)), std::vector<std::string>(20, "same"));
 }
 
 TEST(CodecTest, CompressionRoundTripsAndRejectsDamage) {
@@ -176,7 +191,7 @@ TEST(CodecTest, TablesRoundTrip) {
   auto out = DecodeTable(buf);
   ASSERT_THAT(out, IsOk());
   EXPECT_EQ(out->names, t.names);
-  EXPECT_EQ(out->columns[1].strings, t.columns[1].strings);
+  EXPECT_EQ(Texts(out->columns[1]), t.columns[1].strings);
   EXPECT_TRUE(out->columns[1].IsNull(1));
 }
 

@@ -402,7 +402,12 @@ Result<kql::Table> ExtentReader::Read(const std::vector<std::string>& columns, s
       if (masked) dst.nulls.resize(before, 0);
       dst.ints.insert(dst.ints.end(), col.ints.begin(), col.ints.end());
       dst.reals.insert(dst.reals.end(), col.reals.begin(), col.reals.end());
-      for (auto& s : col.strings) dst.strings.push_back(std::move(s));
+      if (col.coded() || dst.coded()) {  // each group has its own dictionary
+        dst.Flatten();
+        for (size_t r = 0; r < col.stored(); ++r) dst.strings.push_back(col.Str(r));
+      } else {
+        for (auto& s : col.strings) dst.strings.push_back(std::move(s));
+      }
       if (masked) {
         if (col.HasNulls()) dst.nulls.insert(dst.nulls.end(), col.nulls.begin(), col.nulls.end());
         else dst.nulls.resize(before + group_rows_[g], 0);

@@ -11,6 +11,7 @@
 #include "engine/codec.h"
 #include "engine/extent.h"
 #include "engine/log_store_internal.h"
+#include "kql/core/budget.h"
 #include "storage/sealed_block.h"
 
 #include <spdlog/spdlog.h>
@@ -24,18 +25,9 @@ constexpr char kCheckpointKind[] = "wal-checkpoint";
 
 std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
-size_t TableBytes(const kql::Table& t) {
-  size_t n = 0;
-  for (const auto& c : t.columns) {
-    n += c.ints.size() * 8 + c.reals.size() * 8 + c.nulls.size();
-    for (const auto& s : c.strings) n += s.size() + sizeof(std::string);
-  }
-  return n;
-}
-
 size_t ChunksBytes(const std::vector<std::shared_ptr<const kql::Table>>& chunks) {
   size_t n = 0;
-  for (const auto& c : chunks) n += TableBytes(*c);
+  for (const auto& c : chunks) n += kql::ApproxBytes(*c);
   return n;
 }
 

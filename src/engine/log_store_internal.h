@@ -42,6 +42,9 @@ void WipeBatch(Batch& b);
 void WipeTable(kql::Table& t);
 // `t` shared, its columns wiped on release when `*wipe` is set by then.
 std::shared_ptr<const kql::Table> ShareWipeable(kql::Table t, std::shared_ptr<std::atomic<bool>> wipe);
+// A freshly decoded coded column's dictionary (its only holder) is wiped by whichever of the
+// tables and query chunks sharing it releases it last, once `wipe` is set.
+void MakeDictWipeable(kql::Column& c, std::shared_ptr<std::atomic<bool>> wipe);
 
 // A path segment for a user string (workspace id, table name): the string itself when it is
 // made only of [A-Za-z0-9._-] and is not "." or "..", otherwise every byte outside

@@ -17,6 +17,7 @@
 #include "base/mutex.h"
 #include "engine/extent.h"
 #include "engine/log_store_internal.h"
+#include "kql/core/budget.h"
 
 namespace cmk::engine {
 namespace {
@@ -35,12 +36,6 @@ bool IdFromHex(std::string_view hex, storage::ExtentId& id) {
     id[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return true;
-}
-
-size_t ColumnBytes(const kql::Column& c) {
-  size_t n = c.ints.size() * 8 + c.reals.size() * 8 + c.nulls.size();
-  for (const auto& s : c.strings) n += s.size() + sizeof(std::string);
-  return n;
 }
 
 // A row group's entry in the decoded cache.
@@ -193,14 +188,15 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a,
         t.AddColumn(g.table->names[i], g.table->columns[i]);
       }
     }
+    // Plaintext: wiped with its entry's flag when the account is revoked.
+    auto wipe = std::make_shared<std::atomic<bool>>(false);
     for (size_t c : g.missing) {
       ASSIGN_OR_RETURN(kql::Column col, reader->ReadBlock(group, c, keys->aek));
       blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
-      bytes += ColumnBytes(col);
+      bytes += kql::ApproxBytes(col);
+      MakeDictWipeable(col, wipe);
       t.AddColumn(layout->schema[c].name, std::move(col));
     }
-    // Plaintext: wiped with its entry's flag when the account is revoked.
-    auto wipe = std::make_shared<std::atomic<bool>>(false);
     auto table = ShareWipeable(std::move(t), wipe);
     out.push_back(table);
     if (bytes <= options_.decoded_cache_bytes) {

@@ -37,8 +37,22 @@ void WipeTable(kql::Table& t) {
     WipeVector(c.nulls);
     WipeVector(c.ints);
     WipeVector(c.reals);
+    WipeVector(c.codes);
     for (auto& s : c.strings) WipeString(s);
   }
+}
+
+void MakeDictWipeable(kql::Column& c, std::shared_ptr<std::atomic<bool>> wipe) {
+  if (!c.dict || c.dict.use_count() != 1) return;
+  // The decoder made the vector (not const) and nobody else holds it: move it under a deleter
+  // that wipes.
+  auto* owned = new std::vector<std::string>(std::move(const_cast<std::vector<std::string>&>(*c.dict)));
+  c.dict = std::shared_ptr<const std::vector<std::string>>(owned, [wipe](const std::vector<std::string>* p) {
+    if (wipe->load(std::memory_order_relaxed)) {
+      for (auto& s : *const_cast<std::vector<std::string>*>(p)) WipeString(s);
+    }
+    delete p;
+  });
 }
 
 std::shared_ptr<const kql::Table> ShareWipeable(kql::Table t, std::shared_ptr<std::atomic<bool>> wipe) {

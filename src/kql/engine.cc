@@ -22,6 +22,7 @@ void TruncateRows(Table& t, size_t rows) {
     if (c.constant) continue;
     if (UsesInts(c.type)) c.ints.resize(rows);
     else if (UsesReals(c.type)) c.reals.resize(rows);
+    else if (c.coded()) c.codes.resize(rows);
     else c.strings.resize(rows);
     if (c.HasNulls()) c.nulls.resize(rows);
   }

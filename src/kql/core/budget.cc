@@ -95,9 +95,17 @@ Status MemoryReservation::Resize(size_t total) {
 
 size_t ApproxBytes(const Column& c) {
   size_t n = c.ints.size() * sizeof(int64_t) + c.reals.size() * sizeof(double) + c.nulls.size();
-  n += c.strings.size() * sizeof(std::string);
-  for (const std::string& s : c.strings) {
-    if (s.size() > 15) n += s.size() + 1;  // shorter strings live in the header (SSO)
+  n += c.strings.size() * sizeof(std::string) + c.codes.size() * sizeof(uint32_t);
+  auto text = [&](const std::vector<std::string>& strings) {
+    for (const std::string& s : strings) {
+      if (s.size() > 15) n += s.size() + 1;  // shorter strings live in the header (SSO)
+    }
+  };
+  text(c.strings);
+  // A coded column's dictionary is shared, but charged to each holder: an upper bound.
+  if (c.dict) {
+    n += c.dict->size() * sizeof(std::string);
+    text(*c.dict);
   }
   return n;
 }

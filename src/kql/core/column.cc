@@ -41,13 +41,26 @@ std::optional<Type> ParseTypeName(std::string_view name) {
   return std::nullopt;
 }
 
+void Column::Flatten() {
+  if (!dict) return;
+  std::vector<std::string> out;
+  out.reserve(codes.size());
+  for (uint32_t code : codes) out.push_back((*dict)[code]);
+  strings = std::move(out);
+  dict.reset();
+  codes.clear();
+  codes.shrink_to_fit();
+}
+
 void Column::Reserve(size_t n) {
   if (UsesInts(type)) ints.reserve(n);
+  else if (dict) codes.reserve(n);
   else if (UsesReals(type)) reals.reserve(n);
   else strings.reserve(n);
 }
 
 void Column::AppendNull() {
+  Flatten();
   size_t n = stored();
   if (nulls.empty()) nulls.assign(n, 0);
   nulls.push_back(1);
@@ -67,6 +80,7 @@ void Column::AppendReal(double v) {
 }
 
 void Column::AppendString(std::string v) {
+  Flatten();
   strings.push_back(std::move(v));
   if (!nulls.empty()) nulls.push_back(0);
 }
@@ -87,6 +101,7 @@ void Column::Materialize(size_t rows) {
   if (!nulls.empty()) nulls.assign(rows, nulls[0]);
   if (UsesInts(type)) ints.assign(rows, ints.empty() ? 0 : ints[0]);
   else if (UsesReals(type)) reals.assign(rows, reals.empty() ? 0.0 : reals[0]);
+  else if (dict) codes.assign(rows, codes.empty() ? 0 : codes[0]);
   else strings.assign(rows, strings.empty() ? std::string() : strings[0]);
 }
 

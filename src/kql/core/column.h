@@ -13,9 +13,15 @@
 // never null in Kusto (the empty string plays that role), so string columns keep `nulls` empty.
 // A column may be `constant`: one stored value standing for every row (literals broadcast
 // without copies); use At()/IsNull() with the row index and the column maps it.
+// A string column may be dictionary-coded (`coded()`, as read from an extent's dictionary
+// block): `codes` index the shared, immutable `dict` and `strings` is empty. Str() reads through
+// the dictionary, Gather keeps it, and the evaluator runs a one-column function once per
+// dictionary entry instead of once per row. Code that writes strings in place calls Flatten()
+// first (the Append* functions do).
 // Thread safety: plain values; const access is safe from several threads.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,18 +53,25 @@ struct Column {
   std::vector<double> reals;
   std::vector<std::string> strings;
   std::vector<uint8_t> nulls;
+  std::shared_ptr<const std::vector<std::string>> dict;  // coded strings: see above
+  std::vector<uint32_t> codes;
 
   Column() = default;
   explicit Column(Type t) : type(t) {}
 
   // Stored values (1 for a constant column).
-  size_t stored() const { return UsesInts(type) ? ints.size() : UsesReals(type) ? reals.size() : strings.size(); }
+  size_t stored() const {
+    return UsesInts(type) ? ints.size() : UsesReals(type) ? reals.size() : dict ? codes.size() : strings.size();
+  }
+  bool coded() const { return dict != nullptr; }
   size_t Index(size_t row) const { return constant ? 0 : row; }
   bool IsNull(size_t row) const { return !nulls.empty() && nulls[Index(row)] != 0; }
   bool HasNulls() const { return !nulls.empty(); }
   int64_t Int(size_t row) const { return ints[Index(row)]; }
   double Real(size_t row) const { return reals[Index(row)]; }
-  const std::string& Str(size_t row) const { return strings[Index(row)]; }
+  const std::string& Str(size_t row) const { return dict ? (*dict)[codes[Index(row)]] : strings[Index(row)]; }
+  // A coded column becomes a plain one (its strings copied out of the dictionary).
+  void Flatten();
 
   void Reserve(size_t n);
   // Appends a null (0, NaN-free 0.0 or "" as the placeholder value; dynamic gets "null").

@@ -64,6 +64,36 @@ Result<ColumnValue> EvalAccess(const BoundExpr& e, const Chunk& chunk, const Fun
   return ColumnValue(std::move(out));
 }
 
+// The argument that makes a call worth running per dictionary entry: the only non-constant one,
+// coded, without nulls, with fewer entries than the chunk has rows. -1 when there is none.
+int CodedArgument(const BoundExpr& e, std::span<const Column* const> args, size_t rows) {
+  if (e.fn->name == "rand" || e.fn->name == "new_guid") return -1;
+  int found = -1;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const Column& a = *args[i];
+    if (a.constant) continue;
+    if (found >= 0 || !a.coded() || a.HasNulls() || a.dict->size() >= rows) return -1;
+    found = static_cast<int>(i);
+  }
+  return found;
+}
+
+// e.fn over the dictionary of coded argument `k` (one row per entry), gathered by the codes:
+// the same column as calling it row by row, since the function depends on the values alone.
+Result<Column> EvalPerEntry(const BoundExpr& e, std::vector<const Column*> args, size_t k,
+                            const FunctionContext& ctx) {
+  const Column& coded = *args[k];
+  Column entries(coded.type);
+  entries.dict = coded.dict;
+  entries.codes.resize(coded.dict->size());
+  for (size_t i = 0; i < entries.codes.size(); ++i) entries.codes[i] = static_cast<uint32_t>(i);
+  args[k] = &entries;
+  FunctionContext per_entry{entries.codes.size(), ctx.now, ctx.budget};
+  ASSIGN_OR_RETURN(Column out, e.fn->eval(std::span<const Column* const>(args), per_entry));
+  if (out.constant) return out;
+  return Gather(out, coded.codes);
+}
+
 }  // namespace
 
 Result<ColumnValue> Eval(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx) {
@@ -92,7 +122,12 @@ Result<ColumnValue> Eval(const BoundExpr& e, const Chunk& chunk, const FunctionC
     values.push_back(std::move(v));
   }
   for (const ColumnValue& v : values) ptrs.push_back(&v.get());
-  ASSIGN_OR_RETURN(Column out, e.fn->eval(std::span<const Column* const>(ptrs), ctx));
+  Column out;
+  if (int k = CodedArgument(e, ptrs, ctx.rows); k >= 0) {
+    ASSIGN_OR_RETURN(out, EvalPerEntry(e, ptrs, static_cast<size_t>(k), ctx));
+  } else {
+    ASSIGN_OR_RETURN(out, e.fn->eval(std::span<const Column* const>(ptrs), ctx));
+  }
   if (ctx.budget != nullptr && UsesStrings(out.type)) {
     // A string result can be far larger than its inputs (replace_string, strcat of strrep):
     // it must fit in what the query has left. Transient: charged and released at once.
@@ -181,6 +216,12 @@ void AppendRows(Column& dst, const Column& src, size_t rows) {
     dst.ints.insert(dst.ints.end(), src.ints.begin(), src.ints.begin() + static_cast<ptrdiff_t>(rows));
   } else if (UsesReals(dst.type)) {
     dst.reals.insert(dst.reals.end(), src.reals.begin(), src.reals.begin() + static_cast<ptrdiff_t>(rows));
+  } else if (src.coded() && (dst.dict == src.dict || (before == 0 && !dst.coded()))) {
+    dst.dict = src.dict;  // same dictionary (or an empty destination): the codes suffice
+    dst.codes.insert(dst.codes.end(), src.codes.begin(), src.codes.begin() + static_cast<ptrdiff_t>(rows));
+  } else if (src.coded() || dst.coded()) {
+    dst.Flatten();
+    for (size_t r = 0; r < rows; ++r) dst.strings.push_back(src.Str(r));
   } else {
     dst.strings.insert(dst.strings.end(), src.strings.begin(), src.strings.begin() + static_cast<ptrdiff_t>(rows));
   }
@@ -205,6 +246,10 @@ Column Gather(const Column& src, const std::vector<uint32_t>& idx) {
   } else if (UsesReals(src.type)) {
     out.reals.resize(idx.size());
     for (size_t i = 0; i < idx.size(); ++i) out.reals[i] = src.reals[idx[i]];
+  } else if (src.coded()) {
+    out.dict = src.dict;
+    out.codes.resize(idx.size());
+    for (size_t i = 0; i < idx.size(); ++i) out.codes[i] = src.codes[idx[i]];
   } else {
     out.strings.resize(idx.size());
     for (size_t i = 0; i < idx.size(); ++i) out.strings[i] = src.strings[idx[i]];

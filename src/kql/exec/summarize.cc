@@ -40,6 +40,7 @@ struct HashAggregation::State {
   // whose elements never move.
   boost::unordered_flat_map<std::string_view, uint32_t> string_groups;
   std::deque<std::string> string_keys;
+  std::vector<uint32_t> code_groups;  // a coded key's dictionary entry -> group (this chunk)
   int64_t null_group = -1;
   std::vector<Column> key_values;
   std::vector<std::unique_ptr<Aggregator>> aggs;
@@ -56,21 +57,42 @@ struct HashAggregation::State {
     }
     return static_cast<uint32_t>(num_groups++);
   }
+  // The group of a single string key's row: its stored copy's entry in string_groups.
+  uint32_t StringGroup(const std::vector<const Column*>& k, size_t r) {
+    const std::string& v = k[0]->Str(r);
+    auto it = string_groups.find(std::string_view(v));
+    if (it == string_groups.end()) {
+      const std::string& stored = string_keys.emplace_back(v);
+      it = string_groups.emplace(std::string_view(stored), NewGroup(k, r)).first;
+    }
+    return it->second;
+  }
+  // A coded key: each dictionary entry is hashed once per chunk, not once per row.
+  void AssignCodedIds(const std::vector<const Column*>& k, size_t rows) {
+    const Column& c = *k[0];
+    constexpr uint32_t kUnseen = UINT32_MAX;
+    code_groups.assign(c.dict->size(), kUnseen);
+    for (size_t r = 0; r < rows; ++r) {
+      if (c.IsNull(r)) {  // dynamic null
+        if (null_group < 0) null_group = NewGroup(k, r);
+        ids[r] = static_cast<uint32_t>(null_group);
+        continue;
+      }
+      uint32_t& g = code_groups[c.codes[c.Index(r)]];
+      if (g == kUnseen) g = StringGroup(k, r);
+      ids[r] = g;
+    }
+  }
   void AssignStringIds(const std::vector<const Column*>& k, size_t rows) {
     const Column& c = *k[0];
+    if (c.coded()) return AssignCodedIds(k, rows);
     for (size_t r = 0; r < rows; ++r) {
       if (c.IsNull(r)) {  // dynamic null (strings are never null)
         if (null_group < 0) null_group = NewGroup(k, r);
         ids[r] = static_cast<uint32_t>(null_group);
         continue;
       }
-      const std::string& v = c.Str(r);
-      auto it = string_groups.find(std::string_view(v));
-      if (it == string_groups.end()) {
-        const std::string& stored = string_keys.emplace_back(v);
-        it = string_groups.emplace(std::string_view(stored), NewGroup(k, r)).first;
-      }
-      ids[r] = it->second;
+      ids[r] = StringGroup(k, r);
     }
   }
   void AssignIds(const std::vector<const Column*>& k, size_t rows) {

@@ -14,7 +14,12 @@ Column Slice(const Column& c, size_t begin, size_t end) {
   auto b = static_cast<ptrdiff_t>(begin), e = static_cast<ptrdiff_t>(end);
   if (UsesInts(c.type)) out.ints.assign(c.ints.begin() + b, c.ints.begin() + e);
   else if (UsesReals(c.type)) out.reals.assign(c.reals.begin() + b, c.reals.begin() + e);
-  else out.strings.assign(c.strings.begin() + b, c.strings.begin() + e);
+  else if (c.coded()) {
+    out.dict = c.dict;
+    out.codes.assign(c.codes.begin() + b, c.codes.begin() + e);
+  } else {
+    out.strings.assign(c.strings.begin() + b, c.strings.begin() + e);
+  }
   if (c.HasNulls()) out.nulls.assign(c.nulls.begin() + b, c.nulls.begin() + e);
   return out;
 }
