@@ -140,7 +140,16 @@ bj::object ArmService::VaultJson(const Vault& v) const {
     for (const auto& a : v.initial_admins) admins.emplace_back(a);
     props["initialAdminObjectIds"] = std::move(admins);
     props["hsmUri"] = keyvault_->VaultUri(v);
-    props["statusMessage"] = "The Managed HSM is provisioned and ready to use.";
+    // Activation is the HSM's own state (its security domain), kept by the key vault service.
+    bool active = keyvault_->HsmActivationStatus(v.name).value_or("NotActivated") == "Active";
+    props["securityDomainProperties"] = bj::object{
+        {"activationStatus", active ? "Active" : "NotActivated"},
+        {"activationStatusMessage", active ? "Your HSM has been activated and can be used for cryptographic operations."
+                                           : "Your HSM has been provisioned, but cannot be used for cryptographic "
+                                             "operations until it is activated. To activate the HSM, download the "
+                                             "security domain."}};
+    props["statusMessage"] = active ? "The Managed HSM is provisioned and ready to use."
+                                    : "The Managed HSM is provisioned; download its security domain to activate it.";
     out["sku"] = props["sku"];
     props.erase("sku");
   } else {

@@ -2,6 +2,8 @@
 #include <mutex>
 #include <regex>
 
+#include <openssl/evp.h>
+
 #include "base/encoding.h"
 #include "base/json.h"
 #include "crypto/aead.h"
@@ -13,6 +15,9 @@ namespace {
 
 namespace bj = boost::json;
 constexpr char kBackupAad[] = "cmklogs/kv-backup/v1";
+// A managed HSM's key backups are sealed under its domain key: only an HSM holding the same
+// security domain restores them (as in Azure), never a vault.
+constexpr char kHsmBackupAad[] = "cmklogs/mhsm-backup/v1";
 const std::vector<std::string> kValidOps = {"encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey", "import", "export"};
 
 Status BadParameter(std::string message) { return InvalidArgument(std::move(message), "BadParameter"); }
@@ -23,6 +28,28 @@ Status KeyNotFound(std::string_view name, std::string_view version = {}) {
                   "this key you may be able to recover it using the correct recovery command. For help "
                   "resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182",
                   "KeyNotFound");
+}
+
+// RFC 3394 AES key wrap (A256KW) in software, for domain-sealed oct-HSM keys.
+Result<std::vector<uint8_t>> AesKw(bool wrap, const SecretBytes& key, std::span<const uint8_t> in) {
+  if (in.size() < (wrap ? 16u : 24u) || in.size() % 8 != 0 || in.size() > 4096) {
+    return BadParameter("The value has the wrong length for A256KW.");
+  }
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  if (!ctx) return Internal("EVP_CIPHER_CTX_new failed");
+  EVP_CIPHER_CTX_set_flags(ctx.get(), EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+  if (EVP_CipherInit_ex(ctx.get(), EVP_aes_256_wrap(), nullptr, key.data(), nullptr, wrap ? 1 : 0) != 1) {
+    return Internal("A256KW initialisation failed");
+  }
+  std::vector<uint8_t> out(in.size() + 16);
+  int n = 0, f = 0;
+  if (EVP_CipherUpdate(ctx.get(), out.data(), &n, in.data(), static_cast<int>(in.size())) != 1 ||
+      EVP_CipherFinal_ex(ctx.get(), out.data() + n, &f) != 1) {
+    WipeBytes(out);
+    return BadParameter("The value could not be unwrapped with this key (integrity check failed).");
+  }
+  out.resize(static_cast<size_t>(n + f));
+  return out;
 }
 
 bool ValidKeyName(std::string_view n) {
@@ -102,6 +129,11 @@ class KeyVaultService::DataPlane {
     if (!has_api) return KvError(BadParameter("The 'api-version' query parameter is required."));
     const std::string& m = r_.method;
     if (seg.empty()) return NoRoute();
+    if (r_.kind == VaultKind::kManagedHsm &&
+        (EqualsIgnoreCase(seg[0], "securitydomain") ||
+         ToLower(r_.path).find("providers/microsoft.authorization/") != std::string::npos)) {
+      return s_.HandleHsmAdmin(r_);
+    }
     if (seg[0] == "keys") {
       if (seg.size() == 1 && m == "GET") return ListKeys();
       if (seg.size() == 2 && seg[1] == "restore" && m == "POST") return Restore();
@@ -192,7 +224,7 @@ class KeyVaultService::DataPlane {
                                  std::string_view key) REQUIRES_SHARED(s_.mu_) {
     VaultState* vs = Find();
     if (!vs) return VaultMissing();
-    RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, permission, data_action, key));
+    RETURN_IF_ERROR(s_.Authorize(r_.caller, *vs, permission, data_action, key));
     return vs;
   }
   // A live (not soft-deleted) key, authorized as above.
@@ -249,7 +281,7 @@ KvResponse KeyVaultService::DataPlane::ListKeys() {
   ReaderLock l(&s_.mu_);
   VaultState* vs = Find();
   if (!vs) return KvError(VaultMissing());
-  KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "list", "keys/read", ""));
+  KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, *vs, "list", "keys/read", ""));
   bj::array value;
   for (const auto& [n, k] : vs->keys) {
     if (k.deleted_date) continue;
@@ -280,7 +312,7 @@ Result<bj::object> KeyVaultService::DataPlane::GetBundle(std::string_view name, 
   ReaderLock l(&s_.mu_);
   VaultState* vs = Find();
   if (!vs) return VaultMissing();
-  RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "get", "keys/read", name));
+  RETURN_IF_ERROR(s_.Authorize(r_.caller, *vs, "get", "keys/read", name));
   auto it = vs->keys.find(ToLower(name));
   if (it == vs->keys.end() || it->second.deleted_date) return KeyNotFound(name);
   const Key& k = it->second;
@@ -305,7 +337,7 @@ KvResponse KeyVaultService::DataPlane::CreateRoute(const std::string& name) {
     WriterLock l(&s_.mu_);
     VaultState* vs = Find();
     if (!vs) return KvError(VaultMissing());
-    KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "create", "keys/create/action", name));
+    KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, *vs, "create", "keys/create/action", name));
     if (!ValidKeyName(name)) return KvError(BadParameter("The key name '" + name + "' is invalid: use 1-127 letters, digits and dashes."));
     auto kty_r = json::GetString(*body, "kty");
     auto size_r = json::GetInt(*body, "key_size");
@@ -336,7 +368,7 @@ KvResponse KeyVaultService::DataPlane::CreateRoute(const std::string& name) {
                               "Conflict"));
     }
     int64_t now = Now();
-    auto kv = s_.NewVersion(vs->vault, kty == "RSA-HSM" && !hsm_vault && !s_.hsm_ ? "RSA" : kty, size, now);
+    auto kv = s_.NewVersion(*vs, kty == "RSA-HSM" && !hsm_vault && !s_.hsm_ ? "RSA" : kty, size, now);
     if (!kv.ok()) return KvError(kv.status());
     if (kty == "RSA-HSM") kv->kty = "RSA-HSM";
     KV_RETURN_IF_ERROR(ApplyAttributes(*body, *kv));
@@ -359,7 +391,7 @@ KvResponse KeyVaultService::DataPlane::Import(const std::string& name) {
     WriterLock l(&s_.mu_);
     VaultState* vs = Find();
     if (!vs) return KvError(VaultMissing());
-    KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "import", "keys/import/action", name));
+    KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, *vs, "import", "keys/import/action", name));
     if (!ValidKeyName(name)) return KvError(BadParameter("The key name '" + name + "' is invalid."));
     auto jwk = json::GetObject(*body, "key");
     if (!jwk.ok() || *jwk == nullptr) return KvError(BadParameter("The property 'key' (a JSON web key) is required."));
@@ -487,7 +519,7 @@ KvResponse KeyVaultService::DataPlane::ListDeleted() {
   ReaderLock l(&s_.mu_);
   VaultState* vs = Find();
   if (!vs) return KvError(VaultMissing());
-  KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "list", "keys/read", ""));
+  KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, *vs, "list", "keys/read", ""));
   bj::array value;
   for (const auto& [n, k] : vs->keys) {
     if (!k.deleted_date) continue;
@@ -562,6 +594,13 @@ KvResponse KeyVaultService::DataPlane::Backup(const std::string& name) {
     }
     bj::object blob{{"subscriptionId", vs->vault.subscription_id}, {"key", KeyToJson((*key))}};
     std::string text = json::Serialize(blob);
+    if (vs->vault.kind == VaultKind::kManagedHsm) {
+      auto domain = s_.UnsealDomainKey(vs->hsm.sealed_domain_key);
+      if (!domain.ok()) return KvError(domain.status());
+      auto sealed = crypto::AesGcmSeal(*domain, AsBytes(text), AsBytes(kHsmBackupAad), *s_.env_.random);
+      if (!sealed.ok()) return KvError(sealed.status());
+      return Ok(bj::object{{"value", Base64UrlEncode(*sealed)}});
+    }
     auto sealed = crypto::AesGcmSeal(s_.master_key_, AsBytes(text), AsBytes(kBackupAad), *s_.env_.random);
     if (!sealed.ok()) return KvError(sealed.status());
     return Ok(bj::object{{"value", Base64UrlEncode(*sealed)}});
@@ -576,16 +615,35 @@ KvResponse KeyVaultService::DataPlane::Restore() {
     if (!value.ok() || !value->has_value()) return KvError(BadParameter("The property 'value' (a key backup) is required."));
     auto raw = Base64UrlDecode(**value);
     if (!raw.ok()) return KvError(BadParameter("The key backup is not valid base64url."));
-    auto opened = crypto::AesGcmOpen(s_.master_key_, *raw, AsBytes(kBackupAad));
-    if (!opened.ok()) return KvError(BadParameter("The key backup is corrupt or was not made by this instance."));
-    auto blob = json::ParseObject(opened->AsStringView());
-    if (!blob.ok()) return KvError(BadParameter("The key backup is corrupt."));
-    auto key = KeyFromJson(blob->at("key").as_object());
-    if (!key.ok()) return KvError(BadParameter("The key backup is corrupt."));
     WriterLock l(&s_.mu_);
     VaultState* vs = Find();
     if (!vs) return KvError(VaultMissing());
-    KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "restore", "keys/restore/action", key->name));
+    bool hsm = vs->vault.kind == VaultKind::kManagedHsm;
+    if (hsm && vs->hsm.sealed_domain_key.empty()) {
+      // Not activated (or a pre-security-domain HSM): Authorize says which.
+      KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, *vs, "restore", "keys/restore/action", ""));
+      return KvError(BadParameter("This managed HSM has no security domain to restore key backups with."));
+    }
+    Result<SecretBytes> opened = BadParameter("unopened");
+    if (hsm) {
+      auto domain = s_.UnsealDomainKey(vs->hsm.sealed_domain_key);
+      if (!domain.ok()) return KvError(domain.status());
+      opened = crypto::AesGcmOpen(*domain, *raw, AsBytes(kHsmBackupAad));
+      if (!opened.ok()) {
+        return KvError(BadParameter("The key backup was not made by a managed HSM of this HSM's security domain."));
+      }
+    } else {
+      opened = crypto::AesGcmOpen(s_.master_key_, *raw, AsBytes(kBackupAad));
+      if (!opened.ok()) return KvError(BadParameter("The key backup is corrupt or was not made by this instance."));
+    }
+    auto blob = json::ParseObject(opened->AsStringView());
+    if (!blob.ok() || !blob->contains("key") || !blob->at("key").is_object() || !blob->contains("subscriptionId") ||
+        !blob->at("subscriptionId").is_string()) {
+      return KvError(BadParameter("The key backup is corrupt."));
+    }
+    auto key = KeyFromJson(blob->at("key").as_object());
+    if (!key.ok()) return KvError(BadParameter("The key backup is corrupt."));
+    KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, *vs, "restore", "keys/restore/action", key->name));
     if (!EqualsIgnoreCase(blob->at("subscriptionId").as_string(), vs->vault.subscription_id)) {
       return KvError(BadParameter("A key backup can only be restored into a vault of the same subscription."));
     }
@@ -704,11 +762,13 @@ Result<KeyOperationResult> KeyVaultService::DataPlane::CryptoOp(std::string_view
   std::string op_name = spec.first;
   KeyVersion kv;
   std::string kid;
+  std::string sealed_domain;
   {
     ReaderLock l(&s_.mu_);
     VaultState* vs = Find();
     if (!vs) return VaultMissing();
-    RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, op_name, spec.second, name));
+    RETURN_IF_ERROR(s_.Authorize(r_.caller, *vs, op_name, spec.second, name));
+    sealed_domain = vs->hsm.sealed_domain_key;
     auto it = vs->keys.find(ToLower(name));
     if (it == vs->keys.end() || it->second.deleted_date) return KeyNotFound(name);
     const Key& k = it->second;
@@ -744,6 +804,11 @@ Result<KeyOperationResult> KeyVaultService::DataPlane::CryptoOp(std::string_view
       if (alg != "A256KW" || (op != "wrapkey" && op != "unwrapkey")) {
         return BadParameter("Invalid algorithm '" + std::string(alg) + "' for an oct-HSM key: use A256KW with wrapkey/unwrapkey.");
       }
+      if (kv.domain_sealed) {
+        ASSIGN_OR_RETURN(SecretBytes aes, s_.SecretKey(kv, sealed_domain));
+        ASSIGN_OR_RETURN(out.value, AesKw(forward, aes, value));
+        return out;
+      }
       if (forward) {
         ASSIGN_OR_RETURN(out.value, s_.hsm_->AesKeyWrap(kv.hsm_id, value));
       } else {
@@ -764,7 +829,7 @@ Result<KeyOperationResult> KeyVaultService::DataPlane::CryptoOp(std::string_view
     if (hsm) {
       ASSIGN_OR_RETURN(pt, s_.hsm_->RsaDecrypt(kv.hsm_id, *padding, value));
     } else {
-      ASSIGN_OR_RETURN(auto key, s_.PrivateKey(kv));
+      ASSIGN_OR_RETURN(auto key, s_.PrivateKey(kv, sealed_domain));
       auto r = key->Decrypt(*padding, value);
       if (!r.ok()) return BadParameter("The value could not be decrypted with this key and algorithm.");
       pt = std::move(*r);
@@ -779,7 +844,7 @@ Result<KeyOperationResult> KeyVaultService::DataPlane::CryptoOp(std::string_view
     if (hsm) {
       ASSIGN_OR_RETURN(out.value, s_.hsm_->RsaSign(kv.hsm_id, *sig_alg, value));
     } else {
-      ASSIGN_OR_RETURN(auto key, s_.PrivateKey(kv));
+      ASSIGN_OR_RETURN(auto key, s_.PrivateKey(kv, sealed_domain));
       ASSIGN_OR_RETURN(out.value, key->SignDigest(*sig_alg, value));
     }
     return out;
@@ -810,7 +875,7 @@ KvResponse KeyVaultService::DataPlane::Crypto(const std::string& name, const std
         ReaderLock l(&s_.mu_);
         VaultState* vs = Find();
         if (!vs) return KvError(VaultMissing());
-        KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, vs->vault, "verify", "keys/verify/action", name));
+        KV_RETURN_IF_ERROR(s_.Authorize(r_.caller, *vs, "verify", "keys/verify/action", name));
         auto it = vs->keys.find(ToLower(name));
         if (it == vs->keys.end() || it->second.deleted_date) return KvError(KeyNotFound(name));
         auto v = version.empty() ? it->second.by_version.find(it->second.versions.back()) : it->second.by_version.find(ToLower(version));

@@ -1,6 +1,7 @@
 #include "keyvault/key_vault_service.h"
 
 #include <mutex>
+#include <set>
 #include <regex>
 
 #include "base/encoding.h"
@@ -15,7 +16,11 @@ namespace bj = boost::json;
 constexpr char kVaultKind[] = "kv-vault";
 constexpr char kDeletedVaultKind[] = "kv-deleted-vault";
 constexpr char kKeyKind[] = "kv-key";
+constexpr char kHsmKind[] = "kv-hsm-local";
 constexpr char kPrivateAad[] = "cmklogs/kv-private-key/v1";
+// Managed HSM key material under the HSM's domain key, and the domain key under the master key.
+constexpr char kHsmPrivateAad[] = "cmklogs/mhsm-private-key/v1";
+constexpr char kDomainKeyAad[] = "cmklogs/mhsm-domain-key/v1";
 
 std::string KeyDocId(const Vault& v, std::string_view name) {
   return ToLower(v.name) + "/" + ToLower(name);
@@ -82,7 +87,47 @@ Status KeyVaultService::Load() {
     if (it == deleted_vaults_.end()) continue;  // orphan of a purged vault
     it->second.keys[ToLower(k.name)] = std::move(k);
   }
+  ASSIGN_OR_RETURN(auto hsm_docs, store_->List(kHsmKind, ""));
+  std::set<std::string> with_state;
+  for (const auto& d : hsm_docs) {
+    ASSIGN_OR_RETURN(bj::object o, json::ParseObject(d.body));
+    ASSIGN_OR_RETURN(HsmLocalState st, HsmStateFromJson(o));
+    auto it = vaults_.find(ToLower(d.id));
+    if (it == vaults_.end()) it = deleted_vaults_.find(ToLower(d.id));
+    if (it == deleted_vaults_.end()) continue;
+    it->second.hsm = std::move(st);
+    with_state.insert(ToLower(d.id));
+  }
+  // HSMs created before local RBAC and security domains: active (their keys are in the
+  // PKCS#11 token and need no domain), their initial administrators Administrators.
+  for (auto* m : {&vaults_, &deleted_vaults_}) {
+    for (auto& [name, vs] : *m) {
+      if (vs.vault.kind != VaultKind::kManagedHsm || with_state.count(name)) continue;
+      vs.hsm = NewHsmState(vs.vault, true);
+      RETURN_IF_ERROR(SaveHsm(vs.vault, vs.hsm));
+    }
+  }
   return OkStatus();
+}
+
+HsmLocalState KeyVaultService::NewHsmState(const Vault& v, bool legacy) {
+  HsmLocalState st;
+  st.activation = legacy ? HsmActivation::kActive : HsmActivation::kNotActivated;
+  for (const auto& admin : v.initial_admins) {
+    st.assignments.push_back({env_.random->NewGuid(), "/", kHsmAdministratorRole, admin});
+  }
+  return st;
+}
+
+Status KeyVaultService::SaveHsm(const Vault& v, const HsmLocalState& st) {
+  return store_->Put(kHsmKind, ToLower(v.name), json::Serialize(HsmStateToJson(st)));
+}
+
+std::optional<std::string> KeyVaultService::HsmActivationStatus(std::string_view name) const {
+  ReaderLock l(&mu_);
+  auto it = vaults_.find(ToLower(name));
+  if (it == vaults_.end() || it->second.vault.kind != VaultKind::kManagedHsm) return std::nullopt;
+  return it->second.hsm.activation == HsmActivation::kActive ? "Active" : "NotActivated";
 }
 
 Status KeyVaultService::SaveVault(const Vault& v, bool deleted) {
@@ -189,7 +234,12 @@ Result<Vault> KeyVaultService::PutVault(Vault v, bool recover) {
   }
   v.created = env_.clock->Now();
   RETURN_IF_ERROR(SaveVault(v, false));
-  vaults_[key].vault = v;
+  VaultState& state = vaults_[key];
+  state.vault = v;
+  if (v.kind == VaultKind::kManagedHsm) {
+    state.hsm = NewHsmState(v, false);
+    RETURN_IF_ERROR(SaveHsm(v, state.hsm));
+  }
   return v;
 }
 
@@ -224,6 +274,7 @@ Status KeyVaultService::DeleteVault(std::string_view name) {
         if (!kv.hsm_id.empty() && hsm_) hsm_->Destroy(kv.hsm_id).IgnoreError();
       }
     }
+    store_->Delete(kHsmKind, ToLower(state.vault.name)).IgnoreError();
     return store_->Delete(kVaultKind, state.vault.name).status();
   }
   TimePoint now = env_.clock->Now();
@@ -269,6 +320,7 @@ Status KeyVaultService::PurgeDeletedVault(std::string_view name) {
     }
   }
   RETURN_IF_ERROR(store_->Delete(kDeletedVaultKind, v.name).status());
+  store_->Delete(kHsmKind, ToLower(v.name)).IgnoreError();
   deleted_vaults_.erase(it);
   return OkStatus();
 }
@@ -321,7 +373,8 @@ Result<Vault> KeyVaultService::UpdateAccessPolicies(std::string_view name, std::
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-Result<KeyVersion> KeyVaultService::NewVersion(const Vault& v, const std::string& kty, int size, int64_t now) {
+Result<KeyVersion> KeyVaultService::NewVersion(const VaultState& vs, const std::string& kty, int size,
+                                               int64_t now) {
   KeyVersion kv;
   std::array<uint8_t, 16> id;
   env_.random->Fill(id);
@@ -340,6 +393,32 @@ Result<KeyVersion> KeyVaultService::NewVersion(const Vault& v, const std::string
     MutexLock cl(&cache_mu_);
     private_cache_[kv.version] = std::make_shared<const crypto::RsaKey>(std::move(key));
     return kv;
+  }
+  if (vs.vault.kind == VaultKind::kManagedHsm && !vs.hsm.sealed_domain_key.empty()) {
+    // An HSM with a security domain seals its keys under the domain key, which is what lets
+    // the security domain bring them back in another HSM (see security_domain.h).
+    ASSIGN_OR_RETURN(SecretBytes domain, UnsealDomainKey(vs.hsm.sealed_domain_key));
+    kv.domain_sealed = true;
+    if (kty == "RSA-HSM") {
+      ASSIGN_OR_RETURN(crypto::RsaKey key, crypto::RsaKey::Generate(size));
+      kv.n = key.Modulus();
+      kv.e = key.Exponent();
+      ASSIGN_OR_RETURN(SecretBytes pem, key.PrivatePem());
+      ASSIGN_OR_RETURN(auto sealed, crypto::AesGcmSeal(domain, pem.span(), AsBytes(kHsmPrivateAad), *env_.random));
+      kv.sealed_private = Base64Encode(sealed);
+      kv.key_ops = {"encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"};
+      MutexLock cl(&cache_mu_);
+      private_cache_[kv.version] = std::make_shared<const crypto::RsaKey>(std::move(key));
+      return kv;
+    }
+    if (kty == "oct-HSM") {
+      SecretBytes aes = env_.random->NewSecret(32);
+      ASSIGN_OR_RETURN(auto sealed, crypto::AesGcmSeal(domain, aes.span(), AsBytes(kHsmPrivateAad), *env_.random));
+      kv.sealed_private = Base64Encode(sealed);
+      kv.key_ops = {"wrapKey", "unwrapKey"};
+      return kv;
+    }
+    return InvalidArgument("Key type '" + kty + "' is not supported.", "BadParameter");
   }
   if (hsm_ == nullptr) {
     return InvalidArgument("Key type '" + kty + "' needs a hardware security module, which this instance does not have.",
@@ -360,14 +439,35 @@ Result<KeyVersion> KeyVaultService::NewVersion(const Vault& v, const std::string
   return InvalidArgument("Key type '" + kty + "' is not supported.", "BadParameter");
 }
 
-Result<std::shared_ptr<const crypto::RsaKey>> KeyVaultService::PrivateKey(const KeyVersion& kv) {
+Result<SecretBytes> KeyVaultService::UnsealDomainKey(const std::string& sealed_domain_key) const {
+  ASSIGN_OR_RETURN(auto sealed, Base64Decode(sealed_domain_key));
+  auto key = crypto::AesGcmOpen(master_key_, sealed, AsBytes(kDomainKeyAad));
+  if (!key.ok()) return Internal("the managed HSM's domain key cannot be unsealed");
+  return std::move(*key);
+}
+
+Result<SecretBytes> KeyVaultService::SecretKey(const KeyVersion& kv, const std::string& sealed_domain_key) {
+  ASSIGN_OR_RETURN(SecretBytes domain, UnsealDomainKey(sealed_domain_key));
+  ASSIGN_OR_RETURN(auto sealed, Base64Decode(kv.sealed_private));
+  auto key = crypto::AesGcmOpen(domain, sealed, AsBytes(kHsmPrivateAad));
+  if (!key.ok()) return Internal("the key material of version " + kv.version + " cannot be unsealed");
+  return std::move(*key);
+}
+
+Result<std::shared_ptr<const crypto::RsaKey>> KeyVaultService::PrivateKey(const KeyVersion& kv,
+                                                                          const std::string& sealed_domain_key) {
   {
     MutexLock cl(&cache_mu_);
     auto it = private_cache_.find(kv.version);
     if (it != private_cache_.end()) return it->second;
   }
   ASSIGN_OR_RETURN(auto sealed, Base64Decode(kv.sealed_private));
-  auto pem = crypto::AesGcmOpen(master_key_, sealed, AsBytes(kPrivateAad));
+  SecretBytes domain;
+  if (kv.domain_sealed) {
+    ASSIGN_OR_RETURN(domain, UnsealDomainKey(sealed_domain_key));
+  }
+  auto pem = kv.domain_sealed ? crypto::AesGcmOpen(domain, sealed, AsBytes(kHsmPrivateAad))
+                              : crypto::AesGcmOpen(master_key_, sealed, AsBytes(kPrivateAad));
   if (!pem.ok()) return Internal("the key material of version " + kv.version + " cannot be unsealed");
   ASSIGN_OR_RETURN(crypto::RsaKey key, crypto::RsaKey::FromPrivatePem(*pem));
   auto shared = std::make_shared<const crypto::RsaKey>(std::move(key));
@@ -404,9 +504,10 @@ bj::object KeyVaultService::KeyBundle(const Vault& v, const Key& k, const KeyVer
   return out;
 }
 
-Status KeyVaultService::Authorize(const identity::Principal& caller, const Vault& v,
+Status KeyVaultService::Authorize(const identity::Principal& caller, const VaultState& vs,
                                   std::string_view permission, std::string_view data_action,
                                   std::string_view key) const {
+  const Vault& v = vs.vault;
   std::string who = "appid=" + caller.app_id + ";oid=" + caller.object_id + ";iss=https://sts.windows.net/" +
                     caller.tenant_id + "/";
   if (!EqualsIgnoreCase(caller.tenant_id, v.tenant_id)) {
@@ -415,13 +516,11 @@ Status KeyVaultService::Authorize(const identity::Principal& caller, const Vault
                       "/, found https://sts.windows.net/" + caller.tenant_id + "/.",
                   "Unauthorized");
   }
-  bool use_rbac = v.rbac || v.kind == VaultKind::kManagedHsm;
+  // A managed HSM answers to its own local RBAC only; Azure RBAC governs the ARM resource.
   if (v.kind == VaultKind::kManagedHsm) {
-    for (const auto& admin : v.initial_admins) {
-      if (EqualsIgnoreCase(admin, caller.object_id)) return OkStatus();
-    }
+    return AuthorizeHsm(caller, vs, HsmDataAction(data_action), key.empty() ? "/keys" : "/keys/" + std::string(key));
   }
-  if (use_rbac) {
+  if (v.rbac) {
     std::string scope = v.resource_id + (key.empty() ? "" : "/keys/" + std::string(key));
     std::string action = "Microsoft.KeyVault/vaults/" + std::string(data_action);
     if (rbac_->IsAllowed(caller.object_id, action, scope, true)) return OkStatus();
@@ -450,7 +549,7 @@ Status KeyVaultService::Authorize(const identity::Principal& caller, const Vault
 
 Status KeyVaultService::RotateLocked(VaultState& vs, Key& k, int64_t now) {
   const KeyVersion& cur = k.current();
-  ASSIGN_OR_RETURN(KeyVersion kv, NewVersion(vs.vault, cur.kty, cur.key_size, now));
+  ASSIGN_OR_RETURN(KeyVersion kv, NewVersion(vs, cur.kty, cur.key_size, now));
   kv.key_ops = cur.key_ops;
   kv.tags = cur.tags;
   if (k.rotation_policy && !k.rotation_policy->expiry_time.empty()) {
@@ -516,6 +615,7 @@ void KeyVaultService::Sweep() {
     if (v.scheduled_purge && env_.clock->Now() >= *v.scheduled_purge) {
       for (const auto& [kn, k] : it->second.keys) DeleteKeyDoc(v, k.name).IgnoreError();
       store_->Delete(kDeletedVaultKind, v.name).IgnoreError();
+      store_->Delete(kHsmKind, ToLower(v.name)).IgnoreError();
       it = deleted_vaults_.erase(it);
     } else {
       ++it;

@@ -29,6 +29,7 @@
 #include "identity/rbac.h"
 #include "keyvault/audit_log.h"
 #include "keyvault/hsm_backend.h"
+#include "keyvault/hsm_rbac.h"
 #include "keyvault/types.h"
 #include "meta/metadata_store.h"
 
@@ -91,6 +92,8 @@ class KeyVaultService {
   Result<Vault> UpdateAccessPolicies(std::string_view name, std::string_view op,
                                      const std::vector<AccessPolicy>& policies);
   std::string VaultUri(const Vault& v) const;
+  // "Active" or "NotActivated" for a managed HSM (its security domain state); nullopt otherwise.
+  std::optional<std::string> HsmActivationStatus(std::string_view name) const;
 
   // ---- data plane ----
   KvResponse Handle(const KvRequest& request);
@@ -112,6 +115,7 @@ class KeyVaultService {
   struct VaultState {
     Vault vault;
     std::map<std::string, Key> keys;  // lower-case name
+    HsmLocalState hsm;                // managed HSMs: local RBAC and security domain
   };
   class DataPlane;
   friend class DataPlane;
@@ -126,10 +130,25 @@ class KeyVaultService {
   std::string RecoveryLevel(const Vault& v) const;
   int RecoverableDays(const Vault& v) const;
   boost::json::object KeyBundle(const Vault& v, const Key& k, const KeyVersion& kv) const;
-  Result<KeyVersion> NewVersion(const Vault& v, const std::string& kty, int size, int64_t now);
-  Result<std::shared_ptr<const crypto::RsaKey>> PrivateKey(const KeyVersion& kv);
-  Status Authorize(const identity::Principal& caller, const Vault& v, std::string_view permission,
+  Result<KeyVersion> NewVersion(const VaultState& vs, const std::string& kty, int size, int64_t now);
+  // The private key of a software version; `sealed_domain_key` is the HSM's sealed domain key
+  // for versions sealed under it (KeyVersion::domain_sealed), else ignored.
+  Result<std::shared_ptr<const crypto::RsaKey>> PrivateKey(const KeyVersion& kv,
+                                                           const std::string& sealed_domain_key = {});
+  // The AES key of a domain-sealed oct-HSM version.
+  Result<SecretBytes> SecretKey(const KeyVersion& kv, const std::string& sealed_domain_key);
+  Result<SecretBytes> UnsealDomainKey(const std::string& sealed_domain_key) const;
+  Status Authorize(const identity::Principal& caller, const VaultState& vs, std::string_view permission,
                    std::string_view data_action, std::string_view key) const;
+  // Managed HSM: activation and local RBAC (hsm_data_plane.cc).
+  Status AuthorizeHsm(const identity::Principal& caller, const VaultState& vs,
+                      std::string_view data_action, std::string_view resource,
+                      bool require_active = true) const;
+  // Routes /{scope}/providers/Microsoft.Authorization/... and /securitydomain/... of an HSM.
+  KvResponse HandleHsmAdmin(const KvRequest& request);
+  Status SaveHsm(const Vault& v, const HsmLocalState& s);
+  // A fresh HSM's local state: not activated, its initial administrators assigned.
+  HsmLocalState NewHsmState(const Vault& v, bool legacy);
   Status RotateLocked(VaultState& vs, Key& k, int64_t now);
   void ScheduleSweep();
 

@@ -166,6 +166,7 @@ bj::object KeyToJson(const Key& k) {
                  {"hsmId", kv.hsm_id}};
     if (kv.nbf) o["nbf"] = *kv.nbf;
     if (kv.exp) o["exp"] = *kv.exp;
+    if (kv.domain_sealed) o["domainSealed"] = true;
     versions.emplace_back(std::move(o));
   }
   bj::object o{{"name", k.name}, {"versions", std::move(versions)}};
@@ -204,6 +205,7 @@ Result<Key> KeyFromJson(const bj::object& o) {
     ASSIGN_OR_RETURN(kv.e, Base64UrlDecode(Str(v, "e")));
     kv.sealed_private = Str(v, "sealed");
     kv.hsm_id = Str(v, "hsmId");
+    kv.domain_sealed = Bool(v, "domainSealed", false);
     if (v.contains("nbf")) kv.nbf = Int(v, "nbf");
     if (v.contains("exp")) kv.exp = Int(v, "exp");
     k.versions.push_back(kv.version);

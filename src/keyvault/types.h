@@ -56,6 +56,10 @@ struct KeyVersion {
   boost::json::object tags;
   std::vector<uint8_t> n, e;      // RSA public parts
   std::string sealed_private;     // software keys: base64(AES-GCM(master, PKCS#8 PEM))
+  // Managed HSM keys (HSMs with a security domain): sealed_private is sealed under the HSM's
+  // domain key instead (PKCS#8 PEM for RSA-HSM, the 32 key bytes for oct-HSM), so that the
+  // security domain restores them into another HSM.
+  bool domain_sealed = false;
   std::string hsm_id;             // HSM keys: PKCS#11 object id
 };
 

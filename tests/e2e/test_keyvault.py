@@ -361,7 +361,11 @@ def create_managed_hsm(server, name):
     path = vault_arm_path(server, name, kind="managedHSMs", api=HSM_API)
     r = http(server, "PUT", "management", path, token=admin_token(server), body=body)
     assert r.status_code in (200, 201, 202), f"PUT managedHSM: {r.status_code} {r.text}"
-    return wait_arm_succeeded(server, path)
+    body = wait_arm_succeeded(server, path)
+    # A new HSM is usable once activated, and keys need a local role (issue 20).
+    from test_managed_hsm import activate_for_admin
+    activate_for_admin(server, name)
+    return body
 
 
 # ----------------------------------------------------------------------------------------------
