@@ -14,6 +14,7 @@
 #include "crypto/x509.h"
 #include "control/insights_provider.h"
 #include "control/oi_provider.h"
+#include "control/storage_provider.h"
 
 namespace cmk::app {
 namespace {
@@ -91,10 +92,13 @@ Instance::~Instance() {
   http_.reset();
   ingestion_.reset();
   query_.reset();
+  blob_.reset();
+  storage_auth_.reset();
   ingestor_.reset();
   log_store_.reset();        // the storage engine uses the control plane's topology...
   topology_.reset();
   arm_.reset();              // the control plane uses the storage accounts...
+  storage_accounts_.reset();
   cluster_storage_.reset();  // ...whose key managers use the vault service
 }
 
@@ -268,19 +272,26 @@ Status Instance::StartServices() {
   km_opts.check_interval = std::chrono::seconds(options_.key_check_interval_seconds);
   keyvault::KeyVaultService* kv = keyvault_.get();
   identity::Directory* dir_ptr = directory_.get();
-  ASSIGN_OR_RETURN(
-      cluster_storage_,
-      storage::ClusterStorage::Open(
-          env_, store_.get(),
-          [kv, dir_ptr,
-           outages](const std::string& principal_id) -> std::unique_ptr<keyvault::KeyVaultClient> {
-            auto p = principal_id.empty() ? Result<std::optional<identity::Principal>>(std::nullopt)
-                                          : dir_ptr->FindByObjectId(principal_id);
-            if (!p.ok() || !p->has_value()) return std::make_unique<NoIdentityClient>();
-            return std::make_unique<OutageGate>(
-                std::make_unique<keyvault::InProcessKeyVaultClient>(kv, **p), outages);
-          },
-          km_opts));
+  auto vault_clients = [kv, dir_ptr, outages](
+                           const std::string& principal_id) -> std::unique_ptr<keyvault::KeyVaultClient> {
+    auto p = principal_id.empty() ? Result<std::optional<identity::Principal>>(std::nullopt)
+                                  : dir_ptr->FindByObjectId(principal_id);
+    if (!p.ok() || !p->has_value()) return std::make_unique<NoIdentityClient>();
+    return std::make_unique<OutageGate>(std::make_unique<keyvault::InProcessKeyVaultClient>(kv, **p),
+                                        outages);
+  };
+  ASSIGN_OR_RETURN(cluster_storage_,
+                   storage::ClusterStorage::Open(env_, store_.get(), vault_clients, km_opts));
+  // Customers' storage accounts (BYOS): their keys and AEKs under the region MMKs or their own
+  // customer key, their blob content under <data-dir>/byos.
+  ASSIGN_OR_RETURN(service_keys_, storage::ServiceKeys::Open(env_, options_.data_dir + "/secrets"));
+  ASSIGN_OR_RETURN(storage_accounts_,
+                   storage_account::AccountRegistry::Open(
+                       env_, store_.get(), service_keys_.get(), vault_clients, km_opts,
+                       std::make_unique<storage::LocalBlobStore>(&fs_, options_.data_dir + "/byos")));
+  arm_->SetStorage(std::make_unique<control::StorageProvider>(
+      env_, store_.get(), directory_.get(), rbac_.get(), storage_accounts_.get(),
+      control::StorageProviderOptions{options_.domain, port}));
   control::OperationalInsightsOptions oi_opts;
   double prov = options_.provisioning_seconds >= 0 ? options_.provisioning_seconds
                                                    : (options_.simulated_clock ? 0.0 : 2.0);
@@ -306,7 +317,6 @@ Status Instance::StartServices() {
 // the ingestion pipeline, and the Logs Ingestion and query front ends over them.
 Status Instance::StartStorageEngine() {
   const std::string& dir = options_.data_dir;
-  ASSIGN_OR_RETURN(service_keys_, storage::ServiceKeys::Open(env_, dir + "/secrets"));
   engine::LogStoreOptions ls_opts;
   ls_opts.flush_rows = static_cast<size_t>(options_.memtable_rows);
   ls_opts.flush_bytes = static_cast<size_t>(options_.memtable_mb) << 20;
@@ -426,6 +436,12 @@ Status Instance::ServeRequests() {
   deps.metrics = metrics_.get();
   deps.ingestion = ingestion_.get();
   deps.query = query_.get();
+  std::string p = port == 443 ? "" : ":" + std::to_string(port);
+  storage_auth_ = std::make_unique<storage_account::StorageAuth>(
+      storage_accounts_.get(), tokens_.get(), rbac_.get(), real_clock_.get(), "https://login." + options_.domain + p);
+  blob_ = std::make_unique<storage_account::BlobService>(env_, storage_accounts_.get(), storage_auth_.get(),
+                                                         ".blob." + options_.domain + p);
+  deps.blob = blob_.get();
   router_ = std::make_unique<server::Router>(deps);
   http_->Start();
   if (options_.write_client_config) RETURN_IF_ERROR(WriteClientConfig());
@@ -549,6 +565,8 @@ Status Instance::SetUpTls() {
                                   "*.managedhsm." + d,
                                   "api.loganalytics." + d,
                                   "*.ingest." + d,
+                                  "*.blob." + d,
+                                  "*.table." + d,
                                   "monitor." + d,
                                   "graph." + d,
                                   d};
@@ -588,6 +606,9 @@ Status Instance::WriteClientConfig() {
                {"queryScope", "https://api.loganalytics." + d + "/.default"},
                {"ingestionSuffix", ".ingest." + d},
                {"ingestionScope", "https://monitor." + d + "/.default"},
+               {"blobSuffix", ".blob." + d},
+               {"tableSuffix", ".table." + d},
+               {"storageScope", "https://storage.azure.com/.default"},
                {"graphEndpoint", "https://graph." + d + p},
                {"graphScope", "https://graph." + d + "/.default"},
                {"simulatedClock", options_.simulated_clock}};

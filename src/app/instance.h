@@ -20,6 +20,9 @@
 #include "server/data_plane.h"
 #include "storage/cluster_storage.h"
 #include "storage/service_keys.h"
+#include "storage_account/account_registry.h"
+#include "storage_account/blob_service.h"
+#include "storage_account/storage_auth.h"
 #include "meta/metadata_store.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -119,6 +122,9 @@ class Instance {
   std::unique_ptr<storage::ClusterStorage> cluster_storage_;
   std::unique_ptr<control::ArmService> arm_;
   std::unique_ptr<storage::ServiceKeys> service_keys_;
+  std::unique_ptr<storage_account::AccountRegistry> storage_accounts_;  // after service_keys_
+  std::unique_ptr<storage_account::StorageAuth> storage_auth_;
+  std::unique_ptr<storage_account::BlobService> blob_;
   // The control plane's topology answers, cached for the engine and the data plane (after
   // arm_, which owns the provider it wraps; before the users it must outlive).
   std::unique_ptr<engine::TopologyCache> topology_;

@@ -97,7 +97,10 @@ TEST_F(IdentityTest, IssuedTokenValidatesForItsAudienceAndAliases) {
     EXPECT_EQ(tokens->AudienceFor(aud), Audience::kGraph) << aud;
   }
   EXPECT_FALSE(tokens->AudienceFor("https://graph.windows.net").has_value());
-  EXPECT_THAT(tokens->Issue(p, "https://storage.azure.com"),
+  // Azure Storage's audience is one for every account (the Blob and Table data planes).
+  EXPECT_EQ(tokens->AudienceFor("https://storage.azure.com/"), Audience::kStorage);
+  EXPECT_THAT(tokens->Issue(p, "https://storage.azure.com"), IsOk());
+  EXPECT_THAT(tokens->Issue(p, "https://storage.example.com"),
               StatusIs(StatusCode::kInvalidArgument, "invalid_resource"));
 }
 

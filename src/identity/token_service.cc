@@ -40,6 +40,7 @@ const char* AudienceName(Audience a) {
     case Audience::kIngest: return "ingestion";
     case Audience::kGraph:
       return "graph";
+    case Audience::kStorage: return "storage";
   }
   return "?";
 }
@@ -117,6 +118,8 @@ std::optional<Audience> TokenService::AudienceFor(std::string_view resource) con
       a == "00000003-0000-0000-c000-000000000000") {
     return Audience::kGraph;
   }
+  // Blob and Table data planes: Azure Storage's one audience, as the SDKs ask for it.
+  if (a == "https://storage.azure.com" || a == "https://storage." + d) return Audience::kStorage;
   return std::nullopt;
 }
 

@@ -26,7 +26,7 @@
 
 namespace cmk::identity {
 
-enum class Audience { kArm, kVault, kQuery, kIngest, kGraph };
+enum class Audience { kArm, kVault, kQuery, kIngest, kGraph, kStorage };
 const char* AudienceName(Audience a);
 
 struct TokenServiceOptions {

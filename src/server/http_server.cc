@@ -417,14 +417,17 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.result(static_cast<unsigned>(res.status));
     res_.set(http::field::server, "cmklogs");
     bool has_rid = false;
+    std::string head_length;  // a HEAD answer states the length a GET would have (Blob properties)
     for (auto& [k, v] : res.headers) {
       if (EqualsIgnoreCase(k, "x-ms-request-id")) has_rid = true;
+      if (req.method == "HEAD" && EqualsIgnoreCase(k, "Content-Length")) head_length = v;
       res_.set(k, v);
     }
     if (!has_rid) res_.set("x-ms-request-id", request_id_);
     res_.body() = std::move(res.body);
     res_.keep_alive(keep_alive_);
     res_.prepare_payload();
+    if (!head_length.empty() && res_.body().empty()) res_.set(http::field::content_length, head_length);
     int64_t micros = started_us_ ? env::MonotonicMicros() - started_us_ : 0;
     if (server_->h_.observe) {
       res.body.clear();

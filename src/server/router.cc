@@ -8,6 +8,7 @@
 
 #include "base/encoding.h"
 #include "base/json.h"
+#include "storage_account/blob_service.h"
 
 namespace cmk::server {
 namespace {
@@ -62,6 +63,8 @@ const char* FrontEndName(FrontEnd f) {
     case FrontEnd::kIngest: return "ingestion";
     case FrontEnd::kGraph:
       return "graph";
+    case FrontEnd::kBlob: return "blob";
+    case FrontEnd::kTable: return "table";
     case FrontEnd::kOps: return "ops";
     case FrontEnd::kUnknown: return "unknown";
   }
@@ -78,7 +81,9 @@ Route RouteRequest(std::string_view host_header, std::string_view path, std::str
   if (host == "graph." + d) return {FrontEnd::kGraph, ""};
   for (auto [suffix, fe] : {std::pair{".vault." + d, FrontEnd::kVault},
                             std::pair{".managedhsm." + d, FrontEnd::kManagedHsm},
-                            std::pair{".ingest." + d, FrontEnd::kIngest}}) {
+                            std::pair{".ingest." + d, FrontEnd::kIngest},
+                            std::pair{".blob." + d, FrontEnd::kBlob},
+                            std::pair{".table." + d, FrontEnd::kTable}}) {
     if (EndsWith(host, suffix) && host.size() > suffix.size()) {
       std::string label = host.substr(0, host.size() - suffix.size());
       if (label.find('.') == std::string::npos) return {fe, label};
@@ -151,6 +156,8 @@ bool Router::HandleHeader(HttpRequest& req, HttpResponse& res) {
     case FrontEnd::kGraph:
       Begin(req, res);  // first: Graph's 401 names the request id in its innerError
       return !graph_.Authenticate(req, res);
+    case FrontEnd::kBlob:   // Shared Key signs the body's headers only; checked with the request
+    case FrontEnd::kTable:
     case FrontEnd::kLogin:
     case FrontEnd::kOps:
     case FrontEnd::kUnknown:
@@ -168,6 +175,8 @@ int Router::Classify(const HttpRequest& req) const {
     case FrontEnd::kManagedHsm:
     case FrontEnd::kIngest:
     case FrontEnd::kGraph:
+    case FrontEnd::kBlob:
+    case FrontEnd::kTable:
       return kGeneralPool;
     case FrontEnd::kLogin:
     case FrontEnd::kOps:
@@ -237,11 +246,35 @@ void Router::Handle(HttpRequest& req, HttpResponse& res) {
                               " endpoint has no resource at '" + req.path + "'.");
     case FrontEnd::kGraph:
       return graph_.Handle(req, res);
+    case FrontEnd::kBlob:
+    case FrontEnd::kTable:
+      return HandleStorage(req, res, route);
     case FrontEnd::kUnknown:
       return ArmJsonError(res, 404, "NotFound",
                           "No endpoint of this instance serves host '" + req.host + "' and path '" +
                               req.path + "'.");
   }
+}
+
+void Router::HandleStorage(HttpRequest& req, HttpResponse& res, const Route& route) {
+  if (route.front_end != FrontEnd::kBlob || d_.blob == nullptr) {
+    return ArmJsonError(res, 404, "NotFound",
+                        std::string("The ") + FrontEndName(route.front_end) + " endpoint has no resource at '" +
+                            req.path + "'.");
+  }
+  storage_account::StorageRequest sr;
+  sr.method = req.method;
+  sr.account = route.host_label;
+  sr.raw_path = req.target.substr(0, req.target.find('?'));
+  sr.path = req.path;
+  sr.query = req.query;
+  sr.headers = req.headers;
+  sr.body = std::move(req.body);
+  storage_account::StorageResponse out;
+  d_.blob->Handle(sr, out);
+  res.status = out.status;
+  for (auto& [k, v] : out.headers) res.SetHeader(k, v);
+  res.body = std::move(out.body);
 }
 
 void Router::HandleOps(HttpRequest& req, HttpResponse& res) {

@@ -6,6 +6,7 @@
 //   <vault>.vault.D, <hsm>.managedhsm.D   Key Vault data plane (host routing only)
 //   api.loganalytics.D      query API
 //   <dce>.ingest.D          Logs Ingestion API
+//   <account>.blob.D, <account>.table.D   customers' storage accounts (storage_account/)
 //   graph.D                 Microsoft Graph subset (server/graph_api.h); /v1.0, /beta by path
 //   /healthz (no auth), /metrics   on every host
 // Thread safety: safe for concurrent use.
@@ -28,10 +29,13 @@ namespace cmk::server {
 class IngestionApi;
 class QueryApi;
 }  // namespace cmk::server
+namespace cmk::storage_account {
+class BlobService;
+}  // namespace cmk::storage_account
 
 namespace cmk::server {
 
-enum class FrontEnd { kLogin, kArm, kVault, kManagedHsm, kQuery, kIngest, kGraph, kOps, kUnknown };
+enum class FrontEnd { kLogin, kArm, kVault, kManagedHsm, kQuery, kIngest, kGraph, kBlob, kTable, kOps, kUnknown };
 const char* FrontEndName(FrontEnd f);
 
 struct Route {
@@ -56,6 +60,7 @@ struct RouterDeps {
   Metrics* metrics = nullptr;
   IngestionApi* ingestion = nullptr;  // null: the ingestion host answers 404
   QueryApi* query = nullptr;          // null: the query host answers 404
+  storage_account::BlobService* blob = nullptr;  // null: the blob hosts answer 404
   // The token endpoint's clock (expires_on, error timestamps): real time, as the tokens' own
   // stamps; null: env.clock.
   env::Clock* session_clock = nullptr;
@@ -89,6 +94,8 @@ class Router {
   void HandleArm(HttpRequest& req, HttpResponse& res);
   void HandleOps(HttpRequest& req, HttpResponse& res);
   void HandleVault(HttpRequest& req, HttpResponse& res, const Route& route);
+  // <account>.blob.D: the request handed to the Blob service as it came (it authenticates).
+  void HandleStorage(HttpRequest& req, HttpResponse& res, const Route& route);
   // Request id, correlation ids and front end name on every response.
   Route Begin(HttpRequest& req, HttpResponse& res);
   // Key Vault's bearer check; on failure writes the 401 with the challenge and returns nullopt.

@@ -50,8 +50,9 @@ bool KeyManager::IsTransient(const Status& s) {
 Status KeyManager::Start() {
   UniqueLock l(&mu_);
   if (!wrapped_) {
-    // A new account: generate its AEK and wrap it under the current key version.
-    SecretBytes aek = env_.random->NewSecret(32);
+    // A new account: generate its AEK (or take the adopted one) and wrap it under the current
+    // key version.
+    SecretBytes aek = adopted_.empty() ? env_.random->NewSecret(32) : std::move(adopted_);
     auto w = vault_->WrapKey(key_, options_.alg, aek.span());
     if (!w.ok()) return w.status();
     WrappedAek wrapped{w->kid, options_.alg, std::move(w->value)};
@@ -77,6 +78,11 @@ void KeyManager::Schedule() {
     if (!a || !*a) return;
     Check();
   });
+}
+
+void KeyManager::AdoptAek(SecretBytes aek) {
+  MutexLock l(&mu_);
+  adopted_ = std::move(aek);
 }
 
 void KeyManager::Check() {

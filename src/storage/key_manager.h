@@ -66,6 +66,10 @@ class KeyManager {
   // First unwrap (or generate + wrap) and scheduling of the periodic checks. Fails only for a
   // new account whose AEK could not be wrapped; otherwise the state tells.
   Status Start();
+  // A new account (created with `existing` = nullopt) takes `aek` instead of a fresh one: an
+  // account whose AEK was wrapped by a service key moves under a customer key without
+  // re-encrypting its data. REQUIRES: before Start(); aek.size() == 32.
+  void AdoptAek(SecretBytes aek);
   // One check now (also run by the timer).
   void Check();
   // The cluster's key changed (explicit version, or another key): re-wrap under it.
@@ -101,6 +105,7 @@ class KeyManager {
   keyvault::KeyRef key_ GUARDED_BY(mu_);
   std::optional<WrappedAek> wrapped_ GUARDED_BY(mu_);
   SecretBytes aek_ GUARDED_BY(mu_);
+  SecretBytes adopted_ GUARDED_BY(mu_);  // AdoptAek's, until Start wraps it
   KeyState state_ GUARDED_BY(mu_) = KeyState::kUnavailable;
   Status last_error_ GUARDED_BY(mu_);
   std::optional<TimePoint> last_success_ GUARDED_BY(mu_);

@@ -1,0 +1,197 @@
+"""Customers' own storage accounts (issue 15, docs/storage-accounts.md): Microsoft.Storage
+storageAccounts through the Debian azure-mgmt-storage SDK, their Blob endpoint through
+azure-storage-blob (Shared Key and Entra tokens), all under the account's customer-managed key:
+revoking the key makes the data plane answer 403 KeyVaultEncryptionKeyNotFound within one check
+interval, restoring it brings it back. One server for the module (simulated clock,
+--key-check-interval 10); the tests run in order and build on each other."""
+import os
+import uuid
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceExistsError
+
+from conftest import Server, cli, http, sdk_credential
+from test_control_plane import LOCATION, UAI_API, arm, grant_policy, ok_json, uai_id, vault_with_key
+from test_keyvault import _fresh_challenge_cache, admin_object_id, put_role_assignment, vault_url  # noqa: F401
+
+ACCOUNT = "byosacct1"
+MARKER = b"cmklogs-byos-marker-5d1c"
+BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("byos") / "data", ["--simulated-clock", "--key-check-interval", "10"])
+    s.start()
+    yield s
+    s.stop_and_check()
+
+
+def storage_client(s):
+    from azure.mgmt.storage import StorageManagementClient
+    return StorageManagementClient(sdk_credential(s), s.subscriptionId, base_url=s.armEndpoint,
+                                   credential_scopes=[s.armScope], connection_verify=s.caCertPath,
+                                   polling_interval=1)
+
+
+def account_id(s, name=ACCOUNT, rg=None):
+    return (f"/subscriptions/{s.subscriptionId}/resourceGroups/{rg or s.resourceGroup}"
+            f"/providers/Microsoft.Storage/storageAccounts/{name}")
+
+
+def blob_url(s, name=ACCOUNT):
+    return f"https://{name}{s.cfg['blobSuffix']}:{s.port}/"
+
+
+def blob_client(s, credential, **kw):
+    from azure.storage.blob import BlobServiceClient
+    return BlobServiceClient(blob_url(s), credential=credential, connection_verify=s.caCertPath, **kw)
+
+
+def account_key(s):
+    """The Shared Key credential: a dict, because the SDK reads the account name from the host
+    only under *.core.windows.net."""
+    keys = storage_client(s).storage_accounts.list_keys(s.resourceGroup, ACCOUNT)
+    return {"account_name": ACCOUNT, "account_key": keys.keys[0].value}
+
+
+def cmk_params(s, uai):
+    from azure.mgmt.storage.models import (Encryption, EncryptionIdentity, EncryptionService, EncryptionServices,
+                                           Identity, KeyVaultProperties, Sku, StorageAccountCreateParameters,
+                                           UserAssignedIdentity)
+    return StorageAccountCreateParameters(
+        sku=Sku(name="Standard_LRS"), kind="StorageV2", location=LOCATION,
+        identity=Identity(type="UserAssigned", user_assigned_identities={uai: UserAssignedIdentity()}),
+        encryption=Encryption(
+            key_source="Microsoft.Keyvault",
+            key_vault_properties=KeyVaultProperties(key_name="cmk1", key_version="",
+                                                    key_vault_uri=vault_url(s, "byosvault")),
+            encryption_identity=EncryptionIdentity(encryption_user_assigned_identity=uai),
+            services=EncryptionServices(table=EncryptionService(enabled=True, key_type="Account"))))
+
+
+def test_account_under_a_customer_key_through_a_user_assigned_identity(srv):
+    s = srv
+    kc, key = vault_with_key(s, "byosvault")
+    s.kc, s.key = kc, key
+    uai = ok_json(arm(s, "PUT", f"{uai_id(s, 'byosuai')}?api-version={UAI_API}", {"location": LOCATION}), 200, 201)
+    client = storage_client(s)
+    # Without access to the key the account is refused, and nothing is created.
+    with pytest.raises(HttpResponseError) as e:
+        client.storage_accounts.begin_create(s.resourceGroup, ACCOUNT, cmk_params(s, uai["id"])).result()
+    assert e.value.status_code == 400 and "KeyVaultAuthenticationFailure" in str(e.value), e.value
+    assert client.storage_accounts.check_name_availability({"name": ACCOUNT}).name_available
+    grant_policy(s, "byosvault", uai["properties"]["principalId"])
+    acct = client.storage_accounts.begin_create(s.resourceGroup, ACCOUNT, cmk_params(s, uai["id"])).result()
+    assert acct.provisioning_state == "Succeeded"
+    assert acct.primary_endpoints.blob == blob_url(s)
+    assert acct.primary_endpoints.table == f"https://{ACCOUNT}{s.cfg['tableSuffix']}:{s.port}/"
+    kvp = acct.encryption.key_vault_properties
+    assert acct.encryption.key_source == "Microsoft.Keyvault"
+    assert kvp.current_versioned_key_identifier.endswith("/keys/cmk1/" + key.properties.version), kvp
+    assert acct.encryption.services.table.key_type == "Account"
+    got = client.storage_accounts.get_properties(s.resourceGroup, ACCOUNT)
+    assert got.encryption.encryption_identity.encryption_user_assigned_identity.lower() == uai["id"].lower()
+    assert [a.name for a in client.storage_accounts.list_by_resource_group(s.resourceGroup)] == [ACCOUNT]
+    assert ACCOUNT in [a.name for a in client.storage_accounts.list()]
+    # listKeys (the SDK adds $expand=kerb) and regenerateKey.
+    keys = client.storage_accounts.list_keys(s.resourceGroup, ACCOUNT).keys
+    assert [k.key_name for k in keys] == ["key1", "key2"] and len(keys[0].value) == 88
+    after = client.storage_accounts.regenerate_key(s.resourceGroup, ACCOUNT, {"key_name": "key2"}).keys
+    assert after[0].value == keys[0].value and after[1].value != keys[1].value
+
+
+def test_account_names_are_global_and_checked_and_table_key_type_is_immutable(srv):
+    s = srv
+    client = storage_client(s)
+    taken = client.storage_accounts.check_name_availability({"name": ACCOUNT})
+    assert not taken.name_available and taken.reason == "AlreadyExists"
+    bad = client.storage_accounts.check_name_availability({"name": "Bad_Name"})
+    assert not bad.name_available and bad.reason == "AccountNameInvalid"
+    r = arm(s, "PUT", f"{account_id(s, 'BadName')}?api-version=2023-01-01",
+            {"sku": {"name": "Standard_LRS"}, "kind": "StorageV2", "location": LOCATION})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "AccountNameInvalid", r.text
+    ok_json(arm(s, "PUT", f"/subscriptions/{s.subscriptionId}/resourceGroups/otherrg?api-version=2021-04-01",
+                {"location": LOCATION}), 200, 201)
+    r = arm(s, "PUT", f"{account_id(s, rg='otherrg')}?api-version=2023-01-01",
+            {"sku": {"name": "Standard_LRS"}, "kind": "StorageV2", "location": LOCATION})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "StorageAccountInAnotherResourceGroup", r.text
+    r = arm(s, "PATCH", f"{account_id(s)}?api-version=2022-09-01",
+            {"properties": {"encryption": {"services": {"table": {"keyType": "Service"}}}}})
+    assert r.status_code == 400 and "keyType" in r.text, r.text
+
+
+def test_blob_upload_in_blocks_and_read_back_by_shared_key(srv):
+    s = srv
+    bsc = blob_client(s, account_key(s), max_single_put_size=4 * MIB, max_block_size=4 * MIB)
+    cc = bsc.create_container("data")
+    with pytest.raises(ResourceExistsError):
+        bsc.create_container("data")
+    payload = (MARKER + os.urandom(1000)) * (20 * MIB // (len(MARKER) + 1000) + 1)
+    payload = payload[:20 * MIB]
+    cc.upload_blob("big/blob-0", payload, metadata={"owner": "tests"})
+    for i in range(1, 6):
+        cc.upload_blob(f"small/blob-{i}", MARKER + b" small %d" % i)
+    assert cc.download_blob("big/blob-0").readall() == payload
+    assert cc.download_blob("big/blob-0", offset=MIB, length=100).readall() == payload[MIB:MIB + 100]
+    props = cc.get_blob_client("big/blob-0").get_blob_properties()
+    assert props.size == len(payload) and props.metadata == {"owner": "tests"} and props.server_encrypted
+    with pytest.raises(ResourceExistsError):
+        cc.upload_blob("small/blob-1", b"again")
+    # Listing with a prefix, two per page: continuation markers.
+    pages = cc.list_blobs(name_starts_with="small/", results_per_page=2).by_page()
+    names = [[b.name for b in page] for page in pages]
+    assert names == [["small/blob-1", "small/blob-2"], ["small/blob-3", "small/blob-4"], ["small/blob-5"]], names
+    cc.delete_blob("small/blob-5")
+    assert [b.name for b in cc.list_blobs(name_starts_with="small/")][-1] == "small/blob-4"
+    assert [c.name for c in bsc.list_containers()] == ["data"]
+
+
+def test_nothing_of_the_blobs_is_in_clear_under_the_data_dir(srv):
+    s = srv
+    hits = []
+    for root, _, files in os.walk(s.data_dir):
+        for f in files:
+            path = os.path.join(root, f)
+            with open(path, "rb") as fh:
+                if MARKER in fh.read() or b"small/blob-1" in open(path, "rb").read():
+                    hits.append(path)
+    assert hits == [], hits
+
+
+def test_blob_by_entra_token_needs_a_data_role(srv):
+    s = srv
+    bsc = blob_client(s, sdk_credential(s))
+    with pytest.raises(HttpResponseError) as e:
+        bsc.get_container_client("data").download_blob("small/blob-1").readall()
+    assert e.value.status_code == 403 and e.value.error_code == "AuthorizationPermissionMismatch", e.value
+    put_role_assignment(s, str(uuid.uuid4()), admin_object_id(s), BLOB_DATA_CONTRIBUTOR, account_id(s))
+    cc = blob_client(s, sdk_credential(s)).get_container_client("data")
+    assert cc.download_blob("small/blob-1").readall() == MARKER + b" small 1"
+    cc.upload_blob("by-token", b"written with a token")
+    assert cc.download_blob("by-token").readall() == b"written with a token"
+    # A bad signature is 403 AuthenticationFailed; no credential at all is 401 with the challenge.
+    wrong = blob_client(s, {"account_name": ACCOUNT, "account_key": "A" * 86 + "=="}).get_container_client("data")
+    with pytest.raises(HttpResponseError) as e:
+        wrong.download_blob("by-token").readall()
+    assert e.value.status_code == 403 and e.value.error_code == "AuthenticationFailed", e.value
+    r = http(s, "GET", blob_url(s) + "data/by-token")
+    assert r.status_code == 401 and r.headers["x-ms-error-code"] == "NoAuthenticationInformation", r.text
+    assert "authorization_uri=" in r.headers["WWW-Authenticate"] and "resource_id=https://storage.azure.com" in \
+        r.headers["WWW-Authenticate"]
+
+
+def test_disabled_key_fails_blob_reads_within_one_interval_and_reenabling_restores(srv):
+    s = srv
+    cc = blob_client(s, account_key(s)).get_container_client("data")
+    s.kc.update_key_properties("cmk1", s.key.properties.version, enabled=False)
+    cli(s, "clock", "advance", "10s")
+    for op in (lambda: cc.download_blob("small/blob-1").readall(), lambda: cc.upload_blob("new", b"x")):
+        with pytest.raises(HttpResponseError) as e:
+            op()
+        assert e.value.status_code == 403 and e.value.error_code == "KeyVaultEncryptionKeyNotFound", e.value
+        assert "The key vault key is not found to unwrap the encryption key." in str(e.value)
+    s.kc.update_key_properties("cmk1", s.key.properties.version, enabled=True)
+    cli(s, "clock", "advance", "10s")
+    assert cc.download_blob("small/blob-1").readall() == MARKER + b" small 1"
