@@ -90,6 +90,11 @@ Instance::~Instance() {
   // Destroying the server stops its worker pools (running handlers finish; queries see their
   // requests cancelled) before the services they call go away.
   http_.reset();
+  // Alerts before what they read (the log store, RBAC) and in their own order: the evaluator
+  // feeds the sender, both feed the history.
+  alert_evaluator_.reset();
+  webhook_sender_.reset();
+  alert_history_.reset();
   ingestion_.reset();
   query_.reset();
   blob_.reset();
@@ -115,6 +120,7 @@ Result<std::unique_ptr<Instance>> Instance::Start(ServeOptions options) {
   RETURN_IF_ERROR(in->OpenDataDir());
   RETURN_IF_ERROR(in->StartHttp());
   RETURN_IF_ERROR(in->StartServices());
+  RETURN_IF_ERROR(in->StartAlerts());
   in->AddCollectors();
   RETURN_IF_ERROR(in->ServeRequests());
   return in;

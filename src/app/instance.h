@@ -5,6 +5,9 @@
 #include <vector>
 
 #include "base/status.h"
+#include "alerts/evaluator.h"
+#include "alerts/history.h"
+#include "alerts/webhook_sender.h"
 #include "control/arm_service.h"
 #include "env/env.h"
 #include "env/offset_clock.h"
@@ -67,6 +70,11 @@ struct ServeOptions {
   int64_t ingestion_mb_per_minute = 2048;
   // Compression of extents' column blocks: "lz4" (fast) or "zstd" (denser).
   std::string extent_codec = "lz4";
+  // Threads that evaluate log search alert rules.
+  int alert_threads = 4;
+  // PEM CA file that https webhook receivers' certificates are verified with, besides the
+  // system's CAs; empty: the instance's own CA.
+  std::string webhook_ca_file;
 };
 
 class Instance {
@@ -93,6 +101,7 @@ class Instance {
   Status StartHttp();
   Status StartServices();
   Status StartStorageEngine();
+  Status StartAlerts();  // alerts_wiring.cc
   void AddCollectors();
   Status ServeRequests();
   Status Bootstrap();
@@ -132,6 +141,9 @@ class Instance {
   std::unique_ptr<engine::Ingestor> ingestor_;
   std::unique_ptr<server::IngestionApi> ingestion_;
   std::unique_ptr<server::QueryApi> query_;
+  std::unique_ptr<alerts::AlertHistory> alert_history_;
+  std::unique_ptr<alerts::WebhookSender> webhook_sender_;
+  std::unique_ptr<alerts::AlertEvaluator> alert_evaluator_;
   std::unique_ptr<server::Metrics> metrics_;
   std::unique_ptr<server::Router> router_;
   std::unique_ptr<server::HttpServer> http_;

@@ -137,6 +137,12 @@ int main(int argc, char** argv) {
   serve->add_option("--extent-codec", serve_opts.extent_codec,
                     "Compression of stored extents: lz4 (fast ingestion) or zstd (about 1.5x smaller)")
       ->default_val("lz4")->check(CLI::IsMember({"lz4", "zstd"}));
+  serve->add_option("--alert-threads", serve_opts.alert_threads,
+                    "Threads that evaluate log search alert rules")
+      ->default_val(4)->check(CLI::Range(1, 64));
+  serve->add_option("--webhook-ca-file", serve_opts.webhook_ca_file,
+                    "PEM CA that https webhook receivers' certificates chain to, besides the system's "
+                    "(default: the instance's own CA)");
   serve->add_option("--key-check-interval", serve_opts.key_check_interval_seconds,
                     "Seconds between AEK unwraps through the customer's vault (6-60)")
       ->default_val(30)->check(CLI::Range(6, 60));

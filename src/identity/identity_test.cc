@@ -104,6 +104,19 @@ TEST_F(IdentityTest, IssuedTokenValidatesForItsAudienceAndAliases) {
               StatusIs(StatusCode::kInvalidArgument, "invalid_resource"));
 }
 
+TEST_F(IdentityTest, ApplicationTokensCarryTheAudienceAndRolesAndAreNotAcceptedByFrontEnds) {
+  auto tokens = Tokens();
+  Principal p{"oid-w", "app-w", "tid-1", "AzNS", PrincipalType::kServicePrincipal};
+  auto tok = tokens->IssueForApplication(p, "api://receiver", {"ActionGroupsSecureWebhook"});
+  ASSERT_THAT(tok, IsOk());
+  auto jwt = DecodeJwt(tok->token);
+  ASSERT_THAT(jwt, IsOk());
+  EXPECT_EQ(jwt->payload.at("aud"), "api://receiver");
+  EXPECT_EQ(jwt->payload.at("roles").as_array()[0], "ActionGroupsSecureWebhook");
+  EXPECT_THAT(tokens->Validate(tok->token, Audience::kArm), StatusIs(StatusCode::kUnauthenticated));
+  EXPECT_THAT(tokens->IssueForApplication(p, "", {}), StatusIs(StatusCode::kInvalidArgument));
+}
+
 TEST_F(IdentityTest, TokenExpiresOnTheInjectedClock) {
   auto tokens = Tokens();
   Principal p{"oid-1", "app-1", "tid-1", "n", PrincipalType::kServicePrincipal};

@@ -136,6 +136,20 @@ Result<AccessToken> TokenService::Issue(const Principal& p, std::string_view res
                       "administrator of the tenant.",
                   "invalid_resource");
   }
+  return Sign(p, resource, {});
+}
+
+Result<AccessToken> TokenService::IssueForApplication(const Principal& p, std::string_view audience,
+                                                      const std::vector<std::string>& roles) const {
+  if (audience.empty() || audience.size() > 1024) {
+    return InvalidArgument("The audience of an application token must be 1 to 1024 characters.",
+                           "invalid_resource");
+  }
+  return Sign(p, audience, roles);
+}
+
+Result<AccessToken> TokenService::Sign(const Principal& p, std::string_view resource,
+                                       const std::vector<std::string>& roles) const {
   int64_t now = ToUnixSeconds(session_clock()->Now());
   int64_t lifetime = std::chrono::duration_cast<std::chrono::seconds>(options_.lifetime).count();
   bj::object header{{"typ", "JWT"}, {"alg", "RS256"}, {"kid", kid_}};
@@ -152,6 +166,11 @@ Result<AccessToken> TokenService::Issue(const Principal& p, std::string_view res
                      {"tid", p.tenant_id},
                      {"ver", "2.0"},
                      {"uti", env_.random->NewGuid()}};
+  if (!roles.empty()) {
+    bj::array r;
+    for (const auto& role : roles) r.emplace_back(role);
+    payload["roles"] = std::move(r);
+  }
   ASSIGN_OR_RETURN(std::string token, EncodeJwt(header, payload, key_));
   return AccessToken{std::move(token), lifetime};
 }

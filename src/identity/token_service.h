@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/secret_bytes.h"
 #include "base/status.h"
@@ -73,6 +74,11 @@ class TokenService {
   // Issues a token for `resource` (already stripped of "/.default"). Fails with AADSTS500011
   // (`invalid_resource`) for resources this instance does not serve.
   Result<AccessToken> Issue(const Principal& principal, std::string_view resource) const;
+  // A token for an application this instance does not serve (an action group's secure
+  // webhook): `aud` is `audience` as given and `roles` lists the app roles granted. Never
+  // accepted by Validate (no front end has that audience).
+  Result<AccessToken> IssueForApplication(const Principal& principal, std::string_view audience,
+                                          const std::vector<std::string>& roles) const;
 
   // Validates a bearer token for front end `expected`. Failures are Unauthenticated with ARM's
   // codes: InvalidAuthenticationToken, InvalidAuthenticationTokenAudience,
@@ -88,6 +94,8 @@ class TokenService {
  private:
   TokenService(env::Env env, TokenServiceOptions options, crypto::RsaKey key, std::string kid)
       : env_(env), options_(std::move(options)), key_(std::move(key)), kid_(std::move(kid)) {}
+  Result<AccessToken> Sign(const Principal& p, std::string_view audience,
+                           const std::vector<std::string>& roles) const;
   // Signature and claim parsing of a token, without the time checks.
   Result<Claims> Verify(std::string_view token, Audience expected) const;
   env::Clock* session_clock() const {

@@ -3,6 +3,7 @@
 // storage accounts' key states.
 #include <boost/json.hpp>
 
+#include "alerts/history.h"
 #include "base/json.h"
 #include "base/time_format.h"
 #include "server/data_plane.h"
@@ -95,6 +96,8 @@ Result<std::unique_ptr<kql::InMemoryCatalog>> SystemCatalog(const DataPlaneDeps&
     }
   }
   catalog->Add(std::move(states));
+  // Log search alerts: every evaluation and notification attempt (alerts/history.h).
+  if (d.meta != nullptr) RETURN_IF_ERROR(alerts::AddHistoryTables(d.meta, *catalog));
   return catalog;
 }
 
