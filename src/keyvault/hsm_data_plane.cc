@@ -14,6 +14,9 @@ namespace bj = boost::json;
 constexpr char kDomainKeyAad[] = "cmklogs/mhsm-domain-key/v1";
 constexpr char kTransferKeyAad[] = "cmklogs/mhsm-transfer-key/v1";
 constexpr char kAuthorizationSegment[] = "providers/microsoft.authorization/";
+// Bounds on what one HSM's local RBAC holds (Azure allows 2,000 assignments per HSM).
+constexpr size_t kMaxAssignments = 2000;
+constexpr size_t kMaxCustomRoles = 100;
 
 Status BadParameter(std::string message) { return InvalidArgument(std::move(message), "BadParameter"); }
 
@@ -51,6 +54,13 @@ bj::object OperationStatus(const HsmLocalState& st, std::string_view op) {
   return bj::object{{"status", st.last_status}, {"status_details", st.last_details}};
 }
 
+bool IsBuiltInRole(std::string_view name) {
+  for (const auto& d : HsmBuiltInRoles()) {
+    if (EqualsIgnoreCase(d.name, name)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Status KeyVaultService::AuthorizeHsm(const identity::Principal& caller, const VaultState& vs,
@@ -76,295 +86,316 @@ Status KeyVaultService::AuthorizeHsm(const identity::Principal& caller, const Va
                 "Forbidden", "ForbiddenByRbac");
 }
 
+// One administration request, handled under the service's writer lock (these requests are rare;
+// every one may change the HSM's state).
+class KeyVaultService::HsmAdmin {
+ public:
+  HsmAdmin(KeyVaultService& s, const KvRequest& r, VaultState& vs) : s_(s), r_(r), vs_(vs), st_(vs.hsm) {}
+
+  KvResponse Run() {
+    auto seg = SplitPath(r_.path);
+    if (!seg.empty() && EqualsIgnoreCase(seg[0], "securitydomain")) return SecurityDomain(seg);
+    std::string lower = ToLower(r_.path);
+    size_t at = lower.find(kAuthorizationSegment);
+    auto scope = NormalizeHsmScope(std::string_view(r_.path).substr(0, at));
+    if (!scope.ok()) return KvError(scope.status());
+    auto rest = SplitPath(std::string_view(r_.path).substr(at + sizeof(kAuthorizationSegment) - 1));
+    if (rest.empty() || rest.size() > 2) return NoRoute();
+    std::string name = rest.size() == 2 ? ToLower(rest[1]) : "";
+    if (EqualsIgnoreCase(rest[0], "roleDefinitions")) return RoleDefinitions(name);
+    if (EqualsIgnoreCase(rest[0], "roleAssignments")) return RoleAssignments(*scope, name);
+    return NoRoute();
+  }
+
+ private:
+  KvResponse NoRoute() {
+    return KvError(Status(StatusCode::kNotFound, "The operation '" + r_.method + " " + r_.path + "' is not supported.",
+                          "BadParameter"));
+  }
+  // The security domain endpoints work before activation (they are how an HSM activates);
+  // local RBAC, like the keys, needs an active HSM.
+  Status Allowed(std::string_view action, std::string_view resource, bool require_active = true) {
+    return s_.AuthorizeHsm(r_.caller, vs_, std::string("Microsoft.KeyVault/managedHsm/") + std::string(action),
+                           resource, require_active);
+  }
+  Result<bj::object> Body() {
+    if (r_.body.empty()) return BadParameter("A JSON request body is required.");
+    auto o = json::ParseObject(r_.body);
+    if (!o.ok()) return BadParameter("The request body is not valid JSON: " + o.status().message());
+    return *o;
+  }
+  // Persists the state as changed since `before`; on failure puts `before` back.
+  KvResponse Commit(HsmLocalState before, KvResponse ok) {
+    Status saved = s_.SaveHsm(vs_.vault, st_);
+    if (saved.ok()) return ok;
+    st_ = std::move(before);
+    return KvError(saved);
+  }
+
+  KvResponse SecurityDomain(const std::vector<std::string>& seg);
+  KvResponse Download();
+  KvResponse TransferKey();
+  KvResponse Upload();
+  Result<SecretBytes> OpenUpload(std::string_view blob);
+  KvResponse Activate(HsmLocalState before, const SecretBytes& material, const std::string& op, KvResponse ok);
+  KvResponse RoleDefinitions(const std::string& name);
+  KvResponse PutRoleDefinition(const std::string& name);
+  KvResponse DeleteRoleDefinition(const std::string& name);
+  KvResponse RoleAssignments(const std::string& scope, const std::string& name);
+  KvResponse PutRoleAssignment(const std::string& scope, const std::string& name);
+
+  KeyVaultService& s_;
+  const KvRequest& r_;
+  VaultState& vs_;
+  HsmLocalState& st_;
+};
+
+KvResponse KeyVaultService::HsmAdmin::SecurityDomain(const std::vector<std::string>& seg) {
+  std::string sub = seg.size() > 1 ? ToLower(seg[1]) : "";
+  bool pending = seg.size() == 3 && EqualsIgnoreCase(seg[2], "pending");
+  const std::string& m = r_.method;
+  if (sub == "download" && pending && m == "GET") {
+    if (auto s = Allowed("securitydomain/download/read", "/", false); !s.ok()) return KvError(s);
+    return Json(200, OperationStatus(st_, "download"));
+  }
+  if (sub == "upload" && pending && m == "GET") {
+    // az 2.45 polls a download's completion on this URL too (its download_pending reads
+    // upload_pending's URL), so it reports whichever operation ran last.
+    if (auto s = Allowed("securitydomain/upload/read", "/", false); !s.ok()) return KvError(s);
+    return Json(200, OperationStatus(st_, ""));
+  }
+  if (seg.size() != 2) return NoRoute();
+  if (sub == "download" && m == "POST") return Download();
+  if (sub == "upload" && m == "GET") return TransferKey();
+  if (sub == "upload" && m == "POST") return Upload();
+  return NoRoute();
+}
+
+KvResponse KeyVaultService::HsmAdmin::Activate(HsmLocalState before, const SecretBytes& material,
+                                               const std::string& op, KvResponse ok) {
+  auto sealed = crypto::AesGcmSeal(s_.master_key_, material.span(), AsBytes(kDomainKeyAad), *s_.env_.random);
+  if (!sealed.ok()) return KvError(sealed.status());
+  st_.sealed_domain_key = Base64Encode(*sealed);
+  st_.activation = HsmActivation::kActive;
+  st_.last_operation = op;
+  st_.last_status = "Success";
+  st_.last_details = op == "download" ? "The security domain was downloaded; the managed HSM is active."
+                                      : "The security domain was restored; the managed HSM is active.";
+  if (op == "upload") ok = Json(202, OperationStatus(st_, "upload"));
+  return Commit(std::move(before), std::move(ok));
+}
+
+KvResponse KeyVaultService::HsmAdmin::Download() {
+  if (auto s = Allowed("securitydomain/download/action", "/", false); !s.ok()) return KvError(s);
+  if (st_.activation == HsmActivation::kActive) {
+    return KvError(Conflict("The managed HSM '" + vs_.vault.name +
+                                "' is already activated: its security domain can be downloaded only once.",
+                            "Conflict"));
+  }
+  auto body = Body();
+  if (!body.ok()) return KvError(body.status());
+  int required = 0;
+  auto certs = sd::ParseCertificateSet(*body, &required);
+  if (!certs.ok()) return KvError(certs.status());
+  // The domain key: every key of the HSM is sealed under it (KeyVaultService::NewVersion).
+  SecretBytes material = s_.env_.random->NewSecret(32);
+  auto file = sd::BuildSecurityDomain(material, *certs, required, *s_.env_.random);
+  if (!file.ok()) return KvError(file.status());
+  return Activate(st_, material, "download", Json(202, bj::object{{"value", *file}}));
+}
+
+KvResponse KeyVaultService::HsmAdmin::TransferKey() {
+  if (auto s = Allowed("securitydomain/transferkey/read", "/", false); !s.ok()) return KvError(s);
+  if (st_.transfer_cert.empty()) {
+    auto tk = sd::NewTransferKey(vs_.vault.name);
+    if (!tk.ok()) return KvError(tk.status());
+    auto sealed = crypto::AesGcmSeal(s_.master_key_, tk->private_pem.span(), AsBytes(kTransferKeyAad), *s_.env_.random);
+    if (!sealed.ok()) return KvError(sealed.status());
+    HsmLocalState before = st_;
+    st_.sealed_transfer_key = Base64Encode(*sealed);
+    st_.transfer_cert = Base64Encode(tk->cert_der);
+    if (KvResponse saved = Commit(std::move(before), KvResponse{}); saved.status != 200) return saved;
+  }
+  auto der = Base64Decode(st_.transfer_cert);
+  if (!der.ok()) return KvError(DataLoss("the HSM's transfer certificate record is corrupt"));
+  auto jwk = sd::TransferKeyJwk(*der);
+  if (!jwk.ok()) return KvError(jwk.status());
+  // az reads transfer_key as a JSON text (json.loads(json.loads(ret)['transfer_key'])).
+  return Json(200, bj::object{{"transfer_key", json::Serialize(*jwk)}, {"key_format", "jwk"}});
+}
+
+Result<SecretBytes> KeyVaultService::HsmAdmin::OpenUpload(std::string_view blob) {
+  auto sealed_tk = Base64Decode(st_.sealed_transfer_key);
+  auto der = Base64Decode(st_.transfer_cert);
+  if (!sealed_tk.ok() || !der.ok()) return DataLoss("the HSM's transfer key record is corrupt");
+  auto pem = crypto::AesGcmOpen(s_.master_key_, *sealed_tk, AsBytes(kTransferKeyAad));
+  if (!pem.ok()) return Internal("the HSM's transfer key cannot be unsealed");
+  ASSIGN_OR_RETURN(crypto::RsaKey tk, crypto::RsaKey::FromPrivatePem(*pem));
+  ASSIGN_OR_RETURN(SecretBytes material, sd::OpenRestoreBlob(blob, tk, *der));
+  if (material.size() != 32) return BadParameter("The security domain's domain key has the wrong size.");
+  return material;
+}
+
+KvResponse KeyVaultService::HsmAdmin::Upload() {
+  if (auto s = Allowed("securitydomain/upload/action", "/", false); !s.ok()) return KvError(s);
+  if (st_.activation == HsmActivation::kActive) {
+    return KvError(Conflict("The managed HSM '" + vs_.vault.name +
+                                "' already has a security domain; upload one into a new, unactivated HSM.",
+                            "Conflict"));
+  }
+  if (st_.transfer_cert.empty()) {
+    return KvError(BadParameter("Get the HSM's transfer key (GET /securitydomain/upload) before uploading."));
+  }
+  auto body = Body();
+  if (!body.ok()) return KvError(body.status());
+  auto value = json::GetString(*body, "value");
+  if (!value.ok() || !value->has_value()) return KvError(BadParameter("'value' (the restore blob) is required."));
+  HsmLocalState before = st_;
+  auto material = OpenUpload(**value);
+  if (!material.ok()) {
+    st_.last_operation = "upload";
+    st_.last_status = "Failed";
+    st_.last_details = material.status().message();
+    return Commit(std::move(before), KvError(material.status()));
+  }
+  return Activate(std::move(before), *material, "upload", KvResponse{});
+}
+
+KvResponse KeyVaultService::HsmAdmin::RoleDefinitions(const std::string& name) {
+  const std::string& m = r_.method;
+  if (m == "PUT") return PutRoleDefinition(name);
+  if (m == "DELETE") return DeleteRoleDefinition(name);
+  if (m != "GET") return NoRoute();
+  if (auto s = Allowed("roleDefinitions/read/action", "/"); !s.ok()) return KvError(s);
+  if (name.empty()) {
+    bj::array value;
+    for (const auto& d : HsmBuiltInRoles()) value.emplace_back(HsmRoleDefinitionJson(d));
+    for (const auto& d : st_.custom_roles) value.emplace_back(HsmRoleDefinitionJson(d));
+    return Json(200, bj::object{{"value", std::move(value)}, {"nextLink", nullptr}});
+  }
+  auto d = FindHsmRole(st_, name);
+  if (!d) return KvError(NotFound("The role definition '" + name + "' was not found.", "RoleDefinitionNotFound"));
+  return Json(200, HsmRoleDefinitionJson(*d));
+}
+
+KvResponse KeyVaultService::HsmAdmin::PutRoleDefinition(const std::string& name) {
+  if (auto s = Allowed("roleDefinitions/write/action", "/"); !s.ok()) return KvError(s);
+  if (IsBuiltInRole(name)) return KvError(BadParameter("Built-in role definitions cannot be changed."));
+  if (!IsGuid(name)) return KvError(BadParameter("A role definition name must be a GUID."));
+  auto body = Body();
+  if (!body.ok()) return KvError(body.status());
+  auto d = HsmRoleDefinitionFromBody(*body, name);
+  if (!d.ok()) return KvError(d.status());
+  if (st_.custom_roles.size() >= kMaxCustomRoles) {
+    return KvError(BadParameter("A managed HSM holds at most " + std::to_string(kMaxCustomRoles) + " custom roles."));
+  }
+  HsmLocalState before = st_;
+  std::erase_if(st_.custom_roles, [&](const HsmRoleDefinition& x) { return EqualsIgnoreCase(x.name, name); });
+  st_.custom_roles.push_back(*d);
+  return Commit(std::move(before), Json(201, HsmRoleDefinitionJson(*d)));
+}
+
+KvResponse KeyVaultService::HsmAdmin::DeleteRoleDefinition(const std::string& name) {
+  if (auto s = Allowed("roleDefinitions/delete/action", "/"); !s.ok()) return KvError(s);
+  if (IsBuiltInRole(name)) return KvError(BadParameter("Built-in role definitions cannot be deleted."));
+  auto found = std::find_if(st_.custom_roles.begin(), st_.custom_roles.end(),
+                            [&](const HsmRoleDefinition& x) { return EqualsIgnoreCase(x.name, name); });
+  if (found == st_.custom_roles.end()) {
+    return KvError(NotFound("The role definition '" + name + "' was not found.", "RoleDefinitionNotFound"));
+  }
+  for (const auto& a : st_.assignments) {
+    if (EqualsIgnoreCase(a.role_definition, name)) {
+      return KvError(BadParameter("The role definition '" + name + "' is still assigned; delete its assignments first."));
+    }
+  }
+  HsmLocalState before = st_;
+  KvResponse ok = Json(200, HsmRoleDefinitionJson(*found));
+  st_.custom_roles.erase(found);
+  return Commit(std::move(before), std::move(ok));
+}
+
+KvResponse KeyVaultService::HsmAdmin::RoleAssignments(const std::string& scope, const std::string& name) {
+  const std::string& m = r_.method;
+  if (m == "PUT") return PutRoleAssignment(scope, name);
+  const char* action = m == "DELETE" ? "roleAssignments/delete/action" : "roleAssignments/read/action";
+  if (m != "GET" && m != "DELETE") return NoRoute();
+  if (auto s = Allowed(action, scope); !s.ok()) return KvError(s);
+  if (name.empty() && m == "GET") {
+    std::string principal = PrincipalFilter(Query(r_, "$filter"));
+    bj::array value;
+    for (const auto& a : st_.assignments) {
+      if (!ScopeWithin(a.scope, scope)) continue;
+      if (!principal.empty() && !EqualsIgnoreCase(principal, a.principal_id)) continue;
+      value.emplace_back(HsmRoleAssignmentJson(a));
+    }
+    return Json(200, bj::object{{"value", std::move(value)}, {"nextLink", nullptr}});
+  }
+  auto found = std::find_if(st_.assignments.begin(), st_.assignments.end(),
+                            [&](const HsmRoleAssignment& a) { return EqualsIgnoreCase(a.name, name); });
+  if (found == st_.assignments.end()) {
+    return KvError(NotFound("The role assignment '" + name + "' is not found.", "RoleAssignmentNotFound"));
+  }
+  if (m == "GET") return Json(200, HsmRoleAssignmentJson(*found));
+  HsmLocalState before = st_;
+  KvResponse ok = Json(200, HsmRoleAssignmentJson(*found));
+  st_.assignments.erase(found);
+  return Commit(std::move(before), std::move(ok));
+}
+
+KvResponse KeyVaultService::HsmAdmin::PutRoleAssignment(const std::string& scope, const std::string& name) {
+  if (auto s = Allowed("roleAssignments/write/action", scope); !s.ok()) return KvError(s);
+  if (!IsGuid(name)) return KvError(BadParameter("A role assignment name must be a GUID."));
+  auto body = Body();
+  if (!body.ok()) return KvError(body.status());
+  auto props = json::GetObject(*body, "properties");
+  if (!props.ok() || *props == nullptr) return KvError(BadParameter("The role assignment needs 'properties'."));
+  auto role_id = json::GetString(**props, "roleDefinitionId");
+  auto principal = json::GetString(**props, "principalId");
+  if (!role_id.ok() || !role_id->has_value() || !principal.ok() || !principal->has_value() || (*principal)->empty() ||
+      (*principal)->size() > 64) {
+    return KvError(BadParameter("'properties.roleDefinitionId' and 'properties.principalId' are required."));
+  }
+  HsmRoleAssignment a{name, scope, RoleGuidOf(**role_id), **principal};
+  auto role = FindHsmRole(st_, a.role_definition);
+  if (!role) return KvError(BadParameter("The role definition '" + **role_id + "' does not exist in this managed HSM."));
+  bool assignable = false;
+  for (const auto& s : role->assignable_scopes) assignable |= ScopeWithin(a.scope, s);
+  if (!assignable) {
+    return KvError(BadParameter("The role '" + role->role_name + "' cannot be assigned at scope '" + a.scope + "'."));
+  }
+  for (const auto& x : st_.assignments) {
+    bool same = EqualsIgnoreCase(x.principal_id, a.principal_id) && EqualsIgnoreCase(x.role_definition, a.role_definition) &&
+                EqualsIgnoreCase(x.scope, a.scope);
+    bool named = EqualsIgnoreCase(x.name, name);
+    if (same && named) return Json(201, HsmRoleAssignmentJson(x));
+    if (same || named) {
+      return KvError(Conflict(named ? "A role assignment named '" + name + "' already exists with other properties."
+                                    : "The role assignment already exists.",
+                              "RoleAssignmentExists"));
+    }
+  }
+  if (st_.assignments.size() >= kMaxAssignments) {
+    return KvError(BadParameter("A managed HSM holds at most " + std::to_string(kMaxAssignments) + " role assignments."));
+  }
+  HsmLocalState before = st_;
+  st_.assignments.push_back(a);
+  return Commit(std::move(before), Json(201, HsmRoleAssignmentJson(a)));
+}
+
 KvResponse KeyVaultService::HandleHsmAdmin(const KvRequest& r) {
   WriterLock l(&mu_);
   auto it = vaults_.find(ToLower(r.vault_name));
   if (it == vaults_.end() || it->second.vault.kind != VaultKind::kManagedHsm) {
     return KvError(NotFound("The managed HSM '" + r.vault_name + "' does not exist.", "VaultNotFound"));
   }
-  VaultState& vs = it->second;
-  HsmLocalState& st = vs.hsm;
-  const identity::Principal& who = r.caller;
-  if (!EqualsIgnoreCase(who.tenant_id, vs.vault.tenant_id)) {
+  const Vault& v = it->second.vault;
+  if (!EqualsIgnoreCase(r.caller.tenant_id, v.tenant_id)) {
     return KvError(Status(StatusCode::kUnauthenticated,
-                          "AKV10032: Invalid issuer. Expected one of https://sts.windows.net/" + vs.vault.tenant_id +
-                              "/, found https://sts.windows.net/" + who.tenant_id + "/.",
+                          "AKV10032: Invalid issuer. Expected one of https://sts.windows.net/" + v.tenant_id +
+                              "/, found https://sts.windows.net/" + r.caller.tenant_id + "/.",
                           "Unauthorized"));
   }
-  // The security domain endpoints work before activation (they are how an HSM activates);
-  // local RBAC, like the keys, needs an active HSM.
-  bool security_domain = !SplitPath(r.path).empty() && EqualsIgnoreCase(SplitPath(r.path)[0], "securitydomain");
-  auto allowed = [&](std::string_view action, std::string_view resource) -> Status {
-    return AuthorizeHsm(who, vs, std::string("Microsoft.KeyVault/managedHsm/") + std::string(action), resource,
-                        !security_domain);
-  };
-  auto save = [&]() -> Status { return SaveHsm(vs.vault, st); };
-  auto bad_body = [&]() -> Result<bj::object> {
-    if (r.body.empty()) return BadParameter("A JSON request body is required.");
-    auto o = json::ParseObject(r.body);
-    if (!o.ok()) return BadParameter("The request body is not valid JSON: " + o.status().message());
-    return *o;
-  };
-  auto seg = SplitPath(r.path);
-  const std::string& m = r.method;
-
-  // ---- security domain ----
-  if (!seg.empty() && EqualsIgnoreCase(seg[0], "securitydomain")) {
-    std::string sub = seg.size() > 1 ? ToLower(seg[1]) : "";
-    bool pending = seg.size() > 2 && EqualsIgnoreCase(seg[2], "pending");
-    if (sub == "download" && pending && m == "GET") {
-      if (auto s = allowed("securitydomain/download/read", "/"); !s.ok()) return KvError(s);
-      return Json(200, OperationStatus(st, "download"));
-    }
-    if (sub == "upload" && pending && m == "GET") {
-      // az 2.45 polls a download's completion on this URL too (its download_pending reads
-      // upload_pending's URL), so it reports whichever operation ran last.
-      if (auto s = allowed("securitydomain/upload/read", "/"); !s.ok()) return KvError(s);
-      return Json(200, OperationStatus(st, ""));
-    }
-    if (sub == "download" && seg.size() == 2 && m == "POST") {
-      if (auto s = allowed("securitydomain/download/action", "/"); !s.ok()) return KvError(s);
-      if (st.activation == HsmActivation::kActive) {
-        return KvError(Conflict("The managed HSM '" + vs.vault.name +
-                                    "' is already activated: its security domain can be downloaded only once.",
-                                "Conflict"));
-      }
-      auto body = bad_body();
-      if (!body.ok()) return KvError(body.status());
-      int required = 0;
-      auto certs = sd::ParseCertificateSet(*body, &required);
-      if (!certs.ok()) return KvError(certs.status());
-      SecretBytes material = env_.random->NewSecret(32);
-      auto file = sd::BuildSecurityDomain(material, *certs, required, *env_.random);
-      if (!file.ok()) return KvError(file.status());
-      auto sealed = crypto::AesGcmSeal(master_key_, material.span(), AsBytes(kDomainKeyAad), *env_.random);
-      if (!sealed.ok()) return KvError(sealed.status());
-      HsmLocalState before = st;
-      st.sealed_domain_key = Base64Encode(*sealed);
-      st.activation = HsmActivation::kActive;
-      st.last_operation = "download";
-      st.last_status = "Success";
-      st.last_details = "The security domain was downloaded; the managed HSM is active.";
-      if (auto s = save(); !s.ok()) {
-        st = std::move(before);
-        return KvError(s);
-      }
-      return Json(202, bj::object{{"value", *file}});
-    }
-    if (sub == "upload" && seg.size() == 2 && m == "GET") {
-      if (auto s = allowed("securitydomain/transferkey/read", "/"); !s.ok()) return KvError(s);
-      if (st.transfer_cert.empty()) {
-        auto tk = sd::NewTransferKey(vs.vault.name);
-        if (!tk.ok()) return KvError(tk.status());
-        auto sealed = crypto::AesGcmSeal(master_key_, tk->private_pem.span(), AsBytes(kTransferKeyAad), *env_.random);
-        if (!sealed.ok()) return KvError(sealed.status());
-        st.sealed_transfer_key = Base64Encode(*sealed);
-        st.transfer_cert = Base64Encode(tk->cert_der);
-        if (auto s = save(); !s.ok()) return KvError(s);
-      }
-      auto der = Base64Decode(st.transfer_cert);
-      if (!der.ok()) return KvError(DataLoss("the HSM's transfer certificate record is corrupt"));
-      auto jwk = sd::TransferKeyJwk(*der);
-      if (!jwk.ok()) return KvError(jwk.status());
-      // az reads transfer_key as a JSON text (json.loads(json.loads(ret)['transfer_key'])).
-      return Json(200, bj::object{{"transfer_key", json::Serialize(*jwk)}, {"key_format", "jwk"}});
-    }
-    if (sub == "upload" && seg.size() == 2 && m == "POST") {
-      if (auto s = allowed("securitydomain/upload/action", "/"); !s.ok()) return KvError(s);
-      if (st.activation == HsmActivation::kActive) {
-        return KvError(Conflict("The managed HSM '" + vs.vault.name +
-                                    "' already has a security domain; upload one into a new, unactivated HSM.",
-                                "Conflict"));
-      }
-      if (st.transfer_cert.empty()) {
-        return KvError(BadParameter("Get the HSM's transfer key (GET /securitydomain/upload) before uploading."));
-      }
-      auto body = bad_body();
-      if (!body.ok()) return KvError(body.status());
-      auto value = json::GetString(*body, "value");
-      if (!value.ok() || !value->has_value()) return KvError(BadParameter("'value' (the restore blob) is required."));
-      auto sealed_tk = Base64Decode(st.sealed_transfer_key);
-      auto der = Base64Decode(st.transfer_cert);
-      if (!sealed_tk.ok() || !der.ok()) return KvError(DataLoss("the HSM's transfer key record is corrupt"));
-      auto pem = crypto::AesGcmOpen(master_key_, *sealed_tk, AsBytes(kTransferKeyAad));
-      if (!pem.ok()) return KvError(Internal("the HSM's transfer key cannot be unsealed"));
-      auto tk = crypto::RsaKey::FromPrivatePem(*pem);
-      if (!tk.ok()) return KvError(tk.status());
-      auto material = sd::OpenRestoreBlob(**value, *tk, *der);
-      if (!material.ok() || material->size() != 32) {
-        st.last_operation = "upload";
-        st.last_status = "Failed";
-        st.last_details = material.ok() ? "The security domain's domain key has the wrong size." : material.status().message();
-        save().IgnoreError();
-        return KvError(material.ok() ? BadParameter(st.last_details) : material.status());
-      }
-      auto sealed = crypto::AesGcmSeal(master_key_, material->span(), AsBytes(kDomainKeyAad), *env_.random);
-      if (!sealed.ok()) return KvError(sealed.status());
-      HsmLocalState before = st;
-      st.sealed_domain_key = Base64Encode(*sealed);
-      st.activation = HsmActivation::kActive;
-      st.last_operation = "upload";
-      st.last_status = "Success";
-      st.last_details = "The security domain was restored; the managed HSM is active.";
-      if (auto s = save(); !s.ok()) {
-        st = std::move(before);
-        return KvError(s);
-      }
-      return Json(202, OperationStatus(st, "upload"));
-    }
-    return KvError(Status(StatusCode::kNotFound, "The operation '" + m + " " + r.path + "' is not supported.",
-                          "BadParameter"));
-  }
-
-  // ---- local RBAC ----
-  std::string lower = ToLower(r.path);
-  size_t at = lower.find(kAuthorizationSegment);
-  auto scope = NormalizeHsmScope(std::string_view(r.path).substr(0, at));
-  if (!scope.ok()) return KvError(scope.status());
-  auto rest = SplitPath(std::string_view(r.path).substr(at + sizeof(kAuthorizationSegment) - 1));
-  if (rest.empty() || rest.size() > 2) return KvError(BadParameter("Unknown authorization path '" + r.path + "'."));
-  std::string collection = ToLower(rest[0]);
-  std::string name = rest.size() == 2 ? ToLower(rest[1]) : "";
-
-  if (collection == "roledefinitions") {
-    if (m == "GET" && name.empty()) {
-      if (auto s = allowed("roleDefinitions/read/action", "/"); !s.ok()) return KvError(s);
-      bj::array value;
-      for (const auto& d : HsmBuiltInRoles()) value.emplace_back(HsmRoleDefinitionJson(d));
-      for (const auto& d : st.custom_roles) value.emplace_back(HsmRoleDefinitionJson(d));
-      return Json(200, bj::object{{"value", std::move(value)}, {"nextLink", nullptr}});
-    }
-    if (name.empty()) return KvError(BadParameter("A role definition name (GUID) is required."));
-    if (m == "GET") {
-      if (auto s = allowed("roleDefinitions/read/action", "/"); !s.ok()) return KvError(s);
-      auto d = FindHsmRole(st, name);
-      if (!d) return KvError(NotFound("The role definition '" + name + "' was not found.", "RoleDefinitionNotFound"));
-      return Json(200, HsmRoleDefinitionJson(*d));
-    }
-    bool builtin = false;
-    for (const auto& d : HsmBuiltInRoles()) builtin |= EqualsIgnoreCase(d.name, name);
-    if (m == "PUT") {
-      if (auto s = allowed("roleDefinitions/write/action", "/"); !s.ok()) return KvError(s);
-      if (builtin) return KvError(BadParameter("Built-in role definitions cannot be changed."));
-      if (!IsGuid(name)) return KvError(BadParameter("A role definition name must be a GUID."));
-      auto body = bad_body();
-      if (!body.ok()) return KvError(body.status());
-      auto d = HsmRoleDefinitionFromBody(*body, name);
-      if (!d.ok()) return KvError(d.status());
-      HsmLocalState before = st;
-      auto found = std::find_if(st.custom_roles.begin(), st.custom_roles.end(),
-                                [&](const HsmRoleDefinition& x) { return EqualsIgnoreCase(x.name, name); });
-      if (found != st.custom_roles.end()) *found = *d;
-      else st.custom_roles.push_back(*d);
-      if (auto s = save(); !s.ok()) {
-        st = std::move(before);
-        return KvError(s);
-      }
-      return Json(201, HsmRoleDefinitionJson(*d));
-    }
-    if (m == "DELETE") {
-      if (auto s = allowed("roleDefinitions/delete/action", "/"); !s.ok()) return KvError(s);
-      if (builtin) return KvError(BadParameter("Built-in role definitions cannot be deleted."));
-      auto found = std::find_if(st.custom_roles.begin(), st.custom_roles.end(),
-                                [&](const HsmRoleDefinition& x) { return EqualsIgnoreCase(x.name, name); });
-      if (found == st.custom_roles.end()) {
-        return KvError(NotFound("The role definition '" + name + "' was not found.", "RoleDefinitionNotFound"));
-      }
-      for (const auto& a : st.assignments) {
-        if (EqualsIgnoreCase(a.role_definition, name)) {
-          return KvError(BadParameter("The role definition '" + name + "' is still assigned; delete its assignments first."));
-        }
-      }
-      HsmLocalState before = st;
-      bj::object out = HsmRoleDefinitionJson(*found);
-      st.custom_roles.erase(found);
-      if (auto s = save(); !s.ok()) {
-        st = std::move(before);
-        return KvError(s);
-      }
-      return Json(200, std::move(out));
-    }
-  } else if (collection == "roleassignments") {
-    if (m == "GET" && name.empty()) {
-      if (auto s = allowed("roleAssignments/read/action", *scope); !s.ok()) return KvError(s);
-      std::string principal = PrincipalFilter(Query(r, "$filter"));
-      bj::array value;
-      for (const auto& a : st.assignments) {
-        if (!ScopeWithin(a.scope, *scope)) continue;
-        if (!principal.empty() && !EqualsIgnoreCase(principal, a.principal_id)) continue;
-        value.emplace_back(HsmRoleAssignmentJson(a));
-      }
-      return Json(200, bj::object{{"value", std::move(value)}, {"nextLink", nullptr}});
-    }
-    if (name.empty()) return KvError(BadParameter("A role assignment name (GUID) is required."));
-    auto found = std::find_if(st.assignments.begin(), st.assignments.end(),
-                              [&](const HsmRoleAssignment& a) { return EqualsIgnoreCase(a.name, name); });
-    if (m == "GET") {
-      if (auto s = allowed("roleAssignments/read/action", *scope); !s.ok()) return KvError(s);
-      if (found == st.assignments.end()) {
-        return KvError(NotFound("The role assignment '" + name + "' is not found.", "RoleAssignmentNotFound"));
-      }
-      return Json(200, HsmRoleAssignmentJson(*found));
-    }
-    if (m == "DELETE") {
-      if (auto s = allowed("roleAssignments/delete/action", *scope); !s.ok()) return KvError(s);
-      if (found == st.assignments.end()) {
-        return KvError(NotFound("The role assignment '" + name + "' is not found.", "RoleAssignmentNotFound"));
-      }
-      HsmLocalState before = st;
-      bj::object out = HsmRoleAssignmentJson(*found);
-      st.assignments.erase(found);
-      if (auto s = save(); !s.ok()) {
-        st = std::move(before);
-        return KvError(s);
-      }
-      return Json(200, std::move(out));
-    }
-    if (m == "PUT") {
-      if (auto s = allowed("roleAssignments/write/action", *scope); !s.ok()) return KvError(s);
-      if (!IsGuid(name)) return KvError(BadParameter("A role assignment name must be a GUID."));
-      auto body = bad_body();
-      if (!body.ok()) return KvError(body.status());
-      auto props = json::GetObject(*body, "properties");
-      if (!props.ok() || *props == nullptr) return KvError(BadParameter("The role assignment needs 'properties'."));
-      auto role_id = json::GetString(**props, "roleDefinitionId");
-      auto principal = json::GetString(**props, "principalId");
-      if (!role_id.ok() || !role_id->has_value() || !principal.ok() || !principal->has_value() || (*principal)->empty()) {
-        return KvError(BadParameter("'properties.roleDefinitionId' and 'properties.principalId' are required."));
-      }
-      HsmRoleAssignment a{name, *scope, RoleGuidOf(**role_id), **principal};
-      auto role = FindHsmRole(st, a.role_definition);
-      if (!role) {
-        return KvError(BadParameter("The role definition '" + **role_id + "' does not exist in this managed HSM."));
-      }
-      bool assignable = false;
-      for (const auto& s : role->assignable_scopes) assignable |= ScopeWithin(a.scope, s);
-      if (!assignable) {
-        return KvError(BadParameter("The role '" + role->role_name + "' cannot be assigned at scope '" + a.scope + "'."));
-      }
-      for (const auto& x : st.assignments) {
-        bool same = EqualsIgnoreCase(x.principal_id, a.principal_id) &&
-                    EqualsIgnoreCase(x.role_definition, a.role_definition) && EqualsIgnoreCase(x.scope, a.scope);
-        if (EqualsIgnoreCase(x.name, name) && !same) {
-          return KvError(Conflict("A role assignment named '" + name + "' already exists with other properties.",
-                                  "RoleAssignmentExists"));
-        }
-        if (same && !EqualsIgnoreCase(x.name, name)) {
-          return KvError(Conflict("The role assignment already exists.", "RoleAssignmentExists"));
-        }
-        if (same) return Json(201, HsmRoleAssignmentJson(x));
-      }
-      HsmLocalState before = st;
-      st.assignments.push_back(a);
-      if (auto s = save(); !s.ok()) {
-        st = std::move(before);
-        return KvError(s);
-      }
-      return Json(201, HsmRoleAssignmentJson(a));
-    }
-  }
-  return KvError(Status(StatusCode::kNotFound, "The operation '" + m + " " + r.path + "' is not supported.",
-                        "BadParameter"));
+  return HsmAdmin(*this, r, it->second).Run();
 }
 
 }  // namespace cmk::keyvault

@@ -119,6 +119,8 @@ class KeyVaultService {
   };
   class DataPlane;
   friend class DataPlane;
+  class HsmAdmin;
+  friend class HsmAdmin;
 
   KeyVaultService(env::Env env, meta::MetadataStore* store, identity::Rbac* rbac,
                   SecretBytes master_key, KeyVaultOptions options, HsmBackend* hsm, AuditLog* audit);
