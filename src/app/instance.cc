@@ -98,6 +98,7 @@ Instance::~Instance() {
   ingestion_.reset();
   query_.reset();
   blob_.reset();
+  table_.reset();
   storage_auth_.reset();
   ingestor_.reset();
   log_store_.reset();        // the storage engine uses the control plane's topology...
@@ -447,7 +448,10 @@ Status Instance::ServeRequests() {
       storage_accounts_.get(), tokens_.get(), rbac_.get(), real_clock_.get(), "https://login." + options_.domain + p);
   blob_ = std::make_unique<storage_account::BlobService>(env_, storage_accounts_.get(), storage_auth_.get(),
                                                          ".blob." + options_.domain + p);
+  table_ = std::make_unique<storage_account::TableService>(env_, storage_accounts_.get(), storage_auth_.get(),
+                                                           ".table." + options_.domain + p);
   deps.blob = blob_.get();
+  deps.table = table_.get();
   router_ = std::make_unique<server::Router>(deps);
   http_->Start();
   if (options_.write_client_config) RETURN_IF_ERROR(WriteClientConfig());

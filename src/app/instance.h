@@ -26,6 +26,7 @@
 #include "storage_account/account_registry.h"
 #include "storage_account/blob_service.h"
 #include "storage_account/storage_auth.h"
+#include "storage_account/table_service.h"
 #include "meta/metadata_store.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -134,6 +135,7 @@ class Instance {
   std::unique_ptr<storage_account::AccountRegistry> storage_accounts_;  // after service_keys_
   std::unique_ptr<storage_account::StorageAuth> storage_auth_;
   std::unique_ptr<storage_account::BlobService> blob_;
+  std::unique_ptr<storage_account::TableService> table_;
   // The control plane's topology answers, cached for the engine and the data plane (after
   // arm_, which owns the provider it wraps; before the users it must outlive).
   std::unique_ptr<engine::TopologyCache> topology_;

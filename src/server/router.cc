@@ -9,6 +9,7 @@
 #include "base/encoding.h"
 #include "base/json.h"
 #include "storage_account/blob_service.h"
+#include "storage_account/table_service.h"
 
 namespace cmk::server {
 namespace {
@@ -257,7 +258,8 @@ void Router::Handle(HttpRequest& req, HttpResponse& res) {
 }
 
 void Router::HandleStorage(HttpRequest& req, HttpResponse& res, const Route& route) {
-  if (route.front_end != FrontEnd::kBlob || d_.blob == nullptr) {
+  bool blob = route.front_end == FrontEnd::kBlob;
+  if ((blob && d_.blob == nullptr) || (!blob && d_.table == nullptr)) {
     return ArmJsonError(res, 404, "NotFound",
                         std::string("The ") + FrontEndName(route.front_end) + " endpoint has no resource at '" +
                             req.path + "'.");
@@ -271,7 +273,11 @@ void Router::HandleStorage(HttpRequest& req, HttpResponse& res, const Route& rou
   sr.headers = req.headers;
   sr.body = std::move(req.body);
   storage_account::StorageResponse out;
-  d_.blob->Handle(sr, out);
+  if (blob) {
+    d_.blob->Handle(sr, out);
+  } else {
+    d_.table->Handle(sr, out);
+  }
   res.status = out.status;
   for (auto& [k, v] : out.headers) res.SetHeader(k, v);
   res.body = std::move(out.body);

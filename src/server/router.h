@@ -31,6 +31,7 @@ class QueryApi;
 }  // namespace cmk::server
 namespace cmk::storage_account {
 class BlobService;
+class TableService;
 }  // namespace cmk::storage_account
 
 namespace cmk::server {
@@ -61,6 +62,7 @@ struct RouterDeps {
   IngestionApi* ingestion = nullptr;  // null: the ingestion host answers 404
   QueryApi* query = nullptr;          // null: the query host answers 404
   storage_account::BlobService* blob = nullptr;  // null: the blob hosts answer 404
+  storage_account::TableService* table = nullptr;  // null: the table hosts answer 404
   // The token endpoint's clock (expires_on, error timestamps): real time, as the tokens' own
   // stamps; null: env.clock.
   env::Clock* session_clock = nullptr;
@@ -94,7 +96,8 @@ class Router {
   void HandleArm(HttpRequest& req, HttpResponse& res);
   void HandleOps(HttpRequest& req, HttpResponse& res);
   void HandleVault(HttpRequest& req, HttpResponse& res, const Route& route);
-  // <account>.blob.D: the request handed to the Blob service as it came (it authenticates).
+  // <account>.blob.D / .table.D: the request handed to the Blob or Table service as it came
+  // (they authenticate).
   void HandleStorage(HttpRequest& req, HttpResponse& res, const Route& route);
   // Request id, correlation ids and front end name on every response.
   Route Begin(HttpRequest& req, HttpResponse& res);

@@ -1,5 +1,7 @@
 #include "storage_account/account_registry.h"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "base/encoding.h"
@@ -428,6 +430,15 @@ Result<std::vector<std::string>> AccountRegistry::ListDocs(const std::string& ac
     out.push_back(std::move(plain));
   }
   return out;
+}
+
+Result<size_t> AccountRegistry::CountDocs(const std::string& account, std::string_view kind, const DocPath& prefix) {
+  ASSIGN_OR_RETURN(SecretBytes aek, Aek(account));
+  ASSIGN_OR_RETURN(std::string id, DocId(account, aek, prefix));
+  ASSIGN_OR_RETURN(auto docs, store_->List(kind, id + "/"));
+  return static_cast<size_t>(std::count_if(docs.begin(), docs.end(), [&](const meta::Document& d) {
+    return d.id.find('/', id.size() + 1) == std::string::npos;
+  }));
 }
 
 Result<std::string> AccountRegistry::PutData(const std::string& account, std::span<const uint8_t> data) {

@@ -94,6 +94,8 @@ class AccountRegistry {
   Status DeleteDoc(const std::string& account, std::string_view kind, const DocPath& path);
   // The plaintexts of the documents under `prefix` (one component shorter than their paths).
   Result<std::vector<std::string>> ListDocs(const std::string& account, std::string_view kind, const DocPath& prefix);
+  // How many documents are under `prefix` (nothing is opened).
+  Result<size_t> CountDocs(const std::string& account, std::string_view kind, const DocPath& prefix);
   // Blob content: a sealed object per block, named by a random id (returned).
   Result<std::string> PutData(const std::string& account, std::span<const uint8_t> data);
   Result<std::vector<uint8_t>> GetData(const std::string& account, const std::string& object);

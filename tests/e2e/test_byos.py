@@ -17,6 +17,7 @@ from test_keyvault import _fresh_challenge_cache, admin_object_id, put_role_assi
 ACCOUNT = "byosacct1"
 MARKER = b"cmklogs-byos-marker-5d1c"
 BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 MIB = 1024 * 1024
 
 
@@ -182,7 +183,81 @@ def test_blob_by_entra_token_needs_a_data_role(srv):
         r.headers["WWW-Authenticate"]
 
 
-def test_disabled_key_fails_blob_reads_within_one_interval_and_reenabling_restores(srv):
+def table_url(s, name=ACCOUNT):
+    return f"https://{name}{s.cfg['tableSuffix']}:{s.port}/"
+
+
+def table_service(s, credential=None):
+    from azure.core.credentials import AzureNamedKeyCredential
+    from azure.data.tables import TableServiceClient
+    if credential is None:
+        credential = AzureNamedKeyCredential(ACCOUNT, account_key(s)["account_key"])
+    return TableServiceClient(table_url(s), credential=credential, connection_verify=s.caCertPath)
+
+
+def test_thousand_entities_with_a_filtered_paged_query_by_shared_key(srv):
+    import concurrent.futures
+    import datetime
+    from azure.core import MatchConditions
+    from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+    from azure.data.tables import EdmType, EntityProperty, UpdateMode
+    s = srv
+    tsc = table_service(s)
+    tc = tsc.create_table("entities")
+    with pytest.raises(ResourceExistsError):
+        tsc.create_table("entities")
+    when = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+
+    def insert(i):
+        tc.create_entity({"PartitionKey": f"p{i % 4}", "RowKey": f"r{i:04d}", "n": i, "note": MARKER.decode() + f" {i}",
+                          "big": EntityProperty(2 ** 40 + i, EdmType.INT64), "when": when, "ratio": i / 8})
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(insert, range(1000)))
+    pages = list(tc.query_entities("PartitionKey eq @pk and n ge @low", parameters={"pk": "p1", "low": 500},
+                                   results_per_page=50, select=["RowKey", "n"]).by_page())
+    rows = [e for page in pages for e in page]
+    assert len(pages) == 3 and len(rows) == 125, (len(pages), len(rows))
+    assert [e["RowKey"] for e in rows] == sorted(f"r{i:04d}" for i in range(500, 1000) if i % 4 == 1)
+    assert set(rows[0].keys()) == {"RowKey", "n"}
+    assert len(list(tc.list_entities())) == 1000
+    e = tc.get_entity("p2", "r0002")
+    assert e["n"] == 2 and e["big"].value == 2 ** 40 + 2 and e["when"] == when and e["ratio"] == 0.25, e
+    # Merge and replace upserts, ETag conditions.
+    tc.upsert_entity({"PartitionKey": "p2", "RowKey": "r0002", "extra": "x"}, mode=UpdateMode.MERGE)
+    e = tc.get_entity("p2", "r0002")
+    assert e["n"] == 2 and e["extra"] == "x"
+    tc.update_entity({"PartitionKey": "p2", "RowKey": "r0002", "only": 1}, mode=UpdateMode.REPLACE,
+                     etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+    with pytest.raises(ResourceModifiedError):
+        tc.update_entity({"PartitionKey": "p2", "RowKey": "r0002", "only": 2}, mode=UpdateMode.REPLACE,
+                         etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+    assert dict(tc.get_entity("p2", "r0002")) == {"PartitionKey": "p2", "RowKey": "r0002", "only": 1}
+    tc.delete_entity("p2", "r0002")
+    with pytest.raises(ResourceNotFoundError):
+        tc.get_entity("p2", "r0002")
+    assert [t.name for t in tsc.list_tables()] == ["entities"]
+    assert [t.name for t in tsc.query_tables("TableName eq 'entities'")] == ["entities"]
+
+
+def test_table_by_entra_token_needs_a_data_role(srv):
+    from azure.core.exceptions import HttpResponseError as Err
+    s = srv
+    tc = table_service(s, sdk_credential(s)).get_table_client("entities")
+    with pytest.raises(Err) as e:
+        tc.get_entity("p1", "r0001")
+    assert e.value.status_code == 403, e.value
+    put_role_assignment(s, str(uuid.uuid4()), admin_object_id(s), TABLE_DATA_CONTRIBUTOR, account_id(s))
+    tc = table_service(s, sdk_credential(s)).get_table_client("entities")
+    assert tc.get_entity("p1", "r0001")["n"] == 1
+
+
+def test_no_table_marker_in_clear_under_the_data_dir(srv):
+    hits = [os.path.join(root, f) for root, _, files in os.walk(srv.data_dir) for f in files
+            if MARKER in open(os.path.join(root, f), "rb").read()]
+    assert hits == [], hits
+
+
+def test_disabled_key_fails_blob_and_table_reads_within_one_interval_and_reenabling_restores(srv):
     s = srv
     cc = blob_client(s, account_key(s)).get_container_client("data")
     s.kc.update_key_properties("cmk1", s.key.properties.version, enabled=False)
@@ -192,6 +267,11 @@ def test_disabled_key_fails_blob_reads_within_one_interval_and_reenabling_restor
             op()
         assert e.value.status_code == 403 and e.value.error_code == "KeyVaultEncryptionKeyNotFound", e.value
         assert "The key vault key is not found to unwrap the encryption key." in str(e.value)
+    tc = table_service(s).get_table_client("entities")
+    with pytest.raises(HttpResponseError) as e:
+        tc.get_entity("p1", "r0001")
+    assert e.value.status_code == 403 and "KeyVaultEncryptionKeyNotFound" in str(e.value), e.value
     s.kc.update_key_properties("cmk1", s.key.properties.version, enabled=True)
     cli(s, "clock", "advance", "10s")
     assert cc.download_blob("small/blob-1").readall() == MARKER + b" small 1"
+    assert tc.get_entity("p1", "r0001")["n"] == 1
