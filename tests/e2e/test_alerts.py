@@ -407,3 +407,45 @@ def test_rule_validation_errors(env):
     missing = ag.replace("agvalid", "agmissing")
     r = rule_2023(env, "badgroup", "AppEvents_CL", [missing], expect=(400,))
     assert r["error"]["code"] == "ActionGroupNotFound", r
+
+
+def test_az_action_group_with_a_secure_webhook_and_an_az_rest_rule(env, tmp_path):
+    """az 2.45 (no `scheduled-query` group): `az monitor action-group create` with a useAadAuth
+    webhook, then the rule through `az rest` (2023-12-01). The receiver gets a bearer token of
+    the instance's token service for the identifierUri, with the ActionGroupsSecureWebhook role."""
+    import base64
+    from test_az import az, readme_az_block, run_bash
+    s = env["server"]
+    rx = receiver(env)
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    os.symlink(os.path.join(root, "scripts"), tmp_path / "scripts")
+    os.symlink(s.data_dir, tmp_path / "cmklogs-data")
+    _, vars_ = run_bash(str(tmp_path), readme_az_block(), str(tmp_path / "env.out"))
+    ag = az(str(tmp_path), vars_, "monitor", "action-group", "create", "-g", s.resourceGroup, "-n", "agaz",
+            "--action", "webhook", "secure", rx.url, "useaadauth", "00000000-0000-0000-0000-0000000000aa",
+            "api://alert-receiver", "usecommonalertschema")
+    hook = ag["webhookReceivers"][0]
+    assert hook["useAadAuth"] is True and hook["identifierUri"] == "api://alert-receiver", hook
+    assert ag["groupShortName"] == "agaz" and ag["location"].lower() == "global", ag
+    rule = {"location": "eastus", "properties": {
+        "severity": 1, "enabled": True, "scopes": [env["ws"]], "evaluationFrequency": "PT1M", "windowSize": "PT1M",
+        "criteria": {"allOf": [{"query": "AppEvents_CL | where Message has 'maz'", "timeAggregation": "Count",
+                                "operator": "GreaterThan", "threshold": 0}]},
+        "actions": {"actionGroups": [ag["id"]]}}}
+    body = tmp_path / "rule.json"
+    body.write_text(json.dumps(rule))
+    made = az(str(tmp_path), vars_, "rest", "--method", "put", "--url",
+              f"{rg_path(s)}/providers/Microsoft.Insights/scheduledQueryRules/azrule?api-version={RULE_API}",
+              "--body", f"@{body}")
+    assert made["name"] == "azrule" and made["kind"] == "LogAlert", made
+    tick = next_tick(now(s))
+    ingest(env, tick - datetime.timedelta(seconds=20), "host5", 1, "maz")
+    advance_to(s, tick + LATENCY)
+    rx.wait_for(1)
+    auth = rx.requests[0]["headers"].get("Authorization", "")
+    assert auth.startswith("Bearer "), rx.requests[0]["headers"]
+    payload = auth.split(" ", 1)[1].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["aud"] == "api://alert-receiver" and claims["roles"] == ["ActionGroupsSecureWebhook"], claims
+    assert claims["appid"] == "461e8683-5575-4561-ac7f-899cc907d62a" and claims["tid"] == s.tenantId, claims
+    delete_rule(env, "azrule")
