@@ -32,6 +32,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -243,6 +244,15 @@ def wait_settled(server, tokens, session, cid, rows, pid):
         last = now
 
 
+def start_perf(directory, name, pid):
+    """`perf record -g` of the server while a query's timed runs go (--perf DIR)."""
+    os.makedirs(directory, exist_ok=True)
+    proc = subprocess.Popen(["perf", "record", "-q", "-g", "-p", str(pid), "-o",
+                             os.path.join(directory, name + ".data")], stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # attached before the first timed run
+    return proc
+
+
 def run_size(args, rows):
     from conftest import Server
     data = os.path.join(args.work, f"logs_{rows}.json")
@@ -258,6 +268,7 @@ def run_size(args, rows):
         pid = server.proc.pid
         tokens = Tokens(server)
         rule, cid = provision(server)
+        perf = start_perf(args.perf, f"{rows}_ingest", pid) if args.perf else None
         cpu0, t0 = proc_cpu_seconds(pid), time.monotonic()
         sent_rows, sent_bytes = ingest(server, tokens, rule, data, args.clients)
         ack_wall, ack_cpu = time.monotonic() - t0, proc_cpu_seconds(pid) - cpu0
@@ -265,13 +276,18 @@ def run_size(args, rows):
             session.trust_env = False
             settled_cpu = wait_settled(server, tokens, session, cid, sent_rows, pid) - cpu0
             settled_wall = time.monotonic() - t0
+            if perf:
+                perf.send_signal(signal.SIGINT)
+                perf.wait()
             print(f"cmklogs ingest: {sent_rows} rows, {sent_bytes / 1e6:.1f} MB raw JSON: "
                   f"to ack wall {ack_wall:.2f} s, server CPU {ack_cpu:.2f} s; to settled "
                   f"server CPU {settled_cpu:.2f} s", flush=True)
             results = []
             for q, (name, kql) in enumerate(QUERIES):
-                ms, ans = [], None
+                ms, ans, perf = [], None, None
                 for i in range(args.runs + 1):  # run 0 is the warm-up
+                    if i == 1 and args.perf:
+                        perf = start_perf(args.perf, f"{rows}_q{q + 1}", pid)
                     t = time.perf_counter()
                     table = query(server, tokens, session, cid, kql)
                     el = (time.perf_counter() - t) * 1e3
@@ -279,6 +295,9 @@ def run_size(args, rows):
                         ans = answer(q, table)
                     else:
                         ms.append(el)
+                if perf:
+                    perf.send_signal(signal.SIGINT)
+                    perf.wait()
                 med = sorted(ms)[len(ms) // 2]
                 results.append({"name": name, "median_ms": med, "answer": ans, "runs_ms": ms})
                 print(f"query {q + 1} {name:<24} median {med:9.2f} ms  answer {ans}", flush=True)
@@ -312,6 +331,7 @@ def main():
     p.add_argument("--log-bench", default=os.path.join(ROOT, "build-release", "bench", "log_bench"))
     p.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--perf", help="record each query's timed runs with perf into this directory")
     p.add_argument("--clients", type=int, default=2)
     p.add_argument("--duckdb-threads", type=int, default=os.cpu_count())
     p.add_argument("--work", default=os.path.join(os.environ.get("TMPDIR", "/tmp"),

@@ -49,6 +49,7 @@ Result<ClientResponse> HttpsFetch(const ClientRequest& request, const HttpsClien
   if (ec) return Unavailable("cannot resolve " + host + ": " + ec.message());
   net::connect(stream.next_layer(), endpoints, ec);
   if (ec) return Unavailable("cannot connect to " + host + ":" + port + ": " + ec.message());
+  stream.next_layer().set_option(tcp::no_delay(true), ec);  // the request in one go, no Nagle wait
   timeval tv{options.timeout_ms / 1000, (options.timeout_ms % 1000) * 1000};
   int fd = stream.next_layer().native_handle();
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
