@@ -194,4 +194,35 @@ int ClockShow(const std::string& data_dir) {
   return PrintResult(Arm(*cfg, "GET", "/cmklogs/admin/clock"));
 }
 
+int SupportRequest(const std::string& data_dir, const std::vector<std::string>& workspaces,
+                   const std::string& reason, const std::string& duration, const std::string& support_request) {
+  bj::object body{{"reason", reason}, {"supportRequest", support_request}};
+  if (!duration.empty()) {
+    auto d = ParseHumanDuration(duration);
+    if (!d.ok()) return Fail(d.status());
+    body["duration"] = FormatIsoDuration(*d);
+  }
+  bj::array ws;
+  for (const auto& w : workspaces) ws.emplace_back(w);
+  body["workspaces"] = std::move(ws);
+  auto cfg = LoadConfig(data_dir);
+  if (!cfg.ok()) return Fail(cfg.status());
+  return PrintResult(Arm(*cfg, "POST", "/cmklogs/admin/lockbox/requests", bj::serialize(body)));
+}
+
+int Operator(const std::string& data_dir, const std::string& verb, const std::string& principal) {
+  auto cfg = LoadConfig(data_dir);
+  if (!cfg.ok()) return Fail(cfg.status());
+  if (verb == "list") return PrintResult(Arm(*cfg, "GET", "/cmklogs/admin/operators"));
+  if (verb != "add" && verb != "remove") return Fail(InvalidArgument("say add, remove or list"));
+  auto who = Arm(*cfg, "GET", "/cmklogs/admin/principals/" + PercentEncode(principal));
+  if (!who.ok()) return Fail(who.status());
+  if (who->status != 200) return Fail(NotFound(ErrorText(*who)));
+  auto o = json::ParseObject(who->body);
+  if (!o.ok()) return Fail(o.status());
+  auto object_id = json::GetString(*o, "objectId");
+  if (!object_id.ok() || !object_id->has_value()) return Fail(Internal("no objectId in " + who->body));
+  return PrintResult(Arm(*cfg, verb == "add" ? "PUT" : "DELETE", "/cmklogs/admin/operators/" + PercentEncode(**object_id)));
+}
+
 }  // namespace cmk::app

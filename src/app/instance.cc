@@ -317,7 +317,38 @@ Status Instance::StartServices() {
   }
   // The engine reads the control plane's topology through a cache (invalidated on every write).
   topology_ = std::make_unique<engine::TopologyCache>(topology);
+  RETURN_IF_ERROR(StartActivityAndLockbox());
   return StartStorageEngine();
+}
+
+Status Instance::StartActivityAndLockbox() {
+  activity_ = std::make_unique<control::ActivityLog>(env_, store_.get(), rbac_.get());
+  key_events_ = std::make_unique<control::KeyEventRecorder>(activity_.get(), env_.clock);
+  control::KeyEventRecorder* keys = key_events_.get();
+  cluster_storage_->set_on_key_event([keys](const storage::ClusterStorage::KeyEvent& e) {
+    keys->Record(e.cluster_id, e.principal_id, e.kind, e.kid, e.reason);
+  });
+  control::LockboxOptions lb;
+  lb.admin_object_id = admin_object_id_;
+  engine::TopologyCache* topology = topology_.get();
+  lb.resolve_workspace = [topology](const std::string& id) -> Result<std::string> {
+    auto ws = IsGuid(id) ? topology->WorkspaceByCustomerId(ToLower(id)) : topology->WorkspaceByResourceId(id);
+    if (!ws.ok()) return NotFound("The workspace '" + id + "' was not found.", "WorkspaceNotFound");
+    return ws->resource_id;
+  };
+  ASSIGN_OR_RETURN(lockbox_, control::Lockbox::Create(env_, store_.get(), rbac_.get(), activity_.get(), lb));
+  control::ActivityLog* log = activity_.get();
+  control::Lockbox* lockbox = lockbox_.get();
+  arm_->AddRoutes([log](const control::ArmRequest& r) { return log->Route(r); });
+  arm_->AddRoutes([lockbox](const control::ArmRequest& r) { return lockbox->Route(r); });
+  // Lockbox inside, the activity log outside: a refused write is on record too.
+  arm_->AddLayer([lockbox](const control::ArmRequest& r, const control::ArmService::Next& next) {
+    return lockbox->GateReads(r, next);
+  });
+  arm_->AddLayer([log](const control::ArmRequest& r, const control::ArmService::Next& next) {
+    return log->RecordWrite(r, next);
+  });
+  return OkStatus();
 }
 
 // The storage engine (shared storage under the region MMKs, cluster accounts under the KEK),
@@ -344,6 +375,8 @@ Status Instance::StartStorageEngine() {
                            "/subscriptions/" + info_.subscription_id,
                            real_clock_.get(),
                            ingestor_.get()};
+  dp.lockbox = lockbox_.get();
+  dp.activity = activity_.get();
   server::IngestionLimits ingestion_limits;
   ingestion_limits.requests_per_minute = options_.ingestion_requests_per_minute;
   ingestion_limits.bytes_per_minute = static_cast<uint64_t>(options_.ingestion_mb_per_minute) << 20;
@@ -493,6 +526,9 @@ Status Instance::Bootstrap() {
   info_.resource_group = std::string(o["resourceGroup"].as_string());
   info_.location = std::string(o["location"].as_string());
   admin_client_id_ = std::string(o["adminClientId"].as_string());
+  if (const bj::value* admin_oid = o.if_contains("adminObjectId"); admin_oid && admin_oid->is_string()) {
+    admin_object_id_ = std::string(admin_oid->get_string());
+  }
   ASSIGN_OR_RETURN(auto sealed, Base64Decode(o["adminSecretSealed"].as_string()));
   auto secret = crypto::AesGcmOpen(master_key_, sealed, AsBytes(kAdminSecretAad));
   if (!secret.ok()) return DataLoss("cannot unseal the admin secret: wrong master key?");

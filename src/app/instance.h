@@ -8,7 +8,9 @@
 #include "alerts/evaluator.h"
 #include "alerts/history.h"
 #include "alerts/webhook_sender.h"
+#include "control/activity_log.h"
 #include "control/arm_service.h"
+#include "control/lockbox.h"
 #include "env/env.h"
 #include "env/offset_clock.h"
 #include "identity/directory.h"
@@ -102,6 +104,8 @@ class Instance {
   Status StartHttp();
   Status StartServices();
   Status StartStorageEngine();
+  // The activity log and Customer Lockbox, hooked into ARM and the key managers.
+  Status StartActivityAndLockbox();
   Status StartAlerts();  // alerts_wiring.cc
   void AddCollectors();
   Status ServeRequests();
@@ -129,6 +133,10 @@ class Instance {
   std::unique_ptr<keyvault::Pkcs11Hsm> hsm_;
   std::unique_ptr<keyvault::AuditLog> audit_;
   std::unique_ptr<keyvault::KeyVaultService> keyvault_;
+  // Declared before their users, destroyed after them (the ARM service, the key managers).
+  std::unique_ptr<control::ActivityLog> activity_;
+  std::unique_ptr<control::KeyEventRecorder> key_events_;
+  std::unique_ptr<control::Lockbox> lockbox_;
   std::unique_ptr<storage::ClusterStorage> cluster_storage_;
   std::unique_ptr<control::ArmService> arm_;
   std::unique_ptr<storage::ServiceKeys> service_keys_;
@@ -151,6 +159,7 @@ class Instance {
   std::unique_ptr<server::HttpServer> http_;
   control::InstanceInfo info_;
   std::string admin_client_id_;
+  std::string admin_object_id_;
   SecretBytes admin_secret_;
   std::string ca_cert_path_;
   std::string server_cert_pem_;

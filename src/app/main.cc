@@ -210,7 +210,34 @@ int main(int argc, char** argv) {
   crestore->add_option("--cluster", restore_cluster, "Cluster resource id")->required();
   crestore->add_option("--data-dir", data_dir, "Data directory of the running server");
 
+  auto* support = app.add_subcommand("support", "Operator access to customer data (Customer Lockbox)")->require_subcommand(1);
+  std::vector<std::string> support_workspaces;
+  std::string support_reason, support_duration, support_case;
+  auto* srequest = support->add_subcommand("request", "Open a Customer Lockbox request for workspaces (JSON)");
+  srequest->add_option("--workspace", support_workspaces, "Workspace resource id or customer id (repeatable)")->required();
+  srequest->add_option("--reason", support_reason, "Justification the customer reads")->required();
+  srequest->add_option("--duration", support_duration, "How long access is asked for once approved (default 8h)");
+  srequest->add_option("--support-request", support_case, "Support case number");
+  srequest->add_option("--data-dir", data_dir, "Data directory of the running server");
+
+  auto* op = app.add_subcommand("operator", "Instance operators (gated by Customer Lockbox)")->require_subcommand(1);
+  std::string op_principal;
+  auto* opadd = op->add_subcommand("add", "Make a principal an operator");
+  opadd->add_option("--principal", op_principal, "Object id or client id")->required();
+  opadd->add_option("--data-dir", data_dir, "Data directory of the running server");
+  auto* opremove = op->add_subcommand("remove", "Make a principal no longer an operator");
+  opremove->add_option("--principal", op_principal, "Object id or client id")->required();
+  opremove->add_option("--data-dir", data_dir, "Data directory of the running server");
+  auto* oplist = op->add_subcommand("list", "List the operators' object ids (JSON)");
+  oplist->add_option("--data-dir", data_dir, "Data directory of the running server");
+
   CLI11_PARSE(app, argc, argv);
+  if (srequest->parsed()) {
+    return cmk::app::SupportRequest(data_dir, support_workspaces, support_reason, support_duration, support_case);
+  }
+  if (opadd->parsed()) return cmk::app::Operator(data_dir, "add", op_principal);
+  if (opremove->parsed()) return cmk::app::Operator(data_dir, "remove", op_principal);
+  if (oplist->parsed()) return cmk::app::Operator(data_dir, "list", "");
   if (crestore->parsed()) return cmk::app::ClusterRestoreIdentity(data_dir, restore_cluster);
   if (voutage->parsed()) return cmk::app::VaultOutage(data_dir, outage_vault, outage_state);
   if (vaudit->parsed()) return cmk::app::VaultAudit(data_dir, audit_vault);

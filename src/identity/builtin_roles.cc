@@ -134,6 +134,16 @@ const std::vector<RoleDefinition>& BuiltInRoleDefinitions() {
        {},
        {"Microsoft.Insights/Metrics/Write", "Microsoft.Insights/Telemetry/Write"},
        {}},
+      // Customer Lockbox approvers of a subscription's requests (control/lockbox.h).
+      {"4dae6930-7baf-46f5-909e-0383bc931c46", "Azure Customer Lockbox Approver for Subscription",
+       "Can approve Microsoft support requests to access specific resources contained within a "
+       "subscription, even when Customer Lockbox is enabled at the tenant level.",
+       {"Microsoft.Resources/subscriptions/read", "Microsoft.CustomerLockbox/requests/UpdateApproval/action",
+        "Microsoft.CustomerLockbox/requests/read", "Microsoft.Authorization/*/read",
+        "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Insights/eventtypes/values/read"},
+       {},
+       {},
+       {}},
   };
   return kRoles;
 }

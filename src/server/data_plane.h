@@ -8,7 +8,9 @@
 #include <mutex>
 #include <string>
 
+#include "control/activity_log.h"
 #include "control/insights_provider.h"
+#include "control/lockbox.h"
 #include "control/oi_provider.h"
 #include "engine/ingest.h"
 #include "engine/log_store.h"
@@ -38,9 +40,13 @@ struct DataPlaneDeps {
   env::Clock* SessionClock() const { return session_clock != nullptr ? session_clock : env.clock; }
   // The ingestion pipeline (parse, transform, shape, route, store) the ingestion front end runs.
   engine::Ingestor* ingestor = nullptr;
+  // Customer Lockbox: gates operators' queries and records them (lockbox_view.h); null: off.
+  control::Lockbox* lockbox = nullptr;
+  // The activity log: the system workspace's AzureActivity table; null: no such table.
+  control::ActivityLog* activity = nullptr;
 };
 
-// The system workspace's tables: KeyVaultAudit and KeyStateHistory (system_tables.cc).
+// The system workspace's tables: KeyVaultAudit, KeyStateHistory and AzureActivity (system_tables.cc).
 Result<std::unique_ptr<kql::InMemoryCatalog>> SystemCatalog(const DataPlaneDeps& d);
 
 struct IngestionLimits {

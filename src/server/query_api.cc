@@ -11,6 +11,7 @@
 #include "env/env.h"
 #include "kql/engine.h"
 #include "server/data_plane.h"
+#include "server/lockbox_view.h"
 
 namespace cmk::server {
 namespace {
@@ -157,6 +158,7 @@ class Runner {
       }
     }
     std::vector<engine::WorkspaceInfo> spaces;
+    std::vector<control::LockboxGrant> grants;  // what an operator reads under (Customer Lockbox)
     for (const auto& id : ids) {
       auto ws = Resolve(id);
       if (!ws.ok()) {
@@ -167,6 +169,10 @@ class Runner {
                           "The provided credentials have insufficient access to perform the requested operation",
                           bj::array{bj::object{{"code", "InsufficientAccessError"},
                                                {"message", "No read access to workspace '" + ws->name + "'."}}});
+      }
+      if (Status s = LockboxGate(d_, caller_, *ws, grants); !s.ok()) {
+        return ErrorReply(403, "InsufficientAccessError", s.message(),
+                          bj::array{bj::object{{"code", s.error_code()}, {"message", s.message()}}});
       }
       bool dup = false;
       for (const auto& s : spaces) dup |= s.customer_id == ws->customer_id;
@@ -184,8 +190,14 @@ class Runner {
     }
     auto start = env::MonotonicMicros();
     Prefer p = ParsePrefer(prefer);
-    auto catalog = d_.store->CatalogFor(std::move(spaces), from, to);
+    auto catalog = LockboxView(d_, spaces, !grants.empty(), d_.store->CatalogFor(spaces, from, to));
     auto result = ExecuteGuarded(**q, *catalog, Options(p));
+    int64_t rows = 0;
+    if (result.ok()) {
+      for (const auto& t : result->tables) rows += static_cast<int64_t>(t.rows);
+    }
+    // Refused and failed attempts are on record too (0 rows).
+    LockboxRecord(d_, caller_, grants, **q, rows);
     if (!result.ok()) return QueryError(result.status());
     Reply r;
     bj::array tables;

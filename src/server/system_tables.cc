@@ -1,8 +1,9 @@
 // The system workspace ("system"): internal tables an admin can query with KQL — the vault
 // audit log (every wrap and unwrap: who, key version, outcome, latency) and the history of the
-// storage accounts' key states.
+// storage accounts' key states, and the activity log (AzureActivity).
 #include <boost/json.hpp>
 
+#include "base/encoding.h"
 #include "alerts/history.h"
 #include "base/json.h"
 #include "base/time_format.h"
@@ -32,6 +33,60 @@ kql::Table MakeTable(const std::string& name, const std::vector<std::pair<std::s
   kql::Table t;
   t.name = name;
   for (const auto& [n, ty] : cols) t.AddColumn(n, kql::Column(ty));
+  return t;
+}
+
+// AzureActivity as Log Analytics documents it (azure-api-2.md §24.3): the activity log of every
+// subscription, one row per event.
+Result<kql::Table> AzureActivity(const control::ActivityLog* log) {
+  kql::Table t = MakeTable(
+      "AzureActivity",
+      {{"TimeGenerated", kql::Type::kDateTime}, {"OperationName", kql::Type::kString},
+       {"OperationNameValue", kql::Type::kString}, {"Level", kql::Type::kString},
+       {"ActivityStatusValue", kql::Type::kString}, {"ActivitySubstatusValue", kql::Type::kString},
+       {"Caller", kql::Type::kString}, {"CallerIpAddress", kql::Type::kString},
+       {"CategoryValue", kql::Type::kString}, {"CorrelationId", kql::Type::kString},
+       {"EventDataId", kql::Type::kString}, {"EventSubmissionTimestamp", kql::Type::kDateTime},
+       {"Properties", kql::Type::kString}, {"Properties_d", kql::Type::kDynamic},
+       {"ResourceGroup", kql::Type::kString}, {"ResourceId", kql::Type::kString},
+       {"_ResourceId", kql::Type::kString}, {"ResourceProviderValue", kql::Type::kString},
+       {"SubscriptionId", kql::Type::kString}, {"TenantId", kql::Type::kString},
+       {"Hierarchy", kql::Type::kString}, {"SourceSystem", kql::Type::kString},
+       {"Type", kql::Type::kString}});
+  if (log == nullptr) return t;
+  ASSIGN_OR_RETURN(auto page, log->List(control::ActivityFilter{}, "", 1'000'000));
+  for (const auto& e : page.events) {
+    bj::object props;
+    for (const auto& [k, v] : e.properties) props[k] = v;
+    std::string p = bj::serialize(props);
+    std::string provider = e.operation.substr(0, e.operation.find('/'));
+    auto& c = t.columns;
+    size_t i = 0;
+    c[i++].AppendInt(Ticks(e.time));
+    c[i++].AppendString(e.operation);
+    c[i++].AppendString(e.operation);
+    c[i++].AppendString(e.level);
+    c[i++].AppendString(e.status);
+    c[i++].AppendString(e.sub_status);
+    c[i++].AppendString(e.caller);
+    c[i++].AppendString(e.client_ip);
+    c[i++].AppendString(e.category);
+    c[i++].AppendString(e.correlation_id);
+    c[i++].AppendString(e.event_data_id);
+    c[i++].AppendInt(Ticks(e.time));
+    c[i++].AppendString(p);
+    c[i++].AppendString(p);
+    c[i++].AppendString(control::ResourceGroupOf(e.resource_id));
+    c[i++].AppendString(e.resource_id);
+    c[i++].AppendString(ToLower(e.resource_id));
+    c[i++].AppendString(provider);
+    c[i++].AppendString(e.subscription_id);
+    c[i++].AppendString(e.tenant_id);
+    c[i++].AppendString(e.tenant_id + (e.subscription_id.empty() ? "" : "/" + e.subscription_id));
+    c[i++].AppendString("Azure");
+    c[i++].AppendString("AzureActivity");
+    ++t.rows;
+  }
   return t;
 }
 
@@ -96,6 +151,8 @@ Result<std::unique_ptr<kql::InMemoryCatalog>> SystemCatalog(const DataPlaneDeps&
     }
   }
   catalog->Add(std::move(states));
+  ASSIGN_OR_RETURN(kql::Table activity, AzureActivity(d.activity));
+  catalog->Add(std::move(activity));
   // Log search alerts: every evaluation and notification attempt (alerts/history.h).
   if (d.meta != nullptr) RETURN_IF_ERROR(alerts::AddHistoryTables(d.meta, *catalog));
   return catalog;

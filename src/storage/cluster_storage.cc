@@ -37,7 +37,16 @@ Result<std::unique_ptr<KeyManager>> ClusterStorage::MakeManager(Cluster& c, cons
                                                                 std::optional<WrappedAek> existing) {
   std::string principal = c.principal_id;
   meta::MetadataStore* store = store_;
-  auto persist = [store, account_id, key, principal](const WrappedAek& w) {
+  std::string cluster_id = account_id.substr(0, account_id.rfind("/accounts/"));
+  std::shared_ptr<KeyHook> key_hook = on_key_event_;
+  auto persist = [store, account_id, key, principal, cluster_id, key_hook](const WrappedAek& w) {
+    // The version that wrapped the AEK before tells a first wrap from a rotation.
+    auto before = store->Get(kKind, account_id);
+    std::string old_kid;
+    if (before.ok() && *before) {
+      auto o = json::ParseObject((*before)->body);
+      if (o.ok()) old_kid = Str(*o, "kid");
+    }
     bj::object o{{"kid", w.kid},
                  {"alg", w.alg},
                  {"ciphertext", Base64Encode(w.ciphertext)},
@@ -45,11 +54,21 @@ Result<std::unique_ptr<KeyManager>> ClusterStorage::MakeManager(Cluster& c, cons
                  {"keyName", key.name},
                  {"keyVersion", key.version},
                  {"principalId", principal}};
-    return store->Put(kKind, account_id, json::Serialize(o));
+    RETURN_IF_ERROR(store->Put(kKind, account_id, json::Serialize(o)));
+    if (old_kid.empty() || !EqualsIgnoreCase(old_kid, w.kid)) {
+      key_hook->Fire({cluster_id, account_id, principal, old_kid.empty() ? "configure" : "rotate", w.kid,
+                      old_kid.empty() ? "" : "re-wrapped from " + old_kid});
+    }
+    return OkStatus();
   };
   ASSIGN_OR_RETURN(auto m, KeyManager::Create(env_, c.client.get(), key, std::move(existing), options_, persist));
   std::shared_ptr<Hook> hook = on_transition_;
-  m->set_on_transition([hook, account_id](KeyState from, KeyState to, const Status&) {
+  m->set_on_transition([hook, key_hook, account_id, cluster_id, principal](KeyState from, KeyState to,
+                                                                          const Status& cause) {
+    if (to == KeyState::kRevoked) key_hook->Fire({cluster_id, account_id, principal, "revoke", "", cause.message()});
+    if (from == KeyState::kRevoked && to == KeyState::kHealthy) {
+      key_hook->Fire({cluster_id, account_id, principal, "restore", "", "the key can be used again"});
+    }
     AccountTransitionFn fn;
     {
       MutexLock l(&hook->mu);
@@ -171,6 +190,11 @@ KeyState ClusterStorage::State(const std::string& account_id) const {
   MutexLock l(&mu_);
   KeyManager* m = FindLocked(account_id);
   return m == nullptr ? KeyState::kUnavailable : m->state();
+}
+
+void ClusterStorage::set_on_key_event(KeyEventFn fn) {
+  MutexLock l(&on_key_event_->mu);
+  on_key_event_->fn = std::move(fn);
 }
 
 void ClusterStorage::set_on_account_transition(AccountTransitionFn fn) {

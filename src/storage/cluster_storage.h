@@ -50,6 +50,15 @@ class ClusterStorage {
   // Called (outside any lock of this class) whenever an account's key state changes.
   using AccountTransitionFn = std::function<void(const std::string& account_id, KeyState from, KeyState to)>;
   void set_on_account_transition(AccountTransitionFn fn);
+  // A change of an account's key, for the activity log: "configure" (its AEK first wrapped by
+  // the cluster's key), "rotate" (re-wrapped under another version, which `kid` names),
+  // "revoke" (the vault refused: `reason` says how) and "restore" (usable again after a
+  // revocation). Called outside any lock of this class (a rewrap's under the manager's).
+  struct KeyEvent {
+    std::string cluster_id, account_id, principal_id, kind, kid, reason;
+  };
+  using KeyEventFn = std::function<void(const KeyEvent&)>;
+  void set_on_key_event(KeyEventFn fn);
 
  private:
   struct Cluster {
@@ -76,6 +85,19 @@ class ClusterStorage {
     AccountTransitionFn fn GUARDED_BY(mu);
   };
   std::shared_ptr<Hook> on_transition_ = std::make_shared<Hook>();
+  struct KeyHook {
+    Mutex mu;
+    KeyEventFn fn GUARDED_BY(mu);
+    void Fire(const KeyEvent& e) {
+      KeyEventFn f;
+      {
+        MutexLock l(&mu);
+        f = fn;
+      }
+      if (f) f(e);
+    }
+  };
+  std::shared_ptr<KeyHook> on_key_event_ = std::make_shared<KeyHook>();
 };
 
 }  // namespace cmk::storage
