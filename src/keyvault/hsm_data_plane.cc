@@ -54,6 +54,17 @@ bj::object OperationStatus(const HsmLocalState& st, std::string_view op) {
   return bj::object{{"status", st.last_status}, {"status_details", st.last_details}};
 }
 
+// The audit log's name for an administration request that changes something.
+std::string AdminOperation(const KvRequest& r) {
+  std::string p = ToLower(r.path);
+  if (p.find("securitydomain/download") != std::string::npos) return "downloadSecurityDomain";
+  if (p.find("securitydomain/upload") != std::string::npos) return "uploadSecurityDomain";
+  bool del = r.method == "DELETE";
+  if (p.find("roleassignments") != std::string::npos) return del ? "deleteRoleAssignment" : "createRoleAssignment";
+  if (p.find("roledefinitions") != std::string::npos) return del ? "deleteRoleDefinition" : "setRoleDefinition";
+  return r.method + " " + (r.path.size() > 64 ? r.path.substr(0, 64) : r.path);
+}
+
 bool IsBuiltInRole(std::string_view name) {
   for (const auto& d : HsmBuiltInRoles()) {
     if (EqualsIgnoreCase(d.name, name)) return true;
@@ -395,7 +406,29 @@ KvResponse KeyVaultService::HandleHsmAdmin(const KvRequest& r) {
                               "/, found https://sts.windows.net/" + r.caller.tenant_id + "/.",
                           "Unauthorized"));
   }
-  return HsmAdmin(*this, r, it->second).Run();
+  int64_t start = env::MonotonicMicros();
+  KvResponse out = HsmAdmin(*this, r, it->second).Run();
+  if (audit_ && r.method != "GET") {
+    // Changes to who may use the HSM's keys, and its security domain, are audited like key use.
+    AuditEntry e;
+    e.time = env_.clock->Now();
+    e.caller_object_id = r.caller.object_id;
+    e.caller_app_id = r.caller.app_id;
+    e.vault = r.vault_name;
+    e.key = r.path.size() > 256 ? r.path.substr(0, 256) : r.path;
+    e.operation = AdminOperation(r);
+    e.status = out.status;
+    if (out.status >= 400 && out.body && out.body->is_object()) {
+      if (const bj::value* err = out.body->as_object().if_contains("error"); err && err->is_object()) {
+        if (const bj::value* code = err->as_object().if_contains("code"); code && code->is_string()) {
+          e.error_code = std::string(code->as_string());
+        }
+      }
+    }
+    e.latency_us = env::MonotonicMicros() - start;
+    audit_->Record(std::move(e));
+  }
+  return out;
 }
 
 }  // namespace cmk::keyvault

@@ -67,6 +67,9 @@ TEST(HsmRbacTest, ScopesNormalise) {
   EXPECT_EQ(RoleGuidOf("Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/ABC"), "abc");
 }
 
+constexpr char kA1[] = "00000000-0000-4000-8000-0000000000a1";
+constexpr char kA2[] = "00000000-0000-4000-8000-0000000000a2";
+
 class ManagedHsmServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -75,6 +78,7 @@ class ManagedHsmServiceTest : public ::testing::Test {
     store_ = std::move(*meta::MetadataStore::Open(dir_ + "/meta.db"));
     rbac_ = std::move(*identity::Rbac::Create(store_.get(), env()));
     master_ = random_.NewSecret(32);
+    audit_ = std::move(*AuditLog::Open(&fs_, dir_ + "/audit.jsonl"));
     Reopen();
     admin_ = {"admin-oid", "admin-app", tenant_, "admin", identity::PrincipalType::kServicePrincipal};
     cluster_ = {"cluster-oid", "cluster-app", tenant_, "cluster", identity::PrincipalType::kManagedIdentity};
@@ -88,7 +92,7 @@ class ManagedHsmServiceTest : public ::testing::Test {
     kv_.reset();
     KeyVaultOptions o;
     o.port = 8443;
-    kv_ = std::move(*KeyVaultService::Create(env(), store_.get(), rbac_.get(), master_, o, nullptr, nullptr));
+    kv_ = std::move(*KeyVaultService::Create(env(), store_.get(), rbac_.get(), master_, o, nullptr, audit_.get()));
   }
   env::Env env() { return env::Env{&clock_, &random_, &fs_}; }
   void CreateHsm(const std::string& name) {
@@ -145,14 +149,48 @@ class ManagedHsmServiceTest : public ::testing::Test {
   env::PosixFileSystem fs_;
   std::unique_ptr<meta::MetadataStore> store_;
   std::unique_ptr<identity::Rbac> rbac_;
+  std::unique_ptr<AuditLog> audit_;
   SecretBytes master_;
   std::unique_ptr<KeyVaultService> kv_;
   identity::Principal admin_, cluster_;
   std::vector<sd::TestCertificate> certs_;
 };
 
-constexpr char kA1[] = "00000000-0000-4000-8000-0000000000a1";
-constexpr char kA2[] = "00000000-0000-4000-8000-0000000000a2";
+TEST_F(ManagedHsmServiceTest, RoleChangesAndSecurityDomainOperationsAreAudited) {
+  CreateHsm("hsm1");
+  Download("hsm1");
+  Assign("hsm1", "keys", kHsmCryptoServiceEncryptionUserRole, "cluster-oid", "00000000-0000-4000-8000-0000000000c1");
+  ASSERT_EQ(Call(admin_, "hsm1", "DELETE",
+                 "/keys/providers/Microsoft.Authorization/roleAssignments/00000000-0000-4000-8000-0000000000c1").status, 200);
+  EXPECT_EQ(Call(cluster_, "hsm1", "PUT", "/providers/Microsoft.Authorization/roleAssignments/00000000-0000-4000-8000-0000000000c2",
+                 "{}").status, 403);
+  ASSERT_THAT(audit_->Flush(), IsOk());
+  auto lines = audit_->Read("hsm1", 100);
+  ASSERT_THAT(lines, IsOk());
+  std::vector<std::string> ops;
+  for (const auto& l : *lines) {
+    auto o = *json::ParseObject(l);
+    ops.push_back(std::string(o.at("operation").as_string()) + ":" + std::to_string(o.at("status").as_int64()));
+  }
+  EXPECT_EQ(ops, (std::vector<std::string>{"downloadSecurityDomain:202", "createRoleAssignment:201",
+                                           "deleteRoleAssignment:200", "createRoleAssignment:403"}));
+}
+
+TEST_F(ManagedHsmServiceTest, HsmsFromBeforeSecurityDomainsLoadActiveWithTheirAdministrators) {
+  CreateHsm("old");
+  // A data directory of an earlier version has no local state for the HSM.
+  ASSERT_THAT(store_->Delete("kv-hsm-local", "old").status(), IsOk());
+  Reopen();
+  EXPECT_EQ(kv_->HsmActivationStatus("old"), "Active");
+  auto list = Call(admin_, "old", "GET", "/providers/Microsoft.Authorization/roleAssignments");
+  ASSERT_EQ(list.status, 200) << json::Serialize(*list.body);
+  EXPECT_EQ(list.body->as_object().at("value").as_array().size(), 1u);
+  // Its Administrator assigns roles; keys need one (no HSM backend here: key creation says so).
+  Assign("old", "", kHsmCryptoUserRole, "admin-oid", kA1);
+  auto created = Call(admin_, "old", "POST", "/keys/k/create", R"({"kty":"RSA-HSM","key_size":2048})");
+  EXPECT_EQ(created.status, 400) << json::Serialize(*created.body);
+}
+
 
 TEST_F(ManagedHsmServiceTest, NewHsmRefusesKeysUntilItsSecurityDomainIsDownloaded) {
   CreateHsm("hsm1");
