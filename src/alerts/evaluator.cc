@@ -463,7 +463,9 @@ void AlertEvaluator::WriteAlert(const AlertRule& rule, const AlertEvent& e, cons
                  {"lastModifiedDateTime", FormatRfc3339(e.fired ? e.fired_time : e.resolved_time, 7)},
                  {"lastModifiedUserName", "System"},
                  {"description", rule.description}};
+  bool existed = false;
   if (auto old = deps_.store->Get(kAlertKind, guid); old.ok() && old->has_value()) {
+    existed = true;
     if (auto o = json::ParseObject((*old)->body); o.ok()) {
       const bj::value* st = o->if_contains("properties");
       if (st && st->is_object() && st->as_object().contains("essentials")) {
@@ -481,6 +483,46 @@ void AlertEvaluator::WriteAlert(const AlertRule& rule, const AlertEvent& e, cons
                                            {"context", payload["data"].as_object()["alertContext"]},
                                            {"egressConfig", bj::object()}}}};
   deps_.store->Put(kAlertKind, guid, json::Serialize(doc)).IgnoreError();
+  if (existed) return;
+  bool prune = false;
+  {
+    MutexLock l(&mu_);
+    prune = ++new_alerts_ >= kPruneEvery;
+    if (prune) new_alerts_ = 0;
+  }
+  if (prune) PruneAlerts();
+}
+
+size_t AlertEvaluator::PruneAlerts() {
+  MutexLock l(&prune_mu_);
+  auto docs = deps_.store->List(kAlertKind, "");
+  if (!docs.ok()) return 0;
+  // (last modified, id), oldest first.
+  std::vector<std::pair<std::string, std::string>> by_time;
+  for (const auto& d : *docs) {
+    auto o = json::ParseObject(d.body);
+    std::string when;
+    if (o.ok()) {
+      const bj::value* p = o->if_contains("properties");
+      const bj::value* e = p && p->is_object() ? p->as_object().if_contains("essentials") : nullptr;
+      const bj::value* t = e && e->is_object() ? e->as_object().if_contains("lastModifiedDateTime") : nullptr;
+      if (t && t->is_string()) when = std::string(t->as_string());
+    }
+    by_time.emplace_back(std::move(when), d.id);
+  }
+  std::sort(by_time.begin(), by_time.end());
+  std::string cutoff = FormatRfc3339(deps_.env.clock->Now() - options_.alert_retention, 7);
+  size_t excess = by_time.size() > options_.max_alerts ? by_time.size() - options_.max_alerts : 0;
+  size_t removed = 0;
+  deps_.store->Transaction([&](meta::DocumentOps& ops) -> Status {
+    for (size_t i = 0; i < by_time.size(); ++i) {
+      if (i >= excess && by_time[i].first >= cutoff) break;
+      RETURN_IF_ERROR(ops.Delete(kAlertKind, by_time[i].second).status());
+      ++removed;
+    }
+    return OkStatus();
+  }).IgnoreError();
+  return removed;
 }
 
 }  // namespace cmk::alerts

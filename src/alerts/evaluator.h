@@ -20,7 +20,9 @@
 // memory across ticks). With autoMitigate (stateful) a series fires once and resolves when it
 // stops failing; without it (stateless) every failing evaluation fires. Notifications of a
 // series are muted for muteActionsDuration after one was sent (resolutions always go out).
-// Fired alerts are written as Microsoft.AlertsManagement/alerts documents (kind kAlertKind).
+// Fired alerts are written as Microsoft.AlertsManagement/alerts documents (kind kAlertKind);
+// Azure keeps alerts 30 days: older ones, and any beyond Options::max_alerts (oldest first), are
+// deleted every kPruneEvery new alerts.
 //
 // Thread safety: safe for concurrent use. The sink methods may be called from any thread.
 #include <deque>
@@ -97,6 +99,9 @@ struct EvaluatorOptions {
   size_t max_rows = 100'000;
   // Series kept per rule (more are ignored: recorded in the evaluation's error).
   size_t max_series = 10'000;
+  // Fired alerts kept (Microsoft.AlertsManagement), and for how long.
+  size_t max_alerts = 100'000;
+  Duration alert_retention = std::chrono::hours(24 * 30);
 };
 
 struct EvaluatorDeps {
@@ -118,6 +123,7 @@ struct EvaluatorStats {
 class AlertEvaluator final : public AlertSink {
  public:
   static constexpr size_t kMaxBacklog = 16;
+  static constexpr uint64_t kPruneEvery = 1000;
   AlertEvaluator(EvaluatorDeps deps, EvaluatorOptions options);
   // Cancels the timer and waits for running evaluations.
   ~AlertEvaluator() override;
@@ -148,6 +154,13 @@ class AlertEvaluator final : public AlertSink {
                                 const std::map<std::string, SeriesValue>& values,
                                 TimePoint tick, TimePoint from, EvaluationRecord& rec);
   void WriteAlert(const AlertRule& rule, const AlertEvent& e, const std::string& workspace);
+  // Deletes alerts past the retention and beyond max_alerts. Returns how many.
+  size_t PruneAlerts();
+
+ public:
+  size_t PruneAlertsForTest() { return PruneAlerts(); }
+
+ private:
 
   EvaluatorDeps deps_;
   EvaluatorOptions options_;
@@ -163,6 +176,8 @@ class AlertEvaluator final : public AlertSink {
   int busy_ GUARDED_BY(mu_) = 0;
   bool stop_ GUARDED_BY(mu_) = false;
   EvaluatorStats stats_ GUARDED_BY(mu_);
+  uint64_t new_alerts_ GUARDED_BY(mu_) = 0;  // since the last prune
+  Mutex prune_mu_;                            // one prune at a time
   std::vector<std::thread> workers_;
 };
 

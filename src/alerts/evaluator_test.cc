@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "base/json.h"
 #include "base/testing.h"
 #include "kql/engine.h"
@@ -264,6 +266,47 @@ TEST_F(EvaluatorTest, DisabledAndRemovedRulesAreNotEvaluated) {
   clock_.Advance(std::chrono::minutes(3));
   EXPECT_EQ(requests_.size(), 1u);
   EXPECT_EQ(eval_->Stats().rules, 0u);
+}
+
+TEST(EvaluatorAlertsTest, FiredAlertsAreDocumentsPrunedAfter30Days) {
+  std::string dir = ::testing::TempDir() + "/alerts_" + env::SecureRandom().NewGuid();
+  std::filesystem::create_directories(dir);
+  auto store = meta::MetadataStore::Open(dir + "/meta.db");
+  ASSERT_THAT(store, IsOk());
+  env::SimulatedClock clock(kStart + std::chrono::seconds(31));
+  env::SeededRandom random(5);
+  EvaluatorDeps deps;
+  deps.env = env::Env{&clock, &random, nullptr};
+  deps.store = store->get();
+  deps.run_query = [](const QueryRequest&) -> Result<kql::Table> { return kql::Table{}; };
+  EvaluatorOptions o;
+  o.threads = 0;
+  o.max_alerts = 3;
+  AlertEvaluator eval(deps, o);
+  AlertRule r;
+  r.id = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Insights/scheduledQueryRules/r1";
+  r.subscription_id = "s1";
+  r.scopes = {kWs};
+  r.frequency = r.window = std::chrono::minutes(1);
+  r.query = "T";
+  r.op = Operator::kLessThan;  // zero rows < 1: fires at every evaluation (stateless)
+  r.threshold = 1;
+  r.auto_mitigate = false;
+  eval.RuleChanged(r);
+  clock.Advance(std::chrono::minutes(5));
+  auto docs = (*store)->List(kAlertKind, "");
+  ASSERT_THAT(docs, IsOk());
+  ASSERT_EQ(docs->size(), 5u);
+  auto doc = json::ParseObject((*docs)[0].body);
+  EXPECT_EQ(doc->at("type"), "Microsoft.AlertsManagement/alerts");
+  EXPECT_EQ(doc->at("properties").at("essentials").at("monitorCondition"), "Fired");
+  EXPECT_EQ(doc->at("properties").at("essentials").at("alertState"), "New");
+  EXPECT_EQ(eval.PruneAlertsForTest(), 2u);  // beyond max_alerts
+  eval.RuleRemoved(r.id);
+  clock.Advance(std::chrono::hours(24 * 31));
+  EXPECT_EQ(eval.PruneAlertsForTest(), 3u);  // past 30 days
+  EXPECT_TRUE((*store)->List(kAlertKind, "")->empty());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(EvaluatorThreadsTest, WorkersEvaluateManyRulesAndASlowOneDoesNotBlockOthers) {

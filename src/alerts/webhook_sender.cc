@@ -260,9 +260,9 @@ Result<std::unique_ptr<WebhookSender>> WebhookSender::Create(WebhookSenderDeps d
   impl->options = std::move(options);
   boost::system::error_code ec;
   impl->tls.set_default_verify_paths(ec);
-  if (!impl->options.extra_ca_file.empty()) {
-    impl->tls.load_verify_file(impl->options.extra_ca_file, ec);
-    if (ec) return InvalidArgument("cannot load the CA file " + impl->options.extra_ca_file + ": " + ec.message());
+  if (!impl->options.extra_ca_pem.empty()) {
+    impl->tls.add_certificate_authority(net::buffer(impl->options.extra_ca_pem), ec);
+    if (ec) return InvalidArgument("cannot load the webhook CA certificates: " + ec.message());
   }
   impl->tls.set_verify_mode(ssl::verify_peer);
   if (!impl->options.email_outbox.empty()) {

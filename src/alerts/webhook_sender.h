@@ -2,8 +2,8 @@
 // WebhookSender: the Notifier that delivers alert events to action groups' receivers.
 //
 // Webhooks: POST of the common alert schema (payload.h) to the receiver's serviceUri, http or
-// https (Azure accepts both; https is verified against the system's CAs, the instance's CA and
-// Options::extra_ca_file, with the URL's host name). Credentials in the URL's userinfo go out
+// https (Azure accepts both; https is verified against the system's CAs and
+// Options::extra_ca_pem, with the URL's host name). Credentials in the URL's userinfo go out
 // as Basic authorization, as Azure documents; `useAadAuth` receivers get
 // `Authorization: Bearer <token>` from Deps::aad_token (the instance's token service, audience
 // the receiver's identifierUri).
@@ -53,7 +53,7 @@ struct WebhookSenderOptions {
   size_t max_in_flight = 64;
   size_t max_queued = 10'000;
   size_t max_response_bytes = 64 * 1024;
-  std::string extra_ca_file;  // PEM; empty: none
+  std::string extra_ca_pem;  // PEM certificates trusted besides the system's; empty: none
   std::string email_outbox;   // path of the outbox (JSON lines); empty: emails are not written
 };
 

@@ -11,7 +11,10 @@
 #include <mutex>
 #include <thread>
 
+#include <boost/asio/ssl.hpp>
+
 #include "base/json.h"
+#include "crypto/x509.h"
 #include "base/testing.h"
 #include "env/mem_fs.h"
 
@@ -91,9 +94,62 @@ class Receiver {
   std::thread thread_;
 };
 
+// An HTTPS receiver on 127.0.0.1 with a certificate for that address, issued by its own CA.
+class TlsReceiver {
+ public:
+  TlsReceiver() : acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}), ctx_(net::ssl::context::tls_server) {
+    TimePoint now = FromUnixSeconds(1'704'067'200);
+    TimePoint real = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+    ca_ = *crypto::CreateCertificateAuthority("receiver ca", std::min(now, real) - std::chrono::hours(1),
+                                              real + std::chrono::hours(24));
+    auto leaf = *crypto::IssueServerCertificate(ca_, "receiver", {}, {"127.0.0.1"}, std::min(now, real) - std::chrono::hours(1),
+                                                real + std::chrono::hours(24));
+    ctx_.use_certificate_chain(net::buffer(leaf.cert_pem));
+    ctx_.use_private_key(net::buffer(leaf.key_pem.AsStringView()), net::ssl::context::pem);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~TlsReceiver() {
+    stop_ = true;
+    boost::system::error_code ec;
+    tcp::socket poke(ioc_);
+    poke.connect(acceptor_.local_endpoint(), ec);
+    thread_.join();
+  }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/hook"; }
+  const std::string& ca_pem() const { return ca_.cert_pem; }
+  std::atomic<int> received{0};
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      net::ssl::stream<tcp::socket> s(ioc_, ctx_);
+      boost::system::error_code ec;
+      acceptor_.accept(s.next_layer(), ec);
+      if (ec || stop_) break;
+      s.handshake(net::ssl::stream_base::server, ec);
+      if (ec) continue;  // the client refused our certificate
+      boost::beast::flat_buffer buf;
+      http::request<http::string_body> req;
+      http::read(s, buf, req, ec);
+      if (ec) continue;
+      ++received;
+      http::response<http::string_body> res{http::status::ok, 11};
+      res.prepare_payload();
+      http::write(s, res, ec);
+      s.shutdown(ec);
+    }
+  }
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  net::ssl::context ctx_;
+  crypto::CertificateAndKey ca_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 class WebhookSenderTest : public ::testing::Test {
  protected:
-  std::unique_ptr<WebhookSender> Sender(int timeout_ms = 5000) {
+  std::unique_ptr<WebhookSender> Sender(int timeout_ms = 5000, std::string ca_pem = "") {
     WebhookSenderDeps deps;
     deps.env = env::Env{&clock_, &random_, &fs_};
     deps.record = [this](const DeliveryRecord& r) {
@@ -104,6 +160,7 @@ class WebhookSenderTest : public ::testing::Test {
     WebhookSenderOptions o;
     o.attempt_timeout_ms = timeout_ms;
     o.email_outbox = "/outbox.jsonl";
+    o.extra_ca_pem = std::move(ca_pem);
     auto s = WebhookSender::Create(deps, o);
     EXPECT_THAT(s, IsOk());
     return std::move(*s);
@@ -243,6 +300,27 @@ TEST_F(WebhookSenderTest, EmailsGoToTheOutbox) {
   EXPECT_EQ((*line)["to"], "ops@example.com");
   EXPECT_EQ((*line)["body"].as_object()["schemaId"], "azureMonitorCommonAlertSchema");
   EXPECT_EQ(Records().back().kind, "Email");
+}
+
+}  // namespace
+}  // namespace cmk::alerts
+
+namespace cmk::alerts {
+namespace {
+
+TEST_F(WebhookSenderTest, HttpsReceiversAreVerifiedAgainstTheTrustedCas) {
+  TlsReceiver rx;
+  auto untrusting = Sender();
+  untrusting->Notify(Rule(), Event(), {Group(rx.url())});
+  untrusting->WaitIdleForTest();
+  EXPECT_EQ(rx.received.load(), 0);
+  ASSERT_FALSE(Records().empty());
+  EXPECT_NE(Records().back().error.find("TLS handshake failed"), std::string::npos) << Records().back().error;
+  auto trusting = Sender(5000, rx.ca_pem());
+  trusting->Notify(Rule(), Event(), {Group(rx.url())});
+  trusting->WaitIdleForTest();
+  EXPECT_EQ(rx.received.load(), 1);
+  EXPECT_EQ(Records().back().result, "Delivered");
 }
 
 }  // namespace

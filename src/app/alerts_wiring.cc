@@ -42,7 +42,8 @@ Status Instance::StartAlerts() {
   };
   sd.record = [history](const alerts::DeliveryRecord& r) { history->Record(r); };
   alerts::WebhookSenderOptions so;
-  so.extra_ca_file = options_.webhook_ca_file.empty() ? ca_cert_path_ : options_.webhook_ca_file;
+  ASSIGN_OR_RETURN(so.extra_ca_pem,
+                   fs_.ReadFile(options_.webhook_ca_file.empty() ? ca_cert_path_ : options_.webhook_ca_file));
   so.email_outbox = dir + "/alerts-email-outbox.jsonl";
   ASSIGN_OR_RETURN(webhook_sender_, alerts::WebhookSender::Create(std::move(sd), so));
 

@@ -364,22 +364,46 @@ Result<bj::value> AlertRulesProvider::ResolveIdentity(const ArmRequest& r, const
                                                                                                   {"clientId", p["clientId"]}}}}}});
 }
 
+// Pages of kAlertsPage alerts of `scope`, the next one behind `nextLink` ($skipToken: how many
+// came before), as the AlertsManagement list pages (x-ms-pageable nextLink).
+ArmResponse AlertRulesProvider::ListAlerts(const ArmRequest& r, const std::string& scope) {
+  constexpr size_t kAlertsPage = 250;
+  size_t skip = 0;
+  if (std::string token(r.Query("$skipToken")); !token.empty()) {
+    if (token.size() > 9 || !std::all_of(token.begin(), token.end(), [](char c) { return IsAsciiDigit(c); })) {
+      return ArmError(Bad("The $skipToken '" + Echo(token) + "' is not valid.", "InvalidSkipToken"));
+    }
+    skip = std::stoul(token);
+  }
+  auto docs = d_.store->List(alerts::kAlertKind, "");
+  if (!docs.ok()) return ArmError(docs.status());
+  bj::array value;
+  size_t seen = 0;
+  bool more = false;
+  for (const auto& d : *docs) {
+    auto o = json::ParseObject(d.body);
+    if (!o.ok() || !StartsWithIgnoreCase(Str(*o, "id"), scope + "/") || seen++ < skip) continue;
+    if (value.size() == kAlertsPage) {
+      more = true;
+      break;
+    }
+    value.emplace_back(std::move(*o));
+  }
+  bj::object out{{"value", std::move(value)}};
+  if (more) {
+    out["nextLink"] = r.base_url + r.path + "?api-version=" + std::string(r.Query("api-version")) +
+                      "&%24skipToken=" + std::to_string(skip + kAlertsPage);
+  }
+  return Json(200, std::move(out));
+}
+
 // Microsoft.AlertsManagement/alerts (2019-05-05-preview): the alerts the evaluator fired.
 ArmResponse AlertRulesProvider::Alerts(const ArmRequest& r, const std::string& sub, const std::vector<std::string>& rest) {
   std::string scope = "/subscriptions/" + sub;
   bool change = rest.size() == 3 && Is(rest[0], "alerts") && Is(rest[2], "changestate");
   std::string action = change ? "Microsoft.AlertsManagement/alerts/changestate/action" : "Microsoft.AlertsManagement/alerts/read";
   if (Status s = d_.rbac->Authorize(r.caller, action, scope); !s.ok()) return ArmError(s);
-  if (rest.size() == 1 && Is(rest[0], "alerts") && r.method == "GET") {
-    auto docs = d_.store->List(alerts::kAlertKind, "");
-    if (!docs.ok()) return ArmError(docs.status());
-    bj::array value;
-    for (const auto& d : *docs) {
-      auto o = json::ParseObject(d.body);
-      if (o.ok() && StartsWithIgnoreCase(Str(*o, "id"), scope + "/")) value.emplace_back(std::move(*o));
-    }
-    return Json(200, bj::object{{"value", std::move(value)}});
-  }
+  if (rest.size() == 1 && Is(rest[0], "alerts") && r.method == "GET") return ListAlerts(r, scope);
   if (rest.size() < 2 || rest.size() > 3 || !Is(rest[0], "alerts") || (rest.size() == 3 && !change)) {
     return ArmError(NotFound("No route for '" + r.method + " " + r.path + "'.", "NotFound"));
   }

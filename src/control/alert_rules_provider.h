@@ -65,6 +65,7 @@ class AlertRulesProvider {
   ArmResponse Insights(const ArmRequest& r, const std::string& sub, const std::string* rg,
                        const std::vector<std::string>& rest);
   ArmResponse Alerts(const ArmRequest& r, const std::string& sub, const std::vector<std::string>& rest);
+  ArmResponse ListAlerts(const ArmRequest& r, const std::string& scope);
   ArmResponse List(const ArmRequest& r, const Kind& k, const std::string& sub, const std::string* rg);
   ArmResponse Resource(const ArmRequest& r, const Kind& k, const std::string& id, const std::string& name);
   ArmResponse PutRule(const ArmRequest& r, const std::string& id, const std::string& name,

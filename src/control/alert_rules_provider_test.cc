@@ -200,6 +200,25 @@ TEST_F(AlertRulesProviderTest, AlertsManagementListsGetsAndChangesState) {
   identity::Principal nobody = NewPrincipal("nobody");
   r.caller = nobody;
   EXPECT_EQ(arm_->Handle(r).status, 403);
+  // Lists page by 250 behind nextLink.
+  for (int i = 0; i < 260; ++i) {
+    std::string name = "b" + std::to_string(1000 + i);
+    doc["id"] = "/subscriptions/" + sub_ + "/providers/Microsoft.AlertsManagement/alerts/" + name;
+    ASSERT_THAT(store_->Put(alerts::kAlertKind, name, json::Serialize(doc)), IsOk());
+  }
+  r.caller = admin_;
+  r.method = "GET";
+  r.path = "/subscriptions/" + sub_ + "/providers/Microsoft.AlertsManagement/alerts";
+  r.query = {{"api-version", "2019-05-05-preview"}};
+  auto page = arm_->Handle(r);
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(page.body->at("value").as_array().size(), 250u);
+  std::string next(page.body->at("nextLink").as_string());
+  EXPECT_NE(next.find("%24skipToken=250"), std::string::npos) << next;
+  r.query.emplace_back("$skipToken", "250");
+  page = arm_->Handle(r);
+  EXPECT_EQ(page.body->at("value").as_array().size(), 11u);
+  EXPECT_FALSE(page.body->as_object().contains("nextLink"));
 }
 
 }  // namespace
