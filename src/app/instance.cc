@@ -104,6 +104,7 @@ Instance::~Instance() {
   log_store_.reset();        // the storage engine uses the control plane's topology...
   topology_.reset();
   arm_.reset();              // the control plane uses the storage accounts...
+  linked_storage_.reset();
   storage_accounts_.reset();
   cluster_storage_.reset();  // ...whose key managers use the vault service
 }
@@ -306,6 +307,8 @@ Status Instance::StartServices() {
   auto oi = std::make_unique<control::OperationalInsightsProvider>(
       env_, store_.get(), directory_.get(), rbac_.get(), keyvault_.get(), oi_opts);
   oi->set_cluster_storage(cluster_storage_.get());
+  linked_storage_ = std::make_unique<storage_account::LinkedStorage>(env_, storage_accounts_.get());
+  oi->set_linked_storage(linked_storage_.get());
   RETURN_IF_ERROR(oi->Load());
   control::OperationalInsightsProvider* topology = oi.get();
   arm_->SetOperationalInsights(std::move(oi));

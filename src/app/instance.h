@@ -144,6 +144,8 @@ class Instance {
   std::unique_ptr<storage_account::StorageAuth> storage_auth_;
   std::unique_ptr<storage_account::BlobService> blob_;
   std::unique_ptr<storage_account::TableService> table_;
+  // Saved searches (and alert queries, workbook content) in customers' accounts.
+  std::unique_ptr<storage_account::LinkedStorage> linked_storage_;
   // The control plane's topology answers, cached for the engine and the data plane (after
   // arm_, which owns the provider it wraps; before the users it must outlive).
   std::unique_ptr<engine::TopologyCache> topology_;

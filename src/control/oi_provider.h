@@ -24,6 +24,7 @@
 #include "meta/metadata_store.h"
 #include "engine/log_store.h"
 #include "storage/cluster_storage.h"
+#include "storage_account/linked_storage.h"
 
 namespace cmk::control {
 
@@ -72,6 +73,12 @@ class OperationalInsightsProvider : public engine::Topology {
                                     const std::vector<std::string>& rest);
   // Storage accounts of clusters with a key follow their cluster's key and identity.
   void set_cluster_storage(storage::ClusterStorage* storage) { storage_ = storage; }
+  // Customers' storage accounts (BYOS): a workspace linked to one as `Query` keeps its saved
+  // searches there (oi_byos.cc). Null: linking `Query` only records the link.
+  void set_linked_storage(storage_account::LinkedStorage* linked) { linked_ = linked; }
+  // The account name of a workspace's linked storage account of `type` (`Query`, `Alerts`, ...),
+  // nullopt when it has none: the alert rules keep their queries as blobs there.
+  Result<std::optional<std::string>> LinkedAccount(const std::string& workspace_id, const std::string& type) const;
   // Admin: every storage account with its key state.
   boost::json::array StorageStatus() const;
   // Admin: gives a cluster back the identity it had before it was set to None.
@@ -139,6 +146,15 @@ class OperationalInsightsProvider : public engine::Topology {
   // Arms the clock timer for the earliest pending operation. REQUIRES: mu_ held.
   void ScheduleTimerLocked();
   Status ConfigureStorage(const boost::json::object& cluster);
+  // Saved searches of a workspace linked as `Query` (oi_byos.cc): rows of the account's
+  // WorkspaceSavedSearches table, partitioned by the workspace's customer id.
+  Result<std::vector<boost::json::object>> LinkedSearches(const std::string& account, const std::string& ws_id) const;
+  Result<std::optional<boost::json::object>> FindLinkedSearch(const std::string& account, const std::string& ws_id,
+                                                               const std::string& name) const;
+  Status PutLinkedSearch(const std::string& account, const std::string& ws_id, const boost::json::object& doc);
+  Status DeleteLinkedSearch(const std::string& account, const std::string& ws_id, const std::string& name);
+  // Moves a workspace's saved searches into `account` (to_account) or back into the metadata store.
+  Status MoveSearches(const std::string& ws_id, const std::string& account, bool to_account);
 
   env::Env env_;
   meta::MetadataStore* store_;
@@ -146,6 +162,7 @@ class OperationalInsightsProvider : public engine::Topology {
   identity::Rbac* rbac_;
   keyvault::KeyVaultService* keyvault_;
   storage::ClusterStorage* storage_ = nullptr;
+  storage_account::LinkedStorage* linked_ = nullptr;
   OperationalInsightsOptions options_;
   mutable std::mutex mu_;
   std::map<std::string, Operation> ops_;  // by id

@@ -302,8 +302,19 @@ ArmResponse OperationalInsightsProvider::WorkspaceChild(const ArmRequest& r, con
   std::string action = "Microsoft.OperationalInsights/workspaces/" + type + "/" +
                        (r.method == "GET" ? "read" : r.method == "DELETE" ? "delete" : "write");
   if (Status s = rbac_->Authorize(r.caller, action, ws_id); !s.ok()) return ArmError(s);
+  std::optional<std::string> byos;  // the linked Query account that holds the saved searches
+  if (searches) {
+    auto account = LinkedAccount(ws_id, "Query");
+    if (!account.ok()) return ArmError(account.status());
+    byos = *account;
+  }
   if (rest.size() == 1) {
     if (r.method != "GET") return ArmError(InvalidArgument("Use GET to list.", "MethodNotAllowed"));
+    if (byos) {
+      auto linked = LinkedSearches(*byos, ws_id);
+      if (!linked.ok()) return ArmError(linked.status());
+      return Json(200, bj::object{{"value", bj::array(linked->begin(), linked->end())}});
+    }
     auto docs = store_->List(kArm, ws_id + "/" + type + "/");
     if (!docs.ok()) return ArmError(docs.status());
     bj::array value;
@@ -321,14 +332,23 @@ ArmResponse OperationalInsightsProvider::WorkspaceChild(const ArmRequest& r, con
     name = *it;
   }
   std::string id = ws_id + "/" + type + "/" + name;
-  auto loaded = LoadDoc(id);
+  auto loaded = byos ? FindLinkedSearch(*byos, ws_id, name) : LoadDoc(id);
   if (!loaded.ok()) return ArmError(loaded.status());
   if (r.method == "GET") {
     if (!*loaded) return ArmError(NotFound("The " + type + " resource '" + name + "' was not found.", "ResourceNotFound"));
     return Json(200, std::move(**loaded));
   }
   if (r.method == "DELETE") {
-    if (*loaded) store_->Delete(kArm, id).IgnoreError();
+    if (*loaded && storage && name == "Query") {
+      // Unlinking Query brings the saved searches back first (it needs the account's key).
+      auto account = LinkedAccount(ws_id, "Query");
+      if (!account.ok()) return ArmError(account.status());
+      if (*account) {
+        if (Status s = MoveSearches(ws_id, **account, false); !s.ok()) return ArmError(s);
+      }
+    }
+    Status s = !*loaded ? OkStatus() : byos ? DeleteLinkedSearch(*byos, ws_id, name) : store_->Delete(kArm, id).status();
+    if (!s.ok()) return ArmError(s);
     return ArmResponse{200, std::nullopt, {}};
   }
   if (r.method != "PUT") return ArmError(InvalidArgument("Method not allowed.", "MethodNotAllowed"));
@@ -367,6 +387,19 @@ ArmResponse OperationalInsightsProvider::WorkspaceChild(const ArmRequest& r, con
       }
     }
     doc["properties"] = bj::object{{"dataSourceType", name}, {"storageAccountIds", *ids}};
+    if (name == "Query" && linked_ != nullptr) {
+      // The saved searches move into the (first) account, which must exist here.
+      auto account = linked_->AccountOf(std::string(ids->as_array()[0].as_string()));
+      if (!account.ok()) return ArmError(BadParameter(account.status().message(), "StorageAccountNotFound"));
+      auto current = LinkedAccount(ws_id, "Query");
+      if (!current.ok()) return ArmError(current.status());
+      if (*current != *account) {
+        if (*current) {
+          if (Status s = MoveSearches(ws_id, **current, false); !s.ok()) return ArmError(s);
+        }
+        if (Status s = MoveSearches(ws_id, *account, true); !s.ok()) return ArmError(s);
+      }
+    }
   } else {
     if (Status s = CheckSavedSearch(props); !s.ok()) return ArmError(s);
     bj::object p{{"category", Str(props, "category")}, {"displayName", Str(props, "displayName")}, {"query", Str(props, "query")}};
@@ -376,7 +409,7 @@ ArmResponse OperationalInsightsProvider::WorkspaceChild(const ArmRequest& r, con
     doc["properties"] = std::move(p);
     doc["etag"] = "W/\"datetime'" + FormatRfc3339(env_.clock->Now()) + "'\"";
   }
-  if (Status s = SaveDoc(id, doc); !s.ok()) return ArmError(s);
+  if (Status s = byos ? PutLinkedSearch(*byos, ws_id, doc) : SaveDoc(id, doc); !s.ok()) return ArmError(s);
   return Json(200, std::move(doc));  // 200 even on create: the SDKs reject 201 here
 }
 

@@ -257,6 +257,44 @@ def test_no_table_marker_in_clear_under_the_data_dir(srv):
     assert hits == [], hits
 
 
+def saved_search(query, name):
+    from azure.mgmt.loganalytics.models import SavedSearch
+    return SavedSearch(category="byos", display_name=name, query=query, version=2)
+
+
+def searches_in_account(s):
+    from test_ingest_query import customer_id
+    tc = table_service(s).get_table_client("WorkspaceSavedSearches")
+    rows = tc.query_entities("PartitionKey eq @pk", parameters={"pk": customer_id(s, "byosws")})
+    return sorted(r["DisplayName"] for r in rows)
+
+
+def test_linking_query_moves_saved_searches_into_the_account(srv):
+    from azure.mgmt.loganalytics.models import LinkedStorageAccountsResource
+    from test_control_plane import create_workspace, la_client
+    s = srv
+    create_workspace(s, "byosws")
+    la = la_client(s)
+    for i in (1, 2):
+        la.saved_searches.create_or_update(s.resourceGroup, "byosws", f"s{i}", saved_search("Heartbeat | take 1", f"Search {i}"))
+    link = la.linked_storage_accounts.create_or_update(
+        s.resourceGroup, "byosws", "Query", LinkedStorageAccountsResource(storage_account_ids=[account_id(s)]))
+    assert link.data_source_type == "Query"
+    assert searches_in_account(s) == ["Search 1", "Search 2"]
+    la.saved_searches.create_or_update(s.resourceGroup, "byosws", "s3", saved_search("print 3", "Search 3"))
+    assert searches_in_account(s) == ["Search 1", "Search 2", "Search 3"]
+    assert la.saved_searches.get(s.resourceGroup, "byosws", "s3").query == "print 3"
+    names = sorted(x.display_name for x in la.saved_searches.list_by_workspace(s.resourceGroup, "byosws").value)
+    assert names == ["Search 1", "Search 2", "Search 3"]
+    # One created after the link was never in cmklogs' own files.
+    r = arm(s, "GET", f"{account_id(s).rsplit('/providers/', 1)[0]}/providers/Microsoft.OperationalInsights/workspaces/byosws"
+                      "/savedSearches?api-version=2020-08-01")
+    assert len(r.json()["value"]) == 3
+    hits = [os.path.join(root, f) for root, _, files in os.walk(s.data_dir) for f in files
+            if b"Search 3" in open(os.path.join(root, f), "rb").read()]
+    assert hits == [], hits
+
+
 def test_disabled_key_fails_blob_and_table_reads_within_one_interval_and_reenabling_restores(srv):
     s = srv
     cc = blob_client(s, account_key(s)).get_container_client("data")
@@ -271,7 +309,25 @@ def test_disabled_key_fails_blob_and_table_reads_within_one_interval_and_reenabl
     with pytest.raises(HttpResponseError) as e:
         tc.get_entity("p1", "r0001")
     assert e.value.status_code == 403 and "KeyVaultEncryptionKeyNotFound" in str(e.value), e.value
+    # Saved searches in the account fail with a clear error; log queries of the workspace don't.
+    from test_control_plane import la_client
+    from test_ingest_query import customer_id, query_client
+    with pytest.raises(HttpResponseError) as e:
+        la_client(s).saved_searches.list_by_workspace(s.resourceGroup, "byosws")
+    assert e.value.status_code == 403 and "linked storage account" in str(e.value), e.value
+    result = query_client(s).query_workspace(customer_id(s, "byosws"), "print x = 1", timespan=None)
+    assert result.tables[0].rows[0][0] == 1
     s.kc.update_key_properties("cmk1", s.key.properties.version, enabled=True)
     cli(s, "clock", "advance", "10s")
     assert cc.download_blob("small/blob-1").readall() == MARKER + b" small 1"
     assert tc.get_entity("p1", "r0001")["n"] == 1
+
+
+def test_unlinking_query_moves_saved_searches_back(srv):
+    from test_control_plane import la_client
+    s = srv
+    la = la_client(s)
+    la.linked_storage_accounts.delete(s.resourceGroup, "byosws", "Query")
+    assert searches_in_account(s) == []
+    names = sorted(x.display_name for x in la.saved_searches.list_by_workspace(s.resourceGroup, "byosws").value)
+    assert names == ["Search 1", "Search 2", "Search 3"]
