@@ -27,6 +27,7 @@
 #include "storage/service_keys.h"
 #include "storage_account/account_registry.h"
 #include "storage_account/blob_service.h"
+#include "storage_account/linked_storage.h"
 #include "storage_account/storage_auth.h"
 #include "storage_account/table_service.h"
 #include "meta/metadata_store.h"
