@@ -149,6 +149,31 @@ def test_blob_upload_in_blocks_and_read_back_by_shared_key(srv):
     assert [c.name for c in bsc.list_containers()] == ["data"]
 
 
+def test_sas_as_the_sdk_builds_it_grants_only_its_permissions(srv):
+    import datetime
+    from azure.storage.blob import (AccountSasPermissions, BlobClient, BlobSasPermissions, BlobServiceClient,
+                                    ResourceTypes, generate_account_sas, generate_blob_sas)
+    s = srv
+    key = account_key(s)["account_key"]
+    expiry = datetime.datetime.utcnow() + datetime.timedelta(hours=1)
+    sas = generate_account_sas(ACCOUNT, key, ResourceTypes(container=True, object=True),
+                               AccountSasPermissions(read=True, list=True), expiry)
+    bsc = BlobServiceClient(blob_url(s) + "?" + sas, connection_verify=s.caCertPath)
+    cc = bsc.get_container_client("data")
+    assert cc.download_blob("small/blob-1").readall() == MARKER + b" small 1"
+    with pytest.raises(HttpResponseError) as e:
+        cc.upload_blob("by-sas", b"x")
+    assert e.value.status_code == 403 and e.value.error_code == "AuthorizationPermissionMismatch", e.value
+    blob_sas = generate_blob_sas(ACCOUNT, "data", "small/blob-2", account_key=key,
+                                 permission=BlobSasPermissions(read=True), expiry=expiry)
+    bc = BlobClient.from_blob_url(f"{blob_url(s)}data/small/blob-2?{blob_sas}", connection_verify=s.caCertPath)
+    assert bc.download_blob().readall() == MARKER + b" small 2"
+    tampered = BlobClient.from_blob_url(f"{blob_url(s)}data/small/blob-3?{blob_sas}", connection_verify=s.caCertPath)
+    with pytest.raises(HttpResponseError) as e:
+        tampered.download_blob().readall()
+    assert e.value.status_code == 403 and e.value.error_code == "AuthenticationFailed", e.value
+
+
 def test_nothing_of_the_blobs_is_in_clear_under_the_data_dir(srv):
     s = srv
     hits = []
@@ -331,3 +356,13 @@ def test_unlinking_query_moves_saved_searches_back(srv):
     assert searches_in_account(s) == []
     names = sorted(x.display_name for x in la.saved_searches.list_by_workspace(s.resourceGroup, "byosws").value)
     assert names == ["Search 1", "Search 2", "Search 3"]
+
+
+def test_rotation_rewraps_the_account_key_under_the_new_version(srv):
+    s = srv
+    new = s.kc.rotate_key("cmk1")
+    cli(s, "clock", "advance", "10s")
+    acct = storage_client(s).storage_accounts.get_properties(s.resourceGroup, ACCOUNT)
+    assert acct.encryption.key_vault_properties.current_versioned_key_identifier.endswith("/" + new.properties.version)
+    cc = blob_client(s, account_key(s)).get_container_client("data")
+    assert cc.download_blob("small/blob-1").readall() == MARKER + b" small 1"
