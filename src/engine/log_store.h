@@ -224,6 +224,7 @@ class LogStore {
   struct ExtentScan {
     std::span<const std::string> columns;
     std::optional<int64_t> lo, end, min, max;
+    const kql::ScanRequest::ValueBound* bound = nullptr;  // row groups without a wanted value are skipped
   };
   // Each kept row group's requested columns, from decoded blocks in the cache; the missing ones
   // are decoded (the object read and checked once per call) and cached.

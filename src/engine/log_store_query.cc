@@ -100,7 +100,8 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     ShapeOptions bounded = whole;
     bounded.min_time = lo;
     bounded.end_time = hi;
-    ExtentScan scan{request.columns, lo, hi, request.min_time, request.max_time};
+    ExtentScan scan{request.columns, lo, hi, request.min_time, request.max_time,
+                    request.bound ? &*request.bound : nullptr};
     for (auto& [e, a] : extents) {
       ASSIGN_OR_RETURN(auto tables, s.LoadExtent(e, *a, scan));
       bool inside = lo && e.min_time >= *lo && (!hi || e.max_time < *hi);

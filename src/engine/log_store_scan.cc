@@ -53,6 +53,22 @@ bool GroupMeets(const std::optional<std::pair<int64_t, int64_t>>& t, std::option
            (max && first > *max));
 }
 
+// Whether row group `t` holds a row `bound` wants (or cannot tell: a column of another type).
+bool HoldsWanted(const kql::Table& t, const kql::ScanRequest::ValueBound& bound) {
+  int i = t.Find(bound.column);
+  if (i < 0) return false;  // the extent lacks the column: every row's value is null
+  const kql::Column& c = t.columns[static_cast<size_t>(i)];
+  if (bound.real ? !kql::UsesReals(c.type) : !kql::UsesInts(c.type)) return true;
+  for (size_t r = 0; r < t.rows; ++r) {
+    if (c.IsNull(r)) continue;
+    if (bound.real ? (bound.lower ? c.Real(r) >= bound.d : c.Real(r) <= bound.d)
+                   : (bound.lower ? c.Int(r) >= bound.i : c.Int(r) <= bound.i)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const ExtentReader>> LogStore::OpenExtent(const ExtentRec& e, Account& a,
@@ -141,6 +157,18 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a,
   std::vector<size_t> groups;
   for (size_t g = 0; g < layout->rows.size(); ++g) {
     if (GroupMeets(layout->time[g], scan.lo, scan.end, scan.min, scan.max)) groups.push_back(g);
+  }
+  if (scan.bound != nullptr && !groups.empty()) {
+    // The bound's column alone first (cached like any column): groups without a wanted value
+    // are not read further.
+    ExtentScan narrow{std::span<const std::string>(&scan.bound->column, 1), scan.lo, scan.end, scan.min,
+                      scan.max, nullptr};
+    ASSIGN_OR_RETURN(Chunks keys, LoadExtent(e, a, narrow));
+    std::vector<size_t> kept;
+    for (size_t gi = 0; gi < groups.size() && gi < keys.size(); ++gi) {
+      if (HoldsWanted(*keys[gi], *scan.bound)) kept.push_back(groups[gi]);
+    }
+    groups = std::move(kept);
   }
   // Each row group's cached table: the columns decoded so far, in the order they were first
   // asked for. A query whose columns it holds shares it (no copy: shaping passes a superset

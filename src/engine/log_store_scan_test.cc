@@ -2,6 +2,7 @@
 // pruned by time, the decoded-column cache under its byte budget, wiped on revocation.
 #include "engine/extent.h"
 #include "engine/log_store_test_util.h"
+#include "kql/engine.h"
 
 namespace cmk::engine {
 namespace {
@@ -207,6 +208,38 @@ TEST_F(LogStoreScanTest, ProjectedAndBoundedScansMatchTheWholeTable) {
   auto cached = Scan(Request());
   ASSERT_THAT(cached, IsOk());
   EXPECT_EQ(cached->values, whole->values);
+}
+
+TEST_F(LogStoreScanTest, TopReadsTheOtherColumnsOnlyOfBlocksHoldingTopRows) {
+  Open();
+  TimePoint now = clock_.Now();
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(100, "low", now)), IsOk());  // N 0..99
+  ASSERT_THAT(store_->Flush(), IsOk());
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(300, "high", now)), IsOk());  // N 0..299
+  ASSERT_THAT(store_->Flush(), IsOk());
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  auto top = [&](const std::string& q) -> std::vector<std::string> {
+    auto r = kql::Execute(q, *cat, kql::ExecOptions{});
+    EXPECT_THAT(r, IsOk()) << q;
+    std::vector<std::string> out;
+    if (!r.ok()) return out;
+    const kql::Table& t = r->tables[0];
+    int msg = t.Find("Msg");
+    for (size_t i = 0; i < t.rows; ++i) out.push_back(t.columns[static_cast<size_t>(msg)].Str(i));
+    return out;
+  };
+  EXPECT_EQ(top("App_CL | top 3 by N desc"), (std::vector<std::string>{"high 299", "high 298", "high 297"}));
+  // N of both extents, then TimeGenerated and Msg of the second only.
+  EXPECT_EQ(store_->BlocksDecodedForTest(), 4u);
+  // Ascending, with ties across the extents (N 0..2 in both): both are read, the order as before.
+  auto asc = top("App_CL | top 4 by N asc");
+  ASSERT_EQ(asc.size(), 4u);
+  EXPECT_EQ(asc[0].substr(asc[0].size() - 2), " 0");
+  EXPECT_EQ(asc[3].substr(asc[3].size() - 2), " 1");
+  EXPECT_EQ(store_->BlocksDecodedForTest(), 6u);
+  // The same answers as without the bound (a filter between top and the scan disables it).
+  EXPECT_EQ(top("App_CL | top 3 by N desc"), top("App_CL | where N >= 0 | top 3 by N desc"));
+  EXPECT_EQ(top("App_CL | top 4 by N asc"), top("App_CL | where N >= 0 | top 4 by N asc"));
 }
 
 }  // namespace

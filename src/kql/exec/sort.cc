@@ -1,5 +1,6 @@
 // sort and top, and SortPermutation (the comparison of sort keys under the query's deadline).
 #include <algorithm>
+#include <cmath>
 
 #include "kql/exec/eval.h"
 #include "kql/exec/operators.h"
@@ -64,13 +65,98 @@ Status RunSort(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   return sink(Chunk::Own(GatherTable(t, perm)));
 }
 
+namespace {
+
+// `top N by X` straight over a table scan, X a number or datetime column with nulls last: the
+// N-th best X, from a scan of X alone, so that the full scan may skip every block without a row
+// as good (late materialization: a wide table's other columns are read for a few blocks only).
+// nullopt when the plan has another shape or fewer than N rows have a value.
+using MaybeBound = std::optional<ScanRequest::ValueBound>;
+
+Result<MaybeBound> TopBound(const PlanNode& node, size_t n, const ExecContext& ctx) {
+  const PlanNode& in = *node.inputs[0];
+  if (in.kind != NodeKind::kScan || node.exprs.empty() || n == 0 || node.nulls_first[0]) return MaybeBound();
+  const BoundExpr& key = node.exprs[0];
+  if (key.kind != BoundExpr::Kind::kColumn) return MaybeBound();
+  const ColumnSchema& col = in.schema[static_cast<size_t>(key.column)];
+  bool real = UsesReals(col.type);
+  if (!real && !UsesInts(col.type)) return MaybeBound();
+  bool desc = !node.ascending[0];
+  // The best n values seen: a heap whose top is the worst of them.
+  std::vector<double> reals;
+  std::vector<int64_t> ints;
+  bool saw_nan = false;
+  auto worse_d = [desc](double a, double b) { return desc ? a > b : a < b; };
+  auto worse_i = [desc](int64_t a, int64_t b) { return desc ? a > b : a < b; };
+  ScanRequest narrow = in.scan;
+  narrow.columns = {col.name};
+  RETURN_IF_ERROR(ctx.catalog->Scan(narrow, [&](std::shared_ptr<const Table> chunk) -> Status {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    int i = chunk->Find(col.name);
+    if (i < 0 || chunk->columns[static_cast<size_t>(i)].type != col.type) return OkStatus();
+    const Column& c = chunk->columns[static_cast<size_t>(i)];
+    for (size_t r = 0; r < chunk->rows; ++r) {
+      if (c.IsNull(r)) continue;
+      if (real) {
+        double v = c.Real(r);
+        if (std::isnan(v)) {  // NaN has no place in the order: no bound (as before)
+          saw_nan = true;
+          continue;
+        }
+        if (reals.size() < n) {
+          reals.push_back(v);
+          std::push_heap(reals.begin(), reals.end(), worse_d);
+        } else if (worse_d(v, reals.front())) {
+          std::pop_heap(reals.begin(), reals.end(), worse_d);
+          reals.back() = v;
+          std::push_heap(reals.begin(), reals.end(), worse_d);
+        }
+      } else {
+        int64_t v = c.Int(r);
+        if (ints.size() < n) {
+          ints.push_back(v);
+          std::push_heap(ints.begin(), ints.end(), worse_i);
+        } else if (worse_i(v, ints.front())) {
+          std::pop_heap(ints.begin(), ints.end(), worse_i);
+          ints.back() = v;
+          std::push_heap(ints.begin(), ints.end(), worse_i);
+        }
+      }
+    }
+    return OkStatus();
+  }));
+  if (saw_nan || (real ? reals.size() : ints.size()) < n) return MaybeBound();
+  ScanRequest::ValueBound b;
+  b.column = col.name;
+  b.lower = desc;
+  b.real = real;
+  if (real) b.d = reals.front();
+  else b.i = ints.front();
+  return MaybeBound(std::move(b));
+}
+
+}  // namespace
+
 // top N: selects each chunk's best N row indices over the shared columns and gathers only
-// those rows, then sorts what is left.
+// those rows, then sorts what is left. Over a scan, blocks that cannot hold a top row are
+// skipped first (TopBound).
 Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   size_t n = static_cast<size_t>(std::max<int64_t>(0, node.limit));
   Table acc = EmptyTable(node.schema);
   MemoryReservation held(ctx.budget, "top");
-  RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
+  ASSIGN_OR_RETURN(MaybeBound bound, TopBound(node, n, ctx));
+  PlanNode bounded;  // the input scan with the bound
+  bool use_bound = bound.has_value();
+  if (use_bound) {
+    const PlanNode& in = *node.inputs[0];
+    bounded.kind = in.kind;
+    bounded.schema = in.schema;
+    bounded.name = in.name;
+    bounded.height = in.height;
+    bounded.scan = in.scan;
+    bounded.scan.bound = std::move(bound);
+  }
+  RETURN_IF_ERROR(Run(use_bound ? bounded : *node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     RETURN_IF_ERROR(CheckBudget(ctx));
     if (n == 0) return OkStatus();
     if (chunk.rows > n) {

@@ -28,6 +28,16 @@ struct ScanRequest {
   std::string table;
   std::vector<std::string> columns;          // needed columns; empty = all
   std::optional<int64_t> min_time, max_time;  // TimeGenerated bounds in ticks, inclusive
+  // Rows whose `column` is below (`lower`) or above `value` (or null) are not wanted: a block
+  // holding none but such rows may be skipped. Set by `top` once it knows its N-th value.
+  struct ValueBound {
+    std::string column;
+    bool lower = true;  // wanted: column >= value; else column <= value
+    bool real = false;  // compare as reals (real/decimal columns), else as ints
+    int64_t i = 0;
+    double d = 0;
+  };
+  std::optional<ValueBound> bound;
 };
 
 class Catalog {
