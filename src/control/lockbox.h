@@ -95,6 +95,11 @@ struct LockboxOptions {
   std::function<Result<std::string>(const std::string&)> resolve_workspace;
 };
 
+// A request's ARM id (/subscriptions/{s}/providers/Microsoft.CustomerLockbox/requests/{id}) and
+// a duration as the API's `duration` string (hours: "8", "0.5").
+std::string LockboxRequestArmId(const LockboxRequest& q);
+std::string LockboxHours(Duration d);
+
 class Lockbox {
  public:
   static Result<std::unique_ptr<Lockbox>> Create(env::Env env, meta::MetadataStore* store, identity::Rbac* rbac,
