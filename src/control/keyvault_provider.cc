@@ -427,7 +427,9 @@ ArmResponse ArmService::PutVault(const ArmRequest& r, Vault v, bool exists) {
   }
   auto stored = keyvault_->PutVault(v, IsRecover(props));
   if (!stored.ok()) return ArmError(stored.status());
-  return Json(exists ? 200 : 201, VaultJson(*stored));
+  // azure-mgmt-keyvault (and az) accept 200/201 for a vault's PUT but only 200/202 for a managed
+  // HSM's: a created HSM answers 200, already provisioned.
+  return Json(exists || hsm ? 200 : 201, VaultJson(*stored));
 }
 
 }  // namespace cmk::control

@@ -245,7 +245,16 @@ def test_security_domain_uploaded_into_a_fresh_hsm_restores_the_old_hsms_keys(hs
     wrapped = crypto_client(s, moving).wrap_key(KeyWrapAlgorithm.rsa_oaep_256, aek).encrypted_key
     backup = old_keys.backup_key("moving")
 
-    put_hsm(s, "cmkhsm2")
+    # This one through azure-mgmt-keyvault, as a user following the documentation would.
+    from azure.mgmt.keyvault.models import ManagedHsm, ManagedHsmProperties, ManagedHsmSku
+    from test_keyvault import mgmt_client
+    created = mgmt_client(s).managed_hsms.begin_create_or_update(
+        s.resourceGroup, "cmkhsm2",
+        ManagedHsm(location=LOCATION, sku=ManagedHsmSku(family="B", name="Standard_B1"),
+                   properties=ManagedHsmProperties(tenant_id=s.tenantId, initial_admin_object_ids=[admin_object_id(s)],
+                                                   enable_purge_protection=True))).result(timeout=60)
+    assert created.properties.provisioning_state == "Succeeded", created.properties
+    assert arm_hsm(s, "cmkhsm2")["properties"]["securityDomainProperties"]["activationStatus"] == "NotActivated"
     # The transfer key, saved as az's security-domain init-recovery saves it (x5c[0] as PEM).
     r = sd_call(s, "cmkhsm2", "GET", "/securitydomain/upload")
     assert r.status_code == 200, r.text
