@@ -15,6 +15,7 @@
 #include "control/insights_provider.h"
 #include "control/oi_provider.h"
 #include "control/storage_provider.h"
+#include "control/workbooks_provider.h"
 
 namespace cmk::app {
 namespace {
@@ -309,6 +310,9 @@ Status Instance::StartServices() {
   oi->set_cluster_storage(cluster_storage_.get());
   linked_storage_ = std::make_unique<storage_account::LinkedStorage>(env_, storage_accounts_.get());
   oi->set_linked_storage(linked_storage_.get());
+  workbooks_ = std::make_unique<control::WorkbooksProvider>(env_, store_.get(), rbac_.get(), linked_storage_.get());
+  control::WorkbooksProvider* workbooks = workbooks_.get();
+  arm_->AddRoutes([workbooks](const control::ArmRequest& r) { return workbooks->Route(r); });
   RETURN_IF_ERROR(oi->Load());
   control::OperationalInsightsProvider* topology = oi.get();
   arm_->SetOperationalInsights(std::move(oi));

@@ -28,6 +28,7 @@
 #include "storage_account/account_registry.h"
 #include "storage_account/blob_service.h"
 #include "storage_account/linked_storage.h"
+#include "control/workbooks_provider.h"
 #include "storage_account/storage_auth.h"
 #include "storage_account/table_service.h"
 #include "meta/metadata_store.h"
@@ -147,6 +148,7 @@ class Instance {
   std::unique_ptr<storage_account::TableService> table_;
   // Saved searches (and alert queries, workbook content) in customers' accounts.
   std::unique_ptr<storage_account::LinkedStorage> linked_storage_;
+  std::unique_ptr<control::WorkbooksProvider> workbooks_;  // Microsoft.Insights/workbooks (storageUri)
   // The control plane's topology answers, cached for the engine and the data plane (after
   // arm_, which owns the provider it wraps; before the users it must outlive).
   std::unique_ptr<engine::TopologyCache> topology_;

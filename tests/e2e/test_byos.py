@@ -366,3 +366,38 @@ def test_rotation_rewraps_the_account_key_under_the_new_version(srv):
     assert acct.encryption.key_vault_properties.current_versioned_key_identifier.endswith("/" + new.properties.version)
     cc = blob_client(s, account_key(s)).get_container_client("data")
     assert cc.download_blob("small/blob-1").readall() == MARKER + b" small 1"
+
+
+def test_workbook_with_storage_uri_keeps_its_content_in_the_container(srv):
+    import json
+    from azure.mgmt.applicationinsights import ApplicationInsightsManagementClient
+    from azure.mgmt.applicationinsights.v2022_04_01.models import UserAssignedIdentity, Workbook, WorkbookResourceIdentity
+    s = srv
+    uai = ok_json(arm(s, "PUT", f"{uai_id(s, 'wbuai')}?api-version={UAI_API}", {"location": LOCATION}), 200, 201)
+    blob_client(s, account_key(s)).create_container("workbooks")
+    container_id = account_id(s) + "/blobServices/default/containers/workbooks"
+    client = ApplicationInsightsManagementClient(sdk_credential(s), s.subscriptionId, base_url=s.armEndpoint,
+                                                 credential_scopes=[s.armScope], connection_verify=s.caCertPath)
+    name = str(uuid.uuid4())
+    content = json.dumps({"version": "Notebook/1.0", "items": [{"type": 1, "content": {"json": "wb-marker-7f3e"}}]})
+    wb = Workbook(location=LOCATION, kind="shared", display_name="BYOS workbook", serialized_data=content,
+                  category="workbook", storage_uri=container_id,
+                  identity=WorkbookResourceIdentity(type="UserAssigned",
+                                                    user_assigned_identities={uai["id"]: UserAssignedIdentity()}))
+    # The identity needs Storage Blob Data Contributor on the account first.
+    with pytest.raises(HttpResponseError) as e:
+        client.workbooks.create_or_update(s.resourceGroup, name, wb)
+    assert e.value.status_code == 403 and "Storage Blob Data Contributor" in str(e.value), e.value
+    put_role_assignment(s, str(uuid.uuid4()), uai["properties"]["principalId"], BLOB_DATA_CONTRIBUTOR, account_id(s))
+    created = client.workbooks.create_or_update(s.resourceGroup, name, wb)
+    assert created.serialized_data == content and created.storage_uri == container_id
+    cc = blob_client(s, account_key(s)).get_container_client("workbooks")
+    assert cc.download_blob(f"{name}.json").readall().decode() == content
+    assert client.workbooks.get(s.resourceGroup, name, can_fetch_content=True).serialized_data == content
+    listed = list(client.workbooks.list_by_resource_group(s.resourceGroup, category="workbook"))
+    assert [w.display_name for w in listed] == ["BYOS workbook"] and listed[0].serialized_data is None
+    hits = [os.path.join(root, f) for root, _, files in os.walk(s.data_dir) for f in files
+            if b"wb-marker-7f3e" in open(os.path.join(root, f), "rb").read()]
+    assert hits == [], hits
+    client.workbooks.delete(s.resourceGroup, name)
+    assert [b.name for b in cc.list_blobs()] == []
