@@ -401,3 +401,27 @@ def test_workbook_with_storage_uri_keeps_its_content_in_the_container(srv):
     assert hits == [], hits
     client.workbooks.delete(s.resourceGroup, name)
     assert [b.name for b in cc.list_blobs()] == []
+
+
+def test_az_storage_account_create_show_and_blob_commands(srv, tmp_path):
+    """az 2.45 (through scripts/az, logged in as the README says): storage account create/show and
+    its Blob data plane with the account key."""
+    from test_az import layout, readme_az_block, run_bash
+    work = layout(tmp_path)
+    os.symlink(srv.data_dir, os.path.join(work, "cmklogs-data"))
+    script = readme_az_block() + """
+RG=$(jq -r .resourceGroup $CFG) LOC=$(jq -r .location $CFG)
+az storage account create -n azbyos1 -g $RG -l $LOC --sku Standard_LRS --kind StorageV2 -o none
+EP=$(az storage account show -n azbyos1 -g $RG --query primaryEndpoints.blob -o tsv)
+KEY=$(az storage account keys list -n azbyos1 -g $RG --query "[0].value" -o tsv)
+A="--account-name azbyos1 --account-key $KEY --blob-endpoint $EP"
+az storage container create -n cont1 $A -o none
+echo hello-from-az > f.txt
+az storage blob upload -c cont1 -n hello.txt -f f.txt $A -o none --only-show-errors
+az storage blob download -c cont1 -n hello.txt -f out.txt $A -o none --only-show-errors
+echo "ENDPOINT=$EP"
+cat out.txt
+"""
+    p, _ = run_bash(work, script, os.path.join(work, "env.out"))
+    assert f"ENDPOINT=https://azbyos1{srv.cfg['blobSuffix']}:{srv.port}/" in p.stdout, p.stdout[-2000:]
+    assert "hello-from-az" in p.stdout, p.stdout[-2000:]
