@@ -100,6 +100,7 @@ Status Instance::StartAlerts() {
     return OkStatus();
   };
   ad.sink = alert_evaluator_.get();
+  ad.notifier = webhook_sender_.get();
   auto provider = std::make_shared<control::AlertRulesProvider>(std::move(ad));
   RETURN_IF_ERROR(provider->Load());
   arm_->AddRoutes([provider](const control::ArmRequest& r) { return provider->Route(r); });

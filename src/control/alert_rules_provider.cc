@@ -147,10 +147,13 @@ ArmResponse AlertRulesProvider::Insights(const ArmRequest& r, const std::string&
     if (r.method != "GET") return ArmError(InvalidArgument("Use GET to list " + std::string(k.name) + ".", "MethodNotAllowed"));
     return List(r, k, sub, rg);
   }
-  if (rg == nullptr || rest.size() != 2) {
+  bool test = !k.rule && rg && ((rest.size() == 3 && Is(rest[2], "createNotifications")) ||
+                                (rest.size() == 4 && Is(rest[2], "notificationStatus")));
+  if (rg == nullptr || (rest.size() != 2 && !test)) {
     return ArmError(NotFound("No route for '" + r.method + " " + r.path + "'.", "NotFound"));
   }
   std::string id = "/subscriptions/" + sub + "/resourceGroups/" + *rg + "/providers/" + k.full() + "/" + rest[1];
+  if (test) return TestNotifications(r, id, rest.size() == 4 ? &rest[3] : nullptr);
   return Resource(r, k, id, rest[1]);
 }
 
@@ -362,6 +365,67 @@ Result<bj::value> AlertRulesProvider::ResolveIdentity(const ArmRequest& r, const
   return bj::value(bj::object{{"type", "UserAssigned"},
                               {"userAssignedIdentities", bj::object{{Str(*uai, "id"), bj::object{{"principalId", p["principalId"]},
                                                                                                   {"clientId", p["clientId"]}}}}}});
+}
+
+// POST {group}/createNotifications sends a test alert (common schema, rule "Test alert rule") to
+// the receivers the body lists, at once; the answer is the finished TestNotificationDetailsResponse
+// (200, which the SDK's poller takes as final), kept for GET {group}/notificationStatus/{id}.
+ArmResponse AlertRulesProvider::TestNotifications(const ArmRequest& r, const std::string& group_id,
+                                                  const std::string* notification_id) {
+  constexpr char kTestKind[] = "alert-test-notification";
+  bool post = notification_id == nullptr;
+  if (r.method != (post ? "POST" : "GET")) return ArmError(InvalidArgument("The HTTP method is not supported.", "MethodNotAllowed"));
+  std::string action = post ? "Microsoft.Insights/createNotifications/action" : "Microsoft.Insights/actionGroups/read";
+  if (Status s = d_.rbac->Authorize(r.caller, action, group_id); !s.ok()) return ArmError(s);
+  auto group = LoadDoc(kArm, group_id);
+  if (!group.ok()) return ArmError(group.status());
+  if (!*group) return ArmError(NotFound("The action group '" + Echo(group_id) + "' was not found.", "ResourceNotFound"));
+  if (!post) {
+    auto doc = LoadDoc(kTestKind, group_id + "/" + *notification_id);
+    if (!doc.ok()) return ArmError(doc.status());
+    if (!*doc) return ArmError(NotFound("The notification '" + Echo(*notification_id) + "' was not found.", "ResourceNotFound"));
+    return Json(200, std::move(**doc));
+  }
+  auto body = json::ParseObject(r.body.empty() ? "null" : r.body);
+  if (!body.ok()) return ArmError(Bad("The request body is null or malformed.", "InvalidRequestContent"));
+  std::string type = Str(*body, "alertType");
+  if (type.empty() || type.size() > 30) return ArmError(Bad("The property 'alertType' is required (at most 30 characters)."));
+  bj::object receivers = *body;
+  receivers.erase("alertType");
+  receivers["groupShortName"] = "test";
+  auto g = alerts::ValidateActionGroup(group_id, receivers);
+  if (!g.ok()) return ArmError(g.status());
+  alerts::AlertRule rule;
+  rule.id = group_id + "/testNotification";
+  rule.name = "Test alert rule";
+  rule.description = "Test notification (alertType " + type + ")";
+  rule.scopes = {group_id};
+  rule.frequency = rule.window = std::chrono::minutes(5);
+  alerts::AlertEvent e;
+  TimePoint now = d_.env.clock->Now();
+  std::string id = d_.env.random->NewGuid();
+  e.alert_id = "/subscriptions/" + SplitPath(group_id)[1] + "/providers/Microsoft.AlertsManagement/alerts/" + id;
+  e.fired_time = e.window_end = now;
+  e.window_start = now - rule.window;
+  e.omit_query = true;
+  if (d_.notifier) d_.notifier->Notify(rule, e, {*g});
+  std::string when = FormatRfc3339(now, 7);
+  bj::array details;
+  for (const auto& w : g->webhooks) {
+    details.emplace_back(bj::object{{"MechanismType", "Webhook"}, {"Name", w.name}, {"Status", "Queued"},
+                                    {"SubState", "Default"}, {"SendTime", when}, {"Detail", ""}});
+  }
+  for (const auto& m : g->emails) {
+    details.emplace_back(bj::object{{"MechanismType", "Email"}, {"Name", m.name}, {"Status", "Succeeded"},
+                                    {"SubState", "Default"}, {"SendTime", when}, {"Detail", ""}});
+  }
+  bj::object out{{"context", bj::object{{"notificationSource", "Microsoft.Insights/TestNotification"}, {"contextType", type}}},
+                 {"state", "Complete"}, {"createdTime", when}, {"completedTime", when}, {"actionDetails", std::move(details)}};
+  if (Status s = d_.store->Put(kTestKind, group_id + "/" + id, json::Serialize(out)); !s.ok()) return ArmError(s);
+  ArmResponse res = Json(200, std::move(out));
+  res.headers.emplace_back("Location", r.base_url + group_id + "/notificationStatus/" + id + "?api-version=" +
+                                           std::string(r.Query("api-version")));
+  return res;
 }
 
 // Pages of kAlertsPage alerts of `scope`, the next one behind `nextLink` ($skipToken: how many

@@ -2,7 +2,8 @@
 // AlertRulesProvider: the ARM surface of log search alerts (reference/azure-api.md §15,
 // azure-api-2.md §22-23), served through ArmService::AddRoutes:
 //   Microsoft.Insights/actionGroups          2022-06-01 (Debian's azure-mgmt-monitor, az 2.45),
-//                                            2023-01-01 and any other dated version
+//                                            2023-01-01 and any other dated version; the
+//                                            createNotifications test action and its status
 //   Microsoft.Insights/scheduledQueryRules   2018-04-16 (legacy LogSearchRule body, what
 //                                            azure-mgmt-monitor 5.0.1 sends), 2020-05-01-preview,
 //                                            2021-08-01 .. 2023-12-01
@@ -48,6 +49,7 @@ struct AlertRulesDeps {
   // "SyntaxError"/"SemanticError" and the position, or OK. Empty: syntax is not checked.
   std::function<Status(const engine::WorkspaceInfo&, const std::string& query)> validate_query;
   alerts::AlertSink* sink = nullptr;  // may be null (tests of the ARM surface)
+  alerts::Notifier* notifier = nullptr;  // delivers createNotifications' test alerts; may be null
 };
 
 class AlertRulesProvider {
@@ -66,6 +68,7 @@ class AlertRulesProvider {
                        const std::vector<std::string>& rest);
   ArmResponse Alerts(const ArmRequest& r, const std::string& sub, const std::vector<std::string>& rest);
   ArmResponse ListAlerts(const ArmRequest& r, const std::string& scope);
+  ArmResponse TestNotifications(const ArmRequest& r, const std::string& group_id, const std::string* notification_id);
   ArmResponse List(const ArmRequest& r, const Kind& k, const std::string& sub, const std::string* rg);
   ArmResponse Resource(const ArmRequest& r, const Kind& k, const std::string& id, const std::string& name);
   ArmResponse PutRule(const ArmRequest& r, const std::string& id, const std::string& name,

@@ -24,6 +24,16 @@ class RecordingSink : public alerts::AlertSink {
   std::map<std::string, alerts::ActionGroup> groups;
 };
 
+class RecordingNotifier : public alerts::Notifier {
+ public:
+  void Notify(const alerts::AlertRule& rule, const alerts::AlertEvent& e, const std::vector<alerts::ActionGroup>& groups) override {
+    rules.push_back(rule.name);
+    receivers = groups.empty() ? 0 : groups[0].webhooks.size() + groups[0].emails.size();
+  }
+  std::vector<std::string> rules;
+  size_t receivers = 0;
+};
+
 class AlertRulesProviderTest : public ArmTestBase {
  protected:
   AlertRulesProviderTest() : ArmTestBase(19) {}
@@ -44,6 +54,7 @@ class AlertRulesProviderTest : public ArmTestBase {
     // Syntax only here; the server binds against the workspace's tables.
     d.validate_query = [](const engine::WorkspaceInfo&, const std::string& q) { return kql::ParseQuery(q).status(); };
     d.sink = sink;
+    d.notifier = &notifier_;
     provider_ = std::make_shared<AlertRulesProvider>(std::move(d));
     ASSERT_THAT(provider_->Load(), IsOk());
     auto p = provider_;
@@ -78,6 +89,7 @@ class AlertRulesProviderTest : public ArmTestBase {
 
   std::unique_ptr<OperationalInsightsProvider> topology_;
   RecordingSink sink_;
+  RecordingNotifier notifier_;
   std::shared_ptr<AlertRulesProvider> provider_;
 };
 
@@ -97,6 +109,31 @@ TEST_F(AlertRulesProviderTest, ActionGroupLifecycle) {
   EXPECT_EQ(Call("DELETE", "/providers/Microsoft.Insights/actionGroups/ag1", "", "2022-06-01").status, 200);
   EXPECT_TRUE(sink_.groups.empty());
   EXPECT_EQ(Call("GET", "/providers/Microsoft.Insights/actionGroups/ag1", "", "2022-06-01").status, 404);
+}
+
+TEST_F(AlertRulesProviderTest, CreateNotificationsSendsATestAlertAndKeepsItsStatus) {
+  PutGroup();
+  auto res = Call("POST", "/providers/Microsoft.Insights/actionGroups/ag1/createNotifications",
+                  R"({"alertType":"logalertv2","webhookReceivers":[{"name":"h","serviceUri":"http://127.0.0.1:1/x","useCommonAlertSchema":true}]})",
+                  "2022-06-01");
+  ASSERT_EQ(res.status, 200) << json::Serialize(*res.body);
+  EXPECT_EQ(res.body->at("state"), "Complete");
+  EXPECT_EQ(res.body->at("actionDetails").as_array()[0].at("MechanismType"), "Webhook");
+  ASSERT_EQ(notifier_.rules.size(), 1u);
+  EXPECT_EQ(notifier_.rules[0], "Test alert rule");
+  EXPECT_EQ(notifier_.receivers, 1u);
+  std::string location;
+  for (const auto& [k, v] : res.headers) {
+    if (k == "Location") location = v;
+  }
+  std::string id = location.substr(location.find("/notificationStatus/") + 20);
+  id = id.substr(0, id.find('?'));
+  auto status = Call("GET", "/providers/Microsoft.Insights/actionGroups/ag1/notificationStatus/" + id, "", "2022-06-01");
+  ASSERT_EQ(status.status, 200);
+  EXPECT_EQ(status.body->at("context").at("contextType"), "logalertv2");
+  EXPECT_EQ(Call("POST", "/providers/Microsoft.Insights/actionGroups/ag1/createNotifications", R"({"webhookReceivers":[]})",
+                 "2022-06-01").status, 400);
+  EXPECT_EQ(Call("GET", "/providers/Microsoft.Insights/actionGroups/ag1/notificationStatus/nope", "", "2022-06-01").status, 404);
 }
 
 TEST_F(AlertRulesProviderTest, ScheduledQueryRule2023IsValidatedStoredAndHandedToTheEvaluator) {

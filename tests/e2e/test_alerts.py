@@ -395,9 +395,18 @@ def test_a_rule_whose_principal_lost_read_access_records_the_failure(env):
     delete_rule(env, "access")
 
 
-def test_rule_validation_errors(env):
+def test_rule_validation_errors_and_the_test_notification_action(env):
+    from azure.mgmt.monitor.models import NotificationRequestBody, WebhookReceiver
     s = env["server"]
+    rx = receiver(env)
     ag = action_group(env, "agvalid", "http://127.0.0.1:9/x")
+    done = monitor_client(s).action_groups.begin_create_notifications_at_action_group_resource_level(
+        s.resourceGroup, "agvalid", NotificationRequestBody(
+            alert_type="logalertv2",
+            webhook_receivers=[WebhookReceiver(name="t", service_uri=rx.url, use_common_alert_schema=True)])).result()
+    assert done.state == "Complete" and done.action_details[0].mechanism_type == "Webhook", done
+    test = rx.wait_for(1)[0]
+    assert test["data"]["essentials"]["alertRule"] == "Test alert rule", test
     r = rule_2023(env, "badquery", "AppEvents_CL | where (", [ag], expect=(400,))
     assert r["error"]["code"] == "BadRequest" and "1:" in r["error"]["message"], r
     r = rule_2023(env, "badcolumn", "AppEvents_CL | where NoSuchColumn == 1", [ag], expect=(400,))
