@@ -146,6 +146,8 @@ TEST_F(CodedTest, EveryQueryAnswersAsOverPlainStrings) {
       "T | extend c = strcat(Computer, '/', Level) | summarize count() by c | order by c asc",
       "T | where Computer == Level | count",
       "T | order by Computer asc, DurationMs asc | take 20",
+      "T | summarize dcount(Computer), dcount(Level), count()",
+      "T | summarize dcountif(Computer, Level == 'Error'), countif(Computer has 'web')",
   };
   for (const char* q : queries) {
     auto [coded, plain] = Both(q);

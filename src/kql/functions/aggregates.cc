@@ -54,6 +54,10 @@ class CountAgg : public Aggregator {
   explicit CountAgg(bool conditional) : conditional_(conditional) {}
   void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
     counts_.resize(num_groups, 0);
+    if (!conditional_ && num_groups == 1) {  // every id is 0 (summarize without keys)
+      counts_[0] += static_cast<int64_t>(groups.size());
+      return;
+    }
     if (!conditional_) {
       for (uint32_t g : groups) ++counts_[g];
       return;
@@ -217,6 +221,7 @@ class DcountAgg : public Aggregator {
   // a deque (its elements never move, so the views stay valid).
   void UpdateStrings(const Column& v, const Column* pred, const std::vector<uint32_t>& groups) {
     views_.resize(sets_.size());
+    if (v.coded() && views_.size() == 1) return UpdateCoded(v, pred, groups.size());
     for (size_t r = 0; r < groups.size(); ++r) {
       if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
       auto& set = views_[groups[r]];
@@ -227,8 +232,26 @@ class DcountAgg : public Aggregator {
     }
   }
 
+  // One group, coded values: the chunk's distinct codes first, then one probe per code.
+  void UpdateCoded(const Column& v, const Column* pred, size_t rows) {
+    codes_seen_.assign(v.dict->size(), 0);
+    for (size_t r = 0; r < rows; ++r) {
+      if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
+      codes_seen_[v.codes[v.Index(r)]] = 1;
+    }
+    auto& set = views_[0];
+    for (size_t code = 0; code < codes_seen_.size(); ++code) {
+      if (!codes_seen_[code]) continue;
+      const std::string& s = (*v.dict)[code];
+      if (set.find(std::string_view(s)) != set.end()) continue;
+      set.insert(std::string_view(storage_.emplace_back(s)));
+      bytes_ += s.size() + 56;
+    }
+  }
+
   size_t bytes_ = 0;
   bool conditional_;
+  std::vector<uint8_t> codes_seen_;
   std::vector<std::unordered_set<std::string>> sets_;
   // Open addressing (Boost's flat set): dcount of a string column is one probe per row, and
   // the node-based std::unordered_set spent most of it chasing nodes.
