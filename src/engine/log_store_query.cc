@@ -1,5 +1,6 @@
 // LogStore: the catalog a query reads workspaces' tables through.
 #include <algorithm>
+#include <future>
 #include <set>
 
 #include "base/mutex.h"
@@ -102,8 +103,19 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     bounded.end_time = hi;
     ExtentScan scan{request.columns, lo, hi, request.min_time, request.max_time,
                     request.bound ? &*request.bound : nullptr};
-    for (auto& [e, a] : extents) {
-      ASSIGN_OR_RETURN(auto tables, s.LoadExtent(e, *a, scan));
+    // Read-ahead: the next extent is read and decoded on a second thread while this one's rows
+    // go through the query (decoding dominates a scan whose columns are not cached). The
+    // future's destructor waits, so nothing outlives the scan when the sink stops it early.
+    auto load = [&s, &scan](const ExtentRec* e, Account* a) { return s.LoadExtent(*e, *a, scan); };
+    std::future<Result<Chunks>> next;
+    if (!extents.empty()) next = std::async(std::launch::async, load, &extents[0].first, extents[0].second);
+    for (size_t i = 0; i < extents.size(); ++i) {
+      Result<Chunks> loaded = next.get();
+      if (i + 1 < extents.size()) {
+        next = std::async(std::launch::async, load, &extents[i + 1].first, extents[i + 1].second);
+      }
+      ASSIGN_OR_RETURN(auto tables, std::move(loaded));
+      const ExtentRec& e = extents[i].first;
       bool inside = lo && e.min_time >= *lo && (!hi || e.max_time < *hi);
       for (const auto& table : tables) {
         RETURN_IF_ERROR(sink(ShapeRows(table, info->schema, inside ? whole : bounded)));

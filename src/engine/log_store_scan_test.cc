@@ -242,5 +242,27 @@ TEST_F(LogStoreScanTest, TopReadsTheOtherColumnsOnlyOfBlocksHoldingTopRows) {
   EXPECT_EQ(top("App_CL | top 4 by N asc"), top("App_CL | where N >= 0 | top 4 by N asc"));
 }
 
+TEST_F(LogStoreScanTest, AScanStoppedEarlyWaitsForItsReadAhead) {
+  Open();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(50, "x" + std::to_string(i), clock_.Now())), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  int seen = 0;
+  Status stopped = cat->Scan(Request({"Msg"}), [&](std::shared_ptr<const kql::Table>) {
+    ++seen;
+    return Status(StatusCode::kCancelled, "enough");
+  });
+  EXPECT_EQ(stopped.code(), StatusCode::kCancelled);
+  EXPECT_EQ(seen, 1);
+  // Every extent is still delivered, in order, by a scan that runs to the end.
+  auto all = Scan(Request({"Msg"}));
+  ASSERT_THAT(all, IsOk());
+  ASSERT_EQ(all->rows, 200u);
+  EXPECT_EQ(all->values["Msg"][0], "x0 0");
+  EXPECT_EQ(all->values["Msg"][199], "x3 49");
+}
+
 }  // namespace
 }  // namespace cmk::engine
