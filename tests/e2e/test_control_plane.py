@@ -554,6 +554,9 @@ def test_linked_storage_accounts_and_saved_searches_answer_200_on_create(sim_ser
     from azure.mgmt.loganalytics.models import LinkedStorageAccountsResource, SavedSearch
     sa = (f"/subscriptions/{s.subscriptionId}/resourceGroups/{s.resourceGroup}"
           f"/providers/Microsoft.Storage/storageAccounts/cmksa1")
+    # Linking `Query` moves the saved searches into the account, so it must exist (issue 15).
+    ok_json(arm(s, "PUT", f"{sa}?api-version=2023-01-01",
+                {"sku": {"name": "Standard_LRS"}, "kind": "StorageV2", "location": LOCATION}), 200)
     for kind in ("Query", "Alerts"):
         res = client.linked_storage_accounts.create_or_update(
             s.resourceGroup, "byosws", kind, LinkedStorageAccountsResource(storage_account_ids=[sa]))
