@@ -173,5 +173,38 @@ TEST_F(ActivityLogTest, ActionsNameTheResourceAndSelectPicksFields) {
   EXPECT_EQ(full.at("resourceProviderName").at("value").as_string(), "Microsoft.OperationalInsights");
 }
 
+TEST_F(ActivityLogTest, EventsSurviveAReopenInOrderAndTenantEventsListWithTheSubscription) {
+  // A frozen clock: every event below has the same time; only the recording order sorts them.
+  ASSERT_EQ(Call(admin_, "PUT", "/subscriptions/" + sub_ + "/resourceGroups/one", R"({"location":"eastus"})").status, 201);
+  ActivityLog reopened(env(), store_.get(), rbac_.get());  // as after a restart
+  for (const char* status : {"Started", "Succeeded"}) {
+    ActivityEvent e;
+    e.time = clock_.Now();
+    e.subscription_id = sub_;
+    e.resource_id = "/subscriptions/" + sub_ + "/resourceGroups/two";
+    e.operation = "Microsoft.Resources/subscriptions/resourceGroups/write";
+    e.status = status;
+    ASSERT_THAT(reopened.Record(e), IsOk());
+  }
+  ActivityEvent tenant_level;
+  tenant_level.time = clock_.Now();
+  tenant_level.tenant_id = tenant_.id;
+  tenant_level.resource_id = "/providers/Microsoft.CustomerLockbox";
+  tenant_level.operation = "Microsoft.CustomerLockbox/enableLockbox/action";
+  tenant_level.status = "Succeeded";
+  ASSERT_THAT(reopened.Record(tenant_level), IsOk());
+  ActivityEvent other_tenant = tenant_level;
+  other_tenant.tenant_id = "00000000-0000-0000-0000-000000000000";
+  ASSERT_THAT(reopened.Record(other_tenant), IsOk());
+  ActivityFilter f;
+  f.subscription_id = sub_;
+  f.tenant_id = tenant_.id;
+  auto page = reopened.List(f, "", 100);
+  ASSERT_THAT(page, IsOk());
+  std::vector<std::string> seen;
+  for (const auto& e : page->events) seen.push_back(ResourceGroupOf(e.resource_id) + ":" + e.status);
+  EXPECT_EQ(seen, (std::vector<std::string>{"one:Started", "one:Succeeded", "two:Started", "two:Succeeded", ":Succeeded"}));
+}
+
 }  // namespace
 }  // namespace cmk::control
