@@ -195,6 +195,70 @@ Status ParseActions(const bj::value* v, AlertRule& r) {
   return add_props(Member(v->as_object(), "customProperties"));
 }
 
+// Receiver names are unique across all of a group's receivers (any case).
+struct ReceiverNames {
+  std::vector<std::string> seen;
+  Status Add(const std::string& n) {
+    if (n.empty() || n.size() > 128) return Bad("A receiver's name must be 1 to 128 characters.");
+    for (const auto& o : seen) {
+      if (EqualsIgnoreCase(o, n)) {
+        return Bad("The receiver name '" + n + "' is used twice: receiver names must be unique in an action group.");
+      }
+    }
+    seen.push_back(n);
+    return OkStatus();
+  }
+};
+
+Result<const bj::array*> ReceiverList(const bj::object& p, const char* k) {
+  const bj::value* v = Member(p, k);
+  if (v == nullptr) return static_cast<const bj::array*>(nullptr);
+  if (!v->is_array() || v->as_array().size() > kMaxReceivers) {
+    return Bad("The property '" + std::string(k) + "' must be an array of at most 100 receivers.");
+  }
+  return &v->as_array();
+}
+
+Result<WebhookReceiver> ParseWebhook(const bj::value& v, ReceiverNames& names) {
+  if (!v.is_object()) return Bad("Each webhook receiver must be an object.");
+  const bj::object& o = v.as_object();
+  const std::string where = "webhookReceivers[].";
+  WebhookReceiver w;
+  ASSIGN_OR_RETURN(w.name, String(o, "name", true, where));
+  RETURN_IF_ERROR(names.Add(w.name));
+  ASSIGN_OR_RETURN(w.service_uri, String(o, "serviceUri", true, where));
+  if (w.service_uri.size() > 2048 || !(StartsWithIgnoreCase(w.service_uri, "https://") ||
+                                       StartsWithIgnoreCase(w.service_uri, "http://"))) {
+    return Bad("The serviceUri of webhook receiver '" + w.name + "' must be an http or https URL.");
+  }
+  ASSIGN_OR_RETURN(w.common_schema, Bool(o, "useCommonAlertSchema", false, where));
+  ASSIGN_OR_RETURN(w.aad_auth, Bool(o, "useAadAuth", false, where));
+  ASSIGN_OR_RETURN(w.object_id, String(o, "objectId", false, where));
+  ASSIGN_OR_RETURN(w.identifier_uri, String(o, "identifierUri", false, where));
+  ASSIGN_OR_RETURN(w.tenant_id, String(o, "tenantId", false, where));
+  if (w.aad_auth && w.identifier_uri.empty()) {
+    return Bad("Webhook receiver '" + w.name + "' uses AAD authentication: identifierUri is required.");
+  }
+  return w;
+}
+
+Result<EmailReceiver> ParseEmail(const bj::value& v, ReceiverNames& names) {
+  if (!v.is_object()) return Bad("Each email receiver must be an object.");
+  const bj::object& o = v.as_object();
+  EmailReceiver e;
+  ASSIGN_OR_RETURN(e.name, String(o, "name", true, "emailReceivers[]."));
+  RETURN_IF_ERROR(names.Add(e.name));
+  ASSIGN_OR_RETURN(e.address, String(o, "emailAddress", true, "emailReceivers[]."));
+  size_t at = e.address.find('@');
+  // An address goes into the outbox file as is: one line, no header-breaking characters.
+  if (e.address.size() > 254 || at == std::string::npos || at == 0 || at + 1 >= e.address.size() ||
+      e.address.find_first_of(" \r\n\t<>\"") != std::string::npos) {
+    return Bad("The emailAddress of receiver '" + e.name + "' is not a valid address.");
+  }
+  ASSIGN_OR_RETURN(e.common_schema, Bool(o, "useCommonAlertSchema", false, "emailReceivers[]."));
+  return e;
+}
+
 }  // namespace
 
 const char* AggregationName(Aggregation a) { return kAggregations[static_cast<size_t>(a)]; }
@@ -258,6 +322,30 @@ Result<AlertRule> ValidateRule(const std::string& id, const std::string& locatio
   return r;
 }
 
+namespace {
+
+// The condition of a legacy AlertingAction: its trigger over the source's query. A metric
+// trigger counts rows per value of its column: a dimension over every value.
+Result<bj::object> LegacyCondition(const bj::object& s, const bj::object& a) {
+  const bj::value* trig = Member(a, "trigger");
+  if (trig == nullptr || !trig->is_object()) return Bad("The property 'action.trigger' is required.");
+  ASSIGN_OR_RETURN(std::string op, String(trig->as_object(), "thresholdOperator", true, "action.trigger."));
+  ASSIGN_OR_RETURN(double threshold, Number(trig->as_object(), "threshold", "action.trigger."));
+  bj::object cond{{"query", Member(s, "query") ? *Member(s, "query") : bj::value(nullptr)},
+                  {"timeAggregation", "Count"},
+                  {"operator", op},
+                  {"threshold", threshold}};
+  if (const bj::value* mt = Member(trig->as_object(), "metricTrigger"); mt && mt->is_object()) {
+    ASSIGN_OR_RETURN(std::string col, String(mt->as_object(), "metricColumn", false, "metricTrigger."));
+    if (!col.empty()) {
+      cond["dimensions"] = bj::array{bj::object{{"name", col}, {"operator", "Include"}, {"values", bj::array{"*"}}}};
+    }
+  }
+  return cond;
+}
+
+}  // namespace
+
 Result<bj::object> ConvertLegacyRule(const bj::object& p) {
   const bj::value* src = Member(p, "source");
   const bj::value* sched = Member(p, "schedule");
@@ -299,21 +387,7 @@ Result<bj::object> ConvertLegacyRule(const bj::object& p) {
   if (const bj::value* t = Member(a, "throttlingInMin"); t && t->is_int64() && t->as_int64() > 0) {
     out["muteActionsDuration"] = FormatIsoDuration(std::chrono::minutes(std::min<int64_t>(t->as_int64(), 2880)));
   }
-  const bj::value* trig = Member(a, "trigger");
-  if (trig == nullptr || !trig->is_object()) return Bad("The property 'action.trigger' is required.");
-  ASSIGN_OR_RETURN(std::string op, String(trig->as_object(), "thresholdOperator", true, "action.trigger."));
-  ASSIGN_OR_RETURN(double threshold, Number(trig->as_object(), "threshold", "action.trigger."));
-  bj::object cond{{"query", Member(s, "query") ? *Member(s, "query") : bj::value(nullptr)},
-                  {"timeAggregation", "Count"},
-                  {"operator", op},
-                  {"threshold", threshold}};
-  // A metric trigger counts rows per value of its column: a dimension over every value.
-  if (const bj::value* mt = Member(trig->as_object(), "metricTrigger"); mt && mt->is_object()) {
-    ASSIGN_OR_RETURN(std::string col, String(mt->as_object(), "metricColumn", false, "metricTrigger."));
-    if (!col.empty()) {
-      cond["dimensions"] = bj::array{bj::object{{"name", col}, {"operator", "Include"}, {"values", bj::array{"*"}}}};
-    }
-  }
+  ASSIGN_OR_RETURN(bj::object cond, LegacyCondition(s, a));
   out["criteria"] = bj::object{{"allOf", bj::array{std::move(cond)}}};
   bj::array groups;
   if (const bj::value* az = Member(a, "aznsAction"); az && az->is_object()) {
@@ -331,69 +405,27 @@ Result<ActionGroup> ValidateActionGroup(const std::string& id, const bj::object&
     return Bad("The property 'groupShortName' must be 1 to 12 characters.");
   }
   ASSIGN_OR_RETURN(g.enabled, Bool(p, "enabled", true, ""));
-  std::vector<std::string> names;
-  auto unique = [&](const std::string& n) -> Status {
-    if (n.empty() || n.size() > 128) return Bad("A receiver's name must be 1 to 128 characters.");
-    for (const auto& o : names) {
-      if (EqualsIgnoreCase(o, n)) return Bad("The receiver name '" + n + "' is used twice: receiver names must be unique in an action group.");
-    }
-    names.push_back(n);
-    return OkStatus();
-  };
-  auto list = [&](const char* k) -> Result<const bj::array*> {
-    const bj::value* v = Member(p, k);
-    if (v == nullptr) return static_cast<const bj::array*>(nullptr);
-    if (!v->is_array() || v->as_array().size() > kMaxReceivers) {
-      return Bad("The property '" + std::string(k) + "' must be an array of at most 100 receivers.");
-    }
-    return &v->as_array();
-  };
-  ASSIGN_OR_RETURN(const bj::array* hooks, list("webhookReceivers"));
+  ReceiverNames names;
+  ASSIGN_OR_RETURN(const bj::array* hooks, ReceiverList(p, "webhookReceivers"));
   for (size_t i = 0; hooks && i < hooks->size(); ++i) {
-    if (!(*hooks)[i].is_object()) return Bad("Each webhook receiver must be an object.");
-    const bj::object& o = (*hooks)[i].as_object();
-    WebhookReceiver w;
-    ASSIGN_OR_RETURN(w.name, String(o, "name", true, "webhookReceivers[]."));
-    RETURN_IF_ERROR(unique(w.name));
-    ASSIGN_OR_RETURN(w.service_uri, String(o, "serviceUri", true, "webhookReceivers[]."));
-    if (w.service_uri.size() > 2048 || !(StartsWithIgnoreCase(w.service_uri, "https://") ||
-                                         StartsWithIgnoreCase(w.service_uri, "http://"))) {
-      return Bad("The serviceUri of webhook receiver '" + w.name + "' must be an http or https URL.");
-    }
-    ASSIGN_OR_RETURN(w.common_schema, Bool(o, "useCommonAlertSchema", false, "webhookReceivers[]."));
-    ASSIGN_OR_RETURN(w.aad_auth, Bool(o, "useAadAuth", false, "webhookReceivers[]."));
-    ASSIGN_OR_RETURN(w.object_id, String(o, "objectId", false, "webhookReceivers[]."));
-    ASSIGN_OR_RETURN(w.identifier_uri, String(o, "identifierUri", false, "webhookReceivers[]."));
-    ASSIGN_OR_RETURN(w.tenant_id, String(o, "tenantId", false, "webhookReceivers[]."));
-    if (w.aad_auth && w.identifier_uri.empty()) {
-      return Bad("Webhook receiver '" + w.name + "' uses AAD authentication: identifierUri is required.");
-    }
+    ASSIGN_OR_RETURN(WebhookReceiver w, ParseWebhook((*hooks)[i], names));
     g.webhooks.push_back(std::move(w));
   }
-  ASSIGN_OR_RETURN(const bj::array* mails, list("emailReceivers"));
+  ASSIGN_OR_RETURN(const bj::array* mails, ReceiverList(p, "emailReceivers"));
   for (size_t i = 0; mails && i < mails->size(); ++i) {
-    if (!(*mails)[i].is_object()) return Bad("Each email receiver must be an object.");
-    const bj::object& o = (*mails)[i].as_object();
-    EmailReceiver e;
-    ASSIGN_OR_RETURN(e.name, String(o, "name", true, "emailReceivers[]."));
-    RETURN_IF_ERROR(unique(e.name));
-    ASSIGN_OR_RETURN(e.address, String(o, "emailAddress", true, "emailReceivers[]."));
-    size_t at = e.address.find('@');
-    if (e.address.size() > 254 || at == std::string::npos || at == 0 || at + 1 >= e.address.size() ||
-        e.address.find_first_of(" \r\n\t<>\"") != std::string::npos) {
-      return Bad("The emailAddress of receiver '" + e.name + "' is not a valid address.");
-    }
-    ASSIGN_OR_RETURN(e.common_schema, Bool(o, "useCommonAlertSchema", false, "emailReceivers[]."));
+    ASSIGN_OR_RETURN(EmailReceiver e, ParseEmail((*mails)[i], names));
     g.emails.push_back(std::move(e));
   }
+  // The other receiver types are accepted and kept (their names count for uniqueness) but
+  // nothing is sent to them: no SMS, voice, ITSM, runbook, function or event hub exists here.
   for (const char* other : {"smsReceivers", "itsmReceivers", "azureAppPushReceivers", "automationRunbookReceivers",
                             "voiceReceivers", "logicAppReceivers", "azureFunctionReceivers", "armRoleReceivers",
                             "eventHubReceivers"}) {
-    ASSIGN_OR_RETURN(const bj::array* l, list(other));
+    ASSIGN_OR_RETURN(const bj::array* l, ReceiverList(p, other));
     for (size_t i = 0; l && i < l->size(); ++i) {
       if (!(*l)[i].is_object()) return Bad("Each receiver of '" + std::string(other) + "' must be an object.");
       ASSIGN_OR_RETURN(std::string n, String((*l)[i].as_object(), "name", true, std::string(other) + "[]."));
-      RETURN_IF_ERROR(unique(n));
+      RETURN_IF_ERROR(names.Add(n));
     }
   }
   return g;
