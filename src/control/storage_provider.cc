@@ -71,6 +71,15 @@ StorageProvider::StorageProvider(env::Env env, meta::MetadataStore* store, ident
                                  StorageProviderOptions options)
     : env_(env), store_(store), directory_(directory), rbac_(rbac), accounts_(accounts), options_(std::move(options)) {}
 
+// An account whose ARM resource is gone without a DELETE on it (its resource group was deleted)
+// is forgotten, with its data, when its name is next asked for.
+Status StorageProvider::DropStale(const std::string& name) {
+  auto owner = accounts_->Owner(name);
+  if (!owner) return OkStatus();
+  ASSIGN_OR_RETURN(auto doc, store_->Get(kArm, *owner));
+  return doc ? OkStatus() : accounts_->Remove(name);
+}
+
 std::string StorageProvider::Endpoint(const std::string& name, std::string_view service) const {
   std::string url = "https://" + name + "." + std::string(service) + "." + options_.domain;
   if (options_.port != 443) url += ":" + std::to_string(options_.port);
@@ -126,6 +135,7 @@ ArmResponse StorageProvider::CheckName(const ArmRequest& r, const std::string& s
   if (!storage_account::ValidAccountName(name)) {
     return Json(200, bj::object{{"nameAvailable", false}, {"reason", "AccountNameInvalid"}, {"message", NameInvalid(name).message()}});
   }
+  if (Status s = DropStale(name); !s.ok()) return ArmError(s);
   if (accounts_->Owner(name)) {
     return Json(200, bj::object{{"nameAvailable", false},
                                 {"reason", "AlreadyExists"},
@@ -158,6 +168,7 @@ ArmResponse StorageProvider::Put(const ArmRequest& r, const std::string& sub, co
     return ArmError(s);
   }
   std::string id = "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/" + kType + "/" + name;
+  if (Status s = DropStale(name); !s.ok()) return ArmError(s);
   if (auto owner = accounts_->Owner(name); owner && !EqualsIgnoreCase(*owner, id)) {
     if (EqualsIgnoreCase(SplitPath(*owner)[1], sub)) {
       return ArmError(Conflict("The account " + name + " is already in another resource group in this subscription.",

@@ -52,6 +52,7 @@ class StorageProvider {
   Status Configure(const boost::json::object& doc);
   boost::json::object Public(boost::json::object doc) const;
   std::string Endpoint(const std::string& name, std::string_view service) const;
+  Status DropStale(const std::string& name);
 
   env::Env env_;
   meta::MetadataStore* store_;

@@ -121,6 +121,14 @@ def test_account_names_are_global_and_checked_and_table_key_type_is_immutable(sr
     r = arm(s, "PATCH", f"{account_id(s)}?api-version=2022-09-01",
             {"properties": {"encryption": {"services": {"table": {"keyType": "Service"}}}}})
     assert r.status_code == 400 and "keyType" in r.text, r.text
+    # An account whose resource group is deleted frees its name.
+    body = {"sku": {"name": "Standard_LRS"}, "kind": "StorageV2", "location": LOCATION}
+    ok_json(arm(s, "PUT", f"{account_id(s, 'gonewithrg', rg='otherrg')}?api-version=2023-01-01", body), 200)
+    assert not storage_client(s).storage_accounts.check_name_availability({"name": "gonewithrg"}).name_available
+    r = arm(s, "DELETE", f"/subscriptions/{s.subscriptionId}/resourceGroups/otherrg?api-version=2021-04-01")
+    assert r.status_code in (200, 202), r.text
+    assert storage_client(s).storage_accounts.check_name_availability({"name": "gonewithrg"}).name_available
+    ok_json(arm(s, "PUT", f"{account_id(s, 'gonewithrg')}?api-version=2023-01-01", body), 200)
 
 
 def test_blob_upload_in_blocks_and_read_back_by_shared_key(srv):
