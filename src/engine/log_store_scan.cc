@@ -59,14 +59,10 @@ bool HoldsWanted(const kql::Table& t, const kql::ScanRequest::ValueBound& bound)
   if (i < 0) return false;  // the extent lacks the column: every row's value is null
   const kql::Column& c = t.columns[static_cast<size_t>(i)];
   if (bound.real ? !kql::UsesReals(c.type) : !kql::UsesInts(c.type)) return true;
-  for (size_t r = 0; r < t.rows; ++r) {
-    if (c.IsNull(r)) continue;
-    if (bound.real ? (bound.lower ? c.Real(r) >= bound.d : c.Real(r) <= bound.d)
-                   : (bound.lower ? c.Int(r) >= bound.i : c.Int(r) <= bound.i)) {
-      return true;
-    }
-  }
-  return false;
+  kql::Extreme best = kql::ColumnExtreme(c, t.rows, bound.lower);
+  if (!best.any) return false;
+  return bound.real ? (bound.lower ? best.d >= bound.d : best.d <= bound.d)
+                    : (bound.lower ? best.i >= bound.i : best.i <= bound.i);
 }
 
 }  // namespace

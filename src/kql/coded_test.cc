@@ -3,6 +3,7 @@
 // code, gathers, concatenation of chunks with different dictionaries, sorting and output.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 #include "base/testing.h"
@@ -165,6 +166,27 @@ TEST_F(CodedTest, GatherKeepsTheDictionaryAndFlattenCopiesTheValues) {
   ASSERT_EQ(copy.stored(), c.stored() + 1);
   for (size_t r = 0; r < c.stored(); ++r) EXPECT_EQ(copy.Str(r), c.Str(r));
   EXPECT_EQ(copy.Str(c.stored()), "new-host");
+}
+
+TEST(ColumnExtremeTest, SkipsNullsAndNaNAndReadsConstantsOnce) {
+  Column r(Type::kReal);
+  r.AppendReal(1.5);
+  r.AppendNull();
+  r.AppendReal(std::nan(""));
+  r.AppendReal(-3);
+  Extreme hi = ColumnExtreme(r, r.stored(), true), lo = ColumnExtreme(r, r.stored(), false);
+  EXPECT_TRUE(hi.any && hi.nan);
+  EXPECT_EQ(hi.d, 1.5);
+  EXPECT_EQ(lo.d, -3);
+  Column n(Type::kLong);
+  n.AppendNull();
+  EXPECT_FALSE(ColumnExtreme(n, 1, true).any);
+  Column k = Column::Constant(Type::kDateTime);
+  k.AppendInt(42);
+  Extreme c = ColumnExtreme(k, 1000, false);
+  EXPECT_TRUE(c.any);
+  EXPECT_EQ(c.i, 42);
+  EXPECT_FALSE(ColumnExtreme(Column(Type::kString), 0, true).any);
 }
 
 }  // namespace

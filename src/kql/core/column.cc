@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <type_traits>
 #include <utility>
 
 namespace cmk::kql {
@@ -103,6 +104,41 @@ void Column::Materialize(size_t rows) {
   else if (UsesReals(type)) reals.assign(rows, reals.empty() ? 0.0 : reals[0]);
   else if (dict) codes.assign(rows, codes.empty() ? 0 : codes[0]);
   else strings.assign(rows, strings.empty() ? std::string() : strings[0]);
+}
+
+namespace {
+
+template <class T>
+void Reduce(const std::vector<T>& v, const Column& c, size_t rows, bool largest, bool& any, T& out, bool& nan) {
+  if (c.constant) rows = std::min<size_t>(rows, 1);
+  rows = std::min(rows, v.size());
+  bool nulls = c.HasNulls();
+  T best{};
+  bool seen = false, has_nan = false;
+  for (size_t r = 0; r < rows; ++r) {
+    if (nulls && c.nulls[r] != 0) continue;
+    T x = v[r];
+    if constexpr (std::is_floating_point_v<T>) {
+      if (x != x) {
+        has_nan = true;
+        continue;
+      }
+    }
+    if (!seen || (largest ? x > best : x < best)) best = x;
+    seen = true;
+  }
+  any = seen;
+  out = best;
+  nan = has_nan;
+}
+
+}  // namespace
+
+Extreme ColumnExtreme(const Column& c, size_t rows, bool largest) {
+  Extreme e;
+  if (UsesInts(c.type)) Reduce(c.ints, c, rows, largest, e.any, e.i, e.nan);
+  else if (UsesReals(c.type)) Reduce(c.reals, c, rows, largest, e.any, e.d, e.nan);
+  return e;
 }
 
 int Table::Find(std::string_view column) const {

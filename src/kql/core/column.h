@@ -91,6 +91,17 @@ struct Column {
   }
 };
 
+// The largest (or smallest) non-null value among the first `rows` rows of an int-like or real
+// column (`any` false when every one is null), and whether a real value is NaN (NaN is not an
+// extreme). A tight loop where there are no nulls: scans use it to pass over blocks.
+struct Extreme {
+  bool any = false;
+  bool nan = false;
+  int64_t i = 0;
+  double d = 0;
+};
+Extreme ColumnExtreme(const Column& c, size_t rows, bool largest);
+
 struct Table {
   std::string name;
   std::vector<std::string> names;

@@ -95,6 +95,13 @@ Result<MaybeBound> TopBound(const PlanNode& node, size_t n, const ExecContext& c
     int i = chunk->Find(col.name);
     if (i < 0 || chunk->columns[static_cast<size_t>(i)].type != col.type) return OkStatus();
     const Column& c = chunk->columns[static_cast<size_t>(i)];
+    Extreme best = ColumnExtreme(c, chunk->rows, desc);
+    saw_nan = saw_nan || best.nan;
+    if (!best.any) return OkStatus();
+    // Full already, and nothing here beats the worst kept value: one pass was enough.
+    if (real ? reals.size() == n && !worse_d(best.d, reals.front()) : ints.size() == n && !worse_i(best.i, ints.front())) {
+      return OkStatus();
+    }
     for (size_t r = 0; r < chunk->rows; ++r) {
       if (c.IsNull(r)) continue;
       if (real) {
