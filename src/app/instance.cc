@@ -81,6 +81,14 @@ class OutageGate final : public keyvault::KeyVaultClient {
   std::shared_ptr<VaultOutages> outages_;
 };
 
+// A vault's resource id by name ("" when there is none), for Customer Lockbox's gates.
+std::function<std::string(const std::string&)> VaultResourceIds(keyvault::KeyVaultService* kv) {
+  return [kv](const std::string& name) {
+    auto v = kv->GetVault(name);
+    return v ? v->resource_id : std::string();
+  };
+}
+
 }  // namespace
 
 Instance::~Instance() {
@@ -343,6 +351,7 @@ Status Instance::StartActivityAndLockbox() {
     if (!ws.ok()) return NotFound("The workspace '" + id + "' was not found.", "WorkspaceNotFound");
     return ws->resource_id;
   };
+  lb.resolve_vault = VaultResourceIds(keyvault_.get());
   ASSIGN_OR_RETURN(lockbox_, control::Lockbox::Create(env_, store_.get(), rbac_.get(), activity_.get(), lb));
   control::ActivityLog* log = activity_.get();
   control::Lockbox* lockbox = lockbox_.get();
@@ -384,6 +393,7 @@ Status Instance::StartStorageEngine() {
                            ingestor_.get()};
   dp.lockbox = lockbox_.get();
   dp.activity = activity_.get();
+  dp.vault_resource_id = VaultResourceIds(keyvault_.get());
   server::IngestionLimits ingestion_limits;
   ingestion_limits.requests_per_minute = options_.ingestion_requests_per_minute;
   ingestion_limits.bytes_per_minute = static_cast<uint64_t>(options_.ingestion_mb_per_minute) << 20;

@@ -93,6 +93,8 @@ struct LockboxOptions {
   // Resolves a workspace named by resource id or customer id to its resource id; NotFound when
   // unknown. Unset: only resource ids of existing subscriptions are accepted.
   std::function<Result<std::string>(const std::string&)> resolve_workspace;
+  // A vault's resource id by name ("" when unknown): gates the admin audit endpoint of vaults.
+  std::function<std::string(const std::string&)> resolve_vault;
 };
 
 // A request's ARM id (/subscriptions/{s}/providers/Microsoft.CustomerLockbox/requests/{id}) and
@@ -146,7 +148,8 @@ class Lockbox {
   // ArmService routes: Microsoft.CustomerLockbox (tenant and subscription level) and the admin
   // endpoints /cmklogs/admin/lockbox/requests and /cmklogs/admin/operators[/{objectId}].
   std::optional<ArmResponse> Route(const ArmRequest& r);
-  // ArmService layer: gates operators' reads of saved searches, shared keys and storage keys.
+  // ArmService layer: gates operators' reads of saved searches, shared keys and storage keys, and
+  // of a vault's audit (/cmklogs/admin/vaults/{name}/audit), which no request covers.
   ArmResponse GateReads(const ArmRequest& r, const ArmService::Next& next);
 
  private:

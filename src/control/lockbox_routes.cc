@@ -206,6 +206,16 @@ ArmResponse Lockbox::GateReads(const ArmRequest& r, const ArmService::Next& next
   }
   if (!any || !IsOperator(r.caller.object_id)) return next(r);
   auto seg = SplitPath(r.path);
+  // A vault's key operations are the customer's too; no request names a vault.
+  if (seg.size() == 5 && Is(seg[0], "cmklogs") && Is(seg[2], "vaults") && Is(seg[4], "audit") &&
+      options_.resolve_vault) {
+    std::string vault = options_.resolve_vault(seg[3]);
+    if (!vault.empty()) {
+      auto grant = CheckAccess(r.caller, vault);
+      if (!grant.ok()) return ArmError(grant.status());
+    }
+    return next(r);
+  }
   // .../providers/Microsoft.OperationalInsights/workspaces/{ws}/savedSearches[...] (GET),
   // .../workspaces/{ws}/sharedKeys and .../storageAccounts/{a}/listKeys|listAccountSas (POST).
   size_t owner = 0;

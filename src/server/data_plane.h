@@ -4,6 +4,7 @@
 // Callers are authenticated by the Router; these classes authorize (Monitoring Metrics
 // Publisher on the DCR; read on the workspace), validate, and talk to the storage engine.
 // Thread safety: safe for concurrent use.
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -44,10 +45,14 @@ struct DataPlaneDeps {
   control::Lockbox* lockbox = nullptr;
   // The activity log: the system workspace's AzureActivity table; null: no such table.
   control::ActivityLog* activity = nullptr;
+  // A vault's resource id by name ("" when unknown), for Lockbox's gate on KeyVaultAudit rows.
+  std::function<std::string(const std::string& vault)> vault_resource_id;
 };
 
 // The system workspace's tables: KeyVaultAudit, KeyStateHistory and AzureActivity (system_tables.cc).
-Result<std::unique_ptr<kql::InMemoryCatalog>> SystemCatalog(const DataPlaneDeps& d);
+// With `caller`, KeyVaultAudit leaves out the vaults whose audit Customer Lockbox keeps from it.
+Result<std::unique_ptr<kql::InMemoryCatalog>> SystemCatalog(const DataPlaneDeps& d,
+                                                            const identity::Principal* caller = nullptr);
 
 struct IngestionLimits {
   size_t max_body_bytes = 1'048'576;  // on the wire and decoded (Azure: 1 MB for both)

@@ -229,7 +229,7 @@ class Runner {
       return ErrorReply(403, "InsufficientAccessError",
                         "The system workspace is for administrators (Owner of the instance's subscription).");
     }
-    auto catalog = SystemCatalog(d_);
+    auto catalog = SystemCatalog(d_, &caller_);
     if (!catalog.ok()) return QueryError(catalog.status());
     auto result = ExecuteGuarded(query, **catalog, Options(prefer));
     if (!result.ok()) return QueryError(result.status());

@@ -92,7 +92,20 @@ Result<kql::Table> AzureActivity(const control::ActivityLog* log) {
 
 }  // namespace
 
-Result<std::unique_ptr<kql::InMemoryCatalog>> SystemCatalog(const DataPlaneDeps& d) {
+// Whether Lockbox lets `caller` read the audit entries of `vault` (a vault in a Lockbox tenant is
+// customer data no request can name: operators never see its key operations there).
+static bool MayReadVaultAudit(const DataPlaneDeps& d, const identity::Principal* caller, const std::string& vault,
+                              std::map<std::string, bool>& cache) {
+  if (caller == nullptr || d.lockbox == nullptr || !d.vault_resource_id) return true;
+  auto [it, fresh] = cache.emplace(ToLower(vault), true);
+  if (fresh) {
+    std::string rid = d.vault_resource_id(vault);
+    it->second = rid.empty() || d.lockbox->CheckAccess(*caller, rid).ok();
+  }
+  return it->second;
+}
+
+Result<std::unique_ptr<kql::InMemoryCatalog>> SystemCatalog(const DataPlaneDeps& d, const identity::Principal* caller) {
   auto catalog = std::make_unique<kql::InMemoryCatalog>();
   kql::Table audit = MakeTable("KeyVaultAudit", {{"TimeGenerated", kql::Type::kDateTime},
                                                  {"CallerObjectId", kql::Type::kString},
@@ -109,9 +122,10 @@ Result<std::unique_ptr<kql::InMemoryCatalog>> SystemCatalog(const DataPlaneDeps&
     // Entries that could not be written fail the query rather than go missing from it.
     RETURN_IF_ERROR(d.audit->Flush());
     ASSIGN_OR_RETURN(auto lines, d.audit->Read("", 1'000'000));
+    std::map<std::string, bool> allowed;
     for (const auto& line : lines) {
       auto o = json::ParseObject(line);
-      if (!o.ok()) continue;
+      if (!o.ok() || !MayReadVaultAudit(d, caller, Str(*o, "vault"), allowed)) continue;
       auto& c = audit.columns;
       c[0].AppendInt(TicksOf(Str(*o, "time")));
       c[1].AppendString(Str(*o, "callerObjectId"));

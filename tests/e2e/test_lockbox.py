@@ -126,6 +126,13 @@ def test_with_lockbox_disabled_the_admin_queries_as_before(lb, world):
     # No request is needed (nor possible) without Lockbox.
     p = cli(s, "support", "request", "--workspace", world["ws"], "--reason", "x", check=False)
     assert p.returncode != 0 and "LockboxNotEnabled" in p.stderr + p.stdout
+    assert vault_audit_rows(s) > 0
+    assert cli(s, "vault", "audit", "--vault", "lbvault").returncode == 0
+
+
+def vault_audit_rows(s):
+    res = query_client(s).query_workspace("system", "KeyVaultAudit | where Vault =~ 'lbvault' | count", timespan=None)
+    return res.tables[0].rows[0][0]
 
 
 def test_lockbox_requests_approval_grant_access_and_expiry(lb, world):
@@ -138,6 +145,10 @@ def test_lockbox_requests_approval_grant_access_and_expiry(lb, world):
     # ... also for saved searches, over ARM.
     r = arm(s, "GET", f"{world['ws']}/savedSearches", api="2020-08-01")
     assert r.status_code == 403 and r.json()["error"]["code"] == "CustomerLockboxAccessDenied", r.text
+    # The key operations of the customer's vault are the customer's too: no request covers them.
+    p = cli(s, "vault", "audit", "--vault", "lbvault", check=False)
+    assert p.returncode != 0 and "Customer Lockbox" in p.stderr, p.stderr
+    assert vault_audit_rows(s) == 0
     # The customer is not gated.
     cust_query = query_client_for(s, customer)
     assert cust_query.query_workspace(world["cid"], "AppEvents_CL | count", timespan=None).tables[0].rows[0][0] == 5
