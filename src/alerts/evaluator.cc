@@ -162,7 +162,7 @@ void AlertEvaluator::RuleChanged(const AlertRule& rule) {
   if (reschedule) {
     st->next_due = TimePoint{};
     if (rule.enabled) Schedule(*st);
-    Rearm();
+    StartTicker();
   }
 }
 
@@ -173,7 +173,6 @@ void AlertEvaluator::RuleRemoved(const std::string& id) {
   due_.erase({it->second->next_due, it->first});
   it->second->pending.clear();
   rules_.erase(it);
-  Rearm();
 }
 
 void AlertEvaluator::GroupChanged(const ActionGroup& group) {
@@ -212,23 +211,29 @@ void AlertEvaluator::Schedule(RuleState& st) {
   due_.insert({st.next_due, ToLower(st.rule->id)});
 }
 
-void AlertEvaluator::Rearm() {
-  if (stop_) return;
-  if (due_.empty()) {
-    if (timer_ != 0) deps_.env.clock->Cancel(timer_);
-    timer_ = 0;
-    return;
-  }
-  TimePoint at = due_.begin()->first;
-  if (timer_ != 0 && timer_at_ == at) return;
-  if (timer_ != 0) deps_.env.clock->Cancel(timer_);
-  timer_at_ = at;
+void AlertEvaluator::StartTicker() {
+  if (ticking_ || stop_) return;
+  ticking_ = true;
+  TimePoint first = AlignedTickAfter(deps_.env.clock->Now() - options_.latency, std::chrono::minutes(1)) +
+                    options_.latency;
   std::weak_ptr<Guard> weak = guard_;
-  timer_ = deps_.env.clock->RunAt(at, [weak] {
+  auto tick = [weak] {
     auto g = weak.lock();
     if (!g) return;
     std::lock_guard<std::mutex> l(g->mu);
     if (g->self != nullptr) g->self->OnTimer();
+  };
+  timer_ = deps_.env.clock->RunAt(first, [this, weak, tick] {
+    {
+      auto g = weak.lock();
+      if (!g) return;
+      std::lock_guard<std::mutex> l(g->mu);
+      if (g->self == nullptr) return;
+      MutexLock m(&mu_);
+      if (stop_) return;
+      timer_ = deps_.env.clock->RunEvery(std::chrono::minutes(1), tick);
+    }
+    tick();
   });
 }
 
@@ -236,7 +241,6 @@ void AlertEvaluator::OnTimer() {
   std::vector<std::string> start;
   {
     MutexLock l(&mu_);
-    timer_ = 0;
     TimePoint now = deps_.env.clock->Now();
     while (!due_.empty() && due_.begin()->first <= now) {
       auto [at, id] = *due_.begin();
@@ -244,19 +248,23 @@ void AlertEvaluator::OnTimer() {
       auto it = rules_.find(id);
       if (it == rules_.end()) continue;
       RuleState& st = *it->second;
+      // After a jump only the latest due tick is evaluated; the ones before it are skipped.
+      Duration freq = st.rule->frequency;
+      int64_t behind = (now - at) / freq;
+      at += freq * behind;
+      stats_.skipped_ticks += static_cast<uint64_t>(behind);
       st.pending.push_back(at - options_.latency);
       if (st.pending.size() > kMaxBacklog) {
         st.pending.pop_front();
         ++stats_.skipped_ticks;
       }
-      st.next_due = at + st.rule->frequency;
+      st.next_due = at + freq;
       due_.insert({st.next_due, id});
       if (!st.running) {
         st.running = true;
         start.push_back(id);
       }
     }
-    Rearm();
     if (options_.threads > 0) {
       for (auto& id : start) ready_.push_back(std::move(id));
       cv_.NotifyAll();

@@ -5,11 +5,13 @@
 // Schedule. A rule with frequency F has ticks at the multiples of F since the Unix epoch. Tick T
 // is evaluated at T + latency (Options::latency, 30 s by default: rows stamped before T that
 // arrive up to that much later are still counted) over the window [T - range, T), where range
-// is overrideQueryTimeRange or windowSize. One clock timer serves every rule (armed at the
-// earliest due time); when it fires, each due rule's tick is queued on that rule and the rule
-// is handed to the worker threads, so a slow rule (or query) delays only itself. A rule's ticks
-// are evaluated one at a time, in order. When a rule falls more than kMaxBacklog ticks behind
-// (a clock jumped by days) its oldest ticks are skipped and counted.
+// is overrideQueryTimeRange or windowSize. One periodic clock timer serves every rule: it runs
+// each minute at the evaluation instants (the minute plus the latency), and each rule due by
+// then has its latest due tick queued and is handed to the worker threads, so a slow rule (or
+// query) delays only itself. A rule's ticks are evaluated one at a time, in order. A clock that
+// jumps (`clock advance 30d`) runs the periodic timer once (env.h), so each rule evaluates its
+// latest tick and the ones jumped over are counted as skipped, never replayed; a rule more
+// than kMaxBacklog ticks behind its workers drops its oldest queued ticks, counted too.
 //
 // One evaluation: the query runs as the rule's principal (Deps::run_query; a principal that
 // lost read access on the workspace fails the evaluation, which is recorded, never skipped
@@ -144,7 +146,8 @@ class AlertEvaluator final : public AlertSink {
   struct RuleState;
   struct Guard;
   void OnTimer();
-  void Rearm() REQUIRES(mu_);
+  // Arms the minute timer (a one-shot to the first evaluation instant, then periodic).
+  void StartTicker() REQUIRES(mu_);
   void Schedule(RuleState& st) REQUIRES(mu_);
   void Drain(const std::string& rule_id);
   void Evaluate(RuleState& st, TimePoint tick);
@@ -171,7 +174,7 @@ class AlertEvaluator final : public AlertSink {
   std::map<std::string, ActionGroup> groups_ GUARDED_BY(mu_);                 // by lower-case id
   std::set<std::pair<TimePoint, std::string>> due_ GUARDED_BY(mu_);
   env::Clock::TimerId timer_ GUARDED_BY(mu_) = 0;
-  TimePoint timer_at_ GUARDED_BY(mu_){};
+  bool ticking_ GUARDED_BY(mu_) = false;
   std::deque<std::string> ready_ GUARDED_BY(mu_);  // rules with ticks to evaluate
   int busy_ GUARDED_BY(mu_) = 0;
   bool stop_ GUARDED_BY(mu_) = false;

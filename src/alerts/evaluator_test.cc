@@ -128,8 +128,13 @@ TEST_F(EvaluatorTest, EvaluatesAlignedTicksAfterTheLatencyOverTheWindow) {
   ASSERT_EQ(records_.size(), 1u);
   EXPECT_EQ(records_[0].result, "Unchanged");
   EXPECT_EQ(records_[0].time, kStart + std::chrono::seconds(90));
-  clock_.Advance(std::chrono::minutes(3));
+  for (int m = 0; m < 3; ++m) clock_.Advance(std::chrono::minutes(1));
   EXPECT_EQ(requests_.size(), 4u);
+  // A jump evaluates the latest tick only: the ones jumped over are counted as skipped.
+  clock_.Advance(std::chrono::minutes(10));
+  EXPECT_EQ(requests_.size(), 5u);
+  EXPECT_EQ(requests_.back().to, kStart + std::chrono::minutes(14));
+  EXPECT_EQ(eval_->Stats().skipped_ticks, 9u);
 }
 
 TEST_F(EvaluatorTest, FiresOncePerSeriesWithDimensionsThenResolves) {
@@ -196,7 +201,7 @@ TEST_F(EvaluatorTest, StatelessRulesFireEachTimeUnlessMuted) {
   eval_->RuleChanged(r);
   for (int m = 0; m < 5; ++m) Add(kStart + std::chrono::minutes(m) + std::chrono::seconds(5), "vm1", 3);
   clock_.Advance(std::chrono::seconds(90));
-  clock_.Advance(std::chrono::minutes(4));
+  for (int m = 0; m < 4; ++m) clock_.Advance(std::chrono::minutes(1));
   // Fired at 1:30 (sent; muted until 4:30), 2:30 and 3:30 (recorded only), 4:30 (sent; muted
   // until 7:30), 5:30 (recorded only).
   ASSERT_EQ(notifier_.sent.size(), 2u);
@@ -293,7 +298,7 @@ TEST(EvaluatorAlertsTest, FiredAlertsAreDocumentsPrunedAfter30Days) {
   r.threshold = 1;
   r.auto_mitigate = false;
   eval.RuleChanged(r);
-  clock.Advance(std::chrono::minutes(5));
+  for (int m = 0; m < 5; ++m) clock.Advance(std::chrono::minutes(1));
   auto docs = (*store)->List(kAlertKind, "");
   ASSERT_THAT(docs, IsOk());
   ASSERT_EQ(docs->size(), 5u);
@@ -307,6 +312,33 @@ TEST(EvaluatorAlertsTest, FiredAlertsAreDocumentsPrunedAfter30Days) {
   EXPECT_EQ(eval.PruneAlertsForTest(), 3u);  // past 30 days
   EXPECT_TRUE((*store)->List(kAlertKind, "")->empty());
   std::filesystem::remove_all(dir);
+}
+
+TEST(EvaluatorThreadsTest, AThirtyDayJumpEvaluatesEachRuleOnceAndCountsTheTicksJumpedOver) {
+  env::SimulatedClock clock(kStart + std::chrono::seconds(31));
+  env::SeededRandom random(2);
+  EvaluatorDeps deps;
+  deps.env = env::Env{&clock, &random, nullptr};
+  deps.run_query = [](const QueryRequest&) -> Result<kql::Table> { return kql::Table{}; };
+  EvaluatorOptions o;
+  o.threads = 2;
+  AlertEvaluator eval(deps, o);
+  for (int i = 0; i < 20; ++i) {
+    AlertRule r;
+    r.id = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Insights/scheduledQueryRules/j" + std::to_string(i);
+    r.scopes = {kWs};
+    r.frequency = r.window = std::chrono::minutes(1);
+    r.query = "T";
+    eval.RuleChanged(r);
+  }
+  clock.Advance(std::chrono::hours(24 * 30));
+  eval.WaitIdleForTest();
+  EvaluatorStats st = eval.Stats();
+  // Every tick was either evaluated or counted as skipped; none is lost silently, none replayed.
+  // Each rule: its first tick (the timer's first, one-shot run) and the latest (the periodic
+  // run the jump coalesces into).
+  EXPECT_EQ(st.evaluations, 40u);
+  EXPECT_EQ(st.evaluations + st.skipped_ticks, 20u * 30 * 24 * 60);
 }
 
 TEST(EvaluatorThreadsTest, WorkersEvaluateManyRulesAndASlowOneDoesNotBlockOthers) {
