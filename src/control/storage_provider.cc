@@ -376,6 +376,8 @@ Status StorageProvider::Configure(const bj::object& doc) {
   const bj::value* allow = props.if_contains("allowSharedKeyAccess");
   spec.allow_shared_key = allow == nullptr || !allow->is_bool() || allow->as_bool();
   const bj::object& enc = props.at("encryption").as_object();
+  const bj::value* infra = enc.if_contains("requireInfrastructureEncryption");
+  spec.infrastructure_encryption = infra != nullptr && infra->is_bool() && infra->as_bool();
   if (!Is(Str(enc, "keySource"), "Microsoft.Keyvault")) return accounts_->Configure(spec);
   const bj::object& kvp = enc.at("keyvaultproperties").as_object();
   spec.key.key = keyvault::KeyRef{Str(kvp, "keyvaulturi"), Str(kvp, "keyname"), Str(kvp, "keyversion")};

@@ -52,6 +52,7 @@ struct AccountRegistry::Account {
   AccountSpec spec;
   AccountKeyInfo keys;
   SecretBytes mmk_aek;  // keySource Microsoft.Storage
+  SecretBytes infra;    // requireInfrastructureEncryption: the second layer's key
   std::unique_ptr<keyvault::KeyVaultClient> client;
   std::unique_ptr<storage::KeyManager> manager;  // keySource Microsoft.Keyvault
 };
@@ -105,6 +106,12 @@ Status AccountRegistry::LoadAccount(const std::string& name, const std::string& 
   ASSIGN_OR_RETURN(auto tenant, json::GetString(o, "tenantId"));
   ASSIGN_OR_RETURN(auto shared_key, json::GetBool(o, "allowSharedKey"));
   a->spec.tenant_id = tenant.value_or("");
+  ASSIGN_OR_RETURN(auto infra, json::GetString(o, "infra"));
+  if (infra && !infra->empty()) {
+    ASSIGN_OR_RETURN(auto wrapped, Base64Decode(*infra));
+    ASSIGN_OR_RETURN(a->infra, keys_->UnwrapInfra(wrapped, KeyOwner(name, "infra")));
+    a->spec.infrastructure_encryption = true;
+  }
   a->spec.allow_shared_key = shared_key.value_or(true);
   a->spec.resource_id = rid.value_or("");
   a->spec.region = region.value_or("");
@@ -197,6 +204,10 @@ Status AccountRegistry::SaveAccount(const Account& a) const {
                {"key1Created", a.keys.created1},
                {"key2", Base64Encode(w2)},
                {"key2Created", a.keys.created2}};
+  if (!a.infra.empty()) {
+    ASSIGN_OR_RETURN(auto wi, keys_->WrapInfra(a.infra, KeyOwner(n, "infra")));
+    o["infra"] = Base64Encode(wi);
+  }
   return store_->Put(kAccountKind, n, json::Serialize(o));
 }
 
@@ -223,6 +234,7 @@ Status AccountRegistry::Create(const AccountSpec& spec) {
   a->keys.key1 = env_.random->NewSecret(kAccountKeyBytes);
   a->keys.key2 = env_.random->NewSecret(kAccountKeyBytes);
   a->keys.created1 = a->keys.created2 = now;
+  if (spec.infrastructure_encryption) a->infra = env_.random->NewSecret(32);
   if (spec.key.key) {
     ASSIGN_OR_RETURN(a->manager, StartManager(*a, *spec.key.key, std::nullopt, std::nullopt));
   } else {
@@ -259,7 +271,9 @@ Status AccountRegistry::Reconfigure(Account& a, const AccountSpec& spec) {
     RETURN_IF_ERROR(SaveMmkAek(spec.name, spec.region, aek));
     next.mmk_aek = std::move(aek);
   }
+  bool infra = a.spec.infrastructure_encryption;
   a.spec = spec;
+  a.spec.infrastructure_encryption = infra;
   a.manager = std::move(next.manager);
   a.client = std::move(next.client);
   a.mmk_aek = std::move(next.mmk_aek);
@@ -352,52 +366,54 @@ Result<std::string> AccountRegistry::DocId(const std::string& account, const Sec
   return id;
 }
 
-namespace {
-
-// Document bodies: {"v": base64(random 16-byte seal id || sealed block)}; the AAD binds the id.
-Result<std::string> SealDoc(const SecretBytes& aek, std::string_view kind, const std::string& id, std::string_view plain,
-                         env::Random& random) {
-  storage::ExtentId seal_id;
-  random.Fill(seal_id);
-  storage::BlockAddress where{seal_id, 0, kind, AsBytes(id)};
-  ASSIGN_OR_RETURN(auto sealed, storage::SealBlock(aek, 0, where, AsBytes(plain), random));
-  std::vector<uint8_t> out(seal_id.begin(), seal_id.end());
-  out.insert(out.end(), sealed.begin(), sealed.end());
-  return json::Serialize(bj::object{{"v", Base64Encode(out)}});
+SecretBytes AccountRegistry::InfraKey(const std::string& name) const {
+  MutexLock l(&mu_);
+  const Account* a = FindLocked(name);
+  return a ? a->infra.Clone() : SecretBytes();
 }
 
-Result<std::string> OpenDoc(const SecretBytes& aek, std::string_view kind, const std::string& id, const std::string& body) {
-  ASSIGN_OR_RETURN(bj::object o, json::ParseObject(body));
-  ASSIGN_OR_RETURN(auto v, json::GetString(o, "v"));
-  ASSIGN_OR_RETURN(auto bytes, Base64Decode(v.value_or("")));
+// Sealed bytes: the random 16-byte seal id, then the data layer's sealed block (AEK, column =
+// kind, AAD = id) and, with double encryption, that block sealed again as an object (infra key,
+// ChaCha20-Poly1305, name = id).
+Result<std::vector<uint8_t>> AccountRegistry::SealBytes(const std::string& account, const SecretBytes& aek,
+                                                        std::string_view kind, const std::string& id,
+                                                        std::span<const uint8_t> plain) {
+  storage::ExtentId seal_id;
+  env_.random->Fill(seal_id);
+  storage::BlockAddress where{seal_id, 0, kind, AsBytes(id)};
+  ASSIGN_OR_RETURN(auto sealed, storage::SealBlock(aek, 0, where, plain, *env_.random));
+  SecretBytes infra = InfraKey(account);
+  if (!infra.empty()) {
+    ASSIGN_OR_RETURN(sealed, storage::SealObject(infra, 0, id, sealed, *env_.random));
+  }
+  std::vector<uint8_t> out(seal_id.begin(), seal_id.end());
+  out.insert(out.end(), sealed.begin(), sealed.end());
+  return out;
+}
+
+Result<SecretBytes> AccountRegistry::OpenBytes(const std::string& account, const SecretBytes& aek,
+                                               std::string_view kind, const std::string& id,
+                                               std::span<const uint8_t> bytes) {
   if (bytes.size() < 16) return DataLoss("sealed document too short");
   storage::ExtentId seal_id;
   std::copy(bytes.begin(), bytes.begin() + 16, seal_id.begin());
-  storage::BlockAddress where{seal_id, 0, kind, AsBytes(id)};
-  ASSIGN_OR_RETURN(SecretBytes plain, storage::OpenBlock(aek, where, std::span<const uint8_t>(bytes).subspan(16)));
-  return std::string(plain.AsStringView());
-}
-
-// The seal id a data object's name ends with (32 lower-case hex digits).
-bool HexToId(std::string_view hex, storage::ExtentId& out) {
-  if (hex.size() != out.size() * 2) return false;
-  auto nibble = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
-  for (size_t i = 0; i < out.size(); ++i) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<uint8_t>(hi * 16 + lo);
+  std::span<const uint8_t> sealed = bytes.subspan(16);
+  std::vector<uint8_t> inner;
+  SecretBytes infra = InfraKey(account);
+  if (!infra.empty()) {
+    ASSIGN_OR_RETURN(inner, storage::OpenObject(infra, id, sealed));
+    sealed = inner;
   }
-  return true;
+  storage::BlockAddress where{seal_id, 0, kind, AsBytes(id)};
+  return storage::OpenBlock(aek, where, sealed);
 }
-
-}  // namespace
 
 Status AccountRegistry::PutDoc(const std::string& account, std::string_view kind, const DocPath& path,
                                std::string_view plain) {
   ASSIGN_OR_RETURN(SecretBytes aek, Aek(account));
   ASSIGN_OR_RETURN(std::string id, DocId(account, aek, path));
-  ASSIGN_OR_RETURN(std::string body, SealDoc(aek, kind, id, plain, *env_.random));
-  return store_->Put(kind, id, body);
+  ASSIGN_OR_RETURN(auto bytes, SealBytes(account, aek, kind, id, AsBytes(plain)));
+  return store_->Put(kind, id, json::Serialize(bj::object{{"v", Base64Encode(bytes)}}));
 }
 
 Result<std::optional<std::string>> AccountRegistry::GetDoc(const std::string& account, std::string_view kind,
@@ -406,7 +422,7 @@ Result<std::optional<std::string>> AccountRegistry::GetDoc(const std::string& ac
   ASSIGN_OR_RETURN(std::string id, DocId(account, aek, path));
   ASSIGN_OR_RETURN(auto doc, store_->Get(kind, id));
   if (!doc) return std::optional<std::string>();
-  ASSIGN_OR_RETURN(std::string plain, OpenDoc(aek, kind, id, doc->body));
+  ASSIGN_OR_RETURN(std::string plain, OpenDoc(account, aek, kind, id, doc->body));
   return std::optional<std::string>(std::move(plain));
 }
 
@@ -426,7 +442,7 @@ Result<std::vector<std::string>> AccountRegistry::ListDocs(const std::string& ac
   for (const auto& d : docs) {
     // Only direct children: deeper documents share the prefix.
     if (d.id.find('/', id.size() + 1) != std::string::npos) continue;
-    ASSIGN_OR_RETURN(std::string plain, OpenDoc(aek, kind, d.id, d.body));
+    ASSIGN_OR_RETURN(std::string plain, OpenDoc(account, aek, kind, d.id, d.body));
     out.push_back(std::move(plain));
   }
   return out;
@@ -441,27 +457,30 @@ Result<size_t> AccountRegistry::CountDocs(const std::string& account, std::strin
   }));
 }
 
+Result<std::string> AccountRegistry::OpenDoc(const std::string& account, const SecretBytes& aek, std::string_view kind,
+                                             const std::string& id, const std::string& body) {
+  ASSIGN_OR_RETURN(bj::object o, json::ParseObject(body));
+  ASSIGN_OR_RETURN(auto v, json::GetString(o, "v"));
+  ASSIGN_OR_RETURN(auto bytes, Base64Decode(v.value_or("")));
+  ASSIGN_OR_RETURN(SecretBytes plain, OpenBytes(account, aek, kind, id, bytes));
+  return std::string(plain.AsStringView());
+}
+
 Result<std::string> AccountRegistry::PutData(const std::string& account, std::span<const uint8_t> data) {
   ASSIGN_OR_RETURN(SecretBytes aek, Aek(account));
-  storage::ExtentId seal_id;
-  env_.random->Fill(seal_id);
-  std::string object = account + "/" + HexEncode(seal_id);
-  storage::BlockAddress where{seal_id, 0, "blob-data", AsBytes(object)};
-  ASSIGN_OR_RETURN(auto sealed, storage::SealBlock(aek, 0, where, data, *env_.random));
+  uint8_t name[16];
+  env_.random->Fill(name);
+  std::string object = account + "/" + HexEncode(name);
+  ASSIGN_OR_RETURN(auto sealed, SealBytes(account, aek, "blob-data", object, data));
   RETURN_IF_ERROR(blobs_->Put(object, sealed));
   return object;
 }
 
 Result<std::vector<uint8_t>> AccountRegistry::GetData(const std::string& account, const std::string& object) {
-  if (object.size() != account.size() + 33 || object.compare(0, account.size() + 1, account + "/") != 0) {
-    return DataLoss("blob data object of another account");
-  }
+  if (object.compare(0, account.size() + 1, account + "/") != 0) return DataLoss("blob data object of another account");
   ASSIGN_OR_RETURN(SecretBytes aek, Aek(account));
-  storage::ExtentId seal_id;
-  if (!HexToId(std::string_view(object).substr(account.size() + 1), seal_id)) return DataLoss("bad blob data object name");
   ASSIGN_OR_RETURN(auto sealed, blobs_->Get(object));
-  storage::BlockAddress where{seal_id, 0, "blob-data", AsBytes(object)};
-  ASSIGN_OR_RETURN(SecretBytes plain, storage::OpenBlock(aek, where, sealed));
+  ASSIGN_OR_RETURN(SecretBytes plain, OpenBytes(account, aek, "blob-data", object, sealed));
   return std::vector<uint8_t>(plain.span().begin(), plain.span().end());
 }
 

@@ -44,6 +44,9 @@ struct AccountSpec {
   std::string region;
   std::string tenant_id;          // the tenant whose tokens the data planes accept
   bool allow_shared_key = true;   // false: Shared Key and SAS are refused
+  // requireInfrastructureEncryption: a second key (wrapped by the infrastructure master key)
+  // seals everything again with ChaCha20-Poly1305. Fixed at creation.
+  bool infrastructure_encryption = false;
   AccountKeyConfig key;
 };
 
@@ -115,6 +118,14 @@ class AccountRegistry {
   Status SaveAccount(const Account& a) const;
   Status SaveMmkAek(const std::string& name, const std::string& region, const SecretBytes& aek) const;
   Result<std::string> DocId(const std::string& account, const SecretBytes& aek, const DocPath& path) const;
+  // The account's infrastructure key; empty without double encryption.
+  SecretBytes InfraKey(const std::string& name) const;
+  Result<std::vector<uint8_t>> SealBytes(const std::string& account, const SecretBytes& aek, std::string_view kind,
+                                         const std::string& id, std::span<const uint8_t> plain);
+  Result<SecretBytes> OpenBytes(const std::string& account, const SecretBytes& aek, std::string_view kind,
+                                const std::string& id, std::span<const uint8_t> sealed);
+  Result<std::string> OpenDoc(const std::string& account, const SecretBytes& aek, std::string_view kind,
+                              const std::string& id, const std::string& body);
   const Account* FindLocked(const std::string& name) const REQUIRES(mu_);
 
   env::Env env_;

@@ -100,6 +100,35 @@ TEST_F(AccountRegistryTest, DocumentsAreSealedAndNamesHashed) {
   EXPECT_EQ(std::string(data->begin(), data->end()), "marker-data");
 }
 
+TEST_F(AccountRegistryTest, InfrastructureEncryptionSealsTwiceAndSurvivesAReopen) {
+  Open();
+  AccountSpec plain = Spec(false);
+  ASSERT_THAT(reg_->Configure(plain), IsOk());
+  ASSERT_THAT(reg_->PutDoc("acct1", "sa-blob", {"c", "b"}, "same"), IsOk());
+  size_t single = store_->List("sa-blob", "acct1/")->front().body.size();
+  AccountSpec twice = Spec(false);
+  twice.name = "acct2";
+  twice.infrastructure_encryption = true;
+  ASSERT_THAT(reg_->Configure(twice), IsOk());
+  ASSERT_THAT(reg_->PutDoc("acct2", "sa-blob", {"c", "b"}, "same"), IsOk());
+  auto docs = *store_->List("sa-blob", "acct2/");
+  ASSERT_EQ(docs.size(), 1u);
+  // The second layer's header and tag: 40 bytes more, about 56 in base64.
+  EXPECT_GT(docs[0].body.size(), single + 40);
+  auto data = reg_->PutData("acct2", AsBytes("twice-sealed"));
+  ASSERT_THAT(data, IsOk());
+  Open();
+  EXPECT_EQ(**reg_->GetDoc("acct2", "sa-blob", {"c", "b"}), "same");
+  auto back = reg_->GetData("acct2", *data);
+  ASSERT_THAT(back, IsOk());
+  EXPECT_EQ(std::string(back->begin(), back->end()), "twice-sealed");
+  // Reconfiguring (a PATCH) keeps the create-time choice.
+  twice.infrastructure_encryption = false;
+  ASSERT_THAT(reg_->Configure(twice), IsOk());
+  Open();
+  EXPECT_EQ(**reg_->GetDoc("acct2", "sa-blob", {"c", "b"}), "same");
+}
+
 TEST_F(AccountRegistryTest, KeysAndDocumentsSurviveAReopen) {
   Open();
   ASSERT_THAT(reg_->Configure(Spec(true)), IsOk());

@@ -131,6 +131,23 @@ def test_account_names_are_global_and_checked_and_table_key_type_is_immutable(sr
     ok_json(arm(s, "PUT", f"{account_id(s, 'gonewithrg')}?api-version=2023-01-01", body), 200)
 
 
+def test_infrastructure_encryption_account_round_trips(srv):
+    from azure.mgmt.storage.models import Encryption, Sku, StorageAccountCreateParameters
+    from azure.storage.blob import BlobServiceClient
+    s = srv
+    client = storage_client(s)
+    acct = client.storage_accounts.begin_create(s.resourceGroup, "byosinfra", StorageAccountCreateParameters(
+        sku=Sku(name="Standard_LRS"), kind="StorageV2", location=LOCATION,
+        encryption=Encryption(key_source="Microsoft.Storage", require_infrastructure_encryption=True))).result()
+    assert acct.encryption.require_infrastructure_encryption is True
+    key = client.storage_accounts.list_keys(s.resourceGroup, "byosinfra").keys[0].value
+    bsc = BlobServiceClient(blob_url(s, "byosinfra"), credential={"account_name": "byosinfra", "account_key": key},
+                            connection_verify=s.caCertPath)
+    cc = bsc.create_container("twice")
+    cc.upload_blob("b", MARKER + b" infra")
+    assert cc.download_blob("b").readall() == MARKER + b" infra"
+
+
 def test_blob_upload_in_blocks_and_read_back_by_shared_key(srv):
     s = srv
     bsc = blob_client(s, account_key(s), max_single_put_size=4 * MIB, max_block_size=4 * MIB)
