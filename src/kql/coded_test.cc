@@ -187,6 +187,18 @@ TEST(ColumnExtremeTest, SkipsNullsAndNaNAndReadsConstantsOnce) {
   EXPECT_TRUE(c.any);
   EXPECT_EQ(c.i, 42);
   EXPECT_FALSE(ColumnExtreme(Column(Type::kString), 0, true).any);
+  // No nulls (the four-accumulator path), a NaN first, more than four values.
+  Column plain(Type::kReal);
+  for (double x : {std::nan(""), 2.0, 9.5, -1.0, 4.0, 9.0, 0.5}) plain.AppendReal(x);
+  Extreme p = ColumnExtreme(plain, plain.stored(), true), q = ColumnExtreme(plain, plain.stored(), false);
+  EXPECT_TRUE(p.any && p.nan);
+  EXPECT_EQ(p.d, 9.5);
+  EXPECT_EQ(q.d, -1.0);
+  Column ints(Type::kLong);
+  for (int64_t x : {5, -7, 3, 12, 0, 11, -2, 8, 1}) ints.AppendInt(x);
+  EXPECT_EQ(ColumnExtreme(ints, ints.stored(), true).i, 12);
+  EXPECT_EQ(ColumnExtreme(ints, ints.stored(), false).i, -7);
+  EXPECT_EQ(ColumnExtreme(ints, 3, true).i, 5);  // only the first rows
 }
 
 }  // namespace

@@ -108,11 +108,47 @@ void Column::Materialize(size_t rows) {
 
 namespace {
 
+// Without nulls: four independent accumulators (a max's latency, not its throughput, bounds a
+// single chain) and the direction decided once per block.
+template <class T, class Better>
+void ReducePlain(const T* v, size_t rows, bool& any, T& out, bool& nan, Better better) {
+  T acc[4] = {v[0], v[0], v[0], v[0]};
+  bool has_nan = false;
+  size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    for (size_t k = 0; k < 4; ++k) {
+      T x = v[r + k];
+      if constexpr (std::is_floating_point_v<T>) has_nan |= x != x;
+      acc[k] = better(x, acc[k]) ? x : acc[k];
+    }
+  }
+  for (; r < rows; ++r) {
+    T x = v[r];
+    if constexpr (std::is_floating_point_v<T>) has_nan |= x != x;
+    acc[0] = better(x, acc[0]) ? x : acc[0];
+  }
+  T best = acc[0];
+  for (size_t k = 1; k < 4; ++k) best = better(acc[k], best) ? acc[k] : best;
+  // A NaN start value never loses a comparison: then the careful loop decides.
+  if constexpr (std::is_floating_point_v<T>) {
+    if (best != best) return;
+  }
+  any = true;
+  out = best;
+  nan = has_nan;
+}
+
 template <class T>
 void Reduce(const std::vector<T>& v, const Column& c, size_t rows, bool largest, bool& any, T& out, bool& nan) {
   if (c.constant) rows = std::min<size_t>(rows, 1);
   rows = std::min(rows, v.size());
   bool nulls = c.HasNulls();
+  if (!nulls && rows > 0) {
+    any = false;
+    if (largest) ReducePlain(v.data(), rows, any, out, nan, [](T a, T b) { return a > b; });
+    else ReducePlain(v.data(), rows, any, out, nan, [](T a, T b) { return a < b; });
+    if (any) return;
+  }
   T best{};
   bool seen = false, has_nan = false;
   for (size_t r = 0; r < rows; ++r) {
