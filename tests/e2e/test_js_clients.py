@@ -31,6 +31,13 @@ def run_node(server, script, *args):
 
 @pytest.mark.parametrize("major", ["11", "9"])
 def test_arm_operationalinsights_js(server, node_modules, major):
+    from test_control_plane import LOCATION, arm, ok_json
+    # arm.mjs links storage account sa1 as `Query`, which moves saved searches into it: it must
+    # exist (issue 15).
+    sa = (f"/subscriptions/{server.subscriptionId}/resourceGroups/{server.resourceGroup}"
+          f"/providers/Microsoft.Storage/storageAccounts/sa1")
+    ok_json(arm(server, "PUT", f"{sa}?api-version=2023-01-01",
+                {"sku": {"name": "Standard_LRS"}, "kind": "StorageV2", "location": LOCATION}), 200)
     assert f"arm v{major} ok" in run_node(server, "arm.mjs", major, f"js{major}")
 
 
