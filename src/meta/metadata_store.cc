@@ -122,6 +122,9 @@ Result<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& pa
   sqlite3_busy_timeout(db, 5000);
   RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL"));
   RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
+  // Deleted and overwritten documents are zeroed, not left in free pages: a saved search moved
+  // into a customer's storage account (BYOS) leaves no readable copy behind.
+  RETURN_IF_ERROR(store->Exec("PRAGMA secure_delete=ON"));
   RETURN_IF_ERROR(store->Exec(
       "CREATE TABLE IF NOT EXISTS docs(kind TEXT NOT NULL, key TEXT NOT NULL, id TEXT NOT NULL, "
       "body TEXT NOT NULL, PRIMARY KEY(kind, key)) WITHOUT ROWID"));

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "base/testing.h"
 #include "env/env.h"
@@ -90,6 +92,26 @@ TEST_F(MetadataStoreTest, GenerationGrowsWithEveryWriteOfItsKind) {
 TEST_F(MetadataStoreTest, OpenFailsWithClearErrorForUnwritablePath) {
   auto store = MetadataStore::Open(dir_ + "/missing/dir/meta.db");
   EXPECT_THAT(store, StatusIs(StatusCode::kInternal));
+}
+
+TEST_F(MetadataStoreTest, DeletedDocumentsLeaveNoReadableCopyInTheFile) {
+  const std::string marker = "saved-search-marker-7f3a9c";
+  {
+    auto store = std::move(*MetadataStore::Open(path()));
+    for (int i = 0; i < 50; ++i) ASSERT_THAT(store->Put("k", "keep" + std::to_string(i), std::string(200, 'x')), IsOk());
+    ASSERT_THAT(store->Put("k", "gone", "{\"query\":\"" + marker + "\"}"), IsOk());
+    ASSERT_TRUE(*store->Delete("k", "gone"));
+  }  // closed: the WAL is checkpointed into the file and removed
+  std::ifstream in(path(), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(bytes.empty());
+  EXPECT_EQ(bytes.find(marker), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(path() + "-wal") &&
+               std::filesystem::file_size(path() + "-wal") > 0 && [&] {
+                 std::ifstream w(path() + "-wal", std::ios::binary);
+                 std::string wal((std::istreambuf_iterator<char>(w)), std::istreambuf_iterator<char>());
+                 return wal.find(marker) != std::string::npos;
+               }());
 }
 
 }  // namespace
