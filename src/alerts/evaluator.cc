@@ -340,12 +340,15 @@ void AlertEvaluator::Evaluate(RuleState& st, TimePoint tick) {
   };
   std::vector<AlertEvent> events;
   WorkspaceAlertInfo ws;
+  Result<std::string> query = std::string();
+  bool query_failed = false;
   if (auto info = deps_.workspace_info ? deps_.workspace_info(rule->scopes[0]) : Result<WorkspaceAlertInfo>(ws); !info.ok()) {
     fail(info.status());
-  } else if (ws = *info; rule->query.empty()) {
-    fail(FailedPrecondition("The rule's query is kept in the workspace's linked Alerts storage, which this server cannot read yet.", "AlertQueryUnavailable"));
+  } else if (ws = *info, query = QueryOf(*rule); !query.ok()) {
+    fail(query.status());
+    query_failed = true;
   } else {
-    auto table = deps_.run_query(QueryRequest{rule->principal_id, rule->scopes[0], rule->query, rec.window_start, tick, rec.time});
+    auto table = deps_.run_query(QueryRequest{rule->principal_id, rule->scopes[0], *query, rec.window_start, tick, rec.time});
     if (!table.ok()) {
       fail(table.status());
     } else {
@@ -374,10 +377,30 @@ void AlertEvaluator::Evaluate(RuleState& st, TimePoint tick) {
     MutexLock l(&mu_);
     ++stats_.evaluations;
     stats_.failures += rec.result == "Failed" ? 1 : 0;
+    stats_.query_load_failures += query_failed ? 1 : 0;
     stats_.fired += static_cast<uint64_t>(rec.fired);
     stats_.resolved += static_cast<uint64_t>(rec.resolved);
   }
   if (deps_.record) deps_.record(rec);
+}
+
+Result<std::string> AlertEvaluator::QueryOf(const AlertRule& rule) const {
+  if (!rule.query.empty()) return rule.query;
+  if (rule.query_location.empty() || !deps_.load_query) {
+    return FailedPrecondition("The rule has no query to run.", "AlertQueryUnavailable");
+  }
+  auto q = deps_.load_query(rule.query_location);
+  if (!q.ok()) {
+    const Status& s = q.status();
+    std::string why = s.error_code().empty() ? s.message() : s.error_code() + ": " + s.message();
+    return Status(s.code(), "The rule's query could not be read from the workspace's linked Alerts storage account (blob '" +
+                                rule.query_location + "'): " + why, "AlertQueryUnavailable");
+  }
+  if (q->empty() || q->size() > kMaxQueryChars) {
+    return Status(StatusCode::kDataLoss, "The rule's query blob '" + rule.query_location + "' is empty or longer than " +
+                    std::to_string(kMaxQueryChars) + " characters.", "AlertQueryUnavailable");
+  }
+  return q;
 }
 
 std::vector<AlertEvent> AlertEvaluator::Apply(RuleState& st, const AlertRule& rule,

@@ -106,8 +106,14 @@ struct EvaluatorOptions {
   Duration alert_retention = std::chrono::hours(24 * 30);
 };
 
+// Reads a rule's query kept outside cmklogs' metadata (AlertRule::query_location, a blob in the
+// workspace's linked `Alerts` storage account), at each evaluation: NotFound when the blob is
+// gone, PermissionDenied (KeyVaultEncryptionKeyNotFound) while the account's key is revoked.
+using QueryLoader = std::function<Result<std::string>(const std::string& location)>;
+
 struct EvaluatorDeps {
   env::Env env;
+  QueryLoader load_query;  // may be empty: rules without a query in the metadata then fail
   // Runs the query as the principal over rows with TimeGenerated in [from, to).
   std::function<Result<kql::Table>(const QueryRequest&)> run_query;
   std::function<Result<WorkspaceAlertInfo>(const std::string& workspace_id)> workspace_info;
@@ -119,6 +125,7 @@ struct EvaluatorDeps {
 
 struct EvaluatorStats {
   uint64_t evaluations = 0, failures = 0, fired = 0, resolved = 0, skipped_ticks = 0;
+  uint64_t query_load_failures = 0;  // evaluations whose query could not be read (in failures too)
   size_t rules = 0;
 };
 
@@ -151,6 +158,8 @@ class AlertEvaluator final : public AlertSink {
   void Schedule(RuleState& st) REQUIRES(mu_);
   void Drain(const std::string& rule_id);
   void Evaluate(RuleState& st, TimePoint tick);
+  // The rule's query: its text, or read through Deps::load_query (AlertQueryUnavailable).
+  Result<std::string> QueryOf(const AlertRule& rule) const;
   void WorkerLoop();
   // Applies one evaluation's per-series values to the state; returns the events to notify.
   std::vector<AlertEvent> Apply(RuleState& st, const AlertRule& rule,

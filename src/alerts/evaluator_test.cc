@@ -45,7 +45,16 @@ class EvaluatorTest : public ::testing::Test {
     EvaluatorDeps deps;
     deps.env = env::Env{&clock_, &random_, nullptr};
     deps.run_query = [this](const QueryRequest& q) { return Run(q); };
-    deps.workspace_info = [](const std::string&) { return Result<WorkspaceAlertInfo>(WorkspaceAlertInfo{"c1", false}); };
+    deps.workspace_info = [this](const std::string&) { return Result<WorkspaceAlertInfo>(WorkspaceAlertInfo{"c1", linked_}); };
+    // A fake linked Alerts account: the blob's text, or the account's revoked-key error.
+    deps.load_query = [this](const std::string& location) -> Result<std::string> {
+      loads_.push_back(location);
+      if (revoked_) {
+        return Status(StatusCode::kPermissionDenied, "The key vault key of the account is not available.",
+                      "KeyVaultEncryptionKeyNotFound");
+      }
+      return blob_;
+    };
     deps.notifier = &notifier_;
     deps.record = [this](const EvaluationRecord& r) { records_.push_back(r); };
     EvaluatorOptions options;
@@ -111,6 +120,9 @@ class EvaluatorTest : public ::testing::Test {
   std::vector<QueryRequest> requests_;
   std::vector<Row> rows_;
   bool allowed_ = true;
+  bool linked_ = false, revoked_ = false;
+  std::string blob_ = "Events";
+  std::vector<std::string> loads_;
   std::unique_ptr<AlertEvaluator> eval_;
 };
 
@@ -245,6 +257,37 @@ TEST_F(EvaluatorTest, APrincipalWithoutAccessFailsWithARecordedError) {
   EXPECT_EQ(records_[0].result, "Failed");
   EXPECT_NE(records_[0].error.find("InsufficientAccessError"), std::string::npos);
   EXPECT_EQ(eval_->Stats().failures, 1u);
+}
+
+TEST_F(EvaluatorTest, AQueryInLinkedStorageIsReadEachEvaluationAndARevokedKeyFailsVisibly) {
+  linked_ = true;
+  AlertRule r = Rule("");
+  r.query_location = "sa1/alertqueries/r1.kql";
+  eval_->RuleChanged(r);
+  Add(kStart + std::chrono::seconds(10), "vm1", 3);
+  clock_.Advance(std::chrono::seconds(90));
+  ASSERT_EQ(records_.size(), 1u);
+  EXPECT_EQ(records_[0].result, "Fired");
+  ASSERT_EQ(requests_.size(), 1u);
+  EXPECT_EQ(requests_[0].query, "Events");  // the blob's text
+  EXPECT_EQ(loads_, std::vector<std::string>{"sa1/alertqueries/r1.kql"});
+  ASSERT_EQ(notifier_.sent.size(), 1u);
+  EXPECT_TRUE(notifier_.sent[0].event.omit_query);  // no query, no results in the payload
+  revoked_ = true;
+  clock_.Advance(std::chrono::minutes(1));
+  ASSERT_EQ(records_.size(), 2u);
+  EXPECT_EQ(records_[1].result, "Failed");
+  EXPECT_NE(records_[1].error.find("AlertQueryUnavailable"), std::string::npos);
+  EXPECT_NE(records_[1].error.find("KeyVaultEncryptionKeyNotFound"), std::string::npos);
+  EXPECT_NE(records_[1].error.find("sa1/alertqueries/r1.kql"), std::string::npos);
+  EXPECT_EQ(requests_.size(), 1u);  // nothing ran
+  EXPECT_EQ(eval_->Stats().failures, 1u);
+  EXPECT_EQ(eval_->Stats().query_load_failures, 1u);
+  revoked_ = false;
+  blob_ = "";  // an emptied blob fails too
+  clock_.Advance(std::chrono::minutes(1));
+  EXPECT_EQ(records_.back().result, "Failed");
+  EXPECT_EQ(eval_->Stats().query_load_failures, 2u);
 }
 
 TEST_F(EvaluatorTest, AMissingDimensionColumnFails) {
