@@ -42,8 +42,9 @@ struct AlertRule {
   std::optional<Duration> override_query_range;
   // The query text. Empty when the rule keeps it elsewhere (query_location says where).
   std::string query;
-  // Where the query lives when not here: TODO(#19 item 4) a blob in the workspace's linked
-  // `Alerts` storage account; the evaluator then reads it through a QueryLoader.
+  // Where the query lives when not here: "{account}/{container}/{blob}" of a blob in the
+  // workspace's linked `Alerts` storage account; the evaluator reads it through a QueryLoader
+  // (EvaluatorDeps::load_query) at each evaluation.
   std::string query_location;
   Aggregation aggregation = Aggregation::kCount;
   std::string metric_column;  // empty: Count counts rows

@@ -6,6 +6,7 @@
 #include "alerts/history.h"
 #include "app/instance.h"
 #include "control/alert_rules_provider.h"
+#include "control/oi_provider.h"
 #include "kql/engine.h"
 
 namespace cmk::app {
@@ -79,6 +80,9 @@ Status Instance::StartAlerts() {
     if (result.tables.empty()) return kql::Table{};
     return std::move(result.tables[0]);
   };
+  // A query kept in the workspace's linked Alerts storage account is read at each evaluation.
+  storage_account::LinkedStorage* linked = linked_storage_.get();
+  ed.load_query = [linked](const std::string& location) { return control::ReadAlertQuery(*linked, location); };
   alerts::EvaluatorOptions eo;
   eo.threads = options_.alert_threads;
   alert_evaluator_ = std::make_unique<alerts::AlertEvaluator>(std::move(ed), eo);
@@ -99,6 +103,9 @@ Status Instance::StartAlerts() {
     if (!r.ok() && r.status().code() == StatusCode::kInvalidArgument) return r.status();
     return OkStatus();
   };
+  control::OperationalInsightsProvider* oi = arm_->operational_insights();
+  ad.alerts_account = [oi](const std::string& ws_id) { return oi->LinkedAccount(ws_id, "Alerts"); };
+  ad.linked = linked;
   ad.sink = alert_evaluator_.get();
   ad.notifier = webhook_sender_.get();
   auto provider = std::make_shared<control::AlertRulesProvider>(std::move(ad));
@@ -114,6 +121,7 @@ Status Instance::StartAlerts() {
                       "# TYPE cmklogs_alert_rules gauge\ncmklogs_alert_rules " + std::to_string(e.rules) + "\n";
     for (auto [name, value] : {std::pair{"cmklogs_alert_evaluations_total", e.evaluations},
                                std::pair{"cmklogs_alert_evaluation_failures_total", e.failures},
+                               std::pair{"cmklogs_alert_query_load_failures_total", e.query_load_failures},
                                std::pair{"cmklogs_alerts_fired_total", e.fired},
                                std::pair{"cmklogs_alerts_resolved_total", e.resolved},
                                std::pair{"cmklogs_alert_ticks_skipped_total", e.skipped_ticks},

@@ -1,6 +1,7 @@
 #include "control/alert_rules_provider.h"
 
 #include <algorithm>
+#include <array>
 
 #include "alerts/rule.h"
 #include "base/encoding.h"
@@ -24,6 +25,8 @@ constexpr char kArm[] = "arm";
 constexpr char kWorkspaceType[] = "Microsoft.OperationalInsights/workspaces";
 constexpr char kGroupType[] = "Microsoft.Insights/actionGroups";
 constexpr char kUaiType[] = "Microsoft.ManagedIdentity/userAssignedIdentities";
+constexpr char kQueryContainer[] = "alertqueries";
+constexpr char kQueryBlob[] = "queryBlob";  // x-cmk: "{account}/{container}/{blob}" of the query
 
 Status Bad(std::string message, std::string code = "BadRequest") {
   return InvalidArgument(std::move(message), std::move(code));
@@ -56,6 +59,23 @@ bj::object Public(bj::object doc) {
   return doc;
 }
 
+// The query of rule properties: source.query (2018-04-16 shape) or criteria.allOf[0].query.
+bj::value* QuerySlot(bj::object& props) {
+  if (bj::value* src = json::FindCI(props, "source"); src && src->is_object()) return json::FindCI(src->as_object(), "query");
+  bj::value* c = json::FindCI(props, "criteria");
+  bj::value* all = c && c->is_object() ? json::FindCI(c->as_object(), "allOf") : nullptr;
+  if (all == nullptr || !all->is_array() || all->as_array().empty() || !all->as_array()[0].is_object()) return nullptr;
+  return json::FindCI(all->as_array()[0].as_object(), "query");
+}
+
+// {account, container, blob} of a query location.
+Result<std::array<std::string, 3>> SplitLocation(const std::string& location) {
+  size_t a = location.find('/');
+  size_t c = a == std::string::npos ? a : location.find('/', a + 1);
+  if (c == std::string::npos) return Internal("malformed alert query location");
+  return std::array<std::string, 3>{location.substr(0, a), location.substr(a + 1, c - a - 1), location.substr(c + 1)};
+}
+
 bj::object SystemData(const ArmRequest& r, const bj::object* existing, const std::string& now) {
   bj::object sd{{"lastModifiedBy", r.caller.app_id}, {"lastModifiedByType", "Application"}, {"lastModifiedAt", now}};
   const bj::value* old = existing ? existing->if_contains("systemData") : nullptr;
@@ -73,6 +93,49 @@ bj::object SystemData(const ArmRequest& r, const bj::object* existing, const std
 
 }  // namespace
 
+Result<std::string> ReadAlertQuery(storage_account::LinkedStorage& linked, const std::string& location) {
+  ASSIGN_OR_RETURN(auto where, SplitLocation(location));
+  ASSIGN_OR_RETURN(auto data, linked.GetBlob(where[0], where[1], where[2]));
+  return std::string(data.begin(), data.end());
+}
+
+Status AlertRulesProvider::StoreQuery(bj::object& doc, alerts::AlertRule& rule) {
+  if (!d_.alerts_account || d_.linked == nullptr) return OkStatus();
+  ASSIGN_OR_RETURN(auto account, d_.alerts_account(rule.scopes[0]));
+  if (!account) return OkStatus();
+  std::string blob = ToLower(rule.id.substr(1)) + ".kql";
+  RETURN_IF_ERROR(d_.linked->PutBlob(*account, kQueryContainer, blob, AsBytes(rule.query), "text/plain; charset=utf-8"));
+  rule.query_location = *account + "/" + kQueryContainer + "/" + blob;
+  rule.query.clear();
+  for (bj::object* props : {&Props(doc), &Hidden(doc)["v2"].as_object()}) {
+    if (bj::value* q = QuerySlot(*props)) *q = "";
+  }
+  Hidden(doc)[kQueryBlob] = rule.query_location;
+  return OkStatus();
+}
+
+Result<bj::object> AlertRulesProvider::WithQuery(bj::object doc) const {
+  std::string location = Str(Hidden(doc), kQueryBlob);
+  bj::object out = Public(std::move(doc));
+  if (location.empty()) return out;
+  if (d_.linked == nullptr) return FailedPrecondition("The rule's query is kept in a storage account this server cannot read.");
+  ASSIGN_OR_RETURN(std::string query, ReadAlertQuery(*d_.linked, location));
+  if (bj::value* slot = QuerySlot(Props(out))) *slot = query;
+  return out;
+}
+
+bj::object AlertRulesProvider::Shown(bj::object doc) const {
+  auto out = WithQuery(doc);
+  return out.ok() ? std::move(*out) : Public(std::move(doc));
+}
+
+// Best effort: the rule goes even when its blob cannot be deleted (a revoked key).
+void AlertRulesProvider::DeleteQueryBlob(const std::string& location) {
+  auto where = SplitLocation(location);
+  if (location.empty() || !where.ok() || d_.linked == nullptr) return;
+  d_.linked->DeleteBlob((*where)[0], (*where)[1], (*where)[2]).IgnoreError();
+}
+
 Result<std::optional<bj::object>> AlertRulesProvider::LoadDoc(const std::string& kind, const std::string& id) const {
   ASSIGN_OR_RETURN(auto doc, d_.store->Get(kind, id));
   if (!doc) return std::optional<bj::object>();
@@ -87,8 +150,15 @@ Result<alerts::AlertRule> AlertRulesProvider::RuleOf(const bj::object& doc) cons
   const bj::object& h = hidden->as_object();
   const bj::value* v2 = h.if_contains("v2");
   if (v2 == nullptr || !v2->is_object()) return Internal("stored rule without v2 properties");
-  ASSIGN_OR_RETURN(alerts::AlertRule rule, alerts::ValidateRule(Str(doc, "id"), Str(doc, "location"), v2->as_object()));
+  bj::object props = v2->as_object();
+  std::string location = Str(h, kQueryBlob);
+  if (bj::value* q = QuerySlot(props); q && !location.empty()) *q = "(kept in the linked Alerts storage account)";
+  ASSIGN_OR_RETURN(alerts::AlertRule rule, alerts::ValidateRule(Str(doc, "id"), Str(doc, "location"), props));
   rule.principal_id = Str(h, "principal");
+  if (!location.empty()) {
+    rule.query.clear();
+    rule.query_location = location;
+  }
   return rule;
 }
 
@@ -165,7 +235,7 @@ ArmResponse AlertRulesProvider::List(const ArmRequest& r, const Kind& k, const s
   bj::array value;
   for (const auto& d : *docs) {
     if (!IsType(d.id, k.name)) continue;
-    if (auto o = json::ParseObject(d.body); o.ok()) value.emplace_back(Public(std::move(*o)));
+    if (auto o = json::ParseObject(d.body); o.ok()) value.emplace_back(Shown(std::move(*o)));
   }
   return Json(200, bj::object{{"value", std::move(value)}});
 }
@@ -185,9 +255,10 @@ ArmResponse AlertRulesProvider::Resource(const ArmRequest& r, const Kind& k, con
     return ArmError(NotFound("The Resource '" + k.full() + "/" + name + "' under resource group '" + SplitPath(id)[3] +
                                  "' was not found.", "ResourceNotFound"));
   }
-  if (m == "GET") return Json(200, Public(std::move(**loaded)));
+  if (m == "GET") return Json(200, Shown(std::move(**loaded)));
   if (m == "DELETE") {
     if (Status s = d_.store->Delete(kArm, id).status(); !s.ok()) return ArmError(s);
+    DeleteQueryBlob(Str(Hidden(**loaded), kQueryBlob));
     if (d_.sink) k.rule ? d_.sink->RuleRemoved(id) : d_.sink->GroupRemoved(id);
     return ArmResponse{200, std::nullopt, {}};
   }
@@ -202,7 +273,9 @@ ArmResponse AlertRulesProvider::Resource(const ArmRequest& r, const Kind& k, con
   if (m == "PATCH") {
     // A patch merges tags, identity and the given properties into the stored body, then the
     // result is validated as a PUT would be.
-    bj::object merged = Public(**loaded);
+    auto read = WithQuery(**loaded);
+    if (!read.ok()) return ArmError(read.status());
+    bj::object merged = std::move(*read);
     if (const bj::value* t = json::FindCI(*body, "tags"); t && t->is_object()) merged["tags"] = *t;
     if (const bj::value* i = json::FindCI(*body, "identity"); i && i->is_object()) merged["identity"] = *i;
     if (const bj::value* p = json::FindCI(*body, "properties"); p && p->is_object()) Merge(Props(merged), p->as_object());
@@ -305,9 +378,14 @@ ArmResponse AlertRulesProvider::PutRule(const ArmRequest& r, const std::string& 
                             {"principal", principal},
                             {"creator", creator},
                             {"apiVersion", existing ? Str(Hidden(*existing), "apiVersion") : std::string(r.Query("api-version"))}};
+  std::string query = rule.query;
+  if (Status s = StoreQuery(doc, rule); !s.ok()) return ArmError(s);
   if (Status s = d_.store->Put(kArm, id, json::Serialize(doc)); !s.ok()) return ArmError(s);
+  if (existing && Str(Hidden(*existing), kQueryBlob) != rule.query_location) DeleteQueryBlob(Str(Hidden(*existing), kQueryBlob));
   if (d_.sink) d_.sink->RuleChanged(rule);
-  return Json(existing ? 200 : 201, Public(std::move(doc)));
+  bj::object out = Public(std::move(doc));
+  if (bj::value* slot = QuerySlot(Props(out)); slot && !rule.query_location.empty()) *slot = query;
+  return Json(existing ? 200 : 201, std::move(out));
 }
 
 ArmResponse AlertRulesProvider::PutGroup(const ArmRequest& r, const std::string& id, const std::string& name,

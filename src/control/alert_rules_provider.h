@@ -19,8 +19,17 @@
 // storage account. Every change is passed to the AlertSink (the evaluator); Load() replays the
 // stored rules and groups at start.
 //
-// Where a rule's query lives is the sink's concern (AlertRule::query / query_location);
-// TODO(#19 item 4): with a linked `Alerts` storage account the query goes to a blob there.
+// Alert queries in the customer's storage: when the rule's workspace has a linked `Alerts`
+// storage account at PUT/PATCH, the query is written (sealed under that account's key) as the
+// block blob `alertqueries/{lower-case rule id without its leading '/'}.kql` (text/plain) there,
+// and the stored document keeps only that reference (x-cmk `queryBlob`, AlertRule::
+// query_location = "{account}/alertqueries/{blob}") with the query blanked. GET and list read the
+// query back from the blob; while it cannot be read (the account's key revoked, the blob gone)
+// they return the rule with an empty query, so it can still be listed, disabled and deleted,
+// and PATCH fails with the storage error. A PUT while the key is revoked fails with it (403
+// KeyVaultEncryptionKeyNotFound). DELETE deletes the blob (best effort: a blob sealed under a
+// revoked key stays, unreadable). The evaluator reads the blob at each evaluation
+// (EvaluatorDeps::load_query = ReadAlertQuery).
 // Thread safety: safe for concurrent use (one mutex around each write).
 #include <functional>
 #include <mutex>
@@ -36,6 +45,7 @@
 #include "identity/directory.h"
 #include "identity/rbac.h"
 #include "meta/metadata_store.h"
+#include "storage_account/linked_storage.h"
 
 namespace cmk::control {
 
@@ -50,7 +60,15 @@ struct AlertRulesDeps {
   std::function<Status(const engine::WorkspaceInfo&, const std::string& query)> validate_query;
   alerts::AlertSink* sink = nullptr;  // may be null (tests of the ARM surface)
   alerts::Notifier* notifier = nullptr;  // delivers createNotifications' test alerts; may be null
+  // The account name of the workspace's linked `Alerts` storage account (nullopt: none), and
+  // the blobs there. Either unset: queries stay in the metadata.
+  std::function<Result<std::optional<std::string>>(const std::string& workspace_id)> alerts_account;
+  storage_account::LinkedStorage* linked = nullptr;
 };
+
+// The text of a query kept at `location` ("{account}/{container}/{blob}"); the blob store's
+// errors (NotFound BlobNotFound, 403 KeyVaultEncryptionKeyNotFound while the key is revoked).
+Result<std::string> ReadAlertQuery(storage_account::LinkedStorage& linked, const std::string& location);
 
 class AlertRulesProvider {
  public:
@@ -83,6 +101,14 @@ class AlertRulesProvider {
                                              const boost::json::value* existing, const std::string& name);
   Result<std::optional<boost::json::object>> LoadDoc(const std::string& kind, const std::string& id) const;
   Result<alerts::AlertRule> RuleOf(const boost::json::object& doc) const;
+  // With a linked Alerts account: writes the rule's query there, blanks it in `doc` (properties
+  // and x-cmk v2), records the blob in x-cmk and in rule.query_location.
+  Status StoreQuery(boost::json::object& doc, alerts::AlertRule& rule);
+  // The document as ARM returns it, its query read back from storage: the read's error, or (Shown)
+  // the query left empty.
+  Result<boost::json::object> WithQuery(boost::json::object doc) const;
+  boost::json::object Shown(boost::json::object doc) const;
+  void DeleteQueryBlob(const std::string& location);
 
   AlertRulesDeps d_;
   std::mutex mu_;  // serializes writes (read-check-write of one document)

@@ -80,6 +80,7 @@ class ArmService {
                              const std::string& location);
   // Serves Microsoft.OperationalInsights and Microsoft.ManagedIdentity through `provider`.
   void SetOperationalInsights(std::unique_ptr<OperationalInsightsProvider> provider);
+  OperationalInsightsProvider* operational_insights() const { return oi_.get(); }
   // Serves Microsoft.Insights (data collection endpoints and rules) through `provider`.
   void SetInsights(std::unique_ptr<InsightsProvider> provider);
   // The Microsoft.Insights provider (its rule lookup serves the ingestion front end); null

@@ -4,6 +4,7 @@ azure-storage-blob (Shared Key and Entra tokens), all under the account's custom
 revoking the key makes the data plane answer 403 KeyVaultEncryptionKeyNotFound within one check
 interval, restoring it brings it back. One server for the module (simulated clock,
 --key-check-interval 10); the tests run in order and build on each other."""
+import json
 import os
 import uuid
 
@@ -426,6 +427,62 @@ def test_workbook_with_storage_uri_keeps_its_content_in_the_container(srv):
     assert hits == [], hits
     client.workbooks.delete(s.resourceGroup, name)
     assert [b.name for b in cc.list_blobs()] == []
+
+
+def test_alert_rule_query_is_a_blob_in_the_linked_alerts_account_and_a_revoked_key_fails_evaluation(srv):
+    """Issue 19 item 4: with an `Alerts` link the rule's query is the blob alertqueries/{rule id}.kql
+    in the account (not in cmklogs' files), the payload carries no query; a revoked key makes
+    the next evaluation fail with a recorded error and a /metrics count."""
+    from azure.mgmt.loganalytics.models import LinkedStorageAccountsResource
+    from conftest import admin_token
+    from test_alerts import (LATENCY, Receiver, action_group, advance_to, condition, delete_rule, next_tick, now, rg_path,
+                             rule_2023, wait_rows)
+    from test_control_plane import la_client, workspace_id
+    s = srv
+    la_client(s).linked_storage_accounts.create_or_update(
+        s.resourceGroup, "byosws", "Alerts", LinkedStorageAccountsResource(storage_account_ids=[account_id(s)]))
+    env = {"server": s, "ws": workspace_id(s, "byosws")}
+    rx = Receiver()
+    try:
+        ag = action_group(env, "agbyos", rx.url)
+        query = "print marker = 'alert-query-marker-9b2c'"
+        rule = rule_2023(env, "byosrule", query, [ag], threshold=0, dims=())
+        assert rule["properties"]["criteria"]["allOf"][0]["query"] == query
+        assert rule["properties"]["isWorkspaceAlertsStorageConfigured"] is True
+        path = f"{rg_path(s)}/providers/Microsoft.Insights/scheduledQueryRules/byosrule?api-version=2023-12-01"
+        assert ok_json(arm(s, "GET", path))["properties"]["criteria"]["allOf"][0]["query"] == query
+        cc = blob_client(s, account_key(s)).get_container_client("alertqueries")
+        blob = rule["id"].lower()[1:] + ".kql"
+        assert cc.download_blob(blob).readall().decode() == query
+        hits = [os.path.join(root, f) for root, _, files in os.walk(s.data_dir) for f in files
+                if b"alert-query-marker-9b2c" in open(os.path.join(root, f), "rb").read()]
+        assert hits == [], hits
+        tick = next_tick(now(s))
+        advance_to(s, tick + LATENCY)
+        fired = rx.wait_for(1)[0]
+        assert fired["data"]["essentials"]["monitorCondition"] == "Fired"
+        assert "searchQuery" not in condition(fired) and "linkToSearchResultsAPI" not in condition(fired), fired
+        assert "alert-query-marker" not in json.dumps(fired)
+        # Revoke the account's key: the next evaluation fails, visibly.
+        version = s.kc.get_key("cmk1").properties.version
+        s.kc.update_key_properties("cmk1", version, enabled=False)
+        cli(s, "clock", "advance", "10s")
+        advance_to(s, next_tick(now(s)) + LATENCY)
+        rows = wait_rows(s, "AlertEvaluations | where RuleName == 'byosrule' and Result == 'Failed' | project Error",
+                         lambda r: len(r) >= 1, "a recorded failure")
+        assert "AlertQueryUnavailable" in rows[0][0] and "KeyVaultEncryptionKeyNotFound" in rows[0][0], rows
+        metrics = http(s, "GET", "management", "/metrics", token=admin_token(s)).text
+        count = [ln for ln in metrics.splitlines() if ln.startswith("cmklogs_alert_query_load_failures_total ")]
+        assert count and int(count[0].split()[1]) >= 1, count
+        # The rule is still listed (without its query) and can be deleted.
+        assert ok_json(arm(s, "GET", path))["properties"]["criteria"]["allOf"][0]["query"] == ""
+        s.kc.update_key_properties("cmk1", version, enabled=True)
+        cli(s, "clock", "advance", "10s")
+        delete_rule(env, "byosrule")
+        assert [b.name for b in cc.list_blobs()] == []
+    finally:
+        rx.close()
+        la_client(s).linked_storage_accounts.delete(s.resourceGroup, "byosws", "Alerts")
 
 
 def test_az_storage_account_create_show_and_blob_commands(srv, tmp_path):
