@@ -195,6 +195,7 @@ int ClockShow(const std::string& data_dir) {
 }
 
 int SupportRequest(const std::string& data_dir, const std::vector<std::string>& workspaces,
+                   const std::vector<std::string>& storage_accounts,
                    const std::string& reason, const std::string& duration, const std::string& support_request) {
   bj::object body{{"reason", reason}, {"supportRequest", support_request}};
   if (!duration.empty()) {
@@ -205,6 +206,9 @@ int SupportRequest(const std::string& data_dir, const std::vector<std::string>& 
   bj::array ws;
   for (const auto& w : workspaces) ws.emplace_back(w);
   body["workspaces"] = std::move(ws);
+  bj::array sa;
+  for (const auto& a : storage_accounts) sa.emplace_back(a);
+  body["storageAccounts"] = std::move(sa);
   auto cfg = LoadConfig(data_dir);
   if (!cfg.ok()) return Fail(cfg.status());
   return PrintResult(Arm(*cfg, "POST", "/cmklogs/admin/lockbox/requests", bj::serialize(body)));

@@ -19,9 +19,11 @@ int ClockAdvance(const std::string& data_dir, const std::string& duration);
 // Prints the server's clocks: mode, simulated and real time, offset (GET /cmklogs/admin/clock).
 int ClockShow(const std::string& data_dir);
 int VaultOutage(const std::string& data_dir, const std::string& vault, const std::string& on_off);
-// An operator's Customer Lockbox request for workspaces (resource ids or customer ids), with a
+// An operator's Customer Lockbox request for workspaces (resource ids or customer ids) and storage
+// accounts (names or resource ids), with a
 // justification and how long access is asked for ("8h"; empty: 8 hours). Prints the request.
 int SupportRequest(const std::string& data_dir, const std::vector<std::string>& workspaces,
+                   const std::vector<std::string>& storage_accounts,
                    const std::string& reason, const std::string& duration, const std::string& support_request);
 // Names (`add`) or unnames (`remove`) an instance operator by object or client id; `list`.
 int Operator(const std::string& data_dir, const std::string& verb, const std::string& principal);

@@ -343,6 +343,9 @@ Status Instance::StartActivityAndLockbox() {
   cluster_storage_->set_on_key_event([keys](const storage::ClusterStorage::KeyEvent& e) {
     keys->Record(e.cluster_id, e.principal_id, e.kind, e.kid, e.reason);
   });
+  storage_accounts_->set_on_key_event([keys](const storage_account::AccountRegistry::KeyEvent& e) {
+    keys->Record(e.resource_id, e.principal_id, e.kind, e.kid, e.reason);
+  });
   control::LockboxOptions lb;
   lb.admin_object_id = admin_object_id_;
   engine::TopologyCache* topology = topology_.get();
@@ -350,6 +353,15 @@ Status Instance::StartActivityAndLockbox() {
     auto ws = IsGuid(id) ? topology->WorkspaceByCustomerId(ToLower(id)) : topology->WorkspaceByResourceId(id);
     if (!ws.ok()) return NotFound("The workspace '" + id + "' was not found.", "WorkspaceNotFound");
     return ws->resource_id;
+  };
+  storage_account::AccountRegistry* accounts = storage_accounts_.get();
+  lb.resolve_storage_account = [accounts](const std::string& id) -> Result<std::string> {
+    auto owner = accounts->Owner(id.substr(id.rfind('/') + 1));
+    bool by_id = id.find('/') != std::string::npos;
+    if (!owner || (by_id && !EqualsIgnoreCase(*owner, id))) {
+      return NotFound("The storage account '" + id + "' was not found.", "StorageAccountNotFound");
+    }
+    return *owner;
   };
   lb.resolve_vault = VaultResourceIds(keyvault_.get());
   ASSIGN_OR_RETURN(lockbox_, control::Lockbox::Create(env_, store_.get(), rbac_.get(), activity_.get(), lb));
@@ -496,6 +508,14 @@ Status Instance::ServeRequests() {
   std::string p = port == 443 ? "" : ":" + std::to_string(port);
   storage_auth_ = std::make_unique<storage_account::StorageAuth>(
       storage_accounts_.get(), tokens_.get(), rbac_.get(), real_clock_.get(), "https://login." + options_.domain + p);
+  // Customer Lockbox on operators' Entra-token reads of customers' accounts, recorded under a grant.
+  control::Lockbox* lockbox = lockbox_.get();
+  storage_auth_->set_operator_gate([lockbox](const identity::Principal& caller, const storage_account::AccountSpec& spec,
+                                             const std::string& operation, const std::string& request) -> Status {
+    ASSIGN_OR_RETURN(auto grant, lockbox->CheckAccess(caller, spec.resource_id));
+    if (grant) lockbox->RecordAccess(caller, *grant, operation, request, 0);
+    return OkStatus();
+  });
   blob_ = std::make_unique<storage_account::BlobService>(env_, storage_accounts_.get(), storage_auth_.get(),
                                                          ".blob." + options_.domain + p);
   table_ = std::make_unique<storage_account::TableService>(env_, storage_accounts_.get(), storage_auth_.get(),

@@ -213,8 +213,11 @@ int main(int argc, char** argv) {
   auto* support = app.add_subcommand("support", "Operator access to customer data (Customer Lockbox)")->require_subcommand(1);
   std::vector<std::string> support_workspaces;
   std::string support_reason, support_duration, support_case;
-  auto* srequest = support->add_subcommand("request", "Open a Customer Lockbox request for workspaces (JSON)");
-  srequest->add_option("--workspace", support_workspaces, "Workspace resource id or customer id (repeatable)")->required();
+  auto* srequest =
+      support->add_subcommand("request", "Open a Customer Lockbox request for workspaces and storage accounts (JSON)");
+  std::vector<std::string> support_accounts;
+  srequest->add_option("--workspace", support_workspaces, "Workspace resource id or customer id (repeatable)");
+  srequest->add_option("--storage-account", support_accounts, "Storage account name or resource id (repeatable)");
   srequest->add_option("--reason", support_reason, "Justification the customer reads")->required();
   srequest->add_option("--duration", support_duration, "How long access is asked for once approved (default 8h)");
   srequest->add_option("--support-request", support_case, "Support case number");
@@ -233,7 +236,8 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   if (srequest->parsed()) {
-    return cmk::app::SupportRequest(data_dir, support_workspaces, support_reason, support_duration, support_case);
+    return cmk::app::SupportRequest(data_dir, support_workspaces, support_accounts, support_reason, support_duration,
+                                    support_case);
   }
   if (opadd->parsed()) return cmk::app::Operator(data_dir, "add", op_principal);
   if (opremove->parsed()) return cmk::app::Operator(data_dir, "remove", op_principal);

@@ -484,7 +484,7 @@ void KeyEventRecorder::Record(const std::string& cluster_id, const std::string& 
   static const std::map<std::string, std::string> kDescriptions = {
       {"configure", "Customer-managed key configured"},
       {"rotate", "Customer-managed key rotated"},
-      {"revoke", "Customer-managed key revoked: the vault refused the cluster's identity"},
+      {"revoke", "Customer-managed key revoked: the vault refused the resource's identity"},
       {"restore", "Customer-managed key restored"}};
   ActivityEvent e;
   e.time = clock_->Now();
@@ -492,7 +492,13 @@ void KeyEventRecorder::Record(const std::string& cluster_id, const std::string& 
   if (seg.size() >= 2 && Is(seg[0], "subscriptions")) e.subscription_id = seg[1];
   e.resource_id = cluster_id;
   e.caller = principal_id;
-  e.operation = "Microsoft.OperationalInsights/clusters/key/" + kind + "/action";
+  // {namespace}/{type} of the resource: Microsoft.OperationalInsights/clusters or
+  // Microsoft.Storage/storageAccounts.
+  std::string type = "Microsoft.OperationalInsights/clusters";
+  for (size_t i = 0; i + 2 < seg.size(); ++i) {
+    if (Is(seg[i], "providers")) type = seg[i + 1] + "/" + seg[i + 2];
+  }
+  e.operation = type + "/key/" + kind + "/action";
   e.status = "Succeeded";
   e.level = kind == "revoke" ? "Warning" : "Informational";
   auto d = kDescriptions.find(kind);

@@ -103,15 +103,16 @@ class ActivityLog {
   std::atomic<uint64_t> seq_{0};
 };
 
-// The key events of clusters as activity events (operation
-// `Microsoft.OperationalInsights/clusters/key/{configure|rotate|revoke|restore}/action`, caller the
-// cluster's identity, properties keyVersion and reason). A cluster's accounts change together:
-// an event identical to the cluster's last one (the second account's) is not repeated.
+// The key events of clusters and storage accounts under a customer key as activity events
+// (operation `{Microsoft.OperationalInsights/clusters|Microsoft.Storage/storageAccounts}/key/
+// {configure|rotate|revoke|restore}/action`, caller the resource's identity, properties keyVersion
+// and reason). A cluster's accounts change together: an event identical to the resource's last
+// one (the cluster's second account's) is not repeated.
 // Thread safety: safe for concurrent use.
 class KeyEventRecorder {
  public:
   KeyEventRecorder(ActivityLog* log, env::Clock* clock) : log_(log), clock_(clock) {}
-  void Record(const std::string& cluster_id, const std::string& principal_id, const std::string& kind,
+  void Record(const std::string& resource_id, const std::string& principal_id, const std::string& kind,
               const std::string& kid, const std::string& reason);
 
  private:

@@ -173,6 +173,27 @@ TEST_F(ActivityLogTest, ActionsNameTheResourceAndSelectPicksFields) {
   EXPECT_EQ(full.at("resourceProviderName").at("value").as_string(), "Microsoft.OperationalInsights");
 }
 
+TEST_F(ActivityLogTest, KeyEventsNameTheResourcesTypeAndAreNotRepeated) {
+  KeyEventRecorder keys(log_.get(), &clock_);
+  std::string sa = "/subscriptions/" + sub_ + "/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa1";
+  std::string cl = "/subscriptions/" + sub_ + "/resourceGroups/rg/providers/Microsoft.OperationalInsights/clusters/c1";
+  keys.Record(sa, "sa-identity", "revoke", "", "the key is disabled");
+  keys.Record(sa, "sa-identity", "revoke", "", "the key is disabled");  // a second account's: not repeated
+  keys.Record(cl, "cl-identity", "rotate", "https://v.vault.localhost/keys/k/v2", "re-wrapped");
+  ActivityFilter f;
+  f.subscription_id = sub_;
+  auto page = log_->List(f, "", 100);
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(page->events[0].operation, "Microsoft.Storage/storageAccounts/key/revoke/action");
+  EXPECT_EQ(page->events[0].caller, "sa-identity");
+  EXPECT_EQ(page->events[0].resource_id, sa);
+  EXPECT_EQ(page->events[0].level, "Warning");
+  EXPECT_EQ(page->events[1].operation, "Microsoft.OperationalInsights/clusters/key/rotate/action");
+  ASSERT_FALSE(page->events[1].properties.empty());
+  EXPECT_EQ(page->events[1].properties[0], std::make_pair(std::string("keyVersion"), std::string("v2")));
+}
+
 TEST_F(ActivityLogTest, EventsSurviveAReopenInOrderAndTenantEventsListWithTheSubscription) {
   // A frozen clock: every event below has the same time; only the recording order sorts them.
   ASSERT_EQ(Call(admin_, "PUT", "/subscriptions/" + sub_ + "/resourceGroups/one", R"({"location":"eastus"})").status, 201);

@@ -293,6 +293,17 @@ void Lockbox::Sweep() {
   }
 }
 
+bool IsStorageAccountId(std::string_view id) {
+  return ToLower(id).find("/providers/microsoft.storage/storageaccounts/") != std::string::npos;
+}
+
+Result<std::string> Lockbox::Resolve(const std::string& resource) const {
+  if (IsStorageAccountId(resource)) {
+    return options_.resolve_storage_account ? options_.resolve_storage_account(resource) : resource;
+  }
+  return options_.resolve_workspace ? options_.resolve_workspace(resource) : resource;
+}
+
 Result<LockboxRequest> Lockbox::Open(const identity::Principal& op, const std::vector<std::string>& resources,
                                      const std::string& reason, Duration duration,
                                      const std::string& support_request) {
@@ -304,7 +315,7 @@ Result<LockboxRequest> Lockbox::Open(const identity::Principal& op, const std::v
                            "InvalidRequestContent");
   }
   if (resources.empty() || resources.size() > kMaxResources) {
-    return InvalidArgument("1 to " + std::to_string(kMaxResources) + " workspaces are required.",
+    return InvalidArgument("1 to " + std::to_string(kMaxResources) + " workspaces or storage accounts are required.",
                            "InvalidRequestContent");
   }
   if (duration == Duration::zero()) duration = options_.default_duration;
@@ -316,14 +327,11 @@ Result<LockboxRequest> Lockbox::Open(const identity::Principal& op, const std::v
   if (support_request.size() > 128) return InvalidArgument("The support request id is too long.", "InvalidRequestContent");
   LockboxRequest q;
   for (const auto& r : resources) {
-    if (r.size() > 1024) return InvalidArgument("A workspace id is too long.", "InvalidRequestContent");
-    std::string id = r;
-    if (options_.resolve_workspace) {
-      ASSIGN_OR_RETURN(id, options_.resolve_workspace(r));
-    }
+    if (r.size() > 1024) return InvalidArgument("A resource id is too long.", "InvalidRequestContent");
+    ASSIGN_OR_RETURN(std::string id, Resolve(r));
     auto seg = SplitPath(id);
     if (seg.size() < 2 || !Is(seg[0], "subscriptions")) {
-      return InvalidArgument("'" + r + "' is not a workspace resource id.", "InvalidRequestContent");
+      return InvalidArgument("'" + r + "' is not a workspace or storage account resource id.", "InvalidRequestContent");
     }
     if (!q.subscription_id.empty() && !Is(q.subscription_id, seg[1])) {
       return InvalidArgument("A request covers resources of one subscription.", "InvalidRequestContent");
@@ -342,7 +350,8 @@ Result<LockboxRequest> Lockbox::Open(const identity::Principal& op, const std::v
   q.requester = op.object_id;
   q.requester_app_id = op.app_id;
   q.justification = reason;
-  q.resource_type = "Microsoft.OperationalInsights/workspaces";
+  q.resource_type = IsStorageAccountId(q.resource_ids[0]) ? "Microsoft.Storage/storageAccounts"
+                                                          : "Microsoft.OperationalInsights/workspaces";
   q.status = "Pending";
   q.created = env_.clock->Now();
   q.expires = q.created + options_.pending_expiry;

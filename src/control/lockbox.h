@@ -5,7 +5,8 @@
 // principals an admin adds (`cmklogs operator add`). Every other principal is a customer. With
 // Lockbox enabled for a tenant (POST /providers/Microsoft.CustomerLockbox/enableLockbox, by a
 // tenant administrator), an operator's read of customer data in that tenant's subscriptions —
-// workspace queries, saved searches, shared and storage keys — is refused unless a request the
+// workspace queries, saved searches, shared and storage keys, Blob and Table requests made with
+// the operator's own Entra token — is refused unless a request the
 // customer approved covers the resource (the named resource and what lies under it):
 //
 //   Pending --Approve--> Approved --duration (default 8 h)--> Expired
@@ -93,6 +94,9 @@ struct LockboxOptions {
   // Resolves a workspace named by resource id or customer id to its resource id; NotFound when
   // unknown. Unset: only resource ids of existing subscriptions are accepted.
   std::function<Result<std::string>(const std::string&)> resolve_workspace;
+  // Resolves a storage account named by resource id or name to its resource id; NotFound when
+  // unknown. Unset: storage account resource ids are taken as given.
+  std::function<Result<std::string>(const std::string&)> resolve_storage_account;
   // A vault's resource id by name ("" when unknown): gates the admin audit endpoint of vaults.
   std::function<std::string(const std::string&)> resolve_vault;
 };
@@ -101,6 +105,8 @@ struct LockboxOptions {
 // a duration as the API's `duration` string (hours: "8", "0.5").
 std::string LockboxRequestArmId(const LockboxRequest& q);
 std::string LockboxHours(Duration d);
+// Whether `id` names a storage account (…/providers/Microsoft.Storage/storageAccounts/{a}).
+bool IsStorageAccountId(std::string_view id);
 
 class Lockbox {
  public:
@@ -117,8 +123,9 @@ class Lockbox {
   // tenant administrator (Owner at the root or of a subscription of the tenant) and no operator.
   Status SetOptIn(const identity::Principal& caller, bool on);
 
-  // An operator asks for `resources` (workspaces, one subscription) for `duration` (0: default).
-  // Errors: PermissionDenied (not an operator), InvalidArgument, NotFound (unknown workspace),
+  // An operator asks for `resources` (workspaces and storage accounts by resource id, one
+  // subscription) for `duration` (0: default).
+  // Errors: PermissionDenied (not an operator), InvalidArgument, NotFound (unknown resource),
   // FailedPrecondition/LockboxNotEnabled (the tenant has no Lockbox: no request is needed).
   Result<LockboxRequest> Open(const identity::Principal& op, const std::vector<std::string>& resources,
                               const std::string& reason, Duration duration, const std::string& support_request);
@@ -157,6 +164,8 @@ class Lockbox {
           LockboxOptions options);
   Status Load();
   std::string TenantOf(const std::string& subscription_id) const;
+  // A requested resource's id: a workspace or a storage account, through the resolvers.
+  Result<std::string> Resolve(const std::string& resource) const;
   bool IsApprover(const identity::Principal& p, const std::string& subscription_id) const;
   bool IsTenantAdmin(const identity::Principal& p) const;
   Status Save(const LockboxRequest& q);

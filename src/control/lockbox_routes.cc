@@ -167,6 +167,19 @@ ArmResponse Lockbox::AdminRoutes(const ArmRequest& r, const std::vector<std::str
         if (w.is_string()) resources.emplace_back(w.get_string());
       }
     }
+    // Storage accounts by name or resource id.
+    if (const bj::value* sa = body->if_contains("storageAccounts"); sa != nullptr && sa->is_array()) {
+      for (const auto& a : sa->get_array()) {
+        if (!a.is_string() || a.get_string().size() > 1024) continue;
+        std::string id(a.get_string());
+        if (options_.resolve_storage_account) {
+          auto resolved = options_.resolve_storage_account(id);
+          if (!resolved.ok()) return ArmError(resolved.status());
+          id = *resolved;
+        }
+        resources.push_back(std::move(id));
+      }
+    }
     Duration duration{};
     if (std::string d = Str(*body, "duration"); !d.empty()) {
       auto parsed = ParseIsoDuration(d);

@@ -74,6 +74,35 @@ TEST_F(LockboxTest, WithoutLockboxNobodyIsGated) {
   EXPECT_THAT(lockbox_->Open(admin_, {ws_}, "why", {}, "").status(), StatusIs(StatusCode::kFailedPrecondition));
 }
 
+TEST_F(LockboxTest, ARequestNamingAStorageAccountByNameCoversExactlyThatAccount) {
+  ASSERT_THAT(lockbox_->SetOptIn(owner_, true), IsOk());
+  std::string sa = "/subscriptions/" + sub_ + "/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa1";
+  lockbox_.reset();
+  LockboxOptions o;
+  o.admin_object_id = admin_.object_id;
+  o.resolve_storage_account = [sa](const std::string& id) -> Result<std::string> {
+    if (id == "sa1" || id == sa) return sa;
+    return NotFound("The storage account '" + id + "' was not found.", "StorageAccountNotFound");
+  };
+  lockbox_ = std::move(*Lockbox::Create(env(), store_.get(), rbac_.get(), activity_.get(), o));
+  EXPECT_EQ(lockbox_->CheckAccess(admin_, sa).status().error_code(), "CustomerLockboxAccessDenied");
+  EXPECT_EQ(Call(admin_, "POST", "/cmklogs/admin/lockbox/requests", R"({"reason":"r","storageAccounts":["nope"]})").status,
+            404);
+  auto created = Call(admin_, "POST", "/cmklogs/admin/lockbox/requests", R"({"reason":"r","storageAccounts":["sa1"]})");
+  ASSERT_EQ(created.status, 201);
+  const auto& props = created.body->at("properties").as_object();
+  EXPECT_EQ(props.at("resourceType").as_string(), "Microsoft.Storage/storageAccounts");
+  std::string id(props.at("requestId").as_string());
+  ASSERT_THAT(lockbox_->Decide(owner_, sub_, id, "Approve", "ok").status(), IsOk());
+  auto g = lockbox_->CheckAccess(admin_, sa);
+  ASSERT_THAT(g, IsOk());
+  ASSERT_TRUE(g->has_value());
+  EXPECT_EQ((*g)->resource_id, sa);
+  EXPECT_TRUE(lockbox_->CheckAccess(admin_, sa + "/blobServices/default/containers/c")->has_value());
+  EXPECT_FALSE(lockbox_->CheckAccess(admin_, sa + "2").ok());
+  EXPECT_FALSE(lockbox_->CheckAccess(admin_, ws_).ok());
+}
+
 TEST_F(LockboxTest, OnlyANonOperatorTenantAdminEnablesLockbox) {
   EXPECT_EQ(Call(admin_, "POST", "/providers/Microsoft.CustomerLockbox/enableLockbox").status, 403);
   auto reader = NewPrincipal("reader");

@@ -165,17 +165,51 @@ Result<std::unique_ptr<storage::KeyManager>> AccountRegistry::StartManager(Accou
   bool is_new = !existing.has_value();
   meta::MetadataStore* store = store_;
   std::string name = a.spec.name;
-  auto persist = [store, name](const storage::WrappedAek& w) -> Status {
+  std::shared_ptr<KeyHook> hook = on_key_event_;
+  std::string rid = a.spec.resource_id, principal = a.spec.key.principal_id;
+  auto persist = [store, name, hook, rid, principal](const storage::WrappedAek& w) -> Status {
+    // The version that wrapped the AEK before (none under the MMK) tells a first wrap from a rotation.
+    std::string old_kid;
+    if (auto before = store->Get(kAekKind, name); before.ok() && *before) {
+      auto o = json::ParseObject((*before)->body);
+      const bj::value* kid = o.ok() ? o->if_contains("kid") : nullptr;
+      if (kid != nullptr && kid->is_string()) old_kid = std::string(kid->as_string());
+    }
     bj::object o{{"source", "kek"}, {"kid", w.kid}, {"alg", w.alg}, {"ciphertext", Base64Encode(w.ciphertext)}};
-    return store->Put(kAekKind, name, json::Serialize(o));
+    RETURN_IF_ERROR(store->Put(kAekKind, name, json::Serialize(o)));
+    if (old_kid.empty() || !EqualsIgnoreCase(old_kid, w.kid)) {
+      hook->Fire({rid, principal, old_kid.empty() ? "configure" : "rotate", w.kid,
+                  old_kid.empty() ? "" : "re-wrapped from " + old_kid});
+    }
+    return OkStatus();
   };
   ASSIGN_OR_RETURN(auto m, storage::KeyManager::Create(env_, client.get(), key, std::move(existing), options_, persist));
+  m->set_on_transition([hook, rid, principal](storage::KeyState from, storage::KeyState to, const Status& cause) {
+    if (to == storage::KeyState::kRevoked) hook->Fire({rid, principal, "revoke", "", cause.message()});
+    if (from == storage::KeyState::kRevoked && to == storage::KeyState::kHealthy) {
+      hook->Fire({rid, principal, "restore", "", "the key can be used again"});
+    }
+  });
   if (adopt) m->AdoptAek(std::move(*adopt));
   if (Status s = m->Start(); !s.ok()) {
     return is_new ? AuthFailure() : s;
   }
   a.client = std::move(client);
   return m;
+}
+
+void AccountRegistry::KeyHook::Fire(const KeyEvent& e) {
+  KeyEventFn f;
+  {
+    MutexLock l(&mu);
+    f = fn;
+  }
+  if (f) f(e);
+}
+
+void AccountRegistry::set_on_key_event(KeyEventFn fn) {
+  MutexLock l(&on_key_event_->mu);
+  on_key_event_->fn = std::move(fn);
 }
 
 std::optional<std::string> AccountRegistry::Owner(const std::string& name) const {

@@ -87,6 +87,16 @@ class AccountRegistry {
   // The account's configuration; NotFound for an unknown account.
   Result<AccountSpec> Spec(const std::string& name) const;
 
+  // A change of a customer-key account's key, for the activity log: "configure" (the AEK first
+  // wrapped by a customer key), "rotate" (re-wrapped under another version, which `kid` names),
+  // "revoke" (the vault refused: `reason` says how) and "restore" (usable again after a
+  // revocation). Called outside the registry's lock (a rewrap's under the key manager's).
+  struct KeyEvent {
+    std::string resource_id, principal_id, kind, kid, reason;
+  };
+  using KeyEventFn = std::function<void(const KeyEvent&)>;
+  void set_on_key_event(KeyEventFn fn);
+
   // The AEK; while the customer key is revoked or unreachable 403 KeyVaultEncryptionKeyNotFound
   // (or KeyVaultVaultNotFound), NotFound for an unknown account.
   Result<SecretBytes> Aek(const std::string& name) const;
@@ -136,6 +146,12 @@ class AccountRegistry {
   std::unique_ptr<storage::BlobStore> blobs_;
   mutable Mutex mu_;
   std::map<std::string, std::unique_ptr<Account>> accounts_ GUARDED_BY(mu_);
+  struct KeyHook {
+    Mutex mu;
+    KeyEventFn fn GUARDED_BY(mu);
+    void Fire(const KeyEvent& e);
+  };
+  std::shared_ptr<KeyHook> on_key_event_ = std::make_shared<KeyHook>();
 };
 
 // Whether `name` is a valid storage account name: 3-24 lower-case letters and digits.

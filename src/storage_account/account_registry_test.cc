@@ -158,6 +158,36 @@ TEST_F(AccountRegistryTest, RevokedKeyFailsWithinOneIntervalAndComesBack) {
   EXPECT_THAT(reg_->GetDoc("acct1", "sa-blob", {"c", "b"}), IsOk());
 }
 
+TEST_F(AccountRegistryTest, KeyEventsNameConfigureRotateRevokeAndRestore) {
+  Open();
+  std::vector<AccountRegistry::KeyEvent> events;
+  reg_->set_on_key_event([&](const AccountRegistry::KeyEvent& e) { events.push_back(e); });
+  ASSERT_THAT(reg_->Configure(Spec(true)), IsOk());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, "configure");
+  EXPECT_EQ(events[0].resource_id, Spec(true).resource_id);
+  EXPECT_EQ(events[0].principal_id, "mi-1");
+  EXPECT_EQ(events[0].kid, vault_.Kid("v1"));
+  std::string v2 = vault_.Rotate();
+  clock_.Advance(seconds(10));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].kind, "rotate");
+  EXPECT_EQ(events[1].kid, vault_.Kid(v2));
+  EXPECT_NE(events[1].reason.find(vault_.Kid("v1")), std::string::npos) << events[1].reason;
+  vault_.disabled.insert(v2);
+  clock_.Advance(seconds(10));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].kind, "revoke");
+  EXPECT_FALSE(events[2].reason.empty());
+  vault_.disabled.clear();
+  clock_.Advance(seconds(10));
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[3].kind, "restore");
+  // A key under the MMK has no key events.
+  ASSERT_THAT(reg_->Configure(Spec(false)), IsOk());
+  EXPECT_EQ(events.size(), 4u);
+}
+
 TEST_F(AccountRegistryTest, AKeyTheIdentityCannotUseIsRefused) {
   Open();
   denied_.access_removed = true;

@@ -13,6 +13,8 @@ namespace {
 // "SharedKeyLite " + a 24-character account + ':' + 44 base64 characters; tokens are a few KB.
 constexpr size_t kMaxAuthorization = 16 * 1024;
 constexpr size_t kMaxSasField = 256;
+// The request line a Lockbox record keeps.
+constexpr size_t kMaxRequestLine = 2048;
 // Azure refuses requests dated more than 15 minutes from its clock.
 constexpr auto kMaxSkew = std::chrono::minutes(15);
 
@@ -158,10 +160,16 @@ Result<Caller> StorageAuth::Sas(const StorageRequest& r, const AccountSpec& spec
   return Caller{Caller::Kind::kSas, {}, q("sp")};
 }
 
-Result<Caller> StorageAuth::Bearer(const AccountSpec& spec, std::string_view token) const {
+Result<Caller> StorageAuth::Bearer(const StorageRequest& r, Service svc, const AccountSpec& spec,
+                                   std::string_view token) const {
   auto claims = tokens_->Validate(token, identity::Audience::kStorage);
   if (!claims.ok()) return InvalidAuthInfo();
   if (!EqualsIgnoreCase(claims->principal.tenant_id, spec.tenant_id)) return InvalidAuthInfo();
+  if (gate_) {
+    std::string op = std::string("Microsoft.Storage/storageAccounts/") +
+                     (svc == Service::kBlob ? "blobServices" : "tableServices") + "/request";
+    RETURN_IF_ERROR(gate_(claims->principal, spec, op, r.method + " " + r.path.substr(0, kMaxRequestLine)));
+  }
   return Caller{Caller::Kind::kBearer, claims->principal, ""};
 }
 
@@ -169,7 +177,7 @@ Result<Caller> StorageAuth::Authenticate(const StorageRequest& r, Service svc, c
   std::string_view auth = r.Header("Authorization");
   if (auth.size() > kMaxAuthorization) return AuthFailed("The Authorization header is too long.");
   if (auth.rfind("SharedKey ", 0) == 0 || auth.rfind("SharedKeyLite ", 0) == 0) return SharedKey(r, svc, spec, auth);
-  if (auth.size() > 7 && EqualsIgnoreCase(auth.substr(0, 7), "Bearer ")) return Bearer(spec, auth.substr(7));
+  if (auth.size() > 7 && EqualsIgnoreCase(auth.substr(0, 7), "Bearer ")) return Bearer(r, svc, spec, auth.substr(7));
   if (!auth.empty()) return AuthFailed("The Authorization header's scheme is not supported.");
   if (r.HasQuery("sig")) return Sas(r, spec);
   return Unauthenticated("Server failed to authenticate the request. Please refer to the information in the "

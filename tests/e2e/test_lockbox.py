@@ -268,3 +268,66 @@ def test_az_rest_and_az_monitor_activity_log_list(lb, world):
     ops = {e["operationName"]["value"] for e in events}
     assert "Microsoft.OperationalInsights/clusters/key/rotate/action" in ops, ops
     assert "Microsoft.OperationalInsights/workspaces/linkedServices/write" in ops, ops
+
+
+def cmk_account_params(s, vault, uai):
+    from azure.mgmt.storage.models import (Encryption, EncryptionIdentity, Identity, KeyVaultProperties, Sku,
+                                           StorageAccountCreateParameters, UserAssignedIdentity)
+    from test_control_plane import LOCATION
+    from test_keyvault import vault_url
+    return StorageAccountCreateParameters(
+        sku=Sku(name="Standard_LRS"), kind="StorageV2", location=LOCATION,
+        identity=Identity(type="UserAssigned", user_assigned_identities={uai: UserAssignedIdentity()}),
+        encryption=Encryption(key_source="Microsoft.Keyvault",
+                              key_vault_properties=KeyVaultProperties(key_name="cmk1", key_version="",
+                                                                      key_vault_uri=vault_url(s, vault)),
+                              encryption_identity=EncryptionIdentity(encryption_user_assigned_identity=uai)))
+
+
+def test_operator_blob_reads_of_a_storage_account_and_its_key_events(lb, world):
+    """Storage accounts (issue 15) under Lockbox: the operator's own Entra token reads a customer's
+    blob only under an approved request naming the account, and each read is recorded; the
+    account's key configure / revoke / restore are in the activity log."""
+    from test_byos import BLOB_DATA_CONTRIBUTOR, storage_client
+    from test_control_plane import LOCATION, UAI_API, uai_id
+    from test_control_plane import arm as cp_arm
+    from test_keyvault import admin_object_id, put_role_assignment
+    from azure.storage.blob import BlobServiceClient
+    s, customer, name = lb, world["customer"], "lbsa1"
+    # Set up as the operator while the customer has Lockbox off, then turn it on again.
+    assert arm(s, "POST", f"/providers/{NS}/disableLockbox", customer).status_code == 200
+    kc, key = vault_with_key(s, "lbsavault")
+    uai = cp_arm(s, "PUT", f"{uai_id(s, 'lbuai')}?api-version={UAI_API}", {"location": LOCATION}).json()
+    grant_policy(s, "lbsavault", uai["properties"]["principalId"])
+    acct = storage_client(s).storage_accounts.begin_create(s.resourceGroup, name,
+                                                           cmk_account_params(s, "lbsavault", uai["id"])).result()
+    put_role_assignment(s, str(__import__("uuid").uuid4()), admin_object_id(s), BLOB_DATA_CONTRIBUTOR, acct.id)
+    bsc = BlobServiceClient(acct.primary_endpoints.blob, credential=sdk_credential(s), connection_verify=s.caCertPath)
+    bsc.create_container("data").upload_blob("b1", b"customer data")
+    assert arm(s, "POST", f"/providers/{NS}/enableLockbox", customer).status_code == 200
+    blob = bsc.get_container_client("data").get_blob_client("b1")
+    with pytest.raises(HttpResponseError) as e:
+        blob.download_blob().readall()
+    assert e.value.status_code == 403 and e.value.error_code == "CustomerLockboxAccessDenied", e.value
+    assert "Customer Lockbox" in str(e.value), e.value
+    # A request naming the account (by name), approved by the customer, opens it.
+    q = cli_json(s, "support", "request", "--storage-account", name, "--reason", "ticket 77", "--duration", "1h")
+    assert q["properties"]["resourceIds"].lower() == acct.id.lower(), q
+    assert q["properties"]["resourceType"] == "Microsoft.Storage/storageAccounts", q
+    decide(s, customer, q["properties"]["requestId"], "Approve", "ok")
+    assert blob.download_blob().readall() == b"customer data"
+    # Key events of the account: configured at creation, revoked, restored.
+    kc.update_key_properties("cmk1", key.properties.version, enabled=False)
+    cli(s, "clock", "advance", "10s")
+    kc.update_key_properties("cmk1", key.properties.version, enabled=True)
+    cli(s, "clock", "advance", "10s")
+    events = activity(s, f"resourceUri eq '{acct.id}'")
+    ops = {e.operation_name.value: e for e in events}
+    for kind in ("configure", "revoke", "restore"):
+        ev = ops.get(f"Microsoft.Storage/storageAccounts/key/{kind}/action")
+        assert ev is not None and ev.caller.lower() == uai["properties"]["principalId"].lower(), (kind, list(ops))
+    assert ops["Microsoft.Storage/storageAccounts/key/revoke/action"].properties["reason"]
+    access = ops[f"{NS}/requests/access/action"]
+    assert access.properties["requestId"] == q["properties"]["requestId"], access.properties
+    assert access.properties["operation"] == "Microsoft.Storage/storageAccounts/blobServices/request"
+    assert access.properties["query"] == "GET /data/b1", access.properties
