@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "base/testing.h"
 #include "env/mem_fs.h"
+#include "identity/token_service.h"
 #include "storage_account/blob_service.h"
 #include "storage_account/http_date.h"
 #include "storage_account/table_service.h"
@@ -156,6 +157,43 @@ TEST_F(DataPlaneTest, SharedKeyIsCheckedInFullAndOnTheClock) {
   EXPECT_EQ(res.status, 403);
   // The same, in time, passes.
   EXPECT_EQ(Call(true, "GET", "/", {{"comp", "list"}}).status, 200);
+}
+
+// The injected Customer Lockbox gate sees every Entra request (not Shared Key's) once its token
+// is valid, and its refusal is answered in each service's error shape.
+TEST_F(DataPlaneTest, TheOperatorGateRefusesEntraRequestsInStoragesShape) {
+  identity::TokenServiceOptions o;
+  o.login_url = "https://login.localhost";
+  auto tokens = identity::TokenService::Create(env::Env{&clock_, &random_, &fs_}, store_.get(), random_.NewSecret(32), o);
+  ASSERT_THAT(tokens, IsOk());
+  identity::Principal op{"op-oid", "op-app", "t1", "operator", identity::PrincipalType::kServicePrincipal};
+  auto tok = (*tokens)->Issue(op, "https://storage.azure.com");
+  ASSERT_THAT(tok, IsOk());
+  auth_ = std::make_unique<StorageAuth>(reg_.get(), tokens->get(), nullptr, &clock_, "https://login.localhost");
+  std::vector<std::string> seen;
+  auth_->set_operator_gate([&](const identity::Principal& p, const AccountSpec& spec, const std::string& operation,
+                               const std::string& request) -> Status {
+    seen.push_back(p.object_id + " " + spec.name + " " + operation + " " + request);
+    return PermissionDenied("Customer Lockbox is enabled: no approved request covers the account.",
+                            "CustomerLockboxAccessDenied");
+  });
+  blob_ = std::make_unique<BlobService>(env(), reg_.get(), auth_.get(), ".blob.localhost");
+  table_ = std::make_unique<TableService>(env(), reg_.get(), auth_.get(), ".table.localhost");
+  ASSERT_EQ(Call(true, "PUT", "/data", {{"restype", "container"}}).status, 201);  // Shared Key: not gated
+  EXPECT_TRUE(seen.empty());
+  Pairs bearer = {{"Authorization", "Bearer " + tok->token}};
+  auto res = Call(true, "GET", "/data/b1", {}, bearer, "", false);
+  EXPECT_EQ(res.status, 403);
+  EXPECT_EQ(Header(res, "x-ms-error-code"), "CustomerLockboxAccessDenied");
+  EXPECT_NE(res.body.find("<Code>CustomerLockboxAccessDenied</Code><Message>Customer Lockbox"), std::string::npos)
+      << res.body;
+  res = Call(false, "GET", "/Tables", {}, bearer, "", false);
+  EXPECT_EQ(res.status, 403);
+  EXPECT_EQ(Header(res, "x-ms-error-code"), "CustomerLockboxAccessDenied");
+  EXPECT_NE(res.body.find("\"value\":\"Customer Lockbox"), std::string::npos) << res.body;
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], "op-oid acct1 Microsoft.Storage/storageAccounts/blobServices/request GET /data/b1");
+  EXPECT_EQ(seen[1], "op-oid acct1 Microsoft.Storage/storageAccounts/tableServices/request GET /Tables");
 }
 
 TEST_F(DataPlaneTest, TableRefusesMalformedAndHostileInput) {
