@@ -373,6 +373,21 @@ Result<Vault> KeyVaultService::UpdateAccessPolicies(std::string_view name, std::
 // ---------------------------------------------------------------------------------------------
 // Keys
 
+// A fresh RSA key for `kv`: its public part, its private key sealed under `seal_key` with
+// `aad`, and the key in the private-key cache.
+Status KeyVaultService::NewSealedRsa(KeyVersion& kv, int size, const SecretBytes& seal_key, std::string_view aad) {
+  ASSIGN_OR_RETURN(crypto::RsaKey key, crypto::RsaKey::Generate(size));
+  kv.n = key.Modulus();
+  kv.e = key.Exponent();
+  ASSIGN_OR_RETURN(SecretBytes pem, key.PrivatePem());
+  ASSIGN_OR_RETURN(auto sealed, crypto::AesGcmSeal(seal_key, pem.span(), AsBytes(aad), *env_.random));
+  kv.sealed_private = Base64Encode(sealed);
+  kv.key_ops = {"encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"};
+  MutexLock cl(&cache_mu_);
+  private_cache_[kv.version] = std::make_shared<const crypto::RsaKey>(std::move(key));
+  return OkStatus();
+}
+
 Result<KeyVersion> KeyVaultService::NewVersion(const VaultState& vs, const std::string& kty, int size,
                                                int64_t now) {
   KeyVersion kv;
@@ -383,15 +398,7 @@ Result<KeyVersion> KeyVaultService::NewVersion(const VaultState& vs, const std::
   kv.key_size = size;
   kv.created = kv.updated = now;
   if (kty == "RSA") {
-    ASSIGN_OR_RETURN(crypto::RsaKey key, crypto::RsaKey::Generate(size));
-    kv.n = key.Modulus();
-    kv.e = key.Exponent();
-    ASSIGN_OR_RETURN(SecretBytes pem, key.PrivatePem());
-    ASSIGN_OR_RETURN(auto sealed, crypto::AesGcmSeal(master_key_, pem.span(), AsBytes(kPrivateAad), *env_.random));
-    kv.sealed_private = Base64Encode(sealed);
-    kv.key_ops = {"encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"};
-    MutexLock cl(&cache_mu_);
-    private_cache_[kv.version] = std::make_shared<const crypto::RsaKey>(std::move(key));
+    RETURN_IF_ERROR(NewSealedRsa(kv, size, master_key_, kPrivateAad));
     return kv;
   }
   if (vs.vault.kind == VaultKind::kManagedHsm && !vs.hsm.sealed_domain_key.empty()) {
@@ -400,15 +407,7 @@ Result<KeyVersion> KeyVaultService::NewVersion(const VaultState& vs, const std::
     ASSIGN_OR_RETURN(SecretBytes domain, UnsealDomainKey(vs.hsm.sealed_domain_key));
     kv.domain_sealed = true;
     if (kty == "RSA-HSM") {
-      ASSIGN_OR_RETURN(crypto::RsaKey key, crypto::RsaKey::Generate(size));
-      kv.n = key.Modulus();
-      kv.e = key.Exponent();
-      ASSIGN_OR_RETURN(SecretBytes pem, key.PrivatePem());
-      ASSIGN_OR_RETURN(auto sealed, crypto::AesGcmSeal(domain, pem.span(), AsBytes(kHsmPrivateAad), *env_.random));
-      kv.sealed_private = Base64Encode(sealed);
-      kv.key_ops = {"encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"};
-      MutexLock cl(&cache_mu_);
-      private_cache_[kv.version] = std::make_shared<const crypto::RsaKey>(std::move(key));
+      RETURN_IF_ERROR(NewSealedRsa(kv, size, domain, kHsmPrivateAad));
       return kv;
     }
     if (kty == "oct-HSM") {

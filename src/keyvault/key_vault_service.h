@@ -133,6 +133,7 @@ class KeyVaultService {
   int RecoverableDays(const Vault& v) const;
   boost::json::object KeyBundle(const Vault& v, const Key& k, const KeyVersion& kv) const;
   Result<KeyVersion> NewVersion(const VaultState& vs, const std::string& kty, int size, int64_t now);
+  Status NewSealedRsa(KeyVersion& kv, int size, const SecretBytes& seal_key, std::string_view aad);
   // The private key of a software version; `sealed_domain_key` is the HSM's sealed domain key
   // for versions sealed under it (KeyVersion::domain_sealed), else ignored.
   Result<std::shared_ptr<const crypto::RsaKey>> PrivateKey(const KeyVersion& kv,
