@@ -258,6 +258,27 @@ def token_endpoint(server, tenant=None):
     return f"{server.authorityHost}/{tenant or server.tenantId}/oauth2/v2.0/token"
 
 
+JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js")
+
+
+def js_modules():
+    """tests/e2e/js with its pinned npm packages installed (`npm ci` once, under a lock: suites
+    run side by side and two `npm ci` in one directory break each other); skips without node."""
+    import fcntl
+    import shutil
+    import tempfile
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node/npm are not installed")
+    with open(os.path.join(JS_DIR, "package.json")) as f:
+        wanted = list(json.load(f)["dependencies"])
+    with open(os.path.join(tempfile.gettempdir(), "cmklogs-e2e-npm.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not all(os.path.isfile(os.path.join(JS_DIR, "node_modules", p, "package.json")) for p in wanted):
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, check=True, timeout=600,
+                           stdout=subprocess.DEVNULL)
+    return JS_DIR
+
+
 def token_request(server, client_id, secret, scope=None, tenant=None, extra=None, url=None):
     """Raw OAuth2 client-credentials request; returns the requests.Response."""
     form = {

@@ -512,14 +512,9 @@ cat out.txt
 def test_js_storage_blob_and_data_tables(srv):
     """@azure/storage-blob 12.32.0 and @azure/data-tables 13.3.2 (tests/e2e/js, pinned); skipped
     without node."""
-    import shutil
     import subprocess
-    js = os.path.join(os.path.dirname(__file__), "js")
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm are not installed")
-    if not os.path.isdir(os.path.join(js, "node_modules", "@azure", "storage-blob")):
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=js, check=True, timeout=600,
-                       stdout=subprocess.DEVNULL)
+    from conftest import js_modules
+    js = js_modules()
     env = dict(os.environ, NODE_EXTRA_CA_CERTS=srv.caCertPath)
     out = subprocess.run(["node", os.path.join(js, "storage.mjs"), srv.config_path, ACCOUNT,
                           account_key(srv)["account_key"]], cwd=js, env=env, capture_output=True, text=True,

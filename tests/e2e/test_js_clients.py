@@ -2,22 +2,18 @@
 and 9.x, keyvault-keys, monitor-ingestion and monitor-query-logs, configured only from
 client-config.json."""
 import os
-import shutil
 import subprocess
 
 import pytest
+
+from conftest import js_modules
 
 JS_DIR = os.path.join(os.path.dirname(__file__), "js")
 
 
 @pytest.fixture(scope="module")
 def node_modules():
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm are not installed")
-    if not os.path.isdir(os.path.join(JS_DIR, "node_modules", "@azure", "monitor-query-logs")):
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, check=True, timeout=600,
-                       stdout=subprocess.DEVNULL)
-    return JS_DIR
+    return js_modules()
 
 
 def run_node(server, script, *args):

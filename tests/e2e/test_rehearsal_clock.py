@@ -179,12 +179,8 @@ def test_js_sdk_rows_stamped_with_the_clients_now_are_counted_at_once(sim_server
     from test_control_plane import create_workspace
     from test_ingest_query import create_dcr, create_table, customer_id
     from test_js_clients import node_modules as _nm, run_node  # noqa: F401
-    import os
-    import subprocess
-    js = os.path.join(os.path.dirname(__file__), "js")
-    if not os.path.isdir(os.path.join(js, "node_modules", "@azure", "monitor-query-logs")):
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=js, check=True, timeout=600,
-                       stdout=subprocess.DEVNULL)
+    from conftest import js_modules
+    js_modules()
     s = sim_server
     create_workspace(s, "wsjsclock")
     create_table(s, "wsjsclock")
