@@ -11,6 +11,10 @@ cmk_cc_library(NAME kql_functions
        functions/datetime_format.cc functions/math.cc functions/dynamic.cc functions/hash.cc
        functions/ip.cc functions/encoding.cc functions/url.cc functions/extract_json.cc
        functions/punycode.cc
+       functions/series.cc
+       functions/arrays.cc
+       functions/geo.cc
+       functions/misc.cc
   DEPS cmk_kql PkgConfig::RE2 OpenSSL::Crypto ZLIB::ZLIB PkgConfig::XXHASH)
 cmk_cc_test(NAME kql_functions_test
   SRCS functions/arithmetic_test.cc functions/comparison_test.cc functions/logical_test.cc

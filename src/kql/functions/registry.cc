@@ -154,6 +154,10 @@ const Index& GetIndex() {
     fn::RegisterUrl(idx->registry);
     fn::RegisterExtractJson(idx->registry);
     fn::RegisterPunycode(idx->registry);
+    fn::RegisterSeries(idx->registry);
+    fn::RegisterArrays(idx->registry);
+    fn::RegisterGeo(idx->registry);
+    fn::RegisterMisc(idx->registry);
     for (const ScalarFunction& f : idx->registry.functions) idx->functions[f.name] = &f;
     for (const ScalarFunction& f : idx->registry.operators) idx->operators[f.name] = &f;
     return idx;
