@@ -146,8 +146,8 @@ std::string RenderDynamic(const std::string& text) {
   return boost::json::serialize(*v);
 }
 
-std::string RenderCell(const Column& c, size_t row) {
-  if (c.IsNull(row)) return "NULL";
+std::optional<std::string> RenderValueImpl(const Column& c, size_t row) {
+  if (c.IsNull(row)) return std::nullopt;
   switch (c.type) {
     case Type::kBool: return c.Int(row) ? "true" : "false";
     case Type::kInt:
@@ -156,11 +156,21 @@ std::string RenderCell(const Column& c, size_t row) {
     case Type::kDecimal: return RenderReal(c.Real(row));
     case Type::kDateTime: return RenderDateTime(c.Int(row));
     case Type::kTimespan: return RenderTimespan(c.Int(row));
-    case Type::kDynamic: return RenderDynamic(c.Str(row));
+    case Type::kDynamic: {
+      std::string d = RenderDynamic(c.Str(row));
+      if (d == "NULL") return std::nullopt;
+      return d;
+    }
     case Type::kString:
-    case Type::kGuid: return EscapeText(c.Str(row));
+    case Type::kGuid: return c.Str(row);
   }
   return "?";
+}
+
+std::string RenderCell(const Column& c, size_t row) {
+  std::optional<std::string> v = RenderValueImpl(c, row);
+  if (!v) return "NULL";
+  return c.type == Type::kString || c.type == Type::kGuid ? EscapeText(*v) : *v;
 }
 
 // ---- Comparison of one expected cell with the rendered actual one.
@@ -623,6 +633,8 @@ class Runner {
 };
 
 }  // namespace
+
+std::optional<std::string> RenderValue(const Column& column, size_t row) { return RenderValueImpl(column, row); }
 
 FileReport RunFile(const std::string& path, const std::string& display) {
   std::ifstream in(path);

@@ -3,8 +3,11 @@
 // file, loads its `table` directives into an InMemoryCatalog, executes every record with
 // kql::Execute at a fixed `now` and compares results with the expected rows.
 // Thread safety: RunFile keeps no shared state.
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "kql/core/column.h"
 
 namespace cmk::kql::sqllogic {
 
@@ -20,6 +23,12 @@ struct FileReport {
   // rest of the file needs the storage engine and was not run.
   std::string skipped_reason;
 };
+
+// One cell as the tests write it (README.md, "Values"), without the file format's escapes:
+// strings and guids as they are, reals %.15g, datetimes with 7 fractional digits and Z,
+// timespans [-][d.]hh:mm:ss[.fffffff], dynamic as compact JSON; nullopt for null (a dynamic null
+// too). kql_doc_run (doc_examples/) prints results with it.
+std::optional<std::string> RenderValue(const Column& column, size_t row);
 
 // `display` names the file in messages (a path relative to tests/kql).
 FileReport RunFile(const std::string& path, const std::string& display);
