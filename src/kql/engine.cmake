@@ -12,6 +12,7 @@ set(CMK_KQL_ENGINE_SRCS
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_mv_expand.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_parse.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_pushdown.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_window.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/eval.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/exec.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/scan_filter.cc

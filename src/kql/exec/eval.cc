@@ -110,6 +110,8 @@ Result<ColumnValue> Eval(const BoundExpr& e, const Chunk& chunk, const FunctionC
     case BoundExpr::Kind::kPrev:
     case BoundExpr::Kind::kNext:
       return EvalShift(e, chunk, ctx);
+    case BoundExpr::Kind::kWindow:
+      return EvalWindow(e, chunk, ctx);
     case BoundExpr::Kind::kCall:
       break;
   }

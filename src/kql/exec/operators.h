@@ -35,6 +35,8 @@ Status RunSerialize(const PlanNode& node, const ExecContext& ctx, const Sink& si
 Result<ColumnValue> EvalRowNumber(const BoundExpr& e, const Chunk& chunk,
                                   const FunctionContext& ctx);
 Result<ColumnValue> EvalShift(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx);
+// row_cumsum, row_rank_dense, row_rank_min, row_window_session (BoundExpr::Kind::kWindow).
+Result<ColumnValue> EvalWindow(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx);
 
 // exec.cc: sort and group keys evaluated over `t` (column references are borrowed, not
 // copied), and pointers to their columns.

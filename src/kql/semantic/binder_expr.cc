@@ -163,43 +163,7 @@ Result<BoundExpr> Binder::BindCall(const Expr& e, const Schema& schema, const Sc
     if (!t) return SemanticError("typeof() takes one scalar type name", e.pos);
     return BoundExpr::Constant(NullConstant(*t));
   }
-  if (name == "row_number" || name == "prev" || name == "next") {
-    BoundExpr out;
-    out.kind = name == "row_number" ? BoundExpr::Kind::kRowNumber
-               : name == "prev"     ? BoundExpr::Kind::kPrev : BoundExpr::Kind::kNext;
-    out.type = Type::kLong;
-    if (out.kind == BoundExpr::Kind::kRowNumber) {
-      if (!e.args.empty()) {
-        ASSIGN_OR_RETURN(BoundExpr start, BindConstant(*e.args[0], s));
-        if (!UsesInts(start.type)) return SemanticError("row_number() start must be a long", e.pos);
-        out.offset = start.value.Int(0);
-      }
-      if (e.args.size() > 2) return SemanticError("row_number() takes at most 2 arguments", e.pos);
-      if (e.args.size() == 2) {  // restart: numbering starts again where it is true
-        ASSIGN_OR_RETURN(BoundExpr restart, BindExpr(*e.args[1], schema, s, agg));
-        if (restart.type != Type::kBool) {
-          return SemanticError("row_number() restart must be a bool", e.pos);
-        }
-        out.args.push_back(std::move(restart));
-        RETURN_IF_ERROR(Compose(out, e.pos));
-      }
-      return out;
-    }
-    if (e.args.empty() || e.args.size() > 3) return SemanticError(name + "() takes 1 to 3 arguments", e.pos);
-    ASSIGN_OR_RETURN(BoundExpr col, BindExpr(*e.args[0], schema, s, agg));
-    out.type = col.type;
-    out.args.push_back(std::move(col));
-    if (e.args.size() > 1) {
-      ASSIGN_OR_RETURN(BoundExpr off, BindConstant(*e.args[1], s));
-      out.offset = off.value.Int(0);
-    }
-    if (e.args.size() > 2) {
-      ASSIGN_OR_RETURN(BoundExpr def, BindExpr(*e.args[2], schema, s, agg));
-      out.args.push_back(std::move(def));
-    }
-    RETURN_IF_ERROR(Compose(out, e.pos));
-    return out;
-  }
+  if (IsWindowFunction(name)) return BindWindowCall(e, schema, s, agg);
   if (agg != nullptr && FindAggregate(name) != nullptr) return BindAggregateRef(e, schema, s, agg, "");
   const ScalarFunction* fn = FindFunction(name);
   if (fn == nullptr) {

@@ -46,6 +46,7 @@ struct AggContext {
 
 Result<BoundExpr> BindLiteral(const Expr& e);
 bool IsNondeterministicName(const std::string& name);
+bool IsWindowFunction(const std::string& name);
 Status SemanticError(const std::string& message, const Position& pos);
 using PlanPtr = std::unique_ptr<PlanNode>;
 
@@ -77,6 +78,10 @@ class Binder {
   Result<PlanPtr> BindPrint(const Source& src, const Scope* s);
   Result<PlanPtr> BindRange(const Source& src, const Scope* s);
   [[gnu::noinline]] Result<BoundExpr> BindCall(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg);
+  // binder_window.cc: row_number, prev, next, row_cumsum, row_rank_*, row_window_session
+  // (IsWindowFunction names them).
+  [[gnu::noinline]] Result<BoundExpr> BindWindowCall(const Expr& e, const Schema& schema, const Scope* s,
+                                                     AggContext* agg);
   Result<BoundExpr> MakeCall(const ScalarFunction* fn, std::vector<BoundExpr> args,
                              const std::string& name, const Position& pos);
   Result<BoundExpr> BindAggregateRef(const Expr& e, const Schema& schema, const Scope* s,

@@ -28,6 +28,8 @@ struct BoundExpr {
                  // args[0]: the restart predicate, when given.
     kPrev,       // prev(args[0], offset[, args[1] default]); kNext likewise.
     kNext,
+    kWindow,     // member: row_cumsum, row_rank_dense, row_rank_min or row_window_session over
+                 // the batch's rows in order; args: the function's arguments (restart last).
   };
   Kind kind = Kind::kConstant;
   Type type = Type::kString;
