@@ -1,4 +1,4 @@
-// Comparison operators (== != < <= > >=) over every type, and between / !between.
+// Comparison operators (== != < <= > >=) over every type, between / !between, and around().
 #include <functional>
 #include <type_traits>
 
@@ -113,9 +113,37 @@ Result<Column> EvalBetween(std::string_view fn, bool negate, Args a, const Funct
   return out;
 }
 
+// around(value, center, delta): value within [center - delta, center + delta]; null when any
+// argument is null. Numbers, or a datetime/timespan value and center with a timespan delta.
+Result<Type> AroundType(Types t) {
+  bool ok = (IsNumeric(t[0]) && IsNumeric(t[1]) && IsNumeric(t[2])) ||
+            ((t[0] == Type::kDateTime || t[0] == Type::kTimespan) && t[1] == t[0] && t[2] == Type::kTimespan);
+  if (!ok) {
+    return InvalidArgument(std::string("around() cannot be applied to ") + TypeName(t[0]) + ", " + TypeName(t[1]) +
+                               ", " + TypeName(t[2]),
+                           "SemanticError");
+  }
+  return Type::kBool;
+}
+
+Result<Column> EvalAround(Args a, const FunctionContext& ctx) {
+  bool ints = UsesInts(a[0]->type) && UsesInts(a[1]->type) && UsesInts(a[2]->type);
+  return MapRows(a, ctx, Type::kBool, [&](Column& out, size_t i) {
+    if (AnyNull(a, i)) return SetNull(out, i);
+    if (ints) {  // in 128 bits, so that center +- delta cannot overflow
+      __int128 v = a[0]->Int(i), c = a[1]->Int(i), d = a[2]->Int(i);
+      out.ints[i] = v >= c - d && v <= c + d;
+    } else {
+      double v = NumAt(*a[0], i), c = NumAt(*a[1], i), d = NumAt(*a[2], i);
+      out.ints[i] = v >= c - d && v <= c + d;
+    }
+  });
+}
+
 }  // namespace
 
 void RegisterComparisons(Registry& r) {
+  r.Function({"around", 3, 3, AroundType, EvalAround});
   AddCompare<std::equal_to<>>(r, "==");
   AddCompare<std::not_equal_to<>>(r, "!=");
   AddCompare<std::less<>>(r, "<");

@@ -246,17 +246,28 @@ std::optional<bool> ParseBool(std::string_view text) {
   return std::nullopt;
 }
 
+// toguid()'s rule (toguid-function.md): the first 32 hex digits, each hyphen standing where the
+// canonical form has one (after digit 8, 12, 16 or 20; "0123456789ab-cdef-0123-456789abcdef"
+// converts), anything after the 32nd digit ignored; an opening brace is skipped.
 std::optional<std::string> ParseGuid(std::string_view text) {
   std::string_view s = Trim(text);
-  if (s.size() == 38 && s.front() == '{' && s.back() == '}') s = s.substr(1, 36);
-  if (IsGuid(s)) return LowerAsciiCopy(s);
-  if (s.size() != 32) return std::nullopt;
-  for (char ch : s) {
-    if (!std::isxdigit(static_cast<unsigned char>(ch))) return std::nullopt;
+  if (!s.empty() && s.front() == '{') s.remove_prefix(1);
+  std::string hex;
+  bool hyphen_ok = false;
+  for (size_t k = 0; k < s.size() && hex.size() < 32; ++k) {
+    char ch = s[k];
+    if (std::isxdigit(static_cast<unsigned char>(ch))) {
+      hex.push_back(LowerAscii(ch));
+      hyphen_ok = hex.size() == 8 || hex.size() == 12 || hex.size() == 16 || hex.size() == 20;
+    } else if (ch == '-' && hyphen_ok) {
+      hyphen_ok = false;
+    } else {
+      return std::nullopt;
+    }
   }
-  std::string g = LowerAsciiCopy(s);
-  return g.substr(0, 8) + "-" + g.substr(8, 4) + "-" + g.substr(12, 4) + "-" + g.substr(16, 4) + "-" +
-         g.substr(20);
+  if (hex.size() != 32) return std::nullopt;
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+         hex.substr(20);
 }
 
 }  // namespace cmk::kql::fn

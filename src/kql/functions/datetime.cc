@@ -1,8 +1,17 @@
 // Date and time functions: now, ago, bin/floor/bin_at, startof*/endof*, datetime_add,
 // datetime_diff, datetime_part, getyear, getmonth, monthofyear, dayofweek, dayofmonth, dayofyear,
-// hourofday, week_of_year, unixtime_*_todatetime, make_datetime, make_timespan.
+// hourofday, week_of_year, unixtime_*_todatetime, make_datetime, make_timespan,
+// datetime_utc_to_local, datetime_local_to_utc, datetime_list_timezones.
 // Calendar math is proleptic Gregorian UTC over 100-ns ticks (function_util.h: ToCivil).
+// Time zones come from ICU's copy of the IANA database (libicu-dev): a well-kept library rather
+// than a hand-written TZif reader.
+#include <algorithm>
 #include <cmath>
+#include <memory>
+
+#include <unicode/basictz.h>
+#include <unicode/strenum.h>
+#include <unicode/timezone.h>
 
 #include "kql/functions/function_util.h"
 
@@ -309,9 +318,84 @@ Result<Column> EvalMakeTimespan(Args a, const FunctionContext& ctx) {
   });
 }
 
+// --- time zones ------------------------------------------------------------------------------
+
+// The zone named by the text (IANA names and their links, e.g. "US/Pacific"), reused while the
+// name stays the same; nullptr for a name ICU does not know.
+class ZoneCache {
+ public:
+  const icu::BasicTimeZone* Get(std::string_view name) {
+    if (name != name_ || !tried_) {
+      name_ = std::string(name);
+      tried_ = true;
+      zone_.reset(icu::TimeZone::createTimeZone(icu::UnicodeString::fromUTF8(icu::StringPiece(name_.data(), static_cast<int32_t>(name_.size())))));
+      if (zone_ && *zone_ == icu::TimeZone::getUnknown()) zone_.reset();
+    }
+    return dynamic_cast<const icu::BasicTimeZone*>(zone_.get());
+  }
+
+ private:
+  std::string name_;
+  bool tried_ = false;
+  std::unique_ptr<icu::TimeZone> zone_;
+};
+
+constexpr int64_t kTicksPerMs = 10'000;
+
+// datetime_utc_to_local(dt, zone) / datetime_local_to_utc(dt, zone): null for an unknown zone.
+// A local time that a clock change skips (02:30 on a spring-forward night) or repeats takes the
+// offset in force after the change, which is what the docs' Brussels example shows (local 02:00
+// on 2022-03-27 is 00:00 UTC).
+Result<Column> EvalZoneShift(bool to_local, Args a, const FunctionContext& ctx) {
+  ZoneCache cache;
+  std::string sc;
+  return PerRow(a, ctx, Type::kDateTime, [&](size_t i, int64_t* out) {
+    const icu::BasicTimeZone* zone = cache.Get(TextOf(*a[1], i, sc));
+    if (zone == nullptr) return false;
+    int64_t ticks = a[0]->Int(i);
+    UDate ms = static_cast<UDate>(FloorDiv(ticks, kTicksPerMs));
+    int32_t raw = 0, dst = 0;
+    UErrorCode status = U_ZERO_ERROR;
+    if (to_local) {
+      zone->getOffset(ms, false, raw, dst, status);
+    } else {
+      zone->getOffsetFromLocal(ms, UCAL_TZ_LOCAL_LATTER, UCAL_TZ_LOCAL_LATTER, raw, dst, status);
+    }
+    if (U_FAILURE(status)) return false;
+    int64_t shift = (static_cast<int64_t>(raw) + dst) * kTicksPerMs;
+    *out = to_local ? ticks + shift : ticks - shift;
+    return true;
+  });
+}
+
+// datetime_list_timezones(): the IANA zones ICU knows that stand for a location, and UTC.
+Result<Column> EvalListTimezones(Args, const FunctionContext&) {
+  UErrorCode status = U_ZERO_ERROR;
+  std::unique_ptr<icu::StringEnumeration> ids(
+      icu::TimeZone::createTimeZoneIDEnumeration(UCAL_ZONE_TYPE_CANONICAL_LOCATION, nullptr, nullptr, status));
+  std::vector<std::string> names{"UTC"};
+  while (U_SUCCESS(status) && ids) {
+    int32_t len = 0;
+    const char* id = ids->next(&len, status);
+    if (id == nullptr || U_FAILURE(status)) break;
+    names.emplace_back(id, static_cast<size_t>(len));
+  }
+  std::sort(names.begin(), names.end());
+  std::string json = "[";
+  for (const std::string& n : names) json += (json.size() > 1 ? ",\"" : "\"") + n + "\"";
+  Column c = MakeColumn(Type::kDynamic, Shape{1, true});
+  c.strings[0] = json + "]";
+  return c;
+}
+
 }  // namespace
 
 void RegisterDateTime(Registry& r) {
+  r.Function({"datetime_utc_to_local", 2, 2, Expect("datetime_utc_to_local", {{Type::kDateTime}, {Type::kString}}, Type::kDateTime),
+              [](Args a, const FunctionContext& c) { return EvalZoneShift(true, a, c); }});
+  r.Function({"datetime_local_to_utc", 2, 2, Expect("datetime_local_to_utc", {{Type::kDateTime}, {Type::kString}}, Type::kDateTime),
+              [](Args a, const FunctionContext& c) { return EvalZoneShift(false, a, c); }});
+  r.Function({"datetime_list_timezones", 0, 0, Returns(Type::kDynamic), EvalListTimezones});
   r.Function({"now", 0, 1, Expect("now", {{Type::kTimespan}}, Type::kDateTime), [](Args a, const FunctionContext& ctx) -> Result<Column> {
                 Column c = MakeColumn(Type::kDateTime, Shape{1, true});
                 c.ints[0] = ctx.now.time_since_epoch().count() / 100 + (a.empty() ? 0 : a[0]->Int(0));

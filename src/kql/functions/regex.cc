@@ -1,5 +1,5 @@
 // Regex functions: extract, extract_all, replace_regex, trim, trim_start, trim_end, countof
-// (normal and regex kinds). See function_regex.h for the supported syntax.
+// (normal and regex kinds), indexof_regex. See function_regex.h for the supported syntax.
 #include <algorithm>
 #include <cctype>
 #include <functional>
@@ -261,6 +261,44 @@ Result<Column> EvalCountOf(Args a, const FunctionContext& ctx) {
   return out;
 }
 
+// indexof_regex(text, regex[, start[, length[, occurrence]]]): the code point index of the
+// occurrence-th non-overlapping match within `length` characters (-1: to the end) from `start`,
+// -1 when there is none; null for a negative start or occurrence or a length below -1 (the
+// docs' rules; unlike indexof, a negative start does not count from the end).
+Result<Column> EvalIndexOfRegex(Args a, const FunctionContext& ctx) {
+  RegexCache cache;
+  std::string ss, ps;
+  Status error;
+  ASSIGN_OR_RETURN(Column out, MapRows(a, ctx, Type::kLong, [&](Column& out, size_t i) {
+    if (AnyNull(a, i) || !error.ok()) return SetNull(out, i);
+    int64_t start = a.size() > 2 ? a[2]->Int(i) : 0;
+    int64_t length = a.size() > 3 ? a[3]->Int(i) : -1;
+    int64_t occurrence = a.size() > 4 ? a[4]->Int(i) : 1;
+    if (start < 0 || length < -1 || occurrence < 0) return SetNull(out, i);
+    Result<const RE2*> re = cache.Get("indexof_regex", TextAt(*a[1], i, ps));
+    if (!re.ok()) return (void)(error = re.status());
+    std::string_view text = TextAt(*a[0], i, ss);
+    auto offset = [&](std::string_view s, int64_t cp) {  // byte offset of code point cp
+      size_t b = 0;
+      for (int64_t k = 0; k < cp && b < s.size(); ++k) b += CharLength(s, b);
+      return b;
+    };
+    size_t from = offset(text, start);
+    std::string_view window = text.substr(0, length < 0 ? text.size() : from + offset(text.substr(from), length));
+    int64_t seen = 0, found = -1;
+    ForEachMatch(**re, window.substr(from), [&](std::span<const std::string_view> m) {
+      if (found >= 0 || ++seen < std::max<int64_t>(occurrence, 1)) return;
+      found = static_cast<int64_t>(m[0].data() - text.data());
+    });
+    if (found < 0) return (void)(out.ints[i] = -1);
+    int64_t cps = 0;
+    for (size_t b = 0; b < static_cast<size_t>(found); b += CharLength(text, b)) ++cps;
+    out.ints[i] = cps;
+  }));
+  RETURN_IF_ERROR(error);
+  return out;
+}
+
 Result<Type> ExtractType(Types t) {
   if (!IsIntegral(t[1])) return ArgTypeError("extract", 1, t[1], "int or long");
   return t.size() == 4 ? t[3] : Type::kString;
@@ -279,6 +317,14 @@ void RegisterRegex(Registry& r) {
   r.Function({"trim_end", 2, 2, Returns(Type::kString),
               [](Args a, const FunctionContext& c) { return EvalTrim("trim_end", false, true, a, c); }});
   r.Function({"countof", 2, 3, Returns(Type::kLong), EvalCountOf});
+  r.Function({"indexof_regex", 2, 5,
+              [](Types t) -> Result<Type> {
+                for (size_t k = 2; k < t.size(); ++k) {
+                  if (!IsIntegral(t[k])) return ArgTypeError("indexof_regex", k, t[k], "int or long");
+                }
+                return Type::kLong;
+              },
+              EvalIndexOfRegex});
 }
 
 }  // namespace cmk::kql::fn

@@ -271,7 +271,9 @@ def extract_examples(text):
                 output_kind = "image"
             if line.strip().startswith("|"):
                 tl = []
-                while k < n and lines[k].strip().startswith("|"):
+                # (a row may lack its leading pipe, as on unicode-codepoints-to-string-function)
+                while k < n and (lines[k].strip().startswith("|") or
+                                 (len(tl) >= 2 and lines[k].strip() and "|" in lines[k])):
                     tl.append(lines[k])
                     k += 1
                 table = parse_table(tl)
@@ -439,6 +441,21 @@ def classify(q, family):
     if NONDETERMINISTIC_RE.search(q):
         return "nondeterministic"
     return "self-contained"
+
+
+TABULAR_STARTERS = set("""datatable range print union materialize toscalar view table evaluate externaldata
+find search cluster database external_table materialized_view let set declare alias pattern restrict""".split())
+
+
+def bare_expression(q):
+    """The docs' shorthand `f(x)` / `f(x) == y`: one scalar expression, not a runnable query."""
+    toks = tokenize(q)
+    if not toks or ("punct", ";") in toks or ("punct", "|") in toks:
+        return False
+    k, v = toks[0]
+    if k in ("string", "num"):
+        return True
+    return k == "ident" and v not in TABULAR_STARTERS and len(toks) > 1 and toks[1] == ("punct", "(")
 
 
 def defines_order(q):
@@ -790,7 +807,12 @@ def main():
             if cls in ("graph", "external") or cls.startswith("uses-tables"):
                 results.append(rec)
                 continue
-            res = runner.run(ident, ex["query"])
+            query = ex["query"]
+            if bare_expression(query):
+                # Run the shorthand as the query it stands for.
+                query = "print " + query
+                rec["wrapped"] = True
+            res = runner.run(ident, query)
             rec["result"] = res
             if res.get("status") != "ok":
                 rec["outcome"] = "error"
@@ -856,7 +878,7 @@ def report(results, out):
     # failures per family
     by_fam = collections.defaultdict(list)
     for r in results:
-        if r.get("outcome") == "fail" or (r.get("outcome") == "error" and "exception" not in r):
+        if r.get("outcome") in ("fail", "error") and "exception" not in r:
             if r["class"] == "self-contained" and r.get("expected") is not None:
                 by_fam[r["family"]].append(r)
             else:
