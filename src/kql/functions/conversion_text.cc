@@ -120,9 +120,59 @@ std::optional<int64_t> ParseRfcDateTime(std::string_view s) {
 
 }  // namespace
 
+namespace {
+
+// The numeric forms .NET's invariant parser also takes, which the docs' examples use:
+// "12-02-2022" and "12/2/2022 10:30:00 PM" (month first when the year comes last) and
+// "2025, 6, 14" (year first), each with an optional "h:mm[:ss[.fffffff]] [AM|PM]" and Z/UTC/GMT.
+std::optional<int64_t> ParseNumericDate(std::string_view s) {
+  size_t pos = 0;
+  int64_t n[3];
+  size_t width[3];
+  for (int k = 0; k < 3; ++k) {
+    size_t start = pos;
+    if (!Digits(s, pos, 1, 4, n[k])) return std::nullopt;
+    width[k] = pos - start;
+    if (k == 2) break;
+    if (pos >= s.size() || (s[pos] != '-' && s[pos] != '/' && s[pos] != '.' && s[pos] != ',')) return std::nullopt;
+    ++pos;
+    while (pos < s.size() && s[pos] == ' ') ++pos;
+  }
+  int64_t y, mo, d;
+  if (width[0] == 4 && width[1] <= 2 && width[2] <= 2) {
+    y = n[0], mo = n[1], d = n[2];
+  } else if (width[2] == 4 && width[0] <= 2 && width[1] <= 2) {
+    mo = n[0], d = n[1], y = n[2];
+  } else {
+    return std::nullopt;
+  }
+  int64_t h = 0, mi = 0, sec = 0, frac = 0;
+  std::string_view rest = Trim(s.substr(pos));
+  size_t p = 0;
+  if (!rest.empty() && rest[0] >= '0' && rest[0] <= '9') {
+    if (!Digits(rest, p, 1, 2, h) || p >= rest.size() || rest[p++] != ':' || !Digits(rest, p, 2, 2, mi)) return std::nullopt;
+    if (p < rest.size() && rest[p] == ':' && !Digits(rest, ++p, 2, 2, sec)) return std::nullopt;
+    if (p < rest.size() && rest[p] == '.') frac = Fraction(rest, ++p);
+    std::string_view ampm = Trim(rest.substr(p));
+    bool pm = EqualsNoCase(ampm.substr(0, 2), "PM");
+    if (pm || EqualsNoCase(ampm.substr(0, 2), "AM")) {
+      if (h < 1 || h > 12) return std::nullopt;
+      h = h % 12 + (pm ? 12 : 0);
+      p = rest.size() - ampm.size() + 2;
+    }
+  }
+  std::string_view tail = Trim(rest.substr(p));
+  if (!tail.empty() && tail != "Z" && tail != "z" && !EqualsNoCase(tail, "UTC") && !EqualsNoCase(tail, "GMT")) {
+    return std::nullopt;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1 || h > 23 || mi > 59 || sec > 59) return std::nullopt;
+  int64_t day = FromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  if (ToCivil(day).day != static_cast<unsigned>(d)) return std::nullopt;  // e.g. Feb 30
+  return day + ((h * 60 + mi) * 60 + sec) * kTicksPerSecond + frac;
+}
+
 // YYYY-MM-DD[(T| )hh:mm[:ss[.f+]]][Z|±hh:mm| UTC| GMT], or an RFC 822/850 form.
-std::optional<int64_t> ParseDateTime(std::string_view text) {
-  std::string_view s = Trim(text);
+std::optional<int64_t> ParseIsoDateTime(std::string_view s) {
   size_t pos = 0;
   int64_t y, mo, d, h = 0, mi = 0, sec = 0, frac = 0;
   if (!Digits(s, pos, 4, 4, y)) return ParseRfcDateTime(s);
@@ -163,6 +213,14 @@ std::optional<int64_t> ParseDateTime(std::string_view text) {
   if (check.day != static_cast<unsigned>(d)) return std::nullopt;  // e.g. Feb 30
   return FromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) +
          ((h * 60 + mi) * 60 + sec) * kTicksPerSecond + frac - offset;
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseDateTime(std::string_view text) {
+  std::string_view s = Trim(text);
+  if (std::optional<int64_t> t = ParseIsoDateTime(s)) return t;
+  return ParseNumericDate(s);
 }
 
 namespace {

@@ -431,8 +431,8 @@ def strip_comments(q):
 def classify(q, family):
     if family == "graph" or GRAPH_RE.search(q):
         return "graph"
-    if EXTERNAL_RE.search(q):
-        return "external"
+    if EXTERNAL_RE.search(q) or re.match(r"^\s*(--|select\b|explain\b)", q, re.I):
+        return "external"  # (or T-SQL, which the SQL cheat sheet shows)
     if re.match(r"^\s*(search|find)\b(?!\s+in\b)", strip_comments(q)) or re.search(r"\bunion\s+\*", q):
         return "uses-tables:*"
     refs = [] if re.search(r"isfuzzy\s*=\s*true", q) else table_references(q)
