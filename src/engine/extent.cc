@@ -1,7 +1,9 @@
 #include "engine/extent.h"
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -23,6 +25,8 @@ constexpr uint8_t kVersionUnboundHeader = 1;
 constexpr uint32_t kFooterIndex = 0xFFFFFFFFu;
 constexpr char kFooterColumn[] = "#footer";
 constexpr size_t kTrailerSize = 16;  // footer offset u64, footer size u32, magic
+// A footer block entry's extremes byte.
+constexpr uint8_t kNoExtremes = 0, kIntExtremes = 1, kRealExtremes = 2;
 
 Status Corrupt(const std::string& what) { return DataLoss("corrupt extent: " + what); }
 
@@ -63,6 +67,78 @@ bool SameAccount(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
 }
+
+// A block's footer extremes: the least and greatest non-null value of an integer-like column
+// (kIntExtremes), or of a real one whose values are all numbers (kRealExtremes: a NaN has no
+// place in the order, so such a block records none). Scans prune row groups by them: by time,
+// and for `top N by X` (docs/FORMAT.md §4).
+struct Extremes {
+  uint8_t kind = kNoExtremes;
+  int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+  double dlo = std::numeric_limits<double>::infinity(), dhi = -std::numeric_limits<double>::infinity();
+  bool nan = false;
+
+  // Takes rows [b, e) of `col`; returns how many of them are null.
+  uint32_t Add(const BatchColumn& col, size_t b, size_t e) {
+    uint32_t nulls = 0;
+    bool ints = kql::UsesInts(col.type), reals = kql::UsesReals(col.type);
+    if (!ints && !reals) {
+      for (size_t r = b; r < e; ++r) nulls += col.IsNull(r) ? 1 : 0;
+      return nulls;
+    }
+    if (!col.HasNulls() && b < e) {  // the common case, in one tight pass
+      if (ints) {
+        auto [mn, mx] = std::minmax_element(col.ints.begin() + static_cast<std::ptrdiff_t>(b),
+                                            col.ints.begin() + static_cast<std::ptrdiff_t>(e));
+        kind = kIntExtremes;
+        lo = std::min(lo, *mn);
+        hi = std::max(hi, *mx);
+        return 0;
+      }
+      double mn = dlo, mx = dhi;
+      bool any_nan = false;
+      for (size_t r = b; r < e; ++r) {
+        double v = col.reals[r];
+        any_nan |= v != v;
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
+      }
+      kind = kRealExtremes;
+      nan = nan || any_nan;
+      dlo = mn;
+      dhi = mx;
+      return 0;
+    }
+    for (size_t r = b; r < e; ++r) {
+      if (col.IsNull(r)) {
+        ++nulls;
+      } else if (ints) {
+        kind = kIntExtremes;
+        lo = std::min(lo, col.Int(r));
+        hi = std::max(hi, col.Int(r));
+      } else {
+        double v = col.Real(r);
+        nan = nan || std::isnan(v);
+        kind = kRealExtremes;
+        dlo = std::min(dlo, v);
+        dhi = std::max(dhi, v);
+      }
+    }
+    return nulls;
+  }
+
+  void Put(std::vector<uint8_t>& footer) const {
+    uint8_t k = kind == kRealExtremes && nan ? kNoExtremes : kind;
+    footer.push_back(k);
+    if (k == kIntExtremes) {
+      PutU64(footer, static_cast<uint64_t>(lo));
+      PutU64(footer, static_cast<uint64_t>(hi));
+    } else if (k == kRealExtremes) {
+      PutU64(footer, std::bit_cast<uint64_t>(dlo));
+      PutU64(footer, std::bit_cast<uint64_t>(dhi));
+    }
+  }
+};
 
 // The authenticated identity of an opened object against the catalogue's. The footer opened
 // under the header's extent id, so that id, the footer's workspace and table, and (version 2)
@@ -152,8 +228,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
     for (size_t c = 0; c < schema.size(); ++c) {
       pieces.clear();
       uint32_t nulls = 0;
-      bool minmax = false;
-      int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+      Extremes ext;
       for (const auto& [k, b, e] : ranges) {
         const BatchColumn* col = source[k][c];
         pieces.push_back({col, b, e});
@@ -161,24 +236,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
           nulls += static_cast<uint32_t>(e - b);
           continue;
         }
-        bool ints = kql::UsesInts(col->type);
-        if (ints && !col->HasNulls()) {
-          auto [mn, mx] = std::minmax_element(col->ints.begin() + static_cast<std::ptrdiff_t>(b),
-                                              col->ints.begin() + static_cast<std::ptrdiff_t>(e));
-          minmax = true;
-          lo = std::min(lo, *mn);
-          hi = std::max(hi, *mx);
-          continue;
-        }
-        for (size_t r = b; r < e; ++r) {
-          if (col->IsNull(r)) {
-            ++nulls;
-          } else if (ints) {
-            minmax = true;
-            lo = std::min(lo, col->Int(r));
-            hi = std::max(hi, col->Int(r));
-          }
-        }
+        nulls += ext.Add(*col, b, e);
       }
       raw.clear();
       EncodeColumn(schema[c].type, pieces, raw);
@@ -195,18 +253,14 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
       // no earlier block's tail is left behind either; a failed seal wiped its own).
       WipeBytes(raw);
       RETURN_IF_ERROR(sealed);
-      if (c == time_col && minmax) {
-        tmin = std::min(tmin, lo);
-        tmax = std::max(tmax, hi);
+      if (c == time_col && ext.kind == kIntExtremes) {
+        tmin = std::min(tmin, ext.lo);
+        tmax = std::max(tmax, ext.hi);
       }
       PutU64(footer, at - base);
       PutU32(footer, static_cast<uint32_t>(out.size() - at));
       PutU32(footer, nulls);
-      footer.push_back(minmax ? 1 : 0);
-      if (minmax) {
-        PutU64(footer, static_cast<uint64_t>(lo));
-        PutU64(footer, static_cast<uint64_t>(hi));
-      }
+      ext.Put(footer);
     }
   }
   PutU64(footer, static_cast<uint64_t>(tmin));
@@ -302,12 +356,13 @@ Result<ExtentReader> ExtentReader::Open(std::vector<uint8_t> object, const Secre
       b.offset = LoadU64(in.data());
       b.size = LoadU32(in.data() + 8);
       b.nulls = LoadU32(in.data() + 12);
-      b.has_minmax = in[16] != 0;
+      b.extremes = in[16];
       in = in.subspan(17);
-      if (b.has_minmax) {
+      if (b.extremes > kRealExtremes) return Corrupt("block extremes kind");
+      if (b.extremes != kNoExtremes) {
         if (in.size() < 16) return Corrupt("block min/max");
-        b.min_i = static_cast<int64_t>(LoadU64(in.data()));
-        b.max_i = static_cast<int64_t>(LoadU64(in.data() + 8));
+        b.min = LoadU64(in.data());
+        b.max = LoadU64(in.data() + 8);
         in = in.subspan(16);
       }
       if (b.offset + b.size > at) return Corrupt("block out of bounds");
@@ -337,8 +392,25 @@ std::optional<std::pair<int64_t, int64_t>> ExtentReader::GroupTimeRange(size_t g
   int time_col = ColumnIndex("TimeGenerated");
   if (time_col < 0 || group >= group_rows_.size()) return std::nullopt;
   const Block& tb = blocks_[group * info_.schema.size() + static_cast<size_t>(time_col)];
-  if (!tb.has_minmax) return std::nullopt;
-  return std::make_pair(tb.min_i, tb.max_i);
+  if (tb.extremes != kIntExtremes) return std::nullopt;
+  return std::make_pair(static_cast<int64_t>(tb.min), static_cast<int64_t>(tb.max));
+}
+
+std::optional<BlockExtremes> ExtentReader::Extremes(size_t group, size_t column) const {
+  if (group >= group_rows_.size() || column >= info_.schema.size()) return std::nullopt;
+  const Block& b = blocks_[group * info_.schema.size() + column];
+  if (b.extremes == kNoExtremes) return std::nullopt;
+  BlockExtremes x;
+  x.real = b.extremes == kRealExtremes;
+  x.nulls = b.nulls;
+  if (x.real) {
+    x.min_d = std::bit_cast<double>(b.min);
+    x.max_d = std::bit_cast<double>(b.max);
+  } else {
+    x.min_i = static_cast<int64_t>(b.min);
+    x.max_i = static_cast<int64_t>(b.max);
+  }
+  return x;
 }
 
 int ExtentReader::ColumnIndex(std::string_view name) const {

@@ -80,6 +80,15 @@ Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::
 
 Result<ExtentHeader> ParseExtentHeader(std::span<const uint8_t> object);
 
+// A block's least and greatest non-null value: integers (int, long, bool, datetime, timespan)
+// or reals (real, decimal).
+struct BlockExtremes {
+  bool real = false;
+  int64_t min_i = 0, max_i = 0;
+  double min_d = 0, max_d = 0;
+  uint32_t nulls = 0;  // the block's null count
+};
+
 class ExtentReader {
  public:
   // Opens the footer and checks that the object is the extent `expected` names. DataLoss for a
@@ -99,6 +108,9 @@ class ExtentReader {
   size_t groups() const { return group_rows_.size(); }
   uint32_t group_rows(size_t group) const { return group_rows_[group]; }
   std::optional<std::pair<int64_t, int64_t>> GroupTimeRange(size_t group) const;
+  // Block (group, column)'s least and greatest non-null value from the footer; nullopt when it
+  // has none recorded (strings, dynamic, all null, a real block holding NaN, or no such block).
+  std::optional<BlockExtremes> Extremes(size_t group, size_t column) const;
   // The schema index of column `name` (case-sensitive), or -1.
   int ColumnIndex(std::string_view name) const;
   // Decodes one block: row group `group`'s values of column `column` (group_rows(group) values).
@@ -110,8 +122,8 @@ class ExtentReader {
     uint64_t offset = 0;
     uint32_t size = 0;
     uint32_t nulls = 0;
-    bool has_minmax = false;
-    int64_t min_i = 0, max_i = 0;
+    uint8_t extremes = 0;   // none, integers, reals (docs/FORMAT.md §4)
+    uint64_t min = 0, max = 0;  // as stored: integers, or IEEE doubles' bits
   };
   ExtentHeader header_;
   ExtentInfo info_;

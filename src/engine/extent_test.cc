@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "base/testing.h"
 
 namespace cmk::engine {
@@ -113,6 +115,56 @@ TEST(ExtentTest, BlocksUseTheRequestedCodec) {
     }
     EXPECT_THAT(reader->BlockCodec(1, 0, aek), StatusIs(StatusCode::kInvalidArgument));
   }
+}
+
+TEST(ExtentTest, TheFooterKeepsEachBlocksExtremesForIntegersAndNaNFreeReals) {
+  // Two row groups of reals: the first with a null and negatives, the second with a NaN; a long
+  // column with nulls only in the second group; strings have none.
+  kql::Table t;
+  kql::Column time(kql::Type::kDateTime), d(kql::Type::kReal), n(kql::Type::kLong), s(kql::Type::kString);
+  size_t rows = kRowsPerGroup + 10;
+  for (size_t r = 0; r < rows; ++r) {
+    time.AppendInt(kBase + static_cast<int64_t>(r));
+    if (r == 5) d.AppendNull();
+    else if (r == kRowsPerGroup + 3) d.AppendReal(std::nan(""));
+    else d.AppendReal(static_cast<double>(r % 1000) - 250.5);
+    if (r >= kRowsPerGroup) n.AppendNull();
+    else n.AppendInt(static_cast<int64_t>(r) * 3 - 7);
+    s.AppendString("x");
+  }
+  t.AddColumn("TimeGenerated", std::move(time));
+  t.AddColumn("D", std::move(d));
+  t.AddColumn("N", std::move(n));
+  t.AddColumn("S", std::move(s));
+  t.rows = rows;
+  env::SecureRandom random;
+  SecretBytes aek = random.NewSecret(32);
+  ExtentHeader h;
+  random.Fill(h.id);
+  h.account = "acct";
+  auto object = BuildExtent(h, "ws", t, aek, random);
+  ASSERT_THAT(object, IsOk());
+  auto reader = ExtentReader::Open(std::move(*object), aek, ExtentPlace{h.id, "acct", "ws", ""});
+  ASSERT_THAT(reader, IsOk());
+  ASSERT_EQ(reader->groups(), 2u);
+  auto d0 = reader->Extremes(0, 1);
+  ASSERT_TRUE(d0.has_value());
+  EXPECT_TRUE(d0->real);
+  EXPECT_EQ(d0->min_d, -250.5);
+  EXPECT_EQ(d0->max_d, 748.5);
+  EXPECT_EQ(d0->nulls, 1u);
+  EXPECT_FALSE(reader->Extremes(1, 1).has_value());  // a NaN: no place in the order
+  auto n0 = reader->Extremes(0, 2);
+  ASSERT_TRUE(n0.has_value());
+  EXPECT_FALSE(n0->real);
+  EXPECT_EQ(n0->min_i, -7);
+  EXPECT_EQ(n0->max_i, static_cast<int64_t>(kRowsPerGroup - 1) * 3 - 7);
+  EXPECT_FALSE(reader->Extremes(1, 2).has_value());  // all null
+  EXPECT_FALSE(reader->Extremes(0, 3).has_value());  // strings
+  EXPECT_FALSE(reader->Extremes(2, 0).has_value());  // no such group
+  auto t0 = reader->Extremes(1, 0);
+  ASSERT_TRUE(t0.has_value());
+  EXPECT_EQ(t0->min_i, kBase + static_cast<int64_t>(kRowsPerGroup));
 }
 
 TEST(ExtentTest, ASchemaWithoutADatetimeTimeGeneratedIsRefused) {

@@ -52,6 +52,7 @@
 #include "base/status.h"
 #include "engine/batch.h"
 #include "engine/codec.h"
+#include "engine/extent.h"
 #include "env/env.h"
 #include "kql/engine.h"
 #include "meta/metadata_store.h"
@@ -224,11 +225,36 @@ class LogStore {
   struct ExtentScan {
     std::span<const std::string> columns;
     std::optional<int64_t> lo, end, min, max;
-    const kql::ScanRequest::ValueBound* bound = nullptr;  // row groups without a wanted value are skipped
+    // Row groups without a wanted value are skipped: by their footer extremes, else by their
+    // decoded values.
+    const kql::ScanRequest::ValueBound* bound = nullptr;
+    const std::vector<size_t>* only = nullptr;  // when set, the only row groups to read
   };
   // Each kept row group's requested columns, from decoded blocks in the cache; the missing ones
   // are decoded (the object read and checked once per call) and cached.
   Result<Chunks> LoadExtent(const ExtentRec& e, Account& a, const ExtentScan& scan);
+  // Opens an extent at most once for a LoadExtent call: its keys and reader, on first need.
+  struct Opener {
+    LogStore& store;
+    const ExtentRec& e;
+    Account& a;
+    std::optional<Keys> keys;
+    std::shared_ptr<const ExtentReader> reader;
+    Status Open();
+  };
+  struct Layout;
+  // Drops from `groups` the row groups without a value `scan.bound` wants: by their footer
+  // extremes where those tell, else by the bound column's decoded values.
+  Status KeepWanted(const ExtentRec& e, Account& a, const Layout& layout, const ExtentScan& scan,
+                    std::vector<size_t>& groups);
+  // The extent's row groups as its footer gives them (cached; `o` opens the object when not).
+  Result<std::shared_ptr<const Layout>> LayoutOf(Opener& o);
+  // For top's first pass over `extents`: a bound that keeps the row groups whose extreme of
+  // `best.column` is among the N best block extremes (and every group without one); nullopt
+  // when fewer than N groups have extremes, so nothing could be skipped.
+  Result<std::optional<kql::ScanRequest::ValueBound>> BestBound(
+      const std::vector<std::pair<ExtentRec, Account*>>& extents, const ExtentScan& scan,
+      const kql::ScanRequest::Best& best);
   // The extent's object (inner layer), from the hot cache or its blob; `for_cache` gets the
   // stored bytes when they came from the blob and belong in the hot cache.
   Result<std::vector<uint8_t>> ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek,
@@ -296,12 +322,15 @@ class LogStore {
   std::list<std::string> decoded_lru_ GUARDED_BY(cache_mu_);  // least recently used first
   size_t decoded_bytes_ GUARDED_BY(cache_mu_) = 0;
   // An extent's row groups as its footer gives them (so that cached blocks serve a query
-  // without reading the object): per group, its rows and TimeGenerated range.
+  // without reading the object): per group, its rows, TimeGenerated range and blocks' extremes.
   struct Layout {
     std::string account;
     kql::Schema schema;
     std::vector<uint32_t> rows;
     std::vector<std::optional<std::pair<int64_t, int64_t>>> time;
+    std::vector<std::optional<BlockExtremes>> extremes;  // group-major: group × schema.size()
+    // The schema index of `name` (the last of equal names, as ExtentReader::Read), or -1.
+    int Index(std::string_view name) const;
   };
   std::map<std::string, std::shared_ptr<const Layout>> layouts_ GUARDED_BY(cache_mu_);  // by id
   std::atomic<uint64_t> blocks_decoded_{0};

@@ -103,6 +103,11 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     bounded.end_time = hi;
     ExtentScan scan{request.columns, lo, hi, request.min_time, request.max_time,
                     request.bound ? &*request.bound : nullptr};
+    std::optional<kql::ScanRequest::ValueBound> best;
+    if (request.best && !request.bound) {
+      ASSIGN_OR_RETURN(best, s.BestBound(extents, scan, *request.best));
+      if (best) scan.bound = &*best;
+    }
     // Read-ahead: the next extent is read and decoded on a second thread while this one's rows
     // go through the query (decoding dominates a scan whose columns are not cached). The
     // future's destructor waits, so nothing outlives the scan when the sink stops it early.

@@ -81,70 +81,87 @@ Result<std::shared_ptr<const ExtentReader>> LogStore::OpenExtent(const ExtentRec
   return std::make_shared<const ExtentReader>(std::move(reader));
 }
 
-Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a,
-                                              const ExtentScan& scan) {
-  std::shared_ptr<const Layout> layout;
+Status LogStore::Opener::Open() {
+  if (reader) return OkStatus();
+  if (!keys) {
+    ASSIGN_OR_RETURN(Keys k, store.KeysFor(a, false));
+    keys = std::move(k);
+  }
+  auto r = store.OpenExtent(e, a, keys->aek);
+  if (r.ok()) {
+    reader = std::move(*r);
+    return OkStatus();
+  }
+  if (r.status().code() != StatusCode::kDataLoss) return r.status();
+  // Whatever doesn't authenticate as the catalogued extent fails the query: never serve it.
+  store.integrity_failures_.fetch_add(1, std::memory_order_relaxed);
+  std::string msg = r.status().message();
+  if (msg.find("failed its integrity check") == std::string::npos) {
+    msg = "extent " + e.id + " failed its integrity check (account '" + e.account + "', workspace '" + e.workspace +
+          "', table '" + e.table + "'): " + msg;
+  }
+  spdlog::error("{}", msg);
+  return DataLoss(msg);
+}
+
+int LogStore::Layout::Index(std::string_view name) const {
+  int found = -1;
+  for (size_t c = 0; c < schema.size(); ++c) {
+    if (schema[c].name == name) found = static_cast<int>(c);
+  }
+  return found;
+}
+
+Result<std::shared_ptr<const LogStore::Layout>> LogStore::LayoutOf(Opener& o) {
+  {
+    MutexLock l(&cache_mu_);
+    if (auto it = layouts_.find(o.e.id); it != layouts_.end()) return it->second;
+  }
+  RETURN_IF_ERROR(o.Open());
+  const ExtentReader& r = *o.reader;
+  auto l = std::make_shared<Layout>();
+  l->account = o.a.id;
+  l->schema = r.info().schema;
+  for (size_t g = 0; g < r.groups(); ++g) {
+    l->rows.push_back(r.group_rows(g));
+    l->time.push_back(r.GroupTimeRange(g));
+    for (size_t c = 0; c < l->schema.size(); ++c) l->extremes.push_back(r.Extremes(g, c));
+  }
+  MutexLock lock(&cache_mu_);
+  return layouts_.emplace(o.e.id, std::move(l)).first->second;
+}
+
+namespace {
+
+// Whether a block whose extremes are `x` holds a value `bound` wants; nullopt when its
+// extremes can't tell (none recorded, or of the other kind than the bound compares).
+std::optional<bool> ExtremesMeet(const std::optional<BlockExtremes>& x, const kql::ScanRequest::ValueBound& bound) {
+  if (!x || x->real != bound.real) return std::nullopt;
+  if (bound.real) return bound.lower ? x->max_d >= bound.d : x->min_d <= bound.d;
+  return bound.lower ? x->max_i >= bound.i : x->min_i <= bound.i;
+}
+
+}  // namespace
+
+Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, const ExtentScan& scan) {
   {
     MutexLock l(&cache_mu_);
     if (auto it = decoded_.find(e.id + "\n*"); it != decoded_.end()) {
       decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
       return it->second.chunks;
     }
-    if (auto it = layouts_.find(e.id); it != layouts_.end()) layout = it->second;
   }
-  std::optional<Keys> keys;
-  std::shared_ptr<const ExtentReader> reader;
-  auto open = [&]() -> Status {
-    if (reader) return OkStatus();
-    if (!keys) {
-      ASSIGN_OR_RETURN(Keys k, KeysFor(a, false));
-      keys = std::move(k);
-    }
-    auto r = OpenExtent(e, a, keys->aek);
-    if (r.ok()) {
-      reader = std::move(*r);
-      return OkStatus();
-    }
-    if (r.status().code() != StatusCode::kDataLoss) return r.status();
-    // Whatever doesn't authenticate as the catalogued extent fails the query: never serve it.
-    integrity_failures_.fetch_add(1, std::memory_order_relaxed);
-    std::string msg = r.status().message();
-    if (msg.find("failed its integrity check") == std::string::npos) {
-      msg = "extent " + e.id + " failed its integrity check (account '" + e.account +
-            "', workspace '" + e.workspace + "', table '" + e.table + "'): " + msg;
-    }
-    spdlog::error("{}", msg);
-    return DataLoss(msg);
-  };
-  if (!layout) {
-    RETURN_IF_ERROR(open());
-    auto l = std::make_shared<Layout>();
-    l->account = a.id;
-    l->schema = reader->info().schema;
-    for (size_t g = 0; g < reader->groups(); ++g) {
-      l->rows.push_back(reader->group_rows(g));
-      l->time.push_back(reader->GroupTimeRange(g));
-    }
-    layout = l;
-    MutexLock lock(&cache_mu_);
-    layouts_.emplace(e.id, layout);
-  }
-  // The requested columns the extent holds (the last of equal names, as ExtentReader::Read).
+  Opener opener{*this, e, a, std::nullopt, nullptr};
+  ASSIGN_OR_RETURN(std::shared_ptr<const Layout> layout, LayoutOf(opener));
+  // The requested columns the extent holds.
   std::vector<size_t> cols;
-  auto index = [&](const std::string& name) {
-    int found = -1;
-    for (size_t c = 0; c < layout->schema.size(); ++c) {
-      if (layout->schema[c].name == name) found = static_cast<int>(c);
-    }
-    return found;
-  };
   if (scan.columns.empty()) {
     for (size_t c = 0; c < layout->schema.size(); ++c) {
-      if (index(layout->schema[c].name) == static_cast<int>(c)) cols.push_back(c);
+      if (layout->Index(layout->schema[c].name) == static_cast<int>(c)) cols.push_back(c);
     }
   } else {
     for (const auto& name : scan.columns) {
-      int c = index(name);
+      int c = layout->Index(name);
       if (c >= 0 && std::find(cols.begin(), cols.end(), static_cast<size_t>(c)) == cols.end()) {
         cols.push_back(static_cast<size_t>(c));
       }
@@ -152,19 +169,11 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a,
   }
   std::vector<size_t> groups;
   for (size_t g = 0; g < layout->rows.size(); ++g) {
+    if (scan.only && std::find(scan.only->begin(), scan.only->end(), g) == scan.only->end()) continue;
     if (GroupMeets(layout->time[g], scan.lo, scan.end, scan.min, scan.max)) groups.push_back(g);
   }
   if (scan.bound != nullptr && !groups.empty()) {
-    // The bound's column alone first (cached like any column): groups without a wanted value
-    // are not read further.
-    ExtentScan narrow{std::span<const std::string>(&scan.bound->column, 1), scan.lo, scan.end, scan.min,
-                      scan.max, nullptr};
-    ASSIGN_OR_RETURN(Chunks keys, LoadExtent(e, a, narrow));
-    std::vector<size_t> kept;
-    for (size_t gi = 0; gi < groups.size() && gi < keys.size(); ++gi) {
-      if (HoldsWanted(*keys[gi], *scan.bound)) kept.push_back(groups[gi]);
-    }
-    groups = std::move(kept);
+    RETURN_IF_ERROR(KeepWanted(e, a, *layout, scan, groups));
   }
   // Each row group's cached table: the columns decoded so far, in the order they were first
   // asked for. A query whose columns it holds shares it (no copy: shaping passes a superset
@@ -201,7 +210,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a,
       out.push_back(g.table);
       continue;
     }
-    RETURN_IF_ERROR(open());
+    RETURN_IF_ERROR(opener.Open());
     size_t group = groups[gi];
     kql::Table t;
     t.name = e.table;
@@ -215,7 +224,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a,
     // Plaintext: wiped with its entry's flag when the account is revoked.
     auto wipe = std::make_shared<std::atomic<bool>>(false);
     for (size_t c : g.missing) {
-      ASSIGN_OR_RETURN(kql::Column col, reader->ReadBlock(group, c, keys->aek));
+      ASSIGN_OR_RETURN(kql::Column col, opener.reader->ReadBlock(group, c, opener.keys->aek));
       blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
       bytes += kql::ApproxBytes(col);
       MakeDictWipeable(col, wipe);
@@ -234,6 +243,76 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a,
     for (auto& [key, d] : fresh) InsertDecodedLocked(key, std::move(d));
   }
   return out;
+}
+
+Status LogStore::KeepWanted(const ExtentRec& e, Account& a, const Layout& layout, const ExtentScan& scan,
+                            std::vector<size_t>& groups) {
+  const kql::ScanRequest::ValueBound& bound = *scan.bound;
+  int c = layout.Index(bound.column);
+  if (c < 0) {  // the extent lacks the column: every row's value is null, none is wanted
+    groups.clear();
+    return OkStatus();
+  }
+  std::vector<size_t> kept, unknown;
+  for (size_t g : groups) {
+    std::optional<bool> meets = ExtremesMeet(layout.extremes[g * layout.schema.size() + static_cast<size_t>(c)], bound);
+    if (!meets) unknown.push_back(g);
+    else if (*meets) kept.push_back(g);
+  }
+  if (!unknown.empty()) {
+    // The bound's column alone (cached like any column) for the groups the footer can't tell.
+    ExtentScan narrow{std::span<const std::string>(&bound.column, 1), scan.lo, scan.end, scan.min, scan.max,
+                      nullptr, &unknown};
+    ASSIGN_OR_RETURN(Chunks keys, LoadExtent(e, a, narrow));
+    for (size_t i = 0; i < unknown.size() && i < keys.size(); ++i) {
+      if (HoldsWanted(*keys[i], bound)) kept.push_back(unknown[i]);
+    }
+    std::sort(kept.begin(), kept.end());
+  }
+  groups = std::move(kept);
+  return OkStatus();
+}
+
+Result<std::optional<kql::ScanRequest::ValueBound>> LogStore::BestBound(
+    const std::vector<std::pair<ExtentRec, Account*>>& extents, const ExtentScan& scan,
+    const kql::ScanRequest::Best& best) {
+  using Bound = std::optional<kql::ScanRequest::ValueBound>;
+  std::vector<double> reals;  // each readable group's best value, by its footer
+  std::vector<int64_t> ints;
+  for (const auto& [e, a] : extents) {
+    {
+      MutexLock l(&cache_mu_);
+      if (decoded_.count(e.id + "\n*")) continue;  // served whole, from its memtable chunks
+    }
+    Opener o{*this, e, *a, std::nullopt, nullptr};
+    ASSIGN_OR_RETURN(std::shared_ptr<const Layout> layout, LayoutOf(o));
+    int c = layout->Index(best.column);
+    if (c < 0) continue;
+    for (size_t g = 0; g < layout->rows.size(); ++g) {
+      if (!GroupMeets(layout->time[g], scan.lo, scan.end, scan.min, scan.max)) continue;
+      const std::optional<BlockExtremes>& x = layout->extremes[g * layout->schema.size() + static_cast<size_t>(c)];
+      if (!x || x->real != best.real) continue;
+      if (best.real) reals.push_back(best.greatest ? x->max_d : x->min_d);
+      else ints.push_back(best.greatest ? x->max_i : x->min_i);
+    }
+  }
+  if (best.n == 0 || (best.real ? reals.size() : ints.size()) < best.n) return Bound();
+  // The N-th best group extreme: N groups each hold a value at least that good.
+  auto nth = static_cast<std::ptrdiff_t>(best.n - 1);
+  kql::ScanRequest::ValueBound b;
+  b.column = best.column;
+  b.lower = best.greatest;
+  b.real = best.real;
+  if (best.real) {
+    auto better = [&](double x, double y) { return best.greatest ? x > y : x < y; };
+    std::nth_element(reals.begin(), reals.begin() + nth, reals.end(), better);
+    b.d = reals[static_cast<size_t>(nth)];
+  } else {
+    auto better = [&](int64_t x, int64_t y) { return best.greatest ? x > y : x < y; };
+    std::nth_element(ints.begin(), ints.begin() + nth, ints.end(), better);
+    b.i = ints[static_cast<size_t>(nth)];
+  }
+  return Bound(std::move(b));
 }
 
 void LogStore::InsertDecodedLocked(const std::string& key, Decoded d) {

@@ -90,6 +90,7 @@ Result<MaybeBound> TopBound(const PlanNode& node, size_t n, const ExecContext& c
   auto worse_i = [desc](int64_t a, int64_t b) { return desc ? a > b : a < b; };
   ScanRequest narrow = in.scan;
   narrow.columns = {col.name};
+  narrow.best = ScanRequest::Best{col.name, desc, real, n};
   RETURN_IF_ERROR(ctx.catalog->Scan(narrow, [&](std::shared_ptr<const Table> chunk) -> Status {
     RETURN_IF_ERROR(CheckBudget(ctx));
     int i = chunk->Find(col.name);

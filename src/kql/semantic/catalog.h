@@ -38,6 +38,17 @@ struct ScanRequest {
     double d = 0;
   };
   std::optional<ValueBound> bound;
+  // Set by `top N by X`'s first pass, which reads X alone: only the N best values of X are
+  // wanted (`greatest`: the N greatest). A Catalog that knows its blocks' extremes may skip
+  // every block whose extreme is worse than the N-th best block extreme, since N blocks hold a
+  // value at least that good; blocks without known extremes are always read.
+  struct Best {
+    std::string column;
+    bool greatest = true;
+    bool real = false;  // compare as reals (real/decimal columns), else as ints
+    size_t n = 0;
+  };
+  std::optional<Best> best;
 };
 
 class Catalog {
