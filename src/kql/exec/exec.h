@@ -20,6 +20,9 @@ struct ExecContext {
   // Memory, deadline and cancellation of this query (budget.h); null: ungoverned (tests).
   // Operators charge what they hold and check the deadline per chunk.
   QueryBudget* budget = nullptr;
+  // The rows kSubInput hands out: set by mv-apply and partition for each run of their subquery
+  // (a nested one runs with its own copy of the context).
+  const Table* subquery_input = nullptr;
 };
 
 // Deadline/cancellation check for the executor's loops (OK without a budget).

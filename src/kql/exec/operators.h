@@ -38,6 +38,11 @@ Result<ColumnValue> EvalShift(const BoundExpr& e, const Chunk& chunk, const Func
 // row_cumsum, row_rank_dense, row_rank_min, row_window_session (BoundExpr::Kind::kWindow).
 Result<ColumnValue> EvalWindow(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx);
 
+// subquery.cc: the input of a subquery, mv-apply and partition.
+Status RunSubInput(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunMvApply(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunPartition(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+
 // exec.cc: sort and group keys evaluated over `t` (column references are borrowed, not
 // copied), and pointers to their columns.
 Result<std::vector<ColumnValue>> EvalKeys(const std::vector<BoundExpr>& exprs, const Chunk& t,

@@ -1,4 +1,4 @@
-// parse: kind=simple and relaxed match the pattern's literals in order, kind=regex compiles it
+// parse and parse-where: kind=simple and relaxed match the pattern's literals in order, kind=regex compiles it
 // into one RE2 regex; the captured text is converted to the columns' types.
 #include <algorithm>
 #include <cctype>
@@ -65,12 +65,26 @@ std::string RegexOf(const std::vector<ParsePart>& pattern) {
   return re;
 }
 
+// parse-where: only the rows in `keep` (those that matched and converted) go on.
+Status SinkKept(const PlanNode& node, const std::vector<int>& targets, const Chunk& chunk,
+                const std::vector<Column>& outs, const std::vector<uint32_t>& keep, const Sink& sink) {
+  if (keep.empty()) return OkStatus();
+  Chunk out;
+  out.rows = keep.size();
+  for (size_t c = 0; c < node.schema.size(); ++c) {
+    auto it = std::find(targets.begin(), targets.end(), static_cast<int>(c));
+    out.Add(Gather(it != targets.end() ? outs[static_cast<size_t>(it - targets.begin())] : chunk.col(c), keep));
+  }
+  return sink(std::move(out));
+}
+
 }  // namespace
 
 Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   std::unique_ptr<RE2> re;
   if (node.regex) {
-    ASSIGN_OR_RETURN(re, fn::CompileRegex("parse", RegexOf(node.pattern)));
+    std::string flags = node.regex_flags.empty() ? "" : "(?" + node.regex_flags + ")";
+    ASSIGN_OR_RETURN(re, fn::CompileRegex("parse", flags + RegexOf(node.pattern)));
   }
   std::vector<int> targets;  // output column per pattern column
   for (const ParsePart& p : node.pattern) {
@@ -86,6 +100,7 @@ Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink) 
     std::vector<Column> outs;
     for (int t : targets) outs.emplace_back(node.schema[static_cast<size_t>(t)].type);
     std::vector<std::string_view> caps;
+    std::vector<uint32_t> keep;
     std::vector<re2::StringPiece> groups(re ? static_cast<size_t>(re->NumberOfCapturingGroups()) + 1 : 0);
     for (size_t r = 0; r < chunk.rows; ++r) {
       std::string text = ValueToText(src.get(), r);
@@ -97,14 +112,18 @@ Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink) 
       } else {
         ok = MatchSimple(text, node.pattern, caps);
       }
+      bool converted = ok;  // parse-where keeps the rows whose every column converts
       for (size_t i = 0; i < outs.size(); ++i) {
         if (ok && i < caps.size()) {
           AppendConverted(outs[i], caps[i], false);
+          converted = converted && !outs[i].IsNull(r);
         } else {
           outs[i].AppendNull();
         }
       }
+      if (converted) keep.push_back(static_cast<uint32_t>(r));
     }
+    if (node.filter && keep.size() < chunk.rows) return SinkKept(node, targets, chunk, outs, keep, sink);
     // Input columns are shared; the parsed ones replace (or follow) them in the output.
     Chunk out;
     out.rows = chunk.rows;

@@ -373,8 +373,11 @@ Result<PlanPtr> Binder::CallFunction(const Binding& fn, const std::vector<ExprPt
   return r;
 }
 
-Result<PlanPtr> Binder::BindTabular(const Tabular& t, const Scope* s) {
-  PlanPtr plan;
+Result<PlanPtr> Binder::BindTabular(const Tabular& t, const Scope* s, PlanPtr input) {
+  PlanPtr plan = std::move(input);
+  if (plan && t.source.kind != SourceKind::kNone) {
+    return SemanticError("A subquery here starts with an operator, not a source", t.pos);
+  }
   if (t.source.kind != SourceKind::kNone) {
     ASSIGN_OR_RETURN(plan, BindSource(t.source, s));
   }

@@ -154,6 +154,10 @@ Result<BoundExpr> Binder::BindCall(const Expr& e, const Schema& schema, const Sc
   }
   if (name == "toscalar") {
     if (e.args.size() != 1) return SemanticError("toscalar() takes one argument", e.pos);
+    // toscalar(x) of a scalar is x: partition's legacy subquery names its key so.
+    if (e.args[0]->kind != ExprKind::kTabular && !DenotesTable(*e.args[0], s)) {
+      return BindExpr(*e.args[0], schema, s, agg);
+    }
     ASSIGN_OR_RETURN(Column v, ScalarOfTabular(*e.args[0], s));
     return BoundExpr::Constant(std::move(v));
   }

@@ -57,7 +57,8 @@ class Binder {
 
   // binder.cc: names, expressions, sources, statements.
   Result<PlanPtr> BindTabularExpr(const Expr& e, const Scope* s);
-  Result<PlanPtr> BindTabular(const Tabular& t, const Scope* s);
+  // `input`: the rows a source-less subquery (mv-apply, partition) reads.
+  Result<PlanPtr> BindTabular(const Tabular& t, const Scope* s, PlanPtr input = nullptr);
   Result<PlanPtr> ResolveTable(const std::string& name, const Position& pos, const Scope* s);
   Result<PlanPtr> CallTabular(const std::string& name, const std::vector<ExprPtr>& args,
                               const Position& pos, const Scope* s);
@@ -120,6 +121,10 @@ class Binder {
   Result<PlanPtr> BindMvExpand(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindParse(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindSortLike(const Operator& op, PlanPtr in, const Scope* s);
+  // binder_subquery.cc
+  Result<PlanPtr> BindMvApply(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindPartition(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindLegacyPartition(const Operator& op, PlanPtr in, const BoundExpr& key, const Scope* s);
   Result<PlanPtr> CallFunction(const Binding& fn, const std::vector<ExprPtr>& args,
                                const Position& pos, const Scope* caller, const Schema* schema,
                                BoundExpr* scalar_out);

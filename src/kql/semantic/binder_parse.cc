@@ -1,4 +1,4 @@
-// parse: kind (simple, regex, relaxed) and the typed columns the pattern adds or replaces.
+// parse, parse-where: kind (simple, regex, relaxed) and the typed columns the pattern adds or replaces.
 #include <algorithm>
 #include <set>
 
@@ -19,6 +19,13 @@ Result<PlanPtr> Binder::BindParse(const Operator& op, PlanPtr in, const Scope* s
     return SemanticError("parse: unknown kind '" + kind + "'", op.pos);
   }
   n->regex = kind == "regex";
+  n->filter = op.kind == OpKind::kParseWhere;
+  n->regex_flags = OptionValue(op.options, "flags");
+  if (n->regex_flags.find_first_not_of("imsU") != std::string::npos) {
+    return SemanticError("parse: unknown regex flags '" + n->regex_flags + "' (i, m, s, U)", op.pos);
+  }
+  if (!n->regex_flags.empty() && !n->regex) return SemanticError("parse: flags need kind=regex", op.pos);
+  if (n->filter && kind == "relaxed") return SemanticError("parse-where: kind=relaxed is not allowed", op.pos);
   for (const ParsePart& p : op.pattern) {
     if (p.kind != ParsePart::Kind::kColumn) continue;
     Type t = Type::kString;

@@ -77,7 +77,10 @@ Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope
       return BindUnion(std::move(legs), op.options, op.pos);
     }
     case OpKind::kMvExpand: return BindMvExpand(op, std::move(in), s);
-    case OpKind::kParse: return BindParse(op, std::move(in), s);
+    case OpKind::kMvApply: return BindMvApply(op, std::move(in), s);
+    case OpKind::kPartition: return BindPartition(op, std::move(in), s);
+    case OpKind::kParse:
+    case OpKind::kParseWhere: return BindParse(op, std::move(in), s);
     case OpKind::kSearch: return BindSearch(op, std::move(in), s);
     case OpKind::kMakeSeries: return BindMakeSeries(op, std::move(in), s);
     case OpKind::kGetSchema: {

@@ -73,6 +73,9 @@ struct BoundAggregate {
 enum class NodeKind {
   kScan, kValues, kFilter, kProject, kSummarize, kSort, kTop, kTake, kJoin, kUnion,
   kMvExpand, kParse, kMakeSeries, kSerialize, kSearchFilter,
+  kSubInput,   // the rows a subquery reads (ExecContext::subquery_input): mv-apply, partition
+  kMvApply,    // inputs[0] rows, inputs[1] the subquery run per row (over kSubInput)
+  kPartition,  // inputs[0] rows, inputs[1] the subquery run per value of exprs[0]
 };
 
 enum class JoinKind {
@@ -121,11 +124,17 @@ struct PlanNode {
 
   std::vector<ParsePart> pattern;          // kParse
   bool regex = false;
+  bool filter = false;                     // parse-where: rows that don't match are dropped
+  std::string regex_flags;                 // kind=regex flags= (RE2's i, m, s, U)
 
   BoundExpr axis;                          // kMakeSeries
   std::optional<int64_t> from, to;
   int64_t step = 0;
   bool nonempty = false;                   // kind=nonempty: one row of defaults on empty input
+
+  // kMvApply: output column i <- the subquery's column apply_cols[i], or (when -1) the outer
+  // row's column outer_cols[i].
+  std::vector<int> apply_cols, outer_cols;
 
   std::vector<int> search_cols;            // kSearchFilter: columns searched for `term`
   std::string term;

@@ -100,7 +100,8 @@ struct ParsePart {
 enum class OpKind {
   kWhere, kExtend, kProject, kProjectAway, kProjectKeep, kProjectRename, kProjectReorder,
   kSummarize, kSort, kTop, kTake, kDistinct, kCount, kJoin, kLookup, kUnion, kMvExpand, kParse,
-  kSearch, kMakeSeries, kGetSchema, kAs, kSerialize, kRender,
+  kSearch, kMakeSeries, kGetSchema, kAs, kSerialize, kRender, kMvApply, kPartition,
+  kParseWhere,
 };
 
 // A tabular operator after '|'. Fields used per kind:
@@ -111,8 +112,11 @@ enum class OpKind {
 //     expr = axis (`on`), from/to/step, by.
 //   sort, top: sort (top: expr = count). take: expr = count. distinct: items.
 //   join, lookup: tables[0] = right side, by = `on` conditions. union: tables = legs.
-//   mv-expand: items, expr = `limit`. parse: expr = source, pattern.
+//   mv-expand: items, expr = `limit`. parse, parse-where: expr = source, pattern.
 //   as: name. render: name = visualization, options = `with (...)` properties.
+//   mv-apply: items and expr (`limit`) as mv-expand, tables[0] = the subquery (a Tabular whose
+//     source is kNone: it reads the expanded rows). partition: by[0] = the key column,
+//     tables[0] = the subquery (source kNone for `( ... )`, a full tabular for `{ ... }`).
 struct Operator {
   OpKind kind = OpKind::kWhere;
   Position pos;

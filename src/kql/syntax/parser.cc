@@ -465,8 +465,13 @@ class Parser {
       op.tables = ParseUnionLegs();
     } else if (name == "mv-expand") {
       ParseMvExpand(op);
-    } else if (name == "parse") {
+    } else if (name == "mv-apply") {
+      ParseMvApply(op);
+    } else if (name == "partition") {
+      ParsePartition(op);
+    } else if (name == "parse" || name == "parse-where") {
       ParseParse(op);
+      if (name == "parse-where") op.kind = OpKind::kParseWhere;
     } else if (name == "search") {
       ParseSearch(op);
     } else if (name == "make-series") {
@@ -538,6 +543,53 @@ class Parser {
   void ParseMvExpand(Operator& op) {
     op.kind = OpKind::kMvExpand;
     op.options = ParseOptions({"bagexpansion", "with_itemindex", "kind"});
+    ParseExpandItems(op);
+  }
+
+  // mv-apply [with_itemindex=I] items [limit N] on ( subquery )
+  void ParseMvApply(Operator& op) {
+    op.kind = OpKind::kMvApply;
+    op.options = ParseOptions({"with_itemindex"});
+    ParseExpandItems(op);
+    ExpectWord("on");
+    Expect("(");
+    op.tables.push_back(ParseSubPipeline());
+    Expect(")");
+  }
+
+  // partition [hint.*=v ...] by Column ( subquery ) | { tabular with its own source }
+  void ParsePartition(Operator& op) {
+    op.kind = OpKind::kPartition;
+    op.options = ParseOptions({});
+    ExpectWord("by");
+    // The key is a column name: `by State (` is not a call.
+    ExprPtr key = Node(ExprKind::kName, Peek().pos, "");
+    key->name = TakeName("a column name after 'partition by'");
+    op.by.push_back({"", std::move(key), "", nullptr});
+    if (Accept("{")) {
+      op.tables.push_back(ParseTabular());
+      Expect("}");
+      return;
+    }
+    Expect("(");
+    op.tables.push_back(ParseSubPipeline());
+    Expect(")");
+  }
+
+  // A pipeline without a source (`where x > 1 | take 3`, an optional leading '|'): the
+  // subquery of mv-apply, partition, fork and facet, which reads its operator's rows.
+  TabularPtr ParseSubPipeline() {
+    DepthGuard guard(this);
+    auto t = std::make_unique<Tabular>();
+    t->pos = t->source.pos = Peek().pos;
+    t->source.kind = SourceKind::kNone;
+    Accept("|");
+    t->ops.push_back(ParseOperator());
+    ParsePipes(*t);
+    return t;
+  }
+
+  void ParseExpandItems(Operator& op) {
     do {
       NamedExpr item = ParseNamedExpr();
       if (AcceptWord("to")) {

@@ -118,8 +118,14 @@ std::string P(const Operator& op) {
     case OpKind::kMvExpand:
       return "mv-expand" + Opts(op.options) + " " + Join(op.items) +
              (op.expr ? " limit " + P(*op.expr) : "");
-    case OpKind::kParse: {
-      std::string s = "parse" + Opts(op.options) + " " + P(*op.expr) + " with";
+    case OpKind::kMvApply:
+      return "mv-apply" + Opts(op.options) + " " + Join(op.items) +
+             (op.expr ? " limit " + P(*op.expr) : "") + " on " + P(op.tables[0]);
+    case OpKind::kPartition:
+      return "partition" + Opts(op.options) + by() + " " + P(op.tables[0]);
+    case OpKind::kParse:
+    case OpKind::kParseWhere: {
+      std::string s = (op.kind == OpKind::kParse ? "parse" : "parse-where") + Opts(op.options) + " " + P(*op.expr) + " with";
       for (const ParsePart& p : op.pattern) {
         s += p.kind == ParsePart::Kind::kWildcard  ? " *"
              : p.kind == ParsePart::Kind::kLiteral ? " \"" + p.text + "\""
@@ -136,6 +142,7 @@ std::string P(const Operator& op) {
              " step " + P(*op.step) + by();
     case OpKind::kAs: return "as " + op.name;
     case OpKind::kRender: return "render " + op.name + Opts(op.options);
+    default: break;  // operators printed by name only
   }
   return "?";
 }
@@ -378,6 +385,17 @@ TEST(KqlParserTest, MvExpand) {
             "T | mv-expand with_itemindex=i tags, v=(. d values) to long limit 100");
   EXPECT_EQ(Parse("T | mv-expand bagexpansion=array props"),
             "T | mv-expand bagexpansion=array props");
+}
+
+TEST(KqlParserTest, SubqueryOperators) {
+  EXPECT_EQ(Parse("T | mv-apply with_itemindex=i v = a to typeof(long) limit 3 on (top 1 by v | take 1)"),
+            "T | mv-apply with_itemindex=i v=a to long limit 3 on (<all> | top 1 by v desc | take 1)");
+  EXPECT_EQ(Parse("T | partition hint.strategy=native by K (| count)"),
+            "T | partition hint.strategy=native by K (<all> | count)");
+  EXPECT_EQ(Parse("T | partition by K { U | where x == K }"), "T | partition by K (U | where (== x K))");
+  EXPECT_EQ(Parse("T | mv-apply a on take 1"), "ERROR: Expected '(' but found 'take' at 1:19");
+  EXPECT_EQ(Parse("T | parse-where kind=regex flags=i s with \"a\" v"),
+            "T | parse-where kind=regex flags=i s with \"a\" v");
 }
 
 TEST(KqlParserTest, Parse) {

@@ -1,0 +1,130 @@
+// Operators with a subquery over part of their input: mv-apply (the expansion of each row) and
+// partition (the rows of each key value). A source-less subquery binds over a kSubInput leaf
+// that the executor feeds (exec/subquery.cc); partition's legacy form `{ T | ... }` is bound
+// once per key value, with the key column standing for that value.
+#include <set>
+
+#include "kql/exec/eval.h"
+#include "kql/exec/exec.h"
+#include "kql/semantic/binder_internal.h"
+
+namespace cmk::kql::internal {
+namespace {
+
+// The legacy strategy's documented limit on distinct key values.
+constexpr size_t kMaxLegacyPartitions = 64;
+
+PlanPtr SubInput(const Schema& schema) {
+  auto leaf = std::make_unique<PlanNode>();
+  leaf->kind = NodeKind::kSubInput;
+  leaf->schema = schema;
+  return leaf;
+}
+
+}  // namespace
+
+Result<PlanPtr> Binder::BindMvApply(const Operator& op, PlanPtr in, const Scope* s) {
+  Schema outer = in->schema;
+  std::set<std::string> expanded;
+  for (const NamedExpr& item : op.items) {
+    expanded.insert(!item.name.empty() ? item.name : DefaultName(*item.expr, false));
+  }
+  ASSIGN_OR_RETURN(PlanPtr rows, BindMvExpand(op, SubInput(in->schema), s));
+  ASSIGN_OR_RETURN(PlanPtr sub, BindTabular(*op.tables[0], s, std::move(rows)));
+  auto n = std::make_unique<PlanNode>();
+  n->kind = NodeKind::kMvApply;
+  // The outer row's columns (an expanded column is replaced by its items), the subquery's
+  // value where it has a column of that name; then the subquery's other columns.
+  std::vector<bool> used(sub->schema.size(), false);
+  for (size_t c = 0; c < outer.size(); ++c) {
+    if (expanded.count(outer[c].name) > 0 && FindColumn(sub->schema, outer[c].name) < 0) continue;
+    int from_sub = FindColumn(sub->schema, outer[c].name);
+    if (from_sub >= 0) used[static_cast<size_t>(from_sub)] = true;
+    n->schema.push_back(from_sub >= 0 ? sub->schema[static_cast<size_t>(from_sub)] : outer[c]);
+    n->apply_cols.push_back(from_sub);
+    n->outer_cols.push_back(static_cast<int>(c));
+  }
+  for (size_t c = 0; c < sub->schema.size(); ++c) {
+    if (used[c]) continue;
+    n->schema.push_back(sub->schema[c]);
+    n->apply_cols.push_back(static_cast<int>(c));
+    n->outer_cols.push_back(-1);
+  }
+  n->inputs.push_back(std::move(in));
+  n->inputs.push_back(std::move(sub));
+  return PlanPtr(std::move(n));
+}
+
+Result<PlanPtr> Binder::BindPartition(const Operator& op, PlanPtr in, const Scope* s) {
+  const Expr& key_expr = *op.by[0].expr;
+  ASSIGN_OR_RETURN(BoundExpr key, BindExpr(key_expr, in->schema, s));
+  if (key.kind != BoundExpr::Kind::kColumn) {
+    return SemanticError("partition: 'by' takes a column name", key_expr.pos);
+  }
+  if (key.type == Type::kDynamic) return SemanticError("partition: the key cannot be dynamic", key_expr.pos);
+  std::string strategy = OptionValue(op.options, "hint.strategy");
+  if (!strategy.empty() && strategy != "native" && strategy != "shuffle" && strategy != "legacy") {
+    return SemanticError("partition: unknown strategy '" + strategy + "'", op.pos);
+  }
+  const Tabular& sub_query = *op.tables[0];
+  if (sub_query.source.kind != SourceKind::kNone) {
+    if (!strategy.empty() && strategy != "legacy") {
+      return SemanticError("partition: a subquery with its own source needs the legacy strategy", op.pos);
+    }
+    return BindLegacyPartition(op, std::move(in), key, s);
+  }
+  ASSIGN_OR_RETURN(PlanPtr sub, BindTabular(sub_query, s, SubInput(in->schema)));
+  auto n = std::make_unique<PlanNode>();
+  n->kind = NodeKind::kPartition;
+  n->schema = sub->schema;
+  n->exprs.push_back(std::move(key));
+  n->inputs.push_back(std::move(in));
+  n->inputs.push_back(std::move(sub));
+  return PlanPtr(std::move(n));
+}
+
+// `partition by K { T | where K == ... }`: the input is run now for its key values (at most 64,
+// as documented), and the subquery is bound once per value with K naming it; the result is the
+// union of those bindings.
+Result<PlanPtr> Binder::BindLegacyPartition(const Operator& op, PlanPtr in, const BoundExpr& key,
+                                            const Scope* s) {
+  ASSIGN_OR_RETURN(Table t, RunToTable(*in, ctx_));
+  const Column& col = t.columns[static_cast<size_t>(key.column)];
+  std::set<std::string> seen;
+  std::vector<PlanPtr> legs;
+  std::string encoded;
+  const std::string& name = in->schema[static_cast<size_t>(key.column)].name;
+  for (size_t r = 0; r < t.rows; ++r) {
+    encoded.clear();
+    EncodeKey(col, r, encoded);
+    if (!seen.insert(encoded).second) continue;
+    if (seen.size() > kMaxLegacyPartitions) {
+      return SemanticError("partition: the legacy strategy takes at most 64 key values", op.pos);
+    }
+    Scope* scope = const_cast<Scope*>(NewScope(s));
+    Binding b;
+    Column v = Column::Constant(col.type);
+    v.AppendFrom(col, r);
+    b.scalar = BoundExpr::Constant(std::move(v));
+    scope->names[name] = std::move(b);
+    ASSIGN_OR_RETURN(PlanPtr leg, BindTabular(*op.tables[0], scope));
+    legs.push_back(std::move(leg));
+  }
+  if (legs.empty()) {  // no rows: the subquery's columns, no rows
+    Scope* scope = const_cast<Scope*>(NewScope(s));
+    Binding b;
+    b.scalar = BoundExpr::Constant(NullConstant(key.type));
+    scope->names[name] = std::move(b);
+    ASSIGN_OR_RETURN(PlanPtr leg, BindTabular(*op.tables[0], scope));
+    auto none = std::make_unique<PlanNode>();
+    none->kind = NodeKind::kTake;
+    none->schema = leg->schema;
+    none->limit = 0;
+    none->inputs.push_back(std::move(leg));
+    return PlanPtr(std::move(none));
+  }
+  if (legs.size() == 1) return std::move(legs[0]);
+  return BindUnion(std::move(legs), {}, op.pos);
+}
+
+}  // namespace cmk::kql::internal
