@@ -3,6 +3,32 @@
 find_package(ZLIB REQUIRED)
 # XXH64 for hash()/hash_xxhash64() (libxxhash-dev, install-deps.sh).
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+# geo_* functions (install-deps.sh): S2 cells and spherical geometry (libs2-dev, which ships
+# neither a CMake config nor a .pc file, and its Abseil dependency libabsl-dev), GEOS through
+# its stable C API (libgeos-dev), WGS-84 geodesics (libgeographiclib-dev).
+find_path(S2_INCLUDE_DIR s2/s2cell_id.h REQUIRED)
+find_library(S2_LIBRARY s2 REQUIRED)
+add_library(cmk_s2 INTERFACE)
+target_include_directories(cmk_s2 SYSTEM INTERFACE ${S2_INCLUDE_DIR})
+# S2's inline code calls Abseil's raw logging (S2_DCHECK in debug builds).
+find_package(absl CONFIG REQUIRED)
+target_link_libraries(cmk_s2 INTERFACE ${S2_LIBRARY} absl::raw_logging_internal)
+find_package(GEOS 3.11 CONFIG REQUIRED)
+pkg_check_modules(GEOGRAPHICLIB REQUIRED IMPORTED_TARGET geographiclib)
+set(CMK_S2_SOURCES functions/geo.cc functions/geo_util.cc functions/geo_cells.cc
+    functions/geo_shapes.cc functions/geo_edit.cc)
+if(CMK_SANITIZE)
+  # Abseil's btree lays its nodes out differently under ASan (ABSL_BTREE_ENABLE_GENERATIONS) and
+  # libs2 was built without it: S2's inline index code instantiated in an ASan-built file would
+  # disagree with the library about the same objects (MutableS2ShapeIndex then loops forever).
+  # The files that include S2 are built without ASan; UBSan stays on.
+  set_property(SOURCE ${CMK_S2_SOURCES} APPEND PROPERTY COMPILE_OPTIONS -fno-sanitize=address)
+endif()
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # GCC 12 -O3 reports -Wmaybe-uninitialized inside Abseil's InlinedVector as inlined from S2's
+  # edge queries (system headers, but the warning is attributed to the including file).
+  set_property(SOURCE ${CMK_S2_SOURCES} APPEND PROPERTY COMPILE_OPTIONS -Wno-maybe-uninitialized)
+endif()
 cmk_cc_library(NAME kql_functions
   SRCS functions/registry.cc functions/function_json.cc functions/conversion_text.cc
        functions/arithmetic.cc functions/comparison.cc functions/logical.cc
@@ -14,8 +40,13 @@ cmk_cc_library(NAME kql_functions
        functions/series.cc
        functions/arrays.cc
        functions/geo.cc
+       functions/geo_util.cc
+       functions/geo_cells.cc
+       functions/geo_shapes.cc
+       functions/geo_edit.cc
        functions/misc.cc
-  DEPS cmk_kql PkgConfig::RE2 OpenSSL::Crypto ZLIB::ZLIB PkgConfig::XXHASH)
+  DEPS cmk_kql PkgConfig::RE2 OpenSSL::Crypto ZLIB::ZLIB PkgConfig::XXHASH
+       cmk_s2 GEOS::geos_c PkgConfig::GEOGRAPHICLIB)
 # datetime_utc_to_local, datetime_local_to_utc, datetime_list_timezones: ICU's time zone
 # database (libicu-dev, install-deps.sh).
 find_package(ICU REQUIRED COMPONENTS uc i18n)
