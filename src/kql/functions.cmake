@@ -48,9 +48,10 @@ cmk_cc_library(NAME kql_functions
   DEPS cmk_kql PkgConfig::RE2 OpenSSL::Crypto ZLIB::ZLIB PkgConfig::XXHASH
        cmk_s2 GEOS::geos_c PkgConfig::GEOGRAPHICLIB)
 # datetime_utc_to_local, datetime_local_to_utc, datetime_list_timezones: ICU's time zone
-# database (libicu-dev, install-deps.sh).
+# database (libicu-dev); parse_xml: expat (libexpat1-dev). Both in install-deps.sh.
 find_package(ICU REQUIRED COMPONENTS uc i18n)
-target_link_libraries(cmk_kql_functions PRIVATE ICU::i18n ICU::uc)
+find_package(EXPAT REQUIRED)
+target_link_libraries(cmk_kql_functions PRIVATE ICU::i18n ICU::uc EXPAT::EXPAT)
 cmk_cc_test(NAME kql_functions_test
   SRCS functions/arithmetic_test.cc functions/comparison_test.cc functions/logical_test.cc
        functions/conversion_test.cc functions/conditional_test.cc

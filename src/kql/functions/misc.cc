@@ -1,9 +1,12 @@
 // Documented functions that belong to no larger family: unicode_codepoints_from_string,
 // unicode_codepoints_to_string, string_size, isascii, isutf8, regex_quote, format_bytes,
-// parse_path, dynamic_to_json, new_guid, assert.
+// parse_path, dynamic_to_json, new_guid, assert, parse_xml (expat).
+#include <expat.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <random>
 
 #include <re2/re2.h>
@@ -293,9 +296,117 @@ Result<Column> EvalAssert(Args a, const FunctionContext& ctx) {
   return out;
 }
 
+// ---- parse_xml ---------------------------------------------------------------------------------
+
+// XML -> JSON as parse-xml-function.md tabulates: an element is null when empty, its text when it
+// has only text, else an object of "@attribute" values, child elements (repeated names become an
+// array) and "#text" (trimmed; several text runs become an array). Expat parses (a well-kept
+// streaming parser with billion-laughs protection); nesting is capped at kMaxXmlDepth, one less
+// than a dynamic value may nest (function_json.cc), and the document at the text's size, so
+// hostile input stays bounded. Invalid XML is null.
+constexpr size_t kMaxXmlDepth = 63;
+
+struct XmlNode {
+  std::string name;
+  bj::object attrs;                                         // "@name" -> value
+  std::vector<std::pair<std::string, bj::value>> children;  // in document order
+  std::vector<std::string> texts;
+};
+
+struct XmlBuilder {
+  XML_Parser parser = nullptr;
+  std::vector<XmlNode> stack;
+  std::optional<bj::object> root;
+  std::string text;  // the current text run
+  bool failed = false;
+
+  void FlushText() {
+    size_t b = text.find_first_not_of(" \t\r\n"), e = text.find_last_not_of(" \t\r\n");
+    if (b != std::string::npos && !stack.empty()) stack.back().texts.push_back(text.substr(b, e - b + 1));
+    text.clear();
+  }
+
+  static bj::value Finish(XmlNode& n) {
+    if (n.attrs.empty() && n.children.empty()) {
+      if (n.texts.empty()) return nullptr;
+      if (n.texts.size() == 1) return bj::string(n.texts[0]);
+    }
+    bj::object o = std::move(n.attrs);
+    if (n.texts.size() == 1) o["#text"] = n.texts[0];
+    if (n.texts.size() > 1) o["#text"] = bj::array(n.texts.begin(), n.texts.end());
+    std::vector<std::string_view> order;  // child names by first appearance
+    std::map<std::string_view, bj::array> groups;
+    for (auto& [name, v] : n.children) {
+      bj::array& g = groups[name];
+      if (g.empty()) order.push_back(name);
+      g.push_back(std::move(v));
+    }
+    for (std::string_view name : order) {
+      bj::array& g = groups[name];
+      if (g.size() == 1) o[name] = std::move(g[0]);
+      else o[name] = std::move(g);
+    }
+    return o;
+  }
+
+  static void Start(void* self, const XML_Char* name, const XML_Char** attrs) {
+    auto* b = static_cast<XmlBuilder*>(self);
+    b->FlushText();
+    if (b->stack.size() >= kMaxXmlDepth) {
+      b->failed = true;
+      XML_StopParser(b->parser, XML_FALSE);
+      return;
+    }
+    XmlNode n;
+    n.name = name;
+    for (size_t k = 0; attrs[k] != nullptr; k += 2) n.attrs[std::string("@") + attrs[k]] = attrs[k + 1];
+    b->stack.push_back(std::move(n));
+  }
+
+  static void End(void* self, const XML_Char*) {
+    auto* b = static_cast<XmlBuilder*>(self);
+    b->FlushText();
+    XmlNode n = std::move(b->stack.back());
+    b->stack.pop_back();
+    bj::value v = Finish(n);
+    if (b->stack.empty()) {
+      b->root.emplace();
+      (*b->root)[n.name] = std::move(v);
+    } else {
+      b->stack.back().children.emplace_back(std::move(n.name), std::move(v));
+    }
+  }
+
+  static void Text(void* self, const XML_Char* s, int len) {
+    static_cast<XmlBuilder*>(self)->text.append(s, static_cast<size_t>(len));
+  }
+};
+
+std::optional<bj::object> ParseXml(std::string_view xml) {
+  if (xml.size() > static_cast<size_t>(INT32_MAX)) return std::nullopt;
+  XmlBuilder b;
+  b.parser = XML_ParserCreate("UTF-8");
+  if (b.parser == nullptr) return std::nullopt;
+  XML_SetUserData(b.parser, &b);
+  XML_SetElementHandler(b.parser, XmlBuilder::Start, XmlBuilder::End);
+  XML_SetCharacterDataHandler(b.parser, XmlBuilder::Text);
+  XML_Status st = XML_Parse(b.parser, xml.data(), static_cast<int>(xml.size()), XML_TRUE);
+  XML_ParserFree(b.parser);
+  if (st != XML_STATUS_OK || b.failed || !b.root) return std::nullopt;
+  return std::move(b.root);
+}
+
 }  // namespace
 
 void RegisterMisc(Registry& r) {
+  r.Function({"parse_xml", 1, 1, Returns(Type::kDynamic), [](Args a, const FunctionContext& ctx) {
+                std::string sc;
+                return MapRows(a, ctx, Type::kDynamic, [&](Column& out, size_t i) {
+                  std::optional<bj::object> o = ParseXml(TextOf(*a[0], i, sc));
+                  if (!o) return SetNull(out, i);
+                  out.strings[i] = WriteJson(*o);
+                });
+              }});
   r.Function({"unicode_codepoints_from_string", 1, 1, Returns(Type::kDynamic), EvalCodepointsFrom});
   r.Function({"unicode_codepoints_to_string", 1, 64, CodepointsToType, EvalCodepointsTo});
   r.Function(TextPredicate("string_size", Type::kLong, [](std::string_view s) { return static_cast<int64_t>(s.size()); }));
