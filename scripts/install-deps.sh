@@ -5,7 +5,8 @@ PKGS=(
   cmake ninja-build ccache g++ clang-14 libclang-rt-14-dev pkg-config
   libssl-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libzstd-dev liblz4-dev libsimdjson-dev zlib1g-dev libxxhash-dev libcli11-dev libspdlog-dev libfmt-dev libre2-dev
-  libicu-dev
+  libicu-dev libexpat1-dev
+  libs2-dev libgeos-dev libgeographiclib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   softhsm2 libp11-kit-dev azure-cli python3-cryptography
   python3-azure python3-pytest python3-requests libnss-myhostname openssl jq
