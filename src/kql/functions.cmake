@@ -38,6 +38,11 @@ cmk_cc_library(NAME kql_functions
        functions/ip.cc functions/encoding.cc functions/url.cc functions/extract_json.cc
        functions/punycode.cc
        functions/series.cc
+       functions/series_util.cc
+       functions/series_fit.cc
+       functions/series_filter.cc
+       functions/series_decompose.cc
+       functions/math_units.cc
        functions/arrays.cc
        functions/geo.cc
        functions/geo_util.cc

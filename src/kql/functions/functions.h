@@ -53,4 +53,14 @@ const ScalarFunction* FindFunction(std::string_view name);
 // "!between" (the list operators take the value first, then every item).
 const ScalarFunction* FindOperator(std::string_view op);
 
+// Functions that return several values (series_fit_line, series_stats, series_decompose, ...).
+// Their eval answers one dynamic property bag keyed by these names, in this order; the binder
+// expands `extend (a, b) = f(x)` and `extend f(x)` into one column per value (f_x_<name>).
+struct OutputColumn {
+  std::string_view name;
+  Type type;
+};
+// Empty for a function that returns one value.
+std::span<const OutputColumn> MultiValueOutputs(std::string_view fn);
+
 }  // namespace cmk::kql

@@ -135,12 +135,7 @@ Result<PlanPtr> Binder::BindProjectLike(OpKind kind, const std::vector<NamedExpr
   Schema visible = schema;
   std::vector<BoundExpr> defs;
   for (size_t c = 0; c < schema.size(); ++c) defs.push_back(BoundExpr::ColumnRef(static_cast<int>(c), schema[c].type));
-  auto add = [&](const NamedExpr& item) -> Status {
-    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*item.expr, visible, s));
-    if (v.untyped_null) v = BoundExpr::Constant(NullConstant(Type::kDynamic));
-    Substitute(v, defs);
-    std::string name = !item.name.empty() ? item.name : DefaultName(*item.expr, false);
-    if (name.empty()) name = "Column" + std::to_string(++unnamed);
+  auto place = [&](std::string name, BoundExpr v, const Position& pos) -> Status {
     int seen = FindColumn(visible, name);
     if (seen >= 0) {
       visible[static_cast<size_t>(seen)].type = v.type;
@@ -155,10 +150,52 @@ Result<PlanPtr> Binder::BindProjectLike(OpKind kind, const std::vector<NamedExpr
       n->exprs[static_cast<size_t>(existing)] = std::move(v);
       return OkStatus();
     }
-    if (existing >= 0) return SemanticError("Duplicate column name '" + name + "'", item.expr->pos);
+    if (existing >= 0) return SemanticError("Duplicate column name '" + name + "'", pos);
     n->schema.push_back({name, v.type});
     n->exprs.push_back(std::move(v));
     return OkStatus();
+  };
+  // A function returning several values (series_fit_line, series_stats, ...) gives one column
+  // per value: `(a, b) = f(x)` names the first ones (extend keeps only those, project names
+  // the rest f_x_<value>), `f(x)` names them all so. The function answers a bag of the values.
+  auto add_multi = [&](const NamedExpr& item, std::span<const OutputColumn> outs, BoundExpr bag) -> Status {
+    const Expr& call = *item.expr;
+    std::string prefix = call.name + "_" + (call.args.empty() ? "" : DefaultName(*call.args[0], false)) + "_";
+    for (size_t k = 0; k < outs.size(); ++k) {
+      if (k >= item.names.size() && !item.names.empty() && kind == OpKind::kExtend) break;
+      BoundExpr member;
+      member.kind = BoundExpr::Kind::kMember;
+      member.type = Type::kDynamic;
+      member.member = std::string(outs[k].name);
+      member.args.push_back(bag);
+      RETURN_IF_ERROR(Compose(member, call.pos));
+      BoundExpr v = std::move(member);
+      if (outs[k].type != Type::kDynamic) {
+        const char* conv = outs[k].type == Type::kLong ? "tolong" : "todouble";
+        std::vector<BoundExpr> args;
+        args.push_back(std::move(v));
+        ASSIGN_OR_RETURN(v, MakeCall(FindFunction(conv), std::move(args), conv, call.pos));
+      }
+      std::string name = k < item.names.size() ? item.names[k] : prefix + std::string(outs[k].name);
+      RETURN_IF_ERROR(place(std::move(name), std::move(v), call.pos));
+    }
+    return OkStatus();
+  };
+  auto add = [&](const NamedExpr& item) -> Status {
+    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*item.expr, visible, s));
+    if (v.untyped_null) v = BoundExpr::Constant(NullConstant(Type::kDynamic));
+    Substitute(v, defs);
+    const Expr& e = *item.expr;
+    std::span<const OutputColumn> outs;
+    if (e.kind == ExprKind::kCall && s->Find(e.name) == nullptr) outs = MultiValueOutputs(e.name);
+    if (!outs.empty() && item.name.empty()) return add_multi(item, outs, std::move(v));
+    if (!item.names.empty()) {
+      return SemanticError("Only a function returning several values can be assigned to (" +
+                               item.names[0] + ", ...)", e.pos);
+    }
+    std::string name = !item.name.empty() ? item.name : DefaultName(e, false);
+    if (name.empty()) name = "Column" + std::to_string(++unnamed);
+    return place(std::move(name), std::move(v), e.pos);
   };
   switch (kind) {
     case OpKind::kExtend:

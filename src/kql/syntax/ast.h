@@ -68,6 +68,7 @@ struct NamedExpr {
   ExprPtr expr;
   std::string type;       // mv-expand `to typeof(T)`; project-reorder direction (asc, desc, ...).
   ExprPtr default_value;  // make-series `Agg default = v`.
+  std::vector<std::string> names;  // `(a, b) = f(x)`: the columns of a multi-value function
 };
 
 // A declared column or parameter: datatable `(a:long)`, let function `(x:long = 5, T:(*))`.

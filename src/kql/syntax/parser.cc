@@ -100,6 +100,19 @@ class Parser {
     if (IsPunct("[", k) && Peek(k + 1).kind == TokenKind::kString && IsPunct("]", k + 2)) return 3;
     return 0;
   }
+  // Tokens of `(name, name, ...)` followed by '=', or 0.
+  size_t TupleNamesLength() const {
+    if (!IsPunct("(")) return 0;
+    size_t k = 1;
+    while (true) {
+      size_t len = NameLength(k);
+      if (len == 0) return 0;
+      k += len;
+      if (IsPunct(")", k)) return IsPunct("=", k + 1) ? k + 2 : 0;
+      if (!IsPunct(",", k)) return 0;
+      ++k;
+    }
+  }
   std::string TakeName(const std::string& what) {
     size_t n = NameLength();
     if (n == 0) Expected(what);
@@ -694,6 +707,16 @@ class Parser {
 
   NamedExpr ParseNamedExpr() {
     NamedExpr n;
+    if (size_t k = TupleNamesLength(); k > 0) {  // (a, b, c) = series_fit_line(y)
+      Take();
+      do {
+        n.names.push_back(TakeName("a name"));
+      } while (Accept(","));
+      Expect(")");
+      Expect("=");
+      n.expr = ParseExpr();
+      return n;
+    }
     size_t len = NameLength();
     if (len > 0 && IsPunct("=", len)) {
       n.name = TakeName("a name");
