@@ -14,6 +14,7 @@ set(CMK_KQL_ENGINE_SRCS
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_pushdown.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_window.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_subquery.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_evaluate.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/eval.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/exec.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/scan_filter.cc
@@ -27,6 +28,9 @@ set(CMK_KQL_ENGINE_SRCS
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/make_series.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/window.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/subquery.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/registry.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/bag_unpack.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/narrow.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates.cc)
 if(NOT TARGET cmk_kql_functions AND DEFINED CMK_KQL_FUNCTIONS_STUB)
   # Scratch builds only, until functions.cmake lands: a stub registry outside the tree.

@@ -279,6 +279,12 @@ Result<PlanPtr> Binder::ResolveTable(const std::string& name, const Position& po
 Result<PlanPtr> Binder::CallTabular(const std::string& name, const std::vector<ExprPtr>& args,
                                     const Position& pos, const Scope* s) {
   if (name == "materialize" && args.size() == 1) return BindTabularExpr(*args[0], s);
+  if (name == "cluster" || name == "database" || name == "adx" || name == "arg" || name == "workspace" ||
+      name == "app" || name == "resource") {
+    return SemanticError("'" + name + "()' is not supported in cmklogs: it refers to another cluster, " +
+                             "database, workspace or service",
+                         pos);
+  }
   const Binding* b = s->Find(name);
   if (b == nullptr || b->kind != Binding::Kind::kFunction) {
     return SemanticError("Unknown function: '" + name + "'", pos);

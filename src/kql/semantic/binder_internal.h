@@ -124,6 +124,9 @@ class Binder {
   // binder_subquery.cc
   Result<PlanPtr> BindMvApply(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindPartition(const Operator& op, PlanPtr in, const Scope* s);
+  // binder_evaluate.cc
+  Result<PlanPtr> BindEvaluate(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindPivot(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindLegacyPartition(const Operator& op, PlanPtr in, const BoundExpr& key, const Scope* s);
   Result<PlanPtr> CallFunction(const Binding& fn, const std::vector<ExprPtr>& args,
                                const Position& pos, const Scope* caller, const Schema* schema,

@@ -79,6 +79,7 @@ Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope
     case OpKind::kMvExpand: return BindMvExpand(op, std::move(in), s);
     case OpKind::kMvApply: return BindMvApply(op, std::move(in), s);
     case OpKind::kPartition: return BindPartition(op, std::move(in), s);
+    case OpKind::kEvaluate: return BindEvaluate(op, std::move(in), s);
     case OpKind::kParse:
     case OpKind::kParseWhere: return BindParse(op, std::move(in), s);
     case OpKind::kSearch: return BindSearch(op, std::move(in), s);

@@ -589,6 +589,27 @@ class Parser {
     Expect(")");
   }
 
+  // evaluate [hint.*=v] plugin(args) [: (*, Name:type, ...)]
+  void ParseEvaluate(Operator& op) {
+    op.kind = OpKind::kEvaluate;
+    op.options = ParseOptions({});
+    op.expr = ParseExpr();
+    if (!Accept(":")) return;
+    Expect("(");
+    do {
+      NamedExpr item;
+      if (Accept("*")) {
+        item.name = "*";
+      } else {
+        item.name = TakeName("a column name in the output schema");
+        Expect(":");
+        item.type = TakeName("a type name");
+      }
+      op.items.push_back(std::move(item));
+    } while (Accept(","));
+    Expect(")");
+  }
+
   // A pipeline without a source (`where x > 1 | take 3`, an optional leading '|'): the
   // subquery of mv-apply, partition, fork and facet, which reads its operator's rows.
   TabularPtr ParseSubPipeline() {

@@ -121,6 +121,7 @@ std::string P(const Operator& op) {
     case OpKind::kMvApply:
       return "mv-apply" + Opts(op.options) + " " + Join(op.items) +
              (op.expr ? " limit " + P(*op.expr) : "") + " on " + P(op.tables[0]);
+    case OpKind::kEvaluate: return "evaluate" + Opts(op.options) + " " + P(*op.expr) + (op.items.empty() ? "" : " : (" + Join(op.items) + ")");
     case OpKind::kPartition:
       return "partition" + Opts(op.options) + by() + " " + P(op.tables[0]);
     case OpKind::kParse:

@@ -1,0 +1,40 @@
+#pragma once
+// `evaluate` plugins (kql/exec/plugins): each takes its input table, materialized, and its
+// arguments evaluated over it, and returns its output table. The binder (binder_evaluate.cc)
+// runs them while binding, since their output schema depends on the data (bag_unpack's slots);
+// pivot, which needs summarize's aggregates, is bound there directly.
+// Errors: kInvalidArgument "SemanticError" for wrong arguments; budget errors pass through.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "kql/core/column.h"
+#include "kql/exec/exec.h"
+
+namespace cmk::kql::plugins {
+
+struct PluginArgs {
+  std::vector<Column> values;               // each argument over the input's rows (or constant)
+  std::vector<std::string> names;           // `name=value` arguments' names, "" when positional
+  std::vector<int> columns;                 // input column an argument names, else -1
+};
+
+using PluginFn = Result<Table> (*)(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+
+struct PluginDef {
+  std::string_view name;
+  PluginFn run;
+};
+
+// The plugin called `name`, or null.
+const PluginDef* FindPlugin(std::string_view name);
+// Documented plugins cmklogs answers with "not supported", with the reason; nullopt otherwise.
+std::optional<std::string_view> UnsupportedPlugin(std::string_view name);
+
+// The plugins (one file each).
+Result<Table> BagUnpack(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> Narrow(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+
+}  // namespace cmk::kql::plugins
