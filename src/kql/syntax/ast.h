@@ -102,7 +102,7 @@ enum class OpKind {
   kWhere, kExtend, kProject, kProjectAway, kProjectKeep, kProjectRename, kProjectReorder,
   kSummarize, kSort, kTop, kTake, kDistinct, kCount, kJoin, kLookup, kUnion, kMvExpand, kParse,
   kSearch, kMakeSeries, kGetSchema, kAs, kSerialize, kRender, kMvApply, kPartition,
-  kParseWhere,
+  kParseWhere, kEvaluate,
 };
 
 // A tabular operator after '|'. Fields used per kind:
@@ -118,6 +118,8 @@ enum class OpKind {
 //   mv-apply: items and expr (`limit`) as mv-expand, tables[0] = the subquery (a Tabular whose
 //     source is kNone: it reads the expanded rows). partition: by[0] = the key column,
 //     tables[0] = the subquery (source kNone for `( ... )`, a full tabular for `{ ... }`).
+//   evaluate: expr = the plugin call, items = the output schema `: (*, Name:type, ...)` (name
+//     "*" for the wildcard, else name and type).
 struct Operator {
   OpKind kind = OpKind::kWhere;
   Position pos;

@@ -321,6 +321,12 @@ class Parser {
         s.kind = SourceKind::kCall;
         s.args = ParseArgs();
       }
+      if (IsPunct(".") && (s.name == "cluster" || s.name == "database" || s.name == "workspace" ||
+                           s.name == "app" || s.name == "resource")) {
+        Error("Cross-cluster, cross-database and cross-workspace references (" + s.name +
+                  "()) are not supported in cmklogs",
+              s.pos);
+      }
     } else {
       Expected("a table name or tabular expression");
     }
@@ -482,6 +488,10 @@ class Parser {
       ParseMvApply(op);
     } else if (name == "partition") {
       ParsePartition(op);
+    } else if (name == "evaluate") {
+      ParseEvaluate(op);
+    } else if (name == "make-graph" || name.rfind("graph-", 0) == 0) {
+      Error("'" + name + "' is not supported in cmklogs (graph semantics are not provided)", op.pos);
     } else if (name == "parse" || name == "parse-where") {
       ParseParse(op);
       if (name == "parse-where") op.kind = OpKind::kParseWhere;
