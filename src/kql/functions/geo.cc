@@ -1,7 +1,8 @@
 // Geospatial functions: geo_* on S2 cells, geohash, GEOS geometry and WGS-84 geodesics.
 // This file holds the point-to-point measures (distance, circle, azimuth, angle) and registers the family; the cell grids are in
 // geo_cells.cc, the spherical shapes (S2) in geo_shapes.cc,
-// densify/simplify/buffer in geo_edit.cc.
+// densify/simplify/buffer in geo_edit.cc, intersects/closest points/coverings in
+// geo_relations.cc.
 //
 // Kusto measures on a sphere unless told otherwise (use_spheroid): S2's angles scaled by the
 // mean Earth radius reproduce the documented distances to the printed digits; the spheroid uses
@@ -17,6 +18,7 @@ namespace cmk::kql::fn {
 void RegisterGeoCells(Registry& r);   // geo_cells.cc
 void RegisterGeoShapes(Registry& r);  // geo_shapes.cc
 void RegisterGeoEdits(Registry& r);   // geo_edit.cc
+void RegisterGeoRelations(Registry& r);  // geo_relations.cc
 
 namespace {
 
@@ -96,6 +98,7 @@ void RegisterGeo(Registry& r) {
   RegisterGeoCells(r);
   RegisterGeoShapes(r);
   RegisterGeoEdits(r);
+  RegisterGeoRelations(r);
 }
 
 }  // namespace cmk::kql::fn

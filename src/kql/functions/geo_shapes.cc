@@ -6,7 +6,6 @@
 // model: a polygon is an S2Polygon built by geo_util.h's ToS2Polygon (rings normalized to the
 // smaller region, a MultiPolygon unioned), a line a set of S2Polylines. Measures are S2's angles
 // and steradians scaled by kEarthRadiusMeters.
-#include <s2/mutable_s2shape_index.h>
 #include <s2/s2closest_edge_query.h>
 #include <s2/s2loop.h>
 #include <s2/s2loop_measures.h>
@@ -18,32 +17,6 @@
 namespace cmk::kql::fn {
 namespace {
 
-using PolygonPtr = std::unique_ptr<S2Polygon>;
-
-PolygonPtr ParsePolygon(std::string_view json) {
-  std::optional<GeoShape> shape = ParseGeoShape(json, kAcceptPolygon);
-  return shape ? ToS2Polygon(*shape) : nullptr;
-}
-
-// Lines with an index over them for distance queries.
-struct Lines {
-  std::vector<std::unique_ptr<S2Polyline>> polylines;
-  MutableS2ShapeIndex index;
-};
-using LinesPtr = std::shared_ptr<Lines>;
-
-LinesPtr ParseLines(std::string_view json) {
-  std::optional<GeoShape> shape = ParseGeoShape(json, kAcceptLine);
-  if (!shape) return nullptr;
-  auto lines = std::make_shared<Lines>();
-  lines->polylines = ToS2Polylines(*shape);
-  if (lines->polylines.empty()) return nullptr;
-  for (const auto& p : lines->polylines) {
-    lines->index.Add(std::make_unique<S2Polyline::Shape>(p.get()));
-  }
-  return lines;
-}
-
 double AngleToMeters(S1ChordAngle a) { return a.ToAngle().radians() * kEarthRadiusMeters; }
 
 // f(const S2Polygon&) -> optional<V> over a polygon argument `arg`; null for invalid polygons.
@@ -51,7 +24,7 @@ template <typename V, typename F>
 Result<Column> OnPolygon(Args a, const FunctionContext& ctx, size_t arg, Type t, F f) {
   ShapeCache<PolygonPtr> cache;
   return GeoMap(a, ctx, t, [&](size_t i) -> std::optional<V> {
-    const PolygonPtr& polygon = cache.Get(*a[arg], i, ParsePolygon);
+    const PolygonPtr& polygon = cache.Get(*a[arg], i, ParseGeoPolygon);
     if (polygon == nullptr) return std::nullopt;
     return f(*polygon, i);
   });
@@ -61,7 +34,7 @@ template <typename V, typename F>
 Result<Column> OnLines(Args a, const FunctionContext& ctx, size_t arg, Type t, F f) {
   ShapeCache<LinesPtr> cache;
   return GeoMap(a, ctx, t, [&](size_t i) -> std::optional<V> {
-    const LinesPtr& lines = cache.Get(*a[arg], i, ParseLines);
+    const LinesPtr& lines = cache.Get(*a[arg], i, ParseGeoLines);
     if (lines == nullptr) return std::nullopt;
     return f(*lines, i);
   });

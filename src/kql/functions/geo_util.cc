@@ -312,6 +312,23 @@ std::vector<std::unique_ptr<S2Polyline>> ToS2Polylines(const GeoShape& shape) {
   return out;
 }
 
+PolygonPtr ParseGeoPolygon(std::string_view json) {
+  std::optional<GeoShape> shape = ParseGeoShape(json, kAcceptPolygon);
+  return shape ? ToS2Polygon(*shape) : nullptr;
+}
+
+LinesPtr ParseGeoLines(std::string_view json) {
+  std::optional<GeoShape> shape = ParseGeoShape(json, kAcceptLine);
+  if (!shape) return nullptr;
+  auto lines = std::make_shared<Lines>();
+  lines->polylines = ToS2Polylines(*shape);
+  if (lines->polylines.empty()) return nullptr;
+  for (const auto& p : lines->polylines) {
+    lines->index.Add(std::make_unique<S2Polyline::Shape>(p.get()));
+  }
+  return lines;
+}
+
 Status GeoTick(const FunctionContext& ctx) {
   return ctx.budget != nullptr ? ctx.budget->Tick() : OkStatus();
 }

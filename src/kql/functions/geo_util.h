@@ -3,6 +3,7 @@
 // reading and writing, and the conversions to S2's spherical shapes that Kusto's geo functions
 // are built on. Every reader is bounded (kMaxGeoVertices) and answers nullopt for invalid input,
 // which the functions turn into null as documented; nothing here throws or aborts on user input.
+#include <s2/mutable_s2shape_index.h>
 #include <s2/s2latlng.h>
 #include <s2/s2point.h>
 #include <s2/s2polygon.h>
@@ -87,6 +88,17 @@ std::unique_ptr<S2Polygon> ToS2Polygon(const GeoShape& shape);
 // The lines of a LineString/MultiLineString: at least two vertices each, no zero-length or
 // antipodal edge. Empty when invalid.
 std::vector<std::unique_ptr<S2Polyline>> ToS2Polylines(const GeoShape& shape);
+
+// A polygon argument's S2Polygon (ParseGeoShape + ToS2Polygon); nullptr when invalid.
+using PolygonPtr = std::unique_ptr<S2Polygon>;
+PolygonPtr ParseGeoPolygon(std::string_view json);
+// A line argument's polylines with an index over them for distance and boolean queries.
+struct Lines {
+  std::vector<std::unique_ptr<S2Polyline>> polylines;
+  MutableS2ShapeIndex index;
+};
+using LinesPtr = std::shared_ptr<Lines>;
+LinesPtr ParseGeoLines(std::string_view json);  // nullptr when invalid
 
 // Parses the dynamic argument of each row once: a constant column (a literal polygon) or a
 // dictionary-coded one is parsed once, not once per row. T is the converted shape.
