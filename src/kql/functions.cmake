@@ -43,7 +43,8 @@ cmk_cc_library(NAME kql_functions
        functions/series_filter.cc
        functions/series_decompose.cc
        functions/math_units.cc
-       functions/arrays.cc
+       functions/arrays.cc functions/arrays_bags.cc
+       functions/sketch.cc functions/sketch_functions.cc
        functions/geo.cc
        functions/geo_util.cc
        functions/geo_cells.cc

@@ -10,6 +10,7 @@
 #include <boost/unordered/unordered_flat_set.hpp>
 
 #include "kql/exec/eval.h"
+#include "kql/functions/aggregates_internal.h"
 #include "kql/functions/function_json.h"
 
 namespace cmk::kql {
@@ -18,7 +19,7 @@ namespace {
 namespace bj = boost::json;
 using Args = std::span<const Column* const>;
 
-constexpr std::array<AggregateDef, 25> kDefs = {{
+constexpr AggregateDef kDefs[] = {
     {"count", 0, 1, 1, "count_"},        {"countif", 1, 1, 1, "countif_"},
     {"dcount", 1, 2, 1, "dcount_"},      {"dcountif", 2, 3, 2, "dcountif_"},
     {"sum", 1, 1, 1, "sum_"},            {"sumif", 2, 2, 2, "sumif_"},
@@ -32,7 +33,29 @@ constexpr std::array<AggregateDef, 25> kDefs = {{
     {"stdevp", 1, 1, 1, "stdevp_"},      {"variance", 1, 1, 1, "variance_"},
     {"variancep", 1, 1, 1, "variancep_"}, {"any", 1, -1, -1, "any_"},
     {"take_any", 1, -1, -1, "any_"},
-}};
+    // Conditional and list variants.
+    {"make_list_if", 2, 3, 2, "list_"},  {"make_set_if", 2, 3, 2, "set_"},
+    {"make_bag_if", 2, 3, 2, "bag_"},    {"make_list_with_nulls", 1, 2, 1, "list_"},
+    {"take_anyif", 2, 2, 2, "anyif_"},   {"anyif", 2, 2, 2, "anyif_"},
+    {"stdevif", 2, 2, 2, "stdevif_"},    {"stdevpif", 2, 2, 2, "stdevpif_"},
+    {"varianceif", 2, 2, 2, "varianceif_"}, {"variancepif", 2, 2, 2, "variancepif_"},
+    {"count_distinct", 1, 1, 1, "count_distinct_"},
+    {"count_distinctif", 2, 2, 2, "count_distinctif_"},
+    // aggregates_stats.cc
+    {"binary_all_and", 1, 1, 1, "binary_all_and_"}, {"binary_all_or", 1, 1, 1, "binary_all_or_"},
+    {"binary_all_xor", 1, 1, 1, "binary_all_xor_"}, {"covariance", 2, 2, 2, "covariance_"},
+    {"covariancep", 2, 2, 2, "covariancep_"}, {"covarianceif", 3, 3, 3, "covarianceif_"},
+    {"covariancepif", 3, 3, 3, "covariancepif_"}, {"buildschema", 1, 1, 1, "schema_"},
+    {"percentilew", 3, 3, 2, "percentile_"}, {"percentilesw", 3, -1, 2, "percentile_"},
+    // The percentages of the _array forms may be one dynamic array: value arguments, read from
+    // their (constant) first row.
+    {"percentiles_array", 2, -1, -1, "percentiles_"},
+    {"percentilesw_array", 3, -1, -1, "percentile_"},
+    // aggregates_sketch.cc
+    {"hll", 1, 2, 1, "hll_"},            {"hll_if", 2, 3, 2, "hll_if_"},
+    {"hll_merge", 1, 2, 1, "hll_merge_"}, {"tdigest", 1, 2, 2, "tdigest_"},
+    {"tdigest_merge", 1, 1, 1, "merge_tdigests_"}, {"merge_tdigest", 1, 1, 1, "merge_tdigests_"},
+};
 
 // Sets dst[i] (a plain column with at least i+1 values) to src[row].
 void SetValue(Column& dst, size_t i, const Column& src, size_t row) {
@@ -259,17 +282,26 @@ class DcountAgg : public Aggregator {
   std::deque<std::string> storage_;
 };
 
-// make_list, make_set, make_bag: JSON fragments per group.
+// make_list, make_set, make_bag (and their _if forms, make_list_with_nulls): JSON fragments
+// per group.
 class ListAgg : public Aggregator {
  public:
-  ListAgg(std::string_view kind, size_t max) : kind_(kind), max_(max) {}
+  ListAgg(std::string_view kind, size_t max, bool conditional, bool with_nulls)
+      : kind_(kind), max_(max), conditional_(conditional), with_nulls_(with_nulls) {}
   void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
     items_.resize(num_groups);
     if (kind_ != "make_list") seen_.resize(num_groups);
     const Column& v = *args[0];
+    const Column* pred = conditional_ ? args[1] : nullptr;
     for (size_t r = 0; r < groups.size(); ++r) {
       uint32_t g = groups[r];
-      if (v.IsNull(r) || items_[g].size() >= max_) continue;
+      if ((v.IsNull(r) && !with_nulls_) || items_[g].size() >= max_) continue;
+      if (pred != nullptr && !IsTrue(*pred, r)) continue;
+      if (v.IsNull(r)) {
+        items_[g].emplace_back("null");
+        bytes_ += 44;
+        continue;
+      }
       if (kind_ == "make_bag") {
         AddBag(g, v.Str(r));
         continue;
@@ -328,6 +360,7 @@ class ListAgg : public Aggregator {
   }
   std::string kind_;
   size_t max_;
+  bool conditional_, with_nulls_;
   size_t bytes_ = 0;
   std::vector<std::vector<std::string>> items_;
   std::vector<std::unordered_set<std::string>> seen_;
@@ -388,9 +421,70 @@ const AggregateDef* FindAggregate(std::string_view name) {
   return nullptr;
 }
 
+namespace {
+
+// The name without a trailing "if" for the conditional forms (sumif -> sum, variancepif ->
+// variancep); the predicate is then the argument after the value(s).
+std::string_view Base(std::string_view n) {
+  if (n == "take_anyif" || n == "anyif") return "any";
+  if (n.ends_with("if") && n != "countif") return n.substr(0, n.size() - 2);
+  return n;
+}
+
+// The types of the aggregates added for issue 18 (the rest are in AggregateTypes).
+std::optional<Result<std::vector<Type>>> MoreTypes(const AggregateDef& def, std::span<const Type> args) {
+  std::string_view n = def.name, b = Base(n);
+  using V = std::vector<Type>;
+  if (b != n && n != "make_bag_if" && args.back() != Type::kBool && !n.starts_with("make_")) {
+    return TypeError(def, "the predicate must be bool");
+  }
+  if (n.starts_with("make_")) {
+    if (n.ends_with("_if") && args[1] != Type::kBool) return TypeError(def, "the predicate must be bool");
+    return V{Type::kDynamic};
+  }
+  if (b == "stdev" || b == "stdevp" || b == "variance" || b == "variancep" || b.starts_with("covariance")) {
+    for (size_t i = 0; i < args.size() - (b != n ? 1 : 0); ++i) {
+      if (!IsNumeric(args[i]) && args[i] != Type::kBool) return TypeError(def, "expects numeric arguments");
+    }
+    return V{Type::kReal};
+  }
+  if (b == "count_distinct") return V{Type::kLong};
+  if (b == "any" && b != n) return V{args[0]};
+  if (n.starts_with("binary_all_")) {
+    if (!IsIntegral(args[0])) return TypeError(def, "expects a long argument");
+    return V{Type::kLong};
+  }
+  if (n == "buildschema" || n.starts_with("hll") || n.ends_with("tdigest") || n == "tdigest_merge") {
+    bool merge = n.find("merge") != std::string_view::npos;
+    if ((n == "tdigest" && !IsNumeric(args[0]) && args[0] != Type::kDateTime && args[0] != Type::kTimespan) ||
+        (n == "tdigest" && args.size() > 1 && !IsNumeric(args[1])) || (merge && args[0] != Type::kDynamic)) {
+      return TypeError(def, "unexpected argument type");
+    }
+    return V{Type::kDynamic};
+  }
+  if (n == "percentiles_array" || n == "percentilesw_array") {
+    Type t = args[0];
+    if (!IsNumeric(t) && t != Type::kDateTime && t != Type::kTimespan) return TypeError(def, "expects a numeric argument");
+    if (n == "percentilesw_array" && !IsNumeric(args[1])) return TypeError(def, "the weight must be a number");
+    for (size_t i = n == "percentiles_array" ? 1 : 2; i < args.size(); ++i) {
+      if (!IsNumeric(args[i]) && args[i] != Type::kDynamic) return TypeError(def, "expects numeric percentiles");
+    }
+    return V{Type::kDynamic};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<std::vector<Type>> AggregateTypes(const AggregateDef& def, std::span<const Type> args,
                                          std::span<const double> params) {
   std::string_view n = def.name;
+  if (n == "percentilew" || n == "percentilesw") {
+    if (!IsNumeric(args[1])) return TypeError(def, "the weight must be a number");
+    std::array<Type, 1> value{args[0]};
+    return AggregateTypes(*FindAggregate("percentiles"), value, params);
+  }
+  if (std::optional<Result<std::vector<Type>>> more = MoreTypes(def, args)) return std::move(*more);
   if (n == "count" || n == "countif" || n == "dcount" || n == "dcountif") {
     if ((n == "countif" && args[0] != Type::kBool) || (n == "dcountif" && args[1] != Type::kBool)) {
       return TypeError(def, "the predicate must be bool");
@@ -424,25 +518,34 @@ Result<std::vector<Type>> AggregateTypes(const AggregateDef& def, std::span<cons
 
 std::unique_ptr<Aggregator> MakeAggregator(const AggregateDef& def, std::span<const Type> types,
                                            std::span<const double> params) {
-  std::string_view n = def.name;
+  std::string_view n = def.name, b = Base(n);
+  bool cond = b != n;
   if (n == "count" || n == "countif") return std::make_unique<CountAgg>(n == "countif");
   if (n == "dcount" || n == "dcountif") return std::make_unique<DcountAgg>(n == "dcountif");
   if (n == "sum" || n == "sumif" || n == "avg" || n == "avgif") {
     return std::make_unique<NumericAgg>(n.substr(0, 3), types[0], n.size() > 3);
   }
-  if (n == "stdev" || n == "stdevp" || n == "variance" || n == "variancep") {
-    return std::make_unique<NumericAgg>(n, types[0], false);
+  if (b == "stdev" || b == "stdevp" || b == "variance" || b == "variancep") {
+    return std::make_unique<NumericAgg>(b, types[0], cond);
   }
   if (n == "min" || n == "max" || n == "minif" || n == "maxif") {
     return std::make_unique<BestAgg>(n.substr(0, 3) == "max" ? 1 : -1, n.size() > 3, types);
   }
   if (n == "arg_min" || n == "arg_max") return std::make_unique<BestAgg>(n == "arg_max" ? 1 : -1, false, types);
-  if (n == "any" || n == "take_any") return std::make_unique<BestAgg>(0, false, types);
-  if (n == "make_list" || n == "make_set" || n == "make_bag") {
-    size_t max = params.empty() ? 1'048'576 : static_cast<size_t>(std::max(0.0, params[0]));
-    return std::make_unique<ListAgg>(n, max);
+  if (b == "any" || n == "take_any") return std::make_unique<BestAgg>(0, cond, types);
+  if (b == "count_distinct") return std::make_unique<DcountAgg>(cond);
+  if (n.starts_with("make_")) {
+    // The documented default and maximum size.
+    constexpr double kMaxList = 1'048'576;
+    size_t max = static_cast<size_t>(params.empty() ? kMaxList : std::clamp(params[0], 0.0, kMaxList));
+    std::string_view kind = n.starts_with("make_list") ? "make_list" : n.substr(0, 8);
+    return std::make_unique<ListAgg>(kind, max, n.ends_with("_if"), n == "make_list_with_nulls");
   }
-  return std::make_unique<PercentileAgg>(types, params);
+  if (n == "percentile" || n == "percentiles") return std::make_unique<PercentileAgg>(types, params);
+  if (n.starts_with("hll") || n.ends_with("tdigest") || n == "tdigest_merge") {
+    return agg::MakeSketchAggregator(n, params);
+  }
+  return agg::MakeStatsAggregator(n, types, params);
 }
 
 }  // namespace cmk::kql

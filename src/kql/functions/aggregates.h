@@ -1,14 +1,19 @@
 #pragma once
 // Aggregation functions of `summarize` and `make-series`: count (count(x) counts every row,
-// nulls too, as the docs show), countif, dcount, dcountif, sum,
-// sumif, avg, avgif, min, max, minif, maxif, arg_min, arg_max, make_list, make_set, make_bag,
-// percentile, percentiles, stdev, stdevp, variance, variancep, any, take_any.
+// nulls too, as the docs show), countif, dcount, dcountif, count_distinct(if), sum, sumif, avg,
+// avgif, min, max, minif, maxif, arg_min, arg_max, make_list(_if), make_list_with_nulls,
+// make_set(_if), make_bag(_if), percentile(s), percentiles_array, percentilew(s),
+// percentilesw_array, stdev(if), stdevp(if), variance(if), variancep(if), covariance(p)(if),
+// binary_all_and/or/xor, buildschema, any/take_any, anyif/take_anyif, hll, hll_if, hll_merge,
+// tdigest, tdigest_merge (merge_tdigest). aggregates.cc holds the common ones and the dispatch;
+// aggregates_stats.cc and aggregates_sketch.cc the rest (aggregates_internal.h).
 //
 // An Aggregator holds the state of every group of one aggregate call and consumes whole chunks:
 // its arguments evaluated as columns plus the group id of each row (hash aggregation in
 // exec.cc assigns the ids). Nulls are ignored as Kusto does; an aggregate over no values is 0 for
 // count/countif/dcount, an empty array for make_*, and null otherwise.
-// dcount is exact (a hash set of values per group), where Kusto's is a HyperLogLog estimate.
+// dcount is exact (a hash set of values per group), where Kusto's is a HyperLogLog estimate;
+// hll()/dcount_hll() are HyperLogLog sketches (sketch.h), exact up to 1000 values.
 // percentile(s) use nearest rank (Kusto's definition): the value at rank ceil(p/100 * n).
 // Thread safety: an Aggregator is used by one thread.
 #include <cstdint>

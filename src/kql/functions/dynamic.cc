@@ -4,30 +4,10 @@
 // Boost.JSON; a value that is not of the expected shape gives null.
 #include <algorithm>
 
-#include "kql/functions/function_json.h"
-#include "kql/functions/function_util.h"
+#include "kql/functions/dynamic_util.h"
 
 namespace cmk::kql::fn {
 namespace {
-
-std::optional<bj::value> Json(const Column& c, size_t i) {
-  if (c.IsNull(i)) return std::nullopt;
-  if (c.type == Type::kDynamic) return ParseJson(c.Str(i));
-  return ValueToJson(c, i);
-}
-
-// Runs f(row) -> optional<bj::value> and stores the JSON text (null when nullopt).
-template <typename F>
-Result<Column> DynamicRows(Args a, const FunctionContext& ctx, F f) {
-  Shape s = ShapeOf(a, ctx);
-  Column out = MakeColumn(Type::kDynamic, s);
-  for (size_t i = 0; i < s.rows; ++i) {
-    std::optional<bj::value> v = f(i);
-    if (!v || v->is_null()) SetNull(out, i);
-    else out.strings[i] = WriteJson(*v);
-  }
-  return out;
-}
 
 // Runs f(row, int64_t* out) -> bool (false: null) for an int-backed result.
 template <typename F>
@@ -135,12 +115,12 @@ Result<Column> EvalArraySlice(Args a, const FunctionContext& ctx) {
   });
 }
 
-// Sort order: numbers, then strings, then bools, then other values; nulls last (asc and desc).
+// Sort order (the docs'): numbers, then strings, then other values (bools, arrays, bags), each
+// group in its own order; nulls first or last as asked, in both directions.
 int Rank(const bj::value& v) {
   if (v.is_number()) return 0;
   if (v.is_string()) return 1;
-  if (v.is_bool()) return 2;
-  return v.is_null() ? 4 : 3;
+  return v.is_bool() ? 2 : 3;
 }
 
 bool JsonLess(const bj::value& x, const bj::value& y) {
@@ -152,22 +132,38 @@ bool JsonLess(const bj::value& x, const bj::value& y) {
   return false;
 }
 
+// array_sort_asc/desc(a1 [, a2, ...] [, nulls_last]): a1 sorted, the other arrays reordered
+// like it (null when their length differs). One array gives the sorted array; several give an
+// array of the sorted arrays (the docs' `array_sort_asc(a, b)[1]`).
 Result<Column> EvalArraySort(bool asc, Args a, const FunctionContext& ctx) {
+  bool flag = a.size() > 1 && a.back()->type == Type::kBool;
+  size_t arrays = a.size() - (flag ? 1 : 0);
   return DynamicRows(a, ctx, [&](size_t i) -> std::optional<bj::value> {
+    bool nulls_last = !flag || a.back()->IsNull(i) || a.back()->Int(i) != 0;
     auto v = Json(*a[0], i);
     if (!v || !v->is_array()) return std::nullopt;
-    bj::array arr = v->get_array();
-    std::stable_sort(arr.begin(), arr.end(), [asc](const bj::value& x, const bj::value& y) {
-      if (x.is_null() != y.is_null()) return y.is_null();
-      return asc ? JsonLess(x, y) : JsonLess(y, x);
+    const bj::array& first = v->get_array();
+    std::vector<size_t> order(first.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+      const bj::value &vx = first[x], &vy = first[y];
+      if (vx.is_null() != vy.is_null()) return vy.is_null() == nulls_last;
+      return asc ? JsonLess(vx, vy) : JsonLess(vy, vx);
     });
-    return bj::value(std::move(arr));
+    bj::array results;
+    for (size_t k = 0; k < arrays; ++k) {
+      auto arr = k == 0 ? v : Json(*a[k], i);
+      if (!arr || !arr->is_array() || arr->get_array().size() != order.size()) {
+        results.emplace_back(nullptr);
+        continue;
+      }
+      bj::array sorted;
+      for (size_t idx : order) sorted.push_back(arr->get_array()[idx]);
+      results.emplace_back(std::move(sorted));
+    }
+    if (arrays == 1) return std::move(results[0]);
+    return bj::value(std::move(results));
   });
-}
-
-// The canonical text a value compares by in set_has_element (numbers by value).
-std::string Canonical(const bj::value& v) {
-  return v.is_number() ? FormatReal(v.to_number<double>()) : WriteJson(v);
 }
 
 Result<Column> EvalSetHasElement(Args a, const FunctionContext& ctx) {
@@ -257,9 +253,9 @@ void RegisterDynamic(Registry& r) {
   r.Function({"pack_array", 0, 128, Returns(Type::kDynamic), EvalPackArray});
   r.Function({"array_concat", 1, 64, Returns(Type::kDynamic), EvalArrayConcat});
   r.Function({"array_slice", 3, 3, Returns(Type::kDynamic), EvalArraySlice});
-  r.Function({"array_sort_asc", 1, 1, Returns(Type::kDynamic),
+  r.Function({"array_sort_asc", 1, 17, Returns(Type::kDynamic),
               [](Args a, const FunctionContext& c) { return EvalArraySort(true, a, c); }});
-  r.Function({"array_sort_desc", 1, 1, Returns(Type::kDynamic),
+  r.Function({"array_sort_desc", 1, 17, Returns(Type::kDynamic),
               [](Args a, const FunctionContext& c) { return EvalArraySort(false, a, c); }});
   r.Function({"set_has_element", 2, 2, Returns(Type::kBool), EvalSetHasElement});
   r.Function({"strcat_array", 2, 2, Returns(Type::kString), EvalStrcatArray});
