@@ -55,10 +55,13 @@ cmk_cc_library(NAME kql_functions
   DEPS cmk_kql PkgConfig::RE2 OpenSSL::Crypto ZLIB::ZLIB PkgConfig::XXHASH
        cmk_s2 GEOS::geos_c PkgConfig::GEOGRAPHICLIB)
 # datetime_utc_to_local, datetime_local_to_utc, datetime_list_timezones: ICU's time zone
-# database (libicu-dev); parse_xml: expat (libexpat1-dev). Both in install-deps.sh.
+# database (libicu-dev); parse_xml: expat (libexpat1-dev); parse_user_agent: uap-core's rules
+# read with yaml-cpp (uap-core, libyaml-cpp-dev). All in install-deps.sh.
 find_package(ICU REQUIRED COMPONENTS uc i18n)
 find_package(EXPAT REQUIRED)
-target_link_libraries(cmk_kql_functions PRIVATE ICU::i18n ICU::uc EXPAT::EXPAT)
+find_package(yaml-cpp REQUIRED)
+target_sources(cmk_kql_functions PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/functions/user_agent.cc)
+target_link_libraries(cmk_kql_functions PRIVATE ICU::i18n ICU::uc EXPAT::EXPAT yaml-cpp)
 cmk_cc_test(NAME kql_functions_test
   SRCS functions/arithmetic_test.cc functions/comparison_test.cc functions/logical_test.cc
        functions/conversion_test.cc functions/conditional_test.cc

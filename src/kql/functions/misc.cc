@@ -1,6 +1,7 @@
 // Documented functions that belong to no larger family: unicode_codepoints_from_string,
 // unicode_codepoints_to_string, string_size, isascii, isutf8, regex_quote, format_bytes,
-// parse_path, dynamic_to_json, new_guid, assert, parse_xml (expat).
+// parse_path, dynamic_to_json, new_guid, assert, parse_xml (expat); parse_user_agent is in
+// user_agent.cc.
 #include <expat.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include "kql/functions/function_json.h"
 #include "kql/functions/function_util.h"
+#include "kql/functions/user_agent.h"
 
 namespace cmk::kql::fn {
 namespace {
@@ -399,6 +401,7 @@ std::optional<bj::object> ParseXml(std::string_view xml) {
 }  // namespace
 
 void RegisterMisc(Registry& r) {
+  RegisterUserAgent(r);
   r.Function({"parse_xml", 1, 1, Returns(Type::kDynamic), [](Args a, const FunctionContext& ctx) {
                 std::string sc;
                 return MapRows(a, ctx, Type::kDynamic, [&](Column& out, size_t i) {
