@@ -70,4 +70,5 @@ cmk_cc_test(NAME kql_functions_test
        functions/math_test.cc functions/dynamic_test.cc functions/hash_test.cc
        functions/ip_test.cc functions/encoding_test.cc
        functions/registry_test.cc
+       functions/series_test.cc
   DEPS cmk_kql_functions)

@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kql/core/budget.h"
 #include "kql/functions/series_util.h"
 
 namespace cmk::kql::fn {
@@ -286,7 +285,10 @@ void Add(Registry& r, std::string_view name, int min, int max, std::string_view 
   r.Function({name, min, max, [name, kinds](Types t) { return Check(name, t, kinds); },
               [name, f](Args a, const FunctionContext& ctx) {
                 return SeriesRows(name, a, ctx, [&](size_t row) -> Result<MaybeJson> {
-                  if (ctx.budget != nullptr) RETURN_IF_ERROR(ctx.budget->Check());
+                  // The FFTs' scratch: up to ~200 bytes per element, and an element takes at
+                  // least 2 bytes of JSON text.
+                  size_t text = a[0]->type == Type::kDynamic ? a[0]->Str(row).size() : 0;
+                  RETURN_IF_ERROR(SeriesBudgetCheck(name, ctx, 100 * text));
                   return f(a, row);
                 });
               }});

@@ -25,13 +25,16 @@ void AppendLine(std::vector<double>& out, const LineFit& f, size_t n) {
   for (size_t i = 0; i < n; ++i) out.push_back(f.slope * static_cast<double>(i + 1) + f.interception);
 }
 
-void WriteLineFit(BagWriter& b, const LineFit& f, std::string_view prefix) {
+// The docs list series_fit_line's values with interception last, series_fit_2lines' sides
+// with it third: the bags follow each.
+void WriteLineFit(BagWriter& b, const LineFit& f, std::string_view prefix, bool interception_third = false) {
   std::string p(prefix);
   b.Number(p + "rsquare", f.rsquare);
   b.Number(p + "slope", f.slope);
+  if (interception_third) b.Number(p + "interception", f.interception);
   b.Number(p + "variance", f.variance);
   b.Number(p + "rvariance", f.rvariance);
-  b.Number(p + "interception", f.interception);
+  if (!interception_third) b.Number(p + "interception", f.interception);
 }
 
 std::optional<std::string> FitLineBag(const Column& c, size_t row) {
@@ -95,13 +98,13 @@ std::optional<std::string> Fit2LinesBag(const Column& c, size_t row, bool nested
   b.Raw("line_fit", WriteSeries(line));
   if (nested) {
     BagWriter r, l;
-    WriteLineFit(r, right, "");
-    WriteLineFit(l, left, "");
+    WriteLineFit(r, right, "", true);
+    WriteLineFit(l, left, "", true);
     b.Raw("right", r.Done());
     b.Raw("left", l.Done());
   } else {
-    WriteLineFit(b, right, "right_");
-    WriteLineFit(b, left, "left_");
+    WriteLineFit(b, right, "right_", true);
+    WriteLineFit(b, left, "left_", true);
   }
   return b.Done();
 }
@@ -110,8 +113,10 @@ std::optional<std::string> Fit2LinesBag(const Column& c, size_t row, bool nested
 // major; b: n). Hand-written: one small dense solve does not justify a linear-algebra
 // dependency, and QR (unlike the normal equations) stays accurate for the high degrees the
 // docs show. Columns that are linearly dependent get a zero coefficient.
-std::vector<double> LeastSquares(std::vector<double> a, std::vector<double> b, size_t n, size_t p) {
+Result<std::vector<double>> LeastSquares(std::vector<double> a, std::vector<double> b, size_t n, size_t p,
+                                         WorkMeter& work) {
   for (size_t j = 0; j < p && j < n; ++j) {
+    RETURN_IF_ERROR(work.Add((n - j) * (p - j + 1)));
     double norm = 0;
     for (size_t i = j; i < n; ++i) norm += a[i * p + j] * a[i * p + j];
     norm = std::sqrt(norm);
@@ -145,24 +150,26 @@ std::vector<double> LeastSquares(std::vector<double> a, std::vector<double> b, s
 // Degrees above this are refused (null): the fit is O(n * degree^2) per series.
 constexpr int64_t kMaxPolyDegree = 32;
 
-std::optional<std::string> FitPolyBag(Args a, size_t row) {
+Result<MaybeJson> FitPolyBag(Args a, size_t row, const FunctionContext& ctx) {
   std::optional<Series> y = ReadSeries(*a[0], row);
-  if (!y || y->size() == 0) return std::nullopt;
+  if (!y || y->size() == 0) return MaybeJson();
   std::optional<Series> x = a.size() > 1 ? ReadSeries(*a[1], row) : std::nullopt;
-  if (x && x->size() != y->size()) return std::nullopt;
+  if (x && x->size() != y->size()) return MaybeJson();
   int64_t degree = IntArg(a, 2, row, 1);
-  if (degree < 1 || degree > kMaxPolyDegree) return std::nullopt;
+  if (degree < 1 || degree > kMaxPolyDegree) return MaybeJson();
   size_t n = y->size(), p = static_cast<size_t>(degree) + 1;
   auto xi = [&](size_t i) { return x ? x->v[i] : static_cast<double>(i + 1); };
   std::vector<double> m, rhs;
   double ym = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (!y->ok[i] || (x && !x->ok[i])) return std::nullopt;
+    if (!y->ok[i] || (x && !x->ok[i])) return MaybeJson();
     for (size_t k = 0; k < p; ++k) m.push_back(std::pow(xi(i), static_cast<double>(k)));
     rhs.push_back(y->v[i]);
     ym += y->v[i] / static_cast<double>(n);
   }
-  std::vector<double> c = LeastSquares(std::move(m), rhs, n, p);
+  RETURN_IF_ERROR(SeriesBudgetCheck("series_fit_poly", ctx, m.size() * sizeof(double)));  // the matrix
+  WorkMeter work(ctx);
+  ASSIGN_OR_RETURN(std::vector<double> c, LeastSquares(std::move(m), rhs, n, p, work));
   std::vector<double> fit(n), coeffs(c.rbegin(), c.rend());  // highest power first
   double rss = 0, sst = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -177,7 +184,7 @@ std::optional<std::string> FitPolyBag(Args a, size_t row) {
   b.Number("variance", sst / dof);
   b.Number("rvariance", rss / dof);
   b.Raw("poly_fit", WriteSeries(fit));
-  return b.Done();
+  return MaybeJson(b.Done());
 }
 
 Result<Type> OneSeries(std::string_view fn, Types t) {
@@ -207,7 +214,7 @@ void RegisterSeriesFit(Registry& r) {
                 return Type::kDynamic;
               },
               [](Args a, const FunctionContext& ctx) {
-                return SeriesRows("series_fit_poly", a, ctx, [&](size_t row) { return FitPolyBag(a, row); });
+                return SeriesRows("series_fit_poly", a, ctx, [&](size_t row) { return FitPolyBag(a, row, ctx); });
               }});
 }
 
