@@ -15,6 +15,7 @@ set(CMK_KQL_ENGINE_SRCS
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_window.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_subquery.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_evaluate.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_misc_ops.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/eval.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/exec.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/scan_filter.cc
@@ -28,12 +29,11 @@ set(CMK_KQL_ENGINE_SRCS
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/make_series.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/window.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/subquery.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/sample.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/registry.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/bag_unpack.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/narrow.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates_stats.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates_sketch.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates.cc)
 if(NOT TARGET cmk_kql_functions AND DEFINED CMK_KQL_FUNCTIONS_STUB)
   # Scratch builds only, until functions.cmake lands: a stub registry outside the tree.
   cmk_cc_library(NAME kql_functions SRCS ${CMK_KQL_FUNCTIONS_STUB} DEPS cmk_kql)

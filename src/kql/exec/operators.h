@@ -42,6 +42,8 @@ Result<ColumnValue> EvalWindow(const BoundExpr& e, const Chunk& chunk, const Fun
 Status RunSubInput(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunMvApply(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunPartition(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// sample.cc: sample and sample-distinct.
+Status RunSample(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 
 // exec.cc: sort and group keys evaluated over `t` (column references are borrowed, not
 // copied), and pointers to their columns.

@@ -77,6 +77,14 @@ Status Binder::SetPlanHeight(PlanNode& node, const Position& pos) {
                        pos);
 }
 
+PlanPtr ValuesNode(const Table& t) {
+  auto n = std::make_unique<PlanNode>();
+  n->kind = NodeKind::kValues;
+  for (size_t c = 0; c < t.columns.size(); ++c) n->schema.push_back({t.names[c], t.columns[c].type});
+  n->values = t;
+  return n;
+}
+
 bool IsNondeterministicName(const std::string& name) { return name == "rand" || name == "new_guid"; }
 
 Result<BoundExpr> BindLiteral(const Expr& e) {
@@ -261,6 +269,7 @@ Result<PlanPtr> Binder::BindTabularExpr(const Expr& e, const Scope* s) {
 
 Result<PlanPtr> Binder::ResolveTable(const std::string& name, const Position& pos, const Scope* s) {
   if (const Binding* b = s->Find(name)) {
+    if (b->kind == Binding::Kind::kTabular && b->table) return ValuesNode(*b->table);
     if (b->kind == Binding::Kind::kTabular) return BindTabularExpr(*b->expr, b->scope);
     if (b->kind == Binding::Kind::kFunction) return CallFunction(*b, {}, pos, s, nullptr, nullptr);
     return SemanticError("'" + name + "' is a scalar, not a table", pos);
@@ -297,16 +306,21 @@ Result<PlanPtr> Binder::CallTabular(const std::string& name, const std::vector<E
 // scalar function may take columns. Returns a plan, or fills `scalar_out` when it is given.
 Result<PlanPtr> Binder::CallFunction(const Binding& fn, const std::vector<ExprPtr>& args,
                                      const Position& pos, const Scope* caller,
-                                     const Schema* schema, BoundExpr* scalar_out) {
+                                     const Schema* schema, BoundExpr* scalar_out,
+                                     std::shared_ptr<const Table> input) {
   const Statement& st = *fn.fn;
-  if (args.size() > st.params.size()) {
+  size_t first = input ? 1 : 0;  // invoke's rows take the first parameter
+  if (input && (st.params.empty() || st.params[0].type.empty() || st.params[0].type[0] != '(')) {
+    return SemanticError("invoke: '" + st.name + "' has no tabular first parameter", pos);
+  }
+  if (args.size() + first > st.params.size()) {
     return SemanticError("Function '" + st.name + "' takes " + std::to_string(st.params.size()) +
                              " arguments, got " + std::to_string(args.size()), pos);
   }
   // Arguments by parameter: positional ones first, then `name=value` ones (f(12, c=7)).
   std::vector<const Expr*> by_param(st.params.size(), nullptr);
   for (size_t i = 0; i < args.size(); ++i) {
-    size_t p = i;
+    size_t p = i + first;
     if (!args[i]->arg_name.empty()) {
       auto it = std::find_if(st.params.begin(), st.params.end(),
                              [&](const ColumnDecl& d) { return d.name == args[i]->arg_name; });
@@ -330,7 +344,10 @@ Result<PlanPtr> Binder::CallFunction(const Binding& fn, const std::vector<ExprPt
     const ColumnDecl& p = st.params[i];
     Binding b;
     b.scope = caller;
-    if (!p.type.empty() && p.type[0] == '(') {
+    if (i == 0 && input) {
+      b.kind = Binding::Kind::kTabular;
+      b.table = input;
+    } else if (!p.type.empty() && p.type[0] == '(') {
       if (by_param[i] == nullptr) {
         return SemanticError("Missing tabular argument '" + p.name + "'", pos);
       }

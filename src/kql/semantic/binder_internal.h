@@ -21,6 +21,7 @@ struct Binding {
   const Expr* expr = nullptr;       // kTabular: the tabular expression (or a name/call denoting one)
   const Statement* fn = nullptr;    // kFunction
   const Scope* scope = nullptr;     // where expr/fn was defined
+  std::shared_ptr<const Table> table;  // kTabular: rows given by value (invoke's input), not expr
 };
 
 struct Scope {
@@ -47,6 +48,8 @@ struct AggContext {
 Result<BoundExpr> BindLiteral(const Expr& e);
 bool IsNondeterministicName(const std::string& name);
 bool IsWindowFunction(const std::string& name);
+// A kValues node holding a copy of `t`.
+std::unique_ptr<PlanNode> ValuesNode(const Table& t);
 Status SemanticError(const std::string& message, const Position& pos);
 using PlanPtr = std::unique_ptr<PlanNode>;
 
@@ -124,13 +127,18 @@ class Binder {
   // binder_subquery.cc
   Result<PlanPtr> BindMvApply(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindPartition(const Operator& op, PlanPtr in, const Scope* s);
+  // binder_misc_ops.cc: sample, sample-distinct, project-by-names, invoke.
+  Result<PlanPtr> BindSample(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindProjectByNames(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindInvoke(const Operator& op, PlanPtr in, const Scope* s);
   // binder_evaluate.cc
   Result<PlanPtr> BindEvaluate(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindPivot(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindLegacyPartition(const Operator& op, PlanPtr in, const BoundExpr& key, const Scope* s);
+  // `input`: invoke's rows, bound to the first (tabular) parameter.
   Result<PlanPtr> CallFunction(const Binding& fn, const std::vector<ExprPtr>& args,
                                const Position& pos, const Scope* caller, const Schema* schema,
-                               BoundExpr* scalar_out);
+                               BoundExpr* scalar_out, std::shared_ptr<const Table> input = nullptr);
 
   const ExecContext& ctx_;
   Position pos_;  // the operator being bound

@@ -80,6 +80,10 @@ Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope
     case OpKind::kMvApply: return BindMvApply(op, std::move(in), s);
     case OpKind::kPartition: return BindPartition(op, std::move(in), s);
     case OpKind::kEvaluate: return BindEvaluate(op, std::move(in), s);
+    case OpKind::kSample:
+    case OpKind::kSampleDistinct: return BindSample(op, std::move(in), s);
+    case OpKind::kProjectByNames: return BindProjectByNames(op, std::move(in), s);
+    case OpKind::kInvoke: return BindInvoke(op, std::move(in), s);
     case OpKind::kParse:
     case OpKind::kParseWhere: return BindParse(op, std::move(in), s);
     case OpKind::kSearch: return BindSearch(op, std::move(in), s);

@@ -76,6 +76,7 @@ enum class NodeKind {
   kSubInput,   // the rows a subquery reads (ExecContext::subquery_input): mv-apply, partition
   kMvApply,    // inputs[0] rows, inputs[1] the subquery run per row (over kSubInput)
   kPartition,  // inputs[0] rows, inputs[1] the subquery run per value of exprs[0]
+  kSample,     // `limit` rows picked at random; with exprs[0]: `limit` distinct values of it
 };
 
 enum class JoinKind {

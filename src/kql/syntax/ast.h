@@ -102,7 +102,7 @@ enum class OpKind {
   kWhere, kExtend, kProject, kProjectAway, kProjectKeep, kProjectRename, kProjectReorder,
   kSummarize, kSort, kTop, kTake, kDistinct, kCount, kJoin, kLookup, kUnion, kMvExpand, kParse,
   kSearch, kMakeSeries, kGetSchema, kAs, kSerialize, kRender, kMvApply, kPartition,
-  kParseWhere, kEvaluate,
+  kParseWhere, kEvaluate, kSample, kSampleDistinct, kProjectByNames, kInvoke,
 };
 
 // A tabular operator after '|'. Fields used per kind:
@@ -120,6 +120,8 @@ enum class OpKind {
 //     tables[0] = the subquery (source kNone for `( ... )`, a full tabular for `{ ... }`).
 //   evaluate: expr = the plugin call, items = the output schema `: (*, Name:type, ...)` (name
 //     "*" for the wildcard, else name and type).
+//   sample: expr = count. sample-distinct: expr = count, name = column. project-by-names: items
+//     (exprs: names, arrays of names, patterns). invoke: expr = the function call.
 struct Operator {
   OpKind kind = OpKind::kWhere;
   Position pos;

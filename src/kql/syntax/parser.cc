@@ -490,6 +490,19 @@ class Parser {
       ParsePartition(op);
     } else if (name == "evaluate") {
       ParseEvaluate(op);
+    } else if (name == "sample" || name == "sample-distinct") {
+      op.kind = name == "sample" ? OpKind::kSample : OpKind::kSampleDistinct;
+      op.expr = ParseExpr();
+      if (op.kind == OpKind::kSampleDistinct) {
+        ExpectWord("of");
+        op.name = TakeName("a column name after 'of'");
+      }
+    } else if (name == "project-by-names") {
+      op.kind = OpKind::kProjectByNames;
+      op.items = ParseNamedList();
+    } else if (name == "invoke") {
+      op.kind = OpKind::kInvoke;
+      op.expr = ParseExpr();
     } else if (name == "make-graph" || name.rfind("graph-", 0) == 0) {
       Error("'" + name + "' is not supported in cmklogs (graph semantics are not provided)", op.pos);
     } else if (name == "parse" || name == "parse-where") {

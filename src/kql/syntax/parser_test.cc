@@ -122,6 +122,9 @@ std::string P(const Operator& op) {
       return "mv-apply" + Opts(op.options) + " " + Join(op.items) +
              (op.expr ? " limit " + P(*op.expr) : "") + " on " + P(op.tables[0]);
     case OpKind::kEvaluate: return "evaluate" + Opts(op.options) + " " + P(*op.expr) + (op.items.empty() ? "" : " : (" + Join(op.items) + ")");
+    case OpKind::kSample: return "sample " + P(*op.expr);
+    case OpKind::kSampleDistinct: return "sample-distinct " + P(*op.expr) + " of " + op.name;
+    case OpKind::kInvoke: return "invoke " + P(*op.expr);
     case OpKind::kPartition:
       return "partition" + Opts(op.options) + by() + " " + P(op.tables[0]);
     case OpKind::kParse:
@@ -394,6 +397,8 @@ TEST(KqlParserTest, SubqueryOperators) {
   EXPECT_EQ(Parse("T | partition hint.strategy=native by K (| count)"),
             "T | partition hint.strategy=native by K (<all> | count)");
   EXPECT_EQ(Parse("T | partition by K { U | where x == K }"), "T | partition by K (U | where (== x K))");
+  EXPECT_EQ(Parse("T | sample-distinct 10 of K | sample 3 | invoke f(1)"),
+            "T | sample-distinct 10 of K | sample 3 | invoke f(1)");
   EXPECT_EQ(Parse("T | mv-apply a on take 1"), "ERROR: Expected '(' but found 'take' at 1:19");
   EXPECT_EQ(Parse("T | parse-where kind=regex flags=i s with \"a\" v"),
             "T | parse-where kind=regex flags=i s with \"a\" v");
