@@ -33,7 +33,9 @@ set(CMK_KQL_ENGINE_SRCS
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/registry.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/bag_unpack.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/narrow.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates_stats.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates_sketch.cc)
 if(NOT TARGET cmk_kql_functions AND DEFINED CMK_KQL_FUNCTIONS_STUB)
   # Scratch builds only, until functions.cmake lands: a stub registry outside the tree.
   cmk_cc_library(NAME kql_functions SRCS ${CMK_KQL_FUNCTIONS_STUB} DEPS cmk_kql)
