@@ -1,7 +1,7 @@
 // Documented functions that belong to no larger family: unicode_codepoints_from_string,
 // unicode_codepoints_to_string, string_size, isascii, isutf8, regex_quote, format_bytes,
-// parse_path, dynamic_to_json, new_guid, assert, parse_xml (expat); parse_user_agent is in
-// user_agent.cc.
+// parse_path, new_guid, assert, parse_xml (expat); parse_user_agent is in user_agent.cc.
+// (dynamic_to_json is in arrays.cc.)
 #include <expat.h>
 
 #include <algorithm>
@@ -235,35 +235,6 @@ bj::object ParsePath(std::string_view p) {
   return o;
 }
 
-// ---- dynamic_to_json ---------------------------------------------------------------------------
-
-// Canonical JSON: property bags with their keys sorted (ordinal), at every depth.
-bj::value Canonical(const bj::value& v) {
-  if (v.is_array()) {
-    bj::array out;
-    for (const bj::value& e : v.as_array()) out.push_back(Canonical(e));
-    return out;
-  }
-  if (!v.is_object()) return v;
-  std::vector<std::pair<std::string_view, const bj::value*>> items;
-  for (const auto& kv : v.as_object()) items.emplace_back(kv.key(), &kv.value());
-  std::sort(items.begin(), items.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
-  bj::object out;
-  for (const auto& [k, e] : items) out[k] = Canonical(*e);
-  return out;
-}
-
-Result<Column> EvalDynamicToJson(Args a, const FunctionContext& ctx) {
-  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
-    if (a[0]->type != Type::kDynamic) {
-      out.strings[i] = ValueToString(*a[0], i);
-      return;
-    }
-    std::optional<bj::value> v = a[0]->IsNull(i) ? std::nullopt : ParseJson(a[0]->Str(i));
-    out.strings[i] = v ? WriteJson(Canonical(*v)) : "null";
-  });
-}
-
 // ---- new_guid, assert --------------------------------------------------------------------------
 
 // new_guid(): a random (version 4) GUID per row. The binder never folds it (binder.cc).
@@ -434,7 +405,6 @@ void RegisterMisc(Registry& r) {
                   out.strings[i] = WriteJson(ParsePath(TextOf(*a[0], i, sc)));
                 });
               }});
-  r.Function({"dynamic_to_json", 1, 1, Returns(Type::kString), EvalDynamicToJson});
   r.Function({"new_guid", 0, 0, Returns(Type::kGuid), EvalNewGuid});
   r.Function({"assert", 2, 2,
               [](Types t) -> Result<Type> {
