@@ -779,6 +779,9 @@ def main():
     ap.add_argument("--out", default="/tmp/kql-doc")
     ap.add_argument("--only", default=None, help="only pages whose path contains this")
     ap.add_argument("--timeout", type=float, default=20.0, help="seconds before a query counts as hung")
+    ap.add_argument("--markdown", default=None,
+                    help="also write the failing measured examples as a markdown list (id, family, reason) "
+                         "to this file, for tests/kql/README.md")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
 
@@ -830,6 +833,27 @@ def main():
                 print(ident, cls, rec["outcome"], rec.get("why", ""), file=sys.stderr)
     runner.stop()
     report(results, args.out)
+    if args.markdown:
+        write_markdown(results, args.markdown)
+
+
+def write_markdown(results, path):
+    """One line per failing measured example: `id` (family): the error or the difference."""
+    lines = []
+    for r in results:
+        if r["class"] != "self-contained" or r.get("expected") is None or "exception" in r:
+            continue
+        if r["outcome"] == "pass":
+            continue
+        res = r.get("result", {})
+        if r["outcome"] == "error":
+            why = "%s: %s" % (res.get("code") or res.get("status"), res.get("message", ""))
+        else:
+            why = r.get("why", "")
+        why = re.sub(r"\s+", " ", why).strip()
+        lines.append("- `%s` (%s): %s" % (r["id"], r["family"], why[:160] + ("..." if len(why) > 160 else "")))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def report(results, out):
