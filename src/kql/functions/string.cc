@@ -51,12 +51,15 @@ Result<Column> EvalStrlen(Args a, const FunctionContext& ctx) {
   });
 }
 
+// substring(source, start[, length]): a negative start counts from the end (the docs' rule and
+// example: substring("123456", -2, 2) is "56"); one before the text's start takes it from 0.
 Result<Column> EvalSubstring(Args a, const FunctionContext& ctx) {
   std::string sc;
   return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
     if (a[1]->IsNull(i) || (a.size() > 2 && a[2]->IsNull(i))) return;
     std::string_view text = TextAt(*a[0], i, sc);
-    int64_t start = std::max<int64_t>(0, a[1]->Int(i));
+    int64_t start = a[1]->Int(i);
+    if (start < 0) start = std::max<int64_t>(0, static_cast<int64_t>(Utf8Length(text)) + start);
     size_t from = Utf8Offset(text, static_cast<size_t>(start));
     size_t to = text.size();
     if (a.size() > 2) {
