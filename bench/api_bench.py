@@ -225,6 +225,12 @@ def metric(server, tokens, name):
     return float(m.group(1)) if m else 0.0
 
 
+def proc_minor_faults(pid):
+    """The server's minor page faults so far (fresh pages the kernel had to zero, mostly)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])
+
+
 def wait_settled(server, tokens, session, cid, rows, pid):
     """Memtables empty, every row visible, and the server's CPU flat for 3 s. The memtable metric
     is polled (not a count query, whose scans would be charged to ingestion), then one count."""
@@ -273,6 +279,8 @@ def run_size(args, rows):
         cpu0, t0 = proc_cpu_seconds(pid), time.monotonic()
         sent_rows, sent_bytes = ingest(server, tokens, rule, data, args.clients)
         ack_wall, ack_cpu = time.monotonic() - t0, proc_cpu_seconds(pid) - cpu0
+        print(f"acknowledged: wall {ack_wall:.2f} s, server CPU {ack_cpu:.2f} s, minor faults "
+              f"{proc_minor_faults(pid)}", flush=True)
         with requests.Session() as session:
             session.trust_env = False
             settled_cpu = wait_settled(server, tokens, session, cid, sent_rows, pid) - cpu0

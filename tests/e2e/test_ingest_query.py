@@ -226,6 +226,10 @@ def test_bad_ingestion_requests_get_their_documented_errors_and_store_nothing(se
     assert r.status_code == 413 and r.json()["error"]["code"] == "ContentLengthLimitExceeded"
     r = post(gzip.compress(json.dumps(records(20000)).encode()), {"Content-Encoding": "gzip"})
     assert r.status_code == 413  # more than 1 MiB once decoded
+    lying = bytearray(gzip.compress(json.dumps(good).encode()))
+    lying[-4:] = b"\xff\xff\xff\xff"  # ISIZE, which sizes the output buffer: a hint only
+    r = post(bytes(lying), {"Content-Encoding": "gzip"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidContentEncoding", r.text
     assert rows(server, cid, "AppEvents_CL | count")[0][0] == 0
     r = post(json.dumps(good).encode(), {"Content-Type": "application/json"})
     assert r.status_code == 204, r.text
