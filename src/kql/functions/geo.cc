@@ -2,7 +2,7 @@
 // This file holds the point-to-point measures (distance, circle, azimuth, angle) and registers the family; the cell grids are in
 // geo_cells.cc, the spherical shapes (S2) in geo_shapes.cc,
 // densify/simplify/buffer in geo_edit.cc, intersects/closest points/coverings in
-// geo_relations.cc.
+// geo_relations.cc, intersections and unions in geo_overlay.cc.
 //
 // Kusto measures on a sphere unless told otherwise (use_spheroid): S2's angles scaled by the
 // mean Earth radius reproduce the documented distances to the printed digits; the spheroid uses
@@ -19,6 +19,7 @@ void RegisterGeoCells(Registry& r);   // geo_cells.cc
 void RegisterGeoShapes(Registry& r);  // geo_shapes.cc
 void RegisterGeoEdits(Registry& r);   // geo_edit.cc
 void RegisterGeoRelations(Registry& r);  // geo_relations.cc
+void RegisterGeoOverlays(Registry& r);   // geo_overlay.cc
 
 namespace {
 
@@ -99,6 +100,7 @@ void RegisterGeo(Registry& r) {
   RegisterGeoShapes(r);
   RegisterGeoEdits(r);
   RegisterGeoRelations(r);
+  RegisterGeoOverlays(r);
 }
 
 }  // namespace cmk::kql::fn
