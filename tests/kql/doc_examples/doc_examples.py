@@ -458,6 +458,33 @@ def bare_expression(q):
     return k == "ident" and v not in TABULAR_STARTERS and len(toks) > 1 and toks[1] == ("punct", "(")
 
 
+def snippet_checks(q):
+    """The docs' list of expressions with their values: one expression a line, each either an
+    assertion (`tobool("false") == false`) or followed by `// value` (`round(2.15, 1) // 2.2`).
+    -> (print query, expected row) or None."""
+    exprs, expected = [], []
+    for line in q.splitlines():
+        if not line.strip() or line.strip().startswith("//"):
+            continue
+        code, _, comment = line.partition("//")
+        code = code.strip()
+        toks = tokenize(code)
+        if not bare_expression(code) or toks[0][0] in ("string", "num"):
+            return None
+        value = comment.strip().split()[0] if comment.strip() else None
+        if ("punct", "==") in toks and value is None:
+            exprs.append(code)
+            expected.append("true")
+        elif value is not None and ("punct", "==") not in toks:
+            exprs.append(code)
+            expected.append(value)
+        else:
+            return None
+    if len(exprs) < 2:
+        return None
+    return "print " + ", ".join("c%d = %s" % (k, e) for k, e in enumerate(exprs)), expected
+
+
 def defines_order(q):
     return re.search(r"\|\s*(sort|order)\s+by\b|\|\s*top\b|\|\s*serialize\b|\|\s*top-nested\b|"
                      r"\b(row_number|prev|next|row_cumsum)\s*\(", q, re.I) is not None
@@ -811,7 +838,14 @@ def main():
                 results.append(rec)
                 continue
             query = ex["query"]
-            if bare_expression(query):
+            snippet = snippet_checks(query) if ex["table"] is None else None
+            if snippet:
+                # Checked like a one-row output table whose cells are the documented values.
+                query = snippet[0]
+                ex = dict(ex, table=(["c%d" % k for k in range(len(snippet[1]))], [snippet[1]]))
+                rec["snippet"] = True
+                rec["expected"] = ex["table"]
+            elif bare_expression(query):
                 # Run the shorthand as the query it stands for.
                 query = "print " + query
                 rec["wrapped"] = True
