@@ -1,6 +1,6 @@
 // Date and time functions: now, ago, bin/floor/bin_at, startof*/endof*, datetime_add,
 // datetime_diff, datetime_part, getyear, getmonth, monthofyear, dayofweek, dayofmonth, dayofyear,
-// hourofday, week_of_year, unixtime_*_todatetime, make_datetime, make_timespan,
+// hourofday, week_of_year (weekofyear), unixtime_*_todatetime, make_datetime, make_timespan,
 // datetime_utc_to_local, datetime_local_to_utc, datetime_list_timezones.
 // Calendar math is proleptic Gregorian UTC over 100-ns ticks (function_util.h: ToCivil).
 // Time zones come from ICU's copy of the IANA database (libicu-dev): a well-kept library rather
@@ -433,6 +433,7 @@ void RegisterDateTime(Registry& r) {
   AddGetter(r, "dayofyear", Part::kDayOfYear, Type::kInt);
   AddGetter(r, "hourofday", Part::kHour, Type::kInt);
   AddGetter(r, "week_of_year", Part::kWeek, Type::kInt);
+  AddGetter(r, "weekofyear", Part::kWeek, Type::kInt);  // the docs' deprecated alias
   r.Function({"dayofweek", 1, 1, Expect("dayofweek", {{Type::kDateTime}}, Type::kTimespan), [](Args a, const FunctionContext& ctx) {
                 return PerRow(a, ctx, Type::kTimespan,
                               [&](size_t i, int64_t* out) { return *out = DayOfWeek(a[0]->Int(i)) * kTicksPerDay, true; });
