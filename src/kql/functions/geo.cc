@@ -2,7 +2,8 @@
 // This file holds the point-to-point measures (distance, circle, azimuth, angle) and registers the family; the cell grids are in
 // geo_cells.cc, the spherical shapes (S2) in geo_shapes.cc,
 // densify/simplify/buffer in geo_edit.cc, intersects/closest points/coverings in
-// geo_relations.cc, intersections and unions in geo_overlay.cc.
+// geo_relations.cc, intersections and unions in geo_overlay.cc,
+// geo_from_wkt (GEOS) in geo_wkt.cc.
 //
 // Kusto measures on a sphere unless told otherwise (use_spheroid): S2's angles scaled by the
 // mean Earth radius reproduce the documented distances to the printed digits; the spheroid uses
@@ -20,6 +21,7 @@ void RegisterGeoShapes(Registry& r);  // geo_shapes.cc
 void RegisterGeoEdits(Registry& r);   // geo_edit.cc
 void RegisterGeoRelations(Registry& r);  // geo_relations.cc
 void RegisterGeoOverlays(Registry& r);   // geo_overlay.cc
+void RegisterGeoWkt(Registry& r);        // geo_wkt.cc
 
 namespace {
 
@@ -101,6 +103,7 @@ void RegisterGeo(Registry& r) {
   RegisterGeoEdits(r);
   RegisterGeoRelations(r);
   RegisterGeoOverlays(r);
+  RegisterGeoWkt(r);
 }
 
 }  // namespace cmk::kql::fn
