@@ -45,6 +45,7 @@ Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     case NodeKind::kMvApply: return RunMvApply(node, ctx, sink);
     case NodeKind::kPartition: return RunPartition(node, ctx, sink);
     case NodeKind::kSample: return RunSample(node, ctx, sink);
+    case NodeKind::kTopNested: return RunTopNested(node, ctx, sink);
   }
   return Internal("unknown plan node");
 }

@@ -38,10 +38,14 @@ Result<ColumnValue> EvalShift(const BoundExpr& e, const Chunk& chunk, const Func
 // row_cumsum, row_rank_dense, row_rank_min, row_window_session (BoundExpr::Kind::kWindow).
 Result<ColumnValue> EvalWindow(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx);
 
-// subquery.cc: the input of a subquery, mv-apply and partition.
+// subquery.cc: the input of a subquery, mv-apply and partition; RunOver runs `sub` over
+// `rows` (charged to `held`).
+Result<Table> RunOver(const PlanNode& sub, const Table& rows, const ExecContext& ctx, MemoryReservation* held);
 Status RunSubInput(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunMvApply(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunPartition(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// top_nested.cc
+Status RunTopNested(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // sample.cc: sample and sample-distinct.
 Status RunSample(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 

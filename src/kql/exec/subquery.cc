@@ -8,17 +8,12 @@
 #include "kql/exec/operators.h"
 
 namespace cmk::kql {
-namespace {
-
-// Runs `sub` over `rows` and returns its output (charged to `held` while the caller keeps it).
 Result<Table> RunOver(const PlanNode& sub, const Table& rows, const ExecContext& ctx,
                       MemoryReservation* held) {
   ExecContext inner = ctx;
   inner.subquery_input = &rows;
   return RunToTable(sub, inner, held);
 }
-
-}  // namespace
 
 Status RunSubInput(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   if (ctx.subquery_input == nullptr) return Internal("a subquery ran without its input");

@@ -127,6 +127,8 @@ class Binder {
   // binder_subquery.cc
   Result<PlanPtr> BindMvApply(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindPartition(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindTopNested(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> BindTopLevel(const NamedExpr& key, const NamedExpr& agg, bool keyed, const Schema& in, const Scope* s);
   // binder_misc_ops.cc: sample, sample-distinct, project-by-names, invoke.
   Result<PlanPtr> BindSample(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindProjectByNames(const Operator& op, PlanPtr in, const Scope* s);

@@ -128,3 +128,68 @@ Result<PlanPtr> Binder::BindLegacyPartition(const Operator& op, PlanPtr in, cons
 }
 
 }  // namespace cmk::kql::internal
+
+namespace cmk::kql::internal {
+
+// One level's aggregate over a subquery input: `summarize Aggregation by Expr` (keyed) or
+// `summarize Aggregation` (for `with others`). The Expr nodes are borrowed from `op`.
+Result<PlanPtr> Binder::BindTopLevel(const NamedExpr& key, const NamedExpr& agg, bool keyed, const Schema& in,
+                                     const Scope* s) {
+  Operator sop;
+  sop.kind = OpKind::kSummarize;
+  sop.pos = agg.expr->pos;
+  sop.items.push_back({"", ExprPtr(const_cast<Expr*>(agg.expr.get())), "", nullptr});
+  if (keyed) sop.by.push_back({"", ExprPtr(const_cast<Expr*>(key.expr.get())), "", nullptr});
+  Result<PlanPtr> plan = BindSummarize(sop, SubInput(in), s);
+  for (NamedExpr& item : sop.items) (void)item.expr.release();
+  for (NamedExpr& item : sop.by) (void)item.expr.release();
+  return plan;
+}
+
+// top-nested: per level, the key expression (to split rows), its keyed aggregate and the
+// unkeyed one for `with others`; two output columns per level.
+Result<PlanPtr> Binder::BindTopNested(const Operator& op, PlanPtr in, const Scope* s) {
+  auto n = std::make_unique<PlanNode>();
+  n->kind = NodeKind::kTopNested;
+  std::vector<PlanPtr> plans;
+  for (size_t i = 0; i + 1 < op.items.size(); i += 2) {
+    const NamedExpr& key = op.items[i];
+    const NamedExpr& agg = op.items[i + 1];
+    PlanNode::TopLevel level;
+    ASSIGN_OR_RETURN(level.key, BindExpr(*key.expr, in->schema, s));
+    if (level.key.type == Type::kDynamic) return SemanticError("top-nested: the key cannot be dynamic", key.expr->pos);
+    level.ascending = agg.type == "asc";
+    if (agg.default_value) {
+      ASSIGN_OR_RETURN(BoundExpr count, BindConstant(*agg.default_value, s));
+      if (!IsIntegral(count.type) || count.value.IsNull(0)) {
+        return SemanticError("top-nested: N must be a constant integer", agg.default_value->pos);
+      }
+      level.n = std::max<int64_t>(0, count.value.Int(0));
+    }
+    if (key.default_value) {
+      ASSIGN_OR_RETURN(BoundExpr others, BindConstant(*key.default_value, s));
+      Column v = Column::Constant(level.key.type);
+      if (others.type == level.key.type || (UsesInts(others.type) && UsesInts(level.key.type))) {
+        v.AppendFrom(others.value, 0);
+      } else {
+        AppendConverted(v, ValueToJson(others.value, 0), true);
+      }
+      level.others = std::move(v);
+    }
+    ASSIGN_OR_RETURN(PlanPtr keyed, BindTopLevel(key, agg, true, in->schema, s));
+    ASSIGN_OR_RETURN(PlanPtr total, BindTopLevel(key, agg, false, in->schema, s));
+    std::string key_name = !key.name.empty() ? key.name : DefaultName(*key.expr, true);
+    if (key_name.empty()) key_name = "Column" + std::to_string(i / 2 + 1);
+    std::string agg_name = !agg.name.empty() ? agg.name : "aggregated_" + key_name;
+    n->schema.push_back({UniqueName(key_name, n->schema), level.key.type});
+    n->schema.push_back({UniqueName(agg_name, n->schema), keyed->schema.back().type});
+    n->levels.push_back(std::move(level));
+    plans.push_back(std::move(keyed));
+    plans.push_back(std::move(total));
+  }
+  n->inputs.push_back(std::move(in));
+  for (PlanPtr& p : plans) n->inputs.push_back(std::move(p));
+  return PlanPtr(std::move(n));
+}
+
+}  // namespace cmk::kql::internal

@@ -84,6 +84,12 @@ Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope
     case OpKind::kSampleDistinct: return BindSample(op, std::move(in), s);
     case OpKind::kProjectByNames: return BindProjectByNames(op, std::move(in), s);
     case OpKind::kInvoke: return BindInvoke(op, std::move(in), s);
+    case OpKind::kTopNested: return BindTopNested(op, std::move(in), s);
+    case OpKind::kConsume: {  // runs its input and returns no rows
+      PlanPtr n = Node(NodeKind::kFilter, std::move(in));
+      n->predicate = BoundExpr::Constant(IntConstant(Type::kBool, 0));
+      return n;
+    }
     case OpKind::kParse:
     case OpKind::kParseWhere: return BindParse(op, std::move(in), s);
     case OpKind::kSearch: return BindSearch(op, std::move(in), s);

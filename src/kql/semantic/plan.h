@@ -77,6 +77,8 @@ enum class NodeKind {
   kMvApply,    // inputs[0] rows, inputs[1] the subquery run per row (over kSubInput)
   kPartition,  // inputs[0] rows, inputs[1] the subquery run per value of exprs[0]
   kSample,     // `limit` rows picked at random; with exprs[0]: `limit` distinct values of it
+  kTopNested,  // inputs[0] rows; per level i (levels[i]) inputs[1+2i] summarizes the level's
+               // aggregate by its key and inputs[2+2i] without key (`others`), over kSubInput
 };
 
 enum class JoinKind {
@@ -136,6 +138,14 @@ struct PlanNode {
   // kMvApply: output column i <- the subquery's column apply_cols[i], or (when -1) the outer
   // row's column outer_cols[i].
   std::vector<int> apply_cols, outer_cols;
+
+  struct TopLevel {                        // kTopNested
+    BoundExpr key;
+    int64_t n = -1;                        // -1: every value
+    bool ascending = false;
+    std::optional<Column> others;          // `with others = v` (a constant of the key's type)
+  };
+  std::vector<TopLevel> levels;
 
   std::vector<int> search_cols;            // kSearchFilter: columns searched for `term`
   std::string term;

@@ -103,6 +103,7 @@ enum class OpKind {
   kSummarize, kSort, kTop, kTake, kDistinct, kCount, kJoin, kLookup, kUnion, kMvExpand, kParse,
   kSearch, kMakeSeries, kGetSchema, kAs, kSerialize, kRender, kMvApply, kPartition,
   kParseWhere, kEvaluate, kSample, kSampleDistinct, kProjectByNames, kInvoke,
+  kTopNested, kConsume,
 };
 
 // A tabular operator after '|'. Fields used per kind:
@@ -122,6 +123,8 @@ enum class OpKind {
 //     "*" for the wildcard, else name and type).
 //   sample: expr = count. sample-distinct: expr = count, name = column. project-by-names: items
 //     (exprs: names, arrays of names, patterns). invoke: expr = the function call.
+//   top-nested: two items per level: items[2i] = `[Name=]Expr` (default_value: `with others`),
+//     items[2i+1] = `[Name=]Aggregation` (type: "asc" or "desc", default_value: N or null).
 struct Operator {
   OpKind kind = OpKind::kWhere;
   Position pos;

@@ -497,6 +497,11 @@ class Parser {
         ExpectWord("of");
         op.name = TakeName("a column name after 'of'");
       }
+    } else if (name == "consume") {
+      op.kind = OpKind::kConsume;
+      op.options = ParseOptions({"decodeblocks"});
+    } else if (name == "top-nested") {
+      ParseTopNested(op);
     } else if (name == "project-by-names") {
       op.kind = OpKind::kProjectByNames;
       op.items = ParseNamedList();
@@ -631,6 +636,37 @@ class Parser {
       op.items.push_back(std::move(item));
     } while (Accept(","));
     Expect(")");
+  }
+
+  // top-nested [N] of [Name=]Expr [with others=Value] by [Name=]Aggregation [asc|desc]
+  // [, top-nested ...]
+  void ParseTopNested(Operator& op) {
+    op.kind = OpKind::kTopNested;
+    do {
+      ExprPtr count;
+      if (!IsWord("of")) count = ParseExpr();
+      ExpectWord("of");
+      NamedExpr key = ParseNamedExpr();
+      if (AcceptWord("with")) {
+        ExpectWord("others");
+        Expect("=");
+        key.default_value = ParseExpr();
+      }
+      ExpectWord("by");
+      NamedExpr agg = ParseNamedExpr();
+      agg.type = AcceptWord("asc") ? "asc" : "desc";
+      AcceptWord("desc");
+      agg.default_value = std::move(count);
+      op.items.push_back(std::move(key));
+      op.items.push_back(std::move(agg));
+    } while (NextTopNested());
+  }
+
+  // `, top-nested` (lexed as ',' 'top' '-' 'nested'): consumed, true.
+  bool NextTopNested() {
+    if (!IsPunct(",") || !IsWord("top", 1) || !IsPunct("-", 2) || !IsWord("nested", 3)) return false;
+    for (int k = 0; k < 4; ++k) Take();
+    return true;
   }
 
   // A pipeline without a source (`where x > 1 | take 3`, an optional leading '|'): the

@@ -125,6 +125,17 @@ std::string P(const Operator& op) {
     case OpKind::kSample: return "sample " + P(*op.expr);
     case OpKind::kSampleDistinct: return "sample-distinct " + P(*op.expr) + " of " + op.name;
     case OpKind::kInvoke: return "invoke " + P(*op.expr);
+    case OpKind::kTopNested: {
+      std::string s = "top-nested";
+      for (size_t i = 0; i + 1 < op.items.size(); i += 2) {
+        const NamedExpr& agg = op.items[i + 1];
+        s += std::string(i > 0 ? "," : "") + (agg.default_value ? " " + P(*agg.default_value) : "") + " of " +
+             P(op.items[i]) +
+             (op.items[i].default_value ? " with others=" + P(*op.items[i].default_value) : "") + " by " +
+             P(agg) + " " + agg.type;
+      }
+      return s;
+    }
     case OpKind::kPartition:
       return "partition" + Opts(op.options) + by() + " " + P(op.tables[0]);
     case OpKind::kParse:
@@ -399,6 +410,9 @@ TEST(KqlParserTest, SubqueryOperators) {
   EXPECT_EQ(Parse("T | partition by K { U | where x == K }"), "T | partition by K (U | where (== x K))");
   EXPECT_EQ(Parse("T | sample-distinct 10 of K | sample 3 | invoke f(1)"),
             "T | sample-distinct 10 of K | sample 3 | invoke f(1)");
+  EXPECT_EQ(Parse("T | top-nested 2 of S with others='x' by n=sum(D), top-nested of E by max(1) asc"),
+            "T | top-nested 2 of S default=\"x\" with others=\"x\" by n=sum(D) to desc default=2 desc, "
+            "of E by max(1) to asc asc");
   EXPECT_EQ(Parse("T | mv-apply a on take 1"), "ERROR: Expected '(' but found 'take' at 1:19");
   EXPECT_EQ(Parse("T | parse-where kind=regex flags=i s with \"a\" v"),
             "T | parse-where kind=regex flags=i s with \"a\" v");
