@@ -138,7 +138,7 @@ class NumericAgg : public Aggregator {
     for (size_t g = 0; g < n; ++g) {
       int64_t cnt = g < n_.size() ? n_[g] : 0;
       if (cnt == 0) {
-        c.AppendNull();
+        AppendEmpty(c);
       } else if (kind_ == "sum" && UsesInts(out_)) {
         c.AppendInt(isum_[g]);
       } else if (kind_ == "sum") {
@@ -157,6 +157,14 @@ class NumericAgg : public Aggregator {
   }
 
  private:
+  // The value over no values (the summarize docs' "default values of aggregations"): 0 for
+  // sum, stdev and variance (sample), NaN for avg (0/0, as the docs' example shows), else null.
+  void AppendEmpty(Column& c) const {
+    if (kind_ == "avg") return c.AppendReal(std::nan(""));
+    if (kind_ != "sum" && kind_ != "stdev" && kind_ != "variance") return c.AppendNull();
+    if (UsesInts(out_)) return c.AppendInt(0);
+    c.AppendReal(0);
+  }
   std::string kind_;
   Type out_;
   bool conditional_;

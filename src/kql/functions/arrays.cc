@@ -199,16 +199,38 @@ Result<Column> EvalRange(Args a, const FunctionContext& ctx) {
   });
 }
 
-// repeat(value, count): count copies (at most kMaxElements); a negative count is null.
+// repeat(value, count): count copies (at most kMaxElements); a negative count is null. The
+// text's size is known before it is built: one that the query's budget (or 256 MiB per value)
+// cannot hold fails the query instead of being allocated.
 Result<Column> EvalRepeat(Args a, const FunctionContext& ctx) {
-  return DynamicRows(a, ctx, [&](size_t i) -> std::optional<bj::value> {
+  constexpr size_t kMaxValueBytes = size_t{256} << 20;
+  Shape s = ShapeOf(a, ctx);
+  Column out = MakeColumn(Type::kDynamic, s);
+  size_t total = 0;
+  for (size_t i = 0; i < s.rows; ++i) {
     std::optional<int64_t> count = IntArg(*a[1], i);
-    if (!count || *count < 0) return std::nullopt;
-    bj::value v = ValueToJson(*a[0], i);
-    bj::array out;
-    out.resize(static_cast<size_t>(std::min<int64_t>(*count, kMaxElements)), v);
-    return bj::value(std::move(out));
-  });
+    if (!count || *count < 0) {
+      SetNull(out, i);
+      continue;
+    }
+    std::string item = WriteJson(ValueToJson(*a[0], i));
+    size_t n = static_cast<size_t>(std::min<int64_t>(*count, kMaxElements));
+    size_t bytes = n * (item.size() + 1) + 2;
+    total += bytes;
+    size_t limit = std::min(kMaxValueBytes, ctx.budget != nullptr ? ctx.budget->remaining() : SIZE_MAX);
+    if (bytes > kMaxValueBytes || (ctx.budget != nullptr && total > ctx.budget->remaining())) {
+      if (ctx.budget != nullptr) RETURN_IF_ERROR(ctx.budget->Charge(std::max(total, limit + 1), "repeat()"));
+      return Status(StatusCode::kResourceExhausted,
+                    "repeat(): a result of " + std::to_string(bytes) + " bytes is more than the 256 MiB allowed",
+                    "E_RUNAWAY_QUERY");
+    }
+    std::string& text = out.strings[i];
+    text.reserve(bytes);
+    text = "[";
+    for (size_t k = 0; k < n; ++k) (text += k ? "," : "") += item;
+    text += ']';
+  }
+  return out;
 }
 
 // treepath: every member path of a bag, an array's elements all under [0], each path once.

@@ -7,11 +7,7 @@
 #include "kql/functions/dynamic_util.h"
 
 namespace cmk::kql::fn {
-namespace {
 
-// A key argument of bag_remove_keys/bag_set_key: a root key, or a JSONPath of member steps
-// ("$.a.b", "$['a']['b']"); nullopt for paths with array steps or bad syntax (the docs support
-// neither).
 std::optional<std::vector<std::string>> KeyPath(std::string_view key) {
   if (key.empty() || key[0] != '$') return std::vector<std::string>{std::string(key)};
   std::vector<std::string> steps;
@@ -35,6 +31,8 @@ std::optional<std::vector<std::string>> KeyPath(std::string_view key) {
   if (steps.empty()) return std::nullopt;
   return steps;
 }
+
+namespace {
 
 // bag_merge(b1, ..., bN): the leftmost value of a key wins; arguments that are not bags are
 // skipped; null when none is a bag.

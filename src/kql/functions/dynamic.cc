@@ -181,8 +181,15 @@ Result<Column> EvalSetHasElement(Args a, const FunctionContext& ctx) {
 Result<Column> EvalBagHasKey(Args a, const FunctionContext& ctx) {
   return IntRows(a, ctx, Type::kBool, [&](size_t i, int64_t* out) {
     auto v = Json(*a[0], i);
-    if (!v || !v->is_object()) return false;
-    *out = v->get_object().contains(ValueToString(*a[1], i));
+    std::optional<std::vector<std::string>> path = KeyPath(ValueToString(*a[1], i));
+    if (!v || !v->is_object() || !path) return false;
+    const bj::value* node = &*v;
+    for (const std::string& step : *path) {
+      const bj::object* o = node->if_object();
+      node = o != nullptr ? o->if_contains(step) : nullptr;
+      if (node == nullptr) break;
+    }
+    *out = node != nullptr;
     return true;
   });
 }

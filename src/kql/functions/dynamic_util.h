@@ -4,6 +4,8 @@
 // function's output can dwarf its input: range(), repeat()).
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "kql/core/budget.h"
 #include "kql/functions/function_json.h"
@@ -45,6 +47,11 @@ Result<Column> DynamicRows(Args a, const FunctionContext& ctx, F f) {
   }
   return out;
 }
+
+// A key argument of bag_has_key/bag_remove_keys/bag_set_key: a root key, or a JSONPath of
+// member steps ("$.a.b", "$['a']['b']"); nullopt for paths with array steps or bad syntax
+// (the docs support neither). Defined in arrays_bags.cc.
+std::optional<std::vector<std::string>> KeyPath(std::string_view key);
 
 // arrays_bags.cc: bag_*, set_*, jaccard_index, zip (called by RegisterArrays in arrays.cc).
 void RegisterBags(Registry& r);
