@@ -360,6 +360,10 @@ std::optional<bj::object> ParseXml(std::string_view xml) {
   XmlBuilder b;
   b.parser = XML_ParserCreate("UTF-8");
   if (b.parser == nullptr) return std::nullopt;
+  // Entities may expand a document at most 10 times over once it passes 1 MiB (expat's defaults
+  // are 100 times past 8 MiB), so a small hostile text cannot make a huge value.
+  XML_SetBillionLaughsAttackProtectionActivationThreshold(b.parser, 1 << 20);
+  XML_SetBillionLaughsAttackProtectionMaximumAmplification(b.parser, 10.0f);
   XML_SetUserData(b.parser, &b);
   XML_SetElementHandler(b.parser, XmlBuilder::Start, XmlBuilder::End);
   XML_SetCharacterDataHandler(b.parser, XmlBuilder::Text);
