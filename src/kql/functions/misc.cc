@@ -2,6 +2,10 @@
 // unicode_codepoints_to_string, string_size, isascii, isutf8, regex_quote, format_bytes,
 // parse_path, new_guid, assert, parse_xml (expat); parse_user_agent is in user_agent.cc.
 // (dynamic_to_json is in arrays.cc.)
+// Debian's expat is built with DTD support; XML_DTD declares its entity-amplification limits.
+#ifndef XML_DTD
+#define XML_DTD
+#endif
 #include <expat.h>
 
 #include <algorithm>
