@@ -214,6 +214,12 @@ Result<BoundQuery> Binder::BindQuery(const Query& q) {
   const Scope* scope = NewScope(nullptr);
   for (const Statement& st : q.statements) {
     if (st.kind == StatementKind::kExpr) {
+      const Expr& v = *st.value;
+      if (v.kind == ExprKind::kTabular && !v.tabular->ops.empty() &&
+          (v.tabular->ops.back().kind == OpKind::kFork || v.tabular->ops.back().kind == OpKind::kFacet)) {
+        RETURN_IF_ERROR(BindForked(*v.tabular, scope, out.results));
+        continue;
+      }
       ASSIGN_OR_RETURN(PlanPtr plan, BindTabularExpr(*st.value, scope));
       out.results.push_back(std::move(plan));
       continue;
@@ -396,7 +402,7 @@ Result<PlanPtr> Binder::CallFunction(const Binding& fn, const std::vector<ExprPt
   return r;
 }
 
-Result<PlanPtr> Binder::BindTabular(const Tabular& t, const Scope* s, PlanPtr input) {
+Result<PlanPtr> Binder::BindTabular(const Tabular& t, const Scope* s, PlanPtr input, size_t ops_end) {
   PlanPtr plan = std::move(input);
   if (plan && t.source.kind != SourceKind::kNone) {
     return SemanticError("A subquery here starts with an operator, not a source", t.pos);
@@ -407,7 +413,8 @@ Result<PlanPtr> Binder::BindTabular(const Tabular& t, const Scope* s, PlanPtr in
   PlanNode* scan = plan && plan->kind == NodeKind::kScan ? plan.get() : nullptr;
   std::vector<PlanNode*> chain;
   if (plan) RETURN_IF_ERROR(SetPlanHeight(*plan, t.pos));
-  for (const Operator& op : t.ops) {
+  for (size_t i = 0; i < t.ops.size() && i < ops_end; ++i) {
+    const Operator& op = t.ops[i];
     RETURN_IF_ERROR(Step(op.pos));
     ASSIGN_OR_RETURN(plan, BindOperator(op, std::move(plan), s));
     RETURN_IF_ERROR(SetPlanHeight(*plan, op.pos));

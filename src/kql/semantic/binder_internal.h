@@ -61,7 +61,11 @@ class Binder {
   // binder.cc: names, expressions, sources, statements.
   Result<PlanPtr> BindTabularExpr(const Expr& e, const Scope* s);
   // `input`: the rows a source-less subquery (mv-apply, partition) reads.
-  Result<PlanPtr> BindTabular(const Tabular& t, const Scope* s, PlanPtr input = nullptr);
+  // `ops_end`: bind the operators before this index only (fork and facet bind the rest).
+  Result<PlanPtr> BindTabular(const Tabular& t, const Scope* s, PlanPtr input = nullptr,
+                              size_t ops_end = SIZE_MAX);
+  // binder_subquery.cc: a statement ending in fork or facet gives several results.
+  Status BindForked(const Tabular& t, const Scope* s, std::vector<PlanPtr>& results);
   Result<PlanPtr> ResolveTable(const std::string& name, const Position& pos, const Scope* s);
   Result<PlanPtr> CallTabular(const std::string& name, const std::vector<ExprPtr>& args,
                               const Position& pos, const Scope* s);

@@ -193,3 +193,46 @@ Result<PlanPtr> Binder::BindTopNested(const Operator& op, PlanPtr in, const Scop
 }
 
 }  // namespace cmk::kql::internal
+
+namespace cmk::kql::internal {
+
+// `T | ... | fork (a) (b)` and `T | ... | facet by C1, C2 with (q)`: the part before the
+// operator runs once (while binding) and each leg, each facet column (`summarize count_C =
+// count() by C`) and the `with` query runs over its rows as a result of its own.
+Status Binder::BindForked(const Tabular& t, const Scope* s, std::vector<PlanPtr>& results) {
+  const Operator& op = t.ops.back();
+  ASSIGN_OR_RETURN(PlanPtr in, BindTabular(t, s, nullptr, t.ops.size() - 1));
+  if (!in) return SemanticError("fork and facet need an input table", op.pos);
+  ASSIGN_OR_RETURN(Table rows, RunToTable(*in, ctx_));
+  auto over = [&](const Tabular& sub) -> Result<PlanPtr> { return BindTabular(sub, s, ValuesNode(rows)); };
+  if (op.kind == OpKind::kFork) {
+    for (size_t i = 0; i < op.tables.size(); ++i) {
+      ASSIGN_OR_RETURN(PlanPtr leg, over(*op.tables[i]));
+      if (!op.items[i].name.empty()) leg->name = op.items[i].name;
+      results.push_back(std::move(leg));
+    }
+    return OkStatus();
+  }
+  if (!op.tables.empty()) {
+    ASSIGN_OR_RETURN(PlanPtr with, over(*op.tables[0]));
+    results.push_back(std::move(with));
+  }
+  for (const NamedExpr& column : op.by) {
+    Operator count;
+    count.kind = OpKind::kSummarize;
+    count.pos = op.pos;
+    auto call = std::make_unique<Expr>();
+    call->kind = ExprKind::kCall;
+    call->name = "count";
+    call->pos = op.pos;
+    count.items.push_back({"count_" + column.expr->name, std::move(call), "", nullptr});
+    count.by.push_back({"", ExprPtr(const_cast<Expr*>(column.expr.get())), "", nullptr});
+    Result<PlanPtr> facet = BindOperator(count, ValuesNode(rows), s);
+    (void)count.by[0].expr.release();  // borrowed from `op`
+    if (!facet.ok()) return facet.status();
+    results.push_back(std::move(*facet));
+  }
+  return OkStatus();
+}
+
+}  // namespace cmk::kql::internal

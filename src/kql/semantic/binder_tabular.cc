@@ -85,6 +85,9 @@ Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope
     case OpKind::kProjectByNames: return BindProjectByNames(op, std::move(in), s);
     case OpKind::kInvoke: return BindInvoke(op, std::move(in), s);
     case OpKind::kTopNested: return BindTopNested(op, std::move(in), s);
+    case OpKind::kFork:
+    case OpKind::kFacet:
+      return SemanticError("fork and facet must end the query statement", op.pos);
     case OpKind::kConsume: {  // runs its input and returns no rows
       PlanPtr n = Node(NodeKind::kFilter, std::move(in));
       n->predicate = BoundExpr::Constant(IntConstant(Type::kBool, 0));

@@ -103,7 +103,7 @@ enum class OpKind {
   kSummarize, kSort, kTop, kTake, kDistinct, kCount, kJoin, kLookup, kUnion, kMvExpand, kParse,
   kSearch, kMakeSeries, kGetSchema, kAs, kSerialize, kRender, kMvApply, kPartition,
   kParseWhere, kEvaluate, kSample, kSampleDistinct, kProjectByNames, kInvoke,
-  kTopNested, kConsume,
+  kTopNested, kConsume, kFork, kFacet,
 };
 
 // A tabular operator after '|'. Fields used per kind:
@@ -125,6 +125,9 @@ enum class OpKind {
 //     (exprs: names, arrays of names, patterns). invoke: expr = the function call.
 //   top-nested: two items per level: items[2i] = `[Name=]Expr` (default_value: `with others`),
 //     items[2i+1] = `[Name=]Aggregation` (type: "asc" or "desc", default_value: N or null).
+//   fork: tables = the legs (source kNone), items[i].name = leg i's name or "". facet: by =
+//     the columns, tables[0] = the `with ( ... )` subquery when given. Both end a statement:
+//     each leg or column gives a result table of its own.
 struct Operator {
   OpKind kind = OpKind::kWhere;
   Position pos;

@@ -497,6 +497,19 @@ class Parser {
         ExpectWord("of");
         op.name = TakeName("a column name after 'of'");
       }
+    } else if (name == "fork") {
+      ParseFork(op);
+    } else if (name == "facet") {
+      op.kind = OpKind::kFacet;
+      ExpectWord("by");
+      do {
+        op.by.push_back({"", Node(ExprKind::kName, Peek().pos, TakeName("a column name")), "", nullptr});
+      } while (Accept(","));
+      if (AcceptWord("with")) {
+        Expect("(");
+        op.tables.push_back(ParseSubPipeline());
+        Expect(")");
+      }
     } else if (name == "consume") {
       op.kind = OpKind::kConsume;
       op.options = ParseOptions({"decodeblocks"});
@@ -667,6 +680,23 @@ class Parser {
     if (!IsPunct(",") || !IsWord("top", 1) || !IsPunct("-", 2) || !IsWord("nested", 3)) return false;
     for (int k = 0; k < 4; ++k) Take();
     return true;
+  }
+
+  // fork [name=](subquery) [name=](subquery) ...
+  void ParseFork(Operator& op) {
+    op.kind = OpKind::kFork;
+    while (IsPunct("(") || (NameLength() > 0 && IsPunct("=", NameLength()) && IsPunct("(", NameLength() + 1))) {
+      NamedExpr leg;
+      if (!IsPunct("(")) {
+        leg.name = TakeName("a name");
+        Take();
+      }
+      Expect("(");
+      op.tables.push_back(ParseSubPipeline());
+      Expect(")");
+      op.items.push_back(std::move(leg));
+    }
+    if (op.tables.empty()) Expected("'(' and a subquery after 'fork'");
   }
 
   // A pipeline without a source (`where x > 1 | take 3`, an optional leading '|'): the

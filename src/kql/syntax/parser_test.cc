@@ -125,6 +125,8 @@ std::string P(const Operator& op) {
     case OpKind::kSample: return "sample " + P(*op.expr);
     case OpKind::kSampleDistinct: return "sample-distinct " + P(*op.expr) + " of " + op.name;
     case OpKind::kInvoke: return "invoke " + P(*op.expr);
+    case OpKind::kFork: return "fork " + Join(op.tables);
+    case OpKind::kFacet: return "facet by " + Join(op.by) + (op.tables.empty() ? "" : " with " + P(op.tables[0]));
     case OpKind::kTopNested: {
       std::string s = "top-nested";
       for (size_t i = 0; i + 1 < op.items.size(); i += 2) {
@@ -413,6 +415,8 @@ TEST(KqlParserTest, SubqueryOperators) {
   EXPECT_EQ(Parse("T | top-nested 2 of S with others='x' by n=sum(D), top-nested of E by max(1) asc"),
             "T | top-nested 2 of S default=\"x\" with others=\"x\" by n=sum(D) to desc default=2 desc, "
             "of E by max(1) to asc asc");
+  EXPECT_EQ(Parse("T | fork (where x > 1) b=(count) | facet by A, B with (take 1)"),
+            "T | fork (<all> | where (> x 1)), (<all> | count) | facet by A, B with (<all> | take 1)");
   EXPECT_EQ(Parse("T | mv-apply a on take 1"), "ERROR: Expected '(' but found 'take' at 1:19");
   EXPECT_EQ(Parse("T | parse-where kind=regex flags=i s with \"a\" v"),
             "T | parse-where kind=regex flags=i s with \"a\" v");
