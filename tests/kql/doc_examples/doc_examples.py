@@ -330,7 +330,8 @@ NONDETERMINISTIC_RE = re.compile(
 GRAPH_RE = re.compile(r"\b(make-graph|graph-match|graph-shortest-paths|graph-to-table|graph-mark-components|"
                       r"graph-merge)\b|\bgraph\s*\(|\w+_graph\s*\(", re.I)
 EXTERNAL_RE = re.compile(
-    r"\b(cluster|database|external_table|materialized_view|stored_query_result|entity_group)\s*\(|"
+    r"\b(cluster|database|external_table|materialized_view|stored_query_result|entity_group|"
+    r"inline_external_table|external_data)\s*\(|\bh@?[\"']https?://|"
     r"\bexternaldata\b|\.create\b|\.show\b|\.set\b|\.alter\b|\.drop\b|"
     r"\bevaluate\s+(http_request|http_request_post|sql_request|python|r|cosmosdb_sql_request|ai_\w+|"
     r"azure_digital_twins_query_request|mysql_request|postgresql_request|infer_storage_schema\w*)\b", re.I)
