@@ -232,7 +232,7 @@ Result<BoundExpr> Binder::BindAggregateRef(const Expr& e, const Schema& schema, 
   std::string_view dn = def.name;
   for (size_t i = 0; i < a.types.size(); ++i) {
     std::string name;
-    if (dn == "percentile" || dn == "percentiles") {
+    if (dn == "percentile" || dn == "percentiles" || dn == "percentilew" || dn == "percentilesw") {
       std::string p = FormatReal(a.params[i]);
       std::replace(p.begin(), p.end(), '.', '_');
       name = std::string(def.prefix) + base + "_" + p;
@@ -240,6 +240,8 @@ Result<BoundExpr> Binder::BindAggregateRef(const Expr& e, const Schema& schema, 
       name = !arg_names[i].empty() ? arg_names[i] : std::string(def.prefix) + std::to_string(i);
       if (dn.starts_with("arg") && i == 0 && arg_names[0].empty()) name = std::string(def.prefix);
       if (!dn.starts_with("arg")) name = std::string(def.prefix) + arg_names[i];
+    } else if (dn.starts_with("covariance") && arg_names.size() > 1) {  // covariance_x_y
+      name = std::string(def.prefix) + base + "_" + arg_names[1];
     } else {
       name = std::string(def.prefix) + (dn == "countif" ? "" : base);  // count(y): count_y
     }
