@@ -1,5 +1,5 @@
 // Shapes that make shapes: geo_line_densify, geo_polygon_densify, geo_line_simplify,
-// geo_polygon_simplify, geo_point_buffer, geo_line_buffer, geo_polygon_buffer.
+// geo_polygon_simplify, geo_simplify_polygons_array, geo_point_buffer, geo_line_buffer, geo_polygon_buffer.
 //
 // Densify turns planar edges (straight in longitude/latitude) into chains of geodesics: an edge
 // is halved at its planar midpoint until that midpoint lies within the tolerance of the geodesic
@@ -172,6 +172,40 @@ Result<Column> PolygonSimplify(Args a, const FunctionContext& ctx) {
   });
 }
 
+// Every polygon of the array in its own S2Builder layer: the layers share the snapped vertices,
+// so borders the polygons have in common stay common. A MultiPolygon of what remains; null when
+// every polygon vanished.
+Result<Column> SimplifyPolygonsArray(Args a, const FunctionContext& ctx) {
+  return GeoMap(a, ctx, Type::kDynamic, [&](size_t i) -> std::optional<std::string> {
+    std::optional<S2Builder::Options> options = SimplifyOptions(a, i);
+    std::optional<bj::value> v = ParseJson(a[0]->Str(i));
+    if (!options || !v || !v->is_array() || v->get_array().empty()) return std::nullopt;
+    std::vector<PolygonPtr> in;
+    size_t vertices = 0;
+    for (const bj::value& m : v->get_array()) {
+      PolygonPtr p = ParseGeoPolygon(WriteJson(m));
+      if (p == nullptr) return std::nullopt;
+      vertices += static_cast<size_t>(p->num_vertices());
+      if (vertices > kMaxGeoVertices) return std::nullopt;
+      in.push_back(std::move(p));
+    }
+    S2Builder builder(*options);
+    std::vector<S2Polygon> out(in.size());
+    for (size_t k = 0; k < in.size(); ++k) {
+      builder.StartLayer(std::make_unique<s2builderutil::S2PolygonLayer>(&out[k]));
+      builder.AddPolygon(*in[k]);
+    }
+    S2Error error;
+    if (!builder.Build(&error)) return std::nullopt;
+    std::vector<std::vector<Path>> polygons;
+    for (const S2Polygon& p : out) {
+      if (!p.is_empty() && !p.is_full()) AppendS2Polygon(p, polygons);
+    }
+    if (polygons.empty()) return std::nullopt;
+    return PolygonJson(polygons, true);
+  });
+}
+
 // --- Buffer ------------------------------------------------------------------------------------
 
 // Radius > 0 metres; tolerance (default 10) as S2's error fraction of the radius, clamped to
@@ -258,6 +292,7 @@ void RegisterGeoEdits(Registry& r) {
   add("geo_polygon_densify", 1, "dnb", PolygonDensify);
   add("geo_line_simplify", 1, "dn", LineSimplify);
   add("geo_polygon_simplify", 1, "dn", PolygonSimplify);
+  add("geo_simplify_polygons_array", 1, "dn", SimplifyPolygonsArray);
   add("geo_point_buffer", 3, "nnnn", PointBuffer);
   add("geo_line_buffer", 2, "dnn", LineBuffer);
   add("geo_polygon_buffer", 2, "dnn", PolygonBuffer);

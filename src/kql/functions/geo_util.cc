@@ -263,9 +263,7 @@ std::string PolygonJson(const std::vector<std::vector<Path>>& polygons, bool mul
   return WriteJson(o);
 }
 
-std::optional<std::string> S2PolygonJson(const S2Polygon& polygon) {
-  if (polygon.is_empty() || polygon.is_full()) return std::nullopt;
-  std::vector<std::vector<Path>> polygons;
+void AppendS2Polygon(const S2Polygon& polygon, std::vector<std::vector<Path>>& polygons) {
   // S2 lists loops in pre-order: a shell (even depth) is followed by its holes.
   for (int k = 0; k < polygon.num_loops(); ++k) {
     const S2Loop& loop = *polygon.loop(k);
@@ -276,6 +274,12 @@ std::optional<std::string> S2PolygonJson(const S2Polygon& polygon) {
     ring.push_back(ring.front());
     polygons.back().push_back(std::move(ring));
   }
+}
+
+std::optional<std::string> S2PolygonJson(const S2Polygon& polygon) {
+  if (polygon.is_empty() || polygon.is_full()) return std::nullopt;
+  std::vector<std::vector<Path>> polygons;
+  AppendS2Polygon(polygon, polygons);
   return PolygonJson(polygons);
 }
 

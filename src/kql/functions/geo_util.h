@@ -78,6 +78,8 @@ std::string PolygonJson(const std::vector<std::vector<Path>>& polygons, bool mul
 // holes (clockwise), rings closed; nullopt for an empty or full polygon, which GeoJSON cannot
 // express.
 std::optional<std::string> S2PolygonJson(const S2Polygon& polygon);
+// Appends the polygon's shells with their holes (as above) to `polygons`.
+void AppendS2Polygon(const S2Polygon& polygon, std::vector<std::vector<Path>>& polygons);
 
 // --- S2 shapes ---------------------------------------------------------------------------------
 // The polygon (the union of a MultiPolygon's members) with Kusto's rules: each ring at least
