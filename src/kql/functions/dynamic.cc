@@ -77,6 +77,19 @@ Result<Column> EvalPack(Args a, const FunctionContext& ctx) {
   });
 }
 
+// __pack_nonempty (pack_all(true)): bag_pack without the null and empty values.
+Result<Column> EvalPackNonEmpty(Args a, const FunctionContext& ctx) {
+  return DynamicRows(a, ctx, [&](size_t i) -> std::optional<bj::value> {
+    bj::object obj;
+    for (size_t k = 0; k + 1 < a.size(); k += 2) {
+      bj::value v = ValueToJson(*a[k + 1], i);
+      if (v.is_null() || (v.is_string() && v.get_string().empty())) continue;
+      obj[ValueToString(*a[k], i)] = std::move(v);
+    }
+    return bj::value(std::move(obj));
+  });
+}
+
 Result<Column> EvalPackArray(Args a, const FunctionContext& ctx) {
   return DynamicRows(a, ctx, [&](size_t i) -> std::optional<bj::value> {
     bj::array arr;
@@ -257,6 +270,7 @@ void RegisterDynamic(Registry& r) {
   r.Function({"array_length", 1, 1, Returns(Type::kLong), EvalArrayLength});
   r.Function({"pack", 0, 128, Returns(Type::kDynamic), EvalPack});
   r.Function({"bag_pack", 0, 128, Returns(Type::kDynamic), EvalPack});
+  r.Function({"__pack_nonempty", 0, 128, Returns(Type::kDynamic), EvalPackNonEmpty});
   r.Function({"pack_array", 0, 128, Returns(Type::kDynamic), EvalPackArray});
   r.Function({"array_concat", 1, 64, Returns(Type::kDynamic), EvalArrayConcat});
   r.Function({"array_slice", 3, 3, Returns(Type::kDynamic), EvalArraySlice});

@@ -169,6 +169,7 @@ Result<BoundExpr> Binder::BindCall(const Expr& e, const Schema& schema, const Sc
   }
   if (IsWindowFunction(name)) return BindWindowCall(e, schema, s, agg);
   if (agg != nullptr && FindAggregate(name) != nullptr) return BindAggregateRef(e, schema, s, agg, "");
+  if (name == "pack_all" || name == "bag_pack_columns") return BindPackColumns(e, schema, s);
   const ScalarFunction* fn = FindFunction(name);
   if (fn == nullptr) {
     if (FindAggregate(name) != nullptr) {
@@ -183,6 +184,38 @@ Result<BoundExpr> Binder::BindCall(const Expr& e, const Schema& schema, const Sc
     args.push_back(std::move(v));
   }
   return MakeCall(fn, std::move(args), name, e.pos);
+}
+
+// pack_all([ignore_null_empty]) and bag_pack_columns(c1, ...): bag_pack over the columns'
+// names and values (every column of the row for pack_all); ignoring null and empty values is
+// __pack_nonempty (dynamic.cc).
+Result<BoundExpr> Binder::BindPackColumns(const Expr& e, const Schema& schema, const Scope* s) {
+  std::vector<BoundExpr> args;
+  auto add = [&](const std::string& key, BoundExpr v) {
+    Column k = Column::Constant(Type::kString);
+    k.AppendString(key);
+    args.push_back(BoundExpr::Constant(std::move(k)));
+    args.push_back(std::move(v));
+  };
+  bool skip_empty = false;
+  if (e.name == "pack_all") {
+    if (e.args.size() > 1) return SemanticError("pack_all() takes at most one argument", e.pos);
+    if (!e.args.empty()) {
+      ASSIGN_OR_RETURN(BoundExpr flag, BindConstant(*e.args[0], s));
+      if (flag.type != Type::kBool) return SemanticError("pack_all(): expected a bool", e.pos);
+      skip_empty = !flag.value.IsNull(0) && flag.value.Int(0) != 0;
+    }
+    for (size_t c = 0; c < schema.size() && c < 64; ++c) {
+      add(schema[c].name, BoundExpr::ColumnRef(static_cast<int>(c), schema[c].type));
+    }
+  } else {
+    for (const ExprPtr& a : e.args) {
+      ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*a, schema, s, nullptr));
+      add(DefaultName(*a, false), std::move(v));
+    }
+  }
+  const ScalarFunction* fn = FindFunction(skip_empty ? "__pack_nonempty" : "bag_pack");
+  return MakeCall(fn, std::move(args), e.name, e.pos);
 }
 
 // An aggregate call inside a summarize item: adds a BoundAggregate and returns a reference to

@@ -92,6 +92,7 @@ class Binder {
                                                      AggContext* agg);
   Result<BoundExpr> MakeCall(const ScalarFunction* fn, std::vector<BoundExpr> args,
                              const std::string& name, const Position& pos);
+  Result<BoundExpr> BindPackColumns(const Expr& e, const Schema& schema, const Scope* s);
   Result<BoundExpr> BindAggregateRef(const Expr& e, const Schema& schema, const Scope* s,
                                      AggContext* agg, const std::string& explicit_name);
   Result<Column> ScalarOfTabular(const Expr& e, const Scope* s);
