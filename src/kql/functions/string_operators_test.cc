@@ -61,6 +61,31 @@ TEST(StringOps, ContainsFindsEveryPositionInLongStrings) {
   }
 }
 
+TEST(StringOps, ContainsAndHasAgreeWithAPlainSearchOnRandomText) {
+  // Random haystacks over a small alphabet (both cases, a separator, bytes that fold onto
+  // letters under | 0x20 such as '@' and '[') against needles of 1 to 5 bytes: every operator's
+  // answer equals a naive byte-by-byte search, across the 16-byte steps and the tail.
+  const std::string alphabet = "aAbB@[ `{";
+  uint64_t seed = 42;
+  auto next = [&seed] {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<size_t>(seed >> 33);
+  };
+  auto lower = [](std::string s) {
+    for (char& c : s) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    return s;
+  };
+  for (int round = 0; round < 3000; ++round) {
+    std::string hay, needle;
+    for (size_t i = next() % 48; i > 0; --i) hay += alphabet[next() % alphabet.size()];
+    for (size_t i = 1 + next() % 5; i > 0; --i) needle += alphabet[next() % alphabet.size()];
+    bool cs = hay.find(needle) != std::string::npos;
+    bool ci = lower(hay).find(lower(needle)) != std::string::npos;
+    ASSERT_EQ(Op("contains_cs", {Str(hay), Str(needle)}), (V{cs ? "true" : "false"})) << hay << " / " << needle;
+    ASSERT_EQ(Op("contains", {Str(hay), Str(needle)}), (V{ci ? "true" : "false"})) << hay << " / " << needle;
+  }
+}
+
 TEST(StringOps, NonConstantNeedleIsPerRow) {
   EXPECT_EQ(Op("contains", {Strs({"abc", "abc"}), Strs({"B", "x"})}, 2), (V{"true", "false"}));
   EXPECT_EQ(Op("has", {Strs({"a b", "a b"}), Strs({"B", "ab"})}, 2), (V{"true", "false"}));
