@@ -44,6 +44,17 @@ class LogStoreScanTest : public LogStoreTest {
     }));
     return out;
   }
+  // The Msg column of query `q`'s answer, in order.
+  std::vector<std::string> Messages(const kql::Catalog& cat, const std::string& q) {
+    auto r = kql::Execute(q, cat, kql::ExecOptions{});
+    EXPECT_THAT(r, IsOk()) << q;
+    std::vector<std::string> out;
+    if (!r.ok()) return out;
+    const kql::Table& t = r->tables[0];
+    int msg = t.Find("Msg");
+    for (size_t i = 0; i < t.rows; ++i) out.push_back(t.columns[static_cast<size_t>(msg)].Str(i));
+    return out;
+  }
   kql::ScanRequest Request(std::vector<std::string> columns = {}) {
     return kql::ScanRequest{"App_CL", std::move(columns), std::nullopt, std::nullopt};
   }
@@ -218,16 +229,7 @@ TEST_F(LogStoreScanTest, TopReadsTheOtherColumnsOnlyOfBlocksHoldingTopRows) {
   ASSERT_THAT(store_->Ingest(ws_, table_, Rows(300, "high", now)), IsOk());  // N 0..299
   ASSERT_THAT(store_->Flush(), IsOk());
   auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
-  auto top = [&](const std::string& q) -> std::vector<std::string> {
-    auto r = kql::Execute(q, *cat, kql::ExecOptions{});
-    EXPECT_THAT(r, IsOk()) << q;
-    std::vector<std::string> out;
-    if (!r.ok()) return out;
-    const kql::Table& t = r->tables[0];
-    int msg = t.Find("Msg");
-    for (size_t i = 0; i < t.rows; ++i) out.push_back(t.columns[static_cast<size_t>(msg)].Str(i));
-    return out;
-  };
+  auto top = [&](const std::string& q) { return Messages(*cat, q); };
   EXPECT_EQ(top("App_CL | top 3 by N desc"), (std::vector<std::string>{"high 299", "high 298", "high 297"}));
   // N of both extents, then TimeGenerated and Msg of the second only.
   EXPECT_EQ(store_->BlocksDecodedForTest(), 4u);
@@ -253,16 +255,7 @@ TEST_F(LogStoreScanTest, TopReadsTheKeyColumnOnlyOfGroupsWhoseFooterExtremeIsAmo
     ASSERT_THAT(store_->Flush(), IsOk());
   }
   auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
-  auto top = [&](const std::string& q) -> std::vector<std::string> {
-    auto r = kql::Execute(q, *cat, kql::ExecOptions{});
-    EXPECT_THAT(r, IsOk()) << q;
-    std::vector<std::string> out;
-    if (!r.ok()) return out;
-    const kql::Table& t = r->tables[0];
-    int msg = t.Find("Msg");
-    for (size_t i = 0; i < t.rows; ++i) out.push_back(t.columns[static_cast<size_t>(msg)].Str(i));
-    return out;
-  };
+  auto top = [&](const std::string& q) { return Messages(*cat, q); };
   // First pass: the 3rd best extent maximum is 309, so only N of extents 3..5 is decoded; the
   // 3rd best value is 507, which only extent 5 holds: its TimeGenerated and Msg. 5 blocks, where
   // reading every N block first took 8.
