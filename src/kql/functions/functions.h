@@ -14,7 +14,9 @@
 #include <cstddef>
 #include <functional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "base/time_format.h"
@@ -52,6 +54,8 @@ const ScalarFunction* FindFunction(std::string_view name);
 // "endswith_cs", "matches regex", "in", "!in", "in~", "!in~", "has_any", "has_all", "between",
 // "!between" (the list operators take the value first, then every item).
 const ScalarFunction* FindOperator(std::string_view op);
+// Names that two families registered (the registry would keep the last silently): none.
+std::vector<std::string> DuplicateRegistrationsForTest();
 
 // Functions that return several values (series_fit_line, series_stats, series_decompose, ...).
 // Their eval answers one dynamic property bag keyed by these names, in this order; the binder

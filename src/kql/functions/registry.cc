@@ -1,6 +1,7 @@
 // The registry (functions.h) and the shared helpers of function_util.h.
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "kql/functions/function_util.h"
 #include "kql/functions/functions.h"
@@ -129,6 +130,7 @@ struct Index {
   std::unordered_map<std::string_view, const ScalarFunction*> functions;
   std::unordered_map<std::string_view, const ScalarFunction*> operators;
   fn::Registry registry;
+  std::vector<std::string> duplicates;  // names registered twice (a bug: the last one wins)
 };
 
 const Index& GetIndex() {
@@ -158,8 +160,12 @@ const Index& GetIndex() {
     fn::RegisterArrays(idx->registry);
     fn::RegisterGeo(idx->registry);
     fn::RegisterMisc(idx->registry);
-    for (const ScalarFunction& f : idx->registry.functions) idx->functions[f.name] = &f;
-    for (const ScalarFunction& f : idx->registry.operators) idx->operators[f.name] = &f;
+    for (const ScalarFunction& f : idx->registry.functions) {
+      if (!idx->functions.insert_or_assign(f.name, &f).second) idx->duplicates.emplace_back(f.name);
+    }
+    for (const ScalarFunction& f : idx->registry.operators) {
+      if (!idx->operators.insert_or_assign(f.name, &f).second) idx->duplicates.emplace_back(f.name);
+    }
     return idx;
   }();
   return *index;
@@ -172,6 +178,8 @@ const ScalarFunction* FindFunction(std::string_view name) {
   auto it = idx.functions.find(name);
   return it == idx.functions.end() ? nullptr : it->second;
 }
+
+std::vector<std::string> DuplicateRegistrationsForTest() { return GetIndex().duplicates; }
 
 const ScalarFunction* FindOperator(std::string_view op) {
   const Index& idx = GetIndex();

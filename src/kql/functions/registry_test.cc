@@ -12,6 +12,10 @@ TEST(Registry, UnknownNamesAreNull) {
   EXPECT_EQ(FindFunction("Strlen"), nullptr);  // names are case-sensitive
 }
 
+TEST(Registry, NoNameIsRegisteredTwice) {
+  EXPECT_EQ(DuplicateRegistrationsForTest(), std::vector<std::string>{});
+}
+
 TEST(Registry, EveryDocumentedOperatorIsRegistered) {
   for (const char* op : {"+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "and", "or", "=~", "!~",
                          "has", "!has", "has_cs", "!has_cs", "hasprefix", "hassuffix", "contains", "!contains",
