@@ -19,25 +19,26 @@ namespace {
 
 double AngleToMeters(S1ChordAngle a) { return a.ToAngle().radians() * kEarthRadiusMeters; }
 
-// f(const S2Polygon&) -> optional<V> over a polygon argument `arg`; null for invalid polygons.
-template <typename V, typename F>
-Result<Column> OnPolygon(Args a, const FunctionContext& ctx, size_t arg, Type t, F f) {
-  ShapeCache<PolygonPtr> cache;
+// f(shape, row) -> optional<V> over the shape argument `arg`, parsed once per distinct value by
+// `parse` (ParseGeoPolygon or ParseGeoLines); null for invalid shapes.
+template <typename V, typename Ptr, typename F>
+Result<Column> OnShape(Args a, const FunctionContext& ctx, size_t arg, Type t, Ptr (*parse)(std::string_view), F f) {
+  ShapeCache<Ptr> cache;
   return GeoMap(a, ctx, t, [&](size_t i) -> std::optional<V> {
-    const PolygonPtr& polygon = cache.Get(*a[arg], i, ParseGeoPolygon);
-    if (polygon == nullptr) return std::nullopt;
-    return f(*polygon, i);
+    const Ptr& shape = cache.Get(*a[arg], i, parse);
+    if (shape == nullptr) return std::nullopt;
+    return f(*shape, i);
   });
 }
 
 template <typename V, typename F>
+Result<Column> OnPolygon(Args a, const FunctionContext& ctx, size_t arg, Type t, F f) {
+  return OnShape<V>(a, ctx, arg, t, ParseGeoPolygon, f);
+}
+
+template <typename V, typename F>
 Result<Column> OnLines(Args a, const FunctionContext& ctx, size_t arg, Type t, F f) {
-  ShapeCache<LinesPtr> cache;
-  return GeoMap(a, ctx, t, [&](size_t i) -> std::optional<V> {
-    const LinesPtr& lines = cache.Get(*a[arg], i, ParseGeoLines);
-    if (lines == nullptr) return std::nullopt;
-    return f(*lines, i);
-  });
+  return OnShape<V>(a, ctx, arg, t, ParseGeoLines, f);
 }
 
 Result<Column> PointInPolygon(Args a, const FunctionContext& ctx) {
