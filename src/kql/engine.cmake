@@ -16,6 +16,7 @@ set(CMK_KQL_ENGINE_SRCS
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_subquery.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_evaluate.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_misc_ops.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_scan.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/eval.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/exec.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/scan_filter.cc
@@ -31,9 +32,12 @@ set(CMK_KQL_ENGINE_SRCS
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/subquery.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/sample.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/top_nested.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/scan_op.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/registry.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/bag_unpack.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/narrow.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/lookup.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/analytics.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates_stats.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates_sketch.cc)

@@ -54,6 +54,7 @@ cmk_cc_library(NAME kql_functions
        functions/geo_relations.cc
        functions/geo_overlay.cc
        functions/geo_wkt.cc
+       functions/geo_h3.cc
        functions/misc.cc
   DEPS cmk_kql PkgConfig::RE2 OpenSSL::Crypto ZLIB::ZLIB PkgConfig::XXHASH
        cmk_s2 GEOS::geos_c PkgConfig::GEOGRAPHICLIB)

@@ -22,6 +22,7 @@ void RegisterGeoEdits(Registry& r);   // geo_edit.cc
 void RegisterGeoRelations(Registry& r);  // geo_relations.cc
 void RegisterGeoOverlays(Registry& r);   // geo_overlay.cc
 void RegisterGeoWkt(Registry& r);        // geo_wkt.cc
+void RegisterGeoH3(Registry& r);         // geo_h3.cc
 
 namespace {
 
@@ -104,6 +105,7 @@ void RegisterGeo(Registry& r) {
   RegisterGeoRelations(r);
   RegisterGeoOverlays(r);
   RegisterGeoWkt(r);
+  RegisterGeoH3(r);
 }
 
 }  // namespace cmk::kql::fn
