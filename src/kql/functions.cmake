@@ -10,14 +10,16 @@ find_path(S2_INCLUDE_DIR s2/s2cell_id.h REQUIRED)
 find_library(S2_LIBRARY s2 REQUIRED)
 add_library(cmk_s2 INTERFACE)
 target_include_directories(cmk_s2 SYSTEM INTERFACE ${S2_INCLUDE_DIR})
-# S2's inline code calls Abseil's raw logging (S2_DCHECK in debug builds).
+# S2's inline code calls Abseil's raw logging (S2_DCHECK in debug builds) and hashing (the
+# flat_hash_set of S2ShapeIndexRegion::VisitIntersectingShapes).
 find_package(absl CONFIG REQUIRED)
-target_link_libraries(cmk_s2 INTERFACE ${S2_LIBRARY} absl::raw_logging_internal)
+target_link_libraries(cmk_s2 INTERFACE ${S2_LIBRARY} absl::raw_logging_internal
+                      absl::flat_hash_set)
 find_package(GEOS 3.11 CONFIG REQUIRED)
 pkg_check_modules(GEOGRAPHICLIB REQUIRED IMPORTED_TARGET geographiclib)
 set(CMK_S2_SOURCES functions/geo.cc functions/geo_util.cc functions/geo_cells.cc
     functions/geo_shapes.cc functions/geo_edit.cc functions/geo_relations.cc
-    functions/geo_overlay.cc functions/geo_wkt.cc)
+    functions/geo_overlay.cc functions/geo_wkt.cc functions/geo_index.cc)
 if(CMK_SANITIZE)
   # Abseil's btree lays its nodes out differently under ASan (ABSL_BTREE_ENABLE_GENERATIONS) and
   # libs2 was built without it: S2's inline index code instantiated in an ASan-built file would
@@ -54,6 +56,7 @@ cmk_cc_library(NAME kql_functions
        functions/geo_relations.cc
        functions/geo_overlay.cc
        functions/geo_wkt.cc
+       functions/geo_index.cc
        functions/geo_h3.cc
        functions/misc.cc
   DEPS cmk_kql PkgConfig::RE2 OpenSSL::Crypto ZLIB::ZLIB PkgConfig::XXHASH

@@ -2,6 +2,7 @@
 // output schema depends on the data (bag_unpack's slots, pivot's values), so the input is run
 // then (under the query's budget, as toscalar() is) and the plugin's table becomes the node's
 // values. The input plan stays below the node, unrun again, for the binder's push-down.
+#include <algorithm>
 #include <map>
 
 #include "kql/exec/eval.h"
@@ -67,6 +68,42 @@ Result<Table> ApplyOutputSchema(Table res, const std::vector<NamedExpr>& items, 
 
 Result<Table> PivotTable(const Table& t, size_t nkeys, bool zero, const Position& pos, const ExecContext& ctx);
 
+// A plugin argument that is a table: `(T | ...)`, a let-bound tabular name or a stored table (a
+// bare name that is also an input column stays the column).
+bool IsTabularArg(Binder& b, const Expr& a, const Schema& input, const Scope* s) {
+  if (a.kind == ExprKind::kTabular) return true;
+  if (a.kind == ExprKind::kName && FindColumn(input, a.name) >= 0) return false;
+  return b.DenotesTable(a, s);
+}
+
+// Binds the plugin's arguments over the input (`bound`, nullopt for a table or an unbound name)
+// and runs its tabular arguments, under the query's budget, into `args.tables`.
+Status BindPluginArgs(Binder& b, const Expr& call, const Schema& input, const Scope* s,
+                      std::vector<std::optional<BoundExpr>>& bound, plugins::PluginArgs& args) {
+  bool has_table = std::any_of(call.args.begin(), call.args.end(),
+                               [&](const ExprPtr& a) { return IsTabularArg(b, *a, input, s); });
+  for (const ExprPtr& a : call.args) {
+    args.names.push_back(a->arg_name);
+    args.idents.push_back(a->kind == ExprKind::kName ? a->name : "");
+    args.columns.push_back(-1);
+    args.tables.emplace_back();
+    bound.emplace_back();
+    if (IsTabularArg(b, *a, input, s)) {
+      ASSIGN_OR_RETURN(PlanPtr plan, b.BindTabularExpr(*a, s));
+      ASSIGN_OR_RETURN(Table rows, RunToTable(*plan, b.ctx()));
+      args.tables.back() = std::make_shared<const Table>(std::move(rows));
+      continue;
+    }
+    Result<BoundExpr> e = b.BindExpr(*a, input, s);
+    // A name that is no input column may name a column of the tabular argument.
+    if (!e.ok() && has_table && a->kind == ExprKind::kName) continue;
+    if (!e.ok()) return e.status();
+    if (e->kind == BoundExpr::Kind::kColumn) args.columns.back() = e->column;
+    bound.back() = std::move(*e);
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 Result<PlanPtr> Binder::BindEvaluate(const Operator& op, PlanPtr in, const Scope* s) {
@@ -78,20 +115,18 @@ Result<PlanPtr> Binder::BindEvaluate(const Operator& op, PlanPtr in, const Scope
   if (call.name == "pivot") return BindPivot(op, std::move(in), s);
   const plugins::PluginDef* def = plugins::FindPlugin(call.name);
   if (def == nullptr) return SemanticError("evaluate: unknown plugin '" + call.name + "'", call.pos);
-  std::vector<BoundExpr> bound;
+  std::vector<std::optional<BoundExpr>> bound;
   plugins::PluginArgs args;
-  for (const ExprPtr& a : call.args) {
-    if (a->kind == ExprKind::kTabular) return SemanticError("evaluate: a plugin argument cannot be a table", a->pos);
-    ASSIGN_OR_RETURN(BoundExpr b, BindExpr(*a, in->schema, s));
-    args.names.push_back(a->arg_name);
-    args.columns.push_back(b.kind == BoundExpr::Kind::kColumn ? b.column : -1);
-    bound.push_back(std::move(b));
-  }
+  RETURN_IF_ERROR(BindPluginArgs(*this, call, in->schema, s, bound, args));
   ASSIGN_OR_RETURN(Table t, RunToTable(*in, ctx_));
   Chunk view = Chunk::View(t);
   FunctionContext fctx{t.rows, ctx_.now, ctx_.budget};
-  for (const BoundExpr& b : bound) {
-    ASSIGN_OR_RETURN(ColumnValue v, Eval(b, view, fctx));
+  for (const std::optional<BoundExpr>& b : bound) {
+    if (!b) {
+      args.values.push_back(NullConstant(Type::kString));
+      continue;
+    }
+    ASSIGN_OR_RETURN(ColumnValue v, Eval(*b, view, fctx));
     args.values.push_back(std::move(v).Take());
   }
   Result<Table> res = def->run(t, args, ctx_);

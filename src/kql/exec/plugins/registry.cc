@@ -6,9 +6,13 @@
 namespace cmk::kql::plugins {
 
 const PluginDef* FindPlugin(std::string_view name) {
-  static constexpr std::array<PluginDef, 2> kPlugins = {{
+  static constexpr std::array<PluginDef, 6> kPlugins = {{
       {"bag_unpack", &BagUnpack},
       {"narrow", &Narrow},
+      {"ipv4_lookup", &Ipv4Lookup},
+      {"ipv6_lookup", &Ipv6Lookup},
+      {"geo_line_lookup", &GeoLineLookup},
+      {"geo_polygon_lookup", &GeoPolygonLookup},
   }};
   for (const PluginDef& p : kPlugins) {
     if (p.name == name) return &p;
@@ -23,16 +27,14 @@ std::optional<std::string_view> UnsupportedPlugin(std::string_view name) {
   static constexpr std::string_view kExternal =
       "it reaches an external service, which a self-hosted workspace does not call";
   static constexpr std::string_view kSandbox = "it runs user code in a sandbox, which cmklogs does not host";
-  static constexpr std::string_view kLookup = "lookups against external tables are not provided";
-  static constexpr std::array<Entry, 19> kUnsupported = {{
+  static constexpr std::array<Entry, 15> kUnsupported = {{
       {"http_request", kExternal}, {"http_request_post", kExternal}, {"sql_request", kExternal},
       {"mysql_request", kExternal}, {"postgresql_request", kExternal},
       {"cosmosdb_sql_request", kExternal}, {"azure_digital_twins_query_request", kExternal},
       {"ai_chat_completion", kExternal}, {"ai_chat_completion_prompt", kExternal},
       {"ai_embeddings", kExternal}, {"infer_storage_schema", kExternal},
       {"infer_storage_schema_with_suggestions", kExternal}, {"python", kSandbox}, {"r", kSandbox},
-      {"ipv4_lookup", kLookup}, {"ipv6_lookup", kLookup}, {"geo_line_lookup", kLookup},
-      {"geo_polygon_lookup", kLookup}, {"preview", "it returns a second table, which is not provided"},
+      {"preview", "it returns a second table, which is not provided"},
   }};
   for (const Entry& e : kUnsupported) {
     if (e.name == name) return e.why;
