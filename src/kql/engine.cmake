@@ -27,6 +27,7 @@ set(CMK_KQL_ENGINE_SRCS
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/union.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/mv_expand.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/parse.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/parse_kv.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/make_series.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/window.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/subquery.cc

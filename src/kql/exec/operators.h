@@ -29,6 +29,7 @@ Status RunUnion(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // mv_expand.cc, parse.cc, make_series.cc
 Status RunMvExpand(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunParseKv(const PlanNode& node, const ExecContext& ctx, const Sink& sink);  // parse_kv.cc
 Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // window.cc: serialize, and row_number() / prev() / next() for Eval (eval.cc).
 Status RunSerialize(const PlanNode& node, const ExecContext& ctx, const Sink& sink);

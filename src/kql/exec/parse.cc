@@ -1,15 +1,21 @@
-// parse and parse-where: kind=simple and relaxed match the pattern's literals in order, kind=regex compiles it
-// into one RE2 regex; the captured text is converted to the columns' types.
+// parse and parse-where. kind=simple and relaxed match the pattern's literals in order; kind=regex
+// compiles the pattern into one RE2 regex whose columns are named groups (the user's own groups
+// keep their numbers). The captured text converts with to<type>() semantics: kind=simple and
+// regex are strict (a column that doesn't convert voids the whole row), relaxed is per column.
 #include <algorithm>
 #include <cctype>
 
 #include "kql/exec/eval.h"
 #include "kql/exec/operators.h"
 #include "kql/functions/function_regex.h"
+#include "kql/functions/function_util.h"
 
 namespace cmk::kql {
 
 namespace {
+
+// Output rows between two charges of the captured text.
+constexpr size_t kParseCheckRows = 4096;
 
 // kind=simple: literals must appear in order; a column takes the text up to the next literal
 // (or the rest of the string when it is last). Returns the captured text per column, or false.
@@ -53,16 +59,51 @@ bool MatchSimple(std::string_view text, const std::vector<ParsePart>& pattern,
   return true;
 }
 
-std::string RegexOf(const std::vector<ParsePart>& pattern) {
-  std::string re;
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    const ParsePart& p = pattern[i];
-    bool last = i + 1 == pattern.size();
-    if (p.kind == ParsePart::Kind::kLiteral) re += p.text;
-    else if (p.kind == ParsePart::Kind::kColumn) re += last ? "(.*)" : "(.*?)";
-    else re += ".*?";
+std::string_view TrimWhite(std::string_view s) {
+  auto white = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  while (!s.empty() && white(s.front())) s.remove_prefix(1);
+  while (!s.empty() && white(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// kind=regex: what a column of type `t` matches. Numbers take their digits; text and the types
+// converted from free text take any run. Greedy by default, as the reference's examples show
+// (its `resourceName ',' *` runs to the last comma); flags=U makes them lazy.
+std::string_view ColumnRegex(Type t) {
+  switch (t) {
+    case Type::kInt:
+    case Type::kLong: return R"([-+]?\d+)";
+    case Type::kReal:
+    case Type::kDecimal: return R"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)";
+    default: return ".*";
   }
-  return re;
+}
+
+// The pattern as one regex: literals verbatim, '*' as `.*?`, column i as the group cmkparse<i>.
+// `groups[i]` receives column i's group number.
+Result<std::unique_ptr<RE2>> CompileParseRegex(const PlanNode& node, const std::vector<Type>& types,
+                                               std::vector<int>& groups) {
+  std::string re = node.regex_flags.empty() ? "" : "(?" + node.regex_flags + ")";
+  size_t column = 0;
+  for (const ParsePart& p : node.pattern) {
+    if (p.kind == ParsePart::Kind::kLiteral) {
+      re += fn::TranslateNamedGroups(p.text);
+    } else if (p.kind == ParsePart::Kind::kColumn) {
+      re += "(?P<cmkparse" + std::to_string(column) + ">" + std::string(ColumnRegex(types[column])) + ")";
+      ++column;
+    } else {
+      re += ".*?";
+    }
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<RE2> compiled, fn::CompileRegex("parse", re));
+  const std::map<std::string, int>& named = compiled->NamedCapturingGroups();
+  groups.clear();
+  for (size_t i = 0; i < column; ++i) {
+    auto it = named.find("cmkparse" + std::to_string(i));
+    if (it == named.end()) return InvalidArgument("parse: the regex pattern hides a column's group", "SemanticError");
+    groups.push_back(it->second);
+  }
+  return compiled;
 }
 
 // parse-where: only the rows in `keep` (those that matched and converted) go on.
@@ -78,50 +119,109 @@ Status SinkKept(const PlanNode& node, const std::vector<int>& targets, const Chu
   return sink(std::move(out));
 }
 
+// Converts the captured text (null where the row didn't match) to the columns' types. A row
+// whose capture doesn't convert is `failed`; in strict modes all its columns are voided. An
+// unset string is "" (Kusto's strings are never null), any other type null.
+std::vector<Column> ConvertCaptures(std::vector<Column> caps, const std::vector<Type>& types, bool strict,
+                                    const FunctionContext& fctx, std::vector<bool>& failed) {
+  size_t rows = fctx.rows;
+  failed.assign(rows, false);
+  std::vector<Column> outs;
+  for (size_t i = 0; i < caps.size(); ++i) {
+    if (types[i] == Type::kString) {
+      outs.push_back(std::move(caps[i]));
+      continue;
+    }
+    outs.push_back(fn::Convert(caps[i], types[i], fctx));
+    for (size_t r = 0; r < rows; ++r) {
+      if (!caps[i].IsNull(r) && outs.back().IsNull(r)) failed[r] = true;
+    }
+  }
+  for (Column& col : outs) {
+    bool text = col.type == Type::kString;
+    auto unset = [&](size_t r) { return (strict && failed[r]) || (text && col.IsNull(r)); };
+    size_t r = 0;
+    while (r < rows && !unset(r)) ++r;
+    if (r == rows) continue;
+    Column fixed(col.type);
+    for (r = 0; r < rows; ++r) {
+      if (!unset(r)) fixed.AppendFrom(col, r);
+      else if (text) fixed.AppendString("");
+      else fixed.AppendNull();
+    }
+    col = std::move(fixed);
+  }
+  return outs;
+}
+
+// Matches each row's text and appends the columns' captured text to `caps` (null where the row
+// doesn't match). The text is charged to `held` as it grows: greedy columns may each copy most
+// of a row.
+Status CaptureRows(const PlanNode& node, const RE2* re, const std::vector<int>& group_of,
+                   const std::vector<Type>& types, const Column& src, size_t rows, const ExecContext& ctx,
+                   MemoryReservation& held, std::vector<Column>& caps, std::vector<bool>& matched) {
+  size_t held_bytes = 0;
+  matched.assign(rows, false);
+  std::vector<std::string_view> simple_caps;
+  std::vector<re2::StringPiece> groups(re ? static_cast<size_t>(re->NumberOfCapturingGroups()) + 1 : 0);
+  for (size_t r = 0; r < rows; ++r) {
+    std::string text = ValueToText(src, r);
+    bool ok = re ? re->Match(text, 0, text.size(), RE2::UNANCHORED, groups.data(), static_cast<int>(groups.size()))
+                 : MatchSimple(text, node.pattern, simple_caps);
+    matched[r] = ok;
+    for (size_t i = 0; i < caps.size(); ++i) {
+      if (!ok) {
+        caps[i].AppendNull();
+        continue;
+      }
+      const re2::StringPiece* g = re ? &groups[static_cast<size_t>(group_of[i])] : nullptr;
+      std::string_view cap = g ? std::string_view(g->data(), g->size()) : simple_caps[i];
+      // .NET's parsers (Kusto's) skip white space, newlines included, around a number or date.
+      if (types[i] != Type::kString) cap = TrimWhite(cap);
+      held_bytes += cap.size() + sizeof(std::string);
+      caps[i].AppendString(std::string(cap));
+    }
+    if ((r + 1) % kParseCheckRows == 0) {
+      RETURN_IF_ERROR(held.Resize(held_bytes));
+      RETURN_IF_ERROR(CheckBudget(ctx));
+    }
+  }
+  return held.Resize(held_bytes);
+}
+
 }  // namespace
 
 Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  std::unique_ptr<RE2> re;
-  if (node.regex) {
-    std::string flags = node.regex_flags.empty() ? "" : "(?" + node.regex_flags + ")";
-    ASSIGN_OR_RETURN(re, fn::CompileRegex("parse", flags + RegexOf(node.pattern)));
-  }
+  if (node.kv) return RunParseKv(node, ctx, sink);
   std::vector<int> targets;  // output column per pattern column
+  std::vector<Type> types;
   for (const ParsePart& p : node.pattern) {
     if (p.kind != ParsePart::Kind::kColumn) continue;
     for (size_t c = 0; c < node.schema.size(); ++c) {
-      if (node.schema[c].name == p.text) targets.push_back(static_cast<int>(c));
+      if (node.schema[c].name != p.text) continue;
+      targets.push_back(static_cast<int>(c));
+      types.push_back(node.schema[c].type);
     }
   }
+  std::unique_ptr<RE2> re;
+  std::vector<int> group_of;  // kind=regex: the regex group of each column
+  if (node.regex) {
+    ASSIGN_OR_RETURN(re, CompileParseRegex(node, types, group_of));
+  }
+  bool strict = !node.relaxed;
   return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     RETURN_IF_ERROR(CheckBudget(ctx));
     FunctionContext fctx{chunk.rows, ctx.now, ctx.budget};
     ASSIGN_OR_RETURN(ColumnValue src, Eval(node.predicate, chunk, fctx));
-    std::vector<Column> outs;
-    for (int t : targets) outs.emplace_back(node.schema[static_cast<size_t>(t)].type);
-    std::vector<std::string_view> caps;
-    std::vector<uint32_t> keep;
-    std::vector<re2::StringPiece> groups(re ? static_cast<size_t>(re->NumberOfCapturingGroups()) + 1 : 0);
+    std::vector<Column> caps(targets.size(), Column(Type::kString));
+    std::vector<bool> matched;
+    MemoryReservation held(ctx.budget, "parse");
+    RETURN_IF_ERROR(CaptureRows(node, re.get(), group_of, types, src.get(), chunk.rows, ctx, held, caps, matched));
+    std::vector<bool> failed;
+    std::vector<Column> outs = ConvertCaptures(std::move(caps), types, strict, fctx, failed);
+    std::vector<uint32_t> keep;  // parse-where keeps the rows that matched and converted
     for (size_t r = 0; r < chunk.rows; ++r) {
-      std::string text = ValueToText(src.get(), r);
-      bool ok;
-      if (re) {
-        ok = re->Match(text, 0, text.size(), RE2::UNANCHORED, groups.data(), static_cast<int>(groups.size()));
-        caps.clear();
-        for (size_t i = 1; ok && i < groups.size(); ++i) caps.emplace_back(groups[i].data(), groups[i].size());
-      } else {
-        ok = MatchSimple(text, node.pattern, caps);
-      }
-      bool converted = ok;  // parse-where keeps the rows whose every column converts
-      for (size_t i = 0; i < outs.size(); ++i) {
-        if (ok && i < caps.size()) {
-          AppendConverted(outs[i], caps[i], false);
-          converted = converted && !outs[i].IsNull(r);
-        } else {
-          outs[i].AppendNull();
-        }
-      }
-      if (converted) keep.push_back(static_cast<uint32_t>(r));
+      if (matched[r] && !failed[r]) keep.push_back(static_cast<uint32_t>(r));
     }
     if (node.filter && keep.size() < chunk.rows) return SinkKept(node, targets, chunk, outs, keep, sink);
     // Input columns are shared; the parsed ones replace (or follow) them in the output.

@@ -94,7 +94,8 @@ Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope
       return n;
     }
     case OpKind::kParse:
-    case OpKind::kParseWhere: return BindParse(op, std::move(in), s);
+    case OpKind::kParseWhere:
+    case OpKind::kParseKv: return BindParse(op, std::move(in), s);
     case OpKind::kSearch: return BindSearch(op, std::move(in), s);
     case OpKind::kMakeSeries: return BindMakeSeries(op, std::move(in), s);
     case OpKind::kGetSchema: {

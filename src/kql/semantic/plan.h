@@ -129,6 +129,9 @@ struct PlanNode {
   bool regex = false;
   bool filter = false;                     // parse-where: rows that don't match are dropped
   std::string regex_flags;                 // kind=regex flags= (RE2's i, m, s, U)
+  bool relaxed = false;                    // kind=relaxed: a column that doesn't convert is null alone
+  bool kv = false;                         // parse-kv: pattern = the keys (columns), kv_options =
+  std::vector<Option> kv_options;          //   its `with (...)` options, validated by the binder
 
   BoundExpr axis;                          // kMakeSeries
   std::optional<int64_t> from, to;

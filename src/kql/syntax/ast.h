@@ -103,7 +103,7 @@ enum class OpKind {
   kSummarize, kSort, kTop, kTake, kDistinct, kCount, kJoin, kLookup, kUnion, kMvExpand, kParse,
   kSearch, kMakeSeries, kGetSchema, kAs, kSerialize, kRender, kMvApply, kPartition,
   kParseWhere, kEvaluate, kSample, kSampleDistinct, kProjectByNames, kInvoke,
-  kTopNested, kConsume, kFork, kFacet,
+  kTopNested, kConsume, kFork, kFacet, kParseKv,
 };
 
 // A tabular operator after '|'. Fields used per kind:
@@ -115,6 +115,7 @@ enum class OpKind {
 //   sort, top: sort (top: expr = count). take: expr = count. distinct: items.
 //   join, lookup: tables[0] = right side, by = `on` conditions. union: tables = legs.
 //   mv-expand: items, expr = `limit`. parse, parse-where: expr = source, pattern.
+//   parse-kv: expr = source, items = the keys (name, type), options = `with (...)` options.
 //   as: name. render: name = visualization, options = `with (...)` properties.
 //   mv-apply: items and expr (`limit`) as mv-expand, tables[0] = the subquery (a Tabular whose
 //     source is kNone: it reads the expanded rows). partition: by[0] = the key column,

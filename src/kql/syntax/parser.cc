@@ -526,6 +526,8 @@ class Parser {
     } else if (name == "parse" || name == "parse-where") {
       ParseParse(op);
       if (name == "parse-where") op.kind = OpKind::kParseWhere;
+    } else if (name == "parse-kv") {
+      ParseParseKv(op);
     } else if (name == "search") {
       ParseSearch(op);
     } else if (name == "make-series") {
@@ -724,6 +726,35 @@ class Parser {
       op.items.push_back(std::move(item));
     } while (Accept(","));
     if (AcceptWord("limit")) op.expr = ParseExpr();
+  }
+
+  // parse-kv Expr as (Key[:type], ...) [with (name=value, ...)]; the binder checks the options.
+  void ParseParseKv(Operator& op) {
+    op.kind = OpKind::kParseKv;
+    op.expr = ParseExpr();
+    ExpectWord("as");
+    Expect("(");
+    do {
+      NamedExpr key;
+      key.name = TakeName("a key name");
+      if (Accept(":")) key.type = TakeName("a type name");
+      op.items.push_back(std::move(key));
+    } while (Accept(","));
+    Expect(")");
+    if (!AcceptWord("with")) return;
+    Expect("(");
+    while (!IsPunct(")")) {
+      if (!op.options.empty()) Expect(",");
+      Option o;
+      o.key = TakeName("a parse-kv option");
+      Expect("=");
+      if (Peek().kind != TokenKind::kString && Peek().kind != TokenKind::kIdentifier) {
+        Expected("a string for parse-kv option '" + o.key + "'");
+      }
+      o.value = Take().text;
+      op.options.push_back(std::move(o));
+    }
+    Take();
   }
 
   void ParseParse(Operator& op) {
