@@ -1,6 +1,8 @@
 #include "kql/exec/eval.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -166,7 +168,60 @@ void DropStringNulls(Column& c) {
   if (c.type == Type::kString) c.nulls.clear();
 }
 
-std::string NormalizeDynamicText(std::string_view text) {
+namespace {
+
+// The end of the parenthesized text that starts at text[open] == '(' (quotes and nesting
+// respected), or npos.
+size_t MatchingParen(std::string_view text, size_t open) {
+  int depth = 0;
+  for (size_t i = open; i < text.size(); ++i) {
+    char ch = text[i];
+    if (ch == '"' || ch == '\'') {
+      for (++i; i < text.size() && text[i] != ch; i += text[i] == '\\' ? 2 : 1) {
+      }
+      if (i >= text.size()) return std::string_view::npos;
+    } else if (ch == '(') {
+      ++depth;
+    } else if (ch == ')' && --depth == 0) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+std::string_view Unquoted(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  if (s.size() >= 2 && (s.front() == '"' || s.front() == '\'') && s.back() == s.front()) {
+    s = s.substr(1, s.size() - 2);
+  }
+  return s;
+}
+
+std::string NormalizeDynamicAt(std::string_view text, int depth);
+
+// A typed literal inside a dynamic literal (`dynamic({'a': dynamic({}), 'b': datetime(2020-01-01)})`)
+// as JSON: nested dynamic as its value, datetime as its 7-digit text, guid as its text, numbers
+// and bools as they are. Anything else is left for the JSON parser to reject.
+std::optional<std::string> TypedLiteralJson(std::string_view word, std::string_view inner, int depth) {
+  if (word == "dynamic") {
+    std::string_view body = Unquoted(inner);
+    return body.empty() ? "null" : NormalizeDynamicAt(inner, depth + 1);
+  }
+  if (word == "datetime" || word == "date") {
+    std::optional<int64_t> t = ParseDatetimeTicks(Unquoted(inner));
+    if (!t) return std::nullopt;
+    return bj::serialize(bj::value(bj::string_view(FormatDatetime(*t))));
+  }
+  if (word == "guid") return bj::serialize(bj::value(bj::string_view(std::string(Unquoted(inner)))));
+  if (word == "long" || word == "int" || word == "real" || word == "double" || word == "bool" ||
+      word == "boolean" || word == "decimal") {
+    return std::string(Unquoted(inner));
+  }
+  return std::nullopt;
+}
+
+std::string NormalizeDynamicAt(std::string_view text, int depth) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
@@ -185,12 +240,37 @@ std::string NormalizeDynamicText(std::string_view text) {
       }
       out += bj::serialize(bj::value(bj::string_view(inner)));
       i = j;
+    } else if (std::isalpha(static_cast<unsigned char>(ch)) && depth < 64) {
+      size_t j = i;
+      while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_')) ++j;
+      std::string_view word = text.substr(i, j - i);
+      size_t open = j;
+      while (open < text.size() && std::isspace(static_cast<unsigned char>(text[open]))) ++open;
+      static constexpr std::string_view kTyped[] = {"dynamic", "datetime", "date", "guid", "long", "int",
+                                                    "real", "double", "bool", "boolean", "decimal"};
+      bool typed = std::find(std::begin(kTyped), std::end(kTyped), word) != std::end(kTyped);
+      size_t close = typed && open < text.size() && text[open] == '(' ? MatchingParen(text, open)
+                                                                       : std::string_view::npos;
+      std::optional<std::string> json;
+      if (close != std::string_view::npos) json = TypedLiteralJson(word, text.substr(open + 1, close - open - 1), depth);
+      if (json) {
+        out += *json;
+        i = close;
+      } else {
+        out.append(word);
+        i = j - 1;
+      }
     } else {
       out += ch;
     }
   }
   return out;
 }
+
+}  // namespace
+
+std::string NormalizeDynamicText(std::string_view text) { return NormalizeDynamicAt(text, 0); }
+
 Column IntConstant(Type t, int64_t v) {
   Column c = Column::Constant(t);
   c.AppendInt(v);

@@ -157,7 +157,7 @@ std::string DefaultName(const Expr& e, bool by_key) {
     return base.empty() ? "" : base + "_" + e.args[1]->literal.text;
   }
   if (by_key && e.kind == ExprKind::kCall && !e.args.empty() &&
-      (e.name == "bin" || e.name == "floor" || e.name == "bin_at" || e.name == "startofday" ||
+      (e.name == "bin" || e.name == "floor" || e.name == "bin_at" || e.name == "bin_auto" || e.name == "startofday" ||
        e.name == "startofhour" || e.name == "startofweek" || e.name == "startofmonth")) {
     return DefaultName(*e.args[0], false);
   }
@@ -213,6 +213,15 @@ Result<BoundQuery> Binder::BindQuery(const Query& q) {
   BoundQuery out;
   const Scope* scope = NewScope(nullptr);
   for (const Statement& st : q.statements) {
+    if (st.kind == StatementKind::kSet) {  // a request property for the statements after it
+      if (st.value == nullptr) {
+        request_properties_[st.name] = IntConstant(Type::kBool, 1);
+        continue;
+      }
+      ASSIGN_OR_RETURN(BoundExpr v, BindConstant(*st.value, scope));
+      request_properties_[st.name] = std::move(v.value);
+      continue;
+    }
     if (st.kind == StatementKind::kExpr) {
       const Expr& v = *st.value;
       if (v.kind == ExprKind::kTabular && !v.tabular->ops.empty() &&
@@ -490,8 +499,8 @@ Result<PlanPtr> Binder::BindPrint(const Source& src, const Scope* s) {
   int n = 0;
   for (const NamedExpr& item : src.items) {
     ASSIGN_OR_RETURN(BoundExpr v, BindConstant(*item.expr, s));
-    std::string name = !item.name.empty() ? item.name : DefaultName(*item.expr, false);
-    if (name.empty()) name = "print_" + std::to_string(n);
+    // Kusto names every unnamed print expression print_<n>, even a bare name (`print d`).
+    std::string name = !item.name.empty() ? item.name : "print_" + std::to_string(n);
     ++n;
     name = UniqueName(name, node->schema);
     node->schema.push_back({name, v.type});

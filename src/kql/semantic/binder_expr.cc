@@ -161,6 +161,33 @@ Result<BoundExpr> Binder::BindCall(const Expr& e, const Schema& schema, const Sc
     ASSIGN_OR_RETURN(Column v, ScalarOfTabular(*e.args[0], s));
     return BoundExpr::Constant(std::move(v));
   }
+  if (name == "bin_auto") {  // bin_at(x, size, at) with the size and fixed point set by `set`
+    auto size = request_properties_.find("query_bin_auto_size");
+    if (e.args.size() != 1 || size == request_properties_.end()) {
+      return SemanticError("bin_auto() takes one argument and needs `set query_bin_auto_size=...;`", e.pos);
+    }
+    std::vector<BoundExpr> args;
+    ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*e.args[0], schema, s, agg));
+    args.push_back(std::move(v));
+    args.push_back(BoundExpr::Constant(size->second));
+    auto at = request_properties_.find("query_bin_auto_at");
+    if (at == request_properties_.end()) return MakeCall(FindFunction("bin"), std::move(args), "bin", e.pos);
+    args.push_back(BoundExpr::Constant(at->second));
+    return MakeCall(FindFunction("bin_at"), std::move(args), "bin_at", e.pos);
+  }
+  if (name == "column_names_of") {  // column_names_of(T): T's column names, a dynamic array
+    if (e.args.size() != 1 || (e.args[0]->kind != ExprKind::kTabular && !DenotesTable(*e.args[0], s))) {
+      return SemanticError("column_names_of() takes one tabular expression", e.pos);
+    }
+    ASSIGN_OR_RETURN(PlanPtr plan, BindTabularExpr(*e.args[0], s));
+    std::string json = "[";
+    for (const auto& c : plan->schema) {
+      if (json.size() > 1) json += ',';
+      json += ValueToJson(StringConstant(Type::kString, c.name), 0);
+    }
+    json += ']';
+    return BoundExpr::Constant(StringConstant(Type::kDynamic, std::move(json)));
+  }
   if (name == "typeof") {  // typeof(T): a null of type T, read for its type (extract's 4th argument)
     std::optional<Type> t;
     if (e.args.size() == 1 && e.args[0]->kind == ExprKind::kName) t = ParseTypeName(e.args[0]->name);

@@ -117,6 +117,8 @@ class Binder {
   Status Compose(BoundExpr& e, const Position& pos);
   Status SetPlanHeight(PlanNode& node, const Position& pos);
   std::optional<std::map<std::string, std::string>> render_;
+  // `set name = value` request properties so far (query_bin_auto_size, query_bin_auto_at).
+  std::map<std::string, Column> request_properties_;
 
  private:
   // The operator families: binder_<family>.cc (BindProjectLike, BindSortLike: binder_tabular.cc).

@@ -187,6 +187,7 @@ inline Expr::~Expr() {
 enum class StatementKind {
   kLet,   // let name = value;  or  let name = (params) { body };
   kExpr,  // An expression statement: tabular at top level; the result of a function body.
+  kSet,   // set name [= value]: a request property for the statements after it (value may be null).
 };
 
 struct Statement {

@@ -156,6 +156,14 @@ class Parser {
       if (Peek().kind == TokenKind::kEnd || (!top_level && IsPunct("}"))) break;
       if (IsWord("let") && !IsPunct("|", 1)) {
         out.push_back(ParseLet());
+      } else if (top_level && IsWord("set") && Peek(1).kind == TokenKind::kIdentifier &&
+                 (IsPunct("=", 2) || IsPunct(";", 2))) {
+        Statement st;
+        st.kind = StatementKind::kSet;
+        st.pos = Take().pos;
+        st.name = TakeName("a request property name after 'set'");
+        if (Accept("=")) st.value = ParseExpr();
+        out.push_back(std::move(st));
       } else {
         Statement st;
         st.pos = Peek().pos;
