@@ -11,9 +11,13 @@
 #include <s2/s2builderutil_s2point_vector_layer.h>
 #include <s2/s2builderutil_s2polygon_layer.h>
 #include <s2/s2builderutil_s2polyline_vector_layer.h>
+#include <s2/s2closest_edge_query.h>
 #include <s2/s2crossing_edge_query.h>
 #include <s2/s2edge_crossings.h>
 #include <s2/s2error.h>
+
+#include <algorithm>
+#include <set>
 
 #include "kql/functions/geo_util.h"
 
@@ -78,8 +82,83 @@ std::vector<S2Point> CrossingPoints(const Lines& a, const Lines& b) {
   return out;
 }
 
+// Where the boundaries of two polygons touch outside their common area: S2's overlay reduces
+// such a contact to a degenerate loop that its polygon layer drops, while Kusto answers a shared
+// vertex (or a vertex on the other's edge) as a Point (the page's touching-polygons examples)
+// and, by the same rule, an edge both have with the polygons on either side as a LineString.
+// Near means within kTouch (a few nanometres: S2's unit vectors round-trip degrees inexactly).
+const S1ChordAngle kTouch(S1Angle::Radians(1e-15));
+
+// The edges of `a` that `b` has in the other direction (the polygons lie on either side), as
+// chains along a's loops.
+void SharedChains(const S2Polygon& a, const S2Polygon& b, std::vector<std::vector<S2Point>>& chains) {
+  std::set<std::pair<S2Point, S2Point>> reversed;  // b's edges, end to start
+  for (int l = 0; l < b.num_loops(); ++l) {
+    const S2Loop& loop = *b.loop(l);
+    for (int v = 0; v < loop.num_vertices(); ++v) reversed.emplace(loop.vertex(v + 1), loop.vertex(v));
+  }
+  for (int l = 0; l < a.num_loops(); ++l) {
+    const S2Loop& loop = *a.loop(l);
+    int n = loop.num_vertices();
+    auto shared = [&](int v) { return reversed.count({loop.vertex(v), loop.vertex(v + 1)}) > 0; };
+    int start = 0;  // a chain never wraps past an unshared edge
+    while (start < n && shared(start)) ++start;
+    if (start == n) start = 0;  // every edge is shared: one closed chain
+    std::vector<S2Point> chain;
+    for (int k = 0; k < n; ++k) {
+      int v = (start + k) % n;
+      if (shared(v)) {
+        if (chain.empty()) chain.push_back(loop.vertex(v));
+        chain.push_back(loop.vertex(v + 1));
+      } else if (!chain.empty()) {
+        chains.push_back(std::move(chain));
+        chain.clear();
+      }
+    }
+    if (!chain.empty()) chains.push_back(std::move(chain));
+  }
+}
+
+// Adds the vertices of `a` on b's boundary that are neither near the common area nor on a
+// shared chain.
+void AddTouchPoints(const S2Polygon& a, const S2Polygon& b, const S2Polygon& area,
+                    const std::vector<std::vector<S2Point>>& chains, std::vector<S2Point>& points) {
+  S2ClosestEdgeQuery::Options options;
+  options.set_include_interiors(false);
+  S2ClosestEdgeQuery other(&b.index(), options);
+  S2ClosestEdgeQuery common(&area.index());
+  auto on_chain = [&](const S2Point& p) {
+    for (const auto& c : chains) {
+      if (std::find(c.begin(), c.end(), p) != c.end()) return true;
+    }
+    return false;
+  };
+  for (int l = 0; l < a.num_loops(); ++l) {
+    const S2Loop& loop = *a.loop(l);
+    for (int v = 0; v < loop.num_vertices(); ++v) {
+      const S2Point& p = loop.vertex(v);
+      S2ClosestEdgeQuery::PointTarget target(p);
+      if (!other.IsDistanceLessOrEqual(&target, kTouch)) continue;
+      if (!area.is_empty() && common.IsDistanceLessOrEqual(&target, kTouch)) continue;
+      if (on_chain(p) || std::find(points.begin(), points.end(), p) != points.end()) continue;
+      points.push_back(p);
+    }
+  }
+}
+
+void AddTouches(const S2Polygon& a, const S2Polygon& b, const S2Polygon& area,
+                std::vector<S2Point>& points, std::vector<std::unique_ptr<S2Polyline>>& lines) {
+  std::vector<std::vector<S2Point>> chains;
+  SharedChains(a, b, chains);
+  AddTouchPoints(a, b, area, chains, points);
+  AddTouchPoints(b, a, area, chains, points);
+  for (const auto& c : chains) lines.push_back(std::make_unique<S2Polyline>(c, S2Debug::DISABLE));
+}
+
 std::optional<std::string> Intersection(const S2ShapeIndex& a, const S2ShapeIndex& b,
-                                        Model model, std::vector<S2Point> points = {}) {
+                                        Model model, std::vector<S2Point> points = {},
+                                        const S2Polygon* polygon_a = nullptr,
+                                        const S2Polygon* polygon_b = nullptr) {
   std::vector<S2Point> more_points;
   std::vector<std::unique_ptr<S2Polyline>> lines;
   S2Polygon polygon;
@@ -96,6 +175,9 @@ std::optional<std::string> Intersection(const S2ShapeIndex& a, const S2ShapeInde
   S2Error error;
   if (!op.Build(a, b, &error)) return std::nullopt;
   points.insert(points.end(), more_points.begin(), more_points.end());
+  if (polygon_a != nullptr && polygon_b != nullptr) {
+    AddTouches(*polygon_a, *polygon_b, polygon, points, lines);
+  }
   return PiecesJson(points, lines, polygon);
 }
 
@@ -122,7 +204,8 @@ Result<Column> Intersection2Lines(Args a, const FunctionContext& ctx) {
 Result<Column> Intersection2Polygons(Args a, const FunctionContext& ctx) {
   return OnTwo<PolygonPtr, PolygonPtr>(a, ctx, ParseGeoPolygon, ParseGeoPolygon,
                                        [](const S2Polygon& x, const S2Polygon& y) {
-                                         return Intersection(x.index(), y.index(), Model::CLOSED);
+                                         return Intersection(x.index(), y.index(), Model::CLOSED, {},
+                                                             &x, &y);
                                        });
 }
 
