@@ -39,6 +39,11 @@ set(CMK_KQL_ENGINE_SRCS
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/narrow.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/lookup.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/analytics.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/analytics_activity.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/analytics_util.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/analytics_cohorts.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/analytics_sequence.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/schema_merge.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates_stats.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates_sketch.cc)

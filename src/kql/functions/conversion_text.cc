@@ -176,11 +176,20 @@ std::optional<int64_t> ParseIsoDateTime(std::string_view s) {
   size_t pos = 0;
   int64_t y, mo, d, h = 0, mi = 0, sec = 0, frac = 0;
   if (!Digits(s, pos, 4, 4, y)) return ParseRfcDateTime(s);
+  // Spaces around the date's separators are allowed, as .NET's parser allows them (the docs
+  // write datetime(2017 - 08 - 01)).
+  auto skip_spaces = [&] {
+    while (pos < s.size() && s[pos] == ' ') ++pos;
+  };
+  skip_spaces();
   if (pos >= s.size() || (s[pos] != '-' && s[pos] != '/')) return std::nullopt;
   char sep = s[pos++];
-  if (!Digits(s, pos, 1, 2, mo) || pos >= s.size() || s[pos++] != sep || !Digits(s, pos, 1, 2, d)) {
-    return std::nullopt;
-  }
+  skip_spaces();
+  if (!Digits(s, pos, 1, 2, mo)) return std::nullopt;
+  skip_spaces();
+  if (pos >= s.size() || s[pos++] != sep) return std::nullopt;
+  skip_spaces();
+  if (!Digits(s, pos, 1, 2, d)) return std::nullopt;
   if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
   if (pos < s.size() && (s[pos] == 'T' || s[pos] == 't' || s[pos] == ' ')) {
     ++pos;

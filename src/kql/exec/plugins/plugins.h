@@ -49,5 +49,20 @@ Result<Table> Ipv4Lookup(const Table& input, const PluginArgs& args, const ExecC
 Result<Table> Ipv6Lookup(const Table& input, const PluginArgs& args, const ExecContext& ctx);
 Result<Table> GeoLineLookup(const Table& input, const PluginArgs& args, const ExecContext& ctx);
 Result<Table> GeoPolygonLookup(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+// analytics*.cc: user analytics and statistics.
+Result<Table> ActiveUsersCount(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> ActivityCountsMetrics(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> ActivityEngagement(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> ActivityMetrics(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> DcountIntersect(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> FunnelSequence(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> FunnelSequenceCompletion(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> NewActivityMetrics(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> RollingPercentile(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> RowsNear(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> SchemaMerge(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> SequenceDetect(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> SessionCount(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> SlidingWindowCounts(const Table& input, const PluginArgs& args, const ExecContext& ctx);
 
 }  // namespace cmk::kql::plugins

@@ -6,13 +6,27 @@
 namespace cmk::kql::plugins {
 
 const PluginDef* FindPlugin(std::string_view name) {
-  static constexpr std::array<PluginDef, 6> kPlugins = {{
+  static constexpr std::array<PluginDef, 20> kPlugins = {{
       {"bag_unpack", &BagUnpack},
       {"narrow", &Narrow},
       {"ipv4_lookup", &Ipv4Lookup},
       {"ipv6_lookup", &Ipv6Lookup},
       {"geo_line_lookup", &GeoLineLookup},
       {"geo_polygon_lookup", &GeoPolygonLookup},
+      {"active_users_count", &ActiveUsersCount},
+      {"activity_counts_metrics", &ActivityCountsMetrics},
+      {"activity_engagement", &ActivityEngagement},
+      {"activity_metrics", &ActivityMetrics},
+      {"dcount_intersect", &DcountIntersect},
+      {"funnel_sequence", &FunnelSequence},
+      {"funnel_sequence_completion", &FunnelSequenceCompletion},
+      {"new_activity_metrics", &NewActivityMetrics},
+      {"rolling_percentile", &RollingPercentile},
+      {"rows_near", &RowsNear},
+      {"schema_merge", &SchemaMerge},
+      {"sequence_detect", &SequenceDetect},
+      {"session_count", &SessionCount},
+      {"sliding_window_counts", &SlidingWindowCounts},
   }};
   for (const PluginDef& p : kPlugins) {
     if (p.name == name) return &p;

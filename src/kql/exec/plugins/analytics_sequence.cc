@@ -1,0 +1,333 @@
+// Sequence plugins: sequence_detect, funnel_sequence and funnel_sequence_completion. Events
+// are ordered by time, then by input row (events at the same time keep the input's order).
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include <boost/json.hpp>
+
+#include "kql/exec/eval.h"
+#include "kql/exec/plugins/analytics_util.h"
+#include "kql/exec/plugins/plugins.h"
+#include "kql/functions/function_json.h"
+
+namespace cmk::kql::plugins {
+namespace {
+
+namespace bj = boost::json;
+using analytics::ArgError;
+using analytics::ConstInt;
+
+// An event: its time and input row.
+struct Event {
+  int64_t t;
+  uint32_t row;
+  bool operator<(const Event& o) const { return std::tie(t, row) < std::tie(o.t, o.row); }
+};
+
+Type DurationType(Type timeline) {
+  return timeline == Type::kDateTime || timeline == Type::kTimespan ? Type::kTimespan : Type::kLong;
+}
+
+// A window length argument: a timespan for datetime/timespan timelines, a number otherwise.
+Result<int64_t> Span(std::string_view plugin, const PluginArgs& args, size_t i, std::string_view what, Type timeline) {
+  ASSIGN_OR_RETURN(int64_t v, ConstInt(plugin, args, i, what));
+  bool ticks = timeline == Type::kDateTime || timeline == Type::kTimespan;
+  if (ticks != (args.values[i].type == Type::kTimespan)) {
+    return ArgError(plugin, std::string(what) + " must be a " + (ticks ? "timespan" : "number"));
+  }
+  if (v < 0) return ArgError(plugin, std::string(what) + " must not be negative");
+  return v;
+}
+
+// sequence_detect's search: every chain of events e1 < e2 < ... (one per step) of a
+// dimensions' key with each gap <= step and the whole <= span.
+struct Chains {
+  const std::vector<std::vector<Event>>* steps;  // per step, the key's events, sorted
+  int64_t step, span;
+  std::vector<Event> chain;
+  std::vector<std::vector<Event>> found;
+  MemoryReservation* held;
+  const ExecContext* ctx;
+
+  Status Walk(size_t s) {
+    if (s == steps->size()) {
+      found.push_back(chain);
+      if ((found.size() & 1023) == 0) {
+        RETURN_IF_ERROR(held->Grow(1024 * (chain.size() * sizeof(Event) + 32)));
+        RETURN_IF_ERROR(CheckBudget(*ctx));
+      }
+      return OkStatus();
+    }
+    const std::vector<Event>& ev = (*steps)[s];
+    auto it = s == 0 ? ev.begin() : std::upper_bound(ev.begin(), ev.end(), chain.back());
+    for (; it != ev.end(); ++it) {
+      RETURN_IF_ERROR(TickBudget(*ctx));
+      if (s > 0 && (static_cast<__int128>(it->t) - chain.back().t > step ||
+                    static_cast<__int128>(it->t) - chain.front().t > span)) {
+        break;
+      }
+      chain.push_back(*it);
+      RETURN_IF_ERROR(Walk(s + 1));
+      chain.pop_back();
+    }
+    return OkStatus();
+  }
+};
+
+// The sequence's states (a constant dynamic array of strings).
+Result<std::vector<std::string>> Sequence(std::string_view plugin, const PluginArgs& args, size_t i) {
+  const Column& v = args.values.size() > i ? args.values[i] : Column();
+  std::optional<bj::value> parsed = v.type == Type::kDynamic && v.constant && !v.IsNull(0) ? fn::ParseJson(v.Str(0)) : std::nullopt;
+  if (!parsed || !parsed->is_array() || parsed->get_array().empty()) return ArgError(plugin, "Sequence must be a non-empty dynamic array");
+  std::vector<std::string> out;
+  for (const bj::value& s : parsed->get_array()) {
+    out.push_back(s.is_string() ? std::string(s.get_string()) : fn::WriteJson(s));
+  }
+  return out;
+}
+
+// The funnels' shared arguments: Id, Timeline, Start, End (0..3), and the State column.
+struct Funnel {
+  int id = -1, timeline = -1, state = -1;
+  Type type = Type::kDateTime;
+  int64_t start = 0, end = 0;
+  std::vector<std::string> sequence;
+};
+Result<Funnel> ReadFunnel(std::string_view plugin, const Table& input, const PluginArgs& args, size_t state_arg,
+                          size_t sequence_arg) {
+  Funnel f;
+  ASSIGN_OR_RETURN(f.id, analytics::ColumnArg(plugin, args, 0, "IdColumn"));
+  ASSIGN_OR_RETURN(f.timeline, analytics::ColumnArg(plugin, args, 1, "TimelineColumn"));
+  ASSIGN_OR_RETURN(f.state, analytics::ColumnArg(plugin, args, state_arg, "StateColumn"));
+  f.type = input.columns[static_cast<size_t>(f.timeline)].type;
+  if (!analytics::IsTimelineType(f.type)) return ArgError(plugin, "TimelineColumn must be a datetime, timespan or number");
+  ASSIGN_OR_RETURN(f.start, ConstInt(plugin, args, 2, "Start"));
+  ASSIGN_OR_RETURN(f.end, ConstInt(plugin, args, 3, "End"));
+  if (f.end < f.start) return ArgError(plugin, "End is before Start");
+  ASSIGN_OR_RETURN(f.sequence, Sequence(plugin, args, sequence_arg));
+  return f;
+}
+
+// Per (window bin, id): the events in Start..End, sorted; with each event's state number in
+// the sequence (-1: another state) and its state text.
+struct Tracks {
+  std::map<std::pair<int64_t, uint32_t>, std::vector<Event>> of;
+  analytics::Keys ids;
+};
+Result<Tracks> ReadTracks(std::string_view plugin, const Table& input, const Funnel& f, const analytics::Bins& bins,
+                          const ExecContext& ctx) {
+  Tracks tr;
+  ASSIGN_OR_RETURN(tr.ids, analytics::DenseKeys({&input.columns[static_cast<size_t>(f.id)]}, input.rows, ctx));
+  const Column& tl = input.columns[static_cast<size_t>(f.timeline)];
+  for (size_t r = 0; r < input.rows; ++r) {
+    RETURN_IF_ERROR(TickBudget(ctx));
+    if (tl.IsNull(r) || tl.Int(r) < f.start || tl.Int(r) > f.end) continue;
+    tr.of[{bins.Index(tl.Int(r)), tr.ids.of_row[r]}].push_back({tl.Int(r), static_cast<uint32_t>(r)});
+  }
+  for (auto& [key, events] : tr.of) std::sort(events.begin(), events.end());
+  return tr;
+}
+
+}  // namespace
+
+// sequence_detect(TimelineColumn, MaxSequenceStepWindow, MaxSequenceSpan, Expr1, Expr2, ...,
+// Dim1, ...): the predicates are the bool arguments after the spans, the dimensions the rest.
+// One row per chain: the dimensions, each step's time (<name>_<TimelineColumn>) and Duration.
+Result<Table> SequenceDetect(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
+  constexpr std::string_view kName = "sequence_detect";
+  ASSIGN_OR_RETURN(int tl_col, analytics::ColumnArg(kName, args, 0, "TimelineColumn"));
+  const Column& tl = input.columns[static_cast<size_t>(tl_col)];
+  if (!analytics::IsTimelineType(tl.type)) return ArgError(kName, "TimelineColumn must be a datetime, timespan or number");
+  ASSIGN_OR_RETURN(int64_t step, Span(kName, args, 1, "MaxSequenceStepWindow", tl.type));
+  ASSIGN_OR_RETURN(int64_t span, Span(kName, args, 2, "MaxSequenceSpan", tl.type));
+  size_t first_dim = 3;
+  while (first_dim < args.values.size() && args.values[first_dim].type == Type::kBool) ++first_dim;
+  if (first_dim == 3) return ArgError(kName, "expects at least one bool predicate after the spans");
+  std::vector<std::string> step_names, dim_names;
+  std::vector<const Column*> dims;
+  for (size_t i = 3; i < args.values.size(); ++i) {
+    std::string name = !args.names[i].empty() ? args.names[i]
+                       : args.columns[i] >= 0 ? input.names[static_cast<size_t>(args.columns[i])]
+                       : i < first_dim ? "e" + std::to_string(i - 2) : "";
+    if (name.empty()) return ArgError(kName, "a dimension must be a column or named (Name = expression)");
+    if (i < first_dim) step_names.push_back(name + "_" + input.names[static_cast<size_t>(tl_col)]);
+    else dim_names.push_back(name), dims.push_back(&args.values[i]);
+  }
+  ASSIGN_OR_RETURN(analytics::Keys keys, analytics::DenseKeys(dims, input.rows, ctx));
+  MemoryReservation held(ctx.budget, std::string(kName));
+  RETURN_IF_ERROR(held.Grow(input.rows * (sizeof(Event) + 8)));
+  // Per key and step, the events matching the step's predicate.
+  std::vector<std::vector<std::vector<Event>>> events(keys.size(), std::vector<std::vector<Event>>(first_dim - 3));
+  for (size_t s = 3; s < first_dim; ++s) {
+    for (size_t r = 0; r < input.rows; ++r) {
+      if (!tl.IsNull(r) && IsTrue(args.values[s], r)) events[keys.of_row[r]][s - 3].push_back({tl.Int(r), static_cast<uint32_t>(r)});
+    }
+  }
+  std::vector<std::pair<uint32_t, std::vector<Event>>> rows;
+  for (uint32_t k = 0; k < keys.size(); ++k) {
+    for (auto& v : events[k]) std::sort(v.begin(), v.end());
+    Chains c{&events[k], step, span, {}, {}, &held, &ctx};
+    RETURN_IF_ERROR(c.Walk(0));
+    for (auto& chain : c.found) rows.emplace_back(k, std::move(chain));
+  }
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    for (size_t i = 0; i < a.second.size(); ++i) {
+      if (a.second[i].t != b.second[i].t) return a.second[i].t < b.second[i].t;
+    }
+    return a.first < b.first;
+  });
+  Table out;
+  std::vector<uint32_t> first_rows;
+  for (const auto& r : rows) first_rows.push_back(keys.first_row[r.first]);
+  for (size_t d = 0; d < dims.size(); ++d) out.AddColumn(dim_names[d], Gather(*dims[d], first_rows));
+  for (size_t s = 0; s < step_names.size(); ++s) {
+    Column c(tl.type);
+    for (const auto& r : rows) c.AppendInt(r.second[s].t);
+    out.AddColumn(step_names[s], std::move(c));
+  }
+  Column duration(DurationType(tl.type));
+  for (const auto& r : rows) duration.AppendInt(r.second.back().t - r.second.front().t);
+  out.AddColumn("Duration", std::move(duration));
+  out.rows = rows.size();
+  return out;
+}
+
+// funnel_sequence_completion(IdColumn, TimelineColumn, Start, End, BinSize, StateColumn,
+// Sequence, MaxSequenceStepWindows): per window, period and sequence step, the ids that reach
+// the step: events of the sequence's states in order (each after the previous) with the step's
+// event at most the period after the first step's. Rows by window, period, step.
+Result<Table> FunnelSequenceCompletion(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
+  constexpr std::string_view kName = "funnel_sequence_completion";
+  if (args.values.size() != 8) {
+    return ArgError(kName, "expects IdColumn, TimelineColumn, Start, End, BinSize, StateColumn, Sequence, MaxSequenceStepWindows");
+  }
+  ASSIGN_OR_RETURN(Funnel f, ReadFunnel(kName, input, args, 5, 6));
+  ASSIGN_OR_RETURN(analytics::Bins bins, analytics::Bins::Read(kName, args, 4, f.type, f.start));
+  std::vector<int64_t> periods;
+  const Column& pv = args.values[7];
+  std::optional<bj::value> parsed = pv.type == Type::kDynamic && pv.constant && !pv.IsNull(0) ? fn::ParseJson(pv.Str(0)) : std::nullopt;
+  if (!parsed || !parsed->is_array()) return ArgError(kName, "MaxSequenceStepWindows must be a dynamic array of periods");
+  for (const bj::value& p : parsed->get_array()) {
+    Column c(DurationType(f.type));
+    AppendConverted(c, fn::WriteJson(p), true);
+    if (c.IsNull(0) || c.Int(0) < 0) return ArgError(kName, "MaxSequenceStepWindows holds a value that is not a period");
+    periods.push_back(c.Int(0));
+  }
+  MemoryReservation held(ctx.budget, std::string(kName));
+  RETURN_IF_ERROR(held.Grow(input.rows * 64));
+  ASSIGN_OR_RETURN(Tracks tr, ReadTracks(kName, input, f, bins, ctx));
+  const Column& states = input.columns[static_cast<size_t>(f.state)];
+  size_t n = f.sequence.size();
+  // Per window: for each step, the ids' shortest spans from a first step to reaching it.
+  std::map<int64_t, std::vector<std::vector<int64_t>>> spans;
+  for (const auto& [key, events] : tr.of) {
+    std::vector<std::vector<size_t>> at(n);  // per step, positions of its events
+    for (size_t i = 0; i < events.size(); ++i) {
+      const std::string& s = states.type == Type::kString ? states.Str(events[i].row) : ValueToText(states, events[i].row);
+      for (size_t k = 0; k < n; ++k) {
+        if (s == f.sequence[k]) at[k].push_back(i);
+      }
+    }
+    std::vector<int64_t> best(n, std::numeric_limits<int64_t>::max());
+    for (size_t first : at[0]) {
+      RETURN_IF_ERROR(TickBudget(ctx));
+      size_t pos = first;
+      best[0] = 0;
+      for (size_t k = 1; k < n; ++k) {  // greedy: the earliest event of each next step
+        auto it = std::upper_bound(at[k].begin(), at[k].end(), pos);
+        if (it == at[k].end()) break;
+        pos = *it;
+        best[k] = std::min(best[k], events[pos].t - events[first].t);
+      }
+    }
+    spans[key.first].push_back(std::move(best));
+  }
+  Table out;
+  Column tl(f.type), state(Type::kString), period(DurationType(f.type)), dcount(Type::kLong);
+  for (const auto& [bin, per_id] : spans) {
+    for (int64_t p : periods) {
+      for (size_t k = 0; k < n; ++k) {
+        int64_t ids = 0;
+        for (const auto& best : per_id) ids += best[k] <= p ? 1 : 0;
+        tl.AppendInt(bins.Start(bin));
+        state.AppendString(f.sequence[k]);
+        period.AppendInt(p);
+        dcount.AppendInt(ids);
+      }
+    }
+    RETURN_IF_ERROR(CheckBudget(ctx));
+  }
+  out.rows = dcount.ints.size();
+  out.AddColumn(input.names[static_cast<size_t>(f.timeline)], std::move(tl));
+  out.AddColumn(input.names[static_cast<size_t>(f.state)], std::move(state));
+  out.AddColumn("Period", std::move(period));
+  out.AddColumn("dcount", std::move(dcount));
+  return out;
+}
+
+// funnel_sequence(IdColumn, TimelineColumn, Start, End, MaxSequenceStepWindow, Step,
+// StateColumn, Sequence): per window (Step bins), the ids whose events hold the sequence's
+// states as consecutive events, each at most MaxSequenceStepWindow after the previous, by the
+// state of the event just before (prev) and after (next) it, when within the step window ("" if
+// none): Timeline, prev, next, dcount and up to 128 sample ids. Only this first of the three
+// documented tables is returned (a query has one result table here).
+Result<Table> FunnelSequence(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
+  constexpr std::string_view kName = "funnel_sequence";
+  constexpr size_t kMaxSamples = 128;
+  if (args.values.size() != 8) {
+    return ArgError(kName, "expects IdColumn, TimelineColumn, Start, End, MaxSequenceStepWindow, Step, StateColumn, Sequence");
+  }
+  ASSIGN_OR_RETURN(Funnel f, ReadFunnel(kName, input, args, 6, 7));
+  ASSIGN_OR_RETURN(int64_t step, Span(kName, args, 4, "MaxSequenceStepWindow", f.type));
+  ASSIGN_OR_RETURN(analytics::Bins bins, analytics::Bins::Read(kName, args, 5, f.type, f.start));
+  MemoryReservation held(ctx.budget, std::string(kName));
+  RETURN_IF_ERROR(held.Grow(input.rows * 64));
+  ASSIGN_OR_RETURN(Tracks tr, ReadTracks(kName, input, f, bins, ctx));
+  const Column& states = input.columns[static_cast<size_t>(f.state)];
+  auto state_of = [&](const Event& e) { return ValueToText(states, e.row); };
+  size_t n = f.sequence.size();
+  // (window, prev, next) -> ids, in order of first finding.
+  std::map<std::tuple<int64_t, std::string, std::string>, std::vector<uint32_t>> found;
+  for (const auto& [key, ev] : tr.of) {
+    for (size_t i = 0; i + n <= ev.size(); ++i) {
+      RETURN_IF_ERROR(TickBudget(ctx));
+      size_t k = 0;
+      while (k < n && state_of(ev[i + k]) == f.sequence[k] && (k == 0 || ev[i + k].t - ev[i + k - 1].t <= step)) ++k;
+      if (k < n) continue;
+      std::string prev = i > 0 && ev[i].t - ev[i - 1].t <= step ? state_of(ev[i - 1]) : "";
+      std::string next = i + n < ev.size() && ev[i + n].t - ev[i + n - 1].t <= step ? state_of(ev[i + n]) : "";
+      std::vector<uint32_t>& ids = found[{key.first, prev, next}];
+      if (ids.empty() || ids.back() != key.second) ids.push_back(key.second);
+    }
+  }
+  std::vector<const decltype(found)::value_type*> rows;
+  for (const auto& e : found) rows.push_back(&e);
+  std::stable_sort(rows.begin(), rows.end(), [](const auto* a, const auto* b) {
+    if (std::get<0>(a->first) != std::get<0>(b->first)) return std::get<0>(a->first) < std::get<0>(b->first);
+    return a->second.size() > b->second.size();
+  });
+  const Column& idc = input.columns[static_cast<size_t>(f.id)];
+  Table out;
+  Column tl(f.type), prev(Type::kString), next(Type::kString), dcount(Type::kLong), samples(Type::kDynamic);
+  for (const auto* r : rows) {
+    tl.AppendInt(bins.Start(std::get<0>(r->first)));
+    prev.AppendString(std::get<1>(r->first));
+    next.AppendString(std::get<2>(r->first));
+    dcount.AppendInt(static_cast<int64_t>(r->second.size()));
+    std::string json = "[";
+    for (size_t i = 0; i < r->second.size() && i < kMaxSamples; ++i) {
+      json += (i > 0 ? "," : "") + ValueToJson(idc, tr.ids.first_row[r->second[i]]);
+    }
+    samples.AppendString(json + "]");
+  }
+  out.rows = rows.size();
+  out.AddColumn(input.names[static_cast<size_t>(f.timeline)], std::move(tl));
+  out.AddColumn("prev", std::move(prev));
+  out.AddColumn("next", std::move(next));
+  out.AddColumn("dcount", std::move(dcount));
+  out.AddColumn("samples", std::move(samples));
+  return out;
+}
+
+}  // namespace cmk::kql::plugins
