@@ -34,6 +34,7 @@ set(CMK_KQL_ENGINE_SRCS
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/sample.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/top_nested.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/scan_op.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/reduce.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/registry.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/bag_unpack.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/narrow.cc

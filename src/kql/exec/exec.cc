@@ -46,6 +46,8 @@ Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     case NodeKind::kPartition: return RunPartition(node, ctx, sink);
     case NodeKind::kSample: return RunSample(node, ctx, sink);
     case NodeKind::kTopNested: return RunTopNested(node, ctx, sink);
+    case NodeKind::kScanOp: return RunScanOperator(node, ctx, sink);
+    case NodeKind::kReduce: return RunReduce(node, ctx, sink);
   }
   return Internal("unknown plan node");
 }

@@ -50,6 +50,10 @@ Status RunTopNested(const PlanNode& node, const ExecContext& ctx, const Sink& si
 // sample.cc: sample and sample-distinct.
 Status RunSample(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 
+// scan_op.cc: the scan operator (NodeKind::kScanOp); reduce.cc: reduce.
+Status RunScanOperator(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+Status RunReduce(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+
 // exec.cc: sort and group keys evaluated over `t` (column references are borrowed, not
 // copied), and pointers to their columns.
 Result<std::vector<ColumnValue>> EvalKeys(const std::vector<BoundExpr>& exprs, const Chunk& t,

@@ -156,6 +156,10 @@ class Binder {
   size_t steps_ = 0;
 };
 
+// binder_scan.cc: the scan operator (NodeKind::kScanOp) and reduce (kReduce).
+Result<PlanPtr> BindScanOperator(Binder& b, const Operator& op, PlanPtr in, const Scope* s);
+Result<PlanPtr> BindReduce(Binder& b, const Operator& op, PlanPtr in, const Scope* s);
+
 // Kusto's default column name for an unnamed expression: the column for a name, a_b for a.b,
 // "" when it has none (callers number those Column1, Column2, ...).
 std::string DefaultName(const Expr& e, bool by_key);

@@ -85,6 +85,8 @@ Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope
     case OpKind::kProjectByNames: return BindProjectByNames(op, std::move(in), s);
     case OpKind::kInvoke: return BindInvoke(op, std::move(in), s);
     case OpKind::kTopNested: return BindTopNested(op, std::move(in), s);
+    case OpKind::kScan: return BindScanOperator(*this, op, std::move(in), s);
+    case OpKind::kReduce: return BindReduce(*this, op, std::move(in), s);
     case OpKind::kFork:
     case OpKind::kFacet:
       return SemanticError("fork and facet must end the query statement", op.pos);

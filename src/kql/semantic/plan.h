@@ -79,6 +79,46 @@ enum class NodeKind {
   kSample,     // `limit` rows picked at random; with exprs[0]: `limit` distinct values of it
   kTopNested,  // inputs[0] rows; per level i (levels[i]) inputs[1+2i] summarizes the level's
                // aggregate by its key and inputs[2+2i] without key (`others`), over kSubInput
+  kScanOp,     // the scan operator: scan_spec (exec/scan_op.cc)
+  kReduce,     // exprs[0] reduced by reduce_spec (exec/reduce.cc)
+};
+
+// The bound scan operator (NodeKind::kScanOp). A record is the input's columns then the declared
+// ones. An expression that reads only the current row's input columns (per_row false) indexes
+// the input chunk and is evaluated a chunk at a time; the others index `slots`: slot i holds
+// record column slots[i].column of the current row (step -1: declared columns hold their
+// defaults there) or of step slots[i].step's record in the state being matched.
+struct ScanSpec {
+  struct Slot {
+    int step = -1;
+    int column = 0;
+  };
+  struct Assignment {
+    int declared = 0;  // index among the declared columns
+    BoundExpr value;
+    bool per_row = false;
+  };
+  enum class Output { kAll, kLast, kNone };
+  struct Step {
+    std::string name;
+    Output output = Output::kAll;
+    BoundExpr condition;
+    bool per_row = false;
+    std::vector<Assignment> assignments;
+  };
+  int input_width = 0;
+  std::vector<Column> defaults;  // per declared column: a one-value column of its type
+  std::vector<Step> steps;
+  std::vector<Slot> slots;
+  bool match_id = false;  // with_match_id: a long column after the declared ones
+};
+
+// reduce [kind=source] by Expr with threshold=, characters= (NodeKind::kReduce).
+struct ReduceSpec {
+  double threshold = 0.1;
+  bool custom_breakers = false;  // characters= given: those characters break terms
+  std::string characters;
+  bool source = false;  // kind=source: the input's rows with a Pattern column
 };
 
 enum class JoinKind {
@@ -149,6 +189,9 @@ struct PlanNode {
     std::optional<Column> others;          // `with others = v` (a constant of the key's type)
   };
   std::vector<TopLevel> levels;
+
+  std::shared_ptr<const ScanSpec> scan_spec;  // kScanOp
+  ReduceSpec reduce_spec;                     // kReduce
 
   std::vector<int> search_cols;            // kSearchFilter: columns searched for `term`
   std::string term;

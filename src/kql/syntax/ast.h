@@ -103,7 +103,18 @@ enum class OpKind {
   kSummarize, kSort, kTop, kTake, kDistinct, kCount, kJoin, kLookup, kUnion, kMvExpand, kParse,
   kSearch, kMakeSeries, kGetSchema, kAs, kSerialize, kRender, kMvApply, kPartition,
   kParseWhere, kEvaluate, kSample, kSampleDistinct, kProjectByNames, kInvoke,
-  kTopNested, kConsume, kFork, kFacet, kParseKv,
+  kTopNested, kConsume, kFork, kFacet, kParseKv, kScan, kReduce,
+};
+
+// One `step Name [output=all|last|none]: Condition [=> Column = Expr, ...];` of scan. In the
+// condition and assignments, `Step.Column` (a member access on a step name) parses as the name
+// "Step.Column" (kName): a reference to that step's record in scan's state.
+struct ScanStep {
+  Position pos;
+  std::string name;
+  std::string output = "all";
+  ExprPtr condition;
+  std::vector<NamedExpr> assignments;  // name = declared column, expr = value
 };
 
 // A tabular operator after '|'. Fields used per kind:
@@ -129,6 +140,8 @@ enum class OpKind {
 //   fork: tables = the legs (source kNone), items[i].name = leg i's name or "". facet: by =
 //     the columns, tables[0] = the `with ( ... )` subquery when given. Both end a statement:
 //     each leg or column gives a result table of its own.
+//   scan: options = with_match_id, items = `declare` columns (name, type, default_value),
+//     steps. reduce: options = kind, expr = the `by` value, items = `with` threshold/characters.
 struct Operator {
   OpKind kind = OpKind::kWhere;
   Position pos;
@@ -141,6 +154,7 @@ struct Operator {
   std::vector<ParsePart> pattern;
   ExprPtr from, to, step;
   std::string name;
+  std::vector<ScanStep> steps;
 };
 
 enum class SourceKind {

@@ -546,6 +546,10 @@ class Parser {
       op.name = TakeName("a name after 'as'");
     } else if (name == "render") {
       ParseRender(op);
+    } else if (name == "scan") {
+      ParseScan(op);
+    } else if (name == "reduce") {
+      ParseReduce(op);
     } else {
       Error("Unknown tabular operator '" + name + "'", op.pos);
     }
@@ -690,6 +694,92 @@ class Parser {
     if (!IsPunct(",") || !IsWord("top", 1) || !IsPunct("-", 2) || !IsWord("nested", 3)) return false;
     for (int k = 0; k < 4; ++k) Take();
     return true;
+  }
+
+  // scan [with_match_id=Id] [declare (Name:type[=Default], ...)] with (step Name
+  // [output=all|last|none]: Condition [=> Column = Expr, ...]; ...)
+  void ParseScan(Operator& op) {
+    op.kind = OpKind::kScan;
+    op.options = ParseOptions({"with_match_id"});
+    if (AcceptWord("declare")) {
+      Expect("(");
+      do {
+        NamedExpr d;
+        d.name = TakeName("a column name");
+        Expect(":");
+        d.type = TakeName("a column type");
+        if (Accept("=")) d.default_value = ParseExpr();
+        op.items.push_back(std::move(d));
+      } while (Accept(","));
+      Expect(")");
+    }
+    ExpectWord("with");
+    Expect("(");
+    do {
+      if (!IsWord("step")) Expected("'step'");
+      ScanStep st;
+      st.pos = Take().pos;
+      st.name = TakeName("a step name");
+      if (AcceptWord("output")) {
+        Expect("=");
+        if (!IsWord("all") && !IsWord("last") && !IsWord("none")) Expected("all, last or none");
+        st.output = Take().text;
+      }
+      Expect(":");
+      st.condition = ParseExpr();
+      if (Accept("=>")) {
+        do {
+          NamedExpr a;
+          a.name = TakeName("a declared column name");
+          Expect("=");
+          a.expr = ParseExpr();
+          st.assignments.push_back(std::move(a));
+        } while (Accept(","));
+      }
+      op.steps.push_back(std::move(st));
+    } while (Accept(";") && IsWord("step"));
+    Expect(")");
+    ResolveStepReferences(op);
+  }
+
+  // `Step.Column` where Step names a step becomes the name "Step.Column" (ast.h). Iterative:
+  // conditions may be as deep as the parser allows.
+  static void ResolveStepReferences(Operator& op) {
+    std::vector<Expr*> pending;
+    for (ScanStep& st : op.steps) {
+      pending.push_back(st.condition.get());
+      for (NamedExpr& a : st.assignments) pending.push_back(a.expr.get());
+    }
+    while (!pending.empty()) {
+      Expr* e = pending.back();
+      pending.pop_back();
+      if (e->kind == ExprKind::kMember && e->args.size() == 1 && e->args[0]->kind == ExprKind::kName &&
+          std::any_of(op.steps.begin(), op.steps.end(),
+                      [&](const ScanStep& st) { return st.name == e->args[0]->name; })) {
+        e->kind = ExprKind::kName;
+        e->name = e->args[0]->name + "." + e->name;
+        e->args.clear();
+        continue;
+      }
+      for (ExprPtr& a : e->args) pending.push_back(a.get());
+    }
+  }
+
+  // reduce [kind=source] by Expr [with [threshold=T] [, characters=C]]
+  void ParseReduce(Operator& op) {
+    op.kind = OpKind::kReduce;
+    op.options = ParseOptions({"kind"});
+    ExpectWord("by");
+    op.expr = ParseExpr();
+    if (!AcceptWord("with")) return;
+    do {
+      if (!IsWord("threshold") && !IsWord("characters")) Expected("threshold or characters");
+      NamedExpr item;
+      item.name = Take().text;
+      Expect("=");
+      item.expr = ParseExpr();
+      op.items.push_back(std::move(item));
+    } while (Accept(","));
   }
 
   // fork [name=](subquery) [name=](subquery) ...
