@@ -38,8 +38,15 @@ void Write(const bj::value& v, std::string& out) {
     case bj::kind::uint64: out += std::to_string(v.get_uint64()); return;
     case bj::kind::double_: {
       double d = v.get_double();
-      if (std::isfinite(d)) out += FormatReal(d);
-      else WriteString(FormatReal(d), out);
+      if (!std::isfinite(d)) {
+        WriteString(FormatReal(d), out);
+        return;
+      }
+      // A real keeps a fraction or exponent (1.0, not 1), so that reading the text back gives
+      // a real again: gettype(dynamic([1.0])[0]) is "real", and series functions keep reals.
+      std::string text = FormatReal(d);
+      if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+      out += text;
       return;
     }
     case bj::kind::string: WriteString(v.get_string(), out); return;

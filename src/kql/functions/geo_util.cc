@@ -216,17 +216,28 @@ std::optional<GeoShape> ParseGeoShape(std::string_view json, unsigned accept) {
   return shape;
 }
 
+namespace {
+
+// A coordinate as GeoJSON: Kusto writes integral coordinates as integers (the densify docs:
+// [[10,10],[10.25,10],...]), where a real elsewhere in a dynamic value keeps its ".0".
+bj::value Coordinate(double d) {
+  if (std::trunc(d) == d && std::fabs(d) < 9.0e15) return bj::value(static_cast<int64_t>(d));
+  return bj::value(d);
+}
+
+}  // namespace
+
 std::string PointJson(LngLat p) {
   bj::object o;
   o["type"] = "Point";
-  o["coordinates"] = bj::array{p.lng, p.lat};
+  o["coordinates"] = bj::array{Coordinate(p.lng), Coordinate(p.lat)};
   return WriteJson(o);
 }
 
 bj::array PathJson(const Path& path) {
   bj::array a;
   a.reserve(path.size());
-  for (LngLat p : path) a.push_back(bj::array{p.lng, p.lat});
+  for (LngLat p : path) a.push_back(bj::array{Coordinate(p.lng), Coordinate(p.lat)});
   return a;
 }
 

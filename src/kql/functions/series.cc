@@ -174,7 +174,10 @@ std::string FillLinear(Series s, const std::vector<uint8_t>& miss, bool edges, d
       s.v[i] = keep_null ? 0 : constant;
       keep[i] = !keep_null;
     }
-    s.all_int = s.all_int && !keep_null && std::trunc(constant) == constant;
+    // Elements that were numbers (placeholders by value) keep their type; an array of nulls
+    // has none and is filled with reals (the docs: [0.0,0.0,0.0,0.0]).
+    bool any_number = std::find(s.ok.begin(), s.ok.end(), 1) != s.ok.end();
+    s.all_int = s.all_int && any_number && !keep_null && std::trunc(constant) == constant;
     return WriteFilled(s, keep);
   }
   for (size_t k = 0; k + 1 < known.size(); ++k) {

@@ -82,8 +82,14 @@ std::optional<SeriesArg> ReadSeriesOrScalar(const Column& c, size_t row) {
 }
 
 void AppendNumber(std::string& out, double v) {
-  if (std::isfinite(v)) out += FormatReal(v);
-  else out += "\"" + FormatReal(v) + "\"";
+  if (!std::isfinite(v)) {
+    out += "\"" + FormatReal(v) + "\"";
+    return;
+  }
+  // A real keeps a fraction or exponent (0.0, not 0): read back, it is a real again.
+  std::string text = FormatReal(v);
+  if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+  out += text;
 }
 
 std::string WriteSeries(const std::vector<double>& v, const std::vector<uint8_t>* ok, bool as_int) {
