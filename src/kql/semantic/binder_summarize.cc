@@ -100,9 +100,23 @@ Result<PlanPtr> Binder::BindMakeSeries(const Operator& op, PlanPtr in, const Sco
   }
   for (const NamedExpr& item : op.items) {
     if (item.expr->kind != ExprKind::kCall || FindAggregate(item.expr->name) == nullptr) {
-      return SemanticError("make-series needs an aggregate function", item.expr->pos);
+      // A constant (`other = -1 default = -2`, the docs' gap-marking example) is its value in
+      // every bin that has rows and the default elsewhere: take_any of the constant.
+      Result<BoundExpr> c = BindConstant(*item.expr, s);
+      if (!c.ok() || c->untyped_null) return SemanticError("make-series needs an aggregate function", item.expr->pos);
+      BoundAggregate a;
+      a.def = FindAggregate("take_any");
+      std::vector<Type> arg_types{c->type};
+      Result<std::vector<Type>> types = AggregateTypes(*a.def, arg_types, a.params);
+      if (!types.ok()) return SemanticError(types.status().message(), item.expr->pos);
+      a.types = *types;
+      a.names.push_back(!item.name.empty() ? item.name : "Column" + std::to_string(n->aggs.size() + 1));
+      a.args.push_back(std::move(*c));
+      n->aggs.push_back(std::move(a));
+      ++agg.outputs;
+    } else {
+      ASSIGN_OR_RETURN(BoundExpr unused, BindAggregateRef(*item.expr, schema, s, &agg, item.name));
     }
-    ASSIGN_OR_RETURN(BoundExpr unused, BindAggregateRef(*item.expr, schema, s, &agg, item.name));
     if (item.default_value) {
       ASSIGN_OR_RETURN(BoundExpr d, BindConstant(*item.default_value, s));
       n->aggs.back().default_value = std::move(d.value);
