@@ -54,7 +54,7 @@ Result<std::unique_ptr<GeoShapeIndex>> GeoShapeIndex::Build(Kind kind, const Col
   impl->kind = kind;
   size_t bytes = 0;
   for (size_t r = 0; r < rows; ++r) {
-    if (budget != nullptr) RETURN_IF_ERROR(budget->Tick());
+    if (budget != nullptr) RETURN_IF_ERROR(budget->Check());  // a row may hold 1M vertices
     if (shapes.IsNull(r)) continue;
     std::string_view json = shapes.Str(r);
     if (kind == Kind::kPolygon) {

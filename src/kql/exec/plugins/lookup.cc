@@ -105,10 +105,16 @@ struct Pairs {
   size_t bytes() const { return input.size() * (sizeof(uint32_t) + sizeof(int64_t)); }
 };
 
+// Pairs or output bytes are charged once they have grown by this much since the last charge.
+constexpr size_t kChargeStep = 1 << 20;
+
 // Appends input row `r`'s matches (or, when none and `unmatched`, the row with nulls), charging
-// the pairs every so often.
+// the pairs as they grow (one input row may match the whole lookup table).
 Status AddMatches(Pairs& out, uint32_t r, const std::vector<uint32_t>& rows, bool unmatched,
                   MemoryReservation& held, const ExecContext& ctx) {
+  if (out.bytes() + rows.size() * 12 > held.bytes() + kChargeStep) {
+    RETURN_IF_ERROR(held.Resize(out.bytes() + rows.size() * 12 + kChargeStep));
+  }
   for (uint32_t l : rows) {
     out.input.push_back(r);
     out.lookup.push_back(l);
@@ -117,19 +123,29 @@ Status AddMatches(Pairs& out, uint32_t r, const std::vector<uint32_t>& rows, boo
     out.input.push_back(r);
     out.lookup.push_back(-1);
   }
-  if (BudgetDue(ctx) || (r & 4095) == 0) {
-    RETURN_IF_ERROR(held.Resize(out.bytes()));
-    RETURN_IF_ERROR(CheckBudget(ctx));
-  }
-  return OkStatus();
+  return rows.size() > 4096 ? CheckBudget(ctx) : TickBudget(ctx);
 }
 
-Column GatherOrNull(const Column& src, const std::vector<int64_t>& idx) {
+// Rows `idx` of `src` (-1: null), charged to `held` as the column grows.
+Result<Column> GatherOrNull(const Column& src, const std::vector<int64_t>& idx, MemoryReservation& held,
+                            const ExecContext& ctx) {
   Column out(src.type);
   out.Reserve(idx.size());
-  for (int64_t i : idx) {
-    if (i < 0) out.AppendNull();
-    else out.AppendFrom(src, static_cast<size_t>(i));
+  bool strings = !UsesInts(src.type) && !UsesReals(src.type);
+  size_t bytes = idx.size() * (strings ? sizeof(std::string) : sizeof(int64_t)), charged = 0;
+  for (size_t k = 0; k < idx.size(); ++k) {
+    int64_t i = idx[k];
+    if (i < 0) {
+      out.AppendNull();
+    } else {
+      out.AppendFrom(src, static_cast<size_t>(i));
+      if (strings) bytes += src.Str(static_cast<size_t>(i)).size();
+    }
+    if (bytes > charged + kChargeStep || k + 1 == idx.size()) {
+      RETURN_IF_ERROR(held.Grow(bytes - charged));
+      RETURN_IF_ERROR(CheckBudget(ctx));
+      charged = bytes;
+    }
   }
   DropStringNulls(out);
   return out;
@@ -154,16 +170,16 @@ Result<Table> Assemble(const Table& input, const Table& lookup, const std::vecto
   pairs.input = {};
   auto add_input = [&]() -> Status {
     for (size_t c = 0; c < input.columns.size(); ++c) {
-      out.AddColumn(FreeName(input.names[c], out), GatherOrNull(input.columns[c], input_rows));
-      RETURN_IF_ERROR(held.Grow(ApproxBytes(out.columns.back())));
+      ASSIGN_OR_RETURN(Column col, GatherOrNull(input.columns[c], input_rows, held, ctx));
+      out.AddColumn(FreeName(input.names[c], out), std::move(col));
     }
     return CheckBudget(ctx);
   };
   auto add_lookup = [&]() -> Status {
     for (size_t c = 0; c < lookup.columns.size(); ++c) {
       if (std::find(dropped.begin(), dropped.end(), c) != dropped.end()) continue;
-      out.AddColumn(FreeName(lookup.names[c], out), GatherOrNull(lookup.columns[c], pairs.lookup));
-      RETURN_IF_ERROR(held.Grow(ApproxBytes(out.columns.back())));
+      ASSIGN_OR_RETURN(Column col, GatherOrNull(lookup.columns[c], pairs.lookup, held, ctx));
+      out.AddColumn(FreeName(lookup.names[c], out), std::move(col));
     }
     return CheckBudget(ctx);
   };
@@ -349,8 +365,7 @@ Result<Table> IpLookup(std::string_view plugin, bool v6, const Table& input, con
     std::optional<IpRange> q = ips.IsNull(r) ? std::nullopt : ParseRange(ips.Str(r), v6);
     if (q && KeyOf(input, input_extra, r, key)) {
       auto g = groups.find(key);
-      if (g != groups.end()) g->second.Match(*q, rows);
-      std::sort(rows.begin(), rows.end());
+      if (g != groups.end()) g->second.Match(*q, rows);  // blocks in order, rows ascending in each
     }
     RETURN_IF_ERROR(AddMatches(pairs, static_cast<uint32_t>(r), rows, unmatched, pairs_held, ctx));
   }
@@ -390,6 +405,7 @@ Result<Table> GeoLookup(std::string_view plugin, fn::GeoShapeIndex::Kind kind, c
     bool valid = x && y && d && (radius == nullptr || *d >= 0);
     if (valid) index->Match(*x, *y, *d, rows);
     RETURN_IF_ERROR(AddMatches(pairs, static_cast<uint32_t>(r), rows, unmatched, held, ctx));
+    if ((r & 63) == 0) RETURN_IF_ERROR(CheckBudget(ctx));  // a row may measure many shapes
   }
   std::vector<size_t> dropped;
   if (!return_key) dropped.push_back(key_col);
