@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unordered_set>
 
 #include "kql/exec/eval.h"
 #include "kql/exec/plugins/analytics_util.h"
@@ -56,16 +57,48 @@ void Fill(const Seen* begin, const Seen* end, int64_t w, Matrix& m) {
   }
 }
 
+// Per id number: whether the Lookback table holds it (its column named like IdColumn, or its
+// only column); those ids are not new in any cohort. Empty without a table.
+Result<std::vector<bool>> KnownIds(const Table& input, const analytics::Activity& a, const Table* lookback,
+                                   const ExecContext& ctx) {
+  std::vector<bool> known;
+  if (lookback == nullptr) return known;
+  const std::string& name = input.names[static_cast<size_t>(a.id)];
+  int c = lookback->Find(name);
+  if (c < 0 && lookback->columns.size() == 1) c = 0;
+  if (c < 0) return ArgError(kName, "the Lookback table has no column '" + name + "'");
+  std::unordered_set<std::string> ids;
+  MemoryReservation held(ctx.budget, std::string(kName));
+  size_t bytes = 0;
+  for (size_t r = 0; r < lookback->rows; ++r) {
+    auto [it, added] = ids.insert(ValueToJson(lookback->columns[static_cast<size_t>(c)], r));
+    bytes += added ? it->size() + 64 : 0;
+    if ((r & 4095) == 0) RETURN_IF_ERROR(held.Resize(bytes));
+  }
+  const Column& idc = input.columns[static_cast<size_t>(a.id)];
+  known.resize(a.ids.size());
+  for (size_t k = 0; k < a.ids.size(); ++k) known[k] = ids.count(ValueToJson(idc, a.ids.first_row[k])) > 0;
+  return known;
+}
+
 }  // namespace
 
 // new_activity_metrics(IdColumn, TimelineColumn, Start, End, Window [, Cohort] [, dim...]): per
 // cohort window `from` with new ids and each window `to` >= from: the ids in `to` not seen up
 // to `from` (the cohort itself when to == from), the cohort's ids seen in `to` (retained) and
-// not (churned), and their shares of the cohort. The Lookback table argument is not supported.
+// not (churned), and their shares of the cohort. Ids in the Lookback table (a last, tabular
+// argument) were seen before: they are in no cohort and never new.
 Result<Table> NewActivityMetrics(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
-  if (args.values.size() < 5) return ArgError(kName, "expects IdColumn, TimelineColumn, Start, End, Window [, Cohort] [, dim...]");
-  bool has_cohort = args.values.size() > 5 && args.columns[5] < 0 && args.values[5].constant;
-  ASSIGN_OR_RETURN(analytics::Activity a, analytics::ReadActivity(kName, input, args, has_cohort ? 6 : 5, ctx));
+  if (args.values.size() < 5) {
+    return ArgError(kName, "expects IdColumn, TimelineColumn, Start, End, Window [, Cohort] [, dim...] [, Lookback]");
+  }
+  auto is_table = [&](size_t i) { return i < args.tables.size() && args.tables[i] != nullptr; };
+  size_t n = args.values.size();
+  bool has_lookback = is_table(n - 1);
+  bool has_cohort = n > 5 && !is_table(5) && args.columns[5] < 0 && args.values[5].constant;
+  ASSIGN_OR_RETURN(analytics::Activity a, analytics::ReadActivity(kName, input, args, has_cohort ? 6 : 5, ctx,
+                                                                  has_lookback ? n - 1 : n));
+  ASSIGN_OR_RETURN(std::vector<bool> known, KnownIds(input, a, has_lookback ? args.tables[n - 1].get() : nullptr, ctx));
   ASSIGN_OR_RETURN(int64_t start, analytics::ConstInt(kName, args, 2, "Start"));
   ASSIGN_OR_RETURN(int64_t end, analytics::ConstInt(kName, args, 3, "End"));
   ASSIGN_OR_RETURN(analytics::Bins bins, analytics::Bins::Read(kName, args, 4, a.type, start));
@@ -82,7 +115,7 @@ Result<Table> NewActivityMetrics(const Table& input, const PluginArgs& args, con
   const Column& tl = input.columns[static_cast<size_t>(a.timeline)];
   std::vector<Seen> seen;
   for (size_t r = 0; r < input.rows; ++r) {
-    if (tl.IsNull(r) || tl.Int(r) < start || tl.Int(r) > end) continue;
+    if (tl.IsNull(r) || tl.Int(r) < start || tl.Int(r) > end || (!known.empty() && known[a.ids.of_row[r]])) continue;
     seen.push_back({a.dim_keys.of_row[r], a.ids.of_row[r], bins.Index(tl.Int(r)) - range.lo});
   }
   std::sort(seen.begin(), seen.end(), [](const Seen& x, const Seen& y) { return std::tie(x.dim, x.id, x.window) < std::tie(y.dim, y.id, y.window); });

@@ -227,7 +227,7 @@ void AddDimColumns(Table& out, const Table& input, const std::vector<int>& dims,
 }
 
 Result<Activity> ReadActivity(std::string_view plugin, const Table& input, const PluginArgs& args, size_t first_dim,
-                              const ExecContext& ctx) {
+                              const ExecContext& ctx, size_t end_dim) {
   Activity a;
   ASSIGN_OR_RETURN(a.id, ColumnArg(plugin, args, 0, "IdColumn"));
   ASSIGN_OR_RETURN(a.timeline, ColumnArg(plugin, args, 1, "TimelineColumn"));
@@ -237,7 +237,7 @@ Result<Activity> ReadActivity(std::string_view plugin, const Table& input, const
                                 std::string(TypeName(a.type)));
   }
   std::vector<const Column*> dims;
-  for (size_t i = first_dim; i < args.values.size(); ++i) {
+  for (size_t i = first_dim; i < std::min(end_dim, args.values.size()); ++i) {
     ASSIGN_OR_RETURN(int c, ColumnArg(plugin, args, i, "a dimension"));
     a.dims.push_back(c);
     dims.push_back(&input.columns[static_cast<size_t>(c)]);

@@ -4,6 +4,7 @@
 // ids and dimension values, and the sliding-window count/dcount they are built on.
 // Errors: kInvalidArgument "SemanticError" naming the plugin; budget errors pass through.
 #include <cstdint>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,7 +94,7 @@ void AddDimColumns(Table& out, const Table& input, const std::vector<int>& dims,
                    const std::vector<uint32_t>& dim_of_row);
 
 // The common arguments' shape: Id and Timeline columns, then constants, then dimension columns
-// from argument `first_dim` on.
+// from argument `first_dim` up to `end_dim` (excluded; the last argument by default).
 struct Activity {
   int id = -1;
   int timeline = -1;
@@ -102,6 +103,6 @@ struct Activity {
   Keys ids, dim_keys;
 };
 Result<Activity> ReadActivity(std::string_view plugin, const Table& input, const PluginArgs& args, size_t first_dim,
-                              const ExecContext& ctx);
+                              const ExecContext& ctx, size_t end_dim = SIZE_MAX);
 
 }  // namespace cmk::kql::plugins::analytics
