@@ -156,6 +156,12 @@ std::string DefaultName(const Expr& e, bool by_key) {
     std::string base = DefaultName(*e.args[0], false);
     return base.empty() ? "" : base + "_" + e.args[1]->literal.text;
   }
+  // Functions Kusto names after themselves and their argument (`project dcount_hll(merged)`:
+  // dcount_hll_merged, as hll-merge-function.md shows).
+  if (e.kind == ExprKind::kCall && e.args.size() == 1 &&
+      (e.name == "dcount_hll" || e.name == "strlen" || e.name == "string_size")) {
+    return e.name + "_" + DefaultName(*e.args[0], false);
+  }
   if (by_key && e.kind == ExprKind::kCall && !e.args.empty() &&
       (e.name == "bin" || e.name == "floor" || e.name == "bin_at" || e.name == "bin_auto" || e.name == "startofday" ||
        e.name == "startofhour" || e.name == "startofweek" || e.name == "startofmonth")) {
@@ -499,6 +505,29 @@ Result<PlanPtr> Binder::BindPrint(const Source& src, const Scope* s) {
   int n = 0;
   for (const NamedExpr& item : src.items) {
     ASSIGN_OR_RETURN(BoundExpr v, BindConstant(*item.expr, s));
+    const Expr& e = *item.expr;
+    size_t arrays = 0;
+    if (item.name.empty() && e.kind == ExprKind::kCall && e.args.size() >= 2 && s->Find(e.name) == nullptr) {
+      ASSIGN_OR_RETURN(BoundExpr last, BindConstant(*e.args.back(), s));
+      arrays = SortedArrayCount(e, last.type == Type::kBool);
+    }
+    if (arrays > 0) {  // a column per sorted array
+      boost::system::error_code ec;
+      boost::json::value all = v.value.IsNull(0) ? boost::json::value() : boost::json::parse(v.value.Str(0), ec);
+      for (size_t k = 0; k < arrays; ++k) {
+        std::string name = k < item.names.size() ? item.names[k] : DefaultName(*e.args[k], false);
+        if (k >= item.names.size()) name = name.empty() ? "print_" + std::to_string(n) : name + "_sorted";
+        ++n;
+        name = UniqueName(name, node->schema);
+        node->schema.push_back({name, Type::kDynamic});
+        Column c(Type::kDynamic);
+        const boost::json::value* a = !ec && all.is_array() && k < all.get_array().size() ? &all.get_array()[k] : nullptr;
+        if (a == nullptr || a->is_null()) c.AppendNull();
+        else c.AppendString(fn::WriteJson(*a));
+        t.AddColumn(name, std::move(c));
+      }
+      continue;
+    }
     // Kusto names every unnamed print expression print_<n>, even a bare name (`print d`).
     std::string name = !item.name.empty() ? item.name : "print_" + std::to_string(n);
     ++n;

@@ -1,6 +1,8 @@
 // Scalar expressions: names, literals, operators, function calls, aggregates inside summarize.
 #include <algorithm>
 #include <cmath>
+#include <set>
+#include <string_view>
 
 #include "kql/exec/eval.h"
 #include "kql/functions/aggregates.h"
@@ -242,8 +244,36 @@ Result<BoundExpr> Binder::BindPackColumns(const Expr& e, const Schema& schema, c
     }
   }
   const ScalarFunction* fn = FindFunction(skip_empty ? "__pack_nonempty" : "bag_pack");
-  return MakeCall(fn, std::move(args), e.name, e.pos);
+  ASSIGN_OR_RETURN(BoundExpr call, MakeCall(fn, std::move(args), e.name, e.pos));
+  // Marked for extend/project, whose later items see earlier items' columns, which pack_all
+  // leaves out (BindProjectLike).
+  if (e.name == "pack_all") call.member = "pack_all";
+  return call;
 }
+
+namespace {
+
+// The name an aggregate's argument lends its column (sum_x): Kusto passes a name through
+// conversions and other functions that keep their first argument's meaning (sum(todouble(x))
+// is sum_x, buildschema(todynamic(tostring(x))) schema_x) and prefixes a few with their own
+// name (sum(strlen(x)): sum_strlen_x); other expressions lend none (countif(x > 1): countif_).
+std::string AggregateArgName(const Expr& e, int depth = 0) {
+  static const std::set<std::string_view> kFirstArgument = {
+      "tostring", "todynamic", "toobject", "tolong", "toint", "toreal", "todouble", "todatetime",
+      "totimespan", "totime", "tobool", "toboolean", "todecimal", "toguid", "tohex", "parse_json",
+      "parsejson", "parse_xml", "parse_csv", "split", "format_datetime", "format_timespan",
+      "startofday", "bin", "floor", "bin_at", "round", "ceiling", "pow", "sqrt", "log", "log2",
+      "log10", "exp", "exp2", "exp10", "cos", "sin", "tan", "acos", "asin", "atan", "atan2", "abs",
+      "gamma", "loggamma", "erf", "erfc", "binary_and", "binary_or", "binary_xor", "binary_not",
+      "binary_shift_left", "binary_shift_right", "bitset_count_ones", "format_bytes"};
+  static const std::set<std::string_view> kNameAndFirstArgument = {"strlen", "string_size"};
+  if (e.kind != ExprKind::kCall || e.args.empty() || depth > 16) return DefaultName(e, false);
+  if (kFirstArgument.count(e.name) > 0) return AggregateArgName(*e.args[0], depth + 1);
+  if (kNameAndFirstArgument.count(e.name) > 0) return e.name + "_" + AggregateArgName(*e.args[0], depth + 1);
+  return DefaultName(e, false);
+}
+
+}  // namespace
 
 // An aggregate call inside a summarize item: adds a BoundAggregate and returns a reference to
 // its (first) output column in the summarize output.
@@ -278,7 +308,7 @@ Result<BoundExpr> Binder::BindAggregateRef(const Expr& e, const Schema& schema, 
       if (v.untyped_null) v = BoundExpr::Constant(NullConstant(Type::kString));
       types.push_back(v.type);
       a.args.push_back(std::move(v));
-      arg_names.push_back(DefaultName(arg, false));
+      arg_names.push_back(AggregateArgName(arg));
       continue;
     }
     ASSIGN_OR_RETURN(BoundExpr p, BindConstant(arg, s));

@@ -163,6 +163,11 @@ Result<PlanPtr> BindReduce(Binder& b, const Operator& op, PlanPtr in, const Scop
 // Kusto's default column name for an unnamed expression: the column for a name, a_b for a.b,
 // "" when it has none (callers number those Column1, Column2, ...).
 std::string DefaultName(const Expr& e, bool by_key);
+// array_sort_asc/desc(a1, a2, ...[, nulls_last]) over several arrays answer one array of the
+// sorted arrays, which print, extend and project spread over a column per array (the docs:
+// array1_sorted, array2_sorted): how many (0 when `e` is no such call). `last_is_bool`: the
+// last argument is a bool (nulls_last, not an array).
+size_t SortedArrayCount(const Expr& e, bool last_is_bool);
 // A name not in `taken`: name, name1, name2, ...
 std::string UniqueName(const std::string& name, const Schema& taken);
 // Glob match with '*' wildcards.

@@ -137,6 +137,34 @@ Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope
   return SemanticError("Unsupported operator", op.pos);
 }
 
+namespace {
+
+// pack_all() in extend/project packs the operator's input columns (the first `width`), not the
+// columns of the operator's earlier items (the docs: `extend Packed = pack_all(),
+// PackedIgnoreNullEmpty = pack_all(true)` packs no Packed).
+void DropPackAllPairsBeyond(BoundExpr& e, size_t width) {
+  if (e.kind == BoundExpr::Kind::kCall && e.member == "pack_all") {
+    std::vector<BoundExpr> kept;
+    for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
+      const BoundExpr& v = e.args[i + 1];
+      if (v.kind == BoundExpr::Kind::kColumn && static_cast<size_t>(v.column) >= width) continue;
+      kept.push_back(std::move(e.args[i]));
+      kept.push_back(std::move(e.args[i + 1]));
+    }
+    e.args = std::move(kept);
+    return;
+  }
+  for (BoundExpr& a : e.args) DropPackAllPairsBeyond(a, width);
+}
+
+}  // namespace
+
+size_t SortedArrayCount(const Expr& e, bool last_is_bool) {
+  if (e.kind != ExprKind::kCall || (e.name != "array_sort_asc" && e.name != "array_sort_desc")) return 0;
+  size_t arrays = e.args.size() - (last_is_bool && !e.args.empty() ? 1 : 0);
+  return arrays >= 2 ? arrays : 0;
+}
+
 Result<PlanPtr> Binder::BindProjectLike(OpKind kind, const std::vector<NamedExpr>& items, PlanPtr in,
                                         const Scope* s) {
   const Schema& schema = in->schema;
@@ -201,8 +229,25 @@ Result<PlanPtr> Binder::BindProjectLike(OpKind kind, const std::vector<NamedExpr
   auto add = [&](const NamedExpr& item) -> Status {
     ASSIGN_OR_RETURN(BoundExpr v, BindExpr(*item.expr, visible, s));
     if (v.untyped_null) v = BoundExpr::Constant(NullConstant(Type::kDynamic));
+    DropPackAllPairsBeyond(v, schema.size());
     Substitute(v, defs);
     const Expr& e = *item.expr;
+    if (e.kind == ExprKind::kCall && e.args.size() >= 2 && s->Find(e.name) == nullptr && item.name.empty()) {
+      ASSIGN_OR_RETURN(BoundExpr last, BindExpr(*e.args.back(), visible, s));
+      size_t arrays = SortedArrayCount(e, last.type == Type::kBool);
+      for (size_t k = 0; k < arrays; ++k) {
+        BoundExpr at;
+        at.kind = BoundExpr::Kind::kIndex;
+        at.type = Type::kDynamic;
+        at.args.push_back(v);
+        at.args.push_back(BoundExpr::Constant(IntConstant(Type::kLong, static_cast<int64_t>(k))));
+        RETURN_IF_ERROR(Compose(at, e.pos));
+        std::string name = k < item.names.size() ? item.names[k] : DefaultName(*e.args[k], false);
+        if (k >= item.names.size()) name = name.empty() ? "Column" + std::to_string(++unnamed) : name + "_sorted";
+        RETURN_IF_ERROR(place(std::move(name), std::move(at), e.pos));
+      }
+      if (arrays > 0) return OkStatus();
+    }
     std::span<const OutputColumn> outs;
     if (e.kind == ExprKind::kCall && s->Find(e.name) == nullptr) outs = MultiValueOutputs(e.name);
     if (!outs.empty() && item.name.empty()) return add_multi(item, outs, std::move(v));
