@@ -85,6 +85,14 @@ PlanPtr ValuesNode(const Table& t) {
   return n;
 }
 
+bool ReadsRow(const BoundExpr& e) {
+  if (e.kind != BoundExpr::Kind::kConstant && e.kind != BoundExpr::Kind::kCall &&
+      e.kind != BoundExpr::Kind::kMember && e.kind != BoundExpr::Kind::kIndex) {
+    return true;
+  }
+  return std::any_of(e.args.begin(), e.args.end(), [](const BoundExpr& a) { return ReadsRow(a); });
+}
+
 bool IsNondeterministicName(const std::string& name) { return name == "rand" || name == "new_guid"; }
 
 Result<BoundExpr> BindLiteral(const Expr& e) {
@@ -239,9 +247,16 @@ Result<BoundQuery> Binder::BindQuery(const Query& q) {
       out.results.push_back(std::move(plan));
       continue;
     }
+    if (st.kind == StatementKind::kRestrict) {
+      ASSIGN_OR_RETURN(scope, Restrict(st, scope));
+      continue;
+    }
     Binding b;
     b.scope = scope;
-    if (st.is_function) {
+    if (st.kind == StatementKind::kPattern) {
+      b.kind = Binding::Kind::kPattern;
+      b.fn = &st;
+    } else if (st.is_function) {
       b.kind = Binding::Kind::kFunction;
       b.fn = &st;
     } else if (st.value->kind == ExprKind::kTabular || DenotesTable(*st.value, scope)) {
@@ -292,11 +307,17 @@ Result<PlanPtr> Binder::ResolveTable(const std::string& name, const Position& po
   if (const Binding* b = s->Find(name)) {
     if (b->kind == Binding::Kind::kTabular && b->table) return ValuesNode(*b->table);
     if (b->kind == Binding::Kind::kTabular) return BindTabularExpr(*b->expr, b->scope);
-    if (b->kind == Binding::Kind::kFunction) return CallFunction(*b, {}, pos, s, nullptr, nullptr);
+    if (b->kind == Binding::Kind::kFunction) {
+      ASSIGN_OR_RETURN(PlanPtr plan, CallFunction(*b, {}, pos, s, nullptr, nullptr));
+      if (b->fn->is_view) plan->name = name;  // union withsource, search $table
+      return plan;
+    }
     return SemanticError("'" + name + "' is a scalar, not a table", pos);
   }
   std::optional<Schema> schema = ctx_.catalog->TableSchema(name);
-  if (!schema) return SemanticError("Failed to resolve table expression named '" + name + "'", pos);
+  if (!schema || !TableAllowed(name, s)) {
+    return SemanticError("Failed to resolve table expression named '" + name + "'", pos);
+  }
   auto node = std::make_unique<PlanNode>();
   node->kind = NodeKind::kScan;
   node->name = name;
@@ -316,6 +337,7 @@ Result<PlanPtr> Binder::CallTabular(const std::string& name, const std::vector<E
                          pos);
   }
   const Binding* b = s->Find(name);
+  if (b == nullptr && name == "table") return BindTableFunction(args, pos, s);
   if (b == nullptr || b->kind != Binding::Kind::kFunction) {
     return SemanticError("Unknown function: '" + name + "'", pos);
   }
@@ -376,6 +398,7 @@ Result<PlanPtr> Binder::CallFunction(const Binding& fn, const std::vector<ExprPt
       b.expr = by_param[i];
     } else if (by_param[i] != nullptr) {
       ASSIGN_OR_RETURN(b.scalar, BindExpr(*by_param[i], ctx_schema, caller));
+      if (ReadsRow(b.scalar)) b.row_schema = ctx_schema;
     } else if (p.default_value) {
       ASSIGN_OR_RETURN(b.scalar, BindExpr(*p.default_value, ctx_schema, fn.scope));
     } else {
@@ -399,6 +422,7 @@ Result<PlanPtr> Binder::CallFunction(const Binding& fn, const std::vector<ExprPt
       b.expr = let.value.get();
     } else {
       ASSIGN_OR_RETURN(b.scalar, BindExpr(*let.value, ctx_schema, body_scope));
+      if (ReadsRow(b.scalar)) b.row_schema = ctx_schema;
     }
     Scope* next = const_cast<Scope*>(NewScope(body_scope));
     next->names[let.name] = std::move(b);
@@ -451,7 +475,12 @@ Result<PlanPtr> Binder::BindSource(const Source& src, const Scope* s) {
   RETURN_IF_ERROR(Step(src.pos));
   switch (src.kind) {
     case SourceKind::kTable: return ResolveTable(src.name, src.pos, s);
-    case SourceKind::kCall: return CallTabular(src.name, src.args, src.pos, s);
+    case SourceKind::kCall: {
+      const Binding* b = s->Find(src.name);
+      if (b != nullptr && b->kind == Binding::Kind::kPattern) return BindPattern(*b, src, s);
+      if (src.has_path) return SemanticError("'" + src.name + "' is not a declared pattern", src.pos);
+      return CallTabular(src.name, src.args, src.pos, s);
+    }
     case SourceKind::kSubquery: return BindTabular(*src.tables[0], s);
     case SourceKind::kUnion: {
       bool fuzzy = false;

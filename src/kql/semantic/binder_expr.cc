@@ -67,12 +67,22 @@ Result<BoundExpr> Binder::BindExpr(const Expr& e, const Schema& schema, const Sc
   return SemanticError("Unsupported expression", e.pos);
 }
 
+static bool SameColumns(const Schema& a, const Schema& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](const ColumnSchema& x, const ColumnSchema& y) {
+           return x.name == y.name && x.type == y.type;
+         });
+}
+
 Result<BoundExpr> Binder::BindName(const Expr& e, const Schema& schema, const Scope* s) {
   for (size_t i = 0; i < schema.size(); ++i) {
     if (schema[i].name == e.name) return BoundExpr::ColumnRef(static_cast<int>(i), schema[i].type);
   }
   const Binding* b = s->Find(e.name);
   if (b != nullptr && b->kind == Binding::Kind::kScalar) {
+    if (b->row_schema && !SameColumns(*b->row_schema, schema)) {
+      return SemanticError("'" + e.name + "' depends on the calling row: a function can't pass it " +
+                               "into a tabular expression (toscalar(), a subquery)", e.pos);
+    }
     RETURN_IF_ERROR(Step(e.pos, b->scalar.nodes));  // the copy
     return b->scalar;
   }

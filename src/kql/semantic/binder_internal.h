@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,18 +16,26 @@ namespace cmk::kql::internal {
 struct Scope;
 
 struct Binding {
-  enum class Kind { kScalar, kTabular, kFunction };
+  enum class Kind { kScalar, kTabular, kFunction, kPattern };  // kPattern: fn is the declaration
   Kind kind = Kind::kScalar;
   BoundExpr scalar;
   const Expr* expr = nullptr;       // kTabular: the tabular expression (or a name/call denoting one)
   const Statement* fn = nullptr;    // kFunction
   const Scope* scope = nullptr;     // where expr/fn was defined
   std::shared_ptr<const Table> table;  // kTabular: rows given by value (invoke's input), not expr
+  // kScalar bound to a function argument that reads the caller's row (`f(Column)`): its column
+  // references index this schema, so it may only be used where the same columns are in scope.
+  std::optional<Schema> row_schema;
 };
+// Whether `e` reads the row it is evaluated on (a column, row_number(), prev(), ...).
+bool ReadsRow(const BoundExpr& e);
 
 struct Scope {
   const Scope* parent = nullptr;
   std::map<std::string, Binding> names;
+  // Set on the root scope after `restrict access to (...)`: the entity names (patterns) the
+  // statements after it may reference; tables outside it don't resolve there.
+  const std::vector<ColumnDecl>* restrict_to = nullptr;
   const Binding* Find(const std::string& name) const {
     for (const Scope* s = this; s != nullptr; s = s->parent) {
       auto it = s->names.find(name);
@@ -107,6 +116,12 @@ class Binder {
   Result<std::vector<PlanPtr>> BindLegs(const std::vector<TabularPtr>& tables, bool fuzzy,
                                         const Scope* s);
   void PushDown(PlanNode& scan, const std::vector<PlanNode*>& chain);
+  // `let V = view () {...}` names visible in `s`, in definition order; TablesInScope: the
+  // catalog's tables, then those views (what wildcards and table-less search/find range over).
+  std::vector<std::string> ViewNames(const Scope* s) const;
+  std::vector<std::string> TablesInScope(const Scope* s) const;
+  // Whether a catalog table may be referenced from `s` (restrict access to).
+  static bool TableAllowed(const std::string& name, const Scope* s);
 
   const ExecContext& ctx() const { return ctx_; }
 
@@ -140,6 +155,17 @@ class Binder {
   Result<PlanPtr> BindSample(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindProjectByNames(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindInvoke(const Operator& op, PlanPtr in, const Scope* s);
+  // P(args).path of `declare pattern P`: the matching case's body, else SemanticError.
+  Result<PlanPtr> BindPattern(const Binding& pattern, const Source& src, const Scope* s);
+  // table(Name [, DataScope]): the table Name, else the function Name without arguments.
+  Result<PlanPtr> BindTableFunction(const std::vector<ExprPtr>& args, const Position& pos, const Scope* s);
+  // restrict access to (...): a new root scope holding only the allowed lets.
+  Result<const Scope*> Restrict(const Statement& st, const Scope* s);
+  // binder_find.cc
+  Result<PlanPtr> BindFind(const Operator& op, PlanPtr in, const Scope* s);
+  Result<PlanPtr> FindLeg(const Operator& op, PlanPtr leg, const Expr* term, const Schema& pred_cols,
+                          const Schema& smart, const Scope* s);
+  Result<BoundExpr> FindPack(const Schema& schema, const std::vector<int>& cols, const Position& pos);
   // binder_evaluate.cc
   Result<PlanPtr> BindEvaluate(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindPivot(const Operator& op, PlanPtr in, const Scope* s);

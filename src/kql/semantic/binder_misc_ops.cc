@@ -1,6 +1,8 @@
-// sample, sample-distinct, project-by-names and invoke.
+// sample, sample-distinct, project-by-names, invoke, pattern invocations and restrict.
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
+#include <set>
 
 #include "kql/exec/eval.h"
 #include "kql/semantic/binder_internal.h"
@@ -94,6 +96,92 @@ Result<PlanPtr> Binder::BindInvoke(const Operator& op, PlanPtr in, const Scope* 
   n->inputs.push_back(std::move(result));
   n->inputs.push_back(std::move(in));
   return PlanPtr(std::move(n));
+}
+
+Result<PlanPtr> Binder::BindPattern(const Binding& pattern, const Source& src, const Scope* s) {
+  const Statement& st = *pattern.fn;
+  std::vector<std::string> args;
+  std::string reference = src.name + "(";
+  for (const ExprPtr& a : src.args) {
+    ASSIGN_OR_RETURN(BoundExpr v, BindConstant(*a, s));
+    if (v.type != Type::kString || v.value.IsNull(0)) {
+      return SemanticError("A pattern's arguments must be strings", a->pos);
+    }
+    args.push_back(v.value.Str(0));
+    reference += (args.size() > 1 ? ",'" : "'") + args.back() + "'";
+  }
+  reference += ")";
+  if (src.has_path) reference += ".['" + src.path + "']";
+  bool has_path = !st.pattern_path.name.empty();
+  if (!st.cases.empty() && (args.size() != st.params.size() || src.has_path != has_path)) {
+    return SemanticError("Pattern '" + st.name + "' takes " + std::to_string(st.params.size()) +
+                             " arguments" + (has_path ? " and a path" : " and no path") + ": " + reference,
+                         src.pos);
+  }
+  for (const PatternCase& c : st.cases) {
+    if (c.args != args || (has_path && c.path != src.path)) continue;
+    Binding fn;
+    fn.kind = Binding::Kind::kFunction;
+    fn.fn = &c.fn;
+    fn.scope = pattern.scope;
+    return CallFunction(fn, {}, src.pos, s, nullptr, nullptr);
+  }
+  return SemanticError("One or more pattern references were not declared. Detected pattern references: [\"" +
+                           reference + "\"]",
+                       src.pos);
+}
+
+Result<PlanPtr> Binder::BindTableFunction(const std::vector<ExprPtr>& args, const Position& pos,
+                                          const Scope* s) {
+  if (args.empty() || args.size() > 2) return SemanticError("table() takes a table name and an optional data scope", pos);
+  std::vector<std::string> text;
+  for (const ExprPtr& a : args) {
+    ASSIGN_OR_RETURN(BoundExpr v, BindConstant(*a, s));
+    if (v.type != Type::kString || v.value.IsNull(0)) {
+      return SemanticError("table(): the table name and data scope must be constant strings", a->pos);
+    }
+    text.push_back(v.value.Str(0));
+  }
+  // The data scope selects cached data; all of a workspace's data is alike here.
+  if (text.size() == 2 && text[1] != "hotcache" && text[1] != "all" && text[1] != "default") {
+    return SemanticError("table(): the data scope must be 'hotcache', 'all' or 'default'", args[1]->pos);
+  }
+  if (ctx_.catalog->TableSchema(text[0]).has_value() && TableAllowed(text[0], s)) {
+    const Scope* root = s;
+    while (root->parent != nullptr) root = root->parent;  // a let of the same name doesn't hide it
+    return ResolveTable(text[0], pos, root);
+  }
+  const Binding* b = s->Find(text[0]);
+  if (b != nullptr && b->kind == Binding::Kind::kFunction && !b->fn->params.empty()) {
+    return SemanticError("table(): function '" + text[0] + "' takes arguments", pos);
+  }
+  return ResolveTable(text[0], pos, s);
+}
+
+bool Binder::TableAllowed(const std::string& name, const Scope* s) {
+  while (s != nullptr && s->parent != nullptr) s = s->parent;
+  if (s == nullptr || s->restrict_to == nullptr) return true;
+  return std::any_of(s->restrict_to->begin(), s->restrict_to->end(),
+                     [&](const ColumnDecl& d) { return WildcardMatch(d.name, name); });
+}
+
+// Lets defined before the restriction stay visible only when named; their bodies keep their own
+// (unrestricted) scope, which is the point: a middle tier exposes a filtered view of a table.
+Result<const Scope*> Binder::Restrict(const Statement& st, const Scope* s) {
+  const Scope* root = s;
+  while (root->parent != nullptr) root = root->parent;
+  if (root->restrict_to != nullptr) {
+    return SemanticError("A query may have only one restrict statement", st.pos);
+  }
+  Scope* out = const_cast<Scope*>(NewScope(nullptr));
+  out->restrict_to = &st.params;
+  std::set<std::string> seen;  // an inner let hides an outer one of the same name
+  for (const Scope* x = s; x != nullptr; x = x->parent) {
+    for (const auto& [name, b] : x->names) {
+      if (seen.insert(name).second && TableAllowed(name, out)) out->names[name] = b;
+    }
+  }
+  return static_cast<const Scope*>(out);
 }
 
 }  // namespace cmk::kql::internal

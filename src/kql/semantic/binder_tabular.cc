@@ -37,16 +37,45 @@ Result<int64_t> ConstantLong(const BoundExpr& b, const Position& pos, const char
   return b.value.Int(0);
 }
 
+// Whether `e` depends on its row only through columns below `limit`: no window functions
+// (row_number, prev, ...), whose rows change when the filter moves, and nothing random.
+bool ReadsOnlyColumnsBelow(const BoundExpr& e, size_t limit) {
+  switch (e.kind) {
+    case BoundExpr::Kind::kColumn:
+      return e.column >= 0 && static_cast<size_t>(e.column) < limit;
+    case BoundExpr::Kind::kCall:
+      if (e.fn == nullptr || IsNondeterministicName(std::string(e.fn->name))) return false;
+      break;
+    case BoundExpr::Kind::kConstant:
+    case BoundExpr::Kind::kMember:
+    case BoundExpr::Kind::kIndex:
+      break;
+    default:
+      return false;
+  }
+  return std::all_of(e.args.begin(), e.args.end(), [&](const BoundExpr& a) { return ReadsOnlyColumnsBelow(a, limit); });
+}
+
 }  // namespace
 
 Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope* s) {
   pos_ = op.pos;
-  if (!in && op.kind != OpKind::kSearch) return SemanticError("Operator needs an input table", op.pos);
+  if (!in && op.kind != OpKind::kSearch && op.kind != OpKind::kFind) return SemanticError("Operator needs an input table", op.pos);
   switch (op.kind) {
     case OpKind::kWhere: {
       ASSIGN_OR_RETURN(BoundExpr pred, BindExpr(*op.expr, in->schema, s));
       if (pred.type != Type::kBool) {
         return SemanticError("where: the predicate must be bool, not " + std::string(TypeName(pred.type)), op.expr->pos);
+      }
+      if (in->kind == NodeKind::kJoin && in->join_kind == JoinKind::kInnerUnique && !in->lookup &&
+          ReadsOnlyColumnsBelow(pred, in->inputs[0]->schema.size())) {
+        // Kusto pushes a filter on the left side's columns below an innerunique join, before the
+        // left side is deduplicated by key (join-innerunique.md): which row survives depends on it.
+        PlanPtr left = Node(NodeKind::kFilter, std::move(in->inputs[0]));
+        left->predicate = std::move(pred);
+        in->inputs[0] = std::move(left);
+        in->height = 0;
+        return in;
       }
       PlanPtr n = Node(NodeKind::kFilter, std::move(in));
       n->predicate = std::move(pred);
@@ -99,6 +128,7 @@ Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope
     case OpKind::kParseWhere:
     case OpKind::kParseKv: return BindParse(op, std::move(in), s);
     case OpKind::kSearch: return BindSearch(op, std::move(in), s);
+    case OpKind::kFind: return BindFind(op, std::move(in), s);
     case OpKind::kMakeSeries: return BindMakeSeries(op, std::move(in), s);
     case OpKind::kGetSchema: {
       static const char* kDotNet[] = {"System.Boolean", "System.Int32", "System.Int64", "System.Double",

@@ -9,16 +9,42 @@
 
 namespace cmk::kql::internal {
 
+std::vector<std::string> Binder::ViewNames(const Scope* s) const {
+  std::vector<std::string> out;
+  std::set<std::string> seen;  // an inner let hides an outer one of the same name
+  for (; s != nullptr; s = s->parent) {
+    for (const auto& [name, b] : s->names) {
+      if (!seen.insert(name).second) continue;
+      if (b.kind == Binding::Kind::kFunction && b.fn->is_view) out.push_back(name);
+    }
+  }
+  std::reverse(out.begin(), out.end());  // in the order they were defined
+  return out;
+}
+
+std::vector<std::string> Binder::TablesInScope(const Scope* s) const {
+  std::vector<std::string> out;
+  for (std::string& t : ctx_.catalog->TableNames()) {
+    if (TableAllowed(t, s)) out.push_back(std::move(t));
+  }
+  for (std::string& v : ViewNames(s)) {
+    if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(std::move(v));
+  }
+  return out;
+}
+
 Result<std::vector<PlanPtr>> Binder::BindLegs(const std::vector<TabularPtr>& tables, bool fuzzy,
                                               const Scope* s) {
   std::vector<PlanPtr> legs;
   for (const TabularPtr& t : tables) {
     const std::string& name = t->source.name;
     if (t->source.kind == SourceKind::kTable && name.find('*') != std::string::npos) {
-      for (const std::string& table : ctx_.catalog->TableNames()) {
+      for (const std::string& table : TablesInScope(s)) {
         if (!WildcardMatch(name, table)) continue;
-        ASSIGN_OR_RETURN(PlanPtr leg, ResolveTable(table, t->pos, s));
-        legs.push_back(std::move(leg));
+        Result<PlanPtr> leg = ResolveTable(table, t->pos, s);
+        if (!leg.ok() && fuzzy) continue;
+        if (!leg.ok()) return leg.status();
+        legs.push_back(std::move(*leg));
       }
       continue;
     }
@@ -27,10 +53,40 @@ Result<std::vector<PlanPtr>> Binder::BindLegs(const std::vector<TabularPtr>& tab
     if (!leg.ok()) return leg.status();
     legs.push_back(std::move(*leg));
   }
-  if (legs.empty() && !tables.empty() && !fuzzy) {
+  // isfuzzy=true tolerates legs that do not resolve, but not all of them.
+  if (legs.empty() && !tables.empty()) {
     return SemanticError("union: no table matches '" + tables[0]->source.name + "'", tables[0]->pos);
   }
   return legs;
+}
+
+// Output names of union kind=outer: a name seen with one type keeps it; one seen with several
+// types becomes name_type per type, numbered (x_long1) when that collides with another name.
+static std::map<std::pair<std::string, Type>, std::string> UnionNames(const std::vector<PlanPtr>& legs) {
+  std::map<std::string, std::set<Type>> types;
+  for (const PlanPtr& leg : legs) {
+    for (const ColumnSchema& c : leg->schema) types[c.name].insert(c.type);
+  }
+  std::set<std::string> taken;
+  for (const auto& [name, ts] : types) {
+    if (ts.size() == 1) taken.insert(name);
+  }
+  std::map<std::pair<std::string, Type>, std::string> out;
+  for (const PlanPtr& leg : legs) {
+    for (const ColumnSchema& c : leg->schema) {
+      auto key = std::make_pair(c.name, c.type);
+      if (out.count(key) > 0) continue;
+      if (types[c.name].size() == 1) {
+        out[key] = c.name;
+        continue;
+      }
+      std::string base = c.name + "_" + TypeName(c.type), name = base;
+      for (int i = 1; taken.count(name) > 0; ++i) name = base + std::to_string(i);
+      taken.insert(name);
+      out[key] = name;
+    }
+  }
+  return out;
 }
 
 // union kind=outer (default): every column by name; a name seen with different types becomes
@@ -40,15 +96,14 @@ Result<PlanPtr> Binder::BindUnion(std::vector<PlanPtr> legs, const std::vector<O
   auto n = std::make_unique<PlanNode>();
   n->kind = NodeKind::kUnion;
   std::string source = OptionValue(options, "withsource");
-  bool inner = OptionValue(options, "kind") == "inner";
-  std::map<std::string, std::set<Type>> types;
-  for (const PlanPtr& leg : legs) {
-    for (const ColumnSchema& c : leg->schema) types[c.name].insert(c.type);
+  std::string kind = OptionValue(options, "kind");
+  if (!kind.empty() && kind != "inner" && kind != "outer") {
+    return SemanticError("union: kind must be inner or outer, not '" + kind + "'", pos);
   }
+  bool inner = kind == "inner";
+  std::map<std::pair<std::string, Type>, std::string> names = UnionNames(legs);
   Schema out;
-  auto out_name = [&](const ColumnSchema& c) {
-    return types[c.name].size() > 1 ? c.name + "_" + TypeName(c.type) : c.name;
-  };
+  auto out_name = [&](const ColumnSchema& c) { return names[{c.name, c.type}]; };
   for (const PlanPtr& leg : legs) {
     for (const ColumnSchema& c : leg->schema) {
       std::string name = out_name(c);
@@ -82,7 +137,6 @@ Result<PlanPtr> Binder::BindUnion(std::vector<PlanPtr> legs, const std::vector<O
     n->leg_names.push_back(!legs[i]->name.empty() ? legs[i]->name : "union_arg" + std::to_string(i));
     n->inputs.push_back(std::move(legs[i]));
   }
-  (void)pos;
   return PlanPtr(std::move(n));
 }
 
@@ -94,7 +148,7 @@ Result<PlanPtr> Binder::BindSearch(const Operator& op, PlanPtr in, const Scope* 
     if (!op.tables.empty()) {
       ASSIGN_OR_RETURN(legs, BindLegs(op.tables, false, s));
     } else if (legs.empty()) {
-      for (const std::string& t : ctx_.catalog->TableNames()) {
+      for (const std::string& t : TablesInScope(s)) {
         ASSIGN_OR_RETURN(PlanPtr leg, ResolveTable(t, op.pos, s));
         legs.push_back(std::move(leg));
       }

@@ -103,7 +103,7 @@ enum class OpKind {
   kSummarize, kSort, kTop, kTake, kDistinct, kCount, kJoin, kLookup, kUnion, kMvExpand, kParse,
   kSearch, kMakeSeries, kGetSchema, kAs, kSerialize, kRender, kMvApply, kPartition,
   kParseWhere, kEvaluate, kSample, kSampleDistinct, kProjectByNames, kInvoke,
-  kTopNested, kConsume, kFork, kFacet, kParseKv, kScan, kReduce,
+  kTopNested, kConsume, kFork, kFacet, kParseKv, kScan, kReduce, kFind,
 };
 
 // One `step Name [output=all|last|none]: Condition [=> Column = Expr, ...];` of scan. In the
@@ -140,6 +140,9 @@ struct ScanStep {
 //   fork: tables = the legs (source kNone), items[i].name = leg i's name or "". facet: by =
 //     the columns, tables[0] = the `with ( ... )` subquery when given. Both end a statement:
 //     each leg or column gives a result table of its own.
+//   find: options = withsource, tables = `in (...)` (none: every table and view), expr = the
+//     predicate, name = "project" or "project-smart", items = the project list (name, type;
+//     `pack_all()` is the item named "pack_all()").
 //   scan: options = with_match_id, items = `declare` columns (name, type, default_value),
 //     steps. reduce: options = kind, expr = the `by` value, items = `with` threshold/characters.
 struct Operator {
@@ -160,7 +163,8 @@ struct Operator {
 enum class SourceKind {
   kNone,       // The query starts with `search`: every table in scope.
   kTable,      // name (union legs may hold wildcards: App*).
-  kCall,       // name(args): a stored or let-defined tabular function.
+  kCall,       // name(args): a stored or let-defined tabular function; a pattern invocation
+               // P(args).path or P(args).["path"] sets `path` (has_path).
   kSubquery,   // tables[0]: `( ... )`.
   kUnion,      // options (withsource, kind, isfuzzy), tables = legs.
   kDatatable,  // columns, args = values in row-major order.
@@ -178,6 +182,8 @@ struct Source {
   std::vector<TabularPtr> tables;
   std::vector<Option> options;
   ExprPtr from, to, step;
+  std::string path;  // kCall: a pattern's path
+  bool has_path = false;
 };
 
 // source | op | op ...
@@ -202,7 +208,11 @@ enum class StatementKind {
   kLet,   // let name = value;  or  let name = (params) { body };
   kExpr,  // An expression statement: tabular at top level; the result of a function body.
   kSet,   // set name [= value]: a request property for the statements after it (value may be null).
+  kPattern,   // declare pattern name [= (params)[path] { cases }]: params, pattern_path, cases.
+  kRestrict,  // restrict access to (names): params hold the entity names (wildcards allowed).
 };
+
+struct PatternCase;
 
 struct Statement {
   StatementKind kind = StatementKind::kExpr;
@@ -213,8 +223,20 @@ struct Statement {
   // denotes a table is decided by the binder.
   ExprPtr value;
   bool is_function = false;
+  bool is_view = false;  // `let V = view () { ... }`: seen by union/search/find wildcards
+  ColumnDecl pattern_path;  // kPattern: the `[path:string]` parameter (name empty: none)
+  std::vector<PatternCase> cases;  // kPattern: the mappings (none for `declare pattern P;`)
   std::vector<ColumnDecl> params;
   std::vector<Statement> body;  // Function body: let statements, then one kExpr.
+};
+
+// `("v1", "v2").["path"] = { body }` of a pattern: argument values, path value and a body
+// bound like a function without parameters.
+struct PatternCase {
+  Position pos;
+  std::vector<std::string> args;
+  std::string path;
+  Statement fn;
 };
 
 // A query: let statements and one or more tabular expression statements, in order.

@@ -156,6 +156,10 @@ class Parser {
       if (Peek().kind == TokenKind::kEnd || (!top_level && IsPunct("}"))) break;
       if (IsWord("let") && !IsPunct("|", 1)) {
         out.push_back(ParseLet());
+      } else if (top_level && IsWord("declare") && IsWord("pattern", 1)) {
+        out.push_back(ParsePattern());
+      } else if (top_level && IsWord("restrict") && IsWord("access", 1) && IsWord("to", 2)) {
+        out.push_back(ParseRestrict());
       } else if (top_level && IsWord("set") && Peek(1).kind == TokenKind::kIdentifier &&
                  (IsPunct("=", 2) || IsPunct(";", 2))) {
         Statement st;
@@ -187,7 +191,14 @@ class Parser {
     st.pos = Take().pos;
     st.name = TakeName("a name after 'let'");
     Expect("=");
+    // `let V = view () { ... }`: a function without parameters that union, search and find
+    // include in their wildcard and default scope.
+    if (IsWord("view") && IsPunct("(", 1)) {
+      Take();
+      st.is_view = true;
+    }
     bool function = IsPunct("(") && (IsPunct(")", 1) || (NameLength(1) > 0 && IsPunct(":", 1 + NameLength(1))));
+    if (st.is_view && !IsPunct(")", 1)) Expected("')': a view takes no parameters");
     if (!function) {
       st.value = ParseScalarOrTabular();
       return st;
@@ -210,6 +221,84 @@ class Parser {
       Expected("an expression ending the function body");
     }
     Expect("}");
+    return st;
+  }
+
+  // declare pattern P;  or  declare pattern P = (a:string, ...)[path:string] { ("v", ...).["p"] = { body }; ... };
+  Statement ParsePattern() {
+    DepthGuard guard(this);
+    Statement st;
+    st.kind = StatementKind::kPattern;
+    st.pos = Take().pos;
+    Take();
+    st.name = TakeName("a pattern name");
+    if (!Accept("=")) return st;
+    Expect("(");
+    do {
+      ColumnDecl p;
+      p.name = TakeName("a pattern argument name");
+      Expect(":");
+      p.type = TakeName("a type name");
+      st.params.push_back(std::move(p));
+    } while (Accept(","));
+    Expect(")");
+    if (Accept("[")) {
+      st.pattern_path.name = TakeName("a path argument name");
+      Expect(":");
+      st.pattern_path.type = TakeName("a type name");
+      Expect("]");
+    }
+    Expect("{");
+    while (!IsPunct("}")) {
+      if (++lets_ > kMaxLets) Error("Query too complex: more than " + std::to_string(kMaxLets) + " pattern cases", Peek().pos);
+      PatternCase c;
+      c.pos = Peek().pos;
+      Expect("(");
+      do {
+        if (Peek().kind != TokenKind::kString) Expected("a string value of a pattern argument");
+        c.args.push_back(Take().text);
+      } while (Accept(","));
+      Expect(")");
+      if (!st.pattern_path.name.empty()) {
+        Expect(".");
+        Expect("[");
+        if (Peek().kind != TokenKind::kString) Expected("a string value of the pattern's path");
+        c.path = Take().text;
+        Expect("]");
+      }
+      Expect("=");
+      Expect("{");
+      c.fn.kind = StatementKind::kLet;
+      c.fn.pos = c.pos;
+      c.fn.name = st.name;
+      c.fn.is_function = true;
+      c.fn.body = ParseStatements(/*top_level=*/false);
+      if (c.fn.body.empty() || c.fn.body.back().kind != StatementKind::kExpr) {
+        Expected("an expression in the pattern case");
+      }
+      Expect("}");
+      st.cases.push_back(std::move(c));
+      if (!Accept(";")) break;
+    }
+    Expect("}");
+    return st;
+  }
+
+  // restrict access to (Name, Pattern*, ...)
+  Statement ParseRestrict() {
+    Statement st;
+    st.kind = StatementKind::kRestrict;
+    st.pos = Take().pos;
+    Take();
+    Take();
+    Expect("(");
+    while (!IsPunct(")")) {
+      if (!st.params.empty()) Expect(",");
+      ColumnDecl d;
+      d.name = TakeNamePattern("an entity name");
+      st.params.push_back(std::move(d));
+    }
+    Take();
     return st;
   }
 
@@ -243,6 +332,12 @@ class Parser {
       return true;
     }
     if (!IsPunct("(")) return false;
+    // `f((range x from 1 to 3 step 1))`: a parenthesized source is tabular even without a '|'.
+    if ((IsWord("datatable", 1) && IsPunct("(", 2)) || (IsWord("print", 1) && !IsPunct(")", 2)) ||
+        (IsWord("union", 1) && !IsPunct(")", 2)) ||
+        (IsWord("range", 1) && NameLength(2) > 0 && IsWord("from", 2 + NameLength(2)))) {
+      return true;
+    }
     int depth = 0;
     for (size_t k = 0; Peek(k).kind != TokenKind::kEnd; ++k) {
       if (IsPunct("(", k) || IsPunct("[", k) || IsPunct("{", k)) ++depth;
@@ -286,7 +381,47 @@ class Parser {
   }
 
   void ParsePipes(Tabular& t) {
-    while (Accept("|")) t.ops.push_back(ParseOperator());
+    while (Accept("|")) {
+      if (IsWord("top") && IsPunct("-", 1) && IsWord("hitters", 2)) {
+        ParseTopHitters(t);
+        continue;
+      }
+      t.ops.push_back(ParseOperator());
+    }
+  }
+
+  // top-hitters N of Value [by Summing]: the documented equivalent `summarize
+  // approximate_count_Value = count() (or approximate_sum_Summing = sum(Summing)) by Value | top
+  // N by that desc`, computed exactly (an exact answer is within any approximation's bounds).
+  void ParseTopHitters(Tabular& t) {
+    DepthGuard guard(this);
+    Position pos = Peek().pos;
+    TakeOperatorName();
+    ExprPtr count = ParseExpr();
+    ExpectWord("of");
+    ExprPtr value = ParseExpr();
+    ExprPtr summing;
+    if (AcceptWord("by")) summing = ParseExpr();
+    std::string value_name = value->kind == ExprKind::kName ? value->name : "Column1";
+    std::string agg = summing ? "approximate_sum_" + (summing->kind == ExprKind::kName ? summing->name : value_name)
+                              : "approximate_count_" + value_name;
+    ExprPtr call = Node(ExprKind::kCall, pos, summing ? "sum" : "count");
+    if (summing) call->args.push_back(std::move(summing));
+    Operator summarize;
+    summarize.kind = OpKind::kSummarize;
+    summarize.pos = pos;
+    summarize.by.push_back({value_name, std::move(value), "", nullptr});
+    summarize.items.push_back({agg, std::move(call), "", nullptr});
+    Operator top;
+    top.kind = OpKind::kTop;
+    top.pos = pos;
+    top.expr = Node(ExprKind::kCall, pos, "tolong");  // NumberOfValues may be a real
+    top.expr->args.push_back(std::move(count));
+    SortKey key;
+    key.expr = Node(ExprKind::kName, pos, agg);
+    top.sort.push_back(std::move(key));
+    t.ops.push_back(std::move(summarize));
+    t.ops.push_back(std::move(top));
   }
 
   void ParseSource(Tabular& t) {
@@ -322,12 +457,29 @@ class Parser {
       op.pos = Take().pos;
       ParseSearch(op);
       t.ops.push_back(std::move(op));
+    } else if (IsWord("macro") && IsPunct("-", 1) && IsWord("expand", 2)) {
+      Error("macro-expand is not supported in cmklogs: its entity groups name clusters and databases, "
+            "and a workspace is one database",
+            s.pos);
+    } else if (IsWord("find") && Peek(1).kind != TokenKind::kEnd && !IsPunct("|", 1) &&
+               !IsPunct(";", 1) && !IsPunct(")", 1) && !IsPunct("(", 1)) {
+      Operator op;
+      op.pos = Take().pos;
+      ParseFind(op);
+      t.ops.push_back(std::move(op));
     } else if (NameLength() > 0) {
       s.name = TakeName("a table name");
       s.kind = SourceKind::kTable;
       if (Accept("(")) {
         s.kind = SourceKind::kCall;
         s.args = ParseArgs();
+        // A pattern invocation's path: P("a").Path or P("a").["Path"].
+        if (IsPunct(".") && NameLength(1) > 0 && s.name != "cluster" && s.name != "database" &&
+            s.name != "workspace" && s.name != "app" && s.name != "resource") {
+          Take();
+          s.path = TakeName("a pattern path");
+          s.has_path = true;
+        }
       }
       if (IsPunct(".") && (s.name == "cluster" || s.name == "database" || s.name == "workspace" ||
                            s.name == "app" || s.name == "resource")) {
@@ -376,6 +528,11 @@ class Parser {
       }
       auto leg = std::make_unique<Tabular>();
       leg->pos = leg->source.pos = Peek().pos;
+      if (NameLength() > 0 && IsPunct("(", NameLength())) {  // a function or pattern call
+        ParseSource(*leg);
+        legs.push_back(std::move(leg));
+        continue;
+      }
       leg->source.kind = SourceKind::kTable;
       leg->source.name = TakeNamePattern("a table name");
       legs.push_back(std::move(leg));
@@ -887,6 +1044,38 @@ class Parser {
       Expect(")");
     }
     op.expr = ParseExpr();
+  }
+
+  // find [withsource=C] [in (T, ...)] [where] Predicate [project-smart | project C[:type], ..., pack_all()]
+  void ParseFind(Operator& op) {
+    op.kind = OpKind::kFind;
+    op.options = ParseOptions({"withsource"});
+    if (IsWord("in") && IsPunct("(", 1)) {
+      Take();
+      Take();
+      op.tables = ParseUnionLegs();
+      Expect(")");
+    }
+    AcceptWord("where");
+    op.expr = ParseExpr();
+    op.name = "project-smart";
+    if (!IsWord("project")) return;
+    op.name = TakeOperatorName();
+    if (op.name == "project-smart") return;
+    if (op.name != "project") Expected("project or project-smart after find's predicate");
+    do {
+      NamedExpr item;
+      if (IsWord("pack_all") && IsPunct("(", 1) && IsPunct(")", 2)) {
+        Take();
+        Take();
+        Take();
+        item.name = "pack_all()";
+      } else {
+        item.name = TakeName("a column name");
+        if (Accept(":")) item.type = TakeName("a column type");
+      }
+      op.items.push_back(std::move(item));
+    } while (Accept(","));
   }
 
   void ParseMakeSeries(Operator& op) {
