@@ -19,7 +19,8 @@ find_package(GEOS 3.11 CONFIG REQUIRED)
 pkg_check_modules(GEOGRAPHICLIB REQUIRED IMPORTED_TARGET geographiclib)
 set(CMK_S2_SOURCES functions/geo.cc functions/geo_util.cc functions/geo_cells.cc
     functions/geo_shapes.cc functions/geo_edit.cc functions/geo_relations.cc
-    functions/geo_overlay.cc functions/geo_wkt.cc functions/geo_index.cc)
+    functions/geo_overlay.cc functions/geo_wkt.cc functions/geo_index.cc
+    functions/geo_h3.cc)
 if(CMK_SANITIZE)
   # Abseil's btree lays its nodes out differently under ASan (ABSL_BTREE_ENABLE_GENERATIONS) and
   # libs2 was built without it: S2's inline index code instantiated in an ASan-built file would
@@ -58,6 +59,11 @@ cmk_cc_library(NAME kql_functions
        functions/geo_wkt.cc
        functions/geo_index.cc
        functions/geo_h3.cc
+       functions/geo_h3_grid.cc
+       functions/geo_h3_coords.cc
+       functions/geo_h3_disk.cc
+       functions/geo_h3_polyfill.cc
+       functions/geo_h3_tables.cc
        functions/misc.cc
   DEPS cmk_kql PkgConfig::RE2 OpenSSL::Crypto ZLIB::ZLIB PkgConfig::XXHASH
        cmk_s2 GEOS::geos_c PkgConfig::GEOGRAPHICLIB)
@@ -78,4 +84,5 @@ cmk_cc_test(NAME kql_functions_test
        functions/ip_test.cc functions/encoding_test.cc
        functions/registry_test.cc
        functions/series_test.cc
+       functions/geo_h3_test.cc
   DEPS cmk_kql_functions)

@@ -1,0 +1,187 @@
+// H3 neighbours and grid disks: moving one cell in a direction is digit arithmetic on the index
+// (a digit's neighbour may carry into the parent's digit, up to the base cell, which has its
+// own neighbour table), with the rotations the reference library applies where base cells'
+// coordinate systems differ and around pentagons' missing K axis. The disk is the reference's
+// spiral walk, or where that meets a pentagon its breadth-limited traversal; both orders are
+// kept because they are the order the cells are listed in.
+#include <array>
+
+#include "kql/functions/geo_h3_internal.h"
+
+namespace cmk::kql::fn::h3 {
+namespace {
+
+// Walk order around a ring, and the step out to the next ring.
+constexpr int kRingDirections[6] = {kJDigit, kJkDigit, kKDigit, kIkDigit, kIDigit, kIjDigit};
+constexpr int kNextRing = kIDigit;
+constexpr int kNoBaseCell = 127;
+
+// For a digit at a Class II or Class III resolution moved one cell in a direction: the new
+// digit, and the direction the parent must move in (0 for none). Computed from the aperture-7
+// geometry: the moved child's parent and its offset from that parent's centre.
+struct DigitMoves {
+  int digit[2][7][7];
+  int carry[2][7][7];
+};
+const DigitMoves& Moves() {
+  static const DigitMoves moves = [] {
+    DigitMoves m{};
+    for (int cls = 0; cls < 2; ++cls) {
+      for (int d = 0; d < 7; ++d) {
+        for (int dir = 0; dir < 7; ++dir) {
+          Ijk pos = Add(kUnitVecs[d], kUnitVecs[dir]), parent = pos;
+          cls ? UpAp7(parent) : UpAp7r(parent);
+          Ijk center = parent;
+          cls ? DownAp7(center) : DownAp7r(center);
+          m.digit[cls][d][dir] = UnitToDigit(Sub(pos, center));
+          m.carry[cls][d][dir] = UnitToDigit(parent);
+        }
+      }
+    }
+    return m;
+  }();
+  return moves;
+}
+
+enum class Move { kOk, kPentagon, kFailed };
+
+// Rotations needed after entering a pentagon base cell's deleted K subsequence.
+Move LeavePentagonK(Index& h, int old_bc, int new_bc, int old_leading, int& rotations,
+                    bool& adjusted) {
+  if (old_bc != new_bc) {  // entered from another base cell: rotate out as that face needs
+    h = IsCwOffsetFace(new_bc, HomeFace(old_bc)) ? RotateIndex60cw(h) : RotateIndex60ccw(h);
+    adjusted = true;
+    return Move::kOk;
+  }
+  if (old_leading == kCenterDigit) return Move::kPentagon;  // no K neighbour at the centre
+  if (old_leading == kJkDigit) {
+    h = RotateIndex60ccw(h);
+    rotations += 1;
+  } else if (old_leading == kIkDigit) {
+    h = RotateIndex60cw(h);
+    rotations += 5;
+  } else {
+    return Move::kFailed;
+  }
+  return Move::kOk;
+}
+
+// The neighbour of `h` in direction `dir` (rotated by `rotations`, which is updated with the
+// coordinate rotations crossed).
+Move Neighbor(Index h, int dir, int& rotations, Index& out) {
+  rotations %= 6;
+  for (int i = 0; i < rotations; ++i) dir = RotateDigitCcw(dir);
+  int old_bc = BaseCellOf(h), old_leading = LeadingDigit(h), new_rotations = 0;
+  Index cur = h;
+  for (int r = Resolution(h) - 1;; --r) {
+    if (r == -1) {
+      int bc = kBaseCellNeighbors[old_bc * 7 + dir];
+      new_rotations = kBaseCellNeighborRotations[old_bc * 7 + dir];
+      if (bc == kNoBaseCell) {  // the pentagon's deleted K vertex: the edge borders IK's cell
+        bc = kBaseCellNeighbors[old_bc * 7 + kIkDigit];
+        new_rotations = kBaseCellNeighborRotations[old_bc * 7 + kIkDigit];
+        cur = RotateIndex60ccw(cur);
+        rotations += 1;
+      }
+      cur = WithBaseCell(cur, bc);
+      break;
+    }
+    int old_digit = Digit(cur, r + 1);
+    if (old_digit == kInvalidDigit) return Move::kFailed;
+    int cls = IsClassIII(r + 1) ? 1 : 0;
+    cur = WithDigit(cur, r + 1, Moves().digit[cls][old_digit][dir]);
+    dir = Moves().carry[cls][old_digit][dir];
+    if (dir == kCenterDigit) break;
+  }
+  int new_bc = BaseCellOf(cur);
+  if (!IsPentagonBase(new_bc)) {
+    for (int i = 0; i < new_rotations; ++i) cur = RotateIndex60ccw(cur);
+  } else {
+    bool adjusted = false;
+    if (LeadingDigit(cur) == kKDigit) {
+      Move m = LeavePentagonK(cur, old_bc, new_bc, old_leading, rotations, adjusted);
+      if (m != Move::kOk) return m;
+    }
+    for (int i = 0; i < new_rotations; ++i) cur = RotatePentIndex60ccw(cur);
+    if (old_bc != new_bc) {
+      bool polar = new_bc == 4 || new_bc == 117;  // all their neighbours face them with i
+      if (polar) {
+        if (old_bc != 118 && old_bc != 8 && LeadingDigit(cur) != kJkDigit) rotations += 1;
+      } else if (LeadingDigit(cur) == kIkDigit && !adjusted) {
+        rotations += 1;  // the distortion the deleted subsequence puts on the 5 neighbour
+      }
+    }
+  }
+  rotations = (rotations + new_rotations) % 6;
+  out = cur;
+  return Move::kOk;
+}
+
+// The spiral walk: ring by ring, each ring's six sides in kRingDirections order. False when it
+// meets a pentagon, whose distortion it cannot walk around.
+bool SpiralDisk(Index origin, int k, std::vector<std::pair<Index, int>>& out) {
+  out.push_back({origin, 0});
+  if (IsPentagon(origin)) return false;
+  int rotations = 0;
+  for (int ring = 1; ring <= k; ++ring) {
+    if (Neighbor(origin, kNextRing, rotations, origin) != Move::kOk || IsPentagon(origin)) {
+      return false;
+    }
+    for (int side = 0; side < 6; ++side) {
+      for (int pos = 0; pos < ring; ++pos) {
+        if (Neighbor(origin, kRingDirections[side], rotations, origin) != Move::kOk) return false;
+        out.push_back({origin, ring});
+        if (IsPentagon(origin)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+// The traversal the reference falls back to: depth-first to distance k, into an
+// open-addressing table keyed by index % size, re-entering a cell reached by a shorter path.
+// The table's slot order is the output order.
+struct DiskTable {
+  std::vector<Index> cells;
+  std::vector<int> distances;
+  const std::function<bool()>& keep_going;
+  uint64_t steps = 0;
+  bool stopped = false;
+
+  void Visit(Index h, int k, int dist) {
+    if (stopped || ((++steps & 1023) == 0 && !keep_going())) {
+      stopped = true;
+      return;
+    }
+    size_t size = cells.size(), slot = h % size;
+    while (cells[slot] != 0 && cells[slot] != h) slot = (slot + 1) % size;
+    if (cells[slot] == h && distances[slot] <= dist) return;
+    cells[slot] = h;
+    distances[slot] = dist;
+    if (dist >= k) return;
+    for (int dir : kRingDirections) {
+      int rotations = 0;
+      Index next;
+      if (Neighbor(h, dir, rotations, next) == Move::kOk) Visit(next, k, dist + 1);
+    }
+  }
+};
+
+}  // namespace
+
+bool GridDiskDistances(Index origin, int k, const std::function<bool()>& keep_going,
+                       std::vector<std::pair<Index, int>>& out) {
+  out.clear();
+  if (SpiralDisk(origin, k, out)) return true;
+  out.clear();
+  size_t size = 3 * static_cast<size_t>(k) * static_cast<size_t>(k + 1) + 1;
+  DiskTable table{std::vector<Index>(size, 0), std::vector<int>(size, 0), keep_going};
+  table.Visit(origin, k, 0);
+  if (table.stopped) return false;
+  for (size_t i = 0; i < size; ++i) {
+    if (table.cells[i] != 0) out.push_back({table.cells[i], table.distances[i]});
+  }
+  return true;
+}
+
+}  // namespace cmk::kql::fn::h3
