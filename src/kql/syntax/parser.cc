@@ -331,6 +331,12 @@ class Parser {
         (IsWord("range") && NameLength(1) > 0 && IsWord("from", 1 + NameLength(1)))) {
       return true;
     }
+    // search/find starting a function or view body: a term, a column or `* has ...` follows.
+    if ((IsWord("search") || IsWord("find")) &&
+        (Peek(1).kind == TokenKind::kString || Peek(1).kind == TokenKind::kIdentifier ||
+         (IsPunct("*", 1) && Peek(2).kind == TokenKind::kIdentifier))) {
+      return true;
+    }
     if (!IsPunct("(")) return false;
     // `f((range x from 1 to 3 step 1))`: a parenthesized source is tabular even without a '|'.
     if ((IsWord("datatable", 1) && IsPunct("(", 2)) || (IsWord("print", 1) && !IsPunct(")", 2)) ||
