@@ -10,6 +10,7 @@
 
 #include "kql/exec/operators.h"
 #include "kql/functions/function_json.h"
+#include "kql/functions/function_util.h"
 #include "kql/syntax/lexer.h"
 
 namespace cmk::kql {
@@ -201,8 +202,8 @@ std::string_view Unquoted(std::string_view s) {
 std::string NormalizeDynamicAt(std::string_view text, int depth);
 
 // A typed literal inside a dynamic literal (`dynamic({'a': dynamic({}), 'b': datetime(2020-01-01)})`)
-// as JSON: nested dynamic as its value, datetime as its 7-digit text, guid as its text, numbers
-// and bools as they are. Anything else is left for the JSON parser to reject.
+// as JSON: nested dynamic as its value, datetime as its 7-digit text, timespan as its text
+// (timespan(2m), or bare: 1h), guid as its text, numbers and bools as they are. Anything else is left for the JSON parser to reject.
 std::optional<std::string> TypedLiteralJson(std::string_view word, std::string_view inner, int depth) {
   if (word == "dynamic") {
     std::string_view body = Unquoted(inner);
@@ -210,8 +211,14 @@ std::optional<std::string> TypedLiteralJson(std::string_view word, std::string_v
   }
   if (word == "datetime" || word == "date") {
     std::optional<int64_t> t = ParseDatetimeTicks(Unquoted(inner));
+    if (!t) t = fn::ParseDateTime(Unquoted(inner));  // the other forms datetime() takes
     if (!t) return std::nullopt;
     return bj::serialize(bj::value(bj::string_view(FormatDatetime(*t))));
+  }
+  if (word == "timespan" || word == "time") {
+    std::optional<int64_t> t = ParseTimespanText(Unquoted(inner));
+    if (!t) return std::nullopt;
+    return bj::serialize(bj::value(bj::string_view(FormatTimespan(*t))));
   }
   if (word == "guid") return bj::serialize(bj::value(bj::string_view(std::string(Unquoted(inner)))));
   if (word == "long" || word == "int" || word == "real" || word == "double" || word == "bool" ||
@@ -246,8 +253,8 @@ std::string NormalizeDynamicAt(std::string_view text, int depth) {
       std::string_view word = text.substr(i, j - i);
       size_t open = j;
       while (open < text.size() && std::isspace(static_cast<unsigned char>(text[open]))) ++open;
-      static constexpr std::string_view kTyped[] = {"dynamic", "datetime", "date", "guid", "long", "int",
-                                                    "real", "double", "bool", "boolean", "decimal"};
+      static constexpr std::string_view kTyped[] = {"dynamic", "datetime", "date", "guid", "long", "int", "real",
+                                                    "double", "bool", "boolean", "decimal", "timespan", "time"};
       bool typed = std::find(std::begin(kTyped), std::end(kTyped), word) != std::end(kTyped);
       size_t close = typed && open < text.size() && text[open] == '(' ? MatchingParen(text, open)
                                                                        : std::string_view::npos;
@@ -259,6 +266,28 @@ std::string NormalizeDynamicAt(std::string_view text, int depth) {
       } else {
         out.append(word);
         i = j - 1;
+      }
+    } else if (std::isdigit(static_cast<unsigned char>(ch)) &&
+               (i == 0 || !(std::isalnum(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '.'))) {
+      // A number, or a timespan literal (1h, 1.5d, 100ms) written as its text.
+      size_t j = i;
+      while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.')) ++j;
+      size_t k = j;
+      while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
+      std::optional<int64_t> unit = k > j ? TimespanUnitTicks(text.substr(j, k - j)) : std::nullopt;
+      double amount = 0;
+      auto [end, ec] = std::from_chars(text.data() + i, text.data() + j, amount);
+      bool whole = ec == std::errc() && end == text.data() + j;
+      if (unit && whole && std::fabs(amount * static_cast<double>(*unit)) < 9.2e18) {
+        int64_t ticks = static_cast<int64_t>(std::llround(amount * static_cast<double>(*unit)));
+        if (!out.empty() && out.back() == '-') {  // -1h
+          out.pop_back();
+          ticks = -ticks;
+        }
+        out += bj::serialize(bj::value(bj::string_view(FormatTimespan(ticks))));
+        i = k - 1;
+      } else {
+        out += ch;
       }
     } else {
       out += ch;
