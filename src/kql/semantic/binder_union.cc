@@ -35,6 +35,12 @@ std::vector<std::string> Binder::TablesInScope(const Scope* s) const {
 
 Result<std::vector<PlanPtr>> Binder::BindLegs(const std::vector<TabularPtr>& tables, bool fuzzy,
                                               const Scope* s) {
+  // `set best_effort = true;` resolves every union fuzzily (union-operator.md).
+  auto best_effort = request_properties_.find("best_effort");
+  if (best_effort != request_properties_.end() && best_effort->second.type == Type::kBool &&
+      !best_effort->second.IsNull(0) && best_effort->second.Int(0) != 0) {
+    fuzzy = true;
+  }
   std::vector<PlanPtr> legs;
   for (const TabularPtr& t : tables) {
     const std::string& name = t->source.name;
