@@ -99,10 +99,11 @@ std::optional<double> NumberAt(const Column& c, size_t row) {
 // --- Output ------------------------------------------------------------------------------------
 
 // The matching pairs: input row, lookup row (-1: an unmatched input row kept).
+constexpr size_t kPairBytes = sizeof(uint32_t) + sizeof(int64_t);
 struct Pairs {
   std::vector<uint32_t> input;
   std::vector<int64_t> lookup;
-  size_t bytes() const { return input.size() * (sizeof(uint32_t) + sizeof(int64_t)); }
+  size_t bytes() const { return input.size() * kPairBytes; }
 };
 
 // Pairs or output bytes are charged once they have grown by this much since the last charge.
@@ -112,9 +113,8 @@ constexpr size_t kChargeStep = 1 << 20;
 // the pairs as they grow (one input row may match the whole lookup table).
 Status AddMatches(Pairs& out, uint32_t r, const std::vector<uint32_t>& rows, bool unmatched,
                   MemoryReservation& held, const ExecContext& ctx) {
-  if (out.bytes() + rows.size() * 12 > held.bytes() + kChargeStep) {
-    RETURN_IF_ERROR(held.Resize(out.bytes() + rows.size() * 12 + kChargeStep));
-  }
+  size_t needed = out.bytes() + (rows.size() + 1) * kPairBytes;
+  if (needed > held.bytes()) RETURN_IF_ERROR(held.Resize(needed + kChargeStep));
   for (uint32_t l : rows) {
     out.input.push_back(r);
     out.lookup.push_back(l);
@@ -166,6 +166,7 @@ Result<Table> Assemble(const Table& input, const Table& lookup, const std::vecto
   MemoryReservation held(ctx.budget, "lookup plugin output");
   Table out;
   out.rows = pairs.input.size();
+  RETURN_IF_ERROR(held.Grow(pairs.input.size() * sizeof(int64_t)));
   std::vector<int64_t> input_rows(pairs.input.begin(), pairs.input.end());
   pairs.input = {};
   auto add_input = [&]() -> Status {
