@@ -80,8 +80,11 @@ Result<BoundExpr> Binder::BindName(const Expr& e, const Schema& schema, const Sc
   const Binding* b = s->Find(e.name);
   if (b != nullptr && b->kind == Binding::Kind::kScalar) {
     if (b->row_schema && !SameColumns(*b->row_schema, schema)) {
-      return SemanticError("'" + e.name + "' depends on the calling row: a function can't pass it " +
-                               "into a tabular expression (toscalar(), a subquery)", e.pos);
+      // Kusto's wording (toscalar-function.md): the argument varies per calling row, and a
+      // tabular expression in the body is computed once.
+      return SemanticError("can't use '" + e.name + "' as it is defined outside its row-context scope " +
+                               "(a function's row-dependent argument inside toscalar() or a subquery)",
+                           e.pos);
     }
     RETURN_IF_ERROR(Step(e.pos, b->scalar.nodes));  // the copy
     return b->scalar;
