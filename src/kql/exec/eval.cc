@@ -228,6 +228,24 @@ std::optional<std::string> TypedLiteralJson(std::string_view word, std::string_v
   return std::nullopt;
 }
 
+// A timespan literal written bare (1h, 1.5d, 100ms) starting at text[i]: its ticks, and in
+// *end the index past it; nullopt for a plain number.
+std::optional<int64_t> BareTimespanAt(std::string_view text, size_t i, size_t* end) {
+  size_t j = i;
+  while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.')) ++j;
+  size_t k = j;
+  while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
+  if (k == j) return std::nullopt;
+  int64_t unit = TimespanUnitTicks(text.substr(j, k - j)).value_or(0);
+  double amount = 0;
+  auto [stop, ec] = std::from_chars(text.data() + i, text.data() + j, amount);
+  if (unit == 0 || ec != std::errc() || stop != text.data() + j) return std::nullopt;
+  double ticks = amount * static_cast<double>(unit);
+  if (!(std::fabs(ticks) < 9.2e18)) return std::nullopt;
+  *end = k;
+  return static_cast<int64_t>(std::llround(ticks));
+}
+
 std::string NormalizeDynamicAt(std::string_view text, int depth) {
   std::string out;
   out.reserve(text.size());
@@ -269,23 +287,16 @@ std::string NormalizeDynamicAt(std::string_view text, int depth) {
       }
     } else if (std::isdigit(static_cast<unsigned char>(ch)) &&
                (i == 0 || !(std::isalnum(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '.'))) {
-      // A number, or a timespan literal (1h, 1.5d, 100ms) written as its text.
-      size_t j = i;
-      while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.')) ++j;
-      size_t k = j;
-      while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
-      std::optional<int64_t> unit = k > j ? TimespanUnitTicks(text.substr(j, k - j)) : std::nullopt;
-      double amount = 0;
-      auto [end, ec] = std::from_chars(text.data() + i, text.data() + j, amount);
-      bool whole = ec == std::errc() && end == text.data() + j;
-      if (unit && whole && std::fabs(amount * static_cast<double>(*unit)) < 9.2e18) {
-        int64_t ticks = static_cast<int64_t>(std::llround(amount * static_cast<double>(*unit)));
+      size_t end = i;
+      std::optional<int64_t> ticks = BareTimespanAt(text, i, &end);
+      if (ticks) {
+        int64_t v = *ticks;
         if (!out.empty() && out.back() == '-') {  // -1h
           out.pop_back();
-          ticks = -ticks;
+          v = -v;
         }
-        out += bj::serialize(bj::value(bj::string_view(FormatTimespan(ticks))));
-        i = k - 1;
+        out += bj::serialize(bj::value(bj::string_view(FormatTimespan(v))));
+        i = end - 1;
       } else {
         out += ch;
       }
