@@ -76,6 +76,7 @@ class ScanRun {
       : spec_(*node.scan_spec), node_(node), ctx_(ctx), sink_(sink), held_(ctx.budget, "scan"),
         state_(spec_.steps.size()), last_(spec_.steps.size()) {
     out_ = EmptyTable(node.schema);
+    declared_ = spec_.defaults;
     size_t width = static_cast<size_t>(spec_.input_width) + spec_.defaults.size();
     const Schema& in = node.inputs[0]->schema;
     for (size_t c = 0; c < width; ++c) {
@@ -99,10 +100,10 @@ class ScanRun {
  private:
   Status ProcessStep(size_t k, const Chunk& chunk, size_t row);
   Result<bool> Condition(size_t k, const Sequence& seq, size_t row);
-  Status Assign(size_t k, const Sequence& seq, size_t row, Cells& declared);
+  Status Assign(size_t k, const Sequence& seq, size_t row);
   void FillState(const Sequence& seq);
-  Cells Record(size_t k, const Chunk& chunk, size_t row, const Cells& declared) const;
-  Status Matched(size_t k, const Chunk& chunk, size_t row, Cells declared, int64_t id);
+  void FillRecord(size_t k, const Chunk& chunk, size_t row, Cells& rec) const;
+  Status Matched(size_t k, const Chunk& chunk, size_t row, int64_t id);
   Status Emit(const Chunk* chunk, size_t row, const Cells* input, const Cells& declared, int64_t id);
   Status EmitHeld(size_t k);
   Status Flush();
@@ -115,6 +116,9 @@ class ScanRun {
   MemoryReservation held_;  // the state and the output being built
   std::vector<Sequence> state_;
   std::vector<std::optional<Held>> last_;  // per output=last step
+  // The declared values of the row being matched (refilled in place: no allocation per match).
+  Cells declared_;
+  std::vector<std::optional<ColumnValue>> values_row_;
   Cells empty_;             // per record column: its value with no record (null or the default)
   std::vector<std::vector<int>> refs_;  // per step: the record columns expressions read
   std::vector<std::shared_ptr<Column>> slots_;
@@ -172,31 +176,29 @@ Status ScanRun::ProcessStep(size_t k, const Chunk& chunk, size_t row) {
   if (k > 0 && state_[k - 1].active) {
     ASSIGN_OR_RETURN(bool match, Condition(k, state_[k - 1], row));
     if (match) {  // check 1: k-1's sequence moves on to k
-      Cells declared = spec_.defaults;
-      RETURN_IF_ERROR(Assign(k, state_[k - 1], row, declared));
+      RETURN_IF_ERROR(Assign(k, state_[k - 1], row));
       RETURN_IF_ERROR(EmitHeld(k - 1));  // k-1's run of matches ends here
       RETURN_IF_ERROR(EmitHeld(k));      // the sequence k held is dropped
       state_[k] = std::move(state_[k - 1]);
       state_[k - 1] = Sequence{};
       state_[k].records.resize(k + 1);
-      state_[k].records[k] = Record(k, chunk, row, declared);
-      return Matched(k, chunk, row, std::move(declared), state_[k].id);
+      FillRecord(k, chunk, row, state_[k].records[k]);
+      return Matched(k, chunk, row, state_[k].id);
     }
   }
   if (k > 0 && !state_[k].active) return OkStatus();
   ASSIGN_OR_RETURN(bool match, Condition(k, state_[k], row));
   if (!match) return OkStatus();
   // check 2: the row replaces k's record (a new sequence on the first step with none).
-  Cells declared = spec_.defaults;
-  RETURN_IF_ERROR(Assign(k, state_[k], row, declared));
+  RETURN_IF_ERROR(Assign(k, state_[k], row));
   Sequence& seq = state_[k];
   if (!seq.active) {
     seq.active = true;
     seq.id = next_id_++;
     seq.records.resize(1);
   }
-  seq.records[k] = Record(k, chunk, row, declared);
-  return Matched(k, chunk, row, std::move(declared), seq.id);
+  FillRecord(k, chunk, row, seq.records[k]);
+  return Matched(k, chunk, row, seq.id);
 }
 
 Result<bool> ScanRun::Condition(size_t k, const Sequence& seq, size_t row) {
@@ -207,11 +209,14 @@ Result<bool> ScanRun::Condition(size_t k, const Sequence& seq, size_t row) {
   return IsTrue(v.get(), 0);
 }
 
-Status ScanRun::Assign(size_t k, const Sequence& seq, size_t row, Cells& declared) {
+// declared_ <- the defaults, then the step's assignments.
+Status ScanRun::Assign(size_t k, const Sequence& seq, size_t row) {
   const ScanSpec::Step& st = spec_.steps[k];
+  for (size_t d = 0; d < declared_.size(); ++d) SetCell(declared_[d], spec_.defaults[d], 0);
   bool filled = false;
   // Every value is computed before any is stored: an assignment reads the row before the step.
-  std::vector<std::optional<ColumnValue>> per_row(st.assignments.size());
+  std::vector<std::optional<ColumnValue>>& per_row = values_row_;
+  per_row.assign(st.assignments.size(), std::nullopt);
   for (size_t a = 0; a < st.assignments.size(); ++a) {
     if (!st.assignments[a].per_row) continue;
     if (!filled) FillState(seq);
@@ -219,7 +224,7 @@ Status ScanRun::Assign(size_t k, const Sequence& seq, size_t row, Cells& declare
     ASSIGN_OR_RETURN(per_row[a], Eval(st.assignments[a].value, slot_chunk_, FunctionContext{1, ctx_.now, ctx_.budget}));
   }
   for (size_t a = 0; a < st.assignments.size(); ++a) {
-    Column& dst = declared[static_cast<size_t>(st.assignments[a].declared)];
+    Column& dst = declared_[static_cast<size_t>(st.assignments[a].declared)];
     if (per_row[a]) {
       SetCell(dst, per_row[a]->get(), 0);
     } else {
@@ -245,23 +250,26 @@ void ScanRun::FillState(const Sequence& seq) {
   }
 }
 
-Cells ScanRun::Record(size_t k, const Chunk& chunk, size_t row, const Cells& declared) const {
-  Cells rec;
-  rec.reserve(refs_[k].size());
-  for (int c : refs_[k]) {
+// Step k's record of the row (in place: a step matched again reuses its cells).
+void ScanRun::FillRecord(size_t k, const Chunk& chunk, size_t row, Cells& rec) const {
+  const std::vector<int>& refs = refs_[k];
+  if (rec.size() != refs.size()) {
+    rec.clear();
+    for (int c : refs) rec.push_back(empty_[static_cast<size_t>(c)]);
+  }
+  for (size_t i = 0; i < refs.size(); ++i) {
+    int c = refs[i];
     if (c < spec_.input_width) {
-      rec.push_back(empty_[static_cast<size_t>(c)]);
-      SetCell(rec.back(), chunk.col(static_cast<size_t>(c)), row);
+      SetCell(rec[i], chunk.col(static_cast<size_t>(c)), row);
     } else {
-      rec.push_back(declared[static_cast<size_t>(c - spec_.input_width)]);
+      SetCell(rec[i], declared_[static_cast<size_t>(c - spec_.input_width)], 0);
     }
   }
-  return rec;
 }
 
-Status ScanRun::Matched(size_t k, const Chunk& chunk, size_t row, Cells declared, int64_t id) {
+Status ScanRun::Matched(size_t k, const Chunk& chunk, size_t row, int64_t id) {
   switch (spec_.steps[k].output) {
-    case ScanSpec::Output::kAll: return Emit(&chunk, row, nullptr, declared, id);
+    case ScanSpec::Output::kAll: return Emit(&chunk, row, nullptr, declared_, id);
     case ScanSpec::Output::kNone: return OkStatus();
     case ScanSpec::Output::kLast: break;
   }
@@ -272,7 +280,7 @@ Status ScanRun::Matched(size_t k, const Chunk& chunk, size_t row, Cells declared
     h.input.push_back(empty_[c]);
     SetCell(h.input.back(), chunk.col(c), row);
   }
-  h.declared = std::move(declared);
+  h.declared = declared_;
   h.id = id;
   last_[k] = std::move(h);
   return OkStatus();
