@@ -312,6 +312,9 @@ Result<PlanPtr> Binder::ResolveTable(const std::string& name, const Position& po
       if (b->fn->is_view) plan->name = name;  // union withsource, search $table
       return plan;
     }
+    if (b->kind == Binding::Kind::kPattern) {
+      return SemanticError("'" + name + "' is a pattern: invoke it as " + name + "(arguments)", pos);
+    }
     return SemanticError("'" + name + "' is a scalar, not a table", pos);
   }
   std::optional<Schema> schema = ctx_.catalog->TableSchema(name);

@@ -139,6 +139,9 @@ Result<PlanPtr> Binder::BindFind(const Operator& op, PlanPtr in, const Scope* s)
   // project's untyped columns take their type from the first table that has them.
   Schema listed;
   for (const NamedExpr& item : op.items) {
+    if (!item.type.empty() && !ParseTypeName(item.type)) {
+      return SemanticError("find: unknown type '" + item.type + "'", op.pos);
+    }
     ColumnSchema c{item.name, Type::kString};
     for (const PlanPtr& leg : kept) {
       int i = FindColumn(leg->schema, item.name);
