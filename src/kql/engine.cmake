@@ -46,6 +46,7 @@ set(CMK_KQL_ENGINE_SRCS
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/analytics_cohorts.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/analytics_sequence.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/schema_merge.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/exec/plugins/analytics_basket.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates_stats.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/functions/aggregates_sketch.cc)

@@ -54,6 +54,7 @@ Result<Table> ActiveUsersCount(const Table& input, const PluginArgs& args, const
 Result<Table> ActivityCountsMetrics(const Table& input, const PluginArgs& args, const ExecContext& ctx);
 Result<Table> ActivityEngagement(const Table& input, const PluginArgs& args, const ExecContext& ctx);
 Result<Table> ActivityMetrics(const Table& input, const PluginArgs& args, const ExecContext& ctx);
+Result<Table> Basket(const Table& input, const PluginArgs& args, const ExecContext& ctx);
 Result<Table> DcountIntersect(const Table& input, const PluginArgs& args, const ExecContext& ctx);
 Result<Table> FunnelSequence(const Table& input, const PluginArgs& args, const ExecContext& ctx);
 Result<Table> FunnelSequenceCompletion(const Table& input, const PluginArgs& args, const ExecContext& ctx);

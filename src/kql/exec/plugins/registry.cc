@@ -6,7 +6,7 @@
 namespace cmk::kql::plugins {
 
 const PluginDef* FindPlugin(std::string_view name) {
-  static constexpr std::array<PluginDef, 20> kPlugins = {{
+  static constexpr std::array<PluginDef, 21> kPlugins = {{
       {"bag_unpack", &BagUnpack},
       {"narrow", &Narrow},
       {"ipv4_lookup", &Ipv4Lookup},
@@ -17,6 +17,7 @@ const PluginDef* FindPlugin(std::string_view name) {
       {"activity_counts_metrics", &ActivityCountsMetrics},
       {"activity_engagement", &ActivityEngagement},
       {"activity_metrics", &ActivityMetrics},
+      {"basket", &Basket},
       {"dcount_intersect", &DcountIntersect},
       {"funnel_sequence", &FunnelSequence},
       {"funnel_sequence_completion", &FunnelSequenceCompletion},
@@ -41,7 +42,9 @@ std::optional<std::string_view> UnsupportedPlugin(std::string_view name) {
   static constexpr std::string_view kExternal =
       "it reaches an external service, which a self-hosted workspace does not call";
   static constexpr std::string_view kSandbox = "it runs user code in a sandbox, which cmklogs does not host";
-  static constexpr std::array<Entry, 15> kUnsupported = {{
+  static constexpr std::string_view kMining =
+      "its page names the algorithm but not the scoring and pruning that choose the patterns it shows";
+  static constexpr std::array<Entry, 18> kUnsupported = {{
       {"http_request", kExternal}, {"http_request_post", kExternal}, {"sql_request", kExternal},
       {"mysql_request", kExternal}, {"postgresql_request", kExternal},
       {"cosmosdb_sql_request", kExternal}, {"azure_digital_twins_query_request", kExternal},
@@ -49,6 +52,7 @@ std::optional<std::string_view> UnsupportedPlugin(std::string_view name) {
       {"ai_embeddings", kExternal}, {"infer_storage_schema", kExternal},
       {"infer_storage_schema_with_suggestions", kExternal}, {"python", kSandbox}, {"r", kSandbox},
       {"preview", "it returns a second table, which is not provided"},
+      {"autocluster", kMining}, {"diffpatterns", kMining}, {"diffpatterns_text", kMining},
   }};
   for (const Entry& e : kUnsupported) {
     if (e.name == name) return e.why;
