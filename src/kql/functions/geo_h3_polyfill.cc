@@ -26,10 +26,50 @@ struct PreparedRing {
   // east across the antimeridian to the greatest negative one.
   double south = 0, north = 0, west = 0, east = 0;
   bool transmeridian = false;  // east < west
+  // The edges (edge i runs from v[i] to v[i + 1]) by latitude band, so that a point or a box
+  // meets only the edges at its latitudes: band b's edges are
+  // band_edges[band_start[b] .. band_start[b + 1]).
+  double band_height = 1;
+  std::vector<uint32_t> band_start, band_edges;
+
+  size_t Band(double lat) const {
+    double b = std::floor((lat - south) / band_height);
+    return static_cast<size_t>(std::clamp(b, 0.0, static_cast<double>(band_start.size() - 2)));
+  }
+  LatLng To(size_t i) const { return v[i + 1 == v.size() ? 0 : i + 1]; }
 };
 
+// Sorts the edges into latitude bands: about one band per edge up to 1024, fewer while long
+// edges would be listed in too many of them.
+void IndexBands(PreparedRing& p) {
+  size_t n = p.v.size();
+  for (size_t bands = std::min<size_t>(1024, n);; bands = std::max<size_t>(1, bands / 2)) {
+    p.band_height = std::max((p.north - p.south) / static_cast<double>(bands), 1e-300);
+    p.band_start.assign(bands + 1, 0);
+    size_t total = 0;
+    for (size_t i = 0; i < n; ++i) {
+      double from = p.v[i].lat, to = p.To(i).lat;
+      double lo = std::min(from, to), hi = std::max(from, to);
+      for (size_t b = p.Band(lo), e = p.Band(hi); b <= e; ++b) ++p.band_start[b + 1], ++total;
+    }
+    if (total > 16 * n && bands > 1) continue;
+    for (size_t b = 0; b < bands; ++b) p.band_start[b + 1] += p.band_start[b];
+    p.band_edges.assign(total, 0);
+    std::vector<uint32_t> fill(p.band_start.begin(), p.band_start.end() - 1);
+    for (size_t i = 0; i < n; ++i) {
+      double from = p.v[i].lat, to = p.To(i).lat;
+      double lo = std::min(from, to), hi = std::max(from, to);
+      for (size_t b = p.Band(lo), e = p.Band(hi); b <= e; ++b) {
+        p.band_edges[fill[b]++] = static_cast<uint32_t>(i);
+      }
+    }
+    return;
+  }
+}
+
 PreparedRing Prepare(const Ring& ring) {
-  PreparedRing p{ring};
+  PreparedRing p;
+  p.v = ring;
   double min_pos = INFINITY, max_neg = -INFINITY;
   bool crosses = false;
   p.south = p.west = INFINITY;
@@ -45,6 +85,7 @@ PreparedRing Prepare(const Ring& ring) {
   if (crosses) p.west = min_pos, p.east = max_neg;
   p.transmeridian = p.east < p.west;
   for (LatLng& q : p.v) q.lng = Shift(q.lng, p.transmeridian);
+  IndexBands(p);
   return p;
 }
 
@@ -56,10 +97,11 @@ bool InRing(const PreparedRing& r, LatLng g) {
   }
   double lng = Shift(g.lng, r.transmeridian);
   bool inside = false;
-  size_t n = r.v.size();
-  for (size_t i = 0, j = n - 1; i < n; j = i++) {
+  size_t band = r.Band(g.lat);
+  for (uint32_t k = r.band_start[band]; k < r.band_start[band + 1]; ++k) {
+    size_t i = r.band_edges[k];
     const LatLng& a = r.v[i];
-    const LatLng& b = r.v[j];
+    LatLng b = r.To(i);
     if ((a.lat > g.lat) == (b.lat > g.lat)) continue;
     double x = a.lng + (b.lng - a.lng) * (g.lat - a.lat) / (b.lat - a.lat);
     if (x > lng) inside = !inside;
@@ -124,7 +166,6 @@ class Filler {
     Box box = CapBox(center, radius);
     for (const auto& rings : polygons_) {
       for (const PreparedRing& r : rings) {
-        work_ += r.v.size();
         if (Crosses(r, box)) return Relation::kCrossed;
       }
     }
@@ -156,7 +197,7 @@ class Filler {
   }
 
   // The box as pieces within [-pi, pi], then as the ring reads longitudes.
-  static bool Crosses(const PreparedRing& r, const Box& box) {
+  bool Crosses(const PreparedRing& r, const Box& box) {
     Box pieces[4];
     int n = 0;
     auto add = [&](Box b) {
@@ -178,10 +219,13 @@ class Filler {
     } else {
       add(box);
     }
-    size_t m = r.v.size();
+    if (box.north < r.south || box.south > r.north) return false;
+    size_t first = r.Band(box.south), last = r.Band(box.north);
+    work_ += r.band_start[last + 1] - r.band_start[first];
     for (int k = 0; k < n; ++k) {
-      for (size_t i = 0; i < m; ++i) {
-        if (SegmentMeetsBox(r.v[i], r.v[(i + 1) % m], pieces[k])) return true;
+      for (uint32_t e = r.band_start[first]; e < r.band_start[last + 1]; ++e) {
+        size_t i = r.band_edges[e];
+        if (SegmentMeetsBox(r.v[i], r.To(i), pieces[k])) return true;
       }
     }
     return false;
@@ -191,7 +235,7 @@ class Filler {
   std::vector<std::vector<PreparedRing>> polygons_;
   // Bounds on the search (a sliver thousands of kilometres long at resolution 15 has millions
   // of cells along its edges and no centre inside): a fraction of a second. A polygon of the
-// most cells allowed needs a few tens of thousands of visits.
+  // most cells allowed needs a few tens of thousands of visits.
   static constexpr uint64_t kMaxVisits = 1 << 19, kMaxEdgeTests = uint64_t{1} << 29;
   uint64_t work_ = 0, next_check_ = 1 << 20, ticks_ = 0;
 };
