@@ -322,6 +322,26 @@ TEST_F(GovernanceTest, DeadlineStopsALongQuery) {
   EXPECT_LT(env::MonotonicMicros() - start, 10'000'000);
 }
 
+// scan holds a few values per step, so only time can make it run away: the deadline stops it.
+// reduce holds every value it groups: the memory limit stops it.
+TEST_F(GovernanceTest, ScanStopsAtTheDeadlineAndReduceAtTheMemoryLimit) {
+  options_.memory_limit_bytes = 0;
+  options_.deadline_us = env::MonotonicMicros() + 50'000;
+  int64_t start = env::MonotonicMicros();
+  Result<QueryResult> r = Run(
+      "range x from 1 to 1000000000 step 1 | scan declare (c:long=0) with (step s: true => c = s.c + x; "
+      "step t: x % 2 == 0;) | count");
+  EXPECT_THAT(r, StatusIs(StatusCode::kDeadlineExceeded, "E_QUERY_TIMEOUT"));
+  EXPECT_LT(env::MonotonicMicros() - start, 10'000'000);
+  options_.deadline_us = 0;
+  options_.memory_limit_bytes = 32 << 20;
+  r = Run("range x from 1 to 2000000 step 1 | project s = strcat('item-', x) | reduce by s");
+  EXPECT_THAT(r, StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+  // The same values streamed past without reduce fit.
+  EXPECT_EQ(Scalar("range x from 1 to 2000000 step 1 | project s = strcat('item-', x) | count"), "2000000");
+  EXPECT_EQ(Scalar("range x from 1 to 1000 step 1 | project s = strcat('item-', x) | reduce by s | count"), "1");
+}
+
 TEST_F(GovernanceTest, CancelledFlagStopsTheQuery) {
   std::atomic<bool> cancelled{true};
   options_.cancelled = &cancelled;
