@@ -57,6 +57,72 @@ const char* CastFunction(Type t) {
   return "tostring";
 }
 
+// The predicate's columns: each name that is a column of some table, with its first type.
+Schema PredicateColumns(const std::set<std::string>& names, const std::vector<PlanPtr>& legs) {
+  Schema out;
+  for (const PlanPtr& leg : legs) {
+    for (const ColumnSchema& c : leg->schema) {
+      if (names.count(c.name) > 0 && FindColumn(out, c.name) < 0) out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// project-smart: the predicate's columns, then those every kept table has (same type). A term
+// search names no column: everything goes into pack_.
+Schema SmartColumns(const Schema& pred_cols, const std::vector<PlanPtr>& kept) {
+  Schema out = pred_cols;
+  if (pred_cols.empty() || kept.empty()) return out;
+  for (const ColumnSchema& c : kept[0]->schema) {
+    if (FindColumn(out, c.name) >= 0) continue;
+    bool common = std::all_of(kept.begin(), kept.end(), [&](const PlanPtr& l) {
+      int i = FindColumn(l->schema, c.name);
+      return i >= 0 && l->schema[static_cast<size_t>(i)].type == c.type;
+    });
+    if (common) out.push_back(c);
+  }
+  return out;
+}
+
+// project's columns, one per item (pack_all() included): the declared type, else the type of
+// the first table that has the column (string when none has it).
+Result<Schema> ListedColumns(const Operator& op, const std::vector<PlanPtr>& kept) {
+  Schema out;
+  for (const NamedExpr& item : op.items) {
+    ColumnSchema c{item.name, Type::kString};
+    if (item.name == "pack_all()") {
+      c = {"pack_", Type::kDynamic};
+    } else if (!item.type.empty()) {
+      std::optional<Type> t = ParseTypeName(item.type);
+      if (!t) return SemanticError("find: unknown type '" + item.type + "'", op.pos);
+      c.type = *t;
+    } else {
+      for (const PlanPtr& leg : kept) {
+        int i = FindColumn(leg->schema, item.name);
+        if (i < 0) continue;
+        c.type = leg->schema[static_cast<size_t>(i)].type;
+        break;
+      }
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+// No table to search: an empty table of the documented shape.
+PlanPtr EmptyFindResult(const Operator& op, const std::string& source, const Schema& shown) {
+  auto n = std::make_unique<PlanNode>();
+  n->kind = NodeKind::kValues;
+  n->schema.push_back({source, Type::kString});
+  if (op.name == "project") {
+    for (const ColumnSchema& c : shown) n->schema.push_back(c);
+  } else {
+    n->schema.push_back({"pack_", Type::kDynamic});
+  }
+  n->values = EmptyTable(n->schema);
+  return n;
+}
+
 }  // namespace
 
 // bag_pack over the given columns of `schema`, 64 pairs per call (its limit), merged.
@@ -102,15 +168,9 @@ Result<PlanPtr> Binder::BindFind(const Operator& op, PlanPtr in, const Scope* s)
     }
   }
   const Expr* term = SearchTerm(*op.expr);
-  // The predicate's columns: each name that is a column of some table, with its first type.
   std::set<std::string> names;
   if (term == nullptr) NamesIn(*op.expr, names);
-  Schema pred_cols;
-  for (const PlanPtr& leg : legs) {
-    for (const ColumnSchema& c : leg->schema) {
-      if (names.count(c.name) > 0 && FindColumn(pred_cols, c.name) < 0) pred_cols.push_back(c);
-    }
-  }
+  Schema pred_cols = PredicateColumns(names, legs);
   // Tables that have none of the predicate's columns are left out (all of them when it names
   // no column of any table, only names that are not lets either).
   bool unknown = pred_cols.empty() && std::any_of(names.begin(), names.end(), [&](const std::string& n) {
@@ -124,55 +184,20 @@ Result<PlanPtr> Binder::BindFind(const Operator& op, PlanPtr in, const Scope* s)
                });
     if (any) kept.push_back(std::move(leg));
   }
-  // project-smart: the predicate's columns, then those every kept table has (same type).
-  Schema smart = pred_cols;
-  if (op.name == "project-smart" && !pred_cols.empty() && !kept.empty()) {
-    for (const ColumnSchema& c : kept[0]->schema) {
-      if (FindColumn(smart, c.name) >= 0) continue;
-      bool common = std::all_of(kept.begin(), kept.end(), [&](const PlanPtr& l) {
-        int i = FindColumn(l->schema, c.name);
-        return i >= 0 && l->schema[static_cast<size_t>(i)].type == c.type;
-      });
-      if (common) smart.push_back(c);
-    }
-  }
-  // project's untyped columns take their type from the first table that has them.
-  Schema listed;
-  for (const NamedExpr& item : op.items) {
-    if (!item.type.empty() && !ParseTypeName(item.type)) {
-      return SemanticError("find: unknown type '" + item.type + "'", op.pos);
-    }
-    ColumnSchema c{item.name, Type::kString};
-    for (const PlanPtr& leg : kept) {
-      int i = FindColumn(leg->schema, item.name);
-      if (i < 0) continue;
-      c.type = leg->schema[static_cast<size_t>(i)].type;
-      break;
-    }
-    listed.push_back(c);
+  Schema shown;
+  if (op.name == "project") {
+    ASSIGN_OR_RETURN(shown, ListedColumns(op, kept));
+  } else {
+    shown = SmartColumns(pred_cols, kept);
   }
   std::vector<PlanPtr> out_legs;
   for (size_t i = 0; i < kept.size(); ++i) {
-    ASSIGN_OR_RETURN(PlanPtr leg, FindLeg(op, std::move(kept[i]), term, pred_cols, op.name == "project" ? listed : smart, s));
+    ASSIGN_OR_RETURN(PlanPtr leg, FindLeg(op, std::move(kept[i]), term, pred_cols, shown, s));
     out_legs.push_back(std::move(leg));
   }
   std::string source = OptionValue(op.options, "withsource");
   if (source.empty()) source = "source_";
-  if (out_legs.empty()) {  // nothing to search: an empty table of the documented shape
-    auto n = std::make_unique<PlanNode>();
-    n->kind = NodeKind::kValues;
-    n->schema.push_back({source, Type::kString});
-    if (op.name == "project") {
-      for (const NamedExpr& item : op.items) {
-        std::optional<Type> t = item.name == "pack_all()" ? Type::kDynamic : ParseTypeName(item.type);
-        n->schema.push_back({item.name == "pack_all()" ? "pack_" : item.name, t.value_or(Type::kString)});
-      }
-    } else {
-      n->schema.push_back({"pack_", Type::kDynamic});
-    }
-    n->values = EmptyTable(n->schema);
-    return PlanPtr(std::move(n));
-  }
+  if (out_legs.empty()) return EmptyFindResult(op, source, shown);
   return BindUnion(std::move(out_legs), {{"withsource", source}}, op.pos);
 }
 
@@ -227,7 +252,7 @@ Result<PlanPtr> Binder::FindLeg(const Operator& op, PlanPtr leg, const Expr* ter
       int c = FindColumn(in, item.name);
       if (c >= 0 && static_cast<size_t>(c) < own) shown[static_cast<size_t>(c)] = true;
       BoundExpr v = c >= 0 ? BoundExpr::ColumnRef(c, in[static_cast<size_t>(c)].type)
-                           : BoundExpr::Constant(NullConstant(type.value_or(smart[k].type)));
+                           : BoundExpr::Constant(NullConstant(smart[k].type));
       if (type && v.type != *type) {
         std::vector<BoundExpr> args;
         args.push_back(std::move(v));
