@@ -314,7 +314,10 @@ class ListAgg : public Aggregator {
         AddBag(g, v.Str(r));
         continue;
       }
-      if (kind_ == "make_set" && v.type == Type::kDynamic && AddSetElements(g, v.Str(r))) continue;
+      // make_set and make_list over a dynamic array add its elements (make_set's "Set from array
+      // column"; geo-point-in-polygon's MultiPolygon example wraps each polygon's coordinates in
+      // pack_array() so that make_list's flattening leaves them one level deep).
+      if (kind_ != "make_bag" && v.type == Type::kDynamic && AddArrayElements(g, v.Str(r))) continue;
       std::string json = ValueToJson(v, r);
       if (kind_ == "make_set" && !seen_[g].insert(json).second) continue;
       bytes_ += (kind_ == "make_set" ? 2 : 1) * (json.size() + 40);
@@ -339,9 +342,9 @@ class ListAgg : public Aggregator {
   }
 
  private:
-  // make_set over a dynamic array adds its elements (the docs' "Set from array column"); false
-  // when `text` is not an array.
-  bool AddSetElements(uint32_t g, const std::string& text) {
+  // The elements of a dynamic array (distinct ones for make_set); false when `text` is not an
+  // array.
+  bool AddArrayElements(uint32_t g, const std::string& text) {
     if (text.empty() || text[0] != '[') return false;
     boost::system::error_code ec;
     bj::value v = bj::parse(text, ec);
@@ -349,8 +352,9 @@ class ListAgg : public Aggregator {
     for (const bj::value& e : v.get_array()) {
       if (items_[g].size() >= max_) break;
       std::string json = fn::WriteJson(e);
-      if (!seen_[g].insert(json).second) continue;
-      bytes_ += 2 * (json.size() + 40);
+      bool set = kind_ == "make_set";
+      if (set && !seen_[g].insert(json).second) continue;
+      bytes_ += (set ? 2 : 1) * (json.size() + 40);
       items_[g].push_back(std::move(json));
     }
     return true;
