@@ -231,6 +231,13 @@ Result<PlanPtr> Binder::FindLeg(const Operator& op, PlanPtr leg, const Expr* ter
     if (filter->predicate.type != Type::kBool) return SemanticError("find: the predicate must be bool", op.expr->pos);
   }
   filter->inputs.push_back(std::move(widen));
+  return FindProject(op, std::move(filter), own, smart, name);
+}
+
+// The projection of one table's filtered rows (its first `own` columns are its own): the listed
+// or project-smart columns, then pack_ of the columns not shown.
+Result<PlanPtr> Binder::FindProject(const Operator& op, PlanPtr filter, size_t own, const Schema& smart,
+                                    const std::string& name) {
   const Schema& in = filter->schema;
   auto proj = std::make_unique<PlanNode>();
   proj->kind = NodeKind::kProject;
@@ -244,19 +251,14 @@ Result<PlanPtr> Binder::FindLeg(const Operator& op, PlanPtr leg, const Expr* ter
         pack = true;
         continue;
       }
-      std::optional<Type> type;
-      if (!item.type.empty()) {
-        type = ParseTypeName(item.type);
-        if (!type) return SemanticError("find: unknown type '" + item.type + "'", op.pos);
-      }
       int c = FindColumn(in, item.name);
       if (c >= 0 && static_cast<size_t>(c) < own) shown[static_cast<size_t>(c)] = true;
       BoundExpr v = c >= 0 ? BoundExpr::ColumnRef(c, in[static_cast<size_t>(c)].type)
                            : BoundExpr::Constant(NullConstant(smart[k].type));
-      if (type && v.type != *type) {
+      if (!item.type.empty() && v.type != smart[k].type) {  // `Column:type`: converted
         std::vector<BoundExpr> args;
         args.push_back(std::move(v));
-        const char* cast = CastFunction(*type);
+        const char* cast = CastFunction(smart[k].type);
         ASSIGN_OR_RETURN(v, MakeCall(FindFunction(cast), std::move(args), cast, op.pos));
       }
       proj->schema.push_back({item.name, v.type});

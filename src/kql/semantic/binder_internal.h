@@ -165,6 +165,8 @@ class Binder {
   Result<PlanPtr> BindFind(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> FindLeg(const Operator& op, PlanPtr leg, const Expr* term, const Schema& pred_cols,
                           const Schema& smart, const Scope* s);
+  Result<PlanPtr> FindProject(const Operator& op, PlanPtr filter, size_t own, const Schema& smart,
+                              const std::string& name);
   Result<BoundExpr> FindPack(const Schema& schema, const std::vector<int>& cols, const Position& pos);
   // binder_evaluate.cc
   Result<PlanPtr> BindEvaluate(const Operator& op, PlanPtr in, const Scope* s);
