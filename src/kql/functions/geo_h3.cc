@@ -14,13 +14,11 @@ namespace cmk::kql::fn {
 namespace {
 
 constexpr int kDefaultResolution = 6;
-constexpr int kMaxChildLevels = 5;      // at most 7^5 = 16807 children
-constexpr int kMaxRingDistance = 142;   // 3 * 142 * 143 + 1 = 60919 cells
+constexpr int kMaxChildLevels = 5;     // at most 7^5 = 16807 children
+constexpr int kMaxRingDistance = 142;  // 3 * 142 * 143 + 1 = 60919 cells
 constexpr size_t kMaxPolygonCells = 61680;
 
-std::optional<h3::Index> CellArg(const Column& c, size_t row) {
-  return h3::FromString(c.Str(row));
-}
+std::optional<h3::Index> CellArg(const Column& c, size_t row) { return h3::FromString(c.Str(row)); }
 
 bj::array TokenArray(const std::vector<h3::Index>& cells) {
   bj::array out;

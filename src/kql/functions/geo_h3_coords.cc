@@ -76,8 +76,8 @@ LatLng Travel(const LatLng& from, double az, double distance) {
   LatLng p = PolarPoint(std::asin(sinlat));
   if (!std::isnan(p.lng)) return p;
   double sinlng = std::sin(az) * std::sin(distance) / std::cos(p.lat);
-  double coslng = (std::cos(distance) - std::sin(from.lat) * std::sin(p.lat)) /
-                  std::cos(from.lat) / std::cos(p.lat);
+  double coslng = (std::cos(distance) - std::sin(from.lat) * std::sin(p.lat)) / std::cos(from.lat) /
+                  std::cos(p.lat);
   sinlng = std::fmin(1.0, std::fmax(-1.0, sinlng));
   coslng = std::fmin(1.0, std::fmax(-1.0, coslng));
   p.lng = ConstrainLng(from.lng + std::atan2(sinlng, coslng));
@@ -273,7 +273,7 @@ Overage AdjustOverage(FaceIjk& f, int res, bool pent_leading4, bool substrate) {
   if (c.k > 0 && c.j > 0) {
     edge = 3;  // JK
   } else if (c.k > 0) {
-    edge = 2;  // KI
+    edge = 2;             // KI
     if (pent_leading4) {  // rotate about the pentagon's centre for its missing subsequence
       Ijk origin{max_dim, 0, 0};
       Ijk t = Sub(c, origin);

@@ -20,7 +20,8 @@ LatLng Degrees(double lat, double lng) { return {DegreesToRadians(lat), DegreesT
 
 std::vector<std::pair<Index, int>> Disk(Index h, int k) {
   std::vector<std::pair<Index, int>> out;
-  EXPECT_TRUE(GridDiskDistances(h, k, [] { return true; }, out));
+  EXPECT_TRUE(GridDiskDistances(
+      h, k, [] { return true; }, out));
   return out;
 }
 
@@ -53,6 +54,147 @@ TEST(H3Grid, KnownCellsOfTheReferenceLibrary) {
   EXPECT_EQ(ToString(LatLngToCell(sydney, 10)), "8abe0e35c057fff");
   EXPECT_EQ(ToString(LatLngToCell(sydney, 15)), "8fbe0e35c052008");
   EXPECT_EQ(ToString(LatLngToCell(Degrees(89.999, -179.5), 15)), "8f0326233149ce3");
+}
+
+// Answers of the reference library (uber/h3 v4.1.0) for random points: the cell and the number
+// of boundary vertices (more than 6 where a Class III edge crosses onto another face).
+struct PointCase {
+  double lat, lng;
+  int res;
+  const char* cell;
+  int vertices;
+};
+constexpr PointCase kPointCases[] = {
+    {-7.522237, 173.203735, 0, "807ffffffffffff", 5},
+    {19.888822, -129.864911, 1, "81503ffffffffff", 8},
+    {16.637525, -7.950763, 2, "82555ffffffffff", 6},
+    {32.396060, -83.438087, 3, "8344c0fffffffff", 6},
+    {-33.746702, -43.201822, 4, "84c584dffffffff", 6},
+    {-16.721349, 126.082440, 5, "8594f0dbfffffff", 6},
+    {-29.773838, -18.770839, 6, "86c1a300fffffff", 6},
+    {3.764727, 17.297187, 7, "8782929b1ffffff", 6},
+    {41.994295, 13.256721, 8, "881e803a69fffff", 6},
+    {4.851964, -3.421870, 9, "8974249818fffff", 6},
+    {-30.396243, -16.206881, 10, "8ac1a88c1bb7fff", 6},
+    {-40.808006, 101.257537, 11, "8bc853428092fff", 6},
+    {-26.860918, 134.529786, 12, "8cb8a5cd62303ff", 6},
+    {78.511413, 114.274211, 13, "8d050074c08da3f", 6},
+    {-25.588972, -175.591675, 14, "8e9b25848a9554f", 6},
+    {-39.791853, -17.089260, 15, "8fc0aa491a98065", 6},
+    {9.700024, -83.338267, 0, "8067fffffffffff", 6},
+    {-75.270627, 110.478095, 1, "81f1bffffffffff", 6},
+    {-14.220002, 160.528155, 2, "829eeffffffffff", 6},
+    {24.012390, -69.838317, 3, "834c12fffffffff", 6},
+    {46.136715, -122.604818, 4, "8428f39ffffffff", 6},
+    {34.271722, 63.104767, 5, "854341c3fffffff", 6},
+    {-59.855512, 175.156636, 6, "86ea96ca7ffffff", 6},
+    {12.107885, 116.047534, 7, "87690b76bffffff", 6},
+    {-64.488710, 144.818965, 8, "88eca42ec7fffff", 6},
+    {45.844918, -79.976634, 9, "892b9edb443ffff", 6},
+    {-40.565687, -66.072050, 10, "8ac329a2d897fff", 6},
+    {-30.868086, -72.417221, 11, "8bb21b619560fff", 6},
+    {62.732399, -7.280754, 12, "8c09367597891ff", 6},
+    {-14.897540, -41.551201, 13, "8d81224968ead7f", 6},
+    {-81.317325, 41.834285, 14, "8ef15b134aab35f", 6},
+    {-32.550106, -126.776612, 15, "8fc6de19254e192", 6},
+    {53.679325, 69.079433, 0, "8021fffffffffff", 6},
+    {-29.851188, 161.103918, 1, "81bfbffffffffff", 6},
+    {-75.344508, -148.048016, 2, "82f357fffffffff", 6},
+    {-10.246198, 142.289672, 3, "839cf1fffffffff", 6},
+    {-28.714936, 171.786654, 4, "84ba403ffffffff", 6},
+    {-15.956464, 9.293510, 5, "85acd17bfffffff", 6},
+    {55.267986, 36.052384, 6, "86118514fffffff", 6},
+    {30.385703, -134.392265, 7, "8750c9441ffffff", 6},
+    {4.991858, -11.452888, 8, "8875913307fffff", 6},
+    {-57.677832, -85.856680, 9, "89e851a8177ffff", 6},
+    {58.806868, -147.976545, 10, "8a0c43640a5ffff", 6},
+    {-58.900161, 33.028231, 11, "8be79a451773fff", 6},
+    {-21.011425, -160.304955, 12, "8cb4ee68cb35dff", 6},
+    {2.808350, -157.998249, 13, "8d88cb18381563f", 6},
+    {37.248577, 11.909368, 14, "8e3869d8d4e90af", 6},
+    {-71.053127, 26.479771, 15, "8fe70da40081351", 6},
+};
+
+TEST(H3Grid, RandomPointsMatchTheReferenceLibrary) {
+  for (const PointCase& c : kPointCases) {
+    Index h = LatLngToCell(Degrees(c.lat, c.lng), c.res);
+    EXPECT_EQ(ToString(h), c.cell) << c.lat << " " << c.lng << " " << c.res;
+    EXPECT_EQ(CellToBoundary(h).size(), static_cast<size_t>(c.vertices)) << c.cell;
+  }
+}
+
+// Disks of distance 2 next to pentagons, as the reference library orders them (its fallback
+// traversal's hash table: the spiral walk cannot pass a pentagon).
+struct DiskCase {
+  const char* origin;
+  std::vector<std::pair<std::string, int>> cells;
+};
+
+TEST(H3Grid, DisksBesidePentagonsMatchTheReferenceLibraryOrder) {
+  const DiskCase cases[] = {
+      {"830806fffffffff",
+       {{"830822fffffffff", 2},
+        {"830810fffffffff", 2},
+        {"830811fffffffff", 2},
+        {"830823fffffffff", 2},
+        {"830800fffffffff", 1},
+        {"830814fffffffff", 2},
+        {"830815fffffffff", 1},
+        {"830802fffffffff", 1},
+        {"830803fffffffff", 2},
+        {"830805fffffffff", 2},
+        {"830806fffffffff", 0},
+        {"830804fffffffff", 1},
+        {"830835fffffffff", 2},
+        {"83081cfffffffff", 2},
+        {"830830fffffffff", 2},
+        {"830831fffffffff", 1},
+        {"830832fffffffff", 2},
+        {"830833fffffffff", 1}}},
+      {"836203fffffffff",
+       {{"836202fffffffff", 1},
+        {"836203fffffffff", 0},
+        {"83622afffffffff", 1},
+        {"836218fffffffff", 2},
+        {"836219fffffffff", 2},
+        {"83622bfffffffff", 2},
+        {"836228fffffffff", 2},
+        {"83621cfffffffff", 1},
+        {"83621dfffffffff", 1},
+        {"83621efffffffff", 2},
+        {"83622efffffffff", 2},
+        {"836205fffffffff", 1},
+        {"836204fffffffff", 2},
+        {"836206fffffffff", 2},
+        {"836223fffffffff", 2},
+        {"836211fffffffff", 2},
+        {"836215fffffffff", 2},
+        {"836200fffffffff", 1}}},
+      {"83a604fffffffff",
+       {{"83a622fffffffff", 1},
+        {"83a635fffffffff", 2},
+        {"83a600fffffffff", 1},
+        {"83a626fffffffff", 2},
+        {"83a615fffffffff", 2},
+        {"83a602fffffffff", 2},
+        {"83a604fffffffff", 0},
+        {"83a603fffffffff", 2},
+        {"83a606fffffffff", 1},
+        {"83a605fffffffff", 1},
+        {"83a62afffffffff", 2},
+        {"83a62efffffffff", 2},
+        {"83a630fffffffff", 2},
+        {"83a631fffffffff", 1},
+        {"83a633fffffffff", 2},
+        {"83a621fffffffff", 2},
+        {"83a620fffffffff", 2},
+        {"83a623fffffffff", 1}}},
+  };
+  for (const DiskCase& c : cases) {
+    std::vector<std::pair<std::string, int>> got;
+    for (auto [cell, d] : Disk(Cell(c.origin), 2)) got.push_back({ToString(cell), d});
+    EXPECT_EQ(got, c.cells) << c.origin;
+  }
 }
 
 TEST(H3Grid, CentreAndBoundaryMatchTheReferenceLibrary) {
@@ -123,9 +265,9 @@ TEST(H3Grid, TwelvePentagonsPerResolutionWithFiveNeighbors) {
   std::vector<std::pair<Index, int>> disk = Disk(Cell("8009fffffffffff"), 1);
   std::vector<std::string> tokens;
   for (auto [c, d] : disk) tokens.push_back(ToString(c));
-  EXPECT_EQ(tokens, (std::vector<std::string>{"8007fffffffffff", "8009fffffffffff",
-                                              "8019fffffffffff", "8001fffffffffff",
-                                              "801ffffffffffff", "8011fffffffffff"}));
+  EXPECT_EQ(tokens,
+            (std::vector<std::string>{"8007fffffffffff", "8009fffffffffff", "8019fffffffffff",
+                                      "8001fffffffffff", "801ffffffffffff", "8011fffffffffff"}));
 }
 
 TEST(H3Grid, NeighborsAreMutualAndAdjacent) {
@@ -178,7 +320,7 @@ TEST(H3Grid, InvalidIndexesAreRejected) {
   EXPECT_FALSE(FromString("80f5fffffffffff").has_value());    // base cell 122
   EXPECT_FALSE(FromString("8108bfffffffff7").has_value());
   EXPECT_TRUE(FromString("862A1072FFFFFFF").has_value());
-  EXPECT_FALSE(FromString("81087ffffffffff").has_value());    // pentagon 4's deleted K child
+  EXPECT_FALSE(FromString("81087ffffffffff").has_value());  // pentagon 4's deleted K child
 }
 
 TEST(H3Grid, PolygonFillTakesCellsWhoseCentresAreInside) {
@@ -189,13 +331,19 @@ TEST(H3Grid, PolygonFillTakesCellsWhoseCentresAreInside) {
     ring.push_back(Degrees(lat, lng));
   }
   std::vector<Index> cells;
-  ASSERT_EQ(PolygonToCells({{ring}}, 6, 1000, [] { return true; }, cells), FillStatus::kOk);
+  ASSERT_EQ(PolygonToCells(
+                {{ring}}, 6, 1000, [] { return true; }, cells),
+            FillStatus::kOk);
   EXPECT_EQ(cells.size(), 13u);
   for (Index c : cells) EXPECT_EQ(Resolution(c), 6);
-  EXPECT_EQ(PolygonToCells({{ring}}, 6, 12, [] { return true; }, cells), FillStatus::kTooMany);
-  EXPECT_EQ(PolygonToCells({{ring}}, 15, 61680, [] { return true; }, cells),
+  EXPECT_EQ(PolygonToCells(
+                {{ring}}, 6, 12, [] { return true; }, cells),
             FillStatus::kTooMany);
-  EXPECT_EQ(PolygonToCells({{ring}}, 6, 1000, [] { return false; }, cells),
+  EXPECT_EQ(PolygonToCells(
+                {{ring}}, 15, 61680, [] { return true; }, cells),
+            FillStatus::kTooMany);
+  EXPECT_EQ(PolygonToCells(
+                {{ring}}, 6, 1000, [] { return false; }, cells),
             FillStatus::kStopped);
 }
 
