@@ -126,6 +126,16 @@ std::string P(const Operator& op) {
     case OpKind::kSampleDistinct: return "sample-distinct " + P(*op.expr) + " of " + op.name;
     case OpKind::kInvoke: return "invoke " + P(*op.expr);
     case OpKind::kFork: return "fork " + Join(op.tables);
+    case OpKind::kScan: {
+      std::string s = "scan" + Opts(op.options) + (op.items.empty() ? "" : " declare (" + Join(op.items) + ")") + " with (";
+      for (const ScanStep& st : op.steps) {
+        s += "step " + st.name + " output=" + st.output + ": " + P(*st.condition);
+        s += (st.assignments.empty() ? "" : " => " + Join(st.assignments)) + "; ";
+      }
+      return s + ")";
+    }
+    case OpKind::kReduce:
+      return "reduce" + Opts(op.options) + " by " + P(*op.expr) + (op.items.empty() ? "" : " with " + Join(op.items));
     case OpKind::kFacet: return "facet by " + Join(op.by) + (op.tables.empty() ? "" : " with " + P(op.tables[0]));
     case OpKind::kTopNested: {
       std::string s = "top-nested";
@@ -420,6 +430,23 @@ TEST(KqlParserTest, SubqueryOperators) {
   EXPECT_EQ(Parse("T | mv-apply a on take 1"), "ERROR: Expected '(' but found 'take' at 1:19");
   EXPECT_EQ(Parse("T | parse-where kind=regex flags=i s with \"a\" v"),
             "T | parse-where kind=regex flags=i s with \"a\" v");
+}
+
+TEST(KqlParserTest, ScanAndReduce) {
+  // Step.Column (a member access on a step's name) becomes the name "Step.Column"; other member
+  // accesses stay.
+  EXPECT_EQ(Parse("T | scan with_match_id=m declare (a:long=0, b:string) with (step s1 output=last: "
+                  "x > s1.a and d.k == 1 => a = s1.a + 1, b = 'x'; step s2: s1.b == s2.b)"),
+            "T | scan with_match_id=m declare (a to long default=0, b to string) with (step s1 output=last: "
+            "(and (> x s1.a) (== (. d k) 1)) => a=(+ s1.a 1), b=\"x\"; step s2 output=all: (== s1.b s2.b); )");
+  EXPECT_EQ(Parse("T | scan with (step a: true;)"), "T | scan with (step a output=all: true; )");
+  EXPECT_EQ(Parse("T | scan with (step a output=first: true)"),
+            "ERROR: Expected all, last or none but found 'first' at 1:30");
+  EXPECT_EQ(Parse("T | scan with ()"), "ERROR: Expected 'step' but found ')' at 1:16");
+  EXPECT_EQ(Parse("T | reduce kind=source by s with threshold=0.5, characters='-'"),
+            "T | reduce kind=source by s with threshold=0.5, characters=\"-\"");
+  EXPECT_EQ(Parse("T | reduce by s with depth=2"),
+            "ERROR: Expected threshold or characters but found 'depth' at 1:22");
 }
 
 TEST(KqlParserTest, Parse) {
