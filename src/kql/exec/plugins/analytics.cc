@@ -163,6 +163,37 @@ std::string PercentName(double p) {
   return s;
 }
 
+// rolling_percentile's arguments.
+struct Rolling {
+  int value_col = -1, index_col = -1;
+  double pct = 50;
+  IndexBins bins;
+  int64_t per_window = 1;
+  std::vector<int> dims;
+};
+
+Result<Rolling> ReadRolling(const Table& input, const PluginArgs& args) {
+  constexpr std::string_view kName = "rolling_percentile";
+  if (args.values.size() < 5) return ArgError(kName, "expects ValueColumn, Percentile, IndexColumn, BinSize, BinsPerWindow [, dim...]");
+  Rolling a;
+  ASSIGN_OR_RETURN(a.value_col, analytics::ColumnArg(kName, args, 0, "ValueColumn"));
+  ASSIGN_OR_RETURN(a.index_col, analytics::ColumnArg(kName, args, 2, "IndexColumn"));
+  Type value_type = input.columns[static_cast<size_t>(a.value_col)].type;
+  if (!IsNumeric(value_type) && value_type != Type::kDateTime && value_type != Type::kTimespan) {
+    return ArgError(kName, "ValueColumn must be numeric, datetime or timespan");
+  }
+  ASSIGN_OR_RETURN(a.pct, analytics::ConstReal(kName, args, 1, "Percentile"));
+  if (!(a.pct >= 0 && a.pct <= 100)) return ArgError(kName, "Percentile must be between 0 and 100");
+  ASSIGN_OR_RETURN(a.bins, ReadIndexBins(input.columns[static_cast<size_t>(a.index_col)], args));
+  ASSIGN_OR_RETURN(a.per_window, analytics::ConstInt(kName, args, 4, "BinsPerWindow"));
+  if (a.per_window < 1) return ArgError(kName, "BinsPerWindow must be at least 1");
+  for (size_t i = 5; i < args.values.size(); ++i) {
+    ASSIGN_OR_RETURN(int c, analytics::ColumnArg(kName, args, i, "a dimension"));
+    a.dims.push_back(c);
+  }
+  return a;
+}
+
 }  // namespace
 
 // rows_near(Condition, NumRows [, RowsAfter]): the rows within NumRows before and NumRows (or
@@ -230,34 +261,18 @@ Result<Table> DcountIntersect(const Table& input, const PluginArgs& args, const 
 // per dimensions' key and bin of the index with values, the nearest-rank Percentile of the
 // values in the BinsPerWindow bins ending with it. A sliding window over a rank tree: O(n log n).
 Result<Table> RollingPercentile(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
-  constexpr std::string_view kName = "rolling_percentile";
-  if (args.values.size() < 5) return ArgError(kName, "expects ValueColumn, Percentile, IndexColumn, BinSize, BinsPerWindow [, dim...]");
-  ASSIGN_OR_RETURN(int value_col, analytics::ColumnArg(kName, args, 0, "ValueColumn"));
-  ASSIGN_OR_RETURN(int index_col, analytics::ColumnArg(kName, args, 2, "IndexColumn"));
-  const Column& values = input.columns[static_cast<size_t>(value_col)];
-  const Column& index = input.columns[static_cast<size_t>(index_col)];
-  if (!IsNumeric(values.type) && values.type != Type::kDateTime && values.type != Type::kTimespan) {
-    return ArgError(kName, "ValueColumn must be numeric, datetime or timespan");
-  }
-  ASSIGN_OR_RETURN(double pct, analytics::ConstReal(kName, args, 1, "Percentile"));
-  if (!(pct >= 0 && pct <= 100)) return ArgError(kName, "Percentile must be between 0 and 100");
-  ASSIGN_OR_RETURN(IndexBins bins, ReadIndexBins(index, args));
-  ASSIGN_OR_RETURN(int64_t per_window, analytics::ConstInt(kName, args, 4, "BinsPerWindow"));
-  if (per_window < 1) return ArgError(kName, "BinsPerWindow must be at least 1");
-  std::vector<int> dims;
+  ASSIGN_OR_RETURN(Rolling a, ReadRolling(input, args));
+  const Column& values = input.columns[static_cast<size_t>(a.value_col)];
+  const Column& index = input.columns[static_cast<size_t>(a.index_col)];
   std::vector<const Column*> dim_cols;
-  for (size_t i = 5; i < args.values.size(); ++i) {
-    ASSIGN_OR_RETURN(int c, analytics::ColumnArg(kName, args, i, "a dimension"));
-    dims.push_back(c);
-    dim_cols.push_back(&input.columns[static_cast<size_t>(c)]);
-  }
+  for (int c : a.dims) dim_cols.push_back(&input.columns[static_cast<size_t>(c)]);
   ASSIGN_OR_RETURN(analytics::Keys keys, analytics::DenseKeys(dim_cols, input.rows, ctx));
-  MemoryReservation held(ctx.budget, std::string(kName));
+  MemoryReservation held(ctx.budget, "rolling_percentile");
   RETURN_IF_ERROR(held.Grow(input.rows * (sizeof(BinnedRow) + 3 * sizeof(int64_t))));
   bool reals = UsesReals(values.type);
   std::vector<BinnedRow> rows;
   for (size_t r = 0; r < input.rows; ++r) {
-    std::optional<int64_t> b = bins.Of(index, r);
+    std::optional<int64_t> b = a.bins.Of(index, r);
     if (!b || values.IsNull(r) || (reals && std::isnan(values.Real(r)))) continue;
     rows.push_back({keys.of_row[r], *b, static_cast<uint32_t>(r)});
   }
@@ -282,21 +297,20 @@ Result<Table> RollingPercentile(const Table& input, const PluginArgs& args, cons
     RETURN_IF_ERROR(TickBudget(ctx));
     size_t j = i;
     for (; j < rows.size() && rows[j].dim == rows[i].dim && rows[j].bin == rows[i].bin; ++j) tree.Add(rank_of[rows[j].row], 1);
-    while (rows[first].dim != rows[i].dim || static_cast<__int128>(rows[first].bin) <= static_cast<__int128>(rows[i].bin) - per_window) {
+    while (rows[first].dim != rows[i].dim || static_cast<__int128>(rows[first].bin) <= static_cast<__int128>(rows[i].bin) - a.per_window) {
       tree.Add(rank_of[rows[first].row], -1);
       ++first;
     }
-    int64_t k = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(pct / 100 * static_cast<double>(tree.total()))));
-    uint32_t at = by_value[tree.Kth(std::min(k, tree.total()))];
-    bins.Append(idx_out, rows[i].bin);
-    val_out.AppendFrom(values, at);
+    int64_t k = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(a.pct / 100 * static_cast<double>(tree.total()))));
+    a.bins.Append(idx_out, rows[i].bin);
+    val_out.AppendFrom(values, by_value[tree.Kth(std::min(k, tree.total()))]);
     dim_of_row.push_back(rows[i].dim);
     i = j;
   }
-  out.AddColumn(input.names[static_cast<size_t>(index_col)], std::move(idx_out));
-  analytics::AddDimColumns(out, input, dims, keys, dim_of_row);
-  out.AddColumn("rolling_" + std::to_string(per_window) + "_percentile_" + input.names[static_cast<size_t>(value_col)] +
-                    "_" + PercentName(pct),
+  out.AddColumn(input.names[static_cast<size_t>(a.index_col)], std::move(idx_out));
+  analytics::AddDimColumns(out, input, a.dims, keys, dim_of_row);
+  out.AddColumn("rolling_" + std::to_string(a.per_window) + "_percentile_" + input.names[static_cast<size_t>(a.value_col)] +
+                    "_" + PercentName(a.pct),
                 std::move(val_out));
   out.rows = dim_of_row.size();
   return out;

@@ -25,6 +25,14 @@ struct Event {
   bool operator<(const Event& o) const { return std::tie(t, row) < std::tie(o.t, o.row); }
 };
 
+// later - earlier, saturated (timelines may be any long, so the difference may not fit).
+int64_t Gap(int64_t later, int64_t earlier) {
+  __int128 d = static_cast<__int128>(later) - earlier;
+  return d > std::numeric_limits<int64_t>::max() ? std::numeric_limits<int64_t>::max()
+         : d < std::numeric_limits<int64_t>::min() ? std::numeric_limits<int64_t>::min()
+                                                    : static_cast<int64_t>(d);
+}
+
 Type DurationType(Type timeline) {
   return timeline == Type::kDateTime || timeline == Type::kTimespan ? Type::kTimespan : Type::kLong;
 }
@@ -129,6 +137,53 @@ Result<Tracks> ReadTracks(std::string_view plugin, const Table& input, const Fun
   return tr;
 }
 
+// A step an id never reaches (distinct from any span: spans saturate one below).
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+
+// funnel_sequence_completion's periods: a constant dynamic array of timespans (numbers for a
+// numeric timeline).
+Result<std::vector<int64_t>> Periods(const Column& v, Type timeline) {
+  constexpr std::string_view kName = "funnel_sequence_completion";
+  std::optional<bj::value> parsed = v.type == Type::kDynamic && v.constant && !v.IsNull(0) ? fn::ParseJson(v.Str(0)) : std::nullopt;
+  if (!parsed || !parsed->is_array()) return ArgError(kName, "MaxSequenceStepWindows must be a dynamic array of periods");
+  std::vector<int64_t> periods;
+  for (const bj::value& p : parsed->get_array()) {
+    Column c(DurationType(timeline));
+    AppendConverted(c, fn::WriteJson(p), true);
+    if (c.IsNull(0) || c.Int(0) < 0) return ArgError(kName, "MaxSequenceStepWindows holds a value that is not a period");
+    periods.push_back(c.Int(0));
+  }
+  return periods;
+}
+
+// Per step of `sequence`: the shortest time from an event of the first step to reaching the
+// step through events of the steps in order (kNever when never). For a given first event, taking
+// the earliest event of each next step reaches every step soonest.
+Result<std::vector<int64_t>> ShortestSpans(const std::vector<Event>& events, const Column& states,
+                                           const std::vector<std::string>& sequence, const ExecContext& ctx) {
+  size_t n = sequence.size();
+  std::vector<std::vector<size_t>> at(n);  // per step, positions of its events
+  for (size_t i = 0; i < events.size(); ++i) {
+    std::string s = ValueToText(states, events[i].row);
+    for (size_t k = 0; k < n; ++k) {
+      if (s == sequence[k]) at[k].push_back(i);
+    }
+  }
+  std::vector<int64_t> best(n, kNever);
+  for (size_t first : at[0]) {
+    RETURN_IF_ERROR(TickBudget(ctx));
+    size_t pos = first;
+    best[0] = 0;
+    for (size_t k = 1; k < n; ++k) {
+      auto it = std::upper_bound(at[k].begin(), at[k].end(), pos);
+      if (it == at[k].end()) break;
+      pos = *it;
+      best[k] = std::min(best[k], std::min(Gap(events[pos].t, events[first].t), kNever - 1));
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 // sequence_detect(TimelineColumn, MaxSequenceStepWindow, MaxSequenceSpan, Expr1, Expr2, ...,
@@ -187,7 +242,7 @@ Result<Table> SequenceDetect(const Table& input, const PluginArgs& args, const E
     out.AddColumn(step_names[s], std::move(c));
   }
   Column duration(DurationType(tl.type));
-  for (const auto& r : rows) duration.AppendInt(r.second.back().t - r.second.front().t);
+  for (const auto& r : rows) duration.AppendInt(Gap(r.second.back().t, r.second.front().t));
   out.AddColumn("Duration", std::move(duration));
   out.rows = rows.size();
   return out;
@@ -204,16 +259,7 @@ Result<Table> FunnelSequenceCompletion(const Table& input, const PluginArgs& arg
   }
   ASSIGN_OR_RETURN(Funnel f, ReadFunnel(kName, input, args, 5, 6));
   ASSIGN_OR_RETURN(analytics::Bins bins, analytics::Bins::Read(kName, args, 4, f.type, f.start));
-  std::vector<int64_t> periods;
-  const Column& pv = args.values[7];
-  std::optional<bj::value> parsed = pv.type == Type::kDynamic && pv.constant && !pv.IsNull(0) ? fn::ParseJson(pv.Str(0)) : std::nullopt;
-  if (!parsed || !parsed->is_array()) return ArgError(kName, "MaxSequenceStepWindows must be a dynamic array of periods");
-  for (const bj::value& p : parsed->get_array()) {
-    Column c(DurationType(f.type));
-    AppendConverted(c, fn::WriteJson(p), true);
-    if (c.IsNull(0) || c.Int(0) < 0) return ArgError(kName, "MaxSequenceStepWindows holds a value that is not a period");
-    periods.push_back(c.Int(0));
-  }
+  ASSIGN_OR_RETURN(std::vector<int64_t> periods, Periods(args.values[7], f.type));
   MemoryReservation held(ctx.budget, std::string(kName));
   RETURN_IF_ERROR(held.Grow(input.rows * 64));
   ASSIGN_OR_RETURN(Tracks tr, ReadTracks(kName, input, f, bins, ctx));
@@ -222,25 +268,7 @@ Result<Table> FunnelSequenceCompletion(const Table& input, const PluginArgs& arg
   // Per window: for each step, the ids' shortest spans from a first step to reaching it.
   std::map<int64_t, std::vector<std::vector<int64_t>>> spans;
   for (const auto& [key, events] : tr.of) {
-    std::vector<std::vector<size_t>> at(n);  // per step, positions of its events
-    for (size_t i = 0; i < events.size(); ++i) {
-      const std::string& s = states.type == Type::kString ? states.Str(events[i].row) : ValueToText(states, events[i].row);
-      for (size_t k = 0; k < n; ++k) {
-        if (s == f.sequence[k]) at[k].push_back(i);
-      }
-    }
-    std::vector<int64_t> best(n, std::numeric_limits<int64_t>::max());
-    for (size_t first : at[0]) {
-      RETURN_IF_ERROR(TickBudget(ctx));
-      size_t pos = first;
-      best[0] = 0;
-      for (size_t k = 1; k < n; ++k) {  // greedy: the earliest event of each next step
-        auto it = std::upper_bound(at[k].begin(), at[k].end(), pos);
-        if (it == at[k].end()) break;
-        pos = *it;
-        best[k] = std::min(best[k], events[pos].t - events[first].t);
-      }
-    }
+    ASSIGN_OR_RETURN(std::vector<int64_t> best, ShortestSpans(events, states, f.sequence, ctx));
     spans[key.first].push_back(std::move(best));
   }
   Table out;
@@ -249,7 +277,7 @@ Result<Table> FunnelSequenceCompletion(const Table& input, const PluginArgs& arg
     for (int64_t p : periods) {
       for (size_t k = 0; k < n; ++k) {
         int64_t ids = 0;
-        for (const auto& best : per_id) ids += best[k] <= p ? 1 : 0;
+        for (const auto& best : per_id) ids += best[k] != kNever && best[k] <= p ? 1 : 0;
         tl.AppendInt(bins.Start(bin));
         state.AppendString(f.sequence[k]);
         period.AppendInt(p);
@@ -293,10 +321,10 @@ Result<Table> FunnelSequence(const Table& input, const PluginArgs& args, const E
     for (size_t i = 0; i + n <= ev.size(); ++i) {
       RETURN_IF_ERROR(TickBudget(ctx));
       size_t k = 0;
-      while (k < n && state_of(ev[i + k]) == f.sequence[k] && (k == 0 || ev[i + k].t - ev[i + k - 1].t <= step)) ++k;
+      while (k < n && state_of(ev[i + k]) == f.sequence[k] && (k == 0 || Gap(ev[i + k].t, ev[i + k - 1].t) <= step)) ++k;
       if (k < n) continue;
-      std::string prev = i > 0 && ev[i].t - ev[i - 1].t <= step ? state_of(ev[i - 1]) : "";
-      std::string next = i + n < ev.size() && ev[i + n].t - ev[i + n - 1].t <= step ? state_of(ev[i + n]) : "";
+      std::string prev = i > 0 && Gap(ev[i].t, ev[i - 1].t) <= step ? state_of(ev[i - 1]) : "";
+      std::string next = i + n < ev.size() && Gap(ev[i + n].t, ev[i + n - 1].t) <= step ? state_of(ev[i + n]) : "";
       std::vector<uint32_t>& ids = found[{key.first, prev, next}];
       if (ids.empty() || ids.back() != key.second) ids.push_back(key.second);
     }
