@@ -431,14 +431,31 @@ def strip_comments(q):
     return "\n".join(l for l in q.splitlines() if not l.strip().startswith("//"))
 
 
+def scoped_tables(q):
+    """Tables named where table_references doesn't look: `find in (T1, C*)`, `search in (T)`
+    (wildcards included) and names handed to table() as string literals, when no let defines
+    them."""
+    defined = set(re.findall(r"\blet\s+(\w+)\s*=", q))
+    names = []
+    for m in re.finditer(r"\b(?:find|search)\b[^|;]*?\bin\s*\(([^)]*)\)", q):
+        names += [n.strip() for n in m.group(1).split(",") if n.strip()]
+    if re.search(r"\btable\s*\(", q):
+        names += re.findall(r"""['"]([A-Za-z_]\w*)['"]""", q)
+    return [n for n in names if n not in defined and not any(
+        d.startswith(n.rstrip("*")) for d in defined if n.endswith("*"))]
+
+
 def classify(q, family):
     if family == "graph" or GRAPH_RE.search(q):
         return "graph"
     if EXTERNAL_RE.search(q) or re.match(r"^\s*(--|select\b|explain\b)", q, re.I):
         return "external"  # (or T-SQL, which the SQL cheat sheet shows)
+    if re.match(r"^\s*\w+\s*:\s*\w+\s*\[", q):
+        return "syntax"  # the syntax notation `ArgName:ArgType [= Default]`, not a query
     if re.match(r"^\s*(search|find)\b(?!\s+in\b)", strip_comments(q)) or re.search(r"\bunion\s+\*", q):
         return "uses-tables:*"
     refs = [] if re.search(r"isfuzzy\s*=\s*true", q) else table_references(q)
+    refs += scoped_tables(q)
     if refs:
         return "uses-tables:" + ",".join(refs)
     if NONDETERMINISTIC_RE.search(q):
@@ -489,7 +506,9 @@ def snippet_checks(q):
 
 
 def defines_order(q):
-    return re.search(r"\|\s*(sort|order)\s+by\b|\|\s*top\b|\|\s*serialize\b|\|\s*top-nested\b|"
+    # top-nested is not here: its page defines no output order, and its fourth example's output
+    # is not in rank order.
+    return re.search(r"\|\s*(sort|order)\s+by\b|\|\s*top\b(?!-)|\|\s*serialize\b|"
                      r"\b(row_number|prev|next|row_cumsum)\s*\(", q, re.I) is not None
 
 
@@ -851,7 +870,7 @@ def main():
                    "output_kind": ex["output_kind"], "expected": ex["table"]}
             cls = classify(ex["query"], family)
             rec["class"] = cls
-            if cls in ("graph", "external") or cls.startswith("uses-tables"):
+            if cls in ("graph", "external", "syntax") or cls.startswith("uses-tables"):
                 results.append(rec)
                 continue
             query = ex["query"]
