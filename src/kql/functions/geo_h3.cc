@@ -67,7 +67,9 @@ Result<Column> PointToH3Cell(Args a, const FunctionContext& ctx) {
     std::optional<int64_t> res = a.size() > 2 ? IntArg(*a[2], i) : kDefaultResolution;
     if (!p || !res || *res < 0 || *res > h3::kMaxRes) return std::nullopt;
     h3::LatLng g{h3::DegreesToRadians(p->lat), h3::DegreesToRadians(p->lng)};
-    return h3::ToString(h3::LatLngToCell(g, static_cast<int>(*res)));
+    h3::Index h = h3::LatLngToCell(g, static_cast<int>(*res));
+    if (!h3::IsValidCell(h)) return std::nullopt;  // 0: off every base cell (never expected)
+    return h3::ToString(h);
   });
 }
 
