@@ -275,6 +275,22 @@ TEST_F(GovernanceTest, HugeSortAndTopFailWithTheMemoryLimit) {
   EXPECT_EQ(Scalar(rows + " | top 3 by x | summarize min(x)"), "999998");
 }
 
+TEST_F(GovernanceTest, AnalyticsPluginsFailWithTheMemoryLimit) {
+  options_.memory_limit_bytes = 32 << 20;
+  std::string rows = "range x from 1 to 1000 step 1 | extend t = datetime(2020-01-01) + x * 1s, e = true";
+  // A one-tick bin under a 300-day lookback: every tick of each window is an output bin.
+  Result<QueryResult> r = Run(rows + " | evaluate sliding_window_counts(x, t, datetime(2020-01-01), "
+                                     "datetime(2020-12-31), 300d, 1tick) | count");
+  EXPECT_THAT(r, StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+  EXPECT_THAT(r.status().message(), HasSubstr("analytics"));
+  // Every chain of four steps among 1000 events is a row.
+  EXPECT_THAT(Run(rows + " | evaluate sequence_detect(t, 1d, 1d, a = e, b = e, c = e, d = e) | count"),
+              StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+  EXPECT_EQ(Scalar(rows + " | evaluate sliding_window_counts(x, t, datetime(2020-01-01), datetime(2020-12-31), "
+                          "3d, 1d) | project dcount"),
+            "1000");
+}
+
 TEST_F(GovernanceTest, SharedPoolBoundsTheSumOfQueries) {
   MemoryPool pool(16 << 20);
   options_.memory_pool = &pool;
