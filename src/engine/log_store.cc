@@ -168,6 +168,8 @@ LogStore::LogStore(env::Env env, std::string data_dir, meta::MetadataStore* meta
       clusters_(clusters),
       topology_(topology),
       options_(std::move(options)),
+      read_ahead_(options_.scan_read_ahead > 0 ? options_.scan_read_ahead
+                                               : std::max(1u, std::thread::hardware_concurrency())),
       blobs_(std::make_unique<storage::LocalBlobStore>(env.fs, data_dir_ + "/blobs")) {}
 
 Result<std::unique_ptr<LogStore>> LogStore::Open(env::Env env, const std::string& data_dir, meta::MetadataStore* meta,

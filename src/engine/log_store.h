@@ -113,6 +113,10 @@ struct LogStoreOptions {
   // Decoded column blocks (one column of one row group of an extent) kept in memory for later
   // queries, least recently used dropped first (serve --query-cache-mb).
   size_t decoded_cache_bytes = size_t{512} << 20;
+  // Extents a scan reads and decodes ahead of the query, each on its own thread (0: one per
+  // core). Decoding dominates a scan whose columns are not cached, so on a busy scan every core
+  // decodes while the query consumes; memory in flight is this many extents' requested columns.
+  size_t scan_read_ahead = 0;
   // Whether a flush also puts the rows it stored among the decoded extents. Off: extents are
   // decoded when first queried, and the flushed memtable's memory goes back to the allocator
   // for the next one (a write-heavy log store reads most rows never; docs/benchmarks.md has
@@ -297,6 +301,7 @@ class LogStore {
   storage::ClusterStorage* clusters_;
   const Topology* topology_;
   LogStoreOptions options_;
+  size_t read_ahead_;  // options_.scan_read_ahead, or the cores (at least 1)
   std::unique_ptr<storage::BlobStore> blobs_;
 
   mutable Mutex mu_;  // accounts_, extents_; taken before an Account's mu

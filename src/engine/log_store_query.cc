@@ -1,5 +1,6 @@
 // LogStore: the catalog a query reads workspaces' tables through.
 #include <algorithm>
+#include <deque>
 #include <future>
 #include <set>
 
@@ -108,17 +109,24 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
       ASSIGN_OR_RETURN(best, s.BestBound(extents, scan, *request.best));
       if (best) scan.bound = &*best;
     }
-    // Read-ahead: the next extent is read and decoded on a second thread while this one's rows
-    // go through the query (decoding dominates a scan whose columns are not cached). The
-    // future's destructor waits, so nothing outlives the scan when the sink stops it early.
+    // Read-ahead: the next extents are read and decoded on other threads (one each, up to
+    // scan_read_ahead) while this one's rows go through the query; decoding dominates a scan
+    // whose columns are not cached. Extents reach the query in order. The futures' destructors
+    // wait, so nothing outlives the scan when the sink stops it early.
     auto load = [&s, &scan](const ExtentRec* e, Account* a) { return s.LoadExtent(*e, *a, scan); };
-    std::future<Result<Chunks>> next;
-    if (!extents.empty()) next = std::async(std::launch::async, load, &extents[0].first, extents[0].second);
-    for (size_t i = 0; i < extents.size(); ++i) {
-      Result<Chunks> loaded = next.get();
-      if (i + 1 < extents.size()) {
-        next = std::async(std::launch::async, load, &extents[i + 1].first, extents[i + 1].second);
+    std::deque<std::future<Result<Chunks>>> ahead;
+    size_t issued = 0;
+    auto issue = [&] {
+      while (issued < extents.size() && ahead.size() < s.read_ahead_) {
+        ahead.push_back(std::async(std::launch::async, load, &extents[issued].first, extents[issued].second));
+        ++issued;
       }
+    };
+    issue();
+    for (size_t i = 0; i < extents.size(); ++i) {
+      Result<Chunks> loaded = ahead.front().get();
+      ahead.pop_front();
+      issue();
       ASSIGN_OR_RETURN(auto tables, std::move(loaded));
       const ExtentRec& e = extents[i].first;
       bool inside = lo && e.min_time >= *lo && (!hi || e.max_time < *hi);

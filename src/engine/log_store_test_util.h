@@ -87,6 +87,7 @@ class LogStoreTest : public ::testing::Test {
     lo.seal_cache_with_aek = seal_cache_with_aek_;
     if (flush_rows_) lo.flush_rows = flush_rows_;
     if (flush_bytes_) lo.flush_bytes = flush_bytes_;
+    lo.scan_read_ahead = read_ahead_;
     auto s = LogStore::Open(env(), dir_ + "/data", meta_.get(), keys_.get(), clusters_.get(), &topo_, lo);
     ASSERT_THAT(s, testing::IsOk());
     store_ = std::move(*s);
@@ -153,6 +154,7 @@ class LogStoreTest : public ::testing::Test {
   size_t cache_bytes_ = size_t{1} << 30;
   Codec codec_ = Codec::kLz4;
   bool cache_on_flush_ = false;
+  size_t read_ahead_ = 0;  // LogStoreOptions::scan_read_ahead
   bool seal_cache_with_aek_ = true;
   size_t flush_rows_ = 0, flush_bytes_ = 0;
 };
