@@ -29,13 +29,13 @@ namespace cmk::kql {
 namespace {
 
 struct Term {
-  std::string_view sep;   // the breakers before the term
+  std::string_view sep;  // the breakers before the term
   std::string_view text;
 };
 
 struct Terms {
   std::vector<Term> all;
-  std::vector<size_t> begin;               // per value: its first term in `all`; one more at the end
+  std::vector<size_t> begin;  // per value: its first term in `all`; one more at the end
   std::vector<std::string_view> trailing;  // per value: separators after its last term
   size_t count(size_t v) const { return begin[v + 1] - begin[v]; }
   const Term& at(size_t v, size_t p) const { return all[begin[v] + p]; }
@@ -83,7 +83,8 @@ struct Group {
 
 class Reducer {
  public:
-  Reducer(const ReduceSpec& spec, const ExecContext& ctx) : spec_(spec), ctx_(ctx), held_(ctx.budget, "reduce") {}
+  Reducer(const ReduceSpec& spec, const ExecContext& ctx)
+      : spec_(spec), ctx_(ctx), held_(ctx.budget, "reduce") {}
 
   // Groups `values`: groups[group_of[row]] is a row's group (in the order of their first rows),
   // patterns[g] its pattern ("others" where others[g]: no term kept).
@@ -127,7 +128,8 @@ Status Reducer::Build(const std::vector<std::string_view>& values) {
   // Groups with one pattern are one; the others keep the order of their first rows.
   std::vector<uint32_t> order(groups.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return groups[a].first < groups[b].first; });
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return groups[a].first < groups[b].first; });
   std::unordered_map<std::string, uint32_t> by_pattern;
   std::vector<uint32_t> merged_of(groups.size());
   std::vector<Group> merged;
@@ -135,7 +137,8 @@ Status Reducer::Build(const std::vector<std::string_view>& values) {
     RETURN_IF_ERROR(TickBudget(ctx_));
     std::string p = Render(groups[g]);
     // "\1" keys the group without a term apart from a value that reads "others".
-    auto [it, fresh] = by_pattern.emplace(std::string(1, p.empty() ? '\1' : '\0') + p, static_cast<uint32_t>(merged.size()));
+    auto [it, fresh] = by_pattern.emplace(std::string(1, p.empty() ? '\1' : '\0') + p,
+                                          static_cast<uint32_t>(merged.size()));
     if (fresh) {
       merged.push_back(groups[g]);
       others.push_back(p.empty());
@@ -230,7 +233,8 @@ Status RunReduceSource(const PlanNode& node, const ExecContext& ctx, const Sink&
   if (t.rows == 0) return OkStatus();
   if (t.rows > UINT32_MAX) return InvalidArgument("reduce: more than 2^32 rows");
   Chunk view = Chunk::View(t);
-  ASSIGN_OR_RETURN(ColumnValue v, Eval(node.exprs[0], view, FunctionContext{t.rows, ctx.now, ctx.budget}));
+  ASSIGN_OR_RETURN(ColumnValue v,
+                   Eval(node.exprs[0], view, FunctionContext{t.rows, ctx.now, ctx.budget}));
   std::vector<std::string_view> values;
   for (size_t r = 0; r < t.rows; ++r) values.push_back(v.get().Str(r));
   Reducer reducer(node.reduce_spec, ctx);
@@ -254,7 +258,8 @@ Status RunReduce(const PlanNode& node, const ExecContext& ctx, const Sink& sink)
   MemoryReservation held(ctx.budget, "reduce");
   std::vector<std::string> values;
   RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& chunk) {
-    ASSIGN_OR_RETURN(ColumnValue v, Eval(node.exprs[0], chunk, FunctionContext{chunk.rows, ctx.now, ctx.budget}));
+    ASSIGN_OR_RETURN(ColumnValue v,
+                     Eval(node.exprs[0], chunk, FunctionContext{chunk.rows, ctx.now, ctx.budget}));
     RETURN_IF_ERROR(held.Grow(ApproxBytes(v.get())));
     for (size_t r = 0; r < chunk.rows; ++r) values.push_back(v.get().Str(r));
     return CheckBudget(ctx);

@@ -43,7 +43,9 @@ void SetCell(Column& dst, const Column& src, size_t row) {
   if (UsesInts(dst.type)) {
     dst.ints[0] = null ? 0 : src.Int(row);
   } else if (UsesReals(dst.type)) {
-    dst.reals[0] = null ? 0.0 : UsesInts(src.type) ? static_cast<double>(src.Int(row)) : src.Real(row);
+    dst.reals[0] = null                 ? 0.0
+                   : UsesInts(src.type) ? static_cast<double>(src.Int(row))
+                                        : src.Real(row);
   } else {
     dst.strings[0] = src.Str(row);
   }
@@ -73,8 +75,13 @@ struct Held {
 class ScanRun {
  public:
   ScanRun(const PlanNode& node, const ExecContext& ctx, const Sink& sink)
-      : spec_(*node.scan_spec), node_(node), ctx_(ctx), sink_(sink), held_(ctx.budget, "scan"),
-        state_(spec_.steps.size()), last_(spec_.steps.size()) {
+      : spec_(*node.scan_spec),
+        node_(node),
+        ctx_(ctx),
+        sink_(sink),
+        held_(ctx.budget, "scan"),
+        state_(spec_.steps.size()),
+        last_(spec_.steps.size()) {
     out_ = EmptyTable(node.schema);
     declared_ = spec_.defaults;
     size_t width = static_cast<size_t>(spec_.input_width) + spec_.defaults.size();
@@ -82,6 +89,8 @@ class ScanRun {
     for (size_t c = 0; c < width; ++c) {
       empty_.push_back(c < in.size() ? Cell(in[c].type) : spec_.defaults[c - in.size()]);
     }
+    input_over_.assign(empty_.begin(), empty_.begin() + static_cast<std::ptrdiff_t>(in.size()));
+    over_.assign(in.size(), 0);
     refs_.resize(spec_.steps.size());
     for (const ScanSpec::Slot& sl : spec_.slots) {
       auto cell = std::make_shared<Column>(empty_[static_cast<size_t>(sl.column)]);
@@ -104,7 +113,8 @@ class ScanRun {
   void FillState(const Sequence& seq);
   void FillRecord(size_t k, const Chunk& chunk, size_t row, Cells& rec) const;
   Status Matched(size_t k, const Chunk& chunk, size_t row, int64_t id);
-  Status Emit(const Chunk* chunk, size_t row, const Cells* input, const Cells& declared, int64_t id);
+  Status Emit(const Chunk* chunk, size_t row, const Cells* input, const Cells& declared,
+              int64_t id);
   Status EmitHeld(size_t k);
   Status Flush();
   Status Charge();
@@ -116,10 +126,14 @@ class ScanRun {
   MemoryReservation held_;  // the state and the output being built
   std::vector<Sequence> state_;
   std::vector<std::optional<Held>> last_;  // per output=last step
-  // The declared values of the row being matched (refilled in place: no allocation per match).
+  // The declared values of the row being matched, and the input values its step assigns
+  // (over_[c]: input column c is replaced by input_over_[c]); refilled in place per match.
   Cells declared_;
+  Cells input_over_;
+  std::vector<uint8_t> over_;
+  std::vector<int> over_list_;
   std::vector<std::optional<ColumnValue>> values_row_;
-  Cells empty_;             // per record column: its value with no record (null or the default)
+  Cells empty_;  // per record column: its value with no record (null or the default)
   std::vector<std::vector<int>> refs_;  // per step: the record columns expressions read
   std::vector<std::shared_ptr<Column>> slots_;
   Chunk slot_chunk_;
@@ -151,7 +165,8 @@ Status ScanRun::Consume(const Chunk& chunk) {
     RETURN_IF_ERROR(TickBudget(ctx_));
     for (size_t i = 0; i < slots_.size(); ++i) {
       const ScanSpec::Slot& sl = spec_.slots[i];
-      if (sl.step < 0 && sl.column < spec_.input_width) SetCell(*slots_[i], chunk.col(static_cast<size_t>(sl.column)), row);
+      if (sl.step < 0 && sl.column < spec_.input_width)
+        SetCell(*slots_[i], chunk.col(static_cast<size_t>(sl.column)), row);
     }
     for (size_t k = spec_.steps.size(); k-- > 0;) RETURN_IF_ERROR(ProcessStep(k, chunk, row));
     if ((row_number_ & 1023) == 0) RETURN_IF_ERROR(Charge());
@@ -205,7 +220,8 @@ Result<bool> ScanRun::Condition(size_t k, const Sequence& seq, size_t row) {
   const ScanSpec::Step& st = spec_.steps[k];
   if (!st.per_row) return IsTrue(conds_[k]->get(), row);
   FillState(seq);
-  ASSIGN_OR_RETURN(ColumnValue v, Eval(st.condition, slot_chunk_, FunctionContext{1, ctx_.now, ctx_.budget}));
+  ASSIGN_OR_RETURN(ColumnValue v,
+                   Eval(st.condition, slot_chunk_, FunctionContext{1, ctx_.now, ctx_.budget}));
   return IsTrue(v.get(), 0);
 }
 
@@ -213,6 +229,8 @@ Result<bool> ScanRun::Condition(size_t k, const Sequence& seq, size_t row) {
 Status ScanRun::Assign(size_t k, const Sequence& seq, size_t row) {
   const ScanSpec::Step& st = spec_.steps[k];
   for (size_t d = 0; d < declared_.size(); ++d) SetCell(declared_[d], spec_.defaults[d], 0);
+  for (int c : over_list_) over_[static_cast<size_t>(c)] = 0;
+  over_list_.clear();
   bool filled = false;
   // Every value is computed before any is stored: an assignment reads the row before the step.
   std::vector<std::optional<ColumnValue>>& per_row = values_row_;
@@ -221,10 +239,17 @@ Status ScanRun::Assign(size_t k, const Sequence& seq, size_t row) {
     if (!st.assignments[a].per_row) continue;
     if (!filled) FillState(seq);
     filled = true;
-    ASSIGN_OR_RETURN(per_row[a], Eval(st.assignments[a].value, slot_chunk_, FunctionContext{1, ctx_.now, ctx_.budget}));
+    ASSIGN_OR_RETURN(per_row[a], Eval(st.assignments[a].value, slot_chunk_,
+                                      FunctionContext{1, ctx_.now, ctx_.budget}));
   }
   for (size_t a = 0; a < st.assignments.size(); ++a) {
-    Column& dst = declared_[static_cast<size_t>(st.assignments[a].declared)];
+    int c = st.assignments[a].column;
+    if (c < spec_.input_width && !over_[static_cast<size_t>(c)]) {
+      over_[static_cast<size_t>(c)] = 1;
+      over_list_.push_back(c);
+    }
+    Column& dst = c < spec_.input_width ? input_over_[static_cast<size_t>(c)]
+                                        : declared_[static_cast<size_t>(c - spec_.input_width)];
     if (per_row[a]) {
       SetCell(dst, per_row[a]->get(), 0);
     } else {
@@ -259,7 +284,9 @@ void ScanRun::FillRecord(size_t k, const Chunk& chunk, size_t row, Cells& rec) c
   }
   for (size_t i = 0; i < refs.size(); ++i) {
     int c = refs[i];
-    if (c < spec_.input_width) {
+    if (c < spec_.input_width && over_[static_cast<size_t>(c)]) {
+      SetCell(rec[i], input_over_[static_cast<size_t>(c)], 0);
+    } else if (c < spec_.input_width) {
       SetCell(rec[i], chunk.col(static_cast<size_t>(c)), row);
     } else {
       SetCell(rec[i], declared_[static_cast<size_t>(c - spec_.input_width)], 0);
@@ -269,16 +296,23 @@ void ScanRun::FillRecord(size_t k, const Chunk& chunk, size_t row, Cells& rec) c
 
 Status ScanRun::Matched(size_t k, const Chunk& chunk, size_t row, int64_t id) {
   switch (spec_.steps[k].output) {
-    case ScanSpec::Output::kAll: return Emit(&chunk, row, nullptr, declared_, id);
-    case ScanSpec::Output::kNone: return OkStatus();
-    case ScanSpec::Output::kLast: break;
+    case ScanSpec::Output::kAll:
+      return Emit(&chunk, row, nullptr, declared_, id);
+    case ScanSpec::Output::kNone:
+      return OkStatus();
+    case ScanSpec::Output::kLast:
+      break;
   }
   // Replaces the previous match of this run (never output); output when the run ends.
   Held h;
   h.order = row_number_;
   for (size_t c = 0; c < static_cast<size_t>(spec_.input_width); ++c) {
     h.input.push_back(empty_[c]);
-    SetCell(h.input.back(), chunk.col(c), row);
+    if (over_[c]) {
+      SetCell(h.input.back(), input_over_[c], 0);
+    } else {
+      SetCell(h.input.back(), chunk.col(c), row);
+    }
   }
   h.declared = declared_;
   h.id = id;
@@ -293,11 +327,13 @@ Status ScanRun::EmitHeld(size_t k) {
   return Emit(nullptr, 0, &h.input, h.declared, h.id);
 }
 
-Status ScanRun::Emit(const Chunk* chunk, size_t row, const Cells* input, const Cells& declared, int64_t id) {
+Status ScanRun::Emit(const Chunk* chunk, size_t row, const Cells* input, const Cells& declared,
+                     int64_t id) {
   size_t c = 0;
   for (; c < static_cast<size_t>(spec_.input_width); ++c) {
-    const Column& src = chunk != nullptr ? chunk->col(c) : (*input)[c];
-    size_t at = chunk != nullptr ? row : 0;
+    bool live = chunk != nullptr && !over_[c];
+    const Column& src = live ? chunk->col(c) : chunk != nullptr ? input_over_[c] : (*input)[c];
+    size_t at = live ? row : 0;
     out_.columns[c].AppendFrom(src, at);
     out_bytes_ += UsesStrings(src.type) ? src.Str(at).size() + 32 : 8;
   }
@@ -327,7 +363,8 @@ Status ScanRun::Finish() {
   for (size_t k = 0; k < last_.size(); ++k) {
     if (last_[k]) open.push_back(k);
   }
-  std::sort(open.begin(), open.end(), [&](size_t a, size_t b) { return last_[a]->order < last_[b]->order; });
+  std::sort(open.begin(), open.end(),
+            [&](size_t a, size_t b) { return last_[a]->order < last_[b]->order; });
   for (size_t k : open) RETURN_IF_ERROR(EmitHeld(k));
   return Flush();
 }

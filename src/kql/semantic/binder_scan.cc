@@ -64,7 +64,8 @@ struct ScanBinding {
 };
 
 // `declare (Name:type[=Default], ...)`: the declared columns and their defaults.
-Status BindDeclared(Binder& b, const Operator& op, const Scope* s, ScanBinding& sb, ScanSpec& spec) {
+Status BindDeclared(Binder& b, const Operator& op, const Scope* s, ScanBinding& sb,
+                    ScanSpec& spec) {
   for (const NamedExpr& d : op.items) {
     std::optional<Type> t = ParseTypeName(d.type);
     if (!t) return SemanticError("scan: unknown type '" + d.type + "'", op.pos);
@@ -75,8 +76,9 @@ Status BindDeclared(Binder& b, const Operator& op, const Scope* s, ScanBinding& 
     if (d.default_value) {
       ASSIGN_OR_RETURN(BoundExpr v, b.BindConstant(*d.default_value, s));
       if (!v.untyped_null && !Fits(v.type, *t)) {
-        return SemanticError("scan: the default of '" + d.name + "' must be of type " + TypeName(*t),
-                             d.default_value->pos);
+        return SemanticError(
+            "scan: the default of '" + d.name + "' must be of type " + TypeName(*t),
+            d.default_value->pos);
       }
       if (!v.untyped_null) value = std::move(v.value);
     }
@@ -86,7 +88,8 @@ Status BindDeclared(Binder& b, const Operator& op, const Scope* s, ScanBinding& 
   return OkStatus();
 }
 
-Status BindStep(Binder& b, const ScanStep& st, const Scope* s, const ScanBinding& sb, ScanSpec::Step& out) {
+Status BindStep(Binder& b, const ScanStep& st, const Scope* s, const ScanBinding& sb,
+                ScanSpec::Step& out) {
   out.name = st.name;
   out.output = st.output == "last"   ? ScanSpec::Output::kLast
                : st.output == "none" ? ScanSpec::Output::kNone
@@ -100,32 +103,31 @@ Status BindStep(Binder& b, const ScanStep& st, const Scope* s, const ScanBinding
   }
   for (const NamedExpr& a : st.assignments) {
     ScanSpec::Assignment asg;
-    asg.declared = FindColumn(sb.record, a.name);  // checked by CheckAssignments
+    asg.column = FindColumn(sb.record, a.name);  // checked by CheckAssignments
     ASSIGN_OR_RETURN(asg.value, b.BindExpr(*a.expr, sb.wide, s));
     out.assignments.push_back(std::move(asg));
   }
   return OkStatus();
 }
 
-// Checks the assignments' targets and types (they must be declared columns) once the input width
-// is known, and makes their indexes relative to the declared columns.
+// Checks the assignments' targets (a declared column, or an input column whose value the step
+// replaces, as the functions library's time_weighted_val_fl does) and types.
 Status CheckAssignments(const Operator& op, const ScanBinding& sb, ScanSpec& spec) {
   for (size_t k = 0; k < spec.steps.size(); ++k) {
     for (size_t i = 0; i < spec.steps[k].assignments.size(); ++i) {
       ScanSpec::Assignment& a = spec.steps[k].assignments[i];
       const NamedExpr& src = op.steps[k].assignments[i];
-      int d = a.declared - spec.input_width;
-      if (a.declared < 0 || d < 0) {
-        return SemanticError("scan: '" + src.name + "' is not a declared column", src.expr->pos);
+      if (a.column < 0) {
+        return SemanticError("scan: '" + src.name + "' is not a declared or input column",
+                             src.expr->pos);
       }
-      Type t = sb.record[static_cast<size_t>(a.declared)].type;
+      Type t = sb.record[static_cast<size_t>(a.column)].type;
       if (a.value.untyped_null) a.value = BoundExpr::Constant(NullConstant(t));
       if (!Fits(a.value.type, t)) {
         return SemanticError("scan: a value of type " + std::string(TypeName(a.value.type)) +
                                  " cannot be assigned to '" + src.name + "' of type " + TypeName(t),
                              src.expr->pos);
       }
-      a.declared = d;
     }
   }
   return OkStatus();
@@ -212,8 +214,8 @@ Result<PlanPtr> BindReduce(Binder& b, const Operator& op, PlanPtr in, const Scop
   ASSIGN_OR_RETURN(BoundExpr by, b.BindExpr(*op.expr, in->schema, s));
   if (by.untyped_null) by = BoundExpr::Constant(StringConstant(Type::kString, ""));
   if (by.type != Type::kString) {
-    return SemanticError("reduce: the value must be a string, not " + std::string(TypeName(by.type)),
-                         op.expr->pos);
+    return SemanticError(
+        "reduce: the value must be a string, not " + std::string(TypeName(by.type)), op.expr->pos);
   }
   for (const NamedExpr& item : op.items) {
     ASSIGN_OR_RETURN(BoundExpr v, b.BindConstant(*item.expr, s));
@@ -238,7 +240,8 @@ Result<PlanPtr> BindReduce(Binder& b, const Operator& op, PlanPtr in, const Scop
     node->schema = in->schema;
     node->schema.push_back({UniqueName("Pattern", in->schema), Type::kString});
   } else {
-    node->schema = {{"Pattern", Type::kString}, {"Count", Type::kLong}, {"Representative", Type::kString}};
+    node->schema = {
+        {"Pattern", Type::kString}, {"Count", Type::kLong}, {"Representative", Type::kString}};
   }
   node->inputs.push_back(std::move(in));
   return node;

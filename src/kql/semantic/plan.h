@@ -94,7 +94,7 @@ struct ScanSpec {
     int column = 0;
   };
   struct Assignment {
-    int declared = 0;  // index among the declared columns
+    int column = 0;  // the record column assigned: an input (value replaced) or declared one
     BoundExpr value;
     bool per_row = false;
   };
