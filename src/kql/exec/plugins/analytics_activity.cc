@@ -206,8 +206,9 @@ Result<Table> ActivityCountsMetrics(const Table& input, const PluginArgs& args, 
 
 // active_users_count(IdColumn, TimelineColumn, Start, End, LookbackWindow, Period,
 // ActivePeriodsCount, Bin [, dim...]): per bin, the distinct ids with an appearance in it that
-// is active: the ids' appearances in (appearance - LookbackWindow, appearance] fall in at least
-// ActivePeriodsCount distinct Periods (counted from Start).
+// is active: the id appears in at least ActivePeriodsCount distinct Periods (counted from Start)
+// among the Periods of the LookbackWindow ending with the appearance's (the page's figure: for
+// 8d and 1d periods, 7/13 - 7/20 for an appearance on 7/20).
 Result<Table> ActiveUsersCount(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
   constexpr std::string_view kName = "active_users_count";
   if (args.values.size() < 8) {
@@ -237,7 +238,8 @@ Result<Table> ActiveUsersCount(const Table& input, const PluginArgs& args, const
     const Visit& v = visits[k];
     if (k == 0 || v.dim != visits[k - 1].dim || v.id != visits[k - 1].id) group = lo = k;
     distinct[k] = k == group ? 1 : distinct[k - 1] + (period_of(v.t) != period_of(visits[k - 1].t) ? 1 : 0);
-    while (lo < k && static_cast<__int128>(visits[lo].t) <= static_cast<__int128>(v.t) - lookback) ++lo;
+    // The lookback covers the Periods that start less than LookbackWindow before this one's.
+    while (lo < k && static_cast<__int128>(period_of(v.t) - period_of(visits[lo].t)) * period >= lookback) ++lo;
     int64_t in_window = distinct[k] - distinct[lo] + 1;
     if (v.t >= p.start && static_cast<double>(in_window) >= needed) hits.push_back({v.dim, v.id, p.bins.Index(v.t)});
   }
@@ -332,8 +334,9 @@ Result<Table> ActivityMetrics(const Table& input, const PluginArgs& args, const 
 }
 
 // session_count(IdColumn, TimelineColumn, Start, End, Bin, LookBackWindow [, dim...]): per bin,
-// the sessions with an appearance in it. An id's appearance continues its session when its
-// previous appearance is at most LookBackWindow earlier, else it starts a new one.
+// the sessions that start in it. An id's appearance continues its session when its previous
+// appearance is at most LookBackWindow earlier, else it starts a new one (the page's chart: the
+// ids seen at least every LookBackWindow count once, in the first bin only).
 Result<Table> SessionCount(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
   constexpr std::string_view kName = "session_count";
   if (args.values.size() < 6) return ArgError(kName, "expects IdColumn, TimelineColumn, Start, End, Bin, LookBackWindow [, dim...]");
@@ -348,11 +351,12 @@ Result<Table> SessionCount(const Table& input, const PluginArgs& args, const Exe
   for (size_t k = 0; k < visits.size(); ++k) {
     const Visit& v = visits[k];
     bool same_id = k > 0 && v.dim == visits[k - 1].dim && v.id == visits[k - 1].id;
-    if (k > 0 && (!same_id || static_cast<__int128>(v.t) - visits[k - 1].t > lookback)) {
+    bool starts = !same_id || static_cast<__int128>(v.t) - visits[k - 1].t > lookback;
+    if (k > 0 && starts) {
       if (session == std::numeric_limits<uint32_t>::max()) return ArgError(kName, "too many sessions");
       ++session;
     }
-    if (v.t >= p.start) hits.push_back({v.dim, session, p.bins.Index(v.t)});
+    if (starts && v.t >= p.start) hits.push_back({v.dim, session, p.bins.Index(v.t)});
   }
   ASSIGN_OR_RETURN(std::vector<BinCounts> rows, analytics::WindowCounts(std::move(hits), 1, p.range, ctx));
   Table out = StartTable(input, a, p.bins, rows, false);
