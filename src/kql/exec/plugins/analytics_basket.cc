@@ -223,17 +223,21 @@ Result<Table> Basket(const Table& input, const PluginArgs& args, const ExecConte
   out.AddColumn("SegmentId", std::move(id));
   out.AddColumn("Count", std::move(count));
   out.AddColumn("Percent", std::move(percent));
-  for (uint32_t d = 0; d < dims.size(); ++d) {
-    const Column& src = input.columns[static_cast<size_t>(dims[d].column)];
+  // The input's columns in order; the weight column is in no pattern (its wildcard throughout).
+  uint32_t d = 0;
+  for (size_t col = 0; col < input.columns.size(); ++col) {
+    const Column& src = input.columns[col];
+    bool dim = d < dims.size() && dims[d].column == static_cast<int>(col);
     auto wild = opt.wildcards.find(src.type);
     Column c(src.type);
     for (const Pattern& p : found) {
-      auto it = std::find_if(p.items.begin(), p.items.end(), [&](const auto& item) { return item.first == d; });
+      auto it = std::find_if(p.items.begin(), p.items.end(), [&](const auto& item) { return dim && item.first == d; });
       if (it != p.items.end()) c.AppendFrom(src, dims[d].first_row[static_cast<size_t>(it->second)]);
       else if (wild != opt.wildcards.end()) c.AppendFrom(wild->second, 0);
       else c.AppendNull();
     }
-    out.AddColumn(input.names[static_cast<size_t>(dims[d].column)], std::move(c));
+    out.AddColumn(input.names[col], std::move(c));
+    d += dim ? 1 : 0;
   }
   out.rows = found.size();
   return out;
