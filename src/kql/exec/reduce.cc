@@ -53,9 +53,11 @@ std::array<bool, 256> Breakers(const ReduceSpec& spec) {
   return brk;
 }
 
-void Tokenize(std::string_view s, const std::array<bool, 256>& brk, Terms& out) {
+// Splits `s` into out's terms; false (out left unfinished) once out holds `cap` terms.
+bool Tokenize(std::string_view s, const std::array<bool, 256>& brk, size_t cap, Terms& out) {
   size_t i = 0, sep_start = 0;
   while (i < s.size()) {
+    if (out.all.size() >= cap) return false;
     if (brk[static_cast<unsigned char>(s[i])]) {
       ++i;
       continue;
@@ -67,6 +69,7 @@ void Tokenize(std::string_view s, const std::array<bool, 256>& brk, Terms& out) 
   }
   out.trailing.push_back(s.substr(sep_start));
   out.begin.push_back(out.all.size());
+  return true;
 }
 
 // A node of the group tree: a term position kept (wild false) or replaced by '*'.
@@ -109,11 +112,18 @@ class Reducer {
 Status Reducer::Build(const std::vector<std::string_view>& values) {
   std::array<bool, 256> brk = Breakers(spec_);
   terms_.begin.push_back(0);
+  // A term costs its Term and at most one Decision of the group tree: charged per value, and a
+  // value is cut off where the budget ends (a huge value must not build its terms first).
+  constexpr size_t kTermBytes = sizeof(Term) + sizeof(Decision);
   for (std::string_view v : values) {
     RETURN_IF_ERROR(TickBudget(ctx_));
-    Tokenize(v, brk, terms_);
+    size_t before = terms_.all.size();
+    size_t cap =
+        ctx_.budget == nullptr ? SIZE_MAX : before + ctx_.budget->remaining() / kTermBytes + 1;
+    bool done = Tokenize(v, brk, cap, terms_);
+    RETURN_IF_ERROR(held_.Grow((terms_.all.size() - before) * kTermBytes + 48));
+    if (!done) return held_.Grow(SIZE_MAX / 2);  // over the budget: its error
   }
-  RETURN_IF_ERROR(held_.Grow(terms_.all.size() * sizeof(Term) + values.size() * 48));
   group_of.assign(values.size(), 0);
   std::vector<uint32_t> all(values.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint32_t>(i);
@@ -124,7 +134,7 @@ Status Reducer::Build(const std::vector<std::string_view>& values) {
     work.pop_back();
     RETURN_IF_ERROR(Split(std::move(rows), pos, decision, work));
   }
-  RETURN_IF_ERROR(held_.Grow(decisions_.size() * sizeof(Decision) + groups.size() * sizeof(Group)));
+  RETURN_IF_ERROR(held_.Grow(groups.size() * sizeof(Group)));
   // Groups with one pattern are one; the others keep the order of their first rows.
   std::vector<uint32_t> order(groups.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
