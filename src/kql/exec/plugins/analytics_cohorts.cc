@@ -81,6 +81,58 @@ Result<std::vector<bool>> KnownIds(const Table& input, const analytics::Activity
   return known;
 }
 
+// The (key, id, window) of the rows in Start..End whose id is not known, sorted, distinct;
+// windows relative to the first.
+std::vector<Seen> SeenWindows(const Table& input, const analytics::Activity& a, const std::vector<bool>& known,
+                              const analytics::Bins& bins, int64_t start, int64_t end, int64_t first) {
+  const Column& tl = input.columns[static_cast<size_t>(a.timeline)];
+  std::vector<Seen> seen;
+  for (size_t r = 0; r < input.rows; ++r) {
+    if (tl.IsNull(r) || tl.Int(r) < start || tl.Int(r) > end || (!known.empty() && known[a.ids.of_row[r]])) continue;
+    seen.push_back({a.dim_keys.of_row[r], a.ids.of_row[r], bins.Index(tl.Int(r)) - first});
+  }
+  auto key = [](const Seen& x) { return std::tie(x.dim, x.id, x.window); };
+  std::sort(seen.begin(), seen.end(), [&](const Seen& x, const Seen& y) { return key(x) < key(y); });
+  seen.erase(std::unique(seen.begin(), seen.end(), [&](const Seen& x, const Seen& y) { return key(x) == key(y); }),
+             seen.end());
+  return seen;
+}
+
+// The output's columns, a row at a time.
+struct CohortRows {
+  explicit CohortRows(Type timeline) : from(timeline), to(timeline) {}
+  Column from, to, fresh{Type::kLong}, kept{Type::kLong}, lost{Type::kLong}, retention{Type::kReal},
+      churn{Type::kReal};
+  std::vector<uint32_t> dim_of_row;
+
+  void Add(int64_t from_start, int64_t to_start, const Matrix& m, int64_t cell, int64_t size, uint32_t dim) {
+    int64_t r = m.retained[static_cast<size_t>(cell)];
+    from.AppendInt(from_start);
+    to.AppendInt(to_start);
+    fresh.AppendInt(m.fresh[static_cast<size_t>(cell)]);
+    kept.AppendInt(r);
+    lost.AppendInt(size - r);
+    retention.AppendReal(static_cast<double>(r) / static_cast<double>(size));
+    churn.AppendReal(static_cast<double>(size - r) / static_cast<double>(size));
+    dim_of_row.push_back(dim);
+  }
+
+  Table ToTable(const Table& input, const analytics::Activity& a) {
+    Table out;
+    const std::string& name = input.names[static_cast<size_t>(a.timeline)];
+    out.AddColumn("from_" + name, std::move(from));
+    out.AddColumn("to_" + name, std::move(to));
+    out.AddColumn("dcount_new_values", std::move(fresh));
+    out.AddColumn("dcount_retained_values", std::move(kept));
+    out.AddColumn("dcount_churn_values", std::move(lost));
+    out.AddColumn("retention_rate", std::move(retention));
+    out.AddColumn("churn_rate", std::move(churn));
+    analytics::AddDimColumns(out, input, a.dims, a.dim_keys, dim_of_row);
+    out.rows = dim_of_row.size();
+    return out;
+  }
+};
+
 }  // namespace
 
 // new_activity_metrics(IdColumn, TimelineColumn, Start, End, Window [, Cohort] [, dim...]): per
@@ -112,20 +164,9 @@ Result<Table> NewActivityMetrics(const Table& input, const PluginArgs& args, con
   }
   MemoryReservation held(ctx.budget, std::string(kName));
   RETURN_IF_ERROR(held.Grow(input.rows * sizeof(Seen)));
-  const Column& tl = input.columns[static_cast<size_t>(a.timeline)];
-  std::vector<Seen> seen;
-  for (size_t r = 0; r < input.rows; ++r) {
-    if (tl.IsNull(r) || tl.Int(r) < start || tl.Int(r) > end || (!known.empty() && known[a.ids.of_row[r]])) continue;
-    seen.push_back({a.dim_keys.of_row[r], a.ids.of_row[r], bins.Index(tl.Int(r)) - range.lo});
-  }
-  std::sort(seen.begin(), seen.end(), [](const Seen& x, const Seen& y) { return std::tie(x.dim, x.id, x.window) < std::tie(y.dim, y.id, y.window); });
-  seen.erase(std::unique(seen.begin(), seen.end(), [](const Seen& x, const Seen& y) {
-    return x.dim == y.dim && x.id == y.id && x.window == y.window;
-  }), seen.end());
+  std::vector<Seen> seen = SeenWindows(input, a, known, bins, start, end, range.lo);
   RETURN_IF_ERROR(held.Grow(static_cast<size_t>(w * (3 * w + 2)) * sizeof(int64_t)));
-  Column from_c(a.type), to_c(a.type), fresh(Type::kLong), kept(Type::kLong), lost(Type::kLong);
-  Column retention(Type::kReal), churn(Type::kReal);
-  std::vector<uint32_t> dim_of_row;
+  CohortRows rows(a.type);
   Matrix m;
   for (size_t i = 0; i < seen.size();) {
     RETURN_IF_ERROR(CheckBudget(ctx));
@@ -133,35 +174,16 @@ Result<Table> NewActivityMetrics(const Table& input, const PluginArgs& args, con
     while (j < seen.size() && seen[j].dim == seen[i].dim) ++j;
     Fill(seen.data() + i, seen.data() + j, w, m);
     for (int64_t from = 0; from < w; ++from) {
-      int64_t size = m.cohort[static_cast<size_t>(from)];
-      if (size == 0 || (cohort && *cohort != from)) continue;
+      if (m.cohort[static_cast<size_t>(from)] == 0 || (cohort && *cohort != from)) continue;
       for (int64_t to = from; to < w; ++to) {
-        int64_t r = m.retained[static_cast<size_t>(from * w + to)];
-        from_c.AppendInt(bins.Start(from + range.lo));
-        to_c.AppendInt(bins.Start(to + range.lo));
-        fresh.AppendInt(m.fresh[static_cast<size_t>(from * w + to)]);
-        kept.AppendInt(r);
-        lost.AppendInt(size - r);
-        retention.AppendReal(static_cast<double>(r) / static_cast<double>(size));
-        churn.AppendReal(static_cast<double>(size - r) / static_cast<double>(size));
-        dim_of_row.push_back(seen[i].dim);
+        rows.Add(bins.Start(from + range.lo), bins.Start(to + range.lo), m, from * w + to,
+                 m.cohort[static_cast<size_t>(from)], seen[i].dim);
       }
       RETURN_IF_ERROR(held.Grow(static_cast<size_t>(w - from) * 80));
     }
     i = j;
   }
-  Table out;
-  const std::string& name = input.names[static_cast<size_t>(a.timeline)];
-  out.AddColumn("from_" + name, std::move(from_c));
-  out.AddColumn("to_" + name, std::move(to_c));
-  out.AddColumn("dcount_new_values", std::move(fresh));
-  out.AddColumn("dcount_retained_values", std::move(kept));
-  out.AddColumn("dcount_churn_values", std::move(lost));
-  out.AddColumn("retention_rate", std::move(retention));
-  out.AddColumn("churn_rate", std::move(churn));
-  analytics::AddDimColumns(out, input, a.dims, a.dim_keys, dim_of_row);
-  out.rows = dim_of_row.size();
-  return out;
+  return rows.ToTable(input, a);
 }
 
 }  // namespace cmk::kql::plugins

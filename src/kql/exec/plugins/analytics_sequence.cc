@@ -211,7 +211,7 @@ Result<Table> SequenceDetect(const Table& input, const PluginArgs& args, const E
   }
   ASSIGN_OR_RETURN(analytics::Keys keys, analytics::DenseKeys(dims, input.rows, ctx));
   MemoryReservation held(ctx.budget, std::string(kName));
-  RETURN_IF_ERROR(held.Grow(input.rows * (sizeof(Event) + 8)));
+  RETURN_IF_ERROR(held.Grow(input.rows * (first_dim - 3) * (sizeof(Event) + 8)));
   // Per key and step, the events matching the step's predicate.
   std::vector<std::vector<std::vector<Event>>> events(keys.size(), std::vector<std::vector<Event>>(first_dim - 3));
   for (size_t s = 3; s < first_dim; ++s) {
