@@ -23,19 +23,9 @@ using analytics::BinRange;
 using analytics::Bins;
 using analytics::ConstInt;
 using analytics::Hit;
+using analytics::TimeArg;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// Start/End: constants of the timeline's kind (datetime for a datetime timeline, ...).
-Result<int64_t> TimeArg(std::string_view plugin, const PluginArgs& args, size_t i, std::string_view what, Type timeline) {
-  ASSIGN_OR_RETURN(int64_t v, ConstInt(plugin, args, i, what));
-  Type t = args.values[i].type;
-  bool numeric = timeline == Type::kInt || timeline == Type::kLong;
-  if (numeric ? !IsNumeric(t) : t != timeline) {
-    return ArgError(plugin, std::string(what) + " must be a " + TypeName(timeline) + " like the timeline, not " + TypeName(t));
-  }
-  return v;
-}
 
 // A window length (LookbackWindow, ...): a timespan for datetime/timespan timelines, else a number.
 Result<int64_t> SpanArg(std::string_view plugin, const PluginArgs& args, size_t i, std::string_view what, Type timeline) {

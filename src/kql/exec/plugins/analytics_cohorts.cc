@@ -151,15 +151,15 @@ Result<Table> NewActivityMetrics(const Table& input, const PluginArgs& args, con
   ASSIGN_OR_RETURN(analytics::Activity a, analytics::ReadActivity(kName, input, args, has_cohort ? 6 : 5, ctx,
                                                                   has_lookback ? n - 1 : n));
   ASSIGN_OR_RETURN(std::vector<bool> known, KnownIds(input, a, has_lookback ? args.tables[n - 1].get() : nullptr, ctx));
-  ASSIGN_OR_RETURN(int64_t start, analytics::ConstInt(kName, args, 2, "Start"));
-  ASSIGN_OR_RETURN(int64_t end, analytics::ConstInt(kName, args, 3, "End"));
+  ASSIGN_OR_RETURN(int64_t start, analytics::TimeArg(kName, args, 2, "Start", a.type));
+  ASSIGN_OR_RETURN(int64_t end, analytics::TimeArg(kName, args, 3, "End", a.type));
   ASSIGN_OR_RETURN(analytics::Bins bins, analytics::Bins::Read(kName, args, 4, a.type, start));
   ASSIGN_OR_RETURN(analytics::BinRange range, analytics::RangeOf(kName, bins, start, end));
   int64_t w = range.hi - range.lo + 1;
   if (w > kMaxWindows) return ArgError(kName, "more than 4000 windows in the analysis period");
   std::optional<int64_t> cohort;
   if (has_cohort) {
-    ASSIGN_OR_RETURN(int64_t c, analytics::ConstInt(kName, args, 5, "Cohort"));
+    ASSIGN_OR_RETURN(int64_t c, analytics::TimeArg(kName, args, 5, "Cohort", a.type));
     cohort = bins.Index(c) - range.lo;
   }
   MemoryReservation held(ctx.budget, std::string(kName));

@@ -110,8 +110,8 @@ Result<Funnel> ReadFunnel(std::string_view plugin, const Table& input, const Plu
   ASSIGN_OR_RETURN(f.state, analytics::ColumnArg(plugin, args, state_arg, "StateColumn"));
   f.type = input.columns[static_cast<size_t>(f.timeline)].type;
   if (!analytics::IsTimelineType(f.type)) return ArgError(plugin, "TimelineColumn must be a datetime, timespan or number");
-  ASSIGN_OR_RETURN(f.start, ConstInt(plugin, args, 2, "Start"));
-  ASSIGN_OR_RETURN(f.end, ConstInt(plugin, args, 3, "End"));
+  ASSIGN_OR_RETURN(f.start, analytics::TimeArg(plugin, args, 2, "Start", f.type));
+  ASSIGN_OR_RETURN(f.end, analytics::TimeArg(plugin, args, 3, "End", f.type));
   if (f.end < f.start) return ArgError(plugin, "End is before Start");
   ASSIGN_OR_RETURN(f.sequence, Sequence(plugin, args, sequence_arg));
   return f;

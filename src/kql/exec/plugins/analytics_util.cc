@@ -66,6 +66,16 @@ Result<int64_t> ConstInt(std::string_view plugin, const PluginArgs& args, size_t
   return ArgError(plugin, std::string(what) + " must be an integer, datetime or timespan, not " + TypeName(v.type));
 }
 
+Result<int64_t> TimeArg(std::string_view plugin, const PluginArgs& args, size_t i, std::string_view what, Type timeline) {
+  ASSIGN_OR_RETURN(int64_t v, ConstInt(plugin, args, i, what));
+  Type t = args.values[i].type;
+  bool numeric = timeline == Type::kInt || timeline == Type::kLong;
+  if (numeric ? !IsNumeric(t) : t != timeline) {
+    return ArgError(plugin, std::string(what) + " must be a " + TypeName(timeline) + " like the timeline, not " + TypeName(t));
+  }
+  return v;
+}
+
 Result<double> ConstReal(std::string_view plugin, const PluginArgs& args, size_t i, std::string_view what) {
   if (i >= args.values.size()) return ArgError(plugin, "missing " + std::string(what));
   const Column& v = args.values[i];

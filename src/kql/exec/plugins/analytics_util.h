@@ -25,6 +25,9 @@ Result<int> ColumnArg(std::string_view plugin, const PluginArgs& args, size_t i,
 // Argument `i` must be a constant, non-null integer-valued scalar (int, long, datetime,
 // timespan, or a real holding an integer); its value.
 Result<int64_t> ConstInt(std::string_view plugin, const PluginArgs& args, size_t i, std::string_view what);
+// Argument `i` (Start, End, ...) must be a constant of the timeline's kind: a datetime for a
+// datetime timeline, a timespan for a timespan one, a number for a numeric one.
+Result<int64_t> TimeArg(std::string_view plugin, const PluginArgs& args, size_t i, std::string_view what, Type timeline);
 // Argument `i` must be a constant, non-null number (int, long, real, decimal).
 Result<double> ConstReal(std::string_view plugin, const PluginArgs& args, size_t i, std::string_view what);
 
