@@ -7,7 +7,8 @@
 //   log_bench memory [--rows N] [--seed S]               ingest N generated rows (no file) and
 //                    report peak resident memory
 // Common: [--dir D] data directory (default /tmp/log_bench.<pid>, removed at exit),
-// [--flush-rows N] [--flush-mb M] [--decoded-cache-mb M] [--cache-on-flush 0|1] [--extent-codec lz4|zstd] to override
+// [--flush-rows N] [--flush-mb M] [--decoded-cache-mb M] [--cache-on-flush 0|1] [--extent-codec lz4|zstd]
+// [--scan-read-ahead N] to override
 // LogStoreOptions.
 //
 // The store is set up as log_store_test.cc does: ClusterStorage over a FakeVault (RSA-2048,
@@ -47,7 +48,7 @@ struct Args {
   std::string mode, file, out, json, dir;
   uint64_t rows = 0, seed = 42;  // rows: 1,000,000 for gen, 10,000,000 for memory
   int runs = 5;
-  long flush_rows = -1, flush_mb = -1, decoded_cache_mb = -1, cache_on_flush = -1;
+  long flush_rows = -1, flush_mb = -1, decoded_cache_mb = -1, cache_on_flush = -1, scan_read_ahead = -1;
   std::string extent_codec;
 };
 
@@ -128,6 +129,7 @@ class Store {
     if (args.flush_mb > 0) o.flush_bytes = static_cast<size_t>(args.flush_mb) << 20;
     if (args.decoded_cache_mb >= 0) o.decoded_cache_bytes = static_cast<size_t>(args.decoded_cache_mb) << 20;
     if (args.cache_on_flush >= 0) o.cache_on_flush = args.cache_on_flush != 0;
+    if (args.scan_read_ahead >= 0) o.scan_read_ahead = static_cast<size_t>(args.scan_read_ahead);
     if (args.extent_codec == "zstd") o.extent_codec = engine::Codec::kZstd;
     else if (args.extent_codec == "lz4") o.extent_codec = engine::Codec::kLz4;
     else if (!args.extent_codec.empty()) Die("--extent-codec: lz4 or zstd");
@@ -479,6 +481,7 @@ int main(int argc, char** argv) {
     else if (k == "--decoded-cache-mb") a.decoded_cache_mb = std::stol(v);
     else if (k == "--cache-on-flush") a.cache_on_flush = std::stol(v);
     else if (k == "--extent-codec") a.extent_codec = v;
+    else if (k == "--scan-read-ahead") a.scan_read_ahead = std::stol(v);
     else Die("unknown option " + k);
   }
   if (a.mode == "gen") {
