@@ -5,6 +5,8 @@
 // spiral walk, or where that meets a pentagon its breadth-limited traversal; both orders are
 // kept because they are the order the cells are listed in.
 #include <array>
+#include <climits>
+#include <unordered_map>
 
 #include "kql/functions/geo_h3_internal.h"
 
@@ -138,33 +140,118 @@ bool SpiralDisk(Index origin, int k, std::vector<std::pair<Index, int>>& out) {
   return true;
 }
 
-// The traversal the reference falls back to: depth-first to distance k, into an
-// open-addressing table keyed by index % size, re-entering a cell reached by a shorter path.
-// The table's slot order is the output order.
-struct DiskTable {
-  std::vector<Index> cells;
-  std::vector<int> distances;
-  const std::function<bool()>& keep_going;
-  uint64_t steps = 0;
-  bool stopped = false;
+// The reference's fallback near pentagons (_gridDiskDistancesInternal) is a depth-first walk to
+// distance k that re-enters a cell whenever it reaches it by a shorter path, storing cells in an
+// open-addressing table keyed by index % size whose slot order is the output order. Walked as
+// written, it re-enters cells so often that k = 142 took over two minutes. The same answer: a
+// breadth-first pass finds the cells, their true distances (the walk's final distances) and
+// their neighbours as small ids; the walk is then replayed on those ids with integer arrays only
+// to learn the order in which cells are first stored, which fixes their slots under linear
+// probing, and it stops as soon as every cell is stored.
+class DiskWalk {
+ public:
+  DiskWalk(Index origin, int k, const std::function<bool()>& keep_going)
+      : origin_(origin), k_(k), keep_going_(keep_going) {}
 
-  void Visit(Index h, int k, int dist) {
-    if (stopped || ((++steps & 1023) == 0 && !keep_going())) {
-      stopped = true;
-      return;
+  // False when `keep_going` answered false.
+  bool Run(std::vector<std::pair<Index, int>>& out) {
+    if (!Explore() || !Replay()) return false;
+    for (int id : slots_) {
+      if (id >= 0) out.push_back({cells_[id], distance_[id]});
     }
-    size_t size = cells.size(), slot = h % size;
-    while (cells[slot] != 0 && cells[slot] != h) slot = (slot + 1) % size;
-    if (cells[slot] == h && distances[slot] <= dist) return;
-    cells[slot] = h;
-    distances[slot] = dist;
-    if (dist >= k) return;
-    for (int dir : kRingDirections) {
-      int rotations = 0;
-      Index next;
-      if (Neighbor(h, dir, rotations, next) == Move::kOk) Visit(next, k, dist + 1);
-    }
+    return true;
   }
+
+ private:
+  static constexpr int kNone = -1;
+
+  bool Tick() { return (++steps_ & 1023) != 0 || keep_going_(); }
+
+  int IdOf(Index h, int distance) {
+    auto [it, added] = ids_.try_emplace(h, static_cast<int>(cells_.size()));
+    if (added) {
+      cells_.push_back(h);
+      distance_.push_back(distance);
+    }
+    return it->second;
+  }
+
+  // Breadth first from the origin: ids in order of distance, and each cell's neighbours in
+  // kRingDirections order (kNone off a pentagon) for the cells nearer than k.
+  bool Explore() {
+    IdOf(origin_, 0);
+    for (size_t id = 0; id < cells_.size(); ++id) {
+      if (!Tick()) return false;
+      if (distance_[id] >= k_) break;
+      std::array<int, 6> next;
+      for (int i = 0; i < 6; ++i) {
+        int rotations = 0;
+        Index h;
+        next[i] = Neighbor(cells_[id], kRingDirections[i], rotations, h) == Move::kOk
+                      ? IdOf(h, distance_[id] + 1)
+                      : kNone;
+      }
+      neighbors_.push_back(next);
+    }
+    return true;
+  }
+
+  static size_t FreeSlotFrom(std::vector<size_t>& free, size_t slot) {
+    while (free[slot] != slot) {
+      free[slot] = free[free[slot]];
+      slot = free[slot];
+    }
+    return slot;
+  }
+
+  // The reference's walk on ids, until every cell has its slot.
+  bool Replay() {
+    size_t size = 3 * static_cast<size_t>(k_) * static_cast<size_t>(k_ + 1) + 1;
+    slots_.assign(size, kNone);
+    // Linear probing's "first empty slot from here", as a union-find over the slots: a full
+    // slot points at the next one, so long runs of full slots are crossed once.
+    std::vector<size_t> free(size);
+    for (size_t i = 0; i < size; ++i) free[i] = i;
+    std::vector<int> best(cells_.size(), INT_MAX);
+    size_t stored = 0;
+    struct Frame {
+      int id, distance, next_dir;
+    };
+    std::vector<Frame> stack;
+    auto enter = [&](int id, int d) {
+      if (best[id] <= d) return;
+      if (best[id] == INT_MAX) {
+        size_t slot = FreeSlotFrom(free, cells_[id] % size);
+        slots_[slot] = id;
+        free[slot] = (slot + 1) % size;
+        ++stored;
+      }
+      best[id] = d;
+      if (d < k_) stack.push_back({id, d, 0});
+    };
+    enter(0, 0);
+    while (!stack.empty() && stored < cells_.size()) {
+      if (!Tick()) return false;
+      Frame& f = stack.back();
+      if (f.next_dir == 6) {
+        stack.pop_back();
+        continue;
+      }
+      int next = neighbors_[f.id][f.next_dir++];
+      if (next != kNone) enter(next, f.distance + 1);
+    }
+    return true;
+  }
+
+  Index origin_;
+  int k_;
+  const std::function<bool()>& keep_going_;
+  uint64_t steps_ = 0;
+  std::vector<Index> cells_;
+  std::vector<int> distance_;
+  std::vector<std::array<int, 6>> neighbors_;
+  std::unordered_map<Index, int> ids_;
+  std::vector<int> slots_;  // ids in table slot order
 };
 
 }  // namespace
@@ -174,14 +261,7 @@ bool GridDiskDistances(Index origin, int k, const std::function<bool()>& keep_go
   out.clear();
   if (SpiralDisk(origin, k, out)) return true;
   out.clear();
-  size_t size = 3 * static_cast<size_t>(k) * static_cast<size_t>(k + 1) + 1;
-  DiskTable table{std::vector<Index>(size, 0), std::vector<int>(size, 0), keep_going};
-  table.Visit(origin, k, 0);
-  if (table.stopped) return false;
-  for (size_t i = 0; i < size; ++i) {
-    if (table.cells[i] != 0) out.push_back({table.cells[i], table.distances[i]});
-  }
-  return true;
+  return DiskWalk(origin, k, keep_going).Run(out);
 }
 
 }  // namespace cmk::kql::fn::h3

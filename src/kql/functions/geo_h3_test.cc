@@ -270,6 +270,26 @@ TEST(H3Grid, TwelvePentagonsPerResolutionWithFiveNeighbors) {
                                       "8001fffffffffff", "801ffffffffffff", "8011fffffffffff"}));
 }
 
+// The reference's fallback walk re-enters cells so often that this disk took minutes walked
+// literally; it is replayed on small ids and must still list every cell once, 5d at distance d.
+TEST(H3Grid, PentagonDiskAtTheLargestDistanceListsEveryCellOnce) {
+  std::vector<std::pair<Index, int>> disk = Disk(Cell("8f0800000000000"), 142);
+  ASSERT_EQ(disk.size(), 1u + 5u * 142u * 143u / 2u);
+  std::set<Index> distinct;
+  std::vector<size_t> per_ring(143, 0);
+  for (auto [c, d] : disk) {
+    distinct.insert(c);
+    ASSERT_TRUE(d >= 0 && d <= 142);
+    ++per_ring[static_cast<size_t>(d)];
+  }
+  EXPECT_EQ(distinct.size(), disk.size());
+  for (size_t d = 1; d <= 142; ++d) EXPECT_EQ(per_ring[d], 5 * d) << d;
+  // Asked to stop, it stops.
+  std::vector<std::pair<Index, int>> out;
+  EXPECT_FALSE(GridDiskDistances(
+      Cell("8f0800000000000"), 142, [] { return false; }, out));
+}
+
 TEST(H3Grid, NeighborsAreMutualAndAdjacent) {
   std::mt19937_64 rng(11);
   std::uniform_real_distribution<double> u(-1, 1);
