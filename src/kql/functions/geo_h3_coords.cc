@@ -5,6 +5,14 @@
 // the reference library's algorithms (uber/h3, Apache-2.0); the arithmetic follows the
 // reference's order, including its extended-precision constants, so the vertices agree to the
 // last digit.
+//
+// Derived from uber/h3 v4.1.0 (https://github.com/uber/h3), Apache License 2.0
+// (LICENSES/Apache-2.0.txt; see THIRD_PARTY_NOTICES.md), rewritten in C++: IJK operations and
+// aperture steps from src/h3lib/lib/coordijk.c (Copyright 2016-2018, 2020-2022 Uber Technologies,
+// Inc.); projection, overage adjustment and boundaries from faceijk.c and azimuth/distance from
+// latLng.c (Copyright 2016-2021 Uber Technologies, Inc.); segment intersection from vec2d.c
+// (Copyright 2016-2017 Uber Technologies, Inc.); constants from include/constants.h (Copyright
+// 2016-2017, 2020 Uber Technologies, Inc.). Hex2dToIjk's rounding is our own.
 #include <algorithm>
 #include <cfloat>
 #include <cmath>

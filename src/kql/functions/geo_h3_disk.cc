@@ -4,6 +4,12 @@
 // coordinate systems differ and around pentagons' missing K axis. The disk is the reference's
 // spiral walk, or where that meets a pentagon its breadth-limited traversal; both orders are
 // kept because they are the order the cells are listed in.
+//
+// Derived from uber/h3 v4.1.0 (https://github.com/uber/h3), src/h3lib/lib/algos.c, Copyright
+// 2016-2021 Uber Technologies, Inc., Apache License 2.0 (LICENSES/Apache-2.0.txt; see
+// THIRD_PARTY_NOTICES.md). Rewritten in C++: Neighbor() and LeavePentagonK() follow
+// h3NeighborRotations branch for branch, SpiralDisk() is gridDiskDistancesUnsafe's walk, and
+// DiskWalk gives the order of _gridDiskDistancesInternal (computed differently, same result).
 #include <array>
 #include <climits>
 #include <unordered_map>

@@ -5,6 +5,13 @@
 // the resolution-0 base cell, whose coordinate system may be rotated relative to the face.
 // Pentagons have no K-axis subsequence, which the index rotations below work around exactly as
 // the reference does, since the cell ids must be identical.
+//
+// Derived from uber/h3 v4.1.0 (https://github.com/uber/h3), Apache License 2.0
+// (LICENSES/Apache-2.0.txt; see THIRD_PARTY_NOTICES.md), rewritten in C++: face IJK to index and
+// back, the leading digit, index and pentagon rotations and isValidCell's rules from
+// src/h3lib/lib/h3Index.c (Copyright 2016-2021 Uber Technologies, Inc.) and baseCells.c
+// (Copyright 2016-2020 Uber Technologies, Inc.); the degree constants from include/constants.h
+// (Copyright 2016-2017, 2020 Uber Technologies, Inc.).
 #include "kql/functions/geo_h3_grid.h"
 
 #include <array>

@@ -4,7 +4,8 @@
 // 64-bit index: bit 63 zero, 4 bits mode (1 = cell), 3 reserved bits, 4 bits resolution, 7 bits
 // base cell (0..121), then fifteen 3-bit digits (7 past the resolution). Everything here gives
 // the same cells, centres and boundaries as the reference C library (v3/v4); nothing here knows
-// about KQL. Angles are radians.
+// about KQL. Angles are radians. The implementation (geo_h3_*.cc) is derived from uber/h3
+// v4.1.0, Copyright Uber Technologies, Inc., Apache License 2.0: see THIRD_PARTY_NOTICES.md.
 #include <cstdint>
 #include <functional>
 #include <optional>

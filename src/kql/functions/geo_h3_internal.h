@@ -2,6 +2,12 @@
 // Internals of the H3 grid shared by geo_h3_grid.cc (indexes), geo_h3_coords.cc (projection and
 // boundaries) and geo_h3_disk.cc (neighbours): IJK hex coordinates, the index's bit fields and
 // its rotations. Not for use outside geo_h3_*.cc.
+//
+// Derived from uber/h3 v4.1.0 (https://github.com/uber/h3), Apache License 2.0
+// (LICENSES/Apache-2.0.txt; see THIRD_PARTY_NOTICES.md): the IJK and digit model, unit vectors
+// and index layout of src/h3lib/include/coordijk.h (Copyright 2016-2018, 2020-2022 Uber
+// Technologies, Inc.), h3Index.h (Copyright 2016-2018, 2020 Uber Technologies, Inc.) and
+// baseCells.h (Copyright 2016-2018 Uber Technologies, Inc.), rewritten in C++.
 #include <cstdint>
 #include <vector>
 

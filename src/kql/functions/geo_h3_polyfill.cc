@@ -4,6 +4,11 @@
 // circumradius of the cell's centre (aperture 7 shrinks each level by sqrt(7)), so a cell whose
 // surrounding box (twice that reach) no polygon edge crosses is either wholly outside (pruned)
 // or wholly inside (all its descendants are taken without testing each).
+//
+// The ring's bounding box and its antimeridian rule follow uber/h3 v4.1.0's bboxFrom
+// (https://github.com/uber/h3, src/h3lib/include/polygonAlgos.h, Copyright 2018, 2020-2021 Uber
+// Technologies, Inc., Apache License 2.0; see THIRD_PARTY_NOTICES.md), and the containment
+// semantics its polygonToCells (algos.c); the search and the point test are our own.
 #include <algorithm>
 #include <cmath>
 

@@ -1,5 +1,7 @@
-// Data only; see geo_h3_tables.h for what each table is and where it comes from (uber/h3
-// v4.1.0, Apache-2.0).
+// Data only; see geo_h3_tables.h for what each table is. Transcribed from uber/h3 v4.1.0
+// (https://github.com/uber/h3), src/h3lib/lib/faceijk.c (Copyright 2016-2021 Uber Technologies,
+// Inc.) and baseCells.c (Copyright 2016-2020 Uber Technologies, Inc.), Apache License 2.0
+// (LICENSES/Apache-2.0.txt; see THIRD_PARTY_NOTICES.md).
 #include "kql/functions/geo_h3_tables.h"
 
 namespace cmk::kql::fn::h3 {

@@ -1,8 +1,12 @@
 #pragma once
 // The numeric tables that define H3's grid (geo_h3_grid.cc uses them). Transcribed from Uber's
-// reference library, uber/h3 v4.1.0 (src/h3lib/lib/faceijk.c and baseCells.c, Apache-2.0,
-// Copyright Uber Technologies, Inc.): they are the grid's definition, as WGS-84's constants are
-// the ellipsoid's, and no other choice gives the same cell indexes.
+// reference library, uber/h3 v4.1.0 (https://github.com/uber/h3): faceCenterGeo,
+// faceCenterPoint, faceAxesAzRadsCII and faceNeighbors from src/h3lib/lib/faceijk.c (Copyright
+// 2016-2021 Uber Technologies, Inc.), baseCellData, faceIjkBaseCells, baseCellNeighbors and
+// baseCellNeighbor60CCWRots from baseCells.c (Copyright 2016-2020 Uber Technologies, Inc.);
+// Apache License 2.0 (LICENSES/Apache-2.0.txt; see THIRD_PARTY_NOTICES.md). They are the grid's
+// definition, as WGS-84's constants are the ellipsoid's, and no other choice gives the same cell
+// indexes.
 #include <cstdint>
 
 namespace cmk::kql::fn::h3 {
