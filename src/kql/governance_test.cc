@@ -410,5 +410,81 @@ TEST(QueryBudgetTest, ErrorsAreStickyAndReservationsRelease) {
   EXPECT_THAT(budget.Check(), StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
 }
 
+// ---- evaluate plugins (review findings): each must end with the memory-limit error or an
+// exact answer quickly, never exhaust memory or stall.
+
+// funnel_sequence_completion's output (windows x periods x steps rows) is charged as it grows;
+// the sequence and the periods are capped.
+TEST_F(GovernanceTest, FunnelSequenceCompletionOutputIsChargedAndItsArraysCapped) {
+  options_.memory_limit_bytes = 32 << 20;
+  options_.deadline_us = env::MonotonicMicros() + 60'000'000;
+  int64_t start = env::MonotonicMicros();
+  // 25 one-second windows, each 200 periods x 200 steps: 1e6 rows (~60 MB).
+  std::string arrays =
+      "let steps = toscalar(range i from 1 to 200 step 1 | summarize make_list(tostring(i))); "
+      "let periods = toscalar(range i from 1 to 200 step 1 | summarize make_list(i * 1s)); ";
+  Result<QueryResult> r =
+      Run(arrays +
+          "range x from 1 to 25 step 1 | extend t = datetime(2020-01-01) + x * 1s, s = '1' "
+          "| evaluate funnel_sequence_completion(x, t, datetime(2020-01-01), datetime(2020-02-01), "
+          "1s, s, steps, periods) | count");
+  EXPECT_THAT(r, StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+  EXPECT_LT(env::MonotonicMicros() - start, 20'000'000);
+  std::string big_sequence =
+      "let steps = toscalar(range i from 1 to 257 step 1 | summarize make_list(tostring(i))); ";
+  r = Run(big_sequence +
+          "range x from 1 to 10 step 1 | extend t = datetime(2020-01-01) + x * 1s, s = '1' "
+          "| evaluate funnel_sequence_completion(x, t, datetime(2020-01-01), datetime(2020-02-01), "
+          "1d, s, steps, dynamic([1h]))");
+  EXPECT_THAT(r, StatusIs(StatusCode::kInvalidArgument, "SemanticError"));
+  EXPECT_THAT(r.status().message(), HasSubstr("more than 256 states"));
+}
+
+// sequence_detect charges every chain, also when each dimensions' key holds fewer than a
+// batch of them (here 990 chains per key, 2.2M in all).
+TEST_F(GovernanceTest, SequenceDetectChargesTheChainsOfManySmallKeys) {
+  options_.memory_limit_bytes = 32 << 20;
+  int64_t start = env::MonotonicMicros();
+  std::string rows =
+      "range x from 0 to 99999 step 1 | extend t = datetime(2020-01-01) + x * 1s, e = true, "
+      "k = x / 45";
+  EXPECT_THAT(Run(rows + " | evaluate sequence_detect(t, 1d, 1d, a = e, b = e, k) | count"),
+              StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+  EXPECT_LT(env::MonotonicMicros() - start, 20'000'000);
+  EXPECT_EQ(Scalar("range x from 0 to 449 step 1 | extend t = datetime(2020-01-01) + x * 1s, "
+                   "e = true, k = x / 45 | evaluate sequence_detect(t, 1d, 1d, a = e, b = e, k) "
+                   "| count"),
+            "9900");
+}
+
+// evaluate's materialized input is charged while the plugin runs, and its output for the
+// plan's life: an evaluate of ~12 MB fits a 32 MB limit alone, three in one query don't.
+TEST_F(GovernanceTest, EvaluateHoldsItsInputAndOutputAgainstTheLimit) {
+  options_.memory_limit_bytes = 32 << 20;
+  std::string part =
+      "(range x from 1 to 180000 step 1 | extend s = strcat('a-long-enough-string-', x) "
+      "| evaluate rows_near(x > 0, 0))";
+  EXPECT_EQ(Scalar(part + " | count"), "180000");
+  EXPECT_THAT(Run("union " + part + ", " + part + ", " + part + " | count"),
+              StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+  // One input of ~20 MB fits alone, but not with the plugin's copy of it.
+  EXPECT_THAT(Run("range x from 1 to 300000 step 1 | extend s = strcat('a-long-enough-string-', x) "
+                  "| evaluate rows_near(x > 0, 0) | count"),
+              StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+}
+
+// new_activity_metrics works per key in proportion to its rows: 20,000 one-row keys over
+// 4,000 windows are 20,000 rows, not 20,000 squares of 4,000 windows.
+TEST_F(GovernanceTest, NewActivityMetricsWorkFollowsEachKeysRows) {
+  options_.memory_limit_bytes = 64 << 20;
+  options_.deadline_us = env::MonotonicMicros() + 60'000'000;
+  int64_t start = env::MonotonicMicros();
+  EXPECT_EQ(Scalar("range x from 1 to 20000 step 1 | extend t = datetime(2020-01-01) + 3999d "
+                   "| evaluate new_activity_metrics(x, t, datetime(2020-01-01), "
+                   "datetime(2020-01-01) + 3999d, 1d, x) | count"),
+            "20000");
+  EXPECT_LT(env::MonotonicMicros() - start, 20'000'000);
+}
+
 }  // namespace
 }  // namespace cmk::kql

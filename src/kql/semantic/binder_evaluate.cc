@@ -1,10 +1,14 @@
 // evaluate: the plugin registry (exec/plugins) and pivot. Plugins run while binding: their
 // output schema depends on the data (bag_unpack's slots, pivot's values), so the input is run
-// then (under the query's budget, as toscalar() is) and the plugin's table becomes the node's
-// values. The input plan stays below the node, unrun again, for the binder's push-down.
+// then and the plugin's table becomes the node's values. The input plan stays below the node,
+// unrun again, for the binder's push-down.
+// Budget: the materialized input, tabular arguments and argument columns stay charged until the
+// plugin returns (they are alive while it runs); its output stays charged for the plan's life
+// (PlanNode::values_held), so several evaluates in one query add up against the limit.
 #include <algorithm>
 #include <map>
 
+#include "kql/core/budget.h"
 #include "kql/exec/eval.h"
 #include "kql/exec/plugins/plugins.h"
 #include "kql/functions/aggregates.h"
@@ -34,9 +38,13 @@ Column Converted(const Column& c, Type t, size_t rows) {
   return out;
 }
 
-PlanPtr ValuesOver(Table t, PlanPtr in) {
+// A kValues node holding `t` (charged to the budget as `what` for the node's life) over `in`.
+Result<PlanPtr> ValuesOver(Table t, PlanPtr in, const ExecContext& ctx, std::string what) {
+  auto held = std::make_shared<MemoryReservation>(ctx.budget, std::move(what));
+  RETURN_IF_ERROR(held->Grow(ApproxBytes(t)));
   auto n = std::make_unique<PlanNode>();
   n->kind = NodeKind::kValues;
+  n->values_held = std::move(held);
   for (size_t c = 0; c < t.columns.size(); ++c) n->schema.push_back({t.names[c], t.columns[c].type});
   n->values = std::move(t);
   n->inputs.push_back(std::move(in));
@@ -77,9 +85,10 @@ bool IsTabularArg(Binder& b, const Expr& a, const Schema& input, const Scope* s)
 }
 
 // Binds the plugin's arguments over the input (`bound`, nullopt for a table or an unbound name)
-// and runs its tabular arguments, under the query's budget, into `args.tables`.
+// and runs its tabular arguments into `args.tables`, charged to `held`.
 Status BindPluginArgs(Binder& b, const Expr& call, const Schema& input, const Scope* s,
-                      std::vector<std::optional<BoundExpr>>& bound, plugins::PluginArgs& args) {
+                      std::vector<std::optional<BoundExpr>>& bound, plugins::PluginArgs& args,
+                      MemoryReservation& held) {
   bool has_table = std::any_of(call.args.begin(), call.args.end(),
                                [&](const ExprPtr& a) { return IsTabularArg(b, *a, input, s); });
   for (const ExprPtr& a : call.args) {
@@ -90,7 +99,7 @@ Status BindPluginArgs(Binder& b, const Expr& call, const Schema& input, const Sc
     bound.emplace_back();
     if (IsTabularArg(b, *a, input, s)) {
       ASSIGN_OR_RETURN(PlanPtr plan, b.BindTabularExpr(*a, s));
-      ASSIGN_OR_RETURN(Table rows, RunToTable(*plan, b.ctx()));
+      ASSIGN_OR_RETURN(Table rows, RunToTable(*plan, b.ctx(), &held));
       args.tables.back() = std::make_shared<const Table>(std::move(rows));
       continue;
     }
@@ -117,8 +126,9 @@ Result<PlanPtr> Binder::BindEvaluate(const Operator& op, PlanPtr in, const Scope
   if (def == nullptr) return SemanticError("evaluate: unknown plugin '" + call.name + "'", call.pos);
   std::vector<std::optional<BoundExpr>> bound;
   plugins::PluginArgs args;
-  RETURN_IF_ERROR(BindPluginArgs(*this, call, in->schema, s, bound, args));
-  ASSIGN_OR_RETURN(Table t, RunToTable(*in, ctx_));
+  MemoryReservation running(ctx_.budget, "evaluate " + call.name);
+  RETURN_IF_ERROR(BindPluginArgs(*this, call, in->schema, s, bound, args, running));
+  ASSIGN_OR_RETURN(Table t, RunToTable(*in, ctx_, &running));
   Chunk view = Chunk::View(t);
   FunctionContext fctx{t.rows, ctx_.now, ctx_.budget};
   for (const std::optional<BoundExpr>& b : bound) {
@@ -128,6 +138,7 @@ Result<PlanPtr> Binder::BindEvaluate(const Operator& op, PlanPtr in, const Scope
     }
     ASSIGN_OR_RETURN(ColumnValue v, Eval(*b, view, fctx));
     args.values.push_back(std::move(v).Take());
+    RETURN_IF_ERROR(running.Grow(ApproxBytes(args.values.back())));
   }
   Result<Table> res = def->run(t, args, ctx_);
   if (!res.ok() && res.status().error_code() == "SemanticError") {
@@ -137,7 +148,7 @@ Result<PlanPtr> Binder::BindEvaluate(const Operator& op, PlanPtr in, const Scope
   if (!op.items.empty()) {
     ASSIGN_OR_RETURN(*res, ApplyOutputSchema(std::move(*res), op.items, in->schema, op.pos));
   }
-  return ValuesOver(std::move(*res), std::move(in));
+  return ValuesOver(std::move(*res), std::move(in), ctx_, "evaluate " + call.name);
 }
 
 // pivot(PivotColumn [, Aggregate(...)] [, Column ...]): summarize Aggregate by the columns and
@@ -183,14 +194,15 @@ Result<PlanPtr> Binder::BindPivot(const Operator& op, PlanPtr in, const Scope* s
   Result<PlanPtr> summarized = BindSummarize(sop, std::move(in), s);
   if (agg != nullptr) (void)sop.items[0].expr.release();  // borrowed from `op`
   if (!summarized.ok()) return summarized.status();
-  ASSIGN_OR_RETURN(Table t, RunToTable(**summarized, ctx_));
+  MemoryReservation running(ctx_.budget, "pivot");
+  ASSIGN_OR_RETURN(Table t, RunToTable(**summarized, ctx_, &running));
   std::string agg_name = agg != nullptr ? agg->name : "count";
   bool zero = agg_name == "count" || agg_name == "sum" || agg_name == "dcount" || agg_name == "countif";
   ASSIGN_OR_RETURN(Table out, PivotTable(t, keys.size(), zero, call.pos, ctx_));
   if (!op.items.empty()) {
     ASSIGN_OR_RETURN(out, ApplyOutputSchema(std::move(out), op.items, (*summarized)->schema, op.pos));
   }
-  return ValuesOver(std::move(out), std::move(*summarized));
+  return ValuesOver(std::move(out), std::move(*summarized), ctx_, "pivot");
 }
 
 namespace {

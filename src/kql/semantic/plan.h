@@ -16,6 +16,7 @@
 namespace cmk::kql {
 
 struct AggregateDef;
+class MemoryReservation;  // kql/core/budget.h
 
 struct BoundExpr {
   enum class Kind {
@@ -135,6 +136,9 @@ struct PlanNode {
 
   ScanRequest scan;              // kScan (columns not requested come back as null constants)
   Table values;                  // kValues
+  // kValues computed while binding (evaluate's output): its bytes, charged to the query's
+  // budget for as long as the plan lives.
+  std::shared_ptr<MemoryReservation> values_held;
   // kValues for a large `range`: its rows are generated slice by slice at run time (values
   // then holds the empty column), so a range costs memory only for the slice in flight and a
   // `count` or `take` over a huge one streams until it is done, stopped or out of time.

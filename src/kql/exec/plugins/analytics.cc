@@ -36,6 +36,9 @@ std::optional<std::vector<uint64_t>> SparseHashes(const bj::value& v) {
 // The intersections' counts by inclusion-exclusion: |S1 n ... n Sk| is the alternating sum of
 // the counts of the unions of the non-empty subsets of S1..Sk. One depth-first walk over the
 // subsets (a union per level) adds each subset's term to every prefix containing its last set.
+// Cost: 2^n - 1 unions per row, each a merge of up to a dense hll (64 KB at the finest
+// accuracy): 65,535 merges per row at the documented maximum of 16 sets (kMaxSets), which is
+// why n is capped there and each union checks the deadline and cancellation.
 Status AddSubsetTerms(const std::vector<fn::Hll>& sets, size_t next, const fn::Hll& acc, int size,
                       std::vector<double>& by_last, const ExecContext& ctx) {
   for (size_t i = next; i < sets.size(); ++i) {
@@ -50,8 +53,8 @@ Status AddSubsetTerms(const std::vector<fn::Hll>& sets, size_t next, const fn::H
 }
 
 // s0..s(n-1) of one row; nullopt when a value is not an hll.
-Result<std::optional<std::vector<int64_t>>> Intersections(const std::vector<const Column*>& cols, size_t row,
-                                                         const ExecContext& ctx) {
+Result<std::optional<std::vector<int64_t>>> Intersections(const std::vector<const Column*>& cols,
+                                                          size_t row, const ExecContext& ctx) {
   std::vector<fn::Hll> sets;
   std::vector<std::optional<std::vector<uint64_t>>> sparse;
   for (const Column* c : cols) {
@@ -67,8 +70,8 @@ Result<std::optional<std::vector<int64_t>>> Intersections(const std::vector<cons
   while (exact < sparse.size() && sparse[exact]) {
     if (exact > 0) {
       std::vector<uint64_t> both;
-      std::set_intersection(common.begin(), common.end(), sparse[exact]->begin(), sparse[exact]->end(),
-                            std::back_inserter(both));
+      std::set_intersection(common.begin(), common.end(), sparse[exact]->begin(),
+                            sparse[exact]->end(), std::back_inserter(both));
       common = std::move(both);
     }
     out.push_back(static_cast<int64_t>(common.size()));
@@ -135,8 +138,12 @@ struct IndexBins {
     return static_cast<int64_t>(q);
   }
   void Append(Column& out, int64_t bin) const {
-    if (real) out.AppendReal(static_cast<double>(bin) * real_size);
-    else out.AppendInt(static_cast<int64_t>(std::clamp<__int128>(static_cast<__int128>(bin) * size, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max())));
+    if (real)
+      out.AppendReal(static_cast<double>(bin) * real_size);
+    else
+      out.AppendInt(static_cast<int64_t>(std::clamp<__int128>(
+          static_cast<__int128>(bin) * size, std::numeric_limits<int64_t>::min(),
+          std::numeric_limits<int64_t>::max())));
   }
 };
 
@@ -146,12 +153,15 @@ Result<IndexBins> ReadIndexBins(const Column& index, const PluginArgs& args) {
   if (UsesReals(index.type)) {
     b.real = true;
     ASSIGN_OR_RETURN(b.real_size, analytics::ConstReal(kName, args, 3, "BinSize"));
-    if (!(b.real_size > 0) || !std::isfinite(b.real_size)) return ArgError(kName, "BinSize must be positive");
+    if (!(b.real_size > 0) || !std::isfinite(b.real_size))
+      return ArgError(kName, "BinSize must be positive");
     return b;
   }
-  if (!analytics::IsTimelineType(index.type)) return ArgError(kName, "IndexColumn must be numeric, datetime or timespan");
+  if (!analytics::IsTimelineType(index.type))
+    return ArgError(kName, "IndexColumn must be numeric, datetime or timespan");
   bool ticks = index.type == Type::kDateTime || index.type == Type::kTimespan;
-  if (ticks && args.values[3].type != Type::kTimespan) return ArgError(kName, "BinSize of a datetime or timespan index must be a timespan");
+  if (ticks && args.values[3].type != Type::kTimespan)
+    return ArgError(kName, "BinSize of a datetime or timespan index must be a timespan");
   ASSIGN_OR_RETURN(b.size, analytics::ConstInt(kName, args, 3, "BinSize"));
   if (b.size <= 0) return ArgError(kName, "BinSize must be positive");
   return b;
@@ -174,7 +184,9 @@ struct Rolling {
 
 Result<Rolling> ReadRolling(const Table& input, const PluginArgs& args) {
   constexpr std::string_view kName = "rolling_percentile";
-  if (args.values.size() < 5) return ArgError(kName, "expects ValueColumn, Percentile, IndexColumn, BinSize, BinsPerWindow [, dim...]");
+  if (args.values.size() < 5)
+    return ArgError(
+        kName, "expects ValueColumn, Percentile, IndexColumn, BinSize, BinsPerWindow [, dim...]");
   Rolling a;
   ASSIGN_OR_RETURN(a.value_col, analytics::ColumnArg(kName, args, 0, "ValueColumn"));
   ASSIGN_OR_RETURN(a.index_col, analytics::ColumnArg(kName, args, 2, "IndexColumn"));
@@ -200,8 +212,10 @@ Result<Rolling> ReadRolling(const Table& input, const PluginArgs& args) {
 // RowsAfter) after a row where Condition is true, in input order, each once.
 Result<Table> RowsNear(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
   constexpr std::string_view kName = "rows_near";
-  if (args.values.size() < 2 || args.values.size() > 3) return ArgError(kName, "expects Condition, NumRows [, RowsAfter]");
-  if (args.values[0].type != Type::kBool) return ArgError(kName, "Condition must be a bool expression");
+  if (args.values.size() < 2 || args.values.size() > 3)
+    return ArgError(kName, "expects Condition, NumRows [, RowsAfter]");
+  if (args.values[0].type != Type::kBool)
+    return ArgError(kName, "Condition must be a bool expression");
   ASSIGN_OR_RETURN(int64_t before, analytics::ConstInt(kName, args, 1, "NumRows"));
   int64_t after = before;
   if (args.values.size() == 3) {
@@ -235,10 +249,12 @@ Result<Table> RowsNear(const Table& input, const PluginArgs& args, const ExecCon
 // sparse hlls, else estimated by inclusion-exclusion); null where a value is not an hll.
 Result<Table> DcountIntersect(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
   constexpr std::string_view kName = "dcount_intersect";
-  if (args.values.size() < kMinSets || args.values.size() > kMaxSets) return ArgError(kName, "expects 2 to 16 hll values");
+  if (args.values.size() < kMinSets || args.values.size() > kMaxSets)
+    return ArgError(kName, "expects 2 to 16 hll values");
   std::vector<const Column*> cols;
   for (const Column& c : args.values) {
-    if (c.type != Type::kDynamic) return ArgError(kName, "the arguments must be hll() values (dynamic)");
+    if (c.type != Type::kDynamic)
+      return ArgError(kName, "the arguments must be hll() values (dynamic)");
     cols.push_back(&c);
   }
   Table out;
@@ -248,11 +264,14 @@ Result<Table> DcountIntersect(const Table& input, const PluginArgs& args, const 
     RETURN_IF_ERROR(TickBudget(ctx));
     ASSIGN_OR_RETURN(std::optional<std::vector<int64_t>> s, Intersections(cols, r, ctx));
     for (size_t i = 0; i < cols.size(); ++i) {
-      if (s) counts[i].AppendInt((*s)[i]);
-      else counts[i].AppendNull();
+      if (s)
+        counts[i].AppendInt((*s)[i]);
+      else
+        counts[i].AppendNull();
     }
   }
-  for (size_t i = 0; i < cols.size(); ++i) out.AddColumn("s" + std::to_string(i), std::move(counts[i]));
+  for (size_t i = 0; i < cols.size(); ++i)
+    out.AddColumn("s" + std::to_string(i), std::move(counts[i]));
   out.rows = input.rows;
   return out;
 }
@@ -260,7 +279,8 @@ Result<Table> DcountIntersect(const Table& input, const PluginArgs& args, const 
 // rolling_percentile(ValueColumn, Percentile, IndexColumn, BinSize, BinsPerWindow [, dim...]):
 // per dimensions' key and bin of the index with values, the nearest-rank Percentile of the
 // values in the BinsPerWindow bins ending with it. A sliding window over a rank tree: O(n log n).
-Result<Table> RollingPercentile(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
+Result<Table> RollingPercentile(const Table& input, const PluginArgs& args,
+                                const ExecContext& ctx) {
   ASSIGN_OR_RETURN(Rolling a, ReadRolling(input, args));
   const Column& values = input.columns[static_cast<size_t>(a.value_col)];
   const Column& index = input.columns[static_cast<size_t>(a.index_col)];
@@ -296,12 +316,16 @@ Result<Table> RollingPercentile(const Table& input, const PluginArgs& args, cons
   for (size_t i = 0; i < rows.size();) {
     RETURN_IF_ERROR(TickBudget(ctx));
     size_t j = i;
-    for (; j < rows.size() && rows[j].dim == rows[i].dim && rows[j].bin == rows[i].bin; ++j) tree.Add(rank_of[rows[j].row], 1);
-    while (rows[first].dim != rows[i].dim || static_cast<__int128>(rows[first].bin) <= static_cast<__int128>(rows[i].bin) - a.per_window) {
+    for (; j < rows.size() && rows[j].dim == rows[i].dim && rows[j].bin == rows[i].bin; ++j)
+      tree.Add(rank_of[rows[j].row], 1);
+    while (rows[first].dim != rows[i].dim ||
+           static_cast<__int128>(rows[first].bin) <=
+               static_cast<__int128>(rows[i].bin) - a.per_window) {
       tree.Add(rank_of[rows[first].row], -1);
       ++first;
     }
-    int64_t k = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(a.pct / 100 * static_cast<double>(tree.total()))));
+    int64_t k = std::max<int64_t>(
+        1, static_cast<int64_t>(std::ceil(a.pct / 100 * static_cast<double>(tree.total()))));
     a.bins.Append(idx_out, rows[i].bin);
     val_out.AppendFrom(values, by_value[tree.Kth(std::min(k, tree.total()))]);
     dim_of_row.push_back(rows[i].dim);
@@ -309,8 +333,8 @@ Result<Table> RollingPercentile(const Table& input, const PluginArgs& args, cons
   }
   out.AddColumn(input.names[static_cast<size_t>(a.index_col)], std::move(idx_out));
   analytics::AddDimColumns(out, input, a.dims, keys, dim_of_row);
-  out.AddColumn("rolling_" + std::to_string(a.per_window) + "_percentile_" + input.names[static_cast<size_t>(a.value_col)] +
-                    "_" + PercentName(a.pct),
+  out.AddColumn("rolling_" + std::to_string(a.per_window) + "_percentile_" +
+                    input.names[static_cast<size_t>(a.value_col)] + "_" + PercentName(a.pct),
                 std::move(val_out));
   out.rows = dim_of_row.size();
   return out;

@@ -39,11 +39,13 @@ Result<Options> ReadOptions(const Table& input, const PluginArgs& args) {
   Options o;
   if (args.values.size() > 0 && !IsTilde(args, 0)) {
     ASSIGN_OR_RETURN(o.threshold, analytics::ConstReal(kName, args, 0, "Threshold"));
-    if (!(o.threshold >= 0.015 && o.threshold <= 1)) return ArgError(kName, "Threshold must be between 0.015 and 1");
+    if (!(o.threshold >= 0.015 && o.threshold <= 1))
+      return ArgError(kName, "Threshold must be between 0.015 and 1");
   }
   if (args.values.size() > 1 && !IsTilde(args, 1)) {
     ASSIGN_OR_RETURN(o.weight, analytics::ColumnArg(kName, args, 1, "WeightColumn"));
-    if (!IsNumeric(input.columns[static_cast<size_t>(o.weight)].type)) return ArgError(kName, "WeightColumn must be numeric");
+    if (!IsNumeric(input.columns[static_cast<size_t>(o.weight)].type))
+      return ArgError(kName, "WeightColumn must be numeric");
   }
   if (args.values.size() > 2 && !IsTilde(args, 2)) {
     ASSIGN_OR_RETURN(o.max_dims, analytics::ConstInt(kName, args, 2, "MaxDimensions"));
@@ -52,7 +54,8 @@ Result<Options> ReadOptions(const Table& input, const PluginArgs& args) {
   }
   for (size_t i = 3; i < args.values.size(); ++i) {
     if (IsTilde(args, i)) continue;
-    if (args.columns[i] >= 0 || !args.values[i].constant) return ArgError(kName, "a CustomWildcard must be a constant");
+    if (args.columns[i] >= 0 || !args.values[i].constant)
+      return ArgError(kName, "a CustomWildcard must be a constant");
     o.wildcards[args.values[i].type] = args.values[i];
   }
   return o;
@@ -72,9 +75,14 @@ struct Pattern {
 
 class Miner {
  public:
-  Miner(const std::vector<Dimension>& dims, const std::vector<double>& weight, double min_support, int64_t max_dims,
-        MemoryReservation& held, const ExecContext& ctx)
-      : dims_(dims), weight_(weight), min_support_(min_support), max_dims_(max_dims), held_(held), ctx_(ctx) {}
+  Miner(const std::vector<Dimension>& dims, const std::vector<double>& weight, double min_support,
+        int64_t max_dims, MemoryReservation& held, const ExecContext& ctx)
+      : dims_(dims),
+        weight_(weight),
+        min_support_(min_support),
+        max_dims_(max_dims),
+        held_(held),
+        ctx_(ctx) {}
 
   Status Run() {
     // The frequent single values and their rows.
@@ -92,7 +100,8 @@ class Miner {
       const Dimension& dim = dims_[items_[i].first];
       std::vector<int64_t> item_of(dim.first_row.size(), -1);
       size_t j = i;
-      for (; j < items_.size() && items_[j].first == items_[i].first; ++j) item_of[static_cast<size_t>(items_[j].second)] = static_cast<int64_t>(j);
+      for (; j < items_.size() && items_[j].first == items_[i].first; ++j)
+        item_of[static_cast<size_t>(items_[j].second)] = static_cast<int64_t>(j);
       size_t listed = 0;
       for (size_t r = 0; r < weight_.size(); ++r) {
         int64_t it = dim.code[r] >= 0 ? item_of[static_cast<size_t>(dim.code[r])] : -1;
@@ -113,8 +122,8 @@ class Miner {
   // A node of the search: `pattern` (with `depth` values chosen, the rest absorbed) over `rows`.
   // The values after `next` that hold on every row join the pattern without branching (they
   // are correlated with it, and don't count as dimensions); the others branch.
-  Status Visit(std::vector<std::pair<uint32_t, int32_t>>& pattern, const std::vector<uint32_t>& rows, double sup,
-               size_t next, int64_t depth) {
+  Status Visit(std::vector<std::pair<uint32_t, int32_t>>& pattern,
+               const std::vector<uint32_t>& rows, double sup, size_t next, int64_t depth) {
     RETURN_IF_ERROR(CheckBudget(ctx_));
     size_t base = pattern.size();
     std::vector<std::pair<size_t, std::vector<uint32_t>>> branches;
@@ -122,7 +131,8 @@ class Miner {
     for (size_t j = next; j < items_.size(); ++j) {
       if (Uses(pattern, items_[j].first)) continue;  // one value per column
       std::vector<uint32_t> both;
-      std::set_intersection(rows.begin(), rows.end(), rows_[j].begin(), rows_[j].end(), std::back_inserter(both));
+      std::set_intersection(rows.begin(), rows.end(), rows_[j].begin(), rows_[j].end(),
+                            std::back_inserter(both));
       if (both.size() == rows.size()) {
         pattern.push_back(items_[j]);
         continue;
@@ -132,7 +142,8 @@ class Miner {
       branches.emplace_back(j, std::move(both));
     }
     if (!pattern.empty() && (depth == max_dims_ || Closed(pattern, rows))) {
-      if (found_.size() >= kMaxPatterns) return ArgError(kName, "more than 100000 frequent patterns; raise Threshold");
+      if (found_.size() >= kMaxPatterns)
+        return ArgError(kName, "more than 100000 frequent patterns; raise Threshold");
       found_.push_back({pattern, sup});
       RETURN_IF_ERROR(held_.Grow(pattern.size() * 8 + 48));
     }
@@ -146,7 +157,8 @@ class Miner {
   }
 
   static bool Uses(const std::vector<std::pair<uint32_t, int32_t>>& pattern, uint32_t d) {
-    return std::any_of(pattern.begin(), pattern.end(), [&](const auto& it) { return it.first == d; });
+    return std::any_of(pattern.begin(), pattern.end(),
+                       [&](const auto& it) { return it.first == d; });
   }
   double Support(const std::vector<uint32_t>& rows) const {
     double sup = 0;
@@ -155,11 +167,13 @@ class Miner {
   }
 
   // No other column holds one value over all of `rows` (else a larger pattern has them all).
-  bool Closed(const std::vector<std::pair<uint32_t, int32_t>>& pattern, const std::vector<uint32_t>& rows) const {
+  bool Closed(const std::vector<std::pair<uint32_t, int32_t>>& pattern,
+              const std::vector<uint32_t>& rows) const {
     for (uint32_t d = 0; d < dims_.size(); ++d) {
       int32_t v = dims_[d].code[rows[0]];
       if (Uses(pattern, d) || v < 0) continue;
-      bool same = std::all_of(rows.begin(), rows.end(), [&](uint32_t r) { return dims_[d].code[r] == v; });
+      bool same =
+          std::all_of(rows.begin(), rows.end(), [&](uint32_t r) { return dims_[d].code[r] == v; });
       if (same) return false;
     }
     return true;
@@ -212,7 +226,8 @@ Result<Table> Basket(const Table& input, const PluginArgs& args, const ExecConte
   Miner miner(dims, weight, opt.threshold * total, opt.max_dims, held, ctx);
   RETURN_IF_ERROR(miner.Run());
   std::vector<Pattern>& found = miner.found();
-  std::stable_sort(found.begin(), found.end(), [](const Pattern& a, const Pattern& b) { return a.support > b.support; });
+  std::stable_sort(found.begin(), found.end(),
+                   [](const Pattern& a, const Pattern& b) { return a.support > b.support; });
   Table out;
   Column id(Type::kLong), count(Type::kLong), percent(Type::kReal);
   for (size_t i = 0; i < found.size(); ++i) {
@@ -231,10 +246,14 @@ Result<Table> Basket(const Table& input, const PluginArgs& args, const ExecConte
     auto wild = opt.wildcards.find(src.type);
     Column c(src.type);
     for (const Pattern& p : found) {
-      auto it = std::find_if(p.items.begin(), p.items.end(), [&](const auto& item) { return dim && item.first == d; });
-      if (it != p.items.end()) c.AppendFrom(src, dims[d].first_row[static_cast<size_t>(it->second)]);
-      else if (wild != opt.wildcards.end()) c.AppendFrom(wild->second, 0);
-      else c.AppendNull();
+      auto it = std::find_if(p.items.begin(), p.items.end(),
+                             [&](const auto& item) { return dim && item.first == d; });
+      if (it != p.items.end())
+        c.AppendFrom(src, dims[d].first_row[static_cast<size_t>(it->second)]);
+      else if (wild != opt.wildcards.end())
+        c.AppendFrom(wild->second, 0);
+      else
+        c.AppendNull();
     }
     out.AddColumn(input.names[col], std::move(c));
     d += dim ? 1 : 0;

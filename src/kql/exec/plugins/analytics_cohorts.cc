@@ -1,5 +1,7 @@
 // new_activity_metrics: retention and churn of the cohorts of new ids (first seen in a window)
-// against every later window. O(n log n) plus the windows' square per dimensions' key.
+// against every later window. Per dimensions' key the work follows its data: its (id, window)
+// pairs are sorted by window and cohort, and each output row (a cohort of the key and a later
+// window, up to kMaxWindows per cohort) is two binary searches: O(n log n) plus the output.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -23,44 +25,54 @@ struct Seen {
   int64_t window;  // relative to the first window
 };
 
-// One key's matrices, indexed [from * w + to].
-struct Matrix {
-  std::vector<int64_t> fresh, retained;
-  std::vector<int64_t> cohort;
+// One key's ids by window: per (id, window) pair of the key, (window, the id's first window),
+// sorted; and each id's first window, sorted. The cells of the cohort `from` and a window `to`
+// are then counts in the run of pairs of `to`:
+//   new ids in `to` relative to `from` (not seen up to `from`): first > from, plus the cohort
+//     itself when to == from;
+//   the cohort's ids retained in `to`: first == from.
+struct KeyWindows {
+  std::vector<std::pair<int64_t, int64_t>> pairs;
+  std::vector<int64_t> firsts;
+
+  // From one key's sorted, distinct (id, window) pairs; the vectors are reused across keys.
+  void Fill(const Seen* begin, const Seen* end) {
+    pairs.clear();
+    firsts.clear();
+    int64_t first = 0;
+    for (const Seen* s = begin; s != end; ++s) {
+      if (s == begin || s->id != (s - 1)->id) firsts.push_back(first = s->window);
+      pairs.emplace_back(s->window, first);
+    }
+    std::sort(pairs.begin(), pairs.end());
+    std::sort(firsts.begin(), firsts.end());
+  }
+  int64_t CohortSize(int64_t from) const {
+    auto [lo, hi] = std::equal_range(firsts.begin(), firsts.end(), from);
+    return hi - lo;
+  }
 };
 
-// Fills `m` from one key's sorted, distinct (id, window) pairs.
-void Fill(const Seen* begin, const Seen* end, int64_t w, Matrix& m) {
-  m.fresh.assign(static_cast<size_t>(w * w), 0);
-  m.retained.assign(static_cast<size_t>(w * w), 0);
-  m.cohort.assign(static_cast<size_t>(w), 0);
-  std::vector<int64_t> diff(static_cast<size_t>(w * (w + 1)), 0);  // per `to`, over `from`
-  int64_t first = 0;
-  for (const Seen* s = begin; s != end; ++s) {
-    if (s == begin || s->id != (s - 1)->id) {
-      first = s->window;
-      ++m.cohort[static_cast<size_t>(first)];
-    }
-    int64_t to = s->window;
-    m.retained[static_cast<size_t>(first * w + to)] += 1;
-    // New in `to` relative to `from`: not seen up to `from` (from < first), or the cohort itself.
-    diff[static_cast<size_t>(to * (w + 1))] += 1;
-    diff[static_cast<size_t>(to * (w + 1) + first)] -= 1;
-    if (to == first) m.fresh[static_cast<size_t>(first * w + to)] += 1;
-  }
-  for (int64_t to = 0; to < w; ++to) {
-    int64_t run = 0;
-    for (int64_t from = 0; from <= to; ++from) {
-      run += diff[static_cast<size_t>(to * (w + 1) + from)];
-      m.fresh[static_cast<size_t>(from * w + to)] += run;
-    }
-  }
+// The counts of one cell; `run` is the run of pairs of window `to` (empty when the key has no
+// id in it).
+struct Cell {
+  int64_t fresh = 0, retained = 0;
+};
+Cell CellOf(const std::pair<int64_t, int64_t>* begin, const std::pair<int64_t, int64_t>* end,
+            int64_t from, int64_t to) {
+  auto cohort = [](const std::pair<int64_t, int64_t>& p) { return p.second; };
+  auto lo = std::partition_point(begin, end, [&](const auto& p) { return cohort(p) < from; });
+  auto hi = std::partition_point(lo, end, [&](const auto& p) { return cohort(p) <= from; });
+  Cell c;
+  c.retained = hi - lo;
+  c.fresh = (end - hi) + (to == from ? c.retained : 0);
+  return c;
 }
 
 // Per id number: whether the Lookback table holds it (its column named like IdColumn, or its
 // only column); those ids are not new in any cohort. Empty without a table.
-Result<std::vector<bool>> KnownIds(const Table& input, const analytics::Activity& a, const Table* lookback,
-                                   const ExecContext& ctx) {
+Result<std::vector<bool>> KnownIds(const Table& input, const analytics::Activity& a,
+                                   const Table* lookback, const ExecContext& ctx) {
   std::vector<bool> known;
   if (lookback == nullptr) return known;
   const std::string& name = input.names[static_cast<size_t>(a.id)];
@@ -77,23 +89,29 @@ Result<std::vector<bool>> KnownIds(const Table& input, const analytics::Activity
   }
   const Column& idc = input.columns[static_cast<size_t>(a.id)];
   known.resize(a.ids.size());
-  for (size_t k = 0; k < a.ids.size(); ++k) known[k] = ids.count(ValueToJson(idc, a.ids.first_row[k])) > 0;
+  for (size_t k = 0; k < a.ids.size(); ++k)
+    known[k] = ids.count(ValueToJson(idc, a.ids.first_row[k])) > 0;
   return known;
 }
 
 // The (key, id, window) of the rows in Start..End whose id is not known, sorted, distinct;
 // windows relative to the first.
-std::vector<Seen> SeenWindows(const Table& input, const analytics::Activity& a, const std::vector<bool>& known,
-                              const analytics::Bins& bins, int64_t start, int64_t end, int64_t first) {
+std::vector<Seen> SeenWindows(const Table& input, const analytics::Activity& a,
+                              const std::vector<bool>& known, const analytics::Bins& bins,
+                              int64_t start, int64_t end, int64_t first) {
   const Column& tl = input.columns[static_cast<size_t>(a.timeline)];
   std::vector<Seen> seen;
   for (size_t r = 0; r < input.rows; ++r) {
-    if (tl.IsNull(r) || tl.Int(r) < start || tl.Int(r) > end || (!known.empty() && known[a.ids.of_row[r]])) continue;
+    if (tl.IsNull(r) || tl.Int(r) < start || tl.Int(r) > end ||
+        (!known.empty() && known[a.ids.of_row[r]]))
+      continue;
     seen.push_back({a.dim_keys.of_row[r], a.ids.of_row[r], bins.Index(tl.Int(r)) - first});
   }
   auto key = [](const Seen& x) { return std::tie(x.dim, x.id, x.window); };
-  std::sort(seen.begin(), seen.end(), [&](const Seen& x, const Seen& y) { return key(x) < key(y); });
-  seen.erase(std::unique(seen.begin(), seen.end(), [&](const Seen& x, const Seen& y) { return key(x) == key(y); }),
+  std::sort(seen.begin(), seen.end(),
+            [&](const Seen& x, const Seen& y) { return key(x) < key(y); });
+  seen.erase(std::unique(seen.begin(), seen.end(),
+                         [&](const Seen& x, const Seen& y) { return key(x) == key(y); }),
              seen.end());
   return seen;
 }
@@ -105,11 +123,14 @@ struct CohortRows {
       churn{Type::kReal};
   std::vector<uint32_t> dim_of_row;
 
-  void Add(int64_t from_start, int64_t to_start, const Matrix& m, int64_t cell, int64_t size, uint32_t dim) {
-    int64_t r = m.retained[static_cast<size_t>(cell)];
+  // Bytes of a row.
+  static constexpr size_t kRowBytes = 7 * sizeof(int64_t) + sizeof(uint32_t);
+
+  void Add(int64_t from_start, int64_t to_start, Cell cell, int64_t size, uint32_t dim) {
+    int64_t r = cell.retained;
     from.AppendInt(from_start);
     to.AppendInt(to_start);
-    fresh.AppendInt(m.fresh[static_cast<size_t>(cell)]);
+    fresh.AppendInt(cell.fresh);
     kept.AppendInt(r);
     lost.AppendInt(size - r);
     retention.AppendReal(static_cast<double>(r) / static_cast<double>(size));
@@ -133,6 +154,24 @@ struct CohortRows {
   }
 };
 
+// The rows of one key's cohort `from`: one per window `to` in [from, w).
+Status AddCohort(const KeyWindows& key, int64_t from, int64_t w, int64_t first_bin,
+                 const analytics::Bins& bins, uint32_t dim, CohortRows& rows,
+                 const ExecContext& ctx) {
+  int64_t size = key.CohortSize(from);
+  const auto* p = std::lower_bound(key.pairs.data(), key.pairs.data() + key.pairs.size(),
+                                   std::pair(from, int64_t{0}));
+  const auto* last = key.pairs.data() + key.pairs.size();
+  for (int64_t to = from; to < w; ++to) {
+    RETURN_IF_ERROR(TickBudget(ctx));
+    const auto* q = std::partition_point(p, last, [&](const auto& x) { return x.first <= to; });
+    rows.Add(bins.Start(from + first_bin), bins.Start(to + first_bin), CellOf(p, q, from, to), size,
+             dim);
+    p = q;
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 // new_activity_metrics(IdColumn, TimelineColumn, Start, End, Window [, Cohort] [, dim...]): per
@@ -140,17 +179,22 @@ struct CohortRows {
 // to `from` (the cohort itself when to == from), the cohort's ids seen in `to` (retained) and
 // not (churned), and their shares of the cohort. Ids in the Lookback table (a last, tabular
 // argument) were seen before: they are in no cohort and never new.
-Result<Table> NewActivityMetrics(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
+Result<Table> NewActivityMetrics(const Table& input, const PluginArgs& args,
+                                 const ExecContext& ctx) {
   if (args.values.size() < 5) {
-    return ArgError(kName, "expects IdColumn, TimelineColumn, Start, End, Window [, Cohort] [, dim...] [, Lookback]");
+    return ArgError(
+        kName,
+        "expects IdColumn, TimelineColumn, Start, End, Window [, Cohort] [, dim...] [, Lookback]");
   }
   auto is_table = [&](size_t i) { return i < args.tables.size() && args.tables[i] != nullptr; };
   size_t n = args.values.size();
   bool has_lookback = is_table(n - 1);
   bool has_cohort = n > 5 && !is_table(5) && args.columns[5] < 0 && args.values[5].constant;
-  ASSIGN_OR_RETURN(analytics::Activity a, analytics::ReadActivity(kName, input, args, has_cohort ? 6 : 5, ctx,
-                                                                  has_lookback ? n - 1 : n));
-  ASSIGN_OR_RETURN(std::vector<bool> known, KnownIds(input, a, has_lookback ? args.tables[n - 1].get() : nullptr, ctx));
+  ASSIGN_OR_RETURN(analytics::Activity a,
+                   analytics::ReadActivity(kName, input, args, has_cohort ? 6 : 5, ctx,
+                                           has_lookback ? n - 1 : n));
+  ASSIGN_OR_RETURN(std::vector<bool> known,
+                   KnownIds(input, a, has_lookback ? args.tables[n - 1].get() : nullptr, ctx));
   ASSIGN_OR_RETURN(int64_t start, analytics::TimeArg(kName, args, 2, "Start", a.type));
   ASSIGN_OR_RETURN(int64_t end, analytics::TimeArg(kName, args, 3, "End", a.type));
   ASSIGN_OR_RETURN(analytics::Bins bins, analytics::Bins::Read(kName, args, 4, a.type, start));
@@ -165,21 +209,20 @@ Result<Table> NewActivityMetrics(const Table& input, const PluginArgs& args, con
   MemoryReservation held(ctx.budget, std::string(kName));
   RETURN_IF_ERROR(held.Grow(input.rows * sizeof(Seen)));
   std::vector<Seen> seen = SeenWindows(input, a, known, bins, start, end, range.lo);
-  RETURN_IF_ERROR(held.Grow(static_cast<size_t>(w * (3 * w + 2)) * sizeof(int64_t)));
+  RETURN_IF_ERROR(held.Grow(seen.size() * 3 * sizeof(int64_t)));  // one key's KeyWindows at most
   CohortRows rows(a.type);
-  Matrix m;
+  KeyWindows key;
   for (size_t i = 0; i < seen.size();) {
     RETURN_IF_ERROR(CheckBudget(ctx));
     size_t j = i;
     while (j < seen.size() && seen[j].dim == seen[i].dim) ++j;
-    Fill(seen.data() + i, seen.data() + j, w, m);
-    for (int64_t from = 0; from < w; ++from) {
-      if (m.cohort[static_cast<size_t>(from)] == 0 || (cohort && *cohort != from)) continue;
-      for (int64_t to = from; to < w; ++to) {
-        rows.Add(bins.Start(from + range.lo), bins.Start(to + range.lo), m, from * w + to,
-                 m.cohort[static_cast<size_t>(from)], seen[i].dim);
-      }
-      RETURN_IF_ERROR(held.Grow(static_cast<size_t>(w - from) * 80));
+    key.Fill(seen.data() + i, seen.data() + j);
+    for (size_t c = 0; c < key.firsts.size();
+         c += static_cast<size_t>(key.CohortSize(key.firsts[c]))) {
+      int64_t from = key.firsts[c];
+      if (cohort && *cohort != from) continue;
+      RETURN_IF_ERROR(held.Grow(static_cast<size_t>(w - from) * CohortRows::kRowBytes));
+      RETURN_IF_ERROR(AddCohort(key, from, w, range.lo, bins, seen[i].dim, rows, ctx));
     }
     i = j;
   }

@@ -1,10 +1,12 @@
 #pragma once
 // Pieces shared by the user-analytics plugins (analytics*.cc): reading their constant arguments,
 // the analysis bins (fixed steps from Start, or calendar weeks/months/years), dense numbers for
-// ids and dimension values, and the sliding-window count/dcount they are built on.
+// ids and dimension values, and the sliding-window count/dcount they are built on. ArgError is
+// also the other plugins' (lookup.cc, schema_merge.cc) argument error.
 // Errors: kInvalidArgument "SemanticError" naming the plugin; budget errors pass through.
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,20 +18,37 @@
 
 namespace cmk::kql::plugins::analytics {
 
+// "<plugin>(): <message>", kInvalidArgument "SemanticError" (the binder adds the position).
 Status ArgError(std::string_view plugin, const std::string& message);
+
+// `v` clamped to the int64 range.
+int64_t Saturate(__int128 v);
+// later - earlier, saturated (timelines may be any long, so the difference may not fit).
+inline int64_t Gap(int64_t later, int64_t earlier) {
+  return Saturate(static_cast<__int128>(later) - earlier);
+}
 
 // Timelines are datetime, timespan, int or long (their values are integers: ticks or numbers).
 bool IsTimelineType(Type t);
 // Argument `i` must name an input column; its index.
-Result<int> ColumnArg(std::string_view plugin, const PluginArgs& args, size_t i, std::string_view what);
+Result<int> ColumnArg(std::string_view plugin, const PluginArgs& args, size_t i,
+                      std::string_view what);
 // Argument `i` must be a constant, non-null integer-valued scalar (int, long, datetime,
 // timespan, or a real holding an integer); its value.
-Result<int64_t> ConstInt(std::string_view plugin, const PluginArgs& args, size_t i, std::string_view what);
+Result<int64_t> ConstInt(std::string_view plugin, const PluginArgs& args, size_t i,
+                         std::string_view what);
 // Argument `i` (Start, End, ...) must be a constant of the timeline's kind: a datetime for a
 // datetime timeline, a timespan for a timespan one, a number for a numeric one.
-Result<int64_t> TimeArg(std::string_view plugin, const PluginArgs& args, size_t i, std::string_view what, Type timeline);
+Result<int64_t> TimeArg(std::string_view plugin, const PluginArgs& args, size_t i,
+                        std::string_view what, Type timeline);
+// A window length (LookbackWindow, MaxSequenceSpan, ...), argument `i`: a non-negative
+// constant timespan for datetime and timespan timelines, a number (int, long, real holding an
+// integer) for numeric ones, as the pages document; a datetime is no length.
+Result<int64_t> SpanArg(std::string_view plugin, const PluginArgs& args, size_t i,
+                        std::string_view what, Type timeline);
 // Argument `i` must be a constant, non-null number (int, long, real, decimal).
-Result<double> ConstReal(std::string_view plugin, const PluginArgs& args, size_t i, std::string_view what);
+Result<double> ConstReal(std::string_view plugin, const PluginArgs& args, size_t i,
+                         std::string_view what);
 
 // The analysis bins of a timeline: a fixed step counted from an origin (bin_at), or the
 // calendar weeks (from Sunday), months or years of a datetime timeline (the strings "week",
@@ -64,14 +83,17 @@ struct BinRange {
 Result<BinRange> RangeOf(std::string_view plugin, const Bins& bins, int64_t start, int64_t end);
 
 // Dense numbers of the rows' values over some columns: equal values (nulls equal) get equal
-// numbers 0, 1, ... in order of first appearance. Charged to the query's budget while alive.
+// numbers 0, 1, ... in order of first appearance. `held` charges the two vectors to the query's
+// budget for as long as the Keys live (moving Keys moves the charge).
 struct Keys {
   std::vector<uint32_t> of_row;
   std::vector<uint32_t> first_row;  // per number: the first row holding it
+  std::unique_ptr<MemoryReservation> held;
   size_t size() const { return first_row.size(); }
 };
 // With no columns every row gets number 0 (when there are rows).
-Result<Keys> DenseKeys(const std::vector<const Column*>& columns, size_t rows, const ExecContext& ctx);
+Result<Keys> DenseKeys(const std::vector<const Column*>& columns, size_t rows,
+                       const ExecContext& ctx);
 
 // One occurrence of an id in a bin, under a dimensions' key.
 struct Hit {
@@ -105,7 +127,7 @@ struct Activity {
   std::vector<int> dims;
   Keys ids, dim_keys;
 };
-Result<Activity> ReadActivity(std::string_view plugin, const Table& input, const PluginArgs& args, size_t first_dim,
-                              const ExecContext& ctx, size_t end_dim = SIZE_MAX);
+Result<Activity> ReadActivity(std::string_view plugin, const Table& input, const PluginArgs& args,
+                              size_t first_dim, const ExecContext& ctx, size_t end_dim = SIZE_MAX);
 
 }  // namespace cmk::kql::plugins::analytics

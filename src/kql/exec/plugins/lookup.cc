@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "kql/exec/eval.h"
+#include "kql/exec/plugins/analytics_util.h"
 #include "kql/exec/plugins/plugins.h"
 #include "kql/functions/geo_index.h"
 
@@ -26,10 +27,7 @@ namespace cmk::kql::plugins {
 namespace {
 
 using U128 = unsigned __int128;
-
-Status ArgError(std::string_view plugin, const std::string& message) {
-  return InvalidArgument(std::string(plugin) + "(): " + message, "SemanticError");
-}
+using analytics::ArgError;
 
 // --- Arguments ---------------------------------------------------------------------------------
 

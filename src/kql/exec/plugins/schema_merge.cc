@@ -25,16 +25,20 @@ struct Merged {
   size_t appearance = 0;
 };
 
-const char* DotNetName(std::string_view type) {
+// The .NET name of a type CommonType can widen to (long or real). Any other type keeps the
+// first schema's DataType, so the fallback is only a guard: "System.Object" rather than a null.
+std::string_view DotNetName(std::string_view type) {
   if (type == "long") return "System.Int64";
   if (type == "real") return "System.Double";
-  return nullptr;
+  return "System.Object";
 }
 
 // The type both `a` and `b` reduce to, or "" when there is none.
 std::string CommonType(const std::string& a, const std::string& b) {
   if (a == b) return a;
-  auto rank = [](const std::string& t) { return t == "int" ? 1 : t == "long" ? 2 : t == "real" ? 3 : 0; };
+  auto rank = [](const std::string& t) {
+    return t == "int" ? 1 : t == "long" ? 2 : t == "real" ? 3 : 0;
+  };
   int ra = rank(a), rb = rank(b);
   if (ra == 0 || rb == 0) return "";
   return ra > rb ? a : b;
@@ -43,9 +47,11 @@ std::string CommonType(const std::string& a, const std::string& b) {
 Result<bool> PreserveOrder(const PluginArgs& args) {
   if (args.values.empty()) return true;
   if (args.values.size() > 1) return ArgError(kName, "takes at most one argument, PreserveOrder");
-  if (!args.names[0].empty() && args.names[0] != "PreserveOrder") return ArgError(kName, "unknown argument '" + args.names[0] + "'");
+  if (!args.names[0].empty() && args.names[0] != "PreserveOrder")
+    return ArgError(kName, "unknown argument '" + args.names[0] + "'");
   const Column& v = args.values[0];
-  if (!v.constant || v.type != Type::kBool || v.IsNull(0)) return ArgError(kName, "PreserveOrder must be a constant bool");
+  if (!v.constant || v.type != Type::kBool || v.IsNull(0))
+    return ArgError(kName, "PreserveOrder must be a constant bool");
   return v.Int(0) != 0;
 }
 
@@ -53,11 +59,14 @@ Result<bool> PreserveOrder(const PluginArgs& args) {
 
 Result<Table> SchemaMerge(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
   ASSIGN_OR_RETURN(bool preserve, PreserveOrder(args));
-  int name_c = input.Find("ColumnName"), ord_c = input.Find("ColumnOrdinal"), dt_c = input.Find("DataType"),
-      ct_c = input.Find("ColumnType");
-  if (name_c < 0 || ord_c < 0 || dt_c < 0 || ct_c < 0 || !IsIntegral(input.columns[static_cast<size_t>(ord_c)].type) ||
+  int name_c = input.Find("ColumnName"), ord_c = input.Find("ColumnOrdinal"),
+      dt_c = input.Find("DataType"), ct_c = input.Find("ColumnType");
+  if (name_c < 0 || ord_c < 0 || dt_c < 0 || ct_c < 0 ||
+      !IsIntegral(input.columns[static_cast<size_t>(ord_c)].type) ||
       input.columns[static_cast<size_t>(name_c)].type != Type::kString) {
-    return ArgError(kName, "the input must be schemas as getschema returns them (ColumnName, ColumnOrdinal, DataType, ColumnType)");
+    return ArgError(kName,
+                    "the input must be schemas as getschema returns them (ColumnName, "
+                    "ColumnOrdinal, DataType, ColumnType)");
   }
   const Column& names = input.columns[static_cast<size_t>(name_c)];
   const Column& ords = input.columns[static_cast<size_t>(ord_c)];
@@ -70,7 +79,8 @@ Result<Table> SchemaMerge(const Table& input, const PluginArgs& args, const Exec
     std::string type = ValueToText(input.columns[static_cast<size_t>(ct_c)], r);
     auto [it, added] = index.emplace(names.Str(r), cols.size());
     if (added) {
-      cols.push_back({names.Str(r), ValueToText(input.columns[static_cast<size_t>(dt_c)], r), type, "", ord, ord, r});
+      cols.push_back({names.Str(r), ValueToText(input.columns[static_cast<size_t>(dt_c)], r), type,
+                      "", ord, ord, r});
       RETURN_IF_ERROR(held.Grow(names.Str(r).size() * 2 + type.size() + 128));
       continue;
     }
@@ -92,16 +102,20 @@ Result<Table> SchemaMerge(const Table& input, const PluginArgs& args, const Exec
   std::vector<const Merged*> order;
   for (const Merged& m : cols) order.push_back(&m);
   if (!preserve) {
-    std::stable_sort(order.begin(), order.end(), [](const Merged* a, const Merged* b) { return a->last_ordinal < b->last_ordinal; });
+    std::stable_sort(order.begin(), order.end(), [](const Merged* a, const Merged* b) {
+      return a->last_ordinal < b->last_ordinal;
+    });
   }
-  std::stable_partition(order.begin(), order.end(), [](const Merged* m) { return m->error.empty(); });
+  std::stable_partition(order.begin(), order.end(),
+                        [](const Merged* m) { return m->error.empty(); });
   Table out;
   Column n(Type::kString), o(Type::kInt), d(Type::kString), t(Type::kString);
   int64_t next = 0;
   for (const Merged* m : order) {
     n.AppendString(m->name);
     o.AppendInt(m->error.empty() ? next++ : -1);
-    d.AppendString(m->error.empty() ? m->data_type : "ERROR(unknown CSL type:ERROR(" + m->error + "))");
+    d.AppendString(m->error.empty() ? m->data_type
+                                    : "ERROR(unknown CSL type:ERROR(" + m->error + "))");
     t.AppendString(m->error.empty() ? m->column_type : "ERROR(" + m->error + ")");
   }
   out.AddColumn("ColumnName", std::move(n));
