@@ -400,47 +400,16 @@ Result<Table> FunnelSequenceCompletion(const Table& input, const PluginArgs& arg
   return out;
 }
 
-// funnel_sequence(IdColumn, TimelineColumn, Start, End, MaxSequenceStepWindow, Step,
-// StateColumn, Sequence): per window (Step bins), the ids whose events hold the sequence's
-// states as consecutive events, each at most MaxSequenceStepWindow after the previous, by the
-// state of the event just before (prev) and after (next) it, when within the step window ("" if
-// none): Timeline, prev, next, dcount and up to 128 sample ids. Only this first of the three
-// documented tables is returned (a query has one result table here).
-Result<Table> FunnelSequence(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
-  constexpr std::string_view kName = "funnel_sequence";
+namespace {
+
+// funnel_sequence's findings: (window, prev, next) -> ids, in order of first finding.
+using FunnelFound = std::map<std::tuple<int64_t, std::string, std::string>, std::vector<uint32_t>>;
+
+// funnel_sequence's table: per window, its (prev, next) rows by descending dcount.
+Table FunnelSequenceTable(const Table& input, const Funnel& f, const analytics::Bins& bins,
+                          const analytics::Keys& ids, const FunnelFound& found) {
   constexpr size_t kMaxSamples = 128;
-  if (args.values.size() != 8) {
-    return ArgError(kName,
-                    "expects IdColumn, TimelineColumn, Start, End, MaxSequenceStepWindow, Step, "
-                    "StateColumn, Sequence");
-  }
-  ASSIGN_OR_RETURN(Funnel f, ReadFunnel(kName, input, args, 6, 7));
-  ASSIGN_OR_RETURN(int64_t step, SpanArg(kName, args, 4, "MaxSequenceStepWindow", f.type));
-  ASSIGN_OR_RETURN(analytics::Bins bins, analytics::Bins::Read(kName, args, 5, f.type, f.start));
-  MemoryReservation held(ctx.budget, std::string(kName));
-  RETURN_IF_ERROR(held.Grow(input.rows * 64));
-  ASSIGN_OR_RETURN(Tracks tr, ReadTracks(kName, input, f, bins, ctx));
-  const Column& states = input.columns[static_cast<size_t>(f.state)];
-  auto state_of = [&](const Event& e) { return ValueToText(states, e.row); };
-  size_t n = f.sequence.size();
-  // (window, prev, next) -> ids, in order of first finding.
-  std::map<std::tuple<int64_t, std::string, std::string>, std::vector<uint32_t>> found;
-  for (const auto& [key, ev] : tr.of) {
-    for (size_t i = 0; i + n <= ev.size(); ++i) {
-      RETURN_IF_ERROR(TickBudget(ctx));
-      size_t k = 0;
-      while (k < n && state_of(ev[i + k]) == f.sequence[k] &&
-             (k == 0 || Gap(ev[i + k].t, ev[i + k - 1].t) <= step))
-        ++k;
-      if (k < n) continue;
-      std::string prev = i > 0 && Gap(ev[i].t, ev[i - 1].t) <= step ? state_of(ev[i - 1]) : "";
-      std::string next =
-          i + n < ev.size() && Gap(ev[i + n].t, ev[i + n - 1].t) <= step ? state_of(ev[i + n]) : "";
-      std::vector<uint32_t>& ids = found[{key.first, prev, next}];
-      if (ids.empty() || ids.back() != key.second) ids.push_back(key.second);
-    }
-  }
-  std::vector<const decltype(found)::value_type*> rows;
+  std::vector<const FunnelFound::value_type*> rows;
   for (const auto& e : found) rows.push_back(&e);
   std::stable_sort(rows.begin(), rows.end(), [](const auto* a, const auto* b) {
     if (std::get<0>(a->first) != std::get<0>(b->first))
@@ -458,7 +427,7 @@ Result<Table> FunnelSequence(const Table& input, const PluginArgs& args, const E
     dcount.AppendInt(static_cast<int64_t>(r->second.size()));
     std::string json = "[";
     for (size_t i = 0; i < r->second.size() && i < kMaxSamples; ++i) {
-      json += (i > 0 ? "," : "") + ValueToJson(idc, tr.ids.first_row[r->second[i]]);
+      json += (i > 0 ? "," : "") + ValueToJson(idc, ids.first_row[r->second[i]]);
     }
     samples.AppendString(json + "]");
   }
@@ -469,6 +438,49 @@ Result<Table> FunnelSequence(const Table& input, const PluginArgs& args, const E
   out.AddColumn("dcount", std::move(dcount));
   out.AddColumn("samples", std::move(samples));
   return out;
+}
+
+}  // namespace
+
+// funnel_sequence(IdColumn, TimelineColumn, Start, End, MaxSequenceStepWindow, Step,
+// StateColumn, Sequence): per window (Step bins), the ids whose events hold the sequence's
+// states as consecutive events, each at most MaxSequenceStepWindow after the previous, by the
+// state of the event just before (prev) and after (next) it, when within the step window ("" if
+// none): Timeline, prev, next, dcount and up to 128 sample ids. Only this first of the three
+// documented tables is returned (a query has one result table here).
+Result<Table> FunnelSequence(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
+  constexpr std::string_view kName = "funnel_sequence";
+  if (args.values.size() != 8) {
+    return ArgError(kName,
+                    "expects IdColumn, TimelineColumn, Start, End, MaxSequenceStepWindow, Step, "
+                    "StateColumn, Sequence");
+  }
+  ASSIGN_OR_RETURN(Funnel f, ReadFunnel(kName, input, args, 6, 7));
+  ASSIGN_OR_RETURN(int64_t step, SpanArg(kName, args, 4, "MaxSequenceStepWindow", f.type));
+  ASSIGN_OR_RETURN(analytics::Bins bins, analytics::Bins::Read(kName, args, 5, f.type, f.start));
+  MemoryReservation held(ctx.budget, std::string(kName));
+  RETURN_IF_ERROR(held.Grow(input.rows * 64));
+  ASSIGN_OR_RETURN(Tracks tr, ReadTracks(kName, input, f, bins, ctx));
+  const Column& states = input.columns[static_cast<size_t>(f.state)];
+  auto state_of = [&](const Event& e) { return ValueToText(states, e.row); };
+  size_t n = f.sequence.size();
+  FunnelFound found;
+  for (const auto& [key, ev] : tr.of) {
+    for (size_t i = 0; i + n <= ev.size(); ++i) {
+      RETURN_IF_ERROR(TickBudget(ctx));
+      size_t k = 0;
+      while (k < n && state_of(ev[i + k]) == f.sequence[k] &&
+             (k == 0 || Gap(ev[i + k].t, ev[i + k - 1].t) <= step))
+        ++k;
+      if (k < n) continue;
+      std::string prev = i > 0 && Gap(ev[i].t, ev[i - 1].t) <= step ? state_of(ev[i - 1]) : "";
+      std::string next =
+          i + n < ev.size() && Gap(ev[i + n].t, ev[i + n - 1].t) <= step ? state_of(ev[i + n]) : "";
+      std::vector<uint32_t>& ids = found[{key.first, prev, next}];
+      if (ids.empty() || ids.back() != key.second) ids.push_back(key.second);
+    }
+  }
+  return FunnelSequenceTable(input, f, bins, tr.ids, found);
 }
 
 }  // namespace cmk::kql::plugins
