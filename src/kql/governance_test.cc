@@ -486,5 +486,24 @@ TEST_F(GovernanceTest, NewActivityMetricsWorkFollowsEachKeysRows) {
   EXPECT_LT(env::MonotonicMicros() - start, 20'000'000);
 }
 
+// ---- Review findings: budgets charged before the memory is used, binding in linear time.
+
+// A group's pattern is its first value, separators included: one 1 MB value heads a group of
+// 100,000 rows, and kind=source's Pattern column would copy it to every row (100 GB).
+TEST_F(GovernanceTest, ReduceSourceChargesEachRowsCopyOfThePattern) {
+  options_.memory_limit_bytes = 64 << 20;
+  std::string rows =
+      "range x from 1 to 100000 step 1 | extend s = iff(x == 1, strcat('a', strrep(strrep(' ', "
+      "1000), 1000)), 'a')";
+  int64_t start = env::MonotonicMicros();
+  Result<QueryResult> r = Run(rows + " | reduce kind=source by s | count");
+  EXPECT_THAT(r, StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+  EXPECT_THAT(r.status().message(), HasSubstr("reduce"));
+  EXPECT_LT(env::MonotonicMicros() - start, 10'000'000);
+  EXPECT_EQ(Scalar("range x from 1 to 20 step 1 | extend s = iff(x == 1, strcat('a', strrep(' ', "
+                   "1000)), 'a') | reduce kind=source by s | summarize max(strlen(Pattern))"),
+            "1001");
+}
+
 }  // namespace
 }  // namespace cmk::kql

@@ -13,7 +13,8 @@
 // of their first rows, "others" last. kind=source instead appends Pattern to every input row.
 //
 // Cost: each position of each value is looked at once (linear in the input's terms); the values,
-// their terms and the group tree are charged to the query budget.
+// their terms, the group tree and kind=source's per-row copies of the patterns are charged to the
+// query budget before they are built.
 #include <algorithm>
 #include <array>
 #include <string>
@@ -153,7 +154,7 @@ Status Reducer::Build(const std::vector<std::string_view>& values) {
       merged.push_back(groups[g]);
       others.push_back(p.empty());
       patterns.push_back(p.empty() ? "others" : p);
-      RETURN_IF_ERROR(held_.Grow(p.size() + 64));
+      RETURN_IF_ERROR(held_.Grow(2 * p.size() + 96));  // the pattern and its key
     } else {
       merged[it->second].count += groups[g].count;
     }
@@ -237,6 +238,31 @@ std::string Reducer::Render(const Group& g) const {
   return out;
 }
 
+// kind=source's Pattern column: each row's group pattern. A pattern is its group's first value
+// (separators included), so one long value can be copied to every row of its group: the copies
+// are charged before they are made, so such a column fails with the memory limit instead of
+// growing past it.
+Result<Column> PatternColumn(const Reducer& reducer, size_t rows, const ExecContext& ctx,
+                             MemoryReservation& held) {
+  constexpr size_t kChargeBytes = size_t{64} << 10;  // charged in steps of at least this
+  Column pattern(Type::kString);
+  RETURN_IF_ERROR(held.Grow(rows * sizeof(std::string)));
+  pattern.Reserve(rows);
+  size_t pending = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    RETURN_IF_ERROR(TickBudget(ctx));
+    const std::string& p = reducer.patterns[reducer.group_of[r]];
+    if (p.size() > 15) pending += p.size() + 1;  // as ApproxBytes counts it (SSO below 16)
+    if (pending >= kChargeBytes) {
+      RETURN_IF_ERROR(held.Grow(pending));
+      pending = 0;
+    }
+    pattern.AppendString(p);
+  }
+  RETURN_IF_ERROR(held.Grow(pending));
+  return pattern;
+}
+
 Status RunReduceSource(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   MemoryReservation held(ctx.budget, "reduce");
   ASSIGN_OR_RETURN(Table t, RunToTable(*node.inputs[0], ctx, &held));
@@ -245,17 +271,15 @@ Status RunReduceSource(const PlanNode& node, const ExecContext& ctx, const Sink&
   Chunk view = Chunk::View(t);
   ASSIGN_OR_RETURN(ColumnValue v,
                    Eval(node.exprs[0], view, FunctionContext{t.rows, ctx.now, ctx.budget}));
+  // A computed value column is held next to the table; a column reference borrows it.
+  size_t value_bytes = node.exprs[0].kind == BoundExpr::Kind::kColumn ? 0 : ApproxBytes(v.get());
+  RETURN_IF_ERROR(held.Grow(value_bytes + t.rows * sizeof(std::string_view)));
   std::vector<std::string_view> values;
+  values.reserve(t.rows);
   for (size_t r = 0; r < t.rows; ++r) values.push_back(v.get().Str(r));
   Reducer reducer(node.reduce_spec, ctx);
   RETURN_IF_ERROR(reducer.Build(values));
-  Column pattern(Type::kString);
-  pattern.Reserve(t.rows);
-  for (size_t r = 0; r < t.rows; ++r) {
-    RETURN_IF_ERROR(TickBudget(ctx));
-    pattern.AppendString(reducer.patterns[reducer.group_of[r]]);
-  }
-  RETURN_IF_ERROR(held.Grow(ApproxBytes(pattern)));
+  ASSIGN_OR_RETURN(Column pattern, PatternColumn(reducer, t.rows, ctx, held));
   Chunk out = Chunk::Own(std::move(t));
   out.Add(std::move(pattern));
   return sink(std::move(out));
