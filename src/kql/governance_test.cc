@@ -505,5 +505,25 @@ TEST_F(GovernanceTest, ReduceSourceChargesEachRowsCopyOfThePattern) {
             "1001");
 }
 
+// Typed literals nested in a dynamic literal are found in one pass: a typed literal that does
+// not read as its type ends the literal instead of being scanned again from each word inside it.
+TEST_F(GovernanceTest, NestedTypedLiteralsInDynamicBindInLinearTime) {
+  const int n = 100'000;
+  std::string close(n, ')');
+  int64_t start = env::MonotonicMicros();
+  for (const std::string& inner :
+       {Repeat("datetime(", n) + "1" + close,
+        Repeat("dynamic(", 60) + Repeat("long(", n) + close + std::string(60, ')'),
+        "[" + Repeat("int(", n) + close + "]", Repeat("guid( ", n) + "x" + close}) {
+    Result<QueryResult> r = Run("print d = dynamic(" + inner + ")");
+    EXPECT_THAT(r, StatusIs(StatusCode::kInvalidArgument, "SemanticError"));
+    EXPECT_THAT(r.status().message(), HasSubstr("Invalid dynamic literal"));
+  }
+  std::string many = "[" + Repeat("datetime(2020-01-01), dynamic([long(1), 2h]), ", n) + "1]";
+  EXPECT_EQ(Scalar("print d = dynamic(" + many + ") | project n = array_length(d)"),
+            std::to_string(2 * n + 1));
+  EXPECT_LT(env::MonotonicMicros() - start, 10'000'000);
+}
+
 }  // namespace
 }  // namespace cmk::kql

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "kql/exec/operators.h"
@@ -190,42 +191,91 @@ size_t MatchingParen(std::string_view text, size_t open) {
   return std::string_view::npos;
 }
 
-std::string_view Unquoted(std::string_view s) {
+std::string_view Trimmed(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::string_view Unquoted(std::string_view s) {
+  s = Trimmed(s);
   if (s.size() >= 2 && (s.front() == '"' || s.front() == '\'') && s.back() == s.front()) {
     s = s.substr(1, s.size() - 2);
   }
   return s;
 }
 
-std::string NormalizeDynamicAt(std::string_view text, int depth);
+// long(...) and int(...)'s number as the lexer reads one: decimal or 0x hex, with a sign; an int
+// must fit in 32 bits.
+std::optional<int64_t> IntegerLiteral(std::string_view s, bool is_int) {
+  bool negative = !s.empty() && s.front() == '-';
+  if (!s.empty() && (s.front() == '-' || s.front() == '+')) s.remove_prefix(1);
+  bool hex = s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+  if (hex) s.remove_prefix(2);
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, hex ? 16 : 10);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  uint64_t limit = is_int ? uint64_t{INT32_MAX} : uint64_t{INT64_MAX};
+  if (v > limit + (negative ? 1 : 0)) return std::nullopt;
+  return negative ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
+}
 
-// A typed literal inside a dynamic literal (`dynamic({'a': dynamic({}), 'b': datetime(2020-01-01)})`)
-// as JSON: nested dynamic as its value, datetime as its 7-digit text, timespan as its text
-// (timespan(2m), or bare: 1h), guid as its text, numbers and bools as they are. Anything else is left for the JSON parser to reject.
-std::optional<std::string> TypedLiteralJson(std::string_view word, std::string_view inner, int depth) {
-  if (word == "dynamic") {
-    std::string_view body = Unquoted(inner);
-    return body.empty() ? "null" : NormalizeDynamicAt(inner, depth + 1);
+// guid(...)'s text: 32 hex digits, with hyphens after the 8th, 12th, 16th and 20th or none.
+bool IsGuidText(std::string_view s) {
+  if (s.size() != 32 && s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool hyphen = s.size() == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
+    if (hyphen ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
   }
+  return true;
+}
+
+std::string JsonString(std::string_view s) { return bj::serialize(bj::value(bj::string_view(s))); }
+
+// A typed literal other than dynamic inside a dynamic literal (`dynamic({'b':
+// datetime(2020-01-01)})`) as JSON: datetime as its 7-digit text, timespan as its text
+// (timespan(2m)), guid as its lower-case text, numbers and bools as their values, T(null) as null.
+// nullopt when `inner` does not read as the type (long(1, 2), guid(garbage)): the literal is then
+// invalid.
+std::optional<std::string> ScalarLiteralJson(std::string_view word, std::string_view inner) {
+  std::string_view text = Unquoted(inner);
+  if (Trimmed(inner) == "null") return "null";
   if (word == "datetime" || word == "date") {
-    std::optional<int64_t> t = ParseDatetimeTicks(Unquoted(inner));
-    if (!t) t = fn::ParseDateTime(Unquoted(inner));  // the other forms datetime() takes
+    std::optional<int64_t> t = ParseDatetimeTicks(text);
+    if (!t) t = fn::ParseDateTime(text);  // the other forms datetime() takes
     if (!t) return std::nullopt;
-    return bj::serialize(bj::value(bj::string_view(FormatDatetime(*t))));
+    return JsonString(FormatDatetime(*t));
   }
   if (word == "timespan" || word == "time") {
-    std::optional<int64_t> t = ParseTimespanText(Unquoted(inner));
+    std::optional<int64_t> t = ParseTimespanText(text);
     if (!t) return std::nullopt;
-    return bj::serialize(bj::value(bj::string_view(FormatTimespan(*t))));
+    return JsonString(FormatTimespan(*t));
   }
-  if (word == "guid") return bj::serialize(bj::value(bj::string_view(std::string(Unquoted(inner)))));
-  if (word == "long" || word == "int" || word == "real" || word == "double" || word == "bool" ||
-      word == "boolean" || word == "decimal") {
-    return std::string(Unquoted(inner));
+  if (word == "guid") {
+    if (!IsGuidText(text)) return std::nullopt;
+    return JsonString(*fn::ParseGuid(text));
   }
-  return std::nullopt;
+  // Numbers and bools are written bare, as in scalar literals: long(5), real(-1.5), bool(true).
+  text = Trimmed(inner);
+  if (word == "bool" || word == "boolean") {
+    std::optional<bool> b = fn::ParseBool(text);
+    if (!b) return std::nullopt;
+    return *b ? "true" : "false";
+  }
+  if (word == "long" || word == "int") {
+    std::optional<int64_t> v = IntegerLiteral(text, word == "int");
+    if (!v) return std::nullopt;
+    return std::to_string(*v);
+  }
+  // real, double, decimal, read as the lexer reads a number (from_chars stays linear in a huge
+  // one); JSON has no NaN or infinity.
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v)) {
+    return std::nullopt;
+  }
+  return bj::serialize(bj::value(v));
 }
 
 // A timespan literal written bare (1h, 1.5d, 100ms) starting at text[i]: its ticks, and in
@@ -246,70 +296,137 @@ std::optional<int64_t> BareTimespanAt(std::string_view text, size_t i, size_t* e
   return static_cast<int64_t>(std::llround(ticks));
 }
 
-std::string NormalizeDynamicAt(std::string_view text, int depth) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char ch = text[i];
-    if (ch == '"') {  // copy a JSON string verbatim
-      size_t j = i + 1;
-      while (j < text.size() && text[j] != '"') j += text[j] == '\\' ? 2 : 1;
-      out.append(text.substr(i, j + 1 - i));
-      i = j;
-    } else if (ch == '\'') {  // 'single quoted' -> "double quoted"
-      std::string inner;
-      size_t j = i + 1;
-      for (; j < text.size() && text[j] != '\''; ++j) {
-        if (text[j] == '\\' && j + 1 < text.size()) inner += text[++j];
-        else inner += text[j];
-      }
-      out += bj::serialize(bj::value(bj::string_view(inner)));
-      i = j;
-    } else if (std::isalpha(static_cast<unsigned char>(ch)) && depth < 64) {
-      size_t j = i;
-      while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_')) ++j;
-      std::string_view word = text.substr(i, j - i);
-      size_t open = j;
-      while (open < text.size() && std::isspace(static_cast<unsigned char>(text[open]))) ++open;
-      static constexpr std::string_view kTyped[] = {"dynamic", "datetime", "date", "guid", "long", "int", "real",
-                                                    "double", "bool", "boolean", "decimal", "timespan", "time"};
-      bool typed = std::find(std::begin(kTyped), std::end(kTyped), word) != std::end(kTyped);
-      size_t close = typed && open < text.size() && text[open] == '(' ? MatchingParen(text, open)
-                                                                       : std::string_view::npos;
-      std::optional<std::string> json;
-      if (close != std::string_view::npos) json = TypedLiteralJson(word, text.substr(open + 1, close - open - 1), depth);
-      if (json) {
-        out += *json;
-        i = close;
-      } else {
-        out.append(word);
-        i = j - 1;
-      }
+// Rewrites a dynamic literal's text as JSON into one output in a single pass: nested
+// dynamic(...) is normalized in place (at most kMaxDepth deep) and ends at its own ')', and
+// every other typed literal is scanned to its ')' once and then consumed, so each character is
+// looked at a bounded number of times however the literals nest (a request body may hold
+// megabytes of them, and binding has no deadline). The first typed literal that does not read
+// as its type fails the whole text: its bare word would have made the JSON invalid anyway.
+class DynamicNormalizer {
+ public:
+  explicit DynamicNormalizer(std::string_view text) : text_(text) { out_.reserve(text.size()); }
+
+  std::optional<std::string> Run() {
+    std::optional<size_t> end = Level(0, 0);
+    if (!end) return std::nullopt;
+    return std::move(out_);
+  }
+
+ private:
+  static constexpr int kMaxDepth = 64;
+
+  // Appends text_[i, ...) up to the ')' that closes this level (depth > 0) or the end; returns
+  // that ')''s index (text_.size() at the end), nullopt when invalid.
+  std::optional<size_t> Level(size_t i, int depth);
+  // text_[i] starts a word: appends it, or the typed literal it starts; returns the index of
+  // the last character consumed, nullopt when the typed literal is invalid.
+  std::optional<size_t> Word(size_t i, int depth);
+  // Appends the string that starts at text_[i] (a quote) as JSON; returns its closing quote.
+  size_t Quoted(size_t i);
+  // Appends the number or bare timespan that starts at text_[i]; returns its last index.
+  size_t Number(size_t i);
+
+  std::string_view text_;
+  std::string out_;
+};
+
+std::optional<size_t> DynamicNormalizer::Level(size_t i, int depth) {
+  int parens = 0;  // untyped parentheses open in this level
+  for (; i < text_.size(); ++i) {
+    char ch = text_[i];
+    if (ch == '"' || ch == '\'') {
+      i = Quoted(i);
+    } else if (std::isalpha(static_cast<unsigned char>(ch)) && depth < kMaxDepth) {
+      std::optional<size_t> last = Word(i, depth);
+      if (!last) return std::nullopt;
+      i = *last;
     } else if (std::isdigit(static_cast<unsigned char>(ch)) &&
-               (i == 0 || !(std::isalnum(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '.'))) {
-      size_t end = i;
-      std::optional<int64_t> ticks = BareTimespanAt(text, i, &end);
-      if (ticks) {
-        int64_t v = *ticks;
-        if (!out.empty() && out.back() == '-') {  // -1h
-          out.pop_back();
-          v = -v;
-        }
-        out += bj::serialize(bj::value(bj::string_view(FormatTimespan(v))));
-        i = end - 1;
-      } else {
-        out += ch;
-      }
+               (i == 0 ||
+                !(std::isalnum(static_cast<unsigned char>(text_[i - 1])) || text_[i - 1] == '.'))) {
+      i = Number(i);
+    } else if (ch == ')' && parens == 0 && depth > 0) {
+      return i;
     } else {
-      out += ch;
+      parens += ch == '(' ? 1 : ch == ')' && parens > 0 ? -1 : 0;
+      out_ += ch;
     }
   }
-  return out;
+  if (depth > 0) return std::nullopt;  // dynamic( without its ')'
+  return i;
+}
+
+std::optional<size_t> DynamicNormalizer::Word(size_t i, int depth) {
+  auto word_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  size_t j = i;
+  while (j < text_.size() && word_char(text_[j])) ++j;
+  std::string_view word = text_.substr(i, j - i);
+  size_t open = j;
+  while (open < text_.size() && std::isspace(static_cast<unsigned char>(text_[open]))) ++open;
+  static constexpr std::string_view kTyped[] = {"dynamic", "datetime", "date",   "guid", "long",
+                                                "int",     "real",     "double", "bool", "boolean",
+                                                "decimal", "timespan", "time"};
+  bool typed = std::find(std::begin(kTyped), std::end(kTyped), word) != std::end(kTyped);
+  if (!typed || open >= text_.size() || text_[open] != '(') {
+    out_.append(word);  // left for the JSON parser (true, false, null; anything else fails)
+    return j - 1;
+  }
+  if (word == "dynamic") {
+    size_t mark = out_.size();
+    std::optional<size_t> close = Level(open + 1, depth + 1);
+    if (!close) return std::nullopt;
+    if (Unquoted(text_.substr(open + 1, *close - open - 1)).empty()) {  // dynamic(), dynamic('')
+      out_.resize(mark);
+      out_ += "null";
+    }
+    return close;
+  }
+  size_t close = MatchingParen(text_, open);
+  if (close == std::string_view::npos) return std::nullopt;
+  std::optional<std::string> json =
+      ScalarLiteralJson(word, text_.substr(open + 1, close - open - 1));
+  if (!json) return std::nullopt;
+  out_ += *json;
+  return close;
+}
+
+size_t DynamicNormalizer::Quoted(size_t i) {
+  size_t j = i + 1;
+  if (text_[i] == '"') {  // copied verbatim
+    while (j < text_.size() && text_[j] != '"') j += text_[j] == '\\' ? 2 : 1;
+    out_.append(text_.substr(i, j + 1 - i));
+    return j;
+  }
+  std::string inner;  // 'single quoted' -> "double quoted"
+  for (; j < text_.size() && text_[j] != '\''; ++j) {
+    if (text_[j] == '\\' && j + 1 < text_.size()) ++j;
+    inner += text_[j];
+  }
+  out_ += JsonString(inner);
+  return j;
+}
+
+size_t DynamicNormalizer::Number(size_t i) {
+  size_t end = i;
+  std::optional<int64_t> ticks = BareTimespanAt(text_, i, &end);
+  if (!ticks) {
+    out_ += text_[i];
+    return i;
+  }
+  int64_t v = *ticks;
+  if (!out_.empty() && out_.back() == '-') {  // -1h
+    out_.pop_back();
+    v = -v;
+  }
+  out_ += JsonString(FormatTimespan(v));
+  return end - 1;
 }
 
 }  // namespace
 
-std::string NormalizeDynamicText(std::string_view text) { return NormalizeDynamicAt(text, 0); }
+// An invalid typed literal gives "", which no JSON parser accepts.
+std::string NormalizeDynamicText(std::string_view text) {
+  return DynamicNormalizer(text).Run().value_or("");
+}
 
 Column IntConstant(Type t, int64_t v) {
   Column c = Column::Constant(t);
