@@ -525,5 +525,31 @@ TEST_F(GovernanceTest, NestedTypedLiteralsInDynamicBindInLinearTime) {
   EXPECT_LT(env::MonotonicMicros() - start, 10'000'000);
 }
 
+// Strings held by many steps' records: output=none and fewer than 1,024 rows, so only the
+// text copied into the state can trigger its measurement.
+TEST_F(GovernanceTest, ScanStateIsChargedAsItsStringsGrow) {
+  options_.memory_limit_bytes = 16 << 20;
+  std::string steps = "step s0 output=none: true => t = s;";
+  for (int k = 1; k < 24; ++k) {
+    steps += " step s" + std::to_string(k) + " output=none: strlen(s" + std::to_string(k - 1) +
+             ".t) > 0 => t = s;";
+  }
+  std::string rows = "range x from 1 to 40 step 1 | extend s = strrep(strrep('a', 1024), 256)";
+  int64_t start = env::MonotonicMicros();
+  Result<QueryResult> r = Run(rows + " | scan declare (t:string) with (" + steps + ") | count");
+  EXPECT_THAT(r, StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+  EXPECT_THAT(r.status().message(), HasSubstr("scan"));
+  // A value that doubles per row.
+  r =
+      Run("range x from 1 to 100 step 1 | scan declare (t:string='ab') with (step s output=none: "
+          "true => t = strcat(s.t, s.t);) | count");
+  EXPECT_THAT(r, StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+  EXPECT_LT(env::MonotonicMicros() - start, 10'000'000);
+  EXPECT_EQ(Scalar("range x from 1 to 3000 step 1 | extend s = strcat('v', x) | scan declare "
+                   "(t:string) with (step a: true => t = strcat(s, '-', a.x);) | take 1 | "
+                   "project t"),
+            "v1-");
+}
+
 }  // namespace
 }  // namespace cmk::kql

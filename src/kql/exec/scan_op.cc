@@ -24,6 +24,10 @@ namespace {
 
 constexpr size_t kFlushRows = 4096;
 constexpr size_t kFlushBytes = size_t{4} << 20;
+// The state is measured again once this much text was copied into its cells: a value that grows
+// per row (s = strcat(s1.s, s1.s)) or is held by many steps must not outgrow the budget between
+// the per-1,024-row checks.
+constexpr size_t kRechargeBytes = size_t{1} << 20;
 
 using Cells = std::vector<Column>;  // one-value columns
 
@@ -36,11 +40,16 @@ Column Cell(Type t) {
   return c;
 }
 
-// dst (a Cell) <- src[row], widening integers to reals where the types differ.
-void SetCell(Column& dst, const Column& src, size_t row) {
+// dst (a Cell) <- src[row], widening integers to reals where the types differ and narrowing
+// a long stored in an int column to 32 bits as toint() does. Returns the bytes of text copied:
+// what a string cell may have grown by.
+size_t SetCell(Column& dst, const Column& src, size_t row) {
   bool null = src.IsNull(row);
   if (dst.type != Type::kString) dst.nulls.assign(1, null ? 1 : 0);
-  if (UsesInts(dst.type)) {
+  if (dst.type == Type::kInt) {
+    int64_t v = null ? 0 : src.Int(row);
+    dst.ints[0] = static_cast<int32_t>(static_cast<uint32_t>(v));
+  } else if (UsesInts(dst.type)) {
     dst.ints[0] = null ? 0 : src.Int(row);
   } else if (UsesReals(dst.type)) {
     dst.reals[0] = null                 ? 0.0
@@ -48,12 +57,16 @@ void SetCell(Column& dst, const Column& src, size_t row) {
                                         : src.Real(row);
   } else {
     dst.strings[0] = src.Str(row);
+    return dst.strings[0].size();
   }
+  return 0;
 }
+
+size_t CellBytes(const Column& c) { return 16 + (UsesStrings(c.type) ? c.Str(0).size() + 32 : 8); }
 
 size_t CellBytes(const Cells& cells) {
   size_t n = 0;
-  for (const Column& c : cells) n += 16 + (UsesStrings(c.type) ? c.strings[0].size() + 32 : 8);
+  for (const Column& c : cells) n += CellBytes(c);
   return n;
 }
 
@@ -111,7 +124,9 @@ class ScanRun {
   Result<bool> Condition(size_t k, const Sequence& seq, size_t row);
   Status Assign(size_t k, const Sequence& seq, size_t row);
   void FillState(const Sequence& seq);
-  void FillRecord(size_t k, const Chunk& chunk, size_t row, Cells& rec) const;
+  void FillRecord(size_t k, const Chunk& chunk, size_t row, Cells& rec);
+  // SetCell, counting the text copied (see kRechargeBytes).
+  void Set(Column& dst, const Column& src, size_t row) { copied_ += SetCell(dst, src, row); }
   Status Matched(size_t k, const Chunk& chunk, size_t row, int64_t id);
   Status Emit(const Chunk* chunk, size_t row, const Cells* input, const Cells& declared,
               int64_t id);
@@ -142,6 +157,7 @@ class ScanRun {
   std::vector<std::vector<std::optional<ColumnValue>>> values_;
   Table out_;
   size_t out_bytes_ = 0, state_bytes_ = 0;
+  size_t copied_ = 0;  // bytes of text copied into cells since the last Charge()
   int64_t next_id_ = 0;
   uint64_t row_number_ = 0;
 };
@@ -166,18 +182,27 @@ Status ScanRun::Consume(const Chunk& chunk) {
     for (size_t i = 0; i < slots_.size(); ++i) {
       const ScanSpec::Slot& sl = spec_.slots[i];
       if (sl.step < 0 && sl.column < spec_.input_width)
-        SetCell(*slots_[i], chunk.col(static_cast<size_t>(sl.column)), row);
+        Set(*slots_[i], chunk.col(static_cast<size_t>(sl.column)), row);
     }
-    for (size_t k = spec_.steps.size(); k-- > 0;) RETURN_IF_ERROR(ProcessStep(k, chunk, row));
+    for (size_t k = spec_.steps.size(); k-- > 0;) {
+      RETURN_IF_ERROR(ProcessStep(k, chunk, row));
+      if (copied_ >= kRechargeBytes) RETURN_IF_ERROR(Charge());
+    }
     if ((row_number_ & 1023) == 0) RETURN_IF_ERROR(Charge());
   }
   return OkStatus();
 }
 
-// The state is at most steps^2/2 records of the columns expressions read (plus the held rows),
-// so measuring it every 1,024 rows is cheap; the output being built is counted as it grows.
+// The state is at most steps^2/2 records of the columns expressions read (plus the held rows
+// and the row being matched), so measuring it every 1,024 rows, or once kRechargeBytes of text
+// were copied, is cheap; the output being built is counted as it grows.
 Status ScanRun::Charge() {
-  state_bytes_ = 0;
+  copied_ = 0;
+  state_bytes_ = CellBytes(declared_) + CellBytes(input_over_);
+  for (const std::shared_ptr<Column>& slot : slots_) state_bytes_ += CellBytes(*slot);
+  for (const std::optional<ColumnValue>& v : values_row_) {
+    if (v) state_bytes_ += CellBytes(v->get());
+  }
   for (const Sequence& s : state_) {
     for (const Cells& r : s.records) state_bytes_ += CellBytes(r);
   }
@@ -228,7 +253,7 @@ Result<bool> ScanRun::Condition(size_t k, const Sequence& seq, size_t row) {
 // declared_ <- the defaults, then the step's assignments.
 Status ScanRun::Assign(size_t k, const Sequence& seq, size_t row) {
   const ScanSpec::Step& st = spec_.steps[k];
-  for (size_t d = 0; d < declared_.size(); ++d) SetCell(declared_[d], spec_.defaults[d], 0);
+  for (size_t d = 0; d < declared_.size(); ++d) Set(declared_[d], spec_.defaults[d], 0);
   for (int c : over_list_) over_[static_cast<size_t>(c)] = 0;
   over_list_.clear();
   bool filled = false;
@@ -251,9 +276,9 @@ Status ScanRun::Assign(size_t k, const Sequence& seq, size_t row) {
     Column& dst = c < spec_.input_width ? input_over_[static_cast<size_t>(c)]
                                         : declared_[static_cast<size_t>(c - spec_.input_width)];
     if (per_row[a]) {
-      SetCell(dst, per_row[a]->get(), 0);
+      Set(dst, per_row[a]->get(), 0);
     } else {
-      SetCell(dst, values_[k][a]->get(), row);
+      Set(dst, values_[k][a]->get(), row);
     }
   }
   return OkStatus();
@@ -271,25 +296,28 @@ void ScanRun::FillState(const Sequence& seq) {
       size_t at = static_cast<size_t>(std::find(r.begin(), r.end(), sl.column) - r.begin());
       src = &seq.records[j][at];
     }
-    SetCell(*slots_[i], *src, 0);
+    Set(*slots_[i], *src, 0);
   }
 }
 
 // Step k's record of the row (in place: a step matched again reuses its cells).
-void ScanRun::FillRecord(size_t k, const Chunk& chunk, size_t row, Cells& rec) const {
+void ScanRun::FillRecord(size_t k, const Chunk& chunk, size_t row, Cells& rec) {
   const std::vector<int>& refs = refs_[k];
   if (rec.size() != refs.size()) {
     rec.clear();
-    for (int c : refs) rec.push_back(empty_[static_cast<size_t>(c)]);
+    for (int c : refs) {
+      rec.push_back(empty_[static_cast<size_t>(c)]);
+      copied_ += CellBytes(rec.back());
+    }
   }
   for (size_t i = 0; i < refs.size(); ++i) {
     int c = refs[i];
     if (c < spec_.input_width && over_[static_cast<size_t>(c)]) {
-      SetCell(rec[i], input_over_[static_cast<size_t>(c)], 0);
+      Set(rec[i], input_over_[static_cast<size_t>(c)], 0);
     } else if (c < spec_.input_width) {
-      SetCell(rec[i], chunk.col(static_cast<size_t>(c)), row);
+      Set(rec[i], chunk.col(static_cast<size_t>(c)), row);
     } else {
-      SetCell(rec[i], declared_[static_cast<size_t>(c - spec_.input_width)], 0);
+      Set(rec[i], declared_[static_cast<size_t>(c - spec_.input_width)], 0);
     }
   }
 }
@@ -309,12 +337,13 @@ Status ScanRun::Matched(size_t k, const Chunk& chunk, size_t row, int64_t id) {
   for (size_t c = 0; c < static_cast<size_t>(spec_.input_width); ++c) {
     h.input.push_back(empty_[c]);
     if (over_[c]) {
-      SetCell(h.input.back(), input_over_[c], 0);
+      Set(h.input.back(), input_over_[c], 0);
     } else {
-      SetCell(h.input.back(), chunk.col(c), row);
+      Set(h.input.back(), chunk.col(c), row);
     }
   }
   h.declared = declared_;
+  copied_ += CellBytes(h.declared);
   h.id = id;
   last_[k] = std::move(h);
   return OkStatus();

@@ -16,7 +16,9 @@ namespace cmk::kql::internal {
 namespace {
 
 // Whether a value of type `from` may be stored in a declared column of type `to`: the same type,
-// or a number (or bool) widened to a number.
+// or a number (or bool) widened to a number. A long stored in an int column is narrowed to 32
+// bits as toint() does (OneValue here, SetCell in exec/scan_op.cc): `c = s.c + 1` on an int c
+// is a long, as int arithmetic is in Kusto.
 bool Fits(Type from, Type to) {
   if (from == to) return true;
   bool from_number = IsNumeric(from) || from == Type::kBool;
@@ -32,6 +34,8 @@ Column OneValue(Type t, const Column* v) {
     if (t == Type::kString) c.nulls.clear();
   } else if (UsesReals(t) && UsesInts(v->type)) {
     c.AppendReal(static_cast<double>(v->Int(0)));
+  } else if (t == Type::kInt) {
+    c.AppendInt(static_cast<int32_t>(static_cast<uint32_t>(v->Int(0))));
   } else {
     c.AppendFrom(*v, 0);
   }
