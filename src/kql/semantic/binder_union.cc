@@ -33,6 +33,18 @@ std::vector<std::string> Binder::TablesInScope(const Scope* s) const {
   return out;
 }
 
+namespace {
+
+// Whether a leg failed only because the table or view `name` it reads does not resolve (it does
+// not exist or restrict hides it): what isfuzzy tolerates (union-operator.md: "only applies to
+// the union sources resolution phase"). Any other failure of a leg -- a type error, an unknown
+// column, the budget -- fails the query.
+bool IsUnresolvedLeg(const Status& status, const std::string& name) {
+  return status.message().rfind("Failed to resolve table expression named '" + name + "'", 0) == 0;
+}
+
+}  // namespace
+
 Result<std::vector<PlanPtr>> Binder::BindLegs(const std::vector<TabularPtr>& tables, bool fuzzy,
                                               const Scope* s) {
   // `set best_effort = true;` resolves every union fuzzily (union-operator.md).
@@ -48,14 +60,17 @@ Result<std::vector<PlanPtr>> Binder::BindLegs(const std::vector<TabularPtr>& tab
       for (const std::string& table : TablesInScope(s)) {
         if (!WildcardMatch(name, table)) continue;
         Result<PlanPtr> leg = ResolveTable(table, t->pos, s);
-        if (!leg.ok() && fuzzy) continue;
+        if (!leg.ok() && fuzzy && IsUnresolvedLeg(leg.status(), table)) continue;
         if (!leg.ok()) return leg.status();
         legs.push_back(std::move(*leg));
       }
       continue;
     }
     Result<PlanPtr> leg = BindTabular(*t, s);
-    if (!leg.ok() && fuzzy) continue;
+    if (!leg.ok() && fuzzy && t->source.kind == SourceKind::kTable &&
+        IsUnresolvedLeg(leg.status(), name)) {
+      continue;
+    }
     if (!leg.ok()) return leg.status();
     legs.push_back(std::move(*leg));
   }
