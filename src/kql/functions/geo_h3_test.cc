@@ -224,7 +224,7 @@ TEST(H3Grid, CentresMapBackToTheirCellsAtEveryResolution) {
       ASSERT_TRUE(IsValidCell(h)) << ToString(h);
       ASSERT_EQ(Resolution(h), res);
       ASSERT_EQ(LatLngToCell(CellToLatLng(h), res), h) << ToString(h);
-      if (res > 0) ASSERT_EQ(Parent(h, res - 1), Parent(LatLngToCell(g, res), res - 1));
+      if (res > 0) { ASSERT_EQ(Parent(h, res - 1), Parent(LatLngToCell(g, res), res - 1)); }
     }
   }
 }
@@ -258,7 +258,7 @@ TEST(H3Grid, TwelvePentagonsPerResolutionWithFiveNeighbors) {
       EXPECT_EQ(Neighbors(p).size(), 5u) << ToString(p);
       EXPECT_EQ(LatLngToCell(CellToLatLng(p), res), p);
       EXPECT_EQ(CellToBoundary(p).size(), IsClassIII(res) ? 10u : 5u);
-      if (res < kMaxRes) EXPECT_EQ(ChildCount(p, res + 1), 6u);
+      if (res < kMaxRes) { EXPECT_EQ(ChildCount(p, res + 1), 6u); }
     }
   }
   // The reference library's order for a pentagon's disk (its fallback traversal's table).
