@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <climits>
 #include <cmath>
 
 #include "kql/exec/eval.h"
@@ -110,6 +111,9 @@ Result<BoundExpr> BindLiteral(const Expr& e) {
     }
     case LiteralKind::kBool: return BoundExpr::Constant(IntConstant(Type::kBool, l.int_value));
     case LiteralKind::kLong:
+      if (l.type == "int" && (l.int_value < INT32_MIN || l.int_value > INT32_MAX)) {
+        return SemanticError("int literal out of range: " + std::to_string(l.int_value), e.pos);
+      }
       return BoundExpr::Constant(IntConstant(l.type == "int" ? Type::kInt : Type::kLong, l.int_value));
     case LiteralKind::kReal:
       if (l.type == "decimal") {
@@ -134,9 +138,15 @@ Result<BoundExpr> BindLiteral(const Expr& e) {
       return BoundExpr::Constant(IntConstant(Type::kDateTime, *t));
     }
     case LiteralKind::kGuid: {
-      std::string g = l.text;
-      for (char& c : g) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      return BoundExpr::Constant(StringConstant(Type::kGuid, g));
+      // 32 hex digits, hyphenated 8-4-4-4-12 or not, optionally in braces (.NET's D, N and B
+      // forms); anything else is no guid.
+      std::string_view text = l.text;
+      if (text.size() == 38 && text.front() == '{' && text.back() == '}') text = text.substr(1, 36);
+      std::optional<std::string> g = text.size() == 32 || text.size() == 36 ? fn::ParseGuid(text) : std::nullopt;
+      if (!g || (text.size() == 36 && (text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-'))) {
+        return SemanticError("Invalid guid literal '" + l.text + "'", e.pos);
+      }
+      return BoundExpr::Constant(StringConstant(Type::kGuid, *g));
     }
     case LiteralKind::kDynamic: {
       boost::system::error_code ec;
