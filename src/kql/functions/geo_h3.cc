@@ -261,9 +261,7 @@ Result<Column> PolygonToH3Cells(Args a, const FunctionContext& ctx) {
 }  // namespace
 
 void RegisterGeoH3(Registry& r) {
-  auto add = [&r](std::string_view name, int min, std::string_view kinds, Type t, auto eval) {
-    r.Function({name, min, static_cast<int>(kinds.size()), GeoSignature(name, kinds, t), eval});
-  };
+  auto add = [&r](auto... a) { AddGeoFunction(r, a...); };
   add("geo_point_to_h3cell", 2, "nnn", Type::kString, PointToH3Cell);
   add("geo_h3cell_to_central_point", 1, "s", Type::kDynamic, H3CellToCentralPoint);
   add("geo_h3cell_to_polygon", 1, "s", Type::kDynamic, H3CellToPolygon);

@@ -224,9 +224,7 @@ Result<Column> LineToS2Cells(Args a, const FunctionContext& ctx) {
 }  // namespace
 
 void RegisterGeoRelations(Registry& r) {
-  auto add = [&r](std::string_view name, int min, std::string_view kinds, Type t, auto eval) {
-    r.Function({name, min, static_cast<int>(kinds.size()), GeoSignature(name, kinds, t), eval});
-  };
+  auto add = [&r](auto... a) { AddGeoFunction(r, a...); };
   add("geo_intersects_2lines", 2, "dd", Type::kBool, Intersects2Lines);
   add("geo_intersects_2polygons", 2, "dd", Type::kBool, Intersects2Polygons);
   add("geo_intersects_line_with_polygon", 2, "dd", Type::kBool, IntersectsLineWithPolygon);

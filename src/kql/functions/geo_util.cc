@@ -166,6 +166,11 @@ bool ValidEdge(const S2Point& a, const S2Point& b) {
   return !same && a.Angle(b) < M_PI - 1e-12;
 }
 
+void AddGeoFunction(Registry& r, std::string_view name, int min, std::string_view kinds, Type ret,
+                    decltype(ScalarFunction::eval) eval) {
+  r.Function({name, min, static_cast<int>(kinds.size()), GeoSignature(name, kinds, ret), std::move(eval)});
+}
+
 std::function<Result<Type>(Types)> GeoSignature(std::string_view fn, std::string_view kinds,
                                                 Type ret) {
   return [fn, kinds, ret](Types t) -> Result<Type> {

@@ -30,6 +30,10 @@ inline constexpr size_t kMaxGeoVertices = 1 << 20;
 // real or decimal; 'd' dynamic; 's' string; 'b' bool), extra letters for optional arguments.
 std::function<Result<Type>(Types)> GeoSignature(std::string_view fn, std::string_view kinds,
                                                 Type ret);
+// Registers `name` with GeoSignature(name, kinds, ret): `min` required arguments, one optional
+// argument for each further letter of `kinds`.
+void AddGeoFunction(Registry& r, std::string_view name, int min, std::string_view kinds, Type ret,
+                    decltype(ScalarFunction::eval) eval);
 
 // A numeric argument at `row` as a double; nullopt when null.
 std::optional<double> RealArg(const Column& c, size_t row);
