@@ -4,7 +4,7 @@ set -euo pipefail
 PKGS=(
   cmake ninja-build ccache g++ clang-14 libclang-rt-14-dev pkg-config
   libssl-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsqlite3-dev libzstd-dev liblz4-dev libsimdjson-dev zlib1g-dev libxxhash-dev libcli11-dev libspdlog-dev libfmt-dev libre2-dev
+  libsqlite3-dev libzstd-dev liblz4-dev libsimdjson-dev zlib1g-dev libdeflate-dev libxxhash-dev libcli11-dev libspdlog-dev libfmt-dev libre2-dev
   libicu-dev libexpat1-dev libyaml-cpp-dev uap-core
   libs2-dev libgeos-dev libgeographiclib-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -1,6 +1,4 @@
 // Logs Ingestion API: POST /dataCollectionRules/{immutableId}/streams/{stream}.
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstdint>
 
@@ -11,6 +9,7 @@
 #include "engine/json_rows.h"
 #include "env/env.h"
 #include "server/data_plane.h"
+#include "server/gzip_body.h"
 
 namespace cmk::server {
 namespace {
@@ -20,47 +19,6 @@ namespace bj = boost::json;
 void Error(HttpResponse& res, int status, const std::string& code, const std::string& message) {
   res.SetHeader("x-ms-error-code", code);
   res.SetJson(status, bj::serialize(bj::object{{"error", bj::object{{"code", code}, {"message", message}}}}));
-}
-
-// Inflates a gzip body, refusing more than `limit` bytes of output.
-Result<std::string> Gunzip(std::string_view in, size_t limit) {
-  z_stream z{};
-  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return Internal("inflateInit2 failed");
-  std::string out;
-  // The trailer's ISIZE (the uncompressed size mod 2^32 of the last member) sizes the output
-  // once, with room for ParseRecords' padding so it parses in place: no doubling copies, no
-  // padded copy. A hostile value is only a hint, capped by the limit.
-  if (in.size() >= 18) {
-    const auto* t = reinterpret_cast<const unsigned char*>(in.data() + in.size() - 4);
-    uint32_t isize = uint32_t{t[0]} | uint32_t{t[1]} << 8 | uint32_t{t[2]} << 16 | uint32_t{t[3]} << 24;
-    out.reserve(std::min<size_t>(isize, limit) + engine::kJsonPadding);
-  }
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  char buf[64 * 1024];
-  while (rc != Z_STREAM_END) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof(buf);
-    rc = inflate(&z, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) {
-      inflateEnd(&z);
-      return InvalidArgument("The request body is not valid gzip data.", "InvalidContentEncoding");
-    }
-    out.append(buf, sizeof(buf) - z.avail_out);
-    if (out.size() > limit) {
-      inflateEnd(&z);
-      return Status(StatusCode::kPayloadTooLarge,
-                    "Maximum allowed content length: " + std::to_string(limit) + " bytes (1 MB).",
-                    "ContentLengthLimitExceeded");
-    }
-    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) {
-      inflateEnd(&z);
-      return InvalidArgument("The gzip body is truncated.", "InvalidContentEncoding");
-    }
-  }
-  inflateEnd(&z);
-  return out;
 }
 
 // The rule as the ingestion pipeline reads it.
@@ -128,7 +86,7 @@ void IngestionApi::Handle(const HttpRequest& req, HttpResponse& res, const ident
   }
   std::string body;
   if (EqualsIgnoreCase(req.Header("Content-Encoding"), "gzip")) {
-    auto z = Gunzip(req.body, limits_.max_body_bytes);
+    auto z = Gunzip(req.body, limits_.max_body_bytes, engine::kJsonPadding);
     if (!z.ok())
       return Error(res, HttpStatusFor(z.status().code()), z.status().error_code(),
                    z.status().message());
