@@ -53,6 +53,7 @@
 #include "engine/batch.h"
 #include "engine/codec.h"
 #include "engine/extent.h"
+#include "engine/reader_pool.h"
 #include "env/env.h"
 #include "kql/engine.h"
 #include "meta/metadata_store.h"
@@ -256,6 +257,10 @@ class LogStore {
   // For top's first pass over `extents`: a bound that keeps the row groups whose extreme of
   // `best.column` is among the N best block extremes (and every group without one); nullopt
   // when fewer than N groups have extremes, so nothing could be skipped.
+  // Whether the extent's cached layout shows that no row group meets the scan's time range or
+  // value bound (false when its layout is not cached yet, or it is served whole from its
+  // memtable chunks): the scan then skips it without a job.
+  bool NothingWanted(const ExtentRec& e, const ExtentScan& scan);
   Result<std::optional<kql::ScanRequest::ValueBound>> BestBound(
       const std::vector<std::pair<ExtentRec, Account*>>& extents, const ExtentScan& scan,
       const kql::ScanRequest::Best& best);
@@ -355,6 +360,8 @@ class LogStore {
   std::thread worker_;
   env::Clock::TimerId timer_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Last: its threads stop first (scans wait for their jobs, so none is left by then).
+  std::unique_ptr<ReaderPool> readers_ = std::make_unique<ReaderPool>(read_ahead_);
 };
 
 }  // namespace cmk::engine

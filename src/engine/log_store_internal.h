@@ -131,6 +131,8 @@ class LogStore::QueryCatalog : public kql::Catalog {
   std::optional<kql::Schema> TableSchema(const std::string& table) const override;
   Status Scan(const kql::ScanRequest& request,
               const std::function<Status(std::shared_ptr<const kql::Table>)>& sink) const override;
+  // Filters run on the reader threads with the decoding (Scan).
+  bool AppliesFilters() const override { return true; }
 
  private:
   LogStore* store_;

@@ -109,16 +109,45 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
       ASSIGN_OR_RETURN(best, s.BestBound(extents, scan, *request.best));
       if (best) scan.bound = &*best;
     }
-    // Read-ahead: the next extents are read and decoded on other threads (one each, up to
-    // scan_read_ahead) while this one's rows go through the query; decoding dominates a scan
-    // whose columns are not cached. Extents reach the query in order. The futures' destructors
-    // wait, so nothing outlives the scan when the sink stops it early.
-    auto load = [&s, &scan](const ExtentRec* e, Account* a) { return s.LoadExtent(*e, *a, scan); };
+    // Extents whose cached layout rules out every row group cost no job at all.
+    std::erase_if(extents, [&](const std::pair<ExtentRec, Account*>& x) { return s.NothingWanted(x.first, scan); });
+    // A job reads an extent's wanted blocks, shapes them as the table's schema today (a column
+    // retyped since reads as nulls) and applies the query's filter, if it gave one.
+    auto job = [&s, &scan, &request, info, &whole, &bounded, lo, hi](const ExtentRec* e, Account* a) -> Result<Chunks> {
+      ASSIGN_OR_RETURN(Chunks tables, s.LoadExtent(*e, *a, scan));
+      bool inside = lo && e->min_time >= *lo && (!hi || e->max_time < *hi);
+      Chunks out;
+      out.reserve(tables.size());
+      for (const auto& table : tables) {
+        std::shared_ptr<const kql::Table> shaped = ShapeRows(table, info->schema, inside ? whole : bounded);
+        if (request.filter) {
+          ASSIGN_OR_RETURN(shaped, request.filter(shaped));
+          if (shaped == nullptr) continue;
+        }
+        out.push_back(std::move(shaped));
+      }
+      return out;
+    };
+    // Read-ahead: the next extents are read and decoded by the store's reader threads (up to
+    // scan_read_ahead at a time) while this one's rows go through the query; decoding
+    // dominates a scan whose columns are not cached. Extents reach the query in order. Every
+    // job references this frame (declared before `drain`, so destroyed after it): however the
+    // scan ends, it waits for the jobs it issued.
     std::deque<std::future<Result<Chunks>>> ahead;
+    struct Drain {
+      std::deque<std::future<Result<Chunks>>>& jobs;
+      ~Drain() {
+        for (auto& f : jobs) {
+          if (f.valid()) f.wait();
+        }
+      }
+    } drain{ahead};
     size_t issued = 0;
     auto issue = [&] {
       while (issued < extents.size() && ahead.size() < s.read_ahead_) {
-        ahead.push_back(std::async(std::launch::async, load, &extents[issued].first, extents[issued].second));
+        const ExtentRec* e = &extents[issued].first;
+        Account* a = extents[issued].second;
+        ahead.push_back(s.readers_->Submit([&job, e, a] { return job(e, a); }));
         ++issued;
       }
     };
@@ -128,13 +157,16 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
       ahead.pop_front();
       issue();
       ASSIGN_OR_RETURN(auto tables, std::move(loaded));
-      const ExtentRec& e = extents[i].first;
-      bool inside = lo && e.min_time >= *lo && (!hi || e.max_time < *hi);
-      for (const auto& table : tables) {
-        RETURN_IF_ERROR(sink(ShapeRows(table, info->schema, inside ? whole : bounded)));
-      }
+      for (const auto& table : tables) RETURN_IF_ERROR(sink(table));
     }
-    for (auto& c : chunks) RETURN_IF_ERROR(sink(ShapeRows(c->Table(), info->schema, bounded)));
+    for (auto& c : chunks) {
+      std::shared_ptr<const kql::Table> shaped = ShapeRows(c->Table(), info->schema, bounded);
+      if (request.filter) {
+        ASSIGN_OR_RETURN(shaped, request.filter(shaped));
+        if (shaped == nullptr) continue;
+      }
+      RETURN_IF_ERROR(sink(shaped));
+    }
   }
   return OkStatus();
 }

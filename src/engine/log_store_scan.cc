@@ -273,6 +273,24 @@ Status LogStore::KeepWanted(const ExtentRec& e, Account& a, const Layout& layout
   return OkStatus();
 }
 
+bool LogStore::NothingWanted(const ExtentRec& e, const ExtentScan& scan) {
+  MutexLock l(&cache_mu_);
+  if (decoded_.count(e.id + "\n*")) return false;  // LoadExtent serves it whole
+  auto it = layouts_.find(e.id);
+  if (it == layouts_.end()) return false;
+  const Layout& layout = *it->second;
+  int c = scan.bound != nullptr ? layout.Index(scan.bound->column) : -1;
+  if (scan.bound != nullptr && c < 0) return true;  // as KeepWanted: all null, none wanted
+  for (size_t g = 0; g < layout.rows.size(); ++g) {
+    if (!GroupMeets(layout.time[g], scan.lo, scan.end, scan.min, scan.max)) continue;
+    if (scan.bound == nullptr) return false;
+    std::optional<bool> meets =
+        ExtremesMeet(layout.extremes[g * layout.schema.size() + static_cast<size_t>(c)], *scan.bound);
+    if (!meets || *meets) return false;
+  }
+  return true;
+}
+
 Result<std::optional<kql::ScanRequest::ValueBound>> LogStore::BestBound(
     const std::vector<std::pair<ExtentRec, Account*>>& extents, const ExtentScan& scan,
     const kql::ScanRequest::Best& best) {

@@ -4,6 +4,10 @@
 #include "engine/log_store_test_util.h"
 #include "kql/engine.h"
 
+#include <mutex>
+#include <set>
+#include <thread>
+
 namespace cmk::engine {
 namespace {
 
@@ -326,6 +330,85 @@ TEST_F(LogStoreScanTest, ReadAheadOfSeveralExtentsKeepsTheirOrder) {
     const std::string& m = all->values["Msg"][i];
     EXPECT_EQ(m.substr(m.find(' ') + 1), std::to_string(i % 30)) << i;
   }
+}
+
+// A scan's filter (ScanRequest::filter, set by `where` straight over a scan) runs on the reader
+// threads for extents and on the caller's for memtable rows; a table it drops never reaches the
+// sink. Queries answer as with the executor's own filter (`and rand() >= 0` is always true but
+// not pushed down).
+TEST_F(LogStoreScanTest, FiltersRunOnTheReaderThreadsWithTheSameAnswers) {
+  read_ahead_ = 2;
+  Open();
+  TimePoint now = clock_.Now();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(40 + i, "x" + std::to_string(i), now)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(25, "mem", now)), IsOk());  // stays in the memtable
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  ASSERT_TRUE(cat->AppliesFilters());
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  std::vector<size_t> seen;
+  kql::ScanRequest request = Request({"Msg", "N"});
+  request.filter = [&](const std::shared_ptr<const kql::Table>& t) -> Result<std::shared_ptr<const kql::Table>> {
+    std::lock_guard<std::mutex> l(mu);
+    threads.insert(std::this_thread::get_id());
+    seen.push_back(t->rows);
+    return t->rows % 2 == 0 ? t : std::shared_ptr<const kql::Table>();  // keeps 40 and 42
+  };
+  auto kept = Scan(request);
+  ASSERT_THAT(kept, IsOk());
+  EXPECT_EQ(kept->rows, 82u);
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<size_t>{25, 40, 41, 42, 43}));
+  EXPECT_TRUE(threads.count(std::this_thread::get_id()));  // the memtable's rows
+  EXPECT_GE(threads.size(), 2u);                            // and the extents' elsewhere
+
+  for (std::string p : {"Msg contains \"x2\"", "N between (5 .. 12) and Msg !startswith \"mem\"",
+                               "N > 1000", "isnotnull(N) and N % 7 == 3", "Msg has \"mem\" or N == 41",
+                               "tolower(Msg) startswith \"X3\"", "true", "false"}) {
+    auto pushed = Messages(*cat, "App_CL | where " + p);
+    auto own = Messages(*cat, "App_CL | where (" + p + ") and rand() >= 0");
+    EXPECT_EQ(pushed, own) << p;
+  }
+  EXPECT_EQ(Messages(*cat, "App_CL | where Msg contains \"x2\"").size(), 42u);
+  EXPECT_EQ(Messages(*cat, "App_CL | where N > 1000").size(), 0u);
+  EXPECT_EQ(Messages(*cat, "App_CL | where true").size(), 40u + 41 + 42 + 43 + 25);
+}
+
+// Many rows tied at the N-th best value (a capped value): the bounded scan stops once it holds
+// enough of them instead of reading the other columns of every block holding one.
+TEST_F(LogStoreScanTest, TopStopsReadingOnceItHoldsEnoughTiedRows) {
+  read_ahead_ = 1;
+  Open();
+  TimePoint now = clock_.Now();
+  for (int k = 0; k < 6; ++k) {
+    kql::Table t = Rows(10, "e" + std::to_string(k), now);
+    auto& n = t.columns[static_cast<size_t>(t.Find("N"))].ints;
+    for (auto& v : n) v = std::min<int64_t>(v, 5) * 20;  // 5 rows of 100
+    if (k == 4) n[7] = n[8] = n[9] = 200;
+    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  auto top = [&](const std::string& q) { return Messages(*cat, q); };
+  // Only ties: N = 0 is the least value of every extent; the first three scanned (catalogue
+  // order) hold the answer. N of the six extents, then TimeGenerated and Msg of those three and
+  // of the one read ahead: 14
+  // blocks, where reading every extent holding a 0 took 6 + 12.
+  auto zeros = top("App_CL | top 3 by N asc nulls last");
+  ASSERT_EQ(zeros.size(), 3u);
+  for (const auto& m : zeros) EXPECT_TRUE(m.ends_with(" 0")) << m;
+  EXPECT_LE(store_->BlocksDecodedForTest(), 14u);
+  // Better rows after ties: the scan goes on until it holds the three 200s of extent 4.
+  auto best = top("App_CL | top 5 by N desc");
+  ASSERT_EQ(best.size(), 5u);
+  EXPECT_EQ(std::vector<std::string>(best.begin(), best.begin() + 3), (std::vector<std::string>{"e4 7", "e4 8", "e4 9"}));
+  EXPECT_EQ(best, top("App_CL | where N >= 0 | top 5 by N desc"));
+  EXPECT_EQ(top("App_CL | top 3 by N asc nulls last"), top("App_CL | where N >= 0 | top 3 by N asc nulls last"));
+  EXPECT_EQ(top("App_CL | top 7 by N desc"), top("App_CL | where N >= 0 | top 7 by N desc"));
+  EXPECT_EQ(top("App_CL | top 3 by N desc"), top("App_CL | where N >= 0 | top 3 by N desc"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // take.
 #include <algorithm>
 #include <cctype>
+#include <set>
 #include <string_view>
 
 #include "kql/exec/eval.h"
@@ -18,29 +19,101 @@ bool IsEnoughRows(const Status& s) { return s.code() == StatusCode::kCancelled &
 
 }  // namespace
 
-Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  // Chunks are shared and immutable: the batch borrows their columns (aliasing pointers keep
-  // the chunk alive) instead of copying them.
+namespace {
+
+// The scan's chunk of a catalog chunk, in the node's schema: the requested columns shared (the
+// batch borrows them; aliasing pointers keep the catalog chunk alive), null constants for the
+// rest and for columns of another type.
+Chunk ScanChunk(const PlanNode& node, const std::vector<bool>& wanted, const std::shared_ptr<const Table>& chunk) {
+  Chunk out;
+  out.rows = chunk->rows;
+  for (size_t k = 0; k < node.schema.size(); ++k) {
+    const ColumnSchema& c = node.schema[k];
+    int i = chunk->Find(c.name);
+    if (i >= 0 && wanted[k] && chunk->columns[static_cast<size_t>(i)].type == c.type) {
+      out.AddShared(std::shared_ptr<const Column>(chunk, &chunk->columns[static_cast<size_t>(i)]));
+    } else {
+      out.Add(NullConstant(c.type));
+    }
+  }
+  return out;
+}
+
+// Functions a predicate evaluated on the catalog's reader threads may call: pure, linear in
+// their input and with results no larger than it, since those threads evaluate without the
+// query's budget (a chunk is one row group, so each evaluation is bounded).
+bool PushableCall(std::string_view name) {
+  static const std::set<std::string_view, std::less<>> kNames = {
+      "==", "!=", "<", "<=", ">", ">=", "=~", "!~", "and", "or", "not", "neg", "+", "-", "*", "/", "%",
+      "between", "!between", "in", "!in", "in~", "!in~", "has_any", "has_all", "isnull", "isnotnull",
+      "isempty", "isnotempty", "strlen", "tolower", "toupper",
+      "has", "!has", "has_cs", "!has_cs", "hasprefix", "!hasprefix", "hasprefix_cs", "!hasprefix_cs",
+      "hassuffix", "!hassuffix", "hassuffix_cs", "!hassuffix_cs", "contains", "!contains", "contains_cs",
+      "!contains_cs", "startswith", "!startswith", "startswith_cs", "!startswith_cs", "endswith", "!endswith",
+      "endswith_cs", "!endswith_cs"};
+  return kNames.count(name) > 0;
+}
+
+bool Pushable(const BoundExpr& e) {
+  switch (e.kind) {
+    case BoundExpr::Kind::kColumn:
+    case BoundExpr::Kind::kConstant:
+      return true;
+    case BoundExpr::Kind::kCall:
+      if (e.fn == nullptr || !PushableCall(e.fn->name)) return false;
+      return std::all_of(e.args.begin(), e.args.end(), [](const BoundExpr& a) { return Pushable(a); });
+    default:  // row_number, prev/next and windows read other rows; dynamic access may grow
+      return false;
+  }
+}
+
+// A scan, optionally with a `where` predicate the catalog applies on its reader threads.
+Status ScanWith(const PlanNode& node, const BoundExpr* predicate, const ExecContext& ctx, const Sink& sink) {
   std::vector<bool> wanted;
   for (const ColumnSchema& c : node.schema) {
     wanted.push_back(std::find(node.scan.columns.begin(), node.scan.columns.end(), c.name) != node.scan.columns.end());
   }
-  return ctx.catalog->Scan(node.scan, [&](std::shared_ptr<const Table> chunk) -> Status {
+  ScanRequest request = node.scan;
+  if (predicate != nullptr) {
+    // Keeps only the wanted columns of the passing rows, named as the schema: ScanChunk then
+    // finds them again. Runs on other threads: it reads the plan and `now`, nothing else.
+    TimePoint now = ctx.now;
+    request.filter = [&node, &wanted, predicate, now](const std::shared_ptr<const Table>& t)
+        -> Result<std::shared_ptr<const Table>> {
+      if (t->rows == 0) return std::shared_ptr<const Table>();
+      Chunk chunk = ScanChunk(node, wanted, t);
+      FunctionContext fctx{chunk.rows, now, nullptr};
+      ASSIGN_OR_RETURN(ColumnValue pred, Eval(*predicate, chunk, fctx));
+      const Column& p = pred.get();
+      if (p.constant) return IsTrue(p, 0) ? t : std::shared_ptr<const Table>();
+      std::vector<uint32_t> idx;
+      idx.reserve(chunk.rows);
+      for (size_t r = 0; r < chunk.rows; ++r) {
+        if (IsTrue(p, r)) idx.push_back(static_cast<uint32_t>(r));
+      }
+      if (idx.empty()) return std::shared_ptr<const Table>();
+      if (idx.size() == chunk.rows) return t;
+      auto out = std::make_shared<Table>();
+      out->name = t->name;
+      out->rows = idx.size();
+      for (size_t k = 0; k < node.schema.size(); ++k) {
+        const Column& c = chunk.col(k);  // constants (the absent columns' nulls) stay constants
+        out->AddColumn(node.schema[k].name, c.constant ? c : Gather(c, idx));
+      }
+      return std::shared_ptr<const Table>(std::move(out));
+    };
+  }
+  return ctx.catalog->Scan(request, [&](std::shared_ptr<const Table> chunk) -> Status {
     RETURN_IF_ERROR(CheckBudget(ctx));
     if (chunk->rows == 0) return OkStatus();
-    Chunk out;
-    out.rows = chunk->rows;
-    for (size_t k = 0; k < node.schema.size(); ++k) {
-      const ColumnSchema& c = node.schema[k];
-      int i = chunk->Find(c.name);
-      if (i >= 0 && wanted[k] && chunk->columns[static_cast<size_t>(i)].type == c.type) {
-        out.AddShared(std::shared_ptr<const Column>(chunk, &chunk->columns[static_cast<size_t>(i)]));
-      } else {
-        out.Add(NullConstant(c.type));
-      }
-    }
-    return sink(std::move(out));
+    return sink(ScanChunk(node, wanted, chunk));
   });
+}
+
+}  // namespace
+
+Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  return ScanWith(node, nullptr, ctx, sink);
 }
 
 namespace {
@@ -99,6 +172,12 @@ Status RunValues(const PlanNode& node, const ExecContext& ctx, const Sink& sink)
 }
 
 Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  // Straight over a scan: the catalog's reader threads filter as they decode (every core).
+  const PlanNode& in = *node.inputs[0];
+  if (in.kind == NodeKind::kScan && ctx.catalog != nullptr && ctx.catalog->AppliesFilters() &&
+      Pushable(node.predicate)) {
+    return ScanWith(in, &node.predicate, ctx, sink);
+  }
   return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     RETURN_IF_ERROR(CheckBudget(ctx));
     FunctionContext fctx{chunk.rows, ctx.now, ctx.budget};

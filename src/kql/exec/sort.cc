@@ -73,14 +73,21 @@ namespace {
 // nullopt when the plan has another shape or fewer than N rows have a value.
 using MaybeBound = std::optional<ScanRequest::ValueBound>;
 
-Result<MaybeBound> TopBound(const PlanNode& node, size_t n, const ExecContext& ctx) {
+// The bound, and how many of the N best values are strictly better than it (the others equal
+// it): every row better than the bound is among those, since the bound is the N-th best.
+struct TopBoundInfo {
+  MaybeBound bound;
+  size_t better = 0;
+};
+
+Result<TopBoundInfo> TopBound(const PlanNode& node, size_t n, const ExecContext& ctx) {
   const PlanNode& in = *node.inputs[0];
-  if (in.kind != NodeKind::kScan || node.exprs.empty() || n == 0 || node.nulls_first[0]) return MaybeBound();
+  if (in.kind != NodeKind::kScan || node.exprs.empty() || n == 0 || node.nulls_first[0]) return TopBoundInfo();
   const BoundExpr& key = node.exprs[0];
-  if (key.kind != BoundExpr::Kind::kColumn) return MaybeBound();
+  if (key.kind != BoundExpr::Kind::kColumn) return TopBoundInfo();
   const ColumnSchema& col = in.schema[static_cast<size_t>(key.column)];
   bool real = UsesReals(col.type);
-  if (!real && !UsesInts(col.type)) return MaybeBound();
+  if (!real && !UsesInts(col.type)) return TopBoundInfo();
   bool desc = !node.ascending[0];
   // The best n values seen: a heap whose top is the worst of them.
   std::vector<double> reals;
@@ -133,15 +140,43 @@ Result<MaybeBound> TopBound(const PlanNode& node, size_t n, const ExecContext& c
     }
     return OkStatus();
   }));
-  if (saw_nan || (real ? reals.size() : ints.size()) < n) return MaybeBound();
+  if (saw_nan || (real ? reals.size() : ints.size()) < n) return TopBoundInfo();
   ScanRequest::ValueBound b;
   b.column = col.name;
   b.lower = desc;
   b.real = real;
-  if (real) b.d = reals.front();
-  else b.i = ints.front();
-  return MaybeBound(std::move(b));
+  TopBoundInfo info;
+  if (real) {
+    b.d = reals.front();
+    info.better = static_cast<size_t>(std::count_if(reals.begin(), reals.end(), [&](double v) { return v != b.d; }));
+  } else {
+    b.i = ints.front();
+    info.better = static_cast<size_t>(std::count_if(ints.begin(), ints.end(), [&](int64_t v) { return v != b.i; }));
+  }
+  info.bound = std::move(b);
+  return info;
 }
+
+// How many of the chunk's key values are strictly better than the bound, and how many equal it.
+std::pair<size_t, size_t> BetterAndEqual(const Column& c, size_t rows, const ScanRequest::ValueBound& b) {
+  size_t better = 0, equal = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    if (c.IsNull(r)) continue;
+    if (b.real) {
+      double v = c.Real(r);
+      if (v == b.d) ++equal;
+      else if (b.lower ? v > b.d : v < b.d) ++better;
+    } else {
+      int64_t v = c.Int(r);
+      if (v == b.i) ++equal;
+      else if (b.lower ? v > b.i : v < b.i) ++better;
+    }
+  }
+  return {better, equal};
+}
+
+// Stops the bounded scan once it holds every row better than the bound and enough equal ones.
+constexpr char kTopComplete[] = "KqlTopComplete";
 
 }  // namespace
 
@@ -152,9 +187,17 @@ Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   size_t n = static_cast<size_t>(std::max<int64_t>(0, node.limit));
   Table acc = EmptyTable(node.schema);
   MemoryReservation held(ctx.budget, "top");
-  ASSIGN_OR_RETURN(MaybeBound bound, TopBound(node, n, ctx));
+  ASSIGN_OR_RETURN(TopBoundInfo info, TopBound(node, n, ctx));
+  MaybeBound& bound = info.bound;
   PlanNode bounded;  // the input scan with the bound
   bool use_bound = bound.has_value();
+  // One key: once every row better than the bound and n - better rows equal to it are held,
+  // the rest of the scan cannot change the answer (ties go to the first rows scanned, as the
+  // stable sort below would pick them), so the scan stops there. With many rows tied at the
+  // bound (a capped value), this spares reading every block that holds one.
+  std::optional<ScanRequest::ValueBound> stop_at;
+  if (use_bound && node.exprs.size() == 1) stop_at = *bound;
+  size_t seen_better = 0, seen_equal = 0;
   if (use_bound) {
     const PlanNode& in = *node.inputs[0];
     bounded.kind = in.kind;
@@ -164,9 +207,17 @@ Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     bounded.scan = in.scan;
     bounded.scan.bound = std::move(bound);
   }
-  RETURN_IF_ERROR(Run(use_bound ? bounded : *node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
+  Status ran = Run(use_bound ? bounded : *node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     RETURN_IF_ERROR(CheckBudget(ctx));
     if (n == 0) return OkStatus();
+    bool complete = false;
+    if (stop_at) {
+      const Column& key = chunk.col(static_cast<size_t>(node.exprs[0].column));
+      auto [better, equal] = BetterAndEqual(key, chunk.rows, *stop_at);
+      seen_better += better;
+      seen_equal += equal;
+      complete = seen_better >= info.better && seen_equal >= n - info.better;
+    }
     if (chunk.rows > n) {
       ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(node.exprs, chunk, ctx));
       ASSIGN_OR_RETURN(std::vector<uint32_t> best, SortPermutation(Pointers(keys), node, chunk.rows, n, ctx));
@@ -174,8 +225,9 @@ Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     }
     RETURN_IF_ERROR(held.Grow(ApproxBytes(chunk)));
     AppendTable(acc, std::move(chunk));
-    return OkStatus();
-  }));
+    return complete ? Status(StatusCode::kCancelled, "top has its rows", kTopComplete) : OkStatus();
+  });
+  if (!ran.ok() && !(ran.code() == StatusCode::kCancelled && ran.error_code() == kTopComplete)) return ran;
   if (acc.rows == 0) return OkStatus();
   ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(node.exprs, Chunk::View(acc), ctx));
   ASSIGN_OR_RETURN(std::vector<uint32_t> perm, SortPermutation(Pointers(keys), node, acc.rows, n, ctx));

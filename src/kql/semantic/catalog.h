@@ -49,6 +49,11 @@ struct ScanRequest {
     size_t n = 0;
   };
   std::optional<Best> best;
+  // Set by `where` straight over a scan when the Catalog applies filters (AppliesFilters) and
+  // the predicate is safe to evaluate on other threads: returns the chunk's wanted rows (the
+  // chunk itself when all are, null when none is). A Catalog that decodes on several threads
+  // calls it there, so that filters run on every core; it must be applied to every chunk.
+  std::function<Result<std::shared_ptr<const Table>>(const std::shared_ptr<const Table>&)> filter;
 };
 
 class Catalog {
@@ -64,6 +69,8 @@ class Catalog {
   // reads them and must copy what it wants to change.
   virtual Status Scan(const ScanRequest& request,
                       const std::function<Status(std::shared_ptr<const Table>)>& sink) const = 0;
+  // Whether Scan applies ScanRequest::filter (false: the executor filters on its own thread).
+  virtual bool AppliesFilters() const { return false; }
 };
 
 // A Catalog over tables held in memory (tests, transformKql's `source`). Scan hands out the
