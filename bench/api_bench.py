@@ -329,9 +329,21 @@ def run_size(args, rows):
     ok = True
     for threads in sorted({1, args.duckdb_threads}):
         print(f"== DuckDB, {threads} thread(s)", flush=True)
-        r = subprocess.run(["node", os.path.join(duck, "bench.mjs"), "--file", data, "--runs",
-                            str(args.runs), "--threads", str(threads), "--cmklogs", out_path])
+        cmd = ["node", os.path.join(duck, "bench.mjs"), "--file", data, "--runs", str(args.runs),
+               "--threads", str(threads), "--cmklogs", out_path]
+        db = None
+        if rows >= args.duckdb_on_disk_rows:
+            db = os.path.join(args.work, f"duckdb_{rows}_{threads}.db")
+            for leftover in (db, db + ".wal"):
+                if os.path.exists(leftover):
+                    os.remove(leftover)
+            cmd += ["--db", db]
+        r = subprocess.run(cmd)
         ok &= r.returncode == 0
+        if db:
+            for f in (db, db + ".wal"):
+                if os.path.exists(f):
+                    os.remove(f)
     return ok
 
 
@@ -346,6 +358,9 @@ def main():
     p.add_argument("--duckdb-threads", type=int, default=os.cpu_count())
     p.add_argument("--work", default=os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                                   "cmklogs_api_bench"))
+    p.add_argument("--duckdb-on-disk-rows", type=int, default=50_000_000,
+                   help="from this many rows DuckDB loads into a database file in --work, not memory "
+                        "(100M rows of tables do not fit in memory beside the server)")
     p.add_argument("--server-arg", action="append", default=[],
                    help="extra `cmklogs serve` argument (repeatable)")
     args = p.parse_args()

@@ -4,7 +4,7 @@
 // output from the same machine and hour) it prints the ratios and checks that both engines
 // returned the same answers.
 //
-//   npm install && node bench.mjs --file logs.json [--runs 5] [--cmklogs cmklogs.json]
+//   npm install && node bench.mjs --file logs.json [--runs 5] [--threads N] [--db FILE] [--cmklogs cmklogs.json]
 // (`npm install`, not `npm ci`: the lock file holds only the platform packages of the machine
 // that wrote it, which `npm ci` refuses; package.json pins the exact version.)
 import { readFileSync } from 'node:fs';
@@ -50,8 +50,9 @@ function cpuSeconds() {
 }
 
 // --threads N: DuckDB on N threads (default 1), for the all-core pair of bench/api_bench.py.
+// --db FILE: a database file instead of memory (100M rows do not fit in memory beside the server).
 const wantThreads = String(Number(args.threads ?? 1));
-const instance = await DuckDBInstance.create(':memory:', { threads: wantThreads });
+const instance = await DuckDBInstance.create(args.db ?? ':memory:', { threads: wantThreads });
 const con = await instance.connect();
 await con.run(`SET threads = ${wantThreads}`);
 await con.run("SET preserve_insertion_order = false");
@@ -85,6 +86,8 @@ for (const [name, sql, answer] of queries) {
   results.push({ name, median_ms: median(ms), answer: ans });
   console.log(`query ${results.length} ${name.padEnd(24)} median ${median(ms).toFixed(2).padStart(9)} ms  answer ${ans}`);
 }
+console.log(`duckdb process peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB` +
+  (args.db ? ` (database file ${args.db})` : ' (in-memory database)'));
 
 if (args.cmklogs) {
   const c = JSON.parse(readFileSync(args.cmklogs, 'utf8'));
