@@ -70,10 +70,9 @@ Status CheckSizes(const SecretBytes& key, ByteParts parts, ByteParts aad) {
 }
 
 // Encrypts the concatenated `parts` to `ct` (which may be the single part's own bytes: in
-// place) under a fresh nonce written to `nonce`; the tag goes to `tag`.
-Status Encrypt(AeadAlgorithm alg, const SecretBytes& key, ByteParts parts, ByteParts aad,
-               env::Random& random, uint8_t* nonce, uint8_t* ct, uint8_t* tag) {
-  random.Fill(std::span<uint8_t>(nonce, kAeadNonceSize));
+// place) under `nonce`; the tag goes to `tag`.
+Status EncryptWithNonce(AeadAlgorithm alg, const SecretBytes& key, ByteParts parts, ByteParts aad,
+                        const uint8_t* nonce, uint8_t* ct, uint8_t* tag) {
   EVP_CIPHER_CTX* ctx = ThreadCtx(alg);
   ScrubKeyOnExit scrub{ctx};
   int len = 0;
@@ -88,6 +87,44 @@ Status Encrypt(AeadAlgorithm alg, const SecretBytes& key, ByteParts parts, ByteP
   ok = ok && EVP_EncryptFinal_ex(ctx, ct, &len) == 1 &&
        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kAeadTagSize, tag) == 1;
   return ok ? OkStatus() : Internal("AEAD encryption failed");
+}
+
+// The same under a fresh random nonce, written to `nonce`.
+Status Encrypt(AeadAlgorithm alg, const SecretBytes& key, ByteParts parts, ByteParts aad,
+               env::Random& random, uint8_t* nonce, uint8_t* ct, uint8_t* tag) {
+  random.Fill(std::span<uint8_t>(nonce, kAeadNonceSize));
+  return EncryptWithNonce(alg, key, parts, aad, nonce, ct, tag);
+}
+
+// Opens `ct` with `tag` under `nonce` into `out` (out.size() == ct.size(); `out` may be `ct`'s
+// own bytes). On failure `out` is zeroed.
+Status Decrypt(AeadAlgorithm alg, const SecretBytes& key, const uint8_t* nonce,
+               std::span<const uint8_t> ct, const uint8_t* tag_in, ByteParts aad,
+               std::span<uint8_t> out) {
+  const std::span<const uint8_t> parts[] = {ct};
+  RETURN_IF_ERROR(CheckSizes(key, parts, aad));
+  // Copied: EVP_CTRL_AEAD_SET_TAG takes a mutable pointer, and the tag is the caller's.
+  uint8_t tag[kAeadTagSize];
+  std::memcpy(tag, tag_in, kAeadTagSize);
+  EVP_CIPHER_CTX* ctx = ThreadCtx(alg);
+  ScrubKeyOnExit scrub{ctx};
+  int len = 0;
+  if (ctx == nullptr || EVP_DecryptInit_ex2(ctx, Cipher(alg), key.data(), nonce, nullptr) != 1 ||
+      !AddAad(ctx, aad) ||
+      (!ct.empty() &&
+       EVP_DecryptUpdate(ctx, out.data(), &len, ct.data(), static_cast<int>(ct.size())) != 1) ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kAeadTagSize, tag) != 1) {
+    WipeBytes(out);
+    return Internal("AEAD decryption failed");
+  }
+  // The tag is checked here, in constant time, by OpenSSL.
+  int final_len = 0;
+  if (EVP_DecryptFinal_ex(ctx, out.data() + len, &final_len) != 1) {
+    WipeBytes(out);
+    return DataLoss(
+        "the sealed data does not authenticate: wrong key, wrong associated data, or corrupted");
+  }
+  return OkStatus();
 }
 
 }  // namespace
@@ -123,31 +160,32 @@ Status OpenInto(AeadAlgorithm alg, const SecretBytes& key, std::span<const uint8
   const std::span<const uint8_t> ct = sealed.subspan(kAeadNonceSize, sealed.size() - kAeadOverhead);
   if (out.size() != ct.size())
     return InvalidArgument("the output buffer does not fit the sealed data");
-  const std::span<const uint8_t> parts[] = {ct};
+  return Decrypt(alg, key, sealed.data(), ct, sealed.data() + sealed.size() - kAeadTagSize, aad,
+                 out);
+}
+
+Status SealWithNonce(AeadAlgorithm alg, const SecretBytes& key,
+                     std::span<const uint8_t, kAeadNonceSize> nonce,
+                     std::span<const uint8_t> plaintext, ByteParts aad, std::span<uint8_t> out,
+                     std::span<uint8_t, kAeadTagSize> tag) {
+  if (out.size() != plaintext.size())
+    return InvalidArgument("the output buffer does not fit the plaintext");
+  const std::span<const uint8_t> parts[] = {plaintext};
   RETURN_IF_ERROR(CheckSizes(key, parts, aad));
-  // Copied: EVP_CTRL_AEAD_SET_TAG takes a mutable pointer, and `sealed` is the caller's.
-  uint8_t tag[kAeadTagSize];
-  std::memcpy(tag, sealed.data() + sealed.size() - kAeadTagSize, kAeadTagSize);
-  EVP_CIPHER_CTX* ctx = ThreadCtx(alg);
-  ScrubKeyOnExit scrub{ctx};
-  int len = 0;
-  if (ctx == nullptr ||
-      EVP_DecryptInit_ex2(ctx, Cipher(alg), key.data(), sealed.data(), nullptr) != 1 ||
-      !AddAad(ctx, aad) ||
-      (!ct.empty() &&
-       EVP_DecryptUpdate(ctx, out.data(), &len, ct.data(), static_cast<int>(ct.size())) != 1) ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kAeadTagSize, tag) != 1) {
-    WipeBytes(out);
-    return Internal("AEAD decryption failed");
-  }
-  // The tag is checked here, in constant time, by OpenSSL.
-  int final_len = 0;
-  if (EVP_DecryptFinal_ex(ctx, out.data() + len, &final_len) != 1) {
-    WipeBytes(out);
-    return DataLoss(
-        "the sealed data does not authenticate: wrong key, wrong associated data, or corrupted");
-  }
-  return OkStatus();
+  return EncryptWithNonce(alg, key, parts, aad, nonce.data(), out.data(), tag.data());
+}
+
+Status OpenWithNonce(AeadAlgorithm alg, const SecretBytes& key,
+                     std::span<const uint8_t, kAeadNonceSize> nonce,
+                     std::span<const uint8_t> ciphertext_and_tag, ByteParts aad,
+                     std::span<uint8_t> out) {
+  if (key.size() != kAeadKeySize) return InvalidArgument("AEAD keys are 32 bytes");
+  if (ciphertext_and_tag.size() < kAeadTagSize) return DataLoss("sealed data is truncated");
+  const std::span<const uint8_t> ct =
+      ciphertext_and_tag.first(ciphertext_and_tag.size() - kAeadTagSize);
+  if (out.size() != ct.size())
+    return InvalidArgument("the output buffer does not fit the sealed data");
+  return Decrypt(alg, key, nonce.data(), ct, ct.data() + ct.size(), aad, out);
 }
 
 Result<SecretBytes> Open(AeadAlgorithm alg, const SecretBytes& key, std::span<const uint8_t> sealed,

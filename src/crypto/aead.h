@@ -52,6 +52,23 @@ Status OpenInto(AeadAlgorithm alg, const SecretBytes& key, std::span<const uint8
 Result<SecretBytes> Open(AeadAlgorithm alg, const SecretBytes& key, std::span<const uint8_t> sealed,
                          ByteParts aad);
 
+// Explicit-nonce forms, for formats that derive each piece's nonce from a random per-file base
+// and the piece's index, so that any piece opens alone (docs/FORMAT.md, hot-cache file v2).
+// REQUIRES: a key never seals two messages under one nonce; the caller owns that (a random base
+// per file, a distinct index per piece). Layout: ciphertext || tag (the nonce is not stored).
+// SealWithNonce writes the ciphertext to `out` (out.size() == plaintext.size(); `out` may be the
+// plaintext's own bytes) and the tag to `tag`. OpenWithNonce opens `ciphertext_and_tag` into
+// `out` (out.size() == ciphertext_and_tag.size() - kAeadTagSize; `out` may be the ciphertext's
+// own bytes); on failure `out` is zeroed, and a piece that does not authenticate is DataLoss.
+Status SealWithNonce(AeadAlgorithm alg, const SecretBytes& key,
+                     std::span<const uint8_t, kAeadNonceSize> nonce,
+                     std::span<const uint8_t> plaintext, ByteParts aad, std::span<uint8_t> out,
+                     std::span<uint8_t, kAeadTagSize> tag);
+Status OpenWithNonce(AeadAlgorithm alg, const SecretBytes& key,
+                     std::span<const uint8_t, kAeadNonceSize> nonce,
+                     std::span<const uint8_t> ciphertext_and_tag, ByteParts aad,
+                     std::span<uint8_t> out);
+
 // AES-256-GCM with one AAD: the forms most callers use.
 Result<std::vector<uint8_t>> AesGcmSeal(const SecretBytes& key, std::span<const uint8_t> plaintext,
                                         std::span<const uint8_t> aad, env::Random& random);

@@ -322,6 +322,55 @@ TEST(AeadTest, EmptyPlaintextSealsToNonceAndTag) {
   }
 }
 
+TEST(AeadTest, ExplicitNonceSealingIsTheRandomNonceLayoutWithoutTheNonceAndOpensOnlyUnderIt) {
+  env::SecureRandom rnd;
+  SecretBytes key = rnd.NewSecret(32);
+  const std::span<const uint8_t> aad[] = {AsBytes("segment"), AsBytes("\x00\x01")};
+  for (AeadAlgorithm alg : {AeadAlgorithm::kAes256Gcm, AeadAlgorithm::kChaCha20Poly1305}) {
+    for (size_t n : {0, 1, 15, 16, 17, 1000}) {
+      std::vector<uint8_t> text(n);
+      rnd.Fill(text);
+      uint8_t nonce[kAeadNonceSize];
+      rnd.Fill(nonce);
+      std::vector<uint8_t> ct(n);
+      uint8_t tag[kAeadTagSize];
+      ASSERT_THAT(SealWithNonce(alg, key, nonce, text, aad, ct, tag), IsOk());
+      // nonce || ciphertext || tag is the ordinary sealed layout.
+      std::vector<uint8_t> sealed(nonce, nonce + kAeadNonceSize);
+      sealed.insert(sealed.end(), ct.begin(), ct.end());
+      sealed.insert(sealed.end(), tag, tag + kAeadTagSize);
+      auto opened = Open(alg, key, sealed, aad);
+      ASSERT_THAT(opened, IsOk());
+      EXPECT_TRUE(std::equal(text.begin(), text.end(), opened->data()));
+      // Opened in place, from ciphertext || tag.
+      std::vector<uint8_t> ct_tag(sealed.begin() + kAeadNonceSize, sealed.end());
+      std::span<uint8_t> in_place(ct_tag.data(), n);
+      ASSERT_THAT(OpenWithNonce(alg, key, nonce, ct_tag, aad, in_place), IsOk());
+      EXPECT_TRUE(std::equal(text.begin(), text.end(), ct_tag.begin()));
+      // Another nonce, a flipped byte, or another AAD: DataLoss, and nothing left in `out`.
+      std::vector<uint8_t> good(sealed.begin() + kAeadNonceSize, sealed.end());
+      std::vector<uint8_t> out(n, 0xee);
+      uint8_t other[kAeadNonceSize];
+      std::memcpy(other, nonce, kAeadNonceSize);
+      other[11] ^= 1;
+      EXPECT_THAT(OpenWithNonce(alg, key, other, good, aad, out), StatusIs(StatusCode::kDataLoss));
+      EXPECT_EQ(out, std::vector<uint8_t>(n, 0));
+      for (size_t i = 0; i < good.size(); i += 7) {
+        std::vector<uint8_t> bad = good;
+        bad[i] ^= 0x40;
+        EXPECT_THAT(OpenWithNonce(alg, key, nonce, bad, aad, out), StatusIs(StatusCode::kDataLoss)) << i;
+      }
+      EXPECT_THAT(OpenWithNonce(alg, key, nonce, good, {}, out), StatusIs(StatusCode::kDataLoss));
+    }
+  }
+  uint8_t nonce[kAeadNonceSize] = {}, tag[kAeadTagSize];
+  std::vector<uint8_t> text(4), small(3);
+  EXPECT_THAT(SealWithNonce(AeadAlgorithm::kAes256Gcm, key, nonce, text, {}, small, tag),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(OpenWithNonce(AeadAlgorithm::kAes256Gcm, key, nonce, small, {}, small),
+              StatusIs(StatusCode::kDataLoss));  // shorter than a tag
+}
+
 TEST(RsaTest, SignVerifyAndPemRoundTrip) {
   auto key = RsaKey::Generate(2048);
   ASSERT_THAT(key, IsOk());

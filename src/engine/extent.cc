@@ -312,24 +312,55 @@ Result<ExtentHeader> ParseExtentHeader(std::span<const uint8_t> object) {
 }
 
 Result<ExtentReader> ExtentReader::Open(std::vector<uint8_t> object, const SecretBytes& aek, const ExtentPlace& expected) {
+  return Open(std::make_shared<const MemoryObjectSource>(std::move(object)), aek, expected);
+}
+
+namespace {
+
+// The object's clear header (magic .. account), read from its start: a first read that holds
+// any account name a store writes, a second one for a longer name.
+Result<std::vector<uint8_t>> ReadClearHeader(const ObjectSource& source) {
+  const uint64_t size = source.size();
+  if (size < 28 + kTrailerSize) return Corrupt("bad magic");
+  ASSIGN_OR_RETURN(std::vector<uint8_t> head, source.Read(0, static_cast<size_t>(std::min<uint64_t>(size, 512))));
+  if (std::memcmp(head.data(), kMagic, 4) != 0) return Corrupt("bad magic");
+  if (head[4] != kVersion && head[4] != kVersionUnboundHeader) return Corrupt("unknown version " + std::to_string(head[4]));
+  std::span<const uint8_t> rest = std::span<const uint8_t>(head).subspan(28);
+  uint64_t n = 0;
+  if (!GetVarint(rest, n) || n > size) return Corrupt("account name");
+  uint64_t end = head.size() - rest.size() + n;
+  if (end > size) return Corrupt("account name");
+  if (end > head.size()) {
+    ASSIGN_OR_RETURN(head, source.Read(0, static_cast<size_t>(end)));
+  }
+  head.resize(static_cast<size_t>(end));
+  return head;
+}
+
+}  // namespace
+
+Result<ExtentReader> ExtentReader::Open(std::shared_ptr<const ObjectSource> source, const SecretBytes& aek,
+                                        const ExtentPlace& expected) {
   ExtentReader r;
-  ASSIGN_OR_RETURN(r.header_, ParseExtentHeader(object));
-  const uint8_t* t = object.data() + object.size() - kTrailerSize;
+  const uint64_t object_size = source->size();
+  ASSIGN_OR_RETURN(std::vector<uint8_t> head, ReadClearHeader(*source));
+  // The header is parsed from its own bytes (with a trailer's room after it, as the whole
+  // object had): the checks are the whole object's.
+  std::vector<uint8_t> parse = head;
+  parse.resize(std::max<size_t>(parse.size(), 28 + kTrailerSize));
+  ASSIGN_OR_RETURN(r.header_, ParseExtentHeader(parse));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> trailer, source->Read(object_size - kTrailerSize, kTrailerSize));
+  const uint8_t* t = trailer.data();
   if (std::memcmp(t + 12, kMagic, 4) != 0) return Corrupt("bad trailer");
   uint64_t at = LoadU64(t);
   uint32_t size = LoadU32(t + 8);
-  if (at > object.size() - kTrailerSize || size > object.size() - kTrailerSize - at) return Corrupt("footer out of bounds");
+  if (at > object_size - kTrailerSize || size > object_size - kTrailerSize - at) return Corrupt("footer out of bounds");
   // Version 2: the clear header (magic .. account) is part of the footer's AAD.
   std::span<const uint8_t> clear_header;
-  if (r.header_.version != kVersionUnboundHeader) {
-    size_t header_end = object.size();
-    std::span<const uint8_t> rest = std::span<const uint8_t>(object).subspan(28);
-    std::string account;
-    if (GetString(rest, account)) header_end = object.size() - rest.size();
-    clear_header = std::span<const uint8_t>(object).first(header_end);
-  }
+  if (r.header_.version != kVersionUnboundHeader) clear_header = head;
+  ASSIGN_OR_RETURN(std::vector<uint8_t> sealed_footer, source->Read(at, size));
   storage::BlockAddress where{r.header_.id, kFooterIndex, kFooterColumn, clear_header};
-  ASSIGN_OR_RETURN(SecretBytes packed, storage::OpenBlock(aek, where, std::span(object).subspan(at, size)));
+  ASSIGN_OR_RETURN(SecretBytes packed, storage::OpenBlock(aek, where, sealed_footer));
   ASSIGN_OR_RETURN(std::vector<uint8_t> footer, Decompress(packed.span()));
   std::span<const uint8_t> in(footer);
   uint64_t rows = 0, cols = 0, groups = 0;
@@ -373,7 +404,7 @@ Result<ExtentReader> ExtentReader::Open(std::vector<uint8_t> object, const Secre
   r.info_.min_time = static_cast<int64_t>(LoadU64(in.data()));
   r.info_.max_time = static_cast<int64_t>(LoadU64(in.data() + 8));
   RETURN_IF_ERROR(CheckPlace(r.header_, r.info_, expected));
-  r.object_ = std::move(object);
+  r.source_ = std::move(source);
   return r;
 }
 
@@ -383,7 +414,8 @@ Result<Codec> ExtentReader::BlockCodec(size_t group, size_t column, const Secret
   size_t index = group * schema.size() + column;
   const Block& b = blocks_[index];
   storage::BlockAddress where{header_.id, static_cast<uint32_t>(index), schema[column].name};
-  ASSIGN_OR_RETURN(SecretBytes frame, storage::OpenBlock(aek, where, std::span(object_).subspan(b.offset, b.size)));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> sealed, source_->Read(b.offset, b.size));
+  ASSIGN_OR_RETURN(SecretBytes frame, storage::OpenBlock(aek, where, sealed));
   if (frame.size() == 0 || frame.data()[0] > static_cast<uint8_t>(Codec::kZstd)) return Corrupt("unknown codec");
   return static_cast<Codec>(frame.data()[0]);
 }
@@ -430,8 +462,8 @@ Result<kql::Column> ExtentReader::ReadBlock(size_t group, size_t column,
   uint32_t index = static_cast<uint32_t>(group * schema.size() + column);
   const Block& b = blocks_[index];
   storage::BlockAddress where{header_.id, index, schema[column].name};
-  ASSIGN_OR_RETURN(SecretBytes packed,
-                   storage::OpenBlock(aek, where, std::span(object_).subspan(b.offset, b.size)));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> sealed, source_->Read(b.offset, b.size));
+  ASSIGN_OR_RETURN(SecretBytes packed, storage::OpenBlock(aek, where, sealed));
   ASSIGN_OR_RETURN(std::vector<uint8_t> raw, Decompress(packed.span()));
   std::span<const uint8_t> in(raw);
   auto decoded = DecodeColumn(schema[column].type, group_rows_[group], in);

@@ -11,8 +11,12 @@
 // Integrity: an object opens only as the extent the catalogue expects (ExtentPlace): its
 // authenticated extent id, workspace, table and (version 2) account must match, so an object
 // copied over another extent's blob never serves its rows there.
+// Reading: an ExtentReader reads its object through an ObjectSource (engine/object_source.h):
+// the trailer, header and footer at Open, then each block's bytes when it is read, so an object
+// in a hot-cache file (engine/cache_file.h) is read and decrypted only where a query needs it.
 // Thread safety: ExtentReader is immutable after Open; reads are safe from several threads.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,6 +27,7 @@
 #include "base/secret_bytes.h"
 #include "base/status.h"
 #include "engine/codec.h"
+#include "engine/object_source.h"
 #include "env/env.h"
 #include "kql/core/column.h"
 #include "kql/engine.h"
@@ -94,6 +99,12 @@ class ExtentReader {
   // Opens the footer and checks that the object is the extent `expected` names. DataLoss for a
   // wrong key, damaged bytes, or an object of another place ("extent X failed its integrity
   // check: it belongs to ...").
+  // Reads through `source` (kept: every block is read from it later). Errors of the source
+  // (DataLoss: a hot-cache file that does not authenticate) are returned as they are, here and
+  // by the reads below.
+  static Result<ExtentReader> Open(std::shared_ptr<const ObjectSource> source, const SecretBytes& aek,
+                                   const ExtentPlace& expected);
+  // The same over an object in memory.
   static Result<ExtentReader> Open(std::vector<uint8_t> object, const SecretBytes& aek, const ExtentPlace& expected);
   const ExtentHeader& header() const { return header_; }
   const ExtentInfo& info() const { return info_; }
@@ -129,7 +140,7 @@ class ExtentReader {
   ExtentInfo info_;
   std::vector<uint32_t> group_rows_;
   std::vector<Block> blocks_;  // group-major
-  std::vector<uint8_t> object_;
+  std::shared_ptr<const ObjectSource> source_;
 };
 
 }  // namespace cmk::engine

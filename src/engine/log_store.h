@@ -20,8 +20,10 @@
 // queries; its memtable, decoded extents and hot-cache files are deleted at once (the WAL and
 // extents stay sealed at rest until the key returns or retention purges them). On restore the
 // WAL is replayed and the hot cache reloaded with the last `hot_window` of extents.
-// Hot cache: copies of recent extents under <data>/cache, sealed by a key derived from the AEK
-// (default) or from the region's MMK (as Azure does), plus decoded extents in memory.
+// Hot cache: copies of recent extents' data-layer objects under <data>/cache, in segments sealed
+// by a key derived from the AEK (default) or from the region's MMK (as Azure does), read by range
+// (engine/cache_file.h); a copy that fails to authenticate is dropped and the blob read. Plus
+// decoded extents in memory.
 // Retention: rows older than their table's retention are hidden from queries at once and their
 // extents purged by the maintenance job, whatever the key state.
 // Integrity: an extent is read only as the catalogue entry that led to it (account, workspace,
@@ -65,6 +67,7 @@ namespace cmk::engine {
 
 class MemChunk;
 class ExtentReader;
+class CacheFileSource;
 
 // Metadata kind of the key-state history (one document per transition of an account).
 inline constexpr char kKeyStateEventKind[] = "key-state-event";
@@ -239,13 +242,21 @@ class LogStore {
   // are decoded (the object read and checked once per call) and cached.
   Result<Chunks> LoadExtent(const ExtentRec& e, Account& a, const ExtentScan& scan);
   // Opens an extent at most once for a LoadExtent call: its keys and reader, on first need.
+  // A reader over a hot-cache file reads it lazily: when a block's segment of the file fails
+  // to authenticate, ReadBlock drops the file (a cache reject) and reopens the extent from its
+  // blob, once; the blob's own failures are the query's, as ever.
   struct Opener {
+    Opener(LogStore& s, const ExtentRec& rec, Account& acct) : store(s), e(rec), a(acct) {}
     LogStore& store;
     const ExtentRec& e;
     Account& a;
     std::optional<Keys> keys;
     std::shared_ptr<const ExtentReader> reader;
+    std::shared_ptr<const CacheFileSource> cache;  // the reader's source, when a hot-cache file
+    bool skip_cache = false;                       // the hot-cache copy was rejected
     Status Open();
+    // REQUIRES: Open() succeeded.
+    Result<kql::Column> ReadBlock(size_t group, size_t column);
   };
   struct Layout;
   // Drops from `groups` the row groups without a value `scan.bound` wants: by their footer
@@ -264,22 +275,35 @@ class LogStore {
   Result<std::optional<kql::ScanRequest::ValueBound>> BestBound(
       const std::vector<std::pair<ExtentRec, Account*>>& extents, const ExtentScan& scan,
       const kql::ScanRequest::Best& best);
-  // The extent's object (inner layer), from the hot cache or its blob; `for_cache` gets the
-  // stored bytes when they came from the blob and belong in the hot cache.
-  Result<std::vector<uint8_t>> ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek,
-                                          std::vector<uint8_t>* for_cache);
-  // Reads and checks an extent's object (DataLoss when it isn't the one `e` names).
-  Result<std::shared_ptr<const ExtentReader>> OpenExtent(const ExtentRec& e, Account& a,
-                                                         const SecretBytes& aek);
+  // The data-layer object of an extent's blob (the infrastructure layer opened).
+  Result<std::vector<uint8_t>> ReadBlobObject(const ExtentRec& e, Account& a);
+  struct OpenedExtent {
+    std::shared_ptr<const ExtentReader> reader;
+    std::shared_ptr<const CacheFileSource> cache;  // set when the reader reads a hot-cache file
+  };
+  // Opens an extent from its hot-cache copy: nullopt when there is none, or none that
+  // authenticates (then rejected: counted, removed). A version-1 copy is read whole and
+  // rewritten in version 2. An error when a copy that authenticates isn't the extent `place`
+  // names (DataLoss, as its blob would be).
+  Result<std::optional<OpenedExtent>> OpenCached(const ExtentRec& e, Account& a, const SecretBytes& aek,
+                                                 const ExtentPlace& place);
+  // Reads and checks an extent's object (DataLoss when it isn't the one `e` names): from the
+  // hot cache (unless `use_cache` is false) or its blob, whose copy is then cached when hot.
+  Result<OpenedExtent> OpenExtent(const ExtentRec& e, Account& a, const SecretBytes& aek, bool use_cache);
+  // Counts, logs and removes a hot-cache copy that failed to authenticate (`why`).
+  void RejectCache(const ExtentRec& e, Account& a, const Status& why);
   // Builds, seals and stores one table's extent of `chunks` (built in `buf`, pooled).
   Result<ExtentRec> StoreExtent(Account& a, const SecretBytes& aek, const std::string& workspace, const std::string& table,
                                 const std::vector<std::shared_ptr<const MemChunk>>& chunks, std::vector<uint8_t>& buf);
   // The blob name of an extent: every user string percent-encoded into a safe path segment.
   static std::string ExtentBlobName(const Account& a, const std::string& workspace, const std::string& table,
                                     const std::string& extent_id);
-  // Writes the hot-cache copy of `object`; the InPlace form seals over `object` (consumed).
-  void WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<const uint8_t> object);
-  void WriteCacheInPlace(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<uint8_t> object);
+  // Writes the hot-cache copy (cache file version 2, engine/cache_file.h) of `object`, the
+  // extent `id`'s data-layer object; PutCacheFile writes one sealed already. Without fsync, and
+  // a failure is only logged: the copy is an optimisation, authenticated when read.
+  void WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, const storage::ExtentId& id,
+                  std::span<const uint8_t> object);
+  void PutCacheFile(const ExtentRec& e, Account& a, std::span<const uint8_t> file);
   // Flush buffers, pooled across flushes and threads.
   std::unique_ptr<std::vector<uint8_t>> TakeScratch();
   void GiveBackScratch(std::unique_ptr<std::vector<uint8_t>> buf);

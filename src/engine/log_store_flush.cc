@@ -8,6 +8,7 @@
 #include "base/encoding.h"
 #include "base/json.h"
 #include "crypto/aead.h"
+#include "engine/cache_file.h"
 #include "engine/codec.h"
 #include "engine/extent.h"
 #include "engine/log_store_internal.h"
@@ -104,53 +105,87 @@ std::string LogStore::CachePath(const Account& a, const std::string& extent_id) 
   return data_dir_ + "/cache/" + a.container + "/" + extent_id + ".cmkc";
 }
 
-void LogStore::WriteCacheInPlace(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<uint8_t> object) {
-  uint8_t nonce[crypto::kGcmNonceSize], tag[crypto::kGcmTagSize];
-  if (!crypto::AesGcmSealInPlace(CacheKey(a, aek), object, Bytes(e.id), *env_.random, nonce, tag).ok()) return;
+void LogStore::PutCacheFile(const ExtentRec& e, Account& a, std::span<const uint8_t> file) {
   // The cache is a copy, authenticated when read: a file a crash damaged or lost costs a read
   // of the blob, so no fsync, and a copy that can't be written (a full disk) costs the same.
   Status s = env_.fs->CreateDirs(data_dir_ + "/cache/" + a.container, 0700);
-  if (s.ok()) {
-    s = env_.fs->WriteFileReplacing(CachePath(a, e.id), {nonce, object, tag}, 0600, /*sync=*/false);
-  }
+  if (s.ok()) s = env_.fs->WriteFileReplacing(CachePath(a, e.id), {file}, 0600, /*sync=*/false);
   if (!s.ok()) {
     spdlog::warn("no hot-cache copy of extent {} (its blob is read instead): {}", e.id, s.ToString());
   }
 }
 
-void LogStore::WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, std::span<const uint8_t> object) {
-  std::vector<uint8_t> copy(object.begin(), object.end());
-  WriteCacheInPlace(e, a, aek, copy);
+void LogStore::WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, const storage::ExtentId& id,
+                          std::span<const uint8_t> object) {
+  auto file = SealCacheFile(CacheKey(a, aek), id, object, *env_.random);
+  if (!file.ok()) {
+    spdlog::warn("no hot-cache copy of extent {} (its blob is read instead): {}", e.id, file.status().ToString());
+    return;
+  }
+  PutCacheFile(e, a, *file);
 }
 
-Result<std::vector<uint8_t>> LogStore::ReadObject(const ExtentRec& e, Account& a, const SecretBytes& aek,
-                                                  std::vector<uint8_t>* for_cache) {
-  std::vector<uint8_t> object;
-  bool cached = false;
-  if (auto c = env_.fs->ReadFile(CachePath(a, e.id)); c.ok()) {
-    // The copy's AAD is the extent id: a copy of another extent's file doesn't open here.
-    auto open = crypto::AesGcmOpen(CacheKey(a, aek), Bytes(*c), Bytes(e.id));
-    if (open.ok()) {
-      object.assign(open->data(), open->data() + open->size());
-      cached = true;
-    } else {
-      // A crash can leave a damaged copy (it is written without fsync), so this is not an
-      // integrity failure by itself: the blob, which is checked, is read instead.
-      cache_rejects_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("the hot-cache copy of extent {} does not authenticate (damaged or replaced); reading its blob", e.id);
-      env_.fs->Remove(CachePath(a, e.id)).IgnoreError();  // worthless: the blob is read instead
-    }
-  }
-  if (!cached) {
-    ASSIGN_OR_RETURN(object, blobs_->Get(e.blob));
-    if (for_cache != nullptr && e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) {
-      if (e.double_encrypted) *for_cache = object;
-      else for_cache->assign(object.begin(), object.end());
-    }
-  }
+void LogStore::RejectCache(const ExtentRec& e, Account& a, const Status& why) {
+  // A crash can leave a damaged copy (it is written without fsync), so this is not an
+  // integrity failure by itself: the blob, which is checked, is read instead.
+  cache_rejects_.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn("the hot-cache copy of extent {} does not authenticate (damaged or replaced); reading its blob ({})",
+               e.id, why.message());
+  env_.fs->Remove(CachePath(a, e.id)).IgnoreError();  // worthless: the blob is read instead
+}
+
+Result<std::vector<uint8_t>> LogStore::ReadBlobObject(const ExtentRec& e, Account& a) {
+  ASSIGN_OR_RETURN(std::vector<uint8_t> object, blobs_->Get(e.blob));
   if (!e.double_encrypted) return object;
   if (!a.infra) return FailedPrecondition("extent " + e.id + " needs the account's infrastructure key");
   return storage::OpenObject(*a.infra, e.blob, object);
+}
+
+Result<std::optional<LogStore::OpenedExtent>> LogStore::OpenCached(const ExtentRec& e, Account& a,
+                                                                  const SecretBytes& aek, const ExtentPlace& place) {
+  using Opened = std::optional<OpenedExtent>;
+  const std::string path = CachePath(a, e.id);
+  auto file = env_.fs->NewRandomAccessFile(path);
+  if (!file.ok()) return Opened();  // no copy (or none readable): the blob
+  uint8_t head[5] = {};
+  auto got = (*file)->Read(0, head);
+  if (got.ok() && *got == sizeof(head) && IsCacheFileV2(head)) {
+    // Version 2: only the header here; the segments the footer and the blocks need are
+    // decrypted as they are read (a block's damaged segment shows in Opener::ReadBlock).
+    auto source = CacheFileSource::Open(std::move(*file), CacheKey(a, aek), place.id);
+    if (!source.ok()) {
+      RejectCache(e, a, source.status());
+      return Opened();
+    }
+    auto reader = ExtentReader::Open(*source, aek, place);
+    if (reader.ok()) return Opened(OpenedExtent{std::make_shared<const ExtentReader>(std::move(*reader)), *source});
+    if ((*source)->failed()) {
+      RejectCache(e, a, reader.status());
+      return Opened();
+    }
+    // The copy authenticates (someone who holds the cache key sealed it) but isn't this
+    // extent: refused as its blob would be.
+    return reader.status();
+  }
+  // Version 1 (written before version 2; no magic): nonce || ciphertext || tag of the stored
+  // object, AAD = the extent id (hex), read whole as it always was, then rewritten as version 2.
+  file->reset();
+  auto c = env_.fs->ReadFile(path);
+  if (!c.ok()) return Opened();
+  auto open = crypto::AesGcmOpen(CacheKey(a, aek), Bytes(*c), Bytes(e.id));
+  if (!open.ok()) {
+    RejectCache(e, a, open.status());
+    return Opened();
+  }
+  std::vector<uint8_t> object(open->data(), open->data() + open->size());
+  if (e.double_encrypted) {
+    if (!a.infra) return FailedPrecondition("extent " + e.id + " needs the account's infrastructure key");
+    ASSIGN_OR_RETURN(object, storage::OpenObject(*a.infra, e.blob, object));
+  }
+  auto source = std::make_shared<const MemoryObjectSource>(std::move(object));
+  ASSIGN_OR_RETURN(ExtentReader reader, ExtentReader::Open(source, aek, place));
+  WriteCache(e, a, aek, place.id, source->bytes());
+  return Opened(OpenedExtent{std::make_shared<const ExtentReader>(std::move(reader)), nullptr});
 }
 
 void LogStore::ReloadCache(Account& a) {
@@ -165,8 +200,10 @@ void LogStore::ReloadCache(Account& a) {
     }
   }
   for (const auto& e : recent) {
-    auto object = blobs_->Get(e.blob);
-    if (object.ok()) WriteCacheInPlace(e, a, k->aek, *object);
+    storage::ExtentId id;
+    if (!IdFromHex(e.id, id)) continue;
+    auto object = ReadBlobObject(e, a);
+    if (object.ok()) WriteCache(e, a, k->aek, id, *object);
   }
 }
 
@@ -198,6 +235,14 @@ Result<LogStore::ExtentRec> LogStore::StoreExtent(Account& a, const SecretBytes&
   e.rows = built.rows;
   e.min_time = built.min_time;
   e.max_time = built.max_time;
+  // The hot-cache copy holds the data-layer object (engine/cache_file.h): sealed here, before
+  // the outer layer is sealed over it in place, and written once the blob is stored.
+  std::vector<uint8_t> cache_file;
+  if (e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) {
+    auto sealed = SealCacheFile(CacheKey(a, aek), h.id, std::span<const uint8_t>(buf).subspan(room), *env_.random);
+    if (sealed.ok()) cache_file = std::move(*sealed);
+    else spdlog::warn("no hot-cache copy of extent {}: {}", e.id, sealed.status().ToString());
+  }
   if (a.infra) {
     RETURN_IF_ERROR(storage::SealObjectInPlace(*a.infra, 1, e.blob, buf, *env_.random));
     e.double_encrypted = true;
@@ -209,7 +254,7 @@ Result<LogStore::ExtentRec> LogStore::StoreExtent(Account& a, const SecretBytes&
     }
   }
   RETURN_IF_ERROR(blobs_->Put(e.blob, buf));
-  if (e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) WriteCacheInPlace(e, a, aek, buf);
+  if (!cache_file.empty()) PutCacheFile(e, a, cache_file);
   return e;
 }
 
@@ -291,8 +336,8 @@ Status LogStore::FlushAccount(Account& a) {
   }
   // The memtable's chunks are encoded in place (BuildExtent reads them, no concatenated copy);
   // the object is built in a pooled buffer with room in front for the outer layer, which is
-  // then sealed over it in place, and the hot-cache copy is sealed in place over that again
-  // once the blob is stored: one buffer per flush, no copy of the object.
+  // then sealed over it in place; the hot-cache copy is sealed from the object before that,
+  // into a buffer of its own (it holds the data layer, the blob both).
   std::unique_ptr<std::vector<uint8_t>> buf = TakeScratch();
   std::vector<std::pair<ExtentRec, std::vector<std::shared_ptr<const MemChunk>>>> made;
   std::vector<std::string> left;                       // tables whose rows stay for a later flush

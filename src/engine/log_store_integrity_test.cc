@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/cache_file.h"
 #include "engine/log_store_internal.h"
 #include "engine/log_store_test_util.h"
 
@@ -161,15 +162,24 @@ TEST_F(LogStoreIntegrityTest, AHotCacheCopyOfAnotherExtentIsNeverServed) {
   EXPECT_EQ(store_->Stats().cache_rejects, 1u);
   EXPECT_NE(ReadAll(cache_a), ReadAll(cache_b));
   // Someone who holds the cache key re-seals A's object as B's copy: the copy opens, and the
-  // object in it is refused for not being B's extent.
+  // object in it is refused for not being B's extent. (The shared account has no outer layer:
+  // A's blob is its data-layer object.) As a version-1 copy, read whole:
   SecretBytes cache_key = storage::DeriveSubkey(keys_->Mmk("eastus"), "cmklogs/cache/v1", AsBytes("shared/eastus"));
-  auto object = crypto::AesGcmOpen(cache_key, ReadAll(cache_a), AsBytes(ExtentId(blob_a)));
-  ASSERT_THAT(object, IsOk());
-  auto forged = crypto::AesGcmSeal(cache_key, object->span(), AsBytes(ExtentId(blob_b)), random_);
+  std::vector<uint8_t> object = ReadAll(dir_ + "/data/blobs/" + blob_a);
+  auto forged = crypto::AesGcmSeal(cache_key, object, AsBytes(ExtentId(blob_b)), random_);
   ASSERT_THAT(forged, IsOk());
   WriteAll(cache_b, *forged);
   Open(false);
   ExpectIntegrityFailure(ws_b_);
+  // And as a version-2 copy, read by range.
+  storage::ExtentId id_b;
+  ASSERT_TRUE(IdFromHex(ExtentId(blob_b), id_b));
+  auto forged_v2 = SealCacheFile(cache_key, id_b, object, random_);
+  ASSERT_THAT(forged_v2, IsOk());
+  WriteAll(cache_b, *forged_v2);
+  Open(false);
+  ExpectIntegrityFailure(ws_b_);
+  EXPECT_EQ(store_->Stats().cache_rejects, 0u);  // it authenticated: not a damaged copy
 }
 
 // --- WAL order -----------------------------------------------------------------------------

@@ -52,6 +52,9 @@ void MakeDictWipeable(kql::Column& c, std::shared_ptr<std::atomic<bool>> wipe);
 // their paths; '%' appears only in encoded ones, so two strings never share a segment.
 std::string BlobSegment(std::string_view s);
 
+// The 16 bytes of an extent id given as 32 hex digits; false when it isn't.
+bool IdFromHex(std::string_view hex, storage::ExtentId& id);
+
 // A table whose flush failed: when it may be tried again, and why it failed.
 struct FlushRetry {
   int failures = 0;

@@ -6,8 +6,11 @@
 // more), under a byte budget, least recently used first out, so a working set larger than the
 // budget streams group by group instead of evicting whole extents. An extent's layout (groups, their rows and time ranges) is kept apart from its
 // blocks, so a query whose blocks are all cached neither reads nor decrypts the object; when
-// some are missing the object is read once per extent and query (hot cache or blob, every
-// integrity check as before) and the missing blocks decoded from it. Readers are not kept:
+// some are missing the extent is opened once per extent and query (every integrity check as
+// before) and the missing blocks decoded: from the hot-cache file only the segments of its
+// footer and of those blocks are read and decrypted (engine/cache_file.h), from a blob the
+// whole object. A cache file whose segment fails when a block is read is dropped and the
+// extent read from its blob (Opener::ReadBlock). Readers are not kept:
 // an object costs its bytes in memory, and cached blocks make reopening rare (docs/benchmarks.md).
 #include <spdlog/spdlog.h>
 
@@ -15,12 +18,12 @@
 
 #include "base/encoding.h"
 #include "base/mutex.h"
+#include "engine/cache_file.h"
 #include "engine/extent.h"
 #include "engine/log_store_internal.h"
 #include "kql/core/budget.h"
 
 namespace cmk::engine {
-namespace {
 
 bool IdFromHex(std::string_view hex, storage::ExtentId& id) {
   if (hex.size() != 2 * id.size()) return false;
@@ -37,6 +40,8 @@ bool IdFromHex(std::string_view hex, storage::ExtentId& id) {
   }
   return true;
 }
+
+namespace {
 
 // A row group's entry in the decoded cache.
 std::string GroupKey(const std::string& id, size_t group) {
@@ -67,18 +72,25 @@ bool HoldsWanted(const kql::Table& t, const kql::ScanRequest::ValueBound& bound)
 
 }  // namespace
 
-Result<std::shared_ptr<const ExtentReader>> LogStore::OpenExtent(const ExtentRec& e, Account& a,
-                                                                 const SecretBytes& aek) {
+Result<LogStore::OpenedExtent> LogStore::OpenExtent(const ExtentRec& e, Account& a, const SecretBytes& aek,
+                                                    bool use_cache) {
   ExtentPlace place{{}, e.account, e.workspace, e.table};
   if (!IdFromHex(e.id, place.id))
     return DataLoss("catalogued extent id '" + e.id + "' is not 32 hex digits");
-  std::vector<uint8_t> stored;
-  ASSIGN_OR_RETURN(auto object, ReadObject(e, a, aek, &stored));
-  ASSIGN_OR_RETURN(ExtentReader reader, ExtentReader::Open(std::move(object), aek, place));
+  if (use_cache) {
+    ASSIGN_OR_RETURN(std::optional<OpenedExtent> cached, OpenCached(e, a, aek, place));
+    if (cached) {
+      extents_opened_.fetch_add(1, std::memory_order_relaxed);
+      return std::move(*cached);
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<uint8_t> object, ReadBlobObject(e, a));
+  auto source = std::make_shared<const MemoryObjectSource>(std::move(object));
+  ASSIGN_OR_RETURN(ExtentReader reader, ExtentReader::Open(source, aek, place));
   // Cached only once it has proven to be this extent.
-  if (!stored.empty()) WriteCacheInPlace(e, a, aek, stored);
+  if (e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) WriteCache(e, a, aek, place.id, source->bytes());
   extents_opened_.fetch_add(1, std::memory_order_relaxed);
-  return std::make_shared<const ExtentReader>(std::move(reader));
+  return OpenedExtent{std::make_shared<const ExtentReader>(std::move(reader)), nullptr};
 }
 
 Status LogStore::Opener::Open() {
@@ -87,9 +99,10 @@ Status LogStore::Opener::Open() {
     ASSIGN_OR_RETURN(Keys k, store.KeysFor(a, false));
     keys = std::move(k);
   }
-  auto r = store.OpenExtent(e, a, keys->aek);
+  auto r = store.OpenExtent(e, a, keys->aek, !skip_cache);
   if (r.ok()) {
-    reader = std::move(*r);
+    reader = std::move(r->reader);
+    cache = std::move(r->cache);
     return OkStatus();
   }
   if (r.status().code() != StatusCode::kDataLoss) return r.status();
@@ -102,6 +115,19 @@ Status LogStore::Opener::Open() {
   }
   spdlog::error("{}", msg);
   return DataLoss(msg);
+}
+
+Result<kql::Column> LogStore::Opener::ReadBlock(size_t group, size_t column) {
+  auto col = reader->ReadBlock(group, column, keys->aek);
+  if (col.ok() || cache == nullptr || !cache->failed()) return col;
+  // The hot-cache copy's segment of this block did not authenticate (damage the footer's read
+  // did not reach): never served. The copy is dropped and the extent read from its blob, once.
+  store.RejectCache(e, a, col.status());
+  reader.reset();
+  cache.reset();
+  skip_cache = true;
+  RETURN_IF_ERROR(Open());
+  return reader->ReadBlock(group, column, keys->aek);
 }
 
 int LogStore::Layout::Index(std::string_view name) const {
@@ -151,7 +177,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       return it->second.chunks;
     }
   }
-  Opener opener{*this, e, a, std::nullopt, nullptr};
+  Opener opener{*this, e, a};
   ASSIGN_OR_RETURN(std::shared_ptr<const Layout> layout, LayoutOf(opener));
   // The requested columns the extent holds.
   std::vector<size_t> cols;
@@ -224,7 +250,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     // Plaintext: wiped with its entry's flag when the account is revoked.
     auto wipe = std::make_shared<std::atomic<bool>>(false);
     for (size_t c : g.missing) {
-      ASSIGN_OR_RETURN(kql::Column col, opener.reader->ReadBlock(group, c, opener.keys->aek));
+      ASSIGN_OR_RETURN(kql::Column col, opener.ReadBlock(group, c));
       blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
       bytes += kql::ApproxBytes(col);
       MakeDictWipeable(col, wipe);
@@ -302,7 +328,7 @@ Result<std::optional<kql::ScanRequest::ValueBound>> LogStore::BestBound(
       MutexLock l(&cache_mu_);
       if (decoded_.count(e.id + "\n*")) continue;  // served whole, from its memtable chunks
     }
-    Opener o{*this, e, *a, std::nullopt, nullptr};
+    Opener o{*this, e, *a};
     ASSIGN_OR_RETURN(std::shared_ptr<const Layout> layout, LayoutOf(o));
     int c = layout->Index(best.column);
     if (c < 0) continue;

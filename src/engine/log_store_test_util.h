@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 
@@ -17,6 +18,46 @@
 #include "storage/fake_vault_for_test.h"
 
 namespace cmk::engine {
+
+// Counts the bytes read from files whose path contains "/cache/" (hot-cache files) and from the
+// others, through positional reads and whole-file reads alike.
+class CountingFileSystem : public env::FileSystemWrapper {
+ public:
+  using env::FileSystemWrapper::FileSystemWrapper;
+  struct Counts {
+    std::atomic<uint64_t> cache{0}, other{0}, cache_whole_reads{0};
+  };
+  Result<std::unique_ptr<env::RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
+    ASSIGN_OR_RETURN(auto f, target()->NewRandomAccessFile(path));
+    return std::unique_ptr<env::RandomAccessFile>(new File(std::move(f), Counter(path)));
+  }
+  Result<std::string> ReadFile(const std::string& path) override {
+    auto r = target()->ReadFile(path);
+    if (r.ok()) Counter(path) += r->size();
+    if (r.ok() && IsCache(path)) ++counts.cache_whole_reads;
+    return r;
+  }
+  void Reset() { counts.cache = counts.other = counts.cache_whole_reads = 0; }
+  Counts counts;
+
+ private:
+  static bool IsCache(const std::string& path) { return path.find("/cache/") != std::string::npos; }
+  std::atomic<uint64_t>& Counter(const std::string& path) { return IsCache(path) ? counts.cache : counts.other; }
+  class File : public env::RandomAccessFile {
+   public:
+    File(std::unique_ptr<env::RandomAccessFile> f, std::atomic<uint64_t>& n) : f_(std::move(f)), n_(n) {}
+    Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) const override {
+      auto r = f_->Read(offset, out);
+      if (r.ok()) n_ += *r;
+      return r;
+    }
+    Result<uint64_t> Size() const override { return f_->Size(); }
+
+   private:
+    std::unique_ptr<env::RandomAccessFile> f_;
+    std::atomic<uint64_t>& n_;
+  };
+};
 
 inline constexpr char kCluster[] = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/clusters/c1";
 
