@@ -337,13 +337,28 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
   switch (enc) {
     case kIntsDelta: {
       c.ints.resize(rows);
-      int64_t prev = 0;
+      // Varints read through a pointer (a span's subspan per byte costs twice as much); the
+      // common one-byte delta takes the first branch.
+      const uint8_t* p = in.data();
+      const uint8_t* const end = p + in.size();
+      uint64_t prev = 0;
       for (size_t i = 0; i < rows; ++i) {
         uint64_t z = 0;
-        if (!GetVarint(in, z)) return Corrupt("varint");
-        prev = static_cast<int64_t>(static_cast<uint64_t>(prev) + static_cast<uint64_t>(UnZigZag(z)));
-        c.ints[i] = prev;
+        if (p != end && *p < 0x80) {
+          z = *p++;
+        } else {
+          int shift = 0;
+          for (;; shift += 7) {
+            if (p == end || shift >= 64) return Corrupt("varint");
+            uint8_t b = *p++;
+            z |= static_cast<uint64_t>(b & 0x7f) << shift;
+            if ((b & 0x80) == 0) break;
+          }
+        }
+        prev += static_cast<uint64_t>(UnZigZag(z));
+        c.ints[i] = static_cast<int64_t>(prev);
       }
+      in = in.subspan(static_cast<size_t>(p - in.data()));
       break;
     }
     case kIntsPlain:
@@ -375,14 +390,24 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
       uint8_t width = in[0];
       in = in.subspan(1);
       if ((width != 1 && width != 2 && width != 4) || in.size() < rows * width) return Corrupt("codes");
-      // Kept coded (kql::Column's dictionary form): queries filter and group by code.
+      // Kept coded (kql::Column's dictionary form): queries filter and group by code. One loop
+      // per width (a copy of `width` bytes into a word stalled on every row) and one range check
+      // of the largest code.
       c.codes.resize(rows);
-      for (size_t i = 0; i < rows; ++i) {
-        uint32_t code = 0;
-        std::memcpy(&code, in.data() + i * width, width);
-        if (code >= n) return Corrupt("code out of range");
-        c.codes[i] = code;
-      }
+      uint32_t largest = 0;
+      auto widen = [&]<typename T>(T) {
+        const uint8_t* p = in.data();
+        for (size_t i = 0; i < rows; ++i) {
+          T code;
+          std::memcpy(&code, p + i * sizeof(T), sizeof(T));
+          c.codes[i] = code;
+          largest = std::max<uint32_t>(largest, code);
+        }
+      };
+      if (width == 1) widen(uint8_t{});
+      else if (width == 2) widen(uint16_t{});
+      else widen(uint32_t{});
+      if (rows > 0 && largest >= n) return Corrupt("code out of range");
       c.dict = std::move(dict);
       in = in.subspan(rows * width);
       break;

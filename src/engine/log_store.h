@@ -237,6 +237,7 @@ class LogStore {
     // decoded values.
     const kql::ScanRequest::ValueBound* bound = nullptr;
     const std::vector<size_t>* only = nullptr;  // when set, the only row groups to read
+    uint64_t id = 0;  // the scan's number (a query's scan of one table): the cache's admission
   };
   // Each kept row group's requested columns, from decoded blocks in the cache; the missing ones
   // are decoded (the object read and checked once per call) and cached.
@@ -313,8 +314,11 @@ class LogStore {
   void ReloadCache(Account& a);
   struct Decoded;
   // Adds an entry (unless `key` is cached already) and drops the least recently used others
-  // (never `key`) until under the cap.
-  void InsertDecodedLocked(const std::string& key, Decoded d) REQUIRES(cache_mu_);
+  // (never `key`) until under the cap. Scan resistance: an entry read by scan `scan` is not
+  // admitted when room would mean evicting an entry that same scan has read, so a scan larger
+  // than the cache keeps its first part cached for the next run instead of cycling everything
+  // out (and other queries' entries go only as far as a scan's own reads). 0: no scan (flush).
+  void InsertDecodedLocked(const std::string& key, Decoded d, uint64_t scan = 0) REQUIRES(cache_mu_);
   void EvictDecodedLocked(const std::string& keep) REQUIRES(cache_mu_);
   // Drops every decoded entry and layout of extent `id`.
   void DropDecodedLocked(const std::string& id) REQUIRES(cache_mu_);
@@ -351,10 +355,12 @@ class LogStore {
     // Set on revocation: the chunks' columns are wiped when their last reader releases them.
     std::vector<std::shared_ptr<std::atomic<bool>>> wipe;
     std::list<std::string>::iterator lru;
+    uint64_t scan = 0;  // the last scan that read it (ExtentScan::id; 0: none)
   };
   std::map<std::string, Decoded> decoded_ GUARDED_BY(cache_mu_);
   std::list<std::string> decoded_lru_ GUARDED_BY(cache_mu_);  // least recently used first
   size_t decoded_bytes_ GUARDED_BY(cache_mu_) = 0;
+  std::atomic<uint64_t> scans_{0};  // numbers ExtentScan::id
   // An extent's row groups as its footer gives them (so that cached blocks serve a query
   // without reading the object): per group, its rows, TimeGenerated range and blocks' extremes.
   struct Layout {

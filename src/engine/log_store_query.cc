@@ -104,6 +104,7 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     bounded.end_time = hi;
     ExtentScan scan{request.columns, lo, hi, request.min_time, request.max_time,
                     request.bound ? &*request.bound : nullptr};
+    scan.id = s.scans_.fetch_add(1, std::memory_order_relaxed) + 1;
     std::optional<kql::ScanRequest::ValueBound> best;
     if (request.best && !request.bound) {
       ASSIGN_OR_RETURN(best, s.BestBound(extents, scan, *request.best));

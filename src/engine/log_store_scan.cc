@@ -174,6 +174,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     MutexLock l(&cache_mu_);
     if (auto it = decoded_.find(e.id + "\n*"); it != decoded_.end()) {
       decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
+      it->second.scan = scan.id;
       return it->second.chunks;
     }
   }
@@ -219,6 +220,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       Group& g = found[gi];
       if (auto it = decoded_.find(GroupKey(e.id, groups[gi])); it != decoded_.end()) {
         decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
+        it->second.scan = scan.id;
         g.table = it->second.chunks[0];
         g.wipe = it->second.wipe;
         g.bytes = it->second.bytes;
@@ -266,7 +268,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
   }
   if (!fresh.empty()) {
     MutexLock l(&cache_mu_);
-    for (auto& [key, d] : fresh) InsertDecodedLocked(key, std::move(d));
+    for (auto& [key, d] : fresh) InsertDecodedLocked(key, std::move(d), scan.id);
   }
   return out;
 }
@@ -288,7 +290,7 @@ Status LogStore::KeepWanted(const ExtentRec& e, Account& a, const Layout& layout
   if (!unknown.empty()) {
     // The bound's column alone (cached like any column) for the groups the footer can't tell.
     ExtentScan narrow{std::span<const std::string>(&bound.column, 1), scan.lo, scan.end, scan.min, scan.max,
-                      nullptr, &unknown};
+                      nullptr, &unknown, scan.id};
     ASSIGN_OR_RETURN(Chunks keys, LoadExtent(e, a, narrow));
     for (size_t i = 0; i < unknown.size() && i < keys.size(); ++i) {
       if (HoldsWanted(*keys[i], bound)) kept.push_back(unknown[i]);
@@ -359,7 +361,7 @@ Result<std::optional<kql::ScanRequest::ValueBound>> LogStore::BestBound(
   return Bound(std::move(b));
 }
 
-void LogStore::InsertDecodedLocked(const std::string& key, Decoded d) {
+void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t scan) {
   if (auto it = decoded_.find(key); it != decoded_.end()) {
     // Decoded meanwhile by another query: keep the wider table.
     if (it->second.chunks[0]->columns.size() >= d.chunks[0]->columns.size()) return;
@@ -367,6 +369,17 @@ void LogStore::InsertDecodedLocked(const std::string& key, Decoded d) {
     decoded_lru_.erase(it->second.lru);
     decoded_.erase(it);
   }
+  if (scan != 0) {
+    // Room goes as far as the least recently used entry this scan read: past it, not admitted.
+    size_t freed = 0;
+    for (auto at = decoded_lru_.begin(); decoded_bytes_ - freed + d.bytes > options_.decoded_cache_bytes; ++at) {
+      if (at == decoded_lru_.end()) break;
+      const Decoded& old = decoded_.at(*at);
+      if (old.scan == scan) return;
+      freed += old.bytes;
+    }
+  }
+  d.scan = scan;
   decoded_bytes_ += d.bytes;
   auto it = decoded_.emplace(key, std::move(d)).first;
   it->second.lru = decoded_lru_.insert(decoded_lru_.end(), key);

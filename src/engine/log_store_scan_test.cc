@@ -332,6 +332,40 @@ TEST_F(LogStoreScanTest, ReadAheadOfSeveralExtentsKeepsTheirOrder) {
   }
 }
 
+// A scan larger than the decoded-column cache keeps its first part cached for the next run,
+// where least-recently-used admission evicted each group before the next run reached it; other
+// scans' reads still replace what a scan read.
+TEST_F(LogStoreScanTest, AScanLargerThanTheCacheKeepsItsFirstPartCached) {
+  read_ahead_ = 1;
+  Open();
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(50, "x" + std::to_string(i), clock_.Now())), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  Open();  // caches empty: every block is read from its extent
+  ASSERT_THAT(Scan(Request({"Msg"})), IsOk());
+  ASSERT_EQ(store_->BlocksDecodedForTest(), 8u);  // one row group per extent
+  const size_t all = store_->DecodedCacheBytesForTest();
+  cache_bytes_ = all / 2;  // room for about half the groups
+  Open();
+  auto first = Scan(Request({"Msg"}));
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(store_->BlocksDecodedForTest(), 8u);
+  EXPECT_LE(store_->DecodedCacheBytesForTest(), cache_bytes_);
+  EXPECT_GE(store_->DecodedCacheBytesForTest(), all / 4);
+  auto second = Scan(Request({"Msg"}));
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(second->values["Msg"], first->values["Msg"]);
+  size_t decoded = store_->BlocksDecodedForTest() - 8;
+  EXPECT_GE(decoded, 4u);
+  EXPECT_LE(decoded, 6u);  // at least two groups served from the cache (LRU: none)
+  // Another scan (another column) evicts the first scan's groups as it needs room.
+  auto n = Scan(Request({"N"}));
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(n->rows, 400u);
+  EXPECT_LE(store_->DecodedCacheBytesForTest(), cache_bytes_);
+}
+
 // A scan's filter (ScanRequest::filter, set by `where` straight over a scan) runs on the reader
 // threads for extents and on the caller's for memtable rows; a table it drops never reaches the
 // sink. Queries answer as with the executor's own filter (`and rand() >= 0` is always true but

@@ -58,6 +58,6 @@ if(TARGET cmk_kql_functions)
   cmk_cc_library(NAME kql_engine SRCS ${CMK_KQL_ENGINE_SRCS} DEPS cmk_kql_functions)
   cmk_cc_test(NAME kql_engine_test
     SRCS ${CMAKE_CURRENT_SOURCE_DIR}/engine_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/governance_test.cc
-    ${CMAKE_CURRENT_SOURCE_DIR}/coded_test.cc
+    ${CMAKE_CURRENT_SOURCE_DIR}/coded_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/exec/summarize_push_test.cc
     DEPS cmk_kql_engine)
 endif()

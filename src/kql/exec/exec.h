@@ -52,10 +52,18 @@ class HashAggregation {
   // Reads the chunk's columns in place (no copies); string keys are hashed as views.
   // Charges the groups' keys and the aggregates' state to ctx's budget.
   Status Consume(const Chunk& chunk, const ExecContext& ctx);
+  // Whether every aggregate can merge partial aggregations (Merge).
+  bool Mergeable() const;
+  // Folds `later`, an aggregation of the same node over rows that came after this one's, into
+  // this one (partial aggregations built on several threads, merged in row order: the groups'
+  // order and every aggregate's answer are the ones Consume over all the rows gives, except the
+  // rounding of real sums). Charges as Consume does.
+  Status Merge(const HashAggregation& later, const ExecContext& ctx);
   // Keys then aggregate outputs; one row per group (one row when there are no keys).
   Table Finish();
 
  private:
+  Status Charge(const ExecContext& ctx);
   struct State;
   std::unique_ptr<State> s_;
 };

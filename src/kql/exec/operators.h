@@ -15,6 +15,11 @@ Status RunValues(const PlanNode& node, const ExecContext& ctx, const Sink& sink)
 Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunSearchFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// summarize straight over a scan (or a `where` over one) when the catalog applies filters, the
+// predicate, keys and aggregate arguments are safe on other threads and every aggregate merges:
+// each chunk is aggregated on the catalog's reader threads and the partials merged into `agg`
+// in scan order. False, having run nothing, when that doesn't apply.
+Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const ExecContext& ctx);
 // project.cc: project, extend and the project-* variants.
 Status RunProject(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // summarize.cc: summarize, distinct, count.

@@ -2,6 +2,8 @@
 // take.
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <mutex>
 #include <set>
 #include <string_view>
 
@@ -50,7 +52,12 @@ bool PushableCall(std::string_view name) {
       "has", "!has", "has_cs", "!has_cs", "hasprefix", "!hasprefix", "hasprefix_cs", "!hasprefix_cs",
       "hassuffix", "!hassuffix", "hassuffix_cs", "!hassuffix_cs", "contains", "!contains", "contains_cs",
       "!contains_cs", "startswith", "!startswith", "startswith_cs", "!startswith_cs", "endswith", "!endswith",
-      "endswith_cs", "!endswith_cs"};
+      "endswith_cs", "!endswith_cs",
+      // Scalars of fixed size (group keys: summarize's keys run on the reader threads too).
+      "bin", "floor", "bin_at", "round", "abs", "iff", "iif", "tolong", "toint", "todouble", "toreal",
+      "hourofday", "dayofweek", "dayofmonth", "dayofyear", "getyear", "getmonth", "startofday",
+      "startofweek", "startofmonth", "startofyear", "endofday", "endofweek", "endofmonth", "endofyear",
+      "datetime_part", "ago", "now"};
   return kNames.count(name) > 0;
 }
 
@@ -67,12 +74,38 @@ bool Pushable(const BoundExpr& e) {
   }
 }
 
-// A scan, optionally with a `where` predicate the catalog applies on its reader threads.
-Status ScanWith(const PlanNode& node, const BoundExpr* predicate, const ExecContext& ctx, const Sink& sink) {
+// Which of the scan node's columns the scan reads (the others are null constants).
+std::vector<bool> WantedColumns(const PlanNode& node) {
   std::vector<bool> wanted;
   for (const ColumnSchema& c : node.schema) {
     wanted.push_back(std::find(node.scan.columns.begin(), node.scan.columns.end(), c.name) != node.scan.columns.end());
   }
+  return wanted;
+}
+
+// The rows of `chunk` that pass `predicate` (evaluated without a budget: on any thread):
+// nullopt when every row does.
+Result<std::optional<std::vector<uint32_t>>> PassingRows(const BoundExpr& predicate, const Chunk& chunk,
+                                                        TimePoint now) {
+  FunctionContext fctx{chunk.rows, now, nullptr};
+  ASSIGN_OR_RETURN(ColumnValue pred, Eval(predicate, chunk, fctx));
+  const Column& p = pred.get();
+  std::vector<uint32_t> idx;
+  if (p.constant) {
+    if (IsTrue(p, 0)) return std::optional<std::vector<uint32_t>>();
+    return std::optional<std::vector<uint32_t>>(std::move(idx));
+  }
+  idx.reserve(chunk.rows);
+  for (size_t r = 0; r < chunk.rows; ++r) {
+    if (IsTrue(p, r)) idx.push_back(static_cast<uint32_t>(r));
+  }
+  if (idx.size() == chunk.rows) return std::optional<std::vector<uint32_t>>();
+  return std::optional<std::vector<uint32_t>>(std::move(idx));
+}
+
+// A scan, optionally with a `where` predicate the catalog applies on its reader threads.
+Status ScanWith(const PlanNode& node, const BoundExpr* predicate, const ExecContext& ctx, const Sink& sink) {
+  std::vector<bool> wanted = WantedColumns(node);
   ScanRequest request = node.scan;
   if (predicate != nullptr) {
     // Keeps only the wanted columns of the passing rows, named as the schema: ScanChunk then
@@ -82,17 +115,10 @@ Status ScanWith(const PlanNode& node, const BoundExpr* predicate, const ExecCont
         -> Result<std::shared_ptr<const Table>> {
       if (t->rows == 0) return std::shared_ptr<const Table>();
       Chunk chunk = ScanChunk(node, wanted, t);
-      FunctionContext fctx{chunk.rows, now, nullptr};
-      ASSIGN_OR_RETURN(ColumnValue pred, Eval(*predicate, chunk, fctx));
-      const Column& p = pred.get();
-      if (p.constant) return IsTrue(p, 0) ? t : std::shared_ptr<const Table>();
-      std::vector<uint32_t> idx;
-      idx.reserve(chunk.rows);
-      for (size_t r = 0; r < chunk.rows; ++r) {
-        if (IsTrue(p, r)) idx.push_back(static_cast<uint32_t>(r));
-      }
+      ASSIGN_OR_RETURN(std::optional<std::vector<uint32_t>> passing, PassingRows(*predicate, chunk, now));
+      if (!passing) return t;
+      const std::vector<uint32_t>& idx = *passing;
       if (idx.empty()) return std::shared_ptr<const Table>();
-      if (idx.size() == chunk.rows) return t;
       auto out = std::make_shared<Table>();
       out->name = t->name;
       out->rows = idx.size();
@@ -114,6 +140,66 @@ Status ScanWith(const PlanNode& node, const BoundExpr* predicate, const ExecCont
 
 Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   return ScanWith(node, nullptr, ctx, sink);
+}
+
+Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const ExecContext& ctx) {
+  // summarize over a scan, or over a `where` over one, whose predicate, keys and arguments may
+  // run on other threads and whose aggregates merge.
+  const PlanNode* scan = node.inputs[0].get();
+  const BoundExpr* predicate = nullptr;
+  if (scan->kind == NodeKind::kFilter) {
+    predicate = &scan->predicate;
+    scan = scan->inputs[0].get();
+  }
+  if (scan->kind != NodeKind::kScan || ctx.catalog == nullptr || !ctx.catalog->AppliesFilters() ||
+      !agg.Mergeable() || (predicate != nullptr && !Pushable(*predicate))) {
+    return false;
+  }
+  for (const BoundExpr& k : node.exprs) {
+    if (!Pushable(k)) return false;
+  }
+  for (const BoundAggregate& a : node.aggs) {
+    for (const BoundExpr& e : a.args) {
+      if (!Pushable(e)) return false;
+    }
+  }
+  // Each catalog chunk is aggregated where it is decoded; the filter hands back a row-less
+  // token table and leaves the partial aggregation here, for the sink to merge in scan order.
+  std::vector<bool> wanted = WantedColumns(*scan);
+  TimePoint now = ctx.now;
+  std::mutex mu;
+  std::map<const Table*, std::unique_ptr<HashAggregation>> partials;
+  ScanRequest request = scan->scan;
+  request.filter = [&, scan, predicate](const std::shared_ptr<const Table>& t) -> Result<std::shared_ptr<const Table>> {
+    if (t->rows == 0) return std::shared_ptr<const Table>();
+    Chunk chunk = ScanChunk(*scan, wanted, t);
+    if (predicate != nullptr) {
+      ASSIGN_OR_RETURN(std::optional<std::vector<uint32_t>> passing, PassingRows(*predicate, chunk, now));
+      if (passing && passing->empty()) return std::shared_ptr<const Table>();
+      if (passing) chunk = GatherChunk(chunk, *passing);
+    }
+    auto part = std::make_unique<HashAggregation>(node, node.exprs);
+    ExecContext local;  // no budget: a partial is bounded by its chunk's rows
+    local.now = now;
+    RETURN_IF_ERROR(part->Consume(chunk, local));
+    auto token = std::make_shared<const Table>();
+    std::lock_guard<std::mutex> l(mu);
+    partials.emplace(token.get(), std::move(part));
+    return token;
+  };
+  Status s = ctx.catalog->Scan(request, [&](std::shared_ptr<const Table> token) -> Status {
+    std::unique_ptr<HashAggregation> part;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      auto it = partials.find(token.get());
+      if (it == partials.end()) return Internal("summarize: a scan chunk bypassed its partial aggregation");
+      part = std::move(it->second);
+      partials.erase(it);
+    }
+    return agg.Merge(*part, ctx);
+  });
+  RETURN_IF_ERROR(s);
+  return true;
 }
 
 namespace {

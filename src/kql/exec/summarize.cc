@@ -15,7 +15,8 @@ namespace cmk::kql {
 
 Status RunSummarize(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   HashAggregation agg(node, node.exprs);
-  RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& chunk) { return agg.Consume(chunk, ctx); }));
+  ASSIGN_OR_RETURN(bool pushed, PushSummarize(node, agg, ctx));
+  if (!pushed) RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& chunk) { return agg.Consume(chunk, ctx); }));
   return sink(Chunk::Own(agg.Finish()));
 }
 
@@ -153,6 +154,10 @@ Status HashAggregation::Consume(const Chunk& chunk, const ExecContext& ctx) {
     for (ColumnValue& v : values) ptrs.push_back(&v.get());
     s_->aggs[i]->Update(ptrs, s_->ids, s_->num_groups);
   }
+  return Charge(ctx);
+}
+
+Status HashAggregation::Charge(const ExecContext& ctx) {
   // Per group: the hash entry and the key values (~64 bytes), and a few words per aggregate;
   // plus the strings and what grows with the values (lists, sets, percentiles).
   size_t bytes = s_->num_groups * (64 + 32 * (s_->keys->size() + s_->aggs.size())) + s_->key_bytes;
@@ -160,6 +165,21 @@ Status HashAggregation::Consume(const Chunk& chunk, const ExecContext& ctx) {
   if (!s_->held) s_->held = std::make_unique<MemoryReservation>(ctx.budget, "summarize");
   RETURN_IF_ERROR(s_->held->Resize(bytes));
   return CheckBudget(ctx);
+}
+
+bool HashAggregation::Mergeable() const {
+  return std::all_of(s_->aggs.begin(), s_->aggs.end(), [](const auto& a) { return a->Mergeable(); });
+}
+
+Status HashAggregation::Merge(const HashAggregation& later, const ExecContext& ctx) {
+  const State& o = *later.s_;
+  // `later`'s groups, in their order, are rows of its key columns: each one's group here.
+  if (!s_->keys->empty() && o.num_groups == 0) return CheckBudget(ctx);
+  std::vector<const Column*> keys;
+  for (const Column& c : o.key_values) keys.push_back(&c);
+  s_->AssignIds(keys, o.num_groups);
+  for (size_t i = 0; i < s_->aggs.size(); ++i) s_->aggs[i]->Merge(*o.aggs[i], s_->ids, s_->num_groups);
+  return Charge(ctx);
 }
 
 Table HashAggregation::Finish() {

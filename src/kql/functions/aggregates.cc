@@ -88,6 +88,12 @@ class CountAgg : public Aggregator {
     const Column& p = *args[0];
     for (size_t r = 0; r < groups.size(); ++r) counts_[groups[r]] += IsTrue(p, r) ? 1 : 0;
   }
+  bool Mergeable() const override { return true; }
+  void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) override {
+    const auto& o = static_cast<const CountAgg&>(later);
+    counts_.resize(num_groups, 0);
+    for (size_t g = 0; g < o.counts_.size() && g < groups.size(); ++g) counts_[groups[g]] += o.counts_[g];
+  }
   std::vector<Column> Finish(size_t n) override {
     counts_.resize(n, 0);
     Column c(Type::kLong);
@@ -132,6 +138,23 @@ class NumericAgg : public Aggregator {
       m2_[g] += delta * (x - sum_[g]);
     }
     ints_ = ints;
+  }
+  // sum and avg (the Welford forms would need Chan's combination: not merged).
+  bool Mergeable() const override { return kind_ == "sum" || kind_ == "avg"; }
+  void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) override {
+    const auto& o = static_cast<const NumericAgg&>(later);
+    n_.resize(num_groups, 0);
+    isum_.resize(num_groups, 0);
+    sum_.resize(num_groups, 0);
+    m2_.resize(num_groups, 0);
+    for (size_t g = 0; g < o.n_.size() && g < groups.size(); ++g) {
+      uint32_t to = groups[g];
+      n_[to] += o.n_[g];
+      // Two's-complement addition, as Update's: a wrapped partial sum wraps the same way.
+      isum_[to] = static_cast<int64_t>(static_cast<uint64_t>(isum_[to]) + static_cast<uint64_t>(o.isum_[g]));
+      sum_[to] += o.sum_[g];
+    }
+    ints_ = ints_ || o.ints_;
   }
   std::vector<Column> Finish(size_t n) override {
     Column c(out_);
@@ -204,6 +227,25 @@ class BestAgg : public Aggregator {
       for (size_t i = 0; i < outs_.size(); ++i) SetValue(outs_[i], g, *args[conditional_ ? 0 : i], r);
     }
   }
+  bool Mergeable() const override { return true; }
+  // As if `later`'s rows had followed: its value replaces this one's only where Update would
+  // have replaced it (a better key; any row over none; a real key over a null one).
+  void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) override {
+    const auto& o = static_cast<const BestAgg&>(later);
+    has_.resize(num_groups, 0);
+    for (Column& c : outs_) GrowWithNulls(c, num_groups);
+    for (size_t g = 0; g < o.has_.size() && g < groups.size(); ++g) {
+      uint32_t to = groups[g];
+      uint8_t theirs = o.has_[g];
+      if (theirs == 0) continue;
+      bool take = has_[to] == 0 ||
+                  (sign_ != 0 && theirs == kHasKey &&
+                   (has_[to] == kNullKey || CompareValues(o.outs_[0], g, outs_[0], to) * sign_ > 0));
+      if (!take) continue;
+      has_[to] = theirs;
+      for (size_t i = 0; i < outs_.size(); ++i) SetValue(outs_[i], to, o.outs_[i], g);
+    }
+  }
   std::vector<Column> Finish(size_t n) override {
     for (Column& c : outs_) GrowWithNulls(c, n);
     return std::move(outs_);
@@ -238,6 +280,27 @@ class DcountAgg : public Aggregator {
     }
   }
   size_t StateBytes() const override { return bytes_; }
+  bool Mergeable() const override { return true; }
+  void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) override {
+    const auto& o = static_cast<const DcountAgg&>(later);
+    sets_.resize(num_groups);
+    if (!o.views_.empty()) views_.resize(num_groups);
+    for (size_t g = 0; g < groups.size(); ++g) {
+      uint32_t to = groups[g];
+      if (g < o.sets_.size()) {
+        for (const std::string& key : o.sets_[g]) {
+          if (sets_[to].insert(key).second) bytes_ += key.size() + 64;
+        }
+      }
+      if (g < o.views_.size()) {
+        for (std::string_view s : o.views_[g]) {
+          if (views_[to].find(s) != views_[to].end()) continue;
+          views_[to].insert(std::string_view(storage_.emplace_back(s)));  // `later`'s storage goes
+          bytes_ += s.size() + 56;
+        }
+      }
+    }
+  }
   std::vector<Column> Finish(size_t n) override {
     Column c(Type::kLong);
     for (size_t g = 0; g < n; ++g) {
@@ -325,6 +388,23 @@ class ListAgg : public Aggregator {
     }
   }
   size_t StateBytes() const override { return bytes_; }
+  // make_list and make_set (make_bag's set holds keys, not items: not merged).
+  bool Mergeable() const override { return kind_ != "make_bag"; }
+  void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) override {
+    const auto& o = static_cast<const ListAgg&>(later);
+    bool set = kind_ == "make_set";
+    items_.resize(num_groups);
+    if (set) seen_.resize(num_groups);
+    for (size_t g = 0; g < o.items_.size() && g < groups.size(); ++g) {
+      uint32_t to = groups[g];
+      for (const std::string& json : o.items_[g]) {
+        if (items_[to].size() >= max_) break;
+        if (set && !seen_[to].insert(json).second) continue;
+        bytes_ += (set ? 2 : 1) * (json.size() + 40);
+        items_[to].push_back(json);
+      }
+    }
+  }
   std::vector<Column> Finish(size_t n) override {
     Column c(Type::kDynamic);
     items_.resize(n);
@@ -393,6 +473,16 @@ class PercentileAgg : public Aggregator {
     }
   }
   size_t StateBytes() const override { return bytes_; }
+  bool Mergeable() const override { return true; }
+  void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) override {
+    const auto& o = static_cast<const PercentileAgg&>(later);
+    values_.resize(num_groups);
+    for (size_t g = 0; g < o.values_.size() && g < groups.size(); ++g) {
+      auto& to = values_[groups[g]];
+      to.insert(to.end(), o.values_[g].begin(), o.values_[g].end());
+      bytes_ += o.values_[g].size() * sizeof(double);
+    }
+  }
   std::vector<Column> Finish(size_t n) override {
     values_.resize(n);
     std::vector<Column> outs;

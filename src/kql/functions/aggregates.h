@@ -15,7 +15,7 @@
 // dcount is exact (a hash set of values per group), where Kusto's is a HyperLogLog estimate;
 // hll()/dcount_hll() are HyperLogLog sketches (sketch.h), exact up to 1000 values.
 // percentile(s) use nearest rank (Kusto's definition): the value at rank ceil(p/100 * n).
-// Thread safety: an Aggregator is used by one thread.
+// Thread safety: an Aggregator is used by one thread at a time.
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -39,6 +39,15 @@ class Aggregator {
   // Approximate bytes of state that grows with the values seen (lists, sets, percentiles),
   // beyond a fixed few words per group; charged to the query's memory budget.
   virtual size_t StateBytes() const { return 0; }
+  // Whether Merge is supported: partial aggregates built on several threads can then be folded
+  // into one (exec's HashAggregation::Merge).
+  virtual bool Mergeable() const { return false; }
+  // Folds `later`, an aggregator of the same call over rows that came after this one's, into
+  // this one: its group g is group `groups[g]` here (`groups` covers all its groups). The result
+  // is the one Update over all the rows in order would give, except the rounding of real sums.
+  virtual void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) {
+    (void)later, (void)groups, (void)num_groups;
+  }
 };
 
 struct AggregateDef {

@@ -52,7 +52,9 @@ struct ScanRequest {
   // Set by `where` straight over a scan when the Catalog applies filters (AppliesFilters) and
   // the predicate is safe to evaluate on other threads: returns the chunk's wanted rows (the
   // chunk itself when all are, null when none is). A Catalog that decodes on several threads
-  // calls it there, so that filters run on every core; it must be applied to every chunk.
+  // calls it there, so that filters run on every core; it must be applied to every chunk, and
+  // what it returns goes to the sink as it is (summarize's partial aggregation returns row-less
+  // tokens, exec/scan_filter.cc).
   std::function<Result<std::shared_ptr<const Table>>(const std::shared_ptr<const Table>&)> filter;
 };
 
