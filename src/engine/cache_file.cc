@@ -127,18 +127,23 @@ Status CacheFileSource::Fail(const std::string& why) const {
   return DataLoss("cache file of extent " + HexEncode(id_) + ": " + why);
 }
 
-Status CacheFileSource::ReadSegments(uint64_t first, uint64_t last, std::span<uint8_t> out) const {
-  // Contiguous in the file: one positional read for the range, then each segment opened into
-  // its place in `out`.
+Status CacheFileSource::ReadSegments(uint64_t first, uint64_t last,
+                                     const std::function<std::span<uint8_t>(uint64_t)>& place) const {
+  // Contiguous in the file: one positional read for the range (into this thread's buffer,
+  // reused: ciphertext only), then each segment opened into its place.
   uint64_t file_at = kCacheHeaderSize + first * (uint64_t{segment_size_} + kTag);
-  size_t sealed = out.size() + static_cast<size_t>(last - first + 1) * kTag;
-  std::vector<uint8_t> buf(sealed);
+  size_t plain = 0;
+  for (uint64_t i = first; i <= last; ++i) plain += static_cast<size_t>(SegmentBytes(i));
+  size_t sealed = plain + static_cast<size_t>(last - first + 1) * kTag;
+  thread_local std::vector<uint8_t> scratch;
+  if (scratch.size() < sealed) scratch.resize(sealed);
+  std::span<uint8_t> buf(scratch.data(), sealed);
   auto got = file_->Read(file_at, buf);
   if (!got.ok()) return Fail("read failed: " + got.status().message());
   if (*got != sealed)
     return Fail("segments " + std::to_string(first) + "-" + std::to_string(last) + " cut short");
   const std::span<const uint8_t> header_span(header_, kCacheHeaderSize);
-  size_t in = 0, to = 0;
+  size_t in = 0;
   for (uint64_t i = first; i <= last; ++i) {
     size_t n = static_cast<size_t>(SegmentBytes(i));
     uint8_t nonce[kNonce];
@@ -146,50 +151,55 @@ Status CacheFileSource::ReadSegments(uint64_t first, uint64_t last, std::span<ui
     AadTail tail(id_, i, i + 1 == Segments());
     const std::span<const uint8_t> aad[] = {header_span, tail.bytes};
     Status s = crypto::OpenWithNonce(crypto::AeadAlgorithm::kAes256Gcm, key_, nonce,
-                                     std::span<const uint8_t>(buf).subspan(in, n + kTag), aad,
-                                     out.subspan(to, n));
+                                     std::span<const uint8_t>(buf).subspan(in, n + kTag), aad, place(i));
     if (!s.ok()) return Fail("segment " + std::to_string(i) + ": " + s.message());
     in += n + kTag;
-    to += n;
   }
   return OkStatus();
 }
 
-Result<std::vector<uint8_t>> CacheFileSource::Read(uint64_t offset, size_t n) const {
-  if (!RangeWithin(offset, n, object_size_)) {
-    return InvalidArgument("read of " + std::to_string(n) + " bytes at " + std::to_string(offset) +
-                           " past the end of a " + std::to_string(object_size_) + "-byte object");
-  }
-  if (n == 0) return std::vector<uint8_t>();
-  const uint64_t first = offset / segment_size_, last = (offset + n - 1) / segment_size_;
-  const uint64_t base = first * segment_size_;
-  std::vector<uint8_t> plain(
-      static_cast<size_t>(std::min<uint64_t>(object_size_, (last + 1) * segment_size_) - base));
+Status CacheFileSource::ReadInto(uint64_t offset, std::span<uint8_t> out) const {
+  const size_t n = out.size();
+  if (!RangeWithin(offset, n, object_size_)) return ReadPastEnd(offset, n, object_size_);
+  if (n == 0) return OkStatus();
+  const uint64_t end = offset + n;
+  const uint64_t first = offset / segment_size_, last = (end - 1) / segment_size_;
+  auto begin_of = [&](uint64_t i) { return i * segment_size_; };
+  // Copies segment i's part of the range out of `plain` (the segment's plaintext).
+  auto copy_part = [&](uint64_t i, std::span<const uint8_t> plain) {
+    uint64_t from = std::max(offset, begin_of(i)), to = std::min(end, begin_of(i) + plain.size());
+    std::memcpy(out.data() + (from - offset), plain.data() + (from - begin_of(i)), static_cast<size_t>(to - from));
+  };
   uint64_t from = first;
   {
     // Adjacent blocks share a segment: the one the last read ended in is not decrypted twice.
     MutexLock l(&memo_mu_);
     if (memo_index_ == first) {
-      std::copy(memo_.begin(), memo_.end(), plain.begin());
+      copy_part(first, memo_);
       from = first + 1;
     }
   }
-  if (from <= last) {
-    size_t skip = static_cast<size_t>((from - first) * segment_size_);
-    RETURN_IF_ERROR(ReadSegments(from, last, std::span<uint8_t>(plain).subspan(skip)));
-  }
-  {
+  if (from > last) return OkStatus();
+  // A segment the range cuts is decrypted aside (the front one and the back one may be the
+  // same); whole ones go straight to their place in `out`.
+  thread_local std::vector<uint8_t> front, back;
+  auto cut = [&](uint64_t i) { return begin_of(i) < offset || begin_of(i) + SegmentBytes(i) > end; };
+  RETURN_IF_ERROR(ReadSegments(from, last, [&](uint64_t i) -> std::span<uint8_t> {
+    size_t bytes = static_cast<size_t>(SegmentBytes(i));
+    if (!cut(i)) return out.subspan(static_cast<size_t>(begin_of(i) - offset), bytes);
+    std::vector<uint8_t>& aside = i == last ? back : front;
+    aside.resize(bytes);
+    return std::span<uint8_t>(aside.data(), bytes);
+  }));
+  if (from != last && cut(from)) copy_part(from, front);
+  if (cut(last)) {
+    copy_part(last, back);
+    // The next block starts in this segment.
     MutexLock l(&memo_mu_);
-    size_t at = static_cast<size_t>((last - first) * segment_size_);
-    memo_.assign(plain.begin() + static_cast<std::ptrdiff_t>(at), plain.end());
+    memo_.assign(back.begin(), back.end());
     memo_index_ = last;
   }
-  // Cut to the range in place (no second buffer). Nothing here is wiped: the data-layer object
-  // holds only sealed blocks and the clear header, as the object in memory always did.
-  size_t skip = static_cast<size_t>(offset - base);
-  plain.erase(plain.begin(), plain.begin() + static_cast<std::ptrdiff_t>(skip));
-  plain.resize(n);
-  return plain;
+  return OkStatus();
 }
 
 }  // namespace cmk::engine

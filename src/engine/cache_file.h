@@ -18,6 +18,7 @@
 // have no magic; LogStore still reads them (and rewrites them in this version).
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -63,7 +64,9 @@ class CacheFileSource final : public ObjectSource {
                                                        SecretBytes key,
                                                        const storage::ExtentId& id);
   uint64_t size() const override { return object_size_; }
-  Result<std::vector<uint8_t>> Read(uint64_t offset, size_t n) const override;
+  // Whole segments inside the range are decrypted straight into `out`; the (at most two) the
+  // range cuts are decrypted aside and their part copied.
+  Status ReadInto(uint64_t offset, std::span<uint8_t> out) const override;
   // Whether a read failed (the file is damaged or not this extent's).
   bool failed() const { return failed_.load(std::memory_order_relaxed); }
 
@@ -74,8 +77,8 @@ class CacheFileSource final : public ObjectSource {
   uint64_t Segments() const;
   uint64_t SegmentBytes(uint64_t index) const;  // plaintext bytes of segment `index`
   Status Fail(const std::string& why) const;
-  // Decrypts segments [first, last] into `out` (their plaintext, in order).
-  Status ReadSegments(uint64_t first, uint64_t last, std::span<uint8_t> out) const;
+  // Decrypts segments [first, last], each into place(index) (SegmentBytes(index) bytes).
+  Status ReadSegments(uint64_t first, uint64_t last, const std::function<std::span<uint8_t>(uint64_t)>& place) const;
 
   std::unique_ptr<env::RandomAccessFile> file_;
   const SecretBytes key_;

@@ -472,16 +472,25 @@ std::vector<uint8_t> Compress(Codec codec, std::span<const uint8_t> raw, int lev
 }
 
 Result<std::vector<uint8_t>> Decompress(std::span<const uint8_t> framed) {
+  std::vector<uint8_t> out;
+  ASSIGN_OR_RETURN(std::span<uint8_t> raw, DecompressInto(framed, out));
+  out.resize(raw.size());
+  return out;
+}
+
+Result<std::span<uint8_t>> DecompressInto(std::span<const uint8_t> framed, std::vector<uint8_t>& buf) {
   if (framed.empty()) return DataLoss("empty compressed block");
   uint8_t codec = framed[0];
   std::span<const uint8_t> in = framed.subspan(1);
   uint64_t raw = 0;
   if (!GetVarint(in, raw) || raw > (1ull << 32)) return DataLoss("corrupt compressed block size");
-  std::vector<uint8_t> out(raw);
+  if (codec > static_cast<uint8_t>(Codec::kZstd)) return DataLoss("unknown compression codec " + std::to_string(codec));
+  if (static_cast<Codec>(codec) == Codec::kNone && in.size() != raw) return DataLoss("corrupt stored block");
+  if (buf.size() < raw) buf.resize(raw);
+  std::span<uint8_t> out(buf.data(), raw);
   switch (static_cast<Codec>(codec)) {
     case Codec::kNone:
-      if (in.size() != raw) return DataLoss("corrupt stored block");
-      std::memcpy(out.data(), in.data(), raw);
+      if (raw > 0) std::memcpy(out.data(), in.data(), raw);
       return out;
     case Codec::kLz4: {
       int n = LZ4_decompress_safe(reinterpret_cast<const char*>(in.data()), reinterpret_cast<char*>(out.data()),

@@ -55,6 +55,9 @@ void CompressAppend(Codec codec, std::span<const uint8_t> raw, int level, std::v
 // The most bytes CompressAppend can append for `raw_size` bytes (frame header included).
 size_t CompressBound(Codec codec, size_t raw_size);
 Result<std::vector<uint8_t>> Decompress(std::span<const uint8_t> framed);
+// The same into `buf` (grown when too small, never shrunk: a reused buffer costs no zeroing):
+// the decompressed bytes are its first (returned) span.
+Result<std::span<uint8_t>> DecompressInto(std::span<const uint8_t> framed, std::vector<uint8_t>& buf);
 
 // A whole table (names, types, rows) as bytes: the WAL's record payload.
 // The WAL writes without dictionaries: its records live until the next flush, and hashing every

@@ -462,12 +462,27 @@ Result<kql::Column> ExtentReader::ReadBlock(size_t group, size_t column,
   uint32_t index = static_cast<uint32_t>(group * schema.size() + column);
   const Block& b = blocks_[index];
   storage::BlockAddress where{header_.id, index, schema[column].name};
-  ASSIGN_OR_RETURN(std::vector<uint8_t> sealed, source_->Read(b.offset, b.size));
-  ASSIGN_OR_RETURN(SecretBytes packed, storage::OpenBlock(aek, where, sealed));
-  ASSIGN_OR_RETURN(std::vector<uint8_t> raw, Decompress(packed.span()));
-  std::span<const uint8_t> in(raw);
+  // This thread's buffers, reused block after block (fresh ones cost their zeroing, a pass over
+  // every byte): the sealed block, its opened (compressed) plaintext and the decompressed
+  // plaintext. Both plaintexts are wiped before returning, as the buffers they replace were.
+  struct Scratch {
+    std::vector<uint8_t> sealed, packed, raw;
+  };
+  thread_local Scratch scratch;
+  auto room = [](std::vector<uint8_t>& v, size_t n) {
+    if (v.size() < n) v.resize(n);
+    return std::span<uint8_t>(v.data(), n);
+  };
+  std::span<uint8_t> sealed = room(scratch.sealed, b.size);
+  RETURN_IF_ERROR(source_->ReadInto(b.offset, sealed));
+  std::span<uint8_t> packed = room(scratch.packed, storage::OpenedSize(sealed));
+  RETURN_IF_ERROR(storage::OpenBlockInto(aek, where, sealed, packed));
+  Result<std::span<uint8_t>> raw = DecompressInto(packed, scratch.raw);
+  WipeBytes(packed);
+  if (!raw.ok()) return raw.status();
+  std::span<const uint8_t> in(*raw);
   auto decoded = DecodeColumn(schema[column].type, group_rows_[group], in);
-  WipeBytes(raw);  // decompressed plaintext: wiped, not just freed
+  WipeBytes(*raw);  // decompressed plaintext: wiped, not just freed
   return decoded;
 }
 

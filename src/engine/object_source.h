@@ -19,9 +19,12 @@ class ObjectSource {
   virtual ~ObjectSource() = default;
   // The object's size in bytes.
   virtual uint64_t size() const = 0;
-  // Bytes [offset, offset + n) of the object. InvalidArgument when the range is not within
-  // size(); DataLoss when the bytes don't authenticate where they are stored.
-  virtual Result<std::vector<uint8_t>> Read(uint64_t offset, size_t n) const = 0;
+  // Bytes [offset, offset + out.size()) of the object into `out`. InvalidArgument when the
+  // range is not within size(); DataLoss when the bytes don't authenticate where they are
+  // stored (then `out` holds nothing meaningful).
+  virtual Status ReadInto(uint64_t offset, std::span<uint8_t> out) const = 0;
+  // The same into a new buffer.
+  Result<std::vector<uint8_t>> Read(uint64_t offset, size_t n) const;
 };
 
 // An object held in memory.
@@ -29,7 +32,7 @@ class MemoryObjectSource final : public ObjectSource {
  public:
   explicit MemoryObjectSource(std::vector<uint8_t> object) : object_(std::move(object)) {}
   uint64_t size() const override { return object_.size(); }
-  Result<std::vector<uint8_t>> Read(uint64_t offset, size_t n) const override;
+  Status ReadInto(uint64_t offset, std::span<uint8_t> out) const override;
   std::span<const uint8_t> bytes() const { return object_; }
 
  private:
@@ -40,5 +43,7 @@ class MemoryObjectSource final : public ObjectSource {
 inline bool RangeWithin(uint64_t offset, uint64_t n, uint64_t size) {
   return offset <= size && n <= size - offset;
 }
+// InvalidArgument: a read of n bytes at `offset` past the end of a `size`-byte object.
+Status ReadPastEnd(uint64_t offset, uint64_t n, uint64_t size);
 
 }  // namespace cmk::engine

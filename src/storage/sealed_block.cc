@@ -204,6 +204,21 @@ Result<SecretBytes> OpenBlock(const SecretBytes& aek, const BlockAddress& where,
   return out;
 }
 
+Status OpenBlockInto(const SecretBytes& aek, const BlockAddress& where, std::span<const uint8_t> sealed,
+                     std::span<uint8_t> out) {
+  RETURN_IF_ERROR(CheckHeader(sealed, kBlockKind));
+  if (out.size() != OpenedSize(sealed)) return InvalidArgument("the output does not fit the sealed block");
+  ASSIGN_OR_RETURN(SecretBytes dek, DeriveDek(aek, where.extent, where.block_index));
+  Aad aad(where);
+  Status s = Open(kBlockKind, dek, aad, sealed, out);
+  if (!s.ok()) WipeBytes(out);
+  return s;
+}
+
+size_t OpenedSize(std::span<const uint8_t> sealed) {
+  return sealed.size() < kSealOverhead ? 0 : sealed.size() - kSealOverhead;
+}
+
 Result<uint32_t> BlockKeyGeneration(std::span<const uint8_t> sealed) {
   RETURN_IF_ERROR(CheckHeader(sealed, kBlockKind));
   return GetU32(sealed.data() + 8);

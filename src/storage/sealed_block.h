@@ -51,6 +51,13 @@ Status SealBlockInPlace(const SecretBytes& aek, uint32_t aek_generation, const B
                         std::vector<uint8_t>& out, size_t at, env::Random& random);
 // Opens a sealed block. DataLoss when the key, address or bytes don't match.
 Result<SecretBytes> OpenBlock(const SecretBytes& aek, const BlockAddress& where, std::span<const uint8_t> sealed);
+// The same into `out`, which must hold exactly OpenedSize(sealed) bytes (a caller's reused
+// buffer: the caller wipes the plaintext). InvalidArgument when it doesn't; on failure `out`
+// holds nothing of the plaintext.
+Status OpenBlockInto(const SecretBytes& aek, const BlockAddress& where, std::span<const uint8_t> sealed,
+                     std::span<uint8_t> out);
+// The plaintext size of a sealed block or object (0 when it is too short to be one).
+size_t OpenedSize(std::span<const uint8_t> sealed);
 // The AEK generation a sealed block names (which AEK to ask for).
 Result<uint32_t> BlockKeyGeneration(std::span<const uint8_t> sealed);
 

@@ -60,6 +60,25 @@ TEST_F(SealedBlockTest, SealOpenRoundTripAndHeaderNamesGeneration) {
   EXPECT_EQ(opened->AsStringView(), data);
 }
 
+// Opening into a caller's buffer: only the exact size is accepted, and a block that fails to
+// authenticate leaves nothing of its plaintext there.
+TEST_F(SealedBlockTest, OpenBlockIntoFillsExactlyOrWipes) {
+  std::string data = "a block opened into a reused buffer";
+  BlockAddress where{extent_, 5, "Msg"};
+  auto sealed = *SealBlock(aek_, 1, where, AsBytes(data), random_);
+  ASSERT_EQ(OpenedSize(sealed), data.size());
+  std::vector<uint8_t> out(data.size() + 1, 0xAA);
+  EXPECT_THAT(OpenBlockInto(aek_, where, sealed, std::span<uint8_t>(out)), StatusIs(StatusCode::kInvalidArgument));
+  std::span<uint8_t> exact(out.data(), data.size());
+  ASSERT_THAT(OpenBlockInto(aek_, where, sealed, exact), IsOk());
+  EXPECT_EQ(std::string(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(data.size())), data);
+  EXPECT_EQ(out.back(), 0xAA);  // nothing past the plaintext is touched
+  sealed[sealed.size() - 1] ^= 1;
+  EXPECT_THAT(OpenBlockInto(aek_, where, sealed, exact), StatusIs(StatusCode::kDataLoss));
+  EXPECT_EQ(std::search(out.begin(), out.end(), data.begin(), data.end()), out.end());
+  EXPECT_EQ(OpenedSize(std::span<const uint8_t>(sealed).first(3)), 0u);
+}
+
 TEST_F(SealedBlockTest, BlocksCannotBeMovedOrOpenedWithAnotherKey) {
   BlockAddress where{extent_, 3, "Computer"};
   auto sealed = *SealBlock(aek_, 1, where, AsBytes("payload"), random_);
