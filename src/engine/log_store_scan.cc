@@ -2,9 +2,10 @@
 //
 // A scan reads only what its query needs: the requested columns of the row groups whose
 // TimeGenerated range (footer min/max) meets the query's bounds. Decoded row groups are cached
-// by (extent, group) with the columns queries have asked for so far (widened when a query needs
-// more), under a byte budget, least recently used first out, so a working set larger than the
-// budget streams group by group instead of evicting whole extents. An extent's layout (groups, their rows and time ranges) is kept apart from its
+// by (extent, group) with the columns the last query that missed them asked for, under a byte
+// budget, least recently used first out but scan-resistant (a scan never evicts what it read
+// itself, so a scan larger than the budget keeps its first part cached instead of cycling
+// everything out). An extent's layout (groups, their rows and time ranges) is kept apart from its
 // blocks, so a query whose blocks are all cached neither reads nor decrypts the object; when
 // some are missing the extent is opened once per extent and query (every integrity check as
 // before) and the missing blocks decoded: from the hot-cache file only the segments of its
@@ -202,14 +203,14 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
   if (scan.bound != nullptr && !groups.empty()) {
     RETURN_IF_ERROR(KeepWanted(e, a, *layout, scan, groups));
   }
-  // Each row group's cached table: the columns decoded so far, in the order they were first
-  // asked for. A query whose columns it holds shares it (no copy: shaping passes a superset
-  // through); otherwise the missing columns are decoded (outside the lock) and the group's
-  // entry is replaced by a table that also holds them (the old columns copied once).
+  // Each row group's cached table: the columns the last query that missed it asked for. A query
+  // whose columns it holds shares it (no copy: shaping passes a superset through); otherwise
+  // the missing columns are decoded (outside the lock) and the group's entry is replaced by a
+  // table of this query's columns (those it held copied). Entries don't widen with every column
+  // ever asked: a query over one narrow column keeps as many groups cached as fit.
   struct Group {
     std::shared_ptr<const kql::Table> table;  // cached, possibly without some of `cols`
     std::vector<std::shared_ptr<std::atomic<bool>>> wipe;
-    size_t bytes = 0;
     std::vector<size_t> missing;  // indexes into the extent's schema
   };
   std::vector<Group> found(groups.size());
@@ -223,7 +224,6 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         it->second.scan = scan.id;
         g.table = it->second.chunks[0];
         g.wipe = it->second.wipe;
-        g.bytes = it->second.bytes;
       }
       for (size_t c : cols) {
         if (!g.table || !holds(*g.table, c)) g.missing.push_back(c);
@@ -243,10 +243,13 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     kql::Table t;
     t.name = e.table;
     t.rows = layout->rows[group];
-    size_t bytes = g.bytes;
+    size_t bytes = 0;
     if (g.table) {
       for (size_t i = 0; i < g.table->columns.size(); ++i) {
+        int c = layout->Index(g.table->names[i]);
+        if (c < 0 || std::find(cols.begin(), cols.end(), static_cast<size_t>(c)) == cols.end()) continue;
         t.AddColumn(g.table->names[i], g.table->columns[i]);
+        bytes += kql::ApproxBytes(g.table->columns[i]);
       }
     }
     // Plaintext: wiped with its entry's flag when the account is revoked.
@@ -362,27 +365,36 @@ Result<std::optional<kql::ScanRequest::ValueBound>> LogStore::BestBound(
 }
 
 void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t scan) {
-  if (auto it = decoded_.find(key); it != decoded_.end()) {
-    // Decoded meanwhile by another query: keep the wider table.
-    if (it->second.chunks[0]->columns.size() >= d.chunks[0]->columns.size()) return;
-    decoded_bytes_ -= it->second.bytes;
-    decoded_lru_.erase(it->second.lru);
-    decoded_.erase(it);
+  auto it = decoded_.find(key);
+  // Decoded meanwhile by another query: kept when it holds every column of this one.
+  if (it != decoded_.end()) {
+    const kql::Table& held = *it->second.chunks[0];
+    const kql::Table& fresh = *d.chunks[0];
+    if (std::all_of(fresh.names.begin(), fresh.names.end(), [&](const std::string& n) { return held.Find(n) >= 0; })) {
+      return;
+    }
   }
   if (scan != 0) {
-    // Room goes as far as the least recently used entry this scan read: past it, not admitted.
-    size_t freed = 0;
+    // Room goes as far as the least recently used entry this scan read: past it, not admitted
+    // (and the entry it would replace stays).
+    size_t freed = it != decoded_.end() ? it->second.bytes : 0;
     for (auto at = decoded_lru_.begin(); decoded_bytes_ - freed + d.bytes > options_.decoded_cache_bytes; ++at) {
       if (at == decoded_lru_.end()) break;
+      if (*at == key) continue;  // the entry replaced, counted already
       const Decoded& old = decoded_.at(*at);
       if (old.scan == scan) return;
       freed += old.bytes;
     }
   }
+  if (it != decoded_.end()) {
+    decoded_bytes_ -= it->second.bytes;
+    decoded_lru_.erase(it->second.lru);
+    decoded_.erase(it);
+  }
   d.scan = scan;
   decoded_bytes_ += d.bytes;
-  auto it = decoded_.emplace(key, std::move(d)).first;
-  it->second.lru = decoded_lru_.insert(decoded_lru_.end(), key);
+  auto added = decoded_.emplace(key, std::move(d)).first;
+  added->second.lru = decoded_lru_.insert(decoded_lru_.end(), key);
   EvictDecodedLocked(key);
 }
 
