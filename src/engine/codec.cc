@@ -393,20 +393,32 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
       // Kept coded (kql::Column's dictionary form): queries filter and group by code. One loop
       // per width (a copy of `width` bytes into a word stalled on every row) and one range check
       // of the largest code.
-      c.codes.resize(rows);
       uint32_t largest = 0;
-      auto widen = [&]<typename T>(T) {
+      auto each = [&]<typename T>(T, auto&& use) {
         const uint8_t* p = in.data();
         for (size_t i = 0; i < rows; ++i) {
           T code;
           std::memcpy(&code, p + i * sizeof(T), sizeof(T));
-          c.codes[i] = code;
+          use(i, code);
           largest = std::max<uint32_t>(largest, code);
         }
       };
-      if (width == 1) widen(uint8_t{});
-      else if (width == 2) widen(uint16_t{});
-      else widen(uint32_t{});
+      auto read = [&](auto&& use) {
+        if (width == 1) each(uint8_t{}, use);
+        else if (width == 2) each(uint16_t{}, use);
+        else each(uint32_t{}, use);
+      };
+      if (n > kql::kMaxDictEntries) {
+        // Codes wider than a Column's: read as plain strings (checked before any is looked up).
+        read([](size_t, uint32_t) {});
+        if (rows > 0 && largest >= n) return Corrupt("code out of range");
+        c.strings.resize(rows);
+        read([&](size_t i, uint32_t code) { c.strings[i] = (*dict)[code]; });
+        in = in.subspan(rows * width);
+        break;
+      }
+      c.codes.resize(rows);
+      read([&](size_t i, uint32_t code) { c.codes[i] = static_cast<kql::Code>(code); });
       if (rows > 0 && largest >= n) return Corrupt("code out of range");
       c.dict = std::move(dict);
       in = in.subspan(rows * width);

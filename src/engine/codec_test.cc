@@ -66,6 +66,21 @@ TEST(CodecTest, RandomIntsFallBackToPlainAndKeepNulls) {
   EXPECT_EQ(out.nulls, c.nulls);
 }
 
+// A dictionary larger than a Column's 16-bit codes reach (a block of more than 131,072 rows with
+// half of them distinct) reads back as plain strings; smaller ones stay coded, 2 bytes a row.
+TEST(CodecTest, DictionariesPastSixteenBitCodesReadAsPlainStrings) {
+  for (size_t distinct : {size_t{65536}, size_t{70000}}) {
+    kql::Column c(kql::Type::kString);
+    for (size_t i = 0; i < 2 * distinct; ++i) c.AppendString("v" + std::to_string(i / 2));  // each twice, in pairs
+    kql::Column out = RoundTrip(c, 2 * distinct);
+    EXPECT_EQ(out.coded(), distinct <= kql::kMaxDictEntries) << distinct;
+    if (out.coded()) {
+      EXPECT_EQ(out.dict->size(), distinct);
+    }
+    EXPECT_EQ(Texts(out), c.strings) << distinct;
+  }
+}
+
 TEST(CodecTest, StringsUseADictionaryWhenValuesRepeat) {
   kql::Column c(kql::Type::kString);
   for (int i = 0; i < 300; ++i) c.AppendString("host" + std::to_string(i % 3));

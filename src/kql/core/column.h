@@ -17,7 +17,9 @@
 // block): `codes` index the shared, immutable `dict` and `strings` is empty. Str() reads through
 // the dictionary, Gather keeps it, and the evaluator runs a one-column function once per
 // dictionary entry instead of once per row. Code that writes strings in place calls Flatten()
-// first (the Append* functions do).
+// first (the Append* functions do). Codes are 16-bit (a dictionary holds at most kMaxDictEntries
+// strings: an extent's dictionary blocks hold at most half their rows, and a larger dictionary
+// is read as plain strings), so cached coded columns cost 2 bytes a row.
 // Thread safety: plain values; const access is safe from several threads.
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +30,9 @@
 #include <vector>
 
 namespace cmk::kql {
+
+using Code = uint16_t;
+inline constexpr size_t kMaxDictEntries = size_t{1} << 16;
 
 enum class Type : uint8_t { kBool, kInt, kLong, kReal, kDecimal, kString, kDateTime, kTimespan, kGuid, kDynamic };
 
@@ -54,7 +59,7 @@ struct Column {
   std::vector<std::string> strings;
   std::vector<uint8_t> nulls;
   std::shared_ptr<const std::vector<std::string>> dict;  // coded strings: see above
-  std::vector<uint32_t> codes;
+  std::vector<Code> codes;
 
   Column() = default;
   explicit Column(Type t) : type(t) {}

@@ -90,7 +90,7 @@ Result<Column> EvalPerEntry(const BoundExpr& e, std::vector<const Column*> args,
   Column entries(coded.type);
   entries.dict = coded.dict;
   entries.codes.resize(coded.dict->size());
-  for (size_t i = 0; i < entries.codes.size(); ++i) entries.codes[i] = static_cast<uint32_t>(i);
+  for (size_t i = 0; i < entries.codes.size(); ++i) entries.codes[i] = static_cast<Code>(i);
   args[k] = &entries;
   FunctionContext per_entry{entries.codes.size(), ctx.now, ctx.budget};
   ASSIGN_OR_RETURN(Column out, e.fn->eval(std::span<const Column* const>(args), per_entry));
@@ -473,7 +473,10 @@ void AppendRows(Column& dst, const Column& src, size_t rows) {
   }
 }
 
-Column Gather(const Column& src, const std::vector<uint32_t>& idx) {
+namespace {
+
+template <typename Index>
+Column GatherBy(const Column& src, const std::vector<Index>& idx) {
   Column out(src.type);
   if (src.constant) {
     out = src;
@@ -499,6 +502,11 @@ Column Gather(const Column& src, const std::vector<uint32_t>& idx) {
   }
   return out;
 }
+
+}  // namespace
+
+Column Gather(const Column& src, const std::vector<uint32_t>& idx) { return GatherBy(src, idx); }
+Column Gather(const Column& src, const std::vector<Code>& idx) { return GatherBy(src, idx); }
 
 Table GatherTable(const Table& src, const std::vector<uint32_t>& idx) {
   Table out;

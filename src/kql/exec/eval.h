@@ -51,6 +51,7 @@ Column StringConstant(Type t, std::string v);
 void AppendRows(Column& dst, const Column& src, size_t rows);
 // Rows `idx` of `src`, as a plain column.
 Column Gather(const Column& src, const std::vector<uint32_t>& idx);
+Column Gather(const Column& src, const std::vector<Code>& idx);  // by a coded column's codes
 Table GatherTable(const Table& src, const std::vector<uint32_t>& idx);
 Table GatherTable(const Chunk& src, const std::vector<uint32_t>& idx);
 // Rows `idx` of every column of `src`, as owned columns (constants stay constant).

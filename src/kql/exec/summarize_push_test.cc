@@ -64,7 +64,7 @@ Column Code(const std::vector<std::string>& values) {
   for (const std::string& v : values) {
     auto it = std::find(dict->begin(), dict->end(), v);
     if (it == dict->end()) it = dict->insert(dict->end(), v);
-    c.codes.push_back(static_cast<uint32_t>(it - dict->begin()));
+    c.codes.push_back(static_cast<cmk::kql::Code>(it - dict->begin()));
   }
   c.dict = std::move(dict);
   return c;
