@@ -100,6 +100,32 @@ Result<Column> EvalPerEntry(const BoundExpr& e, std::vector<const Column*> args,
 
 }  // namespace
 
+Result<std::optional<EntryTruth>> EvalPerEntryTruth(const BoundExpr& e, const Chunk& chunk,
+                                                    const FunctionContext& ctx) {
+  if (e.kind != BoundExpr::Kind::kCall || e.fn == nullptr) return std::optional<EntryTruth>();
+  std::vector<const Column*> args;
+  for (const BoundExpr& a : e.args) {
+    if (a.kind == BoundExpr::Kind::kColumn) args.push_back(&chunk.col(static_cast<size_t>(a.column)));
+    else if (a.kind == BoundExpr::Kind::kConstant) args.push_back(&a.value);
+    else return std::optional<EntryTruth>();
+  }
+  int k = CodedArgument(e, args, chunk.rows);
+  if (k < 0) return std::optional<EntryTruth>();
+  const Column& coded = *args[static_cast<size_t>(k)];
+  Column entries(coded.type);
+  entries.dict = coded.dict;
+  entries.codes.resize(coded.dict->size());
+  for (size_t i = 0; i < entries.codes.size(); ++i) entries.codes[i] = static_cast<Code>(i);
+  args[static_cast<size_t>(k)] = &entries;
+  FunctionContext per_entry{entries.codes.size(), ctx.now, ctx.budget};
+  ASSIGN_OR_RETURN(Column out, e.fn->eval(std::span<const Column* const>(args), per_entry));
+  EntryTruth truth;
+  truth.column = static_cast<size_t>(e.args[static_cast<size_t>(k)].column);
+  truth.holds.resize(entries.codes.size());
+  for (size_t i = 0; i < truth.holds.size(); ++i) truth.holds[i] = IsTrue(out, i) ? 1 : 0;
+  return std::optional<EntryTruth>(std::move(truth));
+}
+
 Result<ColumnValue> Eval(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx) {
   switch (e.kind) {
     case BoundExpr::Kind::kColumn:

@@ -33,6 +33,15 @@ class ColumnValue {
 // Evaluates `e` over `chunk` (ctx.rows must equal chunk.rows). Errors come from functions.
 // Column references borrow the chunk's column (no copy).
 Result<ColumnValue> Eval(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx);
+
+// A predicate of the form fn(column, constants...) whose column is dictionary-coded (Eval runs
+// such a call once per dictionary entry): whether it holds for each entry, and the column, whose
+// codes then select the rows without a value per row. nullopt for any other predicate.
+struct EntryTruth {
+  size_t column = 0;           // the coded column's index in the chunk
+  std::vector<uint8_t> holds;  // per dictionary entry
+};
+Result<std::optional<EntryTruth>> EvalPerEntryTruth(const BoundExpr& e, const Chunk& chunk, const FunctionContext& ctx);
 // Evaluates a constant expression (no column references) to a constant column.
 // `budget` (may be null) bounds the memory of string results, as in Eval.
 Result<Column> EvalConstant(const BoundExpr& e, TimePoint now, QueryBudget* budget = nullptr);

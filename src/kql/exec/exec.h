@@ -47,7 +47,10 @@ Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx, MemoryRes
 // key takes a fast path (strings are looked up as string_views; only a new group copies its key).
 class HashAggregation {
  public:
-  explicit HashAggregation(const PlanNode& node, const std::vector<BoundExpr>& keys);
+  // `one_chunk`: it will consume a single chunk (a partial aggregation, merged later): a coded
+  // key's groups are then its dictionary entries as they first appear, without hashing their
+  // strings (an extent's dictionary holds each string once).
+  explicit HashAggregation(const PlanNode& node, const std::vector<BoundExpr>& keys, bool one_chunk = false);
   ~HashAggregation();
   // Reads the chunk's columns in place (no copies); string keys are hashed as views.
   // Charges the groups' keys and the aggregates' state to ctx's budget.

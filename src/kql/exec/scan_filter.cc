@@ -88,9 +88,21 @@ std::vector<bool> WantedColumns(const PlanNode& node) {
 Result<std::optional<std::vector<uint32_t>>> PassingRows(const BoundExpr& predicate, const Chunk& chunk,
                                                         TimePoint now) {
   FunctionContext fctx{chunk.rows, now, nullptr};
+  std::vector<uint32_t> idx;
+  // fn(coded column, constants): decided per dictionary entry, rows picked by their codes.
+  ASSIGN_OR_RETURN(std::optional<EntryTruth> entries, EvalPerEntryTruth(predicate, chunk, fctx));
+  if (entries) {
+    const Column& c = chunk.col(entries->column);
+    const uint8_t* holds = entries->holds.data();
+    idx.reserve(chunk.rows);
+    for (size_t r = 0; r < chunk.rows; ++r) {
+      if (holds[c.codes[r]] != 0) idx.push_back(static_cast<uint32_t>(r));
+    }
+    if (idx.size() == chunk.rows) return std::optional<std::vector<uint32_t>>();
+    return std::optional<std::vector<uint32_t>>(std::move(idx));
+  }
   ASSIGN_OR_RETURN(ColumnValue pred, Eval(predicate, chunk, fctx));
   const Column& p = pred.get();
-  std::vector<uint32_t> idx;
   if (p.constant) {
     if (IsTrue(p, 0)) return std::optional<std::vector<uint32_t>>();
     return std::optional<std::vector<uint32_t>>(std::move(idx));
@@ -165,7 +177,20 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   }
   // Each catalog chunk is aggregated where it is decoded; the filter hands back a row-less
   // token table and leaves the partial aggregation here, for the sink to merge in scan order.
+  // Of a filtered chunk only the columns the keys and arguments read are gathered (`count`
+  // reads none).
   std::vector<bool> wanted = WantedColumns(*scan);
+  std::vector<bool> read(scan->schema.size(), false);
+  std::function<void(const BoundExpr&)> mark = [&](const BoundExpr& e) {
+    if (e.kind == BoundExpr::Kind::kColumn && e.column >= 0 && static_cast<size_t>(e.column) < read.size()) {
+      read[static_cast<size_t>(e.column)] = true;
+    }
+    for (const BoundExpr& a : e.args) mark(a);
+  };
+  for (const BoundExpr& k : node.exprs) mark(k);
+  for (const BoundAggregate& a : node.aggs) {
+    for (const BoundExpr& e : a.args) mark(e);
+  }
   TimePoint now = ctx.now;
   std::mutex mu;
   std::map<const Table*, std::unique_ptr<HashAggregation>> partials;
@@ -176,9 +201,19 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
     if (predicate != nullptr) {
       ASSIGN_OR_RETURN(std::optional<std::vector<uint32_t>> passing, PassingRows(*predicate, chunk, now));
       if (passing && passing->empty()) return std::shared_ptr<const Table>();
-      if (passing) chunk = GatherChunk(chunk, *passing);
+      if (passing) {
+        Chunk kept;
+        kept.rows = passing->size();
+        for (size_t c = 0; c < chunk.width(); ++c) {
+          const Column& col = chunk.col(c);
+          if (col.constant) kept.AddShared(chunk.shared(c));
+          else if (c < read.size() && read[c]) kept.Add(Gather(col, *passing));
+          else kept.Add(NullConstant(col.type));
+        }
+        chunk = std::move(kept);
+      }
     }
-    auto part = std::make_unique<HashAggregation>(node, node.exprs);
+    auto part = std::make_unique<HashAggregation>(node, node.exprs, /*one_chunk=*/true);
     ExecContext local;  // no budget: a partial is bounded by its chunk's rows
     local.now = now;
     RETURN_IF_ERROR(part->Consume(chunk, local));

@@ -50,6 +50,7 @@ struct HashAggregation::State {
   std::string buf;
   size_t key_bytes = 0;  // strings held by the keys (key_values, string_keys, groups)
   std::unique_ptr<MemoryReservation> held;
+  bool one_chunk = false;  // see the constructor
 
   uint32_t NewGroup(const std::vector<const Column*>& k, size_t row) {
     for (size_t i = 0; i < k.size(); ++i) {
@@ -80,7 +81,7 @@ struct HashAggregation::State {
         continue;
       }
       uint32_t& g = code_groups[c.codes[c.Index(r)]];
-      if (g == kUnseen) g = StringGroup(k, r);
+      if (g == kUnseen) g = one_chunk ? NewGroup(k, r) : StringGroup(k, r);
       ids[r] = g;
     }
   }
@@ -128,9 +129,10 @@ struct HashAggregation::State {
   }
 };
 
-HashAggregation::HashAggregation(const PlanNode& node, const std::vector<BoundExpr>& keys)
+HashAggregation::HashAggregation(const PlanNode& node, const std::vector<BoundExpr>& keys, bool one_chunk)
     : s_(std::make_unique<State>()) {
   s_->node = &node;
+  s_->one_chunk = one_chunk;
   s_->keys = &keys;
   for (const BoundExpr& k : keys) s_->key_values.emplace_back(k.type);
   for (const BoundAggregate& a : node.aggs) s_->aggs.push_back(MakeAggregator(*a.def, a.types, a.params));
