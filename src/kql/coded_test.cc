@@ -8,6 +8,7 @@
 
 #include "base/testing.h"
 #include "kql/engine.h"
+#include "kql/test_columns.h"
 
 namespace cmk::kql {
 namespace {
@@ -36,38 +37,10 @@ class ChunkCatalog : public Catalog {
   std::vector<std::shared_ptr<const Table>> chunks_;
 };
 
-// Codes `values` into a dictionary ordered by first appearance.
-Column Code(const std::vector<std::string>& values, Type type) {
-  auto dict = std::make_shared<std::vector<std::string>>();
-  Column c(type);
-  for (const std::string& v : values) {
-    auto it = std::find(dict->begin(), dict->end(), v);
-    if (it == dict->end()) it = dict->insert(dict->end(), v);
-    c.codes.push_back(static_cast<cmk::kql::Code>(it - dict->begin()));
-  }
-  c.dict = std::move(dict);
-  return c;
-}
-
 Column Plain(const std::vector<std::string>& values, Type type) {
   Column c(type);
   for (const std::string& v : values) c.AppendString(v);
   return c;
-}
-
-std::string Render(const Table& t) {
-  std::string out;
-  for (size_t r = 0; r < t.rows; ++r) {
-    for (const Column& c : t.columns) {
-      if (c.IsNull(r)) out += "<null>";
-      else if (UsesInts(c.type)) out += std::to_string(c.Int(r));
-      else if (UsesReals(c.type)) out += std::to_string(c.Real(r));
-      else out += c.Str(r);
-      out += '|';
-    }
-    out += '\n';
-  }
-  return out;
 }
 
 class CodedTest : public ::testing::Test {
@@ -88,8 +61,8 @@ class CodedTest : public ::testing::Test {
         time.AppendInt(kJan15 + static_cast<int64_t>(rng() % 86400) * kTicksPerSecond);
         duration.AppendReal(static_cast<double>(rng() % 1000) / 10);
       }
-      coded_.push_back(MakeChunk(Code(computer, Type::kString), Code(level, Type::kString),
-                                 Code(props, Type::kDynamic), time, duration));
+      coded_.push_back(MakeChunk(testing::CodedColumn(computer), testing::CodedColumn(level),
+                                 testing::CodedColumn(props, Type::kDynamic), time, duration));
       plain_.push_back(MakeChunk(Plain(computer, Type::kString), Plain(level, Type::kString),
                                  Plain(props, Type::kDynamic), time, duration));
     }
@@ -119,7 +92,7 @@ class CodedTest : public ::testing::Test {
     EXPECT_THAT(a, IsOk()) << q;
     EXPECT_THAT(b, IsOk()) << q;
     if (!a.ok() || !b.ok()) return {};
-    return {Render(a->tables[0]), Render(b->tables[0])};
+    return {testing::RenderTable(a->tables[0]), testing::RenderTable(b->tables[0])};
   }
 
   std::vector<std::shared_ptr<const Table>> coded_, plain_;
