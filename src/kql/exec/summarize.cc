@@ -74,6 +74,19 @@ struct HashAggregation::State {
     const Column& c = *k[0];
     constexpr uint32_t kUnseen = UINT32_MAX;
     code_groups.assign(c.dict->size(), kUnseen);
+    if (!c.HasNulls() && !c.constant) {
+      // The common case in a tight loop: the codes and the groups through pointers (the loop
+      // above reloads the column's vectors after every NewGroup, which may grow key_values).
+      const Code* codes = c.codes.data();
+      uint32_t* groups = code_groups.data();
+      uint32_t* out = ids.data();
+      for (size_t r = 0; r < rows; ++r) {
+        uint32_t g = groups[codes[r]];
+        if (g == kUnseen) g = groups[codes[r]] = one_chunk ? NewGroup(k, r) : StringGroup(k, r);
+        out[r] = g;
+      }
+      return;
+    }
     for (size_t r = 0; r < rows; ++r) {
       if (c.IsNull(r)) {  // dynamic null
         if (null_group < 0) null_group = NewGroup(k, r);
