@@ -10,8 +10,6 @@
 #include <memory>
 #include <string_view>
 
-#include "engine/string_pool.h"
-
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 #endif
@@ -376,7 +374,7 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
       in = in.subspan(rows * 8);
       break;
     case kStrings:
-      c.strings = TakeStrings(rows);  // pooled buffers: no allocation per row (string_pool.h)
+      c.strings.resize(rows);
       for (size_t i = 0; i < rows; ++i) {
         if (!GetString(in, c.strings[i])) return Corrupt("string");
       }
@@ -414,7 +412,7 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
         // Codes wider than a Column's: read as plain strings (checked before any is looked up).
         read([](size_t, uint32_t) {});
         if (rows > 0 && largest >= n) return Corrupt("code out of range");
-        c.strings = TakeStrings(rows);
+        c.strings.resize(rows);
         read([&](size_t i, uint32_t code) { c.strings[i] = (*dict)[code]; });
         in = in.subspan(rows * width);
         break;

@@ -6,7 +6,6 @@
 #include "base/mutex.h"
 #include "base/secret_bytes.h"
 #include "engine/log_store_internal.h"
-#include "engine/string_pool.h"
 
 namespace cmk::engine {
 namespace {
@@ -58,14 +57,8 @@ void MakeDictWipeable(kql::Column& c, std::shared_ptr<std::atomic<bool>> wipe) {
 
 std::shared_ptr<const kql::Table> ShareWipeable(kql::Table t, std::shared_ptr<std::atomic<bool>> wipe) {
   return std::shared_ptr<const kql::Table>(new kql::Table(std::move(t)), [wipe](const kql::Table* p) {
-    // The last holder releases it: nobody reads the columns any more. Unwiped, its plain
-    // string buffers go to this thread's pool for the next block decoded here.
-    auto* t = const_cast<kql::Table*>(p);
-    if (wipe->load(std::memory_order_relaxed)) {
-      WipeTable(*t);
-    } else {
-      for (auto& c : t->columns) GiveStrings(std::move(c.strings));
-    }
+    // The last holder releases it: nobody reads the columns any more.
+    if (wipe->load(std::memory_order_relaxed)) WipeTable(*const_cast<kql::Table*>(p));
     delete p;
   });
 }

@@ -98,8 +98,7 @@ size_t ApproxBytes(const Column& c) {
   n += c.strings.size() * sizeof(std::string) + c.codes.size() * sizeof(Code);
   auto text = [&](const std::vector<std::string>& strings) {
     for (const std::string& s : strings) {
-      // Shorter strings live in the header (SSO); a reused string may hold more than its size.
-      if (s.capacity() > 15) n += s.capacity() + 1;
+      if (s.size() > 15) n += s.size() + 1;  // shorter strings live in the header (SSO)
     }
   };
   text(c.strings);
