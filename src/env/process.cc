@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <string>
 
 namespace cmk::env {
@@ -11,8 +10,7 @@ namespace {
 
 constexpr char kMarker[] = "CMKLOGS_HEAP_TUNED";
 constexpr char kTunables[] =
-    "glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864:"
-    "glibc.malloc.mmap_threshold=33554432";
+    "glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864:glibc.malloc.mmap_threshold=33554432";
 
 bool Sanitized() {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -26,13 +24,6 @@ bool Sanitized() {
 #else
   return false;
 #endif
-}
-
-bool KernelAllowsHugePages() {
-  std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
-  std::string modes;
-  if (!std::getline(f, modes)) return false;
-  return modes.find("[never]") == std::string::npos;
 }
 
 }  // namespace
@@ -56,7 +47,6 @@ void ReexecWithTunedHeap(char** argv) {
                            "glibc.malloc.mmap_threshold"}) {
     if (tunables.find(name) != std::string::npos) return;  // the operator chose: leave it
   }
-  if (!KernelAllowsHugePages()) return;
   tunables += (tunables.empty() ? "" : ":") + std::string(kTunables);
   std::string marker = current != nullptr ? "=" + std::string(current) : "";
   if (::setenv(kMarker, marker.c_str(), 1) != 0) return;
