@@ -434,6 +434,60 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
   return c;
 }
 
+Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span<const uint8_t>& in,
+                                          const std::function<bool(std::string_view)>& keep,
+                                          std::vector<uint32_t>& selected) {
+  selected.clear();
+  if (type != kql::Type::kString) return InvalidArgument("selected strings: not a string column");
+  kql::Column out(type);
+  if (in.size() < 2 || in[0] != kStrings) {
+    // Dictionary blocks decode without a string per row: decided per entry once decoded.
+    ASSIGN_OR_RETURN(kql::Column c, DecodeColumn(type, rows, in));
+    if (c.coded()) {
+      std::vector<uint8_t> holds(c.dict->size());
+      for (size_t k = 0; k < holds.size(); ++k) holds[k] = keep((*c.dict)[k]) ? 1 : 0;
+      for (size_t r = 0; r < rows; ++r) {
+        if (holds[c.codes[r]] != 0 || c.IsNull(r)) selected.push_back(static_cast<uint32_t>(r));
+      }
+      out.dict = c.dict;
+      for (uint32_t r : selected) out.codes.push_back(c.codes[r]);
+    } else {
+      for (size_t r = 0; r < rows; ++r) {
+        if (c.IsNull(r) || keep(c.strings[r])) selected.push_back(static_cast<uint32_t>(r));
+      }
+      for (uint32_t r : selected) out.strings.push_back(std::move(c.strings[r]));
+    }
+    if (c.HasNulls()) {
+      for (uint32_t r : selected) out.nulls.push_back(c.nulls[r]);
+    }
+    return out;
+  }
+  // Plain strings: each value tested where it lies in the block; only the kept ones are built.
+  bool has_nulls = in[1] != 0;
+  in = in.subspan(2);
+  std::span<const uint8_t> bitmap;
+  if (has_nulls) {
+    size_t n = (rows + 7) / 8;
+    if (in.size() < n) return Corrupt("short null bitmap");
+    bitmap = in.first(n);
+    in = in.subspan(n);
+  }
+  for (size_t r = 0; r < rows; ++r) {
+    uint64_t n = 0;
+    if (!GetVarint(in, n) || n > in.size()) return Corrupt("string");
+    std::string_view v(reinterpret_cast<const char*>(in.data()), n);
+    bool null = has_nulls && ((bitmap[r / 8] >> (r % 8)) & 1) != 0;
+    if (null || keep(v)) {
+      selected.push_back(static_cast<uint32_t>(r));
+      out.strings.emplace_back(v);
+      if (has_nulls) out.nulls.push_back(null ? 1 : 0);
+    }
+    in = in.subspan(n);
+  }
+  if (std::find(out.nulls.begin(), out.nulls.end(), uint8_t{1}) == out.nulls.end()) out.nulls.clear();
+  return out;
+}
+
 void CompressAppend(Codec codec, std::span<const uint8_t> raw, int level, std::vector<uint8_t>& out) {
   size_t start = out.size();
   out.push_back(static_cast<uint8_t>(codec));

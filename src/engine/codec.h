@@ -11,6 +11,7 @@
 // then the whole block is compressed (u8 codec: 0 none, 1 lz4, 2 zstd; varint raw size; bytes).
 // Thread safety: reentrant.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,6 +49,14 @@ void EncodeColumn(kql::Type type, std::span<const BatchPiece> pieces, std::vecto
 void EncodeColumn(const kql::Column& c, size_t begin, size_t end, std::vector<uint8_t>& out);
 // Decodes `rows` values of type `type` from `in`, advancing it.
 Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const uint8_t>& in);
+
+// The rows of a string block whose value passes `keep` (and those whose value is null), as
+// Gather(DecodeColumn(...), selected) would give them, their row numbers in `selected`: a
+// plain block's values are tested where they lie and only the kept ones are built; a
+// dictionary's entries are tested once each. Advances `in` as DecodeColumn does.
+Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span<const uint8_t>& in,
+                                          const std::function<bool(std::string_view)>& keep,
+                                          std::vector<uint32_t>& selected);
 
 std::vector<uint8_t> Compress(Codec codec, std::span<const uint8_t> raw, int level = 1);
 // The same frame appended to `out` (callers reuse its capacity). kNone stores `raw` as is.

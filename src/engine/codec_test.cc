@@ -210,5 +210,57 @@ TEST(CodecTest, TablesRoundTrip) {
   EXPECT_TRUE(out->columns[1].IsNull(1));
 }
 
+// DecodeSelectedStrings gives what decoding the whole block and gathering the rows whose value
+// passes (or is null) gives, for plain blocks, dictionary blocks and blocks with nulls.
+TEST(CodecTest, SelectedStringsEqualTheWholeBlockGathered) {
+  auto keep = [](std::string_view v) { return v.find("7") != std::string_view::npos; };
+  auto check = [&](const kql::Column& c, size_t rows, bool dictionaries, const char* what) {
+    std::vector<uint8_t> buf;
+    ColumnPiece piece{&c, 0, rows};
+    EncodeColumn(c.type, std::span<const ColumnPiece>(&piece, 1), buf, dictionaries);
+    std::span<const uint8_t> whole_in(buf), in(buf);
+    auto whole = DecodeColumn(c.type, rows, whole_in);
+    ASSERT_THAT(whole, IsOk()) << what;
+    std::vector<uint32_t> want;
+    for (size_t r = 0; r < rows; ++r) {
+      if (whole->IsNull(r) || keep(whole->Str(r))) want.push_back(static_cast<uint32_t>(r));
+    }
+    std::vector<uint32_t> selected;
+    auto got = DecodeSelectedStrings(c.type, rows, in, keep, selected);
+    ASSERT_THAT(got, IsOk()) << what;
+    EXPECT_TRUE(in.empty()) << what;
+    EXPECT_EQ(selected, want) << what;
+    ASSERT_EQ(got->stored(), want.size()) << what;
+    EXPECT_EQ(got->coded(), whole->coded()) << what;
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got->Str(i), whole->Str(want[i])) << what << " " << i;
+      EXPECT_EQ(got->IsNull(i), whole->IsNull(want[i])) << what << " " << i;
+    }
+  };
+  kql::Column unique(kql::Type::kString), repeated(kql::Type::kString);
+  for (size_t r = 0; r < 300; ++r) {
+    unique.AppendString("message " + std::to_string(r * 13));
+    repeated.AppendString("host-" + std::to_string(r % 9));
+  }
+  check(unique, 300, true, "plain");
+  check(repeated, 300, true, "dictionary");
+  check(repeated, 300, false, "plain, repeating");
+  kql::Column holes = unique;
+  holes.nulls.assign(300, 0);
+  for (size_t r = 0; r < 300; r += 11) holes.nulls[r] = 1;
+  check(holes, 300, false, "plain with nulls");
+  check(holes, 300, true, "with nulls");
+  // A damaged block is DataLoss, as DecodeColumn's; other column types are refused.
+  std::vector<uint8_t> buf;
+  EncodeColumn(unique, 0, 300, buf);
+  buf.resize(buf.size() / 2);
+  std::span<const uint8_t> in(buf);
+  std::vector<uint32_t> selected;
+  EXPECT_THAT(DecodeSelectedStrings(kql::Type::kString, 300, in, keep, selected), StatusIs(StatusCode::kDataLoss));
+  std::span<const uint8_t> in2(buf);
+  EXPECT_THAT(DecodeSelectedStrings(kql::Type::kLong, 300, in2, keep, selected),
+              StatusIs(StatusCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace cmk::engine

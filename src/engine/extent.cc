@@ -456,6 +456,22 @@ int ExtentReader::ColumnIndex(std::string_view name) const {
 
 Result<kql::Column> ExtentReader::ReadBlock(size_t group, size_t column,
                                             const SecretBytes& aek) const {
+  return OpenAndDecode(group, column, aek, [&](std::span<const uint8_t>& in) {
+    return DecodeColumn(info_.schema[column].type, group_rows_[group], in);
+  });
+}
+
+Result<kql::Column> ExtentReader::ReadSelectedStrings(size_t group, size_t column, const SecretBytes& aek,
+                                                      const std::function<bool(std::string_view)>& keep,
+                                                      std::vector<uint32_t>& selected) const {
+  return OpenAndDecode(group, column, aek, [&](std::span<const uint8_t>& in) {
+    return DecodeSelectedStrings(info_.schema[column].type, group_rows_[group], in, keep, selected);
+  });
+}
+
+Result<kql::Column> ExtentReader::OpenAndDecode(
+    size_t group, size_t column, const SecretBytes& aek,
+    const std::function<Result<kql::Column>(std::span<const uint8_t>&)>& decode) const {
   const kql::Schema& schema = info_.schema;
   if (group >= group_rows_.size() || column >= schema.size())
     return InvalidArgument("no such block");
@@ -481,7 +497,7 @@ Result<kql::Column> ExtentReader::ReadBlock(size_t group, size_t column,
   WipeBytes(packed);
   if (!raw.ok()) return raw.status();
   std::span<const uint8_t> in(*raw);
-  auto decoded = DecodeColumn(schema[column].type, group_rows_[group], in);
+  auto decoded = decode(in);
   WipeBytes(*raw);  // decompressed plaintext: wiped, not just freed
   return decoded;
 }

@@ -16,6 +16,7 @@
 // in a hot-cache file (engine/cache_file.h) is read and decrypted only where a query needs it.
 // Thread safety: ExtentReader is immutable after Open; reads are safe from several threads.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -127,8 +128,17 @@ class ExtentReader {
   // Decodes one block: row group `group`'s values of column `column` (group_rows(group) values).
   // InvalidArgument for a block that doesn't exist; DataLoss/Corrupt for damaged bytes.
   Result<kql::Column> ReadBlock(size_t group, size_t column, const SecretBytes& aek) const;
+  // The same for a string column, only the rows whose value passes `keep` (or is null), their
+  // row numbers in `selected` (codec.h DecodeSelectedStrings): no string is built for the others.
+  Result<kql::Column> ReadSelectedStrings(size_t group, size_t column, const SecretBytes& aek,
+                                          const std::function<bool(std::string_view)>& keep,
+                                          std::vector<uint32_t>& selected) const;
 
  private:
+  // Reads, opens and decompresses block (group, column) into this thread's buffers and decodes
+  // it with `decode`; the plaintexts are wiped before returning.
+  Result<kql::Column> OpenAndDecode(size_t group, size_t column, const SecretBytes& aek,
+                                    const std::function<Result<kql::Column>(std::span<const uint8_t>&)>& decode) const;
   struct Block {
     uint64_t offset = 0;
     uint32_t size = 0;

@@ -238,6 +238,9 @@ class LogStore {
     const kql::ScanRequest::ValueBound* bound = nullptr;
     const std::vector<size_t>* only = nullptr;  // when set, the only row groups to read
     uint64_t id = 0;  // the scan's number (a query's scan of one table): the cache's admission
+    // The query's string test (kql::ScanRequest::prefilter): a row group whose entry lacks its
+    // column is read through it, only the passing rows built and returned (not cached).
+    const kql::ScanRequest::StringTest* prefilter = nullptr;
   };
   // Each kept row group's requested columns, from decoded blocks in the cache; the missing ones
   // are decoded (the object read and checked once per call) and cached.
@@ -258,6 +261,12 @@ class LogStore {
     Status Open();
     // REQUIRES: Open() succeeded.
     Result<kql::Column> ReadBlock(size_t group, size_t column);
+    Result<kql::Column> ReadSelectedStrings(size_t group, size_t column,
+                                            const std::function<bool(std::string_view)>& keep,
+                                            std::vector<uint32_t>& selected);
+    // `read` (a block read through `reader`), once more from the blob when the hot-cache copy
+    // failed it.
+    Result<kql::Column> Retrying(const std::function<Result<kql::Column>()>& read);
   };
   struct Layout;
   // Drops from `groups` the row groups without a value `scan.bound` wants: by their footer

@@ -23,6 +23,7 @@
 #include "engine/extent.h"
 #include "engine/log_store_internal.h"
 #include "kql/core/budget.h"
+#include "kql/exec/eval.h"
 
 namespace cmk::engine {
 
@@ -119,7 +120,17 @@ Status LogStore::Opener::Open() {
 }
 
 Result<kql::Column> LogStore::Opener::ReadBlock(size_t group, size_t column) {
-  auto col = reader->ReadBlock(group, column, keys->aek);
+  return Retrying([&] { return reader->ReadBlock(group, column, keys->aek); });
+}
+
+Result<kql::Column> LogStore::Opener::ReadSelectedStrings(size_t group, size_t column,
+                                                          const std::function<bool(std::string_view)>& keep,
+                                                          std::vector<uint32_t>& selected) {
+  return Retrying([&] { return reader->ReadSelectedStrings(group, column, keys->aek, keep, selected); });
+}
+
+Result<kql::Column> LogStore::Opener::Retrying(const std::function<Result<kql::Column>()>& read) {
+  auto col = read();
   if (col.ok() || cache == nullptr || !cache->failed()) return col;
   // The hot-cache copy's segment of this block did not authenticate (damage the footer's read
   // did not reach): never served. The copy is dropped and the extent read from its blob, once.
@@ -128,7 +139,7 @@ Result<kql::Column> LogStore::Opener::ReadBlock(size_t group, size_t column) {
   cache.reset();
   skip_cache = true;
   RETURN_IF_ERROR(Open());
-  return reader->ReadBlock(group, column, keys->aek);
+  return read();
 }
 
 int LogStore::Layout::Index(std::string_view name) const {
@@ -240,6 +251,27 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     }
     RETURN_IF_ERROR(opener.Open());
     size_t group = groups[gi];
+    // The query's string test, when this group must decode its column: that block is read
+    // through it first (only the passing rows' strings built), a group without a passing row is
+    // done, and the group's other columns are decoded and cached as ever, the query getting
+    // only the passing rows. Not cached: a column's passing rows for one test.
+    int pre = -1;
+    if (scan.prefilter != nullptr) {
+      int c = layout->Index(scan.prefilter->column);
+      if (c >= 0 && layout->schema[static_cast<size_t>(c)].type == kql::Type::kString &&
+          std::find(g.missing.begin(), g.missing.end(), static_cast<size_t>(c)) != g.missing.end()) {
+        pre = c;
+      }
+    }
+    std::vector<uint32_t> selected;
+    std::optional<kql::Column> passing;
+    if (pre >= 0) {
+      ASSIGN_OR_RETURN(passing, opener.ReadSelectedStrings(group, static_cast<size_t>(pre), scan.prefilter->keep,
+                                                           selected));
+      blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
+      if (selected.empty()) continue;
+      std::erase(g.missing, static_cast<size_t>(pre));
+    }
     kql::Table t;
     t.name = e.table;
     t.rows = layout->rows[group];
@@ -261,8 +293,16 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       MakeDictWipeable(col, wipe);
       t.AddColumn(layout->schema[c].name, std::move(col));
     }
+    if (passing) {
+      kql::Table rows = kql::GatherTable(t, selected);
+      rows.name = e.table;
+      MakeDictWipeable(*passing, wipe);
+      rows.AddColumn(layout->schema[static_cast<size_t>(pre)].name, std::move(*passing));
+      out.push_back(ShareWipeable(std::move(rows), wipe));
+      if (t.columns.empty()) continue;  // nothing else decoded: no entry to cache
+    }
     auto table = ShareWipeable(std::move(t), wipe);
-    out.push_back(table);
+    if (!passing) out.push_back(table);
     if (bytes <= options_.decoded_cache_bytes) {
       std::vector<std::shared_ptr<std::atomic<bool>>> flags = g.wipe;
       flags.push_back(wipe);

@@ -9,6 +9,7 @@
 
 #include "kql/exec/eval.h"
 #include "kql/exec/operators.h"
+#include "kql/functions/functions.h"
 
 namespace cmk::kql {
 namespace {
@@ -72,6 +73,34 @@ bool Pushable(const BoundExpr& e) {
     default:  // row_number, prev/next and windows read other rows; dynamic access may grow
       return false;
   }
+}
+
+// A conjunct of `predicate` that tests one string column of the scan against a constant with a
+// match operator (StringValueTest), as the catalog's prefilter; nullopt when there is none.
+std::optional<ScanRequest::StringTest> StringPrefilter(const BoundExpr& predicate, const PlanNode& scan) {
+  if (predicate.kind != BoundExpr::Kind::kCall || predicate.fn == nullptr) return std::nullopt;
+  if (predicate.fn->name == "and") {
+    for (const BoundExpr& a : predicate.args) {
+      if (auto t = StringPrefilter(a, scan)) return t;
+    }
+    return std::nullopt;
+  }
+  if (predicate.args.size() != 2) return std::nullopt;
+  const BoundExpr& col = predicate.args[0];
+  const BoundExpr& needle = predicate.args[1];
+  if (col.kind != BoundExpr::Kind::kColumn || col.column < 0 ||
+      static_cast<size_t>(col.column) >= scan.schema.size() || !needle.IsConstant()) {
+    return std::nullopt;
+  }
+  const ColumnSchema& c = scan.schema[static_cast<size_t>(col.column)];
+  const Column& v = needle.value;
+  if (c.type != Type::kString || col.type != Type::kString || v.type != Type::kString || v.stored() != 1 ||
+      v.IsNull(0)) {
+    return std::nullopt;
+  }
+  std::function<bool(std::string_view)> keep = StringValueTest(predicate.fn->name, v.Str(0));
+  if (!keep) return std::nullopt;
+  return ScanRequest::StringTest{c.name, std::move(keep)};
 }
 
 // Which of the scan node's columns the scan reads (the others are null constants).
@@ -140,6 +169,7 @@ Status ScanWith(const PlanNode& node, const BoundExpr* predicate, const ExecCont
       }
       return std::shared_ptr<const Table>(std::move(out));
     };
+    request.prefilter = StringPrefilter(*predicate, node);
   }
   return ctx.catalog->Scan(request, [&](std::shared_ptr<const Table> chunk) -> Status {
     RETURN_IF_ERROR(CheckBudget(ctx));
@@ -195,6 +225,7 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   std::mutex mu;
   std::map<const Table*, std::unique_ptr<HashAggregation>> partials;
   ScanRequest request = scan->scan;
+  if (predicate != nullptr) request.prefilter = StringPrefilter(*predicate, *scan);
   request.filter = [&, scan, predicate](const std::shared_ptr<const Table>& t) -> Result<std::shared_ptr<const Table>> {
     if (t->rows == 0) return std::shared_ptr<const Table>();
     Chunk chunk = ScanChunk(*scan, wanted, t);

@@ -54,6 +54,12 @@ const ScalarFunction* FindFunction(std::string_view name);
 // "endswith_cs", "matches regex", "in", "!in", "in~", "!in~", "has_any", "has_all", "between",
 // "!between" (the list operators take the value first, then every item).
 const ScalarFunction* FindOperator(std::string_view op);
+// The string match operator `op` (=~ !~ has contains startswith endswith hasprefix hassuffix,
+// their _cs and negated forms, and == != on strings) with the constant right operand `needle`,
+// as a test of one value: what the operator's eval answers for a string row holding it. An
+// empty function for any other operator. Scans use it to drop rows of an encoded block before
+// building their strings (ScanRequest::prefilter).
+std::function<bool(std::string_view)> StringValueTest(std::string_view op, std::string_view needle);
 // Names that two families registered (the registry would keep the last silently): none.
 std::vector<std::string> DuplicateRegistrationsForTest();
 

@@ -159,18 +159,32 @@ Result<Column> EvalMatch(Match m, bool cs, bool negate, Args a, const FunctionCo
   return out;
 }
 
+struct MatchSpec {
+  std::string_view name;
+  Match m;
+  bool cs, negate;
+};
+// Every operator AddMatch registers (RegisterStringOps), for StringValueTest.
+constexpr MatchSpec kMatchOps[] = {
+    {"=~", Match::kEquals, false, false},           {"!~", Match::kEquals, false, true},
+    {"has", Match::kHas, false, false},             {"!has", Match::kHas, false, true},
+    {"has_cs", Match::kHas, true, false},           {"!has_cs", Match::kHas, true, true},
+    {"hasprefix", Match::kHasPrefix, false, false}, {"!hasprefix", Match::kHasPrefix, false, true},
+    {"hasprefix_cs", Match::kHasPrefix, true, false}, {"!hasprefix_cs", Match::kHasPrefix, true, true},
+    {"hassuffix", Match::kHasSuffix, false, false}, {"!hassuffix", Match::kHasSuffix, false, true},
+    {"hassuffix_cs", Match::kHasSuffix, true, false}, {"!hassuffix_cs", Match::kHasSuffix, true, true},
+    {"contains", Match::kContains, false, false},   {"!contains", Match::kContains, false, true},
+    {"contains_cs", Match::kContains, true, false}, {"!contains_cs", Match::kContains, true, true},
+    {"startswith", Match::kStarts, false, false},   {"!startswith", Match::kStarts, false, true},
+    {"startswith_cs", Match::kStarts, true, false}, {"!startswith_cs", Match::kStarts, true, true},
+    {"endswith", Match::kEnds, false, false},       {"!endswith", Match::kEnds, false, true},
+    {"endswith_cs", Match::kEnds, true, false},     {"!endswith_cs", Match::kEnds, true, true},
+};
+
 void AddMatch(Registry& r, std::string_view name, Match m, bool cs, bool negate) {
   r.Operator({name, 2, 2, Returns(Type::kBool), [m, cs, negate](Args a, const FunctionContext& ctx) {
                 return EvalMatch(m, cs, negate, a, ctx);
               }});
-}
-
-void AddMatchFamily(Registry& r, Match m, std::string_view ci, std::string_view not_ci,
-                    std::string_view cs, std::string_view not_cs) {
-  AddMatch(r, ci, m, false, false);
-  AddMatch(r, not_ci, m, false, true);
-  AddMatch(r, cs, m, true, false);
-  AddMatch(r, not_cs, m, true, true);
 }
 
 Result<Column> EvalMatchesRegex(Args a, const FunctionContext& ctx) {
@@ -189,14 +203,7 @@ Result<Column> EvalMatchesRegex(Args a, const FunctionContext& ctx) {
 }  // namespace
 
 void RegisterStringOps(Registry& r) {
-  AddMatch(r, "=~", Match::kEquals, false, false);
-  AddMatch(r, "!~", Match::kEquals, false, true);
-  AddMatchFamily(r, Match::kHas, "has", "!has", "has_cs", "!has_cs");
-  AddMatchFamily(r, Match::kHasPrefix, "hasprefix", "!hasprefix", "hasprefix_cs", "!hasprefix_cs");
-  AddMatchFamily(r, Match::kHasSuffix, "hassuffix", "!hassuffix", "hassuffix_cs", "!hassuffix_cs");
-  AddMatchFamily(r, Match::kContains, "contains", "!contains", "contains_cs", "!contains_cs");
-  AddMatchFamily(r, Match::kStarts, "startswith", "!startswith", "startswith_cs", "!startswith_cs");
-  AddMatchFamily(r, Match::kEnds, "endswith", "!endswith", "endswith_cs", "!endswith_cs");
+  for (const MatchSpec& op : kMatchOps) AddMatch(r, op.name, op.m, op.cs, op.negate);
   r.Operator({"matches regex", 2, 2, Returns(Type::kBool), EvalMatchesRegex});
 }
 
@@ -206,3 +213,22 @@ bool HasTermForList(std::string_view hay, std::string_view lowered_needle) {
 }
 
 }  // namespace cmk::kql::fn
+
+namespace cmk::kql {
+
+std::function<bool(std::string_view)> StringValueTest(std::string_view op, std::string_view needle) {
+  if (op == "==" || op == "!=") {
+    bool equal = op == "==";
+    return [value = std::string(needle), equal](std::string_view v) { return (v == value) == equal; };
+  }
+  for (const fn::MatchSpec& spec : fn::kMatchOps) {
+    if (spec.name != op) continue;
+    // As EvalMatch: the needle lower-cased once when the match ignores case.
+    std::string n(needle);
+    if (!spec.cs) n = fn::LowerAsciiCopy(n);
+    return [n = std::move(n), spec](std::string_view v) { return fn::Matches(spec.m, v, n, spec.cs) != spec.negate; };
+  }
+  return {};
+}
+
+}  // namespace cmk::kql

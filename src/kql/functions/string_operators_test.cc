@@ -114,5 +114,30 @@ TEST(StringOps, MatchesRegexSearchesAnywhere) {
               StatusIs(StatusCode::kInvalidArgument, "SemanticError"));
 }
 
+// StringValueTest (a scan's prefilter) answers what the operator's eval answers, row by row, for
+// every match operator and == / !=, with needles of each case; other operators have none.
+TEST(StringOps, ValueTestsAgreeWithTheOperators) {
+  const std::vector<std::string> values = {"North America", "northern", "the NORTH-west", "", "x.north",
+                                           "Timeout after 3 retries", "a (timeout)", "TIMEOUT", "time out",
+                                           "kamkam", "FabriKam", "n", "North"};
+  Column hay(Type::kString);
+  for (const std::string& v : values) hay.AppendString(v);
+  for (std::string op : {"=~", "!~", "has", "!has", "has_cs", "!has_cs", "hasprefix", "!hasprefix",
+                         "hasprefix_cs", "!hasprefix_cs", "hassuffix", "!hassuffix", "hassuffix_cs",
+                         "!hassuffix_cs", "contains", "!contains", "contains_cs", "!contains_cs",
+                         "startswith", "!startswith", "startswith_cs", "!startswith_cs", "endswith",
+                         "!endswith", "endswith_cs", "!endswith_cs", "==", "!="}) {
+    for (std::string needle : {"north", "North", "NORTH", "timeout", "kam", "", "n", "a (timeout)"}) {
+      std::function<bool(std::string_view)> test = StringValueTest(op, needle);
+      ASSERT_TRUE(test) << op;
+      std::vector<std::string> expected = Op(op, {hay, Str(needle)}, values.size());
+      for (size_t i = 0; i < values.size(); ++i) {
+        EXPECT_EQ(test(values[i]) ? "true" : "false", expected[i]) << values[i] << " " << op << " " << needle;
+      }
+    }
+  }
+  for (std::string op : {"<", "in", "matches regex", "and", "has_any"}) EXPECT_FALSE(StringValueTest(op, "x")) << op;
+}
+
 }  // namespace
 }  // namespace cmk::kql

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -56,6 +57,15 @@ struct ScanRequest {
   // what it returns goes to the sink as it is (summarize's partial aggregation returns row-less
   // tokens, exec/scan_filter.cc).
   std::function<Result<std::shared_ptr<const Table>>(const std::shared_ptr<const Table>&)> filter;
+  // With `filter`: a test of one string column's values that every row `filter` keeps passes
+  // (a conjunct such as `Message contains "timeout"`). A Catalog may apply it to a block's
+  // encoded values and build only the passing rows' strings; rows whose value is null must be
+  // kept (the test speaks of values). It narrows, never replaces: `filter` still decides.
+  struct StringTest {
+    std::string column;
+    std::function<bool(std::string_view)> keep;
+  };
+  std::optional<StringTest> prefilter;
 };
 
 class Catalog {
