@@ -329,6 +329,9 @@ class LogStore {
   // out (and other queries' entries go only as far as a scan's own reads). 0: no scan (flush).
   void InsertDecodedLocked(const std::string& key, Decoded d, uint64_t scan = 0) REQUIRES(cache_mu_);
   void EvictDecodedLocked(const std::string& keep) REQUIRES(cache_mu_);
+  // Whether scan `scan` could add an entry now: the budget has room, or an entry another scan
+  // read last could make it (InsertDecodedLocked's admission, for the smallest entry).
+  bool CanAdmitLocked(uint64_t scan) const REQUIRES(cache_mu_);
   // Drops every decoded entry and layout of extent `id`.
   void DropDecodedLocked(const std::string& id) REQUIRES(cache_mu_);
   int RetentionDays(const std::string& workspace, const std::string& table) const;

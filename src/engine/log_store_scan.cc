@@ -251,12 +251,19 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     }
     RETURN_IF_ERROR(opener.Open());
     size_t group = groups[gi];
-    // The query's string test, when this group must decode its column: that block is read
-    // through it first (only the passing rows' strings built), a group without a passing row is
+    // The query's string test, when this group must decode its column and the cache could not
+    // keep the whole column anyway (full of this scan's entries): that block is read through
+    // the test first (only the passing rows' strings built), a group without a passing row is
     // done, and the group's other columns are decoded and cached as ever, the query getting
-    // only the passing rows. Not cached: a column's passing rows for one test.
+    // only the passing rows. Not cached: a column's passing rows for one test. While the cache
+    // has room, the column is decoded whole and cached (the next run finds it).
     int pre = -1;
+    bool admits = true;
     if (scan.prefilter != nullptr) {
+      MutexLock l(&cache_mu_);
+      admits = CanAdmitLocked(scan.id);
+    }
+    if (scan.prefilter != nullptr && !admits) {
       int c = layout->Index(scan.prefilter->column);
       if (c >= 0 && layout->schema[static_cast<size_t>(c)].type == kql::Type::kString &&
           std::find(g.missing.begin(), g.missing.end(), static_cast<size_t>(c)) != g.missing.end()) {
@@ -436,6 +443,11 @@ void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t s
   auto added = decoded_.emplace(key, std::move(d)).first;
   added->second.lru = decoded_lru_.insert(decoded_lru_.end(), key);
   EvictDecodedLocked(key);
+}
+
+bool LogStore::CanAdmitLocked(uint64_t scan) const {
+  if (decoded_bytes_ < options_.decoded_cache_bytes) return true;
+  return !decoded_lru_.empty() && decoded_.at(decoded_lru_.front()).scan != scan;
 }
 
 void LogStore::EvictDecodedLocked(const std::string& keep) {

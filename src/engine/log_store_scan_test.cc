@@ -419,10 +419,12 @@ TEST_F(LogStoreScanTest, FiltersRunOnTheReaderThreadsWithTheSameAnswers) {
 }
 
 // A string test among the filter's conjuncts (ScanRequest::prefilter) is applied to the encoded
-// Msg blocks of extents: the filter sees only their passing rows (memtable rows as ever), and
-// queries answer as with the executor's own filter, in the same order.
+// Msg blocks of extents when the cache can't keep them (here it keeps nothing): the filter sees
+// only their passing rows (memtable rows as ever), and queries answer as with the executor's own
+// filter, in the same order.
 TEST_F(LogStoreScanTest, StringTestsNarrowWhatTheFilterSeesWithTheSameAnswers) {
   read_ahead_ = 2;
+  cache_bytes_ = 0;
   Open();
   TimePoint now = clock_.Now();
   for (int i = 0; i < 4; ++i) {
@@ -463,6 +465,30 @@ TEST_F(LogStoreScanTest, StringTestsNarrowWhatTheFilterSeesWithTheSameAnswers) {
   }
   EXPECT_EQ(Messages(*cat, "App_CL | where Msg contains \"x2\"").size(), 42u);
   EXPECT_EQ(Messages(*cat, "App_CL | where Msg == \"x1 7\"").size(), 1u);
+}
+
+// While the decoded cache has room, a string-tested column is decoded whole and cached (the
+// next run reads no block); the filter then sees whole row groups.
+TEST_F(LogStoreScanTest, WhileTheCacheHasRoomAStringTestedColumnIsDecodedWholeAndCached) {
+  Open();
+  TimePoint now = clock_.Now();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(40 + i, "x" + std::to_string(i), now)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  std::vector<size_t> seen;
+  kql::ScanRequest request = Request({"Msg"});
+  request.filter = [&](const std::shared_ptr<const kql::Table>& t) -> Result<std::shared_ptr<const kql::Table>> {
+    seen.push_back(t->rows);
+    return t;
+  };
+  request.prefilter = kql::ScanRequest::StringTest{"Msg", [](std::string_view v) { return v.ends_with(" 1"); }};
+  ASSERT_THAT(Scan(request), IsOk());
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<size_t>{40, 41, 42}));
+  uint64_t decoded = store_->BlocksDecodedForTest();
+  ASSERT_THAT(Scan(request), IsOk());
+  EXPECT_EQ(store_->BlocksDecodedForTest(), decoded);  // all from the cache
 }
 
 // Many rows tied at the N-th best value (a capped value): the bounded scan stops once it holds

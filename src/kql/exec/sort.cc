@@ -175,6 +175,29 @@ std::pair<size_t, size_t> BetterAndEqual(const Column& c, size_t rows, const Sca
   return {better, equal};
 }
 
+// The bounded scan's filter, run by the catalog's reader threads: a chunk's rows whose key is
+// at least as good as the bound (only those can be among the N best: N rows are), or null when
+// none is. A chunk without the key, or with it under another type, reads it as nulls, which
+// sort last: none of its rows is wanted.
+Result<std::shared_ptr<const Table>> RowsMeetingBound(const ScanRequest::ValueBound& b,
+                                                      const std::shared_ptr<const Table>& t) {
+  int i = t->Find(b.column);
+  if (i < 0) return std::shared_ptr<const Table>();
+  const Column& c = t->columns[static_cast<size_t>(i)];
+  if (b.real ? !UsesReals(c.type) : !UsesInts(c.type)) return std::shared_ptr<const Table>();
+  std::vector<uint32_t> idx;
+  for (size_t r = 0; r < t->rows; ++r) {
+    if (c.IsNull(r)) continue;
+    bool meets = b.real ? (b.lower ? c.Real(r) >= b.d : c.Real(r) <= b.d) : (b.lower ? c.Int(r) >= b.i : c.Int(r) <= b.i);
+    if (meets) idx.push_back(static_cast<uint32_t>(r));
+  }
+  if (idx.empty()) return std::shared_ptr<const Table>();
+  if (idx.size() == t->rows) return t;
+  Table kept = GatherTable(*t, idx);
+  kept.name = t->name;
+  return std::shared_ptr<const Table>(std::make_shared<Table>(std::move(kept)));
+}
+
 // Stops the bounded scan once it holds every row better than the bound and enough equal ones.
 constexpr char kTopComplete[] = "KqlTopComplete";
 
@@ -206,6 +229,12 @@ Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     bounded.height = in.height;
     bounded.scan = in.scan;
     bounded.scan.bound = std::move(bound);
+    // Rows worse than the bound are dropped where the blocks are decoded (every core), so this
+    // thread selects among the few that may place instead of every row of each block kept.
+    if (ctx.catalog != nullptr && ctx.catalog->AppliesFilters()) {
+      const ScanRequest::ValueBound& b = *bounded.scan.bound;
+      bounded.scan.filter = [&b](const std::shared_ptr<const Table>& t) { return RowsMeetingBound(b, t); };
+    }
   }
   Status ran = Run(use_bound ? bounded : *node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     RETURN_IF_ERROR(CheckBudget(ctx));

@@ -167,5 +167,21 @@ TEST_F(SummarizePushTest, WhatCannotMergeOrRunElsewhereStaysOnTheQueryThread) {
   }
 }
 
+// `top N by X` over a catalog that filters: its bounded scan drops the rows worse than the N-th
+// best X where chunks are decoded (RowsMeetingBound), with the same rows, ties and order as on
+// the query thread.
+TEST_F(SummarizePushTest, TopDropsRowsWorseThanItsBoundWhereChunksAreDecoded) {
+  const char* queries[] = {
+      "T | top 5 by N",  "T | top 9 by D asc nulls last", "T | top 4 by TimeGenerated desc", "T | top 12 by N desc, D asc",
+      "T | top 40 by N asc nulls last", "T | top 1 by D", "T | top 3 by N nulls last",
+  };
+  for (const char* q : queries) {
+    Answers a = Run(q);
+    EXPECT_EQ(a.own, a.pushed) << q;
+    EXPECT_FALSE(a.own.empty()) << q;
+    EXPECT_TRUE(a.ran_pushed) << q;
+  }
+}
+
 }  // namespace
 }  // namespace cmk::kql
