@@ -329,8 +329,9 @@ class LogStore {
   // out (and other queries' entries go only as far as a scan's own reads). 0: no scan (flush).
   void InsertDecodedLocked(const std::string& key, Decoded d, uint64_t scan = 0) REQUIRES(cache_mu_);
   void EvictDecodedLocked(const std::string& keep) REQUIRES(cache_mu_);
-  // Whether scan `scan` could add an entry now: the budget has room, or an entry another scan
-  // read last could make it (InsertDecodedLocked's admission, for the smallest entry).
+  // Whether scan `scan` could add an entry now: the cache has not refused one of this scan's
+  // yet, and the budget has room or an entry another scan read last could make it
+  // (InsertDecodedLocked's admission).
   bool CanAdmitLocked(uint64_t scan) const REQUIRES(cache_mu_);
   // Drops every decoded entry and layout of extent `id`.
   void DropDecodedLocked(const std::string& id) REQUIRES(cache_mu_);
@@ -372,6 +373,9 @@ class LogStore {
   std::map<std::string, Decoded> decoded_ GUARDED_BY(cache_mu_);
   std::list<std::string> decoded_lru_ GUARDED_BY(cache_mu_);  // least recently used first
   size_t decoded_bytes_ GUARDED_BY(cache_mu_) = 0;
+  // The scan whose entry the cache last refused (scan resistance): its string-tested columns are
+  // read through the test from then on (CanAdmitLocked).
+  uint64_t refused_scan_ GUARDED_BY(cache_mu_) = 0;
   std::atomic<uint64_t> scans_{0};  // numbers ExtentScan::id
   // An extent's row groups as its footer gives them (so that cached blocks serve a query
   // without reading the object): per group, its rows, TimeGenerated range and blocks' extremes.

@@ -429,7 +429,10 @@ void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t s
       if (at == decoded_lru_.end()) break;
       if (*at == key) continue;  // the entry replaced, counted already
       const Decoded& old = decoded_.at(*at);
-      if (old.scan == scan) return;
+      if (old.scan == scan) {
+        refused_scan_ = scan;
+        return;
+      }
       freed += old.bytes;
     }
   }
@@ -446,6 +449,7 @@ void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t s
 }
 
 bool LogStore::CanAdmitLocked(uint64_t scan) const {
+  if (refused_scan_ == scan) return false;
   if (decoded_bytes_ < options_.decoded_cache_bytes) return true;
   return !decoded_lru_.empty() && decoded_.at(decoded_lru_.front()).scan != scan;
 }

@@ -491,6 +491,38 @@ TEST_F(LogStoreScanTest, WhileTheCacheHasRoomAStringTestedColumnIsDecodedWholeAn
   EXPECT_EQ(store_->BlocksDecodedForTest(), decoded);  // all from the cache
 }
 
+// A string-tested scan larger than the cache: its first part is cached whole as ever, and once the
+// cache refuses one of its groups the rest are read through the test (the filter sees only their
+// passing rows) instead of being decoded whole and thrown away.
+TEST_F(LogStoreScanTest, PastWhatTheCacheKeepsAStringTestedScanReadsThroughItsTest) {
+  read_ahead_ = 1;
+  Open();
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(50, "x" + std::to_string(i), clock_.Now())), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  Open();
+  ASSERT_THAT(Scan(Request({"Msg"})), IsOk());
+  cache_bytes_ = store_->DecodedCacheBytesForTest() / 2;  // room for about half the groups
+  Open();
+  std::vector<size_t> seen;
+  kql::ScanRequest request = Request({"Msg"});
+  request.filter = [&](const std::shared_ptr<const kql::Table>& t) -> Result<std::shared_ptr<const kql::Table>> {
+    seen.push_back(t->rows);
+    return t;
+  };
+  request.prefilter = kql::ScanRequest::StringTest{"Msg", [](std::string_view v) { return v.ends_with(" 1"); }};
+  for (int run = 0; run < 2; ++run) {
+    seen.clear();
+    ASSERT_THAT(Scan(request), IsOk());
+    size_t whole = static_cast<size_t>(std::count(seen.begin(), seen.end(), 50u));
+    size_t narrowed = static_cast<size_t>(std::count(seen.begin(), seen.end(), 1u));
+    EXPECT_EQ(whole + narrowed, 8u) << run;
+    EXPECT_GE(whole, 2u) << run;     // the part the cache keeps
+    EXPECT_GE(narrowed, 3u) << run;  // the rest, through the test
+  }
+}
+
 // Many rows tied at the N-th best value (a capped value): the bounded scan stops once it holds
 // enough of them instead of reading the other columns of every block holding one.
 TEST_F(LogStoreScanTest, TopStopsReadingOnceItHoldsEnoughTiedRows) {
