@@ -2,7 +2,7 @@
 # Installs every Debian 12 package cmklogs needs to build, run and test. Idempotent.
 set -euo pipefail
 PKGS=(
-  cmake ninja-build ccache g++ clang-14 libclang-rt-14-dev pkg-config
+  cmake ninja-build ccache g++ clang-14 libclang-rt-14-dev lld pkg-config
   libssl-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libzstd-dev liblz4-dev libsimdjson-dev zlib1g-dev libdeflate-dev libxxhash-dev libcli11-dev libspdlog-dev libfmt-dev libre2-dev
   libicu-dev libexpat1-dev libyaml-cpp-dev uap-core

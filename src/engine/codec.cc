@@ -436,6 +436,7 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
 
 Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span<const uint8_t>& in,
                                           const std::function<bool(std::string_view)>& keep,
+                                          const std::function<size_t(std::string_view, size_t)>& find,
                                           std::vector<uint32_t>& selected) {
   selected.clear();
   if (type != kql::Type::kString) return InvalidArgument("selected strings: not a string column");
@@ -472,17 +473,60 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
     bitmap = in.first(n);
     in = in.subspan(n);
   }
-  for (size_t r = 0; r < rows; ++r) {
-    uint64_t n = 0;
-    if (!GetVarint(in, n) || n > in.size()) return Corrupt("string");
-    std::string_view v(reinterpret_cast<const char*>(in.data()), n);
-    bool null = has_nulls && ((bitmap[r / 8] >> (r % 8)) & 1) != 0;
-    if (null || keep(v)) {
-      selected.push_back(static_cast<uint32_t>(r));
-      out.strings.emplace_back(v);
-      if (has_nulls) out.nulls.push_back(null ? 1 : 0);
+  auto is_null = [&](size_t r) { return has_nulls && ((bitmap[r / 8] >> (r % 8)) & 1) != 0; };
+  auto select = [&](size_t r, std::string_view v) {
+    selected.push_back(static_cast<uint32_t>(r));
+    out.strings.emplace_back(v);
+    if (has_nulls) out.nulls.push_back(is_null(r) ? 1 : 0);
+  };
+  if (!find || rows == 0 || in.size() > UINT32_MAX) {
+    for (size_t r = 0; r < rows; ++r) {
+      uint64_t n = 0;
+      if (!GetVarint(in, n) || n > in.size()) return Corrupt("string");
+      std::string_view v(reinterpret_cast<const char*>(in.data()), n);
+      if (is_null(r) || keep(v)) select(r, v);
+      in = in.subspan(n);
     }
-    in = in.subspan(n);
+  } else {
+    // The values lie end to end, each after its length: where each one ends, then one search
+    // of the whole run for the needle (no per-value setup), a value tested only when an
+    // occurrence starts inside it (one straddling into the next length or value fails the
+    // test). Null values are kept as they come.
+    const char* base = reinterpret_cast<const char*>(in.data());
+    thread_local std::vector<uint32_t> ends;  // offset from `base` just past value r
+    ends.resize(rows);
+    for (size_t r = 0; r < rows; ++r) {
+      uint64_t n = 0;
+      if (!GetVarint(in, n) || n > in.size()) return Corrupt("string");
+      in = in.subspan(n);
+      ends[r] = static_cast<uint32_t>(reinterpret_cast<const char*>(in.data()) - base);
+    }
+    // Value r starts at ends[r] - its length; its length is not kept, so it is found again
+    // from the previous end by reading the varint there.
+    auto value = [&](size_t r) {
+      std::span<const uint8_t> at(reinterpret_cast<const uint8_t*>(base) + (r == 0 ? 0 : ends[r - 1]),
+                                  ends[r] - (r == 0 ? 0 : ends[r - 1]));
+      uint64_t n = 0;
+      GetVarint(at, n);  // checked in the first pass
+      return std::string_view(reinterpret_cast<const char*>(at.data()), n);
+    };
+    const std::string_view text(base, ends[rows - 1]);
+    size_t r = 0, from = 0;
+    while (r < rows) {
+      size_t q = find(text, from);
+      for (; r < rows && (q == std::string_view::npos || ends[r] <= q); ++r) {
+        if (is_null(r)) select(r, value(r));
+      }
+      if (r == rows) break;
+      std::string_view v = value(r);
+      size_t begin = static_cast<size_t>(v.data() - base);
+      if (q < begin) {  // in the length before value r: search again from its first byte
+        from = begin;
+        continue;
+      }
+      if (is_null(r) || keep(v)) select(r, v);
+      from = ends[r++];
+    }
   }
   if (std::find(out.nulls.begin(), out.nulls.end(), uint8_t{1}) == out.nulls.end()) out.nulls.clear();
   return out;

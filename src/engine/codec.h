@@ -53,9 +53,12 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
 // The rows of a string block whose value passes `keep` (and those whose value is null), as
 // Gather(DecodeColumn(...), selected) would give them, their row numbers in `selected`: a
 // plain block's values are tested where they lie and only the kept ones are built; a
-// dictionary's entries are tested once each. Advances `in` as DecodeColumn does.
+// dictionary's entries are tested once each. When `find` is given (every value `keep` passes
+// holds a needle it finds: kql::ValueTest::find), a plain block's values are searched as one
+// text and only those holding an occurrence are tested. Advances `in` as DecodeColumn does.
 Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span<const uint8_t>& in,
                                           const std::function<bool(std::string_view)>& keep,
+                                          const std::function<size_t(std::string_view, size_t)>& find,
                                           std::vector<uint32_t>& selected);
 
 std::vector<uint8_t> Compress(Codec codec, std::span<const uint8_t> raw, int level = 1);

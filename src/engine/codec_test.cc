@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/testing.h"
+#include "kql/functions/functions.h"
 
 namespace cmk::engine {
 namespace {
@@ -211,10 +212,13 @@ TEST(CodecTest, TablesRoundTrip) {
 }
 
 // DecodeSelectedStrings gives what decoding the whole block and gathering the rows whose value
-// passes (or is null) gives, for plain blocks, dictionary blocks and blocks with nulls.
+// passes (or is null) gives, for plain blocks, dictionary blocks and blocks with nulls, value by
+// value and with the block searched as one text (a finder: every positive match operator).
 TEST(CodecTest, SelectedStringsEqualTheWholeBlockGathered) {
-  auto keep = [](std::string_view v) { return v.find("7") != std::string_view::npos; };
-  auto check = [&](const kql::Column& c, size_t rows, bool dictionaries, const char* what) {
+  using Keep = std::function<bool(std::string_view)>;
+  using Find = std::function<size_t(std::string_view, size_t)>;
+  auto check = [&](const kql::Column& c, size_t rows, bool dictionaries, const Keep& keep, const Find& find,
+                   const std::string& what) {
     std::vector<uint8_t> buf;
     ColumnPiece piece{&c, 0, rows};
     EncodeColumn(c.type, std::span<const ColumnPiece>(&piece, 1), buf, dictionaries);
@@ -226,7 +230,7 @@ TEST(CodecTest, SelectedStringsEqualTheWholeBlockGathered) {
       if (whole->IsNull(r) || keep(whole->Str(r))) want.push_back(static_cast<uint32_t>(r));
     }
     std::vector<uint32_t> selected;
-    auto got = DecodeSelectedStrings(c.type, rows, in, keep, selected);
+    auto got = DecodeSelectedStrings(c.type, rows, in, keep, find, selected);
     ASSERT_THAT(got, IsOk()) << what;
     EXPECT_TRUE(in.empty()) << what;
     EXPECT_EQ(selected, want) << what;
@@ -242,23 +246,65 @@ TEST(CodecTest, SelectedStringsEqualTheWholeBlockGathered) {
     unique.AppendString("message " + std::to_string(r * 13));
     repeated.AppendString("host-" + std::to_string(r % 9));
   }
-  check(unique, 300, true, "plain");
-  check(repeated, 300, true, "dictionary");
-  check(repeated, 300, false, "plain, repeating");
   kql::Column holes = unique;
   holes.nulls.assign(300, 0);
   for (size_t r = 0; r < 300; r += 11) holes.nulls[r] = 1;
-  check(holes, 300, false, "plain with nulls");
-  check(holes, 300, true, "with nulls");
+  // Lengths whose varint byte is a letter of the needle ('t' is 116, 'X' 88), values ending in
+  // the needle's first letters and starting with its last: occurrences that straddle a length
+  // or two values must not select a row; nulls and empty values among them.
+  kql::Column edges(kql::Type::kString);
+  for (size_t r = 0; r < 40; ++r) {
+    std::string v;
+    switch (r % 8) {
+      case 0: v = std::string(115, 'a') + "x"; break;         // ends "x", next length 't'
+      case 1: v = std::string(115, 'z') + "t"; break;         // length byte 't', ends "t"
+      case 2: v = "t" + std::string(87, 'b') + "Ti"; break;   // ends "ti"; length 'X'
+      case 3: v = "meout and timeout"; break;
+      case 4: v = ""; break;
+      case 5: v = std::string(116, 'q') + "xT"; break;        // holds "xt" case-insensitively
+      case 6: v = "TIMEOUT"; break;
+      default: v = "tzt"; break;
+    }
+    edges.AppendString(v);
+  }
+  edges.nulls.assign(40, 0);
+  for (size_t r = 6; r < 40; r += 16) edges.nulls[r] = 1;
+  struct Test {
+    std::string op, needle;
+  };
+  for (const Test& t : std::vector<Test>{{"contains", "7"}, {"contains", "t"}, {"contains", "xt"}, {"contains", "tz"},
+                                         {"contains_cs", "xT"}, {"contains", "timeout"}, {"has", "timeout"},
+                                         {"has", "meout"}, {"hasprefix", "time"}, {"startswith", "t"},
+                                         {"endswith", "ti"}, {"=~", "timeout"}, {"==", "tzt"}, {"==", ""},
+                                         {"!contains", "x"}, {"contains", ""}, {"contains", "zzzzzzzzzzzzzzzzzzzzzzzzz"}}) {
+    kql::ValueTest test = kql::StringValueTest(t.op, t.needle);
+    ASSERT_TRUE(test.keep) << t.op;
+    EXPECT_EQ(static_cast<bool>(test.find), t.op[0] != '!' && !t.needle.empty()) << t.op << " " << t.needle;
+    for (const Find& find : {Find{}, test.find}) {
+      std::string what = t.op + " " + t.needle + (find ? " (one search)" : " (each value)");
+      check(unique, 300, true, test.keep, find, "plain: " + what);
+      check(repeated, 300, true, test.keep, find, "dictionary: " + what);
+      check(repeated, 300, false, test.keep, find, "plain, repeating: " + what);
+      check(holes, 300, false, test.keep, find, "plain with nulls: " + what);
+      check(holes, 300, true, test.keep, find, "with nulls: " + what);
+      check(edges, 40, false, test.keep, find, "edges: " + what);
+    }
+  }
+  auto keep = [](std::string_view v) { return v.find("7") != std::string_view::npos; };
   // A damaged block is DataLoss, as DecodeColumn's; other column types are refused.
   std::vector<uint8_t> buf;
   EncodeColumn(unique, 0, 300, buf);
   buf.resize(buf.size() / 2);
   std::span<const uint8_t> in(buf);
   std::vector<uint32_t> selected;
-  EXPECT_THAT(DecodeSelectedStrings(kql::Type::kString, 300, in, keep, selected), StatusIs(StatusCode::kDataLoss));
+  EXPECT_THAT(DecodeSelectedStrings(kql::Type::kString, 300, in, keep, nullptr, selected),
+              StatusIs(StatusCode::kDataLoss));
+  std::span<const uint8_t> in1(buf);
+  EXPECT_THAT(DecodeSelectedStrings(kql::Type::kString, 300, in1, keep, kql::StringValueTest("contains", "7").find,
+                                    selected),
+              StatusIs(StatusCode::kDataLoss));
   std::span<const uint8_t> in2(buf);
-  EXPECT_THAT(DecodeSelectedStrings(kql::Type::kLong, 300, in2, keep, selected),
+  EXPECT_THAT(DecodeSelectedStrings(kql::Type::kLong, 300, in2, keep, nullptr, selected),
               StatusIs(StatusCode::kInvalidArgument));
 }
 

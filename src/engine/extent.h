@@ -132,6 +132,7 @@ class ExtentReader {
   // row numbers in `selected` (codec.h DecodeSelectedStrings): no string is built for the others.
   Result<kql::Column> ReadSelectedStrings(size_t group, size_t column, const SecretBytes& aek,
                                           const std::function<bool(std::string_view)>& keep,
+                                          const std::function<size_t(std::string_view, size_t)>& find,
                                           std::vector<uint32_t>& selected) const;
 
  private:

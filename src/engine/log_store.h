@@ -261,8 +261,7 @@ class LogStore {
     Status Open();
     // REQUIRES: Open() succeeded.
     Result<kql::Column> ReadBlock(size_t group, size_t column);
-    Result<kql::Column> ReadSelectedStrings(size_t group, size_t column,
-                                            const std::function<bool(std::string_view)>& keep,
+    Result<kql::Column> ReadSelectedStrings(size_t group, size_t column, const kql::ScanRequest::StringTest& test,
                                             std::vector<uint32_t>& selected);
     // `read` (a block read through `reader`), once more from the blob when the hot-cache copy
     // failed it.

@@ -124,9 +124,9 @@ Result<kql::Column> LogStore::Opener::ReadBlock(size_t group, size_t column) {
 }
 
 Result<kql::Column> LogStore::Opener::ReadSelectedStrings(size_t group, size_t column,
-                                                          const std::function<bool(std::string_view)>& keep,
+                                                          const kql::ScanRequest::StringTest& test,
                                                           std::vector<uint32_t>& selected) {
-  return Retrying([&] { return reader->ReadSelectedStrings(group, column, keys->aek, keep, selected); });
+  return Retrying([&] { return reader->ReadSelectedStrings(group, column, keys->aek, test.keep, test.find, selected); });
 }
 
 Result<kql::Column> LogStore::Opener::Retrying(const std::function<Result<kql::Column>()>& read) {
@@ -273,8 +273,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     std::vector<uint32_t> selected;
     std::optional<kql::Column> passing;
     if (pre >= 0) {
-      ASSIGN_OR_RETURN(passing, opener.ReadSelectedStrings(group, static_cast<size_t>(pre), scan.prefilter->keep,
-                                                           selected));
+      ASSIGN_OR_RETURN(passing, opener.ReadSelectedStrings(group, static_cast<size_t>(pre), *scan.prefilter, selected));
       blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
       if (selected.empty()) continue;
       std::erase(g.missing, static_cast<size_t>(pre));

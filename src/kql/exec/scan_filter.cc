@@ -98,9 +98,9 @@ std::optional<ScanRequest::StringTest> StringPrefilter(const BoundExpr& predicat
       v.IsNull(0)) {
     return std::nullopt;
   }
-  std::function<bool(std::string_view)> keep = StringValueTest(predicate.fn->name, v.Str(0));
-  if (!keep) return std::nullopt;
-  return ScanRequest::StringTest{c.name, std::move(keep)};
+  ValueTest test = StringValueTest(predicate.fn->name, v.Str(0));
+  if (!test.keep) return std::nullopt;
+  return ScanRequest::StringTest{c.name, std::move(test.keep), std::move(test.find)};
 }
 
 // Which of the scan node's columns the scan reads (the others are null constants).

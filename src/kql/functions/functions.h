@@ -56,10 +56,18 @@ const ScalarFunction* FindFunction(std::string_view name);
 const ScalarFunction* FindOperator(std::string_view op);
 // The string match operator `op` (=~ !~ has contains startswith endswith hasprefix hassuffix,
 // their _cs and negated forms, and == != on strings) with the constant right operand `needle`,
-// as a test of one value: what the operator's eval answers for a string row holding it. An
-// empty function for any other operator. Scans use it to drop rows of an encoded block before
-// building their strings (ScanRequest::prefilter).
-std::function<bool(std::string_view)> StringValueTest(std::string_view op, std::string_view needle);
+// as a test of one value: `keep` answers what the operator's eval answers for a string row
+// holding it (empty for any other operator). Every positive match with a non-empty needle
+// passes only values in which the needle occurs (case-folded as the match folds): for those,
+// `find` gives the needle's first occurrence in a text at or after `from` (npos when none), so
+// many values laid end to end can be searched at once and only those holding an occurrence
+// tested; empty for the others (negations, !=, an empty needle). Scans use it to drop rows of
+// an encoded block before building their strings (ScanRequest::prefilter).
+struct ValueTest {
+  std::function<bool(std::string_view)> keep;
+  std::function<size_t(std::string_view text, size_t from)> find;
+};
+ValueTest StringValueTest(std::string_view op, std::string_view needle);
 // Names that two families registered (the registry would keep the last silently): none.
 std::vector<std::string> DuplicateRegistrationsForTest();
 

@@ -7,8 +7,11 @@
 // has* are maximal runs of ASCII letters and digits; every other byte separates terms.
 #include <cstring>
 
+#include <algorithm>
+#include <utility>
+
 #if defined(__SSE2__)
-#include <emmintrin.h>
+#include <immintrin.h>
 #endif
 
 #include "kql/functions/function_regex.h"
@@ -48,26 +51,90 @@ size_t FindEither(std::string_view hay, size_t p, size_t last, char a, char b) {
 }
 
 #if defined(__SSE2__)
-// A needle of two or more bytes (lower-cased when !cs): candidates are the positions where both
-// its first and its last byte match, 16 positions a step (W. Muła's SIMD substring filter), so a
-// frequent first letter costs no comparison unless the last one matches too. Case-insensitively
-// a letter is compared as (byte | 0x20), which folds exactly its two cases; At() confirms.
-size_t FindPairs(std::string_view hay, std::string_view needle, bool cs, size_t p) {
-  const size_t n = needle.size(), last = hay.size() - n;
+// How common a byte is in log text (higher: rarer), from English letter frequencies with space,
+// digits and separators commonest: the filter below keys on the needle's two rarest bytes, so
+// few positions pass it only to fail the comparison (for "timeout", 'u' and 'm', not the 't's).
+int Rarity(char c) {
+  static constexpr std::string_view kCommonFirst = " etaoinsrhldcumfpgwybvkxjqz";
+  c = LowerAscii(c);
+  if (c >= '0' && c <= '9') return 4;
+  size_t at = kCommonFirst.find(c);
+  if (at != std::string_view::npos) return static_cast<int>(at);
+  return c == '-' || c == '_' || c == '.' || c == '/' || c == ':' || c == '=' ? 8 : 32;
+}
+
+// The positions in the needle of its two rarest bytes (i < j).
+std::pair<size_t, size_t> RarePair(std::string_view needle) {
+  size_t a = 0, b = 1;
+  if (Rarity(needle[b]) > Rarity(needle[a])) std::swap(a, b);
+  for (size_t k = 2; k < needle.size(); ++k) {
+    if (Rarity(needle[k]) > Rarity(needle[a])) {
+      b = a;
+      a = k;
+    } else if (Rarity(needle[k]) > Rarity(needle[b])) {
+      b = k;
+    }
+  }
+  return {std::min(a, b), std::max(a, b)};
+}
+
+// Candidates of a needle of two or more bytes (lower-cased when !cs): the positions where both
+// its bytes i and j match, 16 positions a step (W. Muła's SIMD substring filter, keyed on rare
+// bytes rather than the first and last), so a frequent letter costs no comparison unless the
+// other one matches too. Case-insensitively a letter is compared as (byte | 0x20), which folds
+// exactly its two cases; At() confirms. Returns the first confirmed position in [p, last + 1)
+// stepped 16 at a time, and sets `p` to where the byte loop must go on.
+size_t FindPairsSse2(std::string_view hay, std::string_view needle, bool cs, size_t& p, size_t i, size_t j) {
+  const size_t last = hay.size() - needle.size();
   auto fold = [cs](char c) { return !cs && c >= 'a' && c <= 'z' ? char{0x20} : char{0}; };
-  const __m128i first = _mm_set1_epi8(needle[0]), first_fold = _mm_set1_epi8(fold(needle[0]));
-  const __m128i end = _mm_set1_epi8(needle[n - 1]), end_fold = _mm_set1_epi8(fold(needle[n - 1]));
+  const __m128i bi = _mm_set1_epi8(needle[i]), fi = _mm_set1_epi8(fold(needle[i]));
+  const __m128i bj = _mm_set1_epi8(needle[j]), fj = _mm_set1_epi8(fold(needle[j]));
   for (; p + 16 <= last + 1; p += 16) {  // both loads lie within hay
-    __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hay.data() + p));
-    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hay.data() + p + n - 1));
-    __m128i hit = _mm_and_si128(_mm_cmpeq_epi8(_mm_or_si128(a, first_fold), first),
-                                _mm_cmpeq_epi8(_mm_or_si128(b, end_fold), end));
+    __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hay.data() + p + i));
+    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hay.data() + p + j));
+    __m128i hit = _mm_and_si128(_mm_cmpeq_epi8(_mm_or_si128(a, fi), bi), _mm_cmpeq_epi8(_mm_or_si128(b, fj), bj));
     for (unsigned m = static_cast<unsigned>(_mm_movemask_epi8(hit)); m != 0; m &= m - 1) {
       size_t q = p + static_cast<size_t>(__builtin_ctz(m));
       if (At(hay, q, needle, cs)) return q;
     }
   }
-  for (; p <= last; ++p) {
+  return std::string_view::npos;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CMK_HAVE_AVX2_PAIRS 1
+// The same, 32 positions a step, on CPUs with AVX2 (chosen at run time).
+__attribute__((target("avx2"))) size_t FindPairsAvx2(std::string_view hay, std::string_view needle, bool cs,
+                                                     size_t& p, size_t i, size_t j) {
+  const size_t last = hay.size() - needle.size();
+  auto fold = [cs](char c) { return !cs && c >= 'a' && c <= 'z' ? char{0x20} : char{0}; };
+  const __m256i bi = _mm256_set1_epi8(needle[i]), fi = _mm256_set1_epi8(fold(needle[i]));
+  const __m256i bj = _mm256_set1_epi8(needle[j]), fj = _mm256_set1_epi8(fold(needle[j]));
+  for (; p + 32 <= last + 1; p += 32) {
+    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hay.data() + p + i));
+    __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hay.data() + p + j));
+    __m256i hit = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_or_si256(a, fi), bi),
+                                   _mm256_cmpeq_epi8(_mm256_or_si256(b, fj), bj));
+    for (unsigned m = static_cast<unsigned>(_mm256_movemask_epi8(hit)); m != 0; m &= m - 1) {
+      size_t q = p + static_cast<size_t>(__builtin_ctz(m));
+      if (At(hay, q, needle, cs)) return q;
+    }
+  }
+  return std::string_view::npos;
+}
+#endif
+
+size_t FindPairs(std::string_view hay, std::string_view needle, bool cs, size_t p) {
+  auto [i, j] = RarePair(needle);
+  size_t q = std::string_view::npos;
+#if defined(CMK_HAVE_AVX2_PAIRS)
+  static const bool kAvx2 = __builtin_cpu_supports("avx2");
+  if (kAvx2) q = FindPairsAvx2(hay, needle, cs, p, i, j);
+  if (q != std::string_view::npos) return q;
+#endif
+  q = FindPairsSse2(hay, needle, cs, p, i, j);
+  if (q != std::string_view::npos) return q;
+  for (const size_t last = hay.size() - needle.size(); p <= last; ++p) {
     if (At(hay, p, needle, cs)) return p;
   }
   return std::string_view::npos;
@@ -216,17 +283,24 @@ bool HasTermForList(std::string_view hay, std::string_view lowered_needle) {
 
 namespace cmk::kql {
 
-std::function<bool(std::string_view)> StringValueTest(std::string_view op, std::string_view needle) {
+ValueTest StringValueTest(std::string_view op, std::string_view needle) {
+  auto finder = [](std::string n, bool cs) -> std::function<size_t(std::string_view, size_t)> {
+    if (n.empty()) return {};
+    return [n = std::move(n), cs](std::string_view text, size_t from) { return fn::FindFrom(text, n, cs, from); };
+  };
   if (op == "==" || op == "!=") {
     bool equal = op == "==";
-    return [value = std::string(needle), equal](std::string_view v) { return (v == value) == equal; };
+    return {[value = std::string(needle), equal](std::string_view v) { return (v == value) == equal; },
+            equal ? finder(std::string(needle), true) : nullptr};
   }
   for (const fn::MatchSpec& spec : fn::kMatchOps) {
     if (spec.name != op) continue;
     // As EvalMatch: the needle lower-cased once when the match ignores case.
     std::string n(needle);
     if (!spec.cs) n = fn::LowerAsciiCopy(n);
-    return [n = std::move(n), spec](std::string_view v) { return fn::Matches(spec.m, v, n, spec.cs) != spec.negate; };
+    auto find = spec.negate ? nullptr : finder(n, spec.cs);
+    return {[n = std::move(n), spec](std::string_view v) { return fn::Matches(spec.m, v, n, spec.cs) != spec.negate; },
+            std::move(find)};
   }
   return {};
 }

@@ -1,5 +1,8 @@
 #include "kql/functions/functions_test_util.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace cmk::kql {
 namespace {
 
@@ -128,15 +131,36 @@ TEST(StringOps, ValueTestsAgreeWithTheOperators) {
                          "startswith", "!startswith", "startswith_cs", "!startswith_cs", "endswith",
                          "!endswith", "endswith_cs", "!endswith_cs", "==", "!="}) {
     for (std::string needle : {"north", "North", "NORTH", "timeout", "kam", "", "n", "a (timeout)"}) {
-      std::function<bool(std::string_view)> test = StringValueTest(op, needle);
-      ASSERT_TRUE(test) << op;
+      ValueTest test = StringValueTest(op, needle);
+      ASSERT_TRUE(test.keep) << op;
       std::vector<std::string> expected = Op(op, {hay, Str(needle)}, values.size());
       for (size_t i = 0; i < values.size(); ++i) {
-        EXPECT_EQ(test(values[i]) ? "true" : "false", expected[i]) << values[i] << " " << op << " " << needle;
+        EXPECT_EQ(test.keep(values[i]) ? "true" : "false", expected[i]) << values[i] << " " << op << " " << needle;
+      }
+      // A finder for each positive match with a needle: every kept value holds an occurrence,
+      // and in the values laid end to end it finds each first occurrence (ASCII case folded
+      // unless the match is case-sensitive) at or after any position.
+      bool positive = op[0] != '!' && !needle.empty();
+      ASSERT_EQ(static_cast<bool>(test.find), positive) << op << " " << needle;
+      if (!positive) continue;
+      bool cs = op == "==" || op.ends_with("_cs");
+      auto fold = [cs](std::string s) {
+        if (!cs) std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+        return s;
+      };
+      std::string text;
+      for (size_t i = 0; i < values.size(); ++i) {
+        if (expected[i] == "true") {
+          EXPECT_NE(test.find(values[i], 0), std::string::npos) << values[i] << " " << op;
+        }
+        text += values[i] + "|";
+      }
+      for (size_t from = 0; from <= text.size(); ++from) {
+        EXPECT_EQ(test.find(text, from), fold(text).find(fold(needle), from)) << op << " " << needle << " " << from;
       }
     }
   }
-  for (std::string op : {"<", "in", "matches regex", "and", "has_any"}) EXPECT_FALSE(StringValueTest(op, "x")) << op;
+  for (std::string op : {"<", "in", "matches regex", "and", "has_any"}) EXPECT_FALSE(StringValueTest(op, "x").keep) << op;
 }
 
 }  // namespace

@@ -64,6 +64,9 @@ struct ScanRequest {
   struct StringTest {
     std::string column;
     std::function<bool(std::string_view)> keep;
+    // kql::ValueTest::find: where the needle every kept value holds occurs in a text (empty
+    // when kept values need hold none): a block's values may be searched as one text.
+    std::function<size_t(std::string_view text, size_t from)> find;
   };
   std::optional<StringTest> prefilter;
 };
