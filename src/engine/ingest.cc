@@ -100,9 +100,9 @@ Result<std::shared_ptr<const kql::Query>> Ingestor::Parsed(
 }
 
 Status Ingestor::Ingest(const IngestRule& rule, const std::string& stream,
-                        const std::vector<StreamColumn>& columns, const std::string& body,
+                        const std::vector<StreamColumn>& columns, std::string_view body, size_t spare,
                         const std::atomic<bool>* cancelled) {
-  ASSIGN_OR_RETURN(Batch records, ParseRecords(body, columns, options_.max_field_bytes));
+  ASSIGN_OR_RETURN(Batch records, ParseRecords(body, spare, columns, options_.max_field_bytes));
   TimePoint now = clock_->Now();
   ShapeOptions shape;
   shape.convert = true;

@@ -81,6 +81,13 @@ class Ingestor {
   // stops a running transform. OK: stored and durable.
   Status Ingest(const IngestRule& rule, const std::string& stream,
                 const std::vector<StreamColumn>& columns, const std::string& body,
+                const std::atomic<bool>* cancelled) {
+    return Ingest(rule, stream, columns, body, body.capacity() - body.size(), cancelled);
+  }
+  // The same for a body followed by `spare` readable bytes (kJsonPadding or more: parsed in
+  // place, as a reused inflate buffer's).
+  Status Ingest(const IngestRule& rule, const std::string& stream,
+                const std::vector<StreamColumn>& columns, std::string_view body, size_t spare,
                 const std::atomic<bool>* cancelled);
 
   // Transforms parsed (cache misses) and found parsed (hits) since construction.

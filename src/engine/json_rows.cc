@@ -89,8 +89,8 @@ constexpr size_t kSizingRecords = 64;
 
 }  // namespace
 
-Result<Batch> ParseRecords(const std::string& body, const std::vector<StreamColumn>& columns,
-                                size_t max_field) {
+Result<Batch> ParseRecords(std::string_view body, size_t spare, const std::vector<StreamColumn>& columns,
+                           size_t max_field) {
   // One parser per thread, reused: a fresh parser allocates (and the kernel zero-fills) its
   // tape and string buffers for every request. Likewise the padded copy of the body that
   // simdjson needs when the body's own capacity leaves no room for its padding. They keep the
@@ -99,7 +99,7 @@ Result<Batch> ParseRecords(const std::string& body, const std::vector<StreamColu
   thread_local std::string padded;
   static_assert(kJsonPadding >= simdjson::SIMDJSON_PADDING);
   const char* text = body.data();
-  if (body.capacity() - body.size() < simdjson::SIMDJSON_PADDING) {
+  if (spare < simdjson::SIMDJSON_PADDING) {
     padded.reserve(body.size() + simdjson::SIMDJSON_PADDING);
     padded.assign(body.data(), body.size());
     text = padded.data();

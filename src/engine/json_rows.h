@@ -23,6 +23,12 @@ struct StreamColumn {
 // parser reads a little past the end): callers that own the body reserve them.
 inline constexpr size_t kJsonPadding = 64;
 
-Result<Batch> ParseRecords(const std::string& body, const std::vector<StreamColumn>& columns, size_t max_field);
+// `spare`: readable bytes after the body's last (kJsonPadding or more: parsed in place).
+Result<Batch> ParseRecords(std::string_view body, size_t spare, const std::vector<StreamColumn>& columns,
+                           size_t max_field);
+inline Result<Batch> ParseRecords(const std::string& body, const std::vector<StreamColumn>& columns,
+                                  size_t max_field) {
+  return ParseRecords(body, body.capacity() - body.size(), columns, max_field);
+}
 
 }  // namespace cmk::engine

@@ -22,7 +22,15 @@ Status Invalid() {
 // libdeflate (Debian's libdeflate-dev) rather than zlib's inflate: it inflates a whole buffer
 // two to three times faster, and inflating was the largest single cost of ingestion (docs/
 // benchmarks.md). It needs the output's room up front, which the limit bounds anyway.
-Result<std::string> Gunzip(std::string_view in, size_t limit, size_t padding) {
+char* InflateBuffer::Reserve(size_t n) {
+  if (n > capacity_) {
+    data_.reset(new char[n]);  // default-initialized: not zero-filled
+    capacity_ = n;
+  }
+  return data_.get();
+}
+
+Result<std::string_view> GunzipInto(std::string_view in, size_t limit, size_t padding, InflateBuffer& room_buf) {
   // One decompressor per thread (about 32 KB, reused): allocating it per body would cost more
   // than inflating a small one.
   thread_local std::unique_ptr<libdeflate_decompressor, FreeDecompressor> d(libdeflate_alloc_decompressor());
@@ -34,18 +42,22 @@ Result<std::string> Gunzip(std::string_view in, size_t limit, size_t padding) {
   const auto* t = reinterpret_cast<const unsigned char*>(in.data() + in.size() - 4);
   uint32_t isize = uint32_t{t[0]} | uint32_t{t[1]} << 8 | uint32_t{t[2]} << 16 | uint32_t{t[3]} << 24;
   size_t room = std::min<size_t>(isize, limit);
-  std::string out;
-  out.resize(room + padding);
+  char* out = room_buf.Reserve(room + padding);
   size_t in_at = 0, out_at = 0;
   while (in_at < in.size()) {
     size_t used_in = 0, used_out = 0;
     libdeflate_result r = libdeflate_gzip_decompress_ex(d.get(), in.data() + in_at, in.size() - in_at,
-                                                        out.data() + out_at, room - out_at, &used_in, &used_out);
+                                                        out + out_at, room - out_at, &used_in, &used_out);
     if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
       if (room < limit) {
+        // All the room the limit allows, what is inflated so far kept (the buffer may move).
+        InflateBuffer bigger;
+        char* bigger_out = bigger.Reserve(limit + padding);
+        std::copy(out, out + out_at, bigger_out);
+        room_buf = std::move(bigger);
+        out = bigger_out;
         room = limit;
-        out.resize(room + padding);
-        continue;  // this member again, with all the room the limit allows
+        continue;  // this member again
       }
       return Status(StatusCode::kPayloadTooLarge,
                     "Maximum allowed content length: " + std::to_string(limit) + " bytes (1 MB).",
@@ -55,7 +67,16 @@ Result<std::string> Gunzip(std::string_view in, size_t limit, size_t padding) {
     in_at += used_in;
     out_at += used_out;
   }
-  out.resize(out_at);  // shrinking keeps the capacity: `padding` spare bytes remain
+  std::fill(out + out_at, out + out_at + padding, '\0');
+  return std::string_view(out, out_at);
+}
+
+Result<std::string> Gunzip(std::string_view in, size_t limit, size_t padding) {
+  InflateBuffer room;
+  ASSIGN_OR_RETURN(std::string_view inflated, GunzipInto(in, limit, padding, room));
+  std::string out;
+  out.reserve(inflated.size() + padding);
+  out.assign(inflated);
   return out;
 }
 
