@@ -492,6 +492,7 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
     // of the whole run for the needle (no per-value setup), a value tested only when an
     // occurrence starts inside it (one straddling into the next length or value fails the
     // test). Null values are kept as they come.
+    if (rows > in.size()) return Corrupt("string");  // each value takes a length byte at least
     const char* base = reinterpret_cast<const char*>(in.data());
     thread_local std::vector<uint32_t> ends;  // offset from `base` just past value r
     ends.resize(rows);

@@ -253,22 +253,23 @@ TEST(CodecTest, SelectedStringsEqualTheWholeBlockGathered) {
   // the needle's first letters and starting with its last: occurrences that straddle a length
   // or two values must not select a row; nulls and empty values among them.
   kql::Column edges(kql::Type::kString);
-  for (size_t r = 0; r < 40; ++r) {
+  for (size_t r = 0; r < 45; ++r) {
     std::string v;
-    switch (r % 8) {
+    switch (r % 9) {
       case 0: v = std::string(115, 'a') + "x"; break;         // ends "x", next length 't'
       case 1: v = std::string(115, 'z') + "t"; break;         // length byte 't', ends "t"
-      case 2: v = "t" + std::string(87, 'b') + "Ti"; break;   // ends "ti"; length 'X'
+      case 2: v = "t" + std::string(87, 'b') + "Ti"; break;   // length 'Z' (90), ends "ti"
       case 3: v = "meout and timeout"; break;
       case 4: v = ""; break;
       case 5: v = std::string(116, 'q') + "xT"; break;        // holds "xt" case-insensitively
       case 6: v = "TIMEOUT"; break;
-      default: v = "tzt"; break;
+      case 7: v = "tzt"; break;
+      default: v = std::string(150, 'c') + " TimeOut " + std::string(100, 'x') + "t"; break;  // 2-byte length
     }
     edges.AppendString(v);
   }
-  edges.nulls.assign(40, 0);
-  for (size_t r = 6; r < 40; r += 16) edges.nulls[r] = 1;
+  edges.nulls.assign(45, 0);
+  for (size_t r = 6; r < 45; r += 16) edges.nulls[r] = 1;
   struct Test {
     std::string op, needle;
   };
@@ -287,7 +288,7 @@ TEST(CodecTest, SelectedStringsEqualTheWholeBlockGathered) {
       check(repeated, 300, false, test.keep, find, "plain, repeating: " + what);
       check(holes, 300, false, test.keep, find, "plain with nulls: " + what);
       check(holes, 300, true, test.keep, find, "with nulls: " + what);
-      check(edges, 40, false, test.keep, find, "edges: " + what);
+      check(edges, 45, false, test.keep, find, "edges: " + what);
     }
   }
   auto keep = [](std::string_view v) { return v.find("7") != std::string_view::npos; };

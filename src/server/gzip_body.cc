@@ -41,7 +41,10 @@ Result<std::string_view> GunzipInto(std::string_view in, size_t limit, size_t pa
   // when it is too small, the member is inflated again with room up to the limit.
   const auto* t = reinterpret_cast<const unsigned char*>(in.data() + in.size() - 4);
   uint32_t isize = uint32_t{t[0]} | uint32_t{t[1]} << 8 | uint32_t{t[2]} << 16 | uint32_t{t[3]} << 24;
-  size_t room = std::min<size_t>(isize, limit);
+  // A reused buffer's room counts too: a multi-member body whose last member is small then
+  // needs no second pass.
+  size_t room = std::min<size_t>(std::max<size_t>(isize, room_buf.capacity() > padding ? room_buf.capacity() - padding : 0),
+                                 limit);
   char* out = room_buf.Reserve(room + padding);
   size_t in_at = 0, out_at = 0;
   while (in_at < in.size()) {

@@ -23,6 +23,7 @@ Result<std::string> Gunzip(std::string_view in, size_t limit, size_t padding);
 class InflateBuffer {
  public:
   char* Reserve(size_t n);  // at least n bytes, the contents not kept
+  size_t capacity() const { return capacity_; }
  private:
   std::unique_ptr<char[]> data_;
   size_t capacity_ = 0;

@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <utility>
 
 #if defined(__SSE2__)
@@ -54,14 +56,21 @@ size_t FindEither(std::string_view hay, size_t p, size_t last, char a, char b) {
 // How common a byte is in log text (higher: rarer), from English letter frequencies with space,
 // digits and separators commonest: the filter below keys on the needle's two rarest bytes, so
 // few positions pass it only to fail the comparison (for "timeout", 'u' and 'm', not the 't's).
-int Rarity(char c) {
-  static constexpr std::string_view kCommonFirst = " etaoinsrhldcumfpgwybvkxjqz";
-  c = LowerAscii(c);
-  if (c >= '0' && c <= '9') return 4;
-  size_t at = kCommonFirst.find(c);
-  if (at != std::string_view::npos) return static_cast<int>(at);
-  return c == '-' || c == '_' || c == '.' || c == '/' || c == ':' || c == '=' ? 8 : 32;
-}
+// A table, so that choosing the pair costs a few loads per call (a per-row match calls it).
+constexpr std::array<uint8_t, 256> kRarity = [] {
+  std::array<uint8_t, 256> r{};
+  r.fill(32);
+  for (char c : std::string_view("-_./:=")) r[static_cast<unsigned char>(c)] = 8;
+  for (char c = '0'; c <= '9'; ++c) r[static_cast<unsigned char>(c)] = 4;
+  constexpr std::string_view kCommonFirst = " etaoinsrhldcumfpgwybvkxjqz";
+  for (size_t k = 0; k < kCommonFirst.size(); ++k) {
+    char c = kCommonFirst[k];
+    r[static_cast<unsigned char>(c)] = static_cast<uint8_t>(k);
+    if (c >= 'a' && c <= 'z') r[static_cast<unsigned char>(c - 32)] = static_cast<uint8_t>(k);
+  }
+  return r;
+}();
+int Rarity(char c) { return kRarity[static_cast<unsigned char>(c)]; }
 
 // The positions in the needle of its two rarest bytes (i < j).
 std::pair<size_t, size_t> RarePair(std::string_view needle) {
@@ -82,8 +91,8 @@ std::pair<size_t, size_t> RarePair(std::string_view needle) {
 // its bytes i and j match, 16 positions a step (W. Muła's SIMD substring filter, keyed on rare
 // bytes rather than the first and last), so a frequent letter costs no comparison unless the
 // other one matches too. Case-insensitively a letter is compared as (byte | 0x20), which folds
-// exactly its two cases; At() confirms. Returns the first confirmed position in [p, last + 1)
-// stepped 16 at a time, and sets `p` to where the byte loop must go on.
+// exactly its two cases; At() confirms. Returns the first confirmed position at or after `p`,
+// or npos with `p` set to where a byte loop must go on (past the end when none is needed).
 size_t FindPairsSse2(std::string_view hay, std::string_view needle, bool cs, size_t& p, size_t i, size_t j) {
   const size_t last = hay.size() - needle.size();
   auto fold = [cs](char c) { return !cs && c >= 'a' && c <= 'z' ? char{0x20} : char{0}; };
@@ -97,6 +106,20 @@ size_t FindPairsSse2(std::string_view hay, std::string_view needle, bool cs, siz
       size_t q = p + static_cast<size_t>(__builtin_ctz(m));
       if (At(hay, q, needle, cs)) return q;
     }
+  }
+  // Fewer than 16 positions left: one step over the last 16 (overlapping what was searched, the
+  // positions before p masked off) instead of a byte loop, when the text is long enough.
+  if (p <= last && last >= 15) {
+    size_t start = last - 15;
+    __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hay.data() + start + i));
+    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hay.data() + start + j));
+    __m128i hit = _mm_and_si128(_mm_cmpeq_epi8(_mm_or_si128(a, fi), bi), _mm_cmpeq_epi8(_mm_or_si128(b, fj), bj));
+    unsigned m = static_cast<unsigned>(_mm_movemask_epi8(hit)) & (0xFFFFu << (p - start));
+    for (; m != 0; m &= m - 1) {
+      size_t q = start + static_cast<size_t>(__builtin_ctz(m));
+      if (At(hay, q, needle, cs)) return q;
+    }
+    p = last + 1;
   }
   return std::string_view::npos;
 }
