@@ -48,6 +48,18 @@ class LogStoreScanTest : public LogStoreTest {
     }));
     return out;
   }
+  // `extents` flushed extents of 40, 41, ... rows (Msg "x0", "x1", ...), then `memtable` rows
+  // ("mem") left in the memtable.
+  void IngestExtentsAndMemtable(int extents, int memtable) {
+    TimePoint now = clock_.Now();
+    for (int i = 0; i < extents; ++i) {
+      ASSERT_THAT(store_->Ingest(ws_, table_, Rows(40 + i, "x" + std::to_string(i), now)), IsOk());
+      ASSERT_THAT(store_->Flush(), IsOk());
+    }
+    if (memtable > 0) {
+      ASSERT_THAT(store_->Ingest(ws_, table_, Rows(memtable, "mem", now)), IsOk());
+    }
+  }
   // The Msg column of query `q`'s answer, in order.
   std::vector<std::string> Messages(const kql::Catalog& cat, const std::string& q) {
     auto r = kql::Execute(q, cat, kql::ExecOptions{});
@@ -380,12 +392,7 @@ TEST_F(LogStoreScanTest, AScanLargerThanTheCacheKeepsItsFirstPartCached) {
 TEST_F(LogStoreScanTest, FiltersRunOnTheReaderThreadsWithTheSameAnswers) {
   read_ahead_ = 2;
   Open();
-  TimePoint now = clock_.Now();
-  for (int i = 0; i < 4; ++i) {
-    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(40 + i, "x" + std::to_string(i), now)), IsOk());
-    ASSERT_THAT(store_->Flush(), IsOk());
-  }
-  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(25, "mem", now)), IsOk());  // stays in the memtable
+  IngestExtentsAndMemtable(4, 25);
   auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
   ASSERT_TRUE(cat->AppliesFilters());
   std::mutex mu;
@@ -426,12 +433,7 @@ TEST_F(LogStoreScanTest, StringTestsNarrowWhatTheFilterSeesWithTheSameAnswers) {
   read_ahead_ = 2;
   cache_bytes_ = 0;
   Open();
-  TimePoint now = clock_.Now();
-  for (int i = 0; i < 4; ++i) {
-    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(40 + i, "x" + std::to_string(i), now)), IsOk());
-    ASSERT_THAT(store_->Flush(), IsOk());
-  }
-  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(25, "mem", now)), IsOk());  // stays in the memtable
+  IngestExtentsAndMemtable(4, 25);
   auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
   std::mutex mu;
   std::vector<size_t> seen;
@@ -471,11 +473,7 @@ TEST_F(LogStoreScanTest, StringTestsNarrowWhatTheFilterSeesWithTheSameAnswers) {
 // next run reads no block); the filter then sees whole row groups.
 TEST_F(LogStoreScanTest, WhileTheCacheHasRoomAStringTestedColumnIsDecodedWholeAndCached) {
   Open();
-  TimePoint now = clock_.Now();
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(40 + i, "x" + std::to_string(i), now)), IsOk());
-    ASSERT_THAT(store_->Flush(), IsOk());
-  }
+  IngestExtentsAndMemtable(3, 0);
   std::vector<size_t> seen;
   kql::ScanRequest request = Request({"Msg"});
   request.filter = [&](const std::shared_ptr<const kql::Table>& t) -> Result<std::shared_ptr<const kql::Table>> {
