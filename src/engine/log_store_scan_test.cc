@@ -48,6 +48,17 @@ class LogStoreScanTest : public LogStoreTest {
     }));
     return out;
   }
+  // A scan of Msg tested for values ending in " 1", whose filter keeps every row and records
+  // each table's row count in `seen`.
+  kql::ScanRequest MsgEndingInOne(std::vector<size_t>& seen) {
+    kql::ScanRequest request = Request({"Msg"});
+    request.filter = [&seen](const std::shared_ptr<const kql::Table>& t) -> Result<std::shared_ptr<const kql::Table>> {
+      seen.push_back(t->rows);
+      return t;
+    };
+    request.prefilter = kql::ScanRequest::StringTest{"Msg", [](std::string_view v) { return v.ends_with(" 1"); }};
+    return request;
+  }
   // `extents` flushed extents of 40, 41, ... rows (Msg "x0", "x1", ...), then `memtable` rows
   // ("mem") left in the memtable.
   void IngestExtentsAndMemtable(int extents, int memtable) {
@@ -475,12 +486,7 @@ TEST_F(LogStoreScanTest, WhileTheCacheHasRoomAStringTestedColumnIsDecodedWholeAn
   Open();
   IngestExtentsAndMemtable(3, 0);
   std::vector<size_t> seen;
-  kql::ScanRequest request = Request({"Msg"});
-  request.filter = [&](const std::shared_ptr<const kql::Table>& t) -> Result<std::shared_ptr<const kql::Table>> {
-    seen.push_back(t->rows);
-    return t;
-  };
-  request.prefilter = kql::ScanRequest::StringTest{"Msg", [](std::string_view v) { return v.ends_with(" 1"); }};
+  kql::ScanRequest request = MsgEndingInOne(seen);
   ASSERT_THAT(Scan(request), IsOk());
   std::sort(seen.begin(), seen.end());
   EXPECT_EQ(seen, (std::vector<size_t>{40, 41, 42}));
@@ -504,12 +510,7 @@ TEST_F(LogStoreScanTest, PastWhatTheCacheKeepsAStringTestedScanReadsThroughItsTe
   cache_bytes_ = store_->DecodedCacheBytesForTest() / 2;  // room for about half the groups
   Open();
   std::vector<size_t> seen;
-  kql::ScanRequest request = Request({"Msg"});
-  request.filter = [&](const std::shared_ptr<const kql::Table>& t) -> Result<std::shared_ptr<const kql::Table>> {
-    seen.push_back(t->rows);
-    return t;
-  };
-  request.prefilter = kql::ScanRequest::StringTest{"Msg", [](std::string_view v) { return v.ends_with(" 1"); }};
+  kql::ScanRequest request = MsgEndingInOne(seen);
   for (int run = 0; run < 2; ++run) {
     seen.clear();
     ASSERT_THAT(Scan(request), IsOk());
