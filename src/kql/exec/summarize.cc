@@ -7,6 +7,7 @@
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include "kql/core/hashed_view.h"
 #include "kql/exec/eval.h"
 #include "kql/exec/operators.h"
 #include "kql/functions/aggregates.h"
@@ -23,6 +24,13 @@ Status RunSummarize(const PlanNode& node, const ExecContext& ctx, const Sink& si
 // ---- Hash aggregation.
 
 namespace {
+// Group ids of a keyless aggregation's rows (every one 0), shared: no ids written per chunk.
+constexpr size_t kZeroIds = 64 * 1024;
+const std::vector<uint32_t>& ZeroIds() {
+  static const std::vector<uint32_t> zeros(kZeroIds, 0);
+  return zeros;
+}
+
 struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
@@ -38,15 +46,17 @@ struct HashAggregation::State {
   boost::unordered_flat_map<int64_t, uint32_t> int_groups;
   // Single string key: views of `key_values[0]`'s strings would move when it grows (short
   // strings live inside std::string), so the map's views point into `string_keys`, a deque
-  // whose elements never move.
-  boost::unordered_flat_map<std::string_view, uint32_t> string_groups;
+  // whose elements never move. Each with its hash: a partial's hashes serve the merge.
+  boost::unordered_flat_map<HashedView, uint32_t, HashedViewHash> string_groups;
   std::deque<std::string> string_keys;
   std::vector<uint32_t> code_groups;  // a coded key's dictionary entry -> group (this chunk)
+  std::vector<size_t> key_hashes;  // a partial's coded key: each group's string hashed
   int64_t null_group = -1;
   std::vector<Column> key_values;
   std::vector<std::unique_ptr<Aggregator>> aggs;
   size_t num_groups = 0;
   std::vector<uint32_t> ids;
+  std::span<const uint32_t> row_groups;  // the last chunk's rows' groups (`ids`, or ZeroIds)
   std::string buf;
   size_t key_bytes = 0;  // strings held by the keys (key_values, string_keys, groups)
   std::unique_ptr<MemoryReservation> held;
@@ -61,11 +71,14 @@ struct HashAggregation::State {
   }
   // The group of a single string key's row: its stored copy's entry in string_groups.
   uint32_t StringGroup(const std::vector<const Column*>& k, size_t r) {
+    return StringGroup(k, r, HashString(k[0]->Str(r)));
+  }
+  uint32_t StringGroup(const std::vector<const Column*>& k, size_t r, size_t hash) {
     const std::string& v = k[0]->Str(r);
-    auto it = string_groups.find(std::string_view(v));
+    auto it = string_groups.find(HashedView{v, hash});
     if (it == string_groups.end()) {
       const std::string& stored = string_keys.emplace_back(v);
-      it = string_groups.emplace(std::string_view(stored), NewGroup(k, r)).first;
+      it = string_groups.emplace(HashedView{stored, hash}, NewGroup(k, r)).first;
     }
     return it->second;
   }
@@ -110,8 +123,56 @@ struct HashAggregation::State {
       ids[r] = StringGroup(k, r);
     }
   }
-  void AssignIds(const std::vector<const Column*>& k, size_t rows) {
+  // A partial aggregation's coded key without nulls: its groups are the chunk's dictionary
+  // entries in the order they first appear, and its key column stays coded (the dictionary
+  // shared, each group one code: no string copied or hashed here; Merge hashes each once).
+  // Without aggregates (distinct) no row's group is written.
+  void AssignOneChunkCodes(const Column& c, size_t rows) {
+    constexpr uint32_t kUnseen = UINT32_MAX;
+    Column& keys = key_values[0];
+    keys.dict = c.dict;
+    code_groups.assign(c.dict->size(), kUnseen);
+    const Code* codes = c.codes.data();
+    uint32_t* groups = code_groups.data();
+    auto first_seen = [&](Code code) {
+      keys.codes.push_back(code);
+      key_hashes.push_back(HashString((*c.dict)[code]));
+      return groups[code] = static_cast<uint32_t>(num_groups++);
+    };
+    if (aggs.empty()) {
+      row_groups = {};
+      for (size_t r = 0; r < rows; ++r) {
+        if (groups[codes[r]] == kUnseen) first_seen(codes[r]);
+      }
+      return;
+    }
     ids.resize(rows);
+    row_groups = ids;
+    uint32_t* out = ids.data();
+    for (size_t r = 0; r < rows; ++r) {
+      uint32_t g = groups[codes[r]];
+      out[r] = g != kUnseen ? g : first_seen(codes[r]);
+    }
+  }
+  // `later`'s groups here, by the hashes its coded key's strings were given where it ran.
+  void AssignHashedIds(const State& later) {
+    std::vector<const Column*> k{&later.key_values[0]};
+    ids.resize(later.num_groups);
+    row_groups = ids;
+    for (size_t g = 0; g < later.num_groups; ++g) ids[g] = StringGroup(k, g, later.key_hashes[g]);
+  }
+  void AssignIds(const std::vector<const Column*>& k, size_t rows) {
+    if (one_chunk && k.size() == 1 && k[0]->coded() && !k[0]->HasNulls() && !k[0]->constant &&
+        num_groups == 0 && key_values[0].stored() == 0) {
+      return AssignOneChunkCodes(*k[0], rows);
+    }
+    if (k.empty() && rows <= kZeroIds) {
+      row_groups = std::span<const uint32_t>(ZeroIds().data(), rows);
+      num_groups = 1;
+      return;
+    }
+    ids.resize(rows);
+    row_groups = ids;
     if (k.empty()) {
       std::fill(ids.begin(), ids.end(), 0);
       num_groups = 1;
@@ -167,7 +228,7 @@ Status HashAggregation::Consume(const Chunk& chunk, const ExecContext& ctx) {
       values.push_back(std::move(v));
     }
     for (ColumnValue& v : values) ptrs.push_back(&v.get());
-    s_->aggs[i]->Update(ptrs, s_->ids, s_->num_groups);
+    s_->aggs[i]->Update(ptrs, s_->row_groups, s_->num_groups);
   }
   return Charge(ctx);
 }
@@ -190,10 +251,14 @@ Status HashAggregation::Merge(const HashAggregation& later, const ExecContext& c
   const State& o = *later.s_;
   // `later`'s groups, in their order, are rows of its key columns: each one's group here.
   if (!s_->keys->empty() && o.num_groups == 0) return CheckBudget(ctx);
-  std::vector<const Column*> keys;
-  for (const Column& c : o.key_values) keys.push_back(&c);
-  s_->AssignIds(keys, o.num_groups);
-  for (size_t i = 0; i < s_->aggs.size(); ++i) s_->aggs[i]->Merge(*o.aggs[i], s_->ids, s_->num_groups);
+  if (!o.key_hashes.empty() && !s_->one_chunk) {
+    s_->AssignHashedIds(o);
+  } else {
+    std::vector<const Column*> keys;
+    for (const Column& c : o.key_values) keys.push_back(&c);
+    s_->AssignIds(keys, o.num_groups);
+  }
+  for (size_t i = 0; i < s_->aggs.size(); ++i) s_->aggs[i]->Merge(*o.aggs[i], s_->row_groups, s_->num_groups);
   return Charge(ctx);
 }
 

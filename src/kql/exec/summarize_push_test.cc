@@ -62,7 +62,8 @@ class ThreadedCatalog : public Catalog {
 class SummarizePushTest : public ::testing::Test {
  protected:
   SummarizePushTest() {
-    const char* hosts[] = {"web-01", "web-02", "db-01", "cache", ""};
+    // "WEB-01": tolower(Computer) is coded with a dictionary holding "web-01" twice.
+    const char* hosts[] = {"web-01", "web-02", "db-01", "cache", "", "WEB-01"};
     const char* levels[] = {"Error", "Info", "Warning"};
     std::mt19937 rng(11);
     for (int chunk = 0; chunk < 6; ++chunk) {
@@ -71,7 +72,7 @@ class SummarizePushTest : public ::testing::Test {
       Column level(Type::kString), time(Type::kDateTime), n(Type::kLong), d(Type::kReal);
       for (size_t r = 0; r < rows; ++r) {
         // Later chunks see other hosts first, so groups appear in a different order per chunk.
-        computer.push_back(hosts[(rng() % 5 + static_cast<unsigned>(chunk)) % 5]);
+        computer.push_back(hosts[(rng() % 6 + static_cast<unsigned>(chunk)) % 6]);
         level.AppendString(levels[rng() % 3]);
         time.AppendInt(kJan15 + static_cast<int64_t>(chunk * 3600 + static_cast<int>(rng() % 7200)) * kTicksPerSecond);
         if (rng() % 9 == 0) n.AppendNull();
@@ -130,6 +131,10 @@ TEST_F(SummarizePushTest, PartialAggregatesMergeToTheSameAnswersInTheSameOrder) 
       "T | where Computer != '' | summarize count() by Computer",
       "T | summarize dcount(Computer), dcount(N), count_distinct(Level) by Level",
       "T | summarize dcount(Computer)",
+      "T | summarize dcount(tolower(Computer))",
+      "T | distinct tolower(Computer)",
+      "T | summarize count(), sum(D), sum(N), avg(N) by tolower(Computer)",
+      "T | where Level == 'Info' | summarize dcount(Computer), count() by Level",
       "T | summarize dcountif(Computer, N == 1)",
       "T | summarize arg_max(N, Computer), arg_min(D, *) by Level",
       "T | summarize arg_max(N, Computer) by Computer",

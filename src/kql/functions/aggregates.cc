@@ -9,6 +9,7 @@
 
 #include <boost/unordered/unordered_flat_set.hpp>
 
+#include "kql/core/hashed_view.h"
 #include "kql/exec/eval.h"
 #include "kql/functions/aggregates_internal.h"
 #include "kql/functions/function_json.h"
@@ -75,7 +76,7 @@ void GrowWithNulls(Column& c, size_t n) {
 class CountAgg : public Aggregator {
  public:
   explicit CountAgg(bool conditional) : conditional_(conditional) {}
-  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
     counts_.resize(num_groups, 0);
     if (!conditional_ && num_groups == 1) {  // every id is 0 (summarize without keys)
       counts_[0] += static_cast<int64_t>(groups.size());
@@ -89,7 +90,7 @@ class CountAgg : public Aggregator {
     for (size_t r = 0; r < groups.size(); ++r) counts_[groups[r]] += IsTrue(p, r) ? 1 : 0;
   }
   bool Mergeable() const override { return true; }
-  void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) override {
     const auto& o = static_cast<const CountAgg&>(later);
     counts_.resize(num_groups, 0);
     for (size_t g = 0; g < o.counts_.size() && g < groups.size(); ++g) counts_[groups[g]] += o.counts_[g];
@@ -111,7 +112,7 @@ class NumericAgg : public Aggregator {
  public:
   NumericAgg(std::string_view kind, Type out, bool conditional)
       : kind_(kind), out_(out), conditional_(conditional) {}
-  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
     n_.resize(num_groups, 0);
     isum_.resize(num_groups, 0);
     sum_.resize(num_groups, 0);
@@ -120,12 +121,14 @@ class NumericAgg : public Aggregator {
     const Column* pred = conditional_ ? args[1] : nullptr;
     bool ints = UsesInts(v.type);
     bool welford = kind_ != "sum" && kind_ != "avg";
+    ints_ = ints;
+    if (!welford && pred == nullptr && !v.HasNulls() && !v.constant) return SumPlain(v, groups);
     for (size_t r = 0; r < groups.size(); ++r) {
       if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
       uint32_t g = groups[r];
       ++n_[g];
-      if (ints && !welford) {
-        isum_[g] += v.Int(r);
+      if (ints && !welford) {  // two's-complement: a sum past the range wraps, as in Merge
+        isum_[g] = static_cast<int64_t>(static_cast<uint64_t>(isum_[g]) + static_cast<uint64_t>(v.Int(r)));
         continue;
       }
       double x = ints ? static_cast<double>(v.Int(r)) : v.Real(r);
@@ -137,11 +140,10 @@ class NumericAgg : public Aggregator {
       sum_[g] += delta / static_cast<double>(n_[g]);
       m2_[g] += delta * (x - sum_[g]);
     }
-    ints_ = ints;
   }
   // sum and avg (the Welford forms would need Chan's combination: not merged).
   bool Mergeable() const override { return kind_ == "sum" || kind_ == "avg"; }
-  void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) override {
     const auto& o = static_cast<const NumericAgg&>(later);
     n_.resize(num_groups, 0);
     isum_.resize(num_groups, 0);
@@ -188,6 +190,28 @@ class NumericAgg : public Aggregator {
     if (UsesInts(out_)) return c.AppendInt(0);
     c.AppendReal(0);
   }
+  // sum and avg over values without nulls or a condition: a tight loop through pointers (the
+  // general one tests each row's null, condition and kind).
+  void SumPlain(const Column& v, std::span<const uint32_t> groups) {
+    const uint32_t* g = groups.data();
+    int64_t* n = n_.data();
+    size_t rows = groups.size();
+    if (UsesInts(v.type)) {
+      const int64_t* x = v.ints.data();
+      int64_t* s = isum_.data();
+      for (size_t r = 0; r < rows; ++r) {
+        ++n[g[r]];
+        s[g[r]] = static_cast<int64_t>(static_cast<uint64_t>(s[g[r]]) + static_cast<uint64_t>(x[r]));
+      }
+      return;
+    }
+    const double* x = v.reals.data();
+    double* s = sum_.data();
+    for (size_t r = 0; r < rows; ++r) {
+      ++n[g[r]];
+      s[g[r]] += x[r];
+    }
+  }
   std::string kind_;
   Type out_;
   bool conditional_;
@@ -203,7 +227,7 @@ class BestAgg : public Aggregator {
       : sign_(sign), conditional_(conditional) {
     for (Type t : types) outs_.emplace_back(t);
   }
-  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
     has_.resize(num_groups, 0);
     for (Column& c : outs_) GrowWithNulls(c, num_groups);
     const Column& key = *args[0];
@@ -230,7 +254,7 @@ class BestAgg : public Aggregator {
   bool Mergeable() const override { return true; }
   // As if `later`'s rows had followed: its value replaces this one's only where Update would
   // have replaced it (a better key; any row over none; a real key over a null one).
-  void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) override {
     const auto& o = static_cast<const BestAgg&>(later);
     has_.resize(num_groups, 0);
     for (Column& c : outs_) GrowWithNulls(c, num_groups);
@@ -262,7 +286,7 @@ class BestAgg : public Aggregator {
 class DcountAgg : public Aggregator {
  public:
   explicit DcountAgg(bool conditional) : conditional_(conditional) {}
-  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
     sets_.resize(num_groups);
     const Column& v = *args[0];
     const Column* pred = conditional_ ? args[1] : nullptr;
@@ -281,7 +305,7 @@ class DcountAgg : public Aggregator {
   }
   size_t StateBytes() const override { return bytes_; }
   bool Mergeable() const override { return true; }
-  void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) override {
     const auto& o = static_cast<const DcountAgg&>(later);
     sets_.resize(num_groups);
     if (!o.views_.empty()) views_.resize(num_groups);
@@ -293,11 +317,7 @@ class DcountAgg : public Aggregator {
         }
       }
       if (g < o.views_.size()) {
-        for (std::string_view s : o.views_[g]) {
-          if (views_[to].find(s) != views_[to].end()) continue;
-          views_[to].insert(std::string_view(storage_.emplace_back(s)));  // `later`'s storage goes
-          bytes_ += s.size() + 56;
-        }
+        for (const HashedView& v : o.views_[g]) Add(views_[to], v);  // `later`'s strings go
       }
     }
   }
@@ -311,22 +331,29 @@ class DcountAgg : public Aggregator {
   }
 
  private:
-  // Strings are looked up as views of the chunk; only a value new to its group is copied, into
-  // a deque (its elements never move, so the views stay valid).
-  void UpdateStrings(const Column& v, const Column* pred, const std::vector<uint32_t>& groups) {
+  using ViewSet = boost::unordered_flat_set<HashedView, HashedViewHash>;
+
+  // Adds `v` to `set` unless held, its string copied into a deque (whose elements never move,
+  // so the views stay valid).
+  void Add(ViewSet& set, const HashedView& v) {
+    if (set.contains(v)) return;
+    set.insert(HashedView{storage_.emplace_back(v.s), v.h});
+    bytes_ += v.s.size() + 64;  // slot and stored string
+  }
+
+  // Strings are looked up as views of the chunk; only a value new to its group is copied.
+  void UpdateStrings(const Column& v, const Column* pred, std::span<const uint32_t> groups) {
     views_.resize(sets_.size());
     if (v.coded() && views_.size() == 1) return UpdateCoded(v, pred, groups.size());
     for (size_t r = 0; r < groups.size(); ++r) {
       if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
-      auto& set = views_[groups[r]];
-      const std::string& s = v.Str(r);
-      if (set.find(std::string_view(s)) != set.end()) continue;
-      set.insert(std::string_view(storage_.emplace_back(s)));
-      bytes_ += s.size() + 56;  // view slot and stored string
+      Add(views_[groups[r]], Hashed(v.Str(r)));
     }
   }
 
-  // One group, coded values: the chunk's distinct codes first, then one probe per code.
+  // One group, coded values: the chunk's distinct codes first, then one probe per code. Into an
+  // empty set (a partial aggregation's one chunk) the dictionary's strings go as views, the
+  // dictionary kept: nothing copied, each string hashed once here and not again by Merge.
   void UpdateCoded(const Column& v, const Column* pred, size_t rows) {
     codes_seen_.assign(v.dict->size(), 0);
     if (!v.HasNulls() && !v.constant && pred == nullptr) {  // a tight loop through pointers
@@ -339,13 +366,19 @@ class DcountAgg : public Aggregator {
         codes_seen_[v.codes[v.Index(r)]] = 1;
       }
     }
-    auto& set = views_[0];
+    ViewSet& set = views_[0];
+    if (!set.empty()) {
+      for (size_t code = 0; code < codes_seen_.size(); ++code) {
+        if (codes_seen_[code]) Add(set, Hashed((*v.dict)[code]));
+      }
+      return;
+    }
+    dicts_.push_back(v.dict);
+    set.reserve(static_cast<size_t>(std::count(codes_seen_.begin(), codes_seen_.end(), uint8_t{1})));
     for (size_t code = 0; code < codes_seen_.size(); ++code) {
       if (!codes_seen_[code]) continue;
       const std::string& s = (*v.dict)[code];
-      if (set.find(std::string_view(s)) != set.end()) continue;
-      set.insert(std::string_view(storage_.emplace_back(s)));
-      bytes_ += s.size() + 56;
+      if (set.insert(Hashed(s)).second) bytes_ += 64;  // the string is the dictionary's
     }
   }
 
@@ -355,8 +388,9 @@ class DcountAgg : public Aggregator {
   std::vector<std::unordered_set<std::string>> sets_;
   // Open addressing (Boost's flat set): dcount of a string column is one probe per row, and
   // the node-based std::unordered_set spent most of it chasing nodes.
-  std::vector<boost::unordered_flat_set<std::string_view>> views_;
+  std::vector<ViewSet> views_;
   std::deque<std::string> storage_;
+  std::vector<std::shared_ptr<const std::vector<std::string>>> dicts_;  // views_'s other strings
 };
 
 // make_list, make_set, make_bag (and their _if forms, make_list_with_nulls): JSON fragments
@@ -365,7 +399,7 @@ class ListAgg : public Aggregator {
  public:
   ListAgg(std::string_view kind, size_t max, bool conditional, bool with_nulls)
       : kind_(kind), max_(max), conditional_(conditional), with_nulls_(with_nulls) {}
-  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
     items_.resize(num_groups);
     if (kind_ != "make_list") seen_.resize(num_groups);
     const Column& v = *args[0];
@@ -396,7 +430,7 @@ class ListAgg : public Aggregator {
   size_t StateBytes() const override { return bytes_; }
   // make_list and make_set (make_bag's set holds keys, not items: not merged).
   bool Mergeable() const override { return kind_ != "make_bag"; }
-  void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) override {
     const auto& o = static_cast<const ListAgg&>(later);
     bool set = kind_ == "make_set";
     items_.resize(num_groups);
@@ -468,7 +502,7 @@ class PercentileAgg : public Aggregator {
  public:
   PercentileAgg(std::span<const Type> types, std::span<const double> ps)
       : types_(types.begin(), types.end()), ps_(ps.begin(), ps.end()) {}
-  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
     values_.resize(num_groups);
     const Column& v = *args[0];
     bool ints = UsesInts(v.type);
@@ -480,7 +514,7 @@ class PercentileAgg : public Aggregator {
   }
   size_t StateBytes() const override { return bytes_; }
   bool Mergeable() const override { return true; }
-  void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) override {
     const auto& o = static_cast<const PercentileAgg&>(later);
     values_.resize(num_groups);
     for (size_t g = 0; g < o.values_.size() && g < groups.size(); ++g) {

@@ -32,7 +32,7 @@ class Aggregator {
  public:
   virtual ~Aggregator() = default;
   // `args` are the evaluated arguments for `groups.size()` rows; `groups[r]` < num_groups.
-  virtual void Update(std::span<const Column* const> args, const std::vector<uint32_t>& groups,
+  virtual void Update(std::span<const Column* const> args, std::span<const uint32_t> groups,
                       size_t num_groups) = 0;
   // One column per output (arg_max/percentiles may have several), `num_groups` rows each.
   virtual std::vector<Column> Finish(size_t num_groups) = 0;
@@ -45,7 +45,7 @@ class Aggregator {
   // Folds `later`, an aggregator of the same call over rows that came after this one's, into
   // this one: its group g is group `groups[g]` here (`groups` covers all its groups). The result
   // is the one Update over all the rows in order would give, except the rounding of real sums.
-  virtual void Merge(const Aggregator& later, const std::vector<uint32_t>& groups, size_t num_groups) {
+  virtual void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) {
     (void)later, (void)groups, (void)num_groups;
   }
 };

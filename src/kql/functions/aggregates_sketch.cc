@@ -56,7 +56,7 @@ class HllAgg : public SketchAgg<fn::Hll> {
  public:
   HllAgg(int64_t accuracy, bool conditional, bool merge)
       : SketchAgg(fn::Hll::ForAccuracy(accuracy)), conditional_(conditional), merge_(merge) {}
-  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
     const Column& v = *args[0];
     const Column* pred = conditional_ ? args[1] : nullptr;
     std::string key;
@@ -84,7 +84,7 @@ class HllAgg : public SketchAgg<fn::Hll> {
 class TDigestAgg : public SketchAgg<fn::TDigest> {
  public:
   explicit TDigestAgg(bool merge) : SketchAgg(fn::TDigest()), merge_(merge) {}
-  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
     const Column& v = *args[0];
     const Column* w = args.size() > 1 ? args[1] : nullptr;
     if (!merge_) empty_ = fn::TDigest(v.type == Type::kInt ? Type::kLong : v.type);

@@ -23,7 +23,7 @@ double NumAt(const Column& c, size_t r) {
 class BinaryAllAgg : public Aggregator {
  public:
   explicit BinaryAllAgg(char op) : op_(op) {}
-  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
     acc_.resize(num_groups, op_ == '&' ? ~int64_t{0} : 0);
     has_.resize(num_groups, 0);
     const Column& v = *args[0];
@@ -54,7 +54,7 @@ class BinaryAllAgg : public Aggregator {
 class CovarianceAgg : public Aggregator {
  public:
   CovarianceAgg(bool sample, bool conditional) : sample_(sample), conditional_(conditional) {}
-  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
     s_.resize(num_groups);
     const Column &x = *args[0], &y = *args[1];
     const Column* pred = conditional_ ? args[2] : nullptr;
@@ -139,7 +139,7 @@ struct SchemaNode {
 
 class BuildSchemaAgg : public Aggregator {
  public:
-  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
     roots_.resize(num_groups);
     const Column& v = *args[0];
     for (size_t r = 0; r < groups.size(); ++r) {
@@ -174,7 +174,7 @@ class WeightedPercentileAgg : public Aggregator {
  public:
   WeightedPercentileAgg(std::span<const Type> types, std::span<const double> ps, bool weighted, bool array)
       : types_(types.begin(), types.end()), ps_(ps.begin(), ps.end()), weighted_(weighted), array_(array) {}
-  void Update(Args args, const std::vector<uint32_t>& groups, size_t num_groups) override {
+  void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
     const Column& v = *args[0];
     if (array_ && !read_ps_ && !groups.empty()) ReadPercentages(args.subspan(weighted_ ? 2 : 1));
     value_type_ = v.type;

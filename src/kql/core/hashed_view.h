@@ -1,0 +1,26 @@
+#pragma once
+// A string view with its hash, computed once: a partial aggregation hashes its groups' strings
+// on the reader thread where it runs, and the merge on the query thread probes with those hashes
+// instead of hashing every string again (exec/summarize.cc, functions/aggregates.cc).
+// Thread safety: plain values.
+#include <cstddef>
+#include <functional>
+#include <string_view>
+
+namespace cmk::kql {
+
+struct HashedView {
+  std::string_view s;
+  size_t h = 0;
+  bool operator==(const HashedView& o) const { return h == o.h && s == o.s; }
+};
+
+inline size_t HashString(std::string_view s) { return std::hash<std::string_view>()(s); }
+inline HashedView Hashed(std::string_view s) { return {s, HashString(s)}; }
+
+// The stored hash (not marked avalanching: Boost's open-addressing tables mix it again).
+struct HashedViewHash {
+  size_t operator()(const HashedView& v) const { return v.h; }
+};
+
+}  // namespace cmk::kql
