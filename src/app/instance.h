@@ -56,7 +56,7 @@ struct ServeOptions {
   int64_t query_memory_mb = 1024;
   int64_t query_server_memory_mb = 4096;
   // Decoded column blocks kept in memory for later queries (LogStoreOptions::decoded_cache_bytes).
-  int64_t query_cache_mb = 512;
+  int64_t query_cache_mb = 1024;
   // PKCS#11 module holding managed-HSM (and premium RSA-HSM) keys; empty disables HSM keys.
   std::string pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so";
   // Write client-config.json (tests of the library may not need it).

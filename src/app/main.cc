@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
           "--query-cache-mb", serve_opts.query_cache_mb,
           "MB of decoded column blocks kept in memory for later queries (least recently used "
           "out first)")
-      ->default_val(512)
+      ->default_val(1024)
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
 
   auto* principal = app.add_subcommand("principal", "Service principals")->require_subcommand(1);

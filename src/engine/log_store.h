@@ -116,7 +116,7 @@ struct LogStoreOptions {
   bool seal_cache_with_aek = true;
   // Decoded column blocks (one column of one row group of an extent) kept in memory for later
   // queries, least recently used dropped first (serve --query-cache-mb).
-  size_t decoded_cache_bytes = size_t{512} << 20;
+  size_t decoded_cache_bytes = size_t{1024} << 20;
   // Extents a scan reads and decodes ahead of the query, each on its own thread (0: one per
   // core). Decoding dominates a scan whose columns are not cached, so on a busy scan every core
   // decodes while the query consumes; memory in flight is this many extents' requested columns.

@@ -11,6 +11,16 @@
 
 namespace cmk::engine {
 
+namespace {
+
+// Rows a read-ahead job covers (consecutive extents; at least one): a job's handoff to the query
+// thread (a pool thread woken, a future waited for) costs about as much as filtering or
+// aggregating one cached row group, and flushed extents are often a single row group each (at
+// 100M rows ~1,500 of them). kRowsPerGroup * 4 keeps every core busy with a few jobs in flight.
+constexpr uint64_t kJobRows = 4 * kRowsPerGroup;
+
+}  // namespace
+
 LogStore::QueryCatalog::QueryCatalog(LogStore* store, std::vector<WorkspaceInfo> workspaces, std::optional<int64_t> from,
                                      std::optional<int64_t> to)
     : store_(store), workspaces_(std::move(workspaces)), from_(from), to_(to) {
@@ -116,23 +126,39 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     std::erase_if(extents, [&](const std::pair<ExtentRec, Account*>& x) { return s.NothingWanted(x.first, scan); });
     // A job reads an extent's wanted blocks, shapes them as the table's schema today (a column
     // retyped since reads as nulls) and applies the query's filter, if it gave one.
-    auto job = [&s, &scan, &request, info, &whole, &bounded, lo, hi](const ExtentRec* e, Account* a) -> Result<Chunks> {
-      ASSIGN_OR_RETURN(Chunks tables, s.LoadExtent(*e, *a, scan));
-      bool inside = lo && e->min_time >= *lo && (!hi || e->max_time < *hi);
+    auto job = [&s, &scan, &request, &extents, info, &whole, &bounded, lo, hi](size_t begin,
+                                                                               size_t end) -> Result<Chunks> {
       Chunks out;
-      out.reserve(tables.size());
-      for (const auto& table : tables) {
-        std::shared_ptr<const kql::Table> shaped = ShapeRows(table, info->schema, inside ? whole : bounded);
-        if (request.filter) {
-          ASSIGN_OR_RETURN(shaped, request.filter(shaped));
-          if (shaped == nullptr) continue;
+      for (size_t i = begin; i < end; ++i) {
+        const ExtentRec* e = &extents[i].first;
+        ASSIGN_OR_RETURN(Chunks tables, s.LoadExtent(*e, *extents[i].second, scan));
+        bool inside = lo && e->min_time >= *lo && (!hi || e->max_time < *hi);
+        for (const auto& table : tables) {
+          std::shared_ptr<const kql::Table> shaped = ShapeRows(table, info->schema, inside ? whole : bounded);
+          if (request.filter) {
+            ASSIGN_OR_RETURN(shaped, request.filter(shaped));
+            if (shaped == nullptr) continue;
+          }
+          out.push_back(std::move(shaped));
         }
-        out.push_back(std::move(shaped));
       }
       return out;
     };
+    // Jobs: with a filter (a pushed `where` or `summarize`: what a job hands back is filtered,
+    // often a partial aggregation), runs of consecutive extents of up to kJobRows rows; without
+    // one (its decoded rows wait for the query thread), or for `top` (which stops reading once
+    // it holds enough rows), an extent each.
+    std::vector<std::pair<size_t, size_t>> runs;
+    uint64_t job_rows = request.filter && !request.bound && !request.best ? kJobRows : 0;
+    for (size_t i = 0; i < extents.size();) {
+      size_t j = i + 1;
+      uint64_t rows = extents[i].first.rows;
+      while (j < extents.size() && rows + extents[j].first.rows <= job_rows) rows += extents[j++].first.rows;
+      runs.emplace_back(i, j);
+      i = j;
+    }
     // Read-ahead: the next extents are read and decoded by the store's reader threads (up to
-    // scan_read_ahead at a time) while this one's rows go through the query; decoding
+    // scan_read_ahead jobs at a time) while this one's rows go through the query; decoding
     // dominates a scan whose columns are not cached. Extents reach the query in order. Every
     // job references this frame (declared before `drain`, so destroyed after it): however the
     // scan ends, it waits for the jobs it issued.
@@ -147,15 +173,14 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     } drain{ahead};
     size_t issued = 0;
     auto issue = [&] {
-      while (issued < extents.size() && ahead.size() < s.read_ahead_) {
-        const ExtentRec* e = &extents[issued].first;
-        Account* a = extents[issued].second;
-        ahead.push_back(s.readers_->Submit([&job, e, a] { return job(e, a); }));
+      while (issued < runs.size() && ahead.size() < s.read_ahead_) {
+        auto [begin, end] = runs[issued];
+        ahead.push_back(s.readers_->Submit([&job, begin, end] { return job(begin, end); }));
         ++issued;
       }
     };
     issue();
-    for (size_t i = 0; i < extents.size(); ++i) {
+    for (size_t i = 0; i < runs.size(); ++i) {
       Result<Chunks> loaded = ahead.front().get();
       ahead.pop_front();
       issue();

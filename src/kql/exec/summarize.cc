@@ -139,9 +139,18 @@ struct HashAggregation::State {
       key_hashes.push_back(HashString((*c.dict)[code]));
       return groups[code] = static_cast<uint32_t>(num_groups++);
     };
+    // Four rows a step, one test for all four: groups are below 2^16 (kMaxDictEntries), so
+    // their bitwise or is kUnseen only when one of them is.
     if (aggs.empty()) {
       row_groups = {};
-      for (size_t r = 0; r < rows; ++r) {
+      size_t r = 0;
+      for (; r + 4 <= rows; r += 4) {
+        if ((groups[codes[r]] | groups[codes[r + 1]] | groups[codes[r + 2]] | groups[codes[r + 3]]) != kUnseen) continue;
+        for (size_t i = r; i < r + 4; ++i) {
+          if (groups[codes[i]] == kUnseen) first_seen(codes[i]);
+        }
+      }
+      for (; r < rows; ++r) {
         if (groups[codes[r]] == kUnseen) first_seen(codes[r]);
       }
       return;
@@ -149,7 +158,19 @@ struct HashAggregation::State {
     ids.resize(rows);
     row_groups = ids;
     uint32_t* out = ids.data();
-    for (size_t r = 0; r < rows; ++r) {
+    size_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      uint32_t g0 = groups[codes[r]], g1 = groups[codes[r + 1]], g2 = groups[codes[r + 2]], g3 = groups[codes[r + 3]];
+      if ((g0 | g1 | g2 | g3) != kUnseen) {
+        out[r] = g0, out[r + 1] = g1, out[r + 2] = g2, out[r + 3] = g3;
+        continue;
+      }
+      for (size_t i = r; i < r + 4; ++i) {
+        uint32_t g = groups[codes[i]];
+        out[i] = g != kUnseen ? g : first_seen(codes[i]);
+      }
+    }
+    for (; r < rows; ++r) {
       uint32_t g = groups[codes[r]];
       out[r] = g != kUnseen ? g : first_seen(codes[r]);
     }
