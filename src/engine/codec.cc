@@ -434,6 +434,8 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
   return c;
 }
 
+bool IsPlainStringBlock(std::span<const uint8_t> block) { return block.size() >= 2 && block[0] == kStrings; }
+
 Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span<const uint8_t>& in,
                                           const std::function<bool(std::string_view)>& keep,
                                           const std::function<size_t(std::string_view, size_t)>& find,

@@ -61,6 +61,10 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
                                           const std::function<size_t(std::string_view, size_t)>& find,
                                           std::vector<uint32_t>& selected);
 
+// Whether an encoded block (a column slice as DecodeColumn reads it) holds plain strings (each
+// value's bytes after its length), not a dictionary or numbers.
+bool IsPlainStringBlock(std::span<const uint8_t> block);
+
 std::vector<uint8_t> Compress(Codec codec, std::span<const uint8_t> raw, int level = 1);
 // The same frame appended to `out` (callers reuse its capacity). kNone stores `raw` as is.
 void CompressAppend(Codec codec, std::span<const uint8_t> raw, int level, std::vector<uint8_t>& out);

@@ -470,37 +470,77 @@ Result<kql::Column> ExtentReader::ReadSelectedStrings(size_t group, size_t colum
   });
 }
 
-Result<kql::Column> ExtentReader::OpenAndDecode(
-    size_t group, size_t column, const SecretBytes& aek,
-    const std::function<Result<kql::Column>(std::span<const uint8_t>&)>& decode) const {
+namespace {
+
+// This thread's buffers for block reads, reused block after block (fresh ones cost their
+// zeroing, a pass over every byte): the sealed block, its opened (compressed) plaintext and
+// the decompressed plaintext. Plaintexts are wiped once read, as the buffers they replace were.
+struct ReadScratch {
+  std::vector<uint8_t> sealed, packed, raw;
+};
+thread_local ReadScratch read_scratch;
+
+std::span<uint8_t> Room(std::vector<uint8_t>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return std::span<uint8_t>(v.data(), n);
+}
+
+// Decompresses `packed` into this thread's buffer and decodes it with `decode`; the
+// decompressed plaintext is wiped before returning.
+Result<kql::Column> DecompressAndDecode(std::span<const uint8_t> packed,
+                                        const std::function<Result<kql::Column>(std::span<const uint8_t>&)>& decode) {
+  ASSIGN_OR_RETURN(std::span<uint8_t> raw, DecompressInto(packed, read_scratch.raw));
+  std::span<const uint8_t> in(raw);
+  auto decoded = decode(in);
+  WipeBytes(raw);  // decompressed plaintext: wiped, not just freed
+  return decoded;
+}
+
+}  // namespace
+
+Result<std::span<uint8_t>> ExtentReader::OpenPackedInto(size_t group, size_t column, const SecretBytes& aek) const {
   const kql::Schema& schema = info_.schema;
   if (group >= group_rows_.size() || column >= schema.size())
     return InvalidArgument("no such block");
   uint32_t index = static_cast<uint32_t>(group * schema.size() + column);
   const Block& b = blocks_[index];
   storage::BlockAddress where{header_.id, index, schema[column].name};
-  // This thread's buffers, reused block after block (fresh ones cost their zeroing, a pass over
-  // every byte): the sealed block, its opened (compressed) plaintext and the decompressed
-  // plaintext. Both plaintexts are wiped before returning, as the buffers they replace were.
-  struct Scratch {
-    std::vector<uint8_t> sealed, packed, raw;
-  };
-  thread_local Scratch scratch;
-  auto room = [](std::vector<uint8_t>& v, size_t n) {
-    if (v.size() < n) v.resize(n);
-    return std::span<uint8_t>(v.data(), n);
-  };
-  std::span<uint8_t> sealed = room(scratch.sealed, b.size);
+  std::span<uint8_t> sealed = Room(read_scratch.sealed, b.size);
   RETURN_IF_ERROR(source_->ReadInto(b.offset, sealed));
-  std::span<uint8_t> packed = room(scratch.packed, storage::OpenedSize(sealed));
+  std::span<uint8_t> packed = Room(read_scratch.packed, storage::OpenedSize(sealed));
   RETURN_IF_ERROR(storage::OpenBlockInto(aek, where, sealed, packed));
-  Result<std::span<uint8_t>> raw = DecompressInto(packed, scratch.raw);
+  return packed;
+}
+
+Result<kql::Column> ExtentReader::OpenAndDecode(
+    size_t group, size_t column, const SecretBytes& aek,
+    const std::function<Result<kql::Column>(std::span<const uint8_t>&)>& decode) const {
+  ASSIGN_OR_RETURN(std::span<uint8_t> packed, OpenPackedInto(group, column, aek));
+  auto decoded = DecompressAndDecode(packed, decode);
   WipeBytes(packed);
-  if (!raw.ok()) return raw.status();
-  std::span<const uint8_t> in(*raw);
-  auto decoded = decode(in);
-  WipeBytes(*raw);  // decompressed plaintext: wiped, not just freed
   return decoded;
+}
+
+Result<PackedBlock> ExtentReader::ReadPacked(size_t group, size_t column, const SecretBytes& aek) const {
+  ASSIGN_OR_RETURN(std::span<uint8_t> packed, OpenPackedInto(group, column, aek));
+  auto copy = std::shared_ptr<std::vector<uint8_t>>(new std::vector<uint8_t>(packed.begin(), packed.end()),
+                                                    [](std::vector<uint8_t>* v) {
+                                                      WipeBytes(*v);
+                                                      delete v;
+                                                    });
+  WipeBytes(packed);
+  return PackedBlock(std::move(copy));
+}
+
+Result<kql::Column> DecodePackedStrings(kql::Type type, size_t rows, std::span<const uint8_t> packed,
+                                        const std::function<bool(std::string_view)>& keep,
+                                        const std::function<size_t(std::string_view, size_t)>& find,
+                                        std::vector<uint32_t>& selected, bool& whole) {
+  return DecompressAndDecode(packed, [&](std::span<const uint8_t>& in) -> Result<kql::Column> {
+    whole = whole || !IsPlainStringBlock(in);
+    if (whole) return DecodeColumn(type, rows, in);
+    return DecodeSelectedStrings(type, rows, in, keep, find, selected);
+  });
 }
 
 Result<kql::Table> ExtentReader::Read(const std::vector<std::string>& columns, std::optional<int64_t> min_time,

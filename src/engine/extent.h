@@ -67,6 +67,19 @@ struct ExtentInfo {
   kql::Schema schema;
 };
 
+// An opened block's codec frame (ExtentReader::ReadPacked), wiped when released.
+using PackedBlock = std::shared_ptr<const std::vector<uint8_t>>;
+
+// A string block's codec frame (`packed`, ExtentReader::ReadPacked) decompressed into this
+// thread's buffer (wiped after) and decoded: a plain block's rows whose value passes `keep`,
+// their row numbers in `selected` (codec.h DecodeSelectedStrings), or every row, decoded whole
+// (`whole` set), when `whole` was set by the caller or the block is a dictionary (its coded form
+// is compact already).
+Result<kql::Column> DecodePackedStrings(kql::Type type, size_t rows, std::span<const uint8_t> packed,
+                                        const std::function<bool(std::string_view)>& keep,
+                                        const std::function<size_t(std::string_view, size_t)>& find,
+                                        std::vector<uint32_t>& selected, bool& whole);
+
 struct ExtentSummary {
   uint64_t rows = 0;
   int64_t min_time = 0, max_time = 0;  // TimeGenerated, ticks (max < min when every one is null)
@@ -134,8 +147,15 @@ class ExtentReader {
                                           const std::function<bool(std::string_view)>& keep,
                                           const std::function<size_t(std::string_view, size_t)>& find,
                                           std::vector<uint32_t>& selected) const;
+  // Block (group, column) opened (decrypted, authenticated) and still compressed: its codec
+  // frame, for a cache that keeps a large string column compact (DecodeSelectedPacked reads
+  // it). Plaintext: the buffer is wiped when its last holder releases it.
+  Result<PackedBlock> ReadPacked(size_t group, size_t column, const SecretBytes& aek) const;
 
  private:
+  // Reads block (group, column) and opens it into this thread's buffer: its compressed
+  // plaintext (the caller wipes it).
+  Result<std::span<uint8_t>> OpenPackedInto(size_t group, size_t column, const SecretBytes& aek) const;
   // Reads, opens and decompresses block (group, column) into this thread's buffers and decodes
   // it with `decode`; the plaintexts are wiped before returning.
   Result<kql::Column> OpenAndDecode(size_t group, size_t column, const SecretBytes& aek,

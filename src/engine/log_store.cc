@@ -706,6 +706,7 @@ void LogStore::Wipe(Account& a) {
   active.clear();
   flushing.clear();
   std::vector<Chunks> released;  // wiped and freed after cache_mu_ is let go
+  std::vector<PackedBlock> released_packed;  // wiped as they are freed
   {
     MutexLock l(&cache_mu_);
     for (auto it = decoded_.begin(); it != decoded_.end();) {
@@ -714,6 +715,7 @@ void LogStore::Wipe(Account& a) {
         decoded_bytes_ -= it->second.bytes;
         decoded_lru_.erase(it->second.lru);
         released.push_back(std::move(it->second.chunks));
+        released_packed.push_back(std::move(it->second.packed));
         it = decoded_.erase(it);
       } else {
         ++it;

@@ -239,8 +239,9 @@ class LogStore {
     const std::vector<size_t>* only = nullptr;  // when set, the only row groups to read
     uint64_t id = 0;  // the scan's number (a query's scan of one table): the cache's admission
     // The query's string test (kql::ScanRequest::prefilter): a row group whose entry lacks its
-    // column is read through it, only the passing rows built and returned (not cached).
+    // column reads it through the test (LoadExtent).
     const kql::ScanRequest::StringTest* prefilter = nullptr;
+    uint64_t rows = 0;  // the rows of every extent the scan reads (0: unknown)
   };
   // Each kept row group's requested columns, from decoded blocks in the cache; the missing ones
   // are decoded (the object read and checked once per call) and cached.
@@ -261,11 +262,11 @@ class LogStore {
     Status Open();
     // REQUIRES: Open() succeeded.
     Result<kql::Column> ReadBlock(size_t group, size_t column);
-    Result<kql::Column> ReadSelectedStrings(size_t group, size_t column, const kql::ScanRequest::StringTest& test,
-                                            std::vector<uint32_t>& selected);
+    Result<PackedBlock> ReadPacked(size_t group, size_t column);
     // `read` (a block read through `reader`), once more from the blob when the hot-cache copy
     // failed it.
-    Result<kql::Column> Retrying(const std::function<Result<kql::Column>()>& read);
+    template <class T>
+    Result<T> Retrying(const std::function<Result<T>()>& read);
   };
   struct Layout;
   // Drops from `groups` the row groups without a value `scan.bound` wants: by their footer
@@ -328,10 +329,6 @@ class LogStore {
   // out (and other queries' entries go only as far as a scan's own reads). 0: no scan (flush).
   void InsertDecodedLocked(const std::string& key, Decoded d, uint64_t scan = 0) REQUIRES(cache_mu_);
   void EvictDecodedLocked(const std::string& keep) REQUIRES(cache_mu_);
-  // Whether scan `scan` could add an entry now: the cache has not refused one of this scan's
-  // yet, and the budget has room or an entry another scan read last could make it
-  // (InsertDecodedLocked's admission).
-  bool CanAdmitLocked(uint64_t scan) const REQUIRES(cache_mu_);
   // Drops every decoded entry and layout of extent `id`.
   void DropDecodedLocked(const std::string& id) REQUIRES(cache_mu_);
   int RetentionDays(const std::string& workspace, const std::string& table) const;
@@ -360,8 +357,10 @@ class LogStore {
   mutable Mutex cache_mu_;
   struct Decoded {
     // A flushed extent's memtable chunks (key "<id>\n*"), or one row group: a table of the
-    // columns decoded so far (key "<id>\n<group>").
+    // columns decoded so far (key "<id>\n<group>"), or one string-tested text block kept as
+    // its opened codec frame (`packed`, key "<id>\n<group>\n<column>").
     Chunks chunks;
+    PackedBlock packed;
     size_t bytes = 0;
     std::string account;
     // Set on revocation: the chunks' columns are wiped when their last reader releases them.
@@ -372,9 +371,6 @@ class LogStore {
   std::map<std::string, Decoded> decoded_ GUARDED_BY(cache_mu_);
   std::list<std::string> decoded_lru_ GUARDED_BY(cache_mu_);  // least recently used first
   size_t decoded_bytes_ GUARDED_BY(cache_mu_) = 0;
-  // The scan whose entry the cache last refused (scan resistance): its string-tested columns are
-  // read through the test from then on (CanAdmitLocked).
-  uint64_t refused_scan_ GUARDED_BY(cache_mu_) = 0;
   std::atomic<uint64_t> scans_{0};  // numbers ExtentScan::id
   // An extent's row groups as its footer gives them (so that cached blocks serve a query
   // without reading the object): per group, its rows, TimeGenerated range and blocks' extremes.

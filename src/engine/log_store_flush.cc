@@ -446,7 +446,7 @@ Status LogStore::FlushAccount(Account& a) {
     for (auto& [ep, chunks, wipe] : tables) {
       size_t bytes = ChunksBytes(chunks);
       if (bytes > options_.decoded_cache_bytes) continue;
-      InsertDecodedLocked(ep->id + "\n*", Decoded{chunks, bytes, a.id, std::move(wipe), {}});
+      InsertDecodedLocked(ep->id + "\n*", Decoded{chunks, nullptr, bytes, a.id, std::move(wipe), {}});
     }
   }
   RETURN_IF_ERROR(a.wal->DropThrough(segment));

@@ -124,6 +124,7 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     }
     // Extents whose cached layout rules out every row group cost no job at all.
     std::erase_if(extents, [&](const std::pair<ExtentRec, Account*>& x) { return s.NothingWanted(x.first, scan); });
+    for (const auto& x : extents) scan.rows += x.first.rows;
     // A job reads an extent's wanted blocks, shapes them as the table's schema today (a column
     // retyped since reads as nulls) and applies the query's filter, if it gave one.
     auto job = [&s, &scan, &request, &extents, info, &whole, &bounded, lo, hi](size_t begin,

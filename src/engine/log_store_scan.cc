@@ -5,7 +5,9 @@
 // by (extent, group) with the columns the last query that missed them asked for, under a byte
 // budget, least recently used first out but scan-resistant (a scan never evicts what it read
 // itself, so a scan larger than the budget keeps its first part cached instead of cycling
-// everything out). An extent's layout (groups, their rows and time ranges) is kept apart from its
+// everything out). A plain string block a query's string test reads (Message under `contains`)
+// is cached as its opened codec frame, compressed, and searched through the test from it. An
+// extent's layout (groups, their rows and time ranges) is kept apart from its
 // blocks, so a query whose blocks are all cached neither reads nor decrypts the object; when
 // some are missing the extent is opened once per extent and query (every integrity check as
 // before) and the missing blocks decoded: from the hot-cache file only the segments of its
@@ -48,6 +50,23 @@ namespace {
 // A row group's entry in the decoded cache.
 std::string GroupKey(const std::string& id, size_t group) {
   return id + "\n" + std::to_string(group);
+}
+
+// A string-tested text block's entry: its opened codec frame.
+std::string PackedKey(const std::string& id, size_t group, const std::string& column) {
+  return GroupKey(id, group) + "\n" + column;
+}
+
+// What the cache charges for a decoded string beside its bytes: the std::string (kql::ApproxBytes).
+constexpr uint64_t kDecodedStringBytes = 32;
+
+// The plaintext size a codec frame declares (0 when unreadable: DecompressInto reports it).
+uint64_t FrameRawSize(const std::vector<uint8_t>& frame) {
+  std::span<const uint8_t> in(frame);
+  uint64_t raw = 0;
+  if (in.empty()) return 0;
+  in = in.subspan(1);
+  return GetVarint(in, raw) ? raw : 0;
 }
 
 // Whether a row group whose TimeGenerated range is `t` can hold rows in [lo, end) and [min, max].
@@ -120,16 +139,15 @@ Status LogStore::Opener::Open() {
 }
 
 Result<kql::Column> LogStore::Opener::ReadBlock(size_t group, size_t column) {
-  return Retrying([&] { return reader->ReadBlock(group, column, keys->aek); });
+  return Retrying<kql::Column>([&] { return reader->ReadBlock(group, column, keys->aek); });
 }
 
-Result<kql::Column> LogStore::Opener::ReadSelectedStrings(size_t group, size_t column,
-                                                          const kql::ScanRequest::StringTest& test,
-                                                          std::vector<uint32_t>& selected) {
-  return Retrying([&] { return reader->ReadSelectedStrings(group, column, keys->aek, test.keep, test.find, selected); });
+Result<PackedBlock> LogStore::Opener::ReadPacked(size_t group, size_t column) {
+  return Retrying<PackedBlock>([&] { return reader->ReadPacked(group, column, keys->aek); });
 }
 
-Result<kql::Column> LogStore::Opener::Retrying(const std::function<Result<kql::Column>()>& read) {
+template <class T>
+Result<T> LogStore::Opener::Retrying(const std::function<Result<T>()>& read) {
   auto col = read();
   if (col.ok() || cache == nullptr || !cache->failed()) return col;
   // The hot-cache copy's segment of this block did not authenticate (damage the footer's read
@@ -249,21 +267,17 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       out.push_back(g.table);
       continue;
     }
-    RETURN_IF_ERROR(opener.Open());
     size_t group = groups[gi];
-    // The query's string test, when this group must decode its column and the cache could not
-    // keep the whole column anyway (full of this scan's entries): that block is read through
-    // the test first (only the passing rows' strings built), a group without a passing row is
-    // done, and the group's other columns are decoded and cached as ever, the query getting
-    // only the passing rows. Not cached: a column's passing rows for one test. While the cache
-    // has room, the column is decoded whole and cached (the next run finds it).
+    // The query's string test on a column this group must read: the block's opened codec frame
+    // is taken from the cache, or read; a plain block (text: messages, paths) is read through
+    // the test (only the passing rows' strings built; a group without one is done) and its frame
+    // cached as it is, compressed: a text column takes a few times less memory so than as
+    // decoded strings (~32 bytes a value beside its text), so several times more of it stays
+    // in memory. A dictionary block is decoded whole and cached with the group's other columns
+    // (its codes are compact already), which are decoded and cached as ever; the query gets
+    // only the passing rows.
     int pre = -1;
-    bool admits = true;
     if (scan.prefilter != nullptr) {
-      MutexLock l(&cache_mu_);
-      admits = CanAdmitLocked(scan.id);
-    }
-    if (scan.prefilter != nullptr && !admits) {
       int c = layout->Index(scan.prefilter->column);
       if (c >= 0 && layout->schema[static_cast<size_t>(c)].type == kql::Type::kString &&
           std::find(g.missing.begin(), g.missing.end(), static_cast<size_t>(c)) != g.missing.end()) {
@@ -271,13 +285,45 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       }
     }
     std::vector<uint32_t> selected;
-    std::optional<kql::Column> passing;
+    std::optional<kql::Column> passing, pre_whole;
     if (pre >= 0) {
-      ASSIGN_OR_RETURN(passing, opener.ReadSelectedStrings(group, static_cast<size_t>(pre), *scan.prefilter, selected));
-      blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
-      if (selected.empty()) continue;
+      const std::string& name = layout->schema[static_cast<size_t>(pre)].name;
+      std::string key = PackedKey(e.id, group, name);
+      PackedBlock packed;
+      {
+        MutexLock l(&cache_mu_);
+        if (auto it = decoded_.find(key); it != decoded_.end()) {
+          decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
+          it->second.scan = scan.id;
+          packed = it->second.packed;
+        }
+      }
+      bool fresh_frame = packed == nullptr;
+      if (fresh_frame) {
+        RETURN_IF_ERROR(opener.Open());
+        ASSIGN_OR_RETURN(packed, opener.ReadPacked(group, static_cast<size_t>(pre)));
+        blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
+      }
+      // A column whose decoded strings, over the whole scan, would take under half the cache is
+      // decoded whole and cached so (a search of each cached value in turn: the fastest way to
+      // test it again); a larger one is kept as frames, which hold several times more of it.
+      uint64_t group_rows = layout->rows[group];
+      uint64_t per_row = group_rows == 0 ? 0 : FrameRawSize(*packed) / group_rows + kDecodedStringBytes;
+      bool whole = scan.rows != 0 && scan.rows * per_row <= options_.decoded_cache_bytes / 2;
+      ASSIGN_OR_RETURN(kql::Column col, DecodePackedStrings(kql::Type::kString, layout->rows[group], *packed,
+                                                            scan.prefilter->keep, scan.prefilter->find, selected, whole));
+      if (whole) {
+        pre_whole = std::move(col);
+      } else {
+        if (fresh_frame && packed->size() <= options_.decoded_cache_bytes) {
+          fresh.emplace_back(key, Decoded{{}, packed, packed->size(), a.id, {}, {}});
+        }
+        if (selected.empty()) continue;
+        passing = std::move(col);
+      }
       std::erase(g.missing, static_cast<size_t>(pre));
     }
+    if (!g.missing.empty()) RETURN_IF_ERROR(opener.Open());
     kql::Table t;
     t.name = e.table;
     t.rows = layout->rows[group];
@@ -292,6 +338,11 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     }
     // Plaintext: wiped with its entry's flag when the account is revoked.
     auto wipe = std::make_shared<std::atomic<bool>>(false);
+    if (pre_whole) {
+      bytes += kql::ApproxBytes(*pre_whole);
+      MakeDictWipeable(*pre_whole, wipe);
+      t.AddColumn(layout->schema[static_cast<size_t>(pre)].name, std::move(*pre_whole));
+    }
     for (size_t c : g.missing) {
       ASSIGN_OR_RETURN(kql::Column col, opener.ReadBlock(group, c));
       blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
@@ -312,7 +363,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     if (bytes <= options_.decoded_cache_bytes) {
       std::vector<std::shared_ptr<std::atomic<bool>>> flags = g.wipe;
       flags.push_back(wipe);
-      fresh.emplace_back(GroupKey(e.id, group), Decoded{{table}, bytes, a.id, std::move(flags), {}});
+      fresh.emplace_back(GroupKey(e.id, group), Decoded{{table}, nullptr, bytes, a.id, std::move(flags), {}});
     }
   }
   if (!fresh.empty()) {
@@ -412,6 +463,7 @@ Result<std::optional<kql::ScanRequest::ValueBound>> LogStore::BestBound(
 
 void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t scan) {
   auto it = decoded_.find(key);
+  if (it != decoded_.end() && (d.packed || it->second.packed)) return;  // read meanwhile by another query
   // Decoded meanwhile by another query: kept when it holds every column of this one.
   if (it != decoded_.end()) {
     const kql::Table& held = *it->second.chunks[0];
@@ -428,10 +480,7 @@ void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t s
       if (at == decoded_lru_.end()) break;
       if (*at == key) continue;  // the entry replaced, counted already
       const Decoded& old = decoded_.at(*at);
-      if (old.scan == scan) {
-        refused_scan_ = scan;
-        return;
-      }
+      if (old.scan == scan) return;
       freed += old.bytes;
     }
   }
@@ -445,12 +494,6 @@ void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t s
   auto added = decoded_.emplace(key, std::move(d)).first;
   added->second.lru = decoded_lru_.insert(decoded_lru_.end(), key);
   EvictDecodedLocked(key);
-}
-
-bool LogStore::CanAdmitLocked(uint64_t scan) const {
-  if (refused_scan_ == scan) return false;
-  if (decoded_bytes_ < options_.decoded_cache_bytes) return true;
-  return !decoded_lru_.empty() && decoded_.at(decoded_lru_.front()).scan != scan;
 }
 
 void LogStore::EvictDecodedLocked(const std::string& keep) {

@@ -480,9 +480,9 @@ TEST_F(LogStoreScanTest, StringTestsNarrowWhatTheFilterSeesWithTheSameAnswers) {
   EXPECT_EQ(Messages(*cat, "App_CL | where Msg == \"x1 7\"").size(), 1u);
 }
 
-// While the decoded cache has room, a string-tested column is decoded whole and cached (the
-// next run reads no block); the filter then sees whole row groups.
-TEST_F(LogStoreScanTest, WhileTheCacheHasRoomAStringTestedColumnIsDecodedWholeAndCached) {
+// A string-tested column whose decoded strings over the whole scan take under half the cache is
+// decoded whole and cached (the next run reads no block); the filter then sees whole row groups.
+TEST_F(LogStoreScanTest, AStringTestedColumnThatFitsTheCacheIsDecodedWholeAndCached) {
   Open();
   IngestExtentsAndMemtable(3, 0);
   std::vector<size_t> seen;
@@ -495,31 +495,94 @@ TEST_F(LogStoreScanTest, WhileTheCacheHasRoomAStringTestedColumnIsDecodedWholeAn
   EXPECT_EQ(store_->BlocksDecodedForTest(), decoded);  // all from the cache
 }
 
-// A string-tested scan larger than the cache: its first part is cached whole as ever, and once the
-// cache refuses one of its groups the rest are read through the test (the filter sees only their
-// passing rows) instead of being decoded whole and thrown away.
-TEST_F(LogStoreScanTest, PastWhatTheCacheKeepsAStringTestedScanReadsThroughItsTest) {
+// A larger one (here the cache is 4 KiB, the scan's decoded Msg ~5 KB) is cached as its opened,
+// still compressed blocks (a few times smaller than their decoded strings) and read through the
+// test from them: the filter sees only the passing rows, and the next run reads no block.
+TEST_F(LogStoreScanTest, AStringTestedTextColumnIsCachedAsItsCompressedBlock) {
+  Open();
+  IngestExtentsAndMemtable(3, 0);
+  ASSERT_THAT(Scan(Request({"Msg"})), IsOk());
+  const size_t decoded_whole = store_->DecodedCacheBytesForTest();
+  cache_bytes_ = 4096;
+  Open();  // caches empty
+  std::vector<size_t> seen;
+  kql::ScanRequest request = MsgEndingInOne(seen);
+  ASSERT_THAT(Scan(request), IsOk());
+  EXPECT_EQ(seen, (std::vector<size_t>{1, 1, 1}));  // "xK 1" of each extent
+  uint64_t decoded = store_->BlocksDecodedForTest();
+  EXPECT_EQ(decoded, 3u);
+  const size_t packed = store_->DecodedCacheBytesForTest();
+  EXPECT_GT(packed, 0u);
+  EXPECT_LT(packed, decoded_whole / 2);
+  seen.clear();
+  ASSERT_THAT(Scan(request), IsOk());
+  EXPECT_EQ(seen, (std::vector<size_t>{1, 1, 1}));
+  EXPECT_EQ(store_->BlocksDecodedForTest(), decoded);  // all from the cache
+  // A query that needs the column whole decodes it (and caches it decoded) as ever.
+  auto all = Scan(Request({"Msg"}));
+  ASSERT_THAT(all, IsOk());
+  EXPECT_EQ(all->rows, 40u + 41 + 42);
+  EXPECT_EQ(store_->BlocksDecodedForTest(), decoded + 3);
+}
+
+// A string-tested scan larger than the cache: the frames it read first stay cached (scan
+// resistance) and the rest are read from the extents on every run, all through the test.
+TEST_F(LogStoreScanTest, AStringTestedScanLargerThanTheCacheKeepsItsFirstFramesCached) {
   read_ahead_ = 1;
+  cache_bytes_ = 8192;  // every frame fits; the 400 rows' decoded Msg (~15 KB) would not
   Open();
   for (int i = 0; i < 8; ++i) {
     ASSERT_THAT(store_->Ingest(ws_, table_, Rows(50, "x" + std::to_string(i), clock_.Now())), IsOk());
     ASSERT_THAT(store_->Flush(), IsOk());
   }
   Open();
-  ASSERT_THAT(Scan(Request({"Msg"})), IsOk());
-  cache_bytes_ = store_->DecodedCacheBytesForTest() / 2;  // room for about half the groups
-  Open();
   std::vector<size_t> seen;
   kql::ScanRequest request = MsgEndingInOne(seen);
+  ASSERT_THAT(Scan(request), IsOk());
+  ASSERT_EQ(store_->BlocksDecodedForTest(), 8u);
+  cache_bytes_ = store_->DecodedCacheBytesForTest() / 2;  // room for about half the frames
+  Open();
   for (int run = 0; run < 2; ++run) {
     seen.clear();
+    uint64_t before = store_->BlocksDecodedForTest();
     ASSERT_THAT(Scan(request), IsOk());
-    size_t whole = static_cast<size_t>(std::count(seen.begin(), seen.end(), 50u));
-    size_t narrowed = static_cast<size_t>(std::count(seen.begin(), seen.end(), 1u));
-    EXPECT_EQ(whole + narrowed, 8u) << run;
-    EXPECT_GE(whole, 2u) << run;     // the part the cache keeps
-    EXPECT_GE(narrowed, 3u) << run;  // the rest, through the test
+    EXPECT_EQ(seen, std::vector<size_t>(8, 1)) << run;  // every group through the test
+    EXPECT_LE(store_->DecodedCacheBytesForTest(), cache_bytes_) << run;
+    uint64_t read = store_->BlocksDecodedForTest() - before;
+    if (run == 0) {
+      EXPECT_EQ(read, 8u);
+    } else {  // two to four frames from the cache
+      EXPECT_GE(read, 4u);
+      EXPECT_LE(read, 6u);
+    }
   }
+}
+
+// Revocation drops the cached frames with the rest; once access returns the blocks are read
+// again with the key.
+TEST_F(LogStoreScanTest, RevocationDropsCachedFrames) {
+  cache_bytes_ = 512;  // the 10 rows' decoded Msg would take over half
+  Open();
+  WorkspaceInfo w = Linked();
+  ws_ = w;
+  ASSERT_THAT(store_->Ingest(w, table_, Rows(10, "secret", clock_.Now())), IsOk());
+  ASSERT_THAT(store_->Flush(), IsOk());
+  std::vector<size_t> seen;
+  kql::ScanRequest request = MsgEndingInOne(seen);
+  ASSERT_THAT(Scan(request), IsOk());
+  EXPECT_EQ(seen, (std::vector<size_t>{1}));
+  EXPECT_GT(store_->DecodedCacheBytesForTest(), 0u);
+  vault_.access_removed = true;
+  clock_.Advance(seconds(10));
+  EXPECT_EQ(Scan(request).status().error_code(), "KeyVaultAccessRevoked");
+  EXPECT_EQ(store_->DecodedCacheBytesForTest(), 0u);
+  vault_.access_removed = false;
+  clock_.Advance(seconds(10));
+  uint64_t decoded = store_->BlocksDecodedForTest();
+  seen.clear();
+  ASSERT_THAT(Scan(request), IsOk());
+  EXPECT_EQ(seen, (std::vector<size_t>{1}));
+  EXPECT_EQ(store_->BlocksDecodedForTest(), decoded + 1);  // read again with the key
 }
 
 // Many rows tied at the N-th best value (a capped value): the bounded scan stops once it holds
