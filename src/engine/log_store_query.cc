@@ -175,7 +175,7 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     size_t issued = 0;
     auto issue = [&] {
       while (issued < runs.size() && ahead.size() < s.read_ahead_) {
-        auto [begin, end] = runs[issued];
+        size_t begin = runs[issued].first, end = runs[issued].second;  // (clang 14 can't capture bindings)
         ahead.push_back(s.readers_->Submit([&job, begin, end] { return job(begin, end); }));
         ++issued;
       }
