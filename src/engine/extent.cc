@@ -461,15 +461,6 @@ Result<kql::Column> ExtentReader::ReadBlock(size_t group, size_t column,
   });
 }
 
-Result<kql::Column> ExtentReader::ReadSelectedStrings(size_t group, size_t column, const SecretBytes& aek,
-                                                      const std::function<bool(std::string_view)>& keep,
-                                                      const std::function<size_t(std::string_view, size_t)>& find,
-                                                      std::vector<uint32_t>& selected) const {
-  return OpenAndDecode(group, column, aek, [&](std::span<const uint8_t>& in) {
-    return DecodeSelectedStrings(info_.schema[column].type, group_rows_[group], in, keep, find, selected);
-  });
-}
-
 namespace {
 
 // This thread's buffers for block reads, reused block after block (fresh ones cost their

@@ -141,12 +141,6 @@ class ExtentReader {
   // Decodes one block: row group `group`'s values of column `column` (group_rows(group) values).
   // InvalidArgument for a block that doesn't exist; DataLoss/Corrupt for damaged bytes.
   Result<kql::Column> ReadBlock(size_t group, size_t column, const SecretBytes& aek) const;
-  // The same for a string column, only the rows whose value passes `keep` (or is null), their
-  // row numbers in `selected` (codec.h DecodeSelectedStrings): no string is built for the others.
-  Result<kql::Column> ReadSelectedStrings(size_t group, size_t column, const SecretBytes& aek,
-                                          const std::function<bool(std::string_view)>& keep,
-                                          const std::function<size_t(std::string_view, size_t)>& find,
-                                          std::vector<uint32_t>& selected) const;
   // Block (group, column) opened (decrypted, authenticated) and still compressed: its codec
   // frame, for a cache that keeps a large string column compact (DecodeSelectedPacked reads
   // it). Plaintext: the buffer is wiped when its last holder releases it.
