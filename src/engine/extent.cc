@@ -454,13 +454,6 @@ int ExtentReader::ColumnIndex(std::string_view name) const {
   return found;
 }
 
-Result<kql::Column> ExtentReader::ReadBlock(size_t group, size_t column,
-                                            const SecretBytes& aek) const {
-  return OpenAndDecode(group, column, aek, [&](std::span<const uint8_t>& in) {
-    return DecodeColumn(info_.schema[column].type, group_rows_[group], in);
-  });
-}
-
 namespace {
 
 // This thread's buffers for block reads, reused block after block (fresh ones cost their
@@ -503,11 +496,12 @@ Result<std::span<uint8_t>> ExtentReader::OpenPackedInto(size_t group, size_t col
   return packed;
 }
 
-Result<kql::Column> ExtentReader::OpenAndDecode(
-    size_t group, size_t column, const SecretBytes& aek,
-    const std::function<Result<kql::Column>(std::span<const uint8_t>&)>& decode) const {
+Result<kql::Column> ExtentReader::ReadBlock(size_t group, size_t column,
+                                            const SecretBytes& aek) const {
   ASSIGN_OR_RETURN(std::span<uint8_t> packed, OpenPackedInto(group, column, aek));
-  auto decoded = DecompressAndDecode(packed, decode);
+  auto decoded = DecompressAndDecode(packed, [&](std::span<const uint8_t>& in) {
+    return DecodeColumn(info_.schema[column].type, group_rows_[group], in);
+  });
   WipeBytes(packed);
   return decoded;
 }

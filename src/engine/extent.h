@@ -142,7 +142,7 @@ class ExtentReader {
   // InvalidArgument for a block that doesn't exist; DataLoss/Corrupt for damaged bytes.
   Result<kql::Column> ReadBlock(size_t group, size_t column, const SecretBytes& aek) const;
   // Block (group, column) opened (decrypted, authenticated) and still compressed: its codec
-  // frame, for a cache that keeps a large string column compact (DecodeSelectedPacked reads
+  // frame, for a cache that keeps a large string column compact (DecodePackedStrings reads
   // it). Plaintext: the buffer is wiped when its last holder releases it.
   Result<PackedBlock> ReadPacked(size_t group, size_t column, const SecretBytes& aek) const;
 
@@ -150,10 +150,6 @@ class ExtentReader {
   // Reads block (group, column) and opens it into this thread's buffer: its compressed
   // plaintext (the caller wipes it).
   Result<std::span<uint8_t>> OpenPackedInto(size_t group, size_t column, const SecretBytes& aek) const;
-  // Reads, opens and decompresses block (group, column) into this thread's buffers and decodes
-  // it with `decode`; the plaintexts are wiped before returning.
-  Result<kql::Column> OpenAndDecode(size_t group, size_t column, const SecretBytes& aek,
-                                    const std::function<Result<kql::Column>(std::span<const uint8_t>&)>& decode) const;
   struct Block {
     uint64_t offset = 0;
     uint32_t size = 0;
