@@ -142,13 +142,18 @@ struct HashAggregation::State {
     // Four rows a step, one test for all four: groups are below 2^16 (kMaxDictEntries), so
     // their bitwise or is kUnseen only when one of them is.
     if (aggs.empty()) {
+      // Without rows' groups to write, the rows after the one that shows the dictionary's last
+      // entry can add nothing: a block's dictionary holds the values of its rows, so over a
+      // whole block (no filter) that is usually a few thousand rows in.
       row_groups = {};
+      const size_t entries = c.dict->size();
       size_t r = 0;
       for (; r + 4 <= rows; r += 4) {
         if ((groups[codes[r]] | groups[codes[r + 1]] | groups[codes[r + 2]] | groups[codes[r + 3]]) != kUnseen) continue;
         for (size_t i = r; i < r + 4; ++i) {
           if (groups[codes[i]] == kUnseen) first_seen(codes[i]);
         }
+        if (num_groups == entries) return;
       }
       for (; r < rows; ++r) {
         if (groups[codes[r]] == kUnseen) first_seen(codes[r]);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <future>
 #include <random>
 
@@ -154,6 +155,59 @@ TEST_F(SummarizePushTest, PartialAggregatesMergeToTheSameAnswersInTheSameOrder) 
     EXPECT_EQ(a.own, a.pushed) << q;
     bool none = std::string_view(q).find("N > 1000 | summarize count() by") != std::string_view::npos;
     EXPECT_EQ(a.own.empty(), none) << q;
+    EXPECT_TRUE(a.ran_pushed) << q;
+  }
+}
+
+// distinct and dcount of a coded column stop reading a chunk's codes once every dictionary
+// entry has been seen. Chunks longer than dcount's stride (8192 rows) whose last new value comes
+// late, in a later stride or on the last row; one whose dictionary holds an entry no row uses
+// (never all seen: every row is read); one that sees every entry at once and then repeats them.
+TEST_F(SummarizePushTest, DistinctValuesOfLongChunksCountEveryEntryHoweverLateItComes) {
+  chunks_.clear();
+  auto chunk = [&](size_t rows, const std::function<std::string(size_t)>& host, bool unused_entry) {
+    std::vector<std::string> computer;
+    Column level(Type::kString), time(Type::kDateTime), n(Type::kLong), d(Type::kReal);
+    for (size_t r = 0; r < rows; ++r) {
+      computer.push_back(host(r));
+      level.AppendString(r % 2 == 0 ? "Info" : "Error");
+      time.AppendInt(kJan15 + static_cast<int64_t>(r) * kTicksPerSecond);
+      n.AppendInt(static_cast<int64_t>(r % 5));
+      d.AppendReal(1.0);
+    }
+    Column coded = testing::CodedColumn(computer);
+    if (unused_entry) {
+      auto dict = std::make_shared<std::vector<std::string>>(*coded.dict);
+      dict->push_back("unused");
+      coded.dict = std::move(dict);
+    }
+    auto t = std::make_shared<Table>();
+    t->name = "T";
+    t->rows = rows;
+    t->AddColumn("TimeGenerated", std::move(time));
+    t->AddColumn("Computer", std::move(coded));
+    t->AddColumn("Level", std::move(level));
+    t->AddColumn("N", std::move(n));
+    t->AddColumn("D", std::move(d));
+    chunks_.push_back(std::move(t));
+  };
+  const char* few[] = {"a", "b", "c"};
+  chunk(20000, [&](size_t r) { return r == 19999 ? std::string("last-row") : std::string(few[r % 3]); }, false);
+  chunk(30000, [&](size_t r) { return r == 17000 ? std::string("third-stride") : std::string(few[r % 2]); }, false);
+  chunk(12000, [&](size_t r) { return r == 9000 ? std::string("after-unused") : std::string(few[r % 3]); }, true);
+  chunk(25000, [&](size_t r) { return std::string(few[r % 3]); }, false);
+  const std::pair<const char*, const char*> queries[] = {
+      {"T | summarize dcount(Computer)", "6|\n"},
+      {"T | where N >= 0 | summarize dcount(Computer)", "6|\n"},
+      {"T | summarize dcount(Computer) by Level", "Info|5|\nError|4|\n"},
+      {"T | distinct Computer | count", "6|\n"},
+      {"T | distinct Computer | where Computer !in ('a', 'b', 'c') | order by Computer asc",
+       "after-unused|\nlast-row|\nthird-stride|\n"},
+  };
+  for (const auto& [q, want] : queries) {
+    Answers a = Run(q);
+    EXPECT_EQ(a.own, want) << q;
+    EXPECT_EQ(a.pushed, want) << q;
     EXPECT_TRUE(a.ran_pushed) << q;
   }
 }
