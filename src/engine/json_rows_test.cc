@@ -43,6 +43,35 @@ TEST(JsonRowsTest, FieldsMapByNameInAnyOrderMissingOnesAreNullUnknownOnesIgnored
   EXPECT_TRUE(props.IsNull(2));
 }
 
+// Names are matched whole, at every length (the compare takes words of 8 bytes): a key that
+// differs from a column's name in any one byte, or is one byte shorter or longer, is another
+// field, whether it comes where the name is expected or elsewhere.
+TEST(JsonRowsTest, KeysMatchColumnNamesOnlyWhenEveryByteIsEqual) {
+  for (size_t n = 0; n <= 24; ++n) {
+    std::string name;
+    for (size_t i = 0; i < n; ++i) name.push_back(static_cast<char>('a' + i));
+    std::vector<StreamColumn> columns = {{name, "string"}};
+    std::vector<std::string> others = {name + "x"};
+    if (n > 0) others.push_back(name.substr(0, n - 1));
+    for (size_t i = 0; i < n; ++i) {
+      std::string k = name;
+      k[i] = 'Q';
+      others.push_back(k);
+    }
+    for (const std::string& other : others) {
+      std::string body = "[{\"" + other + "\":\"other\",\"" + name + "\":\"mine\"},{\"" + other +
+                         "\":\"other\"},{\"" + name + "\":\"first\",\"" + other + "\":\"other\"}]";
+      auto t = ParseRecords(body, columns, 64);
+      ASSERT_THAT(t, IsOk()) << n << " " << other;
+      ASSERT_EQ(t->rows, 3u);
+      std::string what = "name of " + std::to_string(n) + " bytes, key '" + other + "'";
+      EXPECT_EQ(t->columns[0].Str(0), "mine") << what;
+      EXPECT_TRUE(t->columns[0].IsNull(1)) << what;
+      EXPECT_EQ(t->columns[0].Str(2), "first") << what;
+    }
+  }
+}
+
 TEST(JsonRowsTest, ErrorsNameTheRecordAndTheFieldAndLongStringsAreCut) {
   auto bad = ParseRecords(R"([{"EventId":1},{"EventId":"x"}])", kColumns, 64);
   EXPECT_THAT(bad, StatusIs(StatusCode::kInvalidArgument));
