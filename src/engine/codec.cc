@@ -370,7 +370,7 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
     case kReals:
       if (in.size() < rows * 8) return Corrupt("short reals");
       c.reals.resize(rows);
-      std::memcpy(c.reals.data(), in.data(), rows * 8);
+      if (rows > 0) std::memcpy(c.reals.data(), in.data(), rows * 8);  // an empty vector's data() may be null
       in = in.subspan(rows * 8);
       break;
     case kStrings:
