@@ -326,6 +326,10 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
   uint8_t enc = in[0];
   bool has_nulls = in[1] != 0;
   in = in.subspan(2);
+  // Every encoding stores at least a byte per row (a null row too), so a row count past the
+  // block's size is corrupt: refused before anything is sized by it (a count near 2^64 would
+  // wrap the sizes computed from it below).
+  if (rows > in.size()) return Corrupt("fewer bytes than rows");
   kql::Column c(type);
   if (has_nulls) {
     size_t n = (rows + 7) / 8;
@@ -468,6 +472,7 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
   // Plain strings: each value tested where it lies in the block; only the kept ones are built.
   bool has_nulls = in[1] != 0;
   in = in.subspan(2);
+  if (rows > in.size()) return Corrupt("fewer bytes than rows");  // as DecodeColumn
   std::span<const uint8_t> bitmap;
   if (has_nulls) {
     size_t n = (rows + 7) / 8;

@@ -183,6 +183,35 @@ TEST(CodecTest, EveryTypeDecodesABlockOfNoRows) {
   }
 }
 
+// A row count larger than the block can hold (a damaged count, up to 2^64 - 1) is DataLoss
+// before anything is sized by it, for every encoding, with and without a null bitmap.
+TEST(CodecTest, ARowCountPastTheBlocksBytesIsRefusedBeforeAnyAllocation) {
+  std::vector<std::pair<kql::Type, kql::Column>> columns;
+  kql::Column ints(kql::Type::kLong), reals(kql::Type::kReal), plain(kql::Type::kString), coded(kql::Type::kString);
+  for (int i = 0; i < 40; ++i) {
+    ints.AppendInt(i * 1000003);
+    reals.AppendReal(i * 0.5);
+    plain.AppendString("value " + std::to_string(i));
+    coded.AppendString(i % 2 == 0 ? "a" : "b");
+    if (i == 7) ints.AppendNull(), reals.AppendNull(), plain.AppendNull(), coded.AppendNull();
+  }
+  for (const kql::Column* c : {&ints, &reals, &plain, &coded}) {
+    std::vector<uint8_t> buf;
+    EncodeColumn(*c, 0, c->stored(), buf);
+    for (size_t rows : {buf.size(), size_t{1} << 40, SIZE_MAX - 6, SIZE_MAX}) {
+      std::span<const uint8_t> in(buf);
+      EXPECT_THAT(DecodeColumn(c->type, rows, in), StatusIs(StatusCode::kDataLoss)) << rows;
+      if (c->type != kql::Type::kString) continue;
+      std::span<const uint8_t> sin(buf);
+      std::vector<uint32_t> selected;
+      auto test = kql::StringValueTest("contains", "1");
+      EXPECT_THAT(DecodeSelectedStrings(c->type, rows, sin, test.keep, nullptr, selected),
+                  StatusIs(StatusCode::kDataLoss))
+          << rows;
+    }
+  }
+}
+
 TEST(CodecTest, CompressionRoundTripsAndRejectsDamage) {
   std::string text(100000, 'a');
   for (Codec codec : {Codec::kNone, Codec::kLz4, Codec::kZstd}) {

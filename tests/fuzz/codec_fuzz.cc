@@ -1,11 +1,13 @@
-// Fuzzes the column block decoders (engine/codec.h, engine/extent.h): DecodeColumn for every
-// type, DecodeSelectedStrings with and without a search, and DecodePackedStrings over a
-// compression frame. Blocks reach them only after AES-GCM has authenticated them, so this is
+// Fuzzes the column block decoders (engine/codec.h, engine/extent.h, engine/batch.h):
+// DecodeColumn for every type, DecodeSelectedStrings with and without a search, DecodePackedStrings
+// over a compression frame, ParseBatchLayout and DecodeTable. Blocks reach them only after AES-GCM has authenticated them, so this is
 // defence in depth: no input may crash, read out of bounds or loop, and where a plain string
 // block decodes both ways the selected rows must be the decoded column's rows that the test
 // keeps (a differential check of the one-search path against decoding every value).
 //
-// Input: byte 0 picks the type, bytes 1-2 the row count (LE), the rest is the block. Frames that
+// Input: byte 0 picks the type (its top bit: the row count is the next 8 bytes, LE, any value),
+// bytes 1-2 the row count (LE), the rest is the block; the same bytes also go to the WAL's
+// batch-layout parser and to the table record decoder. Frames that
 // declare more than 8 MiB of decompressed bytes are skipped (a real frame's size was written
 // by the encoder and authenticated; here it would only make the fuzzer allocate).
 #include <cstddef>
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/batch.h"
 #include "engine/codec.h"
 #include "engine/extent.h"
 #include "kql/functions/functions.h"
@@ -58,9 +61,32 @@ void Touch(const cmk::kql::Column& c, size_t rows) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 3) return 0;
-  const Type type = kTypes[data[0] % std::size(kTypes)];
-  const size_t rows = size_t{data[1]} | size_t{data[2]} << 8;
-  const std::span<const uint8_t> block(data + 3, size - 3);
+  const Type type = kTypes[(data[0] & 0x7f) % std::size(kTypes)];
+  size_t rows = size_t{data[1]} | size_t{data[2]} << 8;
+  size_t at = 3;
+  if ((data[0] & 0x80) != 0 && size >= 11) {  // any count, up to 2^64 - 1
+    rows = 0;
+    for (size_t i = 0; i < 8; ++i) rows |= size_t{data[1 + i]} << (8 * i);
+    at = 9;
+  }
+  const std::span<const uint8_t> block(data + at, size - at);
+
+  // Whole records built of blocks: the WAL's batch layout and the older table record.
+  if (auto batch = cmk::engine::ParseBatchLayout(block); batch.ok()) {
+    size_t sum = 0;
+    for (const auto& col : batch->columns) {
+      if (col.size() != batch->rows || (col.HasNulls() && col.nulls.size() != batch->rows)) std::abort();
+      for (size_t r = 0; r < batch->rows; ++r) {
+        sum += col.IsNull(r);
+        if (cmk::kql::UsesStrings(col.type)) sum += col.Str(r).size();
+      }
+    }
+    volatile size_t sink = sum;
+    (void)sink;
+  }
+  if (auto table = cmk::engine::DecodeTable(block); table.ok()) {
+    for (const auto& col : table->columns) Touch(col, table->rows);
+  }
   static const cmk::kql::ValueTest test = cmk::kql::StringValueTest("contains", "ab");
 
   std::span<const uint8_t> in = block;
