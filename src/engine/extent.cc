@@ -396,7 +396,7 @@ Result<ExtentReader> ExtentReader::Open(std::shared_ptr<const ObjectSource> sour
         b.max = LoadU64(in.data() + 8);
         in = in.subspan(16);
       }
-      if (b.offset + b.size > at) return Corrupt("block out of bounds");
+      if (b.offset > at || b.size > at - b.offset) return Corrupt("block out of bounds");  // no wrapping sum
       r.blocks_.push_back(b);
     }
   }

@@ -271,5 +271,51 @@ TEST(ExtentTest, AVersion1ExtentIsReadAndCheckedAgainstItsSealedPlace) {
               StatusIs(StatusCode::kDataLoss));
 }
 
+// A footer whose block entry points past the footer's start is DataLoss at Open, however large
+// its offset (an offset near 2^64 wrapped the bounds sum and opened; the block's read failed later).
+TEST(ExtentTest, ABlockOffsetThatWrapsPastTheFooterIsRefusedAtOpen) {
+  env::SeededRandom random(17);
+  SecretBytes aek = random.NewSecret(32);
+  ExtentHeader h;
+  random.Fill(h.id);
+  h.account = "acct";
+  std::vector<uint8_t> object = SmallExtent(h, "ws-a", "App_CL", aek, random);
+  const uint8_t* t = object.data() + object.size() - 16;
+  const uint64_t at = LoadU64(t);
+  const uint32_t size = LoadU32(t + 8);
+  std::span<const uint8_t> clear_header = std::span<const uint8_t>(object).first(28 + 1 + 4);
+  storage::BlockAddress where{h.id, 0xFFFFFFFFu, "#footer", clear_header};
+  auto sealed = storage::OpenBlock(aek, where, std::span<const uint8_t>(object).subspan(at, size));
+  ASSERT_THAT(sealed, IsOk());
+  auto plain = Decompress(sealed->span());
+  ASSERT_THAT(plain, IsOk());
+  // Past the names, the counts and the schema to the first group's first block entry.
+  std::span<const uint8_t> in(*plain);
+  std::string text;
+  uint64_t rows = 0, cols = 0, groups = 0, group_rows = 0;
+  ASSERT_TRUE(GetString(in, text) && GetString(in, text) && GetVarint(in, rows) && GetVarint(in, cols));
+  for (uint64_t c = 0; c < cols; ++c) {
+    ASSERT_TRUE(GetString(in, text));
+    in = in.subspan(1);
+  }
+  ASSERT_TRUE(GetVarint(in, groups) && GetVarint(in, group_rows));
+  const size_t entry = plain->size() - in.size();
+  for (uint64_t offset : {uint64_t{0} - 8, uint64_t{0} - 1, at}) {
+    std::vector<uint8_t> footer = *plain;
+    for (int b = 0; b < 8; ++b) footer[entry + b] = static_cast<uint8_t>(offset >> (8 * b));
+    std::vector<uint8_t> resealed;
+    ASSERT_THAT(storage::SealBlockAppend(aek, h.aek_generation, where, Compress(Codec::kZstd, footer), random, resealed),
+                IsOk());
+    std::vector<uint8_t> damaged(object.begin(), object.begin() + static_cast<std::ptrdiff_t>(at));
+    damaged.insert(damaged.end(), resealed.begin(), resealed.end());
+    PutU64(damaged, at);
+    PutU32(damaged, static_cast<uint32_t>(resealed.size()));
+    damaged.insert(damaged.end(), object.end() - 4, object.end());  // the magic
+    EXPECT_THAT(ExtentReader::Open(damaged, aek, ExtentPlace{h.id, "acct", "ws-a", "App_CL"}),
+                StatusIs(StatusCode::kDataLoss))
+        << offset;
+  }
+}
+
 }  // namespace
 }  // namespace cmk::engine
