@@ -190,6 +190,39 @@ std::vector<uint8_t> SmallExtent(const ExtentHeader& h, const std::string& ws, c
   return built.ok() ? *built : std::vector<uint8_t>();
 }
 
+// The sealed footer of a SmallExtent whose account is "acct": where it lies (from the trailer),
+// its address (the clear header in the AAD) and its opened frame.
+struct Footer {
+  uint64_t at = 0;
+  uint32_t size = 0;
+  storage::BlockAddress where;
+  SecretBytes frame;
+};
+Footer OpenFooter(const std::vector<uint8_t>& object, const ExtentHeader& h, const SecretBytes& aek) {
+  Footer f;
+  const uint8_t* t = object.data() + object.size() - 16;
+  f.at = LoadU64(t);
+  f.size = LoadU32(t + 8);
+  f.where = storage::BlockAddress{h.id, 0xFFFFFFFFu, "#footer", std::span<const uint8_t>(object).first(28 + 1 + 4)};
+  auto opened = storage::OpenBlock(aek, f.where, std::span<const uint8_t>(object).subspan(f.at, f.size));
+  EXPECT_THAT(opened, IsOk());
+  if (opened.ok()) f.frame = std::move(*opened);
+  return f;
+}
+
+// A SmallExtent of account "acct", workspace "ws-a", table "App_CL", with its key and randomness.
+struct AcctExtent {
+  explicit AcctExtent(uint64_t seed) : random(seed), aek(random.NewSecret(32)) {
+    random.Fill(h.id);
+    h.account = "acct";
+    object = SmallExtent(h, "ws-a", "App_CL", aek, random);
+  }
+  env::SeededRandom random;
+  SecretBytes aek;
+  ExtentHeader h;
+  std::vector<uint8_t> object;
+};
+
 TEST(ExtentTest, AnExtentOpensOnlyAsTheExtentItIs) {
   env::SeededRandom random(11);
   SecretBytes aek = random.NewSecret(32);
@@ -243,25 +276,16 @@ TEST(ExtentTest, TheClearHeaderIsAuthenticatedFromVersion2) {
 
 TEST(ExtentTest, AVersion1ExtentIsReadAndCheckedAgainstItsSealedPlace) {
   // Built as version 1 was: the footer's AAD without the clear header.
-  env::SeededRandom random(13);
-  SecretBytes aek = random.NewSecret(32);
-  ExtentHeader h;
-  random.Fill(h.id);
-  h.account = "acct";
-  std::vector<uint8_t> object = SmallExtent(h, "ws-a", "App_CL", aek, random);
-  const uint8_t* t = object.data() + object.size() - 16;
-  uint64_t at = LoadU64(t);
-  uint32_t size = LoadU32(t + 8);
-  storage::BlockAddress v2{h.id, 0xFFFFFFFFu, "#footer", std::span<const uint8_t>(object).first(28 + 1 + 4)};
-  auto footer = storage::OpenBlock(aek, v2, std::span<const uint8_t>(object).subspan(at, size));
-  ASSERT_THAT(footer, IsOk());
+  AcctExtent e(13);
+  auto& [random, aek, h, object] = e;
+  Footer footer = OpenFooter(object, h, aek);
   std::vector<uint8_t> resealed;
   storage::BlockAddress v1{h.id, 0xFFFFFFFFu, "#footer"};
-  ASSERT_THAT(storage::SealBlockAppend(aek, 1, v1, footer->span(), random, resealed), IsOk());
-  ASSERT_EQ(resealed.size(), size);
+  ASSERT_THAT(storage::SealBlockAppend(aek, 1, v1, footer.frame.span(), random, resealed), IsOk());
+  ASSERT_EQ(resealed.size(), footer.size);
   std::vector<uint8_t> old = object;
   old[4] = 1;
-  std::copy(resealed.begin(), resealed.end(), old.begin() + static_cast<std::ptrdiff_t>(at));
+  std::copy(resealed.begin(), resealed.end(), old.begin() + static_cast<std::ptrdiff_t>(footer.at));
   auto r = ExtentReader::Open(old, aek, ExtentPlace{h.id, "acct", "ws-a", "App_CL"});
   ASSERT_THAT(r, IsOk());
   auto rows = r->Read({}, std::nullopt, std::nullopt, aek);
@@ -274,20 +298,11 @@ TEST(ExtentTest, AVersion1ExtentIsReadAndCheckedAgainstItsSealedPlace) {
 // A footer whose block entry points past the footer's start is DataLoss at Open, however large
 // its offset (an offset near 2^64 wrapped the bounds sum and opened; the block's read failed later).
 TEST(ExtentTest, ABlockOffsetThatWrapsPastTheFooterIsRefusedAtOpen) {
-  env::SeededRandom random(17);
-  SecretBytes aek = random.NewSecret(32);
-  ExtentHeader h;
-  random.Fill(h.id);
-  h.account = "acct";
-  std::vector<uint8_t> object = SmallExtent(h, "ws-a", "App_CL", aek, random);
-  const uint8_t* t = object.data() + object.size() - 16;
-  const uint64_t at = LoadU64(t);
-  const uint32_t size = LoadU32(t + 8);
-  std::span<const uint8_t> clear_header = std::span<const uint8_t>(object).first(28 + 1 + 4);
-  storage::BlockAddress where{h.id, 0xFFFFFFFFu, "#footer", clear_header};
-  auto sealed = storage::OpenBlock(aek, where, std::span<const uint8_t>(object).subspan(at, size));
-  ASSERT_THAT(sealed, IsOk());
-  auto plain = Decompress(sealed->span());
+  AcctExtent e(17);
+  auto& [random, aek, h, object] = e;
+  Footer sealed = OpenFooter(object, h, aek);
+  const uint64_t at = sealed.at;
+  auto plain = Decompress(sealed.frame.span());
   ASSERT_THAT(plain, IsOk());
   // Past the names, the counts and the schema to the first group's first block entry.
   std::span<const uint8_t> in(*plain);
@@ -304,8 +319,9 @@ TEST(ExtentTest, ABlockOffsetThatWrapsPastTheFooterIsRefusedAtOpen) {
     std::vector<uint8_t> footer = *plain;
     for (int b = 0; b < 8; ++b) footer[entry + b] = static_cast<uint8_t>(offset >> (8 * b));
     std::vector<uint8_t> resealed;
-    ASSERT_THAT(storage::SealBlockAppend(aek, h.aek_generation, where, Compress(Codec::kZstd, footer), random, resealed),
-                IsOk());
+    ASSERT_THAT(
+        storage::SealBlockAppend(aek, h.aek_generation, sealed.where, Compress(Codec::kZstd, footer), random, resealed),
+        IsOk());
     std::vector<uint8_t> damaged(object.begin(), object.begin() + static_cast<std::ptrdiff_t>(at));
     damaged.insert(damaged.end(), resealed.begin(), resealed.end());
     PutU64(damaged, at);

@@ -62,6 +62,20 @@ class ThreadedCatalog : public Catalog {
 
 class SummarizePushTest : public ::testing::Test {
  protected:
+  // A chunk of table T (the schema Run declares).
+  static std::shared_ptr<const Table> MakeChunk(size_t rows, Column time, Column computer, Column level, Column n,
+                                                Column d) {
+    auto t = std::make_shared<Table>();
+    t->name = "T";
+    t->rows = rows;
+    t->AddColumn("TimeGenerated", std::move(time));
+    t->AddColumn("Computer", std::move(computer));
+    t->AddColumn("Level", std::move(level));
+    t->AddColumn("N", std::move(n));
+    t->AddColumn("D", std::move(d));
+    return t;
+  }
+
   SummarizePushTest() {
     // "WEB-01": tolower(Computer) is coded with a dictionary holding "web-01" twice.
     const char* hosts[] = {"web-01", "web-02", "db-01", "cache", "", "WEB-01"};
@@ -80,15 +94,8 @@ class SummarizePushTest : public ::testing::Test {
         else n.AppendInt(static_cast<int64_t>(rng() % 6));  // many ties
         d.AppendReal(static_cast<double>(rng() % 400) / 4);  // exact in binary: sums don't round
       }
-      auto t = std::make_shared<Table>();
-      t->name = "T";
-      t->rows = rows;
-      t->AddColumn("TimeGenerated", std::move(time));
-      t->AddColumn("Computer", testing::CodedColumn(computer));
-      t->AddColumn("Level", std::move(level));
-      t->AddColumn("N", std::move(n));
-      t->AddColumn("D", std::move(d));
-      chunks_.push_back(std::move(t));
+      chunks_.push_back(MakeChunk(rows, std::move(time), testing::CodedColumn(computer), std::move(level),
+                                  std::move(n), std::move(d)));
     }
   }
 
@@ -181,15 +188,7 @@ TEST_F(SummarizePushTest, DistinctValuesOfLongChunksCountEveryEntryHoweverLateIt
       dict->push_back("unused");
       coded.dict = std::move(dict);
     }
-    auto t = std::make_shared<Table>();
-    t->name = "T";
-    t->rows = rows;
-    t->AddColumn("TimeGenerated", std::move(time));
-    t->AddColumn("Computer", std::move(coded));
-    t->AddColumn("Level", std::move(level));
-    t->AddColumn("N", std::move(n));
-    t->AddColumn("D", std::move(d));
-    chunks_.push_back(std::move(t));
+    chunks_.push_back(MakeChunk(rows, std::move(time), std::move(coded), std::move(level), std::move(n), std::move(d)));
   };
   const char* few[] = {"a", "b", "c"};
   chunk(20000, [&](size_t r) { return r == 19999 ? std::string("last-row") : std::string(few[r % 3]); }, false);
