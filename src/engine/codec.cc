@@ -596,12 +596,31 @@ Result<std::vector<uint8_t>> Decompress(std::span<const uint8_t> framed) {
   return out;
 }
 
+namespace {
+
+// A frame's header (codec byte, varint decompressed size): the size, and `body` set to the bytes
+// after it. False when the header can't be read.
+bool ParseFrameHeader(std::span<const uint8_t> framed, uint64_t& raw, std::span<const uint8_t>& body) {
+  if (framed.empty()) return false;
+  body = framed.subspan(1);
+  return GetVarint(body, raw);
+}
+
+}  // namespace
+
+std::optional<uint64_t> FrameRawSize(std::span<const uint8_t> framed) {
+  uint64_t raw = 0;
+  std::span<const uint8_t> body;
+  if (!ParseFrameHeader(framed, raw, body)) return std::nullopt;
+  return raw;
+}
+
 Result<std::span<uint8_t>> DecompressInto(std::span<const uint8_t> framed, std::vector<uint8_t>& buf) {
   if (framed.empty()) return DataLoss("empty compressed block");
   uint8_t codec = framed[0];
-  std::span<const uint8_t> in = framed.subspan(1);
   uint64_t raw = 0;
-  if (!GetVarint(in, raw) || raw > (1ull << 32)) return DataLoss("corrupt compressed block size");
+  std::span<const uint8_t> in;
+  if (!ParseFrameHeader(framed, raw, in) || raw > (1ull << 32)) return DataLoss("corrupt compressed block size");
   if (codec > static_cast<uint8_t>(Codec::kZstd)) return DataLoss("unknown compression codec " + std::to_string(codec));
   if (static_cast<Codec>(codec) == Codec::kNone && in.size() != raw) return DataLoss("corrupt stored block");
   if (buf.size() < raw) buf.resize(raw);

@@ -12,6 +12,7 @@
 // Thread safety: reentrant.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -70,6 +71,9 @@ std::vector<uint8_t> Compress(Codec codec, std::span<const uint8_t> raw, int lev
 void CompressAppend(Codec codec, std::span<const uint8_t> raw, int level, std::vector<uint8_t>& out);
 // The most bytes CompressAppend can append for `raw_size` bytes (frame header included).
 size_t CompressBound(Codec codec, size_t raw_size);
+// The decompressed size a frame declares (its header: codec byte, varint size), nullopt when the
+// header can't be read. Unchecked against the body: DecompressInto checks it.
+std::optional<uint64_t> FrameRawSize(std::span<const uint8_t> framed);
 Result<std::vector<uint8_t>> Decompress(std::span<const uint8_t> framed);
 // The same into `buf` (grown when too small, never shrunk: a reused buffer costs no zeroing):
 // the decompressed bytes are its first (returned) span.

@@ -220,6 +220,12 @@ TEST(CodecTest, CompressionRoundTripsAndRejectsDamage) {
     ASSERT_THAT(raw, IsOk());
     EXPECT_EQ(std::string(raw->begin(), raw->end()), text);
   }
+  for (Codec codec : {Codec::kNone, Codec::kLz4, Codec::kZstd}) {
+    EXPECT_EQ(FrameRawSize(Compress(codec, Bytes(text))), text.size());  // what the header declares
+  }
+  EXPECT_EQ(FrameRawSize({}), std::nullopt);
+  const uint8_t cut[] = {static_cast<uint8_t>(Codec::kLz4), 0x80};  // the size's varint unfinished
+  EXPECT_EQ(FrameRawSize(cut), std::nullopt);
   auto packed = Compress(Codec::kZstd, Bytes(text));
   packed.resize(packed.size() / 2);
   EXPECT_THAT(Decompress(packed), StatusIs(StatusCode::kDataLoss));

@@ -60,15 +60,6 @@ std::string PackedKey(const std::string& id, size_t group, const std::string& co
 // What the cache charges for a decoded string beside its bytes: the std::string (kql::ApproxBytes).
 constexpr uint64_t kDecodedStringBytes = 32;
 
-// The plaintext size a codec frame declares (0 when unreadable: DecompressInto reports it).
-uint64_t FrameRawSize(const std::vector<uint8_t>& frame) {
-  std::span<const uint8_t> in(frame);
-  uint64_t raw = 0;
-  if (in.empty()) return 0;
-  in = in.subspan(1);
-  return GetVarint(in, raw) ? raw : 0;
-}
-
 // Whether a row group whose TimeGenerated range is `t` can hold rows in [lo, end) and [min, max].
 bool GroupMeets(const std::optional<std::pair<int64_t, int64_t>>& t, std::optional<int64_t> lo,
                 std::optional<int64_t> end, std::optional<int64_t> min,
@@ -309,7 +300,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       // Decoded whole, the next run searches each cached value in turn: the fastest way to test
       // it again (~3 GB/s a core, against ~1.6 for LZ4 and a search of a frame).
       uint64_t group_rows = layout->rows[group];
-      uint64_t per_row = group_rows == 0 ? 0 : FrameRawSize(*packed) / group_rows + kDecodedStringBytes;
+      uint64_t per_row = group_rows == 0 ? 0 : FrameRawSize(*packed).value_or(0) / group_rows + kDecodedStringBytes;
       bool whole = scan.rows != 0 && per_row <= options_.decoded_cache_bytes / 2 / scan.rows;
       uint64_t frame_per_row = group_rows == 0 ? 0 : (packed->size() + group_rows - 1) / group_rows;
       bool keep_frames = scan.rows != 0 && frame_per_row <= options_.decoded_cache_bytes / 4 * 3 / scan.rows;

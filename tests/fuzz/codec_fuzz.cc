@@ -32,17 +32,6 @@ using cmk::kql::Type;
 constexpr Type kTypes[] = {Type::kString, Type::kLong,     Type::kInt,     Type::kReal,  Type::kBool,
                            Type::kDateTime, Type::kTimespan, Type::kDynamic, Type::kGuid, Type::kDecimal};
 
-// The frame's declared decompressed size (codec byte, then a varint), or SIZE_MAX when unreadable.
-size_t DeclaredSize(std::span<const uint8_t> frame) {
-  if (frame.empty()) return SIZE_MAX;
-  uint64_t v = 0;
-  for (size_t i = 1, shift = 0; i < frame.size() && shift < 64; ++i, shift += 7) {
-    v |= static_cast<uint64_t>(frame[i] & 0x7f) << shift;
-    if ((frame[i] & 0x80) == 0) return static_cast<size_t>(v);
-  }
-  return SIZE_MAX;
-}
-
 // Reads every value of a decoded column as a query would (ASan reports a read out of bounds).
 void Touch(const cmk::kql::Column& c, size_t rows) {
   if (c.stored() != rows) std::abort();
@@ -110,7 +99,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  if (DeclaredSize(block) <= (size_t{8} << 20)) {
+  if (cmk::engine::FrameRawSize(block).value_or(SIZE_MAX) <= (size_t{8} << 20)) {
     std::vector<uint32_t> selected;
     bool decoded_whole = false;
     auto packed = DecodePackedStrings(type, rows, block, test.keep, test.find, selected, decoded_whole);
