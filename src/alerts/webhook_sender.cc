@@ -58,7 +58,48 @@ Result<Delivery> ParseTarget(const std::string& uri) {
   return d;
 }
 
+std::optional<std::string> RefusedV4(uint32_t a, bool allow_loopback) {
+  if ((a >> 24) == 0) return "an unspecified address (0.0.0.0/8)";
+  if ((a >> 24) == 127) {
+    if (allow_loopback) return std::nullopt;
+    return "a loopback address (127.0.0.0/8; the operator's --webhook-allow-loopback permits it)";
+  }
+  if ((a >> 16) == 0xa9fe) return "a link-local address (169.254.0.0/16, where cloud metadata services answer)";
+  if ((a >> 28) == 0xe) return "a multicast address (224.0.0.0/4)";
+  if ((a >> 28) == 0xf) return "a reserved or broadcast address (240.0.0.0/4)";
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<std::string> WebhookAddressRefusal(std::string_view ip, bool allow_loopback) {
+  boost::system::error_code ec;
+  net::ip::address addr = net::ip::make_address(std::string(ip), ec);
+  if (ec) return "not an IP address";
+  if (addr.is_v4()) return RefusedV4(addr.to_v4().to_uint(), allow_loopback);
+  net::ip::address_v6::bytes_type b = addr.to_v6().to_bytes();
+  auto zero = [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      if (b[i] != 0) return false;
+    }
+    return true;
+  };
+  auto v4_at = [&](size_t i) {
+    return (uint32_t{b[i]} << 24) | (uint32_t{b[i + 1]} << 16) | (uint32_t{b[i + 2]} << 8) | uint32_t{b[i + 3]};
+  };
+  if (zero(0, 16)) return "an unspecified address (::)";
+  if (zero(0, 15) && b[15] == 1) {
+    if (allow_loopback) return std::nullopt;
+    return "a loopback address (::1; the operator's --webhook-allow-loopback permits it)";
+  }
+  // ::ffff:a.b.c.d (mapped), ::a.b.c.d (compatible), 64:ff9b::a.b.c.d (NAT64): the IPv4 address.
+  bool mapped = zero(0, 10) && b[10] == 0xff && b[11] == 0xff;
+  bool nat64 = b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && zero(4, 12);
+  if (mapped || nat64 || zero(0, 12)) return RefusedV4(v4_at(12), allow_loopback);
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "a link-local address (fe80::/10)";
+  if (b[0] == 0xff) return "a multicast address (ff00::/8)";
+  return std::nullopt;
+}
 
 struct WebhookSender::Impl {
   struct Guard {
@@ -95,7 +136,7 @@ struct WebhookSender::Impl {
   }
   void Enqueue(Delivery d);
   void Start(Delivery d);
-  void Done(Delivery d, int status, const std::string& error);
+  void Done(Delivery d, int status, const std::string& error, bool final);
   void StartNextLocked() REQUIRES(mu);
 };
 
@@ -126,7 +167,23 @@ class WebhookSender::Impl::Attempt : public std::enable_shared_from_this<Attempt
     parser_.header_limit(16 * 1024);
     resolver_.async_resolve(d_.host, d_.port, [self](beast::error_code ec, tcp::resolver::results_type r) {
       if (ec) return self->Finish("cannot resolve " + self->d_.host + ": " + ec.message());
-      beast::get_lowest_layer(self->stream_).async_connect(r, [self](beast::error_code ec, const tcp::endpoint&) {
+      // Only the addresses a webhook may reach are connected to: the check and the connection
+      // use the same resolution, so a name that changes its answer between them gains nothing.
+      std::vector<tcp::endpoint> allowed;
+      std::string refusal;
+      for (const auto& entry : r) {
+        tcp::endpoint ep = entry.endpoint();
+        auto why = WebhookAddressRefusal(ep.address().to_string(), self->impl_->options.allow_loopback);
+        if (!why) allowed.push_back(ep);
+        else if (refusal.empty()) refusal = ep.address().to_string() + " is " + *why;
+      }
+      if (allowed.empty()) {
+        return self->Finish("the serviceUri's host " + self->d_.host + " has no address a webhook may reach: " + refusal,
+                            /*final=*/true);
+      }
+      self->endpoints_ = std::move(allowed);
+      beast::get_lowest_layer(self->stream_).async_connect(self->endpoints_,
+                                                           [self](beast::error_code ec, const tcp::endpoint&) {
         if (ec) return self->Finish("cannot connect: " + ec.message());
         self->AfterConnect();
       });
@@ -159,19 +216,21 @@ class WebhookSender::Impl::Attempt : public std::enable_shared_from_this<Attempt
     });
   }
 
-  void Finish(std::string error) {
+  // `final`: the failure is the target's own (no address it may reach): no retry helps.
+  void Finish(std::string error, bool final = false) {
     if (finished_) return;
     finished_ = true;
     deadline_.cancel();
     beast::error_code ignored;
     beast::get_lowest_layer(stream_).socket().close(ignored);
     if (timed_out_) error = "timed out after " + std::to_string(impl_->options.attempt_timeout_ms) + " ms";
-    impl_->Done(std::move(d_), timed_out_ ? 0 : status_, error);
+    impl_->Done(std::move(d_), timed_out_ ? 0 : status_, error, final && !timed_out_);
   }
 
   Impl* impl_;
   Delivery d_;
   tcp::resolver resolver_;
+  std::vector<tcp::endpoint> endpoints_;
   beast::ssl_stream<beast::tcp_stream> stream_;
   net::steady_timer deadline_;
   http::request<http::string_body> req_;
@@ -217,10 +276,11 @@ void WebhookSender::Impl::StartNextLocked() {
   queue.pop_front();
 }
 
-void WebhookSender::Impl::Done(Delivery d, int status, const std::string& error) {
+void WebhookSender::Impl::Done(Delivery d, int status, const std::string& error, bool final) {
   bool ok = status >= 200 && status < 300;
   size_t attempt = static_cast<size_t>(d.rec.attempt);
-  bool retry = !ok && Retriable(status) && attempt <= options.retry_delays.size();
+  bool retriable = !final && Retriable(status);
+  bool retry = !ok && retriable && attempt <= options.retry_delays.size();
   std::string what = error.empty() && !ok ? "HTTP " + std::to_string(status) : error;
   Record(d, status, ok ? "Delivered" : retry ? "Retrying" : "Failed", ok ? "" : what);
   MutexLock l(&mu);
@@ -229,7 +289,7 @@ void WebhookSender::Impl::Done(Delivery d, int status, const std::string& error)
   if (!ok && !retry) {
     ++stats.failed;
     // Retries spent on a retriable failure: the endpoint rests (Azure: 15 minutes).
-    if (Retriable(status)) muted[d.endpoint] = deps.env.clock->Now() + options.endpoint_mute;
+    if (retriable) muted[d.endpoint] = deps.env.clock->Now() + options.endpoint_mute;
   }
   if (retry) {
     ++stats.retries;

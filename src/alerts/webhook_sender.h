@@ -17,12 +17,18 @@
 // own io_context thread; each attempt is bounded by attempt_timeout_ms (connect, TLS, request
 // and response together) and max_response_bytes; at most max_in_flight connections are open
 // and at most max_queued deliveries wait (more are dropped, and recorded). Notify() never
-// blocks on the network. Email receivers are appended to a local outbox file (JSON lines), as
+// blocks on the network. A receiver's host is resolved on each attempt and only addresses a
+// webhook may reach are connected to (WebhookAddressRefusal): never link-local (the cloud
+// metadata address 169.254.169.254 among them), unspecified, multicast or broadcast addresses,
+// and loopback only where Options::allow_loopback (the operator's --webhook-allow-loopback)
+// says so. Private networks are reachable: a self-hosted instance alerts into its own network.
+// A host with no reachable address fails at once, without retries. Email receivers are appended to a local outbox file (JSON lines), as
 // no mail server is assumed. Every attempt's outcome goes to Deps::record.
 // Thread safety: safe for concurrent use.
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,7 +61,13 @@ struct WebhookSenderOptions {
   size_t max_response_bytes = 64 * 1024;
   std::string extra_ca_pem;  // PEM certificates trusted besides the system's; empty: none
   std::string email_outbox;   // path of the outbox (JSON lines); empty: emails are not written
+  bool allow_loopback = false;  // receivers on this host (127.0.0.0/8, ::1) may be called
 };
+
+// Why a webhook may not connect to `ip` (an IPv4 or IPv6 address in text form), or nullopt when
+// it may. IPv4 addresses embedded in IPv6 ones (mapped, compatible, NAT64 64:ff9b::/96) are
+// judged as the IPv4 address they carry; text that is no address is refused.
+std::optional<std::string> WebhookAddressRefusal(std::string_view ip, bool allow_loopback);
 
 struct WebhookSenderDeps {
   env::Env env;

@@ -149,7 +149,8 @@ class TlsReceiver {
 
 class WebhookSenderTest : public ::testing::Test {
  protected:
-  std::unique_ptr<WebhookSender> Sender(int timeout_ms = 5000, std::string ca_pem = "") {
+  // The receivers here run on 127.0.0.1: loopback is allowed unless a test says otherwise.
+  std::unique_ptr<WebhookSender> Sender(int timeout_ms = 5000, std::string ca_pem = "", bool allow_loopback = true) {
     WebhookSenderDeps deps;
     deps.env = env::Env{&clock_, &random_, &fs_};
     deps.record = [this](const DeliveryRecord& r) {
@@ -161,6 +162,7 @@ class WebhookSenderTest : public ::testing::Test {
     o.attempt_timeout_ms = timeout_ms;
     o.email_outbox = "/outbox.jsonl";
     o.extra_ca_pem = std::move(ca_pem);
+    o.allow_loopback = allow_loopback;
     auto s = WebhookSender::Create(deps, o);
     EXPECT_THAT(s, IsOk());
     return std::move(*s);
@@ -222,6 +224,73 @@ TEST_F(WebhookSenderTest, RetriesA503AfterTheDocumentedDelaysAndDeliversOnce) {
   EXPECT_EQ(recs[2].result, "Delivered");
   EXPECT_EQ(recs[2].attempt, 3);
   EXPECT_EQ(sender->Stats().delivered, 1u);
+}
+
+TEST(WebhookAddressTest, LinkLocalUnspecifiedMulticastAndUnallowedLoopbackAreRefusedInEverySpelling) {
+  struct Case {
+    const char* ip;
+    bool refused, refused_with_loopback_allowed;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"127.0.0.1", true, false},           {"127.200.3.4", true, false},
+           {"::1", true, false},                 {"::ffff:127.0.0.1", true, false},
+           {"::127.0.0.1", true, false},         {"64:ff9b::7f00:1", true, false},
+           {"169.254.169.254", true, true},      {"169.254.0.1", true, true},
+           {"::ffff:169.254.169.254", true, true}, {"64:ff9b::a9fe:a9fe", true, true},
+           {"fe80::1", true, true},              {"febf::1", true, true},
+           {"0.0.0.0", true, true},              {"0.1.2.3", true, true},
+           {"::", true, true},                   {"224.0.0.1", true, true},
+           {"239.255.255.250", true, true},      {"255.255.255.255", true, true},
+           {"240.0.0.1", true, true},            {"ff02::1", true, true},
+           {"not-an-address", true, true},       {"", true, true},
+           {"10.0.0.1", false, false},           {"172.16.5.4", false, false},
+           {"192.168.1.10", false, false},       {"8.8.8.8", false, false},
+           {"126.255.255.255", false, false},    {"128.0.0.1", false, false},
+           {"169.253.255.255", false, false},    {"169.255.0.1", false, false},
+           {"223.255.255.255", false, false},    {"2001:db8::1", false, false},
+           {"fd00::1", false, false},            {"fec0::1", false, false},
+           {"::2", true, true} /* IPv4-compatible ::0.0.0.2, in 0.0.0.0/8 */}) {
+    SCOPED_TRACE(c.ip);
+    EXPECT_EQ(WebhookAddressRefusal(c.ip, false).has_value(), c.refused);
+    EXPECT_EQ(WebhookAddressRefusal(c.ip, true).has_value(), c.refused_with_loopback_allowed);
+  }
+  EXPECT_NE(WebhookAddressRefusal("169.254.169.254", true)->find("link-local"), std::string::npos);
+  EXPECT_NE(WebhookAddressRefusal("::1", false)->find("--webhook-allow-loopback"), std::string::npos);
+}
+
+// Whoever writes an action group chooses the URL: the server must not become their way into
+// its own host. Refused once (no address it may reach does not get better with retries), not
+// muted, and called as soon as the operator allows loopback receivers.
+TEST_F(WebhookSenderTest, ALoopbackReceiverIsRefusedAtOnceUnlessTheOperatorAllowsIt) {
+  Receiver rx;
+  std::string port = rx.url("").substr(std::string("http://127.0.0.1:").size());
+  std::vector<std::string> urls = {rx.url(), "http://localhost:" + port + "/hook",
+                                   "http://[::ffff:127.0.0.1]:" + port + "/hook", "http://[::1]:" + port + "/hook"};
+  {
+    auto sender = Sender(5000, "", /*allow_loopback=*/false);
+    for (int round = 0; round < 2; ++round) {
+      for (const auto& u : urls) sender->Notify(Rule(), Event(), {Group(u)});
+      sender->WaitIdleForTest();
+      clock_.Advance(std::chrono::minutes(2));
+      sender->WaitIdleForTest();
+    }
+    EXPECT_TRUE(rx.bodies().empty());
+    auto recs = Records();
+    ASSERT_EQ(recs.size(), 2 * urls.size());
+    for (const auto& r : recs) {
+      EXPECT_EQ(r.result, "Failed") << r.target;
+      EXPECT_EQ(r.attempt, 1) << r.target;
+      EXPECT_NE(r.error.find("no address a webhook may reach"), std::string::npos) << r.error;
+      EXPECT_NE(r.error.find("loopback"), std::string::npos) << r.error;
+    }
+    EXPECT_EQ(sender->Stats().retries, 0u);
+    EXPECT_EQ(sender->Stats().failed, 2 * urls.size());
+  }
+  auto sender = Sender(5000, "", /*allow_loopback=*/true);
+  sender->Notify(Rule(), Event(), {Group(urls[0]), Group(urls[2])});
+  sender->WaitIdleForTest();
+  EXPECT_EQ(rx.bodies().size(), 2u);
+  EXPECT_EQ(Records().back().result, "Delivered");
 }
 
 TEST_F(WebhookSenderTest, A500IsNotRetried) {

@@ -46,6 +46,7 @@ Status Instance::StartAlerts() {
   ASSIGN_OR_RETURN(so.extra_ca_pem,
                    fs_.ReadFile(options_.webhook_ca_file.empty() ? ca_cert_path_ : options_.webhook_ca_file));
   so.email_outbox = dir + "/alerts-email-outbox.jsonl";
+  so.allow_loopback = options_.webhook_allow_loopback;
   ASSIGN_OR_RETURN(webhook_sender_, alerts::WebhookSender::Create(std::move(sd), so));
 
   alerts::EvaluatorDeps ed;

@@ -80,6 +80,7 @@ struct ServeOptions {
   // PEM CA file that https webhook receivers' certificates are verified with, besides the
   // system's CAs; empty: the instance's own CA.
   std::string webhook_ca_file;
+  bool webhook_allow_loopback = false;  // action groups may call receivers on this host
 };
 
 class Instance {

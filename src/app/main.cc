@@ -143,6 +143,9 @@ int main(int argc, char** argv) {
   serve->add_option("--webhook-ca-file", serve_opts.webhook_ca_file,
                     "PEM CA that https webhook receivers' certificates chain to, besides the system's "
                     "(default: the instance's own CA)");
+  serve->add_flag("--webhook-allow-loopback", serve_opts.webhook_allow_loopback,
+                  "Let action groups' webhooks call receivers on this host (127.0.0.0/8, ::1); refused "
+                  "by default, as link-local, multicast and unspecified addresses always are");
   serve->add_option("--key-check-interval", serve_opts.key_check_interval_seconds,
                     "Seconds between AEK unwraps through the customer's vault (6-60)")
       ->default_val(30)->check(CLI::Range(6, 60));

@@ -117,6 +117,23 @@ TEST_F(IdentityTest, ApplicationTokensCarryTheAudienceAndRolesAndAreNotAcceptedB
   EXPECT_THAT(tokens->IssueForApplication(p, "", {}), StatusIs(StatusCode::kInvalidArgument));
 }
 
+// An action group's writer picks a secure webhook's identifierUri and where the token goes: a
+// token this instance's own front ends accept, under any spelling of their audiences, is refused.
+TEST_F(IdentityTest, ApplicationTokensAreNeverIssuedForTheInstancesOwnAudiences) {
+  auto tokens = Tokens();
+  Principal p{"oid-w", "app-w", "tid-1", "AzNS", PrincipalType::kServicePrincipal};
+  for (const char* aud : {"https://management.localhost", "HTTPS://Management.LocalHost:8443/", "https://management.azure.com",
+                          "https://vault.localhost", "https://vault.azure.net/", "https://api.loganalytics.io",
+                          "https://monitor.azure.com", "https://graph.microsoft.com", "https://storage.azure.com",
+                          "00000003-0000-0000-c000-000000000000"}) {
+    SCOPED_TRACE(aud);
+    ASSERT_TRUE(tokens->AudienceFor(aud).has_value());
+    EXPECT_THAT(tokens->IssueForApplication(p, aud, {"ActionGroupsSecureWebhook"}),
+                StatusIs(StatusCode::kInvalidArgument, "invalid_resource"));
+  }
+  EXPECT_THAT(tokens->IssueForApplication(p, "https://management.localhost.example", {}), IsOk());
+}
+
 TEST_F(IdentityTest, TokenExpiresOnTheInjectedClock) {
   auto tokens = Tokens();
   Principal p{"oid-1", "app-1", "tid-1", "n", PrincipalType::kServicePrincipal};

@@ -145,6 +145,13 @@ Result<AccessToken> TokenService::IssueForApplication(const Principal& p, std::s
     return InvalidArgument("The audience of an application token must be 1 to 1024 characters.",
                            "invalid_resource");
   }
+  // Whoever writes an action group chooses this audience and the URL the token is sent to: a
+  // token one of this instance's front ends would accept is never handed out this way.
+  if (AudienceFor(audience)) {
+    return InvalidArgument("The audience '" + std::string(audience) +
+                               "' is one of this instance's own services; an application token cannot be issued for it.",
+                           "invalid_resource");
+  }
   return Sign(p, audience, roles);
 }
 

@@ -75,8 +75,9 @@ class TokenService {
   // (`invalid_resource`) for resources this instance does not serve.
   Result<AccessToken> Issue(const Principal& principal, std::string_view resource) const;
   // A token for an application this instance does not serve (an action group's secure
-  // webhook): `aud` is `audience` as given and `roles` lists the app roles granted. Never
-  // accepted by Validate (no front end has that audience).
+  // webhook): `aud` is `audience` as given and `roles` lists the app roles granted. An audience
+  // one of this instance's front ends answers to (AudienceFor) is refused, so Validate never
+  // accepts such a token.
   Result<AccessToken> IssueForApplication(const Principal& principal, std::string_view audience,
                                           const std::vector<std::string>& roles) const;
 

@@ -108,7 +108,8 @@ class Receiver:
 
 @pytest.fixture(scope="module")
 def env(request, tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("alerts") / "data", ["--simulated-clock=frozen"])
+    # The receivers run on this host: the operator's flag lets webhooks call them.
+    s = Server(tmp_path_factory.mktemp("alerts") / "data", ["--simulated-clock=frozen", "--webhook-allow-loopback"])
     s.start()
     create_workspace(s, "wsalerts")
     create_table(s, "wsalerts")
@@ -416,6 +417,42 @@ def test_rule_validation_errors_and_the_test_notification_action(env):
     missing = ag.replace("agvalid", "agmissing")
     r = rule_2023(env, "badgroup", "AppEvents_CL", [missing], expect=(400,))
     assert r["error"]["code"] == "ActionGroupNotFound", r
+
+
+def test_webhooks_to_this_host_are_refused_unless_the_operator_allows_them(request, tmp_path):
+    """Whoever may write an action group chooses where the server POSTs: by default not to the
+    server's own host (loopback, in any spelling) nor to link-local addresses such as the cloud
+    metadata service; the delivery fails at once, recorded, without retries."""
+    from azure.mgmt.monitor.models import NotificationRequestBody, WebhookReceiver
+    s = Server(tmp_path / "data", ["--simulated-clock=frozen"])
+    s.start()
+    e = {"server": s, "receivers": []}
+    try:
+        rx = receiver(e)
+        port = rx.url.split(":")[2].split("/")[0]
+        action_group(e, "agloop", rx.url)
+        urls = [rx.url, f"http://localhost:{port}/hook", f"http://[::ffff:127.0.0.1]:{port}/hook",
+                "http://169.254.169.254/metadata/instance"]
+        monitor_client(s).action_groups.begin_create_notifications_at_action_group_resource_level(
+            s.resourceGroup, "agloop", NotificationRequestBody(
+                alert_type="logalertv2",
+                webhook_receivers=[WebhookReceiver(name=f"t{i}", service_uri=u, use_common_alert_schema=True)
+                                   for i, u in enumerate(urls)])).result()
+        rows = wait_rows(s, "AlertDeliveries | where ActionGroup endswith '/agloop' and Kind == 'Webhook' "
+                            "| order by Receiver asc | project Receiver, Attempt, Result, Error",
+                         lambda r: len(r) == len(urls), "every refusal recorded")
+        for (name, attempt, result, error), why in zip(rows, ["loopback", "loopback", "loopback", "link-local"]):
+            assert attempt == 1 and result == "Failed" and why in error, rows
+            assert "no address a webhook may reach" in error, rows
+        advance(s, 120)
+        time.sleep(0.3)
+        assert rx.bodies() == [], "a refused webhook reached the receiver"
+        assert len(system_rows(s, "AlertDeliveries | where ActionGroup endswith '/agloop'"
+                                  " and Kind == 'Webhook'")) == len(urls), "a refused webhook was retried"
+    finally:
+        for r in e["receivers"]:
+            r.close()
+        _teardown(request, [s])
 
 
 def test_az_action_group_with_a_secure_webhook_and_an_az_rest_rule(env, tmp_path):
