@@ -292,6 +292,17 @@ TEST(CodecTest, SelectedStringsEqualTheWholeBlockGathered) {
       EXPECT_EQ(got->Str(i), whole->Str(want[i])) << what << " " << i;
       EXPECT_EQ(got->IsNull(i), whole->IsNull(want[i])) << what << " " << i;
     }
+    // Bytes after the last value (the search runs over the rest of the block) select nothing,
+    // whatever they hold, and are left unread.
+    const std::string after = "tTimeout 7 xtz";
+    std::vector<uint8_t> more = buf;
+    more.insert(more.end(), after.begin(), after.end());
+    std::span<const uint8_t> more_in(more);
+    std::vector<uint32_t> more_selected;
+    auto again = DecodeSelectedStrings(c.type, rows, more_in, keep, find, more_selected);
+    ASSERT_THAT(again, IsOk()) << what;
+    EXPECT_EQ(more_selected, want) << what;
+    EXPECT_EQ(more_in.size(), after.size()) << what;
   };
   kql::Column unique(kql::Type::kString), repeated(kql::Type::kString);
   for (size_t r = 0; r < 300; ++r) {
@@ -305,9 +316,9 @@ TEST(CodecTest, SelectedStringsEqualTheWholeBlockGathered) {
   // the needle's first letters and starting with its last: occurrences that straddle a length
   // or two values must not select a row; nulls and empty values among them.
   kql::Column edges(kql::Type::kString);
-  for (size_t r = 0; r < 45; ++r) {
+  for (size_t r = 0; r < 50; ++r) {
     std::string v;
-    switch (r % 9) {
+    switch (r % 10) {
       case 0: v = std::string(115, 'a') + "x"; break;         // ends "x", next length 't'
       case 1: v = std::string(115, 'z') + "t"; break;         // length byte 't', ends "t"
       case 2: v = "t" + std::string(87, 'b') + "Ti"; break;   // length 'Z' (90), ends "ti"
@@ -316,12 +327,13 @@ TEST(CodecTest, SelectedStringsEqualTheWholeBlockGathered) {
       case 5: v = std::string(116, 'q') + "xT"; break;        // holds "xt" case-insensitively
       case 6: v = "TIMEOUT"; break;
       case 7: v = "tzt"; break;
+      case 8: v = "t" + std::string(115, 'a'); break;       // length 't', its one "t" first
       default: v = std::string(150, 'c') + " TimeOut " + std::string(100, 'x') + "t"; break;  // 2-byte length
     }
     edges.AppendString(v);
   }
-  edges.nulls.assign(45, 0);
-  for (size_t r = 6; r < 45; r += 16) edges.nulls[r] = 1;
+  edges.nulls.assign(50, 0);
+  for (size_t r = 6; r < 50; r += 16) edges.nulls[r] = 1;
   struct Test {
     std::string op, needle;
   };
@@ -340,7 +352,7 @@ TEST(CodecTest, SelectedStringsEqualTheWholeBlockGathered) {
       check(repeated, 300, false, test.keep, find, "plain, repeating: " + what);
       check(holes, 300, false, test.keep, find, "plain with nulls: " + what);
       check(holes, 300, true, test.keep, find, "with nulls: " + what);
-      check(edges, 45, false, test.keep, find, "edges: " + what);
+      check(edges, 50, false, test.keep, find, "edges: " + what);
     }
   }
   auto keep = [](std::string_view v) { return v.find("7") != std::string_view::npos; };
