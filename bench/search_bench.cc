@@ -1,11 +1,16 @@
 // The substring search that `contains`, `has` and the other match operators use on a scan
-// (kql::StringValueTest(op, needle).find), over a file's text: searched as one text, as a
-// plain string block is, and line by line, as values held in the decoded cache are.
+// (kql::StringValueTest(op, needle).find), over a file's text: searched as one text, line by
+// line (as values held in the decoded cache are), and through the engine's reader of plain
+// string blocks (engine::DecodeSelectedStrings over the lines encoded as blocks of 65,536
+// values, as a frame's or an uncached block's decompressed bytes are read: the search with
+// the walk over the values' lengths that finds the value each occurrence starts in).
 //
 //   build-release/bench/search_bench FILE [NEEDLE ...]   (default needles: timeout error shard)
 //
 // docs/benchmarks.md records its figures over the API benchmark's NDJSON.
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -13,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/codec.h"
 #include "kql/functions/functions.h"
 
 namespace {
@@ -42,6 +48,18 @@ int main(int argc, char** argv) {
     lines.push_back(std::string_view(text).substr(at, end - at));
     at = end + 1;
   }
+  constexpr size_t kBlockRows = 65'536;
+  std::vector<std::vector<uint8_t>> blocks;
+  std::vector<size_t> block_rows;
+  for (size_t b = 0; b < lines.size(); b += kBlockRows) {
+    cmk::kql::Column c(cmk::kql::Type::kString);
+    size_t n = std::min(kBlockRows, lines.size() - b);
+    for (size_t r = b; r < b + n; ++r) c.AppendString(std::string(lines[r]));
+    cmk::engine::ColumnPiece piece{&c, 0, n};
+    blocks.emplace_back();
+    cmk::engine::EncodeColumn(c.type, std::span<const cmk::engine::ColumnPiece>(&piece, 1), blocks.back(), /*dictionaries=*/false);
+    block_rows.push_back(n);
+  }
   std::vector<std::string> needles(argv + 2, argv + argc);
   if (needles.empty()) needles = {"timeout", "error", "shard"};
   std::printf("%zu bytes, %zu lines\n", text.size(), lines.size());
@@ -58,8 +76,21 @@ int main(int argc, char** argv) {
         line_hits = 0;
         for (std::string_view l : lines) line_hits += test.find(l, 0) != std::string_view::npos;
       });
-      std::printf("%-12s %-10s one text %8.1f ms (%.2f GB/s, %zu found)   line by line %8.1f ms (%zu lines)\n", op,
-                  needle.c_str(), whole, static_cast<double>(text.size()) / whole / 1e6, hits, each, line_hits);
+      size_t block_hits = 0;
+      double blocks_ms = Millis(3, [&] {
+        block_hits = 0;
+        for (size_t b = 0; b < blocks.size(); ++b) {
+          std::span<const uint8_t> in(blocks[b]);
+          std::vector<uint32_t> selected;
+          auto got = cmk::engine::DecodeSelectedStrings(cmk::kql::Type::kString, block_rows[b], in, test.keep, test.find, selected);
+          if (!got.ok()) std::abort();
+          block_hits += selected.size();
+        }
+      });
+      std::printf("%-12s %-10s one text %8.1f ms (%.2f GB/s, %zu found)   line by line %8.1f ms (%zu lines)   "
+                  "plain blocks %8.1f ms (%zu lines)\n",
+                  op, needle.c_str(), whole, static_cast<double>(text.size()) / whole / 1e6, hits, each, line_hits,
+                  blocks_ms, block_hits);
     }
   }
   return 0;

@@ -521,6 +521,9 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
       while (q == std::string_view::npos || begin + v.size() <= q) {
         if (is_null(r)) select(r, v);
         if (++r == rows) break;
+        // Past the last occurrence the walk runs alone, over lines the search read long ago:
+        // fetch ahead of it (no occurrence in 1M 264-byte lines: 55 -> 45 ms, search_bench).
+        __builtin_prefetch(in.data() + 512);
         if (!next()) return Corrupt("string");
         begin = static_cast<size_t>(v.data() - base);
       }
