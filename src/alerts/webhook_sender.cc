@@ -70,12 +70,7 @@ std::optional<std::string> RefusedV4(uint32_t a, bool allow_loopback) {
   return std::nullopt;
 }
 
-}  // namespace
-
-std::optional<std::string> WebhookAddressRefusal(std::string_view ip, bool allow_loopback) {
-  boost::system::error_code ec;
-  net::ip::address addr = net::ip::make_address(std::string(ip), ec);
-  if (ec) return "not an IP address";
+std::optional<std::string> RefusedAddress(const net::ip::address& addr, bool allow_loopback) {
   if (addr.is_v4()) return RefusedV4(addr.to_v4().to_uint(), allow_loopback);
   net::ip::address_v6::bytes_type b = addr.to_v6().to_bytes();
   auto zero = [&](size_t from, size_t to) {
@@ -99,6 +94,15 @@ std::optional<std::string> WebhookAddressRefusal(std::string_view ip, bool allow
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "a link-local address (fe80::/10)";
   if (b[0] == 0xff) return "a multicast address (ff00::/8)";
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> WebhookAddressRefusal(std::string_view ip, bool allow_loopback) {
+  boost::system::error_code ec;
+  net::ip::address addr = net::ip::make_address(std::string(ip), ec);
+  if (ec) return "not an IP address";
+  return RefusedAddress(addr, allow_loopback);
 }
 
 struct WebhookSender::Impl {
@@ -173,7 +177,7 @@ class WebhookSender::Impl::Attempt : public std::enable_shared_from_this<Attempt
       std::string refusal;
       for (const auto& entry : r) {
         tcp::endpoint ep = entry.endpoint();
-        auto why = WebhookAddressRefusal(ep.address().to_string(), self->impl_->options.allow_loopback);
+        auto why = RefusedAddress(ep.address(), self->impl_->options.allow_loopback);
         if (!why) allowed.push_back(ep);
         else if (refusal.empty()) refusal = ep.address().to_string() + " is " + *why;
       }

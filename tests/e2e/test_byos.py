@@ -24,7 +24,9 @@ MIB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("byos") / "data", ["--simulated-clock", "--key-check-interval", "10"])
+    # The alert test's webhook receiver runs on this host: the operator's flag lets webhooks call it.
+    s = Server(tmp_path_factory.mktemp("byos") / "data",
+               ["--simulated-clock", "--key-check-interval", "10", "--webhook-allow-loopback"])
     s.start()
     yield s
     s.stop_and_check()
