@@ -301,6 +301,27 @@ TEST_F(LogStoreScanTest, TopReadsTheKeyColumnOnlyOfGroupsWhoseFooterExtremeIsAmo
   EXPECT_EQ(top("App_CL | top 25 by N desc"), top("App_CL | where N >= 0 | top 25 by N desc"));
 }
 
+// The most common log query, the latest rows (`sort by TimeGenerated desc | take N`), is a top:
+// the same blocks as `top` are read (the sort read every block of every column), also through
+// a projection that only selects columns, which reads just those.
+TEST_F(LogStoreScanTest, SortThenTakeReadsOnlyTheBlocksThatCanHoldTheBestRows) {
+  Open();
+  TimePoint now = clock_.Now();
+  for (int k = 0; k < 6; ++k) {
+    kql::Table t = Rows(10, "e" + std::to_string(k), now);
+    for (auto& v : t.columns[static_cast<size_t>(t.Find("N"))].ints) v += 100 * k;
+    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  auto rows = [&](const std::string& q) { return Messages(*cat, q); };
+  EXPECT_EQ(rows("App_CL | sort by N desc | take 3"), (std::vector<std::string>{"e5 9", "e5 8", "e5 7"}));
+  EXPECT_EQ(store_->BlocksDecodedForTest(), 5u);  // as `top 3 by N desc` (test above)
+  EXPECT_EQ(rows("App_CL | project Msg, N | order by N asc nulls last | limit 2"),
+            (std::vector<std::string>{"e0 0", "e0 1"}));
+  EXPECT_EQ(store_->BlocksDecodedForTest(), 5u + 2 + 1);  // N of extents 0 and 1, Msg of extent 0
+}
+
 TEST_F(LogStoreScanTest, AScanStoppedEarlyWaitsForItsReadAhead) {
   Open();
   for (int i = 0; i < 4; ++i) {

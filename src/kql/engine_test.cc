@@ -335,9 +335,11 @@ class RecordingCatalog : public InMemoryCatalog {
   Status Scan(const ScanRequest& request,
               const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
     last = request;
+    if (request.best) best = request.best;
     return InMemoryCatalog::Scan(request, sink);
   }
   mutable ScanRequest last;
+  mutable std::optional<ScanRequest::Best> best;  // the last scan asked for the best values
 };
 
 TEST(KqlPushDownTest, ScanGetsNeededColumnsAndTimeBounds) {
@@ -358,6 +360,52 @@ TEST(KqlPushDownTest, ScanGetsNeededColumnsAndTimeBounds) {
   ASSERT_THAT(Execute("T | where A > 0", cat, opts), IsOk());
   EXPECT_EQ(cat.last.columns.size(), 3u);
   EXPECT_FALSE(cat.last.min_time.has_value());
+}
+
+// `sort by X | take N` is a top: its scan is asked for the N best X first (ScanRequest::best),
+// through a projection that only selects columns, which then applies to the N rows; any other
+// projection stays where it is.
+TEST(KqlPushDownTest, SortThenTakeIsATopOverTheScan) {
+  RecordingCatalog cat;
+  Table t;
+  t.name = "T";
+  t.AddColumn("A", Longs({5, 1, 9, 3, 7}));
+  t.AddColumn("B", Strings({"e", "a", "i", "c", "g"}));
+  t.AddColumn("C", Strings({"x", "x", "x", "x", "x"}));
+  t.rows = 5;
+  cat.Add(std::move(t));
+  auto rows = [&](const std::string& q) {
+    Result<QueryResult> r = Execute(q, cat, ExecOptions{});
+    EXPECT_THAT(r, IsOk()) << q;
+    std::string out;
+    for (size_t row = 0; r.ok() && row < r->tables[0].rows; ++row) {
+      for (const Column& c : r->tables[0].columns) out += ValueToText(c, row) + "|";
+      out += "\n";
+    }
+    return out;
+  };
+  auto best = [&] {
+    std::string b = cat.best ? cat.best->column + " " + std::to_string(cat.best->n) : "none";
+    cat.best.reset();
+    return b;
+  };
+  EXPECT_EQ(rows("T | sort by A desc | take 2"), rows("T | top 2 by A desc"));
+  best();
+  EXPECT_EQ(rows("T | sort by A desc | take 2"), "9|i|x|\n7|g|x|\n");
+  EXPECT_EQ(best(), "A 2");
+  EXPECT_EQ(rows("T | order by A asc nulls last | limit 3 | project B"), "a|\nc|\ne|\n");
+  EXPECT_EQ(best(), "A 3");
+  // Through a selection, renamed: the last scan reads the selected columns only.
+  EXPECT_EQ(rows("T | project Key = A, B | sort by Key desc | take 1"), "9|i|\n");
+  EXPECT_EQ(best(), "A 1");
+  EXPECT_EQ(cat.last.columns, (std::vector<std::string>{"A", "B"}));
+  EXPECT_EQ(rows("T | project B, A | top 2 by A asc nulls last"), "a|1|\nc|3|\n");
+  EXPECT_EQ(best(), "A 2");
+  // A computed column stays above the top: the scan is not asked for a best.
+  EXPECT_EQ(rows("T | extend D = A * 2 | sort by D desc | take 1 | project D"), "18|\n");
+  EXPECT_EQ(best(), "none");
+  EXPECT_EQ(rows("T | sort by A desc | take -1"), "");
+  EXPECT_EQ(rows("T | sort by A desc | take 0"), "");
 }
 
 TEST(KqlInMemoryCatalogTest, ScansInChunks) {

@@ -472,7 +472,15 @@ Result<PlanPtr> Binder::BindTabular(const Tabular& t, const Scope* s, PlanPtr in
     RETURN_IF_ERROR(SetPlanHeight(*plan, op.pos));
     chain.push_back(plan.get());
   }
-  if (scan != nullptr) PushDown(*scan, chain);
+  if (scan != nullptr) {
+    // The nodes from the scan up, as the plan stands: an operator may rebuild the ones below it
+    // (`sort | take` turns the sort into a top and may move it below a column selection).
+    std::vector<PlanNode*> path;
+    PlanNode* n = plan.get();
+    for (; n != nullptr && n != scan; n = n->inputs.empty() ? nullptr : n->inputs[0].get()) path.push_back(n);
+    if (n == scan) chain.assign(path.rbegin(), path.rend());
+    PushDown(*scan, chain);
+  }
   return plan;
 }
 

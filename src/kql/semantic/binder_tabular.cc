@@ -351,13 +351,49 @@ Result<PlanPtr> Binder::BindProjectLike(OpKind kind, const std::vector<NamedExpr
   return PlanPtr(std::move(n));
 }
 
+namespace {
+
+// A projection that only selects, renames or reorders its input's columns.
+bool SelectsColumns(const PlanNode& n) {
+  if (n.kind != NodeKind::kProject || n.inputs.size() != 1 || n.exprs.size() != n.schema.size()) return false;
+  return std::all_of(n.exprs.begin(), n.exprs.end(), [](const BoundExpr& e) { return e.kind == BoundExpr::Kind::kColumn; });
+}
+
+// `top` below a projection that only selects columns (`project A, B | top 5 by B`): the same
+// rows, and the top then stands right over the scan, which it reads for its key alone first and
+// then only for the blocks that can hold the N best rows (sort.cc TopBound), instead of
+// projecting every row for a sort.
+PlanPtr TopBelowSelection(PlanPtr top) {
+  if (top->kind != NodeKind::kTop || !SelectsColumns(*top->inputs[0])) return top;
+  PlanPtr projection = std::move(top->inputs[0]);
+  for (BoundExpr& e : top->exprs) Substitute(e, projection->exprs);
+  top->inputs[0] = std::move(projection->inputs[0]);
+  top->schema = top->inputs[0]->schema;
+  top->height = 0;
+  projection->inputs[0] = TopBelowSelection(std::move(top));
+  projection->height = 0;
+  return projection;
+}
+
+}  // namespace
+
 Result<PlanPtr> Binder::BindSortLike(const Operator& op, PlanPtr in, const Scope* s) {
   NodeKind kind = op.kind == OpKind::kSort ? NodeKind::kSort : op.kind == OpKind::kTop ? NodeKind::kTop : NodeKind::kTake;
-  PlanPtr n = Node(kind, std::move(in));
+  int64_t limit = -1;
   if (op.kind != OpKind::kSort) {
-    ASSIGN_OR_RETURN(BoundExpr limit, BindExpr(*op.expr, Schema{}, s));
-    ASSIGN_OR_RETURN(n->limit, ConstantLong(limit, op.expr->pos, "The row count"));
+    ASSIGN_OR_RETURN(BoundExpr bound, BindExpr(*op.expr, Schema{}, s));
+    ASSIGN_OR_RETURN(limit, ConstantLong(bound, op.expr->pos, "The row count"));
   }
+  if (kind == NodeKind::kTake && in->kind == NodeKind::kSort) {
+    // `sort by X | take N` is `top N by X` (the same rows in the same order, ties aside, which
+    // neither orders): a top keeps N rows where a sort holds every row (and over a large table
+    // ran out of memory for it), and a top over a scan reads only the blocks that can win.
+    in->kind = NodeKind::kTop;
+    in->limit = limit;
+    return TopBelowSelection(std::move(in));
+  }
+  PlanPtr n = Node(kind, std::move(in));
+  n->limit = limit;
   for (const SortKey& k : op.sort) {
     ASSIGN_OR_RETURN(BoundExpr e, BindExpr(*k.expr, n->schema, s));
     if (e.type == Type::kDynamic && !e.untyped_null) {
@@ -367,7 +403,7 @@ Result<PlanPtr> Binder::BindSortLike(const Operator& op, PlanPtr in, const Scope
     n->ascending.push_back(k.ascending);
     n->nulls_first.push_back(k.nulls_first);
   }
-  return n;
+  return TopBelowSelection(std::move(n));
 }
 
 }  // namespace cmk::kql::internal
