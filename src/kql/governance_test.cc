@@ -239,8 +239,27 @@ TEST_F(GovernanceTest, MakeListOverHugeInputFailsWithTheMemoryLimit) {
   EXPECT_THAT(r.status().message(), HasSubstr("summarize"));
   EXPECT_THAT(Run("range x from 1 to 1000000 step 1 | summarize make_set(strcat('item-', x))"),
               StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
-  EXPECT_THAT(Run("range x from 1 to 1000000 step 1 | summarize dcount(strcat('item-', x))"),
+  EXPECT_THAT(Run("range x from 1 to 1000000 step 1 | summarize count_distinct(strcat('item-', x))"),
               StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+}
+
+// dcount is the documented estimate: a sketch of bounded size (the exact count_distinct above
+// holds every value), exact below the accuracy level's sparse capacity, and the same as
+// dcount_hll over hll() of the same values.
+TEST_F(GovernanceTest, DcountOfManyDistinctValuesIsAnEstimateInBoundedMemory) {
+  options_.memory_limit_bytes = 32 << 20;
+  std::string items = "range x from 1 to 1000000 step 1 | extend s = strcat('item-', x)";
+  int64_t estimate = std::stoll(Scalar(items + " | summarize dcount(s)"));
+  EXPECT_NEAR(static_cast<double>(estimate), 1e6, 1e6 * 0.03);
+  EXPECT_EQ(Scalar(items + " | summarize dcount_hll(hll(s))"), std::to_string(estimate));
+  int64_t coarse = std::stoll(Scalar(items + " | summarize dcount(s, 0)"));
+  EXPECT_NE(coarse, estimate);  // accuracy level 0: 2^12 registers, not 2^14
+  EXPECT_NEAR(static_cast<double>(coarse), 1e6, 1e6 * 0.06);
+  EXPECT_EQ(Scalar(items + " | summarize dcountif(s, x % 2 == 0) | project v = dcountif_s > 450000 and dcountif_s < 550000"), "1");
+  // By group: the exact count at most 1000 values, and 1000 itself.
+  EXPECT_EQ(Scalar("range x from 1 to 2000 step 1 | summarize d = dcount(x % 1000) | project d"), "1000");
+  EXPECT_EQ(Scalar("range x from 1 to 10000 step 1 | summarize d = dcount(x) by b = x % 10 | summarize max(d), min(d) | project s = strcat(max_d, '/', min_d)"),
+            "1000/1000");
 }
 
 TEST_F(GovernanceTest, HugeMvExpandFailsWithTheMemoryLimit) {

@@ -283,9 +283,10 @@ class BestAgg : public Aggregator {
   std::vector<Column> outs_;
 };
 
-class DcountAgg : public Aggregator {
+// count_distinct and count_distinctif: the exact count, every distinct value held.
+class DistinctCountAgg : public Aggregator {
  public:
-  explicit DcountAgg(bool conditional) : conditional_(conditional) {}
+  explicit DistinctCountAgg(bool conditional) : conditional_(conditional) {}
   void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
     sets_.resize(num_groups);
     const Column& v = *args[0];
@@ -306,7 +307,7 @@ class DcountAgg : public Aggregator {
   size_t StateBytes() const override { return bytes_; }
   bool Mergeable() const override { return true; }
   void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) override {
-    const auto& o = static_cast<const DcountAgg&>(later);
+    const auto& o = static_cast<const DistinctCountAgg&>(later);
     sets_.resize(num_groups);
     if (!o.views_.empty()) views_.resize(num_groups);
     for (size_t g = 0; g < groups.size(); ++g) {
@@ -674,7 +675,7 @@ std::unique_ptr<Aggregator> MakeAggregator(const AggregateDef& def, std::span<co
   std::string_view n = def.name, b = Base(n);
   bool cond = b != n;
   if (n == "count" || n == "countif") return std::make_unique<CountAgg>(n == "countif");
-  if (n == "dcount" || n == "dcountif") return std::make_unique<DcountAgg>(n == "dcountif");
+  if (n == "dcount" || n == "dcountif") return agg::MakeDcountAggregator(params, n == "dcountif");
   if (n == "sum" || n == "sumif" || n == "avg" || n == "avgif") {
     return std::make_unique<NumericAgg>(n.substr(0, 3), types[0], n.size() > 3);
   }
@@ -686,7 +687,7 @@ std::unique_ptr<Aggregator> MakeAggregator(const AggregateDef& def, std::span<co
   }
   if (n == "arg_min" || n == "arg_max") return std::make_unique<BestAgg>(n == "arg_max" ? 1 : -1, false, types);
   if (b == "any" || n == "take_any") return std::make_unique<BestAgg>(0, cond, types);
-  if (b == "count_distinct") return std::make_unique<DcountAgg>(cond);
+  if (b == "count_distinct") return std::make_unique<DistinctCountAgg>(cond);
   if (n.starts_with("make_")) {
     // The documented default and maximum size.
     constexpr double kMaxList = 1'048'576;

@@ -14,5 +14,7 @@ std::unique_ptr<Aggregator> MakeStatsAggregator(std::string_view name, std::span
                                                 std::span<const double> params);
 // aggregates_sketch.cc: hll, hll_if, hll_merge, tdigest, tdigest_merge / merge_tdigest.
 std::unique_ptr<Aggregator> MakeSketchAggregator(std::string_view name, std::span<const double> params);
+// aggregates_sketch.cc: dcount, dcountif (an hll per group; params: the accuracy level).
+std::unique_ptr<Aggregator> MakeDcountAggregator(std::span<const double> params, bool conditional);
 
 }  // namespace cmk::kql::agg

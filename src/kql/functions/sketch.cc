@@ -85,16 +85,18 @@ void Hll::FoldTo(int precision) {
 }
 
 void Hll::Merge(const Hll& o) {
-  Hll other = o;
-  int p = std::min(p_, other.p_);
-  FoldTo(p);
-  other.FoldTo(p);
-  if (!other.registers_.empty() && registers_.empty()) Densify();
-  if (other.registers_.empty()) {
-    for (uint64_t h : other.sparse_) AddHash(h);
+  if (o.p_ > p_) {  // folded to this precision first (a copy: `o` stays as it is)
+    Hll other = o;
+    other.FoldTo(p_);
+    return Merge(other);
+  }
+  FoldTo(o.p_);
+  if (o.registers_.empty()) {
+    for (uint64_t h : o.sparse_) AddHash(h);
     return;
   }
-  for (size_t i = 0; i < registers_.size(); ++i) registers_[i] = std::max(registers_[i], other.registers_[i]);
+  if (registers_.empty()) Densify();
+  for (size_t i = 0; i < registers_.size(); ++i) registers_[i] = std::max(registers_[i], o.registers_[i]);
 }
 
 // The classic estimator with linear counting for small cardinalities; 64-bit hashes need no
