@@ -281,8 +281,12 @@ TEST_F(GovernanceTest, StrrepIsCappedAndNestedStrrepFailsWithTheMemoryLimit) {
   EXPECT_THAT(r, StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
   EXPECT_THAT(r.status().message(), HasSubstr("strrep"));
   // Per row at run time too (not folded: x is a column).
-  EXPECT_THAT(Run("range x from 1 to 100000 step 1 | extend s=strrep(strcat(x, strrep('a', 1000)), 1024) | count"),
+  EXPECT_THAT(Run("range x from 1 to 100000 step 1 | extend s=strrep(strcat(x, strrep('a', 1000)), 1024) | "
+                  "summarize max(strlen(s))"),
               StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+  // An extended column nothing reads is not computed.
+  EXPECT_EQ(Scalar("range x from 1 to 100000 step 1 | extend s=strrep(strcat(x, strrep('a', 1000)), 1024) | count"),
+            "100000");
 }
 
 TEST_F(GovernanceTest, HugeSortAndTopFailWithTheMemoryLimit) {

@@ -58,7 +58,9 @@ bool PushableCall(std::string_view name) {
       "bin", "floor", "bin_at", "round", "abs", "iff", "iif", "tolong", "toint", "todouble", "toreal",
       "hourofday", "dayofweek", "dayofmonth", "dayofyear", "getyear", "getmonth", "startofday",
       "startofweek", "startofmonth", "startofyear", "endofday", "endofweek", "endofmonth", "endofyear",
-      "datetime_part", "ago", "now"};
+      "datetime_part", "ago", "now", "case",
+      // Strings no longer than their argument's text (a few bytes more for a number's).
+      "tostring"};
   return kNames.count(name) > 0;
 }
 

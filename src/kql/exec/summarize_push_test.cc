@@ -156,6 +156,11 @@ TEST_F(SummarizePushTest, PartialAggregatesMergeToTheSameAnswersInTheSameOrder) 
       "T | summarize count(), max(TimeGenerated) by Computer, N",
       "T | summarize count() by tolower(Computer), iff(N > 2, 'hi', 'lo')",
       "T | summarize count() by startofday(TimeGenerated), hourofday(TimeGenerated)",
+      // An extend's expressions go into the keys and arguments (each read once, per row).
+      "T | extend x = N * 2 | summarize sum(x) by Computer",
+      "T | extend h = hourofday(TimeGenerated), u = toupper(Computer) | summarize count(), max(N) by h, u",
+      "T | extend k = tostring(N), unused = rand() | summarize count() by k",
+      "T | project N2 = N * 2, C = Computer | extend N4 = N2 * 2 | summarize avg(N4) by C",
   };
   for (const char* q : queries) {
     Answers a = Run(q);
@@ -216,13 +221,14 @@ TEST_F(SummarizePushTest, WhatCannotMergeOrRunElsewhereStaysOnTheQueryThread) {
       "T | summarize stdev(D) by Computer",          // Welford state: not merged
       "T | summarize make_bag(pack('k', N)) by Level",  // pack: not pushed
       "T | summarize count() by strcat(Computer, 'x')",  // not a pushed function
-      "T | extend x = N * 2 | summarize sum(x) by Computer",  // not straight over the scan
+      "T | extend x = N * 2 | summarize sum(x), max(x) by Computer",  // x twice: the extend stays
   };
   for (const char* q : queries) {
     Answers a = Run(q);
     EXPECT_EQ(a.own, a.pushed) << q;
     EXPECT_FALSE(a.ran_pushed) << q;
   }
+  EXPECT_FALSE(Run("T | extend r = rand() | summarize max(r) by Computer").ran_pushed);  // random: the extend stays
 }
 
 // `top N by X` over a catalog that filters: its bounded scan drops the rows worse than the N-th

@@ -29,6 +29,11 @@ struct Binding {
 };
 // Whether `e` reads the row it is evaluated on (a column, row_number(), prev(), ...).
 bool ReadsRow(const BoundExpr& e);
+// Replaces each column reference of `e` by defs[column] (a projection's expressions).
+void Substitute(BoundExpr& e, const std::vector<BoundExpr>& defs);
+// Whether `e` depends on its row only through columns below `limit`: no window functions
+// (row_number, prev, ...) and nothing random.
+bool ReadsOnlyColumnsBelow(const BoundExpr& e, size_t limit);
 
 struct Scope {
   const Scope* parent = nullptr;

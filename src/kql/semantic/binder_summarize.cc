@@ -9,6 +9,43 @@
 
 namespace cmk::kql::internal {
 
+namespace {
+
+void CountRefs(const BoundExpr& e, std::vector<int>& refs) {
+  if (e.kind == BoundExpr::Kind::kColumn && e.column >= 0 && static_cast<size_t>(e.column) < refs.size()) {
+    ++refs[static_cast<size_t>(e.column)];
+  }
+  for (const BoundExpr& a : e.args) CountRefs(a, refs);
+}
+
+// A summarize over a projection of per-row expressions (`extend h = hourofday(TimeGenerated) |
+// summarize count() by h`) reads the expressions in its keys and arguments instead, and the
+// projection goes: the summarize then stands over the scan (or its where) and aggregates where
+// the blocks are decoded, on every core (exec's PushSummarize), and columns it doesn't read are
+// never computed. Only when each projected column is read at most once (nothing is evaluated
+// twice) and no expression depends on other rows or on chance (row_number, prev, rand).
+PlanPtr FoldProjection(PlanNode& summarize, PlanPtr in) {
+  if (in->kind != NodeKind::kProject || in->inputs.size() != 1 || in->exprs.size() != in->schema.size()) return in;
+  std::vector<int> refs(in->schema.size(), 0);
+  for (const BoundExpr& k : summarize.exprs) CountRefs(k, refs);
+  for (const BoundAggregate& a : summarize.aggs) {
+    for (const BoundExpr& e : a.args) CountRefs(e, refs);
+  }
+  size_t width = in->inputs[0]->schema.size();
+  for (size_t c = 0; c < refs.size(); ++c) {
+    if (refs[c] == 0) continue;  // not computed at all
+    if (refs[c] > 1 && in->exprs[c].kind != BoundExpr::Kind::kColumn) return in;
+    if (!ReadsOnlyColumnsBelow(in->exprs[c], width)) return in;
+  }
+  for (BoundExpr& k : summarize.exprs) Substitute(k, in->exprs);
+  for (BoundAggregate& a : summarize.aggs) {
+    for (BoundExpr& e : a.args) Substitute(e, in->exprs);
+  }
+  return FoldProjection(summarize, std::move(in->inputs[0]));
+}
+
+}  // namespace
+
 Result<PlanPtr> Binder::BindSummarize(const Operator& op, PlanPtr in, const Scope* s) {
   const Schema& schema = in->schema;
   auto n = std::make_unique<PlanNode>();
@@ -67,7 +104,7 @@ Result<PlanPtr> Binder::BindSummarize(const Operator& op, PlanPtr in, const Scop
   for (const BoundAggregate& a : n->aggs) {
     for (size_t i = 0; i < a.names.size(); ++i) n->schema.push_back({UniqueName(a.names[i], n->schema), a.types[i]});
   }
-  n->inputs.push_back(std::move(in));
+  n->inputs.push_back(FoldProjection(*n, std::move(in)));
   if (!needs_post) return PlanPtr(std::move(n));
   auto p = std::make_unique<PlanNode>();
   p->kind = NodeKind::kProject;

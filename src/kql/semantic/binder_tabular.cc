@@ -22,19 +22,21 @@ PlanPtr Node(NodeKind kind, PlanPtr in) {
   return n;
 }
 
+Result<int64_t> ConstantLong(const BoundExpr& b, const Position& pos, const char* what) {
+  if (!b.IsConstant() || !UsesInts(b.type) || b.value.IsNull(0)) {
+    return SemanticError(std::string(what) + " must be a constant integer", pos);
+  }
+  return b.value.Int(0);
+}
+
+}  // namespace
+
 void Substitute(BoundExpr& e, const std::vector<BoundExpr>& defs) {
   if (e.kind == BoundExpr::Kind::kColumn) {
     e = defs[static_cast<size_t>(e.column)];
     return;
   }
   for (BoundExpr& a : e.args) Substitute(a, defs);
-}
-
-Result<int64_t> ConstantLong(const BoundExpr& b, const Position& pos, const char* what) {
-  if (!b.IsConstant() || !UsesInts(b.type) || b.value.IsNull(0)) {
-    return SemanticError(std::string(what) + " must be a constant integer", pos);
-  }
-  return b.value.Int(0);
 }
 
 // Whether `e` depends on its row only through columns below `limit`: no window functions
@@ -55,8 +57,6 @@ bool ReadsOnlyColumnsBelow(const BoundExpr& e, size_t limit) {
   }
   return std::all_of(e.args.begin(), e.args.end(), [&](const BoundExpr& a) { return ReadsOnlyColumnsBelow(a, limit); });
 }
-
-}  // namespace
 
 Result<PlanPtr> Binder::BindOperator(const Operator& op, PlanPtr in, const Scope* s) {
   pos_ = op.pos;
