@@ -122,6 +122,9 @@ TEST_F(CodedTest, EveryQueryAnswersAsOverPlainStrings) {
       "T | order by Computer asc, DurationMs asc | take 20",
       "T | summarize dcount(Computer), dcount(Level), count()",
       "T | summarize dcountif(Computer, Level == 'Error'), countif(Computer has 'web')",
+      "T | summarize make_set(Computer), make_set(Props), make_set_if(Level, Computer == 'cache')",
+      "T | summarize make_set(Computer, 2), make_list(Level, 3) by Level | order by Level asc",
+      "T | summarize make_set(Computer) by bin(TimeGenerated, 1h) | order by TimeGenerated asc",
   };
   for (const char* q : queries) {
     auto [coded, plain] = Both(q);

@@ -416,27 +416,23 @@ class ListAgg : public Aggregator {
     if (kind_ != "make_list") seen_.resize(num_groups);
     const Column& v = *args[0];
     const Column* pred = conditional_ ? args[1] : nullptr;
+    // make_set of dictionary-coded strings: each entry is taken at most once a group (a later
+    // row with the same code adds nothing), in the order the rows first show it.
+    const size_t entries = v.coded() ? v.dict->size() : 0;
+    if (kind_ == "make_set" && entries > 0 && num_groups <= (size_t{1} << 22) / entries) {
+      std::vector<uint8_t> done(num_groups * entries, 0);
+      for (size_t r = 0; r < groups.size(); ++r) {
+        if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
+        uint8_t& d = done[groups[r] * entries + v.codes[v.Index(r)]];
+        if (d != 0) continue;
+        d = 1;
+        AddRow(groups[r], v, r);
+      }
+      return;
+    }
     for (size_t r = 0; r < groups.size(); ++r) {
-      uint32_t g = groups[r];
-      if ((v.IsNull(r) && !with_nulls_) || items_[g].size() >= max_) continue;
       if (pred != nullptr && !IsTrue(*pred, r)) continue;
-      if (v.IsNull(r)) {
-        items_[g].emplace_back("null");
-        bytes_ += 44;
-        continue;
-      }
-      if (kind_ == "make_bag") {
-        AddBag(g, v.Str(r));
-        continue;
-      }
-      // make_set and make_list over a dynamic array add its elements (make_set's "Set from array
-      // column"; geo-point-in-polygon's MultiPolygon example wraps each polygon's coordinates in
-      // pack_array() so that make_list's flattening leaves them one level deep).
-      if (kind_ != "make_bag" && v.type == Type::kDynamic && AddArrayElements(g, v.Str(r))) continue;
-      std::string json = ValueToJson(v, r);
-      if (kind_ == "make_set" && !seen_[g].insert(json).second) continue;
-      bytes_ += (kind_ == "make_set" ? 2 : 1) * (json.size() + 40);
-      items_[g].push_back(std::move(json));
+      AddRow(groups[r], v, r);
     }
   }
   size_t StateBytes() const override { return bytes_; }
@@ -490,6 +486,26 @@ class ListAgg : public Aggregator {
       items_[g].push_back(std::move(json));
     }
     return true;
+  }
+  void AddRow(uint32_t g, const Column& v, size_t r) {
+    if ((v.IsNull(r) && !with_nulls_) || items_[g].size() >= max_) return;
+    if (v.IsNull(r)) {
+      items_[g].emplace_back("null");
+      bytes_ += 44;
+      return;
+    }
+    if (kind_ == "make_bag") {
+      AddBag(g, v.Str(r));
+      return;
+    }
+    // make_set and make_list over a dynamic array add its elements (make_set's "Set from array
+    // column"; geo-point-in-polygon's MultiPolygon example wraps each polygon's coordinates in
+    // pack_array() so that make_list's flattening leaves them one level deep).
+    if (v.type == Type::kDynamic && AddArrayElements(g, v.Str(r))) return;
+    std::string json = ValueToJson(v, r);
+    if (kind_ == "make_set" && !seen_[g].insert(json).second) return;
+    bytes_ += (kind_ == "make_set" ? 2 : 1) * (json.size() + 40);
+    items_[g].push_back(std::move(json));
   }
   void AddBag(uint32_t g, const std::string& text) {
     boost::system::error_code ec;
