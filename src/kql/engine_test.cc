@@ -146,6 +146,25 @@ TEST_F(EngineTest, SummarizeNamesAggregatesAndGroupKeys) {
             "2024-01-15T00:00:00.0000000Z\t4\n");
 }
 
+// Several keys group as their values do: a null apart from 0 and from '', -0.0 with 0.0, each
+// string by its text; the same with two, four (packed keys) and five keys (bytes).
+TEST_F(EngineTest, SummarizeBySeveralKeysGroupsNullsZerosAndStringsApart) {
+  std::string rows =
+      "datatable(a:long, b:string, c:real, d:bool, e:datetime)"
+      "[0, 'x', 0.0, true, datetime(2024-01-01), long(null), 'x', -0.0, true, datetime(2024-01-01),"
+      " 0, 'x', -0.0, true, datetime(2024-01-01), 1, '', real(null), false, datetime(null),"
+      " 1, '', real(null), false, datetime(null), 1, 'y', 0.0, bool(null), datetime(2024-01-01)]";
+  EXPECT_EQ(Text(rows + " | summarize n = count() by a, b | order by n desc, b asc, a asc"),
+            "1\t\t2\n0\tx\t2\nnull\tx\t1\n1\ty\t1\n");
+  EXPECT_EQ(Text(rows + " | summarize n = count() by b, c | order by n desc, b asc"),
+            "x\t0\t3\n\tnull\t2\ny\t0\t1\n");
+  EXPECT_EQ(Text(rows + " | summarize n = count() by a, b, c, d | order by n desc, b asc, a asc"),
+            "1\t\tnull\tfalse\t2\n0\tx\t0\ttrue\t2\nnull\tx\t-0\ttrue\t1\n1\ty\t0\tnull\t1\n");
+  EXPECT_EQ(Text(rows + " | summarize n = count() by a, b, c, d, e | order by n desc, b asc, a asc"),
+            Text(rows + " | summarize n = count() by a, b, c, d | extend e = iff(b == '', datetime(null), "
+                        "datetime(2024-01-01)) | project a, b, c, d, e, n | order by n desc, b asc, a asc"));
+}
+
 TEST_F(EngineTest, SummarizeOverNothingGivesOneRowWithoutKeysAndNoneWithKeys) {
   // sum over no values is 0: the summarize docs' default values of aggregations.
   EXPECT_EQ(Text("Logs | where Count > 100 | summarize count(), sum(Count), max(Count)"), "0\t0\tnull\n");

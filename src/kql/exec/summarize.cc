@@ -1,6 +1,8 @@
 // summarize (and distinct, count): hash aggregation over chunks (HashAggregation, which
 // make-series uses too).
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <deque>
 #include <string_view>
 #include <unordered_map>
@@ -49,6 +51,29 @@ struct HashAggregation::State {
   // whose elements never move. Each with its hash: a partial's hashes serve the merge.
   boost::unordered_flat_map<HashedView, uint32_t, HashedViewHash> string_groups;
   std::deque<std::string> string_keys;
+  // Two to four keys: a row's key packed in words (ints and reals as their bits, strings as
+  // their id among that key's distinct strings, nulls as a mask), one probe of an open-
+  // addressing map instead of the keys' bytes concatenated and hashed into a node map.
+  struct PackedKey {
+    std::array<uint64_t, 4> w{};
+    uint32_t nulls = 0;
+    bool operator==(const PackedKey&) const = default;
+  };
+  struct PackedKeyHash {
+    size_t operator()(const PackedKey& k) const {
+      uint64_t h = k.nulls;
+      for (uint64_t w : k.w) {
+        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+      }
+      return static_cast<size_t>(h);
+    }
+  };
+  static constexpr size_t kMaxPackedKeys = 4;
+  boost::unordered_flat_map<PackedKey, uint32_t, PackedKeyHash> packed_groups;
+  std::vector<boost::unordered_flat_map<HashedView, uint32_t, HashedViewHash>> key_string_ids;
+  std::deque<std::string> key_strings;  // the views' strings (deque elements never move)
+  std::vector<std::vector<uint32_t>> key_code_ids;  // per coded key: entry -> string id (this chunk)
   std::vector<uint32_t> code_groups;  // a coded key's dictionary entry -> group (this chunk)
   std::vector<size_t> key_hashes;  // a partial's coded key: each group's string hashed
   int64_t null_group = -1;
@@ -180,6 +205,52 @@ struct HashAggregation::State {
       out[r] = g != kUnseen ? g : first_seen(codes[r]);
     }
   }
+  // Key i's id for string `v` (ids count the key's distinct strings from 0).
+  uint64_t StringId(size_t i, const std::string& v) {
+    auto& ids_of = key_string_ids[i];
+    size_t hash = HashString(v);
+    auto it = ids_of.find(HashedView{v, hash});
+    if (it != ids_of.end()) return it->second;
+    const std::string& stored = key_strings.emplace_back(v);
+    key_bytes += v.size() + 48;  // the stored copy and its map slot
+    uint32_t id = static_cast<uint32_t>(ids_of.size());
+    ids_of.emplace(HashedView{stored, hash}, id);
+    return id;
+  }
+  // The same groups as EncodeKey's bytes would make: a null apart from every value, reals by
+  // their bits with -0.0 as 0.0, strings by their text.
+  void AssignPackedIds(const std::vector<const Column*>& k, size_t rows) {
+    constexpr uint32_t kUnseen = UINT32_MAX;
+    key_string_ids.resize(k.size());
+    key_code_ids.resize(k.size());
+    for (size_t i = 0; i < k.size(); ++i) {
+      if (k[i]->coded()) key_code_ids[i].assign(k[i]->dict->size(), kUnseen);
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      PackedKey key;
+      for (size_t i = 0; i < k.size(); ++i) {
+        const Column& c = *k[i];
+        if (c.IsNull(r)) {
+          key.nulls |= 1u << i;
+        } else if (UsesInts(c.type)) {
+          key.w[i] = static_cast<uint64_t>(c.Int(r));
+        } else if (UsesReals(c.type)) {
+          double v = c.Real(r);
+          if (v == 0) v = 0;  // -0.0 and 0.0 group together
+          std::memcpy(&key.w[i], &v, sizeof(v));
+        } else if (c.coded()) {
+          uint32_t& id = key_code_ids[i][c.codes[c.Index(r)]];
+          if (id == kUnseen) id = static_cast<uint32_t>(StringId(i, c.Str(r)));
+          key.w[i] = id;
+        } else {
+          key.w[i] = StringId(i, c.Str(r));
+        }
+      }
+      auto [it, inserted] = packed_groups.try_emplace(key, 0);
+      if (inserted) it->second = NewGroup(k, r);
+      ids[r] = it->second;
+    }
+  }
   // `later`'s groups here, by the hashes its coded key's strings were given where it ran.
   void AssignHashedIds(const State& later) {
     std::vector<const Column*> k{&later.key_values[0]};
@@ -219,6 +290,7 @@ struct HashAggregation::State {
       }
       return;
     }
+    if (k.size() <= kMaxPackedKeys) return AssignPackedIds(k, rows);
     for (size_t r = 0; r < rows; ++r) {
       buf.clear();
       for (const Column* c : k) EncodeKey(*c, r, buf);
