@@ -165,6 +165,17 @@ TEST_F(EngineTest, SummarizeBySeveralKeysGroupsNullsZerosAndStringsApart) {
                         "datetime(2024-01-01)) | project a, b, c, d, e, n | order by n desc, b asc, a asc"));
 }
 
+// Nearest-rank percentiles of a shuffled 0..1000, asked in any order, repeated, at the ends.
+TEST_F(EngineTest, PercentilesAreTheNearestRanksInTheOrderAsked) {
+  EXPECT_EQ(Text("range x from 1 to 1001 step 1 | extend v = (x * 7919) % 1001 "
+                 "| summarize percentiles(v, 90, 10, 50, 50, 100, 0)"),
+            "900\t100\t500\t500\t1000\t0\n");
+  EXPECT_EQ(Text("range x from 1 to 1001 step 1 | extend v = (x * 7919) % 1001 "
+                 "| summarize p = percentile(v, 25) by b = v % 2 | order by b asc"),
+            "0\t250\n1\t249\n");
+  EXPECT_EQ(Text("datatable(v:real)[3.0, real(nan), 1.0, 2.0] | summarize percentiles(v, 25, 75)"), "1\t3\n");
+}
+
 TEST_F(EngineTest, SummarizeOverNothingGivesOneRowWithoutKeysAndNoneWithKeys) {
   // sum over no values is 0: the summarize docs' default values of aggregations.
   EXPECT_EQ(Text("Logs | where Count > 100 | summarize count(), sum(Count), max(Count)"), "0\t0\tnull\n");

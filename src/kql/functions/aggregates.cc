@@ -555,17 +555,33 @@ class PercentileAgg : public Aggregator {
     values_.resize(n);
     std::vector<Column> outs;
     for (Type t : types_) outs.emplace_back(t);
+    // The nearest rank of each percentage, found by selection instead of a sort: ranks in
+    // increasing order, each selected among the values above the previous one (O(n) a group).
+    std::vector<size_t> order(ps_.size()), idx(ps_.size());
     for (auto& vals : values_) {
-      std::sort(vals.begin(), vals.end());
       for (size_t i = 0; i < ps_.size(); ++i) {
         if (vals.empty()) {
           outs[i].AppendNull();
           continue;
         }
         double rank = std::ceil(ps_[i] / 100.0 * static_cast<double>(vals.size()));
-        size_t idx = rank < 1 ? 0 : std::min(vals.size() - 1, static_cast<size_t>(rank) - 1);
-        if (UsesInts(types_[i])) outs[i].AppendInt(static_cast<int64_t>(vals[idx]));
-        else outs[i].AppendReal(vals[idx]);
+        idx[i] = rank < 1 || std::isnan(rank) ? 0 : std::min(vals.size() - 1, static_cast<size_t>(rank) - 1);
+      }
+      if (vals.empty()) continue;
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return idx[a] < idx[b]; });
+      auto nan_last = [](double a, double b) { return a < b || (!std::isnan(a) && std::isnan(b)); };
+      auto from = vals.begin();
+      for (size_t i : order) {
+        auto nth = vals.begin() + static_cast<ptrdiff_t>(idx[i]);
+        if (nth < from) continue;  // the same rank as the one before: in place already
+        std::nth_element(from, nth, vals.end(), nan_last);
+        from = nth + 1;  // what follows is not less than it: the next rank is selected there
+      }
+      for (size_t i = 0; i < ps_.size(); ++i) {
+        double v = vals[idx[i]];
+        if (UsesInts(types_[i])) outs[i].AppendInt(static_cast<int64_t>(v));
+        else outs[i].AppendReal(v);
       }
     }
     return outs;
