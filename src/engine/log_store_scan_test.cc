@@ -322,6 +322,34 @@ TEST_F(LogStoreScanTest, SortThenTakeReadsOnlyTheBlocksThatCanHoldTheBestRows) {
   EXPECT_EQ(store_->BlocksDecodedForTest(), 5u + 2 + 1);  // N of extents 0 and 1, Msg of extent 0
 }
 
+// The first and last times, and a column's extremes: as `top 1` reads them (a block each), with
+// the answers of a scan of every row.
+TEST_F(LogStoreScanTest, MinAndMaxWithoutKeysReadTheBlockThatHoldsEach) {
+  Open();
+  TimePoint now = clock_.Now();
+  for (int k = 0; k < 6; ++k) {
+    kql::Table t = Rows(10, "e" + std::to_string(k), now + std::chrono::hours(k));
+    for (auto& v : t.columns[static_cast<size_t>(t.Find("N"))].ints) v += 100 * k;
+    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  auto text = [&](const std::string& q) {
+    Result<kql::QueryResult> r = kql::Execute(q, *cat, kql::ExecOptions{});
+    EXPECT_THAT(r, IsOk()) << q;
+    std::string out;
+    for (const kql::Column& c : r->tables[0].columns) {
+      out += (c.IsNull(0) ? "null" : kql::UsesReals(c.type) ? std::to_string(c.Real(0)) : std::to_string(c.Int(0))) + "|";
+    }
+    return out;
+  };
+  std::string q = "App_CL | summarize max(N), min(N), max(TimeGenerated), min(TimeGenerated)";
+  std::string extremes = text(q);
+  EXPECT_EQ(store_->BlocksDecodedForTest(), 4u);  // N of extents 5 and 0, TimeGenerated of both
+  EXPECT_EQ(extremes, text("App_CL | where N >= 0 | summarize max(N), min(N), max(TimeGenerated), min(TimeGenerated)"));
+  EXPECT_EQ(extremes.substr(0, 6), "509|0|");
+}
+
 TEST_F(LogStoreScanTest, AScanStoppedEarlyWaitsForItsReadAhead) {
   Open();
   for (int i = 0; i < 4; ++i) {

@@ -438,6 +438,40 @@ TEST(KqlPushDownTest, SortThenTakeIsATopOverTheScan) {
   EXPECT_EQ(rows("T | sort by A desc | take 0"), "");
 }
 
+// min and max of columns over a scan without keys are answered as `top 1` reads them (a best
+// asked of the scan); a NaN, an empty or all-null column, or another aggregate: a plain scan,
+// with the same answers as ever.
+TEST(KqlPushDownTest, MinAndMaxOverAScanAreReadAsTopOne) {
+  RecordingCatalog cat;
+  Table t;
+  t.name = "T";
+  t.AddColumn("A", Longs({5, 1, 9, 3, 7}));
+  t.AddColumn("R", Reals({0.5, std::nan(""), 2.5, 1.5, -1.0}));
+  Column nulls(Type::kLong);
+  for (int i = 0; i < 5; ++i) nulls.AppendNull();
+  t.AddColumn("N", std::move(nulls));
+  t.rows = 5;
+  cat.Add(std::move(t));
+  auto rows = [&](const std::string& q) {
+    Result<QueryResult> r = Execute(q, cat, ExecOptions{});
+    EXPECT_THAT(r, IsOk()) << q;
+    std::string out;
+    for (size_t row = 0; r.ok() && row < r->tables[0].rows; ++row) {
+      for (const Column& c : r->tables[0].columns) out += (c.IsNull(row) ? "null" : ValueToText(c, row)) + "|";
+    }
+    return out;
+  };
+  cat.best.reset();
+  EXPECT_EQ(rows("T | summarize hi = max(A), lo = min(A)"), "9|1|");
+  EXPECT_TRUE(cat.best.has_value());
+  cat.best.reset();
+  EXPECT_EQ(rows("T | summarize max(A), count()"), "9|5|");
+  EXPECT_FALSE(cat.best.has_value());
+  EXPECT_EQ(rows("T | summarize max(R), min(R)"), rows("T | where true | summarize max(R), min(R)"));
+  EXPECT_EQ(rows("T | summarize max(N), min(A)"), "null|1|");
+  EXPECT_EQ(rows("T | where A > 100 | summarize max(A)"), "null|");
+}
+
 TEST(KqlInMemoryCatalogTest, ScansInChunks) {
   InMemoryCatalog cat;
   Table t;

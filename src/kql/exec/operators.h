@@ -27,6 +27,11 @@ Status RunSummarize(const PlanNode& node, const ExecContext& ctx, const Sink& si
 // sort.cc
 Status RunSort(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// The greatest (or least) value of a scan's int or real column, read as `top 1` reads it: that
+// column alone, and only the blocks whose extreme can win. nullopt when the column holds no
+// value, a NaN, or is of another type.
+Result<std::optional<ScanRequest::ValueBound>> ScanExtreme(const PlanNode& scan, int column, bool greatest,
+                                                           const ExecContext& ctx);
 // join.cc: join and lookup.
 Status RunJoin(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // union.cc

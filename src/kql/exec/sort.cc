@@ -203,6 +203,29 @@ constexpr char kTopComplete[] = "KqlTopComplete";
 
 }  // namespace
 
+Result<std::optional<ScanRequest::ValueBound>> ScanExtreme(const PlanNode& scan, int column, bool greatest,
+                                                           const ExecContext& ctx) {
+  if (scan.kind != NodeKind::kScan || column < 0 || static_cast<size_t>(column) >= scan.schema.size()) {
+    return std::optional<ScanRequest::ValueBound>();
+  }
+  PlanNode top;  // `top 1 by column` over a copy of the scan
+  top.kind = NodeKind::kTop;
+  top.schema = scan.schema;
+  top.limit = 1;
+  top.exprs.push_back(BoundExpr::ColumnRef(column, scan.schema[static_cast<size_t>(column)].type));
+  top.ascending.push_back(!greatest);
+  top.nulls_first.push_back(false);
+  auto in = std::make_unique<PlanNode>();
+  in->kind = scan.kind;
+  in->schema = scan.schema;
+  in->name = scan.name;
+  in->height = scan.height;
+  in->scan = scan.scan;
+  top.inputs.push_back(std::move(in));
+  ASSIGN_OR_RETURN(TopBoundInfo info, TopBound(top, 1, ctx));
+  return info.bound;
+}
+
 // top N: selects each chunk's best N row indices over the shared columns and gathers only
 // those rows, then sorts what is left. Over a scan, blocks that cannot hold a top row are
 // skipped first (TopBound).

@@ -16,7 +16,41 @@
 
 namespace cmk::kql {
 
+namespace {
+
+// `summarize max(X), min(Y)` straight over a scan, without keys: each value is the one a `top 1`
+// finds (ScanExtreme: one column, the blocks whose footer extreme can win, ~one block each)
+// instead of a scan of every row. nullopt (nothing run that matters) when another aggregate,
+// another input or an answer the top can't give (no value, a NaN) is in the way.
+Result<std::optional<Table>> ExtremesOverScan(const PlanNode& node, const ExecContext& ctx) {
+  const PlanNode& in = *node.inputs[0];
+  if (!node.exprs.empty() || in.kind != NodeKind::kScan || node.aggs.empty()) return std::optional<Table>();
+  for (const BoundAggregate& a : node.aggs) {
+    std::string_view name = a.def->name;
+    if ((name != "max" && name != "min") || a.args.size() != 1 || a.args[0].kind != BoundExpr::Kind::kColumn ||
+        !(UsesInts(a.args[0].type) || UsesReals(a.args[0].type))) {
+      return std::optional<Table>();
+    }
+  }
+  Table out;
+  out.rows = 1;
+  for (const BoundAggregate& a : node.aggs) {
+    ASSIGN_OR_RETURN(std::optional<ScanRequest::ValueBound> b,
+                     ScanExtreme(in, a.args[0].column, a.def->name == std::string_view("max"), ctx));
+    if (!b || b->real != UsesReals(a.types[0])) return std::optional<Table>();
+    Column c(a.types[0]);
+    if (b->real) c.AppendReal(b->d);
+    else c.AppendInt(b->i);
+    out.AddColumn("", std::move(c));
+  }
+  return std::optional<Table>(std::move(out));
+}
+
+}  // namespace
+
 Status RunSummarize(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  ASSIGN_OR_RETURN(std::optional<Table> extremes, ExtremesOverScan(node, ctx));
+  if (extremes) return sink(Chunk::Own(std::move(*extremes)));
   HashAggregation agg(node, node.exprs);
   ASSIGN_OR_RETURN(bool pushed, PushSummarize(node, agg, ctx));
   if (!pushed) RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& chunk) { return agg.Consume(chunk, ctx); }));
