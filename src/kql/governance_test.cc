@@ -243,6 +243,16 @@ TEST_F(GovernanceTest, MakeListOverHugeInputFailsWithTheMemoryLimit) {
               StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
 }
 
+// percentile is the documented estimate too: a group's values are kept exactly up to 32,768,
+// then in a t-digest of bounded size; 4M values (32 MB exactly) fit 16 MiB.
+TEST_F(GovernanceTest, PercentileOfManyValuesIsAnEstimateInBoundedMemory) {
+  options_.memory_limit_bytes = 16 << 20;
+  std::string answer = Scalar("range x from 1 to 4000000 step 1 | summarize percentile(x, 50)");
+  ASSERT_EQ(answer.find("ERROR"), std::string::npos) << answer;
+  int64_t median = std::stoll(answer);
+  EXPECT_NEAR(static_cast<double>(median), 2e6, 4e6 * 0.01);
+}
+
 // dcount is the documented estimate: a sketch of bounded size (the exact count_distinct above
 // holds every value), exact below the accuracy level's sparse capacity, and the same as
 // dcount_hll over hll() of the same values.

@@ -13,6 +13,7 @@
 #include "kql/exec/eval.h"
 #include "kql/functions/aggregates_internal.h"
 #include "kql/functions/function_json.h"
+#include "kql/functions/sketch.h"
 
 namespace cmk::kql {
 namespace {
@@ -526,39 +527,55 @@ class ListAgg : public Aggregator {
   std::vector<std::unordered_set<std::string>> seen_;
 };
 
+// percentile, percentiles: the documented estimate. Values are kept exactly (answers are then
+// the exact nearest ranks) until they take kExactBytes in all; past that, a group with more
+// than kExact values goes into a t-digest (sketch.h, as tdigest(): bounded, rank error well
+// under the documented 1%), so that memory stays bounded whatever the rows (100M values kept
+// exactly were 800 MB, past the query's memory limit).
 class PercentileAgg : public Aggregator {
  public:
+  static constexpr size_t kExact = size_t{1} << 15;
+  static constexpr size_t kExactBytes = size_t{8} << 20;
   PercentileAgg(std::span<const Type> types, std::span<const double> ps)
       : types_(types.begin(), types.end()), ps_(ps.begin(), ps.end()) {}
   void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
-    values_.resize(num_groups);
+    Grow(num_groups);
     const Column& v = *args[0];
     bool ints = UsesInts(v.type);
     for (size_t r = 0; r < groups.size(); ++r) {
       if (v.IsNull(r)) continue;
-      values_[groups[r]].push_back(ints ? static_cast<double>(v.Int(r)) : v.Real(r));
-      bytes_ += sizeof(double);
+      Add(groups[r], ints ? static_cast<double>(v.Int(r)) : v.Real(r));
     }
   }
   size_t StateBytes() const override { return bytes_; }
   bool Mergeable() const override { return true; }
   void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) override {
     const auto& o = static_cast<const PercentileAgg&>(later);
-    values_.resize(num_groups);
+    Grow(num_groups);
     for (size_t g = 0; g < o.values_.size() && g < groups.size(); ++g) {
-      auto& to = values_[groups[g]];
-      to.insert(to.end(), o.values_[g].begin(), o.values_[g].end());
-      bytes_ += o.values_[g].size() * sizeof(double);
+      uint32_t to = groups[g];
+      if (o.digests_[g]) {
+        ToDigest(to);
+        size_t before = digests_[to]->Bytes();
+        digests_[to]->Merge(*o.digests_[g]);
+        Resized(before, digests_[to]->Bytes());
+      }
+      for (double x : o.values_[g]) Add(to, x);
     }
   }
   std::vector<Column> Finish(size_t n) override {
-    values_.resize(n);
+    Grow(n);
     std::vector<Column> outs;
     for (Type t : types_) outs.emplace_back(t);
     // The nearest rank of each percentage, found by selection instead of a sort: ranks in
     // increasing order, each selected among the values above the previous one (O(n) a group).
     std::vector<size_t> order(ps_.size()), idx(ps_.size());
-    for (auto& vals : values_) {
+    for (size_t g = 0; g < n; ++g) {
+      if (digests_[g]) {
+        for (size_t i = 0; i < ps_.size(); ++i) Append(outs[i], types_[i], digests_[g]->Percentile(ps_[i]));
+        continue;
+      }
+      std::vector<double>& vals = values_[g];
       for (size_t i = 0; i < ps_.size(); ++i) {
         if (vals.empty()) {
           outs[i].AppendNull();
@@ -578,19 +595,47 @@ class PercentileAgg : public Aggregator {
         std::nth_element(from, nth, vals.end(), nan_last);
         from = nth + 1;  // what follows is not less than it: the next rank is selected there
       }
-      for (size_t i = 0; i < ps_.size(); ++i) {
-        double v = vals[idx[i]];
-        if (UsesInts(types_[i])) outs[i].AppendInt(static_cast<int64_t>(v));
-        else outs[i].AppendReal(v);
-      }
+      for (size_t i = 0; i < ps_.size(); ++i) Append(outs[i], types_[i], vals[idx[i]]);
     }
     return outs;
   }
 
  private:
+  static void Append(Column& out, Type t, std::optional<double> v) {
+    if (!v) out.AppendNull();
+    else if (UsesInts(t)) out.AppendInt(static_cast<int64_t>(*v));
+    else out.AppendReal(*v);
+  }
+  void Grow(size_t num_groups) {
+    if (values_.size() < num_groups) {
+      values_.resize(num_groups);
+      digests_.resize(num_groups);
+    }
+  }
+  void Add(uint32_t g, double x) {
+    if (digests_[g]) {
+      size_t before = digests_[g]->Bytes();
+      digests_[g]->Add(x, 1.0);
+      Resized(before, digests_[g]->Bytes());
+      return;
+    }
+    values_[g].push_back(x);
+    bytes_ += sizeof(double);
+    if (values_[g].size() > kExact && bytes_ > kExactBytes) ToDigest(g);
+  }
+  void Resized(size_t before, size_t after) { bytes_ = bytes_ - std::min(bytes_, before) + after; }
+  void ToDigest(uint32_t g) {
+    if (digests_[g]) return;
+    digests_[g] = std::make_unique<fn::TDigest>();
+    for (double x : values_[g]) digests_[g]->Add(x, 1.0);
+    bytes_ -= std::min(bytes_, values_[g].size() * sizeof(double));
+    bytes_ += digests_[g]->Bytes();
+    std::vector<double>().swap(values_[g]);
+  }
   std::vector<Type> types_;
   std::vector<double> ps_;
   std::vector<std::vector<double>> values_;
+  std::vector<std::unique_ptr<fn::TDigest>> digests_;  // groups past kExact values
   size_t bytes_ = 0;
 };
 

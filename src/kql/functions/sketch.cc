@@ -173,7 +173,10 @@ void TDigest::Merge(const TDigest& o) {
 // stays under 4·n·q(1−q)/δ (δ = kMaxCentroids / 4), the bound of Dunning's merging digest.
 void TDigest::Normalize() {
   if (sorted_ == centroids_.size()) return;
-  std::sort(centroids_.begin(), centroids_.end());
+  // The prefix is sorted already: only the values added since are sorted, then merged in.
+  auto added = centroids_.begin() + static_cast<ptrdiff_t>(sorted_);
+  std::sort(added, centroids_.end());
+  std::inplace_merge(centroids_.begin(), added, centroids_.end());
   std::vector<std::pair<double, double>> out;
   for (const auto& c : centroids_) {
     if (!out.empty() && out.back().first == c.first) out.back().second += c.second;
