@@ -138,9 +138,22 @@ Result<std::optional<std::vector<uint32_t>>> PassingRows(const BoundExpr& predic
     if (IsTrue(p, 0)) return std::optional<std::vector<uint32_t>>();
     return std::optional<std::vector<uint32_t>>(std::move(idx));
   }
-  idx.reserve(chunk.rows);
-  for (size_t r = 0; r < chunk.rows; ++r) {
-    if (IsTrue(p, r)) idx.push_back(static_cast<uint32_t>(r));
+  if (!p.HasNulls() && p.ints.size() >= chunk.rows) {
+    // Without nulls: every row's index written, the count advanced by its truth (no branch).
+    idx.resize(chunk.rows);
+    const int64_t* truth = p.ints.data();
+    uint32_t* out = idx.data();
+    size_t n = 0;
+    for (size_t r = 0; r < chunk.rows; ++r) {
+      out[n] = static_cast<uint32_t>(r);
+      n += truth[r] != 0;
+    }
+    idx.resize(n);
+  } else {
+    idx.reserve(chunk.rows);
+    for (size_t r = 0; r < chunk.rows; ++r) {
+      if (IsTrue(p, r)) idx.push_back(static_cast<uint32_t>(r));
+    }
   }
   if (idx.size() == chunk.rows) return std::optional<std::vector<uint32_t>>();
   return std::optional<std::vector<uint32_t>>(std::move(idx));

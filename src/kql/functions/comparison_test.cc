@@ -54,6 +54,10 @@ TEST(Between, InclusiveRangesOfNumbersDatetimesTimespans) {
   EXPECT_EQ(Op("between", {Longs({1, 2, 5, 6, std::nullopt}), Long(2), Long(5)}, 5),
             (V{"false", "true", "true", "false", "false"}));
   EXPECT_EQ(Op("!between", {Longs({1, 2, std::nullopt}), Long(2), Long(5)}, 3), (V{"true", "false", "false"}));
+  // A column without nulls between constants (one tight loop), plain and negated.
+  EXPECT_EQ(Op("between", {Longs({1, 2, 5, 6}), Long(2), Long(5)}, 4), (V{"false", "true", "true", "false"}));
+  EXPECT_EQ(Op("!between", {Longs({1, 2, 5, 6}), Long(2), Long(5)}, 4), (V{"true", "false", "false", "true"}));
+  EXPECT_EQ(Op("between", {Longs({5, 2}), Long(5), Long(2)}, 2), (V{"false", "false"}));
   EXPECT_EQ(Op("between", {Reals({1.5}), Long(1), Long(2)}), (V{"true"}));
   EXPECT_EQ(Op("between", {Dt("2024-01-01T12:00:00.0000000Z"), Dt("2024-01-01"), Ts("12h")}),
             (V{"true"}));

@@ -177,6 +177,18 @@ int64_t IsoWeek(int64_t t) {
 }
 
 bool PartOf(Part p, int64_t t, int64_t* out) {
+  // The parts of the time of day need no calendar (the calendar was half of a
+  // `summarize count() by hourofday(TimeGenerated)`).
+  int64_t time_of_day = t - FloorDiv(t, kTicksPerDay) * kTicksPerDay;
+  switch (p) {
+    case Part::kHour: *out = time_of_day / kTicksPerHour; return true;
+    case Part::kMinute: *out = time_of_day / kTicksPerMinute % 60; return true;
+    case Part::kSecond: *out = time_of_day / kTicksPerSecond % 60; return true;
+    case Part::kMilli: *out = time_of_day % kTicksPerSecond / 10'000; return true;
+    case Part::kMicro: *out = time_of_day % kTicksPerSecond / 10; return true;
+    case Part::kNano: *out = time_of_day % kTicksPerSecond * 100; return true;
+    default: break;
+  }
   Civil c = ToCivil(t);
   switch (p) {
     case Part::kYear: *out = c.year; return true;
@@ -185,13 +197,7 @@ bool PartOf(Part p, int64_t t, int64_t* out) {
     case Part::kWeek: *out = IsoWeek(t); return true;
     case Part::kDay: *out = c.day; return true;
     case Part::kDayOfYear: *out = DayOfYear(t); return true;
-    case Part::kHour: *out = c.time_of_day / kTicksPerHour; return true;
-    case Part::kMinute: *out = c.time_of_day / kTicksPerMinute % 60; return true;
-    case Part::kSecond: *out = c.time_of_day / kTicksPerSecond % 60; return true;
-    case Part::kMilli: *out = c.time_of_day % kTicksPerSecond / 10'000; return true;
-    case Part::kMicro: *out = c.time_of_day % kTicksPerSecond / 10; return true;
-    case Part::kNano: *out = c.time_of_day % kTicksPerSecond * 100; return true;
-    case Part::kBad: return false;
+    default: return false;  // kBad (the time of day's parts are answered above)
   }
   return false;
 }

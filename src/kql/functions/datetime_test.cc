@@ -102,6 +102,12 @@ TEST(DatetimePart, PartsAndGetters) {
   EXPECT_EQ(Fn("dayofmonth", {t}), (V{"30"}));
   EXPECT_EQ(Fn("dayofyear", {Dt("2024-12-31")}), (V{"366"}));
   EXPECT_EQ(Fn("hourofday", {t}), (V{"1"}));
+  // Before 1970 (negative ticks) the time of day still counts from midnight.
+  Column before = Dt("1969-12-31 23:58:07.25");
+  EXPECT_EQ(Fn("hourofday", {before}), (V{"23"}));
+  EXPECT_EQ(Fn("datetime_part", {Str("Minute"), before}), (V{"58"}));
+  EXPECT_EQ(Fn("datetime_part", {Str("Second"), before}), (V{"7"}));
+  EXPECT_EQ(Fn("datetime_part", {Str("Millisecond"), before}), (V{"250"}));
   EXPECT_EQ(Fn("week_of_year", {Dt("2021-01-01")}), (V{"53"}));
   EXPECT_EQ(Fn("week_of_year", {Dt("2024-12-30")}), (V{"1"}));
   EXPECT_EQ(Fn("getyear", {Null(Type::kDateTime)}), (V{"<null>"}));
