@@ -440,6 +440,51 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
 
 bool IsPlainStringBlock(std::span<const uint8_t> block) { return block.size() >= 2 && block[0] == kStrings; }
 
+Result<kql::Column> DecodeStringRows(kql::Type type, size_t rows, std::span<const uint8_t>& in,
+                                     std::span<const uint32_t> wanted) {
+  for (size_t k = 0; k < wanted.size(); ++k) {
+    if (wanted[k] >= rows || (k > 0 && wanted[k] <= wanted[k - 1])) return InvalidArgument("string rows: not ascending rows of the block");
+  }
+  kql::Column out(type);
+  if (!kql::UsesStrings(type)) return InvalidArgument("string rows: not a string column");
+  if (in.size() < 2 || in[0] != kStrings) {
+    ASSIGN_OR_RETURN(kql::Column c, DecodeColumn(type, rows, in));
+    if (c.coded()) {
+      out.dict = c.dict;
+      for (uint32_t r : wanted) out.codes.push_back(c.codes[c.Index(r)]);
+    } else {
+      for (uint32_t r : wanted) out.strings.push_back(std::move(c.strings[c.Index(r)]));
+    }
+    if (c.HasNulls()) {
+      for (uint32_t r : wanted) out.nulls.push_back(c.nulls[c.Index(r)]);
+    }
+    return out;
+  }
+  bool has_nulls = in[1] != 0;
+  in = in.subspan(2);
+  if (rows > in.size()) return Corrupt("fewer bytes than rows");  // as DecodeColumn
+  std::span<const uint8_t> bitmap;
+  if (has_nulls) {
+    size_t n = (rows + 7) / 8;
+    if (in.size() < n) return Corrupt("short null bitmap");
+    bitmap = in.first(n);
+    in = in.subspan(n);
+  }
+  out.strings.reserve(wanted.size());
+  size_t k = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    uint64_t n = 0;
+    if (!GetVarint(in, n) || n > in.size()) return Corrupt("string");
+    if (k < wanted.size() && wanted[k] == r) {
+      out.strings.emplace_back(reinterpret_cast<const char*>(in.data()), n);
+      if (has_nulls) out.nulls.push_back(((bitmap[r / 8] >> (r % 8)) & 1) != 0 ? 1 : 0);
+      ++k;
+    }
+    in = in.subspan(n);
+  }
+  return out;
+}
+
 Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span<const uint8_t>& in,
                                           const std::function<bool(std::string_view)>& keep,
                                           const std::function<size_t(std::string_view, size_t)>& find,

@@ -62,6 +62,12 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
                                           const std::function<size_t(std::string_view, size_t)>& find,
                                           std::vector<uint32_t>& selected);
 
+// The values of rows `wanted` (ascending, each below `rows`) of a string block, as
+// Gather(DecodeColumn(...), wanted) would give them: a plain block's other values are stepped
+// over, not built. Advances `in` as DecodeColumn does.
+Result<kql::Column> DecodeStringRows(kql::Type type, size_t rows, std::span<const uint8_t>& in,
+                                     std::span<const uint32_t> wanted);
+
 // Whether an encoded block (a column slice as DecodeColumn reads it) holds plain strings (each
 // value's bytes after its length), not a dictionary or numbers.
 bool IsPlainStringBlock(std::span<const uint8_t> block);

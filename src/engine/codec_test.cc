@@ -263,6 +263,48 @@ TEST(CodecTest, TablesRoundTrip) {
   EXPECT_TRUE(out->columns[1].IsNull(1));
 }
 
+// DecodeStringRows gives the wanted rows of a plain block, a dictionary block and a dynamic block
+// with nulls as decoding it whole and gathering them does; it refuses rows out of order or out
+// of the block, and a truncated block.
+TEST(CodecTest, StringRowsEqualTheWholeBlockGathered) {
+  kql::Column plain(kql::Type::kString), few(kql::Type::kString), dyn(kql::Type::kDynamic);
+  for (int i = 0; i < 300; ++i) {
+    plain.AppendString("value " + std::to_string(i) + std::string(static_cast<size_t>(i % 7) * 40, 'x'));
+    few.AppendString(i % 3 == 0 ? "a" : "b");
+    if (i % 5 == 0) dyn.AppendNull();
+    else dyn.AppendString("{\"k\":" + std::to_string(i) + "}");
+  }
+  const std::vector<uint32_t> wanted = {0, 1, 17, 150, 298, 299};
+  for (const kql::Column* c : {&plain, &few, &dyn}) {
+    std::vector<uint8_t> buf;
+    ColumnPiece piece{c, 0, 300};
+    EncodeColumn(c->type, std::span<const ColumnPiece>(&piece, 1), buf);
+    std::span<const uint8_t> whole_in(buf), in(buf);
+    auto whole = DecodeColumn(c->type, 300, whole_in);
+    ASSERT_THAT(whole, IsOk());
+    auto got = DecodeStringRows(c->type, 300, in, wanted);
+    ASSERT_THAT(got, IsOk());
+    EXPECT_TRUE(in.empty());
+    ASSERT_EQ(got->stored(), wanted.size());
+    for (size_t i = 0; i < wanted.size(); ++i) {
+      EXPECT_EQ(got->IsNull(i), whole->IsNull(wanted[i])) << i;
+      EXPECT_EQ(got->Str(i), whole->Str(wanted[i])) << i;
+    }
+    std::span<const uint8_t> again(buf);
+    EXPECT_THAT(DecodeStringRows(c->type, 300, again, std::vector<uint32_t>{5, 4}), ::testing::Not(IsOk()));
+    again = buf;
+    EXPECT_THAT(DecodeStringRows(c->type, 300, again, std::vector<uint32_t>{300}), ::testing::Not(IsOk()));
+    std::span<const uint8_t> cut(buf.data(), buf.size() / 2);
+    EXPECT_THAT(DecodeStringRows(c->type, 300, cut, wanted), ::testing::Not(IsOk()));
+  }
+  EXPECT_TRUE(IsPlainStringBlock([&] {
+    std::vector<uint8_t> buf;
+    ColumnPiece piece{&plain, 0, 300};
+    EncodeColumn(plain.type, std::span<const ColumnPiece>(&piece, 1), buf);
+    return buf;
+  }()));
+}
+
 // DecodeSelectedStrings gives what decoding the whole block and gathering the rows whose value
 // passes (or is null) gives, for plain blocks, dictionary blocks and blocks with nulls, value by
 // value and with the block searched as one text (a finder: every positive match operator).

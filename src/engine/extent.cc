@@ -528,6 +528,13 @@ Result<kql::Column> DecodePackedStrings(kql::Type type, size_t rows, std::span<c
   });
 }
 
+Result<kql::Column> DecodePackedRows(kql::Type type, size_t rows, std::span<const uint8_t> packed,
+                                     std::span<const uint32_t> wanted) {
+  return DecompressAndDecode(packed, [&](std::span<const uint8_t>& in) -> Result<kql::Column> {
+    return DecodeStringRows(type, rows, in, wanted);
+  });
+}
+
 Result<kql::Table> ExtentReader::Read(const std::vector<std::string>& columns, std::optional<int64_t> min_time,
                                       std::optional<int64_t> max_time, const SecretBytes& aek) const {
   const kql::Schema& schema = info_.schema;

@@ -80,6 +80,10 @@ Result<kql::Column> DecodePackedStrings(kql::Type type, size_t rows, std::span<c
                                         const std::function<size_t(std::string_view, size_t)>& find,
                                         std::vector<uint32_t>& selected, bool& whole);
 
+// The same frame decoded for rows `wanted` only (codec.h DecodeStringRows).
+Result<kql::Column> DecodePackedRows(kql::Type type, size_t rows, std::span<const uint8_t> packed,
+                                     std::span<const uint32_t> wanted);
+
 struct ExtentSummary {
   uint64_t rows = 0;
   int64_t min_time = 0, max_time = 0;  // TimeGenerated, ticks (max < min when every one is null)

@@ -324,6 +324,40 @@ TEST_F(LogStoreScanTest, SortThenTakeReadsOnlyTheBlocksThatCanHoldTheBestRows) {
 
 // The first and last times, and a column's extremes: as `top 1` reads them (a block each), with
 // the answers of a scan of every row.
+// A top over text too large to cache decoded (a 16 KB cache here) builds the strings of the rows
+// it may keep only: its answers are the ones a filtered scan gives, and the text it read stays
+// undecoded in the cache (its frames; the next full read of Msg decodes every block).
+TEST_F(LogStoreScanTest, TopBuildsTheStringsOfItsRowsOnlyWhenTheTextIsTooLargeToCache) {
+  cache_bytes_ = 16 << 10;
+  Open();
+  TimePoint now = clock_.Now();
+  for (int k = 0; k < 3; ++k) {
+    kql::Table t = Rows(200, "x" + std::to_string(k), now + std::chrono::minutes(k));
+    for (auto& v : t.columns[static_cast<size_t>(t.Find("N"))].ints) v = (v * 37 + k * 11) % 200;
+    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  std::unique_ptr<kql::Catalog> cat;
+  for (const char* q : {"App_CL | top 7 by N desc", "App_CL | top 5 by N asc nulls last",
+                        "App_CL | sort by TimeGenerated desc | take 9", "App_CL | top 4 by N desc, Msg asc"}) {
+    Open();  // a fresh cache: the top decodes the text itself
+    cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+    uint64_t before = store_->BlocksDecodedForTest();
+    std::string bounded(q), plain = std::string("App_CL | where N >= 0 or isnull(N)") + (bounded.c_str() + 6);
+    std::vector<std::string> got = Messages(*cat, bounded);
+    EXPECT_GT(store_->BlocksDecodedForTest(), before) << q;
+    EXPECT_EQ(got, Messages(*cat, plain)) << q;
+  }
+  Open();  // a fresh cache
+  cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  EXPECT_EQ(Messages(*cat, "App_CL | top 3 by N desc").size(), 3u);
+  uint64_t after_top = store_->BlocksDecodedForTest();
+  auto all = Scan(Request({"Msg"}));
+  ASSERT_THAT(all, IsOk());
+  EXPECT_EQ(all->rows, 600u);
+  EXPECT_EQ(store_->BlocksDecodedForTest() - after_top, 3u);  // every Msg block: none was cached
+}
+
 TEST_F(LogStoreScanTest, MinAndMaxWithoutKeysReadTheBlockThatHoldsEach) {
   Open();
   TimePoint now = clock_.Now();

@@ -1,5 +1,6 @@
 // Fuzzes the column block decoders (engine/codec.h, engine/extent.h, engine/batch.h):
-// DecodeColumn for every type, DecodeSelectedStrings with and without a search, DecodePackedStrings
+// DecodeColumn for every type, DecodeSelectedStrings with and without a search, DecodeStringRows
+// (against the whole decode), DecodePackedStrings
 // over a compression frame, ParseBatchLayout and DecodeTable. Blocks reach them only after AES-GCM has authenticated them, so this is
 // defence in depth: no input may crash, read out of bounds or loop, and where a plain string
 // block decodes both ways the selected rows must be the decoded column's rows that the test
@@ -96,6 +97,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (selected != want || some->strings.size() != want.size()) std::abort();
     for (size_t i = 0; i < want.size(); ++i) {
       if (some->Str(i) != whole->Str(want[i])) std::abort();
+    }
+  }
+
+  // Every third row of a string block: what decoding it whole and gathering them gives.
+  if (cmk::kql::UsesStrings(type) && rows <= block.size()) {
+    std::vector<uint32_t> wanted;
+    for (size_t r = 0; r < rows; r += 3) wanted.push_back(static_cast<uint32_t>(r));
+    std::span<const uint8_t> rin = block;
+    auto picked = cmk::engine::DecodeStringRows(type, rows, rin, wanted);
+    if (picked.ok()) Touch(*picked, wanted.size());
+    if (picked.ok() != whole.ok()) std::abort();
+    if (picked.ok()) {
+      for (size_t i = 0; i < wanted.size(); ++i) {
+        if (picked->IsNull(i) != whole->IsNull(wanted[i]) || picked->Str(i) != whole->Str(wanted[i])) std::abort();
+      }
     }
   }
 

@@ -30,7 +30,8 @@ struct ScanRequest {
   std::vector<std::string> columns;          // needed columns; empty = all
   std::optional<int64_t> min_time, max_time;  // TimeGenerated bounds in ticks, inclusive
   // Rows whose `column` is below (`lower`) or above `value` (or null) are not wanted: a block
-  // holding none but such rows may be skipped. Set by `top` once it knows its N-th value.
+  // holding none but such rows may be skipped, and such rows left out of the blocks read. Set
+  // by `top` once it knows its N-th value.
   struct ValueBound {
     std::string column;
     bool lower = true;  // wanted: column >= value; else column <= value
