@@ -440,6 +440,26 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
 
 bool IsPlainStringBlock(std::span<const uint8_t> block) { return block.size() >= 2 && block[0] == kStrings; }
 
+namespace {
+
+// A plain string block's header (its kind byte, the null flag, the null bitmap when the flag
+// is set): the bitmap (empty without nulls), `in` left at the first value's length.
+Result<std::span<const uint8_t>> PlainStringsBitmap(std::span<const uint8_t>& in, size_t rows) {
+  bool has_nulls = in[1] != 0;
+  in = in.subspan(2);
+  if (rows > in.size()) return Corrupt("fewer bytes than rows");  // as DecodeColumn
+  std::span<const uint8_t> bitmap;
+  if (has_nulls) {
+    size_t n = (rows + 7) / 8;
+    if (in.size() < n) return Corrupt("short null bitmap");
+    bitmap = in.first(n);
+    in = in.subspan(n);
+  }
+  return bitmap;
+}
+
+}  // namespace
+
 Result<kql::Column> DecodeStringRows(kql::Type type, size_t rows, std::span<const uint8_t>& in,
                                      std::span<const uint32_t> wanted) {
   for (size_t k = 0; k < wanted.size(); ++k) {
@@ -461,15 +481,7 @@ Result<kql::Column> DecodeStringRows(kql::Type type, size_t rows, std::span<cons
     return out;
   }
   bool has_nulls = in[1] != 0;
-  in = in.subspan(2);
-  if (rows > in.size()) return Corrupt("fewer bytes than rows");  // as DecodeColumn
-  std::span<const uint8_t> bitmap;
-  if (has_nulls) {
-    size_t n = (rows + 7) / 8;
-    if (in.size() < n) return Corrupt("short null bitmap");
-    bitmap = in.first(n);
-    in = in.subspan(n);
-  }
+  ASSIGN_OR_RETURN(std::span<const uint8_t> bitmap, PlainStringsBitmap(in, rows));
   out.strings.reserve(wanted.size());
   size_t k = 0;
   for (size_t r = 0; r < rows; ++r) {
@@ -516,15 +528,7 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
   }
   // Plain strings: each value tested where it lies in the block; only the kept ones are built.
   bool has_nulls = in[1] != 0;
-  in = in.subspan(2);
-  if (rows > in.size()) return Corrupt("fewer bytes than rows");  // as DecodeColumn
-  std::span<const uint8_t> bitmap;
-  if (has_nulls) {
-    size_t n = (rows + 7) / 8;
-    if (in.size() < n) return Corrupt("short null bitmap");
-    bitmap = in.first(n);
-    in = in.subspan(n);
-  }
+  ASSIGN_OR_RETURN(std::span<const uint8_t> bitmap, PlainStringsBitmap(in, rows));
   auto is_null = [&](size_t r) { return has_nulls && ((bitmap[r / 8] >> (r % 8)) & 1) != 0; };
   auto select = [&](size_t r, std::string_view v) {
     selected.push_back(static_cast<uint32_t>(r));

@@ -273,6 +273,9 @@ class LogStore {
   // extremes where those tell, else by the bound column's decoded values.
   Status KeepWanted(const ExtentRec& e, Account& a, const Layout& layout, const ExtentScan& scan,
                     std::vector<size_t>& groups);
+  // A block's codec frame held in the decoded cache under `key` (PackedKey), marked used by scan
+  // `scan_id`; null when not held.
+  PackedBlock CachedFrame(const std::string& key, uint64_t scan_id);
   // The extent's row groups as its footer gives them (cached; `o` opens the object when not).
   Result<std::shared_ptr<const Layout>> LayoutOf(Opener& o);
   // For top's first pass over `extents`: a bound that keeps the row groups whose extreme of

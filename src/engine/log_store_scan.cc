@@ -296,15 +296,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     if (pre >= 0) {
       const std::string& name = layout->schema[static_cast<size_t>(pre)].name;
       std::string key = PackedKey(e.id, group, name);
-      PackedBlock packed;
-      {
-        MutexLock l(&cache_mu_);
-        if (auto it = decoded_.find(key); it != decoded_.end()) {
-          decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
-          it->second.scan = scan.id;
-          packed = it->second.packed;
-        }
-      }
+      PackedBlock packed = CachedFrame(key, scan.id);
       bool fresh_frame = packed == nullptr;
       if (fresh_frame) {
         RETURN_IF_ERROR(opener.Open());
@@ -363,15 +355,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     for (size_t c : g.missing) {
       if (bound_col >= 0 && static_cast<int>(c) != bound_col && kql::UsesStrings(layout->schema[c].type)) {
         std::string key = PackedKey(e.id, group, layout->schema[c].name);
-        PackedBlock packed;
-        {
-          MutexLock l(&cache_mu_);
-          if (auto it = decoded_.find(key); it != decoded_.end()) {
-            decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
-            it->second.scan = scan.id;
-            packed = it->second.packed;
-          }
-        }
+        PackedBlock packed = CachedFrame(key, scan.id);
         bool fresh_frame = packed == nullptr;
         if (fresh_frame) {
           ASSIGN_OR_RETURN(packed, opener.ReadPacked(group, c));
@@ -453,6 +437,15 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     for (auto& [key, d] : fresh) InsertDecodedLocked(key, std::move(d), scan.id);
   }
   return out;
+}
+
+PackedBlock LogStore::CachedFrame(const std::string& key, uint64_t scan_id) {
+  MutexLock l(&cache_mu_);
+  auto it = decoded_.find(key);
+  if (it == decoded_.end()) return nullptr;
+  decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
+  it->second.scan = scan_id;
+  return it->second.packed;
 }
 
 Status LogStore::KeepWanted(const ExtentRec& e, Account& a, const Layout& layout, const ExtentScan& scan,

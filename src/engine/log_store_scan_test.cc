@@ -25,6 +25,17 @@ struct Scanned {
 
 class LogStoreScanTest : public LogStoreTest {
  protected:
+  // Six flushed extents of ten rows: extent k holds N = 100k .. 100k + 9 and Msg "e<k> <i>", its
+  // times `apart` after the previous extent's.
+  void SixExtents(std::chrono::hours apart = std::chrono::hours(0)) {
+    TimePoint now = clock_.Now();
+    for (int k = 0; k < 6; ++k) {
+      kql::Table t = Rows(10, "e" + std::to_string(k), now + apart * k);
+      for (auto& v : t.columns[static_cast<size_t>(t.Find("N"))].ints) v += 100 * k;
+      ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
+      ASSERT_THAT(store_->Flush(), IsOk());
+    }
+  }
   Result<Scanned> Scan(const kql::ScanRequest& request) {
     auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
     Scanned out;
@@ -273,14 +284,7 @@ TEST_F(LogStoreScanTest, TopReadsTheOtherColumnsOnlyOfBlocksHoldingTopRows) {
 
 TEST_F(LogStoreScanTest, TopReadsTheKeyColumnOnlyOfGroupsWhoseFooterExtremeIsAmongTheBest) {
   Open();
-  TimePoint now = clock_.Now();
-  // Six extents; extent k holds N = 100k .. 100k + 9.
-  for (int k = 0; k < 6; ++k) {
-    kql::Table t = Rows(10, "e" + std::to_string(k), now);
-    for (auto& v : t.columns[static_cast<size_t>(t.Find("N"))].ints) v += 100 * k;
-    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
-    ASSERT_THAT(store_->Flush(), IsOk());
-  }
+  SixExtents();
   auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
   auto top = [&](const std::string& q) { return Messages(*cat, q); };
   // First pass: the 3rd best extent maximum is 309, so only N of extents 3..5 is decoded; the
@@ -306,13 +310,7 @@ TEST_F(LogStoreScanTest, TopReadsTheKeyColumnOnlyOfGroupsWhoseFooterExtremeIsAmo
 // a projection that only selects columns, which reads just those.
 TEST_F(LogStoreScanTest, SortThenTakeReadsOnlyTheBlocksThatCanHoldTheBestRows) {
   Open();
-  TimePoint now = clock_.Now();
-  for (int k = 0; k < 6; ++k) {
-    kql::Table t = Rows(10, "e" + std::to_string(k), now);
-    for (auto& v : t.columns[static_cast<size_t>(t.Find("N"))].ints) v += 100 * k;
-    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
-    ASSERT_THAT(store_->Flush(), IsOk());
-  }
+  SixExtents();
   auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
   auto rows = [&](const std::string& q) { return Messages(*cat, q); };
   EXPECT_EQ(rows("App_CL | sort by N desc | take 3"), (std::vector<std::string>{"e5 9", "e5 8", "e5 7"}));
@@ -360,13 +358,7 @@ TEST_F(LogStoreScanTest, TopBuildsTheStringsOfItsRowsOnlyWhenTheTextIsTooLargeTo
 
 TEST_F(LogStoreScanTest, MinAndMaxWithoutKeysReadTheBlockThatHoldsEach) {
   Open();
-  TimePoint now = clock_.Now();
-  for (int k = 0; k < 6; ++k) {
-    kql::Table t = Rows(10, "e" + std::to_string(k), now + std::chrono::hours(k));
-    for (auto& v : t.columns[static_cast<size_t>(t.Find("N"))].ints) v += 100 * k;
-    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
-    ASSERT_THAT(store_->Flush(), IsOk());
-  }
+  SixExtents(std::chrono::hours(1));
   auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
   auto text = [&](const std::string& q) {
     Result<kql::QueryResult> r = kql::Execute(q, *cat, kql::ExecOptions{});

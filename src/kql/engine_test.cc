@@ -382,6 +382,18 @@ TEST_F(EngineTest, StringColumnsAreNeverNull) {
 }
 
 // A catalog that records scan requests, to check the push-down.
+// Query `q`'s rows as "v|v|...\n" per row (nulls as "null").
+std::string RowsText(const Catalog& cat, const std::string& q) {
+  Result<QueryResult> r = Execute(q, cat, ExecOptions{});
+  EXPECT_THAT(r, IsOk()) << q;
+  std::string out;
+  for (size_t row = 0; r.ok() && row < r->tables[0].rows; ++row) {
+    for (const Column& c : r->tables[0].columns) out += (c.IsNull(row) ? "null" : ValueToText(c, row)) + "|";
+    out += "\n";
+  }
+  return out;
+}
+
 class RecordingCatalog : public InMemoryCatalog {
  public:
   Status Scan(const ScanRequest& request,
@@ -426,16 +438,7 @@ TEST(KqlPushDownTest, SortThenTakeIsATopOverTheScan) {
   t.AddColumn("C", Strings({"x", "x", "x", "x", "x"}));
   t.rows = 5;
   cat.Add(std::move(t));
-  auto rows = [&](const std::string& q) {
-    Result<QueryResult> r = Execute(q, cat, ExecOptions{});
-    EXPECT_THAT(r, IsOk()) << q;
-    std::string out;
-    for (size_t row = 0; r.ok() && row < r->tables[0].rows; ++row) {
-      for (const Column& c : r->tables[0].columns) out += ValueToText(c, row) + "|";
-      out += "\n";
-    }
-    return out;
-  };
+  auto rows = [&](const std::string& q) { return RowsText(cat, q); };
   auto best = [&] {
     std::string b = cat.best ? cat.best->column + " " + std::to_string(cat.best->n) : "none";
     cat.best.reset();
@@ -475,13 +478,9 @@ TEST(KqlPushDownTest, MinAndMaxOverAScanAreReadAsTopOne) {
   t.rows = 5;
   cat.Add(std::move(t));
   auto rows = [&](const std::string& q) {
-    Result<QueryResult> r = Execute(q, cat, ExecOptions{});
-    EXPECT_THAT(r, IsOk()) << q;
-    std::string out;
-    for (size_t row = 0; r.ok() && row < r->tables[0].rows; ++row) {
-      for (const Column& c : r->tables[0].columns) out += (c.IsNull(row) ? "null" : ValueToText(c, row)) + "|";
-    }
-    return out;
+    std::string text = RowsText(cat, q);
+    std::erase(text, '\n');
+    return text;
   };
   cat.best.reset();
   EXPECT_EQ(rows("T | summarize hi = max(A), lo = min(A)"), "9|1|");
