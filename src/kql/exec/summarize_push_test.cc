@@ -229,6 +229,22 @@ TEST_F(SummarizePushTest, WhatCannotMergeOrRunElsewhereStaysOnTheQueryThread) {
     EXPECT_FALSE(a.ran_pushed) << q;
   }
   EXPECT_FALSE(Run("T | extend r = rand() | summarize max(r) by Computer").ran_pushed);  // random: the extend stays
+  // Extends whose expressions, folded together, would be deeper than binding allows any
+  // expression (the evaluator recurses by height): the deepest projection stays.
+  auto chain = [](const std::string& from) {
+    std::string e = from;
+    for (int i = 0; i < 400; ++i) e += " + 1";
+    return e;
+  };
+  std::string deep = "T | extend a = " + chain("N") + " | extend b = " + chain("a") + " | extend c = " + chain("b") +
+                     " | summarize count() by c";
+  Answers d = Run(deep);
+  EXPECT_EQ(d.own, d.pushed);
+  EXPECT_FALSE(d.own.empty());
+  EXPECT_FALSE(d.ran_pushed);
+  Answers two = Run("T | extend b = " + chain("N") + " | extend c = " + chain("b") + " | summarize count() by c");
+  EXPECT_EQ(two.own, two.pushed);
+  EXPECT_TRUE(two.ran_pushed);
 }
 
 // `top N by X` over a catalog that filters: its bounded scan drops the rows worse than the N-th

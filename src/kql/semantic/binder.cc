@@ -62,6 +62,19 @@ Status Binder::Compose(BoundExpr& e, const Position& pos) {
   return OkStatus();
 }
 
+bool RefreshWithinLimits(BoundExpr& e) {
+  uint32_t height = 0;
+  size_t nodes = 1;
+  for (BoundExpr& a : e.args) {
+    if (!RefreshWithinLimits(a)) return false;
+    height = std::max(height, a.height);
+    nodes += a.nodes;
+  }
+  e.height = height + 1;
+  e.nodes = nodes;
+  return e.height <= kMaxBoundHeight && e.nodes <= kMaxBoundNodes;
+}
+
 Status Binder::SetPlanHeight(PlanNode& node, const Position& pos) {
   if (node.height == 0) {
     int h = 0;

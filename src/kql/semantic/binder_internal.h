@@ -34,6 +34,9 @@ void Substitute(BoundExpr& e, const std::vector<BoundExpr>& defs);
 // Whether `e` depends on its row only through columns below `limit`: no window functions
 // (row_number, prev, ...) and nothing random.
 bool ReadsOnlyColumnsBelow(const BoundExpr& e, size_t limit);
+// Recomputes the heights and node counts of `e` (after a Substitute) from its leaves; false when
+// it is then past the limits binding holds every expression to (the evaluator recurses by height).
+bool RefreshWithinLimits(BoundExpr& e);
 
 struct Scope {
   const Scope* parent = nullptr;

@@ -37,10 +37,22 @@ PlanPtr FoldProjection(PlanNode& summarize, PlanPtr in) {
     if (refs[c] > 1 && in->exprs[c].kind != BoundExpr::Kind::kColumn) return in;
     if (!ReadsOnlyColumnsBelow(in->exprs[c], width)) return in;
   }
-  for (BoundExpr& k : summarize.exprs) Substitute(k, in->exprs);
-  for (BoundAggregate& a : summarize.aggs) {
-    for (BoundExpr& e : a.args) Substitute(e, in->exprs);
+  // The folded expressions are as deep as the projection's and the summarize's together: past
+  // binding's limits (stacked extends of deep expressions) the projection stays.
+  std::vector<BoundExpr> keys = summarize.exprs;
+  std::vector<BoundAggregate> aggs = summarize.aggs;
+  for (BoundExpr& k : keys) {
+    Substitute(k, in->exprs);
+    if (!RefreshWithinLimits(k)) return in;
   }
+  for (BoundAggregate& a : aggs) {
+    for (BoundExpr& e : a.args) {
+      Substitute(e, in->exprs);
+      if (!RefreshWithinLimits(e)) return in;
+    }
+  }
+  summarize.exprs = std::move(keys);
+  summarize.aggs = std::move(aggs);
   return FoldProjection(summarize, std::move(in->inputs[0]));
 }
 
