@@ -174,6 +174,8 @@ TEST_F(EngineTest, PercentilesAreTheNearestRanksInTheOrderAsked) {
                  "| summarize p = percentile(v, 25) by b = v % 2 | order by b asc"),
             "0\t250\n1\t249\n");
   EXPECT_EQ(Text("datatable(v:real)[3.0, real(nan), 1.0, 2.0] | summarize percentiles(v, 25, 75)"), "1\t3\n");
+  // Percentages past 0..100 answer the ends (no cast of a huge rank).
+  EXPECT_EQ(Text("range x from 1 to 10 step 1 | summarize percentiles(x, 1e300, -5, real(nan))"), "10\t1\t1\n");
 }
 
 // Past 8 MB of values, a group of more than 32,768 has its percentiles estimated by a t-digest:

@@ -581,7 +581,9 @@ class PercentileAgg : public Aggregator {
           outs[i].AppendNull();
           continue;
         }
-        double rank = std::ceil(ps_[i] / 100.0 * static_cast<double>(vals.size()));
+        // (clamped: a percentage past 0..100 is the minimum or maximum; a cast of a double past
+        // size_t's range would be undefined)
+        double rank = std::ceil(std::clamp(ps_[i], 0.0, 100.0) / 100.0 * static_cast<double>(vals.size()));
         idx[i] = rank < 1 || std::isnan(rank) ? 0 : std::min(vals.size() - 1, static_cast<size_t>(rank) - 1);
       }
       if (vals.empty()) continue;
