@@ -84,5 +84,5 @@ cmk_cc_test(NAME kql_functions_test
        functions/ip_test.cc functions/encoding_test.cc
        functions/registry_test.cc
        functions/series_test.cc
-       functions/geo_h3_test.cc
+       functions/geo_h3_test.cc functions/sketch_test.cc
   DEPS cmk_kql_functions)

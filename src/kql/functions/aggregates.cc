@@ -560,7 +560,16 @@ class PercentileAgg : public Aggregator {
         digests_[to]->Merge(*o.digests_[g]);
         Resized(before, digests_[to]->Bytes());
       }
-      for (double x : o.values_[g]) Add(to, x);
+      const std::vector<double>& vals = o.values_[g];
+      if (digests_[to]) {
+        size_t before = digests_[to]->Bytes();
+        digests_[to]->AddValues(vals);
+        Resized(before, digests_[to]->Bytes());
+        continue;
+      }
+      values_[to].insert(values_[to].end(), vals.begin(), vals.end());
+      bytes_ += vals.size() * sizeof(double);
+      if (values_[to].size() > kExact && bytes_ > kExactBytes) ToDigest(to);
     }
   }
   std::vector<Column> Finish(size_t n) override {
@@ -629,7 +638,7 @@ class PercentileAgg : public Aggregator {
   void ToDigest(uint32_t g) {
     if (digests_[g]) return;
     digests_[g] = std::make_unique<fn::TDigest>();
-    for (double x : values_[g]) digests_[g]->Add(x, 1.0);
+    digests_[g]->AddValues(values_[g]);
     bytes_ -= std::min(bytes_, values_[g].size() * sizeof(double));
     bytes_ += digests_[g]->Bytes();
     std::vector<double>().swap(values_[g]);

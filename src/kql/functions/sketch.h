@@ -16,6 +16,7 @@
 // elsewhere cannot be merged here. Parsing is hostile-proof: malformed values are rejected.
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,23 +59,31 @@ class TDigest {
   static constexpr size_t kMaxCentroids = 4096;
   explicit TDigest(Type type = Type::kReal) : type_(type) {}
   void Add(double value, double weight);
+  // Add(value, 1) for each value: a query's values go here.
+  void AddValues(std::span<const double> values);
   void Merge(const TDigest& o);
   // Value at nearest rank ceil(p/100 · total weight); nullopt when empty.
   std::optional<double> Percentile(double p);
   // Total weight of the values <= x.
   double Rank(double x);
-  double total() const { return total_; }
+  double total() const { return total_ + static_cast<double>(values_.size()) + pending_total_; }
   Type type() const { return type_; }
   std::string ToJson();
   static std::optional<TDigest> FromJson(const boost::json::value& v);
-  size_t Bytes() const { return centroids_.size() * 16; }
+  size_t Bytes() const { return (centroids_.capacity() + pending_.capacity()) * 16 + values_.capacity() * 8; }
 
  private:
-  void Normalize();  // sorts, merges equal values, compresses beyond kMaxCentroids
+  // Values and centroids wait in buffers until kBuffer of them are there, then Normalize
+  // sorts them (a radix sort for the plain values), merges them with the centroids in one pass
+  // and compresses the result.
+  static constexpr size_t kBuffer = 4 * kMaxCentroids;
+  void Normalize();  // merges the buffers in, combines equal values, compresses past kMaxCentroids
   Type type_;
-  std::vector<std::pair<double, double>> centroids_;  // (value, weight)
-  size_t sorted_ = 0;  // prefix of centroids_ known sorted and merged
-  double total_ = 0;
+  std::vector<std::pair<double, double>> centroids_;  // (value, weight), sorted, normalized
+  std::vector<double> values_;                        // added with weight 1, unsorted
+  std::vector<std::pair<double, double>> pending_;    // added with other weights, unsorted
+  double total_ = 0;                                  // weight of centroids_
+  double pending_total_ = 0;                          // weight of pending_
 };
 
 struct Registry;

@@ -1,0 +1,77 @@
+#include "kql/functions/sketch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace cmk::kql::fn {
+namespace {
+
+// The fraction of `sorted` at or below `v`.
+double RankOf(const std::vector<double>& sorted, double v) {
+  return static_cast<double>(std::upper_bound(sorted.begin(), sorted.end(), v) - sorted.begin()) /
+         static_cast<double>(sorted.size());
+}
+
+// The documented bound: the rank of the answer within 1% of the asked percentile, and the ends
+// exact (the minimum and the maximum), over values added one by one, in bulk and by merging.
+TEST(TDigest, RankErrorStaysUnderOnePercentAndTheEndsAreExact) {
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> dist(1.0, 1.5);
+  std::vector<double> all;
+  TDigest single, bulk, merged;
+  std::vector<TDigest> parts(37);
+  for (size_t i = 0; i < 300'000; ++i) {
+    double v = std::round(dist(rng) * 1000) / 1000;
+    all.push_back(v);
+    single.Add(v, 1.0);
+    parts[i % parts.size()].Add(v, 1.0);
+  }
+  bulk.AddValues(all);
+  for (const TDigest& p : parts) merged.Merge(p);
+  std::vector<double> sorted = all;
+  std::sort(sorted.begin(), sorted.end());
+  for (TDigest* d : {&single, &bulk, &merged}) {
+    EXPECT_EQ(d->total(), 300'000);
+    EXPECT_EQ(d->Percentile(0), sorted.front());
+    EXPECT_EQ(d->Percentile(100), sorted.back());
+    for (double p : {1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0, 99.9}) {
+      std::optional<double> v = d->Percentile(p);
+      ASSERT_TRUE(v.has_value());
+      EXPECT_NEAR(RankOf(sorted, *v), p / 100, 0.01) << "p" << p;
+    }
+    EXPECT_LE(d->Bytes(), 512u << 10);  // bounded, whatever the values
+  }
+}
+
+// A digest merged before it ever compressed hands over every value it holds, whatever the
+// weights; equal values share a centroid, so a few distinct values stay exact.
+TEST(TDigest, MergeCarriesUncompressedValuesAndWeights) {
+  TDigest a, b;
+  a.Add(5, 1.0);
+  a.Add(1, 3.0);
+  b.Add(2, 1.0);
+  b.Add(2, 1.0);
+  b.Add(9, 0.5);
+  b.Add(std::nan(""), 1.0);  // not a value: left out
+  a.Merge(b);
+  EXPECT_EQ(a.total(), 6.5);
+  EXPECT_EQ(a.Percentile(40), 1);   // rank 3 of 6.5: the 1s weigh 3
+  EXPECT_EQ(a.Percentile(70), 2);   // rank 5
+  EXPECT_EQ(a.Percentile(90), 5);   // rank 6
+  EXPECT_EQ(a.Percentile(100), 9);
+  EXPECT_EQ(a.Rank(2), 5);
+  TDigest many;
+  std::vector<double> values;
+  for (int i = 0; i < 100'000; ++i) values.push_back(i % 3);
+  many.AddValues(values);
+  EXPECT_EQ(many.Rank(0), 33'334);
+  EXPECT_EQ(many.Rank(1), 66'667);
+  EXPECT_EQ(many.Percentile(50), 1);
+}
+
+}  // namespace
+}  // namespace cmk::kql::fn
