@@ -92,6 +92,7 @@ std::function<std::string(const std::string&)> VaultResourceIds(keyvault::KeyVau
 }  // namespace
 
 Instance::~Instance() {
+  if (real_clock_ && reclaim_timer_ != 0) real_clock_->Cancel(reclaim_timer_);
   if (http_) {
     http_->Shutdown();
     http_->Wait();
@@ -171,6 +172,10 @@ Status Instance::OpenDataDir() {
     ASSIGN_OR_RETURN(clock, StartSimulatedClock());
   }
   env_ = env::Env{clock, &random_, &fs_};
+  // Free heap back to the system once the server goes idle after work (base/memory_reclaimer.h):
+  // a process concern, on real time.
+  reclaimer_ = std::make_shared<MemoryReclaimer>(MemoryReclaimer::System());
+  reclaim_timer_ = real_clock_->RunEvery(std::chrono::seconds(2), [r = reclaimer_] { r->Check(); });
   directory_ = std::make_unique<identity::Directory>(store_.get(), env_);
   ASSIGN_OR_RETURN(rbac_, identity::Rbac::Create(store_.get(), env_));
   RETURN_IF_ERROR(Bootstrap());

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "base/memory_reclaimer.h"
 #include "base/status.h"
 #include "alerts/evaluator.h"
 #include "alerts/history.h"
@@ -122,6 +123,8 @@ class Instance {
 
   ServeOptions options_;
   std::unique_ptr<env::RealClock> real_clock_;
+  std::shared_ptr<MemoryReclaimer> reclaimer_;  // checked by real_clock_'s timer
+  env::Clock::TimerId reclaim_timer_ = 0;
   std::unique_ptr<env::SimulatedClock> sim_clock_;    // --simulated-clock=frozen
   std::unique_ptr<env::OffsetClock> offset_clock_;    // --simulated-clock
   env::SecureRandom random_;
