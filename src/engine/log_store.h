@@ -182,6 +182,8 @@ class LogStore {
   void FailBlobPutsForTest(std::string fragment);
   // Column blocks decoded and extent objects opened by queries so far; decoded bytes cached.
   uint64_t BlocksDecodedForTest() const { return blocks_decoded_.load(); }
+  // Values of deferred string columns built for the rows a bound or a select kept.
+  uint64_t ValuesMaterializedForTest() const { return values_materialized_.load(); }
   uint64_t ExtentsOpenedForTest() const { return extents_opened_.load(); }
   size_t DecodedCacheBytesForTest() const;
 
@@ -242,6 +244,9 @@ class LogStore {
     // column reads it through the test (LoadExtent).
     const kql::ScanRequest::StringTest* prefilter = nullptr;
     uint64_t rows = 0;  // the rows of every extent the scan reads (0: unknown)
+    // kql::ScanRequest::select: a row group's string columns other than its reads are decoded
+    // for the rows it selects only (as for a bound).
+    const kql::ScanRequest::Select* select = nullptr;
   };
   // Each kept row group's requested columns, from decoded blocks in the cache; the missing ones
   // are decoded (the object read and checked once per call) and cached.
@@ -388,6 +393,7 @@ class LogStore {
   };
   std::map<std::string, std::shared_ptr<const Layout>> layouts_ GUARDED_BY(cache_mu_);  // by id
   std::atomic<uint64_t> blocks_decoded_{0};
+  std::atomic<uint64_t> values_materialized_{0};
   std::atomic<uint64_t> extents_opened_{0};
 
   std::atomic<uint64_t> flush_requests_{0};

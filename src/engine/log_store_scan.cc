@@ -350,10 +350,19 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     // rows' strings are built, after the bound's column (late materialization). Decoded whole,
     // the messages of half the groups of 10M rows were built and cached for the latest 100 rows
     // (650 ms and ~900 MB of cache the first time).
+    // A summarize's select (kql::ScanRequest::select) defers the same way the string columns it
+    // doesn't read: only the rows it selects (each group's first and best rows) are built.
     std::vector<std::pair<size_t, PackedBlock>> deferred;
     int bound_col = scan.bound != nullptr && !passing ? layout->Index(scan.bound->column) : -1;
+    const kql::ScanRequest::Select* select = scan.bound == nullptr && !passing ? scan.select : nullptr;
+    auto defer = [&](size_t c) {
+      if (!kql::UsesStrings(layout->schema[c].type)) return false;
+      if (bound_col >= 0) return static_cast<int>(c) != bound_col;
+      return select != nullptr &&
+             std::find(select->reads.begin(), select->reads.end(), layout->schema[c].name) == select->reads.end();
+    };
     for (size_t c : g.missing) {
-      if (bound_col >= 0 && static_cast<int>(c) != bound_col && kql::UsesStrings(layout->schema[c].type)) {
+      if (defer(c)) {
         std::string key = PackedKey(e.id, group, layout->schema[c].name);
         PackedBlock packed = CachedFrame(key, scan.id);
         bool fresh_frame = packed == nullptr;
@@ -387,12 +396,14 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       t.AddColumn(layout->schema[c].name, std::move(col));
     }
     if (!deferred.empty()) {
-      int k = t.Find(scan.bound->column);
+      int k = select != nullptr ? 0 : t.Find(scan.bound->column);
       std::vector<uint32_t> meeting;
-      if (k >= 0) meeting = RowsMeeting(t.columns[static_cast<size_t>(k)], t.rows, *scan.bound);
+      if (select != nullptr) meeting = select->rows(t);
+      else if (k >= 0) meeting = RowsMeeting(t.columns[static_cast<size_t>(k)], t.rows, *scan.bound);
       if (!meeting.empty()) {
         kql::Table rows = kql::GatherTable(t, meeting);
         rows.name = e.table;
+        values_materialized_.fetch_add(meeting.size() * deferred.size(), std::memory_order_relaxed);
         for (auto& [c, packed] : deferred) {
           ASSIGN_OR_RETURN(kql::Column col, DecodePackedRows(layout->schema[c].type, t.rows, *packed, meeting));
           MakeDictWipeable(col, wipe);

@@ -356,6 +356,66 @@ TEST_F(LogStoreScanTest, TopBuildsTheStringsOfItsRowsOnlyWhenTheTextIsTooLargeTo
   EXPECT_EQ(store_->BlocksDecodedForTest() - after_top, 3u);  // every Msg block: none was cached
 }
 
+// A summarize whose aggregates each take one row of a group (`arg_max(TimeGenerated, *) by
+// Computer`, the latest row of each) over text too large to cache decoded builds the strings of
+// each row group's first and best rows only, with the answers of the same summarize behind a
+// filter (which reads every row).
+TEST_F(LogStoreScanTest, ArgMaxBuildsTheStringsOfEachGroupsCandidateRowsOnly) {
+  cache_bytes_ = 16 << 10;
+  table_.schema.push_back({"Host", kql::Type::kString});
+  topo_.tables = {table_};
+  Open();
+  TimePoint now = clock_.Now();
+  for (int k = 0; k < 3; ++k) {
+    kql::Table t = Rows(200, "x" + std::to_string(k), now + std::chrono::minutes(k));
+    auto& n = t.columns[static_cast<size_t>(t.Find("N"))].ints;
+    for (auto& v : n) v = (v * 37 + k * 11) % 200;
+    n[5] = n[6] = 500;  // ties: the first of them wins
+    kql::Column host(kql::Type::kString);  // a few values: dictionary-coded in the extents
+    for (int i = 0; i < 200; ++i) host.AppendString("h" + std::to_string((i * 7 + k) % 4));
+    t.AddColumn("Host", std::move(host));
+    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  auto answer = [&](const kql::Catalog& cat, const std::string& q) {
+    auto r = kql::Execute(q, cat, kql::ExecOptions{});
+    EXPECT_THAT(r, IsOk()) << q << ": " << r.status().message();
+    std::vector<std::string> rows;
+    if (!r.ok()) return rows;
+    const kql::Table& t = r->tables[0];
+    for (size_t i = 0; i < t.rows; ++i) {
+      std::string row;
+      for (const kql::Column& c : t.columns) {
+        row += c.IsNull(i) ? "null" : kql::UsesInts(c.type) ? std::to_string(c.Int(i))
+                                    : kql::UsesReals(c.type) ? std::to_string(c.Real(i)) : c.Str(i);
+        row += "|";
+      }
+      rows.push_back(row);
+    }
+    return rows;
+  };
+  for (const char* q : {" | summarize arg_max(TimeGenerated, *) by k = N % 7",
+                        " | summarize arg_max(N, *) by k = N % 5",
+                        " | summarize arg_min(N, Msg), take_any(Msg), max(TimeGenerated) by b = bin(TimeGenerated, 1m)",
+                        " | summarize arg_max(N, Msg, TimeGenerated)",
+                        " | summarize arg_max(TimeGenerated, *), arg_min(N, Msg) by Host"}) {
+    Open();  // a fresh cache
+    auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+    uint64_t before = store_->ValuesMaterializedForTest();
+    std::vector<std::string> got = answer(*cat, std::string("App_CL") + q);
+    uint64_t built = store_->ValuesMaterializedForTest() - before;
+    EXPECT_GT(built, 0u) << q;
+    EXPECT_LE(built, 3u * 7 * 2 * 2) << q;  // row groups x groups x (first, best) x string columns
+    EXPECT_EQ(got, answer(*cat, std::string("App_CL | where N >= 0 or isnull(N)") + q)) << q;
+    EXPECT_FALSE(got.empty()) << q;
+  }
+  // Other aggregates need every row: nothing deferred.
+  Open();
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  EXPECT_EQ(answer(*cat, "App_CL | summarize arg_max(N, Msg), count()").size(), 1u);
+  EXPECT_EQ(store_->ValuesMaterializedForTest(), 0u);
+}
+
 TEST_F(LogStoreScanTest, MinAndMaxWithoutKeysReadTheBlockThatHoldsEach) {
   Open();
   SixExtents(std::chrono::hours(1));

@@ -6,9 +6,11 @@
 #include <mutex>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 
 #include "kql/exec/eval.h"
 #include "kql/exec/operators.h"
+#include "kql/functions/aggregates.h"
 #include "kql/functions/functions.h"
 
 namespace cmk::kql {
@@ -199,6 +201,112 @@ Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   return ScanWith(node, nullptr, ctx, sink);
 }
 
+namespace {
+
+// ScanRequest::select for a summarize straight over a scan whose aggregates each take one row
+// of a group: arg_max/arg_min (the first row with the best non-null key, else the group's
+// first row), min/max (the best non-null value) and take_any (the first row). Of a chunk, the
+// partial aggregation over each group's first row and best rows, in order, is the one over all
+// its rows (same winners, same order of groups), so the rest need never be decoded. nullopt for
+// any other summarize, or when the aggregates read every column anyway.
+std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const PlanNode& scan, TimePoint now) {
+  struct Best {
+    const BoundExpr* key;
+    int sign;
+  };
+  std::vector<Best> bests;
+  if (node.aggs.empty()) return std::nullopt;
+  for (const BoundAggregate& a : node.aggs) {
+    std::string_view n = a.def->name;
+    if (n == "any" || n == "take_any") continue;
+    int sign = n == "arg_max" || n == "max" ? 1 : n == "arg_min" || n == "min" ? -1 : 0;
+    if (sign == 0 || a.args.empty()) return std::nullopt;
+    bests.push_back({&a.args[0], sign});
+  }
+  std::vector<bool> reads(scan.schema.size(), false);
+  std::function<void(const BoundExpr&)> mark = [&](const BoundExpr& e) {
+    if (e.kind == BoundExpr::Kind::kColumn && e.column >= 0 && static_cast<size_t>(e.column) < reads.size()) {
+      reads[static_cast<size_t>(e.column)] = true;
+    }
+    for (const BoundExpr& a : e.args) mark(a);
+  };
+  for (const BoundExpr& k : node.exprs) mark(k);
+  for (const Best& b : bests) mark(*b.key);
+  std::vector<bool> wanted = WantedColumns(scan);
+  ScanRequest::Select select;
+  bool defers = false;
+  for (size_t k = 0; k < reads.size(); ++k) {
+    if (reads[k]) select.reads.push_back(scan.schema[k].name);
+    else if (wanted[k] && UsesStrings(scan.schema[k].type)) defers = true;
+  }
+  if (!defers) return std::nullopt;
+  for (size_t k = 0; k < reads.size(); ++k) reads[k] = reads[k] && wanted[k];
+  select.rows = [&node, &scan, reads, bests, now](const Table& t) -> std::vector<uint32_t> {
+    std::vector<uint32_t> all(t.rows);
+    for (size_t r = 0; r < t.rows; ++r) all[r] = static_cast<uint32_t>(r);
+    Chunk chunk = ScanChunk(scan, reads, std::shared_ptr<const Table>(std::shared_ptr<const Table>(), &t));
+    FunctionContext fctx{chunk.rows, now, nullptr};
+    // Each row's group: a single coded key by its code, else by the keys' encoded bytes.
+    std::vector<uint32_t> group(t.rows, 0);
+    size_t groups = t.rows == 0 ? 0 : 1;
+    std::vector<ColumnValue> keys;
+    for (const BoundExpr& k : node.exprs) {
+      Result<ColumnValue> v = Eval(k, chunk, fctx);
+      if (!v.ok()) return all;  // the filter's aggregation reports it, over every row
+      keys.push_back(std::move(*v));
+    }
+    if (keys.size() == 1 && keys[0].get().coded() && !keys[0].get().constant) {
+      const Column& c = keys[0].get();
+      std::vector<uint32_t> of(c.dict->size(), UINT32_MAX);
+      groups = 0;
+      for (size_t r = 0; r < t.rows; ++r) {
+        uint32_t& g = of[c.codes[r]];
+        if (g == UINT32_MAX) g = static_cast<uint32_t>(groups++);
+        group[r] = g;
+      }
+    } else if (!keys.empty()) {
+      std::unordered_map<std::string, uint32_t> of;
+      std::string key;
+      for (size_t r = 0; r < t.rows; ++r) {
+        key.clear();
+        for (const ColumnValue& k : keys) EncodeKey(k.get(), r, key);
+        group[r] = of.try_emplace(key, static_cast<uint32_t>(of.size())).first->second;
+      }
+      groups = of.size();
+    }
+    std::vector<uint8_t> keep(t.rows, 0);
+    std::vector<uint32_t> at(groups, UINT32_MAX);
+    for (size_t r = 0; r < t.rows; ++r) {
+      if (at[group[r]] == UINT32_MAX) {
+        at[group[r]] = static_cast<uint32_t>(r);
+        keep[r] = 1;
+      }
+    }
+    for (const Best& b : bests) {
+      Result<ColumnValue> v = Eval(*b.key, chunk, fctx);
+      if (!v.ok()) return all;
+      const Column& c = v->get();
+      std::fill(at.begin(), at.end(), UINT32_MAX);
+      for (size_t r = 0; r < t.rows; ++r) {
+        if (c.IsNull(r)) continue;
+        uint32_t& best = at[group[r]];
+        if (best == UINT32_MAX || CompareValues(c, r, c, best) * b.sign > 0) best = static_cast<uint32_t>(r);
+      }
+      for (uint32_t r : at) {
+        if (r != UINT32_MAX) keep[r] = 1;
+      }
+    }
+    std::vector<uint32_t> rows;
+    for (size_t r = 0; r < t.rows; ++r) {
+      if (keep[r] != 0) rows.push_back(static_cast<uint32_t>(r));
+    }
+    return rows;
+  };
+  return select;
+}
+
+}  // namespace
+
 Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const ExecContext& ctx) {
   // summarize over a scan, or over a `where` over one, whose predicate, keys and arguments may
   // run on other threads and whose aggregates merge.
@@ -241,6 +349,7 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   std::map<const Table*, std::unique_ptr<HashAggregation>> partials;
   ScanRequest request = scan->scan;
   if (predicate != nullptr) request.prefilter = StringPrefilter(*predicate, *scan);
+  else request.select = WinnerSelect(node, *scan, now);
   request.filter = [&, scan, predicate](const std::shared_ptr<const Table>& t) -> Result<std::shared_ptr<const Table>> {
     if (t->rows == 0) return std::shared_ptr<const Table>();
     Chunk chunk = ScanChunk(*scan, wanted, t);

@@ -70,6 +70,17 @@ struct ScanRequest {
     std::function<size_t(std::string_view text, size_t from)> find;
   };
   std::optional<StringTest> prefilter;
+  // Set by a summarize straight over a scan whose aggregates each take one row of a group
+  // (arg_max, arg_min, take_any, min, max): of a chunk decoded with at least the `reads`
+  // columns (the others may be absent), the rows its aggregation could take (each group's
+  // first and best rows, ascending). A Catalog may drop every other row before `filter`, and
+  // decode the chunk's other columns for the kept rows only (late materialization: the
+  // messages of a group's latest row, not of every row).
+  struct Select {
+    std::vector<std::string> reads;
+    std::function<std::vector<uint32_t>(const Table&)> rows;
+  };
+  std::optional<Select> select;
 };
 
 class Catalog {
