@@ -354,7 +354,14 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     // doesn't read: only the rows it selects (each group's first and best rows) are built.
     std::vector<std::pair<size_t, PackedBlock>> deferred;
     int bound_col = scan.bound != nullptr && !passing ? layout->Index(scan.bound->column) : -1;
-    const kql::ScanRequest::Select* select = scan.bound == nullptr && !passing ? scan.select : nullptr;
+    // (Only for a group wholly inside the query's time window: rows outside it are dropped after
+    // this, when the table is shaped, and a group's best row must be chosen among the rest.)
+    bool in_window = !scan.lo && !scan.end;
+    if (!in_window && layout->time[group]) {
+      auto [first, last] = *layout->time[group];
+      in_window = (!scan.lo || first >= *scan.lo) && (!scan.end || last < *scan.end);
+    }
+    const kql::ScanRequest::Select* select = scan.bound == nullptr && !passing && in_window ? scan.select : nullptr;
     auto defer = [&](size_t c) {
       if (!kql::UsesStrings(layout->schema[c].type)) return false;
       if (bound_col >= 0) return static_cast<int>(c) != bound_col;

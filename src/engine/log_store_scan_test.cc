@@ -409,6 +409,15 @@ TEST_F(LogStoreScanTest, ArgMaxBuildsTheStringsOfEachGroupsCandidateRowsOnly) {
     EXPECT_EQ(got, answer(*cat, std::string("App_CL | where N >= 0 or isnull(N)") + q)) << q;
     EXPECT_FALSE(got.empty()) << q;
   }
+  // A time window through a row group: its best rows are chosen among the rows inside.
+  Open();
+  int64_t lo = Ticks(now + std::chrono::minutes(1)) + 50, hi = Ticks(now + std::chrono::minutes(2)) + 150;
+  auto window = store_->CatalogFor({ws_}, lo, hi);
+  for (const char* q : {" | summarize arg_max(N, *), take_any(Msg) by k = N % 3", " | summarize arg_min(TimeGenerated, *)"}) {
+    std::vector<std::string> got = answer(*window, std::string("App_CL") + q);
+    EXPECT_EQ(got, answer(*window, std::string("App_CL | where N >= 0 or isnull(N)") + q)) << q;
+    EXPECT_FALSE(got.empty()) << q;
+  }
   // Other aggregates need every row: nothing deferred.
   Open();
   auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
