@@ -500,7 +500,7 @@ Result<kql::Column> DecodeStringRows(kql::Type type, size_t rows, std::span<cons
 Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span<const uint8_t>& in,
                                           const std::function<bool(std::string_view)>& keep,
                                           const std::function<size_t(std::string_view, size_t)>& find,
-                                          std::vector<uint32_t>& selected) {
+                                          std::vector<uint32_t>& selected, bool any_kept_value) {
   selected.clear();
   if (type != kql::Type::kString) return InvalidArgument("selected strings: not a string column");
   kql::Column out(type);
@@ -530,8 +530,13 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
   bool has_nulls = in[1] != 0;
   ASSIGN_OR_RETURN(std::span<const uint8_t> bitmap, PlainStringsBitmap(in, rows));
   auto is_null = [&](size_t r) { return has_nulls && ((bitmap[r / 8] >> (r % 8)) & 1) != 0; };
+  bool build = !any_kept_value || has_nulls;
   auto select = [&](size_t r, std::string_view v) {
     selected.push_back(static_cast<uint32_t>(r));
+    if (!build) {
+      if (selected.size() == 1) out.strings.emplace_back(v);
+      return;
+    }
     out.strings.emplace_back(v);
     if (has_nulls) out.nulls.push_back(is_null(r) ? 1 : 0);
   };
@@ -585,6 +590,11 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
       from = begin + v.size();
       if (++r < rows && !next()) return Corrupt("string");
     }
+  }
+  if (!build && !out.strings.empty()) {  // the first kept value for every kept row
+    out.dict = std::make_shared<const std::vector<std::string>>(std::move(out.strings));
+    out.strings = {};
+    out.codes.assign(selected.size(), 0);
   }
   if (std::find(out.nulls.begin(), out.nulls.end(), uint8_t{1}) == out.nulls.end()) out.nulls.clear();
   return out;

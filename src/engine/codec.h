@@ -57,10 +57,13 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
 // dictionary's entries are tested once each. When `find` is given (every value `keep` passes
 // holds a needle it finds: kql::ValueTest::find), a plain block's values are searched as one
 // text and only those holding an occurrence are tested. Advances `in` as DecodeColumn does.
+// With `any_kept_value`, a plain block without nulls gives its kept rows one kept value, the
+// first, dictionary-coded (one entry, a code per row), instead of their own: for a caller that
+// needs which rows pass and that they pass, not their values (no string built per row).
 Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span<const uint8_t>& in,
                                           const std::function<bool(std::string_view)>& keep,
                                           const std::function<size_t(std::string_view, size_t)>& find,
-                                          std::vector<uint32_t>& selected);
+                                          std::vector<uint32_t>& selected, bool any_kept_value = false);
 
 // The values of rows `wanted` (ascending, each below `rows`) of a string block, as
 // Gather(DecodeColumn(...), wanted) would give them: a plain block's other values are stepped

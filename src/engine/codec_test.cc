@@ -345,6 +345,23 @@ TEST(CodecTest, SelectedStringsEqualTheWholeBlockGathered) {
     ASSERT_THAT(again, IsOk()) << what;
     EXPECT_EQ(more_selected, want) << what;
     EXPECT_EQ(more_in.size(), after.size()) << what;
+    // Any kept value: the same rows; a plain block without nulls gives them its first kept
+    // value, coded, others as above.
+    std::span<const uint8_t> any_in(buf);
+    std::vector<uint32_t> any_selected;
+    auto any = DecodeSelectedStrings(c.type, rows, any_in, keep, find, any_selected, true);
+    ASSERT_THAT(any, IsOk()) << what;
+    EXPECT_TRUE(any_in.empty()) << what;
+    EXPECT_EQ(any_selected, want) << what;
+    bool one_value = !whole->coded() && !whole->HasNulls();
+    if (one_value && !want.empty()) {
+      ASSERT_TRUE(any->coded()) << what;
+      EXPECT_EQ(*any->dict, std::vector<std::string>{whole->Str(want[0])}) << what;
+      EXPECT_EQ(any->codes, std::vector<kql::Code>(want.size(), 0)) << what;
+    } else {
+      ASSERT_EQ(any->stored(), want.size()) << what;
+      for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(any->Str(i), whole->Str(want[i])) << what << " " << i;
+    }
   };
   kql::Column unique(kql::Type::kString), repeated(kql::Type::kString);
   for (size_t r = 0; r < 300; ++r) {

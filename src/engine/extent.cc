@@ -520,11 +520,11 @@ Result<PackedBlock> ExtentReader::ReadPacked(size_t group, size_t column, const 
 Result<kql::Column> DecodePackedStrings(kql::Type type, size_t rows, std::span<const uint8_t> packed,
                                         const std::function<bool(std::string_view)>& keep,
                                         const std::function<size_t(std::string_view, size_t)>& find,
-                                        std::vector<uint32_t>& selected, bool& whole) {
+                                        std::vector<uint32_t>& selected, bool& whole, bool any_kept_value) {
   return DecompressAndDecode(packed, [&](std::span<const uint8_t>& in) -> Result<kql::Column> {
     whole = whole || !IsPlainStringBlock(in);
     if (whole) return DecodeColumn(type, rows, in);
-    return DecodeSelectedStrings(type, rows, in, keep, find, selected);
+    return DecodeSelectedStrings(type, rows, in, keep, find, selected, any_kept_value);
   });
 }
 

@@ -74,11 +74,11 @@ using PackedBlock = std::shared_ptr<const std::vector<uint8_t>>;
 // thread's buffer (wiped after) and decoded: a plain block's rows whose value passes `keep`,
 // their row numbers in `selected` (codec.h DecodeSelectedStrings), or every row, decoded whole
 // (`whole` set), when `whole` was set by the caller or the block is a dictionary (its coded form
-// is compact already).
+// is compact already). `any_kept_value` as for DecodeSelectedStrings.
 Result<kql::Column> DecodePackedStrings(kql::Type type, size_t rows, std::span<const uint8_t> packed,
                                         const std::function<bool(std::string_view)>& keep,
                                         const std::function<size_t(std::string_view, size_t)>& find,
-                                        std::vector<uint32_t>& selected, bool& whole);
+                                        std::vector<uint32_t>& selected, bool& whole, bool any_kept_value = false);
 
 // The same frame decoded for rows `wanted` only (codec.h DecodeStringRows).
 Result<kql::Column> DecodePackedRows(kql::Type type, size_t rows, std::span<const uint8_t> packed,

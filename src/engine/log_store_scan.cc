@@ -311,7 +311,8 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       uint64_t frame_per_row = group_rows == 0 ? 0 : (packed->size() + group_rows - 1) / group_rows;
       bool keep_frames = scan.rows != 0 && frame_per_row <= options_.decoded_cache_bytes / 4 * 3 / scan.rows;
       ASSIGN_OR_RETURN(kql::Column col, DecodePackedStrings(kql::Type::kString, layout->rows[group], *packed,
-                                                            scan.prefilter->keep, scan.prefilter->find, selected, whole));
+                                                            scan.prefilter->keep, scan.prefilter->find, selected, whole,
+                                                            scan.prefilter->any_passing_value));
       if (whole) {
         pre_whole = std::move(col);
       } else {

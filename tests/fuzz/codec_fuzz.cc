@@ -1,5 +1,6 @@
 // Fuzzes the column block decoders (engine/codec.h, engine/extent.h, engine/batch.h):
-// DecodeColumn for every type, DecodeSelectedStrings with and without a search, DecodeStringRows
+// DecodeColumn for every type, DecodeSelectedStrings with and without a search (and with any
+// kept value), DecodeStringRows
 // (against the whole decode), DecodePackedStrings
 // over a compression frame, ParseBatchLayout and DecodeTable. Blocks reach them only after AES-GCM has authenticated them, so this is
 // defence in depth: no input may crash, read out of bounds or loop, and where a plain string
@@ -97,6 +98,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (selected != want || some->strings.size() != want.size()) std::abort();
     for (size_t i = 0; i < want.size(); ++i) {
       if (some->Str(i) != whole->Str(want[i])) std::abort();
+    }
+    // Any kept value: the same rows, each with a value the test keeps (or its own null).
+    std::span<const uint8_t> ain = block;
+    std::vector<uint32_t> any_selected;
+    auto any = DecodeSelectedStrings(Type::kString, rows, ain, test.keep, search ? test.find : nullptr, any_selected, true);
+    if (!any.ok() || any_selected != want || any->stored() != want.size()) std::abort();
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (any->IsNull(i) != whole->IsNull(want[i])) std::abort();
+      if (!any->IsNull(i) && !test.keep(any->Str(i))) std::abort();
     }
   }
 

@@ -348,8 +348,19 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   std::mutex mu;
   std::map<const Table*, std::unique_ptr<HashAggregation>> partials;
   ScanRequest request = scan->scan;
-  if (predicate != nullptr) request.prefilter = StringPrefilter(*predicate, *scan);
-  else request.select = WinnerSelect(node, *scan, now);
+  if (predicate != nullptr) {
+    request.prefilter = StringPrefilter(*predicate, *scan);
+    // The test alone decides (not one conjunct of several) and the keys and arguments don't read
+    // its column: the passing rows' values needn't be built (`where Message !contains "x" | count`).
+    if (request.prefilter && predicate->fn->name != "and") {
+      auto it = std::find_if(scan->schema.begin(), scan->schema.end(),
+                             [&](const ColumnSchema& c) { return c.name == request.prefilter->column; });
+      size_t k = static_cast<size_t>(it - scan->schema.begin());
+      request.prefilter->any_passing_value = it != scan->schema.end() && k < read.size() && !read[k];
+    }
+  } else {
+    request.select = WinnerSelect(node, *scan, now);
+  }
   request.filter = [&, scan, predicate](const std::shared_ptr<const Table>& t) -> Result<std::shared_ptr<const Table>> {
     if (t->rows == 0) return std::shared_ptr<const Table>();
     Chunk chunk = ScanChunk(*scan, wanted, t);

@@ -68,6 +68,11 @@ struct ScanRequest {
     // kql::ValueTest::find: where the needle every kept value holds occurs in a text (empty
     // when kept values need hold none): a block's values may be searched as one text.
     std::function<size_t(std::string_view text, size_t from)> find;
+    // Set when `keep` is the filter's whole predicate and nothing after the filter reads the
+    // column's values (`where Message !contains "x" | count`): rows of a block without nulls
+    // that pass may carry any value that passes instead of their own (one for all,
+    // dictionary-coded), so that no string is built per row.
+    bool any_passing_value = false;
   };
   std::optional<StringTest> prefilter;
   // Set by a summarize straight over a scan whose aggregates each take one row of a group
