@@ -372,7 +372,13 @@ TEST_F(LogStoreScanTest, ArgMaxBuildsTheStringsOfEachGroupsCandidateRowsOnly) {
     for (auto& v : n) v = (v * 37 + k * 11) % 200;
     n[5] = n[6] = 500;  // ties: the first of them wins
     kql::Column host(kql::Type::kString);  // a few values: dictionary-coded in the extents
-    for (int i = 0; i < 200; ++i) host.AppendString("h" + std::to_string((i * 7 + k) % 4));
+    // (the null rows hold "h1" underneath, as do rows 5 and 6, the best N: a null row's code is
+    // that of "h1", and the nulls' group is not h1's)
+    for (int i = 0; i < 200; ++i) {
+      host.AppendString(i % 5 == 3 || i == 5 || i == 6 ? "h1" : i % 7 == 0 ? "" : "h" + std::to_string((i * 7 + k) % 4));
+    }
+    host.nulls.assign(200, 0);  // and nulls, a group of their own beside the empty values
+    for (int i = 3; i < 200; i += 5) host.nulls[static_cast<size_t>(i)] = 1;
     t.AddColumn("Host", std::move(host));
     ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
     ASSERT_THAT(store_->Flush(), IsOk());
@@ -398,7 +404,8 @@ TEST_F(LogStoreScanTest, ArgMaxBuildsTheStringsOfEachGroupsCandidateRowsOnly) {
                         " | summarize arg_max(N, *) by k = N % 5",
                         " | summarize arg_min(N, Msg), take_any(Msg), max(TimeGenerated) by b = bin(TimeGenerated, 1m)",
                         " | summarize arg_max(N, Msg, TimeGenerated)",
-                        " | summarize arg_max(TimeGenerated, *), arg_min(N, Msg) by Host"}) {
+                        " | summarize arg_max(TimeGenerated, *), arg_min(N, Msg) by Host",
+                        " | summarize arg_max(N, *), arg_min(N, Msg) by Host"}) {
     Open();  // a fresh cache
     auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
     uint64_t before = store_->ValuesMaterializedForTest();

@@ -246,7 +246,9 @@ std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const Plan
     for (size_t r = 0; r < t.rows; ++r) all[r] = static_cast<uint32_t>(r);
     Chunk chunk = ScanChunk(scan, reads, std::shared_ptr<const Table>(std::shared_ptr<const Table>(), &t));
     FunctionContext fctx{chunk.rows, now, nullptr};
-    // Each row's group: a single coded key by its code, else by the keys' encoded bytes.
+    // Each row's group: a single coded key by its code (nulls a group of their own, as the
+    // aggregation groups them), else by the keys' encoded bytes. A partition finer than the
+    // aggregation's would only keep more rows; a coarser one would lose a group's rows.
     std::vector<uint32_t> group(t.rows, 0);
     size_t groups = t.rows == 0 ? 0 : 1;
     std::vector<ColumnValue> keys;
@@ -258,9 +260,10 @@ std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const Plan
     if (keys.size() == 1 && keys[0].get().coded() && !keys[0].get().constant) {
       const Column& c = keys[0].get();
       std::vector<uint32_t> of(c.dict->size(), UINT32_MAX);
+      uint32_t null_group = UINT32_MAX;
       groups = 0;
       for (size_t r = 0; r < t.rows; ++r) {
-        uint32_t& g = of[c.codes[r]];
+        uint32_t& g = c.IsNull(r) ? null_group : of[c.codes[r]];
         if (g == UINT32_MAX) g = static_cast<uint32_t>(groups++);
         group[r] = g;
       }
