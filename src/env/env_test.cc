@@ -9,7 +9,6 @@
 #include "base/encoding.h"
 #include "base/testing.h"
 #include "env/offset_clock.h"
-#include "env/process.h"
 
 namespace cmk::env {
 namespace {
@@ -300,21 +299,6 @@ TEST(PosixFileSystemTest, AtomicWriteSetsModeAndReplacesContent) {
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   EXPECT_THAT(fs.ReadFile(dir + "/missing"), testing::StatusIs(StatusCode::kNotFound));
   std::filesystem::remove_all(dir);
-}
-
-// The server's heap settings: the operator's tunables kept in front, one arena a core (at
-// least two) after the reuse settings; none when the operator set any of them.
-TEST(ProcessTest, TunedHeapSettingsCapTheArenasAndDeferToTheOperator) {
-  EXPECT_EQ(TunedHeapSettings("", 2),
-            "glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864:"
-            "glibc.malloc.mmap_threshold=33554432:glibc.malloc.arena_max=2");
-  EXPECT_TRUE(TunedHeapSettings("", 1).ends_with(":glibc.malloc.arena_max=2"));
-  EXPECT_TRUE(TunedHeapSettings("", 16).ends_with(":glibc.malloc.arena_max=16"));
-  std::string kept = TunedHeapSettings("glibc.rtld.nns=2", 4);
-  EXPECT_TRUE(kept.starts_with("glibc.rtld.nns=2:glibc.malloc.trim_threshold=")) << kept;
-  EXPECT_TRUE(kept.ends_with(":glibc.malloc.arena_max=4")) << kept;
-  EXPECT_EQ(TunedHeapSettings("glibc.malloc.arena_max=8", 2), "");
-  EXPECT_EQ(TunedHeapSettings("glibc.malloc.hugetlb=1", 2), "");
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -12,8 +11,6 @@ namespace {
 constexpr char kMarker[] = "CMKLOGS_HEAP_TUNED";
 constexpr char kTunables[] =
     "glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864:glibc.malloc.mmap_threshold=33554432";
-constexpr const char* kNames[] = {"glibc.malloc.hugetlb", "glibc.malloc.trim_threshold", "glibc.malloc.top_pad",
-                                  "glibc.malloc.mmap_threshold", "glibc.malloc.arena_max"};
 
 bool Sanitized() {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -31,16 +28,6 @@ bool Sanitized() {
 
 }  // namespace
 
-std::string TunedHeapSettings(std::string_view current, unsigned cores) {
-  for (const char* name : kNames) {
-    if (current.find(name) != std::string_view::npos) return "";  // the operator chose: leave it
-  }
-  std::string tunables(current);
-  tunables += (tunables.empty() ? "" : ":") + std::string(kTunables);
-  tunables += ":glibc.malloc.arena_max=" + std::to_string(std::max(2u, cores));
-  return tunables;
-}
-
 void ReexecWithTunedHeap(char** argv) {
   // The re-executed process: glibc has read the tunables; children (softhsm2-util, ...) get the
   // environment as it was.
@@ -55,9 +42,12 @@ void ReexecWithTunedHeap(char** argv) {
   const char* opt = std::getenv("CMKLOGS_HEAP_TUNING");
   if (opt != nullptr && std::string(opt) == "0") return;
   const char* current = std::getenv("GLIBC_TUNABLES");
-  std::string tunables = TunedHeapSettings(current != nullptr ? current : "",
-                                           static_cast<unsigned>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN))));
-  if (tunables.empty()) return;
+  std::string tunables = current != nullptr ? current : "";
+  for (const char* name : {"glibc.malloc.hugetlb", "glibc.malloc.trim_threshold", "glibc.malloc.top_pad",
+                           "glibc.malloc.mmap_threshold"}) {
+    if (tunables.find(name) != std::string::npos) return;  // the operator chose: leave it
+  }
+  tunables += (tunables.empty() ? "" : ":") + std::string(kTunables);
   std::string marker = current != nullptr ? "=" + std::string(current) : "";
   if (::setenv(kMarker, marker.c_str(), 1) != 0) return;
   if (::setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) {

@@ -1,9 +1,6 @@
 #pragma once
 // Process set-up that has to happen before anything else runs.
 
-#include <string>
-#include <string_view>
-
 namespace cmk::env {
 
 // Tunes glibc's malloc for a server that keeps hundreds of MB of heap busy (memtables, flush
@@ -12,7 +9,6 @@ namespace cmk::env {
 //   glibc.malloc.trim_threshold=1GiB  freed memory kept for reuse rather than returned at once,
 //   glibc.malloc.top_pad=64MiB        the heap grown in large steps,
 //   glibc.malloc.mmap_threshold=32MiB blocks up to 32 MiB from the heap, not fresh mappings,
-//   glibc.malloc.arena_max=cores      (at least 2) arenas, not glibc's 8 a core,
 // since glibc reads its tunables only at start. Fresh pages are what ingestion paid most for on
 // VMs: with the default trimming, page faults took ~25% of its CPU (docs/benchmarks.md). The
 // heap is not put on transparent huge pages (glibc.malloc.hugetlb=1, the earlier setting): the
@@ -22,15 +18,7 @@ namespace cmk::env {
 // under a sanitizer. Returns only if it did not re-execute; in the re-executed process it puts
 // GLIBC_TUNABLES back as it was (glibc has read it), so that child processes get the
 // operator's environment. Call first thing in main, before threads.
-// Memory: the server's heap stays at its high-water mark after a burst instead of shrinking
-// (until base/MemoryReclaimer trims it once idle). Each arena keeps what the threads using it
-// freed: a large query run by one query thread after another left each run's transient memory
-// in another arena (percentile at 100M rows: RSS +178 MiB a run with the allocator's in-use
-// bytes unchanged, up to as many runs as arenas; with one arena a core it levels off after
-// two; ingestion's CPU was the same, docs/benchmarks.md).
+// Memory: the server's heap stays at its high-water mark after a burst instead of shrinking.
 void ReexecWithTunedHeap(char** argv);
-// GLIBC_TUNABLES for the re-executed process: `current` extended by the settings above, or ""
-// when `current` names any of them (the operator chose).
-std::string TunedHeapSettings(std::string_view current, unsigned cores);
 
 }  // namespace cmk::env
