@@ -223,24 +223,19 @@ std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const Plan
     if (sign == 0 || a.args.empty()) return std::nullopt;
     bests.push_back({&a.args[0], sign});
   }
-  std::vector<bool> reads(scan.schema.size(), false);
-  std::function<void(const BoundExpr&)> mark = [&](const BoundExpr& e) {
-    if (e.kind == BoundExpr::Kind::kColumn && e.column >= 0 && static_cast<size_t>(e.column) < reads.size()) {
-      reads[static_cast<size_t>(e.column)] = true;
-    }
-    for (const BoundExpr& a : e.args) mark(a);
-  };
-  for (const BoundExpr& k : node.exprs) mark(k);
-  for (const Best& b : bests) mark(*b.key);
+  std::vector<int> counts(scan.schema.size(), 0);
+  for (const BoundExpr& k : node.exprs) CountColumnReads(k, counts);
+  for (const Best& b : bests) CountColumnReads(*b.key, counts);
   std::vector<bool> wanted = WantedColumns(scan);
   ScanRequest::Select select;
   bool defers = false;
-  for (size_t k = 0; k < reads.size(); ++k) {
-    if (reads[k]) select.reads.push_back(scan.schema[k].name);
+  for (size_t k = 0; k < counts.size(); ++k) {
+    if (counts[k] > 0) select.reads.push_back(scan.schema[k].name);
     else if (wanted[k] && UsesStrings(scan.schema[k].type)) defers = true;
   }
   if (!defers) return std::nullopt;
-  for (size_t k = 0; k < reads.size(); ++k) reads[k] = reads[k] && wanted[k];
+  std::vector<bool> reads(counts.size());
+  for (size_t k = 0; k < counts.size(); ++k) reads[k] = counts[k] > 0 && wanted[k];
   select.rows = [&node, &scan, reads, bests, now](const Table& t) -> std::vector<uint32_t> {
     std::vector<uint32_t> all(t.rows);
     for (size_t r = 0; r < t.rows; ++r) all[r] = static_cast<uint32_t>(r);
@@ -336,16 +331,10 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   // Of a filtered chunk only the columns the keys and arguments read are gathered (`count`
   // reads none).
   std::vector<bool> wanted = WantedColumns(*scan);
-  std::vector<bool> read(scan->schema.size(), false);
-  std::function<void(const BoundExpr&)> mark = [&](const BoundExpr& e) {
-    if (e.kind == BoundExpr::Kind::kColumn && e.column >= 0 && static_cast<size_t>(e.column) < read.size()) {
-      read[static_cast<size_t>(e.column)] = true;
-    }
-    for (const BoundExpr& a : e.args) mark(a);
-  };
-  for (const BoundExpr& k : node.exprs) mark(k);
+  std::vector<int> read(scan->schema.size(), 0);
+  for (const BoundExpr& k : node.exprs) CountColumnReads(k, read);
   for (const BoundAggregate& a : node.aggs) {
-    for (const BoundExpr& e : a.args) mark(e);
+    for (const BoundExpr& e : a.args) CountColumnReads(e, read);
   }
   TimePoint now = ctx.now;
   std::mutex mu;
@@ -359,7 +348,7 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
       auto it = std::find_if(scan->schema.begin(), scan->schema.end(),
                              [&](const ColumnSchema& c) { return c.name == request.prefilter->column; });
       size_t k = static_cast<size_t>(it - scan->schema.begin());
-      request.prefilter->any_passing_value = it != scan->schema.end() && k < read.size() && !read[k];
+      request.prefilter->any_passing_value = it != scan->schema.end() && k < read.size() && read[k] == 0;
     }
   } else {
     request.select = WinnerSelect(node, *scan, now);
@@ -376,7 +365,7 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
         for (size_t c = 0; c < chunk.width(); ++c) {
           const Column& col = chunk.col(c);
           if (col.constant) kept.AddShared(chunk.shared(c));
-          else if (c < read.size() && read[c]) kept.Add(Gather(col, *passing));
+          else if (c < read.size() && read[c] > 0) kept.Add(Gather(col, *passing));
           else kept.Add(NullConstant(col.type));
         }
         chunk = std::move(kept);

@@ -11,13 +11,6 @@ namespace cmk::kql::internal {
 
 namespace {
 
-void CountRefs(const BoundExpr& e, std::vector<int>& refs) {
-  if (e.kind == BoundExpr::Kind::kColumn && e.column >= 0 && static_cast<size_t>(e.column) < refs.size()) {
-    ++refs[static_cast<size_t>(e.column)];
-  }
-  for (const BoundExpr& a : e.args) CountRefs(a, refs);
-}
-
 // A summarize over a projection of per-row expressions (`extend h = hourofday(TimeGenerated) |
 // summarize count() by h`) reads the expressions in its keys and arguments instead, and the
 // projection goes: the summarize then stands over the scan (or its where) and aggregates where
@@ -27,9 +20,9 @@ void CountRefs(const BoundExpr& e, std::vector<int>& refs) {
 PlanPtr FoldProjection(PlanNode& summarize, PlanPtr in) {
   if (in->kind != NodeKind::kProject || in->inputs.size() != 1 || in->exprs.size() != in->schema.size()) return in;
   std::vector<int> refs(in->schema.size(), 0);
-  for (const BoundExpr& k : summarize.exprs) CountRefs(k, refs);
+  for (const BoundExpr& k : summarize.exprs) CountColumnReads(k, refs);
   for (const BoundAggregate& a : summarize.aggs) {
-    for (const BoundExpr& e : a.args) CountRefs(e, refs);
+    for (const BoundExpr& e : a.args) CountColumnReads(e, refs);
   }
   size_t width = in->inputs[0]->schema.size();
   for (size_t c = 0; c < refs.size(); ++c) {

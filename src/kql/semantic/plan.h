@@ -62,6 +62,15 @@ struct BoundExpr {
   }
 };
 
+// Adds to reads[c] the number of references `e` makes to input column c (references past the
+// vector's end are not counted): which columns an expression reads, and how often.
+inline void CountColumnReads(const BoundExpr& e, std::vector<int>& reads) {
+  if (e.kind == BoundExpr::Kind::kColumn && e.column >= 0 && static_cast<size_t>(e.column) < reads.size()) {
+    ++reads[static_cast<size_t>(e.column)];
+  }
+  for (const BoundExpr& a : e.args) CountColumnReads(a, reads);
+}
+
 struct BoundAggregate {
   const AggregateDef* def = nullptr;
   std::vector<BoundExpr> args;
