@@ -2,8 +2,11 @@
 
 #include <malloc.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 namespace cmk {
 
@@ -20,6 +23,19 @@ MemoryReclaimer::Hooks MemoryReclaimer::System() {
   // fordblks: free bytes in the arenas' chunks (still counted after a trim: the trim releases
   // their pages, not the chunks; hence the work since the last trim gates the next one).
   h.free_bytes = [] { return static_cast<size_t>(mallinfo2().fordblks); };
+  // Resident bytes less the heap in use (arenas and mmapped blocks): the free heap that is
+  // resident, plus the binary, stacks and other mappings (tens of MiB), which no trim returns.
+  h.slack_bytes = [] {
+    long pages = 0, resident = 0;
+    FILE* f = std::fopen("/proc/self/statm", "r");
+    if (f == nullptr) return size_t{0};
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+    struct mallinfo2 m = mallinfo2();
+    size_t rss = static_cast<size_t>(std::max(resident, 0L)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t used = m.uordblks + m.hblkhd;
+    return rss > used ? rss - used : size_t{0};
+  };
   h.trim = [] { malloc_trim(0); };
   return h;
 }
@@ -35,14 +51,25 @@ bool MemoryReclaimer::Check() {
   double elapsed = now - last_now_, used = cpu - last_cpu_;
   last_now_ = now;
   last_cpu_ = cpu;
-  if (!(elapsed > 0) || used > options_.idle_cpu * elapsed) return false;  // busy (or no time passed)
-  if (cpu - trimmed_cpu_ < options_.work_cpu_seconds) return false;        // nothing freed since
+  if (!(elapsed > 0)) return false;
+  if (used > options_.idle_cpu * elapsed) {  // busy: only past the slack bound
+    if (!hooks_.slack_bytes || hooks_.slack_bytes() < slack_floor_ + options_.busy_slack_bytes) return false;
+    ++busy_trims_;
+    Trim();
+    return true;
+  }
+  if (cpu - trimmed_cpu_ < options_.work_cpu_seconds) return false;  // nothing freed since
   if (hooks_.free_bytes() < options_.min_free_bytes) return false;
+  Trim();
+  return true;
+}
+
+void MemoryReclaimer::Trim() {
   hooks_.trim();
+  if (hooks_.slack_bytes) slack_floor_ = hooks_.slack_bytes();
   trimmed_cpu_ = hooks_.cpu_seconds();  // the trim's own CPU is not work
   last_cpu_ = trimmed_cpu_;
   ++trims_;
-  return true;
 }
 
 }  // namespace cmk

@@ -14,9 +14,15 @@ namespace {
 struct Fake {
   double now = 100, cpu = 10;
   size_t free = size_t{200} << 20;
+  size_t slack = size_t{100} << 20;
+  size_t kept = size_t{30} << 20;  // slack a trim leaves: the binary, stacks, what it can't return
   int trims = 0;
   MemoryReclaimer::Hooks Hooks() {
-    return {[this] { return now; }, [this] { return cpu; }, [this] { return free; }, [this] { ++trims; }};
+    return {[this] { return now; }, [this] { return cpu; }, [this] { return free; }, [this] { return slack; },
+            [this] {
+              ++trims;
+              slack = kept;
+            }};
   }
 };
 
@@ -68,6 +74,53 @@ TEST(MemoryReclaimer, LeavesSmallFreeMemoryAndSmallWorkAlone) {
   EXPECT_EQ(f.trims, 1);
 }
 
+// While busy it trims only when the resident free heap passes the bound, once a check, and
+// not again until the slack builds up again.
+TEST(MemoryReclaimer, TrimsWhileBusyOnlyPastTheSlackBound) {
+  Fake f;
+  MemoryReclaimer r(f.Hooks());
+  f.now += 2;
+  f.cpu += 3.5;  // busy, 100 MiB slack
+  EXPECT_FALSE(r.Check());
+  f.slack = size_t{255} << 20;
+  f.now += 2;
+  f.cpu += 3.5;
+  EXPECT_FALSE(r.Check());
+  f.slack = size_t{256} << 20;  // a query thread's arena kept a large query's state
+  f.now += 2;
+  f.cpu += 3.5;
+  EXPECT_TRUE(r.Check());
+  EXPECT_EQ(f.trims, 1);
+  EXPECT_EQ(r.busy_trims(), 1u);
+  f.now += 2;
+  f.cpu += 3.5;  // still busy; the slack was given back
+  EXPECT_FALSE(r.Check());
+  f.slack = size_t{280} << 20;  // grown, but not by the bound since the last trim left 30 MiB
+  f.now += 2;
+  f.cpu += 3.5;
+  EXPECT_FALSE(r.Check());
+  f.slack = size_t{400} << 20;
+  f.kept = size_t{390} << 20;  // and this time the trim can't return it
+  f.now += 2;
+  f.cpu += 3.5;
+  EXPECT_TRUE(r.Check());
+  EXPECT_EQ(f.trims, 2);
+  f.now += 2;
+  f.cpu += 3.5;  // so it doesn't try again until the slack grows by the bound
+  EXPECT_FALSE(r.Check());
+  f.slack = size_t{646} << 20;
+  f.now += 2;
+  f.cpu += 3.5;
+  EXPECT_TRUE(r.Check());
+  EXPECT_EQ(f.trims, 3);
+  // Then idle: the idle rule needs work since the last trim (the busy trim counts as one).
+  f.now += 2;
+  f.cpu += 0.01;
+  EXPECT_FALSE(r.Check());
+  EXPECT_EQ(r.trims(), 3u);
+  EXPECT_EQ(r.busy_trims(), 3u);
+}
+
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define CMK_UNDER_ASAN 1
@@ -106,9 +159,12 @@ TEST(MemoryReclaimer, SystemTrimGivesFragmentedFreeHeapBack) {
   }
   size_t before = ResidentBytes();
   EXPECT_GE(h.free_bytes(), size_t{150} << 20);
+  size_t slack = h.slack_bytes();
+  EXPECT_GE(slack, size_t{150} << 20);
   h.trim();
   size_t after = ResidentBytes();
   EXPECT_LT(after + (size_t{100} << 20), before) << before << " -> " << after;
+  EXPECT_LT(h.slack_bytes() + (size_t{100} << 20), slack);
   EXPECT_GT(h.cpu_seconds(), 0);
 #endif
 }
