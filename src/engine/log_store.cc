@@ -324,7 +324,10 @@ Result<LogStore::Account*> LogStore::Route(const WorkspaceInfo& ws, const TableI
     if (!accts.empty()) {
       auto h = crypto::Sha256(Bytes(ws.customer_id + "/" + table.name));
       const std::string& id = accts[h[0] % accts.size()];
-      return GetAccount(id, ws.location, ws.cluster_id);
+      // No region, as recovery opens it (the metadata keeps none for cluster accounts): its
+      // hot-cache copies and the rows it holds during an outage are sealed under keys derived
+      // from that MMK, and must open after a restart as before it.
+      return GetAccount(id, "", ws.cluster_id);
     }
   }
   std::string region = ToLower(ws.location);
@@ -334,6 +337,12 @@ Result<LogStore::Account*> LogStore::Route(const WorkspaceInfo& ws, const TableI
 std::string LogStore::RouteForTest(const WorkspaceInfo& ws, const TableInfo& table) {
   auto a = Route(ws, table);
   return a.ok() ? (*a)->id : a.status().message();
+}
+
+void LogStore::MeetAccountAsBeforeForTest(const WorkspaceInfo& ws, const TableInfo& table) {
+  std::vector<std::string> accts = clusters_->Accounts(ws.cluster_id);
+  auto h = crypto::Sha256(Bytes(ws.customer_id + "/" + table.name));
+  (void)GetAccount(accts[h[0] % accts.size()], ws.location, ws.cluster_id);
 }
 
 Result<LogStore::Keys> LogStore::KeysFor(Account& a, bool allow_held) const {
@@ -365,13 +374,19 @@ Status LogStore::Usable(Account& a) const {
   return KeysFor(a, false).status();
 }
 
+SecretBytes LogStore::HeldWalKey(const std::string& region, const std::string& account, int version,
+                                 uint64_t segment) const {
+  if (version == 1) return storage::DeriveSubkey(keys_->Mmk(region), "cmklogs/wal-held/v1", Bytes(ToLower(account)));
+  return SegmentSubkey(keys_->Mmk(region), "cmklogs/wal-held/v2", account, segment);
+}
+
 SecretBytes LogStore::WalKey(const Account& a, const Keys& k) const {
-  if (k.held) return storage::DeriveSubkey(keys_->Mmk(a.region), "cmklogs/wal-held/v1", Bytes(ToLower(a.id)));
+  if (k.held) return HeldWalKey(a.region, a.id, 1, 0);
   return storage::DeriveSubkey(k.aek, "cmklogs/wal/v1", Bytes(ToLower(a.id)));
 }
 
 SecretBytes LogStore::SegmentWalKey(const Account& a, const Keys& k, uint64_t segment) const {
-  if (k.held) return SegmentSubkey(keys_->Mmk(a.region), "cmklogs/wal-held/v2", a.id, segment);
+  if (k.held) return HeldWalKey(a.region, a.id, 2, segment);
   return SegmentSubkey(k.aek, "cmklogs/wal/v2", a.id, segment);
 }
 
@@ -512,9 +527,29 @@ Status LogStore::ReplayLocked(Account& a) {
     hk.held = true;
     if (!h.held && !k) return r.status();
     const Keys& use = h.held ? hk : *k;
+    // Before 2026-12-05 a cluster account that ingestion met before recovery did (a cluster
+    // configured while the server ran) was scoped to its workspace's region, recovery's to none:
+    // the rows it held during an outage were sealed under that region's MMK, and a restart left
+    // them unreadable. A held record that fails under the account's scope is tried under that of
+    // its workspace's region.
+    auto legacy_held = [&](uint64_t segment, std::span<const uint8_t> aad) -> std::optional<SecretBytes> {
+      if (!h.held || !a.customer || !a.region.empty()) return std::nullopt;
+      auto ws = topology_->WorkspaceByCustomerId(h.key.substr(0, h.key.find('\n')));
+      if (!ws.ok() || ws->location.empty()) return std::nullopt;
+      auto opened = crypto::AesGcmOpen(HeldWalKey(ws->location, a.id, h.version, segment), h.sealed, aad);
+      if (!opened.ok()) return std::nullopt;
+      return std::move(*opened);
+    };
     SecretBytes plain;
     if (h.version == 1) {
-      ASSIGN_OR_RETURN(plain, crypto::AesGcmOpen(WalKey(a, use), h.sealed, Bytes(RecordAad(a.id, h.key))));
+      std::string aad = RecordAad(a.id, h.key);
+      auto opened = crypto::AesGcmOpen(WalKey(a, use), h.sealed, Bytes(aad));
+      if (!opened.ok()) {
+        auto legacy = legacy_held(0, Bytes(aad));
+        if (!legacy) return opened.status();
+        opened = std::move(*legacy);
+      }
+      plain = std::move(*opened);
     } else {
       if (w.segment != keys_segment) {
         segment_keys[0].reset();
@@ -523,7 +558,12 @@ Status LogStore::ReplayLocked(Account& a) {
       }
       std::optional<SecretBytes>& wk = segment_keys[h.held ? 1 : 0];
       if (!wk) wk = SegmentWalKey(a, use, w.segment);
-      auto opened = crypto::AesGcmOpen(*wk, h.sealed, Bytes(RecordAadV2(a.id, w.segment, h.fixed, h.key)));
+      std::string aad = RecordAadV2(a.id, w.segment, h.fixed, h.key);
+      auto opened = crypto::AesGcmOpen(*wk, h.sealed, Bytes(aad));
+      if (!opened.ok()) {
+        auto legacy = legacy_held(w.segment, Bytes(aad));
+        if (legacy) opened = std::move(*legacy);
+      }
       if (!opened.ok()) {
         return DataLoss("the WAL of account '" + a.id + "' failed its integrity check: record " + std::to_string(w.index) +
                         " of segment " + std::to_string(w.segment) + " does not authenticate there (" +

@@ -174,6 +174,9 @@ class LogStore {
   std::map<std::string, double> RevocationEffectSeconds() const;
   // The storage account a workspace's table writes to now.
   std::string RouteForTest(const WorkspaceInfo& ws, const TableInfo& table);
+  // Opens the cluster account `ws`'s table writes to as versions before 2026-12-05 did when
+  // ingestion met it before recovery: scoped to the workspace's region (ReplayLocked).
+  void MeetAccountAsBeforeForTest(const WorkspaceInfo& ws, const TableInfo& table);
   // The blob of every catalogued extent, by extent id.
   std::map<std::string, std::string> ExtentBlobsForTest() const;
   // Called with each memtable batch wiped on release (after the revocation of its account).
@@ -210,6 +213,9 @@ class LogStore {
   Result<Account*> Route(const WorkspaceInfo& ws, const TableInfo& table);
   Result<Keys> KeysFor(Account& a, bool allow_held) const;
   Status Usable(Account& a) const;
+  // The key of the records an account writes while its customer key is unavailable, under the
+  // MMK of `region`: WAL format 1's (one per account, `segment` unused) or 2's (per segment).
+  SecretBytes HeldWalKey(const std::string& region, const std::string& account, int version, uint64_t segment) const;
   // The key of the first WAL format's records, one per account (replay only).
   SecretBytes WalKey(const Account& a, const Keys& k) const;
   // The WAL key of `segment` (docs/FORMAT.md "WAL record"): derived once per segment.

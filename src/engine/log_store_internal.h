@@ -64,7 +64,7 @@ struct FlushRetry {
 
 struct LogStore::Account {
   std::string id;          // "shared/<region>" or "<cluster id>/accounts/acctN"
-  std::string region;      // shared accounts: the MMK's region
+  std::string region;      // shared accounts: the MMK's region; cluster accounts: empty
   std::string cluster_id;  // customer accounts
   bool customer = false;
   std::string container;  // blob container, WAL and cache directory name

@@ -276,6 +276,53 @@ TEST_F(LogStoreTest, HeldRowsSurviveARestartDuringTheOutage) {
   EXPECT_EQ(*Count(w), 5);
 }
 
+// A cluster configured while the store runs: its accounts are first met by ingestion, not by
+// recovery, yet they must derive their service keys (rows held during an outage are sealed
+// under the MMK; so are the hot-cache copies) as recovery will after a restart, or neither
+// opens again.
+TEST_F(LogStoreTest, AClusterConfiguredWhileRunningKeepsItsHeldRowsAndCacheAcrossARestart) {
+  Open(/*with_cluster=*/false);
+  ASSERT_THAT(clusters_->ConfigureCluster(kCluster, "mi", keyvault::KeyRef{"https://kv.vault.localhost:8443", "kek", ""}),
+              IsOk());
+  WorkspaceInfo w = Linked();
+  ASSERT_THAT(store_->Ingest(w, table_, Rows(3, "flushed", clock_.Now())), IsOk());
+  ASSERT_THAT(store_->Flush(), IsOk());  // an extent and its hot-cache copy
+  vault_.outage = true;
+  clock_.Advance(minutes(41));
+  ASSERT_THAT(store_->Ingest(w, table_, Rows(5, "held", clock_.Now())), IsOk());
+  EXPECT_EQ(store_->Stats().held_rows, 5u);
+  Open(false);
+  vault_.outage = false;
+  clock_.Advance(seconds(10));
+  auto n = Count(w);
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(*n, 8);
+  EXPECT_EQ(store_->Stats().cache_rejects, 0u);
+  EXPECT_EQ(store_->Stats().wal_integrity_failures, 0u);
+}
+
+// What earlier versions held under the workspace's region (above) is still read after the
+// upgrade's restart: nothing they acknowledged is lost.
+TEST_F(LogStoreTest, RowsHeldUnderTheWorkspacesRegionByEarlierVersionsAreReplayed) {
+  Open(/*with_cluster=*/false);
+  ASSERT_THAT(clusters_->ConfigureCluster(kCluster, "mi", keyvault::KeyRef{"https://kv.vault.localhost:8443", "kek", ""}),
+              IsOk());
+  WorkspaceInfo w = Linked();
+  store_->MeetAccountAsBeforeForTest(w, table_);
+  ASSERT_THAT(store_->Ingest(w, table_, Rows(2, "sealed", clock_.Now())), IsOk());
+  vault_.outage = true;
+  clock_.Advance(minutes(41));
+  ASSERT_THAT(store_->Ingest(w, table_, Rows(5, "held", clock_.Now())), IsOk());
+  EXPECT_EQ(store_->Stats().held_rows, 5u);
+  Open(false);
+  vault_.outage = false;
+  clock_.Advance(seconds(10));
+  auto n = Count(w);
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(*n, 7);
+  EXPECT_EQ(store_->Stats().wal_integrity_failures, 0u);
+}
+
 TEST_F(LogStoreTest, RetentionHidesOldRowsAndPurgesTheirExtentsEvenWhileRevoked) {
   Open();
   WorkspaceInfo w = Linked();
