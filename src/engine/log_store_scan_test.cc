@@ -619,7 +619,9 @@ TEST_F(LogStoreScanTest, StringTestsNarrowWhatTheFilterSeesWithTheSameAnswers) {
   for (std::string p : {"Msg contains \"x2\"", "Msg !contains \"x2\"", "Msg has \"1\" and N < 30",
                         "N < 30 and Msg startswith_cs \"x3 1\"", "Msg == \"x1 7\"", "Msg != \"x1 7\"",
                         "Msg =~ \"X0 3\" or N == 41", "Msg endswith \"9\" and Msg !has \"x1\"",
-                        "Msg hasprefix \"mem\"", "Msg contains \"\""}) {
+                        "Msg hasprefix \"mem\"", "Msg contains \"\"", "Msg matches regex \"x2 1[0-9]\"",
+                        "Msg matches regex \"x[12] 1\"", "Msg matches regex \"^mem\"",
+                        "Msg matches regex \"(?i)X3 2\"", "Msg matches regex \"x3 1\" and N < 30"}) {
     auto pushed = Messages(*cat, "App_CL | where " + p);
     auto own = Messages(*cat, "App_CL | where (" + p + ") and rand() >= 0");
     EXPECT_EQ(pushed, own) << p;

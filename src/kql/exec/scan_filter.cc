@@ -56,6 +56,9 @@ bool PushableCall(std::string_view name) {
       "hassuffix", "!hassuffix", "hassuffix_cs", "!hassuffix_cs", "contains", "!contains", "contains_cs",
       "!contains_cs", "startswith", "!startswith", "startswith_cs", "!startswith_cs", "endswith", "!endswith",
       "endswith_cs", "!endswith_cs",
+      // RE2 matches in time linear in the text and compiles a pattern in memory bounded by
+      // fn::kRegexMaxMem (function_regex.h); a bool a row.
+      "matches regex",
       // Scalars of fixed size (group keys: summarize's keys run on the reader threads too).
       "bin", "floor", "bin_at", "round", "abs", "iff", "iif", "tolong", "toint", "todouble", "toreal",
       "hourofday", "dayofweek", "dayofmonth", "dayofyear", "getyear", "getmonth", "startofday",

@@ -43,6 +43,15 @@ Result<std::unique_ptr<RE2>> CompileRegex(std::string_view fn, std::string_view 
 void ForEachMatch(const RE2& re, std::string_view text,
                   const std::function<void(std::span<const std::string_view> groups)>& on_match);
 
+// A literal every match of `re` contains, in ASCII lower case, or "" when none is known: a
+// text without it (ASCII case folded) cannot match, so a scan may search many values at once
+// for it and test only those that hold it. Derived from RE2's prefilter (FilteredRE2's atoms
+// and its AND-OR tree): a candidate (an atom, or the longest substring common to every atom)
+// is required when the prefilter rejects the set of every atom that lacks it. Only for
+// patterns matched case-sensitively throughout (no (?i)): the atoms are lower-cased with
+// Unicode's folding, which an ASCII search would not undo. At least 3 bytes, ASCII only.
+std::string RequiredLiteral(const RE2& re);
+
 // Rewrites .NET-style named groups (?<name>...) to RE2's (?P<name>...); the rest is unchanged.
 std::string TranslateNamedGroups(std::string_view pattern);
 

@@ -55,7 +55,9 @@ const ScalarFunction* FindFunction(std::string_view name);
 // "!between" (the list operators take the value first, then every item).
 const ScalarFunction* FindOperator(std::string_view op);
 // The string match operator `op` (=~ !~ has contains startswith endswith hasprefix hassuffix,
-// their _cs and negated forms, and == != on strings) with the constant right operand `needle`,
+// their _cs and negated forms, == != on strings, and `matches regex`, whose `find` looks for a
+// literal every match contains, fn::RequiredLiteral, when it has one) with the constant right
+// operand `needle`,
 // as a test of one value: `keep` answers what the operator's eval answers for a string row
 // holding it (empty for any other operator). Every positive match with a non-empty needle
 // passes only values in which the needle occurs (case-folded as the match folds): for those,

@@ -7,6 +7,8 @@
 #include <span>
 #include <vector>
 
+#include <re2/filtered_re2.h>
+
 #include "kql/functions/function_json.h"
 #include "kql/functions/function_regex.h"
 #include "kql/functions/function_util.h"
@@ -43,6 +45,73 @@ Result<std::unique_ptr<RE2>> CompileRegex(std::string_view fn, std::string_view 
                            "SemanticError");
   }
   return re;
+}
+
+namespace {
+
+// Whether an inline flag group of `pattern` turns on case folding: (?i), (?is), (?i:...), ...
+// Conservative: any 'i' among a group's flags counts, as does "(?i" after a backslash.
+bool FoldsCase(std::string_view pattern) {
+  for (size_t at = pattern.find("(?"); at != std::string_view::npos; at = pattern.find("(?", at + 2)) {
+    for (size_t i = at + 2; i < pattern.size() && (std::isalpha(static_cast<unsigned char>(pattern[i])) ||
+                                                    pattern[i] == '-');
+         ++i) {
+      if (pattern[i] == 'i') return true;
+    }
+  }
+  return false;
+}
+
+bool Ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+// The longest substring of every string in `all` (the first longest when several), at most
+// the shortest's length; "" when they share none.
+std::string CommonSubstring(const std::vector<std::string>& all) {
+  const std::string& shortest = *std::min_element(
+      all.begin(), all.end(), [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+  for (size_t len = shortest.size(); len > 0; --len) {
+    for (size_t from = 0; from + len <= shortest.size(); ++from) {
+      std::string_view sub(shortest.data() + from, len);
+      if (std::all_of(all.begin(), all.end(), [&](const std::string& s) { return s.find(sub) != std::string::npos; })) {
+        return std::string(sub);
+      }
+    }
+  }
+  return "";
+}
+
+constexpr size_t kMinLiteral = 3;
+constexpr size_t kMaxAtoms = 64;  // past this many the candidates are not worth the checks
+
+}  // namespace
+
+std::string RequiredLiteral(const RE2& re) {
+  if (!re.ok() || !re.options().case_sensitive() || FoldsCase(re.pattern())) return "";
+  re2::FilteredRE2 filter(static_cast<int>(kMinLiteral));
+  int id = 0;
+  RE2::Options options = re.options();
+  options.set_log_errors(false);
+  if (filter.Add(re.pattern(), options, &id) != RE2::NoError) return "";
+  std::vector<std::string> atoms;
+  filter.Compile(&atoms);
+  if (atoms.empty() || atoms.size() > kMaxAtoms) return "";
+  std::vector<std::string> candidates = atoms;
+  candidates.push_back(CommonSubstring(atoms));
+  std::string best;
+  for (const std::string& c : candidates) {
+    if (c.size() < kMinLiteral || c.size() <= best.size() || !Ascii(c)) continue;
+    // Required when even every atom without it leaves the pattern impossible (the filter is
+    // monotone: any smaller set of atoms fails too).
+    std::vector<int> without, potential;
+    for (size_t i = 0; i < atoms.size(); ++i) {
+      if (atoms[i].find(c) == std::string::npos) without.push_back(static_cast<int>(i));
+    }
+    filter.AllPotentials(without, &potential);
+    if (potential.empty()) best = c;
+  }
+  return best;
 }
 
 Result<const RE2*> RegexCache::Get(std::string_view fn, std::string_view pattern) {

@@ -316,6 +316,14 @@ ValueTest StringValueTest(std::string_view op, std::string_view needle) {
     return {[value = std::string(needle), equal](std::string_view v) { return (v == value) == equal; },
             equal ? finder(std::string(needle), true) : nullptr};
   }
+  if (op == "matches regex") {
+    // As EvalMatchesRegex, which reports a pattern that does not compile (no test then). The
+    // compiled pattern is shared by the threads that test values (RE2 matches concurrently).
+    auto compiled = fn::CompileRegex("matches regex", needle);
+    if (!compiled.ok()) return {};
+    std::shared_ptr<const RE2> re = std::move(*compiled);
+    return {[re](std::string_view v) { return RE2::PartialMatch(v, *re); }, finder(fn::RequiredLiteral(*re), false)};
+  }
   for (const fn::MatchSpec& spec : fn::kMatchOps) {
     if (spec.name != op) continue;
     // As EvalMatch: the needle lower-cased once when the match ignores case.

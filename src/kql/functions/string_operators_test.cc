@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "kql/functions/function_regex.h"
+
 namespace cmk::kql {
 namespace {
 
@@ -160,7 +162,68 @@ TEST(StringOps, ValueTestsAgreeWithTheOperators) {
       }
     }
   }
-  for (std::string op : {"<", "in", "matches regex", "and", "has_any"}) EXPECT_FALSE(StringValueTest(op, "x").keep) << op;
+  for (std::string op : {"<", "in", "and", "has_any"}) EXPECT_FALSE(StringValueTest(op, "x").keep) << op;
+  EXPECT_FALSE(StringValueTest("matches regex", "a(").keep);  // the operator reports the error
+}
+
+// matches regex: the test answers as the operator, row by row; when the pattern has a literal
+// every match contains, each kept value holds it and the finder finds its first occurrence
+// (ASCII case folded) in the values laid end to end; a pattern without one has no finder.
+TEST(StringOps, RegexValueTestsAgreeWithTheOperatorAndFindTheirLiteral) {
+  const std::vector<std::string> values = {
+      "shard 97) done", "SHARD 97)", "shard 9)", "(shard 90)", "error: disk", "Error", "timeout after 3",
+      "GET /api/v1/users", "get /API/v1", "", "caf\xc3\xa9 au lait", "CAF\xc3\x89", "abcXYZdef", "abc", "def",
+      "foobaz", "BARBAZ", "k", "\xe2\x84\xaa"};  // the last: KELVIN SIGN, which (?i)k matches
+  Column hay(Type::kString);
+  for (const std::string& v : values) hay.AppendString(v);
+  for (std::string pattern : {"shard 9[0-9]\\)", "^GET /api/", "error|warning", "(?i)error", "abc.*def",
+                              "[0-9]+", "caf(\xc3\xa9|e) au", "a", "(?i:SHARD) 9", "timeout after (\\d+)",
+                              "(foo|bar)baz", "(?i)k", "Error$", "x*"}) {
+    ValueTest test = StringValueTest("matches regex", pattern);
+    ASSERT_TRUE(test.keep) << pattern;
+    std::vector<std::string> expected = Op("matches regex", {hay, Str(pattern)}, values.size());
+    std::string text;
+    for (size_t i = 0; i < values.size(); ++i) {
+      EXPECT_EQ(test.keep(values[i]) ? "true" : "false", expected[i]) << values[i] << " " << pattern;
+      if (test.find && expected[i] == "true") {
+        EXPECT_NE(test.find(values[i], 0), std::string::npos) << values[i];
+      }
+      text += values[i] + "|";
+    }
+    auto re = fn::CompileRegex("matches regex", pattern);
+    ASSERT_THAT(re, ::cmk::testing::IsOk());
+    std::string literal = fn::RequiredLiteral(**re);
+    ASSERT_EQ(static_cast<bool>(test.find), !literal.empty()) << pattern;
+    if (!test.find) continue;
+    std::string folded = text;
+    std::transform(folded.begin(), folded.end(), folded.begin(), [](unsigned char c) { return std::tolower(c); });
+    for (size_t from = 0; from <= text.size(); ++from) {
+      EXPECT_EQ(test.find(text, from), folded.find(literal, from)) << pattern << " " << from;
+    }
+  }
+}
+
+// The literals found: the longest candidate the prefilter requires; none for alternatives
+// without a common part, for patterns that fold case, or for literals under 3 bytes.
+TEST(StringOps, RequiredLiteralsOfPatterns) {
+  auto literal = [](std::string pattern) {
+    auto re = fn::CompileRegex("matches regex", pattern);
+    return re.ok() ? fn::RequiredLiteral(**re) : std::string("(invalid)");
+  };
+  EXPECT_EQ(literal("shard 9[0-9]\\)"), "shard 9");
+  EXPECT_EQ(literal("^GET /api/(\\w+)"), "get /api/");
+  EXPECT_EQ(literal("timeout after (\\d+) ms"), "timeout after ");
+  EXPECT_EQ(literal("abc.*defgh"), "defgh");
+  EXPECT_EQ(literal("(foo|bar)baz"), "baz");
+  EXPECT_EQ(literal("Error"), "error");
+  EXPECT_EQ(literal("error|warning"), "");
+  EXPECT_EQ(literal("(error|warning)?done"), "done");
+  EXPECT_EQ(literal("(?i)timeout"), "");
+  EXPECT_EQ(literal("(?i:a)bcdef"), "");
+  EXPECT_EQ(literal("[0-9]+"), "");
+  EXPECT_EQ(literal("ab"), "");
+  EXPECT_EQ(literal(".*"), "");
+  EXPECT_EQ(literal("x{0}abc"), "abc");
 }
 
 }  // namespace
