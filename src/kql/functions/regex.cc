@@ -66,11 +66,15 @@ bool Ascii(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
-// The longest substring of every string in `all` (the first longest when several), at most
-// the shortest's length; "" when they share none.
+// The longest substring of every string in `all` (the first longest when several); "" when
+// they share none, or when the search would be long: a hostile pattern's atoms are what the
+// user wrote, and the search tries each substring of the shortest against every string.
 std::string CommonSubstring(const std::vector<std::string>& all) {
   const std::string& shortest = *std::min_element(
       all.begin(), all.end(), [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+  size_t total = 0;
+  for (const std::string& s : all) total += s.size();
+  if (shortest.size() > 64 || total > 4096) return "";
   for (size_t len = shortest.size(); len > 0; --len) {
     for (size_t from = 0; from + len <= shortest.size(); ++from) {
       std::string_view sub(shortest.data() + from, len);

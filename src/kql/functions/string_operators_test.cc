@@ -224,6 +224,10 @@ TEST(StringOps, RequiredLiteralsOfPatterns) {
   EXPECT_EQ(literal("ab"), "");
   EXPECT_EQ(literal(".*"), "");
   EXPECT_EQ(literal("x{0}abc"), "abc");
+  // Long alternatives: each atom tried (none is required), no common-substring search.
+  std::string alternatives;
+  for (int i = 0; i < 40; ++i) alternatives += (i ? "|" : "") + std::string(200, static_cast<char>('a' + i % 26)) + "z";
+  EXPECT_EQ(literal(alternatives), "");
 }
 
 }  // namespace
