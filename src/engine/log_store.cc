@@ -533,7 +533,7 @@ Status LogStore::ReplayLocked(Account& a) {
     // them unreadable. A held record that fails under the account's scope is tried under that of
     // its workspace's region.
     auto legacy_held = [&](uint64_t segment, std::span<const uint8_t> aad) -> std::optional<SecretBytes> {
-      if (!h.held || !a.customer || !a.region.empty()) return std::nullopt;
+      if (!h.held || !a.customer || !a.region.empty() || topology_ == nullptr) return std::nullopt;
       auto ws = topology_->WorkspaceByCustomerId(h.key.substr(0, h.key.find('\n')));
       if (!ws.ok() || ws->location.empty()) return std::nullopt;
       auto opened = crypto::AesGcmOpen(HeldWalKey(ws->location, a.id, h.version, segment), h.sealed, aad);

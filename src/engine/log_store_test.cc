@@ -276,51 +276,54 @@ TEST_F(LogStoreTest, HeldRowsSurviveARestartDuringTheOutage) {
   EXPECT_EQ(*Count(w), 5);
 }
 
+// A cluster the running store meets first through ingestion, and restarts around it.
+class LogStoreRestartTest : public LogStoreTest {
+ protected:
+  // The store opened first, then the cluster configured (as a running server meets a new
+  // cluster): the linked workspace.
+  WorkspaceInfo OpenThenConfigureTheCluster() {
+    Open(/*with_cluster=*/false);
+    EXPECT_THAT(
+        clusters_->ConfigureCluster(kCluster, "mi", keyvault::KeyRef{"https://kv.vault.localhost:8443", "kek", ""}),
+        IsOk());
+    return Linked();
+  }
+  // Five rows ingested while the vault is out past the outage allowance (held), a restart, the
+  // vault back: the rows `w` counts then (-1 when it can't), its WAL checked.
+  int64_t HoldFiveRowsThroughARestart(const WorkspaceInfo& w) {
+    vault_.outage = true;
+    clock_.Advance(minutes(41));
+    EXPECT_THAT(store_->Ingest(w, table_, Rows(5, "held", clock_.Now())), IsOk());
+    EXPECT_EQ(store_->Stats().held_rows, 5u);
+    Open(false);
+    vault_.outage = false;
+    clock_.Advance(seconds(10));
+    auto n = Count(w);
+    EXPECT_THAT(n, IsOk());
+    EXPECT_EQ(store_->Stats().wal_integrity_failures, 0u);
+    return n.ok() ? *n : -1;
+  }
+};
+
 // A cluster configured while the store runs: its accounts are first met by ingestion, not by
 // recovery, yet they must derive their service keys (rows held during an outage are sealed
 // under the MMK; so are the hot-cache copies) as recovery will after a restart, or neither
 // opens again.
-TEST_F(LogStoreTest, AClusterConfiguredWhileRunningKeepsItsHeldRowsAndCacheAcrossARestart) {
-  Open(/*with_cluster=*/false);
-  ASSERT_THAT(clusters_->ConfigureCluster(kCluster, "mi", keyvault::KeyRef{"https://kv.vault.localhost:8443", "kek", ""}),
-              IsOk());
-  WorkspaceInfo w = Linked();
+TEST_F(LogStoreRestartTest, AClusterConfiguredWhileRunningKeepsItsHeldRowsAndCacheAcrossARestart) {
+  WorkspaceInfo w = OpenThenConfigureTheCluster();
   ASSERT_THAT(store_->Ingest(w, table_, Rows(3, "flushed", clock_.Now())), IsOk());
   ASSERT_THAT(store_->Flush(), IsOk());  // an extent and its hot-cache copy
-  vault_.outage = true;
-  clock_.Advance(minutes(41));
-  ASSERT_THAT(store_->Ingest(w, table_, Rows(5, "held", clock_.Now())), IsOk());
-  EXPECT_EQ(store_->Stats().held_rows, 5u);
-  Open(false);
-  vault_.outage = false;
-  clock_.Advance(seconds(10));
-  auto n = Count(w);
-  ASSERT_THAT(n, IsOk());
-  EXPECT_EQ(*n, 8);
+  EXPECT_EQ(HoldFiveRowsThroughARestart(w), 8);
   EXPECT_EQ(store_->Stats().cache_rejects, 0u);
-  EXPECT_EQ(store_->Stats().wal_integrity_failures, 0u);
 }
 
 // What earlier versions held under the workspace's region (above) is still read after the
 // upgrade's restart: nothing they acknowledged is lost.
-TEST_F(LogStoreTest, RowsHeldUnderTheWorkspacesRegionByEarlierVersionsAreReplayed) {
-  Open(/*with_cluster=*/false);
-  ASSERT_THAT(clusters_->ConfigureCluster(kCluster, "mi", keyvault::KeyRef{"https://kv.vault.localhost:8443", "kek", ""}),
-              IsOk());
-  WorkspaceInfo w = Linked();
+TEST_F(LogStoreRestartTest, RowsHeldUnderTheWorkspacesRegionByEarlierVersionsAreReplayed) {
+  WorkspaceInfo w = OpenThenConfigureTheCluster();
   store_->MeetAccountAsBeforeForTest(w, table_);
   ASSERT_THAT(store_->Ingest(w, table_, Rows(2, "sealed", clock_.Now())), IsOk());
-  vault_.outage = true;
-  clock_.Advance(minutes(41));
-  ASSERT_THAT(store_->Ingest(w, table_, Rows(5, "held", clock_.Now())), IsOk());
-  EXPECT_EQ(store_->Stats().held_rows, 5u);
-  Open(false);
-  vault_.outage = false;
-  clock_.Advance(seconds(10));
-  auto n = Count(w);
-  ASSERT_THAT(n, IsOk());
-  EXPECT_EQ(*n, 7);
-  EXPECT_EQ(store_->Stats().wal_integrity_failures, 0u);
+  EXPECT_EQ(HoldFiveRowsThroughARestart(w), 7);
 }
 
 TEST_F(LogStoreTest, RetentionHidesOldRowsAndPurgesTheirExtentsEvenWhileRevoked) {

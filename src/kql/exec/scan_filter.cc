@@ -76,6 +76,9 @@ bool Pushable(const BoundExpr& e) {
       return true;
     case BoundExpr::Kind::kCall:
       if (e.fn == nullptr || !PushableCall(e.fn->name)) return false;
+      // A pattern that comes from the rows would be compiled row by row, on threads where the
+      // query's time budget is not checked: only a constant one (compiled once a chunk).
+      if (e.fn->name == "matches regex" && (e.args.size() != 2 || !e.args[1].IsConstant())) return false;
       return std::all_of(e.args.begin(), e.args.end(), [](const BoundExpr& a) { return Pushable(a); });
     default:  // row_number, prev/next and windows read other rows; dynamic access may grow
       return false;

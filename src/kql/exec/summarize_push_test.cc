@@ -224,6 +224,7 @@ TEST_F(SummarizePushTest, WhatCannotMergeOrRunElsewhereStaysOnTheQueryThread) {
       "T | summarize stdev(D) by Computer",          // Welford state: not merged
       "T | summarize make_bag(pack('k', N)) by Level",  // pack: not pushed
       "T | summarize count() by strcat(Computer, 'x')",  // not a pushed function
+      "T | where Computer matches regex Level | count",  // a pattern from the rows: compiled per row
       "T | extend x = N * 2 | summarize sum(x), max(x) by Computer",  // x twice: the extend stays
   };
   for (const char* q : queries) {
