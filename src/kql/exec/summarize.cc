@@ -2,6 +2,7 @@
 // make-series uses too).
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <string_view>
@@ -239,6 +240,45 @@ struct HashAggregation::State {
       out[r] = g != kUnseen ? g : first_seen(codes[r]);
     }
   }
+  // A single int key whose chunk's values lie within kDenseRange of each other (an hour of
+  // the day, a status code, an event id): each distinct value is looked up in `int_groups`
+  // once per chunk, through an array indexed by its distance from the chunk's least value,
+  // instead of once per row (the flat map's probe was two thirds of `count() by
+  // hourofday(TimeGenerated)`). False, nothing assigned, when the values spread wider.
+  static constexpr uint64_t kDenseRange = 4096;
+  std::vector<uint32_t> dense_groups;
+  bool AssignDenseIntIds(const std::vector<const Column*>& k, size_t rows) {
+    const Column& c = *k[0];
+    const int64_t* v = c.ints.data();
+    const bool nulls = c.HasNulls();
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t r = 0; r < rows; ++r) {
+      if (nulls && c.nulls[r] != 0) continue;
+      lo = std::min(lo, v[r]);
+      hi = std::max(hi, v[r]);
+    }
+    if (lo > hi) return false;  // every value null
+    uint64_t range = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);  // no overflow
+    if (range >= kDenseRange || range >= rows) return false;  // an array larger than the chunk
+    constexpr uint32_t kUnseen = UINT32_MAX;
+    dense_groups.assign(range + 1, kUnseen);
+    for (size_t r = 0; r < rows; ++r) {
+      if (nulls && c.nulls[r] != 0) {
+        if (null_group < 0) null_group = NewGroup(k, r);
+        ids[r] = static_cast<uint32_t>(null_group);
+        continue;
+      }
+      uint32_t& g = dense_groups[static_cast<uint64_t>(v[r]) - static_cast<uint64_t>(lo)];
+      if (g == kUnseen) {
+        auto [it, inserted] = int_groups.try_emplace(v[r], 0);
+        if (inserted) it->second = NewGroup(k, r);
+        g = it->second;
+      }
+      ids[r] = g;
+    }
+    return true;
+  }
+
   // Key i's id for string `v` (ids count the key's distinct strings from 0).
   uint64_t StringId(size_t i, const std::string& v) {
     auto& ids_of = key_string_ids[i];
@@ -312,6 +352,7 @@ struct HashAggregation::State {
     if (k.size() == 1 && UsesStrings(k[0]->type)) return AssignStringIds(k, rows);
     if (k.size() == 1 && UsesInts(k[0]->type)) {
       const Column& c = *k[0];
+      if (!c.constant && AssignDenseIntIds(k, rows)) return;
       for (size_t r = 0; r < rows; ++r) {
         if (c.IsNull(r)) {
           if (null_group < 0) null_group = NewGroup(k, r);

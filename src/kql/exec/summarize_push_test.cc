@@ -219,6 +219,45 @@ TEST_F(SummarizePushTest, DistinctValuesOfLongChunksCountEveryEntryHoweverLateIt
   }
 }
 
+// A single int key groups as its text does (the same groups, in the order they first appear),
+// whether a chunk's values are close enough for the array of AssignDenseIntIds (with nulls,
+// negative values, a range one short of its bound) or not (a range at the bound, the extremes
+// of long, values far apart), chunk after chunk, on the query thread and pushed.
+TEST_F(SummarizePushTest, IntKeysGroupAsTheirTextDoes) {
+  std::vector<std::vector<std::optional<int64_t>>> keys(6);
+  for (int i = 0; i < 40; ++i) keys[0].push_back(i % 7 == 0 ? std::nullopt : std::optional<int64_t>(i % 5 - 3));
+  for (int64_t v : {5000, -5000, 2, 0, 123456789, 2, -3}) keys[1].push_back(v);
+  for (int64_t i = 0; i < 5000; ++i) keys[2].push_back(1000 + (i * 7919) % 4096);  // range 4095: dense
+  for (int64_t i = 0; i < 5000; ++i) keys[3].push_back(-10 + (i * 7919) % 4097);  // range 4096: not
+  for (int64_t v : {INT64_MIN, INT64_MAX, int64_t{0}, INT64_MIN, int64_t{-1}}) keys[4].push_back(v);
+  for (int i = 0; i < 300; ++i) keys[5].push_back(i % 3 == 0 ? std::nullopt : std::optional<int64_t>(4095 - i % 11));
+  std::vector<std::shared_ptr<const Table>> chunks;
+  for (const auto& k : keys) {
+    Column time(Type::kDateTime), computer(Type::kString), level(Type::kString), n(Type::kLong), d(Type::kReal);
+    for (size_t r = 0; r < k.size(); ++r) {
+      time.AppendInt(kJan15);
+      computer.AppendString("c");
+      level.AppendString("l");
+      if (k[r]) n.AppendInt(*k[r]);
+      else n.AppendNull();
+      d.AppendReal(static_cast<double>(r % 8) / 4);
+    }
+    chunks.push_back(MakeChunk(k.size(), std::move(time), std::move(computer), std::move(level), std::move(n),
+                               std::move(d)));
+  }
+  Schema schema = {{"TimeGenerated", Type::kDateTime}, {"Computer", Type::kString}, {"Level", Type::kString},
+                   {"N", Type::kLong}, {"D", Type::kReal}};
+  for (bool applies : {false, true}) {
+    ThreadedCatalog catalog(schema, chunks, applies);
+    auto by_int = Execute("T | summarize c = count(), s = sum(D) by N | project k = tostring(N), c, s", catalog, {});
+    auto by_text = Execute("T | summarize c = count(), s = sum(D) by k = tostring(N)", catalog, {});
+    ASSERT_THAT(by_int, IsOk());
+    ASSERT_THAT(by_text, IsOk());
+    EXPECT_EQ(by_int->tables[0].rows, 5111u);  // distinct keys, null included
+    EXPECT_EQ(testing::RenderTable(by_int->tables[0]), testing::RenderTable(by_text->tables[0])) << applies;
+  }
+}
+
 TEST_F(SummarizePushTest, WhatCannotMergeOrRunElsewhereStaysOnTheQueryThread) {
   const char* queries[] = {
       "T | summarize stdev(D) by Computer",          // Welford state: not merged
