@@ -674,6 +674,9 @@ TEST_F(LogStoreScanTest, AStringTestThatDecidesAloneBuildsNoStringPerRow) {
                         "where Msg !has \"n\" | summarize c = count(), s = sum(N) by k = N % 4",
                         "where Msg !contains \"x2\" | summarize c = count() by Msg",
                         "where Msg !contains \"1\" and strlen(Msg) > 4 | summarize c = count()",
+                        "where Msg contains \"1\" and N > 3 | summarize c = count() by k = N % 3",
+                        "where N < 30 and Msg !contains \"x2\" | summarize c = count(), s = sum(N)",
+                        "where Msg matches regex \"x[02] 1\" and N != 7 | summarize c = count()",
                         "where Msg != \"x1 7\" | summarize c = count(), m = max(Msg)"}) {
     auto answer = [&](const std::string& query) {
       auto r = kql::Execute(query, *cat, kql::ExecOptions{});

@@ -348,13 +348,18 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   ScanRequest request = scan->scan;
   if (predicate != nullptr) {
     request.prefilter = StringPrefilter(*predicate, *scan);
-    // The test alone decides (not one conjunct of several) and the keys and arguments don't read
-    // its column: the passing rows' values needn't be built (`where Message !contains "x" | count`).
-    if (request.prefilter && predicate->fn->name != "and") {
+    // Nothing but the test reads its column (the predicate's other conjuncts don't, nor do the
+    // keys and arguments): the passing rows' values needn't be built, any one passing value
+    // answers the test as theirs would (`where Message !contains "x" | count`, `where Message
+    // has_cs "Job" and Level == "Error" | count`).
+    if (request.prefilter) {
       auto it = std::find_if(scan->schema.begin(), scan->schema.end(),
                              [&](const ColumnSchema& c) { return c.name == request.prefilter->column; });
       size_t k = static_cast<size_t>(it - scan->schema.begin());
-      request.prefilter->any_passing_value = it != scan->schema.end() && k < read.size() && read[k] == 0;
+      std::vector<int> in_predicate(scan->schema.size(), 0);
+      CountColumnReads(*predicate, in_predicate);
+      request.prefilter->any_passing_value =
+          it != scan->schema.end() && k < read.size() && read[k] == 0 && in_predicate[k] == 1;
     }
   } else {
     request.select = WinnerSelect(node, *scan, now);

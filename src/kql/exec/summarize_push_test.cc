@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <future>
+#include <mutex>
 #include <random>
 
 #include "base/testing.h"
@@ -37,6 +38,10 @@ class ThreadedCatalog : public Catalog {
       for (const auto& c : chunks_) RETURN_IF_ERROR(sink(c));
       return OkStatus();
     }
+    if (request.prefilter) {
+      std::lock_guard<std::mutex> l(mu_);
+      prefilters_.push_back(request.prefilter->column + (request.prefilter->any_passing_value ? " any" : " each"));
+    }
     std::vector<std::future<Result<std::shared_ptr<const Table>>>> jobs;
     for (const auto& c : chunks_) {
       jobs.push_back(std::async(std::launch::async, [&request, c] { return request.filter(c); }));
@@ -52,8 +57,16 @@ class ThreadedCatalog : public Catalog {
     return status;
   }
   size_t filtered() const { return filtered_; }
+  // The string tests scans were given: column, then "any" when one passing value may stand for
+  // every passing row's, "each" when the rows' own values are read.
+  std::vector<std::string> prefilters() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return prefilters_;
+  }
 
  private:
+  mutable std::mutex mu_;
+  mutable std::vector<std::string> prefilters_;
   Schema schema_;
   std::vector<std::shared_ptr<const Table>> chunks_;
   bool applies_;
@@ -255,6 +268,31 @@ TEST_F(SummarizePushTest, IntKeysGroupAsTheirTextDoes) {
     ASSERT_THAT(by_text, IsOk());
     EXPECT_EQ(by_int->tables[0].rows, 5111u);  // distinct keys, null included
     EXPECT_EQ(testing::RenderTable(by_int->tables[0]), testing::RenderTable(by_text->tables[0])) << applies;
+  }
+}
+
+// A string test whose column nothing else reads, neither another conjunct nor a key or an
+// argument, lets one passing value stand for every passing row's; otherwise the rows' own values
+// are read. The answers are the query thread's either way.
+TEST_F(SummarizePushTest, OnePassingValueServesWhenOnlyTheTestReadsItsColumn) {
+  Schema schema = {{"TimeGenerated", Type::kDateTime}, {"Computer", Type::kString}, {"Level", Type::kString},
+                   {"N", Type::kLong}, {"D", Type::kReal}};
+  const std::pair<const char*, const char*> cases[] = {
+      {"T | where Computer has 'web' | count", "Computer any"},
+      {"T | where Computer has 'web' and N > 2 | count", "Computer any"},
+      {"T | where N > 2 and Level == 'Info' and Computer contains '0' | summarize sum(D) by Level", "Level each"},
+      {"T | where N > 2 and Computer contains '0' | summarize sum(D) by Level", "Computer any"},
+      {"T | where Computer has 'web' and strlen(Computer) > 5 | count", "Computer each"},
+      {"T | where Computer has 'web' | summarize count() by Computer", "Computer each"},
+      {"T | where Computer has 'web' and N > 2 | summarize make_set(Computer)", "Computer each"},
+  };
+  for (const auto& [q, expected] : cases) {
+    Answers a = Run(q);
+    EXPECT_EQ(a.own, a.pushed) << q;
+    EXPECT_TRUE(a.ran_pushed) << q;
+    ThreadedCatalog catalog(schema, chunks_, true);
+    ASSERT_THAT(Execute(q, catalog, {}), IsOk()) << q;
+    EXPECT_EQ(catalog.prefilters(), std::vector<std::string>{expected}) << q;
   }
 }
 
