@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include <boost/json.hpp>
 
@@ -513,6 +514,7 @@ Status LogStore::ReplayLocked(Account& a) {
     v2_only = a.wal_v2_only;
   }
   WalOrder order(a.id, checkpoint, v2_only);
+  std::set<std::string> workspaces_seen;  // of the records replayed so far (legacy_held below)
   // Version-2 records' keys, derived once per segment.
   uint64_t keys_segment = 0;
   std::optional<SecretBytes> segment_keys[2];
@@ -529,16 +531,24 @@ Status LogStore::ReplayLocked(Account& a) {
     const Keys& use = h.held ? hk : *k;
     // Before 2026-12-05 a cluster account that ingestion met before recovery did (a cluster
     // configured while the server ran) was scoped to its workspace's region, recovery's to none:
-    // the rows it held during an outage were sealed under that region's MMK, and a restart left
-    // them unreadable. A held record that fails under the account's scope is tried under that of
-    // its workspace's region.
+    // the records it held during an outage were sealed under that region's MMK, and a restart
+    // left them unreadable. A held record that fails under the account's scope is tried under
+    // its workspace's region; a segment's closing record, which names no workspace, under the
+    // regions of the workspaces whose records were replayed before it.
+    std::string workspace = h.key.substr(0, h.key.find('\n'));
+    if (!workspace.empty()) workspaces_seen.insert(workspace);
     auto legacy_held = [&](uint64_t segment, std::span<const uint8_t> aad) -> std::optional<SecretBytes> {
       if (!h.held || !a.customer || !a.region.empty() || topology_ == nullptr) return std::nullopt;
-      auto ws = topology_->WorkspaceByCustomerId(h.key.substr(0, h.key.find('\n')));
-      if (!ws.ok() || ws->location.empty()) return std::nullopt;
-      auto opened = crypto::AesGcmOpen(HeldWalKey(ws->location, a.id, h.version, segment), h.sealed, aad);
-      if (!opened.ok()) return std::nullopt;
-      return std::move(*opened);
+      std::set<std::string> regions;
+      for (const std::string& id : workspace.empty() ? workspaces_seen : std::set<std::string>{workspace}) {
+        auto ws = topology_->WorkspaceByCustomerId(id);
+        if (ws.ok() && !ws->location.empty()) regions.insert(ws->location);
+      }
+      for (const std::string& region : regions) {
+        auto opened = crypto::AesGcmOpen(HeldWalKey(region, a.id, h.version, segment), h.sealed, aad);
+        if (opened.ok()) return std::move(*opened);
+      }
+      return std::nullopt;
     };
     SecretBytes plain;
     if (h.version == 1) {

@@ -290,11 +290,18 @@ class LogStoreRestartTest : public LogStoreTest {
   }
   // Five rows ingested while the vault is out past the outage allowance (held), a restart, the
   // vault back: the rows `w` counts then (-1 when it can't), its WAL checked.
-  int64_t HoldFiveRowsThroughARestart(const WorkspaceInfo& w) {
+  // With `flush_during_outage`, a flush then closes the WAL's segment under the held key (a
+  // closing record, which names no workspace) and stores nothing.
+  int64_t HoldFiveRowsThroughARestart(const WorkspaceInfo& w, bool flush_during_outage = false) {
     vault_.outage = true;
     clock_.Advance(minutes(41));
     EXPECT_THAT(store_->Ingest(w, table_, Rows(5, "held", clock_.Now())), IsOk());
     EXPECT_EQ(store_->Stats().held_rows, 5u);
+    if (flush_during_outage) {
+      uint64_t extents = store_->Stats().extents;
+      EXPECT_FALSE(store_->Flush().ok());
+      EXPECT_EQ(store_->Stats().extents, extents);
+    }
     Open(false);
     vault_.outage = false;
     clock_.Advance(seconds(10));
@@ -323,7 +330,7 @@ TEST_F(LogStoreRestartTest, RowsHeldUnderTheWorkspacesRegionByEarlierVersionsAre
   WorkspaceInfo w = OpenThenConfigureTheCluster();
   store_->MeetAccountAsBeforeForTest(w, table_);
   ASSERT_THAT(store_->Ingest(w, table_, Rows(2, "sealed", clock_.Now())), IsOk());
-  EXPECT_EQ(HoldFiveRowsThroughARestart(w), 7);
+  EXPECT_EQ(HoldFiveRowsThroughARestart(w, /*flush_during_outage=*/true), 7);
 }
 
 TEST_F(LogStoreTest, RetentionHidesOldRowsAndPurgesTheirExtentsEvenWhileRevoked) {
