@@ -345,6 +345,27 @@ def test_catastrophic_regexes_answer_at_once(srv):
         assert took < 5, f"{text[:60]!r} took {took:.1f} s: regexes are linear-time (RE2)"
 
 
+def test_hostile_regexes_over_stored_rows_answer_or_are_refused(srv):
+    """`where Message matches regex ...` is pushed to the store's reader threads, with a literal
+    every match holds taken from the pattern: catastrophic, huge or row-made patterns still
+    answer (or are refused) within their limits, and the server keeps serving."""
+    recs = records(300, seed=7, marker="shard 97) alpha") + records(300, seed=8, marker="aaaaaaaaaaaaaaaaaaaaaaaa")
+    assert upload(srv, recs).status_code == 204
+    table = "AppEvents_CL"
+    alternatives = "|".join(f"w{i * 7919}q" for i in range(8000))
+    r = governed(srv, f"{table} | where Message matches regex @'shard 9[0-9]\\)' | count")
+    assert r.status_code == 200 and r.json()["tables"][0]["rows"][0][0] >= 300, r.text[:300]
+    r, took = query(srv, f"{table} | where Message matches regex '(a+)+b' | count")
+    assert r.status_code == 200 and r.json()["tables"][0]["rows"] == [[0]], r.text[:300]
+    assert took < 5, f"(a+)+b over stored rows took {took:.1f} s: RE2 is linear-time"
+    for text in [f"{table} | where Message matches regex '{alternatives}' | count",
+                 f"{table} | where Message matches regex strcat('(?i)', Computer) | count",
+                 f"{table} | where Message matches regex Computer | count",
+                 f"{table} | where Message matches regex '(' | count",
+                 f"{table} | where Message matches regex '{'a' * 3000}(b|c){{2,}}' and Level == 'Error' | count"]:
+        governed(srv, text)
+
+
 def test_time_limit_is_504_and_prefer_wait_sets_it(srv):
     r, took = query(srv, "range x from 1 to 100000000000 step 1 | where x % 7 == 3 | count", wait=3)
     assert r.status_code == 504, r.text[:300]
