@@ -484,10 +484,10 @@ Result<kql::Column> DecodeStringRows(kql::Type type, size_t rows, std::span<cons
   ASSIGN_OR_RETURN(std::span<const uint8_t> bitmap, PlainStringsBitmap(in, rows));
   out.strings.reserve(wanted.size());
   size_t k = 0;
-  for (size_t r = 0; r < rows; ++r) {
+  for (size_t r = 0; r < rows && k < wanted.size(); ++r) {
     uint64_t n = 0;
     if (!GetVarint(in, n) || n > in.size()) return Corrupt("string");
-    if (k < wanted.size() && wanted[k] == r) {
+    if (wanted[k] == r) {
       out.strings.emplace_back(reinterpret_cast<const char*>(in.data()), n);
       if (has_nulls) out.nulls.push_back(((bitmap[r / 8] >> (r % 8)) & 1) != 0 ? 1 : 0);
       ++k;
@@ -703,6 +703,21 @@ Result<std::span<uint8_t>> DecompressInto(std::span<const uint8_t> framed, std::
     }
   }
   return DataLoss("unknown compression codec " + std::to_string(codec));
+}
+
+Result<std::span<uint8_t>> DecompressPrefixInto(std::span<const uint8_t> framed, size_t want, std::vector<uint8_t>& buf) {
+  uint64_t raw = 0;
+  std::span<const uint8_t> in;
+  if (framed.empty() || static_cast<Codec>(framed[0]) != Codec::kLz4 || !ParseFrameHeader(framed, raw, in) ||
+      raw > (1ull << 31) || want >= raw) {
+    return DecompressInto(framed, buf);  // and its checks
+  }
+  if (buf.size() < raw) buf.resize(raw);
+  int n = LZ4_decompress_safe_partial(reinterpret_cast<const char*>(in.data()), reinterpret_cast<char*>(buf.data()),
+                                      static_cast<int>(std::min<size_t>(in.size(), INT32_MAX)), static_cast<int>(want),
+                                      static_cast<int>(raw));
+  if (n < 0 || static_cast<size_t>(n) < want) return DataLoss("corrupt lz4 block");
+  return std::span<uint8_t>(buf.data(), static_cast<size_t>(n));
 }
 
 void EncodeTable(const kql::Table& t, std::vector<uint8_t>& out, bool dictionaries) {

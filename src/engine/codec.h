@@ -67,7 +67,9 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
 
 // The values of rows `wanted` (ascending, each below `rows`) of a string block, as
 // Gather(DecodeColumn(...), wanted) would give them: a plain block's other values are stepped
-// over, not built. Advances `in` as DecodeColumn does.
+// over, not built, and those after the last wanted row not read at all (so `in` may end
+// there: a block decompressed only that far, DecompressPrefixInto). Advances `in` past the last
+// wanted row's value (a dictionary block: as DecodeColumn does).
 Result<kql::Column> DecodeStringRows(kql::Type type, size_t rows, std::span<const uint8_t>& in,
                                      std::span<const uint32_t> wanted);
 
@@ -87,6 +89,10 @@ Result<std::vector<uint8_t>> Decompress(std::span<const uint8_t> framed);
 // The same into `buf` (grown when too small, never shrunk: a reused buffer costs no zeroing):
 // the decompressed bytes are its first (returned) span.
 Result<std::span<uint8_t>> DecompressInto(std::span<const uint8_t> framed, std::vector<uint8_t>& buf);
+// At least the first `want` decompressed bytes of the frame (all of them when it has fewer), into
+// `buf` as DecompressInto: an LZ4 frame stops decoding soon after them
+// (LZ4_decompress_safe_partial), the other codecs decode the whole frame.
+Result<std::span<uint8_t>> DecompressPrefixInto(std::span<const uint8_t> framed, size_t want, std::vector<uint8_t>& buf);
 
 // A whole table (names, types, rows) as bytes: the WAL's record payload.
 // The WAL writes without dictionaries: its records live until the next flush, and hashing every

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/testing.h"
+#include "engine/extent.h"
 #include "kql/functions/functions.h"
 
 namespace cmk::engine {
@@ -297,12 +299,67 @@ TEST(CodecTest, StringRowsEqualTheWholeBlockGathered) {
     std::span<const uint8_t> cut(buf.data(), buf.size() / 2);
     EXPECT_THAT(DecodeStringRows(c->type, 300, cut, wanted), ::testing::Not(IsOk()));
   }
+  // A plain block's rows need the block only up to the last of them: a prefix that holds it
+  // serves (the rows after are not read), one that doesn't is refused.
+  {
+    std::vector<uint8_t> buf;
+    ColumnPiece piece{&plain, 0, 300};
+    EncodeColumn(plain.type, std::span<const ColumnPiece>(&piece, 1), buf);
+    std::span<const uint8_t> whole_in(buf);
+    auto whole = DecodeColumn(plain.type, 300, whole_in);
+    ASSERT_THAT(whole, IsOk());
+    std::span<const uint8_t> half(buf.data(), buf.size() / 2);
+    const std::vector<uint32_t> early = {0, 17, 100};
+    auto got = DecodeStringRows(plain.type, 300, half, early);
+    ASSERT_THAT(got, IsOk());
+    for (size_t i = 0; i < early.size(); ++i) EXPECT_EQ(got->Str(i), whole->Str(early[i])) << i;
+    std::span<const uint8_t> again(buf.data(), buf.size() / 2);
+    EXPECT_THAT(DecodeStringRows(plain.type, 300, again, std::vector<uint32_t>{0, 250}), ::testing::Not(IsOk()));
+  }
   EXPECT_TRUE(IsPlainStringBlock([&] {
     std::vector<uint8_t> buf;
     ColumnPiece piece{&plain, 0, 300};
     EncodeColumn(plain.type, std::span<const ColumnPiece>(&piece, 1), buf);
     return buf;
   }()));
+}
+
+// An LZ4 frame's first bytes alone (DecompressPrefixInto) are its first bytes; DecodePackedRows
+// decompresses a plain block only as far as its rows' share and a margin, and when the guess
+// falls short (the values are longer there than on average) decodes the whole block: the rows
+// are those the whole block gathered gives, for plain, dictionary and skewed blocks.
+TEST(CodecTest, PackedRowsNeedTheBlockOnlyUpToTheirLast) {
+  kql::Column plain(kql::Type::kString), skewed(kql::Type::kString), front(kql::Type::kString),
+      few(kql::Type::kString);
+  for (int i = 0; i < 20000; ++i) {
+    plain.AppendString("message " + std::to_string(i * 7919 % 100003) + " of the run");
+    skewed.AppendString(i < 19000 ? std::string("s") : std::string(2000, static_cast<char>('a' + i % 26)));
+    // Long values first: the rows' share of the block falls far short of where row 1500 is.
+    front.AppendString(i < 1000 ? std::string(2000, static_cast<char>('a' + i % 26)) : "f" + std::to_string(i));
+    few.AppendString(i % 3 == 0 ? "alpha" : "beta");
+  }
+  for (const kql::Column* c : {&plain, &skewed, &front, &few}) {
+    std::vector<uint8_t> raw, frame;
+    ColumnPiece piece{c, 0, 20000};
+    EncodeColumn(c->type, std::span<const ColumnPiece>(&piece, 1), raw);
+    CompressAppend(Codec::kLz4, raw, 1, frame);
+    std::vector<uint8_t> scratch;
+    auto prefix = DecompressPrefixInto(frame, 1000, scratch);
+    ASSERT_THAT(prefix, IsOk());
+    ASSERT_GE(prefix->size(), 1000u);
+    EXPECT_TRUE(std::equal(prefix->begin(), prefix->begin() + 1000, raw.begin()));
+    std::span<const uint8_t> whole_in(raw);
+    auto whole = DecodeColumn(c->type, 20000, whole_in);
+    ASSERT_THAT(whole, IsOk());
+    for (std::vector<uint32_t> wanted : {std::vector<uint32_t>{3}, std::vector<uint32_t>{0, 5000, 9000},
+                                         std::vector<uint32_t>{1500}, std::vector<uint32_t>{19500},
+                                         std::vector<uint32_t>{18999, 19000}, std::vector<uint32_t>{19999}}) {
+      auto got = DecodePackedRows(c->type, 20000, frame, wanted);
+      ASSERT_THAT(got, IsOk());
+      ASSERT_EQ(got->stored(), wanted.size());
+      for (size_t i = 0; i < wanted.size(); ++i) EXPECT_EQ(got->Str(i), whole->Str(wanted[i])) << wanted[i];
+    }
+  }
 }
 
 // DecodeSelectedStrings gives what decoding the whole block and gathering the rows whose value

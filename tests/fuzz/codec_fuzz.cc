@@ -110,10 +110,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  // Every third row of a string block: what decoding it whole and gathering them gives.
+  // Every third row of a string block and the last: what decoding it whole and gathering them
+  // gives (the rows after the last wanted one are not read, so the last is wanted: the whole
+  // block is then walked and checked as DecodeColumn checks it).
   if (cmk::kql::UsesStrings(type) && rows <= block.size()) {
     std::vector<uint32_t> wanted;
     for (size_t r = 0; r < rows; r += 3) wanted.push_back(static_cast<uint32_t>(r));
+    if (rows > 0 && wanted.back() != rows - 1) wanted.push_back(static_cast<uint32_t>(rows - 1));
     std::span<const uint8_t> rin = block;
     auto picked = cmk::engine::DecodeStringRows(type, rows, rin, wanted);
     if (picked.ok()) Touch(*picked, wanted.size());
