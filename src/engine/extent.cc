@@ -537,7 +537,8 @@ Result<kql::Column> DecodePackedRows(kql::Type type, size_t rows, std::span<cons
   std::optional<uint64_t> raw = FrameRawSize(packed);
   if (raw && !wanted.empty() && rows > 0 && wanted.back() < rows) {
     double share = static_cast<double>(wanted.back() + 1) / static_cast<double>(rows);
-    size_t want = static_cast<size_t>(static_cast<double>(*raw) * std::min(1.0, share * 1.25)) + 4096;
+    // (+ the null bitmap ahead of the values, which is read whole: a bit a row.)
+    size_t want = static_cast<size_t>(static_cast<double>(*raw) * std::min(1.0, share * 1.25)) + rows / 8 + 4096;
     if (want < *raw) {
       ASSIGN_OR_RETURN(std::span<uint8_t> prefix, DecompressPrefixInto(packed, want, read_scratch.raw));
       std::span<const uint8_t> in(prefix);
