@@ -1,7 +1,8 @@
 // Fuzzes the column block decoders (engine/codec.h, engine/extent.h, engine/batch.h):
 // DecodeColumn for every type, DecodeSelectedStrings with and without a search (and with any
 // kept value), DecodeStringRows
-// (against the whole decode), DecodePackedStrings
+// (against the whole decode), DecodePackedStrings and DecodePackedRows (its prefix of an LZ4
+// frame against the block itself)
 // over a compression frame, ParseBatchLayout and DecodeTable. Blocks reach them only after AES-GCM has authenticated them, so this is
 // defence in depth: no input may crash, read out of bounds or loop, and where a plain string
 // block decodes both ways the selected rows must be the decoded column's rows that the test
@@ -133,6 +134,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bool decoded_whole = false;
     auto packed = DecodePackedStrings(type, rows, block, test.keep, test.find, selected, decoded_whole);
     if (packed.ok()) Touch(*packed, decoded_whole ? rows : selected.size());
+    // The input as a frame, a few early rows wanted: decoded from a prefix of it when it is an
+    // LZ4 frame (DecompressPrefixInto), or whole; never out of bounds.
+    if (cmk::kql::UsesStrings(type) && rows > 0 && rows <= block.size()) {
+      std::vector<uint32_t> early = {0};
+      if (rows > 8) early.push_back(static_cast<uint32_t>(rows / 8));
+      auto picked = cmk::engine::DecodePackedRows(type, rows, block, early);
+      if (picked.ok()) Touch(*picked, early.size());
+    }
+  }
+  // The block compressed as an extent's is: its early rows from a prefix of the frame (the
+  // whole block when the guess falls short) are the rows the block itself gives.
+  if (cmk::kql::UsesStrings(type) && rows > 0 && rows <= block.size()) {
+    std::vector<uint8_t> frame;
+    cmk::engine::CompressAppend(cmk::engine::Codec::kLz4, block, 1, frame);
+    std::vector<uint32_t> early = {0};
+    if (rows > 8) early.push_back(static_cast<uint32_t>(rows / 8));
+    std::span<const uint8_t> in = block;
+    auto direct = cmk::engine::DecodeStringRows(type, rows, in, early);
+    auto framed = cmk::engine::DecodePackedRows(type, rows, frame, early);
+    if (direct.ok() != framed.ok()) std::abort();
+    if (direct.ok()) {
+      for (size_t i = 0; i < early.size(); ++i) {
+        if (direct->IsNull(i) != framed->IsNull(i) || direct->Str(i) != framed->Str(i)) std::abort();
+      }
+    }
   }
   return 0;
 }
