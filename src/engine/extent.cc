@@ -14,6 +14,7 @@
 #include "base/encoding.h"
 #include "engine/codec.h"
 #include "engine/shape.h"
+#include "engine/term_filter.h"
 
 namespace cmk::engine {
 namespace {
@@ -27,11 +28,18 @@ constexpr char kFooterColumn[] = "#footer";
 constexpr size_t kTrailerSize = 16;  // footer offset u64, footer size u32, magic
 // A footer block entry's extremes byte.
 constexpr uint8_t kNoExtremes = 0, kIntExtremes = 1, kRealExtremes = 2;
+// A plain text block's entry: its term filter's offset and size where the extremes would be.
+constexpr uint8_t kTermFilter = 3;
+// A term filter block's index: its column block's with the top bit set (column blocks stay
+// below it: an extent of 2^31 blocks would be over 10^12 rows).
+constexpr uint32_t kTermFilterIndexBit = 0x80000000u;
 
 Status Corrupt(const std::string& what) { return DataLoss("corrupt extent: " + what); }
 
 struct Scratch {
   std::vector<uint8_t> raw;
+  std::vector<uint8_t> terms;
+  TermFilterBuilder term_builder;
 };
 Mutex scratch_mu;
 std::vector<std::unique_ptr<Scratch>> scratch_pool;  // guarded by scratch_mu
@@ -240,6 +248,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
       }
       raw.clear();
       EncodeColumn(schema[c].type, pieces, raw);
+      const std::array<uint8_t, 2> raw_kind{raw.size() > 0 ? raw[0] : uint8_t{0}, raw.size() > 1 ? raw[1] : uint8_t{0}};
       // Compressed straight into the object after room for the block's header, then sealed
       // there in place: no intermediate buffer, no copy.
       uint32_t index = static_cast<uint32_t>(g * schema.size() + c);
@@ -260,7 +269,31 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
       PutU64(footer, at - base);
       PutU32(footer, static_cast<uint32_t>(out.size() - at));
       PutU32(footer, nulls);
-      ext.Put(footer);
+      // A plain text block: its terms' filter, sealed after it as a block of its own (a
+      // dictionary block's entries are few: a query tests them, not a filter).
+      std::vector<uint8_t>& terms = scratch.s->terms;
+      terms.clear();
+      bool filter = schema[c].type == kql::Type::kString && IsPlainStringBlock(raw_kind) &&
+                    (index & kTermFilterIndexBit) == 0;
+      if (filter) {
+        scratch.s->term_builder.Add(pieces);
+        filter = scratch.s->term_builder.Finish(terms);
+      }
+      if (!filter) {
+        ext.Put(footer);
+        continue;
+      }
+      storage::BlockAddress filter_where{header.id, index | kTermFilterIndexBit, schema[c].name};
+      size_t filter_at = out.size();
+      ReserveForBlock(out, CompressBound(Codec::kNone, terms.size()));
+      out.resize(filter_at + storage::kBlockHeaderSize);
+      CompressAppend(Codec::kNone, terms, 0, out);
+      Status filter_sealed = storage::SealBlockInPlace(aek, header.aek_generation, filter_where, out, filter_at, random);
+      WipeBytes(terms);  // what terms a block holds is its plaintext too
+      RETURN_IF_ERROR(filter_sealed);
+      footer.push_back(kTermFilter);
+      PutU64(footer, filter_at - base);
+      PutU64(footer, out.size() - filter_at);
     }
   }
   PutU64(footer, static_cast<uint64_t>(tmin));
@@ -389,7 +422,9 @@ Result<ExtentReader> ExtentReader::Open(std::shared_ptr<const ObjectSource> sour
       b.nulls = LoadU32(in.data() + 12);
       b.extremes = in[16];
       in = in.subspan(17);
-      if (b.extremes > kRealExtremes) return Corrupt("block extremes kind");
+      if (b.extremes > kTermFilter || (b.extremes == kTermFilter && r.info_.schema[c].type != kql::Type::kString)) {
+        return Corrupt("block extremes kind");
+      }
       if (b.extremes != kNoExtremes) {
         if (in.size() < 16) return Corrupt("block min/max");
         b.min = LoadU64(in.data());
@@ -397,6 +432,7 @@ Result<ExtentReader> ExtentReader::Open(std::shared_ptr<const ObjectSource> sour
         in = in.subspan(16);
       }
       if (b.offset > at || b.size > at - b.offset) return Corrupt("block out of bounds");  // no wrapping sum
+      if (b.extremes == kTermFilter && (b.min > at || b.max > at - b.min)) return Corrupt("term filter out of bounds");
       r.blocks_.push_back(b);
     }
   }
@@ -431,7 +467,7 @@ std::optional<std::pair<int64_t, int64_t>> ExtentReader::GroupTimeRange(size_t g
 std::optional<BlockExtremes> ExtentReader::Extremes(size_t group, size_t column) const {
   if (group >= group_rows_.size() || column >= info_.schema.size()) return std::nullopt;
   const Block& b = blocks_[group * info_.schema.size() + column];
-  if (b.extremes == kNoExtremes) return std::nullopt;
+  if (b.extremes != kIntExtremes && b.extremes != kRealExtremes) return std::nullopt;
   BlockExtremes x;
   x.real = b.extremes == kRealExtremes;
   x.nulls = b.nulls;
@@ -515,6 +551,27 @@ Result<PackedBlock> ExtentReader::ReadPacked(size_t group, size_t column, const 
                                                     });
   WipeBytes(packed);
   return PackedBlock(std::move(copy));
+}
+
+bool ExtentReader::HasTermFilter(size_t group, size_t column) const {
+  return group < group_rows_.size() && column < info_.schema.size() &&
+         blocks_[group * info_.schema.size() + column].extremes == kTermFilter;
+}
+
+Result<PackedBlock> ExtentReader::ReadTermFilter(size_t group, size_t column, const SecretBytes& aek) const {
+  if (!HasTermFilter(group, column)) return InvalidArgument("no such term filter");
+  uint32_t index = static_cast<uint32_t>(group * info_.schema.size() + column);
+  const Block& b = blocks_[index];
+  storage::BlockAddress where{header_.id, index | kTermFilterIndexBit, info_.schema[column].name};
+  ASSIGN_OR_RETURN(std::vector<uint8_t> sealed, source_->Read(b.min, static_cast<size_t>(b.max)));
+  ASSIGN_OR_RETURN(SecretBytes framed, storage::OpenBlock(aek, where, sealed));
+  auto filter = std::shared_ptr<std::vector<uint8_t>>(new std::vector<uint8_t>(), [](std::vector<uint8_t>* v) {
+    WipeBytes(*v);
+    delete v;
+  });
+  ASSIGN_OR_RETURN(std::span<uint8_t> raw, DecompressInto(framed.span(), *filter));
+  filter->resize(raw.size());
+  return PackedBlock(std::move(filter));
 }
 
 Result<kql::Column> DecodePackedStrings(kql::Type type, size_t rows, std::span<const uint8_t> packed,

@@ -149,6 +149,10 @@ class ExtentReader {
   // frame, for a cache that keeps a large string column compact (DecodePackedStrings reads
   // it). Plaintext: the buffer is wiped when its last holder releases it.
   Result<PackedBlock> ReadPacked(size_t group, size_t column, const SecretBytes& aek) const;
+  // Whether block (group, column) has a term filter (engine/term_filter.h: plain text blocks
+  // written since the filters were), and the filter opened (its bytes, wiped when released).
+  bool HasTermFilter(size_t group, size_t column) const;
+  Result<PackedBlock> ReadTermFilter(size_t group, size_t column, const SecretBytes& aek) const;
 
  private:
   // Reads block (group, column) and opens it into this thread's buffer: its compressed
@@ -158,8 +162,8 @@ class ExtentReader {
     uint64_t offset = 0;
     uint32_t size = 0;
     uint32_t nulls = 0;
-    uint8_t extremes = 0;   // none, integers, reals (docs/FORMAT.md §4)
-    uint64_t min = 0, max = 0;  // as stored: integers, or IEEE doubles' bits
+    uint8_t extremes = 0;   // none, integers, reals, term filter (docs/FORMAT.md §4)
+    uint64_t min = 0, max = 0;  // as stored: integers, IEEE doubles' bits, or a filter's offset and size
   };
   ExtentHeader header_;
   ExtentInfo info_;

@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "base/testing.h"
+#include "engine/term_filter.h"
+#include "kql/functions/terms.h"
 
 namespace cmk::engine {
 namespace {
@@ -165,6 +167,65 @@ TEST(ExtentTest, TheFooterKeepsEachBlocksExtremesForIntegersAndNaNFreeReals) {
   auto t0 = reader->Extremes(1, 0);
   ASSERT_TRUE(t0.has_value());
   EXPECT_EQ(t0->min_i, kBase + static_cast<int64_t>(kRowsPerGroup));
+}
+
+// A plain text block (values mostly distinct) gets a term filter sealed beside it, named in
+// the footer where the extremes of numbers are; a dictionary block, numbers and times none.
+TEST(ExtentTest, PlainTextBlocksKeepATermFilter) {
+  kql::Table t;
+  kql::Column time(kql::Type::kDateTime), level(kql::Type::kString), msg(kql::Type::kString), n(kql::Type::kLong);
+  size_t rows = kRowsPerGroup + 10;
+  for (size_t r = 0; r < rows; ++r) {
+    time.AppendInt(kBase + static_cast<int64_t>(r));
+    level.AppendString(r % 2 ? "Error" : "Info");
+    if (r == 3) msg.AppendNull();
+    else msg.AppendString("request " + std::to_string(r) + " from Host" + std::to_string(r % 7));
+    n.AppendInt(static_cast<int64_t>(r));
+  }
+  t.AddColumn("TimeGenerated", std::move(time));
+  t.AddColumn("Level", std::move(level));
+  t.AddColumn("Msg", std::move(msg));
+  t.AddColumn("N", std::move(n));
+  t.rows = rows;
+  env::SecureRandom random;
+  SecretBytes aek = random.NewSecret(32);
+  ExtentHeader h;
+  random.Fill(h.id);
+  h.account = "acct";
+  auto object = BuildExtent(h, "ws", t, aek, random);
+  ASSERT_THAT(object, IsOk());
+  auto reader = ExtentReader::Open(std::move(*object), aek, ExtentPlace{h.id, "acct", "ws", ""});
+  ASSERT_THAT(reader, IsOk());
+  ASSERT_EQ(reader->groups(), 2u);
+  for (size_t g = 0; g < 2; ++g) {
+    EXPECT_FALSE(reader->HasTermFilter(g, 0));
+    EXPECT_EQ(reader->HasTermFilter(g, 1), g == 1);  // a dictionary, but plain under 16 rows
+    EXPECT_TRUE(reader->HasTermFilter(g, 2));
+    EXPECT_FALSE(reader->HasTermFilter(g, 3));
+    EXPECT_FALSE(reader->Extremes(g, 2).has_value());
+  }
+  EXPECT_FALSE(reader->HasTermFilter(2, 2));
+  EXPECT_THAT(reader->ReadTermFilter(0, 1, aek), StatusIs(StatusCode::kInvalidArgument));
+  auto holds = [&](size_t g, std::vector<std::string> terms) {
+    auto f = reader->ReadTermFilter(g, 2, aek);
+    EXPECT_THAT(f, IsOk());
+    std::vector<uint64_t> hashes;
+    for (const auto& term : terms) hashes.push_back(kql::TermHash(term));
+    auto r = TermFilterMayHold(**f, hashes);
+    EXPECT_THAT(r, IsOk());
+    return r.ok() && *r;
+  };
+  EXPECT_TRUE(holds(0, {"request", "FROM", "host6", "0", "65535"}));
+  EXPECT_FALSE(holds(0, {"65536"}));
+  EXPECT_FALSE(holds(0, {"request", "nowhere"}));
+  EXPECT_TRUE(holds(1, {"65545", "host0"}));
+  EXPECT_FALSE(holds(1, {"12"}));
+  // Another key opens no filter; the column's values read as ever.
+  SecretBytes other = random.NewSecret(32);
+  EXPECT_THAT(reader->ReadTermFilter(0, 2, other), StatusIs(StatusCode::kDataLoss));
+  auto col = reader->ReadBlock(1, 2, aek);
+  ASSERT_THAT(col, IsOk());
+  EXPECT_EQ(col->Str(9), "request 65545 from Host" + std::to_string(65545 % 7));
 }
 
 TEST(ExtentTest, ASchemaWithoutADatetimeTimeGeneratedIsRefused) {

@@ -187,6 +187,8 @@ class LogStore {
   uint64_t BlocksDecodedForTest() const { return blocks_decoded_.load(); }
   // Values of deferred string columns built for the rows a bound or a select kept.
   uint64_t ValuesMaterializedForTest() const { return values_materialized_.load(); }
+  // Row groups a scan skipped because a block's term filter lacked a term its string test needs.
+  uint64_t TermFilterSkipsForTest() const { return term_filter_skips_.load(); }
   uint64_t ExtentsOpenedForTest() const { return extents_opened_.load(); }
   size_t DecodedCacheBytesForTest() const;
 
@@ -274,6 +276,7 @@ class LogStore {
     // REQUIRES: Open() succeeded.
     Result<kql::Column> ReadBlock(size_t group, size_t column);
     Result<PackedBlock> ReadPacked(size_t group, size_t column);
+    Result<PackedBlock> ReadTermFilter(size_t group, size_t column);
     // `read` (a block read through `reader`), once more from the blob when the hot-cache copy
     // failed it.
     template <class T>
@@ -284,6 +287,11 @@ class LogStore {
   // extremes where those tell, else by the bound column's decoded values.
   Status KeepWanted(const ExtentRec& e, Account& a, const Layout& layout, const ExtentScan& scan,
                     std::vector<size_t>& groups);
+  // Drops from `groups` the row groups whose block of the string test's column has a term
+  // filter lacking one of the test's terms (ScanRequest::StringTest::terms): no row of theirs
+  // passes. Filters are read once and kept in the decoded cache.
+  Status KeepHoldingTerms(const ExtentRec& e, Opener& opener, const Layout& layout, const ExtentScan& scan,
+                          std::vector<size_t>& groups);
   // A block's codec frame held in the decoded cache under `key` (PackedKey), marked used by scan
   // `scan_id`; null when not held.
   PackedBlock CachedFrame(const std::string& key, uint64_t scan_id);
@@ -394,12 +402,14 @@ class LogStore {
     std::vector<uint32_t> rows;
     std::vector<std::optional<std::pair<int64_t, int64_t>>> time;
     std::vector<std::optional<BlockExtremes>> extremes;  // group-major: group × schema.size()
+    std::vector<bool> term_filters;                       // the same blocks: has a term filter
     // The schema index of `name` (the last of equal names, as ExtentReader::Read), or -1.
     int Index(std::string_view name) const;
   };
   std::map<std::string, std::shared_ptr<const Layout>> layouts_ GUARDED_BY(cache_mu_);  // by id
   std::atomic<uint64_t> blocks_decoded_{0};
   std::atomic<uint64_t> values_materialized_{0};
+  std::atomic<uint64_t> term_filter_skips_{0};
   std::atomic<uint64_t> extents_opened_{0};
 
   std::atomic<uint64_t> flush_requests_{0};

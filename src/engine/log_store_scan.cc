@@ -24,6 +24,7 @@
 #include "engine/cache_file.h"
 #include "engine/extent.h"
 #include "engine/log_store_internal.h"
+#include "engine/term_filter.h"
 #include "kql/core/budget.h"
 #include "kql/exec/eval.h"
 
@@ -151,6 +152,10 @@ Result<PackedBlock> LogStore::Opener::ReadPacked(size_t group, size_t column) {
   return Retrying<PackedBlock>([&] { return reader->ReadPacked(group, column, keys->aek); });
 }
 
+Result<PackedBlock> LogStore::Opener::ReadTermFilter(size_t group, size_t column) {
+  return Retrying<PackedBlock>([&] { return reader->ReadTermFilter(group, column, keys->aek); });
+}
+
 template <class T>
 Result<T> LogStore::Opener::Retrying(const std::function<Result<T>()>& read) {
   auto col = read();
@@ -186,7 +191,10 @@ Result<std::shared_ptr<const LogStore::Layout>> LogStore::LayoutOf(Opener& o) {
   for (size_t g = 0; g < r.groups(); ++g) {
     l->rows.push_back(r.group_rows(g));
     l->time.push_back(r.GroupTimeRange(g));
-    for (size_t c = 0; c < l->schema.size(); ++c) l->extremes.push_back(r.Extremes(g, c));
+    for (size_t c = 0; c < l->schema.size(); ++c) {
+      l->extremes.push_back(r.Extremes(g, c));
+      l->term_filters.push_back(r.HasTermFilter(g, c));
+    }
   }
   MutexLock lock(&cache_mu_);
   return layouts_.emplace(o.e.id, std::move(l)).first->second;
@@ -236,6 +244,9 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
   }
   if (scan.bound != nullptr && !groups.empty()) {
     RETURN_IF_ERROR(KeepWanted(e, a, *layout, scan, groups));
+  }
+  if (scan.prefilter != nullptr && !scan.prefilter->terms.empty() && !groups.empty()) {
+    RETURN_IF_ERROR(KeepHoldingTerms(e, opener, *layout, scan, groups));
   }
   // Each row group's cached table: the columns the last query that missed it asked for. A query
   // whose columns it holds shares it (no copy: shaping passes a superset through); otherwise
@@ -456,6 +467,41 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     for (auto& [key, d] : fresh) InsertDecodedLocked(key, std::move(d), scan.id);
   }
   return out;
+}
+
+Status LogStore::KeepHoldingTerms(const ExtentRec& e, Opener& opener, const Layout& layout, const ExtentScan& scan,
+                                  std::vector<size_t>& groups) {
+  int c = layout.Index(scan.prefilter->column);
+  if (c < 0) return OkStatus();
+  size_t column = static_cast<size_t>(c);
+  std::vector<std::pair<std::string, Decoded>> fresh;
+  std::vector<size_t> kept;
+  for (size_t g : groups) {
+    if (!layout.term_filters[g * layout.schema.size() + column]) {
+      kept.push_back(g);
+      continue;
+    }
+    // Keyed apart from the block's frame (PackedKey): column names hold no newline.
+    std::string key = PackedKey(e.id, g, layout.schema[column].name) + "\n#terms";
+    PackedBlock filter = CachedFrame(key, scan.id);
+    if (filter == nullptr) {
+      RETURN_IF_ERROR(opener.Open());
+      ASSIGN_OR_RETURN(filter, opener.ReadTermFilter(g, column));
+      fresh.emplace_back(key, Decoded{{}, filter, filter->size(), opener.a.id, {}, {}});
+    }
+    ASSIGN_OR_RETURN(bool may_hold, TermFilterMayHold(*filter, scan.prefilter->terms));
+    if (may_hold) {
+      kept.push_back(g);
+    } else {
+      term_filter_skips_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  groups = std::move(kept);
+  if (!fresh.empty()) {
+    MutexLock l(&cache_mu_);
+    for (auto& [key, d] : fresh) InsertDecodedLocked(key, std::move(d), scan.id);
+  }
+  return OkStatus();
 }
 
 PackedBlock LogStore::CachedFrame(const std::string& key, uint64_t scan_id) {

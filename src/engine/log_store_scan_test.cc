@@ -633,6 +633,47 @@ TEST_F(LogStoreScanTest, StringTestsNarrowWhatTheFilterSeesWithTheSameAnswers) {
   EXPECT_EQ(Messages(*cat, "App_CL | where Msg == \"x1 7\"").size(), 1u);
 }
 
+// A test that needs whole terms (has, ==, a bounded phrase) skips the row groups whose text
+// block's term filter lacks one, without reading the block; answers are the executor's own
+// filter's, cached or not. Tests a filter can't serve (contains, negations) skip nothing.
+TEST_F(LogStoreScanTest, TermFiltersSkipTheTextBlocksWithoutATermTheTestNeeds) {
+  Open();
+  IngestExtentsAndMemtable(4, 25);  // Msg "x0 0" .. "x3 42", every value distinct: plain blocks
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  struct Case {
+    std::string predicate;
+    uint64_t skips;  // of the four extents' one row group each
+  };
+  for (const Case& c : std::vector<Case>{{"Msg has \"x1\"", 3},
+                                         {"Msg has \"X2\" and N < 30", 3},
+                                         {"Msg == \"x1 7\"", 3},
+                                         {"Msg =~ \"X3 41\"", 3},
+                                         {"Msg has_cs \"X1\"", 3},  // none kept: "x1" is lower-case
+                                         {"Msg has \"nowhere\"", 4},
+                                         {"Msg hasprefix \"x2 \"", 3},
+                                         {"Msg startswith \"x0 \"", 3},
+                                         {"Msg has \"39\"", 0},  // in every extent
+                                         {"Msg contains \"x1\"", 0},
+                                         {"Msg !has \"x1\"", 0},
+                                         {"Msg hasprefix \"x\"", 0},
+                                         {"Msg has \"mem\"", 4}}) {  // the memtable's rows only
+    // Twice: the filters read, then from the cache.
+    for (int run = 0; run < 2; ++run) {
+      uint64_t before = store_->TermFilterSkipsForTest();
+      auto pushed = Messages(*cat, "App_CL | where " + c.predicate);
+      EXPECT_EQ(store_->TermFilterSkipsForTest() - before, c.skips) << c.predicate << " run " << run;
+      auto own = Messages(*cat, "App_CL | where (" + c.predicate + ") and rand() >= 0");
+      EXPECT_EQ(pushed, own) << c.predicate;
+      auto count = Messages(*cat, "App_CL | where " + c.predicate + " | summarize c = count() | project Msg = tostring(c)");
+      ASSERT_EQ(count.size(), 1u) << c.predicate;
+      EXPECT_EQ(count[0], std::to_string(own.size())) << c.predicate;
+    }
+  }
+  EXPECT_EQ(Messages(*cat, "App_CL | where Msg has \"x1\"").size(), 41u);
+  EXPECT_EQ(Messages(*cat, "App_CL | where Msg == \"x1 7\"").size(), 1u);
+  EXPECT_EQ(Messages(*cat, "App_CL | where Msg has \"mem\"").size(), 25u);
+}
+
 // A string test that is the filter's whole predicate, over a column nothing after it reads
 // (`where Msg !contains "x2" | count`): the catalog hands the passing rows of a block without
 // nulls one passing value, dictionary-coded, instead of a string each; a block with nulls its

@@ -1,7 +1,8 @@
 // Fuzzes an extent's footer as ExtentReader reads it once AES-GCM has authenticated it: the
-// schema, the row groups and their block entries (offsets, sizes, null counts, extremes) and the
-// time range, then every block read through them. The footer of a real extent (three columns
-// of three types, two row groups) is edited by the input and sealed again with the extent's
+// schema, the row groups and their block entries (offsets, sizes, null counts, extremes or term
+// filters) and the time range, then every block and term filter read through them. The footer
+// of a real extent (four columns of three types, a text column with term filters, two row
+// groups) is edited by the input and sealed again with the extent's
 // key, so the fuzzer starts from a footer that parses and explores what a damaged or hostile
 // one (a key holder's) does: nothing may crash, read out of bounds or allocate by a count.
 //
@@ -17,7 +18,9 @@
 
 #include "engine/codec.h"
 #include "engine/extent.h"
+#include "engine/term_filter.h"
 #include "env/env.h"
+#include "kql/functions/terms.h"
 #include "storage/sealed_block.h"
 
 namespace {
@@ -30,16 +33,18 @@ struct Fixture {
     h.account = "acct";
     kql::Table t;
     t.name = "App_CL";
-    kql::Column time(kql::Type::kDateTime), level(kql::Type::kString), n(kql::Type::kReal);
+    kql::Column time(kql::Type::kDateTime), level(kql::Type::kString), n(kql::Type::kReal), msg(kql::Type::kString);
     for (size_t r = 0; r < engine::kRowsPerGroup + 40; ++r) {
       time.AppendInt(17'000'000'000'000'000 + static_cast<int64_t>(r) * 10'000'000);
       level.AppendString(r % 3 == 0 ? "Error" : "Info");
       if (r % 7 == 0) n.AppendNull();
       else n.AppendReal(static_cast<double>(r) / 4);
+      msg.AppendString("request " + std::to_string(r) + " done");
     }
     t.AddColumn("TimeGenerated", std::move(time));
     t.AddColumn("Level", std::move(level));
     t.AddColumn("N", std::move(n));
+    t.AddColumn("Msg", std::move(msg));
     t.rows = engine::kRowsPerGroup + 40;
     object = std::move(*engine::BuildExtent(h, "ws", t, aek, random));
     const uint8_t* tr = object.data() + object.size() - 16;
@@ -90,6 +95,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)r->GroupTimeRange(g);
     for (size_t c = 0; c < r->info().schema.size(); ++c) {
       (void)r->Extremes(g, c);
+      if (r->HasTermFilter(g, c)) {
+        auto filter = r->ReadTermFilter(g, c, f->aek);
+        uint64_t terms[] = {kql::TermHash("request"), kql::TermHash("absent")};
+        if (filter.ok()) (void)engine::TermFilterMayHold(**filter, terms);
+      }
       auto block = r->ReadBlock(g, c, f->aek);
       if (block.ok() && block->stored() != r->group_rows(g)) std::abort();
     }

@@ -110,7 +110,9 @@ std::optional<ScanRequest::StringTest> StringPrefilter(const BoundExpr& predicat
   }
   ValueTest test = StringValueTest(predicate.fn->name, v.Str(0));
   if (!test.keep) return std::nullopt;
-  return ScanRequest::StringTest{c.name, std::move(test.keep), std::move(test.find)};
+  ScanRequest::StringTest t{c.name, std::move(test.keep), std::move(test.find)};
+  t.terms = std::move(test.terms);
+  return t;
 }
 
 // Which of the scan node's columns the scan reads (the others are null constants).

@@ -12,6 +12,7 @@
 // `where` keeps only rows that are true.
 // Thread safety: the registry is immutable after static initialization.
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
@@ -68,6 +69,9 @@ const ScalarFunction* FindOperator(std::string_view op);
 struct ValueTest {
   std::function<bool(std::string_view)> keep;
   std::function<size_t(std::string_view text, size_t from)> find;
+  // The hashes (kql::TermHash, kql/functions/terms.h) of terms every kept value holds whole,
+  // sorted: a block whose term filter lacks one keeps no value.
+  std::vector<uint64_t> terms;
 };
 ValueTest StringValueTest(std::string_view op, std::string_view needle);
 // Names that two families registered (the registry would keep the last silently): none.

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <immintrin.h>
@@ -18,6 +19,7 @@
 
 #include "kql/functions/function_regex.h"
 #include "kql/functions/function_util.h"
+#include "kql/functions/terms.h"
 
 namespace cmk::kql::fn {
 namespace {
@@ -290,6 +292,30 @@ Result<Column> EvalMatchesRegex(Args a, const FunctionContext& ctx) {
   return out;
 }
 
+// The hashes (TermHash) of the needle's terms that every value the match keeps holds as whole
+// terms: the needle's runs of term bytes bounded on both sides, by a separator inside the needle
+// or by an end the match anchors to a term boundary (has: both ends; hasprefix and startswith:
+// the start; hassuffix and endswith: the end; equality: both, the value's own ends; contains:
+// neither). A negated match keeps values without them: none.
+std::vector<uint64_t> RequiredTerms(Match m, std::string_view needle, bool negate) {
+  std::vector<uint64_t> out;
+  if (negate) return out;
+  bool left = m == Match::kHas || m == Match::kHasPrefix || m == Match::kStarts || m == Match::kEquals;
+  bool right = m == Match::kHas || m == Match::kHasSuffix || m == Match::kEnds || m == Match::kEquals;
+  for (size_t p = 0; p < needle.size();) {
+    if (!IsTermByte(needle[p])) {
+      ++p;
+      continue;
+    }
+    size_t b = p;
+    while (p < needle.size() && IsTermByte(needle[p])) ++p;
+    if ((b > 0 || left) && (p < needle.size() || right)) out.push_back(TermHash(needle.substr(b, p - b)));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 }  // namespace
 
 void RegisterStringOps(Registry& r) {
@@ -314,7 +340,7 @@ ValueTest StringValueTest(std::string_view op, std::string_view needle) {
   if (op == "==" || op == "!=") {
     bool equal = op == "==";
     return {[value = std::string(needle), equal](std::string_view v) { return (v == value) == equal; },
-            equal ? finder(std::string(needle), true) : nullptr};
+            equal ? finder(std::string(needle), true) : nullptr, fn::RequiredTerms(fn::Match::kEquals, needle, !equal)};
   }
   if (op == "matches regex") {
     // As EvalMatchesRegex, which reports a pattern that does not compile (no test then). The
@@ -322,7 +348,10 @@ ValueTest StringValueTest(std::string_view op, std::string_view needle) {
     auto compiled = fn::CompileRegex("matches regex", needle);
     if (!compiled.ok()) return {};
     std::shared_ptr<const RE2> re = std::move(*compiled);
-    return {[re](std::string_view v) { return RE2::PartialMatch(v, *re); }, finder(fn::RequiredLiteral(*re), false)};
+    std::string literal = fn::RequiredLiteral(*re);
+    std::vector<uint64_t> terms = fn::RequiredTerms(fn::Match::kContains, literal, false);
+    return {[re](std::string_view v) { return RE2::PartialMatch(v, *re); }, finder(std::move(literal), false),
+            std::move(terms)};
   }
   for (const fn::MatchSpec& spec : fn::kMatchOps) {
     if (spec.name != op) continue;
@@ -330,8 +359,9 @@ ValueTest StringValueTest(std::string_view op, std::string_view needle) {
     std::string n(needle);
     if (!spec.cs) n = fn::LowerAsciiCopy(n);
     auto find = spec.negate ? nullptr : finder(n, spec.cs);
+    std::vector<uint64_t> terms = fn::RequiredTerms(spec.m, n, spec.negate);
     return {[n = std::move(n), spec](std::string_view v) { return fn::Matches(spec.m, v, n, spec.cs) != spec.negate; },
-            std::move(find)};
+            std::move(find), std::move(terms)};
   }
   return {};
 }

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "kql/functions/function_regex.h"
+#include "kql/functions/terms.h"
 
 namespace cmk::kql {
 namespace {
@@ -164,6 +166,61 @@ TEST(StringOps, ValueTestsAgreeWithTheOperators) {
   }
   for (std::string op : {"<", "in", "and", "has_any"}) EXPECT_FALSE(StringValueTest(op, "x").keep) << op;
   EXPECT_FALSE(StringValueTest("matches regex", "a(").keep);  // the operator reports the error
+}
+
+// A value test's terms (what a block's term filter is asked for) are whole terms of every value
+// the test keeps, in any case: has and equality all of the needle's terms; prefix, suffix and
+// contains matches only those the needle bounds on the side they leave open; negations none.
+TEST(StringOps, ValueTestTermsAreTermsOfEveryKeptValue) {
+  const std::vector<std::string> values = {
+      "North America",  "northern", "the NORTH-west", "", "x.north", "Timeout after 3 retries", "a (timeout)",
+      "TIMEOUT",        "time out", "north america", "North Americas", "a north b", "GET /api/v1 returned",
+      "get /API/v1",    "1.2.3.4",  "caf\xc3\xa9 au lait", "northwest", "West north", "Norths"};
+  auto terms_of = [](std::string_view v) {
+    std::set<uint64_t> out;
+    ForEachTerm(v, [&](std::string_view t) { out.insert(TermHash(t)); });
+    return out;
+  };
+  size_t tested = 0;
+  for (std::string op : {"=~", "!~", "has", "!has", "has_cs", "hasprefix", "hasprefix_cs", "hassuffix",
+                         "hassuffix_cs", "contains", "contains_cs", "!contains", "startswith", "startswith_cs",
+                         "endswith", "endswith_cs", "==", "!=", "matches regex"}) {
+    for (std::string needle : {"north", "North America", "north ", " north", "a (timeout)", "Timeout after",
+                               "GET /api/v1 ", "/api/", "1.2.3", "au lait", "caf\xc3\xa9 au", "th-we"}) {
+      if (op == "matches regex") needle = "(" + needle + ")";
+      ValueTest test = StringValueTest(op, needle);
+      ASSERT_TRUE(test.keep) << op << " " << needle;
+      EXPECT_TRUE(std::is_sorted(test.terms.begin(), test.terms.end()));
+      if (op[0] == '!') {
+        EXPECT_TRUE(test.terms.empty()) << op;
+      }
+      for (const std::string& v : values) {
+        if (!test.keep(v)) continue;
+        std::set<uint64_t> held = terms_of(v);
+        for (uint64_t t : test.terms) EXPECT_TRUE(held.count(t)) << op << " '" << needle << "' '" << v << "'";
+        tested += test.terms.size();
+      }
+    }
+  }
+  EXPECT_GT(tested, 50u);
+  auto count = [](std::string op, std::string needle) { return StringValueTest(op, needle).terms.size(); };
+  EXPECT_EQ(count("has", "North America"), 2u);
+  EXPECT_EQ(count("has_cs", "GET /api/v1 "), 3u);
+  EXPECT_EQ(count("==", "North America"), 2u);
+  EXPECT_EQ(count("=~", "north"), 1u);
+  EXPECT_EQ(count("hasprefix", "north"), 0u);    // "northern" has the prefix, not the term
+  EXPECT_EQ(count("hasprefix", "north am"), 1u);  // "north" only
+  EXPECT_EQ(count("hassuffix", "north"), 0u);
+  EXPECT_EQ(count("hassuffix", "x.north"), 1u);   // "north" only
+  EXPECT_EQ(count("startswith", "Timeout after"), 1u);
+  EXPECT_EQ(count("endswith", "3 retries"), 1u);
+  EXPECT_EQ(count("contains", "timeout"), 0u);
+  EXPECT_EQ(count("contains", "a (timeout)"), 1u);
+  EXPECT_EQ(count("contains", "/api/"), 1u);
+  EXPECT_EQ(count("has", "a north a"), 2u);  // repeats once
+  EXPECT_EQ(count("matches regex", "timeout after (\\d+)"), 1u);  // the literal's "after"
+  EXPECT_EQ(count("!has", "north"), 0u);
+  EXPECT_EQ(count("!=", "north"), 0u);
 }
 
 // matches regex: the test answers as the operator, row by row; when the pattern has a literal
