@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import random
+import time
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -412,7 +413,6 @@ def test_queries_need_read_access_to_the_workspace(server):
 
 def _early_in_a_real_minute(margin_s=40):
     """Waits, if needed, until at least `margin_s` seconds of the current real-time minute remain."""
-    import time
     now = datetime.datetime.now(datetime.timezone.utc)
     into = now.second + now.microsecond / 1e6
     if into > 60 - margin_s:
@@ -425,7 +425,6 @@ def test_per_rule_limits_answer_429_with_retry_after_and_store_nothing(server_fa
     Retry-After until the next minute, and the refused request stores nothing. The windows are
     minutes of real time, even on a simulated clock (issue 12: clients pace themselves and honour
     Retry-After on their own clocks), so the test waits for them."""
-    import time
     s = server_factory(extra_args=["--simulated-clock", "--ingestion-requests-per-minute", "3",
                                    "--ingestion-mb-per-minute", "1"])
     rule, cid = setup_shared(s)
@@ -460,3 +459,59 @@ def test_per_rule_limits_answer_429_with_retry_after_and_store_nothing(server_fa
     r = post(second)
     assert r.status_code == 429 and "1 MB per minute" in r.json()["error"]["message"], r.text
     assert rows(s, cid, "AppEvents_CL | count")[0][0] == 8 + 4000
+
+
+def wait_for_extents(server, n, timeout=60):
+    """Waits until the data directory holds at least n extent objects (flushed memtables)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = sum(1 for _, _, fs in os.walk(server.data_dir) for f in fs if f.endswith(".cmkx"))
+        if found >= n:
+            return
+        assert time.monotonic() < deadline, f"{found} extents after {timeout} s, {n} expected"
+        time.sleep(0.2)
+
+
+def test_has_over_flushed_extents_answers_as_a_scan_and_bounds_hostile_needles(cmk_server):
+    """Rows flushed into extents carry a term filter per text block, and `has`, `has_cs`, `==`
+    and phrases skip the blocks whose filter lacks a term they need: a term of one extent's rows
+    only, in either case, an absent term and a phrase answer as a scan would. Hostile needles
+    (tens of thousands of terms, no term at all, non-ASCII) answer or are refused with a clear
+    error, and the server keeps serving."""
+    s = cmk_server
+    kc, key, cluster, rule, cid = setup_linked_cmk(s)
+    first = records(3000, seed=21, marker="alpha")
+    first[1234]["Message"] = "job Needle7f3a finished in 12 ms"
+    upload(s, rule, first)
+    cli(s, "clock", "advance", "10m")
+    wait_for_extents(s, 1)
+    second = records(2000, seed=22, marker="beta", start=BASE + datetime.timedelta(days=1))
+    upload(s, rule, second)
+    cli(s, "clock", "advance", "10m")
+    wait_for_extents(s, 2)
+
+    def count(where):
+        return rows(s, cid, f"AppEvents_CL | where {where} | count")[0][0]
+
+    assert count('Message has "needle7f3a"') == 1
+    assert count('Message has "NEEDLE7F3A"') == 1
+    assert count('Message has_cs "needle7f3a"') == 0
+    assert count('Message has_cs "Needle7f3a"') == 1
+    assert count('Message == "job Needle7f3a finished in 12 ms"') == 1
+    assert count('Message has "beta"') == 2000
+    assert count('Message has "alpha"') == 2999
+    assert count('Message has "gamma"') == 0
+    assert count('Message has "request 17"') == 2
+    assert count('Message hasprefix "request 17 a"') == 1
+    assert count('Message has "needle7f3a" and Level != "none"') == 1
+    hostile = ['Message has "' + " ".join(f"t{i}" for i in range(20000)) + '"',
+               'Message has "\u00e9\u00e9"', 'Message has ""', 'Message == ""',
+               'Message has "' + "x" * 100000 + '"']
+    for where in hostile:
+        try:
+            rows(s, cid, f"AppEvents_CL | where {where} | count")
+        except HttpResponseError as e:
+            assert 400 <= e.status_code < 500, f"{e.status_code} for {where[:80]!r}: {e}"
+    assert count('Message has "needle7f3a"') == 1
+    check_totals(s, cid, first + second)
+

@@ -297,9 +297,15 @@ Result<Column> EvalMatchesRegex(Args a, const FunctionContext& ctx) {
 // or by an end the match anchors to a term boundary (has: both ends; hasprefix and startswith:
 // the start; hassuffix and endswith: the end; equality: both, the value's own ends; contains:
 // neither). A negated match keeps values without them: none.
+constexpr size_t kMaxRequiredTerms = 8;
+
 std::vector<uint64_t> RequiredTerms(Match m, std::string_view needle, bool negate) {
   std::vector<uint64_t> out;
   if (negate) return out;
+  // The longest terms (the rarest, as a rule), at most kMaxRequiredTerms: each is required on
+  // its own, so fewer only skip fewer blocks, and a block is tested against a bounded number
+  // (a needle of 100,000 terms would test each row group 100,000 times).
+  std::vector<std::string_view> runs;
   bool left = m == Match::kHas || m == Match::kHasPrefix || m == Match::kStarts || m == Match::kEquals;
   bool right = m == Match::kHas || m == Match::kHasSuffix || m == Match::kEnds || m == Match::kEquals;
   for (size_t p = 0; p < needle.size();) {
@@ -309,7 +315,12 @@ std::vector<uint64_t> RequiredTerms(Match m, std::string_view needle, bool negat
     }
     size_t b = p;
     while (p < needle.size() && IsTermByte(needle[p])) ++p;
-    if ((b > 0 || left) && (p < needle.size() || right)) out.push_back(TermHash(needle.substr(b, p - b)));
+    if ((b > 0 || left) && (p < needle.size() || right)) runs.push_back(needle.substr(b, p - b));
+  }
+  std::stable_sort(runs.begin(), runs.end(), [](std::string_view x, std::string_view y) { return x.size() > y.size(); });
+  for (std::string_view r : runs) {
+    if (out.size() == kMaxRequiredTerms) break;
+    out.push_back(TermHash(r));
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

@@ -221,6 +221,13 @@ TEST(StringOps, ValueTestTermsAreTermsOfEveryKeptValue) {
   EXPECT_EQ(count("matches regex", "timeout after (\\d+)"), 1u);  // the literal's "after"
   EXPECT_EQ(count("!has", "north"), 0u);
   EXPECT_EQ(count("!=", "north"), 0u);
+  // At most 8, the longest: a needle of many terms tests each block a bounded number of times.
+  std::string many;
+  for (int i = 0; i < 5000; ++i) many += "t" + std::to_string(i) + " ";
+  ValueTest test = StringValueTest("has", many + "longestterm123");
+  ASSERT_EQ(test.terms.size(), 8u);
+  EXPECT_TRUE(std::binary_search(test.terms.begin(), test.terms.end(), TermHash("longestterm123")));
+  EXPECT_FALSE(std::binary_search(test.terms.begin(), test.terms.end(), TermHash("t1")));
 }
 
 // matches regex: the test answers as the operator, row by row; when the pattern has a literal
