@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 
 #include "base/testing.h"
 #include "engine/term_filter.h"
@@ -119,6 +120,20 @@ TEST(ExtentTest, BlocksUseTheRequestedCodec) {
   }
 }
 
+// `t` built into an extent of account "acct", workspace "ws" under `aek`, and opened.
+std::optional<ExtentReader> BuildAndOpen(const kql::Table& t, env::Random& random, const SecretBytes& aek) {
+  ExtentHeader h;
+  random.Fill(h.id);
+  h.account = "acct";
+  auto object = BuildExtent(h, "ws", t, aek, random);
+  EXPECT_THAT(object, IsOk());
+  if (!object.ok()) return std::nullopt;
+  auto reader = ExtentReader::Open(std::move(*object), aek, ExtentPlace{h.id, "acct", "ws", ""});
+  EXPECT_THAT(reader, IsOk());
+  if (!reader.ok()) return std::nullopt;
+  return std::move(*reader);
+}
+
 TEST(ExtentTest, TheFooterKeepsEachBlocksExtremesForIntegersAndNaNFreeReals) {
   // Two row groups of reals: the first with a null and negatives, the second with a NaN; a long
   // column with nulls only in the second group; strings have none.
@@ -141,13 +156,8 @@ TEST(ExtentTest, TheFooterKeepsEachBlocksExtremesForIntegersAndNaNFreeReals) {
   t.rows = rows;
   env::SecureRandom random;
   SecretBytes aek = random.NewSecret(32);
-  ExtentHeader h;
-  random.Fill(h.id);
-  h.account = "acct";
-  auto object = BuildExtent(h, "ws", t, aek, random);
-  ASSERT_THAT(object, IsOk());
-  auto reader = ExtentReader::Open(std::move(*object), aek, ExtentPlace{h.id, "acct", "ws", ""});
-  ASSERT_THAT(reader, IsOk());
+  std::optional<ExtentReader> reader = BuildAndOpen(t, random, aek);
+  ASSERT_TRUE(reader.has_value());
   ASSERT_EQ(reader->groups(), 2u);
   auto d0 = reader->Extremes(0, 1);
   ASSERT_TRUE(d0.has_value());
@@ -189,13 +199,8 @@ TEST(ExtentTest, PlainTextBlocksKeepATermFilter) {
   t.rows = rows;
   env::SecureRandom random;
   SecretBytes aek = random.NewSecret(32);
-  ExtentHeader h;
-  random.Fill(h.id);
-  h.account = "acct";
-  auto object = BuildExtent(h, "ws", t, aek, random);
-  ASSERT_THAT(object, IsOk());
-  auto reader = ExtentReader::Open(std::move(*object), aek, ExtentPlace{h.id, "acct", "ws", ""});
-  ASSERT_THAT(reader, IsOk());
+  std::optional<ExtentReader> reader = BuildAndOpen(t, random, aek);
+  ASSERT_TRUE(reader.has_value());
   ASSERT_EQ(reader->groups(), 2u);
   for (size_t g = 0; g < 2; ++g) {
     EXPECT_FALSE(reader->HasTermFilter(g, 0));
