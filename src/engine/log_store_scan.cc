@@ -245,7 +245,8 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
   if (scan.bound != nullptr && !groups.empty()) {
     RETURN_IF_ERROR(KeepWanted(e, a, *layout, scan, groups));
   }
-  if (scan.prefilter != nullptr && !scan.prefilter->terms.empty() && !groups.empty()) {
+  if (scan.prefilter != nullptr && (!scan.prefilter->terms.empty() || !scan.prefilter->any_terms.empty()) &&
+      !groups.empty()) {
     RETURN_IF_ERROR(KeepHoldingTerms(e, opener, *layout, scan, groups));
   }
   // Each row group's cached table: the columns the last query that missed it asked for. A query
@@ -490,6 +491,13 @@ Status LogStore::KeepHoldingTerms(const ExtentRec& e, Opener& opener, const Layo
       fresh.emplace_back(key, Decoded{{}, filter, filter->size(), opener.a.id, {}, {}});
     }
     ASSIGN_OR_RETURN(bool may_hold, TermFilterMayHold(*filter, scan.prefilter->terms));
+    if (may_hold && !scan.prefilter->any_terms.empty()) {  // has_any: one needle's terms, whichever
+      may_hold = false;
+      for (const std::vector<uint64_t>& terms : scan.prefilter->any_terms) {
+        ASSIGN_OR_RETURN(may_hold, TermFilterMayHold(*filter, terms));
+        if (may_hold) break;
+      }
+    }
     if (may_hold) {
       kept.push_back(g);
     } else {

@@ -656,6 +656,13 @@ TEST_F(LogStoreScanTest, TermFiltersSkipTheTextBlocksWithoutATermTheTestNeeds) {
                                          {"Msg contains \"x1\"", 0},
                                          {"Msg !has \"x1\"", 0},
                                          {"Msg hasprefix \"x\"", 0},
+                                         {"Msg has_any (\"x1\", \"nowhere\")", 3},
+                                         {"Msg has_any (\"x1\", \"x2\")", 2},
+                                         {"Msg has_any (dynamic([\"X3\", \"39\"]))", 0},  // "39" everywhere
+                                         {"Msg has_any (\"x1\", \"-\")", 0},  // "-" needs no term
+                                         {"Msg has_all (\"x1\", \"7\")", 3},
+                                         {"Msg has_all (\"x2\", \"nowhere\")", 4},
+                                         {"Msg has_any (dynamic([\"X3\", \"x0\"]))", 2},
                                          {"Msg has \"mem\"", 4}}) {  // the memtable's rows only
     // Twice: the filters read, then from the cache.
     for (int run = 0; run < 2; ++run) {

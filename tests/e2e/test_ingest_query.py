@@ -504,6 +504,10 @@ def test_has_over_flushed_extents_answers_as_a_scan_and_bounds_hostile_needles(c
     assert count('Message has "request 17"') == 2
     assert count('Message hasprefix "request 17 a"') == 1
     assert count('Message has "needle7f3a" and Level != "none"') == 1
+    assert count('Message has_any ("needle7f3a", "gamma")') == 1
+    assert count('Message has_any (dynamic(["gamma", "BETA"]))') == 2000
+    assert count('Message has_all ("needle7f3a", "finished")') == 1
+    assert count('Message has_all ("needle7f3a", "beta")') == 0
     hostile = ['Message has "' + " ".join(f"t{i}" for i in range(20000)) + '"',
                'Message has "\u00e9\u00e9"', 'Message has ""', 'Message == ""',
                'Message has "' + "x" * 100000 + '"']

@@ -95,6 +95,28 @@ std::optional<ScanRequest::StringTest> StringPrefilter(const BoundExpr& predicat
     }
     return std::nullopt;
   }
+  if (predicate.fn->name == "has_any" || predicate.fn->name == "has_all") {
+    // `Message has_any ("a", "b")`: the items constant strings or dynamic arrays of them.
+    if (predicate.args.empty()) return std::nullopt;
+    const BoundExpr& col = predicate.args[0];
+    if (col.kind != BoundExpr::Kind::kColumn || col.column < 0 ||
+        static_cast<size_t>(col.column) >= scan.schema.size() || col.type != Type::kString ||
+        scan.schema[static_cast<size_t>(col.column)].type != Type::kString) {
+      return std::nullopt;
+    }
+    std::vector<const Column*> items;
+    for (size_t k = 1; k < predicate.args.size(); ++k) {
+      if (!predicate.args[k].IsConstant()) return std::nullopt;
+      items.push_back(&predicate.args[k].value);
+    }
+    ValueTest test = StringListValueTest(predicate.fn->name, items);
+    if (!test.keep) return std::nullopt;
+    ScanRequest::StringTest t{scan.schema[static_cast<size_t>(col.column)].name, std::move(test.keep),
+                              std::move(test.find)};
+    t.terms = std::move(test.terms);
+    t.any_terms = std::move(test.any_terms);
+    return t;
+  }
   if (predicate.args.size() != 2) return std::nullopt;
   const BoundExpr& col = predicate.args[0];
   const BoundExpr& needle = predicate.args[1];

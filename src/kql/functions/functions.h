@@ -72,8 +72,15 @@ struct ValueTest {
   // The hashes (kql::TermHash, kql/functions/terms.h) of terms every kept value holds whole,
   // sorted: a block whose term filter lacks one keeps no value.
   std::vector<uint64_t> terms;
+  // When not empty, a kept value also holds every term of one of these lists (has_any: the terms
+  // of one of its needles), each sorted: a block whose filter lacks a term of each keeps none.
+  std::vector<std::vector<uint64_t>> any_terms;
 };
 ValueTest StringValueTest(std::string_view op, std::string_view needle);
+// The same for has_any and has_all over constant item lists (`items`: the operator's arguments
+// after the value, strings or dynamic arrays of them); empty for another operator or items that
+// are not constant.
+ValueTest StringListValueTest(std::string_view op, std::span<const Column* const> items);
 // Names that two families registered (the registry would keep the last silently): none.
 std::vector<std::string> DuplicateRegistrationsForTest();
 

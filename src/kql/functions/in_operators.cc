@@ -4,14 +4,21 @@
 // value, so 1 in (1.0) holds; datetimes and timespans by ticks; strings as is or lower-cased for
 // in~).
 #include <algorithm>
+#include <functional>
+#include <span>
+#include <vector>
 #include <unordered_set>
 
 #include "kql/functions/function_json.h"
 #include "kql/functions/function_util.h"
+#include "kql/functions/functions.h"
 
 namespace cmk::kql::fn {
 
-bool HasTermForList(std::string_view hay, std::string_view lowered_needle);  // string_operators.cc
+// string_operators.cc
+bool HasTermForList(std::string_view hay, std::string_view lowered_needle);
+std::vector<uint64_t> HasTermsForList(std::string_view lowered_needle);
+std::function<size_t(std::string_view, size_t)> HasFinderForList(std::string lowered_needle);
 
 namespace {
 
@@ -218,3 +225,51 @@ void RegisterInOps(Registry& r) {
 }
 
 }  // namespace cmk::kql::fn
+
+namespace cmk::kql {
+
+ValueTest StringListValueTest(std::string_view op, std::span<const Column* const> items) {
+  bool all = op == "has_all";
+  if (!all && op != "has_any") return {};
+  // As EvalHasList: items lower-cased, a dynamic array flattened one level.
+  fn::KeyMaker keys{fn::Domain::kString, Type::kString, true};
+  std::vector<std::string> needles;
+  for (const Column* c : items) {
+    if (!c->constant || c->stored() != 1) return {};
+    keys.Items(*c, 0, [&](std::string s) { needles.push_back(std::move(s)); });
+  }
+  ValueTest t;
+  t.keep = [needles, all](std::string_view v) {
+    for (const std::string& n : needles) {
+      if (fn::HasTermForList(v, n) != all) return !all;
+    }
+    return all;
+  };
+  // has_all: every needle occurs in a kept value; the longest is searched for, and the terms of
+  // all are required (at most 8 of them). has_any: one needle's terms, whichever; no search.
+  constexpr size_t kMaxAlternatives = 64, kMaxTerms = 8;
+  if (all) {
+    const std::string* longest = nullptr;
+    for (const std::string& n : needles) {
+      if (!n.empty() && (longest == nullptr || n.size() > longest->size())) longest = &n;
+      std::vector<uint64_t> terms = fn::HasTermsForList(n);
+      t.terms.insert(t.terms.end(), terms.begin(), terms.end());
+    }
+    std::sort(t.terms.begin(), t.terms.end());
+    t.terms.erase(std::unique(t.terms.begin(), t.terms.end()), t.terms.end());
+    if (t.terms.size() > kMaxTerms) t.terms.resize(kMaxTerms);
+    if (longest != nullptr) t.find = fn::HasFinderForList(*longest);
+  } else if (!needles.empty() && needles.size() <= kMaxAlternatives) {
+    for (const std::string& n : needles) {
+      std::vector<uint64_t> terms = fn::HasTermsForList(n);
+      if (terms.empty()) {  // a needle without terms: any block may hold it
+        t.any_terms.clear();
+        break;
+      }
+      t.any_terms.push_back(std::move(terms));
+    }
+  }
+  return t;
+}
+
+}  // namespace cmk::kql

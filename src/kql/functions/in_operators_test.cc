@@ -1,5 +1,10 @@
 #include "kql/functions/functions_test_util.h"
 
+#include <algorithm>
+#include <set>
+
+#include "kql/functions/terms.h"
+
 namespace cmk::kql {
 namespace {
 
@@ -32,6 +37,69 @@ TEST(InOps, HasAnyAndHasAllMatchTerms) {
   EXPECT_EQ(Op("has_any", {v, Const(Dyn({"[\"QUICK\",\"cat\"]"}))}, 3), (V{"true", "false", "false"}));
   EXPECT_EQ(Op("has_all", {v, Str("quick"), Str("fox")}, 3), (V{"true", "false", "false"}));
   EXPECT_EQ(Op("has_all", {v, Str("qui")}, 3), (V{"false", "false", "false"}));
+}
+
+// has_any / has_all as a scan's value test (StringListValueTest) answer what the operators
+// answer, row by row; their terms are whole terms of every kept value (has_all: all of them;
+// has_any: every term of one of the lists), so a block's term filter never hides a kept row.
+TEST(InOps, ListValueTestsAgreeWithTheOperatorsAndNeedTermsOfKeptValues) {
+  const std::vector<std::string> values = {"the quick brown fox", "lazy dog", "", "Fox-trot at 10:30",
+                                           "foxes", "a DOG and a fox", "quick.brown", "caf\xc3\xa9 fox"};
+  Column hay(Type::kString);
+  for (const std::string& v : values) hay.AppendString(v);
+  auto terms_of = [](std::string_view v) {
+    std::set<uint64_t> out;
+    ForEachTerm(v, [&](std::string_view t) { out.insert(TermHash(t)); });
+    return out;
+  };
+  std::vector<std::vector<Column>> lists = {
+      {Str("fox"), Str("dog")}, {Const(Dyn({"[\"QUICK\",\"brown fox\"]"}))}, {Str("fox-trot")}, {Str("fox"), Str("")},
+      {Str("qui")}, {Str("10:30"), Str("lazy")}, {}, {Str("-")}};
+  size_t checked = 0;
+  for (std::string op : {"has_any", "has_all"}) {
+    for (const std::vector<Column>& items : lists) {
+      std::vector<const Column*> ptrs;
+      std::vector<Column> args = {hay};
+      for (const Column& c : items) {
+        ptrs.push_back(&c);
+        args.push_back(c);
+      }
+      ValueTest test = StringListValueTest(op, ptrs);
+      ASSERT_TRUE(test.keep) << op;
+      std::vector<std::string> expected = Op(op, args, values.size());
+      for (size_t i = 0; i < values.size(); ++i) {
+        bool kept = test.keep(values[i]);
+        EXPECT_EQ(kept ? "true" : "false", expected[i]) << op << " " << values[i];
+        if (!kept) continue;
+        std::set<uint64_t> held = terms_of(values[i]);
+        for (uint64_t t : test.terms) EXPECT_TRUE(held.count(t)) << op << " " << values[i];
+        if (!test.any_terms.empty()) {
+          bool one = std::any_of(test.any_terms.begin(), test.any_terms.end(), [&](const std::vector<uint64_t>& ts) {
+            return std::all_of(ts.begin(), ts.end(), [&](uint64_t t) { return held.count(t) > 0; });
+          });
+          EXPECT_TRUE(one) << op << " " << values[i];
+        }
+        if (test.find) {
+          EXPECT_NE(test.find(values[i], 0), std::string::npos) << op << " " << values[i];
+        }
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 10u);
+  std::vector<const Column*> none;
+  Column fox = Str("fox"), dog = Str("dog"), empty = Str(""), brown = Str("brown fox");
+  std::vector<const Column*> fox_dog = {&fox, &dog}, fox_empty = {&fox, &empty}, brown_fox = {&brown, &dog};
+  EXPECT_EQ(StringListValueTest("has_any", fox_dog).any_terms.size(), 2u);
+  EXPECT_TRUE(StringListValueTest("has_any", fox_empty).any_terms.empty());  // "" is in every value
+  EXPECT_TRUE(StringListValueTest("has_any", none).any_terms.empty());
+  EXPECT_EQ(StringListValueTest("has_all", fox_dog).terms.size(), 2u);
+  EXPECT_EQ(StringListValueTest("has_all", brown_fox).terms.size(), 3u);
+  EXPECT_TRUE(StringListValueTest("has_all", fox_dog).any_terms.empty());
+  EXPECT_FALSE(StringListValueTest("in", fox_dog).keep);
+  Column rows = Strs({"fox", "dog"});  // not constant
+  std::vector<const Column*> per_row = {&rows};
+  EXPECT_FALSE(StringListValueTest("has_any", per_row).keep);
 }
 
 }  // namespace

@@ -378,6 +378,19 @@ bool HasTermForList(std::string_view hay, std::string_view lowered_needle) {
   return HasTerm(hay, Prepare(lowered_needle, false), true, true);
 }
 
+// What `has` with this needle requires of a value (RequiredTerms), and a search for the
+// needle's occurrences (ValueTest::find), for has_all's and has_any's value tests.
+std::vector<uint64_t> HasTermsForList(std::string_view lowered_needle) {
+  return RequiredTerms(Match::kHas, lowered_needle, false);
+}
+
+std::function<size_t(std::string_view, size_t)> HasFinderForList(std::string lowered_needle) {
+  Needle prepared = Prepare(lowered_needle, false);
+  return [n = std::move(lowered_needle), i = prepared.i, j = prepared.j](std::string_view text, size_t from) {
+    return FindFrom(text, Needle{n, false, i, j}, from);
+  };
+}
+
 }  // namespace cmk::kql::fn
 
 namespace cmk::kql {

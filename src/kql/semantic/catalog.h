@@ -73,8 +73,10 @@ struct ScanRequest {
     // that pass may carry any value that passes instead of their own (one for all,
     // dictionary-coded), so that no string is built per row.
     bool any_passing_value = false;
-    // kql::ValueTest::terms: a block whose term filter lacks one of them keeps no row.
+    // kql::ValueTest::terms: a block whose term filter lacks one of them keeps no row; and
+    // ValueTest::any_terms: nor one whose filter lacks a term of each of these lists.
     std::vector<uint64_t> terms;
+    std::vector<std::vector<uint64_t>> any_terms;
   };
   std::optional<StringTest> prefilter;
   // Set by a summarize straight over a scan whose aggregates each take one row of a group
