@@ -510,7 +510,9 @@ def test_has_over_flushed_extents_answers_as_a_scan_and_bounds_hostile_needles(c
     assert count('Message has_all ("needle7f3a", "beta")') == 0
     hostile = ['Message has "' + " ".join(f"t{i}" for i in range(20000)) + '"',
                'Message has "\u00e9\u00e9"', 'Message has ""', 'Message == ""',
-               'Message has "' + "x" * 100000 + '"']
+               'Message has "' + "x" * 100000 + '"',
+               'Message has_any (' + ", ".join(f'"t{i}"' for i in range(2000)) + ')',
+               'Message has_all (dynamic([' + ", ".join(f'"t{i}"' for i in range(2000)) + ']))']
     for where in hostile:
         try:
             rows(s, cid, f"AppEvents_CL | where {where} | count")

@@ -238,6 +238,11 @@ ValueTest StringListValueTest(std::string_view op, std::span<const Column* const
     if (!c->constant || c->stored() != 1) return {};
     keys.Items(*c, 0, [&](std::string s) { needles.push_back(std::move(s)); });
   }
+  // The test runs on the store's reader threads, value by value, outside the query's time
+  // budget: a list longer than kMaxNeedles is left to the executor (20,000 needles would
+  // test each value 20,000 times on a thread other queries share).
+  constexpr size_t kMaxNeedles = 64, kMaxTerms = 8;
+  if (needles.size() > kMaxNeedles) return {};
   ValueTest t;
   t.keep = [needles, all](std::string_view v) {
     for (const std::string& n : needles) {
@@ -247,7 +252,6 @@ ValueTest StringListValueTest(std::string_view op, std::span<const Column* const
   };
   // has_all: every needle occurs in a kept value; the longest is searched for, and the terms of
   // all are required (at most 8 of them). has_any: one needle's terms, whichever; no search.
-  constexpr size_t kMaxAlternatives = 64, kMaxTerms = 8;
   if (all) {
     const std::string* longest = nullptr;
     for (const std::string& n : needles) {
@@ -259,7 +263,7 @@ ValueTest StringListValueTest(std::string_view op, std::span<const Column* const
     t.terms.erase(std::unique(t.terms.begin(), t.terms.end()), t.terms.end());
     if (t.terms.size() > kMaxTerms) t.terms.resize(kMaxTerms);
     if (longest != nullptr) t.find = fn::HasFinderForList(*longest);
-  } else if (!needles.empty() && needles.size() <= kMaxAlternatives) {
+  } else if (!needles.empty()) {
     for (const std::string& n : needles) {
       std::vector<uint64_t> terms = fn::HasTermsForList(n);
       if (terms.empty()) {  // a needle without terms: any block may hold it

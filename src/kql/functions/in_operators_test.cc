@@ -97,6 +97,14 @@ TEST(InOps, ListValueTestsAgreeWithTheOperatorsAndNeedTermsOfKeptValues) {
   EXPECT_EQ(StringListValueTest("has_all", brown_fox).terms.size(), 3u);
   EXPECT_TRUE(StringListValueTest("has_all", fox_dog).any_terms.empty());
   EXPECT_FALSE(StringListValueTest("in", fox_dog).keep);
+  // Over 64 needles the list is left to the executor (the test would run on reader threads).
+  std::vector<Column> many;
+  for (int i = 0; i < 65; ++i) many.push_back(Str("t" + std::to_string(i)));
+  std::vector<const Column*> many_ptrs;
+  for (const Column& c : many) many_ptrs.push_back(&c);
+  EXPECT_FALSE(StringListValueTest("has_any", many_ptrs).keep);
+  many_ptrs.pop_back();
+  EXPECT_TRUE(StringListValueTest("has_any", many_ptrs).keep);
   Column rows = Strs({"fox", "dog"});  // not constant
   std::vector<const Column*> per_row = {&rows};
   EXPECT_FALSE(StringListValueTest("has_any", per_row).keep);
