@@ -16,6 +16,7 @@ constexpr uint8_t kSplitBlock = 1;
 constexpr size_t kHeader = 5;                   // kind, u32 block count
 constexpr size_t kMaxHashes = size_t{1} << 22;  // 32 MiB of hashes while building
 constexpr size_t kMaxBlocks = kMaxHashes * 10 / 256 + 1;  // ~5 MiB of filter at 10 bits a hash
+constexpr size_t kKeptBuffer = size_t{1} << 20;            // hashes kept allocated between blocks (8 MB)
 constexpr uint32_t kSalt[8] = {0x47b6137bu, 0x44974d91u, 0x8824ad5bu, 0xa2b7289du,
                                0x705495c7u, 0x2df1424bu, 0x9efc4947u, 0x5c6bfb31u};
 
@@ -166,8 +167,11 @@ bool TermFilterBuilder::Finish(std::vector<uint8_t>& out) {
 void TermFilterBuilder::Reset() {
   kept_ = 0;
   saturated_ = false;
-  // The hashes of the block's terms are its plaintext's trace: not kept past it.
+  // The hashes of the block's terms are its plaintext's trace: not kept past it. A buffer grown
+  // past kKeptBuffer by an unusual block (long lines of ids: up to 4M hashes, 32 MB) is given
+  // back rather than kept in the flush scratch for good.
   std::fill(hashes_.begin(), hashes_.end(), 0);
+  if (hashes_.size() > kKeptBuffer) std::vector<uint64_t>().swap(hashes_);
   ForgetRecent();
 }
 

@@ -37,6 +37,8 @@ class TermFilterBuilder {
   // after (its buffers kept).
   bool Finish(std::vector<uint8_t>& out);
   size_t hashes() const { return kept_; }
+  // The hash buffer's size (for tests: it is given back after a block that grew it past 8 MB).
+  size_t BufferForTest() const { return hashes_.size(); }
 
  private:
   void Reset();

@@ -182,9 +182,11 @@ TEST(TermFilterTest, TooManyTermsGiveNoFilter) {
     }
   }
   b.Add(v);
+  EXPECT_GT(b.BufferForTest(), size_t{1} << 22);
   std::vector<uint8_t> out;
   EXPECT_FALSE(b.Finish(out));
   EXPECT_TRUE(out.empty());
+  EXPECT_EQ(b.BufferForTest(), 0u);  // its 32 MB given back, not kept for the next block
   b.Add("after");
   EXPECT_TRUE(b.Finish(out));
   EXPECT_TRUE(MayHold(out, "after"));
