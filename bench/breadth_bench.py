@@ -40,6 +40,16 @@ QUERIES = [
      "SELECT Computer, DurationMs FROM logs ORDER BY DurationMs DESC LIMIT 5", "rows"),
     ("rare token (has)", 'Logs_CL | where Message has "{needle}" | count',
      "SELECT count(*) FROM logs WHERE Message ILIKE '%{needle}%'", "exact"),
+    ("search a rare token", 'search "{needle}" | count',
+     "SELECT count(*) FROM logs WHERE Message ILIKE '%{needle}%' OR Computer ILIKE '%{needle}%' OR "
+     "Level ILIKE '%{needle}%' OR CAST(EventId AS VARCHAR) ILIKE '%{needle}%' OR "
+     "CAST(DurationMs AS VARCHAR) ILIKE '%{needle}%' OR CAST(TimeGenerated AS VARCHAR) ILIKE '%{needle}%'",
+     "exact"),
+    ("search a common term", 'Logs_CL | search "timeout" | count',
+     "SELECT count(*) FROM logs WHERE Message ILIKE '%timeout%' OR Computer ILIKE '%timeout%' OR "
+     "Level ILIKE '%timeout%' OR CAST(EventId AS VARCHAR) ILIKE '%timeout%' OR "
+     "CAST(DurationMs AS VARCHAR) ILIKE '%timeout%' OR CAST(TimeGenerated AS VARCHAR) ILIKE '%timeout%'",
+     "exact"),
     ("not contains", 'Logs_CL | where Message !contains "timeout" | count',
      "SELECT count(*) FROM logs WHERE Message NOT ILIKE '%timeout%'", "exact"),
     ("startswith, sum by Level", 'Logs_CL | where Message startswith "Job" | summarize sum(EventId) by Level',

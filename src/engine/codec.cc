@@ -440,6 +440,35 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
 
 bool IsPlainStringBlock(std::span<const uint8_t> block) { return block.size() >= 2 && block[0] == kStrings; }
 
+bool ForEachDictEntry(std::span<const uint8_t> block, size_t rows,
+                      const std::function<void(std::string_view entry, size_t readable)>& each) {
+  if (block.size() < 2 || block[0] != kDict) return false;
+  std::span<const uint8_t> in = block.subspan(2);
+  if (block[1] != 0) {  // the null bitmap
+    size_t n = (rows + 7) / 8;
+    if (in.size() < n) return false;
+    in = in.subspan(n);
+  }
+  // Checked whole first: `each` sees entries of a well-formed block only.
+  std::span<const uint8_t> entries = in;
+  uint64_t n = 0;
+  if (!GetVarint(in, n) || n > in.size()) return false;
+  for (uint64_t k = 0; k < n; ++k) {
+    uint64_t len = 0;
+    if (!GetVarint(in, len) || len > in.size()) return false;
+    in = in.subspan(len);
+  }
+  in = entries;
+  GetVarint(in, n);
+  for (uint64_t k = 0; k < n; ++k) {
+    uint64_t len = 0;
+    GetVarint(in, len);
+    each(std::string_view(reinterpret_cast<const char*>(in.data()), len), in.size());
+    in = in.subspan(len);
+  }
+  return true;
+}
+
 namespace {
 
 // A plain string block's header (its kind byte, the null flag, the null bitmap when the flag

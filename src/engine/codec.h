@@ -12,6 +12,7 @@
 // Thread safety: reentrant.
 #include <cstdint>
 #include <functional>
+#include <string_view>
 #include <optional>
 #include <span>
 #include <string>
@@ -76,6 +77,11 @@ Result<kql::Column> DecodeStringRows(kql::Type type, size_t rows, std::span<cons
 // Whether an encoded block (a column slice as DecodeColumn reads it) holds plain strings (each
 // value's bytes after its length), not a dictionary or numbers.
 bool IsPlainStringBlock(std::span<const uint8_t> block);
+// Calls `each` with every entry of a dictionary-coded string block of `rows` rows (EncodeColumn's
+// bytes) and how many bytes from the entry's first may be read (those left in `block`): false,
+// calling none, for any other block.
+bool ForEachDictEntry(std::span<const uint8_t> block, size_t rows,
+                      const std::function<void(std::string_view entry, size_t readable)>& each);
 
 std::vector<uint8_t> Compress(Codec codec, std::span<const uint8_t> raw, int level = 1);
 // The same frame appended to `out` (callers reuse its capacity). kNone stores `raw` as is.

@@ -104,6 +104,43 @@ TEST(CodecTest, StringsUseADictionaryWhenValuesRepeat) {
   EXPECT_EQ(plain.strings, u.strings);
 }
 
+// A dictionary block's entries are listed from its bytes (with nulls, whose bitmap comes
+// first), each with the bytes readable after it; other blocks and cut ones list none.
+TEST(CodecTest, DictionaryEntriesAreListedFromTheBlock) {
+  kql::Column c(kql::Type::kString);
+  for (int i = 0; i < 300; ++i) {
+    if (i % 7 == 0) c.AppendNull();
+    else c.AppendString("host" + std::to_string(i % 3));
+  }
+  std::vector<uint8_t> buf;
+  EncodeColumn(c, 0, 300, buf);
+  std::vector<std::string> entries;
+  auto list = [&](std::span<const uint8_t> block) {
+    entries.clear();
+    return ForEachDictEntry(block, 300, [&](std::string_view e, size_t readable) {
+      EXPECT_LE(e.size(), readable);
+      EXPECT_LE(reinterpret_cast<const uint8_t*>(e.data()) + readable, block.data() + block.size());
+      entries.emplace_back(e);
+    });
+  };
+  ASSERT_TRUE(list(buf));
+  std::sort(entries.begin(), entries.end());
+  entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
+  std::vector<std::string> hosts = {"host0", "host1", "host2"};
+  for (const std::string& h : hosts) EXPECT_TRUE(std::binary_search(entries.begin(), entries.end(), h)) << h;
+  for (const std::string& e : entries) EXPECT_TRUE(e.empty() || e.starts_with("host")) << e;  // a null's entry
+  for (size_t cut : {size_t{0}, size_t{1}, size_t{2}, size_t{45}, size_t{48}, size_t{52}}) {
+    EXPECT_FALSE(list(std::span<const uint8_t>(buf).first(cut))) << cut;
+    EXPECT_TRUE(entries.empty()) << cut;
+  }
+  kql::Column u(kql::Type::kString);
+  for (int i = 0; i < 300; ++i) u.AppendString("unique message " + std::to_string(i));
+  std::vector<uint8_t> plain;
+  EncodeColumn(u, 0, 300, plain);
+  EXPECT_FALSE(list(plain));
+  EXPECT_TRUE(entries.empty());
+}
+
 TEST(CodecTest, PiecesOfSeveralColumnsEncodeAsTheirConcatenationWithNullPiecesAsNulls) {
   kql::Column a(kql::Type::kString), b(kql::Type::kString);
   for (int i = 0; i < 40; ++i) a.AppendString("a" + std::to_string(i % 3));

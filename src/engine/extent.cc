@@ -258,6 +258,23 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
       out.resize(at + storage::kBlockHeaderSize);
       CompressAppend(codec, raw, 1, out);
       Status sealed = storage::SealBlockInPlace(aek, header.aek_generation, where, out, at, random);
+      // A string block's terms' filter, sealed after it as a block of its own: a plain text
+      // block's values' terms, a dictionary block's entries' (few: read from the encoded block).
+      std::vector<uint8_t>& terms = scratch.s->terms;
+      terms.clear();
+      bool filter = false;
+      if (sealed.ok() && schema[c].type == kql::Type::kString && (index & kTermFilterIndexBit) == 0) {
+        TermFilterBuilder& builder = scratch.s->term_builder;
+        if (IsPlainStringBlock(raw_kind)) {
+          builder.Add(pieces);
+          filter = true;
+        } else {
+          filter = ForEachDictEntry(raw, group_rows, [&](std::string_view entry, size_t readable) {
+            builder.Add(entry, readable);
+          });
+        }
+        if (filter) filter = builder.Finish(terms);
+      }
       // No plaintext of this block stays in the kept buffer (each block wipes what it wrote, so
       // no earlier block's tail is left behind either; a failed seal wiped its own).
       WipeBytes(raw);
@@ -269,16 +286,6 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
       PutU64(footer, at - base);
       PutU32(footer, static_cast<uint32_t>(out.size() - at));
       PutU32(footer, nulls);
-      // A plain text block: its terms' filter, sealed after it as a block of its own (a
-      // dictionary block's entries are few: a query tests them, not a filter).
-      std::vector<uint8_t>& terms = scratch.s->terms;
-      terms.clear();
-      bool filter = schema[c].type == kql::Type::kString && IsPlainStringBlock(raw_kind) &&
-                    (index & kTermFilterIndexBit) == 0;
-      if (filter) {
-        scratch.s->term_builder.Add(pieces);
-        filter = scratch.s->term_builder.Finish(terms);
-      }
       if (!filter) {
         ext.Put(footer);
         continue;

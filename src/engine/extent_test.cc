@@ -179,9 +179,10 @@ TEST(ExtentTest, TheFooterKeepsEachBlocksExtremesForIntegersAndNaNFreeReals) {
   EXPECT_EQ(t0->min_i, kBase + static_cast<int64_t>(kRowsPerGroup));
 }
 
-// A plain text block (values mostly distinct) gets a term filter sealed beside it, named in
-// the footer where the extremes of numbers are; a dictionary block, numbers and times none.
-TEST(ExtentTest, PlainTextBlocksKeepATermFilter) {
+// A string block gets a term filter sealed beside it, named in the footer where the extremes
+// of numbers are: a plain text block (values mostly distinct) of its values' terms, a
+// dictionary block of its entries'; numbers and times none.
+TEST(ExtentTest, StringBlocksKeepATermFilter) {
   kql::Table t;
   kql::Column time(kql::Type::kDateTime), level(kql::Type::kString), msg(kql::Type::kString), n(kql::Type::kLong);
   size_t rows = kRowsPerGroup + 10;
@@ -204,15 +205,15 @@ TEST(ExtentTest, PlainTextBlocksKeepATermFilter) {
   ASSERT_EQ(reader->groups(), 2u);
   for (size_t g = 0; g < 2; ++g) {
     EXPECT_FALSE(reader->HasTermFilter(g, 0));
-    EXPECT_EQ(reader->HasTermFilter(g, 1), g == 1);  // a dictionary, but plain under 16 rows
+    EXPECT_TRUE(reader->HasTermFilter(g, 1));  // a dictionary (group 1: plain, under 16 rows)
     EXPECT_TRUE(reader->HasTermFilter(g, 2));
     EXPECT_FALSE(reader->HasTermFilter(g, 3));
     EXPECT_FALSE(reader->Extremes(g, 2).has_value());
   }
   EXPECT_FALSE(reader->HasTermFilter(2, 2));
-  EXPECT_THAT(reader->ReadTermFilter(0, 1, aek), StatusIs(StatusCode::kInvalidArgument));
-  auto holds = [&](size_t g, std::vector<std::string> terms) {
-    auto f = reader->ReadTermFilter(g, 2, aek);
+  EXPECT_THAT(reader->ReadTermFilter(0, 3, aek), StatusIs(StatusCode::kInvalidArgument));
+  auto holds = [&](size_t g, std::vector<std::string> terms, size_t column = 2) {
+    auto f = reader->ReadTermFilter(g, column, aek);
     EXPECT_THAT(f, IsOk());
     std::vector<uint64_t> hashes;
     for (const auto& term : terms) hashes.push_back(kql::TermHash(term));
@@ -225,6 +226,12 @@ TEST(ExtentTest, PlainTextBlocksKeepATermFilter) {
   EXPECT_FALSE(holds(0, {"request", "nowhere"}));
   EXPECT_TRUE(holds(1, {"65545", "host0"}));
   EXPECT_FALSE(holds(1, {"12"}));
+  for (size_t g = 0; g < 2; ++g) {  // the dictionary's entries, and the plain block's values
+    EXPECT_TRUE(holds(g, {"error"}, 1));
+    EXPECT_TRUE(holds(g, {"INFO"}, 1));
+    EXPECT_FALSE(holds(g, {"warning"}, 1));
+    EXPECT_FALSE(holds(g, {"request"}, 1));
+  }
   // Another key opens no filter; the column's values read as ever.
   SecretBytes other = random.NewSecret(32);
   EXPECT_THAT(reader->ReadTermFilter(0, 2, other), StatusIs(StatusCode::kDataLoss));

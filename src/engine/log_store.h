@@ -251,6 +251,9 @@ class LogStore {
     // The query's string test (kql::ScanRequest::prefilter): a row group whose entry lacks its
     // column reads it through the test (LoadExtent).
     const kql::ScanRequest::StringTest* prefilter = nullptr;
+    // kql::ScanRequest::term_needs: a row group none of whose needs its term filters may hold
+    // is skipped (KeepHoldingTerms).
+    const std::vector<kql::ScanRequest::TermNeed>* term_needs = nullptr;
     uint64_t rows = 0;  // the rows of every extent the scan reads (0: unknown)
     // kql::ScanRequest::select: a row group's string columns other than its reads are decoded
     // for the rows it selects only (as for a bound).
@@ -287,9 +290,9 @@ class LogStore {
   // extremes where those tell, else by the bound column's decoded values.
   Status KeepWanted(const ExtentRec& e, Account& a, const Layout& layout, const ExtentScan& scan,
                     std::vector<size_t>& groups);
-  // Drops from `groups` the row groups whose block of the string test's column has a term
-  // filter lacking one of the test's terms (ScanRequest::StringTest::terms): no row of theirs
-  // passes. Filters are read once and kept in the decoded cache.
+  // Drops from `groups` the row groups whose term filters surely lack each of the scan's term
+  // needs (ScanRequest::term_needs: a need's column's block has a filter lacking one of its
+  // terms): no row of theirs passes. Filters are read once and kept in the decoded cache.
   Status KeepHoldingTerms(const ExtentRec& e, Opener& opener, const Layout& layout, const ExtentScan& scan,
                           std::vector<size_t>& groups);
   // A block's codec frame held in the decoded cache under `key` (PackedKey), marked used by scan

@@ -245,8 +245,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
   if (scan.bound != nullptr && !groups.empty()) {
     RETURN_IF_ERROR(KeepWanted(e, a, *layout, scan, groups));
   }
-  if (scan.prefilter != nullptr && (!scan.prefilter->terms.empty() || !scan.prefilter->any_terms.empty()) &&
-      !groups.empty()) {
+  if (scan.term_needs != nullptr && !groups.empty()) {
     RETURN_IF_ERROR(KeepHoldingTerms(e, opener, *layout, scan, groups));
   }
   // Each row group's cached table: the columns the last query that missed it asked for. A query
@@ -472,30 +471,46 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
 
 Status LogStore::KeepHoldingTerms(const ExtentRec& e, Opener& opener, const Layout& layout, const ExtentScan& scan,
                                   std::vector<size_t>& groups) {
-  int c = layout.Index(scan.prefilter->column);
-  if (c < 0) return OkStatus();
-  size_t column = static_cast<size_t>(c);
+  const std::vector<kql::ScanRequest::TermNeed>& needs = *scan.term_needs;
+  std::vector<int> columns;
+  for (const kql::ScanRequest::TermNeed& need : needs) {
+    int c = layout.Index(need.column);
+    if (c < 0) return OkStatus();  // (the extent's rows have it null; not worth a special case)
+    columns.push_back(c);
+  }
   std::vector<std::pair<std::string, Decoded>> fresh;
-  std::vector<size_t> kept;
-  for (size_t g : groups) {
-    if (!layout.term_filters[g * layout.schema.size() + column]) {
-      kept.push_back(g);
-      continue;
-    }
+  // A group's filter of a column, from the cache or read (nullptr: the block has none).
+  auto filter_of = [&](size_t g, size_t column) -> Result<PackedBlock> {
+    if (!layout.term_filters[g * layout.schema.size() + column]) return PackedBlock();
     // Keyed apart from the block's frame (PackedKey): column names hold no newline.
     std::string key = PackedKey(e.id, g, layout.schema[column].name) + "\n#terms";
     PackedBlock filter = CachedFrame(key, scan.id);
     if (filter == nullptr) {
+      for (const auto& [k, d] : fresh) {
+        if (k == key) return d.packed;
+      }
       RETURN_IF_ERROR(opener.Open());
       ASSIGN_OR_RETURN(filter, opener.ReadTermFilter(g, column));
       fresh.emplace_back(key, Decoded{{}, filter, filter->size(), opener.a.id, {}, {}});
     }
-    ASSIGN_OR_RETURN(bool may_hold, TermFilterMayHold(*filter, scan.prefilter->terms));
-    if (may_hold && !scan.prefilter->any_terms.empty()) {  // has_any: one needle's terms, whichever
-      may_hold = false;
-      for (const std::vector<uint64_t>& terms : scan.prefilter->any_terms) {
-        ASSIGN_OR_RETURN(may_hold, TermFilterMayHold(*filter, terms));
-        if (may_hold) break;
+    return filter;
+  };
+  std::vector<size_t> kept;
+  for (size_t g : groups) {
+    bool may_hold = false;
+    for (size_t n = 0; n < needs.size() && !may_hold; ++n) {
+      ASSIGN_OR_RETURN(PackedBlock filter, filter_of(g, static_cast<size_t>(columns[n])));
+      if (filter == nullptr) {
+        may_hold = true;
+        break;
+      }
+      ASSIGN_OR_RETURN(may_hold, TermFilterMayHold(*filter, needs[n].terms));
+      if (may_hold && !needs[n].any_terms.empty()) {  // has_any: one needle's terms, whichever
+        may_hold = false;
+        for (const std::vector<uint64_t>& terms : needs[n].any_terms) {
+          ASSIGN_OR_RETURN(may_hold, TermFilterMayHold(*filter, terms));
+          if (may_hold) break;
+        }
       }
     }
     if (may_hold) {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 namespace cmk::engine {
 namespace {
@@ -663,6 +664,16 @@ TEST_F(LogStoreScanTest, TermFiltersSkipTheTextBlocksWithoutATermTheTestNeeds) {
                                          {"Msg has_all (\"x1\", \"7\")", 3},
                                          {"Msg has_all (\"x2\", \"nowhere\")", 4},
                                          {"Msg has_any (dynamic([\"X3\", \"x0\"]))", 2},
+                                         {"Msg has \"x1\" or Msg has \"x2\"", 2},
+                                         {"Msg has \"x1\" or N == 3", 0},  // N holds no term
+                                         {"Msg has \"x1\" or 1 == 2", 3},
+                                         {"Msg has \"x1\" and (Msg has \"x2\" or Msg has \"x3\")", 3},
+                                         {"(Msg has \"x1\" or Msg has \"x3\") and N > 2", 2},
+                                         // Every column: N's and TimeGenerated's text can't hold "x1"
+                                         {"* has \"x1\"", 3},
+                                         {"* has \"nowhere\"", 4},
+                                         {"* has \"39\"", 0},
+                                         {"* contains \"x1\"", 0},
                                          {"Msg has \"mem\"", 4}}) {  // the memtable's rows only
     // Twice: the filters read, then from the cache.
     for (int run = 0; run < 2; ++run) {
@@ -671,7 +682,9 @@ TEST_F(LogStoreScanTest, TermFiltersSkipTheTextBlocksWithoutATermTheTestNeeds) {
       EXPECT_EQ(store_->TermFilterSkipsForTest() - before, c.skips) << c.predicate << " run " << run;
       auto own = Messages(*cat, "App_CL | where (" + c.predicate + ") and rand() >= 0");
       EXPECT_EQ(pushed, own) << c.predicate;
+      before = store_->TermFilterSkipsForTest();  // a summarize's scan skips the same groups
       auto count = Messages(*cat, "App_CL | where " + c.predicate + " | summarize c = count() | project Msg = tostring(c)");
+      EXPECT_EQ(store_->TermFilterSkipsForTest() - before, c.skips) << c.predicate << " counted, run " << run;
       ASSERT_EQ(count.size(), 1u) << c.predicate;
       EXPECT_EQ(count[0], std::to_string(own.size())) << c.predicate;
     }
@@ -679,6 +692,21 @@ TEST_F(LogStoreScanTest, TermFiltersSkipTheTextBlocksWithoutATermTheTestNeeds) {
   EXPECT_EQ(Messages(*cat, "App_CL | where Msg has \"x1\"").size(), 41u);
   EXPECT_EQ(Messages(*cat, "App_CL | where Msg == \"x1 7\"").size(), 1u);
   EXPECT_EQ(Messages(*cat, "App_CL | where Msg has \"mem\"").size(), 25u);
+  // search is a filter of the same tests: the same skips, the same rows.
+  for (const auto& [search, where, skips] : std::vector<std::tuple<std::string, std::string, uint64_t>>{
+           {"search \"x1\"", "* has \"x1\"", 3},
+           {"search Msg:\"X2\"", "Msg has \"x2\"", 3},
+           {"search \"x1\" or \"x3\"", "Msg has \"x1\" or Msg has \"x3\"", 2},
+           {"search kind=case_sensitive \"X1\"", "Msg has_cs \"X1\"", 3},  // filters fold case
+           {"search \"x1*\"", "* hasprefix \"x1\"", 0},  // x1 may begin a longer term
+           {"search \"x2 *\"", "* hasprefix \"x2 \"", 3},
+           {"search \"*x1*\"", "* contains \"x1\"", 0}}) {
+    uint64_t before = store_->TermFilterSkipsForTest();
+    auto found = Messages(*cat, "App_CL | " + search);
+    EXPECT_EQ(store_->TermFilterSkipsForTest() - before, skips) << search;
+    EXPECT_EQ(found, Messages(*cat, "App_CL | where (" + where + ") and rand() >= 0")) << search;
+  }
+  EXPECT_EQ(Messages(*cat, "App_CL | search \"x1\"").size(), 41u);
 }
 
 // A string test that is the filter's whole predicate, over a column nothing after it reads

@@ -18,6 +18,7 @@ set(CMK_KQL_ENGINE_SRCS
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_misc_ops.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_scan.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_find.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/semantic/binder_search.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/eval.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/exec.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/exec/scan_filter.cc

@@ -318,6 +318,59 @@ TEST_F(EngineTest, SearchAddsTableColumn) {
   EXPECT_EQ(Text("Logs | search Level has 'warn' | count"), "0\n");
 }
 
+// search's predicate syntax (search-operator.md): each form answers as the `where` the page
+// gives for it; `* op x` tests every column (a non-string one as its text).
+TEST_F(EngineTest, SearchPredicatesAnswerAsTheirWhereForms) {
+  auto rows = [&](const std::string& q) { return Text(q + " | project Message"); };
+  for (const auto& [search, where] : std::vector<std::pair<std::string, std::string>>{
+           {"search 'login'", "where Message has 'login' or Props has 'login'"},
+           {"search 'LOGIN'", "where Message has 'login'"},
+           {"search 'log*'", "where Message hasprefix 'log'"},
+           {"search '*ed'", "where Message hassuffix 'ed'"},
+           {"search '*ogi*'", "where Message contains 'ogi'"},
+           {"search 'login*alice'", "where Message has 'alice'"},
+           {"search 'l*n'", "where Message matches regex @'(?i)\\bl.*n\\b'"},
+           {"search *", "where true"},
+           {"search Message:'ok'", "where Message has 'ok'"},
+           {"search Computer:'h*'", "where Computer hasprefix 'h'"},
+           {"search Level=='error'", "where Level == 'error'"},
+           {"search Level=~'error'", "where Level =~ 'error'"},
+           {"search 'login' and ('alice' or 'ok')", "where Message has 'login'"},
+           {"search 'timeout' or (Count > 4 and Count < 6)", "where Message has 'timeout' or Count == 5"},
+           {"search not('login')", "where Message !has 'login'"},
+           {"search kind=case_sensitive 'Info'", "where Level == 'Info'"},
+           {"search kind=case_sensitive 'info'", "where false"},
+           {"search kind=case_sensitive Level:'ERROR'", "where false"},
+           {"search '12'", "where Count == 12 or Message has '12'"},  // none
+           {"search '42ms'", "where Message has '42ms'"},
+           {"search '900'", "where DurationMs == 900"},
+           {"search '2024'", "where true"},  // every TimeGenerated's text
+           {"search 'alice'", "where Props has 'alice'"},
+           {"search * contains 'ogi'", "where Message contains 'ogi'"},
+           {"search * hasprefix 'warn'", "where Level == 'Warning'"},
+           {"where * has 'h1'", "where Computer == 'h1'"},
+           {"where * == 'h2'", "where Computer == 'h2'"},
+           {"where * startswith 'login' and * has 'ok'", "where Message == 'login ok'"},
+           {"where * contains 'AIL'", "where Message contains 'ail'"}}) {
+    std::string got = rows("Logs | " + search);
+    EXPECT_EQ(got, rows("Logs | " + where)) << search;
+    EXPECT_EQ(got.find("ERROR"), std::string::npos) << search << ": " << got;
+  }
+  EXPECT_EQ(Text("Logs | search 'login' | count"), "2\n");
+  EXPECT_EQ(Text("search 'h4' | project $table, Computer"), "Hosts\th4\n");
+  EXPECT_EQ(Text("search in (Logs, Hosts) 'h1' | summarize count() by $table | order by $table asc"), "Hosts\t1\nLogs\t2\n");
+  // A predicate naming a column filters the union: a table without it has it null.
+  EXPECT_EQ(Text("search in (Logs, Hosts) 'h1' and Region == 'eu' | project $table"), "Hosts\n");
+  EXPECT_EQ(Text("find 'timeout' | project source_"), "Logs\n");
+  EXPECT_EQ(Text("find where * has 'timeout' | project source_"), "Logs\n");
+  // Errors, not crashes.
+  EXPECT_EQ(Text("Logs | where * != 'x'").rfind("ERROR: '*' is tested only with", 0), 0u);
+  EXPECT_EQ(Text("Logs | where * has 5").rfind("ERROR: '* has' takes a string", 0), 0u);
+  EXPECT_EQ(Text("search kind=loud 'x'").rfind("ERROR: search: kind must be", 0), 0u);
+  EXPECT_EQ(Text("Logs | search in (Hosts) 'x'").rfind("ERROR: search: a piped input", 0), 0u);
+  EXPECT_EQ(Text("search Message:5").rfind("ERROR:", 0), 0u);
+}
+
 TEST_F(EngineTest, MakeSeriesFillsMissingBinsWithDefault) {
   EXPECT_EQ(Text("Logs | make-series n = count() default = 0 on TimeGenerated from datetime(2024-01-15 10:00) "
                  "to datetime(2024-01-15 13:00) step 1h by Computer | sort by Computer asc | project Computer, n"),

@@ -508,11 +508,32 @@ def test_has_over_flushed_extents_answers_as_a_scan_and_bounds_hostile_needles(c
     assert count('Message has_any (dynamic(["gamma", "BETA"]))') == 2000
     assert count('Message has_all ("needle7f3a", "finished")') == 1
     assert count('Message has_all ("needle7f3a", "beta")') == 0
+    # search and `* has` test every column (Computer and Level are dictionary blocks, with
+    # filters of their entries; a number's or a time's text can't hold a letter's term), as
+    # the where over each column would.
+    assert count('* has "needle7f3a"') == 1
+    assert [list(r) for r in rows(s, cid, 'search "needle7f3a" | project $table, Message')] == [
+        ["AppEvents_CL", "job Needle7f3a finished in 12 ms"]]
+    assert rows(s, cid, 'AppEvents_CL | search "NEEDLE7F3A" | count')[0][0] == 1
+    assert rows(s, cid, 'AppEvents_CL | search kind=case_sensitive "needle7f3a" | count')[0][0] == 0
+    assert rows(s, cid, 'AppEvents_CL | search "needle7*" | count')[0][0] == 1
+    assert rows(s, cid, 'AppEvents_CL | search "*eedle7f*" | count')[0][0] == 1
+    for term, where in [("host7", 'Computer == "host7"'), ("warning", 'Level == "Warning"'),
+                        ("gamma", "false"), ("beta", 'Message has "beta"'),
+                        ("17", 'Message has "17" or Computer has "17" or Level has "17" or '
+                               'tostring(EventId) has "17" or tostring(DurationMs) has "17" or '
+                               'tostring(TimeGenerated) has "17"')]:
+        assert rows(s, cid, f'AppEvents_CL | search "{term}" | count')[0][0] == count(where), term
+    assert rows(s, cid, 'search Level:"error" and "beta" | count')[0][0] == \
+        count('Level == "Error" and Message has "beta"')
     hostile = ['Message has "' + " ".join(f"t{i}" for i in range(20000)) + '"',
                'Message has "\u00e9\u00e9"', 'Message has ""', 'Message == ""',
                'Message has "' + "x" * 100000 + '"',
                'Message has_any (' + ", ".join(f'"t{i}"' for i in range(2000)) + ')',
-               'Message has_all (dynamic([' + ", ".join(f'"t{i}"' for i in range(2000)) + ']))']
+               'Message has_all (dynamic([' + ", ".join(f'"t{i}"' for i in range(2000)) + ']))',
+               '* has "' + " ".join(f"t{i}" for i in range(20000)) + '"',
+               " or ".join(f'* has "t{i}"' for i in range(300)),
+               '* matches regex "(a+)+$"', '* has_cs "\u00e9"']
     for where in hostile:
         try:
             rows(s, cid, f"AppEvents_CL | where {where} | count")

@@ -40,7 +40,6 @@ Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     case NodeKind::kParse: return RunParse(node, ctx, sink);
     case NodeKind::kMakeSeries: return RunMakeSeries(node, ctx, sink);
     case NodeKind::kSerialize: return RunSerialize(node, ctx, sink);
-    case NodeKind::kSearchFilter: return RunSearchFilter(node, ctx, sink);
     case NodeKind::kSubInput: return RunSubInput(node, ctx, sink);
     case NodeKind::kMvApply: return RunMvApply(node, ctx, sink);
     case NodeKind::kPartition: return RunPartition(node, ctx, sink);

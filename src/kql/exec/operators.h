@@ -13,7 +13,6 @@ namespace cmk::kql {
 Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunValues(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
-Status RunSearchFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // summarize straight over a scan (or a `where` over one) when the catalog applies filters, the
 // predicate, keys and aggregate arguments are safe on other threads and every aggregate merges:

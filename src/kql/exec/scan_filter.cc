@@ -1,7 +1,6 @@
-// Leaves and row filters: catalog scans, literal tables and ranges (values), where, search and
-// take.
+// Leaves and row filters: catalog scans, literal tables and ranges (values), where (search's
+// too: semantic/binder_search.cc) and take.
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <mutex>
 #include <set>
@@ -85,56 +84,82 @@ bool Pushable(const BoundExpr& e) {
   }
 }
 
-// A conjunct of `predicate` that tests one string column of the scan against a constant with a
-// match operator (StringValueTest), as the catalog's prefilter; nullopt when there is none.
+// A test of one string column of the scan against constants with a match operator
+// (StringValueTest, StringListValueTest for has_any/has_all): the column's name and the test;
+// nullopt when `e` is none.
+std::optional<std::pair<std::string, ValueTest>> StringColumnTest(const BoundExpr& e, const PlanNode& scan) {
+  if (e.kind != BoundExpr::Kind::kCall || e.fn == nullptr || e.args.empty()) return std::nullopt;
+  const BoundExpr& col = e.args[0];
+  if (col.kind != BoundExpr::Kind::kColumn || col.column < 0 || static_cast<size_t>(col.column) >= scan.schema.size() ||
+      col.type != Type::kString || scan.schema[static_cast<size_t>(col.column)].type != Type::kString) {
+    return std::nullopt;
+  }
+  const std::string& name = scan.schema[static_cast<size_t>(col.column)].name;
+  if (e.fn->name == "has_any" || e.fn->name == "has_all") {
+    // `Message has_any ("a", "b")`: the items constant strings or dynamic arrays of them.
+    std::vector<const Column*> items;
+    for (size_t k = 1; k < e.args.size(); ++k) {
+      if (!e.args[k].IsConstant()) return std::nullopt;
+      items.push_back(&e.args[k].value);
+    }
+    ValueTest test = StringListValueTest(e.fn->name, items);
+    if (!test.keep) return std::nullopt;
+    return std::make_pair(name, std::move(test));
+  }
+  if (e.args.size() != 2 || !e.args[1].IsConstant()) return std::nullopt;
+  const Column& v = e.args[1].value;
+  if (v.type != Type::kString || v.stored() != 1 || v.IsNull(0)) return std::nullopt;
+  ValueTest test = StringValueTest(e.fn->name, v.Str(0));
+  if (!test.keep) return std::nullopt;
+  return std::make_pair(name, std::move(test));
+}
+
+// A conjunct of `predicate` that tests one string column (StringColumnTest), as the catalog's
+// prefilter; nullopt when there is none.
 std::optional<ScanRequest::StringTest> StringPrefilter(const BoundExpr& predicate, const PlanNode& scan) {
-  if (predicate.kind != BoundExpr::Kind::kCall || predicate.fn == nullptr) return std::nullopt;
-  if (predicate.fn->name == "and") {
+  if (predicate.kind == BoundExpr::Kind::kCall && predicate.fn != nullptr && predicate.fn->name == "and") {
     for (const BoundExpr& a : predicate.args) {
       if (auto t = StringPrefilter(a, scan)) return t;
     }
     return std::nullopt;
   }
-  if (predicate.fn->name == "has_any" || predicate.fn->name == "has_all") {
-    // `Message has_any ("a", "b")`: the items constant strings or dynamic arrays of them.
-    if (predicate.args.empty()) return std::nullopt;
-    const BoundExpr& col = predicate.args[0];
-    if (col.kind != BoundExpr::Kind::kColumn || col.column < 0 ||
-        static_cast<size_t>(col.column) >= scan.schema.size() || col.type != Type::kString ||
-        scan.schema[static_cast<size_t>(col.column)].type != Type::kString) {
-      return std::nullopt;
-    }
-    std::vector<const Column*> items;
-    for (size_t k = 1; k < predicate.args.size(); ++k) {
-      if (!predicate.args[k].IsConstant()) return std::nullopt;
-      items.push_back(&predicate.args[k].value);
-    }
-    ValueTest test = StringListValueTest(predicate.fn->name, items);
-    if (!test.keep) return std::nullopt;
-    ScanRequest::StringTest t{scan.schema[static_cast<size_t>(col.column)].name, std::move(test.keep),
-                              std::move(test.find)};
-    t.terms = std::move(test.terms);
-    t.any_terms = std::move(test.any_terms);
-    return t;
-  }
-  if (predicate.args.size() != 2) return std::nullopt;
-  const BoundExpr& col = predicate.args[0];
-  const BoundExpr& needle = predicate.args[1];
-  if (col.kind != BoundExpr::Kind::kColumn || col.column < 0 ||
-      static_cast<size_t>(col.column) >= scan.schema.size() || !needle.IsConstant()) {
+  auto test = StringColumnTest(predicate, scan);
+  if (!test) return std::nullopt;
+  return ScanRequest::StringTest{std::move(test->first), std::move(test->second.keep), std::move(test->second.find)};
+}
+
+// ScanRequest::term_needs of a predicate: a conjunct's, the needs of every disjunct together
+// (`* has "x"`: one a string column), a string test's terms. nullopt when a row may pass
+// holding no known term; at most kMaxTermNeeds (a group is tested against each).
+constexpr size_t kMaxTermNeeds = 64;
+
+std::optional<std::vector<ScanRequest::TermNeed>> TermNeeds(const BoundExpr& e, const PlanNode& scan) {
+  using Needs = std::vector<ScanRequest::TermNeed>;
+  if (e.IsConstant()) {
+    if (e.type == Type::kBool && e.value.stored() == 1 && !IsTrue(e.value, 0)) return Needs{};  // none passes
     return std::nullopt;
   }
-  const ColumnSchema& c = scan.schema[static_cast<size_t>(col.column)];
-  const Column& v = needle.value;
-  if (c.type != Type::kString || col.type != Type::kString || v.type != Type::kString || v.stored() != 1 ||
-      v.IsNull(0)) {
-    return std::nullopt;
+  if (e.kind != BoundExpr::Kind::kCall || e.fn == nullptr) return std::nullopt;
+  if (e.fn->name == "and") {
+    std::optional<Needs> best;
+    for (const BoundExpr& a : e.args) {
+      auto n = TermNeeds(a, scan);
+      if (n && (!best || n->size() < best->size())) best = std::move(n);
+    }
+    return best;
   }
-  ValueTest test = StringValueTest(predicate.fn->name, v.Str(0));
-  if (!test.keep) return std::nullopt;
-  ScanRequest::StringTest t{c.name, std::move(test.keep), std::move(test.find)};
-  t.terms = std::move(test.terms);
-  return t;
+  if (e.fn->name == "or") {
+    Needs all;
+    for (const BoundExpr& a : e.args) {
+      auto n = TermNeeds(a, scan);
+      if (!n || all.size() + n->size() > kMaxTermNeeds) return std::nullopt;
+      for (ScanRequest::TermNeed& need : *n) all.push_back(std::move(need));
+    }
+    return all;
+  }
+  auto test = StringColumnTest(e, scan);
+  if (!test || (test->second.terms.empty() && test->second.any_terms.empty())) return std::nullopt;
+  return Needs{{std::move(test->first), std::move(test->second.terms), std::move(test->second.any_terms)}};
 }
 
 // Which of the scan node's columns the scan reads (the others are null constants).
@@ -217,6 +242,7 @@ Status ScanWith(const PlanNode& node, const BoundExpr* predicate, const ExecCont
       return std::shared_ptr<const Table>(std::move(out));
     };
     request.prefilter = StringPrefilter(*predicate, node);
+    request.term_needs = TermNeeds(*predicate, node);
   }
   return ctx.catalog->Scan(request, [&](std::shared_ptr<const Table> chunk) -> Status {
     RETURN_IF_ERROR(CheckBudget(ctx));
@@ -372,6 +398,7 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   ScanRequest request = scan->scan;
   if (predicate != nullptr) {
     request.prefilter = StringPrefilter(*predicate, *scan);
+    request.term_needs = TermNeeds(*predicate, *scan);
     // Nothing but the test reads its column (the predicate's other conjuncts don't, nor do the
     // keys and arguments): the passing rows' values needn't be built, any one passing value
     // answers the test as theirs would (`where Message !contains "x" | count`, `where Message
@@ -523,44 +550,6 @@ Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     return left == 0 ? EnoughRows() : OkStatus();
   });
   return IsEnoughRows(s) ? OkStatus() : s;
-}
-
-namespace {
-
-// Case-insensitive `has`-like term search over the node's columns: the term must start and end
-// at word boundaries (non-alphanumeric neighbours).
-bool ContainsTerm(std::string_view hay, std::string_view term) {
-  if (term.empty()) return true;
-  auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
-  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
-  for (size_t i = 0; i + term.size() <= hay.size(); ++i) {
-    size_t k = 0;
-    while (k < term.size() && lower(hay[i + k]) == lower(term[k])) ++k;
-    if (k < term.size()) continue;
-    bool start_ok = !word(term.front()) || i == 0 || !word(hay[i - 1]);
-    bool end_ok = !word(term.back()) || i + k == hay.size() || !word(hay[i + k]);
-    if (start_ok && end_ok) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
-Status RunSearchFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
-    RETURN_IF_ERROR(CheckBudget(ctx));
-    std::vector<uint32_t> idx;
-    for (size_t r = 0; r < chunk.rows; ++r) {
-      for (int c : node.search_cols) {
-        if (ContainsTerm(ValueToText(chunk.col(static_cast<size_t>(c)), r), node.term)) {
-          idx.push_back(static_cast<uint32_t>(r));
-          break;
-        }
-      }
-    }
-    if (idx.empty()) return OkStatus();
-    return sink(GatherChunk(chunk, idx));
-  });
 }
 
 }  // namespace cmk::kql

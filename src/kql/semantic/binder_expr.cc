@@ -108,6 +108,11 @@ Result<BoundExpr> Binder::BindUnary(const Expr& e, const Schema& schema, const S
 }
 
 Result<BoundExpr> Binder::BindOperands(const Expr& e, const Schema& schema, const Scope* s, AggContext* agg) {
+  if (e.kind == ExprKind::kBinary && e.args.size() == 2 && e.args[0]->kind == ExprKind::kName &&
+      e.args[0]->name == "*") {  // `* has "x"`: every column (binder_search.cc)
+    ASSIGN_OR_RETURN(BoundExpr needle, BindExpr(*e.args[1], schema, s, agg));
+    return BindEveryColumn(e.name, std::move(needle), schema, e.pos);
+  }
   const ScalarFunction* fn = FindOperator(e.name);
   if (fn == nullptr) return SemanticError("Unknown operator '" + e.name + "'", e.pos);
   std::vector<BoundExpr> args;

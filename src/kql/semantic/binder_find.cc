@@ -23,15 +23,9 @@ void NamesIn(const Expr& e, std::set<std::string>& out) {
   }
 }
 
-// `"term"` or `* has "term"`: the term searched in every column, else nullptr.
+// `find "term"`: the term looked for in every column (`* has "term"`), else nullptr.
 const Expr* SearchTerm(const Expr& e) {
-  if (e.kind == ExprKind::kLiteral && e.literal.kind == LiteralKind::kString) return &e;
-  if (e.kind == ExprKind::kBinary && e.name == "has" && e.args[0]->kind == ExprKind::kName &&
-      e.args[0]->name == "*" && e.args[1]->kind == ExprKind::kLiteral &&
-      e.args[1]->literal.kind == LiteralKind::kString) {
-    return e.args[1].get();
-  }
-  return nullptr;
+  return e.kind == ExprKind::kLiteral && e.literal.kind == LiteralKind::kString ? &e : nullptr;
 }
 
 BoundExpr StringLiteral(const std::string& s) {
@@ -221,12 +215,10 @@ Result<PlanPtr> Binder::FindLeg(const Operator& op, PlanPtr leg, const Expr* ter
   widen->inputs.push_back(std::move(leg));
   auto filter = std::make_unique<PlanNode>();
   filter->schema = widen->schema;
-  if (term != nullptr) {
-    filter->kind = NodeKind::kSearchFilter;
-    filter->term = term->literal.text;
-    for (size_t c = 0; c < own; ++c) filter->search_cols.push_back(static_cast<int>(c));
+  filter->kind = NodeKind::kFilter;
+  if (term != nullptr) {  // no predicate column: widen added none, every column is the table's
+    ASSIGN_OR_RETURN(filter->predicate, BindEveryColumn("has", StringLiteral(term->literal.text), widen->schema, term->pos));
   } else {
-    filter->kind = NodeKind::kFilter;
     ASSIGN_OR_RETURN(filter->predicate, BindExpr(*op.expr, widen->schema, s));
     if (filter->predicate.type != Type::kBool) return SemanticError("find: the predicate must be bool", op.expr->pos);
   }

@@ -149,7 +149,11 @@ class Binder {
   Result<PlanPtr> BindJoin(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindProjectLike(OpKind kind, const std::vector<NamedExpr>& items, PlanPtr in,
                                   const Scope* s);
+  // binder_search.cc: search, and `* op x` (every column tested).
   Result<PlanPtr> BindSearch(const Operator& op, PlanPtr in, const Scope* s);
+  Result<BoundExpr> BindSearchPredicate(const Expr& e, const Schema& schema, const Scope* s, bool case_sensitive);
+  Result<BoundExpr> BindEveryColumn(const std::string& op, BoundExpr needle, const Schema& schema,
+                                    const Position& pos);
   Result<PlanPtr> BindMakeSeries(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindMvExpand(const Operator& op, PlanPtr in, const Scope* s);
   Result<PlanPtr> BindParse(const Operator& op, PlanPtr in, const Scope* s);

@@ -1,5 +1,5 @@
-// union (kind=outer/inner, withsource, isfuzzy, wildcard table names) and search, which
-// filters a union of its tables for a term or a predicate.
+// union (kind=outer/inner, withsource, isfuzzy, wildcard table names); search's union of its
+// tables is bound here too (binder_search.cc).
 #include <algorithm>
 #include <set>
 
@@ -158,46 +158,6 @@ Result<PlanPtr> Binder::BindUnion(std::vector<PlanPtr> legs, const std::vector<O
     n->leg_names.push_back(!legs[i]->name.empty() ? legs[i]->name : "union_arg" + std::to_string(i));
     n->inputs.push_back(std::move(legs[i]));
   }
-  return PlanPtr(std::move(n));
-}
-
-// search "term" / search Col has "x" / search in (A, B) "x" / search * has "x".
-Result<PlanPtr> Binder::BindSearch(const Operator& op, PlanPtr in, const Scope* s) {
-  if (!in || !op.tables.empty()) {
-    std::vector<PlanPtr> legs;
-    if (in) legs.push_back(std::move(in));
-    if (!op.tables.empty()) {
-      ASSIGN_OR_RETURN(legs, BindLegs(op.tables, false, s));
-    } else if (legs.empty()) {
-      for (const std::string& t : TablesInScope(s)) {
-        ASSIGN_OR_RETURN(PlanPtr leg, ResolveTable(t, op.pos, s));
-        legs.push_back(std::move(leg));
-      }
-    }
-    ASSIGN_OR_RETURN(in, BindUnion(std::move(legs), {{"withsource", "$table"}}, op.pos));
-  }
-  const Expr& e = *op.expr;
-  const Expr* term = nullptr;
-  if (e.kind == ExprKind::kLiteral && e.literal.kind == LiteralKind::kString) {
-    term = &e;
-  } else if (e.kind == ExprKind::kBinary && e.args[0]->kind == ExprKind::kName && e.args[0]->name == "*" &&
-             e.args[1]->kind == ExprKind::kLiteral && e.args[1]->literal.kind == LiteralKind::kString) {
-    term = e.args[1].get();
-  }
-  auto n = std::make_unique<PlanNode>();
-  n->schema = in->schema;
-  if (term != nullptr) {
-    n->kind = NodeKind::kSearchFilter;
-    n->term = term->literal.text;
-    for (size_t c = 0; c < n->schema.size(); ++c) {
-      if (n->schema[c].name != "$table") n->search_cols.push_back(static_cast<int>(c));
-    }
-  } else {
-    n->kind = NodeKind::kFilter;
-    ASSIGN_OR_RETURN(n->predicate, BindExpr(e, in->schema, s));
-    if (n->predicate.type != Type::kBool) return SemanticError("search: the predicate must be bool", e.pos);
-  }
-  n->inputs.push_back(std::move(in));
   return PlanPtr(std::move(n));
 }
 

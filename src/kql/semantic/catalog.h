@@ -73,12 +73,21 @@ struct ScanRequest {
     // that pass may carry any value that passes instead of their own (one for all,
     // dictionary-coded), so that no string is built per row.
     bool any_passing_value = false;
-    // kql::ValueTest::terms: a block whose term filter lacks one of them keeps no row; and
-    // ValueTest::any_terms: nor one whose filter lacks a term of each of these lists.
+  };
+  std::optional<StringTest> prefilter;
+  // With `filter`: what a row the filter keeps surely holds, as terms (kql/functions/terms.h)
+  // of string columns' values: one of these needs at least (a row of `Message has "a" or
+  // Computer has "a"` holds term "a" in Message or in Computer). A need holds in a value with
+  // every one of `terms` and, when `any_terms` is set, every term of one of its lists. A
+  // Catalog that keeps term filters of blocks (engine/term_filter.h) may skip a row group when
+  // each need's block has a filter that surely lacks it. Unset: no such skip; empty: the filter
+  // keeps no row.
+  struct TermNeed {
+    std::string column;
     std::vector<uint64_t> terms;
     std::vector<std::vector<uint64_t>> any_terms;
   };
-  std::optional<StringTest> prefilter;
+  std::optional<std::vector<TermNeed>> term_needs;
   // Set by a summarize straight over a scan whose aggregates each take one row of a group
   // (arg_max, arg_min, take_any, min, max): of a chunk decoded with at least the `reads`
   // columns (the others may be absent), the rows its aggregation could take (each group's

@@ -82,7 +82,7 @@ struct BoundAggregate {
 
 enum class NodeKind {
   kScan, kValues, kFilter, kProject, kSummarize, kSort, kTop, kTake, kJoin, kUnion,
-  kMvExpand, kParse, kMakeSeries, kSerialize, kSearchFilter,
+  kMvExpand, kParse, kMakeSeries, kSerialize,
   kSubInput,   // the rows a subquery reads (ExecContext::subquery_input): mv-apply, partition
   kMvApply,    // inputs[0] rows, inputs[1] the subquery run per row (over kSubInput)
   kPartition,  // inputs[0] rows, inputs[1] the subquery run per value of exprs[0]
@@ -205,10 +205,6 @@ struct PlanNode {
 
   std::shared_ptr<const ScanSpec> scan_spec;  // kScanOp
   ReduceSpec reduce_spec;                     // kReduce
-
-  std::vector<int> search_cols;            // kSearchFilter: columns searched for `term`
-  std::string term;
-  std::string search_op;
 };
 
 }  // namespace cmk::kql

@@ -1049,7 +1049,11 @@ class Parser {
       op.tables = ParseUnionLegs();
       Expect(")");
     }
+    // `Column:"term"` is search's own (search-operator.md): the term looked for in one column.
+    bool was = in_search_;
+    in_search_ = true;
     op.expr = ParseExpr();
+    in_search_ = was;
   }
 
   // find [withsource=C] [in (T, ...)] [where] Predicate [project-smart | project C[:type], ..., pack_all()]
@@ -1323,6 +1327,11 @@ class Parser {
         return e;
       }
       case TokenKind::kIdentifier:
+        if (in_search_ && IsPunct(":", 1) && Peek(2).kind == TokenKind::kString) {
+          ExprPtr column = Node(ExprKind::kName, t.pos, TakeName("a column name"));
+          Take();  // ':'
+          return Binary(":", std::move(column), ParsePrimary());
+        }
         return ParseNamePrimary();
       case TokenKind::kPunct:
         if (Accept("(")) {
@@ -1420,6 +1429,7 @@ class Parser {
   size_t i_ = 0;
   int depth_ = 0;
   size_t lets_ = 0;
+  bool in_search_ = false;  // parsing search's predicate (`Column:"term"`)
 };
 
 // The height of the query's tree (statements, tabular expressions, operators and expressions
