@@ -664,6 +664,10 @@ TEST_F(LogStoreScanTest, TermFiltersSkipTheTextBlocksWithoutATermTheTestNeeds) {
                                          {"Msg has_all (\"x1\", \"7\")", 3},
                                          {"Msg has_all (\"x2\", \"nowhere\")", 4},
                                          {"Msg has_any (dynamic([\"X3\", \"x0\"]))", 2},
+                                         {"Msg in (\"x1 7\", \"x2 3\")", 2},
+                                         {"Msg in~ (dynamic([\"X1 7\"]))", 3},
+                                         {"Msg in (\"x1 7\", \"\")", 0},  // "" holds no term
+                                         {"Msg !in (\"x1 7\")", 0},
                                          {"Msg has \"x1\" or Msg has \"x2\"", 2},
                                          {"Msg has \"x1\" or N == 3", 0},  // N holds no term
                                          {"Msg has \"x1\" or 1 == 2", 3},

@@ -95,8 +95,9 @@ std::optional<std::pair<std::string, ValueTest>> StringColumnTest(const BoundExp
     return std::nullopt;
   }
   const std::string& name = scan.schema[static_cast<size_t>(col.column)].name;
-  if (e.fn->name == "has_any" || e.fn->name == "has_all") {
-    // `Message has_any ("a", "b")`: the items constant strings or dynamic arrays of them.
+  if (e.fn->name == "has_any" || e.fn->name == "has_all" || e.fn->name == "in" || e.fn->name == "in~") {
+    // `Message has_any ("a", "b")`, `Computer in ("a", "b")`: the items constant strings or
+    // dynamic arrays of them.
     std::vector<const Column*> items;
     for (size_t k = 1; k < e.args.size(); ++k) {
       if (!e.args[k].IsConstant()) return std::nullopt;

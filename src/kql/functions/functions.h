@@ -77,9 +77,9 @@ struct ValueTest {
   std::vector<std::vector<uint64_t>> any_terms;
 };
 ValueTest StringValueTest(std::string_view op, std::string_view needle);
-// The same for has_any and has_all over constant item lists (`items`: the operator's arguments
-// after the value, strings or dynamic arrays of them); empty for another operator or items that
-// are not constant.
+// The same for has_any, has_all, in and in~ over constant item lists (`items`: the operator's
+// arguments after the value, strings or dynamic arrays of them; at most 64 items); empty for
+// another operator, items that are not constant, or a longer list.
 ValueTest StringListValueTest(std::string_view op, std::span<const Column* const> items);
 // Names that two families registered (the registry would keep the last silently): none.
 std::vector<std::string> DuplicateRegistrationsForTest();

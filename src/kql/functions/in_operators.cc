@@ -228,7 +228,45 @@ void RegisterInOps(Registry& r) {
 
 namespace cmk::kql {
 
+namespace {
+
+// `in` / `in~` over strings: a kept value is one of the items (as EvalIn: `in~` lower-cases
+// ASCII), so it holds every term of one item whole.
+ValueTest StringInValueTest(bool ci, std::span<const Column* const> items, size_t max_items) {
+  fn::KeyMaker keys{fn::Domain::kString, Type::kString, ci};
+  std::vector<std::string> list;
+  for (const Column* c : items) {
+    if (!c->constant || c->stored() != 1 || (c->type != Type::kString && c->type != Type::kDynamic)) return {};
+    keys.Items(*c, 0, [&](std::string s) { list.push_back(std::move(s)); });
+    if (list.size() > max_items) return {};
+  }
+  std::sort(list.begin(), list.end());
+  list.erase(std::unique(list.begin(), list.end()), list.end());
+  ValueTest t;
+  for (const std::string& item : list) {
+    std::vector<uint64_t> terms = StringValueTest("==", item).terms;
+    if (terms.empty()) {  // an item without terms ("", "-"): any block may hold it
+      t.any_terms.clear();
+      break;
+    }
+    t.any_terms.push_back(std::move(terms));
+  }
+  t.keep = [list = std::move(list), ci](std::string_view v) {
+    if (!ci) return std::binary_search(list.begin(), list.end(), v, std::less<>());
+    std::string lowered = fn::LowerAsciiCopy(v);
+    return std::binary_search(list.begin(), list.end(), lowered);
+  };
+  return t;
+}
+
+}  // namespace
+
 ValueTest StringListValueTest(std::string_view op, std::span<const Column* const> items) {
+  // The test runs on the store's reader threads, value by value, outside the query's time
+  // budget: a list longer than kMaxNeedles is left to the executor (20,000 needles would
+  // test each value 20,000 times on a thread other queries share).
+  constexpr size_t kMaxNeedles = 64, kMaxTerms = 8;
+  if (op == "in" || op == "in~") return StringInValueTest(op == "in~", items, kMaxNeedles);
   bool all = op == "has_all";
   if (!all && op != "has_any") return {};
   // As EvalHasList: items lower-cased, a dynamic array flattened one level.
@@ -238,10 +276,6 @@ ValueTest StringListValueTest(std::string_view op, std::span<const Column* const
     if (!c->constant || c->stored() != 1) return {};
     keys.Items(*c, 0, [&](std::string s) { needles.push_back(std::move(s)); });
   }
-  // The test runs on the store's reader threads, value by value, outside the query's time
-  // budget: a list longer than kMaxNeedles is left to the executor (20,000 needles would
-  // test each value 20,000 times on a thread other queries share).
-  constexpr size_t kMaxNeedles = 64, kMaxTerms = 8;
   if (needles.size() > kMaxNeedles) return {};
   ValueTest t;
   t.keep = [needles, all](std::string_view v) {

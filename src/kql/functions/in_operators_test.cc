@@ -54,10 +54,14 @@ TEST(InOps, ListValueTestsAgreeWithTheOperatorsAndNeedTermsOfKeptValues) {
   };
   std::vector<std::vector<Column>> lists = {
       {Str("fox"), Str("dog")}, {Const(Dyn({"[\"QUICK\",\"brown fox\"]"}))}, {Str("fox-trot")}, {Str("fox"), Str("")},
-      {Str("qui")}, {Str("10:30"), Str("lazy")}, {}, {Str("-")}};
+      {Str("qui")}, {Str("10:30"), Str("lazy")}, {}, {Str("-")},
+      // in / in~: whole values
+      {Str("lazy dog"), Str("foxes")}, {Const(Dyn({"[\"LAZY DOG\",\"a dog and a fox\"]"}))}, {Str(""), Str("foxes")},
+      {Str("Fox-trot at 10:30")}, {Str("CAF\xc3\xa9 FOX")}};
   size_t checked = 0;
-  for (std::string op : {"has_any", "has_all"}) {
+  for (std::string op : {"has_any", "has_all", "in", "in~"}) {
     for (const std::vector<Column>& items : lists) {
+      if (items.empty() && op.starts_with("in")) continue;
       std::vector<const Column*> ptrs;
       std::vector<Column> args = {hay};
       for (const Column& c : items) {
@@ -96,14 +100,23 @@ TEST(InOps, ListValueTestsAgreeWithTheOperatorsAndNeedTermsOfKeptValues) {
   EXPECT_EQ(StringListValueTest("has_all", fox_dog).terms.size(), 2u);
   EXPECT_EQ(StringListValueTest("has_all", brown_fox).terms.size(), 3u);
   EXPECT_TRUE(StringListValueTest("has_all", fox_dog).any_terms.empty());
-  EXPECT_FALSE(StringListValueTest("in", fox_dog).keep);
+  EXPECT_EQ(StringListValueTest("in", fox_dog).any_terms.size(), 2u);
+  EXPECT_TRUE(StringListValueTest("in~", fox_empty).any_terms.empty());  // "" holds no term
+  EXPECT_FALSE(StringListValueTest("!in", fox_dog).keep);
+  Column five(Type::kLong);
+  five.constant = true;
+  five.AppendInt(5);
+  std::vector<const Column*> number = {&five};
+  EXPECT_FALSE(StringListValueTest("in", number).keep);
   // Over 64 needles the list is left to the executor (the test would run on reader threads).
   std::vector<Column> many;
   for (int i = 0; i < 65; ++i) many.push_back(Str("t" + std::to_string(i)));
   std::vector<const Column*> many_ptrs;
   for (const Column& c : many) many_ptrs.push_back(&c);
   EXPECT_FALSE(StringListValueTest("has_any", many_ptrs).keep);
+  EXPECT_FALSE(StringListValueTest("in", many_ptrs).keep);
   many_ptrs.pop_back();
+  EXPECT_TRUE(StringListValueTest("in", many_ptrs).keep);
   EXPECT_TRUE(StringListValueTest("has_any", many_ptrs).keep);
   Column rows = Strs({"fox", "dog"});  // not constant
   std::vector<const Column*> per_row = {&rows};
