@@ -316,6 +316,11 @@ TEST_F(EngineTest, SearchAddsTableColumn) {
   EXPECT_EQ(Text("search 'alice' | project $table, Computer"), "Logs\th1\n");
   EXPECT_EQ(Text("search in (Hosts) 'eu' | count"), "1\n");
   EXPECT_EQ(Text("Logs | search Level has 'warn' | count"), "0\n");
+  // A piped table's rows carry its name too; the predicate may read it.
+  EXPECT_EQ(Text("Hosts | search 'eu' | project $table, Region"), "Hosts\teu\n");
+  EXPECT_EQ(Text("Hosts | search Region:'us' | project $table, Computer"), "Hosts\th2\n");
+  EXPECT_EQ(Text("Hosts | search $table == 'Hosts' and 'ap' | project Computer"), "h4\n");
+  EXPECT_EQ(Text("Hosts | where Region != 'eu' | search 'us' | project $table, Computer"), "union_arg0\th2\n");
 }
 
 // search's predicate syntax (search-operator.md): each form answers as the `where` the page

@@ -112,14 +112,15 @@ bool TextMayHold(Type t, std::string_view needle) {
 
 bool IsStar(const Expr& e) { return e.kind == ExprKind::kName && e.name == "*"; }
 
-// Whether the predicate names anything but `*` (a column, a let): search then filters the union
-// of its tables rather than each table before it.
-bool NamesSomething(const Expr& e) {
+// Whether the predicate names anything but `*` (a column, a let, a subquery), or (`only`) that
+// name: search then filters the union of its tables rather than each table before it.
+bool NamesSomething(const Expr& e, std::string_view only = {}) {
   std::vector<const Expr*> pending{&e};
   while (!pending.empty()) {
     const Expr* x = pending.back();
     pending.pop_back();
-    if ((x->kind == ExprKind::kName && x->name != "*") || x->kind == ExprKind::kTabular) return true;
+    if (x->kind == ExprKind::kName && x->name != "*" && (only.empty() || x->name == only)) return true;
+    if (x->kind == ExprKind::kTabular && only.empty()) return true;
     for (const ExprPtr& a : x->args) pending.push_back(a.get());
   }
   return false;
@@ -263,11 +264,13 @@ Result<PlanPtr> Binder::BindSearch(const Operator& op, PlanPtr in, const Scope* 
     return PlanPtr(std::move(n));
   };
   if (in && !op.tables.empty()) return SemanticError("search: a piped input and 'in (...)' can't appear together", op.pos);
-  if (in) return filter(std::move(in));
+  // The output always has $table (search-operator.md): the piped table's name too.
   std::vector<PlanPtr> legs;
-  if (!op.tables.empty()) {
+  if (in) {
+    legs.push_back(std::move(in));
+  } else if (!op.tables.empty()) {
     ASSIGN_OR_RETURN(legs, BindLegs(op.tables, false, s));
-  } else {
+  } else {  // every table and view in scope
     for (const std::string& t : TablesInScope(s)) {
       ASSIGN_OR_RETURN(PlanPtr leg, ResolveTable(t, op.pos, s));
       legs.push_back(std::move(leg));
@@ -275,9 +278,9 @@ Result<PlanPtr> Binder::BindSearch(const Operator& op, PlanPtr in, const Scope* 
   }
   // Terms alone ("x", * has "x", search *) test each table's own columns: each table is
   // filtered before the union (straight over its scan: on the reader threads, with its term
-  // filters). A predicate naming columns is bound over the union, where a table lacking one
-  // has it null.
-  bool each = !NamesSomething(*op.expr);
+  // filters); so is one table, unless the predicate reads $table. A predicate naming columns
+  // is bound over the union of several, where a table lacking one has it null.
+  bool each = !NamesSomething(*op.expr) || (legs.size() == 1 && !NamesSomething(*op.expr, "$table"));
   if (each) {
     for (PlanPtr& leg : legs) {
       ASSIGN_OR_RETURN(leg, filter(std::move(leg)));
