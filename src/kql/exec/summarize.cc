@@ -403,6 +403,9 @@ Status HashAggregation::Consume(const Chunk& chunk, const ExecContext& ctx) {
     for (ColumnValue& v : values) ptrs.push_back(&v.get());
     s_->aggs[i]->Update(ptrs, s_->row_groups, s_->num_groups);
   }
+  if (s_->one_chunk) {  // a partial, merged later: its aggregates prepare for that here
+    for (auto& a : s_->aggs) a->Seal();
+  }
   return Charge(ctx);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/json.hpp>
+#include <boost/sort/spreadsort/float_sort.hpp>
 #include <cmath>
 #include <deque>
 #include <unordered_set>
@@ -549,6 +550,16 @@ class PercentileAgg : public Aggregator {
   }
   size_t StateBytes() const override { return bytes_; }
   bool Mergeable() const override { return true; }
+  // A partial's values, sorted where it was built (a reader thread): a digest takes them in
+  // one merge instead of sorting them on the query's thread (10M values into one digest: the
+  // sort was half of the query's time, all of it on one thread).
+  void Seal() override {
+    for (size_t g = 0; g < values_.size(); ++g) {
+      if (values_[g].size() < kSortAtSeal || sorted_[g] != 0) continue;
+      boost::sort::spreadsort::float_sort(values_[g].begin(), values_[g].end());
+      sorted_[g] = 1;
+    }
+  }
   void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) override {
     const auto& o = static_cast<const PercentileAgg&>(later);
     Grow(num_groups);
@@ -563,10 +574,12 @@ class PercentileAgg : public Aggregator {
       const std::vector<double>& vals = o.values_[g];
       if (digests_[to]) {
         size_t before = digests_[to]->Bytes();
-        digests_[to]->AddValues(vals);
+        if (o.sorted_[g] != 0) digests_[to]->AddSortedValues(vals);
+        else digests_[to]->AddValues(vals);
         Resized(before, digests_[to]->Bytes());
         continue;
       }
+      sorted_[to] = 0;
       values_[to].insert(values_[to].end(), vals.begin(), vals.end());
       bytes_ += vals.size() * sizeof(double);
       if (values_[to].size() > kExact && bytes_ > kExactBytes) ToDigest(to);
@@ -621,9 +634,11 @@ class PercentileAgg : public Aggregator {
     if (values_.size() < num_groups) {
       values_.resize(num_groups);
       digests_.resize(num_groups);
+      sorted_.resize(num_groups);
     }
   }
   void Add(uint32_t g, double x) {
+    sorted_[g] = 0;
     if (digests_[g]) {
       size_t before = digests_[g]->Bytes();
       digests_[g]->Add(x, 1.0);
@@ -647,6 +662,10 @@ class PercentileAgg : public Aggregator {
   std::vector<double> ps_;
   std::vector<std::vector<double>> values_;
   std::vector<std::unique_ptr<fn::TDigest>> digests_;  // groups past kExact values
+  std::vector<uint8_t> sorted_;  // values_[g] ascending (Seal)
+  // A partial's group of fewer values is merged as it is: sorting it where it was read saves
+  // little, and exact answers don't need it.
+  static constexpr size_t kSortAtSeal = 1024;
   size_t bytes_ = 0;
 };
 

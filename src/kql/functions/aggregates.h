@@ -48,6 +48,10 @@ class Aggregator {
   virtual void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) {
     (void)later, (void)groups, (void)num_groups;
   }
+  // Called once on a partial aggregation (one chunk's, merged later) on the thread that built
+  // it, before it is handed to Merge: work that makes the merge cheaper is done there, on every
+  // core, not on the query's one thread (percentile sorts its values).
+  virtual void Seal() {}
 };
 
 struct AggregateDef {

@@ -209,21 +209,32 @@ void TDigest::Normalize() {
     pending_.clear();
     pending_total_ = 0;
   }
+  MergeSorted(values_);
+  values_.clear();
+}
+
+void TDigest::AddSortedValues(std::span<const double> sorted) {
+  Normalize();  // what waits in the buffers goes in first
+  MergeSorted(sorted);
+}
+
+void TDigest::MergeSorted(std::span<const double> sorted) {
   thread_local std::vector<std::pair<double, double>> out;
   out.clear();
-  out.reserve(centroids_.size() + values_.size());
+  out.reserve(centroids_.size() + sorted.size());
   auto push = [](double v, double w) {
     if (!out.empty() && out.back().first == v) out.back().second += w;
     else out.emplace_back(v, w);
   };
-  size_t i = 0;
-  for (double v : values_) {
+  size_t i = 0, added = 0;
+  for (double v : sorted) {
+    if (!std::isfinite(v)) continue;
     for (; i < centroids_.size() && centroids_[i].first <= v; ++i) push(centroids_[i].first, centroids_[i].second);
     push(v, 1);
+    ++added;
   }
   for (; i < centroids_.size(); ++i) push(centroids_[i].first, centroids_[i].second);
-  total_ += static_cast<double>(values_.size());
-  values_.clear();
+  total_ += static_cast<double>(added);
   if (out.size() > kMaxCentroids) {
     double delta = static_cast<double>(kMaxCentroids) / 4, seen = 0, scale = 4 * total_ / delta, sum = 0;
     size_t n = 0;  // centroids kept, merged in place: out[n - 1] is open, its weighted sum in `sum`

@@ -61,6 +61,10 @@ class TDigest {
   void Add(double value, double weight);
   // Add(value, 1) for each value: a query's values go here.
   void AddValues(std::span<const double> values);
+  // The same for values in ascending order (non-finite ones anywhere: skipped), merged with the
+  // centroids at once instead of buffered and sorted (a partial aggregation sorts its values
+  // on the thread that read them: percentile's Seal).
+  void AddSortedValues(std::span<const double> sorted);
   void Merge(const TDigest& o);
   // Value at nearest rank ceil(p/100 · total weight); nullopt when empty.
   std::optional<double> Percentile(double p);
@@ -78,6 +82,7 @@ class TDigest {
   // and compresses the result.
   static constexpr size_t kBuffer = 4 * kMaxCentroids;
   void Normalize();  // merges the buffers in, combines equal values, compresses past kMaxCentroids
+  void MergeSorted(std::span<const double> sorted);  // Normalize's merge and compression
   Type type_;
   std::vector<std::pair<double, double>> centroids_;  // (value, weight), sorted, normalized
   std::vector<double> values_;                        // added with weight 1, unsorted

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -45,6 +46,40 @@ TEST(TDigest, RankErrorStaysUnderOnePercentAndTheEndsAreExact) {
     }
     EXPECT_LE(d->Bytes(), 512u << 10);  // bounded, whatever the values
   }
+}
+
+// Values handed over sorted (a partial aggregation's, sorted where it was read) merge at once,
+// after what waits in the buffers, within the same bound; non-finite ones are skipped wherever
+// the sort put them.
+TEST(TDigest, SortedValuesMergeAtOnceWithinTheBound) {
+  std::mt19937_64 rng(9);
+  std::lognormal_distribution<double> dist(1.0, 1.5);
+  std::vector<double> all;
+  TDigest d;
+  std::vector<double> first;
+  for (size_t i = 0; i < 5'000; ++i) first.push_back(std::round(dist(rng) * 1000) / 1000);
+  d.AddValues(first);  // buffered, not yet merged
+  all = first;
+  for (int part = 0; part < 6; ++part) {
+    std::vector<double> sorted;
+    for (size_t i = 0; i < 50'000; ++i) sorted.push_back(std::round(dist(rng) * 1000) / 1000);
+    all.insert(all.end(), sorted.begin(), sorted.end());
+    std::sort(sorted.begin(), sorted.end());
+    sorted.insert(sorted.begin(), -std::numeric_limits<double>::infinity());
+    sorted.push_back(std::numeric_limits<double>::infinity());
+    sorted.push_back(std::numeric_limits<double>::quiet_NaN());
+    d.AddSortedValues(sorted);
+  }
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(d.total(), static_cast<double>(all.size()));
+  EXPECT_EQ(d.Percentile(0), all.front());
+  EXPECT_EQ(d.Percentile(100), all.back());
+  for (double p : {1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0, 99.9}) {
+    std::optional<double> v = d.Percentile(p);
+    ASSERT_TRUE(v.has_value());
+    EXPECT_NEAR(RankOf(all, *v), p / 100, 0.01) << "p" << p;
+  }
+  EXPECT_LE(d.Bytes(), 512u << 10);
 }
 
 // A digest merged before it ever compressed hands over every value it holds, whatever the
