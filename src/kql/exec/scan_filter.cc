@@ -364,8 +364,14 @@ std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const Plan
 
 Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const ExecContext& ctx) {
   // summarize over a scan, or over a `where` over one, whose predicate, keys and arguments may
-  // run on other threads and whose aggregates merge.
+  // run on other threads and whose aggregates merge; or over a one-table union of those (a
+  // piped search's, withsource=$table), whose chunks are then built here as the union would.
   const PlanNode* scan = node.inputs[0].get();
+  const PlanNode* one_union = nullptr;
+  if (scan->kind == NodeKind::kUnion && scan->inputs.size() == 1 && scan->leg_maps.size() == 1) {
+    one_union = scan;
+    scan = scan->inputs[0].get();
+  }
   const BoundExpr* predicate = nullptr;
   if (scan->kind == NodeKind::kFilter) {
     predicate = &scan->predicate;
@@ -388,10 +394,18 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   // Of a filtered chunk only the columns the keys and arguments read are gathered (`count`
   // reads none).
   std::vector<bool> wanted = WantedColumns(*scan);
-  std::vector<int> read(scan->schema.size(), 0);
-  for (const BoundExpr& k : node.exprs) CountColumnReads(k, read);
+  std::vector<int> read_in(node.inputs[0]->schema.size(), 0);  // of the summarize's input
+  for (const BoundExpr& k : node.exprs) CountColumnReads(k, read_in);
   for (const BoundAggregate& a : node.aggs) {
-    for (const BoundExpr& e : a.args) CountColumnReads(e, read);
+    for (const BoundExpr& e : a.args) CountColumnReads(e, read_in);
+  }
+  std::vector<int> read(scan->schema.size(), 0);  // of the scan's
+  size_t source_cols = one_union != nullptr && one_union->with_source ? 1 : 0;
+  for (size_t k = 0; k < read_in.size(); ++k) {
+    int src = one_union == nullptr ? static_cast<int>(k)
+              : k < source_cols    ? -1
+                                   : one_union->leg_maps[0][k - source_cols];
+    if (src >= 0 && static_cast<size_t>(src) < read.size()) read[static_cast<size_t>(src)] += read_in[k];
   }
   TimePoint now = ctx.now;
   std::mutex mu;
@@ -413,7 +427,7 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
       request.prefilter->any_passing_value =
           it != scan->schema.end() && k < read.size() && read[k] == 0 && in_predicate[k] == 1;
     }
-  } else {
+  } else if (one_union == nullptr) {
     request.select = WinnerSelect(node, *scan, now);
   }
   request.filter = [&, scan, predicate](const std::shared_ptr<const Table>& t) -> Result<std::shared_ptr<const Table>> {
@@ -433,6 +447,17 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
         }
         chunk = std::move(kept);
       }
+    }
+    if (one_union != nullptr) {  // as RunUnion: the table's name, then the mapped columns
+      Chunk out;
+      out.rows = chunk.rows;
+      if (one_union->with_source) out.Add(StringConstant(Type::kString, one_union->leg_names[0]));
+      for (size_t k = source_cols; k < one_union->schema.size(); ++k) {
+        int src = one_union->leg_maps[0][k - source_cols];
+        if (src >= 0) out.AddShared(chunk.shared(static_cast<size_t>(src)));
+        else out.Add(NullConstant(one_union->schema[k].type));
+      }
+      chunk = std::move(out);
     }
     auto part = std::make_unique<HashAggregation>(node, node.exprs, /*one_chunk=*/true);
     ExecContext local;  // no budget: a partial is bounded by its chunk's rows

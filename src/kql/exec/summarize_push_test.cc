@@ -53,11 +53,16 @@ class ThreadedCatalog : public Catalog {
       Result<std::shared_ptr<const Table>> t = j.get();
       if (!status.ok()) continue;
       if (!t.ok()) status = t.status();
-      else if (*t != nullptr) status = sink(*t);
+      else if (*t != nullptr) {
+        if ((*t)->rows == 0 && (*t)->columns.empty()) ++tokens_;  // a partial aggregation's
+        status = sink(*t);
+      }
     }
     return status;
   }
   size_t filtered() const { return filtered_; }
+  // Row-less tokens handed back: chunks aggregated where they were filtered (PushSummarize).
+  size_t tokens() const { return tokens_; }
   // The string tests scans were given: column, then "any" when one passing value may stand for
   // every passing row's, "each" when the rows' own values are read.
   std::vector<std::string> prefilters() const {
@@ -72,6 +77,7 @@ class ThreadedCatalog : public Catalog {
   std::vector<std::shared_ptr<const Table>> chunks_;
   bool applies_;
   mutable std::atomic<size_t> filtered_{0};
+  mutable std::atomic<size_t> tokens_{0};
 };
 
 class SummarizePushTest : public ::testing::Test {
@@ -178,6 +184,11 @@ TEST_F(SummarizePushTest, PartialAggregatesMergeToTheSameAnswersInTheSameOrder) 
       "T | extend h = hourofday(TimeGenerated), u = toupper(Computer) | summarize count(), max(N) by h, u",
       "T | extend k = tostring(N), unused = rand() | summarize count() by k",
       "T | project N2 = N * 2, C = Computer | extend N4 = N2 * 2 | summarize avg(N4) by C",
+      // A piped search: a one-table union (withsource=$table) over the filtered scan.
+      "T | search 'web' | count",
+      "T | search 'web' | summarize count(), sum(N) by $table, Level",
+      "T | search Computer:'db' or 'error' | summarize max(D), dcount(Computer) by Computer",
+      "T | search * | summarize count() by Level",
   };
   for (const char* q : queries) {
     Answers a = Run(q);
@@ -185,6 +196,14 @@ TEST_F(SummarizePushTest, PartialAggregatesMergeToTheSameAnswersInTheSameOrder) 
     bool none = std::string_view(q).find("N > 1000 | summarize count() by") != std::string_view::npos;
     EXPECT_EQ(a.own.empty(), none) << q;
     EXPECT_TRUE(a.ran_pushed) << q;
+  }
+  // The searches' summaries are aggregated on the catalog's threads, not only filtered there.
+  Schema schema = {{"TimeGenerated", Type::kDateTime}, {"Computer", Type::kString}, {"Level", Type::kString},
+                   {"N", Type::kLong}, {"D", Type::kReal}};
+  for (const char* q : {"T | search 'web' | count", "T | search 'web' | summarize count() by $table, Level"}) {
+    ThreadedCatalog pushed(schema, chunks_, true);
+    ASSERT_THAT(Execute(q, pushed, ExecOptions{}), IsOk()) << q;
+    EXPECT_GT(pushed.tokens(), 0u) << q;
   }
 }
 
