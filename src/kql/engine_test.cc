@@ -374,6 +374,13 @@ TEST_F(EngineTest, SearchPredicatesAnswerAsTheirWhereForms) {
   EXPECT_EQ(Text("search kind=loud 'x'").rfind("ERROR: search: kind must be", 0), 0u);
   EXPECT_EQ(Text("Logs | search in (Hosts) 'x'").rfind("ERROR: search: a piped input", 0), 0u);
   EXPECT_EQ(Text("search Message:5").rfind("ERROR:", 0), 0u);
+  // A term's wildcards are bounded (each inner one is a `.*` of its regex; runs of stars and
+  // those at its ends are none); a run of stars alone is every row.
+  EXPECT_EQ(Text("Logs | search '" + std::string(20, '*') + "l*o***g*i*n" + "' | count"), "2\n");
+  EXPECT_EQ(Text("Logs | search '*l*o*g*i*n*a*b*c*d*e*f*g*h*i*j*k*l*m*n*' | count").rfind(
+                "ERROR: search: a term holds at most 16 '*' wildcards", 0),
+            0u);
+  EXPECT_EQ(Text("Logs | search Message:'" + std::string(5000, '*') + "' | count"), "5\n");
 }
 
 TEST_F(EngineTest, MakeSeriesFillsMissingBinsWithDefault) {
