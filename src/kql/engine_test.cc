@@ -491,6 +491,11 @@ TEST(KqlPushDownTest, ScanGetsNeededColumnsAndTimeBounds) {
   ASSERT_THAT(Execute("T | where A > 0", cat, opts), IsOk());
   EXPECT_EQ(cat.last.columns.size(), 3u);
   EXPECT_FALSE(cat.last.min_time.has_value());
+  // make-series reads its axis, keys and arguments only.
+  ASSERT_THAT(Execute("T | make-series sum(A) on TimeGenerated step 1h", cat, opts), IsOk());
+  EXPECT_EQ(cat.last.columns, (std::vector<std::string>{"TimeGenerated", "A"}));
+  ASSERT_THAT(Execute("T | make-series count() on TimeGenerated step 1h by B", cat, opts), IsOk());
+  EXPECT_EQ(cat.last.columns, (std::vector<std::string>{"TimeGenerated", "B"}));
 }
 
 // `sort by X | take N` is a top: its scan is asked for the N best X first (ScanRequest::best),

@@ -187,6 +187,26 @@ TEST_F(GovernanceTest, MakeSeriesWithTooManyBinsFailsBeforeAllocating) {
               StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
 }
 
+// make-series keeps only what its axis, keys and aggregates read: a wide input (a 300-byte
+// text per row, 600,000 rows: ~200 MB whole) makes its series within a 64 MiB budget, streamed
+// when from/to are given and held narrowed until the axis's range is known when not; the
+// series count what summarize by bin counts.
+TEST_F(GovernanceTest, MakeSeriesOverAWideInputHoldsOnlyTheColumnsItReads) {
+  options_.memory_limit_bytes = 64 << 20;  // a 65,536-row chunk's texts are ~20 MB
+  std::string input = "range i from 0 to 599999 step 1 | extend t = datetime(2026-01-01) + i * 1s, "
+                      "k = i % 3, pad = strcat(strrep('x', 300), i)";
+  for (std::string range : {"", " from datetime(2026-01-01) to datetime(2026-01-08)"}) {
+    std::string q = input + " | make-series c = count(), s = sum(i) on t" + range + " step 1d by k | mv-expand c to typeof(long), s to typeof(long) | summarize n = sum(c), total = sum(s)";
+    Result<QueryResult> r = Run(q);
+    ASSERT_THAT(r, IsOk()) << q;
+    const Table& t = r->tables[0];
+    ASSERT_EQ(t.rows, 1u);
+    EXPECT_EQ(t.columns[0].Int(0), 600000) << range;
+    EXPECT_EQ(t.columns[1].Int(0), int64_t{599999} * 600000 / 2) << range;
+  }
+  EXPECT_EQ(Scalar(input + " | make-series c = count() on t step 1d by k | count"), "3");
+}
+
 TEST_F(GovernanceTest, HugeRangeStreamsUntilItsDeadlineNeverAWrongCount) {
   // A large range is generated slice by slice: it holds no memory (a 16 MiB budget is plenty)
   // and a count over 1e12 rows runs until the deadline instead of answering a wrong number.

@@ -1,6 +1,7 @@
 // make-series: aggregates by (keys, bin of the axis) with hash aggregation, then lays out the
 // bins of each key as dynamic arrays.
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 #include "kql/exec/eval.h"
@@ -77,62 +78,120 @@ Status EmitSeries(const PlanNode& node, const Table& groups, size_t bins, int64_
 }  // namespace
 
 // make-series: aggregates by (keys, bin of the axis) with hash aggregation, then lays the bins
-// of each key out as arrays of `step`-spaced slots filled with the default where empty.
+// of each key out as arrays of `step`-spaced slots filled with the default where empty. The
+// input streams through the aggregation chunk by chunk when `from` and `to` are given; without
+// them the range is the axis's, known at the end, and the chunks wait until then narrowed to
+// the columns the axis, keys and aggregates read (copies: a chunk's other columns, a message
+// text among them, are not kept; 10M rows of a log table were refused for memory whole).
 Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  MemoryReservation input(ctx.budget, "make-series");
-  ASSIGN_OR_RETURN(Table in, RunToTable(*node.inputs[0], ctx, &input));
-  FunctionContext fctx{in.rows, ctx.now, ctx.budget};
-  Chunk in_view = Chunk::View(in);
-  ASSIGN_OR_RETURN(ColumnValue axis_v, Eval(node.axis, in_view, fctx));
-  Column axis = std::move(axis_v).Take();
-  axis.Materialize(in.rows);
+  const Schema& schema = node.inputs[0]->schema;
+  std::vector<int> reads(schema.size(), 0);
+  CountColumnReads(node.axis, reads);
+  for (const BoundExpr& k : node.exprs) CountColumnReads(k, reads);
+  for (const BoundAggregate& a : node.aggs) {
+    for (const BoundExpr& e : a.args) CountColumnReads(e, reads);
+  }
+  // The chunk's read columns, copied; null constants for the rest (indexes stay the schema's).
+  auto narrow = [&](const Chunk& c) {
+    Chunk out;
+    out.rows = c.rows;
+    for (size_t k = 0; k < c.width(); ++k) {
+      if (k < reads.size() && reads[k] > 0) out.Add(Column(c.col(k)));
+      else out.Add(NullConstant(c.col(k).type));
+    }
+    return out;
+  };
+  MemoryReservation waiting(ctx.budget, "make-series");
+  std::vector<Chunk> chunks;
   int64_t from = node.from.value_or(INT64_MAX), to = node.to.value_or(INT64_MIN);
-  for (size_t r = 0; r < in.rows && (!node.from || !node.to); ++r) {
-    if (axis.IsNull(r)) continue;
-    if (!node.from) from = std::min(from, axis.Int(r));
-    if (!node.to) to = std::max(to, axis.Int(r) + 1);
-  }
-  if (from >= to || node.step <= 0) from = to = 0;
-  // Bins = ceil((to - from) / step), in unsigned arithmetic: to - from may not fit an int64.
-  uint64_t span = static_cast<uint64_t>(to) - static_cast<uint64_t>(from);
+  bool ranged = node.from && node.to;
   uint64_t step = node.step > 0 ? static_cast<uint64_t>(node.step) : 1;
-  uint64_t bin_count = span / step + (span % step != 0 ? 1 : 0);
-  // The bins are allocated per series (and the axis once): check the count before allocating.
-  MemoryReservation held(ctx.budget, "make-series (" + std::to_string(bin_count) + " bins)");
-  if (bin_count > SIZE_MAX / kBytesPerSlot / 4) {
-    return Status(StatusCode::kResourceExhausted,
-                  "Query execution has exceeded the allowed limits (80DA0001): make-series would create " +
-                      std::to_string(bin_count) + " bins",
-                  "E_RUNAWAY_QUERY");
-  }
-  size_t bins = static_cast<size_t>(bin_count);
-  RETURN_IF_ERROR(held.Grow(bins * kBytesPerSlot * (1 + std::max<size_t>(1, node.aggs.size()))));
-  // Keys: the by expressions, then the bin number; evaluated as extra columns of `in`.
+  std::optional<MemoryReservation> held;  // named by the bins' count once it is known
+  size_t bins = 0;
+  // The bins are allocated per series (and the axis once): the count is checked before.
+  auto set_bins = [&]() -> Status {
+    if (from >= to || node.step <= 0) from = to = 0;
+    // Bins = ceil((to - from) / step), in unsigned arithmetic: to - from may not fit an int64.
+    uint64_t span = static_cast<uint64_t>(to) - static_cast<uint64_t>(from);
+    uint64_t bin_count = span / step + (span % step != 0 ? 1 : 0);
+    if (bin_count > SIZE_MAX / kBytesPerSlot / 4) {
+      return Status(StatusCode::kResourceExhausted,
+                    "Query execution has exceeded the allowed limits (80DA0001): make-series would create " +
+                        std::to_string(bin_count) + " bins",
+                    "E_RUNAWAY_QUERY");
+    }
+    bins = static_cast<size_t>(bin_count);
+    held.emplace(ctx.budget, "make-series (" + std::to_string(bin_count) + " bins)");
+    return held->Grow(bins * kBytesPerSlot * (1 + std::max<size_t>(1, node.aggs.size())));
+  };
+  if (ranged) RETURN_IF_ERROR(set_bins());
+  // Keys: the by expressions, then the bin number; evaluated as extra columns of the chunk.
   std::vector<BoundExpr> keys;
-  std::vector<Column> key_cols;
-  for (const BoundExpr& k : node.exprs) {
-    ASSIGN_OR_RETURN(ColumnValue v, Eval(k, in_view, fctx));
-    key_cols.push_back(std::move(v).Take());
+  for (size_t i = 0; i < node.exprs.size(); ++i) {
+    keys.push_back(BoundExpr::ColumnRef(static_cast<int>(schema.size() + i), node.exprs[i].type));
   }
-  Column bin(Type::kLong);
-  std::vector<uint32_t> keep;
-  for (size_t r = 0; r < in.rows; ++r) {
-    if (axis.IsNull(r) || axis.Int(r) < from || axis.Int(r) >= to) continue;
-    keep.push_back(static_cast<uint32_t>(r));
-    bin.AppendInt(static_cast<int64_t>((static_cast<uint64_t>(axis.Int(r)) - static_cast<uint64_t>(from)) / step));
-  }
-  Table t = GatherTable(in, keep);
-  size_t base = t.columns.size();
-  for (size_t i = 0; i < key_cols.size(); ++i) {
-    t.AddColumn("", Gather(key_cols[i], keep));
-    keys.push_back(BoundExpr::ColumnRef(static_cast<int>(base + i), node.exprs[i].type));
-  }
-  t.AddColumn("", std::move(bin));
-  keys.push_back(BoundExpr::ColumnRef(static_cast<int>(t.columns.size() - 1), Type::kLong));
+  keys.push_back(BoundExpr::ColumnRef(static_cast<int>(schema.size() + node.exprs.size()), Type::kLong));
   HashAggregation agg(node, keys);
-  if (t.rows > 0) RETURN_IF_ERROR(agg.Consume(Chunk::View(t), ctx));
-  Table groups = t.rows > 0 ? agg.Finish() : Table();
-  return EmitSeries(node, groups, bins, from, ctx, held, sink);
+  bool consumed = false;
+  auto consume = [&](const Chunk& c) -> Status {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    FunctionContext fctx{c.rows, ctx.now, ctx.budget};
+    ASSIGN_OR_RETURN(ColumnValue axis_v, Eval(node.axis, c, fctx));
+    const Column& axis = axis_v.get();
+    std::vector<uint32_t> keep;
+    Column bin(Type::kLong);
+    for (size_t r = 0; r < c.rows; ++r) {
+      size_t ar = axis.constant ? 0 : r;
+      if (axis.IsNull(ar) || axis.Int(ar) < from || axis.Int(ar) >= to) continue;
+      keep.push_back(static_cast<uint32_t>(r));
+      bin.AppendInt(static_cast<int64_t>((static_cast<uint64_t>(axis.Int(ar)) - static_cast<uint64_t>(from)) / step));
+    }
+    if (keep.empty()) return OkStatus();
+    Chunk t;
+    t.rows = keep.size();
+    for (size_t k = 0; k < c.width(); ++k) {
+      const Column& col = c.col(k);
+      if (col.constant) t.AddShared(c.shared(k));
+      else t.Add(Gather(col, keep));
+    }
+    for (const BoundExpr& k : node.exprs) {
+      ASSIGN_OR_RETURN(ColumnValue v, Eval(k, c, fctx));
+      Column key = std::move(v).Take();
+      key.Materialize(c.rows);
+      t.Add(Gather(key, keep));
+    }
+    t.Add(std::move(bin));
+    consumed = true;
+    return agg.Consume(t, ctx);
+  };
+  RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
+    if (chunk.rows == 0) return OkStatus();
+    Chunk c = narrow(chunk);
+    if (ranged) return consume(c);
+    // The axis's range so far (its values evaluated again when the chunk is consumed).
+    FunctionContext fctx{c.rows, ctx.now, ctx.budget};
+    ASSIGN_OR_RETURN(ColumnValue axis_v, Eval(node.axis, c, fctx));
+    const Column& axis = axis_v.get();
+    for (size_t r = 0; r < (axis.constant ? std::min<size_t>(1, c.rows) : c.rows); ++r) {
+      if (axis.IsNull(r)) continue;
+      if (!node.from) from = std::min(from, axis.Int(r));
+      if (!node.to) to = std::max(to, axis.Int(r) + 1);
+    }
+    size_t bytes = 0;
+    for (size_t k = 0; k < c.width(); ++k) bytes += c.col(k).constant ? 0 : ApproxBytes(c.col(k));
+    RETURN_IF_ERROR(waiting.Grow(bytes));
+    chunks.push_back(std::move(c));
+    return OkStatus();
+  }));
+  if (!ranged) {
+    RETURN_IF_ERROR(set_bins());
+    for (Chunk& c : chunks) {
+      RETURN_IF_ERROR(consume(c));
+      c = Chunk();
+    }
+  }
+  Table groups = consumed ? agg.Finish() : Table();
+  return EmitSeries(node, groups, bins, from, ctx, *held, sink);
 }
 
 }  // namespace cmk::kql

@@ -60,7 +60,7 @@ void TimeBounds(const BoundExpr& e, int col, ScanRequest& scan) {
 
 // Walks the operators fed by `scan`: while they keep the scan's columns at their indexes
 // (where, extend, sort, top, take, serialize, project-rename) their references are collected;
-// a closing operator (project, summarize, distinct, count) ends the walk with exactly the
+// a closing operator (project, summarize, make-series, distinct, count) ends the walk with exactly the
 // columns needed. Leading where clauses contribute TimeGenerated bounds.
 void Binder::PushDown(PlanNode& scan, const std::vector<PlanNode*>& chain) {
   size_t width = scan.schema.size();
@@ -107,11 +107,12 @@ void Binder::PushDown(PlanNode& scan, const std::vector<PlanNode*>& chain) {
     if (n->kind == NodeKind::kProject) {
       for (const BoundExpr& e : n->exprs) CollectRefs(e, refs);
       closed = true;
-    } else if (n->kind == NodeKind::kSummarize) {
+    } else if (n->kind == NodeKind::kSummarize || n->kind == NodeKind::kMakeSeries) {
       for (const BoundExpr& e : n->exprs) CollectRefs(e, refs);
       for (const BoundAggregate& a : n->aggs) {
         for (const BoundExpr& e : a.args) CollectRefs(e, refs);
       }
+      if (n->kind == NodeKind::kMakeSeries) CollectRefs(n->axis, refs);
       closed = true;
     }
     break;
