@@ -233,6 +233,22 @@ TEST_F(GovernanceTest, HugeRangeStreamsUntilItsDeadlineNeverAWrongCount) {
   EXPECT_EQ(Scalar("range x from 0.0 to 99999.5 step 0.5 | summarize c=count(), m=max(x) | project m == 99999.5"), "1");
 }
 
+// A join holds its right side only: a wide left side (~200 MB of rows with a 300-byte text
+// each) against a few keys streams through within 64 MiB, with every kind's answer.
+TEST_F(GovernanceTest, AJoinStreamsItsLeftSide) {
+  options_.memory_limit_bytes = 64 << 20;  // a 65,536-row chunk's texts are ~20 MB
+  std::string left = "range i from 0 to 599999 step 1 | extend k = i % 1000, pad = strcat(strrep('x', 300), i)";
+  std::string right = "(datatable(k:long, name:string) [7, 'seven', 7, 'SEVEN', 123456, 'none'])";
+  for (const auto& [kind, count] : std::vector<std::pair<std::string, std::string>>{
+           {"inner", "1200"}, {"innerunique", "2"}, {"leftsemi", "600"}, {"leftanti", "599400"},
+           {"leftouter", "600600"}, {"rightsemi", "2"}, {"rightanti", "1"}, {"rightouter", "1201"},
+           {"fullouter", "600601"}}) {
+    EXPECT_EQ(Scalar(left + " | join kind=" + kind + " " + right + " on k | count"), count) << kind;
+  }
+  EXPECT_EQ(Scalar(left + " | join kind=inner " + right + " on k | summarize max(i)"), "599007");
+  EXPECT_EQ(Scalar(left + " | join kind=inner " + right + " on k | where name == 'SEVEN' | summarize dcount(pad)"), "600");
+}
+
 TEST_F(GovernanceTest, BigJoinFailsWithTheMemoryLimit) {
   options_.memory_limit_bytes = 64 << 20;
   Result<QueryResult> r = Run(

@@ -26,10 +26,11 @@ Column GatherOrNull(const Column& src, const std::vector<int64_t>& idx) {
 }
 
 // Encoded key of `row`, or false when a key is null (null keys never match).
-bool KeyOf(const Table& t, const std::vector<int>& cols, size_t row, std::string& out) {
+template <typename Cols>
+bool KeyOf(const Cols& col_at, const std::vector<int>& cols, size_t row, std::string& out) {
   out.clear();
   for (int c : cols) {
-    const Column& col = t.columns[static_cast<size_t>(c)];
+    const Column& col = col_at(static_cast<size_t>(c));
     if (col.IsNull(row)) return false;
     EncodeKey(col, row, out);
   }
@@ -43,118 +44,173 @@ struct Matches {
 // Rows emitted between two charges of the output being built (and deadline checks).
 constexpr size_t kCheckEvery = 64 * 1024;
 
-// Matches the rows; `held` is charged for the hash table and for the output as it grows:
-// `out_row_bytes` per matched row (the gathered columns plus the two indexes).
-Result<Matches> Match(const PlanNode& node, const Table& left, const Table& right, size_t out_row_bytes,
-                      const ExecContext& ctx, MemoryReservation& held) {
-  std::unordered_map<std::string, std::vector<uint32_t>> build;
-  std::string key;
-  size_t build_bytes = 0;
-  for (size_t r = 0; r < right.rows; ++r) {
-    if (KeyOf(right, node.right_keys, r, key)) {
-      auto [it, inserted] = build.try_emplace(key);
-      if (inserted) build_bytes += key.size() + 96;  // node, bucket, vector
-      it->second.push_back(static_cast<uint32_t>(r));
+// The right side's rows by key (built once), probed by the left side chunk by chunk: the left
+// streams, only the right side is held.
+class Probe {
+ public:
+  Probe(const PlanNode& node, const Table& right, const ExecContext& ctx, MemoryReservation& held)
+      : node_(node), right_(right), ctx_(ctx), held_(held), right_hit_(right.rows, 0) {}
+
+  Status Build() {
+    std::string key;
+    auto cols = [&](size_t c) -> const Column& { return right_.columns[c]; };
+    for (size_t r = 0; r < right_.rows; ++r) {
+      if (KeyOf(cols, node_.right_keys, r, key)) {
+        auto [it, inserted] = build_.try_emplace(key);
+        if (inserted) build_bytes_ += key.size() + 96;  // node, bucket, vector
+        it->second.push_back(static_cast<uint32_t>(r));
+      }
+      if (r % kCheckEvery == kCheckEvery - 1) {
+        RETURN_IF_ERROR(held_.Resize(build_bytes_ + r * sizeof(uint32_t)));
+        RETURN_IF_ERROR(CheckBudget(ctx_));
+      }
     }
-    if (r % kCheckEvery == kCheckEvery - 1) {
-      RETURN_IF_ERROR(held.Resize(build_bytes + r * sizeof(uint32_t)));
-      RETURN_IF_ERROR(CheckBudget(ctx));
-    }
+    build_bytes_ += right_.rows * (sizeof(uint32_t) + 1);  // row ids, right_hit
+    return held_.Resize(build_bytes_);
   }
-  build_bytes += right.rows * (sizeof(uint32_t) + 1);  // row ids, right_hit
-  RETURN_IF_ERROR(held.Resize(build_bytes));
-  Matches m;
-  size_t next_check = kCheckEvery;
-  // Charges the output every kCheckEvery rows (a 100k x 100k join on one key fails here
-  // instead of allocating 10^10 matches).
-  auto check_output = [&]() -> Status {
-    size_t rows = std::max(m.left.size(), m.right.size());
-    if (rows < next_check) return OkStatus();
-    next_check = rows + kCheckEvery;
-    RETURN_IF_ERROR(held.Resize(build_bytes + rows * out_row_bytes));
-    return CheckBudget(ctx);
-  };
-  JoinKind kind = node.join_kind;
-  std::vector<uint8_t> right_hit(right.rows, 0);
-  std::unordered_map<std::string, bool> seen_left;  // innerunique: first left row per key
-  for (size_t r = 0; r < left.rows; ++r) {
-    if (std::max(m.left.size(), m.right.size()) >= next_check) RETURN_IF_ERROR(check_output());
-    if (BudgetDue(ctx)) RETURN_IF_ERROR(ctx.budget->Check());
-    const std::vector<uint32_t>* hits = nullptr;
-    if (KeyOf(left, node.left_keys, r, key)) {
-      if (kind == JoinKind::kInnerUnique && !seen_left.emplace(key, true).second) continue;
-      auto it = build.find(key);
-      if (it != build.end()) hits = &it->second;
-    } else if (kind == JoinKind::kInnerUnique) {
-      continue;
-    }
-    if (hits != nullptr) {
-      for (uint32_t h : *hits) right_hit[h] = 1;
-    }
-    switch (kind) {
-      case JoinKind::kLeftAnti:
-        if (hits == nullptr) m.left.push_back(static_cast<int64_t>(r));
-        break;
-      case JoinKind::kLeftSemi:
-        if (hits != nullptr) m.left.push_back(static_cast<int64_t>(r));
-        break;
-      case JoinKind::kRightAnti:
-      case JoinKind::kRightSemi:
-        break;
-      default:
-        if (hits != nullptr) {
-          for (uint32_t h : *hits) {
-            RETURN_IF_ERROR(check_output());
-            m.left.push_back(static_cast<int64_t>(r));
-            m.right.push_back(h);
-          }
-        } else if (kind == JoinKind::kLeftOuter || kind == JoinKind::kFullOuter) {
-          m.left.push_back(static_cast<int64_t>(r));
-          m.right.push_back(-1);
+
+  // The matches of a left chunk's rows; `out_row_bytes` per matched row is charged as the
+  // output grows (a 100k x 100k join on one key fails here instead of allocating 10^10).
+  Result<Matches> Left(const Chunk& left, size_t out_row_bytes) {
+    Matches m;
+    size_t next_check = kCheckEvery;
+    auto check_output = [&]() -> Status {
+      size_t rows = std::max(m.left.size(), m.right.size());
+      if (rows < next_check) return OkStatus();
+      next_check = rows + kCheckEvery;
+      RETURN_IF_ERROR(held_.Resize(build_bytes_ + seen_bytes_ + rows * out_row_bytes));
+      return CheckBudget(ctx_);
+    };
+    JoinKind kind = node_.join_kind;
+    std::string key;
+    auto cols = [&](size_t c) -> const Column& { return left.col(c); };
+    for (size_t r = 0; r < left.rows; ++r) {
+      if (std::max(m.left.size(), m.right.size()) >= next_check) RETURN_IF_ERROR(check_output());
+      if (BudgetDue(ctx_)) RETURN_IF_ERROR(ctx_.budget->Check());
+      const std::vector<uint32_t>* hits = nullptr;
+      if (KeyOf(cols, node_.left_keys, r, key)) {
+        if (kind == JoinKind::kInnerUnique) {  // the first left row per key, over every chunk
+          if (!seen_left_.emplace(key, true).second) continue;
+          seen_bytes_ += key.size() + 64;
         }
+        auto it = build_.find(key);
+        if (it != build_.end()) hits = &it->second;
+      } else if (kind == JoinKind::kInnerUnique) {
+        continue;
+      }
+      if (hits != nullptr) {
+        for (uint32_t h : *hits) right_hit_[h] = 1;
+      }
+      switch (kind) {
+        case JoinKind::kLeftAnti:
+          if (hits == nullptr) m.left.push_back(static_cast<int64_t>(r));
+          break;
+        case JoinKind::kLeftSemi:
+          if (hits != nullptr) m.left.push_back(static_cast<int64_t>(r));
+          break;
+        case JoinKind::kRightAnti:
+        case JoinKind::kRightSemi:
+          break;
+        default:
+          if (hits != nullptr) {
+            for (uint32_t h : *hits) {
+              RETURN_IF_ERROR(check_output());
+              m.left.push_back(static_cast<int64_t>(r));
+              m.right.push_back(h);
+            }
+          } else if (kind == JoinKind::kLeftOuter || kind == JoinKind::kFullOuter) {
+            m.left.push_back(static_cast<int64_t>(r));
+            m.right.push_back(-1);
+          }
+      }
     }
+    RETURN_IF_ERROR(held_.Resize(build_bytes_ + seen_bytes_));
+    return m;
   }
-  for (size_t r = 0; r < right.rows; ++r) {
-    if (std::max(m.left.size(), m.right.size()) >= next_check) RETURN_IF_ERROR(check_output());
-    if (BudgetDue(ctx)) RETURN_IF_ERROR(ctx.budget->Check());
-    bool hit = right_hit[r] != 0;
-    if ((kind == JoinKind::kRightAnti && !hit) || (kind == JoinKind::kRightSemi && hit)) {
-      m.right.push_back(static_cast<int64_t>(r));
-    } else if ((kind == JoinKind::kRightOuter || kind == JoinKind::kFullOuter) && !hit) {
-      m.left.push_back(-1);
-      m.right.push_back(static_cast<int64_t>(r));
+
+  // After the last left chunk: the right rows the kind emits on their own (anti, semi, outer).
+  Result<Matches> RightRows(size_t out_row_bytes) {
+    Matches m;
+    JoinKind kind = node_.join_kind;
+    for (size_t r = 0; r < right_.rows; ++r) {
+      if (r % kCheckEvery == kCheckEvery - 1) {
+        RETURN_IF_ERROR(held_.Resize(build_bytes_ + seen_bytes_ + m.right.size() * out_row_bytes));
+        RETURN_IF_ERROR(CheckBudget(ctx_));
+      }
+      bool hit = right_hit_[r] != 0;
+      if ((kind == JoinKind::kRightAnti && !hit) || (kind == JoinKind::kRightSemi && hit)) {
+        m.right.push_back(static_cast<int64_t>(r));
+      } else if ((kind == JoinKind::kRightOuter || kind == JoinKind::kFullOuter) && !hit) {
+        m.left.push_back(-1);
+        m.right.push_back(static_cast<int64_t>(r));
+      }
     }
+    return m;
   }
-  return m;
-}
+
+ private:
+  const PlanNode& node_;
+  const Table& right_;
+  const ExecContext& ctx_;
+  MemoryReservation& held_;
+  std::unordered_map<std::string, std::vector<uint32_t>> build_;
+  size_t build_bytes_ = 0, seen_bytes_ = 0;
+  std::vector<uint8_t> right_hit_;
+  std::unordered_map<std::string, bool> seen_left_;  // innerunique
+};
 
 }  // namespace
 
+// The right side is held and indexed; the left streams through it, each chunk's matches sent
+// on as they are found (in the left's order), then the right rows the kind adds. A large left
+// side (a table's every row against a few keys) costs no memory beyond a chunk.
 Status RunJoin(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   MemoryReservation held(ctx.budget, "join");
-  ASSIGN_OR_RETURN(Table left, RunToTable(*node.inputs[0], ctx, &held));
   ASSIGN_OR_RETURN(Table right, RunToTable(*node.inputs[1], ctx, &held));
-  auto per_row = [](const Table& t) { return t.rows == 0 ? 0 : ApproxBytes(t) / t.rows; };
-  size_t out_row_bytes = 2 * sizeof(int64_t) + per_row(left) + per_row(right);
-  MemoryReservation matching(ctx.budget, "join");
-  ASSIGN_OR_RETURN(Matches m, Match(node, left, right, out_row_bytes, ctx, matching));
+  MemoryReservation probing(ctx.budget, "join");
+  Probe probe(node, right, ctx, probing);
+  RETURN_IF_ERROR(probe.Build());
+  size_t right_row = right.rows == 0 ? 0 : ApproxBytes(right) / right.rows;
   bool right_only = node.join_kind == JoinKind::kRightAnti || node.join_kind == JoinKind::kRightSemi;
   bool left_only = node.join_kind == JoinKind::kLeftAnti || node.join_kind == JoinKind::kLeftSemi;
-  Table out;
-  out.rows = right_only ? m.right.size() : m.left.size();
-  if (out.rows == 0) return OkStatus();
-  size_t col = 0;
-  if (!right_only) {
-    for (const Column& c : left.columns) out.AddColumn(node.schema[col++].name, GatherOrNull(c, m.left));
-  }
-  if (right_only) {
-    for (const Column& c : right.columns) out.AddColumn(node.schema[col++].name, GatherOrNull(c, m.right));
-  } else if (!left_only) {
-    for (int c : node.right_out) {
-      out.AddColumn(node.schema[col++].name, GatherOrNull(right.columns[static_cast<size_t>(c)], m.right));
+  const Schema& left_schema = node.inputs[0]->schema;
+  // The output of some matches: the left columns (from `left`, absent for the right's own rows)
+  // then the right's.
+  auto emit = [&](const Chunk* left, const Matches& m) -> Status {
+    Table out;
+    out.rows = right_only ? m.right.size() : m.left.size();
+    if (out.rows == 0) return OkStatus();
+    size_t col = 0;
+    if (!right_only) {
+      for (size_t c = 0; c < left_schema.size(); ++c) {
+        if (left != nullptr) {
+          out.AddColumn(node.schema[col++].name, GatherOrNull(left->col(c), m.left));
+        } else {
+          Column nulls(left_schema[c].type);
+          for (size_t r = 0; r < m.left.size(); ++r) nulls.AppendNull();
+          DropStringNulls(nulls);
+          out.AddColumn(node.schema[col++].name, std::move(nulls));
+        }
+      }
     }
-  }
-  return sink(Chunk::Own(std::move(out)));
+    if (right_only) {
+      for (const Column& c : right.columns) out.AddColumn(node.schema[col++].name, GatherOrNull(c, m.right));
+    } else if (!left_only) {
+      for (int c : node.right_out) {
+        out.AddColumn(node.schema[col++].name, GatherOrNull(right.columns[static_cast<size_t>(c)], m.right));
+      }
+    }
+    return sink(Chunk::Own(std::move(out)));
+  };
+  RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& left) -> Status {
+    if (left.rows == 0) return OkStatus();
+    size_t left_row = ApproxBytes(left) / left.rows;
+    ASSIGN_OR_RETURN(Matches m, probe.Left(left, 2 * sizeof(int64_t) + left_row + right_row));
+    if (right_only) return OkStatus();
+    return emit(&left, m);
+  }));
+  ASSIGN_OR_RETURN(Matches rest, probe.RightRows(2 * sizeof(int64_t) + right_row));
+  return emit(nullptr, rest);
 }
 
 }  // namespace cmk::kql
