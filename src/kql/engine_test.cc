@@ -312,6 +312,21 @@ TEST_F(EngineTest, ParseSimpleAndRegex) {
             "42\n");
 }
 
+// split(s, d)[i] with a constant i >= 0 binds as split(s, d, i)[0]: the same values, escapes,
+// missing parts (null) and negative indexes (from the end) as the whole array indexed.
+TEST_F(EngineTest, SplitIndexedAnswersAsTheWholeArray) {
+  std::string rows = "datatable(s:string) ['a \"q\" b', 'x\\\\y z', 'one', ''] | extend d = ' '";
+  for (std::string i : {"0", "1", "2", "9", "-1"}) {
+    // d is a column: split(s, d) is not folded, the rewrite applies; parse_json of the array
+    // indexed after is the unrewritten form.
+    EXPECT_EQ(Text(rows + " | project p = tostring(split(s, d)[" + i + "]), n = isnull(split(s, d)[" + i + "])"),
+              Text(rows + " | project p = tostring(parse_json(tostring(split(s, d)))[" + i + "]), n = isnull(parse_json(tostring(split(s, d)))[" + i + "])"))
+        << i;
+  }
+  EXPECT_EQ(Text(rows + " | project p = tostring(split(s, d)[1])"), "\"q\"\nz\n\n\n");
+  EXPECT_EQ(Text(rows + " | project p = tostring(split(s, d)[0])"), "a\nx\\y\none\n\n");
+}
+
 TEST_F(EngineTest, SearchAddsTableColumn) {
   EXPECT_EQ(Text("search 'alice' | project $table, Computer"), "Logs\th1\n");
   EXPECT_EQ(Text("search in (Hosts) 'eu' | count"), "1\n");

@@ -10,6 +10,15 @@ namespace {
 
 void WriteString(std::string_view s, std::string& out) {
   out.push_back('"');
+  // Runs that need no escape are copied whole (most of a text).
+  size_t clean = 0;
+  while (clean < s.size()) {
+    auto u = static_cast<unsigned char>(s[clean]);
+    if (u < 0x20 || u == '"' || u == '\\') break;
+    ++clean;
+  }
+  out.append(s.data(), clean);
+  s.remove_prefix(clean);
   for (char ch : s) {
     switch (ch) {
       case '"': out += "\\\""; break;
@@ -87,6 +96,8 @@ std::optional<bj::value> ParseJson(std::string_view text) {
   if (ec) return std::nullopt;
   return v;
 }
+
+void AppendJsonString(std::string_view s, std::string& out) { WriteString(s, out); }
 
 std::string WriteJson(const bj::value& v) {
   std::string out;

