@@ -13,6 +13,9 @@ namespace cmk::kql {
 Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunValues(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// A top's input, run: a `where` over a scan gets ScanRequest::select (the rows each chunk could
+// place; its other string columns built for those alone), anything else runs as it is.
+Status RunTopInput(const PlanNode& top, const ExecContext& ctx, const Sink& sink);
 Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // summarize straight over a scan (or a `where` over one) when the catalog applies filters, the
 // predicate, keys and aggregate arguments are safe on other threads and every aggregate merges:

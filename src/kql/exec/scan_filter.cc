@@ -218,10 +218,12 @@ Result<std::optional<std::vector<uint32_t>>> PassingRows(const BoundExpr& predic
 }
 
 // A scan, optionally with a `where` predicate the catalog applies on its reader threads.
-Status ScanWith(const PlanNode& node, const BoundExpr* predicate, const ExecContext& ctx, const Sink& sink) {
+Status ScanWith(const PlanNode& node, const BoundExpr* predicate, const ExecContext& ctx, const Sink& sink,
+                std::optional<ScanRequest::Select> select = std::nullopt) {
   std::vector<bool> wanted = WantedColumns(node);
   ScanRequest request = node.scan;
   if (predicate != nullptr) {
+    if (select) request.select = std::move(select);
     // Keeps only the wanted columns of the passing rows, named as the schema: ScanChunk then
     // finds them again. Runs on other threads: it reads the plan and `now`, nothing else.
     TimePoint now = ctx.now;
@@ -560,6 +562,78 @@ Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink)
     if (idx.size() == chunk.rows) return sink(std::move(chunk));
     return sink(GatherChunk(chunk, idx));  // only the survivors are copied
   });
+}
+
+namespace {
+
+// ScanRequest::select for `top N by keys` over a `where` over a scan: of a chunk decoded with
+// the predicate's and the keys' columns, its passing rows among its N best (the only rows the
+// top could keep from it: ties go to the first, as the top's stable sort keeps them), so that
+// the chunk's other string columns (a message) are built for those rows alone. nullopt when
+// every string column is read anyway.
+std::optional<ScanRequest::Select> TopSelect(const PlanNode& top, const BoundExpr& predicate, const PlanNode& scan,
+                                             TimePoint now) {
+  std::vector<int> counts(scan.schema.size(), 0);
+  CountColumnReads(predicate, counts);
+  for (const BoundExpr& k : top.exprs) {
+    if (!Pushable(k)) return std::nullopt;
+    CountColumnReads(k, counts);
+  }
+  std::vector<bool> wanted = WantedColumns(scan);
+  ScanRequest::Select select;
+  bool defers = false;
+  for (size_t k = 0; k < counts.size(); ++k) {
+    if (counts[k] > 0) select.reads.push_back(scan.schema[k].name);
+    else if (wanted[k] && UsesStrings(scan.schema[k].type)) defers = true;
+  }
+  if (!defers || top.limit < 0) return std::nullopt;
+  std::vector<bool> reads(counts.size());
+  for (size_t k = 0; k < counts.size(); ++k) reads[k] = counts[k] > 0 && wanted[k];
+  size_t n = static_cast<size_t>(top.limit);
+  select.rows = [&top, &scan, &predicate, reads, n, now](const Table& t) -> std::vector<uint32_t> {
+    std::vector<uint32_t> rows(t.rows);
+    for (size_t r = 0; r < t.rows; ++r) rows[r] = static_cast<uint32_t>(r);
+    const std::vector<uint32_t> all = rows;
+    Chunk chunk = ScanChunk(scan, reads, std::shared_ptr<const Table>(std::shared_ptr<const Table>(), &t));
+    Result<std::optional<std::vector<uint32_t>>> passing = PassingRows(predicate, chunk, now);
+    if (!passing.ok()) return all;  // the filter reports it, over every row
+    if (*passing) rows = std::move(**passing);
+    if (rows.size() <= n) return rows;
+    Chunk kept = GatherChunk(chunk, rows);
+    FunctionContext fctx{kept.rows, now, nullptr};
+    std::vector<ColumnValue> keys;
+    std::vector<const Column*> ptrs;
+    for (const BoundExpr& k : top.exprs) {
+      Result<ColumnValue> v = Eval(k, kept, fctx);
+      if (!v.ok()) return all;
+      keys.push_back(std::move(*v));
+    }
+    for (ColumnValue& k : keys) ptrs.push_back(&k.get());
+    ExecContext local;  // no budget: bounded by the chunk's rows
+    local.now = now;
+    Result<std::vector<uint32_t>> best = SortPermutation(ptrs, top, kept.rows, n, local);
+    if (!best.ok()) return all;
+    std::vector<uint32_t> out;
+    out.reserve(best->size());
+    for (uint32_t i : *best) out.push_back(rows[i]);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  return select;
+}
+
+}  // namespace
+
+Status RunTopInput(const PlanNode& top, const ExecContext& ctx, const Sink& sink) {
+  const PlanNode& in = *top.inputs[0];
+  if (in.kind == NodeKind::kFilter && in.inputs[0]->kind == NodeKind::kScan && ctx.catalog != nullptr &&
+      ctx.catalog->AppliesFilters() && Pushable(in.predicate)) {
+    const PlanNode& scan = *in.inputs[0];
+    if (auto select = TopSelect(top, in.predicate, scan, ctx.now)) {
+      return ScanWith(scan, &in.predicate, ctx, sink, std::move(select));
+    }
+  }
+  return Run(in, ctx, sink);
 }
 
 Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {

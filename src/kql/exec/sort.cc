@@ -259,7 +259,7 @@ Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
       bounded.scan.filter = [&b](const std::shared_ptr<const Table>& t) { return RowsMeetingBound(b, t); };
     }
   }
-  Status ran = Run(use_bound ? bounded : *node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
+  auto consume = [&](Chunk&& chunk) -> Status {
     RETURN_IF_ERROR(CheckBudget(ctx));
     if (n == 0) return OkStatus();
     bool complete = false;
@@ -278,7 +278,8 @@ Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     RETURN_IF_ERROR(held.Grow(ApproxBytes(chunk)));
     AppendTable(acc, std::move(chunk));
     return complete ? Status(StatusCode::kCancelled, "top has its rows", kTopComplete) : OkStatus();
-  });
+  };
+  Status ran = use_bound ? Run(bounded, ctx, consume) : RunTopInput(node, ctx, consume);
   if (!ran.ok() && !(ran.code() == StatusCode::kCancelled && ran.error_code() == kTopComplete)) return ran;
   if (acc.rows == 0) return OkStatus();
   ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(node.exprs, Chunk::View(acc), ctx));
