@@ -118,7 +118,7 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     // The string test narrows what the filter sees: only with the filter that decides.
     if (request.filter && request.prefilter) scan.prefilter = &*request.prefilter;
     if (request.filter && request.term_needs) scan.term_needs = &*request.term_needs;
-    if (request.filter && request.select && !request.bound) scan.select = &*request.select;
+    if (request.filter && request.select) scan.select = &*request.select;
     std::optional<kql::ScanRequest::ValueBound> best;
     if (request.best && !request.bound) {
       ASSIGN_OR_RETURN(best, s.BestBound(extents, scan, *request.best));

@@ -373,12 +373,15 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       auto [first, last] = *layout->time[group];
       in_window = (!scan.lo || first >= *scan.lo) && (!scan.end || last < *scan.end);
     }
-    const kql::ScanRequest::Select* select = scan.bound == nullptr && !passing && in_window ? scan.select : nullptr;
+    // (A top over a where may give both: its select then keeps the passing rows that meet the
+    // bound, and the bound skips the groups without such a value.)
+    const kql::ScanRequest::Select* select = !passing && in_window ? scan.select : nullptr;
     auto defer = [&](size_t c) {
       if (!kql::UsesStrings(layout->schema[c].type)) return false;
-      if (bound_col >= 0) return static_cast<int>(c) != bound_col;
-      return select != nullptr &&
-             std::find(select->reads.begin(), select->reads.end(), layout->schema[c].name) == select->reads.end();
+      if (select != nullptr) {
+        return std::find(select->reads.begin(), select->reads.end(), layout->schema[c].name) == select->reads.end();
+      }
+      return bound_col >= 0 && static_cast<int>(c) != bound_col;
     };
     for (size_t c : g.missing) {
       if (defer(c)) {

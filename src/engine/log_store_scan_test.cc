@@ -452,6 +452,13 @@ TEST_F(LogStoreScanTest, ArgMaxBuildsTheStringsOfEachGroupsCandidateRowsOnly) {
       EXPECT_FALSE(got.empty()) << where << q;
     }
   }
+  // One key of numbers: a first pass over the key's and the predicate's columns finds the 4th
+  // best passing value (500, six rows tie at it), and only rows that good get their strings.
+  Open();
+  auto bounded = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  uint64_t before = store_->ValuesMaterializedForTest();
+  EXPECT_EQ(answer(*bounded, "App_CL | where N > 20 | top 4 by N desc").size(), 4u);
+  EXPECT_LE(store_->ValuesMaterializedForTest() - before, 6u * 2);  // not 3 groups x 4 rows x 2
 }
 
 TEST_F(LogStoreScanTest, MinAndMaxWithoutKeysReadTheBlockThatHoldsEach) {

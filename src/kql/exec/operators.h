@@ -1,6 +1,7 @@
 #pragma once
 // Private to kql/exec: the operators behind Run (exec.cc), one file per family, and the helpers
 // they share. Each pushes the node's output chunks into `sink` (exec.h).
+#include <functional>
 #include <vector>
 
 #include "base/status.h"
@@ -16,6 +17,12 @@ Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink)
 // A top's input, run: a `where` over a scan gets ScanRequest::select (the rows each chunk could
 // place; its other string columns built for those alone), anything else runs as it is.
 Status RunTopInput(const PlanNode& top, const ExecContext& ctx, const Sink& sink);
+// Whether `filter` is a where over a scan that the catalog applies on its reader threads; then
+// RunFilteredScan runs it with the scan's request changed by `adjust` (columns, a bound), and
+// for `top` (when given) the select of the rows each chunk could place.
+bool PushableFilter(const PlanNode& filter, const ExecContext& ctx);
+Status RunFilteredScan(const PlanNode& filter, const std::function<void(ScanRequest&)>& adjust,
+                       const ExecContext& ctx, const Sink& sink, const PlanNode* top = nullptr);
 Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // summarize straight over a scan (or a `where` over one) when the catalog applies filters, the
 // predicate, keys and aggregate arguments are safe on other threads and every aggregate merges:

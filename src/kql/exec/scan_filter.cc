@@ -572,7 +572,7 @@ namespace {
 // the chunk's other string columns (a message) are built for those rows alone. nullopt when
 // every string column is read anyway.
 std::optional<ScanRequest::Select> TopSelect(const PlanNode& top, const BoundExpr& predicate, const PlanNode& scan,
-                                             TimePoint now) {
+                                             TimePoint now, std::optional<ScanRequest::ValueBound> bound) {
   std::vector<int> counts(scan.schema.size(), 0);
   CountColumnReads(predicate, counts);
   for (const BoundExpr& k : top.exprs) {
@@ -587,10 +587,17 @@ std::optional<ScanRequest::Select> TopSelect(const PlanNode& top, const BoundExp
     else if (wanted[k] && UsesStrings(scan.schema[k].type)) defers = true;
   }
   if (!defers || top.limit < 0) return std::nullopt;
+  size_t n = static_cast<size_t>(top.limit);
+  if (bound) {  // its column is read
+    auto it = std::find_if(scan.schema.begin(), scan.schema.end(), [&](const ColumnSchema& c) { return c.name == bound->column; });
+    if (it == scan.schema.end() || !wanted[static_cast<size_t>(it - scan.schema.begin())]) return std::nullopt;
+    size_t k = static_cast<size_t>(it - scan.schema.begin());
+    if (counts[k] == 0) select.reads.push_back(bound->column);
+    counts[k] = 1;
+  }
   std::vector<bool> reads(counts.size());
   for (size_t k = 0; k < counts.size(); ++k) reads[k] = counts[k] > 0 && wanted[k];
-  size_t n = static_cast<size_t>(top.limit);
-  select.rows = [&top, &scan, &predicate, reads, n, now](const Table& t) -> std::vector<uint32_t> {
+  select.rows = [&top, &scan, &predicate, reads, n, now, bound](const Table& t) -> std::vector<uint32_t> {
     std::vector<uint32_t> rows(t.rows);
     for (size_t r = 0; r < t.rows; ++r) rows[r] = static_cast<uint32_t>(r);
     const std::vector<uint32_t> all = rows;
@@ -598,6 +605,17 @@ std::optional<ScanRequest::Select> TopSelect(const PlanNode& top, const BoundExp
     Result<std::optional<std::vector<uint32_t>>> passing = PassingRows(predicate, chunk, now);
     if (!passing.ok()) return all;  // the filter reports it, over every row
     if (*passing) rows = std::move(**passing);
+    if (bound) {  // only rows as good as the N-th best passing value can place
+      int i = t.Find(bound->column);
+      if (i < 0) return {};
+      const Column& c = t.columns[static_cast<size_t>(i)];
+      if (bound->real ? !UsesReals(c.type) : !UsesInts(c.type)) return {};
+      std::erase_if(rows, [&](uint32_t r) {
+        if (c.IsNull(r)) return true;
+        return bound->real ? !(bound->lower ? c.Real(r) >= bound->d : c.Real(r) <= bound->d)
+                           : !(bound->lower ? c.Int(r) >= bound->i : c.Int(r) <= bound->i);
+      });
+    }
     if (rows.size() <= n) return rows;
     Chunk kept = GatherChunk(chunk, rows);
     FunctionContext fctx{kept.rows, now, nullptr};
@@ -624,12 +642,32 @@ std::optional<ScanRequest::Select> TopSelect(const PlanNode& top, const BoundExp
 
 }  // namespace
 
+bool PushableFilter(const PlanNode& filter, const ExecContext& ctx) {
+  return filter.kind == NodeKind::kFilter && filter.inputs.size() == 1 && filter.inputs[0]->kind == NodeKind::kScan &&
+         ctx.catalog != nullptr && ctx.catalog->AppliesFilters() && Pushable(filter.predicate);
+}
+
+Status RunFilteredScan(const PlanNode& filter, const std::function<void(ScanRequest&)>& adjust,
+                       const ExecContext& ctx, const Sink& sink, const PlanNode* top) {
+  const PlanNode& in = *filter.inputs[0];
+  PlanNode scan;
+  scan.kind = in.kind;
+  scan.schema = in.schema;
+  scan.name = in.name;
+  scan.height = in.height;
+  scan.scan = in.scan;
+  adjust(scan.scan);
+  std::optional<ScanRequest::Select> select;
+  if (top != nullptr) select = TopSelect(*top, filter.predicate, scan, ctx.now, scan.scan.bound);
+  return ScanWith(scan, &filter.predicate, ctx, sink, std::move(select));
+}
+
 Status RunTopInput(const PlanNode& top, const ExecContext& ctx, const Sink& sink) {
   const PlanNode& in = *top.inputs[0];
   if (in.kind == NodeKind::kFilter && in.inputs[0]->kind == NodeKind::kScan && ctx.catalog != nullptr &&
       ctx.catalog->AppliesFilters() && Pushable(in.predicate)) {
     const PlanNode& scan = *in.inputs[0];
-    if (auto select = TopSelect(top, in.predicate, scan, ctx.now)) {
+    if (auto select = TopSelect(top, in.predicate, scan, ctx.now, std::nullopt)) {
       return ScanWith(scan, &in.predicate, ctx, sink, std::move(select));
     }
   }

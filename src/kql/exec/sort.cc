@@ -81,7 +81,10 @@ struct TopBoundInfo {
 };
 
 Result<TopBoundInfo> TopBound(const PlanNode& node, size_t n, const ExecContext& ctx) {
-  const PlanNode& in = *node.inputs[0];
+  // Over a where over a scan, the bound is the N-th best key among the passing rows: a first
+  // pass reads the key's and the predicate's columns alone (filtered where they are decoded).
+  const PlanNode* filter = PushableFilter(*node.inputs[0], ctx) ? node.inputs[0].get() : nullptr;
+  const PlanNode& in = filter != nullptr ? *filter->inputs[0] : *node.inputs[0];
   if (in.kind != NodeKind::kScan || node.exprs.empty() || n == 0 || node.nulls_first[0]) return TopBoundInfo();
   const BoundExpr& key = node.exprs[0];
   if (key.kind != BoundExpr::Kind::kColumn) return TopBoundInfo();
@@ -95,22 +98,16 @@ Result<TopBoundInfo> TopBound(const PlanNode& node, size_t n, const ExecContext&
   bool saw_nan = false;
   auto worse_d = [desc](double a, double b) { return desc ? a > b : a < b; };
   auto worse_i = [desc](int64_t a, int64_t b) { return desc ? a > b : a < b; };
-  ScanRequest narrow = in.scan;
-  narrow.columns = {col.name};
-  narrow.best = ScanRequest::Best{col.name, desc, real, n};
-  RETURN_IF_ERROR(ctx.catalog->Scan(narrow, [&](std::shared_ptr<const Table> chunk) -> Status {
+  auto take = [&](const Column& c, size_t rows) -> Status {
     RETURN_IF_ERROR(CheckBudget(ctx));
-    int i = chunk->Find(col.name);
-    if (i < 0 || chunk->columns[static_cast<size_t>(i)].type != col.type) return OkStatus();
-    const Column& c = chunk->columns[static_cast<size_t>(i)];
-    Extreme best = ColumnExtreme(c, chunk->rows, desc);
+    Extreme best = ColumnExtreme(c, rows, desc);
     saw_nan = saw_nan || best.nan;
     if (!best.any) return OkStatus();
     // Full already, and nothing here beats the worst kept value: one pass was enough.
     if (real ? reals.size() == n && !worse_d(best.d, reals.front()) : ints.size() == n && !worse_i(best.i, ints.front())) {
       return OkStatus();
     }
-    for (size_t r = 0; r < chunk->rows; ++r) {
+    for (size_t r = 0; r < rows; ++r) {
       if (c.IsNull(r)) continue;
       if (real) {
         double v = c.Real(r);
@@ -139,7 +136,34 @@ Result<TopBoundInfo> TopBound(const PlanNode& node, size_t n, const ExecContext&
       }
     }
     return OkStatus();
-  }));
+  };
+  if (filter != nullptr) {
+    std::vector<int> reads(in.schema.size(), 0);
+    CountColumnReads(filter->predicate, reads);
+    reads[static_cast<size_t>(key.column)] = 1;
+    RETURN_IF_ERROR(RunFilteredScan(
+        *filter,
+        [&](ScanRequest& r) {
+          r.columns.clear();
+          for (size_t k = 0; k < reads.size(); ++k) {
+            if (reads[k] > 0) r.columns.push_back(in.schema[k].name);
+          }
+        },
+        ctx, [&](Chunk&& chunk) -> Status {
+          const Column& c = chunk.col(static_cast<size_t>(key.column));
+          if (c.constant) return OkStatus();  // (a column the scan lacks: nulls)
+          return take(c, chunk.rows);
+        }));
+  } else {
+    ScanRequest narrow = in.scan;
+    narrow.columns = {col.name};
+    narrow.best = ScanRequest::Best{col.name, desc, real, n};
+    RETURN_IF_ERROR(ctx.catalog->Scan(narrow, [&](std::shared_ptr<const Table> chunk) -> Status {
+      int i = chunk->Find(col.name);
+      if (i < 0 || chunk->columns[static_cast<size_t>(i)].type != col.type) return CheckBudget(ctx);
+      return take(chunk->columns[static_cast<size_t>(i)], chunk->rows);
+    }));
+  }
   if (saw_nan || (real ? reals.size() : ints.size()) < n) return TopBoundInfo();
   ScanRequest::ValueBound b;
   b.column = col.name;
@@ -244,7 +268,12 @@ Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   std::optional<ScanRequest::ValueBound> stop_at;
   if (use_bound && node.exprs.size() == 1) stop_at = *bound;
   size_t seen_better = 0, seen_equal = 0;
-  if (use_bound) {
+  // A bound over a where over a scan (TopBound's first pass filtered): the where runs with the
+  // bound on its scan.
+  bool filtered = use_bound && node.inputs[0]->kind == NodeKind::kFilter;
+  std::optional<ScanRequest::ValueBound> filtered_bound;
+  if (filtered) filtered_bound = *bound;
+  if (use_bound && !filtered) {
     const PlanNode& in = *node.inputs[0];
     bounded.kind = in.kind;
     bounded.schema = in.schema;
@@ -279,7 +308,9 @@ Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     AppendTable(acc, std::move(chunk));
     return complete ? Status(StatusCode::kCancelled, "top has its rows", kTopComplete) : OkStatus();
   };
-  Status ran = use_bound ? Run(bounded, ctx, consume) : RunTopInput(node, ctx, consume);
+  Status ran = !use_bound ? RunTopInput(node, ctx, consume)
+               : filtered ? RunFilteredScan(*node.inputs[0], [&](ScanRequest& r) { r.bound = filtered_bound; }, ctx, consume, &node)
+                          : Run(bounded, ctx, consume);
   if (!ran.ok() && !(ran.code() == StatusCode::kCancelled && ran.error_code() == kTopComplete)) return ran;
   if (acc.rows == 0) return OkStatus();
   ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(node.exprs, Chunk::View(acc), ctx));

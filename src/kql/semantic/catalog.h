@@ -93,7 +93,8 @@ struct ScanRequest {
   // columns (the others may be absent), the rows its aggregation could take (each group's
   // first and best rows, ascending). A Catalog may drop every other row before `filter`, and
   // decode the chunk's other columns for the kept rows only (late materialization: the
-  // messages of a group's latest row, not of every row).
+  // messages of a group's latest row, not of every row). Set by a top over a where too (its
+  // passing rows among a chunk's N best, meeting `bound` when there is one).
   struct Select {
     std::vector<std::string> reads;
     std::function<std::vector<uint32_t>(const Table&)> rows;
