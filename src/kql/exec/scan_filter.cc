@@ -262,6 +262,18 @@ Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
 
 namespace {
 
+// A select's reads: the scan's columns `counts` marks as read; false when no other wanted
+// string column would wait for the selected rows (then a select saves nothing).
+bool SelectReads(const PlanNode& scan, const std::vector<int>& counts, const std::vector<bool>& wanted,
+                 ScanRequest::Select& select) {
+  bool defers = false;
+  for (size_t k = 0; k < counts.size(); ++k) {
+    if (counts[k] > 0) select.reads.push_back(scan.schema[k].name);
+    else if (wanted[k] && UsesStrings(scan.schema[k].type)) defers = true;
+  }
+  return defers;
+}
+
 // ScanRequest::select for a summarize straight over a scan whose aggregates each take one row
 // of a group: arg_max/arg_min (the first row with the best non-null key, else the group's
 // first row), min/max (the best non-null value) and take_any (the first row). Of a chunk, the
@@ -287,12 +299,7 @@ std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const Plan
   for (const Best& b : bests) CountColumnReads(*b.key, counts);
   std::vector<bool> wanted = WantedColumns(scan);
   ScanRequest::Select select;
-  bool defers = false;
-  for (size_t k = 0; k < counts.size(); ++k) {
-    if (counts[k] > 0) select.reads.push_back(scan.schema[k].name);
-    else if (wanted[k] && UsesStrings(scan.schema[k].type)) defers = true;
-  }
-  if (!defers) return std::nullopt;
+  if (!SelectReads(scan, counts, wanted, select)) return std::nullopt;
   std::vector<bool> reads(counts.size());
   for (size_t k = 0; k < counts.size(); ++k) reads[k] = counts[k] > 0 && wanted[k];
   select.rows = [&node, &scan, reads, bests, now](const Table& t) -> std::vector<uint32_t> {
@@ -581,12 +588,7 @@ std::optional<ScanRequest::Select> TopSelect(const PlanNode& top, const BoundExp
   }
   std::vector<bool> wanted = WantedColumns(scan);
   ScanRequest::Select select;
-  bool defers = false;
-  for (size_t k = 0; k < counts.size(); ++k) {
-    if (counts[k] > 0) select.reads.push_back(scan.schema[k].name);
-    else if (wanted[k] && UsesStrings(scan.schema[k].type)) defers = true;
-  }
-  if (!defers || top.limit < 0) return std::nullopt;
+  if (!SelectReads(scan, counts, wanted, select) || top.limit < 0) return std::nullopt;
   size_t n = static_cast<size_t>(top.limit);
   if (bound) {  // its column is read
     auto it = std::find_if(scan.schema.begin(), scan.schema.end(), [&](const ColumnSchema& c) { return c.name == bound->column; });
