@@ -64,7 +64,9 @@ bool PushableCall(std::string_view name) {
       "startofweek", "startofmonth", "startofyear", "endofday", "endofweek", "endofmonth", "endofyear",
       "datetime_part", "ago", "now", "case",
       // Strings no longer than their argument's text (a few bytes more for a number's).
-      "tostring"};
+      "tostring",
+      // Its parts as a JSON array: linear in the text (quotes, commas, escapes).
+      "split"};
   return kNames.count(name) > 0;
 }
 
@@ -79,7 +81,12 @@ bool Pushable(const BoundExpr& e) {
       // query's time budget is not checked: only a constant one (compiled once a chunk).
       if (e.fn->name == "matches regex" && (e.args.size() != 2 || !e.args[1].IsConstant())) return false;
       return std::all_of(e.args.begin(), e.args.end(), [](const BoundExpr& a) { return Pushable(a); });
-    default:  // row_number, prev/next and windows read other rows; dynamic access may grow
+    case BoundExpr::Kind::kMember:
+    case BoundExpr::Kind::kIndex:
+      // A part of a dynamic value's text (a parse linear in it, depth-bounded by the parser):
+      // `summarize count() by tostring(Props.user)`, `tostring(split(Message, " ")[0])`.
+      return std::all_of(e.args.begin(), e.args.end(), [](const BoundExpr& a) { return Pushable(a); });
+    default:  // row_number, prev/next and windows read other rows
       return false;
   }
 }

@@ -184,6 +184,10 @@ TEST_F(SummarizePushTest, PartialAggregatesMergeToTheSameAnswersInTheSameOrder) 
       "T | extend h = hourofday(TimeGenerated), u = toupper(Computer) | summarize count(), max(N) by h, u",
       "T | extend k = tostring(N), unused = rand() | summarize count() by k",
       "T | project N2 = N * 2, C = Computer | extend N4 = N2 * 2 | summarize avg(N4) by C",
+      // Keys from parts of a dynamic value.
+      "T | summarize count() by tostring(split(Computer, '-')[0])",
+      "T | where tostring(split(Computer, '-')[1]) == '01' | summarize sum(N) by Level",
+      "T | summarize count(), max(N) by tostring(split(Computer, '-')[-1]), Level",
       // A piped search: a one-table union (withsource=$table) over the filtered scan.
       "T | search 'web' | count",
       "T | search 'web' | summarize count(), sum(N) by $table, Level",
