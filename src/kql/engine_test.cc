@@ -550,6 +550,60 @@ TEST(KqlPushDownTest, SortThenTakeIsATopOverTheScan) {
   EXPECT_EQ(rows("T | sort by A desc | take 0"), "");
 }
 
+// The columns a result is computed from reach the scans through joins, unions and subqueries:
+// each table reads only those (the others come back as nulls), with the same answers.
+TEST(KqlPushDownTest, JoinsUnionsAndSubqueriesReadOnlyTheColumnsAboveThem) {
+  class ColumnsCatalog : public InMemoryCatalog {
+   public:
+    Status Scan(const ScanRequest& request,
+                const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
+      std::string& cols = read[request.table];
+      if (!cols.empty()) cols += " / ";  // scanned twice in one query
+      for (const std::string& c : request.columns) cols += c + ",";
+      if (request.columns.empty()) cols += "*";
+      return InMemoryCatalog::Scan(request, sink);
+    }
+    mutable std::map<std::string, std::string> read;
+  } cat;
+  Table t;
+  t.name = "T";
+  t.AddColumn("TimeGenerated", Longs({kJan15, kJan15, kJan15}, Type::kDateTime));
+  t.AddColumn("A", Longs({1, 2, 3}));
+  t.AddColumn("B", Strings({"x", "y", "z"}));
+  t.AddColumn("C", Strings({"c1", "c2", "c3"}));
+  t.rows = 3;
+  cat.Add(std::move(t));
+  Table u;
+  u.name = "U";
+  u.AddColumn("A", Longs({2, 3, 4}));
+  u.AddColumn("D", Longs({1, 2, 3}));
+  u.AddColumn("E", Strings({"e2", "e3", "e4"}));
+  u.rows = 3;
+  cat.Add(std::move(u));
+  auto run = [&](const std::string& q) {
+    cat.read.clear();
+    std::string rows = RowsText(cat, q);
+    std::string reads;
+    for (const auto& [table, cols] : cat.read) reads += table + ":" + cols + " ";
+    return rows + reads;
+  };
+  EXPECT_EQ(run("T | join kind=leftanti (U) on A | count"), "1|\nT:A, U:A, ");
+  EXPECT_EQ(run("T | join kind=inner (U | where D > 1) on A | project B, E"), "z|e3|\nT:A,B, U:A,D,E, ");
+  EXPECT_EQ(run("T | lookup (U) on A | project C, D"), "c1|null|\nc2|1|\nc3|2|\nT:A,C, U:A,D, ");
+  EXPECT_EQ(run("T | join kind=rightsemi (U) on A | project E"), "e2|\ne3|\nT:A, U:A,E, ");
+  // A where on the left's columns goes below an innerunique join (binder_tabular.cc).
+  EXPECT_EQ(run("T | join (U) on A | where B == 'y' | project C"), "c2|\nT:A,B,C, U:A, ");
+  EXPECT_EQ(run("T | project A, C | join (U) on A | project-away D"), "2|c2|2|e2|\n3|c3|3|e3|\nT:A,C, U:A,E, ");
+  EXPECT_EQ(run("union T, U | summarize count() by A | sort by A asc"), "1|1|\n2|2|\n3|2|\n4|1|\nT:A, U:A, ");
+  // withsource's column comes first: the legs' maps are offset by it.
+  EXPECT_EQ(run("union withsource=S T, U | where D > 1 | project S, E"), "U|e3|\nU|e4|\nT:TimeGenerated, U:D,E, ");
+  EXPECT_EQ(run("T | where A in ((U | project A, D, E)) | project B"), "y|\nz|\nT:A,B, U:A, ");
+  EXPECT_EQ(run("print toscalar(U | project D, E)"), "1|\nU:D, ");
+  // What the output shows is read, from both sides.
+  EXPECT_EQ(run("T | project A, B | join kind=inner (U) on A | where D == 2"), "3|z|3|2|e3|\nT:A,B, U:A,D,E, ");
+  EXPECT_EQ(run("T | join kind=inner (U) on A | where D == 2 | count"), "1|\nT:A, U:A,D, ");
+}
+
 // min and max of columns over a scan without keys are answered as `top 1` reads them (a best
 // asked of the scan); a NaN, an empty or all-null column, or another aggregate: a plain scan,
 // with the same answers as ever.

@@ -292,6 +292,7 @@ Result<BoundQuery> Binder::BindQuery(const Query& q) {
     next->names[st.name] = std::move(b);
     scope = next;
   }
+  for (PlanPtr& plan : out.results) PruneColumns(*plan, std::vector<bool>(plan->schema.size(), true));
   out.render = render_;
   return out;
 }

@@ -377,8 +377,20 @@ Result<BoundExpr> Binder::BindAggregateRef(const Expr& e, const Schema& schema, 
   return ref;
 }
 
+namespace {
+
+// toscalar() and a list of values read the first column of their subquery's rows.
+std::vector<bool> FirstColumnOnly(size_t width) {
+  std::vector<bool> need(width, false);
+  if (width > 0) need[0] = true;
+  return need;
+}
+
+}  // namespace
+
 Result<Column> Binder::ScalarOfTabular(const Expr& e, const Scope* s) {
   ASSIGN_OR_RETURN(PlanPtr plan, BindTabularExpr(e, s));
+  PruneColumns(*plan, FirstColumnOnly(plan->schema.size()));
   ASSIGN_OR_RETURN(Table t, RunToTable(*plan, ctx_));
   if (t.columns.empty()) return SemanticError("toscalar() needs a table with a column", e.pos);
   Column out = Column::Constant(t.columns[0].type);
@@ -392,6 +404,7 @@ Result<Column> Binder::ScalarOfTabular(const Expr& e, const Scope* s) {
 
 Result<std::vector<BoundExpr>> Binder::ValuesOfTabular(const Expr& e, const Scope* s) {
   ASSIGN_OR_RETURN(PlanPtr plan, BindTabularExpr(e, s));
+  PruneColumns(*plan, FirstColumnOnly(plan->schema.size()));
   ASSIGN_OR_RETURN(Table t, RunToTable(*plan, ctx_));
   std::vector<BoundExpr> out;
   if (t.columns.empty()) return out;

@@ -67,6 +67,9 @@ bool IsNondeterministicName(const std::string& name);
 bool IsWindowFunction(const std::string& name);
 // A kValues node holding a copy of `t`.
 std::unique_ptr<PlanNode> ValuesNode(const Table& t);
+// binder_pushdown.cc: narrows the scans under `n` to the columns its output columns marked in
+// `need_out` are computed from (a bound query's results: every column).
+void PruneColumns(PlanNode& n, std::vector<bool> need_out);
 Status SemanticError(const std::string& message, const Position& pos);
 using PlanPtr = std::unique_ptr<PlanNode>;
 

@@ -125,4 +125,131 @@ void Binder::PushDown(PlanNode& scan, const std::vector<PlanNode*>& chain) {
   if (scan.scan.columns.empty() && width > 0) scan.scan.columns.push_back(scan.schema[0].name);
 }
 
+namespace {
+
+// Marks the columns `e` reads.
+void NeedRefs(const BoundExpr& e, std::vector<bool>& need) {
+  if (e.kind == BoundExpr::Kind::kColumn && e.column >= 0 && static_cast<size_t>(e.column) < need.size()) {
+    need[static_cast<size_t>(e.column)] = true;
+  }
+  for (const BoundExpr& a : e.args) NeedRefs(a, need);
+}
+
+// Narrows a scan's columns to those marked (they were all of the schema, or those PushDown
+// chose, which the walk above it confirms or narrows further). One column stays read so that
+// rows are still counted.
+void NarrowScan(PlanNode& scan, const std::vector<bool>& need) {
+  std::vector<std::string> cols;
+  for (size_t c = 0; c < scan.schema.size() && c < need.size(); ++c) {
+    if (!need[c]) continue;
+    const std::string& name = scan.schema[c].name;
+    bool listed = scan.scan.columns.empty() ||
+                  std::find(scan.scan.columns.begin(), scan.scan.columns.end(), name) != scan.scan.columns.end();
+    if (listed) cols.push_back(name);
+  }
+  if (cols.empty() && !scan.scan.columns.empty()) cols.push_back(scan.scan.columns[0]);
+  if (cols.empty() && !scan.schema.empty()) cols.push_back(scan.schema[0].name);
+  scan.scan.columns = std::move(cols);
+}
+
+}  // namespace
+
+// Top down from a result (every column needed): each node's needed output columns give its
+// inputs' needed columns, down to the scans, which then read only those. PushDown sees the
+// chain of one tabular expression; this pass sees through joins, unions and nested sources
+// (`T | join kind=leftanti (U) on Computer | count` reads Computer alone from T).
+void PruneColumns(PlanNode& n, std::vector<bool> need_out) {
+  auto passthrough = [&](size_t width) {
+    std::vector<bool> need(width, false);
+    for (size_t i = 0; i < width && i < need_out.size(); ++i) need[i] = need_out[i];
+    return need;
+  };
+  std::vector<std::vector<bool>> need_in;
+  switch (n.kind) {
+    case NodeKind::kScan:
+      NarrowScan(n, need_out);
+      return;
+    case NodeKind::kFilter: {
+      need_in.push_back(passthrough(n.inputs[0]->schema.size()));
+      NeedRefs(n.predicate, need_in[0]);
+      break;
+    }
+    case NodeKind::kProject: {
+      need_in.emplace_back(n.inputs[0]->schema.size(), false);
+      for (size_t i = 0; i < n.exprs.size(); ++i) {
+        if (i >= need_out.size() || need_out[i]) NeedRefs(n.exprs[i], need_in[0]);
+      }
+      break;
+    }
+    case NodeKind::kSort:
+    case NodeKind::kTop:
+    case NodeKind::kTake:
+    case NodeKind::kSerialize: {
+      need_in.push_back(passthrough(n.inputs[0]->schema.size()));
+      // serialize may extend its rows (row_number()...): those outputs read their references.
+      for (size_t i = n.inputs[0]->schema.size(); i < need_out.size(); ++i) {
+        if (need_out[i]) std::fill(need_in[0].begin(), need_in[0].end(), true);
+      }
+      for (const BoundExpr& e : n.exprs) NeedRefs(e, need_in[0]);
+      break;
+    }
+    case NodeKind::kSummarize:
+    case NodeKind::kMakeSeries: {
+      need_in.emplace_back(n.inputs[0]->schema.size(), false);
+      for (const BoundExpr& e : n.exprs) NeedRefs(e, need_in[0]);
+      for (const BoundAggregate& a : n.aggs) {
+        for (const BoundExpr& e : a.args) NeedRefs(e, need_in[0]);
+      }
+      if (n.kind == NodeKind::kMakeSeries) NeedRefs(n.axis, need_in[0]);
+      break;
+    }
+    case NodeKind::kJoin: {
+      const Schema& ls = n.inputs[0]->schema;
+      const Schema& rs = n.inputs[1]->schema;
+      need_in.emplace_back(ls.size(), false);
+      need_in.emplace_back(rs.size(), false);
+      bool right_only = n.join_kind == JoinKind::kRightAnti || n.join_kind == JoinKind::kRightSemi;
+      auto wanted = [&](size_t i) { return i >= need_out.size() || need_out[i]; };
+      if (right_only) {
+        for (size_t c = 0; c < rs.size(); ++c) need_in[1][c] = wanted(c);
+      } else {
+        for (size_t c = 0; c < ls.size(); ++c) need_in[0][c] = wanted(c);
+        for (size_t j = 0; j < n.right_out.size(); ++j) {
+          auto c = static_cast<size_t>(n.right_out[j]);
+          if (c < rs.size() && wanted(ls.size() + j)) need_in[1][c] = true;
+        }
+      }
+      for (int k : n.left_keys) need_in[0][static_cast<size_t>(k)] = true;
+      for (int k : n.right_keys) need_in[1][static_cast<size_t>(k)] = true;
+      break;
+    }
+    case NodeKind::kUnion: {
+      for (size_t l = 0; l < n.inputs.size(); ++l) {
+        need_in.emplace_back(n.inputs[l]->schema.size(), false);
+        if (l >= n.leg_maps.size()) {
+          std::fill(need_in[l].begin(), need_in[l].end(), true);
+          continue;
+        }
+        // Output column `first + i` <- the leg's column map[i] (withsource's column comes first).
+        const std::vector<int>& map = n.leg_maps[l];
+        size_t first = n.with_source ? 1 : 0;
+        for (size_t i = 0; i < map.size(); ++i) {
+          bool wanted = first + i >= need_out.size() || need_out[first + i];
+          if (wanted && map[i] >= 0 && static_cast<size_t>(map[i]) < need_in[l].size()) {
+            need_in[l][static_cast<size_t>(map[i])] = true;
+          }
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    if (n.inputs[i] == nullptr) continue;
+    PruneColumns(*n.inputs[i], i < need_in.size() ? std::move(need_in[i])
+                                                  : std::vector<bool>(n.inputs[i]->schema.size(), true));
+  }
+}
+
 }  // namespace cmk::kql::internal
