@@ -116,6 +116,24 @@ TEST_F(CodedTest, EveryQueryAnswersAsOverPlainStrings) {
       "T | where isempty(Computer) | count",
       "T | where Level == 'Error' | join kind=inner (T | summarize Total = count() by Computer) on Computer"
       " | summarize count() by Computer, Total | order by Computer asc",
+      // Joins probe a coded key once per dictionary entry (exec/join.cc), every kind.
+      "T | join kind=leftanti (T | where Level == 'Error' and Computer startswith 'web' | distinct Computer) on Computer"
+      " | summarize count() by Computer, Level | order by Computer asc, Level asc",
+      "T | join kind=leftsemi (T | where Level == 'Error' and Computer startswith 'web' | distinct Computer) on Computer"
+      " | summarize count() by Computer, Level | order by Computer asc, Level asc",
+      "T | join kind=leftanti (datatable(Computer:string) ['nohost']) on Computer | summarize count() by Computer"
+      " | order by Computer asc",
+      "T | join (T | summarize n = count() by Computer) on Computer | project Computer, Level, TimeGenerated, n"
+      " | order by Computer asc",
+      "T | join kind=leftouter (T | where Level == 'Info' and Computer != 'cache' | summarize n = count() by Computer)"
+      " on Computer | summarize count(), sum(n) by Computer, Computer1 | order by Computer asc",
+      "T | join kind=fullouter (datatable(Computer:string, x:long) ['web-01', 1, 'nohost', 2, '', 3]) on Computer"
+      " | summarize count() by Computer, Computer1, x | order by Computer asc, Computer1 asc",
+      "T | join kind=rightanti (datatable(Computer:string) ['web-01', 'nohost', 'cache']) on Computer",
+      "T | join kind=rightsemi (datatable(Computer:string) ['web-01', 'nohost', 'cache']) on Computer"
+      " | order by Computer asc",
+      "T | where Level == 'Error' | join kind=inner (T | where Level == 'Info' | project Computer, D2 = DurationMs)"
+      " on Computer | summarize count(), sum(D2) by Computer | order by Computer asc",
       "T | union (T | where Level == 'Info') | summarize count() by Level | order by Level asc",
       "T | extend c = strcat(Computer, '/', Level) | summarize count() by c | order by c asc",
       "T | where Computer == Level | count",

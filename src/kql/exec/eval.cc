@@ -683,20 +683,26 @@ void EncodeKey(const Column& c, size_t row, std::string& out) {
     out.push_back('\0');
     return;
   }
+  if (UsesStrings(c.type)) {
+    EncodeStringKey(c.Str(row), out);
+    return;
+  }
   out.push_back('\1');
   if (UsesInts(c.type)) {
     int64_t v = c.Int(row);
     out.append(reinterpret_cast<const char*>(&v), sizeof(v));
-  } else if (UsesReals(c.type)) {
+  } else {
     double v = c.Real(row);
     if (v == 0) v = 0;  // -0.0 and 0.0 group together.
     out.append(reinterpret_cast<const char*>(&v), sizeof(v));
-  } else {
-    const std::string& s = c.Str(row);
-    uint32_t n = static_cast<uint32_t>(s.size());
-    out.append(reinterpret_cast<const char*>(&n), sizeof(n));
-    out.append(s);
   }
+}
+
+void EncodeStringKey(std::string_view s, std::string& out) {
+  out.push_back('\1');
+  uint32_t n = static_cast<uint32_t>(s.size());
+  out.append(reinterpret_cast<const char*>(&n), sizeof(n));
+  out.append(s);
 }
 
 int CompareValues(const Column& a, size_t i, const Column& b, size_t j) {

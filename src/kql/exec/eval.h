@@ -88,6 +88,8 @@ std::optional<int64_t> ParseDatetimeTicks(std::string_view text);
 // ---- Keys and ordering.
 // Appends a self-delimiting binary encoding of the value at `row` (equal values, equal bytes).
 void EncodeKey(const Column& c, size_t row, std::string& out);
+// EncodeKey of a non-null string value `s` (a dictionary entry of a coded column).
+void EncodeStringKey(std::string_view s, std::string& out);
 // Three-way comparison of two non-null values of the same type.
 int CompareValues(const Column& a, size_t i, const Column& b, size_t j);
 

@@ -10,9 +10,15 @@
 namespace cmk::kql {
 namespace {
 
-// Rows of `src` by `idx`, where -1 stands for a null row (outer joins).
-Column GatherOrNull(const Column& src, const std::vector<int64_t>& idx) {
+// Rows of `src` by `idx`, where -1 stands for a null row (outer joins); `plain`: `idx` as
+// row numbers when it holds no -1 (gathered as they are: a coded column stays coded).
+Column GatherOrNull(const Column& src, const std::vector<int64_t>& idx, const std::vector<uint32_t>* plain) {
   Column out(src.type);
+  if (plain != nullptr) {
+    out = Gather(src, *plain);
+    DropStringNulls(out);
+    return out;
+  }
   out.Reserve(idx.size());
   for (int64_t i : idx) {
     if (i < 0) {
@@ -84,11 +90,28 @@ class Probe {
     JoinKind kind = node_.join_kind;
     std::string key;
     auto cols = [&](size_t c) -> const Column& { return left.col(c); };
+    const Column* coded = EntryProbes(left);
+    if (coded != nullptr) std::fill(entry_taken_.begin(), entry_taken_.end(), 0);
     for (size_t r = 0; r < left.rows; ++r) {
       if (std::max(m.left.size(), m.right.size()) >= next_check) RETURN_IF_ERROR(check_output());
       if (BudgetDue(ctx_)) RETURN_IF_ERROR(ctx_.budget->Check());
       const std::vector<uint32_t>* hits = nullptr;
-      if (KeyOf(cols, node_.left_keys, r, key)) {
+      if (coded != nullptr) {  // the row's key is its dictionary entry's, probed once
+        if (coded->IsNull(r)) {
+          if (kind == JoinKind::kInnerUnique) continue;
+        } else {
+          Code c = coded->codes[r];
+          if (kind == JoinKind::kInnerUnique) {
+            if (entry_taken_[c] != 0) continue;
+            entry_taken_[c] = 1;
+            key.clear();
+            EncodeStringKey((*coded->dict)[c], key);
+            if (!seen_left_.emplace(key, true).second) continue;
+            seen_bytes_ += key.size() + 64;
+          }
+          hits = entry_hits_[c];
+        }
+      } else if (KeyOf(cols, node_.left_keys, r, key)) {
         if (kind == JoinKind::kInnerUnique) {  // the first left row per key, over every chunk
           if (!seen_left_.emplace(key, true).second) continue;
           seen_bytes_ += key.size() + 64;
@@ -149,6 +172,28 @@ class Probe {
   }
 
  private:
+  // A left chunk keyed by one dictionary-coded column (no larger a dictionary than its rows):
+  // each entry's matches, looked up once for the chunk's rows (entry_hits_), and that column;
+  // else null. Chunks of one block share its dictionary: looked up once for them all.
+  const Column* EntryProbes(const Chunk& left) {
+    if (node_.left_keys.size() != 1) return nullptr;
+    const Column& c = left.col(static_cast<size_t>(node_.left_keys[0]));
+    if (c.constant || !c.coded() || c.dict->size() > left.rows) return nullptr;
+    if (c.dict != probed_dict_) {
+      probed_dict_ = c.dict;  // held, so that its address is not reused while cached
+      entry_hits_.assign(c.dict->size(), nullptr);
+      std::string key;
+      for (size_t e = 0; e < c.dict->size(); ++e) {
+        key.clear();
+        EncodeStringKey((*c.dict)[e], key);
+        auto it = build_.find(key);
+        if (it != build_.end()) entry_hits_[e] = &it->second;
+      }
+      entry_taken_.assign(c.dict->size(), 0);
+    }
+    return &c;
+  }
+
   const PlanNode& node_;
   const Table& right_;
   const ExecContext& ctx_;
@@ -157,6 +202,9 @@ class Probe {
   size_t build_bytes_ = 0, seen_bytes_ = 0;
   std::vector<uint8_t> right_hit_;
   std::unordered_map<std::string, bool> seen_left_;  // innerunique
+  std::shared_ptr<const std::vector<std::string>> probed_dict_;
+  std::vector<const std::vector<uint32_t>*> entry_hits_;
+  std::vector<uint8_t> entry_taken_;  // innerunique: the chunk's first row of an entry was seen
 };
 
 }  // namespace
@@ -181,10 +229,26 @@ Status RunJoin(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     out.rows = right_only ? m.right.size() : m.left.size();
     if (out.rows == 0) return OkStatus();
     size_t col = 0;
+    // Each side's rows as plain row numbers when they hold no null row.
+    std::vector<uint32_t> left_rows, right_rows;
+    auto plain = [](const std::vector<int64_t>& idx, std::vector<uint32_t>& rows) -> const std::vector<uint32_t>* {
+      if (std::any_of(idx.begin(), idx.end(), [](int64_t i) { return i < 0; })) return nullptr;
+      rows.assign(idx.begin(), idx.end());
+      return &rows;
+    };
+    const std::vector<uint32_t>* lp = left != nullptr && !right_only ? plain(m.left, left_rows) : nullptr;
+    const std::vector<uint32_t>* rp = !left_only ? plain(m.right, right_rows) : nullptr;
+    if (left_only && left != nullptr && m.left.size() == left->rows) {
+      // Every row of the chunk, in order (an anti join's usual answer): passed on as it is.
+      Chunk all;
+      all.rows = left->rows;
+      for (size_t c = 0; c < left->width(); ++c) all.AddShared(left->shared(c));
+      return sink(std::move(all));
+    }
     if (!right_only) {
       for (size_t c = 0; c < left_schema.size(); ++c) {
         if (left != nullptr) {
-          out.AddColumn(node.schema[col++].name, GatherOrNull(left->col(c), m.left));
+          out.AddColumn(node.schema[col++].name, GatherOrNull(left->col(c), m.left, lp));
         } else {
           Column nulls(left_schema[c].type);
           for (size_t r = 0; r < m.left.size(); ++r) nulls.AppendNull();
@@ -194,10 +258,10 @@ Status RunJoin(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
       }
     }
     if (right_only) {
-      for (const Column& c : right.columns) out.AddColumn(node.schema[col++].name, GatherOrNull(c, m.right));
+      for (const Column& c : right.columns) out.AddColumn(node.schema[col++].name, GatherOrNull(c, m.right, rp));
     } else if (!left_only) {
       for (int c : node.right_out) {
-        out.AddColumn(node.schema[col++].name, GatherOrNull(right.columns[static_cast<size_t>(c)], m.right));
+        out.AddColumn(node.schema[col++].name, GatherOrNull(right.columns[static_cast<size_t>(c)], m.right, rp));
       }
     }
     return sink(Chunk::Own(std::move(out)));
