@@ -50,6 +50,17 @@ QUERIES = [
      "Level ILIKE '%timeout%' OR CAST(EventId AS VARCHAR) ILIKE '%timeout%' OR "
      "CAST(DurationMs AS VARCHAR) ILIKE '%timeout%' OR CAST(TimeGenerated AS VARCHAR) ILIKE '%timeout%'",
      "exact"),
+    ("join: the rare token's host", 'Logs_CL | join kind=inner (Logs_CL | where Message has "{needle}" '
+     '| project Computer) on Computer | count',
+     "SELECT count(*) FROM logs a JOIN (SELECT Computer FROM logs WHERE Message ILIKE '%{needle}%') b "
+     "ON a.Computer = b.Computer", "exact"),
+    ("leftanti two hosts", 'Logs_CL | join kind=leftanti (datatable(Computer:string) ["app-291", "web-385"]) '
+     'on Computer | count',
+     "SELECT count(*) FROM logs a ANTI JOIN (VALUES ('app-291'), ('web-385')) v(Computer) "
+     "ON a.Computer = v.Computer", "exact"),
+    ("union of two, count by Level", "union Logs_CL, Logs_CL | summarize count() by Level",
+     "SELECT Level, count(*) FROM (SELECT Level FROM logs UNION ALL SELECT Level FROM logs) GROUP BY Level",
+     "rows"),
     ("not contains", 'Logs_CL | where Message !contains "timeout" | count',
      "SELECT count(*) FROM logs WHERE Message NOT ILIKE '%timeout%'", "exact"),
     ("startswith, sum by Level", 'Logs_CL | where Message startswith "Job" | summarize sum(EventId) by Level',

@@ -59,7 +59,25 @@ Result<QueryResult> Run(const Query& query, QueryBudget& budget, const Catalog& 
   result.render = bound.render;
   MemoryReservation held(&budget, "the query's results");
   for (size_t i = 0; i < bound.results.size(); ++i) {
-    ASSIGN_OR_RETURN(Table t, RunToTable(*bound.results[i], ctx, &held));
+    PlanNode& root = *bound.results[i];
+    // A result shows its first max_result_rows rows: a sort at its root (under projections,
+    // which keep its rows and their order) needs only the best max_result_rows + 1 of them (one
+    // more tells that it was truncated), and a stream stops once past either limit. Without
+    // this, `Logs_CL | sort by TimeGenerated desc` holds every row and column of the table.
+    PlanNode* sorted = &root;
+    while (sorted->kind == NodeKind::kProject && sorted->inputs.size() == 1) sorted = sorted->inputs[0].get();
+    if (sorted->kind == NodeKind::kSort && options.max_result_rows < (size_t{1} << 62)) {
+      sorted->kind = NodeKind::kTop;
+      sorted->limit = static_cast<int64_t>(options.max_result_rows) + 1;
+    }
+    size_t bytes = 0, counted = 0;
+    auto enough = [&](const Table& t) {
+      if (t.rows > options.max_result_rows) return true;
+      if (options.max_result_bytes == 0) return false;
+      for (; counted < t.rows; ++counted) bytes += RowBytes(t, counted);
+      return bytes > options.max_result_bytes;
+    };
+    ASSIGN_OR_RETURN(Table t, RunToTableUntil(root, ctx, &held, enough));
     t.name = i == 0 ? "PrimaryResult" : "Table_" + std::to_string(i);
     LimitResult(t, options, result.warnings);
     result.tables.push_back(std::move(t));

@@ -207,6 +207,61 @@ TEST_F(GovernanceTest, MakeSeriesOverAWideInputHoldsOnlyTheColumnsItReads) {
   EXPECT_EQ(Scalar(input + " | make-series c = count() on t step 1d by k | count"), "3");
 }
 
+// A result shows its first max_result_rows rows (then a PartialError warning): a wide table
+// returned whole (~200 MB), sorted whole, or cut to its best rows by a computed key, is
+// answered within a 64 MiB budget, the rows shown being those the whole sort would show.
+TEST_F(GovernanceTest, ResultsPastTheirLimitHoldOnlyTheRowsShown) {
+  options_.memory_limit_bytes = 64 << 20;
+  options_.max_result_rows = 1000;
+  std::string input = "range i from 0 to 599999 step 1 | extend k = (i * 7919) % 600000, pad = strcat(strrep('x', 300), i)";
+  for (std::string q : {input, input + " | where i % 2 == 1", input + " | sort by k desc",
+                        input + " | sort by k desc | project k, i", input + " | top 50000 by k * 2 desc | project k"}) {
+    Result<QueryResult> r = Run(q);
+    ASSERT_THAT(r, IsOk()) << q;
+    EXPECT_EQ(r->tables[0].rows, 1000u) << q;
+    ASSERT_EQ(r->warnings.size(), 1u) << q;
+    EXPECT_THAT(r->warnings[0].message(), HasSubstr("record count limit 1000")) << q;
+  }
+  Result<QueryResult> r = Run(input + " | sort by k desc | project k, i");
+  ASSERT_THAT(r, IsOk());
+  for (size_t row = 0; row < r->tables[0].rows; ++row) {
+    ASSERT_EQ(r->tables[0].columns[0].Int(row), 599999 - static_cast<int64_t>(row));
+  }
+  // Exactly at the limit: every row, no warning.
+  options_.max_result_rows = 600000;
+  r = Run("range i from 0 to 599999 step 1 | sort by i asc");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->tables[0].rows, 600000u);
+  EXPECT_TRUE(r->warnings.empty());
+}
+
+// sample streams through a reservoir: 10 rows of a ~200 MB input within 64 MiB, and each row
+// is as likely to be picked as any other (in input order).
+TEST_F(GovernanceTest, SampleHoldsOnlyItsRowsEachEquallyLikely) {
+  options_.memory_limit_bytes = 64 << 20;
+  std::string input = "range i from 0 to 599999 step 1 | extend pad = strcat(strrep('x', 300), i)";
+  EXPECT_EQ(Scalar(input + " | sample 10 | count"), "10");
+  EXPECT_EQ(Scalar(input + " | sample 10 | serialize | where prev(i) >= i | count"), "0");
+  EXPECT_EQ(Scalar("range i from 0 to 2 step 1 | sample 10 | summarize sum(i)"), "3");
+  // 100,000 of 1,000,000: each tenth of the input gets ~10,000 of them (sd ~95).
+  Result<QueryResult> r = Run("range i from 0 to 999999 step 1 | sample 100000 | summarize c = count() by b = bin(i, 100000)"
+                              " | sort by b asc");
+  ASSERT_THAT(r, IsOk());
+  ASSERT_EQ(r->tables[0].rows, 10u);
+  for (size_t row = 0; row < 10; ++row) {
+    EXPECT_NEAR(static_cast<double>(r->tables[0].columns[1].Int(row)), 10000.0, 500.0) << row;
+  }
+  // One row of ten, over 3,000 seeds: each row ~300 times (sd ~16).
+  std::vector<int> picked(10, 0);
+  for (int seed = 0; seed < 3000; ++seed) {
+    options_.now = TimePoint(std::chrono::nanoseconds(int64_t{1'700'000'000'000'000'000} + seed * 1009));
+    std::string v = Scalar("range i from 0 to 9 step 1 | sample 1");
+    ASSERT_EQ(v.size(), 1u) << v;
+    ++picked[static_cast<size_t>(v[0] - '0')];
+  }
+  for (int c : picked) EXPECT_NEAR(c, 300, 80);
+}
+
 TEST_F(GovernanceTest, HugeRangeStreamsUntilItsDeadlineNeverAWrongCount) {
   // A large range is generated slice by slice: it holds no memory (a 16 MiB budget is plenty)
   // and a count over 1e12 rows runs until the deadline instead of answering a wrong number.

@@ -52,15 +52,21 @@ Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
 }
 
 Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx, MemoryReservation* held) {
+  return RunToTableUntil(node, ctx, held, nullptr);
+}
+
+Result<Table> RunToTableUntil(const PlanNode& node, const ExecContext& ctx, MemoryReservation* held,
+                              const std::function<bool(const Table&)>& enough) {
   MemoryReservation local(ctx.budget, "materializing a table");
   if (held == nullptr) held = &local;
   Table out = EmptyTable(node.schema);
-  RETURN_IF_ERROR(Run(node, ctx, [&](Chunk&& chunk) {
+  Status ran = Run(node, ctx, [&](Chunk&& chunk) {
     RETURN_IF_ERROR(CheckBudget(ctx));
     RETURN_IF_ERROR(held->Grow(ApproxBytes(chunk)));
     AppendTable(out, std::move(chunk));
-    return OkStatus();
-  }));
+    return enough && enough(out) ? EnoughRows() : OkStatus();
+  });
+  if (!ran.ok() && !IsEnoughRows(ran)) return ran;
   for (Column& c : out.columns) {
     c.Materialize(out.rows);
     DropStringNulls(c);

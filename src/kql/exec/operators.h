@@ -10,6 +10,14 @@
 
 namespace cmk::kql {
 
+// Returned by a sink that has seen enough rows (take, a result past its limits); whoever asked
+// for them turns it back into OK.
+inline constexpr char kEnoughRows[] = "KqlEnoughRows";
+inline Status EnoughRows() { return Status(StatusCode::kCancelled, "enough rows", kEnoughRows); }
+inline bool IsEnoughRows(const Status& s) {
+  return s.code() == StatusCode::kCancelled && s.error_code() == kEnoughRows;
+}
+
 // scan_filter.cc: leaves (catalog scans, literal tables and ranges) and row filters.
 Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunValues(const PlanNode& node, const ExecContext& ctx, const Sink& sink);

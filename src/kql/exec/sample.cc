@@ -1,7 +1,9 @@
-// sample N (N rows picked uniformly at random, in input order) and sample-distinct N of C (the
+// sample N (N rows picked uniformly at random, in input order, streamed through a reservoir) and sample-distinct N of C (the
 // first N distinct values of C met; Kusto promises no particular ones). The random source is
 // seeded from the query's injected now(), so a query is repeatable under a fixed clock.
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <random>
 #include <set>
 
@@ -38,28 +40,97 @@ Status RunSampleDistinct(const PlanNode& node, const ExecContext& ctx, const Sin
   return sink(Chunk::Own(std::move(out)));
 }
 
+// A reservoir of n rows over the streamed input (Vitter's algorithm L: the gap to the next row
+// taken is drawn, so the random draws are O(n log(rows / n)), not one per row); each row of the
+// input ends up in it with the same probability n / rows. Taken rows are appended to `pool_`,
+// and a slot points at its row there; the pool is cut back to the slots' rows once it holds
+// twice their number, so the operator holds O(n) rows whatever the input's size.
+class Reservoir {
+ public:
+  Reservoir(size_t n, uint64_t seed, const Schema& schema) : n_(n), rng_(seed), pool_(EmptyTable(schema)) {
+    w_ = std::exp(std::log(Unit()) / static_cast<double>(n_));
+  }
+
+  // Takes the chunk's rows that enter the reservoir.
+  Status Add(const Chunk& chunk, MemoryReservation& held) {
+    std::vector<uint32_t> taken;
+    std::vector<size_t> slots;
+    uint64_t end = seen_ + chunk.rows;
+    for (; seen_ < end && seen_ < n_; ++seen_) {  // filling
+      taken.push_back(static_cast<uint32_t>(seen_ - (end - chunk.rows)));
+      slots.push_back(static_cast<size_t>(seen_));
+      if (seen_ + 1 == n_) next_ = n_ + Gap();
+    }
+    for (; next_ < end; next_ += 1 + Gap()) {
+      taken.push_back(static_cast<uint32_t>(next_ - (end - chunk.rows)));
+      slots.push_back(std::uniform_int_distribution<size_t>(0, n_ - 1)(rng_));
+      w_ *= std::exp(std::log(Unit()) / static_cast<double>(n_));
+    }
+    seen_ = end;
+    if (taken.empty()) return OkStatus();
+    size_t base = pool_.rows;
+    AppendTable(pool_, GatherChunk(chunk, taken));
+    for (size_t k = 0; k < taken.size(); ++k) {
+      size_t slot = slots[k];
+      if (slot >= rows_.size()) rows_.resize(slot + 1), seq_.resize(slot + 1);
+      rows_[slot] = static_cast<uint32_t>(base + k);
+      seq_[slot] = end - chunk.rows + taken[k];
+    }
+    if (pool_.rows > 2 * rows_.size() + 1024) {
+      pool_ = GatherTable(pool_, rows_);
+      for (size_t i = 0; i < rows_.size(); ++i) rows_[i] = static_cast<uint32_t>(i);
+    }
+    return held.Resize(ApproxBytes(pool_) + rows_.size() * (sizeof(uint32_t) + sizeof(uint64_t)));
+  }
+
+  // The reservoir's rows in input order.
+  Table Rows() {
+    std::vector<size_t> order(rows_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return seq_[a] < seq_[b]; });
+    std::vector<uint32_t> idx;
+    for (size_t i : order) idx.push_back(rows_[i]);
+    return GatherTable(pool_, idx);
+  }
+
+ private:
+  double Unit() {  // uniform in (0, 1)
+    double u = 0;
+    while (u <= 0) u = std::uniform_real_distribution<double>(0, 1)(rng_);
+    return u;
+  }
+  // Rows skipped before the next one taken.
+  uint64_t Gap() {
+    double g = std::floor(std::log(Unit()) / std::log1p(-w_));
+    if (!(g < 9e18)) return uint64_t{1} << 62;  // w_ underflowed: no more rows taken
+    return static_cast<uint64_t>(g);
+  }
+
+  size_t n_;
+  std::mt19937_64 rng_;
+  double w_ = 0;
+  uint64_t seen_ = 0;
+  uint64_t next_ = UINT64_MAX;  // the next row taken once the reservoir is full
+  Table pool_;
+  std::vector<uint32_t> rows_;  // slot -> row of pool_
+  std::vector<uint64_t> seq_;   // slot -> its row's place in the input
+};
+
 }  // namespace
 
 Status RunSample(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   if (node.limit <= 0) return OkStatus();
   if (!node.exprs.empty()) return RunSampleDistinct(node, ctx, sink);
   MemoryReservation held(ctx.budget, "sample");
-  ASSIGN_OR_RETURN(Table t, RunToTable(*node.inputs[0], ctx, &held));
-  size_t n = std::min(t.rows, static_cast<size_t>(node.limit));
-  if (n == 0) return OkStatus();
-  if (n == t.rows) return sink(Chunk::Own(std::move(t)));
-  // Partial Fisher-Yates over the row indexes: n uniform picks without repetition.
-  RETURN_IF_ERROR(held.Grow(t.rows * sizeof(uint32_t)));
-  std::vector<uint32_t> idx(t.rows);
-  for (size_t i = 0; i < t.rows; ++i) idx[i] = static_cast<uint32_t>(i);
-  std::mt19937_64 rng(static_cast<uint64_t>(ctx.now.time_since_epoch().count()));
-  for (size_t i = 0; i < n; ++i) {
-    std::uniform_int_distribution<size_t> pick(i, t.rows - 1);
-    std::swap(idx[i], idx[pick(rng)]);
-  }
-  idx.resize(n);
-  std::sort(idx.begin(), idx.end());
-  return sink(Chunk::Own(GatherTable(t, idx)));
+  Reservoir reservoir(static_cast<size_t>(node.limit), static_cast<uint64_t>(ctx.now.time_since_epoch().count()),
+                      node.schema);
+  RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    return reservoir.Add(chunk, held);
+  }));
+  Table t = reservoir.Rows();
+  if (t.rows == 0) return OkStatus();
+  return sink(Chunk::Own(std::move(t)));
 }
 
 }  // namespace cmk::kql

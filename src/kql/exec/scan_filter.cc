@@ -15,16 +15,6 @@
 namespace cmk::kql {
 namespace {
 
-// Returned by a sink that has seen enough rows (take); the take node turns it back into OK.
-constexpr char kEnoughRows[] = "KqlEnoughRows";
-
-Status EnoughRows() { return Status(StatusCode::kCancelled, "enough rows", kEnoughRows); }
-bool IsEnoughRows(const Status& s) { return s.code() == StatusCode::kCancelled && s.error_code() == kEnoughRows; }
-
-}  // namespace
-
-namespace {
-
 // The scan's chunk of a catalog chunk, in the node's schema: the requested columns shared (the
 // batch borrows them; aliasing pointers keep the catalog chunk alive), null constants for the
 // rest and for columns of another type.

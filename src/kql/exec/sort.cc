@@ -254,6 +254,8 @@ Result<std::optional<ScanRequest::ValueBound>> ScanExtreme(const PlanNode& scan,
 // those rows, then sorts what is left. Over a scan, blocks that cannot hold a top row are
 // skipped first (TopBound).
 Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  // Rows held before they are cut to the best n (with 2n).
+  constexpr size_t kCompactAt = 64 * 1024;
   size_t n = static_cast<size_t>(std::max<int64_t>(0, node.limit));
   Table acc = EmptyTable(node.schema);
   MemoryReservation held(ctx.budget, "top");
@@ -306,6 +308,16 @@ Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     }
     RETURN_IF_ERROR(held.Grow(ApproxBytes(chunk)));
     AppendTable(acc, std::move(chunk));
+    if (acc.rows >= std::max<size_t>(2 * n, kCompactAt)) {
+      // Without a bound every chunk's best n are kept: past 2n rows, only the best n of them
+      // (stable, so ties still go to the rows scanned first), so a top of many rows over a
+      // computed key holds at most 2n.
+      ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(node.exprs, Chunk::View(acc), ctx));
+      ASSIGN_OR_RETURN(std::vector<uint32_t> best, SortPermutation(Pointers(keys), node, acc.rows, n, ctx));
+      keys.clear();
+      acc = GatherTable(acc, best);
+      RETURN_IF_ERROR(held.Resize(ApproxBytes(acc)));
+    }
     return complete ? Status(StatusCode::kCancelled, "top has its rows", kTopComplete) : OkStatus();
   };
   Status ran = !use_bound ? RunTopInput(node, ctx, consume)
