@@ -14,6 +14,7 @@
 #include "kql/core/budget.h"
 #include "kql/engine.h"
 #include "kql/exec/exec.h"
+#include "kql/test_columns.h"
 
 namespace cmk::kql {
 namespace {
@@ -233,6 +234,35 @@ TEST_F(GovernanceTest, ResultsPastTheirLimitHoldOnlyTheRowsShown) {
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->tables[0].rows, 600000u);
   EXPECT_TRUE(r->warnings.empty());
+}
+
+// The columns of a table no one above reads come back from its scan as null constants
+// (PruneColumns): a sort, a top and a sample keep them so, instead of a
+// value per row (600,000 rows x 5 string columns would be ~96 MB as strings; the budget is 64 MiB).
+TEST_F(GovernanceTest, ColumnsNoOneReadsCostNothingWhenHeld) {
+  constexpr size_t kRows = 600'000;
+  Table t;
+  t.name = "Wide";
+  Column i(Type::kLong);
+  std::vector<std::string> text;
+  for (size_t r = 0; r < kRows; ++r) {
+    i.AppendInt(static_cast<int64_t>((r * 7919) % kRows));
+    text.push_back("value-" + std::to_string(r % 7));
+  }
+  t.AddColumn("i", std::move(i));
+  for (int c = 0; c < 5; ++c) t.AddColumn("s" + std::to_string(c), testing::CodedColumn(text));
+  t.rows = kRows;
+  catalog_.Add(std::move(t));
+  options_.memory_limit_bytes = 64 << 20;
+  EXPECT_EQ(Scalar("Wide | sort by i desc | count"), "600000");
+  EXPECT_EQ(Scalar("Wide | sort by i desc | extend p = prev(i) | where p != i + 1 | count"), "1");
+  EXPECT_EQ(Scalar("Wide | top 400000 by i asc | summarize max(i)"), "399999");
+  EXPECT_EQ(Scalar("Wide | sample 500000 | count"), "500000");
+  // What is read is held: the sort's answer carries s0's values.
+  std::string s0 = Scalar("Wide | where i == 599999 | project s0");
+  EXPECT_EQ(s0.rfind("value-", 0), 0u) << s0;
+  EXPECT_EQ(Scalar("Wide | sort by i desc | take 1 | project s0"), s0);
+  EXPECT_EQ(Scalar("Wide | sort by i desc | project s0, i | take 1"), s0);
 }
 
 // sample streams through a reservoir: 10 rows of a ~200 MB input within 64 MiB, and each row

@@ -563,18 +563,38 @@ Chunk GatherChunk(const Chunk& src, const std::vector<uint32_t>& idx) {
   return out;
 }
 
-void AppendTable(Table& dst, Chunk&& src) {
+namespace {
+
+bool SameConstant(const Column& a, const Column& b) {
+  if (!a.constant || !b.constant || a.type != b.type || a.stored() == 0 || b.stored() == 0) return false;
+  if (a.IsNull(0) != b.IsNull(0)) return false;
+  if (a.IsNull(0)) return true;
+  if (UsesInts(a.type)) return a.Int(0) == b.Int(0);
+  if (UsesReals(a.type)) return a.Real(0) == b.Real(0) || (std::isnan(a.Real(0)) && std::isnan(b.Real(0)));
+  return a.Str(0) == b.Str(0);
+}
+
+}  // namespace
+
+void AppendTable(Table& dst, Chunk&& src, bool keep_constants) {
   if (dst.rows == 0) {
     dst.rows = src.rows;
     dst.columns.resize(src.width());
     dst.names.resize(src.width());
     for (size_t i = 0; i < src.width(); ++i) {
       dst.columns[i] = src.Take(i);
-      dst.columns[i].Materialize(dst.rows);
+      if (!keep_constants) dst.columns[i].Materialize(dst.rows);
     }
     return;
   }
-  for (size_t i = 0; i < dst.columns.size(); ++i) AppendRows(dst.columns[i], src.col(i), src.rows);
+  for (size_t i = 0; i < dst.columns.size(); ++i) {
+    Column& d = dst.columns[i];
+    if (d.constant) {
+      if (SameConstant(d, src.col(i))) continue;
+      d.Materialize(dst.rows);
+    }
+    AppendRows(d, src.col(i), src.rows);
+  }
   dst.rows += src.rows;
 }
 

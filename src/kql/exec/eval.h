@@ -66,7 +66,10 @@ Table GatherTable(const Chunk& src, const std::vector<uint32_t>& idx);
 // Rows `idx` of every column of `src`, as owned columns (constants stay constant).
 Chunk GatherChunk(const Chunk& src, const std::vector<uint32_t>& idx);
 // Appends `src` to `dst` column by column (same schema); dst empty -> taken (moved when owned).
-void AppendTable(Table& dst, Chunk&& src);
+// With `keep_constants`, a column that is the same constant in every chunk appended stays one
+// (a column no one reads, null in every chunk, costs nothing however many rows are held): the
+// table is then read through Column's accessors or gathered, never by its vectors.
+void AppendTable(Table& dst, Chunk&& src, bool keep_constants = false);
 // An empty table with the columns of `schema`.
 Table EmptyTable(const Schema& schema);
 // Whether the bool column holds true at `row` (null is false).

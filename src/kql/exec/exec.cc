@@ -56,19 +56,19 @@ Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx, MemoryRes
 }
 
 Result<Table> RunToTableUntil(const PlanNode& node, const ExecContext& ctx, MemoryReservation* held,
-                              const std::function<bool(const Table&)>& enough) {
+                              const std::function<bool(const Table&)>& enough, bool keep_constants) {
   MemoryReservation local(ctx.budget, "materializing a table");
   if (held == nullptr) held = &local;
   Table out = EmptyTable(node.schema);
   Status ran = Run(node, ctx, [&](Chunk&& chunk) {
     RETURN_IF_ERROR(CheckBudget(ctx));
     RETURN_IF_ERROR(held->Grow(ApproxBytes(chunk)));
-    AppendTable(out, std::move(chunk));
+    AppendTable(out, std::move(chunk), keep_constants);
     return enough && enough(out) ? EnoughRows() : OkStatus();
   });
   if (!ran.ok() && !IsEnoughRows(ran)) return ran;
   for (Column& c : out.columns) {
-    c.Materialize(out.rows);
+    if (!keep_constants) c.Materialize(out.rows);
     DropStringNulls(c);
   }
   for (size_t i = 0; i < out.names.size() && i < node.schema.size(); ++i) out.names[i] = node.schema[i].name;

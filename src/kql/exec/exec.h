@@ -41,10 +41,11 @@ Status Run(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // bytes are charged to `held` (which the caller keeps while it holds the table); without one
 // they are checked against the budget while the table grows and released on return.
 Result<Table> RunToTable(const PlanNode& node, const ExecContext& ctx, MemoryReservation* held = nullptr);
-// RunToTable that stops the node's run once `enough` (asked after each chunk is appended) says
-// the table holds enough rows: the rest of the input is never computed.
+// RunToTable that stops the node's run once `enough` (when given; asked after each chunk is
+// appended) says the table holds enough rows: the rest of the input is never computed. With
+// `keep_constants`, columns constant in every chunk stay constant (AppendTable).
 Result<Table> RunToTableUntil(const PlanNode& node, const ExecContext& ctx, MemoryReservation* held,
-                              const std::function<bool(const Table&)>& enough);
+                              const std::function<bool(const Table&)>& enough, bool keep_constants = false);
 
 // Hash aggregation over chunks (summarize.cc): group keys and aggregates of a kSummarize node
 // (used by make-series too). Keys are encoded to bytes once per row; a single integer or string

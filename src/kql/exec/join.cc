@@ -214,7 +214,7 @@ class Probe {
 // side (a table's every row against a few keys) costs no memory beyond a chunk.
 Status RunJoin(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   MemoryReservation held(ctx.budget, "join");
-  ASSIGN_OR_RETURN(Table right, RunToTable(*node.inputs[1], ctx, &held));
+  ASSIGN_OR_RETURN(Table right, RunToTableUntil(*node.inputs[1], ctx, &held, nullptr, /*keep_constants=*/true));
   MemoryReservation probing(ctx.budget, "join");
   Probe probe(node, right, ctx, probing);
   RETURN_IF_ERROR(probe.Build());

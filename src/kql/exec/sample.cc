@@ -69,7 +69,7 @@ class Reservoir {
     seen_ = end;
     if (taken.empty()) return OkStatus();
     size_t base = pool_.rows;
-    AppendTable(pool_, GatherChunk(chunk, taken));
+    AppendTable(pool_, GatherChunk(chunk, taken), /*keep_constants=*/true);
     for (size_t k = 0; k < taken.size(); ++k) {
       size_t slot = slots[k];
       if (slot >= rows_.size()) rows_.resize(slot + 1), seq_.resize(slot + 1);

@@ -55,7 +55,8 @@ Result<std::vector<uint32_t>> SortPermutation(const std::vector<const Column*>& 
 
 Status RunSort(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   MemoryReservation held(ctx.budget, "sort");
-  ASSIGN_OR_RETURN(Table t, RunToTable(*node.inputs[0], ctx, &held));
+  // Columns no one above reads are null constants from the scans (PruneColumns): kept so.
+  ASSIGN_OR_RETURN(Table t, RunToTableUntil(*node.inputs[0], ctx, &held, nullptr, /*keep_constants=*/true));
   if (t.rows == 0) return OkStatus();
   ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(node.exprs, Chunk::View(t), ctx));
   size_t limit = node.kind == NodeKind::kTop ? static_cast<size_t>(std::max<int64_t>(0, node.limit)) : t.rows;
@@ -307,7 +308,7 @@ Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
       chunk = GatherChunk(chunk, best);
     }
     RETURN_IF_ERROR(held.Grow(ApproxBytes(chunk)));
-    AppendTable(acc, std::move(chunk));
+    AppendTable(acc, std::move(chunk), /*keep_constants=*/true);
     if (acc.rows >= std::max<size_t>(2 * n, kCompactAt)) {
       // Without a bound every chunk's best n are kept: past 2n rows, only the best n of them
       // (stable, so ties still go to the rows scanned first), so a top of many rows over a

@@ -181,6 +181,13 @@ void PruneColumns(PlanNode& n, std::vector<bool> need_out) {
       }
       break;
     }
+    case NodeKind::kSample:
+      if (!n.exprs.empty()) {  // sample-distinct: its one column is computed from exprs[0]
+        need_in.emplace_back(n.inputs[0]->schema.size(), false);
+        NeedRefs(n.exprs[0], need_in[0]);
+        break;
+      }
+      [[fallthrough]];
     case NodeKind::kSort:
     case NodeKind::kTop:
     case NodeKind::kTake:
