@@ -550,6 +550,50 @@ TEST(KqlPushDownTest, SortThenTakeIsATopOverTheScan) {
   EXPECT_EQ(rows("T | sort by A desc | take 0"), "");
 }
 
+// A sort or top by one int or real key sorts (value, row) pairs (sort.cc): the same order as
+// the comparison of columns a second key takes (nulls first or last, ties in input order, -0.0
+// as 0.0), for every direction, null placement and limit; a NaN falls back to the comparison.
+TEST(KqlSortTest, OneNumericKeySortsAsTheComparisonDoes) {
+  InMemoryCatalog cat;
+  std::vector<std::optional<int64_t>> ints, ids;
+  std::vector<std::optional<double>> reals;
+  uint64_t x = 12345;
+  for (int64_t i = 0; i < 3000; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    ids.push_back(i);
+    ints.push_back(x % 11 == 0 ? std::nullopt : std::optional<int64_t>(static_cast<int64_t>(x >> 40) % 200 - 100));
+    double r = static_cast<double>(static_cast<int64_t>(x >> 33) % 50) / 4 - 6;
+    if (x % 13 == 0) reals.push_back(std::nullopt);
+    else if (x % 17 == 0) reals.push_back(x % 2 ? -0.0 : 0.0);
+    else if (x % 19 == 0) reals.push_back(x % 2 ? -1.0 / 0.0 : 1.0 / 0.0);
+    else reals.push_back(r);
+  }
+  Table t;
+  t.name = "T";
+  t.AddColumn("i", Longs(ids));
+  t.AddColumn("n", Longs(ints));
+  t.AddColumn("d", Longs(ints, Type::kDateTime));
+  t.AddColumn("r", Reals(reals));
+  t.rows = ids.size();
+  cat.Add(std::move(t));
+  for (std::string key : {"n", "d", "r"}) {
+    for (std::string dir : {" asc", " desc", " asc nulls last", " desc nulls first"}) {
+      for (std::string op : {"sort by", "top 7 by", "top 500 by", "top 2900 by"}) {
+        std::string fast = "T | " + op + " " + key + dir + " | project i";
+        std::string slow = "T | extend z = 1 | " + op + " " + key + dir + ", z asc | project i";
+        EXPECT_EQ(RowsText(cat, fast), RowsText(cat, slow)) << fast;
+      }
+    }
+  }
+  // A NaN: the comparison's order, whatever it is, on both paths.
+  Table u;
+  u.name = "U";
+  u.AddColumn("r", Reals({3.0, std::nan(""), 1.0, 2.0}));
+  u.rows = 4;
+  cat.Add(std::move(u));
+  EXPECT_EQ(RowsText(cat, "U | sort by r asc"), RowsText(cat, "U | extend z = 1 | sort by r asc, z asc | project r"));
+}
+
 // The columns a result is computed from reach the scans through joins, unions and subqueries:
 // each table reads only those (the others come back as nulls), with the same answers.
 TEST(KqlPushDownTest, JoinsUnionsAndSubqueriesReadOnlyTheColumnsAboveThem) {

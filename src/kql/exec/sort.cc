@@ -1,6 +1,8 @@
 // sort and top, and SortPermutation (the comparison of sort keys under the query's deadline).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <optional>
 
 #include "kql/exec/eval.h"
 #include "kql/exec/operators.h"
@@ -11,10 +13,75 @@ namespace {
 // Thrown by a sort comparator whose query ran out of time; caught by SortPermutation.
 struct SortAborted {};
 
+// One int or real key (`sort by TimeGenerated`): each row's value as a uint64 whose unsigned
+// order is the sort's (the direction folded in), paired with its row, the pairs sorted as plain
+// integers (no column access or null test per comparison), nulls put first or last after. The
+// row breaks ties, so the permutation is SortPermutation's own. nullopt (nothing done) for a
+// real key holding a NaN, which compares equal to every value there.
+std::optional<Result<std::vector<uint32_t>>> SortOneNumericKey(const Column& c, bool ascending, bool nulls_first,
+                                                               size_t rows, size_t limit, QueryBudget* budget) {
+  const bool real = UsesReals(c.type);
+  std::vector<std::pair<uint64_t, uint32_t>> keyed;
+  std::vector<uint32_t> nulls;
+  keyed.reserve(rows);
+  for (size_t r = 0; r < rows; ++r) {
+    if (c.IsNull(r)) {
+      nulls.push_back(static_cast<uint32_t>(r));
+      continue;
+    }
+    uint64_t u;
+    if (real) {
+      double v = c.Real(r);
+      if (std::isnan(v)) return std::nullopt;
+      if (v == 0) v = 0;  // -0.0 ties with 0.0
+      std::memcpy(&u, &v, sizeof(u));
+      u = (u >> 63) != 0 ? ~u : u | (uint64_t{1} << 63);
+    } else {
+      u = static_cast<uint64_t>(c.Int(r)) ^ (uint64_t{1} << 63);
+    }
+    keyed.emplace_back(ascending ? u : ~u, static_cast<uint32_t>(r));
+  }
+  Status aborted;
+  uint32_t ticks = 0;
+  auto less = [&](const std::pair<uint64_t, uint32_t>& a, const std::pair<uint64_t, uint32_t>& b) {
+    if ((++ticks & 0xFFFF) == 0 && budget != nullptr) {
+      if (Status s = budget->Check(); !s.ok()) {
+        aborted = std::move(s);
+        throw SortAborted{};
+      }
+    }
+    return a < b;
+  };
+  size_t take = std::min(limit, rows);
+  size_t from_keyed = nulls_first ? (take > nulls.size() ? take - nulls.size() : 0) : std::min(take, keyed.size());
+  try {
+    if (from_keyed < keyed.size()) {
+      std::partial_sort(keyed.begin(), keyed.begin() + static_cast<ptrdiff_t>(from_keyed), keyed.end(), less);
+    } else {
+      std::sort(keyed.begin(), keyed.end(), less);
+    }
+  } catch (const SortAborted&) {
+    return Result<std::vector<uint32_t>>(aborted);
+  }
+  std::vector<uint32_t> perm;
+  perm.reserve(take);
+  auto add_nulls = [&] {
+    for (size_t i = 0; i < nulls.size() && perm.size() < take; ++i) perm.push_back(nulls[i]);
+  };
+  if (nulls_first) add_nulls();
+  for (size_t i = 0; i < from_keyed && perm.size() < take; ++i) perm.push_back(keyed[i].second);
+  if (!nulls_first) add_nulls();
+  return Result<std::vector<uint32_t>>(std::move(perm));
+}
+
 }  // namespace
 
 Result<std::vector<uint32_t>> SortPermutation(const std::vector<const Column*>& keys, const PlanNode& node,
                                               size_t rows, size_t limit, const ExecContext& ctx) {
+  if (keys.size() == 1 && !keys[0]->constant && (UsesInts(keys[0]->type) || UsesReals(keys[0]->type))) {
+    auto fast = SortOneNumericKey(*keys[0], node.ascending[0], node.nulls_first[0], rows, limit, ctx.budget);
+    if (fast) return std::move(*fast);
+  }
   std::vector<uint32_t> perm(rows);
   for (size_t i = 0; i < rows; ++i) perm[i] = static_cast<uint32_t>(i);
   Status aborted;
