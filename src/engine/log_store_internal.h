@@ -136,6 +136,7 @@ class LogStore::QueryCatalog : public kql::Catalog {
               const std::function<Status(std::shared_ptr<const kql::Table>)>& sink) const override;
   // Filters run on the reader threads with the decoding (Scan).
   bool AppliesFilters() const override { return true; }
+  bool SequencesChunks() const override { return true; }
 
  private:
   LogStore* store_;

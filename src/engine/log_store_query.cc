@@ -51,6 +51,13 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
                                     const std::function<Status(std::shared_ptr<const kql::Table>)>& sink) const {
   LogStore& s = *store_;
   int64_t now = Ticks(s.env_.clock->Now());
+  // A chunk's place in the scan (ScanRequest::sequenced_filter): its extent's (or memtable
+  // chunk's) index in this workspace's order, then its row group, above the earlier
+  // workspaces' numbers.
+  uint64_t seq_base = 0;
+  auto apply_filter = [&request](const std::shared_ptr<const kql::Table>& t, uint64_t seq) {
+    return request.sequenced_filter ? request.sequenced_filter(t, seq) : request.filter(t);
+  };
   for (size_t w = 0; w < workspaces_.size(); ++w) {
     const TableInfo* info = nullptr;
     for (const auto& t : tables_[w]) {
@@ -129,17 +136,20 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     for (const auto& x : extents) scan.rows += x.first.rows;
     // A job reads an extent's wanted blocks, shapes them as the table's schema today (a column
     // retyped since reads as nulls) and applies the query's filter, if it gave one.
-    auto job = [&s, &scan, &request, &extents, info, &whole, &bounded, lo, hi](size_t begin,
-                                                                               size_t end) -> Result<Chunks> {
+    const uint64_t base = seq_base;
+    seq_base += (static_cast<uint64_t>(extents.size()) + 2) << 20;
+    auto job = [&s, &scan, &request, &extents, &apply_filter, info, &whole, &bounded, lo, hi, base](
+                   size_t begin, size_t end) -> Result<Chunks> {
       Chunks out;
       for (size_t i = begin; i < end; ++i) {
         const ExtentRec* e = &extents[i].first;
         ASSIGN_OR_RETURN(Chunks tables, s.LoadExtent(*e, *extents[i].second, scan));
         bool inside = lo && e->min_time >= *lo && (!hi || e->max_time < *hi);
-        for (const auto& table : tables) {
+        for (size_t t = 0; t < tables.size(); ++t) {
+          const auto& table = tables[t];
           std::shared_ptr<const kql::Table> shaped = ShapeRows(table, info->schema, inside ? whole : bounded);
           if (request.filter) {
-            ASSIGN_OR_RETURN(shaped, request.filter(shaped));
+            ASSIGN_OR_RETURN(shaped, apply_filter(shaped, base + (static_cast<uint64_t>(i) << 20) + t));
             if (shaped == nullptr) continue;
           }
           out.push_back(std::move(shaped));
@@ -190,10 +200,10 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
       ASSIGN_OR_RETURN(auto tables, std::move(loaded));
       for (const auto& table : tables) RETURN_IF_ERROR(sink(table));
     }
-    for (auto& c : chunks) {
-      std::shared_ptr<const kql::Table> shaped = ShapeRows(c->Table(), info->schema, bounded);
+    for (size_t j = 0; j < chunks.size(); ++j) {
+      std::shared_ptr<const kql::Table> shaped = ShapeRows(chunks[j]->Table(), info->schema, bounded);
       if (request.filter) {
-        ASSIGN_OR_RETURN(shaped, request.filter(shaped));
+        ASSIGN_OR_RETURN(shaped, apply_filter(shaped, base + (static_cast<uint64_t>(extents.size()) << 20) + j));
         if (shaped == nullptr) continue;
       }
       RETURN_IF_ERROR(sink(shaped));

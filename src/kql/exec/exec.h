@@ -67,8 +67,17 @@ class HashAggregation {
   // order and every aggregate's answer are the ones Consume over all the rows gives, except the
   // rounding of real sums). Charges as Consume does.
   Status Merge(const HashAggregation& later, const ExecContext& ctx);
-  // Keys then aggregate outputs; one row per group (one row when there are no keys).
+  // Keys then aggregate outputs; one row per group (one row when there are no keys), in the
+  // order the groups were first seen, or of their tags when tagged.
   Table Finish();
+  // Where groups were first seen, for aggregations of several keys that consume chunks out of
+  // scan order (PushSummarize's, one per reader thread): from the first call on, the chunks
+  // consumed are at place `seq` in the scan, and each group keeps the least (seq, row) it was
+  // seen at; Merge keeps the lesser of two, and Finish orders the groups by them, which is
+  // the order an aggregation of the chunks in scan order would give them.
+  void SetSequence(uint64_t seq);
+  // The bytes Consume charges (read on the thread that consumes).
+  size_t HeldBytes() const;
 
  private:
   Status Charge(const ExecContext& ctx);

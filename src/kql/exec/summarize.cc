@@ -121,12 +121,26 @@ struct HashAggregation::State {
   size_t key_bytes = 0;  // strings held by the keys (key_values, string_keys, groups)
   std::unique_ptr<MemoryReservation> held;
   bool one_chunk = false;  // see the constructor
+  // SetSequence: per group, the least place (chunk's seq, row) it was seen at.
+  struct Seen {
+    uint64_t seq = 0;
+    uint64_t row = 0;
+    auto operator<=>(const Seen&) const = default;
+  };
+  bool tagging = false;
+  uint64_t seq = 0;
+  std::vector<Seen> seen;
+  void SeenAgain(uint32_t g, size_t row) {
+    Seen here{seq, row};
+    if (here < seen[g]) seen[g] = here;
+  }
 
   uint32_t NewGroup(const std::vector<const Column*>& k, size_t row) {
     for (size_t i = 0; i < k.size(); ++i) {
       key_values[i].AppendFrom(*k[i], row);
       if (UsesStrings(k[i]->type)) key_bytes += 2 * k[i]->Str(row).size();
     }
+    if (tagging) seen.push_back({seq, row});
     return static_cast<uint32_t>(num_groups++);
   }
   // The group of a single string key's row: its stored copy's entry in string_groups.
@@ -322,6 +336,7 @@ struct HashAggregation::State {
       }
       auto [it, inserted] = packed_groups.try_emplace(key, 0);
       if (inserted) it->second = NewGroup(k, r);
+      else if (tagging) SeenAgain(it->second, r);
       ids[r] = it->second;
     }
   }
@@ -371,6 +386,7 @@ struct HashAggregation::State {
       for (const Column* c : k) EncodeKey(*c, r, buf);
       auto it = groups.find(std::string_view(buf));
       if (it == groups.end()) it = groups.emplace(buf, NewGroup(k, r)).first;
+      else if (tagging) SeenAgain(it->second, r);
       ids[r] = it->second;
     }
   }
@@ -409,14 +425,23 @@ Status HashAggregation::Consume(const Chunk& chunk, const ExecContext& ctx) {
   return Charge(ctx);
 }
 
-Status HashAggregation::Charge(const ExecContext& ctx) {
+size_t HashAggregation::HeldBytes() const {
   // Per group: the hash entry and the key values (~64 bytes), and a few words per aggregate;
   // plus the strings and what grows with the values (lists, sets, percentiles).
   size_t bytes = s_->num_groups * (64 + 32 * (s_->keys->size() + s_->aggs.size())) + s_->key_bytes;
   for (const auto& a : s_->aggs) bytes += a->StateBytes();
+  return bytes + s_->seen.size() * sizeof(State::Seen);
+}
+
+Status HashAggregation::Charge(const ExecContext& ctx) {
   if (!s_->held) s_->held = std::make_unique<MemoryReservation>(ctx.budget, "summarize");
-  RETURN_IF_ERROR(s_->held->Resize(bytes));
+  RETURN_IF_ERROR(s_->held->Resize(HeldBytes()));
   return CheckBudget(ctx);
+}
+
+void HashAggregation::SetSequence(uint64_t seq) {
+  s_->tagging = true;
+  s_->seq = seq;
 }
 
 bool HashAggregation::Mergeable() const {
@@ -427,12 +452,23 @@ Status HashAggregation::Merge(const HashAggregation& later, const ExecContext& c
   const State& o = *later.s_;
   // `later`'s groups, in their order, are rows of its key columns: each one's group here.
   if (!s_->keys->empty() && o.num_groups == 0) return CheckBudget(ctx);
+  size_t before = s_->num_groups;
+  const bool tagging = s_->tagging;
+  s_->tagging = false;  // `later`'s groups are not rows of a chunk: their places are its own
   if (!o.key_hashes.empty() && !s_->one_chunk) {
     s_->AssignHashedIds(o);
   } else {
     std::vector<const Column*> keys;
     for (const Column& c : o.key_values) keys.push_back(&c);
     s_->AssignIds(keys, o.num_groups);
+  }
+  s_->tagging = tagging;
+  if (tagging) {
+    s_->seen.resize(s_->num_groups, State::Seen{UINT64_MAX, UINT64_MAX});
+    for (size_t g = 0; g < o.num_groups && o.tagging && g < o.seen.size(); ++g) {
+      uint32_t id = s_->row_groups[g];
+      if (id >= before || o.seen[g] < s_->seen[id]) s_->seen[id] = o.seen[g];
+    }
   }
   for (size_t i = 0; i < s_->aggs.size(); ++i) s_->aggs[i]->Merge(*o.aggs[i], s_->row_groups, s_->num_groups);
   return Charge(ctx);
@@ -445,6 +481,13 @@ Table HashAggregation::Finish() {
   for (size_t i = 0; i < s_->key_values.size(); ++i) out.AddColumn("", std::move(s_->key_values[i]));
   for (auto& a : s_->aggs) {
     for (Column& c : a->Finish(n)) out.AddColumn("", std::move(c));
+  }
+  if (s_->tagging && s_->seen.size() == n && n > 1) {
+    std::vector<uint32_t> order(n);
+    for (size_t g = 0; g < n; ++g) order[g] = static_cast<uint32_t>(g);
+    const std::vector<State::Seen>& seen = s_->seen;
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return seen[a] < seen[b]; });
+    out = GatherTable(out, order);
   }
   return out;
 }

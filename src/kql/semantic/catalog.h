@@ -58,6 +58,12 @@ struct ScanRequest {
   // what it returns goes to the sink as it is (summarize's partial aggregation returns row-less
   // tokens, exec/scan_filter.cc).
   std::function<Result<std::shared_ptr<const Table>>(const std::shared_ptr<const Table>&)> filter;
+  // Set beside `filter` by a caller that wants each chunk's place in the scan (per-thread
+  // aggregations restoring the order groups are first seen in): a Catalog whose
+  // SequencesChunks() is true calls it instead of `filter`, with `seq` increasing in scan order
+  // (not necessarily by one).
+  std::function<Result<std::shared_ptr<const Table>>(const std::shared_ptr<const Table>&, uint64_t seq)>
+      sequenced_filter;
   // With `filter`: a test of one string column's values that every row `filter` keeps passes
   // (a conjunct such as `Message contains "timeout"`). A Catalog may apply it to a block's
   // encoded values and build only the passing rows' strings; rows whose value is null must be
@@ -117,6 +123,8 @@ class Catalog {
                       const std::function<Status(std::shared_ptr<const Table>)>& sink) const = 0;
   // Whether Scan applies ScanRequest::filter (false: the executor filters on its own thread).
   virtual bool AppliesFilters() const { return false; }
+  // Whether Scan calls ScanRequest::sequenced_filter, when set, in place of `filter`.
+  virtual bool SequencesChunks() const { return false; }
 };
 
 // A Catalog over tables held in memory (tests, transformKql's `source`). Scan hands out the
