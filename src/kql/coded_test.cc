@@ -8,6 +8,7 @@
 
 #include "base/testing.h"
 #include "kql/engine.h"
+#include "kql/exec/eval.h"
 #include "kql/test_columns.h"
 
 namespace cmk::kql {
@@ -97,6 +98,36 @@ class CodedTest : public ::testing::Test {
 
   std::vector<std::shared_ptr<const Table>> coded_, plain_;
 };
+
+// Chunks coded with dictionaries of their own concatenate coded: the second's entries are
+// looked up in (or added to) the first's, its codes translated; past kMaxDictEntries the column
+// becomes plain strings. Either way every value reads as before.
+TEST(AppendRowsTest, CodedChunksWithOwnDictionariesConcatenateCoded) {
+  Column dst = testing::CodedColumn({"a", "b", "a"});
+  Column src = testing::CodedColumn({"c", "a", "d", "c"});
+  AppendRows(dst, src, 3);
+  ASSERT_TRUE(dst.coded());
+  EXPECT_EQ(dst.dict->size(), 4u);  // a, b, c, d
+  std::vector<std::string> want = {"a", "b", "a", "c", "a", "d"};
+  ASSERT_EQ(dst.stored(), want.size());
+  for (size_t r = 0; r < want.size(); ++r) EXPECT_EQ(dst.Str(r), want[r]) << r;
+  EXPECT_EQ(src.dict->size(), 3u);  // the source's dictionary is untouched
+  // A union past 65,536 entries: plain strings.
+  auto many = std::make_shared<std::vector<std::string>>();
+  Column big(Type::kString);
+  for (size_t i = 0; i < kMaxDictEntries; ++i) {
+    many->push_back("m" + std::to_string(i));
+    big.codes.push_back(static_cast<Code>(i));
+  }
+  big.dict = many;
+  Column add = testing::CodedColumn({"m7", "new"});
+  AppendRows(big, add, 2);
+  EXPECT_FALSE(big.coded());
+  ASSERT_EQ(big.stored(), kMaxDictEntries + 2);
+  EXPECT_EQ(big.Str(kMaxDictEntries), "m7");
+  EXPECT_EQ(big.Str(kMaxDictEntries + 1), "new");
+  EXPECT_EQ(big.Str(5), "m5");
+}
 
 TEST_F(CodedTest, EveryQueryAnswersAsOverPlainStrings) {
   const char* queries[] = {

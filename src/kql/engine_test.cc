@@ -643,6 +643,9 @@ TEST(KqlPushDownTest, JoinsUnionsAndSubqueriesReadOnlyTheColumnsAboveThem) {
   EXPECT_EQ(run("union withsource=S T, U | where D > 1 | project S, E"), "U|e3|\nU|e4|\nT:TimeGenerated, U:D,E, ");
   EXPECT_EQ(run("T | where A in ((U | project A, D, E)) | project B"), "y|\nz|\nT:A,B, U:A, ");
   EXPECT_EQ(run("print toscalar(U | project D, E)"), "1|\nU:D, ");
+  // top-nested: its levels' keys and what their aggregates read.
+  EXPECT_EQ(run("T | top-nested 1 of B by sum(A)"), "z|3|\nT:A,B, ");
+  EXPECT_EQ(run("T | top-nested 1 of B by count(), top-nested of C by max(A) | project C"), "c1|\nT:A,B,C, ");
   // What the output shows is read, from both sides.
   EXPECT_EQ(run("T | project A, B | join kind=inner (U) on A | where D == 2"), "3|z|3|2|e3|\nT:A,B, U:A,D,E, ");
   EXPECT_EQ(run("T | join kind=inner (U) on A | where D == 2 | count"), "1|\nT:A, U:A,D, ");

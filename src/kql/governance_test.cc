@@ -265,6 +265,54 @@ TEST_F(GovernanceTest, ColumnsNoOneReadsCostNothingWhenHeld) {
   EXPECT_EQ(Scalar("Wide | sort by i desc | project s0, i | take 1"), s0);
 }
 
+// top-nested holds only the columns its levels read, dictionary-coded: 600,000 rows in chunks
+// whose dictionaries are their own (as extents' are) concatenate by merging the dictionaries,
+// not as a string per row (two such columns as strings: ~140 MB; the budget is 64 MiB).
+TEST_F(GovernanceTest, TopNestedHoldsOnlyWhatItsLevelsReadCoded) {
+  class OwnDictionaries : public Catalog {
+   public:
+    std::vector<std::string> TableNames() const override { return {"Coded"}; }
+    std::optional<Schema> TableSchema(const std::string& table) const override {
+      if (table != "Coded") return std::nullopt;
+      Schema s;
+      for (int c = 0; c < 5; ++c) s.push_back({"s" + std::to_string(c), Type::kString});
+      return s;
+    }
+    Status Scan(const ScanRequest&, const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
+      for (size_t chunk = 0; chunk < 10; ++chunk) {
+        auto t = std::make_shared<Table>();
+        t->rows = 60'000;
+        for (int c = 0; c < 5; ++c) {
+          std::vector<std::string> v;
+          // Each chunk its own values beside the shared ones: its dictionary differs.
+          for (size_t r = 0; r < t->rows; ++r) {
+            // A string per row would take ~120 bytes.
+            v.push_back(r % 10 == 9 ? "chunk-" + std::to_string(chunk) + std::string(80, '.')
+                                    : "value-" + std::to_string((r + c) % 7) + std::string(80, '.'));
+          }
+          t->AddColumn("s" + std::to_string(c), testing::CodedColumn(v));
+        }
+        RETURN_IF_ERROR(sink(t));
+      }
+      return OkStatus();
+    }
+  } catalog;
+  options_.memory_limit_bytes = 64 << 20;
+  Result<QueryResult> r = Execute("Coded | top-nested 3 of s0 by count(), top-nested 2 of s1 by count()", catalog, options_);
+  ASSERT_THAT(r, IsOk());
+  const Table& t = r->tables[0];
+  ASSERT_EQ(t.rows, 3u);  // each of the 3 s0 values has one s1 value ((r + 1) % 7)
+  // Per chunk, rows r % 10 != 9: 54,000 over 7 values, value-k for (r % 7) == k.
+  for (size_t row = 0; row < 3; ++row) {
+    EXPECT_GE(t.columns[1].Int(row), 77'000) << row;
+    EXPECT_EQ(t.columns[1].Int(row), t.columns[3].Int(row)) << row;
+  }
+  // The concatenation keeps the values: a sort over every column sees them all.
+  Result<QueryResult> sorted = Execute("Coded | sort by s4 asc | take 1 | project s4", catalog, options_);
+  ASSERT_THAT(sorted, IsOk());
+  EXPECT_EQ(sorted->tables[0].columns[0].Str(0), "chunk-0" + std::string(80, '.'));
+}
+
 // sample streams through a reservoir: 10 rows of a ~200 MB input within 64 MiB, and each row
 // is as likely to be picked as any other (in input order).
 TEST_F(GovernanceTest, SampleHoldsOnlyItsRowsEachEquallyLikely) {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <unordered_map>
 
 #include "kql/exec/operators.h"
 #include "kql/functions/function_json.h"
@@ -470,6 +471,43 @@ Column StringConstant(Type t, std::string v) {
   return c;
 }
 
+namespace {
+
+// Appends `rows` codes of `src` to `dst`, both coded with different dictionaries: src's
+// entries are looked up in dst's (the new ones appended to a copy of it) and its codes
+// translated, so that chunks with dictionaries of their own concatenate without a string per
+// row. False, nothing changed, when the union would pass kMaxDictEntries.
+bool AppendMergingDictionaries(Column& dst, const Column& src, size_t rows) {
+  const std::vector<std::string>& dd = *dst.dict;
+  const std::vector<std::string>& sd = *src.dict;
+  std::unordered_map<std::string_view, Code> index;
+  index.reserve(dd.size());
+  for (size_t i = 0; i < dd.size(); ++i) index.emplace(dd[i], static_cast<Code>(i));
+  std::vector<Code> remap(sd.size());
+  std::vector<size_t> added;
+  for (size_t e = 0; e < sd.size(); ++e) {
+    auto it = index.find(sd[e]);
+    if (it != index.end()) {
+      remap[e] = it->second;
+      continue;
+    }
+    size_t code = dd.size() + added.size();
+    if (code >= kMaxDictEntries) return false;
+    remap[e] = static_cast<Code>(code);
+    index.emplace(sd[e], remap[e]);
+    added.push_back(e);
+  }
+  if (!added.empty()) {
+    auto merged = std::make_shared<std::vector<std::string>>(dd);
+    for (size_t e : added) merged->push_back(sd[e]);
+    dst.dict = std::move(merged);
+  }
+  for (size_t r = 0; r < rows; ++r) dst.codes.push_back(remap[src.codes[r]]);
+  return true;
+}
+
+}  // namespace
+
 void AppendRows(Column& dst, const Column& src, size_t rows) {
   if (src.constant) {
     for (size_t r = 0; r < rows; ++r) dst.AppendFrom(src, 0);
@@ -484,6 +522,8 @@ void AppendRows(Column& dst, const Column& src, size_t rows) {
   } else if (src.coded() && (dst.dict == src.dict || (before == 0 && !dst.coded()))) {
     dst.dict = src.dict;  // same dictionary (or an empty destination): the codes suffice
     dst.codes.insert(dst.codes.end(), src.codes.begin(), src.codes.begin() + static_cast<ptrdiff_t>(rows));
+  } else if (src.coded() && dst.coded() && AppendMergingDictionaries(dst, src, rows)) {
+    // codes translated into dst's dictionary
   } else if (src.coded() || dst.coded()) {
     dst.Flatten();
     for (size_t r = 0; r < rows; ++r) dst.strings.push_back(src.Str(r));

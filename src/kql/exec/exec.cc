@@ -60,9 +60,12 @@ Result<Table> RunToTableUntil(const PlanNode& node, const ExecContext& ctx, Memo
   MemoryReservation local(ctx.budget, "materializing a table");
   if (held == nullptr) held = &local;
   Table out = EmptyTable(node.schema);
+  size_t charged = 0;
   Status ran = Run(node, ctx, [&](Chunk&& chunk) {
     RETURN_IF_ERROR(CheckBudget(ctx));
-    RETURN_IF_ERROR(held->Grow(ApproxBytes(chunk)));
+    size_t bytes = ApproxBytes(chunk);
+    RETURN_IF_ERROR(held->Grow(bytes));
+    charged += bytes;
     AppendTable(out, std::move(chunk), keep_constants);
     return enough && enough(out) ? EnoughRows() : OkStatus();
   });
@@ -71,6 +74,9 @@ Result<Table> RunToTableUntil(const PlanNode& node, const ExecContext& ctx, Memo
     if (!keep_constants) c.Materialize(out.rows);
     DropStringNulls(c);
   }
+  // The chunks' bytes were charged as they came; the table may hold more: constants made a
+  // value per row, chunks of coded strings whose dictionaries could not be merged made plain.
+  if (size_t actual = ApproxBytes(out); actual > charged) RETURN_IF_ERROR(held->Grow(actual - charged));
   for (size_t i = 0; i < out.names.size() && i < node.schema.size(); ++i) out.names[i] = node.schema[i].name;
   out.name = node.name;
   return out;

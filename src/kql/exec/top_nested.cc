@@ -3,7 +3,7 @@
 // the N best keys and recurses into each one's rows. `with others` adds a row per level holding
 // the aggregate over the rows of the keys not kept (deeper levels null).
 #include <algorithm>
-#include <map>
+#include <unordered_map>
 
 #include "kql/exec/eval.h"
 #include "kql/exec/operators.h"
@@ -27,17 +27,31 @@ class TopNested {
     RETURN_IF_ERROR(CheckBudget(ctx_));
     if (level == node_.levels.size()) return Emit();
     const PlanNode::TopLevel& spec = node_.levels[level];
-    Table part = GatherTable(t_, rows);
+    // The first level's rows are every row: the input itself, not a copy.
+    Table gathered = rows.size() == t_.rows ? Table() : GatherTable(t_, rows);
+    const Table& part = rows.size() == t_.rows ? t_ : gathered;
     FunctionContext fctx{part.rows, ctx_.now, ctx_.budget};
     ASSIGN_OR_RETURN(ColumnValue keys, Eval(spec.key, Chunk::View(part), fctx));
-    std::map<std::string, std::vector<uint32_t>> groups;
+    // The rows of each key value (a coded key's entries each looked up once).
+    std::unordered_map<std::string, std::vector<uint32_t>> groups;
     std::string k;
+    const Column& kc = keys.get();
+    std::vector<std::vector<uint32_t>*> by_code(kc.coded() && !kc.constant ? kc.dict->size() : 0, nullptr);
     for (size_t r = 0; r < part.rows; ++r) {
+      if ((r & 0xFFFF) == 0xFFFF) RETURN_IF_ERROR(CheckBudget(ctx_));
+      std::vector<uint32_t>** cached = !by_code.empty() && !kc.IsNull(r) ? &by_code[kc.codes[r]] : nullptr;
+      if (cached != nullptr && *cached != nullptr) {
+        (*cached)->push_back(rows[r]);
+        continue;
+      }
       k.clear();
-      EncodeKey(keys.get(), r, k);
-      groups[k].push_back(rows[r]);
+      EncodeKey(kc, r, k);
+      std::vector<uint32_t>& g = groups[k];
+      g.push_back(rows[r]);
+      if (cached != nullptr) *cached = &g;
     }
     MemoryReservation held(ctx_.budget, "top-nested");
+    RETURN_IF_ERROR(held.Grow(part.rows * sizeof(uint32_t) + groups.size() * 96));
     ASSIGN_OR_RETURN(Table aggs, RunOver(*node_.inputs[1 + 2 * level], part, ctx_, &held));
     std::vector<uint32_t> order = Ranked(aggs, spec.ascending);
     size_t keep = spec.n < 0 ? order.size() : std::min(order.size(), static_cast<size_t>(spec.n));
@@ -110,7 +124,8 @@ class TopNested {
 
 Status RunTopNested(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   MemoryReservation held(ctx.budget, "top-nested");
-  ASSIGN_OR_RETURN(Table t, RunToTable(*node.inputs[0], ctx, &held));
+  // The columns the levels don't read come from the scans as null constants and stay so.
+  ASSIGN_OR_RETURN(Table t, RunToTableUntil(*node.inputs[0], ctx, &held, nullptr, /*keep_constants=*/true));
   if (t.rows == 0) return OkStatus();
   Table out = EmptyTable(node.schema);
   std::vector<uint32_t> all(t.rows);

@@ -68,8 +68,9 @@ bool IsWindowFunction(const std::string& name);
 // A kValues node holding a copy of `t`.
 std::unique_ptr<PlanNode> ValuesNode(const Table& t);
 // binder_pushdown.cc: narrows the scans under `n` to the columns its output columns marked in
-// `need_out` are computed from (a bound query's results: every column).
-void PruneColumns(PlanNode& n, std::vector<bool> need_out);
+// `need_out` are computed from (a bound query's results: every column). A subquery's
+// kSubInput marks what it needs of its input's columns in `sub_input`, when given (else all).
+void PruneColumns(PlanNode& n, std::vector<bool> need_out, std::vector<bool>* sub_input = nullptr);
 Status SemanticError(const std::string& message, const Position& pos);
 using PlanPtr = std::unique_ptr<PlanNode>;
 

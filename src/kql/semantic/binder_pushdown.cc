@@ -158,7 +158,7 @@ void NarrowScan(PlanNode& scan, const std::vector<bool>& need) {
 // inputs' needed columns, down to the scans, which then read only those. PushDown sees the
 // chain of one tabular expression; this pass sees through joins, unions and nested sources
 // (`T | join kind=leftanti (U) on Computer | count` reads Computer alone from T).
-void PruneColumns(PlanNode& n, std::vector<bool> need_out) {
+void PruneColumns(PlanNode& n, std::vector<bool> need_out, std::vector<bool>* sub_input) {
   auto passthrough = [&](size_t width) {
     std::vector<bool> need(width, false);
     for (size_t i = 0; i < width && i < need_out.size(); ++i) need[i] = need_out[i];
@@ -169,6 +169,24 @@ void PruneColumns(PlanNode& n, std::vector<bool> need_out) {
     case NodeKind::kScan:
       NarrowScan(n, need_out);
       return;
+    case NodeKind::kSubInput:
+      if (sub_input != nullptr) {
+        sub_input->resize(std::max(sub_input->size(), need_out.size()), false);
+        for (size_t i = 0; i < need_out.size(); ++i) (*sub_input)[i] = (*sub_input)[i] || need_out[i];
+      }
+      return;
+    case NodeKind::kTopNested: {
+      // Its levels' keys, and what their aggregates (summaries over kSubInput, inputs[1...])
+      // read of its input.
+      std::vector<bool> need(n.inputs[0]->schema.size(), false);
+      for (const PlanNode::TopLevel& level : n.levels) NeedRefs(level.key, need);
+      for (size_t i = 1; i < n.inputs.size(); ++i) {
+        PruneColumns(*n.inputs[i], std::vector<bool>(n.inputs[i]->schema.size(), true), &need);
+      }
+      need.resize(n.inputs[0]->schema.size());
+      PruneColumns(*n.inputs[0], std::move(need), sub_input);
+      return;
+    }
     case NodeKind::kFilter: {
       need_in.push_back(passthrough(n.inputs[0]->schema.size()));
       NeedRefs(n.predicate, need_in[0]);
@@ -254,8 +272,11 @@ void PruneColumns(PlanNode& n, std::vector<bool> need_out) {
   }
   for (size_t i = 0; i < n.inputs.size(); ++i) {
     if (n.inputs[i] == nullptr) continue;
-    PruneColumns(*n.inputs[i], i < need_in.size() ? std::move(need_in[i])
-                                                  : std::vector<bool>(n.inputs[i]->schema.size(), true));
+    // A subquery's own kSubInput (mv-apply's, partition's) stands for other rows than the
+    // caller's: the caller's `sub_input` is passed to inputs[0] alone.
+    PruneColumns(*n.inputs[i],
+                 i < need_in.size() ? std::move(need_in[i]) : std::vector<bool>(n.inputs[i]->schema.size(), true),
+                 i == 0 ? sub_input : nullptr);
   }
 }
 
