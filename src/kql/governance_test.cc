@@ -209,12 +209,12 @@ TEST_F(GovernanceTest, MakeSeriesOverAWideInputHoldsOnlyTheColumnsItReads) {
 }
 
 // A result shows its first max_result_rows rows (then a PartialError warning): a wide table
-// returned whole (~200 MB), sorted whole, or cut to its best rows by a computed key, is
+// returned whole (~100 MB), sorted whole, or cut to its best rows by a computed key, is
 // answered within a 64 MiB budget, the rows shown being those the whole sort would show.
 TEST_F(GovernanceTest, ResultsPastTheirLimitHoldOnlyTheRowsShown) {
   options_.memory_limit_bytes = 64 << 20;
   options_.max_result_rows = 1000;
-  std::string input = "range i from 0 to 599999 step 1 | extend k = (i * 7919) % 600000, pad = strcat(strrep('x', 300), i)";
+  std::string input = "range i from 0 to 299999 step 1 | extend k = (i * 7919) % 300000, pad = strcat(strrep('x', 300), i)";
   for (std::string q : {input, input + " | where i % 2 == 1", input + " | sort by k desc",
                         input + " | sort by k desc | project k, i", input + " | top 50000 by k * 2 desc | project k"}) {
     Result<QueryResult> r = Run(q);
@@ -226,21 +226,21 @@ TEST_F(GovernanceTest, ResultsPastTheirLimitHoldOnlyTheRowsShown) {
   Result<QueryResult> r = Run(input + " | sort by k desc | project k, i");
   ASSERT_THAT(r, IsOk());
   for (size_t row = 0; row < r->tables[0].rows; ++row) {
-    ASSERT_EQ(r->tables[0].columns[0].Int(row), 599999 - static_cast<int64_t>(row));
+    ASSERT_EQ(r->tables[0].columns[0].Int(row), 299999 - static_cast<int64_t>(row));
   }
   // Exactly at the limit: every row, no warning.
-  options_.max_result_rows = 600000;
-  r = Run("range i from 0 to 599999 step 1 | sort by i asc");
+  options_.max_result_rows = 300000;
+  r = Run("range i from 0 to 299999 step 1 | sort by i asc");
   ASSERT_THAT(r, IsOk());
-  EXPECT_EQ(r->tables[0].rows, 600000u);
+  EXPECT_EQ(r->tables[0].rows, 300000u);
   EXPECT_TRUE(r->warnings.empty());
 }
 
 // The columns of a table no one above reads come back from its scan as null constants
 // (PruneColumns): a sort, a top and a sample keep them so, instead of a
-// value per row (600,000 rows x 5 string columns would be ~96 MB as strings; the budget is 64 MiB).
+// value per row (300,000 rows x 5 string columns would be ~48 MB as strings; the budget is 32 MiB).
 TEST_F(GovernanceTest, ColumnsNoOneReadsCostNothingWhenHeld) {
-  constexpr size_t kRows = 600'000;
+  constexpr size_t kRows = 300'000;
   Table t;
   t.name = "Wide";
   Column i(Type::kLong);
@@ -253,21 +253,21 @@ TEST_F(GovernanceTest, ColumnsNoOneReadsCostNothingWhenHeld) {
   for (int c = 0; c < 5; ++c) t.AddColumn("s" + std::to_string(c), testing::CodedColumn(text));
   t.rows = kRows;
   catalog_.Add(std::move(t));
-  options_.memory_limit_bytes = 64 << 20;
-  EXPECT_EQ(Scalar("Wide | sort by i desc | count"), "600000");
+  options_.memory_limit_bytes = 32 << 20;
+  EXPECT_EQ(Scalar("Wide | sort by i desc | count"), "300000");
   EXPECT_EQ(Scalar("Wide | sort by i desc | extend p = prev(i) | where p != i + 1 | count"), "1");
-  EXPECT_EQ(Scalar("Wide | top 400000 by i asc | summarize max(i)"), "399999");
-  EXPECT_EQ(Scalar("Wide | sample 500000 | count"), "500000");
+  EXPECT_EQ(Scalar("Wide | top 200000 by i asc | summarize max(i)"), "199999");
+  EXPECT_EQ(Scalar("Wide | sample 250000 | count"), "250000");
   // What is read is held: the sort's answer carries s0's values.
-  std::string s0 = Scalar("Wide | where i == 599999 | project s0");
+  std::string s0 = Scalar("Wide | where i == 299999 | project s0");
   EXPECT_EQ(s0.rfind("value-", 0), 0u) << s0;
   EXPECT_EQ(Scalar("Wide | sort by i desc | take 1 | project s0"), s0);
   EXPECT_EQ(Scalar("Wide | sort by i desc | project s0, i | take 1"), s0);
 }
 
-// top-nested holds only the columns its levels read, dictionary-coded: 600,000 rows in chunks
+// top-nested holds only the columns its levels read, dictionary-coded: 300,000 rows in chunks
 // whose dictionaries are their own (as extents' are) concatenate by merging the dictionaries,
-// not as a string per row (two such columns as strings: ~140 MB; the budget is 64 MiB).
+// not as a string per row (two such columns as strings: ~70 MB; the budget is 64 MiB).
 TEST_F(GovernanceTest, TopNestedHoldsOnlyWhatItsLevelsReadCoded) {
   class OwnDictionaries : public Catalog {
    public:
@@ -279,7 +279,7 @@ TEST_F(GovernanceTest, TopNestedHoldsOnlyWhatItsLevelsReadCoded) {
       return s;
     }
     Status Scan(const ScanRequest&, const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
-      for (size_t chunk = 0; chunk < 10; ++chunk) {
+      for (size_t chunk = 0; chunk < 5; ++chunk) {
         auto t = std::make_shared<Table>();
         t->rows = 60'000;
         for (int c = 0; c < 5; ++c) {
@@ -304,7 +304,7 @@ TEST_F(GovernanceTest, TopNestedHoldsOnlyWhatItsLevelsReadCoded) {
   ASSERT_EQ(t.rows, 3u);  // each of the 3 s0 values has one s1 value ((r + 1) % 7)
   // Per chunk, rows r % 10 != 9: 54,000 over 7 values, value-k for (r % 7) == k.
   for (size_t row = 0; row < 3; ++row) {
-    EXPECT_GE(t.columns[1].Int(row), 77'000) << row;
+    EXPECT_GE(t.columns[1].Int(row), 38'000) << row;
     EXPECT_EQ(t.columns[1].Int(row), t.columns[3].Int(row)) << row;
   }
   // The concatenation keeps the values: a sort over every column sees them all.
@@ -313,11 +313,11 @@ TEST_F(GovernanceTest, TopNestedHoldsOnlyWhatItsLevelsReadCoded) {
   EXPECT_EQ(sorted->tables[0].columns[0].Str(0), "chunk-0" + std::string(80, '.'));
 }
 
-// sample streams through a reservoir: 10 rows of a ~200 MB input within 64 MiB, and each row
+// sample streams through a reservoir: 10 rows of a ~100 MB input within 64 MiB, and each row
 // is as likely to be picked as any other (in input order).
 TEST_F(GovernanceTest, SampleHoldsOnlyItsRowsEachEquallyLikely) {
   options_.memory_limit_bytes = 64 << 20;
-  std::string input = "range i from 0 to 599999 step 1 | extend pad = strcat(strrep('x', 300), i)";
+  std::string input = "range i from 0 to 299999 step 1 | extend pad = strcat(strrep('x', 300), i)";
   EXPECT_EQ(Scalar(input + " | sample 10 | count"), "10");
   EXPECT_EQ(Scalar(input + " | sample 10 | serialize | where prev(i) >= i | count"), "0");
   EXPECT_EQ(Scalar("range i from 0 to 2 step 1 | sample 10 | summarize sum(i)"), "3");

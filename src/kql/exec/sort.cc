@@ -1,6 +1,7 @@
 // sort and top, and SortPermutation (the comparison of sort keys under the query's deadline).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 
@@ -376,7 +377,7 @@ Status RunTop(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     }
     RETURN_IF_ERROR(held.Grow(ApproxBytes(chunk)));
     AppendTable(acc, std::move(chunk), /*keep_constants=*/true);
-    if (acc.rows >= std::max<size_t>(2 * n, kCompactAt)) {
+    if (acc.rows >= std::max<size_t>(n > SIZE_MAX / 2 ? SIZE_MAX : 2 * n, kCompactAt)) {
       // Without a bound every chunk's best n are kept: past 2n rows, only the best n of them
       // (stable, so ties still go to the rows scanned first), so a top of many rows over a
       // computed key holds at most 2n.
