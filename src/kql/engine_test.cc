@@ -4,6 +4,7 @@
 
 #include "base/testing.h"
 #include "kql/exec/eval.h"
+#include "kql/test_columns.h"
 
 namespace cmk::kql {
 namespace {
@@ -550,7 +551,8 @@ TEST(KqlPushDownTest, SortThenTakeIsATopOverTheScan) {
   EXPECT_EQ(rows("T | sort by A desc | take 0"), "");
 }
 
-// A sort or top by one int or real key sorts (value, row) pairs (sort.cc): the same order as
+// A sort or top by one int or real key sorts (value, row) pairs (sort.cc), a coded string key
+// by its entries' ranks: the same order as
 // the comparison of columns a second key takes (nulls first or last, ties in input order, -0.0
 // as 0.0), for every direction, null placement and limit; a NaN falls back to the comparison.
 TEST(KqlSortTest, OneNumericKeySortsAsTheComparisonDoes) {
@@ -574,9 +576,13 @@ TEST(KqlSortTest, OneNumericKeySortsAsTheComparisonDoes) {
   t.AddColumn("n", Longs(ints));
   t.AddColumn("d", Longs(ints, Type::kDateTime));
   t.AddColumn("r", Reals(reals));
+  // A coded string key: its entries ranked once (SortOneCodedKey).
+  std::vector<std::string> words;
+  for (size_t i = 0; i < ids.size(); ++i) words.push_back(std::string(1, static_cast<char>('a' + (i * 7) % 5)) + std::to_string((i * 13) % 17));
+  t.AddColumn("s", kql::testing::CodedColumn(words));
   t.rows = ids.size();
   cat.Add(std::move(t));
-  for (std::string key : {"n", "d", "r"}) {
+  for (std::string key : {"n", "d", "r", "s"}) {
     for (std::string dir : {" asc", " desc", " asc nulls last", " desc nulls first"}) {
       for (std::string op : {"sort by", "top 7 by", "top 500 by", "top 2900 by"}) {
         std::string fast = "T | " + op + " " + key + dir + " | project i";

@@ -75,6 +75,28 @@ std::optional<Result<std::vector<uint32_t>>> SortOneNumericKey(const Column& c, 
   return Result<std::vector<uint32_t>>(std::move(perm));
 }
 
+// One dictionary-coded string key: the entries are ranked once (their text compared as the
+// comparison compares strings), each row's code mapped to its entry's rank, and the rows sorted
+// as SortOneNumericKey sorts them (a dictionary may hold a string twice: equal ranks).
+Result<std::vector<uint32_t>> SortOneCodedKey(const Column& c, bool ascending, bool nulls_first, size_t rows,
+                                              size_t limit, QueryBudget* budget) {
+  const std::vector<std::string>& dict = *c.dict;
+  std::vector<uint32_t> entries(dict.size());
+  for (size_t e = 0; e < entries.size(); ++e) entries[e] = static_cast<uint32_t>(e);
+  std::sort(entries.begin(), entries.end(), [&](uint32_t a, uint32_t b) { return dict[a] < dict[b]; });
+  std::vector<int64_t> rank(dict.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    bool same = i > 0 && dict[entries[i]] == dict[entries[i - 1]];
+    rank[entries[i]] = same ? rank[entries[i - 1]] : static_cast<int64_t>(i);
+  }
+  Column ranks(Type::kLong);
+  ranks.ints.resize(rows);
+  for (size_t r = 0; r < rows; ++r) ranks.ints[r] = rank[c.codes[r]];
+  ranks.nulls = c.nulls;
+  if (!ranks.nulls.empty()) ranks.nulls.resize(rows, 0);
+  return *SortOneNumericKey(ranks, ascending, nulls_first, rows, limit, budget);
+}
+
 }  // namespace
 
 Result<std::vector<uint32_t>> SortPermutation(const std::vector<const Column*>& keys, const PlanNode& node,
@@ -82,6 +104,9 @@ Result<std::vector<uint32_t>> SortPermutation(const std::vector<const Column*>& 
   if (keys.size() == 1 && !keys[0]->constant && (UsesInts(keys[0]->type) || UsesReals(keys[0]->type))) {
     auto fast = SortOneNumericKey(*keys[0], node.ascending[0], node.nulls_first[0], rows, limit, ctx.budget);
     if (fast) return std::move(*fast);
+  }
+  if (keys.size() == 1 && !keys[0]->constant && keys[0]->coded() && keys[0]->type == Type::kString) {
+    return SortOneCodedKey(*keys[0], node.ascending[0], node.nulls_first[0], rows, limit, ctx.budget);
   }
   std::vector<uint32_t> perm(rows);
   for (size_t i = 0; i < rows; ++i) perm[i] = static_cast<uint32_t>(i);

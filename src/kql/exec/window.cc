@@ -11,7 +11,8 @@ namespace cmk::kql {
 
 Status RunSerialize(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   MemoryReservation held(ctx.budget, "serialize");
-  ASSIGN_OR_RETURN(Table t, RunToTable(*node.inputs[0], ctx, &held));
+  // Columns no one reads come from the scans as null constants (PruneColumns): kept so.
+  ASSIGN_OR_RETURN(Table t, RunToTableUntil(*node.inputs[0], ctx, &held, nullptr, /*keep_constants=*/true));
   if (t.rows == 0) return OkStatus();
   return sink(Chunk::Own(std::move(t)));
 }
