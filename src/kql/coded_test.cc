@@ -138,6 +138,12 @@ TEST_F(CodedTest, EveryQueryAnswersAsOverPlainStrings) {
       "T | where Computer in ('cache', 'web-02') | summarize count() by Computer | order by Computer asc",
       "T | where Computer startswith 'd' | project Computer, Level | order by Computer asc, Level asc | take 50",
       "T | extend h = toupper(Computer), n = strlen(Computer) | summarize count() by h, n | order by h asc",
+      // A string function of a coded column is coded too, its equal results one entry (web-01
+      // and WEB-01 both upper-case to WEB-01): sets, tests and sorts see one value.
+      "T | extend h = toupper(Computer) | summarize make_set(h), dcount(h) by Level | order by Level asc",
+      "T | extend h = toupper(Computer) | where h == 'WEB-01' | summarize count(), make_set(h)",
+      "T | extend h = toupper(Computer) | distinct h | order by h asc",
+      "T | extend h = tolower(Computer) | top 3 by h desc | project h",
       "T | extend k = tolong(Props.k) | summarize count() by k | order by k asc",
       "T | summarize count() by Computer | order by Computer asc",
       "T | summarize count() by Props | order by tostring(Props) asc",

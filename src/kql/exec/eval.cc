@@ -96,6 +96,23 @@ Result<Column> EvalPerEntry(const BoundExpr& e, std::vector<const Column*> args,
   FunctionContext per_entry{entries.codes.size(), ctx.now, ctx.budget};
   ASSIGN_OR_RETURN(Column out, e.fn->eval(std::span<const Column* const>(args), per_entry));
   if (out.constant) return out;
+  if (out.type == Type::kString && !out.coded() && !out.HasNulls() && out.strings.size() == entries.codes.size()) {
+    // Strings stay coded: the entries' results, each distinct one once, are the dictionary
+    // (tolower(Level) keeps Level's codes: grouped and compared per entry downstream too).
+    std::unordered_map<std::string_view, Code> index;
+    std::vector<Code> remap(out.strings.size());
+    auto dict = std::make_shared<std::vector<std::string>>();
+    for (size_t i = 0; i < out.strings.size(); ++i) {
+      auto [it, inserted] = index.emplace(out.strings[i], static_cast<Code>(dict->size()));
+      if (inserted) dict->push_back(out.strings[i]);
+      remap[i] = it->second;
+    }
+    Column result(Type::kString);
+    result.dict = std::move(dict);
+    result.codes.resize(coded.codes.size());
+    for (size_t r = 0; r < coded.codes.size(); ++r) result.codes[r] = remap[coded.codes[r]];
+    return result;
+  }
   return Gather(out, coded.codes);
 }
 

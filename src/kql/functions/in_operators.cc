@@ -4,10 +4,15 @@
 // value, so 1 in (1.0) holds; datetimes and timespans by ticks; strings as is or lower-cased for
 // in~).
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
 #include <functional>
+#include <limits>
+#include <optional>
 #include <span>
-#include <vector>
 #include <unordered_set>
+#include <vector>
 
 #include "kql/functions/function_json.h"
 #include "kql/functions/function_util.h"
@@ -93,6 +98,40 @@ struct KeyMaker {
   }
 };
 
+// A double's bits, every NaN as one (FormatReal writes every NaN alike).
+uint64_t RealBits(double v) {
+  if (std::isnan(v)) v = std::numeric_limits<double>::quiet_NaN();
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  return bits;
+}
+
+// The constant items' key texts (FormatReal's numbers, ticks' decimal text) as the values they
+// stand for; nullopt when one doesn't read back.
+std::optional<std::vector<uint64_t>> NumericItems(Domain domain, const std::unordered_set<std::string>& texts) {
+  std::vector<uint64_t> out;
+  for (const std::string& t : texts) {
+    const char* end = t.data() + t.size();
+    if (domain == Domain::kTicks) {
+      int64_t v = 0;
+      auto r = std::from_chars(t.data(), end, v);
+      if (r.ec != std::errc() || r.ptr != end) return std::nullopt;
+      out.push_back(static_cast<uint64_t>(v));
+      continue;
+    }
+    double v = 0;
+    if (t == "NaN") v = std::numeric_limits<double>::quiet_NaN();
+    else if (t == "Infinity") v = std::numeric_limits<double>::infinity();
+    else if (t == "-Infinity") v = -std::numeric_limits<double>::infinity();
+    else {
+      auto r = std::from_chars(t.data(), end, v);
+      if (r.ec != std::errc() || r.ptr != end) return std::nullopt;
+    }
+    out.push_back(RealBits(v));
+  }
+  return out;
+}
+
 Result<Type> InType(std::string_view fn, Types t) {
   for (size_t i = 1; i < t.size(); ++i) {
     if (!CommonType(t[0], t[i])) return ArgTypeError(fn, i, t[i], TypeName(t[0]));
@@ -123,6 +162,23 @@ Result<Column> EvalIn(std::string_view fn, bool ci, bool negate, Args a, const F
   }
   Shape s = ShapeOf(a, ctx);
   Column out = MakeColumn(Type::kBool, s);
+  if (all_constant && (keys.domain == Domain::kNumber || keys.domain == Domain::kTicks)) {
+    // A number or a time against constants: compared as the key texts would compare them, by
+    // value, without a text per row (a number by its double's bits, NaN as one, -0 apart from
+    // 0 as FormatReal writes them; ticks as they are).
+    std::optional<std::vector<uint64_t>> items = NumericItems(keys.domain, fixed);
+    if (items) {
+      std::sort(items->begin(), items->end());
+      for (size_t i = 0; i < s.rows; ++i) {
+        if (value->IsNull(i)) continue;
+        uint64_t v = keys.domain == Domain::kTicks ? static_cast<uint64_t>(value->Int(i)) : RealBits(NumAt(*value, i));
+        bool found = items->size() <= 8 ? std::find(items->begin(), items->end(), v) != items->end()
+                                        : std::binary_search(items->begin(), items->end(), v);
+        out.ints[i] = found != negate;
+      }
+      return out;
+    }
+  }
   for (size_t i = 0; i < s.rows; ++i) {
     auto key = keys.OfRow(*value, i);
     if (!key) continue;  // a null value is in no list, and !in is false too

@@ -1,6 +1,7 @@
 #include "kql/functions/functions_test_util.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "kql/functions/terms.h"
@@ -25,6 +26,42 @@ TEST(InOps, NumbersCompareByValueAcrossTypes) {
   EXPECT_EQ(Op("!in", {Longs({1, 3, std::nullopt}), Long(1)}, 3), (V{"false", "true", "false"}));
   EXPECT_EQ(Op("in", {Dt("2024-01-01"), Const(Dyn({"[\"2024-01-01T00:00:00Z\"]"}))}), (V{"true"}));
   EXPECT_THAT(TypeOf(FindOperator("in"), {Type::kLong, Type::kString}), StatusIs(StatusCode::kInvalidArgument));
+}
+
+// A number or a time against constant items is compared by value without a text per row; the
+// answers are the ones the per-row comparison of key texts gives (the same items as columns):
+// 1 in (1.0), -0.0 apart from 0 (as their texts), NaN in (NaN), infinities, nulls in nothing.
+TEST(InOps, ConstantNumbersAnswerAsThePerRowComparison) {
+  const double nan = std::nan(""), inf = 1.0 / 0.0;
+  Column reals = Reals({1.0, -0.0, 0.0, nan, inf, -inf, 2.5, std::nullopt, 3.0, 1e300});
+  Column longs = Longs({1, 0, 3, -7, std::nullopt, 9007199254740993, 2, 4, 5, 6});
+  const size_t rows = 10;
+  auto per_row = [&](const Column& item) {  // the item repeated as a column: not constant
+    Column c(item.type);
+    for (size_t r = 0; r < rows; ++r) c.AppendFrom(item, 0);
+    return c;
+  };
+  std::vector<std::vector<Column>> lists = {
+      {Real(1.0), Long(3)}, {Real(-0.0)}, {Real(0.0)}, {Real(nan)}, {Real(inf), Real(-inf)}, {Long(-7), Real(2.5)},
+      {Long(9007199254740993)}, {Real(1), Real(2), Real(3), Real(4), Real(5), Real(6), Real(7), Real(8), Real(9), Real(1e300)},
+      {Const(Dyn({"[1, 2.5, \"3\"]"}))}};
+  for (const Column* v : {&reals, &longs}) {
+    for (const std::vector<Column>& list : lists) {
+      for (std::string op : {"in", "!in"}) {
+        std::vector<Column> fast = {*v}, slow = {*v};
+        for (const Column& item : list) {
+          fast.push_back(item);
+          slow.push_back(item.type == Type::kDynamic ? item : per_row(item));
+        }
+        if (list[0].type == Type::kDynamic) slow.push_back(per_row(Real(-12345)));  // one per-row item
+        EXPECT_EQ(Op(op, fast, rows), Op(op, slow, rows)) << op << " list of " << list.size();
+      }
+    }
+  }
+  Column times = Ints(Type::kDateTime, {100, 200, std::nullopt, 300});
+  EXPECT_EQ(Op("in", {times, Ticks(Type::kDateTime, 200), Ticks(Type::kDateTime, 300)}, 4),
+            (V{"false", "true", "false", "true"}));
+  EXPECT_EQ(Op("!in", {times, Ticks(Type::kDateTime, 200)}, 4), (V{"true", "false", "false", "true"}));
 }
 
 TEST(InOps, NonConstantItemsArePerRow) {
