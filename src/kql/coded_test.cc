@@ -176,6 +176,8 @@ TEST_F(CodedTest, EveryQueryAnswersAsOverPlainStrings) {
       "T | where Computer == Level | count",
       "T | order by Computer asc, DurationMs asc | take 20",
       "T | summarize dcount(Computer), dcount(Level), count()",
+      "T | summarize dcount(Computer), dcountif(Computer, DurationMs > 50) by Level | order by Level asc",
+      "T | summarize dcount(Level) by bin(TimeGenerated, 1h), Computer | order by TimeGenerated asc, Computer asc",
       "T | summarize dcountif(Computer, Level == 'Error'), countif(Computer has 'web')",
       "T | summarize make_set(Computer), make_set(Props), make_set_if(Level, Computer == 'cache')",
       "T | summarize make_set(Computer, 2), make_list(Level, 3) by Level | order by Level asc",

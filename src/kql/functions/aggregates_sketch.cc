@@ -157,6 +157,26 @@ class DcountAgg : public SketchAgg<fn::Hll> {
       });
       return;
     }
+    const size_t entries = dict.size();
+    if (!v.constant && entries > 0 && num_groups <= 16 * rows / entries) {
+      // Several groups (`dcount(Computer) by Level`): each (group, entry) pair the rows show is
+      // found with a byte a row, and hashed into its group's sketch once.
+      std::vector<uint8_t> pair_seen(num_groups * entries, 0);
+      std::vector<std::pair<uint32_t, Code>> pairs;
+      for (size_t r = 0; r < rows; ++r) {
+        if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
+        Code c = v.codes[r];
+        uint8_t& seen = pair_seen[static_cast<size_t>(groups[r]) * entries + c];
+        if (seen != 0) continue;
+        seen = 1;
+        pairs.emplace_back(groups[r], c);
+      }
+      for (const auto& [g, c] : pairs) {
+        fn::Hll& acc = Group(g, num_groups);
+        Tracked(acc, bytes_, [&] { acc.AddHash(hashes[c]); });
+      }
+      return;
+    }
     for (size_t r = 0; r < rows; ++r) {
       if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
       fn::Hll& acc = Group(groups[r], num_groups);
