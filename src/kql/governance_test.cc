@@ -313,6 +313,17 @@ TEST_F(GovernanceTest, TopNestedHoldsOnlyWhatItsLevelsReadCoded) {
   EXPECT_EQ(sorted->tables[0].columns[0].Str(0), "chunk-0" + std::string(80, '.'));
 }
 
+// A sort's working memory counts: sorting 1M rows of two longs holds the rows (16 MB, charged
+// as they come and again as the sort's), the permutation (4 MB) and the (value, row) pairs it
+// sorts (16 MB): ~52 MB, refused within 44 MiB (which ~36 MB would fit), answered in 64.
+TEST_F(GovernanceTest, SortChargesThePairsItSorts) {
+  std::string q = "range x from 1 to 1000000 step 1 | extend y = x * 7 % 1000003 | sort by y desc | extend p = prev(y) | take 1 | project y";
+  options_.memory_limit_bytes = 44 << 20;
+  EXPECT_THAT(Run(q), StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+  options_.memory_limit_bytes = 64 << 20;
+  EXPECT_EQ(Scalar(q), "1000002");
+}
+
 // sample streams through a reservoir: 10 rows of a ~100 MB input within 64 MiB, and each row
 // is as likely to be picked as any other (in input order).
 TEST_F(GovernanceTest, SampleHoldsOnlyItsRowsEachEquallyLikely) {

@@ -14,37 +14,15 @@ namespace {
 // Thrown by a sort comparator whose query ran out of time; caught by SortPermutation.
 struct SortAborted {};
 
-// One int or real key (`sort by TimeGenerated`): each row's value as a uint64 whose unsigned
-// order is the sort's (the direction folded in), paired with its row, the pairs sorted as plain
-// integers (no column access or null test per comparison), nulls put first or last after. The
-// row breaks ties, so the permutation is SortPermutation's own. nullopt (nothing done) for a
-// real key holding a NaN, which compares equal to every value there.
-std::optional<Result<std::vector<uint32_t>>> SortOneNumericKey(const Column& c, bool ascending, bool nulls_first,
-                                                               size_t rows, size_t limit, QueryBudget* budget) {
-  const bool real = UsesReals(c.type);
-  std::vector<std::pair<uint64_t, uint32_t>> keyed;
-  std::vector<uint32_t> nulls;
-  keyed.reserve(rows);
-  for (size_t r = 0; r < rows; ++r) {
-    if (c.IsNull(r)) {
-      nulls.push_back(static_cast<uint32_t>(r));
-      continue;
-    }
-    uint64_t u;
-    if (real) {
-      double v = c.Real(r);
-      if (std::isnan(v)) return std::nullopt;
-      if (v == 0) v = 0;  // -0.0 ties with 0.0
-      std::memcpy(&u, &v, sizeof(u));
-      u = (u >> 63) != 0 ? ~u : u | (uint64_t{1} << 63);
-    } else {
-      u = static_cast<uint64_t>(c.Int(r)) ^ (uint64_t{1} << 63);
-    }
-    keyed.emplace_back(ascending ? u : ~u, static_cast<uint32_t>(r));
-  }
+// Sorts `keyed` (values whose unsigned order is the sort's, each carrying its row) and writes
+// the first `limit` rows of the sort, nulls (`nulls`, in row order) first or last, into a
+// permutation. Deadline checked as SortPermutation's comparator checks it.
+template <typename Keyed, typename RowOf>
+Result<std::vector<uint32_t>> SortKeyed(std::vector<Keyed>& keyed, const std::vector<uint32_t>& nulls, bool nulls_first,
+                                        size_t rows, size_t limit, QueryBudget* budget, RowOf row_of) {
   Status aborted;
   uint32_t ticks = 0;
-  auto less = [&](const std::pair<uint64_t, uint32_t>& a, const std::pair<uint64_t, uint32_t>& b) {
+  auto less = [&](const Keyed& a, const Keyed& b) {
     if ((++ticks & 0xFFFF) == 0 && budget != nullptr) {
       if (Status s = budget->Check(); !s.ok()) {
         aborted = std::move(s);
@@ -62,7 +40,7 @@ std::optional<Result<std::vector<uint32_t>>> SortOneNumericKey(const Column& c, 
       std::sort(keyed.begin(), keyed.end(), less);
     }
   } catch (const SortAborted&) {
-    return Result<std::vector<uint32_t>>(aborted);
+    return aborted;
   }
   std::vector<uint32_t> perm;
   perm.reserve(take);
@@ -70,31 +48,80 @@ std::optional<Result<std::vector<uint32_t>>> SortOneNumericKey(const Column& c, 
     for (size_t i = 0; i < nulls.size() && perm.size() < take; ++i) perm.push_back(nulls[i]);
   };
   if (nulls_first) add_nulls();
-  for (size_t i = 0; i < from_keyed && perm.size() < take; ++i) perm.push_back(keyed[i].second);
+  for (size_t i = 0; i < from_keyed && perm.size() < take; ++i) perm.push_back(row_of(keyed[i]));
   if (!nulls_first) add_nulls();
-  return Result<std::vector<uint32_t>>(std::move(perm));
+  return perm;
+}
+
+// One int or real key (`sort by TimeGenerated`): each row's value as a uint64 whose unsigned
+// order is the sort's (the direction folded in), paired with its row, the pairs sorted as plain
+// integers (no column access or null test per comparison), nulls put first or last after. The
+// row breaks ties, so the permutation is SortPermutation's own. nullopt (nothing done) for a
+// real key holding a NaN, which compares equal to every value there. The pairs (16 bytes a
+// row) are charged to the query's budget before they are made.
+std::optional<Result<std::vector<uint32_t>>> SortOneNumericKey(const Column& c, bool ascending, bool nulls_first,
+                                                               size_t rows, size_t limit, QueryBudget* budget) {
+  const bool real = UsesReals(c.type);
+  if (real) {
+    for (size_t r = 0; r < rows; ++r) {
+      if (!c.IsNull(r) && std::isnan(c.Real(r))) return std::nullopt;
+    }
+  }
+  MemoryReservation held(budget, "sort");
+  if (Status s = held.Grow(rows * sizeof(std::pair<uint64_t, uint32_t>)); !s.ok()) {
+    return Result<std::vector<uint32_t>>(std::move(s));
+  }
+  std::vector<std::pair<uint64_t, uint32_t>> keyed;
+  std::vector<uint32_t> nulls;
+  keyed.reserve(rows);
+  for (size_t r = 0; r < rows; ++r) {
+    if (c.IsNull(r)) {
+      nulls.push_back(static_cast<uint32_t>(r));
+      continue;
+    }
+    uint64_t u;
+    if (real) {
+      double v = c.Real(r);
+      if (v == 0) v = 0;  // -0.0 ties with 0.0
+      std::memcpy(&u, &v, sizeof(u));
+      u = (u >> 63) != 0 ? ~u : u | (uint64_t{1} << 63);
+    } else {
+      u = static_cast<uint64_t>(c.Int(r)) ^ (uint64_t{1} << 63);
+    }
+    keyed.emplace_back(ascending ? u : ~u, static_cast<uint32_t>(r));
+  }
+  return SortKeyed(keyed, nulls, nulls_first, rows, limit, budget,
+                   [](const std::pair<uint64_t, uint32_t>& k) { return k.second; });
 }
 
 // One dictionary-coded string key: the entries are ranked once (their text compared as the
-// comparison compares strings), each row's code mapped to its entry's rank, and the rows sorted
-// as SortOneNumericKey sorts them (a dictionary may hold a string twice: equal ranks).
+// comparison compares strings; a dictionary may hold a string twice: equal ranks), and each
+// row sorted as its entry's rank and its row packed in one uint64 (8 bytes a row, charged).
 Result<std::vector<uint32_t>> SortOneCodedKey(const Column& c, bool ascending, bool nulls_first, size_t rows,
                                               size_t limit, QueryBudget* budget) {
   const std::vector<std::string>& dict = *c.dict;
   std::vector<uint32_t> entries(dict.size());
   for (size_t e = 0; e < entries.size(); ++e) entries[e] = static_cast<uint32_t>(e);
   std::sort(entries.begin(), entries.end(), [&](uint32_t a, uint32_t b) { return dict[a] < dict[b]; });
-  std::vector<int64_t> rank(dict.size());
+  std::vector<uint64_t> rank(dict.size());
   for (size_t i = 0; i < entries.size(); ++i) {
     bool same = i > 0 && dict[entries[i]] == dict[entries[i - 1]];
-    rank[entries[i]] = same ? rank[entries[i - 1]] : static_cast<int64_t>(i);
+    rank[entries[i]] = same ? rank[entries[i - 1]] : i;
   }
-  Column ranks(Type::kLong);
-  ranks.ints.resize(rows);
-  for (size_t r = 0; r < rows; ++r) ranks.ints[r] = rank[c.codes[r]];
-  ranks.nulls = c.nulls;
-  if (!ranks.nulls.empty()) ranks.nulls.resize(rows, 0);
-  return *SortOneNumericKey(ranks, ascending, nulls_first, rows, limit, budget);
+  if (!ascending) {
+    for (uint64_t& k : rank) k = kMaxDictEntries - k;
+  }
+  MemoryReservation held(budget, "sort");
+  RETURN_IF_ERROR(held.Grow(rows * sizeof(uint64_t)));
+  std::vector<uint64_t> keyed;
+  std::vector<uint32_t> nulls;
+  keyed.reserve(rows);
+  for (size_t r = 0; r < rows; ++r) {
+    if (c.IsNull(r)) nulls.push_back(static_cast<uint32_t>(r));
+    else keyed.push_back(rank[c.codes[r]] << 32 | r);
+  }
+  return SortKeyed(keyed, nulls, nulls_first, rows, limit, budget,
+                   [](uint64_t k) { return static_cast<uint32_t>(k & 0xFFFFFFFFu); });
 }
 
 }  // namespace
@@ -105,7 +132,8 @@ Result<std::vector<uint32_t>> SortPermutation(const std::vector<const Column*>& 
     auto fast = SortOneNumericKey(*keys[0], node.ascending[0], node.nulls_first[0], rows, limit, ctx.budget);
     if (fast) return std::move(*fast);
   }
-  if (keys.size() == 1 && !keys[0]->constant && keys[0]->coded() && keys[0]->type == Type::kString) {
+  if (keys.size() == 1 && !keys[0]->constant && keys[0]->coded() && keys[0]->type == Type::kString &&
+      rows <= UINT32_MAX) {
     return SortOneCodedKey(*keys[0], node.ascending[0], node.nulls_first[0], rows, limit, ctx.budget);
   }
   std::vector<uint32_t> perm(rows);
