@@ -172,6 +172,8 @@ TEST_F(CodedTest, EveryQueryAnswersAsOverPlainStrings) {
       "T | where Level == 'Error' | join kind=inner (T | where Level == 'Info' | project Computer, D2 = DurationMs)"
       " on Computer | summarize count(), sum(D2) by Computer | order by Computer asc",
       "T | union (T | where Level == 'Info') | summarize count() by Level | order by Level asc",
+      "T | top-nested 2 of Computer by count(), top-nested 1 of Level with others = 'rest' by sum(DurationMs)",
+      "T | top-nested of Level by dcount(Computer) asc, top-nested 2 of tolower(Computer) by max(DurationMs)",
       "T | extend c = strcat(Computer, '/', Level) | summarize count() by c | order by c asc",
       "T | where Computer == Level | count",
       "T | order by Computer asc, DurationMs asc | take 20",

@@ -307,6 +307,13 @@ TEST_F(GovernanceTest, TopNestedHoldsOnlyWhatItsLevelsReadCoded) {
     EXPECT_GE(t.columns[1].Int(row), 38'000) << row;
     EXPECT_EQ(t.columns[1].Int(row), t.columns[3].Int(row)) << row;
   }
+  // Over 200,000 rows, in 64K-row slices through the levels' summaries (exec/subquery.cc).
+  options_.memory_limit_bytes = 0;
+  Result<QueryResult> sliced = Run("range x from 1 to 200000 step 1 | top-nested 3 of k = x % 7 by count(), "
+                                   "top-nested 1 of x by max(x) | project k, aggregated_k, x");
+  ASSERT_THAT(sliced, IsOk());
+  EXPECT_EQ(testing::RenderTable(sliced->tables[0]), "1|28572|199998|\n2|28572|199999|\n3|28572|200000|\n");
+  options_.memory_limit_bytes = 64 << 20;
   // The concatenation keeps the values: a sort over every column sees them all.
   Result<QueryResult> sorted = Execute("Coded | sort by s4 asc | take 1 | project s4", catalog, options_);
   ASSERT_THAT(sorted, IsOk());

@@ -2,6 +2,7 @@
 // that row's expansion) and partition (once per value of the key). The subquery's plan reads
 // its rows from a kSubInput leaf, which hands out ExecContext::subquery_input; each run gets
 // its own copy of the context, so subqueries nest.
+#include <algorithm>
 #include <map>
 
 #include "kql/exec/eval.h"
@@ -17,9 +18,21 @@ Result<Table> RunOver(const PlanNode& sub, const Table& rows, const ExecContext&
 
 Status RunSubInput(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   if (ctx.subquery_input == nullptr) return Internal("a subquery ran without its input");
-  if (ctx.subquery_input->rows == 0) return OkStatus();
+  const Table& rows = *ctx.subquery_input;
+  if (rows.rows == 0) return OkStatus();
   (void)node;
-  return sink(Chunk::View(*ctx.subquery_input));
+  // A large input goes in slices, as a scan's rows do: what the subquery's operators build per
+  // chunk (a summarize's group of each row) stays a slice's size.
+  constexpr size_t kSlice = 64 * 1024;
+  if (rows.rows <= kSlice) return sink(Chunk::View(rows));
+  Chunk all = Chunk::View(rows);
+  std::vector<uint32_t> idx;
+  for (size_t begin = 0; begin < rows.rows; begin += kSlice) {
+    idx.resize(std::min(rows.rows - begin, kSlice));
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<uint32_t>(begin + i);
+    RETURN_IF_ERROR(sink(GatherChunk(all, idx)));
+  }
+  return OkStatus();
 }
 
 // Each input row is one subtable (the subquery's plan expands it first); the subquery's rows

@@ -1,8 +1,9 @@
-// top-nested: the input is materialized; each level splits its rows by the level's key, runs the
-// level's aggregate per key (a summarize plan over the rows, exec/subquery.cc's RunOver), keeps
-// the N best keys and recurses into each one's rows. `with others` adds a row per level holding
+// top-nested: the input is materialized; each level runs its aggregate per key (a summarize plan
+// over the rows, exec/subquery.cc's RunOver), keeps the N best keys, gathers their rows and
+// recurses into each one's. `with others` adds a row per level holding
 // the aggregate over the rows of the keys not kept (deeper levels null).
 #include <algorithm>
+#include <cstdint>
 #include <unordered_map>
 
 #include "kql/exec/eval.h"
@@ -23,54 +24,62 @@ class TopNested {
   TopNested(const PlanNode& node, const Table& t, const ExecContext& ctx, Table& out)
       : node_(node), t_(t), ctx_(ctx), out_(out), held_(ctx.budget, "top-nested") {}
 
-  Status Level(size_t level, const std::vector<uint32_t>& rows) {
+  // `rows`: the input rows of this branch (null: every row).
+  Status Level(size_t level, const std::vector<uint32_t>* rows) {
     RETURN_IF_ERROR(CheckBudget(ctx_));
     if (level == node_.levels.size()) return Emit();
     const PlanNode::TopLevel& spec = node_.levels[level];
     // The first level's rows are every row: the input itself, not a copy.
-    Table gathered = rows.size() == t_.rows ? Table() : GatherTable(t_, rows);
-    const Table& part = rows.size() == t_.rows ? t_ : gathered;
-    FunctionContext fctx{part.rows, ctx_.now, ctx_.budget};
-    ASSIGN_OR_RETURN(ColumnValue keys, Eval(spec.key, Chunk::View(part), fctx));
-    // The rows of each key value (a coded key's entries each looked up once).
-    std::unordered_map<std::string, std::vector<uint32_t>> groups;
-    std::string k;
-    const Column& kc = keys.get();
-    std::vector<std::vector<uint32_t>*> by_code(kc.coded() && !kc.constant ? kc.dict->size() : 0, nullptr);
-    for (size_t r = 0; r < part.rows; ++r) {
-      if ((r & 0xFFFF) == 0xFFFF) RETURN_IF_ERROR(CheckBudget(ctx_));
-      std::vector<uint32_t>** cached = !by_code.empty() && !kc.IsNull(r) ? &by_code[kc.codes[r]] : nullptr;
-      if (cached != nullptr && *cached != nullptr) {
-        (*cached)->push_back(rows[r]);
-        continue;
-      }
-      k.clear();
-      EncodeKey(kc, r, k);
-      std::vector<uint32_t>& g = groups[k];
-      g.push_back(rows[r]);
-      if (cached != nullptr) *cached = &g;
-    }
+    Table gathered = rows == nullptr ? Table() : GatherTable(t_, *rows);
+    const Table& part = rows == nullptr ? t_ : gathered;
+    auto row_of = [&](size_t r) { return rows == nullptr ? static_cast<uint32_t>(r) : (*rows)[r]; };
+    // The level's aggregate per key value (a summary over the rows), ranked; then, in one pass,
+    // the rows of the values kept (and of the others, when asked for): a branch holds its own
+    // rows, not every value's.
     MemoryReservation held(ctx_.budget, "top-nested");
-    RETURN_IF_ERROR(held.Grow(part.rows * sizeof(uint32_t) + groups.size() * 96));
     ASSIGN_OR_RETURN(Table aggs, RunOver(*node_.inputs[1 + 2 * level], part, ctx_, &held));
     std::vector<uint32_t> order = Ranked(aggs, spec.ascending);
     size_t keep = spec.n < 0 ? order.size() : std::min(order.size(), static_cast<size_t>(spec.n));
-    std::vector<uint32_t> others;
-    for (size_t i = 0; i < order.size(); ++i) {
+    const bool want_others = spec.others.has_value() && keep < order.size();
+    std::unordered_map<std::string, size_t> kept;  // a kept value's key -> its rank
+    std::string k;
+    for (size_t i = 0; i < keep; ++i) {
       k.clear();
       EncodeKey(aggs.columns[0], order[i], k);
-      const std::vector<uint32_t>& group = groups[k];
-      if (i >= keep) {
-        others.insert(others.end(), group.begin(), group.end());
-        continue;
+      kept.emplace(k, i);
+    }
+    FunctionContext fctx{part.rows, ctx_.now, ctx_.budget};
+    ASSIGN_OR_RETURN(ColumnValue keys, Eval(spec.key, Chunk::View(part), fctx));
+    const Column& kc = keys.get();
+    constexpr size_t kUnknown = SIZE_MAX, kOther = SIZE_MAX - 1;
+    std::vector<size_t> rank_of_code(kc.coded() && !kc.constant ? kc.dict->size() : 0, kUnknown);
+    std::vector<std::vector<uint32_t>> kept_rows(keep);
+    std::vector<uint32_t> others;
+    for (size_t r = 0; r < part.rows; ++r) {
+      if ((r & 0xFFFF) == 0xFFFF) RETURN_IF_ERROR(CheckBudget(ctx_));
+      size_t* cached = !rank_of_code.empty() && !kc.IsNull(r) ? &rank_of_code[kc.codes[r]] : nullptr;
+      size_t rank = cached != nullptr ? *cached : kUnknown;
+      if (rank == kUnknown) {
+        k.clear();
+        EncodeKey(kc, r, k);
+        auto it = kept.find(k);
+        rank = it == kept.end() ? kOther : it->second;
+        if (cached != nullptr) *cached = rank;
       }
+      if (rank != kOther) kept_rows[rank].push_back(row_of(r));
+      else if (want_others) others.push_back(row_of(r));
+    }
+    size_t held_rows = others.size();
+    for (const auto& g : kept_rows) held_rows += g.size();
+    RETURN_IF_ERROR(held.Grow(held_rows * sizeof(uint32_t)));
+    for (size_t i = 0; i < keep; ++i) {
       path_.push_back({&aggs.columns[0], order[i], &aggs.columns[1], order[i]});
-      Status s = Level(level + 1, group);
+      Status s = Level(level + 1, &kept_rows[i]);
       path_.pop_back();
       RETURN_IF_ERROR(s);
+      kept_rows[i] = {};
     }
-    if (!spec.others || others.empty()) return OkStatus();
-    std::sort(others.begin(), others.end());
+    if (!want_others || others.empty()) return OkStatus();
     ASSIGN_OR_RETURN(Table total, RunOver(*node_.inputs[2 + 2 * level], GatherTable(t_, others), ctx_, &held));
     if (total.rows == 0) return OkStatus();
     path_.push_back({&*spec.others, 0, &total.columns[0], 0});
@@ -128,10 +137,8 @@ Status RunTopNested(const PlanNode& node, const ExecContext& ctx, const Sink& si
   ASSIGN_OR_RETURN(Table t, RunToTableUntil(*node.inputs[0], ctx, &held, nullptr, /*keep_constants=*/true));
   if (t.rows == 0) return OkStatus();
   Table out = EmptyTable(node.schema);
-  std::vector<uint32_t> all(t.rows);
-  for (size_t i = 0; i < t.rows; ++i) all[i] = static_cast<uint32_t>(i);
   TopNested run(node, t, ctx, out);
-  RETURN_IF_ERROR(run.Level(0, all));
+  RETURN_IF_ERROR(run.Level(0, nullptr));
   if (out.rows == 0) return OkStatus();
   for (Column& c : out.columns) DropStringNulls(c);
   return sink(Chunk::Own(std::move(out)));
