@@ -171,9 +171,9 @@ class DcountAgg : public SketchAgg<fn::Hll> {
         seen = 1;
         pairs.emplace_back(groups[r], c);
       }
-      for (const auto& [g, c] : pairs) {
-        fn::Hll& acc = Group(g, num_groups);
-        Tracked(acc, bytes_, [&] { acc.AddHash(hashes[c]); });
+      for (const std::pair<uint32_t, Code>& pair : pairs) {
+        fn::Hll& acc = Group(pair.first, num_groups);
+        Tracked(acc, bytes_, [&] { acc.AddHash(hashes[pair.second]); });
       }
       return;
     }
