@@ -650,7 +650,8 @@ TEST_F(LogStoreScanTest, StringTestsNarrowWhatTheFilterSeesWithTheSameAnswers) {
                         "Msg =~ \"X0 3\" or N == 41", "Msg endswith \"9\" and Msg !has \"x1\"",
                         "Msg hasprefix \"mem\"", "Msg contains \"\"", "Msg matches regex \"x2 1[0-9]\"",
                         "Msg matches regex \"x[12] 1\"", "Msg matches regex \"^mem\"",
-                        "Msg matches regex \"(?i)X3 2\"", "Msg matches regex \"x3 1\" and N < 30"}) {
+                        "Msg matches regex \"(?i)X3 2\"", "Msg matches regex \"x3 1\" and N < 30",
+                        "isnotempty(Msg)", "isnotempty(Msg) and N < 30", "isempty(Msg)", "notempty(Msg) or N == 3"}) {
     auto pushed = Messages(*cat, "App_CL | where " + p);
     auto own = Messages(*cat, "App_CL | where (" + p + ") and rand() >= 0");
     EXPECT_EQ(pushed, own) << p;

@@ -106,6 +106,14 @@ std::optional<std::pair<std::string, ValueTest>> StringColumnTest(const BoundExp
     if (!test.keep) return std::nullopt;
     return std::make_pair(name, std::move(test));
   }
+  if (e.args.size() == 1 && (e.fn->name == "isempty" || e.fn->name == "isnotempty" || e.fn->name == "notempty")) {
+    // `where isnotempty(Message)`: a test of each value's length (a null string is empty, and
+    // null rows are kept for the filter anyway).
+    bool empty = e.fn->name == "isempty";
+    ValueTest test;
+    test.keep = [empty](std::string_view s) { return s.empty() == empty; };
+    return std::make_pair(name, std::move(test));
+  }
   if (e.args.size() != 2 || !e.args[1].IsConstant()) return std::nullopt;
   const Column& v = e.args[1].value;
   if (v.type != Type::kString || v.stored() != 1 || v.IsNull(0)) return std::nullopt;

@@ -399,6 +399,8 @@ TEST_F(SummarizePushTest, OnePassingValueServesWhenOnlyTheTestReadsItsColumn) {
       {"T | where Computer has 'web' and strlen(Computer) > 5 | count", "Computer each"},
       {"T | where Computer has 'web' | summarize count() by Computer", "Computer each"},
       {"T | where Computer has 'web' and N > 2 | summarize make_set(Computer)", "Computer each"},
+      {"T | where isnotempty(Computer) | summarize count() by Level", "Computer any"},
+      {"T | where isempty(Computer) | count", "Computer any"},
   };
   for (const auto& [q, expected] : cases) {
     Answers a = Run(q);
