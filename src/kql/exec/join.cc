@@ -228,6 +228,13 @@ Status RunJoin(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     Table out;
     out.rows = right_only ? m.right.size() : m.left.size();
     if (out.rows == 0) return OkStatus();
+    if (left_only && left != nullptr && m.left.size() == left->rows) {
+      // Every row of the chunk, in order (an anti join's usual answer): passed on as it is.
+      Chunk all;
+      all.rows = left->rows;
+      for (size_t c = 0; c < left->width(); ++c) all.AddShared(left->shared(c));
+      return sink(std::move(all));
+    }
     size_t col = 0;
     // Each side's rows as plain row numbers when they hold no null row.
     std::vector<uint32_t> left_rows, right_rows;
@@ -238,13 +245,6 @@ Status RunJoin(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
     };
     const std::vector<uint32_t>* lp = left != nullptr && !right_only ? plain(m.left, left_rows) : nullptr;
     const std::vector<uint32_t>* rp = !left_only ? plain(m.right, right_rows) : nullptr;
-    if (left_only && left != nullptr && m.left.size() == left->rows) {
-      // Every row of the chunk, in order (an anti join's usual answer): passed on as it is.
-      Chunk all;
-      all.rows = left->rows;
-      for (size_t c = 0; c < left->width(); ++c) all.AddShared(left->shared(c));
-      return sink(std::move(all));
-    }
     if (!right_only) {
       for (size_t c = 0; c < left_schema.size(); ++c) {
         if (left != nullptr) {
