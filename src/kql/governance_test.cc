@@ -601,8 +601,18 @@ TEST_F(GovernanceTest, SortChecksTheDeadline) {
   std::vector<const Column*> keys = {&c};
   EXPECT_THAT(SortPermutation(keys, node, c.stored(), c.stored(), ctx),
               StatusIs(StatusCode::kDeadlineExceeded, "E_QUERY_TIMEOUT"));
+  // Two keys: the comparison of columns (one numeric key is sorted as integer pairs), the same check.
+  PlanNode two;
+  two.ascending = {true, true};
+  two.nulls_first = {false, false};
+  std::vector<const Column*> both = {&c, &c};
+  EXPECT_THAT(SortPermutation(both, two, c.stored(), c.stored(), ctx),
+              StatusIs(StatusCode::kDeadlineExceeded, "E_QUERY_TIMEOUT"));
   ctx.budget = nullptr;
   Result<std::vector<uint32_t>> perm = SortPermutation(keys, node, c.stored(), c.stored(), ctx);
+  ASSERT_THAT(perm, IsOk());
+  EXPECT_EQ((*perm)[0], 199'999u);
+  perm = SortPermutation(both, two, c.stored(), c.stored(), ctx);
   ASSERT_THAT(perm, IsOk());
   EXPECT_EQ((*perm)[0], 199'999u);
 }

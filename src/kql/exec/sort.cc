@@ -11,8 +11,36 @@
 namespace cmk::kql {
 namespace {
 
-// Thrown by a sort comparator whose query ran out of time; caught by SortPermutation.
+// Thrown by a sort comparator whose query ran out of time; caught by SortUnderBudget.
 struct SortAborted {};
+
+// Sorts [first, last) by `less` (only its first `limit` elements in place when that is fewer),
+// checking the query's deadline every ~64K comparisons: std::sort cannot be interrupted by a
+// return value, so the check throws and this catches it.
+template <typename It, typename Less>
+Status SortUnderBudget(It first, It last, size_t limit, Less less, QueryBudget* budget) {
+  Status aborted;
+  uint32_t ticks = 0;  // a local counter stays in a register: the check costs ~nothing per compare
+  auto checked = [&](const auto& a, const auto& b) {
+    if ((++ticks & 0xFFFF) == 0 && budget != nullptr) {
+      if (Status s = budget->Check(); !s.ok()) {
+        aborted = std::move(s);
+        throw SortAborted{};
+      }
+    }
+    return less(a, b);
+  };
+  try {
+    if (limit < static_cast<size_t>(last - first)) {
+      std::partial_sort(first, first + static_cast<ptrdiff_t>(limit), last, checked);
+    } else {
+      std::sort(first, last, checked);
+    }
+  } catch (const SortAborted&) {
+    return aborted;
+  }
+  return OkStatus();
+}
 
 // Sorts `keyed` (values whose unsigned order is the sort's, each carrying its row) and writes
 // the first `limit` rows of the sort, nulls (`nulls`, in row order) first or last, into a
@@ -20,28 +48,10 @@ struct SortAborted {};
 template <typename Keyed, typename RowOf>
 Result<std::vector<uint32_t>> SortKeyed(std::vector<Keyed>& keyed, const std::vector<uint32_t>& nulls, bool nulls_first,
                                         size_t rows, size_t limit, QueryBudget* budget, RowOf row_of) {
-  Status aborted;
-  uint32_t ticks = 0;
-  auto less = [&](const Keyed& a, const Keyed& b) {
-    if ((++ticks & 0xFFFF) == 0 && budget != nullptr) {
-      if (Status s = budget->Check(); !s.ok()) {
-        aborted = std::move(s);
-        throw SortAborted{};
-      }
-    }
-    return a < b;
-  };
   size_t take = std::min(limit, rows);
   size_t from_keyed = nulls_first ? (take > nulls.size() ? take - nulls.size() : 0) : std::min(take, keyed.size());
-  try {
-    if (from_keyed < keyed.size()) {
-      std::partial_sort(keyed.begin(), keyed.begin() + static_cast<ptrdiff_t>(from_keyed), keyed.end(), less);
-    } else {
-      std::sort(keyed.begin(), keyed.end(), less);
-    }
-  } catch (const SortAborted&) {
-    return aborted;
-  }
+  RETURN_IF_ERROR(SortUnderBudget(keyed.begin(), keyed.end(), from_keyed,
+                                  [](const Keyed& a, const Keyed& b) { return a < b; }, budget));
   std::vector<uint32_t> perm;
   perm.reserve(take);
   auto add_nulls = [&] {
@@ -138,17 +148,7 @@ Result<std::vector<uint32_t>> SortPermutation(const std::vector<const Column*>& 
   }
   std::vector<uint32_t> perm(rows);
   for (size_t i = 0; i < rows; ++i) perm[i] = static_cast<uint32_t>(i);
-  Status aborted;
-  QueryBudget* budget = ctx.budget;
-  uint32_t ticks = 0;  // a local counter stays in a register: the check costs ~nothing per compare
   auto less = [&](uint32_t a, uint32_t b) {
-    // std::sort cannot be interrupted by a return value: the deadline check throws instead.
-    if ((++ticks & 0xFFFF) == 0 && budget != nullptr) {
-      if (Status s = budget->Check(); !s.ok()) {
-        aborted = std::move(s);
-        throw SortAborted{};
-      }
-    }
     for (size_t k = 0; k < keys.size(); ++k) {
       const Column& c = *keys[k];
       bool na = c.IsNull(a), nb = c.IsNull(b);
@@ -161,16 +161,8 @@ Result<std::vector<uint32_t>> SortPermutation(const std::vector<const Column*>& 
     }
     return a < b;  // stable
   };
-  try {
-    if (limit < rows) {
-      std::partial_sort(perm.begin(), perm.begin() + static_cast<ptrdiff_t>(limit), perm.end(), less);
-      perm.resize(limit);
-    } else {
-      std::sort(perm.begin(), perm.end(), less);
-    }
-  } catch (const SortAborted&) {
-    return aborted;
-  }
+  RETURN_IF_ERROR(SortUnderBudget(perm.begin(), perm.end(), limit, less, ctx.budget));
+  if (limit < rows) perm.resize(limit);
   return perm;
 }
 
