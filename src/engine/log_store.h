@@ -258,6 +258,10 @@ class LogStore {
     // kql::ScanRequest::select: a row group's string columns other than its reads are decoded
     // for the rows it selects only (as for a bound).
     const kql::ScanRequest::Select* select = nullptr;
+    // kql::ScanRequest::thin: each row group's rows are thinned (kql::ThinnedRows, seeded by the
+    // extent and the group) before its string columns are built, for the kept rows only; a
+    // group none of whose rows is kept is not read.
+    const kql::ScanRequest::Thin* thin = nullptr;
   };
   // Each kept row group's requested columns, from decoded blocks in the cache; the missing ones
   // are decoded (the object read and checked once per call) and cached.

@@ -137,6 +137,7 @@ class LogStore::QueryCatalog : public kql::Catalog {
   // Filters run on the reader threads with the decoding (Scan).
   bool AppliesFilters() const override { return true; }
   bool SequencesChunks() const override { return true; }
+  bool Thins() const override { return true; }
 
  private:
   LogStore* store_;

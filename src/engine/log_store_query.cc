@@ -8,6 +8,7 @@
 #include "base/encoding.h"
 #include "engine/log_store_internal.h"
 #include "engine/shape.h"
+#include "kql/exec/eval.h"
 
 namespace cmk::engine {
 
@@ -126,6 +127,7 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     if (request.filter && request.prefilter) scan.prefilter = &*request.prefilter;
     if (request.filter && request.term_needs) scan.term_needs = &*request.term_needs;
     if (request.filter && request.select) scan.select = &*request.select;
+    if (!request.filter && request.thin) scan.thin = &*request.thin;
     std::optional<kql::ScanRequest::ValueBound> best;
     if (request.best && !request.bound) {
       ASSIGN_OR_RETURN(best, s.BestBound(extents, scan, *request.best));
@@ -202,6 +204,14 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     }
     for (size_t j = 0; j < chunks.size(); ++j) {
       std::shared_ptr<const kql::Table> shaped = ShapeRows(chunks[j]->Table(), info->schema, bounded);
+      if (scan.thin != nullptr) {
+        std::vector<uint32_t> kept =
+            kql::ThinnedRows(shaped->rows, scan.thin->rate, kql::MixSeed(scan.thin->seed, base, j + 1));
+        if (kept.empty()) continue;
+        auto thinned = std::make_shared<kql::Table>(kql::GatherTable(*shaped, kept));
+        thinned->name = shaped->name;
+        shaped = std::move(thinned);
+      }
       if (request.filter) {
         ASSIGN_OR_RETURN(shaped, apply_filter(shaped, base + (static_cast<uint64_t>(extents.size()) << 20) + j));
         if (shaped == nullptr) continue;

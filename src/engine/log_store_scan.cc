@@ -213,12 +213,28 @@ std::optional<bool> ExtremesMeet(const std::optional<BlockExtremes>& x, const kq
 }  // namespace
 
 Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, const ExtentScan& scan) {
+  // A sample's thinning (ScanRequest::thin): the rows a row group (or chunk) keeps.
+  const uint64_t extent_seed = scan.thin != nullptr ? std::hash<std::string>()(e.id) : 0;
+  auto thinned = [&](size_t part, size_t rows) {
+    return kql::ThinnedRows(rows, scan.thin->rate, kql::MixSeed(scan.thin->seed, extent_seed, part));
+  };
+  auto gathered = [&](const std::shared_ptr<const kql::Table>& t, const std::vector<uint32_t>& rows) {
+    auto out = std::make_shared<kql::Table>(kql::GatherTable(*t, rows));
+    out->name = t->name;
+    return std::shared_ptr<const kql::Table>(std::move(out));
+  };
   {
     MutexLock l(&cache_mu_);
     if (auto it = decoded_.find(e.id + "\n*"); it != decoded_.end()) {
       decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
       it->second.scan = scan.id;
-      return it->second.chunks;
+      if (scan.thin == nullptr) return it->second.chunks;
+      Chunks out;
+      for (size_t i = 0; i < it->second.chunks.size(); ++i) {
+        std::vector<uint32_t> kept = thinned(i, it->second.chunks[i]->rows);
+        if (!kept.empty()) out.push_back(gathered(it->second.chunks[i], kept));
+      }
+      return out;
     }
   }
   Opener opener{*this, e, a};
@@ -247,6 +263,18 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
   }
   if (scan.term_needs != nullptr && !groups.empty()) {
     RETURN_IF_ERROR(KeepHoldingTerms(e, opener, *layout, scan, groups));
+  }
+  // A sample's thinning: each group's kept rows; a group without one is not read.
+  std::vector<std::vector<uint32_t>> kept;
+  if (scan.thin != nullptr) {
+    std::vector<size_t> some;
+    for (size_t g : groups) {
+      std::vector<uint32_t> rows = thinned(g, layout->rows[g]);
+      if (rows.empty()) continue;
+      some.push_back(g);
+      kept.push_back(std::move(rows));
+    }
+    groups = std::move(some);
   }
   // Each row group's cached table: the columns the last query that missed it asked for. A query
   // whose columns it holds shares it (no copy: shaping passes a superset through); otherwise
@@ -280,7 +308,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     Group& g = found[gi];
     if (g.missing.empty() && g.table) {
-      out.push_back(g.table);
+      out.push_back(scan.thin != nullptr ? gathered(g.table, kept[gi]) : g.table);
       continue;
     }
     size_t group = groups[gi];
@@ -378,6 +406,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     const kql::ScanRequest::Select* select = !passing && in_window ? scan.select : nullptr;
     auto defer = [&](size_t c) {
       if (!kql::UsesStrings(layout->schema[c].type)) return false;
+      if (scan.thin != nullptr) return true;
       if (select != nullptr) {
         return std::find(select->reads.begin(), select->reads.end(), layout->schema[c].name) == select->reads.end();
       }
@@ -394,10 +423,11 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         }
         uint64_t group_rows = layout->rows[group];
         uint64_t per_row = group_rows == 0 ? 0 : FrameRawSize(*packed).value_or(0) / group_rows + kDecodedStringBytes;
-        bool whole = scan.rows == 0 || per_row <= options_.decoded_cache_bytes / 2 / scan.rows;
+        // (A sample's few rows are built alone, however small the column.)
+        bool whole = scan.thin == nullptr && (scan.rows == 0 || per_row <= options_.decoded_cache_bytes / 2 / scan.rows);
         if (!whole) {
           uint64_t frame_per_row = group_rows == 0 ? 0 : (packed->size() + group_rows - 1) / group_rows;
-          if (fresh_frame && frame_per_row <= options_.decoded_cache_bytes / 4 * 3 / scan.rows) {
+          if (fresh_frame && scan.rows != 0 && frame_per_row <= options_.decoded_cache_bytes / 4 * 3 / scan.rows) {
             fresh.emplace_back(key, Decoded{{}, packed, packed->size(), a.id, {}, {}});
           }
           deferred.emplace_back(c, std::move(packed));
@@ -418,9 +448,10 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       t.AddColumn(layout->schema[c].name, std::move(col));
     }
     if (!deferred.empty()) {
-      int k = select != nullptr ? 0 : t.Find(scan.bound->column);
+      int k = select != nullptr || scan.thin != nullptr ? 0 : t.Find(scan.bound->column);
       std::vector<uint32_t> meeting;
-      if (select != nullptr) meeting = select->rows(t);
+      if (scan.thin != nullptr) meeting = kept[gi];
+      else if (select != nullptr) meeting = select->rows(t);
       else if (k >= 0) meeting = RowsMeeting(t.columns[static_cast<size_t>(k)], t.rows, *scan.bound);
       if (!meeting.empty()) {
         kql::Table rows = kql::GatherTable(t, meeting);
@@ -458,7 +489,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       if (t.columns.empty()) continue;  // nothing else decoded: no entry to cache
     }
     auto table = ShareWipeable(std::move(t), wipe);
-    if (!passing && deferred.empty()) out.push_back(table);
+    if (!passing && deferred.empty()) out.push_back(scan.thin != nullptr ? gathered(table, kept[gi]) : table);
     if (bytes <= options_.decoded_cache_bytes) {
       std::vector<std::shared_ptr<std::atomic<bool>>> flags = g.wipe;
       flags.push_back(wipe);

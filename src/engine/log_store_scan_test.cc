@@ -461,6 +461,47 @@ TEST_F(LogStoreScanTest, ArgMaxBuildsTheStringsOfEachGroupsCandidateRowsOnly) {
   EXPECT_LE(store_->ValuesMaterializedForTest() - before, 6u * 2);  // not 3 groups x 4 rows x 2
 }
 
+// `sample N` over a table reads a Bernoulli sample of its rows (ScanRequest::thin): only the
+// kept rows' strings are built (a few dozen, not 20,000), each picked row is whole, and the rows
+// not yet flushed (the memtable's) are as likely to be picked as the stored ones.
+TEST_F(LogStoreScanTest, SampleBuildsTheStringsOfTheRowsItKeepsOnly) {
+  Open();
+  TimePoint now = clock_.Now();
+  for (int k = 0; k < 5; ++k) {
+    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(5000, "x" + std::to_string(k), now + std::chrono::minutes(k))),
+                IsOk());
+    if (k < 4) {
+      ASSERT_THAT(store_->Flush(), IsOk());  // the last 5,000 rows stay in the memtable
+    }
+  }
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  std::vector<int> per_batch(5, 0);
+  uint64_t built_in_all = 0;
+  for (int seed = 0; seed < 40; ++seed) {
+    kql::ExecOptions o;
+    o.now = now + std::chrono::microseconds(seed * 7919);
+    uint64_t before = store_->ValuesMaterializedForTest();
+    auto r = kql::Execute("App_CL | sample 10", *cat, o);
+    ASSERT_THAT(r, IsOk());
+    uint64_t built = store_->ValuesMaterializedForTest() - before;
+    EXPECT_LE(built, 100u);  // ~22 of the stored rows kept on average
+    built_in_all += built;
+    const kql::Table& t = r->tables[0];
+    ASSERT_EQ(t.rows, 10u);
+    int msg = t.Find("Msg"), n = t.Find("N");
+    ASSERT_GE(msg, 0);
+    ASSERT_GE(n, 0);
+    for (size_t row = 0; row < t.rows; ++row) {
+      std::string m(t.columns[static_cast<size_t>(msg)].Str(row));
+      int64_t i = t.columns[static_cast<size_t>(n)].Int(row);
+      ASSERT_EQ(m.substr(m.find(' ') + 1), std::to_string(i)) << m;  // whole rows
+      ++per_batch[static_cast<size_t>(m[1] - '0')];
+    }
+  }
+  EXPECT_GT(built_in_all, 0u);
+  for (int c : per_batch) EXPECT_NEAR(c, 80, 30);  // 400 picks over 5 equal batches (sd ~8)
+}
+
 TEST_F(LogStoreScanTest, MinAndMaxWithoutKeysReadTheBlockThatHoldsEach) {
   Open();
   SixExtents(std::chrono::hours(1));

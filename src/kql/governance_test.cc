@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cmath>
 #include <functional>
 #include <string>
 
@@ -356,6 +357,85 @@ TEST_F(GovernanceTest, SampleHoldsOnlyItsRowsEachEquallyLikely) {
     ++picked[static_cast<size_t>(v[0] - '0')];
   }
   for (int c : picked) EXPECT_NEAR(c, 300, 80);
+}
+
+// Straight over a table scan, sample first thins the scan (ScanRequest::thin: a Bernoulli
+// sample of the rows, built alone) and picks from what is kept: each row as likely as any
+// other, each picked row whole and in input order.
+TEST_F(GovernanceTest, SampleOfATableThinsItsScanAndStaysUniform) {
+  constexpr int64_t kRows = 400'000;
+  Table t;
+  t.name = "Big";
+  Column i(Type::kLong);
+  Column s(Type::kString);
+  for (int64_t r = 0; r < kRows; ++r) {
+    i.AppendInt(r);
+    s.AppendString("v" + std::to_string(r));
+  }
+  t.AddColumn("i", std::move(i));
+  t.AddColumn("s", std::move(s));
+  t.rows = kRows;
+  catalog_.Add(std::move(t));
+  // 400 of 400,000 over 20 seeds: each tenth of the table gets ~800 (sd ~27).
+  std::vector<int64_t> per_tenth(10, 0);
+  for (int seed = 0; seed < 20; ++seed) {
+    options_.now = TimePoint(std::chrono::nanoseconds(int64_t{1'700'000'000'000'000'000} + seed * 7919));
+    Result<QueryResult> r = Run("Big | sample 400");
+    ASSERT_THAT(r, IsOk());
+    const Table& got = r->tables[0];
+    ASSERT_EQ(got.rows, 400u);
+    for (size_t row = 0; row < got.rows; ++row) {
+      int64_t v = got.columns[0].Int(row);
+      ASSERT_EQ(got.columns[1].Str(row), "v" + std::to_string(v));  // whole rows
+      if (row > 0) {
+        ASSERT_LT(got.columns[0].Int(row - 1), v);  // in input order
+      }
+      ++per_tenth[static_cast<size_t>(v / (kRows / 10))];
+    }
+  }
+  for (int64_t c : per_tenth) EXPECT_NEAR(static_cast<double>(c), 800.0, 150.0);
+  EXPECT_EQ(Scalar("Big | sample 10 | count"), "10");
+  EXPECT_EQ(Scalar("Big | sample 500000 | count"), "400000");
+}
+
+// A catalog that thins as asked, but keeps nothing the first time: the sample runs its scan
+// again at four times the rate (and never answers with fewer rows than it was asked for).
+class UnluckyThinCatalog : public Catalog {
+ public:
+  explicit UnluckyThinCatalog(const InMemoryCatalog& inner) : inner_(inner) {}
+  std::vector<std::string> TableNames() const override { return inner_.TableNames(); }
+  std::optional<Schema> TableSchema(const std::string& table) const override { return inner_.TableSchema(table); }
+  Status Scan(const ScanRequest& request,
+              const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
+    if (request.thin) {
+      rates.push_back(request.thin->rate);
+      if (rates.size() == 1) return OkStatus();
+    }
+    return inner_.Scan(request, sink);
+  }
+  bool Thins() const override { return true; }
+  mutable std::vector<double> rates;
+
+ private:
+  const InMemoryCatalog& inner_;
+};
+
+TEST_F(GovernanceTest, SampleScansAgainWhenItsThinningKeptTooFew) {
+  Table t;
+  t.name = "T";
+  Column i(Type::kLong);
+  for (int64_t r = 0; r < 100'000; ++r) i.AppendInt(r);
+  t.AddColumn("i", std::move(i));
+  t.rows = 100'000;
+  catalog_.Add(std::move(t));
+  UnluckyThinCatalog unlucky(catalog_);
+  Result<QueryResult> r = Status(StatusCode::kInternal, "not run");
+  RunWithStack(kStackBytes, [&] { r = Execute("T | sample 10", unlucky, options_); });
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->tables[0].rows, 10u);
+  ASSERT_EQ(unlucky.rates.size(), 2u);
+  EXPECT_NEAR(unlucky.rates[0], (10 + 3 * std::sqrt(10.0) + 8) / 100'000, 1e-9);
+  EXPECT_DOUBLE_EQ(unlucky.rates[1], 4 * unlucky.rates[0]);
 }
 
 TEST_F(GovernanceTest, HugeRangeStreamsUntilItsDeadlineNeverAWrongCount) {

@@ -20,6 +20,9 @@ inline bool IsEnoughRows(const Status& s) {
 
 // scan_filter.cc: leaves (catalog scans, literal tables and ranges) and row filters.
 Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// A scan with its request changed by `adjust` (sample's ScanRequest::thin).
+Status RunScan(const PlanNode& node, const std::function<void(ScanRequest&)>& adjust, const ExecContext& ctx,
+               const Sink& sink);
 Status RunValues(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // A top's input, run: a `where` over a scan gets ScanRequest::select (the rows each chunk could

@@ -226,9 +226,11 @@ Result<std::optional<std::vector<uint32_t>>> PassingRows(const BoundExpr& predic
 
 // A scan, optionally with a `where` predicate the catalog applies on its reader threads.
 Status ScanWith(const PlanNode& node, const BoundExpr* predicate, const ExecContext& ctx, const Sink& sink,
-                std::optional<ScanRequest::Select> select = std::nullopt) {
+                std::optional<ScanRequest::Select> select = std::nullopt,
+                const std::function<void(ScanRequest&)>* adjust = nullptr) {
   std::vector<bool> wanted = WantedColumns(node);
   ScanRequest request = node.scan;
+  if (adjust != nullptr) (*adjust)(request);
   if (predicate != nullptr) {
     if (select) request.select = std::move(select);
     // Keeps only the wanted columns of the passing rows, named as the schema: ScanChunk then
@@ -265,6 +267,11 @@ Status ScanWith(const PlanNode& node, const BoundExpr* predicate, const ExecCont
 
 Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   return ScanWith(node, nullptr, ctx, sink);
+}
+
+Status RunScan(const PlanNode& node, const std::function<void(ScanRequest&)>& adjust, const ExecContext& ctx,
+               const Sink& sink) {
+  return ScanWith(node, nullptr, ctx, sink, std::nullopt, &adjust);
 }
 
 namespace {

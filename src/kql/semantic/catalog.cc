@@ -1,6 +1,10 @@
 #include "kql/semantic/catalog.h"
 
 #include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "kql/exec/eval.h"
 
 namespace cmk::kql {
 namespace {
@@ -65,10 +69,46 @@ Status InMemoryCatalog::Scan(const ScanRequest& request,
   auto it = tables_.find(request.table);
   if (it == tables_.end()) return NotFound("Unknown table '" + request.table + "'");
   // Chunks hold every column; the executor picks the requested ones by name.
-  for (const std::shared_ptr<const Table>& chunk : chunks_.at(request.table)) {
-    RETURN_IF_ERROR(sink(chunk));
+  const std::vector<std::shared_ptr<const Table>>& chunks = chunks_.at(request.table);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (!request.thin) {
+      RETURN_IF_ERROR(sink(chunks[i]));
+      continue;
+    }
+    std::vector<uint32_t> kept = ThinnedRows(chunks[i]->rows, request.thin->rate, MixSeed(request.thin->seed, i));
+    if (kept.empty()) continue;
+    auto thinned = std::make_shared<Table>(GatherTable(*chunks[i], kept));
+    thinned->name = chunks[i]->name;
+    RETURN_IF_ERROR(sink(std::move(thinned)));
   }
   return OkStatus();
+}
+
+std::vector<uint32_t> ThinnedRows(size_t rows, double rate, uint64_t seed) {
+  std::vector<uint32_t> kept;
+  if (!(rate > 0) || rows == 0) return kept;
+  if (rate >= 1) {
+    kept.resize(rows);
+    for (size_t r = 0; r < rows; ++r) kept[r] = static_cast<uint32_t>(r);
+    return kept;
+  }
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> unit(0, 1);
+  double log_miss = std::log1p(-rate);  // < 0
+  // The rows skipped before the next one kept: floor(log(U) / log(1 - rate)), U in (0, 1].
+  auto gap = [&]() -> double { return std::floor(std::log(1 - unit(rng)) / log_miss); };
+  for (double r = gap(); r < static_cast<double>(rows); r += 1 + gap()) kept.push_back(static_cast<uint32_t>(r));
+  return kept;
+}
+
+uint64_t MixSeed(uint64_t seed, uint64_t a, uint64_t b) {
+  auto mix = [](uint64_t z) {
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  return mix(mix(mix(seed) ^ a) ^ b);
 }
 
 }  // namespace cmk::kql

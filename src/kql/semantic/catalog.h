@@ -106,7 +106,24 @@ struct ScanRequest {
     std::function<std::vector<uint32_t>(const Table&)> rows;
   };
   std::optional<Select> select;
+  // Set by `sample N` straight over a scan, for a Catalog that Thins(): each row the scan hands
+  // out is kept independently with probability `rate` (a Bernoulli sample, drawn with
+  // ThinnedRows from seeds derived from `seed`), exactly once whichever way it is read (cached,
+  // decoded, in memory), before the columns are built: a Catalog builds only the kept rows'
+  // strings and skips a row group none of whose rows is kept. Unset with a filter.
+  struct Thin {
+    double rate = 1;
+    uint64_t seed = 0;
+  };
+  std::optional<Thin> thin;
 };
+
+// The rows of `rows` that a Bernoulli sample at `rate` keeps (ScanRequest::Thin), ascending,
+// drawn from `seed`: the gaps between kept rows are geometric, so the draws are O(rows kept).
+std::vector<uint32_t> ThinnedRows(size_t rows, double rate, uint64_t seed);
+// A seed for one part of a scan (a row group, a chunk) from the scan's seed and the part's
+// numbers (splitmix64's finalizer: nearby inputs give unrelated seeds).
+uint64_t MixSeed(uint64_t seed, uint64_t a, uint64_t b = 0);
 
 class Catalog {
  public:
@@ -125,6 +142,8 @@ class Catalog {
   virtual bool AppliesFilters() const { return false; }
   // Whether Scan calls ScanRequest::sequenced_filter, when set, in place of `filter`.
   virtual bool SequencesChunks() const { return false; }
+  // Whether Scan applies ScanRequest::thin (false: the executor samples every row it reads).
+  virtual bool Thins() const { return false; }
 };
 
 // A Catalog over tables held in memory (tests, transformKql's `source`). Scan hands out the
@@ -136,6 +155,7 @@ class InMemoryCatalog : public Catalog {
   std::optional<Schema> TableSchema(const std::string& table) const override;
   Status Scan(const ScanRequest& request,
               const std::function<Status(std::shared_ptr<const Table>)>& sink) const override;
+  bool Thins() const override { return true; }
 
  private:
   std::map<std::string, Table> tables_;  // schema only (no rows)
