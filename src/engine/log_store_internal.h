@@ -138,6 +138,7 @@ class LogStore::QueryCatalog : public kql::Catalog {
   bool AppliesFilters() const override { return true; }
   bool SequencesChunks() const override { return true; }
   bool Thins() const override { return true; }
+  bool ExactTimeBounds() const override { return true; }
 
  private:
   LogStore* store_;

@@ -69,6 +69,12 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     std::optional<int64_t> lo = now - int64_t{info->retention_days} * kql::kTicksPerDay;
     if (from_ && *from_ > *lo) lo = from_;
     std::optional<int64_t> hi = to_;
+    // The query's own TimeGenerated bounds are exact (ExactTimeBounds): the rows outside them
+    // are dropped with those outside the window.
+    if (request.min_time && *request.min_time > *lo) lo = request.min_time;
+    if (request.max_time && *request.max_time < INT64_MAX && (!hi || *request.max_time + 1 < *hi)) {
+      hi = *request.max_time + 1;
+    }
     // Which accounts hold rows of this table.
     std::vector<Account*> accounts;
     {
@@ -145,8 +151,8 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
       Chunks out;
       for (size_t i = begin; i < end; ++i) {
         const ExtentRec* e = &extents[i].first;
-        ASSIGN_OR_RETURN(Chunks tables, s.LoadExtent(*e, *extents[i].second, scan));
         bool inside = lo && e->min_time >= *lo && (!hi || e->max_time < *hi);
+        ASSIGN_OR_RETURN(Chunks tables, s.LoadExtent(*e, *extents[i].second, scan));
         for (size_t t = 0; t < tables.size(); ++t) {
           const auto& table = tables[t];
           std::shared_ptr<const kql::Table> shaped = ShapeRows(table, info->schema, inside ? whole : bounded);

@@ -276,6 +276,22 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     }
     groups = std::move(some);
   }
+  // Rows outside the window are dropped by their TimeGenerated (ShapeRows): a row group the
+  // window cuts through (or whose range is unknown) is read with it, whichever columns the query
+  // reads (`summarize sum(N)` over the last hour counted every row of the group that straddled
+  // its start); a group wholly inside needs none.
+  const int time_col = layout->Index("TimeGenerated");
+  std::vector<bool> cut(groups.size(), false);
+  if (time_col >= 0 && (scan.lo || scan.end) &&
+      std::find(cols.begin(), cols.end(), static_cast<size_t>(time_col)) == cols.end()) {
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+      const auto& range = layout->time[groups[gi]];
+      cut[gi] = !range || (scan.lo && range->first < *scan.lo) || (scan.end && range->second >= *scan.end);
+    }
+  }
+  auto wanted = [&](size_t gi, size_t c) {
+    return std::find(cols.begin(), cols.end(), c) != cols.end() || (cut[gi] && c == static_cast<size_t>(time_col));
+  };
   // Each row group's cached table: the columns the last query that missed it asked for. A query
   // whose columns it holds shares it (no copy: shaping passes a superset through); otherwise
   // the missing columns are decoded (outside the lock) and the group's entry is replaced by a
@@ -300,6 +316,9 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       }
       for (size_t c : cols) {
         if (!g.table || !holds(*g.table, c)) g.missing.push_back(c);
+      }
+      if (cut[gi] && (!g.table || !holds(*g.table, static_cast<size_t>(time_col)))) {
+        g.missing.push_back(static_cast<size_t>(time_col));
       }
     }
   }
@@ -371,7 +390,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     if (g.table) {
       for (size_t i = 0; i < g.table->columns.size(); ++i) {
         int c = layout->Index(g.table->names[i]);
-        if (c < 0 || std::find(cols.begin(), cols.end(), static_cast<size_t>(c)) == cols.end()) continue;
+        if (c < 0 || !wanted(gi, static_cast<size_t>(c))) continue;
         t.AddColumn(g.table->names[i], g.table->columns[i]);
         bytes += kql::ApproxBytes(g.table->columns[i]);
       }
@@ -632,7 +651,11 @@ Result<std::optional<kql::ScanRequest::ValueBound>> LogStore::BestBound(
     int c = layout->Index(best.column);
     if (c < 0) continue;
     for (size_t g = 0; g < layout->rows.size(); ++g) {
-      if (!GroupMeets(layout->time[g], scan.lo, scan.end, scan.min, scan.max)) continue;
+      // Only a group wholly inside the window vouches for its extreme: one the window cuts
+      // through may hold it in a row outside (`where TimeGenerated < X | top 5 by N`).
+      const auto& range = layout->time[g];
+      if (!range || (scan.lo && range->first < *scan.lo) || (scan.end && range->second >= *scan.end)) continue;
+      if (!GroupMeets(range, scan.lo, scan.end, scan.min, scan.max)) continue;
       const std::optional<BlockExtremes>& x = layout->extremes[g * layout->schema.size() + static_cast<size_t>(c)];
       if (!x || x->real != best.real) continue;
       if (best.real) reals.push_back(best.greatest ? x->max_d : x->min_d);

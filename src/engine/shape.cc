@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "kql/exec/eval.h"
+
 namespace cmk::engine {
 namespace {
 
@@ -79,14 +81,20 @@ std::optional<std::vector<uint32_t>> SelectRows(const Rows& rows, const ShapeOpt
   if (tc < 0 || (!o.min_time && !o.end_time) || !kql::UsesInts(rows.columns[tc].type))
     return std::nullopt;
   const auto& t = rows.columns[tc];
-  std::vector<uint32_t> sel;
-  sel.reserve(rows.rows);
+  const int64_t lo = o.min_time.value_or(INT64_MIN);
+  const int64_t end = o.end_time.value_or(INT64_MAX);
+  const bool open_end = !o.end_time;  // (INT64_MAX itself is kept then)
+  // Without a branch per row: every row's index written, the count advanced by its test (a
+  // window through rows of random times would mispredict half of the branches).
+  std::vector<uint32_t> sel(rows.rows);
+  size_t n = 0;
   for (size_t r = 0; r < rows.rows; ++r) {
-    bool keep = !t.IsNull(r) && (!o.min_time || t.Int(r) >= *o.min_time) &&
-                (!o.end_time || t.Int(r) < *o.end_time);
-    if (keep) sel.push_back(static_cast<uint32_t>(r));
+    int64_t v = t.Int(r);
+    sel[n] = static_cast<uint32_t>(r);
+    n += static_cast<size_t>(!t.IsNull(r) & (v >= lo) & ((v < end) | open_end));
   }
-  if (sel.size() == rows.rows) return std::nullopt;
+  if (n == rows.rows) return std::nullopt;
+  sel.resize(n);
   return sel;
 }
 
@@ -198,6 +206,10 @@ std::shared_ptr<const kql::Table> ShapeRows(const std::shared_ptr<const kql::Tab
   for (const ShapedColumn& s : plan.columns) {
     if (s.source == Source::kSame && !sel) {
       out->AddColumn(s.schema->name, in.columns[s.input]);
+    } else if (s.source == Source::kSame) {
+      // The window's rows of a row group it cuts through: gathered (a dictionary-coded column
+      // stays coded), not appended value by value.
+      out->AddColumn(s.schema->name, kql::Gather(in.columns[s.input], *sel));
     } else {
       out->AddColumn(s.schema->name,
                      BuildColumn<kql::Column>(in, s, sel ? &*sel : nullptr, out->rows));

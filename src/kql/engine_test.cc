@@ -514,6 +514,84 @@ TEST(KqlPushDownTest, ScanGetsNeededColumnsAndTimeBounds) {
   EXPECT_EQ(cat.last.columns, (std::vector<std::string>{"TimeGenerated", "B"}));
 }
 
+// A catalog whose scans keep only the rows within the request's TimeGenerated bounds
+// (ExactTimeBounds): the binder drops the leading conjuncts the bounds come from, so that
+// neither they nor their column are read; the answers stay those of the plain catalog.
+class ExactTimeCatalog : public RecordingCatalog {
+ public:
+  Status Scan(const ScanRequest& request,
+              const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
+    return RecordingCatalog::Scan(request, [&](std::shared_ptr<const Table> t) -> Status {
+      if (!request.min_time && !request.max_time) return sink(std::move(t));
+      int tc = t->Find("TimeGenerated");
+      std::vector<uint32_t> rows;
+      for (size_t r = 0; r < t->rows; ++r) {
+        const Column& c = t->columns[static_cast<size_t>(tc)];
+        bool in = !c.IsNull(r) && (!request.min_time || c.Int(r) >= *request.min_time) &&
+                  (!request.max_time || c.Int(r) <= *request.max_time);
+        if (in) rows.push_back(static_cast<uint32_t>(r));
+      }
+      return sink(std::make_shared<Table>(GatherTable(*t, rows)));
+    });
+  }
+  bool ExactTimeBounds() const override { return true; }
+};
+
+TEST(KqlPushDownTest, ExactTimeBoundsAnswerTheirConjunctsAtTheScan) {
+  ExactTimeCatalog exact;
+  InMemoryCatalog plain;
+  for (Catalog* c : std::vector<Catalog*>{&exact, &plain}) {
+    Table t;
+    t.name = "T";
+    t.AddColumn("TimeGenerated", Longs({kJan15 - kHour, kJan15, kJan15 + 1, std::nullopt, kJan15 + kHour,
+                                        kJan15 + 2 * kHour, kJan15 + kHour - 1},
+                                       Type::kDateTime));
+    t.AddColumn("A", Longs({1, 2, 3, 4, 5, 6, 7}));
+    t.rows = 7;
+    static_cast<InMemoryCatalog*>(c)->Add(std::move(t));
+  }
+  ExecOptions opts;
+  opts.now = TimePoint(std::chrono::nanoseconds((kJan15 + kHour) * 100));
+  auto text = [&](const Catalog& cat, const std::string& q) {
+    Result<QueryResult> r = Execute(q, cat, opts);
+    EXPECT_THAT(r, IsOk()) << q;
+    std::string out;
+    for (size_t row = 0; r.ok() && row < r->tables[0].rows; ++row) {
+      for (const Column& c : r->tables[0].columns) out += (c.IsNull(row) ? "null" : ValueToText(c, row)) + "|";
+      out += "\n";
+    }
+    return out;
+  };
+  ASSERT_THAT(Execute("T | where TimeGenerated >= ago(2h) and TimeGenerated < now() | summarize sum(A)", exact, opts),
+              IsOk());
+  EXPECT_EQ(exact.last.columns, (std::vector<std::string>{"A"}));
+  ASSERT_THAT(Execute("T | where A > 0 and TimeGenerated > datetime(2024-01-15) | count", exact, opts), IsOk());
+  EXPECT_EQ(exact.last.columns, (std::vector<std::string>{"A"}));
+  EXPECT_EQ(exact.last.min_time, kJan15 + 1);
+  // After an extend the where is no longer the scan's: its comparison stays and reads the column.
+  ASSERT_THAT(Execute("T | extend B = A | where TimeGenerated > datetime(2024-01-15) | summarize sum(B)", exact, opts),
+              IsOk());
+  EXPECT_EQ(exact.last.columns, (std::vector<std::string>{"TimeGenerated", "A"}));
+  for (const char* q : {
+           "T | where TimeGenerated > datetime(2024-01-15) | summarize sum(A)",
+           "T | where TimeGenerated >= datetime(2024-01-15) | summarize sum(A)",
+           "T | where datetime(2024-01-15 01:00) > TimeGenerated | summarize sum(A)",
+           "T | where TimeGenerated <= datetime(2024-01-15 01:00) | summarize sum(A), count()",
+           "T | where TimeGenerated == datetime(2024-01-15) | project A",
+           "T | where TimeGenerated between (datetime(2024-01-15) .. 1h) | project A",
+           "T | where TimeGenerated between (datetime(2024-01-15) .. datetime(2024-01-15 01:00)) | project A",
+           "T | where TimeGenerated > ago(1h) and A % 2 == 1 | project A",
+           "T | where TimeGenerated > ago(1h) | where TimeGenerated < now() | where A > 2 | count",
+           "T | where TimeGenerated > now() | count",
+           "T | where TimeGenerated > datetime(2024-01-15) and TimeGenerated < datetime(2024-01-14) | count",
+           "T | where TimeGenerated > datetime(2024-01-15) or A == 1 | count",
+           "T | where isnull(TimeGenerated) | count",
+           "T | where TimeGenerated !between (datetime(2024-01-15) .. 1h) | project A",
+       }) {
+    EXPECT_EQ(text(exact, q), text(plain, q)) << q;
+  }
+}
+
 // `sort by X | take N` is a top: its scan is asked for the N best X first (ScanRequest::best),
 // through a projection that only selects columns, which then applies to the N rows; any other
 // projection stays where it is.

@@ -494,6 +494,19 @@ Result<PlanPtr> Binder::BindTabular(const Tabular& t, const Scope* s, PlanPtr in
     for (; n != nullptr && n != scan; n = n->inputs.empty() ? nullptr : n->inputs[0].get()) path.push_back(n);
     if (n == scan) chain.assign(path.rbegin(), path.rend());
     PushDown(*scan, chain);
+    // A where left with nothing to test (its time comparisons answered by the scan) goes: the
+    // operators above it then stand straight over the scan (summarize, sample, another where
+    // and its string tests on the reader threads). Its node takes its input's place in the
+    // plan (the input moved out first: it is freed with the emptied node).
+    for (PlanNode* node : chain) {
+      const BoundExpr& p = node->predicate;
+      if (node->kind != NodeKind::kFilter || !p.IsConstant() || p.value.type != Type::kBool || p.value.IsNull(0) ||
+          p.value.Int(0) == 0 || node->inputs.size() != 1) {
+        continue;
+      }
+      PlanPtr input = std::move(node->inputs[0]);
+      *node = std::move(*input);
+    }
   }
   return plan;
 }

@@ -1,6 +1,7 @@
 // Scan push-down: the columns the operators above a scan need and the TimeGenerated bounds of
 // its leading where clauses (ScanRequest).
 #include <algorithm>
+#include <cstdint>
 #include <set>
 
 #include "kql/exec/eval.h"
@@ -16,13 +17,15 @@ void CollectRefs(const BoundExpr& e, std::set<int>& out) {
   for (const BoundExpr& a : e.args) CollectRefs(a, out);
 }
 
-// TimeGenerated bounds implied by `pred` (conjunctions of comparisons with constants).
-void TimeBounds(const BoundExpr& e, int col, ScanRequest& scan) {
-  if (e.kind != BoundExpr::Kind::kCall) return;
+// Adds the TimeGenerated bounds `e` implies (conjunctions of comparisons with constants) to
+// `scan`; true when they imply `e` itself (every conjunct is such a comparison).
+bool TimeBounds(const BoundExpr& e, int col, ScanRequest& scan) {
+  if (e.kind != BoundExpr::Kind::kCall) return false;
   std::string_view op = e.fn->name;
   if (op == "and") {
-    for (const BoundExpr& a : e.args) TimeBounds(a, col, scan);
-    return;
+    bool all = true;
+    for (const BoundExpr& a : e.args) all = TimeBounds(a, col, scan) && all;
+    return all;
   }
   auto is_col = [&](const BoundExpr& b) { return b.kind == BoundExpr::Kind::kColumn && b.column == col; };
   auto is_time = [](const BoundExpr& b) {
@@ -33,27 +36,55 @@ void TimeBounds(const BoundExpr& e, int col, ScanRequest& scan) {
   if (op == "between" && e.args.size() == 3 && is_col(e.args[0]) && is_time(e.args[1]) && is_time(e.args[2])) {
     lower(e.args[1].value.Int(0));
     upper(e.args[2].value.Int(0));
-    return;
+    return true;
   }
-  if (e.args.size() != 2) return;
+  if (e.args.size() != 2) return false;
   bool flipped = false;
   const BoundExpr* c = &e.args[1];
   if (!is_col(e.args[0]) || !is_time(*c)) {
-    if (!is_col(e.args[1]) || !is_time(e.args[0])) return;
+    if (!is_col(e.args[1]) || !is_time(e.args[0])) return false;
     flipped = true;
     c = &e.args[0];
   }
   int64_t v = c->value.Int(0);
   std::string o(op);
   if (flipped) o = o == ">" ? "<" : o == ">=" ? "<=" : o == "<" ? ">" : o == "<=" ? ">=" : o;
-  if (o == ">") lower(v + 1);
-  if (o == ">=") lower(v);
-  if (o == "<") upper(v - 1);
-  if (o == "<=") upper(v);
-  if (o == "==") {
+  if (o == ">" && v < INT64_MAX) {
+    lower(v + 1);
+  } else if (o == ">=") {
+    lower(v);
+  } else if (o == "<" && v > INT64_MIN) {
+    upper(v - 1);
+  } else if (o == "<=") {
+    upper(v);
+  } else if (o == "==") {
     lower(v);
     upper(v);
+  } else {
+    return false;
   }
+  return true;
+}
+
+// Removes from `e` the conjuncts that TimeBounds turns into bounds; true when nothing is left
+// (all of `e` was such conjuncts).
+bool DropTimeConjuncts(BoundExpr& e, int col) {
+  ScanRequest unused;
+  if (e.kind == BoundExpr::Kind::kCall && std::string_view(e.fn->name) == "and") {
+    std::vector<BoundExpr> kept;
+    for (BoundExpr& a : e.args) {
+      if (!DropTimeConjuncts(a, col)) kept.push_back(std::move(a));
+    }
+    if (kept.empty()) return true;
+    if (kept.size() == 1) {
+      BoundExpr only = std::move(kept[0]);
+      e = std::move(only);
+    } else {
+      e.args = std::move(kept);
+    }
+    return false;
+  }
+  return TimeBounds(e, col, unused);
 }
 
 }  // namespace
@@ -65,6 +96,8 @@ void TimeBounds(const BoundExpr& e, int col, ScanRequest& scan) {
 void Binder::PushDown(PlanNode& scan, const std::vector<PlanNode*>& chain) {
   size_t width = scan.schema.size();
   int time_col = FindColumn(scan.schema, "TimeGenerated");
+  bool exact_time = time_col >= 0 && scan.schema[static_cast<size_t>(time_col)].type == Type::kDateTime &&
+                    ctx_.catalog != nullptr && ctx_.catalog->ExactTimeBounds();
   std::set<int> refs;
   bool closed = false, filters = true;
   const PlanNode* prev = &scan;
@@ -78,8 +111,15 @@ void Binder::PushDown(PlanNode& scan, const std::vector<PlanNode*>& chain) {
     prev = top;
     if (n != top && n->kind != NodeKind::kSummarize) break;
     if (n->kind == NodeKind::kFilter) {
+      if (filters && time_col >= 0) {
+        TimeBounds(n->predicate, time_col, scan.scan);
+        // A catalog whose scans keep only the rows within the bounds answers these conjuncts
+        // itself (`where TimeGenerated > ago(1d)` costs no comparison per row): they go.
+        if (exact_time && DropTimeConjuncts(n->predicate, time_col)) {
+          n->predicate = BoundExpr::Constant(IntConstant(Type::kBool, 1));
+        }
+      }
       CollectRefs(n->predicate, refs);
-      if (filters && time_col >= 0) TimeBounds(n->predicate, time_col, scan.scan);
       continue;
     }
     if (n->kind == NodeKind::kProject && n->inputs[0]->schema.size() <= n->schema.size() &&

@@ -28,7 +28,7 @@ using Schema = std::vector<ColumnSchema>;
 struct ScanRequest {
   std::string table;
   std::vector<std::string> columns;          // needed columns; empty = all
-  std::optional<int64_t> min_time, max_time;  // TimeGenerated bounds in ticks, inclusive
+  std::optional<int64_t> min_time, max_time;  // TimeGenerated bounds in ticks, inclusive (ExactTimeBounds)
   // Rows whose `column` is below (`lower`) or above `value` (or null) are not wanted: a block
   // holding none but such rows may be skipped, and such rows left out of the blocks read. Set
   // by `top` once it knows its N-th value.
@@ -144,6 +144,10 @@ class Catalog {
   virtual bool SequencesChunks() const { return false; }
   // Whether Scan applies ScanRequest::thin (false: the executor samples every row it reads).
   virtual bool Thins() const { return false; }
+  // Whether Scan hands out only rows whose TimeGenerated (a datetime column) is not null and
+  // within the request's [min_time, max_time]: bounds the binder took from leading `where`
+  // conjuncts, which it then drops (false: the bounds are hints for pruning only).
+  virtual bool ExactTimeBounds() const { return false; }
 };
 
 // A Catalog over tables held in memory (tests, transformKql's `source`). Scan hands out the
