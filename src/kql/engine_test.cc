@@ -592,6 +592,83 @@ TEST(KqlPushDownTest, ExactTimeBoundsAnswerTheirConjunctsAtTheScan) {
   }
 }
 
+// ScanAsAsked completes what a catalog without capabilities leaves undone, so that a wrapper
+// may claim every capability (the Lockbox view over the workspaces' catalog and its own
+// tables): the answers are those of the plain catalog.
+TEST(KqlPushDownTest, ScanAsAskedDoesWhatTheCatalogDoesNot) {
+  class Bare : public Catalog {  // no capability: hands out every row of every chunk
+   public:
+    explicit Bare(const InMemoryCatalog& c) : c_(c) {}
+    std::vector<std::string> TableNames() const override { return c_.TableNames(); }
+    std::optional<Schema> TableSchema(const std::string& t) const override { return c_.TableSchema(t); }
+    Status Scan(const ScanRequest& request,
+                const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
+      ScanRequest all = request;
+      all.thin.reset();
+      return c_.Scan(all, sink);
+    }
+   private:
+    const InMemoryCatalog& c_;
+  };
+  class Claims : public Catalog {  // every capability, through ScanAsAsked
+   public:
+    explicit Claims(const Catalog& c) : c_(c) {}
+    std::vector<std::string> TableNames() const override { return c_.TableNames(); }
+    std::optional<Schema> TableSchema(const std::string& t) const override { return c_.TableSchema(t); }
+    Status Scan(const ScanRequest& request,
+                const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
+      return ScanAsAsked(c_, request, sink);
+    }
+    bool AppliesFilters() const override { return true; }
+    bool SequencesChunks() const override { return true; }
+    bool Thins() const override { return true; }
+    bool ExactTimeBounds() const override { return true; }
+   private:
+    const Catalog& c_;
+  };
+  InMemoryCatalog plain;
+  Table t;
+  t.name = "T";
+  std::vector<std::optional<int64_t>> times, a;
+  std::vector<std::string> b;
+  for (int r = 0; r < 200'000; ++r) {
+    times.push_back(r % 97 == 0 ? std::nullopt : std::optional<int64_t>(kJan15 + (r * 7919 % 200'000) * kHour / 1000));
+    a.push_back(r % 1000);
+    b.push_back("v" + std::to_string(r % 13));
+  }
+  t.AddColumn("TimeGenerated", Longs(times, Type::kDateTime));
+  t.AddColumn("A", Longs(a));
+  t.AddColumn("B", Strings(b));
+  t.rows = 200'000;
+  plain.Add(std::move(t));
+  Bare bare(plain);
+  Claims claims(bare);
+  ExecOptions opts;
+  opts.now = TimePoint(std::chrono::nanoseconds((kJan15 + 300 * kHour) * 100));
+  auto text = [&](const Catalog& cat, const std::string& q) {
+    Result<QueryResult> r = Execute(q, cat, opts);
+    EXPECT_THAT(r, IsOk()) << q;
+    std::string out;
+    for (size_t row = 0; r.ok() && row < r->tables[0].rows; ++row) {
+      for (const Column& c : r->tables[0].columns) out += (c.IsNull(row) ? "null" : ValueToText(c, row)) + "|";
+      out += "\n";
+    }
+    return out;
+  };
+  for (const char* q : {
+           "T | where TimeGenerated > datetime(2024-01-18) | count",
+           "T | where TimeGenerated between (datetime(2024-01-16) .. 1d) and B == 'v3' | summarize count(), sum(A)",
+           "T | where B has 'v1' | summarize count() by B, bin(A, 100) | order by B asc, A asc",
+           "T | where A > 990 | summarize dcount(B), min(TimeGenerated) by A | order by A asc",
+           "T | summarize arg_max(A, *) by B | order by B asc",
+           "T | where TimeGenerated < datetime(2024-01-20) | sample 20 | count",
+           "T | sample 7 | count",
+       }) {
+    EXPECT_EQ(text(claims, q), text(plain, q)) << q;
+  }
+  EXPECT_EQ(text(claims, "T | sample 7 | count"), "7|\n");
+}
+
 // `sort by X | take N` is a top: its scan is asked for the N best X first (ScanRequest::best),
 // through a projection that only selects columns, which then applies to the N rows; any other
 // projection stays where it is.

@@ -34,9 +34,17 @@ class LockboxCatalog final : public kql::Catalog {
                                   "so an approved request grants no access to them.",
                               "CustomerLockboxNotCovered");
     }
-    if (!inner_->TableSchema(request.table) && extra_->TableSchema(request.table)) return extra_->Scan(request, sink);
+    if (!inner_->TableSchema(request.table) && extra_->TableSchema(request.table)) {
+      return kql::ScanAsAsked(*extra_, request, sink);  // (what the inner catalog's scans do)
+    }
     return inner_->Scan(request, sink);
   }
+  // The workspaces' catalog's: its scans keep their filters on the reader threads, their exact
+  // time bounds and thinning (the extra tables' scans are completed by ScanAsAsked).
+  bool AppliesFilters() const override { return inner_->AppliesFilters(); }
+  bool SequencesChunks() const override { return inner_->SequencesChunks(); }
+  bool Thins() const override { return inner_->Thins(); }
+  bool ExactTimeBounds() const override { return inner_->ExactTimeBounds(); }
 
  private:
   std::unique_ptr<kql::Catalog> inner_;

@@ -168,6 +168,15 @@ def test_lockbox_requests_approval_grant_access_and_expiry(lb, world):
     accesses = cust_query.query_workspace(
         world["cid"], "LockboxAccess | project OperatorAppId, RequestId, QueryText, RowsReturned", timespan=None)
     assert [list(r) for r in accesses.tables[0].rows] == [[s.clientId, rid, "AppEvents_CL | count", 1]], accesses
+    # Through the Lockbox view, time bounds and filters are answered as without it, for its
+    # own table and the workspace's.
+    for q, want in [("LockboxAccess | where TimeGenerated > ago(1d) | summarize count()", 1),
+                    ("LockboxAccess | where TimeGenerated < ago(1d) | count", 0),
+                    ("LockboxAccess | where TimeGenerated > ago(1d) and RowsReturned == 1 | count", 1),
+                    ("AppEvents_CL | where TimeGenerated > ago(365d) | summarize count()", 5),
+                    ("AppEvents_CL | where TimeGenerated > now() | count", 0)]:
+        got = cust_query.query_workspace(world["cid"], q, timespan=None).tables[0].rows[0][0]
+        assert got == want, (q, got)
 
     cli(s, "clock", "advance", "8h")
     refused_by_lockbox(s, world["cid"])

@@ -84,6 +84,49 @@ Status InMemoryCatalog::Scan(const ScanRequest& request,
   return OkStatus();
 }
 
+Status ScanAsAsked(const Catalog& catalog, const ScanRequest& request,
+                   const std::function<Status(std::shared_ptr<const Table>)>& sink) {
+  bool crop = !catalog.ExactTimeBounds() && (request.min_time || request.max_time);
+  bool thin = !catalog.Thins() && request.thin;
+  bool filter = !catalog.AppliesFilters() && (request.filter || request.sequenced_filter);
+  if (!crop && !thin && !filter) return catalog.Scan(request, sink);
+  uint64_t chunk = 0;
+  return catalog.Scan(request, [&](std::shared_ptr<const Table> t) -> Status {
+    uint64_t seq = chunk++;
+    if (crop) {
+      // Rows whose TimeGenerated is null (or absent) are outside any bounds.
+      int tc = t->Find("TimeGenerated");
+      std::vector<uint32_t> rows;
+      if (tc >= 0 && UsesInts(t->columns[static_cast<size_t>(tc)].type)) {
+        const Column& c = t->columns[static_cast<size_t>(tc)];
+        for (size_t r = 0; r < t->rows; ++r) {
+          if (!c.IsNull(r) && (!request.min_time || c.Int(r) >= *request.min_time) &&
+              (!request.max_time || c.Int(r) <= *request.max_time)) {
+            rows.push_back(static_cast<uint32_t>(r));
+          }
+        }
+      }
+      if (rows.size() != t->rows) {
+        auto kept = std::make_shared<Table>(GatherTable(*t, rows));
+        kept->name = t->name;
+        t = std::move(kept);
+      }
+    }
+    if (thin) {
+      std::vector<uint32_t> rows = ThinnedRows(t->rows, request.thin->rate, MixSeed(request.thin->seed, seq));
+      auto kept = std::make_shared<Table>(GatherTable(*t, rows));
+      kept->name = t->name;
+      t = std::move(kept);
+    }
+    if (t->rows == 0) return OkStatus();
+    if (filter) {
+      ASSIGN_OR_RETURN(t, request.sequenced_filter ? request.sequenced_filter(t, seq) : request.filter(t));
+      if (t == nullptr) return OkStatus();
+    }
+    return sink(std::move(t));
+  });
+}
+
 std::vector<uint32_t> ThinnedRows(size_t rows, double rate, uint64_t seed) {
   std::vector<uint32_t> kept;
   if (!(rate > 0) || rows == 0) return kept;

@@ -150,6 +150,13 @@ class Catalog {
   virtual bool ExactTimeBounds() const { return false; }
 };
 
+// Scans `catalog` as a catalog with every capability (AppliesFilters, SequencesChunks, Thins,
+// ExactTimeBounds) would: what it leaves undone of `request` is done here, per chunk (rows
+// outside the time bounds dropped, the thinning, the filter). For a wrapper that forwards
+// another catalog's capabilities and serves some tables from a catalog without them.
+Status ScanAsAsked(const Catalog& catalog, const ScanRequest& request,
+                   const std::function<Status(std::shared_ptr<const Table>)>& sink);
+
 // A Catalog over tables held in memory (tests, transformKql's `source`). Scan hands out the
 // stored chunks as they are: every column, a superset of the requested ones.
 class InMemoryCatalog : public Catalog {
