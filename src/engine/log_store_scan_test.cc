@@ -508,6 +508,8 @@ TEST_F(LogStoreScanTest, SampleBuildsTheStringsOfTheRowsItKeepsOnly) {
 // in the memtable, with the query's timespan too), as the same comparisons written so that they
 // are evaluated row by row (`TimeGenerated + 0s`).
 TEST_F(LogStoreScanTest, TimeBoundsFromTheQueryAreExact) {
+  table_.schema.push_back({"Host", kql::Type::kString});
+  topo_.tables = {table_};
   Open();
   TimePoint now = clock_.Now();
   const int64_t second = 10'000'000;
@@ -516,6 +518,9 @@ TEST_F(LogStoreScanTest, TimeBoundsFromTheQueryAreExact) {
     kql::Table t = Rows(300, "x" + std::to_string(k), now - std::chrono::hours(3 - k));
     auto& tg = t.columns[static_cast<size_t>(t.Find("TimeGenerated"))].ints;
     for (size_t i = 0; i < tg.size(); ++i) tg[i] = tg[0] + static_cast<int64_t>(i) * second;
+    kql::Column host(kql::Type::kString);  // a few values, each in a stretch of time: dictionary-coded
+    for (size_t i = 0; i < tg.size(); ++i) host.AppendString("h" + std::to_string(k) + "-" + std::to_string(i / 50));
+    t.AddColumn("Host", std::move(host));
     starts.push_back(tg[0]);
     ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
     if (k < 3) {
@@ -569,7 +574,9 @@ TEST_F(LogStoreScanTest, TimeBoundsFromTheQueryAreExact) {
         if (got.rfind("0/", 0) != 0 && got.rfind("1200/", 0) != 0) ++cut;
         // A top by a block's extremes: only groups wholly inside the bounds vouch for theirs.
         for (const char* tail : {" | top 2 by N desc | project N, Msg", " | top 2 by N asc | project N, Msg",
-                                 " | summarize max(N), min(N)"}) {
+                                 " | summarize max(N), min(N)", " | distinct Host | order by Host asc",
+                                 " | summarize dcount(Host), make_set(Host), count() by Host | order by Host asc",
+                                 " | sample 3 | count", " | summarize arg_max(N, Host, Msg)"}) {
           EXPECT_EQ(text(*cat, "App_CL | where " + cond + tail), text(*cat, "App_CL | where " + slow + tail))
               << cond << tail;
         }
