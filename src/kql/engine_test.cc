@@ -466,8 +466,8 @@ TEST_F(EngineTest, StringColumnsAreNeverNull) {
 
 // A catalog that records scan requests, to check the push-down.
 // Query `q`'s rows as "v|v|...\n" per row (nulls as "null").
-std::string RowsText(const Catalog& cat, const std::string& q) {
-  Result<QueryResult> r = Execute(q, cat, ExecOptions{});
+std::string RowsText(const Catalog& cat, const std::string& q, const ExecOptions& opts = ExecOptions{}) {
+  Result<QueryResult> r = Execute(q, cat, opts);
   EXPECT_THAT(r, IsOk()) << q;
   std::string out;
   for (size_t row = 0; r.ok() && row < r->tables[0].rows; ++row) {
@@ -552,16 +552,7 @@ TEST(KqlPushDownTest, ExactTimeBoundsAnswerTheirConjunctsAtTheScan) {
   }
   ExecOptions opts;
   opts.now = TimePoint(std::chrono::nanoseconds((kJan15 + kHour) * 100));
-  auto text = [&](const Catalog& cat, const std::string& q) {
-    Result<QueryResult> r = Execute(q, cat, opts);
-    EXPECT_THAT(r, IsOk()) << q;
-    std::string out;
-    for (size_t row = 0; r.ok() && row < r->tables[0].rows; ++row) {
-      for (const Column& c : r->tables[0].columns) out += (c.IsNull(row) ? "null" : ValueToText(c, row)) + "|";
-      out += "\n";
-    }
-    return out;
-  };
+  auto text = [&](const Catalog& cat, const std::string& q) { return RowsText(cat, q, opts); };
   ASSERT_THAT(Execute("T | where TimeGenerated >= ago(2h) and TimeGenerated < now() | summarize sum(A)", exact, opts),
               IsOk());
   EXPECT_EQ(exact.last.columns, (std::vector<std::string>{"A"}));
@@ -645,16 +636,7 @@ TEST(KqlPushDownTest, ScanAsAskedDoesWhatTheCatalogDoesNot) {
   Claims claims(bare);
   ExecOptions opts;
   opts.now = TimePoint(std::chrono::nanoseconds((kJan15 + 300 * kHour) * 100));
-  auto text = [&](const Catalog& cat, const std::string& q) {
-    Result<QueryResult> r = Execute(q, cat, opts);
-    EXPECT_THAT(r, IsOk()) << q;
-    std::string out;
-    for (size_t row = 0; r.ok() && row < r->tables[0].rows; ++row) {
-      for (const Column& c : r->tables[0].columns) out += (c.IsNull(row) ? "null" : ValueToText(c, row)) + "|";
-      out += "\n";
-    }
-    return out;
-  };
+  auto text = [&](const Catalog& cat, const std::string& q) { return RowsText(cat, q, opts); };
   for (const char* q : {
            "T | where TimeGenerated > datetime(2024-01-18) | count",
            "T | where TimeGenerated between (datetime(2024-01-16) .. 1d) and B == 'v3' | summarize count(), sum(A)",
