@@ -96,6 +96,7 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
       RETURN_IF_ERROR(s.Usable(*a));
       RETURN_IF_ERROR(s.EnsureReplayed(*a));
     }
+    if (hi && *lo >= *hi) continue;  // an empty window (`between (b .. a)`, a > b): no row
     // One consistent snapshot: extents and memtables (a flush moves rows from one to the other).
     std::vector<std::shared_ptr<const MemChunk>> chunks;
     std::vector<std::pair<ExtentRec, Account*>> extents;

@@ -592,6 +592,16 @@ TEST_F(LogStoreScanTest, TimeBoundsFromTheQueryAreExact) {
   EXPECT_EQ(text(*window, "App_CL | summarize count(), sum(N)"),
             text(*window, "App_CL | where isnotnull(TimeGenerated + 0s) | summarize count(), sum(N)"));
   EXPECT_EQ(text(*window, "App_CL | summarize count(), sum(N)"), "700|104650|\n");  // rows 100-299, 0-299, 0-199
+  // Bounds that leave no window read nothing at all (a fresh cache: every block would be read).
+  window.reset();
+  whole.reset();
+  Open();
+  whole = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  uint64_t blocks = store_->BlocksDecodedForTest();
+  EXPECT_EQ(text(*whole, "App_CL | where TimeGenerated between (" + at(starts[1] + 200 * second) + " .. " +
+                             at(starts[1] + 100 * second) + ") | summarize count(), sum(N)"),
+            "0|0|\n");
+  EXPECT_EQ(store_->BlocksDecodedForTest(), blocks);
 }
 
 // A top's first pass skips the row groups whose footer extreme is worse than the N-th best
