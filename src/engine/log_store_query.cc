@@ -215,9 +215,7 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
         std::vector<uint32_t> kept =
             kql::ThinnedRows(shaped->rows, scan.thin->rate, kql::MixSeed(scan.thin->seed, base, j + 1));
         if (kept.empty()) continue;
-        auto thinned = std::make_shared<kql::Table>(kql::GatherTable(*shaped, kept));
-        thinned->name = shaped->name;
-        shaped = std::move(thinned);
+        shaped = std::make_shared<const kql::Table>(kql::GatherTable(*shaped, kept));
       }
       if (request.filter) {
         ASSIGN_OR_RETURN(shaped, apply_filter(shaped, base + (static_cast<uint64_t>(extents.size()) << 20) + j));

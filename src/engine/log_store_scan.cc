@@ -218,10 +218,8 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
   auto thinned = [&](size_t part, size_t rows) {
     return kql::ThinnedRows(rows, scan.thin->rate, kql::MixSeed(scan.thin->seed, extent_seed, part));
   };
-  auto gathered = [&](const std::shared_ptr<const kql::Table>& t, const std::vector<uint32_t>& rows) {
-    auto out = std::make_shared<kql::Table>(kql::GatherTable(*t, rows));
-    out->name = t->name;
-    return std::shared_ptr<const kql::Table>(std::move(out));
+  auto gathered = [](const std::shared_ptr<const kql::Table>& t, const std::vector<uint32_t>& rows) {
+    return std::make_shared<const kql::Table>(kql::GatherTable(*t, rows));
   };
   {
     MutexLock l(&cache_mu_);

@@ -77,9 +77,7 @@ Status InMemoryCatalog::Scan(const ScanRequest& request,
     }
     std::vector<uint32_t> kept = ThinnedRows(chunks[i]->rows, request.thin->rate, MixSeed(request.thin->seed, i));
     if (kept.empty()) continue;
-    auto thinned = std::make_shared<Table>(GatherTable(*chunks[i], kept));
-    thinned->name = chunks[i]->name;
-    RETURN_IF_ERROR(sink(std::move(thinned)));
+    RETURN_IF_ERROR(sink(std::make_shared<const Table>(GatherTable(*chunks[i], kept))));
   }
   return OkStatus();
 }
@@ -106,17 +104,11 @@ Status ScanAsAsked(const Catalog& catalog, const ScanRequest& request,
           }
         }
       }
-      if (rows.size() != t->rows) {
-        auto kept = std::make_shared<Table>(GatherTable(*t, rows));
-        kept->name = t->name;
-        t = std::move(kept);
-      }
+      if (rows.size() != t->rows) t = std::make_shared<const Table>(GatherTable(*t, rows));
     }
     if (thin) {
-      std::vector<uint32_t> rows = ThinnedRows(t->rows, request.thin->rate, MixSeed(request.thin->seed, seq));
-      auto kept = std::make_shared<Table>(GatherTable(*t, rows));
-      kept->name = t->name;
-      t = std::move(kept);
+      t = std::make_shared<const Table>(
+          GatherTable(*t, ThinnedRows(t->rows, request.thin->rate, MixSeed(request.thin->seed, seq))));
     }
     if (t->rows == 0) return OkStatus();
     if (filter) {
