@@ -789,6 +789,18 @@ TEST_F(LogStoreScanTest, FiltersRunOnTheReaderThreadsWithTheSameAnswers) {
   EXPECT_EQ(Messages(*cat, "App_CL | where Msg contains \"x2\"").size(), 42u);
   EXPECT_EQ(Messages(*cat, "App_CL | where N > 1000").size(), 0u);
   EXPECT_EQ(Messages(*cat, "App_CL | where true").size(), 40u + 41 + 42 + 43 + 25);
+  // where, extend and parse stacked over the scan run there too (kql's PushScanChain), with the
+  // answers of the query thread (a where calling rand() keeps the whole stack there).
+  for (std::string chain : {"parse Msg with tag \" \" i:long | where i % 3 == 1 and tag != \"x1\"",
+                            "parse-where Msg with \"x\" e:int \" \" i:long | where e == i % 4",
+                            "extend L = strlen(Msg) | where L > 4",
+                            "where N > 3 | parse kind=regex Msg with @\"[a-z]+\" e:int \" \" * | where isnotnull(e)",
+                            "parse Msg with tag \" \" * | summarize count() by tag, Msg"}) {
+    auto pushed = Messages(*cat, "App_CL | " + chain);
+    auto own = Messages(*cat, "App_CL | where rand() >= 0 | " + chain);
+    EXPECT_EQ(pushed, own) << chain;
+    EXPECT_FALSE(pushed.empty()) << chain;
+  }
 }
 
 // A string test among the filter's conjuncts (ScanRequest::prefilter) is applied to the encoded

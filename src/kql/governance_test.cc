@@ -266,6 +266,26 @@ TEST_F(GovernanceTest, ColumnsNoOneReadsCostNothingWhenHeld) {
   EXPECT_EQ(Scalar("Wide | sort by i desc | project s0, i | take 1"), s0);
 }
 
+// A parse builds only the columns read after it: 24 rows of 1 MB each, whose `rest` would hold
+// 24 MB against a 16 MiB budget.
+TEST_F(GovernanceTest, ParseBuildsOnlyTheColumnsReadAfterIt) {
+  Table t;
+  t.name = "Long";
+  Column s(Type::kString);
+  for (int r = 0; r < 24; ++r) s.AppendString("k" + std::to_string(r % 3) + "|" + std::string(1 << 20, 'x'));
+  t.AddColumn("s", std::move(s));
+  t.rows = 24;
+  catalog_.Add(std::move(t));
+  options_.memory_limit_bytes = 16 << 20;
+  EXPECT_EQ(Scalar("Long | parse s with k '|' rest | summarize dcount(k)"), "3");
+  EXPECT_EQ(Scalar("Long | parse-where s with k '|' rest | where k == 'k1' | count"), "8");
+  Result<QueryResult> r = Run("Long | parse s with k '|' rest | summarize max(strlen(rest))");
+  EXPECT_THAT(r, StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+  if (!r.ok()) {
+    EXPECT_THAT(r.status().message(), HasSubstr("parse"));
+  }
+}
+
 // top-nested holds only the columns its levels read, dictionary-coded: 300,000 rows in chunks
 // whose dictionaries are their own (as extents' are) concatenate by merging the dictionaries,
 // not as a string per row (two such columns as strings: ~70 MB; the budget is 64 MiB).

@@ -2,11 +2,16 @@
 // Private to kql/exec: the operators behind Run (exec.cc), one file per family, and the helpers
 // they share. Each pushes the node's output chunks into `sink` (exec.h).
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "base/status.h"
 #include "kql/exec/eval.h"
 #include "kql/exec/exec.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace cmk::kql {
 
@@ -40,8 +45,15 @@ Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // each chunk is aggregated on the catalog's reader threads and the partials merged into `agg`
 // in scan order. False, having run nothing, when that doesn't apply.
 Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const ExecContext& ctx);
+// where, project (extend...) and parse stacked over a scan, with at least a parse or a computed
+// column among them, when the catalog applies filters and every expression is safe on other
+// threads: the whole stack runs on the catalog's reader threads as each chunk is decoded, and
+// its output goes to `sink` in scan order. False, having run nothing, when that doesn't apply.
+Result<bool> PushScanChain(const PlanNode& top, const ExecContext& ctx, const Sink& sink);
 // project.cc: project, extend and the project-* variants.
 Status RunProject(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// The node's output columns for `chunk`: computed ones evaluated, references shared.
+Result<Chunk> ProjectChunk(const PlanNode& node, const Chunk& chunk, const FunctionContext& fctx);
 // summarize.cc: summarize, distinct, count.
 Status RunSummarize(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // sort.cc
@@ -59,6 +71,30 @@ Status RunUnion(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // mv_expand.cc, parse.cc, make_series.cc
 Status RunMvExpand(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
+// A parse or parse-where (not parse-kv) compiled once: Apply turns a chunk of its input into the
+// node's output (parse-where's may hold no row). Apply is const and may run on several threads
+// at once (RE2 matches are thread-safe). Each capture is a piece of its row's text, so without a
+// budget in `ctx` (a catalog's reader threads) the output is bounded by the chunk's text plus a
+// value per built column a row; with one, the captured text is charged while it is built.
+class CompiledParse {
+ public:
+  static Result<std::shared_ptr<const CompiledParse>> Compile(const PlanNode& node);
+  ~CompiledParse();
+  Result<Chunk> Apply(Chunk&& chunk, const ExecContext& ctx) const;
+  // Columns built per row: those read after the parse (PlanNode::unread), and the typed ones a
+  // strict parse converts to decide its rows.
+  size_t built() const { return built_; }
+
+ private:
+  explicit CompiledParse(const PlanNode& node);
+  const PlanNode& node_;
+  std::vector<int> targets_;  // output column of each pattern column
+  std::vector<Type> types_;
+  std::vector<bool> build_;
+  size_t built_ = 0;
+  std::unique_ptr<re2::RE2> re_;  // kind=regex
+  std::vector<int> group_of_;  // kind=regex: the regex group of each column
+};
 Status RunParseKv(const PlanNode& node, const ExecContext& ctx, const Sink& sink);  // parse_kv.cc
 Status RunMakeSeries(const PlanNode& node, const ExecContext& ctx, const Sink& sink);
 // window.cc: serialize, and row_number() / prev() / next() for Eval (eval.cc).

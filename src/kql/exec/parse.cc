@@ -106,28 +106,21 @@ Result<std::unique_ptr<RE2>> CompileParseRegex(const PlanNode& node, const std::
   return compiled;
 }
 
-// parse-where: only the rows in `keep` (those that matched and converted) go on.
-Status SinkKept(const PlanNode& node, const std::vector<int>& targets, const Chunk& chunk,
-                const std::vector<Column>& outs, const std::vector<uint32_t>& keep, const Sink& sink) {
-  if (keep.empty()) return OkStatus();
-  Chunk out;
-  out.rows = keep.size();
-  for (size_t c = 0; c < node.schema.size(); ++c) {
-    auto it = std::find(targets.begin(), targets.end(), static_cast<int>(c));
-    out.Add(Gather(it != targets.end() ? outs[static_cast<size_t>(it - targets.begin())] : chunk.col(c), keep));
-  }
-  return sink(std::move(out));
-}
-
-// Converts the captured text (null where the row didn't match) to the columns' types. A row
-// whose capture doesn't convert is `failed`; in strict modes all its columns are voided. An
-// unset string is "" (Kusto's strings are never null), any other type null.
+// Converts the built columns' captured text (null where the row didn't match) to their types;
+// an unbuilt one is a null constant. A row whose capture doesn't convert is `failed`; in strict
+// modes all its columns are voided. An unset string is "" (Kusto's strings are never null), any
+// other type null.
 std::vector<Column> ConvertCaptures(std::vector<Column> caps, const std::vector<Type>& types, bool strict,
-                                    const FunctionContext& fctx, std::vector<bool>& failed) {
+                                    const std::vector<bool>& build, const FunctionContext& fctx,
+                                    std::vector<bool>& failed) {
   size_t rows = fctx.rows;
   failed.assign(rows, false);
   std::vector<Column> outs;
   for (size_t i = 0; i < caps.size(); ++i) {
+    if (!build[i]) {
+      outs.push_back(NullConstant(types[i]));
+      continue;
+    }
     if (types[i] == Type::kString) {
       outs.push_back(std::move(caps[i]));
       continue;
@@ -138,6 +131,7 @@ std::vector<Column> ConvertCaptures(std::vector<Column> caps, const std::vector<
     }
   }
   for (Column& col : outs) {
+    if (col.constant) continue;  // not built
     bool text = col.type == Type::kString;
     auto unset = [&](size_t r) { return (strict && failed[r]) || (text && col.IsNull(r)); };
     size_t r = 0;
@@ -154,22 +148,35 @@ std::vector<Column> ConvertCaptures(std::vector<Column> caps, const std::vector<
   return outs;
 }
 
-// Matches each row's text and appends the columns' captured text to `caps` (null where the row
-// doesn't match). The text is charged to `held` as it grows: greedy columns may each copy most
-// of a row.
+// Matches each row's text and appends the built columns' captured text to `caps` (null where
+// the row doesn't match; an unbuilt column gets nothing). The text is charged to `held` as it
+// grows: greedy columns may each copy most of a row.
 Status CaptureRows(const PlanNode& node, const RE2* re, const std::vector<int>& group_of,
-                   const std::vector<Type>& types, const Column& src, size_t rows, const ExecContext& ctx,
-                   MemoryReservation& held, std::vector<Column>& caps, std::vector<bool>& matched) {
+                   const std::vector<Type>& types, const std::vector<bool>& build, const Column& src,
+                   size_t rows, const ExecContext& ctx, MemoryReservation& held, std::vector<Column>& caps,
+                   std::vector<bool>& matched) {
   size_t held_bytes = 0;
   matched.assign(rows, false);
   std::vector<std::string_view> simple_caps;
   std::vector<re2::StringPiece> groups(re ? static_cast<size_t>(re->NumberOfCapturingGroups()) + 1 : 0);
+  for (size_t i = 0; i < caps.size(); ++i) {
+    if (build[i]) caps[i].Reserve(rows);
+  }
+  const bool strings = UsesStrings(src.type);
+  std::string scratch;  // the text of a value of another type
   for (size_t r = 0; r < rows; ++r) {
-    std::string text = ValueToText(src, r);
+    std::string_view text;
+    if (!strings) {
+      scratch = ValueToText(src, r);
+      text = scratch;
+    } else if (!src.IsNull(r)) {
+      text = src.Str(r);  // read in place: a copy per row was a malloc and a free
+    }
     bool ok = re ? re->Match(text, 0, text.size(), RE2::UNANCHORED, groups.data(), static_cast<int>(groups.size()))
                  : MatchSimple(text, node.pattern, simple_caps);
     matched[r] = ok;
     for (size_t i = 0; i < caps.size(); ++i) {
+      if (!build[i]) continue;
       if (!ok) {
         caps[i].AppendNull();
         continue;
@@ -191,47 +198,84 @@ Status CaptureRows(const PlanNode& node, const RE2* re, const std::vector<int>& 
 
 }  // namespace
 
-Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
-  if (node.kv) return RunParseKv(node, ctx, sink);
-  std::vector<int> targets;  // output column per pattern column
-  std::vector<Type> types;
-  for (const ParsePart& p : node.pattern) {
-    if (p.kind != ParsePart::Kind::kColumn) continue;
+CompiledParse::CompiledParse(const PlanNode& node) : node_(node) {}
+CompiledParse::~CompiledParse() = default;
+
+Result<std::shared_ptr<const CompiledParse>> CompiledParse::Compile(const PlanNode& node) {
+  auto p = std::shared_ptr<CompiledParse>(new CompiledParse(node));
+  size_t column = 0;
+  for (const ParsePart& part : node.pattern) {
+    if (part.kind != ParsePart::Kind::kColumn) continue;
     for (size_t c = 0; c < node.schema.size(); ++c) {
-      if (node.schema[c].name != p.text) continue;
-      targets.push_back(static_cast<int>(c));
-      types.push_back(node.schema[c].type);
+      if (node.schema[c].name != part.text) continue;
+      p->targets_.push_back(static_cast<int>(c));
+      p->types_.push_back(node.schema[c].type);
+      // A column nobody reads (PruneColumns) is built only when strict conversion needs it: a
+      // typed capture that doesn't convert voids its row's other columns (and parse-where's row).
+      bool unread = column < node.unread.size() && node.unread[column];
+      bool needed = !unread || (!node.relaxed && node.schema[c].type != Type::kString);
+      p->build_.push_back(needed);
+      p->built_ += needed ? 1 : 0;
     }
+    ++column;
   }
-  std::unique_ptr<RE2> re;
-  std::vector<int> group_of;  // kind=regex: the regex group of each column
   if (node.regex) {
-    ASSIGN_OR_RETURN(re, CompileParseRegex(node, types, group_of));
+    ASSIGN_OR_RETURN(p->re_, CompileParseRegex(node, p->types_, p->group_of_));
   }
-  bool strict = !node.relaxed;
-  return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
-    RETURN_IF_ERROR(CheckBudget(ctx));
-    FunctionContext fctx{chunk.rows, ctx.now, ctx.budget};
+  return std::shared_ptr<const CompiledParse>(std::move(p));
+}
+
+Result<Chunk> CompiledParse::Apply(Chunk&& chunk, const ExecContext& ctx) const {
+  const PlanNode& node = node_;
+  FunctionContext fctx{chunk.rows, ctx.now, ctx.budget};
+  std::vector<Column> outs;
+  std::vector<uint32_t> keep;  // parse-where keeps the rows that matched and converted
+  if (built_ > 0 || node.filter) {
     ASSIGN_OR_RETURN(ColumnValue src, Eval(node.predicate, chunk, fctx));
-    std::vector<Column> caps(targets.size(), Column(Type::kString));
+    std::vector<Column> caps(targets_.size(), Column(Type::kString));
     std::vector<bool> matched;
     MemoryReservation held(ctx.budget, "parse");
-    RETURN_IF_ERROR(CaptureRows(node, re.get(), group_of, types, src.get(), chunk.rows, ctx, held, caps, matched));
+    RETURN_IF_ERROR(
+        CaptureRows(node, re_.get(), group_of_, types_, build_, src.get(), chunk.rows, ctx, held, caps, matched));
     std::vector<bool> failed;
-    std::vector<Column> outs = ConvertCaptures(std::move(caps), types, strict, fctx, failed);
-    std::vector<uint32_t> keep;  // parse-where keeps the rows that matched and converted
+    outs = ConvertCaptures(std::move(caps), types_, !node.relaxed, build_, fctx, failed);
     for (size_t r = 0; r < chunk.rows; ++r) {
       if (matched[r] && !failed[r]) keep.push_back(static_cast<uint32_t>(r));
     }
-    if (node.filter && keep.size() < chunk.rows) return SinkKept(node, targets, chunk, outs, keep, sink);
-    // Input columns are shared; the parsed ones replace (or follow) them in the output.
+  } else {
+    // Nothing to build and every row goes on: no row need be matched.
+    for (Type t : types_) outs.push_back(NullConstant(t));
+  }
+  if (node.filter && keep.size() < chunk.rows) {
     Chunk out;
-    out.rows = chunk.rows;
+    out.rows = keep.size();
     for (size_t c = 0; c < node.schema.size(); ++c) {
-      auto it = std::find(targets.begin(), targets.end(), static_cast<int>(c));
-      if (it != targets.end()) out.Add(std::move(outs[static_cast<size_t>(it - targets.begin())]));
-      else out.AddShared(chunk.shared(c));
+      auto it = std::find(targets_.begin(), targets_.end(), static_cast<int>(c));
+      const Column& col = it != targets_.end() ? outs[static_cast<size_t>(it - targets_.begin())] : chunk.col(c);
+      out.Add(col.constant ? col : Gather(col, keep));
     }
+    return out;
+  }
+  // Input columns are shared; the parsed ones replace (or follow) them in the output.
+  Chunk out;
+  out.rows = chunk.rows;
+  for (size_t c = 0; c < node.schema.size(); ++c) {
+    auto it = std::find(targets_.begin(), targets_.end(), static_cast<int>(c));
+    if (it != targets_.end()) out.Add(std::move(outs[static_cast<size_t>(it - targets_.begin())]));
+    else out.AddShared(chunk.shared(c));
+  }
+  return out;
+}
+
+Status RunParse(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
+  if (node.kv) return RunParseKv(node, ctx, sink);
+  ASSIGN_OR_RETURN(bool pushed, PushScanChain(node, ctx, sink));
+  if (pushed) return OkStatus();
+  ASSIGN_OR_RETURN(std::shared_ptr<const CompiledParse> parse, CompiledParse::Compile(node));
+  return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    ASSIGN_OR_RETURN(Chunk out, parse->Apply(std::move(chunk), ctx));
+    if (out.rows == 0 && node.filter) return OkStatus();
     return sink(std::move(out));
   });
 }

@@ -263,6 +263,87 @@ Status ScanWith(const PlanNode& node, const BoundExpr* predicate, const ExecCont
   });
 }
 
+// A stack of row-local operators over a scan (PushScanChain, PushSummarize): a where straight
+// over the scan, whose predicate the catalog's string test and term filters also see, then the
+// where, project and parse nodes above it, bottom first.
+struct ScanChain {
+  const PlanNode* scan = nullptr;
+  const BoundExpr* predicate = nullptr;
+  std::vector<const PlanNode*> stages;
+  std::vector<std::shared_ptr<const CompiledParse>> parses;  // per stage: a parse's, else null
+};
+
+// Columns a parse on the reader threads may build per row. Each capture is a piece of its row's
+// text, but costs a string (32 bytes) a row, held on threads that charge no budget.
+constexpr size_t kMaxPushedCaptures = 8;
+
+// The chain from `top` down to a scan when every node is a where, a project or a parse whose
+// expressions may run on the catalog's reader threads; nullopt when one must run here.
+Result<std::optional<ScanChain>> FindScanChain(const PlanNode& top, const ExecContext& ctx) {
+  if (ctx.catalog == nullptr || !ctx.catalog->AppliesFilters()) return std::optional<ScanChain>();
+  std::vector<const PlanNode*> nodes;
+  const PlanNode* n = &top;
+  while (n->kind != NodeKind::kScan) {
+    if (n->inputs.size() != 1 || n->inputs[0] == nullptr) return std::optional<ScanChain>();
+    bool pushable = false;
+    if (n->kind == NodeKind::kFilter) pushable = Pushable(n->predicate);
+    if (n->kind == NodeKind::kParse) pushable = !n->kv && Pushable(n->predicate);
+    if (n->kind == NodeKind::kProject) {
+      pushable = std::all_of(n->exprs.begin(), n->exprs.end(), [](const BoundExpr& e) { return Pushable(e); });
+    }
+    if (!pushable) return std::optional<ScanChain>();
+    nodes.push_back(n);
+    n = n->inputs[0].get();
+  }
+  ScanChain chain;
+  chain.scan = n;
+  std::reverse(nodes.begin(), nodes.end());
+  size_t first = 0;
+  if (!nodes.empty() && nodes[0]->kind == NodeKind::kFilter) {
+    chain.predicate = &nodes[0]->predicate;
+    first = 1;
+  }
+  for (size_t i = first; i < nodes.size(); ++i) {
+    std::shared_ptr<const CompiledParse> parse;
+    if (nodes[i]->kind == NodeKind::kParse) {
+      ASSIGN_OR_RETURN(parse, CompiledParse::Compile(*nodes[i]));
+      if (parse->built() > kMaxPushedCaptures) return std::optional<ScanChain>();
+    }
+    chain.stages.push_back(nodes[i]);
+    chain.parses.push_back(std::move(parse));
+  }
+  return std::optional<ScanChain>(std::move(chain));
+}
+
+// Keeps the rows of `chunk` that pass `predicate` (evaluated without a budget); false when none.
+Result<bool> KeepPassing(const BoundExpr& predicate, Chunk& chunk, TimePoint now) {
+  ASSIGN_OR_RETURN(std::optional<std::vector<uint32_t>> passing, PassingRows(predicate, chunk, now));
+  if (passing && passing->empty()) return false;
+  if (passing) chunk = GatherChunk(chunk, *passing);
+  return true;
+}
+
+// The chain's stages over `chunk` (the output of the scan and its where), evaluated without a
+// budget (on any thread): false when no row is left.
+Result<bool> ApplyStages(const ScanChain& chain, Chunk& chunk, TimePoint now) {
+  ExecContext local;
+  local.now = now;
+  for (size_t i = 0; i < chain.stages.size(); ++i) {
+    const PlanNode& stage = *chain.stages[i];
+    if (stage.kind == NodeKind::kFilter) {
+      ASSIGN_OR_RETURN(bool any, KeepPassing(stage.predicate, chunk, now));
+      if (!any) return false;
+    } else if (stage.kind == NodeKind::kProject) {
+      FunctionContext fctx{chunk.rows, now, nullptr};
+      ASSIGN_OR_RETURN(chunk, ProjectChunk(stage, chunk, fctx));
+    } else {
+      ASSIGN_OR_RETURN(chunk, chain.parses[i]->Apply(std::move(chunk), local));
+      if (chunk.rows == 0) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Status RunScan(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
@@ -410,21 +491,20 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   // summarize over a scan, or over a `where` over one, whose predicate, keys and arguments may
   // run on other threads and whose aggregates merge; or over a one-table union of those (a
   // piped search's, withsource=$table), whose chunks are then built here as the union would.
-  const PlanNode* scan = node.inputs[0].get();
+  // The where, project and parse nodes between the scan and the summarize run there too
+  // (FindScanChain).
+  const PlanNode* in = node.inputs[0].get();
   const PlanNode* one_union = nullptr;
-  if (scan->kind == NodeKind::kUnion && scan->inputs.size() == 1 && scan->leg_maps.size() == 1) {
-    one_union = scan;
-    scan = scan->inputs[0].get();
+  if (in->kind == NodeKind::kUnion && in->inputs.size() == 1 && in->leg_maps.size() == 1) {
+    one_union = in;
+    in = in->inputs[0].get();
   }
-  const BoundExpr* predicate = nullptr;
-  if (scan->kind == NodeKind::kFilter) {
-    predicate = &scan->predicate;
-    scan = scan->inputs[0].get();
-  }
-  if (scan->kind != NodeKind::kScan || ctx.catalog == nullptr || !ctx.catalog->AppliesFilters() ||
-      !agg.Mergeable() || (predicate != nullptr && !Pushable(*predicate))) {
-    return false;
-  }
+  if (!agg.Mergeable()) return false;
+  ASSIGN_OR_RETURN(std::optional<ScanChain> chain, FindScanChain(*in, ctx));
+  if (!chain) return false;
+  const PlanNode* scan = chain->scan;
+  const BoundExpr* predicate = chain->predicate;
+  const bool staged = !chain->stages.empty();
   for (const BoundExpr& k : node.exprs) {
     if (!Pushable(k)) return false;
   }
@@ -451,6 +531,7 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
                                    : one_union->leg_maps[0][k - source_cols];
     if (src >= 0 && static_cast<size_t>(src) < read.size()) read[static_cast<size_t>(src)] += read_in[k];
   }
+  if (staged) std::fill(read.begin(), read.end(), 1);  // the stages read what the scan reads
   TimePoint now = ctx.now;
   std::mutex mu;
   std::map<const Table*, std::unique_ptr<HashAggregation>> partials;
@@ -487,11 +568,12 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
       request.prefilter->any_passing_value =
           it != scan->schema.end() && k < read.size() && read[k] == 0 && in_predicate[k] == 1;
     }
-  } else if (one_union == nullptr) {
+  } else if (one_union == nullptr && !staged) {
     request.select = WinnerSelect(node, *scan, now);
   }
-  auto aggregate = [&, scan, predicate](const std::shared_ptr<const Table>& t,
-                                        uint64_t seq) -> Result<std::shared_ptr<const Table>> {
+  const ScanChain& stages = *chain;
+  auto aggregate = [&, scan, predicate, staged](const std::shared_ptr<const Table>& t,
+                                                uint64_t seq) -> Result<std::shared_ptr<const Table>> {
     if (t->rows == 0) return std::shared_ptr<const Table>();
     Chunk chunk = ScanChunk(*scan, wanted, t);
     if (predicate != nullptr) {
@@ -508,6 +590,10 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
         }
         chunk = std::move(kept);
       }
+    }
+    if (staged) {
+      ASSIGN_OR_RETURN(bool any, ApplyStages(stages, chunk, now));
+      if (!any) return std::shared_ptr<const Table>();
     }
     if (one_union != nullptr) {  // as RunUnion: the table's name, then the mapped columns
       Chunk out;
@@ -582,6 +668,61 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   return true;
 }
 
+Result<bool> PushScanChain(const PlanNode& top, const ExecContext& ctx, const Sink& sink) {
+  ASSIGN_OR_RETURN(std::optional<ScanChain> found, FindScanChain(top, ctx));
+  // Worth it with a parse or a computed column: a where alone has its own path (ScanWith), and
+  // columns merely passed on or renamed cost nothing here.
+  auto computes = [](const PlanNode* n) {
+    return n->kind == NodeKind::kParse ||
+           (n->kind == NodeKind::kProject && std::any_of(n->exprs.begin(), n->exprs.end(), [](const BoundExpr& e) {
+              return e.kind != BoundExpr::Kind::kColumn;
+            }));
+  };
+  if (!found || std::none_of(found->stages.begin(), found->stages.end(), computes)) return false;
+  const ScanChain& chain = *found;
+  std::vector<bool> wanted = WantedColumns(*chain.scan);
+  ScanRequest request = chain.scan->scan;
+  if (chain.predicate != nullptr) {
+    request.prefilter = StringPrefilter(*chain.predicate, *chain.scan);
+    request.term_needs = TermNeeds(*chain.predicate, *chain.scan);
+  }
+  // Each chunk's output waits for the query thread under the row-less token its filter hands
+  // the catalog (held here too, so that no later token takes its address before the sink does).
+  std::mutex mu;
+  std::map<const Table*, std::pair<std::shared_ptr<const Table>, Chunk>> outs;
+  TimePoint now = ctx.now;
+  request.filter = [&chain, &wanted, &mu, &outs, now](const std::shared_ptr<const Table>& t)
+      -> Result<std::shared_ptr<const Table>> {
+    if (t->rows == 0) return std::shared_ptr<const Table>();
+    Chunk chunk = ScanChunk(*chain.scan, wanted, t);
+    bool any = true;
+    if (chain.predicate != nullptr) {
+      ASSIGN_OR_RETURN(any, KeepPassing(*chain.predicate, chunk, now));
+    }
+    if (any) {
+      ASSIGN_OR_RETURN(any, ApplyStages(chain, chunk, now));
+    }
+    if (!any) return std::shared_ptr<const Table>();
+    auto token = std::make_shared<const Table>();
+    std::lock_guard<std::mutex> l(mu);
+    outs.emplace(token.get(), std::make_pair(token, std::move(chunk)));
+    return token;
+  };
+  RETURN_IF_ERROR(ctx.catalog->Scan(request, [&](std::shared_ptr<const Table> token) -> Status {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    Chunk chunk;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      auto it = outs.find(token.get());
+      if (it == outs.end()) return Internal("a scan chunk bypassed the operators over its scan");
+      chunk = std::move(it->second.second);
+      outs.erase(it);
+    }
+    return sink(std::move(chunk));
+  }));
+  return true;
+}
+
 namespace {
 
 // Rows per chunk when a large literal table (range) is handed out in slices.
@@ -644,6 +785,8 @@ Status RunFilter(const PlanNode& node, const ExecContext& ctx, const Sink& sink)
       Pushable(node.predicate)) {
     return ScanWith(in, &node.predicate, ctx, sink);
   }
+  ASSIGN_OR_RETURN(bool pushed, PushScanChain(node, ctx, sink));  // over a parse or an extend
+  if (pushed) return OkStatus();
   return Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     RETURN_IF_ERROR(CheckBudget(ctx));
     FunctionContext fctx{chunk.rows, ctx.now, ctx.budget};

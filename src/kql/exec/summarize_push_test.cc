@@ -418,7 +418,8 @@ TEST_F(SummarizePushTest, WhatCannotMergeOrRunElsewhereStaysOnTheQueryThread) {
       "T | summarize make_bag(pack('k', N)) by Level",  // pack: not pushed
       "T | summarize count() by strcat(Computer, 'x')",  // not a pushed function
       "T | where Computer matches regex Level | count",  // a pattern from the rows: compiled per row
-      "T | extend x = N * 2 | summarize sum(x), max(x) by Computer",  // x twice: the extend stays
+      "T | parse-kv Computer as (web:string) | summarize count() by web",  // parse-kv stays
+      "T | extend s = strcat(Computer, Level) | parse s with h '-' n:int * | summarize count() by n",
   };
   for (const char* q : queries) {
     Answers a = Run(q);
@@ -427,21 +428,66 @@ TEST_F(SummarizePushTest, WhatCannotMergeOrRunElsewhereStaysOnTheQueryThread) {
   }
   EXPECT_FALSE(Run("T | extend r = rand() | summarize max(r) by Computer").ran_pushed);  // random: the extend stays
   // Extends whose expressions, folded together, would be deeper than binding allows any
-  // expression (the evaluator recurses by height): the deepest projection stays.
+  // expression (the evaluator recurses by height): the deepest projection stays as a project,
   auto chain = [](const std::string& from) {
     std::string e = from;
     for (int i = 0; i < 400; ++i) e += " + 1";
     return e;
   };
+  // stays, and runs on the catalog's threads below the summarize (PushScanChain).
   std::string deep = "T | extend a = " + chain("N") + " | extend b = " + chain("a") + " | extend c = " + chain("b") +
                      " | summarize count() by c";
   Answers d = Run(deep);
   EXPECT_EQ(d.own, d.pushed);
   EXPECT_FALSE(d.own.empty());
-  EXPECT_FALSE(d.ran_pushed);
   Answers two = Run("T | extend b = " + chain("N") + " | extend c = " + chain("b") + " | summarize count() by c");
   EXPECT_EQ(two.own, two.pushed);
   EXPECT_TRUE(two.ran_pushed);
+}
+
+// where, extend and parse stacked over a scan run where its chunks are decoded, below a
+// summarize or alone, with the answers (rows and their order) of the query thread.
+TEST_F(SummarizePushTest, WhereExtendAndParseOverAScanRunWhereChunksAreDecoded) {
+  const char* queries[] = {
+      "T | parse Computer with h '-' n:int | summarize count() by h, n",
+      "T | parse Computer with 'web-' n:int | summarize count(), sum(N) by n",
+      "T | parse kind=regex Computer with @'([a-z]+)' h '-' n:long | summarize count(), max(D) by h",
+      "T | parse kind=relaxed Computer with h '-' n:int | summarize count() by h, n",
+      "T | parse-where Computer with h '-' n:int | summarize count() by Level",
+      "T | where Level != 'Info' | parse Computer with h '-' n:int | where n > 1 | summarize count() by h, Level",
+      "T | parse Computer with h '-' * | summarize count() by h | order by h asc",
+      "T | extend x = N * 2 | summarize sum(x), max(x) by Computer",
+      "T | extend u = toupper(Computer) | where u startswith 'WEB' | summarize count(), dcount(u) by Level",
+      "T | extend x = N * 2 | summarize count() by x, Level",
+      // Alone: the rows in scan order.
+      "T | parse Computer with h '-' n:int | project h, n, N",
+      "T | parse-where Computer with 'web-' n:int | project n, Level, TimeGenerated",
+      "T | where N > 2 | parse Computer with h '-' rest | project h, rest, N, D",
+      "T | extend u = toupper(Computer) | where u startswith 'WEB' | project u, N",
+      "T | parse Computer with h '-' n:int | where n == 2",
+      "T | parse Computer with h '-' * | take 7",
+      "T | extend k = tostring(N) | project k, Computer | take 300",
+      "T | parse Computer with h '-' n:int | top 5 by n desc nulls last",
+      "T | where false | parse Computer with h '-' n:int | summarize count() by n",
+  };
+  for (size_t workers : {0, 2}) {
+    for (const char* q : queries) {
+      Answers a = Run(q, workers);
+      EXPECT_EQ(a.own, a.pushed) << q << " (" << workers << " threads)";
+      EXPECT_TRUE(a.ran_pushed) << q;
+      EXPECT_EQ(a.own.empty(), std::string_view(q).find("false") != std::string_view::npos) << q;
+    }
+  }
+  // Renaming or passing columns on alone isn't pushed (nothing to compute there).
+  EXPECT_FALSE(Run("T | project C = Computer, N | take 5").ran_pushed);
+  // A parse over a where over a scan: the where's string test reaches the catalog.
+  Schema schema = {{"TimeGenerated", Type::kDateTime}, {"Computer", Type::kString}, {"Level", Type::kString},
+                   {"N", Type::kLong}, {"D", Type::kReal}};
+  ThreadedCatalog catalog(schema, chunks_, true);
+  const char* q = "T | where Computer startswith 'web' | parse Computer with 'web-' n:int | project n";
+  ASSERT_THAT(Execute(q, catalog, {}), IsOk());
+  EXPECT_EQ(catalog.prefilters(), std::vector<std::string>{"Computer each"});
+  EXPECT_GT(catalog.tokens(), 0u);
 }
 
 // `top N by X` over a catalog that filters: its bounded scan drops the rows worse than the N-th

@@ -239,6 +239,27 @@ void PruneColumns(PlanNode& n, std::vector<bool> need_out, std::vector<bool>* su
       }
       break;
     }
+    case NodeKind::kParse: {
+      // The input's columns pass through, but those a pattern column replaces; the source's
+      // references. Pattern columns nobody reads are marked unread (not built; once unread,
+      // always: the scans below were narrowed by the same walk).
+      size_t width = n.inputs[0]->schema.size();
+      need_in.push_back(passthrough(width));
+      size_t column = 0;
+      for (const ParsePart& p : n.pattern) {
+        if (p.kind != ParsePart::Kind::kColumn) continue;
+        int c = FindColumn(n.schema, p.text);
+        bool read = c < 0 || static_cast<size_t>(c) >= need_out.size() || need_out[static_cast<size_t>(c)];
+        if (!n.kv) {
+          n.unread.resize(std::max(n.unread.size(), column + 1), false);
+          n.unread[column] = n.unread[column] || !read;
+          if (c >= 0 && static_cast<size_t>(c) < width) need_in[0][static_cast<size_t>(c)] = false;  // replaced
+        }
+        ++column;
+      }
+      NeedRefs(n.predicate, need_in[0]);
+      break;
+    }
     case NodeKind::kSample:
       if (!n.exprs.empty()) {  // sample-distinct: its one column is computed from exprs[0]
         need_in.emplace_back(n.inputs[0]->schema.size(), false);

@@ -185,6 +185,8 @@ struct PlanNode {
   bool relaxed = false;                    // kind=relaxed: a column that doesn't convert is null alone
   bool kv = false;                         // parse-kv: pattern = the keys (columns), kv_options =
   std::vector<Option> kv_options;          //   its `with (...)` options, validated by the binder
+  std::vector<bool> unread;                // kParse: per pattern column, whether nothing after the
+                                           //   parse reads it (PruneColumns; then it isn't built)
 
   BoundExpr axis;                          // kMakeSeries
   std::optional<int64_t> from, to;
