@@ -909,10 +909,31 @@ Status RunTopInput(const PlanNode& top, const ExecContext& ctx, const Sink& sink
   return Run(in, ctx, sink);
 }
 
+namespace {
+
+// A take's input: a stack that keeps every row (extend, parse: no where, no parse-where) over a
+// scan runs here, chunk by chunk as the scan hands them out, so that the take stops it after
+// the first chunk; on the reader threads each job would build whole extents' rows first.
+Status RunTakeInput(const PlanNode& in, const ExecContext& ctx, const Sink& sink) {
+  ASSIGN_OR_RETURN(std::optional<ScanChain> chain, FindScanChain(in, ctx));
+  auto drops = [](const PlanNode* n) { return n->kind == NodeKind::kFilter || (n->kind == NodeKind::kParse && n->filter); };
+  if (!chain || chain->predicate != nullptr || chain->stages.empty() ||
+      std::any_of(chain->stages.begin(), chain->stages.end(), drops)) {
+    return Run(in, ctx, sink);
+  }
+  return RunScan(*chain->scan, ctx, [&](Chunk&& chunk) -> Status {
+    RETURN_IF_ERROR(CheckBudget(ctx));
+    ASSIGN_OR_RETURN(bool any, ApplyStages(*chain, chunk, ctx.now));
+    return any ? sink(std::move(chunk)) : OkStatus();
+  });
+}
+
+}  // namespace
+
 Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink) {
   size_t left = static_cast<size_t>(std::max<int64_t>(0, node.limit));
   if (left == 0) return OkStatus();
-  Status s = Run(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
+  Status s = RunTakeInput(*node.inputs[0], ctx, [&](Chunk&& chunk) -> Status {
     if (chunk.rows > left) {
       std::vector<uint32_t> idx(left);
       for (size_t i = 0; i < left; ++i) idx[i] = static_cast<uint32_t>(i);

@@ -465,8 +465,7 @@ TEST_F(SummarizePushTest, WhereExtendAndParseOverAScanRunWhereChunksAreDecoded) 
       "T | where N > 2 | parse Computer with h '-' rest | project h, rest, N, D",
       "T | extend u = toupper(Computer) | where u startswith 'WEB' | project u, N",
       "T | parse Computer with h '-' n:int | where n == 2",
-      "T | parse Computer with h '-' * | take 7",
-      "T | extend k = tostring(N) | project k, Computer | take 300",
+      "T | parse-where Computer with h '-' n:int | take 7",
       "T | parse Computer with h '-' n:int | top 5 by n desc nulls last",
       "T | where false | parse Computer with h '-' n:int | summarize count() by n",
   };
@@ -478,8 +477,15 @@ TEST_F(SummarizePushTest, WhereExtendAndParseOverAScanRunWhereChunksAreDecoded) 
       EXPECT_EQ(a.own.empty(), std::string_view(q).find("false") != std::string_view::npos) << q;
     }
   }
-  // Renaming or passing columns on alone isn't pushed (nothing to compute there).
+  // Renaming or passing columns on alone isn't pushed (nothing to compute there); nor is a
+  // stack that keeps every row under a take, which stops the scan after its first chunks.
   EXPECT_FALSE(Run("T | project C = Computer, N | take 5").ran_pushed);
+  for (const char* q : {"T | parse Computer with h '-' * | take 7", "T | extend k = tostring(N) | project k, Computer | take 300"}) {
+    Answers a = Run(q);
+    EXPECT_EQ(a.own, a.pushed) << q;
+    EXPECT_FALSE(a.own.empty()) << q;
+    EXPECT_FALSE(a.ran_pushed) << q;
+  }
   // A parse over a where over a scan: the where's string test reaches the catalog.
   Schema schema = {{"TimeGenerated", Type::kDateTime}, {"Computer", Type::kString}, {"Level", Type::kString},
                    {"N", Type::kLong}, {"D", Type::kReal}};
