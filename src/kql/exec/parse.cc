@@ -220,9 +220,31 @@ Result<std::shared_ptr<const CompiledParse>> CompiledParse::Compile(const PlanNo
     ++column;
   }
   if (node.regex) {
-    ASSIGN_OR_RETURN(p->re_, CompileParseRegex(node, p->types_, p->group_of_));
+    ASSIGN_OR_RETURN(std::unique_ptr<RE2> re, CompileParseRegex(node, p->types_, p->group_of_));
+    p->free_.push_back(std::move(re));
   }
   return std::shared_ptr<const CompiledParse>(std::move(p));
+}
+
+std::unique_ptr<RE2> CompiledParse::TakeRegex() const {
+  if (!node_.regex) return nullptr;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!free_.empty()) {
+      std::unique_ptr<RE2> re = std::move(free_.back());
+      free_.pop_back();
+      return re;
+    }
+  }
+  std::vector<int> groups;
+  Result<std::unique_ptr<RE2>> re = CompileParseRegex(node_, types_, groups);
+  return re.ok() ? std::move(*re) : nullptr;  // compiled once already: it compiles again
+}
+
+void CompiledParse::GiveBack(std::unique_ptr<RE2> re) const {
+  if (re == nullptr) return;
+  std::lock_guard<std::mutex> l(mu_);
+  free_.push_back(std::move(re));
 }
 
 Result<Chunk> CompiledParse::Apply(Chunk&& chunk, const ExecContext& ctx) const {
@@ -235,8 +257,12 @@ Result<Chunk> CompiledParse::Apply(Chunk&& chunk, const ExecContext& ctx) const 
     std::vector<Column> caps(targets_.size(), Column(Type::kString));
     std::vector<bool> matched;
     MemoryReservation held(ctx.budget, "parse");
-    RETURN_IF_ERROR(
-        CaptureRows(node, re_.get(), group_of_, types_, build_, src.get(), chunk.rows, ctx, held, caps, matched));
+    std::unique_ptr<RE2> re = TakeRegex();
+    if (node.regex && re == nullptr) return Internal("parse: its regex no longer compiles");
+    Status captured =
+        CaptureRows(node, re.get(), group_of_, types_, build_, src.get(), chunk.rows, ctx, held, caps, matched);
+    GiveBack(std::move(re));
+    RETURN_IF_ERROR(captured);
     std::vector<bool> failed;
     outs = ConvertCaptures(std::move(caps), types_, !node.relaxed, build_, fctx, failed);
     for (size_t r = 0; r < chunk.rows; ++r) {
