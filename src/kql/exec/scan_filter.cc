@@ -273,9 +273,11 @@ struct ScanChain {
   std::vector<std::shared_ptr<const CompiledParse>> parses;  // per stage: a parse's, else null
 };
 
-// Columns a parse on the reader threads may build per row. Each capture is a piece of its row's
-// text, but costs a string (32 bytes) a row, held on threads that charge no budget.
-constexpr size_t kMaxPushedCaptures = 8;
+// Columns a stack on the reader threads may compute (a parse's built captures, an extend's
+// computed columns): each is bounded by its chunk's rows (a capture is a piece of its row's
+// text, but costs a string, 32 bytes, a row), and the chunks waiting for the query thread are
+// charged to no budget: a thousand extended columns stay on the query's thread.
+constexpr size_t kMaxPushedColumns = 16;
 
 // The chain from `top` down to a scan when every node is a where, a project or a parse whose
 // expressions may run on the catalog's reader threads; nullopt when one must run here.
@@ -303,12 +305,18 @@ Result<std::optional<ScanChain>> FindScanChain(const PlanNode& top, const ExecCo
     chain.predicate = &nodes[0]->predicate;
     first = 1;
   }
+  size_t computed = 0;
   for (size_t i = first; i < nodes.size(); ++i) {
     std::shared_ptr<const CompiledParse> parse;
     if (nodes[i]->kind == NodeKind::kParse) {
       ASSIGN_OR_RETURN(parse, CompiledParse::Compile(*nodes[i]));
-      if (parse->built() > kMaxPushedCaptures) return std::optional<ScanChain>();
+      computed += parse->built();
     }
+    if (nodes[i]->kind == NodeKind::kProject) {
+      computed += static_cast<size_t>(std::count_if(nodes[i]->exprs.begin(), nodes[i]->exprs.end(),
+                                                    [](const BoundExpr& e) { return e.kind != BoundExpr::Kind::kColumn; }));
+    }
+    if (computed > kMaxPushedColumns) return std::optional<ScanChain>();
     chain.stages.push_back(nodes[i]);
     chain.parses.push_back(std::move(parse));
   }

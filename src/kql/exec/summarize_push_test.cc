@@ -477,6 +477,19 @@ TEST_F(SummarizePushTest, WhereExtendAndParseOverAScanRunWhereChunksAreDecoded) 
       EXPECT_EQ(a.own.empty(), std::string_view(q).find("false") != std::string_view::npos) << q;
     }
   }
+  // Seventeen computed columns stay on the query's thread (what waits there is charged to no
+  // budget); sixteen go.
+  auto extends = [](int n) {
+    std::string q = "T | extend ";
+    for (int i = 0; i < n; ++i) q += (i ? ", x" : "x") + std::to_string(i) + " = N + " + std::to_string(i);
+    return q + " | where x3 > 4";
+  };
+  for (int n : {16, 17}) {
+    Answers a = Run(extends(n));
+    EXPECT_EQ(a.own, a.pushed) << n;
+    EXPECT_FALSE(a.own.empty()) << n;
+    EXPECT_EQ(a.ran_pushed, n == 16) << n;
+  }
   // Renaming or passing columns on alone isn't pushed (nothing to compute there); nor is a
   // stack that keeps every row under a take, which stops the scan after its first chunks.
   EXPECT_FALSE(Run("T | project C = Computer, N | take 5").ran_pushed);
