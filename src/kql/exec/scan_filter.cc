@@ -58,8 +58,20 @@ bool PushableCall(std::string_view name) {
       // Strings no longer than their argument's text (a few bytes more for a number's).
       "tostring",
       // Its parts as a JSON array: linear in the text (quotes, commas, escapes).
-      "split"};
+      "split",
+      // A piece of the text, one of the arguments, or a value of fixed size. extract and trim
+      // match a regex (see above) compiled once a chunk when it is a constant (RegexPattern).
+      "extract", "substring", "trim", "trim_start", "trim_end", "reverse", "strcmp", "coalesce", "max_of",
+      "min_of", "datetime_diff", "datetime_add", "todatetime", "totimespan", "tobool", "toboolean", "todecimal",
+      "toguid", "isnan", "isfinite", "isinf", "sign", "sqrt", "exp", "log", "log2", "log10", "pow"};
   return kNames.count(name) > 0;
+}
+
+// Which argument of a pushable function is a regex pattern, if one is.
+std::optional<size_t> RegexPattern(std::string_view name) {
+  if (name == "matches regex") return 1;
+  if (name == "extract" || name == "trim" || name == "trim_start" || name == "trim_end") return 0;
+  return std::nullopt;
 }
 
 bool Pushable(const BoundExpr& e) {
@@ -71,7 +83,7 @@ bool Pushable(const BoundExpr& e) {
       if (e.fn == nullptr || !PushableCall(e.fn->name)) return false;
       // A pattern that comes from the rows would be compiled row by row, on threads where the
       // query's time budget is not checked: only a constant one (compiled once a chunk).
-      if (e.fn->name == "matches regex" && (e.args.size() != 2 || !e.args[1].IsConstant())) return false;
+      if (auto at = RegexPattern(e.fn->name); at && (e.args.size() <= *at || !e.args[*at].IsConstant())) return false;
       return std::all_of(e.args.begin(), e.args.end(), [](const BoundExpr& a) { return Pushable(a); });
     case BoundExpr::Kind::kMember:
     case BoundExpr::Kind::kIndex:

@@ -231,6 +231,14 @@ TEST_F(SummarizePushTest, PartialAggregatesMergeToTheSameAnswersInTheSameOrder) 
       "T | extend h = hourofday(TimeGenerated), u = toupper(Computer) | summarize count(), max(N) by h, u",
       "T | extend k = tostring(N), unused = rand() | summarize count() by k",
       "T | project N2 = N * 2, C = Computer | extend N4 = N2 * 2 | summarize avg(N4) by C",
+      // Pieces of text, one of the arguments, values of fixed size.
+      "T | summarize count() by extract('([a-z]+)-', 1, Computer)",
+      "T | summarize count(), sum(N) by extract('-([0-9]+)', 1, Computer, typeof(long)), Level",
+      "T | where extract('^(web)', 1, Computer) == 'web' | summarize count() by substring(Level, 0, 2)",
+      "T | summarize count() by trim_end('[0-9]+', Computer), trim('-', Computer)",
+      "T | summarize max(coalesce(N, 7)), min(max_of(N, 2)) by reverse(Level), strcmp(Computer, 'db-01')",
+      "T | summarize count() by datetime_diff('hour', TimeGenerated, datetime(2024-01-15)), sign(N - 3)",
+      "T | summarize sum(sqrt(D)), max(pow(N, 2)), countif(isnan(log(D))) by tobool(N % 2)",
       // Keys from parts of a dynamic value.
       "T | summarize count() by tostring(split(Computer, '-')[0])",
       "T | where tostring(split(Computer, '-')[1]) == '01' | summarize sum(N) by Level",
@@ -419,6 +427,9 @@ TEST_F(SummarizePushTest, WhatCannotMergeOrRunElsewhereStaysOnTheQueryThread) {
       "T | summarize count() by strcat(Computer, 'x')",  // not a pushed function
       "T | where Computer matches regex Level | count",  // a pattern from the rows: compiled per row
       "T | parse-kv Computer as (web:string) | summarize count() by web",  // parse-kv stays
+      "T | summarize count() by extract(Level, 0, Computer)",  // a pattern from the rows
+      "T | summarize count() by trim(Computer, Level)",
+      "T | summarize count() by countof(Computer, 'b')",  // a search of a needle per row: O(n m)
       "T | extend s = strcat(Computer, Level) | parse s with h '-' n:int * | summarize count() by n",
   };
   for (const char* q : queries) {
