@@ -36,6 +36,55 @@ bool At(std::string_view hay, size_t p, std::string_view needle, bool cs) {
   return true;
 }
 
+// A filtered search's candidates are confirmed by comparing the needle there (At), which costs
+// up to its length each: a text and needle made for it (every other position a candidate that
+// fails at its last byte) cost the text's length times the needle's, minutes for megabytes, on
+// threads that check no deadline. Past comparisons worth a few times the text, a search goes on
+// with Knuth-Morris-Pratt (FindLinear), linear in both whatever they hold.
+constexpr size_t kGaveUp = std::string_view::npos - 1;
+size_t SearchBudget(size_t text, size_t needle) { return 4 * text + 4 * needle + 256; }
+
+// Calls `on` with each occurrence of `needle` (lower-cased when !cs) in `hay` at or after `from`,
+// overlapping ones included, until it returns true; the position then, else npos. By
+// Knuth-Morris-Pratt: O(|hay| + |needle|) time whatever they hold, O(|needle|) memory.
+template <typename F>
+size_t ForEachLinear(std::string_view hay, std::string_view needle, bool cs, size_t from, F on) {
+  const size_t m = needle.size();
+  if (m == 0) return from <= hay.size() ? from : std::string_view::npos;
+  std::vector<size_t> border(m, 0);  // border[k]: the longest proper border of needle[0..k]
+  for (size_t k = 1, b = 0; k < m; ++k) {
+    while (b > 0 && needle[k] != needle[b]) b = border[b - 1];
+    if (needle[k] == needle[b]) ++b;
+    border[k] = b;
+  }
+  for (size_t k = from, matched = 0; k < hay.size(); ++k) {
+    char c = cs ? hay[k] : LowerAscii(hay[k]);
+    while (matched > 0 && c != needle[matched]) matched = border[matched - 1];
+    if (c == needle[matched]) ++matched;
+    if (matched < m) continue;
+    if (on(k + 1 - m)) return k + 1 - m;
+    matched = border[m - 1];
+  }
+  return std::string_view::npos;
+}
+
+size_t FindLinear(std::string_view hay, std::string_view needle, bool cs, size_t from) {
+  return ForEachLinear(hay, needle, cs, from, [](size_t) { return true; });
+}
+
+// Verification work a search may spend before it goes on in linear time (FindLinear): false,
+// with nothing spent, when `cost` doesn't fit in what is left.
+bool Afford(size_t& budget, size_t cost) {
+  if (cost > budget) return false;
+  budget -= cost;
+  return true;
+}
+// A search giving up at candidate `q` (not yet confirmed): the linear search goes on from there.
+size_t GiveUp(size_t& p, size_t q) {
+  p = q;
+  return kGaveUp;
+}
+
 // A needle (lower-cased when the match ignores case) prepared once for the search of many
 // texts (Prepare): the positions i < j of its two rarest bytes, which the SIMD filter keys on
 // (choosing them per text was ~40% of a contains over 133-byte values).
@@ -104,8 +153,9 @@ std::pair<size_t, size_t> RarePair(std::string_view needle) {
 // bytes rather than the first and last), so a frequent letter costs no comparison unless the
 // other one matches too. Case-insensitively a letter is compared as (byte | 0x20), which folds
 // exactly its two cases; At() confirms. Returns the first confirmed position at or after `p`,
-// or npos with `p` set to where a byte loop must go on (past the end when none is needed).
-size_t FindPairsSse2(std::string_view hay, std::string_view needle, bool cs, size_t& p, size_t i, size_t j) {
+// or npos with `p` set to where a byte loop must go on (past the end when none is needed);
+// kGaveUp, with `p` at the next unconfirmed candidate, once the comparisons exceed `budget`.
+size_t FindPairsSse2(std::string_view hay, std::string_view needle, bool cs, size_t& p, size_t i, size_t j, size_t& budget) {
   const size_t last = hay.size() - needle.size();
   auto fold = [cs](char c) { return !cs && c >= 'a' && c <= 'z' ? char{0x20} : char{0}; };
   const __m128i bi = _mm_set1_epi8(needle[i]), fi = _mm_set1_epi8(fold(needle[i]));
@@ -116,6 +166,7 @@ size_t FindPairsSse2(std::string_view hay, std::string_view needle, bool cs, siz
     __m128i hit = _mm_and_si128(_mm_cmpeq_epi8(_mm_or_si128(a, fi), bi), _mm_cmpeq_epi8(_mm_or_si128(b, fj), bj));
     for (unsigned m = static_cast<unsigned>(_mm_movemask_epi8(hit)); m != 0; m &= m - 1) {
       size_t q = p + static_cast<size_t>(__builtin_ctz(m));
+      if (!Afford(budget, needle.size())) return GiveUp(p, q);
       if (At(hay, q, needle, cs)) return q;
     }
   }
@@ -129,6 +180,7 @@ size_t FindPairsSse2(std::string_view hay, std::string_view needle, bool cs, siz
     unsigned m = static_cast<unsigned>(_mm_movemask_epi8(hit)) & (0xFFFFu << (p - start));
     for (; m != 0; m &= m - 1) {
       size_t q = start + static_cast<size_t>(__builtin_ctz(m));
+      if (!Afford(budget, needle.size())) return GiveUp(p, q);
       if (At(hay, q, needle, cs)) return q;
     }
     p = last + 1;
@@ -140,7 +192,7 @@ size_t FindPairsSse2(std::string_view hay, std::string_view needle, bool cs, siz
 #define CMK_HAVE_AVX2_PAIRS 1
 // The same, 32 positions a step, on CPUs with AVX2 (chosen at run time).
 __attribute__((target("avx2"))) size_t FindPairsAvx2(std::string_view hay, std::string_view needle, bool cs,
-                                                     size_t& p, size_t i, size_t j) {
+                                                     size_t& p, size_t i, size_t j, size_t& budget) {
   const size_t last = hay.size() - needle.size();
   auto fold = [cs](char c) { return !cs && c >= 'a' && c <= 'z' ? char{0x20} : char{0}; };
   const __m256i bi = _mm256_set1_epi8(needle[i]), fi = _mm256_set1_epi8(fold(needle[i]));
@@ -152,6 +204,7 @@ __attribute__((target("avx2"))) size_t FindPairsAvx2(std::string_view hay, std::
                                    _mm256_cmpeq_epi8(_mm256_or_si256(b, fj), bj));
     for (unsigned m = static_cast<unsigned>(_mm256_movemask_epi8(hit)); m != 0; m &= m - 1) {
       size_t q = p + static_cast<size_t>(__builtin_ctz(m));
+      if (!Afford(budget, needle.size())) return GiveUp(p, q);
       if (At(hay, q, needle, cs)) return q;
     }
   }
@@ -166,6 +219,7 @@ __attribute__((target("avx2"))) size_t FindPairsAvx2(std::string_view hay, std::
     unsigned m = static_cast<unsigned>(_mm256_movemask_epi8(hit)) & (~0u << (p - start));
     for (; m != 0; m &= m - 1) {
       size_t q = start + static_cast<size_t>(__builtin_ctz(m));
+      if (!Afford(budget, needle.size())) return GiveUp(p, q);
       if (At(hay, q, needle, cs)) return q;
     }
     p = last + 1;
@@ -178,15 +232,19 @@ size_t FindPairs(std::string_view hay, const Needle& n, size_t p) {
   const std::string_view needle = n.text;
   const bool cs = n.cs;
   const size_t i = n.i, j = n.j;
+  size_t budget = SearchBudget(hay.size() - p, needle.size());
   size_t q = std::string_view::npos;
 #if defined(CMK_HAVE_AVX2_PAIRS)
   static const bool kAvx2 = __builtin_cpu_supports("avx2");
-  if (kAvx2) q = FindPairsAvx2(hay, needle, cs, p, i, j);
+  if (kAvx2) q = FindPairsAvx2(hay, needle, cs, p, i, j, budget);
+  if (q == kGaveUp) return FindLinear(hay, needle, cs, p);
   if (q != std::string_view::npos) return q;
 #endif
-  q = FindPairsSse2(hay, needle, cs, p, i, j);
+  q = FindPairsSse2(hay, needle, cs, p, i, j, budget);
+  if (q == kGaveUp) return FindLinear(hay, needle, cs, p);
   if (q != std::string_view::npos) return q;
   for (const size_t last = hay.size() - needle.size(); p <= last; ++p) {
+    if (!Afford(budget, needle.size())) return FindLinear(hay, needle, cs, p);
     if (At(hay, p, needle, cs)) return p;
   }
   return std::string_view::npos;
@@ -213,6 +271,7 @@ size_t FindFrom(std::string_view hay, const Needle& n, size_t from) {
 #endif
   const char first = needle[0];
   const char first_upper = UpperAscii(first);
+  size_t budget = SearchBudget(hay.size() - from, needle.size());
   for (size_t p = from; p <= last; ++p) {
     if (cs || first == first_upper) {
       const void* hit = std::memchr(hay.data() + p, first, last - p + 1);
@@ -222,6 +281,7 @@ size_t FindFrom(std::string_view hay, const Needle& n, size_t from) {
       p = FindEither(hay, p, last, first, first_upper);
       if (p == std::string_view::npos) return p;
     }
+    if (!Afford(budget, needle.size())) return FindLinear(hay, needle, cs, p);
     if (At(hay, p, needle, cs)) return p;
   }
   return std::string_view::npos;
@@ -234,11 +294,36 @@ bool HasTerm(std::string_view hay, const Needle& n, bool left, bool right) {
   if (needle.empty()) return true;
   bool check_left = left && IsAlnumAscii(needle.front());
   bool check_right = right && IsAlnumAscii(needle.back());
-  for (size_t p = FindFrom(hay, n, 0); p != std::string_view::npos; p = FindFrom(hay, n, p + 1)) {
+  // The first position at or after k that is not a term's letter or digit (or the end).
+  auto term_end = [&](size_t k) {
+    while (k < hay.size() && IsAlnumAscii(hay[k])) ++k;
+    return k;
+  };
+  auto fails_left = [&](size_t p) { return check_left && p > 0 && IsAlnumAscii(hay[p - 1]); };
+  auto fails_right = [&](size_t end) { return check_right && end < hay.size() && IsAlnumAscii(hay[end]); };
+  // Each occurrence found costs a comparison of the needle: past a few texts' worth of them
+  // (a needle found every few bytes, each time inside a term), the rest of the text is searched
+  // in one linear pass.
+  size_t budget = SearchBudget(hay.size(), needle.size());
+  for (size_t p = FindFrom(hay, n, 0); p != std::string_view::npos;) {
     size_t end = p + needle.size();
-    if (check_left && p > 0 && IsAlnumAscii(hay[p - 1])) continue;
-    if (check_right && end < hay.size() && IsAlnumAscii(hay[end])) continue;
-    return true;
+    bool left_fails = fails_left(p);
+    bool right_fails = fails_right(end);
+    if (!left_fails && !right_fails) return true;
+    if (!Afford(budget, needle.size())) {
+      return ForEachLinear(hay, needle, n.cs, p + 1, [&](size_t q) {
+               return !fails_left(q) && !fails_right(q + needle.size());
+             }) != std::string_view::npos;
+    }
+    // A later occurrence that starts inside the term p's left neighbour is part of fails on
+    // the left too, and one that ends inside the term at `end` fails on the right: the search
+    // goes on past them, so that an occurrence at every position (a run of one letter) costs
+    // the text once, not once a position.
+    size_t next = p + 1;
+    if (left_fails) next = std::max(next, term_end(p) + 1);
+    if (right_fails) next = std::max(next, term_end(end) - std::min(term_end(end), needle.size()));
+    if (next > hay.size()) return false;
+    p = FindFrom(hay, n, next);
   }
   return false;
 }
