@@ -96,6 +96,13 @@ inline bool IsAlnumAscii(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 std::string LowerAsciiCopy(std::string_view s);
+// Searches of a needle given by the query or the rows, in time linear in the text whatever the
+// two hold (string_view::find compares the needle at each candidate: text times needle for
+// texts made for it). FindText: the first occurrence at or after `from`, or npos (memmem: the
+// two-way algorithm for long needles). CountOverlapping: every occurrence, overlapping ones
+// too (Knuth-Morris-Pratt); 0 for an empty needle. Both case-sensitive (string_operators.cc).
+size_t FindText(std::string_view hay, std::string_view needle, size_t from = 0);
+size_t CountOverlapping(std::string_view hay, std::string_view needle);
 bool EqualsNoCase(std::string_view a, std::string_view b);
 
 // tostring() of one value: datetime ISO 8601 with 7 fractional digits, timespan

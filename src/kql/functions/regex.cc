@@ -324,8 +324,7 @@ Result<Column> EvalCountOf(Args a, const FunctionContext& ctx) {
       ASSIGN_OR_RETURN(const RE2* re, cache.Get("countof", needle));
       ForEachMatch(*re, text, [&](std::span<const std::string_view>) { ++n; });
     } else if (kind == "normal") {
-      if (needle.empty()) continue;
-      for (size_t p = text.find(needle); p != std::string_view::npos; p = text.find(needle, p + 1)) ++n;
+      n = static_cast<int64_t>(CountOverlapping(text, needle));
     } else {
       return InvalidArgument("countof: kind must be \"normal\" or \"regex\"", "SemanticError");
     }

@@ -84,7 +84,7 @@ std::vector<std::string_view> SplitAll(std::string_view s, std::string_view deli
   std::vector<std::string_view> parts;
   if (delim.empty()) return {s};
   size_t pos = 0;
-  for (size_t hit = s.find(delim); hit != std::string_view::npos; hit = s.find(delim, pos)) {
+  for (size_t hit = FindText(s, delim); hit != std::string_view::npos; hit = FindText(s, delim, pos)) {
     parts.push_back(s.substr(pos, hit - pos));
     pos = hit + delim.size();
   }
@@ -139,7 +139,7 @@ Result<Column> EvalReplaceString(Args a, const FunctionContext& ctx) {
     }
     std::string r;
     size_t pos = 0;
-    for (size_t hit = text.find(lookup); hit != std::string_view::npos; hit = text.find(lookup, pos)) {
+    for (size_t hit = FindText(text, lookup); hit != std::string_view::npos; hit = FindText(text, lookup, pos)) {
       r.append(text.substr(pos, hit - pos)).append(rewrite);
       pos = hit + lookup.size();
     }
@@ -167,7 +167,7 @@ Result<Column> EvalIndexOf(Args a, const FunctionContext& ctx) {
     for (int64_t k = 0; k < occurrence && from <= text.size(); ++k) {
       size_t limit = length < 0 ? text.size()
                                 : from + Utf8Offset(text.substr(from), static_cast<size_t>(length));
-      hit = text.substr(0, limit).find(lookup, from);
+      hit = FindText(text.substr(0, limit), lookup, from);
       if (hit == std::string_view::npos) break;
       from = hit + (hit < text.size() ? CharBytes(text, hit) : 1);
     }

@@ -476,6 +476,20 @@ std::function<size_t(std::string_view, size_t)> HasFinderForList(std::string low
   };
 }
 
+size_t FindText(std::string_view hay, std::string_view needle, size_t from) {
+  if (from > hay.size()) return std::string_view::npos;
+  if (needle.empty()) return from;
+  const void* hit = memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
+  return hit == nullptr ? std::string_view::npos : static_cast<size_t>(static_cast<const char*>(hit) - hay.data());
+}
+
+size_t CountOverlapping(std::string_view hay, std::string_view needle) {
+  if (needle.empty() || needle.size() > hay.size()) return 0;
+  size_t n = 0;
+  ForEachLinear(hay, needle, true, 0, [&n](size_t) { return ++n, false; });
+  return n;
+}
+
 }  // namespace cmk::kql::fn
 
 namespace cmk::kql {
