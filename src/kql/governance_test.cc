@@ -267,6 +267,35 @@ TEST_F(GovernanceTest, ColumnsNoOneReadsCostNothingWhenHeld) {
   EXPECT_EQ(Scalar("Wide | sort by i desc | project s0, i | take 1"), s0);
 }
 
+// An extended column nothing reads is not computed: a 1 MB value a row of 24 rows against a
+// 16 MiB budget (strrep charges what it would build).
+TEST_F(GovernanceTest, ExtendedColumnsNothingReadsAreNotComputed) {
+  Table t;
+  t.name = "Rows";
+  Column s(Type::kString), n(Type::kLong);
+  for (int r = 0; r < 24; ++r) {
+    s.AppendString("k" + std::to_string(r % 3));
+    n.AppendInt(r);
+  }
+  t.AddColumn("s", std::move(s));
+  t.AddColumn("n", std::move(n));
+  t.rows = 24;
+  catalog_.Add(std::move(t));
+  options_.memory_limit_bytes = 16 << 20;
+  const std::string big = "Rows | extend x = strrep(strrep(s, 1024), 512), y = n * 2, l = strlen(s)";
+  EXPECT_EQ(Scalar(big + " | summarize dcount(s)"), "3");
+  EXPECT_EQ(Scalar(big + " | where y > 10 | count"), "18");
+  EXPECT_EQ(Scalar(big + " | where l > 1 | count"), "24");
+  EXPECT_EQ(Scalar(big + " | where l > 1 | project n | take 1"), "0");
+  EXPECT_EQ(Scalar(big + " | where y > 10 | summarize count() by l"), "2");
+  EXPECT_EQ(Scalar(big + " | project-away x | take 1 | project y"), "0");
+  EXPECT_EQ(Scalar(big + " | extend z = strlen(x) | project n | take 1"), "0");
+  EXPECT_EQ(Scalar(big + " | sort by n asc | project n | take 1"), "0");
+  EXPECT_EQ(Scalar(big + " | top 1 by n asc | project n"), "0");
+  Result<QueryResult> r = Run(big + " | summarize max(strlen(x))");
+  EXPECT_THAT(r, StatusIs(StatusCode::kResourceExhausted, "E_RUNAWAY_QUERY"));
+}
+
 // A parse builds only the columns read after it: 24 rows of 1 MB each, whose `rest` would hold
 // 24 MB against a 16 MiB budget.
 TEST_F(GovernanceTest, ParseBuildsOnlyTheColumnsReadAfterIt) {

@@ -235,7 +235,17 @@ void PruneColumns(PlanNode& n, std::vector<bool> need_out, std::vector<bool>* su
     case NodeKind::kProject: {
       need_in.emplace_back(n.inputs[0]->schema.size(), false);
       for (size_t i = 0; i < n.exprs.size(); ++i) {
-        if (i >= need_out.size() || need_out[i]) NeedRefs(n.exprs[i], need_in[0]);
+        BoundExpr& e = n.exprs[i];
+        if (i >= need_out.size() || need_out[i]) {
+          NeedRefs(e, need_in[0]);
+        } else if (e.kind != BoundExpr::Kind::kColumn && !e.IsConstant()) {
+          // Nothing after it reads this column (and the scans below no longer read what only
+          // it reads): a null of its type, not computed row by row (`extend b = tolower(Message),
+          // l = strlen(Message) | where l > 200 | count` computed b for every row).
+          Column null = Column::Constant(e.type);
+          null.AppendNull();
+          e = BoundExpr::Constant(std::move(null));
+        }
       }
       break;
     }
