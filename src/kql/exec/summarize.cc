@@ -130,6 +130,12 @@ struct HashAggregation::State {
   bool tagging = false;
   uint64_t seq = 0;
   std::vector<Seen> seen;
+  // Whether a group seen again may have been first seen later than here: only in a chunk that
+  // comes before one already aggregated (chunks reach a reader thread in scan order, but for
+  // a catalog that hands them out otherwise). Else SeenAgain changes nothing and is skipped: a
+  // random write a row (~180K groups' places at 10M) for nothing.
+  bool again = false;
+  uint64_t max_seq = 0;
   void SeenAgain(uint32_t g, size_t row) {
     Seen here{seq, row};
     if (here < seen[g]) seen[g] = here;
@@ -336,7 +342,7 @@ struct HashAggregation::State {
       }
       auto [it, inserted] = packed_groups.try_emplace(key, 0);
       if (inserted) it->second = NewGroup(k, r);
-      else if (tagging) SeenAgain(it->second, r);
+      else if (again) SeenAgain(it->second, r);
       ids[r] = it->second;
     }
   }
@@ -386,7 +392,7 @@ struct HashAggregation::State {
       for (const Column* c : k) EncodeKey(*c, r, buf);
       auto it = groups.find(std::string_view(buf));
       if (it == groups.end()) it = groups.emplace(buf, NewGroup(k, r)).first;
-      else if (tagging) SeenAgain(it->second, r);
+      else if (again) SeenAgain(it->second, r);
       ids[r] = it->second;
     }
   }
@@ -442,6 +448,8 @@ Status HashAggregation::Charge(const ExecContext& ctx) {
 void HashAggregation::SetSequence(uint64_t seq) {
   s_->tagging = true;
   s_->seq = seq;
+  s_->again = seq < s_->max_seq;
+  s_->max_seq = std::max(s_->max_seq, seq);
 }
 
 bool HashAggregation::Mergeable() const {
@@ -453,8 +461,9 @@ Status HashAggregation::Merge(const HashAggregation& later, const ExecContext& c
   // `later`'s groups, in their order, are rows of its key columns: each one's group here.
   if (!s_->keys->empty() && o.num_groups == 0) return CheckBudget(ctx);
   size_t before = s_->num_groups;
-  const bool tagging = s_->tagging;
+  const bool tagging = s_->tagging, again = s_->again;
   s_->tagging = false;  // `later`'s groups are not rows of a chunk: their places are its own
+  s_->again = false;
   if (!o.key_hashes.empty() && !s_->one_chunk) {
     s_->AssignHashedIds(o);
   } else {
@@ -463,6 +472,7 @@ Status HashAggregation::Merge(const HashAggregation& later, const ExecContext& c
     s_->AssignIds(keys, o.num_groups);
   }
   s_->tagging = tagging;
+  s_->again = again;
   if (tagging) {
     s_->seen.resize(s_->num_groups, State::Seen{UINT64_MAX, UINT64_MAX});
     for (size_t g = 0; g < o.num_groups && o.tagging && g < o.seen.size(); ++g) {
