@@ -63,7 +63,10 @@ bool PushableCall(std::string_view name) {
       // match a regex (see above) compiled once a chunk when it is a constant (RegexPattern).
       "extract", "substring", "trim", "trim_start", "trim_end", "reverse", "strcmp", "coalesce", "max_of",
       "min_of", "datetime_diff", "datetime_add", "todatetime", "totimespan", "tobool", "toboolean", "todecimal",
-      "toguid", "isnan", "isfinite", "isinf", "sign", "sqrt", "exp", "log", "log2", "log10", "pow"};
+      "toguid", "isnan", "isfinite", "isinf", "sign", "sqrt", "exp", "log", "log2", "log10", "pow",
+      // Linear searches for a needle (fn::FindText, fn::CountOverlapping); countof's may be a
+      // regex (kind "regex"): a constant one only, as above.
+      "indexof", "countof"};
   return kNames.count(name) > 0;
 }
 
@@ -71,6 +74,7 @@ bool PushableCall(std::string_view name) {
 std::optional<size_t> RegexPattern(std::string_view name) {
   if (name == "matches regex") return 1;
   if (name == "extract" || name == "trim" || name == "trim_start" || name == "trim_end") return 0;
+  if (name == "countof") return 1;
   return std::nullopt;
 }
 

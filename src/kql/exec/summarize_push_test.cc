@@ -239,6 +239,7 @@ TEST_F(SummarizePushTest, PartialAggregatesMergeToTheSameAnswersInTheSameOrder) 
       "T | summarize max(coalesce(N, 7)), min(max_of(N, 2)) by reverse(Level), strcmp(Computer, 'db-01')",
       "T | summarize count() by datetime_diff('hour', TimeGenerated, datetime(2024-01-15)), sign(N - 3)",
       "T | summarize sum(sqrt(D)), max(pow(N, 2)), countif(isnan(log(D))) by tobool(N % 2)",
+      "T | summarize count() by countof(Computer, '0'), indexof(Computer, '-'), countof(Level, 'r.', 'regex')",
       // Keys from parts of a dynamic value.
       "T | summarize count() by tostring(split(Computer, '-')[0])",
       "T | where tostring(split(Computer, '-')[1]) == '01' | summarize sum(N) by Level",
@@ -429,7 +430,7 @@ TEST_F(SummarizePushTest, WhatCannotMergeOrRunElsewhereStaysOnTheQueryThread) {
       "T | parse-kv Computer as (web:string) | summarize count() by web",  // parse-kv stays
       "T | summarize count() by extract(Level, 0, Computer)",  // a pattern from the rows
       "T | summarize count() by trim(Computer, Level)",
-      "T | summarize count() by countof(Computer, 'b')",  // a search of a needle per row: O(n m)
+      "T | summarize count() by countof(Computer, Level, 'regex')",  // a regex from the rows
       "T | extend s = strcat(Computer, Level) | parse s with h '-' n:int * | summarize count() by n",
   };
   for (const char* q : queries) {
