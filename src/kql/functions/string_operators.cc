@@ -228,23 +228,20 @@ __attribute__((target("avx2"))) size_t FindPairsAvx2(std::string_view hay, std::
 }
 #endif
 
-size_t FindPairs(std::string_view hay, const Needle& n, size_t p) {
+size_t FindPairs(std::string_view hay, const Needle& n, size_t& p, size_t& budget) {
   const std::string_view needle = n.text;
   const bool cs = n.cs;
   const size_t i = n.i, j = n.j;
-  size_t budget = SearchBudget(hay.size() - p, needle.size());
   size_t q = std::string_view::npos;
 #if defined(CMK_HAVE_AVX2_PAIRS)
   static const bool kAvx2 = __builtin_cpu_supports("avx2");
   if (kAvx2) q = FindPairsAvx2(hay, needle, cs, p, i, j, budget);
-  if (q == kGaveUp) return FindLinear(hay, needle, cs, p);
-  if (q != std::string_view::npos) return q;
+  if (q != std::string_view::npos) return q;  // a position or kGaveUp
 #endif
   q = FindPairsSse2(hay, needle, cs, p, i, j, budget);
-  if (q == kGaveUp) return FindLinear(hay, needle, cs, p);
   if (q != std::string_view::npos) return q;
   for (const size_t last = hay.size() - needle.size(); p <= last; ++p) {
-    if (!Afford(budget, needle.size())) return FindLinear(hay, needle, cs, p);
+    if (!Afford(budget, needle.size())) return kGaveUp;
     if (At(hay, p, needle, cs)) return p;
   }
   return std::string_view::npos;
@@ -260,31 +257,41 @@ Needle Prepare(std::string_view text, bool cs) {
 }
 
 // Next occurrence of the needle at or after `from`, or npos.
-size_t FindFrom(std::string_view hay, const Needle& n, size_t from) {
+// The first occurrence at or after `from`, its candidates confirmed out of `budget`: npos when
+// there is none; kGaveUp, with `from` at the first unconfirmed candidate, once the budget is
+// spent (the caller goes on in linear time).
+size_t FindWithin(std::string_view hay, const Needle& n, size_t& from, size_t& budget) {
   const std::string_view needle = n.text;
   const bool cs = n.cs;
   if (needle.empty()) return from <= hay.size() ? from : std::string_view::npos;
   if (hay.size() < needle.size()) return std::string_view::npos;
   const size_t last = hay.size() - needle.size();
+  if (from > last) return std::string_view::npos;
 #if defined(__SSE2__)
-  if (needle.size() >= 2) return from > last ? std::string_view::npos : FindPairs(hay, n, from);
+  if (needle.size() >= 2) return FindPairs(hay, n, from, budget);
 #endif
   const char first = needle[0];
   const char first_upper = UpperAscii(first);
-  size_t budget = SearchBudget(hay.size() - from, needle.size());
-  for (size_t p = from; p <= last; ++p) {
+  for (; from <= last; ++from) {
     if (cs || first == first_upper) {
-      const void* hit = std::memchr(hay.data() + p, first, last - p + 1);
+      const void* hit = std::memchr(hay.data() + from, first, last - from + 1);
       if (hit == nullptr) return std::string_view::npos;
-      p = static_cast<size_t>(static_cast<const char*>(hit) - hay.data());
+      from = static_cast<size_t>(static_cast<const char*>(hit) - hay.data());
     } else {
-      p = FindEither(hay, p, last, first, first_upper);
-      if (p == std::string_view::npos) return p;
+      from = FindEither(hay, from, last, first, first_upper);
+      if (from == std::string_view::npos) return from;
     }
-    if (!Afford(budget, needle.size())) return FindLinear(hay, needle, cs, p);
-    if (At(hay, p, needle, cs)) return p;
+    if (!Afford(budget, needle.size())) return kGaveUp;
+    if (At(hay, from, needle, cs)) return from;
   }
   return std::string_view::npos;
+}
+
+// Next occurrence of the needle at or after `from`, or npos.
+size_t FindFrom(std::string_view hay, const Needle& n, size_t from) {
+  size_t budget = SearchBudget(hay.size() - std::min(from, hay.size()), n.text.size());
+  size_t q = FindWithin(hay, n, from, budget);
+  return q == kGaveUp ? FindLinear(hay, n.text, n.cs, from) : q;
 }
 
 // Term matching: the occurrence must start (and/or end) on a term boundary when the needle's
@@ -301,20 +308,23 @@ bool HasTerm(std::string_view hay, const Needle& n, bool left, bool right) {
   };
   auto fails_left = [&](size_t p) { return check_left && p > 0 && IsAlnumAscii(hay[p - 1]); };
   auto fails_right = [&](size_t end) { return check_right && end < hay.size() && IsAlnumAscii(hay[end]); };
-  // Each occurrence found costs a comparison of the needle: past a few texts' worth of them
-  // (a needle found every few bytes, each time inside a term), the rest of the text is searched
-  // in one linear pass.
+  // One budget for every search and every occurrence that fails a boundary, past which the rest
+  // of the text is searched in one linear pass: a needle found every few bytes, each time inside
+  // a term, or candidates failing late, cost a few texts' worth of comparisons at most.
   size_t budget = SearchBudget(hay.size(), needle.size());
-  for (size_t p = FindFrom(hay, n, 0); p != std::string_view::npos;) {
+  auto linear_rest = [&](size_t from) {
+    return ForEachLinear(hay, needle, n.cs, from, [&](size_t q) {
+             return !fails_left(q) && !fails_right(q + needle.size());
+           }) != std::string_view::npos;
+  };
+  size_t at = 0;
+  for (size_t p = FindWithin(hay, n, at, budget); p != std::string_view::npos;) {
+    if (p == kGaveUp) return linear_rest(at);
     size_t end = p + needle.size();
     bool left_fails = fails_left(p);
     bool right_fails = fails_right(end);
     if (!left_fails && !right_fails) return true;
-    if (!Afford(budget, needle.size())) {
-      return ForEachLinear(hay, needle, n.cs, p + 1, [&](size_t q) {
-               return !fails_left(q) && !fails_right(q + needle.size());
-             }) != std::string_view::npos;
-    }
+    if (!Afford(budget, needle.size())) return linear_rest(p + 1);
     // A later occurrence that starts inside the term p's left neighbour is part of fails on
     // the left too, and one that ends inside the term at `end` fails on the right: the search
     // goes on past them, so that an occurrence at every position (a run of one letter) costs
@@ -323,7 +333,8 @@ bool HasTerm(std::string_view hay, const Needle& n, bool left, bool right) {
     if (left_fails) next = std::max(next, term_end(p) + 1);
     if (right_fails) next = std::max(next, term_end(end) - std::min(term_end(end), needle.size()));
     if (next > hay.size()) return false;
-    p = FindFrom(hay, n, next);
+    at = next;
+    p = FindWithin(hay, n, at, budget);
   }
   return false;
 }
