@@ -587,35 +587,27 @@ TEST(KqlPushDownTest, ExactTimeBoundsAnswerTheirConjunctsAtTheScan) {
 // may claim every capability (the Lockbox view over the workspaces' catalog and its own
 // tables): the answers are those of the plain catalog.
 TEST(KqlPushDownTest, ScanAsAskedDoesWhatTheCatalogDoesNot) {
-  class Bare : public Catalog {  // no capability: hands out every row of every chunk
+  class Bare : public testing::CatalogWrapper {  // no capability: hands out every row of every chunk
    public:
-    explicit Bare(const InMemoryCatalog& c) : c_(c) {}
-    std::vector<std::string> TableNames() const override { return c_.TableNames(); }
-    std::optional<Schema> TableSchema(const std::string& t) const override { return c_.TableSchema(t); }
+    using CatalogWrapper::CatalogWrapper;
     Status Scan(const ScanRequest& request,
                 const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
       ScanRequest all = request;
       all.thin.reset();
-      return c_.Scan(all, sink);
+      return inner().Scan(all, sink);
     }
-   private:
-    const InMemoryCatalog& c_;
   };
-  class Claims : public Catalog {  // every capability, through ScanAsAsked
+  class Claims : public testing::CatalogWrapper {  // every capability, through ScanAsAsked
    public:
-    explicit Claims(const Catalog& c) : c_(c) {}
-    std::vector<std::string> TableNames() const override { return c_.TableNames(); }
-    std::optional<Schema> TableSchema(const std::string& t) const override { return c_.TableSchema(t); }
+    using CatalogWrapper::CatalogWrapper;
     Status Scan(const ScanRequest& request,
                 const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
-      return ScanAsAsked(c_, request, sink);
+      return ScanAsAsked(inner(), request, sink);
     }
     bool AppliesFilters() const override { return true; }
     bool SequencesChunks() const override { return true; }
     bool Thins() const override { return true; }
     bool ExactTimeBounds() const override { return true; }
-   private:
-    const Catalog& c_;
   };
   InMemoryCatalog plain;
   Table t;

@@ -524,24 +524,19 @@ TEST_F(GovernanceTest, SampleOfATableThinsItsScanAndStaysUniform) {
 
 // A catalog that thins as asked, but keeps nothing the first time: the sample runs its scan
 // again at four times the rate (and never answers with fewer rows than it was asked for).
-class UnluckyThinCatalog : public Catalog {
+class UnluckyThinCatalog : public testing::CatalogWrapper {
  public:
-  explicit UnluckyThinCatalog(const InMemoryCatalog& inner) : inner_(inner) {}
-  std::vector<std::string> TableNames() const override { return inner_.TableNames(); }
-  std::optional<Schema> TableSchema(const std::string& table) const override { return inner_.TableSchema(table); }
+  using CatalogWrapper::CatalogWrapper;
   Status Scan(const ScanRequest& request,
               const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
     if (request.thin) {
       rates.push_back(request.thin->rate);
       if (rates.size() == 1) return OkStatus();
     }
-    return inner_.Scan(request, sink);
+    return inner().Scan(request, sink);
   }
   bool Thins() const override { return true; }
   mutable std::vector<double> rates;
-
- private:
-  const InMemoryCatalog& inner_;
 };
 
 TEST_F(GovernanceTest, SampleScansAgainWhenItsThinningKeptTooFew) {

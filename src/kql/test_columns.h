@@ -1,12 +1,14 @@
 #pragma once
-// Test helpers shared by the engine's tests (coded_test.cc, exec/summarize_push_test.cc): coded
-// columns built from strings and a table rendered as text for comparisons.
+// Test helpers shared by the engine's tests (coded_test.cc, exec/summarize_push_test.cc,
+// engine_test.cc, governance_test.cc): coded columns built from strings, a table rendered as text
+// for comparisons, and a catalog over another one.
 #include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "kql/core/column.h"
+#include "kql/semantic/catalog.h"
 
 namespace cmk::kql::testing {
 
@@ -38,5 +40,25 @@ inline std::string RenderTable(const Table& t) {
   }
   return out;
 }
+
+// A Catalog over another one, for tests that change what a scan does: the tables and schemas
+// are `inner`'s and Scan hands the request on as it is. It claims no capability (Catalog's
+// defaults) until a subclass overrides one.
+class CatalogWrapper : public Catalog {
+ public:
+  explicit CatalogWrapper(const Catalog& inner) : inner_(inner) {}
+  std::vector<std::string> TableNames() const override { return inner_.TableNames(); }
+  std::optional<Schema> TableSchema(const std::string& table) const override { return inner_.TableSchema(table); }
+  Status Scan(const ScanRequest& request,
+              const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
+    return inner_.Scan(request, sink);
+  }
+
+ protected:
+  const Catalog& inner() const { return inner_; }
+
+ private:
+  const Catalog& inner_;
+};
 
 }  // namespace cmk::kql::testing
