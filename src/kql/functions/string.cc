@@ -5,6 +5,7 @@
 // tolower/toupper change ASCII letters only.
 // Non-string arguments are converted with tostring() semantics.
 #include <algorithm>
+#include <cstring>
 
 #include "kql/core/budget.h"
 #include "kql/functions/function_json.h"
@@ -21,10 +22,31 @@ std::string_view TextAt(const Column& c, size_t i, std::string& scratch) {
 
 bool IsContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
+// Code points: the bytes less the continuation bytes (10xxxxxx), counted a word at a time (a
+// loop over bytes was vectorized widening each byte to 64 bits: a third of the profile of
+// `extend l = strlen(Message) | summarize avg(l)`).
 size_t Utf8Length(std::string_view s) {
-  size_t n = 0;
-  for (char c : s) n += IsContinuation(c) ? 0 : 1;
-  return n;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  constexpr uint64_t kEven = 0x00FF00FF00FF00FFULL;
+  const char* p = s.data();
+  size_t left = s.size();
+  size_t continuations = 0;
+  while (left >= 8) {
+    // Each byte lane counts its continuation bytes, at most 255 words before the lanes are summed.
+    size_t words = std::min<size_t>(left / 8, 255);
+    uint64_t lanes = 0;
+    for (size_t k = 0; k < words; ++k) {
+      uint64_t w;
+      std::memcpy(&w, p + 8 * k, 8);
+      lanes += (w & ~(w << 1) & kHigh) >> 7;  // bit 7 set, bit 6 clear
+    }
+    lanes = (lanes & kEven) + ((lanes >> 8) & kEven);         // four 16-bit lanes, each <= 510
+    continuations += (lanes * 0x0001000100010001ULL) >> 48;  // their sum, <= 2040
+    p += 8 * words;
+    left -= 8 * words;
+  }
+  for (; left > 0; --left, ++p) continuations += IsContinuation(*p) ? 1 : 0;
+  return s.size() - continuations;
 }
 
 // Bytes of the code point starting at `i` (REQUIRES: i < s.size()).
