@@ -37,7 +37,8 @@ cmk_cc_library(NAME kql_functions
   SRCS functions/registry.cc functions/function_json.cc functions/conversion_text.cc
        functions/arithmetic.cc functions/comparison.cc functions/logical.cc
        functions/conversion.cc functions/conditional.cc functions/string_operators.cc
-       functions/in_operators.cc functions/string.cc functions/regex.cc functions/datetime.cc
+       functions/in_operators.cc functions/has_list.cc functions/string.cc functions/regex.cc
+       functions/datetime.cc
        functions/datetime_format.cc functions/math.cc functions/dynamic.cc functions/hash.cc
        functions/ip.cc functions/encoding.cc functions/url.cc functions/extract_json.cc
        functions/punycode.cc
@@ -78,7 +79,8 @@ target_link_libraries(cmk_kql_functions PRIVATE ICU::i18n ICU::uc EXPAT::EXPAT y
 cmk_cc_test(NAME kql_functions_test
   SRCS functions/arithmetic_test.cc functions/comparison_test.cc functions/logical_test.cc
        functions/conversion_test.cc functions/conditional_test.cc
-       functions/string_operators_test.cc functions/in_operators_test.cc functions/string_test.cc
+       functions/string_operators_test.cc functions/in_operators_test.cc functions/has_list_test.cc
+       functions/string_test.cc
        functions/regex_test.cc functions/datetime_test.cc functions/datetime_format_test.cc
        functions/math_test.cc functions/dynamic_test.cc functions/hash_test.cc
        functions/ip_test.cc functions/encoding_test.cc

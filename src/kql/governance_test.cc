@@ -390,6 +390,48 @@ TEST_F(GovernanceTest, SubstringSearchesStayLinearOnAdversarialText) {
   EXPECT_EQ(scalar("Adv | where s hassuffix '" + Repeat("ab", 4) + "' | count"), "1");
 }
 
+// has_any, has_all and has_any_index with the documented 10,000 items over a few MB of text cost
+// each value once (fn::HasList): searched once per item, a 4 MB value took 10,000 searches in
+// one chunk (~40 GB compared, seconds to minutes past the deadline checked after it).
+TEST_F(GovernanceTest, LongHasListsCostTheTextOnce) {
+  constexpr size_t kText = kSanitized ? 1 << 18 : 4 << 20;
+  Table t;
+  t.name = "Adv";
+  Column s(Type::kString);
+  std::string twelve;  // the list's first twelve items, as a text
+  std::string items;   // "t0", "p-1", "t2", ... "p-9999"
+  for (int i = 0; i < 10'000; ++i) {
+    std::string item = i % 2 == 0 ? "t" + std::to_string(i) : "p-" + std::to_string(i);
+    items += (i == 0 ? "\"" : ", \"") + item + "\"";
+    if (i < 12) twelve += " " + item;
+  }
+  s.AppendString(Repeat("t1 ", kText / 3) + "P-9999");  // the last item, a phrase, at the end
+  s.AppendString(Repeat("ab-", kText / 3));             // none
+  s.AppendString(std::string(kText, 't'));             // one long term
+  s.AppendString(Repeat("x ", kText / 2) + "T0");       // the first item
+  s.AppendString(Repeat("y ", kText / 2) + twelve);
+  t.AddColumn("s", std::move(s));
+  t.rows = 5;
+  catalog_.Add(std::move(t));
+  auto scalar = [&](const std::string& q) {
+    options_.deadline_us = kSanitized ? 0 : env::MonotonicMicros() + 3'000'000;
+    return Scalar(q);
+  };
+  EXPECT_EQ(scalar("Adv | where s has_any (" + items + ") | count"), "3");
+  EXPECT_EQ(scalar("Adv | where s has_any (dynamic([" + items + "])) | count"), "3");
+  EXPECT_EQ(scalar("Adv | where s has_all (" + items + ") | count"), "0");
+  EXPECT_EQ(scalar("Adv | summarize sum(has_any_index(s, dynamic([" + items + "])))"), std::to_string(9999 + 0 + 0 - 2));
+  std::string first12;
+  for (size_t i = 0, k = 0; k < 12; ++k) {
+    size_t end = items.find(", ", i);
+    first12 += (k == 0 ? "" : ", ") + items.substr(i, end - i);
+    i = end + 2;
+  }
+  EXPECT_EQ(scalar("Adv | where s has_all (" + first12 + ") | count"), "1");
+  EXPECT_EQ(scalar("Adv | where s has_all (" + first12 + ", 'y') | count"), "1");
+  EXPECT_EQ(scalar("Adv | where s has_all (" + first12 + ", 'x') | count"), "0");
+}
+
 // top-nested holds only the columns its levels read, dictionary-coded: 300,000 rows in chunks
 // whose dictionaries are their own (as extents' are) concatenate by merging the dictionaries,
 // not as a string per row (two such columns as strings: ~70 MB; the budget is 64 MiB).

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <unordered_set>
@@ -17,6 +18,7 @@
 #include "kql/functions/function_json.h"
 #include "kql/functions/function_util.h"
 #include "kql/functions/functions.h"
+#include "kql/functions/has_list.h"
 
 namespace cmk::kql::fn {
 
@@ -24,6 +26,10 @@ namespace cmk::kql::fn {
 bool HasTermForList(std::string_view hay, std::string_view lowered_needle);
 std::vector<uint64_t> HasTermsForList(std::string_view lowered_needle);
 std::function<size_t(std::string_view, size_t)> HasFinderForList(std::string lowered_needle);
+
+// Lists of more needles than this are matched by one HasList pass over a value, not by a search
+// of it per needle (which is faster for a few: each search skips through the text by SIMD).
+constexpr size_t kSearchedNeedles = 8;
 
 namespace {
 
@@ -210,19 +216,31 @@ Result<Column> EvalHasList(bool all, Args a, const FunctionContext& ctx) {
     needles.clear();
     for (size_t k = 1; k < a.size(); ++k) keys.Items(*a[k], row, [&](std::string s) { needles.push_back(std::move(s)); });
   };
-  if (all_constant) collect(0);
+  std::optional<HasList> list;
+  if (all_constant) {
+    collect(0);
+    if (needles.size() > kSearchedNeedles) list.emplace(needles);
+  }
   Shape s = ShapeOf(a, ctx);
   Column out = MakeColumn(Type::kBool, s);
   std::string scratch;
   for (size_t i = 0; i < s.rows; ++i) {
-    if (!all_constant) collect(i);
+    if (!all_constant) {
+      collect(i);  // (a row's own list: matched as one when long, as a constant one)
+      if (needles.size() > kSearchedNeedles) list.emplace(needles);
+      else list.reset();
+    }
     const Column& v = *a[0];
     std::string_view hay = v.type == Type::kString ? std::string_view(v.Str(i)) : (scratch = ValueToString(v, i));
     bool result = all;
-    for (const std::string& n : needles) {
-      if (HasTermForList(hay, n) != all) {
-        result = !all;
-        break;
+    if (list) {
+      result = all ? list->All(hay) : list->Any(hay);
+    } else {
+      for (const std::string& n : needles) {
+        if (HasTermForList(hay, n) != all) {
+          result = !all;
+          break;
+        }
       }
     }
     out.ints[i] = result;
@@ -243,15 +261,36 @@ Result<Column> EvalHasAnyIndex(Args a, const FunctionContext& ctx) {
                                : std::nullopt);
     }
   };
-  if (a[1]->constant) collect(0);
+  // A long list as one HasList (a null item, like an empty one, never found).
+  std::optional<HasList> list;
+  auto make_list = [&] {
+    list.reset();
+    if (needles.size() <= kSearchedNeedles) return;
+    std::vector<std::string> texts;
+    texts.reserve(needles.size());
+    for (const auto& n : needles) texts.push_back(n.value_or(""));
+    list.emplace(texts);
+  };
+  if (a[1]->constant) {
+    collect(0);
+    make_list();
+  }
   Shape s = ShapeOf(a, ctx);
   Column out = MakeColumn(Type::kLong, s);
   std::string scratch;
   for (size_t i = 0; i < s.rows; ++i) {
-    if (!a[1]->constant) collect(i);
+    if (!a[1]->constant) {
+      collect(i);
+      make_list();
+    }
     const Column& v = *a[0];
     std::string_view hay =
         v.type == Type::kString ? std::string_view(v.Str(i)) : (scratch = ValueToString(v, i));
+    if (list) {
+      size_t first = list->First(hay);
+      out.ints[i] = first == std::string_view::npos ? -1 : static_cast<int64_t>(first);
+      continue;
+    }
     auto hit = std::find_if(needles.begin(), needles.end(), [&](const auto& n) {
       return n && !n->empty() && HasTermForList(hay, *n);
     });
@@ -319,8 +358,8 @@ ValueTest StringInValueTest(bool ci, std::span<const Column* const> items, size_
 
 ValueTest StringListValueTest(std::string_view op, std::span<const Column* const> items) {
   // The test runs on the store's reader threads, value by value, outside the query's time
-  // budget: a list longer than kMaxNeedles is left to the executor (20,000 needles would
-  // test each value 20,000 times on a thread other queries share).
+  // budget: an `in` list longer than kMaxNeedles is left to the executor. A has_any/has_all
+  // list of any length costs a value's text once (fn::HasList past kSearchedNeedles).
   constexpr size_t kMaxNeedles = 64, kMaxTerms = 8;
   if (op == "in" || op == "in~") return StringInValueTest(op == "in~", items, kMaxNeedles);
   bool all = op == "has_all";
@@ -332,14 +371,18 @@ ValueTest StringListValueTest(std::string_view op, std::span<const Column* const
     if (!c->constant || c->stored() != 1) return {};
     keys.Items(*c, 0, [&](std::string s) { needles.push_back(std::move(s)); });
   }
-  if (needles.size() > kMaxNeedles) return {};
   ValueTest t;
-  t.keep = [needles, all](std::string_view v) {
-    for (const std::string& n : needles) {
-      if (fn::HasTermForList(v, n) != all) return !all;
-    }
-    return all;
-  };
+  if (needles.size() > fn::kSearchedNeedles) {
+    auto list = std::make_shared<const fn::HasList>(needles);
+    t.keep = [list, all](std::string_view v) { return all ? list->All(v) : list->Any(v); };
+  } else {
+    t.keep = [needles, all](std::string_view v) {
+      for (const std::string& n : needles) {
+        if (fn::HasTermForList(v, n) != all) return !all;
+      }
+      return all;
+    };
+  }
   // has_all: every needle occurs in a kept value; the longest is searched for, and the terms of
   // all are required (at most 8 of them). has_any: one needle's terms, whichever; no search.
   if (all) {

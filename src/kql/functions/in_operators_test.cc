@@ -145,12 +145,25 @@ TEST(InOps, ListValueTestsAgreeWithTheOperatorsAndNeedTermsOfKeptValues) {
   five.AppendInt(5);
   std::vector<const Column*> number = {&five};
   EXPECT_FALSE(StringListValueTest("in", number).keep);
-  // Over 64 needles the list is left to the executor (the test would run on reader threads).
+  // Over 64 items an `in` list is left to the executor (the test would run on reader threads);
+  // a has_any/has_all list of any length costs a value once (fn::HasList), the documented
+  // 10,000 items too.
   std::vector<Column> many;
-  for (int i = 0; i < 65; ++i) many.push_back(Str("t" + std::to_string(i)));
+  for (int i = 0; i < 10'000; ++i) many.push_back(Str(i % 2 == 0 ? "t" + std::to_string(i) : "p-" + std::to_string(i)));
   std::vector<const Column*> many_ptrs;
   for (const Column& c : many) many_ptrs.push_back(&c);
-  EXPECT_FALSE(StringListValueTest("has_any", many_ptrs).keep);
+  ValueTest any = StringListValueTest("has_any", many_ptrs);
+  ASSERT_TRUE(any.keep);
+  EXPECT_TRUE(any.keep("x T9998 y"));
+  EXPECT_TRUE(any.keep("x p-9999"));
+  EXPECT_FALSE(any.keep("x t9999 p-9998 t10000 tp-9999"));
+  ValueTest every = StringListValueTest("has_all", many_ptrs);
+  ASSERT_TRUE(every.keep);
+  EXPECT_FALSE(every.keep("t0 p-1 t2"));
+  std::vector<const Column*> twelve(many_ptrs.begin(), many_ptrs.begin() + 12);
+  EXPECT_TRUE(StringListValueTest("has_all", twelve).keep("t0 p-1 t2 p-3 t4 p-5 t6 p-7 t8 p-9 t10 p-11"));
+  EXPECT_FALSE(StringListValueTest("has_all", twelve).keep("t0 p-1 t2 p-3 t4 p-5 t6 p-7 t8 p-9 t10 p-111"));
+  many_ptrs.resize(65);
   EXPECT_FALSE(StringListValueTest("in", many_ptrs).keep);
   many_ptrs.pop_back();
   EXPECT_TRUE(StringListValueTest("in", many_ptrs).keep);

@@ -1,0 +1,217 @@
+#include "kql/functions/has_list.h"
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <unordered_map>
+
+#include "kql/functions/function_util.h"
+
+namespace cmk::kql::fn {
+namespace {
+
+// A byte of a term lower-cased (ASCII letters and digits), 0 for a separator.
+constexpr std::array<char, 256> kTermByte = [] {
+  std::array<char, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')) t[static_cast<size_t>(c)] = static_cast<char>(c);
+    if (c >= 'A' && c <= 'Z') t[static_cast<size_t>(c)] = static_cast<char>(c + 32);
+  }
+  return t;
+}();
+
+char TermByte(char c) { return kTermByte[static_cast<unsigned char>(c)]; }
+
+}  // namespace
+
+uint64_t HasList::TermHash(std::string_view term) {
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
+  for (char c : term) h = (h ^ static_cast<unsigned char>(TermByte(c))) * 0x100000001b3ULL;
+  return h ^ (h >> 29);
+}
+
+uint32_t HasList::FindTerm(std::string_view term) const {
+  const uint64_t h = TermHash(term);
+  const size_t mask = terms_.size() - 1;
+  for (size_t slot = h & mask; terms_[slot].id != kNone; slot = (slot + 1) & mask) {
+    if (terms_[slot].hash != h) continue;
+    const std::string& text = texts_[terms_[slot].id];
+    if (text.size() == term.size() &&
+        std::equal(term.begin(), term.end(), text.begin(), [](char a, char b) { return TermByte(a) == b; })) {
+      return terms_[slot].id;
+    }
+  }
+  return kNone;
+}
+
+HasList::HasList(std::span<const std::string> needles) {
+  nodes_.emplace_back();
+  std::unordered_map<std::string, uint32_t> seen;
+  std::vector<uint32_t> term_ids;
+  for (size_t pos = 0; pos < needles.size(); ++pos) {
+    std::string n = LowerAsciiCopy(needles[pos]);
+    if (n.empty()) {
+      empty_ = true;
+      continue;
+    }
+    auto [it, added] = seen.emplace(n, static_cast<uint32_t>(needles_.size()));
+    if (!added) continue;  // (an earlier position has it)
+    uint32_t id = it->second;
+    Needle info;
+    info.position = pos;
+    info.length = static_cast<uint32_t>(n.size());
+    info.check_left = IsAlnumAscii(n.front());
+    info.check_right = IsAlnumAscii(n.back());
+    needles_.push_back(info);
+    texts_.push_back(n);
+    if (std::all_of(n.begin(), n.end(), IsAlnumAscii)) {
+      if (n.size() < 64) term_lengths_ |= uint64_t{1} << n.size();
+      else long_terms_ = true;
+      term_ids.push_back(id);
+    } else {
+      AddPhrase(n, id);
+    }
+  }
+  Link();
+  if (term_ids.empty()) return;
+  // At most half full.
+  size_t slots = 2;
+  while (slots < term_ids.size() * 2) slots *= 2;
+  terms_.resize(slots);
+  for (uint32_t id : term_ids) {
+    const uint64_t h = TermHash(texts_[id]);
+    size_t slot = h & (slots - 1);
+    while (terms_[slot].id != kNone) slot = (slot + 1) & (slots - 1);
+    terms_[slot] = {h, id};
+  }
+}
+
+void HasList::AddPhrase(std::string_view needle, uint32_t id) {
+  uint32_t at = 0;
+  for (char c : needle) {
+    uint32_t to = Next(at, c);
+    if (to == kNone) {
+      to = static_cast<uint32_t>(nodes_.size());
+      nodes_.emplace_back();
+      auto& next = nodes_[at].next;
+      next.insert(std::lower_bound(next.begin(), next.end(), std::pair<char, uint32_t>(c, 0),
+                                   [](const auto& a, const auto& b) { return a.first < b.first; }),
+                  {c, to});
+    }
+    at = to;
+  }
+  nodes_[at].needle = id;
+}
+
+uint32_t HasList::Next(uint32_t node, char c) const {
+  const auto& next = nodes_[node].next;
+  auto it = std::lower_bound(next.begin(), next.end(), c, [](const auto& e, char k) { return e.first < k; });
+  return it != next.end() && it->first == c ? it->second : kNone;
+}
+
+// Breadth first: a node's fail link is the longest proper suffix of its path that is a path
+// too, whose own link is known by then.
+void HasList::Link() {
+  std::deque<uint32_t> queue;
+  nodes_[0].report = nodes_[0].needle;
+  for (const auto& [c, child] : nodes_[0].next) {
+    nodes_[child].fail = 0;
+    queue.push_back(child);
+  }
+  while (!queue.empty()) {
+    uint32_t u = queue.front();
+    queue.pop_front();
+    Node& node = nodes_[u];
+    node.report = node.needle != kNone ? u : nodes_[node.fail].report;
+    for (const auto& [c, child] : node.next) {
+      uint32_t f = node.fail;
+      uint32_t to = Next(f, c);
+      while (to == kNone && f != 0) {
+        f = nodes_[f].fail;
+        to = Next(f, c);
+      }
+      nodes_[child].fail = to != kNone && to != child ? to : 0;
+      queue.push_back(child);
+    }
+  }
+}
+
+template <typename Found>
+bool HasList::Scan(std::string_view hay, Found&& found) const {
+  const size_t n = hay.size();
+  if (!terms_.empty()) {
+    for (size_t i = 0; i < n;) {
+      if (TermByte(hay[i]) == 0) {
+        ++i;
+        continue;
+      }
+      size_t end = i + 1;
+      while (end < n && TermByte(hay[end]) != 0) ++end;
+      const size_t len = end - i;
+      if (len < 64 ? (term_lengths_ >> len) & 1 : long_terms_) {
+        if (uint32_t id = FindTerm(hay.substr(i, len)); id != kNone && found(id)) return true;
+      }
+      i = end;
+    }
+  }
+  if (nodes_.size() > 1) {
+    uint32_t at = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const char c = LowerAscii(hay[i]);
+      uint32_t to = Next(at, c);
+      while (to == kNone && at != 0) {
+        at = nodes_[at].fail;
+        to = Next(at, c);
+      }
+      at = to == kNone ? 0 : to;
+      for (uint32_t r = nodes_[at].report; r != kNone; r = nodes_[nodes_[r].fail].report) {
+        const uint32_t id = nodes_[r].needle;
+        const Needle& needle = needles_[id];
+        const size_t start = i + 1 - needle.length;
+        if (needle.check_left && start > 0 && IsAlnumAscii(hay[start - 1])) continue;
+        if (needle.check_right && i + 1 < n && IsAlnumAscii(hay[i + 1])) continue;
+        if (found(id)) return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool HasList::Any(std::string_view hay) const {
+  if (empty_) return true;
+  return Scan(hay, [](uint32_t) { return true; });
+}
+
+bool HasList::All(std::string_view hay) const {
+  if (needles_.empty()) return true;
+  // The ids found, with repeats, made distinct whenever there are as many as the next check
+  // (the needles' count, then doubling): O(m log m) for m occurrences.
+  std::vector<uint32_t> ids;
+  size_t check = needles_.size();
+  auto distinct = [&] {
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids.size() == needles_.size();
+  };
+  if (Scan(hay, [&](uint32_t id) {
+        ids.push_back(id);
+        if (ids.size() < check) return false;
+        if (distinct()) return true;
+        check = std::max(check, ids.size() * 2);
+        return false;
+      })) {
+    return true;
+  }
+  return distinct();
+}
+
+size_t HasList::First(std::string_view hay) const {
+  size_t first = std::string_view::npos;
+  Scan(hay, [&](uint32_t id) {
+    first = std::min(first, needles_[id].position);
+    return first == 0;
+  });
+  return first;
+}
+
+}  // namespace cmk::kql::fn

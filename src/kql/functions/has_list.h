@@ -1,0 +1,72 @@
+#pragma once
+// `has` over a list of needles (has_any, has_all, has_any_index) in time linear in the text,
+// whatever the list: each needle searched in turn cost the text once per needle (10,000 needles,
+// the documented limit, over one 9 MB block of messages: minutes on a thread other queries
+// share).
+//
+// A needle of letters and digits alone is a term: `has` finds it when a term of the text (a
+// maximal run of ASCII letters and digits) equals it, so the text's terms are looked up in a
+// hash table of them. The other needles (with a separator: "a-b", "-x", "::") are found by one
+// Aho-Corasick pass over the text, each occurrence kept when it meets the term boundaries `has`
+// requires (fn::HasTermForList: before a needle starting with a letter or digit, after one
+// ending with one). Case-insensitive for ASCII, as `has`; the needles come lower-cased.
+// Thread safety: immutable once built; const calls from several threads are safe.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cmk::kql::fn {
+
+class HasList {
+ public:
+  // `needles` lower-cased (ASCII); equal ones count once.
+  explicit HasList(std::span<const std::string> needles);
+
+  // Whether `has` finds one of the needles (an empty needle is found in any text).
+  bool Any(std::string_view hay) const;
+  // Whether `has` finds every needle.
+  bool All(std::string_view hay) const;
+  // The least position in `needles` of a non-empty needle `has` finds, or npos.
+  size_t First(std::string_view hay) const;
+
+ private:
+  static constexpr uint32_t kNone = UINT32_MAX;
+  struct Node {
+    uint32_t fail = 0;
+    uint32_t report = kNone;  // the nearest node on the fail chain (itself first) ending a needle
+    uint32_t needle = kNone;  // the distinct needle ending here
+    std::vector<std::pair<char, uint32_t>> next;  // sorted by byte
+  };
+  struct Needle {
+    size_t position = 0;  // least position in the constructor's list
+    uint32_t length = 0;
+    bool check_left = false, check_right = false;
+  };
+  struct Slot {  // of the terms' open-addressing table
+    uint64_t hash = 0;
+    uint32_t id = kNone;
+  };
+  // Calls `found(id)` for each distinct needle found (an id may come more than once) until it
+  // returns true; whether one did.
+  template <typename Found>
+  bool Scan(std::string_view hay, Found&& found) const;
+  uint32_t Next(uint32_t node, char c) const;
+  void AddPhrase(std::string_view needle, uint32_t id);
+  void Link();
+
+  static uint64_t TermHash(std::string_view term);  // of its lower-cased bytes
+  uint32_t FindTerm(std::string_view term) const;   // a text's term, any case: its id or kNone
+
+  std::vector<Needle> needles_;        // by distinct id, non-empty ones
+  std::vector<std::string> texts_;     // the same: lower-cased
+  std::vector<Slot> terms_;            // letters-and-digits needles by TermHash (a power of two)
+  uint64_t term_lengths_ = 0;          // bit n: a term of n bytes (n < 64)
+  bool long_terms_ = false;                           // a term of 64 bytes or more
+  std::vector<Node> nodes_;                           // the phrases' automaton (node 0: root)
+  bool empty_ = false;                                // "" is one of the needles
+};
+
+}  // namespace cmk::kql::fn
