@@ -30,6 +30,10 @@ std::function<size_t(std::string_view, size_t)> HasFinderForList(std::string low
 // Lists of more needles than this are matched by one HasList pass over a value, not by a search
 // of it per needle (which is faster for a few: each search skips through the text by SIMD).
 constexpr size_t kSearchedNeedles = 8;
+// A row's own list (not constant) is built into a HasList for that row alone when its searches
+// would compare more than this (needles times text bytes): building one costs more than a few
+// searches of a short text.
+constexpr size_t kRowListWork = size_t{1} << 16;
 
 namespace {
 
@@ -225,13 +229,13 @@ Result<Column> EvalHasList(bool all, Args a, const FunctionContext& ctx) {
   Column out = MakeColumn(Type::kBool, s);
   std::string scratch;
   for (size_t i = 0; i < s.rows; ++i) {
-    if (!all_constant) {
-      collect(i);  // (a row's own list: matched as one when long, as a constant one)
-      if (needles.size() > kSearchedNeedles) list.emplace(needles);
-      else list.reset();
-    }
+    if (!all_constant) collect(i);
     const Column& v = *a[0];
     std::string_view hay = v.type == Type::kString ? std::string_view(v.Str(i)) : (scratch = ValueToString(v, i));
+    if (!all_constant) {  // a row's own list: as one when searching it needle by needle costs much
+      if (needles.size() > kSearchedNeedles && needles.size() * hay.size() > kRowListWork) list.emplace(needles);
+      else list.reset();
+    }
     bool result = all;
     if (list) {
       result = all ? list->All(hay) : list->Any(hay);
@@ -263,9 +267,9 @@ Result<Column> EvalHasAnyIndex(Args a, const FunctionContext& ctx) {
   };
   // A long list as one HasList (a null item, like an empty one, never found).
   std::optional<HasList> list;
-  auto make_list = [&] {
+  auto make_list = [&](bool constant, size_t text) {
     list.reset();
-    if (needles.size() <= kSearchedNeedles) return;
+    if (needles.size() <= kSearchedNeedles || (!constant && needles.size() * text <= kRowListWork)) return;
     std::vector<std::string> texts;
     texts.reserve(needles.size());
     for (const auto& n : needles) texts.push_back(n.value_or(""));
@@ -273,19 +277,17 @@ Result<Column> EvalHasAnyIndex(Args a, const FunctionContext& ctx) {
   };
   if (a[1]->constant) {
     collect(0);
-    make_list();
+    make_list(true, 0);
   }
   Shape s = ShapeOf(a, ctx);
   Column out = MakeColumn(Type::kLong, s);
   std::string scratch;
   for (size_t i = 0; i < s.rows; ++i) {
-    if (!a[1]->constant) {
-      collect(i);
-      make_list();
-    }
+    if (!a[1]->constant) collect(i);
     const Column& v = *a[0];
     std::string_view hay =
         v.type == Type::kString ? std::string_view(v.Str(i)) : (scratch = ValueToString(v, i));
+    if (!a[1]->constant) make_list(false, hay.size());  // (as has_any's row lists)
     if (list) {
       size_t first = list->First(hay);
       out.ints[i] = first == std::string_view::npos ? -1 : static_cast<int64_t>(first);
