@@ -45,7 +45,6 @@ uint32_t HasList::FindTerm(std::string_view term) const {
 }
 
 HasList::HasList(std::span<const std::string> needles) {
-  nodes_.emplace_back();
   std::unordered_map<std::string, uint32_t> seen;
   std::vector<uint32_t> term_ids;
   for (size_t pos = 0; pos < needles.size(); ++pos) {
@@ -69,10 +68,10 @@ HasList::HasList(std::span<const std::string> needles) {
       else long_terms_ = true;
       term_ids.push_back(id);
     } else {
-      AddPhrase(n, id);
+      phrases_.Add(n, id);
     }
   }
-  Link();
+  phrases_.Link();
   if (term_ids.empty()) return;
   // At most half full.
   size_t slots = 2;
@@ -86,13 +85,15 @@ HasList::HasList(std::span<const std::string> needles) {
   }
 }
 
-void HasList::AddPhrase(std::string_view needle, uint32_t id) {
+void NeedleAutomaton::Add(std::string_view needle, uint32_t id) {
   uint32_t at = 0;
   for (char c : needle) {
+    if (fold_case_) c = LowerAscii(c);
     uint32_t to = Next(at, c);
     if (to == kNone) {
       to = static_cast<uint32_t>(nodes_.size());
       nodes_.emplace_back();
+      nodes_[to].depth = nodes_[at].depth + 1;
       auto& next = nodes_[at].next;
       next.insert(std::lower_bound(next.begin(), next.end(), std::pair<char, uint32_t>(c, 0),
                                    [](const auto& a, const auto& b) { return a.first < b.first; }),
@@ -100,20 +101,29 @@ void HasList::AddPhrase(std::string_view needle, uint32_t id) {
     }
     at = to;
   }
-  nodes_[at].needle = id;
+  if (at != 0 && nodes_[at].needle == kNone) nodes_[at].needle = id;
 }
 
-uint32_t HasList::Next(uint32_t node, char c) const {
+uint32_t NeedleAutomaton::Next(uint32_t node, char c) const {
   const auto& next = nodes_[node].next;
   auto it = std::lower_bound(next.begin(), next.end(), c, [](const auto& e, char k) { return e.first < k; });
   return it != next.end() && it->first == c ? it->second : kNone;
 }
 
+uint32_t NeedleAutomaton::Step(uint32_t state, char c) const {
+  if (fold_case_) c = LowerAscii(c);
+  uint32_t to = Next(state, c);
+  while (to == kNone && state != 0) {
+    state = nodes_[state].fail;
+    to = Next(state, c);
+  }
+  return to == kNone ? 0 : to;
+}
+
 // Breadth first: a node's fail link is the longest proper suffix of its path that is a path
 // too, whose own link is known by then.
-void HasList::Link() {
+void NeedleAutomaton::Link() {
   std::deque<uint32_t> queue;
-  nodes_[0].report = nodes_[0].needle;
   for (const auto& [c, child] : nodes_[0].next) {
     nodes_[child].fail = 0;
     queue.push_back(child);
@@ -154,24 +164,18 @@ bool HasList::Scan(std::string_view hay, Found&& found) const {
       i = end;
     }
   }
-  if (nodes_.size() > 1) {
-    uint32_t at = 0;
+  if (!phrases_.empty()) {
+    uint32_t at = NeedleAutomaton::kStart;
     for (size_t i = 0; i < n; ++i) {
-      const char c = LowerAscii(hay[i]);
-      uint32_t to = Next(at, c);
-      while (to == kNone && at != 0) {
-        at = nodes_[at].fail;
-        to = Next(at, c);
-      }
-      at = to == kNone ? 0 : to;
-      for (uint32_t r = nodes_[at].report; r != kNone; r = nodes_[nodes_[r].fail].report) {
-        const uint32_t id = nodes_[r].needle;
+      at = phrases_.Step(at, hay[i]);
+      bool done = phrases_.Ended(at, [&](uint32_t id, uint32_t length) {
         const Needle& needle = needles_[id];
-        const size_t start = i + 1 - needle.length;
-        if (needle.check_left && start > 0 && IsAlnumAscii(hay[start - 1])) continue;
-        if (needle.check_right && i + 1 < n && IsAlnumAscii(hay[i + 1])) continue;
-        if (found(id)) return true;
-      }
+        const size_t start = i + 1 - length;
+        if (needle.check_left && start > 0 && IsAlnumAscii(hay[start - 1])) return false;
+        if (needle.check_right && i + 1 < n && IsAlnumAscii(hay[i + 1])) return false;
+        return found(id);
+      });
+      if (done) return true;
     }
   }
   return false;

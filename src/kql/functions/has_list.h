@@ -20,6 +20,47 @@
 
 namespace cmk::kql::fn {
 
+// Every occurrence of a set of needles in one pass over a text (Aho-Corasick): each text byte
+// moves the automaton once (amortized), and the needles ending at a byte are listed from its
+// state. Bytes compared as they are, or ASCII lower-cased (`fold_case`; needles then given
+// lower-cased). Add the needles, then Link once; immutable after that (const calls from several
+// threads are safe).
+class NeedleAutomaton {
+ public:
+  static constexpr uint32_t kNone = UINT32_MAX;
+  explicit NeedleAutomaton(bool fold_case) : fold_case_(fold_case) { nodes_.emplace_back(); }
+
+  // Needle `id` (non-empty); a needle added again keeps its first id.
+  void Add(std::string_view needle, uint32_t id);
+  void Link();
+  bool empty() const { return nodes_.size() == 1; }
+
+  // The state before any byte, and the state after `c` from `state`.
+  static constexpr uint32_t kStart = 0;
+  uint32_t Step(uint32_t state, char c) const;
+  // Calls `each(id, length)` for each needle ending at the byte that led to `state`, longest
+  // first, until it returns true; whether one did.
+  template <typename Each>
+  bool Ended(uint32_t state, Each&& each) const {
+    for (uint32_t r = nodes_[state].report; r != kNone; r = nodes_[nodes_[r].fail].report) {
+      if (each(nodes_[r].needle, nodes_[r].depth)) return true;
+    }
+    return false;
+  }
+
+ private:
+  struct Node {
+    uint32_t fail = 0;
+    uint32_t report = kNone;  // the nearest node on the fail chain (itself first) ending a needle
+    uint32_t needle = kNone;  // the needle ending here
+    uint32_t depth = 0;       // its length
+    std::vector<std::pair<char, uint32_t>> next;  // sorted by byte
+  };
+  uint32_t Next(uint32_t node, char c) const;
+  bool fold_case_;
+  std::vector<Node> nodes_;  // node 0: the root
+};
+
 class HasList {
  public:
   // `needles` lower-cased (ASCII); equal ones count once.
@@ -33,13 +74,7 @@ class HasList {
   size_t First(std::string_view hay) const;
 
  private:
-  static constexpr uint32_t kNone = UINT32_MAX;
-  struct Node {
-    uint32_t fail = 0;
-    uint32_t report = kNone;  // the nearest node on the fail chain (itself first) ending a needle
-    uint32_t needle = kNone;  // the distinct needle ending here
-    std::vector<std::pair<char, uint32_t>> next;  // sorted by byte
-  };
+  static constexpr uint32_t kNone = NeedleAutomaton::kNone;
   struct Needle {
     size_t position = 0;  // least position in the constructor's list
     uint32_t length = 0;
@@ -53,9 +88,6 @@ class HasList {
   // returns true; whether one did.
   template <typename Found>
   bool Scan(std::string_view hay, Found&& found) const;
-  uint32_t Next(uint32_t node, char c) const;
-  void AddPhrase(std::string_view needle, uint32_t id);
-  void Link();
 
   static uint64_t TermHash(std::string_view term);  // of its lower-cased bytes
   uint32_t FindTerm(std::string_view term) const;   // a text's term, any case: its id or kNone
@@ -65,7 +97,7 @@ class HasList {
   std::vector<Slot> terms_;            // letters-and-digits needles by TermHash (a power of two)
   uint64_t term_lengths_ = 0;          // bit n: a term of n bytes (n < 64)
   bool long_terms_ = false;                           // a term of 64 bytes or more
-  std::vector<Node> nodes_;                           // the phrases' automaton (node 0: root)
+  NeedleAutomaton phrases_{true};                     // the other needles
   bool empty_ = false;                                // "" is one of the needles
 };
 

@@ -415,7 +415,9 @@ Result<Column> EvalHasIpv4(bool prefix, Args a, const FunctionContext& ctx) {
   Column out = MakeColumn(Type::kBool, s);
   bool constant = std::all_of(a.begin() + 1, a.end(), [](const Column* c) { return c->constant; });
   std::unordered_set<std::string> exact;  // canonical dotted quads
-  std::vector<std::string> prefixes;
+  // Prefixes as written: an address's candidates are itself and its text up to each dot (three
+  // lookups, not one comparison per prefix: 10,000 prefixes over a text of addresses).
+  std::unordered_set<std::string> prefixes;
   auto collect = [&](size_t row) {
     exact.clear();
     prefixes.clear();
@@ -425,7 +427,7 @@ Result<Column> EvalHasIpv4(bool prefix, Args a, const FunctionContext& ctx) {
       if (!prefix && needle.find('/') == std::string_view::npos) {
         if (auto ip = ParseIpv4(needle)) exact.insert(Format4(ip->addr));
       } else if (prefix && IsIpv4Prefix(needle)) {
-        prefixes.emplace_back(needle);
+        prefixes.emplace(needle);
       }
     };
     for (size_t k = 1; k < a.size(); ++k) {
@@ -449,9 +451,11 @@ Result<Column> EvalHasIpv4(bool prefix, Args a, const FunctionContext& ctx) {
     if (exact.empty() && prefixes.empty()) continue;
     out.ints[i] = AnyIpv4In(TextOf(*a[0], i, scratch), [&](const std::string& ip) {
       if (!prefix) return exact.count(ip) > 0;
-      return std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) {
-        return ip.compare(0, p.size(), p) == 0 && (p.back() == '.' || ip.size() == p.size());
-      });
+      if (prefixes.count(ip) > 0) return true;
+      for (size_t dot = ip.find('.'); dot != std::string::npos; dot = ip.find('.', dot + 1)) {
+        if (prefixes.count(ip.substr(0, dot + 1)) > 0) return true;
+      }
+      return false;
     });
   }
   return out;

@@ -6,10 +6,12 @@
 // Non-string arguments are converted with tostring() semantics.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "kql/core/budget.h"
 #include "kql/functions/function_json.h"
 #include "kql/functions/function_util.h"
+#include "kql/functions/has_list.h"
 
 namespace cmk::kql::fn {
 namespace {
@@ -247,6 +249,11 @@ Result<Column> EvalStrrep(Args a, const FunctionContext& ctx) {
 // that ends first wins, ties going to the earlier lookup (the docs' "This"/"Thwas" example);
 // matches don't overlap. Non-string lookups are ignored; a non-string (or missing) rewrite keeps
 // the matched text.
+// replace_strings(text, lookups, rewrites): scanning the text, at each byte the earliest listed
+// lookup ending there (and starting after the last replacement) is replaced: the docs' order
+// rule ("This" before "is" keeps "This"). Many lookups, or long texts, go through one
+// NeedleAutomaton pass: each lookup compared at each byte cost text x lookups (a row's own
+// lists too, when that product is large).
 Result<Column> EvalReplaceStrings(Args a, const FunctionContext& ctx) {
   std::string s0;
   auto strings_of = [](const Column& c, size_t i) {
@@ -259,25 +266,55 @@ Result<Column> EvalReplaceStrings(Args a, const FunctionContext& ctx) {
     }
     return out;
   };
-  bool constant = a[1]->constant && a[2]->constant;
+  constexpr size_t kComparedLookups = 8, kRowWork = size_t{1} << 16;
+  const bool constant = a[1]->constant && a[2]->constant;
   auto lookups = strings_of(*a[1], 0), rewrites = strings_of(*a[2], 0);
+  std::unique_ptr<NeedleAutomaton> automaton;  // (an optional drew GCC 12's -Wmaybe-uninitialized)
+  auto build = [&] {
+    automaton = std::make_unique<NeedleAutomaton>(false);
+    for (size_t k = 0; k < lookups.size(); ++k) {
+      if (lookups[k] && !lookups[k]->empty()) automaton->Add(*lookups[k], static_cast<uint32_t>(k));
+    }
+    automaton->Link();
+  };
+  if (constant && lookups.size() > kComparedLookups) build();
   return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
-    if (!constant) lookups = strings_of(*a[1], i), rewrites = strings_of(*a[2], i);
     std::string_view text = TextAt(*a[0], i, s0);
+    if (!constant) {
+      lookups = strings_of(*a[1], i), rewrites = strings_of(*a[2], i);
+      automaton.reset();
+      if (lookups.size() > kComparedLookups && lookups.size() * text.size() > kRowWork) build();
+    }
     std::string r;
     size_t pos = 0;  // start of the text not yet copied
-    for (size_t end = pos + 1; end <= text.size(); ++end) {
-      for (size_t k = 0; k < lookups.size(); ++k) {
-        const std::optional<std::string>& l = lookups[k];
-        if (!l || l->empty() || l->size() > end - pos ||
-            text.compare(end - l->size(), l->size(), *l) != 0) {
-          continue;
+    auto replace = [&](size_t end, size_t k) {
+      const std::string& l = *lookups[k];
+      r.append(text.substr(pos, end - l.size() - pos));
+      const std::optional<std::string>* w = k < rewrites.size() ? &rewrites[k] : nullptr;
+      r.append(w != nullptr && *w ? std::string_view(**w) : std::string_view(l));
+      pos = end;
+    };
+    if (automaton) {
+      uint32_t state = NeedleAutomaton::kStart;
+      for (size_t end = 1; end <= text.size(); ++end) {
+        state = automaton->Step(state, text[end - 1]);
+        uint32_t best = NeedleAutomaton::kNone;
+        automaton->Ended(state, [&](uint32_t k, uint32_t length) {
+          if (length <= end - pos) best = std::min(best, k);
+          return false;
+        });
+        if (best != NeedleAutomaton::kNone) replace(end, best);
+      }
+    } else {
+      for (size_t end = pos + 1; end <= text.size(); ++end) {
+        for (size_t k = 0; k < lookups.size(); ++k) {
+          const std::optional<std::string>& l = lookups[k];
+          if (!l || l->empty() || l->size() > end - pos || text.compare(end - l->size(), l->size(), *l) != 0) {
+            continue;
+          }
+          replace(end, k);
+          break;
         }
-        r.append(text.substr(pos, end - l->size() - pos));
-        const std::optional<std::string>* w = k < rewrites.size() ? &rewrites[k] : nullptr;
-        r.append(w != nullptr && *w ? std::string_view(**w) : std::string_view(*l));
-        pos = end;
-        break;
       }
     }
     out.strings[i] = r.append(text.substr(pos));

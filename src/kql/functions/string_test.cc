@@ -1,5 +1,7 @@
 #include "kql/functions/functions_test_util.h"
 
+#include <random>
+
 namespace cmk::kql {
 namespace {
 
@@ -66,6 +68,63 @@ TEST(Strings, ReverseKeepsCodePointsIntact) {
 TEST(Strings, StrrepRepeatsWithDelimiter) {
   EXPECT_EQ(Fn("strrep", {Str("ABC"), Long(2)}), (V{"ABCABC"}));
   EXPECT_EQ(Fn("strrep", {Str("ABC"), Long(3), Str(",")}), (V{"ABC,ABC,ABC"}));
+}
+
+// replace_strings with more than eight lookups (or a row's own long list over a long text)
+// makes one automaton pass: the same answers as comparing each lookup at each byte, which it
+// does for a few. Random texts and lists; the few-lookup answer is the reference, and the same
+// lists padded with lookups never found (a rewrite each, so the others keep their places) go
+// the other way.
+TEST(Strings, ReplaceStringsWithManyLookupsAnswersAsWithFew) {
+  std::mt19937 rng(5);
+  const std::string alphabet = "abAB- ";
+  auto text = [&](size_t max) {
+    std::string t;
+    for (size_t n = rng() % (max + 1); n > 0; --n) t.push_back(alphabet[rng() % alphabet.size()]);
+    return t;
+  };
+  auto json = [](const std::vector<std::string>& items) {
+    std::string j = "[";
+    for (const std::string& i : items) j += (j.size() > 1 ? "," : "") + i;
+    return j + "]";
+  };
+  auto quoted = [](const std::string& t) { return "\"" + t + "\""; };
+  size_t changed = 0;
+  for (int round = 0; round < 1500; ++round) {
+    std::vector<std::string> texts;
+    for (int r = 0; r < 3; ++r) texts.push_back(text(30));
+    std::vector<std::string> lookups, rewrites;
+    for (size_t k = 1 + rng() % 8; k > 0; --k) {
+      const std::string& from = texts[rng() % texts.size()];
+      std::string l = rng() % 4 != 0 && !from.empty() ? from.substr(rng() % from.size(), 1 + rng() % 4) : text(3);
+      lookups.push_back(rng() % 9 == 0 ? "1" : quoted(l));  // a number: ignored
+      rewrites.push_back(rng() % 5 == 0 ? "null" : quoted(text(3)));
+    }
+    if (rng() % 3 == 0) rewrites.pop_back();  // fewer rewrites: the last lookup is kept as is
+    std::vector<std::string> padded_lookups = lookups, padded_rewrites = rewrites;
+    padded_rewrites.resize(lookups.size(), "null");
+    for (int p = 0; p < 4; ++p) {
+      padded_lookups.push_back(quoted("zz" + std::to_string(p)));
+      padded_rewrites.push_back(quoted("!"));
+    }
+    Column in(Type::kString);
+    for (const std::string& t : texts) in.AppendString(t);
+    V few = Fn("replace_strings", {in, Const(Dyn({json(lookups)})), Const(Dyn({json(rewrites)}))}, texts.size());
+    V many = Fn("replace_strings", {in, Const(Dyn({json(padded_lookups)})), Const(Dyn({json(padded_rewrites)}))},
+                texts.size());
+    ASSERT_EQ(many, few) << json(lookups) << " " << json(rewrites);
+    for (size_t r = 0; r < texts.size(); ++r) changed += few[r] != texts[r];
+    // A row's own lists over texts of over 64 KB of lookups times bytes: an automaton per row.
+    Column longs(Type::kString), own_lookups(Type::kDynamic), own_rewrites(Type::kDynamic);
+    for (const std::string& t : texts) {
+      longs.AppendString(std::string(8000, '.') + t);
+      own_lookups.AppendString(json(padded_lookups));
+      own_rewrites.AppendString(json(padded_rewrites));
+    }
+    V own = Fn("replace_strings", {longs, own_lookups, own_rewrites}, texts.size());
+    for (size_t r = 0; r < texts.size(); ++r) ASSERT_EQ(own[r], std::string(8000, '.') + few[r]) << json(lookups);
+  }
+  EXPECT_GT(changed, 1500u);  // most lists replace something
 }
 
 }  // namespace
