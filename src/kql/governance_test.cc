@@ -71,6 +71,23 @@ class GovernanceTest : public ::testing::Test {
     const Column& c = t.columns[0];
     return UsesInts(c.type) ? std::to_string(c.Int(0)) : UsesReals(c.type) ? std::to_string(c.Real(0)) : c.Str(0);
   }
+  // Scalar under a 3 s deadline, checked once a chunk is through: work that grows with a text
+  // times something else (a needle, a list) fails it instead of answering late. Sanitized
+  // builds, 20x slower, check the answers alone.
+  std::string ScalarWithin3s(const std::string& query) {
+    options_.deadline_us = kSanitized ? 0 : env::MonotonicMicros() + 3'000'000;
+    return Scalar(query);
+  }
+  // Table `name` of one string column, s, holding `values`.
+  void AddTexts(const std::string& name, std::vector<std::string> values) {
+    Table t;
+    t.name = name;
+    Column s(Type::kString);
+    for (std::string& v : values) s.AppendString(std::move(v));
+    t.rows = s.stored();
+    t.AddColumn("s", std::move(s));
+    catalog_.Add(std::move(t));
+  }
   static std::string Repeat(const std::string& s, size_t n) {
     std::string out;
     out.reserve(s.size() * n);
@@ -324,26 +341,14 @@ TEST_F(GovernanceTest, ParseBuildsOnlyTheColumnsReadAfterIt) {
 TEST_F(GovernanceTest, SubstringSearchesStayLinearOnAdversarialText) {
   // (Sanitized builds, 20x slower and checking the answers alone, search a sixteenth of it.)
   constexpr size_t kText = kSanitized ? 1 << 20 : 4 << 20, kNeedle = kSanitized ? 16 << 10 : 64 << 10;
-  Table t;
-  t.name = "Adv";
-  Column s(Type::kString);
-  s.AppendString(std::string(kText, 'a'));
-  s.AppendString(Repeat("bc", kText / 2));
-  s.AppendString(Repeat("ab", kText / 2));
   const std::string as(kNeedle, 'a'), bcs = Repeat("bc", kNeedle / 2) + "cb";
-  s.AppendString(Repeat("bc", kText / 2) + "cb");  // ends with bcs, inside its one term
-  s.AppendString(Repeat("bc", kText / 2) + " " + bcs);  // bcs its second term
-  s.AppendString(Repeat("aa-", kText / 3));              // dashes every third byte
-  t.AddColumn("s", std::move(s));
-  t.rows = 6;
-  catalog_.Add(std::move(t));
-  // Each query within 3 s (~20 ms here): the deadline is checked once the chunk is through, so
-  // a search quadratic again fails it instead of answering late (the old countof took 5 s, the
-  // old has a minute). Sanitized builds, 20x slower, check the answers alone.
-  auto scalar = [&](const std::string& q) {
-    options_.deadline_us = kSanitized ? 0 : env::MonotonicMicros() + 3'000'000;
-    return Scalar(q);
-  };
+  AddTexts("Adv", {std::string(kText, 'a'), Repeat("bc", kText / 2), Repeat("ab", kText / 2),
+                   Repeat("bc", kText / 2) + "cb",        // ends with bcs, inside its one term
+                   Repeat("bc", kText / 2) + " " + bcs,  // bcs its second term
+                   Repeat("aa-", kText / 3)});            // dashes every third byte
+  // Each query within 3 s (~20 ms here): a search quadratic again fails it (the old countof
+  // took 5 s, the old has a minute).
+  auto scalar = [&](const std::string& q) { return ScalarWithin3s(q); };
   for (const char* op : {"has", "has_cs", "hasprefix", "hassuffix", "hasprefix_cs", "hassuffix_cs"}) {
     // Only the first row's one term holds it, and as a part: a prefix and a suffix, not a term.
     std::string part = std::string_view(op).starts_with("has_") || std::string_view(op) == "has" ? "0" : "1";
@@ -396,9 +401,6 @@ TEST_F(GovernanceTest, SubstringSearchesStayLinearOnAdversarialText) {
 // deadline checked after it).
 TEST_F(GovernanceTest, LongNeedleListsCostTheTextOnce) {
   constexpr size_t kText = kSanitized ? 1 << 18 : 4 << 20;
-  Table t;
-  t.name = "Adv";
-  Column s(Type::kString);
   std::string twelve;  // the list's first twelve items, as a text
   std::string items;   // "t0", "p-1", "t2", ... "p-9999"
   for (int i = 0; i < 10'000; ++i) {
@@ -406,18 +408,12 @@ TEST_F(GovernanceTest, LongNeedleListsCostTheTextOnce) {
     items += (i == 0 ? "\"" : ", \"") + item + "\"";
     if (i < 12) twelve += " " + item;
   }
-  s.AppendString(Repeat("t1 ", kText / 3) + "P-9999");  // the last item, a phrase, at the end
-  s.AppendString(Repeat("ab-", kText / 3));             // none
-  s.AppendString(std::string(kText, 't'));             // one long term
-  s.AppendString(Repeat("x ", kText / 2) + "T0");       // the first item
-  s.AppendString(Repeat("y ", kText / 2) + twelve);
-  t.AddColumn("s", std::move(s));
-  t.rows = 5;
-  catalog_.Add(std::move(t));
-  auto scalar = [&](const std::string& q) {
-    options_.deadline_us = kSanitized ? 0 : env::MonotonicMicros() + 3'000'000;
-    return Scalar(q);
-  };
+  AddTexts("Adv", {Repeat("t1 ", kText / 3) + "P-9999",  // the last item, a phrase, at the end
+                   Repeat("ab-", kText / 3),             // none
+                   std::string(kText, 't'),              // one long term
+                   Repeat("x ", kText / 2) + "T0",       // the first item
+                   Repeat("y ", kText / 2) + twelve});
+  auto scalar = [&](const std::string& q) { return ScalarWithin3s(q); };
   EXPECT_EQ(scalar("Adv | where s has_any (" + items + ") | count"), "3");
   EXPECT_EQ(scalar("Adv | where s has_any (dynamic([" + items + "])) | count"), "3");
   EXPECT_EQ(scalar("Adv | where s has_all (" + items + ") | count"), "0");
@@ -442,14 +438,7 @@ TEST_F(GovernanceTest, LongNeedleListsCostTheTextOnce) {
             " x y z p-3 t4 p-5 t6 p-7 t8 p-9 t10 y1");
   // has_any_ipv4_prefix with 10,000 prefixes over a text of ~500,000 addresses: each address
   // compared with each prefix, 5 * 10^9 comparisons.
-  Table ips;
-  ips.name = "Ips";
-  Column text(Type::kString);
-  text.AppendString(Repeat("1.2.3.4 ", kText / 8));
-  text.AppendString(Repeat("1.2.3.4 ", kText / 8) + "8.9.1.7.");  // under "8.9."
-  ips.AddColumn("s", std::move(text));
-  ips.rows = 2;
-  catalog_.Add(std::move(ips));
+  AddTexts("Ips", {Repeat("1.2.3.4 ", kText / 8), Repeat("1.2.3.4 ", kText / 8) + "8.9.1.7."});  // under "8.9."
   std::string prefixes;
   for (int i = 0; i < 10'000; ++i) {
     prefixes += (i == 0 ? "'" : ", '") + std::to_string(2 + i % 7) + "." + std::to_string(i / 7 % 256) + ".";
