@@ -1,8 +1,9 @@
 #pragma once
-// `has` over a list of needles (has_any, has_all, has_any_index) in time linear in the text,
-// whatever the list: each needle searched in turn cost the text once per needle (10,000 needles,
-// the documented limit, over one 9 MB block of messages: minutes on a thread other queries
-// share).
+// Lists of needles searched in one pass over a text, whatever the list: each needle searched in
+// turn cost the text once per needle (10,000 needles, the documented limit, over one 9 MB block
+// of messages: minutes on a thread other queries share). NeedleAutomaton finds every occurrence
+// of a set of needles (replace_strings' lookups); HasList is `has` over a list (has_any,
+// has_all, has_any_index).
 //
 // A needle of letters and digits alone is a term: `has` finds it when a term of the text (a
 // maximal run of ASCII letters and digits) equals it, so the text's terms are looked up in a
@@ -92,13 +93,13 @@ class HasList {
   static uint64_t TermHash(std::string_view term);  // of its lower-cased bytes
   uint32_t FindTerm(std::string_view term) const;   // a text's term, any case: its id or kNone
 
-  std::vector<Needle> needles_;        // by distinct id, non-empty ones
-  std::vector<std::string> texts_;     // the same: lower-cased
-  std::vector<Slot> terms_;            // letters-and-digits needles by TermHash (a power of two)
-  uint64_t term_lengths_ = 0;          // bit n: a term of n bytes (n < 64)
-  bool long_terms_ = false;                           // a term of 64 bytes or more
-  NeedleAutomaton phrases_{true};                     // the other needles
-  bool empty_ = false;                                // "" is one of the needles
+  std::vector<Needle> needles_;     // by distinct id, non-empty ones
+  std::vector<std::string> texts_;  // the same: lower-cased
+  std::vector<Slot> terms_;         // letters-and-digits needles by TermHash (a power of two)
+  uint64_t term_lengths_ = 0;       // bit n: a term of n bytes (n < 64)
+  bool long_terms_ = false;         // a term of 64 bytes or more
+  NeedleAutomaton phrases_{true};   // the other needles
+  bool empty_ = false;              // "" is one of the needles
 };
 
 }  // namespace cmk::kql::fn
