@@ -448,6 +448,29 @@ TEST_F(GovernanceTest, LongNeedleListsCostTheTextOnce) {
   EXPECT_EQ(scalar("Ips | where has_any_ipv4_prefix(s, dynamic([" + prefixes + "])) | count"), "1");
 }
 
+// A list's matcher is charged to the query's memory budget (and refused past 256 MiB without
+// one): 2,000 needles of ~200 bytes take ~25 MB to match, over a 16 MiB limit; 100 of them fit.
+TEST_F(GovernanceTest, LongNeedleListsAreChargedToTheBudget) {
+  options_.memory_limit_bytes = 16 << 20;
+  auto list = [&](int n) {
+    std::string items;
+    for (int i = 0; i < n; ++i) items += std::string(i == 0 ? "'" : ", '") + Repeat("ab-", 66) + std::to_string(i) + "'";
+    return items;
+  };
+  const std::vector<std::pair<std::string, std::string>> queries = {
+      {"has_any()", "print s = 'x' | where s has_any (" + list(2000) + ") | count"},
+      {"has_all()", "print s = 'x' | where s has_all (" + list(2000) + ") | count"},
+      {"has_any_index()", "print has_any_index('x', dynamic([" + list(2000) + "]))"},
+      {"replace_strings()", "print replace_strings('x', dynamic([" + list(2000) + "]), dynamic([]))"}};
+  for (const auto& [name, q] : queries) {
+    std::string answer = Scalar(q);
+    EXPECT_NE(answer.find("memory limit of 16777216 bytes (16 MiB) in " + name), std::string::npos)
+        << answer.substr(0, 300);
+  }
+  EXPECT_EQ(Scalar("print s = 'x' | where s has_any (" + list(100) + ") | count"), "0");
+  EXPECT_EQ(Scalar("print replace_strings('x', dynamic([" + list(100) + "]), dynamic([]))"), "x");
+}
+
 // top-nested holds only the columns its levels read, dictionary-coded: 300,000 rows in chunks
 // whose dictionaries are their own (as extents' are) concatenate by merging the dictionaries,
 // not as a string per row (two such columns as strings: ~70 MB; the budget is 64 MiB).

@@ -24,6 +24,20 @@ char TermByte(char c) { return kTermByte[static_cast<unsigned char>(c)]; }
 
 }  // namespace
 
+size_t NeedleListBytes(size_t count, size_t text_bytes) { return (count + text_bytes) * 64; }
+
+Status ReserveForNeedles(std::string_view what, size_t count, size_t text_bytes, MemoryReservation& held) {
+  size_t bytes = NeedleListBytes(count, text_bytes);
+  if (bytes > kMaxListBytes) {
+    return Status(StatusCode::kResourceExhausted,
+                  "Query execution has exceeded the allowed limits (80DA0001): " + std::string(what) + "'s " +
+                      std::to_string(count) + " needles (" + std::to_string(text_bytes) +
+                      " bytes) would take more than the 256 MiB allowed to match them",
+                  "E_RUNAWAY_QUERY");
+  }
+  return held.Resize(bytes);
+}
+
 uint64_t HasList::TermHash(std::string_view term) {
   uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
   for (char c : term) h = (h ^ static_cast<unsigned char>(TermByte(c))) * 0x100000001b3ULL;

@@ -19,7 +19,19 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
+#include "kql/core/budget.h"
+
 namespace cmk::kql::fn {
+
+// Reserves in `held` (the query's budget, if any) the memory a NeedleAutomaton or HasList of
+// `count` needles of `text_bytes` bytes in all takes (~64 bytes per needle byte: a trie node and
+// its links), and refuses lists past kMaxListBytes whatever the budget (the reader threads run
+// without one): E_RUNAWAY_QUERY naming `what`. A list comes from the query or from a row (a
+// make_list of a million messages), so its automaton could otherwise take gigabytes.
+inline constexpr size_t kMaxListBytes = size_t{256} << 20;
+size_t NeedleListBytes(size_t count, size_t text_bytes);
+Status ReserveForNeedles(std::string_view what, size_t count, size_t text_bytes, MemoryReservation& held);
 
 // Every occurrence of a set of needles in one pass over a text (Aho-Corasick): each text byte
 // moves the automaton once (amortized), and the needles ending at a byte are listed from its

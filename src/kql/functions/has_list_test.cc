@@ -108,6 +108,19 @@ TEST(HasListTest, AnswersAsOneSearchPerNeedle) {
   EXPECT_GT(all_found, 200u);
 }
 
+// The memory a list takes is reserved in the query's budget and refused past 256 MiB without
+// one: a list from a row (a make_list of a million messages) could take gigabytes to match.
+TEST(HasListTest, ListsPastTheCapAreRefused) {
+  MemoryReservation none(nullptr, "has_any()");
+  EXPECT_TRUE(ReserveForNeedles("has_any()", 10'000, 1 << 20, none).ok());
+  Status refused = ReserveForNeedles("has_any()", 10'000, 8 << 20, none);
+  EXPECT_EQ(refused.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.message().find("has_any()"), std::string::npos) << refused.message();
+  QueryBudget budget(BudgetLimits{4 << 20});
+  MemoryReservation held(&budget, "has_any()");
+  EXPECT_EQ(ReserveForNeedles("has_any()", 100, 100 << 10, held).code(), StatusCode::kResourceExhausted);
+}
+
 // Needles that are suffixes of one another and texts that hold them everywhere, inside terms:
 // every occurrence fails a boundary, and each is looked at once.
 TEST(HasListTest, NestedNeedlesInsideTerms) {

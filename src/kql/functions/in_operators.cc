@@ -221,9 +221,17 @@ Result<Column> EvalHasList(bool all, Args a, const FunctionContext& ctx) {
     for (size_t k = 1; k < a.size(); ++k) keys.Items(*a[k], row, [&](std::string s) { needles.push_back(std::move(s)); });
   };
   std::optional<HasList> list;
+  MemoryReservation held(ctx.budget, all ? "has_all()" : "has_any()");
+  auto make_list = [&]() -> Status {
+    size_t text = 0;
+    for (const std::string& n : needles) text += n.size();
+    RETURN_IF_ERROR(ReserveForNeedles(all ? "has_all()" : "has_any()", needles.size(), text, held));
+    list.emplace(needles);
+    return OkStatus();
+  };
   if (all_constant) {
     collect(0);
-    if (needles.size() > kSearchedNeedles) list.emplace(needles);
+    if (needles.size() > kSearchedNeedles) RETURN_IF_ERROR(make_list());
   }
   Shape s = ShapeOf(a, ctx);
   Column out = MakeColumn(Type::kBool, s);
@@ -233,8 +241,8 @@ Result<Column> EvalHasList(bool all, Args a, const FunctionContext& ctx) {
     const Column& v = *a[0];
     std::string_view hay = v.type == Type::kString ? std::string_view(v.Str(i)) : (scratch = ValueToString(v, i));
     if (!all_constant) {  // a row's own list: as one when searching it needle by needle costs much
-      if (needles.size() > kSearchedNeedles && needles.size() * hay.size() > kRowListWork) list.emplace(needles);
-      else list.reset();
+      list.reset();
+      if (needles.size() > kSearchedNeedles && needles.size() * hay.size() > kRowListWork) RETURN_IF_ERROR(make_list());
     }
     bool result = all;
     if (list) {
@@ -267,17 +275,21 @@ Result<Column> EvalHasAnyIndex(Args a, const FunctionContext& ctx) {
   };
   // A long list as one HasList (a null item, like an empty one, never found).
   std::optional<HasList> list;
-  auto make_list = [&](bool constant, size_t text) {
+  MemoryReservation held(ctx.budget, "has_any_index()");
+  auto make_list = [&](bool constant, size_t text) -> Status {
     list.reset();
-    if (needles.size() <= kSearchedNeedles || (!constant && needles.size() * text <= kRowListWork)) return;
+    if (needles.size() <= kSearchedNeedles || (!constant && needles.size() * text <= kRowListWork)) return OkStatus();
     std::vector<std::string> texts;
     texts.reserve(needles.size());
-    for (const auto& n : needles) texts.push_back(n.value_or(""));
+    size_t bytes = 0;
+    for (const auto& n : needles) bytes += texts.emplace_back(n.value_or("")).size();
+    RETURN_IF_ERROR(ReserveForNeedles("has_any_index()", texts.size(), bytes, held));
     list.emplace(texts);
+    return OkStatus();
   };
   if (a[1]->constant) {
     collect(0);
-    make_list(true, 0);
+    RETURN_IF_ERROR(make_list(true, 0));
   }
   Shape s = ShapeOf(a, ctx);
   Column out = MakeColumn(Type::kLong, s);
@@ -287,7 +299,7 @@ Result<Column> EvalHasAnyIndex(Args a, const FunctionContext& ctx) {
     const Column& v = *a[0];
     std::string_view hay =
         v.type == Type::kString ? std::string_view(v.Str(i)) : (scratch = ValueToString(v, i));
-    if (!a[1]->constant) make_list(false, hay.size());  // (as has_any's row lists)
+    if (!a[1]->constant) RETURN_IF_ERROR(make_list(false, hay.size()));  // (as has_any's row lists)
     if (list) {
       size_t first = list->First(hay);
       out.ints[i] = first == std::string_view::npos ? -1 : static_cast<int64_t>(first);
@@ -375,6 +387,9 @@ ValueTest StringListValueTest(std::string_view op, std::span<const Column* const
   }
   ValueTest t;
   if (needles.size() > fn::kSearchedNeedles) {
+    size_t text = 0;
+    for (const std::string& n : needles) text += n.size();
+    if (fn::NeedleListBytes(needles.size(), text) > fn::kMaxListBytes) return {};  // (the executor refuses it)
     auto list = std::make_shared<const fn::HasList>(needles);
     t.keep = [list, all](std::string_view v) { return all ? list->All(v) : list->Any(v); };
   } else {

@@ -270,20 +270,30 @@ Result<Column> EvalReplaceStrings(Args a, const FunctionContext& ctx) {
   const bool constant = a[1]->constant && a[2]->constant;
   auto lookups = strings_of(*a[1], 0), rewrites = strings_of(*a[2], 0);
   std::unique_ptr<NeedleAutomaton> automaton;  // (an optional drew GCC 12's -Wmaybe-uninitialized)
-  auto build = [&] {
+  MemoryReservation held(ctx.budget, "replace_strings()");
+  auto build = [&]() -> Status {
+    size_t bytes = 0;
+    for (const auto& l : lookups) bytes += l ? l->size() : 0;
+    RETURN_IF_ERROR(ReserveForNeedles("replace_strings()", lookups.size(), bytes, held));
     automaton = std::make_unique<NeedleAutomaton>(false);
     for (size_t k = 0; k < lookups.size(); ++k) {
       if (lookups[k] && !lookups[k]->empty()) automaton->Add(*lookups[k], static_cast<uint32_t>(k));
     }
     automaton->Link();
+    return OkStatus();
   };
-  if (constant && lookups.size() > kComparedLookups) build();
-  return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
+  if (constant && lookups.size() > kComparedLookups) RETURN_IF_ERROR(build());
+  Status failed;  // a row's own list refused
+  ASSIGN_OR_RETURN(Column result, MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
+    if (!failed.ok()) return;
     std::string_view text = TextAt(*a[0], i, s0);
     if (!constant) {
       lookups = strings_of(*a[1], i), rewrites = strings_of(*a[2], i);
       automaton.reset();
-      if (lookups.size() > kComparedLookups && lookups.size() * text.size() > kRowWork) build();
+      if (lookups.size() > kComparedLookups && lookups.size() * text.size() > kRowWork) {
+        failed = build();
+        if (!failed.ok()) return;
+      }
     }
     std::string r;
     size_t pos = 0;  // start of the text not yet copied
@@ -318,7 +328,9 @@ Result<Column> EvalReplaceStrings(Args a, const FunctionContext& ctx) {
       }
     }
     out.strings[i] = r.append(text.substr(pos));
-  });
+  }));
+  RETURN_IF_ERROR(failed);
+  return result;
 }
 
 std::vector<std::string_view> CodePoints(std::string_view s) {
