@@ -366,6 +366,31 @@ def test_hostile_regexes_over_stored_rows_answer_or_are_refused(srv):
         governed(srv, text)
 
 
+def test_long_needle_lists_over_stored_rows_answer_at_once(srv):
+    """has_any with the documented 10,000 items and replace_strings with as many lookups, over
+    stored messages of 63 KB (3 MB in all; values are cut at 64 KB): each value's text is gone
+    through once (one pass of an automaton), not once per item (10,000 x 3 MB searched: tens of
+    seconds on threads other queries share)."""
+    big = "ab-" * 21_000
+    for seed in range(4):
+        assert upload(srv, records(12, seed=100 + seed, marker=big + f" tail{seed}")).status_code == 204
+    table = "AppEvents_CL"
+    items = ", ".join(f'"t{i}"' if i % 2 == 0 else f'"p-{i}"' for i in range(10_000))
+    cases = [
+        (f"{table} | where Message has_any ({items}) | count", [[0]]),
+        (f"{table} | where Message has_any ({items}, 'tail2') | count", [[12]]),
+        (f"{table} | where Message has_all ({items}) | count", [[0]]),
+        (f"{table} | where Message has 'tail3' | summarize max(strlen(replace_strings(Message, "
+         f"dynamic([{items}, 'tail3']), dynamic([]))))", [[len("request 11 ") + len(big) + len(" tail3")]]),
+    ]
+    for text, want in cases:
+        r, took = query(srv, text)
+        assert r.status_code == 200, r.text[:300]
+        assert r.json()["tables"][0]["rows"] == want, (text[:80], r.text[:300])
+        assert took < 5, f"{text[:80]!r} took {took:.1f} s: a list costs a value's text once"
+    assert_alive(srv)
+
+
 def test_time_limit_is_504_and_prefer_wait_sets_it(srv):
     r, took = query(srv, "range x from 1 to 100000000000 step 1 | where x % 7 == 3 | count", wait=3)
     assert r.status_code == 504, r.text[:300]
