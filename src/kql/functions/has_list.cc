@@ -1,26 +1,26 @@
 #include "kql/functions/has_list.h"
 
 #include <algorithm>
-#include <array>
 #include <deque>
+#include <random>
 #include <unordered_map>
 
 #include "kql/functions/function_util.h"
+#include "kql/functions/terms.h"
 
 namespace cmk::kql::fn {
 namespace {
 
-// A byte of a term lower-cased (ASCII letters and digits), 0 for a separator.
-constexpr std::array<char, 256> kTermByte = [] {
-  std::array<char, 256> t{};
-  for (int c = 0; c < 256; ++c) {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')) t[static_cast<size_t>(c)] = static_cast<char>(c);
-    if (c >= 'A' && c <= 'Z') t[static_cast<size_t>(c)] = static_cast<char>(c + 32);
-  }
-  return t;
-}();
-
-char TermByte(char c) { return kTermByte[static_cast<unsigned char>(c)]; }
+// The table's slots are chosen by the terms' hashes (terms.h TermHash) mixed with a seed drawn
+// once per process: a list and a text made to crowd one run of slots would cost a probe of the
+// whole run per term of the text.
+uint64_t SlotSeed() {
+  static const uint64_t seed = [] {
+    std::random_device device;
+    return (uint64_t{device()} << 32) ^ device();
+  }();
+  return seed;
+}
 
 }  // namespace
 
@@ -38,20 +38,21 @@ Status ReserveForNeedles(std::string_view what, size_t count, size_t text_bytes,
   return held.Resize(bytes);
 }
 
-uint64_t HasList::TermHash(std::string_view term) {
-  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
-  for (char c : term) h = (h ^ static_cast<unsigned char>(TermByte(c))) * 0x100000001b3ULL;
-  return h ^ (h >> 29);
+size_t HasList::SlotOf(uint64_t hash) const {
+  uint64_t x = hash ^ SlotSeed();  // splitmix64's finalizer
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return (x ^ (x >> 31)) & (terms_.size() - 1);
 }
 
 uint32_t HasList::FindTerm(std::string_view term) const {
-  const uint64_t h = TermHash(term);
+  const uint64_t h = kql::TermHash(term);
   const size_t mask = terms_.size() - 1;
-  for (size_t slot = h & mask; terms_[slot].id != kNone; slot = (slot + 1) & mask) {
+  for (size_t slot = SlotOf(h); terms_[slot].id != kNone; slot = (slot + 1) & mask) {
     if (terms_[slot].hash != h) continue;
     const std::string& text = texts_[terms_[slot].id];
     if (text.size() == term.size() &&
-        std::equal(term.begin(), term.end(), text.begin(), [](char a, char b) { return TermByte(a) == b; })) {
+        std::equal(term.begin(), term.end(), text.begin(), [](char a, char b) { return LowerAscii(a) == b; })) {
       return terms_[slot].id;
     }
   }
@@ -92,8 +93,8 @@ HasList::HasList(std::span<const std::string> needles) {
   while (slots < term_ids.size() * 2) slots *= 2;
   terms_.resize(slots);
   for (uint32_t id : term_ids) {
-    const uint64_t h = TermHash(texts_[id]);
-    size_t slot = h & (slots - 1);
+    const uint64_t h = kql::TermHash(texts_[id]);
+    size_t slot = SlotOf(h);
     while (terms_[slot].id != kNone) slot = (slot + 1) & (slots - 1);
     terms_[slot] = {h, id};
   }
@@ -165,12 +166,12 @@ bool HasList::Scan(std::string_view hay, Found&& found) const {
   const size_t n = hay.size();
   if (!terms_.empty()) {
     for (size_t i = 0; i < n;) {
-      if (TermByte(hay[i]) == 0) {
+      if (!IsTermByte(hay[i])) {
         ++i;
         continue;
       }
       size_t end = i + 1;
-      while (end < n && TermByte(hay[end]) != 0) ++end;
+      while (end < n && IsTermByte(hay[end])) ++end;
       const size_t len = end - i;
       if (len < 64 ? (term_lengths_ >> len) & 1 : long_terms_) {
         if (uint32_t id = FindTerm(hay.substr(i, len)); id != kNone && found(id)) return true;

@@ -102,12 +102,12 @@ class HasList {
   template <typename Found>
   bool Scan(std::string_view hay, Found&& found) const;
 
-  static uint64_t TermHash(std::string_view term);  // of its lower-cased bytes
-  uint32_t FindTerm(std::string_view term) const;   // a text's term, any case: its id or kNone
+  size_t SlotOf(uint64_t hash) const;              // a term's first slot, by its TermHash
+  uint32_t FindTerm(std::string_view term) const;  // a text's term, any case: its id or kNone
 
   std::vector<Needle> needles_;     // by distinct id, non-empty ones
   std::vector<std::string> texts_;  // the same: lower-cased
-  std::vector<Slot> terms_;         // letters-and-digits needles by TermHash (a power of two)
+  std::vector<Slot> terms_;         // letters-and-digits needles by SlotOf (a power of two)
   uint64_t term_lengths_ = 0;       // bit n: a term of n bytes (n < 64)
   bool long_terms_ = false;         // a term of 64 bytes or more
   NeedleAutomaton phrases_{true};   // the other needles
