@@ -140,9 +140,15 @@ def advance(s, seconds):
     cli_json(s, "clock", "advance", f"{int(seconds)}s")
 
 
+# The rehearsal clock ticks with real time: between reading `now` and asking for `clock advance`
+# a loaded machine spends up to seconds on SDK round trips. A tick whose evaluation is due within
+# this slack of `now` may already have run by the time the test advances to it.
+SLACK = datetime.timedelta(seconds=15)
+
+
 def next_tick(t, minutes=1):
-    """The first tick whose evaluation (tick + 30 s) is after t."""
-    base = t - LATENCY
+    """The first tick whose evaluation (tick + 30 s) is more than SLACK after t."""
+    base = t - LATENCY + SLACK
     epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
     step = minutes * 60
     secs = int((base - epoch).total_seconds()) // step * step + step
