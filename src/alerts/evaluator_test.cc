@@ -13,7 +13,7 @@ namespace {
 
 using testing::IsOk;
 
-constexpr char kWs[] = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/ws";
+constexpr char kWorkspaceId[] = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/ws";
 constexpr char kAg[] = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Insights/actionGroups/ag";
 // 2024-01-01T00:00:00Z: ticks of every frequency fall on round times from here.
 const TimePoint kStart = FromUnixSeconds(1'704'067'200);
@@ -96,7 +96,7 @@ class EvaluatorTest : public ::testing::Test {
     r.id = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Insights/scheduledQueryRules/r1";
     r.name = "r1";
     r.subscription_id = "s1";
-    r.scopes = {kWs};
+    r.scopes = {kWorkspaceId};
     r.frequency = std::chrono::minutes(1);
     r.window = std::chrono::minutes(1);
     r.query = std::move(query);
@@ -136,7 +136,7 @@ TEST_F(EvaluatorTest, EvaluatesAlignedTicksAfterTheLatencyOverTheWindow) {
   EXPECT_EQ(requests_[0].from, kStart);
   EXPECT_EQ(requests_[0].to, kStart + std::chrono::minutes(1));
   EXPECT_EQ(requests_[0].principal_id, "p1");
-  EXPECT_EQ(requests_[0].workspace_id, kWs);
+  EXPECT_EQ(requests_[0].workspace_id, kWorkspaceId);
   ASSERT_EQ(records_.size(), 1u);
   EXPECT_EQ(records_[0].result, "Unchanged");
   EXPECT_EQ(records_[0].time, kStart + std::chrono::seconds(90));
@@ -334,7 +334,7 @@ TEST(EvaluatorAlertsTest, FiredAlertsAreDocumentsPrunedAfter30Days) {
   AlertRule r;
   r.id = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Insights/scheduledQueryRules/r1";
   r.subscription_id = "s1";
-  r.scopes = {kWs};
+  r.scopes = {kWorkspaceId};
   r.frequency = r.window = std::chrono::minutes(1);
   r.query = "T";
   r.op = Operator::kLessThan;  // zero rows < 1: fires at every evaluation (stateless)
@@ -369,7 +369,7 @@ TEST(EvaluatorThreadsTest, AThirtyDayJumpEvaluatesEachRuleOnceAndCountsTheTicksJ
   for (int i = 0; i < 20; ++i) {
     AlertRule r;
     r.id = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Insights/scheduledQueryRules/j" + std::to_string(i);
-    r.scopes = {kWs};
+    r.scopes = {kWorkspaceId};
     r.frequency = r.window = std::chrono::minutes(1);
     r.query = "T";
     eval.RuleChanged(r);
@@ -408,7 +408,7 @@ TEST(EvaluatorThreadsTest, WorkersEvaluateManyRulesAndASlowOneDoesNotBlockOthers
   for (int i = 0; i < 50; ++i) {
     AlertRule r;
     r.id = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Insights/scheduledQueryRules/r" + std::to_string(i);
-    r.scopes = {kWs};
+    r.scopes = {kWorkspaceId};
     r.frequency = r.window = std::chrono::minutes(1);
     r.query = i == 0 ? "slow" : "fast";
     eval->RuleChanged(r);

@@ -13,7 +13,6 @@ namespace {
 
 namespace bj = boost::json;
 constexpr char kKind[] = "activity-event";
-constexpr char kSubscriptionKind[] = "subscription";
 constexpr size_t kMaxFilter = 4096;
 constexpr size_t kMaxClauses = 16;
 
@@ -35,7 +34,7 @@ std::string Field(const bj::object& o, const char* k) {
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : "";
 }
 
-bj::object ToDoc(const ActivityEvent& e) {
+bj::object EventToDoc(const ActivityEvent& e) {
   bj::object props;
   for (const auto& [k, v] : e.properties) props[k] = v;
   return bj::object{{"time", FormatRfc3339(e.time)},   {"eventDataId", e.event_data_id},
@@ -50,7 +49,7 @@ bj::object ToDoc(const ActivityEvent& e) {
                     {"properties", std::move(props)}};
 }
 
-std::optional<ActivityEvent> FromDoc(std::string_view body) {
+std::optional<ActivityEvent> EventFromDoc(std::string_view body) {
   auto o = json::ParseObject(body);
   if (!o.ok()) return std::nullopt;
   auto t = ParseRfc3339(Field(*o, "time"));
@@ -299,7 +298,7 @@ Status ActivityLog::Record(ActivityEvent e) {
     }
   }
   e.key = KeyOf(e.time, seq_.fetch_add(1), e.event_data_id);
-  return store_->Put(kKind, e.key, json::Serialize(ToDoc(e)));
+  return store_->Put(kKind, e.key, json::Serialize(EventToDoc(e)));
 }
 
 Result<ActivityLog::Page> ActivityLog::List(const ActivityFilter& f, std::string_view after, size_t limit) const {
@@ -309,7 +308,7 @@ Result<ActivityLog::Page> ActivityLog::List(const ActivityFilter& f, std::string
   Page page;
   for (const auto& d : docs) {
     if (d.id < start || (!after.empty() && d.id <= after)) continue;
-    auto e = FromDoc(d.body);
+    auto e = EventFromDoc(d.body);
     if (!e || !Matches(*e, f)) continue;
     if (page.events.size() == limit) {
       page.next = page.events.back().key;

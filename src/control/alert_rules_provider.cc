@@ -21,10 +21,8 @@ struct AlertRulesProvider::Kind {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kArm[] = "arm";
 constexpr char kWorkspaceType[] = "Microsoft.OperationalInsights/workspaces";
 constexpr char kGroupType[] = "Microsoft.Insights/actionGroups";
-constexpr char kUaiType[] = "Microsoft.ManagedIdentity/userAssignedIdentities";
 constexpr char kQueryContainer[] = "alertqueries";
 constexpr char kQueryBlob[] = "queryBlob";  // x-cmk: "{account}/{container}/{blob}" of the query
 
@@ -35,7 +33,7 @@ Status Bad(std::string message, std::string code = "BadRequest") {
 bool Legacy(const ArmRequest& r) { return StartsWithIgnoreCase(r.Query("api-version"), "2018-"); }
 
 // Rule and group names: 1-260 characters, none of ARM's reserved ones.
-bool ValidName(const std::string& n) {
+bool ValidRuleName(const std::string& n) {
   if (n.empty() || n.size() > 260 || n.back() == '.' || n.back() == ' ') return false;
   return std::none_of(n.begin(), n.end(), [](char c) {
     return static_cast<unsigned char>(c) < 0x20 || std::string_view("<>*%&:\\?+/#|").find(c) != std::string_view::npos;
@@ -281,7 +279,7 @@ ArmResponse AlertRulesProvider::Resource(const ArmRequest& r, const Kind& k, con
     if (const bj::value* p = json::FindCI(*body, "properties"); p && p->is_object()) Merge(Props(merged), p->as_object());
     *body = std::move(merged);
   }
-  if (!ValidName(name)) {
+  if (!ValidRuleName(name)) {
     return ArmError(Bad("The name '" + Echo(name) + "' is not valid: use 1 to 260 characters, none of <>*%&:\\?+/#|.",
                         "InvalidResourceName"));
   }

@@ -13,7 +13,6 @@ namespace cmk::control {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kSubscriptionKind[] = "subscription";
 constexpr char kResourceGroupKind[] = "resourcegroup";
 constexpr char kAuthNs[] = "Microsoft.Authorization";
 constexpr char kOwnerRoleId[] = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";

@@ -10,6 +10,22 @@
 
 namespace cmk::control {
 
+// Store kinds and resource types more than one provider names.
+inline constexpr char kArm[] = "arm";  // the ARM resource documents
+inline constexpr char kSubscriptionKind[] = "subscription";
+inline constexpr char kDeletedWorkspace[] = "deleted-workspace";  // soft-deleted workspaces
+inline constexpr char kUaiType[] = "Microsoft.ManagedIdentity/userAssignedIdentities";
+
+// The path of the request without the query: the scope ARM names in a linked-access denial.
+inline std::string RequestScope(const ArmRequest& r) { return r.path.substr(0, r.path.find('?')); }
+
+// The RBAC action of a plain resource request: {type}/read, /delete or /write.
+inline std::string ReadWriteDeleteAction(std::string_view type, const ArmRequest& r) {
+  return std::string(type) + (r.method == "GET" ? "/read" : r.method == "DELETE" ? "/delete" : "/write");
+}
+
+inline std::string ApiVersion(const ArmRequest& r) { return std::string(r.Query("api-version")); }
+
 inline bool Is(const std::string& a, std::string_view b) { return EqualsIgnoreCase(a, b); }
 
 inline ArmResponse Json(int status, boost::json::value body) {

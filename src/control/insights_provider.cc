@@ -24,10 +24,9 @@ struct InsightsProvider::Type {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kArm[] = "arm";
 
 // The column types of stream declarations (§14.2), canonical spelling.
-const std::array<const char*, 7> kColumnTypes = {"string", "int",      "long",   "real",
+const std::array<const char*, 7> kStreamColumnTypes = {"string", "int",      "long",   "real",
                                                  "boolean", "datetime", "dynamic"};
 // The standard tables every workspace has (oi_tables.cc serves the same four), and the
 // Microsoft-* input streams agents and clients send.
@@ -66,7 +65,7 @@ const char* FindCanonical(const std::array<const char*, N>& list, std::string_vi
 bool StartsWithCI(std::string_view s, std::string_view prefix) { return StartsWithIgnoreCase(s, prefix); }
 
 // DCE: 3-44 letters, digits, hyphens (a host label). DCR: 1-64 letters, digits, '_', '.', '-'.
-bool ValidName(const std::string& n, bool rule) {
+bool ValidDceOrDcrName(const std::string& n, bool rule) {
   if (!rule) return ValidHyphenatedName(n, 3, 44);
   if (n.empty() || n.size() > 64 || !IsAsciiAlnum(n.front())) return false;
   if (n.back() == '.' || n.back() == '-') return false;
@@ -82,10 +81,6 @@ bool ValidName(const std::string& n, bool rule) {
 constexpr size_t kMaxRuleItems = 32;
 
 constexpr char kRuleWrite[] = "Microsoft.Insights/dataCollectionRules/write";
-constexpr char kUaiType[] = "Microsoft.ManagedIdentity/userAssignedIdentities";
-
-// The path of the request without the query: the scope ARM names in a linked-access denial.
-std::string RequestScope(const ArmRequest& r) { return r.path.substr(0, r.path.find('?')); }
 
 // Every element of `v` (an array) must be a string; `where` names it in the refusal.
 Status CheckStrings(const bj::value& v, const std::string& where, const char* code) {
@@ -346,7 +341,7 @@ ArmResponse InsightsProvider::Resource(const ArmRequest& r, const Type& t, const
 
 ArmResponse InsightsProvider::Put(const ArmRequest& r, const Type& t, const std::string& id,
                                   const std::string& name, std::optional<bj::object> existing) {
-  if (!ValidName(name, t.rule)) {
+  if (!ValidDceOrDcrName(name, t.rule)) {
     return ArmError(BadParameter(t.rule ? "The data collection rule name '" + name +
                                               "' is not valid: use 1 to 64 letters, digits, '_', '.' and '-', "
                                               "starting with a letter or digit."
@@ -610,7 +605,7 @@ Status InsightsProvider::BuildRuleProperties(const ArmRequest& r, const std::str
         std::string ct = c.is_object() ? Str(c.as_object(), "type") : "";
         if (cn.empty()) return Invalid("InvalidStreamDeclaration", "Every column of stream '" + sname + "' needs a name.");
         if (cn.size() > 256) return Invalid("InvalidStreamDeclaration", "Column '" + Echo(cn) + "' of stream '" + sname + "' has a name longer than 256 characters.");
-        const char* canon = FindCanonical(kColumnTypes, ct);
+        const char* canon = FindCanonical(kStreamColumnTypes, ct);
         if (canon == nullptr) {
           return Invalid("InvalidColumnType", "Column '" + cn + "' of stream '" + sname + "' has type '" + ct +
                                                   "': use string, int, long, real, boolean, datetime or dynamic.");

@@ -16,9 +16,7 @@ constexpr char kRequestKind[] = "lockbox-request";
 constexpr char kTenantKind[] = "lockbox-tenant";
 constexpr char kOperatorKind[] = "instance-operator";
 constexpr char kAccessKind[] = "lockbox-access";
-constexpr char kSubscriptionKind[] = "subscription";
 constexpr char kOwnerRoleId[] = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
-constexpr char kNs[] = "Microsoft.CustomerLockbox";
 constexpr size_t kMaxReason = 1000;
 constexpr size_t kMaxResources = 10;
 constexpr size_t kMaxQueryText = 16384;
@@ -33,7 +31,7 @@ TimePoint TimeOf(const bj::object& o, const char* k) {
   return t.ok() ? *t : TimePoint{};
 }
 
-bj::object ToDoc(const LockboxRequest& q) {
+bj::object RequestToDoc(const LockboxRequest& q) {
   bj::array ids;
   for (const auto& r : q.resource_ids) ids.emplace_back(r);
   bj::object o{{"id", q.id},
@@ -55,7 +53,7 @@ bj::object ToDoc(const LockboxRequest& q) {
   return o;
 }
 
-std::optional<LockboxRequest> FromDoc(std::string_view body) {
+std::optional<LockboxRequest> RequestFromDoc(std::string_view body) {
   auto o = json::ParseObject(body);
   if (!o.ok()) return std::nullopt;
   LockboxRequest q;
@@ -87,7 +85,7 @@ std::optional<LockboxRequest> FromDoc(std::string_view body) {
 }  // namespace
 
 std::string LockboxRequestArmId(const LockboxRequest& q) {
-  return "/subscriptions/" + q.subscription_id + "/providers/" + kNs + "/requests/" + q.id;
+  return "/subscriptions/" + q.subscription_id + "/providers/" + kLockboxNamespace + "/requests/" + q.id;
 }
 
 std::string LockboxHours(Duration d) {
@@ -129,7 +127,7 @@ Status Lockbox::Load() {
   Sweep();
   ASSIGN_OR_RETURN(auto docs, store_->List(kRequestKind, ""));
   for (const auto& d : docs) {
-    if (auto q = FromDoc(d.body); q && (q->status == "Pending" || q->status == "Approved")) Schedule(*q);
+    if (auto q = RequestFromDoc(d.body); q && (q->status == "Pending" || q->status == "Approved")) Schedule(*q);
   }
   return OkStatus();
 }
@@ -236,7 +234,7 @@ Status Lockbox::SetOptIn(const identity::Principal& caller, bool on) {
   return OkStatus();
 }
 
-Status Lockbox::Save(const LockboxRequest& q) { return store_->Put(kRequestKind, q.id, json::Serialize(ToDoc(q))); }
+Status Lockbox::Save(const LockboxRequest& q) { return store_->Put(kRequestKind, q.id, json::Serialize(RequestToDoc(q))); }
 
 void Lockbox::Schedule(const LockboxRequest& q) {
   std::weak_ptr<bool> alive = alive_;
@@ -259,7 +257,7 @@ void Lockbox::Event(const LockboxRequest& q, const std::string& verb, const std:
   e.tenant_id = q.tenant_id;
   e.subscription_id = q.subscription_id;
   e.resource_id = LockboxRequestArmId(q);
-  e.operation = std::string(kNs) + "/requests/" + verb + "/action";
+  e.operation = std::string(kLockboxNamespace) + "/requests/" + verb + "/action";
   e.status = "Succeeded";
   e.sub_status = q.status;
   e.description = description;
@@ -282,7 +280,7 @@ void Lockbox::Sweep() {
   auto docs = store_->List(kRequestKind, "");
   if (!docs.ok()) return;
   for (const auto& doc : *docs) {
-    auto q = FromDoc(doc.body);
+    auto q = RequestFromDoc(doc.body);
     if (!q) continue;
     LockboxRequest e = Effective(*q);
     if (e.status == q->status) continue;
@@ -415,7 +413,7 @@ Result<std::optional<LockboxRequest>> Lockbox::Get(const std::string& subscripti
   if (!IsGuid(id)) return std::optional<LockboxRequest>();
   ASSIGN_OR_RETURN(auto doc, store_->Get(kRequestKind, id));
   if (!doc) return std::optional<LockboxRequest>();
-  auto q = FromDoc(doc->body);
+  auto q = RequestFromDoc(doc->body);
   if (!q || !Is(q->subscription_id, subscription_id)) return std::optional<LockboxRequest>();
   return std::optional<LockboxRequest>(Effective(std::move(*q)));
 }
@@ -424,7 +422,7 @@ Result<std::vector<LockboxRequest>> Lockbox::List(const std::string& subscriptio
   ASSIGN_OR_RETURN(auto docs, store_->List(kRequestKind, ""));
   std::vector<LockboxRequest> out;
   for (const auto& d : docs) {
-    auto q = FromDoc(d.body);
+    auto q = RequestFromDoc(d.body);
     if (q && Is(q->subscription_id, subscription_id)) out.push_back(Effective(std::move(*q)));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.created < b.created; });
@@ -481,7 +479,7 @@ void Lockbox::RecordAccess(const identity::Principal& op, const LockboxGrant& gr
   e.tenant_id = grant.tenant_id;
   e.subscription_id = grant.subscription_id;
   e.resource_id = grant.resource_id;
-  e.operation = std::string(kNs) + "/requests/access/action";
+  e.operation = std::string(kLockboxNamespace) + "/requests/access/action";
   e.status = "Succeeded";
   e.description = "Operator access under Customer Lockbox request " + grant.request_id;
   e.properties = {{"requestId", grant.request_id}, {"operation", operation}, {"query", text},

@@ -43,6 +43,8 @@
 
 namespace cmk::control {
 
+inline constexpr char kLockboxNamespace[] = "Microsoft.CustomerLockbox";
+
 // The built-in role "Azure Customer Lockbox Approver for Subscription".
 inline constexpr char kLockboxApproverRoleId[] = "4dae6930-7baf-46f5-909e-0383bc931c46";
 

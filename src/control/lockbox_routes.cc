@@ -9,7 +9,6 @@ namespace cmk::control {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kNs[] = "Microsoft.CustomerLockbox";
 // Said wherever a grant is described: the API's answers and the errors.
 constexpr char kNotCovered[] =
     "Customer Lockbox does not cover Auxiliary-plan tables: an approved request grants no access to them "
@@ -63,8 +62,8 @@ ArmResponse NotPending(const LockboxRequest& q, const std::string& decision) {
 
 std::optional<ArmResponse> Lockbox::Route(const ArmRequest& r) {
   auto seg = SplitPath(r.path);
-  if (seg.size() >= 2 && Is(seg[0], "providers") && Is(seg[1], kNs)) return TenantRoutes(r, seg);
-  if (seg.size() >= 5 && Is(seg[0], "subscriptions") && Is(seg[2], "providers") && Is(seg[3], kNs)) {
+  if (seg.size() >= 2 && Is(seg[0], "providers") && Is(seg[1], kLockboxNamespace)) return TenantRoutes(r, seg);
+  if (seg.size() >= 5 && Is(seg[0], "subscriptions") && Is(seg[2], "providers") && Is(seg[3], kLockboxNamespace)) {
     return RequestRoutes(r, seg);
   }
   if (seg.size() >= 3 && Is(seg[0], "cmklogs") && Is(seg[1], "admin") &&
@@ -79,7 +78,7 @@ ArmResponse Lockbox::TenantRoutes(const ArmRequest& r, const std::vector<std::st
     bj::array ops;
     for (const char* n : {"requests/read", "requests/UpdateApproval/action", "tenantOptedIn/read",
                           "enableLockbox/action", "disableLockbox/action"}) {
-      std::string name = std::string(kNs) + "/" + n;
+      std::string name = std::string(kLockboxNamespace) + "/" + n;
       ops.emplace_back(bj::object{{"name", name},
                                   {"isDataAction", false},
                                   {"display", bj::object{{"provider", "Customer Lockbox"}, {"operation", name}}}});

@@ -11,7 +11,6 @@ namespace cmk::control {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kArm[] = "arm";
 constexpr char kTable[] = "WorkspaceSavedSearches";
 
 std::string Text(const bj::value* v) {

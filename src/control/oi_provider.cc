@@ -10,19 +10,11 @@ namespace cmk::control {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kArm[] = "arm";
 constexpr char kOpKind[] = "operation";
 constexpr char kDeletedCluster[] = "deleted-cluster";
-constexpr char kDeletedWorkspace[] = "deleted-workspace";
 const std::vector<int64_t> kCapacities = {100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 25000, 50000};
 
 constexpr char kAssignAction[] = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action";
-constexpr char kUaiType[] = "Microsoft.ManagedIdentity/userAssignedIdentities";
-
-bool ValidName(const std::string& n, size_t min) { return ValidHyphenatedName(n, min, 63); }
-
-// The path of the request without the query: the scope ARM names in a linked-access denial.
-std::string RequestScope(const ArmRequest& r) { return r.path.substr(0, r.path.find('?')); }
 
 // The members of a cluster body (PUT or PATCH) that this provider reads, with their types.
 Status CheckClusterTypes(const bj::object& body) {
@@ -49,8 +41,6 @@ std::string WorkspaceChildAction(const std::string& kind, const std::string& met
   }
   return "Microsoft.OperationalInsights/workspaces/read";
 }
-
-std::string ApiVersion(const ArmRequest& r) { return std::string(r.Query("api-version")); }
 
 }  // namespace
 
@@ -589,7 +579,7 @@ Result<bj::object> OperationalInsightsProvider::ResolveIdentity(const ArmRequest
 
 ArmResponse OperationalInsightsProvider::PutCluster(const ArmRequest& r, const std::string& sub, const std::string& rg,
                                                     const std::string& name) {
-  if (!ValidName(name, 3)) {
+  if (!ValidHyphenatedName(name, 3, 63)) {
     return ArmError(BadParameter("Cluster name '" + name + "' is not valid: use 3 to 63 letters, digits and hyphens, starting and ending with a letter or digit."));
   }
   auto body_r = json::Parse(r.body.empty() ? "null" : r.body);

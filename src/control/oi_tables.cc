@@ -10,8 +10,6 @@ namespace cmk::control {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kArm[] = "arm";
-
 
 struct StandardTable {
   const char* name;
@@ -40,7 +38,7 @@ const std::vector<StandardTable>& StandardTables() {
   return kTables;
 }
 
-const std::vector<std::string> kColumnTypes = {"string", "int", "long", "real", "boolean", "dateTime", "guid", "dynamic"};
+const std::vector<std::string> kTableColumnTypes = {"string", "int", "long", "real", "boolean", "dateTime", "guid", "dynamic"};
 // Azure Monitor's service limit: at most 500 columns in a table.
 constexpr size_t kMaxColumns = 500;
 
@@ -153,9 +151,9 @@ Result<bj::array> TableColumns(const bj::object& schema) {
                           "letters, digits and '_', and are not one of the reserved names id, "
                           "TenantId, Type, UniqueId and Title.");
     }
-    auto it = std::find_if(kColumnTypes.begin(), kColumnTypes.end(),
+    auto it = std::find_if(kTableColumnTypes.begin(), kTableColumnTypes.end(),
                            [&](const std::string& t) { return EqualsIgnoreCase(t, ct); });
-    if (it == kColumnTypes.end()) {
+    if (it == kTableColumnTypes.end()) {
       return BadParameter("Column '" + cn + "' has type '" + Echo(ct) +
                           "': use string, int, long, real, boolean, dateTime, guid or dynamic.");
     }

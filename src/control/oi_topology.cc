@@ -9,7 +9,6 @@ namespace cmk::control {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kArm[] = "arm";
 constexpr std::string_view kWorkspaces = "/providers/microsoft.operationalinsights/workspaces/";
 
 engine::WorkspaceInfo ToInfo(const bj::object& doc) {

@@ -10,10 +10,6 @@ namespace cmk::control {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kArm[] = "arm";
-constexpr char kDeletedWorkspace[] = "deleted-workspace";
-
-bool ValidName(const std::string& n, size_t min) { return ValidHyphenatedName(n, min, 63); }
 
 // Microsoft.ManagedIdentity: 3-128 letters, digits, hyphens and underscores, starting with a
 // letter or digit.
@@ -76,8 +72,6 @@ Status CheckSavedSearch(const bj::object& props) {
   }
   return OkStatus();
 }
-
-std::string ApiVersion(const ArmRequest& r) { return std::string(r.Query("api-version")); }
 
 }  // namespace
 
@@ -167,7 +161,7 @@ ArmResponse OperationalInsightsProvider::Workspaces(const ArmRequest& r, const s
 
 ArmResponse OperationalInsightsProvider::PutWorkspace(const ArmRequest& r, const std::string& sub, const std::string& rg,
                                                       const std::string& name) {
-  if (!ValidName(name, 4)) {
+  if (!ValidHyphenatedName(name, 4, 63)) {
     return ArmError(BadParameter("Workspace name '" + name + "' is not valid: use 4 to 63 letters, digits and hyphens, starting and ending with a letter or digit."));
   }
   auto body = json::ParseObject(r.body.empty() ? "null" : r.body);

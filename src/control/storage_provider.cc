@@ -12,9 +12,7 @@ namespace cmk::control {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kArm[] = "arm";
-constexpr char kType[] = "Microsoft.Storage/storageAccounts";
-constexpr char kUaiType[] = "Microsoft.ManagedIdentity/userAssignedIdentities";
+constexpr char kAccountType[] = "Microsoft.Storage/storageAccounts";
 constexpr char kAssignAction[] = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action";
 constexpr const char* kSkus[] = {"Standard_LRS", "Standard_GRS",  "Standard_RAGRS", "Standard_ZRS",
                                  "Premium_LRS",  "Premium_ZRS",   "Standard_GZRS",  "Standard_RAGZRS"};
@@ -41,10 +39,6 @@ Status NotFoundAccount(const std::string& name, const std::string& rg) {
   return NotFound("The Resource 'Microsoft.Storage/storageAccounts/" + name + "' under resource group '" + rg +
                       "' was not found.",
                   "ResourceNotFound");
-}
-
-std::string Action(const ArmRequest& r) {
-  return std::string(kType) + (r.method == "GET" ? "/read" : r.method == "DELETE" ? "/delete" : "/write");
 }
 
 bj::object ServiceJson(const std::string& key_type, const std::string& ts) {
@@ -104,14 +98,14 @@ ArmResponse StorageProvider::Handle(const ArmRequest& r, const std::string& sub,
   }
   if (rg == nullptr || rest.size() > 3) return ArmError(NotFound("No route for '" + Echo(r.path) + "'.", "NotFound"));
   const std::string& name = rest[1];
-  std::string id = scope + "/providers/" + kType + "/" + name;
+  std::string id = scope + "/providers/" + kAccountType + "/" + name;
   std::lock_guard<std::mutex> l(mu_);
   if (rest.size() == 3) {
     bool list = Is(rest[2], "listKeys"), regen = Is(rest[2], "regenerateKey");
     if ((!list && !regen) || r.method != "POST") return ArmError(NotFound("No route for '" + Echo(r.path) + "'.", "NotFound"));
     return Keys(r, id, name, regen);
   }
-  if (Status s = rbac_->Authorize(r.caller, Action(r), id); !s.ok()) return ArmError(s);
+  if (Status s = rbac_->Authorize(r.caller, ReadWriteDeleteAction(kAccountType, r), id); !s.ok()) return ArmError(s);
   if (r.method == "PUT") return Put(r, sub, *rg, name);
   auto doc = store_->Get(kArm, id);
   if (!doc.ok()) return ArmError(doc.status());
@@ -145,13 +139,13 @@ ArmResponse StorageProvider::CheckName(const ArmRequest& r, const std::string& s
 }
 
 ArmResponse StorageProvider::List(const ArmRequest& r, const std::string& scope) {
-  if (Status s = rbac_->Authorize(r.caller, std::string(kType) + "/read", scope); !s.ok()) return ArmError(s);
+  if (Status s = rbac_->Authorize(r.caller, std::string(kAccountType) + "/read", scope); !s.ok()) return ArmError(s);
   auto docs = store_->List(kArm, scope + "/");
   if (!docs.ok()) return ArmError(docs.status());
   bj::array value;
   for (const auto& d : *docs) {
     auto o = json::ParseObject(d.body);
-    if (!o.ok() || !Is(Str(*o, "type"), kType)) continue;
+    if (!o.ok() || !Is(Str(*o, "type"), kAccountType)) continue;
     value.emplace_back(Public(std::move(*o)));
   }
   return Json(200, bj::object{{"value", std::move(value)}});
@@ -167,7 +161,7 @@ ArmResponse StorageProvider::Put(const ArmRequest& r, const std::string& sub, co
       !s.ok()) {
     return ArmError(s);
   }
-  std::string id = "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/" + kType + "/" + name;
+  std::string id = "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/" + kAccountType + "/" + name;
   if (Status s = DropStale(name); !s.ok()) return ArmError(s);
   if (auto owner = accounts_->Owner(name); owner && !EqualsIgnoreCase(*owner, id)) {
     if (EqualsIgnoreCase(SplitPath(*owner)[1], sub)) {
@@ -196,7 +190,7 @@ ArmResponse StorageProvider::Put(const ArmRequest& r, const std::string& sub, co
   std::string ts = FormatRfc3339(env_.clock->Now());
   bj::object doc{{"id", id},
                  {"name", name},
-                 {"type", kType},
+                 {"type", kAccountType},
                  {"location", loc},
                  {"kind", kind},
                  {"tags", bj::object()},
@@ -299,7 +293,7 @@ Result<bj::object> StorageProvider::ResolveIdentity(const ArmRequest& r, const b
     }
     // Assigning an identity needs assign/action on it: otherwise a writer could act toward
     // vaults as another group's identity. Checked before the lookup.
-    RETURN_IF_ERROR(AuthorizeLinked(*rbac_, r.caller, std::string(kType) + "/write", r.path, kAssignAction, uai_id));
+    RETURN_IF_ERROR(AuthorizeLinked(*rbac_, r.caller, std::string(kAccountType) + "/write", r.path, kAssignAction, uai_id));
     ASSIGN_OR_RETURN(auto doc, store_->Get(kArm, uai_id));
     auto o = doc ? json::ParseObject(doc->body) : Result<bj::object>(NotFound(""));
     if (!o.ok() || !Is(Str(*o, "type"), kUaiType)) {
@@ -441,7 +435,7 @@ ArmResponse StorageProvider::Delete(const ArmRequest& r, const std::string& id, 
 }
 
 ArmResponse StorageProvider::Keys(const ArmRequest& r, const std::string& id, const std::string& name, bool regenerate) {
-  std::string action = std::string(kType) + (regenerate ? "/regeneratekey/action" : "/listkeys/action");
+  std::string action = std::string(kAccountType) + (regenerate ? "/regeneratekey/action" : "/listkeys/action");
   if (Status s = rbac_->Authorize(r.caller, action, id); !s.ok()) return ArmError(s);
   auto doc = store_->Get(kArm, id);
   if (!doc.ok()) return ArmError(doc.status());

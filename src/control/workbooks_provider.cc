@@ -10,16 +10,10 @@ namespace cmk::control {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kArm[] = "arm";
-constexpr char kType[] = "microsoft.insights/workbooks";
-constexpr char kUaiType[] = "Microsoft.ManagedIdentity/userAssignedIdentities";
+constexpr char kWorkbookType[] = "microsoft.insights/workbooks";
 constexpr char kContainers[] = "/blobServices/default/containers/";
 constexpr size_t kMaxContent = 10u << 20;  // serializedData; the request body limit is 32 MiB
 constexpr size_t kMaxText = 1024;          // displayName, category, version, description
-
-std::string Action(const ArmRequest& r) {
-  return std::string(kType) + (r.method == "GET" ? "/read" : r.method == "DELETE" ? "/delete" : "/write");
-}
 
 // storageUri -> (account ARM id, container); InvalidArgument when it is not a container id.
 Result<std::pair<std::string, std::string>> ParseStorageUri(const std::string& uri) {
@@ -72,7 +66,7 @@ std::optional<ArmResponse> WorkbooksProvider::Route(const ArmRequest& r) {
     return List(r, scope);
   }
   std::string id = scope + "/providers/Microsoft.Insights/workbooks/" + seg[7];
-  if (Status s = rbac_->Authorize(r.caller, Action(r), id); !s.ok()) return ArmError(s);
+  if (Status s = rbac_->Authorize(r.caller, ReadWriteDeleteAction(kWorkbookType, r), id); !s.ok()) return ArmError(s);
   std::lock_guard<std::mutex> l(mu_);
   if (r.method == "GET") return Get(r, id);
   if (r.method == "DELETE") return Delete(r, id);
@@ -81,7 +75,7 @@ std::optional<ArmResponse> WorkbooksProvider::Route(const ArmRequest& r) {
 }
 
 ArmResponse WorkbooksProvider::List(const ArmRequest& r, const std::string& scope) {
-  if (Status s = rbac_->Authorize(r.caller, std::string(kType) + "/read", scope); !s.ok()) return ArmError(s);
+  if (Status s = rbac_->Authorize(r.caller, std::string(kWorkbookType) + "/read", scope); !s.ok()) return ArmError(s);
   std::string category(r.Query("category")), source(r.Query("sourceId"));
   if (category.empty()) return ArmError(BadParameter("The category query parameter is required."));
   auto docs = store_->List(kArm, scope + "/");
@@ -89,7 +83,7 @@ ArmResponse WorkbooksProvider::List(const ArmRequest& r, const std::string& scop
   bj::array value;
   for (const auto& d : *docs) {
     auto o = json::ParseObject(d.body);
-    if (!o.ok() || !Is(Str(*o, "type"), kType)) continue;
+    if (!o.ok() || !Is(Str(*o, "type"), kWorkbookType)) continue;
     const bj::object& p = Props(*o);
     if (!Is(Str(p, "category"), category) || (!source.empty() && !Is(Str(p, "sourceId"), source))) continue;
     auto pub = Public(std::move(*o), r.Query("canFetchContent") == "true");
@@ -141,7 +135,7 @@ ArmResponse WorkbooksProvider::Put(const ArmRequest& r, const std::string& id, c
   if (const bj::value* p = json::FindCI(*body, "properties"); p && p->is_object()) in = p->as_object();
   if (Status s = CheckProps(in, !*existing); !s.ok()) return ArmError(s);
   bj::object doc = *existing ? *json::ParseObject((*existing)->body)
-                             : bj::object{{"id", id}, {"name", name}, {"type", kType}, {"kind", "shared"},
+                             : bj::object{{"id", id}, {"name", name}, {"type", kWorkbookType}, {"kind", "shared"},
                                           {"location", NormalizeLocation(Str(*body, "location"))}};
   if (!*existing && Str(doc, "location").empty()) return ArmError(BadParameter("The 'location' property is required.", "LocationRequired"));
   if (const bj::value* identity = json::FindCI(*body, "identity"); identity && identity->is_object()) doc["identity"] = *identity;
@@ -183,9 +177,9 @@ Status WorkbooksProvider::WriteContent(const ArmRequest& r, const bj::object& do
   }
   std::string uai_id(uais->as_object().begin()->key());
   if (!IsResourceId(uai_id, kUaiType)) return BadParameter("'" + Echo(uai_id) + "' is not a user-assigned identity.");
-  RETURN_IF_ERROR(AuthorizeLinked(*rbac_, r.caller, std::string(kType) + "/write", Str(doc, "id"),
+  RETURN_IF_ERROR(AuthorizeLinked(*rbac_, r.caller, std::string(kWorkbookType) + "/write", Str(doc, "id"),
                                   "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", uai_id));
-  RETURN_IF_ERROR(AuthorizeLinked(*rbac_, r.caller, std::string(kType) + "/write", Str(doc, "id"),
+  RETURN_IF_ERROR(AuthorizeLinked(*rbac_, r.caller, std::string(kWorkbookType) + "/write", Str(doc, "id"),
                                   "Microsoft.Storage/storageAccounts/read", where.first));
   ASSIGN_OR_RETURN(auto uai, store_->Get(kArm, uai_id));
   auto uo = uai ? json::ParseObject(uai->body) : Result<bj::object>(NotFound(""));

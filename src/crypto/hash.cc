@@ -7,6 +7,8 @@
 #include <cstring>
 #include <memory>
 
+#include "crypto/openssl_free.h"
+
 namespace cmk::crypto {
 namespace {
 
@@ -17,10 +19,6 @@ const EVP_MD* FetchedSha256() {
   static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   return md;
 }
-
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
 
 // The thread's digest context, or nullptr when OpenSSL could not make one.
 EVP_MD_CTX* ThreadDigestCtx() {

@@ -6,15 +6,11 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "crypto/openssl_free.h"
+
 namespace cmk::crypto {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
 struct PkeyCtxFree {
   void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
 };

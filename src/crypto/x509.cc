@@ -10,6 +10,8 @@
 
 #include <memory>
 
+#include "crypto/openssl_free.h"
+
 namespace cmk::crypto {
 namespace {
 
@@ -18,9 +20,6 @@ struct X509Free {
 };
 struct PkeyFree {
   void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
 };
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;

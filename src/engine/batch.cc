@@ -12,10 +12,10 @@ namespace {
 // The batch layout seals the arrays as they are in memory: little-endian, as FORMAT.md says.
 static_assert(std::endian::native == std::endian::little, "the WAL's batch layout assumes a little-endian host");
 
-Status Corrupt(const std::string& what) { return DataLoss("corrupt WAL batch: " + what); }
+Status CorruptBatch(const std::string& what) { return DataLoss("corrupt WAL batch: " + what); }
 
 template <typename T>
-std::span<const uint8_t> AsBytes(const std::vector<T>& v) {
+std::span<const uint8_t> ValueBytes(const std::vector<T>& v) {
   return {reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(T)};
 }
 
@@ -205,22 +205,22 @@ void BatchLayout(const Batch& b, std::vector<uint8_t>& header, std::vector<std::
   for (const BatchColumn& c : b.columns) {
     if (c.HasNulls()) parts.push_back(c.nulls);
     if (kql::UsesInts(c.type)) {
-      parts.push_back(AsBytes(c.ints));
+      parts.push_back(ValueBytes(c.ints));
     } else if (kql::UsesReals(c.type)) {
-      parts.push_back(AsBytes(c.reals));
+      parts.push_back(ValueBytes(c.reals));
     } else {
-      parts.push_back(AsBytes(c.ends));
+      parts.push_back(ValueBytes(c.ends));
       parts.push_back({reinterpret_cast<const uint8_t*>(c.bytes.data()), c.bytes.size()});
     }
   }
 }
 
 Result<Batch> ParseBatchLayout(std::span<const uint8_t> in) {
-  if (in.empty() || in[0] != kBatchLayoutTag) return Corrupt("not a batch");
+  if (in.empty() || in[0] != kBatchLayoutTag) return CorruptBatch("not a batch");
   in = in.subspan(1);
   uint64_t rows = 0, ncols = 0;
   if (!GetVarint(in, rows) || !GetVarint(in, ncols) || ncols > in.size() || (ncols == 0 && rows > 0)) {
-    return Corrupt("header");
+    return CorruptBatch("header");
   }
   Batch b;
   b.rows = rows;
@@ -228,19 +228,19 @@ Result<Batch> ParseBatchLayout(std::span<const uint8_t> in) {
   std::vector<uint64_t> text;
   for (uint64_t i = 0; i < ncols; ++i) {
     std::string name;
-    if (!GetString(in, name) || in.size() < 2) return Corrupt("column header");
+    if (!GetString(in, name) || in.size() < 2) return CorruptBatch("column header");
     uint8_t type = in[0];
-    if (type > static_cast<uint8_t>(kql::Type::kDynamic)) return Corrupt("column type");
+    if (type > static_cast<uint8_t>(kql::Type::kDynamic)) return CorruptBatch("column type");
     has_nulls.push_back(in[1]);
     in = in.subspan(2);
     uint64_t size = 0;
-    if (kql::UsesStrings(static_cast<kql::Type>(type)) && !GetVarint(in, size)) return Corrupt("column header");
+    if (kql::UsesStrings(static_cast<kql::Type>(type)) && !GetVarint(in, size)) return CorruptBatch("column header");
     text.push_back(size);
     b.AddColumn(std::move(name), BatchColumn(static_cast<kql::Type>(type)));
   }
   for (size_t i = 0; i < b.columns.size(); ++i) {
     BatchColumn& c = b.columns[i];
-    if (has_nulls[i] && !Take(in, rows, c.nulls)) return Corrupt("null bytes");
+    if (has_nulls[i] && !Take(in, rows, c.nulls)) return CorruptBatch("null bytes");
     bool ok = true;
     if (kql::UsesInts(c.type)) {
       ok = Take(in, rows, c.ints);
@@ -259,9 +259,9 @@ Result<Batch> ParseBatchLayout(std::span<const uint8_t> in) {
         in = in.subspan(text[i]);
       }
     }
-    if (!ok) return Corrupt("column '" + b.names[i] + "'");
+    if (!ok) return CorruptBatch("column '" + b.names[i] + "'");
   }
-  if (!in.empty()) return Corrupt("trailing bytes");
+  if (!in.empty()) return CorruptBatch("trailing bytes");
   return b;
 }
 

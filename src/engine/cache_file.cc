@@ -9,8 +9,8 @@
 namespace cmk::engine {
 namespace {
 
-constexpr uint8_t kMagic[4] = {'C', 'M', 'K', 'C'};
-constexpr uint8_t kVersion = 2;
+constexpr uint8_t kCacheMagic[4] = {'C', 'M', 'K', 'C'};
+constexpr uint8_t kCacheVersion = 2;
 constexpr size_t kTag = crypto::kAeadTagSize;
 constexpr size_t kNonce = crypto::kAeadNonceSize;
 constexpr size_t kNonceAt = 20;  // the nonce base's offset in the header
@@ -57,7 +57,7 @@ struct AadTail {
 }  // namespace
 
 bool IsCacheFileV2(std::span<const uint8_t> head) {
-  return head.size() >= 5 && std::memcmp(head.data(), kMagic, 4) == 0 && head[4] == kVersion;
+  return head.size() >= 5 && std::memcmp(head.data(), kCacheMagic, 4) == 0 && head[4] == kCacheVersion;
 }
 
 Result<std::vector<uint8_t>> SealCacheFile(const SecretBytes& key, const storage::ExtentId& id,
@@ -70,8 +70,8 @@ Result<std::vector<uint8_t>> SealCacheFile(const SecretBytes& key, const storage
   const uint64_t segments = SegmentCount(object.size(), segment_size);
   std::vector<uint8_t> out(kCacheHeaderSize + object.size() + segments * kTag);
   uint8_t* header = out.data();
-  std::memcpy(header, kMagic, 4);
-  header[4] = kVersion;  // bytes 5-7 reserved, zero
+  std::memcpy(header, kCacheMagic, 4);
+  header[4] = kCacheVersion;  // bytes 5-7 reserved, zero
   StoreLe(header + 8, segment_size, 4);
   StoreLe(header + 12, object.size(), 8);
   random.Fill(std::span<uint8_t>(header + kNonceAt, kNonce));

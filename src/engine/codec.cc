@@ -31,7 +31,7 @@ size_t VarintSize(uint64_t v) {
   return n;
 }
 
-Status Corrupt(const char* what) { return DataLoss(std::string("corrupt column block: ") + what); }
+Status CorruptBlock(const char* what) { return DataLoss(std::string("corrupt column block: ") + what); }
 
 // Room for `extra` more bytes, growing geometrically (columns are appended to one buffer).
 void Grow(std::vector<uint8_t>& out, size_t extra) {
@@ -322,18 +322,18 @@ void EncodeColumn(const kql::Column& c, size_t begin, size_t end, std::vector<ui
 }
 
 Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const uint8_t>& in) {
-  if (in.size() < 2) return Corrupt("short header");
+  if (in.size() < 2) return CorruptBlock("short header");
   uint8_t enc = in[0];
   bool has_nulls = in[1] != 0;
   in = in.subspan(2);
   // Every encoding stores at least a byte per row (a null row too), so a row count past the
   // block's size is corrupt: refused before anything is sized by it (a count near 2^64 would
   // wrap the sizes computed from it below).
-  if (rows > in.size()) return Corrupt("fewer bytes than rows");
+  if (rows > in.size()) return CorruptBlock("fewer bytes than rows");
   kql::Column c(type);
   if (has_nulls) {
     size_t n = (rows + 7) / 8;
-    if (in.size() < n) return Corrupt("short null bitmap");
+    if (in.size() < n) return CorruptBlock("short null bitmap");
     c.nulls.resize(rows);
     for (size_t i = 0; i < rows; ++i) c.nulls[i] = (in[i / 8] >> (i % 8)) & 1;
     in = in.subspan(n);
@@ -353,7 +353,7 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
         } else {
           int shift = 0;
           for (;; shift += 7) {
-            if (p == end || shift >= 64) return Corrupt("varint");
+            if (p == end || shift >= 64) return CorruptBlock("varint");
             uint8_t b = *p++;
             z |= static_cast<uint64_t>(b & 0x7f) << shift;
             if ((b & 0x80) == 0) break;
@@ -366,13 +366,13 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
       break;
     }
     case kIntsPlain:
-      if (in.size() < rows * 8) return Corrupt("short ints");
+      if (in.size() < rows * 8) return CorruptBlock("short ints");
       c.ints.resize(rows);
       for (size_t i = 0; i < rows; ++i) c.ints[i] = static_cast<int64_t>(LoadU64(in.data() + i * 8));
       in = in.subspan(rows * 8);
       break;
     case kReals:
-      if (in.size() < rows * 8) return Corrupt("short reals");
+      if (in.size() < rows * 8) return CorruptBlock("short reals");
       c.reals.resize(rows);
       if (rows > 0) std::memcpy(c.reals.data(), in.data(), rows * 8);  // an empty vector's data() may be null
       in = in.subspan(rows * 8);
@@ -380,20 +380,20 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
     case kStrings:
       c.strings.resize(rows);
       for (size_t i = 0; i < rows; ++i) {
-        if (!GetString(in, c.strings[i])) return Corrupt("string");
+        if (!GetString(in, c.strings[i])) return CorruptBlock("string");
       }
       break;
     case kDict: {
       uint64_t n = 0;
-      if (!GetVarint(in, n) || n > in.size()) return Corrupt("dictionary size");
+      if (!GetVarint(in, n) || n > in.size()) return CorruptBlock("dictionary size");
       auto dict = std::make_shared<std::vector<std::string>>(n);
       for (auto& s : *dict) {
-        if (!GetString(in, s)) return Corrupt("dictionary entry");
+        if (!GetString(in, s)) return CorruptBlock("dictionary entry");
       }
-      if (in.empty()) return Corrupt("code width");
+      if (in.empty()) return CorruptBlock("code width");
       uint8_t width = in[0];
       in = in.subspan(1);
-      if ((width != 1 && width != 2 && width != 4) || in.size() < rows * width) return Corrupt("codes");
+      if ((width != 1 && width != 2 && width != 4) || in.size() < rows * width) return CorruptBlock("codes");
       // Kept coded (kql::Column's dictionary form): queries filter and group by code. One loop
       // per width (a copy of `width` bytes into a word stalled on every row) and one range check
       // of the largest code.
@@ -415,7 +415,7 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
       if (n > kql::kMaxDictEntries) {
         // Codes wider than a Column's: read as plain strings (checked before any is looked up).
         read([](size_t, uint32_t) {});
-        if (rows > 0 && largest >= n) return Corrupt("code out of range");
+        if (rows > 0 && largest >= n) return CorruptBlock("code out of range");
         c.strings.resize(rows);
         read([&](size_t i, uint32_t code) { c.strings[i] = (*dict)[code]; });
         in = in.subspan(rows * width);
@@ -423,16 +423,16 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
       }
       c.codes.resize(rows);
       read([&](size_t i, uint32_t code) { c.codes[i] = static_cast<kql::Code>(code); });
-      if (rows > 0 && largest >= n) return Corrupt("code out of range");
+      if (rows > 0 && largest >= n) return CorruptBlock("code out of range");
       c.dict = std::move(dict);
       in = in.subspan(rows * width);
       break;
     }
     default:
-      return Corrupt("unknown encoding");
+      return CorruptBlock("unknown encoding");
   }
   if ((enc == kIntsDelta || enc == kIntsPlain) != kql::UsesInts(type) || (enc == kReals) != kql::UsesReals(type)) {
-    return Corrupt("encoding does not match the column type");
+    return CorruptBlock("encoding does not match the column type");
   }
   if (!has_nulls) c.nulls.clear();
   return c;
@@ -476,11 +476,11 @@ namespace {
 Result<std::span<const uint8_t>> PlainStringsBitmap(std::span<const uint8_t>& in, size_t rows) {
   bool has_nulls = in[1] != 0;
   in = in.subspan(2);
-  if (rows > in.size()) return Corrupt("fewer bytes than rows");  // as DecodeColumn
+  if (rows > in.size()) return CorruptBlock("fewer bytes than rows");  // as DecodeColumn
   std::span<const uint8_t> bitmap;
   if (has_nulls) {
     size_t n = (rows + 7) / 8;
-    if (in.size() < n) return Corrupt("short null bitmap");
+    if (in.size() < n) return CorruptBlock("short null bitmap");
     bitmap = in.first(n);
     in = in.subspan(n);
   }
@@ -515,7 +515,7 @@ Result<kql::Column> DecodeStringRows(kql::Type type, size_t rows, std::span<cons
   size_t k = 0;
   for (size_t r = 0; r < rows && k < wanted.size(); ++r) {
     uint64_t n = 0;
-    if (!GetVarint(in, n) || n > in.size()) return Corrupt("string");
+    if (!GetVarint(in, n) || n > in.size()) return CorruptBlock("string");
     if (wanted[k] == r) {
       out.strings.emplace_back(reinterpret_cast<const char*>(in.data()), n);
       if (has_nulls) out.nulls.push_back(((bitmap[r / 8] >> (r % 8)) & 1) != 0 ? 1 : 0);
@@ -572,7 +572,7 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
   if (!find || rows == 0) {
     for (size_t r = 0; r < rows; ++r) {
       uint64_t n = 0;
-      if (!GetVarint(in, n) || n > in.size()) return Corrupt("string");
+      if (!GetVarint(in, n) || n > in.size()) return CorruptBlock("string");
       std::string_view v(reinterpret_cast<const char*>(in.data()), n);
       if (is_null(r) || keep(v)) select(r, v);
       in = in.subspan(n);
@@ -584,7 +584,7 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
     // fails the test). The walk reads lengths the search has just brought into the cache: a walk
     // ahead of the search waited on memory at every length (13% of the CPU of a contains over
     // 10M rows of frames, more than the search). Null values are kept as they come.
-    if (rows > in.size()) return Corrupt("string");  // each value takes a length byte at least
+    if (rows > in.size()) return CorruptBlock("string");  // each value takes a length byte at least
     const char* base = reinterpret_cast<const char*>(in.data());
     const std::string_view text(base, in.size());
     std::string_view v;  // value r; `in` starts after it
@@ -595,7 +595,7 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
       in = in.subspan(n);
       return true;
     };
-    if (!next()) return Corrupt("string");
+    if (!next()) return CorruptBlock("string");
     size_t r = 0, from = 0;
     while (r < rows) {
       size_t q = from < text.size() ? find(text, from) : std::string_view::npos;
@@ -607,7 +607,7 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
         // Past the last occurrence the walk runs alone, over lines the search read long ago:
         // fetch ahead of it (no occurrence in 1M 264-byte lines: 55 -> 45 ms, search_bench).
         __builtin_prefetch(in.data() + 512);
-        if (!next()) return Corrupt("string");
+        if (!next()) return CorruptBlock("string");
         begin = static_cast<size_t>(v.data() - base);
       }
       if (r == rows) break;
@@ -617,7 +617,7 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
       }
       if (is_null(r) || keep(v)) select(r, v);
       from = begin + v.size();
-      if (++r < rows && !next()) return Corrupt("string");
+      if (++r < rows && !next()) return CorruptBlock("string");
     }
   }
   if (!build && !out.strings.empty()) {  // the first kept value for every kept row

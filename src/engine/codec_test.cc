@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/encoding.h"
 #include "base/testing.h"
 #include "engine/extent.h"
 #include "kql/functions/functions.h"
@@ -14,8 +15,6 @@ namespace {
 
 using testing::IsOk;
 using testing::StatusIs;
-
-std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
 // A string column's values, coded or not.
 std::vector<std::string> Texts(const kql::Column& c) {
@@ -34,7 +33,7 @@ kql::Column RoundTrip(const kql::Column& c, size_t rows) {
   return out.ok() ? std::move(*out) : kql::Column();
 }
 
-TEST(CodecTest, Crc32cMatchesTheStandardCheckValue) { EXPECT_EQ(Crc32c(Bytes("123456789")), 0xE3069283u); }
+TEST(CodecTest, Crc32cMatchesTheStandardCheckValue) { EXPECT_EQ(Crc32c(AsBytes("123456789")), 0xE3069283u); }
 
 TEST(CodecTest, HostIsLittleEndianAsTheDictionaryCodesAssume) {
   uint32_t v = 1;
@@ -179,7 +178,7 @@ TEST(CodecTest, CompressAppendKeepsWhatTheBufferHoldsAndStoresWhenAskedTo) {
   std::string text(5000, 'x');
   for (auto codec : {Codec::kNone, Codec::kLz4, Codec::kZstd}) {
     std::vector<uint8_t> buf = {9, 9};
-    CompressAppend(codec, Bytes(text), 1, buf);
+    CompressAppend(codec, AsBytes(text), 1, buf);
     EXPECT_EQ(buf[0], 9);
     EXPECT_EQ(buf[2], static_cast<uint8_t>(codec));
     if (codec != Codec::kNone) {
@@ -254,18 +253,18 @@ TEST(CodecTest, ARowCountPastTheBlocksBytesIsRefusedBeforeAnyAllocation) {
 TEST(CodecTest, CompressionRoundTripsAndRejectsDamage) {
   std::string text(100000, 'a');
   for (Codec codec : {Codec::kNone, Codec::kLz4, Codec::kZstd}) {
-    auto packed = Compress(codec, Bytes(text));
+    auto packed = Compress(codec, AsBytes(text));
     auto raw = Decompress(packed);
     ASSERT_THAT(raw, IsOk());
     EXPECT_EQ(std::string(raw->begin(), raw->end()), text);
   }
   for (Codec codec : {Codec::kNone, Codec::kLz4, Codec::kZstd}) {
-    EXPECT_EQ(FrameRawSize(Compress(codec, Bytes(text))), text.size());  // what the header declares
+    EXPECT_EQ(FrameRawSize(Compress(codec, AsBytes(text))), text.size());  // what the header declares
   }
   EXPECT_EQ(FrameRawSize({}), std::nullopt);
   const uint8_t cut[] = {static_cast<uint8_t>(Codec::kLz4), 0x80};  // the size's varint unfinished
   EXPECT_EQ(FrameRawSize(cut), std::nullopt);
-  auto packed = Compress(Codec::kZstd, Bytes(text));
+  auto packed = Compress(Codec::kZstd, AsBytes(text));
   packed.resize(packed.size() / 2);
   EXPECT_THAT(Decompress(packed), StatusIs(StatusCode::kDataLoss));
 }

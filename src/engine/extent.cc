@@ -19,9 +19,9 @@
 namespace cmk::engine {
 namespace {
 
-constexpr uint8_t kMagic[4] = {'C', 'M', 'K', 'X'};
+constexpr uint8_t kExtentMagic[4] = {'C', 'M', 'K', 'X'};
 // Version 2 binds the clear header into the footer's AAD; version 1 objects are still read.
-constexpr uint8_t kVersion = 2;
+constexpr uint8_t kExtentVersion = 2;
 constexpr uint8_t kVersionUnboundHeader = 1;
 constexpr uint32_t kFooterIndex = 0xFFFFFFFFu;
 constexpr char kFooterColumn[] = "#footer";
@@ -34,7 +34,7 @@ constexpr uint8_t kTermFilter = 3;
 // below it: an extent of 2^31 blocks would be over 10^12 rows).
 constexpr uint32_t kTermFilterIndexBit = 0x80000000u;
 
-Status Corrupt(const std::string& what) { return DataLoss("corrupt extent: " + what); }
+Status CorruptExtent(const std::string& what) { return DataLoss("corrupt extent: " + what); }
 
 struct Scratch {
   std::vector<uint8_t> raw;
@@ -186,8 +186,8 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
     }
   }
   const size_t base = out.size();  // offsets below are from the object's start
-  out.insert(out.end(), kMagic, kMagic + 4);
-  out.push_back(kVersion);
+  out.insert(out.end(), kExtentMagic, kExtentMagic + 4);
+  out.push_back(kExtentVersion);
   out.push_back(static_cast<uint8_t>(header.key_kind));
   out.push_back(0);
   out.push_back(0);
@@ -319,7 +319,7 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
   footer_at -= base;
   PutU64(out, static_cast<uint64_t>(footer_at));
   PutU32(out, footer_size);
-  out.insert(out.end(), kMagic, kMagic + 4);
+  out.insert(out.end(), kExtentMagic, kExtentMagic + 4);
   return ExtentSummary{rows, tmin, tmax};
 }
 
@@ -337,9 +337,9 @@ Result<std::vector<uint8_t>> BuildExtent(const ExtentHeader& header, const std::
 }
 
 Result<ExtentHeader> ParseExtentHeader(std::span<const uint8_t> object) {
-  if (object.size() < 28 + kTrailerSize || std::memcmp(object.data(), kMagic, 4) != 0) return Corrupt("bad magic");
-  if (object[4] != kVersion && object[4] != kVersionUnboundHeader) {
-    return Corrupt("unknown version " + std::to_string(object[4]));
+  if (object.size() < 28 + kTrailerSize || std::memcmp(object.data(), kExtentMagic, 4) != 0) return CorruptExtent("bad magic");
+  if (object[4] != kExtentVersion && object[4] != kVersionUnboundHeader) {
+    return CorruptExtent("unknown version " + std::to_string(object[4]));
   }
   ExtentHeader h;
   h.version = object[4];
@@ -347,7 +347,7 @@ Result<ExtentHeader> ParseExtentHeader(std::span<const uint8_t> object) {
   h.aek_generation = LoadU32(object.data() + 8);
   std::memcpy(h.id.data(), object.data() + 12, 16);
   std::span<const uint8_t> rest = object.subspan(28);
-  if (!GetString(rest, h.account)) return Corrupt("account name");
+  if (!GetString(rest, h.account)) return CorruptExtent("account name");
   return h;
 }
 
@@ -361,15 +361,15 @@ namespace {
 // any account name a store writes, a second one for a longer name.
 Result<std::vector<uint8_t>> ReadClearHeader(const ObjectSource& source) {
   const uint64_t size = source.size();
-  if (size < 28 + kTrailerSize) return Corrupt("bad magic");
+  if (size < 28 + kTrailerSize) return CorruptExtent("bad magic");
   ASSIGN_OR_RETURN(std::vector<uint8_t> head, source.Read(0, static_cast<size_t>(std::min<uint64_t>(size, 512))));
-  if (std::memcmp(head.data(), kMagic, 4) != 0) return Corrupt("bad magic");
-  if (head[4] != kVersion && head[4] != kVersionUnboundHeader) return Corrupt("unknown version " + std::to_string(head[4]));
+  if (std::memcmp(head.data(), kExtentMagic, 4) != 0) return CorruptExtent("bad magic");
+  if (head[4] != kExtentVersion && head[4] != kVersionUnboundHeader) return CorruptExtent("unknown version " + std::to_string(head[4]));
   std::span<const uint8_t> rest = std::span<const uint8_t>(head).subspan(28);
   uint64_t n = 0;
-  if (!GetVarint(rest, n) || n > size) return Corrupt("account name");
+  if (!GetVarint(rest, n) || n > size) return CorruptExtent("account name");
   uint64_t end = head.size() - rest.size() + n;
-  if (end > size) return Corrupt("account name");
+  if (end > size) return CorruptExtent("account name");
   if (end > head.size()) {
     ASSIGN_OR_RETURN(head, source.Read(0, static_cast<size_t>(end)));
   }
@@ -391,10 +391,10 @@ Result<ExtentReader> ExtentReader::Open(std::shared_ptr<const ObjectSource> sour
   ASSIGN_OR_RETURN(r.header_, ParseExtentHeader(parse));
   ASSIGN_OR_RETURN(std::vector<uint8_t> trailer, source->Read(object_size - kTrailerSize, kTrailerSize));
   const uint8_t* t = trailer.data();
-  if (std::memcmp(t + 12, kMagic, 4) != 0) return Corrupt("bad trailer");
+  if (std::memcmp(t + 12, kExtentMagic, 4) != 0) return CorruptExtent("bad trailer");
   uint64_t at = LoadU64(t);
   uint32_t size = LoadU32(t + 8);
-  if (at > object_size - kTrailerSize || size > object_size - kTrailerSize - at) return Corrupt("footer out of bounds");
+  if (at > object_size - kTrailerSize || size > object_size - kTrailerSize - at) return CorruptExtent("footer out of bounds");
   // Version 2: the clear header (magic .. account) is part of the footer's AAD.
   std::span<const uint8_t> clear_header;
   if (r.header_.version != kVersionUnboundHeader) clear_header = head;
@@ -406,23 +406,23 @@ Result<ExtentReader> ExtentReader::Open(std::shared_ptr<const ObjectSource> sour
   uint64_t rows = 0, cols = 0, groups = 0;
   if (!GetString(in, r.info_.workspace) || !GetString(in, r.info_.table) || !GetVarint(in, rows) ||
       !GetVarint(in, cols) || cols > 4096) {
-    return Corrupt("footer");
+    return CorruptExtent("footer");
   }
   r.info_.rows = rows;
   for (uint64_t c = 0; c < cols; ++c) {
     kql::ColumnSchema s;
-    if (!GetString(in, s.name) || in.empty() || in[0] > static_cast<uint8_t>(kql::Type::kDynamic)) return Corrupt("schema");
+    if (!GetString(in, s.name) || in.empty() || in[0] > static_cast<uint8_t>(kql::Type::kDynamic)) return CorruptExtent("schema");
     s.type = static_cast<kql::Type>(in[0]);
     in = in.subspan(1);
     r.info_.schema.push_back(std::move(s));
   }
-  if (!GetVarint(in, groups)) return Corrupt("groups");
+  if (!GetVarint(in, groups)) return CorruptExtent("groups");
   for (uint64_t g = 0; g < groups; ++g) {
     uint64_t n = 0;
-    if (!GetVarint(in, n)) return Corrupt("group rows");
+    if (!GetVarint(in, n)) return CorruptExtent("group rows");
     r.group_rows_.push_back(static_cast<uint32_t>(n));
     for (uint64_t c = 0; c < cols; ++c) {
-      if (in.size() < 17) return Corrupt("block entry");
+      if (in.size() < 17) return CorruptExtent("block entry");
       Block b;
       b.offset = LoadU64(in.data());
       b.size = LoadU32(in.data() + 8);
@@ -430,20 +430,20 @@ Result<ExtentReader> ExtentReader::Open(std::shared_ptr<const ObjectSource> sour
       b.extremes = in[16];
       in = in.subspan(17);
       if (b.extremes > kTermFilter || (b.extremes == kTermFilter && r.info_.schema[c].type != kql::Type::kString)) {
-        return Corrupt("block extremes kind");
+        return CorruptExtent("block extremes kind");
       }
       if (b.extremes != kNoExtremes) {
-        if (in.size() < 16) return Corrupt("block min/max");
+        if (in.size() < 16) return CorruptExtent("block min/max");
         b.min = LoadU64(in.data());
         b.max = LoadU64(in.data() + 8);
         in = in.subspan(16);
       }
-      if (b.offset > at || b.size > at - b.offset) return Corrupt("block out of bounds");  // no wrapping sum
-      if (b.extremes == kTermFilter && (b.min > at || b.max > at - b.min)) return Corrupt("term filter out of bounds");
+      if (b.offset > at || b.size > at - b.offset) return CorruptExtent("block out of bounds");  // no wrapping sum
+      if (b.extremes == kTermFilter && (b.min > at || b.max > at - b.min)) return CorruptExtent("term filter out of bounds");
       r.blocks_.push_back(b);
     }
   }
-  if (in.size() != 16) return Corrupt("footer tail");
+  if (in.size() != 16) return CorruptExtent("footer tail");
   r.info_.min_time = static_cast<int64_t>(LoadU64(in.data()));
   r.info_.max_time = static_cast<int64_t>(LoadU64(in.data() + 8));
   RETURN_IF_ERROR(CheckPlace(r.header_, r.info_, expected));
@@ -459,7 +459,7 @@ Result<Codec> ExtentReader::BlockCodec(size_t group, size_t column, const Secret
   storage::BlockAddress where{header_.id, static_cast<uint32_t>(index), schema[column].name};
   ASSIGN_OR_RETURN(std::vector<uint8_t> sealed, source_->Read(b.offset, b.size));
   ASSIGN_OR_RETURN(SecretBytes frame, storage::OpenBlock(aek, where, sealed));
-  if (frame.size() == 0 || frame.data()[0] > static_cast<uint8_t>(Codec::kZstd)) return Corrupt("unknown codec");
+  if (frame.size() == 0 || frame.data()[0] > static_cast<uint8_t>(Codec::kZstd)) return CorruptExtent("unknown codec");
   return static_cast<Codec>(frame.data()[0]);
 }
 

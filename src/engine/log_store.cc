@@ -39,10 +39,8 @@ constexpr uint8_t kSealHeld = 2;
 constexpr size_t kRecordFixed = 18;  // kind, key, index (u64), carried-through segment (u64)
 constexpr int kWalFormat = 2;        // in the checkpoint: every older record is flushed
 
-std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-
 std::string Container(const std::string& account_id) {
-  auto h = crypto::Sha256(Bytes(ToLower(account_id)));
+  auto h = crypto::Sha256(AsBytes(ToLower(account_id)));
   return "acct-" + HexEncode(std::span<const uint8_t>(h.data(), 12));
 }
 
@@ -66,7 +64,7 @@ std::string RecordAadV2(const std::string& account, uint64_t segment, std::span<
 SecretBytes SegmentSubkey(const SecretBytes& root, std::string_view info, const std::string& account, uint64_t segment) {
   std::string salt = ToLower(account);
   for (int b = 7; b >= 0; --b) salt.push_back(static_cast<char>(segment >> (8 * b)));
-  return storage::DeriveSubkey(root, info, Bytes(salt));
+  return storage::DeriveSubkey(root, info, AsBytes(salt));
 }
 
 struct RecordHeader {
@@ -323,7 +321,7 @@ Result<LogStore::Account*> LogStore::Route(const WorkspaceInfo& ws, const TableI
   if (!ws.cluster_id.empty() && !auxiliary && clusters_ != nullptr) {
     std::vector<std::string> accts = clusters_->Accounts(ws.cluster_id);
     if (!accts.empty()) {
-      auto h = crypto::Sha256(Bytes(ws.customer_id + "/" + table.name));
+      auto h = crypto::Sha256(AsBytes(ws.customer_id + "/" + table.name));
       const std::string& id = accts[h[0] % accts.size()];
       // No region, as recovery opens it (the metadata keeps none for cluster accounts): its
       // hot-cache copies and the rows it holds during an outage are sealed under keys derived
@@ -342,7 +340,7 @@ std::string LogStore::RouteForTest(const WorkspaceInfo& ws, const TableInfo& tab
 
 void LogStore::MeetAccountAsBeforeForTest(const WorkspaceInfo& ws, const TableInfo& table) {
   std::vector<std::string> accts = clusters_->Accounts(ws.cluster_id);
-  auto h = crypto::Sha256(Bytes(ws.customer_id + "/" + table.name));
+  auto h = crypto::Sha256(AsBytes(ws.customer_id + "/" + table.name));
   (void)GetAccount(accts[h[0] % accts.size()], ws.location, ws.cluster_id);
 }
 
@@ -377,13 +375,13 @@ Status LogStore::Usable(Account& a) const {
 
 SecretBytes LogStore::HeldWalKey(const std::string& region, const std::string& account, int version,
                                  uint64_t segment) const {
-  if (version == 1) return storage::DeriveSubkey(keys_->Mmk(region), "cmklogs/wal-held/v1", Bytes(ToLower(account)));
+  if (version == 1) return storage::DeriveSubkey(keys_->Mmk(region), "cmklogs/wal-held/v1", AsBytes(ToLower(account)));
   return SegmentSubkey(keys_->Mmk(region), "cmklogs/wal-held/v2", account, segment);
 }
 
 SecretBytes LogStore::WalKey(const Account& a, const Keys& k) const {
   if (k.held) return HeldWalKey(a.region, a.id, 1, 0);
-  return storage::DeriveSubkey(k.aek, "cmklogs/wal/v1", Bytes(ToLower(a.id)));
+  return storage::DeriveSubkey(k.aek, "cmklogs/wal/v1", AsBytes(ToLower(a.id)));
 }
 
 SecretBytes LogStore::SegmentWalKey(const Account& a, const Keys& k, uint64_t segment) const {
@@ -408,7 +406,7 @@ Status LogStore::SealRecord(Account& a, const Keys& k, uint64_t segment, uint64_
     slot.key = SegmentWalKey(a, k, segment);
     slot.segment = segment;
   }
-  return crypto::AesGcmSealAppend(slot.key, parts, Bytes(aad), *env_.random, out);
+  return crypto::AesGcmSealAppend(slot.key, parts, AsBytes(aad), *env_.random, out);
 }
 
 void LogStore::RefuseWal(Account& a, const Status& why) {
@@ -421,8 +419,8 @@ void LogStore::RefuseWal(Account& a, const Status& why) {
 }
 
 SecretBytes LogStore::CacheKey(const Account& a, const SecretBytes& aek) const {
-  if (options_.seal_cache_with_aek) return storage::DeriveSubkey(aek, "cmklogs/cache/v1", Bytes(ToLower(a.id)));
-  return storage::DeriveSubkey(keys_->Mmk(a.region), "cmklogs/cache/v1", Bytes(ToLower(a.id)));
+  if (options_.seal_cache_with_aek) return storage::DeriveSubkey(aek, "cmklogs/cache/v1", AsBytes(ToLower(a.id)));
+  return storage::DeriveSubkey(keys_->Mmk(a.region), "cmklogs/cache/v1", AsBytes(ToLower(a.id)));
 }
 
 Status LogStore::Ingest(const WorkspaceInfo& ws, const TableInfo& table, const kql::Table& rows) {
@@ -553,9 +551,9 @@ Status LogStore::ReplayLocked(Account& a) {
     SecretBytes plain;
     if (h.version == 1) {
       std::string aad = RecordAad(a.id, h.key);
-      auto opened = crypto::AesGcmOpen(WalKey(a, use), h.sealed, Bytes(aad));
+      auto opened = crypto::AesGcmOpen(WalKey(a, use), h.sealed, AsBytes(aad));
       if (!opened.ok()) {
-        auto legacy = legacy_held(0, Bytes(aad));
+        auto legacy = legacy_held(0, AsBytes(aad));
         if (!legacy) return opened.status();
         opened = std::move(*legacy);
       }
@@ -569,9 +567,9 @@ Status LogStore::ReplayLocked(Account& a) {
       std::optional<SecretBytes>& wk = segment_keys[h.held ? 1 : 0];
       if (!wk) wk = SegmentWalKey(a, use, w.segment);
       std::string aad = RecordAadV2(a.id, w.segment, h.fixed, h.key);
-      auto opened = crypto::AesGcmOpen(*wk, h.sealed, Bytes(aad));
+      auto opened = crypto::AesGcmOpen(*wk, h.sealed, AsBytes(aad));
       if (!opened.ok()) {
-        auto legacy = legacy_held(w.segment, Bytes(aad));
+        auto legacy = legacy_held(w.segment, AsBytes(aad));
         if (legacy) opened = std::move(*legacy);
       }
       if (!opened.ok()) {

@@ -24,8 +24,6 @@ namespace bj = boost::json;
 constexpr char kExtentKind[] = "extent";
 constexpr char kCheckpointKind[] = "wal-checkpoint";
 
-std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-
 size_t ChunksBytes(const std::vector<std::shared_ptr<const kql::Table>>& chunks) {
   size_t n = 0;
   for (const auto& c : chunks) n += kql::ApproxBytes(*c);
@@ -172,7 +170,7 @@ Result<std::optional<LogStore::OpenedExtent>> LogStore::OpenCached(const ExtentR
   file->reset();
   auto c = env_.fs->ReadFile(path);
   if (!c.ok()) return Opened();
-  auto open = crypto::AesGcmOpen(CacheKey(a, aek), Bytes(*c), Bytes(e.id));
+  auto open = crypto::AesGcmOpen(CacheKey(a, aek), AsBytes(*c), AsBytes(e.id));
   if (!open.ok()) {
     RejectCache(e, a, open.status());
     return Opened();

@@ -19,16 +19,6 @@ using testing::StatusIs;
 
 namespace fs = std::filesystem;
 
-std::vector<uint8_t> ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
-void WriteAll(const std::string& path, std::span<const uint8_t> data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-}
-
 // The frames [u32 length][u32 CRC][payload] of a WAL segment.
 std::vector<std::vector<uint8_t>> Frames(const std::string& path) {
   std::vector<uint8_t> data = ReadAll(path);

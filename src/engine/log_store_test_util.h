@@ -59,6 +59,18 @@ class CountingFileSystem : public env::FileSystemWrapper {
   };
 };
 
+// A file's bytes; nothing when it cannot be read.
+inline std::vector<uint8_t> ReadAll(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// Replaces a file's bytes (the tests that damage stored files on purpose).
+inline void WriteAll(const std::string& path, std::span<const uint8_t> data) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+
 inline constexpr char kCluster[] = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/clusters/c1";
 
 class FakeTopology : public Topology {

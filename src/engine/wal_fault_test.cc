@@ -6,8 +6,10 @@
 #include <set>
 #include <thread>
 
+#include "base/encoding.h"
 #include "base/testing.h"
 #include "engine/wal.h"
+#include "engine/wal_test_util.h"
 #include "env/env.h"
 #include "env/fault_fs.h"
 #include "env/mem_fs.h"
@@ -17,15 +19,6 @@ namespace {
 
 using testing::IsOk;
 using testing::StatusIs;
-
-std::span<const uint8_t> Bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-Status Closing(uint64_t, uint64_t, std::vector<uint8_t>& out) {
-  out.assign({'e', 'n', 'd'});
-  return OkStatus();
-}
 
 class WalFaultTest : public ::testing::Test {
  protected:
@@ -57,26 +50,26 @@ class WalFaultTest : public ::testing::Test {
 
 TEST_F(WalFaultTest, AcknowledgedAppendSurvivesCrashThatDropsUnsyncedData) {
   auto w = OpenReplayed();
-  ASSERT_THAT(w->AppendForTest(Bytes("one")), IsOk());
-  ASSERT_THAT(w->AppendForTest(Bytes("two")), IsOk());
+  ASSERT_THAT(w->AppendForTest(AsBytes("one")), IsOk());
+  ASSERT_THAT(w->AppendForTest(AsBytes("two")), IsOk());
   fs_.FailAllSyncs(true);  // "three" reaches the file but is never synced, nor acknowledged
-  EXPECT_THAT(w->AppendForTest(Bytes("three")), StatusIs(StatusCode::kInternal));
+  EXPECT_THAT(w->AppendForTest(AsBytes("three")), StatusIs(StatusCode::kInternal));
   EXPECT_EQ(mem_.GetFileSize(std::string(kDir) + "/00000000000000000001.wal").value(), 3u * 8 + 11);
   fs_.FailAllSyncs(false);
   EXPECT_EQ(CrashAndReplay(w), (std::vector<std::string>{"one", "two"}));
-  ASSERT_THAT(w->AppendForTest(Bytes("four")), IsOk());
+  ASSERT_THAT(w->AppendForTest(AsBytes("four")), IsOk());
   EXPECT_EQ(CrashAndReplay(w), (std::vector<std::string>{"one", "two", "four"}));
 }
 
 TEST_F(WalFaultTest, FailedFsyncFailsTheAppendAndLaterAppendsToo) {
   auto w = OpenReplayed();
-  ASSERT_THAT(w->AppendForTest(Bytes("one")), IsOk());
+  ASSERT_THAT(w->AppendForTest(AsBytes("one")), IsOk());
   fs_.FailNthSync(1);
-  Status failed = w->AppendForTest(Bytes("two"));
+  Status failed = w->AppendForTest(AsBytes("two"));
   EXPECT_THAT(failed, StatusIs(StatusCode::kInternal));
   EXPECT_NE(failed.message().find("injected"), std::string::npos) << failed.ToString();
   // The disk answers again, but the log can't know what the failed sync lost: it refuses.
-  Status later = w->AppendForTest(Bytes("three"));
+  Status later = w->AppendForTest(AsBytes("three"));
   EXPECT_THAT(later, StatusIs(StatusCode::kInternal));
   EXPECT_NE(later.message().find("reopened"), std::string::npos) << later.ToString();
   EXPECT_THAT(w->Rotate(Closing), StatusIs(StatusCode::kInternal));
@@ -85,19 +78,19 @@ TEST_F(WalFaultTest, FailedFsyncFailsTheAppendAndLaterAppendsToo) {
   ASSERT_FALSE(replayed.empty());
   EXPECT_EQ(replayed[0], "one");
   EXPECT_EQ(replayed, std::vector<std::string>{"one"});  // "two" was never synced: dropped
-  EXPECT_THAT(w->AppendForTest(Bytes("four")), IsOk());
+  EXPECT_THAT(w->AppendForTest(AsBytes("four")), IsOk());
 }
 
 TEST_F(WalFaultTest, ConcurrentAppendersSharingAFailedSyncAllFail) {
   auto w = OpenReplayed();
-  ASSERT_THAT(w->AppendForTest(Bytes("before")), IsOk());
+  ASSERT_THAT(w->AppendForTest(AsBytes("before")), IsOk());
   fs_.FailAllSyncs(true);
   std::atomic<int> acknowledged{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 20; ++i) {
-        if (w->AppendForTest(Bytes("t" + std::to_string(t) + "." + std::to_string(i))).ok()) {
+        if (w->AppendForTest(AsBytes("t" + std::to_string(t) + "." + std::to_string(i))).ok()) {
           acknowledged++;
         }
       }
@@ -111,42 +104,42 @@ TEST_F(WalFaultTest, ConcurrentAppendersSharingAFailedSyncAllFail) {
 
 TEST_F(WalFaultTest, FullDiskFailsTheAppendAndLaterAppendsResumeWhenSpaceReturns) {
   auto w = OpenReplayed();
-  ASSERT_THAT(w->AppendForTest(Bytes("one")), IsOk());
+  ASSERT_THAT(w->AppendForTest(AsBytes("one")), IsOk());
   fs_.SetSpaceLeft(5);  // the next record's header doesn't even fit
-  Status full = w->AppendForTest(Bytes("two"));
+  Status full = w->AppendForTest(AsBytes("two"));
   EXPECT_THAT(full, StatusIs(StatusCode::kResourceExhausted));
   EXPECT_NE(full.message().find("no space left"), std::string::npos) << full.ToString();
-  EXPECT_THAT(w->AppendForTest(Bytes("still full")), StatusIs(StatusCode::kResourceExhausted));
+  EXPECT_THAT(w->AppendForTest(AsBytes("still full")), StatusIs(StatusCode::kResourceExhausted));
   fs_.SetSpaceLeft(std::nullopt);
-  ASSERT_THAT(w->AppendForTest(Bytes("three")), IsOk());
+  ASSERT_THAT(w->AppendForTest(AsBytes("three")), IsOk());
   // The torn bytes of "two" were cut off: "three" is not hidden behind them.
   EXPECT_EQ(CrashAndReplay(w), (std::vector<std::string>{"one", "three"}));
 }
 
 TEST_F(WalFaultTest, ShortWriteIsCutOffSoLaterRecordsReplay) {
   auto w = OpenReplayed();
-  ASSERT_THAT(w->AppendForTest(Bytes("one")), IsOk());
+  ASSERT_THAT(w->AppendForTest(AsBytes("one")), IsOk());
   fs_.ShortNthWrite(1);
-  EXPECT_THAT(w->AppendForTest(Bytes("torn record")), StatusIs(StatusCode::kInternal));
-  ASSERT_THAT(w->AppendForTest(Bytes("two")), IsOk());
+  EXPECT_THAT(w->AppendForTest(AsBytes("torn record")), StatusIs(StatusCode::kInternal));
+  ASSERT_THAT(w->AppendForTest(AsBytes("two")), IsOk());
   EXPECT_EQ(CrashAndReplay(w), (std::vector<std::string>{"one", "two"}));
 }
 
 TEST_F(WalFaultTest, FailedWriteFailsOnlyItsAppend) {
   auto w = OpenReplayed();
   fs_.FailNthWrite(2);
-  ASSERT_THAT(w->AppendForTest(Bytes("one")), IsOk());
-  EXPECT_THAT(w->AppendForTest(Bytes("two")), StatusIs(StatusCode::kInternal));
-  ASSERT_THAT(w->AppendForTest(Bytes("three")), IsOk());
+  ASSERT_THAT(w->AppendForTest(AsBytes("one")), IsOk());
+  EXPECT_THAT(w->AppendForTest(AsBytes("two")), StatusIs(StatusCode::kInternal));
+  ASSERT_THAT(w->AppendForTest(AsBytes("three")), IsOk());
   EXPECT_EQ(CrashAndReplay(w), (std::vector<std::string>{"one", "three"}));
 }
 
 TEST_F(WalFaultTest, RotatedSegmentsAndDroppedOnesAreDurable) {
   auto w = OpenReplayed();
-  ASSERT_THAT(w->AppendForTest(Bytes("a")), IsOk());
+  ASSERT_THAT(w->AppendForTest(AsBytes("a")), IsOk());
   auto closed = w->Rotate(Closing);
   ASSERT_THAT(closed, IsOk());
-  ASSERT_THAT(w->AppendForTest(Bytes("b")), IsOk());
+  ASSERT_THAT(w->AppendForTest(AsBytes("b")), IsOk());
   EXPECT_EQ(CrashAndReplay(w), (std::vector<std::string>{"a", "b"}));
   ASSERT_THAT(w->DropThrough(*closed), IsOk());
   EXPECT_EQ(CrashAndReplay(w), std::vector<std::string>{"b"});
@@ -156,9 +149,9 @@ TEST_F(WalFaultTest, FailedSegmentCreationFailsTheAppendAndIsRetried) {
   fs_.FailAllSyncs(true);  // the new segment's directory entry can't be made durable
   auto w = Wal::Open(&fs_, kDir);
   ASSERT_THAT(w, IsOk());
-  EXPECT_THAT((*w)->AppendForTest(Bytes("a")), StatusIs(StatusCode::kInternal));
+  EXPECT_THAT((*w)->AppendForTest(AsBytes("a")), StatusIs(StatusCode::kInternal));
   fs_.FailAllSyncs(false);
-  ASSERT_THAT((*w)->AppendForTest(Bytes("b")), IsOk());
+  ASSERT_THAT((*w)->AppendForTest(AsBytes("b")), IsOk());
   std::unique_ptr<Wal> owned = std::move(*w);
   EXPECT_EQ(CrashAndReplay(owned), std::vector<std::string>{"b"});
 }
@@ -215,7 +208,7 @@ TEST_F(WalFaultTest, RandomFaultsNeverLoseAnAcknowledgedRecord) {
         }
         std::string rec = "r" + std::to_string(next++);
         attempted.insert(rec);
-        if ((*w)->AppendForTest(Bytes(rec)).ok()) acked.push_back(rec);
+        if ((*w)->AppendForTest(AsBytes(rec)).ok()) acked.push_back(rec);
       }
       fs.FailNthWrite(0);
       fs.ShortNthWrite(0);

@@ -6,21 +6,15 @@
 #include <fstream>
 #include <thread>
 
+#include "base/encoding.h"
 #include "base/testing.h"
+#include "engine/wal_test_util.h"
 #include "env/env.h"
 
 namespace cmk::engine {
 namespace {
 
 using testing::IsOk;
-
-std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-
-// A closing record "end" (the log store's are sealed; the WAL doesn't look into them).
-Status Closing(uint64_t, uint64_t, std::vector<uint8_t>& out) {
-  out.assign({'e', 'n', 'd'});
-  return OkStatus();
-}
 
 class WalTest : public ::testing::Test {
  protected:
@@ -46,7 +40,7 @@ TEST_F(WalTest, AppendedRecordsReplayInOrderAfterReopen) {
     auto w = Wal::Open(&fs_, dir_);
     ASSERT_THAT(w, IsOk());
     ASSERT_THAT((*w)->Replay([](const WalRecord&) -> Result<bool> { return false; }), IsOk());
-    for (int i = 0; i < 10; ++i) ASSERT_THAT((*w)->AppendForTest(Bytes("record " + std::to_string(i))), IsOk());
+    for (int i = 0; i < 10; ++i) ASSERT_THAT((*w)->AppendForTest(AsBytes("record " + std::to_string(i))), IsOk());
   }
   auto got = ReplayAll();
   ASSERT_EQ(got.size(), 10u);
@@ -56,8 +50,8 @@ TEST_F(WalTest, AppendedRecordsReplayInOrderAfterReopen) {
 TEST_F(WalTest, ATornTailIsCutAndLaterAppendsSurvive) {
   {
     auto w = Wal::Open(&fs_, dir_);
-    ASSERT_THAT((*w)->AppendForTest(Bytes("one")), IsOk());
-    ASSERT_THAT((*w)->AppendForTest(Bytes("two")), IsOk());
+    ASSERT_THAT((*w)->AppendForTest(AsBytes("one")), IsOk());
+    ASSERT_THAT((*w)->AppendForTest(AsBytes("two")), IsOk());
   }
   std::string seg = dir_ + "/00000000000000000001.wal";
   std::filesystem::resize_file(seg, std::filesystem::file_size(seg) - 2);
@@ -70,7 +64,7 @@ TEST_F(WalTest, ATornTailIsCutAndLaterAppendsSurvive) {
     }),
                 IsOk());
     EXPECT_EQ(got, std::vector<std::string>{"one"});
-    ASSERT_THAT((*w)->AppendForTest(Bytes("three")), IsOk());
+    ASSERT_THAT((*w)->AppendForTest(AsBytes("three")), IsOk());
   }
   EXPECT_EQ(ReplayAll(), (std::vector<std::string>{"one", "three"}));
 }
@@ -78,9 +72,9 @@ TEST_F(WalTest, ATornTailIsCutAndLaterAppendsSurvive) {
 TEST_F(WalTest, DamageBeforeTheLastSegmentIsDataLoss) {
   {
     auto w = Wal::Open(&fs_, dir_);
-    ASSERT_THAT((*w)->AppendForTest(Bytes("one")), IsOk());
+    ASSERT_THAT((*w)->AppendForTest(AsBytes("one")), IsOk());
     ASSERT_THAT((*w)->Rotate(Closing), IsOk());
-    ASSERT_THAT((*w)->AppendForTest(Bytes("two")), IsOk());
+    ASSERT_THAT((*w)->AppendForTest(AsBytes("two")), IsOk());
   }
   {
     std::fstream f(dir_ + "/00000000000000000001.wal", std::ios::in | std::ios::out | std::ios::binary);
@@ -94,10 +88,10 @@ TEST_F(WalTest, DamageBeforeTheLastSegmentIsDataLoss) {
 
 TEST_F(WalTest, DropThroughRemovesFlushedSegmentsOnly) {
   auto w = Wal::Open(&fs_, dir_);
-  ASSERT_THAT((*w)->AppendForTest(Bytes("a")), IsOk());
+  ASSERT_THAT((*w)->AppendForTest(AsBytes("a")), IsOk());
   auto closed = (*w)->Rotate(Closing);
   ASSERT_THAT(closed, IsOk());
-  ASSERT_THAT((*w)->AppendForTest(Bytes("b")), IsOk());
+  ASSERT_THAT((*w)->AppendForTest(AsBytes("b")), IsOk());
   ASSERT_THAT((*w)->DropThrough(*closed), IsOk());
   w->reset();
   EXPECT_EQ(ReplayAll(), std::vector<std::string>{"b"});
@@ -136,21 +130,21 @@ TEST_F(WalTest, AppendsAfterAClosedNewestSegmentGoToTheNextOne) {
   // A crash between a segment's closing record and the next segment's creation.
   {
     auto w = Wal::Open(&fs_, dir_);
-    ASSERT_THAT((*w)->AppendForTest(Bytes("a")), IsOk());
+    ASSERT_THAT((*w)->AppendForTest(AsBytes("a")), IsOk());
     ASSERT_THAT((*w)->Rotate(Closing), IsOk());
   }
   std::filesystem::remove(dir_ + "/00000000000000000002.wal");
   auto w = Wal::Open(&fs_, dir_);
   ASSERT_THAT((*w)->Replay([](const WalRecord& r) -> Result<bool> { return r.payload.size() == 3; }), IsOk());
   EXPECT_EQ((*w)->current_segment(), 2u);
-  ASSERT_THAT((*w)->AppendForTest(Bytes("b")), IsOk());
+  ASSERT_THAT((*w)->AppendForTest(AsBytes("b")), IsOk());
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/00000000000000000002.wal"));
 }
 
 TEST_F(WalTest, NothingIsWrittenBelowTheGivenFirstSegment) {
   auto w = Wal::Open(&fs_, dir_, 7);
   ASSERT_THAT((*w)->Replay([](const WalRecord&) -> Result<bool> { return false; }), IsOk());
-  ASSERT_THAT((*w)->AppendForTest(Bytes("a")), IsOk());
+  ASSERT_THAT((*w)->AppendForTest(AsBytes("a")), IsOk());
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/00000000000000000007.wal"));
 }
 
@@ -159,7 +153,7 @@ TEST_F(WalTest, ConcurrentAppendsShareSyncs) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 0; i < 50; ++i) EXPECT_THAT((*w)->AppendForTest(Bytes(std::to_string(t * 100 + i))), IsOk());
+      for (int i = 0; i < 50; ++i) EXPECT_THAT((*w)->AppendForTest(AsBytes(std::to_string(t * 100 + i))), IsOk());
     });
   }
   for (auto& t : threads) t.join();

@@ -9,6 +9,7 @@
 #include "crypto/aead.h"
 #include "keyvault/key_vault_service.h"
 #include "keyvault/records.h"
+#include "keyvault/service_internal.h"
 
 namespace cmk::keyvault {
 namespace {
@@ -19,8 +20,6 @@ constexpr char kBackupAad[] = "cmklogs/kv-backup/v1";
 // security domain restores them (as in Azure), never a vault.
 constexpr char kHsmBackupAad[] = "cmklogs/mhsm-backup/v1";
 const std::vector<std::string> kValidOps = {"encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey", "import", "export"};
-
-Status BadParameter(std::string message) { return InvalidArgument(std::move(message), "BadParameter"); }
 
 Status KeyNotFound(std::string_view name, std::string_view version = {}) {
   std::string id = std::string(name) + (version.empty() ? "" : "/" + std::string(version));

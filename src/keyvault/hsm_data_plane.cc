@@ -6,19 +6,17 @@
 #include "crypto/aead.h"
 #include "keyvault/key_vault_service.h"
 #include "keyvault/security_domain.h"
+#include "keyvault/service_internal.h"
 
 namespace cmk::keyvault {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kDomainKeyAad[] = "cmklogs/mhsm-domain-key/v1";
 constexpr char kTransferKeyAad[] = "cmklogs/mhsm-transfer-key/v1";
 constexpr char kAuthorizationSegment[] = "providers/microsoft.authorization/";
 // Bounds on what one HSM's local RBAC holds (Azure allows 2,000 assignments per HSM).
 constexpr size_t kMaxAssignments = 2000;
 constexpr size_t kMaxCustomRoles = 100;
-
-Status BadParameter(std::string message) { return InvalidArgument(std::move(message), "BadParameter"); }
 
 KvResponse Json(int status, bj::value body) { return KvResponse{status, std::move(body)}; }
 

@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "crypto/aead.h"
 #include "keyvault/records.h"
+#include "keyvault/service_internal.h"
 
 namespace cmk::keyvault {
 namespace {
@@ -20,7 +21,6 @@ constexpr char kHsmKind[] = "kv-hsm-local";
 constexpr char kPrivateAad[] = "cmklogs/kv-private-key/v1";
 // Managed HSM key material under the HSM's domain key, and the domain key under the master key.
 constexpr char kHsmPrivateAad[] = "cmklogs/mhsm-private-key/v1";
-constexpr char kDomainKeyAad[] = "cmklogs/mhsm-domain-key/v1";
 
 std::string KeyDocId(const Vault& v, std::string_view name) {
   return ToLower(v.name) + "/" + ToLower(name);

@@ -16,8 +16,6 @@ namespace {
 
 using ::cmk::testing::IsOk;
 
-constexpr int64_t kJan15 = 19737LL * kTicksPerDay;
-
 // A catalog that hands out fixed chunks: each coded chunk has a dictionary of its own.
 class ChunkCatalog : public Catalog {
  public:

@@ -13,7 +13,6 @@ using ::cmk::testing::IsOk;
 using ::cmk::testing::StatusIs;
 
 constexpr int64_t kHour = 3600 * kTicksPerSecond;
-constexpr int64_t kJan15 = 19737LL * kTicksPerDay;  // 2024-01-15T00:00:00Z
 
 Column Longs(std::vector<std::optional<int64_t>> v, Type t = Type::kLong) {
   Column c(t);

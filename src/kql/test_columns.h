@@ -10,6 +10,12 @@
 #include "kql/core/column.h"
 #include "kql/semantic/catalog.h"
 
+namespace cmk::kql {
+
+inline constexpr int64_t kJan15 = 19737LL * kTicksPerDay;  // 2024-01-15T00:00:00Z
+
+}  // namespace cmk::kql
+
 namespace cmk::kql::testing {
 
 // Codes `values` into a dictionary ordered by first appearance.

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <initializer_list>
 
+#include "base/encoding.h"
 #include "crypto/aead.h"
 #include "crypto/hash.h"
 
@@ -51,10 +52,6 @@ void WriteClearHeader(uint8_t* h, const Kind& kind, uint32_t generation) {
   PutU32(h + 8, generation);
 }
 
-std::span<const uint8_t> Bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 // The AAD of a sealed block or object: the clear header, then the address (a block's extent id,
 // index (u32 BE), column and context; an object's name), joined in a buffer on the stack when it
 // fits. One piece: each AAD update costs OpenSSL more than copying a few dozen bytes, and a heap
@@ -64,9 +61,9 @@ class Aad {
   explicit Aad(const BlockAddress& where) {
     uint8_t index[4];
     PutU32(index, where.block_index);
-    Join({where.extent, index, Bytes(where.column), where.context});
+    Join({where.extent, index, AsBytes(where.column), where.context});
   }
-  explicit Aad(std::string_view object_name) { Join({Bytes(object_name)}); }
+  explicit Aad(std::string_view object_name) { Join({AsBytes(object_name)}); }
   Aad(const Aad&) = delete;
   Aad& operator=(const Aad&) = delete;
 
@@ -164,7 +161,7 @@ Result<SecretBytes> DeriveDek(const SecretBytes& aek, const ExtentId& extent,
   uint8_t salt[20];
   std::memcpy(salt, extent.data(), 16);
   PutU32(salt + 16, block_index);
-  return crypto::HkdfSha256(aek, salt, Bytes("cmklogs/dek/v1"));
+  return crypto::HkdfSha256(aek, salt, AsBytes("cmklogs/dek/v1"));
 }
 
 Result<std::vector<uint8_t>> SealBlock(const SecretBytes& aek, uint32_t aek_generation, const BlockAddress& where,

@@ -1,12 +1,11 @@
 #include "storage/service_keys.h"
 
+#include "base/encoding.h"
 #include "crypto/aead.h"
 #include "crypto/hash.h"
 
 namespace cmk::storage {
 namespace {
-
-std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
 Result<SecretBytes> LoadOrCreate(env::Env env, const std::string& path) {
   if (env.fs->Exists(path)) {
@@ -34,7 +33,7 @@ SecretBytes DeriveSubkey(const SecretBytes& key, std::string_view info, std::spa
   // OpenSSL fails: every AEAD call refuses a key that is not 32 bytes, so a failed derivation
   // can't seal anything under a weak key.
   if (key.size() != 32) return SecretBytes();
-  auto subkey = crypto::HkdfSha256(key, salt, Bytes(info));
+  auto subkey = crypto::HkdfSha256(key, salt, AsBytes(info));
   return subkey.ok() ? std::move(*subkey) : SecretBytes();
 }
 
@@ -55,20 +54,20 @@ SecretBytes ServiceKeys::Mmk(std::string_view region) const {
 
 Result<std::vector<uint8_t>> ServiceKeys::WrapWithMmk(std::string_view region, const SecretBytes& key,
                                                       std::string_view owner) const {
-  return crypto::AesGcmSeal(Mmk(region), key.span(), Bytes(Aad("mmk-wrap", owner)), *env_.random);
+  return crypto::AesGcmSeal(Mmk(region), key.span(), AsBytes(Aad("mmk-wrap", owner)), *env_.random);
 }
 
 Result<SecretBytes> ServiceKeys::UnwrapWithMmk(std::string_view region, std::span<const uint8_t> wrapped,
                                                std::string_view owner) const {
-  return crypto::AesGcmOpen(Mmk(region), wrapped, Bytes(Aad("mmk-wrap", owner)));
+  return crypto::AesGcmOpen(Mmk(region), wrapped, AsBytes(Aad("mmk-wrap", owner)));
 }
 
 Result<std::vector<uint8_t>> ServiceKeys::WrapInfra(const SecretBytes& key, std::string_view owner) const {
-  return crypto::AesGcmSeal(infra_root_, key.span(), Bytes(Aad("infra-wrap", owner)), *env_.random);
+  return crypto::AesGcmSeal(infra_root_, key.span(), AsBytes(Aad("infra-wrap", owner)), *env_.random);
 }
 
 Result<SecretBytes> ServiceKeys::UnwrapInfra(std::span<const uint8_t> wrapped, std::string_view owner) const {
-  return crypto::AesGcmOpen(infra_root_, wrapped, Bytes(Aad("infra-wrap", owner)));
+  return crypto::AesGcmOpen(infra_root_, wrapped, AsBytes(Aad("infra-wrap", owner)));
 }
 
 }  // namespace cmk::storage

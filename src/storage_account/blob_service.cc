@@ -6,14 +6,13 @@
 
 #include "base/encoding.h"
 #include "base/json.h"
+#include "storage_account/doc_layout.h"
 #include "storage_account/http_date.h"
 
 namespace cmk::storage_account {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kContainerKind[] = "sa-container";
-constexpr char kBlobKind[] = "sa-blob";
 constexpr char kBlockKind[] = "sa-block";
 constexpr char kActions[] = "Microsoft.Storage/storageAccounts/blobServices/containers";
 constexpr size_t kMaxCommittedBlocks = 50'000;
@@ -22,16 +21,6 @@ constexpr size_t kMaxBlockIdBytes = 64;
 constexpr size_t kMaxListResults = 5'000;
 constexpr size_t kMaxMetadataBytes = 8 * 1024;
 constexpr size_t kMaxBlockListBody = 8u << 20;
-
-Status Err(int http, std::string code, std::string message) {
-  StatusCode sc = http == 404   ? StatusCode::kNotFound
-                  : http == 409 ? StatusCode::kConflict
-                  : http == 412 ? StatusCode::kFailedPrecondition
-                  : http == 416 ? StatusCode::kOutOfRange
-                  : http == 403 ? StatusCode::kPermissionDenied
-                                : StatusCode::kInvalidArgument;
-  return Status(sc, std::move(message), std::move(code));
-}
 
 // Azure's rules: 3-63 lower-case letters, digits and single hyphens, starting and ending with a
 // letter or digit.
@@ -52,7 +41,7 @@ Result<bj::object> MetadataOf(const StorageRequest& r) {
   for (const auto& [k, v] : r.headers) {
     if (k.size() <= 10 || !EqualsIgnoreCase(std::string_view(k).substr(0, 10), "x-ms-meta-")) continue;
     bytes += k.size() + v.size();
-    if (bytes > kMaxMetadataBytes) return Err(400, "MetadataTooLarge", "The size of the specified metadata exceeds the maximum size permitted.");
+    if (bytes > kMaxMetadataBytes) return StorageError(400, "MetadataTooLarge", "The size of the specified metadata exceeds the maximum size permitted.");
     m[ToLower(std::string_view(k).substr(10))] = v;
   }
   return m;
@@ -64,11 +53,6 @@ void SetMetadataHeaders(StorageResponse& res, const bj::object& doc) {
       if (kv.value().is_string()) res.Set("x-ms-meta-" + std::string(kv.key()), std::string(kv.value().as_string()));
     }
   }
-}
-
-std::string S(const bj::object& o, std::string_view k) {
-  const bj::value* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : "";
 }
 
 uint64_t U(const bj::object& o, std::string_view k) {
@@ -83,7 +67,7 @@ uint64_t U(const bj::object& o, std::string_view k) {
 Result<std::optional<std::pair<uint64_t, uint64_t>>> ParseRange(std::string_view h, uint64_t size) {
   using R = std::optional<std::pair<uint64_t, uint64_t>>;
   if (h.empty()) return R();
-  if (h.rfind("bytes=", 0) != 0 || h.size() > 64) return Err(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.");
+  if (h.rfind("bytes=", 0) != 0 || h.size() > 64) return StorageError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.");
   std::string_view spec = h.substr(6);
   size_t dash = spec.find('-');
   uint64_t a = 0, b = UINT64_MAX;
@@ -93,9 +77,9 @@ Result<std::optional<std::pair<uint64_t, uint64_t>>> ParseRange(std::string_view
   };
   if (dash == std::string_view::npos || !num(spec.substr(0, dash), a) ||
       (dash + 1 < spec.size() && !num(spec.substr(dash + 1), b)) || b < a) {
-    return Err(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.");
+    return StorageError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.");
   }
-  if (a >= size) return Err(416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
+  if (a >= size) return StorageError(416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
   return R(std::make_pair(a, std::min(b, size - 1)));
 }
 
@@ -104,7 +88,7 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseBlockList(std::str
   std::vector<std::pair<std::string, std::string>> out;
   size_t at = body.find("<BlockList>");
   if (body.size() > kMaxBlockListBody || at == std::string_view::npos) {
-    return Err(400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+    return StorageError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
   }
   for (at += 11;;) {
     size_t open = body.find('<', at);
@@ -114,16 +98,16 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseBlockList(std::str
     std::string_view tag = body.substr(open + 1, close - open - 1);
     if (tag == "/BlockList") return out;
     if (tag != "Latest" && tag != "Committed" && tag != "Uncommitted") {
-      return Err(400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+      return StorageError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
     }
     std::string end = "</" + std::string(tag) + ">";
     size_t stop = body.find(end, close);
-    if (stop == std::string_view::npos) return Err(400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+    if (stop == std::string_view::npos) return StorageError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
     out.emplace_back(std::string(tag), std::string(body.substr(close + 1, stop - close - 1)));
-    if (out.size() > kMaxCommittedBlocks) return Err(400, "InvalidBlockList", "The specified block list is invalid.");
+    if (out.size() > kMaxCommittedBlocks) return StorageError(400, "InvalidBlockList", "The specified block list is invalid.");
     at = stop + end.size();
   }
-  return Err(400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+  return StorageError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
 }
 
 Result<bj::object> ParseDoc(const std::string& text) { return json::ParseObject(text); }
@@ -169,7 +153,7 @@ std::string BlobService::NewEtag() {
 void BlobService::Handle(const StorageRequest& r, StorageResponse& res) {
   auto spec = accounts_->Spec(r.account);
   if (!spec.ok()) {
-    return Error(r, res, Err(400, "InvalidUri", "The requested URI does not represent any resource on the server."), nullptr);
+    return Error(r, res, StorageError(400, "InvalidUri", "The requested URI does not represent any resource on the server."), nullptr);
   }
   auto caller = auth_->Authenticate(r, Service::kBlob, *spec);
   if (!caller.ok()) return Error(r, res, caller.status(), &*spec);
@@ -196,17 +180,17 @@ void BlobService::Error(const StorageRequest& r, StorageResponse& res, const Sta
 
 Status BlobService::Dispatch(Ctx& c) {
   const std::string& p = c.r.path;
-  if (p.size() > 1100) return Err(400, "InvalidUri", "The requested URI is too long.");
+  if (p.size() > 1100) return StorageError(400, "InvalidUri", "The requested URI is too long.");
   size_t slash = p.find('/', 1);
   std::string container = p.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
   if (container.empty()) {
     if (c.r.method == "GET" && c.r.Query("comp") == "list") return ListContainers(c);
-    return Err(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.");
+    return StorageError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.");
   }
-  if (!ValidContainerName(container)) return Err(400, "InvalidResourceName", "The specified resource name contains invalid characters.");
+  if (!ValidContainerName(container)) return StorageError(400, "InvalidResourceName", "The specified resource name contains invalid characters.");
   std::string blob = slash == std::string::npos ? "" : p.substr(slash + 1);
   if (blob.empty()) return Container(c, container);
-  if (blob.size() > 1024) return Err(400, "InvalidResourceName", "The specified resource name length is not within the permissible limits.");
+  if (blob.size() > 1024) return StorageError(400, "InvalidResourceName", "The specified resource name length is not within the permissible limits.");
   return Blob(c, container, blob);
 }
 
@@ -217,15 +201,15 @@ Status BlobService::ListContainers(Ctx& c) {
   std::string prefix(c.r.Query("prefix")), marker(c.r.Query("marker"));
   for (const auto& d : docs) {
     ASSIGN_OR_RETURN(bj::object o, ParseDoc(d));
-    std::string n = S(o, "name");
+    std::string n = DocStr(o, "name");
     if (n.rfind(prefix, 0) == 0 && n >= marker) all.push_back(std::move(o));
   }
-  std::sort(all.begin(), all.end(), [](const bj::object& a, const bj::object& b) { return S(a, "name") < S(b, "name"); });
+  std::sort(all.begin(), all.end(), [](const bj::object& a, const bj::object& b) { return DocStr(a, "name") < DocStr(b, "name"); });
   std::string out = "<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ServiceEndpoint=\"https://" +
                     c.r.account + suffix_ + "/\"><Prefix>" + XmlEscape(prefix) + "</Prefix><Containers>";
   for (const auto& o : all) {
-    out += "<Container><Name>" + XmlEscape(S(o, "name")) + "</Name><Properties><Last-Modified>" + S(o, "lastModified") +
-           "</Last-Modified><Etag>" + XmlEscape(S(o, "etag")) +
+    out += "<Container><Name>" + XmlEscape(DocStr(o, "name")) + "</Name><Properties><Last-Modified>" + DocStr(o, "lastModified") +
+           "</Last-Modified><Etag>" + XmlEscape(DocStr(o, "etag")) +
            "</Etag><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState>"
            "<HasImmutabilityPolicy>false</HasImmutabilityPolicy><HasLegalHold>false</HasLegalHold></Properties></Container>";
   }
@@ -238,7 +222,7 @@ Status BlobService::ListContainers(Ctx& c) {
 
 Status BlobService::RequireContainer(Ctx& c, const std::string& container) {
   ASSIGN_OR_RETURN(auto doc, accounts_->GetDoc(c.r.account, kContainerKind, {container}));
-  if (!doc) return Err(404, "ContainerNotFound", "The specified container does not exist.");
+  if (!doc) return StorageError(404, "ContainerNotFound", "The specified container does not exist.");
   return OkStatus();
 }
 
@@ -246,13 +230,13 @@ Status BlobService::Container(Ctx& c, const std::string& container) {
   const std::string& m = c.r.method;
   if (m == "GET" && c.r.Query("comp") == "list") return ListBlobs(c, container);
   if (c.r.Query("restype") != "container") {
-    return Err(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.");
+    return StorageError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.");
   }
   if (m == "PUT") {
     RETURN_IF_ERROR(c.Allow(*auth_, container, "/write", false, 'c'));
     std::lock_guard<std::mutex> l(write_mu_);
     ASSIGN_OR_RETURN(auto existing, accounts_->GetDoc(c.r.account, kContainerKind, {container}));
-    if (existing) return Err(409, "ContainerAlreadyExists", "The specified container already exists.");
+    if (existing) return StorageError(409, "ContainerAlreadyExists", "The specified container already exists.");
     ASSIGN_OR_RETURN(bj::object meta, MetadataOf(c.r));
     std::string etag = NewEtag(), lm = FormatHttpDate(env_.clock->Now());
     bj::object doc{{"name", container}, {"etag", etag}, {"lastModified", lm}, {"metadata", std::move(meta)}};
@@ -270,9 +254,9 @@ Status BlobService::Container(Ctx& c, const std::string& container) {
     for (const auto& b : blobs) {
       ASSIGN_OR_RETURN(bj::object o, ParseDoc(b));
       for (const auto& blk : o["blocks"].as_array()) {
-        accounts_->DeleteData(c.r.account, S(blk.as_object(), "object")).IgnoreError();
+        accounts_->DeleteData(c.r.account, DocStr(blk.as_object(), "object")).IgnoreError();
       }
-      RETURN_IF_ERROR(accounts_->DeleteDoc(c.r.account, kBlobKind, {container, S(o, "name")}));
+      RETURN_IF_ERROR(accounts_->DeleteDoc(c.r.account, kBlobKind, {container, DocStr(o, "name")}));
     }
     RETURN_IF_ERROR(accounts_->DeleteDoc(c.r.account, kContainerKind, {container}));
     c.res.status = 202;
@@ -281,11 +265,11 @@ Status BlobService::Container(Ctx& c, const std::string& container) {
   if (m == "GET" || m == "HEAD") {
     RETURN_IF_ERROR(c.Allow(*auth_, container, "/read", false, 'r'));
     ASSIGN_OR_RETURN(auto doc, accounts_->GetDoc(c.r.account, kContainerKind, {container}));
-    if (!doc) return Err(404, "ContainerNotFound", "The specified container does not exist.");
+    if (!doc) return StorageError(404, "ContainerNotFound", "The specified container does not exist.");
     ASSIGN_OR_RETURN(bj::object o, ParseDoc(*doc));
     c.res.status = 200;
-    c.res.Set("ETag", S(o, "etag"));
-    c.res.Set("Last-Modified", S(o, "lastModified"));
+    c.res.Set("ETag", DocStr(o, "etag"));
+    c.res.Set("Last-Modified", DocStr(o, "lastModified"));
     c.res.Set("x-ms-lease-status", "unlocked");
     c.res.Set("x-ms-lease-state", "available");
     c.res.Set("x-ms-has-immutability-policy", "false");
@@ -293,7 +277,7 @@ Status BlobService::Container(Ctx& c, const std::string& container) {
     SetMetadataHeaders(c.res, o);
     return OkStatus();
   }
-  return Err(400, "UnsupportedHttpVerb", "The resource doesn't support specified Http Verb.");
+  return StorageError(400, "UnsupportedHttpVerb", "The resource doesn't support specified Http Verb.");
 }
 
 Status BlobService::ListBlobs(Ctx& c, const std::string& container) {
@@ -305,7 +289,7 @@ Status BlobService::ListBlobs(Ctx& c, const std::string& container) {
     size_t n = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     if (ec != std::errc() || p != v.data() + v.size() || n == 0) {
-      return Err(400, "OutOfRangeQueryParameterValue", "One of the query parameters specified in the request URI is outside the permissible range.");
+      return StorageError(400, "OutOfRangeQueryParameterValue", "One of the query parameters specified in the request URI is outside the permissible range.");
     }
     max = std::min(n, kMaxListResults);
   }
@@ -315,20 +299,20 @@ Status BlobService::ListBlobs(Ctx& c, const std::string& container) {
   std::vector<bj::object> all;
   for (const auto& d : docs) {
     ASSIGN_OR_RETURN(bj::object o, ParseDoc(d));
-    std::string n = S(o, "name");
+    std::string n = DocStr(o, "name");
     if (n.rfind(prefix, 0) == 0 && n >= marker) all.push_back(std::move(o));
   }
-  std::sort(all.begin(), all.end(), [](const bj::object& a, const bj::object& b) { return S(a, "name") < S(b, "name"); });
-  std::string next = all.size() > max ? S(all[max], "name") : "";
+  std::sort(all.begin(), all.end(), [](const bj::object& a, const bj::object& b) { return DocStr(a, "name") < DocStr(b, "name"); });
+  std::string next = all.size() > max ? DocStr(all[max], "name") : "";
   if (all.size() > max) all.resize(max);
   std::string out = "<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ServiceEndpoint=\"https://" + c.r.account +
                     suffix_ + "/\" ContainerName=\"" + XmlEscape(container) + "\"><Prefix>" + XmlEscape(prefix) +
                     "</Prefix><Marker>" + XmlEscape(marker) + "</Marker><MaxResults>" + std::to_string(max) + "</MaxResults><Blobs>";
   for (const auto& o : all) {
-    out += "<Blob><Name>" + XmlEscape(S(o, "name")) + "</Name><Properties><Creation-Time>" + S(o, "created") +
-           "</Creation-Time><Last-Modified>" + S(o, "lastModified") + "</Last-Modified><Etag>" + XmlEscape(S(o, "etag")) +
+    out += "<Blob><Name>" + XmlEscape(DocStr(o, "name")) + "</Name><Properties><Creation-Time>" + DocStr(o, "created") +
+           "</Creation-Time><Last-Modified>" + DocStr(o, "lastModified") + "</Last-Modified><Etag>" + XmlEscape(DocStr(o, "etag")) +
            "</Etag><Content-Length>" + std::to_string(U(o, "size")) + "</Content-Length><Content-Type>" +
-           XmlEscape(S(o, "contentType")) + "</Content-Type><Content-MD5>" + XmlEscape(S(o, "contentMD5")) +
+           XmlEscape(DocStr(o, "contentType")) + "</Content-Type><Content-MD5>" + XmlEscape(DocStr(o, "contentMD5")) +
            "</Content-MD5><BlobType>BlockBlob</BlobType><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred>"
            "<LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true</ServerEncrypted></Properties>";
     if (with_meta) {
@@ -359,13 +343,13 @@ Status BlobService::Blob(Ctx& c, const std::string& container, const std::string
   if (m == "PUT" && comp == "metadata") return SetMetadata(c, container, blob);
   if ((m == "GET" || m == "HEAD") && (comp.empty() || comp == "metadata")) return GetBlob(c, container, blob, m == "HEAD" || !comp.empty());
   if (m == "DELETE" && comp.empty()) return DeleteBlob(c, container, blob);
-  return Err(400, "UnsupportedHttpVerb", "The resource doesn't support specified Http Verb.");
+  return StorageError(400, "UnsupportedHttpVerb", "The resource doesn't support specified Http Verb.");
 }
 
 Status BlobService::PutBlob(Ctx& c, const std::string& container, const std::string& blob) {
   RETURN_IF_ERROR(c.Allow(*auth_, container, "/blobs/write", true, 'w'));
   if (!EqualsIgnoreCase(c.r.Header("x-ms-blob-type"), "BlockBlob")) {
-    return Err(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format: only BlockBlob is supported.");
+    return StorageError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format: only BlockBlob is supported.");
   }
   ASSIGN_OR_RETURN(std::string object, accounts_->PutData(c.r.account, AsBytes(c.r.body)));
   bj::array blocks{bj::object{{"id", ""}, {"object", object}, {"size", c.r.body.size()}}};
@@ -377,11 +361,11 @@ Status BlobService::PutBlock(Ctx& c, const std::string& container, const std::st
   std::string id(c.r.Query("blockid"));
   auto raw = Base64Decode(id);
   if (id.empty() || !raw.ok() || raw->size() > kMaxBlockIdBytes) {
-    return Err(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.");
+    return StorageError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.");
   }
   RETURN_IF_ERROR(RequireContainer(c, container));
   ASSIGN_OR_RETURN(auto pending, accounts_->ListDocs(c.r.account, kBlockKind, {container, blob}));
-  if (pending.size() >= kMaxUncommittedBlocks) return Err(409, "BlockCountExceedsLimit", "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks.");
+  if (pending.size() >= kMaxUncommittedBlocks) return StorageError(409, "BlockCountExceedsLimit", "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks.");
   ASSIGN_OR_RETURN(std::string object, accounts_->PutData(c.r.account, AsBytes(c.r.body)));
   bj::object doc{{"id", id}, {"object", object}, {"size", c.r.body.size()}};
   RETURN_IF_ERROR(accounts_->PutDoc(c.r.account, kBlockKind, {container, blob, id}, json::Serialize(doc)));
@@ -410,10 +394,10 @@ Status BlobService::PutBlockList(Ctx& c, const std::string& container, const std
     }
     if (!found && kind != "Uncommitted" && cur) {
       for (const auto& b : (*cur)["blocks"].as_array()) {
-        if (S(b.as_object(), "id") == id) found = b.as_object();
+        if (DocStr(b.as_object(), "id") == id) found = b.as_object();
       }
     }
-    if (!found) return Err(400, "InvalidBlockList", "The specified block list is invalid.");
+    if (!found) return StorageError(400, "InvalidBlockList", "The specified block list is invalid.");
     size += U(*found, "size");
     blocks.emplace_back(std::move(*found));
   }
@@ -424,7 +408,7 @@ Status BlobService::PutBlockList(Ctx& c, const std::string& container, const std
 // uncommitted blocks and the data of blocks no longer referenced.
 Status BlobService::Commit(Ctx& c, const std::string& container, const std::string& blob, bj::array blocks,
                            uint64_t size) {
-  if (size > kMaxBlobBytes) return Err(413, "RequestBodyTooLarge", "The blob is larger than this service allows.");
+  if (size > kMaxBlobBytes) return StorageError(413, "RequestBodyTooLarge", "The blob is larger than this service allows.");
   std::lock_guard<std::mutex> l(write_mu_);
   RETURN_IF_ERROR(RequireContainer(c, container));
   ASSIGN_OR_RETURN(auto current, accounts_->GetDoc(c.r.account, kBlobKind, {container, blob}));
@@ -433,14 +417,14 @@ Status BlobService::Commit(Ctx& c, const std::string& container, const std::stri
     ASSIGN_OR_RETURN(old, ParseDoc(*current));
   }
   std::string_view if_match = c.r.Header("If-Match"), if_none = c.r.Header("If-None-Match");
-  if (if_none == "*" && old) return Err(409, "BlobAlreadyExists", "The specified blob already exists.");
-  if (!if_match.empty() && (!old || (if_match != "*" && if_match != S(*old, "etag")))) {
-    return Err(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.");
+  if (if_none == "*" && old) return StorageError(409, "BlobAlreadyExists", "The specified blob already exists.");
+  if (!if_match.empty() && (!old || (if_match != "*" && if_match != DocStr(*old, "etag")))) {
+    return StorageError(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.");
   }
   ASSIGN_OR_RETURN(bj::object meta, MetadataOf(c.r));
   std::string etag = NewEtag(), lm = FormatHttpDate(env_.clock->Now());
   bj::object doc{{"name", blob}, {"size", size}, {"etag", etag}, {"lastModified", lm},
-                 {"created", old ? S(*old, "created") : lm},
+                 {"created", old ? DocStr(*old, "created") : lm},
                  {"contentType", c.r.HasHeader("x-ms-blob-content-type") ? std::string(c.r.Header("x-ms-blob-content-type"))
                                                                           : std::string("application/octet-stream")},
                  {"contentMD5", std::string(c.r.Header("x-ms-blob-content-md5"))},
@@ -448,16 +432,16 @@ Status BlobService::Commit(Ctx& c, const std::string& container, const std::stri
   if (c.r.Query("comp").empty() && c.r.HasHeader("Content-Type")) doc["contentType"] = std::string(c.r.Header("Content-Type"));
   RETURN_IF_ERROR(accounts_->PutDoc(c.r.account, kBlobKind, {container, blob}, json::Serialize(doc)));
   std::set<std::string> kept;
-  for (const auto& b : blocks) kept.insert(S(b.as_object(), "object"));
+  for (const auto& b : blocks) kept.insert(DocStr(b.as_object(), "object"));
   ASSIGN_OR_RETURN(auto pending, accounts_->ListDocs(c.r.account, kBlockKind, {container, blob}));
   for (const auto& p : pending) {
     ASSIGN_OR_RETURN(bj::object o, ParseDoc(p));
-    if (!kept.count(S(o, "object"))) accounts_->DeleteData(c.r.account, S(o, "object")).IgnoreError();
-    accounts_->DeleteDoc(c.r.account, kBlockKind, {container, blob, S(o, "id")}).IgnoreError();
+    if (!kept.count(DocStr(o, "object"))) accounts_->DeleteData(c.r.account, DocStr(o, "object")).IgnoreError();
+    accounts_->DeleteDoc(c.r.account, kBlockKind, {container, blob, DocStr(o, "id")}).IgnoreError();
   }
   if (old) {
     for (const auto& b : (*old)["blocks"].as_array()) {
-      if (!kept.count(S(b.as_object(), "object"))) accounts_->DeleteData(c.r.account, S(b.as_object(), "object")).IgnoreError();
+      if (!kept.count(DocStr(b.as_object(), "object"))) accounts_->DeleteData(c.r.account, DocStr(b.as_object(), "object")).IgnoreError();
     }
   }
   c.res.status = 201;
@@ -472,23 +456,23 @@ Status BlobService::GetBlob(Ctx& c, const std::string& container, const std::str
   ASSIGN_OR_RETURN(auto doc, accounts_->GetDoc(c.r.account, kBlobKind, {container, blob}));
   if (!doc) {
     RETURN_IF_ERROR(RequireContainer(c, container));
-    return Err(404, "BlobNotFound", "The specified blob does not exist.");
+    return StorageError(404, "BlobNotFound", "The specified blob does not exist.");
   }
   ASSIGN_OR_RETURN(bj::object o, ParseDoc(*doc));
   uint64_t size = U(o, "size");
   std::string_view if_none = c.r.Header("If-None-Match"), if_match = c.r.Header("If-Match");
-  if (!if_match.empty() && if_match != "*" && if_match != S(o, "etag")) {
-    return Err(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.");
+  if (!if_match.empty() && if_match != "*" && if_match != DocStr(o, "etag")) {
+    return StorageError(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.");
   }
   std::string_view rh = c.r.HasHeader("x-ms-range") ? c.r.Header("x-ms-range") : c.r.Header("Range");
   using Range = std::optional<std::pair<uint64_t, uint64_t>>;
   ASSIGN_OR_RETURN(Range range, (head ? Result<Range>(std::nullopt) : ParseRange(rh, size)));
   c.res.status = range ? 206 : 200;
-  if (!if_none.empty() && (if_none == "*" || if_none == S(o, "etag"))) c.res.status = 304;
-  c.res.Set("Content-Type", S(o, "contentType"));
-  c.res.Set("ETag", S(o, "etag"));
-  c.res.Set("Last-Modified", S(o, "lastModified"));
-  c.res.Set("x-ms-creation-time", S(o, "created"));
+  if (!if_none.empty() && (if_none == "*" || if_none == DocStr(o, "etag"))) c.res.status = 304;
+  c.res.Set("Content-Type", DocStr(o, "contentType"));
+  c.res.Set("ETag", DocStr(o, "etag"));
+  c.res.Set("Last-Modified", DocStr(o, "lastModified"));
+  c.res.Set("x-ms-creation-time", DocStr(o, "created"));
   c.res.Set("x-ms-blob-type", "BlockBlob");
   c.res.Set("Accept-Ranges", "bytes");
   c.res.Set("x-ms-server-encrypted", "true");
@@ -496,7 +480,7 @@ Status BlobService::GetBlob(Ctx& c, const std::string& container, const std::str
   c.res.Set("x-ms-lease-state", "available");
   c.res.Set("x-ms-access-tier", "Hot");
   c.res.Set("x-ms-access-tier-inferred", "true");
-  if (!S(o, "contentMD5").empty()) c.res.Set(range ? "x-ms-blob-content-md5" : "Content-MD5", S(o, "contentMD5"));
+  if (!DocStr(o, "contentMD5").empty()) c.res.Set(range ? "x-ms-blob-content-md5" : "Content-MD5", DocStr(o, "contentMD5"));
   SetMetadataHeaders(c.res, o);
   if (head || c.res.status == 304) {
     c.res.Set("Content-Length", std::to_string(head ? size : 0));
@@ -510,7 +494,7 @@ Status BlobService::GetBlob(Ctx& c, const std::string& container, const std::str
   for (const auto& b : o["blocks"].as_array()) {
     uint64_t n = U(b.as_object(), "size");
     if (at + n > from && at < to) {
-      ASSIGN_OR_RETURN(auto data, accounts_->GetData(c.r.account, S(b.as_object(), "object")));
+      ASSIGN_OR_RETURN(auto data, accounts_->GetData(c.r.account, DocStr(b.as_object(), "object")));
       uint64_t lo = std::max(from, at) - at, hi = std::min(to, at + n) - at;
       if (hi > data.size()) return DataLoss("blob block shorter than recorded");
       body.append(reinterpret_cast<const char*>(data.data()) + lo, hi - lo);
@@ -526,15 +510,15 @@ Status BlobService::SetMetadata(Ctx& c, const std::string& container, const std:
   RETURN_IF_ERROR(c.Allow(*auth_, container, "/blobs/write", true, 'w'));
   std::lock_guard<std::mutex> l(write_mu_);
   ASSIGN_OR_RETURN(auto doc, accounts_->GetDoc(c.r.account, kBlobKind, {container, blob}));
-  if (!doc) return Err(404, "BlobNotFound", "The specified blob does not exist.");
+  if (!doc) return StorageError(404, "BlobNotFound", "The specified blob does not exist.");
   ASSIGN_OR_RETURN(bj::object o, ParseDoc(*doc));
   ASSIGN_OR_RETURN(o["metadata"], MetadataOf(c.r));
   o["etag"] = NewEtag();
   o["lastModified"] = FormatHttpDate(env_.clock->Now());
   RETURN_IF_ERROR(accounts_->PutDoc(c.r.account, kBlobKind, {container, blob}, json::Serialize(o)));
   c.res.status = 200;
-  c.res.Set("ETag", S(o, "etag"));
-  c.res.Set("Last-Modified", S(o, "lastModified"));
+  c.res.Set("ETag", DocStr(o, "etag"));
+  c.res.Set("Last-Modified", DocStr(o, "lastModified"));
   c.res.Set("x-ms-request-server-encrypted", "true");
   return OkStatus();
 }
@@ -545,10 +529,10 @@ Status BlobService::DeleteBlob(Ctx& c, const std::string& container, const std::
   ASSIGN_OR_RETURN(auto doc, accounts_->GetDoc(c.r.account, kBlobKind, {container, blob}));
   if (!doc) {
     RETURN_IF_ERROR(RequireContainer(c, container));
-    return Err(404, "BlobNotFound", "The specified blob does not exist.");
+    return StorageError(404, "BlobNotFound", "The specified blob does not exist.");
   }
   ASSIGN_OR_RETURN(bj::object o, ParseDoc(*doc));
-  for (const auto& b : o["blocks"].as_array()) accounts_->DeleteData(c.r.account, S(b.as_object(), "object")).IgnoreError();
+  for (const auto& b : o["blocks"].as_array()) accounts_->DeleteData(c.r.account, DocStr(b.as_object(), "object")).IgnoreError();
   RETURN_IF_ERROR(accounts_->DeleteDoc(c.r.account, kBlobKind, {container, blob}));
   c.res.status = 202;
   c.res.Set("x-ms-delete-type-permanent", "true");

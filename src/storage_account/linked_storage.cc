@@ -3,24 +3,13 @@
 #include "base/encoding.h"
 #include "base/json.h"
 #include "base/time_format.h"
+#include "storage_account/doc_layout.h"
 #include "storage_account/http_date.h"
 
 namespace cmk::storage_account {
 namespace {
 
 namespace bj = boost::json;
-// The document kinds and layouts of table_service.cc and blob_service.cc (docs/FORMAT.md).
-constexpr char kTableKind[] = "sa-table";
-constexpr char kEntityKind[] = "sa-entity";
-constexpr char kContainerKind[] = "sa-container";
-constexpr char kBlobKind[] = "sa-blob";
-constexpr char kKeySep = '\x1f';
-
-std::string S(const bj::object& o, std::string_view k) {
-  const bj::value* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : "";
-}
-
 std::string Etag(env::Random& random) {
   uint8_t b[8];
   random.Fill(b);
@@ -82,12 +71,12 @@ Result<std::vector<bj::object>> LinkedStorage::Rows(const std::string& account, 
   ASSIGN_OR_RETURN(auto docs, accounts_->ListDocs(account, kEntityKind, {ToLower(table)}));
   for (const auto& d : docs) {
     ASSIGN_OR_RETURN(bj::object e, json::ParseObject(d));
-    if (S(e, "pk") != pk) continue;
-    bj::object row{{"PartitionKey", S(e, "pk")}, {"RowKey", S(e, "rk")}};
+    if (DocStr(e, "pk") != pk) continue;
+    bj::object row{{"PartitionKey", DocStr(e, "pk")}, {"RowKey", DocStr(e, "rk")}};
     const bj::value* p = e.if_contains("p");
     if (p && p->is_array()) {
       for (const auto& v : p->as_array()) {
-        if (v.is_object() && v.as_object().contains("v")) row[S(v.as_object(), "n")] = v.as_object().at("v");
+        if (v.is_object() && v.as_object().contains("v")) row[DocStr(v.as_object(), "n")] = v.as_object().at("v");
       }
     }
     out.push_back(std::move(row));
@@ -124,7 +113,7 @@ Status LinkedStorage::PutBlob(const std::string& account, const std::string& con
     auto o = json::ParseObject(*old);
     if (o.ok() && o->contains("blocks") && (*o)["blocks"].is_array()) {
       for (const auto& b : (*o)["blocks"].as_array()) {
-        if (b.is_object()) accounts_->DeleteData(account, S(b.as_object(), "object")).IgnoreError();
+        if (b.is_object()) accounts_->DeleteData(account, DocStr(b.as_object(), "object")).IgnoreError();
       }
     }
   }
@@ -141,7 +130,7 @@ Result<std::vector<uint8_t>> LinkedStorage::GetBlob(const std::string& account, 
   if (blocks == nullptr || !blocks->is_array()) return DataLoss("blob document without blocks");
   for (const auto& b : blocks->as_array()) {
     if (!b.is_object()) return DataLoss("bad blob block");
-    ASSIGN_OR_RETURN(auto data, accounts_->GetData(account, S(b.as_object(), "object")));
+    ASSIGN_OR_RETURN(auto data, accounts_->GetData(account, DocStr(b.as_object(), "object")));
     out.insert(out.end(), data.begin(), data.end());
   }
   return out;
@@ -154,7 +143,7 @@ Status LinkedStorage::DeleteBlob(const std::string& account, const std::string& 
   ASSIGN_OR_RETURN(bj::object o, json::ParseObject(*doc));
   if (o.contains("blocks") && o["blocks"].is_array()) {
     for (const auto& b : o["blocks"].as_array()) {
-      if (b.is_object()) accounts_->DeleteData(account, S(b.as_object(), "object")).IgnoreError();
+      if (b.is_object()) accounts_->DeleteData(account, DocStr(b.as_object(), "object")).IgnoreError();
     }
   }
   return accounts_->DeleteDoc(account, kBlobKind, {container, name});

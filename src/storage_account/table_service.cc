@@ -7,14 +7,13 @@
 #include "base/encoding.h"
 #include "base/json.h"
 #include "base/time_format.h"
+#include "storage_account/doc_layout.h"
 #include "storage_account/odata_filter.h"
 
 namespace cmk::storage_account {
 namespace {
 
 namespace bj = boost::json;
-constexpr char kTableKind[] = "sa-table";
-constexpr char kEntityKind[] = "sa-entity";
 constexpr char kTables[] = "Microsoft.Storage/storageAccounts/tableServices/tables";
 constexpr size_t kMaxBody = 1 << 20;
 constexpr size_t kMaxProperties = 252;
@@ -22,19 +21,9 @@ constexpr size_t kMaxKey = 1024;
 constexpr size_t kMaxString = 64 * 1024;
 constexpr size_t kMaxTop = 1000;
 constexpr size_t kMaxEntities = 100'000;
-constexpr char kKeySep = '\x1f';  // control characters are not allowed in keys
 
-Status Err(int http, std::string code, std::string message) {
-  StatusCode sc = http == 404   ? StatusCode::kNotFound
-                  : http == 409 ? StatusCode::kConflict
-                  : http == 412 ? StatusCode::kFailedPrecondition
-                  : http == 403 ? StatusCode::kPermissionDenied
-                                : StatusCode::kInvalidArgument;
-  return Status(sc, std::move(message), std::move(code));
-}
-
-Status NotFoundEntity() { return Err(404, "ResourceNotFound", "The specified resource does not exist."); }
-Status BadInput(std::string what) { return Err(400, "InvalidInput", "One of the request inputs is not valid: " + what); }
+Status NotFoundEntity() { return StorageError(404, "ResourceNotFound", "The specified resource does not exist."); }
+Status BadInput(std::string what) { return StorageError(400, "InvalidInput", "One of the request inputs is not valid: " + what); }
 
 // Table names: a letter then 2-62 letters or digits (compared case-insensitively).
 bool ValidTableName(std::string_view n) {
@@ -51,11 +40,6 @@ bool ValidKey(std::string_view k) {
     if (c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == '#' || c == '?') return false;
   }
   return true;
-}
-
-std::string S(const bj::object& o, std::string_view k) {
-  const bj::value* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : "";
 }
 
 // W/"datetime'<Timestamp with ':' percent-encoded>'" (Table's form; the SDKs rebuild it).
@@ -141,7 +125,7 @@ Result<bj::array> PropertiesOf(const bj::object& in) {
     ASSIGN_OR_RETURN(auto tv, TypedValue(name, kv.value(), annotated));
     if (!tv) continue;
     out.push_back(bj::object{{"n", name}, {"t", tv->type}, {"v", tv->value}});
-    if (out.size() > kMaxProperties) return Err(400, "TooManyProperties", "The entity contains more properties than allowed.");
+    if (out.size() > kMaxProperties) return StorageError(400, "TooManyProperties", "The entity contains more properties than allowed.");
   }
   return out;
 }
@@ -151,18 +135,18 @@ bool Annotated(const std::string& t) { return t != "Edm.String" && t != "Edm.Int
 // The response form of a stored entity (minimal or no metadata), optionally only `select`.
 bj::object EntityJson(const bj::object& e, bool metadata, const std::set<std::string>* select) {
   bj::object out;
-  std::string ts = S(e, "ts");
+  std::string ts = DocStr(e, "ts");
   if (metadata) out["odata.etag"] = EtagOf(ts);
   auto want = [&](const std::string& n) { return select == nullptr || select->count(n) > 0; };
-  if (want("PartitionKey")) out["PartitionKey"] = S(e, "pk");
-  if (want("RowKey")) out["RowKey"] = S(e, "rk");
+  if (want("PartitionKey")) out["PartitionKey"] = DocStr(e, "pk");
+  if (want("RowKey")) out["RowKey"] = DocStr(e, "rk");
   if (want("Timestamp")) {
     out["Timestamp"] = ts;
     if (metadata) out["Timestamp@odata.type"] = "Edm.DateTime";
   }
   for (const auto& p : e.at("p").as_array()) {
     const bj::object& po = p.as_object();
-    std::string n = S(po, "n"), t = S(po, "t");
+    std::string n = DocStr(po, "n"), t = DocStr(po, "t");
     if (!want(n)) continue;
     if (metadata && Annotated(t)) out[n + "@odata.type"] = t;
     out[n] = po.at("v");
@@ -173,12 +157,12 @@ bj::object EntityJson(const bj::object& e, bool metadata, const std::set<std::st
 // The typed view of a stored entity for $filter.
 std::map<std::string, EdmValue> FilterView(const bj::object& e) {
   std::map<std::string, EdmValue> m;
-  m["PartitionKey"] = {"Edm.String", bj::value(S(e, "pk"))};
-  m["RowKey"] = {"Edm.String", bj::value(S(e, "rk"))};
-  m["Timestamp"] = {"Edm.DateTime", bj::value(S(e, "ts"))};
+  m["PartitionKey"] = {"Edm.String", bj::value(DocStr(e, "pk"))};
+  m["RowKey"] = {"Edm.String", bj::value(DocStr(e, "rk"))};
+  m["Timestamp"] = {"Edm.DateTime", bj::value(DocStr(e, "ts"))};
   for (const auto& p : e.at("p").as_array()) {
     const bj::object& po = p.as_object();
-    m[S(po, "n")] = {S(po, "t"), po.at("v")};
+    m[DocStr(po, "n")] = {DocStr(po, "t"), po.at("v")};
   }
   return m;
 }
@@ -201,7 +185,7 @@ std::string TableService::Base(const StorageRequest& r) const { return "https://
 
 void TableService::Handle(const StorageRequest& r, StorageResponse& res) {
   auto spec = accounts_->Spec(r.account);
-  if (!spec.ok()) return Error(r, res, Err(404, "ResourceNotFound", "The specified resource does not exist."), nullptr);
+  if (!spec.ok()) return Error(r, res, StorageError(404, "ResourceNotFound", "The specified resource does not exist."), nullptr);
   auto caller = auth_->Authenticate(r, Service::kTable, *spec);
   if (!caller.ok()) return Error(r, res, caller.status(), &*spec);
   Ctx c{r, res, *spec, std::move(*caller)};
@@ -230,14 +214,14 @@ void TableService::Error(const StorageRequest& r, StorageResponse& res, const St
 Status TableService::Dispatch(Ctx& c) {
   std::string_view p = c.r.path;
   if (p.size() < 2 || p.size() > 4096 || p[0] != '/' || p.find('/', 1) != std::string_view::npos) {
-    return Err(400, "InvalidUri", "The requested URI does not represent any resource on the server.");
+    return StorageError(400, "InvalidUri", "The requested URI does not represent any resource on the server.");
   }
   p.remove_prefix(1);
   size_t open = p.find('(');
   std::string name(p.substr(0, open));
   std::string_view args;
   if (open != std::string_view::npos) {
-    if (p.back() != ')') return Err(400, "InvalidUri", "The requested URI does not represent any resource on the server.");
+    if (p.back() != ')') return StorageError(400, "InvalidUri", "The requested URI does not represent any resource on the server.");
     args = p.substr(open + 1, p.size() - open - 2);
   }
   if (name == "Tables") {
@@ -246,11 +230,11 @@ Status TableService::Dispatch(Ctx& c) {
     std::string t(args.substr(1, args.size() - 2));
     return Tables(c, &t);
   }
-  if (!ValidTableName(name)) return Err(400, "InvalidResourceName", "The specified resource name contains invalid characters.");
+  if (!ValidTableName(name)) return StorageError(400, "InvalidResourceName", "The specified resource name contains invalid characters.");
   if (args.empty()) {
     if (c.r.method == "GET") return QueryEntities(c, name);
     if (c.r.method == "POST") return Insert(c, name);
-    return Err(405, "UnsupportedHttpVerb", "The resource doesn't support specified Http Verb.");
+    return StorageError(405, "UnsupportedHttpVerb", "The resource doesn't support specified Http Verb.");
   }
   ASSIGN_OR_RETURN(auto keys, ParseKeys(args));
   if (!ValidKey(keys.first) || !ValidKey(keys.second)) return BadInput("the entity key has invalid characters or is too long.");
@@ -259,10 +243,10 @@ Status TableService::Dispatch(Ctx& c) {
 
 Status TableService::RequireTable(Ctx& c, const std::string& table, std::string* canonical) {
   ASSIGN_OR_RETURN(auto doc, accounts_->GetDoc(c.r.account, kTableKind, {ToLower(table)}));
-  if (!doc) return Err(404, "TableNotFound", "The table specified does not exist.");
+  if (!doc) return StorageError(404, "TableNotFound", "The table specified does not exist.");
   if (canonical != nullptr) {
     ASSIGN_OR_RETURN(bj::object o, json::ParseObject(*doc));
-    *canonical = S(o, "name");
+    *canonical = DocStr(o, "name");
   }
   return OkStatus();
 }
@@ -271,7 +255,7 @@ Status TableService::Tables(Ctx& c, const std::string* name) {
   const std::string& m = c.r.method;
   if (name == nullptr && m == "POST") return CreateTable(c);
   if (name == nullptr && m == "GET") return QueryTables(c);
-  if (name == nullptr || !ValidTableName(*name)) return Err(400, "InvalidResourceName", "The specified resource name contains invalid characters.");
+  if (name == nullptr || !ValidTableName(*name)) return StorageError(400, "InvalidResourceName", "The specified resource name contains invalid characters.");
   if (m == "DELETE") {
     RETURN_IF_ERROR(c.Allow(*auth_, *name, "/delete", false, 'd'));
     std::lock_guard<std::mutex> l(write_mu_);
@@ -280,26 +264,26 @@ Status TableService::Tables(Ctx& c, const std::string* name) {
     ASSIGN_OR_RETURN(auto entities, accounts_->ListDocs(c.r.account, kEntityKind, {ToLower(*name)}));
     for (const auto& e : entities) {
       ASSIGN_OR_RETURN(bj::object o, json::ParseObject(e));
-      RETURN_IF_ERROR(accounts_->DeleteDoc(c.r.account, kEntityKind, {ToLower(*name), S(o, "pk") + kKeySep + S(o, "rk")}));
+      RETURN_IF_ERROR(accounts_->DeleteDoc(c.r.account, kEntityKind, {ToLower(*name), DocStr(o, "pk") + kKeySep + DocStr(o, "rk")}));
     }
     RETURN_IF_ERROR(accounts_->DeleteDoc(c.r.account, kTableKind, {ToLower(*name)}));
     c.res.status = 204;
     return OkStatus();
   }
-  return Err(405, "UnsupportedHttpVerb", "The resource doesn't support specified Http Verb.");
+  return StorageError(405, "UnsupportedHttpVerb", "The resource doesn't support specified Http Verb.");
 }
 
 Status TableService::CreateTable(Ctx& c) {
-  if (c.r.body.size() > kMaxBody) return Err(413, "RequestBodyTooLarge", "The request body is too large.");
+  if (c.r.body.size() > kMaxBody) return StorageError(413, "RequestBodyTooLarge", "The request body is too large.");
   auto body = json::ParseObject(c.r.body);
-  std::string name = body.ok() ? S(*body, "TableName") : "";
+  std::string name = body.ok() ? DocStr(*body, "TableName") : "";
   if (!ValidTableName(name)) {
-    return Err(400, "InvalidResourceName", "The specified resource name contains invalid characters.");
+    return StorageError(400, "InvalidResourceName", "The specified resource name contains invalid characters.");
   }
   RETURN_IF_ERROR(c.Allow(*auth_, name, "/write", false, 'c'));
   std::lock_guard<std::mutex> l(write_mu_);
   ASSIGN_OR_RETURN(auto existing, accounts_->GetDoc(c.r.account, kTableKind, {ToLower(name)}));
-  if (existing) return Err(409, "TableAlreadyExists", "The table specified already exists.");
+  if (existing) return StorageError(409, "TableAlreadyExists", "The table specified already exists.");
   bj::object doc{{"name", name}, {"created", FormatRfc3339(env_.clock->Now())}};
   RETURN_IF_ERROR(accounts_->PutDoc(c.r.account, kTableKind, {ToLower(name)}, json::Serialize(doc)));
   if (c.r.Header("Prefer").find("return-no-content") != std::string_view::npos) {
@@ -322,7 +306,7 @@ Status TableService::QueryTables(Ctx& c) {
   std::vector<std::string> names;
   for (const auto& d : docs) {
     ASSIGN_OR_RETURN(bj::object o, json::ParseObject(d));
-    std::string n = S(o, "name");
+    std::string n = DocStr(o, "name");
     EdmValue v{"Edm.String", bj::value(n)};
     if (f.Matches([&](const std::string& p) { return p == "TableName" ? &v : nullptr; })) names.push_back(n);
   }
@@ -374,7 +358,7 @@ Status TableService::QueryEntities(Ctx& c, const std::string& table) {
   all.reserve(docs.size());
   for (const auto& d : docs) {
     ASSIGN_OR_RETURN(bj::object o, json::ParseObject(d));
-    std::pair<std::string, std::string> key{S(o, "pk"), S(o, "rk")};
+    std::pair<std::string, std::string> key{DocStr(o, "pk"), DocStr(o, "rk")};
     if (!next_pk.empty() && key < std::make_pair(next_pk, next_rk)) continue;
     auto view = FilterView(o);
     if (!f.Matches([&](const std::string& n) -> const EdmValue* {
@@ -386,11 +370,11 @@ Status TableService::QueryEntities(Ctx& c, const std::string& table) {
     all.push_back(std::move(o));
   }
   std::sort(all.begin(), all.end(), [](const bj::object& a, const bj::object& b) {
-    return std::make_pair(S(a, "pk"), S(a, "rk")) < std::make_pair(S(b, "pk"), S(b, "rk"));
+    return std::make_pair(DocStr(a, "pk"), DocStr(a, "rk")) < std::make_pair(DocStr(b, "pk"), DocStr(b, "rk"));
   });
   if (all.size() > top) {
-    c.res.Set("x-ms-continuation-NextPartitionKey", Base64UrlEncode(AsBytes(S(all[top], "pk"))));
-    c.res.Set("x-ms-continuation-NextRowKey", Base64UrlEncode(AsBytes(S(all[top], "rk"))));
+    c.res.Set("x-ms-continuation-NextPartitionKey", Base64UrlEncode(AsBytes(DocStr(all[top], "pk"))));
+    c.res.Set("x-ms-continuation-NextRowKey", Base64UrlEncode(AsBytes(DocStr(all[top], "rk"))));
     all.resize(top);
   }
   bj::array value;
@@ -409,26 +393,26 @@ Result<bj::object> TableService::StoreEntity(Ctx& c, const std::string& table, c
                                              const std::optional<bj::object>& old) {
   TimePoint now = env_.clock->Now();
   if (old) {
-    auto prev = ParseRfc3339(S(*old, "ts"));
+    auto prev = ParseRfc3339(DocStr(*old, "ts"));
     if (prev.ok() && *prev >= now) now = *prev + std::chrono::nanoseconds(100);
   }
   entity["pk"] = pk;
   entity["rk"] = rk;
   entity["ts"] = FormatRfc3339(now, 7);
   RETURN_IF_ERROR(accounts_->PutDoc(c.r.account, kEntityKind, {ToLower(table), pk + kKeySep + rk}, json::Serialize(entity)));
-  c.res.Set("ETag", EtagOf(S(entity, "ts")));
+  c.res.Set("ETag", EtagOf(DocStr(entity, "ts")));
   return entity;
 }
 
 Status TableService::Insert(Ctx& c, const std::string& table) {
   RETURN_IF_ERROR(c.Allow(*auth_, table, "/entities/add/action", true, 'a'));
-  if (c.r.body.size() > kMaxBody) return Err(413, "RequestBodyTooLarge", "The request body is too large.");
+  if (c.r.body.size() > kMaxBody) return StorageError(413, "RequestBodyTooLarge", "The request body is too large.");
   auto body = json::ParseObject(c.r.body);
-  if (!body.ok()) return Err(400, "InvalidInput", "The request body is not a JSON object.");
+  if (!body.ok()) return StorageError(400, "InvalidInput", "The request body is not a JSON object.");
   const bj::value* pk = body->if_contains("PartitionKey");
   const bj::value* rk = body->if_contains("RowKey");
   if (!pk || !rk || !pk->is_string() || !rk->is_string()) {
-    return Err(400, "PropertiesNeedValue", "The values are not specified for all properties in the entity.");
+    return StorageError(400, "PropertiesNeedValue", "The values are not specified for all properties in the entity.");
   }
   std::string pks(pk->as_string()), rks(rk->as_string());
   if (!ValidKey(pks) || !ValidKey(rks)) return BadInput("the entity key has invalid characters or is too long.");
@@ -436,9 +420,9 @@ Status TableService::Insert(Ctx& c, const std::string& table) {
   std::lock_guard<std::mutex> l(write_mu_);
   RETURN_IF_ERROR(RequireTable(c, table));
   ASSIGN_OR_RETURN(auto existing, accounts_->GetDoc(c.r.account, kEntityKind, {ToLower(table), pks + kKeySep + rks}));
-  if (existing) return Err(409, "EntityAlreadyExists", "The specified entity already exists.");
+  if (existing) return StorageError(409, "EntityAlreadyExists", "The specified entity already exists.");
   ASSIGN_OR_RETURN(size_t count, accounts_->CountDocs(c.r.account, kEntityKind, {ToLower(table)}));
-  if (count >= kMaxEntities) return Err(409, "TableFull", "The table holds as many entities as this service allows.");
+  if (count >= kMaxEntities) return StorageError(409, "TableFull", "The table holds as many entities as this service allows.");
   ASSIGN_OR_RETURN(bj::object stored, StoreEntity(c, table, pks, rks, bj::object{{"p", std::move(props)}}, std::nullopt));
   if (c.r.Header("Prefer").find("return-no-content") != std::string_view::npos) {
     c.res.status = 204;
@@ -464,7 +448,7 @@ Status TableService::Entity(Ctx& c, const std::string& table, const std::string&
     if (!doc) return NotFoundEntity();
     ASSIGN_OR_RETURN(bj::object o, json::ParseObject(*doc));
     c.res.status = 200;
-    c.res.Set("ETag", EtagOf(S(o, "ts")));
+    c.res.Set("ETag", EtagOf(DocStr(o, "ts")));
     c.res.Set("Content-Type", "application/json;odata=minimalmetadata;streaming=true;charset=utf-8");
     bj::object out = EntityJson(o, c.metadata, nullptr);
     if (c.metadata) out["odata.metadata"] = Base(c.r) + "$metadata#" + table + "/@Element";
@@ -479,23 +463,23 @@ Status TableService::Entity(Ctx& c, const std::string& table, const std::string&
     if (!doc) return NotFoundEntity();
     ASSIGN_OR_RETURN(bj::object o, json::ParseObject(*doc));
     std::string_view if_match = c.r.Header("If-Match");
-    if (!if_match.empty() && if_match != "*" && if_match != EtagOf(S(o, "ts"))) {
-      return Err(412, "UpdateConditionNotSatisfied", "The update condition specified in the request was not satisfied.");
+    if (!if_match.empty() && if_match != "*" && if_match != EtagOf(DocStr(o, "ts"))) {
+      return StorageError(412, "UpdateConditionNotSatisfied", "The update condition specified in the request was not satisfied.");
     }
     RETURN_IF_ERROR(accounts_->DeleteDoc(c.r.account, kEntityKind, {ToLower(table), pk + kKeySep + rk}));
     c.res.status = 204;
     return OkStatus();
   }
-  return Err(405, "UnsupportedHttpVerb", "The resource doesn't support specified Http Verb.");
+  return StorageError(405, "UnsupportedHttpVerb", "The resource doesn't support specified Http Verb.");
 }
 
 // PUT (replace) and PATCH/MERGE (merge); without If-Match an upsert, with it an update of an
 // existing entity whose ETag matches.
 Status TableService::Write(Ctx& c, const std::string& table, const std::string& pk, const std::string& rk, bool merge) {
   RETURN_IF_ERROR(c.Allow(*auth_, table, "/entities/write", true, 'u'));
-  if (c.r.body.size() > kMaxBody) return Err(413, "RequestBodyTooLarge", "The request body is too large.");
+  if (c.r.body.size() > kMaxBody) return StorageError(413, "RequestBodyTooLarge", "The request body is too large.");
   auto body = json::ParseObject(c.r.body.empty() ? "{}" : c.r.body);
-  if (!body.ok()) return Err(400, "InvalidInput", "The request body is not a JSON object.");
+  if (!body.ok()) return StorageError(400, "InvalidInput", "The request body is not a JSON object.");
   ASSIGN_OR_RETURN(bj::array props, PropertiesOf(*body));
   std::lock_guard<std::mutex> l(write_mu_);
   RETURN_IF_ERROR(RequireTable(c, table));
@@ -507,24 +491,24 @@ Status TableService::Write(Ctx& c, const std::string& table, const std::string& 
   std::string_view if_match = c.r.Header("If-Match");
   if (!if_match.empty()) {
     if (!old) return NotFoundEntity();
-    if (if_match != "*" && if_match != EtagOf(S(*old, "ts"))) {
-      return Err(412, "UpdateConditionNotSatisfied", "The update condition specified in the request was not satisfied.");
+    if (if_match != "*" && if_match != EtagOf(DocStr(*old, "ts"))) {
+      return StorageError(412, "UpdateConditionNotSatisfied", "The update condition specified in the request was not satisfied.");
     }
   }
   if (merge && old) {
     bj::array merged = old->at("p").as_array();
     for (const auto& p : props) {
-      std::string n = S(p.as_object(), "n");
-      auto it = std::find_if(merged.begin(), merged.end(), [&](const bj::value& q) { return S(q.as_object(), "n") == n; });
+      std::string n = DocStr(p.as_object(), "n");
+      auto it = std::find_if(merged.begin(), merged.end(), [&](const bj::value& q) { return DocStr(q.as_object(), "n") == n; });
       if (it != merged.end()) *it = p;
       else merged.push_back(p);
     }
-    if (merged.size() > kMaxProperties) return Err(400, "TooManyProperties", "The entity contains more properties than allowed.");
+    if (merged.size() > kMaxProperties) return StorageError(400, "TooManyProperties", "The entity contains more properties than allowed.");
     props = std::move(merged);
   }
   if (!old) {
     ASSIGN_OR_RETURN(size_t count, accounts_->CountDocs(c.r.account, kEntityKind, {ToLower(table)}));
-    if (count >= kMaxEntities) return Err(409, "TableFull", "The table holds as many entities as this service allows.");
+    if (count >= kMaxEntities) return StorageError(409, "TableFull", "The table holds as many entities as this service allows.");
   }
   RETURN_IF_ERROR(StoreEntity(c, table, pk, rk, bj::object{{"p", std::move(props)}}, old).status());
   c.res.status = 204;

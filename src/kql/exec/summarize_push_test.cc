@@ -20,8 +20,6 @@ namespace {
 
 using ::cmk::testing::IsOk;
 
-constexpr int64_t kJan15 = 19737LL * kTicksPerDay;
-
 // Hands out fixed chunks; when it applies filters, each chunk's filter runs on a thread of its
 // own, all at once, and the results go to the sink in chunk order.
 class ThreadedCatalog : public Catalog {

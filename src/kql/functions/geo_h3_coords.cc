@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <numbers>
 
 #include "kql/functions/geo_h3_internal.h"
 
@@ -28,7 +29,6 @@ constexpr long double kSqrt7 = 2.6457513110645905905016157536392604257102L;
 constexpr long double kSin60 = 0.8660254037844386467637231707529361834714L;
 constexpr long double kAp7RotRads = 0.333473172251832115336090755351601070065900389L;
 constexpr long double kRes0UGnomonic = 0.38196601125010500003L;
-constexpr double kPi = 3.14159265358979323846, kHalfPi = 1.5707963267948966;
 
 // On the Class II grid of an even resolution: the resolution-0 cell's width in cells (the unit
 // of the face-to-face translations) and the face's extent (i + j + k at its edges), twice that.
@@ -52,8 +52,8 @@ double PosAngle(double rads) {
 }
 
 double ConstrainLng(double lng) {
-  while (lng > kPi) lng -= 2 * kPi;
-  while (lng < -kPi) lng += 2 * kPi;
+  while (lng > std::numbers::pi) lng -= 2 * std::numbers::pi;
+  while (lng < -std::numbers::pi) lng += 2 * std::numbers::pi;
   return lng;
 }
 
@@ -64,8 +64,8 @@ double Azimuth(const LatLng& a, const LatLng& b) {
 }
 
 LatLng PolarPoint(double lat) {
-  if (std::fabs(lat - kHalfPi) < kEpsilon) return {kHalfPi, 0};
-  if (std::fabs(lat + kHalfPi) < kEpsilon) return {-kHalfPi, 0};
+  if (std::fabs(lat - std::numbers::pi / 2) < kEpsilon) return {std::numbers::pi / 2, 0};
+  if (std::fabs(lat + std::numbers::pi / 2) < kEpsilon) return {-std::numbers::pi / 2, 0};
   return {lat, NAN};
 }
 
@@ -73,7 +73,7 @@ LatLng PolarPoint(double lat) {
 LatLng Travel(const LatLng& from, double az, double distance) {
   if (distance < kEpsilon) return from;
   az = PosAngle(az);
-  if (az < kEpsilon || std::fabs(az - kPi) < kEpsilon) {  // due north or south
+  if (az < kEpsilon || std::fabs(az - std::numbers::pi) < kEpsilon) {  // due north or south
     LatLng p = PolarPoint(az < kEpsilon ? from.lat + distance : from.lat - distance);
     if (std::isnan(p.lng)) p.lng = ConstrainLng(from.lng);
     return p;

@@ -11,17 +11,17 @@
 // semantics its polygonToCells (algos.c); the search and the point test are our own.
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 #include "kql/functions/geo_h3_internal.h"
 
 namespace cmk::kql::fn::h3 {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 
 // Longitudes in a ring that crosses the antimeridian are read shifted into [0, 2pi).
 double Shift(double lng, bool transmeridian) {
-  return transmeridian && lng < 0 ? lng + 2 * kPi : lng;
+  return transmeridian && lng < 0 ? lng + 2 * std::numbers::pi : lng;
 }
 
 struct PreparedRing {
@@ -85,7 +85,7 @@ PreparedRing Prepare(const Ring& ring) {
     p.west = std::min(p.west, a.lng), p.east = std::max(p.east, a.lng);
     if (a.lng > 0) min_pos = std::min(min_pos, a.lng);
     if (a.lng < 0) max_neg = std::max(max_neg, a.lng);
-    if (std::fabs(a.lng - ring[(i + 1) % ring.size()].lng) > kPi) crosses = true;
+    if (std::fabs(a.lng - ring[(i + 1) % ring.size()].lng) > std::numbers::pi) crosses = true;
   }
   if (crosses) p.west = min_pos, p.east = max_neg;
   p.transmeridian = p.east < p.west;
@@ -189,9 +189,9 @@ class Filler {
 
  private:
   static Box CapBox(LatLng c, double radius) {
-    Box b{c.lat - radius, c.lat + radius, -kPi, kPi};
-    if (b.north >= kPi / 2 || b.south <= -kPi / 2) {
-      b.north = std::min(b.north, kPi / 2), b.south = std::max(b.south, -kPi / 2);
+    Box b{c.lat - radius, c.lat + radius, -std::numbers::pi, std::numbers::pi};
+    if (b.north >= std::numbers::pi / 2 || b.south <= -std::numbers::pi / 2) {
+      b.north = std::min(b.north, std::numbers::pi / 2), b.south = std::max(b.south, -std::numbers::pi / 2);
       return b;  // around a pole: every longitude
     }
     double s = std::sin(radius) / std::cos(c.lat);
@@ -207,20 +207,20 @@ class Filler {
     int n = 0;
     auto add = [&](Box b) {
       if (r.transmeridian && b.west < 0 && b.east > 0) {
-        pieces[n++] = {b.south, b.north, b.west + 2 * kPi, 2 * kPi};
+        pieces[n++] = {b.south, b.north, b.west + 2 * std::numbers::pi, 2 * std::numbers::pi};
         pieces[n++] = {b.south, b.north, 0, b.east};
       } else {
         b.west = Shift(b.west, r.transmeridian);
-        b.east = r.transmeridian && b.east <= 0 ? b.east + 2 * kPi : b.east;
+        b.east = r.transmeridian && b.east <= 0 ? b.east + 2 * std::numbers::pi : b.east;
         pieces[n++] = b;
       }
     };
-    if (box.west < -kPi) {
-      add({box.south, box.north, box.west + 2 * kPi, kPi});
-      add({box.south, box.north, -kPi, box.east});
-    } else if (box.east > kPi) {
-      add({box.south, box.north, box.west, kPi});
-      add({box.south, box.north, -kPi, box.east - 2 * kPi});
+    if (box.west < -std::numbers::pi) {
+      add({box.south, box.north, box.west + 2 * std::numbers::pi, std::numbers::pi});
+      add({box.south, box.north, -std::numbers::pi, box.east});
+    } else if (box.east > std::numbers::pi) {
+      add({box.south, box.north, box.west, std::numbers::pi});
+      add({box.south, box.north, -std::numbers::pi, box.east - 2 * std::numbers::pi});
     } else {
       add(box);
     }

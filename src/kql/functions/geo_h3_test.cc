@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <random>
 #include <set>
 
@@ -12,7 +13,6 @@
 namespace cmk::kql::fn::h3 {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 
 Index Cell(std::string_view s) { return FromString(s).value_or(0); }
 
@@ -218,7 +218,7 @@ TEST(H3Grid, CentresMapBackToTheirCellsAtEveryResolution) {
   std::mt19937_64 rng(20261203);
   std::uniform_real_distribution<double> u(-1, 1);
   for (int n = 0; n < 2000; ++n) {
-    LatLng g{std::asin(u(rng)), u(rng) * kPi};
+    LatLng g{std::asin(u(rng)), u(rng) * std::numbers::pi};
     for (int res = 0; res <= kMaxRes; ++res) {
       Index h = LatLngToCell(g, res);
       ASSERT_TRUE(IsValidCell(h)) << ToString(h);
@@ -233,7 +233,7 @@ TEST(H3Grid, ChildrenAreTheCellsWhoseParentIsTheCell) {
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> u(-1, 1);
   for (int n = 0; n < 50; ++n) {
-    Index h = LatLngToCell({std::asin(u(rng)), u(rng) * kPi}, n % 12);
+    Index h = LatLngToCell({std::asin(u(rng)), u(rng) * std::numbers::pi}, n % 12);
     std::vector<Index> children;
     Children(h, Resolution(h) + 2, children);
     ASSERT_EQ(children.size(), 49u);
@@ -294,7 +294,7 @@ TEST(H3Grid, NeighborsAreMutualAndAdjacent) {
   std::mt19937_64 rng(11);
   std::uniform_real_distribution<double> u(-1, 1);
   for (int n = 0; n < 300; ++n) {
-    Index h = LatLngToCell({std::asin(u(rng)), u(rng) * kPi}, n % 16);
+    Index h = LatLngToCell({std::asin(u(rng)), u(rng) * std::numbers::pi}, n % 16);
     std::vector<Index> around = Neighbors(h);
     EXPECT_EQ(around.size(), IsPentagon(h) ? 5u : 6u);
     for (Index m : around) {

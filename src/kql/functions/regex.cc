@@ -128,12 +128,6 @@ Result<const RE2*> RegexCache::Get(std::string_view fn, std::string_view pattern
 
 namespace {
 
-std::string_view TextAt(const Column& c, size_t i, std::string& scratch) {
-  if (c.type == Type::kString || c.type == Type::kGuid) return c.Str(i);
-  scratch = ValueToString(c, i);
-  return scratch;
-}
-
 // Length of the UTF-8 character at `pos` (1 for a stray byte), so that stepping past an empty
 // match never splits a character.
 size_t CharLength(std::string_view text, size_t pos) {
@@ -179,11 +173,11 @@ Result<Column> EvalExtract(Args a, const FunctionContext& ctx) {
   std::string ps, ss;
   std::vector<re2::StringPiece> groups;
   for (size_t i = 0; i < s.rows; ++i) {
-    ASSIGN_OR_RETURN(const RE2* re, cache.Get("extract", TextAt(*a[0], i, ps)));
+    ASSIGN_OR_RETURN(const RE2* re, cache.Get("extract", TextOf(*a[0], i, ps)));
     if (a[1]->IsNull(i)) continue;
     int64_t group = a[1]->Int(i);
     if (group < 0 || group > re->NumberOfCapturingGroups()) continue;
-    std::string_view text = TextAt(*a[2], i, ss);
+    std::string_view text = TextOf(*a[2], i, ss);
     groups.assign(static_cast<size_t>(group) + 1, re2::StringPiece());
     if (!re->Match(text, 0, text.size(), RE2::UNANCHORED, groups.data(), static_cast<int>(group) + 1)) continue;
     const re2::StringPiece& g = groups[static_cast<size_t>(group)];
@@ -203,7 +197,7 @@ Result<Column> EvalExtractAll(Args a, const FunctionContext& ctx) {
   std::string ps, ss;
   const Column& source = *a[a.size() - 1];
   for (size_t i = 0; i < s.rows; ++i) {
-    ASSIGN_OR_RETURN(const RE2* re, cache.Get("extract_all", TextAt(*a[0], i, ps)));
+    ASSIGN_OR_RETURN(const RE2* re, cache.Get("extract_all", TextOf(*a[0], i, ps)));
     std::vector<size_t> groups;
     if (a.size() == 3) {
       auto v = a[1]->IsNull(i) ? std::nullopt : ParseJson(a[1]->Str(i));
@@ -220,7 +214,7 @@ Result<Column> EvalExtractAll(Args a, const FunctionContext& ctx) {
       for (int g = 1; g <= re->NumberOfCapturingGroups(); ++g) groups.push_back(static_cast<size_t>(g));
       if (groups.empty()) groups.push_back(0);
     }
-    std::string_view text = TextAt(source, i, ss);
+    std::string_view text = TextOf(source, i, ss);
     bj::array result;
     ForEachMatch(*re, text, [&](std::span<const std::string_view> m) {
       auto group_text = [&](size_t g) { return g < m.size() ? bj::value(bj::string_view(m[g].data(), m[g].size())) : bj::value(""); };
@@ -267,9 +261,9 @@ Result<Column> EvalReplaceRegex(Args a, const FunctionContext& ctx) {
   RegexCache cache;
   std::string ss, ps, rs;
   for (size_t i = 0; i < s.rows; ++i) {
-    ASSIGN_OR_RETURN(const RE2* re, cache.Get("replace_regex", TextAt(*a[1], i, ps)));
-    std::string_view text = TextAt(*a[0], i, ss);
-    std::string_view rewrite = TextAt(*a[2], i, rs);
+    ASSIGN_OR_RETURN(const RE2* re, cache.Get("replace_regex", TextOf(*a[1], i, ps)));
+    std::string_view text = TextOf(*a[0], i, ss);
+    std::string_view rewrite = TextOf(*a[2], i, rs);
     std::string& result = out.strings[i];
     size_t copied = 0;  // text before this offset is already in `result`
     ForEachMatch(*re, text, [&](std::span<const std::string_view> m) {
@@ -291,8 +285,8 @@ Result<Column> EvalTrim(std::string_view fn, bool start, bool end, Args a, const
   std::string ps, ss;
   re2::StringPiece m;
   for (size_t i = 0; i < s.rows; ++i) {
-    std::string pattern(TextAt(*a[0], i, ps));
-    std::string text(TextAt(*a[1], i, ss));
+    std::string pattern(TextOf(*a[0], i, ps));
+    std::string text(TextOf(*a[1], i, ss));
     // Inline flags such as (?i) inside the group apply to the group only, which is the pattern.
     if (start) {
       ASSIGN_OR_RETURN(const RE2* re, lead.Get(fn, "^(?:" + pattern + ")+"));
@@ -316,9 +310,9 @@ Result<Column> EvalCountOf(Args a, const FunctionContext& ctx) {
   RegexCache cache;
   std::string ss, ns, ks;
   for (size_t i = 0; i < s.rows; ++i) {
-    std::string_view text = TextAt(*a[0], i, ss);
-    std::string_view needle = TextAt(*a[1], i, ns);
-    std::string_view kind = a.size() > 2 ? TextAt(*a[2], i, ks) : "normal";
+    std::string_view text = TextOf(*a[0], i, ss);
+    std::string_view needle = TextOf(*a[1], i, ns);
+    std::string_view kind = a.size() > 2 ? TextOf(*a[2], i, ks) : "normal";
     int64_t n = 0;
     if (kind == "regex") {
       ASSIGN_OR_RETURN(const RE2* re, cache.Get("countof", needle));
@@ -347,9 +341,9 @@ Result<Column> EvalIndexOfRegex(Args a, const FunctionContext& ctx) {
     int64_t length = a.size() > 3 ? a[3]->Int(i) : -1;
     int64_t occurrence = a.size() > 4 ? a[4]->Int(i) : 1;
     if (start < 0 || length < -1 || occurrence < 0) return SetNull(out, i);
-    Result<const RE2*> re = cache.Get("indexof_regex", TextAt(*a[1], i, ps));
+    Result<const RE2*> re = cache.Get("indexof_regex", TextOf(*a[1], i, ps));
     if (!re.ok()) return (void)(error = re.status());
-    std::string_view text = TextAt(*a[0], i, ss);
+    std::string_view text = TextOf(*a[0], i, ss);
     auto offset = [&](std::string_view s, int64_t cp) {  // byte offset of code point cp
       size_t b = 0;
       for (int64_t k = 0; k < cp && b < s.size(); ++k) b += CharLength(s, b);

@@ -16,12 +16,6 @@
 namespace cmk::kql::fn {
 namespace {
 
-std::string_view TextAt(const Column& c, size_t i, std::string& scratch) {
-  if (c.type == Type::kString || c.type == Type::kGuid) return c.Str(i);
-  scratch = ValueToString(c, i);
-  return scratch;
-}
-
 bool IsContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
 // Code points: the bytes less the continuation bytes (10xxxxxx), counted a word at a time (a
@@ -71,7 +65,7 @@ size_t Utf8Offset(std::string_view s, size_t cp) {
 Result<Column> EvalStrlen(Args a, const FunctionContext& ctx) {
   std::string sc;
   return MapRows(a, ctx, Type::kLong, [&](Column& out, size_t i) {
-    out.ints[i] = static_cast<int64_t>(Utf8Length(TextAt(*a[0], i, sc)));
+    out.ints[i] = static_cast<int64_t>(Utf8Length(TextOf(*a[0], i, sc)));
   });
 }
 
@@ -81,7 +75,7 @@ Result<Column> EvalSubstring(Args a, const FunctionContext& ctx) {
   std::string sc;
   return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
     if (a[1]->IsNull(i) || (a.size() > 2 && a[2]->IsNull(i))) return;
-    std::string_view text = TextAt(*a[0], i, sc);
+    std::string_view text = TextOf(*a[0], i, sc);
     int64_t start = a[1]->Int(i);
     if (start < 0) start = std::max<int64_t>(0, static_cast<int64_t>(Utf8Length(text)) + start);
     size_t from = Utf8Offset(text, static_cast<size_t>(start));
@@ -98,7 +92,7 @@ Result<Column> EvalSubstring(Args a, const FunctionContext& ctx) {
 Result<Column> EvalCase(bool upper, Args a, const FunctionContext& ctx) {
   std::string sc;
   return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
-    std::string s(TextAt(*a[0], i, sc));
+    std::string s(TextOf(*a[0], i, sc));
     for (char& ch : s) ch = upper ? UpperAscii(ch) : LowerAscii(ch);
     out.strings[i] = std::move(s);
   });
@@ -121,7 +115,7 @@ Result<Column> EvalSplit(Args a, const FunctionContext& ctx) {
   std::string s1, s2;
   return MapRows(a, ctx, Type::kDynamic, [&](Column& out, size_t i) {
     if (a.size() > 2 && (a[2]->IsNull(i) || a[2]->Int(i) < 0)) return SetNull(out, i);
-    auto parts = SplitAll(TextAt(*a[0], i, s1), TextAt(*a[1], i, s2));
+    auto parts = SplitAll(TextOf(*a[0], i, s1), TextOf(*a[1], i, s2));
     // The array's JSON text written directly (a boost::json array built and serialized per row
     // was most of `summarize count() by tostring(split(Message, " ")[0])`).
     std::string& text = out.strings[i];
@@ -145,8 +139,8 @@ Result<Column> EvalStrcat(size_t first, Args a, const FunctionContext& ctx) {
   return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
     std::string s;
     for (size_t k = first; k < a.size(); ++k) {
-      if (first == 1 && k > 1) s += TextAt(*a[0], i, sc);
-      s += TextAt(*a[k], i, sc);
+      if (first == 1 && k > 1) s += TextOf(*a[0], i, sc);
+      s += TextOf(*a[k], i, sc);
     }
     out.strings[i] = std::move(s);
   });
@@ -155,8 +149,8 @@ Result<Column> EvalStrcat(size_t first, Args a, const FunctionContext& ctx) {
 Result<Column> EvalReplaceString(Args a, const FunctionContext& ctx) {
   std::string s0, s1, s2;
   return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
-    std::string_view text = TextAt(*a[0], i, s0), lookup = TextAt(*a[1], i, s1);
-    std::string_view rewrite = TextAt(*a[2], i, s2);
+    std::string_view text = TextOf(*a[0], i, s0), lookup = TextOf(*a[1], i, s1);
+    std::string_view rewrite = TextOf(*a[2], i, s2);
     if (lookup.empty()) {
       out.strings[i] = std::string(text);
       return;
@@ -180,7 +174,7 @@ Result<Column> EvalIndexOf(Args a, const FunctionContext& ctx) {
   std::string s0, s1;
   return MapRows(a, ctx, Type::kLong, [&](Column& out, size_t i) {
     if (AnyNull(a, i)) return SetNull(out, i);
-    std::string_view text = TextAt(*a[0], i, s0), lookup = TextAt(*a[1], i, s1);
+    std::string_view text = TextOf(*a[0], i, s0), lookup = TextOf(*a[1], i, s1);
     int64_t start = a.size() > 2 ? a[2]->Int(i) : 0;
     int64_t length = a.size() > 3 ? a[3]->Int(i) : -1;
     int64_t occurrence = a.size() > 4 ? std::max<int64_t>(a[4]->Int(i), 1) : 1;
@@ -202,7 +196,7 @@ Result<Column> EvalIndexOf(Args a, const FunctionContext& ctx) {
 Result<Column> EvalReverse(Args a, const FunctionContext& ctx) {
   std::string sc;
   return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
-    std::string_view text = TextAt(*a[0], i, sc);
+    std::string_view text = TextOf(*a[0], i, sc);
     std::string r;
     r.reserve(text.size());
     size_t end = text.size();
@@ -228,8 +222,8 @@ Result<Column> EvalStrrep(Args a, const FunctionContext& ctx) {
     if (a[1]->IsNull(i) || too_big) return;
     int64_t n = std::min<int64_t>(a[1]->Int(i), 1024);
     if (n <= 0) return;
-    std::string_view v = TextAt(*a[0], i, s0);
-    std::string_view d = a.size() > 2 ? TextAt(*a[2], i, s2) : "";
+    std::string_view v = TextOf(*a[0], i, s0);
+    std::string_view d = a.size() > 2 ? TextOf(*a[2], i, s2) : "";
     size_t size = static_cast<size_t>(n) * (v.size() + d.size());
     total += size;
     if (total > limit) {
@@ -286,7 +280,7 @@ Result<Column> EvalReplaceStrings(Args a, const FunctionContext& ctx) {
   Status failed;  // a row's own list refused
   ASSIGN_OR_RETURN(Column result, MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
     if (!failed.ok()) return;
-    std::string_view text = TextAt(*a[0], i, s0);
+    std::string_view text = TextOf(*a[0], i, s0);
     if (!constant) {
       lookups = strings_of(*a[1], i), rewrites = strings_of(*a[2], i);
       automaton.reset();
@@ -345,9 +339,9 @@ std::vector<std::string_view> CodePoints(std::string_view s) {
 Result<Column> EvalTranslate(Args a, const FunctionContext& ctx) {
   std::string s0, s1, s2;
   return MapRows(a, ctx, Type::kString, [&](Column& out, size_t i) {
-    std::vector<std::string_view> from = CodePoints(TextAt(*a[0], i, s0));
-    std::vector<std::string_view> to = CodePoints(TextAt(*a[1], i, s1));
-    std::string_view text = TextAt(*a[2], i, s2);
+    std::vector<std::string_view> from = CodePoints(TextOf(*a[0], i, s0));
+    std::vector<std::string_view> to = CodePoints(TextOf(*a[1], i, s1));
+    std::string_view text = TextOf(*a[2], i, s2);
     std::string r;
     for (std::string_view c : CodePoints(text)) {
       auto it = std::find(from.begin(), from.end(), c);
@@ -365,7 +359,7 @@ Result<Column> EvalTranslate(Args a, const FunctionContext& ctx) {
 Result<Column> EvalStrcmp(Args a, const FunctionContext& ctx) {
   std::string s0, s1;
   return MapRows(a, ctx, Type::kInt, [&](Column& out, size_t i) {
-    int c = TextAt(*a[0], i, s0).compare(TextAt(*a[1], i, s1));
+    int c = TextOf(*a[0], i, s0).compare(TextOf(*a[1], i, s1));
     out.ints[i] = c < 0 ? -1 : c > 0 ? 1 : 0;
   });
 }
@@ -375,7 +369,7 @@ Result<Column> EvalStrcmp(Args a, const FunctionContext& ctx) {
 Result<Column> EvalParseCsv(Args a, const FunctionContext& ctx) {
   std::string s0;
   return MapRows(a, ctx, Type::kDynamic, [&](Column& out, size_t i) {
-    std::string_view text = TextAt(*a[0], i, s0);
+    std::string_view text = TextOf(*a[0], i, s0);
     bj::array fields;
     std::string field;
     bool quoted = false;
@@ -412,8 +406,8 @@ Result<Column> EvalParseCsv(Args a, const FunctionContext& ctx) {
 Result<Column> EvalParseCommandLine(Args a, const FunctionContext& ctx) {
   std::string s0, s1;
   return MapRows(a, ctx, Type::kDynamic, [&](Column& out, size_t i) {
-    if (!EqualsNoCase(TextAt(*a[1], i, s1), "windows")) return SetNull(out, i);
-    std::string_view t = TextAt(*a[0], i, s0);
+    if (!EqualsNoCase(TextOf(*a[1], i, s1), "windows")) return SetNull(out, i);
+    std::string_view t = TextOf(*a[0], i, s0);
     auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
     bj::array args;
     size_t k = 0;

@@ -355,13 +355,6 @@ bool Matches(Match m, std::string_view hay, const Needle& n) {
   return false;
 }
 
-// A string view of row `i`, converting non-string values into `scratch` (null -> "").
-std::string_view TextAt(const Column& c, size_t i, std::string& scratch) {
-  if (c.type == Type::kString || c.type == Type::kGuid) return c.Str(i);
-  scratch = ValueToString(c, i);
-  return scratch;
-}
-
 Result<Column> EvalMatch(Match m, bool cs, bool negate, Args a, const FunctionContext& ctx) {
   const Column& hay = *a[0];
   const Column& needle = *a[1];
@@ -370,18 +363,18 @@ Result<Column> EvalMatch(Match m, bool cs, bool negate, Args a, const FunctionCo
   std::string scratch, needle_scratch, lowered;
   Needle fixed;
   if (needle.constant) {
-    lowered = std::string(TextAt(needle, 0, needle_scratch));
+    lowered = std::string(TextOf(needle, 0, needle_scratch));
     if (!cs) lowered = LowerAsciiCopy(lowered);
     fixed = Prepare(lowered, cs);
   }
   for (size_t i = 0; i < s.rows; ++i) {
     Needle n = fixed;
     if (!needle.constant) {
-      lowered = std::string(TextAt(needle, i, needle_scratch));
+      lowered = std::string(TextOf(needle, i, needle_scratch));
       if (!cs) lowered = LowerAsciiCopy(lowered);
       n = Prepare(lowered, cs);
     }
-    out.ints[i] = Matches(m, TextAt(hay, i, scratch), n) != negate;
+    out.ints[i] = Matches(m, TextOf(hay, i, scratch), n) != negate;
   }
   return out;
 }
@@ -420,8 +413,8 @@ Result<Column> EvalMatchesRegex(Args a, const FunctionContext& ctx) {
   RegexCache cache;
   std::string scratch, pscratch;
   for (size_t i = 0; i < s.rows; ++i) {
-    ASSIGN_OR_RETURN(const RE2* re, cache.Get("matches regex", TextAt(*a[1], i, pscratch)));
-    std::string_view text = TextAt(*a[0], i, scratch);
+    ASSIGN_OR_RETURN(const RE2* re, cache.Get("matches regex", TextOf(*a[1], i, pscratch)));
+    std::string_view text = TextOf(*a[0], i, scratch);
     out.ints[i] = RE2::PartialMatch(text, *re);
   }
   return out;

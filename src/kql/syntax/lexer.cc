@@ -10,7 +10,7 @@
 namespace cmk::kql {
 namespace {
 
-constexpr int64_t kTicksPerSecond = 10'000'000;
+constexpr int64_t kSecond = 10'000'000;  // ticks (100 ns) in a second
 
 bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '$'; }
 bool IsIdentChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
@@ -310,14 +310,14 @@ class Lexer {
 }  // namespace
 
 std::optional<int64_t> TimespanUnitTicks(std::string_view u) {
-  constexpr int64_t kMinute = 60 * kTicksPerSecond;
+  constexpr int64_t kMinute = 60 * kSecond;
   constexpr int64_t kHour = 60 * kMinute;
   if (u == "d" || u == "day" || u == "days") return 24 * kHour;
   if (u == "h" || u == "hr" || u == "hrs" || u == "hour" || u == "hours") return kHour;
   if (u == "m" || u == "min" || u == "mins" || u == "minute" || u == "minutes") return kMinute;
-  if (u == "s" || u == "sec" || u == "secs" || u == "second" || u == "seconds") return kTicksPerSecond;
+  if (u == "s" || u == "sec" || u == "secs" || u == "second" || u == "seconds") return kSecond;
   if (u == "ms" || u == "milli" || u == "millis" || u == "millisecond" || u == "milliseconds") {
-    return kTicksPerSecond / 1000;
+    return kSecond / 1000;
   }
   if (u == "microsecond" || u == "microseconds") return 10;
   if (u == "tick" || u == "ticks") return 1;
@@ -375,7 +375,7 @@ std::optional<int64_t> ParseTimespanText(std::string_view text) {
   }
   if (!text.empty() || hours > 23 || minutes > 59 || seconds > 59) return std::nullopt;
   int64_t total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds;
-  return sign * (total * kTicksPerSecond + fraction);
+  return sign * (total * kSecond + fraction);
 }
 
 namespace internal {

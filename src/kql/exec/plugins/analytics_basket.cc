@@ -19,7 +19,7 @@ namespace {
 
 using analytics::ArgError;
 
-constexpr std::string_view kName = "basket";
+constexpr std::string_view kBasket = "basket";
 constexpr size_t kMaxPatterns = 100'000;
 constexpr int64_t kMaxDimensionsLimit = 64;
 
@@ -38,24 +38,24 @@ bool IsTilde(const PluginArgs& args, size_t i) {
 Result<Options> ReadOptions(const Table& input, const PluginArgs& args) {
   Options o;
   if (args.values.size() > 0 && !IsTilde(args, 0)) {
-    ASSIGN_OR_RETURN(o.threshold, analytics::ConstReal(kName, args, 0, "Threshold"));
+    ASSIGN_OR_RETURN(o.threshold, analytics::ConstReal(kBasket, args, 0, "Threshold"));
     if (!(o.threshold >= 0.015 && o.threshold <= 1))
-      return ArgError(kName, "Threshold must be between 0.015 and 1");
+      return ArgError(kBasket, "Threshold must be between 0.015 and 1");
   }
   if (args.values.size() > 1 && !IsTilde(args, 1)) {
-    ASSIGN_OR_RETURN(o.weight, analytics::ColumnArg(kName, args, 1, "WeightColumn"));
+    ASSIGN_OR_RETURN(o.weight, analytics::ColumnArg(kBasket, args, 1, "WeightColumn"));
     if (!IsNumeric(input.columns[static_cast<size_t>(o.weight)].type))
-      return ArgError(kName, "WeightColumn must be numeric");
+      return ArgError(kBasket, "WeightColumn must be numeric");
   }
   if (args.values.size() > 2 && !IsTilde(args, 2)) {
-    ASSIGN_OR_RETURN(o.max_dims, analytics::ConstInt(kName, args, 2, "MaxDimensions"));
-    if (o.max_dims < 1) return ArgError(kName, "MaxDimensions must be at least 1");
+    ASSIGN_OR_RETURN(o.max_dims, analytics::ConstInt(kBasket, args, 2, "MaxDimensions"));
+    if (o.max_dims < 1) return ArgError(kBasket, "MaxDimensions must be at least 1");
     o.max_dims = std::min(o.max_dims, kMaxDimensionsLimit);
   }
   for (size_t i = 3; i < args.values.size(); ++i) {
     if (IsTilde(args, i)) continue;
     if (args.columns[i] >= 0 || !args.values[i].constant)
-      return ArgError(kName, "a CustomWildcard must be a constant");
+      return ArgError(kBasket, "a CustomWildcard must be a constant");
     o.wildcards[args.values[i].type] = args.values[i];
   }
   return o;
@@ -127,7 +127,7 @@ class Miner {
     RETURN_IF_ERROR(CheckBudget(ctx_));
     size_t base = pattern.size();
     std::vector<std::pair<size_t, std::vector<uint32_t>>> branches;
-    MemoryReservation local(ctx_.budget, std::string(kName));
+    MemoryReservation local(ctx_.budget, std::string(kBasket));
     for (size_t j = next; j < items_.size(); ++j) {
       if (Uses(pattern, items_[j].first)) continue;  // one value per column
       std::vector<uint32_t> both;
@@ -143,7 +143,7 @@ class Miner {
     }
     if (!pattern.empty() && (depth == max_dims_ || Closed(pattern, rows))) {
       if (found_.size() >= kMaxPatterns)
-        return ArgError(kName, "more than 100000 frequent patterns; raise Threshold");
+        return ArgError(kBasket, "more than 100000 frequent patterns; raise Threshold");
       found_.push_back({pattern, sup});
       RETURN_IF_ERROR(held_.Grow(pattern.size() * 8 + 48));
     }
@@ -210,7 +210,7 @@ Result<std::vector<Dimension>> Dimensions(const Table& input, int weight, const 
 
 Result<Table> Basket(const Table& input, const PluginArgs& args, const ExecContext& ctx) {
   ASSIGN_OR_RETURN(Options opt, ReadOptions(input, args));
-  MemoryReservation held(ctx.budget, std::string(kName));
+  MemoryReservation held(ctx.budget, std::string(kBasket));
   RETURN_IF_ERROR(held.Grow(input.rows * (input.columns.size() * 4 + 8)));
   ASSIGN_OR_RETURN(std::vector<Dimension> dims, Dimensions(input, opt.weight, ctx));
   std::vector<double> weight(input.rows, 1.0);

@@ -16,7 +16,7 @@ namespace {
 
 using analytics::ArgError;
 
-constexpr std::string_view kName = "new_activity_metrics";
+constexpr std::string_view kNewActivityMetrics = "new_activity_metrics";
 // Windows in the analysis period at most (the output is up to their square).
 constexpr int64_t kMaxWindows = 4'000;
 
@@ -78,9 +78,9 @@ Result<std::vector<bool>> KnownIds(const Table& input, const analytics::Activity
   const std::string& name = input.names[static_cast<size_t>(a.id)];
   int c = lookback->Find(name);
   if (c < 0 && lookback->columns.size() == 1) c = 0;
-  if (c < 0) return ArgError(kName, "the Lookback table has no column '" + name + "'");
+  if (c < 0) return ArgError(kNewActivityMetrics, "the Lookback table has no column '" + name + "'");
   std::unordered_set<std::string> ids;
-  MemoryReservation held(ctx.budget, std::string(kName));
+  MemoryReservation held(ctx.budget, std::string(kNewActivityMetrics));
   size_t bytes = 0;
   for (size_t r = 0; r < lookback->rows; ++r) {
     auto [it, added] = ids.insert(ValueToJson(lookback->columns[static_cast<size_t>(c)], r));
@@ -183,7 +183,7 @@ Result<Table> NewActivityMetrics(const Table& input, const PluginArgs& args,
                                  const ExecContext& ctx) {
   if (args.values.size() < 5) {
     return ArgError(
-        kName,
+        kNewActivityMetrics,
         "expects IdColumn, TimelineColumn, Start, End, Window [, Cohort] [, dim...] [, Lookback]");
   }
   auto is_table = [&](size_t i) { return i < args.tables.size() && args.tables[i] != nullptr; };
@@ -191,22 +191,22 @@ Result<Table> NewActivityMetrics(const Table& input, const PluginArgs& args,
   bool has_lookback = is_table(n - 1);
   bool has_cohort = n > 5 && !is_table(5) && args.columns[5] < 0 && args.values[5].constant;
   ASSIGN_OR_RETURN(analytics::Activity a,
-                   analytics::ReadActivity(kName, input, args, has_cohort ? 6 : 5, ctx,
+                   analytics::ReadActivity(kNewActivityMetrics, input, args, has_cohort ? 6 : 5, ctx,
                                            has_lookback ? n - 1 : n));
   ASSIGN_OR_RETURN(std::vector<bool> known,
                    KnownIds(input, a, has_lookback ? args.tables[n - 1].get() : nullptr, ctx));
-  ASSIGN_OR_RETURN(int64_t start, analytics::TimeArg(kName, args, 2, "Start", a.type));
-  ASSIGN_OR_RETURN(int64_t end, analytics::TimeArg(kName, args, 3, "End", a.type));
-  ASSIGN_OR_RETURN(analytics::Bins bins, analytics::Bins::Read(kName, args, 4, a.type, start));
-  ASSIGN_OR_RETURN(analytics::BinRange range, analytics::RangeOf(kName, bins, start, end));
+  ASSIGN_OR_RETURN(int64_t start, analytics::TimeArg(kNewActivityMetrics, args, 2, "Start", a.type));
+  ASSIGN_OR_RETURN(int64_t end, analytics::TimeArg(kNewActivityMetrics, args, 3, "End", a.type));
+  ASSIGN_OR_RETURN(analytics::Bins bins, analytics::Bins::Read(kNewActivityMetrics, args, 4, a.type, start));
+  ASSIGN_OR_RETURN(analytics::BinRange range, analytics::RangeOf(kNewActivityMetrics, bins, start, end));
   int64_t w = range.hi - range.lo + 1;
-  if (w > kMaxWindows) return ArgError(kName, "more than 4000 windows in the analysis period");
+  if (w > kMaxWindows) return ArgError(kNewActivityMetrics, "more than 4000 windows in the analysis period");
   std::optional<int64_t> cohort;
   if (has_cohort) {
-    ASSIGN_OR_RETURN(int64_t c, analytics::TimeArg(kName, args, 5, "Cohort", a.type));
+    ASSIGN_OR_RETURN(int64_t c, analytics::TimeArg(kNewActivityMetrics, args, 5, "Cohort", a.type));
     cohort = bins.Index(c) - range.lo;
   }
-  MemoryReservation held(ctx.budget, std::string(kName));
+  MemoryReservation held(ctx.budget, std::string(kNewActivityMetrics));
   RETURN_IF_ERROR(held.Grow(input.rows * sizeof(Seen)));
   std::vector<Seen> seen = SeenWindows(input, a, known, bins, start, end, range.lo);
   RETURN_IF_ERROR(held.Grow(seen.size() * 3 * sizeof(int64_t)));  // one key's KeyWindows at most

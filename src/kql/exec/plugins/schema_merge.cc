@@ -17,7 +17,7 @@ namespace {
 
 using analytics::ArgError;
 
-constexpr std::string_view kName = "schema_merge";
+constexpr std::string_view kSchemaMerge = "schema_merge";
 
 struct Merged {
   std::string name, data_type, column_type, error;
@@ -46,12 +46,12 @@ std::string CommonType(const std::string& a, const std::string& b) {
 
 Result<bool> PreserveOrder(const PluginArgs& args) {
   if (args.values.empty()) return true;
-  if (args.values.size() > 1) return ArgError(kName, "takes at most one argument, PreserveOrder");
+  if (args.values.size() > 1) return ArgError(kSchemaMerge, "takes at most one argument, PreserveOrder");
   if (!args.names[0].empty() && args.names[0] != "PreserveOrder")
-    return ArgError(kName, "unknown argument '" + args.names[0] + "'");
+    return ArgError(kSchemaMerge, "unknown argument '" + args.names[0] + "'");
   const Column& v = args.values[0];
   if (!v.constant || v.type != Type::kBool || v.IsNull(0))
-    return ArgError(kName, "PreserveOrder must be a constant bool");
+    return ArgError(kSchemaMerge, "PreserveOrder must be a constant bool");
   return v.Int(0) != 0;
 }
 
@@ -64,7 +64,7 @@ Result<Table> SchemaMerge(const Table& input, const PluginArgs& args, const Exec
   if (name_c < 0 || ord_c < 0 || dt_c < 0 || ct_c < 0 ||
       !IsIntegral(input.columns[static_cast<size_t>(ord_c)].type) ||
       input.columns[static_cast<size_t>(name_c)].type != Type::kString) {
-    return ArgError(kName,
+    return ArgError(kSchemaMerge,
                     "the input must be schemas as getschema returns them (ColumnName, "
                     "ColumnOrdinal, DataType, ColumnType)");
   }
@@ -72,7 +72,7 @@ Result<Table> SchemaMerge(const Table& input, const PluginArgs& args, const Exec
   const Column& ords = input.columns[static_cast<size_t>(ord_c)];
   std::map<std::string, size_t> index;
   std::vector<Merged> cols;
-  MemoryReservation held(ctx.budget, std::string(kName));
+  MemoryReservation held(ctx.budget, std::string(kSchemaMerge));
   for (size_t r = 0; r < input.rows; ++r) {
     RETURN_IF_ERROR(TickBudget(ctx));
     int64_t ord = ords.IsNull(r) ? 0 : ords.Int(r);
