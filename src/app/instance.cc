@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <mutex>
@@ -10,6 +11,7 @@
 
 #include "base/encoding.h"
 #include "base/json.h"
+#include "base/system_memory.h"
 #include "crypto/aead.h"
 #include "crypto/x509.h"
 #include "control/insights_provider.h"
@@ -18,6 +20,11 @@
 #include "control/workbooks_provider.h"
 
 namespace cmk::app {
+
+size_t DefaultQueryCacheBytes(size_t memory_limit) {
+  return std::max(size_t{1} << 30, memory_limit / 4);
+}
+
 namespace {
 
 namespace bj = boost::json;
@@ -391,7 +398,11 @@ Status Instance::StartStorageEngine() {
   engine::LogStoreOptions ls_opts;
   ls_opts.flush_rows = static_cast<size_t>(options_.memtable_rows);
   ls_opts.flush_bytes = static_cast<size_t>(options_.memtable_mb) << 20;
-  ls_opts.decoded_cache_bytes = static_cast<size_t>(options_.query_cache_mb) << 20;
+  ls_opts.decoded_cache_bytes = options_.query_cache_mb >= 0
+                                    ? static_cast<size_t>(options_.query_cache_mb) << 20
+                                    : DefaultQueryCacheBytes(ProcessMemoryLimit());
+  spdlog::info("decoded block cache: {} MiB{}", ls_opts.decoded_cache_bytes >> 20,
+               options_.query_cache_mb >= 0 ? "" : " (a quarter of the memory the server may use)");
   ls_opts.extent_codec =
       options_.extent_codec == "zstd" ? engine::Codec::kZstd : engine::Codec::kLz4;
   ASSIGN_OR_RETURN(log_store_,

@@ -163,9 +163,10 @@ int main(int argc, char** argv) {
       ->add_option(
           "--query-cache-mb", serve_opts.query_cache_mb,
           "MB of decoded column blocks kept in memory for later queries (least recently used "
-          "out first)")
-      ->default_val(1024)
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
+          "out first); -1: a quarter of the memory the server may use (physical memory, or its "
+          "cgroup's limit when lower), at least 1024")
+      ->default_val(-1)
+      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 22));
 
   auto* principal = app.add_subcommand("principal", "Service principals")->require_subcommand(1);
   std::string principal_name;
