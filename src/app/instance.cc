@@ -22,7 +22,7 @@
 namespace cmk::app {
 
 size_t DefaultQueryCacheBytes(size_t memory_limit) {
-  return std::max(size_t{1} << 30, memory_limit / 4);
+  return std::clamp(memory_limit / 4, size_t{64} << 20, size_t{1} << 30);
 }
 
 namespace {
@@ -402,7 +402,7 @@ Status Instance::StartStorageEngine() {
                                     ? static_cast<size_t>(options_.query_cache_mb) << 20
                                     : DefaultQueryCacheBytes(ProcessMemoryLimit());
   spdlog::info("decoded block cache: {} MiB{}", ls_opts.decoded_cache_bytes >> 20,
-               options_.query_cache_mb >= 0 ? "" : " (a quarter of the memory the server may use)");
+               options_.query_cache_mb >= 0 ? "" : " (default: 1 GiB or a quarter of the memory the server may use)");
   ls_opts.extent_codec =
       options_.extent_codec == "zstd" ? engine::Codec::kZstd : engine::Codec::kLz4;
   ASSIGN_OR_RETURN(log_store_,

@@ -39,10 +39,12 @@
 
 namespace cmk::app {
 
-// The decoded block cache's size when not set: a quarter of `memory_limit` (the process's,
-// base/system_memory.h), at least 1 GiB. A scan whose blocks are cached decoded skips their
-// reads, AES-GCM and LZ4: at 10M rows a 4 GiB cache holds every text block and made text
-// searches 2-2.7x faster than the fixed 1 GiB default did (docs/benchmarks.md).
+// The decoded block cache's size when not set: 1 GiB, or a quarter of `memory_limit` (the
+// process's, base/system_memory.h) when that is less (a small container), at least 64 MiB. Not
+// more on a larger machine: the server's default footprint stays within 2 GiB while it ingests
+// and queries 100M rows (issue 14). An operator with memory to spare sets --query-cache-mb: at
+// 10M rows a cache that holds every text block made text searches 2-2.7x faster
+// (docs/benchmarks.md).
 size_t DefaultQueryCacheBytes(size_t memory_limit);
 
 struct ServeOptions {

@@ -7,11 +7,11 @@ namespace {
 
 constexpr size_t kGiB = size_t{1} << 30;
 
-TEST(InstanceTest, TheDecodedCacheTakesAQuarterOfTheMemoryAtLeastOneGiB) {
-  EXPECT_EQ(DefaultQueryCacheBytes(24 * kGiB), 6 * kGiB);
-  EXPECT_EQ(DefaultQueryCacheBytes(64 * kGiB), 16 * kGiB);
+TEST(InstanceTest, TheDecodedCacheTakesOneGiBOrAQuarterOfASmallerMemory) {
+  EXPECT_EQ(DefaultQueryCacheBytes(24 * kGiB), kGiB);  // the 2 GiB footprint at 100M rows
   EXPECT_EQ(DefaultQueryCacheBytes(4 * kGiB), kGiB);
-  EXPECT_EQ(DefaultQueryCacheBytes(2 * kGiB), kGiB);  // small machines keep the old 1 GiB
+  EXPECT_EQ(DefaultQueryCacheBytes(2 * kGiB), kGiB / 2);  // a 2 GiB container
+  EXPECT_EQ(DefaultQueryCacheBytes(kGiB / 8), size_t{64} << 20);
   ServeOptions defaults;
   EXPECT_LT(defaults.query_cache_mb, 0);  // sized from the machine unless set
 }

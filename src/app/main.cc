@@ -163,8 +163,8 @@ int main(int argc, char** argv) {
       ->add_option(
           "--query-cache-mb", serve_opts.query_cache_mb,
           "MB of decoded column blocks kept in memory for later queries (least recently used "
-          "out first); -1: a quarter of the memory the server may use (physical memory, or its "
-          "cgroup's limit when lower), at least 1024")
+          "out first); -1: 1024, or a quarter of the memory the server may use (physical memory, or "
+          "its cgroup's limit) when that is less")
       ->default_val(-1)
       ->check(CLI::Range(int64_t{-1}, int64_t{1} << 22));
 
