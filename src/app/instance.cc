@@ -25,6 +25,10 @@ size_t DefaultQueryCacheBytes(size_t memory_limit) {
   return std::clamp(memory_limit / 4, size_t{64} << 20, size_t{1} << 30);
 }
 
+size_t DefaultQueryServerMemoryBytes(size_t memory_limit) {
+  return std::clamp(memory_limit / 2, size_t{256} << 20, size_t{4} << 30);
+}
+
 namespace {
 
 namespace bj = boost::json;
@@ -428,8 +432,11 @@ Status Instance::StartStorageEngine() {
   ingestion_ = std::make_unique<server::IngestionApi>(dp, ingestion_limits);
   server::QueryLimits query_limits;
   query_limits.memory_per_query_bytes = static_cast<size_t>(options_.query_memory_mb) << 20;
-  query_limits.memory_all_queries_bytes = static_cast<size_t>(options_.query_server_memory_mb)
-                                          << 20;
+  query_limits.memory_all_queries_bytes = options_.query_server_memory_mb >= 0
+                                              ? static_cast<size_t>(options_.query_server_memory_mb) << 20
+                                              : DefaultQueryServerMemoryBytes(ProcessMemoryLimit());
+  spdlog::info("query memory: {} MiB a query, {} MiB all queries", query_limits.memory_per_query_bytes >> 20,
+               query_limits.memory_all_queries_bytes >> 20);
   query_ = std::make_unique<server::QueryApi>(dp, query_limits);
   return OkStatus();
 }

@@ -46,6 +46,10 @@ namespace cmk::app {
 // 10M rows a cache that holds every text block made text searches 2-2.7x faster
 // (docs/benchmarks.md).
 size_t DefaultQueryCacheBytes(size_t memory_limit);
+// The memory all running queries may hold when not set: 4 GiB, or half of `memory_limit` when
+// that is less, at least 256 MiB. A budget over the container's own memory would let queries
+// get the server killed (out of memory) before any was refused with E_LOW_MEMORY_CONDITION.
+size_t DefaultQueryServerMemoryBytes(size_t memory_limit);
 
 struct ServeOptions {
   std::string data_dir = "cmklogs-data";
@@ -63,7 +67,7 @@ struct ServeOptions {
   int query_threads = 0;
   // Memory one query's operators may hold, and all running queries together (kql/budget.h).
   int64_t query_memory_mb = 1024;
-  int64_t query_server_memory_mb = 4096;
+  int64_t query_server_memory_mb = -1;  // < 0: DefaultQueryServerMemoryBytes
   // Decoded column blocks kept in memory for later queries (LogStoreOptions::decoded_cache_bytes);
   // < 0: DefaultQueryCacheBytes of the memory the process may use.
   int64_t query_cache_mb = -1;

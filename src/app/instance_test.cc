@@ -16,5 +16,14 @@ TEST(InstanceTest, TheDecodedCacheTakesOneGiBOrAQuarterOfASmallerMemory) {
   EXPECT_LT(defaults.query_cache_mb, 0);  // sized from the machine unless set
 }
 
+TEST(InstanceTest, AllQueriesMayHoldFourGiBOrHalfOfASmallerMemory) {
+  EXPECT_EQ(DefaultQueryServerMemoryBytes(24 * kGiB), 4 * kGiB);
+  EXPECT_EQ(DefaultQueryServerMemoryBytes(8 * kGiB), 4 * kGiB);
+  EXPECT_EQ(DefaultQueryServerMemoryBytes(2 * kGiB), kGiB);  // a 2 GiB container
+  EXPECT_EQ(DefaultQueryServerMemoryBytes(kGiB / 8), size_t{256} << 20);
+  ServeOptions defaults;
+  EXPECT_LT(defaults.query_server_memory_mb, 0);
+}
+
 }  // namespace
 }  // namespace cmk::app

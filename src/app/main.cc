@@ -157,8 +157,9 @@ int main(int argc, char** argv) {
                     "MB of operator state one query may hold before it fails with E_RUNAWAY_QUERY")
       ->default_val(1024)->check(CLI::Range(int64_t{16}, int64_t{1} << 20));
   serve->add_option("--query-server-memory-mb", serve_opts.query_server_memory_mb,
-                    "MB all running queries may hold together (then 429, E_LOW_MEMORY_CONDITION)")
-      ->default_val(4096)->check(CLI::Range(int64_t{16}, int64_t{1} << 22));
+                    "MB all running queries may hold together (then 429, E_LOW_MEMORY_CONDITION); -1: "
+                    "4096, or half the memory the server may use (its cgroup's limit) when that is less")
+      ->default_val(-1)->check(CLI::Range(int64_t{-1}, int64_t{1} << 22));
   serve
       ->add_option(
           "--query-cache-mb", serve_opts.query_cache_mb,
