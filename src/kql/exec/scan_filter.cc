@@ -2,6 +2,7 @@
 // too: semantic/binder_search.cc) and take.
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -195,12 +196,85 @@ std::vector<bool> WantedColumns(const PlanNode& node) {
   return wanted;
 }
 
+// `column op constants` over a null-free column of ints (long, int, datetime, timespan) with
+// constants of ints, op one of == != < <= > >= between !between: the rows whose value lies in
+// [lo, hi] (`outside`: those whose value doesn't), as CompareAs and EvalBetween decide them. An
+// empty range (lo > hi) holds no value.
+struct IntRange {
+  size_t column = 0;
+  int64_t lo = 0, hi = 0;
+  bool outside = false;
+};
+
+std::optional<IntRange> IntRangeOf(const BoundExpr& e, const Chunk& chunk) {
+  if (e.kind != BoundExpr::Kind::kCall || e.fn == nullptr || e.args.size() < 2 || e.args.size() > 3) {
+    return std::nullopt;
+  }
+  const BoundExpr& x = e.args[0];
+  if (x.kind != BoundExpr::Kind::kColumn) return std::nullopt;
+  const Column& c = chunk.col(static_cast<size_t>(x.column));
+  if (!UsesInts(c.type) || c.type == Type::kBool || c.constant || c.HasNulls() || c.ints.size() < chunk.rows) {
+    return std::nullopt;
+  }
+  int64_t k[2] = {0, 0};
+  for (size_t i = 1; i < e.args.size(); ++i) {
+    const BoundExpr& a = e.args[i];
+    // Constants of the column's own type, or long/int against long/int (a datetime between
+    // a datetime and a timespan is relative: left to EvalBetween).
+    bool same = a.value.type == c.type || (IsNumeric(a.value.type) && IsNumeric(c.type));
+    if (a.kind != BoundExpr::Kind::kConstant || !UsesInts(a.value.type) || !same || a.value.IsNull(0)) {
+      return std::nullopt;
+    }
+    k[i - 1] = a.value.Int(0);
+  }
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
+  const size_t col = static_cast<size_t>(x.column);
+  std::string_view fn = e.fn->name;
+  if (e.args.size() == 3) {
+    if (fn == "between") return IntRange{col, k[0], k[1], false};
+    if (fn == "!between") return IntRange{col, k[0], k[1], true};
+    return std::nullopt;
+  }
+  const int64_t v = k[0];
+  if (fn == "==") return IntRange{col, v, v, false};
+  if (fn == "!=") return IntRange{col, v, v, true};
+  if (fn == "<=") return IntRange{col, kMin, v, false};
+  if (fn == ">=") return IntRange{col, v, kMax, false};
+  if (fn == "<") return v == kMin ? IntRange{col, kMax, kMin, false} : IntRange{col, kMin, v - 1, false};
+  if (fn == ">") return v == kMax ? IntRange{col, kMax, kMin, false} : IntRange{col, v + 1, kMax, false};
+  return std::nullopt;
+}
+
 // The rows of `chunk` that pass `predicate` (evaluated without a budget: on any thread):
 // nullopt when every row does.
 Result<std::optional<std::vector<uint32_t>>> PassingRows(const BoundExpr& predicate, const Chunk& chunk,
                                                         TimePoint now) {
   FunctionContext fctx{chunk.rows, now, nullptr};
   std::vector<uint32_t> idx;
+  // A numeric column against constants (`EventId between (1000 .. 1010)`): the passing rows'
+  // indices in one pass, without the bool column (an int64 a row) Eval would build and this
+  // would read back.
+  if (std::optional<IntRange> range = IntRangeOf(predicate, chunk)) {
+    if (range->lo > range->hi) {  // no value in range
+      if (range->outside) return std::optional<std::vector<uint32_t>>();
+      return std::optional<std::vector<uint32_t>>(std::move(idx));
+    }
+    // x in [lo, hi] <=> x - lo <= hi - lo, in unsigned (wrapping) arithmetic.
+    const uint64_t lo = static_cast<uint64_t>(range->lo);
+    const uint64_t span = static_cast<uint64_t>(range->hi) - lo;
+    const int64_t* x = chunk.col(range->column).ints.data();
+    const bool outside = range->outside;
+    idx.resize(chunk.rows);
+    uint32_t* out = idx.data();
+    size_t n = 0;
+    for (size_t r = 0; r < chunk.rows; ++r) {
+      out[n] = static_cast<uint32_t>(r);
+      n += (static_cast<uint64_t>(x[r]) - lo <= span) != outside;
+    }
+    if (n == chunk.rows) return std::optional<std::vector<uint32_t>>();
+    idx.resize(n);
+    return std::optional<std::vector<uint32_t>>(std::move(idx));
+  }
   // fn(coded column, constants): decided per dictionary entry, rows picked by their codes.
   ASSIGN_OR_RETURN(std::optional<EntryTruth> entries, EvalPerEntryTruth(predicate, chunk, fctx));
   if (entries) {

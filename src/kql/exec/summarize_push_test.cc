@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -100,6 +101,71 @@ class ThreadedCatalog : public Catalog {
   mutable std::atomic<size_t> filtered_{0};
   mutable std::atomic<size_t> tokens_{0};
 };
+
+// A where comparing a null-free int column with constants runs on the filtering threads as
+// one pass over the column (scan_filter.cc's IntRange); its rows are those Eval's bool column
+// keeps (`(...) == true` is not a column against constants: it takes the general path), on
+// every comparison and bound, the extremes of long included, and on columns with nulls (which
+// take the general path).
+TEST(ScanFilterTest, ComparisonsOfAnIntColumnWithConstantsKeepWhatEvalKeeps) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
+  const int64_t edges[] = {kMin, kMin + 1, -7, -1, 0, 1, 3, 7, kMax - 1, kMax};
+  std::mt19937_64 rng(5);
+  std::vector<std::shared_ptr<const Table>> chunks;
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    auto t = std::make_shared<Table>();
+    t->name = "T";
+    Column x(Type::kLong), y(Type::kLong), when(Type::kDateTime), span(Type::kTimespan);
+    t->rows = 200 + 50 * static_cast<size_t>(chunk);
+    for (size_t r = 0; r < t->rows; ++r) {
+      int64_t v = rng() % 3 == 0 ? edges[rng() % 10] : static_cast<int64_t>(rng() % 21) - 10;
+      x.AppendInt(v);
+      if (rng() % 7 == 0) y.AppendNull();
+      else y.AppendInt(v);
+      when.AppendInt(kJan15 + v % 1000 * kTicksPerSecond);
+      span.AppendInt(v % 1000 * kTicksPerSecond);
+    }
+    t->AddColumn("X", std::move(x));
+    t->AddColumn("Y", std::move(y));
+    t->AddColumn("W", std::move(when));
+    t->AddColumn("S", std::move(span));
+    chunks.push_back(std::move(t));
+  }
+  Schema schema = {{"X", Type::kLong}, {"Y", Type::kLong}, {"W", Type::kDateTime}, {"S", Type::kTimespan}};
+  ThreadedCatalog own(schema, chunks, false), pushed(schema, chunks, true, 2);
+  auto answer = [&](const Catalog& c, const std::string& q) {
+    auto r = Execute(q, c, ExecOptions{});
+    EXPECT_THAT(r, IsOk()) << q;
+    return r.ok() ? testing::RenderTable(r->tables[0]) : std::string();
+  };
+  std::vector<std::string> predicates;
+  const char* constants[] = {"-9223372036854775807", "-7", "-1", "0", "3", "7", "9223372036854775806",
+                             "9223372036854775807"};
+  for (const char* col : {"X", "Y"}) {
+    for (const char* op : {"==", "!=", "<", "<=", ">", ">="}) {
+      for (const char* k : constants) predicates.push_back(std::string(col) + " " + op + " " + k);
+    }
+    for (const char* between : {"between", "!between"}) {
+      for (auto [lo, hi] : {std::pair{"-7", "7"}, {"0", "0"}, {"3", "-3"}, {"-9223372036854775807", "9223372036854775807"},
+                            {"1", "9223372036854775807"}}) {
+        predicates.push_back(std::string(col) + " " + between + " (" + lo + " .. " + hi + ")");
+      }
+    }
+  }
+  predicates.push_back("W > datetime(2024-01-15T00:00:03Z)");
+  predicates.push_back("W between (datetime(2024-01-15) .. datetime(2024-01-15T00:00:07Z))");
+  predicates.push_back("W !between (datetime(2024-01-15) .. 7s)");  // relative: the general path
+  predicates.push_back("S <= 3s");
+  predicates.push_back("X > 2.5");  // a real constant: the general path
+  for (const std::string& p : predicates) {
+    std::string fast = "T | where " + p + " | summarize count(), min(X), max(X), countif(X % 2 == 0)";
+    std::string general = "T | where (" + p + ") == true | summarize count(), min(X), max(X), countif(X % 2 == 0)";
+    std::string want = answer(own, general);
+    EXPECT_EQ(answer(pushed, fast), want) << p;
+    EXPECT_EQ(answer(pushed, general), want) << p;
+    EXPECT_EQ(answer(own, fast), want) << p;
+  }
+}
 
 class SummarizePushTest : public ::testing::Test {
  protected:
