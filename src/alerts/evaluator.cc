@@ -55,7 +55,7 @@ std::string CellText(const kql::Column& c, size_t r) {
       std::snprintf(buf, sizeof buf, "%.15g", c.Real(r));
       return buf;
     }
-    default: return c.Str(r);
+    default: return std::string(c.Str(r));
   }
 }
 

@@ -140,8 +140,10 @@ kql::Column ToKqlColumn(const BatchColumn& c) {
   } else if (kql::UsesReals(c.type)) {
     out.reals = c.reals;
   } else {
-    out.strings.reserve(c.ends.size());
-    for (size_t r = 0; r < c.ends.size(); ++r) out.strings.emplace_back(c.Str(r));
+    out.chars = c.bytes;  // ends are within uint32, as the batch's
+    out.offsets.reserve(c.ends.size() + 1);
+    out.offsets.push_back(0);
+    out.offsets.insert(out.offsets.end(), c.ends.begin(), c.ends.end());
   }
   return out;
 }

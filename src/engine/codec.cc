@@ -377,12 +377,28 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
       if (rows > 0) std::memcpy(c.reals.data(), in.data(), rows * 8);  // an empty vector's data() may be null
       in = in.subspan(rows * 8);
       break;
-    case kStrings:
-      c.strings.resize(rows);
+    case kStrings: {
+      // Packed (kql::Column's one buffer + offsets): the lengths walked once to size the buffer
+      // and check the block, then the values copied end to end.
+      std::span<const uint8_t> walk = in;
+      uint64_t total = 0;
       for (size_t i = 0; i < rows; ++i) {
-        if (!GetString(in, c.strings[i])) return CorruptBlock("string");
+        uint64_t n = 0;
+        if (!GetVarint(walk, n) || n > walk.size()) return CorruptBlock("string");
+        walk = walk.subspan(n);
+        total += n;
+      }
+      if (total > kql::kMaxPackedChars) return CorruptBlock("string block too large");
+      c.StartPacked(rows, total);
+      for (size_t i = 0; i < rows; ++i) {
+        uint64_t n = 0;
+        GetVarint(in, n);
+        c.chars.append(reinterpret_cast<const char*>(in.data()), n);
+        c.offsets.push_back(static_cast<uint32_t>(c.chars.size()));
+        in = in.subspan(n);
       }
       break;
+    }
     case kDict: {
       uint64_t n = 0;
       if (!GetVarint(in, n) || n > in.size()) return CorruptBlock("dictionary size");
@@ -416,8 +432,11 @@ Result<kql::Column> DecodeColumn(kql::Type type, size_t rows, std::span<const ui
         // Codes wider than a Column's: read as plain strings (checked before any is looked up).
         read([](size_t, uint32_t) {});
         if (rows > 0 && largest >= n) return CorruptBlock("code out of range");
-        c.strings.resize(rows);
-        read([&](size_t i, uint32_t code) { c.strings[i] = (*dict)[code]; });
+        size_t total = 0;
+        read([&](size_t, uint32_t code) { total += (*dict)[code].size(); });
+        if (total > kql::kMaxPackedChars) return CorruptBlock("string block too large");
+        c.StartPacked(rows, total);
+        read([&](size_t, uint32_t code) { c.AppendPacked((*dict)[code]); });
         in = in.subspan(rows * width);
         break;
       }
@@ -502,7 +521,8 @@ Result<kql::Column> DecodeStringRows(kql::Type type, size_t rows, std::span<cons
       out.dict = c.dict;
       for (uint32_t r : wanted) out.codes.push_back(c.codes[c.Index(r)]);
     } else {
-      for (uint32_t r : wanted) out.strings.push_back(std::move(c.strings[c.Index(r)]));
+      out.StartPacked(wanted.size(), 0);
+      for (uint32_t r : wanted) out.AppendPacked(c.Str(r));
     }
     if (c.HasNulls()) {
       for (uint32_t r : wanted) out.nulls.push_back(c.nulls[c.Index(r)]);
@@ -511,13 +531,13 @@ Result<kql::Column> DecodeStringRows(kql::Type type, size_t rows, std::span<cons
   }
   bool has_nulls = in[1] != 0;
   ASSIGN_OR_RETURN(std::span<const uint8_t> bitmap, PlainStringsBitmap(in, rows));
-  out.strings.reserve(wanted.size());
+  out.StartPacked(wanted.size(), 0);
   size_t k = 0;
   for (size_t r = 0; r < rows && k < wanted.size(); ++r) {
     uint64_t n = 0;
     if (!GetVarint(in, n) || n > in.size()) return CorruptBlock("string");
     if (wanted[k] == r) {
-      out.strings.emplace_back(reinterpret_cast<const char*>(in.data()), n);
+      out.AppendPacked(std::string_view(reinterpret_cast<const char*>(in.data()), n));
       if (has_nulls) out.nulls.push_back(((bitmap[r / 8] >> (r % 8)) & 1) != 0 ? 1 : 0);
       ++k;
     }
@@ -546,9 +566,10 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
       for (uint32_t r : selected) out.codes.push_back(c.codes[r]);
     } else {
       for (size_t r = 0; r < rows; ++r) {
-        if (c.IsNull(r) || keep(c.strings[r])) selected.push_back(static_cast<uint32_t>(r));
+        if (c.IsNull(r) || keep(c.Str(r))) selected.push_back(static_cast<uint32_t>(r));
       }
-      for (uint32_t r : selected) out.strings.push_back(std::move(c.strings[r]));
+      out.StartPacked(selected.size(), 0);
+      for (uint32_t r : selected) out.AppendPacked(c.Str(r));
     }
     if (c.HasNulls()) {
       for (uint32_t r : selected) out.nulls.push_back(c.nulls[r]);
@@ -560,13 +581,15 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
   ASSIGN_OR_RETURN(std::span<const uint8_t> bitmap, PlainStringsBitmap(in, rows));
   auto is_null = [&](size_t r) { return has_nulls && ((bitmap[r / 8] >> (r % 8)) & 1) != 0; };
   bool build = !any_kept_value || has_nulls;
+  std::string first;  // without `build`: the first kept value
+  out.StartPacked(0, 0);
   auto select = [&](size_t r, std::string_view v) {
     selected.push_back(static_cast<uint32_t>(r));
     if (!build) {
-      if (selected.size() == 1) out.strings.emplace_back(v);
+      if (selected.size() == 1) first = v;
       return;
     }
-    out.strings.emplace_back(v);
+    out.AppendPacked(v);
     if (has_nulls) out.nulls.push_back(is_null(r) ? 1 : 0);
   };
   if (!find || rows == 0) {
@@ -620,9 +643,10 @@ Result<kql::Column> DecodeSelectedStrings(kql::Type type, size_t rows, std::span
       if (++r < rows && !next()) return CorruptBlock("string");
     }
   }
-  if (!build && !out.strings.empty()) {  // the first kept value for every kept row
-    out.dict = std::make_shared<const std::vector<std::string>>(std::move(out.strings));
-    out.strings = {};
+  if (!build && !selected.empty()) {  // the first kept value for every kept row
+    out.chars.clear();
+    out.offsets.clear();
+    out.dict = std::make_shared<const std::vector<std::string>>(1, std::move(first));
     out.codes.assign(selected.size(), 0);
   }
   if (std::find(out.nulls.begin(), out.nulls.end(), uint8_t{1}) == out.nulls.end()) out.nulls.clear();

@@ -653,9 +653,13 @@ Result<kql::Table> ExtentReader::Read(const std::vector<std::string>& columns, s
       if (masked) dst.nulls.resize(before, 0);
       dst.ints.insert(dst.ints.end(), col.ints.begin(), col.ints.end());
       dst.reals.insert(dst.reals.end(), col.reals.begin(), col.reals.end());
-      if (col.coded() || dst.coded()) {  // each group has its own dictionary
+      if (col.packed() && dst.packed() && dst.chars.size() + col.chars.size() <= kql::kMaxPackedChars) {
+        const uint32_t base = static_cast<uint32_t>(dst.chars.size());
+        dst.chars.append(col.chars);
+        for (size_t r = 1; r < col.offsets.size(); ++r) dst.offsets.push_back(base + col.offsets[r]);
+      } else if (col.coded() || dst.coded() || col.packed() || dst.packed()) {  // each group has its own dictionary
         dst.Flatten();
-        for (size_t r = 0; r < col.stored(); ++r) dst.strings.push_back(col.Str(r));
+        for (size_t r = 0; r < col.stored(); ++r) dst.strings.emplace_back(col.Str(r));
       } else {
         for (auto& s : col.strings) dst.strings.push_back(std::move(s));
       }

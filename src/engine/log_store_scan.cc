@@ -58,8 +58,9 @@ std::string PackedKey(const std::string& id, size_t group, const std::string& co
   return GroupKey(id, group) + "\n" + column;
 }
 
-// What the cache charges for a decoded string beside its bytes: the std::string (kql::ApproxBytes).
-constexpr uint64_t kDecodedStringBytes = 32;
+// What the cache charges for a decoded string beside its bytes: its offset in the packed column
+// (kql::ApproxBytes).
+constexpr uint64_t kDecodedStringBytes = 4;
 
 // Whether a row group whose TimeGenerated range is `t` can hold rows in [lo, end) and [min, max].
 bool GroupMeets(const std::optional<std::pair<int64_t, int64_t>>& t, std::optional<int64_t> lo,

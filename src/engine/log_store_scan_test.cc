@@ -73,7 +73,7 @@ class LogStoreScanTest : public LogStoreTest {
           else if (kql::UsesReals(col.type))
             v.push_back(std::to_string(col.Real(r)));
           else
-            v.push_back(col.Str(r));
+            v.emplace_back(col.Str(r));
         }
       }
       return OkStatus();
@@ -111,7 +111,7 @@ class LogStoreScanTest : public LogStoreTest {
     if (!r.ok()) return out;
     const kql::Table& t = r->tables[0];
     int msg = t.Find("Msg");
-    for (size_t i = 0; i < t.rows; ++i) out.push_back(t.columns[static_cast<size_t>(msg)].Str(i));
+    for (size_t i = 0; i < t.rows; ++i) out.emplace_back(t.columns[static_cast<size_t>(msg)].Str(i));
     return out;
   }
   kql::ScanRequest Request(std::vector<std::string> columns = {}) {
@@ -351,7 +351,8 @@ TEST_F(LogStoreScanTest, TopBuildsTheStringsOfItsRowsOnlyWhenTheTextIsTooLargeTo
   Open();
   TimePoint now = clock_.Now();
   for (int k = 0; k < 3; ++k) {
-    kql::Table t = Rows(200, "x" + std::to_string(k), now + std::chrono::minutes(k));
+    // (Messages of ~40 bytes: too large to cache decoded, 4 bytes a value beside their text.)
+    kql::Table t = Rows(200, "x" + std::to_string(k) + std::string(32, 'm'), now + std::chrono::minutes(k));
     for (auto& v : t.columns[static_cast<size_t>(t.Find("N"))].ints) v = (v * 37 + k * 11) % 200;
     ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
     ASSERT_THAT(store_->Flush(), IsOk());
@@ -388,7 +389,8 @@ TEST_F(LogStoreScanTest, ArgMaxBuildsTheStringsOfEachGroupsCandidateRowsOnly) {
   Open();
   TimePoint now = clock_.Now();
   for (int k = 0; k < 3; ++k) {
-    kql::Table t = Rows(200, "x" + std::to_string(k), now + std::chrono::minutes(k));
+    // (Messages of ~40 bytes: too large to cache decoded, 4 bytes a value beside their text.)
+    kql::Table t = Rows(200, "x" + std::to_string(k) + std::string(32, 'm'), now + std::chrono::minutes(k));
     auto& n = t.columns[static_cast<size_t>(t.Find("N"))].ints;
     for (auto& v : n) v = (v * 37 + k * 11) % 200;
     n[5] = n[6] = 500;  // ties: the first of them wins
@@ -717,7 +719,8 @@ TEST_F(LogStoreScanTest, AScanLargerThanTheCacheKeepsItsFirstPartCached) {
   read_ahead_ = 1;
   Open();
   for (int i = 0; i < 8; ++i) {
-    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(50, "x" + std::to_string(i), clock_.Now())), IsOk());
+    // Messages of ~50 bytes: a group's Msg takes several times its N (see the end).
+    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(50, "x" + std::to_string(i) + std::string(45, 'm'), clock_.Now())), IsOk());
     ASSERT_THAT(store_->Flush(), IsOk());
   }
   Open();  // caches empty: every block is read from its extent
@@ -954,7 +957,7 @@ TEST_F(LogStoreScanTest, AStringTestThatDecidesAloneBuildsNoStringPerRow) {
   request.filter = [&](const std::shared_ptr<const kql::Table>& t) -> Result<std::shared_ptr<const kql::Table>> {
     const kql::Column& c = t->columns[static_cast<size_t>(t->Find("Msg"))];
     std::lock_guard<std::mutex> l(mu);
-    got.push_back(std::to_string(t->rows) + (c.coded() ? " coded " + std::to_string(c.dict->size()) + " " + c.Str(0)
+    got.push_back(std::to_string(t->rows) + (c.coded() ? " coded " + std::to_string(c.dict->size()) + " " + std::string(c.Str(0))
                                                         : " plain"));
     return t;
   };
@@ -982,7 +985,7 @@ TEST_F(LogStoreScanTest, AStringTestThatDecidesAloneBuildsNoStringPerRow) {
       const kql::Table& t = r->tables[0];
       for (size_t i = 0; i < t.rows; ++i) {
         std::string row;
-        for (const kql::Column& c : t.columns) row += (c.IsNull(i) ? "null" : kql::UsesInts(c.type) ? std::to_string(c.Int(i)) : c.Str(i)) + "|";
+        for (const kql::Column& c : t.columns) row += (c.IsNull(i) ? "null" : kql::UsesInts(c.type) ? std::to_string(c.Int(i)) : std::string(c.Str(i))) + "|";
         rows.insert(row);
       }
       return rows;
@@ -1008,12 +1011,15 @@ TEST_F(LogStoreScanTest, AStringTestedColumnThatFitsTheCacheIsDecodedWholeAndCac
   EXPECT_EQ(store_->BlocksDecodedForTest(), decoded);  // all from the cache
 }
 
-// A larger one (here the cache is 4 KiB, the scan's decoded Msg ~5 KB) is cached as its opened,
+// A larger one (here the cache is 4 KiB, the scan's decoded Msg ~6 KB) is cached as its opened,
 // still compressed blocks (a few times smaller than their decoded strings) and read through the
 // test from them: the filter sees only the passing rows, and the next run reads no block.
 TEST_F(LogStoreScanTest, AStringTestedTextColumnIsCachedAsItsCompressedBlock) {
   Open();
-  IngestExtentsAndMemtable(3, 0);
+  for (int i = 0; i < 3; ++i) {  // as IngestExtentsAndMemtable(3, 0), with messages of ~45 bytes
+    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(40 + i, "x" + std::to_string(i) + std::string(40, 'm'), clock_.Now())), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
   ASSERT_THAT(Scan(Request({"Msg"})), IsOk());
   const size_t decoded_whole = store_->DecodedCacheBytesForTest();
   cache_bytes_ = 4096;
@@ -1042,10 +1048,10 @@ TEST_F(LogStoreScanTest, AStringTestedTextColumnIsCachedAsItsCompressedBlock) {
 // reads every block through the test on every run and leaves other queries' entries alone.
 TEST_F(LogStoreScanTest, AStringTestedScanTooLargeForTheCacheEvenAsFramesCachesNone) {
   read_ahead_ = 1;
-  cache_bytes_ = 8192;  // every frame fits; the 400 rows' decoded Msg (~15 KB) would not
+  cache_bytes_ = 8192;  // every frame fits; the 400 rows' decoded Msg (~20 KB) would not
   Open();
   for (int i = 0; i < 8; ++i) {
-    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(50, "x" + std::to_string(i), clock_.Now())), IsOk());
+    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(50, "x" + std::to_string(i) + std::string(40, 'm'), clock_.Now())), IsOk());
     ASSERT_THAT(store_->Flush(), IsOk());
   }
   Open();
@@ -1080,7 +1086,7 @@ TEST_F(LogStoreScanTest, RevocationDropsCachedFrames) {
   Open();
   WorkspaceInfo w = Linked();
   ws_ = w;
-  ASSERT_THAT(store_->Ingest(w, table_, Rows(10, "secret", clock_.Now())), IsOk());
+  ASSERT_THAT(store_->Ingest(w, table_, Rows(10, "secret" + std::string(40, 's'), clock_.Now())), IsOk());
   ASSERT_THAT(store_->Flush(), IsOk());
   std::vector<size_t> seen;
   kql::ScanRequest request = MsgEndingInOne(seen);

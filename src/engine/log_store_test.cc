@@ -41,8 +41,8 @@ TEST_F(LogStoreTest, ExtentsOfEitherCodecAndWithOrWithoutCacheOnFlushReadBackThe
   int64_t sum = 0;
   ASSERT_THAT(cat->Scan(kql::ScanRequest{"App_CL", {}, {}, {}}, [&](std::shared_ptr<const kql::Table> t) {
     for (size_t r = 0; r < t->rows; ++r) {
-      const std::string& m = t->columns[t->Find("Msg")].Str(r);
-      ++prefixes[m.substr(0, m.find(' '))];
+      std::string_view m = t->columns[t->Find("Msg")].Str(r);
+      ++prefixes[std::string(m.substr(0, m.find(' ')))];
       sum += t->columns[t->Find("N")].Int(r);
     }
     return OkStatus();

@@ -38,6 +38,7 @@ void WipeTable(kql::Table& t) {
     WipeVector(c.ints);
     WipeVector(c.reals);
     WipeVector(c.codes);
+    WipeString(c.chars);
     for (auto& s : c.strings) WipeString(s);
   }
 }

@@ -1,6 +1,7 @@
-// Dictionary-coded string columns (kql::Column::coded) answer every query exactly as the same
-// rows held as plain strings: the per-entry evaluation of one-column functions, grouping by
-// code, gathers, concatenation of chunks with different dictionaries, sorting and output.
+// Dictionary-coded string columns (kql::Column::coded) and packed ones (Column::packed) answer
+// every query exactly as the same rows held as plain strings: the per-entry evaluation of
+// one-column functions, grouping by code, gathers, concatenation of chunks with different
+// dictionaries, sorting and output.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -42,6 +43,13 @@ Column Plain(const std::vector<std::string>& values, Type type) {
   return c;
 }
 
+Column Packed(const std::vector<std::string>& values, Type type) {
+  Column c(type);
+  c.StartPacked(values.size(), 0);
+  for (const std::string& v : values) c.AppendPacked(v);
+  return c;
+}
+
 class CodedTest : public ::testing::Test {
  protected:
   CodedTest() {
@@ -64,6 +72,8 @@ class CodedTest : public ::testing::Test {
                                  testing::CodedColumn(props, Type::kDynamic), time, duration));
       plain_.push_back(MakeChunk(Plain(computer, Type::kString), Plain(level, Type::kString),
                                  Plain(props, Type::kDynamic), time, duration));
+      packed_.push_back(MakeChunk(Packed(computer, Type::kString), Packed(level, Type::kString),
+                                  Packed(props, Type::kDynamic), time, duration));
     }
   }
 
@@ -80,21 +90,26 @@ class CodedTest : public ::testing::Test {
     return t;
   }
 
-  // The query's answer over the coded chunks and over the plain ones.
+  // The query's answer over the coded chunks and over the plain ones (checked equal to the
+  // answer over the packed ones).
   std::pair<std::string, std::string> Both(const std::string& q) {
     Schema schema = {{"TimeGenerated", Type::kDateTime}, {"Computer", Type::kString}, {"Level", Type::kString},
                      {"Props", Type::kDynamic}, {"DurationMs", Type::kReal}};
-    ChunkCatalog coded(schema, coded_), plain(schema, plain_);
+    ChunkCatalog coded(schema, coded_), plain(schema, plain_), packed(schema, packed_);
     ExecOptions o;
     auto a = Execute(q, coded, o);
     auto b = Execute(q, plain, o);
+    auto c = Execute(q, packed, o);
     EXPECT_THAT(a, IsOk()) << q;
     EXPECT_THAT(b, IsOk()) << q;
-    if (!a.ok() || !b.ok()) return {};
-    return {testing::RenderTable(a->tables[0]), testing::RenderTable(b->tables[0])};
+    EXPECT_THAT(c, IsOk()) << q;
+    if (!a.ok() || !b.ok() || !c.ok()) return {};
+    std::string p = testing::RenderTable(b->tables[0]);
+    EXPECT_EQ(testing::RenderTable(c->tables[0]), p) << "packed: " << q;
+    return {testing::RenderTable(a->tables[0]), p};
   }
 
-  std::vector<std::shared_ptr<const Table>> coded_, plain_;
+  std::vector<std::shared_ptr<const Table>> coded_, plain_, packed_;
 };
 
 // Chunks coded with dictionaries of their own concatenate coded: the second's entries are
@@ -194,7 +209,7 @@ TEST_F(CodedTest, EveryQueryAnswersAsOverPlainStrings) {
 // dictionary's entries are hashed as the plain strings are, so the estimates are the same, and
 // the same as dcount_hll(hll()).
 TEST_F(CodedTest, DcountOfManyValuesEstimatesAsOverPlainStrings) {
-  std::vector<std::shared_ptr<const Table>> coded, plain;
+  std::vector<std::shared_ptr<const Table>> coded, plain, packed;
   for (int chunk = 0; chunk < 3; ++chunk) {
     std::vector<std::string> computer, level, props;
     Column time(Type::kDateTime), duration(Type::kReal);
@@ -209,9 +224,12 @@ TEST_F(CodedTest, DcountOfManyValuesEstimatesAsOverPlainStrings) {
                               testing::CodedColumn(props, Type::kDynamic), time, duration));
     plain.push_back(MakeChunk(Plain(computer, Type::kString), Plain(level, Type::kString),
                               Plain(props, Type::kDynamic), time, duration));
+    packed.push_back(MakeChunk(Packed(computer, Type::kString), Packed(level, Type::kString),
+                               Packed(props, Type::kDynamic), time, duration));
   }
   coded_ = std::move(coded);
   plain_ = std::move(plain);
+  packed_ = std::move(packed);
   for (const char* q : {"T | summarize dcount(Computer)", "T | summarize dcount(Computer) by Level | order by Level asc",
                         "T | summarize dcountif(Computer, Level == 'Info')"}) {
     auto [c, p] = Both(q);
@@ -232,6 +250,66 @@ TEST_F(CodedTest, GatherKeepsTheDictionaryAndFlattenCopiesTheValues) {
   ASSERT_EQ(copy.stored(), c.stored() + 1);
   for (size_t r = 0; r < c.stored(); ++r) EXPECT_EQ(copy.Str(r), c.Str(r));
   EXPECT_EQ(copy.Str(c.stored()), "new-host");
+}
+
+// A packed column reads, grows, gathers, concatenates and flattens as the same plain strings.
+TEST(PackedColumnTest, ReadsGrowsGathersAndConcatenatesAsPlainStrings) {
+  const std::vector<std::string> values = {"alpha", "", "a longer value than any short string", "b", ""};
+  Column p = Packed(values, Type::kString);
+  ASSERT_TRUE(p.packed());
+  ASSERT_EQ(p.stored(), values.size());
+  for (size_t r = 0; r < values.size(); ++r) EXPECT_EQ(p.Str(r), values[r]) << r;
+  EXPECT_EQ(p.offsets.front(), 0u);
+  EXPECT_EQ(p.chars.size(), p.offsets.back());
+  // Nulls (dynamic's placeholder) and rows of other columns append in place.
+  Column d = Packed({"[1]", "{}"}, Type::kDynamic);
+  d.AppendNull();
+  Column plain_src = Plain({"x", "yz"}, Type::kDynamic);
+  d.AppendFrom(plain_src, 1);
+  ASSERT_TRUE(d.packed());
+  ASSERT_EQ(d.stored(), 4u);
+  EXPECT_EQ(d.Str(2), "null");
+  EXPECT_TRUE(d.IsNull(2));
+  EXPECT_FALSE(d.IsNull(3));
+  EXPECT_EQ(d.Str(3), "yz");
+  ASSERT_EQ(d.nulls.size(), 4u);
+  // Gather keeps the form, repeats included.
+  Column g = Gather(p, std::vector<uint32_t>{4, 2, 2, 0});
+  ASSERT_TRUE(g.packed());
+  ASSERT_EQ(g.stored(), 4u);
+  EXPECT_EQ(g.Str(0), "");
+  EXPECT_EQ(g.Str(1), values[2]);
+  EXPECT_EQ(g.Str(2), values[2]);
+  EXPECT_EQ(g.Str(3), "alpha");
+  // Packed onto packed stays packed; onto plain (and plain onto packed) reads the same.
+  Column cat = Packed({"q"}, Type::kString);
+  AppendRows(cat, p, 3);
+  ASSERT_TRUE(cat.packed());
+  std::vector<std::string> want = {"q", "alpha", "", values[2]};
+  ASSERT_EQ(cat.stored(), want.size());
+  for (size_t r = 0; r < want.size(); ++r) EXPECT_EQ(cat.Str(r), want[r]) << r;
+  Column mixed = Plain({"first"}, Type::kString);
+  AppendRows(mixed, p, 2);
+  AppendRows(p, Plain({"tail"}, Type::kString), 1);
+  EXPECT_EQ(mixed.stored(), 3u);
+  EXPECT_EQ(mixed.Str(1), "alpha");
+  EXPECT_EQ(p.Str(values.size()), "tail");
+  // An empty destination takes a coded source's dictionary and drops its packed form.
+  Column empty = Packed({}, Type::kString);
+  AppendRows(empty, testing::CodedColumn({"c1", "c2"}), 2);
+  EXPECT_TRUE(empty.coded());
+  EXPECT_FALSE(empty.packed());
+  EXPECT_EQ(empty.Str(1), "c2");
+  // Flatten and a constant's Materialize give plain strings.
+  Column f = Packed(values, Type::kString);
+  f.Flatten();
+  EXPECT_FALSE(f.packed());
+  EXPECT_EQ(f.strings, values);
+  Column k = Column::Constant(Type::kString);
+  k.StartPacked(1, 3);
+  k.AppendPacked("abc");
+  k.Materialize(3);
+  EXPECT_EQ(k.strings, (std::vector<std::string>{"abc", "abc", "abc"}));
 }
 
 TEST(ColumnExtremeTest, SkipsNullsAndNaNAndReadsConstantsOnce) {

@@ -23,7 +23,12 @@ void TruncateRows(Table& t, size_t rows) {
     if (UsesInts(c.type)) c.ints.resize(rows);
     else if (UsesReals(c.type)) c.reals.resize(rows);
     else if (c.coded()) c.codes.resize(rows);
-    else c.strings.resize(rows);
+    else if (c.packed()) {
+      c.offsets.resize(rows + 1);
+      c.chars.resize(c.offsets.back());
+    } else {
+      c.strings.resize(rows);
+    }
     if (c.HasNulls()) c.nulls.resize(rows);
   }
   t.rows = rows;

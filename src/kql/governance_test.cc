@@ -69,7 +69,7 @@ class GovernanceTest : public ::testing::Test {
     const Table& t = r->tables[0];
     if (t.rows == 0 || t.columns.empty()) return "(empty)";
     const Column& c = t.columns[0];
-    return UsesInts(c.type) ? std::to_string(c.Int(0)) : UsesReals(c.type) ? std::to_string(c.Real(0)) : c.Str(0);
+    return UsesInts(c.type) ? std::to_string(c.Int(0)) : UsesReals(c.type) ? std::to_string(c.Real(0)) : std::string(c.Str(0));
   }
   // Scalar under a 3 s deadline, checked once a chunk is through: work that grows with a text
   // times something else (a needle, a list) fails it instead of answering late. Sanitized

@@ -96,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t r = 0; r < rows; ++r) {
       if (whole->IsNull(r) || test.keep(whole->Str(r))) want.push_back(static_cast<uint32_t>(r));
     }
-    if (selected != want || some->strings.size() != want.size()) std::abort();
+    if (selected != want || some->stored() != want.size()) std::abort();
     for (size_t i = 0; i < want.size(); ++i) {
       if (some->Str(i) != whole->Str(want[i])) std::abort();
     }

@@ -157,12 +157,12 @@ std::optional<std::string> RenderValueImpl(const Column& c, size_t row) {
     case Type::kDateTime: return RenderDateTime(c.Int(row));
     case Type::kTimespan: return RenderTimespan(c.Int(row));
     case Type::kDynamic: {
-      std::string d = RenderDynamic(c.Str(row));
+      std::string d = RenderDynamic(std::string(c.Str(row)));
       if (d == "NULL") return std::nullopt;
       return d;
     }
     case Type::kString:
-    case Type::kGuid: return c.Str(row);
+    case Type::kGuid: return std::string(c.Str(row));
   }
   return "?";
 }

@@ -43,31 +43,55 @@ std::optional<Type> ParseTypeName(std::string_view name) {
 }
 
 void Column::Flatten() {
-  if (!dict) return;
-  std::vector<std::string> out;
-  out.reserve(codes.size());
-  for (uint32_t code : codes) out.push_back((*dict)[code]);
-  strings = std::move(out);
-  dict.reset();
-  codes.clear();
-  codes.shrink_to_fit();
+  if (dict) {
+    std::vector<std::string> out;
+    out.reserve(codes.size());
+    for (uint32_t code : codes) out.push_back((*dict)[code]);
+    strings = std::move(out);
+    dict.reset();
+    codes.clear();
+    codes.shrink_to_fit();
+  } else if (!offsets.empty()) {
+    std::vector<std::string> out;
+    out.reserve(offsets.size() - 1);
+    for (size_t i = 0; i + 1 < offsets.size(); ++i) out.emplace_back(chars.data() + offsets[i], offsets[i + 1] - offsets[i]);
+    strings = std::move(out);
+    chars.clear();
+    chars.shrink_to_fit();
+    offsets.clear();
+    offsets.shrink_to_fit();
+  }
+}
+
+void Column::StartPacked(size_t rows, size_t bytes) {
+  strings.clear();
+  chars.clear();
+  chars.reserve(std::min(bytes, kMaxPackedChars));
+  offsets.clear();
+  offsets.reserve(rows + 1);
+  offsets.push_back(0);
 }
 
 void Column::Reserve(size_t n) {
   if (UsesInts(type)) ints.reserve(n);
   else if (dict) codes.reserve(n);
   else if (UsesReals(type)) reals.reserve(n);
+  else if (!offsets.empty()) offsets.reserve(n + 1);
   else strings.reserve(n);
 }
 
 void Column::AppendNull() {
-  Flatten();
+  if (dict) Flatten();
   size_t n = stored();
   if (nulls.empty()) nulls.assign(n, 0);
   nulls.push_back(1);
-  if (UsesInts(type)) ints.push_back(0);
-  else if (UsesReals(type)) reals.push_back(0.0);
-  else strings.emplace_back(type == Type::kDynamic ? "null" : "");
+  if (UsesInts(type)) {
+    ints.push_back(0);
+  } else if (UsesReals(type)) {
+    reals.push_back(0.0);
+  } else {
+    AppendPacked(type == Type::kDynamic ? "null" : "");
+  }
 }
 
 void Column::AppendInt(int64_t v) {
@@ -93,7 +117,12 @@ void Column::AppendFrom(const Column& other, size_t row) {
   }
   if (UsesInts(type)) AppendInt(other.Int(row));
   else if (UsesReals(type)) AppendReal(other.Real(row));
-  else AppendString(other.Str(row));
+  else if (!offsets.empty()) {
+    AppendPacked(other.Str(row));
+    if (!nulls.empty()) nulls.push_back(0);
+  } else {
+    AppendString(std::string(other.Str(row)));
+  }
 }
 
 void Column::Materialize(size_t rows) {
@@ -103,7 +132,13 @@ void Column::Materialize(size_t rows) {
   if (UsesInts(type)) ints.assign(rows, ints.empty() ? 0 : ints[0]);
   else if (UsesReals(type)) reals.assign(rows, reals.empty() ? 0.0 : reals[0]);
   else if (dict) codes.assign(rows, codes.empty() ? 0 : codes[0]);
-  else strings.assign(rows, strings.empty() ? std::string() : strings[0]);
+  else if (!offsets.empty()) {
+    std::string v(offsets.size() > 1 ? Str(0) : std::string_view());
+    Flatten();
+    strings.assign(rows, v);
+  } else {
+    strings.assign(rows, strings.empty() ? std::string() : strings[0]);
+  }
 }
 
 namespace {

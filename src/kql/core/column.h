@@ -20,6 +20,12 @@
 // first (the Append* functions do). Codes are 16-bit (a dictionary holds at most kMaxDictEntries
 // strings: an extent's dictionary blocks hold at most half their rows, and a larger dictionary
 // is read as plain strings), so cached coded columns cost 2 bytes a row.
+// A string column may be packed (`packed()`, as decoded from an extent's plain string block):
+// `chars` holds the values end to end and value i is chars[offsets[i], offsets[i + 1]), so a
+// decoded block is two allocations instead of one per value, and a value costs its bytes plus 4
+// (a std::string costs 32 plus, past 15 bytes, its heap block). Str() reads it; Gather keeps it;
+// code that writes strings in place calls Flatten() first, as for coded columns. Building one
+// (AppendPacked) falls back to plain strings past kMaxPackedChars bytes.
 // Thread safety: plain values; const access is safe from several threads.
 #include <cstddef>
 #include <cstdint>
@@ -33,6 +39,7 @@ namespace cmk::kql {
 
 using Code = uint16_t;
 inline constexpr size_t kMaxDictEntries = size_t{1} << 16;
+inline constexpr size_t kMaxPackedChars = UINT32_MAX;
 
 enum class Type : uint8_t { kBool, kInt, kLong, kReal, kDecimal, kString, kDateTime, kTimespan, kGuid, kDynamic };
 
@@ -60,23 +67,48 @@ struct Column {
   std::vector<uint8_t> nulls;
   std::shared_ptr<const std::vector<std::string>> dict;  // coded strings: see above
   std::vector<Code> codes;
+  std::string chars;               // packed strings: see above
+  std::vector<uint32_t> offsets;   // packed: stored() + 1 entries, the first 0
 
   Column() = default;
   explicit Column(Type t) : type(t) {}
 
   // Stored values (1 for a constant column).
   size_t stored() const {
-    return UsesInts(type) ? ints.size() : UsesReals(type) ? reals.size() : dict ? codes.size() : strings.size();
+    return UsesInts(type)    ? ints.size()
+           : UsesReals(type) ? reals.size()
+           : dict            ? codes.size()
+           : packed()        ? offsets.size() - 1
+                             : strings.size();
   }
   bool coded() const { return dict != nullptr; }
+  bool packed() const { return !offsets.empty(); }
   size_t Index(size_t row) const { return constant ? 0 : row; }
   bool IsNull(size_t row) const { return !nulls.empty() && nulls[Index(row)] != 0; }
   bool HasNulls() const { return !nulls.empty(); }
   int64_t Int(size_t row) const { return ints[Index(row)]; }
   double Real(size_t row) const { return reals[Index(row)]; }
-  const std::string& Str(size_t row) const { return dict ? (*dict)[codes[Index(row)]] : strings[Index(row)]; }
-  // A coded column becomes a plain one (its strings copied out of the dictionary).
+  std::string_view Str(size_t row) const {
+    size_t i = Index(row);
+    if (dict) return (*dict)[codes[i]];
+    if (!offsets.empty()) return std::string_view(chars.data() + offsets[i], offsets[i + 1] - offsets[i]);
+    return strings[i];
+  }
+  // A coded or packed column becomes a plain one (its strings copied out).
   void Flatten();
+  // Makes an empty column packed, with room for `rows` values of `bytes` in all.
+  void StartPacked(size_t rows, size_t bytes);
+  // Appends a value to a packed (or plain) column, leaving `nulls` to the caller; a packed
+  // column that would pass kMaxPackedChars becomes plain first.
+  void AppendPacked(std::string_view v) {
+    if (!offsets.empty() && chars.size() + v.size() <= kMaxPackedChars) {
+      chars.append(v);
+      offsets.push_back(static_cast<uint32_t>(chars.size()));
+    } else {
+      Flatten();
+      strings.emplace_back(v);
+    }
+  }
 
   void Reserve(size_t n);
   // Appends a null (0, NaN-free 0.0 or "" as the placeholder value; dynamic gets "null").

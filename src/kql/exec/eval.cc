@@ -36,7 +36,7 @@ std::optional<std::string> Access(std::string_view json, const Column& index, si
     found = &a[static_cast<size_t>(i)];
   } else {
     if (!v.is_object()) return std::nullopt;
-    const std::string& key = member.empty() ? index.Str(row) : member;
+    std::string_view key = member.empty() ? index.Str(row) : std::string_view(member);
     found = v.get_object().if_contains(key);
   }
   if (found == nullptr) return std::nullopt;
@@ -538,12 +538,21 @@ void AppendRows(Column& dst, const Column& src, size_t rows) {
     dst.reals.insert(dst.reals.end(), src.reals.begin(), src.reals.begin() + static_cast<ptrdiff_t>(rows));
   } else if (src.coded() && (dst.dict == src.dict || (before == 0 && !dst.coded()))) {
     dst.dict = src.dict;  // same dictionary (or an empty destination): the codes suffice
+    dst.strings.clear();
+    dst.chars.clear();
+    dst.offsets.clear();
     dst.codes.insert(dst.codes.end(), src.codes.begin(), src.codes.begin() + static_cast<ptrdiff_t>(rows));
   } else if (src.coded() && dst.coded() && AppendMergingDictionaries(dst, src, rows)) {
     // codes translated into dst's dictionary
-  } else if (src.coded() || dst.coded()) {
+  } else if (src.packed() && (dst.packed() || before == 0) && dst.chars.size() + src.offsets[rows] <= kMaxPackedChars) {
+    // Packed onto packed (or an empty destination): the bytes in one copy, the offsets moved.
+    if (!dst.packed()) dst.StartPacked(rows, src.offsets[rows]);
+    const uint32_t base = static_cast<uint32_t>(dst.chars.size());
+    dst.chars.append(src.chars.data(), src.offsets[rows]);
+    for (size_t r = 1; r <= rows; ++r) dst.offsets.push_back(base + src.offsets[r]);
+  } else if (src.coded() || dst.coded() || src.packed() || dst.packed()) {
     dst.Flatten();
-    for (size_t r = 0; r < rows; ++r) dst.strings.push_back(src.Str(r));
+    for (size_t r = 0; r < rows; ++r) dst.strings.emplace_back(src.Str(r));
   } else {
     dst.strings.insert(dst.strings.end(), src.strings.begin(), src.strings.begin() + static_cast<ptrdiff_t>(rows));
   }
@@ -575,6 +584,19 @@ Column GatherBy(const Column& src, const std::vector<Index>& idx) {
     out.dict = src.dict;
     out.codes.resize(idx.size());
     for (size_t i = 0; i < idx.size(); ++i) out.codes[i] = src.codes[idx[i]];
+  } else if (src.packed()) {
+    size_t bytes = 0;
+    for (Index i : idx) bytes += src.offsets[i + 1] - src.offsets[i];
+    if (bytes <= kMaxPackedChars) {
+      out.StartPacked(idx.size(), bytes);
+      for (Index i : idx) {
+        out.chars.append(src.chars.data() + src.offsets[i], src.offsets[i + 1] - src.offsets[i]);
+        out.offsets.push_back(static_cast<uint32_t>(out.chars.size()));
+      }
+    } else {
+      out.strings.reserve(idx.size());
+      for (Index i : idx) out.strings.emplace_back(src.Str(i));
+    }
   } else {
     out.strings.resize(idx.size());
     for (size_t i = 0; i < idx.size(); ++i) out.strings[i] = src.strings[idx[i]];
@@ -688,7 +710,7 @@ std::string ValueToJson(const Column& c, size_t row) {
     case Type::kTimespan: return "\"" + FormatTimespan(c.Int(row)) + "\"";
     case Type::kString:
     case Type::kGuid: return bj::serialize(bj::value(bj::string_view(c.Str(row))));
-    case Type::kDynamic: return c.Str(row);
+    case Type::kDynamic: return std::string(c.Str(row));
   }
   return "null";
 }
@@ -698,7 +720,7 @@ std::string ValueToText(const Column& c, size_t row) {
   switch (c.type) {
     case Type::kString:
     case Type::kGuid:
-    case Type::kDynamic: return c.Str(row);
+    case Type::kDynamic: return std::string(c.Str(row));
     case Type::kDateTime: return FormatDatetime(c.Int(row));
     case Type::kTimespan: return FormatTimespan(c.Int(row));
     default: return ValueToJson(c, row);

@@ -276,7 +276,7 @@ Status RunReduceSource(const PlanNode& node, const ExecContext& ctx, const Sink&
   RETURN_IF_ERROR(held.Grow(value_bytes + t.rows * sizeof(std::string_view)));
   std::vector<std::string_view> values;
   values.reserve(t.rows);
-  for (size_t r = 0; r < t.rows; ++r) values.push_back(v.get().Str(r));
+  for (size_t r = 0; r < t.rows; ++r) values.emplace_back(v.get().Str(r));
   Reducer reducer(node.reduce_spec, ctx);
   RETURN_IF_ERROR(reducer.Build(values));
   ASSIGN_OR_RETURN(Column pattern, PatternColumn(reducer, t.rows, ctx, held));
@@ -295,7 +295,7 @@ Status RunReduce(const PlanNode& node, const ExecContext& ctx, const Sink& sink)
     ASSIGN_OR_RETURN(ColumnValue v,
                      Eval(node.exprs[0], chunk, FunctionContext{chunk.rows, ctx.now, ctx.budget}));
     RETURN_IF_ERROR(held.Grow(ApproxBytes(v.get())));
-    for (size_t r = 0; r < chunk.rows; ++r) values.push_back(v.get().Str(r));
+    for (size_t r = 0; r < chunk.rows; ++r) values.emplace_back(v.get().Str(r));
     return CheckBudget(ctx);
   }));
   if (values.size() > UINT32_MAX) return InvalidArgument("reduce: more than 2^32 rows");

@@ -368,7 +368,7 @@ Status ScanRun::Emit(const Chunk* chunk, size_t row, const Cells* input, const C
   }
   for (const Column& d : declared) {
     out_.columns[c++].AppendFrom(d, 0);
-    out_bytes_ += UsesStrings(d.type) ? d.strings[0].size() + 32 : 8;
+    out_bytes_ += UsesStrings(d.type) ? d.Str(0).size() + 32 : 8;
   }
   if (spec_.match_id) out_.columns[c].AppendInt(id);
   if (++out_.rows >= kFlushRows || out_bytes_ >= kFlushBytes) return Flush();

@@ -154,7 +154,7 @@ struct HashAggregation::State {
     return StringGroup(k, r, HashString(k[0]->Str(r)));
   }
   uint32_t StringGroup(const std::vector<const Column*>& k, size_t r, size_t hash) {
-    const std::string& v = k[0]->Str(r);
+    std::string_view v = k[0]->Str(r);
     auto it = string_groups.find(HashedView{v, hash});
     if (it == string_groups.end()) {
       const std::string& stored = string_keys.emplace_back(v);
@@ -300,7 +300,7 @@ struct HashAggregation::State {
   }
 
   // Key i's id for string `v` (ids count the key's distinct strings from 0).
-  uint64_t StringId(size_t i, const std::string& v) {
+  uint64_t StringId(size_t i, std::string_view v) {
     auto& ids_of = key_string_ids[i];
     size_t hash = HashString(v);
     auto it = ids_of.find(HashedView{v, hash});

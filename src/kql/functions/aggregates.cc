@@ -474,7 +474,7 @@ class ListAgg : public Aggregator {
  private:
   // The elements of a dynamic array (distinct ones for make_set); false when `text` is not an
   // array.
-  bool AddArrayElements(uint32_t g, const std::string& text) {
+  bool AddArrayElements(uint32_t g, std::string_view text) {
     if (text.empty() || text[0] != '[') return false;
     boost::system::error_code ec;
     bj::value v = bj::parse(text, ec);
@@ -509,7 +509,7 @@ class ListAgg : public Aggregator {
     bytes_ += (kind_ == "make_set" ? 2 : 1) * (json.size() + 40);
     items_[g].push_back(std::move(json));
   }
-  void AddBag(uint32_t g, const std::string& text) {
+  void AddBag(uint32_t g, std::string_view text) {
     boost::system::error_code ec;
     bj::value v = bj::parse(text, ec);
     if (ec || !v.is_object()) return;

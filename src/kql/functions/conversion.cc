@@ -107,7 +107,7 @@ bool TimeAt(const Column& c, size_t i, Type to, int64_t* out) {
   return p ? (*out = *p, true) : false;
 }
 
-std::string DynamicFromString(const std::string& s) {
+std::string DynamicFromString(std::string_view s) {
   auto v = ParseJson(s);
   return v ? WriteJson(*v) : WriteJson(bj::value(s));
 }

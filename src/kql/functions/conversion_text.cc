@@ -74,7 +74,7 @@ std::string ValueToString(const Column& c, size_t row) {
     case Type::kDateTime: return FormatDateTime(c.Int(row));
     case Type::kTimespan: return FormatTimespan(c.Int(row));
     case Type::kString:
-    case Type::kGuid: return c.Str(row);
+    case Type::kGuid: return std::string(c.Str(row));
     case Type::kDynamic: return DynamicToString(c.Str(row));
   }
   return "";

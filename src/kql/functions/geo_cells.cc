@@ -19,9 +19,9 @@ namespace {
 
 // A token as geo_point_to_s2cell writes it: at most 16 hex digits naming a valid cell.
 std::optional<S2CellId> CellArg(const Column& c, size_t row) {
-  const std::string& token = c.Str(row);
+  std::string_view token = c.Str(row);
   if (token.empty() || token.size() > 16) return std::nullopt;
-  S2CellId id = S2CellId::FromToken(token);
+  S2CellId id = S2CellId::FromToken(absl::string_view(token.data(), token.size()));
   if (!id.is_valid()) return std::nullopt;
   return id;
 }

@@ -114,9 +114,10 @@ class ShapeCache {
   // `convert(std::string_view json) -> T`.
   template <typename Convert>
   const T& Get(const Column& c, size_t row, Convert convert) {
-    const std::string* text = c.IsNull(row) ? &kNull : &c.Str(row);
-    if (text != last_ || !valid_) {
-      value_ = convert(std::string_view(*text));
+    // The same bytes at the same place (a constant's, a dictionary entry's) are the same text.
+    std::string_view text = c.IsNull(row) ? std::string_view("null") : c.Str(row);
+    if (text.data() != last_.data() || text.size() != last_.size() || !valid_) {
+      value_ = convert(text);
       last_ = text;
       valid_ = true;
     }
@@ -124,8 +125,7 @@ class ShapeCache {
   }
 
  private:
-  static inline const std::string kNull = "null";
-  const std::string* last_ = nullptr;
+  std::string_view last_;
   bool valid_ = false;
   T value_{};
 };

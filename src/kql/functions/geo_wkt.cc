@@ -103,9 +103,9 @@ bool ShallowNesting(std::string_view wkt) {
 Result<Column> FromWkt(Args a, const FunctionContext& ctx) {
   thread_local Geos geos;
   return GeoMap(a, ctx, Type::kDynamic, [&](size_t i) -> std::optional<std::string> {
-    const std::string& wkt = a[0]->Str(i);
+    std::string_view wkt = a[0]->Str(i);
     if (wkt.empty() || wkt.size() > kMaxWktBytes || !ShallowNesting(wkt)) return std::nullopt;
-    std::optional<std::string> json = geos.ToGeoJson(wkt);
+    std::optional<std::string> json = geos.ToGeoJson(std::string(wkt));
     if (!json) return std::nullopt;
     std::optional<bj::value> v = ParseJson(*json);
     size_t budget = kMaxGeoVertices;

@@ -56,7 +56,7 @@ struct KeyMaker {
     switch (domain) {
       case Domain::kNumber: return FormatReal(NumAt(c, i));
       case Domain::kTicks: return std::to_string(c.Int(i));
-      case Domain::kString: return ci ? LowerAsciiCopy(c.Str(i)) : c.Str(i);
+      case Domain::kString: return ci ? LowerAsciiCopy(c.Str(i)) : std::string(c.Str(i));
       case Domain::kDynamic: {
         auto v = ParseJson(c.Str(i));
         return v ? OfJson(*v) : std::nullopt;

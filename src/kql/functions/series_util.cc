@@ -162,7 +162,7 @@ bool BoolArg(Args a, size_t i, size_t row, bool def) {
 }
 std::string StringArg(Args a, size_t i, size_t row, std::string_view def) {
   if (i >= a.size() || a[i]->type != Type::kString || a[i]->Str(row).empty()) return std::string(def);
-  return a[i]->Str(row);
+  return std::string(a[i]->Str(row));
 }
 
 Status SeriesBudgetCheck(std::string_view fn, const FunctionContext& ctx, size_t bytes_so_far) {

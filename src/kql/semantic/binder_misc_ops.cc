@@ -15,7 +15,7 @@ Result<std::vector<std::string>> SpecifierNames(const BoundExpr& v, const Positi
   if (!v.IsConstant() || (v.type != Type::kString && v.type != Type::kDynamic)) {
     return SemanticError("project-by-names: expected a column name, pattern or array of names", pos);
   }
-  if (v.type == Type::kString) return std::vector<std::string>{v.value.Str(0)};
+  if (v.type == Type::kString) return std::vector<std::string>{std::string(v.value.Str(0))};
   std::vector<std::string> out;
   if (v.value.IsNull(0)) return out;
   boost::system::error_code ec;
@@ -107,7 +107,7 @@ Result<PlanPtr> Binder::BindPattern(const Binding& pattern, const Source& src, c
     if (v.type != Type::kString || v.value.IsNull(0)) {
       return SemanticError("A pattern's arguments must be strings", a->pos);
     }
-    args.push_back(v.value.Str(0));
+    args.emplace_back(v.value.Str(0));
     reference += (args.size() > 1 ? ",'" : "'") + args.back() + "'";
   }
   reference += ")";
@@ -140,7 +140,7 @@ Result<PlanPtr> Binder::BindTableFunction(const std::vector<ExprPtr>& args, cons
     if (v.type != Type::kString || v.value.IsNull(0)) {
       return SemanticError("table(): the table name and data scope must be constant strings", a->pos);
     }
-    text.push_back(v.value.Str(0));
+    text.emplace_back(v.value.Str(0));
   }
   // The data scope selects cached data; all of a workspace's data is alike here.
   if (text.size() == 2 && text[1] != "hotcache" && text[1] != "all" && text[1] != "default") {

@@ -21,8 +21,16 @@ Column Slice(const Column& c, size_t begin, size_t end) {
   else if (c.coded()) {
     out.dict = c.dict;
     out.codes.assign(c.codes.begin() + b, c.codes.begin() + e);
+  } else if (c.packed()) {
+    out.StartPacked(end - begin, c.offsets[end] - c.offsets[begin]);
+    out.chars.assign(c.chars, c.offsets[begin], c.offsets[end] - c.offsets[begin]);
+    for (size_t r = begin + 1; r <= end; ++r) out.offsets.push_back(c.offsets[r] - c.offsets[begin]);
   } else {
-    out.strings.assign(c.strings.begin() + b, c.strings.begin() + e);
+    // Packed, as the log store hands out the strings it decodes.
+    size_t bytes = 0;
+    for (size_t r = begin; r < end; ++r) bytes += c.strings[r].size();
+    out.StartPacked(end - begin, bytes);
+    for (size_t r = begin; r < end; ++r) out.AppendPacked(c.strings[r]);
   }
   if (c.HasNulls()) out.nulls.assign(c.nulls.begin() + b, c.nulls.begin() + e);
   return out;

@@ -112,7 +112,7 @@ Result<Bins> Bins::Read(std::string_view plugin, const PluginArgs& args, size_t 
   b.origin_ = origin;
   const Column& v = args.values[i];
   if (v.type == Type::kString && v.constant) {
-    const std::string& s = v.Str(0);
+    const std::string s(v.Str(0));
     if (timeline != Type::kDateTime)
       return ArgError(plugin, "a calendar bin ('" + s + "') needs a datetime timeline");
     if (s == "week")

@@ -79,7 +79,7 @@ Result<Table> SchemaMerge(const Table& input, const PluginArgs& args, const Exec
     std::string type = ValueToText(input.columns[static_cast<size_t>(ct_c)], r);
     auto [it, added] = index.emplace(names.Str(r), cols.size());
     if (added) {
-      cols.push_back({names.Str(r), ValueToText(input.columns[static_cast<size_t>(dt_c)], r), type,
+      cols.push_back({std::string(names.Str(r)), ValueToText(input.columns[static_cast<size_t>(dt_c)], r), type,
                       "", ord, ord, r});
       RETURN_IF_ERROR(held.Grow(names.Str(r).size() * 2 + type.size() + 128));
       continue;
