@@ -96,7 +96,8 @@ Status MemoryReservation::Resize(size_t total) {
 size_t ApproxBytes(const Column& c) {
   size_t n = c.ints.size() * sizeof(int64_t) + c.reals.size() * sizeof(double) + c.nulls.size();
   n += c.strings.size() * sizeof(std::string) + c.codes.size() * sizeof(Code);
-  n += c.chars.size() + c.offsets.size() * sizeof(uint32_t);
+  // A packed column's buffers as allocated: one built value by value may hold up to twice its text.
+  if (c.packed()) n += c.chars.capacity() + c.offsets.capacity() * sizeof(uint32_t);
   auto text = [&](const std::vector<std::string>& strings) {
     for (const std::string& s : strings) {
       if (s.size() > 15) n += s.size() + 1;  // shorter strings live in the header (SSO)
