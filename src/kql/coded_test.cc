@@ -272,7 +272,11 @@ TEST(PackedColumnTest, ReadsGrowsGathersAndConcatenatesAsPlainStrings) {
   EXPECT_TRUE(d.IsNull(2));
   EXPECT_FALSE(d.IsNull(3));
   EXPECT_EQ(d.Str(3), "yz");
-  ASSERT_EQ(d.nulls.size(), 4u);
+  d.AppendString("[2]");  // stays packed: no copy of the column as strings
+  ASSERT_TRUE(d.packed());
+  EXPECT_EQ(d.Str(4), "[2]");
+  EXPECT_FALSE(d.IsNull(4));
+  ASSERT_EQ(d.nulls.size(), 5u);
   // Gather keeps the form, repeats included.
   Column g = Gather(p, std::vector<uint32_t>{4, 2, 2, 0});
   ASSERT_TRUE(g.packed());

@@ -105,8 +105,9 @@ void Column::AppendReal(double v) {
 }
 
 void Column::AppendString(std::string v) {
-  Flatten();
-  strings.push_back(std::move(v));
+  if (dict) Flatten();
+  if (!offsets.empty()) AppendPacked(v);  // stays packed (flattened past kMaxPackedChars)
+  else strings.push_back(std::move(v));
   if (!nulls.empty()) nulls.push_back(0);
 }
 
@@ -117,11 +118,11 @@ void Column::AppendFrom(const Column& other, size_t row) {
   }
   if (UsesInts(type)) AppendInt(other.Int(row));
   else if (UsesReals(type)) AppendReal(other.Real(row));
-  else if (!offsets.empty()) {
-    AppendPacked(other.Str(row));
+  else {
+    if (dict) Flatten();
+    if (!offsets.empty()) AppendPacked(other.Str(row));
+    else strings.emplace_back(other.Str(row));
     if (!nulls.empty()) nulls.push_back(0);
-  } else {
-    AppendString(std::string(other.Str(row)));
   }
 }
 
