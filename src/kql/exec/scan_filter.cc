@@ -245,6 +245,71 @@ std::optional<IntRange> IntRangeOf(const BoundExpr& e, const Chunk& chunk) {
   return std::nullopt;
 }
 
+// `column op constant(s)` over a null-free column of reals (real, decimal) with numeric
+// constants, op one of == != < <= > >= between !between, decided as CompareAs and EvalBetween
+// decide them: IEEE comparisons of doubles, so a NaN value (or constant) passes != and !between
+// only.
+struct RealTest {
+  enum Op : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe, kIn, kOut };
+  size_t column = 0;
+  Op op = kEq;
+  double a = 0, b = 0;
+};
+
+std::optional<RealTest> RealTestOf(const BoundExpr& e, const Chunk& chunk) {
+  if (e.kind != BoundExpr::Kind::kCall || e.fn == nullptr || e.args.size() < 2 || e.args.size() > 3) {
+    return std::nullopt;
+  }
+  const BoundExpr& x = e.args[0];
+  if (x.kind != BoundExpr::Kind::kColumn) return std::nullopt;
+  const Column& c = chunk.col(static_cast<size_t>(x.column));
+  if (!UsesReals(c.type) || c.constant || c.HasNulls() || c.reals.size() < chunk.rows) return std::nullopt;
+  double k[2] = {0, 0};
+  for (size_t i = 1; i < e.args.size(); ++i) {
+    const BoundExpr& a = e.args[i];
+    if (a.kind != BoundExpr::Kind::kConstant || !IsNumeric(a.value.type) || a.value.IsNull(0)) return std::nullopt;
+    k[i - 1] = UsesInts(a.value.type) ? static_cast<double>(a.value.Int(0)) : a.value.Real(0);
+  }
+  const size_t col = static_cast<size_t>(x.column);
+  std::string_view fn = e.fn->name;
+  if (e.args.size() == 3) {
+    if (fn == "between") return RealTest{col, RealTest::kIn, k[0], k[1]};
+    if (fn == "!between") return RealTest{col, RealTest::kOut, k[0], k[1]};
+    return std::nullopt;
+  }
+  static constexpr std::pair<std::string_view, RealTest::Op> kOps[] = {
+      {"==", RealTest::kEq}, {"!=", RealTest::kNe}, {"<", RealTest::kLt},
+      {"<=", RealTest::kLe}, {">", RealTest::kGt},  {">=", RealTest::kGe}};
+  for (const auto& [name, op] : kOps) {
+    if (fn == name) return RealTest{col, op, k[0], 0};
+  }
+  return std::nullopt;
+}
+
+// The rows of `x` (n values) that pass `test`: each row's index written, the count advanced by
+// its truth (no branch on the data).
+size_t PassingReals(const RealTest& test, const double* x, size_t rows, uint32_t* out) {
+  size_t n = 0;
+  auto run = [&](auto pass) {
+    for (size_t r = 0; r < rows; ++r) {
+      out[n] = static_cast<uint32_t>(r);
+      n += pass(x[r]) ? 1 : 0;
+    }
+  };
+  const double a = test.a, b = test.b;
+  switch (test.op) {
+    case RealTest::kEq: run([a](double v) { return v == a; }); break;
+    case RealTest::kNe: run([a](double v) { return v != a; }); break;
+    case RealTest::kLt: run([a](double v) { return v < a; }); break;
+    case RealTest::kLe: run([a](double v) { return v <= a; }); break;
+    case RealTest::kGt: run([a](double v) { return v > a; }); break;
+    case RealTest::kGe: run([a](double v) { return v >= a; }); break;
+    case RealTest::kIn: run([a, b](double v) { return v >= a && v <= b; }); break;
+    case RealTest::kOut: run([a, b](double v) { return !(v >= a && v <= b); }); break;
+  }
+  return n;
+}
+
 // The rows of `chunk` that pass `predicate` (evaluated without a budget: on any thread):
 // nullopt when every row does.
 Result<std::optional<std::vector<uint32_t>>> PassingRows(const BoundExpr& predicate, const Chunk& chunk,
@@ -271,6 +336,13 @@ Result<std::optional<std::vector<uint32_t>>> PassingRows(const BoundExpr& predic
       out[n] = static_cast<uint32_t>(r);
       n += (static_cast<uint64_t>(x[r]) - lo <= span) != outside;
     }
+    if (n == chunk.rows) return std::optional<std::vector<uint32_t>>();
+    idx.resize(n);
+    return std::optional<std::vector<uint32_t>>(std::move(idx));
+  }
+  if (std::optional<RealTest> test = RealTestOf(predicate, chunk)) {  // `DurationMs > 1000`: the same
+    idx.resize(chunk.rows);
+    size_t n = PassingReals(*test, chunk.col(test->column).reals.data(), chunk.rows, idx.data());
     if (n == chunk.rows) return std::optional<std::vector<uint32_t>>();
     idx.resize(n);
     return std::optional<std::vector<uint32_t>>(std::move(idx));

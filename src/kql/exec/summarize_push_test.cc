@@ -167,6 +167,59 @@ TEST(ScanFilterTest, ComparisonsOfAnIntColumnWithConstantsKeepWhatEvalKeeps) {
   }
 }
 
+// The same for a column of reals: NaN, infinities and -0.0 among the values and the constants
+// (a NaN passes != and !between only), integer constants, a column with nulls.
+TEST(ScanFilterTest, ComparisonsOfARealColumnWithConstantsKeepWhatEvalKeeps) {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  const double edges[] = {nan, inf, -inf, -0.0, 0.0, 2.5, -1, 7, 1e300, -1e-300};
+  std::mt19937_64 rng(9);
+  std::vector<std::shared_ptr<const Table>> chunks;
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    auto t = std::make_shared<Table>();
+    t->name = "T";
+    Column r(Type::kReal), z(Type::kReal), x(Type::kLong);
+    t->rows = 200 + 50 * static_cast<size_t>(chunk);
+    for (size_t i = 0; i < t->rows; ++i) {
+      double v = rng() % 3 == 0 ? edges[rng() % 10] : static_cast<double>(static_cast<int64_t>(rng() % 41) - 20) / 4;
+      r.AppendReal(v);
+      if (rng() % 7 == 0) z.AppendNull();
+      else z.AppendReal(v);
+      x.AppendInt(static_cast<int64_t>(i));
+    }
+    t->AddColumn("R", std::move(r));
+    t->AddColumn("Z", std::move(z));
+    t->AddColumn("X", std::move(x));
+    chunks.push_back(std::move(t));
+  }
+  Schema schema = {{"R", Type::kReal}, {"Z", Type::kReal}, {"X", Type::kLong}};
+  ThreadedCatalog own(schema, chunks, false), pushed(schema, chunks, true, 2);
+  auto answer = [&](const Catalog& c, const std::string& q) {
+    auto r = Execute(q, c, ExecOptions{});
+    EXPECT_THAT(r, IsOk()) << q;
+    return r.ok() ? testing::RenderTable(r->tables[0]) : std::string();
+  };
+  std::vector<std::string> predicates;
+  const char* constants[] = {"real(nan)", "real(+inf)", "real(-inf)", "-0.0", "0", "2.5", "-1", "7", "1e300"};
+  for (const char* col : {"R", "Z"}) {
+    for (const char* op : {"==", "!=", "<", "<=", ">", ">="}) {
+      for (const char* k : constants) predicates.push_back(std::string(col) + " " + op + " " + k);
+    }
+    for (const char* between : {"between", "!between"}) {
+      for (auto [lo, hi] : {std::pair{"-2.5", "2.5"}, {"0", "0"}, {"3", "-3"}, {"real(-inf)", "real(+inf)"},
+                            {"real(nan)", "7"}, {"-1", "1e300"}}) {
+        predicates.push_back(std::string(col) + " " + between + " (" + lo + " .. " + hi + ")");
+      }
+    }
+  }
+  for (const std::string& p : predicates) {
+    std::string fast = "T | where " + p + " | summarize count(), sum(X), countif(isnan(R))";
+    std::string general = "T | where (" + p + ") == true | summarize count(), sum(X), countif(isnan(R))";
+    std::string want = answer(own, general);
+    EXPECT_EQ(answer(pushed, fast), want) << p;
+    EXPECT_EQ(answer(own, fast), want) << p;
+  }
+}
+
 class SummarizePushTest : public ::testing::Test {
  protected:
   // A chunk of table T (the schema Run declares).
