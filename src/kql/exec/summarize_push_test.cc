@@ -102,6 +102,26 @@ class ThreadedCatalog : public Catalog {
   mutable std::atomic<size_t> tokens_{0};
 };
 
+// Each `T | where p | summarize <summary>` answers, on the reader threads and on the query's,
+// as `where (p) == true` does on the query's thread (the general path: Eval's bool column).
+void ExpectFilterAnswersAsEval(const Schema& schema, const std::vector<std::shared_ptr<const Table>>& chunks,
+                               const std::vector<std::string>& predicates, const std::string& summary) {
+  ThreadedCatalog own(schema, chunks, false), pushed(schema, chunks, true, 2);
+  auto answer = [&](const Catalog& c, const std::string& q) {
+    auto r = Execute(q, c, ExecOptions{});
+    EXPECT_THAT(r, IsOk()) << q;
+    return r.ok() ? testing::RenderTable(r->tables[0]) : std::string();
+  };
+  for (const std::string& p : predicates) {
+    std::string fast = "T | where " + p + " | summarize " + summary;
+    std::string general = "T | where (" + p + ") == true | summarize " + summary;
+    std::string want = answer(own, general);
+    EXPECT_EQ(answer(pushed, fast), want) << p;
+    EXPECT_EQ(answer(pushed, general), want) << p;
+    EXPECT_EQ(answer(own, fast), want) << p;
+  }
+}
+
 // A where comparing a null-free int column with constants runs on the filtering threads as
 // one pass over the column (scan_filter.cc's IntRange); its rows are those Eval's bool column
 // keeps (`(...) == true` is not a column against constants: it takes the general path), on
@@ -132,12 +152,6 @@ TEST(ScanFilterTest, ComparisonsOfAnIntColumnWithConstantsKeepWhatEvalKeeps) {
     chunks.push_back(std::move(t));
   }
   Schema schema = {{"X", Type::kLong}, {"Y", Type::kLong}, {"W", Type::kDateTime}, {"S", Type::kTimespan}};
-  ThreadedCatalog own(schema, chunks, false), pushed(schema, chunks, true, 2);
-  auto answer = [&](const Catalog& c, const std::string& q) {
-    auto r = Execute(q, c, ExecOptions{});
-    EXPECT_THAT(r, IsOk()) << q;
-    return r.ok() ? testing::RenderTable(r->tables[0]) : std::string();
-  };
   std::vector<std::string> predicates;
   const char* constants[] = {"-9223372036854775807", "-7", "-1", "0", "3", "7", "9223372036854775806",
                              "9223372036854775807"};
@@ -157,14 +171,7 @@ TEST(ScanFilterTest, ComparisonsOfAnIntColumnWithConstantsKeepWhatEvalKeeps) {
   predicates.push_back("W !between (datetime(2024-01-15) .. 7s)");  // relative: the general path
   predicates.push_back("S <= 3s");
   predicates.push_back("X > 2.5");  // a real constant: the general path
-  for (const std::string& p : predicates) {
-    std::string fast = "T | where " + p + " | summarize count(), min(X), max(X), countif(X % 2 == 0)";
-    std::string general = "T | where (" + p + ") == true | summarize count(), min(X), max(X), countif(X % 2 == 0)";
-    std::string want = answer(own, general);
-    EXPECT_EQ(answer(pushed, fast), want) << p;
-    EXPECT_EQ(answer(pushed, general), want) << p;
-    EXPECT_EQ(answer(own, fast), want) << p;
-  }
+  ExpectFilterAnswersAsEval(schema, chunks, predicates, "count(), min(X), max(X), countif(X % 2 == 0)");
 }
 
 // The same for a column of reals: NaN, infinities and -0.0 among the values and the constants
@@ -192,12 +199,6 @@ TEST(ScanFilterTest, ComparisonsOfARealColumnWithConstantsKeepWhatEvalKeeps) {
     chunks.push_back(std::move(t));
   }
   Schema schema = {{"R", Type::kReal}, {"Z", Type::kReal}, {"X", Type::kLong}};
-  ThreadedCatalog own(schema, chunks, false), pushed(schema, chunks, true, 2);
-  auto answer = [&](const Catalog& c, const std::string& q) {
-    auto r = Execute(q, c, ExecOptions{});
-    EXPECT_THAT(r, IsOk()) << q;
-    return r.ok() ? testing::RenderTable(r->tables[0]) : std::string();
-  };
   std::vector<std::string> predicates;
   const char* constants[] = {"real(nan)", "real(+inf)", "real(-inf)", "-0.0", "0", "2.5", "-1", "7", "1e300"};
   for (const char* col : {"R", "Z"}) {
@@ -211,13 +212,7 @@ TEST(ScanFilterTest, ComparisonsOfARealColumnWithConstantsKeepWhatEvalKeeps) {
       }
     }
   }
-  for (const std::string& p : predicates) {
-    std::string fast = "T | where " + p + " | summarize count(), sum(X), countif(isnan(R))";
-    std::string general = "T | where (" + p + ") == true | summarize count(), sum(X), countif(isnan(R))";
-    std::string want = answer(own, general);
-    EXPECT_EQ(answer(pushed, fast), want) << p;
-    EXPECT_EQ(answer(own, fast), want) << p;
-  }
+  ExpectFilterAnswersAsEval(schema, chunks, predicates, "count(), sum(X), countif(isnan(R))");
 }
 
 class SummarizePushTest : public ::testing::Test {
