@@ -196,14 +196,16 @@ std::vector<bool> WantedColumns(const PlanNode& node) {
   return wanted;
 }
 
-// `column op constants` over a null-free column of ints (long, int, datetime, timespan) with
-// constants of ints, op one of == != < <= > >= between !between: the rows whose value lies in
-// [lo, hi] (`outside`: those whose value doesn't), as CompareAs and EvalBetween decide them. An
-// empty range (lo > hi) holds no value.
+// `column op constants` over a column of ints (long, int, datetime, timespan) with constants of
+// ints, op one of == != < <= > >= between !between: the rows whose value lies in [lo, hi]
+// (`outside`: those whose value doesn't), as CompareAs and EvalBetween decide them. An empty
+// range (lo > hi) holds no value. A null value passes `!=` alone (null != x is true; every other
+// comparison with a null is false or null, and between/!between is false): `null_passes`.
 struct IntRange {
   size_t column = 0;
   int64_t lo = 0, hi = 0;
   bool outside = false;
+  bool null_passes = false;
 };
 
 std::optional<IntRange> IntRangeOf(const BoundExpr& e, const Chunk& chunk) {
@@ -213,7 +215,8 @@ std::optional<IntRange> IntRangeOf(const BoundExpr& e, const Chunk& chunk) {
   const BoundExpr& x = e.args[0];
   if (x.kind != BoundExpr::Kind::kColumn) return std::nullopt;
   const Column& c = chunk.col(static_cast<size_t>(x.column));
-  if (!UsesInts(c.type) || c.type == Type::kBool || c.constant || c.HasNulls() || c.ints.size() < chunk.rows) {
+  if (!UsesInts(c.type) || c.type == Type::kBool || c.constant || c.ints.size() < chunk.rows ||
+      (c.HasNulls() && c.nulls.size() < chunk.rows)) {
     return std::nullopt;
   }
   int64_t k[2] = {0, 0};
@@ -237,7 +240,7 @@ std::optional<IntRange> IntRangeOf(const BoundExpr& e, const Chunk& chunk) {
   }
   const int64_t v = k[0];
   if (fn == "==") return IntRange{col, v, v, false};
-  if (fn == "!=") return IntRange{col, v, v, true};
+  if (fn == "!=") return IntRange{col, v, v, true, true};
   if (fn == "<=") return IntRange{col, kMin, v, false};
   if (fn == ">=") return IntRange{col, v, kMax, false};
   if (fn == "<") return v == kMin ? IntRange{col, kMax, kMin, false} : IntRange{col, kMin, v - 1, false};
@@ -245,10 +248,10 @@ std::optional<IntRange> IntRangeOf(const BoundExpr& e, const Chunk& chunk) {
   return std::nullopt;
 }
 
-// `column op constant(s)` over a null-free column of reals (real, decimal) with numeric
-// constants, op one of == != < <= > >= between !between, decided as CompareAs and EvalBetween
-// decide them: IEEE comparisons of doubles, so a NaN value (or constant) passes != and !between
-// only.
+// `column op constant(s)` over a column of reals (real, decimal) with numeric constants, op one
+// of == != < <= > >= between !between, decided as CompareAs and EvalBetween decide them: IEEE
+// comparisons of doubles, so a NaN value (or constant) passes != and !between only; a null
+// value passes != only (as for IntRange).
 struct RealTest {
   enum Op : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe, kIn, kOut };
   size_t column = 0;
@@ -263,7 +266,9 @@ std::optional<RealTest> RealTestOf(const BoundExpr& e, const Chunk& chunk) {
   const BoundExpr& x = e.args[0];
   if (x.kind != BoundExpr::Kind::kColumn) return std::nullopt;
   const Column& c = chunk.col(static_cast<size_t>(x.column));
-  if (!UsesReals(c.type) || c.constant || c.HasNulls() || c.reals.size() < chunk.rows) return std::nullopt;
+  if (!UsesReals(c.type) || c.constant || c.reals.size() < chunk.rows || (c.HasNulls() && c.nulls.size() < chunk.rows)) {
+    return std::nullopt;
+  }
   double k[2] = {0, 0};
   for (size_t i = 1; i < e.args.size(); ++i) {
     const BoundExpr& a = e.args[i];
@@ -286,14 +291,22 @@ std::optional<RealTest> RealTestOf(const BoundExpr& e, const Chunk& chunk) {
   return std::nullopt;
 }
 
-// The rows of `x` (n values) that pass `test`: each row's index written, the count advanced by
-// its truth (no branch on the data).
-size_t PassingReals(const RealTest& test, const double* x, size_t rows, uint32_t* out) {
+// The rows of `x` (n values; `nulls` one byte a row, or null) that pass `test`: each row's
+// index written, the count advanced by its truth (no branch on the data).
+size_t PassingReals(const RealTest& test, const double* x, const uint8_t* nulls, size_t rows, uint32_t* out) {
   size_t n = 0;
+  const bool null_passes = test.op == RealTest::kNe;
   auto run = [&](auto pass) {
+    if (nulls == nullptr) {
+      for (size_t r = 0; r < rows; ++r) {
+        out[n] = static_cast<uint32_t>(r);
+        n += pass(x[r]) ? 1 : 0;
+      }
+      return;
+    }
     for (size_t r = 0; r < rows; ++r) {
       out[n] = static_cast<uint32_t>(r);
-      n += pass(x[r]) ? 1 : 0;
+      n += (nulls[r] != 0 ? null_passes : pass(x[r])) ? 1 : 0;
     }
   };
   const double a = test.a, b = test.b;
@@ -320,21 +333,32 @@ Result<std::optional<std::vector<uint32_t>>> PassingRows(const BoundExpr& predic
   // indices in one pass, without the bool column (an int64 a row) Eval would build and this
   // would read back.
   if (std::optional<IntRange> range = IntRangeOf(predicate, chunk)) {
-    if (range->lo > range->hi) {  // no value in range
+    const Column& c = chunk.col(range->column);
+    const uint8_t* nulls = c.HasNulls() ? c.nulls.data() : nullptr;
+    const bool empty = range->lo > range->hi;  // no value in range
+    if (empty && nulls == nullptr) {
       if (range->outside) return std::optional<std::vector<uint32_t>>();
       return std::optional<std::vector<uint32_t>>(std::move(idx));
     }
     // x in [lo, hi] <=> x - lo <= hi - lo, in unsigned (wrapping) arithmetic.
     const uint64_t lo = static_cast<uint64_t>(range->lo);
     const uint64_t span = static_cast<uint64_t>(range->hi) - lo;
-    const int64_t* x = chunk.col(range->column).ints.data();
-    const bool outside = range->outside;
+    const int64_t* x = c.ints.data();
+    const bool outside = range->outside, null_passes = range->null_passes;
     idx.resize(chunk.rows);
     uint32_t* out = idx.data();
     size_t n = 0;
-    for (size_t r = 0; r < chunk.rows; ++r) {
-      out[n] = static_cast<uint32_t>(r);
-      n += (static_cast<uint64_t>(x[r]) - lo <= span) != outside;
+    if (nulls == nullptr) {
+      for (size_t r = 0; r < chunk.rows; ++r) {
+        out[n] = static_cast<uint32_t>(r);
+        n += (static_cast<uint64_t>(x[r]) - lo <= span) != outside;
+      }
+    } else {
+      for (size_t r = 0; r < chunk.rows; ++r) {
+        out[n] = static_cast<uint32_t>(r);
+        bool in = !empty && static_cast<uint64_t>(x[r]) - lo <= span;
+        n += nulls[r] != 0 ? null_passes : in != outside;
+      }
     }
     if (n == chunk.rows) return std::optional<std::vector<uint32_t>>();
     idx.resize(n);
@@ -342,7 +366,8 @@ Result<std::optional<std::vector<uint32_t>>> PassingRows(const BoundExpr& predic
   }
   if (std::optional<RealTest> test = RealTestOf(predicate, chunk)) {  // `DurationMs > 1000`: the same
     idx.resize(chunk.rows);
-    size_t n = PassingReals(*test, chunk.col(test->column).reals.data(), chunk.rows, idx.data());
+    const Column& c = chunk.col(test->column);
+    size_t n = PassingReals(*test, c.reals.data(), c.HasNulls() ? c.nulls.data() : nullptr, chunk.rows, idx.data());
     if (n == chunk.rows) return std::optional<std::vector<uint32_t>>();
     idx.resize(n);
     return std::optional<std::vector<uint32_t>>(std::move(idx));

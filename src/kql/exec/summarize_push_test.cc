@@ -122,11 +122,11 @@ void ExpectFilterAnswersAsEval(const Schema& schema, const std::vector<std::shar
   }
 }
 
-// A where comparing a null-free int column with constants runs on the filtering threads as
+// A where comparing an int column with constants runs on the filtering threads as
 // one pass over the column (scan_filter.cc's IntRange); its rows are those Eval's bool column
 // keeps (`(...) == true` is not a column against constants: it takes the general path), on
-// every comparison and bound, the extremes of long included, and on columns with nulls (which
-// take the general path).
+// every comparison and bound, the extremes of long included, and on columns with nulls (a null
+// passes != alone).
 TEST(ScanFilterTest, ComparisonsOfAnIntColumnWithConstantsKeepWhatEvalKeeps) {
   constexpr int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
   const int64_t edges[] = {kMin, kMin + 1, -7, -1, 0, 1, 3, 7, kMax - 1, kMax};
