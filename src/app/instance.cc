@@ -399,12 +399,15 @@ Status Instance::StartActivityAndLockbox() {
 // the ingestion pipeline, and the Logs Ingestion and query front ends over them.
 Status Instance::StartStorageEngine() {
   const std::string& dir = options_.data_dir;
+  // What the process may use (the machine's memory, or a container's cgroup limit): the default
+  // cache and query budget are fractions of it.
+  const size_t memory_limit = ProcessMemoryLimit();
   engine::LogStoreOptions ls_opts;
   ls_opts.flush_rows = static_cast<size_t>(options_.memtable_rows);
   ls_opts.flush_bytes = static_cast<size_t>(options_.memtable_mb) << 20;
   ls_opts.decoded_cache_bytes = options_.query_cache_mb >= 0
                                     ? static_cast<size_t>(options_.query_cache_mb) << 20
-                                    : DefaultQueryCacheBytes(ProcessMemoryLimit());
+                                    : DefaultQueryCacheBytes(memory_limit);
   spdlog::info("decoded block cache: {} MiB{}", ls_opts.decoded_cache_bytes >> 20,
                options_.query_cache_mb >= 0 ? "" : " (default: 1 GiB or a quarter of the memory the server may use)");
   ls_opts.extent_codec =
@@ -434,7 +437,7 @@ Status Instance::StartStorageEngine() {
   query_limits.memory_per_query_bytes = static_cast<size_t>(options_.query_memory_mb) << 20;
   query_limits.memory_all_queries_bytes = options_.query_server_memory_mb >= 0
                                               ? static_cast<size_t>(options_.query_server_memory_mb) << 20
-                                              : DefaultQueryServerMemoryBytes(ProcessMemoryLimit());
+                                              : DefaultQueryServerMemoryBytes(memory_limit);
   spdlog::info("query memory: {} MiB a query, {} MiB all queries", query_limits.memory_per_query_bytes >> 20,
                query_limits.memory_all_queries_bytes >> 20);
   query_ = std::make_unique<server::QueryApi>(dp, query_limits);
