@@ -208,30 +208,35 @@ struct IntRange {
   bool null_passes = false;
 };
 
+// The column of `fn(column, constant[, constant])` (a call of two or three arguments, the first
+// a column of `chunk` holding a value, and a null flag if any, for each of its rows, the others
+// non-null constants), or null.
+const Column* ColumnAgainstConstants(const BoundExpr& e, const Chunk& chunk) {
+  if (e.kind != BoundExpr::Kind::kCall || e.fn == nullptr || e.args.size() < 2 || e.args.size() > 3) return nullptr;
+  if (e.args[0].kind != BoundExpr::Kind::kColumn) return nullptr;
+  for (size_t i = 1; i < e.args.size(); ++i) {
+    if (e.args[i].kind != BoundExpr::Kind::kConstant || e.args[i].value.IsNull(0)) return nullptr;
+  }
+  const Column& c = chunk.col(static_cast<size_t>(e.args[0].column));
+  if (c.constant || c.stored() < chunk.rows || (c.HasNulls() && c.nulls.size() < chunk.rows)) return nullptr;
+  return &c;
+}
+
 std::optional<IntRange> IntRangeOf(const BoundExpr& e, const Chunk& chunk) {
-  if (e.kind != BoundExpr::Kind::kCall || e.fn == nullptr || e.args.size() < 2 || e.args.size() > 3) {
-    return std::nullopt;
-  }
-  const BoundExpr& x = e.args[0];
-  if (x.kind != BoundExpr::Kind::kColumn) return std::nullopt;
-  const Column& c = chunk.col(static_cast<size_t>(x.column));
-  if (!UsesInts(c.type) || c.type == Type::kBool || c.constant || c.ints.size() < chunk.rows ||
-      (c.HasNulls() && c.nulls.size() < chunk.rows)) {
-    return std::nullopt;
-  }
+  const Column* col_of = ColumnAgainstConstants(e, chunk);
+  if (col_of == nullptr || !UsesInts(col_of->type) || col_of->type == Type::kBool) return std::nullopt;
+  const Column& c = *col_of;
   int64_t k[2] = {0, 0};
   for (size_t i = 1; i < e.args.size(); ++i) {
     const BoundExpr& a = e.args[i];
     // Constants of the column's own type, or long/int against long/int (a datetime between
     // a datetime and a timespan is relative: left to EvalBetween).
     bool same = a.value.type == c.type || (IsNumeric(a.value.type) && IsNumeric(c.type));
-    if (a.kind != BoundExpr::Kind::kConstant || !UsesInts(a.value.type) || !same || a.value.IsNull(0)) {
-      return std::nullopt;
-    }
+    if (!UsesInts(a.value.type) || !same) return std::nullopt;
     k[i - 1] = a.value.Int(0);
   }
   constexpr int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
-  const size_t col = static_cast<size_t>(x.column);
+  const size_t col = static_cast<size_t>(e.args[0].column);
   std::string_view fn = e.fn->name;
   if (e.args.size() == 3) {
     if (fn == "between") return IntRange{col, k[0], k[1], false};
@@ -260,22 +265,15 @@ struct RealTest {
 };
 
 std::optional<RealTest> RealTestOf(const BoundExpr& e, const Chunk& chunk) {
-  if (e.kind != BoundExpr::Kind::kCall || e.fn == nullptr || e.args.size() < 2 || e.args.size() > 3) {
-    return std::nullopt;
-  }
-  const BoundExpr& x = e.args[0];
-  if (x.kind != BoundExpr::Kind::kColumn) return std::nullopt;
-  const Column& c = chunk.col(static_cast<size_t>(x.column));
-  if (!UsesReals(c.type) || c.constant || c.reals.size() < chunk.rows || (c.HasNulls() && c.nulls.size() < chunk.rows)) {
-    return std::nullopt;
-  }
+  const Column* c = ColumnAgainstConstants(e, chunk);
+  if (c == nullptr || !UsesReals(c->type)) return std::nullopt;
   double k[2] = {0, 0};
   for (size_t i = 1; i < e.args.size(); ++i) {
     const BoundExpr& a = e.args[i];
-    if (a.kind != BoundExpr::Kind::kConstant || !IsNumeric(a.value.type) || a.value.IsNull(0)) return std::nullopt;
+    if (!IsNumeric(a.value.type)) return std::nullopt;
     k[i - 1] = UsesInts(a.value.type) ? static_cast<double>(a.value.Int(0)) : a.value.Real(0);
   }
-  const size_t col = static_cast<size_t>(x.column);
+  const size_t col = static_cast<size_t>(e.args[0].column);
   std::string_view fn = e.fn->name;
   if (e.args.size() == 3) {
     if (fn == "between") return RealTest{col, RealTest::kIn, k[0], k[1]};
