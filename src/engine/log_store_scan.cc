@@ -6,7 +6,8 @@
 // budget, least recently used first out but scan-resistant (a scan never evicts what it read
 // itself, so a scan larger than the budget keeps its first part cached instead of cycling
 // everything out). A plain string block a query's string test reads (Message under `contains`)
-// is cached as its opened codec frame, compressed, and searched through the test from it. An
+// is cached as its opened codec frame, compressed, and searched through the test from it (but
+// for a share of its groups kept decoded when the frames leave room: KeepTextAs). An
 // extent's layout (groups, their rows and time ranges) is kept apart from its
 // blocks, so a query whose blocks are all cached neither reads nor decrypts the object; when
 // some are missing the extent is opened once per extent and query (every integrity check as
@@ -99,6 +100,21 @@ bool HoldsWanted(const kql::Table& t, const kql::ScanRequest::ValueBound& bound)
 }
 
 }  // namespace
+
+TextKept KeepTextAs(const std::string& key, uint64_t scan_rows, uint64_t group_rows, uint64_t per_row,
+                    uint64_t frame_per_row, uint64_t cache) {
+  if (scan_rows == 0) return TextKept::kNone;
+  if (per_row <= cache / 2 / scan_rows) return TextKept::kDecoded;
+  if (frame_per_row > cache / 4 * 3 / scan_rows) return TextKept::kNone;
+  if (per_row <= frame_per_row) return TextKept::kDecoded;
+  if (scan_rows / kMinSharedGroups < group_rows) return TextKept::kFrame;
+  // The share of the groups decoded: the room left in 3/4 of the cache by the scan's frames,
+  // over what decoding a group costs beyond its frame.
+  double room = static_cast<double>(cache / 4 * 3) - static_cast<double>(frame_per_row) * static_cast<double>(scan_rows);
+  double share = room / (static_cast<double>(per_row - frame_per_row) * static_cast<double>(scan_rows));
+  double at = static_cast<double>(std::hash<std::string>{}(key) >> 11) * 0x1p-53;  // uniform in [0, 1)
+  return at < share ? TextKept::kDecoded : TextKept::kFrame;
+}
 
 Result<LogStore::OpenedExtent> LogStore::OpenExtent(const ExtentRec& e, Account& a, const SecretBytes& aek,
                                                     bool use_cache) {
@@ -331,15 +347,12 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     }
     size_t group = groups[gi];
     // The query's string test on a column this group must read: the block's opened codec frame
-    // is taken from the cache, or read. When the column's decoded strings over the whole scan
-    // would take over half the cache, a plain block (text: messages, paths) is read through the
-    // test (only the passing rows' strings built; a group without one is done), and its frame
-    // is cached as it is, compressed (a few times less memory than decoded strings, ~32 bytes a
-    // value beside its text), when the scan's frames would take at most 3/4 of the cache: a
-    // column too large even so is read through the test uncached rather than evict every other
-    // query's entries for a part of itself. Otherwise, and for a dictionary block (its codes are
-    // compact already), the block is decoded whole and cached with the group's other columns,
-    // which are decoded and cached as ever; the query gets only the passing rows.
+    // is taken from the cache, or read. A plain block (text: messages, paths) that the cache
+    // keeps as its frame, or not at all (KeepTextAs), is read through the test (only the
+    // passing rows' strings built; a group without one is done). Otherwise, and for a dictionary
+    // block (its codes are compact already), the block is decoded whole and cached with the
+    // group's other columns, which are decoded and cached as ever; the query gets only the
+    // passing rows.
     int pre = -1;
     if (scan.prefilter != nullptr) {
       int c = layout->Index(scan.prefilter->column);
@@ -360,20 +373,18 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         ASSIGN_OR_RETURN(packed, opener.ReadPacked(group, static_cast<size_t>(pre)));
         blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
       }
-      // Decoded whole, the next run searches each cached value in turn: the fastest way to test
-      // it again (~3 GB/s a core, against ~1.6 for LZ4 and a search of a frame).
       uint64_t group_rows = layout->rows[group];
       uint64_t per_row = group_rows == 0 ? 0 : FrameRawSize(*packed).value_or(0) / group_rows + kDecodedStringBytes;
-      bool whole = scan.rows != 0 && per_row <= options_.decoded_cache_bytes / 2 / scan.rows;
       uint64_t frame_per_row = group_rows == 0 ? 0 : (packed->size() + group_rows - 1) / group_rows;
-      bool keep_frames = scan.rows != 0 && frame_per_row <= options_.decoded_cache_bytes / 4 * 3 / scan.rows;
+      TextKept kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes);
+      bool whole = kept_as == TextKept::kDecoded;
       ASSIGN_OR_RETURN(kql::Column col, DecodePackedStrings(kql::Type::kString, layout->rows[group], *packed,
                                                             scan.prefilter->keep, scan.prefilter->find, selected, whole,
                                                             scan.prefilter->any_passing_value));
       if (whole) {
         pre_whole = std::move(col);
       } else {
-        if (fresh_frame && keep_frames) {
+        if (fresh_frame && kept_as == TextKept::kFrame) {
           fresh.emplace_back(key, Decoded{{}, packed, packed->size(), a.id, {}, {}});
         }
         if (selected.empty()) continue;

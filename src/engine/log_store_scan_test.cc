@@ -1,11 +1,13 @@
 // Scans read only what a query needs (issue 14): projected columns, row groups and extents
 // pruned by time, the decoded-column cache under its byte budget, wiped on revocation.
 #include "engine/extent.h"
+#include "engine/log_store_internal.h"
 #include "engine/log_store_test_util.h"
 #include "kql/engine.h"
 #include "kql/exec/eval.h"
 
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -1076,6 +1078,95 @@ TEST_F(LogStoreScanTest, AStringTestedScanTooLargeForTheCacheEvenAsFramesCachesN
     EXPECT_EQ(seen, std::vector<size_t>(8, 1)) << run;  // every group through the test
     EXPECT_EQ(store_->BlocksDecodedForTest() - before, 8u) << run;
     EXPECT_EQ(store_->DecodedCacheBytesForTest(), other) << run;
+  }
+}
+
+// Text between half the cache decoded and 3/4 of it as frames: a share of its groups cached
+// decoded (as many as the frames leave room for in 3/4 of the cache), the same ones every time.
+TEST(KeepTextAsTest, DecodesTheShareOfGroupsTheFramesLeaveRoomFor) {
+  const uint64_t cache = 1 << 20;
+  EXPECT_EQ(KeepTextAs("k", 0, 10, 100, 50, cache), TextKept::kNone);
+  EXPECT_EQ(KeepTextAs("k", 1000, 10, 100, 50, cache), TextKept::kDecoded);  // 100 KB <= half
+  EXPECT_EQ(KeepTextAs("k", 10000, 100, 100, 80, cache), TextKept::kNone);   // 800 KB of frames > 3/4
+  EXPECT_EQ(KeepTextAs("k", 10000, 100, 100, 100, cache), TextKept::kNone);
+  // 10,000 rows: 1 MB decoded, 300 KB of frames; 3/4 of the cache leaves 486 KB, 69% of the
+  // 700 KB that decoding every group would add.
+  const double share = (cache / 4 * 3 - 300000.0) / 700000.0;
+  size_t decoded = 0, frames = 0;
+  for (int g = 0; g < 20000; ++g) {
+    std::string key = "extent\n" + std::to_string(g) + "\nMsg";
+    TextKept kept = KeepTextAs(key, 10000, 100, 100, 30, cache);
+    ASSERT_NE(kept, TextKept::kNone);
+    ASSERT_EQ(KeepTextAs(key, 10000, 100, 100, 30, cache), kept);  // the same block, the same answer
+    (kept == TextKept::kDecoded ? decoded : frames) += 1;
+  }
+  EXPECT_NEAR(static_cast<double>(decoded) / 20000, share, 0.02);
+  EXPECT_GT(frames, 0u);
+  // More rows, a smaller share; frames that fill 3/4 of the cache leave none.
+  size_t fewer = 0;
+  for (int g = 0; g < 20000; ++g) {
+    fewer += KeepTextAs("extent\n" + std::to_string(g) + "\nMsg", 20000, 100, 100, 30, cache) == TextKept::kDecoded;
+  }
+  EXPECT_NEAR(static_cast<double>(fewer) / 20000, (cache / 4 * 3 - 600000.0) / 1400000.0, 0.02);
+  // A scan of fewer than 16 groups keeps them all as frames (a share of a few would be coarse).
+  for (int g = 0; g < 1000; ++g) {
+    EXPECT_EQ(KeepTextAs(std::to_string(g), 10000, 626, 100, 30, cache), TextKept::kFrame);
+  }
+  size_t at_sixteen = 0;  // exactly 16: shared
+  for (int g = 0; g < 1000; ++g) at_sixteen += KeepTextAs(std::to_string(g), 10000, 625, 100, 30, cache) == TextKept::kDecoded;
+  EXPECT_GT(at_sixteen, 500u);
+  for (int g = 0; g < 1000; ++g) {  // 1,024 rows of 768-byte frames: 3/4 of the cache exactly
+    EXPECT_EQ(KeepTextAs(std::to_string(g), 1024, 64, 1000, 768, cache), TextKept::kFrame);
+  }
+}
+
+// Through a store: a string-tested column whose decoded strings fit the cache but take over
+// half of it is cached decoded for some of its groups (their filter sees the whole group) and as
+// frames for the others (only the passing row), the same groups each run, and the next runs
+// read no block.
+TEST_F(LogStoreScanTest, AStringTestedTextColumnOverHalfTheCacheKeepsAShareOfItDecoded) {
+  read_ahead_ = 1;
+  cache_bytes_ = 64 << 20;
+  Open();
+  std::mt19937 random(7);
+  const int kExtents = 40, kRows = 50;
+  for (int i = 0; i < kExtents; ++i) {
+    // Half a repeated word, half random hex: frames about half the decoded size.
+    kql::Table t = Rows(kRows, "", clock_.Now());
+    kql::Column msg(kql::Type::kString);
+    for (int r = 0; r < kRows; ++r) {
+      std::string text = "x" + std::to_string(i) + std::string(24, 'm') + " ";
+      for (int k = 0; k < 24; ++k) text.push_back("0123456789abcdef"[random() % 16]);
+      msg.AppendString(text + " " + std::to_string(r));
+    }
+    t.columns[static_cast<size_t>(t.Find("Msg"))] = std::move(msg);
+    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  ASSERT_THAT(Scan(Request({"Msg"})), IsOk());
+  const size_t decoded_whole = store_->DecodedCacheBytesForTest();
+  // Every group decoded would just fit; half of it would not.
+  cache_bytes_ = decoded_whole + decoded_whole / 20;
+  Open();
+  std::vector<size_t> seen;
+  kql::ScanRequest request = MsgEndingInOne(seen);
+  ASSERT_THAT(Scan(request), IsOk());
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kExtents));
+  const uint64_t decoded = store_->BlocksDecodedForTest();
+  EXPECT_EQ(decoded, static_cast<uint64_t>(kExtents));
+  std::vector<size_t> first = seen;
+  std::sort(first.begin(), first.end());
+  const auto whole = static_cast<size_t>(std::count(first.begin(), first.end(), static_cast<size_t>(kRows)));
+  EXPECT_EQ(std::count(first.begin(), first.end(), 1u) + whole, static_cast<size_t>(kExtents)) << ::testing::PrintToString(first);
+  EXPECT_GT(whole, 0u);  // some decoded
+  EXPECT_LT(whole, static_cast<size_t>(kExtents));  // some as frames
+  for (int run = 0; run < 2; ++run) {
+    seen.clear();
+    ASSERT_THAT(Scan(request), IsOk());
+    std::sort(seen.begin(), seen.end());
+    EXPECT_EQ(seen, first) << run;
+    EXPECT_EQ(store_->BlocksDecodedForTest(), decoded) << run;  // all from the cache
+    EXPECT_LE(store_->DecodedCacheBytesForTest(), cache_bytes_);
   }
 }
 
