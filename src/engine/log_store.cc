@@ -9,6 +9,7 @@
 #include "base/mutex.h"
 #include "base/encoding.h"
 #include "base/json.h"
+#include "base/time_format.h"
 #include "crypto/aead.h"
 #include "crypto/hash.h"
 #include "engine/codec.h"
@@ -217,6 +218,10 @@ Status LogStore::Load() {
     e.rows = static_cast<uint64_t>(o["rows"].to_number<int64_t>());
     e.min_time = o["minTime"].to_number<int64_t>();
     e.max_time = o["maxTime"].to_number<int64_t>();
+    e.created = e.max_time;  // (entries written before "created" was: as hot as their rows)
+    if (const bj::value* created = o.if_contains("created"); created != nullptr && created->is_string()) {
+      if (auto t = ParseRfc3339(std::string_view(created->get_string())); t.ok()) e.created = Ticks(*t);
+    }
     e.double_encrypted = o["doubleEncrypted"].as_bool();
     MutexLock l(&mu_);  // nothing else runs yet; the lock states what guards extents_
     extents_[e.id] = std::move(e);
@@ -789,12 +794,13 @@ Status LogStore::RunRetention() {
     for (const auto& [id, e] : extents_) expired.push_back(e);
   }
   std::map<std::string, int> days;
-  std::vector<ExtentRec> purge;
+  std::vector<ExtentRec> purge, cooled;
   for (const auto& e : expired) {
     std::string k = e.workspace + "\n" + e.table;
     if (!days.count(k)) days[k] = RetentionDays(e.workspace, e.table);
     int64_t cutoff = Ticks(now) - int64_t{days[k]} * kql::kTicksPerDay;
     if (e.max_time < cutoff) purge.push_back(e);
+    else if (!e.cold && e.created < Ticks(now - options_.hot_window)) cooled.push_back(e);
   }
   for (const auto& e : purge) {
     RETURN_IF_ERROR(meta_->Delete(kExtentKind, e.id).status());
@@ -810,6 +816,14 @@ Status LogStore::RunRetention() {
       DropDecodedLocked(e.id);
     }
     RETURN_IF_ERROR(removed);
+  }
+  // Extents ingested before the hot window leave the hot cache (once: then marked cold). A
+  // query reading one meanwhile keeps its open file; the next reads the blob.
+  for (const auto& e : cooled) {
+    Status removed = env_.fs->Remove(data_dir_ + "/cache/" + Container(e.account) + "/" + e.id + ".cmkc");
+    if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
+    MutexLock l(&mu_);
+    if (auto it = extents_.find(e.id); it != extents_.end()) it->second.cold = true;
   }
   return OkStatus();
 }

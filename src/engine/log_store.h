@@ -200,7 +200,11 @@ class LogStore {
     std::string account, workspace, table, blob;
     uint64_t rows = 0;
     int64_t min_time = 0, max_time = 0;
+    // When it was flushed (ticks; the catalog's "created"): the hot cache keeps extents ingested
+    // in the last `hot_window` (design.md), whatever their rows' times.
+    int64_t created = 0;
     bool double_encrypted = false;
+    bool cold = false;  // past the hot window, its hot-cache copy removed (RunRetention)
   };
   struct Keys {
     SecretBytes aek;

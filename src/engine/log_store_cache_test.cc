@@ -126,6 +126,52 @@ TEST_F(LogStoreCacheTest, AFlushCachesTheDataLayerObjectInVersion2AndTheBlobKeep
   EXPECT_EQ(store_->Stats().cache_rejects, 0u);
 }
 
+// design.md: the hot cache keeps extents ingested in the last 14 days. An extent of rows 14.5
+// days old is hot when flushed; it leaves the cache 14 days after its flush (the blob answers
+// then), and a reopened store knows each extent's flush time from the catalog.
+TEST_F(LogStoreCacheTest, AnExtentIsHotForFourteenDaysFromItsFlushWhateverItsRowsTimes) {
+  Open(false);
+  auto copy_of = [&](const std::string& blob) {
+    return dir_ + "/data/cache/" + blob.substr(0, blob.find('/')) + "/" + fs::path(blob).stem().string() + ".cmkc";
+  };
+  auto copies = [&] {
+    size_t n = 0;
+    for (const auto& [id, blob] : store_->ExtentBlobsForTest()) n += fs::exists(copy_of(blob)) ? 1 : 0;
+    return n;
+  };
+  auto count = [&]() -> size_t {
+    auto rows = ScanRows(ws_, {"Msg"});
+    EXPECT_THAT(rows, IsOk());
+    return rows.ok() ? *rows : 0;
+  };
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(10, "old", clock_.Now() - std::chrono::hours(348))), IsOk());
+  ASSERT_THAT(store_->Flush(), IsOk());
+  EXPECT_EQ(copies(), 1u);  // hot: ingested now
+  ASSERT_THAT(store_->RunRetention(), IsOk());
+  EXPECT_EQ(copies(), 1u);
+  clock_.Advance(std::chrono::hours(24 * 8));
+  // A second extent, of rows as old, flushed 8 days later.
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(5, "older", clock_.Now() - std::chrono::hours(348))), IsOk());
+  ASSERT_THAT(store_->Flush(), IsOk());
+  EXPECT_EQ(copies(), 2u);
+  clock_.Advance(std::chrono::hours(147));  // the first flushed 14 days 3 hours ago, the second 6 days 3 hours
+  ASSERT_THAT(store_->RunRetention(), IsOk());
+  EXPECT_EQ(copies(), 1u);
+  ASSERT_THAT(store_->RunRetention(), IsOk());  // (once removed, left alone)
+  EXPECT_EQ(copies(), 1u);
+  EXPECT_EQ(count(), 15u);  // the cold extent from its blob
+  EXPECT_EQ(copies(), 1u);  // and not cached again
+  // Reopened: the flush times come from the catalog (the rows' times would make both cold).
+  Open(false);
+  ASSERT_THAT(store_->RunRetention(), IsOk());
+  EXPECT_EQ(copies(), 1u);
+  EXPECT_EQ(count(), 15u);
+  clock_.Advance(std::chrono::hours(24 * 8));  // (the first extent's rows pass the 30 days' retention)
+  ASSERT_THAT(store_->RunRetention(), IsOk());
+  EXPECT_EQ(copies(), 0u);
+  EXPECT_EQ(count(), 5u);
+}
+
 TEST_F(LogStoreCacheTest, WithoutAnOuterLayerTheCopyHoldsTheBlobsObject) {
   Open(false);
   OneExtent(ws_, 500);

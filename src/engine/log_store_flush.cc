@@ -194,7 +194,7 @@ void LogStore::ReloadCache(Account& a) {
   {
     MutexLock l(&mu_);
     for (const auto& [id, e] : extents_) {
-      if (EqualsIgnoreCase(e.account, a.id) && e.max_time >= since) recent.push_back(e);
+      if (EqualsIgnoreCase(e.account, a.id) && e.created >= since) recent.push_back(e);
     }
   }
   for (const auto& e : recent) {
@@ -233,10 +233,12 @@ Result<LogStore::ExtentRec> LogStore::StoreExtent(Account& a, const SecretBytes&
   e.rows = built.rows;
   e.min_time = built.min_time;
   e.max_time = built.max_time;
+  e.created = Ticks(env_.clock->Now());
   // The hot-cache copy holds the data-layer object (engine/cache_file.h): sealed here, before
-  // the outer layer is sealed over it in place, and written once the blob is stored.
+  // the outer layer is sealed over it in place, and written once the blob is stored. Every new
+  // extent is hot (ingested now), whatever its rows' times.
   std::vector<uint8_t> cache_file;
-  if (e.max_time >= Ticks(env_.clock->Now() - options_.hot_window)) {
+  {
     auto sealed = SealCacheFile(CacheKey(a, aek), h.id, std::span<const uint8_t>(buf).subspan(room), *env_.random);
     if (sealed.ok()) cache_file = std::move(*sealed);
     else spdlog::warn("no hot-cache copy of extent {}: {}", e.id, sealed.status().ToString());
@@ -386,7 +388,7 @@ Status LogStore::FlushAccount(Account& a) {
       bj::object o{{"account", e.account},   {"workspace", e.workspace}, {"table", e.table},
                    {"blob", e.blob},         {"rows", e.rows},           {"minTime", e.min_time},
                    {"maxTime", e.max_time},  {"doubleEncrypted", e.double_encrypted},
-                   {"created", FormatRfc3339(env_.clock->Now())}};
+                   {"created", FormatRfc3339(TimePoint(Duration(e.created * 100)))}};
       RETURN_IF_ERROR(ops.Put(kExtentKind, e.id, json::Serialize(o)));
     }
     return ops.Put(kCheckpointKind, a.id, json::Serialize(bj::object{{"segment", segment}, {"walFormat", 2}}));

@@ -107,14 +107,18 @@ def test_no_marker_and_no_aek_in_clear_and_cluster_objects_carry_both_layers(s):
 
 def test_revocation_deletes_the_hot_cache_and_restore_reloads_the_last_14_days(s):
     kc, key, cluster, rule, cid = setup_cluster(s)
+    # Hot: ingested in the last 14 days (design.md), whatever the rows' own times (unit-tested).
     t = now(s)
-    upload(s, rule, records(100, seed=1, start=t - datetime.timedelta(days=20)))
-    wait_for(lambda: len(extents(s)) >= 1, "the old rows' extent")
-    upload(s, rule, records(100, seed=2, start=t - datetime.timedelta(days=1)))
-    wait_for(lambda: len(extents(s)) >= 2, "the recent rows' extent")
+    upload(s, rule, records(100, seed=1, start=t - datetime.timedelta(days=1)))
+    wait_for(lambda: len(extents(s)) >= 1, "the first extent")
     # The hot-cache copy is written after the blob: wait for it rather than race the flush.
-    wait_for(lambda: cache_files(s), "the recent extent's hot-cache copy")
-    assert len(cache_files(s)) == 1  # only the recent extent is hot
+    wait_for(lambda: cache_files(s), "the first extent's hot-cache copy")
+    cli(s, "clock", "advance", "15d")  # the first extent leaves the hot cache
+    wait_for(lambda: not cache_files(s), "the first extent's copy removed")
+    upload(s, rule, records(100, seed=2, start=now(s) - datetime.timedelta(days=1)))
+    wait_for(lambda: len(extents(s)) >= 2, "the second extent")
+    wait_for(lambda: cache_files(s), "the second extent's hot-cache copy")
+    assert len(cache_files(s)) == 1  # only the extent ingested in the last 14 days is hot
     kc.update_key_properties("cmk1", key.properties.version, enabled=False)
     cli(s, "clock", "advance", "10s")
     assert cache_files(s) == []
