@@ -151,6 +151,7 @@ class DcountAgg : public SketchAgg<fn::Hll> {
       }
       fn::Hll& acc = Group(groups[0], num_groups);
       Tracked(acc, bytes_, [&] {
+        acc.Reserve(static_cast<size_t>(std::count(seen.begin(), seen.end(), uint8_t{1})));
         for (size_t i = 0; i < dict.size(); ++i) {
           if (seen[i]) acc.AddHash(hashes[i]);
         }

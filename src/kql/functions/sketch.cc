@@ -57,6 +57,12 @@ void Hll::AddHash(uint64_t h) {
   reg = std::max(reg, RankOf(h, p_));
 }
 
+void Hll::Reserve(size_t n) {
+  if (!registers_.empty()) return;
+  size_t want = std::min(sparse_.size() + n, SparseLimit(p_) + 1);
+  if (want > sparse_.max_load()) sparse_.reserve(want);  // (reserve may also shrink: never here)
+}
+
 void Hll::Densify() {
   registers_.assign(size_t{1} << p_, 0);
   boost::unordered_flat_set<uint64_t> hashes;
@@ -95,6 +101,7 @@ void Hll::Merge(const Hll& o) {
   }
   FoldTo(o.p_);
   if (o.registers_.empty()) {
+    Reserve(o.sparse_.size());
     for (uint64_t h : o.sparse_) AddHash(h);
     return;
   }

@@ -19,6 +19,34 @@ double RankOf(const std::vector<double>& sorted, double v) {
 
 // The documented bound: the rank of the answer within 1% of the asked percentile, and the ends
 // exact (the minimum and the maximum), over values added one by one, in bulk and by merging.
+// Reserving room changes no answer: a sketch stays exact (sparse) up to the same count and
+// densifies at the same point whether its room was reserved, by Reserve or by a merge, or not.
+TEST(Hll, ReservedRoomChangesNoAnswer) {
+  std::mt19937_64 rng(3);
+  std::vector<uint64_t> hashes(5000);
+  for (uint64_t& h : hashes) h = rng();
+  for (size_t n : {1u, 500u, 1000u, 1001u, 5000u}) {
+    Hll plain = Hll::ForAccuracy(1), reserved = Hll::ForAccuracy(1), merged = Hll::ForAccuracy(1);
+    reserved.Reserve(n);
+    reserved.Reserve(3);  // (never shrinks)
+    Hll part = Hll::ForAccuracy(1);
+    for (size_t i = 0; i < n; ++i) {
+      plain.AddHash(hashes[i]);
+      reserved.AddHash(hashes[i]);
+      part.AddHash(hashes[i]);
+      if (i % 2 == 0) part.AddHash(hashes[i]);  // repeats count once
+    }
+    merged.Merge(part);
+    merged.Merge(part);
+    EXPECT_EQ(reserved.Estimate(), plain.Estimate()) << n;
+    EXPECT_EQ(merged.Estimate(), plain.Estimate()) << n;
+    EXPECT_EQ(reserved.ToJson(), plain.ToJson()) << n;
+    if (n <= 1000) {
+      EXPECT_EQ(plain.Estimate(), n);  // exact while sparse (level 1: 1,000 values)
+    }
+  }
+}
+
 TEST(TDigest, RankErrorStaysUnderOnePercentAndTheEndsAreExact) {
   std::mt19937_64 rng(7);
   std::lognormal_distribution<double> dist(1.0, 1.5);
