@@ -7,6 +7,8 @@
 #include <functional>
 #include <string_view>
 
+#include <xxhash.h>
+
 namespace cmk::kql {
 
 struct HashedView {
@@ -15,7 +17,9 @@ struct HashedView {
   bool operator==(const HashedView& o) const { return h == o.h && s == o.s; }
 };
 
-inline size_t HashString(std::string_view s) { return std::hash<std::string_view>()(s); }
+// XXH3 (libxxhash): about twice as fast as std::hash's murmur on short keys (a block's 500
+// host names are hashed per block and query: 13% of `distinct Computer` at 100M).
+inline size_t HashString(std::string_view s) { return static_cast<size_t>(XXH3_64bits(s.data(), s.size())); }
 inline HashedView Hashed(std::string_view s) { return {s, HashString(s)}; }
 
 // The stored hash (not marked avalanching: Boost's open-addressing tables mix it again).
