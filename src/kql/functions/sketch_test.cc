@@ -17,8 +17,6 @@ double RankOf(const std::vector<double>& sorted, double v) {
          static_cast<double>(sorted.size());
 }
 
-// The documented bound: the rank of the answer within 1% of the asked percentile, and the ends
-// exact (the minimum and the maximum), over values added one by one, in bulk and by merging.
 // Reserving room changes no answer: a sketch stays exact (sparse) up to the same count and
 // densifies at the same point whether its room was reserved, by Reserve or by a merge, or not.
 TEST(Hll, ReservedRoomChangesNoAnswer) {
@@ -47,6 +45,8 @@ TEST(Hll, ReservedRoomChangesNoAnswer) {
   }
 }
 
+// The documented bound: the rank of the answer within 1% of the asked percentile, and the ends
+// exact (the minimum and the maximum), over values added one by one, in bulk and by merging.
 TEST(TDigest, RankErrorStaysUnderOnePercentAndTheEndsAreExact) {
   std::mt19937_64 rng(7);
   std::lognormal_distribution<double> dist(1.0, 1.5);
