@@ -795,12 +795,13 @@ Status LogStore::RunRetention() {
   }
   std::map<std::string, int> days;
   std::vector<ExtentRec> purge, cooled;
+  const int64_t hot_since = HotSince(now);
   for (const auto& e : expired) {
     std::string k = e.workspace + "\n" + e.table;
     if (!days.count(k)) days[k] = RetentionDays(e.workspace, e.table);
     int64_t cutoff = Ticks(now) - int64_t{days[k]} * kql::kTicksPerDay;
     if (e.max_time < cutoff) purge.push_back(e);
-    else if (!e.cold && e.created < Ticks(now - options_.hot_window)) cooled.push_back(e);
+    else if (!e.cold && e.created < hot_since) cooled.push_back(e);
   }
   for (const auto& e : purge) {
     RETURN_IF_ERROR(meta_->Delete(kExtentKind, e.id).status());

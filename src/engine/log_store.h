@@ -52,6 +52,7 @@
 
 #include "base/mutex.h"
 #include "base/status.h"
+#include "base/time_format.h"
 #include "engine/batch.h"
 #include "engine/codec.h"
 #include "engine/extent.h"
@@ -365,6 +366,8 @@ class LogStore {
   // Drops every decoded entry and layout of extent `id`.
   void DropDecodedLocked(const std::string& id) REQUIRES(cache_mu_);
   int RetentionDays(const std::string& workspace, const std::string& table) const;
+  // Extents flushed at or after this (ticks) are hot: ingested within `hot_window` of `now`.
+  int64_t HotSince(TimePoint now) const { return Ticks(now - options_.hot_window); }
   void Maintenance();
   void Worker();
   void Enqueue(Account* a);

@@ -189,7 +189,7 @@ Result<std::optional<LogStore::OpenedExtent>> LogStore::OpenCached(const ExtentR
 void LogStore::ReloadCache(Account& a) {
   auto k = KeysFor(a, false);
   if (!k.ok()) return;
-  int64_t since = Ticks(env_.clock->Now() - options_.hot_window);
+  const int64_t since = HotSince(env_.clock->Now());
   std::vector<ExtentRec> recent;
   {
     MutexLock l(&mu_);

@@ -132,7 +132,7 @@ Result<LogStore::OpenedExtent> LogStore::OpenExtent(const ExtentRec& e, Account&
   auto source = std::make_shared<const MemoryObjectSource>(std::move(object));
   ASSIGN_OR_RETURN(ExtentReader reader, ExtentReader::Open(source, aek, place));
   // Cached only once it has proven to be this extent.
-  if (e.created >= Ticks(env_.clock->Now() - options_.hot_window)) WriteCache(e, a, aek, place.id, source->bytes());
+  if (e.created >= HotSince(env_.clock->Now())) WriteCache(e, a, aek, place.id, source->bytes());
   extents_opened_.fetch_add(1, std::memory_order_relaxed);
   return OpenedExtent{std::make_shared<const ExtentReader>(std::move(reader)), nullptr};
 }
