@@ -253,10 +253,11 @@ def wait_settled(server, tokens, session, cid, rows, pid):
         last = now
 
 
-def start_perf(directory, name, pid):
-    """`perf record -g` of the server while a query's timed runs go (--perf DIR)."""
+def start_perf(directory, name, pid, extra=""):
+    """`perf record -g` of the server while a query's timed runs go (--perf DIR); `extra` are
+    more perf record arguments (--perf-args)."""
     os.makedirs(directory, exist_ok=True)
-    proc = subprocess.Popen(["perf", "record", "-q", "-g", "-p", str(pid), "-o",
+    proc = subprocess.Popen(["perf", "record", "-q", "-g"] + extra.split() + ["-p", str(pid), "-o",
                              os.path.join(directory, name + ".data")], stderr=subprocess.DEVNULL)
     time.sleep(0.5)  # attached before the first timed run
     return proc
@@ -278,7 +279,7 @@ def run_size(args, rows):
         pid = server.proc.pid
         tokens = Tokens(server)
         rule, cid = provision(server)
-        perf = start_perf(args.perf, f"{rows}_ingest", pid) if args.perf else None
+        perf = start_perf(args.perf, f"{rows}_ingest", pid, args.perf_args) if args.perf else None
         cpu0, t0 = proc_cpu_seconds(pid), time.monotonic()
         sent_rows, sent_bytes = ingest(server, tokens, rule, data, args.clients)
         ack_wall, ack_cpu = time.monotonic() - t0, proc_cpu_seconds(pid) - cpu0
@@ -307,7 +308,7 @@ def run_size(args, rows):
                 ms, ans, perf = [], None, None
                 for i in range(args.runs + 1):  # run 0 is the warm-up
                     if i == 1 and args.perf:
-                        perf = start_perf(args.perf, f"{rows}_q{q + 1}", pid)
+                        perf = start_perf(args.perf, f"{rows}_q{q + 1}", pid, args.perf_args)
                     t = time.perf_counter()
                     table = query(server, tokens, session, cid, kql)
                     el = (time.perf_counter() - t) * 1e3
@@ -366,6 +367,9 @@ def main():
     p.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--perf", help="record each query's timed runs with perf into this directory")
+    p.add_argument("--perf-args", default="",
+                   help="more `perf record` arguments, e.g. --perf-args='-e page-faults -c 1 --call-graph dwarf' "
+                        "(where ingestion faults its pages)")
     p.add_argument("--clients", type=int, default=2)
     p.add_argument("--duckdb-threads", type=int, default=os.cpu_count())
     p.add_argument("--work", default=os.path.join(os.environ.get("TMPDIR", "/tmp"),

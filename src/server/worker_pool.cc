@@ -23,8 +23,9 @@ void WorkerPool::Stop() {
     std::lock_guard<std::mutex> l(mu_);
     stopping_ = true;
     dropped.swap(queue_);
+    for (Idle* idle : idle_) idle->cv.notify_one();
+    idle_.clear();
   }
-  cv_.notify_all();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -37,8 +38,13 @@ bool WorkerPool::TrySubmit(std::function<void()> job) {
     std::lock_guard<std::mutex> l(mu_);
     if (stopping_ || queue_.size() >= options_.max_queued) return false;
     queue_.push_back(std::move(job));
+    if (!idle_.empty()) {
+      Idle* idle = idle_.back();
+      idle_.pop_back();
+      idle->woken = true;
+      idle->cv.notify_one();  // under the lock: the thread can't have gone away
+    }
   }
-  cv_.notify_one();
   return true;
 }
 
@@ -59,10 +65,18 @@ void WorkerPool::Loop() {
     // our own priority is harmless (the pool still works), so the result is ignored.
     (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
   }
+  Idle self;
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {
-    cv_.wait(l, [this] { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
+    if (queue_.empty()) {
+      self.woken = false;
+      idle_.push_back(&self);
+      self.cv.wait(l, [&] { return self.woken || stopping_; });
+      // Stop() or TrySubmit() took it off idle_. The job it was woken for may have been taken
+      // by a thread that finished first: then it goes idle again.
+      continue;
+    }
     std::function<void()> job = std::move(queue_.front());
     queue_.pop_front();
     ++busy_;
