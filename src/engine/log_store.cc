@@ -801,7 +801,7 @@ Status LogStore::RunRetention() {
     if (!days.count(k)) days[k] = RetentionDays(e.workspace, e.table);
     int64_t cutoff = Ticks(now) - int64_t{days[k]} * kql::kTicksPerDay;
     if (e.max_time < cutoff) purge.push_back(e);
-    else if (!e.cold && e.created < hot_since) cooled.push_back(e);
+    else if (!e.cold && !Hot(e, hot_since)) cooled.push_back(e);
   }
   for (const auto& e : purge) {
     RETURN_IF_ERROR(meta_->Delete(kExtentKind, e.id).status());
@@ -818,13 +818,21 @@ Status LogStore::RunRetention() {
     }
     RETURN_IF_ERROR(removed);
   }
-  // Extents ingested before the hot window leave the hot cache (once: then marked cold). A
-  // query reading one meanwhile keeps its open file; the next reads the blob.
+  // Extents neither ingested nor queried in the hot window leave the hot cache (once: then
+  // marked cold). A query reading one meanwhile keeps its open file; the next reads the blob,
+  // and caches it again.
+  auto hot_now = [&](const ExtentRec& e) {  // opened by a query since the snapshot: kept
+    MutexLock l(&mu_);
+    auto it = extents_.find(e.id);
+    return it == extents_.end() || Hot(it->second, hot_since);
+  };
   for (const auto& e : cooled) {
+    if (hot_now(e)) continue;
     Status removed = env_.fs->Remove(data_dir_ + "/cache/" + Container(e.account) + "/" + e.id + ".cmkc");
     if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
     MutexLock l(&mu_);
-    if (auto it = extents_.find(e.id); it != extents_.end()) it->second.cold = true;
+    // (A query that opened it in between cached it again, or will: it stays hot.)
+    if (auto it = extents_.find(e.id); it != extents_.end() && !Hot(it->second, hot_since)) it->second.cold = true;
   }
   return OkStatus();
 }

@@ -202,8 +202,12 @@ class LogStore {
     uint64_t rows = 0;
     int64_t min_time = 0, max_time = 0;
     // When it was flushed (ticks; the catalog's "created"): the hot cache keeps extents ingested
-    // in the last `hot_window` (design.md), whatever their rows' times.
+    // in the last `hot_window` (design.md), whatever their rows' times...
     int64_t created = 0;
+    // ... or queried in it: when a query last scanned it after its ingestion window (ticks; 0:
+    // not since the store opened; kept in memory only, so after a restart such an extent is
+    // hot again from the next query that scans it).
+    int64_t queried = 0;
     bool double_encrypted = false;
     bool cold = false;  // past the hot window, its hot-cache copy removed (RunRetention)
   };
@@ -366,8 +370,9 @@ class LogStore {
   // Drops every decoded entry and layout of extent `id`.
   void DropDecodedLocked(const std::string& id) REQUIRES(cache_mu_);
   int RetentionDays(const std::string& workspace, const std::string& table) const;
-  // Extents flushed at or after this (ticks) are hot: ingested within `hot_window` of `now`.
+  // Extents flushed or queried at or after this (ticks) are hot: within `hot_window` of `now`.
   int64_t HotSince(TimePoint now) const { return Ticks(now - options_.hot_window); }
+  static bool Hot(const ExtentRec& e, int64_t since) { return e.created >= since || e.queried >= since; }
   void Maintenance();
   void Worker();
   void Enqueue(Account* a);

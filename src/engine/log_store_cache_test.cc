@@ -160,16 +160,45 @@ TEST_F(LogStoreCacheTest, AnExtentIsHotForFourteenDaysFromItsFlushWhateverItsRow
   ASSERT_THAT(store_->RunRetention(), IsOk());  // (once removed, left alone)
   EXPECT_EQ(copies(), 1u);
   EXPECT_EQ(count(), 15u);  // the cold extent from its blob
-  EXPECT_EQ(copies(), 1u);  // and not cached again
-  // Reopened: the flush times come from the catalog (the rows' times would make both cold).
+  EXPECT_EQ(copies(), 2u);  // and, queried now, cached again
+  // Reopened: the flush times come from the catalog (the rows' times would make both cold);
+  // the query time does not (kept in memory): the first extent is cold until queried again.
   Open(false);
   ASSERT_THAT(store_->RunRetention(), IsOk());
   EXPECT_EQ(copies(), 1u);
   EXPECT_EQ(count(), 15u);
+  EXPECT_EQ(copies(), 2u);
   clock_.Advance(std::chrono::hours(24 * 8));  // (the first extent's rows pass the 30 days' retention)
   ASSERT_THAT(store_->RunRetention(), IsOk());
-  EXPECT_EQ(copies(), 0u);
+  EXPECT_EQ(copies(), 0u);  // the first purged, the second out of its window, not queried in it
   EXPECT_EQ(count(), 5u);
+}
+
+TEST_F(LogStoreCacheTest, AColdExtentAQueryScansIsHotForFourteenDaysFromThatQuery) {
+  Open(false);
+  auto copies = [&] {
+    size_t n = 0;
+    for (const auto& [id, blob] : store_->ExtentBlobsForTest()) {
+      n += fs::exists(dir_ + "/data/cache/" + blob.substr(0, blob.find('/')) + "/" + fs::path(blob).stem().string() + ".cmkc");
+    }
+    return n;
+  };
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(10, "m", clock_.Now())), IsOk());
+  ASSERT_THAT(store_->Flush(), IsOk());
+  clock_.Advance(std::chrono::hours(24 * 15));
+  ASSERT_THAT(store_->RunRetention(), IsOk());
+  ASSERT_EQ(copies(), 0u);  // ingested 15 days ago
+  auto rows = ScanRows(ws_, {"Msg"});
+  ASSERT_THAT(rows, IsOk());
+  EXPECT_EQ(*rows, 10u);
+  EXPECT_EQ(copies(), 1u);  // read from its blob, and cached
+  clock_.Advance(std::chrono::hours(24 * 13));
+  ASSERT_THAT(store_->RunRetention(), IsOk());
+  EXPECT_EQ(copies(), 1u);  // queried 13 days ago
+  clock_.Advance(std::chrono::hours(36));  // (its rows stay within the 30 days' retention)
+  ASSERT_THAT(store_->RunRetention(), IsOk());
+  EXPECT_EQ(copies(), 0u);  // 14 days and a half, no query scanned it since
+  EXPECT_EQ(store_->ExtentBlobsForTest().size(), 1u);
 }
 
 TEST_F(LogStoreCacheTest, WithoutAnOuterLayerTheCopyHoldsTheBlobsObject) {

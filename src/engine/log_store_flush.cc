@@ -194,7 +194,7 @@ void LogStore::ReloadCache(Account& a) {
   {
     MutexLock l(&mu_);
     for (const auto& [id, e] : extents_) {
-      if (EqualsIgnoreCase(e.account, a.id) && e.created >= since) recent.push_back(e);
+      if (EqualsIgnoreCase(e.account, a.id) && Hot(e, since)) recent.push_back(e);
     }
   }
   for (const auto& e : recent) {

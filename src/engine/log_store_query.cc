@@ -51,7 +51,9 @@ std::optional<kql::Schema> LogStore::QueryCatalog::TableSchema(const std::string
 Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
                                     const std::function<Status(std::shared_ptr<const kql::Table>)>& sink) const {
   LogStore& s = *store_;
-  int64_t now = Ticks(s.env_.clock->Now());
+  const TimePoint clock_now = s.env_.clock->Now();
+  const int64_t now = Ticks(clock_now);
+  const int64_t hot_since = s.HotSince(clock_now);
   // A chunk's place in the scan (ScanRequest::sequenced_filter): its extent's (or memtable
   // chunk's) index in this workspace's order, then its row group, above the earlier
   // workspaces' numbers.
@@ -111,11 +113,18 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
           }
         }
       }
-      for (const auto& [id, e] : s.extents_) {
+      for (auto& [id, e] : s.extents_) {
         if (e.workspace != ws || e.table != request.table) continue;
         if ((lo && e.max_time < *lo) || (hi && e.min_time >= *hi)) continue;
         if ((request.min_time && e.max_time < *request.min_time) || (request.max_time && e.min_time > *request.max_time)) {
           continue;
+        }
+        // Past its ingestion window, an extent a query scans is hot again for the window from
+        // now (design.md: "or recently queried"): its copy is kept, or written when it is next
+        // read from its blob (OpenExtent).
+        if (e.created < hot_since) {
+          e.queried = now;
+          e.cold = false;
         }
         auto it = s.accounts_.find(ToLower(e.account));
         if (it != s.accounts_.end()) extents.emplace_back(e, it->second.get());

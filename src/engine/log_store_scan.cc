@@ -131,8 +131,9 @@ Result<LogStore::OpenedExtent> LogStore::OpenExtent(const ExtentRec& e, Account&
   ASSIGN_OR_RETURN(std::vector<uint8_t> object, ReadBlobObject(e, a));
   auto source = std::make_shared<const MemoryObjectSource>(std::move(object));
   ASSIGN_OR_RETURN(ExtentReader reader, ExtentReader::Open(source, aek, place));
-  // Cached only once it has proven to be this extent.
-  if (e.created >= HotSince(env_.clock->Now())) WriteCache(e, a, aek, place.id, source->bytes());
+  // Cached only once it has proven to be this extent. Hot: ingested or queried in the window
+  // (the scans that open extents mark them queried: QueryCatalog::Scan).
+  if (Hot(e, HotSince(env_.clock->Now()))) WriteCache(e, a, aek, place.id, source->bytes());
   extents_opened_.fetch_add(1, std::memory_order_relaxed);
   return OpenedExtent{std::make_shared<const ExtentReader>(std::move(reader)), nullptr};
 }
