@@ -20,9 +20,26 @@ std::thread::id RunAndSettle(WorkerPool& pool) {
   return id;
 }
 
+// Runs one job on each of the pool's `n` threads at once, and waits until all are idle again
+// (so every thread has started and gone idle, whatever order they started in).
+void OccupyEveryThread(WorkerPool& pool, int n) {
+  std::atomic<int> running{0};
+  std::promise<void> all;
+  auto all_running = all.get_future().share();
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(pool.TrySubmit([&, n] {
+      if (++running == n) all.set_value();
+      all_running.wait();
+    }));
+  }
+  all_running.wait();
+  while (pool.busy() != 0) std::this_thread::yield();
+}
+
 TEST(WorkerPoolTest, JobsOneAtATimeRunOnTheThreadThatWentIdleLast) {
   WorkerPool pool(WorkerPoolOptions{"lifo", 4, 16, 0});
-  // The threads start idle in whatever order; after one job, its thread is the last idle one.
+  OccupyEveryThread(pool, 4);
+  // After one job, its thread is the last idle one.
   std::thread::id first = RunAndSettle(pool);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(RunAndSettle(pool), first) << "job " << i;
 }
