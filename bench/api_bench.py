@@ -299,7 +299,7 @@ def run_size(args, rows):
                 perf.wait()
             print(f"cmklogs ingest: {sent_rows} rows, {sent_bytes / 1e6:.1f} MB raw JSON: "
                   f"to ack wall {ack_wall:.2f} s, server CPU {ack_cpu:.2f} s; to settled "
-                  f"server CPU {settled_cpu:.2f} s; peak RSS so far "
+                  f"server CPU {settled_cpu:.2f} s, minor faults {proc_minor_faults(pid)}; peak RSS so far "
                   f"{proc_status(pid, 'VmHWM') / 2**20:.0f} MiB", flush=True)
             results = []
             for q, (name, kql) in enumerate(QUERIES):
