@@ -821,7 +821,7 @@ Status LogStore::RunRetention() {
   // Extents neither ingested nor queried in the hot window leave the hot cache (once: then
   // marked cold). A query reading one meanwhile keeps its open file; the next reads the blob,
   // and caches it again.
-  auto hot_now = [&](const ExtentRec& e) {  // opened by a query since the snapshot: kept
+  auto hot_now = [&](const ExtentRec& e) {  // scanned by a query since the snapshot: kept
     MutexLock l(&mu_);
     auto it = extents_.find(e.id);
     return it == extents_.end() || Hot(it->second, hot_since);
@@ -831,7 +831,7 @@ Status LogStore::RunRetention() {
     Status removed = env_.fs->Remove(data_dir_ + "/cache/" + Container(e.account) + "/" + e.id + ".cmkc");
     if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
     MutexLock l(&mu_);
-    // (A query that opened it in between cached it again, or will: it stays hot.)
+    // (A query that scanned it in between cached it again, or will: it stays hot.)
     if (auto it = extents_.find(e.id); it != extents_.end() && !Hot(it->second, hot_since)) it->second.cold = true;
   }
   return OkStatus();
