@@ -6,9 +6,13 @@
 //   kIntsPlain   u64 LE values (when deltas would be larger)
 //   kReals       f64 LE values
 //   kStrings     varint length + bytes per value
+//   kStringsMarked  the same after marks: varint every, varint count, count x u32 LE offset of
+//                value k * every from the first value (plain blocks of more than 128 rows)
 //   kDict        varint dictionary size, the distinct strings (varint length + bytes), u8 code
 //                width (1, 2 or 4), then one code per row
-// then the whole block is compressed (u8 codec: 0 none, 1 lz4, 2 zstd; varint raw size; bytes).
+// then the whole block is compressed (u8 codec: 0 none, 1 lz4, 2 zstd; varint raw size; bytes),
+// or an extent's plain string block in independent LZ4 pieces (frame byte 3:
+// CompressPiecesAppend), so that a few rows decompress only the pieces around them.
 // Thread safety: reentrant.
 #include <cstdint>
 #include <functional>
@@ -86,11 +90,23 @@ bool ForEachDictEntry(std::span<const uint8_t> block, size_t rows,
 std::vector<uint8_t> Compress(Codec codec, std::span<const uint8_t> raw, int level = 1);
 // The same frame appended to `out` (callers reuse its capacity). kNone stores `raw` as is.
 void CompressAppend(Codec codec, std::span<const uint8_t> raw, int level, std::vector<uint8_t>& out);
-// The most bytes CompressAppend can append for `raw_size` bytes (frame header included).
+// `raw` as LZ4 in independent pieces of `piece_bytes` decompressed bytes each (the last fewer):
+// u8 3 | varint raw size | varint piece_bytes | varint count | count x u32 LE compressed size |
+// the pieces. LZ4's window is 64 KiB, so pieces of 64 KiB cost ~1% of the ratio of one frame;
+// a few rows of a 5 MB block of messages then decompress 64 KiB each instead of the block up to
+// them (FrameRanges). No larger than one piece: a plain LZ4 frame (CompressAppend).
+inline constexpr size_t kPieceBytes = 64 * 1024;
+void CompressPiecesAppend(std::span<const uint8_t> raw, std::vector<uint8_t>& out, size_t piece_bytes = kPieceBytes);
+// The most bytes CompressAppend can append for `raw_size` bytes (frame header included); for
+// kLz4, also CompressPiecesAppend with kPieceBytes.
 size_t CompressBound(Codec codec, size_t raw_size);
 // The decompressed size a frame declares (its header: codec byte, varint size), nullopt when the
 // header can't be read. Unchecked against the body: DecompressInto checks it.
 std::optional<uint64_t> FrameRawSize(std::span<const uint8_t> framed);
+// The codec a frame names (LZ4 for one in pieces), nullopt for an unknown one.
+std::optional<Codec> FrameCodec(std::span<const uint8_t> framed);
+// Whether the frame is LZ4 in pieces (CompressPiecesAppend).
+bool IsPiecedFrame(std::span<const uint8_t> framed);
 Result<std::vector<uint8_t>> Decompress(std::span<const uint8_t> framed);
 // The same into `buf` (grown when too small, never shrunk: a reused buffer costs no zeroing):
 // the decompressed bytes are its first (returned) span.
@@ -99,6 +115,36 @@ Result<std::span<uint8_t>> DecompressInto(std::span<const uint8_t> framed, std::
 // `buf` as DecompressInto: an LZ4 frame stops decoding soon after them
 // (LZ4_decompress_safe_partial), the other codecs decode the whole frame.
 Result<std::span<uint8_t>> DecompressPrefixInto(std::span<const uint8_t> framed, size_t want, std::vector<uint8_t>& buf);
+
+// A frame's decompressed bytes by range: a frame in pieces decompresses only the pieces a range
+// overlaps (each once), any other frame the whole of it at the first Need. Decompresses into
+// `buf` (grown, never shrunk), at the bytes' own offsets; `framed` and `buf` must outlive it.
+class FrameRanges {
+ public:
+  static Result<FrameRanges> Open(std::span<const uint8_t> framed, std::vector<uint8_t>& buf);
+  uint64_t size() const { return raw_; }
+  // Bytes [begin, min(end, size())) decompressed, readable at data() + begin.
+  Status Need(uint64_t begin, uint64_t end);
+  const uint8_t* data() const { return buf_->data(); }
+  // Wipes every byte it decompressed (plaintext).
+  void Wipe();
+
+ private:
+  FrameRanges(std::span<const uint8_t> framed, std::vector<uint8_t>& buf) : framed_(framed), buf_(&buf) {}
+  Status NeedPiece(size_t k);
+
+  std::span<const uint8_t> framed_;
+  std::vector<uint8_t>* buf_;
+  uint64_t raw_ = 0;
+  uint64_t piece_bytes_ = 0;                    // 0: not in pieces
+  std::vector<std::span<const uint8_t>> pieces_;  // compressed
+  std::vector<bool> done_;                      // per piece (one entry when not in pieces)
+};
+
+// The values of rows `wanted` (ascending, each below `rows`) of a string block read through
+// `frame`, as DecodeStringRows over the whole block: a plain block with marks decompresses only
+// the pieces from the mark before each wanted row to its value; any other block is read whole.
+Result<kql::Column> DecodeFrameRows(kql::Type type, size_t rows, FrameRanges& frame, std::span<const uint32_t> wanted);
 
 // A whole table (names, types, rows) as bytes: the WAL's record payload.
 // The WAL writes without dictionaries: its records live until the next flush, and hashing every

@@ -399,6 +399,181 @@ TEST(CodecTest, PackedRowsNeedTheBlockOnlyUpToTheirLast) {
   }
 }
 
+// LZ4 in pieces (CompressPiecesAppend): the whole frame decompresses to its bytes; any range read
+// through FrameRanges is those bytes, and only the pieces it overlaps are decompressed (the
+// buffer's other bytes keep what they held); a block no larger than a piece is one LZ4 frame.
+TEST(CodecTest, PiecedFramesDecompressOnlyThePiecesARangeNeeds) {
+  std::string text;
+  for (int i = 0; text.size() < 10500; ++i) text += "line " + std::to_string(i * 7919 % 100003) + " of the run\n";
+  const std::span<const uint8_t> raw = AsBytes(text);
+  for (size_t size : {size_t{0}, size_t{1}, size_t{999}, size_t{1000}, size_t{1001}, size_t{10500}}) {
+    std::vector<uint8_t> frame;
+    CompressPiecesAppend(raw.first(size), frame, 1000);
+    EXPECT_EQ(IsPiecedFrame(frame), size > 1000) << size;
+    EXPECT_EQ(FrameCodec(frame), Codec::kLz4);
+    EXPECT_EQ(FrameRawSize(frame), size);
+    EXPECT_LE(frame.size(), CompressBound(Codec::kLz4, size)) << size;  // (pieces of 1,000: more per piece than the bound's 64 KiB)
+    auto whole = Decompress(frame);
+    ASSERT_THAT(whole, IsOk()) << size;
+    EXPECT_TRUE(std::equal(whole->begin(), whole->end(), raw.begin(), raw.begin() + static_cast<long>(size)));
+  }
+  std::vector<uint8_t> frame;
+  CompressPiecesAppend(raw, frame, 1000);  // 11 pieces, the last of 500 bytes
+  std::vector<uint8_t> buf(raw.size(), 0xAA);
+  auto ranges = FrameRanges::Open(frame, buf);
+  ASSERT_THAT(ranges, IsOk());
+  EXPECT_EQ(ranges->size(), raw.size());
+  ASSERT_THAT(ranges->Need(2500, 3500), IsOk());  // pieces 2 and 3
+  EXPECT_TRUE(std::equal(buf.begin() + 2000, buf.begin() + 4000, raw.begin() + 2000));
+  EXPECT_TRUE(std::all_of(buf.begin(), buf.begin() + 2000, [](uint8_t b) { return b == 0xAA; }));
+  EXPECT_TRUE(std::all_of(buf.begin() + 4000, buf.end(), [](uint8_t b) { return b == 0xAA; }));
+  ASSERT_THAT(ranges->Need(10400, 20000), IsOk());  // the last piece, the end clipped
+  EXPECT_TRUE(std::equal(buf.begin() + 10000, buf.end(), raw.begin() + 10000));
+  ASSERT_THAT(ranges->Need(0, 1), IsOk());
+  EXPECT_TRUE(std::equal(buf.begin(), buf.begin() + 1000, raw.begin()));
+  ranges->Wipe();  // what it decompressed, and nothing else
+  EXPECT_TRUE(std::all_of(buf.begin(), buf.begin() + 1000, [](uint8_t b) { return b == 0; }));
+  EXPECT_TRUE(std::all_of(buf.begin() + 1000, buf.begin() + 2000, [](uint8_t b) { return b == 0xAA; }));
+  auto prefix = DecompressPrefixInto(frame, 1500, buf);
+  ASSERT_THAT(prefix, IsOk());
+  ASSERT_EQ(prefix->size(), 1500u);
+  EXPECT_TRUE(std::equal(prefix->begin(), prefix->end(), raw.begin()));
+}
+
+// A frame in pieces that doesn't add up is DataLoss, never a read past it: pieces smaller than
+// 64 bytes, a count that doesn't cover the size, sizes past the body or short of it, pieces cut
+// at the wrong places.
+TEST(CodecTest, DamagedPiecedFramesAreDataLoss) {
+  std::string text;
+  for (int i = 0; text.size() < 5500; ++i) text += "value " + std::to_string(i) + ";";
+  text.resize(5500);
+  std::vector<uint8_t> frame;
+  CompressPiecesAppend(AsBytes(text), frame, 1000);
+  ASSERT_TRUE(IsPiecedFrame(frame));
+  auto fails = [&](std::vector<uint8_t> bad, const char* what) {
+    std::vector<uint8_t> buf;
+    EXPECT_THAT(Decompress(bad), StatusIs(StatusCode::kDataLoss)) << what;
+    auto ranges = FrameRanges::Open(bad, buf);
+    if (ranges.ok()) {
+      EXPECT_THAT(ranges->Need(0, text.size()), StatusIs(StatusCode::kDataLoss)) << what;
+    }
+  };
+  // Header: u8 3, varint size (2 bytes), varint 1000 (2 bytes), varint count, u32 sizes.
+  ASSERT_EQ(frame[5], 6);  // 5,xxx bytes in pieces of 1,000
+  auto at = [&](size_t i, uint8_t v) {
+    std::vector<uint8_t> bad = frame;
+    bad[i] = v;
+    return bad;
+  };
+  ASSERT_EQ(text.size(), 5500u);
+  fails(at(5, 5), "a count short of the size");
+  fails(at(5, 0x7f), "a count past the size");
+  fails(at(3, 0x20), "pieces of 32 bytes");  // varint 1000 = e8 07 -> a0 00 is not, 0x20 alone is 32
+  std::vector<uint8_t> longer = frame;
+  longer.push_back(0);
+  fails(longer, "a byte past the last piece");
+  std::vector<uint8_t> shorter(frame.begin(), frame.end() - 1);
+  fails(shorter, "the last piece cut");
+  std::vector<uint8_t> zero = frame;
+  std::memset(zero.data() + 6, 0, 4);
+  fails(zero, "an empty piece");
+  std::vector<uint8_t> swapped = frame;  // the first two pieces' sizes swapped: each cut wrong
+  ASSERT_NE(LoadU32(frame.data() + 6), LoadU32(frame.data() + 10));
+  std::memcpy(swapped.data() + 6, frame.data() + 10, 4);
+  std::memcpy(swapped.data() + 10, frame.data() + 6, 4);
+  fails(swapped, "pieces cut at the wrong places");
+}
+
+// A plain block past 128 rows marks every 128th value; a mark that disagrees with the values is
+// corrupt for DecodeColumn and for a walk past it (a read that starts at it stays within the
+// frame); 128 rows or fewer carry none.
+TEST(CodecTest, PlainBlocksMarkEveryHundredAndTwentyEighthValue) {
+  kql::Column c(kql::Type::kString);
+  for (int i = 0; i < 300; ++i) c.AppendString(std::string(static_cast<size_t>(i % 17), 'x') + std::to_string(i));
+  std::vector<uint8_t> few, many;
+  EncodeColumn(c, 0, 128, few);
+  EncodeColumn(c, 0, 300, many);
+  EXPECT_EQ(few[0], 4);   // kStrings
+  EXPECT_EQ(many[0], 6);  // kStringsMarked
+  EXPECT_TRUE(IsPlainStringBlock(many));
+  EXPECT_EQ(Texts(RoundTrip(c, 300)), Texts(c));
+  // u8 6, u8 0, varint 128, varint 3, then the marks: 0, then where value 128 starts.
+  ASSERT_EQ(many[2], (128 & 0x7f) | 0x80);
+  ASSERT_EQ(many[4], 3);
+  EXPECT_EQ(LoadU32(many.data() + 5), 0u);
+  std::vector<uint8_t> bad = many;
+  bad[5 + 4] ^= 1;  // value 128's mark
+  std::span<const uint8_t> in(bad);
+  EXPECT_THAT(DecodeColumn(c.type, 300, in), StatusIs(StatusCode::kDataLoss));
+  std::span<const uint8_t> rows_in(bad);
+  std::vector<uint32_t> past = {200};
+  EXPECT_THAT(DecodeStringRows(c.type, 300, rows_in, past), StatusIs(StatusCode::kDataLoss));
+  std::vector<uint8_t> frame;
+  CompressPiecesAppend(bad, frame, 256);
+  std::vector<uint8_t> buf;
+  auto ranges = FrameRanges::Open(frame, buf);
+  ASSERT_THAT(ranges, IsOk());
+  std::vector<uint32_t> jumps = {130};  // from mark 1, wrong by one byte: the length read is not value 128's
+  auto jumped = DecodeFrameRows(c.type, 300, *ranges, jumps);
+  if (jumped.ok()) {
+    EXPECT_NE(jumped->Str(0), c.Str(130));  // (whatever it reads, it stays in the frame)
+  }
+  std::vector<uint32_t> before = {100, 127};  // before the bad mark: read from mark 0
+  auto read = DecodeFrameRows(c.type, 300, *ranges, before);
+  ASSERT_THAT(read, IsOk());
+  EXPECT_EQ(read->Str(1), c.Str(127));
+}
+
+// Rows read through a frame in pieces are those the whole block gathered gives, for plain
+// blocks with and without nulls, values longer than a piece, empty values, and dictionary and
+// small blocks (read whole); a few rows decompress the block's first piece (its header and
+// marks) and the pieces from the mark before each row to its value, no others.
+TEST(CodecTest, FrameRowsReadOnlyThePiecesAroundThem) {
+  kql::Column plain(kql::Type::kString), nulls(kql::Type::kString), lengthy(kql::Type::kString),
+      few(kql::Type::kString);
+  for (int i = 0; i < 20000; ++i) {
+    plain.AppendString("message " + std::to_string(i * 7919 % 100003) + " of the run");
+    if (i % 5 == 0) nulls.AppendNull();
+    else nulls.AppendString(i % 7 == 0 ? std::string() : "n" + std::to_string(i));
+    lengthy.AppendString(i % 1000 == 3 ? std::string(5000, static_cast<char>('a' + i % 26)) : "l" + std::to_string(i));
+    few.AppendString(i % 3 == 0 ? "alpha" : "beta");
+  }
+  for (const kql::Column* c : {&plain, &nulls, &lengthy, &few}) {
+    std::vector<uint8_t> raw, frame;
+    ColumnPiece piece{c, 0, 20000};
+    EncodeColumn(c->type, std::span<const ColumnPiece>(&piece, 1), raw);
+    CompressPiecesAppend(raw, frame, 4096);
+    ASSERT_TRUE(IsPiecedFrame(frame));
+    std::span<const uint8_t> whole_in(raw);
+    auto whole = DecodeColumn(c->type, 20000, whole_in);
+    ASSERT_THAT(whole, IsOk());
+    for (std::vector<uint32_t> wanted :
+         {std::vector<uint32_t>{3}, std::vector<uint32_t>{0, 5000, 9000}, std::vector<uint32_t>{127, 128, 129},
+          std::vector<uint32_t>{3003, 3004}, std::vector<uint32_t>{19500}, std::vector<uint32_t>{19999},
+          std::vector<uint32_t>{255, 256, 12003, 19998, 19999}}) {
+      std::vector<uint8_t> buf(raw.size(), 0xAA);
+      auto ranges = FrameRanges::Open(frame, buf);
+      ASSERT_THAT(ranges, IsOk());
+      auto got = DecodeFrameRows(c->type, 20000, *ranges, wanted);
+      ASSERT_THAT(got, IsOk());
+      ASSERT_EQ(got->stored(), wanted.size());
+      for (size_t i = 0; i < wanted.size(); ++i) {
+        EXPECT_EQ(got->IsNull(i), whole->IsNull(wanted[i])) << wanted[i];
+        EXPECT_EQ(got->Str(i), whole->Str(wanted[i])) << wanted[i];
+      }
+      size_t untouched = static_cast<size_t>(std::count(buf.begin(), buf.end(), uint8_t{0xAA}));
+      if (c == &few) {
+        EXPECT_LT(untouched, raw.size() / 100);  // a dictionary block: read whole
+      } else if (c == &plain && wanted.size() == 1) {
+        EXPECT_GT(untouched, raw.size() - 4 * 4096);  // the first piece, the one or two around the row
+      }
+      auto again = DecodePackedRows(c->type, 20000, frame, wanted);  // the scan's entry point
+      ASSERT_THAT(again, IsOk());
+      for (size_t i = 0; i < wanted.size(); ++i) EXPECT_EQ(again->Str(i), whole->Str(wanted[i]));
+    }
+  }
+}
+
 // DecodeSelectedStrings gives what decoding the whole block and gathering the rows whose value
 // passes (or is null) gives, for plain blocks, dictionary blocks and blocks with nulls, value by
 // value and with the block searched as one text (a finder: every positive match operator).

@@ -256,7 +256,10 @@ Result<ExtentSummary> BuildExtent(const ExtentHeader& header, const std::string&
       size_t at = out.size();
       ReserveForBlock(out, CompressBound(codec, raw.size()));
       out.resize(at + storage::kBlockHeaderSize);
-      CompressAppend(codec, raw, 1, out);
+      // A plain text block in LZ4 pieces: a query's few rows of it (a sample, a top's, arg_max's)
+      // decompress the pieces around them, not the block up to them.
+      if (codec == Codec::kLz4 && IsPlainStringBlock(raw_kind)) CompressPiecesAppend(raw, out);
+      else CompressAppend(codec, raw, 1, out);
       Status sealed = storage::SealBlockInPlace(aek, header.aek_generation, where, out, at, random);
       // A string block's terms' filter, sealed after it as a block of its own: a plain text
       // block's values' terms, a dictionary block's entries' (few: read from the encoded block).
@@ -459,8 +462,9 @@ Result<Codec> ExtentReader::BlockCodec(size_t group, size_t column, const Secret
   storage::BlockAddress where{header_.id, static_cast<uint32_t>(index), schema[column].name};
   ASSIGN_OR_RETURN(std::vector<uint8_t> sealed, source_->Read(b.offset, b.size));
   ASSIGN_OR_RETURN(SecretBytes frame, storage::OpenBlock(aek, where, sealed));
-  if (frame.size() == 0 || frame.data()[0] > static_cast<uint8_t>(Codec::kZstd)) return CorruptExtent("unknown codec");
-  return static_cast<Codec>(frame.data()[0]);
+  std::optional<Codec> codec = FrameCodec(frame.span());
+  if (!codec) return CorruptExtent("unknown codec");
+  return *codec;
 }
 
 std::optional<std::pair<int64_t, int64_t>> ExtentReader::GroupTimeRange(size_t group) const {
@@ -598,6 +602,12 @@ Result<kql::Column> DecodePackedRows(kql::Type type, size_t rows, std::span<cons
   // the block only up to the last of them: decompressed that far, by the rows' share of the
   // block and a margin; a guess that falls short (values longer there than on average) is
   // retried on the whole block. The decompressed prefix is wiped as the whole block would be.
+  if (IsPiecedFrame(packed)) {  // the pieces around each row (and the block's marks) alone
+    ASSIGN_OR_RETURN(FrameRanges frame, FrameRanges::Open(packed, read_scratch.raw));
+    auto decoded = DecodeFrameRows(type, rows, frame, wanted);
+    frame.Wipe();
+    return decoded;
+  }
   std::optional<uint64_t> raw = FrameRawSize(packed);
   if (raw && !wanted.empty() && rows > 0 && wanted.back() < rows) {
     double share = static_cast<double>(wanted.back() + 1) / static_cast<double>(rows);

@@ -80,7 +80,9 @@ Result<kql::Column> DecodePackedStrings(kql::Type type, size_t rows, std::span<c
                                         const std::function<size_t(std::string_view, size_t)>& find,
                                         std::vector<uint32_t>& selected, bool& whole, bool any_kept_value = false);
 
-// The same frame decoded for rows `wanted` only (codec.h DecodeStringRows).
+// The same frame decoded for rows `wanted` only (codec.h DecodeStringRows): from a frame in pieces
+// (a plain text block's, BuildExtent) only the pieces around them (DecodeFrameRows), from an
+// LZ4 frame its prefix up to them.
 Result<kql::Column> DecodePackedRows(kql::Type type, size_t rows, std::span<const uint8_t> packed,
                                      std::span<const uint32_t> wanted);
 

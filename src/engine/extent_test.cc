@@ -134,6 +134,57 @@ std::optional<ExtentReader> BuildAndOpen(const kql::Table& t, env::Random& rando
   return std::move(*reader);
 }
 
+// With LZ4, a plain text block past 64 KiB is stored in pieces (its codec still LZ4), and a few of
+// its rows read from them are the block's; dictionary and numeric blocks, and every block under
+// zstd, are single frames.
+TEST(ExtentTest, APlainTextBlockIsStoredInPiecesItsRowsReadFromThem) {
+  kql::Table t;
+  kql::Column time(kql::Type::kDateTime), level(kql::Type::kString), msg(kql::Type::kString);
+  for (int r = 0; r < 5000; ++r) {
+    time.AppendInt(kBase + r);
+    level.AppendString(r % 3 == 0 ? "Error" : "Info");
+    msg.AppendString("request " + std::to_string(r * 7919 % 100003) + " took " + std::to_string(r % 977) +
+                     " ms on the path /api/items/" + std::to_string(r) + " from the edge node");
+  }
+  t.AddColumn("TimeGenerated", std::move(time));
+  t.AddColumn("Level", std::move(level));
+  t.AddColumn("Message", std::move(msg));
+  t.rows = 5000;
+  auto b = Batch::FromTable(t);
+  ASSERT_THAT(b, IsOk());
+  const Batch* ptr = &*b;
+  kql::Schema schema = {{"TimeGenerated", kql::Type::kDateTime}, {"Level", kql::Type::kString}, {"Message", kql::Type::kString}};
+  env::SecureRandom random;
+  SecretBytes aek = random.NewSecret(32);
+  for (Codec codec : {Codec::kLz4, Codec::kZstd}) {
+    ExtentHeader h;
+    random.Fill(h.id);
+    h.account = "acct";
+    std::vector<uint8_t> object;
+    ASSERT_THAT(BuildExtent(h, "ws", "Logs", schema, std::span<const Batch* const>(&ptr, 1), aek, codec, random, object),
+                IsOk());
+    auto reader = ExtentReader::Open(object, aek, ExtentPlace{h.id, "acct", "ws", "Logs"});
+    ASSERT_THAT(reader, IsOk());
+    for (size_t c = 0; c < 3; ++c) {
+      auto packed = reader->ReadPacked(0, c, aek);
+      ASSERT_THAT(packed, IsOk());
+      EXPECT_EQ(IsPiecedFrame(**packed), codec == Codec::kLz4 && c == 2) << c;
+      auto named = reader->BlockCodec(0, c, aek);
+      ASSERT_THAT(named, IsOk());
+      EXPECT_EQ(*named, codec) << c;
+    }
+    auto packed = reader->ReadPacked(0, 2, aek);
+    ASSERT_THAT(packed, IsOk());
+    auto whole = reader->ReadBlock(0, 2, aek);
+    ASSERT_THAT(whole, IsOk());
+    std::vector<uint32_t> wanted = {0, 7, 2500, 4999};
+    auto rows = DecodePackedRows(kql::Type::kString, 5000, **packed, wanted);
+    ASSERT_THAT(rows, IsOk());
+    ASSERT_EQ(rows->stored(), wanted.size());
+    for (size_t i = 0; i < wanted.size(); ++i) EXPECT_EQ(rows->Str(i), whole->Str(wanted[i]));
+  }
+}
+
 TEST(ExtentTest, TheFooterKeepsEachBlocksExtremesForIntegersAndNaNFreeReals) {
   // Two row groups of reals: the first with a null and negatives, the second with a NaN; a long
   // column with nulls only in the second group; strings have none.

@@ -2,7 +2,8 @@
 // DecodeColumn for every type, DecodeSelectedStrings with and without a search (and with any
 // kept value), DecodeStringRows
 // (against the whole decode), DecodePackedStrings and DecodePackedRows (its prefix of an LZ4
-// frame against the block itself)
+// frame, and the pieces of a frame in LZ4 pieces, against the block itself; the input itself as
+// a frame, of either kind)
 // over a compression frame, ParseBatchLayout and DecodeTable. Blocks reach them only after AES-GCM has authenticated them, so this is
 // defence in depth: no input may crash, read out of bounds or loop, and where a plain string
 // block decodes both ways the selected rows must be the decoded column's rows that the test
@@ -157,6 +158,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (direct.ok()) {
       for (size_t i = 0; i < early.size(); ++i) {
         if (direct->IsNull(i) != framed->IsNull(i) || direct->Str(i) != framed->Str(i)) std::abort();
+      }
+    }
+    // In LZ4 pieces of 64 bytes (as a text block's, of 64 KiB): the rows read from the pieces
+    // around them (a marked block jumps to the mark before each, which the direct walk checked
+    // on its way) are the direct read's whenever that one succeeds.
+    std::vector<uint8_t> pieces;
+    cmk::engine::CompressPiecesAppend(block, pieces, 64);
+    auto pieced = cmk::engine::DecodePackedRows(type, rows, pieces, early);
+    if (pieced.ok()) Touch(*pieced, early.size());
+    if (direct.ok()) {
+      if (!pieced.ok()) std::abort();
+      for (size_t i = 0; i < early.size(); ++i) {
+        if (direct->IsNull(i) != pieced->IsNull(i) || direct->Str(i) != pieced->Str(i)) std::abort();
       }
     }
   }
