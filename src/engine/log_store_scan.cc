@@ -480,15 +480,32 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     if (!deferred.empty()) {
       int k = select != nullptr || scan.thin != nullptr ? 0 : t.Find(scan.bound->column);
       std::vector<uint32_t> meeting;
+      std::vector<uint8_t> whole;  // (a select's: the rows kept for their place alone get nulls)
       if (scan.thin != nullptr) meeting = kept[gi];
-      else if (select != nullptr) meeting = select->rows(t);
+      else if (select != nullptr) meeting = select->rows(t, &whole);
       else if (k >= 0) meeting = RowsMeeting(t.columns[static_cast<size_t>(k)], t.rows, *scan.bound);
       if (!meeting.empty()) {
         kql::Table rows = kql::GatherTable(t, meeting);
         rows.name = e.table;
-        values_materialized_.fetch_add(meeting.size() * deferred.size(), std::memory_order_relaxed);
+        std::vector<uint32_t> built;
+        if (whole.size() == meeting.size()) {
+          for (size_t i = 0; i < meeting.size(); ++i) {
+            if (whole[i] != 0) built.push_back(meeting[i]);
+          }
+        }
+        const bool all = built.size() == meeting.size() || whole.size() != meeting.size();
+        if (all) built = meeting;
+        values_materialized_.fetch_add(built.size() * deferred.size(), std::memory_order_relaxed);
         for (auto& [c, packed] : deferred) {
-          ASSIGN_OR_RETURN(kql::Column col, DecodePackedRows(layout->schema[c].type, t.rows, *packed, meeting));
+          ASSIGN_OR_RETURN(kql::Column col, DecodePackedRows(layout->schema[c].type, t.rows, *packed, built));
+          if (!all) {  // the rows kept for their place: nulls
+            kql::Column spread(layout->schema[c].type);
+            for (size_t i = 0, j = 0; i < meeting.size(); ++i) {
+              if (whole[i] != 0) spread.AppendFrom(col, j++);
+              else spread.AppendNull();
+            }
+            col = std::move(spread);
+          }
           MakeDictWipeable(col, wipe);
           rows.AddColumn(layout->schema[c].name, std::move(col));
         }

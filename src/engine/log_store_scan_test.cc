@@ -380,6 +380,82 @@ TEST_F(LogStoreScanTest, TopBuildsTheStringsOfItsRowsOnlyWhenTheTextIsTooLargeTo
   EXPECT_EQ(store_->BlocksDecodedForTest() - after_top, 3u);  // every Msg block: none was cached
 }
 
+// Across row groups, a group's best row that an earlier-selected row group's beats outright is
+// not built, and a group's first row beside its best is kept for its place alone (its Msg
+// null, never an answer): `arg_max(TimeGenerated, *) by Host` over ten extents whose first holds
+// every host's latest row builds those four messages only (80 before). Ties are kept (the earlier
+// row in scan order answers), a first row that could answer is built (take_any; a row group
+// without a non-null key), and the answers are those of the same summarize behind a filter,
+// read one extent at a time and three at once.
+TEST_F(LogStoreScanTest, ArgMaxSkipsTheRowsABestFromAnotherRowGroupBeats) {
+  cache_bytes_ = 16 << 10;
+  table_.schema.push_back({"Host", kql::Type::kString});
+  topo_.tables = {table_};
+  read_ahead_ = 1;
+  Open();
+  TimePoint now = clock_.Now();
+  for (int k = 0; k < 10; ++k) {
+    // Extent 0 the latest; messages too large to cache decoded.
+    kql::Table t = Rows(200, "x" + std::to_string(k) + std::string(32, 'm'), now - std::chrono::minutes(k));
+    kql::Column host(kql::Type::kString);
+    for (int i = 0; i < 200; ++i) host.AppendString(k == 9 && i == 150 ? "late" : "h" + std::to_string(i % 4));
+    auto& n = t.columns[static_cast<size_t>(t.Find("N"))];
+    if (k == 5) n.nulls.assign(200, 1);  // no N in extent 5: arg_max(N, *) takes its groups' first rows there
+    if (k == 9) {  // nor for host "late": its answer is its (only) row, built
+      n.nulls.assign(200, 0);
+      n.nulls[150] = 1;
+    }
+    t.AddColumn("Host", std::move(host));
+    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  auto answer = [&](const kql::Catalog& cat, const std::string& q) {
+    auto r = kql::Execute(q, cat, kql::ExecOptions{});
+    EXPECT_THAT(r, IsOk()) << q << ": " << r.status().message();
+    std::vector<std::string> rows;
+    if (!r.ok()) return rows;
+    const kql::Table& t = r->tables[0];
+    for (size_t i = 0; i < t.rows; ++i) {
+      std::string row;
+      for (const kql::Column& c : t.columns) {
+        row += c.IsNull(i) ? "null" : kql::UsesInts(c.type) ? std::to_string(c.Int(i))
+                                    : kql::UsesReals(c.type) ? std::to_string(c.Real(i)) : c.Str(i);
+        row += "|";
+      }
+      rows.push_back(row);
+    }
+    return rows;
+  };
+  struct Case {
+    const char* q;
+    uint64_t most;  // messages built, one extent at a time
+  };
+  for (const Case& c : {Case{" | summarize arg_max(TimeGenerated, *) by Host", 5},  // + late's, in extent 9
+                        Case{" | summarize arg_max(N, *) by Host", 200},  // ties in every extent
+                        Case{" | summarize arg_min(TimeGenerated, Msg), take_any(Msg) by Host", 200},
+                        Case{" | summarize arg_max(TimeGenerated, *), max(N) by Host", 5}}) {
+    for (size_t threads : {size_t{1}, size_t{3}}) {
+      read_ahead_ = threads;
+      Open();  // a fresh cache
+      auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+      uint64_t before = store_->ValuesMaterializedForTest();
+      std::vector<std::string> got = answer(*cat, std::string("App_CL") + c.q);
+      uint64_t built = store_->ValuesMaterializedForTest() - before;
+      if (threads == 1) {
+        EXPECT_LE(built, c.most) << c.q;
+      }
+      EXPECT_EQ(got, answer(*cat, std::string("App_CL | where N >= 0 or isnull(N)") + c.q)) << c.q;
+      EXPECT_EQ(got.size(), 5u) << c.q;
+    }
+  }
+  // The latest row of each host is extent 0's (x0), the one tie of N = 199 the first extent's.
+  Open();
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  for (const std::string& row : answer(*cat, "App_CL | summarize arg_max(N, Msg) by Host | where Host != 'late'")) {
+    EXPECT_NE(row.find("|x0"), std::string::npos) << row;
+  }
+}
+
 // A summarize whose aggregates each take one row of a group (`arg_max(TimeGenerated, *) by
 // Computer`, the latest row of each) over text too large to cache decoded builds the strings of
 // each row group's first and best rows only, with the answers of the same summarize behind a

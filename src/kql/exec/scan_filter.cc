@@ -568,19 +568,32 @@ bool SelectReads(const PlanNode& scan, const std::vector<int>& counts, const std
 // partial aggregation over each group's first row and best rows, in order, is the one over all
 // its rows (same winners, same order of groups), so the rest need never be decoded. nullopt for
 // any other summarize, or when the aggregates read every column anyway.
+//
+// Across chunks: each group's best keys so far (of the chunks selected before, on any thread)
+// are kept, and a chunk's best row that one of them beats outright is dropped (the group's
+// first row keeps its place; a tie is kept, the earlier row in scan order winning in the merge).
+// A group's first row needs its other columns only when it could be an answer: with take_any,
+// or when the chunk has no non-null key for one of its arg_max/arg_min; otherwise it is kept
+// for its place alone (`whole` 0). `arg_max(TimeGenerated, *) by Computer` over 10M rows in 153
+// row groups then builds the messages of a few thousand rows, not of 500 x 2 a group.
 std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const PlanNode& scan, TimePoint now) {
   struct Best {
     const BoundExpr* key;
     int sign;
+    bool arg;  // arg_max/arg_min: its winner's other columns are an answer
   };
   std::vector<Best> bests;
+  bool take_any = false;
   if (node.aggs.empty()) return std::nullopt;
   for (const BoundAggregate& a : node.aggs) {
     std::string_view n = a.def->name;
-    if (n == "any" || n == "take_any") continue;
+    if (n == "any" || n == "take_any") {
+      take_any = true;
+      continue;
+    }
     int sign = n == "arg_max" || n == "max" ? 1 : n == "arg_min" || n == "min" ? -1 : 0;
     if (sign == 0 || a.args.empty()) return std::nullopt;
-    bests.push_back({&a.args[0], sign});
+    bests.push_back({&a.args[0], sign, n == "arg_max" || n == "arg_min"});
   }
   std::vector<int> counts(scan.schema.size(), 0);
   for (const BoundExpr& k : node.exprs) CountColumnReads(k, counts);
@@ -590,7 +603,16 @@ std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const Plan
   if (!SelectReads(scan, counts, wanted, select)) return std::nullopt;
   std::vector<bool> reads(counts.size());
   for (size_t k = 0; k < counts.size(); ++k) reads[k] = counts[k] > 0 && wanted[k];
-  select.rows = [&node, &scan, reads, bests, now](const Table& t) -> std::vector<uint32_t> {
+  // Each group's best key per Best so far, by the group's encoded keys; bounded (past it, groups
+  // not yet held are not pruned).
+  struct Leaders {
+    std::mutex mu;
+    std::unordered_map<std::string, std::vector<std::optional<Column>>> best;  // under mu
+  };
+  constexpr size_t kMaxLeaders = 1 << 16;
+  auto leaders = std::make_shared<Leaders>();
+  select.rows = [&node, &scan, reads, bests, take_any, now, leaders](const Table& t,
+                                                                      std::vector<uint8_t>* whole) -> std::vector<uint32_t> {
     std::vector<uint32_t> all(t.rows);
     for (size_t r = 0; r < t.rows; ++r) all[r] = static_cast<uint32_t>(r);
     Chunk chunk = ScanChunk(scan, reads, std::shared_ptr<const Table>(std::shared_ptr<const Table>(), &t));
@@ -626,31 +648,67 @@ std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const Plan
       }
       groups = of.size();
     }
-    std::vector<uint8_t> keep(t.rows, 0);
-    std::vector<uint32_t> at(groups, UINT32_MAX);
+    std::vector<uint32_t> first(groups, UINT32_MAX);
     for (size_t r = 0; r < t.rows; ++r) {
-      if (at[group[r]] == UINT32_MAX) {
-        at[group[r]] = static_cast<uint32_t>(r);
-        keep[r] = 1;
-      }
+      if (first[group[r]] == UINT32_MAX) first[group[r]] = static_cast<uint32_t>(r);
     }
-    for (const Best& b : bests) {
-      Result<ColumnValue> v = Eval(*b.key, chunk, fctx);
+    std::vector<ColumnValue> values;
+    std::vector<std::vector<uint32_t>> best(bests.size(), std::vector<uint32_t>(groups, UINT32_MAX));
+    for (size_t b = 0; b < bests.size(); ++b) {
+      Result<ColumnValue> v = Eval(*bests[b].key, chunk, fctx);
       if (!v.ok()) return all;
       const Column& c = v->get();
-      std::fill(at.begin(), at.end(), UINT32_MAX);
       for (size_t r = 0; r < t.rows; ++r) {
         if (c.IsNull(r)) continue;
-        uint32_t& best = at[group[r]];
-        if (best == UINT32_MAX || CompareValues(c, r, c, best) * b.sign > 0) best = static_cast<uint32_t>(r);
+        uint32_t& at = best[b][group[r]];
+        if (at == UINT32_MAX || CompareValues(c, r, c, at) * bests[b].sign > 0) at = static_cast<uint32_t>(r);
       }
-      for (uint32_t r : at) {
-        if (r != UINT32_MAX) keep[r] = 1;
+      values.push_back(std::move(*v));
+    }
+    // Against (and into) the best keys of the chunks before.
+    std::vector<uint8_t> beaten(bests.size() * groups, 0);
+    {
+      std::lock_guard<std::mutex> l(leaders->mu);
+      std::string key;
+      for (size_t g = 0; g < groups; ++g) {
+        key.clear();
+        for (const ColumnValue& k : keys) EncodeKey(k.get(), first[g], key);
+        auto it = leaders->best.find(key);
+        if (it == leaders->best.end()) {
+          if (leaders->best.size() >= kMaxLeaders) continue;
+          it = leaders->best.emplace(key, std::vector<std::optional<Column>>(bests.size())).first;
+        }
+        for (size_t b = 0; b < bests.size(); ++b) {
+          uint32_t r = best[b][g];
+          if (r == UINT32_MAX) continue;
+          const Column& c = values[b].get();
+          std::optional<Column>& held = it->second[b];
+          if (held && CompareValues(*held, 0, c, r) * bests[b].sign > 0) {
+            beaten[b * groups + g] = 1;
+          } else if (!held || CompareValues(c, r, *held, 0) * bests[b].sign > 0) {
+            held.emplace(c.type);
+            held->AppendFrom(c, r);
+          }
+        }
+      }
+    }
+    std::vector<uint8_t> keep(t.rows, 0);  // 1: kept for its place, 2: kept whole
+    for (size_t g = 0; g < groups; ++g) {
+      bool answers = take_any;  // the first row could be an answer
+      for (size_t b = 0; b < bests.size(); ++b) answers = answers || (bests[b].arg && best[b][g] == UINT32_MAX);
+      keep[first[g]] = answers ? 2 : 1;
+      for (size_t b = 0; b < bests.size(); ++b) {
+        uint32_t r = best[b][g];
+        if (r == UINT32_MAX || beaten[b * groups + g] != 0) continue;
+        keep[r] = std::max<uint8_t>(keep[r], bests[b].arg ? 2 : 1);
       }
     }
     std::vector<uint32_t> rows;
+    if (whole != nullptr) whole->clear();
     for (size_t r = 0; r < t.rows; ++r) {
-      if (keep[r] != 0) rows.push_back(static_cast<uint32_t>(r));
+      if (keep[r] == 0) continue;
+      rows.push_back(static_cast<uint32_t>(r));
+      if (whole != nullptr) whole->push_back(keep[r] == 2 ? 1 : 0);
     }
     return rows;
   };
@@ -1025,7 +1083,7 @@ std::optional<ScanRequest::Select> TopSelect(const PlanNode& top, const BoundExp
   }
   std::vector<bool> reads(counts.size());
   for (size_t k = 0; k < counts.size(); ++k) reads[k] = counts[k] > 0 && wanted[k];
-  select.rows = [&top, &scan, &predicate, reads, n, now, bound](const Table& t) -> std::vector<uint32_t> {
+  select.rows = [&top, &scan, &predicate, reads, n, now, bound](const Table& t, std::vector<uint8_t>*) -> std::vector<uint32_t> {
     std::vector<uint32_t> rows(t.rows);
     for (size_t r = 0; r < t.rows; ++r) rows[r] = static_cast<uint32_t>(r);
     const std::vector<uint32_t> all = rows;

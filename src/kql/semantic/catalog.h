@@ -100,10 +100,15 @@ struct ScanRequest {
   // first and best rows, ascending). A Catalog may drop every other row before `filter`, and
   // decode the chunk's other columns for the kept rows only (late materialization: the
   // messages of a group's latest row, not of every row). Set by a top over a where too (its
-  // passing rows among a chunk's N best, meeting `bound` when there is one).
+  // passing rows among a chunk's N best, meeting `bound` when there is one). When `whole` is
+  // given, `rows` may fill it (one flag a kept row) to mark the rows kept for their place alone
+  // (0: a group's first row beside a better one, whose values outside `reads` can't be an
+  // answer), which a Catalog may give nulls outside `reads`; left empty, every kept row is whole.
+  // `rows` runs on the Catalog's threads, and each call may learn from the ones before (a
+  // group's best key so far): one Select serves one scan.
   struct Select {
     std::vector<std::string> reads;
-    std::function<std::vector<uint32_t>(const Table&)> rows;
+    std::function<std::vector<uint32_t>(const Table&, std::vector<uint8_t>* whole)> rows;
   };
   std::optional<Select> select;
   // Set by `sample N` straight over a scan, for a Catalog that Thins(): each row the scan hands
