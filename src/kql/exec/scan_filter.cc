@@ -613,8 +613,12 @@ std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const Plan
   auto leaders = std::make_shared<Leaders>();
   select.rows = [&node, &scan, reads, bests, take_any, now, leaders](const Table& t,
                                                                       std::vector<uint8_t>* whole) -> std::vector<uint32_t> {
-    std::vector<uint32_t> all(t.rows);
-    for (size_t r = 0; r < t.rows; ++r) all[r] = static_cast<uint32_t>(r);
+    auto all = [&] {  // every row, whole
+      std::vector<uint32_t> rows(t.rows);
+      for (size_t r = 0; r < t.rows; ++r) rows[r] = static_cast<uint32_t>(r);
+      if (whole != nullptr) whole->clear();
+      return rows;
+    };
     Chunk chunk = ScanChunk(scan, reads, std::shared_ptr<const Table>(std::shared_ptr<const Table>(), &t));
     FunctionContext fctx{chunk.rows, now, nullptr};
     // Each row's group: a single coded key by its code (nulls a group of their own, as the
@@ -625,7 +629,7 @@ std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const Plan
     std::vector<ColumnValue> keys;
     for (const BoundExpr& k : node.exprs) {
       Result<ColumnValue> v = Eval(k, chunk, fctx);
-      if (!v.ok()) return all;  // the filter's aggregation reports it, over every row
+      if (!v.ok()) return all();  // the filter's aggregation reports it, over every row
       keys.push_back(std::move(*v));
     }
     if (keys.size() == 1 && keys[0].get().coded() && !keys[0].get().constant) {
@@ -656,12 +660,26 @@ std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const Plan
     std::vector<std::vector<uint32_t>> best(bests.size(), std::vector<uint32_t>(groups, UINT32_MAX));
     for (size_t b = 0; b < bests.size(); ++b) {
       Result<ColumnValue> v = Eval(*bests[b].key, chunk, fctx);
-      if (!v.ok()) return all;
+      if (!v.ok()) return all();
       const Column& c = v->get();
-      for (size_t r = 0; r < t.rows; ++r) {
-        if (c.IsNull(r)) continue;
-        uint32_t& at = best[b][group[r]];
-        if (at == UINT32_MAX || CompareValues(c, r, c, at) * bests[b].sign > 0) at = static_cast<uint32_t>(r);
+      std::vector<uint32_t>& at = best[b];
+      if (UsesInts(c.type) && !c.constant && c.ints.size() >= t.rows) {
+        // Integers (TimeGenerated above all) compared as such: CompareValues per row was 40% of
+        // `arg_max(TimeGenerated, *) by Computer`.
+        const int64_t* x = c.ints.data();
+        const bool nulls = c.HasNulls();
+        const bool most = bests[b].sign > 0;
+        for (size_t r = 0; r < t.rows; ++r) {
+          if (nulls && c.IsNull(r)) continue;
+          uint32_t& a = at[group[r]];
+          if (a == UINT32_MAX || (most ? x[r] > x[a] : x[r] < x[a])) a = static_cast<uint32_t>(r);
+        }
+      } else {
+        for (size_t r = 0; r < t.rows; ++r) {
+          if (c.IsNull(r)) continue;
+          uint32_t& a = at[group[r]];
+          if (a == UINT32_MAX || CompareValues(c, r, c, a) * bests[b].sign > 0) a = static_cast<uint32_t>(r);
+        }
       }
       values.push_back(std::move(*v));
     }
