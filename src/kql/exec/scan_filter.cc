@@ -603,13 +603,16 @@ std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const Plan
   if (!SelectReads(scan, counts, wanted, select)) return std::nullopt;
   std::vector<bool> reads(counts.size());
   for (size_t k = 0; k < counts.size(); ++k) reads[k] = counts[k] > 0 && wanted[k];
-  // Each group's best key per Best so far, by the group's encoded keys; bounded (past it, groups
-  // not yet held are not pruned).
+  // Each group's best key per Best so far, by the group's encoded keys. Bounded in bytes (keys
+  // and values: a string key may be long, and the query's budget doesn't see this): past it, a
+  // group not yet held is not pruned and a held key that would grow it stays as it is (a weaker
+  // bound, still a row's that reaches the aggregation).
   struct Leaders {
     std::mutex mu;
     std::unordered_map<std::string, std::vector<std::optional<Column>>> best;  // under mu
+    size_t bytes = 0;                                                            // under mu
   };
-  constexpr size_t kMaxLeaders = 1 << 16;
+  constexpr size_t kMaxLeaderBytes = size_t{16} << 20;
   auto leaders = std::make_shared<Leaders>();
   select.rows = [&node, &scan, reads, bests, take_any, now, leaders](const Table& t,
                                                                       std::vector<uint8_t>* whole) -> std::vector<uint32_t> {
@@ -693,7 +696,9 @@ std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const Plan
         for (const ColumnValue& k : keys) EncodeKey(k.get(), first[g], key);
         auto it = leaders->best.find(key);
         if (it == leaders->best.end()) {
-          if (leaders->best.size() >= kMaxLeaders) continue;
+          size_t entry = key.size() + 64 + bests.size() * sizeof(std::optional<Column>);
+          if (leaders->bytes + entry > kMaxLeaderBytes) continue;
+          leaders->bytes += entry;
           it = leaders->best.emplace(key, std::vector<std::optional<Column>>(bests.size())).first;
         }
         for (size_t b = 0; b < bests.size(); ++b) {
@@ -704,8 +709,12 @@ std::optional<ScanRequest::Select> WinnerSelect(const PlanNode& node, const Plan
           if (held && CompareValues(*held, 0, c, r) * bests[b].sign > 0) {
             beaten[b * groups + g] = 1;
           } else if (!held || CompareValues(c, r, *held, 0) * bests[b].sign > 0) {
-            held.emplace(c.type);
-            held->AppendFrom(c, r);
+            Column next(c.type);
+            next.AppendFrom(c, r);
+            size_t was = held ? ApproxBytes(*held) : 0, will = ApproxBytes(next);
+            if (leaders->bytes - was + will > kMaxLeaderBytes) continue;
+            held = std::move(next);
+            leaders->bytes = leaders->bytes - was + will;
           }
         }
       }
