@@ -564,6 +564,11 @@ Result<PackedBlock> ExtentReader::ReadPacked(size_t group, size_t column, const 
   return PackedBlock(std::move(copy));
 }
 
+uint32_t ExtentReader::BlockStoredSize(size_t group, size_t column) const {
+  if (group >= group_rows_.size() || column >= info_.schema.size()) return 0;
+  return blocks_[group * info_.schema.size() + column].size;
+}
+
 bool ExtentReader::HasTermFilter(size_t group, size_t column) const {
   return group < group_rows_.size() && column < info_.schema.size() &&
          blocks_[group * info_.schema.size() + column].extremes == kTermFilter;

@@ -154,6 +154,9 @@ class ExtentReader {
   // Whether block (group, column) has a term filter (engine/term_filter.h: plain text blocks
   // written since the filters were), and the filter opened (its bytes, wiped when released).
   bool HasTermFilter(size_t group, size_t column) const;
+  // The bytes block (group, column) takes in the object, sealed (0 for no such block): its
+  // compressed size and the seal's few bytes.
+  uint32_t BlockStoredSize(size_t group, size_t column) const;
   Result<PackedBlock> ReadTermFilter(size_t group, size_t column, const SecretBytes& aek) const;
 
  private:

@@ -422,6 +422,7 @@ class LogStore {
     std::vector<std::optional<std::pair<int64_t, int64_t>>> time;
     std::vector<std::optional<BlockExtremes>> extremes;  // group-major: group × schema.size()
     std::vector<bool> term_filters;                       // the same blocks: has a term filter
+    std::vector<uint32_t> stored;                         // the same blocks: sealed bytes
     // The schema index of `name` (the last of equal names, as ExtentReader::Read), or -1.
     int Index(std::string_view name) const;
   };

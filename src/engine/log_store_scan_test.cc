@@ -438,11 +438,16 @@ TEST_F(LogStoreScanTest, ArgMaxSkipsTheRowsABestFromAnotherRowGroupBeats) {
       read_ahead_ = threads;
       Open();  // a fresh cache
       auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
-      uint64_t before = store_->ValuesMaterializedForTest();
+      uint64_t before = store_->ValuesMaterializedForTest(), blocks = store_->BlocksDecodedForTest();
       std::vector<std::string> got = answer(*cat, std::string("App_CL") + c.q);
       uint64_t built = store_->ValuesMaterializedForTest() - before;
       if (threads == 1) {
         EXPECT_LE(built, c.most) << c.q;
+        // A row group building no message reads no Msg block: TimeGenerated, N and Host of the
+        // ten, Msg of extent 0 (every host's latest) and of extent 9 (late's).
+        if (c.most == 5) {
+          EXPECT_EQ(store_->BlocksDecodedForTest() - blocks, 3u * 10 + 2) << c.q;
+        }
       }
       EXPECT_EQ(got, answer(*cat, std::string("App_CL | where N >= 0 or isnull(N)") + c.q)) << c.q;
       EXPECT_EQ(got.size(), 5u) << c.q;
