@@ -95,22 +95,33 @@ TEST(ExtentTest, ChunksAcrossRowGroupsBuildOneExtentWithMissingAndRetypedColumns
   EXPECT_EQ(r1->info().rows, 40'000u);
 }
 
+// `b` built into an extent of `schema` with `codec` (account "acct", workspace "ws", table
+// "Logs") under `aek`, and opened.
+std::optional<ExtentReader> BuildWithCodec(const Batch& b, const kql::Schema& schema, Codec codec, env::Random& random,
+                                           const SecretBytes& aek) {
+  const Batch* ptr = &b;
+  ExtentHeader h;
+  random.Fill(h.id);
+  h.account = "acct";
+  std::vector<uint8_t> object;
+  Status built = BuildExtent(h, "ws", "Logs", schema, std::span<const Batch* const>(&ptr, 1), aek, codec, random, object).status();
+  EXPECT_THAT(built, IsOk());
+  if (!built.ok()) return std::nullopt;
+  auto reader = ExtentReader::Open(object, aek, ExtentPlace{h.id, "acct", "ws", "Logs"});
+  EXPECT_THAT(reader, IsOk());
+  if (!reader.ok()) return std::nullopt;
+  return std::move(*reader);
+}
+
 TEST(ExtentTest, BlocksUseTheRequestedCodec) {
   auto b = Batch::FromTable(Chunk(0, 5000, true, kql::Type::kString));
   ASSERT_THAT(b, IsOk());
-  const Batch* ptr = &*b;
   kql::Schema schema = {{"TimeGenerated", kql::Type::kDateTime}, {"Level", kql::Type::kString}, {"Id", kql::Type::kString}};
   env::SecureRandom random;
   SecretBytes aek = random.NewSecret(32);
   for (Codec codec : {Codec::kZstd, Codec::kLz4}) {
-    ExtentHeader h;
-    random.Fill(h.id);
-    h.account = "acct";
-    std::vector<uint8_t> object;
-    ASSERT_THAT(BuildExtent(h, "ws", "Logs", schema, std::span<const Batch* const>(&ptr, 1), aek, codec, random, object),
-                IsOk());
-    auto reader = ExtentReader::Open(object, aek, ExtentPlace{h.id, "acct", "ws", "Logs"});
-    ASSERT_THAT(reader, IsOk());
+    std::optional<ExtentReader> reader = BuildWithCodec(*b, schema, codec, random, aek);
+    ASSERT_TRUE(reader.has_value());
     for (size_t c = 0; c < schema.size(); ++c) {
       auto got = reader->BlockCodec(0, c, aek);
       ASSERT_THAT(got, IsOk());
@@ -152,19 +163,12 @@ TEST(ExtentTest, APlainTextBlockIsStoredInPiecesItsRowsReadFromThem) {
   t.rows = 5000;
   auto b = Batch::FromTable(t);
   ASSERT_THAT(b, IsOk());
-  const Batch* ptr = &*b;
   kql::Schema schema = {{"TimeGenerated", kql::Type::kDateTime}, {"Level", kql::Type::kString}, {"Message", kql::Type::kString}};
   env::SecureRandom random;
   SecretBytes aek = random.NewSecret(32);
   for (Codec codec : {Codec::kLz4, Codec::kZstd}) {
-    ExtentHeader h;
-    random.Fill(h.id);
-    h.account = "acct";
-    std::vector<uint8_t> object;
-    ASSERT_THAT(BuildExtent(h, "ws", "Logs", schema, std::span<const Batch* const>(&ptr, 1), aek, codec, random, object),
-                IsOk());
-    auto reader = ExtentReader::Open(object, aek, ExtentPlace{h.id, "acct", "ws", "Logs"});
-    ASSERT_THAT(reader, IsOk());
+    std::optional<ExtentReader> reader = BuildWithCodec(*b, schema, codec, random, aek);
+    ASSERT_TRUE(reader.has_value());
     for (size_t c = 0; c < 3; ++c) {
       auto packed = reader->ReadPacked(0, c, aek);
       ASSERT_THAT(packed, IsOk());

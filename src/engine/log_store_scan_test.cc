@@ -59,6 +59,24 @@ class LogStoreScanTest : public LogStoreTest {
       ASSERT_THAT(store_->Flush(), IsOk());
     }
   }
+  // Query `q`'s first table through `cat`, a row a string ("v|v|...|", nulls as "null").
+  std::vector<std::string> Answer(const kql::Catalog& cat, const std::string& q) {
+    auto r = kql::Execute(q, cat, kql::ExecOptions{});
+    EXPECT_THAT(r, IsOk()) << q << ": " << r.status().message();
+    std::vector<std::string> rows;
+    if (!r.ok()) return rows;
+    const kql::Table& t = r->tables[0];
+    for (size_t i = 0; i < t.rows; ++i) {
+      std::string row;
+      for (const kql::Column& c : t.columns) {
+        row += c.IsNull(i) ? "null" : kql::UsesInts(c.type) ? std::to_string(c.Int(i))
+                                    : kql::UsesReals(c.type) ? std::to_string(c.Real(i)) : c.Str(i);
+        row += "|";
+      }
+      rows.push_back(row);
+    }
+    return rows;
+  }
   Result<Scanned> Scan(const kql::ScanRequest& request) {
     auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
     Scanned out;
@@ -409,23 +427,7 @@ TEST_F(LogStoreScanTest, ArgMaxSkipsTheRowsABestFromAnotherRowGroupBeats) {
     ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
     ASSERT_THAT(store_->Flush(), IsOk());
   }
-  auto answer = [&](const kql::Catalog& cat, const std::string& q) {
-    auto r = kql::Execute(q, cat, kql::ExecOptions{});
-    EXPECT_THAT(r, IsOk()) << q << ": " << r.status().message();
-    std::vector<std::string> rows;
-    if (!r.ok()) return rows;
-    const kql::Table& t = r->tables[0];
-    for (size_t i = 0; i < t.rows; ++i) {
-      std::string row;
-      for (const kql::Column& c : t.columns) {
-        row += c.IsNull(i) ? "null" : kql::UsesInts(c.type) ? std::to_string(c.Int(i))
-                                    : kql::UsesReals(c.type) ? std::to_string(c.Real(i)) : c.Str(i);
-        row += "|";
-      }
-      rows.push_back(row);
-    }
-    return rows;
-  };
+  auto answer = [this](const kql::Catalog& cat, const std::string& q) { return Answer(cat, q); };
   struct Case {
     const char* q;
     uint64_t most;  // messages built, one extent at a time
@@ -515,23 +517,7 @@ TEST_F(LogStoreScanTest, ArgMaxBuildsTheStringsOfEachGroupsCandidateRowsOnly) {
     ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
     ASSERT_THAT(store_->Flush(), IsOk());
   }
-  auto answer = [&](const kql::Catalog& cat, const std::string& q) {
-    auto r = kql::Execute(q, cat, kql::ExecOptions{});
-    EXPECT_THAT(r, IsOk()) << q << ": " << r.status().message();
-    std::vector<std::string> rows;
-    if (!r.ok()) return rows;
-    const kql::Table& t = r->tables[0];
-    for (size_t i = 0; i < t.rows; ++i) {
-      std::string row;
-      for (const kql::Column& c : t.columns) {
-        row += c.IsNull(i) ? "null" : kql::UsesInts(c.type) ? std::to_string(c.Int(i))
-                                    : kql::UsesReals(c.type) ? std::to_string(c.Real(i)) : c.Str(i);
-        row += "|";
-      }
-      rows.push_back(row);
-    }
-    return rows;
-  };
+  auto answer = [this](const kql::Catalog& cat, const std::string& q) { return Answer(cat, q); };
   for (const char* q : {" | summarize arg_max(TimeGenerated, *) by k = N % 7",
                         " | summarize arg_max(N, *) by k = N % 5",
                         " | summarize arg_min(N, Msg), take_any(Msg), max(TimeGenerated) by b = bin(TimeGenerated, 1m)",
