@@ -448,15 +448,21 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     // groups) reads none. At 100M rows, reading and opening every group's 2.3 MB frame of
     // messages for them was most of `arg_max(TimeGenerated, *) by Computer`'s 7.5 s.
     uint64_t group_rows = layout->rows[group];
-    auto frame = [&](size_t c, PackedBlock& packed) -> Status {
-      if (packed != nullptr) return OkStatus();
-      std::string key = PackedKey(e.id, group, layout->schema[c].name);
-      ASSIGN_OR_RETURN(packed, opener.ReadPacked(group, c));
+    auto read_frame = [&](size_t c) -> Result<PackedBlock> {
       blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
+      return opener.ReadPacked(group, c);
+    };
+    // A frame just read is cached as such when the scan's frames take at most 3/4 of the cache.
+    auto offer_frame = [&](size_t c, const PackedBlock& packed) {
       uint64_t frame_per_row = group_rows == 0 ? 0 : (packed->size() + group_rows - 1) / group_rows;
       if (scan.rows != 0 && frame_per_row <= options_.decoded_cache_bytes / 4 * 3 / scan.rows) {
-        fresh.emplace_back(key, Decoded{{}, packed, packed->size(), a.id, {}, {}});
+        fresh.emplace_back(PackedKey(e.id, group, layout->schema[c].name), Decoded{{}, packed, packed->size(), a.id, {}, {}});
       }
+    };
+    auto frame = [&](size_t c, PackedBlock& packed) -> Status {
+      if (packed != nullptr) return OkStatus();
+      ASSIGN_OR_RETURN(packed, read_frame(c));
+      offer_frame(c, packed);
       return OkStatus();
     };
     for (size_t c : g.missing) {
@@ -474,17 +480,13 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         }
         bool fresh_frame = packed == nullptr;
         if (fresh_frame) {
-          ASSIGN_OR_RETURN(packed, opener.ReadPacked(group, c));
-          blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
+          ASSIGN_OR_RETURN(packed, read_frame(c));
         }
         uint64_t per_row = group_rows == 0 ? 0 : FrameRawSize(*packed).value_or(0) / group_rows + kDecodedStringBytes;
         // (A sample's few rows are built alone, however small the column.)
         bool whole = scan.thin == nullptr && (scan.rows == 0 || per_row <= options_.decoded_cache_bytes / 2 / scan.rows);
         if (!whole) {
-          uint64_t frame_per_row = group_rows == 0 ? 0 : (packed->size() + group_rows - 1) / group_rows;
-          if (fresh_frame && scan.rows != 0 && frame_per_row <= options_.decoded_cache_bytes / 4 * 3 / scan.rows) {
-            fresh.emplace_back(key, Decoded{{}, packed, packed->size(), a.id, {}, {}});
-          }
+          if (fresh_frame) offer_frame(c, packed);
           deferred.emplace_back(c, std::move(packed));
           continue;
         }
