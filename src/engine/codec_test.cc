@@ -672,7 +672,8 @@ TEST(CodecTest, SelectedStringsEqualTheWholeBlockGathered) {
                                          {"!contains", "x"}, {"contains", ""}, {"contains", "zzzzzzzzzzzzzzzzzzzzzzzzz"}}) {
     kql::ValueTest test = kql::StringValueTest(t.op, t.needle);
     ASSERT_TRUE(test.keep) << t.op;
-    EXPECT_EQ(static_cast<bool>(test.find), t.op[0] != '!' && !t.needle.empty()) << t.op << " " << t.needle;
+    EXPECT_EQ(static_cast<bool>(test.find), t.op[0] != '!' && !t.needle.empty() && t.op != "startswith")
+        << t.op << " " << t.needle;
     for (const Find& find : {Find{}, test.find}) {
       std::string what = t.op + " " + t.needle + (find ? " (one search)" : " (each value)");
       check(unique, 300, true, test.keep, find, "plain: " + what);

@@ -62,10 +62,50 @@ size_t Utf8Offset(std::string_view s, size_t cp) {
   return s.size();
 }
 
+// Whether every byte of `s` is ASCII (below 0x80): the bytes OR-ed 4 KiB at a time (a loop
+// the compiler vectorizes), a text that isn't ASCII usually found in its first 4 KiB.
+bool AllAscii(std::string_view s) {
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  constexpr size_t kStep = 4096;
+  const char* p = s.data();
+  size_t n = s.size(), i = 0;
+  uint64_t any = 0;
+  for (; i + kStep <= n; i += kStep) {
+    for (size_t k = 0; k < kStep; k += 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i + k, 8);
+      any |= w;
+    }
+    if ((any & kHigh) != 0) return false;
+  }
+  for (; i < n; ++i) any |= static_cast<unsigned char>(p[i]);
+  return (any & kHigh) == 0;
+}
+
 Result<Column> EvalStrlen(Args a, const FunctionContext& ctx) {
+  const Column& text = *a[0];
+  Shape s = ShapeOf(a, ctx);
+  // A packed column (an extent's plain text block) of ASCII text: each length is the
+  // difference of two offsets, without reading the values (a pass over its bytes to know
+  // there is no other byte: 43% of `summarize sum(strlen(Message))` over 10M rows was
+  // counting code points value by value). A coded column: each dictionary entry counted once.
+  if (text.type == Type::kString && !text.constant && s.rows == text.stored()) {
+    if (text.packed() && AllAscii(text.chars)) {
+      Column out = MakeColumn(Type::kLong, s);
+      for (size_t i = 0; i < s.rows; ++i) out.ints[i] = static_cast<int64_t>(text.offsets[i + 1] - text.offsets[i]);
+      return out;
+    }
+    if (text.coded()) {
+      std::vector<int64_t> lengths(text.dict->size());
+      for (size_t k = 0; k < lengths.size(); ++k) lengths[k] = static_cast<int64_t>(Utf8Length((*text.dict)[k]));
+      Column out = MakeColumn(Type::kLong, s);
+      for (size_t i = 0; i < s.rows; ++i) out.ints[i] = lengths[text.codes[i]];
+      return out;
+    }
+  }
   std::string sc;
   return MapRows(a, ctx, Type::kLong, [&](Column& out, size_t i) {
-    out.ints[i] = static_cast<int64_t>(Utf8Length(TextOf(*a[0], i, sc)));
+    out.ints[i] = static_cast<int64_t>(Utf8Length(TextOf(text, i, sc)));
   });
 }
 

@@ -527,7 +527,8 @@ ValueTest StringValueTest(std::string_view op, std::string_view needle) {
     // As EvalMatch: the needle lower-cased once when the match ignores case.
     std::string n(needle);
     if (!spec.cs) n = fn::LowerAsciiCopy(n);
-    auto find = spec.negate ? nullptr : finder(n, spec.cs);
+    // (startswith: tested where each value starts, not searched: functions.h.)
+    auto find = spec.negate || spec.m == fn::Match::kStarts ? nullptr : finder(n, spec.cs);
     std::vector<uint64_t> terms = fn::RequiredTerms(spec.m, n, spec.negate);
     fn::Needle prepared = fn::Prepare(n, spec.cs);
     return {[n = std::move(n), spec, i = prepared.i, j = prepared.j](std::string_view v) {

@@ -144,7 +144,8 @@ TEST(StringOps, ValueTestsAgreeWithTheOperators) {
       // A finder for each positive match with a needle: every kept value holds an occurrence,
       // and in the values laid end to end it finds each first occurrence (ASCII case folded
       // unless the match is case-sensitive) at or after any position.
-      bool positive = op[0] != '!' && !needle.empty();
+      // (startswith has none: its values are tested where they start.)
+      bool positive = op[0] != '!' && !needle.empty() && !op.starts_with("startswith");
       ASSERT_EQ(static_cast<bool>(test.find), positive) << op << " " << needle;
       if (!positive) continue;
       bool cs = op == "==" || op.ends_with("_cs");

@@ -12,6 +12,44 @@ TEST(Strings, StrlenCountsCodePoints) {
   EXPECT_EQ(Fn("strlen", {Strs({"hello", "", "\xc3\xa9t\xc3\xa9"})}, 3), (V{"5", "0", "3"}));
 }
 
+// strlen over packed columns (an extent's plain text block) reads lengths from the offsets
+// when every byte is ASCII, and over coded ones counts each dictionary entry once: the same
+// answers as over plain strings, a non-ASCII byte anywhere (the first word, past the first
+// 4 KiB, the last few bytes) included.
+TEST(Strings, StrlenOfPackedAndCodedColumnsCountsCodePoints) {
+  auto lengths = [](const Column& c) {
+    auto out = Call(FindFunction("strlen"), "strlen", {c}, c.stored());
+    EXPECT_TRUE(out.ok());
+    std::vector<int64_t> v;
+    if (out.ok()) v = out->ints;
+    return v;
+  };
+  std::vector<std::string> values;
+  for (int i = 0; i < 400; ++i) values.push_back(std::string(static_cast<size_t>(i % 37), 'a') + "x" + std::to_string(i));
+  for (size_t at : {size_t{0}, size_t{150}, size_t{300}, size_t{399}}) {
+    std::vector<std::string> mixed = values;
+    mixed[at] += "\xc3\xa9\xe2\x82\xac";  // two code points in five bytes
+    for (const auto* set : {&values, &mixed}) {
+      Column plain(Type::kString), packed(Type::kString);
+      packed.StartPacked(set->size(), 0);
+      for (const std::string& v : *set) {
+        plain.AppendString(v);
+        packed.AppendPacked(v);
+      }
+      ASSERT_TRUE(packed.packed());
+      std::vector<int64_t> want = lengths(plain);
+      EXPECT_EQ(lengths(packed), want);
+      if (set == &mixed) {
+        EXPECT_EQ(want[at], static_cast<int64_t>((*set)[at].size()) - 3);
+      }
+    }
+  }
+  Column coded(Type::kString);
+  coded.dict = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"ab", "\xc3\xa9t\xc3\xa9", ""});
+  coded.codes = {1, 0, 2, 1};
+  EXPECT_EQ(lengths(coded), (std::vector<int64_t>{3, 2, 0, 3}));
+}
+
 TEST(Strings, SubstringClampsToTheText) {
   EXPECT_EQ(Fn("substring", {Str("123456"), Long(1), Long(2)}), (V{"23"}));
   EXPECT_EQ(Fn("substring", {Str("123456"), Long(2)}), (V{"3456"}));
