@@ -365,9 +365,43 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     }
     std::vector<uint32_t> selected;
     std::optional<kql::Column> passing, pre_whole;
+    // The columns decoded for the test's other conjuncts (StringTest::rows_first), which the
+    // group's table takes below instead of decoding them again.
+    std::vector<std::pair<size_t, kql::Column>> early;
     if (pre >= 0) {
       const std::string& name = layout->schema[static_cast<size_t>(pre)].name;
       std::string key = PackedKey(e.id, group, name);
+      // The rows the predicate's other cheap conjuncts keep (`Level == "Error"` beside `Message
+      // has_cs "Job"`), from the group's cached or freshly decoded columns: a group without one
+      // reads none of the text; one with few tests those rows' values alone, decompressing only
+      // the pieces they lie in (DecodePackedRows), not searching the whole text.
+      std::optional<std::vector<uint32_t>> candidates;
+      if (scan.prefilter->rows_first) {
+        auto head = std::make_shared<kql::Table>();
+        head->name = e.table;
+        head->rows = layout->rows[group];
+        for (const std::string& read : scan.prefilter->first_reads) {
+          int c = layout->Index(read);
+          if (c < 0 || c == pre) continue;  // (the extent lacks it: null, as the filter sees it)
+          if (g.table && holds(*g.table, static_cast<size_t>(c))) {
+            head->AddColumn(read, g.table->columns[static_cast<size_t>(g.table->Find(read))]);
+            continue;
+          }
+          if (std::find(g.missing.begin(), g.missing.end(), static_cast<size_t>(c)) == g.missing.end()) continue;
+          RETURN_IF_ERROR(opener.Open());
+          ASSIGN_OR_RETURN(kql::Column col, opener.ReadBlock(group, static_cast<size_t>(c)));
+          blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
+          early.emplace_back(static_cast<size_t>(c), kql::Column());
+          head->AddColumn(read, std::move(col));
+        }
+        ASSIGN_OR_RETURN(std::vector<uint32_t> rows, scan.prefilter->rows_first(head));
+        for (auto& [c, col] : early) {
+          int i = head->Find(layout->schema[c].name);
+          if (i >= 0) col = std::move(head->columns[static_cast<size_t>(i)]);
+        }
+        if (rows.empty()) continue;
+        candidates = std::move(rows);
+      }
       PackedBlock packed = CachedFrame(key, scan.id);
       bool fresh_frame = packed == nullptr;
       if (fresh_frame) {
@@ -380,9 +414,23 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       uint64_t frame_per_row = group_rows == 0 ? 0 : (packed->size() + group_rows - 1) / group_rows;
       TextKept kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes);
       bool whole = kept_as == TextKept::kDecoded;
-      ASSIGN_OR_RETURN(kql::Column col, DecodePackedStrings(kql::Type::kString, layout->rows[group], *packed,
-                                                            scan.prefilter->keep, scan.prefilter->find, selected, whole,
-                                                            scan.prefilter->any_passing_value));
+      kql::Column col;
+      if (!whole && candidates && candidates->size() <= group_rows / kCandidateShare) {
+        ASSIGN_OR_RETURN(kql::Column values, DecodePackedRows(kql::Type::kString, group_rows, *packed, *candidates));
+        values_materialized_.fetch_add(candidates->size(), std::memory_order_relaxed);
+        std::vector<uint32_t> kept_values;
+        for (size_t i = 0; i < candidates->size(); ++i) {
+          if (values.IsNull(i) || scan.prefilter->keep(values.Str(i))) {
+            kept_values.push_back(static_cast<uint32_t>(i));
+            selected.push_back((*candidates)[i]);
+          }
+        }
+        col = kql::Gather(values, kept_values);
+      } else {
+        ASSIGN_OR_RETURN(col, DecodePackedStrings(kql::Type::kString, group_rows, *packed, scan.prefilter->keep,
+                                                  scan.prefilter->find, selected, whole,
+                                                  scan.prefilter->any_passing_value));
+      }
       if (whole) {
         pre_whole = std::move(col);
       } else {
@@ -498,8 +546,14 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         t.AddColumn(layout->schema[c].name, std::move(col));
         continue;
       }
-      ASSIGN_OR_RETURN(kql::Column col, opener.ReadBlock(group, c));
-      blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
+      auto decoded_early = std::find_if(early.begin(), early.end(), [c](const auto& x) { return x.first == c; });
+      kql::Column col;
+      if (decoded_early != early.end()) {
+        col = std::move(decoded_early->second);
+      } else {
+        ASSIGN_OR_RETURN(col, opener.ReadBlock(group, c));
+        blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
+      }
       bytes += kql::ApproxBytes(col);
       MakeDictWipeable(col, wipe);
       t.AddColumn(layout->schema[c].name, std::move(col));

@@ -948,6 +948,65 @@ TEST_F(LogStoreScanTest, StringTestsNarrowWhatTheFilterSeesWithTheSameAnswers) {
   EXPECT_EQ(Messages(*cat, "App_CL | where Msg == \"x1 7\"").size(), 1u);
 }
 
+// A string test beside cheap conjuncts (`N < 15`) runs on the rows they keep alone, when those
+// are few (at most 1 in 32 of a group's): the text's other values are never built, and a group
+// where they keep none reads no text at all. Past that the text is searched whole as before.
+// The answers are the executor's own filter's either way.
+TEST_F(LogStoreScanTest, StringTestsRunOnTheRowsTheCheapConjunctsKeep) {
+  read_ahead_ = 2;
+  cache_bytes_ = 0;  // every text block read as its frame, none decoded whole
+  Open();
+  TimePoint now = clock_.Now();
+  std::mt19937 random(11);
+  const int kExtents = 4, kRows = 600;
+  for (int k = 0; k < kExtents; ++k) {
+    kql::Table t = Rows(kRows, "", now);
+    kql::Column msg(kql::Type::kString);
+    for (int r = 0; r < kRows; ++r) {
+      // ~200 bytes a value: the block's 120 KB lie in two LZ4 pieces.
+      std::string text = "x" + std::to_string(k) + " " + std::to_string(r) + " ";
+      for (int i = 0; i < 200; ++i) text.push_back("0123456789abcdef"[random() % 16]);
+      msg.AppendString(text);
+    }
+    t.columns[static_cast<size_t>(t.Find("Msg"))] = std::move(msg);
+    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  ASSERT_THAT(store_->Ingest(ws_, table_, Rows(30, "mem", now)), IsOk());  // memtable rows too
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  for (std::string p : {"Msg contains \"x2\" and N < 100", "N < 15 and Msg contains \"ab\"",
+                        "Msg has \"x1\" and N between (10 .. 20)", "Msg contains \"ff\" and N > 500 and N != 550",
+                        "N == 7 and Msg startswith \"x3\"", "Msg contains \"x1\" and N < 400",
+                        "Msg contains \"ab\" and N >= 600", "Msg contains \"mem\" and N < 5",
+                        "Msg contains \"0\" and (N < 3 or N > 595)"}) {
+    auto pushed = Messages(*cat, "App_CL | where " + p);
+    auto own = Messages(*cat, "App_CL | where (" + p + ") and rand() >= 0");
+    EXPECT_EQ(pushed, own) << p;
+    EXPECT_FALSE(own.empty() && p.find("600") == std::string::npos) << p;
+    auto count = Messages(*cat, "App_CL | where " + p + " | summarize c = count() | project Msg = tostring(c)");
+    ASSERT_EQ(count.size(), 1u) << p;
+    EXPECT_EQ(count[0], std::to_string(own.size())) << p;
+  }
+  // 15 of each extent's 600 rows: those values alone are built and tested.
+  uint64_t built = store_->ValuesMaterializedForTest();
+  uint64_t blocks = store_->BlocksDecodedForTest();
+  auto c = Messages(*cat, "App_CL | where Msg contains \"x2\" and N < 15 | summarize c = count() | project Msg = tostring(c)");
+  EXPECT_EQ(c, (std::vector<std::string>{"15"}));
+  EXPECT_EQ(store_->ValuesMaterializedForTest() - built, static_cast<uint64_t>(kExtents * 15));
+  EXPECT_EQ(store_->BlocksDecodedForTest() - blocks, static_cast<uint64_t>(2 * kExtents));  // N and Msg
+  // No row with N >= 600: each extent reads its N block and none of its text.
+  blocks = store_->BlocksDecodedForTest();
+  c = Messages(*cat, "App_CL | where Msg contains \"x\" and N >= 600 | summarize c = count() | project Msg = tostring(c)");
+  EXPECT_EQ(c, (std::vector<std::string>{"0"}));
+  EXPECT_EQ(store_->BlocksDecodedForTest() - blocks, static_cast<uint64_t>(kExtents));
+  // Past 1 in 32 of the rows (N < 100: one sixth) the text is searched whole: no value built but
+  // the passing ones'.
+  built = store_->ValuesMaterializedForTest();
+  c = Messages(*cat, "App_CL | where Msg contains \"x1\" and N < 100 | summarize c = count() | project Msg = tostring(c)");
+  EXPECT_EQ(c, (std::vector<std::string>{"100"}));
+  EXPECT_EQ(store_->ValuesMaterializedForTest(), built);
+}
+
 // A test that needs whole terms (has, ==, a bounded phrase) skips the row groups whose text
 // block's term filter lacks one, without reading the block; answers are the executor's own
 // filter's, cached or not. Tests a filter can't serve (contains, negations) skip nothing.

@@ -139,18 +139,102 @@ std::optional<std::pair<std::string, ValueTest>> StringColumnTest(const BoundExp
   return std::make_pair(name, std::move(test));
 }
 
-// A conjunct of `predicate` that tests one string column (StringColumnTest), as the catalog's
-// prefilter; nullopt when there is none.
-std::optional<ScanRequest::StringTest> StringPrefilter(const BoundExpr& predicate, const PlanNode& scan) {
-  if (predicate.kind == BoundExpr::Kind::kCall && predicate.fn != nullptr && predicate.fn->name == "and") {
-    for (const BoundExpr& a : predicate.args) {
-      if (auto t = StringPrefilter(a, scan)) return t;
-    }
-    return std::nullopt;
+Result<std::optional<std::vector<uint32_t>>> PassingRows(const BoundExpr& predicate, const Chunk& chunk,
+                                                        TimePoint now);
+std::vector<bool> WantedColumns(const PlanNode& node);
+
+// The conjuncts of `e` (nested ands flattened), in order.
+void Conjuncts(const BoundExpr& e, std::vector<const BoundExpr*>& out) {
+  if (e.kind == BoundExpr::Kind::kCall && e.fn != nullptr && e.fn->name == "and") {
+    for (const BoundExpr& a : e.args) Conjuncts(a, out);
+    return;
   }
-  auto test = StringColumnTest(predicate, scan);
+  out.push_back(&e);
+}
+
+// A lookup of a column's value rather than a search of its text (`Level == "Error"`,
+// `Computer in (...)`): such columns are mostly dictionaries, tested once per entry.
+bool IsLookup(const BoundExpr& e) {
+  static const std::set<std::string_view, std::less<>> kNames = {"==", "!=", "=~", "!~", "in", "!in", "in~", "!in~"};
+  return e.kind == BoundExpr::Kind::kCall && e.fn != nullptr && kNames.count(e.fn->name) > 0;
+}
+
+// A comparison of one column with constants (or and/or/not of such), cheap over any column:
+// evaluated over a whole row group before its text is tested (ScanRequest::StringTest::rows_first).
+bool CheapTest(const BoundExpr& e) {
+  if (e.kind != BoundExpr::Kind::kCall || e.fn == nullptr || e.args.empty()) return false;
+  const std::string_view name = e.fn->name;
+  if (name == "and" || name == "or" || name == "not") {
+    return std::all_of(e.args.begin(), e.args.end(), [](const BoundExpr& a) { return CheapTest(a); });
+  }
+  static const std::set<std::string_view, std::less<>> kNames = {
+      "==", "!=", "<", "<=", ">", ">=", "=~", "!~", "between", "!between", "in", "!in", "in~", "!in~",
+      "isnull", "isnotnull", "isempty", "isnotempty"};
+  if (kNames.count(name) == 0 || e.args[0].kind != BoundExpr::Kind::kColumn) return false;
+  return std::all_of(e.args.begin() + 1, e.args.end(), [](const BoundExpr& a) { return a.IsConstant(); });
+}
+
+// A conjunct of `predicate` that tests one string column (StringColumnTest), as the catalog's
+// prefilter; nullopt when there is none. A search of text (contains, has, startswith, a regex)
+// is preferred to a lookup (IsLookup), which the other conjuncts' test then runs first: with
+// the text's test, a row group's other cheap conjuncts (CheapTest: `Level == "Error"`) are
+// given as rows_first, so that only the rows they keep have their text tested.
+std::optional<ScanRequest::StringTest> StringPrefilter(const BoundExpr& predicate, const PlanNode& scan,
+                                                       TimePoint now) {
+  std::vector<const BoundExpr*> conjuncts;
+  Conjuncts(predicate, conjuncts);
+  std::optional<std::pair<std::string, ValueTest>> test;
+  size_t chosen = 0;
+  for (bool lookups : {false, true}) {
+    for (size_t i = 0; i < conjuncts.size() && !test; ++i) {
+      if (IsLookup(*conjuncts[i]) != lookups) continue;
+      test = StringColumnTest(*conjuncts[i], scan);
+      chosen = i;
+    }
+  }
   if (!test) return std::nullopt;
-  return ScanRequest::StringTest{std::move(test->first), std::move(test->second.keep), std::move(test->second.find)};
+  ScanRequest::StringTest out{std::move(test->first), std::move(test->second.keep), std::move(test->second.find)};
+  std::vector<const BoundExpr*> first;
+  std::vector<int> reads(scan.schema.size(), 0);
+  for (size_t i = 0; i < conjuncts.size(); ++i) {
+    if (i == chosen || !CheapTest(*conjuncts[i])) continue;
+    std::vector<int> r(scan.schema.size(), 0);
+    CountColumnReads(*conjuncts[i], r);
+    bool reads_test = false;
+    for (size_t k = 0; k < r.size(); ++k) {
+      reads_test = reads_test || (r[k] > 0 && scan.schema[k].name == out.column);
+      reads[k] += r[k];
+    }
+    if (reads_test) return out;  // (not expected: a second test of the same column)
+    first.push_back(conjuncts[i]);
+  }
+  if (first.empty()) return out;
+  for (size_t k = 0; k < reads.size(); ++k) {
+    if (reads[k] > 0) out.first_reads.push_back(scan.schema[k].name);
+  }
+  out.rows_first = [node = &scan, first, wanted = WantedColumns(scan),
+                    now](const std::shared_ptr<const Table>& t) -> Result<std::vector<uint32_t>> {
+    Chunk chunk = ScanChunk(*node, wanted, t);
+    std::optional<std::vector<uint32_t>> rows;  // nullopt: every row
+    for (const BoundExpr* c : first) {
+      ASSIGN_OR_RETURN(std::optional<std::vector<uint32_t>> passing, PassingRows(*c, chunk, now));
+      if (!passing) continue;
+      if (!rows) {
+        rows = std::move(passing);
+      } else {
+        std::vector<uint32_t> both;
+        std::set_intersection(rows->begin(), rows->end(), passing->begin(), passing->end(), std::back_inserter(both));
+        rows = std::move(both);
+      }
+      if (rows->empty()) break;
+    }
+    if (!rows) {
+      rows.emplace(t->rows);
+      for (size_t r = 0; r < t->rows; ++r) (*rows)[r] = static_cast<uint32_t>(r);
+    }
+    return std::move(*rows);
+  };
+  return out;
 }
 
 // ScanRequest::term_needs of a predicate: a conjunct's, the needs of every disjunct together
@@ -438,7 +522,7 @@ Status ScanWith(const PlanNode& node, const BoundExpr* predicate, const ExecCont
       }
       return std::shared_ptr<const Table>(std::move(out));
     };
-    request.prefilter = StringPrefilter(*predicate, node);
+    request.prefilter = StringPrefilter(*predicate, node, now);
     request.term_needs = TermNeeds(*predicate, node);
   }
   return ctx.catalog->Scan(request, [&](std::shared_ptr<const Table> chunk) -> Status {
@@ -831,7 +915,7 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   MemoryReservation workers_held(ctx.budget, "summarize");
   ScanRequest request = scan->scan;
   if (predicate != nullptr) {
-    request.prefilter = StringPrefilter(*predicate, *scan);
+    request.prefilter = StringPrefilter(*predicate, *scan, now);
     request.term_needs = TermNeeds(*predicate, *scan);
     // Nothing but the test reads its column (the predicate's other conjuncts don't, nor do the
     // keys and arguments): the passing rows' values needn't be built, any one passing value
@@ -961,7 +1045,7 @@ Result<bool> PushScanChain(const PlanNode& top, const ExecContext& ctx, const Si
   std::vector<bool> wanted = WantedColumns(*chain.scan);
   ScanRequest request = chain.scan->scan;
   if (chain.predicate != nullptr) {
-    request.prefilter = StringPrefilter(*chain.predicate, *chain.scan);
+    request.prefilter = StringPrefilter(*chain.predicate, *chain.scan, ctx.now);
     request.term_needs = TermNeeds(*chain.predicate, *chain.scan);
   }
   // Each chunk's output waits for the query thread under the row-less token its filter hands

@@ -79,6 +79,13 @@ struct ScanRequest {
     // that pass may carry any value that passes instead of their own (one for all,
     // dictionary-coded), so that no string is built per row.
     bool any_passing_value = false;
+    // Set when the filter's predicate has other cheap conjuncts (comparisons of columns with
+    // constants: `Level == "Error"` beside `Message has_cs "Job"`): the rows of a row group's
+    // table (holding at least the columns `first_reads` names) that pass them, ascending. Every
+    // row `filter` keeps is among them: a Catalog may test only these rows' values, and read
+    // none of a block when there are none.
+    std::function<Result<std::vector<uint32_t>>(const std::shared_ptr<const Table>&)> rows_first;
+    std::vector<std::string> first_reads;
   };
   std::optional<StringTest> prefilter;
   // With `filter`: what a row the filter keeps surely holds, as terms (kql/functions/terms.h)
