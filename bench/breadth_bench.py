@@ -71,6 +71,8 @@ QUERIES = [
      "SELECT Level, sum(EventId) FROM logs WHERE Message ILIKE 'Job%' GROUP BY Level", "rows"),
     ("has_cs and Level", 'Logs_CL | where Message has_cs "Job" and Level == "Error" | count',
      "SELECT count(*) FROM logs WHERE Message LIKE '%Job%' AND Level = 'Error'", "exact"),
+    ("one host's messages containing", 'Logs_CL | where Computer == "web-385" and Message contains "timeout" | count',
+     "SELECT count(*) FROM logs WHERE Computer = 'web-385' AND Message ILIKE '%timeout%'", "exact"),
     ("regex", 'Logs_CL | where Message matches regex "shard 9[0-9]\\\\)" | count',
      "SELECT count(*) FROM logs WHERE regexp_matches(Message, 'shard 9[0-9]\\)')", "exact"),
     ("time range count", "Logs_CL | where TimeGenerated > datetime(2026-11-22T12:00:00Z) | count",
