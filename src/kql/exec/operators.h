@@ -38,6 +38,9 @@ Status RunTopInput(const PlanNode& top, const ExecContext& ctx, const Sink& sink
 // RunFilteredScan runs it with the scan's request changed by `adjust` (columns, a bound), and
 // for `top` (when given) the select of the rows each chunk could place.
 bool PushableFilter(const PlanNode& filter, const ExecContext& ctx);
+// The rows a conjunction's other conjuncts were evaluated on after its cheap ones (comparisons
+// of a column with constants) kept them, since the process started (PassingRows): for tests.
+uint64_t NarrowedRowsForTest();
 Status RunFilteredScan(const PlanNode& filter, const std::function<void(ScanRequest&)>& adjust,
                        const ExecContext& ctx, const Sink& sink, const PlanNode* top = nullptr);
 Status RunTake(const PlanNode& node, const ExecContext& ctx, const Sink& sink);

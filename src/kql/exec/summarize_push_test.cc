@@ -14,6 +14,7 @@
 
 #include "base/testing.h"
 #include "kql/engine.h"
+#include "kql/exec/operators.h"
 #include "kql/test_columns.h"
 
 namespace cmk::kql {
@@ -172,6 +173,63 @@ TEST(ScanFilterTest, ComparisonsOfAnIntColumnWithConstantsKeepWhatEvalKeeps) {
   predicates.push_back("S <= 3s");
   predicates.push_back("X > 2.5");  // a real constant: the general path
   ExpectFilterAnswersAsEval(schema, chunks, predicates, "count(), min(X), max(X), countif(X % 2 == 0)");
+}
+
+// A conjunction's cheap conjuncts (a column against constants) run first over the whole chunk,
+// and its others only over the rows they keep, when those are at most a quarter of the chunk's:
+// the same rows as Eval's bool column keeps, over coded and plain strings, nulls, and
+// conjunctions nested in ands; more rows kept, a conjunct that isn't cheap or one that reads
+// other rows: the whole predicate as ever.
+TEST(ScanFilterTest, ConjunctionsTestTheRestOnTheRowsTheirCheapConjunctsKeep) {
+  std::mt19937_64 rng(3);
+  std::vector<std::shared_ptr<const Table>> chunks;
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    auto t = std::make_shared<Table>();
+    t->name = "T";
+    Column x(Type::kLong), y(Type::kLong), msg(Type::kString);
+    std::vector<std::string> hosts;
+    t->rows = 400 + 30 * static_cast<size_t>(chunk);
+    for (size_t r = 0; r < t->rows; ++r) {
+      x.AppendInt(static_cast<int64_t>(rng() % 100));
+      if (rng() % 9 == 0) y.AppendNull();
+      else y.AppendInt(static_cast<int64_t>(rng() % 50));
+      hosts.push_back("host-" + std::to_string(rng() % 20));
+      msg.AppendString((rng() % 3 == 0 ? "Timeout after " : "done in ") + std::to_string(rng() % 1000) + " ms");
+    }
+    t->AddColumn("X", std::move(x));
+    t->AddColumn("Y", std::move(y));
+    t->AddColumn("H", testing::CodedColumn(hosts));
+    t->AddColumn("M", std::move(msg));
+    chunks.push_back(std::move(t));
+  }
+  Schema schema = {{"X", Type::kLong}, {"Y", Type::kLong}, {"H", Type::kString}, {"M", Type::kString}};
+  const std::vector<std::string> narrowed = {
+      "H == 'host-3' and M contains 'timeout'", "M contains 'timeout' and X < 10",
+      "X < 20 and strlen(M) > 14 and M !has '7'", "Y == 4 and (M contains '5' or M startswith 'done')",
+      "H in ('host-1', 'host-2') and X > 50 and M has 'after'", "Y < 3 and isnotempty(M)",
+      "X == 1000 and M contains 'x'"};
+  const std::vector<std::string> whole = {
+      "X < 90 and M contains 'timeout'",           // most rows kept: evaluated whole
+      "M contains 'a' and strlen(M) > 12",         // nothing cheap
+      "H == 'host-3' and M contains tostring(X)"};  // narrowed: a needle from each kept row
+  uint64_t before = NarrowedRowsForTest();
+  ExpectFilterAnswersAsEval(schema, chunks, narrowed, "count(), min(X), max(X), countif(M has 'ms')");
+  EXPECT_GT(NarrowedRowsForTest(), before);
+  for (const std::string& p : whole) {
+    ExpectFilterAnswersAsEval(schema, chunks, {p}, "count(), min(X), max(X)");
+  }
+  // Narrowed: the rows the cheap conjunct keeps, once per chunk and per run (three runs of the
+  // pushed catalog's: fast, general; the own catalog's filter isn't run on threads).
+  before = NarrowedRowsForTest();
+  ThreadedCatalog pushed(schema, chunks, true, 2);
+  auto r = Execute("T | where X < 10 and M contains 'timeout' | count", pushed, ExecOptions{});
+  ASSERT_THAT(r, IsOk());
+  auto kept = Execute("T | where X < 10 | count", pushed, ExecOptions{});
+  ASSERT_THAT(kept, IsOk());
+  EXPECT_EQ(NarrowedRowsForTest() - before, static_cast<uint64_t>(kept->tables[0].columns[0].Int(0)));
+  before = NarrowedRowsForTest();
+  ASSERT_THAT(Execute("T | where X < 90 and M contains 'timeout' | count", pushed, ExecOptions{}), IsOk());
+  EXPECT_EQ(NarrowedRowsForTest(), before);
 }
 
 // The same for a column of reals: NaN, infinities and -0.0 among the values and the constants
