@@ -142,7 +142,8 @@ std::optional<std::pair<std::string, ValueTest>> StringColumnTest(const BoundExp
 Result<std::optional<std::vector<uint32_t>>> PassingRows(const BoundExpr& predicate, const Chunk& chunk,
                                                         TimePoint now);
 std::vector<bool> WantedColumns(const PlanNode& node);
-std::vector<uint32_t> BothRows(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b);
+Result<std::optional<std::vector<uint32_t>>> PassingAll(const std::vector<const BoundExpr*>& conjuncts,
+                                                       const Chunk& chunk, TimePoint now);
 
 // The conjuncts of `e` (nested ands flattened), in order.
 void Conjuncts(const BoundExpr& e, std::vector<const BoundExpr*>& out) {
@@ -215,14 +216,7 @@ std::optional<ScanRequest::StringTest> StringPrefilter(const BoundExpr& predicat
   }
   out.rows_first = [node = &scan, first, wanted = WantedColumns(scan),
                     now](const std::shared_ptr<const Table>& t) -> Result<std::vector<uint32_t>> {
-    Chunk chunk = ScanChunk(*node, wanted, t);
-    std::optional<std::vector<uint32_t>> rows;  // nullopt: every row
-    for (const BoundExpr* c : first) {
-      ASSIGN_OR_RETURN(std::optional<std::vector<uint32_t>> passing, PassingRows(*c, chunk, now));
-      if (!passing) continue;
-      rows = rows ? BothRows(*rows, *passing) : std::move(*passing);
-      if (rows->empty()) break;
-    }
+    ASSIGN_OR_RETURN(std::optional<std::vector<uint32_t>> rows, PassingAll(first, ScanChunk(*node, wanted, t), now));
     if (!rows) {
       rows.emplace(t->rows);
       for (size_t r = 0; r < t->rows; ++r) (*rows)[r] = static_cast<uint32_t>(r);
@@ -400,11 +394,23 @@ size_t PassingReals(const RealTest& test, const double* x, const uint8_t* nulls,
   return n;
 }
 
-// The sorted rows both lists hold.
-std::vector<uint32_t> BothRows(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
-  std::vector<uint32_t> both;
-  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(both));
-  return both;
+// The rows of `chunk` that pass every one of `conjuncts`, evaluated in turn over the whole
+// chunk (nullopt when every row does); once none passes, the rest are not evaluated.
+Result<std::optional<std::vector<uint32_t>>> PassingAll(const std::vector<const BoundExpr*>& conjuncts,
+                                                       const Chunk& chunk, TimePoint now) {
+  std::optional<std::vector<uint32_t>> rows;
+  for (const BoundExpr* c : conjuncts) {
+    ASSIGN_OR_RETURN(std::optional<std::vector<uint32_t>> passing, PassingRows(*c, chunk, now));
+    if (!passing) continue;
+    if (rows) {
+      std::vector<uint32_t> both;
+      std::set_intersection(rows->begin(), rows->end(), passing->begin(), passing->end(), std::back_inserter(both));
+      passing = std::move(both);
+    }
+    rows = std::move(passing);
+    if (rows->empty()) break;
+  }
+  return rows;
 }
 
 // A conjunction whose cheap conjuncts (CheapTest: `Computer == "web-385"`, `N < 10`) keep at most
@@ -427,13 +433,8 @@ Result<std::optional<std::optional<std::vector<uint32_t>>>> PassingRowsNarrowed(
     else return std::optional<Rows>();
   }
   if (cheap.empty() || rest.empty()) return std::optional<Rows>();
-  Rows rows;  // nullopt: every row
-  for (const BoundExpr* c : cheap) {
-    ASSIGN_OR_RETURN(Rows passing, PassingRows(*c, chunk, now));
-    if (!passing) continue;
-    rows = rows ? BothRows(*rows, *passing) : std::move(*passing);
-    if (rows->empty()) return std::optional<Rows>(std::move(rows));
-  }
+  ASSIGN_OR_RETURN(Rows rows, PassingAll(cheap, chunk, now));
+  if (rows && rows->empty()) return std::optional<Rows>(std::move(rows));
   if (!rows || rows->size() > chunk.rows / kNarrowShare) return std::optional<Rows>();
   // The kept rows of the columns the other conjuncts read (the rest stand as null constants).
   std::vector<int> reads(chunk.width(), 0);
@@ -447,13 +448,7 @@ Result<std::optional<std::optional<std::vector<uint32_t>>>> PassingRowsNarrowed(
     else kept.Add(NullConstant(col.type));
   }
   narrowed_rows.fetch_add(rows->size(), std::memory_order_relaxed);
-  Rows within;  // indexes into `kept`
-  for (const BoundExpr* c : rest) {
-    ASSIGN_OR_RETURN(Rows passing, PassingRows(*c, kept, now));
-    if (!passing) continue;
-    within = within ? BothRows(*within, *passing) : std::move(*passing);
-    if (within->empty()) break;
-  }
+  ASSIGN_OR_RETURN(Rows within, PassingAll(rest, kept, now));  // indexes into `kept`
   if (!within) return std::optional<Rows>(std::move(rows));
   std::vector<uint32_t> out;
   out.reserve(within->size());
