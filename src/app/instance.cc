@@ -410,6 +410,8 @@ Status Instance::StartStorageEngine() {
                                     : DefaultQueryCacheBytes(memory_limit);
   spdlog::info("decoded block cache: {} MiB{}", ls_opts.decoded_cache_bytes >> 20,
                options_.query_cache_mb >= 0 ? "" : " (default: 1 GiB or a quarter of the memory the server may use)");
+  ls_opts.hot_cache_bytes = static_cast<uint64_t>(options_.hot_cache_gb * static_cast<double>(uint64_t{1} << 30));
+  if (ls_opts.hot_cache_bytes != 0) spdlog::info("hot cache on disk: at most {} MiB", ls_opts.hot_cache_bytes >> 20);
   ls_opts.extent_codec =
       options_.extent_codec == "zstd" ? engine::Codec::kZstd : engine::Codec::kLz4;
   ASSIGN_OR_RETURN(log_store_,
@@ -462,6 +464,10 @@ void Instance::AddCollectors() {
            std::to_string(st.memtable_rows) + "\n";
     out +=
         "# TYPE cmklogs_held_rows gauge\ncmklogs_held_rows " + std::to_string(st.held_rows) + "\n";
+    out += "# TYPE cmklogs_hot_cache_bytes gauge\ncmklogs_hot_cache_bytes " + std::to_string(st.hot_cache_bytes) +
+           "\n# TYPE cmklogs_hot_cache_files gauge\ncmklogs_hot_cache_files " + std::to_string(st.hot_cache_files) +
+           "\n# TYPE cmklogs_hot_cache_dropped_total counter\ncmklogs_hot_cache_dropped_total " +
+           std::to_string(st.hot_cache_dropped) + "\n";
     out += "# TYPE cmklogs_flush_requests_total counter\ncmklogs_flush_requests_total " +
            std::to_string(st.flush_requests) + "\n";
     // Integrity and isolation (hardening issue): each is also logged where it happens.

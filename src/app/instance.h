@@ -71,6 +71,8 @@ struct ServeOptions {
   // Decoded column blocks kept in memory for later queries (LogStoreOptions::decoded_cache_bytes);
   // < 0: DefaultQueryCacheBytes of the memory the process may use.
   int64_t query_cache_mb = -1;
+  // Bytes (in GB) the hot cache's copies may take on disk (LogStoreOptions::hot_cache_bytes); 0: no bound.
+  double hot_cache_gb = 0;
   // PKCS#11 module holding managed-HSM (and premium RSA-HSM) keys; empty disables HSM keys.
   std::string pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so";
   // Write client-config.json (tests of the library may not need it).

@@ -169,6 +169,13 @@ int main(int argc, char** argv) {
       ->default_val(-1)
       ->check(CLI::Range(int64_t{-1}, int64_t{1} << 22));
 
+  serve
+      ->add_option("--hot-cache-gb", serve_opts.hot_cache_gb,
+                   "GB the hot cache's copies of recent extents may take on disk (least recently used "
+                   "out first when a new extent needs room); 0: no bound but the 14-day hot window")
+      ->default_val(0)
+      ->check(CLI::Range(0.0, 1e6));
+
   auto* principal = app.add_subcommand("principal", "Service principals")->require_subcommand(1);
   std::string principal_name;
   auto* pcreate = principal->add_subcommand("create", "Create a service principal; prints its credentials");

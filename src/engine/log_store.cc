@@ -226,6 +226,7 @@ Status LogStore::Load() {
     MutexLock l(&mu_);  // nothing else runs yet; the lock states what guards extents_
     extents_[e.id] = std::move(e);
   }
+  IndexCacheFiles();
   // Accounts with something to recover: every shared account and every cluster account.
   ASSIGN_OR_RETURN(auto shared, meta_->List(kSharedKind, ""));
   for (const auto& d : shared) {
@@ -668,6 +669,9 @@ StoreStats LogStore::Stats() const {
   s.integrity_failures = integrity_failures_.load(std::memory_order_relaxed);
   s.wal_integrity_failures = wal_integrity_failures_.load(std::memory_order_relaxed);
   s.cache_rejects = cache_rejects_.load(std::memory_order_relaxed);
+  s.hot_cache_bytes = hot_.bytes();
+  s.hot_cache_files = hot_.files();
+  s.hot_cache_dropped = hot_.dropped();
   MutexLock l(&mu_);
   for (const auto& [id, e] : extents_) {
     ++s.extents;
@@ -779,11 +783,42 @@ void LogStore::Wipe(Account& a) {
                   [&](const auto& l) { return EqualsIgnoreCase(l.second->account, a.id); });
   }
   released.clear();
+  hot_.ForgetUnder(data_dir_ + "/cache/" + a.container + "/");
   if (Status s = env_.fs->RemoveAll(data_dir_ + "/cache/" + a.container); !s.ok()) {
     // The copies are sealed (the cache key is gone with the AEK), but they should not stay.
     spdlog::error("{}: cannot delete the hot cache after the key's revocation: {}", a.id,
                   s.ToString());
   }
+}
+
+void LogStore::IndexCacheFiles() {
+  std::map<std::string, std::pair<std::string, int64_t>> owners;  // extent id -> container, last use
+  {
+    MutexLock l(&mu_);
+    for (const auto& [id, e] : extents_) owners[id] = {Container(e.account), std::max(e.created, e.queried)};
+  }
+  const std::string root = data_dir_ + "/cache";
+  auto dirs = env_.fs->GetChildren(root);
+  if (!dirs.ok()) return;  // no cache yet
+  for (const env::DirEntry& dir : *dirs) {
+    if (!dir.is_dir) continue;
+    auto files = env_.fs->GetChildren(root + "/" + dir.name);
+    if (!files.ok()) continue;
+    for (const env::DirEntry& f : *files) {
+      const std::string path = root + "/" + dir.name + "/" + f.name;
+      std::string id = f.name.ends_with(".cmkc") ? f.name.substr(0, f.name.size() - 5) : std::string();
+      auto owner = owners.find(id);
+      auto size = env_.fs->GetFileSize(path);
+      if (!f.is_dir && owner != owners.end() && owner->second.first == dir.name && size.ok()) {
+        hot_.Found(id, path, *size, owner->second.second);
+        continue;
+      }
+      if (f.is_dir) continue;  // not the cache's: left alone
+      spdlog::info("removing hot-cache file {}: no catalogued extent owns it", path);
+      env_.fs->Remove(path).IgnoreError();
+    }
+  }
+  for (const std::string& p : hot_.Trim()) env_.fs->Remove(p).IgnoreError();
 }
 
 Status LogStore::RunRetention() {
@@ -810,6 +845,7 @@ Status LogStore::RunRetention() {
       extents_.erase(e.id);
     }
     RETURN_IF_ERROR(blobs_->Delete(e.blob));
+    hot_.Forget(e.id);
     Status removed =
         env_.fs->Remove(data_dir_ + "/cache/" + Container(e.account) + "/" + e.id + ".cmkc");
     {
@@ -828,6 +864,7 @@ Status LogStore::RunRetention() {
   };
   for (const auto& e : cooled) {
     if (hot_now(e)) continue;
+    hot_.Forget(e.id);
     Status removed = env_.fs->Remove(data_dir_ + "/cache/" + Container(e.account) + "/" + e.id + ".cmkc");
     if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
     MutexLock l(&mu_);

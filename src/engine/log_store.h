@@ -56,6 +56,7 @@
 #include "engine/batch.h"
 #include "engine/codec.h"
 #include "engine/extent.h"
+#include "engine/hot_cache_index.h"
 #include "engine/reader_pool.h"
 #include "env/env.h"
 #include "kql/engine.h"
@@ -114,6 +115,10 @@ struct LogStoreOptions {
   Duration flush_age = std::chrono::minutes(5);      // oldest unflushed row
   Duration maintenance_interval = std::chrono::minutes(1);
   Duration hot_window = std::chrono::hours(24 * 14);
+  // Bytes the hot cache's copies may take on disk (serve --hot-cache-gb); 0: no bound, the hot
+  // window alone. Past it, a new extent's copy drops the least recently used others, and a copy
+  // read back from a blob for a query is written only when it fits (engine/hot_cache_index.h).
+  uint64_t hot_cache_bytes = 0;
   bool seal_cache_with_aek = true;
   // Decoded column blocks (one column of one row group of an extent) kept in memory for later
   // queries, least recently used dropped first (serve --query-cache-mb).
@@ -147,6 +152,8 @@ struct StoreStats {
   uint64_t integrity_failures = 0;  // extent reads refused: not the extent the catalogue names
   uint64_t wal_integrity_failures = 0;  // WAL replays refused: records deleted, reordered, replayed
   uint64_t cache_rejects = 0;  // hot-cache copies that did not authenticate (read from the blob)
+  uint64_t hot_cache_bytes = 0, hot_cache_files = 0;  // the copies on disk now
+  uint64_t hot_cache_dropped = 0;  // copies dropped for room under the byte bound
 };
 
 class LogStore {
@@ -351,7 +358,12 @@ class LogStore {
   // a failure is only logged: the copy is an optimisation, authenticated when read.
   void WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, const storage::ExtentId& id,
                   std::span<const uint8_t> object);
-  void PutCacheFile(const ExtentRec& e, Account& a, std::span<const uint8_t> file);
+  // `fresh`: a new extent's copy, which may drop others for room (HotCacheIndex::Admit).
+  void PutCacheFile(const ExtentRec& e, Account& a, std::span<const uint8_t> file, bool fresh);
+  // Counts the copies on disk in the byte bound (HotCacheIndex), removing any that no catalogued
+  // extent owns (a crash between a purge and its removal, a write's temporary file), then the
+  // least recently used past the bound.
+  void IndexCacheFiles();
   // Flush buffers, pooled across flushes and threads.
   std::unique_ptr<std::vector<uint8_t>> TakeScratch();
   void GiveBackScratch(std::unique_ptr<std::vector<uint8_t>> buf);
@@ -437,6 +449,7 @@ class LogStore {
   std::atomic<uint64_t> integrity_failures_{0};
   std::atomic<uint64_t> wal_integrity_failures_{0};
   std::atomic<uint64_t> cache_rejects_{0};
+  HotCacheIndex hot_{options_.hot_cache_bytes};  // the hot cache's copies on disk
   Mutex fault_mu_;
   std::string fail_puts_ GUARDED_BY(fault_mu_);  // FailBlobPutsForTest
   Mutex work_mu_;

@@ -351,3 +351,85 @@ TEST_F(LogStoreCacheTest, DamageInTheBlobStaysAnIntegrityFailure) {
 
 }  // namespace
 }  // namespace cmk::engine
+
+namespace cmk::engine {
+namespace {
+
+// The byte bound (LogStoreOptions::hot_cache_bytes, serve --hot-cache-gb): a new extent's copy
+// drops the least recently used copies (by flush or by a query's read); a copy read back from
+// its blob for a query is written only when it fits; a reopened store counts the copies on disk,
+// removes the files no extent owns, and drops the least recently used past a lowered bound.
+TEST_F(LogStoreCacheTest, TheHotCacheKeepsToItsByteBoundDroppingTheLeastRecentlyUsedCopies) {
+  Open(false);
+  std::vector<std::string> ids;  // in flush order
+  std::vector<int64_t> times;    // each extent's first row time (ticks)
+  auto flush_one = [&] {
+    times.push_back(clock_.Now().time_since_epoch().count() / 100);
+    ASSERT_THAT(store_->Ingest(ws_, table_, BigRows(1000)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+    for (const auto& [id, blob] : store_->ExtentBlobsForTest()) {
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    }
+    clock_.Advance(std::chrono::hours(1));
+  };
+  auto copy_of = [&](size_t k) {
+    const std::string blob = store_->ExtentBlobsForTest().at(ids[k]);
+    return dir_ + "/data/cache/" + blob.substr(0, blob.find('/')) + "/" + ids[k] + ".cmkc";
+  };
+  auto cached = [&] {
+    std::string s;
+    for (size_t k = 0; k < ids.size(); ++k) s += fs::exists(copy_of(k)) ? '1' : '0';
+    return s;
+  };
+  auto scan = [&](std::optional<int64_t> lo, std::optional<int64_t> hi) -> size_t {
+    auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+    size_t rows = 0;
+    EXPECT_THAT(cat->Scan(kql::ScanRequest{"App_CL", {"Msg"}, lo, hi}, [&](std::shared_ptr<const kql::Table> t) {
+      rows += t->rows;
+      return OkStatus();
+    }), IsOk());
+    return rows;
+  };
+  flush_one();
+  ASSERT_EQ(ids.size(), 1u);
+  const uint64_t copy = fs::file_size(copy_of(0));  // (random hex rows: every copy this size or near)
+  EXPECT_EQ(store_->Stats().hot_cache_bytes, copy);  // (no bound: counted only)
+  hot_cache_bytes_ = copy * 5 / 2;
+  Open(false);
+  EXPECT_EQ(store_->Stats().hot_cache_bytes, copy);  // found on disk
+  flush_one();
+  EXPECT_EQ(cached(), "11");
+  EXPECT_EQ(scan(times[0], times[0] + 999), 1000u);  // the first extent read (from its copy) now
+  flush_one();
+  // Three copies do not fit: the second, used least recently, went; not the first.
+  EXPECT_EQ(cached(), "101");
+  StoreStats st = store_->Stats();
+  EXPECT_EQ(st.hot_cache_files, 2u);
+  EXPECT_EQ(st.hot_cache_bytes, fs::file_size(copy_of(0)) + fs::file_size(copy_of(2)));
+  EXPECT_LE(st.hot_cache_bytes, hot_cache_bytes_);
+  EXPECT_EQ(st.hot_cache_dropped, 1u);
+  // A query reads the second from its blob and does not cache it: that would drop another.
+  counting_.Reset();
+  EXPECT_EQ(scan(std::nullopt, std::nullopt), 3000u);
+  EXPECT_GT(counting_.counts.other.load(), copy / 2);  // the blob
+  EXPECT_EQ(cached(), "101");
+  EXPECT_EQ(store_->Stats().hot_cache_dropped, 1u);
+
+  // Reopened with room for one copy, and two files no extent owns beside them.
+  const std::string dir = fs::path(copy_of(0)).parent_path().string();
+  WriteAll(dir + "/" + std::string(32, 'a') + ".cmkc", std::vector<uint8_t>{1, 2, 3});
+  WriteAll(dir + "/" + ids[1] + ".cmkc.tmp.7", std::vector<uint8_t>{4, 5});  // a write a crash interrupted
+  hot_cache_bytes_ = copy * 3 / 2;
+  Open(false);
+  // The query time is not kept across a reopen: the first extent's last use is its flush.
+  EXPECT_EQ(cached(), "001");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
+  st = store_->Stats();
+  EXPECT_EQ(st.hot_cache_files, 1u);
+  EXPECT_EQ(st.hot_cache_bytes, fs::file_size(copy_of(2)));
+  EXPECT_EQ(scan(std::nullopt, std::nullopt), 3000u);
+  EXPECT_EQ(store_->Stats().cache_rejects, 0u);
+}
+
+}  // namespace
+}  // namespace cmk::engine

@@ -103,14 +103,23 @@ std::string LogStore::CachePath(const Account& a, const std::string& extent_id) 
   return data_dir_ + "/cache/" + a.container + "/" + extent_id + ".cmkc";
 }
 
-void LogStore::PutCacheFile(const ExtentRec& e, Account& a, std::span<const uint8_t> file) {
+void LogStore::PutCacheFile(const ExtentRec& e, Account& a, std::span<const uint8_t> file, bool fresh) {
+  const std::string path = CachePath(a, e.id);
+  auto dropped = hot_.Admit(e.id, path, file.size(), Ticks(env_.clock->Now()), fresh);
+  if (!dropped) return;  // no room under the byte bound (or being written): the blob serves it
+  // (A query holding a dropped copy open keeps reading it: removing unlinks the name only.)
+  for (const std::string& p : *dropped) env_.fs->Remove(p).IgnoreError();
   // The cache is a copy, authenticated when read: a file a crash damaged or lost costs a read
   // of the blob, so no fsync, and a copy that can't be written (a full disk) costs the same.
   Status s = env_.fs->CreateDirs(data_dir_ + "/cache/" + a.container, 0700);
-  if (s.ok()) s = env_.fs->WriteFileReplacing(CachePath(a, e.id), {file}, 0600, /*sync=*/false);
+  if (s.ok()) s = env_.fs->WriteFileReplacing(path, {file}, 0600, /*sync=*/false);
   if (!s.ok()) {
+    hot_.Failed(e.id);
     spdlog::warn("no hot-cache copy of extent {} (its blob is read instead): {}", e.id, s.ToString());
+    return;
   }
+  // Forgotten while written (expired, rejected, the account revoked): not the cache's any more.
+  if (!hot_.Written(e.id)) env_.fs->Remove(path).IgnoreError();
 }
 
 void LogStore::WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek, const storage::ExtentId& id,
@@ -120,7 +129,7 @@ void LogStore::WriteCache(const ExtentRec& e, Account& a, const SecretBytes& aek
     spdlog::warn("no hot-cache copy of extent {} (its blob is read instead): {}", e.id, file.status().ToString());
     return;
   }
-  PutCacheFile(e, a, *file);
+  PutCacheFile(e, a, *file, /*fresh=*/false);
 }
 
 void LogStore::RejectCache(const ExtentRec& e, Account& a, const Status& why) {
@@ -129,6 +138,7 @@ void LogStore::RejectCache(const ExtentRec& e, Account& a, const Status& why) {
   cache_rejects_.fetch_add(1, std::memory_order_relaxed);
   spdlog::warn("the hot-cache copy of extent {} does not authenticate (damaged or replaced); reading its blob ({})",
                e.id, why.message());
+  hot_.Forget(e.id);
   env_.fs->Remove(CachePath(a, e.id)).IgnoreError();  // worthless: the blob is read instead
 }
 
@@ -156,7 +166,10 @@ Result<std::optional<LogStore::OpenedExtent>> LogStore::OpenCached(const ExtentR
       return Opened();
     }
     auto reader = ExtentReader::Open(*source, aek, place);
-    if (reader.ok()) return Opened(OpenedExtent{std::make_shared<const ExtentReader>(std::move(*reader)), *source});
+    if (reader.ok()) {
+      hot_.Touch(e.id, Ticks(env_.clock->Now()));
+      return Opened(OpenedExtent{std::make_shared<const ExtentReader>(std::move(*reader)), *source});
+    }
     if ((*source)->failed()) {
       RejectCache(e, a, reader.status());
       return Opened();
@@ -197,6 +210,10 @@ void LogStore::ReloadCache(Account& a) {
       if (EqualsIgnoreCase(e.account, a.id) && Hot(e, since)) recent.push_back(e);
     }
   }
+  // Most recently used first: under the byte bound, they are the copies that fit.
+  std::sort(recent.begin(), recent.end(), [](const ExtentRec& x, const ExtentRec& y) {
+    return std::max(x.created, x.queried) > std::max(y.created, y.queried);
+  });
   for (const auto& e : recent) {
     storage::ExtentId id;
     if (!IdFromHex(e.id, id)) continue;
@@ -254,7 +271,7 @@ Result<LogStore::ExtentRec> LogStore::StoreExtent(Account& a, const SecretBytes&
     }
   }
   RETURN_IF_ERROR(blobs_->Put(e.blob, buf));
-  if (!cache_file.empty()) PutCacheFile(e, a, cache_file);
+  if (!cache_file.empty()) PutCacheFile(e, a, cache_file, /*fresh=*/true);
   return e;
 }
 

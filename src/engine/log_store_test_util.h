@@ -138,6 +138,7 @@ class LogStoreTest : public ::testing::Test {
     lo.extent_codec = codec_;
     lo.cache_on_flush = cache_on_flush_;
     lo.seal_cache_with_aek = seal_cache_with_aek_;
+    lo.hot_cache_bytes = hot_cache_bytes_;
     if (flush_rows_) lo.flush_rows = flush_rows_;
     if (flush_bytes_) lo.flush_bytes = flush_bytes_;
     lo.scan_read_ahead = read_ahead_;
@@ -209,6 +210,7 @@ class LogStoreTest : public ::testing::Test {
   bool cache_on_flush_ = false;
   size_t read_ahead_ = 0;  // LogStoreOptions::scan_read_ahead
   bool seal_cache_with_aek_ = true;
+  uint64_t hot_cache_bytes_ = 0;
   size_t flush_rows_ = 0, flush_bytes_ = 0;
 };
 
