@@ -355,6 +355,40 @@ bool Matches(Match m, std::string_view hay, const Needle& n) {
   return false;
 }
 
+// Whether a packed column is better matched by searching its whole text for the needle than
+// value by value: for the matches that keep only values holding the needle (contains, and the
+// term matches: has, hasprefix, hassuffix), with a needle to search for. Not startswith or
+// endswith, whose values are cheaper to test at one end than to search (a needle found
+// mid-value is a candidate to confirm and reject), nor equality.
+bool MatchesSearchWholeText(Match m, const Needle& n) {
+  return !n.text.empty() && (m == Match::kContains || m == Match::kHas || m == Match::kHasPrefix || m == Match::kHasSuffix);
+}
+
+// `out` (a bool per row, all false) for a packed column: one search of its values laid end to
+// end (no per-value setup: 1M rows of ~130-byte messages searched 3x faster), and only the value
+// each occurrence starts in matched; a value no occurrence starts in holds none, so it fails the
+// match. An occurrence straddling two values is a candidate its value rejects. The search goes on
+// after the value matched: one occurrence per value is enough.
+Column MatchPackedText(Match m, bool negate, const Column& hay, const Needle& n, Column out) {
+  const std::string_view text(hay.chars.data(), hay.offsets.back());
+  const uint32_t* const begin = hay.offsets.data();
+  const uint32_t* const end = begin + hay.offsets.size();
+  if (negate) std::fill(out.ints.begin(), out.ints.end(), 1);
+  size_t from = 0;
+  const uint32_t* at = begin;  // offsets of the row searched from
+  while (from < text.size()) {
+    size_t q = FindFrom(text, n, from);
+    if (q == std::string_view::npos) break;
+    // The row whose value holds byte q: the last offset at or before q (empty values share it).
+    at = std::upper_bound(at, end, static_cast<uint32_t>(q)) - 1;
+    size_t r = static_cast<size_t>(at - begin);
+    out.ints[r] = Matches(m, hay.Str(r), n) != negate ? 1 : 0;
+    from = at[1];
+    if (from <= q) from = q + 1;  // (a value ending at q: cannot happen, q lies inside it)
+  }
+  return out;
+}
+
 Result<Column> EvalMatch(Match m, bool cs, bool negate, Args a, const FunctionContext& ctx) {
   const Column& hay = *a[0];
   const Column& needle = *a[1];
@@ -366,6 +400,17 @@ Result<Column> EvalMatch(Match m, bool cs, bool negate, Args a, const FunctionCo
     lowered = std::string(TextOf(needle, 0, needle_scratch));
     if (!cs) lowered = LowerAsciiCopy(lowered);
     fixed = Prepare(lowered, cs);
+  }
+  if (needle.constant && !hay.constant && hay.type == Type::kString && hay.stored() == s.rows) {
+    // A coded column: each dictionary entry matched once (`Computer contains "web"` over 65,536
+    // rows of 500 hosts: 500 searches).
+    if (hay.coded() && hay.dict->size() < s.rows) {
+      std::vector<uint8_t> holds(hay.dict->size());
+      for (size_t k = 0; k < holds.size(); ++k) holds[k] = Matches(m, (*hay.dict)[k], fixed) != negate ? 1 : 0;
+      for (size_t i = 0; i < s.rows; ++i) out.ints[i] = holds[hay.codes[i]];
+      return out;
+    }
+    if (hay.packed() && MatchesSearchWholeText(m, fixed)) return MatchPackedText(m, negate, hay, fixed, std::move(out));
   }
   for (size_t i = 0; i < s.rows; ++i) {
     Needle n = fixed;

@@ -93,6 +93,58 @@ TEST(StringOps, ContainsAndHasAgreeWithAPlainSearchOnRandomText) {
   }
 }
 
+TEST(StringOps, PackedAndCodedColumnsMatchAsPlainOnes) {
+  // A packed column (an extent's text block, decoded) is searched whole and a coded one entry by
+  // entry: every operator answers as over the same values in a plain column, row by row. The
+  // values: random words over a small alphabet with separators, empty values, nulls, needles
+  // that straddle two values, occur twice in one, at either end, in either case.
+  const std::string alphabet = "aAbB  -.";
+  uint64_t seed = 7;
+  auto next = [&seed] {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<size_t>(seed >> 33);
+  };
+  const std::vector<std::string> ops = {"contains", "!contains", "contains_cs", "!contains_cs", "has", "!has",
+                                        "has_cs", "!has_cs", "hasprefix", "!hasprefix", "hassuffix_cs",
+                                        "!hassuffix", "startswith", "endswith_cs", "=~", "!~"};
+  for (int round = 0; round < 300; ++round) {
+    const size_t rows = 1 + next() % 40;
+    Column plain(Type::kString), packed(Type::kString), coded(Type::kString);
+    packed.StartPacked(rows, 0);
+    std::vector<std::string> dict;
+    for (size_t r = 0; r < rows; ++r) {
+      std::string v;
+      for (size_t i = next() % 9; i > 0; --i) v += alphabet[next() % alphabet.size()];
+      if (next() % 5 == 0) v = dict.empty() ? v : dict[next() % dict.size()];  // repeats for the dictionary
+      bool null = next() % 11 == 0;
+      if (null) v.clear();
+      plain.AppendString(v);
+      packed.AppendPacked(v);
+      auto it = std::find(dict.begin(), dict.end(), v);
+      coded.codes.push_back(static_cast<Code>(it - dict.begin()));
+      if (it == dict.end()) dict.push_back(v);
+      if (null) {
+        for (Column* c : {&plain, &packed, &coded}) {
+          c->nulls.resize(r, 0);
+          c->nulls.push_back(1);
+        }
+      }
+    }
+    for (Column* c : {&plain, &packed, &coded}) {
+      if (!c->nulls.empty()) c->nulls.resize(rows, 0);
+    }
+    coded.dict = std::make_shared<const std::vector<std::string>>(dict);
+    ASSERT_TRUE(packed.packed());
+    std::string needle;
+    for (size_t i = next() % 4; i > 0; --i) needle += alphabet[next() % alphabet.size()];
+    for (const std::string& op : ops) {
+      V want = Op(op, {plain, Str(needle)}, rows);
+      ASSERT_EQ(Op(op, {packed, Str(needle)}, rows), want) << op << " '" << needle << "' round " << round;
+      ASSERT_EQ(Op(op, {coded, Str(needle)}, rows), want) << op << " '" << needle << "' round " << round;
+    }
+  }
+}
+
 TEST(StringOps, NonConstantNeedleIsPerRow) {
   EXPECT_EQ(Op("contains", {Strs({"abc", "abc"}), Strs({"B", "x"})}, 2), (V{"true", "false"}));
   EXPECT_EQ(Op("has", {Strs({"a b", "a b"}), Strs({"B", "ab"})}, 2), (V{"true", "false"}));
