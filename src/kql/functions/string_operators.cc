@@ -364,28 +364,31 @@ bool MatchesSearchWholeText(Match m, const Needle& n) {
   return !n.text.empty() && (m == Match::kContains || m == Match::kHas || m == Match::kHasPrefix || m == Match::kHasSuffix);
 }
 
-// `out` (a bool per row, all false) for a packed column: one search of its values laid end to
-// end (no per-value setup: 1M rows of ~130-byte messages searched 3x faster), and only the value
-// each occurrence starts in matched; a value no occurrence starts in holds none, so it fails the
-// match. An occurrence straddling two values is a candidate its value rejects. The search goes on
-// after the value matched: one occurrence per value is enough.
-Column MatchPackedText(Match m, bool negate, const Column& hay, const Needle& n, Column out) {
+// Calls f(r) for each row r of a packed column whose value an occurrence of `n` starts in, in
+// order: one search of the values laid end to end (no per-value setup: 1M rows of ~130-byte
+// messages searched 3x faster than value by value). A value no occurrence starts in holds none;
+// an occurrence straddling two values is a candidate its value rejects. The search goes on after
+// the value: one occurrence per value is enough.
+template <typename F>
+void ForEachRowHolding(const Column& hay, const Needle& n, F f) {
   const std::string_view text(hay.chars.data(), hay.offsets.back());
   const uint32_t* const begin = hay.offsets.data();
   const uint32_t* const end = begin + hay.offsets.size();
-  if (negate) std::fill(out.ints.begin(), out.ints.end(), 1);
-  size_t from = 0;
   const uint32_t* at = begin;  // offsets of the row searched from
-  while (from < text.size()) {
+  for (size_t from = 0; from < text.size();) {
     size_t q = FindFrom(text, n, from);
     if (q == std::string_view::npos) break;
     // The row whose value holds byte q: the last offset at or before q (empty values share it).
     at = std::upper_bound(at, end, static_cast<uint32_t>(q)) - 1;
-    size_t r = static_cast<size_t>(at - begin);
-    out.ints[r] = Matches(m, hay.Str(r), n) != negate ? 1 : 0;
-    from = at[1];
-    if (from <= q) from = q + 1;  // (a value ending at q: cannot happen, q lies inside it)
+    f(static_cast<size_t>(at - begin));
+    from = at[1];  // (> q: q lies inside the value)
   }
+}
+
+// `out` (a bool per row, all false) for a packed column: only the values holding the needle tested.
+Column MatchPackedText(Match m, bool negate, const Column& hay, const Needle& n, Column out) {
+  if (negate) std::fill(out.ints.begin(), out.ints.end(), 1);
+  ForEachRowHolding(hay, n, [&](size_t r) { out.ints[r] = Matches(m, hay.Str(r), n) != negate ? 1 : 0; });
   return out;
 }
 
@@ -457,6 +460,17 @@ Result<Column> EvalMatchesRegex(Args a, const FunctionContext& ctx) {
   Column out = MakeColumn(Type::kBool, s);
   RegexCache cache;
   std::string scratch, pscratch;
+  const Column& hay = *a[0];
+  if (a[1]->constant && !hay.constant && hay.type == Type::kString && hay.packed() && hay.stored() == s.rows) {
+    // A packed column searched whole for a literal every match holds: the pattern is run only
+    // on the values holding it.
+    ASSIGN_OR_RETURN(const RE2* re, cache.Get("matches regex", TextOf(*a[1], 0, pscratch)));
+    std::string literal = RequiredLiteral(*re);  // (lower case: searched ignoring case)
+    if (!literal.empty()) {
+      ForEachRowHolding(hay, Prepare(literal, false), [&](size_t r) { out.ints[r] = RE2::PartialMatch(hay.Str(r), *re); });
+      return out;
+    }
+  }
   for (size_t i = 0; i < s.rows; ++i) {
     ASSIGN_OR_RETURN(const RE2* re, cache.Get("matches regex", TextOf(*a[1], i, pscratch)));
     std::string_view text = TextOf(*a[0], i, scratch);

@@ -95,7 +95,8 @@ TEST(StringOps, ContainsAndHasAgreeWithAPlainSearchOnRandomText) {
 
 TEST(StringOps, PackedAndCodedColumnsMatchAsPlainOnes) {
   // A packed column (an extent's text block, decoded) is searched whole and a coded one entry by
-  // entry: every operator answers as over the same values in a plain column, row by row. The
+  // entry: every operator (and matches regex, for a packed column) answers as over the same
+  // values in a plain column, row by row. The
   // values: random words over a small alphabet with separators, empty values, nulls, needles
   // that straddle two values, occur twice in one, at either end, in either case.
   const std::string alphabet = "aAbB  -.";
@@ -141,6 +142,14 @@ TEST(StringOps, PackedAndCodedColumnsMatchAsPlainOnes) {
       V want = Op(op, {plain, Str(needle)}, rows);
       ASSERT_EQ(Op(op, {packed, Str(needle)}, rows), want) << op << " '" << needle << "' round " << round;
       ASSERT_EQ(Op(op, {coded, Str(needle)}, rows), want) << op << " '" << needle << "' round " << round;
+    }
+    // Patterns with a literal every match holds (searched for over the packed text), one without.
+    std::string word;
+    for (size_t i = 3 + next() % 2; i > 0; --i) word += "aAbB "[next() % 5];
+    for (const std::string& pattern : {word, word + "[ab]", "^" + word, word + "$", "(?i)" + word, "a|" + word,
+                                       "[ab]." + word + "( |$)"}) {
+      V want = Op("matches regex", {plain, Str(pattern)}, rows);
+      ASSERT_EQ(Op("matches regex", {packed, Str(pattern)}, rows), want) << pattern << " round " << round;
     }
   }
 }
