@@ -209,3 +209,43 @@ def test_admins_query_the_audit_log_and_key_state_history_in_the_system_workspac
     r = http(s, "POST", "api.loganalytics", "/v1/workspaces/system/query", token=tok,
              body=json.dumps({"query": "KeyVaultAudit | count"}).encode(), headers={"Content-Type": "application/json"})
     assert r.status_code == 403, r.text
+
+
+def metric(server, name):
+    from conftest import admin_token, http
+    r = http(server, "GET", "localhost", "/metrics", token=admin_token(server))
+    assert r.status_code == 200, r.text[:300]
+    for line in r.text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_the_hot_cache_keeps_to_its_byte_bound(server_factory):
+    # One extent's copy measured on a server without a bound; then a server whose --hot-cache-gb
+    # holds one and a half of them: three flushes leave one copy, the others dropped for room,
+    # and every row is still answered (from the blobs).
+    def shared(server):
+        create_workspace(server, "wsbound")
+        create_table(server, "wsbound")
+        return create_dcr(server, "dcrbound", "wsbound")["properties"]["immutableId"], customer_id(server, "wsbound")
+
+    a = server_factory(name="unbounded", extra_args=["--simulated-clock", "--memtable-rows", "100"])
+    rule, _ = shared(a)
+    upload(a, rule, records(100, seed=1))
+    size = os.path.getsize(wait_for(lambda: cache_files(a), "a hot-cache copy")[0])
+    bound = size * 3 // 2
+    b = server_factory(name="bounded", extra_args=["--simulated-clock", "--memtable-rows", "100",
+                                   "--hot-cache-gb", f"{bound / 2**30:.12f}"])
+    rule, cid = shared(b)
+    for seed in (1, 2, 3):
+        upload(b, rule, records(100, seed=seed))
+        wait_for(lambda: len(extents(b)) >= seed, f"extent {seed}")
+        wait_for(lambda: metric(b, "cmklogs_hot_cache_dropped_total") >= seed - 1, f"room for copy {seed}")
+    # (A copy is renamed into place once written: the last one's file appears whole.)
+    newest = wait_for(lambda: [f for f in cache_files(b) if os.path.getsize(f) > 0], "the last copy")
+    assert len(cache_files(b)) == 1 and len(newest) == 1
+    assert metric(b, "cmklogs_hot_cache_files") == 1
+    assert 0 < metric(b, "cmklogs_hot_cache_bytes") <= bound
+    assert metric(b, "cmklogs_hot_cache_dropped_total") == 2
+    assert count(b, cid) == 300
