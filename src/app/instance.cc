@@ -410,6 +410,10 @@ Status Instance::StartStorageEngine() {
                                     : DefaultQueryCacheBytes(memory_limit);
   spdlog::info("decoded block cache: {} MiB{}", ls_opts.decoded_cache_bytes >> 20,
                options_.query_cache_mb >= 0 ? "" : " (default: 1 GiB or a quarter of the memory the server may use)");
+  // (CLI11's range check lets NaN through: every comparison with it is false.)
+  if (!(options_.hot_cache_gb >= 0 && options_.hot_cache_gb <= 1e6)) {
+    return InvalidArgument("--hot-cache-gb must be a number from 0 to 1000000");
+  }
   ls_opts.hot_cache_bytes = static_cast<uint64_t>(options_.hot_cache_gb * static_cast<double>(uint64_t{1} << 30));
   if (ls_opts.hot_cache_bytes != 0) spdlog::info("hot cache on disk: at most {} MiB", ls_opts.hot_cache_bytes >> 20);
   ls_opts.extent_codec =
