@@ -13,6 +13,15 @@ namespace {
 using namespace ::cmk::kql::testing;  // NOLINT(build/namespaces)
 using ::cmk::testing::StatusIs;
 
+// A seeded linear congruential generator (Knuth's MMIX constants): the random tests' texts.
+struct Lcg {
+  uint64_t seed;
+  size_t operator()() {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<size_t>(seed >> 33);
+  }
+};
+
 TEST(StringOps, EqualsTildeIgnoresCase) {
   EXPECT_EQ(Op("=~", {Strs({"ABC", "abd"}), Str("abc")}, 2), (V{"true", "false"}));
   EXPECT_EQ(Op("!~", {Strs({"ABC", "abd"}), Str("abc")}, 2), (V{"false", "true"}));
@@ -73,11 +82,7 @@ TEST(StringOps, ContainsAndHasAgreeWithAPlainSearchOnRandomText) {
   // letters under | 0x20 such as '@' and '[') against needles of 1 to 5 bytes: every operator's
   // answer equals a naive byte-by-byte search, across the 16-byte steps and the tail.
   const std::string alphabet = "aAbB@[ `{";
-  uint64_t seed = 42;
-  auto next = [&seed] {
-    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<size_t>(seed >> 33);
-  };
+  Lcg next{42};
   auto lower = [](std::string s) {
     for (char& c : s) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
     return s;
@@ -96,15 +101,10 @@ TEST(StringOps, ContainsAndHasAgreeWithAPlainSearchOnRandomText) {
 TEST(StringOps, PackedAndCodedColumnsMatchAsPlainOnes) {
   // A packed column (an extent's text block, decoded) is searched whole and a coded one entry by
   // entry: every operator (and matches regex, for a packed column) answers as over the same
-  // values in a plain column, row by row. The
-  // values: random words over a small alphabet with separators, empty values, nulls, needles
+  // values in a plain column, row by row. The values: random words over a small alphabet with separators, empty values, nulls, needles
   // that straddle two values, occur twice in one, at either end, in either case.
   const std::string alphabet = "aAbB  -.";
-  uint64_t seed = 7;
-  auto next = [&seed] {
-    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<size_t>(seed >> 33);
-  };
+  Lcg next{7};
   const std::vector<std::string> ops = {"contains", "!contains", "contains_cs", "!contains_cs", "has", "!has",
                                         "has_cs", "!has_cs", "hasprefix", "!hasprefix", "hassuffix_cs",
                                         "!hassuffix", "startswith", "endswith_cs", "=~", "!~"};
