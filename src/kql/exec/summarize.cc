@@ -113,6 +113,12 @@ struct HashAggregation::State {
   std::vector<size_t> key_hashes;  // a partial's coded key: each group's string hashed
   int64_t null_group = -1;
   std::vector<Column> key_values;
+  // The keys as grouped (`keys` points here when one was rewritten): `by tostring(x)` of an
+  // integral, datetime or timespan x groups by x, and the groups' keys become strings in
+  // Finish (`stringify`): tostring is one-to-one on those types, null apart from every value,
+  // so the groups are the same without a string built and hashed per row.
+  std::vector<BoundExpr> own_keys;
+  std::vector<const ScalarFunction*> stringify;  // per key: the tostring to apply, or null
   std::vector<std::unique_ptr<Aggregator>> aggs;
   size_t num_groups = 0;
   std::vector<uint32_t> ids;
@@ -403,7 +409,21 @@ HashAggregation::HashAggregation(const PlanNode& node, const std::vector<BoundEx
   s_->node = &node;
   s_->one_chunk = one_chunk;
   s_->keys = &keys;
-  for (const BoundExpr& k : keys) s_->key_values.emplace_back(k.type);
+  auto of_ints = [](const BoundExpr& k) {
+    return k.kind == BoundExpr::Kind::kCall && k.fn != nullptr && k.fn->name == "tostring" && k.args.size() == 1 &&
+           k.type == Type::kString && UsesInts(k.args[0].type);
+  };
+  if (std::any_of(keys.begin(), keys.end(), of_ints)) {
+    s_->own_keys = keys;
+    s_->stringify.assign(keys.size(), nullptr);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!of_ints(keys[i])) continue;
+      s_->stringify[i] = keys[i].fn;
+      s_->own_keys[i] = keys[i].args[0];
+    }
+    s_->keys = &s_->own_keys;
+  }
+  for (const BoundExpr& k : *s_->keys) s_->key_values.emplace_back(k.type);
   for (const BoundAggregate& a : node.aggs) s_->aggs.push_back(MakeAggregator(*a.def, a.types, a.params));
   if (keys.empty()) s_->num_groups = 1;
 }
@@ -488,7 +508,21 @@ Table HashAggregation::Finish() {
   Table out;
   size_t n = s_->num_groups;
   out.rows = n;
-  for (size_t i = 0; i < s_->key_values.size(); ++i) out.AddColumn("", std::move(s_->key_values[i]));
+  for (size_t i = 0; i < s_->key_values.size(); ++i) {
+    Column key = std::move(s_->key_values[i]);
+    if (!s_->stringify.empty() && s_->stringify[i] != nullptr) {
+      const Column* arg = &key;
+      auto text = s_->stringify[i]->eval(std::span<const Column* const>(&arg, 1), FunctionContext{n});
+      // (tostring of these types cannot fail; were it to, every key would read as null.)
+      if (text.ok()) {
+        key = std::move(*text);
+      } else {
+        key = Column(Type::kString);
+        for (size_t g = 0; g < n; ++g) key.AppendNull();
+      }
+    }
+    out.AddColumn("", std::move(key));
+  }
   for (auto& a : s_->aggs) {
     for (Column& c : a->Finish(n)) out.AddColumn("", std::move(c));
   }
