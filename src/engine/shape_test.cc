@@ -191,6 +191,55 @@ TEST(ShapeTest, QueriesKeepRowsInsideTheTimeBoundsAndOnlyTheWantedColumns) {
   EXPECT_EQ(out->columns[1].Int(0), 1);
 }
 
+TEST(ShapeTest, QueriesKeepExactlyTheRowsInsideTheTimeBounds) {
+  // Random times (with and without nulls, and a constant column) against random bounds, open
+  // at either end or not: the rows kept are those a plain test keeps, in order, N telling which.
+  uint64_t seed = 11;
+  auto next = [&seed] {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<int64_t>(seed >> 40);  // 0 .. 2^24
+  };
+  for (int round = 0; round < 200; ++round) {
+    const size_t rows = static_cast<size_t>(next() % 300);
+    const int kind = round % 3;  // 0: values alone, 1: with nulls, 2: one constant
+    auto t = std::make_shared<kql::Table>();
+    t->rows = rows;
+    kql::Column tg(kql::Type::kDateTime), n(kql::Type::kLong);
+    const int64_t constant = next() % 1000;
+    for (size_t r = 0; r < rows; ++r) {
+      if (kind == 1 && next() % 7 == 0) tg.AppendNull();
+      else tg.AppendInt(kind == 2 ? constant : next() % 1000);
+      n.AppendInt(static_cast<int64_t>(r));
+    }
+    if (kind == 2) {
+      tg = kql::Column(kql::Type::kDateTime);
+      tg.constant = true;
+      tg.AppendInt(constant);
+    }
+    t->AddColumn("TimeGenerated", std::move(tg));
+    t->AddColumn("N", std::move(n));
+    ShapeOptions o;
+    if (next() % 4 != 0) o.min_time = next() % 1000;
+    if (next() % 4 != 0) o.end_time = next() % 1000;
+    std::vector<int64_t> want;
+    const kql::Column& times = t->columns[0];
+    for (size_t r = 0; r < rows; ++r) {
+      if (times.IsNull(r)) {
+        if (!o.min_time && !o.end_time) want.push_back(static_cast<int64_t>(r));
+        continue;
+      }
+      int64_t v = times.Int(r);
+      if ((!o.min_time || v >= *o.min_time) && (!o.end_time || v < *o.end_time)) want.push_back(static_cast<int64_t>(r));
+    }
+    auto out = ShapeRows(t, {{"TimeGenerated", kql::Type::kDateTime}, {"N", kql::Type::kLong}}, o);
+    std::vector<int64_t> got;
+    int c = out->Find("N");
+    ASSERT_GE(c, 0);
+    for (size_t r = 0; r < out->rows; ++r) got.push_back(out->columns[static_cast<size_t>(c)].Int(r));
+    ASSERT_EQ(got, want) << "round " << round;
+  }
+}
+
 TEST(ShapeTest, QueriesReadARetypedColumnAsNullsAndANewOneAsNulls) {
   kql::Schema now = {{"TimeGenerated", kql::Type::kDateTime},
                      {"N", kql::Type::kString},  // retyped since the rows were stored
