@@ -6,15 +6,18 @@
 // RE2 matches in time linear in the input and never recurses per character, so no pattern can
 // backtrack exponentially or exhaust the stack; compile memory is bounded by kRegexMaxMem
 // (larger programs, e.g. a{1000}{1000}, fail to compile with kInvalidArgument).
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <re2/re2.h>
 
 #include "base/status.h"
+#include "kql/core/column.h"
 
 namespace cmk::kql::fn {
 
@@ -51,6 +54,11 @@ void ForEachMatch(const RE2& re, std::string_view text,
 // patterns matched case-sensitively throughout (no (?i)): the atoms are lower-cased with
 // Unicode's folding, which an ASCII search would not undo. At least 3 bytes, ASCII only.
 std::string RequiredLiteral(const RE2& re);
+
+// The rows of a packed string column (Column::packed(): the values end to end) whose value holds
+// `literal` (ASCII lower case, searched ignoring ASCII case), ascending: one search of the column's
+// bytes (string_operators.cc), so a pattern with a RequiredLiteral runs on those values alone.
+std::vector<uint32_t> PackedRowsHolding(const Column& packed, std::string_view literal);
 
 // Rewrites .NET-style named groups (?<name>...) to RE2's (?P<name>...); the rest is unchanged.
 std::string TranslateNamedGroups(std::string_view pattern);

@@ -172,7 +172,21 @@ Result<Column> EvalExtract(Args a, const FunctionContext& ctx) {
   RegexCache cache;
   std::string ps, ss;
   std::vector<re2::StringPiece> groups;
-  for (size_t i = 0; i < s.rows; ++i) {
+  const Column& source = *a[2];
+  std::vector<uint32_t> holding;  // with a constant pattern over a packed column: the rows to match
+  bool prefiltered = false;
+  if (a[0]->constant && !source.constant && source.type == Type::kString && source.packed() &&
+      source.stored() == s.rows) {
+    // A row without the literal every match holds has no match: "" (or null, converted), as
+    // for a failed match below; the column's bytes are searched once for it.
+    ASSIGN_OR_RETURN(const RE2* re, cache.Get("extract", TextOf(*a[0], 0, ps)));
+    if (std::string literal = RequiredLiteral(*re); !literal.empty()) {
+      holding = PackedRowsHolding(source, literal);
+      prefiltered = true;
+    }
+  }
+  for (size_t k = 0, rows = prefiltered ? holding.size() : s.rows; k < rows; ++k) {
+    const size_t i = prefiltered ? holding[k] : k;
     ASSIGN_OR_RETURN(const RE2* re, cache.Get("extract", TextOf(*a[0], i, ps)));
     if (a[1]->IsNull(i)) continue;
     int64_t group = a[1]->Int(i);

@@ -12,6 +12,34 @@ TEST(Regex, ExtractReturnsTheGroupOrEmpty) {
   EXPECT_EQ(Fn("extract", {Str("(a)"), Long(5), Str("a")}), (V{""}));
 }
 
+TEST(Regex, ExtractOverAPackedColumnAnswersAsOverAPlainOne) {
+  // A packed column (text decoded from an extent) is searched once for the pattern's required
+  // literal and only the values holding it are matched: the answers are the plain column's,
+  // typed or not, with values that hold the literal but no match, in either case, and empty.
+  const std::vector<std::string> values = {"took 12 ms", "TOOK 7 ms", "took x ms", "", "it took 3 ms, took 4 ms",
+                                           "nothing", "took 99 ms", "shard 5) took 1 ms", "tookk 2 ms"};
+  Column plain(Type::kString), packed(Type::kString);
+  packed.StartPacked(values.size(), 0);
+  for (const std::string& v : values) {
+    plain.AppendString(v);
+    packed.AppendPacked(v);
+  }
+  ASSERT_TRUE(packed.packed());
+  const size_t n = values.size();
+  for (const char* pattern : {"took ([0-9]+) ms", "(?i)took ([0-9]+)", "shard ([0-9]+)\\)", "([a-z]+) ms",
+                                     "took"}) {
+    for (int64_t group : {0, 1}) {
+      V want = Fn("extract", {Str(pattern), Long(group), plain}, n);
+      EXPECT_EQ(Fn("extract", {Str(pattern), Long(group), packed}, n), want) << pattern << " " << group;
+      EXPECT_EQ(Fn("extract", {Str(pattern), Long(group), packed, Const(Longs({0}))}, n),
+                Fn("extract", {Str(pattern), Long(group), plain, Const(Longs({0}))}, n))
+          << pattern << " typed";
+    }
+  }
+  EXPECT_EQ(Fn("extract", {Str("took ([0-9]+) ms"), Long(1), packed}, n),
+            (V{"12", "", "", "", "3", "", "99", "1", ""}));
+}
+
 TEST(Regex, ExtractAllShapesByGroupCount) {
   EXPECT_EQ(Fn("extract_all", {Str("(\\d+)"), Str("a1b22c333")}), (V{"[\"1\",\"22\",\"333\"]"}));
   EXPECT_EQ(Fn("extract_all", {Str("(\\w)(\\d)"), Str("a1 b2")}), (V{"[[\"a\",\"1\"],[\"b\",\"2\"]]"}));

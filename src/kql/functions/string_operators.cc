@@ -392,6 +392,20 @@ Column MatchPackedText(Match m, bool negate, const Column& hay, const Needle& n,
   return out;
 }
 
+}  // namespace
+
+std::vector<uint32_t> PackedRowsHolding(const Column& packed, std::string_view literal) {
+  std::vector<uint32_t> rows;
+  if (literal.empty()) {
+    for (size_t r = 0; r + 1 < packed.offsets.size(); ++r) rows.push_back(static_cast<uint32_t>(r));
+    return rows;
+  }
+  ForEachRowHolding(packed, Prepare(literal, false), [&](size_t r) { rows.push_back(static_cast<uint32_t>(r)); });
+  return rows;
+}
+
+namespace {
+
 Result<Column> EvalMatch(Match m, bool cs, bool negate, Args a, const FunctionContext& ctx) {
   const Column& hay = *a[0];
   const Column& needle = *a[1];
