@@ -22,12 +22,9 @@ constexpr size_t kParseCheckRows = 4096;
 bool MatchSimple(std::string_view text, const std::vector<ParsePart>& pattern,
                  std::vector<std::string_view>& captures) {
   captures.clear();
-  std::vector<std::string> column_types;
-  for (const ParsePart& p : pattern) {
-    if (p.kind == ParsePart::Kind::kColumn) column_types.push_back(p.type);
-  }
   size_t pos = 0;
   int pending = -1;  // -2: wildcard, >= 0: index of a column awaiting its end.
+  const ParsePart* pending_part = nullptr;  // that column's part
   for (const ParsePart& p : pattern) {
     if (p.kind == ParsePart::Kind::kLiteral) {
       size_t at = pending == -1 ? (text.substr(pos, p.text.size()) == p.text ? pos : std::string_view::npos)
@@ -39,12 +36,12 @@ bool MatchSimple(std::string_view text, const std::vector<ParsePart>& pattern,
     } else if (p.kind == ParsePart::Kind::kColumn) {
       captures.emplace_back();
       pending = static_cast<int>(captures.size()) - 1;
+      pending_part = &p;
     } else {
       if (pending >= 0) {  // a column before '*': numbers take their digits, strings nothing
         std::string_view rest = text.substr(pos);
         size_t n = 0;
-        bool numeric = p.kind == ParsePart::Kind::kWildcard && !column_types[static_cast<size_t>(pending)].empty() &&
-                       column_types[static_cast<size_t>(pending)] != "string";
+        bool numeric = p.kind == ParsePart::Kind::kWildcard && !pending_part->type.empty() && pending_part->type != "string";
         while (numeric && n < rest.size() &&
                (std::isdigit(static_cast<unsigned char>(rest[n])) || (n == 0 && rest[n] == '-') || rest[n] == '.')) {
           ++n;
@@ -160,7 +157,7 @@ Status CaptureRows(const PlanNode& node, const RE2* re, const std::vector<int>& 
   std::vector<std::string_view> simple_caps;
   std::vector<re2::StringPiece> groups(re ? static_cast<size_t>(re->NumberOfCapturingGroups()) + 1 : 0);
   for (size_t i = 0; i < caps.size(); ++i) {
-    if (build[i]) caps[i].Reserve(rows);
+    if (build[i]) caps[i].StartPacked(rows, 0);  // the captures end to end: no string per value
   }
   const bool strings = UsesStrings(src.type);
   std::string scratch;  // the text of a value of another type
@@ -186,7 +183,8 @@ Status CaptureRows(const PlanNode& node, const RE2* re, const std::vector<int>& 
       // .NET's parsers (Kusto's) skip white space, newlines included, around a number or date.
       if (types[i] != Type::kString) cap = TrimWhite(cap);
       held_bytes += cap.size() + sizeof(std::string);
-      caps[i].AppendString(std::string(cap));
+      caps[i].AppendPacked(cap);  // (as AppendString, without a std::string per value)
+      if (caps[i].HasNulls()) caps[i].nulls.push_back(0);
     }
     if ((r + 1) % kParseCheckRows == 0) {
       RETURN_IF_ERROR(held.Resize(held_bytes));
