@@ -791,6 +791,10 @@ void LogStore::Wipe(Account& a) {
   }
 }
 
+std::string LogStore::CachePath(const ExtentRec& e) const {
+  return data_dir_ + "/cache/" + Container(e.account) + "/" + e.id + ".cmkc";
+}
+
 void LogStore::IndexCacheFiles() {
   std::map<std::string, std::pair<std::string, int64_t>> owners;  // extent id -> container, last use
   {
@@ -805,15 +809,15 @@ void LogStore::IndexCacheFiles() {
     auto files = env_.fs->GetChildren(root + "/" + dir.name);
     if (!files.ok()) continue;
     for (const env::DirEntry& f : *files) {
+      if (f.is_dir) continue;  // not the cache's: left alone
       const std::string path = root + "/" + dir.name + "/" + f.name;
       std::string id = f.name.ends_with(".cmkc") ? f.name.substr(0, f.name.size() - 5) : std::string();
-      auto owner = owners.find(id);
-      auto size = env_.fs->GetFileSize(path);
-      if (!f.is_dir && owner != owners.end() && owner->second.first == dir.name && size.ok()) {
-        hot_.Found(id, path, *size, owner->second.second);
-        continue;
+      if (auto owner = owners.find(id); owner != owners.end() && owner->second.first == dir.name) {
+        if (auto size = env_.fs->GetFileSize(path); size.ok()) {
+          hot_.Found(id, path, *size, owner->second.second);
+          continue;
+        }
       }
-      if (f.is_dir) continue;  // not the cache's: left alone
       spdlog::info("removing hot-cache file {}: no catalogued extent owns it", path);
       env_.fs->Remove(path).IgnoreError();
     }
@@ -847,7 +851,7 @@ Status LogStore::RunRetention() {
     RETURN_IF_ERROR(blobs_->Delete(e.blob));
     hot_.Forget(e.id);
     Status removed =
-        env_.fs->Remove(data_dir_ + "/cache/" + Container(e.account) + "/" + e.id + ".cmkc");
+        env_.fs->Remove(CachePath(e));
     {
       MutexLock l(&cache_mu_);
       DropDecodedLocked(e.id);
@@ -865,7 +869,7 @@ Status LogStore::RunRetention() {
   for (const auto& e : cooled) {
     if (hot_now(e)) continue;
     hot_.Forget(e.id);
-    Status removed = env_.fs->Remove(data_dir_ + "/cache/" + Container(e.account) + "/" + e.id + ".cmkc");
+    Status removed = env_.fs->Remove(CachePath(e));
     if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
     MutexLock l(&mu_);
     // (A query that scanned it in between cached it again, or will: it stays hot.)

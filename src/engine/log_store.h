@@ -367,7 +367,9 @@ class LogStore {
   // Flush buffers, pooled across flushes and threads.
   std::unique_ptr<std::vector<uint8_t>> TakeScratch();
   void GiveBackScratch(std::unique_ptr<std::vector<uint8_t>> buf);
+  // An extent's hot-cache copy: <data>/cache/<container>/<id>.cmkc (the account's container).
   std::string CachePath(const Account& a, const std::string& extent_id) const;
+  std::string CachePath(const ExtentRec& e) const;
   void OnTransition(const std::string& account_id, storage::KeyState from, storage::KeyState to);
   void Wipe(Account& a);
   void ReloadCache(Account& a);
