@@ -57,7 +57,7 @@ if(NOT TARGET cmk_kql_functions AND DEFINED CMK_KQL_FUNCTIONS_STUB)
 endif()
 if(TARGET cmk_kql_functions)
   cmk_cc_library(NAME kql_engine SRCS ${CMK_KQL_ENGINE_SRCS} DEPS cmk_kql_functions)
-  cmk_cc_test(NAME kql_engine_test
+  cmk_cc_test(NAME kql_engine_test SHARDS 4
     SRCS ${CMAKE_CURRENT_SOURCE_DIR}/engine_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/governance_test.cc
     ${CMAKE_CURRENT_SOURCE_DIR}/coded_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/exec/summarize_push_test.cc
     DEPS cmk_kql_engine)
