@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+#include <limits>
+
 #include "base/testing.h"
 #include "kql/exec/eval.h"
 #include "kql/test_columns.h"
@@ -225,6 +228,81 @@ TEST_F(EngineTest, MakeListSetAndPercentiles) {
   EXPECT_EQ(Text("Logs | summarize percentiles(Count, 50, 100)", true),
             "percentile_Count_50:long,percentile_Count_100:long\n2\t5\n");
   EXPECT_EQ(Text("datatable(x:long)[1, 2, 3] | summarize stdev(x), variance(x)"), "1\t1\n");
+}
+
+// make_set keeps the first of each distinct item in the order the rows show them, make_list
+// every item up to its cap: here items of up to 3 KB (past the arena's first blocks and larger
+// than a quarter of one), each repeated six times.
+TEST_F(EngineTest, MakeSetAndMakeListKeepLongItemsInTheirOrder) {
+  auto item = [](int x) { return std::to_string(x % 500) + ":" + [&] {
+    std::string r;
+    for (int i = 0; i < (x % 500) + 1; ++i) r += "abcdef";
+    return r;
+  }(); };
+  std::string set = "[", list = "[";
+  for (int x = 1; x <= 3000; ++x) {
+    std::string quoted = "\"" + item(x) + "\"";
+    if (x <= 500) set += (x > 1 ? "," : "") + quoted;
+    if (x <= 1500) list += (x > 1 ? "," : "") + quoted;
+  }
+  set += "]";
+  list += "]";
+  const std::string rows = "range x from 1 to 3000 step 1 | extend s = strcat(x % 500, ':', strrep('abcdef', x % 500 + 1))";
+  EXPECT_EQ(Text(rows + " | summarize make_set(s)"), set + "\n");
+  EXPECT_EQ(Text(rows + " | summarize make_list(s, 1500)"), list + "\n");
+  // Long items first (each in a block of its own), then short ones between them.
+  std::string mixed_list = "[", mixed_set = "[";
+  for (int x = 1; x <= 40; ++x) {
+    std::string r;
+    for (int i = 0; i < (x % 2 ? 1001 - x * 20 : 1); ++i) r += "abcdef";
+    mixed_list += (x > 1 ? ",\"" : "\"") + r + "\"";
+    if (x % 2 == 1 || x == 2) mixed_set += (x > 1 ? ",\"" : "\"") + r + "\"";
+  }
+  EXPECT_EQ(Text("range x from 1 to 40 step 1 | extend s = strrep('abcdef', iff(x % 2 == 1, 1001 - x * 20, 1)) "
+                 "| summarize make_list(s), make_set(s)"),
+            mixed_list + "]\t" + mixed_set + "]\n");
+  EXPECT_EQ(Text(rows + " | summarize make_set(x % 7), make_set_if(x, x < 4), make_list(x % 2, 3)"),
+            "[1,2,3,4,5,6,0]\t[1,2,3]\t[1,0,1]\n");
+}
+
+// ValueToJson's text (make_list's and make_set's items, pack_array's elements) is Boost.JSON's
+// serialization: strings escaped as it escapes them, every byte value tried.
+TEST(ValueJsonTest, TextIsEscapedAsBoostJsonSerializesIt) {
+  Column text(Type::kString);
+  std::vector<std::string> values;
+  for (int b = 0; b < 256; ++b) values.push_back(std::string("a") + static_cast<char>(b) + "z");
+  uint64_t state = 12345;
+  for (int i = 0; i < 500; ++i) {
+    std::string v;
+    for (int n = static_cast<int>(i % 40); n > 0; --n) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      v.push_back(static_cast<char>(state >> 56));
+    }
+    values.push_back(v);
+  }
+  for (const std::string& v : values) text.AppendString(v);
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::string out = "x,";
+    AppendValueJson(text, i, out);
+    EXPECT_EQ(out, "x," + boost::json::serialize(boost::json::string_view(values[i]))) << i;
+    EXPECT_EQ(ValueToJson(text, i), boost::json::serialize(boost::json::string_view(values[i]))) << i;
+  }
+  Column reals(Type::kReal);
+  for (double d : {1.5, -0.25, std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+                   std::numeric_limits<double>::quiet_NaN()}) {
+    reals.AppendReal(d);
+  }
+  reals.AppendNull();
+  std::vector<std::string> want = {"1.5", "-0.25", "\"Infinity\"", "\"-Infinity\"", "\"NaN\"", "null"};
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(ValueToJson(reals, i), want[i]) << i;
+  Column longs(Type::kLong);
+  longs.AppendInt(std::numeric_limits<int64_t>::min());
+  longs.AppendInt(0);
+  EXPECT_EQ(ValueToJson(longs, 0), "-9223372036854775808");
+  EXPECT_EQ(ValueToJson(longs, 1), "0");
+  Column times(Type::kDateTime);
+  times.AppendInt(kJan15);
+  EXPECT_EQ(ValueToJson(times, 0), "\"" + FormatDatetime(kJan15) + "\"");
 }
 
 TEST_F(EngineTest, AggregatesInsideExpressions) {

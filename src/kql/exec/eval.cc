@@ -695,24 +695,79 @@ std::string FormatReal(double v) {
   return std::string(buf, r.ptr);
 }
 
+namespace {
+
+// `s` quoted and escaped as Boost.JSON's serializer does (\b \t \n \f \r by name, the other
+// controls as \u00xx, quote and backslash), so that ValueToJson's text is what it was when it
+// called bj::serialize. Runs without an escape are copied whole.
+void AppendQuoted(std::string_view s, std::string& out) {
+  out.push_back('"');
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t clean = i;
+    while (clean < s.size()) {
+      auto u = static_cast<unsigned char>(s[clean]);
+      if (u < 0x20 || u == '"' || u == '\\') break;
+      ++clean;
+    }
+    out.append(s.data() + i, clean - i);
+    if (clean == s.size()) break;
+    auto u = static_cast<unsigned char>(s[clean]);
+    static constexpr char kNamed[] = "uuuuuuuubtnufruuuuuuuuuuuuuuuuuu";
+    if (u == '"' || u == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(u));
+    } else if (kNamed[u] != 'u') {
+      out.push_back('\\');
+      out.push_back(kNamed[u]);
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out.append("\\u00");
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+    i = clean + 1;
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
 std::string ValueToJson(const Column& c, size_t row) {
-  if (c.IsNull(row)) return "null";
+  std::string out;
+  AppendValueJson(c, row, out);
+  return out;
+}
+
+void AppendValueJson(const Column& c, size_t row, std::string& out) {
+  if (c.IsNull(row)) {
+    out += "null";
+    return;
+  }
   switch (c.type) {
-    case Type::kBool: return c.Int(row) ? "true" : "false";
+    case Type::kBool: out += c.Int(row) ? "true" : "false"; return;
     case Type::kInt:
-    case Type::kLong: return std::to_string(c.Int(row));
+    case Type::kLong: {
+      char buf[24];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, c.Int(row));
+      (void)ec;  // 24 bytes hold any int64
+      out.append(buf, end);
+      return;
+    }
     case Type::kReal:
     case Type::kDecimal: {
       double v = c.Real(row);
-      return std::isfinite(v) ? FormatReal(v) : bj::serialize(bj::value(FormatReal(v)));
+      if (std::isfinite(v)) out += FormatReal(v);
+      else AppendQuoted(FormatReal(v), out);
+      return;
     }
-    case Type::kDateTime: return "\"" + FormatDatetime(c.Int(row)) + "\"";
-    case Type::kTimespan: return "\"" + FormatTimespan(c.Int(row)) + "\"";
+    case Type::kDateTime: AppendQuoted(FormatDatetime(c.Int(row)), out); return;
+    case Type::kTimespan: AppendQuoted(FormatTimespan(c.Int(row)), out); return;
     case Type::kString:
-    case Type::kGuid: return bj::serialize(bj::value(bj::string_view(c.Str(row))));
-    case Type::kDynamic: return std::string(c.Str(row));
+    case Type::kGuid: AppendQuoted(c.Str(row), out); return;
+    case Type::kDynamic: out += c.Str(row); return;
   }
-  return "null";
+  out += "null";
 }
 
 std::string ValueToText(const Column& c, size_t row) {

@@ -82,6 +82,8 @@ std::string FormatReal(double v);
 // The value at `row` as JSON text (for dynamic arrays and bags): numbers, true/false, strings
 // quoted, datetimes and timespans as strings, dynamic verbatim, null as null.
 std::string ValueToJson(const Column& c, size_t row);
+// ValueToJson's text appended to `out`, without a temporary string for numbers or text.
+void AppendValueJson(const Column& c, size_t row, std::string& out);
 // The value at `row` as text for search/parse (strings verbatim, dynamic as JSON).
 std::string ValueToText(const Column& c, size_t row);
 // Appends `text` converted to dst's type (null when it doesn't convert): parse, mv-expand.

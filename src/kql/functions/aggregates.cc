@@ -11,6 +11,7 @@
 #include <boost/unordered/unordered_flat_set.hpp>
 
 #include "kql/core/hashed_view.h"
+#include "kql/core/text_arena.h"
 #include "kql/exec/eval.h"
 #include "kql/functions/aggregates_internal.h"
 #include "kql/functions/function_json.h"
@@ -407,25 +408,25 @@ class DistinctCountAgg : public Aggregator {
   std::vector<std::shared_ptr<const std::vector<std::string>>> dicts_;  // views_'s other strings
 };
 
-// make_list, make_set, make_bag (and their _if forms, make_list_with_nulls): JSON fragments
-// per group.
+// make_list and make_set (their _if forms, make_list_with_nulls): each group's items as JSON
+// text, kept in an arena (views, no string per item); make_set's items are distinct by that text,
+// its set a flat table of views. Finish joins each group's items into its array.
 class ListAgg : public Aggregator {
  public:
-  ListAgg(std::string_view kind, size_t max, bool conditional, bool with_nulls)
-      : kind_(kind), max_(max), conditional_(conditional), with_nulls_(with_nulls) {}
+  ListAgg(bool set, size_t max, bool conditional, bool with_nulls)
+      : set_(set), max_(max), conditional_(conditional), with_nulls_(with_nulls) {}
   void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
-    items_.resize(num_groups);
-    if (kind_ != "make_list") seen_.resize(num_groups);
+    if (groups_.size() < num_groups) groups_.resize(num_groups);
     const Column& v = *args[0];
     const Column* pred = conditional_ ? args[1] : nullptr;
     // make_set of dictionary-coded strings: each entry is taken at most once a group (a later
     // row with the same code adds nothing), in the order the rows first show it.
     const size_t entries = v.coded() ? v.dict->size() : 0;
-    if (kind_ == "make_set" && entries > 0 && num_groups <= (size_t{1} << 22) / entries) {
-      std::vector<uint8_t> done(num_groups * entries, 0);
+    if (set_ && entries > 0 && num_groups <= (size_t{1} << 22) / entries) {
+      done_.assign(num_groups * entries, 0);
       for (size_t r = 0; r < groups.size(); ++r) {
         if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
-        uint8_t& d = done[groups[r] * entries + v.codes[v.Index(r)]];
+        uint8_t& d = done_[groups[r] * entries + v.codes[v.Index(r)]];
         if (d != 0) continue;
         d = 1;
         AddRow(groups[r], v, r);
@@ -437,41 +438,66 @@ class ListAgg : public Aggregator {
       AddRow(groups[r], v, r);
     }
   }
-  size_t StateBytes() const override { return bytes_; }
-  // make_list and make_set (make_bag's set holds keys, not items: not merged).
-  bool Mergeable() const override { return kind_ != "make_bag"; }
+  size_t StateBytes() const override { return bytes_ + arena_.bytes(); }
+  bool Mergeable() const override { return true; }
   void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) override {
     const auto& o = static_cast<const ListAgg&>(later);
-    bool set = kind_ == "make_set";
-    items_.resize(num_groups);
-    if (set) seen_.resize(num_groups);
-    for (size_t g = 0; g < o.items_.size() && g < groups.size(); ++g) {
-      uint32_t to = groups[g];
-      for (const std::string& json : o.items_[g]) {
-        if (items_[to].size() >= max_) break;
-        if (set && !seen_[to].insert(json).second) continue;
-        bytes_ += (set ? 2 : 1) * (json.size() + 40);
-        items_[to].push_back(json);
+    if (groups_.size() < num_groups) groups_.resize(num_groups);
+    for (size_t g = 0; g < o.groups_.size() && g < groups.size(); ++g) {
+      Group& to = groups_[groups[g]];
+      for (const HashedView& item : o.groups_[g].items) {
+        if (to.items.size() >= max_) break;
+        Add(to, item);  // `later`'s hash is this one's: the same function of the same text
       }
     }
   }
   std::vector<Column> Finish(size_t n) override {
     Column c(Type::kDynamic);
-    items_.resize(n);
-    bool bag = kind_ == "make_bag";
-    for (const auto& items : items_) {
-      std::string out(1, bag ? '{' : '[');
+    if (groups_.size() < n) groups_.resize(n);
+    std::string out;
+    for (size_t g = 0; g < n; ++g) {
+      const std::vector<HashedView>& items = groups_[g].items;
+      size_t size = 2 + items.size();
+      for (const HashedView& item : items) size += item.s.size();
+      out.clear();
+      out.reserve(size);
+      out.push_back('[');
       for (size_t i = 0; i < items.size(); ++i) {
-        if (i > 0) out += ',';
-        out += items[i];
+        if (i > 0) out.push_back(',');
+        out += items[i].s;
       }
-      out += bag ? '}' : ']';
-      c.AppendString(std::move(out));
+      out.push_back(']');
+      c.AppendString(out);
     }
     return {std::move(c)};
   }
 
  private:
+  using ViewSet = boost::unordered_flat_set<HashedView, HashedViewHash>;
+  struct Group {
+    std::vector<HashedView> items;  // in the order they came (make_list's hashes unset)
+    ViewSet seen;                   // make_set's: the items again, for lookups
+  };
+
+  // `item` (a view of anything; hashed for make_set) as the group's next item unless make_set
+  // holds it already; its text is copied into the arena only when it is kept.
+  void Add(Group& g, HashedView item) {
+    if (set_) {
+      if (g.seen.contains(item)) return;
+      item.s = arena_.Store(item.s);
+      g.seen.insert(item);
+      bytes_ += sizeof(HashedView) * 2 + 8;  // the item, its slot and the table's overhead
+    } else {
+      item.s = arena_.Store(item.s);
+      bytes_ += sizeof(HashedView);
+    }
+    g.items.push_back(item);
+  }
+  void AddText(uint32_t g, std::string_view text) {
+    HashedView item{text, 0};
+    if (set_) item.h = HashString(text);
+    Add(groups_[g], item);
+  }
   // The elements of a dynamic array (distinct ones for make_set); false when `text` is not an
   // array.
   bool AddArrayElements(uint32_t g, std::string_view text) {
@@ -480,35 +506,68 @@ class ListAgg : public Aggregator {
     bj::value v = bj::parse(text, ec);
     if (ec || !v.is_array()) return false;
     for (const bj::value& e : v.get_array()) {
-      if (items_[g].size() >= max_) break;
-      std::string json = fn::WriteJson(e);
-      bool set = kind_ == "make_set";
-      if (set && !seen_[g].insert(json).second) continue;
-      bytes_ += (set ? 2 : 1) * (json.size() + 40);
-      items_[g].push_back(std::move(json));
+      if (groups_[g].items.size() >= max_) break;
+      AddText(g, fn::WriteJson(e));
     }
     return true;
   }
   void AddRow(uint32_t g, const Column& v, size_t r) {
-    if ((v.IsNull(r) && !with_nulls_) || items_[g].size() >= max_) return;
+    if ((v.IsNull(r) && !with_nulls_) || groups_[g].items.size() >= max_) return;
     if (v.IsNull(r)) {
-      items_[g].emplace_back("null");
-      bytes_ += 44;
-      return;
-    }
-    if (kind_ == "make_bag") {
-      AddBag(g, v.Str(r));
+      AddText(g, "null");
       return;
     }
     // make_set and make_list over a dynamic array add its elements (make_set's "Set from array
     // column"; geo-point-in-polygon's MultiPolygon example wraps each polygon's coordinates in
     // pack_array() so that make_list's flattening leaves them one level deep).
     if (v.type == Type::kDynamic && AddArrayElements(g, v.Str(r))) return;
-    std::string json = ValueToJson(v, r);
-    if (kind_ == "make_set" && !seen_[g].insert(json).second) return;
-    bytes_ += (kind_ == "make_set" ? 2 : 1) * (json.size() + 40);
-    items_[g].push_back(std::move(json));
+    json_.clear();
+    AppendValueJson(v, r, json_);
+    AddText(g, json_);
   }
+  bool set_;
+  size_t max_;
+  bool conditional_, with_nulls_;
+  size_t bytes_ = 0;
+  std::vector<Group> groups_;
+  TextArena arena_;
+  std::string json_;           // the row's text before it is kept
+  std::vector<uint8_t> done_;  // the coded path's (group, entry) marks
+};
+
+// make_bag (and make_bag_if): each group's distinct keys in the order they came, with the value
+// each first had.
+class BagAgg : public Aggregator {
+ public:
+  BagAgg(size_t max, bool conditional) : max_(max), conditional_(conditional) {}
+  void Update(Args args, std::span<const uint32_t> groups, size_t num_groups) override {
+    items_.resize(num_groups);
+    seen_.resize(num_groups);
+    const Column& v = *args[0];
+    const Column* pred = conditional_ ? args[1] : nullptr;
+    for (size_t r = 0; r < groups.size(); ++r) {
+      if (pred != nullptr && !IsTrue(*pred, r)) continue;
+      if (v.IsNull(r) || items_[groups[r]].size() >= max_) continue;
+      AddBag(groups[r], v.Str(r));
+    }
+  }
+  size_t StateBytes() const override { return bytes_; }
+  std::vector<Column> Finish(size_t n) override {
+    Column c(Type::kDynamic);
+    items_.resize(n);
+    for (const auto& items : items_) {
+      std::string out(1, '{');
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) out += ',';
+        out += items[i];
+      }
+      out += '}';
+      c.AppendString(std::move(out));
+    }
+    return {std::move(c)};
+  }
+
+ private:
   void AddBag(uint32_t g, std::string_view text) {
     boost::system::error_code ec;
     bj::value v = bj::parse(text, ec);
@@ -520,9 +579,8 @@ class ListAgg : public Aggregator {
       bytes_ += key.size() + items_[g].back().size() + 80;
     }
   }
-  std::string kind_;
   size_t max_;
-  bool conditional_, with_nulls_;
+  bool conditional_;
   size_t bytes_ = 0;
   std::vector<std::vector<std::string>> items_;
   std::vector<std::unordered_set<std::string>> seen_;
@@ -814,8 +872,8 @@ std::unique_ptr<Aggregator> MakeAggregator(const AggregateDef& def, std::span<co
     // The documented default and maximum size.
     constexpr double kMaxList = 1'048'576;
     size_t max = static_cast<size_t>(params.empty() ? kMaxList : std::clamp(params[0], 0.0, kMaxList));
-    std::string_view kind = n.starts_with("make_list") ? "make_list" : n.substr(0, 8);
-    return std::make_unique<ListAgg>(kind, max, n.ends_with("_if"), n == "make_list_with_nulls");
+    if (n.starts_with("make_bag")) return std::make_unique<BagAgg>(max, n.ends_with("_if"));
+    return std::make_unique<ListAgg>(n.starts_with("make_set"), max, n.ends_with("_if"), n == "make_list_with_nulls");
   }
   if (n == "percentile" || n == "percentiles") return std::make_unique<PercentileAgg>(types, params);
   if (n.starts_with("hll") || n.ends_with("tdigest") || n == "tdigest_merge") {
