@@ -67,6 +67,11 @@ class HashAggregation {
   // order and every aggregate's answer are the ones Consume over all the rows gives, except the
   // rounding of real sums). Charges as Consume does.
   Status Merge(const HashAggregation& later, const ExecContext& ctx);
+  // Merge into an aggregation that holds no groups yet, without copying: this one takes
+  // `other`'s groups and aggregates (an aggregation of the same node and keys), and `other` is
+  // left as this one was. Charges as Consume does. FailedPrecondition when this one has groups.
+  Status Adopt(HashAggregation& other, const ExecContext& ctx);
+  size_t num_groups() const;
   // Keys then aggregate outputs; one row per group (one row when there are no keys), in the
   // order the groups were first seen, or of their tags when tagged.
   Table Finish();

@@ -1075,10 +1075,23 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   });
   RETURN_IF_ERROR(s);
   if (per_thread) {
-    // The scan is over (its jobs done): the workers are this thread's now.
-    agg.SetSequence(0);
+    // The scan is over (its jobs done): the workers are this thread's now. The first becomes
+    // the aggregation (taken, not copied: with millions of groups, each worker holds most of
+    // them, and a copy was a third set on top of the two), the others are merged into it, each
+    // released from the budget once merged.
+    size_t left = 0;
+    for (const auto& [id, w] : workers) left += w->bytes.load();
     for (auto& [id, w] : workers) {
-      RETURN_IF_ERROR(agg.Merge(*w->agg, ctx));
+      left -= std::min(left, w->bytes.load());
+      if (agg.num_groups() == 0) {
+        RETURN_IF_ERROR(workers_held.Resize(left));
+        RETURN_IF_ERROR(agg.Adopt(*w->agg, ctx));
+        agg.SetSequence(0);
+      } else {
+        agg.SetSequence(0);
+        RETURN_IF_ERROR(agg.Merge(*w->agg, ctx));
+        RETURN_IF_ERROR(workers_held.Resize(left));
+      }
       w->agg.reset();
     }
   }

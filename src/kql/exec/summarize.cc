@@ -504,6 +504,17 @@ Status HashAggregation::Merge(const HashAggregation& later, const ExecContext& c
   return Charge(ctx);
 }
 
+Status HashAggregation::Adopt(HashAggregation& other, const ExecContext& ctx) {
+  if (s_->num_groups != 0) return FailedPrecondition("summarize: only an empty aggregation adopts another");
+  std::unique_ptr<MemoryReservation> held = std::move(s_->held);  // this one's, on ctx's budget
+  std::swap(s_, other.s_);
+  other.s_->held = std::move(s_->held);
+  s_->held = std::move(held);
+  return Charge(ctx);
+}
+
+size_t HashAggregation::num_groups() const { return s_->num_groups; }
+
 Table HashAggregation::Finish() {
   Table out;
   size_t n = s_->num_groups;
