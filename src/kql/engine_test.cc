@@ -265,6 +265,27 @@ TEST_F(EngineTest, MakeSetAndMakeListKeepLongItemsInTheirOrder) {
             "[1,2,3,4,5,6,0]\t[1,2,3]\t[1,0,1]\n");
 }
 
+// Numbers, bools, datetimes and timespans are kept as values and written in Finish: the same
+// text and the same distinct items as their text gives (every NaN one item, 0 and -0 two).
+TEST_F(EngineTest, MakeSetAndMakeListOfValuesAnswerAsOfTheirText) {
+  const std::string rows =
+      "datatable(r:real, t:datetime, s:timespan, b:bool, i:int)[1.5, datetime(2024-01-01), 1h, true, 1, "
+      "real(nan), datetime(2024-01-01 10:00), 2h, false, 2, 0.0, datetime(2024-01-01), 1h, true, 1, "
+      "-0.0, datetime(null), time(null), bool(null), int(null), real(+inf), datetime(2024-01-02), -1h, false, -5, "
+      "1.5, datetime(2024-01-01), 0s, true, 3, real(nan), datetime(2024-01-01), 1h, true, 1, "
+      "real(-inf), datetime(2024-01-03), 1d, true, 7]";
+  EXPECT_EQ(Text(rows + " | summarize make_set(r), make_list(r), make_list_with_nulls(r), make_set_if(r, i > 1)"),
+            "[1.5,\"NaN\",0,-0,\"Infinity\",\"-Infinity\"]\t[1.5,\"NaN\",0,-0,\"Infinity\",1.5,\"NaN\",\"-Infinity\"]\t"
+            "[1.5,\"NaN\",0,-0,\"Infinity\",1.5,\"NaN\",\"-Infinity\"]\t[\"NaN\",1.5,\"-Infinity\"]\n");
+  EXPECT_EQ(Text(rows + " | summarize make_set(t), make_list(t, 3)"),
+            "[\"2024-01-01T00:00:00.0000000Z\",\"2024-01-01T10:00:00.0000000Z\",\"2024-01-02T00:00:00.0000000Z\","
+            "\"2024-01-03T00:00:00.0000000Z\"]\t[\"2024-01-01T00:00:00.0000000Z\",\"2024-01-01T10:00:00.0000000Z\","
+            "\"2024-01-01T00:00:00.0000000Z\"]\n");
+  EXPECT_EQ(Text(rows + " | summarize make_set(s), make_set(b), make_list(b), make_set(i), make_list(i, 4)"),
+            "[\"01:00:00\",\"02:00:00\",\"-01:00:00\",\"00:00:00\",\"1.00:00:00\"]\t[true,false]\t"
+            "[true,false,true,false,true,true,true]\t[1,2,-5,3,7]\t[1,2,1,-5]\n");
+}
+
 // ValueToJson's text (make_list's and make_set's items, pack_array's elements) is Boost.JSON's
 // serialization: strings escaped as it escapes them, every byte value tried.
 TEST(ValueJsonTest, TextIsEscapedAsBoostJsonSerializesIt) {

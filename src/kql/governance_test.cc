@@ -796,9 +796,14 @@ TEST_F(GovernanceTest, AnalyticsPluginsFailWithTheMemoryLimit) {
 TEST_F(GovernanceTest, SharedPoolBoundsTheSumOfQueries) {
   MemoryPool pool(16 << 20);
   options_.memory_pool = &pool;
-  EXPECT_THAT(Run("range x from 1 to 4000000 step 1 | summarize make_list(x)"),
+  // make_list keeps at most 1,048,576 items: of numbers 8 bytes each (under the pool's 16 MiB),
+  // of text ~40 (over it).
+  EXPECT_THAT(Run("range x from 1 to 4000000 step 1 | summarize make_list(tostring(x))"),
               StatusIs(StatusCode::kResourceExhausted, "E_LOW_MEMORY_CONDITION"));
   EXPECT_EQ(pool.used(), 0u);  // everything returned
+  EXPECT_EQ(Scalar("range x from 1 to 4000000 step 1 | summarize l = make_list(x) | project array_length(l)"),
+            "1048576");
+  EXPECT_EQ(pool.used(), 0u);
   EXPECT_EQ(Scalar("range x from 1 to 1000 step 1 | count"), "1000");
   EXPECT_EQ(pool.used(), 0u);
   ASSERT_TRUE(pool.TryReserve(15 << 20));  // another query holds most of it

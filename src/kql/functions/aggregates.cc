@@ -5,7 +5,9 @@
 #include <boost/json.hpp>
 #include <boost/sort/spreadsort/float_sort.hpp>
 #include <cmath>
+#include <cstring>
 #include <deque>
+#include <limits>
 #include <unordered_set>
 
 #include <boost/unordered/unordered_flat_set.hpp>
@@ -411,6 +413,11 @@ class DistinctCountAgg : public Aggregator {
 // make_list and make_set (their _if forms, make_list_with_nulls): each group's items as JSON
 // text, kept in an arena (views, no string per item); make_set's items are distinct by that text,
 // its set a flat table of views. Finish joins each group's items into its array.
+// Numbers, bools, datetimes and timespans (without make_list_with_nulls' nulls) are kept as their
+// 64 bits instead and written as text in Finish: their text is a one-to-one function of the
+// value (of the bits for reals, every NaN taken as one: all read "NaN"), so the sets are the same
+// without a text built and hashed per row. Should the argument's type change between chunks
+// (it does not: a column has one type), the items become text and go on as text.
 class ListAgg : public Aggregator {
  public:
   ListAgg(bool set, size_t max, bool conditional, bool with_nulls)
@@ -419,6 +426,22 @@ class ListAgg : public Aggregator {
     if (groups_.size() < num_groups) groups_.resize(num_groups);
     const Column& v = *args[0];
     const Column* pred = conditional_ ? args[1] : nullptr;
+    if (!typed_ && !text_ && !with_nulls_ && (UsesInts(v.type) || UsesReals(v.type))) {
+      typed_ = true;
+      type_ = v.type;
+    }
+    if (typed_ && v.type != type_) ToText();
+    text_ = !typed_;
+    if (typed_) {
+      const bool reals = UsesReals(type_);
+      for (size_t r = 0; r < groups.size(); ++r) {
+        if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
+        Group& g = groups_[groups[r]];
+        if (g.words.size() >= max_) continue;
+        AddWord(g, reals ? RealWord(v.Real(r)) : static_cast<uint64_t>(v.Int(r)));
+      }
+      return;
+    }
     // make_set of dictionary-coded strings: each entry is taken at most once a group (a later
     // row with the same code adds nothing), in the order the rows first show it.
     const size_t entries = v.coded() ? v.dict->size() : 0;
@@ -443,8 +466,28 @@ class ListAgg : public Aggregator {
   void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) override {
     const auto& o = static_cast<const ListAgg&>(later);
     if (groups_.size() < num_groups) groups_.resize(num_groups);
+    if (!o.typed_ && !o.text_) return;  // `later` saw no rows
+    if (!typed_ && !text_) {
+      typed_ = o.typed_;
+      text_ = o.text_;
+      type_ = o.type_;
+    }
+    if (typed_ && (!o.typed_ || o.type_ != type_)) ToText();
     for (size_t g = 0; g < o.groups_.size() && g < groups.size(); ++g) {
       Group& to = groups_[groups[g]];
+      if (typed_) {
+        for (uint64_t w : o.groups_[g].words) {
+          if (to.words.size() >= max_) break;
+          AddWord(to, w);
+        }
+        continue;
+      }
+      if (o.typed_) {  // `later`'s numbers as text here
+        o.ForEachText(o.groups_[g], [&](std::string_view item) {
+          if (to.items.size() < max_) Add(to, {item, set_ ? HashString(item) : 0});
+        });
+        continue;
+      }
       for (const HashedView& item : o.groups_[g].items) {
         if (to.items.size() >= max_) break;
         Add(to, item);  // `later`'s hash is this one's: the same function of the same text
@@ -456,16 +499,12 @@ class ListAgg : public Aggregator {
     if (groups_.size() < n) groups_.resize(n);
     std::string out;
     for (size_t g = 0; g < n; ++g) {
-      const std::vector<HashedView>& items = groups_[g].items;
-      size_t size = 2 + items.size();
-      for (const HashedView& item : items) size += item.s.size();
       out.clear();
-      out.reserve(size);
       out.push_back('[');
-      for (size_t i = 0; i < items.size(); ++i) {
-        if (i > 0) out.push_back(',');
-        out += items[i].s;
-      }
+      ForEachText(groups_[g], [&](std::string_view item) {
+        if (out.size() > 1) out.push_back(',');
+        out += item;
+      });
       out.push_back(']');
       c.AppendString(out);
     }
@@ -477,7 +516,62 @@ class ListAgg : public Aggregator {
   struct Group {
     std::vector<HashedView> items;  // in the order they came (make_list's hashes unset)
     ViewSet seen;                   // make_set's: the items again, for lookups
+    std::vector<uint64_t> words;    // typed: the values' bits, in the order they came
+    boost::unordered_flat_set<uint64_t> seen_words;  // typed make_set's
   };
+
+  static uint64_t RealWord(double d) {
+    if (std::isnan(d)) d = std::numeric_limits<double>::quiet_NaN();  // one NaN: its text is one
+    uint64_t w;
+    std::memcpy(&w, &d, sizeof w);
+    return w;
+  }
+  void AddWord(Group& g, uint64_t w) {
+    if (set_) {
+      if (!g.seen_words.insert(w).second) return;
+      bytes_ += 3 * sizeof(uint64_t);  // the item, its slot and the table's overhead
+    } else {
+      bytes_ += sizeof(uint64_t);
+    }
+    g.words.push_back(w);
+  }
+  // Calls `f` with each of the group's items as JSON text, in order.
+  template <typename F>
+  void ForEachText(const Group& g, F&& f) const {
+    if (!typed_) {
+      for (const HashedView& item : g.items) f(item.s);
+      return;
+    }
+    Column values(type_);
+    for (uint64_t w : g.words) {
+      if (UsesReals(type_)) {
+        double d;
+        std::memcpy(&d, &w, sizeof d);
+        values.AppendReal(d);
+      } else {
+        values.AppendInt(static_cast<int64_t>(w));
+      }
+    }
+    std::string text;
+    for (size_t i = 0; i < g.words.size(); ++i) {
+      text.clear();
+      AppendValueJson(values, i, text);
+      f(std::string_view(text));
+    }
+  }
+  // The typed items become text items (a chunk of another type came).
+  void ToText() {
+    for (Group& g : groups_) {
+      std::vector<uint64_t> words = std::move(g.words);
+      Group text;
+      Group typed;
+      typed.words = std::move(words);
+      ForEachText(typed, [&](std::string_view item) { Add(text, {item, set_ ? HashString(item) : 0}); });
+      g = std::move(text);
+    }
+    typed_ = false;
+    text_ = true;
+  }
 
   // `item` (a view of anything; hashed for make_set) as the group's next item unless make_set
   // holds it already; its text is copied into the arena only when it is kept.
@@ -528,6 +622,8 @@ class ListAgg : public Aggregator {
   bool set_;
   size_t max_;
   bool conditional_, with_nulls_;
+  bool typed_ = false, text_ = false;  // which items the groups hold (neither before a row)
+  Type type_ = Type::kLong;            // typed_: the values' type
   size_t bytes_ = 0;
   std::vector<Group> groups_;
   TextArena arena_;
