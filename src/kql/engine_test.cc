@@ -7,6 +7,7 @@
 
 #include "base/testing.h"
 #include "kql/exec/eval.h"
+#include "kql/functions/aggregates.h"
 #include "kql/test_columns.h"
 
 namespace cmk::kql {
@@ -284,6 +285,40 @@ TEST_F(EngineTest, MakeSetAndMakeListOfValuesAnswerAsOfTheirText) {
   EXPECT_EQ(Text(rows + " | summarize make_set(s), make_set(b), make_list(b), make_set(i), make_list(i, 4)"),
             "[\"01:00:00\",\"02:00:00\",\"-01:00:00\",\"00:00:00\",\"1.00:00:00\"]\t[true,false]\t"
             "[true,false,true,false,true,true,true]\t[1,2,-5,3,7]\t[1,2,1,-5]\n");
+}
+
+// Should a chunk's argument differ in type from an earlier one's (a column has one type, so
+// it does not), make_set's values become text and the set goes on in text, merges included.
+TEST(ListAggTest, ValuesBecomeTextWhenTextComes) {
+  const AggregateDef* def = FindAggregate("make_set");
+  ASSERT_NE(def, nullptr);
+  const Type out[] = {Type::kDynamic};
+  auto run = [](Aggregator& a, const Column& c) {
+    const Column* args[] = {&c};
+    std::vector<uint32_t> groups(c.stored(), 0);
+    a.Update(args, groups, 1);
+  };
+  Column longs = Longs({1, 2, 1, std::nullopt});
+  Column dyn = Strings({"2", "[3,1]"}, Type::kDynamic);
+  Column text = Strings({"x"});
+  auto a = MakeAggregator(*def, out, {});
+  run(*a, longs);
+  run(*a, dyn);  // 2 held already; the array's 3 new, its 1 held
+  auto b = MakeAggregator(*def, out, {});
+  run(*b, text);
+  const uint32_t to[] = {0};
+  a->Merge(*b, to, 1);
+  EXPECT_EQ(a->Finish(1)[0].Str(0), "[1,2,3,\"x\"]");
+  auto c = MakeAggregator(*def, out, {});  // values merged into text
+  run(*c, Longs({5, 5, 6}));
+  auto d = MakeAggregator(*def, out, {});
+  run(*d, text);
+  d->Merge(*c, to, 1);
+  EXPECT_EQ(d->Finish(1)[0].Str(0), "[\"x\",5,6]");
+  auto e = MakeAggregator(*def, out, {});  // text merged into values
+  run(*e, Longs({7}));
+  e->Merge(*d, to, 1);
+  EXPECT_EQ(e->Finish(1)[0].Str(0), "[7,\"x\",5,6]");
 }
 
 // ValueToJson's text (make_list's and make_set's items, pack_array's elements) is Boost.JSON's
