@@ -6,9 +6,11 @@
 #include <cstring>
 #include <deque>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include "kql/core/hashed_view.h"
 #include "kql/exec/eval.h"
@@ -86,16 +88,21 @@ struct HashAggregation::State {
   // whose elements never move. Each with its hash: a partial's hashes serve the merge.
   boost::unordered_flat_map<HashedView, uint32_t, HashedViewHash> string_groups;
   std::deque<std::string> string_keys;
-  // Two to four keys: a row's key packed in words (ints and reals as their bits, strings as
-  // their id among that key's distinct strings, nulls as a mask), one probe of an open-
-  // addressing map instead of the keys' bytes concatenated and hashed into a node map.
-  struct PackedKey {
-    std::array<uint64_t, 4> w{};
+  // One to four keys (a single one of reals and the like): a row's key packed in words (ints
+  // and reals as their bits, strings as their id among that key's distinct strings, nulls as a
+  // mask), one probe of an open-addressing table instead of the keys' bytes concatenated and
+  // hashed into a node map. A slot is the key's words, its null mask and its group, as wide as
+  // the keys need (24 bytes for two: a table of millions of groups is half what four words made
+  // it, and a probe touches less).
+  template <size_t N>
+  struct PackedEntry {
+    std::array<uint64_t, N> w{};
     uint32_t nulls = 0;
-    bool operator==(const PackedKey&) const = default;
+    uint32_t group = 0;  // not part of the key
   };
   struct PackedKeyHash {
-    size_t operator()(const PackedKey& k) const {
+    template <size_t N>
+    size_t operator()(const PackedEntry<N>& k) const {
       uint64_t h = k.nulls;
       for (uint64_t w : k.w) {
         h = (h ^ w) * 0x9E3779B97F4A7C15ull;
@@ -104,8 +111,16 @@ struct HashAggregation::State {
       return static_cast<size_t>(h);
     }
   };
+  struct PackedKeyEq {
+    template <size_t N>
+    bool operator()(const PackedEntry<N>& a, const PackedEntry<N>& b) const {
+      return a.w == b.w && a.nulls == b.nulls;
+    }
+  };
+  template <size_t N>
+  using PackedTable = boost::unordered_flat_set<PackedEntry<N>, PackedKeyHash, PackedKeyEq>;
   static constexpr size_t kMaxPackedKeys = 4;
-  boost::unordered_flat_map<PackedKey, uint32_t, PackedKeyHash> packed_groups;
+  std::tuple<PackedTable<1>, PackedTable<2>, PackedTable<3>, PackedTable<4>> packed_groups;  // by key count
   std::vector<boost::unordered_flat_map<HashedView, uint32_t, HashedViewHash>> key_string_ids;
   std::deque<std::string> key_strings;  // the views' strings (deque elements never move)
   std::vector<std::vector<uint32_t>> key_code_ids;  // per coded key: entry -> string id (this chunk)
@@ -320,6 +335,15 @@ struct HashAggregation::State {
   // The same groups as EncodeKey's bytes would make: a null apart from every value, reals by
   // their bits with -0.0 as 0.0, strings by their text.
   void AssignPackedIds(const std::vector<const Column*>& k, size_t rows) {
+    switch (k.size()) {
+      case 1: return AssignPackedIds(k, rows, std::get<0>(packed_groups));
+      case 2: return AssignPackedIds(k, rows, std::get<1>(packed_groups));
+      case 3: return AssignPackedIds(k, rows, std::get<2>(packed_groups));
+      default: return AssignPackedIds(k, rows, std::get<3>(packed_groups));
+    }
+  }
+  template <size_t N>
+  void AssignPackedIds(const std::vector<const Column*>& k, size_t rows, PackedTable<N>& table) {
     constexpr uint32_t kUnseen = UINT32_MAX;
     key_string_ids.resize(k.size());
     key_code_ids.resize(k.size());
@@ -327,8 +351,8 @@ struct HashAggregation::State {
       if (k[i]->coded()) key_code_ids[i].assign(k[i]->dict->size(), kUnseen);
     }
     for (size_t r = 0; r < rows; ++r) {
-      PackedKey key;
-      for (size_t i = 0; i < k.size(); ++i) {
+      PackedEntry<N> key;
+      for (size_t i = 0; i < N; ++i) {
         const Column& c = *k[i];
         if (c.IsNull(r)) {
           key.nulls |= 1u << i;
@@ -346,10 +370,11 @@ struct HashAggregation::State {
           key.w[i] = StringId(i, c.Str(r));
         }
       }
-      auto [it, inserted] = packed_groups.try_emplace(key, 0);
-      if (inserted) it->second = NewGroup(k, r);
-      else if (again) SeenAgain(it->second, r);
-      ids[r] = it->second;
+      key.group = static_cast<uint32_t>(num_groups);  // the group it starts, if new
+      auto [it, inserted] = table.insert(key);
+      if (inserted) NewGroup(k, r);  // (its id is num_groups, as written above)
+      else if (again) SeenAgain(it->group, r);
+      ids[r] = it->group;
     }
   }
   // `later`'s groups here, by the hashes its coded key's strings were given where it ran.
