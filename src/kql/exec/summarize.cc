@@ -562,11 +562,14 @@ Table HashAggregation::Finish() {
   for (auto& a : s_->aggs) {
     for (Column& c : a->Finish(n)) out.AddColumn("", std::move(c));
   }
-  if (s_->tagging && s_->seen.size() == n && n > 1) {
+  if (s_->tagging && s_->seen.size() == n && n > 1 && !std::is_sorted(s_->seen.begin(), s_->seen.end())) {
+    // Sorted as (place, group) records, side by side: through an index compared by what it
+    // points at, each comparison missed the cache (2.1M groups).
+    std::vector<std::pair<State::Seen, uint32_t>> places(n);
+    for (size_t g = 0; g < n; ++g) places[g] = {s_->seen[g], static_cast<uint32_t>(g)};
+    std::sort(places.begin(), places.end());
     std::vector<uint32_t> order(n);
-    for (size_t g = 0; g < n; ++g) order[g] = static_cast<uint32_t>(g);
-    const std::vector<State::Seen>& seen = s_->seen;
-    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return seen[a] < seen[b]; });
+    for (size_t g = 0; g < n; ++g) order[g] = places[g].second;
     out = GatherTable(out, order);
   }
   return out;
