@@ -563,8 +563,8 @@ Table HashAggregation::Finish() {
     for (Column& c : a->Finish(n)) out.AddColumn("", std::move(c));
   }
   if (s_->tagging && s_->seen.size() == n && n > 1 && !std::is_sorted(s_->seen.begin(), s_->seen.end())) {
-    // Sorted as (place, group) records, side by side: through an index compared by what it
-    // points at, each comparison missed the cache (2.1M groups).
+    // Sorted as (place, group) records side by side rather than an index compared through the
+    // places (the same time at 2.1M groups; no sort when the groups are in order already).
     std::vector<std::pair<State::Seen, uint32_t>> places(n);
     for (size_t g = 0; g < n; ++g) places[g] = {s_->seen[g], static_cast<uint32_t>(g)};
     std::sort(places.begin(), places.end());

@@ -501,8 +501,10 @@ class ListAgg : public Aggregator {
     for (size_t g = 0; g < n; ++g) {
       out.clear();
       out.push_back('[');
+      bool first = true;
       ForEachText(groups_[g], [&](std::string_view item) {
-        if (out.size() > 1) out.push_back(',');
+        if (!first) out.push_back(',');
+        first = false;
         out += item;
       });
       out.push_back(']');
