@@ -59,6 +59,7 @@ void LimitResult(Table& t, const ExecOptions& options, std::vector<Status>& warn
 // Binds and runs `query` under `budget` (checked by the caller).
 Result<QueryResult> Run(const Query& query, QueryBudget& budget, const Catalog& catalog, const ExecOptions& options) {
   ExecContext ctx{&catalog, options.now, &budget};
+  ctx.share_groups_above = options.share_groups_above;
   ASSIGN_OR_RETURN(BoundQuery bound, Bind(query, ctx));
   QueryResult result;
   result.render = bound.render;

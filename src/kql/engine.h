@@ -49,6 +49,9 @@ struct ExecOptions {
   MemoryPool* memory_pool = nullptr;
   // Azure's result size limit (64 MB): larger results are truncated + a PartialError warning.
   size_t max_result_bytes = size_t{64} << 20;
+  // A summary over reader threads shares its groups among them past this many groups on one
+  // thread (ExecContext::share_groups_above); tests set it low.
+  size_t share_groups_above = size_t{256} << 10;
 };
 
 struct QueryResult {

@@ -568,7 +568,7 @@ void AppendRows(Column& dst, const Column& src, size_t rows) {
 namespace {
 
 template <typename Index>
-Column GatherBy(const Column& src, const std::vector<Index>& idx) {
+Column GatherBy(const Column& src, std::span<const Index> idx) {
   Column out(src.type);
   if (src.constant) {
     out = src;
@@ -610,8 +610,11 @@ Column GatherBy(const Column& src, const std::vector<Index>& idx) {
 
 }  // namespace
 
-Column Gather(const Column& src, const std::vector<uint32_t>& idx) { return GatherBy(src, idx); }
-Column Gather(const Column& src, const std::vector<Code>& idx) { return GatherBy(src, idx); }
+Column Gather(const Column& src, const std::vector<uint32_t>& idx) {
+  return GatherBy(src, std::span<const uint32_t>(idx));
+}
+Column Gather(const Column& src, const std::vector<Code>& idx) { return GatherBy(src, std::span<const Code>(idx)); }
+Column Gather(const Column& src, std::span<const uint32_t> idx) { return GatherBy(src, idx); }
 
 Table GatherTable(const Table& src, const std::vector<uint32_t>& idx) {
   Table out;

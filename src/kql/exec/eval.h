@@ -3,6 +3,7 @@
 // expressions (plan.h) over one chunk of rows.
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,7 @@ void AppendRows(Column& dst, const Column& src, size_t rows);
 // Rows `idx` of `src`, as a plain column.
 Column Gather(const Column& src, const std::vector<uint32_t>& idx);
 Column Gather(const Column& src, const std::vector<Code>& idx);  // by a coded column's codes
+Column Gather(const Column& src, std::span<const uint32_t> idx);
 Table GatherTable(const Table& src, const std::vector<uint32_t>& idx);
 Table GatherTable(const Chunk& src, const std::vector<uint32_t>& idx);
 // Rows `idx` of every column of `src`, as owned columns (constants stay constant).

@@ -5,6 +5,9 @@
 // emit one chunk when their input is exhausted. Expressions are evaluated a column at a time.
 // Errors: from functions (eval) and from Catalog::Scan, passed through unchanged.
 #include <functional>
+#include <memory>
+#include <span>
+#include <vector>
 
 #include "base/status.h"
 #include "kql/core/budget.h"
@@ -23,6 +26,9 @@ struct ExecContext {
   // The rows kSubInput hands out: set by mv-apply and partition for each run of their subquery
   // (a nested one runs with its own copy of the context).
   const Table* subquery_input = nullptr;
+  // A summary of many groups over reader threads (PushSummarize) shares its groups among them
+  // once one thread's aggregation holds more than this many: each group then held once.
+  size_t share_groups_above = size_t{256} << 10;
 };
 
 // Deadline/cancellation check for the executor's loops (OK without a budget).
@@ -75,17 +81,33 @@ class HashAggregation {
   // Keys then aggregate outputs; one row per group (one row when there are no keys), in the
   // order the groups were first seen, or of their tags when tagged.
   Table Finish();
-  // Where groups were first seen, for aggregations of several keys that consume chunks out of
-  // scan order (PushSummarize's, one per reader thread): from the first call on, the chunks
-  // consumed are at place `seq` in the scan, and each group keeps the least (seq, row) it was
-  // seen at; Merge keeps the lesser of two, and Finish orders the groups by them, which is
-  // the order an aggregation of the chunks in scan order would give them.
-  void SetSequence(uint64_t seq);
+  // Where groups were first seen, for aggregations that consume chunks out of scan order
+  // (PushSummarize's, one per reader thread or share of the groups): from the first call on,
+  // the chunks consumed are at place `seq` in the scan, and each group keeps the least (seq,
+  // row) it was seen at; Merge keeps the lesser of two, and Finish orders the groups by them,
+  // which is the order an aggregation of the chunks in scan order would give them. With
+  // `rows`, the next chunk consumed is a share of the scan's chunk: its row i is rows[i] there.
+  void SetSequence(uint64_t seq, std::span<const uint32_t> rows = {});
+  // Shares of the groups, for summaries of many groups (PushSummarize): each row or group falls
+  // in one of `parts` shares (a power of two, at most 256) by its keys' values, all of one
+  // group's in the same, whatever aggregation of this node holds it. The chunk's rows by
+  // share: order[offsets[p] .. offsets[p + 1]) are share p's, ascending.
+  Status ShareChunk(const Chunk& chunk, const ExecContext& ctx, size_t parts, std::vector<uint32_t>& order,
+                    std::vector<uint32_t>& offsets) const;
+  // This aggregation's groups by share, likewise.
+  void ShareGroups(size_t parts, std::vector<uint32_t>& order, std::vector<uint32_t>& offsets) const;
+  // Merge of `later`'s groups `which` (ascending) only.
+  Status MergeSome(const HashAggregation& later, std::span<const uint32_t> which, const ExecContext& ctx);
+  // An aggregation with no groups takes `parts`, aggregations of this node over disjoint sets
+  // of groups (shares), each tagged (SetSequence): Finish appends their groups and orders them
+  // all by where they were first seen. Charges as Consume does.
+  Status AdoptParts(std::vector<std::unique_ptr<HashAggregation>> parts, const ExecContext& ctx);
   // The bytes Consume charges (read on the thread that consumes).
   size_t HeldBytes() const;
 
  private:
   Status Charge(const ExecContext& ctx);
+  Table FinishGroups();  // keys then outputs, in the order of the groups' ids
   struct State;
   std::unique_ptr<State> s_;
 };

@@ -1,11 +1,13 @@
 // Leaves and row filters: catalog scans, literal tables and ranges (values), where (search's
 // too: semantic/binder_search.cc) and take.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -959,12 +961,108 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   // ~180K groups over 10M rows, had the query thread merge ~50K per 64K-row chunk); those few
   // are merged at the end. Each group keeps where it was first seen, so the groups come out in
   // the order of an aggregation in scan order, as ever.
+  // A single key that is a column of numbers does too (TimeGenerated, a duration: often of
+  // many values). A computed one (bin, hourofday: a few values a chunk) keeps its partials,
+  // measured ~10% faster for `count() by bin(TimeGenerated, 1h)` at 10M rows, as does a string
+  // key (its partials are a chunk's dictionary entries).
+  //
+  // Keys of many groups (`count() by Computer, bin(TimeGenerated, 1m)`, `count() by
+  // TimeGenerated`: millions over 10M rows in no order) put most groups in every thread's
+  // aggregation, each thread's memory as much as the answer's. Once one holds more than
+  // ctx.share_groups_above, the groups are shared instead: each falls in one of kShares shares
+  // by its keys' values (HashAggregation::ShareChunk), each share an aggregation of its own
+  // under a lock, fed by every thread with its chunk's rows of that share; the threads'
+  // aggregations are merged into the shares and dropped. Each group is held once, and the
+  // shares are the answer (AdoptParts): no merge at the end.
   struct Worker {
     std::unique_ptr<HashAggregation> agg;
     std::atomic<size_t> bytes{0};
   };
-  const bool per_thread = one_union == nullptr && node.exprs.size() >= 2 && OrderFree(node) &&
+  struct Share {
+    std::mutex mu;
+    std::unique_ptr<HashAggregation> agg;  // under mu
+    std::atomic<size_t> bytes{0};
+  };
+  constexpr size_t kShares = 32;
+  const bool numbers = node.exprs.size() == 1 && !UsesStrings(node.exprs[0].type) &&
+                       node.exprs[0].kind == BoundExpr::Kind::kColumn;
+  const bool per_thread = one_union == nullptr && (node.exprs.size() >= 2 || numbers) && OrderFree(node) &&
                           ctx.catalog->SequencesChunks();
+  std::atomic<bool> shared{false};
+  std::array<Share, kShares> shares;
+  HashAggregation router(node, node.exprs);  // ShareChunk's (const: any thread)
+  const size_t share_above = ctx.share_groups_above;
+  // A thread's aggregation merged into the shares, and dropped (on its thread, or on this one
+  // when the scan is over). ExecContext `local` carries no budget: the sink charges.
+  auto to_shares = [&](Worker& w, const ExecContext& local) -> Status {
+    if (w.agg == nullptr) return OkStatus();
+    std::vector<uint32_t> order, offsets;
+    w.agg->ShareGroups(kShares, order, offsets);
+    for (size_t p = 0; p < kShares; ++p) {
+      if (offsets[p] == offsets[p + 1]) continue;
+      Share& sh = shares[p];
+      std::lock_guard<std::mutex> l(sh.mu);
+      if (sh.agg == nullptr) {
+        sh.agg = std::make_unique<HashAggregation>(node, node.exprs);
+        sh.agg->SetSequence(0);  // tagged from the start: places merged with the groups
+      }
+      std::span<const uint32_t> which(order.data() + offsets[p], offsets[p + 1] - offsets[p]);
+      RETURN_IF_ERROR(sh.agg->MergeSome(*w.agg, which, local));
+      sh.bytes.store(sh.agg->HeldBytes());
+    }
+    w.agg.reset();
+    w.bytes.store(0);
+    return OkStatus();
+  };
+  // A chunk's rows into the shares: each share's rows gathered, then consumed under its lock
+  // (the shares free first, then waiting on the rest).
+  auto into_shares = [&](const Chunk& chunk, uint64_t seq, const ExecContext& local) -> Status {
+    std::vector<uint32_t> order, offsets;
+    RETURN_IF_ERROR(router.ShareChunk(chunk, local, kShares, order, offsets));
+    std::vector<size_t> pending;
+    std::vector<Chunk> parts(kShares);
+    for (size_t p = 0; p < kShares; ++p) {
+      if (offsets[p] == offsets[p + 1]) continue;
+      std::span<const uint32_t> rows(order.data() + offsets[p], offsets[p + 1] - offsets[p]);
+      Chunk& part = parts[p];
+      part.rows = rows.size();
+      for (size_t c = 0; c < chunk.width(); ++c) {
+        if (chunk.col(c).constant) part.AddShared(chunk.shared(c));
+        else part.Add(Gather(chunk.col(c), rows));
+      }
+      pending.push_back(p);
+    }
+    auto consume = [&](size_t p) -> Status {
+      Share& sh = shares[p];
+      if (sh.agg == nullptr) {
+        sh.agg = std::make_unique<HashAggregation>(node, node.exprs);
+        sh.agg->SetSequence(0);
+      }
+      sh.agg->SetSequence(seq, std::span<const uint32_t>(order.data() + offsets[p], offsets[p + 1] - offsets[p]));
+      RETURN_IF_ERROR(sh.agg->Consume(parts[p], local));
+      sh.bytes.store(sh.agg->HeldBytes());
+      parts[p] = Chunk();
+      return OkStatus();
+    };
+    while (!pending.empty()) {
+      std::vector<size_t> busy;
+      for (size_t p : pending) {
+        std::unique_lock<std::mutex> l(shares[p].mu, std::try_to_lock);
+        if (!l.owns_lock()) {
+          busy.push_back(p);
+          continue;
+        }
+        RETURN_IF_ERROR(consume(p));
+      }
+      if (!busy.empty() && busy.size() == pending.size()) {  // every one taken: wait for the first
+        std::lock_guard<std::mutex> l(shares[busy.front()].mu);
+        RETURN_IF_ERROR(consume(busy.front()));
+        busy.erase(busy.begin());
+      }
+      pending.swap(busy);
+    }
+    return OkStatus();
+  };
   std::map<std::thread::id, std::unique_ptr<Worker>> workers;  // under mu
   std::set<const Table*> tokens;                               // under mu
   MemoryReservation workers_held(ctx.budget, "summarize");
@@ -1033,13 +1131,19 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
         std::unique_ptr<Worker>& slot = workers[std::this_thread::get_id()];
         if (slot == nullptr) {
           slot = std::make_unique<Worker>();
-          slot->agg = std::make_unique<HashAggregation>(node, node.exprs);
+          if (!shared.load()) slot->agg = std::make_unique<HashAggregation>(node, node.exprs);
         }
         w = slot.get();
       }
-      w->agg->SetSequence(seq);
-      RETURN_IF_ERROR(w->agg->Consume(chunk, local));
-      w->bytes.store(w->agg->HeldBytes());
+      if (!shared.load()) {
+        w->agg->SetSequence(seq);
+        RETURN_IF_ERROR(w->agg->Consume(chunk, local));
+        w->bytes.store(w->agg->HeldBytes());
+        if (w->agg->num_groups() > share_above) shared.store(true);
+      } else {
+        RETURN_IF_ERROR(into_shares(chunk, seq, local));
+      }
+      if (shared.load()) RETURN_IF_ERROR(to_shares(*w, local));
       std::lock_guard<std::mutex> l(mu);
       tokens.insert(token.get());
       return token;
@@ -1060,6 +1164,7 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
         if (tokens.erase(token.get()) == 0) return Internal("summarize: a scan chunk bypassed its aggregation");
         for (const auto& [id, w] : workers) bytes += w->bytes.load();
       }
+      for (const Share& sh : shares) bytes += sh.bytes.load();
       RETURN_IF_ERROR(workers_held.Resize(bytes));
       return CheckBudget(ctx);
     }
@@ -1074,7 +1179,16 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
     return agg.Merge(*part, ctx);
   });
   RETURN_IF_ERROR(s);
-  if (per_thread) {
+  if (per_thread && shared.load()) {
+    // The scan is over: what the threads still hold goes to the shares, which are the answer.
+    ExecContext local;
+    local.now = now;
+    for (auto& [id, w] : workers) RETURN_IF_ERROR(to_shares(*w, local));
+    std::vector<std::unique_ptr<HashAggregation>> parts;
+    for (Share& sh : shares) parts.push_back(std::move(sh.agg));
+    RETURN_IF_ERROR(workers_held.Resize(0));
+    RETURN_IF_ERROR(agg.AdoptParts(std::move(parts), ctx));
+  } else if (per_thread) {
     // The scan is over (its jobs done): the workers are this thread's now. The first becomes
     // the aggregation (taken, not copied: with millions of groups, each worker holds most of
     // them, and a copy was a third set on top of the two), the others are merged into it, each

@@ -318,11 +318,12 @@ class SummarizePushTest : public ::testing::Test {
     std::string own, pushed;
     bool ran_pushed = false;
   };
-  Answers Run(const std::string& q, size_t workers = 0) {
+  Answers Run(const std::string& q, size_t workers = 0, size_t share_groups_above = ExecOptions{}.share_groups_above) {
     Schema schema = {{"TimeGenerated", Type::kDateTime}, {"Computer", Type::kString}, {"Level", Type::kString},
                      {"N", Type::kLong}, {"D", Type::kReal}};
     ThreadedCatalog own(schema, chunks_, false), pushed(schema, chunks_, true, workers);
     ExecOptions o;
+    o.share_groups_above = share_groups_above;
     auto a = Execute(q, own, o);
     auto b = Execute(q, pushed, o);
     EXPECT_THAT(a, IsOk()) << q;
@@ -380,16 +381,89 @@ TEST_F(SummarizePushTest, PerThreadAggregationsOfManyGroupsAreTakenNotCopied) {
   }
   Schema schema = {{"TimeGenerated", Type::kDateTime}, {"Computer", Type::kString}, {"Level", Type::kString},
                    {"N", Type::kLong}, {"D", Type::kReal}};
-  // Each thread's aggregation is charged ~176 bytes a group (HeldBytes), 3.5 MB: the query
-  // needs 9.0 MB in all so, and over 12 MB when the first was copied into a third.
+  // Each thread's aggregation is charged its tables and vectors as allocated (HeldBytes), ~3.9
+  // MB here: the query needs 7.5-8 MB in all so, and over 11 MB when the first was copied into
+  // a third. (Never shared: 20,000 groups a thread is under share_groups_above.)
   ExecOptions o;
-  o.memory_limit_bytes = 10'500'000;
+  o.memory_limit_bytes = 8'500'000;
   ThreadedCatalog pushed(schema, chunks_, true, 2);
   auto r = Execute("T | summarize n = count(), s = sum(N) by Computer, bin(TimeGenerated, 1m) "
                    "| summarize groups = count(), rows = sum(n), s = sum(s)", pushed, o);
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(testing::RenderTable(r->tables[0]), "20000|80000|120000|\n");
   EXPECT_EQ(pushed.tokens(), 4u);  // aggregated on the catalog's two threads
+}
+
+// Past share_groups_above groups on a thread, the groups are shared among the threads by their
+// keys' values (a share's rows consumed under its lock; what a thread had gathered merged into
+// the shares): the same answers, in the order the query thread's aggregation first sees them.
+// 0 shares from the first chunk on, 5 after a thread's first chunk (its groups merged into the
+// shares), 40 later or never; threads one a chunk (all at once) or one to three out of order.
+TEST_F(SummarizePushTest, SharedGroupsAnswerAsOneAggregationInTheOrderFirstSeen) {
+  const char* queries[] = {
+      "T | summarize count() by Computer, Level",
+      "T | summarize count(), sum(N), min(D), max(Computer), dcount(Level) by Level, bin(TimeGenerated, 1m)",
+      "T | where N > 2 | summarize countif(D > 50), sumif(N, Level == 'Info') by Computer, N",
+      "T | summarize minif(N, true), maxif(D, Level != 'Error'), dcountif(N, D > 10) by tolower(Computer), Level",
+      "T | distinct Computer, Level",
+      "T | summarize count() by Computer, Level, N, bin(TimeGenerated, 1m), iff(D > 40, 'hi', 'lo')",
+      // One key of numbers (of nulls too, -0.0 with 0.0), and tostring of one.
+      "T | summarize count(), max(Computer) by TimeGenerated",
+      "T | summarize count(), sum(N) by N",
+      "T | summarize count() by D * 0",
+      "T | summarize count() by D",
+      "T | summarize dcount(Computer) by tostring(N)",
+      "T | distinct bin(TimeGenerated, 1m)",
+      "T | where N > 1000 | summarize count() by TimeGenerated",
+  };
+  for (size_t above : {0, 5, 40}) {
+    for (size_t workers : {0, 1, 2, 3}) {
+      for (const char* q : queries) {
+        Answers a = Run(q, workers, above);
+        EXPECT_EQ(a.own, a.pushed) << q << " (" << workers << " threads, shared past " << above << ")";
+        EXPECT_TRUE(a.ran_pushed) << q;
+      }
+    }
+  }
+}
+
+// With the groups shared, each is held once: 20,000 groups in every chunk fit a limit that
+// the threads' own aggregations (each holding them all) exceed: shared, the query needs 3-4
+// MB, the threads' own 7.5-8 MB.
+constexpr size_t kSharedLimit = 5'000'000;
+TEST_F(SummarizePushTest, SharedGroupsAreHeldOnce) {
+  chunks_.clear();
+  constexpr size_t kGroups = 20'000;
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    Column time(Type::kDateTime), level(Type::kString), n(Type::kLong), d(Type::kReal);
+    std::vector<std::string> computer;
+    for (size_t r = 0; r < kGroups; ++r) {
+      computer.push_back("web-" + std::to_string(r % 100));
+      time.AppendInt(kJan15 + static_cast<int64_t>(r / 100) * 60 * kTicksPerSecond);
+      level.AppendString("Info");
+      n.AppendInt(chunk);
+      d.AppendReal(1);
+    }
+    chunks_.push_back(MakeChunk(kGroups, std::move(time), testing::CodedColumn(computer), std::move(level),
+                                std::move(n), std::move(d)));
+  }
+  Schema schema = {{"TimeGenerated", Type::kDateTime}, {"Computer", Type::kString}, {"Level", Type::kString},
+                   {"N", Type::kLong}, {"D", Type::kReal}};
+  const std::string q = "T | summarize n = count(), s = sum(N) by Computer, bin(TimeGenerated, 1m) "
+                        "| summarize groups = count(), rows = sum(n), s = sum(s)";
+  ExecOptions o;
+  o.memory_limit_bytes = kSharedLimit;
+  o.share_groups_above = 1000;
+  ThreadedCatalog pushed(schema, chunks_, true, 2);
+  auto r = Execute(q, pushed, o);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(testing::RenderTable(r->tables[0]), "20000|80000|120000|\n");
+  EXPECT_EQ(pushed.tokens(), 4u);
+  o.share_groups_above = kGroups;  // never shared: each thread holds every group
+  ThreadedCatalog own(schema, chunks_, true, 2);
+  auto over = Execute(q, own, o);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), StatusCode::kResourceExhausted) << over.status().message();
 }
 
 TEST_F(SummarizePushTest, PartialAggregatesMergeToTheSameAnswersInTheSameOrder) {

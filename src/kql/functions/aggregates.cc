@@ -98,7 +98,12 @@ class CountAgg : public Aggregator {
   void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) override {
     const auto& o = static_cast<const CountAgg&>(later);
     counts_.resize(num_groups, 0);
-    for (size_t g = 0; g < o.counts_.size() && g < groups.size(); ++g) counts_[groups[g]] += o.counts_[g];
+    for (size_t g = 0; g < o.counts_.size() && g < groups.size(); ++g) {
+      if (groups[g] != kNoGroup) counts_[groups[g]] += o.counts_[g];
+    }
+  }
+  size_t GroupBytes(size_t num_groups) const override {
+    return std::max(counts_.capacity(), num_groups) * sizeof(int64_t);
   }
   std::vector<Column> Finish(size_t n) override {
     counts_.resize(n, 0);
@@ -156,6 +161,7 @@ class NumericAgg : public Aggregator {
     m2_.resize(num_groups, 0);
     for (size_t g = 0; g < o.n_.size() && g < groups.size(); ++g) {
       uint32_t to = groups[g];
+      if (to == kNoGroup) continue;
       n_[to] += o.n_[g];
       // Two's-complement addition, as Update's: a wrapped partial sum wraps the same way.
       isum_[to] = static_cast<int64_t>(static_cast<uint64_t>(isum_[to]) + static_cast<uint64_t>(o.isum_[g]));
@@ -266,7 +272,7 @@ class BestAgg : public Aggregator {
     for (size_t g = 0; g < o.has_.size() && g < groups.size(); ++g) {
       uint32_t to = groups[g];
       uint8_t theirs = o.has_[g];
-      if (theirs == 0) continue;
+      if (theirs == 0 || to == kNoGroup) continue;
       bool take = has_[to] == 0 ||
                   (sign_ != 0 && theirs == kHasKey &&
                    (has_[to] == kNullKey || CompareValues(o.outs_[0], g, outs_[0], to) * sign_ > 0));
@@ -317,6 +323,7 @@ class DistinctCountAgg : public Aggregator {
     if (!o.views_.empty()) views_.resize(num_groups);
     for (size_t g = 0; g < groups.size(); ++g) {
       uint32_t to = groups[g];
+      if (to == kNoGroup) continue;
       if (g < o.sets_.size()) {
         for (const std::string& key : o.sets_[g]) {
           if (sets_[to].insert(key).second) bytes_ += key.size() + 64;
@@ -474,6 +481,7 @@ class ListAgg : public Aggregator {
     }
     if (typed_ && (!o.typed_ || o.type_ != type_)) ToText();
     for (size_t g = 0; g < o.groups_.size() && g < groups.size(); ++g) {
+      if (groups[g] == kNoGroup) continue;
       Group& to = groups_[groups[g]];
       if (typed_) {
         for (uint64_t w : o.groups_[g].words) {
@@ -732,6 +740,7 @@ class PercentileAgg : public Aggregator {
     Grow(num_groups);
     for (size_t g = 0; g < o.values_.size() && g < groups.size(); ++g) {
       uint32_t to = groups[g];
+      if (to == kNoGroup) continue;
       if (o.digests_[g]) {
         ToDigest(to);
         size_t before = digests_[to]->Bytes();

@@ -28,6 +28,9 @@
 
 namespace cmk::kql {
 
+// A group Aggregator::Merge leaves out.
+inline constexpr uint32_t kNoGroup = UINT32_MAX;
+
 class Aggregator {
  public:
   virtual ~Aggregator() = default;
@@ -39,11 +42,15 @@ class Aggregator {
   // Approximate bytes of state that grows with the values seen (lists, sets, percentiles),
   // beyond a fixed few words per group; charged to the query's memory budget.
   virtual size_t StateBytes() const { return 0; }
+  // Bytes of the few words a group that every group holds (vectors indexed by group, as
+  // allocated): an estimate of 32 a group unless the aggregator knows better.
+  virtual size_t GroupBytes(size_t num_groups) const { return 32 * num_groups; }
   // Whether Merge is supported: partial aggregates built on several threads can then be folded
   // into one (exec's HashAggregation::Merge).
   virtual bool Mergeable() const { return false; }
   // Folds `later`, an aggregator of the same call over rows that came after this one's, into
-  // this one: its group g is group `groups[g]` here (`groups` covers all its groups). The result
+  // this one: its group g is group `groups[g]` here (`groups` covers all its groups), or none
+  // when kNoGroup (a share of its groups merged: exec's HashAggregation::MergeSome). The result
   // is the one Update over all the rows in order would give, except the rounding of real sums.
   virtual void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) {
     (void)later, (void)groups, (void)num_groups;

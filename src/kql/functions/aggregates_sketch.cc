@@ -109,7 +109,7 @@ class DcountAgg : public SketchAgg<fn::Hll> {
   void Merge(const Aggregator& later, std::span<const uint32_t> groups, size_t num_groups) override {
     const auto& o = static_cast<const DcountAgg&>(later);
     for (size_t g = 0; g < o.sketches_.size() && g < groups.size(); ++g) {
-      if (!o.has_[g]) continue;
+      if (!o.has_[g] || groups[g] == kNoGroup) continue;
       fn::Hll& acc = Group(groups[g], num_groups);
       Tracked(acc, bytes_, [&] { acc.Merge(o.sketches_[g]); });
     }
