@@ -84,6 +84,8 @@ QUERIES = [
     ("groups by Computer, 1m, counted", "Logs_CL | summarize count() by Computer, bin(TimeGenerated, 1m) | count",
      "SELECT count(*) FROM (SELECT Computer, time_bucket(INTERVAL 1 minute, TimeGenerated) b, count(*) FROM logs "
      "GROUP BY ALL)", "exact"),
+    ("groups by TimeGenerated, counted", "Logs_CL | summarize count() by TimeGenerated | count",
+     "SELECT count(*) FROM (SELECT TimeGenerated, count(*) FROM logs GROUP BY ALL)", "exact"),
     ("count by Level, 5m", "Logs_CL | summarize count() by Level, bin(TimeGenerated, 5m)",
      "SELECT Level, time_bucket(INTERVAL 5 minute, TimeGenerated) b, count(*) FROM logs GROUP BY ALL", "rows"),
     ("count by hourofday (extend)", "Logs_CL | extend h = hourofday(TimeGenerated) | summarize count() by h",
