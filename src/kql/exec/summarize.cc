@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <memory>
+#include <optional>
+#include <span>
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
@@ -187,6 +190,30 @@ struct HashAggregation::State {
   std::tuple<PackedTable<1>, PackedTable<2>, PackedTable<3>, PackedTable<4>> packed_groups;  // by key count
   std::vector<boost::unordered_flat_map<HashedView, uint32_t, HashedViewHash>> key_string_ids;
   std::deque<std::string> key_strings;  // the views' strings (deque elements never move)
+  // Packed string keys keep each group's string id, not a copy of its text (4 bytes a group
+  // where a std::string was 32 and its text again): `ided[i]`, `key_ids[i]` (kNullId for a
+  // null), `id_strings[i]` each id's text. KeyColumn builds the text column when asked.
+  static constexpr uint32_t kNullId = UINT32_MAX;
+  std::vector<bool> ided;
+  std::vector<std::vector<uint32_t>> key_ids;
+  std::vector<std::vector<std::string_view>> id_strings;
+  // Key i's values of groups `which` (all when null), as a column.
+  Column KeyColumn(size_t i, std::span<const uint32_t> which, bool all) const {
+    if (!ided[i]) return all ? key_values[i] : Gather(key_values[i], which);
+    Column out(key_values[i].type);
+    auto add = [&](uint32_t id) {
+      if (id == kNullId) out.AppendNull();
+      else out.AppendString(std::string(id_strings[i][id]));
+    };
+    if (all) {
+      out.strings.reserve(key_ids[i].size());
+      for (uint32_t id : key_ids[i]) add(id);
+    } else {
+      out.strings.reserve(which.size());
+      for (uint32_t g : which) add(key_ids[i][g]);
+    }
+    return out;
+  }
   std::vector<std::vector<uint32_t>> key_code_ids;  // per coded key: entry -> string id (this chunk)
   std::vector<uint32_t> code_groups;  // a coded key's dictionary entry -> group (this chunk)
   std::vector<size_t> key_hashes;  // a partial's coded key: each group's string hashed
@@ -232,6 +259,17 @@ struct HashAggregation::State {
     if (here < seen[g]) seen[g] = here;
   }
 
+  // A new group of packed keys: its string keys' ids from `w` (kNullId where `nulls` says).
+  template <size_t N>
+  uint32_t NewPackedGroup(const std::vector<const Column*>& k, size_t row, const std::array<uint64_t, N>& w,
+                          uint32_t nulls) {
+    for (size_t i = 0; i < N; ++i) {
+      if (ided[i]) key_ids[i].push_back((nulls >> i) & 1 ? kNullId : static_cast<uint32_t>(w[i]));
+      else key_values[i].AppendFrom(*k[i], row);
+    }
+    if (tagging) seen.push_back({seq, Place(row)});
+    return static_cast<uint32_t>(num_groups++);
+  }
   uint32_t NewGroup(const std::vector<const Column*>& k, size_t row) {
     for (size_t i = 0; i < k.size(); ++i) {
       key_values[i].AppendFrom(*k[i], row);
@@ -406,6 +444,8 @@ struct HashAggregation::State {
     key_bytes += v.size() + 48;  // the stored copy and its map slot
     uint32_t id = static_cast<uint32_t>(ids_of.size());
     ids_of.emplace(HashedView{stored, hash}, id);
+    if (id_strings.size() <= i) id_strings.resize(i + 1);
+    id_strings[i].push_back(stored);
     return id;
   }
   // The same groups as EncodeKey's bytes would make: a null apart from every value, reals by
@@ -448,7 +488,7 @@ struct HashAggregation::State {
       }
       key.group = static_cast<uint32_t>(num_groups);  // the group it starts, if new
       auto [it, inserted] = table.insert(key);
-      if (inserted) NewGroup(k, r);  // (its id is num_groups, as written above)
+      if (inserted) NewPackedGroup(k, r, key.w, key.nulls);  // (its id is num_groups, as written above)
       else if (again) SeenAgain(it->group, r);
       ids[r] = it->group;
     }
@@ -527,6 +567,12 @@ HashAggregation::HashAggregation(const PlanNode& node, const std::vector<BoundEx
     s_->keys = &s_->own_keys;
   }
   for (const BoundExpr& k : *s_->keys) s_->key_values.emplace_back(k.type);
+  const size_t nk = s_->keys->size();
+  s_->ided.assign(nk, false);
+  for (size_t i = 0; i < nk; ++i) {
+    s_->ided[i] = nk >= 2 && nk <= State::kMaxPackedKeys && UsesStrings((*s_->keys)[i].type);
+  }
+  s_->key_ids.resize(nk);
   for (const BoundAggregate& a : node.aggs) s_->aggs.push_back(MakeAggregator(*a.def, a.types, a.params));
   if (keys.empty()) s_->num_groups = 1;
 }
@@ -579,6 +625,8 @@ size_t HashAggregation::HeldBytes() const {
   for (const auto& m : s.key_string_ids) bytes += FlatBytes(m);
   bytes += s.key_strings.size() * sizeof(std::string);
   for (const Column& c : s.key_values) bytes += ColumnBytes(c);
+  for (const auto& ids : s.key_ids) bytes += ids.capacity() * sizeof(uint32_t);
+  for (const auto& views : s.id_strings) bytes += views.capacity() * sizeof(std::string_view);
   bytes += s.seen.capacity() * sizeof(State::Seen) + s.ids.capacity() * sizeof(uint32_t) +
            s.key_hashes.capacity() * sizeof(size_t) + s.dense_groups.capacity() * sizeof(uint32_t);
   for (const auto& a : s.aggs) bytes += a->GroupBytes(s.num_groups) + a->StateBytes();
@@ -615,8 +663,12 @@ Status HashAggregation::Merge(const HashAggregation& later, const ExecContext& c
   if (!o.key_hashes.empty() && !s_->one_chunk) {
     s_->AssignHashedIds(o);
   } else {
+    std::vector<Column> built;  // `later`'s string keys kept as ids, as text
+    built.reserve(o.key_values.size());
     std::vector<const Column*> keys;
-    for (const Column& c : o.key_values) keys.push_back(&c);
+    for (size_t i = 0; i < o.key_values.size(); ++i) {
+      keys.push_back(o.ided[i] ? &built.emplace_back(o.KeyColumn(i, {}, true)) : &o.key_values[i]);
+    }
     s_->AssignIds(keys, o.num_groups);
   }
   s_->tagging = tagging;
@@ -651,8 +703,12 @@ Status HashAggregation::ShareChunk(const Chunk& chunk, const ExecContext& ctx, s
 }
 
 void HashAggregation::ShareGroups(size_t parts, std::vector<uint32_t>& order, std::vector<uint32_t>& offsets) const {
+  std::vector<Column> built;
+  built.reserve(s_->key_values.size());
   std::vector<const Column*> keys;
-  for (const Column& c : s_->key_values) keys.push_back(&c);
+  for (size_t i = 0; i < s_->key_values.size(); ++i) {
+    keys.push_back(s_->ided[i] ? &built.emplace_back(s_->KeyColumn(i, {}, true)) : &s_->key_values[i]);
+  }
   ShareRows(keys, s_->num_groups, parts, order, offsets);
 }
 
@@ -663,7 +719,7 @@ Status HashAggregation::MergeSome(const HashAggregation& later, std::span<const 
   std::vector<Column> keys;
   std::vector<const Column*> ptrs;
   keys.reserve(o.key_values.size());
-  for (const Column& c : o.key_values) ptrs.push_back(&keys.emplace_back(Gather(c, which)));
+  for (size_t i = 0; i < o.key_values.size(); ++i) ptrs.push_back(&keys.emplace_back(o.KeyColumn(i, which, false)));
   size_t before = s_->num_groups;
   const bool tagging = s_->tagging, again = s_->again;
   s_->tagging = false;  // `later`'s groups are not rows of a chunk: their places are its own
@@ -707,27 +763,35 @@ size_t HashAggregation::num_groups() const {
 }
 
 namespace {
-// The groups in the order of their places (seq, row): grouped by seq first (a scan has a few
-// chunks, usually one after another among the groups), then each chunk's sorted by row: a
-// linear pass and small sorts, where one sort of millions of places took most of the time
-// after the aggregation (`count() by TimeGenerated` at 10M rows: 9.8M groups).
+// The groups in the order of their places (seq, row), of `lists` taken end to end (a part's
+// groups after the one before's): grouped by seq first (a scan has a few chunks, usually one
+// after another among the groups), then each chunk's sorted by row: linear passes and small
+// sorts, where one sort of millions of places took most of the time after the aggregation
+// (`count() by TimeGenerated` at 10M rows: 9.8M groups).
 template <typename Seen>
-std::vector<uint32_t> FirstSeenOrder(const std::vector<Seen>& seen) {
-  const size_t n = seen.size();
+std::vector<uint32_t> FirstSeenOrder(std::span<const std::vector<Seen>> lists) {
+  size_t n = 0;
+  for (const auto& l : lists) n += l.size();
   boost::unordered_flat_map<uint64_t, uint32_t> chunk_of;  // seq -> its index among the seqs
   std::vector<uint64_t> seqs;
-  std::vector<uint32_t> chunk(n);
-  uint64_t last = 0;
-  uint32_t last_chunk = UINT32_MAX;
-  for (size_t g = 0; g < n; ++g) {
-    if (last_chunk == UINT32_MAX || seen[g].seq != last) {
-      last = seen[g].seq;
-      auto [it, inserted] = chunk_of.try_emplace(last, static_cast<uint32_t>(seqs.size()));
-      if (inserted) seqs.push_back(last);
-      last_chunk = it->second;
+  // Each place's chunk, through the last one seen (runs of one chunk are the rule).
+  auto each = [&](auto&& f) {
+    uint64_t last = 0;
+    uint32_t last_chunk = UINT32_MAX;
+    uint32_t g = 0;
+    for (const auto& l : lists) {
+      for (const Seen& at : l) {
+        if (last_chunk == UINT32_MAX || at.seq != last) {
+          last = at.seq;
+          auto [it, inserted] = chunk_of.try_emplace(last, static_cast<uint32_t>(seqs.size()));
+          if (inserted) seqs.push_back(last);
+          last_chunk = it->second;
+        }
+        f(g++, at, last_chunk);
+      }
     }
-    chunk[g] = last_chunk;
-  }
+  };
+  each([](uint32_t, const Seen&, uint32_t) {});
   // The chunks' ranks by seq; each one's groups counted, placed, then sorted by row.
   std::vector<uint32_t> by_seq(seqs.size());
   for (size_t i = 0; i < by_seq.size(); ++i) by_seq[i] = static_cast<uint32_t>(i);
@@ -735,46 +799,113 @@ std::vector<uint32_t> FirstSeenOrder(const std::vector<Seen>& seen) {
   std::vector<uint32_t> rank(seqs.size());
   for (size_t r = 0; r < by_seq.size(); ++r) rank[by_seq[r]] = static_cast<uint32_t>(r);
   std::vector<size_t> start(seqs.size() + 1, 0);
-  for (size_t g = 0; g < n; ++g) ++start[rank[chunk[g]] + 1];
+  each([&](uint32_t, const Seen&, uint32_t c) { ++start[rank[c] + 1]; });
   for (size_t r = 0; r < seqs.size(); ++r) start[r + 1] += start[r];
-  std::vector<std::pair<uint64_t, uint32_t>> rows(n);  // (row, group), by chunk
+  auto rows = std::make_unique_for_overwrite<std::pair<uint64_t, uint32_t>[]>(n);  // (row, group)
   {
     std::vector<size_t> next(start.begin(), start.end() - 1);
-    for (size_t g = 0; g < n; ++g) rows[next[rank[chunk[g]]]++] = {seen[g].row, static_cast<uint32_t>(g)};
+    each([&](uint32_t g, const Seen& at, uint32_t c) { rows[next[rank[c]]++] = {at.row, g}; });
   }
-  std::vector<uint32_t> order(n);
   for (size_t r = 0; r < seqs.size(); ++r) {
-    auto b = rows.begin() + static_cast<ptrdiff_t>(start[r]), e = rows.begin() + static_cast<ptrdiff_t>(start[r + 1]);
+    auto* b = rows.get() + start[r];
+    auto* e = rows.get() + start[r + 1];
     if (!std::is_sorted(b, e)) std::sort(b, e);
   }
+  std::vector<uint32_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = rows[i].second;
   return order;
+}
+
+// Whether column c of every table is a plain column of one storage (not constant, coded or
+// packed), as GatherParts takes it.
+bool PlainParts(const std::vector<Table>& tables, size_t c) {
+  const Type type = tables.front().columns[c].type;
+  return std::all_of(tables.begin(), tables.end(), [&](const Table& t) {
+    const Column& col = t.columns[c];
+    return col.type == type && !col.constant && !col.coded() && !col.packed();
+  });
+}
+
+// Column c of `tables` (rows end to end, table p's from base[p]) at rows `order`, a
+// permutation of them all (strings are moved out of plain columns).
+Column GatherParts(std::vector<Table>& tables, const std::vector<size_t>& base, size_t c,
+                   const std::vector<uint32_t>& order) {
+  const Type type = tables.front().columns[c].type;
+  bool nulls = false;
+  for (const Table& t : tables) nulls = nulls || t.columns[c].HasNulls();
+  const size_t n = order.size();
+  Column out(type);
+  auto each = [&](auto&& f) {
+    for (size_t i = 0; i < n; ++i) {
+      size_t p = static_cast<size_t>(std::upper_bound(base.begin(), base.end(), order[i]) - base.begin()) - 1;
+      f(i, tables[p].columns[c], order[i] - base[p]);
+    }
+  };
+  if (!PlainParts(tables, c)) {  // (none such seen: the keys' columns are built plain)
+    each([&](size_t, Column& col, size_t j) { out.AppendFrom(col, j); });
+    return out;
+  }
+  if (UsesInts(type)) {
+    out.ints.resize(n);
+    each([&](size_t i, Column& col, size_t j) { out.ints[i] = col.ints[j]; });
+  } else if (UsesReals(type)) {
+    out.reals.resize(n);
+    each([&](size_t i, Column& col, size_t j) { out.reals[i] = col.reals[j]; });
+  } else {
+    out.strings.resize(n);
+    each([&](size_t i, Column& col, size_t j) { out.strings[i] = std::move(col.strings[j]); });
+  }
+  if (nulls) {
+    out.nulls.resize(n);
+    each([&](size_t i, Column& col, size_t j) { out.nulls[i] = col.HasNulls() ? col.nulls[j] : 0; });
+  }
+  return out;
 }
 }  // namespace
 
 Table HashAggregation::Finish() {
   Table out = FinishGroups();
-  if (!s_->parts.empty()) {
-    // Disjoint groups: each part's appended, and its places, to be ordered as one aggregation's.
-    bool placed = out.rows == 0 || (s_->tagging && s_->seen.size() == out.rows);
-    for (auto& p : s_->parts) {
-      std::vector<State::Seen> seen = std::move(p->s_->seen);
-      bool tagged = p->s_->tagging;
-      Table t = p->FinishGroups();
-      placed = placed && tagged && seen.size() == t.rows;
-      if (placed) s_->seen.insert(s_->seen.end(), seen.begin(), seen.end());
-      p.reset();  // (its memory given back before the next is finished)
-      AppendTable(out, Chunk::Own(std::move(t)));
+  if (s_->parts.empty()) {
+    size_t n = out.rows;
+    if (s_->tagging && s_->seen.size() == n && n > 1 && !std::is_sorted(s_->seen.begin(), s_->seen.end())) {
+      out = GatherTable(out, FirstSeenOrder(std::span<const std::vector<State::Seen>>(&s_->seen, 1)));
     }
-    s_->parts.clear();
-    s_->tagging = placed;
-    if (!placed) s_->seen.clear();
+    return out;
   }
-  size_t n = out.rows;
-  if (s_->tagging && s_->seen.size() == n && n > 1 && !std::is_sorted(s_->seen.begin(), s_->seen.end())) {
-    out = GatherTable(out, FirstSeenOrder(s_->seen));
+  // Disjoint groups: each part finished, and its places kept, then gathered from all of them
+  // in first-seen order (no table of them all end to end first).
+  std::vector<Table> tables;
+  std::vector<std::vector<State::Seen>> seen;
+  std::vector<size_t> base;
+  size_t n = 0;
+  bool placed = true;
+  for (auto& p : s_->parts) {
+    seen.push_back(std::move(p->s_->seen));
+    bool tagged = p->s_->tagging;
+    tables.push_back(p->FinishGroups());
+    placed = placed && tagged && seen.back().size() == tables.back().rows;
+    base.push_back(n);
+    n += tables.back().rows;
+    p.reset();  // (its memory given back before the next is finished)
   }
-  return out;
+  s_->parts.clear();
+  if (n == 0) return out;
+  std::vector<uint32_t> order;
+  if (placed) {
+    order = FirstSeenOrder(std::span<const std::vector<State::Seen>>(seen));
+  } else {
+    order.resize(n);
+    for (size_t g = 0; g < n; ++g) order[g] = static_cast<uint32_t>(g);
+  }
+  seen.clear();
+  seen.shrink_to_fit();
+  Table gathered;
+  gathered.rows = n;
+  for (size_t c = 0; c < out.columns.size(); ++c) {
+    gathered.AddColumn("", GatherParts(tables, base, c, order));
+    for (Table& t : tables) t.columns[c] = Column();  // (given back as it goes)
+  }
+  return gathered;
 }
 
 Table HashAggregation::FinishGroups() {
@@ -782,7 +913,11 @@ Table HashAggregation::FinishGroups() {
   size_t n = s_->num_groups;
   out.rows = n;
   for (size_t i = 0; i < s_->key_values.size(); ++i) {
-    Column key = std::move(s_->key_values[i]);
+    Column key = s_->ided[i] ? s_->KeyColumn(i, {}, true) : std::move(s_->key_values[i]);
+    if (s_->ided[i]) {
+      s_->key_ids[i] = {};
+      s_->key_ids[i].shrink_to_fit();
+    }
     if (!s_->stringify.empty() && s_->stringify[i] != nullptr) {
       const Column* arg = &key;
       auto text = s_->stringify[i]->eval(std::span<const Column* const>(&arg, 1), FunctionContext{n});
