@@ -332,6 +332,26 @@ class SummarizePushTest : public ::testing::Test {
     return {testing::RenderTable(a->tables[0]), testing::RenderTable(b->tables[0]), pushed.filtered() > 0};
   }
 
+  // Four chunks that each hold every one of `groups` groups of (Computer, minute): chunks_.
+  void ManyGroupChunks(size_t groups) {
+    chunks_.clear();
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      Column time(Type::kDateTime), level(Type::kString), n(Type::kLong), d(Type::kReal);
+      std::vector<std::string> computer;
+      for (size_t r = 0; r < groups; ++r) {
+        computer.push_back("web-" + std::to_string(r % 100));
+        time.AppendInt(kJan15 + static_cast<int64_t>(r / 100) * 60 * kTicksPerSecond);
+        level.AppendString("Info");
+        n.AppendInt(chunk);
+        d.AppendReal(1);
+      }
+      chunks_.push_back(MakeChunk(groups, std::move(time), testing::CodedColumn(computer), std::move(level),
+                                  std::move(n), std::move(d)));
+    }
+  }
+  inline static const Schema kSchema = {{"TimeGenerated", Type::kDateTime}, {"Computer", Type::kString},
+                                        {"Level", Type::kString}, {"N", Type::kLong}, {"D", Type::kReal}};
+
   std::vector<std::shared_ptr<const Table>> chunks_;
 };
 
@@ -364,23 +384,9 @@ TEST_F(SummarizePushTest, PerThreadAggregationsAnswerInTheOrderFirstSeen) {
 // 2.1M groups) each holds them all. At the end the first is taken as the aggregation and the
 // other merged into it: two sets of groups under the memory limit, not a third copy on top.
 TEST_F(SummarizePushTest, PerThreadAggregationsOfManyGroupsAreTakenNotCopied) {
-  chunks_.clear();
   constexpr size_t kGroups = 20'000;
-  for (int chunk = 0; chunk < 4; ++chunk) {
-    Column time(Type::kDateTime), level(Type::kString), n(Type::kLong), d(Type::kReal);
-    std::vector<std::string> computer;
-    for (size_t r = 0; r < kGroups; ++r) {
-      computer.push_back("web-" + std::to_string(r % 100));
-      time.AppendInt(kJan15 + static_cast<int64_t>(r / 100) * 60 * kTicksPerSecond);
-      level.AppendString("Info");
-      n.AppendInt(chunk);
-      d.AppendReal(1);
-    }
-    chunks_.push_back(MakeChunk(kGroups, std::move(time), testing::CodedColumn(computer), std::move(level),
-                                std::move(n), std::move(d)));
-  }
-  Schema schema = {{"TimeGenerated", Type::kDateTime}, {"Computer", Type::kString}, {"Level", Type::kString},
-                   {"N", Type::kLong}, {"D", Type::kReal}};
+  ManyGroupChunks(kGroups);
+  const Schema schema = kSchema;
   // Each thread's aggregation is charged its tables and vectors as allocated (HeldBytes), ~2.6
   // MB here: the query needs 5.0-5.5 MB in all so, and ~8 MB when the first was copied into a
   // third. (Never shared: 20,000 groups a thread is under share_groups_above.)
@@ -434,23 +440,9 @@ TEST_F(SummarizePushTest, SharedGroupsAnswerAsOneAggregationInTheOrderFirstSeen)
 // MB, the threads' own 5.0-5.5 MB.
 constexpr size_t kSharedLimit = 4'000'000;
 TEST_F(SummarizePushTest, SharedGroupsAreHeldOnce) {
-  chunks_.clear();
   constexpr size_t kGroups = 20'000;
-  for (int chunk = 0; chunk < 4; ++chunk) {
-    Column time(Type::kDateTime), level(Type::kString), n(Type::kLong), d(Type::kReal);
-    std::vector<std::string> computer;
-    for (size_t r = 0; r < kGroups; ++r) {
-      computer.push_back("web-" + std::to_string(r % 100));
-      time.AppendInt(kJan15 + static_cast<int64_t>(r / 100) * 60 * kTicksPerSecond);
-      level.AppendString("Info");
-      n.AppendInt(chunk);
-      d.AppendReal(1);
-    }
-    chunks_.push_back(MakeChunk(kGroups, std::move(time), testing::CodedColumn(computer), std::move(level),
-                                std::move(n), std::move(d)));
-  }
-  Schema schema = {{"TimeGenerated", Type::kDateTime}, {"Computer", Type::kString}, {"Level", Type::kString},
-                   {"N", Type::kLong}, {"D", Type::kReal}};
+  ManyGroupChunks(kGroups);
+  const Schema schema = kSchema;
   const std::string q = "T | summarize n = count(), s = sum(N) by Computer, bin(TimeGenerated, 1m) "
                         "| summarize groups = count(), rows = sum(n), s = sum(s)";
   ExecOptions o;
