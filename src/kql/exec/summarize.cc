@@ -197,7 +197,7 @@ struct HashAggregation::State {
   std::vector<bool> ided;
   std::vector<std::vector<uint32_t>> key_ids;
   std::vector<std::vector<std::string_view>> id_strings;
-  // Key i's values of groups `which` (all when null), as a column.
+  // Key i's values of every group (`all`) or of groups `which`, as a column.
   Column KeyColumn(size_t i, std::span<const uint32_t> which, bool all) const {
     if (!ided[i]) return all ? key_values[i] : Gather(key_values[i], which);
     Column out(key_values[i].type);
@@ -696,7 +696,9 @@ Status HashAggregation::Adopt(HashAggregation& other, const ExecContext& ctx) {
 
 Status HashAggregation::ShareChunk(const Chunk& chunk, const ExecContext& ctx, size_t parts,
                                    std::vector<uint32_t>& order, std::vector<uint32_t>& offsets) const {
-  if (parts == 0 || !std::has_single_bit(parts) || parts > 256) return InvalidArgument("summarize: shares must be a power of two up to 256");
+  if (parts == 0 || !std::has_single_bit(parts) || parts > 256) {
+    return InvalidArgument("summarize: shares must be a power of two up to 256");
+  }
   ASSIGN_OR_RETURN(std::vector<ColumnValue> keys, EvalKeys(*s_->keys, chunk, ctx));
   ShareRows(Pointers(keys), chunk.rows, parts, order, offsets);
   return OkStatus();
@@ -749,7 +751,9 @@ Status HashAggregation::AdoptParts(std::vector<std::unique_ptr<HashAggregation>>
   }
   for (auto& p : parts) {
     if (p == nullptr) continue;
-    if (p->s_->node != s_->node || !p->s_->parts.empty()) return FailedPrecondition("summarize: a part of another aggregation");
+    if (p->s_->node != s_->node || !p->s_->parts.empty()) {
+      return FailedPrecondition("summarize: a part of another aggregation");
+    }
     p->s_->held.reset();  // charged here from now on
     s_->parts.push_back(std::move(p));
   }
