@@ -99,8 +99,8 @@ class HashAggregation {
   // Merge of `later`'s groups `which` (ascending) only.
   Status MergeSome(const HashAggregation& later, std::span<const uint32_t> which, const ExecContext& ctx);
   // An aggregation with no groups takes `parts`, aggregations of this node over disjoint sets
-  // of groups (shares), each tagged (SetSequence): Finish appends their groups and orders them
-  // all by where they were first seen. Charges as Consume does.
+  // of groups (shares, at most 256), each tagged (SetSequence): Finish gathers their groups in
+  // the order they were first seen. Charges as Consume does.
   Status AdoptParts(std::vector<std::unique_ptr<HashAggregation>> parts, const ExecContext& ctx);
   // The bytes Consume charges (read on the thread that consumes).
   size_t HeldBytes() const;

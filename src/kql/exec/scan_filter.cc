@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <span>
 #include <string_view>
@@ -990,7 +991,9 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
                           ctx.catalog->SequencesChunks();
   std::atomic<bool> shared{false};
   std::array<Share, kShares> shares;
-  HashAggregation router(node, node.exprs);  // ShareChunk's (const: any thread)
+  // ShareChunk's (const: any thread); only a summary that may share its groups builds one.
+  std::optional<HashAggregation> router;
+  if (per_thread) router.emplace(node, node.exprs);
   const size_t share_above = ctx.share_groups_above;
   // A thread's aggregation merged into the shares, and dropped (on its thread, or on this one
   // when the scan is over). ExecContext `local` carries no budget: the sink charges.
@@ -1018,7 +1021,7 @@ Result<bool> PushSummarize(const PlanNode& node, HashAggregation& agg, const Exe
   // (the shares free first, then waiting on the rest).
   auto into_shares = [&](const Chunk& chunk, uint64_t seq, const ExecContext& local) -> Status {
     std::vector<uint32_t> order, offsets;
-    RETURN_IF_ERROR(router.ShareChunk(chunk, local, kShares, order, offsets));
+    RETURN_IF_ERROR(router->ShareChunk(chunk, local, kShares, order, offsets));
     std::vector<size_t> pending;
     std::vector<Chunk> parts(kShares);
     for (size_t p = 0; p < kShares; ++p) {

@@ -767,6 +767,7 @@ Status HashAggregation::AdoptParts(std::vector<std::unique_ptr<HashAggregation>>
   if (s_->num_groups != 0 || !s_->parts.empty() || s_->keys->empty()) {
     return FailedPrecondition("summarize: only an empty aggregation with keys adopts parts");
   }
+  if (parts.size() > 256) return FailedPrecondition("summarize: at most 256 parts");  // (Finish's part index)
   for (auto& p : parts) {
     if (p == nullptr) continue;
     if (p->s_->node != s_->node || !p->s_->parts.empty()) {
@@ -849,19 +850,17 @@ bool PlainParts(const std::vector<Table>& tables, size_t c) {
 }
 
 // Column c of `tables` (rows end to end, table p's from base[p]) at rows `order`, a
-// permutation of them all (strings are moved out of plain columns).
-Column GatherParts(std::vector<Table>& tables, const std::vector<size_t>& base, size_t c,
-                   const std::vector<uint32_t>& order) {
+// permutation of them all, row order[i] being table part[i]'s (strings are moved out of plain
+// columns).
+Column GatherParts(std::vector<Table>& tables, const std::vector<size_t>& base, const std::vector<uint8_t>& part,
+                   size_t c, const std::vector<uint32_t>& order) {
   const Type type = tables.front().columns[c].type;
   bool nulls = false;
   for (const Table& t : tables) nulls = nulls || t.columns[c].HasNulls();
   const size_t n = order.size();
   Column out(type);
   auto each = [&](auto&& f) {
-    for (size_t i = 0; i < n; ++i) {
-      size_t p = static_cast<size_t>(std::upper_bound(base.begin(), base.end(), order[i]) - base.begin()) - 1;
-      f(i, tables[p].columns[c], order[i] - base[p]);
-    }
+    for (size_t i = 0; i < n; ++i) f(i, tables[part[i]].columns[c], order[i] - base[part[i]]);
   };
   if (!PlainParts(tables, c)) {  // (none such seen: the keys' columns are built plain)
     each([&](size_t, Column& col, size_t j) { out.AppendFrom(col, j); });
@@ -921,10 +920,15 @@ Table HashAggregation::Finish() {
   }
   seen.clear();
   seen.shrink_to_fit();
+  // Each row's table, found once for every column (at most 32 tables: AdoptParts' shares).
+  std::vector<uint8_t> part(n);
+  for (size_t i = 0; i < n; ++i) {
+    part[i] = static_cast<uint8_t>(std::upper_bound(base.begin(), base.end(), order[i]) - base.begin() - 1);
+  }
   Table gathered;
   gathered.rows = n;
   for (size_t c = 0; c < out.columns.size(); ++c) {
-    gathered.AddColumn("", GatherParts(tables, base, c, order));
+    gathered.AddColumn("", GatherParts(tables, base, part, c, order));
     for (Table& t : tables) t.columns[c] = Column();  // (given back as it goes)
   }
   return gathered;
