@@ -54,10 +54,11 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
   const TimePoint clock_now = s.env_.clock->Now();
   const int64_t now = Ticks(clock_now);
   const int64_t hot_since = s.HotSince(clock_now);
-  // A chunk's place in the scan (ScanRequest::sequenced_filter): its extent's (or memtable
-  // chunk's) index in this workspace's order, then its row group, above the earlier
-  // workspaces' numbers.
+  // A chunk's place in the scan (ScanRequest::sequenced_filter): the rows of the earlier
+  // workspaces, extents (in this workspace's order), row groups and memtable chunks before it.
+  // `seq_base` numbers the workspace's parts for the thinning's seeds.
   uint64_t seq_base = 0;
+  uint64_t place = 0;
   auto apply_filter = [&request](const std::shared_ptr<const kql::Table>& t, uint64_t seq) {
     return request.sequenced_filter ? request.sequenced_filter(t, seq) : request.filter(t);
   };
@@ -156,18 +157,28 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     // retyped since reads as nulls) and applies the query's filter, if it gave one.
     const uint64_t base = seq_base;
     seq_base += (static_cast<uint64_t>(extents.size()) + 2) << 20;
-    auto job = [&s, &scan, &request, &extents, &apply_filter, info, &whole, &bounded, lo, hi, base](
+    // Each extent's first row's place; a row group's is past the extent's groups before it (a
+    // loaded group holds at most its rows, and the groups at most the extent's).
+    std::vector<uint64_t> first_place(extents.size());
+    for (size_t i = 0; i < extents.size(); ++i) {
+      first_place[i] = place;
+      place += extents[i].first.rows;
+    }
+    auto job = [&s, &scan, &request, &extents, &apply_filter, &first_place, info, &whole, &bounded, lo, hi](
                    size_t begin, size_t end) -> Result<Chunks> {
       Chunks out;
       for (size_t i = begin; i < end; ++i) {
         const ExtentRec* e = &extents[i].first;
         bool inside = lo && e->min_time >= *lo && (!hi || e->max_time < *hi);
         ASSIGN_OR_RETURN(Chunks tables, s.LoadExtent(*e, *extents[i].second, scan));
+        uint64_t at = first_place[i];
         for (size_t t = 0; t < tables.size(); ++t) {
           const auto& table = tables[t];
+          const uint64_t seq = at;
+          at += table->rows;
           std::shared_ptr<const kql::Table> shaped = ShapeRows(table, info->schema, inside ? whole : bounded);
           if (request.filter) {
-            ASSIGN_OR_RETURN(shaped, apply_filter(shaped, base + (static_cast<uint64_t>(i) << 20) + t));
+            ASSIGN_OR_RETURN(shaped, apply_filter(shaped, seq));
             if (shaped == nullptr) continue;
           }
           out.push_back(std::move(shaped));
@@ -219,7 +230,10 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
       for (const auto& table : tables) RETURN_IF_ERROR(sink(table));
     }
     for (size_t j = 0; j < chunks.size(); ++j) {
-      std::shared_ptr<const kql::Table> shaped = ShapeRows(chunks[j]->Table(), info->schema, bounded);
+      std::shared_ptr<const kql::Table> rows = chunks[j]->Table();
+      const uint64_t seq = place;
+      place += rows->rows;
+      std::shared_ptr<const kql::Table> shaped = ShapeRows(rows, info->schema, bounded);
       if (scan.thin != nullptr) {
         std::vector<uint32_t> kept =
             kql::ThinnedRows(shaped->rows, scan.thin->rate, kql::MixSeed(scan.thin->seed, base, j + 1));
@@ -227,7 +241,7 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
         shaped = std::make_shared<const kql::Table>(kql::GatherTable(*shaped, kept));
       }
       if (request.filter) {
-        ASSIGN_OR_RETURN(shaped, apply_filter(shaped, base + (static_cast<uint64_t>(extents.size()) << 20) + j));
+        ASSIGN_OR_RETURN(shaped, apply_filter(shaped, seq));
         if (shaped == nullptr) continue;
       }
       RETURN_IF_ERROR(sink(shaped));

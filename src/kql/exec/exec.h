@@ -83,9 +83,10 @@ class HashAggregation {
   Table Finish();
   // Where groups were first seen, for aggregations that consume chunks out of scan order
   // (PushSummarize's, one per reader thread or share of the groups): from the first call on,
-  // the chunks consumed are at place `seq` in the scan, and each group keeps the least (seq,
-  // row) it was seen at; Merge keeps the lesser of two, and Finish orders the groups by them,
-  // which is the order an aggregation of the chunks in scan order would give them. With
+  // the chunks consumed start at place `seq` in the scan (row r is at seq + r: a catalog's seqs
+  // leave room for their chunks' rows, ScanRequest::sequenced_filter), and each group keeps the
+  // least place it was seen at; Merge keeps the lesser of two, and Finish orders the groups by
+  // them, which is the order an aggregation of the chunks in scan order would give them. With
   // `rows`, the next chunk consumed is a share of the scan's chunk: its row i is rows[i] there.
   void SetSequence(uint64_t seq, std::span<const uint32_t> rows = {});
   // Shares of the groups, for summaries of many groups (PushSummarize): each row or group falls

@@ -197,20 +197,46 @@ struct HashAggregation::State {
   std::vector<bool> ided;
   std::vector<std::vector<uint32_t>> key_ids;
   std::vector<std::vector<std::string_view>> id_strings;
-  // Key i's values of every group (`all`) or of groups `which`, as a column.
+  // Key i's values of every group (`all`) or of groups `which`, as a column. An id key's is
+  // dictionary-coded over its strings when they fit a dictionary and no value is null (2 bytes
+  // a group, where a std::string was 32: `count() by Computer, bin(TimeGenerated, 10s)` builds
+  // 7M of them), else its strings packed end to end.
   Column KeyColumn(size_t i, std::span<const uint32_t> which, bool all) const {
     if (!ided[i]) return all ? key_values[i] : Gather(key_values[i], which);
+    const std::vector<uint32_t>& ids = key_ids[i];
+    const size_t n = all ? ids.size() : which.size();
+    auto id_at = [&](size_t j) { return all ? ids[j] : ids[which[j]]; };
+    static const std::vector<std::string_view> kNone;
+    const std::vector<std::string_view>& strings = i < id_strings.size() ? id_strings[i] : kNone;
     Column out(key_values[i].type);
-    auto add = [&](uint32_t id) {
-      if (id == kNullId) out.AppendNull();
-      else out.AppendString(std::string(id_strings[i][id]));
-    };
-    if (all) {
-      out.strings.reserve(key_ids[i].size());
-      for (uint32_t id : key_ids[i]) add(id);
-    } else {
-      out.strings.reserve(which.size());
-      for (uint32_t g : which) add(key_ids[i][g]);
+    if (strings.size() <= kMaxDictEntries) {
+      out.codes.resize(n);
+      bool nulls = false;
+      for (size_t j = 0; j < n && !nulls; ++j) {
+        uint32_t id = id_at(j);
+        nulls = id == kNullId;
+        out.codes[j] = static_cast<Code>(id);
+      }
+      if (!nulls) {
+        out.dict = std::make_shared<const std::vector<std::string>>(strings.begin(), strings.end());
+        return out;
+      }
+      out.codes = {};
+    }
+    size_t bytes = 0;
+    for (size_t j = 0; j < n; ++j) {
+      uint32_t id = id_at(j);
+      bytes += id == kNullId ? 4 : strings[id].size();
+    }
+    out.StartPacked(n, bytes);
+    for (size_t j = 0; j < n; ++j) {
+      uint32_t id = id_at(j);
+      if (id == kNullId) {
+        out.AppendNull();
+      } else {
+        out.AppendPacked(strings[id]);
+        if (out.HasNulls()) out.nulls.push_back(0);
+      }
     }
     return out;
   }
@@ -233,15 +259,12 @@ struct HashAggregation::State {
   size_t key_bytes = 0;  // strings held by the keys (key_values, string_keys, groups)
   std::unique_ptr<MemoryReservation> held;
   bool one_chunk = false;  // see the constructor
-  // SetSequence: per group, the least place (chunk's seq, row) it was seen at.
-  struct Seen {
-    uint64_t seq = 0;
-    uint64_t row = 0;
-    auto operator<=>(const Seen&) const = default;
-  };
+  // SetSequence: per group, the least place in the scan it was seen at (its chunk's seq plus
+  // its row there; kUnplaced until known).
+  static constexpr uint64_t kUnplaced = UINT64_MAX;
   bool tagging = false;
   uint64_t seq = 0;
-  std::vector<Seen> seen;
+  std::vector<uint64_t> seen;
   // The next chunk's rows' places in the scan's chunk `seq`, when it is a share of its rows
   // (SetSequence); empty: its own.
   std::vector<uint32_t> places;
@@ -263,7 +286,7 @@ struct HashAggregation::State {
   uint32_t again_from = 0;
   void SeenAgain(uint32_t g, size_t row) {
     if (g < again_from) return;
-    Seen here{seq, Place(row)};
+    uint64_t here = seq + Place(row);
     if (here < seen[g]) seen[g] = here;
   }
 
@@ -275,7 +298,7 @@ struct HashAggregation::State {
       if (ided[i]) key_ids[i].push_back((nulls >> i) & 1 ? kNullId : static_cast<uint32_t>(w[i]));
       else key_values[i].AppendFrom(*k[i], row);
     }
-    if (tagging) seen.push_back({seq, Place(row)});
+    if (tagging) seen.push_back(seq + Place(row));
     return static_cast<uint32_t>(num_groups++);
   }
   uint32_t NewGroup(const std::vector<const Column*>& k, size_t row) {
@@ -283,7 +306,7 @@ struct HashAggregation::State {
       key_values[i].AppendFrom(*k[i], row);
       if (UsesStrings(k[i]->type)) key_bytes += 2 * k[i]->Str(row).size();
     }
-    if (tagging) seen.push_back({seq, Place(row)});
+    if (tagging) seen.push_back(seq + Place(row));
     return static_cast<uint32_t>(num_groups++);
   }
   // The group of a single string key's row: its stored copy's entry in string_groups.
@@ -635,7 +658,7 @@ size_t HashAggregation::HeldBytes() const {
   for (const Column& c : s.key_values) bytes += ColumnBytes(c);
   for (const auto& ids : s.key_ids) bytes += ids.capacity() * sizeof(uint32_t);
   for (const auto& views : s.id_strings) bytes += views.capacity() * sizeof(std::string_view);
-  bytes += s.seen.capacity() * sizeof(State::Seen) + s.ids.capacity() * sizeof(uint32_t) +
+  bytes += s.seen.capacity() * sizeof(uint64_t) + s.ids.capacity() * sizeof(uint32_t) +
            s.key_hashes.capacity() * sizeof(size_t) + s.dense_groups.capacity() * sizeof(uint32_t);
   for (const auto& a : s.aggs) bytes += a->GroupBytes(s.num_groups) + a->StateBytes();
   for (const auto& p : s.parts) bytes += p->HeldBytes();
@@ -692,7 +715,7 @@ Status HashAggregation::Merge(const HashAggregation& later, const ExecContext& c
   if (tagging) {
     s_->max_seq = std::max(s_->max_seq, o.max_seq);  // (as MergeSome)
     s_->made.emplace_back(o.max_seq, static_cast<uint32_t>(before));
-    s_->seen.resize(s_->num_groups, State::Seen{UINT64_MAX, UINT64_MAX});
+    s_->seen.resize(s_->num_groups, State::kUnplaced);
     for (size_t g = 0; g < o.num_groups && o.tagging && g < o.seen.size(); ++g) {
       uint32_t id = s_->row_groups[g];
       if (id >= before || o.seen[g] < s_->seen[id]) s_->seen[id] = o.seen[g];
@@ -752,7 +775,7 @@ Status HashAggregation::MergeSome(const HashAggregation& later, std::span<const 
     // Chunks consumed after this that come before `later`'s in the scan may see its groups first.
     s_->max_seq = std::max(s_->max_seq, o.max_seq);
     s_->made.emplace_back(o.max_seq, static_cast<uint32_t>(before));
-    s_->seen.resize(s_->num_groups, State::Seen{UINT64_MAX, UINT64_MAX});
+    s_->seen.resize(s_->num_groups, State::kUnplaced);
     for (uint32_t g : which) {
       if (!o.tagging || g >= o.seen.size()) break;
       uint32_t id = to[g];
@@ -786,56 +809,68 @@ size_t HashAggregation::num_groups() const {
 }
 
 namespace {
-// The groups in the order of their places (seq, row), of `lists` taken end to end (a part's
-// groups after the one before's): grouped by seq first (a scan has a few chunks, usually one
-// after another among the groups), then each chunk's sorted by row: linear passes and small
-// sorts, where one sort of millions of places took most of the time after the aggregation
-// (`count() by TimeGenerated` at 10M rows: 9.8M groups).
-template <typename Seen>
-std::vector<uint32_t> FirstSeenOrder(std::span<const std::vector<Seen>> lists) {
+// The groups of `lists` (taken end to end: a part's groups after the one before's) in the
+// order of their places in the scan. A catalog gives every row its own place, so the places
+// are distinct and, with many groups, dense among the rows scanned (`count() by TimeGenerated`
+// at 10M rows: 9.8M groups over 10M places): each group is written into its place's slot and
+// the slots read in order, two linear passes. Sparser places are bucketed by their high bits
+// and each bucket sorted (small sorts); so are equal places, should a catalog give any (the
+// groups' own order breaks the tie).
+std::vector<uint32_t> FirstSeenOrder(std::span<const std::vector<uint64_t>> lists) {
   size_t n = 0;
-  for (const auto& l : lists) n += l.size();
-  boost::unordered_flat_map<uint64_t, uint32_t> chunk_of;  // seq -> its index among the seqs
-  std::vector<uint64_t> seqs;
-  // Each place's chunk, through the last one seen (runs of one chunk are the rule).
-  auto each = [&](auto&& f) {
-    uint64_t last = 0;
-    uint32_t last_chunk = UINT32_MAX;
+  uint64_t lo = UINT64_MAX, hi = 0;
+  for (const auto& l : lists) {
+    n += l.size();
+    for (uint64_t at : l) {
+      lo = std::min(lo, at);
+      hi = std::max(hi, at);
+    }
+  }
+  std::vector<uint32_t> order;
+  if (n == 0) return order;
+  order.reserve(n);
+  const uint64_t span = hi - lo;  // the places are in [lo, lo + span]
+  constexpr uint32_t kEmpty = UINT32_MAX;
+  if (span < 4 * uint64_t{n}) {
+    std::vector<uint32_t> slots(span + 1, kEmpty);
     uint32_t g = 0;
+    bool distinct = true;
     for (const auto& l : lists) {
-      for (const Seen& at : l) {
-        if (last_chunk == UINT32_MAX || at.seq != last) {
-          last = at.seq;
-          auto [it, inserted] = chunk_of.try_emplace(last, static_cast<uint32_t>(seqs.size()));
-          if (inserted) seqs.push_back(last);
-          last_chunk = it->second;
-        }
-        f(g++, at, last_chunk);
+      for (uint64_t at : l) {
+        uint32_t& slot = slots[at - lo];
+        distinct = distinct && slot == kEmpty;
+        slot = g++;
       }
     }
-  };
-  each([](uint32_t, const Seen&, uint32_t) {});
-  // The chunks' ranks by seq; each one's groups counted, placed, then sorted by row.
-  std::vector<uint32_t> by_seq(seqs.size());
-  for (size_t i = 0; i < by_seq.size(); ++i) by_seq[i] = static_cast<uint32_t>(i);
-  std::sort(by_seq.begin(), by_seq.end(), [&](uint32_t a, uint32_t b) { return seqs[a] < seqs[b]; });
-  std::vector<uint32_t> rank(seqs.size());
-  for (size_t r = 0; r < by_seq.size(); ++r) rank[by_seq[r]] = static_cast<uint32_t>(r);
-  std::vector<size_t> start(seqs.size() + 1, 0);
-  each([&](uint32_t, const Seen&, uint32_t c) { ++start[rank[c] + 1]; });
-  for (size_t r = 0; r < seqs.size(); ++r) start[r + 1] += start[r];
-  auto rows = std::make_unique_for_overwrite<std::pair<uint64_t, uint32_t>[]>(n);  // (row, group)
+    if (distinct) {
+      for (uint32_t s : slots) {
+        if (s != kEmpty) order.push_back(s);
+      }
+      return order;
+    }
+  }
+  // Bucket b holds the places whose offset from lo, shifted, is b: at most `buckets`.
+  const size_t buckets = std::bit_ceil(n);
+  const int shift = std::max(0, static_cast<int>(std::bit_width(span)) - std::countr_zero(buckets));
+  std::vector<uint32_t> start(buckets + 1, 0);
+  for (const auto& l : lists) {
+    for (uint64_t at : l) ++start[((at - lo) >> shift) + 1];
+  }
+  for (size_t b = 0; b < buckets; ++b) start[b + 1] += start[b];
+  auto placed = std::make_unique_for_overwrite<std::pair<uint64_t, uint32_t>[]>(n);  // (place, group)
   {
-    std::vector<size_t> next(start.begin(), start.end() - 1);
-    each([&](uint32_t g, const Seen& at, uint32_t c) { rows[next[rank[c]]++] = {at.row, g}; });
+    std::vector<uint32_t> next(start.begin(), start.end() - 1);
+    uint32_t g = 0;
+    for (const auto& l : lists) {
+      for (uint64_t at : l) placed[next[(at - lo) >> shift]++] = {at, g++};
+    }
   }
-  for (size_t r = 0; r < seqs.size(); ++r) {
-    auto* b = rows.get() + start[r];
-    auto* e = rows.get() + start[r + 1];
-    if (!std::is_sorted(b, e)) std::sort(b, e);
+  for (size_t b = 0; b < buckets; ++b) {
+    auto* first = placed.get() + start[b];
+    auto* last = placed.get() + start[b + 1];
+    if (last - first > 1 && !std::is_sorted(first, last)) std::sort(first, last);
   }
-  std::vector<uint32_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = rows[i].second;
+  for (size_t i = 0; i < n; ++i) order.push_back(placed[i].second);
   return order;
 }
 
@@ -862,7 +897,44 @@ Column GatherParts(std::vector<Table>& tables, const std::vector<size_t>& base, 
   auto each = [&](auto&& f) {
     for (size_t i = 0; i < n; ++i) f(i, tables[part[i]].columns[c], order[i] - base[part[i]]);
   };
-  if (!PlainParts(tables, c)) {  // (none such seen: the keys' columns are built plain)
+  if (!nulls && std::all_of(tables.begin(), tables.end(), [&](const Table& t) { return t.columns[c].coded(); })) {
+    // Coded keys (KeyColumn): one dictionary for all, each part's entries mapped into it.
+    auto dict = std::make_shared<std::vector<std::string>>();
+    boost::unordered_flat_map<std::string_view, Code, std::hash<std::string_view>> index;
+    std::vector<std::vector<Code>> to(tables.size());
+    bool fits = true;
+    for (size_t p = 0; p < tables.size() && fits; ++p) {
+      const std::vector<std::string>& entries = *tables[p].columns[c].dict;
+      to[p].resize(entries.size());
+      for (size_t e = 0; e < entries.size() && fits; ++e) {
+        auto [it, inserted] = index.try_emplace(entries[e], static_cast<Code>(dict->size()));
+        if (inserted) {
+          fits = dict->size() < kMaxDictEntries;
+          dict->push_back(entries[e]);
+        }
+        to[p][e] = it->second;
+      }
+    }
+    if (fits) {
+      out.codes.resize(n);
+      each([&](size_t i, Column& col, size_t j) { out.codes[i] = to[part[i]][col.codes[j]]; });
+      out.dict = std::move(dict);
+      return out;
+    }
+  }
+  if (!nulls && std::all_of(tables.begin(), tables.end(), [&](const Table& t) { return t.columns[c].packed(); })) {
+    size_t bytes = 0;
+    each([&](size_t, Column& col, size_t j) { bytes += col.offsets[j + 1] - col.offsets[j]; });
+    if (bytes <= kMaxPackedChars) {
+      out.StartPacked(n, bytes);
+      each([&](size_t, Column& col, size_t j) {
+        out.chars.append(col.chars.data() + col.offsets[j], col.offsets[j + 1] - col.offsets[j]);
+        out.offsets.push_back(static_cast<uint32_t>(out.chars.size()));
+      });
+      return out;
+    }
+  }
+  if (!PlainParts(tables, c)) {  // (coded keys of too many strings between them; nulls)
     each([&](size_t, Column& col, size_t j) { out.AppendFrom(col, j); });
     return out;
   }
@@ -889,14 +961,14 @@ Table HashAggregation::Finish() {
   if (s_->parts.empty()) {
     size_t n = out.rows;
     if (s_->tagging && s_->seen.size() == n && n > 1 && !std::is_sorted(s_->seen.begin(), s_->seen.end())) {
-      out = GatherTable(out, FirstSeenOrder(std::span<const std::vector<State::Seen>>(&s_->seen, 1)));
+      out = GatherTable(out, FirstSeenOrder(std::span<const std::vector<uint64_t>>(&s_->seen, 1)));
     }
     return out;
   }
   // Disjoint groups: each part finished, and its places kept, then gathered from all of them
   // in first-seen order (no table of them all end to end first).
   std::vector<Table> tables;
-  std::vector<std::vector<State::Seen>> seen;
+  std::vector<std::vector<uint64_t>> seen;
   std::vector<size_t> base;
   size_t n = 0;
   bool placed = true;
@@ -913,7 +985,7 @@ Table HashAggregation::Finish() {
   if (n == 0) return out;
   std::vector<uint32_t> order;
   if (placed) {
-    order = FirstSeenOrder(std::span<const std::vector<State::Seen>>(seen));
+    order = FirstSeenOrder(std::span<const std::vector<uint64_t>>(seen));
   } else {
     order.resize(n);
     for (size_t g = 0; g < n; ++g) order[g] = static_cast<uint32_t>(g);

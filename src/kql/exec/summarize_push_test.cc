@@ -10,11 +10,14 @@
 #include <limits>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "base/testing.h"
 #include "kql/engine.h"
 #include "kql/exec/operators.h"
+#include "kql/semantic/binder.h"
+#include "kql/syntax/parser.h"
 #include "kql/test_columns.h"
 
 namespace cmk::kql {
@@ -29,7 +32,13 @@ class ThreadedCatalog : public Catalog {
   // `workers` > 0: that many threads filter the chunks instead, each its share (chunk i goes
   // to thread i % workers) from the last to the first: out of scan order.
   ThreadedCatalog(Schema schema, std::vector<std::shared_ptr<const Table>> chunks, bool applies, size_t workers = 0)
-      : schema_(std::move(schema)), chunks_(std::move(chunks)), applies_(applies), workers_(workers) {}
+      : schema_(std::move(schema)), chunks_(std::move(chunks)), applies_(applies), workers_(workers) {
+    uint64_t at = 3;
+    for (const auto& c : chunks_) {
+      places_.push_back(at);
+      at += c->rows + 7;
+    }
+  }
   std::vector<std::string> TableNames() const override { return {"T"}; }
   std::optional<Schema> TableSchema(const std::string& table) const override {
     if (table != "T") return std::nullopt;
@@ -37,9 +46,9 @@ class ThreadedCatalog : public Catalog {
   }
   bool AppliesFilters() const override { return applies_; }
   bool SequencesChunks() const override { return true; }
-  // Chunk i is at place 7i + 3 in the scan (increasing, not by one).
+  // Chunk i's rows are at places_[i] on in the scan (gaps of 7 between chunks).
   Result<std::shared_ptr<const Table>> Filter(const ScanRequest& request, size_t i) const {
-    return request.sequenced_filter ? request.sequenced_filter(chunks_[i], 7 * i + 3) : request.filter(chunks_[i]);
+    return request.sequenced_filter ? request.sequenced_filter(chunks_[i], places_[i]) : request.filter(chunks_[i]);
   }
   Status Scan(const ScanRequest& request,
               const std::function<Status(std::shared_ptr<const Table>)>& sink) const override {
@@ -97,6 +106,7 @@ class ThreadedCatalog : public Catalog {
   mutable std::vector<std::string> prefilters_;
   Schema schema_;
   std::vector<std::shared_ptr<const Table>> chunks_;
+  std::vector<uint64_t> places_;
   bool applies_;
   size_t workers_;
   mutable std::atomic<size_t> filtered_{0};
@@ -431,6 +441,80 @@ TEST_F(SummarizePushTest, SharedGroupsAnswerAsOneAggregationInTheOrderFirstSeen)
         EXPECT_EQ(a.own, a.pushed) << q << " (" << workers << " threads, shared past " << above << ")";
         EXPECT_TRUE(a.ran_pushed) << q;
       }
+    }
+  }
+}
+
+// Parts of one summary (AdoptParts: the shares) whose string key holds more values than a
+// dictionary: each part's keys coded but too many between them for one dictionary (40,000 a
+// part), or packed, past kMaxDictEntries strings in one part (70,000). Finish gathers them in
+// the order first seen (the parts' rows interleaved in the scan), as one aggregation of the
+// same rows in scan order answers.
+TEST_F(SummarizePushTest, PartsOfManyKeyStringsGatherInTheOrderFirstSeen) {
+  InMemoryCatalog catalog;
+  {
+    Table t;
+    t.name = "T";
+    for (const ColumnSchema& c : kSchema) t.AddColumn(c.name, Column(c.type));
+    catalog.Add(std::move(t));
+  }
+  ExecContext ctx;
+  ctx.catalog = &catalog;
+  auto query = ParseQuery("T | summarize c = count(), s = sum(N) by Computer, Level");
+  ASSERT_THAT(query, IsOk());
+  auto bound = Bind(*query, ctx);
+  ASSERT_THAT(bound, IsOk());
+  const PlanNode& node = *bound->results.at(0);
+  ASSERT_EQ(node.kind, NodeKind::kSummarize);
+  for (size_t per_part : {40'000, 70'000}) {
+    // Part p's rows are at places 2i + p of the scan; its keys are its own.
+    auto part_chunk = [&](size_t p) {
+      Table t;
+      t.rows = per_part;
+      Column time(Type::kDateTime), computer(Type::kString), level(Type::kString), n(Type::kLong), d(Type::kReal);
+      for (size_t i = 0; i < per_part; ++i) {
+        time.AppendInt(kJan15);
+        computer.AppendString("host-" + std::to_string(p) + "-" + std::to_string((i * 7919) % per_part));
+        level.AppendString(i % 3 == 0 ? "Error" : "Info");
+        n.AppendInt(static_cast<int64_t>(i));
+        d.AppendReal(1);
+      }
+      for (Column* c : {&time, &computer, &level, &n, &d}) t.AddColumn("", std::move(*c));
+      return t;
+    };
+    Table rows[2] = {part_chunk(0), part_chunk(1)};
+    std::vector<std::unique_ptr<HashAggregation>> parts;
+    for (size_t p = 0; p < 2; ++p) {
+      std::vector<uint32_t> places(per_part);
+      for (size_t i = 0; i < per_part; ++i) places[i] = static_cast<uint32_t>(2 * i + p);
+      auto agg = std::make_unique<HashAggregation>(node, node.exprs);
+      agg->SetSequence(100, places);
+      ASSERT_THAT(agg->Consume(Chunk::Own(Table(rows[p])), ctx), IsOk());
+      parts.push_back(std::move(agg));
+    }
+    HashAggregation shared(node, node.exprs);
+    ASSERT_THAT(shared.AdoptParts(std::move(parts), ctx), IsOk());
+    Table answer = shared.Finish();
+    std::vector<uint32_t> interleaved;  // the scan's rows: the two parts' in turn
+    for (size_t i = 0; i < per_part; ++i) {
+      interleaved.push_back(static_cast<uint32_t>(i));
+      interleaved.push_back(static_cast<uint32_t>(i + per_part));
+    }
+    Table all = rows[0];
+    for (size_t c = 0; c < all.columns.size(); ++c) {
+      for (size_t i = 0; i < per_part; ++i) all.columns[c].AppendFrom(rows[1].columns[c], i);
+    }
+    all.rows = 2 * per_part;
+    HashAggregation own(node, node.exprs);
+    ASSERT_THAT(own.Consume(Chunk::Own(GatherTable(all, interleaved)), ctx), IsOk());
+    Table expected = own.Finish();
+    ASSERT_EQ(answer.rows, 2 * per_part);
+    // (Compared line by line: a failure names the first row that differs, not 140,000 of them.)
+    std::istringstream got(testing::RenderTable(answer)), want(testing::RenderTable(expected));
+    std::string got_line, want_line;
+    for (size_t row = 0; std::getline(want, want_line); ++row) {
+      std::getline(got, got_line);
+      ASSERT_EQ(got_line, want_line) << "row " << row << ", " << per_part << " a part";
     }
   }
 }

@@ -97,8 +97,10 @@ Status ScanAsAsked(const Catalog& catalog, const ScanRequest& request,
   bool filter = !catalog.AppliesFilters() && (request.filter || request.sequenced_filter);
   if (!crop && !thin && !filter) return catalog.Scan(request, sink);
   uint64_t chunk = 0;
+  uint64_t next = 0;  // the next chunk's place (ScanRequest::sequenced_filter)
   return catalog.Scan(request, [&](std::shared_ptr<const Table> t) -> Status {
-    uint64_t seq = chunk++;
+    const uint64_t index = chunk++, seq = next;
+    next += t->rows;
     if (crop) {
       // Rows whose TimeGenerated is null (or absent) are outside any bounds.
       int tc = t->Find("TimeGenerated");
@@ -116,7 +118,7 @@ Status ScanAsAsked(const Catalog& catalog, const ScanRequest& request,
     }
     if (thin) {
       t = std::make_shared<const Table>(
-          GatherTable(*t, ThinnedRows(t->rows, request.thin->rate, MixSeed(request.thin->seed, seq))));
+          GatherTable(*t, ThinnedRows(t->rows, request.thin->rate, MixSeed(request.thin->seed, index))));
     }
     if (t->rows == 0) return OkStatus();
     if (filter) {

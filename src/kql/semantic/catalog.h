@@ -60,8 +60,9 @@ struct ScanRequest {
   std::function<Result<std::shared_ptr<const Table>>(const std::shared_ptr<const Table>&)> filter;
   // Set beside `filter` by a caller that wants each chunk's place in the scan (per-thread
   // aggregations restoring the order groups are first seen in): a Catalog whose
-  // SequencesChunks() is true calls it instead of `filter`, with `seq` increasing in scan order
-  // (not necessarily by one).
+  // SequencesChunks() is true calls it instead of `filter`, with `seq` the place of the chunk's
+  // first row in the scan: its row r is at seq + r, and a later chunk's seq is past its rows
+  // (at least seq + rows; gaps allowed), so that every row scanned has a place of its own.
   std::function<Result<std::shared_ptr<const Table>>(const std::shared_ptr<const Table>&, uint64_t seq)>
       sequenced_filter;
   // With `filter`: a test of one string column's values that every row `filter` keeps passes
