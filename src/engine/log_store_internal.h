@@ -165,6 +165,8 @@ class LogStore::QueryCatalog : public kql::Catalog {
   bool SequencesChunks() const override { return true; }
   bool Thins() const override { return true; }
   bool ExactTimeBounds() const override { return true; }
+  // On the store's reader threads beside the calling one.
+  void RunAll(std::span<const std::function<void()>> jobs) const override;
 
  private:
   LogStore* store_;

@@ -48,6 +48,10 @@ std::optional<kql::Schema> LogStore::QueryCatalog::TableSchema(const std::string
   return std::nullopt;
 }
 
+void LogStore::QueryCatalog::RunAll(std::span<const std::function<void()>> jobs) const {
+  store_->readers_->RunAll(jobs);
+}
+
 Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
                                     const std::function<Status(std::shared_ptr<const kql::Table>)>& sink) const {
   LogStore& s = *store_;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -33,6 +34,12 @@ class ReaderPool {
     Post([task] { (*task)(); });
     return result;
   }
+
+  // Runs every job, on the calling thread and on pool threads (helpers take the jobs not yet
+  // taken), and returns when all are done. The caller never waits for a helper still queued
+  // behind other work: a helper that starts after the last job was taken finds nothing to do
+  // and touches nothing of the caller's. Jobs must not throw.
+  void RunAll(std::span<const std::function<void()>> jobs);
 
   size_t threads() const { return threads_.size(); }
 

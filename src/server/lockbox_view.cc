@@ -45,6 +45,7 @@ class LockboxCatalog final : public kql::Catalog {
   bool SequencesChunks() const override { return inner_->SequencesChunks(); }
   bool Thins() const override { return inner_->Thins(); }
   bool ExactTimeBounds() const override { return inner_->ExactTimeBounds(); }
+  void RunAll(std::span<const std::function<void()>> jobs) const override { inner_->RunAll(jobs); }
 
  private:
   std::unique_ptr<kql::Catalog> inner_;

@@ -79,8 +79,9 @@ class HashAggregation {
   Status Adopt(HashAggregation& other, const ExecContext& ctx);
   size_t num_groups() const;
   // Keys then aggregate outputs; one row per group (one row when there are no keys), in the
-  // order the groups were first seen, or of their tags when tagged.
-  Table Finish();
+  // order the groups were first seen, or of their tags when tagged. Adopted parts are finished
+  // and gathered on `threads`' threads too (Catalog::RunAll) when given.
+  Table Finish(const Catalog* threads = nullptr);
   // Where groups were first seen, for aggregations that consume chunks out of scan order
   // (PushSummarize's, one per reader thread or share of the groups): from the first call on,
   // the chunks consumed start at place `seq` in the scan (row r is at seq + r: a catalog's seqs

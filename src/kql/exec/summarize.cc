@@ -61,7 +61,7 @@ Status RunSummarize(const PlanNode& node, const ExecContext& ctx, const Sink& si
   HashAggregation agg(node, node.exprs);
   ASSIGN_OR_RETURN(bool pushed, PushSummarize(node, agg, ctx));
   if (!pushed) RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& chunk) { return agg.Consume(chunk, ctx); }));
-  return sink(Chunk::Own(agg.Finish()));
+  return sink(Chunk::Own(agg.Finish(ctx.catalog)));
 }
 
 // ---- Hash aggregation.
@@ -884,19 +884,31 @@ bool PlainParts(const std::vector<Table>& tables, size_t c) {
   });
 }
 
+// Runs f(begin, end) over [0, n) cut in ranges, through `run` (in parallel where it can).
+using RunJobs = std::function<void(std::span<const std::function<void()>>)>;
+void ForRanges(size_t n, const RunJobs& run, const std::function<void(size_t, size_t)>& f) {
+  constexpr size_t kMinRange = 64 * 1024, kRanges = 16;
+  const size_t pieces = std::clamp<size_t>(n / kMinRange, 1, kRanges);
+  std::vector<std::function<void()>> jobs;
+  for (size_t k = 0; k < pieces; ++k) jobs.push_back([&f, n, pieces, k] { f(n * k / pieces, n * (k + 1) / pieces); });
+  run(jobs);
+}
+
 // Column c of `tables` (rows end to end, table p's from base[p]) at rows `order`, a
 // permutation of them all, row order[i] being table part[i]'s (strings are moved out of plain
-// columns).
+// columns). Fixed-width values are gathered in ranges through `run`.
 Column GatherParts(std::vector<Table>& tables, const std::vector<size_t>& base, const std::vector<uint8_t>& part,
-                   size_t c, const std::vector<uint32_t>& order) {
+                   size_t c, const std::vector<uint32_t>& order, const RunJobs& run) {
   const Type type = tables.front().columns[c].type;
   bool nulls = false;
   for (const Table& t : tables) nulls = nulls || t.columns[c].HasNulls();
   const size_t n = order.size();
   Column out(type);
-  auto each = [&](auto&& f) {
-    for (size_t i = 0; i < n; ++i) f(i, tables[part[i]].columns[c], order[i] - base[part[i]]);
+  auto each_in = [&](size_t begin, size_t end, auto&& f) {
+    for (size_t i = begin; i < end; ++i) f(i, tables[part[i]].columns[c], order[i] - base[part[i]]);
   };
+  auto each = [&](auto&& f) { each_in(0, n, f); };
+  auto each_ranged = [&](auto&& f) { ForRanges(n, run, [&](size_t begin, size_t end) { each_in(begin, end, f); }); };
   if (!nulls && std::all_of(tables.begin(), tables.end(), [&](const Table& t) { return t.columns[c].coded(); })) {
     // Coded keys (KeyColumn): one dictionary for all, each part's entries mapped into it.
     auto dict = std::make_shared<std::vector<std::string>>();
@@ -917,7 +929,7 @@ Column GatherParts(std::vector<Table>& tables, const std::vector<size_t>& base, 
     }
     if (fits) {
       out.codes.resize(n);
-      each([&](size_t i, Column& col, size_t j) { out.codes[i] = to[part[i]][col.codes[j]]; });
+      each_ranged([&](size_t i, Column& col, size_t j) { out.codes[i] = to[part[i]][col.codes[j]]; });
       out.dict = std::move(dict);
       return out;
     }
@@ -940,23 +952,23 @@ Column GatherParts(std::vector<Table>& tables, const std::vector<size_t>& base, 
   }
   if (UsesInts(type)) {
     out.ints.resize(n);
-    each([&](size_t i, Column& col, size_t j) { out.ints[i] = col.ints[j]; });
+    each_ranged([&](size_t i, Column& col, size_t j) { out.ints[i] = col.ints[j]; });
   } else if (UsesReals(type)) {
     out.reals.resize(n);
-    each([&](size_t i, Column& col, size_t j) { out.reals[i] = col.reals[j]; });
+    each_ranged([&](size_t i, Column& col, size_t j) { out.reals[i] = col.reals[j]; });
   } else {
     out.strings.resize(n);
-    each([&](size_t i, Column& col, size_t j) { out.strings[i] = std::move(col.strings[j]); });
+    each_ranged([&](size_t i, Column& col, size_t j) { out.strings[i] = std::move(col.strings[j]); });
   }
   if (nulls) {
     out.nulls.resize(n);
-    each([&](size_t i, Column& col, size_t j) { out.nulls[i] = col.HasNulls() ? col.nulls[j] : 0; });
+    each_ranged([&](size_t i, Column& col, size_t j) { out.nulls[i] = col.HasNulls() ? col.nulls[j] : 0; });
   }
   return out;
 }
 }  // namespace
 
-Table HashAggregation::Finish() {
+Table HashAggregation::Finish(const Catalog* threads) {
   Table out = FinishGroups();
   if (s_->parts.empty()) {
     size_t n = out.rows;
@@ -965,23 +977,42 @@ Table HashAggregation::Finish() {
     }
     return out;
   }
-  // Disjoint groups: each part finished, and its places kept, then gathered from all of them
-  // in first-seen order (no table of them all end to end first).
-  std::vector<Table> tables;
-  std::vector<std::vector<uint64_t>> seen;
+  RunJobs run = [threads](std::span<const std::function<void()>> jobs) {
+    if (threads != nullptr) {
+      threads->RunAll(jobs);
+    } else {
+      for (const auto& job : jobs) job();
+    }
+  };
+  // Disjoint groups: each part finished (several at once: each part's memory given back as it
+  // is), its places kept, then gathered from all of them in first-seen order (no table of them
+  // all end to end first).
+  const size_t parts = s_->parts.size();
+  std::vector<Table> tables(parts);
+  std::vector<std::vector<uint64_t>> seen(parts);
+  std::vector<uint8_t> tagged(parts);
+  {
+    std::vector<std::function<void()>> jobs;
+    for (size_t p = 0; p < parts; ++p) {
+      jobs.push_back([this, &tables, &seen, &tagged, p] {
+        std::unique_ptr<HashAggregation>& part = s_->parts[p];
+        seen[p] = std::move(part->s_->seen);
+        tagged[p] = part->s_->tagging;
+        tables[p] = part->FinishGroups();
+        part.reset();
+      });
+    }
+    run(jobs);
+  }
+  s_->parts.clear();
   std::vector<size_t> base;
   size_t n = 0;
   bool placed = true;
-  for (auto& p : s_->parts) {
-    seen.push_back(std::move(p->s_->seen));
-    bool tagged = p->s_->tagging;
-    tables.push_back(p->FinishGroups());
-    placed = placed && tagged && seen.back().size() == tables.back().rows;
+  for (size_t p = 0; p < parts; ++p) {
+    placed = placed && tagged[p] && seen[p].size() == tables[p].rows;
     base.push_back(n);
-    n += tables.back().rows;
-    p.reset();  // (its memory given back before the next is finished)
+    n += tables[p].rows;
   }
-  s_->parts.clear();
   if (n == 0) return out;
   std::vector<uint32_t> order;
   if (placed) {
@@ -992,15 +1023,17 @@ Table HashAggregation::Finish() {
   }
   seen.clear();
   seen.shrink_to_fit();
-  // Each row's table, found once for every column (at most 32 tables: AdoptParts' shares).
+  // Each row's table, found once for every column (at most 256 tables: AdoptParts' shares).
   std::vector<uint8_t> part(n);
-  for (size_t i = 0; i < n; ++i) {
-    part[i] = static_cast<uint8_t>(std::upper_bound(base.begin(), base.end(), order[i]) - base.begin() - 1);
-  }
+  ForRanges(n, run, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      part[i] = static_cast<uint8_t>(std::upper_bound(base.begin(), base.end(), order[i]) - base.begin() - 1);
+    }
+  });
   Table gathered;
   gathered.rows = n;
   for (size_t c = 0; c < out.columns.size(); ++c) {
-    gathered.AddColumn("", GatherParts(tables, base, part, c, order));
+    gathered.AddColumn("", GatherParts(tables, base, part, c, order, run));
     for (Table& t : tables) t.columns[c] = Column();  // (given back as it goes)
   }
   return gathered;

@@ -46,6 +46,14 @@ class ThreadedCatalog : public Catalog {
   }
   bool AppliesFilters() const override { return applies_; }
   bool SequencesChunks() const override { return true; }
+  // Each job on a thread of its own, all at once.
+  void RunAll(std::span<const std::function<void()>> jobs) const override {
+    std::vector<std::thread> threads;
+    for (const auto& job : jobs) threads.emplace_back(job);
+    for (std::thread& t : threads) t.join();
+    ran_jobs_ += jobs.size();
+  }
+  size_t ran_jobs() const { return ran_jobs_.load(); }
   // Chunk i's rows are at places_[i] on in the scan (gaps of 7 between chunks).
   Result<std::shared_ptr<const Table>> Filter(const ScanRequest& request, size_t i) const {
     return request.sequenced_filter ? request.sequenced_filter(chunks_[i], places_[i]) : request.filter(chunks_[i]);
@@ -110,6 +118,7 @@ class ThreadedCatalog : public Catalog {
   bool applies_;
   size_t workers_;
   mutable std::atomic<size_t> filtered_{0};
+  mutable std::atomic<size_t> ran_jobs_{0};
   mutable std::atomic<size_t> tokens_{0};
 };
 
@@ -537,6 +546,7 @@ TEST_F(SummarizePushTest, SharedGroupsAreHeldOnce) {
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(testing::RenderTable(r->tables[0]), "20000|80000|120000|\n");
   EXPECT_EQ(pushed.tokens(), 4u);
+  EXPECT_GE(pushed.ran_jobs(), 32u);  // the shares finished through RunAll
   o.share_groups_above = kGroups;  // never shared: each thread holds every group
   ThreadedCatalog own(schema, chunks_, true, 2);
   auto over = Execute(q, own, o);

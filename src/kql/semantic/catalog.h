@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -161,6 +162,12 @@ class Catalog {
   // within the request's [min_time, max_time]: bounds the binder took from leading `where`
   // conjuncts, which it then drops (false: the bounds are hints for pruning only).
   virtual bool ExactTimeBounds() const { return false; }
+  // Runs every job and returns once all are done: on the Catalog's threads too where it keeps
+  // any (the calling thread takes part), else one after another here. Jobs must not wait on
+  // each other and must not throw (summarize's finish over its shares).
+  virtual void RunAll(std::span<const std::function<void()>> jobs) const {
+    for (const auto& job : jobs) job();
+  }
 };
 
 // Scans `catalog` as a catalog with every capability (AppliesFilters, SequencesChunks, Thins,
