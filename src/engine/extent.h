@@ -163,6 +163,8 @@ class ExtentReader {
   // Reads block (group, column) and opens it into this thread's buffer: its compressed
   // plaintext (the caller wipes it).
   Result<std::span<uint8_t>> OpenPackedInto(size_t group, size_t column, const SecretBytes& aek) const;
+  // Block (group, column) as stored (sealed), read into this thread's buffer, and its address.
+  Result<std::span<uint8_t>> ReadSealedInto(size_t group, size_t column, storage::BlockAddress& where) const;
   struct Block {
     uint64_t offset = 0;
     uint32_t size = 0;
