@@ -321,6 +321,37 @@ TEST(ListAggTest, ValuesBecomeTextWhenTextComes) {
   EXPECT_EQ(e->Finish(1)[0].Str(0), "[7,\"x\",5,6]");
 }
 
+// make_set of integers close together: an aggregation's first chunk marks each group's values
+// in a byte array and builds no sets; a later chunk, or a merge into it, builds them first, so
+// a value seen in the first chunk is not taken again. Values spread wider take the sets.
+TEST(ListAggTest, CloseIntegersStayDistinctAcrossChunksAndMerges) {
+  const AggregateDef* def = FindAggregate("make_set");
+  ASSERT_NE(def, nullptr);
+  const Type out[] = {Type::kDynamic};
+  auto run = [](Aggregator& a, const Column& c, std::vector<uint32_t> groups, size_t num_groups) {
+    const Column* args[] = {&c};
+    a.Update(args, groups, num_groups);
+  };
+  auto a = MakeAggregator(*def, out, {});
+  run(*a, Longs({5, 6, 5, 7, 5}), {0, 1, 0, 1, 0}, 2);  // the marks
+  run(*a, Longs({5, 8, 6, std::nullopt}), {0, 0, 1, 1}, 2);  // the sets, then 8 new
+  auto b = MakeAggregator(*def, out, {});
+  run(*b, Longs({7, 9, 7}), {1, 1, 1}, 2);
+  const uint32_t same[] = {0, 1};
+  a->Merge(*b, same, 2);  // 7 held, 9 new
+  auto c = MakeAggregator(*def, out, {});
+  run(*c, Longs({9, 1, 9}), {1, 1, 1}, 2);
+  c->Merge(*b, same, 2);  // into marks: 9 held, 7 new
+  auto wide = MakeAggregator(*def, out, {});
+  run(*wide, Longs({1, 100000, 1, -100000}), {0, 0, 0, 0}, 1);
+  run(*wide, Longs({100000, 2}), {0, 0}, 1);
+  std::vector<Column> done = a->Finish(2);
+  EXPECT_EQ(done[0].Str(0), "[5,8]");
+  EXPECT_EQ(done[0].Str(1), "[6,7,9]");
+  EXPECT_EQ(c->Finish(2)[0].Str(1), "[9,1,7]");
+  EXPECT_EQ(wide->Finish(1)[0].Str(0), "[1,100000,-100000,2]");
+}
+
 // ValueToJson's text (make_list's and make_set's items, pack_array's elements) is Boost.JSON's
 // serialization: strings escaped as it escapes them, every byte value tried.
 TEST(ValueJsonTest, TextIsEscapedAsBoostJsonSerializesIt) {

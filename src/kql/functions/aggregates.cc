@@ -441,6 +441,10 @@ class ListAgg : public Aggregator {
     text_ = !typed_;
     if (typed_) {
       const bool reals = UsesReals(type_);
+      // (Under a small cap most rows are passed over before any hash: no pass for the range.)
+      if (set_ && !reals && !touched_ && max_ > kSmallCap && DenseSetUpdate(v, pred, groups, num_groups)) return;
+      touched_ = true;
+      if (sets_pending_) BuildSets();
       for (size_t r = 0; r < groups.size(); ++r) {
         if (v.IsNull(r) || (pred != nullptr && !IsTrue(*pred, r))) continue;
         Group& g = groups_[groups[r]];
@@ -474,6 +478,8 @@ class ListAgg : public Aggregator {
     const auto& o = static_cast<const ListAgg&>(later);
     if (groups_.size() < num_groups) groups_.resize(num_groups);
     if (!o.typed_ && !o.text_) return;  // `later` saw no rows
+    touched_ = true;
+    if (sets_pending_) BuildSets();
     if (!typed_ && !text_) {
       typed_ = o.typed_;
       text_ = o.text_;
@@ -581,6 +587,51 @@ class ListAgg : public Aggregator {
     }
     typed_ = false;
     text_ = true;
+    sets_pending_ = false;
+  }
+
+  // make_set of integers over an aggregation's first chunk (a partial's only one) whose values
+  // lie within kDenseRange of each other (event ids, status codes): each group's values are
+  // marked in a byte array (groups x range) instead of hashed into its set, and the sets are
+  // built (BuildSets) only when another chunk or a merge into this aggregation follows; a
+  // partial merged into another never builds them (its words are read, deduplicated). At 10M
+  // rows, `make_set(EventId) by Computer` built and grew 500 small tables a chunk. False,
+  // nothing added, when the values spread wider.
+  static constexpr uint64_t kDenseRange = 4096;
+  static constexpr size_t kSmallCap = 64;
+  // (Not inlined: inlined, it slowed the hashed loop of `make_set(EventId, 5) by Level` 15%.)
+  [[gnu::noinline]] bool DenseSetUpdate(const Column& v, const Column* pred, std::span<const uint32_t> groups,
+                                        size_t num_groups) {
+    auto wanted = [&](size_t r) { return !v.IsNull(r) && (pred == nullptr || IsTrue(*pred, r)); };
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t r = 0; r < groups.size(); ++r) {
+      if (!wanted(r)) continue;
+      lo = std::min(lo, v.Int(r));
+      hi = std::max(hi, v.Int(r));
+    }
+    if (lo > hi) return false;
+    const uint64_t range = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1;  // (no overflow: < 2^64)
+    if (range > kDenseRange || num_groups * range > (size_t{1} << 22)) return false;
+    done_.assign(num_groups * range, 0);
+    for (size_t r = 0; r < groups.size(); ++r) {
+      if (!wanted(r)) continue;
+      Group& g = groups_[groups[r]];
+      if (g.words.size() >= max_) continue;
+      uint8_t& d = done_[groups[r] * range + (static_cast<uint64_t>(v.Int(r)) - static_cast<uint64_t>(lo))];
+      if (d != 0) continue;
+      d = 1;
+      g.words.push_back(static_cast<uint64_t>(v.Int(r)));
+      bytes_ += 3 * sizeof(uint64_t);  // as AddWord charges
+    }
+    touched_ = true;
+    sets_pending_ = true;
+    return true;
+  }
+  void BuildSets() {
+    for (Group& g : groups_) {
+      for (uint64_t w : g.words) g.seen_words.insert(w);
+    }
+    sets_pending_ = false;
   }
 
   // `item` (a view of anything; hashed for make_set) as the group's next item unless make_set
@@ -633,6 +684,8 @@ class ListAgg : public Aggregator {
   size_t max_;
   bool conditional_, with_nulls_;
   bool typed_ = false, text_ = false;  // which items the groups hold (neither before a row)
+  bool touched_ = false;               // an Update or a Merge into this one has run
+  bool sets_pending_ = false;          // typed make_set's words deduplicated, its sets not built
   Type type_ = Type::kLong;            // typed_: the values' type
   size_t bytes_ = 0;
   std::vector<Group> groups_;
