@@ -37,8 +37,9 @@ template <typename F>
 Result<Column> PerRow(Args a, const FunctionContext& ctx, Type t, F f) {
   Shape s = ShapeOf(a, ctx);
   Column out = MakeColumn(t, s);
+  const bool nulls = std::any_of(a.begin(), a.end(), [](const Column* c) { return c->HasNulls(); });
   for (size_t i = 0; i < s.rows; ++i) {
-    bool ok = !AnyNull(a, i);
+    bool ok = !nulls || !AnyNull(a, i);
     if (ok) {
       if constexpr (std::is_invocable_v<F, size_t, double*>) ok = f(i, &out.reals[i]);
       else ok = f(i, &out.ints[i]);
@@ -269,8 +270,29 @@ Result<Column> EvalDatetimePart(Args a, const FunctionContext& ctx) {
   return r;
 }
 
+// A part of the time of day of every value of a column without nulls, in a loop of its own
+// (the switch over the parts per row, the floor division's branches and the per-row null test
+// were half of `extend h = hourofday(TimeGenerated) | summarize count() by h`).
+template <typename F>
+Column TimesOfDay(const Column& c, Type t, F part) {
+  Column out(t);
+  out.ints.resize(c.ints.size());
+  const int64_t* in = c.ints.data();
+  int64_t* o = out.ints.data();
+  for (size_t i = 0; i < c.ints.size(); ++i) {
+    int64_t tod = in[i] % kTicksPerDay;
+    tod += tod < 0 ? kTicksPerDay : 0;
+    o[i] = part(tod);
+  }
+  return out;
+}
+
 void AddGetter(Registry& r, std::string_view name, Part p, Type t) {
-  r.Function({name, 1, 1, Expect(name, {{Type::kDateTime}}, t), [p, t](Args a, const FunctionContext& ctx) {
+  r.Function({name, 1, 1, Expect(name, {{Type::kDateTime}}, t), [p, t](Args a, const FunctionContext& ctx) -> Result<Column> {
+                const Column& c = *a[0];
+                if (!c.constant && !c.HasNulls() && c.ints.size() == ctx.rows) {
+                  if (p == Part::kHour) return TimesOfDay(c, t, [](int64_t d) { return d / kTicksPerHour; });
+                }
                 return PerRow(a, ctx, t, [&](size_t i, int64_t* out) { return PartOf(p, a[0]->Int(i), out); });
               }});
 }

@@ -6,6 +6,19 @@ namespace {
 using namespace ::cmk::kql::testing;  // NOLINT(build/namespaces)
 using ::cmk::testing::StatusIs;
 
+// hourofday over a column: without nulls its own loop, with them the per-row path; both answer
+// as datetime_part's hour, before 1970 (negative ticks) and at midnight too.
+TEST(DateTime, HourOfDayOverAColumnAnswersAsItsPart) {
+  const int64_t h = 3600 * kTicksPerSecond;
+  Column times = Ints(Type::kDateTime, {-25 * h - 1, -h, -1, 0, 1, h - 1, h, 23 * h + 59, 24 * h, 47 * h + 3,
+                                        1'700'000'000 * kTicksPerSecond + 5 * h + 17});
+  const std::vector<std::string> hours = {"22", "23", "23", "0", "0", "0", "1", "23", "0", "23", "3"};
+  EXPECT_EQ(Fn("hourofday", {times}, 11), hours);
+  EXPECT_EQ(Fn("datetime_part", {Str("Hour"), times}, 11), hours);
+  Column with_null = Ints(Type::kDateTime, {-1, std::nullopt, h});
+  EXPECT_EQ(Fn("hourofday", {with_null}, 3), (std::vector<std::string>{"23", "<null>", "1"}));
+}
+
 TEST(DateTime, NowAndAgoUseTheContextClock) {
   TimePoint now = TimePoint(std::chrono::seconds(1704067200));  // 2024-01-01
   auto r = Call(FindFunction("now"), "now", {}, 3, now);
