@@ -442,6 +442,9 @@ TEST_F(SummarizePushTest, SharedGroupsAnswerAsOneAggregationInTheOrderFirstSeen)
       "T | summarize dcount(Computer) by tostring(N)",
       "T | distinct bin(TimeGenerated, 1m)",
       "T | where N > 1000 | summarize count() by TimeGenerated",
+      // One computed string key (a chunk's values not a dictionary's entries).
+      "T | summarize count(), max(N) by substring(Computer, 1)",
+      "T | summarize count() by tolower(Level)",
   };
   for (size_t above : {0, 5, 40}) {
     for (size_t workers : {0, 1, 2, 3}) {
