@@ -197,6 +197,9 @@ struct HashAggregation::State {
   std::vector<bool> ided;
   std::vector<std::vector<uint32_t>> key_ids;
   std::vector<std::vector<std::string_view>> id_strings;
+  // KeyColumn's dictionaries, per id key: rebuilt when the key has more strings (ids only grow;
+  // one thread at a time builds an aggregation's columns).
+  mutable std::vector<std::shared_ptr<const std::vector<std::string>>> dicts;
   // Key i's values of every group (`all`) or of groups `which`, as a column. An id key's is
   // dictionary-coded over its strings when they fit a dictionary and no value is null (2 bytes
   // a group, where a std::string was 32: `count() by Computer, bin(TimeGenerated, 10s)` builds
@@ -218,7 +221,13 @@ struct HashAggregation::State {
         out.codes[j] = static_cast<Code>(id);
       }
       if (!nulls) {
-        out.dict = std::make_shared<const std::vector<std::string>>(strings.begin(), strings.end());
+        // One dictionary for every column built while the key's strings stay the same (a
+        // thread's groups go to the shares one share at a time: a copy of the strings each).
+        if (i >= dicts.size()) dicts.resize(i + 1);
+        if (dicts[i] == nullptr || dicts[i]->size() != strings.size()) {
+          dicts[i] = std::make_shared<const std::vector<std::string>>(strings.begin(), strings.end());
+        }
+        out.dict = dicts[i];
         return out;
       }
       out.codes = {};
