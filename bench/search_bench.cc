@@ -3,7 +3,8 @@
 // line (as values held in the decoded cache are), and through the engine's reader of plain
 // string blocks (engine::DecodeSelectedStrings over the lines encoded as blocks of 65,536
 // values, as a frame's or an uncached block's decompressed bytes are read: the search with
-// the walk over the values' lengths that finds the value each occurrence starts in).
+// the walk over the values' lengths that finds the value each occurrence starts in), and
+// through each block's term index (engine::TermIndex: its build, once, and its Select).
 //
 //   build-release/bench/search_bench FILE [NEEDLE ...]   (default needles: timeout error shard)
 //
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "engine/codec.h"
+#include "engine/term_index.h"
 #include "kql/functions/functions.h"
 
 namespace {
@@ -60,6 +62,27 @@ int main(int argc, char** argv) {
     cmk::engine::EncodeColumn(c.type, std::span<const cmk::engine::ColumnPiece>(&piece, 1), blocks.back(), /*dictionaries=*/false);
     block_rows.push_back(n);
   }
+  // Each block's term index, built from its values decoded (as a scan builds it).
+  std::vector<cmk::kql::Column> decoded;
+  for (size_t b = 0; b < lines.size(); b += kBlockRows) {
+    size_t n = std::min(kBlockRows, lines.size() - b);
+    cmk::kql::Column c(cmk::kql::Type::kString);
+    c.StartPacked(n, 0);
+    for (size_t r = b; r < b + n; ++r) c.AppendPacked(lines[r]);
+    decoded.push_back(std::move(c));
+  }
+  std::vector<std::shared_ptr<const cmk::engine::TermIndex>> indexes(decoded.size());
+  double build_ms = Millis(1, [&] {
+    for (size_t b = 0; b < decoded.size(); ++b) indexes[b] = cmk::engine::TermIndex::Build(decoded[b], block_rows[b]);
+  });
+  size_t index_bytes = 0, terms = 0;
+  for (const auto& ix : indexes) {
+    index_bytes += ix->bytes();
+    terms += ix->terms();
+  }
+  std::printf("term indexes: built in %.1f ms (%.1f ms a block of %zu rows), %zu terms, %.1f MB (text %.1f MB)\n",
+              build_ms, build_ms / static_cast<double>(indexes.size()), kBlockRows, terms,
+              static_cast<double>(index_bytes) / 1e6, static_cast<double>(text.size()) / 1e6);
   std::vector<std::string> needles(argv + 2, argv + argc);
   if (needles.empty()) needles = {"timeout", "error", "shard"};
   std::printf("%zu bytes, %zu lines\n", text.size(), lines.size());
@@ -87,10 +110,19 @@ int main(int argc, char** argv) {
           block_hits += selected.size();
         }
       });
+      size_t index_hits = 0;
+      double index_ms = Millis(3, [&] {
+        index_hits = 0;
+        for (const auto& ix : indexes) {
+          std::vector<uint32_t> rows;
+          ix->Select(test.keep, test.find, rows);
+          index_hits += rows.size();
+        }
+      });
       std::printf("%-12s %-10s one text %8.1f ms (%.2f GB/s, %zu found)   line by line %8.1f ms (%zu lines)   "
-                  "plain blocks %8.1f ms (%zu lines)\n",
+                  "plain blocks %8.1f ms (%zu lines)   term indexes %6.2f ms (%zu lines)\n",
                   op, needle.c_str(), whole, static_cast<double>(text.size()) / whole / 1e6, hits, each, line_hits,
-                  blocks_ms, block_hits);
+                  blocks_ms, block_hits, index_ms, index_hits);
     }
   }
   return 0;

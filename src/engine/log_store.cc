@@ -764,6 +764,7 @@ void LogStore::Wipe(Account& a) {
   flushing.clear();
   std::vector<Chunks> released;  // wiped and freed after cache_mu_ is let go
   std::vector<PackedBlock> released_packed;  // wiped as they are freed
+  std::vector<std::shared_ptr<const TermIndex>> released_terms;  // the same
   {
     MutexLock l(&cache_mu_);
     for (auto it = decoded_.begin(); it != decoded_.end();) {
@@ -773,6 +774,7 @@ void LogStore::Wipe(Account& a) {
         decoded_lru_.erase(it->second.lru);
         released.push_back(std::move(it->second.chunks));
         released_packed.push_back(std::move(it->second.packed));
+        released_terms.push_back(std::move(it->second.terms));
         it = decoded_.erase(it);
       } else {
         ++it;

@@ -58,6 +58,7 @@
 #include "engine/extent.h"
 #include "engine/hot_cache_index.h"
 #include "engine/reader_pool.h"
+#include "engine/term_index.h"
 #include "env/env.h"
 #include "kql/engine.h"
 #include "meta/metadata_store.h"
@@ -195,6 +196,8 @@ class LogStore {
   uint64_t BlocksDecodedForTest() const { return blocks_decoded_.load(); }
   // Values of deferred string columns built for the rows a bound or a select kept.
   uint64_t ValuesMaterializedForTest() const { return values_materialized_.load(); }
+  // Term indexes of text blocks built (TestByTerms).
+  uint64_t TermIndexesBuiltForTest() const { return term_indexes_built_.load(); }
   // Row groups a scan skipped because a block's term filter lacked a term its string test needs.
   uint64_t TermFilterSkipsForTest() const { return term_filter_skips_.load(); }
   uint64_t ExtentsOpenedForTest() const { return extents_opened_.load(); }
@@ -318,6 +321,20 @@ class LogStore {
   // A block's codec frame held in the decoded cache under `key` (PackedKey), marked used by scan
   // `scan_id`; null when not held.
   PackedBlock CachedFrame(const std::string& key, uint64_t scan_id);
+  struct Decoded;
+  // A string test its terms decide (StringTest::by_terms) over a plain text block of
+  // `group_rows` rows: the rows passing it (and among `candidates`, when given) into `selected`,
+  // from the block's term index, built from `packed` (the block's frame) when `index` is null
+  // and offered to the cache through `fresh`. Returns the passing rows' values (one passing
+  // value for all with StringTest::any_passing_value and no nulls), read from the frame (cached,
+  // or read again) when the index was cached.
+  Result<kql::Column> TestByTerms(Opener& opener, size_t group, size_t column, uint64_t group_rows,
+                                  const std::string& key, std::shared_ptr<const TermIndex> index, PackedBlock packed,
+                                  const kql::ScanRequest::StringTest& test,
+                                  const std::optional<std::vector<uint32_t>>& candidates, uint64_t scan_id,
+                                  std::vector<uint32_t>& selected, std::vector<std::pair<std::string, Decoded>>& fresh);
+  // A text block's cached term index (key "<id>\n<group>\n<column>\nterms"), or null.
+  std::shared_ptr<const TermIndex> CachedTerms(const std::string& key, uint64_t scan_id);
   // The extent's row groups as its footer gives them (cached; `o` opens the object when not).
   Result<std::shared_ptr<const Layout>> LayoutOf(Opener& o);
   // For top's first pass over `extents`: a bound that keeps the row groups whose extreme of
@@ -373,7 +390,6 @@ class LogStore {
   void OnTransition(const std::string& account_id, storage::KeyState from, storage::KeyState to);
   void Wipe(Account& a);
   void ReloadCache(Account& a);
-  struct Decoded;
   // Adds an entry (unless `key` is cached already) and drops the least recently used others
   // (never `key`) until under the cap. Scan resistance: an entry read by scan `scan` is not
   // admitted when room would mean evicting an entry that same scan has read, so a scan larger
@@ -413,7 +429,8 @@ class LogStore {
   struct Decoded {
     // A flushed extent's memtable chunks (key "<id>\n*"), or one row group: a table of the
     // columns decoded so far (key "<id>\n<group>"), or one string-tested text block kept as
-    // its opened codec frame (`packed`, key "<id>\n<group>\n<column>").
+    // its opened codec frame (`packed`, key "<id>\n<group>\n<column>") or its term index
+    // (`terms`, key "<id>\n<group>\n<column>\nterms").
     Chunks chunks;
     PackedBlock packed;
     size_t bytes = 0;
@@ -422,6 +439,7 @@ class LogStore {
     std::vector<std::shared_ptr<std::atomic<bool>>> wipe;
     std::list<std::string>::iterator lru;
     uint64_t scan = 0;  // the last scan that read it (ExtentScan::id; 0: none)
+    std::shared_ptr<const TermIndex> terms;
   };
   std::map<std::string, Decoded> decoded_ GUARDED_BY(cache_mu_);
   std::list<std::string> decoded_lru_ GUARDED_BY(cache_mu_);  // least recently used first
@@ -443,6 +461,7 @@ class LogStore {
   std::map<std::string, std::shared_ptr<const Layout>> layouts_ GUARDED_BY(cache_mu_);  // by id
   std::atomic<uint64_t> blocks_decoded_{0};
   std::atomic<uint64_t> values_materialized_{0};
+  std::atomic<uint64_t> term_indexes_built_{0};
   std::atomic<uint64_t> term_filter_skips_{0};
   std::atomic<uint64_t> extents_opened_{0};
 

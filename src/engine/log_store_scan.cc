@@ -102,10 +102,11 @@ bool HoldsWanted(const kql::Table& t, const kql::ScanRequest::ValueBound& bound)
 }  // namespace
 
 TextKept KeepTextAs(const std::string& key, uint64_t scan_rows, uint64_t group_rows, uint64_t per_row,
-                    uint64_t frame_per_row, uint64_t cache) {
+                    uint64_t frame_per_row, uint64_t cache, bool by_terms) {
   if (scan_rows == 0) return TextKept::kNone;
   if (per_row <= cache / 2 / scan_rows) return TextKept::kDecoded;
   if (frame_per_row > cache / 4 * 3 / scan_rows) return TextKept::kNone;
+  if (by_terms) return TextKept::kTerms;
   if (per_row <= frame_per_row) return TextKept::kDecoded;
   if (scan_rows / kMinSharedGroups < group_rows) return TextKept::kFrame;
   // The share of the groups decoded: the room left in 3/4 of the cache by the scan's frames,
@@ -402,20 +403,32 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         if (rows.empty()) continue;
         candidates = std::move(rows);
       }
-      PackedBlock packed = CachedFrame(key, scan.id);
-      bool fresh_frame = packed == nullptr;
+      // A test its terms decide, over a plain text block (one with a term filter: not a
+      // dictionary), may be answered by the block's term index, cached or built here.
+      const size_t at = group * layout->schema.size() + static_cast<size_t>(pre);
+      const bool by_terms = scan.prefilter->by_terms && at < layout->term_filters.size() && layout->term_filters[at];
+      std::shared_ptr<const TermIndex> index = by_terms ? CachedTerms(key + "\nterms", scan.id) : nullptr;
+      PackedBlock packed = index != nullptr ? nullptr : CachedFrame(key, scan.id);
+      bool fresh_frame = index == nullptr && packed == nullptr;
       if (fresh_frame) {
         RETURN_IF_ERROR(opener.Open());
         ASSIGN_OR_RETURN(packed, opener.ReadPacked(group, static_cast<size_t>(pre)));
         blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
       }
       uint64_t group_rows = layout->rows[group];
-      uint64_t per_row = group_rows == 0 ? 0 : FrameRawSize(*packed).value_or(0) / group_rows + kDecodedStringBytes;
-      uint64_t frame_per_row = group_rows == 0 ? 0 : (packed->size() + group_rows - 1) / group_rows;
-      TextKept kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes);
+      TextKept kept_as = TextKept::kTerms;
+      if (index == nullptr) {
+        uint64_t per_row = group_rows == 0 ? 0 : FrameRawSize(*packed).value_or(0) / group_rows + kDecodedStringBytes;
+        uint64_t frame_per_row = group_rows == 0 ? 0 : (packed->size() + group_rows - 1) / group_rows;
+        kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes, by_terms);
+      }
       bool whole = kept_as == TextKept::kDecoded;
+      const bool few = candidates && candidates->size() <= group_rows / kCandidateShare;
       kql::Column col;
-      if (!whole && candidates && candidates->size() <= group_rows / kCandidateShare) {
+      if (index != nullptr || (kept_as == TextKept::kTerms && !few)) {
+        ASSIGN_OR_RETURN(col, TestByTerms(opener, group, static_cast<size_t>(pre), group_rows, key, std::move(index),
+                                          std::move(packed), *scan.prefilter, candidates, scan.id, selected, fresh));
+      } else if (!whole && few) {
         ASSIGN_OR_RETURN(kql::Column values, DecodePackedRows(kql::Type::kString, group_rows, *packed, *candidates));
         values_materialized_.fetch_add(candidates->size(), std::memory_order_relaxed);
         std::vector<uint32_t> kept_values;
@@ -694,6 +707,69 @@ Status LogStore::KeepHoldingTerms(const ExtentRec& e, Opener& opener, const Layo
   return OkStatus();
 }
 
+Result<kql::Column> LogStore::TestByTerms(Opener& opener, size_t group, size_t column, uint64_t group_rows,
+                                         const std::string& key, std::shared_ptr<const TermIndex> index,
+                                         PackedBlock packed, const kql::ScanRequest::StringTest& test,
+                                         const std::optional<std::vector<uint32_t>>& candidates, uint64_t scan_id,
+                                         std::vector<uint32_t>& selected,
+                                         std::vector<std::pair<std::string, Decoded>>& fresh) {
+  // The block decoded whole to build its index (its plaintext: wiped before it is freed).
+  kql::Column values(kql::Type::kString);
+  struct WipeValues {
+    kql::Column& c;
+    ~WipeValues() { WipeBytes(std::span<uint8_t>(reinterpret_cast<uint8_t*>(c.chars.data()), c.chars.size())); }
+  } wipe_values{values};
+  const bool built = index == nullptr;
+  if (built) {
+    bool all = true;
+    std::vector<uint32_t> unused;
+    ASSIGN_OR_RETURN(values, DecodePackedStrings(kql::Type::kString, group_rows, *packed, nullptr, nullptr, unused, all));
+    index = TermIndex::Build(values, group_rows);
+    term_indexes_built_.fetch_add(1, std::memory_order_relaxed);
+    Decoded d{{}, nullptr, index->bytes(), opener.a.id, {}, {}};
+    d.terms = index;
+    fresh.emplace_back(key + "\nterms", std::move(d));
+  }
+  std::string any;
+  std::vector<uint32_t> found;
+  index->Select(test.keep, test.find, found, &any);
+  if (candidates) {
+    std::set_intersection(found.begin(), found.end(), candidates->begin(), candidates->end(),
+                          std::back_inserter(selected));
+  } else {
+    selected = std::move(found);
+  }
+  kql::Column col(kql::Type::kString);
+  if (selected.empty()) return col;
+  if (test.any_passing_value) {
+    // One passing value for all (StringTest); a null row is coded as "", the text a null
+    // string's tests see (a coded column is tested entry by entry, its nulls aside).
+    std::vector<std::string> dict{std::move(any)};
+    col.codes.assign(selected.size(), 0);
+    if (index->has_nulls()) {
+      dict.emplace_back();
+      col.nulls.resize(selected.size(), 0);
+      for (size_t i = 0; i < selected.size(); ++i) {
+        if (!index->IsNull(selected[i])) continue;
+        col.nulls[i] = 1;
+        col.codes[i] = 1;
+      }
+    }
+    col.dict = std::make_shared<const std::vector<std::string>>(std::move(dict));
+    return col;
+  }
+  values_materialized_.fetch_add(selected.size(), std::memory_order_relaxed);
+  if (built) return kql::Gather(values, selected);
+  // The passing rows' values, from the block's frame (cached, or read again).
+  if (packed == nullptr) packed = CachedFrame(key, scan_id);
+  if (packed == nullptr) {
+    RETURN_IF_ERROR(opener.Open());
+    ASSIGN_OR_RETURN(packed, opener.ReadPacked(group, column));
+    blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return DecodePackedRows(kql::Type::kString, group_rows, *packed, selected);
+}
+
 PackedBlock LogStore::CachedFrame(const std::string& key, uint64_t scan_id) {
   MutexLock l(&cache_mu_);
   auto it = decoded_.find(key);
@@ -701,6 +777,15 @@ PackedBlock LogStore::CachedFrame(const std::string& key, uint64_t scan_id) {
   decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
   it->second.scan = scan_id;
   return it->second.packed;
+}
+
+std::shared_ptr<const TermIndex> LogStore::CachedTerms(const std::string& key, uint64_t scan_id) {
+  MutexLock l(&cache_mu_);
+  auto it = decoded_.find(key);
+  if (it == decoded_.end()) return nullptr;
+  decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
+  it->second.scan = scan_id;
+  return it->second.terms;
 }
 
 Status LogStore::KeepWanted(const ExtentRec& e, Account& a, const Layout& layout, const ExtentScan& scan,
@@ -797,7 +882,9 @@ Result<std::optional<kql::ScanRequest::ValueBound>> LogStore::BestBound(
 
 void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t scan) {
   auto it = decoded_.find(key);
-  if (it != decoded_.end() && (d.packed || it->second.packed)) return;  // read meanwhile by another query
+  if (it != decoded_.end() && (d.packed || it->second.packed || d.terms || it->second.terms)) {
+    return;  // read (or indexed) meanwhile by another query
+  }
   // Decoded meanwhile by another query: kept when it holds every column of this one.
   if (it != decoded_.end()) {
     const kql::Table& held = *it->second.chunks[0];

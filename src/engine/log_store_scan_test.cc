@@ -1383,5 +1383,73 @@ TEST_F(LogStoreScanTest, TopStopsReadingOnceItHoldsEnoughTiedRows) {
   EXPECT_EQ(top("App_CL | top 3 by N desc"), top("App_CL | where N >= 0 | top 3 by N desc"));
 }
 
+// A string test that a value's terms decide (`contains`, `has`, `hasprefix` of letters and
+// digits) over text too large to cache decoded is answered from each block's term index, built
+// from the block the first time and cached in place of its frame: every answer equals the one
+// over the column decoded whole (with values, nulls, other conjuncts, no passing row), the next
+// run reads no block, a query that needs the passing rows' values reads them from the frames,
+// and revocation drops the indexes, which are built again once access returns.
+TEST_F(LogStoreScanTest, AStringTestItsTermsDecideIsAnsweredFromTheBlocksTermIndexes) {
+  read_ahead_ = 1;
+  Open();
+  ws_ = Linked();
+  const char* words[] = {"timeout", "Timeout", "retry", "loading", "from", "store", "shard", "took", "north", "west"};
+  std::mt19937 random(5);
+  const int kExtents = 8, kRows = 60;
+  for (int i = 0; i < kExtents; ++i) {
+    kql::Table t = Rows(kRows, "", clock_.Now());
+    kql::Column msg(kql::Type::kString);
+    for (int r = 0; r < kRows; ++r) {
+      if (r == 7 && i % 2 == 0) {
+        msg.AppendNull();
+        continue;
+      }
+      std::string text;
+      for (int k = 0; k < 10; ++k) text += std::string(words[random() % std::size(words)]) + (k % 3 ? " " : ", ");
+      msg.AppendString(text + std::to_string(r % 13));
+    }
+    t.columns[static_cast<size_t>(t.Find("Msg"))] = std::move(msg);
+    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  const std::vector<std::string> queries = {
+      "App_CL | where Msg contains 'timeout' | count",
+      "App_CL | where Msg has_cs 'Timeout' | project N, Msg",
+      "App_CL | where Msg hasprefix 'TIME' and N > 30 | project N, Msg",
+      "App_CL | where Msg hassuffix 'orth' | summarize count() by N",
+      "App_CL | where Msg contains 'zzz' | count",
+      "App_CL | where isnull(Msg) or Msg has 'loading' | count"};
+  std::vector<std::vector<std::string>> expected;
+  {
+    auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+    for (const std::string& q : queries) expected.push_back(Answer(*cat, q));
+  }
+  ASSERT_THAT(Scan(Request({"Msg"})), IsOk());
+  const size_t decoded_whole = store_->DecodedCacheBytesForTest();
+  cache_bytes_ = decoded_whole * 3 / 2;  // over half of it decoded, its frames and indexes well under
+  Open();
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  EXPECT_EQ(Answer(*cat, queries[0]), expected[0]);
+  EXPECT_EQ(store_->TermIndexesBuiltForTest(), static_cast<uint64_t>(kExtents));
+  const uint64_t read = store_->BlocksDecodedForTest();
+  EXPECT_EQ(read, static_cast<uint64_t>(kExtents));
+  EXPECT_EQ(Answer(*cat, queries[0]), expected[0]);
+  EXPECT_EQ(store_->BlocksDecodedForTest(), read);  // from the indexes alone
+  for (size_t i = 0; i < queries.size(); ++i) EXPECT_EQ(Answer(*cat, queries[i]), expected[i]) << queries[i];
+  EXPECT_EQ(store_->TermIndexesBuiltForTest(), static_cast<uint64_t>(kExtents));  // built once
+  EXPECT_GT(store_->BlocksDecodedForTest(), read);  // the values of `project`'s rows, from frames
+  EXPECT_LE(store_->DecodedCacheBytesForTest(), cache_bytes_);
+
+  vault_.access_removed = true;
+  clock_.Advance(seconds(10));
+  EXPECT_EQ(Scan(Request({"Msg"})).status().error_code(), "KeyVaultAccessRevoked");
+  EXPECT_EQ(store_->DecodedCacheBytesForTest(), 0u);
+  vault_.access_removed = false;
+  clock_.Advance(seconds(10));
+  auto again = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  EXPECT_EQ(Answer(*again, queries[0]), expected[0]);
+  EXPECT_EQ(store_->TermIndexesBuiltForTest(), static_cast<uint64_t>(2 * kExtents));
+}
+
 }  // namespace
 }  // namespace cmk::engine

@@ -71,9 +71,8 @@ __attribute__((target("avx2"))) uint64_t TermBytes64(const char* p) {
 // The terms of `value` found 64 bytes at a time: a mask of its term bytes, from which the
 // words of run starts and run ends are taken, their positions extracted bit by bit (a loop per
 // set bit, without the branches of walking each run, which were mispredicted at every term).
-__attribute__((target("avx2"))) size_t TermFilterBuilder::HashTermsAvx2(std::string_view value, size_t readable,
-                                                                       uint64_t* out, uint32_t* starts,
-                                                                       uint32_t* ends) {
+__attribute__((target("avx2"))) size_t FindTermsAvx2(std::string_view value, size_t readable, uint64_t* out,
+                                                    uint32_t* starts, uint32_t* ends) {
   const char* base = value.data();
   size_t n = value.size();
   size_t ns = 0, ne = 0;
@@ -105,6 +104,21 @@ __attribute__((target("avx2"))) size_t TermFilterBuilder::HashTermsAvx2(std::str
 }
 #endif
 
+size_t FindTerms(std::string_view value, size_t readable, uint64_t* hashes, uint32_t* starts, uint32_t* ends) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool kAvx2 = __builtin_cpu_supports("avx2");
+  if (kAvx2) return FindTermsAvx2(value, std::max(readable, value.size()), hashes, starts, ends);
+#endif
+  (void)readable;
+  size_t count = 0;
+  kql::ForEachTerm(value, [&](std::string_view term) {
+    starts[count] = static_cast<uint32_t>(term.data() - value.data());
+    ends[count] = static_cast<uint32_t>(starts[count] + term.size());
+    hashes[count++] = kql::TermHash(term);
+  });
+  return count;
+}
+
 void TermFilterBuilder::Add(std::string_view value, size_t readable) {
   if (saturated_) return;
   // A value of n bytes holds at most (n + 1) / 2 terms.
@@ -114,16 +128,7 @@ void TermFilterBuilder::Add(std::string_view value, size_t readable) {
     starts_.resize(most);
     ends_.resize(most);
   }
-  uint64_t* out = hashes_.data() + kept_;
-  size_t count = 0;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  static const bool kAvx2 = __builtin_cpu_supports("avx2");
-  if (kAvx2) count = HashTermsAvx2(value, std::max(readable, value.size()), out, starts_.data(), ends_.data());
-  else kql::ForEachTerm(value, [&](std::string_view term) { out[count++] = kql::TermHash(term); });
-#else
-  kql::ForEachTerm(value, [&](std::string_view term) { out[count++] = kql::TermHash(term); });
-#endif
-  Keep(count);
+  Keep(FindTerms(value, readable, hashes_.data() + kept_, starts_.data(), ends_.data()));
   saturated_ = kept_ > kMaxHashes;
 }
 

@@ -44,17 +44,19 @@ class TermFilterBuilder {
   void Reset();
   std::vector<uint64_t> hashes_;  // [0, kept_): each term's hash, repeats mostly dropped by `recent_`
   size_t kept_ = 0;
-  std::vector<uint32_t> starts_, ends_;  // HashTermsAvx2's, value by value
+  std::vector<uint32_t> starts_, ends_;  // FindTerms's, value by value
   void ForgetRecent();
   // Keeps the `count` hashes written at hashes_[kept_..] but the repeats `recent_` remembers.
   void Keep(size_t count);
-  // Writes the hashes of `value`'s terms to `out`; their count. `starts` and `ends` take a
-  // position per term.
-  static size_t HashTermsAvx2(std::string_view value, size_t readable, uint64_t* out, uint32_t* starts,
-                              uint32_t* ends);
   bool saturated_ = false;
   std::vector<uint64_t> recent_ = std::vector<uint64_t>(4096);
 };
+
+// The terms of `value` (kql/functions/terms.h), in order: each one's hash (kql::TermHash) in
+// `hashes` and its bounds [starts[i], ends[i]) in `value`; their count. Each array must hold
+// value.size() / 2 + 1 entries (the most terms a value holds). `readable`: how many bytes from
+// value.data() may be read (at least the value's own; those past it are read and masked off).
+size_t FindTerms(std::string_view value, size_t readable, uint64_t* hashes, uint32_t* starts, uint32_t* ends);
 
 // Whether a filter (as written above) may hold every one of `hashes`: false only when one of
 // them is surely absent. DataLoss for bytes that are not a filter.

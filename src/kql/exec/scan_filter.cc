@@ -199,6 +199,7 @@ std::optional<ScanRequest::StringTest> StringPrefilter(const BoundExpr& predicat
   }
   if (!test) return std::nullopt;
   ScanRequest::StringTest out{std::move(test->first), std::move(test->second.keep), std::move(test->second.find)};
+  out.by_terms = test->second.by_terms;
   std::vector<const BoundExpr*> first;
   std::vector<int> reads(scan.schema.size(), 0);
   for (size_t i = 0; i < conjuncts.size(); ++i) {
