@@ -320,7 +320,16 @@ class LogStore {
                           std::vector<size_t>& groups);
   // A block's codec frame held in the decoded cache under `key` (PackedKey), marked used by scan
   // `scan_id`; null when not held.
+  // A cached frame (key "<id>\n<group>\n<column>"), or null; marked as read by scan `scan_id`
+  // (most recently used) unless it is 0.
   PackedBlock CachedFrame(const std::string& key, uint64_t scan_id);
+  // Whether the term index (of about `bytes`) of the block whose frame is cached under `key`
+  // would be admitted now by scan `scan` without evicting an entry that scan has read or
+  // another index (its frame, which it replaces, aside).
+  bool RoomForIndex(const std::string& key, size_t bytes, uint64_t scan);
+  // The bytes of a text block's term index, estimated from its frame's `frame_bytes` by the
+  // ratio of the indexes built so far to their frames (1 before the first).
+  uint64_t TermIndexEstimate(uint64_t frame_bytes) const;
   struct Decoded;
   // A string test its terms decide (StringTest::by_terms) over a plain text block of
   // `group_rows` rows: the rows passing it (and among `candidates`, when given) into `selected`,
@@ -462,6 +471,7 @@ class LogStore {
   std::atomic<uint64_t> blocks_decoded_{0};
   std::atomic<uint64_t> values_materialized_{0};
   std::atomic<uint64_t> term_indexes_built_{0};
+  std::atomic<uint64_t> term_index_bytes_{0}, term_index_frames_{0};  // of the indexes built, and of their frames
   std::atomic<uint64_t> term_filter_skips_{0};
   std::atomic<uint64_t> extents_opened_{0};
 

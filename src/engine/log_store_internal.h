@@ -138,13 +138,16 @@ struct LogStore::Account {
 // groups of this one's size: a hash's share of a few groups can miss by most of them (the
 // groups over the cache are then refused by it and read again every run). Beyond 3/4 the
 // column is read through the test uncached, rather than evict every other query's entries for
-// a part of itself. Below 3/4, a test that its terms decide (`by_terms`, kql::ValueTest) keeps
-// the block as its term index instead (engine/term_index.h: about the frame's size for log
-// lines, and searched without decompressing: `contains` over 10M rows, 220 -> ~20 ms).
+// a part of itself. A test that its terms decide (kql::ValueTest::by_terms) keeps the block as
+// its term index instead when the scan's indexes (`terms_per_row`, estimated; 0 for another
+// test) take at most 3/4 of the cache (engine/term_index.h: about 0.8 of the frame for log
+// lines, and searched without decompressing: `contains` over 10M rows, 270 -> 11 ms). Not
+// past that: an index refused by a full cache would be built again on every run, at about 30
+// searches' cost.
 enum class TextKept { kDecoded, kFrame, kNone, kTerms };
 inline constexpr uint64_t kMinSharedGroups = 16;
 TextKept KeepTextAs(const std::string& key, uint64_t scan_rows, uint64_t group_rows, uint64_t per_row,
-                    uint64_t frame_per_row, uint64_t cache, bool by_terms = false);
+                    uint64_t frame_per_row, uint64_t cache, uint64_t terms_per_row = 0);
 
 // A string test whose other conjuncts (StringTest::rows_first) keep at most 1 in kCandidateShare
 // of a group's rows tests those rows' values alone (the pieces they lie in decompressed, each

@@ -102,11 +102,11 @@ bool HoldsWanted(const kql::Table& t, const kql::ScanRequest::ValueBound& bound)
 }  // namespace
 
 TextKept KeepTextAs(const std::string& key, uint64_t scan_rows, uint64_t group_rows, uint64_t per_row,
-                    uint64_t frame_per_row, uint64_t cache, bool by_terms) {
+                    uint64_t frame_per_row, uint64_t cache, uint64_t terms_per_row) {
   if (scan_rows == 0) return TextKept::kNone;
   if (per_row <= cache / 2 / scan_rows) return TextKept::kDecoded;
+  if (terms_per_row != 0 && terms_per_row <= cache / 4 * 3 / scan_rows) return TextKept::kTerms;
   if (frame_per_row > cache / 4 * 3 / scan_rows) return TextKept::kNone;
-  if (by_terms) return TextKept::kTerms;
   if (per_row <= frame_per_row) return TextKept::kDecoded;
   if (scan_rows / kMinSharedGroups < group_rows) return TextKept::kFrame;
   // The share of the groups decoded: the room left in 3/4 of the cache by the scan's frames,
@@ -408,7 +408,9 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       const size_t at = group * layout->schema.size() + static_cast<size_t>(pre);
       const bool by_terms = scan.prefilter->by_terms && at < layout->term_filters.size() && layout->term_filters[at];
       std::shared_ptr<const TermIndex> index = by_terms ? CachedTerms(key + "\nterms", scan.id) : nullptr;
-      PackedBlock packed = index != nullptr ? nullptr : CachedFrame(key, scan.id);
+      // (A cached frame an index is built from is not marked as this scan's: the index takes
+      // its place, and it may go.)
+      PackedBlock packed = index != nullptr ? nullptr : CachedFrame(key, by_terms ? 0 : scan.id);
       bool fresh_frame = index == nullptr && packed == nullptr;
       if (fresh_frame) {
         RETURN_IF_ERROR(opener.Open());
@@ -420,7 +422,18 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       if (index == nullptr) {
         uint64_t per_row = group_rows == 0 ? 0 : FrameRawSize(*packed).value_or(0) / group_rows + kDecodedStringBytes;
         uint64_t frame_per_row = group_rows == 0 ? 0 : (packed->size() + group_rows - 1) / group_rows;
-        kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes, by_terms);
+        // (The index's size is estimated from the frame's by the ratio of those built so far.)
+        uint64_t terms_per_row = by_terms ? TermIndexEstimate(frame_per_row) : 0;
+        kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes,
+                             terms_per_row);
+        // Indexes never make room for an index: the blocks of a scan whose indexes no longer
+        // all fit beside other queries' entries (which took the room of some) are searched
+        // through their frames until those entries age out, rather than rebuilt in turn on
+        // every run, each evicting another.
+        if (kept_as == TextKept::kTerms && !RoomForIndex(key, TermIndexEstimate(packed->size()), scan.id)) {
+          kept_as = TextKept::kFrame;
+        }
+        if (kept_as != TextKept::kTerms && by_terms && !fresh_frame) CachedFrame(key, scan.id);  // now this scan's
       }
       bool whole = kept_as == TextKept::kDecoded;
       const bool few = candidates && candidates->size() <= group_rows / kCandidateShare;
@@ -726,6 +739,8 @@ Result<kql::Column> LogStore::TestByTerms(Opener& opener, size_t group, size_t c
     ASSIGN_OR_RETURN(values, DecodePackedStrings(kql::Type::kString, group_rows, *packed, nullptr, nullptr, unused, all));
     index = TermIndex::Build(values, group_rows);
     term_indexes_built_.fetch_add(1, std::memory_order_relaxed);
+    term_index_bytes_.fetch_add(index->bytes(), std::memory_order_relaxed);
+    term_index_frames_.fetch_add(packed->size(), std::memory_order_relaxed);
     Decoded d{{}, nullptr, index->bytes(), opener.a.id, {}, {}};
     d.terms = index;
     fresh.emplace_back(key + "\nterms", std::move(d));
@@ -774,11 +789,34 @@ PackedBlock LogStore::CachedFrame(const std::string& key, uint64_t scan_id) {
   MutexLock l(&cache_mu_);
   auto it = decoded_.find(key);
   if (it == decoded_.end()) return nullptr;
-  decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
-  it->second.scan = scan_id;
+  if (scan_id != 0) {
+    decoded_lru_.splice(decoded_lru_.end(), decoded_lru_, it->second.lru);
+    it->second.scan = scan_id;
+  }
   return it->second.packed;
 }
 
+bool LogStore::RoomForIndex(const std::string& key, size_t bytes, uint64_t scan) {
+  MutexLock l(&cache_mu_);
+  if (bytes > options_.decoded_cache_bytes) return false;
+  size_t freed = 0;
+  if (auto it = decoded_.find(key); it != decoded_.end()) freed = it->second.bytes;  // the frame it replaces
+  for (auto at = decoded_lru_.begin(); decoded_bytes_ - freed + bytes > options_.decoded_cache_bytes; ++at) {
+    if (at == decoded_lru_.end()) return false;
+    if (*at == key) continue;
+    const Decoded& old = decoded_.at(*at);
+    if (old.scan == scan || old.terms != nullptr) return false;
+    freed += old.bytes;
+  }
+  return true;
+}
+
+uint64_t LogStore::TermIndexEstimate(uint64_t frame_bytes) const {
+  uint64_t frames = term_index_frames_.load(std::memory_order_relaxed);
+  if (frames == 0) return std::max<uint64_t>(frame_bytes, 1);
+  double ratio = static_cast<double>(term_index_bytes_.load(std::memory_order_relaxed)) / static_cast<double>(frames);
+  return std::max<uint64_t>(static_cast<uint64_t>(static_cast<double>(frame_bytes) * ratio), 1);
+}
 std::shared_ptr<const TermIndex> LogStore::CachedTerms(const std::string& key, uint64_t scan_id) {
   MutexLock l(&cache_mu_);
   auto it = decoded_.find(key);
@@ -881,6 +919,12 @@ Result<std::optional<kql::ScanRequest::ValueBound>> LogStore::BestBound(
 }
 
 void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t scan) {
+  // A block's index takes the place of its frame (dropped once the index is admitted).
+  auto replaced = decoded_.end();
+  if (d.terms != nullptr && key.ends_with("\nterms")) {
+    replaced = decoded_.find(key.substr(0, key.size() - 6));
+    if (replaced != decoded_.end() && !replaced->second.packed) replaced = decoded_.end();
+  }
   auto it = decoded_.find(key);
   if (it != decoded_.end() && (d.packed || it->second.packed || d.terms || it->second.terms)) {
     return;  // read (or indexed) meanwhile by another query
@@ -896,10 +940,10 @@ void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t s
   if (scan != 0) {
     // Room goes as far as the least recently used entry this scan read: past it, not admitted
     // (and the entry it would replace stays).
-    size_t freed = it != decoded_.end() ? it->second.bytes : 0;
+    size_t freed = (it != decoded_.end() ? it->second.bytes : 0) + (replaced != decoded_.end() ? replaced->second.bytes : 0);
     for (auto at = decoded_lru_.begin(); decoded_bytes_ - freed + d.bytes > options_.decoded_cache_bytes; ++at) {
       if (at == decoded_lru_.end()) break;
-      if (*at == key) continue;  // the entry replaced, counted already
+      if (*at == key || (replaced != decoded_.end() && *at == replaced->first)) continue;  // counted already
       const Decoded& old = decoded_.at(*at);
       if (old.scan == scan) return;
       freed += old.bytes;
@@ -909,6 +953,11 @@ void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t s
     decoded_bytes_ -= it->second.bytes;
     decoded_lru_.erase(it->second.lru);
     decoded_.erase(it);
+  }
+  if (replaced != decoded_.end()) {
+    decoded_bytes_ -= replaced->second.bytes;
+    decoded_lru_.erase(replaced->second.lru);
+    decoded_.erase(replaced);
   }
   d.scan = scan;
   decoded_bytes_ += d.bytes;

@@ -1276,6 +1276,19 @@ TEST(KeepTextAsTest, DecodesTheShareOfGroupsTheFramesLeaveRoomFor) {
 // half of it is cached decoded for some of its groups (their filter sees the whole group) and as
 // frames for the others (only the passing row), the same groups each run, and the next runs
 // read no block.
+// A test its terms decide keeps the block as its index when the scan's indexes take at most
+// 3/4 of the cache (even where its frames would not), decoded when the whole column fits in
+// half, and as before (frames, a decoded share, nothing) when the indexes would not fit.
+TEST(KeepTextAsTest, KeepsTermIndexesThatFitThreeQuartersOfTheCache) {
+  const uint64_t cache = 1 << 20;
+  EXPECT_EQ(KeepTextAs("k", 1000, 10, 100, 50, cache, 40), TextKept::kDecoded);     // 100 KB <= half
+  EXPECT_EQ(KeepTextAs("k", 10000, 100, 100, 50, cache, 40), TextKept::kTerms);     // 400 KB <= 3/4
+  EXPECT_EQ(KeepTextAs("k", 10000, 100, 100, 80, cache, 70), TextKept::kTerms);     // frames would not fit
+  EXPECT_EQ(KeepTextAs("k", 10000, 100, 100, 80, cache, 80), TextKept::kNone);      // 800 KB > 3/4
+  EXPECT_EQ(KeepTextAs("k", 10000, 626, 100, 30, cache, 80), TextKept::kFrame);     // indexes over, frames fit
+  EXPECT_EQ(KeepTextAs("k", 10000, 626, 100, 30, cache, 0), TextKept::kFrame);      // not a term test
+}
+
 TEST_F(LogStoreScanTest, AStringTestedTextColumnOverHalfTheCacheKeepsAShareOfItDecoded) {
   read_ahead_ = 1;
   cache_bytes_ = 64 << 20;
@@ -1449,6 +1462,45 @@ TEST_F(LogStoreScanTest, AStringTestItsTermsDecideIsAnsweredFromTheBlocksTermInd
   auto again = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
   EXPECT_EQ(Answer(*again, queries[0]), expected[0]);
   EXPECT_EQ(store_->TermIndexesBuiltForTest(), static_cast<uint64_t>(2 * kExtents));
+}
+
+// Indexes the cache cannot hold together (here each is ~3 times its frame, and the scan's
+// would take the whole cache) are not built, nor built again on every run to be refused: once
+// the first ones show what an index takes, the other groups are searched through their frames,
+// and each later run builds nothing and answers the same.
+TEST_F(LogStoreScanTest, TermIndexesTheCacheWouldRefuseAreNotBuiltAgainOnEveryRun) {
+  read_ahead_ = 1;
+  Open();
+  std::mt19937 random(9);
+  const int kExtents = 12, kRows = 60;
+  for (int i = 0; i < kExtents; ++i) {
+    kql::Table t = Rows(kRows, "", clock_.Now());
+    kql::Column msg(kql::Type::kString);
+    for (int r = 0; r < kRows; ++r) {
+      std::string text = r % 5 == 0 ? "a timeout " : "ok ";
+      for (int k = 0; k < 6; ++k) text += "w" + std::to_string(random() % 400) + " ";
+      msg.AppendString(text);
+    }
+    t.columns[static_cast<size_t>(t.Find("Msg"))] = std::move(msg);
+    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  const std::string q = "App_CL | where Msg contains 'timeout' | count";
+  ASSERT_THAT(Scan(Request({"Msg"})), IsOk());
+  const size_t decoded_whole = store_->DecodedCacheBytesForTest();
+  cache_bytes_ = decoded_whole;
+  Open();
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  const std::vector<std::string> want = {std::to_string(kExtents * kRows / 5) + "|"};
+  EXPECT_EQ(Answer(*cat, q), want);
+  const uint64_t built = store_->TermIndexesBuiltForTest();
+  EXPECT_GT(built, 0u);
+  EXPECT_LT(built, static_cast<uint64_t>(kExtents));  // not the others
+  for (int run = 0; run < 3; ++run) {
+    EXPECT_EQ(Answer(*cat, q), want) << run;
+    EXPECT_EQ(store_->TermIndexesBuiltForTest(), built) << run;
+    EXPECT_LE(store_->DecodedCacheBytesForTest(), cache_bytes_) << run;
+  }
 }
 
 }  // namespace
