@@ -406,7 +406,10 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       // A test its terms decide, over a plain text block (one with a term filter: not a
       // dictionary), may be answered by the block's term index, cached or built here.
       const size_t at = group * layout->schema.size() + static_cast<size_t>(pre);
-      const bool by_terms = scan.prefilter->by_terms && at < layout->term_filters.size() && layout->term_filters[at];
+      // (A negated test only when nothing reads the values after it: an index finds the few rows
+      // holding a term, not the many without.)
+      const bool by_terms = scan.prefilter->by_terms && (!scan.prefilter->terms_negated || scan.prefilter->any_passing_value) &&
+                            at < layout->term_filters.size() && layout->term_filters[at];
       std::shared_ptr<const TermIndex> index = by_terms ? CachedTerms(key + "\nterms", scan.id) : nullptr;
       // (A cached frame an index is built from is not marked as this scan's: the index takes
       // its place, and it may go.)
@@ -747,7 +750,8 @@ Result<kql::Column> LogStore::TestByTerms(Opener& opener, size_t group, size_t c
   }
   std::string any;
   std::vector<uint32_t> found;
-  index->Select(test.keep, test.find, found, &any);
+  index->Select(test.term_keep, test.term_find, found, &any, test.terms_negated);
+  if (test.terms_negated) any.clear();  // "" holds no term: it passes a negated test
   if (candidates) {
     std::set_intersection(found.begin(), found.end(), candidates->begin(), candidates->end(),
                           std::back_inserter(selected));

@@ -1399,8 +1399,8 @@ TEST_F(LogStoreScanTest, TopStopsReadingOnceItHoldsEnoughTiedRows) {
 // A string test that a value's terms decide (`contains`, `has`, `hasprefix` of letters and
 // digits) over text too large to cache decoded is answered from each block's term index, built
 // from the block the first time and cached in place of its frame: every answer equals the one
-// over the column decoded whole (with values, nulls, other conjuncts, no passing row), the next
-// run reads no block, a query that needs the passing rows' values reads them from the frames,
+// over the column decoded whole (with values, nulls, other conjuncts, no passing row, negated),
+// the next run reads no block (nor does a negated test whose values nothing reads), a query that needs the passing rows' values reads them from the frames,
 // and revocation drops the indexes, which are built again once access returns.
 TEST_F(LogStoreScanTest, AStringTestItsTermsDecideIsAnsweredFromTheBlocksTermIndexes) {
   read_ahead_ = 1;
@@ -1431,7 +1431,9 @@ TEST_F(LogStoreScanTest, AStringTestItsTermsDecideIsAnsweredFromTheBlocksTermInd
       "App_CL | where Msg hasprefix 'TIME' and N > 30 | project N, Msg",
       "App_CL | where Msg hassuffix 'orth' | summarize count() by N",
       "App_CL | where Msg contains 'zzz' | count",
-      "App_CL | where isnull(Msg) or Msg has 'loading' | count"};
+      "App_CL | where isnull(Msg) or Msg has 'loading' | count",
+      "App_CL | where Msg !contains 'timeout' | count",
+      "App_CL | where Msg !has 'loading' | project N, Msg"};
   std::vector<std::vector<std::string>> expected;
   {
     auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
@@ -1448,6 +1450,8 @@ TEST_F(LogStoreScanTest, AStringTestItsTermsDecideIsAnsweredFromTheBlocksTermInd
   EXPECT_EQ(read, static_cast<uint64_t>(kExtents));
   EXPECT_EQ(Answer(*cat, queries[0]), expected[0]);
   EXPECT_EQ(store_->BlocksDecodedForTest(), read);  // from the indexes alone
+  EXPECT_EQ(Answer(*cat, queries[6]), expected[6]);  // !contains, counted: the rows without the term
+  EXPECT_EQ(store_->BlocksDecodedForTest(), read);
   for (size_t i = 0; i < queries.size(); ++i) EXPECT_EQ(Answer(*cat, queries[i]), expected[i]) << queries[i];
   EXPECT_EQ(store_->TermIndexesBuiltForTest(), static_cast<uint64_t>(kExtents));  // built once
   EXPECT_GT(store_->BlocksDecodedForTest(), read);  // the values of `project`'s rows, from frames

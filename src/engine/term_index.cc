@@ -158,7 +158,7 @@ TermIndex::~TermIndex() {
 
 void TermIndex::Select(const std::function<bool(std::string_view)>& keep,
                        const std::function<size_t(std::string_view, size_t)>& find, std::vector<uint32_t>& out,
-                       std::string* passing) const {
+                       std::string* passing, bool negated) const {
   const size_t words = (size_t{rows_} + 63) / 64;
   std::vector<uint64_t> hit(words, 0);
   const std::string_view text = text_;
@@ -181,6 +181,10 @@ void TermIndex::Select(const std::function<bool(std::string_view)>& keep,
       const uint64_t* bits = bitmaps_.data() + (t - listed_) * words;
       for (size_t w = 0; w < words; ++w) hit[w] |= bits[w];
     }
+  }
+  if (negated) {
+    for (uint64_t& w : hit) w = ~w;
+    if (rows_ % 64 != 0) hit[words - 1] &= ~uint64_t{0} >> (64 - rows_ % 64);
   }
   for (uint16_t r : nulls_) hit[r / 64] |= uint64_t{1} << (r % 64);
   for (size_t w = 0; w < words; ++w) {

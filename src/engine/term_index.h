@@ -3,9 +3,10 @@
 // and digits) and, for each, the rows holding it. Built in memory from a decoded plain string
 // block (a row group's messages) and kept in the decoded cache in place of the block's frame
 // when a scan's string test holds for a value exactly when it holds for one of the value's
-// terms alone (kql::ValueTest::by_terms: contains, has, hasprefix, hassuffix with a needle of
-// letters and digits, which can occur only inside one term). The test then searches the
-// terms, about an eighth of the text for log lines, and reads the rows of those that pass,
+// terms alone, or for none (kql::ValueTest::by_terms: contains, has, hasprefix, hassuffix with
+// a needle of letters and digits, which can occur only inside one term, and their negations).
+// The test then searches the terms, about an eighth of the text for log lines, and reads the
+// rows of those that pass,
 // instead of decompressing and searching every value (docs/benchmarks.md: `contains` over 10M
 // rows, whose messages do not fit the cache decoded).
 //
@@ -37,14 +38,14 @@ class TermIndex {
   TermIndex(const TermIndex&) = delete;
   TermIndex& operator=(const TermIndex&) = delete;
 
-  // The rows (ascending) whose value is null or holds a term that passes `keep`, appended to
-  // `out`; `find` (kql::ValueTest::find) finds where the needle occurs in a text, and only the
-  // terms holding an occurrence are tested. `passing`, when given, is set to a term that
-  // passed (unchanged when none did). Exact for a test whose ValueTest::by_terms is set: the
-  // rows are those whose value is null or passes the test.
+  // The rows (ascending) whose value is null or holds a term that passes `keep` (with
+  // `negated`: holds none), appended to `out`; `find` (kql::ValueTest::term_find) finds where
+  // the needle occurs in a text, and only the terms holding an occurrence are tested.
+  // `passing`, when given, is set to a term that passed (unchanged when none did). Exact for a
+  // test whose ValueTest::by_terms is set: the rows are those whose value is null or passes it.
   void Select(const std::function<bool(std::string_view)>& keep,
               const std::function<size_t(std::string_view, size_t)>& find, std::vector<uint32_t>& out,
-              std::string* passing = nullptr) const;
+              std::string* passing = nullptr, bool negated = false) const;
 
   size_t rows() const { return rows_; }
   size_t terms() const { return starts_.size() - 1; }

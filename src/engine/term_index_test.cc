@@ -68,20 +68,24 @@ TEST(TermIndexTest, SelectsTheRowsTheTestKeepsValueByValue) {
       ASSERT_EQ(index->rows(), rows);
       EXPECT_EQ(index->has_nulls(), nulls && std::count(values.nulls.begin(), values.nulls.end(), 1) > 0);
       for (std::string needle : {"timeout", "TimeOut", "out", "t", "T", "north", "orth", "nort", "zzzzqq", "0", "a1"}) {
-        for (const char* op : kByTerms) {
-          kql::ValueTest test = kql::StringValueTest(op, needle);
-          ASSERT_TRUE(test.by_terms) << op << " " << needle;
-          std::vector<uint32_t> got;
-          std::string passing = "(none)";
-          index->Select(test.keep, test.find, got, &passing);
-          std::vector<uint32_t> want = Expected(values, rows, test);
-          ASSERT_EQ(got, want) << op << " '" << needle << "' over " << rows << " rows";
-          if (passing != "(none)") {
-            EXPECT_TRUE(test.keep(passing)) << op << " " << needle << ": " << passing;
+        for (const char* positive : kByTerms) {
+          for (std::string op : {std::string(positive), std::string("!") + positive}) {
+            kql::ValueTest test = kql::StringValueTest(op, needle);
+            ASSERT_TRUE(test.by_terms) << op << " " << needle;
+            ASSERT_EQ(test.terms_negated, op[0] == '!');
+            std::vector<uint32_t> got;
+            std::string passing = "(none)";
+            index->Select(test.term_keep, test.term_find, got, &passing, test.terms_negated);
+            std::vector<uint32_t> want = Expected(values, rows, test);
+            ASSERT_EQ(got, want) << op << " '" << needle << "' over " << rows << " rows";
+            if (test.terms_negated) continue;
+            if (passing != "(none)") {
+              EXPECT_TRUE(test.keep(passing)) << op << " " << needle << ": " << passing;
+            }
+            bool any_value = false;
+            for (uint32_t r : want) any_value = any_value || !values.IsNull(r);
+            EXPECT_EQ(passing != "(none)", any_value) << op << " " << needle;
           }
-          bool any_value = false;
-          for (uint32_t r : want) any_value = any_value || !values.IsNull(r);
-          EXPECT_EQ(passing != "(none)", any_value) << op << " " << needle;
         }
       }
     }
@@ -108,24 +112,29 @@ TEST(TermIndexTest, ListsAndBitmapsCoverAWholeRowGroup) {
     for (const char* op : {"has", "contains"}) {
       kql::ValueTest test = kql::StringValueTest(op, needle);
       std::vector<uint32_t> got;
-      index->Select(test.keep, test.find, got);
+      index->Select(test.term_keep, test.term_find, got);
       ASSERT_EQ(got, Expected(values, rows, test)) << op << " " << needle;
+      kql::ValueTest negated = kql::StringValueTest(std::string("!") + op, needle);
+      got.clear();
+      index->Select(negated.term_keep, negated.term_find, got, nullptr, true);
+      ASSERT_EQ(got, Expected(values, rows, negated)) << "!" << op << " " << needle;
     }
   }
   // The index takes less than the text it indexes (here the ids are most of it).
   EXPECT_LT(index->bytes(), values.chars.size() * 2);
 }
 
-// Only tests that a value's terms decide alone: a positive contains, has, hasprefix or
-// hassuffix (either case) of a needle made of letters and digits.
+// Only tests that a value's terms decide alone: contains, has, hasprefix or hassuffix (either
+// case, or negated) of a needle made of letters and digits.
 TEST(TermIndexTest, OnlyTermDecidedTestsAreMarked) {
   for (const char* op : kByTerms) {
     EXPECT_TRUE(kql::StringValueTest(op, "abc123").by_terms) << op;
+    EXPECT_TRUE(kql::StringValueTest(std::string("!") + op, "abc123").by_terms) << op;
     EXPECT_FALSE(kql::StringValueTest(op, "time out").by_terms) << op;  // across terms
     EXPECT_FALSE(kql::StringValueTest(op, "a-b").by_terms) << op;
     EXPECT_FALSE(kql::StringValueTest(op, "caf\xc3\xa9").by_terms) << op;
     EXPECT_FALSE(kql::StringValueTest(op, "").by_terms) << op;
-    EXPECT_FALSE(kql::StringValueTest(std::string("!") + op, "abc").by_terms) << op;
+    EXPECT_FALSE(kql::StringValueTest(std::string("!") + op, "a b").by_terms) << op;
   }
   for (const char* op : {"startswith", "endswith", "==", "=~", "!=", "matches regex"}) {
     EXPECT_FALSE(kql::StringValueTest(op, "abc").by_terms) << op;

@@ -200,6 +200,9 @@ std::optional<ScanRequest::StringTest> StringPrefilter(const BoundExpr& predicat
   if (!test) return std::nullopt;
   ScanRequest::StringTest out{std::move(test->first), std::move(test->second.keep), std::move(test->second.find)};
   out.by_terms = test->second.by_terms;
+  out.terms_negated = test->second.terms_negated;
+  out.term_keep = std::move(test->second.term_keep);
+  out.term_find = std::move(test->second.term_find);
   std::vector<const BoundExpr*> first;
   std::vector<int> reads(scan.schema.size(), 0);
   for (size_t i = 0; i < conjuncts.size(); ++i) {

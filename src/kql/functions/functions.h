@@ -78,12 +78,17 @@ struct ValueTest {
   // When not empty, a kept value also holds every term of one of these lists (has_any: the terms
   // of one of its needles), each sorted: a block whose filter lacks a term of each keeps none.
   std::vector<std::vector<uint64_t>> any_terms;
-  // Set when `keep` holds for a value exactly when it holds for one of the value's terms
-  // (kql/functions/terms.h) taken alone: contains, has, hasprefix, hassuffix and their _cs
-  // forms with a needle of letters and digits only, which can occur only inside one term (a
-  // term ends at every other byte, and case folding maps no other byte to a letter). A block's
-  // distinct terms may then be tested instead of its values (engine/term_index.h).
+  // Set when a value's terms (kql/functions/terms.h) decide `keep`: it holds exactly when
+  // `term_keep` holds for one of them taken alone (`term_find` finding where term_keep's needle
+  // occurs in a text), or, with `terms_negated`, for none of them. contains, has, hasprefix,
+  // hassuffix, their _cs and negated forms, with a needle of letters and digits only, which
+  // can occur only inside one term (a term ends at every other byte, and case folding maps no
+  // other byte to a letter). A block's distinct terms may then be tested instead of its values
+  // (engine/term_index.h).
   bool by_terms = false;
+  bool terms_negated = false;
+  std::function<bool(std::string_view)> term_keep;
+  std::function<size_t(std::string_view text, size_t from)> term_find;
 };
 ValueTest StringValueTest(std::string_view op, std::string_view needle);
 // The same for has_any, has_all, in and in~ over constant item lists (`items`: the operator's

@@ -604,15 +604,21 @@ ValueTest StringValueTest(std::string_view op, std::string_view needle) {
     auto find = spec.negate || spec.m == fn::Match::kStarts ? nullptr : finder(n, spec.cs);
     std::vector<uint64_t> terms = fn::RequiredTerms(spec.m, n, spec.negate);
     fn::Needle prepared = fn::Prepare(n, spec.cs);
-    const bool by_terms = !spec.negate && !n.empty() && find != nullptr &&
+    const bool by_terms = !n.empty() &&
                           (spec.m == fn::Match::kContains || spec.m == fn::Match::kHas ||
                            spec.m == fn::Match::kHasPrefix || spec.m == fn::Match::kHasSuffix) &&
                           std::all_of(n.begin(), n.end(), IsTermByte);
-    ValueTest out{[n = std::move(n), spec, i = prepared.i, j = prepared.j](std::string_view v) {
-                    return fn::Matches(spec.m, v, fn::Needle{n, spec.cs, i, j}) != spec.negate;
-                  },
-                  std::move(find), std::move(terms)};
-    out.by_terms = by_terms;
+    auto matches = [n, spec, i = prepared.i, j = prepared.j](std::string_view v) {
+      return fn::Matches(spec.m, v, fn::Needle{n, spec.cs, i, j});
+    };
+    ValueTest out{[matches, negate = spec.negate](std::string_view v) { return matches(v) != negate; }, find,
+                  std::move(terms)};
+    if (by_terms) {
+      out.by_terms = true;
+      out.terms_negated = spec.negate;
+      out.term_keep = matches;
+      out.term_find = spec.negate ? finder(n, spec.cs) : std::move(find);
+    }
     return out;
   }
   return {};

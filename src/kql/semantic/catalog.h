@@ -81,10 +81,14 @@ struct ScanRequest {
     // that pass may carry any value that passes instead of their own (one for all,
     // dictionary-coded), so that no string is built per row.
     bool any_passing_value = false;
-    // kql::ValueTest::by_terms: `keep` holds for a value exactly when it holds for one of its
-    // terms alone (`find` is then set), so that a block's distinct terms may be tested instead
+    // kql::ValueTest's: when `by_terms`, `keep` holds for a value exactly when `term_keep`
+    // holds for one of its terms alone (`term_find` finding its needle), or with
+    // `terms_negated` for none of them, so that a block's distinct terms may be tested instead
     // of its values (engine/term_index.h).
     bool by_terms = false;
+    bool terms_negated = false;
+    std::function<bool(std::string_view)> term_keep;
+    std::function<size_t(std::string_view text, size_t from)> term_find;
     // Set when the filter's predicate has other cheap conjuncts (comparisons of columns with
     // constants: `Level == "Error"` beside `Message has_cs "Job"`): the rows of a row group's
     // table (holding at least the columns `first_reads` names) that pass them, ascending. Every
