@@ -408,8 +408,10 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       const size_t at = group * layout->schema.size() + static_cast<size_t>(pre);
       // (A negated test only when nothing reads the values after it: an index finds the few rows
       // holding a term, not the many without.)
-      const bool by_terms = scan.prefilter->by_terms && (!scan.prefilter->terms_negated || scan.prefilter->any_passing_value) &&
-                            at < layout->term_filters.size() && layout->term_filters[at];
+      const bool by_terms = scan.prefilter->by_terms &&
+                            (!scan.prefilter->terms_negated || scan.prefilter->any_passing_value) &&
+                            at < layout->term_filters.size() && layout->term_filters[at] &&
+                            layout->rows[group] <= kRowsPerGroup;  // (an index numbers rows in 16 bits)
       std::shared_ptr<const TermIndex> index = by_terms ? CachedTerms(key + "\nterms", scan.id) : nullptr;
       // (A cached frame an index is built from is not marked as this scan's: the index takes
       // its place, and it may go.)

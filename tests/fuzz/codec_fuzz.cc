@@ -7,7 +7,8 @@
 // over a compression frame, ParseBatchLayout and DecodeTable. Blocks reach them only after AES-GCM has authenticated them, so this is
 // defence in depth: no input may crash, read out of bounds or loop, and where a plain string
 // block decodes both ways the selected rows must be the decoded column's rows that the test
-// keeps (a differential check of the one-search path against decoding every value).
+// keeps (a differential check of the one-search path against decoding every value), and so
+// must the block's term index select for tests its terms decide.
 //
 // Input: byte 0 picks the type (its top bit: the row count is the next 8 bytes, LE, any value),
 // bytes 1-2 the row count (LE), the rest is the block; the same bytes also go to the WAL's
@@ -24,6 +25,7 @@
 #include "engine/batch.h"
 #include "engine/codec.h"
 #include "engine/extent.h"
+#include "engine/term_index.h"
 #include "kql/functions/functions.h"
 
 namespace {
@@ -109,6 +111,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t i = 0; i < want.size(); ++i) {
       if (any->IsNull(i) != whole->IsNull(want[i])) std::abort();
       if (!any->IsNull(i) && !test.keep(any->Str(i))) std::abort();
+    }
+  }
+
+  // The block's term index (engine/term_index.h), where it decodes as plain strings: for tests
+  // its terms decide, the rows it selects are the rows each value's test keeps (or null).
+  if (whole.ok() && type == Type::kString && !whole->coded() && rows <= cmk::engine::kRowsPerGroup) {
+    auto index = cmk::engine::TermIndex::Build(*whole, rows);
+    static const std::vector<cmk::kql::ValueTest> term_tests = {
+        cmk::kql::StringValueTest("contains", "ab"), cmk::kql::StringValueTest("has", "ab"),
+        cmk::kql::StringValueTest("hasprefix_cs", "A1"), cmk::kql::StringValueTest("!hassuffix", "b")};
+    for (const cmk::kql::ValueTest& t : term_tests) {
+      if (!t.by_terms) std::abort();
+      std::vector<uint32_t> got, want;
+      index->Select(t.term_keep, t.term_find, got, nullptr, t.terms_negated);
+      for (size_t r = 0; r < rows; ++r) {
+        if (whole->IsNull(r) || t.keep(whole->Str(r))) want.push_back(static_cast<uint32_t>(r));
+      }
+      if (got != want) std::abort();
     }
   }
 
