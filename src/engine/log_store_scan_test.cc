@@ -1417,7 +1417,7 @@ TEST_F(LogStoreScanTest, AStringTestItsTermsDecideIsAnsweredFromTheBlocksTermInd
         msg.AppendNull();
         continue;
       }
-      std::string text;
+      std::string text = r % 9 == 0 ? "- " : "";  // some start with no term
       for (int k = 0; k < 10; ++k) text += std::string(words[random() % std::size(words)]) + (k % 3 ? " " : ", ");
       msg.AppendString(text + std::to_string(r % 13));
     }
@@ -1433,7 +1433,10 @@ TEST_F(LogStoreScanTest, AStringTestItsTermsDecideIsAnsweredFromTheBlocksTermInd
       "App_CL | where Msg contains 'zzz' | count",
       "App_CL | where isnull(Msg) or Msg has 'loading' | count",
       "App_CL | where Msg !contains 'timeout' | count",
-      "App_CL | where Msg !has 'loading' | project N, Msg"};
+      "App_CL | where Msg !has 'loading' | project N, Msg",
+      "App_CL | where Msg startswith 'time' | count",
+      "App_CL | where Msg startswith_cs 'Timeout' and N < 20 | project N, Msg",
+      "App_CL | where Msg !startswith 'ti' | count"};
   std::vector<std::vector<std::string>> expected;
   {
     auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
@@ -1451,6 +1454,8 @@ TEST_F(LogStoreScanTest, AStringTestItsTermsDecideIsAnsweredFromTheBlocksTermInd
   EXPECT_EQ(Answer(*cat, queries[0]), expected[0]);
   EXPECT_EQ(store_->BlocksDecodedForTest(), read);  // from the indexes alone
   EXPECT_EQ(Answer(*cat, queries[6]), expected[6]);  // !contains, counted: the rows without the term
+  EXPECT_EQ(store_->BlocksDecodedForTest(), read);
+  EXPECT_EQ(Answer(*cat, queries[8]), expected[8]);  // startswith, counted: the rows' first terms
   EXPECT_EQ(store_->BlocksDecodedForTest(), read);
   for (size_t i = 0; i < queries.size(); ++i) EXPECT_EQ(Answer(*cat, queries[i]), expected[i]) << queries[i];
   EXPECT_EQ(store_->TermIndexesBuiltForTest(), static_cast<uint64_t>(kExtents));  // built once

@@ -51,6 +51,8 @@ std::shared_ptr<const TermIndex> TermIndex::Build(const kql::Column& values, siz
   std::vector<uint32_t> held;  // ids, row after row
   held.reserve(values.packed() ? values.chars.size() / 6 : rows * 8);
   std::vector<uint32_t> row_end(rows + 1, 0);  // row r's ids: held[row_end[r], row_end[r + 1])
+  std::vector<uint32_t>& first = index->first_;  // ids first, renumbered below
+  first.assign(rows, kNoTerm);
   std::vector<uint64_t> hashes;
   std::vector<uint32_t> starts, ends;
   const char* chars_end = values.packed() ? values.chars.data() + values.chars.size() : nullptr;
@@ -70,6 +72,7 @@ std::shared_ptr<const TermIndex> TermIndex::Build(const kql::Column& values, siz
     // Values of a packed column lie end to end: a value's last word is read on into the next.
     size_t readable = chars_end != nullptr ? static_cast<size_t>(chars_end - v.data()) : v.size();
     size_t n = FindTerms(v, readable, hashes.data(), starts.data(), ends.data());
+    const bool starts_with_term = n > 0 && starts[0] == 0;
     for (size_t i = 0; i < n; ++i) {
       std::string_view term = v.substr(starts[i], ends[i] - starts[i]);
       auto [it, fresh] = ids.try_emplace(Key{term, hashes[i]}, static_cast<uint32_t>(term_of.size()));
@@ -79,6 +82,7 @@ std::shared_ptr<const TermIndex> TermIndex::Build(const kql::Column& values, siz
         count.push_back(0);
       }
       uint32_t id = it->second;
+      if (i == 0 && starts_with_term) first[r] = id;
       if (last[id] == r) continue;
       last[id] = static_cast<uint32_t>(r);
       ++count[id];
@@ -139,6 +143,9 @@ std::shared_ptr<const TermIndex> TermIndex::Build(const kql::Column& values, siz
       to[cursor[t]++] = static_cast<uint16_t>(r);
     }
   }
+  for (uint32_t& f : first) {
+    if (f != kNoTerm) f = renumbered[f];
+  }
   index->bitmaps_.assign((terms - listed) * words, 0);
   for (size_t k = 0; k + listed < terms; ++k) {
     uint64_t* bits = index->bitmaps_.data() + k * words;
@@ -154,16 +161,19 @@ TermIndex::~TermIndex() {
   Wipe(rows_of_);
   Wipe(bitmaps_);
   Wipe(nulls_);
+  Wipe(first_);
 }
 
 void TermIndex::Select(const std::function<bool(std::string_view)>& keep,
                        const std::function<size_t(std::string_view, size_t)>& find, std::vector<uint32_t>& out,
-                       std::string* passing, bool negated) const {
+                       std::string* passing, bool negated, bool first) const {
   const size_t words = (size_t{rows_} + 63) / 64;
   std::vector<uint64_t> hit(words, 0);
   const std::string_view text = text_;
   const size_t terms = starts_.size() - 1;
   bool found = false;
+  std::vector<uint64_t> passed;  // with `first`: the terms that passed, one bit each
+  if (first) passed.assign((terms + 63) / 64, 0);
   for (size_t from = 0; from < text.size();) {
     size_t p = find(text, from);
     if (p == std::string_view::npos || p >= text.size()) break;
@@ -175,11 +185,19 @@ void TermIndex::Select(const std::function<bool(std::string_view)>& keep,
     if (!keep(term)) continue;
     if (passing != nullptr && !found) passing->assign(term);
     found = true;
-    if (t < listed_) {
+    if (first) {
+      passed[t / 64] |= uint64_t{1} << (t % 64);
+    } else if (t < listed_) {
       for (uint32_t k = lists_[t]; k < lists_[t + 1]; ++k) hit[rows_of_[k] / 64] |= uint64_t{1} << (rows_of_[k] % 64);
     } else {
       const uint64_t* bits = bitmaps_.data() + (t - listed_) * words;
       for (size_t w = 0; w < words; ++w) hit[w] |= bits[w];
+    }
+  }
+  if (first && found) {
+    for (size_t r = 0; r < rows_; ++r) {
+      uint32_t t = first_[r];
+      if (t != kNoTerm && (passed[t / 64] >> (t % 64) & 1) != 0) hit[r / 64] |= uint64_t{1} << (r % 64);
     }
   }
   if (negated) {
@@ -195,7 +213,7 @@ void TermIndex::Select(const std::function<bool(std::string_view)>& keep,
 size_t TermIndex::bytes() const {
   return sizeof(*this) + text_.capacity() + starts_.capacity() * sizeof(uint32_t) + lists_.capacity() * sizeof(uint32_t) +
          rows_of_.capacity() * sizeof(uint16_t) + bitmaps_.capacity() * sizeof(uint64_t) +
-         nulls_.capacity() * sizeof(uint16_t);
+         nulls_.capacity() * sizeof(uint16_t) + first_.capacity() * sizeof(uint32_t);
 }
 
 }  // namespace cmk::engine

@@ -201,6 +201,7 @@ std::optional<ScanRequest::StringTest> StringPrefilter(const BoundExpr& predicat
   ScanRequest::StringTest out{std::move(test->first), std::move(test->second.keep), std::move(test->second.find)};
   out.by_terms = test->second.by_terms;
   out.terms_negated = test->second.terms_negated;
+  out.terms_first = test->second.terms_first;
   out.term_keep = std::move(test->second.term_keep);
   out.term_find = std::move(test->second.term_find);
   std::vector<const BoundExpr*> first;

@@ -84,9 +84,12 @@ struct ValueTest {
   // hassuffix, their _cs and negated forms, with a needle of letters and digits only, which
   // can occur only inside one term (a term ends at every other byte, and case folding maps no
   // other byte to a letter). A block's distinct terms may then be tested instead of its values
-  // (engine/term_index.h).
+  // (engine/term_index.h). With `terms_first`, only the term a value starts with counts
+  // (startswith, whose needle of letters and digits is a prefix of the value exactly when the
+  // value starts with a term that has it as prefix).
   bool by_terms = false;
   bool terms_negated = false;
+  bool terms_first = false;
   std::function<bool(std::string_view)> term_keep;
   std::function<size_t(std::string_view text, size_t from)> term_find;
 };

@@ -606,7 +606,8 @@ ValueTest StringValueTest(std::string_view op, std::string_view needle) {
     fn::Needle prepared = fn::Prepare(n, spec.cs);
     const bool by_terms = !n.empty() &&
                           (spec.m == fn::Match::kContains || spec.m == fn::Match::kHas ||
-                           spec.m == fn::Match::kHasPrefix || spec.m == fn::Match::kHasSuffix) &&
+                           spec.m == fn::Match::kHasPrefix || spec.m == fn::Match::kHasSuffix ||
+                           spec.m == fn::Match::kStarts) &&
                           std::all_of(n.begin(), n.end(), IsTermByte);
     auto matches = [n, spec, i = prepared.i, j = prepared.j](std::string_view v) {
       return fn::Matches(spec.m, v, fn::Needle{n, spec.cs, i, j});
@@ -616,8 +617,9 @@ ValueTest StringValueTest(std::string_view op, std::string_view needle) {
     if (by_terms) {
       out.by_terms = true;
       out.terms_negated = spec.negate;
+      out.terms_first = spec.m == fn::Match::kStarts;
       out.term_keep = matches;
-      out.term_find = spec.negate ? finder(n, spec.cs) : std::move(find);
+      out.term_find = out.find ? out.find : finder(n, spec.cs);
     }
     return out;
   }

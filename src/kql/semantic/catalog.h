@@ -87,6 +87,7 @@ struct ScanRequest {
     // of its values (engine/term_index.h).
     bool by_terms = false;
     bool terms_negated = false;
+    bool terms_first = false;  // only the term a value starts with (startswith)
     std::function<bool(std::string_view)> term_keep;
     std::function<size_t(std::string_view text, size_t from)> term_find;
     // Set when the filter's predicate has other cheap conjuncts (comparisons of columns with
