@@ -423,6 +423,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
       }
       uint64_t group_rows = layout->rows[group];
+      const bool few = candidates && candidates->size() <= group_rows / kCandidateShare;
       TextKept kept_as = TextKept::kTerms;
       if (index == nullptr) {
         uint64_t per_row = group_rows == 0 ? 0 : FrameRawSize(*packed).value_or(0) / group_rows + kDecodedStringBytes;
@@ -432,18 +433,19 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes,
                              terms_per_row);
         // Indexes never make room for an index: the blocks of a scan whose indexes no longer
-        // all fit beside other queries' entries (which took the room of some) are searched
-        // through their frames until those entries age out, rather than rebuilt in turn on
-        // every run, each evicting another.
-        if (kept_as == TextKept::kTerms && !RoomForIndex(key, TermIndexEstimate(packed->size()), scan.id)) {
-          kept_as = TextKept::kFrame;
+        // all fit beside other queries' entries (which took the room of some) are kept as any
+        // text block (their frames searched) until those entries age out, rather than rebuilt
+        // in turn on every run, each evicting another. Nor is one built for the few rows other
+        // conjuncts keep (tested from the frame).
+        if (kept_as == TextKept::kTerms &&
+            (few || !RoomForIndex(key, TermIndexEstimate(packed->size()), scan.id))) {
+          kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes);
         }
         if (kept_as != TextKept::kTerms && by_terms && !fresh_frame) CachedFrame(key, scan.id);  // now this scan's
       }
       bool whole = kept_as == TextKept::kDecoded;
-      const bool few = candidates && candidates->size() <= group_rows / kCandidateShare;
       kql::Column col;
-      if (index != nullptr || (kept_as == TextKept::kTerms && !few)) {
+      if (kept_as == TextKept::kTerms) {
         ASSIGN_OR_RETURN(col, TestByTerms(opener, group, static_cast<size_t>(pre), group_rows, key, std::move(index),
                                           std::move(packed), *scan.prefilter, candidates, scan.id, selected, fresh));
       } else if (!whole && few) {
@@ -823,6 +825,7 @@ uint64_t LogStore::TermIndexEstimate(uint64_t frame_bytes) const {
   double ratio = static_cast<double>(term_index_bytes_.load(std::memory_order_relaxed)) / static_cast<double>(frames);
   return std::max<uint64_t>(static_cast<uint64_t>(static_cast<double>(frame_bytes) * ratio), 1);
 }
+
 std::shared_ptr<const TermIndex> LogStore::CachedTerms(const std::string& key, uint64_t scan_id) {
   MutexLock l(&cache_mu_);
   auto it = decoded_.find(key);
