@@ -134,6 +134,22 @@ class LogStoreScanTest : public LogStoreTest {
     for (size_t i = 0; i < t.rows; ++i) out.emplace_back(t.columns[static_cast<size_t>(msg)].Str(i));
     return out;
   }
+  // `extents` flushed extents of `rows` rows each, row r of extent i holding Msg
+  // `message(i, r)` (nullopt: null).
+  void IngestMessages(int extents, int rows, const std::function<std::optional<std::string>(int, int)>& message) {
+    for (int i = 0; i < extents; ++i) {
+      kql::Table t = Rows(rows, "", clock_.Now());
+      kql::Column msg(kql::Type::kString);
+      for (int r = 0; r < rows; ++r) {
+        std::optional<std::string> m = message(i, r);
+        if (m) msg.AppendString(std::move(*m));
+        else msg.AppendNull();
+      }
+      t.columns[static_cast<size_t>(t.Find("Msg"))] = std::move(msg);
+      ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
+      ASSERT_THAT(store_->Flush(), IsOk());
+    }
+  }
   kql::ScanRequest Request(std::vector<std::string> columns = {}) {
     return kql::ScanRequest{"App_CL", std::move(columns), std::nullopt, std::nullopt};
   }
@@ -1295,19 +1311,12 @@ TEST_F(LogStoreScanTest, AStringTestedTextColumnOverHalfTheCacheKeepsAShareOfItD
   Open();
   std::mt19937 random(7);
   const int kExtents = 40, kRows = 50;
-  for (int i = 0; i < kExtents; ++i) {
-    // Half a repeated word, half random hex: frames about half the decoded size.
-    kql::Table t = Rows(kRows, "", clock_.Now());
-    kql::Column msg(kql::Type::kString);
-    for (int r = 0; r < kRows; ++r) {
-      std::string text = "x" + std::to_string(i) + std::string(24, 'm') + " ";
-      for (int k = 0; k < 24; ++k) text.push_back("0123456789abcdef"[random() % 16]);
-      msg.AppendString(text + " " + std::to_string(r));
-    }
-    t.columns[static_cast<size_t>(t.Find("Msg"))] = std::move(msg);
-    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
-    ASSERT_THAT(store_->Flush(), IsOk());
-  }
+  // Half a repeated word, half random hex: frames about half the decoded size.
+  IngestMessages(kExtents, kRows, [&](int i, int r) -> std::optional<std::string> {
+    std::string text = "x" + std::to_string(i) + std::string(24, 'm') + " ";
+    for (int k = 0; k < 24; ++k) text.push_back("0123456789abcdef"[random() % 16]);
+    return text + " " + std::to_string(r);
+  });
   ASSERT_THAT(Scan(Request({"Msg"})), IsOk());
   const size_t decoded_whole = store_->DecodedCacheBytesForTest();
   // Every group decoded would just fit; half of it would not.
@@ -1409,23 +1418,13 @@ TEST_F(LogStoreScanTest, AStringTestItsTermsDecideIsAnsweredFromTheBlocksTermInd
   const char* words[] = {"timeout", "Timeout", "retry", "loading", "from", "store", "shard", "took", "north", "west"};
   std::mt19937 random(5);
   const int kExtents = 8, kRows = 60;
-  for (int i = 0; i < kExtents; ++i) {
-    kql::Table t = Rows(kRows, "", clock_.Now());
-    kql::Column msg(kql::Type::kString);
-    for (int r = 0; r < kRows; ++r) {
-      if (r == 7 && i % 2 == 0) {
-        msg.AppendNull();
-        continue;
-      }
-      std::string text = r % 9 == 0 ? "- " : "";  // some start with no term
-      if (r == 3) text += "timeout ";                // (in every group: see `few` below)
-      for (int k = 0; k < 10; ++k) text += std::string(words[random() % std::size(words)]) + (k % 3 ? " " : ", ");
-      msg.AppendString(text + std::to_string(r % 13));
-    }
-    t.columns[static_cast<size_t>(t.Find("Msg"))] = std::move(msg);
-    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
-    ASSERT_THAT(store_->Flush(), IsOk());
-  }
+  IngestMessages(kExtents, kRows, [&](int i, int r) -> std::optional<std::string> {
+    if (r == 7 && i % 2 == 0) return std::nullopt;
+    std::string text = r % 9 == 0 ? "- " : "";  // some start with no term
+    if (r == 3) text += "timeout ";                // (in every group: see `few` below)
+    for (int k = 0; k < 10; ++k) text += std::string(words[random() % std::size(words)]) + (k % 3 ? " " : ", ");
+    return text + std::to_string(r % 13);
+  });
   const std::vector<std::string> queries = {
       "App_CL | where Msg contains 'timeout' | count",
       "App_CL | where Msg has_cs 'Timeout' | project N, Msg",
@@ -1494,18 +1493,11 @@ TEST_F(LogStoreScanTest, TermIndexesTheCacheWouldRefuseAreNotBuiltAgainOnEveryRu
   Open();
   std::mt19937 random(9);
   const int kExtents = 12, kRows = 60;
-  for (int i = 0; i < kExtents; ++i) {
-    kql::Table t = Rows(kRows, "", clock_.Now());
-    kql::Column msg(kql::Type::kString);
-    for (int r = 0; r < kRows; ++r) {
-      std::string text = r % 5 == 0 ? "a timeout " : "ok ";
-      for (int k = 0; k < 6; ++k) text += "w" + std::to_string(random() % 400) + " ";
-      msg.AppendString(text);
-    }
-    t.columns[static_cast<size_t>(t.Find("Msg"))] = std::move(msg);
-    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
-    ASSERT_THAT(store_->Flush(), IsOk());
-  }
+  IngestMessages(kExtents, kRows, [&](int, int r) -> std::optional<std::string> {
+    std::string text = r % 5 == 0 ? "a timeout " : "ok ";
+    for (int k = 0; k < 6; ++k) text += "w" + std::to_string(random() % 400) + " ";
+    return text;
+  });
   const std::string q = "App_CL | where Msg contains 'timeout' | count";
   ASSERT_THAT(Scan(Request({"Msg"})), IsOk());
   const size_t decoded_whole = store_->DecodedCacheBytesForTest();
