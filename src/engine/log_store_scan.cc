@@ -369,6 +369,35 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     // The columns decoded for the test's other conjuncts (StringTest::rows_first), which the
     // group's table takes below instead of decoding them again.
     std::vector<std::pair<size_t, kql::Column>> early;
+    // A group none of whose rows pass still caches those columns (with the ones its entry held):
+    // dropped, they were read again on every run.
+    auto cache_early = [&] {
+      if (early.empty()) return;
+      kql::Table t;
+      t.name = e.table;
+      t.rows = layout->rows[group];
+      size_t bytes = 0;
+      if (g.table) {
+        for (size_t i = 0; i < g.table->columns.size(); ++i) {
+          int c = layout->Index(g.table->names[i]);
+          if (c < 0 || !wanted(gi, static_cast<size_t>(c))) continue;
+          t.AddColumn(g.table->names[i], g.table->columns[i]);
+          bytes += kql::ApproxBytes(g.table->columns[i]);
+        }
+      }
+      auto wipe = std::make_shared<std::atomic<bool>>(false);
+      for (auto& [c, col] : early) {
+        if (col.stored() != t.rows || t.Find(layout->schema[c].name) >= 0) continue;
+        bytes += kql::ApproxBytes(col);
+        MakeDictWipeable(col, wipe);
+        t.AddColumn(layout->schema[c].name, std::move(col));
+      }
+      if (bytes > options_.decoded_cache_bytes) return;
+      std::vector<std::shared_ptr<std::atomic<bool>>> flags = g.wipe;
+      flags.push_back(wipe);
+      fresh.emplace_back(GroupKey(e.id, group),
+                         Decoded{{ShareWipeable(std::move(t), wipe)}, nullptr, bytes, a.id, std::move(flags), {}});
+    };
     if (pre >= 0) {
       const std::string& name = layout->schema[static_cast<size_t>(pre)].name;
       std::string key = PackedKey(e.id, group, name);
@@ -400,7 +429,10 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
           int i = head->Find(layout->schema[c].name);
           if (i >= 0) col = std::move(head->columns[static_cast<size_t>(i)]);
         }
-        if (rows.empty()) continue;
+        if (rows.empty()) {
+          cache_early();
+          continue;
+        }
         candidates = std::move(rows);
       }
       // A test its terms decide, over a plain text block (one with a term filter: not a
@@ -470,7 +502,10 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         if (fresh_frame && kept_as == TextKept::kFrame) {
           fresh.emplace_back(key, Decoded{{}, packed, packed->size(), a.id, {}, {}});
         }
-        if (selected.empty()) continue;
+        if (selected.empty()) {
+          cache_early();
+          continue;
+        }
         passing = std::move(col);
       }
       std::erase(g.missing, static_cast<size_t>(pre));
