@@ -369,22 +369,26 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     // The columns decoded for the test's other conjuncts (StringTest::rows_first), which the
     // group's table takes below instead of decoding them again.
     std::vector<std::pair<size_t, kql::Column>> early;
+    // The group's new table, begun with the wanted columns its cached entry holds; their bytes.
+    auto begin_table = [&](kql::Table& t) {
+      t.name = e.table;
+      t.rows = layout->rows[group];
+      size_t bytes = 0;
+      if (!g.table) return bytes;
+      for (size_t i = 0; i < g.table->columns.size(); ++i) {
+        int c = layout->Index(g.table->names[i]);
+        if (c < 0 || !wanted(gi, static_cast<size_t>(c))) continue;
+        t.AddColumn(g.table->names[i], g.table->columns[i]);
+        bytes += kql::ApproxBytes(g.table->columns[i]);
+      }
+      return bytes;
+    };
     // A group none of whose rows pass still caches those columns (with the ones its entry held):
     // dropped, they were read again on every run.
     auto cache_early = [&] {
       if (early.empty()) return;
       kql::Table t;
-      t.name = e.table;
-      t.rows = layout->rows[group];
-      size_t bytes = 0;
-      if (g.table) {
-        for (size_t i = 0; i < g.table->columns.size(); ++i) {
-          int c = layout->Index(g.table->names[i]);
-          if (c < 0 || !wanted(gi, static_cast<size_t>(c))) continue;
-          t.AddColumn(g.table->names[i], g.table->columns[i]);
-          bytes += kql::ApproxBytes(g.table->columns[i]);
-        }
-      }
+      size_t bytes = begin_table(t);
       auto wipe = std::make_shared<std::atomic<bool>>(false);
       for (auto& [c, col] : early) {
         if (col.stored() != t.rows || t.Find(layout->schema[c].name) >= 0) continue;
@@ -512,17 +516,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     }
     if (!g.missing.empty()) RETURN_IF_ERROR(opener.Open());
     kql::Table t;
-    t.name = e.table;
-    t.rows = layout->rows[group];
-    size_t bytes = 0;
-    if (g.table) {
-      for (size_t i = 0; i < g.table->columns.size(); ++i) {
-        int c = layout->Index(g.table->names[i]);
-        if (c < 0 || !wanted(gi, static_cast<size_t>(c))) continue;
-        t.AddColumn(g.table->names[i], g.table->columns[i]);
-        bytes += kql::ApproxBytes(g.table->columns[i]);
-      }
-    }
+    size_t bytes = begin_table(t);
     // Plaintext: wiped with its entry's flag when the account is revoked.
     auto wipe = std::make_shared<std::atomic<bool>>(false);
     if (pre_whole) {
