@@ -145,6 +145,7 @@ struct LogStore::Account {
 // past that: an index refused by a full cache would be built again on every run, at about 30
 // searches' cost.
 enum class TextKept { kDecoded, kFrame, kNone, kTerms };
+inline constexpr uint64_t kMaxIndexedText = uint64_t{1} << 30;  // a block's decoded bytes
 inline constexpr uint64_t kMinSharedGroups = 16;
 TextKept KeepTextAs(const std::string& key, uint64_t scan_rows, uint64_t group_rows, uint64_t per_row,
                     uint64_t frame_per_row, uint64_t cache, uint64_t terms_per_row = 0);

@@ -464,8 +464,10 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       if (index == nullptr) {
         uint64_t per_row = group_rows == 0 ? 0 : FrameRawSize(*packed).value_or(0) / group_rows + kDecodedStringBytes;
         uint64_t frame_per_row = group_rows == 0 ? 0 : (packed->size() + group_rows - 1) / group_rows;
-        // (The index's size is estimated from the frame's by the ratio of those built so far.)
-        uint64_t terms_per_row = by_terms ? TermIndexEstimate(frame_per_row) : 0;
+        // (The index's size is estimated from the frame's by the ratio of those built so far. A
+        // block past kMaxIndexedText is not indexed: an index numbers its text's bytes in 32 bits.)
+        const bool indexable = by_terms && per_row * group_rows <= kMaxIndexedText;
+        uint64_t terms_per_row = indexable ? TermIndexEstimate(frame_per_row) : 0;
         kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes,
                              terms_per_row);
         // Indexes never make room for an index: the blocks of a scan whose indexes no longer
