@@ -479,6 +479,17 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
             (few || !RoomForIndex(key, TermIndexEstimate(packed->size()), scan.id))) {
           kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes);
         }
+        // A block searched for the first time (its frame read, not cached) is searched through
+        // its frame, which the cache keeps; its index is built when a later test searches it
+        // again (the frame then at hand). A build costs ~20 searches of the frame (the term table:
+        // 50-60 ms a 65,536-row block of messages): the first query after a start paid them all
+        // (6-8 s instead of 3 at 10M rows), for blocks that may never be searched again. Unless
+        // the scan's frames would not be kept: then the index is built now or never.
+        if (kept_as == TextKept::kTerms && fresh_frame &&
+            KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes) !=
+                TextKept::kNone) {
+          kept_as = TextKept::kFrame;
+        }
         if (kept_as != TextKept::kTerms && by_terms && !fresh_frame) CachedFrame(key, scan.id);  // now this scan's
       }
       bool whole = kept_as == TextKept::kDecoded;

@@ -1407,8 +1407,8 @@ TEST_F(LogStoreScanTest, TopStopsReadingOnceItHoldsEnoughTiedRows) {
 
 // A string test that a value's terms decide (`contains`, `has`, `hasprefix` of letters and
 // digits) over text too large to cache decoded is answered from each block's term index, built
-// from the block the first time and cached in place of its frame: every answer equals the one
-// over the column decoded whole (with values, nulls, other conjuncts, no passing row, negated),
+// from the block the second time it is searched and cached in place of its frame: every answer
+// equals the one over the column decoded whole (with values, nulls, other conjuncts, no passing row, negated),
 // the next run reads no block (nor does a negated test whose values nothing reads), a query that needs the passing rows' values reads them from the frames,
 // and revocation drops the indexes, which are built again once access returns.
 TEST_F(LogStoreScanTest, AStringTestItsTermsDecideIsAnsweredFromTheBlocksTermIndexes) {
@@ -1485,8 +1485,42 @@ TEST_F(LogStoreScanTest, AStringTestItsTermsDecideIsAnsweredFromTheBlocksTermInd
   vault_.access_removed = false;
   clock_.Advance(seconds(10));
   auto again = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  EXPECT_EQ(Answer(*again, queries[0]), expected[0]);  // (the frames read again, searched)
+  EXPECT_EQ(store_->TermIndexesBuiltForTest(), static_cast<uint64_t>(kExtents));
   EXPECT_EQ(Answer(*again, queries[0]), expected[0]);
   EXPECT_EQ(store_->TermIndexesBuiltForTest(), static_cast<uint64_t>(2 * kExtents));
+}
+
+// A block's index is built the second time a test searches it: the first search reads its
+// frame (searched, cached), the second builds the index from the cached frame, later ones read
+// the index alone; every run answers the same.
+TEST_F(LogStoreScanTest, ATextBlocksIndexIsBuiltTheSecondTimeItIsSearched) {
+  read_ahead_ = 1;
+  Open();
+  std::mt19937 random(3);
+  const int kExtents = 6, kRows = 60;
+  IngestMessages(kExtents, kRows, [&](int, int r) -> std::optional<std::string> {
+    std::string text = r % 4 == 0 ? "took a timeout " : "fine ";
+    for (int k = 0; k < 8; ++k) text += "w" + std::to_string(random() % 12) + " ";
+    return text;
+  });
+  const std::string q = "App_CL | where Msg contains 'timeout' | count";
+  const std::vector<std::string> want = {std::to_string(kExtents * kRows / 4) + "|"};
+  ASSERT_THAT(Scan(Request({"Msg"})), IsOk());
+  cache_bytes_ = store_->DecodedCacheBytesForTest() * 3 / 2;  // decoded whole: over half of it
+  Open();
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  EXPECT_EQ(Answer(*cat, q), want);
+  EXPECT_EQ(store_->TermIndexesBuiltForTest(), 0u);
+  const uint64_t read = store_->BlocksDecodedForTest();
+  EXPECT_EQ(read, static_cast<uint64_t>(kExtents));  // each block's frame, once
+  EXPECT_EQ(Answer(*cat, q), want);
+  EXPECT_EQ(store_->TermIndexesBuiltForTest(), static_cast<uint64_t>(kExtents));
+  EXPECT_EQ(store_->BlocksDecodedForTest(), read);  // from the cached frames
+  EXPECT_EQ(Answer(*cat, "App_CL | where Msg has 'timeout' | count"), want);
+  EXPECT_EQ(store_->TermIndexesBuiltForTest(), static_cast<uint64_t>(kExtents));
+  EXPECT_EQ(store_->BlocksDecodedForTest(), read);
+  EXPECT_LE(store_->DecodedCacheBytesForTest(), cache_bytes_);
 }
 
 // Indexes the cache cannot hold together (here each is ~3 times its frame, and the scan's
@@ -1510,6 +1544,8 @@ TEST_F(LogStoreScanTest, TermIndexesTheCacheWouldRefuseAreNotBuiltAgainOnEveryRu
   Open();
   auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
   const std::vector<std::string> want = {std::to_string(kExtents * kRows / 5) + "|"};
+  EXPECT_EQ(Answer(*cat, q), want);  // (the frames searched and cached: no index yet)
+  EXPECT_EQ(store_->TermIndexesBuiltForTest(), 0u);
   EXPECT_EQ(Answer(*cat, q), want);
   const uint64_t built = store_->TermIndexesBuiltForTest();
   EXPECT_GT(built, 0u);
