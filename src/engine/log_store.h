@@ -323,20 +323,21 @@ class LogStore {
   // A cached frame (key "<id>\n<group>\n<column>"), or null; marked as read by scan `scan_id`
   // (most recently used) unless it is 0.
   PackedBlock CachedFrame(const std::string& key, uint64_t scan_id);
-  // Whether the term index (of about `bytes`) of the block whose frame is cached under `key`
-  // would be admitted now by scan `scan` without evicting an entry that scan has read or
-  // another index (its frame, which it replaces, aside).
-  bool RoomForIndex(const std::string& key, size_t bytes, uint64_t scan);
+  // Whether an entry of about `bytes` taking the place of what `key` holds (a block's term
+  // index, of its cached frame; a frame read again, of nothing) would be admitted now by scan
+  // `scan` without evicting an entry that scan has read or another block's term index.
+  bool RoomBesideIndexes(const std::string& key, size_t bytes, uint64_t scan);
   // The bytes of a text block's term index, estimated from its frame's `frame_bytes` by the
   // ratio of the indexes built so far to their frames (1 before the first).
   uint64_t TermIndexEstimate(uint64_t frame_bytes) const;
   struct Decoded;
-  // A string test its terms decide (StringTest::by_terms) over a plain text block of
-  // `group_rows` rows: the rows passing it (and among `candidates`, when given) into `selected`,
-  // from the block's term index, built from `packed` (the block's frame) when `index` is null
-  // and offered to the cache through `fresh`. Returns the passing rows' values (one passing
-  // value for all with StringTest::any_passing_value and no nulls), read from the frame (cached,
-  // or read again) when the index was cached.
+  // A string test its terms decide (StringTest::by_terms), or with term candidates
+  // (StringTest::term_candidates), over a plain text block of `group_rows` rows: the rows
+  // passing it (and among `candidates`, when given) into `selected`, from the block's term
+  // index, built from `packed` (the block's frame) when `index` is null and offered to the cache
+  // through `fresh`; with candidates, the values of the rows holding them are tested. Returns
+  // the passing rows' values (one passing value for all with StringTest::any_passing_value and
+  // no nulls), read from the frame (cached, or read again) when the index was cached.
   Result<kql::Column> TestByTerms(Opener& opener, size_t group, size_t column, uint64_t group_rows,
                                   const std::string& key, std::shared_ptr<const TermIndex> index, PackedBlock packed,
                                   const kql::ScanRequest::StringTest& test,

@@ -1523,6 +1523,58 @@ TEST_F(LogStoreScanTest, ATextBlocksIndexIsBuiltTheSecondTimeItIsSearched) {
   EXPECT_LE(store_->DecodedCacheBytesForTest(), cache_bytes_);
 }
 
+// A test of a needle of several terms (an address, a phrase, has_any's list, a regex's
+// literal) over text kept as term indexes tests only the values of the rows the index shows
+// holding its terms (or searches the block's frame when they are many): every answer equals
+// the one over the column decoded whole; an address held by one row in 100 materializes a few
+// values, not the block's; a block such a test searches a second time is indexed as one its
+// terms decide is.
+TEST_F(LogStoreScanTest, ANeedleOfSeveralTermsTestsOnlyTheRowsItsTermsShow) {
+  read_ahead_ = 1;
+  Open();
+  std::mt19937 random(21);
+  const int kExtents = 6, kRows = 640;
+  IngestMessages(kExtents, kRows, [&](int i, int r) -> std::optional<std::string> {
+    if (r == 11) return std::nullopt;
+    std::string text = "from 10.0." + std::to_string(i) + "." + std::to_string(r % 100) + " took ";
+    for (int k = 0; k < 6; ++k) text += "w" + std::to_string(random() % 9) + (k % 2 ? " " : "-");
+    return text + (r % 7 == 0 ? "a timeout" : "fine");
+  });
+  const std::vector<std::string> queries = {
+      "App_CL | where Msg has '10.0.3.7' | project N, Msg",
+      "App_CL | where Msg contains '0.2.1' | count",
+      "App_CL | where Msg contains 'took w1-w' | count",
+      "App_CL | where Msg has_any ('10.0.1.1', 'nowhere.else') | project N",
+      "App_CL | where Msg has_all ('w2-w3', 'timeout') | count",
+      "App_CL | where Msg matches regex @'from 10\\.0\\.4\\.1[0-9] ' | count",
+      "App_CL | where Msg endswith 'timeout' | count",
+      "App_CL | where isnull(Msg) or Msg has '10.0.5.19' | count",
+      "App_CL | where N > 30 and Msg startswith 'from 10.0.2.' | count"};
+  std::vector<std::vector<std::string>> expected;
+  {
+    auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+    for (const std::string& q : queries) expected.push_back(Answer(*cat, q));
+  }
+  ASSERT_EQ(expected[0].size(), 7u);  // rows 7, 107, ..., 607 of extent 3
+  ASSERT_THAT(Scan(Request({"Msg"})), IsOk());
+  cache_bytes_ = store_->DecodedCacheBytesForTest() * 3 / 2;
+  Open();
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  // Searched twice: indexed.
+  EXPECT_EQ(Answer(*cat, queries[0]), expected[0]);
+  EXPECT_EQ(store_->TermIndexesBuiltForTest(), 0u);
+  EXPECT_EQ(Answer(*cat, queries[0]), expected[0]);
+  EXPECT_EQ(store_->TermIndexesBuiltForTest(), static_cast<uint64_t>(kExtents));
+  const uint64_t values = store_->ValuesMaterializedForTest();
+  EXPECT_EQ(Answer(*cat, queries[0]), expected[0]);
+  // From the indexes: the rows holding 10, 0, 3 and 7 (extent 3's rows 7, 107, ..., 607), not
+  // its 640, and each block's null row (kept: the test speaks of values).
+  EXPECT_EQ(store_->ValuesMaterializedForTest() - values, 7u + kExtents);
+  for (size_t i = 0; i < queries.size(); ++i) EXPECT_EQ(Answer(*cat, queries[i]), expected[i]) << queries[i];
+  EXPECT_EQ(store_->TermIndexesBuiltForTest(), static_cast<uint64_t>(kExtents));  // built once
+  EXPECT_LE(store_->DecodedCacheBytesForTest(), cache_bytes_);
+}
+
 // Indexes the cache cannot hold together (here each is ~3 times its frame, and the scan's
 // would take the whole cache) are not built, nor built again on every run to be refused: once
 // the first ones show what an index takes, the other groups are searched through their frames,

@@ -164,16 +164,13 @@ TermIndex::~TermIndex() {
   Wipe(first_);
 }
 
-void TermIndex::Select(const std::function<bool(std::string_view)>& keep,
-                       const std::function<size_t(std::string_view, size_t)>& find, std::vector<uint32_t>& out,
-                       std::string* passing, bool negated, bool first) const {
+bool TermIndex::Mark(const std::function<bool(std::string_view)>& keep,
+                     const std::function<size_t(std::string_view, size_t)>& find, std::vector<uint64_t>& hit,
+                     std::string* passing, std::vector<uint64_t>* passed) const {
   const size_t words = (size_t{rows_} + 63) / 64;
-  std::vector<uint64_t> hit(words, 0);
   const std::string_view text = text_;
   const size_t terms = starts_.size() - 1;
   bool found = false;
-  std::vector<uint64_t> passed;  // with `first`: the terms that passed, one bit each
-  if (first) passed.assign((terms + 63) / 64, 0);
   for (size_t from = 0; from < text.size();) {
     size_t p = find(text, from);
     if (p == std::string_view::npos || p >= text.size()) break;
@@ -185,8 +182,8 @@ void TermIndex::Select(const std::function<bool(std::string_view)>& keep,
     if (!keep(term)) continue;
     if (passing != nullptr && !found) passing->assign(term);
     found = true;
-    if (first) {
-      passed[t / 64] |= uint64_t{1} << (t % 64);
+    if (passed != nullptr) {
+      (*passed)[t / 64] |= uint64_t{1} << (t % 64);
     } else if (t < listed_) {
       for (uint32_t k = lists_[t]; k < lists_[t + 1]; ++k) hit[rows_of_[k] / 64] |= uint64_t{1} << (rows_of_[k] % 64);
     } else {
@@ -194,6 +191,24 @@ void TermIndex::Select(const std::function<bool(std::string_view)>& keep,
       for (size_t w = 0; w < words; ++w) hit[w] |= bits[w];
     }
   }
+  return found;
+}
+
+void TermIndex::AppendRows(std::vector<uint64_t>& hit, std::vector<uint32_t>& out) const {
+  for (uint16_t r : nulls_) hit[r / 64] |= uint64_t{1} << (r % 64);
+  for (size_t w = 0; w < hit.size(); ++w) {
+    for (uint64_t m = hit[w]; m != 0; m &= m - 1) out.push_back(static_cast<uint32_t>(w * 64 + __builtin_ctzll(m)));
+  }
+}
+
+void TermIndex::Select(const std::function<bool(std::string_view)>& keep,
+                       const std::function<size_t(std::string_view, size_t)>& find, std::vector<uint32_t>& out,
+                       std::string* passing, bool negated, bool first) const {
+  const size_t words = (size_t{rows_} + 63) / 64;
+  std::vector<uint64_t> hit(words, 0);
+  std::vector<uint64_t> passed;  // with `first`: the terms that passed, one bit each
+  if (first) passed.assign((terms() + 63) / 64, 0);
+  bool found = Mark(keep, find, hit, passing, first ? &passed : nullptr);
   if (first && found) {
     for (size_t r = 0; r < rows_; ++r) {
       uint32_t t = first_[r];
@@ -204,10 +219,28 @@ void TermIndex::Select(const std::function<bool(std::string_view)>& keep,
     for (uint64_t& w : hit) w = ~w;
     if (rows_ % 64 != 0) hit[words - 1] &= ~uint64_t{0} >> (64 - rows_ % 64);
   }
-  for (uint16_t r : nulls_) hit[r / 64] |= uint64_t{1} << (r % 64);
-  for (size_t w = 0; w < words; ++w) {
-    for (uint64_t m = hit[w]; m != 0; m &= m - 1) out.push_back(static_cast<uint32_t>(w * 64 + __builtin_ctzll(m)));
+  AppendRows(hit, out);
+}
+
+void TermIndex::Candidates(std::span<const std::vector<kql::TermTest>> lists, std::vector<uint32_t>& out) const {
+  const size_t words = (size_t{rows_} + 63) / 64;
+  std::vector<uint64_t> any(words, 0), all, one;
+  for (const std::vector<kql::TermTest>& list : lists) {
+    all.assign(words, ~uint64_t{0});
+    for (const kql::TermTest& test : list) {
+      one.assign(words, 0);
+      Mark(test.keep, test.find, one, nullptr, nullptr);
+      bool left = false;
+      for (size_t w = 0; w < words; ++w) {
+        all[w] &= one[w];
+        left = left || all[w] != 0;
+      }
+      if (!left) break;  // no row holds this list's terms
+    }
+    for (size_t w = 0; w < words; ++w) any[w] |= all[w];  // (an empty list: every row)
   }
+  if (rows_ % 64 != 0) any[words - 1] &= ~uint64_t{0} >> (64 - rows_ % 64);
+  AppendRows(any, out);
 }
 
 size_t TermIndex::bytes() const {

@@ -9,7 +9,9 @@
 // The test then searches the terms, about an eighth of the text for log lines, and reads the
 // rows of those that pass,
 // instead of decompressing and searching every value (docs/benchmarks.md: `contains` over 10M
-// rows, whose messages do not fit the cache decoded).
+// rows, whose messages do not fit the cache decoded). A test of a needle of several terms
+// (an address, a phrase: kql::ValueTest::term_candidates) finds the rows holding its terms the
+// same way, and only their values are tested.
 //
 // Layout (memory only, never written): the terms end to end, each followed by a space (a
 // byte no needle of term bytes matches across), in an order where the terms held by at most
@@ -24,11 +26,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "kql/core/column.h"
+#include "kql/functions/functions.h"
 
 namespace cmk::engine {
 
@@ -50,6 +54,11 @@ class TermIndex {
               const std::function<size_t(std::string_view, size_t)>& find, std::vector<uint32_t>& out,
               std::string* passing = nullptr, bool negated = false, bool first = false) const;
 
+  // The rows (ascending) whose value is null or holds, for one of `lists`, a term passing each
+  // of its tests (kql::ValueTest::term_candidates), appended to `out`: the only rows whose
+  // values a test with those candidates may keep.
+  void Candidates(std::span<const std::vector<kql::TermTest>> lists, std::vector<uint32_t>& out) const;
+
   size_t rows() const { return rows_; }
   size_t terms() const { return starts_.size() - 1; }
   bool has_nulls() const { return !nulls_.empty(); }
@@ -59,6 +68,13 @@ class TermIndex {
 
  private:
   TermIndex() = default;
+  // Sets in `hit` (a bit per row) the rows holding a term that passes `keep` (only the terms
+  // holding an occurrence `find` finds are tested), or with `passed` the passing terms' bits
+  // there (a bit per term) instead; `passing` as Select's. Whether any term passed.
+  bool Mark(const std::function<bool(std::string_view)>& keep, const std::function<size_t(std::string_view, size_t)>& find,
+            std::vector<uint64_t>& hit, std::string* passing, std::vector<uint64_t>* passed) const;
+  // The rows set in `hit`, and the null rows, appended to `out` (ascending).
+  void AppendRows(std::vector<uint64_t>& hit, std::vector<uint32_t>& out) const;
   std::string_view Term(size_t t) const { return std::string_view(text_).substr(starts_[t], starts_[t + 1] - starts_[t] - 1); }
 
   uint32_t rows_ = 0;

@@ -3,10 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "kql/exec/eval.h"
 #include "kql/functions/functions.h"
 
 namespace cmk::engine {
@@ -143,6 +146,78 @@ TEST(TermIndexTest, OnlyTermDecidedTestsAreMarked) {
   for (const char* op : {"endswith", "endswith_cs", "==", "=~", "!=", "matches regex"}) {
     EXPECT_FALSE(kql::StringValueTest(op, "abc").by_terms) << op;
   }
+}
+
+
+// A test of a needle of several terms (or one its terms alone do not decide: endswith, =~, a
+// regex's literal, has_any, has_all) lists term candidates: the rows the index gives for them
+// hold every row the test keeps value by value, and the null rows; for needles drawn from the
+// values (so that some rows pass), and fewer rows than all for most.
+TEST(TermIndexTest, CandidatesHoldEveryRowTheTestKeeps) {
+  std::mt19937_64 rng(17);
+  const char* const ops[] = {"has",        "has_cs",        "hasprefix", "hasprefix_cs", "hassuffix",
+                             "hassuffix_cs", "contains",    "contains_cs", "startswith", "startswith_cs",
+                             "endswith",   "endswith_cs",   "=~"};
+  size_t kept = 0, narrowed = 0, tests = 0;
+  for (bool nulls : {false, true}) {
+    const size_t rows = 3000;
+    kql::Column values = RandomValues(rng, rows, nulls);
+    auto index = TermIndex::Build(values, rows);
+    std::vector<std::string> needles = {"timeout.north", "time out", "-north", "north-", "out:", ".", "Timeout/"};
+    for (size_t r = 0; r < 4; ++r) {  // the index's first terms (no space before them)
+      if (values.IsNull(r)) continue;
+      needles.emplace_back(values.Str(r));
+      needles.emplace_back(values.Str(r).substr(0, 10));
+    }
+    while (needles.size() < 40) {  // pieces of the values: whole values, across terms, inside terms
+      std::string_view v = values.Str(rng() % rows);
+      if (v.empty()) continue;
+      size_t at = rng() % v.size(), len = 1 + rng() % 24;
+      needles.emplace_back(rng() % 8 == 0 ? v : v.substr(at, len));
+    }
+    auto check = [&](const kql::ValueTest& test, const std::string& what) {
+      if (test.by_terms || test.term_candidates.empty()) return;
+      ++tests;
+      std::vector<uint32_t> got;
+      index->Candidates(test.term_candidates, got);
+      ASSERT_TRUE(std::is_sorted(got.begin(), got.end())) << what;
+      for (uint32_t r : Expected(values, rows, test)) {
+        ASSERT_TRUE(std::binary_search(got.begin(), got.end(), r)) << what << " row " << r;
+        ++kept;
+      }
+      if (got.size() < rows / 2) ++narrowed;
+    };
+    for (const std::string& needle : needles) {
+      for (const char* op : ops) check(kql::StringValueTest(op, needle), std::string(op) + " " + needle);
+      std::string lowered = needle;
+      for (char& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      std::string pattern;
+      for (char ch : needle) {
+        if (!std::isalnum(static_cast<unsigned char>(ch))) pattern += '\\';
+        pattern += ch;
+      }
+      check(kql::StringValueTest("matches regex", pattern), "regex " + pattern);
+    }
+    for (int k = 0; k < 30; ++k) {
+      std::vector<kql::Column> items;
+      for (size_t i = 0, n = 1 + rng() % 3; i < n; ++i) {
+        items.push_back(kql::StringConstant(kql::Type::kString, needles[rng() % needles.size()]));
+      }
+      std::vector<const kql::Column*> ptrs;
+      for (const kql::Column& c : items) ptrs.push_back(&c);
+      for (const char* op : {"has_any", "has_all"}) check(kql::StringListValueTest(op, ptrs), op);
+    }
+  }
+  EXPECT_GT(tests, 500u);
+  EXPECT_GT(kept, 2000u);
+  EXPECT_GT(narrowed, tests / 2);
+  // What the tests list: a needle's terms where the match puts them.
+  EXPECT_EQ(kql::StringValueTest("has", "10.1.2.3").term_candidates.at(0).size(), 4u);
+  EXPECT_EQ(kql::StringValueTest("contains", "a b c d e f").term_candidates.at(0).size(), 4u);  // at most 4
+  EXPECT_TRUE(kql::StringValueTest("!has", "10.1.2.3").term_candidates.empty());
+  EXPECT_TRUE(kql::StringValueTest("has", "timeout").term_candidates.empty());  // by_terms instead
+  EXPECT_TRUE(kql::StringValueTest("contains", "--").term_candidates.empty());
+  EXPECT_EQ(kql::StringValueTest("endswith", "timeout").term_candidates.at(0).size(), 1u);
 }
 
 }  // namespace

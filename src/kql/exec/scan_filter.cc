@@ -204,6 +204,7 @@ std::optional<ScanRequest::StringTest> StringPrefilter(const BoundExpr& predicat
   out.terms_first = test->second.terms_first;
   out.term_keep = std::move(test->second.term_keep);
   out.term_find = std::move(test->second.term_find);
+  out.term_candidates = std::move(test->second.term_candidates);
   std::vector<const BoundExpr*> first;
   std::vector<int> reads(scan.schema.size(), 0);
   for (size_t i = 0; i < conjuncts.size(); ++i) {

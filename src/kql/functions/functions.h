@@ -69,6 +69,14 @@ const ScalarFunction* FindOperator(std::string_view op);
 // user x" for startswith "User", is a candidate to confirm and reject: 10% of the query at
 // 10M rows). Scans use it to drop rows of an encoded block before building their strings
 // (ScanRequest::prefilter).
+// A test of one term taken alone (kql/functions/terms.h: a run of ASCII letters and digits):
+// `keep` decides it; `find` gives, in a text of terms each followed by a space
+// (engine/term_index.h), a place inside the first term at or after `from` (a term's start, or
+// 0) that may pass (npos when none), so that only those terms are tested.
+struct TermTest {
+  std::function<bool(std::string_view)> keep;
+  std::function<size_t(std::string_view text, size_t from)> find;
+};
 struct ValueTest {
   std::function<bool(std::string_view)> keep;
   std::function<size_t(std::string_view text, size_t from)> find;
@@ -92,6 +100,13 @@ struct ValueTest {
   bool terms_first = false;
   std::function<bool(std::string_view)> term_keep;
   std::function<size_t(std::string_view text, size_t from)> term_find;
+  // When not by_terms: a kept value holds, for one of these lists (has_any: one a needle), a
+  // term passing each of the list's tests: a needle's runs of letters and digits where the
+  // match puts them (`has "10.1.2.3"`: terms equal to 10, 1, 2 and 3; `contains "n refused"`:
+  // a term ending in n and one starting with refused). The values of rows holding no such
+  // terms need not be tested (a block's term index gives the others: engine/term_index.h).
+  // Empty: any value may pass.
+  std::vector<std::vector<TermTest>> term_candidates;
 };
 ValueTest StringValueTest(std::string_view op, std::string_view needle);
 // The same for has_any, has_all, in and in~ over constant item lists (`items`: the operator's

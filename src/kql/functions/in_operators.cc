@@ -25,6 +25,7 @@ namespace cmk::kql::fn {
 // string_operators.cc
 bool HasTermForList(std::string_view hay, std::string_view lowered_needle);
 std::vector<uint64_t> HasTermsForList(std::string_view lowered_needle);
+std::vector<TermTest> HasPiecesForList(std::string_view lowered_needle);
 std::function<size_t(std::string_view, size_t)> HasFinderForList(std::string lowered_needle);
 
 // Lists of more needles than this are matched by one HasList pass over a value, not by a search
@@ -399,6 +400,33 @@ ValueTest StringListValueTest(std::string_view op, std::span<const Column* const
       }
       return all;
     };
+  }
+  // A kept value passes the term tests (ValueTest::term_candidates) of every needle (has_all:
+  // those of the longest needles, at most kMaxPieces) or of one (has_any, of up to
+  // kMaxPieceNeedles needles, at most 2 tests each). Each test costs a search of a block's terms.
+  constexpr size_t kMaxPieces = 4, kMaxPieceNeedles = 8;
+  if (all) {
+    std::vector<const std::string*> longest;
+    for (const std::string& n : needles) longest.push_back(&n);
+    std::stable_sort(longest.begin(), longest.end(),
+                     [](const std::string* x, const std::string* y) { return x->size() > y->size(); });
+    std::vector<TermTest> pieces;
+    for (size_t k = 0; k < longest.size() && pieces.size() < kMaxPieces; ++k) {
+      for (TermTest& p : fn::HasPiecesForList(*longest[k])) {
+        if (pieces.size() < kMaxPieces) pieces.push_back(std::move(p));
+      }
+    }
+    if (!pieces.empty()) t.term_candidates.push_back(std::move(pieces));
+  } else if (!needles.empty() && needles.size() <= kMaxPieceNeedles) {
+    for (const std::string& n : needles) {
+      std::vector<TermTest> pieces = fn::HasPiecesForList(n);
+      if (pieces.empty()) {  // a needle without terms: any value may hold it
+        t.term_candidates.clear();
+        break;
+      }
+      if (pieces.size() > 2) pieces.resize(2);
+      t.term_candidates.push_back(std::move(pieces));
+    }
   }
   // has_all: every needle occurs in a kept value; the longest is searched for, and the terms of
   // all are required (at most 8 of them). has_any: one needle's terms, whichever; no search.

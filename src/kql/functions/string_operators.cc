@@ -528,6 +528,72 @@ std::vector<uint64_t> RequiredTerms(Match m, std::string_view needle, bool negat
   return out;
 }
 
+// The term tests every value the match keeps passes (ValueTest::term_candidates): one for each
+// run of term bytes of the needle, bounded as RequiredTerms bounds them: a term equal to the run
+// when bounded on both sides, starting with it when on its left only, ending with it when on its
+// right only, containing it otherwise. The whole terms first and the longer first (the rarer, as a
+// rule), at most kMaxPieces: each is required on its own. `needle` comes lower-cased unless `cs`.
+// None for a negated match or a needle without term bytes.
+constexpr size_t kMaxPieces = 4;
+std::vector<TermTest> TermPieces(Match m, std::string_view needle, bool cs, bool negate) {
+  std::vector<TermTest> out;
+  if (negate) return out;
+  struct Run {
+    std::string_view text;
+    Match kind;
+  };
+  std::vector<Run> runs;
+  bool left = m == Match::kHas || m == Match::kHasPrefix || m == Match::kStarts || m == Match::kEquals;
+  bool right = m == Match::kHas || m == Match::kHasSuffix || m == Match::kEnds || m == Match::kEquals;
+  for (size_t p = 0; p < needle.size();) {
+    if (!IsTermByte(needle[p])) {
+      ++p;
+      continue;
+    }
+    size_t b = p;
+    while (p < needle.size() && IsTermByte(needle[p])) ++p;
+    bool l = b > 0 || left, r = p < needle.size() || right;
+    runs.push_back({needle.substr(b, p - b), l && r ? Match::kHas
+                                             : l    ? Match::kHasPrefix
+                                             : r    ? Match::kHasSuffix
+                                                    : Match::kContains});
+  }
+  std::stable_sort(runs.begin(), runs.end(), [](const Run& x, const Run& y) {
+    if ((x.kind == Match::kHas) != (y.kind == Match::kHas)) return x.kind == Match::kHas;
+    return x.text.size() > y.text.size();
+  });
+  if (runs.size() > kMaxPieces) runs.resize(kMaxPieces);
+  for (const Run& run : runs) {
+    std::string n(run.text);
+    Needle prepared = Prepare(n, cs);
+    TermTest t;
+    t.keep = [n, kind = run.kind, cs, i = prepared.i, j = prepared.j](std::string_view term) {
+      return Matches(kind, term, Needle{n, cs, i, j});
+    };
+    // Searched in a text of terms each followed by a space (engine/term_index.h) with the
+    // spaces where the piece's kind puts term ends: " n " for a whole term, " n" for a prefix,
+    // "n " for a suffix (a short number, "10" of an address, occurs inside thousands of a
+    // block's terms, each then tested, but is whole in one). A term's start is found one byte
+    // after its space, and the text's first term (no space before it) where the text starts.
+    const bool starts = run.kind == Match::kHas || run.kind == Match::kHasPrefix;
+    const bool ends = run.kind == Match::kHas || run.kind == Match::kHasSuffix;
+    std::string spaced = (starts ? " " : "") + n + (ends ? " " : "");
+    Needle around = Prepare(spaced, cs);
+    t.find = [n, spaced, cs, starts, i = around.i, j = around.j](std::string_view text, size_t from) -> size_t {
+      if (!starts) return FindFrom(text, Needle{spaced, cs, i, j}, from);
+      if (from == 0 && text.size() + 1 >= spaced.size()) {  // the first term, its space after it
+        bool at = true;
+        for (size_t k = 0; k + 1 < spaced.size() && at; ++k) at = (cs ? text[k] : LowerAscii(text[k])) == spaced[k + 1];
+        if (at) return 0;
+      }
+      size_t p = FindFrom(text, Needle{spaced, cs, i, j}, from == 0 ? 0 : from - 1);
+      return p == std::string_view::npos ? p : p + 1;
+    };
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 }  // namespace
 
 void RegisterStringOps(Registry& r) {
@@ -544,6 +610,11 @@ bool HasTermForList(std::string_view hay, std::string_view lowered_needle) {
 // needle's occurrences (ValueTest::find), for has_all's and has_any's value tests.
 std::vector<uint64_t> HasTermsForList(std::string_view lowered_needle) {
   return RequiredTerms(Match::kHas, lowered_needle, false);
+}
+
+// The term tests of `has` with this needle (TermPieces), for has_any's and has_all's.
+std::vector<TermTest> HasPiecesForList(std::string_view lowered_needle) {
+  return TermPieces(Match::kHas, lowered_needle, false, false);
 }
 
 std::function<size_t(std::string_view, size_t)> HasFinderForList(std::string lowered_needle) {
@@ -592,8 +663,11 @@ ValueTest StringValueTest(std::string_view op, std::string_view needle) {
     std::shared_ptr<const RE2> re = std::move(*compiled);
     std::string literal = fn::RequiredLiteral(*re);
     std::vector<uint64_t> terms = fn::RequiredTerms(fn::Match::kContains, literal, false);
-    return {[re](std::string_view v) { return RE2::PartialMatch(v, *re); }, finder(std::move(literal), false),
-            std::move(terms)};
+    ValueTest out{[re](std::string_view v) { return RE2::PartialMatch(v, *re); }, finder(literal, false), std::move(terms)};
+    // (The literal, lower-cased, is searched ignoring case: so are its terms.)
+    std::vector<TermTest> pieces = fn::TermPieces(fn::Match::kContains, literal, false, false);
+    if (!pieces.empty()) out.term_candidates.push_back(std::move(pieces));
+    return out;
   }
   for (const fn::MatchSpec& spec : fn::kMatchOps) {
     if (spec.name != op) continue;
@@ -620,6 +694,8 @@ ValueTest StringValueTest(std::string_view op, std::string_view needle) {
       out.terms_first = spec.m == fn::Match::kStarts;
       out.term_keep = matches;
       out.term_find = out.find ? out.find : finder(n, spec.cs);
+    } else if (std::vector<TermTest> pieces = fn::TermPieces(spec.m, n, spec.cs, spec.negate); !pieces.empty()) {
+      out.term_candidates.push_back(std::move(pieces));
     }
     return out;
   }

@@ -15,6 +15,7 @@
 
 #include "base/status.h"
 #include "kql/core/column.h"
+#include "kql/functions/functions.h"
 
 namespace cmk::kql {
 
@@ -90,6 +91,10 @@ struct ScanRequest {
     bool terms_first = false;  // only the term a value starts with (startswith)
     std::function<bool(std::string_view)> term_keep;
     std::function<size_t(std::string_view text, size_t from)> term_find;
+    // kql::ValueTest's: when not `by_terms`, a value `keep` holds holds, for one of these lists,
+    // a term passing each of its tests; a Catalog with a block's terms at hand may test only
+    // the values of the rows holding such terms (and the nulls).
+    std::vector<std::vector<TermTest>> term_candidates;
     // Set when the filter's predicate has other cheap conjuncts (comparisons of columns with
     // constants: `Level == "Error"` beside `Message has_cs "Job"`): the rows of a row group's
     // table (holding at least the columns `first_reads` names) that pass them, ascending. Every
