@@ -15,6 +15,7 @@
 // batch-layout parser and to the table record decoder. Frames that
 // declare more than 8 MiB of decompressed bytes are skipped (a real frame's size was written
 // by the encoder and authenticated; here it would only make the fuzzer allocate).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -129,6 +130,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (whole->IsNull(r) || t.keep(whole->Str(r))) want.push_back(static_cast<uint32_t>(r));
       }
       if (got != want) std::abort();
+    }
+    // A needle of several terms' candidates (ValueTest::term_candidates): every row its test
+    // keeps (or null) is among them.
+    static const std::vector<cmk::kql::ValueTest> candidate_tests = {
+        cmk::kql::StringValueTest("has", "a.1"), cmk::kql::StringValueTest("contains_cs", "b c"),
+        cmk::kql::StringValueTest("endswith", "ab"), cmk::kql::StringValueTest("startswith", "A-")};
+    for (const cmk::kql::ValueTest& t : candidate_tests) {
+      if (t.by_terms || t.term_candidates.empty()) std::abort();
+      std::vector<uint32_t> got;
+      index->Candidates(t.term_candidates, got);
+      for (size_t r = 0; r < rows; ++r) {
+        if ((whole->IsNull(r) || t.keep(whole->Str(r))) &&
+            !std::binary_search(got.begin(), got.end(), static_cast<uint32_t>(r))) {
+          std::abort();
+        }
+      }
     }
   }
 
