@@ -847,7 +847,8 @@ Result<kql::Column> LogStore::TestByTerms(Opener& opener, size_t group, size_t c
   }
   std::string any;
   std::vector<uint32_t> found;
-  index->Select(test.term_keep, test.term_find, found, &any, test.terms_negated, test.terms_first);
+  index->Select(test.term_keep, test.term_find, found, &any, test.terms_negated, test.terms_first,
+                test.terms_last);
   if (test.terms_negated) any.clear();  // "" holds no term: it passes a negated test
   if (candidates) {
     std::set_intersection(found.begin(), found.end(), candidates->begin(), candidates->end(),

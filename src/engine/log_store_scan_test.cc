@@ -1436,7 +1436,10 @@ TEST_F(LogStoreScanTest, AStringTestItsTermsDecideIsAnsweredFromTheBlocksTermInd
       "App_CL | where Msg !has 'loading' | project N, Msg",
       "App_CL | where Msg startswith 'time' | count",
       "App_CL | where Msg startswith_cs 'Timeout' and N < 20 | project N, Msg",
-      "App_CL | where Msg !startswith 'ti' | count"};
+      "App_CL | where Msg !startswith 'ti' | count",
+      "App_CL | where Msg endswith '12' | count",
+      "App_CL | where Msg endswith_cs '1' and N > 20 | project N, Msg",
+      "App_CL | where Msg !endswith '2' | count"};
   std::vector<std::vector<std::string>> expected;
   const std::string few = "App_CL | where N == 3 and Msg contains 'timeout' | count";
   std::vector<std::string> few_expected;

@@ -88,6 +88,8 @@ std::shared_ptr<const TermIndex> TermIndex::Build(const kql::Column& values, siz
   std::vector<uint32_t> row_end(rows + 1, 0);  // row r's ids: held[row_end[r], row_end[r + 1])
   std::vector<uint32_t>& first = index->first_;  // ids first, renumbered below
   first.assign(rows, kNoTerm);
+  std::vector<uint32_t>& final_term = index->last_;  // the same
+  final_term.assign(rows, kNoTerm);
   std::vector<uint64_t> hashes;
   std::vector<uint32_t> starts, ends;
   const char* chars_end = values.packed() ? values.chars.data() + values.chars.size() : nullptr;
@@ -108,6 +110,7 @@ std::shared_ptr<const TermIndex> TermIndex::Build(const kql::Column& values, siz
     size_t readable = chars_end != nullptr ? static_cast<size_t>(chars_end - v.data()) : v.size();
     size_t n = FindTerms(v, readable, hashes.data(), starts.data(), ends.data());
     const bool starts_with_term = n > 0 && starts[0] == 0;
+    const bool ends_with_term = n > 0 && ends[n - 1] == v.size();
     for (size_t i = 0; i < n; ++i) {
       std::string_view term = v.substr(starts[i], ends[i] - starts[i]);
       auto it = ids.find(Probe{term, hashes[i]});
@@ -124,6 +127,7 @@ std::shared_ptr<const TermIndex> TermIndex::Build(const kql::Column& values, siz
         count.push_back(0);
       }
       if (i == 0 && starts_with_term) first[r] = id;
+      if (i + 1 == n && ends_with_term) final_term[r] = id;
       if (last[id] == r) continue;
       last[id] = static_cast<uint32_t>(r);
       ++count[id];
@@ -184,8 +188,10 @@ std::shared_ptr<const TermIndex> TermIndex::Build(const kql::Column& values, siz
       to[cursor[t]++] = static_cast<uint16_t>(r);
     }
   }
-  for (uint32_t& f : first) {
-    if (f != kNoTerm) f = renumbered[f];
+  for (std::vector<uint32_t>* per_row : {&first, &final_term}) {
+    for (uint32_t& f : *per_row) {
+      if (f != kNoTerm) f = renumbered[f];
+    }
   }
   index->bitmaps_.assign((terms - listed) * words, 0);
   for (size_t k = 0; k + listed < terms; ++k) {
@@ -203,6 +209,7 @@ TermIndex::~TermIndex() {
   Wipe(bitmaps_);
   Wipe(nulls_);
   Wipe(first_);
+  Wipe(last_);
 }
 
 bool TermIndex::Mark(const std::function<bool(std::string_view)>& keep,
@@ -244,15 +251,17 @@ void TermIndex::AppendRows(std::vector<uint64_t>& hit, std::vector<uint32_t>& ou
 
 void TermIndex::Select(const std::function<bool(std::string_view)>& keep,
                        const std::function<size_t(std::string_view, size_t)>& find, std::vector<uint32_t>& out,
-                       std::string* passing, bool negated, bool first) const {
+                       std::string* passing, bool negated, bool first, bool last) const {
   const size_t words = (size_t{rows_} + 63) / 64;
   std::vector<uint64_t> hit(words, 0);
-  std::vector<uint64_t> passed;  // with `first`: the terms that passed, one bit each
-  if (first) passed.assign((terms() + 63) / 64, 0);
-  bool found = Mark(keep, find, hit, passing, first ? &passed : nullptr);
-  if (first && found) {
+  std::vector<uint64_t> passed;  // with `first` or `last`: the terms that passed, one bit each
+  const bool edge = first || last;
+  if (edge) passed.assign((terms() + 63) / 64, 0);
+  bool found = Mark(keep, find, hit, passing, edge ? &passed : nullptr);
+  if (edge && found) {
+    const std::vector<uint32_t>& per_row = first ? first_ : last_;
     for (size_t r = 0; r < rows_; ++r) {
-      uint32_t t = first_[r];
+      uint32_t t = per_row[r];
       if (t != kNoTerm && (passed[t / 64] >> (t % 64) & 1) != 0) hit[r / 64] |= uint64_t{1} << (r % 64);
     }
   }
@@ -287,7 +296,8 @@ void TermIndex::Candidates(std::span<const std::vector<kql::TermTest>> lists, st
 size_t TermIndex::bytes() const {
   return sizeof(*this) + text_.capacity() + starts_.capacity() * sizeof(uint32_t) + lists_.capacity() * sizeof(uint32_t) +
          rows_of_.capacity() * sizeof(uint16_t) + bitmaps_.capacity() * sizeof(uint64_t) +
-         nulls_.capacity() * sizeof(uint16_t) + first_.capacity() * sizeof(uint32_t);
+         nulls_.capacity() * sizeof(uint16_t) + first_.capacity() * sizeof(uint32_t) +
+         last_.capacity() * sizeof(uint32_t);
 }
 
 }  // namespace cmk::engine

@@ -5,7 +5,7 @@
 // when a scan's string test holds for a value exactly when it holds for one of the value's
 // terms alone, or for none (kql::ValueTest::by_terms: contains, has, hasprefix, hassuffix with
 // a needle of letters and digits, which can occur only inside one term, their negations, and
-// startswith, through the term each value starts with).
+// startswith and endswith, through the term each value starts or ends with).
 // The test then searches the terms, about an eighth of the text for log lines, and reads the
 // rows of those that pass,
 // instead of decompressing and searching every value (docs/benchmarks.md: `contains` over 10M
@@ -16,9 +16,9 @@
 // Layout (memory only, never written): the terms end to end, each followed by a space (a
 // byte no needle of term bytes matches across), in an order where the terms held by at most
 // 1 row in 16 come first, each with its rows as 16-bit numbers, and the others after, each with
-// a bitmap of the group's rows (smaller than their lists); per row, the term its value starts
-// with. For 65,536 log lines (8.7 MB of text): ~100,000 terms, 1.1 MB of them, 3.6 MB in all
-// (the block's LZ4 frame: 4 MB).
+// a bitmap of the group's rows (smaller than their lists); per row, the terms its value starts
+// and ends with. For 65,536 log lines (8.7 MB of text): ~100,000 terms, 1.1 MB of them, ~3.9 MB
+// in all (the block's LZ4 frame: 4 MB).
 //
 // Thread safety: immutable once built; Select may run on several threads. Its buffers (the
 // block's plaintext terms) are wiped when it is destroyed.
@@ -45,14 +45,14 @@ class TermIndex {
   TermIndex& operator=(const TermIndex&) = delete;
 
   // The rows (ascending) whose value is null or holds a term that passes `keep` (with `first`:
-  // starts with one; with `negated`: not so), appended to `out`; `find`
+  // starts with one; with `last`: ends with one; with `negated`: not so), appended to `out`; `find`
   // (kql::ValueTest::term_find) finds where the needle occurs in a text, and only the terms
   // holding an occurrence are tested.
   // `passing`, when given, is set to a term that passed (unchanged when none did). Exact for a
   // test whose ValueTest::by_terms is set: the rows are those whose value is null or passes it.
   void Select(const std::function<bool(std::string_view)>& keep,
               const std::function<size_t(std::string_view, size_t)>& find, std::vector<uint32_t>& out,
-              std::string* passing = nullptr, bool negated = false, bool first = false) const;
+              std::string* passing = nullptr, bool negated = false, bool first = false, bool last = false) const;
 
   // The rows (ascending) whose value is null or holds, for one of `lists`, a term passing each
   // of its tests (kql::ValueTest::term_candidates), appended to `out`: the only rows whose
@@ -86,6 +86,7 @@ class TermIndex {
   std::vector<uint64_t> bitmaps_;  // term listed_ + k: words [k * W, (k + 1) * W), W = (rows_ + 63) / 64
   std::vector<uint16_t> nulls_;    // rows whose value is null
   std::vector<uint32_t> first_;    // per row, the term its value starts with (kNoTerm: none)
+  std::vector<uint32_t> last_;     // per row, the term its value ends with (kNoTerm: none)
   static constexpr uint32_t kNoTerm = UINT32_MAX;
 };
 

@@ -48,7 +48,8 @@ kql::Column RandomValues(std::mt19937_64& rng, size_t n, bool nulls) {
 }
 
 const char* const kByTerms[] = {"contains",  "contains_cs",  "has",       "has_cs",     "hasprefix",
-                                "hasprefix_cs", "hassuffix", "hassuffix_cs", "startswith", "startswith_cs"};
+                                "hasprefix_cs", "hassuffix", "hassuffix_cs", "startswith", "startswith_cs",
+                                "endswith",  "endswith_cs"};
 
 // The rows of `values` a test keeps (or whose value is null), as a scan must give them.
 std::vector<uint32_t> Expected(const kql::Column& values, size_t rows, const kql::ValueTest& test) {
@@ -79,7 +80,9 @@ TEST(TermIndexTest, SelectsTheRowsTheTestKeepsValueByValue) {
             std::vector<uint32_t> got;
             std::string passing = "(none)";
             ASSERT_EQ(test.terms_first, std::string(positive).starts_with("startswith"));
-            index->Select(test.term_keep, test.term_find, got, &passing, test.terms_negated, test.terms_first);
+            ASSERT_EQ(test.terms_last, std::string(positive).starts_with("endswith"));
+            index->Select(test.term_keep, test.term_find, got, &passing, test.terms_negated, test.terms_first,
+                          test.terms_last);
             std::vector<uint32_t> want = Expected(values, rows, test);
             ASSERT_EQ(got, want) << op << " '" << needle << "' over " << rows << " rows";
             if (test.terms_negated) continue;
@@ -88,8 +91,9 @@ TEST(TermIndexTest, SelectsTheRowsTheTestKeepsValueByValue) {
             }
             bool any_value = false;
             for (uint32_t r : want) any_value = any_value || !values.IsNull(r);
-            // (A term may pass that no value starts with: startswith then selects no row by it.)
-            if (any_value || !test.terms_first) {
+            // (A term may pass that no value starts or ends with: startswith and endswith then
+            // select no row by it.)
+            if (any_value || (!test.terms_first && !test.terms_last)) {
               EXPECT_EQ(passing != "(none)", any_value) << op << " " << needle;
             }
           }
@@ -131,8 +135,8 @@ TEST(TermIndexTest, ListsAndBitmapsCoverAWholeRowGroup) {
   EXPECT_LT(index->bytes(), values.chars.size() * 2);
 }
 
-// Only tests that a value's terms decide alone: contains, has, hasprefix or hassuffix (either
-// case, or negated) of a needle made of letters and digits.
+// Only tests that a value's terms decide alone: contains, has, hasprefix, hassuffix,
+// startswith or endswith (either case, or negated) of a needle made of letters and digits.
 TEST(TermIndexTest, OnlyTermDecidedTestsAreMarked) {
   for (const char* op : kByTerms) {
     EXPECT_TRUE(kql::StringValueTest(op, "abc123").by_terms) << op;
@@ -143,7 +147,7 @@ TEST(TermIndexTest, OnlyTermDecidedTestsAreMarked) {
     EXPECT_FALSE(kql::StringValueTest(op, "").by_terms) << op;
     EXPECT_FALSE(kql::StringValueTest(std::string("!") + op, "a b").by_terms) << op;
   }
-  for (const char* op : {"endswith", "endswith_cs", "==", "=~", "!=", "matches regex"}) {
+  for (const char* op : {"==", "=~", "!=", "matches regex"}) {
     EXPECT_FALSE(kql::StringValueTest(op, "abc").by_terms) << op;
   }
 }
@@ -217,7 +221,8 @@ TEST(TermIndexTest, CandidatesHoldEveryRowTheTestKeeps) {
   EXPECT_TRUE(kql::StringValueTest("!has", "10.1.2.3").term_candidates.empty());
   EXPECT_TRUE(kql::StringValueTest("has", "timeout").term_candidates.empty());  // by_terms instead
   EXPECT_TRUE(kql::StringValueTest("contains", "--").term_candidates.empty());
-  EXPECT_EQ(kql::StringValueTest("endswith", "timeout").term_candidates.at(0).size(), 1u);
+  EXPECT_TRUE(kql::StringValueTest("endswith", "timeout").term_candidates.empty());  // by_terms
+  EXPECT_EQ(kql::StringValueTest("endswith", "out.now").term_candidates.at(0).size(), 2u);
 }
 
 }  // namespace

@@ -121,11 +121,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto index = cmk::engine::TermIndex::Build(*whole, rows);
     static const std::vector<cmk::kql::ValueTest> term_tests = {
         cmk::kql::StringValueTest("contains", "ab"), cmk::kql::StringValueTest("has", "ab"),
-        cmk::kql::StringValueTest("hasprefix_cs", "A1"), cmk::kql::StringValueTest("!hassuffix", "b")};
+        cmk::kql::StringValueTest("hasprefix_cs", "A1"), cmk::kql::StringValueTest("!hassuffix", "b"),
+        cmk::kql::StringValueTest("startswith", "a"), cmk::kql::StringValueTest("endswith_cs", "b1")};
     for (const cmk::kql::ValueTest& t : term_tests) {
       if (!t.by_terms) std::abort();
       std::vector<uint32_t> got, want;
-      index->Select(t.term_keep, t.term_find, got, nullptr, t.terms_negated);
+      index->Select(t.term_keep, t.term_find, got, nullptr, t.terms_negated, t.terms_first, t.terms_last);
       for (size_t r = 0; r < rows; ++r) {
         if (whole->IsNull(r) || t.keep(whole->Str(r))) want.push_back(static_cast<uint32_t>(r));
       }
@@ -135,7 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // keeps (or null) is among them.
     static const std::vector<cmk::kql::ValueTest> candidate_tests = {
         cmk::kql::StringValueTest("has", "a.1"), cmk::kql::StringValueTest("contains_cs", "b c"),
-        cmk::kql::StringValueTest("endswith", "ab"), cmk::kql::StringValueTest("startswith", "A-")};
+        cmk::kql::StringValueTest("endswith", "a-b"), cmk::kql::StringValueTest("startswith", "A-")};
     for (const cmk::kql::ValueTest& t : candidate_tests) {
       if (t.by_terms || t.term_candidates.empty()) std::abort();
       std::vector<uint32_t> got;

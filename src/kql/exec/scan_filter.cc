@@ -202,6 +202,7 @@ std::optional<ScanRequest::StringTest> StringPrefilter(const BoundExpr& predicat
   out.by_terms = test->second.by_terms;
   out.terms_negated = test->second.terms_negated;
   out.terms_first = test->second.terms_first;
+  out.terms_last = test->second.terms_last;
   out.term_keep = std::move(test->second.term_keep);
   out.term_find = std::move(test->second.term_find);
   out.term_candidates = std::move(test->second.term_candidates);

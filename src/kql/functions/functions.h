@@ -94,10 +94,12 @@ struct ValueTest {
   // other byte to a letter). A block's distinct terms may then be tested instead of its values
   // (engine/term_index.h). With `terms_first`, only the term a value starts with counts
   // (startswith, whose needle of letters and digits is a prefix of the value exactly when the
-  // value starts with a term that has it as prefix).
+  // value starts with a term that has it as prefix); with `terms_last`, only the term a value
+  // ends with (endswith, the same at the value's end).
   bool by_terms = false;
   bool terms_negated = false;
   bool terms_first = false;
+  bool terms_last = false;
   std::function<bool(std::string_view)> term_keep;
   std::function<size_t(std::string_view text, size_t from)> term_find;
   // When not by_terms: a kept value holds, for one of these lists (has_any: one a needle), a

@@ -681,7 +681,7 @@ ValueTest StringValueTest(std::string_view op, std::string_view needle) {
     const bool by_terms = !n.empty() &&
                           (spec.m == fn::Match::kContains || spec.m == fn::Match::kHas ||
                            spec.m == fn::Match::kHasPrefix || spec.m == fn::Match::kHasSuffix ||
-                           spec.m == fn::Match::kStarts) &&
+                           spec.m == fn::Match::kStarts || spec.m == fn::Match::kEnds) &&
                           std::all_of(n.begin(), n.end(), IsTermByte);
     auto matches = [n, spec, i = prepared.i, j = prepared.j](std::string_view v) {
       return fn::Matches(spec.m, v, fn::Needle{n, spec.cs, i, j});
@@ -692,6 +692,7 @@ ValueTest StringValueTest(std::string_view op, std::string_view needle) {
       out.by_terms = true;
       out.terms_negated = spec.negate;
       out.terms_first = spec.m == fn::Match::kStarts;
+      out.terms_last = spec.m == fn::Match::kEnds;
       out.term_keep = matches;
       out.term_find = out.find ? out.find : finder(n, spec.cs);
     } else if (std::vector<TermTest> pieces = fn::TermPieces(spec.m, n, spec.cs, spec.negate); !pieces.empty()) {

@@ -89,6 +89,7 @@ struct ScanRequest {
     bool by_terms = false;
     bool terms_negated = false;
     bool terms_first = false;  // only the term a value starts with (startswith)
+    bool terms_last = false;   // only the term a value ends with (endswith)
     std::function<bool(std::string_view)> term_keep;
     std::function<size_t(std::string_view text, size_t from)> term_find;
     // kql::ValueTest's: when not `by_terms`, a value `keep` holds holds, for one of these lists,
