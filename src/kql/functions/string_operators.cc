@@ -500,15 +500,14 @@ Result<Column> EvalMatchesRegex(Args a, const FunctionContext& ctx) {
 // neither). A negated match keeps values without them: none.
 constexpr size_t kMaxRequiredTerms = 8;
 
-std::vector<uint64_t> RequiredTerms(Match m, std::string_view needle, bool negate) {
-  std::vector<uint64_t> out;
-  if (negate) return out;
-  // The longest terms (the rarest, as a rule), at most kMaxRequiredTerms: each is required on
-  // its own, so fewer only skip fewer blocks, and a block is tested against a bounded number
-  // (a needle of 100,000 terms would test each row group 100,000 times).
-  std::vector<std::string_view> runs;
-  bool left = m == Match::kHas || m == Match::kHasPrefix || m == Match::kStarts || m == Match::kEquals;
-  bool right = m == Match::kHas || m == Match::kHasSuffix || m == Match::kEnds || m == Match::kEquals;
+// Calls f(run, left, right) for each run of term bytes of `needle`, in order: whether a term
+// boundary of any value the match keeps lies right before it (`left`: a separator before it in
+// the needle, or the needle's start where the match anchors it to a term's start) and right
+// after it (`right`: likewise at its end).
+template <class F>
+void ForEachNeedleRun(Match m, std::string_view needle, F&& f) {
+  const bool left = m == Match::kHas || m == Match::kHasPrefix || m == Match::kStarts || m == Match::kEquals;
+  const bool right = m == Match::kHas || m == Match::kHasSuffix || m == Match::kEnds || m == Match::kEquals;
   for (size_t p = 0; p < needle.size();) {
     if (!IsTermByte(needle[p])) {
       ++p;
@@ -516,8 +515,20 @@ std::vector<uint64_t> RequiredTerms(Match m, std::string_view needle, bool negat
     }
     size_t b = p;
     while (p < needle.size() && IsTermByte(needle[p])) ++p;
-    if ((b > 0 || left) && (p < needle.size() || right)) runs.push_back(needle.substr(b, p - b));
+    f(needle.substr(b, p - b), b > 0 || left, p < needle.size() || right);
   }
+}
+
+std::vector<uint64_t> RequiredTerms(Match m, std::string_view needle, bool negate) {
+  std::vector<uint64_t> out;
+  if (negate) return out;
+  // The longest terms (the rarest, as a rule), at most kMaxRequiredTerms: each is required on
+  // its own, so fewer only skip fewer blocks, and a block is tested against a bounded number
+  // (a needle of 100,000 terms would test each row group 100,000 times).
+  std::vector<std::string_view> runs;
+  ForEachNeedleRun(m, needle, [&](std::string_view run, bool l, bool r) {
+    if (l && r) runs.push_back(run);
+  });
   std::stable_sort(runs.begin(), runs.end(), [](std::string_view x, std::string_view y) { return x.size() > y.size(); });
   for (std::string_view r : runs) {
     if (out.size() == kMaxRequiredTerms) break;
@@ -543,21 +554,9 @@ std::vector<TermTest> TermPieces(Match m, std::string_view needle, bool cs, bool
     Match kind;
   };
   std::vector<Run> runs;
-  bool left = m == Match::kHas || m == Match::kHasPrefix || m == Match::kStarts || m == Match::kEquals;
-  bool right = m == Match::kHas || m == Match::kHasSuffix || m == Match::kEnds || m == Match::kEquals;
-  for (size_t p = 0; p < needle.size();) {
-    if (!IsTermByte(needle[p])) {
-      ++p;
-      continue;
-    }
-    size_t b = p;
-    while (p < needle.size() && IsTermByte(needle[p])) ++p;
-    bool l = b > 0 || left, r = p < needle.size() || right;
-    runs.push_back({needle.substr(b, p - b), l && r ? Match::kHas
-                                             : l    ? Match::kHasPrefix
-                                             : r    ? Match::kHasSuffix
-                                                    : Match::kContains});
-  }
+  ForEachNeedleRun(m, needle, [&](std::string_view run, bool l, bool r) {
+    runs.push_back({run, l && r ? Match::kHas : l ? Match::kHasPrefix : r ? Match::kHasSuffix : Match::kContains});
+  });
   std::stable_sort(runs.begin(), runs.end(), [](const Run& x, const Run& y) {
     if ((x.kind == Match::kHas) != (y.kind == Match::kHas)) return x.kind == Match::kHas;
     return x.text.size() > y.text.size();
