@@ -446,15 +446,15 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       const size_t at = group * layout->schema.size() + static_cast<size_t>(pre);
       // (A negated test only when nothing reads the values after it: an index finds the few rows
       // holding a term, not the many without.)
-      const bool by_terms = ((scan.prefilter->by_terms &&
-                              (!scan.prefilter->terms_negated || scan.prefilter->any_passing_value)) ||
-                             (!scan.prefilter->by_terms && !scan.prefilter->term_candidates.empty())) &&
-                            at < layout->term_filters.size() && layout->term_filters[at] &&
-                            layout->rows[group] <= kRowsPerGroup;  // (an index numbers rows in 16 bits)
-      std::shared_ptr<const TermIndex> index = by_terms ? CachedTerms(key + "\nterms", scan.id) : nullptr;
+      const kql::ScanRequest::StringTest& test = *scan.prefilter;
+      const bool use_index = (test.by_terms ? !test.terms_negated || test.any_passing_value
+                                            : !test.term_candidates.empty()) &&
+                             at < layout->term_filters.size() && layout->term_filters[at] &&
+                             layout->rows[group] <= kRowsPerGroup;  // (an index numbers rows in 16 bits)
+      std::shared_ptr<const TermIndex> index = use_index ? CachedTerms(key + "\nterms", scan.id) : nullptr;
       // (A cached frame an index is built from is not marked as this scan's: the index takes
       // its place, and it may go.)
-      PackedBlock packed = index != nullptr ? nullptr : CachedFrame(key, by_terms ? 0 : scan.id);
+      PackedBlock packed = index != nullptr ? nullptr : CachedFrame(key, use_index ? 0 : scan.id);
       bool fresh_frame = index == nullptr && packed == nullptr;
       if (fresh_frame) {
         RETURN_IF_ERROR(opener.Open());
@@ -469,7 +469,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         uint64_t frame_per_row = group_rows == 0 ? 0 : (packed->size() + group_rows - 1) / group_rows;
         // (The index's size is estimated from the frame's by the ratio of those built so far. A
         // block past kMaxIndexedText is not indexed: an index numbers its text's bytes in 32 bits.)
-        const bool indexable = by_terms && per_row * group_rows <= kMaxIndexedText;
+        const bool indexable = use_index && per_row * group_rows <= kMaxIndexedText;
         uint64_t terms_per_row = indexable ? TermIndexEstimate(frame_per_row) : 0;
         kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes,
                              terms_per_row);
@@ -493,7 +493,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
                 TextKept::kNone) {
           kept_as = TextKept::kFrame;
         }
-        if (kept_as != TextKept::kTerms && by_terms && !fresh_frame) CachedFrame(key, scan.id);  // now this scan's
+        if (kept_as != TextKept::kTerms && use_index && !fresh_frame) CachedFrame(key, scan.id);  // now this scan's
       }
       bool whole = kept_as == TextKept::kDecoded;
       kql::Column col;
