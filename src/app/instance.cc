@@ -474,6 +474,13 @@ void Instance::AddCollectors() {
            std::to_string(st.hot_cache_dropped) + "\n";
     out += "# TYPE cmklogs_flush_requests_total counter\ncmklogs_flush_requests_total " +
            std::to_string(st.flush_requests) + "\n";
+    // The decoded block cache (--query-cache-mb): what it holds, its bound now (less what it
+    // yields to running queries' memory), and what it dropped for them.
+    out += "# TYPE cmklogs_query_cache_bytes gauge\ncmklogs_query_cache_bytes " + std::to_string(st.decoded_cache_bytes) +
+           "\n# TYPE cmklogs_query_cache_capacity_bytes gauge\ncmklogs_query_cache_capacity_bytes " +
+           std::to_string(st.decoded_cache_capacity) +
+           "\n# TYPE cmklogs_query_cache_yielded_bytes_total counter\ncmklogs_query_cache_yielded_bytes_total " +
+           std::to_string(st.decoded_cache_yielded) + "\n";
     // Integrity and isolation (hardening issue): each is also logged where it happens.
     for (auto [name, value] :
          {std::pair{"cmklogs_flush_failures_total", st.flush_failures},

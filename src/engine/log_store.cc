@@ -672,6 +672,9 @@ StoreStats LogStore::Stats() const {
   s.hot_cache_bytes = hot_.bytes();
   s.hot_cache_files = hot_.files();
   s.hot_cache_dropped = hot_.dropped();
+  s.decoded_cache_bytes = decoded_bytes_.load(std::memory_order_relaxed);
+  s.decoded_cache_capacity = CacheCapacity();
+  s.decoded_cache_yielded = cache_yielded_bytes_.load(std::memory_order_relaxed);
   MutexLock l(&mu_);
   for (const auto& [id, e] : extents_) {
     ++s.extents;

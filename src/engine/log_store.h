@@ -122,7 +122,8 @@ struct LogStoreOptions {
   uint64_t hot_cache_bytes = 0;
   bool seal_cache_with_aek = true;
   // Decoded column blocks (one column of one row group of an extent) kept in memory for later
-  // queries, least recently used dropped first (serve --query-cache-mb).
+  // queries, least recently used dropped first (serve --query-cache-mb). It gives way to the
+  // memory running queries hold (YieldCache), down to a quarter of this.
   size_t decoded_cache_bytes = size_t{1024} << 20;
   // Extents a scan reads and decodes ahead of the query, each on its own thread (0: one per
   // core). Decoding dominates a scan whose columns are not cached, so on a busy scan every core
@@ -155,6 +156,9 @@ struct StoreStats {
   uint64_t cache_rejects = 0;  // hot-cache copies that did not authenticate (read from the blob)
   uint64_t hot_cache_bytes = 0, hot_cache_files = 0;  // the copies on disk now
   uint64_t hot_cache_dropped = 0;  // copies dropped for room under the byte bound
+  // The decoded block cache: bytes held, the bound now (less what it yields to queries), and
+  // bytes dropped so far to make room for queries' memory.
+  uint64_t decoded_cache_bytes = 0, decoded_cache_capacity = 0, decoded_cache_yielded = 0;
 };
 
 class LogStore {
@@ -179,6 +183,13 @@ class LogStore {
   // Purges extents past retention; run by the maintenance timer too.
   Status RunRetention();
   StoreStats Stats() const;
+  // The memory running queries hold (kql::MemoryPool's observer, server/query_api.cc): the
+  // decoded block cache's bound becomes decoded_cache_bytes less `query_bytes`, but at least a
+  // quarter of it, and what it holds past that is dropped now (least recently used first; freed
+  // outside the cache's lock). A machine sized for the cache plus the server stays so while a
+  // query builds a large summary, join or sort: the cache's blocks, which a later query can
+  // decode again, give up their memory before the query's state, which it cannot do without.
+  void YieldCache(size_t query_bytes);
   // Seconds from the last successful unwrap to the end of the revocation's effects, per account.
   std::map<std::string, double> RevocationEffectSeconds() const;
   // The storage account a workspace's table writes to now.
@@ -406,7 +417,9 @@ class LogStore {
   // than the cache keeps its first part cached for the next run instead of cycling everything
   // out (and other queries' entries go only as far as a scan's own reads). 0: no scan (flush).
   void InsertDecodedLocked(const std::string& key, Decoded d, uint64_t scan = 0) REQUIRES(cache_mu_);
-  void EvictDecodedLocked(const std::string& keep) REQUIRES(cache_mu_);
+  // Drops the least recently used entries (but `keep`) while the cache holds more than its
+  // capacity; into `dropped` when given (to be freed after the lock is let go).
+  void EvictDecodedLocked(const std::string& keep, std::vector<Decoded>* dropped = nullptr) REQUIRES(cache_mu_);
   // Drops every decoded entry and layout of extent `id`.
   void DropDecodedLocked(const std::string& id) REQUIRES(cache_mu_);
   int RetentionDays(const std::string& workspace, const std::string& table) const;
@@ -453,7 +466,12 @@ class LogStore {
   };
   std::map<std::string, Decoded> decoded_ GUARDED_BY(cache_mu_);
   std::list<std::string> decoded_lru_ GUARDED_BY(cache_mu_);  // least recently used first
-  size_t decoded_bytes_ GUARDED_BY(cache_mu_) = 0;
+  // Written under cache_mu_; read without it by YieldCache.
+  std::atomic<size_t> decoded_bytes_{0};
+  std::atomic<size_t> cache_yield_{0};           // YieldCache's query bytes
+  std::atomic<uint64_t> cache_yielded_bytes_{0};  // dropped for queries' memory
+  // decoded_cache_bytes less what it yields to queries (YieldCache).
+  size_t CacheCapacity() const;
   std::atomic<uint64_t> scans_{0};  // numbers ExtentScan::id
   // An extent's row groups as its footer gives them (so that cached blocks serve a query
   // without reading the object): per group, its rows, TimeGenerated range and blocks' extremes.

@@ -450,7 +450,7 @@ Status LogStore::FlushAccount(Account& a) {
     // Converted outside the lock (extent loads wait on it), and only what the cap can take.
     std::vector<std::tuple<const ExtentRec*, Chunks, std::vector<std::shared_ptr<std::atomic<bool>>>>> tables;
     for (const auto& [e, batches] : made) {
-      if (BatchesBytes(batches) > options_.decoded_cache_bytes) continue;
+      if (BatchesBytes(batches) > CacheCapacity()) continue;
       Chunks chunks;
       std::vector<std::shared_ptr<std::atomic<bool>>> wipe;
       for (const auto& b : batches) {
@@ -462,7 +462,7 @@ Status LogStore::FlushAccount(Account& a) {
     MutexLock l(&cache_mu_);
     for (auto& [ep, chunks, wipe] : tables) {
       size_t bytes = ChunksBytes(chunks);
-      if (bytes > options_.decoded_cache_bytes) continue;
+      if (bytes > CacheCapacity()) continue;
       InsertDecodedLocked(ep->id + "\n*", Decoded{chunks, nullptr, bytes, a.id, std::move(wipe), {}});
     }
   }

@@ -396,7 +396,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         MakeDictWipeable(col, wipe);
         t.AddColumn(layout->schema[c].name, std::move(col));
       }
-      if (bytes > options_.decoded_cache_bytes) return;
+      if (bytes > CacheCapacity()) return;
       std::vector<std::shared_ptr<std::atomic<bool>>> flags = g.wipe;
       flags.push_back(wipe);
       fresh.emplace_back(GroupKey(e.id, group),
@@ -471,7 +471,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         // block past kMaxIndexedText is not indexed: an index numbers its text's bytes in 32 bits.)
         const bool indexable = use_index && per_row * group_rows <= kMaxIndexedText;
         uint64_t terms_per_row = indexable ? TermIndexEstimate(frame_per_row) : 0;
-        kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes,
+        kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, CacheCapacity(),
                              terms_per_row);
         // Indexes never make room for an index: the blocks of a scan whose indexes no longer
         // all fit beside other queries' entries (which took the room of some) are kept as any
@@ -480,7 +480,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         // conjuncts keep (tested from the frame).
         if (kept_as == TextKept::kTerms &&
             (few || !RoomBesideIndexes(key, TermIndexEstimate(packed->size()), scan.id))) {
-          kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes);
+          kept_as = KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, CacheCapacity());
         }
         // A block searched for the first time (its frame read, not cached) is searched through
         // its frame, which the cache keeps; its index is built when a later test searches it
@@ -489,7 +489,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         // (6-8 s instead of 3 at 10M rows), for blocks that may never be searched again. Unless
         // the scan's frames would not be kept: then the index is built now or never.
         if (kept_as == TextKept::kTerms && fresh_frame &&
-            KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, options_.decoded_cache_bytes) !=
+            KeepTextAs(key, scan.rows, group_rows, per_row, frame_per_row, CacheCapacity()) !=
                 TextKept::kNone) {
           kept_as = TextKept::kFrame;
         }
@@ -581,7 +581,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     // A frame just read is cached as such when the scan's frames take at most 3/4 of the cache.
     auto offer_frame = [&](size_t c, const PackedBlock& packed) {
       uint64_t frame_per_row = group_rows == 0 ? 0 : (packed->size() + group_rows - 1) / group_rows;
-      if (scan.rows != 0 && frame_per_row <= options_.decoded_cache_bytes / 4 * 3 / scan.rows) {
+      if (scan.rows != 0 && frame_per_row <= CacheCapacity() / 4 * 3 / scan.rows) {
         fresh.emplace_back(PackedKey(e.id, group, layout->schema[c].name), Decoded{{}, packed, packed->size(), a.id, {}, {}});
       }
     };
@@ -600,7 +600,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         size_t at = group * layout->schema.size() + c;
         uint64_t stored_per_row = group_rows == 0 || at >= layout->stored.size() ? 0 : layout->stored[at] / group_rows;
         if (packed == nullptr && scan.thin == nullptr && scan.rows != 0 &&
-            stored_per_row > options_.decoded_cache_bytes / 2 / scan.rows) {
+            stored_per_row > CacheCapacity() / 2 / scan.rows) {
           deferred.emplace_back(c, nullptr);
           continue;
         }
@@ -610,7 +610,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         }
         uint64_t per_row = group_rows == 0 ? 0 : FrameRawSize(*packed).value_or(0) / group_rows + kDecodedStringBytes;
         // (A sample's few rows are built alone, however small the column.)
-        bool whole = scan.thin == nullptr && (scan.rows == 0 || per_row <= options_.decoded_cache_bytes / 2 / scan.rows);
+        bool whole = scan.thin == nullptr && (scan.rows == 0 || per_row <= CacheCapacity() / 2 / scan.rows);
         if (!whole) {
           if (fresh_frame) offer_frame(c, packed);
           deferred.emplace_back(c, std::move(packed));
@@ -701,7 +701,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
     }
     auto table = ShareWipeable(std::move(t), wipe);
     if (!passing && deferred.empty()) out.push_back(scan.thin != nullptr ? gathered(table, kept[gi]) : table);
-    if (bytes <= options_.decoded_cache_bytes) {
+    if (bytes <= CacheCapacity()) {
       std::vector<std::shared_ptr<std::atomic<bool>>> flags = g.wipe;
       flags.push_back(wipe);
       fresh.emplace_back(GroupKey(e.id, group), Decoded{{table}, nullptr, bytes, a.id, std::move(flags), {}});
@@ -900,10 +900,10 @@ PackedBlock LogStore::CachedFrame(const std::string& key, uint64_t scan_id) {
 
 bool LogStore::RoomBesideIndexes(const std::string& key, size_t bytes, uint64_t scan) {
   MutexLock l(&cache_mu_);
-  if (bytes > options_.decoded_cache_bytes) return false;
+  if (bytes > CacheCapacity()) return false;
   size_t freed = 0;
   if (auto it = decoded_.find(key); it != decoded_.end()) freed = it->second.bytes;  // the frame it replaces
-  for (auto at = decoded_lru_.begin(); decoded_bytes_ - freed + bytes > options_.decoded_cache_bytes; ++at) {
+  for (auto at = decoded_lru_.begin(); decoded_bytes_ - freed + bytes > CacheCapacity(); ++at) {
     if (at == decoded_lru_.end()) return false;
     if (*at == key) continue;
     const Decoded& old = decoded_.at(*at);
@@ -1044,7 +1044,7 @@ void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t s
     // Room goes as far as the least recently used entry this scan read: past it, not admitted
     // (and the entry it would replace stays).
     size_t freed = (it != decoded_.end() ? it->second.bytes : 0) + (replaced != decoded_.end() ? replaced->second.bytes : 0);
-    for (auto at = decoded_lru_.begin(); decoded_bytes_ - freed + d.bytes > options_.decoded_cache_bytes; ++at) {
+    for (auto at = decoded_lru_.begin(); decoded_bytes_ - freed + d.bytes > CacheCapacity(); ++at) {
       if (at == decoded_lru_.end()) break;
       if (*at == key || (replaced != decoded_.end() && *at == replaced->first)) continue;  // counted already
       const Decoded& old = decoded_.at(*at);
@@ -1069,9 +1069,9 @@ void LogStore::InsertDecodedLocked(const std::string& key, Decoded d, uint64_t s
   EvictDecodedLocked(key);
 }
 
-void LogStore::EvictDecodedLocked(const std::string& keep) {
-  for (auto at = decoded_lru_.begin();
-       decoded_bytes_ > options_.decoded_cache_bytes && at != decoded_lru_.end();) {
+void LogStore::EvictDecodedLocked(const std::string& keep, std::vector<Decoded>* dropped) {
+  const size_t capacity = CacheCapacity();
+  for (auto at = decoded_lru_.begin(); decoded_bytes_ > capacity && at != decoded_lru_.end();) {
     if (*at == keep) {  // the entry just added stays, even alone over the cap
       ++at;
       continue;
@@ -1079,7 +1079,26 @@ void LogStore::EvictDecodedLocked(const std::string& keep) {
     auto it = decoded_.find(*at);
     at = decoded_lru_.erase(at);
     decoded_bytes_ -= it->second.bytes;
+    if (dropped != nullptr) dropped->push_back(std::move(it->second));
     decoded_.erase(it);
+  }
+}
+
+size_t LogStore::CacheCapacity() const {
+  const size_t full = options_.decoded_cache_bytes;
+  return full - std::min(cache_yield_.load(std::memory_order_relaxed), full - full / 4);
+}
+
+void LogStore::YieldCache(size_t query_bytes) {
+  cache_yield_.store(query_bytes, std::memory_order_relaxed);
+  // The common case (the cache under its bound, or queries holding little) takes no lock.
+  if (decoded_bytes_.load(std::memory_order_relaxed) <= CacheCapacity()) return;
+  std::vector<Decoded> dropped;  // freed (their plaintext with them) once the lock is let go
+  {
+    MutexLock l(&cache_mu_);
+    size_t before = decoded_bytes_;
+    EvictDecodedLocked("", &dropped);
+    cache_yielded_bytes_.fetch_add(before - decoded_bytes_, std::memory_order_relaxed);
   }
 }
 

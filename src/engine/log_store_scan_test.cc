@@ -230,6 +230,41 @@ TEST_F(LogStoreScanTest, TheCacheKeepsToItsByteBudgetAndEvictsTheLeastRecentlyUs
   EXPECT_EQ(store_->BlocksDecodedForTest(), decoded);
 }
 
+// Queries' memory (kql::MemoryPool's observer in the server): the cache's bound shrinks by it,
+// down to a quarter, dropping what it held past that at once, and grows back when it is released.
+TEST_F(LogStoreScanTest, TheCacheYieldsToQueriesMemoryDownToAQuarterOfItsBudget) {
+  cache_bytes_ = 8000;
+  Open();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_THAT(store_->Ingest(ws_, table_, Rows(40, "batch" + std::to_string(i), clock_.Now())), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  EXPECT_EQ(*Count(ws_), 160);
+  const size_t full = store_->DecodedCacheBytesForTest();
+  ASSERT_GT(full, 4000u);  // every extent's blocks fit
+  EXPECT_EQ(store_->Stats().decoded_cache_capacity, 8000u);
+  store_->YieldCache(3000);
+  EXPECT_EQ(store_->Stats().decoded_cache_capacity, 5000u);
+  EXPECT_LE(store_->DecodedCacheBytesForTest(), 5000u);
+  EXPECT_GT(store_->DecodedCacheBytesForTest(), 0u);
+  EXPECT_EQ(store_->Stats().decoded_cache_yielded, full - store_->DecodedCacheBytesForTest());
+  // Scans meanwhile keep to the smaller bound.
+  EXPECT_EQ(*Count(ws_), 160);
+  EXPECT_LE(store_->DecodedCacheBytesForTest(), 5000u);
+  // Never under a quarter of the budget, however much queries hold.
+  store_->YieldCache(size_t{1} << 40);
+  EXPECT_EQ(store_->Stats().decoded_cache_capacity, 2000u);
+  EXPECT_LE(store_->DecodedCacheBytesForTest(), 2000u);
+  // Released: the whole budget again, and a scan refills it.
+  store_->YieldCache(0);
+  EXPECT_EQ(store_->Stats().decoded_cache_capacity, 8000u);
+  EXPECT_EQ(*Count(ws_), 160);
+  EXPECT_EQ(store_->DecodedCacheBytesForTest(), full);
+  uint64_t decoded = store_->BlocksDecodedForTest();
+  EXPECT_EQ(*Count(ws_), 160);
+  EXPECT_EQ(store_->BlocksDecodedForTest(), decoded);
+}
+
 TEST_F(LogStoreScanTest, ABudgetOfZeroCachesNothingAndStillAnswers) {
   cache_bytes_ = 0;
   Open();

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -910,6 +911,18 @@ TEST(MemoryPoolTest, ReservesUpToTheLimit) {
   EXPECT_FALSE(pool.TryReserve(SIZE_MAX));
   pool.Release(100);
   EXPECT_EQ(pool.used(), 0u);
+}
+
+TEST(MemoryPoolTest, TheObserverSeesEachReservationAndRelease) {
+  MemoryPool pool(100);
+  std::vector<size_t> seen;
+  pool.SetObserver([&](size_t used) { seen.push_back(used); });
+  EXPECT_TRUE(pool.TryReserve(60));
+  EXPECT_FALSE(pool.TryReserve(41));  // refused: nothing to see
+  EXPECT_TRUE(pool.TryReserve(30));
+  pool.Release(60);
+  pool.Release(30);
+  EXPECT_EQ(seen, (std::vector<size_t>{60, 90, 30, 0}));
 }
 
 TEST(QueryBudgetTest, ErrorsAreStickyAndReservationsRelease) {

@@ -1,6 +1,7 @@
 // Log Analytics query API: /v1/workspaces/{id}/query (GET, POST) and /v1/$batch.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 #include <boost/json.hpp>
@@ -355,8 +356,10 @@ std::optional<bj::object> QueryBody(const HttpRequest& req) {
 }  // namespace
 
 QueryApi::QueryApi(DataPlaneDeps deps, QueryLimits limits) : d_(deps), limits_(limits) {
-  if (limits_.memory_all_queries_bytes > 0) {
-    pool_ = std::make_unique<kql::MemoryPool>(limits_.memory_all_queries_bytes);
+  pool_ = std::make_unique<kql::MemoryPool>(limits_.memory_all_queries_bytes > 0 ? limits_.memory_all_queries_bytes
+                                                                                 : SIZE_MAX);
+  if (engine::LogStore* ls = d_.store; ls != nullptr) {
+    pool_->SetObserver([ls](size_t used) { ls->YieldCache(used); });
   }
 }
 

@@ -542,3 +542,37 @@ def test_has_over_flushed_extents_answers_as_a_scan_and_bounds_hostile_needles(c
     assert count('Message has "needle7f3a"') == 1
     check_totals(s, cid, first + second)
 
+
+
+def test_the_decoded_cache_gives_way_to_a_querys_memory(server_factory):
+    """The decoded block cache (--query-cache-mb) and running queries' memory share the machine:
+    while a query holds memory, the cache's bound shrinks by as much (down to a quarter) and what
+    it held past that is dropped; when the query ends the bound is whole again. /metrics shows
+    the bound and what was given up."""
+    s = server_factory(extra_args=["--simulated-clock", "--query-cache-mb", "1"])
+    rule, cid = setup_shared(s)
+    recs = records(12_000, seed=5, marker="cache")
+    upload(s, rule, recs)
+    cli(s, "clock", "advance", "10m")
+    wait_for_extents(s, 1)
+
+    def metric(name):
+        r = http(s, "GET", "management", "/metrics", token=admin_token(s))
+        assert r.status_code == 200, r.text
+        return int(next(line.split()[1] for line in r.text.splitlines() if line.startswith(name + " ")))
+
+    assert metric("cmklogs_query_cache_capacity_bytes") == 1 << 20
+    summary = "AppEvents_CL | summarize count(), dcount(Message), sum(EventId), max(DurationMs) by Computer, Level"
+    got = sorted(list(r) for r in rows(s, cid, summary))
+    assert sum(r[2] for r in got) == len(recs)
+    held = metric("cmklogs_query_cache_bytes")
+    assert held > (1 << 20) // 4, held  # past what the cache keeps under pressure
+    assert metric("cmklogs_query_cache_yielded_bytes_total") == 0
+    # ~3M groups: far more memory than the cache's bound, held while the query runs.
+    assert rows(s, cid, "range x from 1 to 3000000 step 1 | summarize count() by x | count")[0][0] == 3_000_000
+    assert metric("cmklogs_query_cache_yielded_bytes_total") >= held - (1 << 20) // 4
+    assert metric("cmklogs_query_cache_bytes") <= (1 << 20) // 4
+    assert metric("cmklogs_query_cache_capacity_bytes") == 1 << 20
+    # The cache fills again for the next queries.
+    assert sorted(list(r) for r in rows(s, cid, summary)) == got
+    assert metric("cmklogs_query_cache_bytes") > (1 << 20) // 4

@@ -11,10 +11,14 @@ bool MemoryPool::TryReserve(size_t bytes) {
   do {
     if (bytes > limit_ || cur > limit_ - bytes) return false;
   } while (!used_.compare_exchange_weak(cur, cur + bytes, std::memory_order_relaxed));
+  if (observer_) observer_(cur + bytes);
   return true;
 }
 
-void MemoryPool::Release(size_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+void MemoryPool::Release(size_t bytes) {
+  size_t left = used_.fetch_sub(bytes, std::memory_order_relaxed) - bytes;
+  if (observer_) observer_(left);
+}
 
 QueryBudget::QueryBudget(const BudgetLimits& limits) : limits_(limits) {
   if (limits_.deadline_us != 0) start_us_ = env::MonotonicMicros();

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -42,9 +43,16 @@ class MemoryPool {
   size_t used() const { return used_.load(std::memory_order_relaxed); }
   size_t limit() const { return limit_; }
 
+  // Called with the bytes reserved in all after each reservation and release, on the thread
+  // that made it: the server's decoded block cache gives way to queries' memory through it
+  // (engine::LogStore::YieldCache). Set before the pool is used; it must be cheap and not
+  // reserve from this pool.
+  void SetObserver(std::function<void(size_t used)> observer) { observer_ = std::move(observer); }
+
  private:
   const size_t limit_;
   std::atomic<size_t> used_{0};
+  std::function<void(size_t)> observer_;
 };
 
 struct BudgetLimits {
