@@ -16,7 +16,9 @@ For each size N:
      runs each, medians), and their answers are kept;
   5. bench/duckdb/bench.mjs loads the same file into DuckDB and runs the same eight queries in
      SQL (once with one thread, once with --duckdb-threads), prints the ratio table and fails if
-     an answer differs.
+     an answer differs; below --duckdb-on-disk-rows (where those loads go to memory) it also
+     times DuckDB's one-thread load into a database file, the durable peer of the server's
+     ingestion.
 The server's peak RSS (VmHWM) is reported too.
 
   /usr/bin/python3 bench/api_bench.py --bin build-release/cmklogs --log-bench build-release/bench/log_bench \
@@ -357,6 +359,20 @@ def run_size(args, rows):
             for f in (db, db + ".wal"):
                 if os.path.exists(f):
                     os.remove(f)
+    if rows < args.duckdb_on_disk_rows:
+        # The durable peer of the server's ingestion (acknowledged rows survive kill -9): DuckDB's
+        # one-thread load into a database file, the load alone.
+        print("== DuckDB, 1 thread, load into a database file", flush=True)
+        db = os.path.join(args.work, f"duckdb_{rows}_load.db")
+        for f in (db, db + ".wal"):
+            if os.path.exists(f):
+                os.remove(f)
+        r = subprocess.run(["node", os.path.join(duck, "bench.mjs"), "--file", data, "--threads", "1",
+                            "--cmklogs", out_path, "--db", db, "--load-only", "1"])
+        ok &= r.returncode == 0
+        for f in (db, db + ".wal"):
+            if os.path.exists(f):
+                os.remove(f)
     return ok
 
 

@@ -5,6 +5,9 @@
 // returned the same answers.
 //
 //   npm install && node bench.mjs --file logs.json [--runs 5] [--threads N] [--db FILE] [--cmklogs cmklogs.json]
+//     [--load-only 1]
+// --load-only 1: the load alone (and with --cmklogs its ratio), no queries: api_bench.py's
+// durable peer, a load into a database file beside the in-memory one.
 // (`npm install`, not `npm ci`: the lock file holds only the platform packages of the machine
 // that wrote it, which `npm ci` refuses; package.json pins the exact version.)
 import { readFileSync } from 'node:fs';
@@ -73,8 +76,9 @@ console.log(`duckdb ${(await con.runAndReadAll('SELECT version() AS v')).getRowO
 console.log(`load: ${rows} rows, ${(bytes / 1e6).toFixed(1)} MB: wall ${loadWall.toFixed(2)} s, process CPU ${loadCpu.toFixed(2)} s, ` +
   `${(loadCpu / (bytes / 1e9)).toFixed(1)} CPU-s/GB, ${(bytes / 1e6 / loadCpu).toFixed(1)} MB/s per core`);
 
+const loadOnly = args['load-only'] === '1';
 const results = [];
-for (const [name, sql, answer] of queries) {
+for (const [name, sql, answer] of loadOnly ? [] : queries) {
   let ans;
   const ms = [];
   for (let i = 0; i <= runs; i++) {  // run 0 is the warm-up
@@ -98,7 +102,7 @@ if (args.cmklogs) {
   console.log(`| ingest CPU-s/GB | ${(c.ingest.cpu_s / gb).toFixed(1)} | ${(loadCpu / (bytes / 1e9)).toFixed(1)} | ` +
     `${((c.ingest.cpu_s / gb) / (loadCpu / (bytes / 1e9))).toFixed(2)} | ${c.ingest.rows === rows ? 'rows ' + rows : 'NO: ' + c.ingest.rows + ' vs ' + rows} |`);
   let ok = true;
-  c.queries.forEach((q, i) => {
+  (loadOnly ? [] : c.queries).forEach((q, i) => {
     const d = results[i];
     const same = q.answer === d.answer;
     ok &&= same;

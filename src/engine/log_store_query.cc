@@ -149,6 +149,8 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     if (request.filter && request.term_needs) scan.term_needs = &*request.term_needs;
     if (request.filter && request.select) scan.select = &*request.select;
     if (!request.filter && request.thin) scan.thin = &*request.thin;
+    scan.rows_only = request.rows_only && !request.thin && !request.prefilter && !request.select && !request.bound &&
+                     !request.best;
     std::optional<kql::ScanRequest::ValueBound> best;
     if (request.best && !request.bound) {
       ASSIGN_OR_RETURN(best, s.BestBound(extents, scan, *request.best));

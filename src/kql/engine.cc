@@ -88,6 +88,7 @@ Result<QueryResult> Run(const Query& query, QueryBudget& budget, const Catalog& 
     LimitResult(t, options, result.warnings);
     result.tables.push_back(std::move(t));
   }
+  result.peak_memory_bytes = budget.peak();
   return result;
 }
 

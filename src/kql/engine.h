@@ -60,6 +60,9 @@ struct QueryResult {
   std::optional<std::map<std::string, std::string>> render;
   // Non-fatal problems (truncated results, ...); the query API reports them as PartialError.
   std::vector<Status> warnings;
+  // The most the query's operators held at once (budget.h's accounting; the query API's
+  // statistics.query.resourceUsage.memory.peakPerNode).
+  size_t peak_memory_bytes = 0;
 };
 
 Result<QueryResult> Execute(std::string_view text, const Catalog& catalog, const ExecOptions& options);

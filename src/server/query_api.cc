@@ -206,7 +206,9 @@ class Runner {
     r.body["tables"] = std::move(tables);
     if (p.statistics) {
       double secs = static_cast<double>(env::MonotonicMicros() - start) / 1e6;
-      r.body["statistics"] = bj::object{{"query", bj::object{{"executionTime", secs}}}};
+      // Kusto's resource usage, its memory part: the most the query's operators held at once.
+      bj::object usage{{"memory", bj::object{{"peakPerNode", static_cast<uint64_t>(result->peak_memory_bytes)}}}};
+      r.body["statistics"] = bj::object{{"query", bj::object{{"executionTime", secs}, {"resourceUsage", std::move(usage)}}}};
     }
     if (p.render && result->render) {
       bj::object render;

@@ -141,6 +141,7 @@ Status RunSample(const PlanNode& node, const ExecContext& ctx, const Sink& sink)
   if (in.kind == NodeKind::kScan && ctx.catalog->Thins() && !in.schema.empty()) {
     ScanRequest count = in.scan;
     count.columns = {in.scan.columns.empty() ? in.schema[0].name : in.scan.columns[0]};
+    count.rows_only = true;
     uint64_t rows = 0;
     RETURN_IF_ERROR(ctx.catalog->Scan(count, [&](std::shared_ptr<const Table> chunk) -> Status {
       rows += chunk->rows;

@@ -162,7 +162,10 @@ void Binder::PushDown(PlanNode& scan, const std::vector<PlanNode*>& chain) {
   for (int c : refs) {
     if (c >= 0 && static_cast<size_t>(c) < width) scan.scan.columns.push_back(scan.schema[static_cast<size_t>(c)].name);
   }
-  if (scan.scan.columns.empty() && width > 0) scan.scan.columns.push_back(scan.schema[0].name);
+  if (scan.scan.columns.empty() && width > 0) {
+    scan.scan.columns.push_back(scan.schema[0].name);
+    scan.scan.rows_only = true;  // (nothing reads it: its rows are counted)
+  }
 }
 
 namespace {

@@ -145,6 +145,11 @@ struct ScanRequest {
     uint64_t seed = 0;
   };
   std::optional<Thin> thin;
+  // Nothing reads the scan's values, only how many rows it gives (`T | count`, `T | summarize
+  // count()`, sample's count of the rows it draws from): a Catalog may hand out chunks whose
+  // requested columns are nulls, for rows it counted without reading their values (a row
+  // group's count from its extent's footer). Set only without a filter that reads a column.
+  bool rows_only = false;
 };
 
 // The rows of `rows` that a Bernoulli sample at `rate` keeps (ScanRequest::Thin), ascending,
