@@ -123,7 +123,7 @@ struct LogStoreOptions {
   bool seal_cache_with_aek = true;
   // Decoded column blocks (one column of one row group of an extent) kept in memory for later
   // queries, least recently used dropped first (serve --query-cache-mb). It gives way to the
-  // memory running queries hold past half of this (YieldCache), down to a quarter of this.
+  // memory running queries hold past a quarter of this (YieldCache), down to a quarter of this.
   size_t decoded_cache_bytes = size_t{1024} << 20;
   // Extents a scan reads and decodes ahead of the query, each on its own thread (0: one per
   // core). Decoding dominates a scan whose columns are not cached, so on a busy scan every core
@@ -184,15 +184,16 @@ class LogStore {
   Status RunRetention();
   StoreStats Stats() const;
   // The memory running queries hold (kql::MemoryPool's observer, server/query_api.cc). The
-  // decoded block cache and the queries share one and a half times decoded_cache_bytes: past
-  // half of the cache's budget, each byte queries hold takes one from the cache's bound, down to
-  // a quarter of it, and what the cache holds past its bound is dropped now (least recently used
-  // first; freed outside the cache's lock). So a machine sized for the server stays so while a
-  // query builds a large summary, join or sort: the cache's blocks, which a later query can
-  // decode again, give up their memory before the query's state, which it cannot do without;
-  // queries holding less than the half (nearly all) evict nothing: every byte given up is
-  // decoded again by later queries (measured: evicting for each query's reservation made the
-  // breadth benchmark's sample, regex and summaries 1.2-2x slower).
+  // decoded block cache and the queries share one and a quarter times decoded_cache_bytes: past
+  // a quarter of the cache's budget, each byte queries hold takes one from the cache's bound,
+  // down to a quarter of it, and what the cache holds past its bound is dropped now (least
+  // recently used first; freed outside the cache's lock). So a machine sized for the server
+  // stays so while a query builds a large summary, join or sort: the cache's blocks, which a
+  // later query can decode again, give up their memory before the query's state, which it
+  // cannot do without. Queries holding less than the quarter (at 10M rows all the breadth
+  // benchmark's but `count() by TimeGenerated`'s 674 MiB) evict nothing: every byte given up is
+  // decoded again by later queries (docs/benchmarks.md: a cache that gave way from the first
+  // byte made some of them 1.2-2x slower).
   void YieldCache(size_t query_bytes);
   // Seconds from the last successful unwrap to the end of the revocation's effects, per account.
   std::map<std::string, double> RevocationEffectSeconds() const;

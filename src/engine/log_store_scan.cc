@@ -1107,7 +1107,7 @@ void LogStore::EvictDecodedLocked(const std::string& keep, std::vector<Decoded>*
 size_t LogStore::CacheCapacity() const {
   const size_t full = options_.decoded_cache_bytes;
   const size_t queries = cache_yield_.load(std::memory_order_relaxed);
-  const size_t over = queries > full / 2 ? queries - full / 2 : 0;  // past the queries' half
+  const size_t over = queries > full / 4 ? queries - full / 4 : 0;  // past the queries' quarter
   return full - std::min(over, full - full / 4);
 }
 

@@ -546,7 +546,7 @@ def test_has_over_flushed_extents_answers_as_a_scan_and_bounds_hostile_needles(c
 
 def test_the_decoded_cache_gives_way_to_a_querys_memory(server_factory):
     """The decoded block cache (--query-cache-mb) and running queries' memory share the machine:
-    while queries hold more than half the cache's budget, the cache's bound shrinks by the rest
+    while queries hold more than a quarter of the cache's budget, the cache's bound shrinks by the rest
     (down to a quarter) and what it held past that is dropped; when the query ends the bound is
     whole again. /metrics shows the bound and what was given up."""
     s = server_factory(extra_args=["--simulated-clock", "--query-cache-mb", "1"])
