@@ -298,10 +298,12 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
   // window cuts through (or whose range is unknown) is read with it, whichever columns the query
   // reads (`summarize sum(N)` over the last hour counted every row of the group that straddled
   // its start); a group wholly inside needs none.
+  // (A rows-only scan counts the groups the window leaves whole, and reads the others, whether
+  // or not it asked for TimeGenerated.)
   const int time_col = layout->Index("TimeGenerated");
   std::vector<bool> cut(groups.size(), false);
   if (time_col >= 0 && (scan.lo || scan.end) &&
-      std::find(cols.begin(), cols.end(), static_cast<size_t>(time_col)) == cols.end()) {
+      (scan.rows_only || std::find(cols.begin(), cols.end(), static_cast<size_t>(time_col)) == cols.end())) {
     for (size_t gi = 0; gi < groups.size(); ++gi) {
       const auto& range = layout->time[groups[gi]];
       cut[gi] = !range || (scan.lo && range->first < *scan.lo) || (scan.end && range->second >= *scan.end);
