@@ -60,6 +60,7 @@
 #include "engine/reader_pool.h"
 #include "engine/term_index.h"
 #include "env/env.h"
+#include "kql/core/budget.h"
 #include "kql/engine.h"
 #include "meta/metadata_store.h"
 #include "storage/blob_store.h"
@@ -183,8 +184,9 @@ class LogStore {
   // Purges extents past retention; run by the maintenance timer too.
   Status RunRetention();
   StoreStats Stats() const;
-  // The memory running queries hold (kql::MemoryPool's observer, server/query_api.cc). The
-  // decoded block cache and the queries share one and a quarter times decoded_cache_bytes: past
+  // The memory running queries hold: the server's query pool (server/query_api.cc), whose
+  // observer calls YieldCache after each reservation and release. Set once, before queries run.
+  // The decoded block cache and the queries share one and a quarter times decoded_cache_bytes: past
   // a quarter of the cache's budget, each byte queries hold takes one from the cache's bound,
   // down to a quarter of it, and what the cache holds past its bound is dropped now (least
   // recently used first; freed outside the cache's lock). So a machine sized for the server
@@ -193,8 +195,10 @@ class LogStore {
   // cannot do without. Queries holding less than the quarter (at 10M rows all the breadth
   // benchmark's but `count() by TimeGenerated`'s 674 MiB) evict nothing: every byte given up is
   // decoded again by later queries (docs/benchmarks.md: a cache that gave way from the first
-  // byte made some of them 1.2-2x slower).
-  void YieldCache(size_t query_bytes);
+  // byte made some of them 1.2-2x slower). The bound reads the pool's bytes when it is used (a
+  // value passed by each observer call could land out of order and stay stale after the last).
+  void WatchQueryMemory(std::shared_ptr<const kql::MemoryPool> pool) { query_memory_ = std::move(pool); }
+  void YieldCache();
   // Seconds from the last successful unwrap to the end of the revocation's effects, per account.
   std::map<std::string, double> RevocationEffectSeconds() const;
   // The storage account a workspace's table writes to now.
@@ -476,7 +480,7 @@ class LogStore {
   std::list<std::string> decoded_lru_ GUARDED_BY(cache_mu_);  // least recently used first
   // Written under cache_mu_; read without it by YieldCache.
   std::atomic<size_t> decoded_bytes_{0};
-  std::atomic<size_t> cache_yield_{0};           // YieldCache's query bytes
+  std::shared_ptr<const kql::MemoryPool> query_memory_;  // WatchQueryMemory's (may be null)
   std::atomic<uint64_t> cache_yielded_bytes_{0};  // dropped for queries' memory
   // decoded_cache_bytes less what it yields to queries (YieldCache).
   size_t CacheCapacity() const;

@@ -1108,13 +1108,12 @@ void LogStore::EvictDecodedLocked(const std::string& keep, std::vector<Decoded>*
 
 size_t LogStore::CacheCapacity() const {
   const size_t full = options_.decoded_cache_bytes;
-  const size_t queries = cache_yield_.load(std::memory_order_relaxed);
+  const size_t queries = query_memory_ ? query_memory_->used() : 0;
   const size_t over = queries > full / 4 ? queries - full / 4 : 0;  // past the queries' quarter
   return full - std::min(over, full - full / 4);
 }
 
-void LogStore::YieldCache(size_t query_bytes) {
-  cache_yield_.store(query_bytes, std::memory_order_relaxed);
+void LogStore::YieldCache() {
   // The common case (the cache under its bound, or queries holding little) takes no lock.
   if (decoded_bytes_.load(std::memory_order_relaxed) <= CacheCapacity()) return;
   std::vector<Decoded> dropped;  // freed (their plaintext with them) once the lock is let go

@@ -290,11 +290,15 @@ TEST_F(LogStoreScanTest, TheCacheYieldsToQueriesMemoryPastAQuarterOfItsBudget) {
   const size_t full = store_->DecodedCacheBytesForTest();
   ASSERT_GT(full, 5000u);
   EXPECT_EQ(store_->Stats().decoded_cache_capacity, 8000u);
-  store_->YieldCache(2000);  // queries hold a quarter of the cache's budget: nothing to give up yet
+  auto pool = std::make_shared<kql::MemoryPool>(SIZE_MAX);
+  store_->WatchQueryMemory(pool);
+  ASSERT_TRUE(pool->TryReserve(2000));  // a quarter of the cache's budget: nothing to give up yet
+  store_->YieldCache();
   EXPECT_EQ(store_->Stats().decoded_cache_capacity, 8000u);
   EXPECT_EQ(store_->DecodedCacheBytesForTest(), full);
   EXPECT_EQ(store_->Stats().decoded_cache_yielded, 0u);
-  store_->YieldCache(5000);
+  ASSERT_TRUE(pool->TryReserve(3000));
+  store_->YieldCache();
   EXPECT_EQ(store_->Stats().decoded_cache_capacity, 5000u);
   EXPECT_LE(store_->DecodedCacheBytesForTest(), 5000u);
   EXPECT_GT(store_->DecodedCacheBytesForTest(), 0u);
@@ -303,11 +307,13 @@ TEST_F(LogStoreScanTest, TheCacheYieldsToQueriesMemoryPastAQuarterOfItsBudget) {
   EXPECT_EQ(*Count(ws_), 240);
   EXPECT_LE(store_->DecodedCacheBytesForTest(), 5000u);
   // Never under a quarter of the budget, however much queries hold.
-  store_->YieldCache(size_t{1} << 40);
+  ASSERT_TRUE(pool->TryReserve(size_t{1} << 40));
+  store_->YieldCache();
   EXPECT_EQ(store_->Stats().decoded_cache_capacity, 2000u);
   EXPECT_LE(store_->DecodedCacheBytesForTest(), 2000u);
   // Released: the whole budget again, and a scan refills it.
-  store_->YieldCache(0);
+  pool->Release(pool->used());
+  store_->YieldCache();
   EXPECT_EQ(store_->Stats().decoded_cache_capacity, 8000u);
   EXPECT_EQ(*Count(ws_), 240);
   EXPECT_EQ(store_->DecodedCacheBytesForTest(), full);

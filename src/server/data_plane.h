@@ -110,7 +110,7 @@ class QueryApi {
   QueryLimits limits_;
   // Every running query's reservations (limit SIZE_MAX when memory_all_queries_bytes is 0);
   // the log store's decoded cache yields to them (engine::LogStore::YieldCache).
-  std::unique_ptr<kql::MemoryPool> pool_;
+  std::shared_ptr<kql::MemoryPool> pool_;
   std::mutex mu_;
   std::map<std::string, int> running_;  // guarded by mu_: queries per principal object id
 };

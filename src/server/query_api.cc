@@ -358,10 +358,11 @@ std::optional<bj::object> QueryBody(const HttpRequest& req) {
 }  // namespace
 
 QueryApi::QueryApi(DataPlaneDeps deps, QueryLimits limits) : d_(deps), limits_(limits) {
-  pool_ = std::make_unique<kql::MemoryPool>(limits_.memory_all_queries_bytes > 0 ? limits_.memory_all_queries_bytes
+  pool_ = std::make_shared<kql::MemoryPool>(limits_.memory_all_queries_bytes > 0 ? limits_.memory_all_queries_bytes
                                                                                  : SIZE_MAX);
   if (engine::LogStore* ls = d_.store; ls != nullptr) {
-    pool_->SetObserver([ls](size_t used) { ls->YieldCache(used); });
+    ls->WatchQueryMemory(pool_);
+    pool_->SetObserver([ls](size_t) { ls->YieldCache(); });
   }
 }
 
