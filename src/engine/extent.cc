@@ -560,6 +560,14 @@ Result<kql::Column> ExtentReader::ReadBlock(size_t group, size_t column,
   return decoded;
 }
 
+Result<kql::Column> ExtentReader::ReadRows(size_t group, size_t column, const SecretBytes& aek,
+                                           std::span<const uint32_t> wanted) const {
+  ASSIGN_OR_RETURN(std::span<uint8_t> packed, OpenPackedInto(group, column, aek));
+  auto decoded = DecodePackedRows(info_.schema[column].type, group_rows_[group], packed, wanted);
+  WipeBytes(packed);
+  return decoded;
+}
+
 Result<PackedBlock> ExtentReader::ReadPacked(size_t group, size_t column, const SecretBytes& aek) const {
   // Opened straight into the frame's own buffer: through the thread's buffer, a copy of each
   // frame (2.3 MB of messages a row group at 10M rows) was half of `sample 10`'s CPU.

@@ -325,6 +325,7 @@ class LogStore {
     // REQUIRES: Open() succeeded.
     Result<kql::Column> ReadBlock(size_t group, size_t column);
     Result<PackedBlock> ReadPacked(size_t group, size_t column);
+    Result<kql::Column> ReadRows(size_t group, size_t column, std::span<const uint32_t> wanted);
     Result<PackedBlock> ReadTermFilter(size_t group, size_t column);
     // `read` (a block read through `reader`), once more from the blob when the hot-cache copy
     // failed it.

@@ -171,6 +171,10 @@ Result<PackedBlock> LogStore::Opener::ReadPacked(size_t group, size_t column) {
   return Retrying<PackedBlock>([&] { return reader->ReadPacked(group, column, keys->aek); });
 }
 
+Result<kql::Column> LogStore::Opener::ReadRows(size_t group, size_t column, std::span<const uint32_t> wanted) {
+  return Retrying<kql::Column>([&] { return reader->ReadRows(group, column, keys->aek, wanted); });
+}
+
 Result<PackedBlock> LogStore::Opener::ReadTermFilter(size_t group, size_t column) {
   return Retrying<PackedBlock>([&] { return reader->ReadTermFilter(group, column, keys->aek); });
 }
@@ -553,8 +557,28 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       std::erase(g.missing, static_cast<size_t>(pre));
     }
     if (!g.missing.empty()) RETURN_IF_ERROR(opener.Open());
+    // A sample's row group whose entry lacks some of its columns leaves the entry as it is: the
+    // kept rows' values are gathered from it beside the columns decoded now. Widening it copied
+    // the entry's columns for a row or two of a random group (and its text is never decoded
+    // whole for a sample, so every sample of a cached group copied them again).
+    const bool thin_beside = scan.thin != nullptr && g.table != nullptr;
     kql::Table t;
-    size_t bytes = begin_table(t);
+    size_t bytes = 0;
+    if (thin_beside) {
+      t.name = e.table;
+      t.rows = layout->rows[group];
+    } else {
+      bytes = begin_table(t);
+    }
+    // The rows `at` of the entry's wanted columns that `rows` lacks, into `rows`.
+    auto add_held = [&](kql::Table& rows, const std::vector<uint32_t>& at) {
+      if (!thin_beside) return;
+      for (size_t i = 0; i < g.table->columns.size(); ++i) {
+        int c = layout->Index(g.table->names[i]);
+        if (c < 0 || !wanted(gi, static_cast<size_t>(c)) || rows.Find(g.table->names[i]) >= 0) continue;
+        rows.AddColumn(g.table->names[i], kql::Gather(g.table->columns[i], at));
+      }
+    };
     // Plaintext: wiped with its entry's flag when the account is revoked.
     auto wipe = std::make_shared<std::atomic<bool>>(false);
     if (pre_whole) {
@@ -607,6 +631,16 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         fresh.emplace_back(PackedKey(e.id, group, layout->schema[c].name), Decoded{{}, packed, packed->size(), a.id, {}, {}});
       }
     };
+    // A block's sealed bytes a row (about its frame's).
+    auto stored_per_row = [&](size_t c) -> uint64_t {
+      size_t at = group * layout->schema.size() + c;
+      return group_rows == 0 || at >= layout->stored.size() ? 0 : layout->stored[at] / group_rows;
+    };
+    // Whether a deferred block's frame, not read yet, would be kept (offer_frame, by its sealed
+    // size): one that would not is opened into the thread's buffer for the rows that need it.
+    auto frame_kept = [&](size_t c) {
+      return scan.thin == nullptr && scan.rows != 0 && stored_per_row(c) <= CacheCapacity() / 4 * 3 / scan.rows;
+    };
     auto frame = [&](size_t c, PackedBlock& packed) -> Status {
       if (packed != nullptr) return OkStatus();
       ASSIGN_OR_RETURN(packed, read_frame(c));
@@ -619,10 +653,13 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         PackedBlock packed = CachedFrame(key, scan.id);
         // Without the frame, its sealed size tells a block too large to decode whole (the
         // compressed bytes are fewer than the decoded): its read waits for a row that needs it.
-        size_t at = group * layout->schema.size() + c;
-        uint64_t stored_per_row = group_rows == 0 || at >= layout->stored.size() ? 0 : layout->stored[at] / group_rows;
-        if (packed == nullptr && scan.thin == nullptr && scan.rows != 0 &&
-            stored_per_row > CacheCapacity() / 2 / scan.rows) {
+        // A sample's block too unless the scan's frames of it take at most a quarter of the
+        // cache: its kept rows are then read from a frame opened into the thread's buffer
+        // (Opener::ReadRows) and not kept. The next sample draws other row groups: their frames
+        // would take the place of what repeated queries read (and a fresh buffer for each, its
+        // zeroing and page faults, was over half of `sample 10`'s CPU at 10M rows).
+        const uint64_t share = scan.thin != nullptr ? 4 : 2;
+        if (packed == nullptr && scan.rows != 0 && stored_per_row(c) > CacheCapacity() / share / scan.rows) {
           deferred.emplace_back(c, nullptr);
           continue;
         }
@@ -668,6 +705,7 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       if (!meeting.empty()) {
         kql::Table rows = kql::GatherTable(t, meeting);
         rows.name = e.table;
+        add_held(rows, meeting);
         std::vector<uint32_t> built;
         if (whole.size() == meeting.size()) {
           for (size_t i = 0; i < meeting.size(); ++i) {
@@ -679,7 +717,10 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
         values_materialized_.fetch_add(built.size() * deferred.size(), std::memory_order_relaxed);
         for (auto& [c, packed] : deferred) {
           kql::Column col(layout->schema[c].type);
-          if (!built.empty()) {
+          if (!built.empty() && packed == nullptr && !frame_kept(c)) {
+            blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
+            ASSIGN_OR_RETURN(col, opener.ReadRows(group, c, built));
+          } else if (!built.empty()) {
             RETURN_IF_ERROR(frame(c, packed));
             ASSIGN_OR_RETURN(col, DecodePackedRows(layout->schema[c].type, t.rows, *packed, built));
           }
@@ -720,6 +761,14 @@ Result<LogStore::Chunks> LogStore::LoadExtent(const ExtentRec& e, Account& a, co
       rows.AddColumn(layout->schema[static_cast<size_t>(pre)].name, std::move(*passing));
       out.push_back(ShareWipeable(std::move(rows), wipe));
       if (t.columns.empty()) continue;  // nothing else decoded: no entry to cache
+    }
+    if (thin_beside) {
+      if (!passing && deferred.empty()) {
+        kql::Table rows = kql::GatherTable(t, kept[gi]);
+        add_held(rows, kept[gi]);
+        out.push_back(ShareWipeable(std::move(rows), wipe));
+      }
+      continue;
     }
     auto table = ShareWipeable(std::move(t), wipe);
     if (!passing && deferred.empty()) out.push_back(scan.thin != nullptr ? gathered(table, kept[gi]) : table);
@@ -899,12 +948,12 @@ Result<kql::Column> LogStore::TestByTerms(Opener& opener, size_t group, size_t c
   }
   values_materialized_.fetch_add(selected.size(), std::memory_order_relaxed);
   if (built) return kql::Gather(values, selected);
-  // The passing rows' values, from the block's frame (cached, or read again).
+  // The passing rows' values, from the block's frame (cached, or opened again for them alone).
   if (packed == nullptr) packed = CachedFrame(key, scan_id);
   if (packed == nullptr) {
     RETURN_IF_ERROR(opener.Open());
-    ASSIGN_OR_RETURN(packed, opener.ReadPacked(group, column));
     blocks_decoded_.fetch_add(1, std::memory_order_relaxed);
+    return opener.ReadRows(group, column, selected);
   }
   return DecodePackedRows(kql::Type::kString, group_rows, *packed, selected);
 }

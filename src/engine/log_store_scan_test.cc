@@ -727,6 +727,58 @@ TEST_F(LogStoreScanTest, SampleBuildsTheStringsOfTheRowsItKeepsOnly) {
   for (int c : per_batch) EXPECT_NEAR(c, 80, 30);  // 400 picks over 5 equal batches (sd ~8)
 }
 
+// Repeated samples leave the decoded cache as they found it. A row group whose entry (another
+// query's columns) lacks some the sample reads keeps its entry: the kept rows' values are
+// gathered from it beside the columns decoded for them (widening it copied every one of its
+// columns for a row or two). And a text block whose frames, over the scan, would take more than
+// a quarter of the cache is read for the kept rows from a frame opened into the thread's buffer,
+// not cached: the next sample draws other row groups.
+TEST_F(LogStoreScanTest, SamplesLeaveTheCacheAsTheyFoundIt) {
+  cache_bytes_ = size_t{4} << 20;  // the scan's frames (~200 bytes a row): over 1/4, under 3/4
+  Open();
+  TimePoint now = clock_.Now();
+  std::mt19937_64 rng(7);
+  for (int k = 0; k < 4; ++k) {
+    kql::Table t = Rows(2000, "", now + std::chrono::minutes(k));
+    kql::Column& msg = t.columns[static_cast<size_t>(t.Find("Msg"))];
+    msg = kql::Column(kql::Type::kString);
+    for (int i = 0; i < 2000; ++i) {
+      std::string m;
+      while (m.size() < 200) m += std::to_string(rng());  // (LZ4 finds no repeats)
+      msg.AppendString(m + " " + std::to_string(i));
+    }
+    ASSERT_THAT(store_->Ingest(ws_, table_, std::move(t)), IsOk());
+    ASSERT_THAT(store_->Flush(), IsOk());
+  }
+  auto cat = store_->CatalogFor({ws_}, std::nullopt, std::nullopt);
+  kql::ExecOptions o;
+  o.now = now;
+  ASSERT_THAT(kql::Execute("App_CL | summarize sum(N)", *cat, o), IsOk());  // every group's N cached
+  const size_t cached = store_->DecodedCacheBytesForTest();
+  ASSERT_GT(cached, 0u);
+  for (int seed = 0; seed < 20; ++seed) {
+    o.now = now + std::chrono::microseconds(seed * 7919);
+    auto r = kql::Execute("App_CL | sample 10", *cat, o);
+    ASSERT_THAT(r, IsOk());
+    const kql::Table& t = r->tables[0];
+    ASSERT_EQ(t.rows, 10u);
+    int msg = t.Find("Msg"), n = t.Find("N"), tg = t.Find("TimeGenerated");
+    ASSERT_GE(msg, 0);
+    ASSERT_GE(n, 0);
+    ASSERT_GE(tg, 0);
+    for (size_t row = 0; row < t.rows; ++row) {
+      std::string m(t.columns[static_cast<size_t>(msg)].Str(row));
+      int64_t i = t.columns[static_cast<size_t>(n)].Int(row);
+      ASSERT_EQ(m.substr(m.find(' ') + 1), std::to_string(i)) << m;  // whole rows
+      EXPECT_FALSE(t.columns[static_cast<size_t>(tg)].IsNull(row));
+    }
+  }
+  EXPECT_EQ(store_->DecodedCacheBytesForTest(), cached);
+  uint64_t before = store_->BlocksDecodedForTest();
+  ASSERT_THAT(kql::Execute("App_CL | summarize sum(N)", *cat, o), IsOk());
+  EXPECT_EQ(store_->BlocksDecodedForTest(), before);  // its entries all still there
+}
+
 // Rows(...) one second apart: an extent the tests below cut through with bounds
 // of a second's precision.
 kql::Table SecondsApart(kql::Table t) {

@@ -210,6 +210,10 @@ std::shared_ptr<const kql::Table> ShapeRows(const std::shared_ptr<const kql::Tab
       // The window's rows of a row group it cuts through: gathered (a dictionary-coded column
       // stays coded), not appended value by value.
       out->AddColumn(s.schema->name, kql::Gather(in.columns[s.input], *sel));
+    } else if (s.source == Source::kNull && options.constant_nulls) {
+      kql::Column nulls = kql::Column::Constant(s.schema->type);
+      nulls.AppendNull();
+      out->AddColumn(s.schema->name, std::move(nulls));
     } else {
       out->AddColumn(s.schema->name,
                      BuildColumn<kql::Column>(in, s, sel ? &*sel : nullptr, out->rows));

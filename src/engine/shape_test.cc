@@ -253,6 +253,41 @@ TEST(ShapeTest, QueriesReadARetypedColumnAsNullsAndANewOneAsNulls) {
   }
 }
 
+// A rows-only scan (ScanRequest::rows_only: `T | count`) hands out row groups counted from their
+// footers, without columns: each wanted column is one constant null, not a null a row (10M
+// nulls for sample's count of 10M rows), and the rows a time window keeps are still counted.
+TEST(ShapeTest, CountedRowsGetAConstantNullForEachColumnTheyLack) {
+  auto counted = std::make_shared<kql::Table>();
+  counted->name = "T";
+  counted->rows = 100000;
+  std::vector<std::string> only = {"N", "Msg"};
+  ShapeOptions o;
+  o.only = only;
+  o.constant_nulls = true;
+  auto out = ShapeRows(std::shared_ptr<const kql::Table>(counted), kSchema, o);
+  ASSERT_EQ(out->rows, 100000u);
+  ASSERT_EQ(out->names, (std::vector<std::string>{"Msg", "N"}));
+  for (const kql::Column& c : out->columns) {
+    EXPECT_TRUE(c.constant);
+    EXPECT_EQ(c.stored(), 1u);
+    EXPECT_TRUE(c.IsNull(99999));
+  }
+  EXPECT_EQ(out->columns[1].type, kql::Type::kLong);
+  // Rows that have the column keep it; the window still drops rows by their TimeGenerated.
+  o.min_time = 20;
+  o.end_time = 30;
+  auto kept = ShapeRows(Stored(), kSchema, o);
+  ASSERT_EQ(kept->rows, 1u);
+  EXPECT_FALSE(kept->columns[1].constant);
+  EXPECT_EQ(kept->columns[1].Int(0), 1);
+  // Without the option, a null a row (the columns other queries read).
+  o = ShapeOptions();
+  o.only = only;
+  auto rowwise = ShapeRows(std::shared_ptr<const kql::Table>(counted), kSchema, o);
+  EXPECT_FALSE(rowwise->columns[1].constant);
+  EXPECT_EQ(rowwise->columns[1].stored(), 100000u);
+}
+
 TEST(ShapeTest, PlanMatchesByNameAndTypeForExtentBuilding) {
   Batch b = Parsed();  // N real, D long, TimeGenerated datetime, no Msg
   ShapePlan plan = PlanShape(b, kSchema, ShapeOptions());
