@@ -151,7 +151,7 @@ Status LogStore::QueryCatalog::Scan(const kql::ScanRequest& request,
     if (!request.filter && request.thin) scan.thin = &*request.thin;
     scan.rows_only = request.rows_only && !request.thin && !request.prefilter && !request.select && !request.bound &&
                      !request.best;
-    whole.constant_nulls = bounded.constant_nulls = scan.rows_only;
+    whole.counted = bounded.counted = scan.rows_only;
     std::optional<kql::ScanRequest::ValueBound> best;
     if (request.best && !request.bound) {
       ASSIGN_OR_RETURN(best, s.BestBound(extents, scan, *request.best));

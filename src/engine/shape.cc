@@ -74,6 +74,27 @@ OutColumn BuildColumn(const Rows& rows, const ShapedColumn& s, const std::vector
   return out;
 }
 
+// How many rows the options' TimeGenerated bounds keep (as SelectRows would select).
+size_t CountRows(const kql::Table& rows, const ShapeOptions& o) {
+  int tc = rows.Find("TimeGenerated");
+  if (tc < 0 || (!o.min_time && !o.end_time) || !kql::UsesInts(rows.columns[tc].type)) return rows.rows;
+  const kql::Column& t = rows.columns[tc];
+  const int64_t lo = o.min_time.value_or(INT64_MIN);
+  const int64_t end = o.end_time.value_or(INT64_MAX);
+  const bool open_end = !o.end_time;
+  size_t n = 0;
+  if (t.constant || t.HasNulls()) {
+    for (size_t r = 0; r < rows.rows; ++r) {
+      int64_t v = t.Int(r);
+      n += static_cast<size_t>(!t.IsNull(r) & (v >= lo) & ((v < end) | open_end));
+    }
+    return n;
+  }
+  const int64_t* v = t.ints.data();
+  for (size_t r = 0; r < rows.rows; ++r) n += static_cast<size_t>((v[r] >= lo) & ((v[r] < end) | open_end));
+  return n;
+}
+
 // The rows kept by the options' TimeGenerated bounds; nullopt when every row is kept.
 template <class Rows>
 std::optional<std::vector<uint32_t>> SelectRows(const Rows& rows, const ShapeOptions& o) {
@@ -198,6 +219,17 @@ std::shared_ptr<const kql::Table> ShapeRows(const std::shared_ptr<const kql::Tab
                                             const ShapeOptions& options) {
   const kql::Table& in = *rows;
   ShapePlan plan = PlanShape(in, schema, options);
+  if (options.counted) {
+    auto out = std::make_shared<kql::Table>();
+    out->name = in.name;
+    out->rows = CountRows(in, options);
+    for (const ShapedColumn& s : plan.columns) {
+      kql::Column nulls = kql::Column::Constant(s.schema->type);
+      nulls.AppendNull();
+      out->AddColumn(s.schema->name, std::move(nulls));
+    }
+    return out;
+  }
   auto sel = SelectRows(in, options);
   if (!sel && (plan.same || (plan.superset && !options.only.empty()))) return rows;
   auto out = std::make_shared<kql::Table>();
@@ -210,10 +242,6 @@ std::shared_ptr<const kql::Table> ShapeRows(const std::shared_ptr<const kql::Tab
       // The window's rows of a row group it cuts through: gathered (a dictionary-coded column
       // stays coded), not appended value by value.
       out->AddColumn(s.schema->name, kql::Gather(in.columns[s.input], *sel));
-    } else if (s.source == Source::kNull && options.constant_nulls) {
-      kql::Column nulls = kql::Column::Constant(s.schema->type);
-      nulls.AppendNull();
-      out->AddColumn(s.schema->name, std::move(nulls));
     } else {
       out->AddColumn(s.schema->name,
                      BuildColumn<kql::Column>(in, s, sel ? &*sel : nullptr, out->rows));

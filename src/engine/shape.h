@@ -35,10 +35,12 @@ struct ShapeOptions {
   // Queries: only the rows whose TimeGenerated is not null and in [min_time, end_time) (each
   // bound optional; none: every row).
   std::optional<int64_t> min_time, end_time;
-  // Queries whose rows are only counted (kql::ScanRequest::rows_only): a column the rows lack is
-  // one constant null (kql::Column::Constant), not a null a row (a row group counted from its
-  // footer has no column; `sample`'s count of 10M rows built 10M nulls).
-  bool constant_nulls = false;
+  // Queries whose rows are only counted (kql::ScanRequest::rows_only: nothing reads a value):
+  // every column is one constant null (kql::Column::Constant), and the rows inside the time
+  // bounds are counted, not gathered. A row group counted from its footer has no column
+  // (`sample`'s count of 10M rows built 10M nulls), and `where TimeGenerated > X | count` over
+  // groups of random times gathered each one's rows inside X to count them.
+  bool counted = false;
 };
 
 struct ShapedColumn {

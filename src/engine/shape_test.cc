@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <tuple>
+
 #include "base/testing.h"
 
 namespace cmk::engine {
@@ -254,16 +257,17 @@ TEST(ShapeTest, QueriesReadARetypedColumnAsNullsAndANewOneAsNulls) {
 }
 
 // A rows-only scan (ScanRequest::rows_only: `T | count`) hands out row groups counted from their
-// footers, without columns: each wanted column is one constant null, not a null a row (10M
-// nulls for sample's count of 10M rows), and the rows a time window keeps are still counted.
-TEST(ShapeTest, CountedRowsGetAConstantNullForEachColumnTheyLack) {
+// footers, without columns, and the groups a time window cuts with their TimeGenerated: each
+// wanted column is one constant null, not a null a row (10M nulls for sample's count of 10M
+// rows), and the rows inside the window are counted, not gathered.
+TEST(ShapeTest, CountedRowsGetAConstantNullForEachColumn) {
   auto counted = std::make_shared<kql::Table>();
   counted->name = "T";
   counted->rows = 100000;
   std::vector<std::string> only = {"N", "Msg"};
   ShapeOptions o;
   o.only = only;
-  o.constant_nulls = true;
+  o.counted = true;
   auto out = ShapeRows(std::shared_ptr<const kql::Table>(counted), kSchema, o);
   ASSERT_EQ(out->rows, 100000u);
   ASSERT_EQ(out->names, (std::vector<std::string>{"Msg", "N"}));
@@ -273,13 +277,29 @@ TEST(ShapeTest, CountedRowsGetAConstantNullForEachColumnTheyLack) {
     EXPECT_TRUE(c.IsNull(99999));
   }
   EXPECT_EQ(out->columns[1].type, kql::Type::kLong);
-  // Rows that have the column keep it; the window still drops rows by their TimeGenerated.
-  o.min_time = 20;
-  o.end_time = 30;
-  auto kept = ShapeRows(Stored(), kSchema, o);
-  ASSERT_EQ(kept->rows, 1u);
-  EXPECT_FALSE(kept->columns[1].constant);
-  EXPECT_EQ(kept->columns[1].Int(0), 1);
+  // The window's rows counted as SelectRows keeps them (times 10, 20, 30; with a null time and
+  // a constant column).
+  for (auto [lo, end, want] : std::vector<std::tuple<std::optional<int64_t>, std::optional<int64_t>, size_t>>{
+           {20, 30, 1}, {20, std::nullopt, 2}, {std::nullopt, 21, 2}, {31, std::nullopt, 0}, {0, 1000, 3}}) {
+    o.min_time = lo;
+    o.end_time = end;
+    auto kept = ShapeRows(Stored(), kSchema, o);
+    EXPECT_EQ(kept->rows, want);
+    for (const kql::Column& c : kept->columns) EXPECT_TRUE(c.constant);
+    ShapeOptions rows = o;
+    rows.counted = false;
+    EXPECT_EQ(ShapeRows(Stored(), kSchema, rows)->rows, want);
+    auto nulled = std::make_shared<kql::Table>(*Stored());
+    nulled->columns[0].nulls = {0, 1, 0};  // the second row's time is null: never inside
+    kql::Column same = kql::Column::Constant(kql::Type::kDateTime);
+    same.AppendInt(20);
+    EXPECT_EQ(ShapeRows(std::shared_ptr<const kql::Table>(nulled), kSchema, o)->rows,
+              ShapeRows(std::shared_ptr<const kql::Table>(nulled), kSchema, rows)->rows);
+    auto constant = std::make_shared<kql::Table>(*Stored());
+    constant->columns[0] = same;
+    EXPECT_EQ(ShapeRows(std::shared_ptr<const kql::Table>(constant), kSchema, o)->rows,
+              ShapeRows(std::shared_ptr<const kql::Table>(constant), kSchema, rows)->rows);
+  }
   // Without the option, a null a row (the columns other queries read).
   o = ShapeOptions();
   o.only = only;
