@@ -82,6 +82,12 @@ class HashAggregation {
   // order the groups were first seen, or of their tags when tagged. Adopted parts are finished
   // and gathered on `threads`' threads too (Catalog::RunAll) when given.
   Table Finish(const Catalog* threads = nullptr);
+  // The same groups as Finish in no particular order, as several tables (each adopted part's
+  // own, finished and handed to `each` one after the other): for a consumer whose answer does
+  // not depend on the rows' order (a count of the groups), without ordering or gathering them
+  // into one table. At 10M rows `count() by TimeGenerated | count` spent ~20% of its CPU there,
+  // zero-filling and gathering two 78 MB columns on the query thread.
+  Status FinishEach(const std::function<Status(Table)>& each);
   // Where groups were first seen, for aggregations that consume chunks out of scan order
   // (PushSummarize's, one per reader thread or share of the groups): from the first call on,
   // the chunks consumed start at place `seq` in the scan (row r is at seq + r: a catalog's seqs

@@ -61,6 +61,7 @@ Status RunSummarize(const PlanNode& node, const ExecContext& ctx, const Sink& si
   HashAggregation agg(node, node.exprs);
   ASSIGN_OR_RETURN(bool pushed, PushSummarize(node, agg, ctx));
   if (!pushed) RETURN_IF_ERROR(Run(*node.inputs[0], ctx, [&](Chunk&& chunk) { return agg.Consume(chunk, ctx); }));
+  if (node.any_order) return agg.FinishEach([&](Table t) { return sink(Chunk::Own(std::move(t))); });
   return sink(Chunk::Own(agg.Finish(ctx.catalog)));
 }
 
@@ -1058,6 +1059,19 @@ Table HashAggregation::Finish(const Catalog* threads) {
     for (Table& t : tables) t.columns[c] = Column();  // (given back as it goes)
   }
   return gathered;
+}
+
+Status HashAggregation::FinishEach(const std::function<Status(Table)>& each) {
+  if (s_->parts.empty()) return each(FinishGroups());
+  Table own = FinishGroups();  // (no groups of its own beside adopted parts, as a rule)
+  if (own.rows > 0) RETURN_IF_ERROR(each(std::move(own)));
+  for (std::unique_ptr<HashAggregation>& part : s_->parts) {
+    Table t = part->FinishGroups();
+    part.reset();  // (its memory given back before the next part's table is built)
+    if (t.rows > 0) RETURN_IF_ERROR(each(std::move(t)));
+  }
+  s_->parts.clear();
+  return OkStatus();
 }
 
 Table HashAggregation::FinishGroups() {

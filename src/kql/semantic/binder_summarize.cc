@@ -110,6 +110,15 @@ Result<PlanPtr> Binder::BindSummarize(const Operator& op, PlanPtr in, const Scop
     for (size_t i = 0; i < a.names.size(); ++i) n->schema.push_back({UniqueName(a.names[i], n->schema), a.types[i]});
   }
   n->inputs.push_back(FoldProjection(*n, std::move(in)));
+  // A count of a summary's groups (`| count`, `| summarize count()`) reads how many rows it
+  // gives, not their order: the summary hands its groups over as it holds them.
+  PlanNode& below = *n->inputs.back();
+  if (n->exprs.empty() && below.kind == NodeKind::kSummarize &&
+      std::all_of(n->aggs.begin(), n->aggs.end(), [](const BoundAggregate& a) {
+        return a.args.empty() && a.def != nullptr && std::string_view(a.def->name) == "count";
+      })) {
+    below.any_order = true;
+  }
   if (!needs_post) return PlanPtr(std::move(n));
   auto p = std::make_unique<PlanNode>();
   p->kind = NodeKind::kProject;

@@ -163,6 +163,9 @@ struct PlanNode {
   std::vector<BoundAggregate> aggs;
   std::vector<bool> ascending, nulls_first;
   int64_t limit = -1;            // kTake, kTop, mv-expand limit
+  // kSummarize: its groups may come in any order, in several chunks (HashAggregation::
+  // FinishEach): set under a count of them (`summarize ... by K | count`, `distinct K | count`).
+  bool any_order = false;
 
   JoinKind join_kind = JoinKind::kInnerUnique;
   std::vector<int> left_keys, right_keys;
