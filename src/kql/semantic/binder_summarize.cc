@@ -110,9 +110,12 @@ Result<PlanPtr> Binder::BindSummarize(const Operator& op, PlanPtr in, const Scop
     for (size_t i = 0; i < a.names.size(); ++i) n->schema.push_back({UniqueName(a.names[i], n->schema), a.types[i]});
   }
   n->inputs.push_back(FoldProjection(*n, std::move(in)));
-  // A count of a summary's groups (`| count`, `| summarize count()`) reads how many rows it
-  // gives, not their order: the summary hands its groups over as it holds them.
-  PlanNode& below = *n->inputs.back();
+  // A count of a summary's groups (`| count`, `| summarize count()`, through `where`s of them)
+  // reads how many rows it gives, not their order: the summary hands its groups over as it holds
+  // them.
+  PlanNode* counted = n->inputs.back().get();
+  while (counted->kind == NodeKind::kFilter && counted->inputs.size() == 1) counted = counted->inputs[0].get();
+  PlanNode& below = *counted;
   if (n->exprs.empty() && below.kind == NodeKind::kSummarize &&
       std::all_of(n->aggs.begin(), n->aggs.end(), [](const BoundAggregate& a) {
         return a.args.empty() && a.def != nullptr && std::string_view(a.def->name) == "count";
