@@ -686,6 +686,21 @@ TEST_F(LogStoreScanTest, ArgMaxBuildsTheStringsOfEachGroupsCandidateRowsOnly) {
   EXPECT_LE(store_->ValuesMaterializedForTest() - before, 6u * 2);  // not 3 groups x 4 rows x 2
 }
 
+// The messages of a sample of App_CL's rows, each row whole: its Msg ends with its N.
+std::vector<std::string> SampledMessages(const kql::Table& t) {
+  std::vector<std::string> out;
+  int msg = t.Find("Msg"), n = t.Find("N");
+  EXPECT_GE(msg, 0);
+  EXPECT_GE(n, 0);
+  if (msg < 0 || n < 0) return out;
+  for (size_t row = 0; row < t.rows; ++row) {
+    std::string m(t.columns[static_cast<size_t>(msg)].Str(row));
+    EXPECT_EQ(m.substr(m.find(' ') + 1), std::to_string(t.columns[static_cast<size_t>(n)].Int(row))) << m;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 // `sample N` over a table reads a Bernoulli sample of its rows (ScanRequest::thin): only the
 // kept rows' strings are built (a few dozen, not 20,000), each picked row is whole, and the rows
 // not yet flushed (the memtable's) are as likely to be picked as the stored ones.
@@ -713,15 +728,7 @@ TEST_F(LogStoreScanTest, SampleBuildsTheStringsOfTheRowsItKeepsOnly) {
     built_in_all += built;
     const kql::Table& t = r->tables[0];
     ASSERT_EQ(t.rows, 10u);
-    int msg = t.Find("Msg"), n = t.Find("N");
-    ASSERT_GE(msg, 0);
-    ASSERT_GE(n, 0);
-    for (size_t row = 0; row < t.rows; ++row) {
-      std::string m(t.columns[static_cast<size_t>(msg)].Str(row));
-      int64_t i = t.columns[static_cast<size_t>(n)].Int(row);
-      ASSERT_EQ(m.substr(m.find(' ') + 1), std::to_string(i)) << m;  // whole rows
-      ++per_batch[static_cast<size_t>(m[1] - '0')];
-    }
+    for (const std::string& m : SampledMessages(t)) ++per_batch[static_cast<size_t>(m[1] - '0')];
   }
   EXPECT_GT(built_in_all, 0u);
   for (int c : per_batch) EXPECT_NEAR(c, 80, 30);  // 400 picks over 5 equal batches (sd ~8)
@@ -762,16 +769,10 @@ TEST_F(LogStoreScanTest, SamplesLeaveTheCacheAsTheyFoundIt) {
     ASSERT_THAT(r, IsOk());
     const kql::Table& t = r->tables[0];
     ASSERT_EQ(t.rows, 10u);
-    int msg = t.Find("Msg"), n = t.Find("N"), tg = t.Find("TimeGenerated");
-    ASSERT_GE(msg, 0);
-    ASSERT_GE(n, 0);
+    EXPECT_EQ(SampledMessages(t).size(), 10u);
+    int tg = t.Find("TimeGenerated");
     ASSERT_GE(tg, 0);
-    for (size_t row = 0; row < t.rows; ++row) {
-      std::string m(t.columns[static_cast<size_t>(msg)].Str(row));
-      int64_t i = t.columns[static_cast<size_t>(n)].Int(row);
-      ASSERT_EQ(m.substr(m.find(' ') + 1), std::to_string(i)) << m;  // whole rows
-      EXPECT_FALSE(t.columns[static_cast<size_t>(tg)].IsNull(row));
-    }
+    for (size_t row = 0; row < t.rows; ++row) EXPECT_FALSE(t.columns[static_cast<size_t>(tg)].IsNull(row));
   }
   EXPECT_EQ(store_->DecodedCacheBytesForTest(), cached);
   uint64_t before = store_->BlocksDecodedForTest();

@@ -371,6 +371,13 @@ class SummarizePushTest : public ::testing::Test {
   }
   inline static const Schema kSchema = {{"TimeGenerated", Type::kDateTime}, {"Computer", Type::kString},
                                         {"Level", Type::kString}, {"N", Type::kLong}, {"D", Type::kReal}};
+  // Table T, empty, with kSchema's columns (for binding queries over it).
+  static void AddEmptyT(InMemoryCatalog& catalog) {
+    Table t;
+    t.name = "T";
+    for (const ColumnSchema& c : kSchema) t.AddColumn(c.name, Column(c.type));
+    catalog.Add(std::move(t));
+  }
 
   std::vector<std::shared_ptr<const Table>> chunks_;
 };
@@ -465,12 +472,7 @@ TEST_F(SummarizePushTest, SharedGroupsAnswerAsOneAggregationInTheOrderFirstSeen)
 // same rows in scan order answers.
 TEST_F(SummarizePushTest, PartsOfManyKeyStringsGatherInTheOrderFirstSeen) {
   InMemoryCatalog catalog;
-  {
-    Table t;
-    t.name = "T";
-    for (const ColumnSchema& c : kSchema) t.AddColumn(c.name, Column(c.type));
-    catalog.Add(std::move(t));
-  }
+  AddEmptyT(catalog);
   ExecContext ctx;
   ctx.catalog = &catalog;
   auto query = ParseQuery("T | summarize c = count(), s = sum(N) by Computer, Level");
@@ -916,12 +918,7 @@ TEST_F(SummarizePushTest, TopDropsRowsWorseThanItsBoundWhereChunksAreDecoded) {
 // into one table (~70% of `count() by TimeGenerated | count` at 10M rows).
 TEST_F(SummarizePushTest, ACountOfASummarysGroupsTakesItsPartsAsTheyAre) {
   InMemoryCatalog catalog;
-  {
-    Table t;
-    t.name = "T";
-    for (const ColumnSchema& c : kSchema) t.AddColumn(c.name, Column(c.type));
-    catalog.Add(std::move(t));
-  }
+  AddEmptyT(catalog);
   ExecContext ctx;
   ctx.catalog = &catalog;
   using PlanPtr = std::unique_ptr<PlanNode>;
