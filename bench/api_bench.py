@@ -255,6 +255,60 @@ def wait_settled(server, tokens, session, cid, rows, pid):
         last = now
 
 
+class QueriesDuring:
+    """--query-while-ingesting: one client runs the eight queries round and round while the
+    upload goes on (answers over the rows acknowledged so far, not checked), and the server's
+    resident memory is sampled every 0.2 s; stop() prints each query's latencies and the peaks."""
+
+    def __init__(self, server, tokens, cid, pid):
+        self.server, self.tokens, self.cid, self.pid = server, tokens, cid, pid
+        self.done = threading.Event()
+        self.ms = {name: [] for name, _ in QUERIES}
+        self.errors = []
+        self.rss = []
+        self.threads = [threading.Thread(target=self.queries, daemon=True),
+                        threading.Thread(target=self.memory, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def queries(self):
+        url = f"https://api.loganalytics.{self.server.domain}:{self.server.port}/v1/workspaces/{self.cid}/query"
+        with requests.Session() as s:
+            s.trust_env = False
+            while not self.done.is_set():
+                for name, kql in QUERIES:
+                    if self.done.is_set():
+                        return
+                    t = time.perf_counter()
+                    r = s.post(url, json={"query": kql}, verify=self.server.caCertPath, timeout=900, headers={
+                        "Authorization": "Bearer " + self.tokens.get(self.server.queryScope), "Prefer": "wait=600"})
+                    if r.status_code != 200:
+                        self.errors.append(f"{name}: {r.status_code} {r.text[:200]}")
+                    else:
+                        self.ms[name].append((time.perf_counter() - t) * 1e3)
+
+    def memory(self):
+        while not self.done.wait(0.2):
+            self.rss.append(proc_status(self.pid, "VmRSS"))
+
+    def stop(self):
+        self.done.set()
+        for t in self.threads:
+            t.join()
+        print("queries while ingesting (ms): median / max, runs", flush=True)
+        for name, ms in self.ms.items():
+            if ms:
+                print(f"  {name:<24} {sorted(ms)[len(ms) // 2]:9.1f} / {max(ms):9.1f}  {len(ms)}", flush=True)
+        rss = sorted(self.rss)
+        if rss:
+            print(f"server RSS while ingesting: median {rss[len(rss) // 2] / 2**20:.0f} MiB, max "
+                  f"{rss[-1] / 2**20:.0f} MiB; peak RSS (VmHWM) {proc_status(self.pid, 'VmHWM') / 2**20:.0f} MiB",
+                  flush=True)
+        for e in self.errors[:5]:
+            print("  query failed:", e, flush=True)
+        self.ok = not self.errors and all(self.ms.values())
+
+
 def start_perf(directory, name, pid, extra=""):
     """`perf record -g` of the server while a query's timed runs go (--perf DIR); `extra` are
     more perf record arguments (--perf-args)."""
@@ -283,10 +337,14 @@ def run_size(args, rows):
         rule, cid = provision(server)
         perf = start_perf(args.perf, f"{rows}_ingest", pid, args.perf_args) if args.perf else None
         cpu0, t0 = proc_cpu_seconds(pid), time.monotonic()
+        during = QueriesDuring(server, tokens, cid, pid) if args.query_while_ingesting else None
         sent_rows, sent_bytes = ingest(server, tokens, rule, data, args.clients)
         ack_wall, ack_cpu = time.monotonic() - t0, proc_cpu_seconds(pid) - cpu0
         print(f"acknowledged: wall {ack_wall:.2f} s, server CPU {ack_cpu:.2f} s, minor faults "
               f"{proc_minor_faults(pid)}", flush=True)
+        if during:
+            during.stop()
+            return during.ok
         if args.ack_only:
             return True
         if args.advance_clock:  # the memtables' flush age passes now, not in 5 minutes
@@ -403,6 +461,9 @@ def main():
     p.add_argument("--advance-clock", action="store_true",
                    help="serve on the simulated clock and advance it past the memtables' flush age "
                         "once every row is acknowledged, instead of waiting 5 minutes (A/B runs)")
+    p.add_argument("--query-while-ingesting", action="store_true",
+                   help="run the eight queries round and round while uploading, report their latencies and "
+                        "the server's memory, and stop once the upload is acknowledged")
     p.add_argument("--server-arg", action="append", default=[],
                    help="extra `cmklogs serve` argument (repeatable)")
     args = p.parse_args()
