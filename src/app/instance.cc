@@ -185,7 +185,10 @@ Status Instance::OpenDataDir() {
   env_ = env::Env{clock, &random_, &fs_};
   // Free heap back to the system once the server goes idle after work (base/memory_reclaimer.h):
   // a process concern, on real time.
-  reclaimer_ = std::make_shared<MemoryReclaimer>(MemoryReclaimer::System());
+  // While busy, free heap is kept for reuse below the cache's budget and half a GiB.
+  MemoryReclaimer::Options reclaim;
+  reclaim.busy_floor_bytes = DecodedCacheBytes() + (size_t{512} << 20);
+  reclaimer_ = std::make_shared<MemoryReclaimer>(MemoryReclaimer::System(), reclaim);
   reclaim_timer_ = real_clock_->RunEvery(std::chrono::seconds(2), [r = reclaimer_] { r->Check(); });
   directory_ = std::make_unique<identity::Directory>(store_.get(), env_);
   ASSIGN_OR_RETURN(rbac_, identity::Rbac::Create(store_.get(), env_));
@@ -397,6 +400,11 @@ Status Instance::StartActivityAndLockbox() {
 
 // The storage engine (shared storage under the region MMKs, cluster accounts under the KEK),
 // the ingestion pipeline, and the Logs Ingestion and query front ends over them.
+size_t Instance::DecodedCacheBytes() const {
+  return options_.query_cache_mb >= 0 ? static_cast<size_t>(options_.query_cache_mb) << 20
+                                      : DefaultQueryCacheBytes(ProcessMemoryLimit());
+}
+
 Status Instance::StartStorageEngine() {
   const std::string& dir = options_.data_dir;
   // What the process may use (the machine's memory, or a container's cgroup limit): the default
@@ -405,9 +413,7 @@ Status Instance::StartStorageEngine() {
   engine::LogStoreOptions ls_opts;
   ls_opts.flush_rows = static_cast<size_t>(options_.memtable_rows);
   ls_opts.flush_bytes = static_cast<size_t>(options_.memtable_mb) << 20;
-  ls_opts.decoded_cache_bytes = options_.query_cache_mb >= 0
-                                    ? static_cast<size_t>(options_.query_cache_mb) << 20
-                                    : DefaultQueryCacheBytes(memory_limit);
+  ls_opts.decoded_cache_bytes = DecodedCacheBytes();
   spdlog::info("decoded block cache: {} MiB{}", ls_opts.decoded_cache_bytes >> 20,
                options_.query_cache_mb >= 0 ? "" : " (default: 1 GiB or a quarter of the memory the server may use)");
   // (CLI11's range check lets NaN through: every comparison with it is false.)

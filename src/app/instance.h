@@ -123,6 +123,8 @@ class Instance {
   Status StartHttp();
   Status StartServices();
   Status StartStorageEngine();
+  // The decoded block cache's budget: --query-cache-mb, or DefaultQueryCacheBytes.
+  size_t DecodedCacheBytes() const;
   // The activity log and Customer Lockbox, hooked into ARM and the key managers.
   Status StartActivityAndLockbox();
   Status StartAlerts();  // alerts_wiring.cc

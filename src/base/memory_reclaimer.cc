@@ -25,14 +25,17 @@ MemoryReclaimer::Hooks MemoryReclaimer::System() {
   h.free_bytes = [] { return static_cast<size_t>(mallinfo2().fordblks); };
   // Resident bytes less the heap in use (arenas and mmapped blocks): the free heap that is
   // resident, plus the binary, stacks and other mappings (tens of MiB), which no trim returns.
-  h.slack_bytes = [] {
+  h.resident_bytes = [] {
     long pages = 0, resident = 0;
     FILE* f = std::fopen("/proc/self/statm", "r");
     if (f == nullptr) return size_t{0};
     if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
     std::fclose(f);
+    return static_cast<size_t>(std::max(resident, 0L)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  };
+  h.slack_bytes = [resident = h.resident_bytes] {
+    size_t rss = resident();
     struct mallinfo2 m = mallinfo2();
-    size_t rss = static_cast<size_t>(std::max(resident, 0L)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
     size_t used = m.uordblks + m.hblkhd;
     return rss > used ? rss - used : size_t{0};
   };
@@ -54,6 +57,10 @@ bool MemoryReclaimer::Check() {
   if (!(elapsed > 0)) return false;
   if (used > options_.idle_cpu * elapsed) {  // busy: only past the slack bound
     if (!hooks_.slack_bytes || hooks_.slack_bytes() < slack_floor_ + options_.busy_slack_bytes) return false;
+    if (options_.busy_floor_bytes != 0 && hooks_.resident_bytes &&
+        hooks_.resident_bytes() < options_.busy_floor_bytes) {
+      return false;
+    }
     ++busy_trims_;
     Trim();
     return true;

@@ -121,6 +121,41 @@ TEST(MemoryReclaimer, TrimsWhileBusyOnlyPastTheSlackBound) {
   EXPECT_EQ(r.busy_trims(), 3u);
 }
 
+// Below busy_floor_bytes of resident memory the slack stays while busy (a large summary's next
+// run reuses it instead of faulting every page back); past the floor the slack rule applies as
+// before, and the idle rule is the same either way.
+TEST(MemoryReclaimer, KeepsTheSlackWhileBusyBelowTheFloor) {
+  Fake f;
+  size_t resident = size_t{900} << 20;
+  MemoryReclaimer::Hooks hooks = f.Hooks();
+  hooks.resident_bytes = [&resident] { return resident; };
+  MemoryReclaimer::Options options;
+  options.busy_floor_bytes = size_t{1536} << 20;
+  MemoryReclaimer r(hooks, options);
+  f.slack = size_t{500} << 20;  // a summary's tables, freed
+  for (int i = 0; i < 3; ++i) {
+    f.now += 2;
+    f.cpu += 3.5;  // busy
+    EXPECT_FALSE(r.Check());
+  }
+  EXPECT_EQ(f.trims, 0);
+  resident = size_t{1600} << 20;  // the cache filled up beside it
+  f.now += 2;
+  f.cpu += 3.5;
+  EXPECT_TRUE(r.Check());
+  EXPECT_EQ(r.busy_trims(), 1u);
+  resident = size_t{900} << 20;
+  f.slack = size_t{400} << 20;  // the next burst's remainder, below the floor: kept while busy
+  f.now += 2;
+  f.cpu += 3.5;
+  EXPECT_FALSE(r.Check());
+  f.now += 2;
+  f.cpu += 0.01;  // idle after work: trimmed whatever the floor
+  EXPECT_TRUE(r.Check());
+  EXPECT_EQ(f.trims, 2);
+  EXPECT_EQ(r.busy_trims(), 1u);
+}
+
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define CMK_UNDER_ASAN 1
