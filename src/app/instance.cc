@@ -29,6 +29,10 @@ size_t DefaultQueryServerMemoryBytes(size_t memory_limit) {
   return std::clamp(memory_limit / 2, size_t{256} << 20, size_t{4} << 30);
 }
 
+size_t BusyTrimFloorBytes(size_t cache_bytes, size_t memory_limit) {
+  return std::min(cache_bytes + (size_t{512} << 20), memory_limit / 2);
+}
+
 namespace {
 
 namespace bj = boost::json;
@@ -185,9 +189,9 @@ Status Instance::OpenDataDir() {
   env_ = env::Env{clock, &random_, &fs_};
   // Free heap back to the system once the server goes idle after work (base/memory_reclaimer.h):
   // a process concern, on real time.
-  // While busy, free heap is kept for reuse below the cache's budget and half a GiB.
+  // While busy, free heap is kept for reuse below BusyTrimFloorBytes.
   MemoryReclaimer::Options reclaim;
-  reclaim.busy_floor_bytes = DecodedCacheBytes() + (size_t{512} << 20);
+  reclaim.busy_floor_bytes = BusyTrimFloorBytes(DecodedCacheBytes(), ProcessMemoryLimit());
   reclaimer_ = std::make_shared<MemoryReclaimer>(MemoryReclaimer::System(), reclaim);
   reclaim_timer_ = real_clock_->RunEvery(std::chrono::seconds(2), [r = reclaimer_] { r->Check(); });
   directory_ = std::make_unique<identity::Directory>(store_.get(), env_);

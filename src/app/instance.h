@@ -50,6 +50,11 @@ size_t DefaultQueryCacheBytes(size_t memory_limit);
 // that is less, at least 256 MiB. A budget over the container's own memory would let queries
 // get the server killed (out of memory) before any was refused with E_LOW_MEMORY_CONDITION.
 size_t DefaultQueryServerMemoryBytes(size_t memory_limit);
+// The resident size below which the memory reclaimer keeps the free heap while the server is
+// busy (MemoryReclaimer::Options::busy_floor_bytes): the decoded cache's budget and half a GiB
+// (a large summary's freed tables stay for its next run), at most half of `memory_limit` (a
+// small container's slack still goes back while busy).
+size_t BusyTrimFloorBytes(size_t cache_bytes, size_t memory_limit);
 
 struct ServeOptions {
   std::string data_dir = "cmklogs-data";

@@ -25,5 +25,13 @@ TEST(InstanceTest, AllQueriesMayHoldFourGiBOrHalfOfASmallerMemory) {
   EXPECT_LT(defaults.query_server_memory_mb, 0);
 }
 
+TEST(InstanceTest, TheBusyTrimWaitsForTheCachesBudgetAndHalfAGiBOrHalfASmallerMemory) {
+  EXPECT_EQ(BusyTrimFloorBytes(kGiB, 24 * kGiB), kGiB + kGiB / 2);  // the defaults: 1.5 GiB
+  EXPECT_EQ(BusyTrimFloorBytes(4 * kGiB, 24 * kGiB), 4 * kGiB + kGiB / 2);
+  EXPECT_EQ(BusyTrimFloorBytes(kGiB / 2, 2 * kGiB), kGiB);  // a 2 GiB container
+  EXPECT_EQ(BusyTrimFloorBytes(size_t{64} << 20, kGiB / 2), kGiB / 4);
+  EXPECT_EQ(BusyTrimFloorBytes(0, 24 * kGiB), kGiB / 2);  // --query-cache-mb 0
+}
+
 }  // namespace
 }  // namespace cmk::app
