@@ -402,13 +402,13 @@ Status Instance::StartActivityAndLockbox() {
   return OkStatus();
 }
 
-// The storage engine (shared storage under the region MMKs, cluster accounts under the KEK),
-// the ingestion pipeline, and the Logs Ingestion and query front ends over them.
 size_t Instance::DecodedCacheBytes() const {
   return options_.query_cache_mb >= 0 ? static_cast<size_t>(options_.query_cache_mb) << 20
                                       : DefaultQueryCacheBytes(ProcessMemoryLimit());
 }
 
+// The storage engine (shared storage under the region MMKs, cluster accounts under the KEK),
+// the ingestion pipeline, and the Logs Ingestion and query front ends over them.
 Status Instance::StartStorageEngine() {
   const std::string& dir = options_.data_dir;
   // What the process may use (the machine's memory, or a container's cgroup limit): the default
