@@ -295,10 +295,12 @@ class QueriesDuring:
         self.done.set()
         for t in self.threads:
             t.join()
-        print("queries while ingesting (ms): median / max, runs", flush=True)
+        print("queries while ingesting (ms): median / p90 / max, runs", flush=True)
         for name, ms in self.ms.items():
             if ms:
-                print(f"  {name:<24} {sorted(ms)[len(ms) // 2]:9.1f} / {max(ms):9.1f}  {len(ms)}", flush=True)
+                ms = sorted(ms)
+                print(f"  {name:<24} {ms[len(ms) // 2]:9.1f} / {ms[len(ms) * 9 // 10]:9.1f} / {ms[-1]:9.1f}  "
+                      f"{len(ms)}", flush=True)
         rss = sorted(self.rss)
         if rss:
             print(f"server RSS while ingesting: median {rss[len(rss) // 2] / 2**20:.0f} MiB, max "
