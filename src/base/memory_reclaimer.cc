@@ -56,11 +56,11 @@ bool MemoryReclaimer::Check() {
   last_cpu_ = cpu;
   if (!(elapsed > 0)) return false;
   if (used > options_.idle_cpu * elapsed) {  // busy: only past the slack bound
-    if (!hooks_.slack_bytes || hooks_.slack_bytes() < slack_floor_ + options_.busy_slack_bytes) return false;
     if (options_.busy_floor_bytes != 0 && hooks_.resident_bytes &&
         hooks_.resident_bytes() < options_.busy_floor_bytes) {
-      return false;
+      return false;  // (first: one read of statm, where the slack walks every arena too)
     }
+    if (!hooks_.slack_bytes || hooks_.slack_bytes() < slack_floor_ + options_.busy_slack_bytes) return false;
     ++busy_trims_;
     Trim();
     return true;
