@@ -115,12 +115,11 @@ Result<PlanPtr> Binder::BindSummarize(const Operator& op, PlanPtr in, const Scop
   // them.
   PlanNode* counted = n->inputs.back().get();
   while (counted->kind == NodeKind::kFilter && counted->inputs.size() == 1) counted = counted->inputs[0].get();
-  PlanNode& below = *counted;
-  if (n->exprs.empty() && below.kind == NodeKind::kSummarize &&
+  if (n->exprs.empty() && counted->kind == NodeKind::kSummarize &&
       std::all_of(n->aggs.begin(), n->aggs.end(), [](const BoundAggregate& a) {
         return a.args.empty() && a.def != nullptr && std::string_view(a.def->name) == "count";
       })) {
-    below.any_order = true;
+    counted->any_order = true;
   }
   if (!needs_post) return PlanPtr(std::move(n));
   auto p = std::make_unique<PlanNode>();
